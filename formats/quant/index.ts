@@ -1,0 +1,44 @@
+// Scalar reference quantize/dequantize for every computable ggml type.
+import { GGMLType, ggmlTypeInfo, rowSize } from '../ggml-types.js';
+import type { BlockCodec } from './codec.js';
+import { FLOAT_CODECS } from './floats.js';
+import { LEGACY_CODECS } from './legacy.js';
+import { KQUANT_CODECS } from './kquants.js';
+
+export type { BlockCodec } from './codec.js';
+
+const CODECS: Partial<Record<GGMLType, BlockCodec>> = {
+  ...FLOAT_CODECS,
+  ...LEGACY_CODECS,
+  ...KQUANT_CODECS,
+};
+
+/** Types with a reference codec here. */
+export function referenceTypes(): GGMLType[] {
+  return Object.keys(CODECS).map(Number) as GGMLType[];
+}
+
+function codecFor(type: GGMLType): BlockCodec {
+  const codec = CODECS[type];
+  if (!codec) {
+    const name = ggmlTypeInfo(type)?.name ?? `type ${type}`;
+    throw new RangeError(`no reference codec for ${name}`);
+  }
+  return codec;
+}
+
+/** Quantize one row of f32 values to `type` blocks (ggml's reference quantizer). */
+export function quantizeRow(type: GGMLType, src: Float32Array): Uint8Array {
+  const dst = new Uint8Array(rowSize(type, src.length));
+  codecFor(type).quantize(src, dst);
+  return dst;
+}
+
+/** Dequantize `n` elements of `type` blocks to f32. */
+export function dequantizeRow(type: GGMLType, src: Uint8Array, n: number): Float32Array {
+  const need = rowSize(type, n);
+  if (src.length < need) throw new RangeError(`dequantizeRow: ${n} elements need ${need} bytes, got ${src.length}`);
+  const dst = new Float32Array(n);
+  codecFor(type).dequantize(src.subarray(0, need), dst);
+  return dst;
+}
