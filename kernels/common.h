@@ -45,3 +45,72 @@ static inline uint16_t fp32_to_fp16(float f) {
 }
 
 static inline float bf16_to_fp32(uint16_t h) { return fp32_from_bits((uint32_t)h << 16); }
+
+// ---------------------------------------------------------------------------
+// Added for the block kernels (floats.c, legacy.c); kquants.c may use them too.
+
+// The f16 value of `h` times 2^-112, exact for every finite f16 (normals and
+// subnormals alike): the f16 exponent and mantissa land unchanged in the low
+// bits of an f32, whose exponent bias is 112 larger. The sign-extended load
+// puts ones in bits 28..30 for a negative h; the mask clears them and keeps
+// the sign. Four integer ops instead of the branches of fp16_to_fp32: callers
+// fold the missing 2^112 into a factor they multiply by anyway (F16_UNSCALE).
+// Not valid for inf/nan (they come out as large finite numbers).
+#define F16_UNSCALE 0x1.0p112f
+static inline float fp16_unscaled(const uint16_t* p) {
+  const int32_t h = *(const int16_t*)p;
+  return fp32_from_bits(((uint32_t)h << 13) & 0x8FFFE000u);
+}
+
+#ifndef NO_WASM_SIMD_HEADER
+// Four f16 (as the low 16 bits of four u32 lanes, high bits zero) to four
+// f32, exact for every input including subnormals, inf and nan (the nan
+// payload is kept). Same idea as fp16_unscaled; exponent 31 is mapped to 255
+// with a select because 2^112 * 65536 is still finite.
+static inline v128_t f16x4_to_f32x4(v128_t h) {
+  const v128_t nosign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_const_splat(0x7FFF)), 13);
+  const v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_const_splat(0x8000)), 16);
+  const v128_t finite = wasm_f32x4_mul(nosign, wasm_f32x4_const_splat(F16_UNSCALE));
+  const v128_t special = wasm_i32x4_gt(nosign, wasm_i32x4_const_splat(0x0F7FFFFF));
+  const v128_t infnan = wasm_v128_or(nosign, wasm_i32x4_const_splat(0x7F800000));
+  return wasm_v128_or(wasm_v128_bitselect(infnan, finite, special), sign);
+}
+
+// Eight f16 in one vector to two f32x4 (elements 0..3 and 4..7).
+static inline v128_t f16x8_lo_to_f32x4(v128_t h) { return f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(h)); }
+static inline v128_t f16x8_hi_to_f32x4(v128_t h) { return f16x4_to_f32x4(wasm_u32x4_extend_high_u16x8(h)); }
+
+// bf16 is the top half of an f32: interleaving zero half-words below it is
+// the whole conversion.
+static inline v128_t bf16x8_lo_to_f32x4(v128_t h) {
+  return wasm_i16x8_shuffle(wasm_i16x8_const_splat(0), h, 0, 8, 1, 9, 2, 10, 3, 11);
+}
+static inline v128_t bf16x8_hi_to_f32x4(v128_t h) {
+  return wasm_i16x8_shuffle(wasm_i16x8_const_splat(0), h, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+
+// The low 16 bits of each i32 lane of a and b, as eight u16 (a's first).
+// A plain truncation: wasm's narrow instructions saturate, which would
+// corrupt values with the top bit set.
+static inline v128_t i32x4_pair_to_u16x8(v128_t a, v128_t b) {
+  return wasm_i8x16_shuffle(a, b, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
+}
+
+static inline float f32x4_hsum(v128_t v) {
+  // pairwise, so the result does not depend on which lane got the big terms
+  const v128_t s = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  return wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1);
+}
+
+static inline int32_t i32x4_hsum(v128_t v) {
+  const v128_t s = wasm_i32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  return wasm_i32x4_extract_lane(s, 0) + wasm_i32x4_extract_lane(s, 1);
+}
+#endif
+
+// Kernels that widen or convert the activation once per matvec do it in
+// column chunks of this many elements, in a stack buffer: bounded stack use
+// (worker threads get small stacks), no malloc (dlmalloc here is not thread
+// safe), and the chunk stays in L1/L2 while every row streams past it.
+// A multiple of 256 so k-quant super-blocks never straddle two chunks.
+#define ACT_CHUNK 8192

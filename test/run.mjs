@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const uvuBin = join(root, 'node_modules', 'uvu', 'bin.js');
-const pattern = process.argv[2] ?? '\\.test\\.js$';
+const filter = process.argv[2];
+// uvu takes one regex over file names: keep only compiled test files (not .d.ts or .map)
+const pattern = filter ? `^(?=.*(?:${filter})).*\\.test\\.js$` : '\\.test\\.js$';
 
 const res = spawnSync(process.execPath, [uvuBin, join(root, 'dist', 'test'), pattern], {
   cwd: root,

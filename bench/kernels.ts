@@ -1,0 +1,155 @@
+// Kernel benchmark: one 4096x4096 matvec per weight type, one thread.
+//
+//   npm run bench:kernels            about a minute
+//   npm run bench:kernels -- --quick a few seconds (or BENCH_QUICK=1)
+//
+// Every type with a matvec_<type> export in wasm/kernels.wasm is measured
+// (k-quants appear as soon as kernels/kquants.c exports them). The weights
+// are rows quantized by the formats/ reference quantizer, tiled to 4096
+// rows; the activation is quantized to the type's vecDotType once, outside
+// the timing, as the runtime does once per matmul.
+//
+// Columns: bits per weight; median ms per matvec (tinybench); GB/s of
+// weight bytes streamed; time per weight relative to Q4_0; and the speedup
+// over the plain-JS path (formats/ reference: dequantize each weight row to
+// f32, then dot in JS), timed on a subset of rows and scaled per weight.
+// The machine may be shared: run twice and keep the better when it matters.
+import { Bench } from 'tinybench';
+import { GGMLType, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
+import { dequantizeRow, quantizeRow } from '../formats/quant/index.js';
+import { loadKernels, type Kernels, type MatvecFn, type RowFn } from '../wasm/loader.js';
+import { gaussian, mulberry32 } from '../test/helpers/rng.js';
+
+const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
+const N = 4096;
+const ROWS = 4096;
+const DISTINCT_ROWS = 16; // quantized by the (slow) reference, then tiled
+const SIMD_MS = quick ? 150 : 1000; // tinybench time budget per type
+const SCALAR_MS = quick ? 60 : 400; // plain-JS rows are timed for about this long
+
+const TYPES: readonly GGMLType[] = [
+  GGMLType.F32, GGMLType.F16, GGMLType.BF16,
+  GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q8_0,
+  GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K,
+];
+
+interface Row {
+  type: string;
+  bitsPerWeight: number;
+  ms: number;
+  gbps: number;
+  scalarMs: number;
+}
+
+/** Bytes of one row of `type`: raw f32 for F32, the reference quantizer otherwise. */
+function encodeRow(type: GGMLType, x: Float32Array): Uint8Array {
+  if (type === GGMLType.F32) return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
+  return quantizeRow(type, x);
+}
+
+/** The activation in `aType`, with the WASM quantizer/converter when there is one (same bytes as the reference). */
+function encodeActivation(k: Kernels, aType: GGMLType, x: Float32Array): Uint8Array {
+  const name = ggmlTypeInfo(aType)!.name;
+  const fn = k.lookup<RowFn>(aType === GGMLType.F16 || aType === GGMLType.BF16 ? `convert_row_f32_to_${name}` : `quantize_row_${name}`);
+  if (!fn) return encodeRow(aType, x);
+  const px = k.malloc(x.byteLength);
+  const py = k.malloc(rowSize(aType, x.length));
+  k.write(px, x);
+  fn(px, py, x.length);
+  const out = k.bytes(py, rowSize(aType, x.length)).slice();
+  k.free(px);
+  k.free(py);
+  return out;
+}
+
+/** ms per full matvec on the plain-JS path, from rows timed for about SCALAR_MS. */
+function scalarMatvecMs(type: GGMLType, rows: Uint8Array[], x: Float32Array): number {
+  let sink = 0;
+  let done = 0;
+  const t0 = performance.now();
+  while (done < 4 || performance.now() - t0 < SCALAR_MS) {
+    const bytes = rows[done % rows.length]!;
+    const w = type === GGMLType.F32 ? new Float32Array(bytes.buffer.slice(0)) : dequantizeRow(type, bytes, N);
+    let s = 0;
+    for (let i = 0; i < N; i++) s += w[i]! * x[i]!;
+    sink += s;
+    done++;
+  }
+  const perRow = (performance.now() - t0) / done;
+  if (Number.isNaN(sink)) console.log('(nan in the scalar path)');
+  return perRow * ROWS;
+}
+
+function scalarOrNaN(type: GGMLType, rows: Uint8Array[], x: Float32Array): number {
+  try {
+    return scalarMatvecMs(type, rows, x);
+  } catch (e) {
+    console.log(`${ggmlTypeInfo(type)!.name}: no plain-JS path (${(e as Error).message})`);
+    return Number.NaN;
+  }
+}
+
+async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () => number): Promise<Row | string> {
+  const info = ggmlTypeInfo(type)!;
+  const matvec = k.lookup<MatvecFn>(`matvec_${info.name}`);
+  if (!matvec) return `${info.name}: no matvec_${info.name} export yet`;
+  const aType = info.vecDotType!;
+
+  let rows: Uint8Array[];
+  let act: Uint8Array;
+  try {
+    rows = Array.from({ length: DISTINCT_ROWS }, () => encodeRow(type, gaussian(rand, N, 0.02)));
+    act = encodeActivation(k, aType, x);
+  } catch (e) {
+    return `${info.name}: no reference quantizer (${(e as Error).message})`;
+  }
+  const rowBytes = rowSize(type, N);
+  const pw = k.malloc(rowBytes * ROWS);
+  const pa = k.malloc(act.length);
+  const po = k.malloc(ROWS * 4);
+  for (let r = 0; r < ROWS; r++) k.write(pw + r * rowBytes, rows[r % DISTINCT_ROWS]!);
+  k.write(pa, act);
+
+  const bench = new Bench({ time: SIMD_MS, warmupTime: quick ? 50 : 250, iterations: quick ? 8 : 32 });
+  bench.add(info.name, () => matvec(pw, rowBytes, pa, po, N, 0, ROWS));
+  await bench.run();
+  const result = bench.tasks[0]!.result;
+  k.free(pw);
+  k.free(pa);
+  k.free(po);
+  if (!('latency' in result)) return `${info.name}: benchmark failed (${result.state})`;
+  const ms = result.latency.p50 ?? result.latency.mean;
+
+  return {
+    type: info.name.toUpperCase(),
+    bitsPerWeight: (info.typeSize * 8) / info.blockSize,
+    ms,
+    gbps: (rowBytes * ROWS) / (ms * 1e6),
+    scalarMs: scalarOrNaN(type, rows, x),
+  };
+}
+
+async function main(): Promise<void> {
+  const k = await loadKernels();
+  const rand = mulberry32(0x5eed);
+  const x = gaussian(rand, N, 1);
+  console.log(`${N}x${ROWS} matvec, one thread, ${quick ? 'quick' : 'full'} run, Node ${process.versions.node}`);
+
+  const rows: Row[] = [];
+  for (const type of TYPES) {
+    const r = await benchType(k, type, x, rand);
+    if (typeof r === 'string') console.log(`skipped ${r}`);
+    else rows.push(r);
+  }
+  const q4 = rows.find((r) => r.type === 'Q4_0');
+  const fmt = (v: number, d: number) => v.toFixed(d);
+  console.log('');
+  console.log('| type | bits/weight | ms/matvec (median) | GB/s of weights | time/weight vs Q4_0 | SIMD/scalar |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    const rel = q4 ? fmt(r.ms / q4.ms, 2) : 'n/a';
+    console.log(`| ${r.type} | ${fmt(r.bitsPerWeight, 2)} | ${fmt(r.ms, 3)} | ${fmt(r.gbps, 2)} | ${rel} | ${Number.isNaN(r.scalarMs) ? 'n/a' : `${fmt(r.scalarMs / r.ms, 1)}x`} |`);
+  }
+}
+
+await main();

@@ -1,0 +1,320 @@
+// Legacy block quants: q4_0, q4_1, q5_0, q5_1, q8_0 weights against q8_0 /
+// q8_1 activations, the activation quantizers, and dequantize_row_*. The
+// scalar references (the test oracle) are in formats/quant/legacy.ts.
+//
+// How the matvecs are fast (measured on a 4096x4096 matvec, see bench/):
+// - The activation is widened to int16 (and its f16 block scales to f32)
+//   once per matvec, not once per row, so the inner loop is one
+//   i32x4.dot_i16x8_s per 8 weights with no activation unpacking.
+// - The weight block scale becomes f32 in four integer ops (fp16_unscaled);
+//   the 2^112 it lacks is pre-multiplied into the activation's scales. So
+//   weights stay in GGUF block layout at little cost.
+// - q4_0/q4_1 nibbles are unpacked straight into i16 lanes, in an element
+//   order the activation is widened to match (DECODE_Q4_PERM).
+// - One row and one block per loop step (see DEFINE_DOT for what lost).
+#include "common.h"
+
+#define QK 32  // elements per block for every legacy type
+
+typedef struct { uint16_t d; uint8_t qs[QK / 2]; } block_q4_0;
+typedef struct { uint16_t d, m; uint8_t qs[QK / 2]; } block_q4_1;
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[QK / 2]; } block_q5_0;
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[QK / 2]; } block_q5_1;
+typedef struct { uint16_t d; int8_t qs[QK]; } block_q8_0;
+typedef struct { uint16_t d, s; int8_t qs[QK]; } block_q8_1;  // s = d * sum(qs), as f16
+
+_Static_assert(sizeof(block_q4_0) == 18, "block_q4_0 is 18 bytes");
+_Static_assert(sizeof(block_q4_1) == 20, "block_q4_1 is 20 bytes");
+_Static_assert(sizeof(block_q5_0) == 22, "block_q5_0 is 22 bytes");
+_Static_assert(sizeof(block_q5_1) == 24, "block_q5_1 is 24 bytes");
+_Static_assert(sizeof(block_q8_0) == 34, "block_q8_0 is 34 bytes");
+_Static_assert(sizeof(block_q8_1) == 36, "block_q8_1 is 36 bytes");
+
+// ---------------------------------------------------------------------------
+// activation quantizers: same bytes as ggml's quantize_row_q8_0_ref /
+// quantize_row_q8_1_ref (d = amax/127 rounded to f16, q = roundf(x/d))
+
+// C's roundf (half away from zero), exactly: trunc, then step away from zero
+// when the dropped fraction (exact: v - trunc(v) loses no bits) is >= 0.5.
+// wasm's f32x4.nearest rounds half to even, and v + 0.5 is not exact.
+static inline v128_t f32x4_roundf(v128_t v) {
+  const v128_t t = wasm_f32x4_trunc(v);
+  const v128_t frac = wasm_f32x4_abs(wasm_f32x4_sub(v, t));
+  const v128_t step = wasm_v128_or(wasm_v128_and(v, wasm_i32x4_const_splat((int32_t)0x80000000u)),
+                                   wasm_f32x4_const_splat(1.0f));
+  return wasm_f32x4_add(t, wasm_v128_and(step, wasm_f32x4_ge(frac, wasm_f32x4_const_splat(0.5f))));
+}
+
+// One block of 32: the f32 scale d (before rounding to f16) and the 32
+// quants; returns their integer sum (for q8_1's s).
+static inline int quantize_block_q8(const float* x, float* d_out, int8_t* qs) {
+  v128_t v[8];
+  v128_t amax = wasm_f32x4_splat(0.0f);
+  for (int j = 0; j < 8; j++) {
+    v[j] = wasm_v128_load(x + 4 * j);
+    amax = wasm_f32x4_max(amax, wasm_f32x4_abs(v[j]));
+  }
+  amax = wasm_f32x4_max(amax, wasm_i32x4_shuffle(amax, amax, 2, 3, 0, 1));
+  amax = wasm_f32x4_max(amax, wasm_i32x4_shuffle(amax, amax, 1, 0, 3, 2));
+  const float d = wasm_f32x4_extract_lane(amax, 0) / 127.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  const v128_t vid = wasm_f32x4_splat(id);
+  v128_t q32[8];
+  for (int j = 0; j < 8; j++) q32[j] = wasm_i32x4_trunc_sat_f32x4(f32x4_roundf(wasm_f32x4_mul(v[j], vid)));
+  // |q| <= 127, so the saturating narrows never saturate
+  const v128_t q16a = wasm_i16x8_narrow_i32x4(q32[0], q32[1]), q16b = wasm_i16x8_narrow_i32x4(q32[2], q32[3]);
+  const v128_t q16c = wasm_i16x8_narrow_i32x4(q32[4], q32[5]), q16d = wasm_i16x8_narrow_i32x4(q32[6], q32[7]);
+  wasm_v128_store(qs, wasm_i8x16_narrow_i16x8(q16a, q16b));
+  wasm_v128_store(qs + 16, wasm_i8x16_narrow_i16x8(q16c, q16d));
+  *d_out = d;
+  const v128_t sum16 = wasm_i16x8_add(wasm_i16x8_add(q16a, q16b), wasm_i16x8_add(q16c, q16d));
+  return i32x4_hsum(wasm_i32x4_extadd_pairwise_i16x8(sum16));
+}
+
+void EXPORT(quantize_row_q8_0)(const float* x, void* vy, int n) {
+  block_q8_0* y = vy;
+  for (int b = 0; b < n / QK; b++) {
+    float d;
+    quantize_block_q8(x + b * QK, &d, y[b].qs);
+    y[b].d = fp32_to_fp16(d);
+  }
+}
+
+void EXPORT(quantize_row_q8_1)(const float* x, void* vy, int n) {
+  block_q8_1* y = vy;
+  for (int b = 0; b < n / QK; b++) {
+    float d;
+    const int sum = quantize_block_q8(x + b * QK, &d, y[b].qs);
+    y[b].d = fp32_to_fp16(d);
+    y[b].s = fp32_to_fp16((float)sum * d);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// weight block decoders: one block -> its 32 integer quants as four i16x8
+// (elements 0-7, 8-15, 16-23, 24-31), already offset (q4_0: q-8, q5_0: q-16).
+
+#define WIDEN_I8(lo16, hi16, w0, w1, w2, w3) do { \
+    w0 = wasm_i16x8_extend_low_i8x16(lo16); w1 = wasm_i16x8_extend_high_i8x16(lo16); \
+    w2 = wasm_i16x8_extend_low_i8x16(hi16); w3 = wasm_i16x8_extend_high_i8x16(hi16); } while (0)
+
+// qs[j] holds element j in its low nibble and element j+16 in its high one.
+#define NIBBLES(qs, lo, hi) do { const v128_t v_ = wasm_v128_load(qs); \
+    lo = wasm_v128_and(v_, wasm_i8x16_const_splat(0x0F)); hi = wasm_u8x16_shr(v_, 4); } while (0)
+
+// Byte lane j gets bit j (lo) or bit 16+j (hi) of the 32-bit qh, as 0xFF
+// where the bit is CLEAR: spread the qh bytes over the lanes, keep each
+// lane's own bit, compare with zero.
+#define QH_CLEAR(qhp, clear_lo, clear_hi) do { uint32_t qh_; memcpy(&qh_, qhp, 4); \
+    const v128_t s_ = wasm_i32x4_splat((int32_t)qh_); \
+    const v128_t bit_ = wasm_i8x16_const(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128); \
+    clear_lo = wasm_i8x16_eq(wasm_v128_and(wasm_i8x16_shuffle(s_, s_, 0,0,0,0,0,0,0,0, 1,1,1,1,1,1,1,1), bit_), \
+                             wasm_i8x16_const_splat(0)); \
+    clear_hi = wasm_i8x16_eq(wasm_v128_and(wasm_i8x16_shuffle(s_, s_, 2,2,2,2,2,2,2,2, 3,3,3,3,3,3,3,3), bit_), \
+                             wasm_i8x16_const_splat(0)); } while (0)
+
+#define DECODE_Q8_0(blk, w0, w1, w2, w3) do { \
+    const v128_t lo_ = wasm_v128_load((blk)->qs), hi_ = wasm_v128_load((blk)->qs + 16); \
+    WIDEN_I8(lo_, hi_, w0, w1, w2, w3); } while (0)
+
+// q4_0 / q4_1 skip the byte unpacking: read qs as eight u16 lanes, lane k
+// holding bytes 2k and 2k+1, i.e. (low to high nibble) elements 2k, 2k+16,
+// 2k+1, 2k+17. Masks and shifts give four i16x8 directly, in the permuted
+// element order {0,2,..,14} {1,3,..,15} {16,18,..,30} {17,19,..,31}; the
+// activation is widened into the same order (PERMUTED). Six ops instead of
+// ten, and q4_0's -8 is not applied per weight: it becomes -8 * sum(a) per
+// block (bias, computed once per matvec).
+#define DECODE_Q4_PERM(blk, w0, w1, w2, w3) do { const v128_t v_ = wasm_v128_load((blk)->qs); \
+    const v128_t m_ = wasm_i16x8_const_splat(0x000F); \
+    w0 = wasm_v128_and(v_, m_); w1 = wasm_v128_and(wasm_u16x8_shr(v_, 8), m_); \
+    w2 = wasm_v128_and(wasm_u16x8_shr(v_, 4), m_); w3 = wasm_u16x8_shr(v_, 12); } while (0)
+
+// natural order, offset applied: for dequantize
+#define DECODE_Q4_0(blk, w0, w1, w2, w3) do { v128_t lo_, hi_; NIBBLES((blk)->qs, lo_, hi_); \
+    lo_ = wasm_i8x16_sub(lo_, wasm_i8x16_const_splat(8)); hi_ = wasm_i8x16_sub(hi_, wasm_i8x16_const_splat(8)); \
+    WIDEN_I8(lo_, hi_, w0, w1, w2, w3); } while (0)
+
+#define DECODE_Q4_1(blk, w0, w1, w2, w3) do { v128_t lo_, hi_; NIBBLES((blk)->qs, lo_, hi_); \
+    WIDEN_I8(lo_, hi_, w0, w1, w2, w3); } while (0)
+
+// q - 16 = nibble - 16 exactly when the fifth bit is clear
+#define DECODE_Q5_0(blk, w0, w1, w2, w3) do { v128_t lo_, hi_, cl_, ch_; NIBBLES((blk)->qs, lo_, hi_); \
+    QH_CLEAR((blk)->qh, cl_, ch_); \
+    lo_ = wasm_i8x16_add(lo_, wasm_v128_and(cl_, wasm_i8x16_const_splat(-16))); \
+    hi_ = wasm_i8x16_add(hi_, wasm_v128_and(ch_, wasm_i8x16_const_splat(-16))); \
+    WIDEN_I8(lo_, hi_, w0, w1, w2, w3); } while (0)
+
+#define DECODE_Q5_1(blk, w0, w1, w2, w3) do { v128_t lo_, hi_, cl_, ch_; NIBBLES((blk)->qs, lo_, hi_); \
+    QH_CLEAR((blk)->qh, cl_, ch_); \
+    lo_ = wasm_v128_or(lo_, wasm_v128_andnot(wasm_i8x16_const_splat(16), cl_)); \
+    hi_ = wasm_v128_or(hi_, wasm_v128_andnot(wasm_i8x16_const_splat(16), ch_)); \
+    WIDEN_I8(lo_, hi_, w0, w1, w2, w3); } while (0)
+
+// ---------------------------------------------------------------------------
+// widened activation: one chunk of q8_0 / q8_1 blocks, unpacked once per
+// matvec for every row to use.
+
+typedef struct {
+  int16_t q[ACT_CHUNK];         // quants as int16, natural or PERMUTED order
+  float d[ACT_CHUNK / QK];      // block scale times 2^112 (see fp16_unscaled)
+  float s[ACT_CHUNK / QK];      // q8_1 only: s times 2^112
+  int32_t bias[ACT_CHUNK / QK]; // PERMUTED only: -8 * sum(q), q4_0's offset
+} act_chunk;
+
+enum { NATURAL = 0, PERMUTED = 1 };
+
+// q8_0 and q8_1 share the quants' layout after their header, so one widener
+// serves both: `stride` is the block size, `has_s` says whether s follows d.
+static void widen_act(const uint8_t* y, int stride, int has_s, int nb, int order, act_chunk* a) {
+  for (int b = 0; b < nb; b++) {
+    const uint8_t* blk = y + (size_t)b * stride;
+    const int8_t* qs = (const int8_t*)(blk + (has_s ? 4 : 2));
+    int16_t* q = a->q + QK * b;
+    if (order == NATURAL) {
+      const v128_t lo = wasm_v128_load(qs), hi = wasm_v128_load(qs + 16);
+      wasm_v128_store(q, wasm_i16x8_extend_low_i8x16(lo));
+      wasm_v128_store(q + 8, wasm_i16x8_extend_high_i8x16(lo));
+      wasm_v128_store(q + 16, wasm_i16x8_extend_low_i8x16(hi));
+      wasm_v128_store(q + 24, wasm_i16x8_extend_high_i8x16(hi));
+    } else {
+      // as u16 lanes, byte 2k is the low half (even element), 2k+1 the high
+      const v128_t lo = wasm_v128_load(qs), hi = wasm_v128_load(qs + 16);
+      const v128_t e0 = wasm_i16x8_shr(wasm_i16x8_shl(lo, 8), 8), o0 = wasm_i16x8_shr(lo, 8);
+      const v128_t e1 = wasm_i16x8_shr(wasm_i16x8_shl(hi, 8), 8), o1 = wasm_i16x8_shr(hi, 8);
+      wasm_v128_store(q, e0);
+      wasm_v128_store(q + 8, o0);
+      wasm_v128_store(q + 16, e1);
+      wasm_v128_store(q + 24, o1);
+      const v128_t sum = wasm_i16x8_add(wasm_i16x8_add(e0, o0), wasm_i16x8_add(e1, o1));
+      a->bias[b] = -8 * i32x4_hsum(wasm_i32x4_extadd_pairwise_i16x8(sum));
+    }
+    a->d[b] = fp16_to_fp32(*(const uint16_t*)blk) * F16_UNSCALE;  // <= 65504 * 2^112: finite
+    if (has_s) a->s[b] = fp16_to_fp32(*(const uint16_t*)(blk + 2)) * F16_UNSCALE;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// one weight row x one widened activation chunk
+
+static inline v128_t dot_block(v128_t w0, v128_t w1, v128_t w2, v128_t w3, const int16_t* act) {
+  const v128_t p01 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w0, wasm_v128_load(act)),
+                                    wasm_i32x4_dot_i16x8(w1, wasm_v128_load(act + 8)));
+  const v128_t p23 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w2, wasm_v128_load(act + 16)),
+                                    wasm_i32x4_dot_i16x8(w3, wasm_v128_load(act + 24)));
+  return wasm_i32x4_add(p01, p23);
+}
+
+// BIAS(...) and MIN(...) expand their argument only for the types that have
+// q4_0's offset or a min.
+#define WITH(...) __VA_ARGS__
+#define WITHOUT(...)
+
+// One block's contribution, added to acc (and the min term to msum): the exact
+// integer dot (|sum| < 2^24, so converting it to f32 is exact) times the f32
+// product of the two scales, as ggml computes it. Types with a min add m * s:
+// ggml uses the activation's stored f16 s, not the sum of its dequantized
+// values, so we do too.
+#define BLOCK_STEP(DECODE, BIAS, MIN, blk, a, b, acc, msum) do {                                      \
+    v128_t w0, w1, w2, w3;                                                                        \
+    DECODE(blk, w0, w1, w2, w3);                                                                  \
+    v128_t p = dot_block(w0, w1, w2, w3, (a)->q + QK * (b));                                      \
+    BIAS(p = wasm_i32x4_add(p, wasm_v128_load32_zero(&(a)->bias[b]));)                            \
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(p),                         \
+                                             wasm_f32x4_splat(fp16_unscaled(&(blk)->d) * (a)->d[b]))); \
+    MIN(msum += fp16_unscaled(&(blk)->m) * (a)->s[b];)                                             \
+  } while (0)
+
+// One accumulator, one block per step. Measured slower here (Node 20 / V8 on
+// x86-64): two, three or four rows per step sharing the activation loads (the
+// design notes' starting point; 2 rows cost Q8_0 about 25%), two blocks per
+// step with two accumulators, and four blocks per step with their sums and
+// scales reduced as vectors. V8 seems to do best with the smallest loop body.
+#define DEFINE_DOT(NAME, BLOCK, DECODE, BIAS, MIN)                                                  \
+  static float NAME(const BLOCK* x, const act_chunk* a, int nb) {                                 \
+    v128_t acc = wasm_f32x4_splat(0.0f);                                                          \
+    float msum = 0.0f;                                                                            \
+    for (int b = 0; b < nb; b++) BLOCK_STEP(DECODE, BIAS, MIN, &x[b], a, b, acc, msum);           \
+    return f32x4_hsum(acc) + msum;                                                                \
+  }
+
+DEFINE_DOT(dot_q4_0, block_q4_0, DECODE_Q4_PERM, WITH, WITHOUT)
+DEFINE_DOT(dot_q4_1, block_q4_1, DECODE_Q4_PERM, WITHOUT, WITH)
+DEFINE_DOT(dot_q5_0, block_q5_0, DECODE_Q5_0, WITHOUT, WITHOUT)
+DEFINE_DOT(dot_q5_1, block_q5_1, DECODE_Q5_1, WITHOUT, WITH)
+DEFINE_DOT(dot_q8_0, block_q8_0, DECODE_Q8_0, WITHOUT, WITHOUT)
+
+// ---------------------------------------------------------------------------
+// matvec over rows [r0, r1): out[r] = dot(row r, a). Columns go in chunks of
+// ACT_CHUNK (one pass for n <= 8192); longer rows accumulate over passes.
+
+#define DEFINE_MATVEC(WTYPE, ATYPE, HAS_S, ORDER)                                                   \
+  void EXPORT(matvec_##WTYPE)(const void* w, int row_bytes, const void* a, float* out, int n,     \
+                              int r0, int r1) {                                                   \
+    act_chunk act __attribute__((aligned(16)));                                                   \
+    for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {                                                   \
+      const int nb = (n - c0 < ACT_CHUNK ? n - c0 : ACT_CHUNK) / QK;                              \
+      const int b0 = c0 / QK;                                                                     \
+      widen_act((const uint8_t*)((const block_##ATYPE*)a + b0), sizeof(block_##ATYPE), HAS_S, nb, \
+                ORDER, &act);                                                                     \
+      for (int r = r0; r < r1; r++) {                                                             \
+        const block_##WTYPE* x = (const block_##WTYPE*)((const uint8_t*)w + (size_t)r * row_bytes) + b0; \
+        const float s = dot_##WTYPE(x, &act, nb);                                                 \
+        out[r] = c0 == 0 ? s : out[r] + s;                                                        \
+      }                                                                                           \
+    }                                                                                             \
+  }
+
+DEFINE_MATVEC(q4_0, q8_0, 0, PERMUTED)
+DEFINE_MATVEC(q4_1, q8_1, 1, PERMUTED)
+DEFINE_MATVEC(q5_0, q8_0, 0, NATURAL)
+DEFINE_MATVEC(q5_1, q8_1, 1, NATURAL)
+DEFINE_MATVEC(q8_0, q8_0, 0, NATURAL)
+
+// One row: the matvec's own path (so the tests of one cover the other).
+#define DEFINE_VEC_DOT(WTYPE, ATYPE)                                               \
+  float EXPORT(vec_dot_##WTYPE##_##ATYPE)(int n, const void* w, const void* a) {  \
+    float out;                                                                     \
+    matvec_##WTYPE(w, 0, a, &out, n, 0, 1);                                        \
+    return out;                                                                    \
+  }
+
+DEFINE_VEC_DOT(q4_0, q8_0)
+DEFINE_VEC_DOT(q4_1, q8_1)
+DEFINE_VEC_DOT(q5_0, q8_0)
+DEFINE_VEC_DOT(q5_1, q8_1)
+DEFINE_VEC_DOT(q8_0, q8_0)
+
+// ---------------------------------------------------------------------------
+// dequantize: the same decoders, then q * d (+ m). q * d is exact in f32
+// (at most 8 + 11 significant bits), so only the + m rounds, as in ggml.
+
+static inline void store_scaled(float* y, v128_t w0, v128_t w1, v128_t w2, v128_t w3, float d, float m) {
+  const v128_t vd = wasm_f32x4_splat(d), vm = wasm_f32x4_splat(m);
+  const v128_t w[4] = {w0, w1, w2, w3};
+  for (int k = 0; k < 4; k++) {
+    const v128_t lo = wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(w[k]));
+    const v128_t hi = wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(w[k]));
+    wasm_v128_store(y + 8 * k, wasm_f32x4_add(wasm_f32x4_mul(lo, vd), vm));
+    wasm_v128_store(y + 8 * k + 4, wasm_f32x4_add(wasm_f32x4_mul(hi, vd), vm));
+  }
+}
+
+// Blocks without a min add -0.0f, which leaves every product (even -0) as is.
+#define MIN_OF_WITHOUT(blk) (-0.0f)
+#define MIN_OF_WITH(blk) fp16_to_fp32((blk)->m)
+
+#define DEFINE_DEQUANT(WTYPE, DECODE, MIN)                                     \
+  void EXPORT(dequantize_row_##WTYPE)(const void* vx, float* y, int n) {      \
+    const block_##WTYPE* x = vx;                                               \
+    for (int b = 0; b < n / QK; b++) {                                         \
+      v128_t w0, w1, w2, w3;                                                   \
+      DECODE(&x[b], w0, w1, w2, w3);                                           \
+      store_scaled(y + QK * b, w0, w1, w2, w3, fp16_to_fp32(x[b].d), MIN_OF_##MIN(&x[b])); \
+    }                                                                          \
+  }
+
+DEFINE_DEQUANT(q4_0, DECODE_Q4_0, WITHOUT)
+DEFINE_DEQUANT(q4_1, DECODE_Q4_1, WITH)
+DEFINE_DEQUANT(q5_0, DECODE_Q5_0, WITHOUT)
+DEFINE_DEQUANT(q5_1, DECODE_Q5_1, WITH)
+DEFINE_DEQUANT(q8_0, DECODE_Q8_0, WITHOUT)

@@ -1,0 +1,236 @@
+// Attention over an f16 KV cache (decode and prefill), and the KV store.
+//
+// KV cache layout (K and V alike): f16 [n_head_kv][n_ctx][head_dim], cell j
+// holds position j. A (token, kv head) unit streams through one contiguous
+// block per cache; storing a token is one contiguous row write per kv head.
+// V is not transposed (llama.cpp transposes it for its f16 matmul): here the
+// output is built 8 dims at a time in registers while walking the V rows,
+// which vectorises as well and keeps K and V alike.
+//
+// Numerics are llama.cpp's non-flash path (llm_graph_context::build_attn_mha
+// with flash_attn off): kq = mul_mat(K f16, q) converts q to f16 (vec_dot_type
+// of F16) and accumulates products in f32 -- each f16*f16 product is exact in
+// f32, only the summation order differs; optional soft-cap as ggml's
+// scale(1/cap), tanh, scale(cap); soft_max_ext: * kq_scale, masked entries out,
+// exp in f32, sum in double, * (float)(1.0/sum); then kqv = mul_mat(V f16, kq)
+// converts the probabilities to f16 too, so they are rounded to f16 here
+// before the products with V (again exact in f32) are summed in f32.
+// Two passes over the visible kv range, with the scores in the work buffer:
+// an online (single-pass) softmax could not round the final probabilities.
+//
+// llama.cpp's flash-attention path (flash_attn "auto" resolves to on for the
+// CPU backend, and node-llama-cpp passes "auto" by default) rounds otherwise:
+// for batches of >= 64 tokens it is all f32 (no f16 q or p); below that it
+// keeps the running output in f16, rounded after every kv step; for a single
+// token over >= 512 cells it splits kv across threads. To compare with this
+// kernel, run llama.cpp with flash attention off.
+#include "ops-math.h"
+
+static inline int round4(int n) { return (n + 3) & ~3; }
+
+// floats of work buffer one thread needs (16-byte aligned pieces)
+static size_t attn_wfloats(int n_head, int n_head_kv, int head_dim, int n_kv) {
+  const int n_rep = n_head / n_head_kv;
+  return (size_t)n_rep * round4(head_dim)  // q rounded to f16
+         + (size_t)n_rep * round4(n_kv)   // scores, then probabilities
+         + 16;                             // keeps the next thread's block on a cache line
+}
+
+// size_t attention_f16kv_wsize(int n_head, int n_head_kv, int head_dim, int n_kv)
+// Bytes of work buffer per thread; attention_f16kv needs nth times this.
+size_t EXPORT(attention_f16kv_wsize)(int n_head, int n_head_kv, int head_dim, int n_kv) {
+  return attn_wfloats(n_head, n_head_kv, head_dim, n_kv) * sizeof(float);
+}
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+// Scores of R query heads (rows of qr, hd4 apart, already f16-rounded) against
+// n K rows: sc[r*sc_stride + j] = q_r . k_j. Each K row is converted from f16
+// once per chunk of R heads, straight into the products. Per (r, j) the sum
+// order is fixed: one f32x4 accumulator over groups of 8 dims, lanes added
+// pairwise, then any tail dims in order.
+ALWAYS_INLINE void scores_chunk(const float* qr, int hd4, const uint16_t* kg, int head_dim, int n,
+                                float* sc, int sc_stride, const int R) {
+  for (int j = 0; j < n; j++) {
+    const uint16_t* kr = kg + (size_t)j * head_dim;
+    v128_t acc[4];
+    for (int r = 0; r < R; r++) acc[r] = wasm_f32x4_splat(0.0f);
+    int i = 0;
+    for (; i + 8 <= head_dim; i += 8) {
+      v128_t lo, hi;
+      ops_f16x8_to_f32x4x2(wasm_v128_load(kr + i), &lo, &hi, 0);
+      for (int r = 0; r < R; r++) {
+        const float* q = qr + r * hd4 + i;
+        acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(q), lo),
+                                                       wasm_f32x4_mul(wasm_v128_load(q + 4), hi)));
+      }
+    }
+    for (int r = 0; r < R; r++) {
+      float s = ops_hsum_f32x4(acc[r]);
+      for (int d = i; d < head_dim; d++) s += qr[r * hd4 + d] * fp16_to_fp32(kr[d]);
+      sc[r * sc_stride + j] = s;
+    }
+  }
+}
+
+// o_r = sum_j p_r[j] v_j for R heads (p_r = sc + r*sc_stride), V rows from f16.
+// 8 output dims at a time stay in registers for the whole pass over j; each
+// output element is summed over j in order, in f32.
+ALWAYS_INLINE void pv_chunk(const float* sc, int sc_stride, const uint16_t* vg, int head_dim, int n,
+                            float* o, int o_stride, const int R) {
+  int d = 0;
+  for (; d + 8 <= head_dim; d += 8) {
+    v128_t a0[4], a1[4];
+    for (int r = 0; r < R; r++) a0[r] = a1[r] = wasm_f32x4_splat(0.0f);
+    for (int j = 0; j < n; j++) {
+      v128_t lo, hi;
+      ops_f16x8_to_f32x4x2(wasm_v128_load(vg + (size_t)j * head_dim + d), &lo, &hi, 0);
+      for (int r = 0; r < R; r++) {
+        const v128_t p = wasm_f32x4_splat(sc[r * sc_stride + j]);
+        a0[r] = wasm_f32x4_add(a0[r], wasm_f32x4_mul(p, lo));
+        a1[r] = wasm_f32x4_add(a1[r], wasm_f32x4_mul(p, hi));
+      }
+    }
+    for (int r = 0; r < R; r++) {
+      wasm_v128_store(o + r * o_stride + d, a0[r]);
+      wasm_v128_store(o + r * o_stride + d + 4, a1[r]);
+    }
+  }
+  for (; d < head_dim; d++)
+    for (int r = 0; r < R; r++) {
+      float a = 0.0f;
+      for (int j = 0; j < n; j++) a += sc[r * sc_stride + j] * fp16_to_fp32(vg[(size_t)j * head_dim + d]);
+      o[r * o_stride + d] = a;
+    }
+}
+
+// Applies f to sc[0..n) in place, 4 lanes at a time; the tail goes through
+// the same SIMD code on a zero-padded vector.
+#define MAP_F32X4(sc, n, f)                                                  \
+  do {                                                                       \
+    int i_ = 0;                                                              \
+    for (; i_ + 4 <= (n); i_ += 4) {                                         \
+      const v128_t x = wasm_v128_load((sc) + i_);                            \
+      wasm_v128_store((sc) + i_, (f));                                       \
+    }                                                                        \
+    if (i_ < (n)) {                                                          \
+      const v128_t x = ops_load_partial((sc) + i_, (n) - i_);                \
+      ops_store_partial((sc) + i_, (f), (n) - i_);                           \
+    }                                                                        \
+  } while (0)
+
+// scores -> probabilities rounded to f16, in place (n >= 1).
+static void softmax_f16_probs(float* sc, int n, float kq_scale, float softcap) {
+  if (softcap != 0.0f) {
+    // ggml: scale by (float)(1/cap), tanh, scale by cap
+    const v128_t inv_cap = wasm_f32x4_splat(1.0f / softcap), cap = wasm_f32x4_splat(softcap);
+    MAP_F32X4(sc, n, wasm_f32x4_mul(ops_tanh_f32x4(wasm_f32x4_mul(x, inv_cap)), cap));
+  }
+  const v128_t vscale = wasm_f32x4_splat(kq_scale);
+  MAP_F32X4(sc, n, wasm_f32x4_mul(x, vscale));
+  v128_t vmax = wasm_f32x4_splat(-INFINITY);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) vmax = wasm_f32x4_max(vmax, wasm_v128_load(sc + i));
+  float max = fmaxf(fmaxf(wasm_f32x4_extract_lane(vmax, 0), wasm_f32x4_extract_lane(vmax, 1)),
+                    fmaxf(wasm_f32x4_extract_lane(vmax, 2), wasm_f32x4_extract_lane(vmax, 3)));
+  for (; i < n; i++) max = fmaxf(max, sc[i]);
+  const v128_t vm = wasm_f32x4_splat(max);
+  MAP_F32X4(sc, n, ops_exp_f32x4(wasm_f32x4_sub(x, vm)));
+  // each f32 term is exact in double: the order of the additions hardly matters
+  v128_t s0 = wasm_f64x2_splat(0), s1 = s0;
+  for (i = 0; i + 4 <= n; i += 4) {
+    const v128_t e = wasm_v128_load(sc + i);
+    s0 = wasm_f64x2_add(s0, wasm_f64x2_promote_low_f32x4(e));
+    s1 = wasm_f64x2_add(s1, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(e, e, 2, 3, 0, 1)));
+  }
+  const v128_t s01 = wasm_f64x2_add(s0, s1);
+  double sum = wasm_f64x2_extract_lane(s01, 0) + wasm_f64x2_extract_lane(s01, 1);
+  for (; i < n; i++) sum += (double)sc[i];
+  const v128_t inv = wasm_f32x4_splat((float)(1.0 / sum));
+  MAP_F32X4(sc, n, ops_round_f16_f32x4(wasm_f32x4_mul(x, inv)));
+}
+
+// void attention_f16kv(const float* q, const uint16_t* k, const uint16_t* v, float* out,
+//                      const int32_t* pos, int n_tokens, int n_head, int n_head_kv,
+//                      int head_dim, int q_stride, int n_kv, int n_ctx, float kq_scale,
+//                      float softcap, int n_swa, void* wdata, int ith, int nth)
+// q: f32, token t's head h at q + t*q_stride + h*head_dim (q_stride in floats).
+// k, v: f16 caches [n_head_kv][n_ctx][head_dim]; cells 0..n_kv-1 may be read.
+// out: f32 [n_tokens][n_head][head_dim].
+// pos: int32[n_tokens]: token t sees cells j <= pos[t] (and j > pos[t] - n_swa
+// when n_swa > 0); pos NULL: non-causal, every token sees cells 0..n_kv-1.
+// Query head h reads kv head h / (n_head / n_head_kv) (n_head a multiple of n_head_kv).
+// softcap: 0 for none, else scores become softcap * tanh(score / softcap)
+// before kq_scale (llama.cpp's order). wdata: nth * attention_f16kv_wsize(...)
+// bytes, 16-byte aligned. Work is split by (token, kv head) units, dealt
+// round-robin so causal prefill (later tokens see more) stays balanced.
+void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* v, float* out,
+                             const int32_t* pos, int n_tokens, int n_head, int n_head_kv,
+                             int head_dim, int q_stride, int n_kv, int n_ctx, float kq_scale,
+                             float softcap, int n_swa, void* wdata, int ith, int nth) {
+  const int n_rep = n_head / n_head_kv;
+  const int hd4 = round4(head_dim);
+  float* w = (float*)wdata + attn_wfloats(n_head, n_head_kv, head_dim, n_kv) * ith;
+  float* qr = w;                  // [n_rep][hd4]
+  float* sc = qr + n_rep * hd4;   // [n_rep][round4(n_kv)]
+  const int sc_stride = round4(n_kv);
+
+  for (int u = ith; u < n_tokens * n_head_kv; u += nth) {
+    const int t = u / n_head_kv, g = u % n_head_kv;
+    float* o = out + ((size_t)t * n_head + (size_t)g * n_rep) * head_dim;
+
+    int lo = 0, hi = n_kv - 1;
+    if (pos) {
+      const int p = pos[t];
+      if (p < hi) hi = p;
+      if (n_swa > 0 && p - n_swa + 1 > lo) lo = p - n_swa + 1;
+    }
+    if (hi < lo) {  // nothing visible (only by misuse): zeros rather than nan
+      memset(o, 0, (size_t)n_rep * head_dim * sizeof(float));
+      continue;
+    }
+    const int n = hi - lo + 1;
+    const uint16_t* kg = k + ((size_t)g * n_ctx + lo) * head_dim;
+    const uint16_t* vg = v + ((size_t)g * n_ctx + lo) * head_dim;
+
+    // q rows rounded to f16, as ggml's mul_mat converts them for f16 K
+    for (int r = 0; r < n_rep; r++) {
+      const float* qh = q + (size_t)t * q_stride + (size_t)(g * n_rep + r) * head_dim;
+      float* d = qr + r * hd4;
+      int i = 0;
+      for (; i + 4 <= head_dim; i += 4) wasm_v128_store(d + i, ops_round_f16_f32x4(wasm_v128_load(qh + i)));
+      if (i < head_dim) ops_store_partial(d + i, ops_round_f16_f32x4(ops_load_partial(qh + i, head_dim - i)), head_dim - i);
+    }
+
+    // query heads in chunks of 4, 2, 1: K and V rows are converted once per chunk
+    for (int r0 = 0; r0 < n_rep;) {
+      const int R = n_rep - r0 >= 4 ? 4 : n_rep - r0 >= 2 ? 2 : 1;
+      float* s = sc + r0 * sc_stride;
+      if (R == 4) scores_chunk(qr + r0 * hd4, hd4, kg, head_dim, n, s, sc_stride, 4);
+      else if (R == 2) scores_chunk(qr + r0 * hd4, hd4, kg, head_dim, n, s, sc_stride, 2);
+      else scores_chunk(qr + r0 * hd4, hd4, kg, head_dim, n, s, sc_stride, 1);
+      for (int r = 0; r < R; r++) softmax_f16_probs(s + r * sc_stride, n, kq_scale, softcap);
+      float* oc = o + (size_t)r0 * head_dim;
+      if (R == 4) pv_chunk(s, sc_stride, vg, head_dim, n, oc, head_dim, 4);
+      else if (R == 2) pv_chunk(s, sc_stride, vg, head_dim, n, oc, head_dim, 2);
+      else pv_chunk(s, sc_stride, vg, head_dim, n, oc, head_dim, 1);
+      r0 += R;
+    }
+  }
+}
+
+// void kv_store_f16(const float* src, uint16_t* cache, const int32_t* pos, int n_tokens,
+//                   int n_head_kv, int head_dim, int src_stride, int n_ctx, int ith, int nth)
+// cache[g][pos[t]][:] = f16(src + t*src_stride + g*head_dim), RNE as ggml's
+// cpy to an f16 cache. Same layout for K and V. Split by (token, kv head) rows.
+void EXPORT(kv_store_f16)(const float* src, uint16_t* cache, const int32_t* pos, int n_tokens,
+                          int n_head_kv, int head_dim, int src_stride, int n_ctx, int ith, int nth) {
+  int r0, r1;
+  ops_range(n_tokens * n_head_kv, ith, nth, &r0, &r1);
+  for (int r = r0; r < r1; r++) {
+    const int t = r / n_head_kv, g = r % n_head_kv;
+    const float* s = src + (size_t)t * src_stride + (size_t)g * head_dim;
+    uint16_t* d = cache + ((size_t)g * n_ctx + pos[t]) * head_dim;
+    for (int i = 0; i < head_dim; i++) d[i] = fp32_to_fp16(s[i]);
+  }
+}

@@ -1,0 +1,89 @@
+// wasm/loader.ts: one module on one shared memory, usable from several
+// instances (the later worker pool), with views that follow memory growth.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFile } from 'node:fs/promises';
+import { DEFAULT_WASM_URL, MAX_PAGES, MIN_PAGES, PAGE_BYTES, loadKernels } from '../wasm/loader.js';
+
+test('loads the committed build onto a shared memory', async () => {
+  const k = await loadKernels();
+  assert.is(Object.prototype.toString.call(k.memory.buffer), '[object SharedArrayBuffer]', 'memory is shared');
+  assert.is(k.memory.buffer.byteLength, MIN_PAGES * PAGE_BYTES);
+  assert.type(k.exports.matvec_q4_0, 'function');
+  assert.type(k.lookup('matvec_q8_0'), 'function');
+  assert.is(k.lookup('no_such_kernel'), undefined);
+});
+
+test('the declared minimum memory is exactly MIN_PAGES', async () => {
+  const module = await WebAssembly.compile(await readFile(DEFAULT_WASM_URL));
+  const small = new WebAssembly.Memory({ initial: MIN_PAGES - 1, maximum: MAX_PAGES, shared: true });
+  let error: unknown = null;
+  await loadKernels({ module, memory: small }).catch((e: unknown) => (error = e));
+  assert.instance(error, WebAssembly.LinkError, 'a memory below the declared minimum is refused');
+  const exact = new WebAssembly.Memory({ initial: MIN_PAGES, maximum: MAX_PAGES, shared: true });
+  const k = await loadKernels({ module, memory: exact });
+  assert.is(k.memory, exact);
+});
+
+test('a second instance on the same memory shares its data and its heap', async () => {
+  const a = await loadKernels();
+  const p = a.malloc(1000);
+  a.bytes(p, 1000).fill(0xab);
+  const b = await loadKernels({ module: a.module, memory: a.memory });
+  assert.is(b.memory, a.memory);
+  assert.is(b.module, a.module);
+  // instantiating again must not re-run the data initialisation (it would reset the heap)
+  assert.ok(b.bytes(p, 1000).every((v) => v === 0xab), 'data written through the first instance is seen by the second');
+  const q = b.malloc(1000);
+  assert.ok(q >= p + 1000 || q + 1000 <= p, 'the second instance allocates from the same heap');
+  b.free(q);
+  a.free(p);
+  const c = await loadKernels();
+  assert.is.not(c.memory, a.memory);
+});
+
+test('malloc and free', async () => {
+  const k = await loadKernels();
+  const p = k.malloc(100);
+  assert.ok(p > 0 && p % 8 === 0, `8-aligned pointer, got ${p}`);
+  const q = k.malloc(100);
+  assert.ok(q >= p + 100 || q + 100 <= p, 'blocks do not overlap');
+  k.free(p);
+  k.free(q);
+  // a freed block is reused, so repeated alloc/free does not grow memory
+  k.free(k.malloc(1 << 20));
+  const grownOnce = k.memory.buffer.byteLength;
+  for (let i = 0; i < 50; i++) k.free(k.malloc(1 << 20));
+  assert.is(k.memory.buffer.byteLength, grownOnce);
+  assert.throws(() => k.malloc(0xfffffff0), /out of memory/);
+});
+
+test('views are remade after the memory grows', async () => {
+  const k = await loadKernels();
+  const v1 = k.f32();
+  assert.is(k.f32(), v1, 'same view while the memory has not grown');
+  const big = k.malloc(64 << 20); // larger than the initial memory: forces growth
+  assert.ok(k.memory.buffer.byteLength > v1.byteLength, 'memory grew');
+  assert.is(v1.byteLength, MIN_PAGES * PAGE_BYTES, 'an old view keeps its old length (stale)');
+  const v2 = k.f32();
+  assert.is.not(v2, v1);
+  assert.is(v2.byteLength, k.memory.buffer.byteLength);
+  const last = (big >> 2) + (64 << 18) - 1;
+  v2[last] = 1.5;
+  assert.is(k.floats(big, 64 << 18)[(64 << 18) - 1], 1.5);
+  for (const view of [k.u8(), k.i8(), k.u16(), k.i32()]) assert.is(view.byteLength, k.memory.buffer.byteLength);
+  k.free(big);
+});
+
+test('a non-file URL is fetched (the browser path), here a data: URL', async () => {
+  const bytes = await readFile(DEFAULT_WASM_URL);
+  const url = `data:application/wasm;base64,${bytes.toString('base64')}`;
+  const k = await loadKernels({ url });
+  const p = k.malloc(64 * 4);
+  const q = k.malloc(64 * 4);
+  k.floats(p, 64).fill(2);
+  k.floats(q, 64).fill(0.25);
+  assert.is(k.exports.vec_dot_f32_f32(64, p, q), 32);
+});
+
+test.run();

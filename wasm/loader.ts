@@ -1,0 +1,192 @@
+// Loads wasm/kernels.wasm (built by wasm/build.sh from kernels/*.c) in Node,
+// Electron or a browser, on one shared WebAssembly.Memory.
+//
+// Node and browsers differ only in how the bytes arrive: a file: URL is read
+// with node:fs, anything else is fetched (and compiled while it streams when
+// the server sends application/wasm). Everything after that is one path.
+//
+// Memory: the module imports env.memory, SHARED (so later worker threads can
+// instantiate the same module on it). Pointers are byte offsets into it.
+// Views over memory.buffer go stale when the memory grows (malloc grows it),
+// so take views from the helpers here each time rather than keeping them.
+
+/** Byte offset into the kernels' memory. */
+export type Ptr = number;
+
+/** out[r] = dot(row r, a) for r in [r0, r1); rows are rowBytes apart, n elements long. */
+export type MatvecFn = (w: Ptr, rowBytes: number, a: Ptr, out: Ptr, n: number, r0: number, r1: number) => void;
+/** Dot of one weight row with an activation row already in the weight type's vecDotType. */
+export type VecDotFn = (n: number, w: Ptr, a: Ptr) => number;
+/** n elements from x to y: activation quantizers, f32 -> f16/bf16 converters, dequantizers. */
+export type RowFn = (x: Ptr, y: Ptr, n: number) => void;
+
+/** The exports every build has (kernels/floats.c, kernels/legacy.c, emcc's runtime). */
+export interface KernelExports {
+  malloc(size: number): Ptr;
+  free(ptr: Ptr): void;
+  stackSave(): Ptr;
+  stackRestore(ptr: Ptr): void;
+
+  quantize_row_q8_0: RowFn;
+  quantize_row_q8_1: RowFn;
+  convert_row_f32_to_f16: RowFn;
+  convert_row_f32_to_bf16: RowFn;
+
+  vec_dot_f32_f32: VecDotFn;
+  vec_dot_f16_f16: VecDotFn;
+  vec_dot_bf16_bf16: VecDotFn;
+  vec_dot_q4_0_q8_0: VecDotFn;
+  vec_dot_q4_1_q8_1: VecDotFn;
+  vec_dot_q5_0_q8_0: VecDotFn;
+  vec_dot_q5_1_q8_1: VecDotFn;
+  vec_dot_q8_0_q8_0: VecDotFn;
+
+  matvec_f32: MatvecFn;
+  matvec_f16: MatvecFn;
+  matvec_bf16: MatvecFn;
+  matvec_q4_0: MatvecFn;
+  matvec_q4_1: MatvecFn;
+  matvec_q5_0: MatvecFn;
+  matvec_q5_1: MatvecFn;
+  matvec_q8_0: MatvecFn;
+
+  dequantize_row_f16: RowFn;
+  dequantize_row_bf16: RowFn;
+  dequantize_row_q4_0: RowFn;
+  dequantize_row_q4_1: RowFn;
+  dequantize_row_q5_0: RowFn;
+  dequantize_row_q5_1: RowFn;
+  dequantize_row_q8_0: RowFn;
+}
+
+const REQUIRED: readonly (keyof KernelExports)[] = [
+  'malloc', 'free', 'stackSave', 'stackRestore',
+  'quantize_row_q8_0', 'quantize_row_q8_1', 'convert_row_f32_to_f16', 'convert_row_f32_to_bf16',
+  'vec_dot_f32_f32', 'vec_dot_f16_f16', 'vec_dot_bf16_bf16', 'vec_dot_q4_0_q8_0', 'vec_dot_q4_1_q8_1',
+  'vec_dot_q5_0_q8_0', 'vec_dot_q5_1_q8_1', 'vec_dot_q8_0_q8_0',
+  'matvec_f32', 'matvec_f16', 'matvec_bf16', 'matvec_q4_0', 'matvec_q4_1', 'matvec_q5_0', 'matvec_q5_1',
+  'matvec_q8_0',
+  'dequantize_row_f16', 'dequantize_row_bf16', 'dequantize_row_q4_0', 'dequantize_row_q4_1',
+  'dequantize_row_q5_0', 'dequantize_row_q5_1', 'dequantize_row_q8_0',
+];
+
+/** 64 KiB WebAssembly pages. */
+export const PAGE_BYTES = 65536;
+/** The module's declared minimum (build.sh: -sINITIAL_MEMORY=4MB); the memory must start at least this big. */
+export const MIN_PAGES = 64;
+/** wasm32's ceiling, 4 GiB (build.sh: -sMAXIMUM_MEMORY=4GB). */
+export const MAX_PAGES = 65536;
+
+/** Where the committed build lives, relative to this file once compiled to dist/wasm/. */
+export const DEFAULT_WASM_URL = new URL('../../wasm/kernels.wasm', import.meta.url);
+
+export interface LoadOptions {
+  /** Where to get the .wasm: a file: URL (Node reads it) or an http(s)/blob URL (fetched). */
+  url?: URL | string;
+  /** Already-compiled module (what a worker receives), skipping the load. */
+  module?: WebAssembly.Module;
+  /** Memory to instantiate on (shared, max MAX_PAGES); a new one when absent. */
+  memory?: WebAssembly.Memory;
+  /** Initial pages of a new memory (at least MIN_PAGES). */
+  initialPages?: number;
+}
+
+export interface Kernels {
+  readonly exports: KernelExports;
+  readonly module: WebAssembly.Module;
+  readonly memory: WebAssembly.Memory;
+  /** An export by name, or undefined if this build lacks it (k-quants look their kernels up this way). */
+  lookup<T extends (...args: never[]) => unknown>(name: string): T | undefined;
+  /** malloc that throws instead of returning 0. Main thread only: dlmalloc is not thread safe here. */
+  malloc(bytes: number): Ptr;
+  free(ptr: Ptr): void;
+  /** Whole-memory views over the current buffer (remade after growth). */
+  u8(): Uint8Array;
+  i8(): Int8Array;
+  u16(): Uint16Array;
+  i32(): Int32Array;
+  f32(): Float32Array;
+  /** Copy a typed array's bytes into memory at ptr. */
+  write(ptr: Ptr, src: ArrayBufferView): void;
+  /** A fresh Float32Array view of len floats at ptr (ptr 4-aligned). */
+  floats(ptr: Ptr, len: number): Float32Array;
+  /** A fresh Uint8Array view of len bytes at ptr. */
+  bytes(ptr: Ptr, len: number): Uint8Array;
+}
+
+async function compile(url: URL): Promise<WebAssembly.Module> {
+  if (url.protocol === 'file:') {
+    // a variable specifier keeps browser bundlers from trying to bundle node:fs
+    const fsModule = 'node:fs/promises';
+    const { readFile } = (await import(/* @vite-ignore */ fsModule)) as typeof import('node:fs/promises');
+    return WebAssembly.compile(await readFile(url));
+  }
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`loadKernels: fetching ${url.href} failed: ${response.status} ${response.statusText}`);
+  if (typeof WebAssembly.compileStreaming === 'function' &&
+      response.headers.get('content-type')?.split(';')[0]?.trim() === 'application/wasm') {
+    return WebAssembly.compileStreaming(response);
+  }
+  return WebAssembly.compile(await response.arrayBuffer());
+}
+
+/** Compile (or reuse) the kernels module and instantiate it on a shared memory. */
+export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
+  const url = options.url === undefined ? DEFAULT_WASM_URL : new URL(options.url, DEFAULT_WASM_URL);
+  const module = options.module ?? (await compile(url));
+  const initial = options.initialPages ?? MIN_PAGES;
+  if (initial < MIN_PAGES) throw new RangeError(`loadKernels: initialPages must be at least ${MIN_PAGES}`);
+  const memory = options.memory ?? new WebAssembly.Memory({ initial, maximum: MAX_PAGES, shared: true });
+
+  // Emscripten's sbrk calls this after memory.grow; views are checked lazily instead.
+  const imports = { env: { memory, emscripten_notify_memory_growth: (_index: number) => {} } };
+  // A second instance on a memory already in use does not re-run the data
+  // initialisation: emcc guards it with an atomic flag in that memory.
+  const instance = await WebAssembly.instantiate(module, imports);
+  const raw = instance.exports as Record<string, unknown>;
+  const missing = REQUIRED.filter((name) => typeof raw[name] !== 'function');
+  if (missing.length > 0) {
+    throw new Error(`loadKernels: ${url.href} lacks ${missing.join(', ')}; rebuild it with npm run build:wasm`);
+  }
+  const exports = raw as unknown as KernelExports;
+  // C constructors (none today) run once per memory, from its first instance.
+  if (!options.memory && typeof raw._initialize === 'function') (raw._initialize as () => void)();
+
+  let buffer: ArrayBufferLike | null = null;
+  let views: { u8: Uint8Array; i8: Int8Array; u16: Uint16Array; i32: Int32Array; f32: Float32Array };
+  const current = () => {
+    const b = memory.buffer;
+    // A grown shared memory hands out a new, longer buffer; the old one keeps its length.
+    if (buffer === null || buffer.byteLength !== b.byteLength) {
+      buffer = b;
+      views = { u8: new Uint8Array(b), i8: new Int8Array(b), u16: new Uint16Array(b), i32: new Int32Array(b), f32: new Float32Array(b) };
+    }
+    return views;
+  };
+
+  return {
+    exports,
+    module,
+    memory,
+    lookup<T extends (...args: never[]) => unknown>(name: string): T | undefined {
+      const f = raw[name];
+      return typeof f === 'function' ? (f as T) : undefined;
+    },
+    malloc(bytes: number): Ptr {
+      const p = exports.malloc(bytes) >>> 0;
+      if (p === 0 && bytes > 0) throw new RangeError(`kernels: out of memory allocating ${bytes} bytes (memory is ${memory.buffer.byteLength} bytes)`);
+      return p;
+    },
+    free: (ptr) => exports.free(ptr),
+    u8: () => current().u8,
+    i8: () => current().i8,
+    u16: () => current().u16,
+    i32: () => current().i32,
+    f32: () => current().f32,
+    write(ptr: Ptr, src: ArrayBufferView) {
+      current().u8.set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength), ptr);
+    },
+    floats: (ptr, len) => new Float32Array(current().u8.buffer, ptr, len),
+    bytes: (ptr, len) => new Uint8Array(current().u8.buffer, ptr, len),
+  };
+}
