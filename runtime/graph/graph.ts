@@ -1,0 +1,79 @@
+// A compute graph: tensors (handles, no data) and the ops between them, in
+// execution order. Architecture files build one per batch shape by calling
+// the op helpers in ops.ts; the planner (plan.ts) then places every
+// intermediate in a reused scratch arena and binds each op to kernels.
+import { GGMLType } from '../../formats/ggml-types.js';
+
+/** Where a tensor's bytes live. */
+export type TensorKind =
+  | 'weight' // model tensor already in WASM memory (fixed pointer)
+  | 'input' // fed by the caller before each run (token ids, positions)
+  | 'state' // persistent across runs, owned by the caller (KV cache)
+  | 'intermediate' // produced by an op, placed by the planner
+  | 'view'; // an offset into another tensor's bytes (e.g. q inside a fused qkv)
+
+export interface Tensor {
+  readonly id: number;
+  readonly name: string;
+  readonly type: GGMLType;
+  /** Shape, ggml order: ne[0] is the contiguous dimension. */
+  readonly ne: readonly number[];
+  readonly kind: TensorKind;
+  /** Fixed byte offset in WASM memory for weights, inputs and state. */
+  readonly ptr?: number;
+  /** For views: the tensor viewed and the byte offset into it. */
+  readonly base?: Tensor;
+  readonly viewOffset?: number;
+  /** Bytes between consecutive rows (ne[1] steps); contiguous when absent. */
+  readonly rowStride?: number;
+}
+
+/** One op; `run` gets resolved pointers and the thread split (ith of nth). */
+export interface Op {
+  readonly name: string;
+  readonly inputs: readonly Tensor[];
+  readonly output: Tensor;
+  /** Extra scratch bytes this op needs while it runs (one region shared by all threads). */
+  readonly scratchBytes?: number;
+  /**
+   * Work phases separated by barriers. Each phase is called once per thread
+   * with that thread's index; `ptr` resolves any tensor of the graph.
+   */
+  readonly phases: readonly ((ptr: (t: Tensor) => number, scratch: number, ith: number, nth: number) => void)[];
+}
+
+export function elementCount(ne: readonly number[]): number {
+  return ne.reduce((a, b) => a * b, 1);
+}
+
+export class Graph {
+  readonly tensors: Tensor[] = [];
+  readonly ops: Op[] = [];
+  /** Tensors whose bytes the caller reads after a run (logits). */
+  readonly outputs: Tensor[] = [];
+
+  tensor(spec: Omit<Tensor, 'id'>): Tensor {
+    const t: Tensor = { ...spec, id: this.tensors.length };
+    this.tensors.push(t);
+    return t;
+  }
+
+  /** A new f32 intermediate of shape ne. */
+  f32(name: string, ne: readonly number[]): Tensor {
+    return this.tensor({ name, type: GGMLType.F32, ne, kind: 'intermediate' });
+  }
+
+  /** A view of `ne` elements starting `offset` bytes into `base`, rows `rowStride` bytes apart. */
+  view(base: Tensor, name: string, ne: readonly number[], offset: number, rowStride: number): Tensor {
+    return this.tensor({ name, type: base.type, ne, kind: 'view', base, viewOffset: offset, rowStride });
+  }
+
+  add(op: Op): Tensor {
+    this.ops.push(op);
+    return op.output;
+  }
+
+  markOutput(t: Tensor): void {
+    this.outputs.push(t);
+  }
+}
