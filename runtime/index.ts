@@ -1,1 +1,8 @@
-export {};
+// run-gguf's public API.
+export { loadModel, Model, type LoadModelOptions } from './model.js';
+export { Context, type ContextOptions, type EvaluateOptions, type GenerateOptions } from './context.js';
+export { ModelError, ModelTooLargeError } from './errors.js';
+export type { LoadProgress } from './load.js';
+export type { HParams } from './hparams.js';
+export type { SamplerOptions } from './sample/index.js';
+export { Tokenizer } from './tokenizer/index.js';

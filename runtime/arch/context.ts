@@ -1,0 +1,28 @@
+// What an architecture file gets to build a graph for one batch: the ops,
+// the model's weights by GGUF name, its hyper-parameters, the batch inputs
+// and the KV cache.
+import type { Tensor } from '../graph/graph.js';
+import type { LayerCache, Ops } from '../graph/ops.js';
+import type { HParams } from '../hparams.js';
+
+export interface BuildContext {
+  ops: Ops;
+  hp: HParams;
+  /** A weight by its GGUF name ("blk.3.attn_q.weight"); throws ModelError when absent. */
+  w(name: string): Tensor;
+  /** A weight that may be absent (biases, output.weight when tied). */
+  wOpt(name: string): Tensor | undefined;
+  /** int32 token ids [n_tokens]. */
+  inpTokens: Tensor;
+  /** int32 positions [n_tokens]. */
+  inpPos: Tensor;
+  nTokens: number;
+  /** Cells of the KV cache in use once this batch is stored (read at run time). */
+  nKv: () => number;
+  cache: LayerCache[];
+  /** How many final rows need logits (1 for generation, n_tokens for scoring). */
+  nOutputs: number;
+}
+
+/** An architecture: builds the graph whose output is logits [n_vocab, nOutputs]. */
+export type BuildGraph = (c: BuildContext) => Tensor;

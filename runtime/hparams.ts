@@ -1,0 +1,100 @@
+// Hyper-parameters of a decoder model, read from GGUF metadata under the
+// `<general.architecture>.` prefix with llama.cpp's key names and defaults.
+import { ModelError } from './errors.js';
+
+export type MetadataGetter = (key: string) => unknown;
+
+export type RopeScalingType = 'none' | 'linear' | 'yarn';
+
+export interface HParams {
+  arch: string;
+  n_vocab: number;
+  n_ctx_train: number;
+  n_embd: number;
+  n_layer: number;
+  n_ff: number;
+  n_head: number;
+  n_head_kv: number;
+  /** Per-head width of q/k (attention.key_length, default n_embd / n_head). */
+  n_embd_head_k: number;
+  n_embd_head_v: number;
+  n_rot: number;
+  f_norm_rms_eps: number;
+  f_norm_eps: number;
+  rope_freq_base: number;
+  rope_scaling_type: RopeScalingType;
+  /** 1 / rope.scaling.factor for linear and yarn, else 1. */
+  rope_freq_scale: number;
+  n_ctx_orig_yarn: number;
+  yarn_ext_factor: number;
+  yarn_attn_factor: number;
+  yarn_beta_fast: number;
+  yarn_beta_slow: number;
+}
+
+function num(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  return undefined;
+}
+
+/** Reads hparams; `file` names the model in errors. */
+export function readHParams(get: MetadataGetter, file: string, nVocabFallback: number): HParams {
+  const arch = get('general.architecture');
+  if (typeof arch !== 'string') throw new ModelError('metadata has no general.architecture', file, 'general.architecture');
+  const key = (k: string) => `${arch}.${k}`;
+  const req = (k: string): number => {
+    const v = num(get(key(k)));
+    if (v === undefined) throw new ModelError(`metadata key ${key(k)} is missing or not a number`, file, key(k));
+    return v;
+  };
+  const opt = (k: string, d: number): number => num(get(key(k))) ?? d;
+
+  const n_embd = req('embedding_length');
+  const n_head = req('attention.head_count');
+  if (n_head <= 0 || n_embd % n_head !== 0) {
+    throw new ModelError(`${key('embedding_length')} = ${n_embd} is not a multiple of ${key('attention.head_count')} = ${n_head}`, file);
+  }
+  const n_head_kv = opt('attention.head_count_kv', n_head);
+  if (n_head_kv <= 0 || n_head % n_head_kv !== 0) {
+    throw new ModelError(`${key('attention.head_count')} = ${n_head} is not a multiple of head_count_kv = ${n_head_kv}`, file);
+  }
+  const n_embd_head_k = opt('attention.key_length', n_embd / n_head);
+  const n_ctx_train = req('context_length');
+  const scalingName = get(key('rope.scaling.type'));
+  let rope_scaling_type: RopeScalingType = 'none';
+  if (scalingName === 'linear' || scalingName === 'yarn') rope_scaling_type = scalingName;
+  else if (scalingName !== undefined && scalingName !== 'none') {
+    throw new ModelError(`unsupported ${key('rope.scaling.type')} "${String(scalingName)}" (none, linear, yarn)`, file);
+  }
+  // llama.cpp: rope.scaling.factor, else the older rope.scale_linear; 0 means none
+  const factor = opt('rope.scaling.factor', opt('rope.scale_linear', 0));
+  const rope_freq_scale = factor && rope_scaling_type !== 'none' ? 1 / factor : 1;
+  if (factor && scalingName === undefined && opt('rope.scale_linear', 0)) rope_scaling_type = 'linear';
+
+  return {
+    arch,
+    n_vocab: opt('vocab_size', nVocabFallback),
+    n_ctx_train,
+    n_embd,
+    n_layer: req('block_count'),
+    n_ff: opt('feed_forward_length', 0),
+    n_head,
+    n_head_kv,
+    n_embd_head_k,
+    n_embd_head_v: opt('attention.value_length', n_embd / n_head),
+    n_rot: opt('rope.dimension_count', n_embd_head_k),
+    f_norm_rms_eps: opt('attention.layer_norm_rms_epsilon', 1e-5),
+    f_norm_eps: opt('attention.layer_norm_epsilon', 1e-5),
+    rope_freq_base: opt('rope.freq_base', 10000),
+    rope_scaling_type,
+    rope_freq_scale: scalingName === undefined && opt('rope.scale_linear', 0) ? 1 / opt('rope.scale_linear', 1) : rope_freq_scale,
+    n_ctx_orig_yarn: opt('rope.scaling.original_context_length', n_ctx_train),
+    // llama.cpp's context default: ext_factor 1 for yarn, 0 otherwise
+    yarn_ext_factor: rope_scaling_type === 'yarn' ? 1 : 0,
+    yarn_attn_factor: opt('rope.scaling.yarn_attn_factor', 1),
+    yarn_beta_fast: opt('rope.scaling.yarn_beta_fast', 32),
+    yarn_beta_slow: opt('rope.scaling.yarn_beta_slow', 1),
+  };
+}

@@ -1,0 +1,94 @@
+// A loaded model: its GGUF header, tokenizer, hyper-parameters and weights in
+// WASM memory. Contexts (KV cache + graphs) are created from it.
+import { readGGUF, type GGUFFile } from '../formats/gguf/index.js';
+import { loadKernels, type Kernels } from '../wasm/loader.js';
+import { ARCHITECTURES, supportedArchitectures } from './arch/index.js';
+import type { BuildGraph } from './arch/context.js';
+import { Context, type ContextOptions } from './context.js';
+import { ModelError } from './errors.js';
+import type { Tensor } from './graph/graph.js';
+import { readHParams, type HParams } from './hparams.js';
+import { checkFits, loadWeights, weightBytes, type LoadProgress, type TensorSource } from './load.js';
+import { Tokenizer, type TokenizeOptions } from './tokenizer/index.js';
+
+export interface LoadModelOptions {
+  /** Called as tensor bytes arrive. */
+  onProgress?: (p: LoadProgress) => void;
+  signal?: AbortSignal;
+  /** Context size the fit check assumes before reading weights. Default: min(4096, n_ctx_train). */
+  contextSize?: number;
+  /** Oddities in the file that do not stop loading (llama.cpp logs them). Default: ignored. */
+  onWarning?: (message: string) => void;
+}
+
+/** Scratch a graph needs beyond weights and KV cache, roughly (activations of one 512-token batch). */
+function scratchEstimate(hp: HParams, nCtx: number): number {
+  const batch = 512;
+  const widest = Math.max(hp.n_embd, hp.n_ff, hp.n_vocab / 8) * 4;
+  return batch * widest * 8 + hp.n_head * nCtx * 4 * 8;
+}
+
+export class Model {
+  private disposed = false;
+
+  private constructor(
+    readonly path: string,
+    readonly gguf: GGUFFile,
+    readonly kernels: Kernels,
+    readonly hparams: HParams,
+    readonly tokenizer: Tokenizer,
+    readonly build: BuildGraph,
+    private readonly weights: Map<string, Tensor>,
+    private readonly region: number,
+  ) {}
+
+  static async load(path: string, options: LoadModelOptions = {}): Promise<Model> {
+    const gguf = await readGGUF(path);
+    const warn = options.onWarning ?? (() => {});
+    for (const w of gguf.warnings) warn(w);
+    const get = (key: string) => gguf.metadata.get(key);
+    const arch = get('general.architecture');
+    const build = typeof arch === 'string' ? ARCHITECTURES[arch] : undefined;
+    if (!build) {
+      throw new ModelError(`architecture "${String(arch)}" is not supported (supported: ${supportedArchitectures().join(', ')})`, path, 'general.architecture');
+    }
+    const tokenizer = Tokenizer.fromMetadata(get, { warn });
+    const hparams = readHParams(get, path, tokenizer.vocabSize);
+    const sources: TensorSource[] = gguf.tensors.map((t) => ({
+      name: t.name, type: t.type, ne: t.shape, file: t.file, offset: t.absoluteOffset, bytes: t.nBytes,
+    }));
+    const nCtx = options.contextSize ?? Math.min(4096, hparams.n_ctx_train);
+    checkFits(path, weightBytes(sources), Context.kvBytes(hparams, nCtx), scratchEstimate(hparams, nCtx));
+    const kernels = await loadKernels();
+    const { weights, region } = await loadWeights(kernels, sources, options.onProgress, options.signal);
+    return new Model(path, gguf, kernels, hparams, tokenizer, build, weights, region);
+  }
+
+  weight(name: string): Tensor | undefined {
+    return this.weights.get(name);
+  }
+
+  tokenize(text: string, options: TokenizeOptions = {}): number[] {
+    return this.tokenizer.tokenize(text, options);
+  }
+
+  detokenize(ids: ArrayLike<number>, options: { special?: boolean } = {}): string {
+    return this.tokenizer.detokenize(ids, options);
+  }
+
+  createContext(options: ContextOptions = {}): Context {
+    if (this.disposed) throw new Error('model is disposed');
+    return new Context(this, options);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.kernels.free(this.region);
+  }
+}
+
+/** Loads a GGUF model from a path (Node). */
+export function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
+  return Model.load(path, options);
+}
