@@ -9,6 +9,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GGMLType, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
+import { fp16ToFp32 } from '../formats/f16.js';
 import { dequantizeRow, quantizeRow } from '../formats/quant/index.js';
 import { loadKernels, type Kernels, type MatvecFn, type Ptr, type RowFn, type VecDotFn } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from './helpers/rng.js';
@@ -143,13 +144,7 @@ function bytesEqual(got: Uint8Array, want: Uint8Array, what: string): void {
 }
 
 // --- the error bound ---------------------------------------------------------------
-const f16 = (bytes: Uint8Array, at: number): number => {
-  const h = bytes[at]! | (bytes[at + 1]! << 8);
-  const e = (h >> 10) & 31;
-  const m = h & 1023;
-  const v = e === 0 ? m * 2 ** -24 : e === 31 ? (m ? NaN : Infinity) : (1 + m / 1024) * 2 ** (e - 15);
-  return h & 0x8000 ? -v : v;
-};
+const f16 = (bytes: Uint8Array, at: number): number => fp16ToFp32(bytes[at]! | (bytes[at + 1]! << 8));
 
 /** The activation's values: floats through dequantizeRow, q8_0/q8_1 as q * d. */
 function activationValues(aType: GGMLType, a: Uint8Array, n: number): Float64Array {

@@ -21,7 +21,7 @@ export { readGGUF, readGGUFHeader, readTensorData, type ReadOptions } from './re
 export {
   LLM_KV_SPLIT_COUNT, LLM_KV_SPLIT_NO, LLM_KV_SPLIT_TENSORS_COUNT, mergeShards, parseSplitPath, splitPath,
 } from './split.js';
-export type { GGUFKVInput } from './kv-encode.js';
+export type { GGUFKVInput, GGUFValueInput } from './kv-encode.js';
 export {
   encodeGGUF, planGGUF, specFromHeader,
   type GGUFLayout, type GGUFTensorInput, type GGUFWriteSpec, type PlannedTensor, type TensorDataProvider,

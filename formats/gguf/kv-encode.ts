@@ -21,9 +21,12 @@ import {
  *   UINT32, else FLOAT32.
  * Parsed entries (GGUFKV) are valid inputs and write back the same bytes.
  */
+/** What the writer accepts as a value: GGUFValue, plus plain number/bigint arrays. */
+export type GGUFValueInput = GGUFValue | readonly number[] | readonly bigint[] | readonly GGUFValueInput[];
+
 export interface GGUFKVInput {
   key: string;
-  value: GGUFValue;
+  value: GGUFValueInput;
   type?: GGUFValueType;
   elementType?: GGUFValueType;
   items?: GGUFTypedValue[];
@@ -52,7 +55,7 @@ class Ctx {
   }
 }
 
-function inferScalarType(v: GGUFValue, ctx: Ctx): GGUFValueType {
+function inferScalarType(v: GGUFValueInput, ctx: Ctx): GGUFValueType {
   switch (typeof v) {
     case 'string': return GGUFValueType.STRING;
     case 'boolean': return GGUFValueType.BOOL;
@@ -88,7 +91,7 @@ function inferElementType(a: readonly unknown[] | GGUFNumericArray, ctx: Ctx): G
   return ctx.fail(`cannot infer an element type for an array of ${typeof first}`);
 }
 
-function isArrayValue(v: GGUFValue): v is GGUFArray {
+function isArrayValue(v: GGUFValueInput): v is GGUFArray {
   return Array.isArray(v) || ArrayBuffer.isView(v);
 }
 
@@ -103,7 +106,7 @@ function normalize(input: Omit<GGUFKVInput, 'key' | 'keyRaw'>, ctx: Ctx, depth: 
   const type = input.type ?? (isArrayValue(v) ? GGUFValueType.ARRAY : inferScalarType(v, ctx));
   if (type !== GGUFValueType.ARRAY) {
     checkScalar(type, v, ctx);
-    return { type, value: v, ...(input.raw ? { raw: input.raw } : {}) };
+    return { type, value: v as GGUFValue, ...(input.raw ? { raw: input.raw } : {}) };
   }
   if (!isArrayValue(v)) return ctx.fail(`value of type array is not an array`, 'an array');
   const elementType = input.elementType ?? inferElementType(v as readonly unknown[], ctx);
@@ -123,7 +126,7 @@ function normalize(input: Omit<GGUFKVInput, 'key' | 'keyRaw'>, ctx: Ctx, depth: 
   return { type, elementType, value: v, ...(input.rawItems ? { rawItems: input.rawItems } : {}) };
 }
 
-function checkScalar(type: GGUFValueType, v: GGUFValue, ctx: Ctx): void {
+function checkScalar(type: GGUFValueType, v: GGUFValueInput, ctx: Ctx): void {
   const bad = (what: string): never => ctx.fail(`${what} cannot be written as ${ggufTypeName(type)}`, ggufTypeName(type));
   const range = INT_RANGES[type];
   if (range) {

@@ -64,7 +64,8 @@ export function parseGGUF(bytes: Uint8Array | ArrayBuffer, options: ParseOptions
   c.checkFits(nKV, minKV, 'metadata kv count', nKVAt, 'count');
   c.checkFits(nTensors, minTensor, 'tensor count', countsAt, 'count');
   if (nKV * minKV + nTensors * minTensor > c.remaining) {
-    c.fail('count', `${nTensors} tensors and ${nKV} metadata entries cannot fit in the ${c.remaining} bytes left in the file`, countsAt);
+    c.fail('count', `${nTensors} tensors and ${nKV} metadata entries cannot fit in the ${c.remaining} bytes left in the file`, countsAt,
+      `counts that fit in ${c.remaining} bytes`);
   }
 
   const kv: GGUFKV[] = [];
@@ -128,7 +129,7 @@ function readKV(c: Cursor): GGUFKV {
   const offset = c.pos;
   c.subject = undefined;
   const key = c.string('key');
-  if (key.text.length === 0) c.fail('key', 'empty metadata key', offset);
+  if (key.text.length === 0) c.fail('key', 'empty metadata key', offset, 'a non-empty key');
   c.subject = key.text;
   const value = readTypedValue(c, 0);
   const entry: GGUFKV = { key: key.text, offset, ...value };
@@ -300,7 +301,7 @@ function readTensorInfo(
   if (!info) c.fail('tensor-type', `unknown ggml type ${typeId}`, typeAt, 'a ggml type id');
   const ne0 = nDims > 0 ? shape[0] : 1;
   if (ne0 % info.blockSize !== 0) {
-    c.fail('row-size', `ne[0] = ${ne0} is not a multiple of ${info.name}'s block size ${info.blockSize}`, typeAt,
+    c.fail('row-size', `ne[0] = ${ne0} is not a multiple of ${info.name}'s block size ${info.blockSize}`, nDimsAt + 4,
       `ne[0] a multiple of ${info.blockSize}`);
   }
   const nBytes = (nElements / info.blockSize) * info.typeSize;

@@ -1,0 +1,140 @@
+// Random-weight Llama-architecture GGUF files: every tensor llama.cpp
+// expects, weights quantized with our reference quantizers. Tests compare
+// such files here and in llama.cpp; benchmarks run them with nothing downloaded.
+import { GGMLType, ggmlTypeInfo } from '../ggml-types.js';
+import { LlamaFileType } from '../gguf/file-type.js';
+import { GGUFValueType, type GGUFKVInput, type GGUFTensorInput, type GGUFWriteSpec } from '../gguf/index.js';
+import { quantizeRow } from '../quant/index.js';
+import { gaussianArray, mulberry32 } from './random.js';
+import { spmVocabKV } from './vocab.js';
+
+export interface LlamaShape {
+  n_vocab: number;
+  n_embd: number;
+  n_layer: number;
+  n_head: number;
+  n_head_kv: number;
+  n_ff: number;
+  n_ctx_train: number;
+  rope_freq_base?: number;
+  /** No output.weight: the head reuses token_embd (tied embeddings). */
+  tied?: boolean;
+  ropeScaling?: { type: 'linear' | 'yarn'; factor: number; originalContext?: number };
+  /** llama3-style rope_freqs.weight (n_rot/2 factors). */
+  ropeFreqs?: boolean;
+}
+
+/** Shapes of real models (for benchmarks), and small ones for tests. */
+export const LLAMA_SHAPES: Readonly<Record<string, LlamaShape>> = {
+  'tinyllama-1.1b': { n_vocab: 32000, n_embd: 2048, n_layer: 22, n_head: 32, n_head_kv: 4, n_ff: 5632, n_ctx_train: 2048 },
+  'llama-160m': { n_vocab: 32000, n_embd: 768, n_layer: 12, n_head: 12, n_head_kv: 12, n_ff: 3072, n_ctx_train: 2048 },
+  'test-tiny': { n_vocab: 512, n_embd: 256, n_layer: 2, n_head: 4, n_head_kv: 2, n_ff: 512, n_ctx_train: 512 },
+};
+
+export interface SyntheticOptions {
+  seed?: number;
+  /** Standard deviation of the LM head's logits (higher: more peaked next-token distributions). Default 6. */
+  logitStd?: number;
+}
+
+/** llama.cpp's general.file_type for a model whose matrices are all `type`. */
+export function fileTypeFor(type: GGMLType): LlamaFileType {
+  const F = LlamaFileType;
+  const map: Partial<Record<GGMLType, LlamaFileType>> = {
+    [GGMLType.F32]: F.ALL_F32, [GGMLType.F16]: F.MOSTLY_F16, [GGMLType.BF16]: F.MOSTLY_BF16,
+    [GGMLType.Q4_0]: F.MOSTLY_Q4_0, [GGMLType.Q4_1]: F.MOSTLY_Q4_1, [GGMLType.Q5_0]: F.MOSTLY_Q5_0,
+    [GGMLType.Q5_1]: F.MOSTLY_Q5_1, [GGMLType.Q8_0]: F.MOSTLY_Q8_0, [GGMLType.Q2_K]: F.MOSTLY_Q2_K,
+    [GGMLType.Q3_K]: F.MOSTLY_Q3_K_M, [GGMLType.Q4_K]: F.MOSTLY_Q4_K_M, [GGMLType.Q5_K]: F.MOSTLY_Q5_K_M,
+    [GGMLType.Q6_K]: F.MOSTLY_Q6_K,
+  };
+  const ft = map[type];
+  if (ft === undefined) throw new RangeError(`no llama file type for ${ggmlTypeInfo(type)?.name ?? type}`);
+  return ft;
+}
+
+/**
+ * The write spec of a random Llama model whose 2-D weights are all `type`
+ * (norms stay F32, as llama.cpp's quantizer leaves them). Tensor data is
+ * generated and quantized lazily, one tensor at a time, as it is written.
+ */
+export function llamaModelSpec(shape: LlamaShape, type: GGMLType, options: SyntheticOptions = {}): GGUFWriteSpec {
+  const seed = options.seed ?? 1;
+  const s = shape;
+  const headDim = s.n_embd / s.n_head;
+  const nEmbdKv = headDim * s.n_head_kv;
+  const kv: GGUFKVInput[] = [
+    { key: 'general.architecture', value: 'llama' },
+    { key: 'general.name', value: `synthetic llama ${ggmlTypeInfo(type)!.name}` },
+    { key: 'general.file_type', value: fileTypeFor(type) },
+    { key: 'llama.vocab_size', value: s.n_vocab },
+    { key: 'llama.context_length', value: s.n_ctx_train },
+    { key: 'llama.embedding_length', value: s.n_embd },
+    { key: 'llama.block_count', value: s.n_layer },
+    { key: 'llama.feed_forward_length', value: s.n_ff },
+    { key: 'llama.attention.head_count', value: s.n_head },
+    { key: 'llama.attention.head_count_kv', value: s.n_head_kv },
+    { key: 'llama.rope.dimension_count', value: headDim },
+    { key: 'llama.rope.freq_base', value: s.rope_freq_base ?? 10000, type: GGUFValueType.FLOAT32 },
+    { key: 'llama.attention.layer_norm_rms_epsilon', value: 1e-5, type: GGUFValueType.FLOAT32 },
+  ];
+  if (s.ropeScaling) {
+    kv.push({ key: 'llama.rope.scaling.type', value: s.ropeScaling.type });
+    kv.push({ key: 'llama.rope.scaling.factor', value: s.ropeScaling.factor, type: GGUFValueType.FLOAT32 });
+    if (s.ropeScaling.originalContext) kv.push({ key: 'llama.rope.scaling.original_context_length', value: s.ropeScaling.originalContext });
+  }
+  kv.push(...spmVocabKV(s.n_vocab));
+
+  const tensors: GGUFTensorInput[] = [];
+  let tensorSeed = seed * 7919;
+  // A matrix of n_out rows of n_in, N(0, sigma), in `type` (or F32 for vectors).
+  const matrix = (name: string, nIn: number, nOut: number, sigma: number, t = type) => {
+    const mySeed = tensorSeed++;
+    tensors.push({
+      name, type: t, shape: [nIn, nOut],
+      data: () => (function* () {
+        const rand = mulberry32(mySeed);
+        for (let r = 0; r < nOut; r++) yield quantizeRow(t, gaussianArray(rand, nIn, sigma));
+      })(),
+    });
+  };
+  const vector = (name: string, n: number, mean: number, sigma: number) => {
+    const mySeed = tensorSeed++;
+    tensors.push({
+      name, type: GGMLType.F32, shape: [n],
+      data: () => {
+        const v = gaussianArray(mulberry32(mySeed), n, sigma);
+        for (let i = 0; i < n; i++) v[i]! += mean;
+        return [new Uint8Array(v.buffer)];
+      },
+    });
+  };
+  const proj = 1 / Math.sqrt(s.n_embd);
+  matrix('token_embd.weight', s.n_embd, s.n_vocab, 1);
+  if (s.ropeFreqs) {
+    const mySeed = tensorSeed++;
+    tensors.push({
+      name: 'rope_freqs.weight', type: GGMLType.F32, shape: [headDim / 2],
+      data: () => {
+        const rand = mulberry32(mySeed);
+        const v = new Float32Array(headDim / 2).map((_, i) => (i < headDim / 8 ? 1 : 1 + 7 * rand()));
+        return [new Uint8Array(v.buffer)];
+      },
+    });
+  }
+  for (let il = 0; il < s.n_layer; il++) {
+    const p = `blk.${il}`;
+    vector(`${p}.attn_norm.weight`, s.n_embd, 1, 0.1);
+    // q and k larger than 1/sqrt(n) so attention is not uniform
+    matrix(`${p}.attn_q.weight`, s.n_embd, s.n_embd, proj);
+    matrix(`${p}.attn_k.weight`, s.n_embd, nEmbdKv, proj);
+    matrix(`${p}.attn_v.weight`, s.n_embd, nEmbdKv, proj);
+    matrix(`${p}.attn_output.weight`, s.n_embd, s.n_embd, proj);
+    vector(`${p}.ffn_norm.weight`, s.n_embd, 1, 0.1);
+    matrix(`${p}.ffn_gate.weight`, s.n_embd, s.n_ff, proj);
+    matrix(`${p}.ffn_up.weight`, s.n_embd, s.n_ff, proj);
+    matrix(`${p}.ffn_down.weight`, s.n_ff, s.n_embd, 1 / Math.sqrt(s.n_ff));
+  }
+  vector('output_norm.weight', s.n_embd, 1, 0.1);
+  if (!s.tied) matrix('output.weight', s.n_embd, s.n_vocab, (options.logitStd ?? 6) * proj);
+  return { kv, tensors };
+}
