@@ -107,10 +107,12 @@ void EXPORT(dequantize_row_bf16)(const void* vx, float* y, int n) {
 // f16 weights are converted without their 2^112 factor (see fp16_unscaled),
 // which the activation carries instead: 4 ops per 4 weights instead of 10.
 // Exact for finite weights; inf/nan weights give wrong finite products.
-#define F16X4_UNSCALED(v) wasm_v128_and(wasm_i32x4_shl(v, 13), wasm_i32x4_const_splat((int32_t)0x8FFFE000u))
+// The half goes to the top of an i32 lane (as for bf16), an arithmetic shift
+// right by 3 leaves it sign-extended at bit 13, the mask keeps the sign.
+#define F16X4_UNSCALED(top) wasm_v128_and(wasm_i32x4_shr(top, 3), wasm_i32x4_const_splat((int32_t)0x8FFFE000u))
 #define LOAD8_F16(p, i, lo, hi) do { const v128_t h_ = wasm_v128_load((const uint16_t*)(p) + (i)); \
-                                     lo = F16X4_UNSCALED(wasm_i32x4_extend_low_i16x8(h_)); \
-                                     hi = F16X4_UNSCALED(wasm_i32x4_extend_high_i16x8(h_)); } while (0)
+                                     lo = F16X4_UNSCALED(bf16x8_lo_to_f32x4(h_)); \
+                                     hi = F16X4_UNSCALED(bf16x8_hi_to_f32x4(h_)); } while (0)
 #define LOAD8_BF16(p, i, lo, hi) do { const v128_t h_ = wasm_v128_load((const uint16_t*)(p) + (i)); \
                                       lo = bf16x8_lo_to_f32x4(h_); hi = bf16x8_hi_to_f32x4(h_); } while (0)
 

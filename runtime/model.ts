@@ -19,6 +19,11 @@ export interface LoadModelOptions {
   contextSize?: number;
   /** Oddities in the file that do not stop loading (llama.cpp logs them). Default: ignored. */
   onWarning?: (message: string) => void;
+  /**
+   * Replaces the architecture's graph builder. For experiments and for tests
+   * that prove a comparison can fail (a deliberately broken graph).
+   */
+  buildGraph?: BuildGraph;
 }
 
 /** Scratch a graph needs beyond weights and KV cache, roughly (activations of one 512-token batch). */
@@ -48,7 +53,7 @@ export class Model {
     for (const w of gguf.warnings) warn(w);
     const get = (key: string) => gguf.metadata.get(key);
     const arch = get('general.architecture');
-    const build = typeof arch === 'string' ? ARCHITECTURES[arch] : undefined;
+    const build = options.buildGraph ?? (typeof arch === 'string' ? ARCHITECTURES[arch] : undefined);
     if (!build) {
       throw new ModelError(`architecture "${String(arch)}" is not supported (supported: ${supportedArchitectures().join(', ')})`, path, 'general.architecture');
     }

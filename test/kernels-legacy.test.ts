@@ -10,6 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GGMLType, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
 import { fp16ToFp32 } from '../formats/f16.js';
+import { referenceVecDot } from '../formats/quant/dot.js';
 import { dequantizeRow, quantizeRow } from '../formats/quant/index.js';
 import { loadKernels, type Kernels, type MatvecFn, type Ptr, type RowFn, type VecDotFn } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from './helpers/rng.js';
@@ -24,24 +25,6 @@ const LEGACY_LENGTHS = [32, 64, 96, 4096, 8192 + 96];
 const FLOAT_LENGTHS = [1, 7, 16, 33, 100, 4096, 8192 + 40];
 
 const k: Kernels = await loadKernels();
-
-// The oracle for dots is formats/quant/dot.ts's referenceVecDot. It is being
-// written alongside these kernels; until it exists this file uses the same
-// definition (float64 sum of the dequantized products) from dequantizeRow,
-// so the project still compiles. TODO: import it statically once it lands.
-type VecDotRef = (wType: GGMLType, w: Uint8Array, aType: GGMLType, a: Uint8Array, n: number) => number;
-const dotModule: string = '../formats/quant/dot.js';
-const importedDot = ((await import(dotModule).catch(() => null)) as { referenceVecDot?: VecDotRef } | null)?.referenceVecDot;
-if (!importedDot) console.log('(formats/quant/dot.ts not there yet: dots checked against dequantizeRow products)');
-const referenceVecDot: VecDotRef =
-  importedDot ??
-  ((wType, w, aType, a, n) => {
-    const wd = wType === T.F32 ? new Float32Array(w.slice().buffer) : dequantizeRow(wType, w, n);
-    const ad = activationValues(aType, a, n);
-    let s = 0;
-    for (let i = 0; i < n; i++) s += wd[i]! * ad[i]!;
-    return s;
-  });
 const name = (t: GGMLType) => ggmlTypeInfo(t)!.name;
 const u = 2 ** -24; // f32 unit roundoff
 

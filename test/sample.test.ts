@@ -200,6 +200,11 @@ test('penalties: right tokens, right amounts, both code paths', () => {
   applyPenalties(recent, countRecent(history, 3), 1, 1, 0);
   assert.ok(close(recent.logits[3]!, 2) && close(recent.logits[0]!, 2));
 
+  // Parameters act as C floats, as in llama.cpp: 1.1 is 1.10000002.
+  const f = candidatesFrom([3]);
+  applyPenalties(f, new Map([[0, 1]]), 1.1, 0, 0);
+  assert.is(f.logits[0], Math.fround(3 / Math.fround(1.1)));
+
   const neutral = candidatesFrom(logits);
   applyPenalties(neutral, counts, 1, 0, 0);
   assert.equal(Array.from(neutral.logits), Array.from(Float32Array.from(logits)));
@@ -348,40 +353,79 @@ test('20,000 draws at temp 1 match softmax (chi-square)', () => {
   assert.ok(chi2 < 13.82, `chi2 = ${chi2.toFixed(2)}, counts ${tc}`);
 });
 
+// Reference chain on a full sort: top_k, then top_p over what is left, then min_p.
+const orderCache = new WeakMap<Float32Array, number[]>();
+function referenceChain(logits: Float32Array, top_k: number, top_p: number, min_p: number): number[] {
+  let order = orderCache.get(logits);
+  if (!order) orderCache.set(logits, (order = referenceOrder(logits)));
+  const max = logits[order[0]!]!;
+  let ids = top_k > 0 ? order.slice(0, top_k) : order;
+  const z = ids.reduce((a, id) => a + Math.exp(logits[id]! - max), 0);
+  let cum = 0;
+  for (let i = 0; i < ids.length && top_p < 1; i++) {
+    cum += Math.exp(logits[ids[i]!]! - max) * (1 / z);
+    if (cum >= top_p) {
+      ids = ids.slice(0, i + 1);
+      break;
+    }
+  }
+  const threshold = max + Math.log(min_p);
+  return ids.filter((id, i) => i === 0 || logits[id]! >= threshold);
+}
+
+function chain(logits: Float32Array, top_k: number, top_p: number, min_p: number): number[] {
+  const c = candidatesFrom(logits);
+  applyTopK(c, top_k);
+  applyTopP(c, top_p);
+  applyMinP(c, min_p);
+  return kept(c);
+}
+
+// Same survivors, in any order (unsorted paths keep whatever order is cheapest).
+// Compared by hand: uvu's diff of two 200K-element arrays would take minutes.
+function sameSet(got: number[], want: number[], what: string): void {
+  assert.is(got.length, want.length, `${what}: kept ${got.length}, want ${want.length}`);
+  const a = Int32Array.from(got).sort();
+  const b = Int32Array.from(want).sort();
+  assert.is(a.findIndex((v, i) => v !== b[i]), -1, `${what}: different tokens`);
+}
+
 test('256K vocab: the chain matches a brute-force reference', () => {
   const n = 262144;
-  const logits = gaussian(mulberry32(5), n, 1);
-  const order = referenceOrder(logits);
-  const max = logits[order[0]!]!;
-
-  // Reference chain on the full sort: top_k, then top_p over what is left, then min_p.
-  const reference = (top_k: number, top_p: number, min_p: number): number[] => {
-    let ids = top_k > 0 ? order.slice(0, top_k) : order.slice();
-    const z = ids.reduce((a, id) => a + Math.exp(logits[id]! - max), 0);
-    let cum = 0;
-    for (let i = 0; i < ids.length; i++) {
-      cum += Math.exp(logits[ids[i]!]! - max) * (1 / z);
-      if (cum >= top_p) {
-        ids = ids.slice(0, i + 1);
-        break;
-      }
-    }
-    const threshold = max + Math.log(min_p);
-    return ids.filter((id, i) => i === 0 || logits[id]! >= threshold);
-  };
-  const chain = (top_k: number, top_p: number, min_p: number): number[] => {
-    const c = candidatesFrom(logits);
-    applyTopK(c, top_k);
-    applyTopP(c, top_p);
-    applyMinP(c, min_p);
-    return kept(c);
-  };
-  assert.equal(chain(40, 0.95, 0.05), reference(40, 0.95, 0.05));
-  // No top_k: top_p must widen from 256 through the whole vocab (sigma-1 logits are flat).
-  const wide = chain(0, 0.95, 0);
-  assert.equal(wide, reference(0, 0.95, 0));
+  // sigma 1 is flat: the top-p nucleus is most of the vocab (the bucketed path).
+  const flat = gaussian(mulberry32(5), n, 1);
+  assert.equal(chain(flat, 40, 0.95, 0.05), referenceChain(flat, 40, 0.95, 0.05)); // same order too
+  const wide = chain(flat, 0, 0.95, 0);
   assert.ok(wide.length > 100000, `kept ${wide.length}`);
-  assert.equal(chain(0, 1, 0.5), reference(0, 1, 0.5).slice().sort((a, b) => a - b)); // unsorted path keeps id order
+  sameSet(wide, referenceChain(flat, 0, 0.95, 0), 'flat, top_p 0.95');
+  sameSet(chain(flat, 0, 0.3, 0.2), referenceChain(flat, 0, 0.3, 0.2), 'flat, top_p 0.3, min_p 0.2');
+  sameSet(chain(flat, 0, 1, 0.5), referenceChain(flat, 0, 1, 0.5), 'flat, min_p 0.5');
+  // sigma 6 is peaked: the nucleus lies within the first 256 ordered (the cheap path).
+  const peaked = gaussian(mulberry32(8), n, 6);
+  const nucleus = chain(peaked, 0, 0.95, 0);
+  assert.ok(nucleus.length < 256, `kept ${nucleus.length}`);
+  assert.equal(nucleus, referenceChain(peaked, 0, 0.95, 0));
+  assert.equal(chain(peaked, 0, 0.95, 0.05), referenceChain(peaked, 0, 0.95, 0.05));
+});
+
+test('top_p bucketed path: min_keep past the crossing, -Infinity, equal logits', () => {
+  const n = 4096;
+  const logits = new Float32Array(n); // all equal: one bucket holds everything
+  for (let i = 0; i < n; i += 3) logits[i] = -Infinity;
+  const finite = Array.from({ length: n }, (_, i) => i).filter((i) => i % 3 !== 0);
+  const c = candidatesFrom(logits);
+  applyTopP(c, 0.3001); // 0.3001 of 2730 equal tokens is 819.27: 820, ties by id
+  sameSet(kept(c), finite.slice(0, 820), 'equal logits');
+  // One far outlier must not collapse the histogram (nor change the answer).
+  const outlier = Float32Array.from(gaussian(mulberry32(12), n, 1));
+  outlier[7] = -1e30;
+  const o = candidatesFrom(outlier);
+  applyTopP(o, 0.9);
+  sameSet(kept(o), referenceChain(outlier, 0, 0.9, 0), 'outlier');
+  const keep = candidatesFrom(logits);
+  applyTopP(keep, 0.5, 3000); // min_keep beyond every finite token reaches into -Infinity
+  assert.is(keep.size, 3000);
+  sameSet(kept(keep).filter((id) => id % 3 !== 0), finite, 'min_keep');
 });
 
 // gc() is hidden unless node runs with --expose-gc; this flips the flag at run time.
@@ -396,29 +440,34 @@ function getGc(): (() => void) | null {
 
 test('256K vocab: repeated sampling does not grow memory', () => {
   const n = 262144;
-  const logits = gaussian(mulberry32(6), n, 3);
-  const s = createSampler({ seed: 7, penalty_repeat: 1.1, penalty_freq: 0.1 });
-  const go = (): void => {
-    const t = s.sample(logits);
-    assert.ok(t >= 0 && t < n);
-    s.accept(t);
-  };
-  for (let i = 0; i < 5; i++) go(); // first call sizes the buffers; let the JIT settle
+  const logits = gaussian(mulberry32(6), n, 1);
   const gc = getGc();
-  if (!gc) {
-    console.log('  skip memory check: gc() unavailable');
-    return;
+  // Default chain with penalties, and top_k off (the bucketed top-p path).
+  for (const options of [{ penalty_repeat: 1.1, penalty_freq: 0.1 }, { top_k: 0 }]) {
+    const s = createSampler({ seed: 7, ...options });
+    const go = (): void => {
+      const t = s.sample(logits);
+      assert.ok(t >= 0 && t < n);
+      s.accept(t);
+    };
+    for (let i = 0; i < 3; i++) go(); // first call sizes the buffers; let the JIT settle
+    if (!gc) {
+      console.log('  skip memory check: gc() unavailable');
+      return;
+    }
+    gc();
+    const before = process.memoryUsage();
+    // No gc between calls: a fresh 1 MB typed array per call would show here even
+    // if it were garbage right after.
+    for (let i = 0; i < 8; i++) go();
+    const during = process.memoryUsage();
+    gc();
+    const after = process.memoryUsage();
+    const perCall = during.arrayBuffers - before.arrayBuffers;
+    const kept = after.heapUsed - before.heapUsed;
+    assert.ok(perCall < 64 * 1024, `${JSON.stringify(options)}: array buffers grew ${perCall} bytes`);
+    assert.ok(kept < 1024 * 1024, `${JSON.stringify(options)}: heap kept ${kept} bytes`);
   }
-  gc();
-  const before = process.memoryUsage();
-  for (let i = 0; i < 30; i++) go();
-  gc();
-  const after = process.memoryUsage();
-  // One leaked candidates buffer would be >= 1 MB of array buffers; allow noise only.
-  const grewBuffers = after.arrayBuffers - before.arrayBuffers;
-  const grewHeap = after.heapUsed - before.heapUsed;
-  assert.ok(grewBuffers < 64 * 1024, `array buffers grew ${grewBuffers} bytes`);
-  assert.ok(grewHeap < 1024 * 1024, `heap grew ${grewHeap} bytes`);
   // Greedy on the same logits is the plain argmax (no penalties accepted yet).
   assert.is(createSampler({ temp: 0 }).sample(logits), referenceOrder(logits)[0]);
 });

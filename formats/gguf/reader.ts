@@ -1,5 +1,5 @@
 // Parses a GGUF header (v1, v2, v3) from bytes in memory. The file readers
-// (read-file.ts) feed it a growing prefix of the file; browsers and tests
+// (read.ts) feed it a growing prefix of the file; browsers and tests
 // give it a whole buffer.
 //
 // Layout (little-endian): "GGUF", uint32 version, n_tensors, n_kv; n_kv
@@ -16,7 +16,9 @@ import {
   type GGUFHeader, type GGUFKV, type GGUFTensorInfo, type GGUFVersion,
 } from './header.js';
 import { checkTensorData } from './tensor-checks.js';
-import { GGUFValueType, ggufTypeName, ggufTypeSize, isGGUFValueType, typedArrayFor, type GGUFTypedValue, type GGUFValue } from './value-types.js';
+import {
+  GGUFValueType, ggufTypeName, ggufTypeSize, isGGUFValueType, typedArrayFor, type GGUFArray, type GGUFTypedValue, type GGUFValue,
+} from './value-types.js';
 
 export interface ParseOptions {
   /** Name used in errors and as each tensor's `file` (default "<memory>"). */
@@ -224,7 +226,7 @@ function readArray(c: Cursor, depth: number): GGUFTypedValue {
   }
   const items: GGUFTypedValue[] = [];
   for (let i = 0; i < n; i++) items.push(readArray(c, depth + 1));
-  return { type: GGUFValueType.ARRAY, elementType, value: items.map((it) => it.value) as GGUFValue as never, items };
+  return { type: GGUFValueType.ARRAY, elementType, value: items.map((it) => it.value as GGUFArray), items };
 }
 
 function resolveMetadata(kv: readonly GGUFKV[], file: string, warnings: string[]): Map<string, GGUFValue> {

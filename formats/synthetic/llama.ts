@@ -35,6 +35,13 @@ export interface SyntheticOptions {
   seed?: number;
   /** Standard deviation of the LM head's logits (higher: more peaked next-token distributions). Default 6. */
   logitStd?: number;
+  /**
+   * Scale of what each block adds to the residual stream (attn_output and
+   * ffn_down). Below 1 the token embedding dominates, which keeps the
+   * rounding differences between two correct implementations from being
+   * amplified through the layers. Default 1.
+   */
+  blockOutScale?: number;
 }
 
 /** llama.cpp's general.file_type for a model whose matrices are all `type`. */
@@ -128,11 +135,11 @@ export function llamaModelSpec(shape: LlamaShape, type: GGMLType, options: Synth
     matrix(`${p}.attn_q.weight`, s.n_embd, s.n_embd, proj);
     matrix(`${p}.attn_k.weight`, s.n_embd, nEmbdKv, proj);
     matrix(`${p}.attn_v.weight`, s.n_embd, nEmbdKv, proj);
-    matrix(`${p}.attn_output.weight`, s.n_embd, s.n_embd, proj);
+    matrix(`${p}.attn_output.weight`, s.n_embd, s.n_embd, proj * (options.blockOutScale ?? 1));
     vector(`${p}.ffn_norm.weight`, s.n_embd, 1, 0.1);
     matrix(`${p}.ffn_gate.weight`, s.n_embd, s.n_ff, proj);
     matrix(`${p}.ffn_up.weight`, s.n_embd, s.n_ff, proj);
-    matrix(`${p}.ffn_down.weight`, s.n_ff, s.n_embd, 1 / Math.sqrt(s.n_ff));
+    matrix(`${p}.ffn_down.weight`, s.n_ff, s.n_embd, (options.blockOutScale ?? 1) / Math.sqrt(s.n_ff));
   }
   vector('output_norm.weight', s.n_embd, 1, 0.1);
   if (!s.tied) matrix('output.weight', s.n_embd, s.n_vocab, (options.logitStd ?? 6) * proj);

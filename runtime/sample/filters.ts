@@ -2,7 +2,12 @@
 // candidates in place: penalties -> top_k -> top_p -> min_p -> temp -> dist.
 // Semantics follow src/llama-sampling.cpp; the differences are deliberate and
 // small: ties are ordered by id (llama.cpp leaves them to std::partial_sort) and
-// cumulative sums run in double precision.
+// softmax / cumulative sums run in double precision.
+//
+// Parameters are rounded to float32 (Math.fround) because llama.cpp holds them
+// as C floats: 0.95 is really 0.949999988 there, and a penalty of 1.1 divides by
+// 1.10000002. With that, penalties and temperature give bit-identical logits
+// (float ops done in double then stored to float32 round the same way).
 
 import { argmaxSlot, softmax, type Candidates } from './candidates.js';
 import { cutNucleus } from './nucleus.js';
@@ -22,8 +27,8 @@ function penaliseById(count: number, token: number): void {
 function penalised(l: number, count: number): number {
   // Dividing a negative logit would raise it; multiplying pushes it down instead,
   // so a repeat penalty > 1 always makes the token less likely.
-  l = l <= 0 ? l * penRepeat : l / penRepeat;
-  return l - (count * penFreq + penPresent);
+  l = Math.fround(l <= 0 ? l * penRepeat : l / penRepeat);
+  return l - Math.fround(Math.fround(count * penFreq) + penPresent);
 }
 
 /**
@@ -40,9 +45,9 @@ export function applyPenalties(
   penalty_present: number,
 ): void {
   if (counts.size === 0 || (penalty_repeat === 1 && penalty_freq === 0 && penalty_present === 0)) return;
-  penRepeat = penalty_repeat;
-  penFreq = penalty_freq;
-  penPresent = penalty_present;
+  penRepeat = Math.fround(penalty_repeat);
+  penFreq = Math.fround(penalty_freq);
+  penPresent = Math.fround(penalty_present);
   if (c.byId) {
     // Slot i is token i: touch only the penalised tokens, not the whole vocab.
     penLogits = c.logits;
@@ -83,6 +88,7 @@ const TOP_P_FIRST = 256;
  */
 export function applyTopP(c: Candidates, p: number, min_keep = 1): void {
   const n = c.size;
+  p = Math.fround(p);
   if (p >= 1 || n === 0) return;
   const logits = c.logits;
   let max = -Infinity;
@@ -100,7 +106,9 @@ export function applyTopP(c: Candidates, p: number, min_keep = 1): void {
     if (cutNucleus(c, p, min_keep, max, inv)) return;
     sortTop(c, n);
   }
-  if (!cutPrefix(c, n, p, min_keep, max, inv)) c.sorted = true;
+  // Not reaching p (rounding) keeps everything; the set is fully ordered either way.
+  cutPrefix(c, n, p, min_keep, max, inv);
+  c.sorted = true;
 }
 
 /** Walks the first `upto` (ordered) candidates; cuts and returns true once p is reached. */
@@ -131,8 +139,10 @@ export function applyMinP(c: Candidates, p: number, min_keep = 1): void {
   if (p <= 0 || n === 0) return;
   const logits = c.logits;
   const ids = c.ids;
+  // As llama.cpp: a float threshold, max + logf(p).
+  const logP = Math.fround(Math.log(Math.fround(p)));
   if (c.sorted) {
-    const threshold = logits[0]! + Math.log(p);
+    const threshold = Math.fround(logits[0]! + logP);
     let i = 1;
     while (i < n && (logits[i]! >= threshold || i < min_keep)) i++;
     if (i < n) c.byId = false;
@@ -141,7 +151,7 @@ export function applyMinP(c: Candidates, p: number, min_keep = 1): void {
   }
   let max = -Infinity;
   for (let i = 0; i < n; i++) if (logits[i]! > max) max = logits[i]!;
-  const threshold = max + Math.log(p);
+  const threshold = Math.fround(max + logP);
   let kept = 0;
   for (let i = 0; i < n; i++) if (logits[i]! >= threshold) kept++;
   if (kept === n) return;
@@ -185,8 +195,9 @@ export function applyTemp(c: Candidates, temp: number): void {
     return;
   }
   if (temp === 1) return;
+  const t = Math.fround(temp);
   const logits = c.logits;
-  for (let i = 0; i < c.size; i++) logits[i] = logits[i]! / temp;
+  for (let i = 0; i < c.size; i++) logits[i] = logits[i]! / t;
 }
 
 /**

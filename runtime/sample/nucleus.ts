@@ -32,6 +32,10 @@ export function cutNucleus(c: Candidates, p: number, min_keep: number, max: numb
     const l = logits[i]!;
     if (l < lo && l !== -Infinity) lo = l;
   }
+  // One outlier far below would squeeze everyone else into the top bucket. Below
+  // max - 104 a token's weight is under float32's smallest denormal (0 in
+  // llama.cpp's float softmax), so those share bucket 0 and the range stays useful.
+  if (lo < max - 104) lo = max - 104;
   // ~64 tokens a bucket for uniform logits; real ones bunch up, and the crossing
   // bucket is then a few hundred, still cheap to sort.
   const nb = Math.min(4096, Math.max(16, n >>> 6));
@@ -85,7 +89,9 @@ export function cutNucleus(c: Candidates, p: number, min_keep: number, max: numb
 // Rounding is monotone, so a higher logit never lands in a lower bucket: the
 // buckets split the sampling order into contiguous runs. -Infinity gets -1.
 function bucketOf(l: number, lo: number, scale: number, top: number): number {
-  return l === -Infinity ? -1 : Math.min(top, Math.floor((l - lo) * scale));
+  if (l === -Infinity) return -1;
+  const b = Math.floor((l - lo) * scale);
+  return b < 0 ? 0 : b > top ? top : b;
 }
 
 function swap(ids: Int32Array, logits: Float32Array, a: number, b: number): void {
