@@ -105,7 +105,7 @@ void EXPORT(dequantize_row_bf16)(const void* vx, float* y, int n) {
 #define LOAD8_F32(p, i, lo, hi) do { lo = wasm_v128_load((const float*)(p) + (i)); \
                                      hi = wasm_v128_load((const float*)(p) + (i) + 4); } while (0)
 // f16 weights are converted without their 2^112 factor (see fp16_unscaled),
-// which the activation carries instead: 4 ops per 4 weights instead of 10.
+// which the activation carries instead: 3 ops per 4 weights instead of 10.
 // Exact for finite weights; inf/nan weights give wrong finite products.
 // The half goes to the top of an i32 lane (as for bf16), an arithmetic shift
 // right by 3 leaves it sign-extended at bit 13, the mask keeps the sign.

@@ -22,18 +22,21 @@ const ARGMAX_BOUND = 0.98;
 // Logit spread and block-output scale of the random models: distributions
 // are peaked (mean entropy about 3 nats against ln(512) = 6.2 for uniform),
 // and each layer moves the residual stream by half the embedding's scale.
-const SYNTH = { logitStd: 3, blockOutScale: 0.35 };
+const SYNTH = { logitStd: 9, blockOutScale: 0.35 };
+// With a tied head, each token's own embedding would dominate its logits
+// unless the blocks' outputs outweigh it in the residual stream.
+const TIED = { logitStd: 3, blockOutScale: 4 };
 
 const dir = mkdtempSync(join(tmpdir(), 'run-gguf-llama-'));
 const base = LLAMA_SHAPES['test-tiny']!; // n_embd 256, GQA 4 heads / 2 kv heads, 2 layers, n_ff 512
 
 /** One model per weight type; a few carry the variants the issue asks for. */
-const CASES: { type: GGMLType; shape: LlamaShape; note: string }[] = [
+const CASES: { type: GGMLType; shape: LlamaShape; note: string; synth?: Partial<typeof SYNTH> }[] = [
   { type: GGMLType.F32, shape: base, note: '' },
-  { type: GGMLType.F16, shape: { ...base, tied: true }, note: 'tied output' },
+  { type: GGMLType.F16, shape: { ...base, tied: true }, note: 'tied output', synth: TIED },
   { type: GGMLType.BF16, shape: base, note: '' },
   { type: GGMLType.Q4_0, shape: base, note: '' },
-  { type: GGMLType.Q4_1, shape: { ...base, tied: true }, note: 'tied output' },
+  { type: GGMLType.Q4_1, shape: { ...base, tied: true }, note: 'tied output', synth: TIED },
   { type: GGMLType.Q5_0, shape: base, note: '' },
   { type: GGMLType.Q5_1, shape: base, note: '' },
   { type: GGMLType.Q8_0, shape: { ...base, ropeScaling: { type: 'linear', factor: 4 } }, note: 'rope scaling linear x4' },
@@ -80,7 +83,7 @@ for (const c of CASES) {
   const name = ggmlTypeInfo(c.type)!.name.toUpperCase();
   test(`llama ${name}${c.note ? ` (${c.note})` : ''}: next-token distributions match llama.cpp`, async () => {
     const path = join(dir, `llama-${name}.gguf`);
-    await writeGGUF(path, llamaModelSpec(c.shape, c.type, { seed: 7, ...SYNTH }));
+    await writeGGUF(path, llamaModelSpec(c.shape, c.type, { seed: 7, ...SYNTH, ...c.synth }));
     paths.set(c.type, path);
     const llama = await (await oracle()).loadModel({ modelPath: path });
     try {

@@ -141,7 +141,13 @@ export function llamaModelSpec(shape: LlamaShape, type: GGMLType, options: Synth
     matrix(`${p}.ffn_up.weight`, s.n_embd, s.n_ff, proj);
     matrix(`${p}.ffn_down.weight`, s.n_ff, s.n_embd, (options.blockOutScale ?? 1) / Math.sqrt(s.n_ff));
   }
-  vector('output_norm.weight', s.n_embd, 1, 0.1);
-  if (!s.tied) matrix('output.weight', s.n_embd, s.n_vocab, (options.logitStd ?? 6) * proj);
+  const logitStd = options.logitStd ?? 6;
+  if (s.tied) {
+    // the head is token_embd (sigma 1): the final norm's weights set the logit spread
+    vector('output_norm.weight', s.n_embd, logitStd * proj, 0.1 * logitStd * proj);
+  } else {
+    vector('output_norm.weight', s.n_embd, 1, 0.1);
+    matrix('output.weight', s.n_embd, s.n_vocab, logitStd * proj);
+  }
   return { kv, tensors };
 }

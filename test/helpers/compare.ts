@@ -53,6 +53,10 @@ export function compareDistributions(ours: Float32Array, nVocab: number, theirs:
     maxKL = Math.max(maxKL, k);
     ent += e;
     if (pId === qId) agree++;
+    else if (process.env.RUN_GGUF_DEBUG_FLIPS) {
+      const sorted = [...theirs[i]!.values()].sort((a, b) => b - a);
+      console.log(`    flip at ${i}: llama.cpp top ${pId} p=${pBest.toFixed(4)} (2nd p=${sorted[1]?.toFixed(4)}), ours ${qId} p(ours top)=${Math.exp(qBest).toFixed(4)}`);
+    }
   }
   return { positions: n, meanKL: kl / n, maxKL, argmaxAgreement: agree / n, meanEntropy: ent / n };
 }
