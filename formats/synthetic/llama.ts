@@ -28,6 +28,10 @@ export interface LlamaShape {
 export const LLAMA_SHAPES: Readonly<Record<string, LlamaShape>> = {
   'tinyllama-1.1b': { n_vocab: 32000, n_embd: 2048, n_layer: 22, n_head: 32, n_head_kv: 4, n_ff: 5632, n_ctx_train: 2048 },
   'llama-160m': { n_vocab: 32000, n_embd: 768, n_layer: 12, n_head: 12, n_head_kv: 12, n_ff: 3072, n_ctx_train: 2048 },
+  // Qwen2.5-0.5B's sizes as a llama: runtime/arch has no qwen2 yet, so no q/k/v biases (a
+  // fraction of a percent of the work). Its row length 896 is not a multiple of 256, so
+  // k-quant mixes fall back to legacy types on most matrices, as in the real files.
+  'qwen2.5-0.5b': { n_vocab: 151936, n_embd: 896, n_layer: 24, n_head: 14, n_head_kv: 2, n_ff: 4864, n_ctx_train: 32768, rope_freq_base: 1000000, tied: true },
   'test-tiny': { n_vocab: 512, n_embd: 256, n_layer: 2, n_head: 4, n_head_kv: 2, n_ff: 512, n_ctx_train: 512 },
 };
 
@@ -42,6 +46,22 @@ export interface SyntheticOptions {
    * amplified through the layers. Default 1.
    */
   blockOutScale?: number;
+  /**
+   * The type of each matrix (llama.cpp's quantization mixes give some
+   * tensors more bits). Default: every matrix is `type`.
+   */
+  matrixType?: (name: string, nIn: number, nOut: number) => GGMLType;
+  /** general.file_type. Default: fileTypeFor(type). */
+  fileType?: LlamaFileType;
+  /**
+   * Quantize only this many random rows per (row length, scale, type) and
+   * draw every row of every such matrix from them, in a seeded order. The
+   * reference k-quantizers take minutes for a 1B model; benchmarks only need
+   * weights of the right types and sizes. Default: every row is drawn anew.
+   */
+  distinctRows?: number;
+  /** Metadata added after the model's own. */
+  extraKV?: GGUFKVInput[];
 }
 
 /** llama.cpp's general.file_type for a model whose matrices are all `type`. */
@@ -72,7 +92,7 @@ export function llamaModelSpec(shape: LlamaShape, type: GGMLType, options: Synth
   const kv: GGUFKVInput[] = [
     { key: 'general.architecture', value: 'llama' },
     { key: 'general.name', value: `synthetic llama ${ggmlTypeInfo(type)!.name}` },
-    { key: 'general.file_type', value: fileTypeFor(type) },
+    { key: 'general.file_type', value: options.fileType ?? fileTypeFor(type) },
     { key: 'llama.vocab_size', value: s.n_vocab },
     { key: 'llama.context_length', value: s.n_ctx_train },
     { key: 'llama.embedding_length', value: s.n_embd },
@@ -90,15 +110,18 @@ export function llamaModelSpec(shape: LlamaShape, type: GGMLType, options: Synth
     if (s.ropeScaling.originalContext) kv.push({ key: 'llama.rope.scaling.original_context_length', value: s.ropeScaling.originalContext });
   }
   kv.push(...spmVocabKV(s.n_vocab));
+  if (options.extraKV) kv.push(...options.extraKV);
 
   const tensors: GGUFTensorInput[] = [];
   let tensorSeed = seed * 7919;
+  const pooled = rowPool(seed, options.distinctRows);
   // A matrix of n_out rows of n_in, N(0, sigma), in `type` (or F32 for vectors).
-  const matrix = (name: string, nIn: number, nOut: number, sigma: number, t = type) => {
+  const matrix = (name: string, nIn: number, nOut: number, sigma: number) => {
+    const t = options.matrixType?.(name, nIn, nOut) ?? type;
     const mySeed = tensorSeed++;
     tensors.push({
       name, type: t, shape: [nIn, nOut],
-      data: () => (function* () {
+      data: pooled ? () => pooled(t, nIn, nOut, sigma, mySeed) : () => (function* () {
         const rand = mulberry32(mySeed);
         for (let r = 0; r < nOut; r++) yield quantizeRow(t, gaussianArray(rand, nIn, sigma));
       })(),
@@ -150,4 +173,48 @@ export function llamaModelSpec(shape: LlamaShape, type: GGMLType, options: Synth
     matrix('output.weight', s.n_embd, s.n_vocab, logitStd * proj);
   }
   return { kv, tensors };
+}
+
+/** Bytes per chunk handed to the writer when rows come from a pool (few large writes). */
+const POOL_CHUNK = 4 << 20;
+
+/**
+ * Matrices whose rows are drawn from pools of `distinct` quantized random
+ * rows, one pool per (type, row length, scale), made on first use. Which
+ * pool row each matrix row copies follows the matrix's seed, so a seed still
+ * gives one file.
+ */
+function rowPool(seed: number, distinct: number | undefined) {
+  if (distinct === undefined) return undefined;
+  if (!Number.isInteger(distinct) || distinct < 1) throw new RangeError(`distinctRows must be a positive integer, got ${distinct}`);
+  const pools = new Map<string, Uint8Array[]>();
+  const poolFor = (t: GGMLType, nIn: number, sigma: number): Uint8Array[] => {
+    const key = `${t}:${nIn}:${sigma}`;
+    let pool = pools.get(key);
+    if (!pool) {
+      const rand = mulberry32(fnv1a(key) ^ Math.imul(seed, 0x9e3779b1));
+      pool = Array.from({ length: distinct }, () => quantizeRow(t, gaussianArray(rand, nIn, sigma)));
+      pools.set(key, pool);
+    }
+    return pool;
+  };
+  return function* (t: GGMLType, nIn: number, nOut: number, sigma: number, tensorSeed: number): Generator<Uint8Array> {
+    const pool = poolFor(t, nIn, sigma);
+    const rowBytes = pool[0]!.length;
+    const rowsPerChunk = Math.max(1, Math.floor(POOL_CHUNK / rowBytes));
+    const rand = mulberry32(tensorSeed);
+    for (let r0 = 0; r0 < nOut; r0 += rowsPerChunk) {
+      const n = Math.min(rowsPerChunk, nOut - r0);
+      const chunk = new Uint8Array(n * rowBytes);
+      for (let i = 0; i < n; i++) chunk.set(pool[Math.floor(rand() * pool.length)]!, i * rowBytes);
+      yield chunk;
+    }
+  };
+}
+
+/** FNV-1a of a string's UTF-16 units: a stable seed from a pool's key. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }

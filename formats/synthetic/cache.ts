@@ -1,0 +1,112 @@
+// Random-weight models for benchmarks, written once to a cache folder and
+// reused: `tinyllama-1.1b:Q4_K_M` is a 640 MB file that takes seconds to
+// write and no download. Node only (files).
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { readGGUF, writeGGUF } from '../gguf/index.js';
+import { ggmlTypeInfo } from '../ggml-types.js';
+import { referenceTypes } from '../quant/index.js';
+import { LLAMA_SHAPES, llamaModelSpec } from './llama.js';
+import { quantMix } from './mix.js';
+
+/**
+ * Random rows quantized per (type, row length, scale). Rows of a matrix are
+ * drawn from these; see SyntheticOptions.distinctRows. Part of the cache
+ * key: a file made with another value is rewritten.
+ */
+const DISTINCT_ROWS = 256;
+/** Bumped when the generator's output changes, so older cached files are not reused. */
+const GENERATOR_VERSION = 1;
+const STAMP_KEY = 'run_gguf.synthetic';
+
+/** $XDG_CACHE_HOME/run-gguf/synthetic, else ~/.cache/run-gguf/synthetic. */
+export function syntheticCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
+  return join(base, 'run-gguf', 'synthetic');
+}
+
+export interface SyntheticModelSpec {
+  shape: string;
+  /** As asked ("Q4_K_M", "q8_0", "Q4_K:pure"): see quantMix. */
+  type: string;
+  seed: number;
+}
+
+/** Parses SHAPE:TYPE[:pure]; the shape must be one of LLAMA_SHAPES. */
+export function parseSyntheticSpec(spec: string, seed = 1): SyntheticModelSpec {
+  const i = spec.indexOf(':');
+  if (i <= 0 || i === spec.length - 1) throw new RangeError(`"${spec}": expected SHAPE:TYPE, e.g. llama-160m:Q4_0 (shapes: ${Object.keys(LLAMA_SHAPES).join(', ')})`);
+  const shape = spec.slice(0, i).toLowerCase();
+  if (!LLAMA_SHAPES[shape]) throw new RangeError(`unknown synthetic shape "${spec.slice(0, i)}" (shapes: ${Object.keys(LLAMA_SHAPES).join(', ')})`);
+  return { shape, type: spec.slice(i + 1), seed };
+}
+
+export interface SyntheticModel {
+  path: string;
+  /** True when this call wrote the file; false when the cached one was reused. */
+  written: boolean;
+  /** Milliseconds spent writing (0 when reused). */
+  ms: number;
+}
+
+export interface EnsureSyntheticOptions {
+  /** Default: syntheticCacheDir(). */
+  dir?: string;
+  /** Called before a file is written (it can take a while for large shapes). */
+  onWrite?: (path: string) => void;
+}
+
+/**
+ * The path of the cached model for `spec`, writing it first when it is
+ * missing or was made by another generator version. The file is written
+ * under a temporary name and renamed when complete, so an interrupted write
+ * never leaves a file that a later call would take for finished. Tensors are
+ * generated one at a time as they are written: memory stays bounded.
+ */
+export async function ensureSyntheticModel(spec: SyntheticModelSpec, options: EnsureSyntheticOptions = {}): Promise<SyntheticModel> {
+  const shape = LLAMA_SHAPES[spec.shape];
+  if (!shape) throw new RangeError(`unknown synthetic shape "${spec.shape}"`);
+  const mix = quantMix(spec.type, shape);
+  const dir = options.dir ?? syntheticCacheDir();
+  const fileName = `${spec.shape}-${mix.name.replace(':', '-')}${spec.seed === 1 ? '' : `-s${spec.seed}`}.gguf`;
+  const path = join(dir, fileName);
+  const stamp = `${spec.shape}:${mix.name} seed=${spec.seed} rows=${DISTINCT_ROWS} v${GENERATOR_VERSION}`;
+  if (existsSync(path) && (await stampOf(path)) === stamp) return { path, written: false, ms: 0 };
+
+  const writeSpec = llamaModelSpec(shape, mix.base, {
+    seed: spec.seed,
+    matrixType: mix.matrixType,
+    fileType: mix.fileType,
+    distinctRows: DISTINCT_ROWS,
+    extraKV: [{ key: STAMP_KEY, value: stamp }],
+  });
+  const haveCodec = new Set(referenceTypes());
+  for (const t of new Set((writeSpec.tensors ?? []).map((x) => x.type))) {
+    if (!haveCodec.has(t)) throw new RangeError(`no quantizer here for ${ggmlTypeInfo(t)?.name ?? t}`);
+  }
+
+  mkdirSync(dir, { recursive: true });
+  options.onWrite?.(path);
+  const tmp = `${path}.partial-${process.pid}`;
+  const t0 = performance.now();
+  try {
+    await writeGGUF(tmp, writeSpec);
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  return { path, written: true, ms: performance.now() - t0 };
+}
+
+/** The generator stamp in a cached file's metadata, or undefined when it has none or is unreadable. */
+async function stampOf(path: string): Promise<string | undefined> {
+  try {
+    if (statSync(path).size === 0) return undefined;
+    const v = (await readGGUF(path)).metadata.get(STAMP_KEY);
+    return typeof v === 'string' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,146 @@
+// Llama end to end: a real trained model (stories260K) generates the same
+// greedy text as llama.cpp; the generation API, batching, the memory check
+// and the CLI behave as documented.
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Token } from 'node-llama-cpp';
+import { GGMLType } from '../formats/ggml-types.js';
+import { planGGUF, writeGGUF } from '../formats/gguf/index.js';
+import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
+import { spmVocabKV } from '../formats/synthetic/vocab.js';
+import { loadModel, ModelTooLargeError } from '../runtime/index.js';
+import { oracle } from './helpers/oracle.js';
+import { REPO_ROOT, sharedDir } from './helpers/shared.js';
+
+const models = sharedDir('models');
+const STORIES = models ? join(models, 'stories260K.gguf') : null;
+const CLI = join(REPO_ROOT, 'dist', 'runtime', 'cli.js');
+const dir = mkdtempSync(join(tmpdir(), 'run-gguf-e2e-'));
+
+if (STORIES) {
+  test('stories260K: greedy completion of "Once upon a time" (100 tokens) equals llama.cpp\'s', async () => {
+    const model = await loadModel(STORIES);
+    const prompt = model.tokenize('Once upon a time');
+    const ctx = model.createContext({ contextSize: 256 });
+    const ours: number[] = [];
+    let logits = ctx.evaluate(prompt);
+    for (let i = 0; i < 100; i++) {
+      let best = 0;
+      for (let j = 1; j < logits.length; j++) if (logits[j]! > logits[best]!) best = j;
+      ours.push(best);
+      logits = ctx.evaluate([best]);
+    }
+    model.dispose();
+
+    const llama = await (await oracle()).loadModel({ modelPath: STORIES });
+    const lctx = await llama.createContext({ contextSize: 256, flashAttention: false, threads: 1 });
+    const theirs: number[] = [];
+    for await (const t of lctx.getSequence().evaluate(prompt as Token[], { temperature: 0 })) {
+      theirs.push(t);
+      if (theirs.length === 100) break;
+    }
+    const text = llama.detokenize(theirs as Token[]);
+    await lctx.dispose();
+    await llama.dispose();
+    assert.equal(ours, theirs);
+    assert.ok(text.includes('Lily'), 'a TinyStories completion');
+  });
+
+  test('generate(): same seed, same text; greedy streams whole UTF-8; abort stops early', async () => {
+    const model = await loadModel(STORIES);
+    const run = async (opts: Parameters<ReturnType<typeof model.createContext>['generate']>[1]) => {
+      const ctx = model.createContext({ contextSize: 256 });
+      let text = '';
+      for await (const piece of ctx.generate('Once upon a time', opts)) text += piece;
+      ctx.dispose();
+      return text;
+    };
+    const a = await run({ seed: 42, temp: 0.9, maxTokens: 40 });
+    const b = await run({ seed: 42, temp: 0.9, maxTokens: 40 });
+    const c = await run({ seed: 43, temp: 0.9, maxTokens: 40 });
+    assert.is(a, b);
+    assert.is.not(a, c);
+    assert.not.match(a, /\uFFFD/);
+    const ac = new AbortController();
+    const ctx = model.createContext({ contextSize: 256 });
+    let pieces = 0;
+    for await (const _ of ctx.generate('Once upon a time', { temp: 0, maxTokens: 50, signal: ac.signal })) {
+      if (++pieces === 3) ac.abort();
+    }
+    assert.ok(ctx.position < 4 + 5 + 3, `stopped after the abort (position ${ctx.position})`);
+    ctx.dispose();
+    model.dispose();
+  });
+
+  test('CLI: complete --temp 0 prints the greedy text; tokenize --ids prints llama-tokenize\'s list', () => {
+    const done = spawnSync(process.execPath, [CLI, 'complete', STORIES, '-p', 'Once upon a time', '-n', '20', '--temp', '0'], { encoding: 'utf8' });
+    assert.is(done.status, 0, done.stderr);
+    assert.match(done.stdout, /^, there was a little girl/);
+    const tok = spawnSync(process.execPath, [CLI, 'tokenize', STORIES, '-p', 'Once upon a time', '--ids'], { encoding: 'utf8' });
+    assert.is(tok.status, 0, tok.stderr);
+    assert.is(tok.stdout.trim(), '[1, 403, 407, 261, 378]');
+    const noSpecial = spawnSync(process.execPath, [CLI, 'tokenize', STORIES, '-p', 'Once upon a time', '--ids', '--no-special'], { encoding: 'utf8' });
+    assert.is(noSpecial.stdout.trim(), '[403, 407, 261, 378]');
+  });
+}
+
+test('a prompt evaluated in one batch gives the same logits as token by token (bit-identical)', async () => {
+  const path = join(dir, 'tiny-q4_0.gguf');
+  await writeGGUF(path, llamaModelSpec(LLAMA_SHAPES['test-tiny']!, GGMLType.Q4_0, { seed: 5 }));
+  const model = await loadModel(path);
+  const tokens = Array.from({ length: 40 }, (_, i) => 1 + ((i * 37) % 500));
+  const batched = model.createContext({ contextSize: 64, batchSize: 16 }).evaluate(tokens, { allLogits: true });
+  const one = model.createContext({ contextSize: 64 });
+  const V = model.hparams.n_vocab;
+  for (let i = 0; i < tokens.length; i++) {
+    const l = one.evaluate([tokens[i]!]);
+    for (let j = 0; j < V; j++) if (l[j] !== batched[i * V + j]) assert.unreachable(`position ${i}, token ${j}: ${l[j]} vs ${batched[i * V + j]}`);
+  }
+  model.dispose();
+});
+
+test('loading reports progress; a model too big for 4 GiB of WASM memory is refused before reading tensor data', async () => {
+  const small = join(dir, 'tiny-q8_0.gguf');
+  await writeGGUF(small, llamaModelSpec(LLAMA_SHAPES['test-tiny']!, GGMLType.Q8_0, { seed: 5 }));
+  const seen: number[] = [];
+  const m = await loadModel(small, { onProgress: (p) => seen.push(p.loadedBytes / p.totalBytes) });
+  m.dispose();
+  assert.ok(seen.length > 0 && Math.abs(seen.at(-1)! - 1) < 0.05, `progress ends near 100% (${seen.at(-1)})`);
+
+  // A 5 GiB F16 embedding in a sparse file: no disk used, and never read.
+  const big = join(dir, 'huge.gguf');
+  const nEmbd = 4096, nVocab = 655360; // 4096 * 655360 * 2 bytes = 5 GiB
+  const kv = [
+    { key: 'general.architecture', value: 'llama' },
+    { key: 'llama.context_length', value: 2048 },
+    { key: 'llama.embedding_length', value: nEmbd },
+    { key: 'llama.block_count', value: 0 },
+    { key: 'llama.attention.head_count', value: 32 },
+    ...spmVocabKV(512),
+  ];
+  const { header } = planGGUF({ kv, tensors: [{ name: 'token_embd.weight', type: GGMLType.F16, shape: [nEmbd, nVocab] }] });
+  // only the header is written; the tensor data is a hole
+  const fd = openSync(big, 'w');
+  writeSync(fd, header.subarray(0, header.length));
+  closeSync(fd);
+  const fd2 = openSync(big, 'r+');
+  ftruncateSync(fd2, header.length + nEmbd * nVocab * 2 + 64);
+  closeSync(fd2);
+  try {
+    await loadModel(big);
+    assert.unreachable('a 5 GiB model must be refused');
+  } catch (e) {
+    assert.instance(e, ModelTooLargeError);
+    assert.match((e as Error).message, /huge\.gguf.*needs \d+ MiB.*limited to 4096 MiB/);
+  }
+});
+
+test.after(() => {
+  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+});
+
+test.run();
