@@ -11,7 +11,7 @@
 // these functions), so a*b + c is two roundings here too.
 
 import { QK_K } from '../ggml-types.js';
-import { fp16ToFp32, fp32ToFp16 } from './kquant-f16.js';
+import { fp16ToFp32, fp32ToFp16 } from '../f16.js';
 
 export { QK_K };
 

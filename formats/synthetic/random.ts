@@ -13,7 +13,7 @@ export function mulberry32(seed: number): () => number {
 }
 
 /** n normal samples with standard deviation sigma (Box-Muller). */
-export function gaussianArray(rand: () => number, n: number, sigma: number): Float32Array {
+export function gaussianArray(rand: () => number, n: number, sigma = 1): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
     const r = Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * sigma;

@@ -1,0 +1,89 @@
+// What a benchmark run measures, as llama-bench's command line describes it:
+// lists of prompt lengths, generation lengths and thread counts, each
+// combination one test.
+import { availableParallelism } from 'node:os';
+
+export interface BenchParams {
+  /** Prompt lengths (pp tests); 0 entries are skipped. llama-bench: -p, default 512. */
+  nPrompt: number[];
+  /** Generation lengths (tg tests); 0 entries are skipped. llama-bench: -n, default 128. */
+  nGen: number[];
+  /** llama-bench: -t, default the machine's cores. */
+  nThreads: number[];
+  /** Tokens per evaluate() call during pp (llama.cpp's n_batch). Default 2048. */
+  nBatch: number;
+  /** Tokens per graph run (the context's batchSize; llama.cpp's n_ubatch). Default 512. */
+  nUBatch: number;
+  /** Timed runs per test. Default 5. */
+  reps: number;
+  /** One untimed run first, so graphs are built and pages touched. Default true. */
+  warmup: boolean;
+  /** Seed of the random tokens. */
+  seed: number;
+}
+
+export const BENCH_DEFAULTS: Readonly<Omit<BenchParams, 'nThreads'>> = {
+  nPrompt: [512], nGen: [128], nBatch: 2048, nUBatch: 512, reps: 5, warmup: true, seed: 1234,
+};
+
+export function defaultThreads(): number {
+  return availableParallelism();
+}
+
+export function benchParams(p: Partial<BenchParams> = {}): BenchParams {
+  return {
+    ...BENCH_DEFAULTS,
+    nThreads: [defaultThreads()],
+    ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)),
+  } as BenchParams;
+}
+
+/** One test: a prompt of nPrompt tokens or a generation of nGen (the other is 0). */
+export interface TestInstance {
+  nPrompt: number;
+  nGen: number;
+  nThreads: number;
+  nBatch: number;
+  nUBatch: number;
+}
+
+/** The tests in llama-bench's order: per thread count, every pp test, then every tg test. */
+export function testInstances(p: BenchParams): TestInstance[] {
+  const out: TestInstance[] = [];
+  for (const nThreads of p.nThreads) {
+    const common = { nThreads, nBatch: p.nBatch, nUBatch: p.nUBatch };
+    for (const n of p.nPrompt) if (n > 0) out.push({ nPrompt: n, nGen: 0, ...common });
+    for (const n of p.nGen) if (n > 0) out.push({ nPrompt: 0, nGen: n, ...common });
+  }
+  return out;
+}
+
+/** "pp512", "tg128", or "pp512+tg128" as llama-bench names a test. */
+export function testName(t: { nPrompt: number; nGen: number }): string {
+  if (t.nPrompt > 0 && t.nGen === 0) return `pp${t.nPrompt}`;
+  if (t.nGen > 0 && t.nPrompt === 0) return `tg${t.nGen}`;
+  return `pp${t.nPrompt}+tg${t.nGen}`;
+}
+
+/**
+ * llama-bench's integer lists: comma-separated items, each N, or
+ * FIRST-LAST with an optional +STEP or *STEP ("1-8*2" is 1,2,4,8).
+ */
+export function parseIntList(s: string, what = 'value'): number[] {
+  const out: number[] = [];
+  for (const item of s.split(',')) {
+    const m = /^(\d+)(?:-(\d+)(?:([+*])(\d+))?)?$/.exec(item.trim());
+    if (!m) throw new RangeError(`${what}: "${s}" is not a list of integers (N, FIRST-LAST, FIRST-LAST+STEP or FIRST-LAST*STEP)`);
+    const first = Number(m[1]);
+    const last = m[2] !== undefined ? Number(m[2]) : first;
+    const op = m[3] ?? '+';
+    const step = m[4] !== undefined ? Number(m[4]) : 1;
+    for (let i = first; i <= last;) {
+      out.push(i);
+      const next = op === '+' ? i + step : i * step;
+      if (next <= i) throw new RangeError(`${what}: "${item}" never reaches ${last}`);
+      i = next;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,309 @@
+// A multi-turn conversation over one Context.
+//
+// Each turn renders the whole conversation with the template and tokenizes
+// it; the KV cache keeps the tokens of the previous turns, so only what
+// differs from the cache is evaluated: the common token prefix stays, the
+// cache is truncated to it and the rest is evaluated. Re-rendering (instead
+// of appending the new message's text) keeps templates that rewrite earlier
+// turns (DeepSeek-R1 drops old <think> blocks, Llama 3 trims) correct: the
+// cache simply diverges at the first changed token.
+//
+// When the conversation no longer fits, the oldest turns are dropped (the
+// system prompt stays) until it takes half the context, as llama.cpp's
+// context shift discards half of what it may; without a KV-cache shift here,
+// the kept tokens are evaluated again from the first dropped position.
+import type { Context } from '../context.js';
+import { createSampler, type Sampler, type SamplerOptions } from '../sample/index.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { tokenizeChat } from './prompt.js';
+import type { ChatTemplate } from './template.js';
+import { isChatMessage, type ChatMessage } from './types.js';
+
+export interface ChatSessionOptions extends SamplerOptions {
+  template: ChatTemplate;
+  /** The system prompt (kept through context shifts). */
+  system?: string;
+  /** Tokens per reply at most; -1 (default): until an end-of-generation token or a full context. */
+  maxTokens?: number;
+}
+
+export interface ReplyOptions {
+  signal?: AbortSignal;
+  /** Each piece of the reply as it becomes valid text. */
+  onText?: (text: string) => void;
+  /** Context shifts and other things the user should be told. */
+  onNotice?: (message: string) => void;
+}
+
+export type StopReason = 'eog' | 'max-tokens' | 'aborted' | 'context-full';
+
+export interface ReplyStats {
+  /** Prompt tokens evaluated this turn (not found in the KV cache). */
+  promptTokens: number;
+  /** Prompt tokens reused from the KV cache. */
+  reusedTokens: number;
+  promptMs: number;
+  generatedTokens: number;
+  generateMs: number;
+  stop: StopReason;
+  /** Messages dropped by context shifts during this turn. */
+  droppedMessages: number;
+  /** The reply's text. */
+  text: string;
+}
+
+/** What a saved conversation file holds (/save, /load). */
+export interface SavedChat {
+  format: 'run-gguf-chat';
+  version: 1;
+  messages: ChatMessage[];
+}
+
+/** What the session needs of the model. */
+export interface ChatModel {
+  readonly tokenizer: Tokenizer;
+}
+
+const yieldToEventLoop: () => Promise<void> = typeof setImmediate === 'function'
+  ? () => new Promise((r) => setImmediate(r))
+  : () => new Promise((r) => setTimeout(r, 0));
+
+export class ChatSession {
+  readonly template: ChatTemplate;
+  private system: string | undefined;
+  private turns: ChatMessage[] = [];
+  /** The token ids in the KV cache, in order (cached.length === context.position). */
+  private cached: number[] = [];
+  private readonly sampler: Sampler;
+  private readonly maxTokens: number;
+  /** Totals over the session, for /stats. */
+  readonly totals = { replies: 0, promptTokens: 0, reusedTokens: 0, generatedTokens: 0, promptMs: 0, generateMs: 0, droppedMessages: 0 };
+
+  constructor(readonly model: ChatModel, readonly context: Context, options: ChatSessionOptions) {
+    this.template = options.template;
+    this.system = options.system || undefined;
+    this.maxTokens = options.maxTokens ?? -1;
+    this.sampler = createSampler(options);
+    context.reset();
+  }
+
+  /** The seed sampling started from (the random pick when none was given). */
+  get seed(): number {
+    return this.sampler.seed;
+  }
+
+  get systemPrompt(): string | undefined {
+    return this.system;
+  }
+
+  /** The conversation, the system prompt first when there is one. */
+  get messages(): ChatMessage[] {
+    return this.system !== undefined ? [{ role: 'system', content: this.system }, ...this.turns] : [...this.turns];
+  }
+
+  /** Tokens in the KV cache. */
+  get contextUsed(): number {
+    return this.cached.length;
+  }
+
+  /** Replaces the system prompt (undefined or '' removes it); the cache catches up on the next turn. */
+  setSystem(text: string | undefined): void {
+    this.system = text || undefined;
+  }
+
+  /** Forgets the conversation (the system prompt stays) and empties the KV cache. */
+  reset(): void {
+    this.turns = [];
+    this.cached = [];
+    this.context.reset();
+    this.sampler.reset();
+  }
+
+  toJSON(): SavedChat {
+    return { format: 'run-gguf-chat', version: 1, messages: this.messages };
+  }
+
+  /** Replaces the conversation with saved messages (a leading system message becomes the system prompt). */
+  load(saved: unknown): void {
+    const messages = parseSavedChat(saved);
+    const first = messages[0];
+    if (first?.role === 'system') {
+      this.system = first.content || undefined;
+      this.turns = messages.slice(1);
+    } else {
+      this.system = undefined;
+      this.turns = messages;
+    }
+  }
+
+  private tokens(messages: readonly ChatMessage[]): number[] {
+    return tokenizeChat(this.model.tokenizer, this.template, messages, { addGenerationPrompt: true });
+  }
+
+  /**
+   * Drops the oldest turns (whole user..assistant exchanges, never the system
+   * prompt nor the last user message) until the rendered messages plus
+   * `extra` tokens take at most `limit` tokens, or nothing more can go.
+   */
+  private fit(extra: number, limit: number): { tokens: number[]; dropped: number } {
+    let tokens = this.tokens(this.messages);
+    let dropped = 0;
+    while (tokens.length + extra > limit) {
+      const lastUser = this.turns.map((m) => m.role).lastIndexOf('user');
+      if (lastUser <= 0) break;
+      // one exchange: the first message and everything up to the next user message
+      let n = 1;
+      while (n < lastUser && this.turns[n].role !== 'user') n++;
+      this.turns.splice(0, n);
+      dropped += n;
+      tokens = this.tokens(this.messages);
+    }
+    return { tokens, dropped };
+  }
+
+  /**
+   * Brings the KV cache to `tokens` evaluating only what differs; returns the
+   * logits of the last token, or undefined when aborted.
+   */
+  private async ingest(tokens: readonly number[], signal?: AbortSignal): Promise<{ logits?: Float32Array; evaluated: number; reused: number }> {
+    let keep = 0;
+    const max = Math.min(this.cached.length, tokens.length - 1); // the last token is evaluated again for its logits
+    while (keep < max && this.cached[keep] === tokens[keep]) keep++;
+    this.context.truncate(keep);
+    this.cached.length = keep;
+    const step = this.context.batchSize;
+    let logits: Float32Array | undefined;
+    for (let i = keep; i < tokens.length; i += step) {
+      if (signal?.aborted) return { evaluated: i - keep, reused: keep };
+      const chunk = tokens.slice(i, i + step);
+      logits = this.context.evaluate(chunk);
+      for (const id of chunk) {
+        this.cached.push(id);
+        this.sampler.accept(id);
+      }
+      if (i + step < tokens.length) await yieldToEventLoop();
+    }
+    return { logits, evaluated: tokens.length - keep, reused: keep };
+  }
+
+  /**
+   * Adds a user message and generates the assistant's reply, streaming it
+   * through onText. Resolves when the reply ends (end-of-generation token,
+   * maxTokens, abort or a context that cannot make room); the reply, partial
+   * or not, joins the conversation.
+   */
+  async reply(userText: string, options: ReplyOptions = {}): Promise<ReplyStats> {
+    const { signal, onText, onNotice } = options;
+    const tok = this.model.tokenizer;
+    const nCtx = this.context.contextSize;
+    const stats: ReplyStats = {
+      promptTokens: 0, reusedTokens: 0, promptMs: 0, generatedTokens: 0, generateMs: 0, stop: 'eog', droppedMessages: 0, text: '',
+    };
+    this.turns.push({ role: 'user', content: userText });
+
+    const t0 = performance.now();
+    let prompt = this.tokens(this.messages);
+    if (prompt.length >= nCtx) {
+      const { tokens, dropped } = this.fit(0, Math.floor(nCtx / 2));
+      prompt = tokens;
+      stats.droppedMessages += dropped;
+      if (dropped) onNotice?.(`context full: dropped the ${dropped} oldest message${dropped === 1 ? '' : 's'}${this.system ? ' (the system prompt stays)' : ''}`);
+    }
+    if (prompt.length >= nCtx) {
+      this.turns.pop();
+      onNotice?.(`the prompt takes ${prompt.length} tokens but the context holds ${nCtx}; message not sent (a larger -c helps)`);
+      stats.stop = 'context-full';
+      return this.finish(stats);
+    }
+    const first = await this.ingest(prompt, signal);
+    stats.promptTokens = first.evaluated;
+    stats.reusedTokens = first.reused;
+    stats.promptMs = performance.now() - t0;
+    let logits = first.logits;
+    if (!logits) {
+      this.turns.pop(); // aborted before the model saw the message
+      stats.stop = 'aborted';
+      return this.finish(stats);
+    }
+
+    const t1 = performance.now();
+    const decoder = tok.createStreamDecoder();
+    const replyIds: number[] = [];
+    let text = '';
+    const emit = (piece: string) => {
+      if (!piece) return;
+      text += piece;
+      onText?.(piece);
+    };
+    for (;;) {
+      if (signal?.aborted) {
+        stats.stop = 'aborted';
+        break;
+      }
+      const next = this.sampler.sample(logits);
+      this.sampler.accept(next);
+      if (tok.isEog(next)) {
+        stats.stop = 'eog';
+        break;
+      }
+      replyIds.push(next);
+      emit(decoder.push(next));
+      if (this.maxTokens >= 0 && replyIds.length >= this.maxTokens) {
+        stats.stop = 'max-tokens';
+        break;
+      }
+      await yieldToEventLoop();
+      if (this.cached.length + 1 <= nCtx) {
+        logits = this.context.evaluate([next]);
+        this.cached.push(next);
+        continue;
+      }
+      // context shift in the middle of a reply: the kept conversation, its
+      // generation prompt, then the reply so far
+      const { tokens, dropped } = this.fit(replyIds.length, Math.floor(nCtx / 2));
+      if (tokens.length + replyIds.length > nCtx - 1 || dropped === 0) {
+        stats.stop = 'context-full';
+        onNotice?.(`context full (${nCtx} tokens): reply stopped${dropped ? '' : '; nothing left to drop'}`);
+        stats.droppedMessages += dropped;
+        break;
+      }
+      stats.droppedMessages += dropped;
+      onNotice?.(`context full: dropped the ${dropped} oldest message${dropped === 1 ? '' : 's'}${this.system ? ' (the system prompt stays)' : ''}`);
+      const shifted = await this.ingest([...tokens, ...replyIds], signal);
+      if (!shifted.logits) {
+        stats.stop = 'aborted';
+        break;
+      }
+      logits = shifted.logits;
+    }
+    emit(decoder.flush());
+    stats.generatedTokens = replyIds.length;
+    stats.generateMs = performance.now() - t1;
+    stats.text = text;
+    if (replyIds.length > 0 || stats.stop !== 'aborted') this.turns.push({ role: 'assistant', content: text });
+    else this.turns.pop();
+    return this.finish(stats);
+  }
+
+  private finish(stats: ReplyStats): ReplyStats {
+    const t = this.totals;
+    t.replies++;
+    t.promptTokens += stats.promptTokens;
+    t.reusedTokens += stats.reusedTokens;
+    t.generatedTokens += stats.generatedTokens;
+    t.promptMs += stats.promptMs;
+    t.generateMs += stats.generateMs;
+    t.droppedMessages += stats.droppedMessages;
+    return stats;
+  }
+}
+
+/** Validates a saved conversation ({format, version, messages} or a bare message array). */
+export function parseSavedChat(saved: unknown): ChatMessage[] {
+  const list = Array.isArray(saved) ? saved : (saved as { messages?: unknown } | null)?.messages;
+  if (!Array.isArray(list)) throw new Error('not a saved conversation: expected {"messages": [{"role", "content"}, ...]}');
+  return list.map((m, i) => {
+    if (!isChatMessage(m)) throw new Error(`message ${i + 1} is not {"role": "system"|"user"|"assistant", "content": string}`);
+    return { role: m.role, content: m.content };
+  });
+}
