@@ -8,6 +8,7 @@ function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return [
     'Usage: run-gguf <command> [options]',
+    '       run-gguf <model.gguf> [options]   (chat; see run-gguf chat --help)',
     '',
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
@@ -31,6 +32,8 @@ function isUsageError(err: unknown): boolean {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined) {
+    // in a terminal, bare run-gguf offers the models found on the machine
+    if (process.stdin.isTTY && process.stdout.isTTY) return findCommand('models')!.run(['--pick']);
     console.error(usage());
     return 2;
   }
@@ -38,7 +41,10 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage());
     return 0;
   }
-  const cmd = findCommand(name);
+  // run-gguf <model.gguf> [options] is a chat
+  const isModelPath = !findCommand(name) && /\.gguf$/i.test(name);
+  const cmd = isModelPath ? findCommand('chat') : findCommand(name);
+  if (isModelPath) rest.unshift(name);
   if (!cmd) {
     console.error(`run-gguf: unknown command "${name}" (see run-gguf --help)`);
     return 2;

@@ -7,7 +7,10 @@ import type { BuildGraph } from './arch/context.js';
 import { ModelError } from './errors.js';
 import { Graph, type Tensor } from './graph/graph.js';
 import { Ops, type LayerCache } from './graph/ops.js';
+import { DYNAMIC_SLOTS } from './graph/exec.js';
 import { Plan } from './graph/plan.js';
+import { ThreadPool } from './threads/pool.js';
+import { availableParallelism } from 'node:os';
 import type { HParams } from './hparams.js';
 import { createSampler, type SamplerOptions } from './sample/index.js';
 import type { Tokenizer } from './tokenizer/index.js';
@@ -17,7 +20,7 @@ export interface ContextOptions {
   contextSize?: number;
   /** Prompt tokens per graph run (llama.cpp's n_batch). Default 512. */
   batchSize?: number;
-  /** Threads (the worker pool arrives with the speed work; today 1 is used). */
+  /** Threads sharing every op (worker threads on the model's memory). Default: the number of cores. */
   threads?: number;
 }
 
@@ -56,14 +59,15 @@ export class Context {
   private readonly allocations: number[] = [];
   private readonly idsPtr: number;
   private readonly posPtr: number;
-  private readonly plans = new Map<string, { plan: Plan; logits: Tensor }>();
+  private readonly plans = new Map<string, { plan: Plan; logits: Tensor; id: number }>();
+  private readonly pool: ThreadPool;
   private disposed = false;
 
   constructor(private readonly model: ContextModel, options: ContextOptions = {}) {
     const hp = model.hparams;
     this.contextSize = options.contextSize ?? Math.min(4096, hp.n_ctx_train);
     this.batchSize = Math.max(1, Math.min(options.batchSize ?? 512, this.contextSize));
-    this.threads = options.threads ?? 1;
+    this.threads = options.threads ?? availableParallelism();
     if (!Number.isInteger(this.contextSize) || this.contextSize < 1) throw new RangeError(`contextSize must be a positive integer, got ${options.contextSize}`);
     const k = model.kernels;
     const kvRow = hp.n_head_kv * this.contextSize;
@@ -76,7 +80,7 @@ export class Context {
     }
     this.idsPtr = this.alloc(this.batchSize * 4);
     this.posPtr = this.alloc(this.batchSize * 4);
-    void k;
+    this.pool = ThreadPool.create(k, this.threads);
   }
 
   /** KV-cache bytes a context of n tokens takes for these hparams. */
@@ -117,7 +121,6 @@ export class Context {
     const inpPos = g.tensor({ name: 'inp_pos', type: GGMLType.I32, ne: [nTokens], kind: 'input', ptr: this.posPtr });
     const logits = model.build({
       ops, hp: model.hparams, inpTokens, inpPos, nTokens, nOutputs, cache: this.caches,
-      nKv: () => this.nPast,
       w: (name) => {
         const t = model.weight(name);
         if (!t) throw new ModelError(`tensor ${name} is missing`, model.path, name);
@@ -126,7 +129,8 @@ export class Context {
       wOpt: (name) => model.weight(name),
     });
     g.markOutput(logits);
-    entry = { plan: new Plan(g, model.kernels), logits };
+    const plan = new Plan(g, model.kernels);
+    entry = { plan, logits, id: this.pool.register(plan.encoded) };
     this.plans.set(key, entry);
     return entry;
   }
@@ -159,8 +163,9 @@ export class Context {
       }
       // the graph reads nKv (cells in use after this batch) when it runs
       this.nPast += nb;
-      const { plan, logits } = this.planFor(nb, Math.max(nOut, 1));
-      plan.run();
+      const { plan, logits, id } = this.planFor(nb, Math.max(nOut, 1));
+      this.pool.dynamic[DYNAMIC_SLOTS.nKv] = this.nPast;
+      this.pool.run(id);
       if (nOut > 0) {
         const src = k.floats(plan.ptr(logits), nOut * nVocab);
         out.set(src, options.allLogits ? i0 * nVocab : 0);
@@ -204,6 +209,7 @@ export class Context {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.pool.dispose();
     for (const { plan } of this.plans.values()) plan.dispose();
     for (const p of this.allocations) this.model.kernels.free(p);
     this.plans.clear();

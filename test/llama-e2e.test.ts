@@ -103,6 +103,27 @@ test('a prompt evaluated in one batch gives the same logits as token by token (b
   model.dispose();
 });
 
+test('1, 2 and 3 threads give bit-identical logits (prompt batch and decode)', async () => {
+  const path = join(dir, 'tiny-q4_k.gguf');
+  await writeGGUF(path, llamaModelSpec(LLAMA_SHAPES['test-tiny']!, GGMLType.Q4_K, { seed: 9 }));
+  const model = await loadModel(path);
+  const tokens = Array.from({ length: 24 }, (_, i) => 1 + ((i * 53) % 500));
+  const runWith = (threads: number) => {
+    const ctx = model.createContext({ contextSize: 64, batchSize: 8, threads });
+    const prompt = ctx.evaluate(tokens, { allLogits: true });
+    const next = ctx.evaluate([7]);
+    ctx.dispose();
+    return [prompt, next] as const;
+  };
+  const [p1, n1] = runWith(1);
+  for (const t of [2, 3]) {
+    const [p, n] = runWith(t);
+    assert.ok(p.every((v, i) => Object.is(v, p1[i])), `${t} threads: prompt logits differ from 1 thread`);
+    assert.ok(n.every((v, i) => Object.is(v, n1[i])), `${t} threads: decode logits differ from 1 thread`);
+  }
+  model.dispose();
+});
+
 test('loading reports progress; a model too big for 4 GiB of WASM memory is refused before reading tensor data', async () => {
   const small = join(dir, 'tiny-q8_0.gguf');
   await writeGGUF(small, llamaModelSpec(LLAMA_SHAPES['test-tiny']!, GGMLType.Q8_0, { seed: 5 }));

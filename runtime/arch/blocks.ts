@@ -39,7 +39,7 @@ export function selfAttention(c: BuildContext, il: number, cur: Tensor, rope: Ro
   const v = biased('attn_v', cur);
   q = ops.rope(q, c.inpPos, hp.n_head, headDim, rope, `Qcur-${il}`);
   k = ops.rope(k, c.inpPos, hp.n_head_kv, headDim, rope, `Kcur-${il}`);
-  const attn = ops.attention(q, k, v, c.inpPos, c.cache[il]!, c.nKv, {
+  const attn = ops.attention(q, k, v, c.inpPos, c.cache[il]!, {
     nHead: hp.n_head,
     nHeadKv: hp.n_head_kv,
     headDim,

@@ -17,8 +17,6 @@ export interface BuildContext {
   /** int32 positions [n_tokens]. */
   inpPos: Tensor;
   nTokens: number;
-  /** Cells of the KV cache in use once this batch is stored (read at run time). */
-  nKv: () => number;
   cache: LayerCache[];
   /** How many final rows need logits (1 for generation, n_tokens for scoring). */
   nOutputs: number;

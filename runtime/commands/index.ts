@@ -7,7 +7,10 @@ export type { Command } from './command.js';
 export const COMMANDS: readonly Command[] = [
   { name: 'info', summary: 'show a GGUF file: metadata, tensors, parameters, file type', run: async (a) => (await import('./info.js')).runInfo(a) },
   { name: 'complete', summary: 'stream a raw completion of a prompt', run: async (a) => (await import('./complete.js')).runComplete(a) },
+  { name: 'chat', summary: 'chat with a model (also: run-gguf <model.gguf>)', run: async (a) => (await import('./chat.js')).runChat(a) },
+  { name: 'models', summary: 'list the GGUF files on this machine (cwd, ~/models, llama.cpp, Hugging Face, LM Studio)', run: async (a) => (await import('./pick.js')).runModels(a) },
   { name: 'tokenize', summary: 'print the tokens of a text as llama-tokenize does', run: async (a) => (await import('./tokenize.js')).runTokenize(a) },
+  { name: 'bench', summary: 'measure prompt and generation speed as llama-bench does', run: async (a) => (await import('./bench.js')).runBench(a) },
 ];
 
 export function findCommand(name: string): Command | undefined {

@@ -28,18 +28,35 @@ export interface Tensor {
   readonly rowStride?: number;
 }
 
-/** One op; `run` gets resolved pointers and the thread split (ith of nth). */
+/** An argument of a kernel call, resolved to a number when the graph is planned. */
+export type Arg =
+  | number
+  /** The address of a tensor's bytes (plus a byte offset). */
+  | { tensor: Tensor; offset?: number }
+  /** The address of this op's scratch bytes (plus a byte offset). */
+  | { scratch: number }
+  /** A value that changes between runs of the same graph (cells of the KV cache in use). */
+  | { dyn: DynamicValue };
+
+export type DynamicValue = 'nKv';
+
+/**
+ * One phase of an op: a call of an exported kernel as fn(...args, ith, nth)
+ * on every thread, each doing its share. Phases are plain data so a worker
+ * thread can run them; a barrier separates consecutive phases.
+ */
+export interface Phase {
+  readonly fn: string;
+  readonly args: readonly Arg[];
+}
+
 export interface Op {
   readonly name: string;
   readonly inputs: readonly Tensor[];
   readonly output: Tensor;
-  /** Extra scratch bytes this op needs while it runs (one region shared by all threads). */
+  /** Scratch bytes this op needs while it runs (one region, shared by all threads). */
   readonly scratchBytes?: number;
-  /**
-   * Work phases separated by barriers. Each phase is called once per thread
-   * with that thread's index; `ptr` resolves any tensor of the graph.
-   */
-  readonly phases: readonly ((ptr: (t: Tensor) => number, scratch: number, ith: number, nth: number) => void)[];
+  readonly phases: readonly Phase[];
 }
 
 export function elementCount(ne: readonly number[]): number {

@@ -1,8 +1,9 @@
 // Turns a Graph into something runnable: every intermediate gets a place in
-// one scratch arena, reusing the bytes of tensors no later op reads, and
-// each op's phases get a resolver from tensors to pointers.
+// one scratch arena, reusing the bytes of tensors no later op reads, and the
+// ops' phases are encoded as plain data (kernel name + numeric arguments).
 import { rowSize } from '../../formats/ggml-types.js';
 import type { Kernels } from '../../wasm/loader.js';
+import { DYNAMIC_SLOTS, type EncodedPlan } from './exec.js';
 import { elementCount, type Graph, type Tensor } from './graph.js';
 
 const ALIGN = 64;
@@ -73,52 +74,60 @@ export function place(g: Graph): Placement {
   return { offsets, arenaBytes: top, scratchBytes: alignUp(scratchBytes) };
 }
 
-/** A graph with its memory: run() executes every op in order. */
+/** A graph with its memory, encoded for the executor (exec.ts). */
 export class Plan {
   private readonly arena: number;
-  private readonly scratch: number;
-  private readonly ptrs: Int32Array | number[];
+  private readonly ptrs = new Map<number, number>();
   readonly arenaBytes: number;
+  readonly encoded: EncodedPlan;
 
   constructor(readonly graph: Graph, private readonly kernels: Kernels) {
     const placement = place(graph);
     this.arenaBytes = placement.arenaBytes + placement.scratchBytes;
     this.arena = kernels.malloc(this.arenaBytes + ALIGN);
     const base = alignUp(this.arena);
-    this.scratch = base + placement.arenaBytes;
-    const ptrs: number[] = new Array(graph.tensors.length).fill(0);
+    const scratch = base + placement.arenaBytes;
     const resolve = (t: Tensor): number => {
-      switch (t.kind) {
-        case 'intermediate': return base + placement.offsets.get(t.id)!;
-        case 'view': return resolve(t.base!) + t.viewOffset!;
-        default:
-          if (t.ptr === undefined) throw new Error(`tensor ${t.name} has no memory`);
-          return t.ptr;
-      }
+      if (t.ptr !== undefined) return t.ptr;
+      if (t.kind === 'view') return resolve(t.base!) + t.viewOffset!;
+      const off = placement.offsets.get(t.id);
+      if (off === undefined) throw new Error(`tensor ${t.name} has no memory (never written)`);
+      return base + off;
     };
-    for (const t of graph.tensors) {
-      if (t.ptr !== undefined) continue;
-      // intermediates nothing writes (unused) have no place; they are never read either
-      if (t.kind === 'intermediate' && !placement.offsets.has(t.id)) continue;
-      if (t.kind === 'view' && t.base!.kind === 'intermediate' && !placement.offsets.has(t.base!.id)) continue;
-      ptrs[t.id] = resolve(t);
+    for (const t of graph.outputs) this.ptrs.set(t.id, resolve(t));
+
+    const fns: string[] = [];
+    const fnIndex = new Map<string, number>();
+    const phases: EncodedPlan['phases'] = [];
+    for (const op of graph.ops) {
+      for (const ph of op.phases) {
+        let fn = fnIndex.get(ph.fn);
+        if (fn === undefined) {
+          fn = fns.push(ph.fn) - 1;
+          fnIndex.set(ph.fn, fn);
+        }
+        const args: number[] = [];
+        const dyn: number[] = [];
+        ph.args.forEach((a, i) => {
+          if (typeof a === 'number') args.push(a);
+          else if ('tensor' in a) args.push(resolve(a.tensor) + (a.offset ?? 0));
+          else if ('scratch' in a) args.push(scratch + a.scratch);
+          else {
+            args.push(0);
+            dyn.push(i, DYNAMIC_SLOTS[a.dyn]);
+          }
+        });
+        phases.push({ fn, args, dyn });
+      }
     }
-    this.ptrs = ptrs;
+    this.encoded = { fns, phases };
   }
 
-  /** Byte address of a tensor of this graph (valid until dispose). */
+  /** Byte address of a graph output (valid until dispose). */
   ptr(t: Tensor): number {
-    return t.ptr ?? this.ptrs[t.id]!;
-  }
-
-  /** Runs every op on the calling thread (threads come with the worker pool). */
-  run(): void {
-    // weights, inputs and state carry their own pointer (and live outside any one graph)
-    const ptrs = this.ptrs;
-    const p = (t: Tensor) => t.ptr ?? ptrs[t.id]!;
-    for (const op of this.graph.ops) {
-      for (const phase of op.phases) phase(p, this.scratch, 0, 1);
-    }
+    const p = t.ptr ?? this.ptrs.get(t.id);
+    if (p === undefined) throw new Error(`tensor ${t.name} is not an output of this graph`);
+    return p;
   }
 
   dispose(): void {

@@ -1,0 +1,118 @@
+// run-gguf bench: prompt-processing and generation throughput, measured and
+// printed as llama.cpp's llama-bench does, so the two tables compare row by row.
+import { parseArgs } from 'node:util';
+import { ensureSyntheticModel, parseSyntheticSpec, syntheticCacheDir } from '../../formats/synthetic/cache.js';
+import { LLAMA_SHAPES } from '../../formats/synthetic/llama.js';
+import { mixNames } from '../../formats/synthetic/mix.js';
+import {
+  BENCH_DEFAULTS, benchFile, benchParams, createPrinter, defaultThreads, OUTPUT_FORMATS, parseIntList, type OutputFormat,
+} from '../bench/index.js';
+
+export const benchUsage = `Usage: run-gguf bench [options] <model.gguf>...
+       run-gguf bench [options] --synthetic SHAPE:TYPE
+
+Measures prompt processing (ppN: N random tokens from an empty cache) and
+text generation (tgN: N tokens one at a time) in tokens per second, with
+llama-bench's method: a warm-up run, then repetitions that each start from an
+empty KV cache. Prints a llama-bench table (or JSON/CSV with its field names).
+
+Options:
+  -m, --model FILE          a model (also as positional arguments; repeatable)
+      --synthetic SHAPE:TYPE
+                            a random-weight model, written once to
+                            ${syntheticCacheDir()}
+                            shapes: ${Object.keys(LLAMA_SHAPES).join(', ')}
+                            types: ${mixNames().join(', ')}
+                            (llama-quantize's mixes), any ggml type name (every
+                            matrix that type), or TYPE:pure
+  -p, --n-prompt LIST       prompt lengths (default ${BENCH_DEFAULTS.nPrompt.join(',')}; 0 skips pp)
+  -n, --n-gen LIST          generation lengths (default ${BENCH_DEFAULTS.nGen.join(',')}; 0 skips tg)
+  -t, --threads LIST        thread counts (default ${defaultThreads()})
+  -b, --batch-size N        tokens per evaluate() call in pp (default ${BENCH_DEFAULTS.nBatch})
+  -ub, --ubatch-size N      tokens per graph run (default ${BENCH_DEFAULTS.nUBatch})
+  -r, --repetitions N       timed runs per test (default ${BENCH_DEFAULTS.reps})
+  -o, --output FORMAT       md, json, jsonl or csv (default md)
+      --no-warmup           skip the warm-up run
+      --seed N              seed of the random tokens (default ${BENCH_DEFAULTS.seed})
+      --progress            print progress on stderr
+  -h, --help                this text
+
+LIST is comma-separated: N, FIRST-LAST, FIRST-LAST+STEP or FIRST-LAST*STEP
+(-t 1-4 is 1,2,3,4; -p 64-512*2 is 64,128,256,512).`;
+
+function positiveInt(v: string | undefined, name: string, fallback: number, min = 1): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} expects an integer >= ${min}, got "${v}"`);
+  return n;
+}
+
+function lists(vs: string[] | undefined, name: string): number[] | undefined {
+  return vs === undefined ? undefined : vs.flatMap((v) => parseIntList(v, `--${name}`));
+}
+
+export async function runBench(args: string[]): Promise<number> {
+  // llama-bench's two-letter short options
+  const argv = args.map((a) => (a === '-ub' ? '--ubatch-size' : a));
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string', short: 'm', multiple: true },
+      synthetic: { type: 'string', multiple: true },
+      'n-prompt': { type: 'string', short: 'p', multiple: true },
+      'n-gen': { type: 'string', short: 'n', multiple: true },
+      threads: { type: 'string', short: 't', multiple: true },
+      'batch-size': { type: 'string', short: 'b' },
+      'ubatch-size': { type: 'string' },
+      repetitions: { type: 'string', short: 'r' },
+      output: { type: 'string', short: 'o' },
+      'no-warmup': { type: 'boolean' },
+      seed: { type: 'string' },
+      progress: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(benchUsage);
+    return 0;
+  }
+  const format = (values.output ?? 'md') as OutputFormat;
+  if (!OUTPUT_FORMATS.includes(format)) throw new Error(`--output: expected one of ${OUTPUT_FORMATS.join(', ')}, got "${values.output}"`);
+  const threads = lists(values.threads, 'threads');
+  if (threads?.some((t) => t < 1)) throw new Error('--threads: thread counts must be at least 1');
+  const params = benchParams({
+    nPrompt: lists(values['n-prompt'], 'n-prompt'),
+    nGen: lists(values['n-gen'], 'n-gen'),
+    nThreads: threads,
+    nBatch: positiveInt(values['batch-size'], 'batch-size', BENCH_DEFAULTS.nBatch),
+    nUBatch: positiveInt(values['ubatch-size'], 'ubatch-size', BENCH_DEFAULTS.nUBatch),
+    reps: positiveInt(values.repetitions, 'repetitions', BENCH_DEFAULTS.reps),
+    warmup: !values['no-warmup'],
+    seed: positiveInt(values.seed, 'seed', BENCH_DEFAULTS.seed, 0),
+  });
+
+  const synthetic = (values.synthetic ?? []).map((s) => parseSyntheticSpec(s));
+  const models = [...(values.model ?? []), ...positionals];
+  if (models.length === 0 && synthetic.length === 0) {
+    console.error(benchUsage);
+    return 2;
+  }
+  for (const spec of synthetic) {
+    const m = await ensureSyntheticModel(spec, { onWrite: (p) => process.stderr.write(`writing ${p} (once)...\n`) });
+    if (m.written) process.stderr.write(`wrote ${m.path} in ${(m.ms / 1000).toFixed(1)} s\n`);
+    models.push(m.path);
+  }
+
+  const printer = createPrinter(format, { nBatch: params.nBatch, nUBatch: params.nUBatch });
+  process.stdout.write(printer.header());
+  const progress = values.progress ? (msg: string) => process.stderr.write(`run-gguf bench: ${msg}\n`) : undefined;
+  for (const path of models) {
+    await benchFile(path, params, {
+      onProgress: progress,
+      onResult: (r) => process.stdout.write(printer.test(r)),
+    });
+  }
+  process.stdout.write(printer.footer());
+  return 0;
+}

@@ -1,0 +1,438 @@
+// run-gguf [chat] <model.gguf>: an interactive chat in the terminal, in the
+// spirit of llama.cpp's llama-cli conversation mode.
+//
+// Three ways to run: a terminal (line editing, streaming, Ctrl+C stops a
+// reply), -p TEXT (one reply, then exit), or stdin piped (each line is one
+// user turn, replies on stdout). Replies go to stdout; everything else
+// (summary, progress, notices, stats) to stderr, so pipes get only replies.
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import * as readline from 'node:readline';
+import { parseArgs } from 'node:util';
+import { fileTypeOf } from '../../formats/gguf/index.js';
+import { ChatSession, resolveChatTemplate, templateNames, type ChatTemplate, type ReplyStats } from '../chat/index.js';
+import type { Context } from '../context.js';
+import { loadModel, type Model } from '../model.js';
+import { styles, type Styles } from '../terminal/colors.js';
+import { ProgressBar } from '../terminal/progress.js';
+import { modelTotals } from './info.js';
+
+export const chatUsage = `Usage: run-gguf [chat] <model.gguf> [options]
+
+Chats with a model in the terminal, using the chat template in its file.
+Without a terminal on stdin, each input line is one user message and the
+replies go to stdout.
+
+Options:
+      --system TEXT        system prompt
+  -p, --prompt TEXT        answer this one message and exit
+      --chat-template T    a template name (${templateNames().join(', ')}),
+                           a Jinja template FILE, or Jinja text; overrides the file's
+  -n, --n-predict N        tokens per reply at most (default -1: until the model stops)
+      --temp T             temperature (default 0.8; 0 = greedy)
+      --top-k K            top-k (default 40; 0 = off)
+      --top-p P            top-p (default 0.95; 1 = off)
+      --min-p M            min-p (default 0.05; 0 = off)
+      --repeat-penalty R   repetition penalty over the last 64 tokens (default 1 = off)
+      --seed S             random seed (default: random)
+  -c, --ctx-size N         context size (default: min(4096, the model's))
+  -t, --threads N          threads (default: all cores)
+      --verbose            stack traces and loader warnings
+  -h, --help               this text
+
+In the chat: /help lists the commands; Ctrl+C stops a reply; Ctrl+C on an
+empty line or Ctrl+D exits.`;
+
+const COMMAND_HELP: ReadonlyArray<[string, string]> = [
+  ['/help', 'this list'],
+  ['/reset', 'forget the conversation (the system prompt stays)'],
+  ['/system [TEXT]', 'set the system prompt (without TEXT: show it)'],
+  ['/save FILE', 'save the conversation as JSON'],
+  ['/load FILE', 'load a conversation saved with /save'],
+  ['/stats', 'context use, token counts and speeds'],
+  ['/exit', 'quit (also Ctrl+D, or Ctrl+C on an empty line)'],
+];
+const COMMAND_NAMES = new Set(['help', 'reset', 'system', 'save', 'load', 'stats', 'exit', 'quit']);
+
+function numberOpt(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw Object.assign(new Error(`--${name} expects a number, got "${v}"`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' });
+  return n;
+}
+
+function oneLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.replace(/\r?\n/g, ' ');
+}
+
+/** 292.4K, 1.10B: parameter counts as model cards write them. */
+export function formatParams(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
+  return String(n);
+}
+
+/** The one-line model summary: architecture, parameters, file type, context, threads. */
+export function modelSummary(model: Model, ctx: Context): string {
+  const totals = modelTotals(model.gguf);
+  const ft = fileTypeOf(model.gguf);
+  const hp = model.hparams;
+  return [
+    basename(model.path),
+    hp.arch,
+    `${formatParams(totals.nParams)} params`,
+    ft.name,
+    `context ${ctx.contextSize}${ctx.contextSize !== hp.n_ctx_train ? ` of ${hp.n_ctx_train}` : ''}`,
+    `${ctx.threads} thread${ctx.threads === 1 ? '' : 's'}`,
+  ].join(' · ');
+}
+
+export function templateSummary(t: ChatTemplate): string {
+  if (t.kind === 'completion') return `no chat template: plain completion (${t.origin})`;
+  if (t.kind === 'jinja') return `chat template: ${t.origin} (Jinja)`;
+  return `chat template: ${t.name} (built-in; ${t.origin})`;
+}
+
+export function statsLine(s: ReplyStats, used: number, size: number): string {
+  const secs = s.generateMs / 1000;
+  const tps = secs > 0 ? (s.generatedTokens / secs).toFixed(1) : '-';
+  const ppTps = s.promptMs > 0 && s.promptTokens > 0 ? `, ${(s.promptTokens / (s.promptMs / 1000)).toFixed(0)} tokens/s` : '';
+  const stop = s.stop === 'aborted' ? ' · stopped' : s.stop === 'max-tokens' ? ' · -n reached' : s.stop === 'context-full' ? ' · context full' : '';
+  return `${s.generatedTokens} tokens · ${tps} tokens/s · prompt ${s.promptTokens} new + ${s.reusedTokens} cached${ppTps} · context ${used}/${size}${stop}`;
+}
+
+interface ChatIO {
+  out: NodeJS.WriteStream;
+  err: NodeJS.WriteStream;
+  ui: Styles;
+}
+
+export async function runChat(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      system: { type: 'string' },
+      prompt: { type: 'string', short: 'p' },
+      'chat-template': { type: 'string' },
+      'n-predict': { type: 'string', short: 'n' },
+      temp: { type: 'string' },
+      'top-k': { type: 'string' },
+      'top-p': { type: 'string' },
+      'min-p': { type: 'string' },
+      'repeat-penalty': { type: 'string' },
+      seed: { type: 'string' },
+      'ctx-size': { type: 'string', short: 'c' },
+      threads: { type: 'string', short: 't' },
+      verbose: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(chatUsage);
+    return 0;
+  }
+  const io: ChatIO = { out: process.stdout, err: process.stderr, ui: styles(process.stderr) };
+  const { ui } = io;
+  const verbose = values.verbose === true;
+  const sampling = {
+    temp: numberOpt(values.temp, 'temp'),
+    top_k: numberOpt(values['top-k'], 'top-k'),
+    top_p: numberOpt(values['top-p'], 'top-p'),
+    min_p: numberOpt(values['min-p'], 'min-p'),
+    penalty_repeat: numberOpt(values['repeat-penalty'], 'repeat-penalty'),
+    seed: numberOpt(values.seed, 'seed'),
+  };
+  const maxTokens = numberOpt(values['n-predict'], 'n-predict');
+  const contextSize = numberOpt(values['ctx-size'], 'ctx-size');
+  const threads = numberOpt(values.threads, 'threads');
+
+  let path = positionals[0];
+  if (path === undefined) {
+    if (!process.stdin.isTTY || !process.stdout.isTTY) {
+      console.error(chatUsage);
+      return 2;
+    }
+    const { pickModel } = await import('./pick.js');
+    const picked = await pickModel();
+    if (picked === undefined) return 0;
+    path = picked;
+  }
+
+  // the template override is checked before the (possibly long) load
+  let override: string | undefined;
+  let overrideLabel: string | undefined;
+  const ct = values['chat-template'];
+  if (ct !== undefined) {
+    if (existsSync(ct) && !templateNames().includes(ct)) {
+      override = readFileSync(ct, 'utf8');
+      overrideLabel = `template file ${basename(ct)}`;
+    } else {
+      override = ct;
+      overrideLabel = `--chat-template ${ct.length > 40 ? 'text' : ct}`;
+    }
+  }
+
+  let model: Model;
+  const bar = io.err.isTTY ? new ProgressBar(io.err, `loading ${basename(path)}`) : undefined;
+  try {
+    model = await loadModel(path, {
+      contextSize,
+      onProgress: bar ? (p) => bar.update(p.loadedBytes, p.totalBytes) : undefined,
+      onWarning: verbose ? (w) => io.err.write(ui.yellow(`warning: ${w}\n`)) : undefined,
+    });
+  } catch (err) {
+    bar?.done();
+    // errors from the reader already name the file
+    const msg = oneLine(err);
+    io.err.write(`run-gguf: cannot load ${path}: ${msg.startsWith(`${path}: `) ? msg.slice(path.length + 2) : msg}\n`);
+    if (verbose && err instanceof Error && err.stack) io.err.write(`${err.stack}\n`);
+    return 1;
+  }
+  bar?.done();
+
+  let ctx: Context | undefined;
+  try {
+    ctx = model.createContext({ contextSize, threads });
+    let template: ChatTemplate;
+    try {
+      template = resolveChatTemplate(
+        { get: (k) => model.gguf.metadata.get(k), tokenizer: model.tokenizer, fileName: basename(path) },
+        { override, overrideLabel },
+      );
+    } catch (err) {
+      io.err.write(`run-gguf: ${oneLine(err)}\n`);
+      return 1;
+    }
+    io.err.write(`${ui.bold(modelSummary(model, ctx))}\n`);
+    io.err.write(`${ui.dim(templateSummary(template))}\n`);
+
+    const session = new ChatSession(model, ctx, { template, system: values.system, maxTokens, ...sampling });
+    if (values.prompt !== undefined) return await oneShot(session, values.prompt, io);
+    if (!process.stdin.isTTY) return await piped(session, io);
+    return await interactive(session, io);
+  } finally {
+    ctx?.dispose();
+    model.dispose();
+  }
+}
+
+/** Runs one reply, Ctrl+C (SIGINT) aborting it. */
+async function replyTo(session: ChatSession, text: string, io: ChatIO, ac: AbortController): Promise<ReplyStats> {
+  let last = '';
+  const stats = await session.reply(text, {
+    signal: ac.signal,
+    onText: (piece) => {
+      io.out.write(piece);
+      last = piece;
+    },
+    onNotice: (msg) => io.err.write(`${last && !last.endsWith('\n') ? '\n' : ''}${io.ui.yellow(`[${msg}]`)}\n`),
+  });
+  if (stats.text && !stats.text.endsWith('\n')) io.out.write('\n');
+  return stats;
+}
+
+async function oneShot(session: ChatSession, text: string, io: ChatIO): Promise<number> {
+  const ac = new AbortController();
+  const onSig = () => ac.abort();
+  process.on('SIGINT', onSig);
+  try {
+    const stats = await replyTo(session, text, io, ac);
+    io.err.write(`${io.ui.dim(statsLine(stats, session.contextUsed, session.context.contextSize))}\n`);
+    return stats.stop === 'aborted' ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSig);
+  }
+}
+
+/** stdin is a pipe or file: one user turn per line; known /commands still work. */
+async function piped(session: ChatSession, io: ChatIO): Promise<number> {
+  const ac = new AbortController();
+  let interrupted = false;
+  const onSig = () => {
+    interrupted = true;
+    ac.abort();
+  };
+  process.on('SIGINT', onSig);
+  const rl = readline.createInterface({ input: process.stdin, terminal: false, crlfDelay: Infinity });
+  try {
+    for await (const raw of rl) {
+      if (interrupted) break;
+      const line = raw.trim();
+      if (!line) continue;
+      const cmd = parseCommand(line);
+      if (cmd) {
+        if (await runCommand(cmd, session, io) === 'exit') break;
+        continue;
+      }
+      const stats = await replyTo(session, line, io, ac);
+      io.err.write(`${io.ui.dim(statsLine(stats, session.contextUsed, session.context.contextSize))}\n`);
+    }
+  } finally {
+    rl.close();
+    process.off('SIGINT', onSig);
+  }
+  return interrupted ? 130 : 0;
+}
+
+interface ParsedCommand {
+  name: string;
+  arg: string;
+}
+
+/** A known /command, or undefined (unknown /words are sent as text when piped). */
+function parseCommand(line: string): ParsedCommand | undefined {
+  const m = /^\/(\w+)(?:\s+([\s\S]*))?$/.exec(line);
+  if (!m || !COMMAND_NAMES.has(m[1])) return undefined;
+  return { name: m[1], arg: (m[2] ?? '').trim() };
+}
+
+async function runCommand(cmd: ParsedCommand, session: ChatSession, io: ChatIO): Promise<'exit' | 'ok'> {
+  const { ui } = io;
+  const say = (s: string) => io.err.write(`${s}\n`);
+  try {
+    switch (cmd.name) {
+      case 'help': {
+        const w = Math.max(...COMMAND_HELP.map(([c]) => c.length));
+        for (const [c, d] of COMMAND_HELP) say(`  ${ui.bold(c.padEnd(w))}  ${d}`);
+        say(ui.dim('  Ctrl+C stops a reply; Ctrl+C on an empty line or Ctrl+D exits.'));
+        break;
+      }
+      case 'reset':
+        session.reset();
+        say(ui.dim('conversation cleared'));
+        break;
+      case 'system':
+        if (cmd.arg) {
+          session.setSystem(cmd.arg);
+          say(ui.dim('system prompt set'));
+        } else {
+          say(session.systemPrompt !== undefined ? `system prompt: ${session.systemPrompt}` : ui.dim('no system prompt'));
+        }
+        break;
+      case 'save': {
+        if (!cmd.arg) {
+          say('usage: /save FILE');
+          break;
+        }
+        const saved = session.toJSON();
+        await writeFile(cmd.arg, `${JSON.stringify(saved, null, 2)}\n`);
+        say(ui.dim(`saved ${saved.messages.length} messages to ${cmd.arg}`));
+        break;
+      }
+      case 'load': {
+        if (!cmd.arg) {
+          say('usage: /load FILE');
+          break;
+        }
+        const json: unknown = JSON.parse(await readFile(cmd.arg, 'utf8'));
+        session.load(json);
+        say(ui.dim(`loaded ${session.messages.length} messages from ${cmd.arg}`));
+        break;
+      }
+      case 'stats': {
+        const t = session.totals;
+        const tps = t.generateMs > 0 ? (t.generatedTokens / (t.generateMs / 1000)).toFixed(1) : '-';
+        say(`context: ${session.contextUsed}/${session.context.contextSize} tokens · ${session.messages.length} messages`);
+        say(`replies: ${t.replies} · generated ${t.generatedTokens} tokens at ${tps} tokens/s`);
+        say(`prompt: ${t.promptTokens} tokens evaluated, ${t.reusedTokens} reused from the cache · ${t.droppedMessages} messages dropped by context shifts`);
+        say(`template: ${session.template.kind === 'jinja' ? session.template.origin : session.template.name} · seed ${session.seed}`);
+        break;
+      }
+      case 'exit':
+      case 'quit':
+        return 'exit';
+    }
+  } catch (err) {
+    say(ui.red(`/${cmd.name}: ${oneLine(err)}`));
+  }
+  return 'ok';
+}
+
+/**
+ * A terminal. Each prompt gets its own readline interface (sharing one
+ * history); while a reply streams, stdin is in raw mode with only a Ctrl+C
+ * watcher, so keys typed meanwhile neither echo into the reply nor queue up.
+ */
+async function interactive(session: ChatSession, io: ChatIO): Promise<number> {
+  const { ui } = io;
+  const stdin = process.stdin;
+  const history: string[] = [];
+  const restore = () => {
+    if (stdin.isTTY) stdin.setRawMode(false);
+  };
+  process.on('exit', restore);
+  io.err.write(ui.dim('Type a message, /help for commands, Ctrl+D to exit.\n'));
+
+  const ask = () => new Promise<string | null>((resolve) => {
+    const rl = readline.createInterface({
+      input: stdin, output: io.out, terminal: true, history, historySize: 500, removeHistoryDuplicates: true,
+    });
+    let settled = false;
+    const done = (v: string | null) => {
+      if (settled) return;
+      settled = true;
+      rl.close();
+      resolve(v);
+    };
+    rl.on('line', (l) => done(l));
+    rl.on('close', () => {
+      if (!settled) io.out.write('\n');
+      done(null);
+    });
+    rl.on('SIGINT', () => {
+      if (rl.line === '') {
+        io.out.write('\n');
+        done(null);
+      } else {
+        // like a shell: drop the line, stay at the prompt
+        rl.write(null, { ctrl: true, name: 'e' });
+        rl.write(null, { ctrl: true, name: 'u' });
+      }
+    });
+    rl.setPrompt(ui.enabled ? `${ui.green(ui.bold('>'))} ` : '> ');
+    rl.prompt();
+  });
+
+  try {
+    for (;;) {
+      const raw = await ask();
+      if (raw === null) break;
+      const line = raw.trim();
+      if (!line) continue;
+      if (line.startsWith('/')) {
+        const cmd = parseCommand(line);
+        if (!cmd) {
+          io.err.write(ui.red(`unknown command ${line.split(/\s/)[0]} (see /help)\n`));
+          continue;
+        }
+        if (await runCommand(cmd, session, io) === 'exit') break;
+        continue;
+      }
+      const ac = new AbortController();
+      const onData = (buf: Buffer) => {
+        if (buf.includes(3)) ac.abort();
+      };
+      stdin.setRawMode(true);
+      stdin.on('data', onData);
+      stdin.resume();
+      let stats: ReplyStats;
+      try {
+        stats = await replyTo(session, line, io, ac);
+      } finally {
+        stdin.off('data', onData);
+        stdin.pause();
+        restore();
+      }
+      if (stats.stop === 'aborted') io.err.write(ui.dim('[stopped]\n'));
+      io.err.write(`${ui.dim(statsLine(stats, session.contextUsed, session.context.contextSize))}\n`);
+    }
+  } finally {
+    restore();
+    process.off('exit', restore);
+  }
+  return 0;
+}

@@ -1,0 +1,97 @@
+// A pool of worker threads sharing the kernels' WebAssembly memory, started
+// once per context. The main thread is thread 0 and takes part in every run:
+// run() returns when all threads have finished the graph.
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import type { Kernels } from '../../wasm/loader.js';
+import { bindPlan, runPhases, type EncodedPlan } from '../graph/exec.js';
+import { CTL, CTL_INTS, createBarrier } from './control.js';
+
+const WORKER_STACK = 512 * 1024;
+
+export class ThreadPool {
+  private readonly ctl: Int32Array;
+  readonly dynamic: Int32Array;
+  private readonly barrier: () => void;
+  private readonly plans = new Map<number, ReturnType<typeof bindPlan>>();
+  private nextId = 0;
+  private disposed = false;
+
+  private constructor(
+    private readonly kernels: Kernels,
+    readonly nThreads: number,
+    private readonly workers: Worker[],
+    private readonly ports: MessagePort[],
+    private readonly stacks: number[],
+    control: SharedArrayBuffer,
+  ) {
+    this.ctl = new Int32Array(control);
+    this.dynamic = this.ctl.subarray(CTL.DYN);
+    this.barrier = createBarrier(this.ctl, nThreads);
+  }
+
+  /**
+   * Starts nThreads - 1 workers (none for one thread). Returns at once: a run
+   * posted while workers are still starting waits for them at its first barrier.
+   */
+  static create(kernels: Kernels, nThreads: number): ThreadPool {
+    if (!Number.isInteger(nThreads) || nThreads < 1) throw new RangeError(`threads must be a positive integer, got ${nThreads}`);
+    const control = new SharedArrayBuffer(CTL_INTS * 4);
+    const workers: Worker[] = [];
+    const ports: MessagePort[] = [];
+    const stacks: number[] = [];
+    const url = new URL('./worker.js', import.meta.url);
+    for (let ith = 1; ith < nThreads; ith++) {
+      const stack = kernels.malloc(WORKER_STACK);
+      stacks.push(stack);
+      const { port1, port2 } = new MessageChannel();
+      const w = new Worker(url, {
+        workerData: { module: kernels.module, memory: kernels.memory, control, stackTop: (stack + WORKER_STACK) & ~15, ith, nth: nThreads, plans: port2 },
+        transferList: [port2],
+      });
+      // a worker sleeping in Atomics.wait must not keep the process alive
+      w.unref();
+      workers.push(w);
+      ports.push(port1);
+    }
+    return new ThreadPool(kernels, nThreads, workers, ports, stacks, control);
+  }
+
+  /** Makes a plan runnable on every thread; returns its id. */
+  register(plan: EncodedPlan): number {
+    const id = this.nextId++;
+    this.plans.set(id, bindPlan(plan, (name) => this.kernels.lookup(name)));
+    for (const p of this.ports) p.postMessage({ id, plan });
+    return id;
+  }
+
+  unregister(id: number): void {
+    this.plans.delete(id);
+    if (!this.disposed) for (const p of this.ports) p.postMessage({ id });
+  }
+
+  /** Runs a registered plan on all threads; returns when every thread is done. */
+  run(id: number): void {
+    if (this.disposed) throw new Error('thread pool is disposed');
+    const phases = this.plans.get(id);
+    if (!phases) throw new Error(`plan ${id} is not registered`);
+    if (this.nThreads > 1) {
+      Atomics.store(this.ctl, CTL.JOB_PLAN, id);
+      Atomics.add(this.ctl, CTL.JOB_GEN, 1);
+      Atomics.notify(this.ctl, CTL.JOB_GEN);
+    }
+    runPhases(phases, this.dynamic, 0, this.nThreads, this.barrier);
+    if (this.nThreads > 1) this.barrier();
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    Atomics.store(this.ctl, CTL.JOB_PLAN, -1);
+    Atomics.add(this.ctl, CTL.JOB_GEN, 1);
+    Atomics.notify(this.ctl, CTL.JOB_GEN);
+    for (const p of this.ports) p.close();
+    // workers exit on their own; their stacks are freed once they cannot run
+    for (const w of this.workers) void w.terminate();
+    for (const s of this.stacks) this.kernels.free(s);
+  }
+}

@@ -1,0 +1,56 @@
+// A worker thread of the pool: its own instance of the kernels module on the
+// shared memory, with its own stack, running its share of every phase.
+import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { loadKernels } from '../../wasm/loader.js';
+import { bindPlan, runPhases, type EncodedPlan } from '../graph/exec.js';
+import { CTL, createBarrier, waitForJob } from './control.js';
+
+interface WorkerInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  control: SharedArrayBuffer;
+  stackTop: number;
+  ith: number;
+  nth: number;
+  plans: MessagePort;
+}
+
+const init = workerData as WorkerInit;
+const kernels = await loadKernels({ module: init.module, memory: init.memory });
+// every instance starts on the module's one stack: move to our own region
+kernels.exports.stackRestore(init.stackTop);
+const ctl = new Int32Array(init.control);
+const dynamic = ctl.subarray(CTL.DYN);
+const barrier = createBarrier(ctl, init.nth);
+const plans = new Map<number, ReturnType<typeof bindPlan>>();
+const lookup = (name: string) => kernels.lookup<(...a: number[]) => unknown>(name);
+
+function planFor(id: number) {
+  // plans are posted before the run that needs them starts, so they are queued by now
+  for (let msg = receiveMessageOnPort(init.plans); msg; msg = receiveMessageOnPort(init.plans)) {
+    const m = msg.message as { id: number; plan?: EncodedPlan };
+    if (m.plan) plans.set(m.id, bindPlan(m.plan, lookup));
+    else plans.delete(m.id);
+  }
+  const p = plans.get(id);
+  if (!p) throw new Error(`worker ${init.ith}: plan ${id} never arrived`);
+  return p;
+}
+
+// Generation 0 is "no job yet": a run posted before this worker finished
+// starting is still seen, and its plan is already queued on the port.
+let seen = 0;
+try {
+  for (;;) {
+    seen = waitForJob(ctl, seen);
+    const id = Atomics.load(ctl, CTL.JOB_PLAN);
+    if (id < 0) break;
+    runPhases(planFor(id), dynamic, init.ith, init.nth, barrier);
+    barrier(); // the end of the run
+  }
+} catch (e) {
+  Atomics.store(ctl, CTL.FAILED, 1);
+  Atomics.notify(ctl, CTL.BAR_GEN);
+  console.error(`run-gguf worker ${init.ith}:`, e);
+}
+process.exit(0);
