@@ -2,7 +2,7 @@
 // model-type string, llama-quantize's type mixes, the synthetic-model cache,
 // and a tiny end-to-end run of the CLI. No timing is asserted.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -165,8 +165,13 @@ test('synthetic cache: XDG location, written once then reused, a stale file is r
   assert.is(statSync(first.path).mtimeMs, mtime);
   // what an interrupted writer of an older version might have left: not taken as finished
   writeFileSync(first.path, new Uint8Array(100));
+  // and the partial file of a writer that was killed: removed
+  const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+  const partial = `${first.path}.partial-${deadPid}`;
+  writeFileSync(partial, new Uint8Array(10));
   const third = await ensureSyntheticModel(spec, { dir });
   assert.ok(third.written);
+  assert.not.ok(existsSync(partial));
   assert.is(statSync(third.path).size, statSync(join(dir, 'test-tiny-Q8_0.gguf')).size);
   assert.ok(statSync(third.path).size > 100);
 });

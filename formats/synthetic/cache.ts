@@ -1,7 +1,7 @@
 // Random-weight models for benchmarks, written once to a cache folder and
 // reused: `tinyllama-1.1b:Q4_K_M` is a 640 MB file that takes seconds to
 // write and no download. Node only (files).
-import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { readGGUF, writeGGUF } from '../gguf/index.js';
@@ -87,6 +87,7 @@ export async function ensureSyntheticModel(spec: SyntheticModelSpec, options: En
   }
 
   mkdirSync(dir, { recursive: true });
+  removeAbandoned(dir, fileName);
   options.onWrite?.(path);
   const tmp = `${path}.partial-${process.pid}`;
   const t0 = performance.now();
@@ -98,6 +99,26 @@ export async function ensureSyntheticModel(spec: SyntheticModelSpec, options: En
     throw err;
   }
   return { path, written: true, ms: performance.now() - t0 };
+}
+
+/** Partial files of this model whose writer is gone (killed mid-write): they would only take space. */
+function removeAbandoned(dir: string, fileName: string): void {
+  const prefix = `${fileName}.partial-`;
+  for (const f of readdirSync(dir)) {
+    if (!f.startsWith(prefix)) continue;
+    const pid = Number(f.slice(prefix.length));
+    if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) rmSync(join(dir, f), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: alive, someone else's
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** The generator stamp in a cached file's metadata, or undefined when it has none or is unreadable. */

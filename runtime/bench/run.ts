@@ -5,7 +5,7 @@
 //   n_batch chunks, each evaluated in graph runs of n_ubatch tokens;
 // - tg: n_gen single-token evaluations from an empty cache, each next token random.
 // Throughput is tokens / time per repetition; mean and sample deviation over them.
-import { fileTypeOf } from '../../formats/gguf/index.js';
+import { fileTypeOf, llamaFileTypeName } from '../../formats/gguf/index.js';
 import type { Context } from '../context.js';
 import { loadModel, type Model } from '../model.js';
 import { Xoshiro128 } from '../sample/rng.js';
@@ -45,9 +45,11 @@ export function benchModelInfo(model: Model): BenchModelInfo {
     nParams += t.nElements;
   }
   const hp = model.hparams;
+  const ft = fileTypeOf(model.gguf);
+  const fileTypeName = ft.name;
   const type = modelDesc({
     arch: hp.arch, n_layer: hp.n_layer, n_head: hp.n_head, n_head_kv: hp.n_head_kv, n_vocab: hp.n_vocab,
-    nParams, fileTypeName: fileTypeOf(model.gguf).name,
+    nParams, fileTypeName,
   });
   return { filename: model.path, type, size, nParams };
 }

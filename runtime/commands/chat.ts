@@ -427,7 +427,6 @@ async function interactive(session: ChatSession, io: ChatIO): Promise<number> {
         stdin.pause();
         restore();
       }
-      if (stats.stop === 'aborted') io.err.write(ui.dim('[stopped]\n'));
       io.err.write(`${ui.dim(statsLine(stats, session.contextUsed, session.context.contextSize))}\n`);
     }
   } finally {

@@ -1,0 +1,128 @@
+// ChatSession on a real model (stories260K): multi-turn reuse of the KV
+// cache gives the same replies as evaluating the conversation from scratch,
+// abort keeps the partial reply, a full context shifts (system prompt kept)
+// instead of failing, and conversations save and load.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { BuiltinChatTemplate, ChatSession, CompletionTemplate, tokenizeChat, type ChatTemplate } from '../runtime/chat/index.js';
+import { loadModel, type Model } from '../runtime/index.js';
+import { sharedDir } from './helpers/shared.js';
+
+const models = sharedDir('models');
+
+if (models) {
+  const model: Model = await loadModel(join(models, 'stories260K.gguf'));
+  test.after(() => model.dispose());
+
+  const session = (template: ChatTemplate, opts: { contextSize?: number; system?: string; maxTokens?: number } = {}) =>
+    new ChatSession(model, model.createContext({ contextSize: opts.contextSize ?? 512 }), {
+      template, system: opts.system, maxTokens: opts.maxTokens ?? 24, temp: 0,
+    });
+
+  test('a second turn evaluates only the new tokens, and replies as a fresh evaluation of the whole conversation does', async () => {
+    for (const template of [new CompletionTemplate('test'), new BuiltinChatTemplate('chatml', 'test')] as ChatTemplate[]) {
+      const s = session(template, { system: template.kind === 'completion' ? undefined : 'Tell stories.' });
+      const first = await s.reply('Once upon a time');
+      assert.is(first.reusedTokens, 0);
+      assert.ok(first.generatedTokens > 0);
+      const afterFirst = s.contextUsed;
+      const second = await s.reply('The little dog');
+      assert.ok(second.reusedTokens > 0, `${template.name}: the cache is reused`);
+      assert.ok(second.reusedTokens >= afterFirst - 8, `${template.name}: nearly all of turn 1 (${second.reusedTokens} of ${afterFirst}) reused`);
+      assert.ok(second.promptTokens < 20, `${template.name}: only the new message evaluated (${second.promptTokens} tokens)`);
+      // the same conversation, evaluated from an empty cache, gives the same greedy reply
+      const fresh = session(template);
+      fresh.load(s.messages.slice(0, -1));
+      const again = await fresh.reply('The little dog');
+      assert.is(again.reusedTokens, 0);
+      assert.is(again.text, second.text, `${template.name}: reply with a reused cache equals the fresh one`);
+      s.context.dispose();
+      fresh.context.dispose();
+    }
+  });
+
+  test('the cache holds exactly the conversation\'s tokens: prompt of turn 2 = cache + new tokens', async () => {
+    const t = new BuiltinChatTemplate('chatml', 'test');
+    const s = session(t);
+    await s.reply('Lily had a ball.');
+    const full = tokenizeChat(model.tokenizer, t, [...s.messages, { role: 'user', content: 'Then?' }]);
+    const second = await s.reply('Then?');
+    assert.is(second.reusedTokens + second.promptTokens, full.length);
+    s.context.dispose();
+  });
+
+  test('abort: the reply stops early, the partial reply stays in the conversation', async () => {
+    const s = session(new CompletionTemplate('test'), { maxTokens: 200 });
+    const ac = new AbortController();
+    let pieces = 0;
+    const stats = await s.reply('Once upon a time', {
+      signal: ac.signal,
+      onText: () => {
+        if (++pieces === 5) ac.abort();
+      },
+    });
+    assert.is(stats.stop, 'aborted');
+    assert.ok(stats.generatedTokens >= 5 && stats.generatedTokens < 10, `stopped right after the abort (${stats.generatedTokens} tokens)`);
+    assert.is(s.messages.length, 2);
+    assert.is(s.messages[1].content, stats.text);
+    // aborting before any token: the message is withdrawn
+    const ac2 = new AbortController();
+    ac2.abort();
+    const none = await s.reply('ignored', { signal: ac2.signal });
+    assert.is(none.stop, 'aborted');
+    assert.is(s.messages.length, 2);
+    s.context.dispose();
+  });
+
+  test('a full context drops the oldest turns (system prompt kept) instead of failing', async () => {
+    const s = session(new BuiltinChatTemplate('chatml', 'test'), { contextSize: 96, system: 'You tell short stories.', maxTokens: 30 });
+    const notices: string[] = [];
+    let dropped = 0;
+    for (const q of ['Once upon a time', 'The dog ran', 'The cat sat', 'A bird sang', 'The end']) {
+      const st = await s.reply(q, { onNotice: (n) => notices.push(n) });
+      dropped += st.droppedMessages;
+      assert.ok(s.contextUsed <= 96);
+      assert.is(s.messages[0].role, 'system');
+      assert.is(s.messages[0].content, 'You tell short stories.');
+    }
+    assert.ok(dropped > 0, 'turns were dropped');
+    assert.ok(notices.some((n) => n.startsWith('context full: dropped')), notices.join(' | '));
+    assert.is(s.messages.at(-2)?.content, 'The end', 'the latest exchange stays');
+    s.context.dispose();
+  });
+
+  test('a reply longer than the context stops with a notice; a message too long is not sent', async () => {
+    const s = session(new CompletionTemplate('test'), { contextSize: 48, maxTokens: -1 });
+    const notices: string[] = [];
+    const st = await s.reply('Once upon a time', { onNotice: (n) => notices.push(n) });
+    assert.ok(st.stop === 'context-full' || st.stop === 'eog', st.stop);
+    assert.ok(s.contextUsed <= 48);
+    const long = await s.reply('word '.repeat(100), { onNotice: (n) => notices.push(n) });
+    assert.is(long.stop, 'context-full');
+    assert.ok(notices.some((n) => /message not sent/.test(n)), notices.join(' | '));
+    assert.not.ok(s.messages.some((m) => m.content.startsWith('word word')));
+    s.context.dispose();
+  });
+
+  test('save / load / reset / system prompt', async () => {
+    const s = session(new BuiltinChatTemplate('chatml', 'test'), { system: 'Be kind.' });
+    await s.reply('Hello');
+    const saved = JSON.parse(JSON.stringify(s.toJSON()));
+    assert.is(saved.format, 'run-gguf-chat');
+    assert.is(saved.messages.length, 3);
+    const other = session(new BuiltinChatTemplate('chatml', 'test'));
+    other.load(saved);
+    assert.equal(other.messages, s.messages);
+    assert.is(other.systemPrompt, 'Be kind.');
+    assert.throws(() => other.load({ messages: [{ role: 'robot', content: 'x' }] }), /message 1/);
+    s.setSystem('Be brief.');
+    s.reset();
+    assert.equal(s.messages, [{ role: 'system', content: 'Be brief.' }]);
+    assert.is(s.contextUsed, 0);
+    s.context.dispose();
+    other.context.dispose();
+  });
+}
+
+test.run();
