@@ -27,13 +27,14 @@ if (models) {
       assert.is(first.reusedTokens, 0);
       assert.ok(first.generatedTokens > 0);
       const afterFirst = s.contextUsed;
+      const fullPrompt = tokenizeChat(model.tokenizer, template, [...s.messages, { role: 'user', content: 'The little dog' }]).length;
       const second = await s.reply('The little dog');
-      assert.ok(second.reusedTokens > 0, `${template.name}: the cache is reused`);
-      assert.ok(second.reusedTokens >= afterFirst - 8, `${template.name}: nearly all of turn 1 (${second.reusedTokens} of ${afterFirst}) reused`);
-      assert.ok(second.promptTokens < 20, `${template.name}: only the new message evaluated (${second.promptTokens} tokens)`);
+      // re-tokenizing the reply's text may differ from the sampled ids at its end: a few tokens at most
+      assert.ok(second.reusedTokens >= afterFirst - 4, `${template.name}: nearly all of turn 1 (${second.reusedTokens} of ${afterFirst}) reused`);
+      assert.is(second.promptTokens, fullPrompt - second.reusedTokens, `${template.name}: only the rest evaluated`);
       // the same conversation, evaluated from an empty cache, gives the same greedy reply
       const fresh = session(template);
-      fresh.load(s.messages.slice(0, -1));
+      fresh.load(s.messages.slice(0, -2));
       const again = await fresh.reply('The little dog');
       assert.is(again.reusedTokens, 0);
       assert.is(again.text, second.text, `${template.name}: reply with a reused cache equals the fresh one`);

@@ -240,6 +240,10 @@ export class ChatSession {
         stats.stop = 'aborted';
         break;
       }
+      if (this.maxTokens === 0) {
+        stats.stop = 'max-tokens';
+        break;
+      }
       const next = this.sampler.sample(logits);
       this.sampler.accept(next);
       if (tok.isEog(next)) {

@@ -18,6 +18,23 @@ import { styles, type Styles } from '../terminal/colors.js';
 import { ProgressBar } from '../terminal/progress.js';
 import { modelTotals } from './info.js';
 
+/** Words joined with ", " in lines of at most `width` columns, each indented by `indent`. */
+function wrapList(words: readonly string[], indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const w of words) {
+    const piece = line ? `, ${w}` : w;
+    if (indent + line.length + piece.length + 1 > width) {
+      lines.push(`${line},`);
+      line = w;
+    } else {
+      line += piece;
+    }
+  }
+  if (line) lines.push(line);
+  return lines.map((l) => ' '.repeat(indent) + l).join('\n');
+}
+
 export const chatUsage = `Usage: run-gguf [chat] <model.gguf> [options]
 
 Chats with a model in the terminal, using the chat template in its file.
@@ -27,8 +44,9 @@ replies go to stdout.
 Options:
       --system TEXT        system prompt
   -p, --prompt TEXT        answer this one message and exit
-      --chat-template T    a template name (${templateNames().join(', ')}),
-                           a Jinja template FILE, or Jinja text; overrides the file's
+      --chat-template T    overrides the file's template: a Jinja FILE, Jinja text,
+                           or a built-in name:
+${wrapList(templateNames(), 27, 78)}
   -n, --n-predict N        tokens per reply at most (default -1: until the model stops)
       --temp T             temperature (default 0.8; 0 = greedy)
       --top-k K            top-k (default 40; 0 = off)
@@ -162,7 +180,7 @@ export async function runChat(args: string[]): Promise<number> {
     path = picked;
   }
 
-  // the template override is checked before the (possibly long) load
+  // a mistyped --chat-template is reported before the (possibly long) load
   let override: string | undefined;
   let overrideLabel: string | undefined;
   const ct = values['chat-template'];
@@ -170,9 +188,12 @@ export async function runChat(args: string[]): Promise<number> {
     if (existsSync(ct) && !templateNames().includes(ct)) {
       override = readFileSync(ct, 'utf8');
       overrideLabel = `template file ${basename(ct)}`;
-    } else {
+    } else if (templateNames().includes(ct) || ct.includes('{{') || ct.includes('{%')) {
       override = ct;
       overrideLabel = `--chat-template ${ct.length > 40 ? 'text' : ct}`;
+    } else {
+      io.err.write(`run-gguf: unknown chat template "${ct}": not a file, not Jinja, not one of ${templateNames().join(', ')}\n`);
+      return 2;
     }
   }
 
@@ -231,7 +252,8 @@ async function replyTo(session: ChatSession, text: string, io: ChatIO, ac: Abort
     },
     onNotice: (msg) => io.err.write(`${last && !last.endsWith('\n') ? '\n' : ''}${io.ui.yellow(`[${msg}]`)}\n`),
   });
-  if (stats.text && !stats.text.endsWith('\n')) io.out.write('\n');
+  // one reply, one line at least: scripts reading the pipe can count on it
+  if (!stats.text.endsWith('\n')) io.out.write('\n');
   return stats;
 }
 
@@ -365,6 +387,10 @@ async function interactive(session: ChatSession, io: ChatIO): Promise<number> {
     if (stdin.isTTY) stdin.setRawMode(false);
   };
   process.on('exit', restore);
+  // Ctrl+C as a signal (the moments the terminal is not raw) stops the reply, never the process
+  let current: AbortController | undefined;
+  const onSig = () => current?.abort();
+  process.on('SIGINT', onSig);
   io.err.write(ui.dim('Type a message, /help for commands, Ctrl+D to exit.\n'));
 
   const ask = () => new Promise<string | null>((resolve) => {
@@ -413,6 +439,7 @@ async function interactive(session: ChatSession, io: ChatIO): Promise<number> {
         continue;
       }
       const ac = new AbortController();
+      current = ac;
       const onData = (buf: Buffer) => {
         if (buf.includes(3)) ac.abort();
       };
@@ -423,6 +450,7 @@ async function interactive(session: ChatSession, io: ChatIO): Promise<number> {
       try {
         stats = await replyTo(session, line, io, ac);
       } finally {
+        current = undefined;
         stdin.off('data', onData);
         stdin.pause();
         restore();
@@ -432,6 +460,7 @@ async function interactive(session: ChatSession, io: ChatIO): Promise<number> {
   } finally {
     restore();
     process.off('exit', restore);
+    process.off('SIGINT', onSig);
   }
   return 0;
 }

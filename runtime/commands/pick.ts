@@ -57,7 +57,7 @@ export async function findGGUFFiles(roots: readonly SearchRoot[]): Promise<strin
       if (!statSync(root.dir).isDirectory()) continue;
       found = await fg('**/*.gguf', {
         cwd: root.dir, absolute: true, deep: root.deep, onlyFiles: true, suppressErrors: true,
-        followSymbolicLinks: true, caseSensitiveMatch: false, dot: true,
+        followSymbolicLinks: true, caseSensitiveMatch: false,
         ignore: ['**/node_modules/**', '**/.git/**', '**/.Trash/**'],
       });
     } catch {

@@ -28,17 +28,21 @@ export class ProgressBar {
     const frac = total > 0 ? Math.min(1, done / total) : 1;
     const pct = `${Math.floor(frac * 100)}%`.padStart(4);
     const rate = seconds > 0 ? `${(done / MB / seconds).toFixed(1)} MB/s` : '';
-    const tail = ` ${pct} ${formatBytes(done)}/${formatBytes(total)} ${rate}`;
-    const barWidth = Math.max(10, Math.min(40, width - label.length - tail.length - 4));
+    const tail = ` ${pct} ${formatBytes(done)}/${formatBytes(total)} ${rate}`.trimEnd();
+    // the numbers matter most, then the bar; a long file name gives way first
+    const room = width - 1 - tail.length - 3;
+    const barWidth = Math.max(10, Math.min(40, room - Math.min(label.length, 24)));
+    const labelRoom = Math.max(0, room - barWidth);
+    const shown = label.length <= labelRoom ? label : labelRoom > 1 ? `${label.slice(0, labelRoom - 1)}…` : '';
     const full = Math.round(frac * barWidth);
-    return `${label} [${'='.repeat(full)}${' '.repeat(barWidth - full)}]${tail}`;
+    return `${shown}${shown ? ' ' : ''}[${'='.repeat(full)}${' '.repeat(barWidth - full)}]${tail}`;
   }
 
   update(done: number, total: number): void {
     const now = performance.now();
     if (done < total && now - this.lastDraw < 100) return;
     this.lastDraw = now;
-    const width = this.out.columns ?? 80;
+    const width = this.out.columns || 80; // 0 when the pty has no size
     const text = ProgressBar.line(this.label, done, total, (now - this.start) / 1000, width).slice(0, width - 1);
     this.out.write(`\r${text}\x1b[K`);
     this.drawn = true;
