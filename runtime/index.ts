@@ -6,3 +6,4 @@ export type { LoadProgress } from './load.js';
 export type { HParams } from './hparams.js';
 export type { SamplerOptions } from './sample/index.js';
 export { Tokenizer } from './tokenizer/index.js';
+export { ChatSession, type ChatSessionOptions, type ChatMessage, type ReplyOptions, type ReplyStats } from './chat/index.js';
