@@ -45,6 +45,10 @@ const CASES: { type: GGMLType; shape: LlamaShape; note: string; synth?: Partial<
   { type: GGMLType.Q4_K, shape: { ...base, ropeFreqs: true, rope_freq_base: 500000 }, note: 'llama3 rope_freqs, base 5e5' },
   { type: GGMLType.Q5_K, shape: { ...base, ropeScaling: { type: 'yarn', factor: 2, originalContext: 256 } }, note: 'rope scaling yarn x2' },
   { type: GGMLType.Q6_K, shape: base, note: '' },
+  // qwen2: the llama stack with q/k/v biases and NEOX rope
+  { type: GGMLType.F16, shape: { ...base, arch: 'qwen2' }, note: 'qwen2' },
+  { type: GGMLType.Q8_0, shape: { ...base, arch: 'qwen2' }, note: 'qwen2' },
+  { type: GGMLType.Q4_K, shape: { ...base, arch: 'qwen2' }, note: 'qwen2' },
 ];
 
 // A 64-token sequence, and a prompt longer than our n_batch (evaluated in batches of 32).
@@ -81,14 +85,15 @@ const paths = new Map<GGMLType, string>();
 
 for (const c of CASES) {
   const name = ggmlTypeInfo(c.type)!.name.toUpperCase();
-  test(`llama ${name}${c.note ? ` (${c.note})` : ''}: next-token distributions match llama.cpp`, async () => {
-    const path = join(dir, `llama-${name}.gguf`);
+  const arch = c.shape.arch ?? 'llama';
+  test(`${arch} ${name}${c.note ? ` (${c.note})` : ''}: next-token distributions match llama.cpp`, async () => {
+    const path = join(dir, `${arch}-${name}.gguf`);
     await writeGGUF(path, llamaModelSpec(c.shape, c.type, { seed: 7, ...SYNTH, ...c.synth }));
-    paths.set(c.type, path);
+    if (arch === 'llama') paths.set(c.type, path);
     const llama = await (await oracle()).loadModel({ modelPath: path });
     try {
       const s = await compareFile(path, llama);
-      rows.push(`  ${name.padEnd(5)} KL mean ${s.meanKL.toExponential(2)} max ${s.maxKL.toExponential(2)}  argmax ${(100 * s.argmaxAgreement).toFixed(1)}%  entropy ${s.meanEntropy.toFixed(2)}  ${c.note}`);
+      rows.push(`  ${`${arch} ${name}`.padEnd(11)} KL mean ${s.meanKL.toExponential(2)} max ${s.maxKL.toExponential(2)}  argmax ${(100 * s.argmaxAgreement).toFixed(1)}%  entropy ${s.meanEntropy.toFixed(2)}  ${c.note}`);
       assert.ok(s.meanKL <= KL_BOUND, `${name}: mean KL ${s.meanKL} > ${KL_BOUND}`);
       assert.ok(s.argmaxAgreement >= ARGMAX_BOUND, `${name}: argmax agreement ${s.argmaxAgreement} < ${ARGMAX_BOUND}`);
       assert.ok(s.meanEntropy < 4, `${name}: distributions are not peaked (entropy ${s.meanEntropy})`);

@@ -22,16 +22,20 @@ export interface LlamaShape {
   ropeScaling?: { type: 'linear' | 'yarn'; factor: number; originalContext?: number };
   /** llama3-style rope_freqs.weight (n_rot/2 factors). */
   ropeFreqs?: boolean;
+  /**
+   * general.architecture: 'llama', or 'qwen2' (the same tensors plus q/k/v
+   * biases; llama.cpp runs it with NEOX rope). Default 'llama'.
+   */
+  arch?: 'llama' | 'qwen2';
 }
 
 /** Shapes of real models (for benchmarks), and small ones for tests. */
 export const LLAMA_SHAPES: Readonly<Record<string, LlamaShape>> = {
   'tinyllama-1.1b': { n_vocab: 32000, n_embd: 2048, n_layer: 22, n_head: 32, n_head_kv: 4, n_ff: 5632, n_ctx_train: 2048 },
   'llama-160m': { n_vocab: 32000, n_embd: 768, n_layer: 12, n_head: 12, n_head_kv: 12, n_ff: 3072, n_ctx_train: 2048 },
-  // Qwen2.5-0.5B's sizes as a llama: runtime/arch has no qwen2 yet, so no q/k/v biases (a
-  // fraction of a percent of the work). Its row length 896 is not a multiple of 256, so
-  // k-quant mixes fall back to legacy types on most matrices, as in the real files.
-  'qwen2.5-0.5b': { n_vocab: 151936, n_embd: 896, n_layer: 24, n_head: 14, n_head_kv: 2, n_ff: 4864, n_ctx_train: 32768, rope_freq_base: 1000000, tied: true },
+  // Qwen2.5-0.5B's sizes (q/k/v biases, NEOX rope). Its row length 896 is not a multiple of
+  // 256, so k-quant mixes fall back to legacy types on most matrices, as in the real files.
+  'qwen2.5-0.5b': { n_vocab: 151936, n_embd: 896, n_layer: 24, n_head: 14, n_head_kv: 2, n_ff: 4864, n_ctx_train: 32768, rope_freq_base: 1000000, tied: true, arch: 'qwen2' },
   'test-tiny': { n_vocab: 512, n_embd: 256, n_layer: 2, n_head: 4, n_head_kv: 2, n_ff: 512, n_ctx_train: 512 },
 };
 
@@ -89,30 +93,32 @@ export function llamaModelSpec(shape: LlamaShape, type: GGMLType, options: Synth
   const s = shape;
   const headDim = s.n_embd / s.n_head;
   const nEmbdKv = headDim * s.n_head_kv;
+  const arch = s.arch ?? 'llama';
   const kv: GGUFKVInput[] = [
-    { key: 'general.architecture', value: 'llama' },
-    { key: 'general.name', value: `synthetic llama ${ggmlTypeInfo(type)!.name}` },
+    { key: 'general.architecture', value: arch },
+    { key: 'general.name', value: `synthetic ${arch} ${ggmlTypeInfo(type)!.name}` },
     { key: 'general.file_type', value: options.fileType ?? fileTypeFor(type) },
-    { key: 'llama.vocab_size', value: s.n_vocab },
-    { key: 'llama.context_length', value: s.n_ctx_train },
-    { key: 'llama.embedding_length', value: s.n_embd },
-    { key: 'llama.block_count', value: s.n_layer },
-    { key: 'llama.feed_forward_length', value: s.n_ff },
-    { key: 'llama.attention.head_count', value: s.n_head },
-    { key: 'llama.attention.head_count_kv', value: s.n_head_kv },
-    { key: 'llama.rope.dimension_count', value: headDim },
-    { key: 'llama.rope.freq_base', value: s.rope_freq_base ?? 10000, type: GGUFValueType.FLOAT32 },
-    { key: 'llama.attention.layer_norm_rms_epsilon', value: 1e-5, type: GGUFValueType.FLOAT32 },
+    { key: `${arch}.vocab_size`, value: s.n_vocab },
+    { key: `${arch}.context_length`, value: s.n_ctx_train },
+    { key: `${arch}.embedding_length`, value: s.n_embd },
+    { key: `${arch}.block_count`, value: s.n_layer },
+    { key: `${arch}.feed_forward_length`, value: s.n_ff },
+    { key: `${arch}.attention.head_count`, value: s.n_head },
+    { key: `${arch}.attention.head_count_kv`, value: s.n_head_kv },
+    { key: `${arch}.rope.dimension_count`, value: headDim },
+    { key: `${arch}.rope.freq_base`, value: s.rope_freq_base ?? 10000, type: GGUFValueType.FLOAT32 },
+    { key: `${arch}.attention.layer_norm_rms_epsilon`, value: 1e-5, type: GGUFValueType.FLOAT32 },
   ];
   if (s.ropeScaling) {
-    kv.push({ key: 'llama.rope.scaling.type', value: s.ropeScaling.type });
-    kv.push({ key: 'llama.rope.scaling.factor', value: s.ropeScaling.factor, type: GGUFValueType.FLOAT32 });
-    if (s.ropeScaling.originalContext) kv.push({ key: 'llama.rope.scaling.original_context_length', value: s.ropeScaling.originalContext });
+    kv.push({ key: `${arch}.rope.scaling.type`, value: s.ropeScaling.type });
+    kv.push({ key: `${arch}.rope.scaling.factor`, value: s.ropeScaling.factor, type: GGUFValueType.FLOAT32 });
+    if (s.ropeScaling.originalContext) kv.push({ key: `${arch}.rope.scaling.original_context_length`, value: s.ropeScaling.originalContext });
   }
   kv.push(...spmVocabKV(s.n_vocab));
   if (options.extraKV) kv.push(...options.extraKV);
 
   const tensors: GGUFTensorInput[] = [];
+  const qkvBias = arch === 'qwen2';
   let tensorSeed = seed * 7919;
   const pooled = rowPool(seed, options.distinctRows);
   // A matrix of n_out rows of n_in, N(0, sigma), in `type` (or F32 for vectors).
@@ -158,6 +164,11 @@ export function llamaModelSpec(shape: LlamaShape, type: GGMLType, options: Synth
     matrix(`${p}.attn_q.weight`, s.n_embd, s.n_embd, proj);
     matrix(`${p}.attn_k.weight`, s.n_embd, nEmbdKv, proj);
     matrix(`${p}.attn_v.weight`, s.n_embd, nEmbdKv, proj);
+    if (qkvBias) {
+      vector(`${p}.attn_q.bias`, s.n_embd, 0, 0.5);
+      vector(`${p}.attn_k.bias`, nEmbdKv, 0, 0.5);
+      vector(`${p}.attn_v.bias`, nEmbdKv, 0, 0.5);
+    }
     matrix(`${p}.attn_output.weight`, s.n_embd, s.n_embd, proj * (options.blockOutScale ?? 1));
     vector(`${p}.ffn_norm.weight`, s.n_embd, 1, 0.1);
     matrix(`${p}.ffn_gate.weight`, s.n_embd, s.n_ff, proj);

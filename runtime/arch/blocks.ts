@@ -4,6 +4,10 @@ import type { Tensor } from '../graph/graph.js';
 import type { RopeParams } from '../graph/ops.js';
 import type { BuildContext } from './context.js';
 
+/** ggml's rope modes: NORM rotates adjacent pairs (llama), NEOX the two halves (qwen2, gpt-neox...). */
+export const ROPE_NORM = 0;
+export const ROPE_NEOX = 2;
+
 /** Rope settings from hparams (llama.cpp's rope_ext arguments). */
 export function ropeParams(c: BuildContext, mode: number, freqFactors?: Tensor): RopeParams {
   const hp = c.hp;
@@ -64,5 +68,7 @@ export function outputHead(c: BuildContext, x: Tensor, norm: (x: Tensor) => Tens
   const last = ops.lastRows(x, c.nOutputs, 'inp_out');
   const cur = norm(last);
   const head = c.wOpt('output.weight') ?? c.w('token_embd.weight');
-  return ops.matmul(head, cur, 'result_output');
+  const logits = ops.matmul(head, cur, 'result_output');
+  const bias = c.wOpt('output.bias');
+  return bias ? ops.add(logits, bias, 'result_output_b') : logits;
 }

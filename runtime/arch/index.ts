@@ -2,9 +2,11 @@
 // in this folder and one line here.
 import type { BuildGraph } from './context.js';
 import { buildLlama } from './llama.js';
+import { buildQwen2 } from './qwen2.js';
 
 export const ARCHITECTURES: Readonly<Record<string, BuildGraph>> = {
   llama: buildLlama,
+  qwen2: buildQwen2,
 };
 
 export function supportedArchitectures(): string[] {
