@@ -1,4 +1,5 @@
-// Next-token distributions of random-weight Llama models, here and in
+// Next-token distributions of random-weight Llama-family models (llama,
+// qwen2, qwen3), here and in
 // llama.cpp (node-llama-cpp) on the very same GGUF file, for every weight
 // type. Also proves the comparison can fail: a broken graph exceeds the bound.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -49,6 +50,10 @@ const CASES: { type: GGMLType; shape: LlamaShape; note: string; synth?: Partial<
   { type: GGMLType.F16, shape: { ...base, arch: 'qwen2' }, note: 'qwen2' },
   { type: GGMLType.Q8_0, shape: { ...base, arch: 'qwen2' }, note: 'qwen2' },
   { type: GGMLType.Q4_K, shape: { ...base, arch: 'qwen2' }, note: 'qwen2' },
+  // qwen3: no biases, RMSNorm on each head of q and k before rope
+  { type: GGMLType.F16, shape: { ...base, arch: 'qwen3' }, note: 'qwen3' },
+  { type: GGMLType.Q8_0, shape: { ...base, arch: 'qwen3' }, note: 'qwen3' },
+  { type: GGMLType.Q4_K, shape: { ...base, arch: 'qwen3' }, note: 'qwen3' },
 ];
 
 // A 64-token sequence, and a prompt longer than our n_batch (evaluated in batches of 32).

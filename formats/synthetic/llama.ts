@@ -23,10 +23,11 @@ export interface LlamaShape {
   /** llama3-style rope_freqs.weight (n_rot/2 factors). */
   ropeFreqs?: boolean;
   /**
-   * general.architecture: 'llama', or 'qwen2' (the same tensors plus q/k/v
-   * biases; llama.cpp runs it with NEOX rope). Default 'llama'.
+   * general.architecture: 'llama', 'qwen2' (the same tensors plus q/k/v
+   * biases; llama.cpp runs it with NEOX rope) or 'qwen3' (no biases, a
+   * per-head RMSNorm of q and k). Default 'llama'.
    */
-  arch?: 'llama' | 'qwen2';
+  arch?: 'llama' | 'qwen2' | 'qwen3';
 }
 
 /** Shapes of real models (for benchmarks), and small ones for tests. */
@@ -164,6 +165,10 @@ export function llamaModelSpec(shape: LlamaShape, type: GGMLType, options: Synth
     matrix(`${p}.attn_q.weight`, s.n_embd, s.n_embd, proj);
     matrix(`${p}.attn_k.weight`, s.n_embd, nEmbdKv, proj);
     matrix(`${p}.attn_v.weight`, s.n_embd, nEmbdKv, proj);
+    if (arch === 'qwen3') {
+      vector(`${p}.attn_q_norm.weight`, headDim, 1, 0.2);
+      vector(`${p}.attn_k_norm.weight`, headDim, 1, 0.2);
+    }
     if (qkvBias) {
       vector(`${p}.attn_q.bias`, s.n_embd, 0, 0.5);
       vector(`${p}.attn_k.bias`, nEmbdKv, 0, 0.5);

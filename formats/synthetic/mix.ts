@@ -136,7 +136,8 @@ export function fallbackType(t: GGMLType, nIn: number): GGMLType {
     [GGMLType.Q2_K]: GGMLType.Q4_0, [GGMLType.Q3_K]: GGMLType.Q4_0, [GGMLType.Q4_K]: GGMLType.Q5_0,
     [GGMLType.Q5_K]: GGMLType.Q5_1, [GGMLType.Q6_K]: GGMLType.Q8_0,
   };
-  const f = FALLBACK[t];
+  // a 32-block type has nothing smaller to fall back to: F16 below, as in llama.cpp
+  const f = FALLBACK[t] ?? (ggmlTypeInfo(t)!.blockSize <= 32 ? t : undefined);
   if (f === undefined) throw new RangeError(`rows of ${nIn} are not whole ${ggmlTypeInfo(t)!.name} blocks and llama.cpp has no fallback type for it`);
   return nIn % ggmlTypeInfo(f)!.blockSize === 0 ? f : GGMLType.F16;
 }

@@ -41,6 +41,11 @@ export function selfAttention(c: BuildContext, il: number, cur: Tensor, rope: Ro
   let q = biased('attn_q', cur);
   let k = biased('attn_k', cur);
   const v = biased('attn_v', cur);
+  // QK norm (qwen3, gemma3...): RMSNorm of each head of q and k before rope
+  const qNorm = c.wOpt(`${p}.attn_q_norm.weight`);
+  const kNorm = c.wOpt(`${p}.attn_k_norm.weight`);
+  if (qNorm) q = ops.rmsNorm(ops.heads(q, headDim), qNorm, hp.f_norm_rms_eps, `Qcur_normed-${il}`);
+  if (kNorm) k = ops.rmsNorm(ops.heads(k, headDim), kNorm, hp.f_norm_rms_eps, `Kcur_normed-${il}`);
   q = ops.rope(q, c.inpPos, hp.n_head, headDim, rope, `Qcur-${il}`);
   k = ops.rope(k, c.inpPos, hp.n_head_kv, headDim, rope, `Kcur-${il}`);
   const attn = ops.attention(q, k, v, c.inpPos, c.cache[il]!, {

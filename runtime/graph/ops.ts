@@ -201,6 +201,12 @@ export class Ops {
     });
   }
 
+  /** A contiguous [n_head*head_dim, n_tokens] tensor seen as [head_dim, n_head*n_tokens] rows (per-head ops). */
+  heads(x: Tensor, headDim: number): Tensor {
+    if (x.rowStride !== undefined && x.rowStride !== x.ne[0]! * 4) throw new Error(`${x.name}: per-head view of a strided tensor`);
+    return this.g.view(x, `${x.name}-heads`, [headDim, elementCount(x.ne) / headDim], 0, headDim * 4);
+  }
+
   /** The last `keep` token rows of x (logits only where asked). */
   lastRows(x: Tensor, keep: number, name: string): Tensor {
     const n = x.ne[0]!;

@@ -1,0 +1,251 @@
+// llama-quantize for GGUF files: the per-tensor type choice of
+// src/llama-quant.cpp (the Q*_K_S/M/L rules live in synthetic/mix.ts, shared
+// with the synthetic models) and a streaming rewrite in which every row goes
+// through the reference dequantizer and quantizer, so the bytes are ggml's.
+// node:fs is imported on first use, like gguf/write-file.ts.
+import { GGMLType, ggmlTypeInfo, ggmlTypeName, rowSize } from '../ggml-types.js';
+import {
+  GGUFValueType, LLM_KV_SPLIT_COUNT, LLM_KV_SPLIT_NO, LLM_KV_SPLIT_TENSORS_COUNT, readGGUF, writeGGUF,
+  type GGUFFile, type GGUFKVInput, type GGUFTensorInfo, type TensorDataProvider,
+} from '../gguf/index.js';
+import { dequantizeRow, quantizeRow, referenceTypes } from '../quant/index.js';
+import { fallbackType, mixNames, quantMix } from '../synthetic/mix.js';
+import type { LlamaShape } from '../synthetic/llama.js';
+import type { LlamaFileType } from '../gguf/file-type.js';
+
+/** ggml's GGML_QNT_VERSION, written as general.quantization_version. */
+export const GGML_QNT_VERSION = 2;
+
+/** The TYPE names `quantize` takes: llama-quantize's, for the types with a reference quantizer here. */
+export function quantizeTypeNames(): string[] {
+  return mixNames();
+}
+
+export interface QuantizeOptions {
+  /** --pure: every quantizable tensor in the base type (the row-length fallback still applies). */
+  pure?: boolean;
+  /** --output-tensor-type. */
+  outputTensorType?: GGMLType;
+  /** --token-embedding-type. */
+  tokenEmbeddingType?: GGMLType;
+}
+
+export interface TensorPlan {
+  tensor: GGUFTensorInfo;
+  /** The type it is written in; equal to tensor.type means its bytes are copied. */
+  type: GGMLType;
+}
+
+export interface QuantizePlan {
+  name: string;
+  fileType: LlamaFileType;
+  tensors: TensorPlan[];
+}
+
+/**
+ * tensor_allows_quantization for the tensors a Llama-family file holds:
+ * 2-D (or more) weights, except norms and the few embeddings llama.cpp keeps.
+ */
+export function tensorAllowsQuantization(t: Pick<GGUFTensorInfo, 'name' | 'shape'>): boolean {
+  const nDims = nDimsOf(t.shape);
+  if (nDims < 2) return false;
+  const n = t.name;
+  if (!n.endsWith('weight')) return false;
+  if (n.includes('_norm.weight') || n.includes('ffn_gate_inp.weight')) return false;
+  if (n === 'position_embd.weight' || n === 'token_types.weight') return false;
+  return !n.includes('ssm_conv1d') && !n.includes('attn_rel_b.weight');
+}
+
+/** ggml_n_dims: trailing dimensions of 1 do not count. */
+function nDimsOf(shape: readonly number[]): number {
+  let n = shape.length;
+  while (n > 1 && shape[n - 1] === 1) n--;
+  return Math.max(1, n);
+}
+
+/** The shape facts llama-quantize's rules use, from a file's metadata. */
+function shapeOf(file: GGUFFile): LlamaShape {
+  const arch = String(file.metadata.get('general.architecture') ?? 'llama');
+  const num = (k: string, dflt = 0): number => {
+    const v = file.metadata.get(`${arch}.${k}`);
+    if (typeof v === 'number') return v;
+    if (typeof v === 'bigint') return Number(v);
+    // per-layer arrays (head_count_kv of some models): the first layer's
+    if (v && typeof v === 'object' && 'length' in v && (v as ArrayLike<unknown>).length > 0) return Number((v as ArrayLike<number>)[0]);
+    return dflt;
+  };
+  const nHead = num('attention.head_count', 1);
+  return {
+    n_vocab: 0, n_embd: num('embedding_length'), n_layer: num('block_count'), n_head: nHead,
+    n_head_kv: num('attention.head_count_kv', nHead) || nHead, n_ff: num('feed_forward_length'), n_ctx_train: 0,
+    // has_tied_embeddings: no output.weight, so token_embd is the head too
+    tied: !file.tensors.some((t) => t.name === 'output.weight'),
+  };
+}
+
+/** Every tensor's new type, as llama_tensor_get_type picks it for `typeName` ("Q4_K_M"). */
+export function planQuantize(file: GGUFFile, typeName: string, options: QuantizeOptions = {}): QuantizePlan {
+  const upper = typeName.toUpperCase();
+  if (!mixNames().includes(upper)) {
+    throw new RangeError(`unknown quantization type "${typeName}" (one of: ${mixNames().join(', ')})`);
+  }
+  const mix = quantMix(upper, shapeOf(file));
+  const quantized = ggmlTypeInfo(mix.base)!.isQuantized;
+  const known = new Set(referenceTypes());
+  const tensors = file.tensors.map((t): TensorPlan => {
+    if (!tensorAllowsQuantization(t)) return { tensor: t, type: t.type };
+    let type: GGMLType;
+    if (options.tokenEmbeddingType !== undefined && t.name === 'token_embd.weight') type = options.tokenEmbeddingType;
+    else if (options.outputTensorType !== undefined && t.name === 'output.weight') type = options.outputTensorType;
+    else if (!quantized) type = mix.base;
+    // a tied head is token_embd: llama.cpp gives it the output tensor's type
+    else if (options.outputTensorType !== undefined && !options.pure && t.name === 'token_embd.weight' && !file.tensors.some((o) => o.name === 'output.weight')) type = options.outputTensorType;
+    else type = fallbackType(options.pure ? mix.base : mix.matrixType(t.name, t.shape[0]!, t.shape[1] ?? 1), t.shape[0]!);
+    if (type !== t.type && !known.has(t.type)) throw new RangeError(`${t.name}: no reference dequantizer for ${ggmlTypeName(t.type)}`);
+    if (type !== t.type && !known.has(type)) throw new RangeError(`${t.name}: no reference quantizer for ${ggmlTypeName(type)}`);
+    if (t.shape[0]! % ggmlTypeInfo(type)!.blockSize !== 0) {
+      throw new RangeError(`${t.name}: rows of ${t.shape[0]} are not whole ${ggmlTypeName(type)} blocks`);
+    }
+    return { tensor: t, type };
+  });
+  return { name: upper, fileType: mix.fileType, tensors };
+}
+
+/** The metadata llama-quantize writes: the input's, without split keys, with the quantization version and file type set. */
+export function quantizedKV(file: GGUFFile, fileType: LlamaFileType): GGUFKVInput[] {
+  const split = new Set([LLM_KV_SPLIT_NO, LLM_KV_SPLIT_COUNT, LLM_KV_SPLIT_TENSORS_COUNT]);
+  const kv: GGUFKVInput[] = file.kv.filter((e) => !split.has(e.key));
+  // gguf_set_val_u32 replaces an existing entry where it stands, else appends
+  const set = (key: string, value: number) => {
+    const entry: GGUFKVInput = { key, value, type: GGUFValueType.UINT32 };
+    const i = kv.findIndex((e) => e.key === key);
+    if (i >= 0) kv[i] = entry;
+    else kv.push(entry);
+  };
+  set('general.quantization_version', GGML_QNT_VERSION);
+  set('general.file_type', fileType);
+  return kv;
+}
+
+/** Input bytes read at once while converting a tensor: memory stays bounded whatever the model's size. */
+const READ_CHUNK = 4 << 20;
+
+/** A tensor's rows, each dequantized to f32 and quantized to `to`, streamed chunk by chunk. */
+export function convertRows(t: GGUFTensorInfo, to: GGMLType): TensorDataProvider {
+  return async function* () {
+    const { open } = await import('node:fs/promises');
+    const ne0 = t.shape[0] ?? 1;
+    const nRows = t.nElements / ne0;
+    const inRow = rowSize(t.type, ne0);
+    const outRow = rowSize(to, ne0);
+    const rowsPerChunk = Math.max(1, Math.floor(READ_CHUNK / inRow));
+    const fh = await open(t.file, 'r');
+    try {
+      for (let r0 = 0; r0 < nRows; r0 += rowsPerChunk) {
+        const n = Math.min(rowsPerChunk, nRows - r0);
+        const buf = new Uint8Array(n * inRow);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, t.absoluteOffset + r0 * inRow);
+        if (bytesRead !== buf.length) throw new Error(`${t.file}: the file ended inside tensor ${t.name}`);
+        const out = new Uint8Array(n * outRow);
+        for (let i = 0; i < n; i++) {
+          const row = t.type === GGMLType.F32
+            ? new Float32Array(buf.buffer, i * inRow, ne0)
+            : dequantizeRow(t.type, buf.subarray(i * inRow, (i + 1) * inRow), ne0);
+          out.set(quantizeRow(to, row), i * outRow);
+        }
+        yield out;
+      }
+    } finally {
+      await fh.close();
+    }
+  };
+}
+
+/** The same tensor's bytes, unchanged. */
+function copyBytes(t: GGUFTensorInfo): TensorDataProvider {
+  return async function* () {
+    const { open } = await import('node:fs/promises');
+    const fh = await open(t.file, 'r');
+    try {
+      for (let done = 0; done < t.nBytes;) {
+        const n = Math.min(READ_CHUNK, t.nBytes - done);
+        const buf = new Uint8Array(n);
+        const { bytesRead } = await fh.read(buf, 0, n, t.absoluteOffset + done);
+        if (bytesRead !== n) throw new Error(`${t.file}: the file ended inside tensor ${t.name}`);
+        yield buf;
+        done += n;
+      }
+    } finally {
+      await fh.close();
+    }
+  };
+}
+
+export interface QuantizeProgress {
+  /** 1-based, as llama-quantize's [ i/ n] lines. */
+  index: number;
+  total: number;
+  tensor: GGUFTensorInfo;
+  type: GGMLType;
+  /** Bytes written for it. */
+  nBytes: number;
+}
+
+export interface QuantizeFileOptions extends QuantizeOptions {
+  /** Called when a tensor starts being written. */
+  onTensor?: (p: QuantizeProgress) => void;
+  /** Convert already-quantized tensors too (llama-quantize --allow-requantize). Default true. */
+  allowRequantize?: boolean;
+}
+
+export interface QuantizeResult {
+  plan: QuantizePlan;
+  inBytes: number;
+  outBytes: number;
+  fileSize: number;
+}
+
+/**
+ * Quantizes the model at `inPath` (any shard of a split model) into one file
+ * at `outPath`. The output is written to a temporary file beside it and
+ * renamed at the end, so a failure never leaves a half-written model, and
+ * `outPath` may not be the input itself (by real path).
+ */
+export async function quantizeGGUF(inPath: string, outPath: string, typeName: string, options: QuantizeFileOptions = {}): Promise<QuantizeResult> {
+  const { realpath, rename, unlink } = await import('node:fs/promises');
+  const { basename, dirname, join, resolve } = await import('node:path');
+  const file = await readGGUF(inPath);
+  const inputs = new Set(await Promise.all([inPath, ...file.shards.map((h) => h.file)].map((p) => realpath(p))));
+  const outDir = await realpath(dirname(resolve(outPath)));
+  const outReal = await realpath(outPath).catch(() => join(outDir, basename(outPath)));
+  if (inputs.has(outReal)) throw new Error(`refusing to overwrite the input: ${outPath} is ${outReal}`);
+
+  const plan = planQuantize(file, typeName, options);
+  if (options.allowRequantize === false) {
+    const re = plan.tensors.find((p) => p.type !== p.tensor.type && ggmlTypeInfo(p.tensor.type)!.isQuantized);
+    if (re) throw new Error(`requantizing from type ${ggmlTypeName(re.tensor.type)} is disabled (${re.tensor.name})`);
+  }
+  let inBytes = 0, outBytes = 0;
+  const total = plan.tensors.length;
+  const tensors = plan.tensors.map(({ tensor: t, type }, i) => {
+    const nBytes = rowSize(type, t.shape[0] ?? 1) * (t.nElements / (t.shape[0] ?? 1));
+    inBytes += t.nBytes;
+    outBytes += nBytes;
+    const inner = type === t.type ? copyBytes(t) : convertRows(t, type);
+    const data: TensorDataProvider = async function* () {
+      options.onTensor?.({ index: i + 1, total, tensor: t, type, nBytes });
+      yield* inner();
+    };
+    return { name: t.name, nameRaw: t.nameRaw, type, shape: t.shape, data };
+  });
+
+  const tmp = join(outDir, `.${basename(outReal)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    const fileSize = await writeGGUF(tmp, { version: 3, kv: quantizedKV(file, plan.fileType), tensors });
+    await rename(tmp, outReal);
+    return { plan, inBytes, outBytes, fileSize };
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+}
