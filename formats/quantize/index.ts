@@ -5,7 +5,7 @@
 // node:fs is imported on first use, like gguf/write-file.ts.
 import { GGMLType, ggmlTypeInfo, ggmlTypeName, rowSize } from '../ggml-types.js';
 import {
-  GGUFValueType, LLM_KV_SPLIT_COUNT, LLM_KV_SPLIT_NO, LLM_KV_SPLIT_TENSORS_COUNT, readGGUF, writeGGUF,
+  fileRange, GGUFValueType, LLM_KV_SPLIT_COUNT, LLM_KV_SPLIT_NO, LLM_KV_SPLIT_TENSORS_COUNT, readGGUF, writeGGUF,
   type GGUFFile, type GGUFKVInput, type GGUFTensorInfo, type TensorDataProvider,
 } from '../gguf/index.js';
 import { dequantizeRow, quantizeRow, referenceTypes } from '../quant/index.js';
@@ -113,18 +113,17 @@ export function planQuantize(file: GGUFFile, typeName: string, options: Quantize
 
 /** The metadata llama-quantize writes: the input's, without split keys, with the quantization version and file type set. */
 export function quantizedKV(file: GGUFFile, fileType: LlamaFileType): GGUFKVInput[] {
-  const split = new Set([LLM_KV_SPLIT_NO, LLM_KV_SPLIT_COUNT, LLM_KV_SPLIT_TENSORS_COUNT]);
-  const kv: GGUFKVInput[] = file.kv.filter((e) => !split.has(e.key));
-  // gguf_set_val_u32 replaces an existing entry where it stands, else appends
-  const set = (key: string, value: number) => {
-    const entry: GGUFKVInput = { key, value, type: GGUFValueType.UINT32 };
-    const i = kv.findIndex((e) => e.key === key);
-    if (i >= 0) kv[i] = entry;
-    else kv.push(entry);
+  // ggml's gguf_set_* removes the key and appends it: a value set later moves to the end
+  let kv: GGUFKVInput[] = [];
+  const set = (entry: GGUFKVInput) => {
+    kv = kv.filter((e) => e.key !== entry.key);
+    kv.push(entry);
   };
-  set('general.quantization_version', GGML_QNT_VERSION);
-  set('general.file_type', fileType);
-  return kv;
+  for (const e of file.kv) set(e);
+  set({ key: 'general.quantization_version', value: GGML_QNT_VERSION, type: GGUFValueType.UINT32 });
+  set({ key: 'general.file_type', value: fileType, type: GGUFValueType.UINT32 });
+  const split = new Set([LLM_KV_SPLIT_NO, LLM_KV_SPLIT_COUNT, LLM_KV_SPLIT_TENSORS_COUNT]);
+  return kv.filter((e) => !split.has(e.key));
 }
 
 /** Input bytes read at once while converting a tensor: memory stays bounded whatever the model's size. */
@@ -154,26 +153,6 @@ export function convertRows(t: GGUFTensorInfo, to: GGMLType): TensorDataProvider
           out.set(quantizeRow(to, row), i * outRow);
         }
         yield out;
-      }
-    } finally {
-      await fh.close();
-    }
-  };
-}
-
-/** The same tensor's bytes, unchanged. */
-function copyBytes(t: GGUFTensorInfo): TensorDataProvider {
-  return async function* () {
-    const { open } = await import('node:fs/promises');
-    const fh = await open(t.file, 'r');
-    try {
-      for (let done = 0; done < t.nBytes;) {
-        const n = Math.min(READ_CHUNK, t.nBytes - done);
-        const buf = new Uint8Array(n);
-        const { bytesRead } = await fh.read(buf, 0, n, t.absoluteOffset + done);
-        if (bytesRead !== n) throw new Error(`${t.file}: the file ended inside tensor ${t.name}`);
-        yield buf;
-        done += n;
       }
     } finally {
       await fh.close();
@@ -231,7 +210,7 @@ export async function quantizeGGUF(inPath: string, outPath: string, typeName: st
     const nBytes = rowSize(type, t.shape[0] ?? 1) * (t.nElements / (t.shape[0] ?? 1));
     inBytes += t.nBytes;
     outBytes += nBytes;
-    const inner = type === t.type ? copyBytes(t) : convertRows(t, type);
+    const inner = type === t.type ? fileRange(t.file, t.absoluteOffset, t.nBytes) : convertRows(t, type);
     const data: TensorDataProvider = async function* () {
       options.onTensor?.({ index: i + 1, total, tensor: t, type, nBytes });
       yield* inner();

@@ -1,0 +1,82 @@
+// run-gguf quantize <in.gguf> <out.gguf> <TYPE>: llama-quantize's file types
+// and per-tensor choices, with ggml's reference quantizers (formats/quantize).
+import { parseArgs } from 'node:util';
+import { allGGMLTypes, ggmlTypeInfo, ggmlTypeName, type GGMLType } from '../../formats/ggml-types.js';
+import { llamaFileTypeName } from '../../formats/gguf/index.js';
+import { quantizeGGUF, quantizeTypeNames } from '../../formats/quantize/index.js';
+
+export const quantizeUsage = `Usage: run-gguf quantize <in.gguf> <out.gguf> <TYPE> [options]
+
+Writes a copy of a model with its weights in TYPE, choosing each tensor's type
+as llama-quantize does (Q4_K_M: Q6_K for the output and for some attn_v and
+ffn_down matrices...). Norms and other vectors are copied; rows that are not
+whole blocks of a type fall back as llama.cpp does. The output is written
+beside out.gguf under a temporary name and renamed when complete; the input is
+never overwritten.
+
+TYPE: ${quantizeTypeNames().join(' ')}
+
+Options:
+      --pure                      every weight in TYPE's base type (no per-tensor mix)
+      --output-tensor-type T      type of output.weight (a ggml type name: Q8_0, F16...)
+      --token-embedding-type T    type of token_embd.weight
+  -h, --help                      this text`;
+
+function typeByName(flag: string, name: string): GGMLType {
+  const t = allGGMLTypes().find((i) => i.name.toUpperCase() === name.toUpperCase());
+  if (!t) throw new RangeError(`${flag}: unknown ggml type "${name}"`);
+  return t.id;
+}
+
+export async function runQuantize(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      pure: { type: 'boolean' },
+      'output-tensor-type': { type: 'string' },
+      'token-embedding-type': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(quantizeUsage);
+    return 0;
+  }
+  if (positionals.length !== 3) {
+    console.error(quantizeUsage);
+    return 2;
+  }
+  const [inPath, outPath, type] = positionals as [string, string, string];
+  const ott = values['output-tensor-type'];
+  const tet = values['token-embedding-type'];
+  const started = Date.now();
+  let warnedRequantize = false;
+  try {
+    const res = await quantizeGGUF(inPath, outPath, type, {
+      pure: values.pure,
+      outputTensorType: ott === undefined ? undefined : typeByName('--output-tensor-type', ott),
+      tokenEmbeddingType: tet === undefined ? undefined : typeByName('--token-embedding-type', tet),
+      onTensor: ({ index, total, tensor, type: to, nBytes }) => {
+        const w = String(total).length;
+        if (!warnedRequantize && to !== tensor.type && ggmlTypeInfo(tensor.type)?.isQuantized) {
+          // llama-quantize refuses this without --allow-requantize: the rounding errors of both types add up
+          process.stderr.write(`warning: requantizing from ${ggmlTypeName(tensor.type)}: quality is lower than quantizing the F32/F16/BF16 model\n`);
+          warnedRequantize = true;
+        }
+        const what = to === tensor.type ? '' : `converting to ${ggmlTypeName(to)} .. `;
+        process.stderr.write(`[${String(index).padStart(w)}/${total}] ${tensor.name.padEnd(36)} - [${tensor.shape.join(', ')}], type = ${ggmlTypeName(tensor.type).padStart(6)}, ${what}size = ${mib(tensor.nBytes)} MiB -> ${mib(nBytes)} MiB\n`);
+      },
+    });
+    process.stderr.write(`model size  = ${mib(res.inBytes)} MiB\nquant size  = ${mib(res.outBytes)} MiB\n`);
+    process.stderr.write(`wrote ${outPath} (${llamaFileTypeName(res.plan.fileType)}) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    return 0;
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+function mib(n: number): string {
+  return (n / 1024 / 1024).toFixed(2);
+}
