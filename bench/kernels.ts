@@ -2,6 +2,7 @@
 //
 //   npm run bench:kernels            about a minute
 //   npm run bench:kernels -- --quick a few seconds (or BENCH_QUICK=1)
+//   npm run bench:kernels -- --prefill   prefill instead (see benchPrefill)
 //
 // Every type with a matvec_<type> export in wasm/kernels.wasm is measured
 // (k-quants appear as soon as kernels/kquants.c exports them). The weights
@@ -21,6 +22,7 @@ import { loadKernels, type Kernels, type MatvecFn, type RowFn } from '../wasm/lo
 import { gaussian, mulberry32 } from '../test/helpers/rng.js';
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
+const prefill = process.argv.includes('--prefill');
 const N = 4096;
 const ROWS = 4096;
 const DISTINCT_ROWS = 16; // quantized by the (slow) reference, then tiled
@@ -129,8 +131,101 @@ async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () =
   };
 }
 
+// ---------------------------------------------------------------------------
+// Prefill: a 4096x4096 weight times PREFILL_TOKENS activation rows, as
+// mul_mat_<t> (one call, weight blocks reused across a tile of tokens) and as
+// matvec_<t> once per token (what a prompt costs without it). Both give the
+// same bits, checked here too. Times are the minimum over rounds that
+// alternate the two, which is what survives a machine shared with other jobs.
+
+/** mul_mat_<t>(w, rowBytes, a, aRowBytes, out, outStride (floats), n, nTok, r0, r1). */
+type MulMatFn = (w: number, rowBytes: number, a: number, aRowBytes: number, out: number, outStride: number,
+  n: number, nTok: number, r0: number, r1: number) => void;
+
+const PREFILL_TOKENS = 64;
+
+interface PrefillRow {
+  type: string;
+  matvecUs: number; // per token
+  mulMatUs: number; // per token
+  identical: boolean;
+}
+
+function benchPrefillType(k: Kernels, type: GGMLType, rand: () => number): PrefillRow | string {
+  const info = ggmlTypeInfo(type)!;
+  const matvec = k.lookup<MatvecFn>(`matvec_${info.name}`);
+  const mulMat = k.lookup<MulMatFn>(`mul_mat_${info.name}`);
+  if (!matvec || !mulMat) return `${info.name}: no matvec_/mul_mat_${info.name} export`;
+  const aType = info.vecDotType!;
+  let rows: Uint8Array[];
+  try {
+    rows = Array.from({ length: DISTINCT_ROWS }, () => encodeRow(type, gaussian(rand, N, 0.02)));
+  } catch (e) {
+    return `${info.name}: no reference quantizer (${(e as Error).message})`;
+  }
+  const rowBytes = rowSize(type, N);
+  const aRowBytes = rowSize(aType, N);
+  const pw = k.malloc(rowBytes * ROWS);
+  for (let r = 0; r < ROWS; r++) k.write(pw + r * rowBytes, rows[r % DISTINCT_ROWS]!);
+  const pa = k.malloc(aRowBytes * PREFILL_TOKENS);
+  for (let t = 0; t < PREFILL_TOKENS; t++) k.write(pa + t * aRowBytes, encodeActivation(k, aType, gaussian(rand, N, 1)));
+  const outBytes = ROWS * PREFILL_TOKENS * 4;
+  const po1 = k.malloc(outBytes);
+  const po2 = k.malloc(outBytes);
+
+  const perToken = () => {
+    for (let t = 0; t < PREFILL_TOKENS; t++) matvec(pw, rowBytes, pa + t * aRowBytes, po1 + t * ROWS * 4, N, 0, ROWS);
+  };
+  const batched = () => mulMat(pw, rowBytes, pa, aRowBytes, po2, ROWS, N, PREFILL_TOKENS, 0, ROWS);
+  const time = (f: () => void) => {
+    const t0 = performance.now();
+    f();
+    return performance.now() - t0;
+  };
+  perToken();
+  batched();
+  let best1 = Infinity;
+  let best2 = Infinity;
+  for (let round = 0; round < (quick ? 3 : 12); round++) {
+    best1 = Math.min(best1, time(perToken));
+    best2 = Math.min(best2, time(batched));
+  }
+  const a = new Uint32Array(k.u8().buffer, po1, ROWS * PREFILL_TOKENS);
+  const b = new Uint32Array(k.u8().buffer, po2, ROWS * PREFILL_TOKENS);
+  const identical = a.every((v, i) => v === b[i]);
+  for (const p of [pw, pa, po1, po2]) k.free(p);
+  return {
+    type: info.name.toUpperCase(),
+    matvecUs: (best1 * 1000) / PREFILL_TOKENS,
+    mulMatUs: (best2 * 1000) / PREFILL_TOKENS,
+    identical,
+  };
+}
+
+async function benchPrefill(k: Kernels): Promise<void> {
+  const rand = mulberry32(0x9f11);
+  console.log(`${N}x${ROWS} weight x ${PREFILL_TOKENS} tokens, one thread, ${quick ? 'quick' : 'full'} run, Node ${process.versions.node}`);
+  const rows: PrefillRow[] = [];
+  for (const type of TYPES) {
+    const r = benchPrefillType(k, type, rand);
+    if (typeof r === 'string') console.log(`skipped ${r}`);
+    else rows.push(r);
+  }
+  const gw = (us: number) => ((N * ROWS) / (us * 1000)).toFixed(1); // weight x token products per ns
+  console.log('');
+  console.log('| type | matvec us/token | mul_mat us/token | speedup | matvec G w*tok/s | mul_mat G w*tok/s | bit-identical |');
+  console.log('|---|---:|---:|---:|---:|---:|---|');
+  for (const r of rows) {
+    console.log(`| ${r.type} | ${r.matvecUs.toFixed(0)} | ${r.mulMatUs.toFixed(0)} | ${(r.matvecUs / r.mulMatUs).toFixed(2)}x | ${gw(r.matvecUs)} | ${gw(r.mulMatUs)} | ${r.identical ? 'yes' : 'NO'} |`);
+  }
+}
+
 async function main(): Promise<void> {
   const k = await loadKernels();
+  if (prefill) {
+    await benchPrefill(k);
+    return;
+  }
   const rand = mulberry32(0x5eed);
   const x = gaussian(rand, N, 1);
   console.log(`${N}x${ROWS} matvec, one thread, ${quick ? 'quick' : 'full'} run, Node ${process.versions.node}`);

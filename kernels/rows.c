@@ -13,7 +13,6 @@ static inline void rows_range(int n, int ith, int nth, int* r0, int* r1) {
 }
 
 // The per-row kernels, defined in the type-family files.
-#define MATVEC_KERNEL(name) void name(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1);
 #define DEQUANTIZE_KERNEL(name) void name(const void* x, float* y, int n);
 void quantize_row_q8_0(const float* x, void* y, int n);
 void quantize_row_q8_1(const float* x, void* y, int n);
@@ -40,16 +39,16 @@ CONVERT_ROWS(bf16, convert_row_f32_to_bf16)
 // void mat_rows_<t>(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out,
 //                   int out_stride, int n, int n_tok, int n_rows, int ith, int nth)
 // out[t*out_stride + r] = dot(weight row r, activation row t) for every token t and this
-// thread's share of the n_rows output rows (the same per-row sums as matvec_<t>).
+// thread's share of the n_rows output rows. mul_mat_<t> (matmul-*.c) reuses each weight
+// block across a tile of tokens and gives the same bits as matvec_<t> per token.
 #define MAT_ROWS(t)                                                                                  \
-  MATVEC_KERNEL(matvec_##t)                                                                          \
+  void mul_mat_##t(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out,        \
+                   int out_stride, int n, int n_tok, int r0, int r1);                                \
   void EXPORT(mat_rows_##t)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, \
                             int out_stride, int n, int n_tok, int n_rows, int ith, int nth) {       \
     int r0, r1;                                                                                      \
     rows_range(n_rows, ith, nth, &r0, &r1);                                                          \
-    if (r0 >= r1) return;                                                                            \
-    for (int tok = 0; tok < n_tok; tok++)                                                            \
-      matvec_##t(w, row_bytes, (const char*)a + (size_t)tok * a_row_bytes, out + (size_t)tok * out_stride, n, r0, r1); \
+    if (r0 < r1) mul_mat_##t(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1);       \
   }
 MAT_ROWS(f32)
 MAT_ROWS(f16)
