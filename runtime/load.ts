@@ -30,8 +30,28 @@ const MARGIN = 64 * 1024 ** 2;
 const ALIGN = 64;
 const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
+/**
+ * Bytes the weights take in WASM memory: each file's tensor data is copied as
+ * one span (tensors keep their file offsets, so one sequential read per file).
+ */
 export function weightBytes(tensors: readonly TensorSource[]): number {
-  return tensors.reduce((s, t) => s + alignUp(t.bytes), 0);
+  let total = 0;
+  for (const { lo, hi } of spans(tensors).values()) total += alignUp(hi - lo);
+  return total;
+}
+
+/** Per file, the byte range holding all its tensors. */
+function spans(tensors: readonly TensorSource[]): Map<string, { lo: number; hi: number }> {
+  const m = new Map<string, { lo: number; hi: number }>();
+  for (const t of tensors) {
+    const s = m.get(t.file);
+    if (!s) m.set(t.file, { lo: t.offset, hi: t.offset + t.bytes });
+    else {
+      s.lo = Math.min(s.lo, t.offset);
+      s.hi = Math.max(s.hi, t.offset + t.bytes);
+    }
+  }
+  return m;
 }
 
 /** Throws ModelTooLargeError, before any tensor data is read, when the model cannot fit. */
@@ -49,8 +69,10 @@ export function checkFits(file: string, weights: number, kvCache: number, scratc
 const CHUNK = 16 * 1024 * 1024;
 
 /**
- * Allocates one region for all weights and reads each tensor into it in file
- * order. Returns graph tensors (kind 'weight') by name and the region's pointer.
+ * Allocates one region for all weights and copies each file's tensor data
+ * into it with large sequential reads. Tensors keep their relative file
+ * offsets (GGUF aligns them, to 32 bytes by default), so a tensor's pointer is
+ * the span's base plus its offset. Returns graph tensors (kind 'weight') by name.
  */
 export async function loadWeights(
   kernels: Kernels,
@@ -58,37 +80,31 @@ export async function loadWeights(
   onProgress?: (p: LoadProgress) => void,
   signal?: AbortSignal,
 ): Promise<{ weights: Map<string, Tensor>; region: number }> {
+  for (const t of tensors) if (!ggmlTypeInfo(t.type)) throw new Error(`tensor ${t.name}: unknown type ${t.type}`);
+  const fileSpans = spans(tensors);
   const total = weightBytes(tensors);
   const region = kernels.malloc(total + ALIGN);
-  const base = alignUp(region);
-  const weights = new Map<string, Tensor>();
-  const order = [...tensors].map((t, i) => ({ t, i })).sort((a, b) => a.t.file.localeCompare(b.t.file) || a.t.offset - b.t.offset);
-  let at = base;
-  let loaded = 0;
-  const placed = new Map<number, number>();
-  for (const { i, t } of order) {
-    placed.set(i, at);
-    at += alignUp(t.bytes);
+  const bases = new Map<string, number>();
+  let at = alignUp(region);
+  for (const [file, { lo, hi }] of fileSpans) {
+    bases.set(file, at);
+    at += alignUp(hi - lo);
   }
+  let loaded = 0;
   try {
-    const byFile = new Map<string, { t: TensorSource; i: number }[]>();
-    for (const e of order) (byFile.get(e.t.file) ?? byFile.set(e.t.file, []).get(e.t.file)!).push(e);
-    for (const [file, list] of byFile) {
+    for (const [file, { lo, hi }] of fileSpans) {
+      const base = bases.get(file)!;
       const fh = await open(file, 'r');
       try {
-        for (const { t, i } of list) {
-          const dst = placed.get(i)!;
-          for (let done = 0; done < t.bytes;) {
-            signal?.throwIfAborted();
-            const n = Math.min(CHUNK, t.bytes - done);
-            // a fresh view each time: the memory may have grown since the last one
-            const view = kernels.bytes(dst + done, n);
-            const { bytesRead } = await fh.read(view, 0, n, t.offset + done);
-            if (bytesRead !== n) throw new Error(`${file}: tensor ${t.name} is truncated at byte ${t.offset + done + bytesRead}`);
-            done += n;
-            loaded += n;
-            onProgress?.({ loadedBytes: loaded, totalBytes: total });
-          }
+        for (let done = 0; done < hi - lo;) {
+          signal?.throwIfAborted();
+          const n = Math.min(CHUNK, hi - lo - done);
+          // a fresh view each time: the memory may have grown since the last one
+          const { bytesRead } = await fh.read(kernels.bytes(base + done, n), 0, n, lo + done);
+          if (bytesRead === 0) throw new Error(`${file}: tensor data ends early, at byte ${lo + done} of ${hi}`);
+          done += bytesRead;
+          loaded += bytesRead;
+          onProgress?.({ loadedBytes: loaded, totalBytes: total });
         }
       } finally {
         await fh.close();
@@ -98,9 +114,10 @@ export async function loadWeights(
     kernels.free(region);
     throw e;
   }
-  tensors.forEach((t, i) => {
-    if (!ggmlTypeInfo(t.type)) throw new Error(`tensor ${t.name}: unknown type ${t.type}`);
-    weights.set(t.name, { id: -1, name: t.name, type: t.type, ne: t.ne, kind: 'weight', ptr: placed.get(i)! });
-  });
+  const weights = new Map<string, Tensor>();
+  for (const t of tensors) {
+    const ptr = bases.get(t.file)! + (t.offset - fileSpans.get(t.file)!.lo);
+    weights.set(t.name, { id: -1, name: t.name, type: t.type, ne: t.ne, kind: 'weight', ptr });
+  }
   return { weights, region };
 }
