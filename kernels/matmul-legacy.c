@@ -25,17 +25,10 @@
 // matvec-like loop per token (slower than matvec itself).
 #include "common.h"
 
-#define QK 32
+#include "legacy-blocks.h"
 
-typedef struct { uint16_t d; uint8_t qs[QK / 2]; } mm_q4_0;
-typedef struct { uint16_t d, m; uint8_t qs[QK / 2]; } mm_q4_1;
-typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[QK / 2]; } mm_q5_0;
-typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[QK / 2]; } mm_q5_1;
-typedef struct { uint16_t d; int8_t qs[QK]; } mm_q8_0;
-typedef struct { uint16_t d, s; int8_t qs[QK]; } mm_q8_1;
-
-_Static_assert(sizeof(mm_q4_0) == 18 && sizeof(mm_q4_1) == 20 && sizeof(mm_q5_0) == 22 &&
-               sizeof(mm_q5_1) == 24 && sizeof(mm_q8_0) == 34 && sizeof(mm_q8_1) == 36, "GGUF block sizes");
+_Static_assert(sizeof(block_q4_0) == 18 && sizeof(block_q4_1) == 20 && sizeof(block_q5_0) == 22 &&
+               sizeof(block_q5_1) == 24 && sizeof(block_q8_0) == 34 && sizeof(block_q8_1) == 36, "GGUF block sizes");
 
 // matvec_<t> from legacy.c: the per-token path for leftover tokens.
 void matvec_q4_0(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1);
@@ -115,43 +108,8 @@ static void mm_widen(const uint8_t* a, int a_row_bytes, int nt, int stride, int 
 }
 
 // ---------------------------------------------------------------------------
-// weight decoders: legacy.c's, so the integer lanes are the same
-
-#define MM_WIDEN_I8(lo16, hi16, w0, w1, w2, w3) do { \
-    w0 = wasm_i16x8_extend_low_i8x16(lo16); w1 = wasm_i16x8_extend_high_i8x16(lo16); \
-    w2 = wasm_i16x8_extend_low_i8x16(hi16); w3 = wasm_i16x8_extend_high_i8x16(hi16); } while (0)
-
-#define MM_NIBBLES(qs, lo, hi) do { const v128_t v_ = wasm_v128_load(qs); \
-    lo = wasm_v128_and(v_, wasm_i8x16_const_splat(0x0F)); hi = wasm_u8x16_shr(v_, 4); } while (0)
-
-#define MM_QH_CLEAR(qhp, clear_lo, clear_hi) do { uint32_t qh_; memcpy(&qh_, qhp, 4); \
-    const v128_t s_ = wasm_i32x4_splat((int32_t)qh_); \
-    const v128_t bit_ = wasm_i8x16_const(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128); \
-    clear_lo = wasm_i8x16_eq(wasm_v128_and(wasm_i8x16_shuffle(s_, s_, 0,0,0,0,0,0,0,0, 1,1,1,1,1,1,1,1), bit_), \
-                             wasm_i8x16_const_splat(0)); \
-    clear_hi = wasm_i8x16_eq(wasm_v128_and(wasm_i8x16_shuffle(s_, s_, 2,2,2,2,2,2,2,2, 3,3,3,3,3,3,3,3), bit_), \
-                             wasm_i8x16_const_splat(0)); } while (0)
-
-#define MM_DECODE_Q8_0(blk, w0, w1, w2, w3) do { \
-    const v128_t lo_ = wasm_v128_load((blk)->qs), hi_ = wasm_v128_load((blk)->qs + 16); \
-    MM_WIDEN_I8(lo_, hi_, w0, w1, w2, w3); } while (0)
-
-#define MM_DECODE_Q4_PERM(blk, w0, w1, w2, w3) do { const v128_t v_ = wasm_v128_load((blk)->qs); \
-    const v128_t m_ = wasm_i16x8_const_splat(0x000F); \
-    w0 = wasm_v128_and(v_, m_); w1 = wasm_v128_and(wasm_u16x8_shr(v_, 8), m_); \
-    w2 = wasm_v128_and(wasm_u16x8_shr(v_, 4), m_); w3 = wasm_u16x8_shr(v_, 12); } while (0)
-
-#define MM_DECODE_Q5_0(blk, w0, w1, w2, w3) do { v128_t lo_, hi_, cl_, ch_; MM_NIBBLES((blk)->qs, lo_, hi_); \
-    MM_QH_CLEAR((blk)->qh, cl_, ch_); \
-    lo_ = wasm_i8x16_add(lo_, wasm_v128_and(cl_, wasm_i8x16_const_splat(-16))); \
-    hi_ = wasm_i8x16_add(hi_, wasm_v128_and(ch_, wasm_i8x16_const_splat(-16))); \
-    MM_WIDEN_I8(lo_, hi_, w0, w1, w2, w3); } while (0)
-
-#define MM_DECODE_Q5_1(blk, w0, w1, w2, w3) do { v128_t lo_, hi_, cl_, ch_; MM_NIBBLES((blk)->qs, lo_, hi_); \
-    MM_QH_CLEAR((blk)->qh, cl_, ch_); \
-    lo_ = wasm_v128_or(lo_, wasm_v128_andnot(wasm_i8x16_const_splat(16), cl_)); \
-    hi_ = wasm_v128_or(hi_, wasm_v128_andnot(wasm_i8x16_const_splat(16), ch_)); \
-    MM_WIDEN_I8(lo_, hi_, w0, w1, w2, w3); } while (0)
+// weight blocks are decoded by legacy-blocks.h's DECODE_* (legacy.c's), so the
+// integer lanes are the same as matvec's
 
 static inline v128_t mm_dot_block(v128_t w0, v128_t w1, v128_t w2, v128_t w3, const int16_t* act) {
   const v128_t p01 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w0, wasm_v128_load(act)),
@@ -187,7 +145,7 @@ static inline v128_t mm_lane(v128_t v, int t) {
                               int nrows, int first) {                                              \
     volatile v128_t sink;                                                                          \
     for (int i = 0; i < nrows; i++) {                                                              \
-      const mm_##WTYPE* x = (const mm_##WTYPE*)(w + (size_t)i * row_bytes);                        \
+      const block_##WTYPE* x = (const block_##WTYPE*)(w + (size_t)i * row_bytes);                        \
       v128_t acc[MM_T];                                                                            \
       v128_t msum0, msum1;                                                                         \
       if (first) {                                                                                 \
@@ -223,11 +181,11 @@ static inline v128_t mm_lane(v128_t v, int t) {
     (void)sink;                                                                                    \
   }
 
-DEFINE_ROWS(q4_0, MM_DECODE_Q4_PERM, WITH, WITHOUT)
-DEFINE_ROWS(q4_1, MM_DECODE_Q4_PERM, WITHOUT, WITH)
-DEFINE_ROWS(q5_0, MM_DECODE_Q5_0, WITHOUT, WITHOUT)
-DEFINE_ROWS(q5_1, MM_DECODE_Q5_1, WITHOUT, WITH)
-DEFINE_ROWS(q8_0, MM_DECODE_Q8_0, WITHOUT, WITHOUT)
+DEFINE_ROWS(q4_0, DECODE_Q4_PERM, WITH, WITHOUT)
+DEFINE_ROWS(q4_1, DECODE_Q4_PERM, WITHOUT, WITH)
+DEFINE_ROWS(q5_0, DECODE_Q5_0, WITHOUT, WITHOUT)
+DEFINE_ROWS(q5_1, DECODE_Q5_1, WITHOUT, WITH)
+DEFINE_ROWS(q8_0, DECODE_Q8_0, WITHOUT, WITHOUT)
 
 // matvec's end of a chunk: s = hsum(acc) + msum, the first chunk stored, later
 // ones added. Only the tile's first nt tokens are real.
@@ -251,13 +209,13 @@ static void mm_finish(const mm_state* st, int nrows, int nt, float* out, int out
     for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {                                                        \
       const int cn = n - c0 < ACT_CHUNK ? n - c0 : ACT_CHUNK;                                          \
       const int single = cn <= MM_SUB; /* widen once for all rows */                                  \
-      if (single) mm_widen(a, a_row_bytes, nt, sizeof(mm_##ATYPE), HAS_S, c0 / QK, cn / QK, ORDER, &act); \
+      if (single) mm_widen(a, a_row_bytes, nt, sizeof(block_##ATYPE), HAS_S, c0 / QK, cn / QK, ORDER, &act); \
       for (int rb = r0; rb < r1; rb += MM_RB) {                                                        \
         const int nr = r1 - rb < MM_RB ? r1 - rb : MM_RB;                                              \
         for (int s0 = c0; s0 < c0 + cn; s0 += MM_SUB) {                                                \
           const int nb = (c0 + cn - s0 < MM_SUB ? c0 + cn - s0 : MM_SUB) / QK;                         \
-          if (!single) mm_widen(a, a_row_bytes, nt, sizeof(mm_##ATYPE), HAS_S, s0 / QK, nb, ORDER, &act); \
-          mm_rows_##WTYPE(w + (size_t)rb * row_bytes + (size_t)(s0 / QK) * sizeof(mm_##WTYPE), row_bytes, \
+          if (!single) mm_widen(a, a_row_bytes, nt, sizeof(block_##ATYPE), HAS_S, s0 / QK, nb, ORDER, &act); \
+          mm_rows_##WTYPE(w + (size_t)rb * row_bytes + (size_t)(s0 / QK) * sizeof(block_##WTYPE), row_bytes, \
                           &act, nb, &st, nr, s0 == c0);                                                \
         }                                                                                              \
         mm_finish(&st, nr, nt, out, out_stride, rb, c0 == 0);                                          \
