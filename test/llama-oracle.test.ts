@@ -7,19 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { LlamaModel } from 'node-llama-cpp';
 import { GGMLType, ggmlTypeInfo } from '../formats/ggml-types.js';
 import { writeGGUF } from '../formats/gguf/index.js';
 import { LLAMA_SHAPES, llamaModelSpec, type LlamaShape } from '../formats/synthetic/llama.js';
 import type { BuildGraph } from '../runtime/arch/context.js';
 import { buildLlama } from '../runtime/arch/llama.js';
-import { loadModel } from '../runtime/index.js';
-import { compareDistributions, llamaCppProbabilities, poolStats, type DistributionStats } from './helpers/compare.js';
-import { oracle } from './helpers/oracle.js';
-import { mulberry32 } from './helpers/rng.js';
+import { assertBroken, assertMatches, compareFile, OUR_BATCH, randomSequences, statsRow, withLlamaCpp } from './helpers/arch-oracle.js';
 
-const KL_BOUND = 1e-3;
-const ARGMAX_BOUND = 0.98;
 // Logit spread and block-output scale of the random models: distributions
 // are peaked (mean entropy about 3 nats against ln(512) = 6.2 for uniform),
 // and each layer moves the residual stream by half the embedding's scale.
@@ -57,33 +51,7 @@ const CASES: { type: GGMLType; shape: LlamaShape; note: string; synth?: Partial<
 ];
 
 // A 64-token sequence, and a prompt longer than our n_batch (evaluated in batches of 32).
-const rand = mulberry32(20261126);
-const randomTokens = (n: number) => [1, ...Array.from({ length: n - 1 }, () => 3 + Math.floor(rand() * (base.n_vocab - 3)))];
-const SEQ_64 = randomTokens(64);
-const SEQ_LONG = randomTokens(100);
-const OUR_BATCH = 32;
-
-async function ourLogits(path: string, tokens: number[], build?: BuildGraph): Promise<{ logits: Float32Array; nVocab: number }> {
-  const model = await loadModel(path, build ? { buildGraph: build } : {});
-  try {
-    const ctx = model.createContext({ contextSize: 512, batchSize: OUR_BATCH });
-    const logits = ctx.evaluate(tokens, { allLogits: true });
-    ctx.dispose();
-    return { logits, nVocab: model.hparams.n_vocab };
-  } finally {
-    model.dispose();
-  }
-}
-
-async function compareFile(path: string, llama: LlamaModel, build?: BuildGraph): Promise<DistributionStats> {
-  const stats: DistributionStats[] = [];
-  for (const seq of [SEQ_64, SEQ_LONG]) {
-    const theirs = await llamaCppProbabilities(llama, seq);
-    const { logits, nVocab } = await ourLogits(path, seq, build);
-    stats.push(compareDistributions(logits, nVocab, theirs));
-  }
-  return poolStats(stats);
-}
+const SEQUENCES = randomSequences(20261126, [64, 100], base.n_vocab);
 
 const rows: string[] = [];
 const paths = new Map<GGMLType, string>();
@@ -95,16 +63,9 @@ for (const c of CASES) {
     const path = join(dir, `${arch}-${name}.gguf`);
     await writeGGUF(path, llamaModelSpec(c.shape, c.type, { seed: 7, ...SYNTH, ...c.synth }));
     if (arch === 'llama') paths.set(c.type, path);
-    const llama = await (await oracle()).loadModel({ modelPath: path });
-    try {
-      const s = await compareFile(path, llama);
-      rows.push(`  ${`${arch} ${name}`.padEnd(11)} KL mean ${s.meanKL.toExponential(2)} max ${s.maxKL.toExponential(2)}  argmax ${(100 * s.argmaxAgreement).toFixed(1)}%  entropy ${s.meanEntropy.toFixed(2)}  ${c.note}`);
-      assert.ok(s.meanKL <= KL_BOUND, `${name}: mean KL ${s.meanKL} > ${KL_BOUND}`);
-      assert.ok(s.argmaxAgreement >= ARGMAX_BOUND, `${name}: argmax agreement ${s.argmaxAgreement} < ${ARGMAX_BOUND}`);
-      assert.ok(s.meanEntropy < 4, `${name}: distributions are not peaked (entropy ${s.meanEntropy})`);
-    } finally {
-      await llama.dispose();
-    }
+    const s = await withLlamaCpp(path, (llama) => compareFile(path, llama, SEQUENCES));
+    rows.push(statsRow(`${arch} ${name}`, s, c.note));
+    assertMatches(`${arch} ${name}`, s);
   });
 }
 
@@ -117,19 +78,14 @@ for (const b of BROKEN) {
   test(`broken variant (${b.what}) exceeds the KL bound at least tenfold`, async () => {
     const path = paths.get(GGMLType.Q8_0) ?? paths.get(GGMLType.F16);
     assert.ok(path, 'the Q8_0 model was written by the tests above');
-    const llama = await (await oracle()).loadModel({ modelPath: path! });
-    try {
-      const s = await compareFile(path!, llama, b.build);
-      rows.push(`  broken (${b.what}): KL mean ${s.meanKL.toExponential(2)}  argmax ${(100 * s.argmaxAgreement).toFixed(1)}%`);
-      assert.ok(s.meanKL >= 10 * KL_BOUND, `${b.what}: mean KL ${s.meanKL} is not 10x the bound`);
-    } finally {
-      await llama.dispose();
-    }
+    const s = await withLlamaCpp(path!, (llama) => compareFile(path!, llama, SEQUENCES, b.build));
+    rows.push(statsRow(`broken: ${b.what}`, s));
+    assertBroken(b.what, s);
   });
 }
 
 test.after(() => {
-  console.log(`\n  next-token distributions vs llama.cpp (${SEQ_64.length}- and ${SEQ_LONG.length}-token sequences, n_batch ${OUR_BATCH}):`);
+  console.log(`\n  next-token distributions vs llama.cpp (${SEQUENCES.map((q) => q.length).join('- and ')}-token sequences, n_batch ${OUR_BATCH}):`);
   for (const r of rows) console.log(r);
   rmSync(dir, { recursive: true, force: true });
 });

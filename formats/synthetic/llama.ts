@@ -2,11 +2,11 @@
 // expects, weights quantized with our reference quantizers. Tests compare
 // such files here and in llama.cpp; benchmarks run them with nothing downloaded.
 import { GGMLType, ggmlTypeInfo } from '../ggml-types.js';
-import { LlamaFileType } from '../gguf/file-type.js';
-import { GGUFValueType, type GGUFKVInput, type GGUFTensorInput, type GGUFWriteSpec } from '../gguf/index.js';
-import { quantizeRow } from '../quant/index.js';
-import { gaussianArray, mulberry32 } from './random.js';
+import { GGUFValueType, type GGUFKVInput, type GGUFWriteSpec } from '../gguf/index.js';
+import { fileTypeFor, RandomTensors, type SyntheticOptions } from './tensors.js';
 import { spmVocabKV } from './vocab.js';
+
+export { fileTypeFor, type SyntheticOptions } from './tensors.js';
 
 export interface LlamaShape {
   n_vocab: number;
@@ -40,57 +40,12 @@ export const LLAMA_SHAPES: Readonly<Record<string, LlamaShape>> = {
   'test-tiny': { n_vocab: 512, n_embd: 256, n_layer: 2, n_head: 4, n_head_kv: 2, n_ff: 512, n_ctx_train: 512 },
 };
 
-export interface SyntheticOptions {
-  seed?: number;
-  /** Standard deviation of the LM head's logits (higher: more peaked next-token distributions). Default 6. */
-  logitStd?: number;
-  /**
-   * Scale of what each block adds to the residual stream (attn_output and
-   * ffn_down). Below 1 the token embedding dominates, which keeps the
-   * rounding differences between two correct implementations from being
-   * amplified through the layers. Default 1.
-   */
-  blockOutScale?: number;
-  /**
-   * The type of each matrix (llama.cpp's quantization mixes give some
-   * tensors more bits). Default: every matrix is `type`.
-   */
-  matrixType?: (name: string, nIn: number, nOut: number) => GGMLType;
-  /** general.file_type. Default: fileTypeFor(type). */
-  fileType?: LlamaFileType;
-  /**
-   * Quantize only this many random rows per (row length, scale, type) and
-   * draw every row of every such matrix from them, in a seeded order. The
-   * reference k-quantizers take minutes for a 1B model; benchmarks only need
-   * weights of the right types and sizes. Default: every row is drawn anew.
-   */
-  distinctRows?: number;
-  /** Metadata added after the model's own. */
-  extraKV?: GGUFKVInput[];
-}
-
-/** llama.cpp's general.file_type for a model whose matrices are all `type`. */
-export function fileTypeFor(type: GGMLType): LlamaFileType {
-  const F = LlamaFileType;
-  const map: Partial<Record<GGMLType, LlamaFileType>> = {
-    [GGMLType.F32]: F.ALL_F32, [GGMLType.F16]: F.MOSTLY_F16, [GGMLType.BF16]: F.MOSTLY_BF16,
-    [GGMLType.Q4_0]: F.MOSTLY_Q4_0, [GGMLType.Q4_1]: F.MOSTLY_Q4_1, [GGMLType.Q5_0]: F.MOSTLY_Q5_0,
-    [GGMLType.Q5_1]: F.MOSTLY_Q5_1, [GGMLType.Q8_0]: F.MOSTLY_Q8_0, [GGMLType.Q2_K]: F.MOSTLY_Q2_K,
-    [GGMLType.Q3_K]: F.MOSTLY_Q3_K_M, [GGMLType.Q4_K]: F.MOSTLY_Q4_K_M, [GGMLType.Q5_K]: F.MOSTLY_Q5_K_M,
-    [GGMLType.Q6_K]: F.MOSTLY_Q6_K,
-  };
-  const ft = map[type];
-  if (ft === undefined) throw new RangeError(`no llama file type for ${ggmlTypeInfo(type)?.name ?? type}`);
-  return ft;
-}
-
 /**
  * The write spec of a random Llama model whose 2-D weights are all `type`
  * (norms stay F32, as llama.cpp's quantizer leaves them). Tensor data is
  * generated and quantized lazily, one tensor at a time, as it is written.
  */
 export function llamaModelSpec(shape: LlamaShape, type: GGMLType, options: SyntheticOptions = {}): GGUFWriteSpec {
-  const seed = options.seed ?? 1;
   const s = shape;
   const headDim = s.n_embd / s.n_head;
   const nEmbdKv = headDim * s.n_head_kv;
@@ -118,45 +73,15 @@ export function llamaModelSpec(shape: LlamaShape, type: GGMLType, options: Synth
   kv.push(...spmVocabKV(s.n_vocab));
   if (options.extraKV) kv.push(...options.extraKV);
 
-  const tensors: GGUFTensorInput[] = [];
+  const t = new RandomTensors(type, options);
+  const matrix = t.matrix.bind(t);
+  const vector = t.vector.bind(t);
   const qkvBias = arch === 'qwen2';
-  let tensorSeed = seed * 7919;
-  const pooled = rowPool(seed, options.distinctRows);
-  // A matrix of n_out rows of n_in, N(0, sigma), in `type` (or F32 for vectors).
-  const matrix = (name: string, nIn: number, nOut: number, sigma: number) => {
-    const t = options.matrixType?.(name, nIn, nOut) ?? type;
-    const mySeed = tensorSeed++;
-    tensors.push({
-      name, type: t, shape: [nIn, nOut],
-      data: pooled ? () => pooled(t, nIn, nOut, sigma, mySeed) : () => (function* () {
-        const rand = mulberry32(mySeed);
-        for (let r = 0; r < nOut; r++) yield quantizeRow(t, gaussianArray(rand, nIn, sigma));
-      })(),
-    });
-  };
-  const vector = (name: string, n: number, mean: number, sigma: number) => {
-    const mySeed = tensorSeed++;
-    tensors.push({
-      name, type: GGMLType.F32, shape: [n],
-      data: () => {
-        const v = gaussianArray(mulberry32(mySeed), n, sigma);
-        for (let i = 0; i < n; i++) v[i]! += mean;
-        return [new Uint8Array(v.buffer)];
-      },
-    });
-  };
   const proj = 1 / Math.sqrt(s.n_embd);
   matrix('token_embd.weight', s.n_embd, s.n_vocab, 1);
   if (s.ropeFreqs) {
-    const mySeed = tensorSeed++;
-    tensors.push({
-      name: 'rope_freqs.weight', type: GGMLType.F32, shape: [headDim / 2],
-      data: () => {
-        const rand = mulberry32(mySeed);
-        const v = new Float32Array(headDim / 2).map((_, i) => (i < headDim / 8 ? 1 : 1 + 7 * rand()));
-        return [new Uint8Array(v.buffer)];
-      },
-    });
+    // llama3's factors: 1 for the high frequencies, up to 8 for the low ones
+    t.f32('rope_freqs.weight', [headDim / 2], (rand) => new Float32Array(headDim / 2).map((_, i) => (i < headDim / 8 ? 1 : 1 + 7 * rand())));
   }
   for (let il = 0; il < s.n_layer; il++) {
     const p = `blk.${il}`;
@@ -188,49 +113,6 @@ export function llamaModelSpec(shape: LlamaShape, type: GGMLType, options: Synth
     vector('output_norm.weight', s.n_embd, 1, 0.1);
     matrix('output.weight', s.n_embd, s.n_vocab, logitStd * proj);
   }
-  return { kv, tensors };
+  return { kv, tensors: t.tensors };
 }
 
-/** Bytes per chunk handed to the writer when rows come from a pool (few large writes). */
-const POOL_CHUNK = 4 << 20;
-
-/**
- * Matrices whose rows are drawn from pools of `distinct` quantized random
- * rows, one pool per (type, row length, scale), made on first use. Which
- * pool row each matrix row copies follows the matrix's seed, so a seed still
- * gives one file.
- */
-function rowPool(seed: number, distinct: number | undefined) {
-  if (distinct === undefined) return undefined;
-  if (!Number.isInteger(distinct) || distinct < 1) throw new RangeError(`distinctRows must be a positive integer, got ${distinct}`);
-  const pools = new Map<string, Uint8Array[]>();
-  const poolFor = (t: GGMLType, nIn: number, sigma: number): Uint8Array[] => {
-    const key = `${t}:${nIn}:${sigma}`;
-    let pool = pools.get(key);
-    if (!pool) {
-      const rand = mulberry32(fnv1a(key) ^ Math.imul(seed, 0x9e3779b1));
-      pool = Array.from({ length: distinct }, () => quantizeRow(t, gaussianArray(rand, nIn, sigma)));
-      pools.set(key, pool);
-    }
-    return pool;
-  };
-  return function* (t: GGMLType, nIn: number, nOut: number, sigma: number, tensorSeed: number): Generator<Uint8Array> {
-    const pool = poolFor(t, nIn, sigma);
-    const rowBytes = pool[0]!.length;
-    const rowsPerChunk = Math.max(1, Math.floor(POOL_CHUNK / rowBytes));
-    const rand = mulberry32(tensorSeed);
-    for (let r0 = 0; r0 < nOut; r0 += rowsPerChunk) {
-      const n = Math.min(rowsPerChunk, nOut - r0);
-      const chunk = new Uint8Array(n * rowBytes);
-      for (let i = 0; i < n; i++) chunk.set(pool[Math.floor(rand() * pool.length)]!, i * rowBytes);
-      yield chunk;
-    }
-  };
-}
-
-/** FNV-1a of a string's UTF-16 units: a stable seed from a pool's key. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}

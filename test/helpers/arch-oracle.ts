@@ -1,0 +1,75 @@
+// The comparison every architecture's oracle test makes: write a random
+// model, evaluate token sequences here and in llama.cpp (node-llama-cpp) on
+// that same file, and bound the per-position KL divergence and argmax
+// agreement. Architecture tests (llama-oracle, qwen, gemma, phi...) share it.
+import * as assert from 'uvu/assert';
+import type { LlamaModel } from 'node-llama-cpp';
+import type { BuildGraph } from '../../runtime/arch/context.js';
+import { loadModel } from '../../runtime/index.js';
+import { compareDistributions, llamaCppProbabilities, poolStats, type DistributionStats } from './compare.js';
+import { oracle } from './oracle.js';
+import { mulberry32 } from './rng.js';
+
+/** The issue's bounds: mean KL(llama.cpp || ours) and argmax agreement over all positions. */
+export const KL_BOUND = 1e-3;
+export const ARGMAX_BOUND = 0.98;
+/** Our n_batch in these comparisons: longer sequences are evaluated in several batches. */
+export const OUR_BATCH = 32;
+
+/** Sequences of the given lengths: BOS (id 1), then ids in [3, nVocab) drawn from one seeded stream. */
+export function randomSequences(seed: number, lengths: number[], nVocab: number, bos = 1): number[][] {
+  const rand = mulberry32(seed);
+  return lengths.map((n) => [bos, ...Array.from({ length: n - 1 }, () => 3 + Math.floor(rand() * (nVocab - 3)))]);
+}
+
+/** Our logits at every position of `tokens` (one row of n_vocab per token). */
+export async function ourLogits(path: string, tokens: number[], build?: BuildGraph, contextSize = 512): Promise<{ logits: Float32Array; nVocab: number }> {
+  const model = await loadModel(path, build ? { buildGraph: build } : {});
+  try {
+    const ctx = model.createContext({ contextSize, batchSize: OUR_BATCH });
+    const logits = ctx.evaluate(tokens, { allLogits: true });
+    ctx.dispose();
+    return { logits, nVocab: model.hparams.n_vocab };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Pooled stats over `sequences`, our graph (or `build`) against llama.cpp's on the file at `path`. */
+export async function compareFile(path: string, llama: LlamaModel, sequences: number[][], build?: BuildGraph): Promise<DistributionStats> {
+  const stats: DistributionStats[] = [];
+  const contextSize = Math.max(512, ...sequences.map((s) => s.length));
+  for (const seq of sequences) {
+    const theirs = await llamaCppProbabilities(llama, seq, contextSize);
+    const { logits, nVocab } = await ourLogits(path, seq, build, contextSize);
+    stats.push(compareDistributions(logits, nVocab, theirs));
+  }
+  return poolStats(stats);
+}
+
+/** Loads `path` in llama.cpp, runs fn, disposes. */
+export async function withLlamaCpp<T>(path: string, fn: (llama: LlamaModel) => Promise<T>): Promise<T> {
+  const llama = await (await oracle()).loadModel({ modelPath: path });
+  try {
+    return await fn(llama);
+  } finally {
+    await llama.dispose();
+  }
+}
+
+/** One line of the summary table a test prints after its cases. */
+export function statsRow(label: string, s: DistributionStats, note = ''): string {
+  return `  ${label.padEnd(16)} KL mean ${s.meanKL.toExponential(2)} max ${s.maxKL.toExponential(2)}  argmax ${(100 * s.argmaxAgreement).toFixed(1)}%  entropy ${s.meanEntropy.toFixed(2)}  ${note}`;
+}
+
+/** The issue's acceptance: within the bounds, on distributions peaked enough to mean something. */
+export function assertMatches(label: string, s: DistributionStats, maxEntropy = 4): void {
+  assert.ok(s.meanKL <= KL_BOUND, `${label}: mean KL ${s.meanKL} > ${KL_BOUND}`);
+  assert.ok(s.argmaxAgreement >= ARGMAX_BOUND, `${label}: argmax agreement ${s.argmaxAgreement} < ${ARGMAX_BOUND}`);
+  assert.ok(s.meanEntropy < maxEntropy, `${label}: distributions are not peaked (entropy ${s.meanEntropy})`);
+}
+
+/** A broken graph must miss by far: proves the comparison can fail. */
+export function assertBroken(label: string, s: DistributionStats): void {
+  assert.ok(s.meanKL >= 10 * KL_BOUND, `${label}: mean KL ${s.meanKL} is not 10x the bound`);
+}
