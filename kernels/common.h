@@ -4,7 +4,12 @@
 #pragma once
 #include <stdint.h>
 #include <stddef.h>
+#if __has_include(<string.h>)
 #include <string.h>
+#else
+// the relaxed build (wasm/build.sh) has no libc: constant-size copies only
+#define memcpy __builtin_memcpy
+#endif
 #ifndef NO_WASM_SIMD_HEADER
 #include <wasm_simd128.h>
 #endif

@@ -1,6 +1,10 @@
 // Runs every compiled test file (dist/test/**/*.test.js) with uvu and ends with
 // the one line CI reads: "N passed, N failed" (", N skipped" when any).
 // Usage: node test/run.mjs [pattern]   (pattern filters file names)
+//
+// The kernel tests run twice: with the relaxed-SIMD kernels (the default
+// wherever the engine has them) and again with RUN_GGUF_SIMD=baseline, so
+// both builds are checked against the formats/ reference.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,28 +15,36 @@ const filter = process.argv[2];
 // uvu takes one regex over file names: keep only compiled test files (not .d.ts or .map)
 const pattern = filter ? `^(?=.*(?:${filter})).*\\.test\\.js$` : '\\.test\\.js$';
 
-const res = spawnSync(process.execPath, [uvuBin, join(root, 'dist', 'test'), pattern], {
-  cwd: root,
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'inherit'],
-  maxBuffer: 1 << 28,
-});
-process.stdout.write(res.stdout ?? '');
-
-const plain = (res.stdout ?? '').replace(/\x1b\[[0-9;]*m/g, '');
-const num = (label) => {
-  const m = plain.match(new RegExp(`${label}:\\s+(\\d+)`));
-  return m ? Number(m[1]) : null;
-};
-const total = num('Total');
-const passed = num('Passed');
-const skipped = num('Skipped') ?? 0;
-if (total === null || passed === null) {
-  console.log(`uvu did not report totals (exit ${res.status}, signal ${res.signal})`);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
+function run(pattern, env) {
+  const res = spawnSync(process.execPath, [uvuBin, join(root, 'dist', 'test'), pattern], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 28,
+  });
+  process.stdout.write(res.stdout ?? '');
+  const plain = (res.stdout ?? '').replace(/\x1b\[[0-9;]*m/g, '');
+  const num = (label) => {
+    const m = plain.match(new RegExp(`${label}:\\s+(\\d+)`));
+    return m ? Number(m[1]) : null;
+  };
+  const total = num('Total');
+  const passed = num('Passed');
+  const skipped = num('Skipped') ?? 0;
+  if (total === null || passed === null) {
+    console.log(`uvu did not report totals (exit ${res.status}, signal ${res.signal})`);
+    return { passed: 0, failed: 1, skipped: 0 };
+  }
+  const failed = total - passed - skipped;
+  return { passed, failed: res.status === 0 && failed === 0 ? failed : Math.max(failed, 1), skipped };
 }
-const failed = total - passed - skipped;
-const ok = res.status === 0 && failed === 0;
-console.log(`${passed} passed, ${ok ? failed : Math.max(failed, 1)} failed${skipped ? `, ${skipped} skipped` : ''}`);
-process.exit(ok ? 0 : 1);
+
+const runs = [run(pattern, {})];
+const kernelTests = filter ? `^(?=.*(?:${filter}))(?=.*kernels-).*\\.test\\.js$` : 'kernels-.*\\.test\\.js$';
+console.log('\n  the kernel tests again with the baseline SIMD build (RUN_GGUF_SIMD=baseline):');
+runs.push(run(kernelTests, { RUN_GGUF_SIMD: 'baseline' }));
+const sum = (k) => runs.reduce((s, r) => s + r[k], 0);
+const [passed, failed, skipped] = [sum('passed'), sum('failed'), sum('skipped')];
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(failed === 0 ? 0 : 1);

@@ -86,4 +86,22 @@ test('a non-file URL is fetched (the browser path), here a data: URL', async () 
   assert.is(k.exports.vec_dot_f32_f32(64, p, q), 32);
 });
 
+test('relaxed SIMD: used on Node (the loader sets V8\'s flag), refused on request, and on the same stack as the baseline', async () => {
+  if (process.env.RUN_GGUF_SIMD === 'baseline') {
+    console.log('  (RUN_GGUF_SIMD=baseline: the relaxed module is not loaded in this run)');
+    return;
+  }
+  const relaxed = await loadKernels();
+  assert.is(relaxed.simd, 'relaxed', 'Node 20+ runs the relaxed-SIMD module');
+  assert.ok(relaxed.relaxedModule, 'the compiled relaxed module is kept for workers');
+  const baseline = await loadKernels({ simd: 'baseline' });
+  assert.is(baseline.simd, 'baseline');
+  assert.is.not(relaxed.exports.matvec_q4_0, baseline.exports.matvec_q4_0, 'the relaxed kernel replaces the baseline one');
+  // a worker-style instance on the same memory with its stack moved: both modules use the new region
+  const w = await loadKernels({ module: relaxed.module, relaxedModule: relaxed.relaxedModule, memory: relaxed.memory });
+  const stack = relaxed.malloc(1 << 20);
+  w.moveStack(stack + (1 << 20));
+  assert.is(w.exports.stackSave(), stack + (1 << 20));
+});
+
 test.run();

@@ -40,3 +40,32 @@ mapfile -t sources < <(LC_ALL=C ls kernels/*.c | LC_ALL=C sort)
 
 mv "$out_dir/kernels.wasm" wasm/kernels.wasm
 echo "built wasm/kernels.wasm ($(wc -c < wasm/kernels.wasm) bytes) from ${sources[*]}"
+
+# The relaxed-SIMD module: kernels/relaxed/*.c, built with Debian's clang-19
+# (emcc 3.1.6's clang 14 predates relaxed SIMD's final opcodes). It has no
+# libc and must have no data: it is a second module instantiated on the same
+# memory, and any static would land on addresses the first module owns. Each
+# instance's stack pointer is exported so the loader can point it at the
+# stack the calling thread already has (the two modules never nest calls).
+# The loader overrides baseline exports of the same name with these where the
+# engine validates the module.
+CLANG=${CLANG_RELAXED:-clang-19}
+if ! command -v "$CLANG" >/dev/null 2>&1; then
+  echo "build.sh: $CLANG not found (Debian: apt-get install clang-19 lld-19)" >&2
+  exit 1
+fi
+mapfile -t relaxed < <(LC_ALL=C ls kernels/relaxed/*.c | LC_ALL=C sort)
+"$CLANG" --target=wasm32 -fuse-ld=lld \
+  -O3 -msimd128 -mrelaxed-simd -matomics -mbulk-memory \
+  -std=c11 -Wall -Wextra -ffreestanding -nostdlib \
+  -g0 -ffile-prefix-map="$PWD"=. \
+  -Wl,--no-entry -Wl,--import-memory -Wl,--shared-memory -Wl,--max-memory=4294967296 \
+  -Wl,--export=__stack_pointer -Wl,--strip-all \
+  "${relaxed[@]}" \
+  -o "$out_dir/kernels-relaxed.wasm"
+if "${OBJDUMP:-llvm-objdump-19}" -h "$out_dir/kernels-relaxed.wasm" | grep -qE ' (DATA|DATACOUNT|START) '; then
+  echo "build.sh: kernels/relaxed/ must not define static data (the module shares memory it does not own)" >&2
+  exit 1
+fi
+mv "$out_dir/kernels-relaxed.wasm" wasm/kernels-relaxed.wasm
+echo "built wasm/kernels-relaxed.wasm ($(wc -c < wasm/kernels-relaxed.wasm) bytes) from ${relaxed[*]}"

@@ -79,6 +79,17 @@ export const MAX_PAGES = 65536;
 
 /** Where the committed build lives, relative to this file once compiled to dist/wasm/. */
 export const DEFAULT_WASM_URL = new URL('../../wasm/kernels.wasm', import.meta.url);
+/** The relaxed-SIMD kernels (wasm/build.sh), beside the baseline build. */
+export const RELAXED_WASM_NAME = 'kernels-relaxed.wasm';
+
+/**
+ * Which SIMD the kernels use: 'relaxed' adds the relaxed-SIMD module's
+ * kernels over the baseline ones where the engine validates it (Chrome and
+ * Electron, Node 22+, Node 20 with the V8 flag this loader sets); 'baseline'
+ * is WebAssembly SIMD128 alone, on every engine. Default 'auto': relaxed when
+ * available, unless RUN_GGUF_SIMD=baseline is set in the environment.
+ */
+export type SimdLevel = 'auto' | 'relaxed' | 'baseline';
 
 export interface LoadOptions {
   /** Where to get the .wasm: a file: URL (Node reads it) or an http(s)/blob URL (fetched). */
@@ -89,12 +100,22 @@ export interface LoadOptions {
   memory?: WebAssembly.Memory;
   /** Initial pages of a new memory (at least MIN_PAGES). */
   initialPages?: number;
+  /** See SimdLevel. 'relaxed' throws when the engine lacks relaxed SIMD. */
+  simd?: SimdLevel;
+  /** Already-compiled relaxed module (what a worker receives); null: baseline only. */
+  relaxedModule?: WebAssembly.Module | null;
 }
 
 export interface Kernels {
   readonly exports: KernelExports;
   readonly module: WebAssembly.Module;
+  /** The relaxed-SIMD module whose kernels replace baseline ones here, or null. */
+  readonly relaxedModule: WebAssembly.Module | null;
+  /** 'relaxed' or 'baseline': what this instance runs. */
+  readonly simd: 'relaxed' | 'baseline';
   readonly memory: WebAssembly.Memory;
+  /** Moves this thread's stack (both modules) to the region ending at `top` (workers: their own stack). */
+  moveStack(top: Ptr): void;
   /** An export by name, or undefined if this build lacks it (k-quants look their kernels up this way). */
   lookup<T extends (...args: never[]) => unknown>(name: string): T | undefined;
   /** malloc that throws instead of returning 0. Main thread only: dlmalloc is not thread safe here. */
@@ -130,10 +151,67 @@ async function compile(url: URL): Promise<WebAssembly.Module> {
   return WebAssembly.compile(await response.arrayBuffer());
 }
 
+async function readBytes(url: URL): Promise<Uint8Array<ArrayBuffer> | null> {
+  try {
+    if (url.protocol === 'file:') {
+      const fsModule = 'node:fs/promises';
+      const { readFile } = (await import(/* @vite-ignore */ fsModule)) as typeof import('node:fs/promises');
+      return new Uint8Array(await readFile(url));
+    }
+    const response = await fetch(url);
+    return response.ok ? new Uint8Array(await response.arrayBuffer()) : null;
+  } catch {
+    return null;
+  }
+}
+
+function envSimd(): SimdLevel {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return env?.RUN_GGUF_SIMD === 'baseline' ? 'baseline' : 'auto';
+}
+
+/**
+ * The relaxed-SIMD module, or null where the engine cannot run it. Node 20's
+ * V8 implements relaxed SIMD behind a flag; setting it before the first
+ * compile is enough (flags are per process, workers get compiled modules).
+ */
+async function compileRelaxed(url: URL, level: SimdLevel): Promise<WebAssembly.Module | null> {
+  if (level === 'baseline') return null;
+  // beside the baseline build; a data: or blob: URL has no "beside"
+  let relaxedUrl: URL | null = null;
+  try {
+    relaxedUrl = new URL(RELAXED_WASM_NAME, url);
+  } catch {
+    relaxedUrl = null;
+  }
+  const bytes = relaxedUrl ? await readBytes(relaxedUrl) : null;
+  if (!bytes) {
+    if (level === 'relaxed') throw new Error(`loadKernels: no ${RELAXED_WASM_NAME} could be read beside ${url.href}`);
+    return null;
+  }
+  let valid = WebAssembly.validate(bytes);
+  const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  if (!valid && proc?.versions?.node) {
+    const v8Module = 'node:v8';
+    const v8 = (await import(/* @vite-ignore */ v8Module)) as typeof import('node:v8');
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    valid = WebAssembly.validate(bytes);
+  }
+  if (!valid) {
+    if (level === 'relaxed') throw new Error('loadKernels: this engine has no relaxed SIMD');
+    return null;
+  }
+  return WebAssembly.compile(bytes);
+}
+
 /** Compile (or reuse) the kernels module and instantiate it on a shared memory. */
 export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
   const url = options.url === undefined ? DEFAULT_WASM_URL : new URL(options.url, DEFAULT_WASM_URL);
-  const module = options.module ?? (await compile(url));
+  const level = options.simd && options.simd !== 'auto' ? options.simd : envSimd();
+  const [module, relaxedModule] = await Promise.all([
+    options.module ?? compile(url),
+    options.relaxedModule !== undefined ? options.relaxedModule : compileRelaxed(url, level),
+  ]);
   const initial = options.initialPages ?? MIN_PAGES;
   if (initial < MIN_PAGES) throw new RangeError(`loadKernels: initialPages must be at least ${MIN_PAGES}`);
   const memory = options.memory ?? new WebAssembly.Memory({ initial, maximum: MAX_PAGES, shared: true });
@@ -143,7 +221,13 @@ export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
   // A second instance on a memory already in use does not re-run the data
   // initialisation: emcc guards it with an atomic flag in that memory.
   const instance = await WebAssembly.instantiate(module, imports);
-  const raw = instance.exports as Record<string, unknown>;
+  const base = instance.exports as Record<string, unknown>;
+  const relaxed = relaxedModule ? (await WebAssembly.instantiate(relaxedModule, { env: { memory } })).exports as Record<string, unknown> : null;
+  const relaxedSp = relaxed?.__stack_pointer as WebAssembly.Global | undefined;
+  if (relaxed && !relaxedSp) throw new Error(`loadKernels: ${RELAXED_WASM_NAME} does not export __stack_pointer; rebuild it with npm run build:wasm`);
+  // relaxed kernels replace the baseline ones of the same name
+  const raw: Record<string, unknown> = { ...base };
+  if (relaxed) for (const [name, f] of Object.entries(relaxed)) if (typeof f === 'function') raw[name] = f;
   const missing = REQUIRED.filter((name) => typeof raw[name] !== 'function');
   if (missing.length > 0) {
     throw new Error(`loadKernels: ${url.href} lacks ${missing.join(', ')}; rebuild it with npm run build:wasm`);
@@ -151,6 +235,8 @@ export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
   const exports = raw as unknown as KernelExports;
   // C constructors (none today) run once per memory, from its first instance.
   if (!options.memory && typeof raw._initialize === 'function') (raw._initialize as () => void)();
+  // the relaxed module runs on whatever stack this thread's baseline instance has
+  if (relaxedSp) relaxedSp.value = exports.stackSave();
 
   let buffer: ArrayBufferLike | null = null;
   let views: { u8: Uint8Array; i8: Int8Array; u16: Uint16Array; i32: Int32Array; f32: Float32Array };
@@ -167,7 +253,13 @@ export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
   return {
     exports,
     module,
+    relaxedModule: relaxedModule ?? null,
+    simd: relaxed ? 'relaxed' : 'baseline',
     memory,
+    moveStack(top: Ptr) {
+      exports.stackRestore(top);
+      if (relaxedSp) relaxedSp.value = top;
+    },
     lookup<T extends (...args: never[]) => unknown>(name: string): T | undefined {
       const f = raw[name];
       return typeof f === 'function' ? (f as T) : undefined;

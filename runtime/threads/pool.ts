@@ -45,7 +45,7 @@ export class ThreadPool {
       stacks.push(stack);
       const { port1, port2 } = new MessageChannel();
       const w = new Worker(url, {
-        workerData: { module: kernels.module, memory: kernels.memory, control, stackTop: (stack + WORKER_STACK) & ~15, ith, nth: nThreads, plans: port2 },
+        workerData: { module: kernels.module, relaxedModule: kernels.relaxedModule, memory: kernels.memory, control, stackTop: (stack + WORKER_STACK) & ~15, ith, nth: nThreads, plans: port2 },
         transferList: [port2],
       });
       // a worker sleeping in Atomics.wait must not keep the process alive

@@ -7,6 +7,7 @@ import { CTL, createBarrier, waitForJob } from './control.js';
 
 interface WorkerInit {
   module: WebAssembly.Module;
+  relaxedModule: WebAssembly.Module | null;
   memory: WebAssembly.Memory;
   control: SharedArrayBuffer;
   stackTop: number;
@@ -16,9 +17,9 @@ interface WorkerInit {
 }
 
 const init = workerData as WorkerInit;
-const kernels = await loadKernels({ module: init.module, memory: init.memory });
+const kernels = await loadKernels({ module: init.module, relaxedModule: init.relaxedModule, memory: init.memory });
 // every instance starts on the module's one stack: move to our own region
-kernels.exports.stackRestore(init.stackTop);
+kernels.moveStack(init.stackTop);
 const ctl = new Int32Array(init.control);
 const dynamic = ctl.subarray(CTL.DYN);
 const barrier = createBarrier(ctl, init.nth);
