@@ -30,6 +30,15 @@ export interface HParams {
   yarn_attn_factor: number;
   yarn_beta_fast: number;
   yarn_beta_slow: number;
+  /** Mixture of experts: experts per MoE layer (expert_count), 0 for a dense model. */
+  n_expert: number;
+  /** Experts each token is routed to (expert_used_count). */
+  n_expert_used: number;
+  /** Granite's multipliers (logit_scale, residual_scale, embedding_scale, attention.scale); 0 = none. */
+  f_logit_scale: number;
+  f_residual_scale: number;
+  f_embedding_scale: number;
+  f_attention_scale: number;
 }
 
 function num(v: unknown): number | undefined {
@@ -96,5 +105,11 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
     yarn_attn_factor: opt('rope.scaling.yarn_attn_factor', 1),
     yarn_beta_fast: opt('rope.scaling.yarn_beta_fast', 32),
     yarn_beta_slow: opt('rope.scaling.yarn_beta_slow', 1),
+    n_expert: opt('expert_count', 0),
+    n_expert_used: opt('expert_used_count', 0),
+    f_logit_scale: opt('logit_scale', 0),
+    f_residual_scale: opt('residual_scale', 0),
+    f_embedding_scale: opt('embedding_scale', 0),
+    f_attention_scale: opt('attention.scale', 0),
   };
 }

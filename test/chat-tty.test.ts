@@ -1,117 +1,203 @@
 // The interactive chat as a user sees it: the real CLI in a pseudo-terminal
-// (tmux), driven with send-keys and read back with capture-pane. Three run
-// side by side: a two-turn conversation with /reset and Ctrl+D; a long reply
-// stopped with Ctrl+C, then Ctrl+C on the empty prompt to quit; and bare
-// `run-gguf`, which lists the models it finds and chats with the one picked.
-// After each exit the shell checks the terminal is back in canonical mode.
-// Skips, saying why, without tmux (apt-get install tmux).
+// (tmux), driven with send-keys and read back with capture-pane. Sessions of
+// one test run side by side.
+//
+// With stories260K (../shared): three turns, each after the first evaluating
+// only its new tokens; /reset, after which the same message gets the same
+// reply from an empty cache; Ctrl+C clears a typed line; Ctrl+D exits.
+// With a random-weight llama written to a temp dir (runs anywhere): three
+// turns through a chat template with the same prefix reuse; Ctrl+C in the
+// middle of a long reply, then a turn that completes, then Ctrl+C on the empty
+// prompt exits; a small context (-c 128) that overflows and keeps going;
+// piped stdin; bare `run-gguf`, which lists the models in a temporary HOME and
+// working directory and chats with the one picked.
+// After each exit the shell checks the exit code and that the terminal is
+// back in canonical mode. Skips, saying why, without tmux.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, sharedDir } from './helpers/shared.js';
+import { GGMLType } from '../formats/ggml-types.js';
+import { writeGGUF } from '../formats/gguf/index.js';
+import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
+import { sharedDir } from './helpers/shared.js';
+import { atPrompt, exited, noTmuxReason, replyLines, Tty, type ReplyLine } from './helpers/tty.js';
 
-const CLI = join(REPO_ROOT, 'dist', 'runtime', 'cli.js');
-const hasTmux = spawnSync('tmux', ['-V'], { encoding: 'utf8' }).status === 0;
-// a private server on a socket in our own temp dir: nothing shared, nothing left behind
-const sockDir = hasTmux ? mkdtempSync(join(tmpdir(), 'chat-tty-')) : '';
-const SOCKET = join(sockDir, 'tmux.sock');
-const models = sharedDir('models');
+const why = noTmuxReason();
+const tty = why ? undefined : new Tty();
+if (tty) test.after(() => tty.close());
 
-function tmux(...args: string[]): string {
-  return execFileSync('tmux', ['-S', SOCKET, ...args], { encoding: 'utf8' });
-}
-
-/** The pane's text, wrapped lines joined, trailing blank lines dropped. */
-function screen(session: string): string {
-  return tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', `=${session}:`).replace(/\n+$/, '');
-}
-
-async function waitFor(session: string, what: RegExp | ((s: string) => boolean), timeoutMs = 8000): Promise<string> {
-  const ok = typeof what === 'function' ? what : (s: string) => what.test(s);
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const s = screen(session);
-    if (ok(s)) return s;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${String(what)} in:\n${s}`);
-    await new Promise((r) => setTimeout(r, 50));
+/**
+ * Turn k > 1 evaluated only its new tokens: everything the cache held after
+ * turn k-1 was reused, and what was evaluated is less than the whole prompt.
+ */
+function assertPrefixReuse(stats: ReplyLine[], label: string): void {
+  assert.is(stats[0].cached, 0, `${label}: turn 1 starts from an empty cache: ${stats[0].line}`);
+  for (let k = 1; k < stats.length; k++) {
+    const s = stats[k];
+    assert.ok(s.cached > 0 && s.fresh > 0 && s.fresh < s.fresh + s.cached, `${label} turn ${k + 1}: ${s.line}`);
+    assert.is(s.cached, stats[k - 1].used, `${label} turn ${k + 1} reused all ${stats[k - 1].used} cached tokens: ${s.line}`);
   }
 }
 
-// capture-pane drops trailing spaces: the prompt "> " reads as ">"
-const atPrompt = (s: string) => /^> ?$/.test(s.split('\n').at(-1) ?? '');
-const statsLines = (s: string) => s.split('\n').filter((l) => /^\d+ tokens · /.test(l));
-
-function start(name: string, args: string[], opts: { cwd?: string; home?: string } = {}): void {
-  // the shell line after the chat reports its exit code and whether the tty is canonical again
-  const env = `NO_COLOR=1${opts.home ? ` HOME=${JSON.stringify(opts.home)} HF_HOME= HF_HUB_CACHE= LLAMA_CACHE=` : ''}`;
-  const cmd = `${env} ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} ${args.map((a) => JSON.stringify(a)).join(' ')}; `
-    + `echo "EXIT=$? TTY=$(stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\?icanon')"; sleep 30`;
-  tmux('new-session', '-d', '-s', name, '-x', '160', '-y', '50', '-c', opts.cwd ?? REPO_ROOT, cmd);
+/** The text between the "> line" echo of a message and the stats line of its reply. */
+function replyText(screen: string, message: string, nth = 1): string {
+  const lines = (screen.split(`> ${message}\n`)[nth] ?? '').split('\n');
+  const end = lines.findIndex((l) => /^\d+ tokens · /.test(l));
+  return (end < 0 ? lines : lines.slice(0, end)).join('\n');
 }
 
-if (hasTmux) {
-  test.after(() => {
-    spawnSync('tmux', ['-S', SOCKET, 'kill-server']);
-    rmSync(sockDir, { recursive: true, force: true });
-  });
-}
-
-if (!hasTmux) {
+if (!tty) {
   test('interactive chat in a terminal (tmux)', () => {
-    console.log('  skip: tmux is not installed (apt-get install -y tmux), so the terminal chat tests do not run');
+    console.log(`  skip: ${why}`);
   });
-} else if (models) {
-  test('two turns, /reset, Ctrl+C clears a typed line, Ctrl+D exits; Ctrl+C stops a reply, Ctrl+C on an empty prompt exits', async () => {
-    start('a', [join(models, 'stories260K.gguf'), '--temp', '0', '-n', '24']);
-    start('b', [join(models, 'llama-2-tiny-random.gguf'), '--seed', '1', '-c', '4096']);
-    // c: bare run-gguf lists the models under HOME and the working directory and asks for one
-    const home = join(sockDir, 'home');
-    mkdirSync(join(home, 'models'), { recursive: true });
-    copyFileSync(join(models, 'stories260K.gguf'), join(home, 'models', 'stories260K.gguf'));
-    start('c', [], { cwd: home, home });
+} else {
+  const models = sharedDir('models');
+  if (models) {
+    test('stories260K: three turns reuse the cache, /reset empties it (same message, same reply), Ctrl+C clears a typed line, Ctrl+D exits', async () => {
+      tty.start('s', [join(models, 'stories260K.gguf'), '--temp', '0', '-n', '24']);
+      let s = await tty.waitFor('s', atPrompt);
+      assert.match(s, /stories260K\.gguf · llama · 292\.8K params/);
+      const turns = ['Once upon a time', 'The dog', 'The cat'];
+      for (const [i, t] of turns.entries()) {
+        tty.type('s', t);
+        s = (await tty.replies('s', i + 1)).screen;
+      }
+      assert.match(s, /> Once upon a time\n, there was/);
+      const { stats } = await tty.replies('s', 3);
+      for (const t of turns) assert.ok(replyText(s, t).trim().length > 0, `a reply to "${t}"`);
+      assertPrefixReuse(stats, 'stories260K');
 
-    // a: the summary, then the prompt
-    let a = await waitFor('a', atPrompt);
-    assert.match(a, /stories260K\.gguf · llama · 292\.8K params/);
-    tmux('send-keys', '-t', '=a:', 'Once upon a time', 'Enter');
-    a = await waitFor('a', (s) => statsLines(s).length === 1 && atPrompt(s));
-    assert.match(a, /> Once upon a time\n, there was/);
-    tmux('send-keys', '-t', '=a:', 'The dog', 'Enter');
-    a = await waitFor('a', (s) => statsLines(s).length === 2 && atPrompt(s));
-    const turn2 = statsLines(a)[1];
-    assert.ok(Number(/\+ (\d+) cached/.exec(turn2)?.[1]) >= 24, `turn 2 reused the KV cache: ${turn2}`);
-    tmux('send-keys', '-t', '=a:', '/reset', 'Enter');
-    await waitFor('a', /conversation cleared\n> ?$/);
-    tmux('send-keys', '-t', '=a:', 'typed but not sent');
-    await waitFor('a', /> typed but not sent$/);
-    tmux('send-keys', '-t', '=a:', 'C-c');
-    a = await waitFor('a', /conversation cleared\n> ?$/);
-    tmux('send-keys', '-t', '=a:', 'C-d');
-    a = await waitFor('a', /EXIT=\d+ TTY=/);
-    assert.match(a, 'EXIT=0 TTY=icanon');
+      tty.type('s', '/reset');
+      await tty.waitFor('s', /conversation cleared\n> ?$/);
+      tty.type('s', 'Once upon a time');
+      const after = await tty.replies('s', 4);
+      const again = after.stats[3];
+      assert.is(again.cached, 0, `nothing cached after /reset: ${again.line}`);
+      assert.is(again.fresh, stats[0].fresh, 'the whole prompt evaluated again');
+      assert.is(again.used, stats[0].used);
+      assert.is(replyText(after.screen, 'Once upon a time', 2), replyText(after.screen, 'Once upon a time', 1), 'greedy: the same reply as the first time');
 
-    // b: a random model never stops by itself; Ctrl+C does
-    await waitFor('b', atPrompt);
-    tmux('send-keys', '-t', '=b:', 'Hello', 'Enter');
-    await waitFor('b', (s) => (s.split('> Hello\n')[1] ?? '').length > 40);
-    tmux('send-keys', '-t', '=b:', 'C-c');
-    let b = await waitFor('b', /· stopped\n> ?$/);
-    const stats = statsLines(b)[0] ?? '';
-    assert.ok(Number(stats.split(' ')[0]) < 4000, `stopped well before the context filled: ${stats}`);
-    tmux('send-keys', '-t', '=b:', 'C-c');
-    b = await waitFor('b', /EXIT=\d+ TTY=/);
-    assert.match(b, 'EXIT=0 TTY=icanon');
+      tty.send('s', 'typed but not sent');
+      await tty.waitFor('s', /> typed but not sent$/);
+      tty.send('s', 'C-c');
+      await tty.waitFor('s', (x) => atPrompt(x) && !x.endsWith('typed but not sent'));
+      tty.send('s', 'C-d');
+      s = await tty.waitFor('s', exited);
+      assert.match(s, 'EXIT=0 TTY=icanon');
+      assert.is(replyLines(s).length, 4, 'the typed line was dropped, not sent');
+    });
+  }
 
-    let c = await waitFor('c', /Model number \[1-1\], Enter for 1, q to quit: ?$/);
-    assert.match(c, /#\s+size\s+arch\s+type\s+file\n1\s+1\.1 MB\s+llama\s+\(guessed\) all F32\s+models\/stories260K\.gguf/);
-    tmux('send-keys', '-t', '=c:', '1', 'Enter');
-    c = await waitFor('c', (s) => s.includes('stories260K.gguf · llama') && atPrompt(s));
-    tmux('send-keys', '-t', '=c:', 'C-d');
-    c = await waitFor('c', /EXIT=\d+ TTY=/);
-    assert.match(c, 'EXIT=0 TTY=icanon');
+  test('a generated model: three turns (chatml), Ctrl+C mid-reply then a turn, -c 128 overflow, piped stdin, the picker', async () => {
+    // test-tiny's sizes with a 4096-token context: a reply of thousands of tokens takes a while
+    const dir = join(tty.tmp, 'gen');
+    const home = join(tty.tmp, 'home');
+    const work = join(tty.tmp, 'work');
+    for (const d of [dir, join(home, 'models', 'org'), work]) mkdirSync(d, { recursive: true });
+    const gen = join(dir, 'gen.gguf');
+    await writeGGUF(gen, llamaModelSpec({ ...LLAMA_SHAPES['test-tiny']!, n_ctx_train: 4096 }, GGMLType.Q8_0, { seed: 3 }));
+    // the picker's folders: the working directory first, then ~/models
+    await writeGGUF(join(work, 'local.gguf'), llamaModelSpec(LLAMA_SHAPES['test-tiny']!, GGMLType.F32, { seed: 4 }));
+    await writeGGUF(join(home, 'models', 'org', 'tiny.gguf'), llamaModelSpec(LLAMA_SHAPES['test-tiny']!, GGMLType.Q8_0, { seed: 5 }));
+
+    tty.start('g', [gen, '--chat-template', 'chatml', '--seed', '1', '-n', '24']);
+    tty.start('k', [gen, '--temp', '0', '-n', '3000']);
+    tty.start('o', [gen, '-c', '128', '-n', '40', '--seed', '2']);
+    tty.start('p', [gen, '--seed', '1', '-n', '8'], { stdin: ['Hello', 'How are you', '/stats'] });
+    tty.start('c', [], { cwd: work, home });
+
+    const threeTurns = async () => {
+      let s = await tty.waitFor('g', atPrompt);
+      assert.match(s, /gen\.gguf · llama · .* · Q8_0 · context 4096 · /);
+      assert.match(s, 'chat template: chatml (built-in; --chat-template chatml)');
+      const turns = ['Hello there', 'How are you', 'Tell me more'];
+      for (const [i, t] of turns.entries()) {
+        tty.type('g', t);
+        s = (await tty.replies('g', i + 1)).screen;
+      }
+      const { stats } = await tty.replies('g', 3);
+      for (const t of turns) assert.ok(replyText(s, t).length > 0, `a reply to "${t}"`);
+      for (const st of stats) assert.is(st.generated, 24, st.line);
+      assertPrefixReuse(stats, 'generated');
+      tty.type('g', '/exit');
+      s = await tty.waitFor('g', exited);
+      assert.match(s, 'EXIT=0 TTY=icanon');
+    };
+
+    const interrupt = async () => {
+      await tty.waitFor('k', atPrompt);
+      tty.type('k', 'Tell me a long story');
+      await tty.waitFor('k', (s) => replyText(s, 'Tell me a long story').length > 40);
+      tty.send('k', 'C-c');
+      let { stats } = await tty.replies('k', 1);
+      assert.is(stats[0].stop, 'stopped', stats[0].line);
+      assert.ok(stats[0].generated > 0 && stats[0].generated < 3000, `stopped in mid-reply: ${stats[0].line}`);
+      tty.type('k', 'Go on');
+      ({ stats } = await tty.replies('k', 2, 30_000));
+      // greedy decoding of random weights runs to -n, unless it happens on the end token
+      assert.ok(stats[1].stop === '-n reached' || stats[1].stop === '', `the next turn completes: ${stats[1].line}`);
+      assert.ok(stats[1].generated > 0, stats[1].line);
+      assert.is(stats[1].cached, stats[0].used, `the stopped reply stays in the cache: ${stats[1].line}`);
+      tty.send('k', 'C-c');
+      const s = await tty.waitFor('k', exited);
+      assert.match(s, 'EXIT=0 TTY=icanon');
+    };
+
+    const overflow = async () => {
+      await tty.waitFor('o', atPrompt);
+      const turns = ['Hello', 'How are you', 'Tell me more', 'And then', 'The end'];
+      let s = '';
+      for (const [i, t] of turns.entries()) {
+        tty.type('o', t);
+        s = (await tty.replies('o', i + 1)).screen;
+      }
+      const stats = replyLines(s);
+      assert.match(s, /\[context full: dropped the \d+ oldest messages?\]/);
+      const shifted = s.split('\n').findIndex((l) => l.startsWith('[context full: dropped'));
+      assert.ok(s.split('\n').slice(shifted).some((l) => /^\d+ tokens · /.test(l) && !l.endsWith('· context full')), 'a later turn replies');
+      for (const st of stats) {
+        assert.is(st.size, 128, st.line);
+        assert.ok(st.used <= 128, st.line);
+      }
+      assert.ok(stats.at(-1)!.generated > 0, stats.at(-1)!.line);
+      tty.type('o', '/stats');
+      s = await tty.waitFor('o', (x) => /(\d+) messages dropped by context shifts\n> ?$/.test(x));
+      assert.ok(Number(/(\d+) messages dropped by context shifts/.exec(s)![1]) > 0);
+      tty.send('o', 'C-d');
+      s = await tty.waitFor('o', exited);
+      assert.match(s, 'EXIT=0 TTY=icanon');
+    };
+
+    const piped = async () => {
+      const s = await tty.waitFor('p', exited);
+      assert.match(s, 'EXIT=0 TTY=icanon');
+      assert.not.match(s, /^> ?Hello/m, 'no prompt, no echo without a terminal on stdin');
+      const stats = replyLines(s);
+      assert.is(stats.length, 2, s);
+      assertPrefixReuse(stats, 'piped');
+      assert.match(s, /replies: 2 · generated 16 tokens/);
+    };
+
+    const picker = async () => {
+      let s = await tty.waitFor('c', /Model number \[1-2\], Enter for 1, q to quit: ?$/);
+      assert.match(s, /#\s+size\s+arch\s+type\s+file\n1\s+\S+ \S+\s+llama\s+all F32\s+local\.gguf\n2\s+\S+ \S+\s+llama\s+Q8_0\s+~\/models\/org\/tiny\.gguf/);
+      tty.type('c', '3');
+      await tty.waitFor('c', /pick a number from 1 to 2\n.*Model number \[1-2\]/);
+      tty.type('c', '2');
+      s = await tty.waitFor('c', (x) => x.includes('tiny.gguf · llama') && atPrompt(x));
+      assert.match(s, 'context 512');
+      tty.type('c', 'Hello');
+      await tty.replies('c', 1);
+      tty.send('c', 'C-d');
+      s = await tty.waitFor('c', exited);
+      assert.match(s, 'EXIT=0 TTY=icanon');
+    };
+
+    // every session to its end (the tmux server goes after the test), then the first failure
+    const failed = (await Promise.allSettled([threeTurns(), interrupt(), overflow(), piped(), picker()]))
+      .find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   });
 }
 

@@ -13,8 +13,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GGMLType, ggmlTypeName, rowSize } from '../formats/ggml-types.js';
 import { LlamaFileType, readGGUF, readTensorData, writeGGUF } from '../formats/gguf/index.js';
-import { quantizeRow } from '../formats/quant/index.js';
-import { quantizeGGUF } from '../formats/quantize/index.js';
+import { importanceOf, readIMatrix, writeIMatrix } from '../formats/imatrix/index.js';
+import { quantizeRow, quantizeRowWeighted, weightedTypes } from '../formats/quant/index.js';
+import { planQuantize, quantizeGGUF } from '../formats/quantize/index.js';
+import { computeIMatrix } from '../runtime/imatrix/index.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
 import { loadModel } from '../runtime/index.js';
 import { compareDistributions, llamaCppProbabilities } from './helpers/compare.js';
@@ -158,6 +160,152 @@ test('run-gguf quantize: progress on stderr, exit codes', () => {
   const same = spawnSync(process.execPath, [cli, 'quantize', input, input, 'Q4_0'], { encoding: 'utf8' });
   assert.is(same.status, 1);
   assert.match(same.stderr, /refusing to overwrite the input/);
+});
+
+// --- with an importance matrix (--imatrix) ---------------------------------
+
+// Golden hashes of what llama.cpp's ggml_quantize_chunk(type, rows, imatrix)
+// writes for weightedGoldenInput(): libggml-base.so from node-llama-cpp
+// 3.21.1's prebuilt linux-x64 binaries (llama.cpp bundle v0.4.0), called
+// through a throwaway C harness (not in the repository), as for the
+// reference quantizers in quant-k.test.ts. The rows include an all-zero row,
+// a constant row and a half-zero row; the imatrix spans e^-3..e^3 and is 0
+// over columns 32..63 (a whole sub-block without weight).
+function weightedGoldenInput(): { x: Float32Array; im: Float32Array; n: number; rows: number } {
+  const rand = mulberry32(20250301);
+  const n = 512, rows = 24;
+  const x = new Float32Array(rows * n);
+  for (let r = 0; r < rows; r++) {
+    const scale = 2 ** ((r % 7) - 3);
+    for (let i = 0; i < n; i++) {
+      const u = rand(), v = rand();
+      let val: number;
+      switch (r % 4) {
+        case 0: val = u - 0.5; break;
+        case 1: val = (u - 0.5) / (v + 0.02); break;
+        case 2: val = v < 0.7 ? 0 : u - 0.25; break;
+        default: val = -(u * u) - 0.5 * v; break;
+      }
+      if (r === 21) val = 0;
+      if (r === 22) val = 0.3;
+      if (r === 23 && i >= 256) val = 0;
+      x[r * n + i] = val * scale;
+    }
+  }
+  const im = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = rand();
+    im[i] = i >= 32 && i < 64 ? 0 : Math.fround(Math.exp(6 * (u - 0.5)));
+  }
+  return { x, im, n, rows };
+}
+
+const WEIGHTED_GOLDEN: Record<string, string> = {
+  Q4_0: 'dd8687977c40d6f01f2ed82fdeedb650d72f98fce7d00a8c76c87c2fa68e59aa',
+  Q4_1: 'cfb73892c908341c156fd8cf4e431258c87d71a4b3d63761694a8f16f78b7f6a',
+  Q5_0: 'd3a27d7cd652d681379caa562329f84c011fbdff6aab8434fdc444543597fbac',
+  Q5_1: '5c50012f835163bdd4b126b965879040bb42390738678d4cdcec03246ed7ce9b',
+  Q2_K: '957a0287986058b8e57515b5b22154bcc6e940b8b78f1fc13e376e3ac7b6516e',
+  Q3_K: '92338492f393371104add34ced77be19f74dc11d126d41191985a041e4f09d65',
+  Q4_K: 'afbd3a473e311dc60c15494403ad0d1e0725a618ec037c66fabb354e534246b6',
+  Q5_K: 'b5492e30b11e49f9c81ef6b13bcb9806713b882812498c6d54fb2f6214833f84',
+  Q6_K: '1bbfc94d06af5f97dbd6a7b721b84df45dbfeb458089a0d3a83cf89612aa5372',
+};
+
+test('imatrix quantizers: the bytes of llama.cpp\'s ggml_quantize_chunk with an imatrix (golden hashes)', () => {
+  const { x, im, n, rows } = weightedGoldenInput();
+  const hex = (b: ArrayBufferView) => createHash('sha256').update(new Uint8Array(b.buffer, b.byteOffset, b.byteLength)).digest('hex');
+  assert.is(hex(x), '195ff28eafa8d311cca26e14b9001a110c5b3dac68e921fcb54d3c0f8eea68ad', 'golden input changed');
+  assert.is(hex(im), '9f1dd3e4ce9be887dc5bb6a10e533b439a86d3e63965f972a445ac680dac2970', 'golden imatrix changed');
+  assert.equal(Object.keys(WEIGHTED_GOLDEN).sort(), weightedTypes().map(ggmlTypeName).sort());
+  for (const [name, want] of Object.entries(WEIGHTED_GOLDEN)) {
+    const t = Q[name as keyof typeof Q] as GGMLType;
+    const rowsOut = Array.from({ length: rows }, (_, r) => quantizeRowWeighted(t, x.subarray(r * n, (r + 1) * n), im));
+    assert.is(hex(Buffer.concat(rowsOut)), want, `${name} bytes differ from llama.cpp's`);
+    // the weights matter: the plain reference quantizer gives other bytes
+    assert.not.equal(rowsOut[0], quantizeRow(t, x.subarray(0, n)), `${name}: the imatrix changed nothing`);
+  }
+  // types ggml quantizes without looking at the imatrix
+  assert.equal(quantizeRowWeighted(Q.Q8_0, x.subarray(0, n), im), quantizeRow(Q.Q8_0, x.subarray(0, n)));
+  assert.throws(() => quantizeRowWeighted(Q.Q4_K, x.subarray(0, n), im.subarray(0, 256)), /256 weights for a row of 512/);
+});
+
+const CALIB = `The old lighthouse keeper climbed the stairs every evening and lit the lamp. Ships passed far away on the dark sea, and their lights answered his. In the morning he wrote the names of the ships in a big book, drank his tea, and watched the gulls over the rocks. One winter a storm broke the window at the top of the tower. He fixed it with wood and nails, and the lamp burned all night. When spring came, children from the village visited him and asked about the ships, the storm and the sea.`;
+
+/** Presets covering every imatrix quantizer (Q2_K's mix adds Q3_K and Q4_K, Q4_K_M Q6_K). */
+const IMATRIX_CASES = ['Q2_K', 'Q3_K_S', 'Q4_K_M', 'Q5_K_S', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1'];
+
+test('--imatrix: each tensor is ggml\'s imatrix quantizer on its rows, metadata as llama-quantize writes it, llama.cpp runs every file', async () => {
+  const calib = join(dir, 'calib.txt');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(calib, CALIB);
+  const { imatrix } = await computeIMatrix(input, CALIB, { contextSize: 32, threads: 1, dataset: calib });
+  const imPath = join(dir, 'imatrix.gguf');
+  await writeIMatrix(imPath, imatrix, 'gguf');
+  const importance = importanceOf(await readIMatrix(imPath));
+  assert.is(importance.weights.size, 14, 'seven matmul weights per layer');
+  const src = await readGGUF(input);
+  const rowsOf = async (name: string) => new Float32Array((await readTensorData(src.tensors.find((t) => t.name === name)!)).slice().buffer);
+  const llama = await oracle();
+  for (const type of IMATRIX_CASES) {
+    const out = join(dir, `imatrix-${type}.gguf`);
+    const warnings: string[] = [];
+    await quantizeGGUF(input, out, type, { imatrix: importance, imatrixFile: imPath, onWarning: (m) => warnings.push(m) });
+    const dst = await readGGUF(out);
+    // what llama-quantize adds after general.file_type
+    assert.equal(dst.kv.slice(-4).map((e) => [e.key, e.value]), [
+      ['quantize.imatrix.file', imPath], ['quantize.imatrix.dataset', calib],
+      ['quantize.imatrix.entries_count', 14], ['quantize.imatrix.chunks_count', imatrix.chunkCount],
+    ]);
+    assert.ok(warnings.includes('did not find imatrix data for token_embd.weight'), warnings.join('; '));
+    let weightedRows = 0;
+    for (const t of dst.tensors) {
+      if (t.shape.length < 2) continue;
+      const f32 = await rowsOf(t.name);
+      const ne0 = t.shape[0]!;
+      const rb = rowSize(t.type, ne0);
+      const got = await readTensorData(t);
+      const w = importance.weights.get(t.name);
+      for (let r = 0; r < f32.length / ne0; r++) {
+        const row = f32.subarray(r * ne0, (r + 1) * ne0);
+        const ref = t.type === Q.F32 ? new Uint8Array(row.buffer, row.byteOffset, row.byteLength) : w ? quantizeRowWeighted(t.type, row, w) : quantizeRow(t.type, row);
+        if (Buffer.compare(got.subarray(r * rb, (r + 1) * rb), ref) !== 0) assert.unreachable(`${type}: ${t.name} row ${r} differs from ggml's quantizer`);
+        if (w && weightedTypes().includes(t.type)) weightedRows++;
+      }
+    }
+    assert.ok(weightedRows > 1000, `${type}: only ${weightedRows} rows went through the imatrix quantizers`);
+    const lm = await llama.loadModel({ modelPath: out });
+    try {
+      const theirs = await llamaCppProbabilities(lm, SEQ);
+      const model = await loadModel(out);
+      const ctx = model.createContext({ contextSize: 512 });
+      const logits = ctx.evaluate(SEQ, { allLogits: true });
+      ctx.dispose();
+      model.dispose();
+      const st = compareDistributions(logits, shape.n_vocab, theirs);
+      console.log(`  ${type} --imatrix: KL mean ${st.meanKL.toExponential(2)} max ${st.maxKL.toExponential(2)}, argmax ${(100 * st.argmaxAgreement).toFixed(1)}%`);
+      assert.ok(st.meanKL <= 1e-3, `${type}: mean KL ${st.meanKL} > 1e-3`);
+    } finally {
+      await lm.dispose();
+    }
+  }
+});
+
+test('with an imatrix, Q4_0 and Q5_0 give the first n_layer/8 ffn_down matrices Q4_1 / Q5_1 (llama_tensor_get_type)', async () => {
+  const path = join(dir, 'deep.gguf');
+  await writeGGUF(path, llamaModelSpec({ n_vocab: 288, n_embd: 64, n_layer: 16, n_head: 2, n_head_kv: 2, n_ff: 64, n_ctx_train: 64 }, Q.F32));
+  const file = await readGGUF(path);
+  const typeOf = (plan: ReturnType<typeof planQuantize>, name: string) => ggmlTypeName(plan.tensors.find((p) => p.tensor.name === name)!.type);
+  for (const [ftype, guarded] of [['Q4_0', 'Q4_1'], ['Q5_0', 'Q5_1']] as const) {
+    const withIm = planQuantize(file, ftype, { hasImatrix: true });
+    const without = planQuantize(file, ftype);
+    assert.equal([0, 1, 2].map((l) => typeOf(withIm, `blk.${l}.ffn_down.weight`)), [guarded, guarded, ftype]);
+    assert.is(typeOf(withIm, 'blk.0.ffn_up.weight'), ftype);
+    assert.is(typeOf(without, 'blk.0.ffn_down.weight'), ftype);
+    assert.is(typeOf(planQuantize(file, ftype, { hasImatrix: true, pure: true }), 'blk.0.ffn_down.weight'), ftype);
+  }
+  assert.is(typeOf(planQuantize(file, 'Q4_1', { hasImatrix: true }), 'blk.0.ffn_down.weight'), 'Q4_1');
+  assert.is(typeOf(planQuantize(file, 'Q4_K_S', { hasImatrix: true }), 'blk.0.ffn_down.weight'), 'Q5_K');
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

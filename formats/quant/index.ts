@@ -6,6 +6,7 @@ import { LEGACY_CODECS } from './legacy.js';
 import { KQUANT_CODECS } from './kquants.js';
 
 export type { BlockCodec } from './codec.js';
+export { quantizeRowWeighted, weightedTypes } from './weighted.js';
 
 const CODECS: Partial<Record<GGMLType, BlockCodec>> = {
   ...FLOAT_CODECS,

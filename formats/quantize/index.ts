@@ -8,10 +8,12 @@ import {
   fileRange, GGUFValueType, LLM_KV_SPLIT_COUNT, LLM_KV_SPLIT_NO, LLM_KV_SPLIT_TENSORS_COUNT, readGGUF, writeGGUF,
   type GGUFFile, type GGUFKVInput, type GGUFTensorInfo, type TensorDataProvider,
 } from '../gguf/index.js';
-import { dequantizeRow, quantizeRow, referenceTypes } from '../quant/index.js';
+import { decodeString } from '../gguf/strings.js';
+import type { Importance } from '../imatrix/index.js';
+import { dequantizeRow, quantizeRow, quantizeRowWeighted, referenceTypes } from '../quant/index.js';
 import { fallbackType, mixNames, quantMix } from '../synthetic/mix.js';
 import type { LlamaShape } from '../synthetic/llama.js';
-import type { LlamaFileType } from '../gguf/file-type.js';
+import { LlamaFileType } from '../gguf/file-type.js';
 
 /** ggml's GGML_QNT_VERSION, written as general.quantization_version. */
 export const GGML_QNT_VERSION = 2;
@@ -28,7 +30,18 @@ export interface QuantizeOptions {
   outputTensorType?: GGMLType;
   /** --token-embedding-type. */
   tokenEmbeddingType?: GGMLType;
+  /**
+   * An imatrix is given (llama.cpp's qs.has_imatrix): Q4_0 and Q5_0 then
+   * give the first eighth of the ffn_down matrices Q4_1 / Q5_1.
+   */
+  hasImatrix?: boolean;
 }
+
+/** llama-quantize's metadata keys recording the imatrix a model was quantized with. */
+export const LLM_KV_QUANTIZE_IMATRIX_FILE = 'quantize.imatrix.file';
+export const LLM_KV_QUANTIZE_IMATRIX_DATASET = 'quantize.imatrix.dataset';
+export const LLM_KV_QUANTIZE_IMATRIX_N_ENTRIES = 'quantize.imatrix.entries_count';
+export const LLM_KV_QUANTIZE_IMATRIX_N_CHUNKS = 'quantize.imatrix.chunks_count';
 
 export interface TensorPlan {
   tensor: GGUFTensorInfo;
@@ -89,7 +102,8 @@ export function planQuantize(file: GGUFFile, typeName: string, options: Quantize
   if (!mixNames().includes(upper)) {
     throw new RangeError(`unknown quantization type "${typeName}" (one of: ${mixNames().join(', ')})`);
   }
-  const mix = quantMix(upper, shapeOf(file));
+  const shape = shapeOf(file);
+  const mix = quantMix(upper, shape);
   const quantized = ggmlTypeInfo(mix.base)!.isQuantized;
   const known = new Set(referenceTypes());
   const tensors = file.tensors.map((t): TensorPlan => {
@@ -100,7 +114,10 @@ export function planQuantize(file: GGUFFile, typeName: string, options: Quantize
     else if (!quantized) type = mix.base;
     // a tied head is token_embd: llama.cpp gives it the output tensor's type
     else if (options.outputTensorType !== undefined && !options.pure && t.name === 'token_embd.weight' && !file.tensors.some((o) => o.name === 'output.weight')) type = options.outputTensorType;
-    else type = fallbackType(options.pure ? mix.base : mix.matrixType(t.name, t.shape[0]!, t.shape[1] ?? 1), t.shape[0]!);
+    else {
+      const guard = !options.pure && options.hasImatrix ? imatrixFfnDownGuard(mix.fileType, t.name, shape.n_layer) : undefined;
+      type = fallbackType(guard ?? (options.pure ? mix.base : mix.matrixType(t.name, t.shape[0]!, t.shape[1] ?? 1)), t.shape[0]!);
+    }
     if (type !== t.type && !known.has(t.type)) throw new RangeError(`${t.name}: no reference dequantizer for ${ggmlTypeName(t.type)}`);
     if (type !== t.type && !known.has(type)) throw new RangeError(`${t.name}: no reference quantizer for ${ggmlTypeName(type)}`);
     if (t.shape[0]! % ggmlTypeInfo(type)!.blockSize !== 0) {
@@ -111,8 +128,41 @@ export function planQuantize(file: GGUFFile, typeName: string, options: Quantize
   return { name: upper, fileType: mix.fileType, tensors };
 }
 
-/** The metadata llama-quantize writes: the input's, without split keys, with the quantization version and file type set. */
-export function quantizedKV(file: GGUFFile, fileType: LlamaFileType): GGUFKVInput[] {
+/** llama-quantize copies a string override into a 128-byte buffer: at most 127 bytes survive. */
+function overrideString(v: string): { value: string; raw?: Uint8Array } {
+  const bytes = new TextEncoder().encode(v);
+  if (bytes.length <= 127) return { value: v };
+  const d = decodeString(bytes.subarray(0, 127));
+  return d.raw ? { value: d.text, raw: d.raw } : { value: d.text };
+}
+
+/**
+ * The quantize.imatrix.* entries llama-quantize adds (as kv overrides, after
+ * general.file_type): the file as named on its command line, the first
+ * dataset, the number of entries, and the chunk count when known.
+ */
+export function imatrixKV(imatrixFile: string, imatrix: Importance): GGUFKVInput[] {
+  const kv: GGUFKVInput[] = [{ key: LLM_KV_QUANTIZE_IMATRIX_FILE, type: GGUFValueType.STRING, ...overrideString(imatrixFile) }];
+  if (imatrix.datasets.length > 0) kv.push({ key: LLM_KV_QUANTIZE_IMATRIX_DATASET, type: GGUFValueType.STRING, ...overrideString(imatrix.datasets[0]!) });
+  kv.push({ key: LLM_KV_QUANTIZE_IMATRIX_N_ENTRIES, value: imatrix.weights.size, type: GGUFValueType.UINT32 });
+  if (imatrix.chunkCount > 0) kv.push({ key: LLM_KV_QUANTIZE_IMATRIX_N_CHUNKS, value: imatrix.chunkCount, type: GGUFValueType.UINT32 });
+  return kv;
+}
+
+/**
+ * llama_tensor_get_type's guard for Q4_0 / Q5_0 with an imatrix: the
+ * ffn_down matrices of the first n_layer/8 layers get Q4_1 / Q5_1 (they "go
+ * crazy" otherwise, says llama.cpp). Undefined where it does not apply.
+ */
+function imatrixFfnDownGuard(fileType: LlamaFileType, name: string, nLayer: number): GGMLType | undefined {
+  if (fileType !== LlamaFileType.MOSTLY_Q4_0 && fileType !== LlamaFileType.MOSTLY_Q5_0) return undefined;
+  const m = /^blk\.(\d+)\.ffn_down\.weight$/.exec(name);
+  if (!m || Number(m[1]) >= Math.trunc(nLayer / 8)) return undefined;
+  return fileType === LlamaFileType.MOSTLY_Q4_0 ? GGMLType.Q4_1 : GGMLType.Q5_1;
+}
+
+/** The metadata llama-quantize writes: the input's, without split keys, with the quantization version and file type set (and `extra`, e.g. imatrixKV, after them). */
+export function quantizedKV(file: GGUFFile, fileType: LlamaFileType, extra: readonly GGUFKVInput[] = []): GGUFKVInput[] {
   // ggml's gguf_set_* removes the key and appends it: a value set later moves to the end
   let kv: GGUFKVInput[] = [];
   const set = (entry: GGUFKVInput) => {
@@ -123,14 +173,21 @@ export function quantizedKV(file: GGUFFile, fileType: LlamaFileType): GGUFKVInpu
   set({ key: 'general.quantization_version', value: GGML_QNT_VERSION, type: GGUFValueType.UINT32 });
   set({ key: 'general.file_type', value: fileType, type: GGUFValueType.UINT32 });
   const split = new Set([LLM_KV_SPLIT_NO, LLM_KV_SPLIT_COUNT, LLM_KV_SPLIT_TENSORS_COUNT]);
-  return kv.filter((e) => !split.has(e.key));
+  kv = kv.filter((e) => !split.has(e.key));
+  for (const e of extra) set(e);
+  return kv;
 }
 
 /** Input bytes read at once while converting a tensor: memory stays bounded whatever the model's size. */
 const READ_CHUNK = 4 << 20;
 
-/** A tensor's rows, each dequantized to f32 and quantized to `to`, streamed chunk by chunk. */
-export function convertRows(t: GGUFTensorInfo, to: GGMLType): TensorDataProvider {
+/**
+ * A tensor's rows, each dequantized to f32 and quantized to `to`, streamed
+ * chunk by chunk; with `importance` (one weight per column) through the
+ * imatrix quantizers, as ggml_quantize_chunk does when given an imatrix
+ * (a stacked [ne0, ne1, n_expert] tensor: ne0 weights per expert, in order).
+ */
+export function convertRows(t: GGUFTensorInfo, to: GGMLType, importance?: Float32Array): TensorDataProvider {
   return async function* () {
     const { open } = await import('node:fs/promises');
     const ne0 = t.shape[0] ?? 1;
@@ -138,6 +195,8 @@ export function convertRows(t: GGUFTensorInfo, to: GGMLType): TensorDataProvider
     const inRow = rowSize(t.type, ne0);
     const outRow = rowSize(to, ne0);
     const rowsPerChunk = Math.max(1, Math.floor(READ_CHUNK / inRow));
+    const rowsPerMatrix = t.shape[1] ?? 1;
+    const nMatrices = importance ? importance.length / ne0 : 1;
     const fh = await open(t.file, 'r');
     try {
       for (let r0 = 0; r0 < nRows; r0 += rowsPerChunk) {
@@ -150,7 +209,8 @@ export function convertRows(t: GGUFTensorInfo, to: GGMLType): TensorDataProvider
           const row = t.type === GGMLType.F32
             ? new Float32Array(buf.buffer, i * inRow, ne0)
             : dequantizeRow(t.type, buf.subarray(i * inRow, (i + 1) * inRow), ne0);
-          out.set(quantizeRow(to, row), i * outRow);
+          const expert = importance ? Math.floor((r0 + i) / rowsPerMatrix) % nMatrices : 0;
+          out.set(importance ? quantizeRowWeighted(to, row, importance.subarray(expert * ne0, (expert + 1) * ne0)) : quantizeRow(to, row), i * outRow);
         }
         yield out;
       }
@@ -168,6 +228,8 @@ export interface QuantizeProgress {
   type: GGMLType;
   /** Bytes written for it. */
   nBytes: number;
+  /** Quantized with importance weights from the imatrix. */
+  imatrix: boolean;
 }
 
 export interface QuantizeFileOptions extends QuantizeOptions {
@@ -175,6 +237,12 @@ export interface QuantizeFileOptions extends QuantizeOptions {
   onTensor?: (p: QuantizeProgress) => void;
   /** Convert already-quantized tensors too (llama-quantize --allow-requantize). Default true. */
   allowRequantize?: boolean;
+  /** --imatrix: per-column importance by weight name (formats/imatrix importanceOf). */
+  imatrix?: Importance;
+  /** The imatrix file as named by the user, recorded in quantize.imatrix.file. Default "". */
+  imatrixFile?: string;
+  /** What llama-quantize logs and goes on from: a tensor with no or mis-sized imatrix data. */
+  onWarning?: (message: string) => void;
 }
 
 export interface QuantizeResult {
@@ -199,7 +267,7 @@ export async function quantizeGGUF(inPath: string, outPath: string, typeName: st
   const outReal = await realpath(outPath).catch(() => join(outDir, basename(outPath)));
   if (inputs.has(outReal)) throw new Error(`refusing to overwrite the input: ${outPath} is ${outReal}`);
 
-  const plan = planQuantize(file, typeName, options);
+  const plan = planQuantize(file, typeName, { ...options, hasImatrix: options.hasImatrix ?? (options.imatrix !== undefined && options.imatrix.weights.size > 0) });
   if (options.allowRequantize === false) {
     const re = plan.tensors.find((p) => p.type !== p.tensor.type && ggmlTypeInfo(p.tensor.type)!.isQuantized);
     if (re) throw new Error(`requantizing from type ${ggmlTypeName(re.tensor.type)} is disabled (${re.tensor.name})`);
@@ -210,9 +278,10 @@ export async function quantizeGGUF(inPath: string, outPath: string, typeName: st
     const nBytes = rowSize(type, t.shape[0] ?? 1) * (t.nElements / (t.shape[0] ?? 1));
     inBytes += t.nBytes;
     outBytes += nBytes;
-    const inner = type === t.type ? fileRange(t.file, t.absoluteOffset, t.nBytes) : convertRows(t, type);
+    const importance = type === t.type ? undefined : importanceFor(t, options);
+    const inner = type === t.type ? fileRange(t.file, t.absoluteOffset, t.nBytes) : convertRows(t, type, importance);
     const data: TensorDataProvider = async function* () {
-      options.onTensor?.({ index: i + 1, total, tensor: t, type, nBytes });
+      options.onTensor?.({ index: i + 1, total, tensor: t, type, nBytes, imatrix: importance !== undefined });
       yield* inner();
     };
     return { name: t.name, nameRaw: t.nameRaw, type, shape: t.shape, data };
@@ -220,11 +289,33 @@ export async function quantizeGGUF(inPath: string, outPath: string, typeName: st
 
   const tmp = join(outDir, `.${basename(outReal)}.${process.pid}.${Date.now()}.tmp`);
   try {
-    const fileSize = await writeGGUF(tmp, { version: 3, kv: quantizedKV(file, plan.fileType), tensors });
+    // llama-quantize records an imatrix only when it has entries
+    const extra = options.imatrix && options.imatrix.weights.size > 0 ? imatrixKV(options.imatrixFile ?? '', options.imatrix) : [];
+    const fileSize = await writeGGUF(tmp, { version: 3, kv: quantizedKV(file, plan.fileType, extra), tensors });
     await rename(tmp, outReal);
     return { plan, inBytes, outBytes, fileSize };
   } catch (e) {
     await unlink(tmp).catch(() => {});
     throw e;
   }
+}
+
+/**
+ * A tensor's imatrix weights as llama_model_quantize finds them: by name,
+ * used only when there is one value per column (per column and expert for
+ * stacked experts); otherwise it says so and quantizes without.
+ */
+function importanceFor(t: GGUFTensorInfo, options: QuantizeFileOptions): Float32Array | undefined {
+  if (!options.imatrix) return undefined;
+  const v = options.imatrix.weights.get(t.name);
+  if (!v) {
+    options.onWarning?.(`did not find imatrix data for ${t.name}`);
+    return undefined;
+  }
+  const want = (t.shape[0] ?? 1) * (t.shape[2] ?? 1);
+  if (v.length !== want) {
+    options.onWarning?.(`imatrix size ${v.length} is different from tensor size ${want} for ${t.name}`);
+    return undefined;
+  }
+  return v;
 }

@@ -8,6 +8,14 @@
 // turns (DeepSeek-R1 drops old <think> blocks, Llama 3 trims) correct: the
 // cache simply diverges at the first changed token.
 //
+// A reply's sampled ids are often not what tokenizing its text gives (a
+// word sampled in two pieces, bytes that are not UTF-8, which the text holds
+// as U+FFFD): re-tokenizing alone would evaluate most of every reply again
+// on the next turn. So when the new rendering starts with the text the cache
+// holds (last prompt + reply) and tokenizing that text alone gives a prefix
+// of the new tokens, the cache's own ids take that prefix's place, as
+// llama.cpp's llama-cli keeps the sampled ids, and only the rest is new.
+//
 // When the conversation no longer fits, the oldest turns are dropped (the
 // system prompt stays) until it takes half the context, as llama.cpp's
 // context shift discards half of what it may; without a KV-cache shift here,
@@ -15,7 +23,7 @@
 import type { Context } from '../context.js';
 import { createSampler, type Sampler, type SamplerOptions } from '../sample/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { tokenizeChat } from './prompt.js';
+import { chatPromptText } from './prompt.js';
 import type { ChatTemplate } from './template.js';
 import { isChatMessage, type ChatMessage } from './types.js';
 
@@ -74,6 +82,12 @@ export class ChatSession {
   private turns: ChatMessage[] = [];
   /** The token ids in the KV cache, in order (cached.length === context.position). */
   private cached: number[] = [];
+  /**
+   * The text of the last prompt and reply, and the ids the model saw for it
+   * (the prompt's, then the reply's as sampled; the last of them may not be
+   * in the cache yet). Undefined when no turn left such a pair.
+   */
+  private seen: { text: string; ids: number[] } | undefined;
   private readonly sampler: Sampler;
   private readonly maxTokens: number;
   /** Totals over the session, for /stats. */
@@ -115,6 +129,7 @@ export class ChatSession {
   reset(): void {
     this.turns = [];
     this.cached = [];
+    this.seen = undefined;
     this.context.reset();
     this.sampler.reset();
   }
@@ -126,6 +141,7 @@ export class ChatSession {
   /** Replaces the conversation with saved messages (a leading system message becomes the system prompt). */
   load(saved: unknown): void {
     const messages = parseSavedChat(saved);
+    this.seen = undefined;
     const first = messages[0];
     if (first?.role === 'system') {
       this.system = first.content || undefined;
@@ -136,8 +152,23 @@ export class ChatSession {
     }
   }
 
-  private tokens(messages: readonly ChatMessage[]): number[] {
-    return tokenizeChat(this.model.tokenizer, this.template, messages, { addGenerationPrompt: true });
+
+  /**
+   * The conversation's prompt: its text, and its tokens with the ids the
+   * model already saw for the start of that text when they can stand in for
+   * it (see the top of this file).
+   */
+  private prompt(): { text: string; tokens: number[] } {
+    const tok = this.model.tokenizer;
+    const opts = { addSpecial: true, special: this.template.parseSpecial };
+    const text = chatPromptText(tok, this.template, this.messages, { addGenerationPrompt: true });
+    const tokens = tok.tokenize(text, opts);
+    const seen = this.seen;
+    if (!seen || !text.startsWith(seen.text)) return { text, tokens };
+    const head = tok.tokenize(seen.text, opts);
+    if (tok.addEos && head.at(-1) === tok.eosId) head.pop();
+    if (head.length > tokens.length || head.some((id, i) => id !== tokens[i])) return { text, tokens };
+    return { text, tokens: [...seen.ids, ...tokens.slice(head.length)] };
   }
 
   /**
@@ -145,8 +176,8 @@ export class ChatSession {
    * prompt nor the last user message) until the rendered messages plus
    * `extra` tokens take at most `limit` tokens, or nothing more can go.
    */
-  private fit(extra: number, limit: number): { tokens: number[]; dropped: number } {
-    let tokens = this.tokens(this.messages);
+  private fit(extra: number, limit: number): { text: string; tokens: number[]; dropped: number } {
+    let { text, tokens } = this.prompt();
     let dropped = 0;
     while (tokens.length + extra > limit) {
       const lastUser = this.turns.map((m) => m.role).lastIndexOf('user');
@@ -156,9 +187,9 @@ export class ChatSession {
       while (n < lastUser && this.turns[n].role !== 'user') n++;
       this.turns.splice(0, n);
       dropped += n;
-      tokens = this.tokens(this.messages);
+      ({ text, tokens } = this.prompt());
     }
-    return { tokens, dropped };
+    return { text, tokens, dropped };
   }
 
   /**
@@ -202,9 +233,10 @@ export class ChatSession {
     this.turns.push({ role: 'user', content: userText });
 
     const t0 = performance.now();
-    let prompt = this.tokens(this.messages);
+    let { text: promptText, tokens: prompt } = this.prompt();
     if (prompt.length >= nCtx) {
-      const { tokens, dropped } = this.fit(0, Math.floor(nCtx / 2));
+      const { text, tokens, dropped } = this.fit(0, Math.floor(nCtx / 2));
+      promptText = text;
       prompt = tokens;
       stats.droppedMessages += dropped;
       if (dropped) onNotice?.(`context full: dropped the ${dropped} oldest message${dropped === 1 ? '' : 's'}${this.system ? ' (the system prompt stays)' : ''}`);
@@ -222,6 +254,7 @@ export class ChatSession {
     let logits = first.logits;
     if (!logits) {
       this.turns.pop(); // aborted before the model saw the message
+      this.seen = undefined;
       stats.stop = 'aborted';
       return this.finish(stats);
     }
@@ -264,7 +297,7 @@ export class ChatSession {
       }
       // context shift in the middle of a reply: the kept conversation, its
       // generation prompt, then the reply so far
-      const { tokens, dropped } = this.fit(replyIds.length, Math.floor(nCtx / 2));
+      const { text: keptText, tokens, dropped } = this.fit(replyIds.length, Math.floor(nCtx / 2));
       if (tokens.length + replyIds.length > nCtx - 1 || dropped === 0) {
         stats.stop = 'context-full';
         onNotice?.(`context full (${nCtx} tokens): reply stopped${dropped ? '' : '; nothing left to drop'}`);
@@ -273,6 +306,8 @@ export class ChatSession {
       }
       stats.droppedMessages += dropped;
       onNotice?.(`context full: dropped the ${dropped} oldest message${dropped === 1 ? '' : 's'}${this.system ? ' (the system prompt stays)' : ''}`);
+      promptText = keptText;
+      prompt = tokens;
       const shifted = await this.ingest([...tokens, ...replyIds], signal);
       if (!shifted.logits) {
         stats.stop = 'aborted';
@@ -284,8 +319,13 @@ export class ChatSession {
     stats.generatedTokens = replyIds.length;
     stats.generateMs = performance.now() - t1;
     stats.text = text;
-    if (replyIds.length > 0 || stats.stop !== 'aborted') this.turns.push({ role: 'assistant', content: text });
-    else this.turns.pop();
+    if (replyIds.length > 0 || stats.stop !== 'aborted') {
+      this.turns.push({ role: 'assistant', content: text });
+      this.seen = { text: promptText + text, ids: [...prompt, ...replyIds] };
+    } else {
+      this.turns.pop();
+      this.seen = undefined;
+    }
     return this.finish(stats);
   }
 

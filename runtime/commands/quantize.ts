@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { allGGMLTypes, ggmlTypeInfo, ggmlTypeName, type GGMLType } from '../../formats/ggml-types.js';
 import { llamaFileTypeName } from '../../formats/gguf/index.js';
+import { importanceOf, readIMatrix, type Importance } from '../../formats/imatrix/index.js';
 import { quantizeGGUF, quantizeTypeNames } from '../../formats/quantize/index.js';
 
 export const quantizeUsage = `Usage: run-gguf quantize <in.gguf> <out.gguf> <TYPE> [options]
@@ -18,6 +19,9 @@ TYPE: ${quantizeTypeNames().join(' ')}
 
 Options:
       --pure                      every weight in TYPE's base type (no per-tensor mix)
+      --imatrix FILE              importance matrix (run-gguf imatrix / llama-imatrix, GGUF or
+                                  .dat form): weights the k-quant and Q4_0/Q4_1/Q5_0/Q5_1
+                                  scale searches by each column's mean squared activation
       --output-tensor-type T      type of output.weight (a ggml type name: Q8_0, F16...)
       --token-embedding-type T    type of token_embd.weight
   -h, --help                      this text`;
@@ -34,6 +38,7 @@ export async function runQuantize(args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       pure: { type: 'boolean' },
+      imatrix: { type: 'string' },
       'output-tensor-type': { type: 'string' },
       'token-embedding-type': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -53,8 +58,17 @@ export async function runQuantize(args: string[]): Promise<number> {
   const started = Date.now();
   let warnedRequantize = false;
   try {
+    let imatrix: Importance | undefined;
+    if (values.imatrix !== undefined) {
+      imatrix = importanceOf(await readIMatrix(values.imatrix));
+      if (imatrix.datasets.length > 0) process.stderr.write(`load_imatrix: imatrix datasets=[${imatrix.datasets.map((d) => `'${d}'`).join(', ')}]\n`);
+      process.stderr.write(`load_imatrix: loaded ${imatrix.weights.size} importance matrix entries from ${values.imatrix} computed on ${imatrix.chunkCount} chunks\n`);
+    }
     const res = await quantizeGGUF(inPath, outPath, type, {
       pure: values.pure,
+      imatrix,
+      imatrixFile: values.imatrix,
+      onWarning: (m) => process.stderr.write(`\n${m}\n`),
       outputTensorType: ott === undefined ? undefined : typeByName('--output-tensor-type', ott),
       tokenEmbeddingType: tet === undefined ? undefined : typeByName('--token-embedding-type', tet),
       onTensor: ({ index, total, tensor, type: to, nBytes }) => {

@@ -60,6 +60,13 @@ const NULL = 0;
 export class Ops {
   constructor(readonly g: Graph, readonly k: Kernels) {}
 
+  /**
+   * Called by matmul with its weight and f32 input before the product is
+   * added, so that it may add ops reading x (runtime/imatrix collects
+   * activation statistics this way). Unset: matmul is unchanged.
+   */
+  matmulObserver?: (ops: Ops, w: Tensor, x: Tensor, nTokens: number) => void;
+
   private phase(fn: string, ...args: Arg[]): Phase {
     if (!this.k.lookup(fn)) throw new Error(`kernels lack ${fn}; rebuild wasm/kernels.wasm`);
     return { fn, args };
@@ -106,6 +113,7 @@ export class Ops {
     const nOut = w.ne[1]!;
     if (x.ne[0] !== nIn) throw new Error(`${name}: ${w.name} expects rows of ${nIn}, got ${x.ne[0]}`);
     const nTok = elementCount(x.ne) / nIn;
+    this.matmulObserver?.(this, w, x, nTok);
     const out = this.g.f32(name, [nOut, nTok]);
     const info = ggmlTypeInfo(w.type)!;
     const vdt = info.vecDotType;
@@ -213,5 +221,100 @@ export class Ops {
     const rows = elementCount(x.ne) / n;
     if (keep >= rows) return x;
     return this.g.view(x, name, [n, keep], (rows - keep) * n * 4, n * 4);
+  }
+
+  /** y = x * s (ggml_scale). */
+  scale(x: Tensor, s: number, name: string): Tensor {
+    const out = this.g.f32(name, x.ne);
+    if (x.rowStride !== undefined && x.rowStride !== x.ne[0]! * 4) throw new Error(`${name}: scale of a strided view`);
+    return this.g.add({ name, inputs: [x], output: out, phases: [this.phase('scale_f32', at(x), at(out), elementCount(x.ne), s)] });
+  }
+
+  // ---- mixture of experts (kernels/moe.c) ----
+
+  /** Row softmax (ggml_soft_max): exponentials summed in double, as ggml does. */
+  softMax(x: Tensor, name: string): Tensor {
+    const n = x.ne[0]!;
+    const rows = elementCount(x.ne) / n;
+    const out = this.g.f32(name, x.ne);
+    return this.g.add({ name, inputs: [x], output: out, phases: [this.phase('soft_max_f32', at(x), at(out), NULL, 0, 0, rows, n, 1)] });
+  }
+
+  /** Indices of each row's k largest values, largest first (ggml_argsort_top_k): int32 [k, rows]. */
+  topK(x: Tensor, k: number, name: string): Tensor {
+    const n = x.ne[0]!;
+    const rows = elementCount(x.ne) / n;
+    if (!(k >= 1 && k <= n)) throw new Error(`${name}: top ${k} of rows of ${n}`);
+    const out = this.g.tensor({ name, type: GGMLType.I32, ne: [k, rows], kind: 'intermediate' });
+    return this.g.add({ name, inputs: [x], output: out, phases: [this.phase('argsort_top_k_f32', at(x), at(out), n, rows, k)] });
+  }
+
+  /**
+   * The weights of the experts `ids` picked per token from `probs`
+   * [n_expert, n_tokens]: [k, n_tokens], divided by their sum when `norm`,
+   * times `scale` unless it is 0 or 1 (build_moe_ffn's norm_w and w_scale).
+   */
+  moeWeights(probs: Tensor, ids: Tensor, norm: boolean, scale: number, name: string): Tensor {
+    const [k, nTok] = [ids.ne[0]!, ids.ne[1]!];
+    const out = this.g.f32(name, [k, nTok]);
+    return this.g.add({
+      name, inputs: [probs, ids], output: out,
+      phases: [this.phase('moe_weights_f32', at(probs), at(ids), at(out), probs.ne[0]!, k, nTok, norm ? 1 : 0, scale)],
+    });
+  }
+
+  /**
+   * ggml_mul_mat_id: w is [n_in, n_out, n_expert] (one matrix per expert);
+   * for token t and slot s, expert ids[s, t] times x's row for (t, s). x is
+   * [n_in, n_tokens] (one row for all of a token's slots) or [n_in, k,
+   * n_tokens]. Only the chosen experts are computed, each over the group of
+   * tokens that chose it. Returns [n_out, k, n_tokens].
+   */
+  matmulId(w: Tensor, x: Tensor, ids: Tensor, name: string): Tensor {
+    const [nIn, nOut, nExpert] = [w.ne[0]!, w.ne[1]!, w.ne[2] ?? 1];
+    const [k, nTok] = [ids.ne[0]!, ids.ne[1]!];
+    if (x.ne[0] !== nIn) throw new Error(`${name}: ${w.name} expects rows of ${nIn}, got ${x.ne[0]}`);
+    const xRows = elementCount(x.ne) / nIn;
+    if (xRows !== nTok && xRows !== nTok * k) throw new Error(`${name}: ${xRows} input rows for ${nTok} tokens of ${k} experts`);
+    const info = ggmlTypeInfo(w.type)!;
+    const vdt = info.vecDotType;
+    if (vdt === null) throw new Error(`${name}: ${w.name} has type ${info.name}, which is not a matmul weight`);
+    const nPairs = k * nTok;
+    const actRow = rowSize(vdt, nIn);
+    const metaBytes = Math.ceil(((nExpert + 1 + nPairs) * 4) / 64) * 64;
+    const actBytes = Math.ceil((nPairs * actRow) / 64) * 64;
+    const act = { scratch: metaBytes };
+    const sorted = { scratch: metaBytes + actBytes };
+    const rowBytes = rowSize(w.type, nIn);
+    const out = this.g.f32(name, [nOut, k, nTok]);
+    return this.g.add({
+      name, inputs: [w, x, ids], output: out,
+      scratchBytes: metaBytes + actBytes + nPairs * nOut * 4,
+      phases: [
+        this.phase('moe_gather_rows', at(ids), k, nTok, nExpert, at(x), x.rowStride ?? nIn * 4, xRows === nTok ? 0 : 1,
+          nIn, vdt, { scratch: 0 }, act, actRow),
+        this.phase(`mat_rows_id_${info.name}`, at(w), rowBytes, rowBytes * nOut, { scratch: 0 }, nExpert, act, actRow, sorted, nOut, nIn),
+        this.phase('moe_scatter_rows', { scratch: 0 }, nExpert, nPairs, sorted, at(out), nOut),
+      ],
+    });
+  }
+
+  /** Sum over slots of experts [n, k, n_tokens] times weights [k, n_tokens] (in slot order, as ggml adds them). */
+  moeCombine(experts: Tensor, weights: Tensor, name: string): Tensor {
+    const [n, k, nTok] = [experts.ne[0]!, experts.ne[1]!, experts.ne[2]!];
+    const out = this.g.f32(name, [n, nTok]);
+    return this.g.add({
+      name, inputs: [experts, weights], output: out,
+      phases: [this.phase('moe_combine_f32', at(experts), at(weights), at(out), n, k, nTok)],
+    });
+  }
+
+  /** Each row of x times sigmoid of one gate logit per row, computed as silu(g)/g (qwen2moe's shared expert). */
+  mulSiluGate(x: Tensor, g: Tensor, name: string): Tensor {
+    const n = x.ne[0]!;
+    const rows = elementCount(x.ne) / n;
+    if (elementCount(g.ne) !== rows) throw new Error(`${name}: ${elementCount(g.ne)} gates for ${rows} rows`);
+    const out = this.g.f32(name, x.ne);
+    return this.g.add({ name, inputs: [x, g], output: out, phases: [this.phase('mul_silu_gate_f32', at(x), at(g), at(out), n, rows)] });
   }
 }
