@@ -39,6 +39,17 @@ export interface HParams {
   f_residual_scale: number;
   f_embedding_scale: number;
   f_attention_scale: number;
+  /** attention.sliding_window; 0 when absent (each architecture applies llama.cpp's default). */
+  n_swa: number;
+  /** attention.sliding_window_pattern: every n-th layer is global; 0 when absent or an array (llama.cpp then keeps its default). */
+  n_swa_pattern: number;
+  /** rope.freq_base_swa (the sliding-window layers' rope base); 0 when absent. */
+  rope_freq_base_swa: number;
+  /** attn_logit_softcapping / final_logit_softcapping (gemma2...); 0 when absent. */
+  f_attn_logit_softcapping: number;
+  f_final_logit_softcapping: number;
+  /** rope.scaling.finetuned, undefined when absent (granite turns rope off with false). */
+  rope_finetuned?: boolean;
 }
 
 function num(v: unknown): number | undefined {
@@ -82,6 +93,7 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
   const rope_freq_scale = factor && rope_scaling_type !== 'none' ? 1 / factor : 1;
   if (factor && scalingName === undefined && opt('rope.scale_linear', 0)) rope_scaling_type = 'linear';
 
+  const finetuned = num(get(key('rope.scaling.finetuned')));
   return {
     arch,
     n_vocab: opt('vocab_size', nVocabFallback),
@@ -102,7 +114,8 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
     n_ctx_orig_yarn: opt('rope.scaling.original_context_length', n_ctx_train),
     // llama.cpp's context default: ext_factor 1 for yarn, 0 otherwise
     yarn_ext_factor: rope_scaling_type === 'yarn' ? 1 : 0,
-    yarn_attn_factor: opt('rope.scaling.yarn_attn_factor', 1),
+    // times rope.scaling.attn_factor, as llama.cpp folds it in for every architecture (phi3 longrope writes it)
+    yarn_attn_factor: opt('rope.scaling.yarn_attn_factor', 1) * opt('rope.scaling.attn_factor', 1),
     yarn_beta_fast: opt('rope.scaling.yarn_beta_fast', 32),
     yarn_beta_slow: opt('rope.scaling.yarn_beta_slow', 1),
     n_expert: opt('expert_count', 0),
@@ -111,5 +124,11 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
     f_residual_scale: opt('residual_scale', 0),
     f_embedding_scale: opt('embedding_scale', 0),
     f_attention_scale: opt('attention.scale', 0),
+    n_swa: opt('attention.sliding_window', 0),
+    n_swa_pattern: opt('attention.sliding_window_pattern', 0),
+    rope_freq_base_swa: opt('rope.freq_base_swa', 0),
+    f_attn_logit_softcapping: opt('attn_logit_softcapping', 0),
+    f_final_logit_softcapping: opt('final_logit_softcapping', 0),
+    rope_finetuned: finetuned === undefined ? undefined : finetuned !== 0,
   };
 }

@@ -14,7 +14,7 @@ import { writeGGUF } from '../formats/gguf/index.js';
 import { MOE_SHAPES, moeModelSpec, type MoeShape } from '../formats/synthetic/moe.js';
 import type { BuildContext, BuildGraph } from '../runtime/arch/context.js';
 import { ROPE_NEOX, ropeParams } from '../runtime/arch/blocks.js';
-import { gatedSharedExpert, moeDecoder, moeOrDense } from '../runtime/arch/blocks-moe.js';
+import { ffnSharedExpert, moeDecoder, moeOrDense } from '../runtime/arch/blocks-moe.js';
 import { buildMixtral } from '../runtime/arch/moe.js';
 import { DYNAMIC_SLOTS, N_DYNAMIC_SLOTS, bindPlan, runPhases } from '../runtime/graph/exec.js';
 import { Graph, type Tensor } from '../runtime/graph/graph.js';
@@ -23,15 +23,18 @@ import { Plan } from '../runtime/graph/plan.js';
 import { loadModel } from '../runtime/index.js';
 import { assertBroken, assertMatches, compareFile, OUR_BATCH, randomSequences, statsRow, withLlamaCpp } from './helpers/arch-oracle.js';
 
-// Peaked distributions, and blocks that move the residual stream by about a
-// third of the embedding's scale (as in llama-oracle).
-const SYNTH = { logitStd: 9, blockOutScale: 0.35 };
+// Peaked distributions, and blocks that move the residual stream by a
+// quarter of the embedding's scale: a little less than llama-oracle's 0.35,
+// because a token whose router sits on the edge between two experts turns
+// the requantization noise of quantized types into a larger difference.
+const SYNTH = { logitStd: 9, blockOutScale: 0.25 };
 const TYPES = [GGMLType.F16, GGMLType.Q8_0, GGMLType.Q4_K];
 const ARCHS = ['mixtral-tiny', 'qwen2moe-tiny', 'qwen3moe-tiny', 'granitemoe-tiny'];
 
 const dir = mkdtempSync(join(tmpdir(), 'run-gguf-moe-'));
-// A 64-token sequence and one longer than our n_batch (several batches).
-const SEQUENCES = randomSequences(20261127, [64, 100], 512);
+// A 64-token sequence and two longer than our n_batch (several batches):
+// 264 positions, so that two or three near-tie flips do not decide the test.
+const SEQUENCES = randomSequences(20261127, [64, 100, 100], 512);
 const rows: string[] = [];
 const paths = new Map<string, string>();
 
@@ -51,16 +54,19 @@ for (const shapeName of ARCHS) {
       const sh = MOE_SHAPES[shapeName]!;
       rows.push(statsRow(label, s, `${sh.n_expert_used} of ${sh.n_expert} experts${sh.arch === 'qwen2moe' || sh.n_ff_shexp ? ' + shared' : ''}`));
       assertMatches(label, s);
+      // F16 weights leave only float rounding between the two: any routing or weighting mistake shows
+      if (type === GGMLType.F16) assert.ok(s.meanKL < 1e-5, `${label}: mean KL ${s.meanKL} is above rounding level`);
     });
   }
 }
 
 test('granitemoe with a shared expert (GraniteMoeShared) matches llama.cpp', async () => {
   const shape: MoeShape = { ...MOE_SHAPES['granitemoe-tiny']!, n_ff_shexp: 512 };
-  const path = await write('granitemoe-shared', GGMLType.Q8_0, shape);
+  const path = await write('granitemoe-shared', GGMLType.F16, shape);
   const s = await withLlamaCpp(path, (llama) => compareFile(path, llama, SEQUENCES));
-  rows.push(statsRow('granitemoe+sh Q8_0', s, 'shared expert'));
-  assertMatches('granitemoe shared Q8_0', s);
+  rows.push(statsRow('granitemoe+sh F16', s, 'shared expert'));
+  assertMatches('granitemoe shared F16', s);
+  assert.ok(s.meanKL < 1e-5, `F16: mean KL ${s.meanKL} is above rounding level`);
 });
 
 // ---- the router routes ----
@@ -159,8 +165,8 @@ const withHp = (build: BuildGraph, hp: Partial<BuildContext['hp']>): BuildGraph 
 const BROKEN: { what: string; model: string; build: BuildGraph }[] = [
   { what: 'Mixtral top-1 instead of top-2', model: 'mixtral-tiny', build: withHp(buildMixtral, { n_expert_used: 1 }) },
   {
-    what: 'qwen2moe weights renormalised', model: 'qwen2moe-tiny',
-    build: (c) => moeDecoder(c, { rope: ropeParams(c, ROPE_NEOX), ffn: moeOrDense({ normWeights: true }, gatedSharedExpert) }),
+    what: 'qwen2moe shared expert ungated', model: 'qwen2moe-tiny',
+    build: (c) => moeDecoder(c, { rope: ropeParams(c, ROPE_NEOX), ffn: moeOrDense({ normWeights: false }, ffnSharedExpert) }),
   },
 ];
 

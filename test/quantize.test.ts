@@ -305,7 +305,6 @@ test('with an imatrix, Q4_0 and Q5_0 give the first n_layer/8 ffn_down matrices 
     assert.is(typeOf(planQuantize(file, ftype, { hasImatrix: true, pure: true }), 'blk.0.ffn_down.weight'), ftype);
   }
   assert.is(typeOf(planQuantize(file, 'Q4_1', { hasImatrix: true }), 'blk.0.ffn_down.weight'), 'Q4_1');
-  assert.is(typeOf(planQuantize(file, 'Q4_K_S', { hasImatrix: true }), 'blk.0.ffn_down.weight'), 'Q5_K');
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

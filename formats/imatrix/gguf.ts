@@ -73,7 +73,6 @@ export async function imatrixFromGGUF(
   const file = h.file;
   const parts = new Map<string, Partial<Record<keyof typeof SUFFIXES, GGUFTensorInfo>>>();
   for (const t of h.tensors) {
-    // in_sum2 before in_sum: ".in_sum" is a suffix of neither, but check the longer one first anyway
     const kind = (['sums', 'counts', 'inSum'] as const).find((k) => t.name.endsWith(SUFFIXES[k]));
     if (!kind) continue;
     const name = t.name.slice(0, -SUFFIXES[kind].length);

@@ -33,6 +33,11 @@ export interface AttentionOptions {
   softcap?: number;
   /** Sliding-window size for this layer, 0 for none. */
   nSwa?: number;
+  /**
+   * q times this after rope, before attention (gemma, phi3: llama.cpp scales
+   * q with ggml_scale and passes kq_scale 1, so soft-capping sees scaled scores).
+   */
+  qScale?: number;
 }
 
 /** A weight times x, plus `<name>.bias` when the file has it. */
@@ -83,6 +88,7 @@ export function attend(c: BuildContext, il: number, q: Tensor, k: Tensor, v: Ten
     q = ops.rope(q, c.inpPos, hp.n_head, headDim, rope, `Qcur_rope-${il}`);
     k = ops.rope(k, c.inpPos, hp.n_head_kv, headDim, rope, `Kcur_rope-${il}`);
   }
+  if (opts.qScale !== undefined) q = ops.scale(q, opts.qScale, `Qcur_scaled-${il}`);
   return ops.attention(q, k, v, c.inpPos, c.cache[il]!, {
     nHead: hp.n_head,
     nHeadKv: hp.n_head_kv,

@@ -223,6 +223,13 @@ export class Ops {
     return this.g.view(x, name, [n, keep], (rows - keep) * n * 4, n * 4);
   }
 
+  /** y = cap * tanh(x / cap): gemma2's final logit soft-capping (ggml scale, tanh, scale). */
+  softcap(x: Tensor, cap: number, name: string): Tensor {
+    const out = this.g.f32(name, x.ne);
+    if (x.rowStride !== undefined && x.rowStride !== x.ne[0]! * 4) throw new Error(`${name}: softcap of a strided view`);
+    return this.g.add({ name, inputs: [x], output: out, phases: [this.phase('softcap_f32', at(x), at(out), elementCount(x.ne), cap)] });
+  }
+
   /** y = x * s (ggml_scale). */
   scale(x: Tensor, s: number, name: string): Tensor {
     const out = this.g.f32(name, x.ne);
