@@ -12,6 +12,7 @@
 // the results back in (token, slot) order. Each dot product is the same as a
 // dense matmul of that token by that expert's matrix, as in ggml.
 #include "ops-math.h"
+#include "moe.h"
 
 #define MAX_EXPERTS 512
 
@@ -196,29 +197,8 @@ void EXPORT(moe_gather_rows)(const int32_t* ids, int k, int n_tok, int n_expert,
   }
 }
 
-// void mat_rows_id_<t>(const void* w, int row_bytes, int expert_bytes, const int32_t* meta,
-//                      int n_expert, const void* act, int act_row_bytes, float* sorted,
-//                      int n_out, int n, int ith, int nth)
-// For each expert with tokens: its matrix (expert_bytes after the previous
-// one) times its group of activation rows; this thread computes its share
-// of every expert's n_out output rows.
-#define MAT_ROWS_ID(t)                                                                               \
-  void mul_mat_##t(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out,        \
-                   int out_stride, int n, int n_tok, int r0, int r1);                                \
-  void EXPORT(mat_rows_id_##t)(const void* w, int row_bytes, int expert_bytes, const int32_t* meta, \
-                               int n_expert, const void* act, int act_row_bytes, float* sorted,     \
-                               int n_out, int n, int ith, int nth) {                                \
-    int r0, r1;                                                                                      \
-    ops_range(n_out, ith, nth, &r0, &r1);                                                            \
-    if (r0 >= r1) return;                                                                            \
-    for (int e = 0; e < n_expert; e++) {                                                             \
-      const int g0 = meta[e], cnt = meta[e + 1] - g0;                                                \
-      if (cnt == 0) continue;                                                                        \
-      mul_mat_##t((const char*)w + (size_t)e * expert_bytes, row_bytes,                              \
-                  (const char*)act + (size_t)g0 * act_row_bytes, act_row_bytes,                      \
-                  sorted + (size_t)g0 * n_out, n_out, n, cnt, r0, r1);                               \
-    }                                                                                                \
-  }
+// mat_rows_id_<t>: see moe.h. The relaxed-SIMD module defines its own for the
+// types it has kernels for, over those kernels (kernels/relaxed/moe-relaxed.c).
 MAT_ROWS_ID(f32)
 MAT_ROWS_ID(f16)
 MAT_ROWS_ID(bf16)

@@ -50,6 +50,8 @@ export interface HParams {
   f_final_logit_softcapping: number;
   /** rope.scaling.finetuned, undefined when absent (granite turns rope off with false). */
   rope_finetuned?: boolean;
+  /** use_parallel_residual (gptneox): attention and FFN both read the layer input. */
+  use_par_res?: boolean;
 }
 
 function num(v: unknown): number | undefined {
@@ -94,6 +96,10 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
   if (factor && scalingName === undefined && opt('rope.scale_linear', 0)) rope_scaling_type = 'linear';
 
   const finetuned = num(get(key('rope.scaling.finetuned')));
+  // llama.cpp asserts these at load; a router choosing none or more than it has cannot run
+  if (opt('expert_count', 0) > 0 && !(opt('expert_used_count', 0) >= 1 && opt('expert_used_count', 0) <= opt('expert_count', 0))) {
+    throw new ModelError(`${key('expert_used_count')} = ${String(get(key('expert_used_count')))} must be 1..${key('expert_count')} = ${opt('expert_count', 0)}`, file, key('expert_used_count'));
+  }
   return {
     arch,
     n_vocab: opt('vocab_size', nVocabFallback),
@@ -130,5 +136,6 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
     f_attn_logit_softcapping: opt('attn_logit_softcapping', 0),
     f_final_logit_softcapping: opt('final_logit_softcapping', 0),
     rope_finetuned: finetuned === undefined ? undefined : finetuned !== 0,
+    use_par_res: opt('use_parallel_residual', 0) !== 0,
   };
 }

@@ -1,7 +1,8 @@
 // Reads a model's tensor bytes straight into WASM memory, in file order,
 // after checking that weights + KV cache + scratch fit in wasm32's 4 GiB.
-import { open } from 'node:fs/promises';
 import { GGMLType, ggmlTypeInfo } from '../formats/ggml-types.js';
+import { mergeShards, readGGUFHeader, type ByteSource, type GGUFFile, type GGUFHeader } from '../formats/gguf/index.js';
+import { LLM_KV_SPLIT_NO } from '../formats/gguf/split.js';
 import type { Kernels } from '../wasm/loader.js';
 import { ModelTooLargeError } from './errors.js';
 import type { Tensor } from './graph/graph.js';
@@ -16,6 +17,16 @@ export interface TensorSource {
   /** Absolute byte offset of the data in that file. */
   offset: number;
   bytes: number;
+}
+
+/**
+ * Bytes of a model file that is not a path read with node:fs: a Blob, an
+ * ArrayBuffer, a fetched stream (browsers, or any caller with the bytes).
+ * readInto, when present, fills WASM memory without an intermediate copy.
+ */
+export interface TensorByteSource extends ByteSource {
+  /** Reads up to dest.length bytes from offset into dest; resolves to the count read (0: the end). */
+  readInto?(offset: number, dest: Uint8Array): Promise<number>;
 }
 
 export interface LoadProgress {
@@ -79,6 +90,8 @@ export async function loadWeights(
   tensors: readonly TensorSource[],
   onProgress?: (p: LoadProgress) => void,
   signal?: AbortSignal,
+  /** Byte sources by file name; any other file is a path, read with node:fs. */
+  sources?: ReadonlyMap<string, TensorByteSource>,
 ): Promise<{ weights: Map<string, Tensor>; region: number }> {
   for (const t of tensors) if (!ggmlTypeInfo(t.type)) throw new Error(`tensor ${t.name}: unknown type ${t.type}`);
   const fileSpans = spans(tensors);
@@ -94,20 +107,22 @@ export async function loadWeights(
   try {
     for (const [file, { lo, hi }] of fileSpans) {
       const base = bases.get(file)!;
-      const fh = await open(file, 'r');
+      const given = sources?.get(file);
+      const fh = given ? withReadInto(given) : await openPath(file);
       try {
         for (let done = 0; done < hi - lo;) {
           signal?.throwIfAborted();
           const n = Math.min(CHUNK, hi - lo - done);
           // a fresh view each time: the memory may have grown since the last one
-          const { bytesRead } = await fh.read(kernels.bytes(base + done, n), 0, n, lo + done);
+          const bytesRead = await fh.readInto(lo + done, kernels.bytes(base + done, n));
           if (bytesRead === 0) throw new Error(`${file}: tensor data ends early, at byte ${lo + done} of ${hi}`);
           done += bytesRead;
           loaded += bytesRead;
           onProgress?.({ loadedBytes: loaded, totalBytes: total });
         }
       } finally {
-        await fh.close();
+        // a caller's source stays open (it may read it again); a path's handle is ours
+        if (!sources?.has(file)) await fh.close();
       }
     }
   } catch (e) {
@@ -120,4 +135,52 @@ export async function loadWeights(
     weights.set(t.name, { id: -1, name: t.name, type: t.type, ne: t.ne, kind: 'weight', ptr });
   }
   return { weights, region };
+}
+
+/**
+ * A path's positioned reads straight into WASM memory. node:fs is imported
+ * on first use, so that browsers (which pass byte sources) never load it.
+ */
+async function openPath(path: string): Promise<Required<Pick<TensorByteSource, 'readInto' | 'close'>>> {
+  const fsModule = 'node:fs/promises';
+  const { open } = (await import(/* @vite-ignore */ fsModule)) as typeof import('node:fs/promises');
+  const fh = await open(path, 'r');
+  return {
+    readInto: async (offset, dest) => (await fh.read(dest, 0, dest.length, offset)).bytesRead,
+    close: () => fh.close(),
+  };
+}
+
+/** Gives every source readInto (copying from read() where it has none). */
+export function withReadInto(source: TensorByteSource): TensorByteSource & Required<Pick<TensorByteSource, 'readInto'>> {
+  if (source.readInto) return source as TensorByteSource & Required<Pick<TensorByteSource, 'readInto'>>;
+  return Object.assign(Object.create(source) as TensorByteSource, {
+    readInto: async (offset: number, dest: Uint8Array) => {
+      const n = Math.max(0, Math.min(dest.length, source.size - offset));
+      if (n === 0) return 0;
+      const bytes = await source.read(offset, n);
+      dest.set(bytes.subarray(0, n));
+      return Math.min(n, bytes.length);
+    },
+  });
+}
+
+/**
+ * The header of a model given as byte sources: one file, or every shard of
+ * a split model in any order (they are put in split.no order and checked to
+ * belong together). Sources' names must differ: tensors are keyed by them.
+ */
+export async function readSourcesHeader(sources: readonly ByteSource[]): Promise<GGUFFile> {
+  if (sources.length === 0) throw new RangeError('loadModel: no sources given');
+  const names = new Set(sources.map((s) => s.name));
+  if (names.size !== sources.length) throw new RangeError(`loadModel: sources need distinct names (got ${sources.map((s) => s.name).join(', ')})`);
+  const headers: GGUFHeader[] = [];
+  for (const [i, source] of sources.entries()) headers.push(await readGGUFHeader(source, { shard: i }));
+  if (headers.length === 1) return { ...headers[0]!, shards: [headers[0]!] };
+  const no = (h: GGUFHeader) => Number(h.metadata.get(LLM_KV_SPLIT_NO) ?? -1);
+  headers.sort((a, b) => no(a) - no(b));
+  headers.forEach((h, i) => {
+    for (const t of h.tensors) t.shard = i;
+  });
+  return mergeShards(headers);
 }

@@ -8,7 +8,7 @@ import { Context, type ContextOptions } from './context.js';
 import { ModelError } from './errors.js';
 import type { Tensor } from './graph/graph.js';
 import { readHParams, type HParams } from './hparams.js';
-import { checkFits, loadWeights, weightBytes, type LoadProgress, type TensorSource } from './load.js';
+import { checkFits, loadWeights, readSourcesHeader, weightBytes, type LoadProgress, type TensorByteSource, type TensorSource } from './load.js';
 import { Tokenizer, type TokenizeOptions } from './tokenizer/index.js';
 
 export interface LoadModelOptions {
@@ -47,8 +47,11 @@ export class Model {
     private readonly region: number,
   ) {}
 
-  static async load(path: string, options: LoadModelOptions = {}): Promise<Model> {
-    const gguf = await readGGUF(path);
+  /** From a path (Node; split models are found by name), or byte sources: one file or every shard. */
+  static async load(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
+    const byteSources = typeof source === 'string' ? undefined : Array.isArray(source) ? source : [source as TensorByteSource];
+    const gguf = byteSources ? await readSourcesHeader(byteSources) : await readGGUF(source as string);
+    const path = typeof source === 'string' ? source : gguf.file;
     const warn = options.onWarning ?? (() => {});
     for (const w of gguf.warnings) warn(w);
     const get = (key: string) => gguf.metadata.get(key);
@@ -65,7 +68,8 @@ export class Model {
     const nCtx = options.contextSize ?? Math.min(4096, hparams.n_ctx_train);
     checkFits(path, weightBytes(sources), Context.kvBytes(hparams, nCtx), scratchEstimate(hparams, nCtx));
     const kernels = await loadKernels();
-    const { weights, region } = await loadWeights(kernels, sources, options.onProgress, options.signal);
+    const byName = byteSources && new Map(byteSources.map((s) => [s.name, s]));
+    const { weights, region } = await loadWeights(kernels, sources, options.onProgress, options.signal, byName);
     return new Model(path, gguf, kernels, hparams, tokenizer, build, weights, region);
   }
 
@@ -93,7 +97,10 @@ export class Model {
   }
 }
 
-/** Loads a GGUF model from a path (Node). */
-export function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
-  return Model.load(path, options);
+/** A path (Node), or the bytes of one GGUF file, or of every shard of a split one. */
+export type ModelSource = string | TensorByteSource | readonly TensorByteSource[];
+
+/** Loads a GGUF model from a path (Node) or byte sources (see ModelSource). */
+export function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
+  return Model.load(source, options);
 }

@@ -1,16 +1,21 @@
 // The chat CLI without a terminal: piped stdin (one turn per line, replies
-// on stdout), -p, /save and /load, load failures, `run-gguf models`, and the
-// terminal helpers (progress line, colors).
+// on stdout), -p, /save and /load, load failures, `run-gguf models`, --help
+// for every command and flag, and the terminal helpers (progress line,
+// colors, control characters made inert).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GGMLType } from '../formats/ggml-types.js';
 import { fileRange, readGGUF, specFromHeader, writeGGUF } from '../formats/gguf/index.js';
+import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
 import { formatParams } from '../runtime/commands/chat.js';
+import { COMMANDS } from '../runtime/commands/index.js';
 import { displayPath } from '../runtime/commands/pick.js';
 import { styles } from '../runtime/terminal/colors.js';
+import { printable } from '../runtime/terminal/printable.js';
 import { ProgressBar } from '../runtime/terminal/progress.js';
 import { MISTRAL_7B_INSTRUCT_V02 } from './helpers/chat-templates.js';
 import { REPO_ROOT, sharedDir } from './helpers/shared.js';
@@ -97,15 +102,36 @@ if (models) {
   });
 }
 
-test('a model that fails to load: one line, exit 1, a stack trace only with --verbose', () => {
+test('a model that fails to load: one line, exit 1, a stack trace only with --verbose', async () => {
   const notGguf = join(tmp, 'notes.gguf');
   writeFileSync(notGguf, 'these are not the weights you are looking for');
-  for (const path of [notGguf, join(tmp, 'missing.gguf')]) {
-    const r = run([path], 'hi\n');
-    assert.is(r.code, 1, path);
+  // an architecture nobody implements: the same file with its keys renamed
+  const alien = llamaModelSpec(LLAMA_SHAPES['test-tiny']!, GGMLType.F32, { seed: 1 });
+  alien.kv = alien.kv.map((e) => (e.key === 'general.architecture' ? { ...e, value: 'frobnicator' } : { ...e, key: e.key.replace(/^llama\./, 'frobnicator.') }));
+  const alienPath = join(tmp, 'alien.gguf');
+  await writeGGUF(alienPath, alien);
+  // a download cut short
+  const cut = join(tmp, 'cut.gguf');
+  await writeGGUF(cut, llamaModelSpec(LLAMA_SHAPES['test-tiny']!, GGMLType.F32, { seed: 1 }));
+  truncateSync(cut, statSync(cut).size - 4096);
+  const cases: Array<[string[], RegExp | string]> = [
+    [[notGguf], 'not a GGUF'],
+    [[join(tmp, 'missing.gguf')], 'no such file'],
+    [[alienPath], 'architecture "frobnicator" is not supported'],
+    [[cut], 'lies outside the file'],
+  ];
+  // too big: a KV cache past WebAssembly's 4 GiB
+  const tiny = join(tmp, 'tiny.gguf');
+  await writeGGUF(tiny, llamaModelSpec(LLAMA_SHAPES['test-tiny']!, GGMLType.Q8_0, { seed: 1 }));
+  cases.push([[tiny, '-c', '5000000'], /model needs \d+ MiB .* WebAssembly memory is limited to 4096 MiB; try a smaller context/]);
+  for (const [args, why] of cases) {
+    const r = run(args, 'hi\n');
+    assert.is(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
     assert.is(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
-    assert.match(r.stderr, `run-gguf: cannot load ${path}: `);
+    assert.match(r.stderr, `run-gguf: cannot load ${args[0]}: `);
+    assert.match(r.stderr, why);
     assert.not.match(r.stderr, /\n\s+at /);
+    assert.is(r.stdout, '');
   }
   const v = run([notGguf, '--verbose'], 'hi\n');
   assert.is(v.code, 1);
@@ -113,6 +139,31 @@ test('a model that fails to load: one line, exit 1, a stack trace only with --ve
   const usage = run(['chat']);
   assert.is(usage.code, 2);
   assert.match(usage.stderr, 'Usage: run-gguf [chat] <model.gguf>');
+});
+
+test('--help: the bin lists every command; each command documents every flag it parses', () => {
+  const top = run(['--help']);
+  assert.is(top.code, 0);
+  for (const c of COMMANDS) assert.match(top.stdout, new RegExp(`\\n {2}${c.name} +${c.summary.slice(0, 20).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), c.name);
+  assert.match(top.stdout, 'run-gguf <model.gguf>');
+  for (const c of COMMANDS) {
+    // the flags a command accepts are the options of its parseArgs call, in its source file
+    const file = /import\(['"]\.\/([\w-]+)\.js['"]\)/.exec(c.run.toString())?.[1];
+    assert.ok(file, `${c.name}: its module`);
+    const src = readFileSync(join(REPO_ROOT, 'runtime', 'commands', `${file}.ts`), 'utf8');
+    const flags = [...src.matchAll(/(?:^|[{,])\s*'?([a-z][\w-]*)'?: \{ type: '(?:string|boolean)'(?:, short: '(\w)')?/gm)];
+    assert.ok(flags.some((f) => f[1] === 'help'), `${c.name}: parses --help`);
+    const r = run([c.name, '--help']);
+    assert.is(r.code, 0, `${c.name} --help: ${r.stderr}`);
+    assert.match(r.stdout, /^Usage: run-gguf /, c.name);
+    for (const [, long, short] of flags) {
+      assert.match(r.stdout, new RegExp(`(^|[\\s,\\[])--${long}\\b`, 'm'), `${c.name} --help documents --${long}`);
+      if (short) assert.match(r.stdout, new RegExp(`(^|[\\s,\\[])-${short}\\b`, 'm'), `${c.name} --help documents -${short}`);
+    }
+    console.log(`  ${c.name} --help: ${flags.length} flags, all documented`);
+  }
+  // the chat's help also names its in-chat commands' keys
+  assert.match(run(['chat', '--help']).stdout, 'Ctrl+C on an\nempty line or Ctrl+D exits');
 });
 
 test('run-gguf models: GGUF files in the working directory, ~/models and the caches, with header facts', () => {
@@ -160,6 +211,9 @@ test('terminal helpers: progress line, parameter counts, paths, colors only on t
   assert.is(styles({ isTTY: false }, {}).dim('x'), 'x');
   assert.is(styles({ isTTY: true }, { TERM: 'xterm' }).dim('x'), '\x1b[2mx\x1b[22m');
   assert.is(styles({ isTTY: true }, { NO_COLOR: '1' }).bold('x'), 'x');
+  // a reply's ESC P would open a device-control string that swallows the rest of the session
+  assert.is(printable('a\x1bPq\r\x07\x7f\u009b1m\tb\n'), 'a\u241bPq\u240d\u2407\u2421\ufffd1m\tb\n');
+  assert.is(printable('plain, ünïcödé ✓ 😀'), 'plain, ünïcödé ✓ 😀');
 });
 
 test.run();

@@ -5,8 +5,9 @@
 // With stories260K (../shared): three turns, each after the first evaluating
 // only its new tokens; /reset, after which the same message gets the same
 // reply from an empty cache; Ctrl+C clears a typed line; Ctrl+D exits.
-// With a random-weight llama written to a temp dir (runs anywhere): three
-// turns through a chat template with the same prefix reuse; Ctrl+C in the
+// With a random-weight llama written to a temp dir (runs anywhere), Mistral's
+// published chat template in its metadata: three turns through that template
+// with the same prefix reuse; Ctrl+C in the
 // middle of a long reply, then a turn that completes, then Ctrl+C on the empty
 // prompt exits; a small context (-c 128) that overflows and keeps going;
 // piped stdin; bare `run-gguf`, which lists the models in a temporary HOME and
@@ -20,8 +21,9 @@ import { join } from 'node:path';
 import { GGMLType } from '../formats/ggml-types.js';
 import { writeGGUF } from '../formats/gguf/index.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
+import { MISTRAL_7B_INSTRUCT_V02 } from './helpers/chat-templates.js';
 import { sharedDir } from './helpers/shared.js';
-import { atPrompt, exited, noTmuxReason, replyLines, Tty, type ReplyLine } from './helpers/tty.js';
+import { atPrompt, exited, noTmuxReason, replyLines, RESTORED, Tty, type ReplyLine } from './helpers/tty.js';
 
 const why = noTmuxReason();
 const tty = why ? undefined : new Tty();
@@ -32,6 +34,7 @@ if (tty) test.after(() => tty.close());
  * turn k-1 was reused, and what was evaluated is less than the whole prompt.
  */
 function assertPrefixReuse(stats: ReplyLine[], label: string): void {
+  for (const s of stats) console.log(`  ${label}: ${s.line}`);
   assert.is(stats[0].cached, 0, `${label}: turn 1 starts from an empty cache: ${stats[0].line}`);
   for (let k = 1; k < stats.length; k++) {
     const s = stats[k];
@@ -84,33 +87,38 @@ if (!tty) {
       await tty.waitFor('s', (x) => atPrompt(x) && !x.endsWith('typed but not sent'));
       tty.send('s', 'C-d');
       s = await tty.waitFor('s', exited);
-      assert.match(s, 'EXIT=0 TTY=icanon');
+      assert.match(s, RESTORED);
       assert.is(replyLines(s).length, 4, 'the typed line was dropped, not sent');
     });
   }
 
-  test('a generated model: three turns (chatml), Ctrl+C mid-reply then a turn, -c 128 overflow, piped stdin, the picker', async () => {
-    // test-tiny's sizes with a 4096-token context: a reply of thousands of tokens takes a while
+  test('a generated model: three turns (its own template), Ctrl+C mid-reply then a turn, -c 128 overflow, piped stdin, the picker', async () => {
+    // test-tiny's sizes with a 4096-token context (a reply of thousands of tokens takes a
+    // while) and a chat template that writes the vocabulary's own <s> and </s>
     const dir = join(tty.tmp, 'gen');
     const home = join(tty.tmp, 'home');
     const work = join(tty.tmp, 'work');
     for (const d of [dir, join(home, 'models', 'org'), work]) mkdirSync(d, { recursive: true });
     const gen = join(dir, 'gen.gguf');
-    await writeGGUF(gen, llamaModelSpec({ ...LLAMA_SHAPES['test-tiny']!, n_ctx_train: 4096 }, GGMLType.Q8_0, { seed: 3 }));
+    await writeGGUF(gen, llamaModelSpec({ ...LLAMA_SHAPES['test-tiny']!, n_ctx_train: 4096 }, GGMLType.Q8_0, {
+      seed: 3, extraKV: [{ key: 'tokenizer.chat_template', value: MISTRAL_7B_INSTRUCT_V02 }],
+    }));
     // the picker's folders: the working directory first, then ~/models
     await writeGGUF(join(work, 'local.gguf'), llamaModelSpec(LLAMA_SHAPES['test-tiny']!, GGMLType.F32, { seed: 4 }));
     await writeGGUF(join(home, 'models', 'org', 'tiny.gguf'), llamaModelSpec(LLAMA_SHAPES['test-tiny']!, GGMLType.Q8_0, { seed: 5 }));
 
-    tty.start('g', [gen, '--chat-template', 'chatml', '--seed', '1', '-n', '24']);
-    tty.start('k', [gen, '--temp', '0', '-n', '3000']);
-    tty.start('o', [gen, '-c', '128', '-n', '40', '--seed', '2']);
-    tty.start('p', [gen, '--seed', '1', '-n', '8'], { stdin: ['Hello', 'How are you', '/stats'] });
+    // random weights sample the template's </s> early and often: --ignore-eos keeps replies whole
+    tty.start('g', [gen, '--seed', '1', '-n', '24', '--ignore-eos']);
+    // --ignore-eos: the template's </s> would end a reply anywhere, and this one must still be going
+    tty.start('k', [gen, '--temp', '0', '--ignore-eos', '-n', '300']);
+    tty.start('o', [gen, '-c', '128', '-n', '40', '--seed', '2', '--ignore-eos']);
+    tty.start('p', [gen, '--seed', '1', '-n', '8', '--ignore-eos'], { stdin: ['Hello', 'How are you', '/stats'] });
     tty.start('c', [], { cwd: work, home });
 
     const threeTurns = async () => {
       let s = await tty.waitFor('g', atPrompt);
       assert.match(s, /gen\.gguf · llama · .* · Q8_0 · context 4096 · /);
-      assert.match(s, 'chat template: chatml (built-in; --chat-template chatml)');
+      assert.match(s, "chat template: the model's template (Jinja)");
       const turns = ['Hello there', 'How are you', 'Tell me more'];
       for (const [i, t] of turns.entries()) {
         tty.type('g', t);
@@ -122,7 +130,7 @@ if (!tty) {
       assertPrefixReuse(stats, 'generated');
       tty.type('g', '/exit');
       s = await tty.waitFor('g', exited);
-      assert.match(s, 'EXIT=0 TTY=icanon');
+      assert.match(s, RESTORED);
     };
 
     const interrupt = async () => {
@@ -132,16 +140,15 @@ if (!tty) {
       tty.send('k', 'C-c');
       let { stats } = await tty.replies('k', 1);
       assert.is(stats[0].stop, 'stopped', stats[0].line);
-      assert.ok(stats[0].generated > 0 && stats[0].generated < 3000, `stopped in mid-reply: ${stats[0].line}`);
+      assert.ok(stats[0].generated > 0 && stats[0].generated < 300, `stopped in mid-reply: ${stats[0].line}`);
       tty.type('k', 'Go on');
-      ({ stats } = await tty.replies('k', 2, 30_000));
-      // greedy decoding of random weights runs to -n, unless it happens on the end token
-      assert.ok(stats[1].stop === '-n reached' || stats[1].stop === '', `the next turn completes: ${stats[1].line}`);
-      assert.ok(stats[1].generated > 0, stats[1].line);
+      ({ stats } = await tty.replies('k', 2, 40_000));
+      assert.is(stats[1].stop, '-n reached', `the next turn completes: ${stats[1].line}`);
+      assert.is(stats[1].generated, 300, stats[1].line);
       assert.is(stats[1].cached, stats[0].used, `the stopped reply stays in the cache: ${stats[1].line}`);
       tty.send('k', 'C-c');
       const s = await tty.waitFor('k', exited);
-      assert.match(s, 'EXIT=0 TTY=icanon');
+      assert.match(s, RESTORED);
     };
 
     const overflow = async () => {
@@ -162,16 +169,16 @@ if (!tty) {
       }
       assert.ok(stats.at(-1)!.generated > 0, stats.at(-1)!.line);
       tty.type('o', '/stats');
-      s = await tty.waitFor('o', (x) => /(\d+) messages dropped by context shifts\n> ?$/.test(x));
+      s = await tty.waitFor('o', (x) => /messages dropped by context shifts\n.*· seed 2\n> ?$/.test(x));
       assert.ok(Number(/(\d+) messages dropped by context shifts/.exec(s)![1]) > 0);
       tty.send('o', 'C-d');
       s = await tty.waitFor('o', exited);
-      assert.match(s, 'EXIT=0 TTY=icanon');
+      assert.match(s, RESTORED);
     };
 
     const piped = async () => {
       const s = await tty.waitFor('p', exited);
-      assert.match(s, 'EXIT=0 TTY=icanon');
+      assert.match(s, RESTORED);
       assert.not.match(s, /^> ?Hello/m, 'no prompt, no echo without a terminal on stdin');
       const stats = replyLines(s);
       assert.is(stats.length, 2, s);
@@ -191,7 +198,7 @@ if (!tty) {
       await tty.replies('c', 1);
       tty.send('c', 'C-d');
       s = await tty.waitFor('c', exited);
-      assert.match(s, 'EXIT=0 TTY=icanon');
+      assert.match(s, RESTORED);
     };
 
     // every session to its end (the tmux server goes after the test), then the first failure

@@ -6,6 +6,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeGGUF, GGMLType, GGUFValueType, writeSplitGGUF } from '../formats/index.js';
+import { GGMLType as GT } from '../formats/ggml-types.js';
+import { writeGGUF } from '../formats/gguf/index.js';
+import { llamaModelSpec, LLAMA_SHAPES } from '../formats/synthetic/llama.js';
+import { MOE_SHAPES, moeModelSpec, type MoeShape } from '../formats/synthetic/moe.js';
+import { supportedArchitectures } from '../runtime/arch/index.js';
 import { REPO_ROOT, sharedDir } from './helpers/shared.js';
 
 const CLI = join(REPO_ROOT, 'dist', 'runtime', 'cli.js');
@@ -157,6 +162,126 @@ test('not GGUF, missing, truncated: exit 1 and one line on stderr naming the fil
     assert.match(lines[0], re);
     assert.not.match(lines[0], /\bat .*\.js:\d+/);
   }
+});
+
+// ---- architecture and hyper-parameters ----
+
+/** Our `hyper-parameters` lines as name -> value text. */
+function ourHParams(stdout: string): Map<string, string> {
+  const m = new Map<string, string>();
+  const start = stdout.indexOf('hyper-parameters (');
+  if (start < 0) return m;
+  for (const line of stdout.slice(start).split('\n').slice(1)) {
+    const r = /^ {2}(\S.*?)\s*= (.*)$/.exec(line);
+    if (!r) break;
+    m.set(r[1]!, r[2]!);
+  }
+  return m;
+}
+
+let printInfoLog: string[] = [];
+let printInfoLlama: Promise<import('node-llama-cpp').Llama> | undefined;
+
+/** llama.cpp's print_info lines (name -> value text) when it loads `path`. */
+async function llamaCppPrintInfo(path: string): Promise<Map<string, string>> {
+  // one instance whose logger collects what each load prints
+  printInfoLlama ??= import('node-llama-cpp').then(({ getLlama, LlamaLogLevel }) =>
+    getLlama({ gpu: false, build: 'never', progressLogs: false, logLevel: LlamaLogLevel.info, logger: (_level, msg) => printInfoLog.push(msg) }));
+  const llama = await printInfoLlama;
+  printInfoLog = [];
+  const model = await llama.loadModel({ modelPath: path });
+  await model.dispose();
+  const m = new Map<string, string>();
+  for (const line of printInfoLog.join('').split(/\n|(?=print_info:)/)) {
+    const r = /^print_info: (\S.*?)\s*= (.*?)\s*$/.exec(line);
+    if (r) m.set(r[1]!, r[2]!);
+  }
+  return m;
+}
+
+// One file per MoE architecture plus llama with yarn scaling: every
+// hyper-parameter we name that llama.cpp's print_info also names must read
+// the same there.
+const small = (s: MoeShape): MoeShape => ({ ...s, n_ff_exp: 256, n_expert: 4, n_expert_used: 2, ...(s.n_ff_shexp ? { n_ff_shexp: 256 } : {}) });
+const HPARAM_FILES: { name: string; write: (path: string) => Promise<unknown> }[] = [
+  { name: 'mixtral', write: (p) => writeGGUF(p, moeModelSpec(small(MOE_SHAPES['mixtral-tiny']!), GT.F16)) },
+  { name: 'qwen2moe', write: (p) => writeGGUF(p, moeModelSpec(small(MOE_SHAPES['qwen2moe-tiny']!), GT.F16)) },
+  { name: 'qwen3moe', write: (p) => writeGGUF(p, moeModelSpec(small(MOE_SHAPES['qwen3moe-tiny']!), GT.F16)) },
+  { name: 'granitemoe', write: (p) => writeGGUF(p, moeModelSpec({ ...small(MOE_SHAPES['granitemoe-tiny']!), n_ff_shexp: 256 }, GT.F16)) },
+  {
+    name: 'llama (yarn)',
+    write: (p) => writeGGUF(p, llamaModelSpec({ ...LLAMA_SHAPES['test-tiny']!, ropeScaling: { type: 'yarn', factor: 4, originalContext: 128 } }, GT.F16)),
+  },
+];
+
+for (const f of HPARAM_FILES) {
+  test(`${f.name}: the hyper-parameters read as llama.cpp's print_info prints them`, async () => {
+    const path = join(tmp, `hp-${f.name.replace(/\W+/g, '_')}.gguf`);
+    await f.write(path);
+    const r = run('info', path);
+    assert.is(r.code, 0, r.stderr);
+    const ours = ourHParams(r.stdout);
+    const theirs = await llamaCppPrintInfo(path);
+    assert.ok(theirs.size > 20, `llama.cpp printed ${theirs.size} print_info lines`);
+    let compared = 0;
+    for (const [name, value] of ours) {
+      if (!theirs.has(name)) continue;
+      assert.is(value, theirs.get(name), `${name}: ours ${value}, llama.cpp ${theirs.get(name)}`);
+      compared++;
+    }
+    assert.ok(compared >= 25, `only ${compared} of our ${ours.size} rows are in llama.cpp's print_info`);
+    assert.match(r.stdout, new RegExp(`architecture: ${theirs.get('arch')}\n`));
+    const j = JSON.parse(run('info', path, '--json').stdout);
+    assert.is(j.architecture.name, theirs.get('arch'));
+    assert.is(j.architecture.supported, true);
+    assert.is(j.architecture.hparams.n_embd, Number(theirs.get('n_embd')));
+    assert.is(j.architecture.hparams.n_expert, Number(theirs.get('n_expert')));
+  });
+}
+
+test('an unsupported architecture: info still shows the file and says so; loading it fails in one line', () => {
+  const path = join(tmp, 'mamba.gguf');
+  writeFileSync(path, encodeGGUF({
+    kv: [
+      { key: 'general.architecture', value: 'mamba' },
+      { key: 'mamba.context_length', type: GGUFValueType.UINT32, value: 1024 },
+      { key: 'mamba.embedding_length', type: GGUFValueType.UINT32, value: 256 },
+      { key: 'mamba.block_count', type: GGUFValueType.UINT32, value: 2 },
+      { key: 'mamba.ssm.conv_kernel', type: GGUFValueType.UINT32, value: 4 },
+      { key: 'tokenizer.ggml.model', value: 'gpt2' },
+    ],
+    tensors: [{ name: 'token_embd.weight', type: GGMLType.F32, shape: [256, 4], data: new Uint8Array(4096) }],
+  }));
+  const supported = supportedArchitectures();
+  for (const arch of ['llama', 'qwen2moe', 'qwen3moe', 'granitemoe']) assert.ok(supported.includes(arch), arch);
+  const r = run('info', path);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, `file:         ${path}`);
+  assert.match(r.stdout, /parameters: +1\.02 K \(1024\)/);
+  assert.match(r.stdout, `architecture: mamba (not supported by run-gguf; supported: ${supported.join(', ')})\n`);
+  assert.match(r.stdout, /n_embd += 256\n/);
+  assert.match(r.stdout, /mamba\.ssm\.conv_kernel +u32 +4/);
+  const j = JSON.parse(run('info', path, '--json').stdout);
+  assert.equal({ name: j.architecture.name, supported: j.architecture.supported }, { name: 'mamba', supported: false });
+  assert.equal(j.architecture.supported_architectures, supported);
+
+  const load = run('complete', path, '-p', 'hello');
+  assert.is(load.code, 1);
+  assert.is(load.stdout, '');
+  const lines = load.stderr.split('\n').filter((l) => l.length > 0);
+  assert.is(lines.length, 1, `stderr was ${JSON.stringify(load.stderr)}`);
+  assert.ok(lines[0]!.includes(path), lines[0]);
+  assert.ok(lines[0]!.includes(`architecture "mamba" is not supported (supported: ${supported.join(', ')})`), lines[0]);
+});
+
+test('a file without general.architecture or hyper-parameters: no hyper-parameter section', () => {
+  const path = join(tmp, 'bare.gguf');
+  writeFileSync(path, encodeGGUF({ kv: [{ key: 'x', value: 1 }], tensors: [] }));
+  const r = run('info', path);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, 'architecture: (none: no general.architecture)');
+  assert.not.match(r.stdout, 'hyper-parameters');
+  assert.is(JSON.parse(run('info', path, '--json').stdout).architecture.name, null);
 });
 
 test.run();

@@ -14,7 +14,8 @@ import { writeGGUF } from '../formats/gguf/index.js';
 import { MOE_SHAPES, moeModelSpec, type MoeShape } from '../formats/synthetic/moe.js';
 import type { BuildContext, BuildGraph } from '../runtime/arch/context.js';
 import { ROPE_NEOX, ropeParams } from '../runtime/arch/blocks.js';
-import { ffnSharedExpert, moeDecoder, moeOrDense } from '../runtime/arch/blocks-moe.js';
+import { decoderStack } from '../runtime/arch/blocks-decoder.js';
+import { ffnSharedExpert, moeOrDense } from '../runtime/arch/blocks-moe.js';
 import { buildMixtral } from '../runtime/arch/moe.js';
 import { DYNAMIC_SLOTS, N_DYNAMIC_SLOTS, bindPlan, runPhases } from '../runtime/graph/exec.js';
 import { Graph, type Tensor } from '../runtime/graph/graph.js';
@@ -166,7 +167,10 @@ const BROKEN: { what: string; model: string; build: BuildGraph }[] = [
   { what: 'Mixtral top-1 instead of top-2', model: 'mixtral-tiny', build: withHp(buildMixtral, { n_expert_used: 1 }) },
   {
     what: 'qwen2moe shared expert ungated', model: 'qwen2moe-tiny',
-    build: (c) => moeDecoder(c, { rope: ropeParams(c, ROPE_NEOX), ffn: moeOrDense({ normWeights: false }, ffnSharedExpert) }),
+    build: (c) => decoderStack(c, {
+      preNorms: true, postNorms: false, layer: () => ({ rope: ropeParams(c, ROPE_NEOX), opts: {} }),
+      ffn: moeOrDense({ normWeights: false }, ffnSharedExpert),
+    }),
   },
 ];
 

@@ -28,8 +28,8 @@
 
 // qs[32c + l]: element 64c + l in the low nibble, 64c + 32 + l in the high.
 #define DEFINE_TILE_q4_K(T)                                                                              \
-  static void tile_q4_K_##T(const uint8_t* w, int row_bytes, const block_q8_K* const* y, float* const* o, \
-                            int nb, int r0, int r1) {                                                    \
+  static void tile_q4_K_##T(const uint8_t* w, int row_bytes, const block_q8_K* const* y, const v128_t* const* b32, \
+                            float* const* o, int nb, int r0, int r1) {                                   \
     const v128_t m4 = wasm_i8x16_const_splat(0x0F);                                                      \
     for (int r = r0; r < r1; r++) {                                                                      \
       const block_q4_K* x = (const block_q4_K*)(w + (size_t)r * row_bytes);                              \
@@ -56,14 +56,13 @@
                                                            wasm_i32x4_dot_i16x8(hi, shi)));              \
           }                                                                                              \
         }                                                                                                \
-        const float d = fp16_to_fp32(x->d), dmin = fp16_to_fp32(x->dmin);                                \
-        UNROLL for (int t = 0; t < T; t++) {                                                                    \
-          const block_q8_K* a = &y[t][i];                                                                \
-          const v128_t b32 = wasm_i16x8_narrow_i32x4(wasm_i32x4_extadd_pairwise_i16x8(LOAD(a->bsums)),   \
-                                                     wasm_i32x4_extadd_pairwise_i16x8(LOAD(a->bsums + 8))); \
-          const v128_t mn = wasm_i32x4_dot_i16x8(mins, b32);                                             \
-          sum[t] = wasm_f32x4_add(sum[t], wasm_f32x4_mul(wasm_f32x4_splat(d * a->d), wasm_f32x4_convert_i32x4(acc[t]))); \
-          msum[t] = wasm_f32x4_add(msum[t], wasm_f32x4_mul(wasm_f32x4_splat(dmin * a->d), wasm_f32x4_convert_i32x4(mn))); \
+        /* d and dmin (adjacent f16s) as f32 lanes 0 and 1, exactly as fp16_to_fp32 gives them */        \
+        const v128_t dd = f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(wasm_v128_load32_zero(&x->d)));     \
+        UNROLL for (int t = 0; t < T; t++) {                                                             \
+          const v128_t mn = wasm_i32x4_dot_i16x8(mins, b32[t][i]);                                       \
+          const v128_t p = wasm_f32x4_mul(dd, wasm_f32x4_splat(y[t][i].d)); /* d * ad, dmin * ad */       \
+          sum[t] = wasm_f32x4_add(sum[t], wasm_f32x4_mul(wasm_i32x4_shuffle(p, p, 0, 0, 0, 0), wasm_f32x4_convert_i32x4(acc[t]))); \
+          msum[t] = wasm_f32x4_add(msum[t], wasm_f32x4_mul(wasm_i32x4_shuffle(p, p, 1, 1, 1, 1), wasm_f32x4_convert_i32x4(mn))); \
         }                                                                                                \
       }                                                                                                  \
       UNROLL for (int t = 0; t < T; t++) o[t][r] = f32x4_hsum(wasm_f32x4_sub(sum[t], msum[t]));                \
@@ -75,9 +74,18 @@
 // Half h of 128 elements: ql[64h + l] holds element 128h + l (low nibble) and
 // 128h + 64 + l (high), ql[64h + 32 + l] elements 128h + 32 + l and
 // 128h + 96 + l, qh[32h + l] their top two bits in that order from bit 0.
+// Per super-block of a q8_K row: sums of 32 from its bsums (q4_K's mins pair
+// with them), made once per token instead of once per (row, token).
+static inline void bsums32_q8_K(const block_q8_K* a, v128_t* out, int nb) {
+  for (int i = 0; i < nb; i++)
+    out[i] = wasm_i16x8_narrow_i32x4(wasm_i32x4_extadd_pairwise_i16x8(LOAD(a[i].bsums)),
+                                     wasm_i32x4_extadd_pairwise_i16x8(LOAD(a[i].bsums + 8)));
+}
+
 #define DEFINE_TILE_q6_K(T)                                                                              \
-  static void tile_q6_K_##T(const uint8_t* w, int row_bytes, const block_q8_K* const* y, float* const* o, \
-                            int nb, int r0, int r1) {                                                    \
+  static void tile_q6_K_##T(const uint8_t* w, int row_bytes, const block_q8_K* const* y, const v128_t* const* b32, \
+                            float* const* o, int nb, int r0, int r1) {                                   \
+    (void)b32;                                                                                           \
     const v128_t m4 = wasm_i8x16_const_splat(0x0F), m6 = wasm_i8x16_const_splat(0x30);                  \
     for (int r = r0; r < r1; r++) {                                                                      \
       const block_q6_K* x = (const block_q6_K*)(w + (size_t)r * row_bytes);                              \
@@ -133,9 +141,13 @@
   DEFINE_TILE_##t(1)                                                                                     \
   DEFINE_TILE_##t(TILE)                                                                                  \
   void EXPORT(matvec_##t)(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1) { \
+    const int nb = n / QK_K;                                                                             \
+    v128_t bs[nb];                                                                                       \
+    bsums32_q8_K((const block_q8_K*)a, bs, nb);                                                          \
     const block_q8_K* y[1] = {(const block_q8_K*)a};                                                     \
+    const v128_t* b[1] = {bs};                                                                           \
     float* o[1] = {out};                                                                                 \
-    tile_##t##_1((const uint8_t*)w, row_bytes, y, o, n / QK_K, r0, r1);                                  \
+    tile_##t##_1((const uint8_t*)w, row_bytes, y, b, o, nb, r0, r1);                                     \
   }                                                                                                      \
   float EXPORT(vec_dot_##t##_q8_K)(int n, const void* w, const void* a) {                                \
     float out = 0.0f;                                                                                    \
@@ -144,20 +156,27 @@
   }                                                                                                      \
   void EXPORT(mul_mat_##t)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out,      \
                            int out_stride, int n, int n_tok, int r0, int r1) {                           \
+    const int nb = n / QK_K;                                                                             \
+    v128_t bs[TILE][nb];                                                                                 \
     int tk = 0;                                                                                          \
     for (; tk + TILE <= n_tok; tk += TILE) {                                                             \
       const block_q8_K* y[TILE];                                                                         \
+      const v128_t* b[TILE];                                                                             \
       float* o[TILE];                                                                                    \
       for (int j = 0; j < TILE; j++) {                                                                   \
         y[j] = (const block_q8_K*)((const uint8_t*)a + (size_t)(tk + j) * a_row_bytes);                  \
+        bsums32_q8_K(y[j], bs[j], nb);                                                                   \
+        b[j] = bs[j];                                                                                    \
         o[j] = out + (size_t)(tk + j) * out_stride;                                                      \
       }                                                                                                  \
-      tile_##t##_##TILE((const uint8_t*)w, row_bytes, y, o, n / QK_K, r0, r1);                           \
+      tile_##t##_##TILE((const uint8_t*)w, row_bytes, y, b, o, nb, r0, r1);                              \
     }                                                                                                    \
     for (; tk < n_tok; tk++) {                                                                           \
       const block_q8_K* y[1] = {(const block_q8_K*)((const uint8_t*)a + (size_t)tk * a_row_bytes)};      \
+      bsums32_q8_K(y[0], bs[0], nb);                                                                     \
+      const v128_t* b[1] = {bs[0]};                                                                      \
       float* o[1] = {out + (size_t)tk * out_stride};                                                     \
-      tile_##t##_1((const uint8_t*)w, row_bytes, y, o, n / QK_K, r0, r1);                                \
+      tile_##t##_1((const uint8_t*)w, row_bytes, y, b, o, nb, r0, r1);                                   \
     }                                                                                                    \
   }                                                                                                      \
   void EXPORT(mat_rows_##t)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out,     \

@@ -23,7 +23,7 @@ export interface StackOptions {
   embeddingScale?: number;
   /** attn_norm and ffn_norm before each branch (false for OLMo 2). */
   preNorms: boolean;
-  /** attn_post_norm and ffn_post_norm on each branch's output, before its residual add (gemma2/3, OLMo 2). */
+  /** post_attention_norm and post_ffw_norm on each branch's output, before its residual add (gemma2/3, OLMo 2). */
   postNorms: boolean;
   /** Rope and attention settings of layer il. */
   layer: (il: number) => LayerAttention;
@@ -54,10 +54,10 @@ export function decoderStack(c: BuildContext, o: StackOptions): Tensor {
   for (let il = 0; il < hp.n_layer; il++) {
     const p = `blk.${il}`;
     let cur = o.preNorms ? norm(inpL, `${p}.attn_norm.weight`, `attn_norm-${il}`) : inpL;
-    cur = branch(attention(c, il, cur, o.layer(il)), 'attn_post_norm', 'attn_out', il);
+    cur = branch(attention(c, il, cur, o.layer(il)), 'post_attention_norm', 'attn_out', il);
     const ffnInp = ops.add(cur, inpL, `ffn_inp-${il}`);
     cur = o.preNorms ? norm(ffnInp, `${p}.ffn_norm.weight`, `ffn_norm-${il}`) : ffnInp;
-    cur = branch(o.ffn(c, il, cur), 'ffn_post_norm', 'ffn_out', il);
+    cur = branch(o.ffn(c, il, cur), 'post_ffw_norm', 'ffn_out', il);
     inpL = ops.add(cur, ffnInp, `l_out-${il}`);
   }
   let logits = outputHead(c, inpL, (x) => norm(x, 'output_norm.weight', 'result_norm'));

@@ -1,10 +1,9 @@
 // Mixture-of-experts blocks, as llama.cpp's build_moe_ffn builds them: a
 // router picks n_expert_used of n_expert SwiGLU experts per token, and only
-// those experts run. Also the pre-norm decoder the MoE architectures share,
-// with the multipliers Granite adds to it.
+// those experts run; shared experts every token runs beside them.
 import type { Tensor } from '../graph/graph.js';
-import type { RopeParams } from '../graph/ops.js';
-import { ffnSwiGLU, outputHead, selfAttention, type AttentionOptions } from './blocks.js';
+import { ffnSwiGLU } from './blocks.js';
+import type { FFNBlock } from './blocks-decoder.js';
 import type { BuildContext } from './context.js';
 
 export interface MoeOptions {
@@ -59,47 +58,8 @@ export function gatedSharedExpert(c: BuildContext, il: number, cur: Tensor): Ten
   return ops.mulSiluGate(ffnSharedExpert(c, il, cur), gateLogit, `ffn_shexp_out-${il}`);
 }
 
-/** A layer's FFN: routed experts when the layer has a router (ffn_gate_inp), else the dense SwiGLU. */
-export type LayerFFN = (c: BuildContext, il: number, cur: Tensor) => Tensor;
-
-export interface DecoderOptions {
-  rope: RopeParams | null;
-  ffn: LayerFFN;
-  attention?: AttentionOptions;
-  /** Granite: token embeddings times this (0: none). */
-  embeddingScale?: number;
-  /** Granite: attention and FFN outputs times this before each residual add (0: none). */
-  residualScale?: number;
-  /** Granite: logits divided by this (0: none). */
-  logitScale?: number;
-}
-
-/**
- * The pre-norm decoder stack (RMSNorm -> self-attention -> residual ->
- * RMSNorm -> FFN -> residual), with the FFN per layer given by the
- * architecture and Granite's optional multipliers.
- */
-export function moeDecoder(c: BuildContext, o: DecoderOptions): Tensor {
-  const { ops, hp } = c;
-  const eps = hp.f_norm_rms_eps;
-  let inpL = ops.getRows(c.w('token_embd.weight'), c.inpTokens);
-  if (o.embeddingScale) inpL = ops.scale(inpL, o.embeddingScale, 'inp_scaled');
-  for (let il = 0; il < hp.n_layer; il++) {
-    let cur = ops.rmsNorm(inpL, c.w(`blk.${il}.attn_norm.weight`), eps, `attn_norm-${il}`);
-    cur = selfAttention(c, il, cur, o.rope, o.attention);
-    if (o.residualScale) cur = ops.scale(cur, o.residualScale, `attn_out_scaled-${il}`);
-    const ffnInp = ops.add(cur, inpL, `ffn_inp-${il}`);
-    cur = ops.rmsNorm(ffnInp, c.w(`blk.${il}.ffn_norm.weight`), eps, `ffn_norm-${il}`);
-    cur = o.ffn(c, il, cur);
-    if (o.residualScale) cur = ops.scale(cur, o.residualScale, `ffn_out_scaled-${il}`);
-    inpL = ops.add(cur, ffnInp, `l_out-${il}`);
-  }
-  const logits = outputHead(c, inpL, (x) => ops.rmsNorm(x, c.w('output_norm.weight'), eps, 'result_norm'));
-  return o.logitScale ? ops.scale(logits, 1 / o.logitScale, 'result_output_scaled') : logits;
-}
-
 /** Routed experts where the layer has a router, else llama's dense SwiGLU FFN. */
-export function moeOrDense(opts: MoeOptions, shared?: LayerFFN): LayerFFN {
+export function moeOrDense(opts: MoeOptions, shared?: FFNBlock): FFNBlock {
   return (c, il, cur) => {
     if (!c.wOpt(`blk.${il}.ffn_gate_inp.weight`)) return ffnSwiGLU(c, il, cur);
     const moe = ffnMoE(c, il, cur, opts);

@@ -1,7 +1,17 @@
 // general.architecture -> graph builder. Adding an architecture is one file
 // in this folder and one line here.
 import type { BuildGraph } from './context.js';
+import { buildGemma, buildGemma2, buildGemma3 } from './gemma.js';
+import { buildGranite } from './granite.js';
 import { buildGraniteMoe, buildLlamaOrMixtral, buildQwen2Moe, buildQwen3Moe } from './moe.js';
+import { buildOlmo2 } from './olmo2.js';
+import { buildPhi3 } from './phi3.js';
+import { buildFalcon } from './falcon.js';
+import { buildGpt2 } from './gpt2.js';
+import { buildGptneox } from './gptneox.js';
+import { buildPhi2 } from './phi2.js';
+import { buildStablelm } from './stablelm.js';
+import { buildStarcoder2 } from './starcoder2.js';
 import { buildQwen2, buildQwen3 } from './qwen2.js';
 
 export const ARCHITECTURES: Readonly<Record<string, BuildGraph>> = {
@@ -11,6 +21,18 @@ export const ARCHITECTURES: Readonly<Record<string, BuildGraph>> = {
   qwen2moe: buildQwen2Moe,
   qwen3moe: buildQwen3Moe,
   granitemoe: buildGraniteMoe,
+  gemma: buildGemma,
+  gemma2: buildGemma2,
+  gemma3: buildGemma3,
+  olmo2: buildOlmo2,
+  granite: buildGranite,
+  phi3: buildPhi3,
+  phi2: buildPhi2,
+  gpt2: buildGpt2,
+  stablelm: buildStablelm,
+  gptneox: buildGptneox,
+  starcoder2: buildStarcoder2,
+  falcon: buildFalcon,
 };
 
 export function supportedArchitectures(): string[] {

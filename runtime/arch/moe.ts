@@ -1,10 +1,17 @@
 // The mixture-of-experts decoders. Each is the Llama-style pre-norm stack
 // whose FFN is a set of SwiGLU experts, n_expert_used of them chosen per
 // token by a softmax router (blocks-moe.ts).
-import { ROPE_NEOX, ROPE_NORM, ropeParams } from './blocks.js';
-import { gatedSharedExpert, ffnSharedExpert, moeDecoder, moeOrDense } from './blocks-moe.js';
+import type { RopeParams } from '../graph/ops.js';
+import { ROPE_NEOX, ROPE_NORM, ropeParams, type AttentionOptions } from './blocks.js';
+import { decoderStack, type FFNBlock, type StackOptions } from './blocks-decoder.js';
+import { gatedSharedExpert, ffnSharedExpert, moeOrDense } from './blocks-moe.js';
 import type { BuildContext } from './context.js';
 import { buildLlama } from './llama.js';
+
+/** The pre-norm stack (RMSNorm before each branch) with the same rope and attention in every layer. */
+function moeDecoder(c: BuildContext, rope: RopeParams, ffn: FFNBlock, opts: AttentionOptions = {}, extra: Partial<StackOptions> = {}) {
+  return decoderStack(c, { preNorms: true, postNorms: false, layer: () => ({ rope, opts }), ffn, ...extra });
+}
 
 /**
  * Mixtral 8x7B / 8x22B (general.architecture "llama" with expert_count):
@@ -12,10 +19,7 @@ import { buildLlama } from './llama.js';
  * renormalised over the chosen two.
  */
 export function buildMixtral(c: BuildContext) {
-  return moeDecoder(c, {
-    rope: ropeParams(c, ROPE_NORM, c.wOpt('rope_freqs.weight')),
-    ffn: moeOrDense({ normWeights: true }),
-  });
+  return moeDecoder(c, ropeParams(c, ROPE_NORM, c.wOpt('rope_freqs.weight')), moeOrDense({ normWeights: true }));
 }
 
 /** "llama" files are Mixtral when they declare experts. */
@@ -29,10 +33,7 @@ export function buildLlamaOrMixtral(c: BuildContext) {
  * shared expert every token runs, scaled by its own sigmoid gate.
  */
 export function buildQwen2Moe(c: BuildContext) {
-  return moeDecoder(c, {
-    rope: ropeParams(c, ROPE_NEOX),
-    ffn: moeOrDense({ normWeights: false }, gatedSharedExpert),
-  });
+  return moeDecoder(c, ropeParams(c, ROPE_NEOX), moeOrDense({ normWeights: false }, gatedSharedExpert));
 }
 
 /**
@@ -41,10 +42,7 @@ export function buildQwen2Moe(c: BuildContext) {
  * renormalises: norm_topk_prob), no shared expert.
  */
 export function buildQwen3Moe(c: BuildContext) {
-  return moeDecoder(c, {
-    rope: ropeParams(c, ROPE_NEOX),
-    ffn: moeOrDense({ normWeights: true }),
-  });
+  return moeDecoder(c, ropeParams(c, ROPE_NEOX), moeOrDense({ normWeights: true }));
 }
 
 /**
@@ -56,12 +54,7 @@ export function buildQwen3Moe(c: BuildContext) {
 export function buildGraniteMoe(c: BuildContext) {
   const hp = c.hp;
   const shared = c.wOpt('blk.0.ffn_gate_shexp.weight') ? ffnSharedExpert : undefined;
-  return moeDecoder(c, {
-    rope: ropeParams(c, ROPE_NORM, c.wOpt('rope_freqs.weight')),
-    ffn: moeOrDense({ normWeights: true }, shared),
-    attention: { kqScale: hp.f_attention_scale || undefined },
-    embeddingScale: hp.f_embedding_scale,
-    residualScale: hp.f_residual_scale,
-    logitScale: hp.f_logit_scale,
-  });
+  return moeDecoder(c, ropeParams(c, ROPE_NORM, c.wOpt('rope_freqs.weight')), moeOrDense({ normWeights: true }, shared),
+    hp.f_attention_scale ? { kqScale: hp.f_attention_scale } : {},
+    { embeddingScale: hp.f_embedding_scale, residualScale: hp.f_residual_scale, logitScale: hp.f_logit_scale });
 }

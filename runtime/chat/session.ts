@@ -33,6 +33,11 @@ export interface ChatSessionOptions extends SamplerOptions {
   system?: string;
   /** Tokens per reply at most; -1 (default): until an end-of-generation token or a full context. */
   maxTokens?: number;
+  /**
+   * Never sample an end-of-generation token (llama.cpp's --ignore-eos, which
+   * biases them to -inf): replies run to maxTokens or a full context.
+   */
+  ignoreEos?: boolean;
 }
 
 export interface ReplyOptions {
@@ -90,6 +95,8 @@ export class ChatSession {
   private seen: { text: string; ids: number[] } | undefined;
   private readonly sampler: Sampler;
   private readonly maxTokens: number;
+  /** The end-of-generation ids masked before sampling (--ignore-eos), or none. */
+  private readonly banned: readonly number[];
   /** Totals over the session, for /stats. */
   readonly totals = { replies: 0, promptTokens: 0, reusedTokens: 0, generatedTokens: 0, promptMs: 0, generateMs: 0, droppedMessages: 0 };
 
@@ -97,6 +104,8 @@ export class ChatSession {
     this.template = options.template;
     this.system = options.system || undefined;
     this.maxTokens = options.maxTokens ?? -1;
+    const tok = model.tokenizer;
+    this.banned = options.ignoreEos ? Array.from({ length: tok.vocabSize }, (_, id) => id).filter((id) => tok.isEog(id)) : [];
     this.sampler = createSampler(options);
     context.reset();
   }
@@ -118,6 +127,11 @@ export class ChatSession {
   /** Tokens in the KV cache. */
   get contextUsed(): number {
     return this.cached.length;
+  }
+
+  /** The ids in the KV cache, in order (a copy). */
+  get cachedTokens(): number[] {
+    return [...this.cached];
   }
 
   /** Replaces the system prompt (undefined or '' removes it); the cache catches up on the next turn. */
@@ -151,7 +165,6 @@ export class ChatSession {
       this.turns = messages;
     }
   }
-
 
   /**
    * The conversation's prompt: its text, and its tokens with the ids the
@@ -277,6 +290,7 @@ export class ChatSession {
         stats.stop = 'max-tokens';
         break;
       }
+      for (const id of this.banned) logits[id] = -Infinity;
       const next = this.sampler.sample(logits);
       this.sampler.accept(next);
       if (tok.isEog(next)) {

@@ -15,6 +15,7 @@ import { ChatSession, resolveChatTemplate, templateNames, type ChatTemplate, typ
 import type { Context } from '../context.js';
 import { loadModel, type Model } from '../model.js';
 import { styles, type Styles } from '../terminal/colors.js';
+import { printable } from '../terminal/printable.js';
 import { ProgressBar } from '../terminal/progress.js';
 import { modelTotals } from './info.js';
 
@@ -53,6 +54,7 @@ ${wrapList(templateNames(), 27, 78)}
       --top-p P            top-p (default 0.95; 1 = off)
       --min-p M            min-p (default 0.05; 0 = off)
       --repeat-penalty R   repetition penalty over the last 64 tokens (default 1 = off)
+      --ignore-eos         never end a reply on an end-of-generation token
       --seed S             random seed (default: random)
   -c, --ctx-size N         context size (default: min(4096, the model's))
   -t, --threads N          threads (default: all cores)
@@ -142,6 +144,7 @@ export async function runChat(args: string[]): Promise<number> {
       'top-p': { type: 'string' },
       'min-p': { type: 'string' },
       'repeat-penalty': { type: 'string' },
+      'ignore-eos': { type: 'boolean' },
       seed: { type: 'string' },
       'ctx-size': { type: 'string', short: 'c' },
       threads: { type: 'string', short: 't' },
@@ -231,7 +234,9 @@ export async function runChat(args: string[]): Promise<number> {
     io.err.write(`${ui.bold(modelSummary(model, ctx))}\n`);
     io.err.write(`${ui.dim(templateSummary(template))}\n`);
 
-    const session = new ChatSession(model, ctx, { template, system: values.system, maxTokens, ...sampling });
+    const session = new ChatSession(model, ctx, {
+      template, system: values.system, maxTokens, ignoreEos: values['ignore-eos'], ...sampling,
+    });
     if (values.prompt !== undefined) return await oneShot(session, values.prompt, io);
     if (!process.stdin.isTTY) return await piped(session, io);
     return await interactive(session, io);
@@ -244,10 +249,12 @@ export async function runChat(args: string[]): Promise<number> {
 /** Runs one reply, Ctrl+C (SIGINT) aborting it. */
 async function replyTo(session: ChatSession, text: string, io: ChatIO, ac: AbortController): Promise<ReplyStats> {
   let last = '';
+  // a reply's control characters would drive the terminal (see printable.ts)
+  const show = io.out.isTTY ? printable : (s: string) => s;
   const stats = await session.reply(text, {
     signal: ac.signal,
     onText: (piece) => {
-      io.out.write(piece);
+      io.out.write(show(piece));
       last = piece;
     },
     onNotice: (msg) => io.err.write(`${last && !last.endsWith('\n') ? '\n' : ''}${io.ui.yellow(`[${msg}]`)}\n`),

@@ -1,16 +1,19 @@
 // run-gguf info <model.gguf> [--json]: what is in a GGUF file, from its
 // header alone: version, metadata, tensors, parameter count, size, bits per
-// weight and the file type as llama.cpp names it.
+// weight, the file type as llama.cpp names it, and the architecture (whether
+// run-gguf runs it) with its hyper-parameters as llama.cpp prints them.
 import { parseArgs } from 'node:util';
 import {
   fileTypeOf, ggmlTypeName, ggufTypeName, ggufTypeShortName, readGGUF, GGUFValueType,
   type GGUFArray, type GGUFFile, type GGUFKV, type GGUFTypedValue, type GGUFValue,
 } from '../../formats/index.js';
+import { architectureInfo, architectureJSON, architectureText } from './info-hparams.js';
 
 export const infoUsage = `Usage: run-gguf info <model.gguf> [--json]
 
 Shows a GGUF file's version, metadata, tensors, parameter count, size, bits
-per weight and file type. Reads only the header (of every shard, for a split
+per weight, file type, architecture (and whether run-gguf runs it) and its
+hyper-parameters under llama.cpp's names. Reads only the header (of every shard, for a split
 model given by any of its shards).
 
 Options:
@@ -85,6 +88,7 @@ export function infoJSON(file: GGUFFile): Record<string, unknown> {
     file_type: ft.name,
     file_type_id: ft.id,
     file_type_guessed: ft.guessed,
+    architecture: architectureJSON(architectureInfo(file.metadata)),
     metadata,
     tensors: file.tensors.map((t) => ({
       name: t.name,
@@ -146,6 +150,7 @@ export function infoText(file: GGUFFile): string {
   field('parameters', `${humanCount(totals.nParams)} (${totals.nParams})`);
   field('size', `${humanBytes(totals.nBytes)} of tensor data (${totals.nBytes} bytes); file ${humanBytes(totals.fileBytes)}`);
   field('bits/weight', Number.isFinite(totals.bitsPerWeight) ? totals.bitsPerWeight.toFixed(2) : '-');
+  out.push(...architectureText(architectureInfo(file.metadata)));
 
   out.push('', `metadata (${file.kv.length} entries):`);
   const keyWidth = Math.min(48, Math.max(0, ...file.kv.map((e) => e.key.length)));

@@ -237,6 +237,13 @@ export class Ops {
     return this.g.add({ name, inputs: [x], output: out, phases: [this.phase('scale_f32', at(x), at(out), elementCount(x.ne), s)] });
   }
 
+  /** ggml_gelu as ggml's CPU backend computes it (tanh approximation through an f16 table; kernels/ops-unary.c). */
+  gelu(x: Tensor, name: string): Tensor {
+    const out = this.g.f32(name, x.ne);
+    if (x.rowStride !== undefined && x.rowStride !== x.ne[0]! * 4) throw new Error(`${name}: gelu of a strided view`);
+    return this.g.add({ name, inputs: [x], output: out, phases: [this.phase('gelu_f32', at(x), at(out), elementCount(x.ne))] });
+  }
+
   // ---- mixture of experts (kernels/moe.c) ----
 
   /** Row softmax (ggml_soft_max): exponentials summed in double, as ggml does. */
@@ -280,6 +287,7 @@ export class Ops {
   matmulId(w: Tensor, x: Tensor, ids: Tensor, name: string): Tensor {
     const [nIn, nOut, nExpert] = [w.ne[0]!, w.ne[1]!, w.ne[2] ?? 1];
     const [k, nTok] = [ids.ne[0]!, ids.ne[1]!];
+    if (nExpert > 512) throw new Error(`${name}: ${w.name} has ${nExpert} experts, more than llama.cpp's 512`);
     if (x.ne[0] !== nIn) throw new Error(`${name}: ${w.name} expects rows of ${nIn}, got ${x.ne[0]}`);
     const xRows = elementCount(x.ne) / nIn;
     if (xRows !== nTok && xRows !== nTok * k) throw new Error(`${name}: ${xRows} input rows for ${nTok} tokens of ${k} experts`);

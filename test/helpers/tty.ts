@@ -54,8 +54,11 @@ export function replyLines(screen: string): ReplyLine[] {
 /** capture-pane drops trailing spaces: the prompt "> " reads as ">". */
 export const atPrompt = (s: string) => /^> ?$/.test(s.split('\n').at(-1) ?? '');
 
-/** Shown after the CLI exits: its exit code and whether the terminal is canonical again. */
+/** Shown after the CLI exits: its exit code and the terminal's line mode and echo. */
 export const exited = /EXIT=\d+ TTY=\S*/;
+
+/** A clean exit that gave the terminal back as it found it (a raw mode left on reads "-icanon,-echo,"). */
+export const RESTORED = 'EXIT=0 TTY=icanon,echo,';
 
 export class Tty {
   private readonly dir = mkdtempSync(join(tmpdir(), 'chat-tty-'));
@@ -78,14 +81,14 @@ export class Tty {
 
   /**
    * `run-gguf ARGS` in a new 160x50 session, then a line with its exit code
-   * and the terminal mode (icanon when the CLI gave the terminal back as it
-   * found it); the pane stays open until close().
+   * and the terminal's modes (RESTORED when the CLI gave the terminal back as
+   * it found it); the pane stays open until close().
    */
   start(name: string, args: string[], opts: StartOptions = {}): void {
     const env = `NO_COLOR=1${opts.home ? ` HOME=${shq(opts.home)} HF_HOME= HF_HUB_CACHE= LLAMA_CACHE=` : ''}`;
     const pipe = opts.stdin ? `printf '%s\\n' ${opts.stdin.map(shq).join(' ')} | ` : '';
     const cmd = `${pipe}env ${env} ${shq(process.execPath)} ${shq(CLI)} ${args.map(shq).join(' ')}; `
-      + `echo "EXIT=$? TTY=$(stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\?icanon')"; sleep 60`;
+      + `echo "EXIT=$? TTY=$(stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\?\\(icanon\\|echo\\)' | tr '\\n' ,)"; sleep 60`;
     this.tmux('new-session', '-d', '-s', name, '-x', '160', '-y', '50', '-c', opts.cwd ?? REPO_ROOT, cmd);
   }
 

@@ -1,0 +1,8 @@
+// The expert matmul (moe.h) over this module's kernels: where the engine runs
+// the relaxed-SIMD matmuls, experts run them too, with the same bits as a
+// dense matmul by the same matrix.
+#include "../moe.h"
+
+MAT_ROWS_ID(q4_0)
+MAT_ROWS_ID(q4_K)
+MAT_ROWS_ID(q6_K)

@@ -1,0 +1,276 @@
+// The host worker's work: one model, its chats, and the requests the
+// caller's thread sends. Compute happens here (and on this worker's pool
+// threads), never on the caller's thread. Between tokens the core yields to
+// this worker's event loop, which is when an 'abort' message lands and
+// aborts the reply's signal.
+import { ChatSession } from '../chat/session.js';
+import { resolveChatTemplate, type ChatTemplate } from '../chat/template.js';
+import type { Context } from '../context.js';
+import { loadModel, type Model } from '../model.js';
+import { createSampler, type Sampler, type SamplerOptions } from '../sample/index.js';
+import { poolsStarted } from '../threads/started.js';
+import { openFiles, type DownloadMeter } from './sources.js';
+import {
+  serializeError, type ChatCreated, type LoadedInfo, type Reply, type Request, type SendDone,
+} from './protocol.js';
+import type { ChatResult, SamplingOptions } from './types.js';
+
+export interface HostPort {
+  post(message: Reply, transfer?: Transferable[]): void;
+  onMessage(handler: (message: Request) => void): void;
+}
+
+interface ChatState {
+  context: Context;
+  session: ChatSession;
+  defaults: SamplingOptions;
+  maxTokens: number;
+  /** Sends run one after another. */
+  queue: Promise<void>;
+}
+
+const PROGRESS_EVERY_MS = 50;
+
+function samplerOptions(s: SamplingOptions): SamplerOptions {
+  const out: SamplerOptions = {};
+  if (s.temperature !== undefined) out.temp = s.temperature;
+  if (s.topK !== undefined) out.top_k = s.topK;
+  if (s.topP !== undefined) out.top_p = s.topP;
+  if (s.minP !== undefined) out.min_p = s.minP;
+  if (s.repeatPenalty !== undefined) out.penalty_repeat = s.repeatPenalty;
+  if (s.repeatLastN !== undefined) out.penalty_last_n = s.repeatLastN;
+  if (s.frequencyPenalty !== undefined) out.penalty_freq = s.frequencyPenalty;
+  if (s.presencePenalty !== undefined) out.penalty_present = s.presencePenalty;
+  if (s.seed !== undefined) out.seed = s.seed;
+  return out;
+}
+
+const SAMPLING_KEYS: readonly (keyof SamplingOptions)[] = [
+  'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatLastN', 'frequencyPenalty', 'presencePenalty', 'seed',
+];
+
+/**
+ * ChatSession takes its sampler and reply limit once, at creation; a send
+ * with its own settings swaps them in. Checked, so that a change to
+ * ChatSession's fields fails here loudly instead of sampling with defaults.
+ */
+function configureReply(session: ChatSession, sampler: Sampler | undefined, maxTokens: number): void {
+  const inner = session as unknown as { sampler?: Sampler; maxTokens?: number };
+  if (typeof inner.sampler?.sample !== 'function' || typeof inner.maxTokens !== 'number') {
+    throw new Error('run-gguf: ChatSession no longer has the sampler/maxTokens fields the worker API sets per reply');
+  }
+  if (sampler) inner.sampler = sampler;
+  inner.maxTokens = maxTokens;
+}
+
+async function defaultThreads(): Promise<number> {
+  const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  if (typeof n === 'number' && n > 0) return n;
+  const osModule = 'node:os';
+  const os = (await import(/* @vite-ignore */ osModule)) as typeof import('node:os');
+  return os.availableParallelism();
+}
+
+function templateLabel(t: ChatTemplate): string {
+  if (t.kind === 'completion') return `completion (${t.origin})`;
+  return t.kind === 'jinja' ? `jinja (${t.origin})` : `${t.name} (${t.origin})`;
+}
+
+export function serve(port: HostPort): void {
+  let model: Model | undefined;
+  let threads = 1;
+  let contextSize: number | undefined;
+  const chats = new Map<number, ChatState>();
+  const aborts = new Map<number, AbortController>();
+
+  const need = (): Model => {
+    if (!model) throw new Error('no model is loaded');
+    return model;
+  };
+  const chatOf = (chat: number): ChatState => {
+    const c = chats.get(chat);
+    if (!c) throw new Error(`chat ${chat} is disposed`);
+    return c;
+  };
+
+  async function load(req: Extract<Request, { type: 'load' }>, signal: AbortSignal): Promise<LoadedInfo> {
+    let lastPost = 0;
+    const progress = (loadedBytes: number, totalBytes: number) => {
+      const now = Date.now();
+      if (loadedBytes < totalBytes && now - lastPost < PROGRESS_EVERY_MS) return;
+      lastPost = now;
+      port.post({ type: 'progress', id: req.id, loadedBytes, totalBytes });
+    };
+    // URL sources report the download; the others, bytes copied into memory
+    let downloaded = 0;
+    let downloadTotal = 0;
+    const meter: DownloadMeter = {
+      add: (n) => {
+        downloadTotal += n;
+      },
+      received: (n) => {
+        downloaded += n;
+        progress(downloaded, downloadTotal);
+      },
+    };
+    const hasUrl = req.files.some((f) => f.kind === 'url');
+    const files = await openFiles(req.files, meter, signal);
+    try {
+      model = await loadModel(files.source, {
+        contextSize: req.options.contextSize,
+        signal,
+        onProgress: hasUrl ? undefined : (p) => progress(p.loadedBytes, p.totalBytes),
+        onWarning: (message) => port.post({ type: 'warning', id: req.id, message }),
+      });
+    } finally {
+      await files.close();
+    }
+    contextSize = req.options.contextSize;
+    const cores = await defaultThreads();
+    threads = req.options.threads ?? cores;
+    let threadsNotice: string | undefined;
+    if (typeof SharedArrayBuffer !== 'function' && threads > 1) {
+      threadsNotice = `running on 1 thread instead of ${threads}: SharedArrayBuffer is unavailable because the page is not ` +
+        'cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
+      threads = 1;
+    }
+    const m = model;
+    const name = m.gguf.metadata.get('general.name');
+    return {
+      info: {
+        name: typeof name === 'string' && name ? name : m.path,
+        architecture: m.hparams.arch,
+        trainContextSize: m.hparams.n_ctx_train,
+        vocabSize: m.hparams.n_vocab,
+        embeddingLength: m.hparams.n_embd,
+        layerCount: m.hparams.n_layer,
+        weightBytes: m.gguf.tensors.reduce((s, t) => s + t.nBytes, 0),
+        simd: m.kernels.simd,
+      },
+      threads,
+      threadsNotice,
+    };
+  }
+
+  async function createChat(req: Extract<Request, { type: 'chat.create' }>, signal: AbortSignal): Promise<ChatCreated> {
+    const m = need();
+    const o = req.options;
+    const template = resolveChatTemplate(
+      { get: (k) => m.gguf.metadata.get(k), tokenizer: m.tokenizer, fileName: m.path.split(/[\\/]/).pop() },
+      { override: o.chatTemplate, overrideLabel: 'chatTemplate' },
+    );
+    const context = m.createContext({ contextSize: o.contextSize ?? contextSize, batchSize: o.batchSize, threads });
+    try {
+      await poolsStarted();
+      signal.throwIfAborted();
+    } catch (err) {
+      context.dispose();
+      throw err;
+    }
+    const defaults: SamplingOptions = {};
+    for (const k of SAMPLING_KEYS) if (o[k] !== undefined) defaults[k] = o[k];
+    const session = new ChatSession(m, context, { template, system: o.systemPrompt, maxTokens: o.maxTokens ?? -1, ...samplerOptions(defaults) });
+    chats.set(req.chat, { context, session, defaults, maxTokens: o.maxTokens ?? -1, queue: Promise.resolve() });
+    return { template: templateLabel(template), contextSize: context.contextSize, threads: context.threads, history: session.messages };
+  }
+
+  function send(req: Extract<Request, { type: 'chat.send' }>, signal: AbortSignal): Promise<SendDone> {
+    const state = chatOf(req.chat);
+    const run = async (): Promise<SendDone> => {
+      const o = req.options;
+      const own = SAMPLING_KEYS.some((k) => o[k] !== undefined);
+      configureReply(state.session, own ? createSampler(samplerOptions({ ...state.defaults, ...o })) : undefined, o.maxTokens ?? state.maxTokens);
+      const notices: string[] = [];
+      const stats = await state.session.reply(req.text, {
+        signal,
+        onText: (text) => port.post({ type: 'text', id: req.id, text }),
+        onNotice: (n) => notices.push(n),
+      });
+      const result: ChatResult = {
+        text: stats.text,
+        stop: stats.stop,
+        usage: {
+          promptTokens: stats.promptTokens,
+          reusedTokens: stats.reusedTokens,
+          generatedTokens: stats.generatedTokens,
+          promptMs: stats.promptMs,
+          generateMs: stats.generateMs,
+          tokensPerSecond: stats.generateMs > 0 ? (stats.generatedTokens * 1000) / stats.generateMs : 0,
+        },
+        notices,
+      };
+      return { ...result, history: state.session.messages };
+    };
+    const done = state.queue.then(run);
+    state.queue = done.then(() => {}, () => {});
+    return done;
+  }
+
+  async function embed(req: Extract<Request, { type: 'embed' }>): Promise<Float32Array[]> {
+    const m = need() as Model & { embed?: (texts: string[], options?: object) => unknown };
+    if (typeof m.embed !== 'function') {
+      throw new Error('embed: this version of run-gguf\'s engine has no embeddings (Model.embed is missing)');
+    }
+    const out = await m.embed(req.texts, req.options);
+    const list = Array.isArray(out) ? out : [out];
+    return list.map((v) => (v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>)));
+  }
+
+  function disposeAll(): void {
+    for (const c of chats.values()) c.context.dispose();
+    chats.clear();
+    model?.dispose();
+    model = undefined;
+  }
+
+  async function handle(req: Request, signal: AbortSignal): Promise<unknown> {
+    switch (req.type) {
+      case 'load':
+        if (model) throw new Error('this worker already holds a model');
+        return load(req, signal);
+      case 'chat.create':
+        return createChat(req, signal);
+      case 'chat.send':
+        return send(req, signal);
+      case 'chat.reset': {
+        const state = chatOf(req.chat);
+        // after the reply in progress, if any
+        await state.queue;
+        state.session.reset();
+        return state.session.messages;
+      }
+      case 'chat.dispose': {
+        const state = chats.get(req.chat);
+        if (!state) return undefined;
+        chats.delete(req.chat);
+        await state.queue;
+        state.context.dispose();
+        return undefined;
+      }
+      case 'embed':
+        return embed(req);
+      case 'tokenize':
+        return need().tokenize(req.text, req.options);
+      case 'detokenize':
+        return need().detokenize(req.ids);
+      case 'dispose':
+        disposeAll();
+        return undefined;
+      case 'abort':
+        return undefined;
+    }
+  }
+
+  port.onMessage((req) => {
+    if (req.type === 'abort') {
+      aborts.get(req.id)?.abort();
+      return;
+    }
+    const ac = new AbortController();
+    aborts.set(req.id, ac);
+    handle(req, ac.signal).then(
+      (value) => port.post({ type: 'ok', id: req.id, value }),
+      (err: unknown) => port.post({ type: 'err', id: req.id, error: serializeError(err) }),
+    ).finally(() => aborts.delete(req.id));
+  });
+}

@@ -1,0 +1,13 @@
+// run-gguf: GGUF models in Node, Electron and browsers, computed in workers.
+//
+//   const model = await loadModel('model.gguf' | url | file, { onProgress });
+//   const chat = await model.createChat({ systemPrompt: 'Be brief.' });
+//   for await (const text of chat.send('Hello')) process.stdout.write(text);
+//
+// The calling thread only exchanges messages with a host worker that runs the
+// engine (run-gguf/core, the in-thread API this is built on).
+export { loadModel } from './client.js';
+export type {
+  Chat, ChatMessage, ChatOptions, ChatReply, ChatResult, ChatRole, ChatUsage, EmbedOptions, LoadModelOptions, LoadProgress,
+  Model, ModelFile, ModelInfo, ModelSource, SamplingOptions, SendOptions, StopReason,
+} from './types.js';

@@ -1,0 +1,77 @@
+// Messages between the caller's thread and the host worker. Every request
+// carries an id; the host answers with progress or text while working, then
+// exactly one 'ok' or 'err'. 'abort' asks the host to stop request `id`.
+import type { ChatMessage } from '../chat/types.js';
+import type { ChatOptions, ChatResult, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions } from './types.js';
+
+/** A model file as it crosses to the host (paths and URLs as strings). */
+export type FileDescriptor =
+  | { kind: 'path'; path: string }
+  | { kind: 'url'; url: string }
+  | { kind: 'blob'; blob: Blob; name: string }
+  | { kind: 'bytes'; bytes: Uint8Array; name: string };
+
+export type LoadRequestOptions = Pick<LoadModelOptions, 'threads' | 'contextSize'>;
+export type ChatRequestOptions = Omit<ChatOptions, 'signal'>;
+
+export type Request =
+  | { type: 'load'; id: number; files: FileDescriptor[]; options: LoadRequestOptions }
+  | { type: 'chat.create'; id: number; chat: number; options: ChatRequestOptions }
+  | { type: 'chat.send'; id: number; chat: number; text: string; options: SamplingOptions & { maxTokens?: number } }
+  | { type: 'chat.reset'; id: number; chat: number }
+  | { type: 'chat.dispose'; id: number; chat: number }
+  | { type: 'embed'; id: number; texts: string[]; options: EmbedOptions }
+  | { type: 'tokenize'; id: number; text: string; options: { addSpecial?: boolean; special?: boolean } }
+  | { type: 'detokenize'; id: number; ids: number[] }
+  | { type: 'dispose'; id: number }
+  | { type: 'abort'; id: number };
+
+export interface LoadedInfo {
+  info: ModelInfo;
+  threads: number;
+  threadsNotice: string | undefined;
+}
+
+export interface ChatCreated {
+  template: string;
+  contextSize: number;
+  threads: number;
+  history: ChatMessage[];
+}
+
+export interface SendDone extends ChatResult {
+  history: ChatMessage[];
+}
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  /** Own enumerable fields of typed errors (GGUFError's code, file, key...). */
+  fields?: Record<string, unknown>;
+}
+
+export type Reply =
+  | { type: 'progress'; id: number; loadedBytes: number; totalBytes: number }
+  | { type: 'warning'; id: number; message: string }
+  | { type: 'text'; id: number; text: string }
+  | { type: 'ok'; id: number; value?: unknown }
+  | { type: 'err'; id: number; error: SerializedError };
+
+export function serializeError(err: unknown): SerializedError {
+  if (!(err instanceof Error)) return { name: 'Error', message: String(err) };
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(err)) {
+    if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) fields[k] = v;
+  }
+  return { name: err.name, message: err.message, stack: err.stack, fields };
+}
+
+/** An Error on the caller's side with the host's name, message, fields and stack. */
+export function deserializeError(e: SerializedError): Error {
+  const err = new Error(e.message);
+  Object.assign(err, e.fields ?? {});
+  Object.defineProperty(err, 'name', { value: e.name, enumerable: false, configurable: true, writable: true });
+  if (e.stack) err.stack = `${e.stack}\n    (in the run-gguf host worker)`;
+  return err;
+}

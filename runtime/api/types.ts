@@ -1,0 +1,173 @@
+// The public types of the worker-hosted API (the package's main entry).
+import type { ChatMessage } from '../chat/types.js';
+
+export type { ChatMessage, ChatRole } from '../chat/types.js';
+
+/**
+ * One GGUF file: a path (Node), a URL or URL string (fetched, streamed into
+ * memory; relative strings resolve against the page in browsers), a File or
+ * Blob, or the bytes themselves (copied to the worker; the caller keeps its
+ * buffer).
+ */
+export type ModelFile = string | URL | Blob | ArrayBuffer | ArrayBufferView;
+
+/** One file, or every shard of a split model (any order). A path to one shard finds the others by name. */
+export type ModelSource = ModelFile | readonly ModelFile[];
+
+export interface LoadProgress {
+  /** Bytes downloaded (URL sources) or copied into memory (others) so far. */
+  loadedBytes: number;
+  totalBytes: number;
+}
+
+export interface LoadModelOptions {
+  onProgress?: (progress: LoadProgress) => void;
+  /** Aborting stops the load, ends the worker and rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * Threads each chat computes on (the host worker and threads - 1 more).
+   * Default: the number of cores. Where SharedArrayBuffer is missing (a page
+   * that is not cross-origin isolated) it is 1; see Model.threadsNotice.
+   */
+  threads?: number;
+  /** Context size chats get by default, and what the fit check assumes. Default: min(4096, the model's training context). */
+  contextSize?: number;
+  /** Called with oddities of the file that do not stop loading. */
+  onWarning?: (message: string) => void;
+  /** Where the host worker script is, when a bundler moved it. Default: host-worker.js beside this module. */
+  workerUrl?: string | URL;
+}
+
+/** What a loaded model is, read from its metadata. */
+export interface ModelInfo {
+  /** general.name, else the file name. */
+  name: string;
+  architecture: string;
+  /** The training context (n_ctx_train). */
+  trainContextSize: number;
+  vocabSize: number;
+  embeddingLength: number;
+  layerCount: number;
+  /** Bytes of weights in memory. */
+  weightBytes: number;
+  /** 'relaxed' or 'baseline': the SIMD level the kernels run with. */
+  simd: string;
+}
+
+/** Sampling, named as in most JS LLM APIs (llama.cpp's names in the comments). */
+export interface SamplingOptions {
+  /** temp: <= 0 is greedy. Default 0.8. */
+  temperature?: number;
+  /** top_k; <= 0 disables. Default 40. */
+  topK?: number;
+  /** top_p; >= 1 disables. Default 0.95. */
+  topP?: number;
+  /** min_p; <= 0 disables. Default 0.05. */
+  minP?: number;
+  /** penalty_repeat; 1 disables. Default 1. */
+  repeatPenalty?: number;
+  /** penalty_last_n. Default 64. */
+  repeatLastN?: number;
+  /** penalty_freq. Default 0. */
+  frequencyPenalty?: number;
+  /** penalty_present. Default 0. */
+  presencePenalty?: number;
+  /** 32-bit seed: the same seed, prompt and settings give the same reply. Default: random. */
+  seed?: number;
+}
+
+export interface ChatOptions extends SamplingOptions {
+  systemPrompt?: string;
+  /**
+   * A built-in template name (chatml, llama3, mistral-v7, ...), 'completion'
+   * (no template: plain text continuation) or Jinja text. Default: the
+   * model's own template, else one its vocabulary or name points to.
+   */
+  chatTemplate?: string;
+  /** Tokens the chat's KV cache holds. Default: the model's contextSize option. */
+  contextSize?: number;
+  /** Prompt tokens per graph run. Default 512. */
+  batchSize?: number;
+  /** Tokens per reply at most unless send() says otherwise. Default: until the model stops or the context is full. */
+  maxTokens?: number;
+  /** Aborts the chat's creation (KV cache allocation and thread start). */
+  signal?: AbortSignal;
+}
+
+export interface SendOptions extends SamplingOptions {
+  /** Stops the reply; what was generated so far stays in the history. */
+  signal?: AbortSignal;
+  maxTokens?: number;
+}
+
+export type StopReason = 'eog' | 'max-tokens' | 'aborted' | 'context-full';
+
+export interface ChatUsage {
+  /** Prompt tokens evaluated for this reply (the rest was in the KV cache). */
+  promptTokens: number;
+  /** Prompt tokens reused from the KV cache. */
+  reusedTokens: number;
+  generatedTokens: number;
+  promptMs: number;
+  generateMs: number;
+  /** generatedTokens per second of generation. */
+  tokensPerSecond: number;
+}
+
+export interface ChatResult {
+  /** The whole reply. */
+  text: string;
+  stop: StopReason;
+  usage: ChatUsage;
+  /** Things the user should be told (context shifts: the oldest messages dropped). */
+  notices: string[];
+}
+
+/** A reply in progress: iterate it for text as it comes; `result` resolves when it ends. */
+export interface ChatReply extends AsyncIterable<string> {
+  readonly result: Promise<ChatResult>;
+}
+
+export interface Chat {
+  /** The conversation as of the last finished reply (the system prompt first when there is one). */
+  readonly history: readonly ChatMessage[];
+  /** Which template renders the conversation, and why it was chosen. */
+  readonly template: string;
+  readonly contextSize: number;
+  /** Threads this chat computes on. */
+  readonly threads: number;
+  /**
+   * Sends a user message; replies stream as text. Sends queue: one reply at a
+   * time. Leaving a for-await loop early (break) aborts the reply.
+   */
+  send(text: string, options?: SendOptions): ChatReply;
+  /** Forgets the conversation (the system prompt stays). */
+  reset(): Promise<void>;
+  /** Frees the chat's KV cache and threads. */
+  dispose(): Promise<void>;
+}
+
+export interface EmbedOptions {
+  /** Normalize each vector (L2). Passed to the core's embed. */
+  normalize?: boolean;
+  [option: string]: unknown;
+}
+
+export interface Model {
+  readonly info: ModelInfo;
+  /** Threads each chat computes on by default. */
+  readonly threads: number;
+  /**
+   * Why fewer threads run than the machine has, e.g. a page without
+   * cross-origin isolation (no SharedArrayBuffer); undefined otherwise.
+   */
+  readonly threadsNotice: string | undefined;
+  readonly disposed: boolean;
+  createChat(options?: ChatOptions): Promise<Chat>;
+  /** One vector per text, for architectures with embeddings. */
+  embed(texts: string | readonly string[], options?: EmbedOptions): Promise<Float32Array[]>;
+  tokenize(text: string, options?: { addSpecial?: boolean; special?: boolean }): Promise<number[]>;
+  detokenize(ids: readonly number[]): Promise<string>;
+  /** Ends the model's workers; its memory goes with them. Chats end too. */
+  dispose(): Promise<void>;
+}

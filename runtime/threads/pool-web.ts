@@ -1,0 +1,133 @@
+// The thread pool for browsers and Electron renderers: Web Workers in place of
+// worker_threads, the same control block, barrier and plans as pool.ts (the
+// browser bundle maps pool.js here). Thread 0 is the caller's thread, which
+// must itself be a worker (Atomics.wait is not allowed on a page's main thread).
+//
+// Differences from Node: a worker cannot read its message port synchronously,
+// so a worker that meets a run whose plan has not reached it yet returns to
+// its event loop for it (the plan was posted before the run, so it is queued);
+// and without cross-origin isolation there is no SharedArrayBuffer, so only
+// one thread is possible (the control block is then a plain buffer).
+import type { Kernels } from '../../wasm/loader.js';
+import { bindPlan, runPhases, type EncodedPlan } from '../graph/exec.js';
+import { CTL, CTL_INTS, createBarrier } from './control.js';
+import { trackStart } from './started.js';
+
+const WORKER_STACK = 512 * 1024;
+
+/** What pool-worker.ts receives first. */
+export interface PoolWorkerInit {
+  type: 'init';
+  module: WebAssembly.Module;
+  relaxedModule: WebAssembly.Module | null;
+  memory: WebAssembly.Memory;
+  control: SharedArrayBuffer;
+  stackTop: number;
+  ith: number;
+  nth: number;
+}
+
+/** Then plans: {type: 'plan', id, plan} registers, {type: 'plan', id} drops. */
+export interface PoolWorkerPlan {
+  type: 'plan';
+  id: number;
+  plan?: EncodedPlan;
+}
+
+/** True where memory can be shared with other workers (cross-origin isolated pages, Node). */
+export function canShareMemory(): boolean {
+  return typeof SharedArrayBuffer === 'function';
+}
+
+export class ThreadPool {
+  private readonly ctl: Int32Array;
+  readonly dynamic: Int32Array;
+  private readonly barrier: () => void;
+  private readonly plans = new Map<number, ReturnType<typeof bindPlan>>();
+  private nextId = 0;
+  private disposed = false;
+
+  private constructor(
+    private readonly kernels: Kernels,
+    readonly nThreads: number,
+    private readonly workers: Worker[],
+    private readonly stacks: number[],
+    control: ArrayBufferLike,
+  ) {
+    this.ctl = new Int32Array(control);
+    this.dynamic = this.ctl.subarray(CTL.DYN);
+    this.barrier = createBarrier(this.ctl, nThreads);
+  }
+
+  static create(kernels: Kernels, nThreads: number): ThreadPool {
+    if (!Number.isInteger(nThreads) || nThreads < 1) throw new RangeError(`threads must be a positive integer, got ${nThreads}`);
+    if (nThreads > 1 && !canShareMemory()) {
+      throw new Error(`threads: ${nThreads} needs SharedArrayBuffer, which this page lacks (it is not cross-origin isolated: ` +
+        'serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp); use threads: 1');
+    }
+    const control = canShareMemory() ? new SharedArrayBuffer(CTL_INTS * 4) : new ArrayBuffer(CTL_INTS * 4);
+    const workers: Worker[] = [];
+    const stacks: number[] = [];
+    const started: Promise<void>[] = [];
+    const url = new URL('./pool-worker.js', import.meta.url);
+    for (let ith = 1; ith < nThreads; ith++) {
+      const stack = kernels.malloc(WORKER_STACK);
+      stacks.push(stack);
+      const w = new Worker(url, { type: 'module', name: `run-gguf thread ${ith}` });
+      started.push(new Promise<void>((resolve, reject) => {
+        w.addEventListener('message', (e: MessageEvent) => {
+          if (e.data?.type === 'ready') resolve();
+          else if (e.data?.type === 'error') reject(new Error(`run-gguf thread ${ith}: ${e.data.message}`));
+        });
+        w.addEventListener('error', (e: ErrorEvent) => reject(new Error(`run-gguf thread ${ith} failed to start: ${e.message || url.href}`)));
+      }));
+      const init: PoolWorkerInit = {
+        type: 'init', module: kernels.module, relaxedModule: kernels.relaxedModule, memory: kernels.memory,
+        control: control as SharedArrayBuffer, stackTop: (stack + WORKER_STACK) & ~15, ith, nth: nThreads,
+      };
+      w.postMessage(init);
+      workers.push(w);
+    }
+    if (started.length > 0) trackStart(Promise.all(started).then(() => {}));
+    return new ThreadPool(kernels, nThreads, workers, stacks, control);
+  }
+
+  register(plan: EncodedPlan): number {
+    const id = this.nextId++;
+    this.plans.set(id, bindPlan(plan, (name) => this.kernels.lookup(name)));
+    const msg: PoolWorkerPlan = { type: 'plan', id, plan };
+    for (const w of this.workers) w.postMessage(msg);
+    return id;
+  }
+
+  unregister(id: number): void {
+    this.plans.delete(id);
+    const msg: PoolWorkerPlan = { type: 'plan', id };
+    if (!this.disposed) for (const w of this.workers) w.postMessage(msg);
+  }
+
+  run(id: number): void {
+    if (this.disposed) throw new Error('thread pool is disposed');
+    const phases = this.plans.get(id);
+    if (!phases) throw new Error(`plan ${id} is not registered`);
+    if (this.nThreads > 1) {
+      Atomics.store(this.ctl, CTL.JOB_PLAN, id);
+      Atomics.add(this.ctl, CTL.JOB_GEN, 1);
+      Atomics.notify(this.ctl, CTL.JOB_GEN);
+    }
+    runPhases(phases, this.dynamic, 0, this.nThreads, this.barrier);
+    if (this.nThreads > 1) this.barrier();
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.nThreads > 1) {
+      Atomics.store(this.ctl, CTL.JOB_PLAN, -1);
+      Atomics.add(this.ctl, CTL.JOB_GEN, 1);
+      Atomics.notify(this.ctl, CTL.JOB_GEN);
+    }
+    for (const w of this.workers) w.terminate();
+    for (const s of this.stacks) this.kernels.free(s);
+  }
+}

@@ -1,0 +1,82 @@
+// A browser worker of pool-web.ts: its own instance of the kernels on the
+// shared memory, with its own stack, running its share of every phase.
+import { loadKernels } from '../../wasm/loader.js';
+import { bindPlan, runPhases } from '../graph/exec.js';
+import { CTL, createBarrier, waitForJob } from './control.js';
+import type { PoolWorkerInit, PoolWorkerPlan } from './pool-web.js';
+
+interface WorkerScope {
+  postMessage(message: unknown): void;
+  addEventListener(type: 'message', listener: (e: MessageEvent) => void): void;
+  close(): void;
+}
+const scope = globalThis as unknown as WorkerScope;
+
+type Bound = ReturnType<typeof bindPlan>;
+const plans = new Map<number, Bound>();
+let lookup: ((name: string) => ((...a: number[]) => unknown) | undefined) | undefined;
+/** Plans that came before the kernels were ready. */
+const early: PoolWorkerPlan[] = [];
+let waiting: { id: number; resolve: (p: Bound) => void } | undefined;
+
+function takePlan(m: PoolWorkerPlan): void {
+  if (!lookup) {
+    early.push(m);
+    return;
+  }
+  if (m.plan) plans.set(m.id, bindPlan(m.plan, lookup));
+  else plans.delete(m.id);
+  const p = waiting && plans.get(waiting.id);
+  if (p) {
+    const w = waiting!;
+    waiting = undefined;
+    w.resolve(p);
+  }
+}
+
+/** A plan not received yet: it is queued behind this turn of the event loop. */
+function planArrival(id: number): Promise<Bound> {
+  return new Promise((resolve) => {
+    waiting = { id, resolve };
+  });
+}
+
+async function serve(init: PoolWorkerInit): Promise<void> {
+  const kernels = await loadKernels({ module: init.module, relaxedModule: init.relaxedModule, memory: init.memory });
+  kernels.moveStack(init.stackTop);
+  lookup = (name) => kernels.lookup<(...a: number[]) => unknown>(name);
+  for (const m of early.splice(0)) takePlan(m);
+  const ctl = new Int32Array(init.control);
+  const dynamic = ctl.subarray(CTL.DYN);
+  const barrier = createBarrier(ctl, init.nth);
+  scope.postMessage({ type: 'ready' });
+  // Generation 0 is "no job yet": a run posted before this worker started is still seen.
+  let seen = 0;
+  try {
+    for (;;) {
+      seen = waitForJob(ctl, seen);
+      const id = Atomics.load(ctl, CTL.JOB_PLAN);
+      if (id < 0) break;
+      const phases = plans.get(id) ?? await planArrival(id);
+      runPhases(phases, dynamic, init.ith, init.nth, barrier);
+      barrier(); // the end of the run
+    }
+  } catch (e) {
+    Atomics.store(ctl, CTL.FAILED, 1);
+    Atomics.notify(ctl, CTL.BAR_GEN);
+    throw e;
+  }
+  scope.close();
+}
+
+scope.addEventListener('message', (e: MessageEvent) => {
+  const m = e.data as PoolWorkerInit | PoolWorkerPlan;
+  if (m.type === 'plan') {
+    takePlan(m);
+    return;
+  }
+  serve(m).catch((err: unknown) => {
+    console.error(`run-gguf thread ${m.ith}:`, err);
+    scope.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+  });
+});
