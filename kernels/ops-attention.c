@@ -234,3 +234,94 @@ void EXPORT(kv_store_f16)(const float* src, uint16_t* cache, const int32_t* pos,
     for (int i = 0; i < head_dim; i++) d[i] = fp32_to_fp16(s[i]);
   }
 }
+
+// ---- attention within one batch, no KV cache (encoders: bert, nomic-bert) ----
+//
+// llama.cpp's no-cache path (build_attn with llm_graph_input_attn_no_cache,
+// flash attention off) keeps q, k and v in f32: kq = mul_mat(k, q) is an f32
+// product, the softmax is soft_max_ext (f32 exp, sum in double), and
+// kqv = mul_mat(v^T, kq) sums f32 products. Nothing is rounded to f16 here.
+
+// size_t attention_f32_wsize(int n_kv): bytes of work buffer per thread.
+static size_t attn_f32_wbytes(int n_kv) { return ((size_t)round4(n_kv) + 16) * sizeof(float); }
+size_t EXPORT(attention_f32_wsize)(int n_kv) { return attn_f32_wbytes(n_kv); }
+
+// void attention_f32(const float* q, const float* k, const float* v, float* out,
+//                    const int32_t* seq_range, int n_tokens, int n_head, int n_head_kv,
+//                    int head_dim, int q_stride, int k_stride, int v_stride, float kq_scale,
+//                    int causal, void* wdata, int ith, int nth)
+// q, k, v: f32 rows of the batch (token t's head h at q + t*q_stride + h*head_dim,
+// strides in floats, so views into a fused qkv work). out: f32
+// [n_tokens][n_head][head_dim]. seq_range: int32 [n_tokens][2], the first and
+// last batch row of token t's sequence (several sequences share a batch and
+// never see each other); NULL: the whole batch is one sequence. causal != 0
+// also hides rows after t (llama.cpp's mask with causal_attn). wdata: nth *
+// attention_f32_wsize(n_tokens) bytes, 16-byte aligned.
+void EXPORT(attention_f32)(const float* q, const float* k, const float* v, float* out,
+                           const int32_t* seq_range, int n_tokens, int n_head, int n_head_kv,
+                           int head_dim, int q_stride, int k_stride, int v_stride, float kq_scale,
+                           int causal, void* wdata, int ith, int nth) {
+  const int n_rep = n_head / n_head_kv;
+  float* sc = (float*)((char*)wdata + attn_f32_wbytes(n_tokens) * ith);
+  for (int u = ith; u < n_tokens * n_head; u += nth) {
+    const int t = u / n_head, h = u % n_head, g = h / n_rep;
+    float* o = out + ((size_t)t * n_head + h) * head_dim;
+    int lo = 0, hi = n_tokens - 1;
+    if (seq_range) {
+      lo = seq_range[2 * t];
+      hi = seq_range[2 * t + 1];
+    }
+    if (causal && t < hi) hi = t;
+    if (hi < lo) {  // nothing visible (only by misuse): zeros rather than nan
+      memset(o, 0, (size_t)head_dim * sizeof(float));
+      continue;
+    }
+    const int n = hi - lo + 1;
+    const float* qh = q + (size_t)t * q_stride + (size_t)h * head_dim;
+
+    // scores * kq_scale; the row max on the way
+    float max = -INFINITY;
+    for (int j = 0; j < n; j++) {
+      const float* kr = k + (size_t)(lo + j) * k_stride + (size_t)g * head_dim;
+      v128_t acc = wasm_f32x4_splat(0.0f);
+      int d = 0;
+      for (; d + 4 <= head_dim; d += 4) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(qh + d), wasm_v128_load(kr + d)));
+      float s = ops_hsum_f32x4(acc);
+      for (; d < head_dim; d++) s += qh[d] * kr[d];
+      s *= kq_scale;
+      sc[j] = s;
+      max = fmaxf(max, s);
+    }
+
+    // exp(s - max) in f32, summed in double, then * (float)(1/sum) as ggml's soft_max
+    const v128_t vm = wasm_f32x4_splat(max);
+    double sum = 0;
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const v128_t e = ops_exp_f32x4(wasm_f32x4_sub(wasm_v128_load(sc + j), vm));
+      wasm_v128_store(sc + j, e);
+    }
+    if (j < n) ops_store_partial(sc + j, ops_exp_f32x4(wasm_f32x4_sub(ops_load_partial(sc + j, n - j), vm)), n - j);
+    for (j = 0; j < n; j++) sum += (double)sc[j];
+    const float inv = (float)(1.0 / sum);
+
+    // o = sum_j p_j v_j, each output element summed over j in order
+    int d = 0;
+    for (; d + 8 <= head_dim; d += 8) {
+      v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0;
+      for (j = 0; j < n; j++) {
+        const float* vr = v + (size_t)(lo + j) * v_stride + (size_t)g * head_dim + d;
+        const v128_t p = wasm_f32x4_splat(sc[j] * inv);
+        a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(p, wasm_v128_load(vr)));
+        a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(p, wasm_v128_load(vr + 4)));
+      }
+      wasm_v128_store(o + d, a0);
+      wasm_v128_store(o + d + 4, a1);
+    }
+    for (; d < head_dim; d++) {
+      float a = 0.0f;
+      for (j = 0; j < n; j++) a += sc[j] * inv * v[(size_t)(lo + j) * v_stride + (size_t)g * head_dim + d];
+      o[d] = a;
+    }
+  }
+}

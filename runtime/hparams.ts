@@ -52,6 +52,10 @@ export interface HParams {
   rope_finetuned?: boolean;
   /** use_parallel_residual (gptneox): attention and FFN both read the layer input. */
   use_par_res?: boolean;
+  /** pooling_type with llama.cpp's enum (0 none, 1 mean, 2 cls, 3 last, 4 rank); 0 when absent. */
+  pooling_type?: number;
+  /** attention.causal (false for encoders such as bert); true when absent. */
+  causal_attn?: boolean;
 }
 
 function num(v: unknown): number | undefined {
@@ -137,5 +141,7 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
     f_final_logit_softcapping: opt('final_logit_softcapping', 0),
     rope_finetuned: finetuned === undefined ? undefined : finetuned !== 0,
     use_par_res: opt('use_parallel_residual', 0) !== 0,
+    pooling_type: opt('pooling_type', 0),
+    causal_attn: opt('attention.causal', 1) !== 0,
   };
 }

@@ -6,6 +6,7 @@ import { ARCHITECTURES, supportedArchitectures } from './arch/index.js';
 import type { BuildGraph } from './arch/context.js';
 import { Context, type ContextOptions } from './context.js';
 import { ModelError } from './errors.js';
+import { Embedder, type EmbedOptions, type EmbedderOptions } from './embed.js';
 import type { Tensor } from './graph/graph.js';
 import { readHParams, type HParams } from './hparams.js';
 import { checkFits, loadWeights, readSourcesHeader, weightBytes, type LoadProgress, type TensorByteSource, type TensorSource } from './load.js';
@@ -35,6 +36,7 @@ function scratchEstimate(hp: HParams, nCtx: number): number {
 
 export class Model {
   private disposed = false;
+  private embedder?: Embedder;
 
   private constructor(
     readonly path: string,
@@ -90,9 +92,36 @@ export class Model {
     return new Context(this, options);
   }
 
+  /**
+   * One embedding per text (encoder models: bert, nomic-bert), pooled as the
+   * file's pooling_type says unless `pooling` is given, L2-normalised unless
+   * `normalize` is false. Several texts share a batch (batchSize tokens,
+   * default 512, which also bounds a text's length). The thread pool and
+   * graphs are kept for the next call; threads or batchSize changes start anew.
+   */
+  embed(texts: readonly string[], options: EmbedOptions & EmbedderOptions = {}): Float32Array[] {
+    return this.embedderFor(options).embed(texts, options);
+  }
+
+  /** As embed(), for token ids used as they are (no [CLS]/[SEP] added). */
+  embedTokens(sequences: readonly (readonly number[])[], options: EmbedOptions & EmbedderOptions = {}): Float32Array[] {
+    return this.embedderFor(options).embedTokens(sequences, options);
+  }
+
+  private embedderFor(o: EmbedderOptions): Embedder {
+    if (this.disposed) throw new Error('model is disposed');
+    const e = this.embedder;
+    if (e && (o.threads === undefined || o.threads === e.threads) && (o.batchSize === undefined || o.batchSize === e.batchSize)) return e;
+    e?.dispose();
+    this.embedder = undefined;
+    this.embedder = new Embedder(this, o);
+    return this.embedder;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.embedder?.dispose();
     this.kernels.free(this.region);
   }
 }

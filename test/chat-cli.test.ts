@@ -33,7 +33,31 @@ function run(args: string[], input = '', env: Record<string, string> = {}, cwd =
 
 const models = sharedDir('models');
 
-if (models) {
+test('a generated model with its own template, stdin piped: the replies alone on stdout, the rest on stderr; -p gives the first reply', async () => {
+  const gen = join(tmp, 'gen-chat.gguf');
+  await writeGGUF(gen, llamaModelSpec(LLAMA_SHAPES['test-tiny']!, GGMLType.Q8_0, {
+    seed: 3, extraKV: [{ key: 'tokenizer.chat_template', value: MISTRAL_7B_INSTRUCT_V02 }],
+  }));
+  const args = [gen, '--seed', '1', '-n', '12', '--ignore-eos'];
+  const r = run(args, 'Hello\n\n/stats\nHow are you\n');
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /gen-chat\.gguf · llama · [\d.]+M params · Q8_0 · context 512 · \d+ threads?\n/);
+  assert.match(r.stderr, "chat template: the model's template (Jinja)");
+  const stats = r.stderr.split('\n').filter((l) => / tokens\/s · prompt /.test(l));
+  assert.is(stats.length, 2, r.stderr);
+  const [, fresh1, used1] = /^12 tokens · .* prompt (\d+) new \+ 0 cached.* · context (\d+)\/512 · -n reached$/.exec(stats[0]) ?? [];
+  assert.ok(used1, stats[0]);
+  assert.is(Number(used1), Number(fresh1) + 11, 'the prompt and the reply but its last token');
+  assert.match(r.stderr, `context: ${used1}/512 tokens · 2 messages`, '/stats after one reply');
+  assert.match(stats[1], ` + ${used1} cached`, 'turn 2 reuses all of turn 1');
+  assert.not.match(r.stdout, /tokens\/s|gen-chat|template/, 'nothing but replies on stdout');
+  const once = run([...args, '-p', 'Hello']);
+  assert.is(once.code, 0, once.stderr);
+  assert.ok(once.stdout.length > 1 && r.stdout.startsWith(once.stdout), `the first reply is -p's:\n${once.stdout}\n${r.stdout}`);
+});
+
+if (!models) test('stories260K chats', () => console.log('  skip: ../shared/models is absent, the stories260K chat CLI tests do not run'));
+else {
   const stories = join(models, 'stories260K.gguf');
 
   test('piped stdin: one reply per line on stdout, the second turn reuses the cache; -p answers once', () => {

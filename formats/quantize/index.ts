@@ -10,10 +10,13 @@ import {
 } from '../gguf/index.js';
 import { decodeString } from '../gguf/strings.js';
 import type { Importance } from '../imatrix/index.js';
-import { dequantizeRow, quantizeRow, quantizeRowWeighted, referenceTypes } from '../quant/index.js';
+import { referenceTypes } from '../quant/index.js';
+import { convertRowBytes, type RowConverter, type RowJob } from './rows.js';
 import { fallbackType, mixNames, quantMix } from '../synthetic/mix.js';
 import type { LlamaShape } from '../synthetic/llama.js';
 import { LlamaFileType } from '../gguf/file-type.js';
+
+export { convertRowBytes, type RowConverter, type RowJob } from './rows.js';
 
 /** ggml's GGML_QNT_VERSION, written as general.quantization_version. */
 export const GGML_QNT_VERSION = 2;
@@ -178,43 +181,54 @@ export function quantizedKV(file: GGUFFile, fileType: LlamaFileType, extra: read
   return kv;
 }
 
-/** Input bytes read at once while converting a tensor: memory stays bounded whatever the model's size. */
+/** Bytes (input or output, the larger) converted at once: memory stays bounded whatever the model's size. */
 const READ_CHUNK = 4 << 20;
+
+export interface ConvertRowsOptions {
+  /** Where the rows are converted (a pool of threads, say); here, in order, by default. */
+  convert?: RowConverter;
+  /** Bytes per chunk, input or output (the larger). Default 4 MiB. */
+  chunkBytes?: number;
+}
 
 /**
  * A tensor's rows, each dequantized to f32 and quantized to `to`, streamed
  * chunk by chunk; with `importance` (one weight per column) through the
  * imatrix quantizers, as ggml_quantize_chunk does when given an imatrix
  * (a stacked [ne0, ne1, n_expert] tensor: ne0 weights per expert, in order).
+ * With `convert` (a pool of threads, say) each chunk goes through it, the
+ * next chunk already converting while this one is written.
  */
-export function convertRows(t: GGUFTensorInfo, to: GGMLType, importance?: Float32Array): TensorDataProvider {
+export function convertRows(t: GGUFTensorInfo, to: GGMLType, importance?: Float32Array, options: ConvertRowsOptions = {}): TensorDataProvider {
+  const { convert, chunkBytes = READ_CHUNK } = options;
   return async function* () {
     const { open } = await import('node:fs/promises');
     const ne0 = t.shape[0] ?? 1;
     const nRows = t.nElements / ne0;
     const inRow = rowSize(t.type, ne0);
-    const outRow = rowSize(to, ne0);
-    const rowsPerChunk = Math.max(1, Math.floor(READ_CHUNK / inRow));
-    const rowsPerMatrix = t.shape[1] ?? 1;
-    const nMatrices = importance ? importance.length / ne0 : 1;
+    const rowsPerChunk = Math.max(1, Math.floor(chunkBytes / Math.max(inRow, rowSize(to, ne0))));
     const fh = await open(t.file, 'r');
+    const job = async (r0: number): Promise<Uint8Array> => {
+      const n = Math.min(rowsPerChunk, nRows - r0);
+      const src = new Uint8Array(n * inRow);
+      const { bytesRead } = await fh.read(src, 0, src.length, t.absoluteOffset + r0 * inRow);
+      if (bytesRead !== src.length) throw new Error(`${t.file}: the file ended inside tensor ${t.name}`);
+      const j: RowJob = { from: t.type, to, ne0, firstRow: r0, src, rowsPerMatrix: t.shape[1] ?? 1, ...(importance ? { importance } : {}) };
+      return convert ? convert(j) : convertRowBytes(j);
+    };
+    let pending: Promise<Uint8Array> | undefined = nRows > 0 ? job(0) : undefined;
     try {
       for (let r0 = 0; r0 < nRows; r0 += rowsPerChunk) {
-        const n = Math.min(rowsPerChunk, nRows - r0);
-        const buf = new Uint8Array(n * inRow);
-        const { bytesRead } = await fh.read(buf, 0, buf.length, t.absoluteOffset + r0 * inRow);
-        if (bytesRead !== buf.length) throw new Error(`${t.file}: the file ended inside tensor ${t.name}`);
-        const out = new Uint8Array(n * outRow);
-        for (let i = 0; i < n; i++) {
-          const row = t.type === GGMLType.F32
-            ? new Float32Array(buf.buffer, i * inRow, ne0)
-            : dequantizeRow(t.type, buf.subarray(i * inRow, (i + 1) * inRow), ne0);
-          const expert = importance ? Math.floor((r0 + i) / rowsPerMatrix) % nMatrices : 0;
-          out.set(importance ? quantizeRowWeighted(to, row, importance.subarray(expert * ne0, (expert + 1) * ne0)) : quantizeRow(to, row), i * outRow);
-        }
-        yield out;
+        const current = pending!;
+        const r1 = r0 + rowsPerChunk;
+        pending = convert && r1 < nRows ? job(r1) : undefined;
+        // a failure of the chunk ahead is thrown when its turn comes, not as an unhandled rejection
+        pending?.catch(() => {});
+        yield await current;
+        if (!pending && r1 < nRows) pending = job(r1);
       }
     } finally {
+      await pending?.catch(() => {});
       await fh.close();
     }
   };
@@ -228,6 +242,8 @@ export interface QuantizeProgress {
   type: GGMLType;
   /** Bytes written for it. */
   nBytes: number;
+  /** Bytes of tensor data written for the whole model. */
+  totalBytes: number;
   /** Quantized with importance weights from the imatrix. */
   imatrix: boolean;
 }
@@ -243,6 +259,12 @@ export interface QuantizeFileOptions extends QuantizeOptions {
   imatrixFile?: string;
   /** What llama-quantize logs and goes on from: a tensor with no or mis-sized imatrix data. */
   onWarning?: (message: string) => void;
+  /** Converts runs of rows (runtime/quantize's worker pool); by default they are converted here, in order. */
+  convertRows?: RowConverter;
+  /** Bytes of a tensor converted at once (input or output, the larger). Default 4 MiB. */
+  chunkBytes?: number;
+  /** Called after each chunk of tensor data is written, with its size in bytes. */
+  onData?: (nBytes: number) => void;
 }
 
 export interface QuantizeResult {
@@ -279,10 +301,13 @@ export async function quantizeGGUF(inPath: string, outPath: string, typeName: st
     inBytes += t.nBytes;
     outBytes += nBytes;
     const importance = type === t.type ? undefined : importanceFor(t, options);
-    const inner = type === t.type ? fileRange(t.file, t.absoluteOffset, t.nBytes) : convertRows(t, type, importance);
+    const inner = type === t.type ? fileRange(t.file, t.absoluteOffset, t.nBytes) : convertRows(t, type, importance, { convert: options.convertRows, chunkBytes: options.chunkBytes });
     const data: TensorDataProvider = async function* () {
-      options.onTensor?.({ index: i + 1, total, tensor: t, type, nBytes, imatrix: importance !== undefined });
-      yield* inner();
+      options.onTensor?.({ index: i + 1, total, tensor: t, type, nBytes, totalBytes: outBytes, imatrix: importance !== undefined });
+      for await (const chunk of inner()) {
+        yield chunk;
+        options.onData?.(chunk.length);
+      }
     };
     return { name: t.name, nameRaw: t.nameRaw, type, shape: t.shape, data };
   });

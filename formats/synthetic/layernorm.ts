@@ -113,8 +113,10 @@ export function layerNormModelSpec(s: LayerNormShape, type: GGMLType, options: S
       t.matrix(`${p}.attn_qkv.weight`, s.n_embd, s.n_embd + 2 * nKV, proj);
       if (qkvBias) t.vector(`${p}.attn_qkv.bias`, s.n_embd + 2 * nKV, 0, 0.5);
     } else {
-      t.matrix(`${p}.attn_q.weight`, s.n_embd, s.n_embd, proj);
-      t.matrix(`${p}.attn_k.weight`, s.n_embd, nKV, proj);
+      // q and k normed per head after projection: drawn larger, so that the norms matter
+      const qk = s.stablelm12B ? 3 * proj : proj;
+      t.matrix(`${p}.attn_q.weight`, s.n_embd, s.n_embd, qk);
+      t.matrix(`${p}.attn_k.weight`, s.n_embd, nKV, qk);
       t.matrix(`${p}.attn_v.weight`, s.n_embd, nKV, proj);
       if (qkvBias) {
         t.vector(`${p}.attn_q.bias`, s.n_embd, 0, 0.5);

@@ -194,6 +194,11 @@ class HostedChat implements Chat {
     return stream.reply(result, abort);
   }
 
+  async contextTokens(): Promise<number[]> {
+    if (this.disposed) throw new Error('the chat is disposed');
+    return this.conn.request<number[]>({ type: 'chat.tokens', chat: this.chat }).done;
+  }
+
   async reset(): Promise<void> {
     if (this.disposed) throw new Error('the chat is disposed');
     this.messages = await this.conn.request<ChatMessage[]>({ type: 'chat.reset', chat: this.chat }).done;

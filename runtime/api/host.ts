@@ -169,7 +169,9 @@ export function serve(port: HostPort): void {
     }
     const defaults: SamplingOptions = {};
     for (const k of SAMPLING_KEYS) if (o[k] !== undefined) defaults[k] = o[k];
-    const session = new ChatSession(m, context, { template, system: o.systemPrompt, maxTokens: o.maxTokens ?? -1, ...samplerOptions(defaults) });
+    const session = new ChatSession(m, context, {
+      template, system: o.systemPrompt, maxTokens: o.maxTokens ?? -1, ignoreEos: o.ignoreEos, ...samplerOptions(defaults),
+    });
     chats.set(req.chat, { context, session, defaults, maxTokens: o.maxTokens ?? -1, queue: Promise.resolve() });
     return { template: templateLabel(template), contextSize: context.contextSize, threads: context.threads, history: session.messages };
   }
@@ -207,13 +209,14 @@ export function serve(port: HostPort): void {
   }
 
   async function embed(req: Extract<Request, { type: 'embed' }>): Promise<Float32Array[]> {
-    const m = need() as Model & { embed?: (texts: string[], options?: object) => unknown };
-    if (typeof m.embed !== 'function') {
-      throw new Error('embed: this version of run-gguf\'s engine has no embeddings (Model.embed is missing)');
-    }
-    const out = await m.embed(req.texts, req.options);
-    const list = Array.isArray(out) ? out : [out];
-    return list.map((v) => (v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>)));
+    const m = need();
+    const options = { ...req.options, threads };
+    // an empty call starts the embedder's threads without running them (and
+    // throws for a model without embeddings): browser workers start only
+    // once this thread yields, so it must not block in a run before that
+    m.embed([], options);
+    await poolsStarted();
+    return m.embed(req.texts, options);
   }
 
   function disposeAll(): void {
@@ -238,6 +241,11 @@ export function serve(port: HostPort): void {
         await state.queue;
         state.session.reset();
         return state.session.messages;
+      }
+      case 'chat.tokens': {
+        const state = chatOf(req.chat);
+        await state.queue;
+        return state.session.cachedTokens;
       }
       case 'chat.dispose': {
         const state = chats.get(req.chat);

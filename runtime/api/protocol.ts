@@ -19,6 +19,7 @@ export type Request =
   | { type: 'chat.create'; id: number; chat: number; options: ChatRequestOptions }
   | { type: 'chat.send'; id: number; chat: number; text: string; options: SamplingOptions & { maxTokens?: number } }
   | { type: 'chat.reset'; id: number; chat: number }
+  | { type: 'chat.tokens'; id: number; chat: number }
   | { type: 'chat.dispose'; id: number; chat: number }
   | { type: 'embed'; id: number; texts: string[]; options: EmbedOptions }
   | { type: 'tokenize'; id: number; text: string; options: { addSpecial?: boolean; special?: boolean } }

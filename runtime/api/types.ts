@@ -90,6 +90,8 @@ export interface ChatOptions extends SamplingOptions {
   batchSize?: number;
   /** Tokens per reply at most unless send() says otherwise. Default: until the model stops or the context is full. */
   maxTokens?: number;
+  /** Never end a reply with an end-of-generation token (llama.cpp's --ignore-eos): replies run to maxTokens. */
+  ignoreEos?: boolean;
   /** Aborts the chat's creation (KV cache allocation and thread start). */
   signal?: AbortSignal;
 }
@@ -141,6 +143,8 @@ export interface Chat {
    * time. Leaving a for-await loop early (break) aborts the reply.
    */
   send(text: string, options?: SendOptions): ChatReply;
+  /** The token ids in the chat's KV cache, in order: the conversation as the model saw it. */
+  contextTokens(): Promise<number[]>;
   /** Forgets the conversation (the system prompt stays). */
   reset(): Promise<void>;
   /** Frees the chat's KV cache and threads. */
@@ -148,9 +152,12 @@ export interface Chat {
 }
 
 export interface EmbedOptions {
-  /** Normalize each vector (L2). Passed to the core's embed. */
+  /** How token vectors become one: default the file's pooling_type; 'none' returns every token's vector, concatenated. */
+  pooling?: 'none' | 'mean' | 'cls' | 'last';
+  /** Divide each vector by its L2 norm. Default true. */
   normalize?: boolean;
-  [option: string]: unknown;
+  /** Tokens per graph run, which also bounds a text's length. Default 512. */
+  batchSize?: number;
 }
 
 export interface Model {
@@ -164,7 +171,7 @@ export interface Model {
   readonly threadsNotice: string | undefined;
   readonly disposed: boolean;
   createChat(options?: ChatOptions): Promise<Chat>;
-  /** One vector per text, for architectures with embeddings. */
+  /** One vector per text, for encoder architectures (bert, nomic-bert); other models reject, saying so. */
   embed(texts: string | readonly string[], options?: EmbedOptions): Promise<Float32Array[]>;
   tokenize(text: string, options?: { addSpecial?: boolean; special?: boolean }): Promise<number[]>;
   detokenize(ids: readonly number[]): Promise<string>;

@@ -1,6 +1,7 @@
 // general.architecture -> graph builder. Adding an architecture is one file
 // in this folder and one line here.
 import type { BuildGraph } from './context.js';
+import { buildBert } from './bert.js';
 import { buildGemma, buildGemma2, buildGemma3 } from './gemma.js';
 import { buildGranite } from './granite.js';
 import { buildGraniteMoe, buildLlamaOrMixtral, buildQwen2Moe, buildQwen3Moe } from './moe.js';
@@ -33,6 +34,8 @@ export const ARCHITECTURES: Readonly<Record<string, BuildGraph>> = {
   gptneox: buildGptneox,
   starcoder2: buildStarcoder2,
   falcon: buildFalcon,
+  bert: buildBert, // encoders: model.embed(), no LM head
+  'nomic-bert': buildBert,
 };
 
 export function supportedArchitectures(): string[] {

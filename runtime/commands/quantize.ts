@@ -1,10 +1,12 @@
 // run-gguf quantize <in.gguf> <out.gguf> <TYPE>: llama-quantize's file types
 // and per-tensor choices, with ggml's reference quantizers (formats/quantize).
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { allGGMLTypes, ggmlTypeInfo, ggmlTypeName, type GGMLType } from '../../formats/ggml-types.js';
 import { llamaFileTypeName } from '../../formats/gguf/index.js';
 import { importanceOf, readIMatrix, type Importance } from '../../formats/imatrix/index.js';
-import { quantizeGGUF, quantizeTypeNames } from '../../formats/quantize/index.js';
+import { quantizeTypeNames } from '../../formats/quantize/index.js';
+import { quantizeModel, QuantizeProgressLine } from '../quantize/index.js';
 
 export const quantizeUsage = `Usage: run-gguf quantize <in.gguf> <out.gguf> <TYPE> [options]
 
@@ -13,7 +15,9 @@ as llama-quantize does (Q4_K_M: Q6_K for the output and for some attn_v and
 ffn_down matrices...). Norms and other vectors are copied; rows that are not
 whole blocks of a type fall back as llama.cpp does. The output is written
 beside out.gguf under a temporary name and renamed when complete; the input is
-never overwritten.
+never overwritten. The rows of each tensor are split over THREADS worker
+threads; the output is the same for any thread count. On a terminal a
+progress line shows the tensor, the data written and the rate.
 
 TYPE: ${quantizeTypeNames().join(' ')}
 
@@ -24,6 +28,7 @@ Options:
                                   scale searches by each column's mean squared activation
       --output-tensor-type T      type of output.weight (a ggml type name: Q8_0, F16...)
       --token-embedding-type T    type of token_embd.weight
+  -t, --threads N                 threads converting rows (default: the number of cores, ${availableParallelism()} here)
   -h, --help                      this text`;
 
 function typeByName(flag: string, name: string): GGMLType {
@@ -41,6 +46,7 @@ export async function runQuantize(args: string[]): Promise<number> {
       imatrix: { type: 'string' },
       'output-tensor-type': { type: 'string' },
       'token-embedding-type': { type: 'string' },
+      threads: { type: 'string', short: 't' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -57,35 +63,46 @@ export async function runQuantize(args: string[]): Promise<number> {
   const tet = values['token-embedding-type'];
   const started = Date.now();
   let warnedRequantize = false;
+  // the progress line goes where the log goes, and only to a terminal
+  const progress = process.stderr.isTTY ? new QuantizeProgressLine(process.stderr) : undefined;
+  const log = (text: string) => (progress ? progress.log(text) : process.stderr.write(text));
   try {
+    const threads = values.threads === undefined ? availableParallelism() : Number(values.threads);
+    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`-t: expected a positive integer, got "${values.threads}"`);
     let imatrix: Importance | undefined;
     if (values.imatrix !== undefined) {
       imatrix = importanceOf(await readIMatrix(values.imatrix));
       if (imatrix.datasets.length > 0) process.stderr.write(`load_imatrix: imatrix datasets=[${imatrix.datasets.map((d) => `'${d}'`).join(', ')}]\n`);
       process.stderr.write(`load_imatrix: loaded ${imatrix.weights.size} importance matrix entries from ${values.imatrix} computed on ${imatrix.chunkCount} chunks\n`);
     }
-    const res = await quantizeGGUF(inPath, outPath, type, {
+    const res = await quantizeModel(inPath, outPath, type, {
+      threads,
       pure: values.pure,
       imatrix,
       imatrixFile: values.imatrix,
-      onWarning: (m) => process.stderr.write(`\n${m}\n`),
+      onWarning: (m) => log(`\n${m}\n`),
+      onData: (n) => progress?.bytes(n),
       outputTensorType: ott === undefined ? undefined : typeByName('--output-tensor-type', ott),
       tokenEmbeddingType: tet === undefined ? undefined : typeByName('--token-embedding-type', tet),
-      onTensor: ({ index, total, tensor, type: to, nBytes }) => {
+      onTensor: ({ index, total, tensor, type: to, nBytes, totalBytes }) => {
         const w = String(total).length;
         if (!warnedRequantize && to !== tensor.type && ggmlTypeInfo(tensor.type)?.isQuantized) {
           // llama-quantize refuses this without --allow-requantize: the rounding errors of both types add up
-          process.stderr.write(`warning: requantizing from ${ggmlTypeName(tensor.type)}: quality is lower than quantizing the F32/F16/BF16 model\n`);
+          log(`warning: requantizing from ${ggmlTypeName(tensor.type)}: quality is lower than quantizing the F32/F16/BF16 model\n`);
           warnedRequantize = true;
         }
         const what = to === tensor.type ? '' : `converting to ${ggmlTypeName(to)} .. `;
-        process.stderr.write(`[${String(index).padStart(w)}/${total}] ${tensor.name.padEnd(36)} - [${tensor.shape.join(', ')}], type = ${ggmlTypeName(tensor.type).padStart(6)}, ${what}size = ${mib(tensor.nBytes)} MiB -> ${mib(nBytes)} MiB\n`);
+        const line = `[${String(index).padStart(w)}/${total}] ${tensor.name.padEnd(36)} - [${tensor.shape.join(', ')}], type = ${ggmlTypeName(tensor.type).padStart(6)}, ${what}size = ${mib(tensor.nBytes)} MiB -> ${mib(nBytes)} MiB\n`;
+        if (progress) progress.tensor(index, total, totalBytes, line);
+        else process.stderr.write(line);
       },
     });
+    progress?.finish();
     process.stderr.write(`model size  = ${mib(res.inBytes)} MiB\nquant size  = ${mib(res.outBytes)} MiB\n`);
-    process.stderr.write(`wrote ${outPath} (${llamaFileTypeName(res.plan.fileType)}) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    process.stderr.write(`wrote ${outPath} (${llamaFileTypeName(res.plan.fileType)}) in ${((Date.now() - started) / 1000).toFixed(1)} s on ${threads} thread${threads === 1 ? '' : 's'}\n`);
     return 0;
   } catch (e) {
+    progress?.finish();
     console.error(`error: ${(e as Error).message}`);
     return 1;
   }

@@ -41,6 +41,8 @@ export interface AttentionParams {
   softcap?: number;
   /** Sliding window: 0 for none. */
   nSwa?: number;
+  /** false: every token sees every cell in use (encoders); default true. */
+  causal?: boolean;
 }
 
 /** The f16 KV cache of one layer: [n_head_kv][n_ctx][head_dim] each. */
@@ -203,9 +205,34 @@ export class Ops {
       phases: [
         this.phase('kv_store_f16', at(k), at(cache.k), at(pos), nTok, a.nHeadKv, a.headDim, ks, cache.nCtx),
         this.phase('kv_store_f16', at(v), at(cache.v), at(pos), nTok, a.nHeadKv, a.headDim, vs, cache.nCtx),
-        this.phase('attention_f16kv', at(q), at(cache.k), at(cache.v), at(out), at(pos), nTok, a.nHead, a.nHeadKv,
+        this.phase('attention_f16kv', at(q), at(cache.k), at(cache.v), at(out), a.causal === false ? NULL : at(pos), nTok, a.nHead, a.nHeadKv,
           a.headDim, qs, { dyn: 'nKv' }, cache.nCtx, a.kqScale, a.softcap ?? 0, a.nSwa ?? 0, { scratch: 0 }),
       ],
+    });
+  }
+
+  /**
+   * Attention among the tokens of this batch, no KV cache, all in f32
+   * (llama.cpp's no-cache path for encoders). `seqRange` (int32 [2, n_tokens]:
+   * first and last batch row of each token's sequence) lets several
+   * sequences share a batch; null: one sequence. Causal unless a.causal is
+   * false. q, k, v may be views into a fused qkv. Returns [n_head*head_dim, n_tokens].
+   */
+  attentionNoCache(q: Tensor, k: Tensor, v: Tensor, seqRange: Tensor | null, a: AttentionParams, name: string): Tensor {
+    const nTok = elementCount(q.ne) / (a.nHead * a.headDim);
+    const out = this.g.f32(name, [a.nHead * a.headDim, nTok]);
+    const wsizeFn = this.k.lookup<(n: number) => number>('attention_f32_wsize');
+    if (!wsizeFn) throw new Error('kernels lack attention_f32_wsize; rebuild wasm/kernels.wasm');
+    if (a.softcap || a.nSwa) throw new Error(`${name}: no soft-cap or sliding window without a KV cache`);
+    const kvRow = a.nHeadKv * a.headDim;
+    const qs = (q.rowStride ?? a.nHead * a.headDim * 4) / 4;
+    const ks = (k.rowStride ?? kvRow * 4) / 4;
+    const vs = (v.rowStride ?? kvRow * 4) / 4;
+    return this.g.add({
+      name, inputs: seqRange ? [q, k, v, seqRange] : [q, k, v], output: out,
+      scratchBytes: Number(wsizeFn(nTok)) * MAX_THREADS,
+      phases: [this.phase('attention_f32', at(q), at(k), at(v), at(out), seqRange ? at(seqRange) : NULL, nTok, a.nHead, a.nHeadKv,
+        a.headDim, qs, ks, vs, a.kqScale, a.causal === false ? 0 : 1, { scratch: 0 })],
     });
   }
 

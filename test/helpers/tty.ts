@@ -97,9 +97,14 @@ export class Tty {
     this.tmux('send-keys', '-t', `=${name}:`, ...keys);
   }
 
+  /** Types text as it is (no key names), without Enter. */
+  text(name: string, text: string): void {
+    this.tmux('send-keys', '-t', `=${name}:`, '-l', text);
+  }
+
   /** Types a line and presses Enter. */
   type(name: string, line: string): void {
-    this.tmux('send-keys', '-t', `=${name}:`, '-l', line);
+    this.text(name, line);
     this.send(name, 'Enter');
   }
 
@@ -108,23 +113,33 @@ export class Tty {
     return this.tmux('capture-pane', '-p', '-J', '-S', '-', '-t', `=${name}:`).replace(/\n+$/, '');
   }
 
-  async waitFor(name: string, what: RegExp | ((s: string) => boolean), timeoutMs = 10_000): Promise<string> {
+  /**
+   * Polls the screen until `what` holds. The timeouts are generous (a loaded
+   * 2-core machine runs several sessions at once); a passing wait returns as
+   * soon as the screen shows it.
+   */
+  async waitFor(name: string, what: RegExp | ((s: string) => boolean), timeoutMs = 30_000): Promise<string> {
     const ok = typeof what === 'function' ? what : (s: string) => what.test(s);
     const end = Date.now() + timeoutMs;
     for (;;) {
       const s = this.screen(name);
       if (ok(s)) return s;
       if (Date.now() > end) throw new Error(`${name}: timed out waiting for ${String(what)} in:\n${s.slice(-4000)}`);
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 
   /** Waits for the prompt after the n-th reply; returns the screen and the replies' stats lines. */
-  async replies(name: string, n: number, timeoutMs = 10_000): Promise<{ screen: string; stats: ReplyLine[] }> {
+  async replies(name: string, n: number, timeoutMs = 30_000): Promise<{ screen: string; stats: ReplyLine[] }> {
     const screen = await this.waitFor(name, (s) => replyLines(s).length >= n && atPrompt(s), timeoutMs);
     const stats = replyLines(screen);
     if (stats.length !== n) throw new Error(`${name}: ${stats.length} replies, expected ${n}:\n${screen.slice(-4000)}`);
     return { screen, stats };
+  }
+
+  /** Ends a session and what runs in it (nothing when it is gone already). */
+  kill(name: string): void {
+    spawnSync('tmux', ['-S', this.socket, 'kill-session', '-t', `=${name}`]);
   }
 
   /** Kills the tmux server (and with it every process it started) and removes the scratch folder. */

@@ -1,0 +1,269 @@
+// Text embeddings from encoder models (bert, nomic-bert): texts are
+// tokenized ([CLS] ... [SEP] for WordPiece vocabularies), packed several to a
+// batch (each sequence sees only itself), run through the architecture's
+// graph to the last hidden states, pooled per sequence as the file's
+// pooling_type says (or as asked) and L2-normalised. Like llama.cpp, a
+// sequence is evaluated whole in one batch, with positions from 0.
+import { availableParallelism } from 'node:os';
+import { GGMLType } from '../formats/ggml-types.js';
+import type { EncoderBuildContext } from './arch/bert.js';
+import type { ContextModel } from './context.js';
+import { ModelError } from './errors.js';
+import { Graph, type Tensor } from './graph/graph.js';
+import { Ops } from './graph/ops.js';
+import { Plan } from './graph/plan.js';
+import type { HParams } from './hparams.js';
+import { ThreadPool } from './threads/pool.js';
+
+/** How a sequence's token vectors become one vector; the order is llama.cpp's enum (0 none ... 3 last). */
+export const POOLING_TYPES = ['none', 'mean', 'cls', 'last'] as const;
+export type PoolingType = (typeof POOLING_TYPES)[number];
+
+export interface EmbedOptions {
+  /**
+   * Default: the file's `<arch>.pooling_type`. 'none' returns every token's
+   * vector, concatenated ([n_tokens * n_embd]).
+   */
+  pooling?: PoolingType;
+  /** Divide each vector by its L2 norm. Default true. */
+  normalize?: boolean;
+}
+
+export interface EmbedderOptions {
+  /** Tokens per graph run, the longest sequence allowed (llama.cpp's n_ubatch for encoders). Default 512. */
+  batchSize?: number;
+  /** Threads sharing every op. Default: the number of cores. */
+  threads?: number;
+}
+
+/** Architectures whose graph ends in hidden states, not logits. */
+export const ENCODER_ARCHITECTURES: ReadonlySet<string> = new Set(['bert', 'nomic-bert']);
+
+/** The file's pooling (llama.cpp: pooling_type, none when absent). */
+export function modelPooling(hp: HParams, file?: string): PoolingType {
+  const t = hp.pooling_type ?? 0;
+  const p = POOLING_TYPES[t];
+  if (!p) {
+    throw new ModelError(`${hp.arch}.pooling_type = ${t} is not supported (${POOLING_TYPES.map((n, i) => `${i} ${n}`).join(', ')}; 4 rank needs a classifier head)`, file, `${hp.arch}.pooling_type`);
+  }
+  return p;
+}
+
+export function parsePooling(s: string): PoolingType {
+  const p = POOLING_TYPES.find((n) => n === s);
+  if (!p) throw new RangeError(`pooling must be one of ${POOLING_TYPES.join(', ')}, got "${s}"`);
+  return p;
+}
+
+/** Row counts graphs are built for: batches are padded up to a multiple of this, so few shapes occur. */
+const PAD_TO = 16;
+/** Plans (graph + scratch arena) kept for reuse. */
+const MAX_PLANS = 4;
+
+interface Batch {
+  /** Indices into the caller's sequences. */
+  seqs: number[];
+  nTokens: number;
+}
+
+export class Embedder {
+  readonly batchSize: number;
+  readonly threads: number;
+  private readonly capacity: number;
+  private readonly allocations: number[] = [];
+  private readonly idsPtr: number;
+  private readonly posPtr: number;
+  private readonly typesPtr: number;
+  private readonly rangePtr: number;
+  private readonly plans = new Map<number, { plan: Plan; out: Tensor; id: number }>();
+  private readonly pool: ThreadPool;
+  private disposed = false;
+
+  constructor(private readonly model: ContextModel, options: EmbedderOptions = {}) {
+    const hp = model.hparams;
+    if (!ENCODER_ARCHITECTURES.has(hp.arch)) {
+      throw new ModelError(`embeddings need an encoder architecture (${[...ENCODER_ARCHITECTURES].join(', ')}); this model is ${hp.arch}`, model.path, 'general.architecture');
+    }
+    this.batchSize = options.batchSize ?? 512;
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
+    this.threads = options.threads ?? availableParallelism();
+    this.capacity = Math.ceil(this.batchSize / PAD_TO) * PAD_TO;
+    this.idsPtr = this.alloc(this.capacity * 4);
+    this.posPtr = this.alloc(this.capacity * 4);
+    this.typesPtr = this.alloc(this.capacity * 4);
+    this.rangePtr = this.alloc(this.capacity * 8);
+    this.pool = ThreadPool.create(model.kernels, this.threads);
+  }
+
+  private alloc(bytes: number): number {
+    const p = this.model.kernels.malloc(bytes + 64);
+    this.allocations.push(p);
+    return Math.ceil(p / 64) * 64;
+  }
+
+  /** Tokenizes each text as llama.cpp does for embeddings (special tokens added) and embeds it. */
+  embed(texts: readonly string[], options: EmbedOptions = {}): Float32Array[] {
+    const tok = this.model.tokenizer;
+    return this.embedTokens(texts.map((t) => tok.tokenize(t, { addSpecial: true })), options);
+  }
+
+  /** One vector per token sequence (an empty sequence gives an empty vector, as in node-llama-cpp). */
+  embedTokens(sequences: readonly (readonly number[])[], options: EmbedOptions = {}): Float32Array[] {
+    if (this.disposed) throw new Error('embedder is disposed');
+    const hp = this.model.hparams;
+    const pooling = options.pooling ?? modelPooling(hp, this.model.path);
+    const normalize = options.normalize ?? true;
+    // bert's learned positions cover n_ctx_train tokens
+    const maxLen = Math.min(this.batchSize, hp.arch === 'bert' ? hp.n_ctx_train : Infinity);
+    sequences.forEach((s, i) => {
+      if (s.length > maxLen) {
+        throw new RangeError(`text ${i} has ${s.length} tokens, more than ${maxLen} (${s.length > this.batchSize ? 'the batch size: raise batchSize' : "the model's training context"})`);
+      }
+      for (const id of s) {
+        if (!Number.isInteger(id) || id < 0 || id >= hp.n_vocab) throw new RangeError(`text ${i}: token id ${id} is outside the vocabulary (0..${hp.n_vocab - 1})`);
+      }
+    });
+
+    const results: Float32Array[] = sequences.map(() => new Float32Array(0));
+    for (const batch of this.pack(sequences)) {
+      const hidden = this.run(sequences, batch);
+      let row = 0;
+      for (const si of batch.seqs) {
+        const n = sequences[si]!.length;
+        results[si] = poolRows(hidden, hp.n_embd, row, n, pooling, normalize);
+        row += n;
+      }
+    }
+    return results;
+  }
+
+  /** Consecutive sequences while they fit in one batch. */
+  private pack(sequences: readonly (readonly number[])[]): Batch[] {
+    const batches: Batch[] = [];
+    let cur: Batch = { seqs: [], nTokens: 0 };
+    sequences.forEach((s, i) => {
+      if (s.length === 0) return;
+      if (cur.nTokens + s.length > this.batchSize) {
+        batches.push(cur);
+        cur = { seqs: [], nTokens: 0 };
+      }
+      cur.seqs.push(i);
+      cur.nTokens += s.length;
+    });
+    if (cur.seqs.length) batches.push(cur);
+    return batches;
+  }
+
+  /** Runs one batch; returns a copy of its hidden states, [n_tokens * n_embd]. */
+  private run(sequences: readonly (readonly number[])[], batch: Batch): Float32Array {
+    const k = this.model.kernels;
+    const nPadded = Math.ceil(batch.nTokens / PAD_TO) * PAD_TO;
+    const i32 = k.i32();
+    const ids = this.idsPtr >> 2, pos = this.posPtr >> 2, types = this.typesPtr >> 2, range = this.rangePtr >> 2;
+    let row = 0;
+    const put = (tokens: readonly number[] | null, n: number) => {
+      for (let j = 0; j < n; j++, row++) {
+        i32[ids + row] = tokens ? tokens[j]! : 0;
+        i32[pos + row] = j;
+        i32[types + row] = 0;
+        i32[range + 2 * row] = row - j;
+        i32[range + 2 * row + 1] = row - j + n - 1;
+      }
+    };
+    for (const si of batch.seqs) put(sequences[si]!, sequences[si]!.length);
+    // padding rows form a sequence of their own, never seen by the others
+    put(null, nPadded - batch.nTokens);
+
+    const { plan, out, id } = this.planFor(nPadded);
+    this.pool.run(id);
+    return k.floats(plan.ptr(out), batch.nTokens * this.model.hparams.n_embd).slice();
+  }
+
+  private planFor(nTokens: number) {
+    let entry = this.plans.get(nTokens);
+    if (entry) {
+      // most recently used last
+      this.plans.delete(nTokens);
+      this.plans.set(nTokens, entry);
+      return entry;
+    }
+    const { model } = this;
+    const g = new Graph();
+    const ops = new Ops(g, model.kernels);
+    const input = (name: string, ne: number[], ptr: number) => g.tensor({ name, type: GGMLType.I32, ne, kind: 'input', ptr });
+    const c: EncoderBuildContext = {
+      ops, hp: model.hparams, nTokens, nOutputs: nTokens, cache: [],
+      inpTokens: input('inp_tokens', [nTokens], this.idsPtr),
+      inpPos: input('inp_pos', [nTokens], this.posPtr),
+      inpTokenTypes: input('inp_token_types', [nTokens], this.typesPtr),
+      inpSeqRange: input('inp_seq_range', [2, nTokens], this.rangePtr),
+      w: (name) => {
+        const t = model.weight(name);
+        if (!t) throw new ModelError(`tensor ${name} is missing`, model.path, name);
+        return t;
+      },
+      wOpt: (name) => model.weight(name),
+    };
+    const out = model.build(c);
+    if (out.ne[0] !== model.hparams.n_embd || out.ne[1] !== nTokens) {
+      throw new ModelError(`the ${model.hparams.arch} graph gave [${out.ne}], not hidden states [${model.hparams.n_embd}, ${nTokens}]`, model.path);
+    }
+    g.markOutput(out);
+    const plan = new Plan(g, model.kernels);
+    entry = { plan, out, id: this.pool.register(plan.encoded) };
+    this.plans.set(nTokens, entry);
+    if (this.plans.size > MAX_PLANS) {
+      const [oldKey, old] = this.plans.entries().next().value!;
+      this.pool.unregister(old.id);
+      old.plan.dispose();
+      this.plans.delete(oldKey);
+    }
+    return entry;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.pool.dispose();
+    for (const { plan } of this.plans.values()) plan.dispose();
+    for (const p of this.allocations) this.model.kernels.free(p);
+    this.plans.clear();
+  }
+}
+
+/**
+ * Pools rows [first, first + n) of `hidden` (rows of nEmbd): llama.cpp's
+ * mean (sum of each row times 1/n), cls (the first row), last, or none (all
+ * rows); then L2-normalises each resulting vector when asked.
+ */
+export function poolRows(hidden: Float32Array, nEmbd: number, first: number, n: number, pooling: PoolingType, normalize: boolean): Float32Array {
+  const rows = hidden.subarray(first * nEmbd, (first + n) * nEmbd);
+  let out: Float32Array;
+  switch (pooling) {
+    case 'none': out = rows.slice(); break;
+    case 'cls': out = rows.slice(0, nEmbd); break;
+    case 'last': out = rows.slice((n - 1) * nEmbd); break;
+    case 'mean': {
+      const w = Math.fround(1 / n);
+      const acc = new Float64Array(nEmbd);
+      for (let t = 0; t < n; t++) {
+        for (let e = 0; e < nEmbd; e++) acc[e]! += Math.fround(rows[t * nEmbd + e]! * w);
+      }
+      out = Float32Array.from(acc);
+      break;
+    }
+  }
+  if (normalize) {
+    for (let r = 0; r < out.length; r += nEmbd) l2Normalize(out.subarray(r, r + nEmbd));
+  }
+  return out;
+}
+
+/** v / |v| in place (sum of squares in double, as llama.cpp's common_embd_normalize); a zero vector stays zero. */
+export function l2Normalize(v: Float32Array): void {
+  let sum = 0;
+  for (const x of v) sum += x * x;
+  if (sum <= 0) return;
+  const inv = 1 / Math.sqrt(sum);
+  for (let i = 0; i < v.length; i++) v[i] = v[i]! * inv;
+}

@@ -1,0 +1,25 @@
+// quantizeGGUF (formats/quantize) with its rows converted on worker threads.
+import { availableParallelism } from 'node:os';
+import { quantizeGGUF, type QuantizeFileOptions, type QuantizeResult } from '../../formats/quantize/index.js';
+import { QuantizePool } from './pool.js';
+
+export { QuantizePool } from './pool.js';
+export { QuantizeProgressLine } from './progress.js';
+
+export interface QuantizeModelOptions extends QuantizeFileOptions {
+  /** Threads converting rows (default: the number of cores); 1 converts on the calling thread, with no workers. */
+  threads?: number;
+}
+
+/** Quantizes `inPath` into `outPath` as quantizeGGUF does, on `threads` threads; the bytes are the same for any count. */
+export async function quantizeModel(inPath: string, outPath: string, typeName: string, options: QuantizeModelOptions = {}): Promise<QuantizeResult> {
+  const { threads = availableParallelism(), ...rest } = options;
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+  if (threads === 1) return quantizeGGUF(inPath, outPath, typeName, rest);
+  const pool = QuantizePool.start(threads);
+  try {
+    return await quantizeGGUF(inPath, outPath, typeName, { ...rest, convertRows: pool.convert });
+  } finally {
+    await pool.close();
+  }
+}
