@@ -11,6 +11,9 @@ import { pathToFileURL } from 'node:url';
 import { loadModel, type Model } from '../runtime/api/index.js';
 import { BuiltinChatTemplate, ChatSession } from '../runtime/chat/index.js';
 import { loadModel as loadCore } from '../runtime/index.js';
+import { GGMLType } from '../formats/ggml-types.js';
+import { writeGGUF } from '../formats/gguf/index.js';
+import { BERT_SHAPES, bertModelSpec } from '../formats/synthetic/bert.js';
 import { writeTinyModel, writeTinySplit } from './helpers/browser-model.js';
 
 const tiny = await writeTinyModel();
@@ -171,11 +174,18 @@ test('load errors cross the worker with their type, and an aborted load stops at
   try {
     const ac = new AbortController();
     const progress: number[] = [];
+    let arrived: () => void = () => {};
+    const firstBytes = new Promise<void>((r) => (arrived = r));
     const loading = loadModel(`http://127.0.0.1:${(server.address() as AddressInfo).port}/stall.gguf`, {
       signal: ac.signal,
-      onProgress: (p) => progress.push(p.loadedBytes),
+      onProgress: (p) => {
+        progress.push(p.loadedBytes);
+        arrived();
+      },
     });
-    await new Promise((r) => setTimeout(r, 400));
+    // the worker is downloading (and then waits for the rest of the header)
+    await firstBytes;
+    await new Promise((r) => setTimeout(r, 100));
     const t0 = performance.now();
     ac.abort();
     const err = await loading.then(() => null, (e: Error) => e);
@@ -209,6 +219,31 @@ test('chat errors: an unknown template, embeddings on a model without them, a di
   }
   assert.ok(model.disposed);
   await rejectsWith(() => model.createChat(), /disposed/);
+});
+
+test('embed through the worker equals the core\'s Model.embed (an encoder model, 2 threads vs 1)', async () => {
+  const path = `${tiny.dir}/bert.gguf`;
+  await writeGGUF(path, bertModelSpec(BERT_SHAPES['bert-tiny']!, GGMLType.Q8_0, { seed: 4 }));
+  const texts = ['hello world', 'the quick brown fox jumps over the lazy dog', 'what is a text embedding model'];
+  const core = await loadCore(path);
+  const expected = core.embed(texts, { threads: 1 });
+  const other = core.embed(texts, { threads: 1, pooling: 'mean' });
+  core.dispose();
+  const model = await loadModel(path, { threads: 2 });
+  try {
+    const got = await model.embed(texts);
+    assert.is(got.length, 3);
+    for (let i = 0; i < texts.length; i++) {
+      assert.ok(got[i] instanceof Float32Array && got[i]!.length === 256, `text ${i}: a Float32Array of n_embd`);
+      assert.equal(Array.from(got[i]!), Array.from(expected[i]!), `text ${i}: the core's vector`);
+    }
+    const mean = await model.embed(texts, { pooling: 'mean' });
+    assert.equal(Array.from(mean[1]!), Array.from(other[1]!), 'options reach the core');
+    assert.not.equal(Array.from(mean[1]!), Array.from(got[1]!), 'mean pooling differs from the file\'s cls pooling');
+    assert.is((await model.embed('one text')).length, 1);
+  } finally {
+    await model.dispose();
+  }
 });
 
 test.run();

@@ -216,7 +216,9 @@ test('run-gguf models: GGUF files in the working directory, ~/models and the cac
   assert.match(r.stdout, 'model-00001-of-00002.gguf');
   assert.not.match(r.stdout, 'model-00002-of-00002.gguf');
   if (src) assert.match(r.stdout, /1\.1 MB\s+llama\s+\(guessed\) all F32\s+~\/models\/org\/stories\.gguf/);
-  const json = JSON.parse(run(['models', '--json'], '', { HOME: home }, cwd).stdout);
+  const j = run(['models', '--json'], '', { HOME: home, HF_HOME: '', HF_HUB_CACHE: '', LLAMA_CACHE: '' }, cwd);
+  assert.is(j.code, 0, j.stderr);
+  const json = JSON.parse(j.stdout);
   assert.is(json.length, 4);
 });
 

@@ -23,12 +23,14 @@ import { assertBroken, assertMatches, compareFile, OUR_BATCH, randomSequences, s
 const SYNTH: Record<string, { logitStd: number; blockOutScale: number }> = {
   gemma: { logitStd: 4, blockOutScale: 3 },
   gemma2: { logitStd: 4, blockOutScale: 3 },
-  gemma3: { logitStd: 4, blockOutScale: 2 },
+  gemma3: { logitStd: 4, blockOutScale: 1.75 },
 };
 const TYPES = [GGMLType.F16, GGMLType.Q8_0, GGMLType.Q4_K];
 const dir = mkdtempSync(join(tmpdir(), 'run-gguf-gemma-'));
-// 64 and 100 tokens: both longer than the tiny models' window (24) and than our n_batch.
-const SEQUENCES = randomSequences(20261128, [64, 100], 512);
+// 64 and 100 tokens: longer than the tiny models' window (24) and than our
+// n_batch; three sequences, so that one or two near-tie flips in the
+// quantized cases do not decide the argmax bound.
+const SEQUENCES = randomSequences(20261128, [64, 100, 100], 512);
 const rows: string[] = [];
 const paths = new Map<string, string>();
 

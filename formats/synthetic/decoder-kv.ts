@@ -26,13 +26,16 @@ export function headDimOf(s: DecoderShape): number {
   return s.head_dim ?? s.n_embd / s.n_head;
 }
 
-/** `arch`'s sizes, rope and norm keys, then `extra`, the vocabulary and options.extraKV. */
-export function decoderKV(arch: string, s: DecoderShape, type: GGMLType, options: SyntheticOptions, extra: GGUFKVInput[]): GGUFKVInput[] {
+/**
+ * `arch`'s sizes, rope and norm keys, then `extra`, the vocabulary and
+ * options.extraKV. `name` is general.name (default "synthetic <arch> <type>").
+ */
+export function decoderKV(arch: string, s: DecoderShape, type: GGMLType, options: SyntheticOptions, extra: GGUFKVInput[], name?: string): GGUFKVInput[] {
   const f32 = GGUFValueType.FLOAT32;
   const headDim = headDimOf(s);
   const kv: GGUFKVInput[] = [
     { key: 'general.architecture', value: arch },
-    { key: 'general.name', value: `synthetic ${arch} ${ggmlTypeInfo(type)!.name}` },
+    { key: 'general.name', value: name ?? `synthetic ${arch} ${ggmlTypeInfo(type)!.name}` },
     { key: 'general.file_type', value: options.fileType ?? fileTypeFor(type) },
     { key: `${arch}.vocab_size`, value: s.n_vocab },
     { key: `${arch}.context_length`, value: s.n_ctx_train },

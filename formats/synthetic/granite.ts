@@ -23,11 +23,11 @@ export interface GraniteShape extends DecoderShape {
 
 export const GRANITE_SHAPES: Readonly<Record<string, GraniteShape>> = {
   // granite-3.1-2b: GQA 32/8, tied head; multipliers 12, 0.22, 1/64, 8. The attention
-  // scale here is twice 1/sqrt(head_dim) instead (random q and k have far smaller dot
+  // scale here is 1.5/sqrt(head_dim) instead (random q and k have far smaller dot
   // products than trained ones; a real 1/64 would make attention uniform).
   'granite-tiny': {
     n_vocab: 512, n_embd: 256, n_layer: 2, n_head: 4, n_head_kv: 2, n_ff: 512, n_ctx_train: 4096, rope_freq_base: 10000000,
-    embeddingScale: 12, residualScale: 0.22, attentionScale: 0.25, logitScale: 8, rms_eps: 1e-5,
+    embeddingScale: 12, residualScale: 0.22, attentionScale: 0.1875, logitScale: 8, rms_eps: 1e-5,
   },
 };
 
