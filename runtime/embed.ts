@@ -10,7 +10,7 @@ import type { EncoderBuildContext } from './arch/bert.js';
 import type { ContextModel } from './context.js';
 import { ModelError } from './errors.js';
 import { Graph, type Tensor } from './graph/graph.js';
-import { Ops } from './graph/ops.js';
+import { MAX_THREADS, Ops } from './graph/ops.js';
 import { Plan } from './graph/plan.js';
 import type { HParams } from './hparams.js';
 import { ThreadPool } from './threads/pool.js';
@@ -86,7 +86,9 @@ export class Embedder {
     }
     this.batchSize = options.batchSize ?? 512;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
-    this.threads = options.threads ?? availableParallelism();
+    this.threads = options.threads ?? Math.min(availableParallelism(), MAX_THREADS);
+    // attention's work buffer is sized for MAX_THREADS
+    if (!Number.isInteger(this.threads) || this.threads < 1 || this.threads > MAX_THREADS) throw new RangeError(`threads must be 1..${MAX_THREADS}, got ${options.threads}`);
     this.capacity = Math.ceil(this.batchSize / PAD_TO) * PAD_TO;
     this.idsPtr = this.alloc(this.capacity * 4);
     this.posPtr = this.alloc(this.capacity * 4);

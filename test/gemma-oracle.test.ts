@@ -13,6 +13,7 @@ import { GEMMA_SHAPES, gemmaModelSpec, type GemmaShape } from '../formats/synthe
 import type { BuildContext, BuildGraph } from '../runtime/arch/context.js';
 import { buildGemma, buildGemma2, buildGemma3 } from '../runtime/arch/gemma.js';
 import type { Ops } from '../runtime/graph/ops.js';
+import { loadModel } from '../runtime/index.js';
 import { assertBroken, assertMatches, compareFile, OUR_BATCH, randomSequences, statsRow, withLlamaCpp } from './helpers/arch-oracle.js';
 
 // Every Gemma head is tied to token_embd, so (as in llama-oracle's tied
@@ -66,20 +67,27 @@ for (const { model, type } of CASES) {
   });
 }
 
-/** The graph with one scale op (by name) replaced by the identity. */
-function withoutScale(build: BuildGraph, opName: string): BuildGraph {
+/** The graph built over ops with some methods replaced (to break one step). */
+function withOps(build: BuildGraph, patch: (ops: Ops, base: Ops) => void): BuildGraph {
   return (c: BuildContext) => {
     const ops: Ops = Object.create(c.ops);
-    ops.scale = (x, s, name) => (name === opName ? x : c.ops.scale(x, s, name));
+    patch(ops, c.ops);
     return build({ ...c, ops });
   };
 }
+const noEmbeddingScale = withOps(buildGemma, (ops, base) => {
+  ops.scale = (x, s, name) => (name === 'inp_scaled' ? x : base.scale(x, s, name));
+});
+const siluForGelu = withOps(buildGemma, (ops, base) => {
+  ops.glu = (_kind, gate, up, name) => base.glu('silu', gate, up, name);
+});
 
 const hp = (build: BuildGraph, change: (c: BuildContext) => Partial<BuildContext['hp']>): BuildGraph =>
   (c) => build({ ...c, hp: { ...c.hp, ...change(c) } });
 
 const BROKEN: { model: string; type: GGMLType; what: string; build: BuildGraph }[] = [
-  { model: 'gemma-tiny', type: GGMLType.Q8_0, what: 'embeddings not scaled by sqrt(n_embd)', build: withoutScale(buildGemma, 'inp_scaled') },
+  { model: 'gemma-tiny', type: GGMLType.Q8_0, what: 'embeddings not scaled by sqrt(n_embd)', build: noEmbeddingScale },
+  { model: 'gemma-tiny', type: GGMLType.Q8_0, what: 'SwiGLU in place of GeGLU', build: siluForGelu },
   { model: 'gemma2-tiny', type: GGMLType.Q8_0, what: 'no sliding window', build: hp(buildGemma2, () => ({ n_swa: 1 << 30 })) },
   { model: 'gemma2-tiny', type: GGMLType.Q8_0, what: 'no soft-capping', build: hp(buildGemma2, () => ({ f_attn_logit_softcapping: 1e9, f_final_logit_softcapping: 1e9 })) },
   { model: 'gemma3-6layer', type: GGMLType.F16, what: 'no sliding window', build: hp(buildGemma3, () => ({ n_swa: 1 << 30 })) },
@@ -94,6 +102,31 @@ for (const b of BROKEN) {
     assertBroken(b.what, s);
   });
 }
+
+// Decoding one token at a time (the generation path: a 1-token graph over
+// the cache) must give what batches give, window and soft-caps included.
+test('gemma2 Q8_0: token-by-token decoding gives the batched logits', async () => {
+  const path = paths.get(`gemma2-tiny:${GGMLType.Q8_0}`);
+  assert.ok(path, 'the gemma2 Q8_0 model was written by the tests above');
+  const tokens = SEQUENCES[1]!;
+  const model = await loadModel(path!);
+  try {
+    const run = (batchSize: number) => {
+      const ctx = model.createContext({ contextSize: 512, batchSize, threads: 1 });
+      const logits = ctx.evaluate(tokens, { allLogits: true });
+      ctx.dispose();
+      return logits;
+    };
+    const batched = run(OUR_BATCH);
+    const single = run(1);
+    let maxDiff = 0;
+    for (let i = 0; i < batched.length; i++) maxDiff = Math.max(maxDiff, Math.abs(batched[i]! - single[i]!));
+    rows.push(`  gemma2 Q8_0 decode   max |logit difference| token by token vs batches of ${OUR_BATCH}: ${maxDiff.toExponential(2)}`);
+    assert.ok(maxDiff < 1e-3, `token-by-token logits differ from batched ones by ${maxDiff}`);
+  } finally {
+    model.dispose();
+  }
+});
 
 test.after(() => {
   console.log(`\n  gemma next-token distributions vs llama.cpp (${SEQUENCES.map((q) => q.length).join('- and ')}-token sequences, n_batch ${OUR_BATCH}):`);
