@@ -91,7 +91,7 @@ test('the pool splits rows into ranges and keeps each row\'s expert (stacked [ne
   const rand = mulberry32(5);
   const ne0 = 256, ne1 = 5, nExpert = 3, nRows = ne1 * nExpert * 2 + 1; // rows past the last expert wrap, as ggml's do
   const x = new Float32Array(nRows * ne0).map(() => rand() - 0.5);
-  const importance = new Float32Array(ne0 * nExpert).map((_, i) => (Math.floor(i / ne0) === 1 ? 0.01 : 1) * (1 + rand()));
+  const importance = new Float32Array(ne0 * nExpert).map(() => Math.exp(3 * (rand() - 0.5)));
   const job: RowJob = { from: GGMLType.F32, to: GGMLType.Q3_K, ne0, firstRow: ne1 - 2, src: new Uint8Array(x.buffer), importance, rowsPerMatrix: ne1 };
   const want = convertRowBytes(job);
   // ggml_quantize_chunk's rule, row by row
@@ -101,6 +101,8 @@ test('the pool splits rows into ranges and keeps each row\'s expert (stacked [ne
     const ref = quantizeRowWeighted(GGMLType.Q3_K, x.subarray(i * ne0, (i + 1) * ne0), importance.subarray(e * ne0, (e + 1) * ne0));
     if (Buffer.compare(want.subarray(i * rb, (i + 1) * rb), ref) !== 0) assert.unreachable(`row ${i}: not expert ${e}'s imatrix`);
   }
+  // so a range converted with the wrong first row (the wrong experts) would show
+  assert.not.ok(Buffer.compare(convertRowBytes({ ...job, firstRow: 0 }), want) === 0, 'the expert of a row changes nothing');
   const pool = QuantizePool.start(4);
   try {
     // 31 rows over 4 workers: ranges of 8, 8, 8, 7, a range boundary inside an expert
