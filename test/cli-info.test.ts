@@ -179,20 +179,31 @@ function ourHParams(stdout: string): Map<string, string> {
   return m;
 }
 
-let printInfoLog: string[] = [];
-let printInfoLlama: Promise<import('node-llama-cpp').Llama> | undefined;
+// node-llama-cpp's log level and logger belong to the process's one llama.cpp
+// binding: when the suite's other files already made the oracle instance
+// (errors only), an instance asking for info logs here would get none. So
+// print_info is collected in a child process of its own.
+const PRINT_INFO_SCRIPT = `
+const { getLlama, LlamaLogLevel } = await import(${JSON.stringify(import.meta.resolve('node-llama-cpp'))});
+const log = [];
+const llama = await getLlama({ gpu: false, build: 'never', progressLogs: false, logLevel: LlamaLogLevel.info, logger: (_l, m) => log.push(m) });
+const model = await llama.loadModel({ modelPath: process.argv[2] });
+await model.dispose();
+process.stdout.write(JSON.stringify(log.join('')));
+`;
+let printInfoScript: string | undefined;
 
 /** llama.cpp's print_info lines (name -> value text) when it loads `path`. */
 async function llamaCppPrintInfo(path: string): Promise<Map<string, string>> {
-  // one instance whose logger collects what each load prints
-  printInfoLlama ??= import('node-llama-cpp').then(({ getLlama, LlamaLogLevel }) =>
-    getLlama({ gpu: false, build: 'never', progressLogs: false, logLevel: LlamaLogLevel.info, logger: (_level, msg) => printInfoLog.push(msg) }));
-  const llama = await printInfoLlama;
-  printInfoLog = [];
-  const model = await llama.loadModel({ modelPath: path });
-  await model.dispose();
+  // a file, not node -e: node-llama-cpp tests its binary in a child started with our exec arguments
+  if (!printInfoScript) writeFileSync((printInfoScript = join(tmp, 'print-info.mjs')), PRINT_INFO_SCRIPT);
+  const child = spawnSync(process.execPath, [printInfoScript, path], {
+    cwd: REPO_ROOT, encoding: 'utf8', maxBuffer: 1 << 26,
+  });
+  if (child.status !== 0) throw new Error(`llama.cpp could not load ${path}: ${child.stderr}`);
+  const text = JSON.parse(child.stdout) as string;
   const m = new Map<string, string>();
-  for (const line of printInfoLog.join('').split(/\n|(?=print_info:)/)) {
+  for (const line of text.split(/\n|(?=print_info:)/)) {
     const r = /^print_info: (\S.*?)\s*= (.*?)\s*$/.exec(line);
     if (r) m.set(r[1]!, r[2]!);
   }
