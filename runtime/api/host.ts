@@ -30,6 +30,17 @@ interface ChatState {
 }
 
 const PROGRESS_EVERY_MS = 50;
+/** Worker threads start in well under a second; this only turns one that never does into an error. */
+const START_TIMEOUT_MS = 60_000;
+
+/** poolsStarted(), rejecting instead of waiting forever for a thread that never starts. */
+function threadsStarted(): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the compute threads did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+  });
+  return Promise.race([poolsStarted(), late]).finally(() => clearTimeout(timer));
+}
 
 function samplerOptions(s: SamplingOptions): SamplerOptions {
   const out: SamplerOptions = {};
@@ -161,7 +172,7 @@ export function serve(port: HostPort): void {
     );
     const context = m.createContext({ contextSize: o.contextSize ?? contextSize, batchSize: o.batchSize, threads });
     try {
-      await poolsStarted();
+      await threadsStarted();
       signal.throwIfAborted();
     } catch (err) {
       context.dispose();
@@ -215,7 +226,7 @@ export function serve(port: HostPort): void {
     // throws for a model without embeddings): browser workers start only
     // once this thread yields, so it must not block in a run before that
     m.embed([], options);
-    await poolsStarted();
+    await threadsStarted();
     return m.embed(req.texts, options);
   }
 

@@ -42,11 +42,19 @@ function planArrival(id: number): Promise<Bound> {
 }
 
 async function serve(init: PoolWorkerInit): Promise<void> {
-  const kernels = await loadKernels({ module: init.module, relaxedModule: init.relaxedModule, memory: init.memory });
-  kernels.moveStack(init.stackTop);
+  const ctl = new Int32Array(init.control);
+  let kernels: Awaited<ReturnType<typeof loadKernels>>;
+  try {
+    kernels = await loadKernels({ module: init.module, relaxedModule: init.relaxedModule, memory: init.memory });
+    kernels.moveStack(init.stackTop);
+  } catch (e) {
+    // the other threads may already wait for this one at a barrier
+    Atomics.store(ctl, CTL.FAILED, 1);
+    Atomics.notify(ctl, CTL.BAR_GEN);
+    throw e;
+  }
   lookup = (name) => kernels.lookup<(...a: number[]) => unknown>(name);
   for (const m of early.splice(0)) takePlan(m);
-  const ctl = new Int32Array(init.control);
   const dynamic = ctl.subarray(CTL.DYN);
   const barrier = createBarrier(ctl, init.nth);
   scope.postMessage({ type: 'ready' });

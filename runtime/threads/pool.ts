@@ -5,6 +5,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Kernels } from '../../wasm/loader.js';
 import { bindPlan, runPhases, type EncodedPlan } from '../graph/exec.js';
 import { CTL, CTL_INTS, createBarrier } from './control.js';
+import { trackStart } from './started.js';
 
 const WORKER_STACK = 512 * 1024;
 
@@ -40,6 +41,7 @@ export class ThreadPool {
     const ports: MessagePort[] = [];
     const stacks: number[] = [];
     const url = new URL('./worker.js', import.meta.url);
+    const started: Promise<void>[] = [];
     for (let ith = 1; ith < nThreads; ith++) {
       const stack = kernels.malloc(WORKER_STACK);
       stacks.push(stack);
@@ -48,11 +50,18 @@ export class ThreadPool {
         workerData: { module: kernels.module, relaxedModule: kernels.relaxedModule, memory: kernels.memory, control, stackTop: (stack + WORKER_STACK) & ~15, ith, nth: nThreads, plans: port2 },
         transferList: [port2],
       });
+      // the worker says 'ready' once its kernels are instantiated (see started.ts)
+      started.push(new Promise<void>((resolve, reject) => {
+        w.once('message', () => resolve());
+        w.once('error', reject);
+        w.once('exit', (code) => reject(new Error(`run-gguf worker ${ith} exited (code ${code}) before it was ready`)));
+      }));
       // a worker sleeping in Atomics.wait must not keep the process alive
       w.unref();
       workers.push(w);
       ports.push(port1);
     }
+    if (started.length > 0) trackStart(Promise.all(started).then(() => {}));
     return new ThreadPool(kernels, nThreads, workers, ports, stacks, control);
   }
 
