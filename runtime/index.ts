@@ -1,8 +1,9 @@
-// run-gguf's public API.
-export { loadModel, Model, type LoadModelOptions } from './model.js';
+// run-gguf/core: the in-thread engine (the CLI and the worker-hosted API in
+// runtime/api/ run it).
+export { loadModel, Model, type LoadModelOptions, type ModelSource } from './model.js';
 export { Context, type ContextOptions, type EvaluateOptions, type GenerateOptions } from './context.js';
 export { ModelError, ModelTooLargeError } from './errors.js';
-export type { LoadProgress } from './load.js';
+export type { LoadProgress, TensorByteSource } from './load.js';
 export type { HParams } from './hparams.js';
 export type { SamplerOptions } from './sample/index.js';
 export { Tokenizer } from './tokenizer/index.js';
