@@ -1,7 +1,7 @@
 // Browser tests: Debian's chromium driven by playwright-core, and a static
 // file server on 127.0.0.1 with or without the cross-origin isolation
 // headers (COOP/COEP) that SharedArrayBuffer needs.
-import { existsSync, statSync, createReadStream } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
@@ -61,7 +61,25 @@ export async function serveStatic(mounts: Record<string, string>, options: { iso
     headers['content-type'] = TYPES[extname(file)] ?? 'application/octet-stream';
     headers['content-length'] = String(statSync(file).size);
     res.writeHead(200, headers);
-    createReadStream(file).pipe(res);
+    if (extname(file) !== '.gguf') {
+      createReadStream(file).pipe(res);
+      return;
+    }
+    // Models go out in 64 KiB pieces a few ms apart, as over a network: on
+    // localhost a small file would otherwise arrive in one read, and the
+    // page's progress (which the tests check) would have a single step.
+    const bytes = readFileSync(file);
+    let at = 0;
+    const next = () => {
+      if (res.destroyed) return;
+      if (at >= bytes.length) {
+        res.end();
+        return;
+      }
+      res.write(bytes.subarray(at, (at += 65536)));
+      setTimeout(next, 5);
+    };
+    next();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
