@@ -16,6 +16,15 @@
 
 #define EXPORT(name) __attribute__((export_name(#name))) name
 
+// Thread ith's share [r0, r1) of n rows split over nth threads: the split
+// every (ith, nth) kernel uses, so phases that hand rows to each other agree.
+static inline void rows_range(int n, int ith, int nth, int* r0, int* r1) {
+  const int per = (n + nth - 1) / nth;
+  int a = per * ith, b = a + per;
+  *r0 = a > n ? n : a;
+  *r1 = b > n ? n : b;
+}
+
 static inline float fp32_from_bits(uint32_t w) { float f; memcpy(&f, &w, 4); return f; }
 static inline uint32_t fp32_to_bits(float f) { uint32_t w; memcpy(&w, &f, 4); return w; }
 

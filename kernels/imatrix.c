@@ -16,7 +16,7 @@
 void EXPORT(imatrix_accum_f32)(const float* x, int x_stride, float* sums, double* count, int n_rows, int n_cols,
                                int ith, int nth) {
   int c0, c1;
-  ops_range_flat(n_cols, ith, nth, &c0, &c1);
+  flat_range(n_cols, ith, nth, &c0, &c1);
   for (int r = 0; r < n_rows; r++) {
     const float* xr = (const float*)((const char*)x + (size_t)r * x_stride);
     int c = c0;

@@ -25,7 +25,7 @@
 // first; ggml's sort leaves their order unspecified.
 void EXPORT(argsort_top_k_f32)(const float* x, int32_t* ids, int n, int n_rows, int k, int ith, int nth) {
   int r0, r1;
-  ops_range(n_rows, ith, nth, &r0, &r1);
+  rows_range(n_rows, ith, nth, &r0, &r1);
   for (int r = r0; r < r1; r++) {
     const float* xr = x + (size_t)r * n;
     int32_t* out = ids + (size_t)r * k;
@@ -52,7 +52,7 @@ void EXPORT(argsort_top_k_f32)(const float* x, int32_t* ids, int n, int n_rows, 
 void EXPORT(moe_weights_f32)(const float* probs, const int32_t* ids, float* w, int n_expert, int k,
                              int n_tok, int norm, float scale, int ith, int nth) {
   int t0, t1;
-  ops_range(n_tok, ith, nth, &t0, &t1);
+  rows_range(n_tok, ith, nth, &t0, &t1);
   for (int t = t0; t < t1; t++) {
     const float* p = probs + (size_t)t * n_expert;
     const int32_t* id = ids + (size_t)t * k;
@@ -78,7 +78,7 @@ void EXPORT(moe_weights_f32)(const float* probs, const int32_t* ids, float* w, i
 void EXPORT(moe_combine_f32)(const float* experts, const float* w, float* y, int n, int k, int n_tok,
                              int ith, int nth) {
   int e0, e1;
-  ops_range_flat(n_tok * n, ith, nth, &e0, &e1);
+  flat_range(n_tok * n, ith, nth, &e0, &e1);
   for (int e = e0; e < e1;) {
     const int t = e / n, i0 = e % n;
     const int i1 = n - i0 < e1 - e ? n : i0 + (e1 - e);
@@ -112,7 +112,7 @@ static inline v128_t moe_silu_f32x4(v128_t x) {
 // sigmoid written as ggml_div(ggml_silu(g), g), one scalar per row.
 void EXPORT(mul_silu_gate_f32)(const float* x, const float* g, float* y, int n, int n_rows, int ith, int nth) {
   int r0, r1;
-  ops_range(n_rows, ith, nth, &r0, &r1);
+  rows_range(n_rows, ith, nth, &r0, &r1);
   for (int r = r0; r < r1; r++) {
     const float gr = g[r];
     const float gate = wasm_f32x4_extract_lane(moe_silu_f32x4(wasm_f32x4_splat(gr)), 0) / gr;
@@ -184,7 +184,7 @@ void EXPORT(moe_gather_rows)(const int32_t* ids, int k, int n_tok, int n_expert,
     fill[e] = off[e];
   }
   int q0, q1;
-  ops_range(n_pairs, ith, nth, &q0, &q1);
+  rows_range(n_pairs, ith, nth, &q0, &q1);
   int32_t* order = meta + n_expert + 1;
   if (ith == 0)
     for (int e = 0; e <= n_expert; e++) meta[e] = off[e];
@@ -219,7 +219,7 @@ MAT_ROWS_ID(q6_K)
 void EXPORT(moe_scatter_rows)(const int32_t* meta, int n_expert, int n_pairs, const float* sorted,
                               float* y, int n, int ith, int nth) {
   int q0, q1;
-  ops_range(n_pairs, ith, nth, &q0, &q1);
+  rows_range(n_pairs, ith, nth, &q0, &q1);
   const int32_t* order = meta + n_expert + 1;
   for (int q = q0; q < q1; q++)
     memcpy(y + (size_t)order[q] * n, sorted + (size_t)q * n, (size_t)n * sizeof(float));

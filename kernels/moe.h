@@ -19,9 +19,8 @@
   void EXPORT(mat_rows_id_##t)(const void* w, int row_bytes, int expert_bytes, const int32_t* meta, \
                                int n_expert, const void* act, int act_row_bytes, float* sorted,     \
                                int n_out, int n, int ith, int nth) {                                \
-    const int per = (n_out + nth - 1) / nth;                                                         \
-    const int r0 = per * ith < n_out ? per * ith : n_out;                                            \
-    const int r1 = r0 + per < n_out ? r0 + per : n_out;                                              \
+    int r0, r1;                                                                                      \
+    rows_range(n_out, ith, nth, &r0, &r1);                                                           \
     if (r0 >= r1) return;                                                                            \
     for (int e = 0; e < n_expert; e++) {                                                             \
       const int g0 = meta[e], cnt = meta[e + 1] - g0;                                                \

@@ -226,7 +226,7 @@ void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* 
 void EXPORT(kv_store_f16)(const float* src, uint16_t* cache, const int32_t* pos, int n_tokens,
                           int n_head_kv, int head_dim, int src_stride, int n_ctx, int ith, int nth) {
   int r0, r1;
-  ops_range(n_tokens * n_head_kv, ith, nth, &r0, &r1);
+  rows_range(n_tokens * n_head_kv, ith, nth, &r0, &r1);
   for (int r = r0; r < r1; r++) {
     const int t = r / n_head_kv, g = r % n_head_kv;
     const float* s = src + (size_t)t * src_stride + (size_t)g * head_dim;

@@ -7,23 +7,13 @@
 
 #include "common.h"
 
-// ggml's split: thread ith takes the ith block of ceil(n / nth) items.
-static inline void ops_range(int n, int ith, int nth, int* i0, int* i1) {
-  const int dr = (n + nth - 1) / nth;
-  int a = dr * ith, b = a + dr;
-  if (a > n) a = n;
-  if (b > n) b = n;
-  *i0 = a;
-  *i1 = b;
-}
-
 // Element-wise ops split a flat range in blocks of whole vectors, so that
 // thread blocks stay vector-aligned (tails go through the same SIMD math as
 // bodies anyway, so an element's bits never depend on the split).
-static inline void ops_range_flat(int n, int ith, int nth, int* i0, int* i1) {
+static inline void flat_range(int n, int ith, int nth, int* i0, int* i1) {
   const int nv = (n + 3) / 4;
   int a, b;
-  ops_range(nv, ith, nth, &a, &b);
+  rows_range(nv, ith, nth, &a, &b);
   a *= 4;
   b *= 4;
   *i0 = a > n ? n : a;

@@ -65,7 +65,7 @@ static void scale_row(const float* x, float* y, const float* w, const float* b, 
 void EXPORT(rms_norm_f32)(const float* x, float* y, const float* w, int n_rows, int n, float eps,
                           int ith, int nth) {
   int r0, r1;
-  ops_range(n_rows, ith, nth, &r0, &r1);
+  rows_range(n_rows, ith, nth, &r0, &r1);
   for (int r = r0; r < r1; r++) {
     const float* xr = x + (size_t)r * n;
     const float mean = (float)(sum_sq_f64(xr, n) / n);
@@ -80,7 +80,7 @@ void EXPORT(rms_norm_f32)(const float* x, float* y, const float* w, int n_rows, 
 void EXPORT(norm_f32)(const float* x, float* y, const float* w, const float* b, int n_rows, int n,
                       float eps, int ith, int nth) {
   int r0, r1;
-  ops_range(n_rows, ith, nth, &r0, &r1);
+  rows_range(n_rows, ith, nth, &r0, &r1);
   for (int r = r0; r < r1; r++) {
     const float* xr = x + (size_t)r * n;
     float* yr = y + (size_t)r * n;

@@ -76,7 +76,7 @@ void EXPORT(rope_f32)(const float* x, float* y, const int32_t* pos, const float*
   const int half = n_rot / 2;
 
   int r0, r1;
-  ops_range(n_tokens * n_head, ith, nth, &r0, &r1);
+  rows_range(n_tokens * n_head, ith, nth, &r0, &r1);
   int cached_token = -1;
   for (int r = r0; r < r1; r++) {
     const int t = r / n_head, h = r % n_head;

@@ -13,7 +13,7 @@
 void EXPORT(soft_max_f32)(const float* x, float* y, const void* mask, int mask_f16, int n_mask_rows,
                           int n_rows, int n, float scale, int ith, int nth) {
   int r0, r1;
-  ops_range(n_rows, ith, nth, &r0, &r1);
+  rows_range(n_rows, ith, nth, &r0, &r1);
   const v128_t vscale = wasm_f32x4_splat(scale);
   for (int r = r0; r < r1; r++) {
     const float* xr = x + (size_t)r * n;

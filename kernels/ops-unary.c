@@ -24,7 +24,7 @@
   void EXPORT(name)(const float* a, const float* b, float* y, int n_rows, int n, int n_b_rows, \
                     int ith, int nth) {                                                         \
     int e0, e1;                                                                                 \
-    ops_range_flat(n_rows * n, ith, nth, &e0, &e1);                                             \
+    flat_range(n_rows * n, ith, nth, &e0, &e1);                                             \
     FOR_ROW_PIECES(e0, e1, n, r, i0, i1, {                                                      \
       const float* ar = a + (size_t)r * n;                                                      \
       const float* br = b + (size_t)(r % n_b_rows) * n;                                         \
@@ -50,7 +50,7 @@ BINARY_OP(mul_f32, wasm_f32x4_mul, *)
 // y = x * s
 void EXPORT(scale_f32)(const float* x, float* y, int n, float s, int ith, int nth) {
   int e0, e1;
-  ops_range_flat(n, ith, nth, &e0, &e1);
+  flat_range(n, ith, nth, &e0, &e1);
   const v128_t vs = wasm_f32x4_splat(s);
   int i = e0;
   for (; i + 4 <= e1; i += 4) wasm_v128_store(y + i, wasm_f32x4_mul(wasm_v128_load(x + i), vs));
@@ -69,7 +69,7 @@ static inline v128_t silu_f32x4(v128_t x) {
 // void silu_f32(const float* x, float* y, int n, int ith, int nth)
 void EXPORT(silu_f32)(const float* x, float* y, int n, int ith, int nth) {
   int e0, e1;
-  ops_range_flat(n, ith, nth, &e0, &e1);
+  flat_range(n, ith, nth, &e0, &e1);
   int i = e0;
   for (; i + 4 <= e1; i += 4) wasm_v128_store(y + i, silu_f32x4(wasm_v128_load(x + i)));
   if (i < e1) ops_store_partial(y + i, silu_f32x4(ops_load_partial(x + i, e1 - i)), e1 - i);
@@ -81,7 +81,7 @@ void EXPORT(silu_f32)(const float* x, float* y, int n, int ith, int nth) {
   void EXPORT(name)(const float* gate, const float* up, float* y, int n_rows, int n,     \
                     int gate_stride, int up_stride, int ith, int nth) {                  \
     int e0, e1;                                                                          \
-    ops_range_flat(n_rows * n, ith, nth, &e0, &e1);                                      \
+    flat_range(n_rows * n, ith, nth, &e0, &e1);                                      \
     FOR_ROW_PIECES(e0, e1, n, r, i0, i1, {                                               \
       const float* g = gate + (size_t)r * gate_stride;                                   \
       const float* u = up + (size_t)r * up_stride;                                       \
@@ -136,7 +136,7 @@ static inline float gelu_lookup(float x) {
 void EXPORT(gelu_f32)(const float* x, float* y, int n, int ith, int nth) {
   gelu_table_init();
   int e0, e1;
-  ops_range_flat(n, ith, nth, &e0, &e1);
+  flat_range(n, ith, nth, &e0, &e1);
   for (int i = e0; i < e1; i++) y[i] = gelu_lookup(x[i]);
 }
 
@@ -147,7 +147,7 @@ void EXPORT(geglu_f32)(const float* gate, const float* up, float* y, int n_rows,
                        int gate_stride, int up_stride, int ith, int nth) {
   gelu_table_init();
   int e0, e1;
-  ops_range_flat(n_rows * n, ith, nth, &e0, &e1);
+  flat_range(n_rows * n, ith, nth, &e0, &e1);
   FOR_ROW_PIECES(e0, e1, n, r, i0, i1, {
     const float* g = gate + (size_t)r * gate_stride;
     const float* u = up + (size_t)r * up_stride;
@@ -161,7 +161,7 @@ void EXPORT(geglu_f32)(const float* gate, const float* up, float* y, int n_rows,
 // gemma2's final logits.
 void EXPORT(softcap_f32)(const float* x, float* y, int n, float cap, int ith, int nth) {
   int e0, e1;
-  ops_range_flat(n, ith, nth, &e0, &e1);
+  flat_range(n, ith, nth, &e0, &e1);
   const v128_t inv = wasm_f32x4_splat(1.0f / cap), vc = wasm_f32x4_splat(cap);
   int i = e0;
   for (; i + 4 <= e1; i += 4)
@@ -181,7 +181,7 @@ void EXPORT(softcap_f32)(const float* x, float* y, int n, float cap, int ith, in
 void EXPORT(get_rows_f32)(const float* table, const int32_t* ids, float* y, int n_ids, int n,
                           int ith, int nth) {
   int r0, r1;
-  ops_range(n_ids, ith, nth, &r0, &r1);
+  rows_range(n_ids, ith, nth, &r0, &r1);
   for (int r = r0; r < r1; r++)
     memcpy(y + (size_t)r * n, table + (size_t)ids[r] * n, (size_t)n * sizeof(float));
 }
@@ -192,6 +192,6 @@ void EXPORT(get_rows_f32)(const float* table, const int32_t* ids, float* y, int 
 void EXPORT(get_rows_f16)(const uint16_t* table, const int32_t* ids, float* y, int n_ids, int n,
                           int ith, int nth) {
   int r0, r1;
-  ops_range(n_ids, ith, nth, &r0, &r1);
+  rows_range(n_ids, ith, nth, &r0, &r1);
   for (int r = r0; r < r1; r++) ops_row_f16_to_f32_exact(table + (size_t)ids[r] * n, y + (size_t)r * n, n);
 }

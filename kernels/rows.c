@@ -5,13 +5,6 @@
 // record (function, numeric arguments) with no closures.
 #include "common.h"
 
-static inline void rows_range(int n, int ith, int nth, int* r0, int* r1) {
-  const int per = (n + nth - 1) / nth;
-  int a = per * ith, b = a + per;
-  *r0 = a > n ? n : a;
-  *r1 = b > n ? n : b;
-}
-
 // The per-row kernels, defined in the type-family files.
 #define DEQUANTIZE_KERNEL(name) void name(const void* x, float* y, int n);
 void quantize_row_q8_0(const float* x, void* y, int n);

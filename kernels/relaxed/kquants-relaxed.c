@@ -181,9 +181,8 @@ static inline void bsums32_q8_K(const block_q8_K* a, v128_t* out, int nb) {
   }                                                                                                      \
   void EXPORT(mat_rows_##t)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out,     \
                             int out_stride, int n, int n_tok, int n_rows, int ith, int nth) {            \
-    const int per = (n_rows + nth - 1) / nth;                                                            \
-    const int r0 = per * ith < n_rows ? per * ith : n_rows;                                              \
-    const int r1 = r0 + per < n_rows ? r0 + per : n_rows;                                                \
+    int r0, r1;                                                                                          \
+    rows_range(n_rows, ith, nth, &r0, &r1);                                                              \
     if (r0 < r1) mul_mat_##t(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1);           \
   }
 

@@ -61,6 +61,17 @@ static inline v128_t scales4(const block_q4_0* x) {
   return wasm_v128_or(mag, wasm_v128_and(wasm_i32x4_shl(h, 16), wasm_i32x4_const_splat((int32_t)0x80000000u)));
 }
 
+// The row's value from its 4-block accumulator plus blocks b..nb-1 one at a
+// time (n/32 not a multiple of 4): the one ending matvec and the tiles share.
+static inline float finish_row(v128_t acc, const block_q4_0* x, const block_q8_0* y, const act_q8_0* a, int b, int nb) {
+  float tail = 0.0f;
+  for (; b < nb; b++) {
+    const int32_t s = i32x4_hsum(dot_block(x + b, y + b)) + a->bias[b];
+    tail += (float)s * (fp16_unscaled(&x[b].d) * a->d[b]);
+  }
+  return f32x4_hsum(acc) + tail;
+}
+
 // One row against one chunk of one token's activation: nb blocks.
 static inline float dot_chunk(const block_q4_0* x, const block_q8_0* y, const act_q8_0* a, int nb) {
   v128_t acc = wasm_f32x4_const_splat(0.0f);
@@ -72,12 +83,7 @@ static inline float dot_chunk(const block_q4_0* x, const block_q8_0* y, const ac
     const v128_t scale = wasm_f32x4_mul(scales4(x + b), wasm_v128_load(a->d + b));
     acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), scale));
   }
-  float tail = 0.0f;
-  for (; b < nb; b++) {
-    const int32_t s = i32x4_hsum(dot_block(x + b, y + b)) + a->bias[b];
-    tail += (float)s * (fp16_unscaled(&x[b].d) * a->d[b]);
-  }
-  return f32x4_hsum(acc) + tail;
+  return finish_row(acc, x, y, a, b, nb);
 }
 
 void EXPORT(matvec_q4_0)(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1) {
@@ -142,12 +148,7 @@ static void tile_chunk(const uint8_t* w, int row_bytes, const block_q8_0* const 
       }
     }
     for (int t = 0; t < MM_T; t++) {
-      float tail = 0.0f;
-      for (int bt = b; bt < nb; bt++) {
-        const int32_t s = i32x4_hsum(dot_block(x + bt, y[t] + bt)) + a[t]->bias[bt];
-        tail += (float)s * (fp16_unscaled(&x[bt].d) * a[t]->d[bt]);
-      }
-      const float s = f32x4_hsum(acc[t]) + tail;
+      const float s = finish_row(acc[t], x, y[t], a[t], b, nb);
       o[t][r] = first ? s : o[t][r] + s;
     }
   }
@@ -192,8 +193,7 @@ void EXPORT(mul_mat_q4_0)(const void* w, int row_bytes, const void* a, int a_row
 // The graph's entry (rows.c's contract): this thread's share of the rows.
 void EXPORT(mat_rows_q4_0)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
                            int n, int n_tok, int n_rows, int ith, int nth) {
-  const int per = (n_rows + nth - 1) / nth;
-  const int r0 = per * ith < n_rows ? per * ith : n_rows;
-  const int r1 = r0 + per < n_rows ? r0 + per : n_rows;
+  int r0, r1;
+  rows_range(n_rows, ith, nth, &r0, &r1);
   if (r0 < r1) mul_mat_q4_0(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1);
 }

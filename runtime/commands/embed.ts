@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { parsePooling, POOLING_TYPES } from '../embed.js';
 import { loadModel } from '../model.js';
+import { positiveInt } from './args.js';
 
 export const embedUsage = `Usage: run-gguf embed <model.gguf> -p TEXT [-p TEXT...] [options]
 
@@ -26,12 +27,6 @@ Options:
   -t, --threads N       threads (default: all cores)
   -h, --help            this text`;
 
-function intOpt(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} expects a positive integer, got "${v}"`);
-  return n;
-}
 
 const fmt = (x: number) => x.toFixed(6).padStart(9);
 
@@ -72,8 +67,8 @@ export async function runEmbed(args: string[]): Promise<number> {
     return 2;
   }
   const pooling = values.pooling === undefined ? undefined : parsePooling(values.pooling);
-  const batchSize = intOpt(values['batch-size'], 'batch-size');
-  const threads = intOpt(values.threads, 'threads');
+  const batchSize = positiveInt('--batch-size', values['batch-size']);
+  const threads = positiveInt('--threads', values.threads);
 
   const model = await loadModel(path);
   let vectors: Float32Array[];

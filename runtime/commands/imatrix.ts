@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { writeIMatrix, type IMatrixFormat } from '../../formats/imatrix/index.js';
 import { computeIMatrix } from '../imatrix/index.js';
+import { positiveInt } from './args.js';
 
 export const imatrixUsage = `Usage: run-gguf imatrix <model.gguf> -f FILE [-o imatrix.gguf] [options]
 
@@ -68,12 +69,12 @@ export async function runIMatrix(args: string[]): Promise<number> {
   try {
     let text = await readFile(values.file, 'utf8');
     if (text.endsWith('\n')) text = text.slice(0, -1);
-    const nCtx = int('-c', values['ctx-size'], 512)!;
+    const nCtx = positiveInt('-c', values['ctx-size'], 512);
     const started = Date.now();
     const res = await computeIMatrix(positionals[0]!, text, {
       contextSize: nCtx,
-      chunks: int('--chunks', values.chunks, undefined),
-      threads: int('-t', values.threads, undefined),
+      chunks: positiveInt('--chunks', values.chunks, undefined),
+      threads: positiveInt('-t', values.threads, undefined),
       processOutput: values['process-output'],
       computePPL: !values['no-ppl'],
       dataset: values.file,
@@ -99,9 +100,3 @@ export async function runIMatrix(args: string[]): Promise<number> {
   }
 }
 
-function int(flag: string, v: string | undefined, dflt: number | undefined): number | undefined {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${flag}: expected a positive integer, got "${v}"`);
-  return n;
-}

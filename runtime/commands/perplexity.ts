@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadModel } from '../model.js';
 import { perplexity } from '../perplexity/index.js';
 import { KLD_CHUNK_HEADER, kldChunkLine, klDivergence, kldReport } from '../perplexity/kld.js';
+import { positiveInt } from './args.js';
 
 export const perplexityUsage = `Usage: run-gguf perplexity <model.gguf> -f FILE [-c N] [-b N] [--chunks N] [-t N] [--kl-divergence-base BASE]
        run-gguf perplexity <model.gguf> --kl-divergence --kl-divergence-base BASE [-b N] [-t N]
@@ -61,15 +62,15 @@ export async function runPerplexity(args: string[]): Promise<number> {
   let text = await readFile(values.file, 'utf8');
   if (text.endsWith('\n')) text = text.slice(0, -1);
   try {
-    const nCtx = int('-c', values['ctx-size'], 512)!;
+    const nCtx = positiveInt('-c', values['ctx-size'], 512);
     const model = await loadModel(positionals[0]!, { contextSize: nCtx });
     try {
       const started = Date.now();
       const res = perplexity(model, text, {
         contextSize: nCtx,
-        batchSize: int('-b', values['batch-size'], 2048),
-        chunks: int('--chunks', values.chunks, undefined),
-        threads: int('-t', values.threads, undefined),
+        batchSize: positiveInt('-b', values['batch-size'], 2048),
+        chunks: positiveInt('--chunks', values.chunks, undefined),
+        threads: positiveInt('-t', values.threads, undefined),
         logitsFile: base,
         onStart: (n, nTokens) => process.stderr.write(`perplexity: ${nTokens} tokens; calculating perplexity over ${n} chunks, n_ctx=${nCtx}\n`),
         onChunk: (i, n, ppl) => {
@@ -94,20 +95,14 @@ export async function runPerplexity(args: string[]): Promise<number> {
   }
 }
 
-function int(flag: string, v: string | undefined, dflt: number | undefined): number | undefined {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${flag}: expected a positive integer, got "${v}"`);
-  return n;
-}
 
 async function runKLD(modelPath: string, baseFile: string, batch: string | undefined, threads: string | undefined): Promise<number> {
   try {
     const model = await loadModel(modelPath);
     try {
       const acc = klDivergence(model, baseFile, {
-        batchSize: int('-b', batch, 2048),
-        threads: int('-t', threads, undefined),
+        batchSize: positiveInt('-b', batch, 2048),
+        threads: positiveInt('-t', threads, undefined),
         onChunk: (i, _n, stats) => {
           if (i === 1) console.log(`\n${KLD_CHUNK_HEADER}`);
           console.log(kldChunkLine(i, stats));

@@ -7,6 +7,7 @@ import { llamaFileTypeName } from '../../formats/gguf/index.js';
 import { importanceOf, readIMatrix, type Importance } from '../../formats/imatrix/index.js';
 import { quantizeTypeNames } from '../../formats/quantize/index.js';
 import { quantizeModel, QuantizeProgressLine } from '../quantize/index.js';
+import { positiveInt } from './args.js';
 
 export const quantizeUsage = `Usage: run-gguf quantize <in.gguf> <out.gguf> <TYPE> [options]
 
@@ -67,8 +68,7 @@ export async function runQuantize(args: string[]): Promise<number> {
   const progress = process.stderr.isTTY ? new QuantizeProgressLine(process.stderr) : undefined;
   const log = (text: string) => (progress ? progress.log(text) : process.stderr.write(text));
   try {
-    const threads = values.threads === undefined ? availableParallelism() : Number(values.threads);
-    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`-t: expected a positive integer, got "${values.threads}"`);
+    const threads = positiveInt('-t', values.threads, availableParallelism());
     let imatrix: Importance | undefined;
     if (values.imatrix !== undefined) {
       imatrix = importanceOf(await readIMatrix(values.imatrix));
