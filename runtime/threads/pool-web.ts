@@ -12,17 +12,13 @@ import type { Kernels } from '../../wasm/loader.js';
 import { bindPlan, runPhases, type EncodedPlan } from '../graph/exec.js';
 import { CTL, CTL_INTS, createBarrier } from './control.js';
 import { trackStart } from './started.js';
+import type { WorkerKernelsInit } from './worker-kernels.js';
 
 const WORKER_STACK = 512 * 1024;
 
 /** What pool-worker.ts receives first. */
-export interface PoolWorkerInit {
+export interface PoolWorkerInit extends WorkerKernelsInit {
   type: 'init';
-  module: WebAssembly.Module;
-  relaxedModule: WebAssembly.Module | null;
-  memory: WebAssembly.Memory;
-  control: SharedArrayBuffer;
-  stackTop: number;
   ith: number;
   nth: number;
 }

@@ -1,9 +1,9 @@
 // A browser worker of pool-web.ts: its own instance of the kernels on the
 // shared memory, with its own stack, running its share of every phase.
-import { loadKernels } from '../../wasm/loader.js';
 import { bindPlan, runPhases } from '../graph/exec.js';
 import { CTL, createBarrier, waitForJob } from './control.js';
 import type { PoolWorkerInit, PoolWorkerPlan } from './pool-web.js';
+import { startWorkerKernels } from './worker-kernels.js';
 
 interface WorkerScope {
   postMessage(message: unknown): void;
@@ -43,16 +43,7 @@ function planArrival(id: number): Promise<Bound> {
 
 async function serve(init: PoolWorkerInit): Promise<void> {
   const ctl = new Int32Array(init.control);
-  let kernels: Awaited<ReturnType<typeof loadKernels>>;
-  try {
-    kernels = await loadKernels({ module: init.module, relaxedModule: init.relaxedModule, memory: init.memory });
-    kernels.moveStack(init.stackTop);
-  } catch (e) {
-    // the other threads may already wait for this one at a barrier
-    Atomics.store(ctl, CTL.FAILED, 1);
-    Atomics.notify(ctl, CTL.BAR_GEN);
-    throw e;
-  }
+  const kernels = await startWorkerKernels(init);
   lookup = (name) => kernels.lookup<(...a: number[]) => unknown>(name);
   for (const m of early.splice(0)) takePlan(m);
   const dynamic = ctl.subarray(CTL.DYN);

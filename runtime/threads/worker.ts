@@ -1,16 +1,11 @@
 // A worker thread of the pool: its own instance of the kernels module on the
 // shared memory, with its own stack, running its share of every phase.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { loadKernels } from '../../wasm/loader.js';
 import { bindPlan, runPhases, type EncodedPlan } from '../graph/exec.js';
 import { CTL, createBarrier, waitForJob } from './control.js';
+import { startWorkerKernels, type WorkerKernelsInit } from './worker-kernels.js';
 
-interface WorkerInit {
-  module: WebAssembly.Module;
-  relaxedModule: WebAssembly.Module | null;
-  memory: WebAssembly.Memory;
-  control: SharedArrayBuffer;
-  stackTop: number;
+interface WorkerInit extends WorkerKernelsInit {
   ith: number;
   nth: number;
   plans: MessagePort;
@@ -18,17 +13,7 @@ interface WorkerInit {
 
 const init = workerData as WorkerInit;
 const ctl = new Int32Array(init.control);
-let kernels: Awaited<ReturnType<typeof loadKernels>>;
-try {
-  kernels = await loadKernels({ module: init.module, relaxedModule: init.relaxedModule, memory: init.memory });
-  // every instance starts on the module's one stack: move to our own region
-  kernels.moveStack(init.stackTop);
-} catch (e) {
-  // the other threads may already wait for this one at a barrier
-  Atomics.store(ctl, CTL.FAILED, 1);
-  Atomics.notify(ctl, CTL.BAR_GEN);
-  throw e;
-}
+const kernels = await startWorkerKernels(init);
 parentPort?.postMessage('ready');
 const dynamic = ctl.subarray(CTL.DYN);
 const barrier = createBarrier(ctl, init.nth);
