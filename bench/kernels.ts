@@ -3,6 +3,7 @@
 //   npm run bench:kernels            about a minute
 //   npm run bench:kernels -- --quick a few seconds (or BENCH_QUICK=1)
 //   npm run bench:kernels -- --prefill   prefill instead (see benchPrefill)
+//   npm run bench:kernels -- --types Q4_0,Q4_K   only these weight types
 //
 // Every type with a matvec_<type> export in wasm/kernels.wasm is measured
 // (k-quants appear as soon as kernels/kquants.c exports them). The weights
@@ -29,11 +30,14 @@ const DISTINCT_ROWS = 16; // quantized by the (slow) reference, then tiled
 const SIMD_MS = quick ? 150 : 1000; // tinybench time budget per type
 const SCALAR_MS = quick ? 60 : 400; // plain-JS rows are timed for about this long
 
-const TYPES: readonly GGMLType[] = [
+const ALL_TYPES: readonly GGMLType[] = [
   GGMLType.F32, GGMLType.F16, GGMLType.BF16,
   GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q8_0,
   GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K,
 ];
+const typesArg = process.argv.indexOf('--types');
+const TYPES = typesArg < 0 ? ALL_TYPES : ALL_TYPES.filter((t) =>
+  process.argv[typesArg + 1]!.toUpperCase().split(',').includes(ggmlTypeInfo(t)!.name.toUpperCase()));
 
 interface Row {
   type: string;

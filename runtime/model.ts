@@ -10,6 +10,7 @@ import { Embedder, type EmbedOptions, type EmbedderOptions } from './embed.js';
 import type { Tensor } from './graph/graph.js';
 import { readHParams, type HParams } from './hparams.js';
 import { checkFits, loadWeights, readSourcesHeader, weightBytes, type LoadProgress, type TensorByteSource, type TensorSource } from './load.js';
+import { repackWeights } from './repack.js';
 import { Tokenizer, type TokenizeOptions } from './tokenizer/index.js';
 
 export interface LoadModelOptions {
@@ -25,6 +26,11 @@ export interface LoadModelOptions {
    * that prove a comparison can fail (a deliberately broken graph).
    */
   buildGraph?: BuildGraph;
+  /**
+   * Rewrite weights into the faster layouts the kernels have (runtime/repack.ts;
+   * same results, bit for bit). Default true; false keeps the file's bytes as they are.
+   */
+  repack?: boolean;
 }
 
 /** Scratch a graph needs beyond weights and KV cache, roughly (activations of one 512-token batch). */
@@ -71,7 +77,8 @@ export class Model {
     checkFits(path, weightBytes(sources), Context.kvBytes(hparams, nCtx), scratchEstimate(hparams, nCtx));
     const kernels = await loadKernels();
     const byName = byteSources && new Map(byteSources.map((s) => [s.name, s]));
-    const { weights, region } = await loadWeights(kernels, sources, options.onProgress, options.signal, byName);
+    const { weights: loaded, region } = await loadWeights(kernels, sources, options.onProgress, options.signal, byName);
+    const weights = options.repack === false ? loaded : repackWeights(kernels, loaded);
     return new Model(path, gguf, kernels, hparams, tokenizer, build, weights, region);
   }
 

@@ -5,17 +5,21 @@
 // 0..127 and adds adjacent pairs (one pmaddubsw on x86, sdot-like on ARM). Its
 // result is implementation-defined only when the second operand has its top
 // bit set; q4_0's nibbles (0..15) never do, so every engine gives the exact
-// integer dot. That replaces the baseline's widening of activations and
-// weights to int16: the activation is read as the q8_0 bytes themselves, and
-// a block costs two byte dots instead of four int16 dots.
+// integer dot, on the q8_0 activation bytes as stored.
 //
-// Four consecutive blocks are reduced together: their four exact int32 block
-// sums land in one i32x4 (lane j = block b+j), which takes q4_0's -8 offset
-// (-8 * sum(a), per block, as a vector), then one convert, and one multiply
-// by the four blocks' scale products. Leftover blocks (n/32 not a multiple of
-// 4) go one at a time. Results differ from the baseline build only in f32
-// summation order (both are within the reference's bound; see the kernel
-// tests); within this build, mul_mat_q4_0 equals matvec_q4_0 token by token.
+// Four rows at a time, one row per lane ("vertical"): the four rows' blocks
+// are transposed in 4-byte groups, so a vector holds four consecutive
+// nibble pairs of each row, and the activation's four matching bytes are
+// broadcast to all lanes. Eight byte dots per block then leave row j's
+// exact block sum in lane j: no horizontal reduction, and one convert, one
+// scale multiply and one add finish four rows' block at once. The decoded
+// weights of a block serve every token of the batch (up to MM_TOK), so the
+// prefill's per-(block, token) work is the byte dots and those float steps.
+//
+// Per row and token the float steps are ggml's reference order,
+// acc += f32(isum) * (d_w * d_a) block after block, whatever the batch or
+// the row's position among the four: matvec is the one-token case, so a batch
+// gives the same bits as token by token, and any thread split the same bits.
 #include "../common.h"
 
 #include "../legacy-blocks.h"
@@ -23,6 +27,7 @@
 // Blocks per activation chunk (ACT_CHUNK columns): scales and offsets are
 // precomputed per chunk, on the stack.
 #define CB (ACT_CHUNK / QK)
+#define MM_TOK 64  // tokens per pass (stack: 64 * 2 KiB of activation scales, 1 KiB of accumulators)
 
 typedef struct {
   float d[CB];        // activation block scale times 2^112 (weights' scales are unscaled by 2^-112)
@@ -38,162 +43,190 @@ static void prep_q8_0(const block_q8_0* y, int nb, act_q8_0* a) {
   }
 }
 
-// One block's exact dot (nibbles 0..15 times the activation) as four partial sums.
-static inline v128_t dot_block(const block_q4_0* x, const block_q8_0* y) {
-  const v128_t v = wasm_v128_load(x->qs);
-  const v128_t m = wasm_i8x16_const_splat(0x0F);
-  const v128_t lo = wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load(y->qs), wasm_v128_and(v, m));
-  const v128_t hi = wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load(y->qs + 16), wasm_v128_and(wasm_u16x8_shr(v, 4), m));
-  return wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(lo, hi));  // |lane| <= 4 * 15 * 128
-}
-
-// The four block sums of blocks b..b+3 in the lanes of one vector.
-static inline v128_t sum4(v128_t e0, v128_t e1, v128_t e2, v128_t e3) {
-  const v128_t t01 = wasm_i32x4_add(wasm_i32x4_shuffle(e0, e1, 0, 4, 1, 5), wasm_i32x4_shuffle(e0, e1, 2, 6, 3, 7));
-  const v128_t t23 = wasm_i32x4_add(wasm_i32x4_shuffle(e2, e3, 0, 4, 1, 5), wasm_i32x4_shuffle(e2, e3, 2, 6, 3, 7));
-  return wasm_i32x4_add(wasm_i32x4_shuffle(t01, t23, 0, 1, 4, 5), wasm_i32x4_shuffle(t01, t23, 2, 3, 6, 7));
-}
-
-// The f16 scales of blocks x[0..3] as fp16_unscaled gives them (value * 2^-112), one per lane.
-static inline v128_t scales4(const block_q4_0* x) {
-  const v128_t h = wasm_i32x4_make(x[0].d, x[1].d, x[2].d, x[3].d);
+// Four f16 scales (one per row) as fp16_unscaled gives them (value * 2^-112).
+static inline v128_t scales4(uint16_t d0, uint16_t d1, uint16_t d2, uint16_t d3) {
+  const v128_t h = wasm_i32x4_make(d0, d1, d2, d3);
   const v128_t mag = wasm_v128_and(wasm_i32x4_shl(h, 13), wasm_i32x4_const_splat(0x0FFFE000));
   return wasm_v128_or(mag, wasm_v128_and(wasm_i32x4_shl(h, 16), wasm_i32x4_const_splat((int32_t)0x80000000u)));
 }
 
-// The row's value from its 4-block accumulator plus blocks b..nb-1 one at a
-// time (n/32 not a multiple of 4): the one ending matvec and the tiles share.
-static inline float finish_row(v128_t acc, const block_q4_0* x, const block_q8_0* y, const act_q8_0* a, int b, int nb) {
-  float tail = 0.0f;
-  for (; b < nb; b++) {
-    const int32_t s = i32x4_hsum(dot_block(x + b, y + b)) + a->bias[b];
-    tail += (float)s * (fp16_unscaled(&x[b].d) * a->d[b]);
-  }
-  return f32x4_hsum(acc) + tail;
+// Four rows' block b, interleaved for the kernels below (see repack_q4_0x4).
+typedef struct { uint16_t d[4]; uint8_t qs[64]; } block_q4_0x4;
+_Static_assert(sizeof(block_q4_0x4) == 4 * sizeof(block_q4_0), "a group takes four rows' bytes");
+
+// The same from a group's four adjacent f16s: one load and one extend instead of four scalar loads.
+static inline v128_t scales4_x4(const uint16_t* d) {
+  const v128_t h = wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(d));
+  const v128_t mag = wasm_v128_and(wasm_i32x4_shl(h, 13), wasm_i32x4_const_splat(0x0FFFE000));
+  return wasm_v128_or(mag, wasm_v128_and(wasm_i32x4_shl(h, 16), wasm_i32x4_const_splat((int32_t)0x80000000u)));
 }
 
-// One row against one chunk of one token's activation: nb blocks.
-static inline float dot_chunk(const block_q4_0* x, const block_q8_0* y, const act_q8_0* a, int nb) {
-  v128_t acc = wasm_f32x4_const_splat(0.0f);
-  int b = 0;
-  for (; b + 4 <= nb; b += 4) {
-    v128_t s = sum4(dot_block(x + b, y + b), dot_block(x + b + 1, y + b + 1),
-                    dot_block(x + b + 2, y + b + 2), dot_block(x + b + 3, y + b + 3));
-    s = wasm_i32x4_add(s, wasm_v128_load(a->bias + b));
-    const v128_t scale = wasm_f32x4_mul(scales4(x + b), wasm_v128_load(a->d + b));
-    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), scale));
-  }
-  return finish_row(acc, x, y, a, b, nb);
-}
+#define RDOT(a, q) wasm_i16x8_relaxed_dot_i8x16_i7x16(a, q)
+#define SPLAT4(p) wasm_v128_load32_splat(p)
 
-void EXPORT(matvec_q4_0)(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1) {
-  act_q8_0 act;
-  for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {
-    const int nb = (n - c0 < ACT_CHUNK ? n - c0 : ACT_CHUNK) / QK;
-    const block_q8_0* y = (const block_q8_0*)a + c0 / QK;
-    prep_q8_0(y, nb, &act);
-    for (int r = r0; r < r1; r++) {
-      const block_q4_0* x = (const block_q4_0*)((const uint8_t*)w + (size_t)r * row_bytes) + c0 / QK;
-      const float s = dot_chunk(x, y, &act, nb);
-      out[r] = c0 == 0 ? s : out[r] + s;
-    }
-  }
-}
+// Four rows' block as eight vectors of nibbles: l[g] holds elements
+// 4g..4g+3 of rows 0..3 (four bytes per row, row j at bytes 4j..4j+3), h[g]
+// elements 16+4g..16+4g+3; dw the rows' scales (fp16_unscaled, one per lane).
+typedef struct { v128_t l[4], h[4], dw; } rows4;
 
-float EXPORT(vec_dot_q4_0_q8_0)(int n, const void* w, const void* a) {
-  float out;
-  matvec_q4_0(w, 0, a, &out, n, 0, 1);
-  return out;
-}
-
-// Prefill: rows outer, tokens inner, MM_T tokens at a time. A weight row
-// (n/32 * 18 bytes, a few KiB) stays in L1 while every token of the batch
-// passes it, so the matrix streams from memory once per batch; the
-// activations (n_tok q8_0 rows) sit in L2. Each group of four blocks is
-// decoded once (nibbles and scales) for the MM_T tokens of a tile; the
-// per-(row, token) float steps are dot_chunk's, in its order, so results
-// equal matvec's bit for bit.
-#define MM_TOK 64  // tokens whose chunk scales are prepared at a time (stack: 64 * 2 KiB)
-#define MM_T 4
-
-static inline v128_t dot_decoded(v128_t lo, v128_t hi, const block_q8_0* y) {
-  return wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load(y->qs), lo),
-                                                         wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load(y->qs + 16), hi)));
-}
-
-// Rows [r0, r1) x tokens t..t+MM_T-1 of one chunk: the tile version of dot_chunk.
-static void tile_chunk(const uint8_t* w, int row_bytes, const block_q8_0* const y[MM_T], const act_q8_0* const a[MM_T],
-                       float* const o[MM_T], int first, int nb, int r0, int r1) {
+// From q4_0x4 groups: the bytes are already in that order.
+static inline rows4 decode_x4(const block_q4_0x4* g) {
   const v128_t m = wasm_i8x16_const_splat(0x0F);
-  for (int r = r0; r < r1; r++) {
-    const block_q4_0* x = (const block_q4_0*)(w + (size_t)r * row_bytes);
-    v128_t acc[MM_T];
-    for (int t = 0; t < MM_T; t++) acc[t] = wasm_f32x4_const_splat(0.0f);
-    int b = 0;
-    for (; b + 4 <= nb; b += 4) {
-      v128_t lo[4], hi[4];
-      for (int j = 0; j < 4; j++) {
-        const v128_t v = wasm_v128_load(x[b + j].qs);
-        lo[j] = wasm_v128_and(v, m);
-        hi[j] = wasm_v128_and(wasm_u16x8_shr(v, 4), m);
-      }
-      const v128_t wd = scales4(x + b);
-      for (int t = 0; t < MM_T; t++) {
-        const block_q8_0* yt = y[t] + b;
-        v128_t s = sum4(dot_decoded(lo[0], hi[0], yt), dot_decoded(lo[1], hi[1], yt + 1),
-                        dot_decoded(lo[2], hi[2], yt + 2), dot_decoded(lo[3], hi[3], yt + 3));
-        s = wasm_i32x4_add(s, wasm_v128_load(a[t]->bias + b));
-        const v128_t scale = wasm_f32x4_mul(wd, wasm_v128_load(a[t]->d + b));
-        acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), scale));
-      }
+  rows4 w;
+  for (int i = 0; i < 4; i++) {
+    const v128_t v = wasm_v128_load(g->qs + 16 * i);
+    w.l[i] = wasm_v128_and(v, m);
+    w.h[i] = wasm_v128_and(wasm_u16x8_shr(v, 4), m);
+  }
+  w.dw = scales4_x4(g->d);
+  return w;
+}
+
+// From four plain q4_0 rows: the same vectors after a 4x4 transpose of 32-bit groups.
+static inline rows4 decode_rows(const block_q4_0* const x[4], int b) {
+  const v128_t m = wasm_i8x16_const_splat(0x0F);
+  const v128_t q0 = wasm_v128_load(x[0][b].qs), q1 = wasm_v128_load(x[1][b].qs);
+  const v128_t q2 = wasm_v128_load(x[2][b].qs), q3 = wasm_v128_load(x[3][b].qs);
+  const v128_t t0 = wasm_i32x4_shuffle(q0, q1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(q0, q1, 2, 6, 3, 7);
+  const v128_t t2 = wasm_i32x4_shuffle(q2, q3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(q2, q3, 2, 6, 3, 7);
+  const v128_t g[4] = {wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5), wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7),
+                       wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5), wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7)};
+  rows4 w;
+  for (int i = 0; i < 4; i++) {
+    w.l[i] = wasm_v128_and(g[i], m);
+    w.h[i] = wasm_v128_and(wasm_u16x8_shr(g[i], 4), m);
+  }
+  w.dw = scales4(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d);
+  return w;
+}
+
+// acc[t] lane j += row j's block b times token t, for nt tokens.
+static inline void rows4_tokens(const rows4* w, const block_q8_0* const* y, const act_q8_0* a, v128_t* acc, int nt, int b) {
+  for (int t = 0; t < nt; t++) {
+    const int8_t* q = y[t][b].qs;
+    const v128_t slo = wasm_i16x8_add(wasm_i16x8_add(RDOT(SPLAT4(q), w->l[0]), RDOT(SPLAT4(q + 4), w->l[1])),
+                                      wasm_i16x8_add(RDOT(SPLAT4(q + 8), w->l[2]), RDOT(SPLAT4(q + 12), w->l[3])));
+    const v128_t shi = wasm_i16x8_add(wasm_i16x8_add(RDOT(SPLAT4(q + 16), w->h[0]), RDOT(SPLAT4(q + 20), w->h[1])),
+                                      wasm_i16x8_add(RDOT(SPLAT4(q + 24), w->h[2]), RDOT(SPLAT4(q + 28), w->h[3])));
+    // |lane| <= 8 * 2 * 127 * 15 < 2^15
+    const v128_t s = wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(slo, shi)),
+                                    wasm_i32x4_splat(a[t].bias[b]));
+    const v128_t scale = wasm_f32x4_mul(w->dw, wasm_f32x4_splat(a[t].d[b]));
+    acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), scale));
+  }
+}
+
+// Adds (or, for the first chunk, stores) a group's accumulators to rows
+// [r, r + 4) of each token's output, keeping only rows in [r0, r1).
+static inline void store_rows4(const v128_t* acc, int nt, float* out, int out_stride, int r, int r0, int r1, int first) {
+  for (int t = 0; t < nt; t++) {
+    float* o = out + (size_t)t * out_stride + r;
+    if (r >= r0 && r + 4 <= r1) {
+      wasm_v128_store(o, first ? acc[t] : wasm_f32x4_add(wasm_v128_load(o), acc[t]));
+    } else {
+      float v[4];
+      wasm_v128_store(v, acc[t]);
+      for (int j = 0; j < 4; j++)
+        if (r + j >= r0 && r + j < r1) o[j] = first ? v[j] : o[j] + v[j];
     }
-    for (int t = 0; t < MM_T; t++) {
-      const float s = finish_row(acc[t], x, y[t], a[t], b, nb);
-      o[t][r] = first ? s : o[t][r] + s;
+  }
+}
+
+// The batch loop shared by both layouts: tokens in passes of MM_TOK, columns
+// in chunks of ACT_CHUNK, rows in groups of four (x4: the layout's groups,
+// rows 4G..4G+3; plain: r0, r0 + 4, ..., the last group repeating row r1-1).
+static inline void mul_mat_4(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
+                             int n, int n_tok, int r0, int r1, int x4) {
+  act_q8_0 act[MM_TOK];
+  v128_t acc[MM_TOK];
+  const block_q8_0* y[MM_TOK];
+  const int g0 = x4 ? r0 & ~3 : r0;
+  for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
+    const int nt = n_tok - t0 < MM_TOK ? n_tok - t0 : MM_TOK;
+    for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {
+      const int nb = (n - c0 < ACT_CHUNK ? n - c0 : ACT_CHUNK) / QK;
+      for (int t = 0; t < nt; t++) {
+        y[t] = (const block_q8_0*)((const uint8_t*)a + (size_t)(t0 + t) * a_row_bytes) + c0 / QK;
+        prep_q8_0(y[t], nb, &act[t]);
+      }
+      for (int r = g0; r < r1; r += 4) {
+        const block_q4_0x4* g = (const block_q4_0x4*)((const uint8_t*)w + (size_t)r * row_bytes) + c0 / QK;
+        const block_q4_0* x[4];
+        for (int j = 0; j < 4; j++)
+          x[j] = (const block_q4_0*)((const uint8_t*)w + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes) + c0 / QK;
+        if (nt == 1) {  // decode: the accumulator stays in a register
+          v128_t s = wasm_f32x4_const_splat(0.0f);
+          for (int b = 0; b < nb; b++) {
+            const rows4 wb = x4 ? decode_x4(g + b) : decode_rows(x, b);
+            rows4_tokens(&wb, y, act, &s, 1, b);
+          }
+          acc[0] = s;
+        } else {
+          for (int t = 0; t < nt; t++) acc[t] = wasm_f32x4_const_splat(0.0f);
+          for (int b = 0; b < nb; b++) {
+            const rows4 wb = x4 ? decode_x4(g + b) : decode_rows(x, b);
+            rows4_tokens(&wb, y, act, acc, nt, b);
+          }
+        }
+        store_rows4(acc, nt, out + (size_t)t0 * out_stride, out_stride, r, r0, r1, c0 == 0);
+      }
     }
   }
 }
 
 void EXPORT(mul_mat_q4_0)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
                            int n, int n_tok, int r0, int r1) {
-  act_q8_0 act[MM_TOK];
-  for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
-    const int nt = n_tok - t0 < MM_TOK ? n_tok - t0 : MM_TOK;
-    for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {
-      const int nb = (n - c0 < ACT_CHUNK ? n - c0 : ACT_CHUNK) / QK;
-      const block_q8_0* yrow[MM_TOK];
-      for (int t = 0; t < nt; t++) {
-        yrow[t] = (const block_q8_0*)((const uint8_t*)a + (size_t)(t0 + t) * a_row_bytes) + c0 / QK;
-        prep_q8_0(yrow[t], nb, &act[t]);
-      }
-      const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / QK) * sizeof(block_q4_0);
-      int t = 0;
-      for (; t + MM_T <= nt; t += MM_T) {
-        const block_q8_0* y[MM_T];
-        const act_q8_0* at[MM_T];
-        float* o[MM_T];
-        for (int j = 0; j < MM_T; j++) {
-          y[j] = yrow[t + j];
-          at[j] = &act[t + j];
-          o[j] = out + (size_t)(t0 + t + j) * out_stride;
-        }
-        tile_chunk(wc, row_bytes, y, at, o, c0 == 0, nb, r0, r1);
-      }
-      for (; t < nt; t++) {  // a leftover token: matvec's own loop
-        float* o = out + (size_t)(t0 + t) * out_stride;
-        for (int r = r0; r < r1; r++) {
-          const float s = dot_chunk((const block_q4_0*)(wc + (size_t)r * row_bytes), yrow[t], &act[t], nb);
-          o[r] = c0 == 0 ? s : o[r] + s;
-        }
-      }
+  mul_mat_4(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1, 0);
+}
+
+void EXPORT(mul_mat_q4_0x4)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
+                             int n, int n_tok, int r0, int r1) {
+  mul_mat_4(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1, 1);
+}
+
+void EXPORT(matvec_q4_0)(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1) {
+  mul_mat_q4_0(w, row_bytes, a, 0, out, 0, n, 1, r0, r1);
+}
+
+void EXPORT(matvec_q4_0x4)(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1) {
+  mul_mat_q4_0x4(w, row_bytes, a, 0, out, 0, n, 1, r0, r1);
+}
+
+float EXPORT(vec_dot_q4_0_q8_0)(int n, const void* w, const void* a) {
+  float out;
+  mul_mat_q4_0(w, 0, a, 0, &out, 0, n, 1, 0, 1);
+  return out;
+}
+
+// Rewrites n_rows (a multiple of 4) plain q4_0 rows as q4_0x4 groups, in
+// place: group G takes the bytes of rows 4G..4G+3. scratch: 4 * row_bytes.
+void EXPORT(repack_q4_0x4)(void* w, int row_bytes, int n_rows, void* scratch) {
+  const int nb = row_bytes / (int)sizeof(block_q4_0);
+  for (int r = 0; r + 4 <= n_rows; r += 4) {
+    uint8_t* base = (uint8_t*)w + (size_t)r * row_bytes;
+    for (int i = 0; i < 4 * row_bytes; i++) ((uint8_t*)scratch)[i] = base[i];
+    const block_q4_0* x[4];
+    for (int j = 0; j < 4; j++) x[j] = (const block_q4_0*)((const uint8_t*)scratch + (size_t)j * row_bytes);
+    block_q4_0x4* g = (block_q4_0x4*)base;
+    for (int b = 0; b < nb; b++) {
+      for (int j = 0; j < 4; j++) g[b].d[j] = x[j][b].d;
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) memcpy(g[b].qs + 16 * i + 4 * j, x[j][b].qs + 4 * i, 4);
     }
   }
 }
 
-// The graph's entry (rows.c's contract): this thread's share of the rows.
+// The graph's entries (rows.c's contract): this thread's share of the rows.
 void EXPORT(mat_rows_q4_0)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
                            int n, int n_tok, int n_rows, int ith, int nth) {
   int r0, r1;
   rows_range(n_rows, ith, nth, &r0, &r1);
   if (r0 < r1) mul_mat_q4_0(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1);
+}
+
+void EXPORT(mat_rows_q4_0x4)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
+                             int n, int n_tok, int n_rows, int ith, int nth) {
+  int r0, r1;
+  rows_range(n_rows, ith, nth, &r0, &r1);
+  if (r0 < r1) mul_mat_q4_0x4(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1);
 }

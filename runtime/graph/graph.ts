@@ -26,7 +26,11 @@ export interface Tensor {
   readonly viewOffset?: number;
   /** Bytes between consecutive rows (ne[1] steps); contiguous when absent. */
   readonly rowStride?: number;
+  /** Weights repacked at load (runtime/repack.ts): only matmuls read them, with mat_rows_<layout>. */
+  readonly layout?: WeightLayout;
 }
+
+export type WeightLayout = 'q4_0x4';
 
 /** An argument of a kernel call, resolved to a number when the graph is planned. */
 export type Arg =

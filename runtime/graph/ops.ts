@@ -76,6 +76,7 @@ export class Ops {
 
   /** Rows of a token embedding table (any weight type) for int32 ids. */
   getRows(table: Tensor, ids: Tensor, name = 'inp_embd'): Tensor {
+    if (table.layout) throw new Error(`${name}: ${table.name} was repacked (${table.layout}) for matmuls and cannot be read by row`);
     const n = table.ne[0]!;
     const nIds = elementCount(ids.ne);
     const out = this.g.f32(name, [n, nIds]);
@@ -133,7 +134,7 @@ export class Ops {
       phases.push(this.phase(convert, at(x), xStride, { scratch: 0 }, actRow, nIn, nTok));
       act = { scratch: 0 };
     }
-    phases.push(this.phase(`mat_rows_${info.name}`, at(w), rowSize(w.type, nIn), act, actRow, at(out), nOut, nIn, nTok, nOut));
+    phases.push(this.phase(`mat_rows_${w.layout ?? info.name}`, at(w), rowSize(w.type, nIn), act, actRow, at(out), nOut, nIn, nTok, nOut));
     return this.g.add({ name, inputs: [w, x], output: out, scratchBytes, phases });
   }
 
@@ -335,7 +336,7 @@ export class Ops {
       phases: [
         this.phase('moe_gather_rows', at(ids), k, nTok, nExpert, at(x), x.rowStride ?? nIn * 4, xRows === nTok ? 0 : 1,
           nIn, vdt, { scratch: 0 }, act, actRow),
-        this.phase(`mat_rows_id_${info.name}`, at(w), rowBytes, rowBytes * nOut, { scratch: 0 }, nExpert, act, actRow, sorted, nOut, nIn),
+        this.phase(`mat_rows_id_${w.layout ?? info.name}`, at(w), rowBytes, rowBytes * nOut, { scratch: 0 }, nExpert, act, actRow, sorted, nOut, nIn),
         this.phase('moe_scatter_rows', { scratch: 0 }, nExpert, nPairs, sorted, at(out), nOut),
       ],
     });

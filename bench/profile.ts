@@ -1,0 +1,69 @@
+// Where a forward pass spends its time, kernel by kernel, on one thread.
+//
+//   node dist/bench/profile.js <model.gguf> [-p 128] [--synthetic SHAPE:TYPE]
+//
+// Builds the same plans the context runs (a -p token prefill and a one-token
+// decode after it), then runs every phase alone, in order, several times and
+// sums the time per kernel name. Phase by phase timing adds a little call
+// overhead per phase; the shares, not the absolute times, are the point.
+import { parseArgs } from 'node:util';
+import { ensureSyntheticModel, parseSyntheticSpec } from '../formats/synthetic/cache.js';
+import { bindPlan } from '../runtime/graph/exec.js';
+import { Context } from '../runtime/context.js';
+import { loadModel } from '../runtime/index.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { 'n-prompt': { type: 'string', short: 'p', default: '128' }, synthetic: { type: 'string' }, reps: { type: 'string', short: 'r', default: '3' } },
+});
+const path = values.synthetic ? (await ensureSyntheticModel(parseSyntheticSpec(values.synthetic))).path : positionals[0];
+if (!path) throw new Error('usage: profile <model.gguf> [-p N] [--synthetic SHAPE:TYPE]');
+const nPrompt = Number(values['n-prompt']);
+const reps = Number(values.reps);
+
+const model = await loadModel(path);
+const ctx = new Context(model, { threads: 1, contextSize: nPrompt + 16 });
+const tokens = Array.from({ length: nPrompt }, (_, i) => 1 + ((i * 7919) % (model.hparams.n_vocab - 1)));
+ctx.evaluate(tokens);
+ctx.evaluate([1]);
+
+interface PlanEntry { plan: { encoded: Parameters<typeof bindPlan>[0] } }
+const planFor = (ctx as unknown as { planFor(n: number, o: number): PlanEntry }).planFor.bind(ctx);
+const lookup = (name: string) => model.kernels.lookup<(...a: number[]) => unknown>(name);
+
+function profile(label: string, nTok: number, nKv: number): void {
+  const { plan } = planFor(nTok, 1);
+  const enc = plan.encoded;
+  const bound = bindPlan(enc, lookup);
+  const byFn = new Map<string, number>();
+  let total = 0;
+  for (let rep = 0; rep < reps; rep++) {
+    enc.phases.forEach((p, i) => {
+      const b = bound[i]!;
+      for (let j = 0; j < b.dyn.length; j += 2) b.argv[b.dyn[j]!] = nKv;
+      b.argv[b.argv.length - 2] = 0;
+      b.argv[b.argv.length - 1] = 1;
+      const t0 = performance.now();
+      b.f.apply(null, b.argv);
+      const dt = performance.now() - t0;
+      if (rep > 0) {
+        const name = enc.fns[p.fn]!;
+        byFn.set(name, (byFn.get(name) ?? 0) + dt);
+        total += dt;
+      }
+    });
+  }
+  const n = reps - 1;
+  console.log(`\n${label}: ${(total / n).toFixed(1)} ms per run (${(total / n / nTok).toFixed(2)} ms/token), one thread`);
+  console.log('| kernel | ms/run | share |');
+  console.log('|---|---:|---:|');
+  for (const [name, ms] of [...byFn].sort((a, b) => b[1] - a[1])) {
+    if (ms / total < 0.002) continue;
+    console.log(`| ${name} | ${(ms / n).toFixed(2)} | ${((100 * ms) / total).toFixed(1)}% |`);
+  }
+}
+
+profile(`prefill of ${nPrompt} tokens`, nPrompt, nPrompt);
+profile('decode of 1 token', 1, nPrompt + 1);
+ctx.dispose();
+model.dispose();

@@ -1,0 +1,123 @@
+// Weights repacked at load (runtime/repack.ts): a repacked matrix must give
+// exactly the bits of the file's layout, for a prompt batch and for decode,
+// for any thread split (including splits that cut a group of four rows), for
+// rows spanning several activation chunks, and as experts of ggml_mul_mat_id.
+// The plain layout is held to the formats/ reference by kernels-legacy and
+// kernels-matmul; equality here carries that to the repacked one.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { GGMLType, rowSize } from '../formats/ggml-types.js';
+import { quantizeRow } from '../formats/quant/index.js';
+import { bindPlan } from '../runtime/graph/exec.js';
+import { Graph, type Tensor } from '../runtime/graph/graph.js';
+import { Ops } from '../runtime/graph/ops.js';
+import { Plan } from '../runtime/graph/plan.js';
+import { repackWeights } from '../runtime/repack.js';
+import { loadKernels, type Kernels } from '../wasm/loader.js';
+import { gaussian, mulberry32 } from './helpers/rng.js';
+
+const k: Kernels = await loadKernels();
+const hasX4 = k.lookup('mat_rows_q4_0x4') !== undefined;
+const allocs: number[] = [];
+function put(data: ArrayBufferView): number {
+  const p = k.malloc(data.byteLength + 64);
+  allocs.push(p);
+  const at = Math.ceil(p / 64) * 64;
+  k.write(at, data);
+  return at;
+}
+test.after(() => allocs.forEach((p) => k.free(p)));
+
+/** Plans g and runs every phase as each of nth threads in turn (what the barrier between phases allows). */
+function run(g: Graph, nth: number): Plan {
+  const plan = new Plan(g, k);
+  for (const p of bindPlan(plan.encoded, (name) => k.lookup(name))) {
+    for (let ith = 0; ith < nth; ith++) {
+      p.argv[p.argv.length - 2] = ith;
+      p.argv[p.argv.length - 1] = nth;
+      p.f(...p.argv);
+    }
+  }
+  return plan;
+}
+const bits = (p: Plan, t: Tensor, n: number) => Array.from(new Uint32Array(k.floats(p.ptr(t), n).slice().buffer));
+
+/** Quantized Q4_0 rows, twice: one copy stays plain, the other goes through repackWeights under `name`. */
+function q4Matrix(rand: () => number, nIn: number, rows: number, name: string, ne: number[]) {
+  const rb = rowSize(GGMLType.Q4_0, nIn);
+  const bytes = new Uint8Array(rb * rows);
+  for (let r = 0; r < rows; r++) bytes.set(quantizeRow(GGMLType.Q4_0, gaussian(rand, nIn, 0.05)), r * rb);
+  const plain: Tensor = { id: -1, name, type: GGMLType.Q4_0, ne, kind: 'weight', ptr: put(bytes) };
+  const packed = repackWeights(k, new Map([[name, { ...plain, ptr: put(bytes) }]])).get(name)!;
+  return { plain, packed, bytes };
+}
+
+if (!hasX4) {
+  test('repack: this build has no repacked layouts (baseline SIMD): weights keep the file layout', () => {
+    console.log('  (kernels without relaxed SIMD: q4_0x4 is only in kernels-relaxed.wasm)');
+    const { packed } = q4Matrix(mulberry32(1), 64, 8, 'blk.0.attn_q.weight', [64, 8]);
+    assert.is(packed.layout, undefined);
+  });
+} else {
+  // 8704 columns: two activation chunks (ACT_CHUNK = 8192) per row
+  for (const nIn of [256, 8704]) {
+    test(`q4_0x4 (${nIn} columns) equals plain q4_0 bit for bit: 1, 2, 3 and 5 threads, 1, 3 and 70 tokens`, () => {
+      const rand = mulberry32(nIn);
+      const nOut = 44;
+      const { plain, packed, bytes } = q4Matrix(rand, nIn, nOut, 'blk.3.ffn_down.weight', [nIn, nOut]);
+      assert.is(packed.layout, 'q4_0x4');
+      assert.not.equal(Array.from(k.bytes(packed.ptr!, bytes.length)), Array.from(bytes), 'the bytes were rewritten');
+      for (const nTok of [1, 3, 70]) {
+        const x = put(gaussian(rand, nIn * nTok, 1));
+        for (const nth of [1, 2, 3, 5]) {
+          const g = new Graph();
+          const ops = new Ops(g, k);
+          const xt = g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, nTok], kind: 'input', ptr: x });
+          const a = ops.matmul(plain, xt, 'plain');
+          const b = ops.matmul(packed, xt, 'packed');
+          g.markOutput(a);
+          g.markOutput(b);
+          const plan = run(g, nth);
+          assert.ok(plan.encoded.fns.includes('mat_rows_q4_0x4'));
+          assert.equal(bits(plan, b, nOut * nTok), bits(plan, a, nOut * nTok), `${nTok} tokens, ${nth} threads`);
+          plan.dispose();
+        }
+      }
+    });
+  }
+
+  test('q4_0x4 experts (ggml_mul_mat_id) equal plain q4_0 experts bit for bit, 1 and 3 threads', () => {
+    const rand = mulberry32(9);
+    const [nIn, nOut, nExpert, kk, nTok] = [512, 36, 4, 2, 9];
+    const { plain, packed } = q4Matrix(rand, nIn, nOut * nExpert, 'blk.0.ffn_up_exps.weight', [nIn, nOut, nExpert]);
+    assert.is(packed.layout, 'q4_0x4');
+    const x = put(gaussian(rand, nIn * nTok, 1));
+    const ids = put(Int32Array.from({ length: kk * nTok }, (_, i) => (i * 3 + (i >> 1)) % nExpert));
+    for (const nth of [1, 3]) {
+      const g = new Graph();
+      const ops = new Ops(g, k);
+      const xt = g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, nTok], kind: 'input', ptr: x });
+      const it = g.tensor({ name: 'ids', type: GGMLType.I32, ne: [kk, nTok], kind: 'input', ptr: ids });
+      const a = ops.matmulId(plain, xt, it, 'plain');
+      const b = ops.matmulId(packed, xt, it, 'packed');
+      g.markOutput(a);
+      g.markOutput(b);
+      const plan = run(g, nth);
+      assert.equal(bits(plan, b, nOut * kk * nTok), bits(plan, a, nOut * kk * nTok), `${nth} threads`);
+      plan.dispose();
+    }
+  });
+
+  test('repack leaves token_embd and row counts that are not a multiple of 4 alone; a repacked table cannot be read by row', () => {
+    const rand = mulberry32(3);
+    assert.is(q4Matrix(rand, 64, 8, 'token_embd.weight', [64, 8]).packed.layout, undefined);
+    assert.is(q4Matrix(rand, 64, 6, 'blk.0.attn_k.weight', [64, 6]).packed.layout, undefined);
+    const { packed } = q4Matrix(rand, 64, 8, 'output.weight', [64, 8]);
+    assert.is(packed.layout, 'q4_0x4');
+    const g = new Graph();
+    const ids = g.tensor({ name: 'ids', type: GGMLType.I32, ne: [1], kind: 'input', ptr: put(new Int32Array(1)) });
+    assert.throws(() => new Ops(g, k).getRows(packed, ids), /output\.weight was repacked \(q4_0x4\)/);
+  });
+}
+
+test.run();
