@@ -89,6 +89,19 @@ static inline void q4_K_scales(const block_q4_K* const x[4], int i, q4_K_scales4
   s->dmin = f16x4_to_f32x4(wasm_i32x4_make(x[0][i].dmin, x[1][i].dmin, x[2][i].dmin, x[3][i].dmin));
 }
 
+// A four-row group's values to out[r..r+3] (added after the first column
+// chunk), lanes from r1 on dropped.
+static inline void store4(v128_t v, float* o, int r, int r1, int first) {
+  o += r;
+  if (r + 4 <= r1) {
+    wasm_v128_store(o, first ? v : wasm_f32x4_add(wasm_v128_load(o), v));
+  } else {
+    float f[4];
+    wasm_v128_store(f, v);
+    for (int j = 0; r + j < r1; j++) o[j] = first ? f[j] : o[j] + f[j];
+  }
+}
+
 // Bytes 4g..4g+3 of each row's v (rows 0..3 in a..d) side by side, g = 0..3.
 static inline void transpose4(v128_t a, v128_t b, v128_t c, v128_t d, v128_t* g) {
   const v128_t t0 = wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(a, b, 2, 6, 3, 7);
@@ -143,115 +156,178 @@ static inline void q4_K_superblock(const block_q4_K* const x[4], int i, const bl
 }
 
 // ---------------------------------------------------------------- q6_K
-
+//
 // Half h of 128 elements: ql[64h + l] holds element 128h + l (low nibble) and
 // 128h + 64 + l (high), ql[64h + 32 + l] elements 128h + 32 + l and
 // 128h + 96 + l, qh[32h + l] their top two bits in that order from bit 0.
-#define DEFINE_TILE_q6_K(T)                                                                              \
-  static void tile_q6_K_##T(const uint8_t* w, int row_bytes, const block_q8_K* const* y, const v128_t* const* b32, \
-                            float* const* o, int nb, int r0, int r1) {                                   \
-    (void)b32;                                                                                           \
-    const v128_t m4 = wasm_i8x16_const_splat(0x0F), m6 = wasm_i8x16_const_splat(0x30);                  \
-    for (int r = r0; r < r1; r++) {                                                                      \
-      const block_q6_K* x = (const block_q6_K*)(w + (size_t)r * row_bytes);                              \
-      v128_t sum[T];                                                                                     \
-      UNROLL for (int t = 0; t < T; t++) sum[t] = wasm_f32x4_const_splat(0.0f);                                 \
-      for (int i = 0; i < nb; i++, x++) {                                                                \
-        const v128_t scv = LOAD(x->scales);                                                              \
-        const v128_t sc_lo = wasm_i16x8_extend_low_i8x16(scv), sc_hi = wasm_i16x8_extend_high_i8x16(scv); \
-        v128_t acc[T];                                                                                   \
-        UNROLL for (int t = 0; t < T; t++) acc[t] = wasm_i32x4_const_splat(0);                                  \
-        NOUNROLL for (int j = 0; j < 4; j++) {                                                                    \
-          const int h = j >> 1, l0 = 16 * (j & 1);                                                       \
-          const v128_t v1 = LOAD(x->ql + 64 * h + l0), v2 = LOAD(x->ql + 64 * h + 32 + l0);              \
-          const v128_t hh = LOAD(x->qh + 32 * h + l0);                                                   \
-          const v128_t q0 = wasm_v128_or(wasm_v128_and(v1, m4), wasm_v128_and(wasm_i16x8_shl(hh, 4), m6)); \
-          const v128_t q1 = wasm_v128_or(wasm_v128_and(v2, m4), wasm_v128_and(wasm_i16x8_shl(hh, 2), m6)); \
-          const v128_t q2 = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v1, 4), m4), wasm_v128_and(hh, m6)); \
-          const v128_t q3 = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v2, 4), m4),                       \
-                                         wasm_v128_and(wasm_u16x8_shr(hh, 2), m6));                      \
-          /* scales of elements 128h + l0 + {0, 32, 64, 96}: indices 8h + l0/16 + {0, 2, 4, 6} */         \
-          const int8_t* sc = x->scales + 8 * h + l0 / 16;                                                \
-          const v128_t k0 = wasm_i16x8_splat(sc[0]), k1 = wasm_i16x8_splat(sc[2]);                       \
-          const v128_t k2 = wasm_i16x8_splat(sc[4]), k3 = wasm_i16x8_splat(sc[6]);                       \
-          UNROLL for (int t = 0; t < T; t++) {                                                                  \
-            const int8_t* q = y[t][i].qs + 128 * h + l0;                                                 \
-            const v128_t p01 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(q), q0), k0),               \
-                                              wasm_i32x4_dot_i16x8(RDOT(LOAD(q + 32), q1), k1));         \
-            const v128_t p23 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(q + 64), q2), k2),          \
-                                              wasm_i32x4_dot_i16x8(RDOT(LOAD(q + 96), q3), k3));         \
-            acc[t] = wasm_i32x4_add(acc[t], wasm_i32x4_add(p01, p23));                                   \
-          }                                                                                              \
-        }                                                                                                \
-        const float d = fp16_to_fp32(x->d);                                                              \
-        UNROLL for (int t = 0; t < T; t++) {                                                                    \
-          const block_q8_K* a = &y[t][i];                                                                \
-          /* the quants were used as 0..63: take away 32 * sum(scale * bsum) */                         \
-          const v128_t off = wasm_i32x4_add(wasm_i32x4_dot_i16x8(sc_lo, LOAD(a->bsums)),                 \
-                                            wasm_i32x4_dot_i16x8(sc_hi, LOAD(a->bsums + 8)));            \
-          const v128_t isum = wasm_i32x4_sub(acc[t], wasm_i32x4_shl(off, 5));                            \
-          sum[t] = wasm_f32x4_add(sum[t], wasm_f32x4_mul(wasm_f32x4_splat(d * a->d), wasm_f32x4_convert_i32x4(isum))); \
-        }                                                                                                \
-      }                                                                                                  \
-      UNROLL for (int t = 0; t < T; t++) o[t][r] = f32x4_hsum(sum[t]);                                         \
-    }                                                                                                    \
+// The quants are used as 0..63 (q + 32, so the i7 operand is exact) and
+// 32 * sum(scale * bsum) is taken away per super-block.
+
+// Sixteen elements 128h + l0 + 32k .. +15 (k = 0..3) of one row, as 0..63.
+__attribute__((always_inline)) static inline void q6_K_decode(const block_q6_K* x, int h, int l0, v128_t q[4]) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F), m6 = wasm_i8x16_const_splat(0x30);
+  const v128_t v1 = LOAD(x->ql + 64 * h + l0), v2 = LOAD(x->ql + 64 * h + 32 + l0);
+  const v128_t hh = LOAD(x->qh + 32 * h + l0);
+  // u16 shifts move bits across bytes, but each mask keeps only bits that came from their own byte
+  q[0] = wasm_v128_or(wasm_v128_and(v1, m4), wasm_v128_and(wasm_i16x8_shl(hh, 4), m6));
+  q[1] = wasm_v128_or(wasm_v128_and(v2, m4), wasm_v128_and(wasm_i16x8_shl(hh, 2), m6));
+  q[2] = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v1, 4), m4), wasm_v128_and(hh, m6));
+  q[3] = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v2, 4), m4), wasm_v128_and(wasm_u16x8_shr(hh, 2), m6));
+}
+
+// Decode: one row at a time; per super-block the integer sums are reduced
+// to one int32 before sum += (d * ad) * isum, the group kernel's float step
+// per lane, so both give the same bits.
+static void q6_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first) {
+  for (int r = r0; r < r1; r++) {
+    const block_q6_K* x = (const block_q6_K*)(w + (size_t)r * row_bytes);
+    v128_t sum = wasm_f32x4_const_splat(0.0f);  // every lane the same
+    for (int i = 0; i < nb; i++, x++) {
+      const v128_t scv = LOAD(x->scales);
+      const v128_t sc_lo = wasm_i16x8_extend_low_i8x16(scv), sc_hi = wasm_i16x8_extend_high_i8x16(scv);
+      int16_t sc16[16];  // each scale is then one broadcast load
+      wasm_v128_store(sc16, sc_lo);
+      wasm_v128_store(sc16 + 8, sc_hi);
+      v128_t acc = wasm_i32x4_const_splat(0);
+      NOUNROLL for (int j = 0; j < 4; j++) {
+        const int h = j >> 1, l0 = 16 * (j & 1);
+        v128_t q[4];
+        q6_K_decode(x, h, l0, q);
+        // scales of elements 128h + l0 + {0, 32, 64, 96}: indices 8h + l0/16 + {0, 2, 4, 6}
+        const int16_t* sc = sc16 + 8 * h + l0 / 16;
+        const int8_t* a = y[i].qs + 128 * h + l0;
+        const v128_t p01 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(a), q[0]), wasm_v128_load16_splat(sc)),
+                                          wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 32), q[1]), wasm_v128_load16_splat(sc + 2)));
+        const v128_t p23 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 64), q[2]), wasm_v128_load16_splat(sc + 4)),
+                                          wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 96), q[3]), wasm_v128_load16_splat(sc + 6)));
+        acc = wasm_i32x4_add(acc, wasm_i32x4_add(p01, p23));
+      }
+      const v128_t off = wasm_i32x4_add(wasm_i32x4_dot_i16x8(sc_lo, LOAD(y[i].bsums)),
+                                        wasm_i32x4_dot_i16x8(sc_hi, LOAD(y[i].bsums + 8)));
+      const v128_t v = wasm_i32x4_sub(acc, wasm_i32x4_shl(off, 5));
+      const v128_t u = wasm_i32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+      const v128_t isum = wasm_i32x4_add(u, wasm_i32x4_shuffle(u, u, 1, 0, 3, 2));
+      sum = wasm_f32x4_add(sum, wasm_f32x4_mul(wasm_f32x4_splat(fp16_to_fp32(x->d) * y[i].d), wasm_f32x4_convert_i32x4(isum)));
+    }
+    const float val = wasm_f32x4_extract_lane(sum, 0);
+    out[r] = first ? val : out[r] + val;
   }
+}
 
-// ---------------------------------------------------------------- entry points
+// Prefill: four rows at a time, one row per lane, as q4_K's group kernel.
+// A sub-block is sixteen elements with one int8 scale; two byte dots fill
+// int16 (|lane| <= 2 * 2 * 128 * 63 < 2^15) before i32x4.dot_i16x8 applies
+// the rows' scales ([s0 s0 s1 s1 s2 s2 s3 s3]).
+typedef struct {
+  v128_t sc[16];  // sub-block k: i16 lanes 2j, 2j+1 = row j's scale
+  v128_t sp[8];   // sub-blocks 2p, 2p+1: i16 lanes 2j, 2j+1 = row j's two scales
+  v128_t d;       // f32 per row
+} q6_K_scales4;
 
-// Tokens per tile in mul_mat; leftovers run as one-token tiles (matvec's path).
-#define TILE 4
+// i16 lanes from bytes of w, each sign-extended: lane 2j <- byte a + j, lane 2j+1 <- byte b + j.
+#define Q6_LANES(w, a, b) wasm_i16x8_shr(wasm_i8x16_shuffle(w, w, a, a, b, b, a + 1, a + 1, b + 1, b + 1, \
+                                                           a + 2, a + 2, b + 2, b + 2, a + 3, a + 3, b + 3, b + 3), 8)
 
-#define DEFINE_KQ(t)                                                                                     \
-  DEFINE_TILE_##t(1)                                                                                     \
-  DEFINE_TILE_##t(TILE)                                                                                  \
-  void EXPORT(matvec_##t)(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1) { \
-    const int nb = n / QK_K;                                                                             \
-    v128_t bs[nb];                                                                                       \
-    bsums32_q8_K((const block_q8_K*)a, bs, nb);                                                          \
-    const block_q8_K* y[1] = {(const block_q8_K*)a};                                                     \
-    const v128_t* b[1] = {bs};                                                                           \
-    float* o[1] = {out};                                                                                 \
-    tile_##t##_1((const uint8_t*)w, row_bytes, y, b, o, nb, r0, r1);                                     \
-  }                                                                                                      \
-  float EXPORT(vec_dot_##t##_q8_K)(int n, const void* w, const void* a) {                                \
-    float out = 0.0f;                                                                                    \
-    matvec_##t(w, 0, a, &out, n, 0, 1);                                                                  \
-    return out;                                                                                          \
-  }                                                                                                      \
-  void EXPORT(mul_mat_##t)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out,      \
-                           int out_stride, int n, int n_tok, int r0, int r1) {                           \
-    const int nb = n / QK_K;                                                                             \
-    v128_t bs[TILE][nb];                                                                                 \
-    int tk = 0;                                                                                          \
-    for (; tk + TILE <= n_tok; tk += TILE) {                                                             \
-      const block_q8_K* y[TILE];                                                                         \
-      const v128_t* b[TILE];                                                                             \
-      float* o[TILE];                                                                                    \
-      for (int j = 0; j < TILE; j++) {                                                                   \
-        y[j] = (const block_q8_K*)((const uint8_t*)a + (size_t)(tk + j) * a_row_bytes);                  \
-        bsums32_q8_K(y[j], bs[j], nb);                                                                   \
-        b[j] = bs[j];                                                                                    \
-        o[j] = out + (size_t)(tk + j) * out_stride;                                                      \
-      }                                                                                                  \
-      tile_##t##_##TILE((const uint8_t*)w, row_bytes, y, b, o, nb, r0, r1);                              \
-    }                                                                                                    \
-    for (; tk < n_tok; tk++) {                                                                           \
-      const block_q8_K* y[1] = {(const block_q8_K*)((const uint8_t*)a + (size_t)tk * a_row_bytes)};      \
-      bsums32_q8_K(y[0], bs[0], nb);                                                                     \
-      const v128_t* b[1] = {bs[0]};                                                                      \
-      float* o[1] = {out + (size_t)tk * out_stride};                                                     \
-      tile_##t##_1((const uint8_t*)w, row_bytes, y, b, o, nb, r0, r1);                                   \
-    }                                                                                                    \
-  }                                                                                                      \
-  void EXPORT(mat_rows_##t)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out,     \
-                            int out_stride, int n, int n_tok, int n_rows, int ith, int nth) {            \
-    int r0, r1;                                                                                          \
-    rows_range(n_rows, ith, nth, &r0, &r1);                                                              \
-    if (r0 < r1) mul_mat_##t(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1);           \
+static inline void q6_K_scales(const block_q6_K* const x[4], int i, q6_K_scales4* s) {
+  const v128_t s0 = LOAD(x[0][i].scales), s1 = LOAD(x[1][i].scales), s2 = LOAD(x[2][i].scales), s3 = LOAD(x[3][i].scales);
+  // byte 4k + j of w[g] <- row j's scale 4g + k
+  const v128_t a01 = wasm_i8x16_shuffle(s0, s1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const v128_t a23 = wasm_i8x16_shuffle(s2, s3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const v128_t b01 = wasm_i8x16_shuffle(s0, s1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const v128_t b23 = wasm_i8x16_shuffle(s2, s3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const v128_t w[4] = {wasm_i16x8_shuffle(a01, a23, 0, 8, 1, 9, 2, 10, 3, 11), wasm_i16x8_shuffle(a01, a23, 4, 12, 5, 13, 6, 14, 7, 15),
+                       wasm_i16x8_shuffle(b01, b23, 0, 8, 1, 9, 2, 10, 3, 11), wasm_i16x8_shuffle(b01, b23, 4, 12, 5, 13, 6, 14, 7, 15)};
+  UNROLL for (int g = 0; g < 4; g++) {
+    s->sc[4 * g] = Q6_LANES(w[g], 0, 0), s->sc[4 * g + 1] = Q6_LANES(w[g], 4, 4);
+    s->sc[4 * g + 2] = Q6_LANES(w[g], 8, 8), s->sc[4 * g + 3] = Q6_LANES(w[g], 12, 12);
+    s->sp[2 * g] = Q6_LANES(w[g], 0, 4), s->sp[2 * g + 1] = Q6_LANES(w[g], 8, 12);
   }
+  s->d = f16x4_to_f32x4(wasm_i32x4_make(x[0][i].d, x[1][i].d, x[2][i].d, x[3][i].d));
+}
 
-DEFINE_KQ(q6_K)
+typedef struct { v128_t isum, sum; } q6_K_acc;
+
+static inline void q6_K_superblock(const block_q6_K* const x[4], int i, const block_q8_K* const* y, q6_K_acc* acc, int nt) {
+  q6_K_scales4 s;
+  q6_K_scales(x, i, &s);
+  for (int t = 0; t < nt; t++) acc[t].isum = wasm_i32x4_const_splat(0);
+  NOUNROLL for (int j = 0; j < 4; j++) {
+    const int h = j >> 1, l0 = 16 * (j & 1);
+    v128_t q[4][4];
+    UNROLL for (int r = 0; r < 4; r++) q6_K_decode(&x[r][i], h, l0, q[r]);
+    NOUNROLL for (int k = 0; k < 4; k++) {
+      // elements 128h + l0 + 32k .. +15 of the four rows: sub-block 8h + l0/16 + 2k
+      v128_t g[4];
+      transpose4(q[0][k], q[1][k], q[2][k], q[3][k], g);
+      const v128_t sc = s.sc[8 * h + l0 / 16 + 2 * k];
+      for (int t = 0; t < nt; t++) {
+        const int8_t* a = y[t][i].qs + 128 * h + l0 + 32 * k;
+        const v128_t p0 = wasm_i16x8_add(RDOT(SPLAT4(a), g[0]), RDOT(SPLAT4(a + 4), g[1]));
+        const v128_t p1 = wasm_i16x8_add(RDOT(SPLAT4(a + 8), g[2]), RDOT(SPLAT4(a + 12), g[3]));
+        acc[t].isum = wasm_i32x4_add(acc[t].isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p0, sc), wasm_i32x4_dot_i16x8(p1, sc)));
+      }
+    }
+  }
+  for (int t = 0; t < nt; t++) {
+    // bsums pairs 2p, 2p+1 are i32 lane p % 4 of b0 (p < 4) or b1
+    const v128_t b0 = LOAD(y[t][i].bsums), b1 = LOAD(y[t][i].bsums + 8);
+    v128_t off = wasm_i32x4_add(
+        wasm_i32x4_add(wasm_i32x4_dot_i16x8(s.sp[0], wasm_i32x4_shuffle(b0, b0, 0, 0, 0, 0)),
+                       wasm_i32x4_dot_i16x8(s.sp[1], wasm_i32x4_shuffle(b0, b0, 1, 1, 1, 1))),
+        wasm_i32x4_add(wasm_i32x4_dot_i16x8(s.sp[2], wasm_i32x4_shuffle(b0, b0, 2, 2, 2, 2)),
+                       wasm_i32x4_dot_i16x8(s.sp[3], wasm_i32x4_shuffle(b0, b0, 3, 3, 3, 3))));
+    off = wasm_i32x4_add(off, wasm_i32x4_add(
+        wasm_i32x4_add(wasm_i32x4_dot_i16x8(s.sp[4], wasm_i32x4_shuffle(b1, b1, 0, 0, 0, 0)),
+                       wasm_i32x4_dot_i16x8(s.sp[5], wasm_i32x4_shuffle(b1, b1, 1, 1, 1, 1))),
+        wasm_i32x4_add(wasm_i32x4_dot_i16x8(s.sp[6], wasm_i32x4_shuffle(b1, b1, 2, 2, 2, 2)),
+                       wasm_i32x4_dot_i16x8(s.sp[7], wasm_i32x4_shuffle(b1, b1, 3, 3, 3, 3)))));
+    const v128_t isum = wasm_i32x4_sub(acc[t].isum, wasm_i32x4_shl(off, 5));
+    acc[t].sum = wasm_f32x4_add(acc[t].sum, wasm_f32x4_mul(wasm_f32x4_mul(s.d, wasm_f32x4_splat(y[t][i].d)), wasm_f32x4_convert_i32x4(isum)));
+  }
+}
+
+void EXPORT(mul_mat_q6_K)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
+                           int n, int n_tok, int r0, int r1) {
+  const block_q8_K* y[MM_TOK];
+  q6_K_acc acc[MM_TOK];
+  for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
+    const int nt = n_tok - t0 < MM_TOK ? n_tok - t0 : MM_TOK;
+    for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {
+      const int nb = (n - c0 < ACT_CHUNK ? n - c0 : ACT_CHUNK) / QK_K;
+      for (int t = 0; t < nt; t++) y[t] = (const block_q8_K*)((const uint8_t*)a + (size_t)(t0 + t) * a_row_bytes) + c0 / QK_K;
+      const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / QK_K) * sizeof(block_q6_K);
+      float* o = out + (size_t)t0 * out_stride;
+      if (nt == 1) {
+        q6_K_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
+        continue;
+      }
+      for (int r = r0; r < r1; r += 4) {
+        const block_q6_K* x[4];
+        for (int j = 0; j < 4; j++) x[j] = (const block_q6_K*)(wc + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes);
+        for (int t = 0; t < nt; t++) acc[t].sum = wasm_f32x4_const_splat(0.0f);
+        for (int i = 0; i < nb; i++) q6_K_superblock(x, i, y, acc, nt);
+        for (int t = 0; t < nt; t++) store4(acc[t].sum, o + (size_t)t * out_stride, r, r1, c0 == 0);
+      }
+    }
+  }
+}
+
+void EXPORT(matvec_q6_K)(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1) {
+  mul_mat_q6_K(w, row_bytes, a, 0, out, 0, n, 1, r0, r1);
+}
+
+float EXPORT(vec_dot_q6_K_q8_K)(int n, const void* w, const void* a) {
+  float out;
+  mul_mat_q6_K(w, 0, a, 0, &out, 0, n, 1, 0, 1);
+  return out;
+}
+
+void EXPORT(mat_rows_q6_K)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
+                           int n, int n_tok, int n_rows, int ith, int nth) {
+  int r0, r1;
+  rows_range(n_rows, ith, nth, &r0, &r1);
+  if (r0 < r1) mul_mat_q6_K(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1);
+}
 
 // Decode: one row at a time (a four-row group rebuilds its scales for a
 // single use, which costs more than it saves). Per super-block the integer
@@ -266,8 +342,9 @@ static void q4_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, cons
     v128_t sm2 = wasm_f32x4_const_splat(0.0f);  // lane 0: sum, lane 1: msum
     for (int i = 0; i < nb; i++, x++) {
       const v128_t smv = unpack_scales_k4(x->scales);
-      uint8_t sm[16];
-      wasm_v128_store(sm, smv);
+      // as int16 in memory: each scale is then one broadcast load
+      int16_t sm[8];
+      wasm_v128_store(sm, wasm_u16x8_extend_low_u8x16(smv));
       v128_t acc = wasm_i32x4_const_splat(0);
       NOUNROLL for (int c = 0; c < 4; c++) {
         const v128_t v0 = LOAD(x->qs + 32 * c), v1 = LOAD(x->qs + 32 * c + 16);
@@ -276,8 +353,8 @@ static void q4_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, cons
         const int8_t* q = y[i].qs + 64 * c;
         const v128_t lo = wasm_i16x8_add(RDOT(LOAD(q), l0), RDOT(LOAD(q + 16), l1));
         const v128_t hi = wasm_i16x8_add(RDOT(LOAD(q + 32), h0), RDOT(LOAD(q + 48), h1));
-        acc = wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(lo, wasm_i16x8_splat(sm[2 * c])),
-                                                 wasm_i32x4_dot_i16x8(hi, wasm_i16x8_splat(sm[2 * c + 1]))));
+        acc = wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(lo, wasm_v128_load16_splat(sm + 2 * c)),
+                                                 wasm_i32x4_dot_i16x8(hi, wasm_v128_load16_splat(sm + 2 * c + 1))));
       }
       // lanes 0 and 1: the super-block's exact integer sum and mins term
       const v128_t mn = wasm_i32x4_dot_i16x8(wasm_u16x8_extend_high_u8x16(smv), b32[i]);
@@ -295,20 +372,6 @@ static void q4_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, cons
 // q4_K's batch loop: tokens in passes of MM_TOK, columns in chunks of
 // ACT_CHUNK, rows in groups of four from r0 (the last group repeating row
 // r1 - 1, its extra lanes dropped).
-static inline void q4_K_store(const q4_K_acc* acc, int nt, float* out, int out_stride, int r, int r1, int first) {
-  for (int t = 0; t < nt; t++) {
-    const v128_t v = wasm_f32x4_sub(acc[t].sum, acc[t].msum);
-    float* o = out + (size_t)t * out_stride + r;
-    if (r + 4 <= r1) {
-      wasm_v128_store(o, first ? v : wasm_f32x4_add(wasm_v128_load(o), v));
-    } else {
-      float f[4];
-      wasm_v128_store(f, v);
-      for (int j = 0; r + j < r1; j++) o[j] = first ? f[j] : o[j] + f[j];
-    }
-  }
-}
-
 void EXPORT(mul_mat_q4_K)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
                            int n, int n_tok, int r0, int r1) {
   v128_t bs[MM_TOK][KB];
@@ -334,7 +397,8 @@ void EXPORT(mul_mat_q4_K)(const void* w, int row_bytes, const void* a, int a_row
         for (int j = 0; j < 4; j++) x[j] = (const block_q4_K*)(wc + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes);
         for (int t = 0; t < nt; t++) acc[t].sum = acc[t].msum = wasm_f32x4_const_splat(0.0f);
         for (int i = 0; i < nb; i++) q4_K_superblock(x, i, y, b32, acc, nt);
-        q4_K_store(acc, nt, out + (size_t)t0 * out_stride, out_stride, r, r1, c0 == 0);
+        for (int t = 0; t < nt; t++)
+          store4(wasm_f32x4_sub(acc[t].sum, acc[t].msum), out + (size_t)(t0 + t) * out_stride, r, r1, c0 == 0);
       }
     }
   }
