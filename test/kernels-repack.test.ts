@@ -6,7 +6,7 @@
 // kernels-matmul; equality here carries that to the repacked one.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GGMLType, rowSize } from '../formats/ggml-types.js';
+import { GGMLType, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
 import { quantizeRow } from '../formats/quant/index.js';
 import { bindPlan } from '../runtime/graph/exec.js';
 import { Graph, type Tensor } from '../runtime/graph/graph.js';
@@ -17,7 +17,12 @@ import { loadKernels, type Kernels } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from './helpers/rng.js';
 
 const k: Kernels = await loadKernels();
-const hasX4 = k.lookup('mat_rows_q4_0x4') !== undefined;
+/** Each repacked layout and the weight type it holds. */
+const LAYOUTS = [
+  { type: GGMLType.Q4_0, layout: 'q4_0x4' },
+  { type: GGMLType.Q4_K, layout: 'q4_Kx4' },
+] as const;
+const hasX4 = LAYOUTS.every((l) => k.lookup(`mat_rows_${l.layout}`) !== undefined);
 const allocs: number[] = [];
 function put(data: ArrayBufferView): number {
   const p = k.malloc(data.byteLength + 64);
@@ -42,30 +47,32 @@ function run(g: Graph, nth: number): Plan {
 }
 const bits = (p: Plan, t: Tensor, n: number) => Array.from(new Uint32Array(k.floats(p.ptr(t), n).slice().buffer));
 
-/** Quantized Q4_0 rows, twice: one copy stays plain, the other goes through repackWeights under `name`. */
-function q4Matrix(rand: () => number, nIn: number, rows: number, name: string, ne: number[]) {
-  const rb = rowSize(GGMLType.Q4_0, nIn);
+/** Quantized rows, twice: one copy stays plain, the other goes through repackWeights under `name`. */
+function q4Matrix(rand: () => number, nIn: number, rows: number, name: string, ne: number[], type: GGMLType = GGMLType.Q4_0) {
+  const rb = rowSize(type, nIn);
   const bytes = new Uint8Array(rb * rows);
-  for (let r = 0; r < rows; r++) bytes.set(quantizeRow(GGMLType.Q4_0, gaussian(rand, nIn, 0.05)), r * rb);
-  const plain: Tensor = { id: -1, name, type: GGMLType.Q4_0, ne, kind: 'weight', ptr: put(bytes) };
+  for (let r = 0; r < rows; r++) bytes.set(quantizeRow(type, gaussian(rand, nIn, 0.05)), r * rb);
+  const plain: Tensor = { id: -1, name, type, ne, kind: 'weight', ptr: put(bytes) };
   const packed = repackWeights(k, new Map([[name, { ...plain, ptr: put(bytes) }]])).get(name)!;
   return { plain, packed, bytes };
 }
 
 if (!hasX4) {
   test('repack: this build has no repacked layouts (baseline SIMD): weights keep the file layout', () => {
-    console.log('  (kernels without relaxed SIMD: q4_0x4 is only in kernels-relaxed.wasm)');
-    const { packed } = q4Matrix(mulberry32(1), 64, 8, 'blk.0.attn_q.weight', [64, 8]);
-    assert.is(packed.layout, undefined);
+    console.log('  (kernels without relaxed SIMD: the repacked layouts are only in kernels-relaxed.wasm)');
+    for (const { type } of LAYOUTS) {
+      const { packed } = q4Matrix(mulberry32(1), 256, 8, 'blk.0.attn_q.weight', [256, 8], type);
+      assert.is(packed.layout, undefined);
+    }
   });
 } else {
   // 8704 columns: two activation chunks (ACT_CHUNK = 8192) per row
-  for (const nIn of [256, 8704]) {
-    test(`q4_0x4 (${nIn} columns) equals plain q4_0 bit for bit: 1, 2, 3 and 5 threads, 1, 3 and 70 tokens`, () => {
-      const rand = mulberry32(nIn);
+  for (const { type, layout } of LAYOUTS) for (const nIn of [256, 8704]) {
+    test(`${layout} (${nIn} columns) equals plain ${ggmlTypeInfo(type)!.name} bit for bit: 1, 2, 3 and 5 threads, 1, 3 and 70 tokens`, () => {
+      const rand = mulberry32(nIn + type);
       const nOut = 44;
-      const { plain, packed, bytes } = q4Matrix(rand, nIn, nOut, 'blk.3.ffn_down.weight', [nIn, nOut]);
-      assert.is(packed.layout, 'q4_0x4');
+      const { plain, packed, bytes } = q4Matrix(rand, nIn, nOut, 'blk.3.ffn_down.weight', [nIn, nOut], type);
+      assert.is(packed.layout, layout);
       assert.not.equal(Array.from(k.bytes(packed.ptr!, bytes.length)), Array.from(bytes), 'the bytes were rewritten');
       for (const nTok of [1, 3, 70]) {
         const x = put(gaussian(rand, nIn * nTok, 1));
@@ -78,7 +85,7 @@ if (!hasX4) {
           g.markOutput(a);
           g.markOutput(b);
           const plan = run(g, nth);
-          assert.ok(plan.encoded.fns.includes('mat_rows_q4_0x4'));
+          assert.ok(plan.encoded.fns.includes(`mat_rows_${layout}`));
           assert.equal(bits(plan, b, nOut * nTok), bits(plan, a, nOut * nTok), `${nTok} tokens, ${nth} threads`);
           plan.dispose();
         }
@@ -86,11 +93,11 @@ if (!hasX4) {
     });
   }
 
-  test('q4_0x4 experts (ggml_mul_mat_id) equal plain q4_0 experts bit for bit, 1 and 3 threads', () => {
+  for (const { type, layout } of LAYOUTS) test(`${layout} experts (ggml_mul_mat_id) equal plain experts bit for bit, 1 and 3 threads`, () => {
     const rand = mulberry32(9);
     const [nIn, nOut, nExpert, kk, nTok] = [512, 36, 4, 2, 9];
-    const { plain, packed } = q4Matrix(rand, nIn, nOut * nExpert, 'blk.0.ffn_up_exps.weight', [nIn, nOut, nExpert]);
-    assert.is(packed.layout, 'q4_0x4');
+    const { plain, packed } = q4Matrix(rand, nIn, nOut * nExpert, 'blk.0.ffn_up_exps.weight', [nIn, nOut, nExpert], type);
+    assert.is(packed.layout, layout);
     const x = put(gaussian(rand, nIn * nTok, 1));
     const ids = put(Int32Array.from({ length: kk * nTok }, (_, i) => (i * 3 + (i >> 1)) % nExpert));
     for (const nth of [1, 3]) {

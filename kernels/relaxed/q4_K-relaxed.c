@@ -1,0 +1,330 @@
+// Q4_K with relaxed SIMD. q4_K's nibbles are 0..15, so the byte dot is
+// exact; the q8_K activation is used as stored (int8 quants, bsums, d).
+//
+// Prefill: four rows at a time, one row per lane (relaxed.h). A sub-block's
+// eight byte dots leave row j's two pair sums in int16 lanes 2j, 2j+1; one
+// i32x4.dot_i16x8 against the rows' scales ([s0 s0 s1 s1 s2 s2 s3 s3])
+// applies them and lands row j's scaled sum in lane j. The mins pair with
+// the activation's sums of 32 the same way, two sub-blocks per dot. The
+// decoded super-block serves every token of the pass.
+//
+// Decode: plain rows one at a time (a four-row group would rebuild its
+// scales for a single use); rows repacked at load (q4_Kx4,
+// runtime/repack.ts) four at a time, their scales already in lane order.
+//
+// Every path reduces a super-block to exact int32 sums per row, then takes
+// the same f32 steps per row: sum += (d * ad) * isum, msum += (dmin * ad) *
+// mins, result sum - msum. So a batch gives the same bits as token by token,
+// and the repacked layout the same bits as the file's.
+//
+// qs[32c + l]: element 64c + l in the low nibble, 64c + 32 + l in the high.
+#include "../kquants.h"
+#include "relaxed.h"
+
+#define KB (ACT_CHUNK / QK_K)  // super-blocks per column chunk
+
+// Per super-block of a q8_K row: sums of 32 from its bsums (q4_K's mins pair
+// with them), made once per token instead of once per (row, token).
+static inline void bsums32_q8_K(const block_q8_K* a, v128_t* out, int nb) {
+  for (int i = 0; i < nb; i++)
+    out[i] = wasm_i16x8_narrow_i32x4(wasm_i32x4_extadd_pairwise_i16x8(LOAD(a[i].bsums)),
+                                     wasm_i32x4_extadd_pairwise_i16x8(LOAD(a[i].bsums + 8)));
+}
+
+// A super-block's scales for four rows, in the shapes the dots take.
+typedef struct {
+  v128_t sc[8];    // sub-block k: i16 lanes 2j, 2j+1 = row j's scale
+  v128_t mp[4];    // sub-blocks 2p, 2p+1: i16 lanes 2j, 2j+1 = row j's two mins
+  v128_t d, dmin;  // f32 per row
+} q4_K_scales4;
+
+// Swizzle indices (i8x16.swizzle gives 0 for an index >= 16): i16 lanes 2j
+// and 2j+1 <- byte q + j (SC_IDX), or bytes q + j and q + 4 + j (MP_IDX).
+#define SC_IDX(q) wasm_i8x16_const(q, -128, q, -128, q + 1, -128, q + 1, -128, q + 2, -128, q + 2, -128, q + 3, -128, q + 3, -128)
+#define MP_IDX(q) wasm_i8x16_const(q, -128, q + 4, -128, q + 1, -128, q + 5, -128, q + 2, -128, q + 6, -128, q + 3, -128, q + 7, -128)
+
+// From bytes 4k + j (row j, sub-block k; k < 4 in the first vector) of the
+// four rows' scales (sc0, sc1) and mins (mn0, mn1).
+static inline void q4_K_scales_from(v128_t sc0, v128_t sc1, v128_t mn0, v128_t mn1, q4_K_scales4* s) {
+  s->sc[0] = wasm_i8x16_swizzle(sc0, SC_IDX(0)), s->sc[1] = wasm_i8x16_swizzle(sc0, SC_IDX(4));
+  s->sc[2] = wasm_i8x16_swizzle(sc0, SC_IDX(8)), s->sc[3] = wasm_i8x16_swizzle(sc0, SC_IDX(12));
+  s->sc[4] = wasm_i8x16_swizzle(sc1, SC_IDX(0)), s->sc[5] = wasm_i8x16_swizzle(sc1, SC_IDX(4));
+  s->sc[6] = wasm_i8x16_swizzle(sc1, SC_IDX(8)), s->sc[7] = wasm_i8x16_swizzle(sc1, SC_IDX(12));
+  s->mp[0] = wasm_i8x16_swizzle(mn0, MP_IDX(0)), s->mp[1] = wasm_i8x16_swizzle(mn0, MP_IDX(8));
+  s->mp[2] = wasm_i8x16_swizzle(mn1, MP_IDX(0)), s->mp[3] = wasm_i8x16_swizzle(mn1, MP_IDX(8));
+}
+
+// Plain rows: unpack each row's 6-bit fields, then interleave the rows.
+static inline void q4_K_scales(const block_q4_K* const x[4], int i, q4_K_scales4* s) {
+  const v128_t s0 = unpack_scales_k4(x[0][i].scales), s1 = unpack_scales_k4(x[1][i].scales);
+  const v128_t s2 = unpack_scales_k4(x[2][i].scales), s3 = unpack_scales_k4(x[3][i].scales);
+  // byte 4k + j <- row j's byte k: interleave rows 0, 1 and rows 2, 3 by bytes, then the pairs by 16 bits
+  const v128_t a01 = wasm_i8x16_shuffle(s0, s1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const v128_t a23 = wasm_i8x16_shuffle(s2, s3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const v128_t b01 = wasm_i8x16_shuffle(s0, s1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const v128_t b23 = wasm_i8x16_shuffle(s2, s3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  q4_K_scales_from(wasm_i16x8_shuffle(a01, a23, 0, 8, 1, 9, 2, 10, 3, 11), wasm_i16x8_shuffle(a01, a23, 4, 12, 5, 13, 6, 14, 7, 15),
+                   wasm_i16x8_shuffle(b01, b23, 0, 8, 1, 9, 2, 10, 3, 11), wasm_i16x8_shuffle(b01, b23, 4, 12, 5, 13, 6, 14, 7, 15), s);
+  s->d = f16x4_to_f32x4(wasm_i32x4_make(x[0][i].d, x[1][i].d, x[2][i].d, x[3][i].d));
+  s->dmin = f16x4_to_f32x4(wasm_i32x4_make(x[0][i].dmin, x[1][i].dmin, x[2][i].dmin, x[3][i].dmin));
+}
+
+// Four rows' super-block, repacked at load (repack_q4_Kx4): their d and
+// dmin; scales and mins at byte 4k + j for row j's sub-block k, sm = scale |
+// (min >> 4) << 6 and the min's low nibble in ml (index 4k + j: byte
+// (4k + j) % 16, low nibble for k < 4); then chunk c's nibbles as
+// transpose4 leaves them, qs[c][g] = bytes 4g..4g+3 of rows 0..3.
+typedef struct {
+  uint16_t d[4], dmin[4];
+  uint8_t sm[32], ml[16];
+  uint8_t qs[4][8][16];
+} block_q4_Kx4;
+_Static_assert(sizeof(block_q4_Kx4) == 4 * sizeof(block_q4_K), "a group takes four rows' bytes");
+
+// The scale and min bytes of a repacked group, rows already interleaved.
+static inline void q4_Kx4_fields(const block_q4_Kx4* g, v128_t* sc0, v128_t* sc1, v128_t* mn0, v128_t* mn1) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F), m6 = wasm_i8x16_const_splat(0x3F);
+  const v128_t sm0 = LOAD(g->sm), sm1 = LOAD(g->sm + 16), ml = LOAD(g->ml);
+  *sc0 = wasm_v128_and(sm0, m6), *sc1 = wasm_v128_and(sm1, m6);
+  // the min's top two bits: (sm & 0xC0) >> 2 is them times 16 (the mask keeps u16 shifts inside bytes)
+  *mn0 = wasm_v128_or(wasm_u16x8_shr(wasm_v128_andnot(sm0, m6), 2), wasm_v128_and(ml, m4));
+  *mn1 = wasm_v128_or(wasm_u16x8_shr(wasm_v128_andnot(sm1, m6), 2), wasm_v128_and(wasm_u16x8_shr(ml, 4), m4));
+}
+
+static inline void q4_K_scales_x4(const block_q4_Kx4* g, q4_K_scales4* s) {
+  v128_t sc0, sc1, mn0, mn1;
+  q4_Kx4_fields(g, &sc0, &sc1, &mn0, &mn1);
+  q4_K_scales_from(sc0, sc1, mn0, mn1, s);
+  s->d = f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g->d)));
+  s->dmin = f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g->dmin)));
+}
+
+// The mins term of four rows for one token: sum over sub-blocks of min * (sum of 32 activations).
+static inline v128_t q4_K_mins(const v128_t* mp, v128_t b) {
+  return wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(mp[0], wasm_i32x4_shuffle(b, b, 0, 0, 0, 0)),
+                                       wasm_i32x4_dot_i16x8(mp[1], wasm_i32x4_shuffle(b, b, 1, 1, 1, 1))),
+                        wasm_i32x4_add(wasm_i32x4_dot_i16x8(mp[2], wasm_i32x4_shuffle(b, b, 2, 2, 2, 2)),
+                                       wasm_i32x4_dot_i16x8(mp[3], wasm_i32x4_shuffle(b, b, 3, 3, 3, 3))));
+}
+
+// Per (row, token) state across a row group's super-blocks.
+typedef struct { v128_t isum, sum, msum; } q4_K_acc;
+
+// Super-block i of four rows against nt tokens (y[t] at the chunk's first
+// super-block, b32[t] its sums of 32); q[c * 8 + g]: chunk c's transposed nibbles.
+static inline void q4_K_superblock(const q4_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y,
+                                   const v128_t* const* b32, q4_K_acc* acc, int nt) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F);
+  for (int t = 0; t < nt; t++) acc[t].isum = wasm_i32x4_const_splat(0);
+  NOUNROLL for (int c = 0; c < 4; c++) {
+    NOUNROLL for (int h = 0; h < 2; h++) {
+      v128_t w[8];
+      UNROLL for (int k = 0; k < 8; k++) w[k] = wasm_v128_and(h ? wasm_u16x8_shr(q[8 * c + k], 4) : q[8 * c + k], m4);
+      const v128_t sc = s->sc[2 * c + h];
+      for (int t = 0; t < nt; t++) {
+        const int8_t* a = y[t][i].qs + 64 * c + 32 * h;
+        // element 4k of the sub-block sits at byte 4k of a (k = 0..7); |lane| <= 8 * 2 * 128 * 15 < 2^15
+        const v128_t p = wasm_i16x8_add(
+            wasm_i16x8_add(wasm_i16x8_add(RDOT(SPLAT4(a), w[0]), RDOT(SPLAT4(a + 4), w[1])),
+                           wasm_i16x8_add(RDOT(SPLAT4(a + 8), w[2]), RDOT(SPLAT4(a + 12), w[3]))),
+            wasm_i16x8_add(wasm_i16x8_add(RDOT(SPLAT4(a + 16), w[4]), RDOT(SPLAT4(a + 20), w[5])),
+                           wasm_i16x8_add(RDOT(SPLAT4(a + 24), w[6]), RDOT(SPLAT4(a + 28), w[7]))));
+        acc[t].isum = wasm_i32x4_add(acc[t].isum, wasm_i32x4_dot_i16x8(p, sc));
+      }
+    }
+  }
+  for (int t = 0; t < nt; t++) {
+    const v128_t mn = q4_K_mins(s->mp, b32[t][i]);
+    const v128_t ad = wasm_f32x4_splat(y[t][i].d);
+    acc[t].sum = wasm_f32x4_add(acc[t].sum, wasm_f32x4_mul(wasm_f32x4_mul(s->d, ad), wasm_f32x4_convert_i32x4(acc[t].isum)));
+    acc[t].msum = wasm_f32x4_add(acc[t].msum, wasm_f32x4_mul(wasm_f32x4_mul(s->dmin, ad), wasm_f32x4_convert_i32x4(mn)));
+  }
+}
+
+// Decode of repacked rows: one group (four rows, one per lane) at a time;
+// the eight scale vectors are built once per super-block and the nibbles
+// need no transposing.
+static void q4_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const v128_t* b32, float* out, int nb,
+                        int r0, int r1, int first) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F);
+  for (int r = r0 & ~3; r < r1; r += 4) {
+    const block_q4_Kx4* g = (const block_q4_Kx4*)(w + (size_t)r * row_bytes);
+    v128_t sum = wasm_f32x4_const_splat(0.0f), msum = wasm_f32x4_const_splat(0.0f);
+    for (int i = 0; i < nb; i++, g++) {
+      v128_t sc0, sc1, mn0, mn1;
+      q4_Kx4_fields(g, &sc0, &sc1, &mn0, &mn1);
+      const v128_t scs[8] = {wasm_i8x16_swizzle(sc0, SC_IDX(0)), wasm_i8x16_swizzle(sc0, SC_IDX(4)),
+                             wasm_i8x16_swizzle(sc0, SC_IDX(8)), wasm_i8x16_swizzle(sc0, SC_IDX(12)),
+                             wasm_i8x16_swizzle(sc1, SC_IDX(0)), wasm_i8x16_swizzle(sc1, SC_IDX(4)),
+                             wasm_i8x16_swizzle(sc1, SC_IDX(8)), wasm_i8x16_swizzle(sc1, SC_IDX(12))};
+      v128_t isum = wasm_i32x4_const_splat(0);
+      NOUNROLL for (int c = 0; c < 4; c++) {
+        const int8_t* a = y[i].qs + 64 * c;
+        v128_t v[8];
+        UNROLL for (int k = 0; k < 8; k++) v[k] = LOAD(g->qs[c][k]);
+        // sub-block 2c: the low nibbles, 2c + 1: the high
+        v128_t p = RDOT(SPLAT4(a), wasm_v128_and(v[0], m4));
+        UNROLL for (int k = 1; k < 8; k++) p = wasm_i16x8_add(p, RDOT(SPLAT4(a + 4 * k), wasm_v128_and(v[k], m4)));
+        v128_t q = RDOT(SPLAT4(a + 32), wasm_v128_and(wasm_u16x8_shr(v[0], 4), m4));
+        UNROLL for (int k = 1; k < 8; k++)
+          q = wasm_i16x8_add(q, RDOT(SPLAT4(a + 32 + 4 * k), wasm_v128_and(wasm_u16x8_shr(v[k], 4), m4)));
+        isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p, scs[2 * c]), wasm_i32x4_dot_i16x8(q, scs[2 * c + 1])));
+      }
+      const v128_t mp[4] = {wasm_i8x16_swizzle(mn0, MP_IDX(0)), wasm_i8x16_swizzle(mn0, MP_IDX(8)),
+                            wasm_i8x16_swizzle(mn1, MP_IDX(0)), wasm_i8x16_swizzle(mn1, MP_IDX(8))};
+      const v128_t mn = q4_K_mins(mp, b32[i]);
+      const v128_t ad = wasm_f32x4_splat(y[i].d);
+      const v128_t d = f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g->d)));
+      const v128_t dmin = f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g->dmin)));
+      sum = wasm_f32x4_add(sum, wasm_f32x4_mul(wasm_f32x4_mul(d, ad), wasm_f32x4_convert_i32x4(isum)));
+      msum = wasm_f32x4_add(msum, wasm_f32x4_mul(wasm_f32x4_mul(dmin, ad), wasm_f32x4_convert_i32x4(mn)));
+    }
+    store4(wasm_f32x4_sub(sum, msum), out, r, r0, r1, first);
+  }
+}
+
+// Decode: one row at a time (a four-row group rebuilds its scales for a
+// single use, which costs more than it saves). Per super-block the integer
+// sums are reduced to one int32 before the float steps, which are then the
+// group kernel's per lane, in its order: both give the same bits, so a
+// batch matches token by token.
+static void q4_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const v128_t* b32, float* out, int nb, int r0,
+                      int r1, int first) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F);
+  for (int r = r0; r < r1; r++) {
+    const block_q4_K* x = (const block_q4_K*)(w + (size_t)r * row_bytes);
+    v128_t sm2 = wasm_f32x4_const_splat(0.0f);  // lane 0: sum, lane 1: msum
+    for (int i = 0; i < nb; i++, x++) {
+      const v128_t smv = unpack_scales_k4(x->scales);
+      // as int16 in memory: each scale is then one broadcast load
+      int16_t sm[8];
+      wasm_v128_store(sm, wasm_u16x8_extend_low_u8x16(smv));
+      v128_t acc = wasm_i32x4_const_splat(0);
+      NOUNROLL for (int c = 0; c < 4; c++) {
+        const v128_t v0 = LOAD(x->qs + 32 * c), v1 = LOAD(x->qs + 32 * c + 16);
+        const v128_t l0 = wasm_v128_and(v0, m4), l1 = wasm_v128_and(v1, m4);
+        const v128_t h0 = wasm_v128_and(wasm_u16x8_shr(v0, 4), m4), h1 = wasm_v128_and(wasm_u16x8_shr(v1, 4), m4);
+        const int8_t* q = y[i].qs + 64 * c;
+        const v128_t lo = wasm_i16x8_add(RDOT(LOAD(q), l0), RDOT(LOAD(q + 16), l1));
+        const v128_t hi = wasm_i16x8_add(RDOT(LOAD(q + 32), h0), RDOT(LOAD(q + 48), h1));
+        acc = wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(lo, wasm_v128_load16_splat(sm + 2 * c)),
+                                                 wasm_i32x4_dot_i16x8(hi, wasm_v128_load16_splat(sm + 2 * c + 1))));
+      }
+      // lanes 0 and 1: the super-block's exact integer sum and mins term
+      const v128_t mn = wasm_i32x4_dot_i16x8(wasm_u16x8_extend_high_u8x16(smv), b32[i]);
+      const v128_t u = wasm_i32x4_add(wasm_i32x4_shuffle(acc, mn, 0, 1, 4, 5), wasm_i32x4_shuffle(acc, mn, 2, 3, 6, 7));
+      const v128_t v = wasm_i32x4_add(wasm_i32x4_shuffle(u, u, 0, 2, 0, 2), wasm_i32x4_shuffle(u, u, 1, 3, 1, 3));
+      // d and dmin (adjacent f16s) as f32 lanes 0 and 1, times the activation's scale
+      const v128_t dd = f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(wasm_v128_load32_zero(&x->d)));
+      sm2 = wasm_f32x4_add(sm2, wasm_f32x4_mul(wasm_f32x4_mul(dd, wasm_f32x4_splat(y[i].d)), wasm_f32x4_convert_i32x4(v)));
+    }
+    const float val = wasm_f32x4_extract_lane(sm2, 0) - wasm_f32x4_extract_lane(sm2, 1);
+    out[r] = first ? val : out[r] + val;
+  }
+}
+
+// The batch loop: tokens in passes of MM_TOK, columns in chunks of
+// ACT_CHUNK; one token goes to the decode paths, more to four-row groups
+// (plain: from r0, the last group repeating row r1 - 1; x4: the layout's
+// groups), lanes outside [r0, r1) dropped.
+static inline void q4_K_mul_mat(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
+                                int n, int n_tok, int r0, int r1, int x4) {
+  v128_t bs[MM_TOK][KB];
+  const v128_t* b32[MM_TOK];
+  const block_q8_K* y[MM_TOK];
+  q4_K_acc acc[MM_TOK];
+  for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
+    const int nt = n_tok - t0 < MM_TOK ? n_tok - t0 : MM_TOK;
+    for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {
+      const int nb = (n - c0 < ACT_CHUNK ? n - c0 : ACT_CHUNK) / QK_K;
+      for (int t = 0; t < nt; t++) {
+        y[t] = (const block_q8_K*)((const uint8_t*)a + (size_t)(t0 + t) * a_row_bytes) + c0 / QK_K;
+        bsums32_q8_K(y[t], bs[t], nb);
+        b32[t] = bs[t];
+      }
+      // the chunk's first super-block: of each row, or of each group (x4)
+      const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / QK_K) * (x4 ? sizeof(block_q4_Kx4) : sizeof(block_q4_K));
+      float* o = out + (size_t)t0 * out_stride;
+      if (nt == 1) {
+        if (x4) q4_Kx4_rows(wc, row_bytes, y[0], b32[0], o, nb, r0, r1, c0 == 0);
+        else q4_K_rows(wc, row_bytes, y[0], b32[0], o, nb, r0, r1, c0 == 0);
+        continue;
+      }
+      for (int r = x4 ? r0 & ~3 : r0; r < r1; r += 4) {
+        for (int t = 0; t < nt; t++) acc[t].sum = acc[t].msum = wasm_f32x4_const_splat(0.0f);
+        q4_K_scales4 s;
+        if (x4) {
+          const block_q4_Kx4* g = (const block_q4_Kx4*)(wc + (size_t)r * row_bytes);
+          for (int i = 0; i < nb; i++) {
+            q4_K_scales_x4(g + i, &s);
+            q4_K_superblock(&s, (const v128_t*)g[i].qs, i, y, b32, acc, nt);
+          }
+        } else {
+          const block_q4_K* x[4];
+          for (int j = 0; j < 4; j++) x[j] = (const block_q4_K*)(wc + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes);
+          for (int i = 0; i < nb; i++) {
+            v128_t q[32];
+            q4_K_scales(x, i, &s);
+            for (int k = 0; k < 8; k++)  // 16 bytes of each row at a time: chunk k / 2, groups 4 (k % 2) ..
+              transpose4(LOAD(x[0][i].qs + 16 * k), LOAD(x[1][i].qs + 16 * k), LOAD(x[2][i].qs + 16 * k),
+                         LOAD(x[3][i].qs + 16 * k), q + 4 * k);
+            q4_K_superblock(&s, q, i, y, b32, acc, nt);
+          }
+        }
+        for (int t = 0; t < nt; t++) store4(wasm_f32x4_sub(acc[t].sum, acc[t].msum), o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
+      }
+    }
+  }
+}
+
+#define Q4_K_ENTRIES(name, x4)                                                                          \
+  void EXPORT(mul_mat_##name)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, \
+                              int out_stride, int n, int n_tok, int r0, int r1) {                       \
+    q4_K_mul_mat(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1, x4);                  \
+  }                                                                                                     \
+  void EXPORT(matvec_##name)(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1) { \
+    q4_K_mul_mat(w, row_bytes, a, 0, out, 0, n, 1, r0, r1, x4);                                         \
+  }                                                                                                     \
+  void EXPORT(mat_rows_##name)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, \
+                               int out_stride, int n, int n_tok, int n_rows, int ith, int nth) {        \
+    int r0, r1;                                                                                         \
+    rows_range(n_rows, ith, nth, &r0, &r1);                                                             \
+    if (r0 < r1) q4_K_mul_mat(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1, x4);     \
+  }
+Q4_K_ENTRIES(q4_K, 0)
+Q4_K_ENTRIES(q4_Kx4, 1)
+
+float EXPORT(vec_dot_q4_K_q8_K)(int n, const void* w, const void* a) {
+  float out;
+  q4_K_mul_mat(w, 0, a, 0, &out, 0, n, 1, 0, 1, 0);
+  return out;
+}
+
+// Rewrites n_rows (a multiple of 4) plain q4_K rows as q4_Kx4 groups, in
+// place: group G takes the bytes of rows 4G..4G+3. scratch: 4 * row_bytes.
+void EXPORT(repack_q4_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
+  const int nb = row_bytes / (int)sizeof(block_q4_K);
+  for (int r = 0; r + 4 <= n_rows; r += 4) {
+    uint8_t* base = (uint8_t*)w + (size_t)r * row_bytes;
+    for (int i = 0; i < 4 * row_bytes; i++) ((uint8_t*)scratch)[i] = base[i];
+    block_q4_Kx4* g = (block_q4_Kx4*)base;
+    for (int i = 0; i < nb; i++) {
+      for (int j = 0; j < 16; j++) g[i].ml[j] = 0;
+      for (int j = 0; j < 4; j++) {
+        const block_q4_K* x = (const block_q4_K*)((const uint8_t*)scratch + (size_t)j * row_bytes) + i;
+        g[i].d[j] = x->d;
+        g[i].dmin[j] = x->dmin;
+        const uint8_t* q = x->scales;
+        for (int k = 0; k < 8; k++) {
+          const int sc = k < 4 ? q[k] & 63 : (q[k + 4] & 0x0F) | ((q[k - 4] >> 6) << 4);
+          const int m = k < 4 ? q[k + 4] & 63 : (q[k + 4] >> 4) | ((q[k] >> 6) << 4);
+          const int idx = 4 * k + j;
+          g[i].sm[idx] = (uint8_t)(sc | ((m >> 4) << 6));
+          g[i].ml[idx & 15] |= (uint8_t)((m & 0x0F) << (idx < 16 ? 0 : 4));
+        }
+        for (int c = 0; c < 4; c++)
+          for (int k = 0; k < 8; k++) memcpy(g[i].qs[c][k] + 4 * j, x->qs + 32 * c + 4 * k, 4);
+      }
+    }
+  }
+}

@@ -1,0 +1,43 @@
+// Shared by the relaxed-SIMD kernels (kernels/relaxed/*.c, built into
+// wasm/kernels-relaxed.wasm; see legacy-relaxed.c for the instruction and
+// why its results are exact: the second operand of the byte dot is always
+// 0..127 here).
+//
+// Most kernels here work on four weight rows at a time, one row per lane:
+// the rows' bytes are transposed in 4-byte groups, so a vector holds four
+// consecutive quants of every row and the activation's four matching bytes
+// are broadcast to all lanes; dots then leave row j's sums in lane j (int16
+// lanes 2j, 2j+1 before i32x4.dot_i16x8), with no horizontal reduction.
+#pragma once
+#include "../common.h"
+
+#define RDOT(a, q) wasm_i16x8_relaxed_dot_i8x16_i7x16(a, q)
+#define LOAD(p) wasm_v128_load(p)
+#define SPLAT4(p) wasm_v128_load32_splat(p)
+#define UNROLL _Pragma("clang loop unroll(full)")
+#define NOUNROLL _Pragma("clang loop unroll(disable)")
+
+#define MM_TOK 64  // tokens per pass of a batch kernel (their per-token state lives on the stack)
+
+// A four-row group's values to out[r..r+3] (added after the first column
+// chunk), keeping only rows in [r0, r1): a group of a repacked layout may
+// start before this thread's first row, and the last group may run past r1.
+static inline void store4(v128_t v, float* o, int r, int r0, int r1, int first) {
+  o += r;
+  if (r >= r0 && r + 4 <= r1) {
+    wasm_v128_store(o, first ? v : wasm_f32x4_add(wasm_v128_load(o), v));
+  } else {
+    float f[4];
+    wasm_v128_store(f, v);
+    for (int j = 0; j < 4; j++)
+      if (r + j >= r0 && r + j < r1) o[j] = first ? f[j] : o[j] + f[j];
+  }
+}
+
+// Bytes 4g..4g+3 of each row's v (rows 0..3 in a..d) side by side, g = 0..3.
+static inline void transpose4(v128_t a, v128_t b, v128_t c, v128_t d, v128_t* g) {
+  const v128_t t0 = wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(a, b, 2, 6, 3, 7);
+  const v128_t t2 = wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(c, d, 2, 6, 3, 7);
+  g[0] = wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5), g[1] = wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7);
+  g[2] = wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5), g[3] = wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7);
+}
