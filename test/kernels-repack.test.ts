@@ -21,6 +21,7 @@ const k: Kernels = await loadKernels();
 const LAYOUTS = [
   { type: GGMLType.Q4_0, layout: 'q4_0x4' },
   { type: GGMLType.Q4_K, layout: 'q4_Kx4' },
+  { type: GGMLType.Q6_K, layout: 'q6_Kp' },
 ] as const;
 const hasX4 = LAYOUTS.every((l) => k.lookup(`mat_rows_${l.layout}`) !== undefined);
 const allocs: number[] = [];
