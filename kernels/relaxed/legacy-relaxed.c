@@ -20,14 +20,12 @@
 // acc += f32(isum) * (d_w * d_a) block after block, whatever the batch or
 // the row's position among the four: matvec is the one-token case, so a batch
 // gives the same bits as token by token, and any thread split the same bits.
-#include "../common.h"
-
 #include "../legacy-blocks.h"
+#include "relaxed.h"
 
 // Blocks per activation chunk (ACT_CHUNK columns): scales and offsets are
 // precomputed per chunk, on the stack.
 #define CB (ACT_CHUNK / QK)
-#define MM_TOK 64  // tokens per pass (stack: 64 * 2 KiB of activation scales, 1 KiB of accumulators)
 
 typedef struct {
   float d[CB];        // activation block scale times 2^112 (weights' scales are unscaled by 2^-112)
@@ -61,8 +59,6 @@ static inline v128_t scales4_x4(const uint16_t* d) {
   return wasm_v128_or(mag, wasm_v128_and(wasm_i32x4_shl(h, 16), wasm_i32x4_const_splat((int32_t)0x80000000u)));
 }
 
-#define RDOT(a, q) wasm_i16x8_relaxed_dot_i8x16_i7x16(a, q)
-#define SPLAT4(p) wasm_v128_load32_splat(p)
 
 // Four rows' block as eight vectors of nibbles: l[g] holds elements
 // 4g..4g+3 of rows 0..3 (four bytes per row, row j at bytes 4j..4j+3), h[g]
@@ -85,12 +81,8 @@ static inline rows4 decode_x4(const block_q4_0x4* g) {
 // From four plain q4_0 rows: the same vectors after a 4x4 transpose of 32-bit groups.
 static inline rows4 decode_rows(const block_q4_0* const x[4], int b) {
   const v128_t m = wasm_i8x16_const_splat(0x0F);
-  const v128_t q0 = wasm_v128_load(x[0][b].qs), q1 = wasm_v128_load(x[1][b].qs);
-  const v128_t q2 = wasm_v128_load(x[2][b].qs), q3 = wasm_v128_load(x[3][b].qs);
-  const v128_t t0 = wasm_i32x4_shuffle(q0, q1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(q0, q1, 2, 6, 3, 7);
-  const v128_t t2 = wasm_i32x4_shuffle(q2, q3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(q2, q3, 2, 6, 3, 7);
-  const v128_t g[4] = {wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5), wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7),
-                       wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5), wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7)};
+  v128_t g[4];
+  transpose4(LOAD(x[0][b].qs), LOAD(x[1][b].qs), LOAD(x[2][b].qs), LOAD(x[3][b].qs), g);
   rows4 w;
   for (int i = 0; i < 4; i++) {
     w.l[i] = wasm_v128_and(g[i], m);
@@ -113,22 +105,6 @@ static inline void rows4_tokens(const rows4* w, const block_q8_0* const* y, cons
                                     wasm_i32x4_splat(a[t].bias[b]));
     const v128_t scale = wasm_f32x4_mul(w->dw, wasm_f32x4_splat(a[t].d[b]));
     acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), scale));
-  }
-}
-
-// Adds (or, for the first chunk, stores) a group's accumulators to rows
-// [r, r + 4) of each token's output, keeping only rows in [r0, r1).
-static inline void store_rows4(const v128_t* acc, int nt, float* out, int out_stride, int r, int r0, int r1, int first) {
-  for (int t = 0; t < nt; t++) {
-    float* o = out + (size_t)t * out_stride + r;
-    if (r >= r0 && r + 4 <= r1) {
-      wasm_v128_store(o, first ? acc[t] : wasm_f32x4_add(wasm_v128_load(o), acc[t]));
-    } else {
-      float v[4];
-      wasm_v128_store(v, acc[t]);
-      for (int j = 0; j < 4; j++)
-        if (r + j >= r0 && r + j < r1) o[j] = first ? v[j] : o[j] + v[j];
-    }
   }
 }
 
@@ -168,7 +144,7 @@ static inline void mul_mat_4(const void* w, int row_bytes, const void* a, int a_
             rows4_tokens(&wb, y, act, acc, nt, b);
           }
         }
-        store_rows4(acc, nt, out + (size_t)t0 * out_stride, out_stride, r, r0, r1, c0 == 0);
+        for (int t = 0; t < nt; t++) store4(acc[t], out + (size_t)(t0 + t) * out_stride, r, r0, r1, c0 == 0);
       }
     }
   }
