@@ -11,6 +11,7 @@ import type { Token } from 'node-llama-cpp';
 import { GGMLType } from '../formats/ggml-types.js';
 import { planGGUF, writeGGUF } from '../formats/gguf/index.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
+import { quantMix } from '../formats/synthetic/mix.js';
 import { spmVocabKV } from '../formats/synthetic/vocab.js';
 import { loadModel, ModelTooLargeError } from '../runtime/index.js';
 import { oracle } from './helpers/oracle.js';
@@ -88,41 +89,56 @@ if (STORIES) {
   });
 }
 
-test('a prompt evaluated in one batch gives the same logits as token by token (bit-identical)', async () => {
-  const path = join(dir, 'tiny-q4_0.gguf');
-  await writeGGUF(path, llamaModelSpec(LLAMA_SHAPES['test-tiny']!, GGMLType.Q4_0, { seed: 5 }));
-  const model = await loadModel(path);
-  const tokens = Array.from({ length: 40 }, (_, i) => 1 + ((i * 37) % 500));
-  const batched = model.createContext({ contextSize: 64, batchSize: 16 }).evaluate(tokens, { allLogits: true });
-  const one = model.createContext({ contextSize: 64 });
-  const V = model.hparams.n_vocab;
-  for (let i = 0; i < tokens.length; i++) {
-    const l = one.evaluate([tokens[i]!]);
-    for (let j = 0; j < V; j++) if (l[j] !== batched[i * V + j]) assert.unreachable(`position ${i}, token ${j}: ${l[j]} vs ${batched[i * V + j]}`);
-  }
-  model.dispose();
-});
+/**
+ * Tiny models in the mixes the benchmarks run (llama-quantize's: Q4_K_M has
+ * Q4_K, Q6_K and F32 matrices), loaded as users get them: repacked weights
+ * (runtime/repack.ts) where the kernels have a layout for the type.
+ */
+const MIXES = ['Q4_0', 'Q4_K_M', 'Q8_0'] as const;
+async function tinyModel(mixName: string, seed: number) {
+  const shape = LLAMA_SHAPES['test-tiny']!;
+  const mix = quantMix(mixName, shape);
+  const path = join(dir, `tiny-${mixName}-${seed}.gguf`);
+  await writeGGUF(path, llamaModelSpec(shape, mix.base, { seed, matrixType: mix.matrixType, fileType: mix.fileType }));
+  return loadModel(path);
+}
 
-test('1, 2 and 3 threads give bit-identical logits (prompt batch and decode)', async () => {
-  const path = join(dir, 'tiny-q4_k.gguf');
-  await writeGGUF(path, llamaModelSpec(LLAMA_SHAPES['test-tiny']!, GGMLType.Q4_K, { seed: 9 }));
-  const model = await loadModel(path);
-  const tokens = Array.from({ length: 24 }, (_, i) => 1 + ((i * 53) % 500));
-  const runWith = (threads: number) => {
-    const ctx = model.createContext({ contextSize: 64, batchSize: 8, threads });
-    const prompt = ctx.evaluate(tokens, { allLogits: true });
-    const next = ctx.evaluate([7]);
-    ctx.dispose();
-    return [prompt, next] as const;
-  };
-  const [p1, n1] = runWith(1);
-  for (const t of [2, 3]) {
-    const [p, n] = runWith(t);
-    assert.ok(p.every((v, i) => Object.is(v, p1[i])), `${t} threads: prompt logits differ from 1 thread`);
-    assert.ok(n.every((v, i) => Object.is(v, n1[i])), `${t} threads: decode logits differ from 1 thread`);
-  }
-  model.dispose();
-});
+for (const mixName of MIXES) {
+  test(`${mixName}: a prompt evaluated in batches of 16 gives the same logits as token by token (bit-identical)`, async () => {
+    const model = await tinyModel(mixName, 5);
+    // the relaxed kernels read these through repacked layouts: the comparison covers them
+    const layout = { Q4_0: 'q4_0x4', Q4_K_M: 'q4_Kx4', Q8_0: undefined }[mixName];
+    if (model.kernels.simd === 'relaxed' && layout) assert.is(model.weight('blk.0.attn_q.weight')!.layout, layout);
+    const tokens = Array.from({ length: 40 }, (_, i) => 1 + ((i * 37) % 500));
+    const batched = model.createContext({ contextSize: 64, batchSize: 16 }).evaluate(tokens, { allLogits: true });
+    const one = model.createContext({ contextSize: 64 });
+    const V = model.hparams.n_vocab;
+    for (let i = 0; i < tokens.length; i++) {
+      const l = one.evaluate([tokens[i]!]);
+      for (let j = 0; j < V; j++) if (l[j] !== batched[i * V + j]) assert.unreachable(`position ${i}, token ${j}: ${l[j]} vs ${batched[i * V + j]}`);
+    }
+    model.dispose();
+  });
+
+  test(`${mixName}: 1, 2 and 3 threads give bit-identical logits (prompt batch and decode)`, async () => {
+    const model = await tinyModel(mixName, 9);
+    const tokens = Array.from({ length: 24 }, (_, i) => 1 + ((i * 53) % 500));
+    const runWith = (threads: number) => {
+      const ctx = model.createContext({ contextSize: 64, batchSize: 8, threads });
+      const prompt = ctx.evaluate(tokens, { allLogits: true });
+      const next = ctx.evaluate([7]);
+      ctx.dispose();
+      return [prompt, next] as const;
+    };
+    const [p1, n1] = runWith(1);
+    for (const t of [2, 3]) {
+      const [p, n] = runWith(t);
+      assert.ok(p.every((v, i) => Object.is(v, p1[i])), `${t} threads: prompt logits differ from 1 thread`);
+      assert.ok(n.every((v, i) => Object.is(v, n1[i])), `${t} threads: decode logits differ from 1 thread`);
+    }
+    model.dispose();
+  });
+}
 
 test('loading reports progress; a model too big for 4 GiB of WASM memory is refused before reading tensor data', async () => {
   const small = join(dir, 'tiny-q8_0.gguf');
