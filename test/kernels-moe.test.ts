@@ -7,12 +7,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GGMLType, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
 import { quantizeRow } from '../formats/quant/index.js';
-import { bindPlan } from '../runtime/graph/exec.js';
 import { Graph, type Tensor } from '../runtime/graph/graph.js';
 import { Ops } from '../runtime/graph/ops.js';
-import { Plan } from '../runtime/graph/plan.js';
+import type { Plan } from '../runtime/graph/plan.js';
 import { loadKernels, type Kernels } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from './helpers/rng.js';
+import { runAsThreads, wasmArena } from './helpers/run-graph.js';
 
 const T = GGMLType;
 const TYPES = [T.F32, T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K];
@@ -22,32 +22,15 @@ const N_IN = 512, N_OUT = 37, N_EXPERT = 5, K = 2, N_TOK = 11;
 // experts per token: repeats across tokens, expert 4 never chosen, order not sorted
 const IDS = [[3, 0], [0, 3], [1, 2], [2, 0], [3, 1], [0, 1], [2, 3], [1, 0], [3, 2], [0, 2], [1, 3]];
 
-const allocs: number[] = [];
-function put(data: ArrayBufferView): number {
-  const p = k.malloc(data.byteLength + 64);
-  allocs.push(p);
-  const at = Math.ceil(p / 64) * 64;
-  k.write(at, data);
-  return at;
-}
-test.after(() => allocs.forEach((p) => k.free(p)));
+const arena = wasmArena(k);
+const put = arena.put;
+test.after(arena.free);
 
 function gaussians(rand: () => number, n: number, sigma = 1): Float32Array {
   return gaussian(rand, n, sigma);
 }
 
-/** Plans g and runs every phase as each of nth threads in turn (what the barrier between phases allows). */
-function run(g: Graph, nth: number): Plan {
-  const plan = new Plan(g, k);
-  for (const p of bindPlan(plan.encoded, (name) => k.lookup(name))) {
-    for (let ith = 0; ith < nth; ith++) {
-      p.argv[p.argv.length - 2] = ith;
-      p.argv[p.argv.length - 1] = nth;
-      p.f(...p.argv);
-    }
-  }
-  return plan;
-}
+const run = (g: Graph, nth: number): Plan => runAsThreads(k, g, nth);
 
 const bits = (p: Plan, t: Tensor, n: number) => new Uint32Array(k.floats(p.ptr(t), n).slice().buffer);
 

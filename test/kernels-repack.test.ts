@@ -8,13 +8,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GGMLType, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
 import { quantizeRow } from '../formats/quant/index.js';
-import { bindPlan } from '../runtime/graph/exec.js';
 import { Graph, type Tensor } from '../runtime/graph/graph.js';
 import { Ops } from '../runtime/graph/ops.js';
-import { Plan } from '../runtime/graph/plan.js';
+import type { Plan } from '../runtime/graph/plan.js';
 import { repackWeights } from '../runtime/repack.js';
 import { loadKernels, type Kernels } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from './helpers/rng.js';
+import { runAsThreads, wasmArena } from './helpers/run-graph.js';
 
 const k: Kernels = await loadKernels();
 /** Each repacked layout and the weight type it holds. */
@@ -24,28 +24,11 @@ const LAYOUTS = [
   { type: GGMLType.Q6_K, layout: 'q6_Kp' },
 ] as const;
 const hasX4 = LAYOUTS.every((l) => k.lookup(`mat_rows_${l.layout}`) !== undefined);
-const allocs: number[] = [];
-function put(data: ArrayBufferView): number {
-  const p = k.malloc(data.byteLength + 64);
-  allocs.push(p);
-  const at = Math.ceil(p / 64) * 64;
-  k.write(at, data);
-  return at;
-}
-test.after(() => allocs.forEach((p) => k.free(p)));
+const arena = wasmArena(k);
+const put = arena.put;
+test.after(arena.free);
 
-/** Plans g and runs every phase as each of nth threads in turn (what the barrier between phases allows). */
-function run(g: Graph, nth: number): Plan {
-  const plan = new Plan(g, k);
-  for (const p of bindPlan(plan.encoded, (name) => k.lookup(name))) {
-    for (let ith = 0; ith < nth; ith++) {
-      p.argv[p.argv.length - 2] = ith;
-      p.argv[p.argv.length - 1] = nth;
-      p.f(...p.argv);
-    }
-  }
-  return plan;
-}
+const run = (g: Graph, nth: number): Plan => runAsThreads(k, g, nth);
 const bits = (p: Plan, t: Tensor, n: number) => Array.from(new Uint32Array(k.floats(p.ptr(t), n).slice().buffer));
 
 /** Quantized rows, twice: one copy stays plain, the other goes through repackWeights under `name`. */

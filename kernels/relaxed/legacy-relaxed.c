@@ -150,27 +150,12 @@ static inline void mul_mat_4(const void* w, int row_bytes, const void* a, int a_
   }
 }
 
-void EXPORT(mul_mat_q4_0)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
-                           int n, int n_tok, int r0, int r1) {
-  mul_mat_4(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1, 0);
-}
-
-void EXPORT(mul_mat_q4_0x4)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
-                             int n, int n_tok, int r0, int r1) {
-  mul_mat_4(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1, 1);
-}
-
-void EXPORT(matvec_q4_0)(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1) {
-  mul_mat_q4_0(w, row_bytes, a, 0, out, 0, n, 1, r0, r1);
-}
-
-void EXPORT(matvec_q4_0x4)(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1) {
-  mul_mat_q4_0x4(w, row_bytes, a, 0, out, 0, n, 1, r0, r1);
-}
+RELAXED_ENTRIES(q4_0, mul_mat_4, 0)
+RELAXED_ENTRIES(q4_0x4, mul_mat_4, 1)
 
 float EXPORT(vec_dot_q4_0_q8_0)(int n, const void* w, const void* a) {
   float out;
-  mul_mat_q4_0(w, 0, a, 0, &out, 0, n, 1, 0, 1);
+  mul_mat_4(w, 0, a, 0, &out, 0, n, 1, 0, 1, 0);
   return out;
 }
 
@@ -190,19 +175,4 @@ void EXPORT(repack_q4_0x4)(void* w, int row_bytes, int n_rows, void* scratch) {
         for (int j = 0; j < 4; j++) memcpy(g[b].qs + 16 * i + 4 * j, x[j][b].qs + 4 * i, 4);
     }
   }
-}
-
-// The graph's entries (rows.c's contract): this thread's share of the rows.
-void EXPORT(mat_rows_q4_0)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
-                           int n, int n_tok, int n_rows, int ith, int nth) {
-  int r0, r1;
-  rows_range(n_rows, ith, nth, &r0, &r1);
-  if (r0 < r1) mul_mat_q4_0(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1);
-}
-
-void EXPORT(mat_rows_q4_0x4)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
-                             int n, int n_tok, int n_rows, int ith, int nth) {
-  int r0, r1;
-  rows_range(n_rows, ith, nth, &r0, &r1);
-  if (r0 < r1) mul_mat_q4_0x4(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1);
 }

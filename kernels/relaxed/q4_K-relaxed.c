@@ -277,22 +277,8 @@ static inline void q4_K_mul_mat(const void* w, int row_bytes, const void* a, int
   }
 }
 
-#define Q4_K_ENTRIES(name, x4)                                                                          \
-  void EXPORT(mul_mat_##name)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, \
-                              int out_stride, int n, int n_tok, int r0, int r1) {                       \
-    q4_K_mul_mat(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1, x4);                  \
-  }                                                                                                     \
-  void EXPORT(matvec_##name)(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1) { \
-    q4_K_mul_mat(w, row_bytes, a, 0, out, 0, n, 1, r0, r1, x4);                                         \
-  }                                                                                                     \
-  void EXPORT(mat_rows_##name)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, \
-                               int out_stride, int n, int n_tok, int n_rows, int ith, int nth) {        \
-    int r0, r1;                                                                                         \
-    rows_range(n_rows, ith, nth, &r0, &r1);                                                             \
-    if (r0 < r1) q4_K_mul_mat(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1, x4);     \
-  }
-Q4_K_ENTRIES(q4_K, 0)
-Q4_K_ENTRIES(q4_Kx4, 1)
+RELAXED_ENTRIES(q4_K, q4_K_mul_mat, 0)
+RELAXED_ENTRIES(q4_Kx4, q4_K_mul_mat, 1)
 
 float EXPORT(vec_dot_q4_K_q8_K)(int n, const void* w, const void* a) {
   float out;

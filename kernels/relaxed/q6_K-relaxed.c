@@ -180,22 +180,8 @@ static inline void q6_K_mul_mat(const void* w, int row_bytes, const void* a, int
   }
 }
 
-#define Q6_K_ENTRIES(name, packed)                                                                      \
-  void EXPORT(mul_mat_##name)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, \
-                              int out_stride, int n, int n_tok, int r0, int r1) {                       \
-    q6_K_mul_mat(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1, packed);              \
-  }                                                                                                     \
-  void EXPORT(matvec_##name)(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1) { \
-    q6_K_mul_mat(w, row_bytes, a, 0, out, 0, n, 1, r0, r1, packed);                                     \
-  }                                                                                                     \
-  void EXPORT(mat_rows_##name)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, \
-                               int out_stride, int n, int n_tok, int n_rows, int ith, int nth) {        \
-    int r0, r1;                                                                                         \
-    rows_range(n_rows, ith, nth, &r0, &r1);                                                             \
-    if (r0 < r1) q6_K_mul_mat(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1, packed); \
-  }
-Q6_K_ENTRIES(q6_K, 0)
-Q6_K_ENTRIES(q6_Kp, 1)
+RELAXED_ENTRIES(q6_K, q6_K_mul_mat, 0)
+RELAXED_ENTRIES(q6_Kp, q6_K_mul_mat, 1)
 
 float EXPORT(vec_dot_q6_K_q8_K)(int n, const void* w, const void* a) {
   float out;

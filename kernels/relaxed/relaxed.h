@@ -41,3 +41,22 @@ static inline void transpose4(v128_t a, v128_t b, v128_t c, v128_t d, v128_t* g)
   g[0] = wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5), g[1] = wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7);
   g[2] = wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5), g[3] = wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7);
 }
+
+// The exports of one weight layout (rows.c's contract), over its batch
+// function f(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0,
+// r1, flag): mul_mat_<name> (rows [r0, r1), every token), matvec_<name> (one
+// token) and mat_rows_<name> (this thread's share of the rows).
+#define RELAXED_ENTRIES(name, f, flag)                                                                 \
+  void EXPORT(mul_mat_##name)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, \
+                              int out_stride, int n, int n_tok, int r0, int r1) {                       \
+    f(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1, flag);                           \
+  }                                                                                                     \
+  void EXPORT(matvec_##name)(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1) { \
+    f(w, row_bytes, a, 0, out, 0, n, 1, r0, r1, flag);                                                  \
+  }                                                                                                     \
+  void EXPORT(mat_rows_##name)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, \
+                               int out_stride, int n, int n_tok, int n_rows, int ith, int nth) {        \
+    int r0, r1;                                                                                         \
+    rows_range(n_rows, ith, nth, &r0, &r1);                                                             \
+    if (r0 < r1) f(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1, flag);              \
+  }
