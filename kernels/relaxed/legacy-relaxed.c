@@ -43,9 +43,7 @@ static void prep_q8_0(const block_q8_0* y, int nb, act_q8_0* a) {
 
 // Four f16 scales (one per row) as fp16_unscaled gives them (value * 2^-112).
 static inline v128_t scales4(uint16_t d0, uint16_t d1, uint16_t d2, uint16_t d3) {
-  const v128_t h = wasm_i32x4_make(d0, d1, d2, d3);
-  const v128_t mag = wasm_v128_and(wasm_i32x4_shl(h, 13), wasm_i32x4_const_splat(0x0FFFE000));
-  return wasm_v128_or(mag, wasm_v128_and(wasm_i32x4_shl(h, 16), wasm_i32x4_const_splat((int32_t)0x80000000u)));
+  return f16x4_unscaled(wasm_i32x4_make(d0, d1, d2, d3));
 }
 
 // Four rows' block b, interleaved for the kernels below (see repack_q4_0x4).
@@ -54,11 +52,8 @@ _Static_assert(sizeof(block_q4_0x4) == 4 * sizeof(block_q4_0), "a group takes fo
 
 // The same from a group's four adjacent f16s: one load and one extend instead of four scalar loads.
 static inline v128_t scales4_x4(const uint16_t* d) {
-  const v128_t h = wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(d));
-  const v128_t mag = wasm_v128_and(wasm_i32x4_shl(h, 13), wasm_i32x4_const_splat(0x0FFFE000));
-  return wasm_v128_or(mag, wasm_v128_and(wasm_i32x4_shl(h, 16), wasm_i32x4_const_splat((int32_t)0x80000000u)));
+  return f16x4_unscaled(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(d)));
 }
-
 
 // Four rows' block as eight vectors of nibbles: l[g] holds elements
 // 4g..4g+3 of rows 0..3 (four bytes per row, row j at bytes 4j..4j+3), h[g]

@@ -17,6 +17,14 @@
 #define UNROLL _Pragma("clang loop unroll(full)")
 #define NOUNROLL _Pragma("clang loop unroll(disable)")
 
+// Four f16 (the low 16 bits of u32 lanes) as fp16_unscaled gives them:
+// value * 2^-112, exact for every finite f16; callers fold 2^112 into the
+// activation's scale (F16_UNSCALE).
+static inline v128_t f16x4_unscaled(v128_t h) {
+  const v128_t mag = wasm_v128_and(wasm_i32x4_shl(h, 13), wasm_i32x4_const_splat(0x0FFFE000));
+  return wasm_v128_or(mag, wasm_v128_and(wasm_i32x4_shl(h, 16), wasm_i32x4_const_splat((int32_t)0x80000000u)));
+}
+
 #define MM_TOK 64  // tokens per pass of a batch kernel (their per-token state lives on the stack)
 
 // A four-row group's values to out[r..r+3] (added after the first column
