@@ -305,51 +305,6 @@ test('vec_dot / matvec, legacy quants: within the rounding bound of the referenc
   checkDots(LEGACY, LEGACY_LENGTHS, 4);
 });
 
-// The relaxed module's batch-only Q8_0 kernel (kernels/relaxed/q8_0-relaxed.c):
-// its own f32 order (one row per lane), so it is held to the reference bound
-// for every (row, token), not to matvec's bits; threads must not change it.
-test('mat_rows_batch_q8_0: every token within the rounding bound of the reference; 1, 2 and 3 threads give the same bits', () => {
-  type RowsFn = (w: Ptr, rb: number, a: Ptr, arb: number, out: Ptr, os: number, n: number, nTok: number, nRows: number, ith: number, nth: number) => void;
-  const batch = k.lookup<RowsFn>('mat_rows_batch_q8_0');
-  if (!batch) {
-    console.log(`  (no mat_rows_batch_q8_0 in the ${k.simd} build: Q8_0 batches use mul_mat_q8_0, checked above)`);
-    assert.is(k.simd, 'baseline');
-    return;
-  }
-  const rand = mulberry32(21);
-  const ROWS = 7, NTOK = 5;
-  for (const n of [32, 96, 2048 + 64, 8192 + 96]) {
-    for (const [label, gen] of Object.entries(DATA)) {
-      const rowBytes = rowSize(T.Q8_0, n);
-      const w = new Uint8Array(rowBytes * ROWS);
-      for (let r = 0; r < ROWS; r++) w.set(encodeWeights(T.Q8_0, gen(n, rand).map((v) => v * (1 + r / 4))), r * rowBytes);
-      const acts = Array.from({ length: NTOK }, () => wasmActivation(T.Q8_0, gaussian(rand, n, 1)).bytes);
-      const a = new Uint8Array(rowBytes * NTOK);
-      acts.forEach((x, t) => a.set(x, t * rowBytes));
-      const pw = put(w), pa = put(a);
-      let first: number[] | undefined;
-      for (const nth of [1, 2, 3]) {
-        const pout = put(new Float32Array(ROWS * NTOK));
-        for (let ith = 0; ith < nth; ith++) batch(pw, rowBytes, pa, rowBytes, pout, ROWS, n, NTOK, ROWS, ith, nth);
-        const out = k.floats(pout, ROWS * NTOK).slice();
-        const bits = Array.from(new Uint32Array(out.buffer));
-        if (!first) first = bits;
-        else assert.equal(bits, first, `n=${n} ${label}: ${nth} threads`);
-        for (let t = 0; t < NTOK; t++) {
-          for (let r = 0; r < ROWS; r++) {
-            const row = w.subarray(r * rowBytes, (r + 1) * rowBytes);
-            const want = referenceVecDot(T.Q8_0, row, T.Q8_0, acts[t]!, n);
-            const err = Math.abs(out[t * ROWS + r]! - want);
-            const bound = dotBound(T.Q8_0, row, T.Q8_0, acts[t]!, n);
-            if (!(err <= bound)) assert.unreachable(`n=${n} ${label} row ${r} token ${t}: ${out[t * ROWS + r]}, reference ${want}, |error| ${err} > bound ${bound}`);
-          }
-        }
-      }
-      freeAll();
-    }
-  }
-});
-
 test('vec_dot / matvec, f32 / f16 / bf16: within the rounding bound of the reference', () => {
   checkDots(FLOATS, FLOAT_LENGTHS, 5);
 });

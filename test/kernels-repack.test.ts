@@ -22,6 +22,7 @@ const LAYOUTS = [
   { type: GGMLType.Q4_0, layout: 'q4_0x4' },
   { type: GGMLType.Q4_K, layout: 'q4_Kx4' },
   { type: GGMLType.Q6_K, layout: 'q6_Kp' },
+  { type: GGMLType.Q8_0, layout: 'q8_0x4' },
 ] as const;
 const hasX4 = LAYOUTS.every((l) => k.lookup(`mat_rows_${l.layout}`) !== undefined);
 const arena = wasmArena(k);

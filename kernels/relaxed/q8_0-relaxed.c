@@ -1,106 +1,248 @@
-// Q8_0 in the relaxed-SIMD module. Its weights are signed bytes, which the
-// relaxed byte dot cannot take exactly, so this is int16 work
-// (i32x4.dot_i16x8_s, exact) on an activation widened once per token.
+// Q8_0 weights against q8_0 activations in the relaxed-SIMD module.
 //
-// Prefill: four rows at a time, one row per lane (relaxed.h): the rows'
-// blocks are transposed in 2-byte groups, so widened to int16 a vector holds
-// one element pair of each row ([r0 r0 r1 r1 r2 r2 r3 r3]) and the
-// activation's matching pair is broadcast to all lanes; row j's exact block
-// sum lands in lane j, and one convert, one scale multiply and one add finish
-// four rows' block. A block is widened half by half (eight vectors stay in
-// registers) and serves every token of a pass.
+// q8_0 weights are signed bytes, which the relaxed byte dot cannot take
+// exactly (its second operand must be 0..127), and splitting them into
+// nibbles for it doubles the dots and costs more than it saves (measured).
+// So the integer work is i32x4.dot_i16x8_s (exact) on weights and
+// activations widened to int16: the activation once per pass, into a
+// block-major stack buffer (a block's tokens adjacent, which measured ~10%
+// faster than token-major), the weights once per block for every token.
 //
-// Decode stays with the baseline module's matvec_q8_0 (one row at a time,
-// four lanes of partial sums): the full reduction per block that the lanes
-// here need made a one-token version about 30% slower. So in this module a
-// prompt batch and token-by-token decode differ in f32 summation order
-// (within rounding: see llama-e2e's bound), not in their integers.
+// Four rows at a time: the rows' block is transposed in 4-byte groups
+// (transpose4, or stored that way by repack_q8_0x4), and widened, a vector
+// holds four consecutive elements of two rows; the token's four matching
+// elements, broadcast twice (one 64-bit splat), give each row's two pair sums
+// in lanes 2j, 2j+1. One shuffle-add per block and token then leaves row j's
+// exact block sum in lane j, and one convert, one scale multiply and one add
+// finish four rows' block. A block is worked half by half (eight int16
+// vectors stay in registers); the float steps run in a loop of their own,
+// which keeps the dot loops free of spills. Decode (one token) keeps its
+// accumulator in a register; from plain rows it reads one row at a time
+// (rows_one_token), as the weights' address order matters more there than
+// the transpose it saves.
+//
+// Per row and token the float steps are ggml's reference order,
+// acc += f32(isum) * (d_w * d_a), block after block over the whole row (the
+// accumulators go through out between column sub-chunks, exactly): matvec is
+// the one-token case, so a batch gives the same bits as token by token, and
+// any thread split, layout or sub-chunk size the same bits.
 #include "../legacy-blocks.h"
 #include "relaxed.h"
 
-// Columns per activation chunk and tokens per pass: the widened activation
-// of a pass (Q8_TOK x Q8_CHUNK int16 plus scales) lives on the stack, 136 KiB.
-#define Q8_CHUNK 2048
-#define Q8_NB (Q8_CHUNK / QK)
-#define Q8_TOK 32
+// A token's activation block widened to int16, with its scale times 2^112
+// (the weights' scales are fp16_unscaled, times 2^-112).
+typedef struct { int16_t q[QK]; float d; } act_block;
 
-// A token's activation chunk: quants widened to int16, scales times 2^112.
-typedef struct {
-  int16_t q[Q8_NB][QK];
-  float d[Q8_NB];
-} act_q8_0_i16;
+// Activation blocks on the stack (139 KiB; about 160 KiB in all with the
+// decode scratch, of a worker's 512 KiB stack): a pass of nt tokens takes
+// columns in sub-chunks of ACT_BLOCKS / nt blocks (1024 columns for 64
+// tokens), at most SUB_MAX.
+#define ACT_BLOCKS 2048
+#define SUB_MAX 8192
 
-static void q8_0_prep(const block_q8_0* y, int nb, act_q8_0_i16* a) {
+// Four rows' block b, interleaved for the kernels below (see repack_q8_0x4):
+// qs[16i + 4j + k] is element 4i + k of row j.
+typedef struct { uint16_t d[4]; int8_t qs[128]; } block_q8_0x4;
+_Static_assert(sizeof(block_q8_0x4) == 4 * sizeof(block_q8_0), "a group takes four rows' bytes");
+
+// Four rows' block: p[i] holds elements 4i..4i+3 of rows 0..3 (row j at
+// bytes 4j..4j+3); dw the rows' scales (fp16_unscaled, one per lane).
+typedef struct { v128_t p[8], dw; } rows4;
+
+static inline rows4 decode_x4(const block_q8_0x4* g) {
+  rows4 w;
+  UNROLL for (int i = 0; i < 8; i++) w.p[i] = LOAD(g->qs + 16 * i);
+  w.dw = f16x4_unscaled(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g->d)));
+  return w;
+}
+
+static inline v128_t scales_rows(const block_q8_0* const x[4], int b) {
+  return f16x4_unscaled(wasm_i32x4_make(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d));
+}
+
+static inline rows4 decode_rows(const block_q8_0* const x[4], int b) {
+  rows4 w;
+  transpose4(LOAD(x[0][b].qs), LOAD(x[1][b].qs), LOAD(x[2][b].qs), LOAD(x[3][b].qs), w.p);
+  transpose4(LOAD(x[0][b].qs + 16), LOAD(x[1][b].qs + 16), LOAD(x[2][b].qs + 16), LOAD(x[3][b].qs + 16), w.p + 4);
+  w.dw = scales_rows(x, b);
+  return w;
+}
+
+// Half a block (p[0..3]: elements 16h..16h+15) as int16: v[2i] elements
+// 4i..4i+3 of rows 0, 1, v[2i+1] of rows 2, 3.
+static inline void widen8(const v128_t* p, v128_t* v) {
+  UNROLL for (int i = 0; i < 4; i++) {
+    v[2 * i] = wasm_i16x8_extend_low_i8x16(p[i]);
+    v[2 * i + 1] = wasm_i16x8_extend_high_i8x16(p[i]);
+  }
+}
+
+// Half a block against the token's 16 matching elements q: lanes 2j, 2j+1 of
+// *a (rows 0, 1) and *b (rows 2, 3) gain row j's pair sums. |lane| <= 32 *
+// 128 * 128 over a block.
+static inline void dot_half(const v128_t* v, const int16_t* q, v128_t* a, v128_t* b) {
+  UNROLL for (int i = 0; i < 4; i++) {
+    const v128_t x = wasm_v128_load64_splat(q + 4 * i);
+    *a = wasm_i32x4_add(*a, wasm_i32x4_dot_i16x8(v[2 * i], x));
+    *b = wasm_i32x4_add(*b, wasm_i32x4_dot_i16x8(v[2 * i + 1], x));
+  }
+}
+
+// [a0 + a1, a2 + a3, b0 + b1, b2 + b3]: row j's block sum in lane j.
+static inline v128_t pair_sums(v128_t a, v128_t b) {
+  return wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), wasm_i32x4_shuffle(a, b, 1, 3, 5, 7));
+}
+
+// The block's float step for four rows (|isum| < 2^24: the convert is exact).
+static inline v128_t step(v128_t acc, v128_t isum, v128_t dw, float da) {
+  return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dw, wasm_f32x4_splat(da))));
+}
+
+// Decode from plain rows, one row after the other so that the weights are
+// read in address order (four rows side by side, or going back for their
+// scales, kept the hardware prefetcher from following: 20-50% slower at
+// 4096 x 4096 and up). A block's four lanes of pair sums for rows 0..2 wait
+// in h[b] (their scales in d[b]); row 3's pass reduces each block's four
+// rows together to row j's sum in lane j and takes the float step, so the
+// weight loads never pause.
+static inline v128_t row_block(const block_q8_0* x, const act_block* a) {
+  const v128_t lo = LOAD(x->qs), hi = LOAD(x->qs + 16);
+  return wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(lo), LOAD(a->q)),
+                                       wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(lo), LOAD(a->q + 8))),
+                        wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(hi), LOAD(a->q + 16)),
+                                       wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(hi), LOAD(a->q + 24))));
+}
+
+static inline v128_t rows_one_token(const block_q8_0* const x[4], int nb, const act_block* act, v128_t s, v128_t (*h)[3],
+                                    uint32_t (*d)[4]) {
+  for (int j = 0; j < 3; j++) {
+    const block_q8_0* xj = x[j];
+    for (int b = 0; b < nb; b++) {
+      h[b][j] = row_block(xj + b, act + b);
+      d[b][j] = xj[b].d;
+    }
+  }
+  const block_q8_0* x3 = x[3];
   for (int b = 0; b < nb; b++) {
-    const v128_t lo = LOAD(y[b].qs), hi = LOAD(y[b].qs + 16);
-    wasm_v128_store(a->q[b], wasm_i16x8_extend_low_i8x16(lo));
-    wasm_v128_store(a->q[b] + 8, wasm_i16x8_extend_high_i8x16(lo));
-    wasm_v128_store(a->q[b] + 16, wasm_i16x8_extend_low_i8x16(hi));
-    wasm_v128_store(a->q[b] + 24, wasm_i16x8_extend_high_i8x16(hi));
-    a->d[b] = fp16_to_fp32(y[b].d) * F16_UNSCALE;
+    const v128_t h3 = row_block(x3 + b, act + b);
+    const v128_t* hb = h[b];
+    const v128_t s01 = wasm_i32x4_add(wasm_i32x4_shuffle(hb[0], hb[1], 0, 1, 4, 5), wasm_i32x4_shuffle(hb[0], hb[1], 2, 3, 6, 7));
+    const v128_t s23 = wasm_i32x4_add(wasm_i32x4_shuffle(hb[2], h3, 0, 1, 4, 5), wasm_i32x4_shuffle(hb[2], h3, 2, 3, 6, 7));
+    // row 3's scale goes in as a lane: stored and reloaded whole, it would stall store forwarding
+    s = step(s, pair_sums(s01, s23), f16x4_unscaled(wasm_i32x4_replace_lane(LOAD(d[b]), 3, x3[b].d)), act[b].d);
   }
-}
-
-// Elements 16h..16h+15 of rows 0..3 (a..d) widened: w[p] = pair p (elements
-// 16h + 2p, +1) of each row as [r0 r0 r1 r1 r2 r2 r3 r3].
-static inline void q8_0_half(v128_t a, v128_t b, v128_t c, v128_t d, v128_t* w) {
-  const v128_t ab_lo = wasm_i16x8_shuffle(a, b, 0, 8, 1, 9, 2, 10, 3, 11), ab_hi = wasm_i16x8_shuffle(a, b, 4, 12, 5, 13, 6, 14, 7, 15);
-  const v128_t cd_lo = wasm_i16x8_shuffle(c, d, 0, 8, 1, 9, 2, 10, 3, 11), cd_hi = wasm_i16x8_shuffle(c, d, 4, 12, 5, 13, 6, 14, 7, 15);
-  const v128_t v[4] = {wasm_i32x4_shuffle(ab_lo, cd_lo, 0, 4, 1, 5), wasm_i32x4_shuffle(ab_lo, cd_lo, 2, 6, 3, 7),
-                       wasm_i32x4_shuffle(ab_hi, cd_hi, 0, 4, 1, 5), wasm_i32x4_shuffle(ab_hi, cd_hi, 2, 6, 3, 7)};
-  UNROLL for (int m = 0; m < 4; m++) {
-    w[2 * m] = wasm_i16x8_extend_low_i8x16(v[m]);
-    w[2 * m + 1] = wasm_i16x8_extend_high_i8x16(v[m]);
-  }
-}
-
-// Eight pairs of four rows against a token's eight activation pairs q[0..15].
-static inline v128_t q8_0_dot8(const v128_t* w, const int16_t* q) {
-  v128_t s = wasm_i32x4_dot_i16x8(w[0], SPLAT4(q));
-  UNROLL for (int p = 1; p < 8; p++) s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(w[p], SPLAT4(q + 2 * p)));
   return s;
 }
 
-// Not exported: the baseline's mul_mat_q8_0 stays the module's for one
-// token; moe-relaxed.c's expert matmul runs this one, so experts get the bits
-// the dense batch kernel gives.
-void mul_mat_q8_0(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride, int n, int n_tok,
-                  int r0, int r1) {
-  act_q8_0_i16 act[Q8_TOK];
-  v128_t acc[Q8_TOK], part[Q8_TOK];
-  for (int t0 = 0; t0 < n_tok; t0 += Q8_TOK) {
-    const int nt = n_tok - t0 < Q8_TOK ? n_tok - t0 : Q8_TOK;
-    for (int c0 = 0; c0 < n; c0 += Q8_CHUNK) {
-      const int nb = (n - c0 < Q8_CHUNK ? n - c0 : Q8_CHUNK) / QK;
-      for (int t = 0; t < nt; t++)
-        q8_0_prep((const block_q8_0*)((const uint8_t*)a + (size_t)(t0 + t) * a_row_bytes) + c0 / QK, nb, &act[t]);
-      const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / QK) * sizeof(block_q8_0);
-      for (int r = r0; r < r1; r += 4) {
-        const block_q8_0* x[4];
-        for (int j = 0; j < 4; j++) x[j] = (const block_q8_0*)(wc + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes);
-        for (int t = 0; t < nt; t++) acc[t] = wasm_f32x4_const_splat(0.0f);
+// A group's accumulators from out, where the previous sub-chunk left them
+// (rows outside [r0, r1) as 0: never stored, never read).
+static inline v128_t load4(const float* o, int r, int r0, int r1) {
+  o += r;
+  if (r >= r0 && r + 4 <= r1) return wasm_v128_load(o);
+  float f[4];
+  for (int j = 0; j < 4; j++) f[j] = r + j >= r0 && r + j < r1 ? o[j] : 0.0f;
+  return wasm_v128_load(f);
+}
+
+// Tokens in passes of MM_TOK, columns in sub-chunks, rows in groups of four
+// (x4: the layout's groups, rows 4G..4G+3; plain: r0, r0 + 4, ..., the last
+// group repeating row r1-1).
+static inline void mul_mat_4(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
+                             int n, int n_tok, int r0, int r1, int x4) {
+  act_block act[ACT_BLOCKS];
+  v128_t acc[MM_TOK], pa[MM_TOK], pb[MM_TOK];
+  v128_t hsum[SUB_MAX / QK][3];  // plain decode's scratch (rows_one_token)
+  uint32_t dsum[SUB_MAX / QK][4];
+  const int g0 = x4 ? r0 & ~3 : r0;
+  for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
+    const int nt = n_tok - t0 < MM_TOK ? n_tok - t0 : MM_TOK;
+    const int sub = ACT_BLOCKS / nt * QK < SUB_MAX ? ACT_BLOCKS / nt * QK : SUB_MAX;
+    for (int c0 = 0; c0 < n; c0 += sub) {
+      const int nb = (n - c0 < sub ? n - c0 : sub) / QK;
+      for (int t = 0; t < nt; t++) {
+        const block_q8_0* y = (const block_q8_0*)((const uint8_t*)a + (size_t)(t0 + t) * a_row_bytes) + c0 / QK;
         for (int b = 0; b < nb; b++) {
-          v128_t wv[8];
-          q8_0_half(LOAD(x[0][b].qs), LOAD(x[1][b].qs), LOAD(x[2][b].qs), LOAD(x[3][b].qs), wv);
-          for (int t = 0; t < nt; t++) part[t] = q8_0_dot8(wv, act[t].q[b]);
-          q8_0_half(LOAD(x[0][b].qs + 16), LOAD(x[1][b].qs + 16), LOAD(x[2][b].qs + 16), LOAD(x[3][b].qs + 16), wv);
-          const v128_t dw = f16x4_unscaled(wasm_i32x4_make(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d));
-          for (int t = 0; t < nt; t++) {
-            const v128_t s = wasm_i32x4_add(part[t], q8_0_dot8(wv, act[t].q[b] + 16));
-            acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), wasm_f32x4_mul(dw, wasm_f32x4_splat(act[t].d[b]))));
+          const v128_t lo = LOAD(y[b].qs), hi = LOAD(y[b].qs + 16);
+          act_block* ab = act + nt * b + t;
+          wasm_v128_store(ab->q, wasm_i16x8_extend_low_i8x16(lo));
+          wasm_v128_store(ab->q + 8, wasm_i16x8_extend_high_i8x16(lo));
+          wasm_v128_store(ab->q + 16, wasm_i16x8_extend_low_i8x16(hi));
+          wasm_v128_store(ab->q + 24, wasm_i16x8_extend_high_i8x16(hi));
+          ab->d = fp16_to_fp32(y[b].d) * F16_UNSCALE;
+        }
+      }
+      for (int r = g0; r < r1; r += 4) {
+        const block_q8_0x4* g = (const block_q8_0x4*)((const uint8_t*)w + (size_t)r * row_bytes) + c0 / QK;
+        const block_q8_0* x[4];
+        for (int j = 0; j < 4; j++)
+          x[j] = (const block_q8_0*)((const uint8_t*)w + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes) + c0 / QK;
+        for (int t = 0; t < nt; t++)
+          acc[t] = c0 == 0 ? wasm_f32x4_const_splat(0.0f) : load4(out + (size_t)(t0 + t) * out_stride, r, r0, r1);
+        if (nt == 1) {  // decode: the accumulator stays in a register
+          v128_t s = acc[0];
+          if (x4) {
+            for (int b = 0; b < nb; b++) {
+              const rows4 wb = decode_x4(g + b);
+              v128_t v0[8], v1[8], sa = wasm_i32x4_const_splat(0), sb = wasm_i32x4_const_splat(0);
+              widen8(wb.p, v0);
+              widen8(wb.p + 4, v1);
+              dot_half(v0, act[b].q, &sa, &sb);
+              dot_half(v1, act[b].q + 16, &sa, &sb);
+              s = step(s, pair_sums(sa, sb), wb.dw, act[b].d);
+            }
+          } else {
+            s = rows_one_token(x, nb, act, s, hsum, dsum);
+          }
+          acc[0] = s;
+        } else {
+          for (int b = 0; b < nb; b++) {
+            const rows4 wb = x4 ? decode_x4(g + b) : decode_rows(x, b);
+            const act_block* ab = act + nt * b;
+            v128_t v[8];
+            widen8(wb.p, v);
+            for (int t = 0; t < nt; t++) {
+              v128_t sa = wasm_i32x4_const_splat(0), sb = wasm_i32x4_const_splat(0);
+              dot_half(v, ab[t].q, &sa, &sb);
+              pa[t] = sa, pb[t] = sb;
+            }
+            widen8(wb.p + 4, v);
+            for (int t = 0; t < nt; t++) {
+              v128_t sa = pa[t], sb = pb[t];
+              dot_half(v, ab[t].q + 16, &sa, &sb);
+              pa[t] = pair_sums(sa, sb);
+            }
+            for (int t = 0; t < nt; t++) acc[t] = step(acc[t], pa[t], wb.dw, ab[t].d);
           }
         }
-        for (int t = 0; t < nt; t++) store4(acc[t], out + (size_t)(t0 + t) * out_stride, r, r0, r1, c0 == 0);
+        for (int t = 0; t < nt; t++) store4(acc[t], out + (size_t)(t0 + t) * out_stride, r, r0, r1, 1);
       }
     }
   }
 }
 
-// The graph's batch entry (runtime/graph/ops.ts uses it for matmuls of more
-// than one token where it exists): this thread's share of the rows.
-void EXPORT(mat_rows_batch_q8_0)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
-                                 int n, int n_tok, int n_rows, int ith, int nth) {
-  int r0, r1;
-  rows_range(n_rows, ith, nth, &r0, &r1);
-  if (r0 < r1) mul_mat_q8_0(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1);
+RELAXED_ENTRIES(q8_0, mul_mat_4, 0)
+RELAXED_ENTRIES(q8_0x4, mul_mat_4, 1)
+
+float EXPORT(vec_dot_q8_0_q8_0)(int n, const void* w, const void* a) {
+  float out;
+  mul_mat_4(w, 0, a, 0, &out, 0, n, 1, 0, 1, 0);
+  return out;
+}
+
+// Rewrites n_rows (a multiple of 4) plain q8_0 rows as q8_0x4 groups, in
+// place: group G takes the bytes of rows 4G..4G+3. scratch: 4 * row_bytes.
+void EXPORT(repack_q8_0x4)(void* w, int row_bytes, int n_rows, void* scratch) {
+  const int nb = row_bytes / (int)sizeof(block_q8_0);
+  for (int r = 0; r + 4 <= n_rows; r += 4) {
+    uint8_t* base = (uint8_t*)w + (size_t)r * row_bytes;
+    for (int i = 0; i < 4 * row_bytes; i++) ((uint8_t*)scratch)[i] = base[i];
+    const block_q8_0* x[4];
+    for (int j = 0; j < 4; j++) x[j] = (const block_q8_0*)((const uint8_t*)scratch + (size_t)j * row_bytes);
+    block_q8_0x4* g = (block_q8_0x4*)base;
+    for (int b = 0; b < nb; b++) {
+      for (int j = 0; j < 4; j++) g[b].d[j] = x[j][b].d;
+      for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 4; j++) memcpy(g[b].qs + 16 * i + 4 * j, x[j][b].qs + 4 * i, 4);
+    }
+  }
 }

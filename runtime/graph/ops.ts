@@ -134,11 +134,7 @@ export class Ops {
       phases.push(this.phase(convert, at(x), xStride, { scratch: 0 }, actRow, nIn, nTok));
       act = { scratch: 0 };
     }
-    // a batch-only kernel where the module has one (relaxed Q8_0: faster for
-    // prompts, but its f32 summation order differs from the one-token matvec)
-    const kernel = w.layout ?? info.name;
-    const batch = nTok > 1 && this.k.lookup(`mat_rows_batch_${kernel}`) ? `mat_rows_batch_${kernel}` : `mat_rows_${kernel}`;
-    phases.push(this.phase(batch, at(w), rowSize(w.type, nIn), act, actRow, at(out), nOut, nIn, nTok, nOut));
+    phases.push(this.phase(`mat_rows_${w.layout ?? info.name}`, at(w), rowSize(w.type, nIn), act, actRow, at(out), nOut, nIn, nTok, nOut));
     return this.g.add({ name, inputs: [w, x], output: out, scratchBytes, phases });
   }
 
