@@ -154,20 +154,7 @@ float EXPORT(vec_dot_q4_0_q8_0)(int n, const void* w, const void* a) {
   return out;
 }
 
-// Rewrites n_rows (a multiple of 4) plain q4_0 rows as q4_0x4 groups, in
-// place: group G takes the bytes of rows 4G..4G+3. scratch: 4 * row_bytes.
+// Rewrites n_rows (a multiple of 4) plain q4_0 rows as q4_0x4 groups, in place.
 void EXPORT(repack_q4_0x4)(void* w, int row_bytes, int n_rows, void* scratch) {
-  const int nb = row_bytes / (int)sizeof(block_q4_0);
-  for (int r = 0; r + 4 <= n_rows; r += 4) {
-    uint8_t* base = (uint8_t*)w + (size_t)r * row_bytes;
-    for (int i = 0; i < 4 * row_bytes; i++) ((uint8_t*)scratch)[i] = base[i];
-    const block_q4_0* x[4];
-    for (int j = 0; j < 4; j++) x[j] = (const block_q4_0*)((const uint8_t*)scratch + (size_t)j * row_bytes);
-    block_q4_0x4* g = (block_q4_0x4*)base;
-    for (int b = 0; b < nb; b++) {
-      for (int j = 0; j < 4; j++) g[b].d[j] = x[j][b].d;
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) memcpy(g[b].qs + 16 * i + 4 * j, x[j][b].qs + 4 * i, 4);
-    }
-  }
+  repack_rows4_f16(w, row_bytes, n_rows, scratch, 16);
 }

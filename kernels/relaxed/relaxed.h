@@ -68,3 +68,23 @@ static inline void transpose4(v128_t a, v128_t b, v128_t c, v128_t d, v128_t* g)
     rows_range(n_rows, ith, nth, &r0, &r1);                                                             \
     if (r0 < r1) f(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1, flag);              \
   }
+
+// In-place repack of n_rows (a multiple of 4) rows of a block type that is
+// an f16 scale then qbytes of quants (q4_0, q8_0) into groups of four rows:
+// group G takes the bytes of rows 4G..4G+3, and its block b holds the four
+// scales, then the quants in 4-byte groups with the rows side by side
+// (bytes 16i + 4j.. = row j's bytes 4i..), transpose4's order. scratch: 4 * row_bytes.
+static inline void repack_rows4_f16(void* w, int row_bytes, int n_rows, void* scratch, int qbytes) {
+  const int block = 2 + qbytes, nb = row_bytes / block;
+  for (int r = 0; r + 4 <= n_rows; r += 4) {
+    uint8_t* base = (uint8_t*)w + (size_t)r * row_bytes;
+    const uint8_t* src = (const uint8_t*)scratch;
+    for (int i = 0; i < 4 * row_bytes; i++) ((uint8_t*)scratch)[i] = base[i];
+    for (int b = 0; b < nb; b++) {
+      uint8_t* g = base + (size_t)b * 4 * block;
+      for (int j = 0; j < 4; j++) memcpy(g + 2 * j, src + (size_t)j * row_bytes + (size_t)b * block, 2);
+      for (int i = 0; i < qbytes / 4; i++)
+        for (int j = 0; j < 4; j++) memcpy(g + 8 + 16 * i + 4 * j, src + (size_t)j * row_bytes + (size_t)b * block + 2 + 4 * i, 4);
+    }
+  }
+}
