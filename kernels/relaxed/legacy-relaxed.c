@@ -41,19 +41,9 @@ static void prep_q8_0(const block_q8_0* y, int nb, act_q8_0* a) {
   }
 }
 
-// Four f16 scales (one per row) as fp16_unscaled gives them (value * 2^-112).
-static inline v128_t scales4(uint16_t d0, uint16_t d1, uint16_t d2, uint16_t d3) {
-  return f16x4_unscaled(wasm_i32x4_make(d0, d1, d2, d3));
-}
-
 // Four rows' block b, interleaved for the kernels below (see repack_q4_0x4).
 typedef struct { uint16_t d[4]; uint8_t qs[64]; } block_q4_0x4;
 _Static_assert(sizeof(block_q4_0x4) == 4 * sizeof(block_q4_0), "a group takes four rows' bytes");
-
-// The same from a group's four adjacent f16s: one load and one extend instead of four scalar loads.
-static inline v128_t scales4_x4(const uint16_t* d) {
-  return f16x4_unscaled(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(d)));
-}
 
 // Four rows' block as eight vectors of nibbles: l[g] holds elements
 // 4g..4g+3 of rows 0..3 (four bytes per row, row j at bytes 4j..4j+3), h[g]
@@ -69,7 +59,7 @@ static inline rows4 decode_x4(const block_q4_0x4* g) {
     w.l[i] = wasm_v128_and(v, m);
     w.h[i] = wasm_v128_and(wasm_u16x8_shr(v, 4), m);
   }
-  w.dw = scales4_x4(g->d);
+  w.dw = f16x4_unscaled_at(g->d);
   return w;
 }
 
@@ -83,7 +73,7 @@ static inline rows4 decode_rows(const block_q4_0* const x[4], int b) {
     w.l[i] = wasm_v128_and(g[i], m);
     w.h[i] = wasm_v128_and(wasm_u16x8_shr(g[i], 4), m);
   }
-  w.dw = scales4(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d);
+  w.dw = f16x4_unscaled(ROWS4_F16(x, b, d));
   return w;
 }
 
@@ -148,11 +138,7 @@ static inline void mul_mat_4(const void* w, int row_bytes, const void* a, int a_
 RELAXED_ENTRIES(q4_0, mul_mat_4, 0)
 RELAXED_ENTRIES(q4_0x4, mul_mat_4, 1)
 
-float EXPORT(vec_dot_q4_0_q8_0)(int n, const void* w, const void* a) {
-  float out;
-  mul_mat_4(w, 0, a, 0, &out, 0, n, 1, 0, 1, 0);
-  return out;
-}
+RELAXED_VEC_DOT(q4_0, q8_0, mul_mat_4)
 
 // Rewrites n_rows (a multiple of 4) plain q4_0 rows as q4_0x4 groups, in place.
 void EXPORT(repack_q4_0x4)(void* w, int row_bytes, int n_rows, void* scratch) {

@@ -65,8 +65,8 @@ static inline void q4_K_scales(const block_q4_K* const x[4], int i, q4_K_scales4
   const v128_t b23 = wasm_i8x16_shuffle(s2, s3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   q4_K_scales_from(wasm_i16x8_shuffle(a01, a23, 0, 8, 1, 9, 2, 10, 3, 11), wasm_i16x8_shuffle(a01, a23, 4, 12, 5, 13, 6, 14, 7, 15),
                    wasm_i16x8_shuffle(b01, b23, 0, 8, 1, 9, 2, 10, 3, 11), wasm_i16x8_shuffle(b01, b23, 4, 12, 5, 13, 6, 14, 7, 15), s);
-  s->d = f16x4_to_f32x4(wasm_i32x4_make(x[0][i].d, x[1][i].d, x[2][i].d, x[3][i].d));
-  s->dmin = f16x4_to_f32x4(wasm_i32x4_make(x[0][i].dmin, x[1][i].dmin, x[2][i].dmin, x[3][i].dmin));
+  s->d = f16x4_to_f32x4(ROWS4_F16(x, i, d));
+  s->dmin = f16x4_to_f32x4(ROWS4_F16(x, i, dmin));
 }
 
 // Four rows' super-block, repacked at load (repack_q4_Kx4): their d and
@@ -95,8 +95,8 @@ static inline void q4_K_scales_x4(const block_q4_Kx4* g, q4_K_scales4* s) {
   v128_t sc0, sc1, mn0, mn1;
   q4_Kx4_fields(g, &sc0, &sc1, &mn0, &mn1);
   q4_K_scales_from(sc0, sc1, mn0, mn1, s);
-  s->d = f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g->d)));
-  s->dmin = f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g->dmin)));
+  s->d = f16x4_at(g->d);
+  s->dmin = f16x4_at(g->dmin);
 }
 
 // The mins term of four rows for one token: sum over sub-blocks of min * (sum of 32 activations).
@@ -174,8 +174,8 @@ static void q4_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, co
                             wasm_i8x16_swizzle(mn1, MP_IDX(0)), wasm_i8x16_swizzle(mn1, MP_IDX(8))};
       const v128_t mn = q4_K_mins(mp, b32[i]);
       const v128_t ad = wasm_f32x4_splat(y[i].d);
-      const v128_t d = f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g->d)));
-      const v128_t dmin = f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g->dmin)));
+      const v128_t d = f16x4_at(g->d);
+      const v128_t dmin = f16x4_at(g->dmin);
       sum = wasm_f32x4_add(sum, wasm_f32x4_mul(wasm_f32x4_mul(d, ad), wasm_f32x4_convert_i32x4(isum)));
       msum = wasm_f32x4_add(msum, wasm_f32x4_mul(wasm_f32x4_mul(dmin, ad), wasm_f32x4_convert_i32x4(mn)));
     }
@@ -280,11 +280,7 @@ static inline void q4_K_mul_mat(const void* w, int row_bytes, const void* a, int
 RELAXED_ENTRIES(q4_K, q4_K_mul_mat, 0)
 RELAXED_ENTRIES(q4_Kx4, q4_K_mul_mat, 1)
 
-float EXPORT(vec_dot_q4_K_q8_K)(int n, const void* w, const void* a) {
-  float out;
-  q4_K_mul_mat(w, 0, a, 0, &out, 0, n, 1, 0, 1, 0);
-  return out;
-}
+RELAXED_VEC_DOT(q4_K, q8_K, q4_K_mul_mat)
 
 // Rewrites n_rows (a multiple of 4) plain q4_K rows as q4_Kx4 groups, in
 // place: group G takes the bytes of rows 4G..4G+3. scratch: 4 * row_bytes.

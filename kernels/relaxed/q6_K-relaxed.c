@@ -109,7 +109,7 @@ static inline void q6_K_scales(const block_q6_K* const x[4], int i, q6_K_scales4
     s->sc[4 * g + 2] = Q6_LANES(w[g], 8, 8), s->sc[4 * g + 3] = Q6_LANES(w[g], 12, 12);
     s->sp[2 * g] = Q6_LANES(w[g], 0, 4), s->sp[2 * g + 1] = Q6_LANES(w[g], 8, 12);
   }
-  s->d = f16x4_to_f32x4(wasm_i32x4_make(x[0][i].d, x[1][i].d, x[2][i].d, x[3][i].d));
+  s->d = f16x4_to_f32x4(ROWS4_F16(x, i, d));
 }
 
 typedef struct { v128_t isum, sum; } q6_K_acc;
@@ -183,11 +183,7 @@ static inline void q6_K_mul_mat(const void* w, int row_bytes, const void* a, int
 RELAXED_ENTRIES(q6_K, q6_K_mul_mat, 0)
 RELAXED_ENTRIES(q6_Kp, q6_K_mul_mat, 1)
 
-float EXPORT(vec_dot_q6_K_q8_K)(int n, const void* w, const void* a) {
-  float out;
-  q6_K_mul_mat(w, 0, a, 0, &out, 0, n, 1, 0, 1, 0);
-  return out;
-}
+RELAXED_VEC_DOT(q6_K, q8_K, q6_K_mul_mat)
 
 // Rewrites the quant bytes of n_rows q6_K rows as q6_Kp, in place (scales
 // and d keep their offsets). scratch: unused.

@@ -52,19 +52,15 @@ typedef struct { v128_t p[8], dw; } rows4;
 static inline rows4 decode_x4(const block_q8_0x4* g) {
   rows4 w;
   UNROLL for (int i = 0; i < 8; i++) w.p[i] = LOAD(g->qs + 16 * i);
-  w.dw = f16x4_unscaled(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g->d)));
+  w.dw = f16x4_unscaled_at(g->d);
   return w;
-}
-
-static inline v128_t scales_rows(const block_q8_0* const x[4], int b) {
-  return f16x4_unscaled(wasm_i32x4_make(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d));
 }
 
 static inline rows4 decode_rows(const block_q8_0* const x[4], int b) {
   rows4 w;
   transpose4(LOAD(x[0][b].qs), LOAD(x[1][b].qs), LOAD(x[2][b].qs), LOAD(x[3][b].qs), w.p);
   transpose4(LOAD(x[0][b].qs + 16), LOAD(x[1][b].qs + 16), LOAD(x[2][b].qs + 16), LOAD(x[3][b].qs + 16), w.p + 4);
-  w.dw = scales_rows(x, b);
+  w.dw = f16x4_unscaled(ROWS4_F16(x, b, d));
   return w;
 }
 
@@ -223,11 +219,7 @@ static inline void mul_mat_4(const void* w, int row_bytes, const void* a, int a_
 RELAXED_ENTRIES(q8_0, mul_mat_4, 0)
 RELAXED_ENTRIES(q8_0x4, mul_mat_4, 1)
 
-float EXPORT(vec_dot_q8_0_q8_0)(int n, const void* w, const void* a) {
-  float out;
-  mul_mat_4(w, 0, a, 0, &out, 0, n, 1, 0, 1, 0);
-  return out;
-}
+RELAXED_VEC_DOT(q8_0, q8_0, mul_mat_4)
 
 // Rewrites n_rows (a multiple of 4) plain q8_0 rows as q8_0x4 groups, in place.
 void EXPORT(repack_q8_0x4)(void* w, int row_bytes, int n_rows, void* scratch) {

@@ -25,6 +25,20 @@ static inline v128_t f16x4_unscaled(v128_t h) {
   return wasm_v128_or(mag, wasm_v128_and(wasm_i32x4_shl(h, 16), wasm_i32x4_const_splat((int32_t)0x80000000u)));
 }
 
+// Four adjacent f16s (a repacked group's scales), the same way: one load and one extend.
+static inline v128_t f16x4_unscaled_at(const uint16_t* d) {
+  return f16x4_unscaled(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(d)));
+}
+
+// Four adjacent f16s as f32, exactly (f16x4_to_f32x4).
+static inline v128_t f16x4_at(const uint16_t* d) {
+  return f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(d)));
+}
+
+// The f16 field `f` of block i of four rows x[0..3], as the low 16 bits of
+// four u32 lanes (for f16x4_unscaled or f16x4_to_f32x4).
+#define ROWS4_F16(x, i, f) wasm_i32x4_make((x)[0][i].f, (x)[1][i].f, (x)[2][i].f, (x)[3][i].f)
+
 #define MM_TOK 64  // tokens per pass of a batch kernel (their per-token state lives on the stack)
 
 // A four-row group's values to out[r..r+3] (added after the first column
@@ -67,6 +81,14 @@ static inline void transpose4(v128_t a, v128_t b, v128_t c, v128_t d, v128_t* g)
     int r0, r1;                                                                                         \
     rows_range(n_rows, ith, nth, &r0, &r1);                                                             \
     if (r0 < r1) f(w, row_bytes, a, a_row_bytes, out, out_stride, n, n_tok, r0, r1, flag);              \
+  }
+
+// vec_dot_<w>_<a> (one row, one token) over the plain layout's batch function.
+#define RELAXED_VEC_DOT(wname, aname, f)                                              \
+  float EXPORT(vec_dot_##wname##_##aname)(int n, const void* w, const void* a) {     \
+    float out;                                                                        \
+    f(w, 0, a, 0, &out, 0, n, 1, 0, 1, 0);                                            \
+    return out;                                                                       \
   }
 
 // In-place repack of n_rows (a multiple of 4) rows of a block type that is
