@@ -1,43 +1,34 @@
-// An inference context: the KV cache, the batch inputs and the graphs built
-// for each batch shape. Evaluating tokens appends them to the cache;
-// generating samples one token at a time and streams text.
+// An inference context: the KV cache of its sequences, the batch inputs and
+// one graph runner (threads + plans). Sequences (runtime/sequence.ts) are
+// streams of tokens in it; evaluate/generate/position/truncate/reset on the
+// context itself act on its default sequence, the one-sequence shorthand.
+import { availableParallelism } from 'node:os';
 import { GGMLType } from '../formats/ggml-types.js';
 import type { Kernels } from '../wasm/loader.js';
 import type { BuildGraph } from './arch/context.js';
 import { ModelError } from './errors.js';
-import { Graph, type Tensor } from './graph/graph.js';
-import { Ops, type LayerCache } from './graph/ops.js';
-import { DYNAMIC_SLOTS } from './graph/exec.js';
-import { Plan } from './graph/plan.js';
-import { ThreadPool } from './threads/pool.js';
-import { availableParallelism } from 'node:os';
+import type { GenerateOptions } from './generate.js';
+import type { Tensor } from './graph/graph.js';
+import { MAX_THREADS, type LayerCache } from './graph/ops.js';
+import { GraphRunner } from './graph/runner.js';
 import type { HParams } from './hparams.js';
-import { createSampler, type SamplerOptions } from './sample/index.js';
+import { Sequence, type EvaluateOptions, type SequenceHost } from './sequence.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
+export type { EvaluateOptions } from './sequence.js';
+export type { GenerateOptions } from './generate.js';
+
 export interface ContextOptions {
-  /** Tokens the KV cache holds. Default: min(4096, the model's training context). */
+  /** Tokens each sequence's KV cache holds. Default: min(4096, the model's training context). */
   contextSize?: number;
+  /** Sequences the context holds, each with contextSize cells of its own (node-llama-cpp's `sequences`). Default 1. */
+  sequences?: number;
   /** Prompt tokens per graph run (llama.cpp's n_batch). Default 512. */
   batchSize?: number;
-  /** Threads sharing every op (worker threads on the model's memory). Default: the number of cores. */
+  /** Threads sharing every op (worker threads on the model's memory), 1..256. Default: the number of cores. */
   threads?: number;
-}
-
-export interface EvaluateOptions {
-  /** Return the logits of every position, not only the last. Default false. */
-  allLogits?: boolean;
-}
-
-export interface GenerateOptions extends SamplerOptions {
-  /** Tokens to generate at most. Default 256; -1 until the context is full. */
-  maxTokens?: number;
-  /** Stops generation early; the iterator then ends without an error. */
-  signal?: AbortSignal;
-  /** Add BOS (and EOS) per the model's metadata when tokenizing the prompt. Default true. */
-  addSpecial?: boolean;
-  /** Parse special tokens written in the prompt text. Default false. */
-  special?: boolean;
+  /** Graph plans kept for reuse (one per batch shape, least recently used evicted). Default 4. */
+  maxPlans?: number;
 }
 
 /** What the context needs of its model. */
@@ -50,40 +41,67 @@ export interface ContextModel {
   weight(name: string): Tensor | undefined;
 }
 
+/** The weight lookups a graph builder gets: a missing required weight is the file's fault. */
+export function weightLookup(model: ContextModel): { w(name: string): Tensor; wOpt(name: string): Tensor | undefined } {
+  return {
+    w: (name) => {
+      const t = model.weight(name);
+      if (!t) throw new ModelError(`tensor ${name} is missing`, model.path, name);
+      return t;
+    },
+    wOpt: (name) => model.weight(name),
+  };
+}
+
+/** The default thread count: every core, within what a pool runs. */
+export function defaultThreads(): number {
+  return Math.min(availableParallelism(), MAX_THREADS);
+}
+
 export class Context {
+  /** Cells per sequence. */
   readonly contextSize: number;
+  readonly sequences: number;
   readonly batchSize: number;
   readonly threads: number;
-  private nPast = 0;
   private readonly caches: LayerCache[] = [];
   private readonly allocations: number[] = [];
   private readonly idsPtr: number;
   private readonly posPtr: number;
-  private readonly plans = new Map<string, { plan: Plan; logits: Tensor; id: number }>();
-  private readonly pool: ThreadPool;
+  private readonly runner: GraphRunner;
+  private readonly slots: (Sequence | undefined)[];
+  private fallback: Sequence | undefined;
   private disposed = false;
 
   constructor(private readonly model: ContextModel, options: ContextOptions = {}) {
     const hp = model.hparams;
     this.contextSize = options.contextSize ?? Math.min(4096, hp.n_ctx_train);
+    this.sequences = options.sequences ?? 1;
     this.batchSize = Math.max(1, Math.min(options.batchSize ?? 512, this.contextSize));
-    this.threads = options.threads ?? availableParallelism();
+    this.threads = options.threads ?? defaultThreads();
     if (!Number.isInteger(this.contextSize) || this.contextSize < 1) throw new RangeError(`contextSize must be a positive integer, got ${options.contextSize}`);
-    const k = model.kernels;
-    const kvRow = hp.n_head_kv * this.contextSize;
-    for (let il = 0; il < hp.n_layer; il++) {
-      const kp = this.alloc(kvRow * hp.n_embd_head_k * 2);
-      const vp = this.alloc(kvRow * hp.n_embd_head_v * 2);
-      const mk = (name: string, ptr: number, hd: number): Tensor =>
-        ({ id: -1, name, type: GGMLType.F16, ne: [hd, this.contextSize, hp.n_head_kv], kind: 'state', ptr });
-      this.caches.push({ k: mk(`cache_k_l${il}`, kp, hp.n_embd_head_k), v: mk(`cache_v_l${il}`, vp, hp.n_embd_head_v), nCtx: this.contextSize });
+    if (!Number.isInteger(this.sequences) || this.sequences < 1) throw new RangeError(`sequences must be a positive integer, got ${options.sequences}`);
+    if (!Number.isInteger(this.batchSize)) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
+    // threads are checked by the runner; allocate only once every option is valid
+    this.runner = new GraphRunner(model.kernels, { threads: this.threads, maxPlans: options.maxPlans });
+    try {
+      const mk = (name: string, hd: number): Tensor => {
+        const ne = [hd, this.contextSize, hp.n_head_kv, this.sequences];
+        return { id: -1, name, type: GGMLType.F16, ne, kind: 'state', ptr: this.alloc(ne.reduce((a, b) => a * b, 2)) };
+      };
+      for (let il = 0; il < hp.n_layer; il++) {
+        this.caches.push({ k: mk(`cache_k_l${il}`, hp.n_embd_head_k), v: mk(`cache_v_l${il}`, hp.n_embd_head_v), nCtx: this.contextSize });
+      }
+      this.idsPtr = this.alloc(this.batchSize * 4);
+      this.posPtr = this.alloc(this.batchSize * 4);
+    } catch (e) {
+      this.dispose();
+      throw e;
     }
-    this.idsPtr = this.alloc(this.batchSize * 4);
-    this.posPtr = this.alloc(this.batchSize * 4);
-    this.pool = ThreadPool.create(k, this.threads);
+    this.slots = new Array<Sequence | undefined>(this.sequences).fill(undefined);
   }
 
-  /** KV-cache bytes a context of n tokens takes for these hparams. */
+  /** KV-cache bytes of n cells for these hparams. */
   static kvBytes(hp: HParams, n: number): number {
     return hp.n_layer * hp.n_head_kv * n * (hp.n_embd_head_k + hp.n_embd_head_v) * 2;
   }
@@ -94,128 +112,108 @@ export class Context {
     return Math.ceil(p / 64) * 64;
   }
 
-  /** Tokens currently in the KV cache. */
-  get position(): number {
-    return this.nPast;
+  /** Plans held now and the bytes of their arenas (bounded by maxPlans). */
+  get planStats(): { plans: number; bytes: number; builds: number; maxPlans: number } {
+    return { plans: this.runner.planCount, bytes: this.runner.planBytes, builds: this.runner.builds, maxPlans: this.runner.maxPlans };
   }
 
-  /** Forgets everything evaluated so far. */
-  reset(): void {
-    this.nPast = 0;
+  /** Sequences not handed out yet. */
+  get freeSequences(): number {
+    return this.slots.filter((s) => s === undefined).length;
   }
 
-  /** Drops cache cells from `n` on (keeps the first n tokens). */
-  truncate(n: number): void {
-    if (n < 0 || n > this.nPast) throw new RangeError(`truncate(${n}): the context holds ${this.nPast} tokens`);
-    this.nPast = n;
-  }
-
-  private planFor(nTokens: number, nOutputs: number) {
-    const key = `${nTokens}:${nOutputs}`;
-    let entry = this.plans.get(key);
-    if (entry) return entry;
-    const { model } = this;
-    const g = new Graph();
-    const ops = new Ops(g, model.kernels);
-    const inpTokens = g.tensor({ name: 'inp_tokens', type: GGMLType.I32, ne: [nTokens], kind: 'input', ptr: this.idsPtr });
-    const inpPos = g.tensor({ name: 'inp_pos', type: GGMLType.I32, ne: [nTokens], kind: 'input', ptr: this.posPtr });
-    const logits = model.build({
-      ops, hp: model.hparams, inpTokens, inpPos, nTokens, nOutputs, cache: this.caches,
-      w: (name) => {
-        const t = model.weight(name);
-        if (!t) throw new ModelError(`tensor ${name} is missing`, model.path, name);
-        return t;
+  /** A new sequence with its own cells; a RangeError when all `sequences` are in use. */
+  createSequence(): Sequence {
+    this.check();
+    const slot = this.slots.indexOf(undefined);
+    if (slot < 0) throw new RangeError(`all ${this.sequences} sequences of this context are in use; dispose one or create the context with more sequences`);
+    const host: SequenceHost = {
+      contextSize: this.contextSize,
+      batchSize: this.batchSize,
+      nVocab: this.model.hparams.n_vocab,
+      tokenizer: this.model.tokenizer,
+      runBatch: (s, tokens, firstPos, nOutputs) => this.runBatch(s, tokens, firstPos, nOutputs),
+      release: (s) => {
+        this.slots[s] = undefined;
       },
-      wOpt: (name) => model.weight(name),
+    };
+    const seq = new Sequence(host, slot);
+    this.slots[slot] = seq;
+    return seq;
+  }
+
+  /** The sequence the context's own evaluate/generate/truncate act on (the first one they need). */
+  get sequence(): Sequence {
+    if (!this.fallback || this.fallback.isDisposed) this.fallback = this.createSequence();
+    return this.fallback;
+  }
+
+  private runBatch(slot: number, tokens: ArrayLike<number>, firstPos: number, nOutputs: number): Float32Array {
+    this.check();
+    const nb = tokens.length;
+    const k = this.model.kernels;
+    const i32 = k.i32();
+    for (let j = 0; j < nb; j++) {
+      i32[(this.idsPtr >> 2) + j] = tokens[j]!;
+      i32[(this.posPtr >> 2) + j] = firstPos + j;
+    }
+    const p = this.runner.planFor(`${nb}:${nOutputs}`, (ops) => {
+      const inpTokens = ops.g.tensor({ name: 'inp_tokens', type: GGMLType.I32, ne: [nb], kind: 'input', ptr: this.idsPtr });
+      const inpPos = ops.g.tensor({ name: 'inp_pos', type: GGMLType.I32, ne: [nb], kind: 'input', ptr: this.posPtr });
+      return this.model.build({
+        ops, hp: this.model.hparams, inpTokens, inpPos, nTokens: nb, nOutputs, cache: this.caches, ...weightLookup(this.model),
+      });
     });
-    g.markOutput(logits);
-    const plan = new Plan(g, model.kernels);
-    entry = { plan, logits, id: this.pool.register(plan.encoded) };
-    this.plans.set(key, entry);
-    return entry;
+    // the graph reads nKv (cells in use after this batch) and the sequence's block when it runs
+    this.runner.run(p, { nKv: firstPos + nb, seq: slot });
+    return this.runner.output(p, nOutputs * this.model.hparams.n_vocab);
+  }
+
+  /** Tokens in the default sequence. */
+  get position(): number {
+    return this.sequence.position;
+  }
+
+  /** Empties the default sequence. */
+  reset(): void {
+    this.sequence.reset();
+  }
+
+  /** Keeps the default sequence's first n tokens. */
+  truncate(n: number): void {
+    this.sequence.truncate(n);
   }
 
   /**
-   * Appends tokens to the context and runs the model over them in batches of
-   * batchSize. Returns the logits of the last token ([n_vocab]), or of every
-   * token ([n_tokens * n_vocab]) with allLogits.
+   * Appends tokens to the default sequence and runs the model over them in
+   * batches of batchSize. Returns the logits of the last token ([n_vocab]),
+   * or of every token ([n_tokens * n_vocab]) with allLogits.
    */
   evaluate(tokens: ArrayLike<number>, options: EvaluateOptions = {}): Float32Array {
-    if (this.disposed) throw new Error('context is disposed');
-    const n = tokens.length;
-    if (n === 0) throw new RangeError('evaluate: no tokens');
-    if (this.nPast + n > this.contextSize) {
-      throw new RangeError(`evaluate: ${n} tokens after ${this.nPast} exceed the context size ${this.contextSize}`);
-    }
-    const nVocab = this.model.hparams.n_vocab;
-    const out = new Float32Array(options.allLogits ? n * nVocab : nVocab);
-    const k = this.model.kernels;
-    for (let i0 = 0; i0 < n; i0 += this.batchSize) {
-      const nb = Math.min(this.batchSize, n - i0);
-      const last = i0 + nb === n;
-      const nOut = options.allLogits ? nb : last ? 1 : 0;
-      const i32 = k.i32();
-      for (let j = 0; j < nb; j++) {
-        const id = tokens[i0 + j]!;
-        if (!Number.isInteger(id) || id < 0 || id >= nVocab) throw new RangeError(`evaluate: token id ${id} is outside the vocabulary (0..${nVocab - 1})`);
-        i32[(this.idsPtr >> 2) + j] = id;
-        i32[(this.posPtr >> 2) + j] = this.nPast + j;
-      }
-      // the graph reads nKv (cells in use after this batch) when it runs
-      this.nPast += nb;
-      const { plan, logits, id } = this.planFor(nb, Math.max(nOut, 1));
-      this.pool.dynamic[DYNAMIC_SLOTS.nKv] = this.nPast;
-      this.pool.run(id);
-      if (nOut > 0) {
-        const src = k.floats(plan.ptr(logits), nOut * nVocab);
-        out.set(src, options.allLogits ? i0 * nVocab : 0);
-      }
-    }
-    return out;
+    this.check();
+    return this.sequence.append(tokens, options);
   }
 
   /**
-   * Streams a completion of `prompt` (text, or token ids used as they are):
-   * yields text pieces as they become valid UTF-8, stops at an
-   * end-of-generation token, maxTokens, a full context or the abort signal.
+   * Streams a completion of `prompt` (text, or token ids used as they are)
+   * in the default sequence: yields text pieces as they become valid UTF-8,
+   * stops at an end-of-generation token, maxTokens, a full context or the
+   * abort signal.
    */
-  async *generate(prompt: string | readonly number[], options: GenerateOptions = {}): AsyncGenerator<string, void, undefined> {
-    const tok = this.model.tokenizer;
-    const ids = typeof prompt === 'string'
-      ? tok.tokenize(prompt, { addSpecial: options.addSpecial ?? true, special: options.special ?? false })
-      : [...prompt];
-    const sampler = createSampler(options);
-    const maxTokens = options.maxTokens ?? 256;
-    const decoder = tok.createStreamDecoder();
-    if (ids.length === 0) return;
-    let logits = this.evaluate(ids);
-    for (const id of ids) sampler.accept(id);
-    for (let produced = 0; maxTokens < 0 || produced < maxTokens; produced++) {
-      if (options.signal?.aborted) break;
-      const next = sampler.sample(logits);
-      sampler.accept(next);
-      if (tok.isEog(next)) break;
-      const text = decoder.push(next);
-      if (text) yield text;
-      if (this.nPast >= this.contextSize) break;
-      // let the event loop breathe between tokens (abort signals, UI)
-      await yieldToEventLoop();
-      logits = this.evaluate([next]);
-    }
-    const rest = decoder.flush();
-    if (rest) yield rest;
+  generate(prompt: string | readonly number[], options: GenerateOptions = {}): AsyncGenerator<string, void, undefined> {
+    this.check();
+    return this.sequence.generate(prompt, options);
+  }
+
+  private check(): void {
+    if (this.disposed) throw new RangeError('this context is disposed');
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.pool.dispose();
-    for (const { plan } of this.plans.values()) plan.dispose();
+    this.runner?.dispose();
     for (const p of this.allocations) this.model.kernels.free(p);
-    this.plans.clear();
+    this.allocations.length = 0;
   }
 }
-
-const yieldToEventLoop: () => Promise<void> = typeof setImmediate === 'function'
-  ? () => new Promise((r) => setImmediate(r))
-  : () => new Promise((r) => setTimeout(r, 0));

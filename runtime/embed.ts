@@ -4,16 +4,12 @@
 // graph to the last hidden states, pooled per sequence as the file's
 // pooling_type says (or as asked) and L2-normalised. Like llama.cpp, a
 // sequence is evaluated whole in one batch, with positions from 0.
-import { availableParallelism } from 'node:os';
 import { GGMLType } from '../formats/ggml-types.js';
 import type { EncoderBuildContext } from './arch/bert.js';
-import type { ContextModel } from './context.js';
+import { defaultThreads, weightLookup, type ContextModel } from './context.js';
 import { ModelError } from './errors.js';
-import { Graph, type Tensor } from './graph/graph.js';
-import { MAX_THREADS, Ops } from './graph/ops.js';
-import { Plan } from './graph/plan.js';
+import { GraphRunner } from './graph/runner.js';
 import type { HParams } from './hparams.js';
-import { ThreadPool } from './threads/pool.js';
 
 /** How a sequence's token vectors become one vector; the order is llama.cpp's enum (0 none ... 3 last). */
 export const POOLING_TYPES = ['none', 'mean', 'cls', 'last'] as const;
@@ -57,8 +53,6 @@ export function parsePooling(s: string): PoolingType {
 
 /** Row counts graphs are built for: batches are padded up to a multiple of this, so few shapes occur. */
 const PAD_TO = 16;
-/** Plans (graph + scratch arena) kept for reuse. */
-const MAX_PLANS = 4;
 
 interface Batch {
   /** Indices into the caller's sequences. */
@@ -75,8 +69,7 @@ export class Embedder {
   private readonly posPtr: number;
   private readonly typesPtr: number;
   private readonly rangePtr: number;
-  private readonly plans = new Map<number, { plan: Plan; out: Tensor; id: number }>();
-  private readonly pool: ThreadPool;
+  private readonly runner: GraphRunner;
   private disposed = false;
 
   constructor(private readonly model: ContextModel, options: EmbedderOptions = {}) {
@@ -86,15 +79,13 @@ export class Embedder {
     }
     this.batchSize = options.batchSize ?? 512;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
-    this.threads = options.threads ?? Math.min(availableParallelism(), MAX_THREADS);
-    // attention's work buffer is sized for MAX_THREADS
-    if (!Number.isInteger(this.threads) || this.threads < 1 || this.threads > MAX_THREADS) throw new RangeError(`threads must be 1..${MAX_THREADS}, got ${options.threads}`);
+    this.threads = options.threads ?? defaultThreads();
+    this.runner = new GraphRunner(model.kernels, { threads: this.threads });
     this.capacity = Math.ceil(this.batchSize / PAD_TO) * PAD_TO;
     this.idsPtr = this.alloc(this.capacity * 4);
     this.posPtr = this.alloc(this.capacity * 4);
     this.typesPtr = this.alloc(this.capacity * 4);
     this.rangePtr = this.alloc(this.capacity * 8);
-    this.pool = ThreadPool.create(model.kernels, this.threads);
   }
 
   private alloc(bytes: number): number {
@@ -111,7 +102,7 @@ export class Embedder {
 
   /** One vector per token sequence (an empty sequence gives an empty vector, as in node-llama-cpp). */
   embedTokens(sequences: readonly (readonly number[])[], options: EmbedOptions = {}): Float32Array[] {
-    if (this.disposed) throw new Error('embedder is disposed');
+    if (this.disposed) throw new RangeError('embedder is disposed');
     const hp = this.model.hparams;
     const pooling = options.pooling ?? modelPooling(hp, this.model.path);
     const normalize = options.normalize ?? true;
@@ -176,60 +167,32 @@ export class Embedder {
     // padding rows form a sequence of their own, never seen by the others
     put(null, nPadded - batch.nTokens);
 
-    const { plan, out, id } = this.planFor(nPadded);
-    this.pool.run(id);
-    return k.floats(plan.ptr(out), batch.nTokens * this.model.hparams.n_embd).slice();
-  }
-
-  private planFor(nTokens: number) {
-    let entry = this.plans.get(nTokens);
-    if (entry) {
-      // most recently used last
-      this.plans.delete(nTokens);
-      this.plans.set(nTokens, entry);
-      return entry;
-    }
-    const { model } = this;
-    const g = new Graph();
-    const ops = new Ops(g, model.kernels);
-    const input = (name: string, ne: number[], ptr: number) => g.tensor({ name, type: GGMLType.I32, ne, kind: 'input', ptr });
-    const c: EncoderBuildContext = {
-      ops, hp: model.hparams, nTokens, nOutputs: nTokens, cache: [],
-      inpTokens: input('inp_tokens', [nTokens], this.idsPtr),
-      inpPos: input('inp_pos', [nTokens], this.posPtr),
-      inpTokenTypes: input('inp_token_types', [nTokens], this.typesPtr),
-      inpSeqRange: input('inp_seq_range', [2, nTokens], this.rangePtr),
-      w: (name) => {
-        const t = model.weight(name);
-        if (!t) throw new ModelError(`tensor ${name} is missing`, model.path, name);
-        return t;
-      },
-      wOpt: (name) => model.weight(name),
-    };
-    const out = model.build(c);
-    if (out.ne[0] !== model.hparams.n_embd || out.ne[1] !== nTokens) {
-      throw new ModelError(`the ${model.hparams.arch} graph gave [${out.ne}], not hidden states [${model.hparams.n_embd}, ${nTokens}]`, model.path);
-    }
-    g.markOutput(out);
-    const plan = new Plan(g, model.kernels);
-    entry = { plan, out, id: this.pool.register(plan.encoded) };
-    this.plans.set(nTokens, entry);
-    if (this.plans.size > MAX_PLANS) {
-      const [oldKey, old] = this.plans.entries().next().value!;
-      this.pool.unregister(old.id);
-      old.plan.dispose();
-      this.plans.delete(oldKey);
-    }
-    return entry;
+    const p = this.runner.planFor(String(nPadded), (ops) => {
+      const input = (name: string, ne: number[], ptr: number) => ops.g.tensor({ name, type: GGMLType.I32, ne, kind: 'input', ptr });
+      const hp = this.model.hparams;
+      const c: EncoderBuildContext = {
+        ops, hp, nTokens: nPadded, nOutputs: nPadded, cache: [],
+        inpTokens: input('inp_tokens', [nPadded], this.idsPtr),
+        inpPos: input('inp_pos', [nPadded], this.posPtr),
+        inpTokenTypes: input('inp_token_types', [nPadded], this.typesPtr),
+        inpSeqRange: input('inp_seq_range', [2, nPadded], this.rangePtr),
+        ...weightLookup(this.model),
+      };
+      const out = this.model.build(c);
+      if (out.ne[0] !== hp.n_embd || out.ne[1] !== nPadded) {
+        throw new ModelError(`the ${hp.arch} graph gave [${out.ne}], not hidden states [${hp.n_embd}, ${nPadded}]`, this.model.path);
+      }
+      return out;
+    });
+    this.runner.run(p);
+    return this.runner.output(p, batch.nTokens * this.model.hparams.n_embd).slice();
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.pool.dispose();
-    for (const { plan } of this.plans.values()) plan.dispose();
+    this.runner.dispose();
     for (const p of this.allocations) this.model.kernels.free(p);
-    this.plans.clear();
   }
 }
 

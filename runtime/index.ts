@@ -2,6 +2,8 @@
 // runtime/api/ run it).
 export { loadModel, Model, type LoadModelOptions, type ModelSource } from './model.js';
 export { Context, type ContextOptions, type EvaluateOptions, type GenerateOptions } from './context.js';
+export { Sequence, type SequenceEvaluation } from './sequence.js';
+export { tokenLoop, type StopReason, type TokenLoopOptions, type LoopToken, type LoopEnd } from './generate.js';
 export { ModelError, ModelTooLargeError } from './errors.js';
 export type { LoadProgress, TensorByteSource } from './load.js';
 export type { HParams } from './hparams.js';

@@ -16,10 +16,18 @@ import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
 import {
   BuiltinChatTemplate, ChatSession, CompletionTemplate, resolveChatTemplate, tokenizeChat, type ChatTemplate,
 } from '../runtime/chat/index.js';
-import { loadModel, type Model } from '../runtime/index.js';
+import { loadModel, type Context, type Model } from '../runtime/index.js';
 import { MISTRAL_7B_INSTRUCT_V02 } from './helpers/chat-templates.js';
 import { oracle } from './helpers/oracle.js';
 import { sharedDir } from './helpers/shared.js';
+
+/** The context each test session runs on, to dispose it with the session. */
+const contextOf = new Map<ChatSession, Context>();
+function track(ctx: Context, make: (ctx: Context) => ChatSession): ChatSession {
+  const s = make(ctx);
+  contextOf.set(s, ctx);
+  return s;
+}
 
 const commonPrefix = (a: readonly number[], b: readonly number[]) => {
   let n = 0;
@@ -42,7 +50,7 @@ const commonPrefix = (a: readonly number[], b: readonly number[]) => {
   test("generated model, its own template: turn 2 reuses the whole cache though the reply's text re-tokenizes differently, and evaluates exactly llama.cpp's ids of the new text", async () => {
     const template = resolveChatTemplate({ get: (k) => gen.gguf.metadata.get(k), tokenizer: gen.tokenizer, fileName: 'gen.gguf' });
     assert.is(template.origin, "the model's template");
-    const s = new ChatSession(gen, gen.createContext({ contextSize: 512 }), { template, maxTokens: 32, ignoreEos: true, temp: 0 });
+    const s = track(gen.createContext({ contextSize: 512 }), (ctx) => new ChatSession(gen, ctx, { template, maxTokens: 32, ignoreEos: true, temp: 0 }));
     const first = await s.reply('Hello there');
     assert.is(first.stop, 'max-tokens');
     assert.is(first.generatedTokens, 32);
@@ -74,7 +82,7 @@ const commonPrefix = (a: readonly number[], b: readonly number[]) => {
     const again = await s.reply('Hello there');
     assert.is(again.reusedTokens, 0);
     assert.is(again.text, first.text);
-    s.context.dispose();
+    contextOf.get(s)!.dispose();
   });
 
   test('--ignore-eos: without it the same greedy reply ends on </s>', async () => {
@@ -100,9 +108,9 @@ if (models) {
   test.after(() => model.dispose());
 
   const session = (template: ChatTemplate, opts: { contextSize?: number; system?: string; maxTokens?: number } = {}) =>
-    new ChatSession(model, model.createContext({ contextSize: opts.contextSize ?? 512 }), {
+    track(model.createContext({ contextSize: opts.contextSize ?? 512 }), (ctx) => new ChatSession(model, ctx, {
       template, system: opts.system, maxTokens: opts.maxTokens ?? 24, temp: 0,
-    });
+    }));
 
   test('a second turn evaluates only the new tokens, and replies as a fresh evaluation of the whole conversation does', async () => {
     for (const template of [new CompletionTemplate('test'), new BuiltinChatTemplate('chatml', 'test')] as ChatTemplate[]) {
@@ -121,8 +129,8 @@ if (models) {
       const again = await fresh.reply('The little dog');
       assert.is(again.reusedTokens, 0);
       assert.is(again.text, second.text, `${template.name}: reply with a reused cache equals the fresh one`);
-      s.context.dispose();
-      fresh.context.dispose();
+      contextOf.get(s)!.dispose();
+      contextOf.get(fresh)!.dispose();
     }
   });
 
@@ -133,7 +141,7 @@ if (models) {
     const full = tokenizeChat(model.tokenizer, t, [...s.messages, { role: 'user', content: 'Then?' }]);
     const second = await s.reply('Then?');
     assert.is(second.reusedTokens + second.promptTokens, full.length);
-    s.context.dispose();
+    contextOf.get(s)!.dispose();
   });
 
   test('abort: the reply stops early, the partial reply stays in the conversation', async () => {
@@ -156,7 +164,7 @@ if (models) {
     const none = await s.reply('ignored', { signal: ac2.signal });
     assert.is(none.stop, 'aborted');
     assert.is(s.messages.length, 2);
-    s.context.dispose();
+    contextOf.get(s)!.dispose();
   });
 
   test('a full context drops the oldest turns (system prompt kept) instead of failing', async () => {
@@ -173,7 +181,7 @@ if (models) {
     assert.ok(dropped > 0, 'turns were dropped');
     assert.ok(notices.some((n) => n.startsWith('context full: dropped')), notices.join(' | '));
     assert.is(s.messages.at(-2)?.content, 'The end', 'the latest exchange stays');
-    s.context.dispose();
+    contextOf.get(s)!.dispose();
   });
 
   test('a reply longer than the context stops with a notice; a message too long is not sent', async () => {
@@ -186,7 +194,7 @@ if (models) {
     assert.is(long.stop, 'context-full');
     assert.ok(notices.some((n) => /message not sent/.test(n)), notices.join(' | '));
     assert.not.ok(s.messages.some((m) => m.content.startsWith('word word')));
-    s.context.dispose();
+    contextOf.get(s)!.dispose();
   });
 
   test('save / load / reset / system prompt', async () => {
@@ -204,8 +212,8 @@ if (models) {
     s.reset();
     assert.equal(s.messages, [{ role: 'system', content: 'Be brief.' }]);
     assert.is(s.contextUsed, 0);
-    s.context.dispose();
-    other.context.dispose();
+    contextOf.get(s)!.dispose();
+    contextOf.get(other)!.dispose();
   });
 }
 

@@ -1,4 +1,4 @@
-// A multi-turn conversation over one Context.
+// A multi-turn conversation over one sequence of a context.
 //
 // Each turn renders the whole conversation with the template and tokenizes
 // it; the KV cache keeps the tokens of the previous turns, so only what
@@ -20,8 +20,10 @@
 // system prompt stays) until it takes half the context, as llama.cpp's
 // context shift discards half of what it may; without a KV-cache shift here,
 // the kept tokens are evaluated again from the first dropped position.
-import type { Context } from '../context.js';
+import { Context } from '../context.js';
+import { tokenLoop, type StopReason } from '../generate.js';
 import { createSampler, type Sampler, type SamplerOptions } from '../sample/index.js';
+import type { Sequence } from '../sequence.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { chatPromptText } from './prompt.js';
 import type { ChatTemplate } from './template.js';
@@ -48,7 +50,7 @@ export interface ReplyOptions {
   onNotice?: (message: string) => void;
 }
 
-export type StopReason = 'eog' | 'max-tokens' | 'aborted' | 'context-full';
+export type { StopReason } from '../generate.js';
 
 export interface ReplyStats {
   /** Prompt tokens evaluated this turn (not found in the KV cache). */
@@ -83,10 +85,10 @@ const yieldToEventLoop: () => Promise<void> = typeof setImmediate === 'function'
 
 export class ChatSession {
   readonly template: ChatTemplate;
+  /** The sequence whose cells hold the conversation. */
+  readonly sequence: Sequence;
   private system: string | undefined;
   private turns: ChatMessage[] = [];
-  /** The token ids in the KV cache, in order (cached.length === context.position). */
-  private cached: number[] = [];
   /**
    * The text of the last prompt and reply, and the ids the model saw for it
    * (the prompt's, then the reply's as sampled; the last of them may not be
@@ -100,14 +102,16 @@ export class ChatSession {
   /** Totals over the session, for /stats. */
   readonly totals = { replies: 0, promptTokens: 0, reusedTokens: 0, generatedTokens: 0, promptMs: 0, generateMs: 0, droppedMessages: 0 };
 
-  constructor(readonly model: ChatModel, readonly context: Context, options: ChatSessionOptions) {
+  /** On a sequence of a context, or on a context's default sequence. */
+  constructor(readonly model: ChatModel, on: Context | Sequence, options: ChatSessionOptions) {
+    this.sequence = on instanceof Context ? on.sequence : on;
     this.template = options.template;
     this.system = options.system || undefined;
     this.maxTokens = options.maxTokens ?? -1;
     const tok = model.tokenizer;
     this.banned = options.ignoreEos ? Array.from({ length: tok.vocabSize }, (_, id) => id).filter((id) => tok.isEog(id)) : [];
     this.sampler = createSampler(options);
-    context.reset();
+    this.sequence.reset();
   }
 
   /** The seed sampling started from (the random pick when none was given). */
@@ -126,12 +130,17 @@ export class ChatSession {
 
   /** Tokens in the KV cache. */
   get contextUsed(): number {
-    return this.cached.length;
+    return this.sequence.position;
+  }
+
+  /** Cells the conversation may take. */
+  get contextSize(): number {
+    return this.sequence.contextSize;
   }
 
   /** The ids in the KV cache, in order (a copy). */
   get cachedTokens(): number[] {
-    return [...this.cached];
+    return this.sequence.tokens;
   }
 
   /** Replaces the system prompt (undefined or '' removes it); the cache catches up on the next turn. */
@@ -142,9 +151,8 @@ export class ChatSession {
   /** Forgets the conversation (the system prompt stays) and empties the KV cache. */
   reset(): void {
     this.turns = [];
-    this.cached = [];
     this.seen = undefined;
-    this.context.reset();
+    this.sequence.reset();
     this.sampler.reset();
   }
 
@@ -206,25 +214,21 @@ export class ChatSession {
   }
 
   /**
-   * Brings the KV cache to `tokens` evaluating only what differs; returns the
-   * logits of the last token, or undefined when aborted.
+   * Brings the KV cache to `tokens` evaluating only what differs (the
+   * sequence keeps the common prefix), a batch at a time with the event loop
+   * free in between; returns the logits of the last token, or undefined when
+   * aborted.
    */
   private async ingest(tokens: readonly number[], signal?: AbortSignal): Promise<{ logits?: Float32Array; evaluated: number; reused: number }> {
-    let keep = 0;
-    const max = Math.min(this.cached.length, tokens.length - 1); // the last token is evaluated again for its logits
-    while (keep < max && this.cached[keep] === tokens[keep]) keep++;
-    this.context.truncate(keep);
-    this.cached.length = keep;
-    const step = this.context.batchSize;
+    const seq = this.sequence;
+    const keep = seq.keepPrefix(tokens);
+    const step = seq.batchSize;
     let logits: Float32Array | undefined;
     for (let i = keep; i < tokens.length; i += step) {
       if (signal?.aborted) return { evaluated: i - keep, reused: keep };
       const chunk = tokens.slice(i, i + step);
-      logits = this.context.evaluate(chunk);
-      for (const id of chunk) {
-        this.cached.push(id);
-        this.sampler.accept(id);
-      }
+      logits = seq.append(chunk);
+      for (const id of chunk) this.sampler.accept(id);
       if (i + step < tokens.length) await yieldToEventLoop();
     }
     return { logits, evaluated: tokens.length - keep, reused: keep };
@@ -239,7 +243,7 @@ export class ChatSession {
   async reply(userText: string, options: ReplyOptions = {}): Promise<ReplyStats> {
     const { signal, onText, onNotice } = options;
     const tok = this.model.tokenizer;
-    const nCtx = this.context.contextSize;
+    const nCtx = this.sequence.contextSize;
     const stats: ReplyStats = {
       promptTokens: 0, reusedTokens: 0, promptMs: 0, generatedTokens: 0, generateMs: 0, stop: 'eog', droppedMessages: 0, text: '',
     };
@@ -273,63 +277,39 @@ export class ChatSession {
     }
 
     const t1 = performance.now();
-    const decoder = tok.createStreamDecoder();
-    const replyIds: number[] = [];
     let text = '';
     const emit = (piece: string) => {
       if (!piece) return;
       text += piece;
       onText?.(piece);
     };
-    for (;;) {
-      if (signal?.aborted) {
-        stats.stop = 'aborted';
-        break;
-      }
-      if (this.maxTokens === 0) {
-        stats.stop = 'max-tokens';
-        break;
-      }
-      for (const id of this.banned) logits[id] = -Infinity;
-      const next = this.sampler.sample(logits);
-      this.sampler.accept(next);
-      if (tok.isEog(next)) {
-        stats.stop = 'eog';
-        break;
-      }
-      replyIds.push(next);
-      emit(decoder.push(next));
-      if (this.maxTokens >= 0 && replyIds.length >= this.maxTokens) {
-        stats.stop = 'max-tokens';
-        break;
-      }
-      await yieldToEventLoop();
-      if (this.cached.length + 1 <= nCtx) {
-        logits = this.context.evaluate([next]);
-        this.cached.push(next);
-        continue;
-      }
+    const loop = tokenLoop(this.sequence, tok, this.sampler, logits, {
+      maxTokens: this.maxTokens,
+      signal,
+      banned: this.banned,
       // context shift in the middle of a reply: the kept conversation, its
       // generation prompt, then the reply so far
-      const { text: keptText, tokens, dropped } = this.fit(replyIds.length, Math.floor(nCtx / 2));
-      if (tokens.length + replyIds.length > nCtx - 1 || dropped === 0) {
-        stats.stop = 'context-full';
-        onNotice?.(`context full (${nCtx} tokens): reply stopped${dropped ? '' : '; nothing left to drop'}`);
+      onContextFull: async (replyIds) => {
+        const { text: keptText, tokens, dropped } = this.fit(replyIds.length, Math.floor(nCtx / 2));
         stats.droppedMessages += dropped;
-        break;
-      }
-      stats.droppedMessages += dropped;
-      onNotice?.(`context full: dropped the ${dropped} oldest message${dropped === 1 ? '' : 's'}${this.system ? ' (the system prompt stays)' : ''}`);
-      promptText = keptText;
-      prompt = tokens;
-      const shifted = await this.ingest([...tokens, ...replyIds], signal);
-      if (!shifted.logits) {
-        stats.stop = 'aborted';
-        break;
-      }
-      logits = shifted.logits;
-    }
-    emit(decoder.flush());
+        if (tokens.length + replyIds.length > nCtx - 1 || dropped === 0) {
+          onNotice?.(`context full (${nCtx} tokens): reply stopped${dropped ? '' : '; nothing left to drop'}`);
+          return undefined;
+        }
+        onNotice?.(`context full: dropped the ${dropped} oldest message${dropped === 1 ? '' : 's'}${this.system ? ' (the system prompt stays)' : ''}`);
+        promptText = keptText;
+        prompt = tokens;
+        const shifted = await this.ingest([...tokens, ...replyIds], signal);
+        return shifted.logits;
+      },
+    });
+    let step = await loop.next();
+    for (; !step.done; step = await loop.next()) emit(step.value.text);
+    const end = step.value;
+    // an abort during a context shift's ingest ends the loop as context-full; it was an abort
+    stats.stop = end.stop === 'context-full' && signal?.aborted ? 'aborted' : end.stop;
+    const replyIds = end.tokens;
+    emit(end.rest);
     stats.generatedTokens = replyIds.length;
     stats.generateMs = performance.now() - t1;
     stats.text = text;

@@ -270,7 +270,7 @@ async function oneShot(session: ChatSession, text: string, io: ChatIO): Promise<
   process.on('SIGINT', onSig);
   try {
     const stats = await replyTo(session, text, io, ac);
-    io.err.write(`${io.ui.dim(statsLine(stats, session.contextUsed, session.context.contextSize))}\n`);
+    io.err.write(`${io.ui.dim(statsLine(stats, session.contextUsed, session.contextSize))}\n`);
     return stats.stop === 'aborted' ? 130 : 0;
   } finally {
     process.off('SIGINT', onSig);
@@ -298,7 +298,7 @@ async function piped(session: ChatSession, io: ChatIO): Promise<number> {
         continue;
       }
       const stats = await replyTo(session, line, io, ac);
-      io.err.write(`${io.ui.dim(statsLine(stats, session.contextUsed, session.context.contextSize))}\n`);
+      io.err.write(`${io.ui.dim(statsLine(stats, session.contextUsed, session.contextSize))}\n`);
     }
   } finally {
     rl.close();
@@ -365,7 +365,7 @@ async function runCommand(cmd: ParsedCommand, session: ChatSession, io: ChatIO):
       case 'stats': {
         const t = session.totals;
         const tps = t.generateMs > 0 ? (t.generatedTokens / (t.generateMs / 1000)).toFixed(1) : '-';
-        say(`context: ${session.contextUsed}/${session.context.contextSize} tokens · ${session.messages.length} messages`);
+        say(`context: ${session.contextUsed}/${session.contextSize} tokens · ${session.messages.length} messages`);
         say(`replies: ${t.replies} · generated ${t.generatedTokens} tokens at ${tps} tokens/s`);
         say(`prompt: ${t.promptTokens} tokens evaluated, ${t.reusedTokens} reused from the cache · ${t.droppedMessages} messages dropped by context shifts`);
         say(`template: ${session.template.kind === 'jinja' ? session.template.origin : session.template.name} · seed ${session.seed}`);
@@ -462,7 +462,7 @@ async function interactive(session: ChatSession, io: ChatIO): Promise<number> {
         stdin.pause();
         restore();
       }
-      io.err.write(`${ui.dim(statsLine(stats, session.contextUsed, session.context.contextSize))}\n`);
+      io.err.write(`${ui.dim(statsLine(stats, session.contextUsed, session.contextSize))}\n`);
     }
   } finally {
     restore();

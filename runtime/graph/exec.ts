@@ -6,15 +6,18 @@
 import type { DynamicValue } from './graph.js';
 
 /** Slots of run-time values in the shared Int32Array the threads read them from. */
-export const DYNAMIC_SLOTS: Readonly<Record<DynamicValue, number>> = { nKv: 0 };
-export const N_DYNAMIC_SLOTS = 1;
+export const DYNAMIC_SLOTS: Readonly<Record<DynamicValue, number>> = { nKv: 0, seq: 1 };
+export const N_DYNAMIC_SLOTS = 2;
 
 export interface EncodedPhase {
   /** Index into EncodedPlan.fns. */
   fn: number;
   /** Resolved arguments; ith and nth are appended at run time. */
   args: number[];
-  /** Pairs (argument index, dynamic slot): arguments read from the dynamic values at run time. */
+  /**
+   * Quads (argument index, dynamic slot, base, scale): argument = base +
+   * scale * dynamic[slot], computed at run time (addresses wrap to wasm's i32).
+   */
   dyn: number[];
 }
 
@@ -50,7 +53,8 @@ export function runPhases(phases: BoundPhase[], dynamic: Int32Array, ith: number
   for (let i = 0; i <= last; i++) {
     const p = phases[i]!;
     const argv = p.argv;
-    for (let j = 0; j < p.dyn.length; j += 2) argv[p.dyn[j]!] = dynamic[p.dyn[j + 1]!]!;
+    const d = p.dyn;
+    for (let j = 0; j < d.length; j += 4) argv[d[j]!] = d[j + 2]! + d[j + 3]! * dynamic[d[j + 1]!]!;
     argv[argv.length - 2] = ith;
     argv[argv.length - 1] = nth;
     p.f.apply(null, argv);

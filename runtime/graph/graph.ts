@@ -39,10 +39,16 @@ export type Arg =
   | { tensor: Tensor; offset?: number }
   /** The address of this op's scratch bytes (plus a byte offset). */
   | { scratch: number }
-  /** A value that changes between runs of the same graph (cells of the KV cache in use). */
-  | { dyn: DynamicValue };
+  /**
+   * A value that changes between runs of the same graph: `dyn` read at run
+   * time, times `scale`, plus the address of `tensor` when given. The cells of
+   * the KV cache in use are { dyn: 'nKv' }; a sequence's part of a per-sequence
+   * buffer (KV cells, recurrent state) is { dyn: 'seq', tensor, scale: bytes per sequence }.
+   */
+  | { dyn: DynamicValue; tensor?: Tensor; scale?: number };
 
-export type DynamicValue = 'nKv';
+/** nKv: cells of the running sequence in use after this batch; seq: the running sequence's slot. */
+export type DynamicValue = 'nKv' | 'seq';
 
 /**
  * One phase of an op: a call of an exported kernel as fn(...args, ith, nth)

@@ -5,8 +5,8 @@ import { GGMLType, ggmlTypeInfo, rowSize } from '../../formats/ggml-types.js';
 import type { Kernels } from '../../wasm/loader.js';
 import { Graph, elementCount, type Arg, type Phase, type Tensor } from './graph.js';
 
-/** Threads the attention work buffer is sized for. */
-export const MAX_THREADS = 16;
+/** The most threads a pool runs (kernels split work by ith/nth; more only adds barriers). */
+export const MAX_THREADS = 256;
 
 /** The exported kernel converting f32 activation rows to each vec_dot_type. */
 const CONVERT_ROWS: Partial<Record<GGMLType, string>> = {
@@ -45,11 +45,24 @@ export interface AttentionParams {
   causal?: boolean;
 }
 
-/** The f16 KV cache of one layer: [n_head_kv][n_ctx][head_dim] each. */
+/**
+ * The f16 KV cache of one layer for every sequence of a context: k and v are
+ * [head_dim, n_ctx, n_head_kv, n_seq] each, so one sequence's part is a
+ * contiguous [n_head_kv][n_ctx][head_dim] block, and the graph picks the
+ * running sequence's block at run time (the 'seq' dynamic value): one graph
+ * serves every sequence.
+ */
 export interface LayerCache {
   k: Tensor;
   v: Tensor;
+  /** Cells per sequence. */
   nCtx: number;
+}
+
+/** The running sequence's block of a per-sequence state tensor ([..., n_seq], the last dimension one per sequence). */
+function seqBlock(t: Tensor): Arg {
+  const perSeq = elementCount(t.ne.slice(0, 3)) * ggmlTypeInfo(t.type)!.typeSize / ggmlTypeInfo(t.type)!.blockSize;
+  return { dyn: 'seq', tensor: t, scale: perSeq };
 }
 
 const at = (tensor: Tensor, offset = 0): Arg => ({ tensor, offset });
@@ -60,7 +73,15 @@ const NULL = 0;
  * of n floats is ne = [n, n_tokens].
  */
 export class Ops {
-  constructor(readonly g: Graph, readonly k: Kernels) {}
+  /**
+   * nThreads: the threads the graph will run on; ops whose threads each need
+   * their own scratch (attention) size it for that many. A runner running
+   * the plan on more threads than it was built for would write past it, so
+   * GraphRunner builds every graph for its own pool.
+   */
+  constructor(readonly g: Graph, readonly k: Kernels, readonly nThreads = 1) {
+    if (!Number.isInteger(nThreads) || nThreads < 1 || nThreads > MAX_THREADS) throw new RangeError(`threads must be 1..${MAX_THREADS}, got ${nThreads}`);
+  }
 
   /**
    * Called by matmul with its weight and f32 input before the product is
@@ -202,11 +223,11 @@ export class Ops {
     const qs = (q.rowStride ?? a.nHead * a.headDim * 4) / 4;
     return this.g.add({
       name, inputs: [q, k, v, pos, cache.k, cache.v], output: out,
-      scratchBytes: wsize * MAX_THREADS,
+      scratchBytes: wsize * this.nThreads,
       phases: [
-        this.phase('kv_store_f16', at(k), at(cache.k), at(pos), nTok, a.nHeadKv, a.headDim, ks, cache.nCtx),
-        this.phase('kv_store_f16', at(v), at(cache.v), at(pos), nTok, a.nHeadKv, a.headDim, vs, cache.nCtx),
-        this.phase('attention_f16kv', at(q), at(cache.k), at(cache.v), at(out), a.causal === false ? NULL : at(pos), nTok, a.nHead, a.nHeadKv,
+        this.phase('kv_store_f16', at(k), seqBlock(cache.k), at(pos), nTok, a.nHeadKv, a.headDim, ks, cache.nCtx),
+        this.phase('kv_store_f16', at(v), seqBlock(cache.v), at(pos), nTok, a.nHeadKv, a.headDim, vs, cache.nCtx),
+        this.phase('attention_f16kv', at(q), seqBlock(cache.k), seqBlock(cache.v), at(out), a.causal === false ? NULL : at(pos), nTok, a.nHead, a.nHeadKv,
           a.headDim, qs, { dyn: 'nKv' }, cache.nCtx, a.kqScale, a.softcap ?? 0, a.nSwa ?? 0, { scratch: 0 }),
       ],
     });
@@ -231,7 +252,7 @@ export class Ops {
     const vs = (v.rowStride ?? kvRow * 4) / 4;
     return this.g.add({
       name, inputs: seqRange ? [q, k, v, seqRange] : [q, k, v], output: out,
-      scratchBytes: Number(wsizeFn(nTok)) * MAX_THREADS,
+      scratchBytes: Number(wsizeFn(nTok)) * this.nThreads,
       phases: [this.phase('attention_f32', at(q), at(k), at(v), at(out), seqRange ? at(seqRange) : NULL, nTok, a.nHead, a.nHeadKv,
         a.headDim, qs, ks, vs, a.kqScale, a.causal === false ? 0 : 1, { scratch: 0 })],
     });

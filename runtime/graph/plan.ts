@@ -110,11 +110,11 @@ export class Plan {
         const dyn: number[] = [];
         ph.args.forEach((a, i) => {
           if (typeof a === 'number') args.push(a);
-          else if ('tensor' in a) args.push(resolve(a.tensor) + (a.offset ?? 0));
           else if ('scratch' in a) args.push(scratch + a.scratch);
+          else if (!('dyn' in a)) args.push(resolve(a.tensor) + (a.offset ?? 0));
           else {
             args.push(0);
-            dyn.push(i, DYNAMIC_SLOTS[a.dyn]);
+            dyn.push(i, DYNAMIC_SLOTS[a.dyn], a.tensor ? resolve(a.tensor) : 0, a.scale ?? 1);
           }
         });
         phases.push({ fn, args, dyn });

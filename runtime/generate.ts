@@ -1,0 +1,114 @@
+// The one token loop: sample, accept, stop at an end-of-generation token,
+// stream whole UTF-8 text, evaluate the token, repeat. Completion
+// (Context/Sequence.generate, the CLI's complete), the chat session (the
+// chat CLI and the worker API) all run it; what differs is what they do
+// when the context fills (stop, or make room and go on) and the prompt.
+import { createSampler, type Sampler, type SamplerOptions } from './sample/index.js';
+import type { Sequence } from './sequence.js';
+import type { Tokenizer } from './tokenizer/index.js';
+
+export type StopReason = 'eog' | 'max-tokens' | 'aborted' | 'context-full';
+
+export interface TokenLoopOptions {
+  /** Tokens to generate at most; negative: no limit. */
+  maxTokens: number;
+  signal?: AbortSignal;
+  /** Ids never sampled (llama.cpp's --ignore-eos biases the end-of-generation ids to -inf). */
+  banned?: readonly number[];
+  /**
+   * Called when the next token would not fit in the sequence: make room and
+   * return the logits to sample from next (the last sampled token evaluated),
+   * or undefined to stop with 'context-full'. Default: stop.
+   */
+  onContextFull?: (generated: readonly number[]) => Promise<Float32Array | undefined>;
+}
+
+/** One step of the loop: a sampled token and the text it completed ('' while a character is incomplete). */
+export interface LoopToken {
+  id: number;
+  text: string;
+}
+
+/** How the loop ended, and the tokens it sampled (end-of-generation excluded). */
+export interface LoopEnd {
+  stop: StopReason;
+  tokens: number[];
+  /** Text held back at the end (an incomplete character, flushed as U+FFFD). */
+  rest: string;
+}
+
+const yieldToEventLoop: () => Promise<void> = typeof setImmediate === 'function'
+  ? () => new Promise((r) => setImmediate(r))
+  : () => new Promise((r) => setTimeout(r, 0));
+
+/**
+ * Samples from `logits` (the sequence's last token's), yields each token with
+ * its text, evaluates it and goes on. The last sampled token is not evaluated
+ * (no one needs its logits yet; a chat's next turn evaluates it with the next
+ * prompt). Between tokens it yields to the event loop, where abort signals and
+ * UI events land.
+ */
+export async function* tokenLoop(
+  sequence: Sequence, tokenizer: Tokenizer, sampler: Sampler, logits: Float32Array, o: TokenLoopOptions,
+): AsyncGenerator<LoopToken, LoopEnd, undefined> {
+  const decoder = tokenizer.createStreamDecoder();
+  const tokens: number[] = [];
+  const end = (stop: StopReason): LoopEnd => ({ stop, tokens, rest: decoder.flush() });
+  for (;;) {
+    if (o.signal?.aborted) return end('aborted');
+    if (o.maxTokens >= 0 && tokens.length >= o.maxTokens) return end('max-tokens');
+    if (o.banned) for (const id of o.banned) logits[id] = -Infinity;
+    const next = sampler.sample(logits);
+    sampler.accept(next);
+    if (tokenizer.isEog(next)) return end('eog');
+    tokens.push(next);
+    yield { id: next, text: decoder.push(next) };
+    if (o.maxTokens >= 0 && tokens.length >= o.maxTokens) return end('max-tokens');
+    await yieldToEventLoop();
+    if (o.signal?.aborted) return end('aborted');
+    if (sequence.position + 1 <= sequence.contextSize) {
+      logits = sequence.append([next]);
+      continue;
+    }
+    const room = await o.onContextFull?.(tokens);
+    if (!room) return end('context-full');
+    logits = room;
+  }
+}
+
+export interface GenerateOptions extends SamplerOptions {
+  /** Tokens to generate at most. Default 256; -1 until the context is full. */
+  maxTokens?: number;
+  /** Stops generation early; the iterator then ends without an error. */
+  signal?: AbortSignal;
+  /** Add BOS (and EOS) per the model's metadata when tokenizing the prompt. Default true. */
+  addSpecial?: boolean;
+  /** Parse special tokens written in the prompt text. Default false. */
+  special?: boolean;
+}
+
+/**
+ * A completion: the prompt is appended to what the sequence holds, then the
+ * token loop runs until an end-of-generation token, maxTokens, a full
+ * context or the abort signal. Yields text as it becomes valid UTF-8.
+ */
+export async function* generateTokens(
+  sequence: Sequence, tokenizer: Tokenizer, prompt: string | readonly number[], options: GenerateOptions = {},
+): AsyncGenerator<string, void, undefined> {
+  const ids = typeof prompt === 'string'
+    ? tokenizer.tokenize(prompt, { addSpecial: options.addSpecial ?? true, special: options.special ?? false })
+    : [...prompt];
+  if (ids.length === 0) return;
+  const sampler = createSampler(options);
+  const logits = sequence.append(ids);
+  for (const id of ids) sampler.accept(id);
+  const loop = tokenLoop(sequence, tokenizer, sampler, logits, { maxTokens: options.maxTokens ?? 256, signal: options.signal });
+  for (;;) {
+    const r = await loop.next();
+    if (r.done) {
+      if (r.value.rest) yield r.value.rest;
+      return;
+    }
+    if (r.value.text) yield r.value.text;
+  }
+}
