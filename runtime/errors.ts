@@ -16,3 +16,16 @@ export class ModelTooLargeError extends ModelError {
     this.name = 'ModelTooLargeError';
   }
 }
+
+/** A compute thread (a worker of the pool, or the host worker) failed or never started. */
+export class ThreadError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ThreadError';
+  }
+}
+
+/** A chat template that cannot be parsed or rendered (tokenizer.chat_template or --chat-template). */
+export class ChatTemplateError extends Error {
+  override name = 'ChatTemplateError';
+}

@@ -4,7 +4,7 @@ import { GGMLType, ggmlTypeInfo } from '../formats/ggml-types.js';
 import { mergeShards, readGGUFHeader, type ByteSource, type GGUFFile, type GGUFHeader } from '../formats/gguf/index.js';
 import { LLM_KV_SPLIT_NO } from '../formats/gguf/split.js';
 import type { Kernels } from '../wasm/loader.js';
-import { ModelTooLargeError } from './errors.js';
+import { ModelError, ModelTooLargeError } from './errors.js';
 import type { Tensor } from './graph/graph.js';
 
 /** What loading needs to know of each tensor in the file(s). */
@@ -93,7 +93,7 @@ export async function loadWeights(
   /** Byte sources by file name; any other file is a path, read with node:fs. */
   sources?: ReadonlyMap<string, TensorByteSource>,
 ): Promise<{ weights: Map<string, Tensor>; region: number }> {
-  for (const t of tensors) if (!ggmlTypeInfo(t.type)) throw new Error(`tensor ${t.name}: unknown type ${t.type}`);
+  for (const t of tensors) if (!ggmlTypeInfo(t.type)) throw new ModelError(`tensor ${t.name} has unknown type ${t.type}`, t.file, t.name);
   const fileSpans = spans(tensors);
   const total = weightBytes(tensors);
   const region = kernels.malloc(total + ALIGN);
@@ -115,7 +115,7 @@ export async function loadWeights(
           const n = Math.min(CHUNK, hi - lo - done);
           // a fresh view each time: the memory may have grown since the last one
           const bytesRead = await fh.readInto(lo + done, kernels.bytes(base + done, n));
-          if (bytesRead === 0) throw new Error(`${file}: tensor data ends early, at byte ${lo + done} of ${hi}`);
+          if (bytesRead === 0) throw new ModelError(`tensor data ends early, at byte ${lo + done} of ${hi}`, file);
           done += bytesRead;
           loaded += bytesRead;
           onProgress?.({ loadedBytes: loaded, totalBytes: total });

@@ -95,7 +95,7 @@ export class Model {
   }
 
   createContext(options: ContextOptions = {}): Context {
-    if (this.disposed) throw new Error('model is disposed');
+    if (this.disposed) throw new RangeError('the model is disposed');
     return new Context(this, options);
   }
 
@@ -116,7 +116,7 @@ export class Model {
   }
 
   private embedderFor(o: EmbedderOptions): Embedder {
-    if (this.disposed) throw new Error('model is disposed');
+    if (this.disposed) throw new RangeError('the model is disposed');
     const e = this.embedder;
     if (e && (o.threads === undefined || o.threads === e.threads) && (o.batchSize === undefined || o.batchSize === e.batchSize)) return e;
     e?.dispose();

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { loadModel, type Model } from '../runtime/api/index.js';
+import { ChatTemplateError, GGUFError, ModelError, loadModel, type Model } from '../runtime/api/index.js';
 import { BuiltinChatTemplate, ChatSession } from '../runtime/chat/index.js';
 import { loadModel as loadCore } from '../runtime/index.js';
 import { GGMLType } from '../formats/ggml-types.js';
@@ -156,6 +156,7 @@ test('load errors cross the worker with their type, and an aborted load stops at
   const missing = await loadModel(`${tiny.dir}/absent.gguf`).then(() => null, (e: Error) => e);
   assert.ok(missing, 'a missing file rejects');
   assert.is(missing!.name, 'GGUFError');
+  assert.ok(missing instanceof GGUFError, 'the class crosses the worker boundary');
   assert.ok(missing!.message.includes('absent.gguf') && missing!.message.includes('no such file'), missing!.message);
   assert.is((missing as Error & { code?: string }).code, 'io');
 
@@ -205,10 +206,12 @@ test('chat errors: an unknown template, embeddings on a model without them, a di
   try {
     const bad = await model.createChat({ chatTemplate: 'no-such-template' }).then(() => null, (e: Error) => e);
     assert.is(bad?.name, 'ChatTemplateError');
+    assert.ok(bad instanceof ChatTemplateError);
     assert.ok(bad!.message.includes('no-such-template'));
     const emb = await model.embed(['hello']).then(() => null, (e: Error) => e);
     assert.ok(emb, 'embed on a decoder model rejects');
     assert.is(emb!.name, 'ModelError');
+    assert.ok(emb instanceof ModelError && emb.key === 'general.architecture', 'a ModelError with its fields');
     assert.match(emb!.message, /embeddings need an encoder architecture.*llama/);
     console.log(`  embed on this model: ${emb!.name}: ${emb!.message}`);
     assert.equal(await model.tokenize('Hello', { addSpecial: false }), await model.tokenize('Hello', { addSpecial: false }));

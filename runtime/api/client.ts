@@ -98,7 +98,7 @@ class HostedModel implements Model {
   }
 
   private check(): void {
-    if (this.disposed) throw new Error('the model is disposed');
+    if (this.disposed) throw new RangeError('the model is disposed');
   }
 
   async createChat(options: ChatOptions = {}): Promise<Chat> {
@@ -172,8 +172,8 @@ class HostedChat implements Chat {
     const { signal, ...rest } = options;
     const stream = new TextStream();
     if (this.disposed) {
-      stream.fail(new Error('the chat is disposed'));
-      return stream.reply(Promise.reject(new Error('the chat is disposed')), () => {});
+      stream.fail(new RangeError('the chat is disposed'));
+      return stream.reply(Promise.reject(new RangeError('the chat is disposed')), () => {});
     }
     const { id, done } = this.conn.request<SendDone>({ type: 'chat.send', chat: this.chat, text, options: rest }, { onText: (t) => stream.push(t) });
     const abort = () => this.conn.abort(id);
@@ -194,12 +194,12 @@ class HostedChat implements Chat {
   }
 
   async contextTokens(): Promise<number[]> {
-    if (this.disposed) throw new Error('the chat is disposed');
+    if (this.disposed) throw new RangeError('the chat is disposed');
     return this.conn.request<number[]>({ type: 'chat.tokens', chat: this.chat }).done;
   }
 
   async reset(): Promise<void> {
-    if (this.disposed) throw new Error('the chat is disposed');
+    if (this.disposed) throw new RangeError('the chat is disposed');
     this.messages = await this.conn.request<ChatMessage[]>({ type: 'chat.reset', chat: this.chat }).done;
   }
 

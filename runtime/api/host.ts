@@ -7,13 +7,14 @@ import { ChatSession } from '../chat/session.js';
 import { resolveChatTemplate, type ChatTemplate } from '../chat/template.js';
 import type { Context } from '../context.js';
 import { loadModel, type Model } from '../model.js';
-import { createSampler, type Sampler, type SamplerOptions } from '../sample/index.js';
+import type { SamplerOptions } from '../sample/index.js';
 import { poolsStarted } from '../threads/started.js';
 import { openFiles, type DownloadMeter } from './sources.js';
 import {
   serializeError, type ChatCreated, type LoadedInfo, type Reply, type Request, type SendDone,
 } from './protocol.js';
 import type { ChatResult, SamplingOptions } from './types.js';
+import { ThreadError } from '../errors.js';
 
 export interface HostPort {
   post(message: Reply, transfer?: Transferable[]): void;
@@ -37,7 +38,7 @@ const START_TIMEOUT_MS = 60_000;
 function threadsStarted(): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the compute threads did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new ThreadError(`the compute threads did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
   });
   return Promise.race([poolsStarted(), late]).finally(() => clearTimeout(timer));
 }
@@ -60,20 +61,6 @@ const SAMPLING_KEYS: readonly (keyof SamplingOptions)[] = [
   'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatLastN', 'frequencyPenalty', 'presencePenalty', 'seed',
 ];
 
-/**
- * ChatSession takes its sampler and reply limit once, at creation; a send
- * with its own settings swaps them in. Checked, so that a change to
- * ChatSession's fields fails here loudly instead of sampling with defaults.
- */
-function configureReply(session: ChatSession, sampler: Sampler | undefined, maxTokens: number): void {
-  const inner = session as unknown as { sampler?: Sampler; maxTokens?: number };
-  if (typeof inner.sampler?.sample !== 'function' || typeof inner.maxTokens !== 'number') {
-    throw new Error('run-gguf: ChatSession no longer has the sampler/maxTokens fields the worker API sets per reply');
-  }
-  if (sampler) inner.sampler = sampler;
-  inner.maxTokens = maxTokens;
-}
-
 async function defaultThreads(): Promise<number> {
   const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
   if (typeof n === 'number' && n > 0) return n;
@@ -95,12 +82,12 @@ export function serve(port: HostPort): void {
   const aborts = new Map<number, AbortController>();
 
   const need = (): Model => {
-    if (!model) throw new Error('no model is loaded');
+    if (!model) throw new RangeError('no model is loaded');
     return model;
   };
   const chatOf = (chat: number): ChatState => {
     const c = chats.get(chat);
-    if (!c) throw new Error(`chat ${chat} is disposed`);
+    if (!c) throw new RangeError(`chat ${chat} is disposed`);
     return c;
   };
 
@@ -192,7 +179,7 @@ export function serve(port: HostPort): void {
     const run = async (): Promise<SendDone> => {
       const o = req.options;
       const own = SAMPLING_KEYS.some((k) => o[k] !== undefined);
-      configureReply(state.session, own ? createSampler(samplerOptions({ ...state.defaults, ...o })) : undefined, o.maxTokens ?? state.maxTokens);
+      state.session.configure({ sampling: own ? samplerOptions({ ...state.defaults, ...o }) : undefined, maxTokens: o.maxTokens ?? state.maxTokens });
       const notices: string[] = [];
       const stats = await state.session.reply(req.text, {
         signal,
@@ -240,7 +227,7 @@ export function serve(port: HostPort): void {
   async function handle(req: Request, signal: AbortSignal): Promise<unknown> {
     switch (req.type) {
       case 'load':
-        if (model) throw new Error('this worker already holds a model');
+        if (model) throw new RangeError('this worker already holds a model');
         return load(req, signal);
       case 'chat.create':
         return createChat(req, signal);

@@ -1,7 +1,11 @@
 // Messages between the caller's thread and the host worker. Every request
 // carries an id; the host answers with progress or text while working, then
 // exactly one 'ok' or 'err'. 'abort' asks the host to stop request `id`.
+import { GGUFError, GGUFIncompleteError } from '../../formats/gguf/errors.js';
+import { IMatrixError } from '../../formats/imatrix/errors.js';
 import type { ChatMessage } from '../chat/types.js';
+import { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError } from '../errors.js';
+import { TokenizerError } from '../tokenizer/errors.js';
 import type { ChatOptions, ChatResult, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions } from './types.js';
 
 /** A model file as it crosses to the host (paths and URLs as strings). */
@@ -68,9 +72,22 @@ export function serializeError(err: unknown): SerializedError {
   return { name: err.name, message: err.message, stack: err.stack, fields };
 }
 
-/** An Error on the caller's side with the host's name, message, fields and stack. */
+/**
+ * The classes an error keeps across the worker boundary: the caller's
+ * `instanceof ModelError` holds for a ModelError thrown in the host.
+ */
+const ERROR_CLASSES: Readonly<Record<string, { prototype: Error }>> = {
+  ModelError, ModelTooLargeError, ThreadError, ChatTemplateError, TokenizerError, GGUFError, GGUFIncompleteError, IMatrixError,
+  RangeError, TypeError, SyntaxError,
+};
+
+/** An error on the caller's side of the host's class (when known), with its name, message, fields and stack. */
 export function deserializeError(e: SerializedError): Error {
-  const err = new Error(e.message);
+  const Class = Object.hasOwn(ERROR_CLASSES, e.name) ? ERROR_CLASSES[e.name]! : Error;
+  // no constructor call: the classes take different arguments; the fields carry their state
+  const err = Object.create(Class.prototype) as Error;
+  Object.defineProperty(err, 'message', { value: e.message, enumerable: false, configurable: true, writable: true });
+  Object.defineProperty(err, 'stack', { value: new Error(e.message).stack, enumerable: false, configurable: true, writable: true });
   Object.assign(err, e.fields ?? {});
   Object.defineProperty(err, 'name', { value: e.name, enumerable: false, configurable: true, writable: true });
   if (e.stack) err.stack = `${e.stack}\n    (in the run-gguf host worker)`;

@@ -8,6 +8,7 @@ import { blobSource, memorySource } from '../../formats/gguf/byte-source.js';
 import type { TensorByteSource } from '../load.js';
 import type { ModelSource } from '../model.js';
 import type { FileDescriptor } from './protocol.js';
+import { ModelError } from '../errors.js';
 
 /** Download progress of the URL sources, for the caller's onProgress. */
 export interface DownloadMeter {
@@ -51,7 +52,7 @@ class StreamSource implements TensorByteSource {
   /** Copies kept bytes [offset, offset + dest.length) into dest; returns how many were available. */
   private copy(offset: number, dest: Uint8Array): number {
     const first = this.chunks[0];
-    if (first && offset < first.start) throw new Error(`${this.name}: bytes before ${first.start} were already read and dropped (reads must move forward)`);
+    if (first && offset < first.start) throw new RangeError(`${this.name}: bytes before ${first.start} were already read and dropped (reads must move forward)`);
     let n = 0;
     for (const c of this.chunks) {
       const at = offset + n;
@@ -98,9 +99,9 @@ async function openUrl(url: string, meter: DownloadMeter, signal: AbortSignal): 
   try {
     response = await fetch(url, { signal });
   } catch (err) {
-    throw new Error(`${url}: fetch failed: ${(err as Error).message}`, { cause: err });
+    throw new ModelError(`fetch failed: ${(err as Error).message}`, url);
   }
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${response.statusText}`);
+  if (!response.ok) throw new ModelError(`HTTP ${response.status} ${response.statusText}`, url);
   const length = Number(response.headers.get('content-length'));
   const encoding = response.headers.get('content-encoding');
   const name = urlName(response.url || url);

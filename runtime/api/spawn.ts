@@ -2,6 +2,7 @@
 // Electron's main process, a module Web Worker in browsers and renderers.
 // Neither path imports node:* statically, so browsers can load this module.
 import { deserializeError, type Reply, type Request } from './protocol.js';
+import { ThreadError } from '../errors.js';
 
 /** The host worker as the caller sees it. */
 export interface HostLink {
@@ -39,7 +40,7 @@ async function startNode(events: HostEvents, url: URL): Promise<HostLink> {
   worker.on('message', (m) => events.message(m as Reply));
   worker.on('error', (err) => events.failed(err));
   worker.on('exit', (code) => {
-    if (!ending) events.failed(new Error(`the run-gguf host worker exited (code ${code})`));
+    if (!ending) events.failed(new ThreadError(`the run-gguf host worker exited (code ${code})`));
   });
   worker.unref();
   return {
@@ -57,9 +58,9 @@ async function startWeb(events: HostEvents, url: URL): Promise<HostLink> {
   worker.addEventListener('message', (e: MessageEvent) => events.message(e.data as Reply));
   worker.addEventListener('error', (e: ErrorEvent) => {
     e.preventDefault();
-    events.failed(new Error(`the run-gguf host worker failed${e.message ? `: ${e.message}` : ` to start (${url.href})`}`));
+    events.failed(new ThreadError(`the run-gguf host worker failed${e.message ? `: ${e.message}` : ` to start (${url.href})`}`));
   });
-  worker.addEventListener('messageerror', () => events.failed(new Error('a message from the run-gguf host worker could not be read')));
+  worker.addEventListener('messageerror', () => events.failed(new ThreadError('a message from the run-gguf host worker could not be read')));
   return {
     post: (m, transfer) => worker.postMessage(m, transfer ?? []),
     hold: () => {},
@@ -150,7 +151,7 @@ export class Connection {
   }
 
   /** Ends the worker at once; pending requests reject with `reason`. */
-  async terminate(reason: Error = new Error('the model is disposed')): Promise<void> {
+  async terminate(reason: Error = new RangeError('the model is disposed')): Promise<void> {
     const link = this.link;
     this.fail(reason);
     await link?.terminate();

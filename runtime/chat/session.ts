@@ -95,8 +95,8 @@ export class ChatSession {
    * in the cache yet). Undefined when no turn left such a pair.
    */
   private seen: { text: string; ids: number[] } | undefined;
-  private readonly sampler: Sampler;
-  private readonly maxTokens: number;
+  private sampler: Sampler;
+  private maxTokens: number;
   /** The end-of-generation ids masked before sampling (--ignore-eos), or none. */
   private readonly banned: readonly number[];
   /** Totals over the session, for /stats. */
@@ -112,6 +112,15 @@ export class ChatSession {
     this.banned = options.ignoreEos ? Array.from({ length: tok.vocabSize }, (_, id) => id).filter((id) => tok.isEog(id)) : [];
     this.sampler = createSampler(options);
     this.sequence.reset();
+  }
+
+  /**
+   * Changes how the next replies are sampled (a new sampler from these
+   * options; its penalty history starts empty) and how long they may be.
+   */
+  configure(o: { sampling?: SamplerOptions; maxTokens?: number }): void {
+    if (o.sampling) this.sampler = createSampler(o.sampling);
+    if (o.maxTokens !== undefined) this.maxTokens = o.maxTokens;
   }
 
   /** The seed sampling started from (the random pick when none was given). */
@@ -339,9 +348,9 @@ export class ChatSession {
 /** Validates a saved conversation ({format, version, messages} or a bare message array). */
 export function parseSavedChat(saved: unknown): ChatMessage[] {
   const list = Array.isArray(saved) ? saved : (saved as { messages?: unknown } | null)?.messages;
-  if (!Array.isArray(list)) throw new Error('not a saved conversation: expected {"messages": [{"role", "content"}, ...]}');
+  if (!Array.isArray(list)) throw new TypeError('not a saved conversation: expected {"messages": [{"role", "content"}, ...]}');
   return list.map((m, i) => {
-    if (!isChatMessage(m)) throw new Error(`message ${i + 1} is not {"role": "system"|"user"|"assistant", "content": string}`);
+    if (!isChatMessage(m)) throw new TypeError(`message ${i + 1} is not {"role": "system"|"user"|"assistant", "content": string}`);
     return { role: m.role, content: m.content };
   });
 }

@@ -6,6 +6,7 @@
 // Where llama.cpp would fall back to ChatML for any model, a model with no
 // sign of chat training here gets plain completion instead, and the choice is
 // always reported (ChatTemplate.origin) so the screen can say which it is.
+import { ChatTemplateError } from '../errors.js';
 import { Template } from '@huggingface/jinja';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { BUILTIN_TEMPLATES, detectTemplate, TEMPLATE_ALIASES, type BuiltinRender } from './builtin.js';
@@ -31,9 +32,7 @@ export interface ChatTemplate {
   render(messages: readonly ChatMessage[], options?: RenderOptions): string;
 }
 
-export class ChatTemplateError extends Error {
-  override name = 'ChatTemplateError';
-}
+export { ChatTemplateError };
 
 /** The special-token strings a Jinja template sees, as llama.cpp passes them. */
 export interface TemplateTokens {

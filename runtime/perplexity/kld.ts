@@ -254,12 +254,12 @@ export function klDivergence(model: Model, baseFile: string, options: KLDivergen
   try {
     const read = (n: number, what: string): Uint8Array => {
       const b = new Uint8Array(n);
-      if (readSync(fd, b, 0, n, null) !== n) throw new Error(`${baseFile}: failed reading ${what}`);
+      if (readSync(fd, b, 0, n, null) !== n) throw new RangeError(`${baseFile}: the file ends before ${what}`);
       return b;
     };
-    if (Buffer.from(read(8, 'the magic')).toString('latin1') !== MAGIC) throw new Error(`${baseFile} does not look like a file containing log-probabilities`);
+    if (Buffer.from(read(8, 'the magic')).toString('latin1') !== MAGIC) throw new TypeError(`${baseFile} does not look like a file containing log-probabilities`);
     const [nCtx, nVocab, nChunk] = new Int32Array(read(12, 'n_ctx, n_vocab, n_chunk').buffer) as unknown as [number, number, number];
-    if (nVocab !== model.hparams.n_vocab) throw new Error(`inconsistent vocabulary (${nVocab} vs ${model.hparams.n_vocab})`);
+    if (nVocab !== model.hparams.n_vocab) throw new RangeError(`${baseFile}: its vocabulary has ${nVocab} tokens, the model ${model.hparams.n_vocab}`);
     const tokens = new Int32Array(read(4 * nCtx * nChunk, 'the evaluation tokens').buffer);
     const stride = logProbStride(nVocab);
     const first = Math.floor(nCtx / 2);

@@ -1,6 +1,8 @@
 // The shared control block of a thread pool and its barrier. Spinning first
 // keeps decode from paying a wake-up (tens of microseconds) per op; waiting
 // after that keeps an oversubscribed machine from burning a core per thread.
+import { ThreadError } from '../errors.js';
+
 export const CTL = {
   /** Bumped by the main thread to start a run. */
   JOB_GEN: 0,
@@ -30,7 +32,7 @@ export function createBarrier(ctl: Int32Array, nth: number): () => void {
     for (let i = 0; i < SPIN; i++) if (Atomics.load(ctl, CTL.BAR_GEN) !== gen) return;
     while (Atomics.load(ctl, CTL.BAR_GEN) === gen) {
       Atomics.wait(ctl, CTL.BAR_GEN, gen, 200);
-      if (Atomics.load(ctl, CTL.FAILED)) throw new Error('a worker thread failed; see its error above');
+      if (Atomics.load(ctl, CTL.FAILED)) throw new ThreadError('a worker thread failed; see its error above');
     }
   };
 }

@@ -13,6 +13,7 @@ import { bindPlan, runPhases, type EncodedPlan } from '../graph/exec.js';
 import { CTL, CTL_INTS, createBarrier } from './control.js';
 import { trackStart } from './started.js';
 import type { WorkerKernelsInit } from './worker-kernels.js';
+import { ThreadError } from '../errors.js';
 
 const WORKER_STACK = 512 * 1024;
 
@@ -58,7 +59,7 @@ export class ThreadPool {
   static create(kernels: Kernels, nThreads: number): ThreadPool {
     if (!Number.isInteger(nThreads) || nThreads < 1) throw new RangeError(`threads must be a positive integer, got ${nThreads}`);
     if (nThreads > 1 && !canShareMemory()) {
-      throw new Error(`threads: ${nThreads} needs SharedArrayBuffer, which this page lacks (it is not cross-origin isolated: ` +
+      throw new RangeError(`threads: ${nThreads} needs SharedArrayBuffer, which this page lacks (it is not cross-origin isolated: ` +
         'serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp); use threads: 1');
     }
     const control = canShareMemory() ? new SharedArrayBuffer(CTL_INTS * 4) : new ArrayBuffer(CTL_INTS * 4);
@@ -73,9 +74,9 @@ export class ThreadPool {
       started.push(new Promise<void>((resolve, reject) => {
         w.addEventListener('message', (e: MessageEvent) => {
           if (e.data?.type === 'ready') resolve();
-          else if (e.data?.type === 'error') reject(new Error(`run-gguf thread ${ith}: ${e.data.message}`));
+          else if (e.data?.type === 'error') reject(new ThreadError(`run-gguf thread ${ith}: ${e.data.message}`));
         });
-        w.addEventListener('error', (e: ErrorEvent) => reject(new Error(`run-gguf thread ${ith} failed to start: ${e.message || url.href}`)));
+        w.addEventListener('error', (e: ErrorEvent) => reject(new ThreadError(`run-gguf thread ${ith} failed to start: ${e.message || url.href}`)));
       }));
       const init: PoolWorkerInit = {
         type: 'init', module: kernels.module, relaxedModule: kernels.relaxedModule, memory: kernels.memory,
@@ -103,9 +104,9 @@ export class ThreadPool {
   }
 
   run(id: number): void {
-    if (this.disposed) throw new Error('thread pool is disposed');
+    if (this.disposed) throw new RangeError('thread pool is disposed');
     const phases = this.plans.get(id);
-    if (!phases) throw new Error(`plan ${id} is not registered`);
+    if (!phases) throw new RangeError(`plan ${id} is not registered`);
     if (this.nThreads > 1) {
       Atomics.store(this.ctl, CTL.JOB_PLAN, id);
       Atomics.add(this.ctl, CTL.JOB_GEN, 1);

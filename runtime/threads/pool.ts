@@ -6,6 +6,7 @@ import type { Kernels } from '../../wasm/loader.js';
 import { bindPlan, runPhases, type EncodedPlan } from '../graph/exec.js';
 import { CTL, CTL_INTS, createBarrier } from './control.js';
 import { trackStart } from './started.js';
+import { ThreadError } from '../errors.js';
 
 const WORKER_STACK = 512 * 1024;
 
@@ -54,7 +55,7 @@ export class ThreadPool {
       started.push(new Promise<void>((resolve, reject) => {
         w.once('message', () => resolve());
         w.once('error', reject);
-        w.once('exit', (code) => reject(new Error(`run-gguf worker ${ith} exited (code ${code}) before it was ready`)));
+        w.once('exit', (code) => reject(new ThreadError(`run-gguf worker ${ith} exited (code ${code}) before it was ready`)));
       }));
       // a worker sleeping in Atomics.wait must not keep the process alive
       w.unref();
@@ -80,9 +81,9 @@ export class ThreadPool {
 
   /** Runs a registered plan on all threads; returns when every thread is done. */
   run(id: number): void {
-    if (this.disposed) throw new Error('thread pool is disposed');
+    if (this.disposed) throw new RangeError('thread pool is disposed');
     const phases = this.plans.get(id);
-    if (!phases) throw new Error(`plan ${id} is not registered`);
+    if (!phases) throw new RangeError(`plan ${id} is not registered`);
     if (this.nThreads > 1) {
       Atomics.store(this.ctl, CTL.JOB_PLAN, id);
       Atomics.add(this.ctl, CTL.JOB_GEN, 1);

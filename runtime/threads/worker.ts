@@ -4,6 +4,7 @@ import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from '
 import { bindPlan, runPhases, type EncodedPlan } from '../graph/exec.js';
 import { CTL, createBarrier, waitForJob } from './control.js';
 import { startWorkerKernels, type WorkerKernelsInit } from './worker-kernels.js';
+import { ThreadError } from '../errors.js';
 
 interface WorkerInit extends WorkerKernelsInit {
   ith: number;
@@ -28,7 +29,7 @@ function planFor(id: number) {
     else plans.delete(m.id);
   }
   const p = plans.get(id);
-  if (!p) throw new Error(`worker ${init.ith}: plan ${id} never arrived`);
+  if (!p) throw new ThreadError(`worker ${init.ith}: plan ${id} never arrived`);
   return p;
 }
 
