@@ -15,6 +15,7 @@ import {
 } from './protocol.js';
 import type { ChatResult, SamplingOptions } from './types.js';
 import { ThreadError } from '../errors.js';
+import { MAX_THREADS } from '../graph/ops.js';
 
 export interface HostPort {
   post(message: Reply, transfer?: Transferable[]): void;
@@ -61,12 +62,13 @@ const SAMPLING_KEYS: readonly (keyof SamplingOptions)[] = [
   'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatLastN', 'frequencyPenalty', 'presencePenalty', 'seed',
 ];
 
+/** Every core, within the most threads a pool runs. */
 async function defaultThreads(): Promise<number> {
   const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
-  if (typeof n === 'number' && n > 0) return n;
+  if (typeof n === 'number' && n > 0) return Math.min(n, MAX_THREADS);
   const osModule = 'node:os';
   const os = (await import(/* @vite-ignore */ osModule)) as typeof import('node:os');
-  return os.availableParallelism();
+  return Math.min(os.availableParallelism(), MAX_THREADS);
 }
 
 function templateLabel(t: ChatTemplate): string {
