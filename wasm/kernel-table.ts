@@ -49,8 +49,8 @@ const UNARY = ['x', 'y', 'n', 'ith', 'nth'] as const;
 const GET_ROWS = ['table', 'ids', 'y', 'n_ids', 'n', 'ith', 'nth'] as const;
 const REPACK = ['w', 'row_bytes', 'n_rows', 'scratch'] as const;
 
-/** The weight types with a matmul in the baseline build (rows.c MAT_ROWS, moe.c MAT_ROWS_ID, matmul-*.c). */
-const MATMUL_TYPES = ['f32', 'f16', 'bf16', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'q2_K', 'q3_K', 'q4_K', 'q5_K', 'q6_K'] as const;
+/** The weight types the baseline build multiplies (rows.c MAT_ROWS, moe.c MAT_ROWS_ID, matmul-*.c) and reads by row (get_rows_*). */
+export const WEIGHT_TYPES = ['f32', 'f16', 'bf16', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'q2_K', 'q3_K', 'q4_K', 'q5_K', 'q6_K'] as const;
 const LEGACY = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0'] as const;
 const KQUANTS = ['q2_K', 'q3_K', 'q4_K', 'q5_K', 'q6_K'] as const;
 /** The weight layouts only the relaxed module has (runtime/repack.ts writes them). */
@@ -91,12 +91,12 @@ const OPS = {
   moe_gather_rows: ['ids', 'k', 'n_tok', 'n_expert', 'x', 'x_stride', 'x_per_slot', 'n', 'vdt', 'meta', 'act',
     'act_row_bytes', 'ith', 'nth'],
   moe_scatter_rows: ['meta', 'n_expert', 'n_pairs', 'sorted', 'y', 'n', 'ith', 'nth'],
-  ...family('mat_rows_id_', MATMUL_TYPES, '', MAT_ROWS_ID),
+  ...family('mat_rows_id_', WEIGHT_TYPES, '', MAT_ROWS_ID),
   // imatrix.c
   imatrix_accum_f32: ['x', 'x_stride', 'sums', 'count', 'n_rows', 'n_cols', 'ith', 'nth'],
   // rows.c
   ...family('convert_rows_', ['q8_0', 'q8_1', 'q8_K', 'f16', 'bf16'], '', CONVERT_ROWS),
-  ...family('mat_rows_', MATMUL_TYPES, '', MAT_ROWS),
+  ...family('mat_rows_', WEIGHT_TYPES, '', MAT_ROWS),
   ...family('get_rows_q_', ['bf16', ...LEGACY, ...KQUANTS], '', GET_ROWS_Q),
 } as const satisfies Record<string, OpParams>;
 
@@ -119,7 +119,7 @@ const HELPERS = {
   ...family('matvec_', KQUANTS, '', MATVEC),
   ...family('vec_dot_', KQUANTS, '_q8_K', VEC_DOT),
   // matmul-*.c: the batch kernels mat_rows_<t> splits over threads
-  ...family('mul_mat_', MATMUL_TYPES, '', MUL_MAT),
+  ...family('mul_mat_', WEIGHT_TYPES, '', MUL_MAT),
   // ops-attention.c: work-buffer bytes per thread, asked for when the graph is built
   attention_f16kv_wsize: ['n_head', 'n_head_kv', 'head_dim', 'n_kv'],
   attention_f32_wsize: ['n_kv'],
