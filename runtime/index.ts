@@ -2,7 +2,7 @@
 // runtime/api/ run it).
 export { loadModel, Model, type LoadModelOptions, type ModelSource } from './model.js';
 export { Context, type ContextOptions, type EvaluateOptions, type GenerateOptions } from './context.js';
-export { ModelError, ModelTooLargeError } from './errors.js';
+export { ModelError, ModelTooLargeError, UnsupportedError } from './errors.js';
 export type { LoadProgress, TensorByteSource } from './load.js';
 export type { HParams } from './hparams.js';
 export type { SamplerOptions } from './sample/index.js';
