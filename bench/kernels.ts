@@ -17,8 +17,9 @@
 // f32, then dot in JS), timed on a subset of rows and scaled per weight.
 // The machine may be shared: run twice and keep the better when it matters.
 import { Bench } from 'tinybench';
-import { GGMLType, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
+import { GGMLType, allGGMLTypes, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
 import { dequantizeRow, quantizeRow } from '../formats/quant/index.js';
+import { WEIGHT_TYPES } from '../wasm/kernel-table.js';
 import { loadKernels, type Kernels, type MatvecFn, type RowFn } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from '../test/helpers/rng.js';
 
@@ -30,11 +31,8 @@ const DISTINCT_ROWS = 16; // quantized by the (slow) reference, then tiled
 const SIMD_MS = quick ? 150 : 1000; // tinybench time budget per type
 const SCALAR_MS = quick ? 60 : 400; // plain-JS rows are timed for about this long
 
-const ALL_TYPES: readonly GGMLType[] = [
-  GGMLType.F32, GGMLType.F16, GGMLType.BF16,
-  GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q8_0,
-  GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K,
-];
+// the weight types the build has kernels for (wasm/kernel-table.ts), in its order
+const ALL_TYPES: readonly GGMLType[] = WEIGHT_TYPES.map((name) => allGGMLTypes().find((t) => t.name === name)!.id);
 const typesArg = process.argv.indexOf('--types');
 const TYPES = typesArg < 0 ? ALL_TYPES : ALL_TYPES.filter((t) =>
   process.argv[typesArg + 1]!.toUpperCase().split(',').includes(ggmlTypeInfo(t)!.name.toUpperCase()));

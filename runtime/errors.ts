@@ -29,3 +29,14 @@ export class ThreadError extends Error {
 export class ChatTemplateError extends Error {
   override name = 'ChatTemplateError';
 }
+
+/**
+ * The model needs something run-gguf has no kernels for, such as a weight
+ * type (IQ4_XS): not a broken file nor a stale build, so rebuilding will not help.
+ */
+export class UnsupportedError extends ModelError {
+  constructor(message: string, readonly tensor?: string, readonly type?: string) {
+    super(message, undefined, tensor);
+    this.name = 'UnsupportedError';
+  }
+}

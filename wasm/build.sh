@@ -47,8 +47,9 @@ echo "built wasm/kernels.wasm ($(wc -c < wasm/kernels.wasm) bytes) from ${source
 # memory, and any static would land on addresses the first module owns. Each
 # instance's stack pointer is exported so the loader can point it at the
 # stack the calling thread already has (the two modules never nest calls).
-# The loader overrides baseline exports of the same name with these where the
-# engine validates the module.
+# Where the engine validates the module, the loader replaces the baseline
+# exports listed in wasm/kernel-table.ts (RELAXED_OVERRIDES) with these; any
+# other export of a baseline name is refused at load.
 CLANG=${CLANG_RELAXED:-clang-19}
 if ! command -v "$CLANG" >/dev/null 2>&1; then
   echo "build.sh: $CLANG not found (Debian: apt-get install clang-19 lld-19)" >&2

@@ -5,10 +5,16 @@
 // with node:fs, anything else is fetched (and compiled while it streams when
 // the server sends application/wasm). Everything after that is one path.
 //
+// Every export is checked against wasm/kernel-table.ts (names and parameter
+// counts) when an instance is made: WebAssembly calls are unchecked, so a
+// stale build would otherwise run with zeros for missing arguments.
+//
 // Memory: the module imports env.memory, SHARED (so later worker threads can
 // instantiate the same module on it). Pointers are byte offsets into it.
 // Views over memory.buffer go stale when the memory grows (malloc grows it),
 // so take views from the helpers here each time rather than keeping them.
+
+import { RELAXED_EXPORTS, checkExports, type BaselineKernelName, type KernelArgs, type KernelParams } from './kernel-table.js';
 
 /** Byte offset into the kernels' memory. */
 export type Ptr = number;
@@ -20,8 +26,8 @@ export type VecDotFn = (n: number, w: Ptr, a: Ptr) => number;
 /** n elements from x to y: activation quantizers, f32 -> f16/bf16 converters, dequantizers. */
 export type RowFn = (x: Ptr, y: Ptr, n: number) => void;
 
-/** The exports every build has (kernels/floats.c, kernels/legacy.c, emcc's runtime). */
-export interface KernelExports {
+/** The exports most callers use, with their signatures. */
+interface TypedExports {
   malloc(size: number): Ptr;
   free(ptr: Ptr): void;
   stackSave(): Ptr;
@@ -59,16 +65,19 @@ export interface KernelExports {
   dequantize_row_q8_0: RowFn;
 }
 
-const REQUIRED: readonly (keyof KernelExports)[] = [
-  'malloc', 'free', 'stackSave', 'stackRestore',
-  'quantize_row_q8_0', 'quantize_row_q8_1', 'convert_row_f32_to_f16', 'convert_row_f32_to_bf16',
-  'vec_dot_f32_f32', 'vec_dot_f16_f16', 'vec_dot_bf16_bf16', 'vec_dot_q4_0_q8_0', 'vec_dot_q4_1_q8_1',
-  'vec_dot_q5_0_q8_0', 'vec_dot_q5_1_q8_1', 'vec_dot_q8_0_q8_0',
-  'matvec_f32', 'matvec_f16', 'matvec_bf16', 'matvec_q4_0', 'matvec_q4_1', 'matvec_q5_0', 'matvec_q5_1',
-  'matvec_q8_0',
-  'dequantize_row_f16', 'dequantize_row_bf16', 'dequantize_row_q4_0', 'dequantize_row_q4_1',
-  'dequantize_row_q5_0', 'dequantize_row_q5_1', 'dequantize_row_q8_0',
-];
+// Compile-time: each signature above takes as many parameters as the table says.
+type ArityAgrees = { [K in keyof TypedExports]: Parameters<TypedExports[K]>['length'] extends KernelParams<K>['length'] ? true : false };
+type AssertTrue<T extends true> = T;
+type _TypedExportsMatchTable = AssertTrue<ArityAgrees[keyof TypedExports]>;
+
+/**
+ * Every function the baseline build exports (wasm/kernel-table.ts; loadKernels
+ * checks them all): the common ones typed above, the others as one number per
+ * parameter of the table.
+ */
+export type KernelExports = TypedExports & {
+  readonly [K in Exclude<BaselineKernelName, keyof TypedExports>]: (...args: KernelArgs<K>) => unknown;
+};
 
 /** 64 KiB WebAssembly pages. */
 export const PAGE_BYTES = 65536;
@@ -116,7 +125,7 @@ export interface Kernels {
   readonly memory: WebAssembly.Memory;
   /** Moves this thread's stack (both modules) to the region ending at `top` (workers: their own stack). */
   moveStack(top: Ptr): void;
-  /** An export by name, or undefined if this build lacks it (k-quants look their kernels up this way). */
+  /** An export by name, or undefined when this instance lacks it (the relaxed module's own kernels on baseline SIMD, or a name neither module has). */
   lookup<T extends (...args: never[]) => unknown>(name: string): T | undefined;
   /** malloc that throws instead of returning 0. Main thread only: dlmalloc is not thread safe here. */
   malloc(bytes: number): Ptr;
@@ -225,13 +234,11 @@ export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
   const relaxed = relaxedModule ? (await WebAssembly.instantiate(relaxedModule, { env: { memory } })).exports as Record<string, unknown> : null;
   const relaxedSp = relaxed?.__stack_pointer as WebAssembly.Global | undefined;
   if (relaxed && !relaxedSp) throw new Error(`loadKernels: ${RELAXED_WASM_NAME} does not export __stack_pointer; rebuild it with npm run build:wasm`);
-  // relaxed kernels replace the baseline ones of the same name
+  checkExports(base, 'baseline', url.href);
+  if (relaxed) checkExports(relaxed, 'relaxed', RELAXED_WASM_NAME);
+  // the relaxed module's listed overrides replace the baseline kernels of the same name, and add its own
   const raw: Record<string, unknown> = { ...base };
-  if (relaxed) for (const [name, f] of Object.entries(relaxed)) if (typeof f === 'function') raw[name] = f;
-  const missing = REQUIRED.filter((name) => typeof raw[name] !== 'function');
-  if (missing.length > 0) {
-    throw new Error(`loadKernels: ${url.href} lacks ${missing.join(', ')}; rebuild it with npm run build:wasm`);
-  }
+  if (relaxed) for (const name of RELAXED_EXPORTS) raw[name] = relaxed[name];
   const exports = raw as unknown as KernelExports;
   // C constructors (none today) run once per memory, from its first instance.
   if (!options.memory && typeof raw._initialize === 'function') (raw._initialize as () => void)();

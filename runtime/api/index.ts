@@ -8,7 +8,7 @@
 // engine (run-gguf/core, the in-thread API this is built on).
 export { loadModel } from './client.js';
 // errors thrown in the host worker arrive as these classes (instanceof holds)
-export { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError } from '../errors.js';
+export { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from '../errors.js';
 export { GGUFError, GGUFIncompleteError } from '../../formats/gguf/errors.js';
 export { IMatrixError } from '../../formats/imatrix/errors.js';
 export { TokenizerError } from '../tokenizer/errors.js';

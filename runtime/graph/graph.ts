@@ -3,6 +3,7 @@
 // the op helpers in ops.ts; the planner (plan.ts) then places every
 // intermediate in a reused scratch arena and binds each op to kernels.
 import { GGMLType } from '../../formats/ggml-types.js';
+import { checkPhaseArgs } from '../../wasm/kernel-table.js';
 
 /** Where a tensor's bytes live. */
 export type TensorKind =
@@ -95,7 +96,14 @@ export class Graph {
     return this.tensor({ name, type: base.type, ne, kind: 'view', base, viewOffset: offset, rowStride });
   }
 
+  /**
+   * Appends an op. Its phases are checked against wasm/kernel-table.ts here,
+   * where the op's name is known: every Phase, from Ops or built by hand
+   * (runtime/imatrix), passes through, and a wrong argument count fails now
+   * rather than running with zeros (KernelArgsError).
+   */
   add(op: Op): Tensor {
+    for (const p of op.phases) checkPhaseArgs(op.name, p.fn, p.args.length);
     this.ops.push(op);
     return op.output;
   }

@@ -2,7 +2,9 @@
 // phase one call of an exported kernel that does thread ith's share of nth,
 // so the same graph runs on one core or many; barriers separate phases.
 import { GGMLType, ggmlTypeInfo, rowSize } from '../../formats/ggml-types.js';
+import { WEIGHT_TYPES, kernelSpec } from '../../wasm/kernel-table.js';
 import type { Kernels } from '../../wasm/loader.js';
+import { UnsupportedError } from '../errors.js';
 import { Graph, elementCount, type Arg, type Phase, type Tensor } from './graph.js';
 
 /** The most threads a pool runs (kernels split work by ith/nth; more only adds barriers). */
@@ -90,8 +92,21 @@ export class Ops {
    */
   matmulObserver?: (ops: Ops, w: Tensor, x: Tensor, nTokens: number) => void;
 
+  /**
+   * One call of kernel fn. loadKernels has checked every kernel of the table
+   * is in the build, so a missing one is a weight type (the tensor among the
+   * args) that kernels/ has no kernel for, or a relaxed-SIMD layout on a
+   * baseline instance. The argument count is checked by Graph.add, which
+   * knows the op's name.
+   */
   private phase(fn: string, ...args: Arg[]): Phase {
-    if (!this.k.lookup(fn)) throw new Error(`kernels lack ${fn}; rebuild wasm/kernels.wasm`);
+    if (!this.k.lookup(fn)) {
+      const t = args.find((a): a is { tensor: Tensor } => typeof a === 'object' && 'tensor' in a)?.tensor;
+      if (kernelSpec(fn) || !t) throw new Error(`kernel ${fn} is not in this instance (${this.k.simd} SIMD)`);
+      const type = ggmlTypeInfo(t.type)?.name.toUpperCase() ?? `type ${t.type}`;
+      throw new UnsupportedError(`${t.name} is ${type}, a weight type run-gguf does not support ` +
+        `(it has kernels for ${WEIGHT_TYPES.map((w) => w.toUpperCase()).join(', ')})`, t.name, type);
+    }
     return { fn, args };
   }
 

@@ -12,6 +12,7 @@ import type { BuildGraph } from '../arch/context.js';
 import type { Tensor } from '../graph/graph.js';
 import type { Ops } from '../graph/ops.js';
 
+// kernels/imatrix.c; Graph.add checks its arguments against wasm/kernel-table.ts
 const KERNEL = 'imatrix_accum_f32';
 
 interface Slot {
@@ -47,7 +48,6 @@ export class IMatrixCollector {
     const nCols = w.ne[0]!;
     const slot = this.slot(ops.k, w.name, nCols);
     const state = ops.g.tensor({ name: `imatrix-${w.name}`, type: GGMLType.F32, ne: [nCols], kind: 'state', ptr: slot.ptr + 16 });
-    if (!ops.k.lookup(KERNEL)) throw new Error(`kernels lack ${KERNEL}; rebuild wasm/kernels.wasm`);
     ops.g.add({
       name: `imatrix-${w.name}`, inputs: [x], output: state,
       phases: [{ fn: KERNEL, args: [{ tensor: x }, x.rowStride ?? nCols * 4, slot.ptr + 16, slot.ptr, nTokens, nCols] }],
