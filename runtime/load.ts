@@ -4,7 +4,8 @@ import { GGMLType, ggmlTypeInfo } from '../formats/ggml-types.js';
 import { mergeShards, readGGUFHeader, type ByteSource, type GGUFFile, type GGUFHeader } from '../formats/gguf/index.js';
 import { LLM_KV_SPLIT_NO } from '../formats/gguf/split.js';
 import type { Kernels } from '../wasm/loader.js';
-import { ModelError, ModelTooLargeError } from './errors.js';
+import { WEIGHT_TYPES } from '../wasm/kernel-table.js';
+import { ModelError, ModelTooLargeError, UnsupportedError } from './errors.js';
 import type { Tensor } from './graph/graph.js';
 
 /** What loading needs to know of each tensor in the file(s). */
@@ -63,6 +64,22 @@ function spans(tensors: readonly TensorSource[]): Map<string, { lo: number; hi: 
     }
   }
   return m;
+}
+
+/**
+ * Throws UnsupportedError, before any tensor data is read, for the first
+ * tensor whose type the kernels cannot read (an i-quant today), naming the
+ * tensor, its type and the types that run.
+ */
+export function checkWeightTypes(file: string, tensors: readonly TensorSource[]): void {
+  const supported: readonly string[] = WEIGHT_TYPES;
+  for (const t of tensors) {
+    const name = ggmlTypeInfo(t.type)?.name;
+    if (name !== undefined && supported.includes(name)) continue;
+    const type = name?.toUpperCase() ?? `type ${t.type}`;
+    throw new UnsupportedError(`${file}: tensor ${t.name} is ${type}, a weight type run-gguf cannot run yet ` +
+      `(it runs ${WEIGHT_TYPES.map((n) => n.toUpperCase()).join(', ')})`, t.name, type);
+  }
 }
 
 /** Throws ModelTooLargeError, before any tensor data is read, when the model cannot fit. */

@@ -9,7 +9,7 @@ import { ModelError } from './errors.js';
 import { Embedder, type EmbedOptions, type EmbedderOptions } from './embed.js';
 import type { Tensor } from './graph/graph.js';
 import { readHParams, type HParams } from './hparams.js';
-import { checkFits, loadWeights, readSourcesHeader, weightBytes, type LoadProgress, type TensorByteSource, type TensorSource } from './load.js';
+import { checkFits, checkWeightTypes, loadWeights, readSourcesHeader, weightBytes, type LoadProgress, type TensorByteSource, type TensorSource } from './load.js';
 import { repackWeights } from './repack.js';
 import { Tokenizer, type TokenizeOptions } from './tokenizer/index.js';
 
@@ -74,6 +74,7 @@ export class Model {
       name: t.name, type: t.type, ne: t.shape, file: t.file, offset: t.absoluteOffset, bytes: t.nBytes,
     }));
     const nCtx = options.contextSize ?? Math.min(4096, hparams.n_ctx_train);
+    checkWeightTypes(path, sources);
     checkFits(path, weightBytes(sources), Context.kvBytes(hparams, nCtx), scratchEstimate(hparams, nCtx));
     const kernels = await loadKernels();
     const byName = byteSources && new Map(byteSources.map((s) => [s.name, s]));

@@ -11,7 +11,7 @@ import { GGMLType } from '../formats/ggml-types.js';
 import { writeGGUF } from '../formats/gguf/index.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
 import { BuiltinChatTemplate, ChatSession } from '../runtime/chat/index.js';
-import { loadModel, type Context, type Model } from '../runtime/index.js';
+import { loadModel, UnsupportedError, type Context, type Model } from '../runtime/index.js';
 import { mulberry32 } from './helpers/rng.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'run-gguf-core-'));
@@ -167,6 +167,20 @@ test('a chat of 2,000 turns keeps the plan cache (4 plans) and the WebAssembly m
 test('broken variant: without eviction the same chat keeps a plan per shape', async () => {
   const s = await longChat(200, 1_000_000);
   assert.ok(s.plans[3]! > 4 * 2, `an unbounded cache keeps many plans: ${s.plans[3]}`);
+});
+
+test('a file with an IQ4_XS weight is refused at load with UnsupportedError, before tensor data is read', async () => {
+  const spec = llamaModelSpec(shape, GGMLType.Q8_0, { seed: 5 });
+  const tensors = spec.tensors!.map((t) => t.name === 'blk.1.ffn_down.weight' ? { name: t.name, type: GGMLType.IQ4_XS, shape: t.shape } : t);
+  const bad = join(dir, 'iq4_xs.gguf');
+  await writeGGUF(bad, { ...spec, tensors });
+  let loaded = 0;
+  const err = await loadModel(bad, { onProgress: (p) => (loaded = p.loadedBytes) }).then(() => null, (e: unknown) => e);
+  assert.is(loaded, 0, 'no tensor bytes were read');
+  assert.ok(err instanceof UnsupportedError, `UnsupportedError, got ${String(err)}`);
+  assert.is(err.tensor, 'blk.1.ffn_down.weight');
+  assert.is(err.type, 'IQ4_XS');
+  assert.match(err.message, /blk\.1\.ffn_down\.weight is IQ4_XS, a weight type run-gguf cannot run yet \(it runs F32, F16, BF16, Q4_0/);
 });
 
 test.run();
