@@ -249,16 +249,18 @@ export interface TensorTypeChoice {
   category: TensorCategory;
 }
 
-/**
- * The order llama.cpp's loader keeps tensors in (weight_name_comparer):
- * tensors outside the blocks first, then by block number, then by name. The
- * per-category counters below advance in this order, whatever the file's.
- */
+/** The block number a name starts with ("blk.12." is 12), as the loader's sscanf reads it. */
 function blockOf(name: string): number | undefined {
   const m = /^blk\.([+-]?\d+)/.exec(name);
   return m ? Number(m[1]) : undefined;
 }
 
+/**
+ * The order llama.cpp's loader keeps tensors in (weight_name_comparer):
+ * tensors outside the blocks first, then by block number (blk.10 after
+ * blk.9), then by name. The per-category counters advance in this order,
+ * whatever the file's.
+ */
 function loaderOrder(tensors: readonly TensorRef[]): number[] {
   const keys = tensors.map((t) => blockOf(t.name) ?? -1);
   return tensors.map((_, i) => i).sort((a, b) => {
