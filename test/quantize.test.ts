@@ -15,7 +15,7 @@ import { GGMLType, ggmlTypeName, rowSize } from '../formats/ggml-types.js';
 import { LlamaFileType, readGGUF, readTensorData, writeGGUF } from '../formats/gguf/index.js';
 import { importanceOf, readIMatrix, writeIMatrix } from '../formats/imatrix/index.js';
 import { quantizeRow, quantizeRowWeighted, weightedTypes } from '../formats/quant/index.js';
-import { planQuantize, quantizeGGUF } from '../formats/quantize/index.js';
+import { llamaTensorTypes, planQuantize, quantizeGGUF, quantizeHParams } from '../formats/quantize/index.js';
 import { computeIMatrix } from '../runtime/imatrix/index.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
 import { loadModel } from '../runtime/index.js';
@@ -305,6 +305,43 @@ test('with an imatrix, Q4_0 and Q5_0 give the first n_layer/8 ffn_down matrices 
     assert.is(typeOf(planQuantize(file, ftype, { hasImatrix: true, pure: true }), 'blk.0.ffn_down.weight'), ftype);
   }
   assert.is(typeOf(planQuantize(file, 'Q4_1', { hasImatrix: true }), 'blk.0.ffn_down.weight'), 'Q4_1');
+});
+
+test('llama_tensor_get_type port: loader order (blk.10 after blk.9) whatever the file order; hyper-parameters from metadata', async () => {
+  const path = join(dir, 'deep16.gguf');
+  await writeGGUF(path, llamaModelSpec({ n_vocab: 288, n_embd: 256, n_layer: 16, n_head: 4, n_head_kv: 4, n_ff: 256, n_ctx_train: 64 }, Q.F32));
+  const file = await readGGUF(path);
+  const hp = quantizeHParams((k) => file.metadata.get(k));
+  assert.equal(hp, { arch: 'llama', nLayer: 16, nHead: 4, nHeadKv: 4, nExpert: 0, is70B: false });
+  const byName = (tensors: typeof file.tensors, ftype: LlamaFileType) => {
+    const c = llamaTensorTypes(tensors, hp, { ftype });
+    return new Map(tensors.map((t, i) => [t.name, ggmlTypeName(c[i]!.type)]));
+  };
+  const inOrder = byName(file.tensors, LlamaFileType.MOSTLY_Q3_K_M);
+  // file order reversed, then sorted as plain strings (blk.1, blk.10, blk.11...): the counters must not follow either
+  const shuffled = [...file.tensors].reverse();
+  assert.equal(byName(shuffled, LlamaFileType.MOSTLY_Q3_K_M), inOrder);
+  assert.equal(byName([...file.tensors].sort((a, b) => (a.name < b.name ? -1 : 1)), LlamaFileType.MOSTLY_Q3_K_M), inOrder);
+  // Q3_K_M: the first two value matrices (by the loader's count) get Q5_K, ffn_down of layer 0 (< 16/16) Q5_K
+  assert.equal([0, 1, 2, 10].map((l) => inOrder.get(`blk.${l}.attn_v.weight`)), ['Q5_K', 'Q5_K', 'Q4_K', 'Q4_K']);
+  assert.equal([0, 1].map((l) => inOrder.get(`blk.${l}.ffn_down.weight`)), ['Q5_K', 'Q4_K']);
+  // Q4_K_M: use_more_bits over 16 layers picks 0, 1, 4, 7, 10, 13, 14, 15
+  const q4 = byName(shuffled, LlamaFileType.MOSTLY_Q4_K_M);
+  assert.equal(Array.from({ length: 16 }, (_, l) => l).filter((l) => q4.get(`blk.${l}.attn_v.weight`) === 'Q6_K'), [0, 1, 4, 7, 10, 13, 14, 15]);
+
+  // metadata: per-layer head_count_kv counts by layer 0, a missing one means no GQA; 70B by architecture
+  const meta = (m: Record<string, unknown>) => quantizeHParams((k) => m[k]);
+  assert.is(meta({ 'general.architecture': 'llama', 'llama.attention.head_count': 32, 'llama.attention.head_count_kv': new Int32Array([8, 8]) }).nHeadKv, 8);
+  assert.is(meta({ 'general.architecture': 'llama', 'llama.attention.head_count': 32 }).nHeadKv, 32);
+  const l70 = { 'general.architecture': 'llama', 'llama.block_count': 80, 'llama.attention.head_count': 64, 'llama.attention.head_count_kv': 8 };
+  assert.is(meta(l70).is70B, true);
+  assert.is(meta({ ...l70, 'llama.attention.head_count_kv': 64 }).is70B, false, 'the 65B has no GQA');
+  assert.is(meta({ ...l70, 'llama.expert_count': 8 }).is70B, false, 'an 8-expert llama file is a Mixtral');
+  assert.is(meta({ 'general.architecture': 'qwen2', 'qwen2.block_count': 80, 'qwen2.attention.head_count': 64, 'qwen2.attention.head_count_kv': 64 }).is70B, true);
+  // with experts the layer comes from the name: one that has none cannot be placed
+  const moe = { ...hp, nExpert: 4 };
+  assert.throws(() => llamaTensorTypes([{ name: 'extra.ffn_down.weight', shape: [256, 256], type: Q.F32 }], moe, { ftype: LlamaFileType.MOSTLY_Q4_K_M }), /failed to determine the layer/);
+  assert.throws(() => llamaTensorTypes([{ name: 'blk.16.ffn_down_exps.weight', shape: [256, 256, 4], type: Q.F32 }], moe, { ftype: LlamaFileType.MOSTLY_Q4_K_M }), /bad layer 16/);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 // llama-quantize for GGUF files: the per-tensor type choice of
-// src/llama-quant.cpp (the Q*_K_S/M/L rules live in synthetic/mix.ts, shared
-// with the synthetic models) and a streaming rewrite in which every row goes
-// through the reference dequantizer and quantizer, so the bytes are ggml's.
+// llama_tensor_get_type (tensor-type.ts, fed by the model's metadata) and a
+// streaming rewrite in which every row goes through the reference
+// dequantizer and quantizer, so the bytes are ggml's.
 // node:fs is imported on first use, like gguf/write-file.ts.
 import { GGMLType, ggmlTypeInfo, ggmlTypeName, rowSize } from '../ggml-types.js';
 import {
@@ -12,18 +12,22 @@ import { decodeString } from '../gguf/strings.js';
 import type { Importance } from '../imatrix/index.js';
 import { referenceTypes } from '../quant/index.js';
 import { convertRowBytes, type RowConverter, type RowJob } from './rows.js';
-import { fallbackType, mixNames, quantMix } from '../synthetic/mix.js';
-import type { LlamaShape } from '../synthetic/llama.js';
+import { llamaTensorTypes, PRESETS, presetNames, quantizeHParams } from './tensor-type.js';
 import { LlamaFileType } from '../gguf/file-type.js';
 
 export { convertRowBytes, type RowConverter, type RowJob } from './rows.js';
+export {
+  ftypeDefaultType, llamaTensorTypes, nGqa, PRESETS, presetNames, quantizeHParams, TensorCategory, tensorCategory,
+  tensorAllowsQuantization, tensorRequiresImatrix, tensorTypeFallback, useMoreBits,
+  type QuantizeHParams, type TensorRef, type TensorTypeChoice, type TensorTypeParams,
+} from './tensor-type.js';
 
 /** ggml's GGML_QNT_VERSION, written as general.quantization_version. */
 export const GGML_QNT_VERSION = 2;
 
 /** The TYPE names `quantize` takes: llama-quantize's, for the types with a reference quantizer here. */
 export function quantizeTypeNames(): string[] {
-  return mixNames();
+  return presetNames();
 }
 
 export interface QuantizeOptions {
@@ -35,9 +39,12 @@ export interface QuantizeOptions {
   tokenEmbeddingType?: GGMLType;
   /**
    * An imatrix is given (llama.cpp's qs.has_imatrix): Q4_0 and Q5_0 then
-   * give the first eighth of the ffn_down matrices Q4_1 / Q5_1.
+   * give the first eighth of the ffn_down matrices Q4_1 / Q5_1, and a
+   * Q2_K_S file may be written.
    */
   hasImatrix?: boolean;
+  /** --leave-output-tensor: output.weight is copied as it is. */
+  leaveOutputTensor?: boolean;
 }
 
 /** llama-quantize's metadata keys recording the imatrix a model was quantized with. */
@@ -50,85 +57,54 @@ export interface TensorPlan {
   tensor: GGUFTensorInfo;
   /** The type it is written in; equal to tensor.type means its bytes are copied. */
   type: GGMLType;
+  /** The type the rules asked for, when its blocks did not fit the rows and `type` is llama.cpp's fallback. */
+  fallbackFrom?: GGMLType;
+  /** llama-quantize refuses to write it without importance weights (Q2_K in a Q2_K_S file). */
+  requiresImatrix?: boolean;
 }
 
 export interface QuantizePlan {
   name: string;
   fileType: LlamaFileType;
   tensors: TensorPlan[];
+  /** How many tensors fell back to another type for their row length (llama-quantize's closing warning). */
+  nFallback: number;
 }
 
-/**
- * tensor_allows_quantization for the tensors a Llama-family file holds:
- * 2-D (or more) weights, except norms and the few embeddings llama.cpp keeps.
- */
-export function tensorAllowsQuantization(t: Pick<GGUFTensorInfo, 'name' | 'shape'>): boolean {
-  const nDims = nDimsOf(t.shape);
-  if (nDims < 2) return false;
-  const n = t.name;
-  if (!n.endsWith('weight')) return false;
-  if (n.includes('_norm.weight') || n.includes('ffn_gate_inp.weight')) return false;
-  if (n === 'position_embd.weight' || n === 'token_types.weight') return false;
-  return !n.includes('ssm_conv1d') && !n.includes('attn_rel_b.weight');
-}
-
-/** ggml_n_dims: trailing dimensions of 1 do not count. */
-function nDimsOf(shape: readonly number[]): number {
-  let n = shape.length;
-  while (n > 1 && shape[n - 1] === 1) n--;
-  return Math.max(1, n);
-}
-
-/** The shape facts llama-quantize's rules use, from a file's metadata. */
-function shapeOf(file: GGUFFile): LlamaShape {
-  const arch = String(file.metadata.get('general.architecture') ?? 'llama');
-  const num = (k: string, dflt = 0): number => {
-    const v = file.metadata.get(`${arch}.${k}`);
-    if (typeof v === 'number') return v;
-    if (typeof v === 'bigint') return Number(v);
-    // per-layer arrays (head_count_kv of some models): the first layer's
-    if (v && typeof v === 'object' && 'length' in v && (v as ArrayLike<unknown>).length > 0) return Number((v as ArrayLike<number>)[0]);
-    return dflt;
-  };
-  const nHead = num('attention.head_count', 1);
-  return {
-    n_vocab: 0, n_embd: num('embedding_length'), n_layer: num('block_count'), n_head: nHead,
-    n_head_kv: num('attention.head_count_kv', nHead) || nHead, n_ff: num('feed_forward_length'), n_ctx_train: 0,
-    // has_tied_embeddings: no output.weight, so token_embd is the head too
-    tied: !file.tensors.some((t) => t.name === 'output.weight'),
-  };
-}
-
-/** Every tensor's new type, as llama_tensor_get_type picks it for `typeName` ("Q4_K_M"). */
+/** Every tensor's new type, as llama_tensor_get_type picks it for `typeName` ("Q4_K_M") and this model's metadata. */
 export function planQuantize(file: GGUFFile, typeName: string, options: QuantizeOptions = {}): QuantizePlan {
   const upper = typeName.toUpperCase();
-  if (!mixNames().includes(upper)) {
-    throw new RangeError(`unknown quantization type "${typeName}" (one of: ${mixNames().join(', ')})`);
-  }
-  const shape = shapeOf(file);
-  const mix = quantMix(upper, shape);
-  const quantized = ggmlTypeInfo(mix.base)!.isQuantized;
+  const preset = PRESETS[upper];
+  if (!preset) throw new RangeError(`unknown quantization type "${typeName}" (one of: ${presetNames().join(', ')})`);
+  const hp = quantizeHParams((k) => file.metadata.get(k));
+  const choices = llamaTensorTypes(file.tensors, hp, {
+    ftype: preset.ftype, pure: options.pure, hasImatrix: options.hasImatrix,
+    outputTensorType: options.outputTensorType, tokenEmbeddingType: options.tokenEmbeddingType,
+    quantizeOutputTensor: !options.leaveOutputTensor,
+  });
   const known = new Set(referenceTypes());
-  const tensors = file.tensors.map((t): TensorPlan => {
-    if (!tensorAllowsQuantization(t)) return { tensor: t, type: t.type };
-    let type: GGMLType;
-    if (options.tokenEmbeddingType !== undefined && t.name === 'token_embd.weight') type = options.tokenEmbeddingType;
-    else if (options.outputTensorType !== undefined && t.name === 'output.weight') type = options.outputTensorType;
-    else if (!quantized) type = mix.base;
-    // a tied head is token_embd: llama.cpp gives it the output tensor's type
-    else if (options.outputTensorType !== undefined && !options.pure && t.name === 'token_embd.weight' && !file.tensors.some((o) => o.name === 'output.weight')) type = options.outputTensorType;
-    else {
-      const guard = !options.pure && options.hasImatrix ? imatrixFfnDownGuard(mix.fileType, t.name, shape.n_layer) : undefined;
-      type = fallbackType(guard ?? (options.pure ? mix.base : mix.matrixType(t.name, t.shape[0]!, t.shape[1] ?? 1)), t.shape[0]!);
+  let nFallback = 0;
+  const tensors = file.tensors.map((t, i): TensorPlan => {
+    const c = choices[i]!;
+    const type = c.type;
+    if (!c.allowsQuantization) return { tensor: t, type };
+    // llama-quantize checks this for every tensor before writing any
+    if (c.requiresImatrix && !options.hasImatrix) {
+      throw new RangeError(`this quantization requires an importance matrix (--imatrix): ${t.name} would be ${ggmlTypeName(type)}`);
     }
+    if (c.fallbackFrom !== undefined) nFallback++;
     if (type !== t.type && !known.has(t.type)) throw new RangeError(`${t.name}: no reference dequantizer for ${ggmlTypeName(t.type)}`);
     if (type !== t.type && !known.has(type)) throw new RangeError(`${t.name}: no reference quantizer for ${ggmlTypeName(type)}`);
     if (t.shape[0]! % ggmlTypeInfo(type)!.blockSize !== 0) {
       throw new RangeError(`${t.name}: rows of ${t.shape[0]} are not whole ${ggmlTypeName(type)} blocks`);
     }
-    return { tensor: t, type };
+    return {
+      tensor: t, type,
+      ...(c.fallbackFrom !== undefined ? { fallbackFrom: c.fallbackFrom } : {}),
+      ...(c.requiresImatrix ? { requiresImatrix: true } : {}),
+    };
   });
-  return { name: upper, fileType: mix.fileType, tensors };
+  return { name: upper, fileType: preset.ftype, tensors, nFallback };
 }
 
 /** llama-quantize copies a string override into a 128-byte buffer: at most 127 bytes survive. */
@@ -150,18 +126,6 @@ export function imatrixKV(imatrixFile: string, imatrix: Importance): GGUFKVInput
   kv.push({ key: LLM_KV_QUANTIZE_IMATRIX_N_ENTRIES, value: imatrix.weights.size, type: GGUFValueType.UINT32 });
   if (imatrix.chunkCount > 0) kv.push({ key: LLM_KV_QUANTIZE_IMATRIX_N_CHUNKS, value: imatrix.chunkCount, type: GGUFValueType.UINT32 });
   return kv;
-}
-
-/**
- * llama_tensor_get_type's guard for Q4_0 / Q5_0 with an imatrix: the
- * ffn_down matrices of the first n_layer/8 layers get Q4_1 / Q5_1 (they "go
- * crazy" otherwise, says llama.cpp). Undefined where it does not apply.
- */
-function imatrixFfnDownGuard(fileType: LlamaFileType, name: string, nLayer: number): GGMLType | undefined {
-  if (fileType !== LlamaFileType.MOSTLY_Q4_0 && fileType !== LlamaFileType.MOSTLY_Q5_0) return undefined;
-  const m = /^blk\.(\d+)\.ffn_down\.weight$/.exec(name);
-  if (!m || Number(m[1]) >= Math.trunc(nLayer / 8)) return undefined;
-  return fileType === LlamaFileType.MOSTLY_Q4_0 ? GGMLType.Q4_1 : GGMLType.Q5_1;
 }
 
 /** The metadata llama-quantize writes: the input's, without split keys, with the quantization version and file type set (and `extra`, e.g. imatrixKV, after them). */
@@ -296,11 +260,13 @@ export async function quantizeGGUF(inPath: string, outPath: string, typeName: st
   }
   let inBytes = 0, outBytes = 0;
   const total = plan.tensors.length;
-  const tensors = plan.tensors.map(({ tensor: t, type }, i) => {
+  const tensors = plan.tensors.map(({ tensor: t, type, requiresImatrix }, i) => {
     const nBytes = rowSize(type, t.shape[0] ?? 1) * (t.nElements / (t.shape[0] ?? 1));
     inBytes += t.nBytes;
     outBytes += nBytes;
     const importance = type === t.type ? undefined : importanceFor(t, options);
+    // an imatrix without this tensor's weights: llama-quantize stops rather than write garbage
+    if (requiresImatrix && !importance) throw new Error(`missing importance matrix for tensor ${t.name} in a very low-bit quantization (${ggmlTypeName(type)})`);
     const inner = type === t.type ? fileRange(t.file, t.absoluteOffset, t.nBytes) : convertRows(t, type, importance, { convert: options.convertRows, chunkBytes: options.chunkBytes });
     const data: TensorDataProvider = async function* () {
       options.onTensor?.({ index: i + 1, total, tensor: t, type, nBytes, totalBytes: outBytes, imatrix: importance !== undefined });

@@ -12,8 +12,9 @@ import { positiveInt } from './args.js';
 export const quantizeUsage = `Usage: run-gguf quantize <in.gguf> <out.gguf> <TYPE> [options]
 
 Writes a copy of a model with its weights in TYPE, choosing each tensor's type
-as llama-quantize does (Q4_K_M: Q6_K for the output and for some attn_v and
-ffn_down matrices...). Norms and other vectors are copied; rows that are not
+as llama-quantize does from the model's metadata (Q4_K_M: Q6_K for the output
+and for some attn_v and ffn_down matrices; Q8_0 attn_k/attn_v in an 8-expert
+model...). Norms, routers and other vectors are copied; rows that are not
 whole blocks of a type fall back as llama.cpp does. The output is written
 beside out.gguf under a temporary name and renamed when complete; the input is
 never overwritten. The rows of each tensor are split over THREADS worker
@@ -24,6 +25,7 @@ TYPE: ${quantizeTypeNames().join(' ')}
 
 Options:
       --pure                      every weight in TYPE's base type (no per-tensor mix)
+      --leave-output-tensor       copy output.weight as it is
       --imatrix FILE              importance matrix (run-gguf imatrix / llama-imatrix, GGUF or
                                   .dat form): weights the k-quant and Q4_0/Q4_1/Q5_0/Q5_1
                                   scale searches by each column's mean squared activation
@@ -44,6 +46,7 @@ export async function runQuantize(args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       pure: { type: 'boolean' },
+      'leave-output-tensor': { type: 'boolean' },
       imatrix: { type: 'string' },
       'output-tensor-type': { type: 'string' },
       'token-embedding-type': { type: 'string' },
@@ -78,6 +81,7 @@ export async function runQuantize(args: string[]): Promise<number> {
     const res = await quantizeModel(inPath, outPath, type, {
       threads,
       pure: values.pure,
+      leaveOutputTensor: values['leave-output-tensor'],
       imatrix,
       imatrixFile: values.imatrix,
       onWarning: (m) => log(`\n${m}\n`),
@@ -99,6 +103,8 @@ export async function runQuantize(args: string[]): Promise<number> {
     });
     progress?.finish();
     process.stderr.write(`model size  = ${mib(res.inBytes)} MiB\nquant size  = ${mib(res.outBytes)} MiB\n`);
+    // rows that are not whole blocks of the chosen type cost bits or quality: llama-quantize says how many
+    if (res.plan.nFallback > 0) process.stderr.write(`warning: ${res.plan.nFallback} of ${res.plan.tensors.length} tensor(s) required fallback quantization\n`);
     process.stderr.write(`wrote ${outPath} (${llamaFileTypeName(res.plan.fileType)}) in ${((Date.now() - started) / 1000).toFixed(1)} s on ${threads} thread${threads === 1 ? '' : 's'}\n`);
     return 0;
   } catch (e) {
