@@ -34,6 +34,12 @@ export interface HParams {
   n_expert: number;
   /** Experts each token is routed to (expert_used_count). */
   n_expert_used: number;
+  /** Width of each expert's FFN (expert_feed_forward_length); 0 when absent (each architecture has its default). */
+  n_ff_exp: number;
+  /** Width of the shared expert (expert_shared_feed_forward_length); 0 when absent. */
+  n_ff_shexp: number;
+  /** Rows of token_types.weight (tokenizer.ggml.token_type_count); BERT's two sentence types when absent. */
+  n_token_types: number;
   /** Granite's multipliers (logit_scale, residual_scale, embedding_scale, attention.scale); 0 = none. */
   f_logit_scale: number;
   f_residual_scale: number;
@@ -130,6 +136,9 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
     yarn_beta_slow: opt('rope.scaling.yarn_beta_slow', 1),
     n_expert: opt('expert_count', 0),
     n_expert_used: opt('expert_used_count', 0),
+    n_ff_exp: opt('expert_feed_forward_length', 0),
+    n_ff_shexp: opt('expert_shared_feed_forward_length', 0),
+    n_token_types: num(get('tokenizer.ggml.token_type_count')) ?? 2,
     f_logit_scale: opt('logit_scale', 0),
     f_residual_scale: opt('residual_scale', 0),
     f_embedding_scale: opt('embedding_scale', 0),

@@ -2,7 +2,8 @@
 // WASM memory. Contexts (KV cache + graphs) are created from it.
 import { readGGUF, type GGUFFile } from '../formats/gguf/index.js';
 import { loadKernels, type Kernels } from '../wasm/loader.js';
-import { ARCHITECTURES, supportedArchitectures } from './arch/index.js';
+import { architectureOf, supportedArchitectures } from './arch/index.js';
+import { checkFileTensors } from './arch/declare.js';
 import type { BuildGraph } from './arch/context.js';
 import { Context, type ContextOptions } from './context.js';
 import { ModelError } from './errors.js';
@@ -64,12 +65,15 @@ export class Model {
     for (const w of gguf.warnings) warn(w);
     const get = (key: string) => gguf.metadata.get(key);
     const arch = get('general.architecture');
-    const build = options.buildGraph ?? (typeof arch === 'string' ? ARCHITECTURES[arch] : undefined);
+    const declared = architectureOf(arch);
+    const build = options.buildGraph ?? declared?.build;
     if (!build) {
       throw new ModelError(`architecture "${String(arch)}" is not supported (supported: ${supportedArchitectures().join(', ')})`, path, 'general.architecture');
     }
     const tokenizer = Tokenizer.fromMetadata(get, { warn });
     const hparams = readHParams(get, path, tokenizer.vocabSize);
+    // before any tensor data is read (a buildGraph override still loads the file's own architecture)
+    if (declared) checkFileTensors(String(arch), declared, hparams, gguf.tensors, path);
     const sources: TensorSource[] = gguf.tensors.map((t) => ({
       name: t.name, type: t.type, ne: t.shape, file: t.file, offset: t.absoluteOffset, bytes: t.nBytes,
     }));

@@ -148,7 +148,8 @@ test('loading reports progress; a model too big for 4 GiB of WASM memory is refu
   m.dispose();
   assert.ok(seen.length > 0 && Math.abs(seen.at(-1)! - 1) < 0.05, `progress ends near 100% (${seen.at(-1)})`);
 
-  // A 5 GiB F16 embedding in a sparse file: no disk used, and never read.
+  // A 5 GiB F16 embedding in a sparse file: no disk used, and never read. The file is a
+  // well-formed (layerless) llama, so the tensor check that precedes the size check passes.
   const big = join(dir, 'huge.gguf');
   const nEmbd = 4096, nVocab = 655360; // 4096 * 655360 * 2 bytes = 5 GiB
   const kv = [
@@ -157,15 +158,20 @@ test('loading reports progress; a model too big for 4 GiB of WASM memory is refu
     { key: 'llama.embedding_length', value: nEmbd },
     { key: 'llama.block_count', value: 0 },
     { key: 'llama.attention.head_count', value: 32 },
+    { key: 'llama.vocab_size', value: nVocab },
     ...spmVocabKV(512),
   ];
-  const { header } = planGGUF({ kv, tensors: [{ name: 'token_embd.weight', type: GGMLType.F16, shape: [nEmbd, nVocab] }] });
+  const tensors = [
+    { name: 'token_embd.weight', type: GGMLType.F16, shape: [nEmbd, nVocab] },
+    { name: 'output_norm.weight', type: GGMLType.F32, shape: [nEmbd] },
+  ];
+  const { header } = planGGUF({ kv, tensors });
   // only the header is written; the tensor data is a hole
   const fd = openSync(big, 'w');
   writeSync(fd, header.subarray(0, header.length));
   closeSync(fd);
   const fd2 = openSync(big, 'r+');
-  ftruncateSync(fd2, header.length + nEmbd * nVocab * 2 + 64);
+  ftruncateSync(fd2, header.length + nEmbd * nVocab * 2 + nEmbd * 4 + 64);
   closeSync(fd2);
   try {
     await loadModel(big);

@@ -1,5 +1,5 @@
 // Next-token distributions of random-weight Llama-family models (llama,
-// qwen2, qwen3), here and in
+// with and without its optional biases, qwen2, qwen3), here and in
 // llama.cpp (node-llama-cpp) on the very same GGUF file, for every weight
 // type. Also proves the comparison can fail: a broken graph exceeds the bound.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -40,6 +40,9 @@ const CASES: { type: GGMLType; shape: LlamaShape; note: string; synth?: Partial<
   { type: GGMLType.Q4_K, shape: { ...base, ropeFreqs: true, rope_freq_base: 500000 }, note: 'llama3 rope_freqs, base 5e5' },
   { type: GGMLType.Q5_K, shape: { ...base, ropeScaling: { type: 'yarn', factor: 2, originalContext: 256 } }, note: 'rope scaling yarn x2' },
   { type: GGMLType.Q6_K, shape: base, note: '' },
+  // optional biases on the FFN (gate, up, down) and on q, k, v and the attention output
+  { type: GGMLType.F16, shape: { ...base, biases: true }, note: 'ffn + attention biases' },
+  { type: GGMLType.Q8_0, shape: { ...base, biases: true }, note: 'ffn + attention biases' },
   // qwen2: the llama stack with q/k/v biases and NEOX rope
   { type: GGMLType.F16, shape: { ...base, arch: 'qwen2' }, note: 'qwen2' },
   { type: GGMLType.Q8_0, shape: { ...base, arch: 'qwen2' }, note: 'qwen2' },
@@ -55,6 +58,7 @@ const SEQUENCES = randomSequences(20261126, [64, 100], base.n_vocab);
 
 const rows: string[] = [];
 const paths = new Map<GGMLType, string>();
+const biased = new Map<GGMLType, string>();
 
 for (const c of CASES) {
   const name = ggmlTypeInfo(c.type)!.name.toUpperCase();
@@ -62,7 +66,8 @@ for (const c of CASES) {
   test(`${arch} ${name}${c.note ? ` (${c.note})` : ''}: next-token distributions match llama.cpp`, async () => {
     const path = join(dir, `${arch}-${name}.gguf`);
     await writeGGUF(path, llamaModelSpec(c.shape, c.type, { seed: 7, ...SYNTH, ...c.synth }));
-    if (arch === 'llama') paths.set(c.type, path);
+    if (arch === 'llama' && !c.shape.biases) paths.set(c.type, path);
+    if (c.shape.biases) biased.set(c.type, path);
     const s = await withLlamaCpp(path, (llama) => compareFile(path, llama, SEQUENCES));
     rows.push(statsRow(`${arch} ${name}`, s, c.note));
     assertMatches(`${arch} ${name}`, s);
@@ -83,6 +88,16 @@ for (const b of BROKEN) {
     assertBroken(b.what, s);
   });
 }
+
+// Llama with its biases left out (the graph as if the file had none) must miss too.
+test('broken variant (FFN biases ignored) exceeds the KL bound at least tenfold', async () => {
+  const path = biased.get(GGMLType.Q8_0);
+  assert.ok(path, 'the biased Q8_0 model was written by the tests above');
+  const noFfnBias: BuildGraph = (c) => buildLlama({ ...c, wOpt: (n) => (/^blk\.\d+\.ffn_\w+\.bias$/.test(n) ? undefined : c.wOpt(n)) });
+  const s = await withLlamaCpp(path!, (llama) => compareFile(path!, llama, SEQUENCES, noFfnBias));
+  rows.push(statsRow('broken: no ffn bias', s));
+  assertBroken('FFN biases ignored', s);
+});
 
 test.after(() => {
   console.log(`\n  next-token distributions vs llama.cpp (${SEQUENCES.map((q) => q.length).join('- and ')}-token sequences, n_batch ${OUR_BATCH}):`);

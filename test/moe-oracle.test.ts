@@ -14,9 +14,9 @@ import { writeGGUF } from '../formats/gguf/index.js';
 import { MOE_SHAPES, moeModelSpec, type MoeShape } from '../formats/synthetic/moe.js';
 import type { BuildContext, BuildGraph } from '../runtime/arch/context.js';
 import { ROPE_NEOX, ropeParams } from '../runtime/arch/blocks.js';
-import { decoderStack } from '../runtime/arch/blocks-decoder.js';
-import { ffnSharedExpert, moeOrDense } from '../runtime/arch/blocks-moe.js';
-import { buildMixtral } from '../runtime/arch/moe.js';
+import { buildDecoder } from '../runtime/arch/decoder.js';
+import { moeOrDense, sharedExpert } from '../runtime/arch/ffn.js';
+import { buildMixtral } from '../runtime/arch/llama.js';
 import { DYNAMIC_SLOTS, N_DYNAMIC_SLOTS, bindPlan, runPhases } from '../runtime/graph/exec.js';
 import { Graph, type Tensor } from '../runtime/graph/graph.js';
 import { Ops, type LayerCache } from '../runtime/graph/ops.js';
@@ -167,9 +167,9 @@ const BROKEN: { what: string; model: string; build: BuildGraph }[] = [
   { what: 'Mixtral top-1 instead of top-2', model: 'mixtral-tiny', build: withHp(buildMixtral, { n_expert_used: 1 }) },
   {
     what: 'qwen2moe shared expert ungated', model: 'qwen2moe-tiny',
-    build: (c) => decoderStack(c, {
-      preNorms: true, postNorms: false, layer: () => ({ rope: ropeParams(c, ROPE_NEOX), opts: {} }),
-      ffn: moeOrDense({ normWeights: false }, ffnSharedExpert),
+    build: (c) => buildDecoder(c, {
+      attention: () => ({ rope: ropeParams(c, ROPE_NEOX) }),
+      ffn: moeOrDense({ normWeights: false }, sharedExpert),
     }),
   },
 ];

@@ -14,13 +14,12 @@ import { GRANITE_SHAPES, graniteModelSpec } from '../formats/synthetic/granite.j
 import { OLMO2_SHAPES, olmo2ModelSpec } from '../formats/synthetic/olmo2.js';
 import { PHI3_SHAPES, phi3ModelSpec } from '../formats/synthetic/phi3.js';
 import type { SyntheticOptions } from '../formats/synthetic/tensors.js';
-import { attend, linear, qkvProjections } from '../runtime/arch/blocks.js';
-import { decoderStack, ffnGated } from '../runtime/arch/blocks-decoder.js';
 import type { BuildContext, BuildGraph } from '../runtime/arch/context.js';
 import { buildGranite } from '../runtime/arch/granite.js';
 import { buildOlmo2 } from '../runtime/arch/olmo2.js';
 import { buildPhi3 } from '../runtime/arch/phi3.js';
 import { ROPE_NEOX, ropeParams } from '../runtime/arch/blocks.js';
+import { buildDecoder, sequential } from '../runtime/arch/decoder.js';
 import { assertBroken, assertMatches, compareFile, OUR_BATCH, randomSequences, statsRow, withLlamaCpp } from './helpers/arch-oracle.js';
 
 // Peaked distributions, blocks moving the residual stream by about a third
@@ -88,16 +87,7 @@ for (const c of CASES) {
 /** OLMo 2 without its q/k norms. */
 const olmo2NoQKNorm: BuildGraph = (c: BuildContext) => {
   const rope = ropeParams(c, ROPE_NEOX);
-  return decoderStack(c, {
-    preNorms: false,
-    postNorms: true,
-    layer: () => ({ rope, opts: {} }),
-    attention: (c, il, cur, a) => {
-      const { q, k, v } = qkvProjections(c, il, cur);
-      return linear(c, `blk.${il}.attn_output`, attend(c, il, q, k, v, a.rope, a.opts), `attn_out-${il}`);
-    },
-    ffn: ffnGated('silu'),
-  });
+  return buildDecoder(c, { layer: sequential({ preNorms: false }), postNorms: true, attention: () => ({ rope, qkNorm: 'none' }) });
 };
 
 const hp = (build: BuildGraph, change: Partial<BuildContext['hp']>): BuildGraph => (c) => build({ ...c, hp: { ...c.hp, ...change } });

@@ -28,6 +28,12 @@ export interface LlamaShape {
    * per-head RMSNorm of q and k). Default 'llama'.
    */
   arch?: 'llama' | 'qwen2' | 'qwen3';
+  /**
+   * Biases on ffn_gate, ffn_up and ffn_down, and on attn_q/k/v/output: the
+   * optional tensors llama.cpp's llama loader takes (some fine-tunes and
+   * converted models carry them). llama only.
+   */
+  biases?: boolean;
 }
 
 /** Shapes of real models (for benchmarks), and small ones for tests. */
@@ -76,7 +82,8 @@ export function llamaModelSpec(shape: LlamaShape, type: GGMLType, options: Synth
   const t = new RandomTensors(type, options);
   const matrix = t.matrix.bind(t);
   const vector = t.vector.bind(t);
-  const qkvBias = arch === 'qwen2';
+  if (s.biases && arch !== 'llama') throw new RangeError(`biases: llama only (${arch} declares its own)`);
+  const qkvBias = arch === 'qwen2' || s.biases === true;
   const proj = 1 / Math.sqrt(s.n_embd);
   matrix('token_embd.weight', s.n_embd, s.n_vocab, 1);
   if (s.ropeFreqs) {
@@ -100,10 +107,17 @@ export function llamaModelSpec(shape: LlamaShape, type: GGMLType, options: Synth
       vector(`${p}.attn_v.bias`, nEmbdKv, 0, 0.5);
     }
     matrix(`${p}.attn_output.weight`, s.n_embd, s.n_embd, proj * (options.blockOutScale ?? 1));
+    if (s.biases) vector(`${p}.attn_output.bias`, s.n_embd, 0, 0.5 * (options.blockOutScale ?? 1));
     vector(`${p}.ffn_norm.weight`, s.n_embd, 1, 0.1);
     matrix(`${p}.ffn_gate.weight`, s.n_embd, s.n_ff, proj);
     matrix(`${p}.ffn_up.weight`, s.n_embd, s.n_ff, proj);
     matrix(`${p}.ffn_down.weight`, s.n_ff, s.n_embd, (options.blockOutScale ?? 1) / Math.sqrt(s.n_ff));
+    if (s.biases) {
+      // as large as the projections' outputs, so that leaving them out shows
+      vector(`${p}.ffn_gate.bias`, s.n_ff, 0, 0.5);
+      vector(`${p}.ffn_up.bias`, s.n_ff, 0, 0.5);
+      vector(`${p}.ffn_down.bias`, s.n_embd, 0, 0.5 * (options.blockOutScale ?? 1));
+    }
   }
   const logitStd = options.logitStd ?? 6;
   if (s.tied) {

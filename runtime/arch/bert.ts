@@ -10,9 +10,10 @@
 // cache: every sequence is evaluated whole, in one batch.
 import { ModelError } from '../errors.js';
 import type { Tensor } from '../graph/graph.js';
-import { linear, qkvProjections, ffnSwiGLU, ropeParams, ROPE_NEOX } from './blocks.js';
-import { ffnGelu, layerNorm } from './blocks-layernorm.js';
+import { layerNorm, linear, qkvProjections, ropeParams, ROPE_NEOX } from './blocks.js';
 import type { BuildContext, BuildGraph } from './context.js';
+import { attention, dims, ffn, layers, norm, opt, req, type Architecture, type DeclareTensors } from './declare.js';
+import { buildFfn } from './ffn.js';
 
 /** What an encoder graph reads beyond BuildContext (runtime/embed.ts provides it). */
 export interface EncoderBuildContext extends BuildContext {
@@ -67,7 +68,7 @@ export function bertGraph(o: BertOptions = {}): BuildGraph {
       }, `kqv_out-${il}`);
       let cur = ops.add(linear(c, `${p}.attn_output`, attn, `attn_out-${il}`), x, `attn_res-${il}`);
       const ffnInp = layerNorm(c, `${p}.attn_output_norm`, cur, `attn_out_norm-${il}`);
-      cur = nomic ? ffnSwiGLU(c, il, ffnInp) : ffnGelu(c, il, ffnInp);
+      cur = buildFfn(c, il, ffnInp, nomic ? {} : { gate: 'none', act: 'gelu' });
       cur = ops.add(cur, ffnInp, `ffn_res-${il}`);
       x = layerNorm(c, `${p}.layer_output_norm`, cur, `layer_out_norm-${il}`);
     }
@@ -76,3 +77,26 @@ export function bertGraph(o: BertOptions = {}): BuildGraph {
 }
 
 export const buildBert = bertGraph();
+
+const bertTensors: DeclareTensors = (hp, file) => {
+  const D = dims(hp);
+  const nomic = hp.arch === 'nomic-bert';
+  return [
+    req('token_embd.weight', D.n_embd, D.n_vocab),
+    opt('token_types.weight', D.n_embd, D.n_token_types),
+    ...(nomic ? [] : [req('position_embd.weight', D.n_embd, D.n_ctx_train)]),
+    ...norm('token_embd_norm', D, 'required'),
+    ...layers(hp, (p) => {
+      const fused = file.has(`${p}.attn_qkv.weight`);
+      return [
+        // llama.cpp takes a fused attn_qkv (its bias optional) or separate q/k/v with required biases
+        ...attention(p, D, file, { qkv: 'either', q: D.n_embd, qkvBias: fused ? 'optional' : 'required', outBias: 'optional' }),
+        ...norm(`${p}.attn_output_norm`, D, 'required'),
+        ...ffn(p, D, { gate: nomic ? 'separate' : 'none', bias: 'optional', gateBias: 'absent' }),
+        ...norm(`${p}.layer_output_norm`, D, 'required'),
+      ];
+    }),
+  ];
+};
+
+export const bert: Architecture = { build: buildBert, tensors: bertTensors };

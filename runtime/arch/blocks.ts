@@ -1,5 +1,8 @@
-// Blocks shared by decoder architectures, composed by the files in arch/.
-// Each reads like the corresponding lines of llama.cpp's graph builders.
+// The pieces every architecture's graph is made of, each reading like the
+// lines of llama.cpp's graph builders it mirrors (build_norm, build_attn,
+// the LM head): rope settings, a projection with its optional bias, RMSNorm
+// or LayerNorm, and the one self-attention with its q/k-norm variants.
+import { ModelError } from '../errors.js';
 import type { Tensor } from '../graph/graph.js';
 import type { RopeParams } from '../graph/ops.js';
 import type { BuildContext } from './context.js';
@@ -25,8 +28,41 @@ export function ropeParams(c: BuildContext, mode: number, freqFactors?: Tensor):
   };
 }
 
-/** What differs between architectures' self-attention; every field has llama's default. */
+/** A weight times x, plus `<name>.bias` when the file has it. */
+export function linear(c: BuildContext, name: string, x: Tensor, label: string): Tensor {
+  const out = c.ops.matmul(c.w(`${name}.weight`), x, label);
+  const b = c.wOpt(`${name}.bias`);
+  return b ? c.ops.add(out, b, `${label}_b`) : out;
+}
+
+/** RMSNorm (llama's LLM_NORM_RMS) or LayerNorm with an optional bias (LLM_NORM). */
+export type NormKind = 'rms' | 'layer';
+
+/** `<name>.weight` (and `<name>.bias` for LayerNorm, when the file has it) applied to x, as build_norm does. */
+export function buildNorm(c: BuildContext, kind: NormKind, name: string, x: Tensor, label: string): Tensor {
+  const { ops, hp } = c;
+  if (kind === 'rms') return ops.rmsNorm(x, c.w(`${name}.weight`), hp.f_norm_rms_eps, label);
+  return ops.norm(x, c.w(`${name}.weight`), c.wOpt(`${name}.bias`) ?? null, hp.f_norm_eps, label);
+}
+
+/** LayerNorm with `<name>.weight` and its bias when present (the bert and gpt2 families). */
+export function layerNorm(c: BuildContext, name: string, x: Tensor, label: string): Tensor {
+  return buildNorm(c, 'layer', name, x, label);
+}
+
+/**
+ * How q and k are normalised before rope, when the file has attn_q_norm /
+ * attn_k_norm: an RMSNorm of each head (qwen3, gemma3: weights of head_dim),
+ * an RMSNorm of the whole row, all heads together (OLMo 2: weights of
+ * n_head*head_dim), or a LayerNorm of each head with one weight row per head
+ * (StableLM 2 12B). 'none' ignores them (tests of a broken graph).
+ */
+export type QKNorm = 'head-rms' | 'row-rms' | 'head-layer' | 'none';
+
+/** What differs between architectures' self-attention; every field but rope has llama's default. */
 export interface AttentionOptions {
+  /** Rope settings, or null for none (gpt2's learned positions, granite without rope). */
+  rope: RopeParams | null;
   /** Scale of q·k (default 1/sqrt(head_dim)). */
   kqScale?: number;
   /** Attention logit soft-cap (gemma2), 0 for none. */
@@ -34,17 +70,12 @@ export interface AttentionOptions {
   /** Sliding-window size for this layer, 0 for none. */
   nSwa?: number;
   /**
-   * q times this after rope, before attention (gemma, phi3: llama.cpp scales
-   * q with ggml_scale and passes kq_scale 1, so soft-capping sees scaled scores).
+   * q times this after rope, before attention (gemma, phi2, phi3: llama.cpp
+   * scales q with ggml_scale and passes kq_scale 1, so soft-capping sees scaled scores).
    */
   qScale?: number;
-}
-
-/** A weight times x, plus `<name>.bias` when the file has it. */
-export function linear(c: BuildContext, name: string, x: Tensor, label: string): Tensor {
-  const out = c.ops.matmul(c.w(`${name}.weight`), x, label);
-  const b = c.wOpt(`${name}.bias`);
-  return b ? c.ops.add(out, b, `${label}_b`) : out;
+  /** Default 'head-rms'. */
+  qkNorm?: QKNorm;
 }
 
 /**
@@ -68,7 +99,7 @@ export function qkvProjections(c: BuildContext, il: number, cur: Tensor): { q: T
   const nV = hp.n_head_kv * hp.n_embd_head_v;
   const nTok = c.nTokens;
   const row = (nQ + nK + nV) * 4;
-  if (qkv.ne[0]! * 4 !== row) throw new Error(`${p}.attn_qkv.weight has ${qkv.ne[0]} outputs, expected ${nQ + nK + nV}`);
+  if (qkv.ne[0]! * 4 !== row) throw new ModelError(`${p}.attn_qkv.weight has ${qkv.ne[0]} outputs, expected ${nQ + nK + nV} (q, k and v of ${hp.n_head}/${hp.n_head_kv} heads)`, undefined, `${p}.attn_qkv.weight`);
   return {
     q: ops.g.view(qkv, `Qcur-${il}`, [nQ, nTok], 0, row),
     k: ops.g.view(qkv, `Kcur-${il}`, [nK, nTok], nQ * 4, row),
@@ -76,57 +107,63 @@ export function qkvProjections(c: BuildContext, il: number, cur: Tensor): { q: T
   };
 }
 
+/** LayerNorm of each head of x (no bias), times `weight` [head_dim, n_heads]: head h takes weight row h. */
+function perHeadLayerNorm(c: BuildContext, x: Tensor, weight: Tensor, label: string): Tensor {
+  const { ops, hp } = c;
+  const normed = ops.norm(ops.heads(x, hp.n_embd_head_k), null, null, hp.f_norm_eps, `${label}_norm`);
+  return ops.mul(normed, weight, label);
+}
+
+function normQK(c: BuildContext, kind: QKNorm, x: Tensor, w: Tensor, label: string): Tensor {
+  const { ops, hp } = c;
+  switch (kind) {
+    case 'head-rms': return ops.rmsNorm(ops.heads(x, hp.n_embd_head_k), w, hp.f_norm_rms_eps, label);
+    case 'row-rms': return ops.rmsNorm(x, w, hp.f_norm_rms_eps, label);
+    case 'head-layer': return perHeadLayerNorm(c, x, w, label);
+    case 'none': return x;
+  }
+}
+
 /**
  * Rope on q and k, the f16 KV cache, attention over the cached cells (causal,
  * optionally windowed and soft-capped). Returns [n_head*head_dim, n_tokens]
  * before the output projection.
  */
-export function attend(c: BuildContext, il: number, q: Tensor, k: Tensor, v: Tensor, rope: RopeParams | null, opts: AttentionOptions = {}): Tensor {
+export function attend(c: BuildContext, il: number, q: Tensor, k: Tensor, v: Tensor, a: AttentionOptions): Tensor {
   const { ops, hp } = c;
   const headDim = hp.n_embd_head_k;
-  if (rope) {
-    q = ops.rope(q, c.inpPos, hp.n_head, headDim, rope, `Qcur_rope-${il}`);
-    k = ops.rope(k, c.inpPos, hp.n_head_kv, headDim, rope, `Kcur_rope-${il}`);
+  if (a.rope) {
+    q = ops.rope(q, c.inpPos, hp.n_head, headDim, a.rope, `Qcur_rope-${il}`);
+    k = ops.rope(k, c.inpPos, hp.n_head_kv, headDim, a.rope, `Kcur_rope-${il}`);
   }
-  if (opts.qScale !== undefined) q = ops.scale(q, opts.qScale, `Qcur_scaled-${il}`);
+  if (a.qScale !== undefined) q = ops.scale(q, a.qScale, `Qcur_scaled-${il}`);
   return ops.attention(q, k, v, c.inpPos, c.cache[il]!, {
     nHead: hp.n_head,
     nHeadKv: hp.n_head_kv,
     headDim,
-    kqScale: opts.kqScale ?? 1 / Math.sqrt(headDim),
-    softcap: opts.softcap ?? 0,
-    nSwa: opts.nSwa ?? 0,
+    kqScale: a.kqScale ?? 1 / Math.sqrt(headDim),
+    softcap: a.softcap ?? 0,
+    nSwa: a.nSwa ?? 0,
   }, `kqv_out-${il}`);
 }
 
 /**
- * Self-attention as llama builds it: projections (separate or fused, with
- * biases when present), QK norm per head when the file has attn_q_norm /
- * attn_k_norm (qwen3, gemma3), rope, attention, output projection.
+ * Self-attention of layer il: projections (separate or fused, biases when
+ * present), the q/k norm of `a.qkNorm` when the file has attn_q_norm /
+ * attn_k_norm, rope, attention, the output projection (and its bias).
  */
-export function selfAttention(c: BuildContext, il: number, cur: Tensor, rope: RopeParams | null, opts: AttentionOptions = {}): Tensor {
-  const { ops, hp } = c;
+export function selfAttention(c: BuildContext, il: number, cur: Tensor, a: AttentionOptions): Tensor {
   const p = `blk.${il}`;
   let { q, k, v } = qkvProjections(c, il, cur);
+  const kind = a.qkNorm ?? 'head-rms';
   const qNorm = c.wOpt(`${p}.attn_q_norm.weight`);
   const kNorm = c.wOpt(`${p}.attn_k_norm.weight`);
-  if (qNorm) q = ops.rmsNorm(ops.heads(q, hp.n_embd_head_k), qNorm, hp.f_norm_rms_eps, `Qcur_normed-${il}`);
-  if (kNorm) k = ops.rmsNorm(ops.heads(k, hp.n_embd_head_k), kNorm, hp.f_norm_rms_eps, `Kcur_normed-${il}`);
-  const attn = attend(c, il, q, k, v, rope, opts);
-  return linear(c, `${p}.attn_output`, attn, `attn_out-${il}`);
+  if (qNorm) q = normQK(c, kind, q, qNorm, `Qcur_normed-${il}`);
+  if (kNorm) k = normQK(c, kind, k, kNorm, `Kcur_normed-${il}`);
+  return linear(c, `${p}.attn_output`, attend(c, il, q, k, v, a), `attn_out-${il}`);
 }
 
-/** SwiGLU feed-forward: down(silu(gate(x)) * up(x)). */
-export function ffnSwiGLU(c: BuildContext, il: number, cur: Tensor): Tensor {
-  const { ops } = c;
-  const p = `blk.${il}`;
-  const gate = ops.matmul(c.w(`${p}.ffn_gate.weight`), cur, `ffn_gate-${il}`);
-  const up = ops.matmul(c.w(`${p}.ffn_up.weight`), cur, `ffn_up-${il}`);
-  const act = ops.glu('silu', gate, up, `ffn_swiglu-${il}`);
-  return ops.matmul(c.w(`${p}.ffn_down.weight`), act, `ffn_out-${il}`);
-}
-
-/** Final norm and the LM head (tied to token_embd when output.weight is absent). */
+/** Final norm and the LM head (tied to token_embd when output.weight is absent), plus output.bias when present. */
 export function outputHead(c: BuildContext, x: Tensor, norm: (x: Tensor) => Tensor): Tensor {
   const { ops } = c;
   const last = ops.lastRows(x, c.nOutputs, 'inp_out');

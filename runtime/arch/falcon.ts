@@ -3,21 +3,28 @@
 // a GELU MLP, and a parallel block: attention and MLP outputs are added to
 // the layer input together. 7B normalises once for both; 40B gives
 // attention its own LayerNorm (attn_norm_2) and the MLP attn_norm.
-import type { BuildContext } from './context.js';
 import { ROPE_NEOX, ropeParams } from './blocks.js';
-import { ffnGelu, layerNorm, layerNormStack, lnSelfAttention } from './blocks-layernorm.js';
+import type { BuildContext } from './context.js';
+import { buildDecoder, parallel } from './decoder.js';
+import { attention, dims, embeddingsAndHead, ffn, layers, norm, type Architecture, type DeclareTensors } from './declare.js';
+import { ffnBlock } from './ffn.js';
 
 export function buildFalcon(c: BuildContext) {
-  const { ops } = c;
   const rope = ropeParams(c, ROPE_NEOX);
-  return layerNormStack(c, {
-    layer: (il, x) => {
-      const p = `blk.${il}`;
-      const h = layerNorm(c, `${p}.attn_norm`, x, `attn_norm-${il}`);
-      const hAttn = c.wOpt(`${p}.attn_norm_2.weight`) ? layerNorm(c, `${p}.attn_norm_2`, x, `attn_norm_2-${il}`) : h;
-      const attn = lnSelfAttention(c, il, hAttn, rope);
-      const mlp = ffnGelu(c, il, h);
-      return ops.add(ops.add(mlp, attn, `ffn_attn-${il}`), x, `l_out-${il}`);
-    },
-  });
+  return buildDecoder(c, { norm: 'layer', layer: parallel, attention: () => ({ rope }), ffn: ffnBlock({ gate: 'none', act: 'gelu' }) });
 }
+
+const falconTensors: DeclareTensors = (hp, file) => {
+  const D = dims(hp);
+  return [
+    ...embeddingsAndHead(D, { normBias: 'required', output: 'optional' }),
+    ...layers(hp, (p) => [
+      ...norm(`${p}.attn_norm`, D, 'required'),
+      ...norm(`${p}.attn_norm_2`, D, 'required', 'optional'), // 40B
+      ...attention(p, D, file, { qkv: 'fused', q: D.n_embd }),
+      ...ffn(p, D, { gate: 'none' }),
+    ]),
+  ];
+};
+
+export const falcon: Architecture = { build: buildFalcon, tensors: falconTensors };

@@ -7,21 +7,23 @@
 //   final logits soft-capped (tanh).
 //   Gemma 3: the same sandwich norms, 5 sliding layers to 1 global, per-head
 //   RMSNorm of q and k, local layers at their own rope base (10000 unless
-//   rope.freq_base_swa), no attention soft-cap.
+//   rope.freq_base_swa), no attention soft-cap; output.weight optional.
 import type { RopeParams } from '../graph/ops.js';
-import { ROPE_NEOX, ropeParams } from './blocks.js';
-import { decoderStack, ffnGated, isSwaLayer, type LayerAttention } from './blocks-decoder.js';
+import { ROPE_NEOX, ropeParams, type AttentionOptions } from './blocks.js';
 import type { BuildContext } from './context.js';
+import { buildDecoder, isSwaLayer } from './decoder.js';
+import { attention, dims, embeddingsAndHead, ffn, layers, norm, type Architecture, type DeclareTensors } from './declare.js';
+import { ffnBlock } from './ffn.js';
+
+const geglu = ffnBlock({ act: 'gelu' });
 
 export function buildGemma(c: BuildContext) {
   const hp = c.hp;
   const rope = ropeParams(c, ROPE_NEOX);
-  return decoderStack(c, {
+  return buildDecoder(c, {
     embeddingScale: Math.sqrt(hp.n_embd),
-    preNorms: true,
-    postNorms: false,
-    layer: () => ({ rope, opts: { qScale: 1 / Math.sqrt(hp.n_embd_head_v), kqScale: 1 } }),
-    ffn: ffnGated('gelu'),
+    attention: () => ({ rope, qScale: 1 / Math.sqrt(hp.n_embd_head_v), kqScale: 1 }),
+    ffn: geglu,
   });
 }
 
@@ -44,14 +46,13 @@ export function buildGemma2(c: BuildContext) {
   const local: RopeParams = { ...global, freqBase: hp.rope_freq_base_swa || hp.rope_freq_base };
   const softcap = hp.f_attn_logit_softcapping || 50;
   const qScale = queryScale(c, 46);
-  return decoderStack(c, {
+  return buildDecoder(c, {
     embeddingScale: Math.sqrt(hp.n_embd),
-    preNorms: true,
     postNorms: true,
-    layer: (il): LayerAttention => isSwaLayer(il, period)
-      ? { rope: local, opts: { qScale, kqScale: 1, softcap, nSwa } }
-      : { rope: global, opts: { qScale, kqScale: 1, softcap } },
-    ffn: ffnGated('gelu'),
+    attention: (il): AttentionOptions => isSwaLayer(il, period)
+      ? { rope: local, qScale, kqScale: 1, softcap, nSwa }
+      : { rope: global, qScale, kqScale: 1, softcap },
+    ffn: geglu,
     finalSoftcap: hp.f_final_logit_softcapping || 30,
   });
 }
@@ -64,14 +65,37 @@ export function buildGemma3(c: BuildContext) {
   const global = ropeParams(c, ROPE_NEOX);
   const local: RopeParams = { ...global, freqBase: hp.rope_freq_base_swa || 10000, freqScale: 1 };
   const qScale = queryScale(c, 62);
-  return decoderStack(c, {
+  return buildDecoder(c, {
     embeddingScale: Math.sqrt(hp.n_embd),
-    preNorms: true,
     postNorms: true,
-    layer: (il): LayerAttention => swa && isSwaLayer(il, period)
-      ? { rope: local, opts: { qScale, kqScale: 1, nSwa: hp.n_swa } }
-      : { rope: global, opts: { qScale, kqScale: 1 } },
-    ffn: ffnGated('gelu'),
+    attention: (il): AttentionOptions => swa && isSwaLayer(il, period)
+      ? { rope: local, qScale, kqScale: 1, nSwa: hp.n_swa }
+      : { rope: global, qScale, kqScale: 1 },
+    ffn: geglu,
     finalSoftcap: hp.f_final_logit_softcapping,
   });
 }
+
+/** Gemma 1/2/3 share their layers but for the sandwich norms and gemma3's q/k norms. */
+function gemmaTensors(version: 1 | 2 | 3): DeclareTensors {
+  return (hp, file) => {
+    const D = dims(hp);
+    const sandwich = version > 1;
+    return [
+      // gemma and gemma2 always reuse token_embd as the head
+      ...embeddingsAndHead(D, { output: version === 3 ? 'optional' : 'absent' }),
+      ...layers(hp, (p) => [
+        ...norm(`${p}.attn_norm`, D),
+        ...attention(p, D, file, version === 3 ? { qkNorm: { q: [D.n_embd_head_k], k: [D.n_embd_head_k], presence: 'required' } } : {}),
+        ...(sandwich ? norm(`${p}.post_attention_norm`, D) : []),
+        ...norm(`${p}.ffn_norm`, D),
+        ...ffn(p, D, { gate: 'separate' }),
+        ...(sandwich ? norm(`${p}.post_ffw_norm`, D) : []),
+      ]),
+    ];
+  };
+}
+
+export const gemma: Architecture = { build: buildGemma, tensors: gemmaTensors(1) };
+export const gemma2: Architecture = { build: buildGemma2, tensors: gemmaTensors(2) };
+export const gemma3: Architecture = { build: buildGemma3, tensors: gemmaTensors(3) };

@@ -9,7 +9,7 @@
 // perplexity of the second half of each chunk.
 import { readGGUF } from '../../formats/gguf/index.js';
 import type { IMatrix } from '../../formats/imatrix/index.js';
-import { ARCHITECTURES, supportedArchitectures } from '../arch/index.js';
+import { architectureOf, supportedArchitectures } from '../arch/index.js';
 import { ModelError } from '../errors.js';
 import { loadModel } from '../model.js';
 import { negLogProb, perplexityChunks, PerplexityAccumulator } from '../perplexity/index.js';
@@ -47,7 +47,7 @@ export async function computeIMatrix(modelPath: string, text: string, options: I
   const nCtx = options.contextSize ?? 512;
   if (!Number.isInteger(nCtx) || nCtx < 1) throw new RangeError(`contextSize must be a positive integer, got ${nCtx}`);
   const arch = (await readGGUF(modelPath)).metadata.get('general.architecture');
-  const build = typeof arch === 'string' ? ARCHITECTURES[arch] : undefined;
+  const build = architectureOf(arch)?.build;
   if (!build) {
     throw new ModelError(`architecture "${String(arch)}" is not supported (supported: ${supportedArchitectures().join(', ')})`, modelPath, 'general.architecture');
   }
