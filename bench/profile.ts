@@ -27,20 +27,17 @@ const tokens = Array.from({ length: nPrompt }, (_, i) => 1 + ((i * 7919) % (mode
 ctx.evaluate(tokens);
 ctx.evaluate([1]);
 
-interface PlanEntry { plan: { encoded: Parameters<typeof bindPlan>[0] } }
-const planFor = (ctx as unknown as { planFor(n: number, o: number): PlanEntry }).planFor.bind(ctx);
-const lookup = (name: string) => model.kernels.lookup<(...a: number[]) => unknown>(name);
-
 function profile(label: string, nTok: number, nKv: number): void {
-  const { plan } = planFor(nTok, 1);
+  const { plan } = ctx.plannedGraph(nTok, 1);
   const enc = plan.encoded;
-  const bound = bindPlan(enc, lookup);
+  const bound = bindPlan(enc, model.memories);
+  const dynamic = [nKv, 0]; // DYNAMIC_SLOTS: nKv, then the sequence slot (0)
   const byFn = new Map<string, number>();
   let total = 0;
   for (let rep = 0; rep < reps; rep++) {
     enc.phases.forEach((p, i) => {
       const b = bound[i]!;
-      for (let j = 0; j < b.dyn.length; j += 2) b.argv[b.dyn[j]!] = nKv;
+      for (let j = 0; j < b.dyn.length; j += 4) b.argv[b.dyn[j]!] = b.dyn[j + 2]! + b.dyn[j + 3]! * dynamic[b.dyn[j + 1]!]!;
       b.argv[b.argv.length - 2] = 0;
       b.argv[b.argv.length - 1] = 1;
       const t0 = performance.now();

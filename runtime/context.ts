@@ -10,7 +10,7 @@ import { ModelError } from './errors.js';
 import type { GenerateOptions } from './generate.js';
 import type { Tensor } from './graph/graph.js';
 import { MAX_THREADS, type LayerCache } from './graph/ops.js';
-import { GraphRunner } from './graph/runner.js';
+import { GraphRunner, type PlannedGraph } from './graph/runner.js';
 import type { HParams } from './hparams.js';
 import { Sequence, type EvaluateOptions, type SequenceHost } from './sequence.js';
 import type { Tokenizer } from './tokenizer/index.js';
@@ -34,7 +34,10 @@ export interface ContextOptions {
 /** What the context needs of its model. */
 export interface ContextModel {
   readonly path: string;
-  readonly kernels: Kernels;
+  /** The kernels on each WebAssembly memory the model is spread over (one for most models). */
+  readonly memories: readonly Kernels[];
+  /** The memory holding layer il (its KV cache goes there too). */
+  layerMemory(il: number): number;
   readonly hparams: HParams;
   readonly tokenizer: Tokenizer;
   readonly build: BuildGraph;
@@ -65,7 +68,7 @@ export class Context {
   readonly batchSize: number;
   readonly threads: number;
   private readonly caches: LayerCache[] = [];
-  private readonly allocations: number[] = [];
+  private readonly allocations: { mem: number; ptr: number }[] = [];
   private readonly idsPtr: number;
   private readonly posPtr: number;
   private readonly runner: GraphRunner;
@@ -83,14 +86,16 @@ export class Context {
     if (!Number.isInteger(this.sequences) || this.sequences < 1) throw new RangeError(`sequences must be a positive integer, got ${options.sequences}`);
     if (!Number.isInteger(this.batchSize)) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
     // threads are checked by the runner; allocate only once every option is valid
-    this.runner = new GraphRunner(model.kernels, { threads: this.threads, maxPlans: options.maxPlans });
+    this.runner = new GraphRunner(model.memories, { threads: this.threads, maxPlans: options.maxPlans });
     try {
-      const mk = (name: string, hd: number): Tensor => {
+      // each layer's cache in the memory that holds the layer
+      const mk = (name: string, hd: number, mem: number): Tensor => {
         const ne = [hd, this.contextSize, hp.n_head_kv, this.sequences];
-        return { id: -1, name, type: GGMLType.F16, ne, kind: 'state', ptr: this.alloc(ne.reduce((a, b) => a * b, 2)) };
+        return { id: -1, name, type: GGMLType.F16, ne, kind: 'state', ptr: this.alloc(ne.reduce((a, b) => a * b, 2), mem), mem };
       };
       for (let il = 0; il < hp.n_layer; il++) {
-        this.caches.push({ k: mk(`cache_k_l${il}`, hp.n_embd_head_k), v: mk(`cache_v_l${il}`, hp.n_embd_head_v), nCtx: this.contextSize });
+        const mem = model.layerMemory(il);
+        this.caches.push({ k: mk(`cache_k_l${il}`, hp.n_embd_head_k, mem), v: mk(`cache_v_l${il}`, hp.n_embd_head_v, mem), nCtx: this.contextSize });
       }
       this.idsPtr = this.alloc(this.batchSize * 4);
       this.posPtr = this.alloc(this.batchSize * 4);
@@ -106,10 +111,10 @@ export class Context {
     return hp.n_layer * hp.n_head_kv * n * (hp.n_embd_head_k + hp.n_embd_head_v) * 2;
   }
 
-  private alloc(bytes: number): number {
-    const p = this.model.kernels.malloc(bytes + 64);
-    this.allocations.push(p);
-    return Math.ceil(p / 64) * 64;
+  private alloc(bytes: number, mem = 0): number {
+    const ptr = this.model.memories[mem]!.malloc(bytes + 64);
+    this.allocations.push({ mem, ptr });
+    return Math.ceil(ptr / 64) * 64;
   }
 
   /** Plans held now and the bytes of their arenas (bounded by maxPlans). */
@@ -151,22 +156,26 @@ export class Context {
   private runBatch(slot: number, tokens: ArrayLike<number>, firstPos: number, nOutputs: number): Float32Array {
     this.check();
     const nb = tokens.length;
-    const k = this.model.kernels;
-    const i32 = k.i32();
+    const i32 = this.model.memories[0]!.i32();
     for (let j = 0; j < nb; j++) {
       i32[(this.idsPtr >> 2) + j] = tokens[j]!;
       i32[(this.posPtr >> 2) + j] = firstPos + j;
     }
-    const p = this.runner.planFor(`${nb}:${nOutputs}`, (ops) => {
-      const inpTokens = ops.g.tensor({ name: 'inp_tokens', type: GGMLType.I32, ne: [nb], kind: 'input', ptr: this.idsPtr });
-      const inpPos = ops.g.tensor({ name: 'inp_pos', type: GGMLType.I32, ne: [nb], kind: 'input', ptr: this.posPtr });
-      return this.model.build({
-        ops, hp: this.model.hparams, inpTokens, inpPos, nTokens: nb, nOutputs, cache: this.caches, ...weightLookup(this.model),
-      });
-    });
+    const p = this.plannedGraph(nb, nOutputs);
     // the graph reads nKv (cells in use after this batch) and the sequence's block when it runs
     this.runner.run(p, { nKv: firstPos + nb, seq: slot });
     return this.runner.output(p, nOutputs * this.model.hparams.n_vocab);
+  }
+
+  /** @internal The plan a batch of nTokens runs (built when absent); bench/profile.ts times its phases. */
+  plannedGraph(nTokens: number, nOutputs: number): PlannedGraph {
+    return this.runner.planFor(`${nTokens}:${nOutputs}`, (ops) => {
+      const inpTokens = ops.g.tensor({ name: 'inp_tokens', type: GGMLType.I32, ne: [nTokens], kind: 'input', ptr: this.idsPtr });
+      const inpPos = ops.g.tensor({ name: 'inp_pos', type: GGMLType.I32, ne: [nTokens], kind: 'input', ptr: this.posPtr });
+      return this.model.build({
+        ops, hp: this.model.hparams, inpTokens, inpPos, nTokens, nOutputs, cache: this.caches, ...weightLookup(this.model),
+      });
+    });
   }
 
   /** Tokens in the default sequence. */
@@ -213,7 +222,7 @@ export class Context {
     if (this.disposed) return;
     this.disposed = true;
     this.runner?.dispose();
-    for (const p of this.allocations) this.model.kernels.free(p);
+    for (const { mem, ptr } of this.allocations) this.model.memories[mem]!.free(ptr);
     this.allocations.length = 0;
   }
 }

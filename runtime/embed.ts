@@ -80,7 +80,7 @@ export class Embedder {
     this.batchSize = options.batchSize ?? 512;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
     this.threads = options.threads ?? defaultThreads();
-    this.runner = new GraphRunner(model.kernels, { threads: this.threads });
+    this.runner = new GraphRunner(model.memories, { threads: this.threads });
     this.capacity = Math.ceil(this.batchSize / PAD_TO) * PAD_TO;
     this.idsPtr = this.alloc(this.capacity * 4);
     this.posPtr = this.alloc(this.capacity * 4);
@@ -89,7 +89,7 @@ export class Embedder {
   }
 
   private alloc(bytes: number): number {
-    const p = this.model.kernels.malloc(bytes + 64);
+    const p = this.model.memories[0]!.malloc(bytes + 64);
     this.allocations.push(p);
     return Math.ceil(p / 64) * 64;
   }
@@ -149,7 +149,7 @@ export class Embedder {
 
   /** Runs one batch; returns a copy of its hidden states, [n_tokens * n_embd]. */
   private run(sequences: readonly (readonly number[])[], batch: Batch): Float32Array {
-    const k = this.model.kernels;
+    const k = this.model.memories[0]!;
     const nPadded = Math.ceil(batch.nTokens / PAD_TO) * PAD_TO;
     const i32 = k.i32();
     const ids = this.idsPtr >> 2, pos = this.posPtr >> 2, types = this.typesPtr >> 2, range = this.rangePtr >> 2;
@@ -192,7 +192,7 @@ export class Embedder {
     if (this.disposed) return;
     this.disposed = true;
     this.runner.dispose();
-    for (const p of this.allocations) this.model.kernels.free(p);
+    for (const p of this.allocations) this.model.memories[0]!.free(p);
   }
 }
 

@@ -1,5 +1,6 @@
-// Reads a model's tensor bytes straight into WASM memory, in file order,
-// after checking that weights + KV cache + scratch fit in wasm32's 4 GiB.
+// Reads a model's tensor bytes straight into WASM memory (one memory, or
+// several for a model past 4 GiB: runtime/shards.ts), in file order, after
+// checking that weights + KV cache + scratch fit in the machine's memory.
 import { GGMLType, ggmlTypeInfo } from '../formats/ggml-types.js';
 import { mergeShards, readGGUFHeader, type ByteSource, type GGUFFile, type GGUFHeader } from '../formats/gguf/index.js';
 import { LLM_KV_SPLIT_NO } from '../formats/gguf/split.js';
@@ -35,9 +36,10 @@ export interface LoadProgress {
   totalBytes: number;
 }
 
-/** wasm32's ceiling; we keep a margin for the module's own data and the allocator. */
+/** wasm32's ceiling: the most one WebAssembly memory holds. */
 export const WASM_MEMORY_LIMIT = 4 * 1024 ** 3;
-const MARGIN = 64 * 1024 ** 2;
+/** Kept free in each memory for the module's own data, thread stacks and the allocator. */
+export const MARGIN = 64 * 1024 ** 2;
 
 const ALIGN = 64;
 const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
@@ -82,76 +84,127 @@ export function checkWeightTypes(file: string, tensors: readonly TensorSource[])
   }
 }
 
-/** Throws ModelTooLargeError, before any tensor data is read, when the model cannot fit. */
-export function checkFits(file: string, weights: number, kvCache: number, scratch: number): void {
+/**
+ * Throws ModelTooLargeError, before any tensor data is read, when weights +
+ * KV cache + scratch exceed the machine's memory (Node: its physical memory;
+ * browsers do not say, and find out when a memory cannot grow). Models past
+ * one WebAssembly memory's 4 GiB are spread over several (runtime/shards.ts).
+ */
+export function checkFits(file: string, weights: number, kvCache: number, scratch: number, machineBytes: number | undefined): void {
   const need = weights + kvCache + scratch + MARGIN;
-  if (need > WASM_MEMORY_LIMIT) {
+  if (machineBytes !== undefined && need > machineBytes) {
     const mb = (n: number) => `${(n / 1024 ** 2).toFixed(0)} MiB`;
     throw new ModelTooLargeError(
       `model needs ${mb(need)} (weights ${mb(weights)} + KV cache ${mb(kvCache)} + scratch ${mb(scratch + MARGIN)}) ` +
-        `but WebAssembly memory is limited to ${mb(WASM_MEMORY_LIMIT)}; try a smaller context (-c) or a smaller quantization`,
-      file, need, WASM_MEMORY_LIMIT);
+        `but this machine has ${mb(machineBytes)} of memory; try a smaller context (-c) or a smaller quantization`,
+      file, need, machineBytes);
   }
+}
+
+/** The machine's physical memory in Node; undefined elsewhere. */
+export async function machineMemory(): Promise<number | undefined> {
+  const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  if (!proc?.versions?.node) return undefined;
+  const osModule = 'node:os';
+  const os = (await import(/* @vite-ignore */ osModule)) as typeof import('node:os');
+  return os.totalmem();
 }
 
 const CHUNK = 16 * 1024 * 1024;
 
+/** A stretch of one file whose tensors all go to one memory: read with large sequential reads. */
+interface Run {
+  file: string;
+  lo: number;
+  hi: number;
+  mem: number;
+  base: number;
+}
+
 /**
- * Allocates one region for all weights and copies each file's tensor data
- * into it with large sequential reads. Tensors keep their relative file
- * offsets (GGUF aligns them, to 32 bytes by default), so a tensor's pointer is
- * the span's base plus its offset. Returns graph tensors (kind 'weight') by name.
+ * Copies every tensor's bytes into its memory (memoryOf: runtime/shards.ts;
+ * all in memory 0 unless the model is spread over several). Each memory gets
+ * one region holding its stretches of the files; consecutive tensors of a
+ * file that go to the same memory keep their relative offsets (GGUF aligns
+ * them, to 32 bytes by default) and are read as one stretch, in file order.
+ * Returns graph tensors (kind 'weight') by name and the regions to free.
  */
 export async function loadWeights(
-  kernels: Kernels,
+  memories: readonly Kernels[],
   tensors: readonly TensorSource[],
+  memoryOf: (name: string) => number,
   onProgress?: (p: LoadProgress) => void,
   signal?: AbortSignal,
   /** Byte sources by file name; any other file is a path, read with node:fs. */
   sources?: ReadonlyMap<string, TensorByteSource>,
-): Promise<{ weights: Map<string, Tensor>; region: number }> {
+): Promise<{ weights: Map<string, Tensor>; regions: { mem: number; ptr: number }[] }> {
   for (const t of tensors) if (!ggmlTypeInfo(t.type)) throw new ModelError(`tensor ${t.name} has unknown type ${t.type}`, t.file, t.name);
-  const fileSpans = spans(tensors);
-  const total = weightBytes(tensors);
-  const region = kernels.malloc(total + ALIGN);
-  const bases = new Map<string, number>();
-  let at = alignUp(region);
-  for (const [file, { lo, hi }] of fileSpans) {
-    bases.set(file, at);
-    at += alignUp(hi - lo);
+  const order = [...tensors].sort((a, b) => (a.file === b.file ? a.offset - b.offset : a.file < b.file ? -1 : 1));
+  const runs: Run[] = [];
+  const runOf = new Map<string, Run>();
+  for (const t of order) {
+    const mem = memoryOf(t.name);
+    const last = runs.at(-1);
+    const run = last && last.file === t.file && last.mem === mem ? last : { file: t.file, lo: t.offset, hi: t.offset, mem, base: 0 };
+    if (run !== last) runs.push(run);
+    run.hi = Math.max(run.hi, t.offset + t.bytes);
+    runOf.set(t.name, run);
   }
-  let loaded = 0;
+  const regions: { mem: number; ptr: number }[] = [];
+  let total = 0;
   try {
-    for (const [file, { lo, hi }] of fileSpans) {
-      const base = bases.get(file)!;
-      const given = sources?.get(file);
-      const fh = given ? withReadInto(given) : await openPath(file);
-      try {
-        for (let done = 0; done < hi - lo;) {
+    for (let mem = 0; mem < memories.length; mem++) {
+      const mine = runs.filter((r) => r.mem === mem);
+      const bytes = mine.reduce((n, r) => n + alignUp(r.hi - r.lo), 0);
+      if (bytes === 0) continue;
+      const ptr = memories[mem]!.malloc(bytes + ALIGN);
+      regions.push({ mem, ptr });
+      let at = alignUp(ptr);
+      for (const r of mine) {
+        r.base = at;
+        at += alignUp(r.hi - r.lo);
+      }
+      total += bytes;
+    }
+    let loaded = 0;
+    let open: { file: string; fh: Required<Pick<TensorByteSource, 'readInto' | 'close'>> } | undefined;
+    const close = async () => {
+      // a caller's source stays open (it may read it again); a path's handle is ours
+      if (open && !sources?.has(open.file)) await open.fh.close();
+      open = undefined;
+    };
+    try {
+      for (const r of runs) {
+        if (open?.file !== r.file) {
+          await close();
+          const given = sources?.get(r.file);
+          open = { file: r.file, fh: given ? withReadInto(given) as Required<Pick<TensorByteSource, 'readInto' | 'close'>> : await openPath(r.file) };
+        }
+        const k = memories[r.mem]!;
+        for (let done = 0; done < r.hi - r.lo;) {
           signal?.throwIfAborted();
-          const n = Math.min(CHUNK, hi - lo - done);
+          const n = Math.min(CHUNK, r.hi - r.lo - done);
           // a fresh view each time: the memory may have grown since the last one
-          const bytesRead = await fh.readInto(lo + done, kernels.bytes(base + done, n));
-          if (bytesRead === 0) throw new ModelError(`tensor data ends early, at byte ${lo + done} of ${hi}`, file);
+          const bytesRead = await open.fh.readInto(r.lo + done, k.bytes(r.base + done, n));
+          if (bytesRead === 0) throw new ModelError(`tensor data ends early, at byte ${r.lo + done} of ${r.hi}`, r.file);
           done += bytesRead;
           loaded += bytesRead;
           onProgress?.({ loadedBytes: loaded, totalBytes: total });
         }
-      } finally {
-        // a caller's source stays open (it may read it again); a path's handle is ours
-        if (!sources?.has(file)) await fh.close();
       }
+    } finally {
+      await close();
     }
   } catch (e) {
-    kernels.free(region);
+    for (const { mem, ptr } of regions) memories[mem]!.free(ptr);
     throw e;
   }
   const weights = new Map<string, Tensor>();
   for (const t of tensors) {
-    const ptr = bases.get(t.file)! + (t.offset - fileSpans.get(t.file)!.lo);
-    weights.set(t.name, { id: -1, name: t.name, type: t.type, ne: t.ne, kind: 'weight', ptr });
+    const run = runOf.get(t.name)!;
+    weights.set(t.name, { id: -1, name: t.name, type: t.type, ne: t.ne, kind: 'weight', ptr: run.base + (t.offset - run.lo), mem: run.mem });
   }
-  return { weights, region };
+  return { weights, regions };
 }
 
 /**

@@ -6,11 +6,15 @@ import { architectureOf, supportedArchitectures } from './arch/index.js';
 import { checkFileTensors } from './arch/declare.js';
 import type { BuildGraph } from './arch/context.js';
 import { Context, type ContextOptions } from './context.js';
-import { ModelError } from './errors.js';
+import { ModelError, ModelTooLargeError } from './errors.js';
 import { Embedder, type EmbedOptions, type EmbedderOptions } from './embed.js';
 import type { Tensor } from './graph/graph.js';
 import { readHParams, type HParams } from './hparams.js';
-import { checkFits, checkWeightTypes, loadWeights, readSourcesHeader, weightBytes, type LoadProgress, type TensorByteSource, type TensorSource } from './load.js';
+import {
+  MARGIN, WASM_MEMORY_LIMIT, checkFits, checkWeightTypes, loadWeights, machineMemory, readSourcesHeader, weightBytes,
+  type LoadProgress, type TensorByteSource, type TensorSource,
+} from './load.js';
+import { planShards, type ShardPlan } from './shards.js';
 import { repackWeights } from './repack.js';
 import { Tokenizer, type TokenizeOptions } from './tokenizer/index.js';
 
@@ -32,7 +36,16 @@ export interface LoadModelOptions {
    * same results, bit for bit). Default true; false keeps the file's bytes as they are.
    */
   repack?: boolean;
+  /**
+   * The most bytes one WebAssembly memory may hold. Default (and at most)
+   * 4 GiB, wasm32's limit; a model whose weights + KV cache + scratch need
+   * more is spread over several memories, whole layers per memory. Smaller
+   * values spread small models (tests prove the split changes no bits).
+   */
+  memoryBytes?: number;
 }
+
+const alignUp = (n: number) => Math.ceil(n / 64) * 64;
 
 /** Scratch a graph needs beyond weights and KV cache, roughly (activations of one 512-token batch). */
 function scratchEstimate(hp: HParams, nCtx: number): number {
@@ -45,16 +58,23 @@ export class Model {
   private disposed = false;
   private embedder?: Embedder;
 
+  /** The kernels on the first memory (the only one unless the model is spread over several). */
+  readonly kernels: Kernels;
+
   private constructor(
     readonly path: string,
     readonly gguf: GGUFFile,
-    readonly kernels: Kernels,
+    /** One kernels instance per WebAssembly memory the model is spread over (index = Tensor.mem). */
+    readonly memories: readonly Kernels[],
     readonly hparams: HParams,
     readonly tokenizer: Tokenizer,
     readonly build: BuildGraph,
     private readonly weights: Map<string, Tensor>,
-    private readonly region: number,
-  ) {}
+    private readonly regions: { mem: number; ptr: number }[],
+    private readonly shards: ShardPlan,
+  ) {
+    this.kernels = memories[0]!;
+  }
 
   /** From a path (Node; split models are found by name), or byte sources: one file or every shard. */
   static async load(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
@@ -79,12 +99,33 @@ export class Model {
     }));
     const nCtx = options.contextSize ?? Math.min(4096, hparams.n_ctx_train);
     checkWeightTypes(path, sources);
-    checkFits(path, weightBytes(sources), Context.kvBytes(hparams, nCtx), scratchEstimate(hparams, nCtx));
-    const kernels = await loadKernels();
+    const kvBytes = Context.kvBytes(hparams, nCtx);
+    const scratch = scratchEstimate(hparams, nCtx);
+    checkFits(path, weightBytes(sources), kvBytes, scratch, await machineMemory());
+    const memoryBytes = options.memoryBytes ?? WASM_MEMORY_LIMIT;
+    if (!(memoryBytes > 0 && memoryBytes <= WASM_MEMORY_LIMIT)) throw new RangeError(`memoryBytes must be in (0, ${WASM_MEMORY_LIMIT}], got ${options.memoryBytes}`);
+    let shards: ShardPlan;
+    try {
+      shards = planShards(sources.map((t) => ({ name: t.name, bytes: alignUp(t.bytes) })), {
+        n_layer: hparams.n_layer, kvBytesPerLayer: kvBytes / Math.max(1, hparams.n_layer),
+        reserveBytes: Math.min(scratch + MARGIN, memoryBytes / 4), memoryBytes,
+      });
+    } catch (e) {
+      throw new ModelTooLargeError(`${(e as Error).message}; try a smaller context (-c)`, path, memoryBytes, memoryBytes);
+    }
+    const first = await loadKernels();
+    const memories = [first];
+    for (let m = 1; m < shards.count; m++) memories.push(await loadKernels({ module: first.module, relaxedModule: first.relaxedModule }));
     const byName = byteSources && new Map(byteSources.map((s) => [s.name, s]));
-    const { weights: loaded, region } = await loadWeights(kernels, sources, options.onProgress, options.signal, byName);
-    const weights = options.repack === false ? loaded : repackWeights(kernels, loaded);
-    return new Model(path, gguf, kernels, hparams, tokenizer, build, weights, region);
+    const memoryOf = (name: string) => shards.memoryOf.get(name) ?? 0;
+    const { weights: loaded, regions } = await loadWeights(memories, sources, memoryOf, options.onProgress, options.signal, byName);
+    const weights = options.repack === false ? loaded : repackWeights(memories, loaded);
+    return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards);
+  }
+
+  /** The memory holding layer il's weights, where its KV cache goes too. */
+  layerMemory(il: number): number {
+    return this.shards.layerMemory[il] ?? 0;
   }
 
   weight(name: string): Tensor | undefined {
@@ -134,7 +175,7 @@ export class Model {
     if (this.disposed) return;
     this.disposed = true;
     this.embedder?.dispose();
-    this.kernels.free(this.region);
+    for (const { mem, ptr } of this.regions) this.memories[mem]!.free(ptr);
   }
 }
 

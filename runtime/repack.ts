@@ -44,11 +44,14 @@ function onlyMatmul(name: string): boolean {
  * Repacks, in place, every weight that has a layout the loaded kernels can
  * run (the relaxed-SIMD module's); returns the map with those tensors marked.
  */
-export function repackWeights(kernels: Kernels, weights: Map<string, Tensor>): Map<string, Tensor> {
+export function repackWeights(memories: Kernels | readonly Kernels[], weights: Map<string, Tensor>): Map<string, Tensor> {
+  const all = Array.isArray(memories) ? memories as readonly Kernels[] : [memories as Kernels];
   for (const r of REPACKERS) {
-    const repack = kernels.lookup<(w: number, rowBytes: number, nRows: number, scratch: number) => void>(`repack_${r.layout}`);
-    if (!repack || !kernels.lookup(`mat_rows_${r.layout}`)) continue;
+    if (!all[0]!.lookup(`repack_${r.layout}`) || !all[0]!.lookup(`mat_rows_${r.layout}`)) continue;
     for (const [name, t] of weights) {
+      // each memory's own instance rewrites the weights it holds
+      const kernels = all[t.mem ?? 0]!;
+      const repack = kernels.lookup<(w: number, rowBytes: number, nRows: number, scratch: number) => void>(`repack_${r.layout}`)!;
       if (t.type !== r.type || t.ne.length < 2 || t.ne[1]! % r.rows !== 0 || !onlyMatmul(name)) continue;
       const rowBytes = rowSize(t.type, t.ne[0]!);
       const nRows = t.ne.slice(1).reduce((a, b) => a * b, 1);

@@ -2,8 +2,8 @@
 // greedy text as llama.cpp; the generation API, batching, the memory check
 // and the CLI behave as documented.
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -140,7 +140,7 @@ for (const mixName of MIXES) {
   });
 }
 
-test('loading reports progress; a model too big for 4 GiB of WASM memory is refused before reading tensor data', async () => {
+test('loading reports progress; a tensor bigger than one 4 GiB memory, or a model bigger than the machine, is refused before reading tensor data', async () => {
   const small = join(dir, 'tiny-q8_0.gguf');
   await writeGGUF(small, llamaModelSpec(LLAMA_SHAPES['test-tiny']!, GGMLType.Q8_0, { seed: 5 }));
   const seen: number[] = [];
@@ -175,11 +175,37 @@ test('loading reports progress; a model too big for 4 GiB of WASM memory is refu
   closeSync(fd2);
   try {
     await loadModel(big);
-    assert.unreachable('a 5 GiB model must be refused');
+    assert.unreachable('a 5 GiB tensor must be refused');
   } catch (e) {
     assert.instance(e, ModelTooLargeError);
-    assert.match((e as Error).message, /huge\.gguf.*needs \d+ MiB.*limited to 4096 MiB/);
+    assert.match((e as Error).message, /huge\.gguf.*the input tensors needs 5120 MiB, more than one WebAssembly memory of 4096 MiB holds/);
   }
+
+  // 16 layers of 3 GiB of F16 feed-forward: spread over memories this would load, but not on this machine
+  const nFF = 65536, nLayer = 16;
+  const layers = Array.from({ length: nLayer }, (_, il) => [
+    { name: `blk.${il}.attn_norm.weight`, type: GGMLType.F32, shape: [nEmbd] },
+    ...['attn_q', 'attn_k', 'attn_v', 'attn_output'].map((t) => ({ name: `blk.${il}.${t}.weight`, type: GGMLType.F16, shape: [nEmbd, nEmbd] })),
+    { name: `blk.${il}.ffn_norm.weight`, type: GGMLType.F32, shape: [nEmbd] },
+    { name: `blk.${il}.ffn_gate.weight`, type: GGMLType.F16, shape: [nEmbd, nFF] },
+    { name: `blk.${il}.ffn_up.weight`, type: GGMLType.F16, shape: [nEmbd, nFF] },
+    { name: `blk.${il}.ffn_down.weight`, type: GGMLType.F16, shape: [nFF, nEmbd] },
+  ]).flat();
+  const wide = join(dir, 'wide.gguf');
+  const wideKV = kv.map((e) => e.key === 'llama.block_count' ? { ...e, value: nLayer } : e.key === 'llama.vocab_size' ? { ...e, value: 512 } : e);
+  wideKV.push({ key: 'llama.feed_forward_length', value: nFF });
+  const wideTensors = [{ name: 'token_embd.weight', type: GGMLType.F16, shape: [nEmbd, 512] }, ...layers, tensors[1]!];
+  const plan = planGGUF({ kv: wideKV, tensors: wideTensors });
+  const fd3 = openSync(wide, 'w');
+  writeSync(fd3, plan.header.subarray(0, plan.header.length));
+  closeSync(fd3);
+  truncateSync(wide, plan.fileSize);
+  const total = totalmem();
+  let read = 0;
+  const err = await loadModel(wide, { onProgress: (p) => (read = p.loadedBytes) }).then(() => null, (e: unknown) => e);
+  assert.instance(err, ModelTooLargeError);
+  assert.match((err as Error).message, new RegExp(`wide\\.gguf: model needs \\d+ MiB .*but this machine has ${Math.round(total / 2 ** 20)} MiB of memory`));
+  assert.is(read, 0, 'nothing read');
 });
 
 test.after(() => {

@@ -125,7 +125,7 @@ async function selectedExperts(path: string, tokens: number[], build: BuildGraph
     plan = new Plan(g, k);
     const dynamic = new Int32Array(N_DYNAMIC_SLOTS);
     dynamic[DYNAMIC_SLOTS.nKv] = n;
-    runPhases(bindPlan(plan.encoded, (name) => k.lookup(name)), dynamic, 0, 1, () => {});
+    runPhases(bindPlan(plan.encoded, [k]), dynamic, 0, 1, () => {});
     return picked.map((t) => k.i32().slice(plan!.ptr(t) >> 2, (plan!.ptr(t) >> 2) + t.ne[0]! * t.ne[1]!));
   } finally {
     plan?.dispose();

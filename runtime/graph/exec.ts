@@ -12,6 +12,8 @@ export const N_DYNAMIC_SLOTS = 2;
 export interface EncodedPhase {
   /** Index into EncodedPlan.fns. */
   fn: number;
+  /** The memory whose kernels instance runs it (index into the model's memories). */
+  mem: number;
   /** Resolved arguments; ith and nth are appended at run time. */
   args: number[];
   /**
@@ -34,14 +36,45 @@ interface BoundPhase {
   dyn: number[];
 }
 
-/** Binds a plan to one instance's exports; each thread binds its own. */
-export function bindPlan(plan: EncodedPlan, lookup: (name: string) => KernelFn | undefined): BoundPhase[] {
-  const fns = plan.fns.map((name) => {
-    const f = lookup(name);
-    if (!f) throw new Error(`kernels lack ${name}`);
-    return f;
+/**
+ * The one phase that is not a kernel: (from, src, to, dst, bytes) copies
+ * bytes from one WebAssembly memory into another (plan.ts inserts it where
+ * the graph crosses memories); each thread copies its share.
+ */
+export const COPY_ACROSS_MEMORIES = 'copy_across_memories';
+
+/** What a thread binds a plan to, per memory: that memory and its kernels instance's exports. */
+export interface MemoryKernels {
+  readonly memory: WebAssembly.Memory;
+  lookup<T extends (...args: never[]) => unknown>(name: string): T | undefined;
+}
+
+function copyAcross(memories: readonly MemoryKernels[]): KernelFn {
+  return (from, src, to, dst, bytes, ith, nth) => {
+    const share = Math.ceil(bytes! / nth! / 64) * 64;
+    const lo = ith! * share;
+    const n = Math.min(bytes!, lo + share) - lo;
+    if (n <= 0) return;
+    // fresh views: a memory may have grown since the last run
+    new Uint8Array(memories[to!]!.memory.buffer, dst! + lo, n).set(new Uint8Array(memories[from!]!.memory.buffer, src! + lo, n));
+  };
+}
+
+/** Binds a plan to this thread's instances (one per memory); each thread binds its own. */
+export function bindPlan(plan: EncodedPlan, memories: readonly MemoryKernels[]): BoundPhase[] {
+  const fns = plan.fns.map((name) => (name === COPY_ACROSS_MEMORIES ? null : name));
+  const cache = new Map<string, KernelFn>();
+  const copy = copyAcross(memories);
+  return plan.phases.map((p) => {
+    const name = fns[p.fn];
+    let f: KernelFn | undefined = name === null ? copy : cache.get(`${p.mem}:${name}`);
+    if (!f) {
+      f = memories[p.mem]?.lookup<KernelFn>(name!);
+      if (!f) throw new RangeError(`the kernels of memory ${p.mem} lack ${name}`);
+      cache.set(`${p.mem}:${name}`, f);
+    }
+    return { f, argv: [...p.args, 0, 0], dyn: p.dyn };
   });
-  return plan.phases.map((p) => ({ f: fns[p.fn]!, argv: [...p.args, 0, 0], dyn: p.dyn }));
 }
 
 /**

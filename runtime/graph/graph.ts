@@ -22,6 +22,11 @@ export interface Tensor {
   readonly kind: TensorKind;
   /** Fixed byte offset in WASM memory for weights, inputs and state. */
   readonly ptr?: number;
+  /**
+   * Which of the model's WebAssembly memories holds a weight, input or state
+   * (runtime/shards.ts); default 0. The plan places intermediates itself.
+   */
+  readonly mem?: number;
   /** For views: the tensor viewed and the byte offset into it. */
   readonly base?: Tensor;
   readonly viewOffset?: number;

@@ -1,136 +1,267 @@
 // Turns a Graph into something runnable: every intermediate gets a place in
-// one scratch arena, reusing the bytes of tensors no later op reads, and the
+// a scratch arena, reusing the bytes of tensors no later op reads, and the
 // ops' phases are encoded as plain data (kernel name + numeric arguments).
+//
+// A model too big for one WebAssembly memory (4 GiB) lives in several
+// (runtime/shards.ts: whole layers per memory). Each op then runs on the
+// instance of the kernels of the memory that holds its weights or KV cache
+// (its home); an intermediate lives in the memory of the op that wrote it;
+// when an op reads a tensor that lives in another memory (the residual
+// stream crossing from one layer to the next, the token ids, a small weight
+// every layer reads), the plan copies it into the op's memory first, once
+// per run. With one memory nothing is copied and the plan is what it always was.
 import { rowSize } from '../../formats/ggml-types.js';
 import type { Kernels } from '../../wasm/loader.js';
-import { DYNAMIC_SLOTS, type EncodedPlan } from './exec.js';
-import { elementCount, type Graph, type Tensor } from './graph.js';
+import { COPY_ACROSS_MEMORIES, DYNAMIC_SLOTS, type EncodedPhase, type EncodedPlan } from './exec.js';
+import { elementCount, type Graph, type Op, type Tensor } from './graph.js';
 
 const ALIGN = 64;
 const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+/**
+ * The largest weight copied into another memory per run. Small weights every
+ * layer reads (rope_freqs) are copied; a bigger one means a layer was split
+ * across memories, which the sharding never does.
+ */
+const MAX_WEIGHT_COPY = 16 * 1024 * 1024;
 
-function tensorBytes(t: Tensor): number {
+export function tensorBytes(t: Tensor): number {
   const ne = t.ne;
   return rowSize(t.type, ne[0]!) * (elementCount(ne) / ne[0]!);
 }
 
-/** Offsets of intermediates within the arena, and the arena's size. */
-export interface Placement {
-  offsets: Map<number, number>;
-  arenaBytes: number;
-  scratchBytes: number;
+const owner = (t: Tensor): Tensor => (t.kind === 'view' ? owner(t.base!) : t);
+/** Whether the tensor's bytes are fixed by its creator (a pointer), not placed by the plan. */
+const fixed = (t: Tensor) => t.ptr !== undefined;
+const memOf = (t: Tensor) => t.mem ?? 0;
+
+/** One step of the run: an op, or a copy of a tensor into another memory before the op that needs it. */
+type Step =
+  | { op: Op; mem: number }
+  | { copy: Tensor; from: number; mem: number };
+
+/**
+ * A tensor's bytes in one memory. By object, not id: weights and caches are
+ * made outside the graph (id -1); views are owned by the tensor they view.
+ */
+const uids = new WeakMap<Tensor, number>();
+let nextUid = 0;
+function key(t: Tensor, mem: number): string {
+  let u = uids.get(t);
+  if (u === undefined) uids.set(t, (u = nextUid++));
+  return `${u}@${mem}`;
 }
 
 /**
- * Greedy placement by lifetime: a tensor is born at the op that writes it and
- * dies after the last op that reads it (graph outputs live to the end); a
- * dead tensor's bytes go back to a free list, first fit, merged with neighbours.
+ * The memory an op runs in: its KV cache's (which never moves), else that of
+ * its biggest input, so the fewest bytes cross: a matmul runs where its
+ * weight is, rope where its activations are (a small rope_freqs is copied).
  */
-export function place(g: Graph): Placement {
-  const lastUse = new Map<number, number>();
-  const owner = (t: Tensor): Tensor => (t.kind === 'view' ? owner(t.base!) : t);
-  g.ops.forEach((op, i) => {
-    for (const t of op.inputs) lastUse.set(owner(t).id, i);
-  });
-  for (const t of g.outputs) lastUse.set(owner(t).id, g.ops.length);
+function homeOf(op: Op, where: (t: Tensor) => number): number {
+  let state: Tensor | undefined;
+  let biggest: Tensor | undefined;
+  for (const t of op.inputs.map(owner)) {
+    if (t.kind === 'state') {
+      if (state && memOf(state) !== memOf(t)) throw new RangeError(`${op.name}: reads ${state.name} in memory ${memOf(state)} and ${t.name} in ${memOf(t)}`);
+      state = t;
+    } else if (!biggest || tensorBytes(t) > tensorBytes(biggest)) biggest = t;
+  }
+  if (state) return memOf(state);
+  return biggest ? where(biggest) : memOf(owner(op.output));
+}
 
-  const free: { off: number; size: number }[] = [];
-  const offsets = new Map<number, number>();
-  let top = 0;
-  const alloc = (size: number): number => {
-    for (let i = 0; i < free.length; i++) {
-      const f = free[i]!;
+/** The run's steps with copies inserted, and each intermediate's memory (set on the placed tensor's mem). */
+function schedule(g: Graph): { steps: Step[]; homes: Map<Tensor, number> } {
+  const homes = new Map<Tensor, number>(); // intermediate -> memory
+  const where = (t: Tensor) => (fixed(t) ? memOf(t) : homes.get(t)!);
+  const present = new Set<string>();
+  const steps: Step[] = [];
+  for (const op of g.ops) {
+    const mem = homeOf(op, where);
+    for (const t of new Set(op.inputs.map(owner))) {
+      const from = where(t);
+      if (from === mem || present.has(key(t, mem))) continue;
+      if (t.kind === 'state') throw new RangeError(`${op.name}: ${t.name} is in memory ${from}, the op runs in ${mem}`);
+      if (t.kind === 'weight' && tensorBytes(t) > MAX_WEIGHT_COPY) {
+        throw new RangeError(`${op.name}: ${t.name} (${tensorBytes(t)} bytes) is in memory ${from}, the op's other weights in ${mem}`);
+      }
+      steps.push({ copy: t, from, mem });
+      present.add(key(t, mem));
+    }
+    const out = owner(op.output);
+    if (!fixed(out) && !homes.has(out)) homes.set(out, mem);
+    present.add(key(out, fixed(out) ? memOf(out) : mem));
+    steps.push({ op, mem });
+  }
+  return { steps, homes };
+}
+
+/** Offsets of placed bytes within each memory's arena, and the arenas' sizes. */
+export interface Placement {
+  /** key(tensor, memory) -> offset in that memory's arena. */
+  offsets: Map<string, number>;
+  /** Per memory: arena bytes (tensors) and scratch bytes (ops' work buffers, after the tensors). */
+  arenaBytes: number[];
+  scratchBytes: number[];
+}
+
+/**
+ * Greedy placement by lifetime, in each memory on its own: a tensor is born
+ * at the step that writes it and dies after the last step that reads it
+ * (graph outputs live to the end); a dead tensor's bytes go back to a free
+ * list, first fit, merged with neighbours.
+ */
+function place(g: Graph, steps: readonly Step[], homes: ReadonlyMap<Tensor, number>, nMem: number): Placement {
+  const where = (t: Tensor) => (fixed(t) ? memOf(t) : homes.get(t)!);
+  // what each step reads and writes, as (tensor, memory) keys
+  const reads = steps.map((s) => ('op' in s ? [...new Set(s.op.inputs.map(owner))].map((t) => key(t, where(t) === s.mem ? where(t) : s.mem)) : [key(s.copy, s.from)]));
+  const writes = steps.map((s) => ('op' in s ? { t: owner(s.op.output), mem: s.mem } : { t: s.copy, mem: s.mem }));
+  const lastUse = new Map<string, number>();
+  reads.forEach((ks, i) => ks.forEach((k) => lastUse.set(k, i)));
+  for (const t of g.outputs) lastUse.set(key(owner(t), where(owner(t))), steps.length);
+
+  const free: { off: number; size: number }[][] = Array.from({ length: nMem }, () => []);
+  const top = new Array<number>(nMem).fill(0);
+  const scratchBytes = new Array<number>(nMem).fill(0);
+  const offsets = new Map<string, number>();
+  const sizes = new Map<string, number>();
+  const alloc = (m: number, size: number): number => {
+    const list = free[m]!;
+    for (let i = 0; i < list.length; i++) {
+      const f = list[i]!;
       if (f.size >= size) {
         const off = f.off;
-        if (f.size === size) free.splice(i, 1);
+        if (f.size === size) list.splice(i, 1);
         else { f.off += size; f.size -= size; }
         return off;
       }
     }
-    const off = top;
-    top += size;
+    const off = top[m]!;
+    top[m] = off + size;
     return off;
   };
-  const release = (off: number, size: number) => {
-    free.push({ off, size });
-    free.sort((a, b) => a.off - b.off);
-    for (let i = 0; i + 1 < free.length;) {
-      const a = free[i]!, b = free[i + 1]!;
-      if (a.off + a.size === b.off) { a.size += b.size; free.splice(i + 1, 1); } else i++;
+  const release = (k: string) => {
+    const m = Number(k.slice(k.indexOf('@') + 1));
+    const list = free[m]!;
+    list.push({ off: offsets.get(k)!, size: sizes.get(k)! });
+    list.sort((a, b) => a.off - b.off);
+    for (let i = 0; i + 1 < list.length;) {
+      const a = list[i]!, b = list[i + 1]!;
+      if (a.off + a.size === b.off) { a.size += b.size; list.splice(i + 1, 1); } else i++;
     }
   };
 
-  let scratchBytes = 0;
-  g.ops.forEach((op, i) => {
-    scratchBytes = Math.max(scratchBytes, op.scratchBytes ?? 0);
-    const out = owner(op.output);
-    if (out.kind === 'intermediate' && !offsets.has(out.id)) offsets.set(out.id, alloc(alignUp(tensorBytes(out))));
-    // free what this op read for the last time (after its output is placed, so they never overlap)
-    for (const t of new Set(op.inputs.map(owner))) {
-      if (t.kind === 'intermediate' && lastUse.get(t.id) === i) release(offsets.get(t.id)!, alignUp(tensorBytes(t)));
+  steps.forEach((s, i) => {
+    if ('op' in s) scratchBytes[s.mem] = Math.max(scratchBytes[s.mem]!, s.op.scratchBytes ?? 0);
+    const w = writes[i]!;
+    const wk = key(w.t, w.mem);
+    const placed = !fixed(w.t) || 'copy' in s;
+    if (placed && !offsets.has(wk)) {
+      const size = alignUp(tensorBytes(w.t));
+      offsets.set(wk, alloc(w.mem, size));
+      sizes.set(wk, size);
     }
-    if (out.kind === 'intermediate' && !lastUse.has(out.id)) release(offsets.get(out.id)!, alignUp(tensorBytes(out)));
+    // free what this step read for the last time (after its output is placed, so they never overlap)
+    for (const k of new Set(reads[i])) if (sizes.has(k) && lastUse.get(k) === i) release(k);
+    if (placed && !lastUse.has(wk)) release(wk);
   });
-  return { offsets, arenaBytes: top, scratchBytes: alignUp(scratchBytes) };
+  return { offsets, arenaBytes: top, scratchBytes: scratchBytes.map(alignUp) };
 }
 
 /** A graph with its memory, encoded for the executor (exec.ts). */
 export class Plan {
-  private readonly arena: number;
-  private readonly ptrs = new Map<number, number>();
+  /** Per memory: the malloc'd arena (0 where a memory has none). */
+  private readonly arenas: number[];
+  private readonly outputs = new Map<Tensor, { ptr: number; mem: number }>();
+  /** Bytes of arenas and scratch over all memories. */
   readonly arenaBytes: number;
   readonly encoded: EncodedPlan;
+  private readonly kernels: readonly Kernels[];
 
-  constructor(readonly graph: Graph, private readonly kernels: Kernels) {
-    const placement = place(graph);
-    this.arenaBytes = placement.arenaBytes + placement.scratchBytes;
-    this.arena = kernels.malloc(this.arenaBytes + ALIGN);
-    const base = alignUp(this.arena);
-    const scratch = base + placement.arenaBytes;
-    const resolve = (t: Tensor): number => {
-      if (t.ptr !== undefined) return t.ptr;
-      if (t.kind === 'view') return resolve(t.base!) + t.viewOffset!;
-      const off = placement.offsets.get(t.id);
-      if (off === undefined) throw new Error(`tensor ${t.name} has no memory (never written)`);
-      return base + off;
+  /** kernels: one instance per memory the graph's tensors live in (index = Tensor.mem). */
+  constructor(readonly graph: Graph, kernels: Kernels | readonly Kernels[]) {
+    this.kernels = Array.isArray(kernels) ? kernels : [kernels as Kernels];
+    const nMem = this.kernels.length;
+    const { steps, homes } = schedule(graph);
+    const placement = place(graph, steps, homes, nMem);
+    this.arenas = new Array<number>(nMem).fill(0);
+    const bases: number[] = [];
+    const scratch: number[] = [];
+    let total = 0;
+    for (let m = 0; m < nMem; m++) {
+      const bytes = placement.arenaBytes[m]! + placement.scratchBytes[m]!;
+      total += bytes;
+      if (bytes > 0) this.arenas[m] = this.kernels[m]!.malloc(bytes + ALIGN);
+      bases.push(alignUp(this.arenas[m]!));
+      scratch.push(bases[m]! + placement.arenaBytes[m]!);
+    }
+    this.arenaBytes = total;
+    const where = (t: Tensor) => (fixed(t) ? memOf(t) : homes.get(t));
+    const resolve = (t: Tensor, mem: number): number => {
+      if (t.kind === 'view') return resolve(t.base!, mem) + t.viewOffset!;
+      if (fixed(t) && memOf(t) === mem) return t.ptr!;
+      const off = placement.offsets.get(key(t, mem));
+      if (off === undefined) throw new RangeError(`tensor ${t.name} has no memory (never written)`);
+      return bases[mem]! + off;
     };
-    for (const t of graph.outputs) this.ptrs.set(t.id, resolve(t));
+    for (const t of graph.outputs) {
+      const mem = where(owner(t));
+      if (mem === undefined) throw new RangeError(`graph output ${t.name} is never written`);
+      this.outputs.set(t, { ptr: resolve(t, mem), mem });
+    }
 
     const fns: string[] = [];
     const fnIndex = new Map<string, number>();
-    const phases: EncodedPlan['phases'] = [];
-    for (const op of graph.ops) {
-      for (const ph of op.phases) {
-        let fn = fnIndex.get(ph.fn);
-        if (fn === undefined) {
-          fn = fns.push(ph.fn) - 1;
-          fnIndex.set(ph.fn, fn);
-        }
+    const fnOf = (name: string) => {
+      let fn = fnIndex.get(name);
+      if (fn === undefined) {
+        fn = fns.push(name) - 1;
+        fnIndex.set(name, fn);
+      }
+      return fn;
+    };
+    const phases: EncodedPhase[] = [];
+    for (const s of steps) {
+      if ('copy' in s) {
+        // (from, src, to, dst, bytes): every thread copies its share
+        phases.push({ fn: fnOf(COPY_ACROSS_MEMORIES), mem: s.mem, dyn: [],
+          args: [s.from, resolve(s.copy, s.from), s.mem, resolve(s.copy, s.mem), tensorBytes(s.copy)] });
+        continue;
+      }
+      for (const ph of s.op.phases) {
         const args: number[] = [];
         const dyn: number[] = [];
         ph.args.forEach((a, i) => {
           if (typeof a === 'number') args.push(a);
-          else if ('scratch' in a) args.push(scratch + a.scratch);
-          else if (!('dyn' in a)) args.push(resolve(a.tensor) + (a.offset ?? 0));
+          else if ('scratch' in a) args.push(scratch[s.mem]! + a.scratch);
+          else if (!('dyn' in a)) args.push(resolve(a.tensor, s.mem) + (a.offset ?? 0));
           else {
             args.push(0);
-            dyn.push(i, DYNAMIC_SLOTS[a.dyn], a.tensor ? resolve(a.tensor) : 0, a.scale ?? 1);
+            dyn.push(i, DYNAMIC_SLOTS[a.dyn], a.tensor ? resolve(a.tensor, s.mem) : 0, a.scale ?? 1);
           }
         });
-        phases.push({ fn, args, dyn });
+        phases.push({ fn: fnOf(ph.fn), args, dyn, mem: s.mem });
       }
     }
     this.encoded = { fns, phases };
   }
 
-  /** Byte address of a graph output (valid until dispose). */
+  /** Byte address of a graph output (valid until dispose), in memory outputMem(t). */
   ptr(t: Tensor): number {
-    const p = t.ptr ?? this.ptrs.get(t.id);
-    if (p === undefined) throw new Error(`tensor ${t.name} is not an output of this graph`);
-    return p;
+    const p = this.outputs.get(t);
+    if (p === undefined) throw new RangeError(`tensor ${t.name} is not an output of this graph`);
+    return p.ptr;
+  }
+
+  /** The memory (index into the plan's kernels) a graph output is in. */
+  outputMem(t: Tensor): number {
+    const p = this.outputs.get(t);
+    if (p === undefined) throw new RangeError(`tensor ${t.name} is not an output of this graph`);
+    return p.mem;
   }
 
   dispose(): void {
-    this.kernels.free(this.arena);
+    this.arenas.forEach((a, m) => {
+      if (a) this.kernels[m]!.free(a);
+    });
   }
 }

@@ -45,7 +45,11 @@ export class GraphRunner {
   builds = 0;
   private disposed = false;
 
-  constructor(readonly kernels: Kernels, options: RunnerOptions) {
+  /** One kernels instance per memory of the model (index = Tensor.mem); one for most models. */
+  readonly kernels: readonly Kernels[];
+
+  constructor(kernels: Kernels | readonly Kernels[], options: RunnerOptions) {
+    this.kernels = Array.isArray(kernels) ? kernels as readonly Kernels[] : [kernels as Kernels];
     const { threads } = options;
     if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
       throw new RangeError(`threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
@@ -53,7 +57,7 @@ export class GraphRunner {
     this.maxPlans = options.maxPlans ?? DEFAULT_MAX_PLANS;
     if (!Number.isInteger(this.maxPlans) || this.maxPlans < 1) throw new RangeError(`maxPlans must be a positive integer, got ${options.maxPlans}`);
     this.threads = threads;
-    this.pool = ThreadPool.create(kernels, threads);
+    this.pool = ThreadPool.create(this.kernels, threads);
   }
 
   /** Plans held now (at most maxPlans). */
@@ -82,7 +86,7 @@ export class GraphRunner {
       return hit;
     }
     const g = new Graph();
-    const ops = new Ops(g, this.kernels, this.threads);
+    const ops = new Ops(g, this.kernels[0]!, this.threads);
     const output = build(ops);
     g.markOutput(output);
     const plan = new Plan(g, this.kernels);
@@ -108,7 +112,7 @@ export class GraphRunner {
 
   /** The first n floats of a plan's output (a view: copy it before the next run). */
   output(p: PlannedGraph, n: number): Float32Array {
-    return this.kernels.floats(p.plan.ptr(p.output), n);
+    return this.kernels[p.plan.outputMem(p.output)]!.floats(p.plan.ptr(p.output), n);
   }
 
   private check(): void {

@@ -12,7 +12,7 @@ import type { Kernels } from '../../wasm/loader.js';
 import { bindPlan, runPhases, type EncodedPlan } from '../graph/exec.js';
 import { CTL, CTL_INTS, createBarrier } from './control.js';
 import { trackStart } from './started.js';
-import type { WorkerKernelsInit } from './worker-kernels.js';
+import { workerStacks, type WorkerKernelsInit } from './worker-kernels.js';
 import { ThreadError } from '../errors.js';
 
 const WORKER_STACK = 512 * 1024;
@@ -45,10 +45,10 @@ export class ThreadPool {
   private disposed = false;
 
   private constructor(
-    private readonly kernels: Kernels,
+    private readonly kernels: readonly Kernels[],
     readonly nThreads: number,
     private readonly workers: Worker[],
-    private readonly stacks: number[],
+    private readonly stacks: { k: Kernels; ptr: number }[],
     control: ArrayBufferLike,
   ) {
     this.ctl = new Int32Array(control);
@@ -56,7 +56,9 @@ export class ThreadPool {
     this.barrier = createBarrier(this.ctl, nThreads);
   }
 
-  static create(kernels: Kernels, nThreads: number): ThreadPool {
+  static create(kernels: Kernels | readonly Kernels[], nThreads: number): ThreadPool {
+    const all = Array.isArray(kernels) ? kernels as readonly Kernels[] : [kernels as Kernels];
+    const k0 = all[0]!;
     if (!Number.isInteger(nThreads) || nThreads < 1) throw new RangeError(`threads must be a positive integer, got ${nThreads}`);
     if (nThreads > 1 && !canShareMemory()) {
       throw new RangeError(`threads: ${nThreads} needs SharedArrayBuffer, which this page lacks (it is not cross-origin isolated: ` +
@@ -64,12 +66,12 @@ export class ThreadPool {
     }
     const control = canShareMemory() ? new SharedArrayBuffer(CTL_INTS * 4) : new ArrayBuffer(CTL_INTS * 4);
     const workers: Worker[] = [];
-    const stacks: number[] = [];
+    const stacks: { k: Kernels; ptr: number }[] = [];
     const started: Promise<void>[] = [];
     const url = new URL('./pool-worker.js', import.meta.url);
     for (let ith = 1; ith < nThreads; ith++) {
-      const stack = kernels.malloc(WORKER_STACK);
-      stacks.push(stack);
+      const { stacks: mine, memories } = workerStacks(all, WORKER_STACK);
+      stacks.push(...mine);
       const w = new Worker(url, { type: 'module', name: `run-gguf thread ${ith}` });
       started.push(new Promise<void>((resolve, reject) => {
         w.addEventListener('message', (e: MessageEvent) => {
@@ -79,19 +81,19 @@ export class ThreadPool {
         w.addEventListener('error', (e: ErrorEvent) => reject(new ThreadError(`run-gguf thread ${ith} failed to start: ${e.message || url.href}`)));
       }));
       const init: PoolWorkerInit = {
-        type: 'init', module: kernels.module, relaxedModule: kernels.relaxedModule, memory: kernels.memory,
-        control: control as SharedArrayBuffer, stackTop: (stack + WORKER_STACK) & ~15, ith, nth: nThreads,
+        type: 'init', module: k0.module, relaxedModule: k0.relaxedModule, memories,
+        control: control as SharedArrayBuffer, ith, nth: nThreads,
       };
       w.postMessage(init);
       workers.push(w);
     }
     if (started.length > 0) trackStart(Promise.all(started).then(() => {}));
-    return new ThreadPool(kernels, nThreads, workers, stacks, control);
+    return new ThreadPool(all, nThreads, workers, stacks, control);
   }
 
   register(plan: EncodedPlan): number {
     const id = this.nextId++;
-    this.plans.set(id, bindPlan(plan, (name) => this.kernels.lookup(name)));
+    this.plans.set(id, bindPlan(plan, this.kernels));
     const msg: PoolWorkerPlan = { type: 'plan', id, plan };
     for (const w of this.workers) w.postMessage(msg);
     return id;
@@ -125,6 +127,6 @@ export class ThreadPool {
       Atomics.notify(this.ctl, CTL.JOB_GEN);
     }
     for (const w of this.workers) w.terminate();
-    for (const s of this.stacks) this.kernels.free(s);
+    for (const s of this.stacks) s.k.free(s.ptr);
   }
 }

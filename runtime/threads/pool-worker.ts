@@ -3,6 +3,7 @@
 import { bindPlan, runPhases } from '../graph/exec.js';
 import { CTL, createBarrier, waitForJob } from './control.js';
 import type { PoolWorkerInit, PoolWorkerPlan } from './pool-web.js';
+import type { Kernels } from '../../wasm/loader.js';
 import { startWorkerKernels } from './worker-kernels.js';
 
 interface WorkerScope {
@@ -14,17 +15,18 @@ const scope = globalThis as unknown as WorkerScope;
 
 type Bound = ReturnType<typeof bindPlan>;
 const plans = new Map<number, Bound>();
-let lookup: ((name: string) => ((...a: number[]) => unknown) | undefined) | undefined;
+/** This worker's kernels, one instance per memory, once started. */
+let kernels: Kernels[] | undefined;
 /** Plans that came before the kernels were ready. */
 const early: PoolWorkerPlan[] = [];
 let waiting: { id: number; resolve: (p: Bound) => void } | undefined;
 
 function takePlan(m: PoolWorkerPlan): void {
-  if (!lookup) {
+  if (!kernels) {
     early.push(m);
     return;
   }
-  if (m.plan) plans.set(m.id, bindPlan(m.plan, lookup));
+  if (m.plan) plans.set(m.id, bindPlan(m.plan, kernels));
   else plans.delete(m.id);
   const p = waiting && plans.get(waiting.id);
   if (p) {
@@ -43,8 +45,7 @@ function planArrival(id: number): Promise<Bound> {
 
 async function serve(init: PoolWorkerInit): Promise<void> {
   const ctl = new Int32Array(init.control);
-  const kernels = await startWorkerKernels(init);
-  lookup = (name) => kernels.lookup<(...a: number[]) => unknown>(name);
+  kernels = await startWorkerKernels(init);
   for (const m of early.splice(0)) takePlan(m);
   const dynamic = ctl.subarray(CTL.DYN);
   const barrier = createBarrier(ctl, init.nth);

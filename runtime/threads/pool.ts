@@ -6,6 +6,7 @@ import type { Kernels } from '../../wasm/loader.js';
 import { bindPlan, runPhases, type EncodedPlan } from '../graph/exec.js';
 import { CTL, CTL_INTS, createBarrier } from './control.js';
 import { trackStart } from './started.js';
+import { workerStacks } from './worker-kernels.js';
 import { ThreadError } from '../errors.js';
 
 const WORKER_STACK = 512 * 1024;
@@ -19,11 +20,11 @@ export class ThreadPool {
   private disposed = false;
 
   private constructor(
-    private readonly kernels: Kernels,
+    private readonly kernels: readonly Kernels[],
     readonly nThreads: number,
     private readonly workers: Worker[],
     private readonly ports: MessagePort[],
-    private readonly stacks: number[],
+    private readonly stacks: { k: Kernels; ptr: number }[],
     control: SharedArrayBuffer,
   ) {
     this.ctl = new Int32Array(control);
@@ -32,23 +33,27 @@ export class ThreadPool {
   }
 
   /**
-   * Starts nThreads - 1 workers (none for one thread). Returns at once: a run
-   * posted while workers are still starting waits for them at its first barrier.
+   * Starts nThreads - 1 workers (none for one thread), each with an instance
+   * of the kernels on every memory (kernels: one per memory, index = Tensor.mem).
+   * Returns at once: a run posted while workers are still starting waits for
+   * them at its first barrier.
    */
-  static create(kernels: Kernels, nThreads: number): ThreadPool {
+  static create(kernels: Kernels | readonly Kernels[], nThreads: number): ThreadPool {
+    const all = Array.isArray(kernels) ? kernels as readonly Kernels[] : [kernels as Kernels];
+    const k0 = all[0]!;
     if (!Number.isInteger(nThreads) || nThreads < 1) throw new RangeError(`threads must be a positive integer, got ${nThreads}`);
     const control = new SharedArrayBuffer(CTL_INTS * 4);
     const workers: Worker[] = [];
     const ports: MessagePort[] = [];
-    const stacks: number[] = [];
+    const stacks: { k: Kernels; ptr: number }[] = [];
     const url = new URL('./worker.js', import.meta.url);
     const started: Promise<void>[] = [];
     for (let ith = 1; ith < nThreads; ith++) {
-      const stack = kernels.malloc(WORKER_STACK);
-      stacks.push(stack);
+      const { stacks: mine, memories } = workerStacks(all, WORKER_STACK);
+      stacks.push(...mine);
       const { port1, port2 } = new MessageChannel();
       const w = new Worker(url, {
-        workerData: { module: kernels.module, relaxedModule: kernels.relaxedModule, memory: kernels.memory, control, stackTop: (stack + WORKER_STACK) & ~15, ith, nth: nThreads, plans: port2 },
+        workerData: { module: k0.module, relaxedModule: k0.relaxedModule, memories, control, ith, nth: nThreads, plans: port2 },
         transferList: [port2],
       });
       // the worker says 'ready' once its kernels are instantiated (see started.ts)
@@ -63,13 +68,13 @@ export class ThreadPool {
       ports.push(port1);
     }
     if (started.length > 0) trackStart(Promise.all(started).then(() => {}));
-    return new ThreadPool(kernels, nThreads, workers, ports, stacks, control);
+    return new ThreadPool(all, nThreads, workers, ports, stacks, control);
   }
 
   /** Makes a plan runnable on every thread; returns its id. */
   register(plan: EncodedPlan): number {
     const id = this.nextId++;
-    this.plans.set(id, bindPlan(plan, (name) => this.kernels.lookup(name)));
+    this.plans.set(id, bindPlan(plan, this.kernels));
     for (const p of this.ports) p.postMessage({ id, plan });
     return id;
   }
@@ -102,6 +107,6 @@ export class ThreadPool {
     for (const p of this.ports) p.close();
     // workers exit on their own; their stacks are freed once they cannot run
     for (const w of this.workers) void w.terminate();
-    for (const s of this.stacks) this.kernels.free(s);
+    for (const s of this.stacks) s.k.free(s.ptr);
   }
 }

@@ -19,13 +19,12 @@ parentPort?.postMessage('ready');
 const dynamic = ctl.subarray(CTL.DYN);
 const barrier = createBarrier(ctl, init.nth);
 const plans = new Map<number, ReturnType<typeof bindPlan>>();
-const lookup = (name: string) => kernels.lookup<(...a: number[]) => unknown>(name);
 
 function planFor(id: number) {
   // plans are posted before the run that needs them starts, so they are queued by now
   for (let msg = receiveMessageOnPort(init.plans); msg; msg = receiveMessageOnPort(init.plans)) {
     const m = msg.message as { id: number; plan?: EncodedPlan };
-    if (m.plan) plans.set(m.id, bindPlan(m.plan, lookup));
+    if (m.plan) plans.set(m.id, bindPlan(m.plan, kernels));
     else plans.delete(m.id);
   }
   const p = plans.get(id);

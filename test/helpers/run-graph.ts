@@ -8,7 +8,7 @@ import type { Kernels } from '../../wasm/loader.js';
 
 export function runAsThreads(k: Kernels, g: Graph, nth: number): Plan {
   const plan = new Plan(g, k);
-  for (const p of bindPlan(plan.encoded, (name) => k.lookup(name))) {
+  for (const p of bindPlan(plan.encoded, [k])) {
     for (let ith = 0; ith < nth; ith++) {
       p.argv[p.argv.length - 2] = ith;
       p.argv[p.argv.length - 1] = nth;
