@@ -7,8 +7,23 @@ import { join } from 'node:path';
 import { readGGUF, writeGGUF } from '../gguf/index.js';
 import { ggmlTypeInfo } from '../ggml-types.js';
 import { referenceTypes } from '../quant/index.js';
+import type { GGUFWriteSpec } from '../gguf/index.js';
+import { GGMLType } from '../ggml-types.js';
 import { LLAMA_SHAPES, llamaModelSpec } from './llama.js';
-import { quantMix } from './mix.js';
+import { quantMixFor } from './mix.js';
+import { MOE_SHAPES, moeModelSpec } from './moe.js';
+import type { SyntheticOptions } from './tensors.js';
+
+/** The shapes `--synthetic` knows: every Llama-family shape, and the MoE shapes of real size. */
+const SHAPES: Readonly<Record<string, (type: GGMLType, o: SyntheticOptions) => GGUFWriteSpec>> = {
+  ...Object.fromEntries(Object.entries(LLAMA_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => llamaModelSpec(s, type, o)])),
+  'qwen3-30b-a3b': (type, o) => moeModelSpec(MOE_SHAPES['qwen3-30b-a3b']!, type, o),
+};
+
+/** The names `--synthetic SHAPE:TYPE` takes. */
+export function syntheticShapes(): string[] {
+  return Object.keys(SHAPES);
+}
 
 /**
  * Random rows quantized per (type, row length, scale). Rows of a matrix are
@@ -33,12 +48,12 @@ export interface SyntheticModelSpec {
   seed: number;
 }
 
-/** Parses SHAPE:TYPE[:pure]; the shape must be one of LLAMA_SHAPES. */
+/** Parses SHAPE:TYPE[:pure]; the shape must be one of syntheticShapes(). */
 export function parseSyntheticSpec(spec: string, seed = 1): SyntheticModelSpec {
   const i = spec.indexOf(':');
-  if (i <= 0 || i === spec.length - 1) throw new RangeError(`"${spec}": expected SHAPE:TYPE, e.g. llama-160m:Q4_0 (shapes: ${Object.keys(LLAMA_SHAPES).join(', ')})`);
+  if (i <= 0 || i === spec.length - 1) throw new RangeError(`"${spec}": expected SHAPE:TYPE, e.g. llama-160m:Q4_0 (shapes: ${syntheticShapes().join(', ')})`);
   const shape = spec.slice(0, i).toLowerCase();
-  if (!LLAMA_SHAPES[shape]) throw new RangeError(`unknown synthetic shape "${spec.slice(0, i)}" (shapes: ${Object.keys(LLAMA_SHAPES).join(', ')})`);
+  if (!SHAPES[shape]) throw new RangeError(`unknown synthetic shape "${spec.slice(0, i)}" (shapes: ${syntheticShapes().join(', ')})`);
   return { shape, type: spec.slice(i + 1), seed };
 }
 
@@ -65,16 +80,16 @@ export interface EnsureSyntheticOptions {
  * generated one at a time as they are written: memory stays bounded.
  */
 export async function ensureSyntheticModel(spec: SyntheticModelSpec, options: EnsureSyntheticOptions = {}): Promise<SyntheticModel> {
-  const shape = LLAMA_SHAPES[spec.shape];
-  if (!shape) throw new RangeError(`unknown synthetic shape "${spec.shape}"`);
-  const mix = quantMix(spec.type, shape);
+  const build = SHAPES[spec.shape];
+  if (!build) throw new RangeError(`unknown synthetic shape "${spec.shape}"`);
+  const mix = quantMixFor(spec.type, build(GGMLType.F32, {}));
   const dir = options.dir ?? syntheticCacheDir();
   const fileName = `${spec.shape}-${mix.name.replace(':', '-')}${spec.seed === 1 ? '' : `-s${spec.seed}`}.gguf`;
   const path = join(dir, fileName);
   const stamp = `${spec.shape}:${mix.name} seed=${spec.seed} rows=${DISTINCT_ROWS} v${GENERATOR_VERSION}`;
   if (existsSync(path) && (await stampOf(path)) === stamp) return { path, written: false, ms: 0 };
 
-  const writeSpec = llamaModelSpec(shape, mix.base, {
+  const writeSpec = build(mix.base, {
     seed: spec.seed,
     matrixType: mix.matrixType,
     fileType: mix.fileType,

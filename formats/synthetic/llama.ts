@@ -38,6 +38,8 @@ export interface LlamaShape {
 
 /** Shapes of real models (for benchmarks), and small ones for tests. */
 export const LLAMA_SHAPES: Readonly<Record<string, LlamaShape>> = {
+  // Llama 3.1 8B: GQA 4:1, llama3 rope_freqs, a 128k vocabulary (a 4.9 GB Q4_K_M file: past one 4 GiB memory)
+  'llama-3.1-8b': { n_vocab: 128256, n_embd: 4096, n_layer: 32, n_head: 32, n_head_kv: 8, n_ff: 14336, n_ctx_train: 131072, rope_freq_base: 500000, ropeFreqs: true },
   'tinyllama-1.1b': { n_vocab: 32000, n_embd: 2048, n_layer: 22, n_head: 32, n_head_kv: 4, n_ff: 5632, n_ctx_train: 2048 },
   'llama-160m': { n_vocab: 32000, n_embd: 768, n_layer: 12, n_head: 12, n_head_kv: 12, n_ff: 3072, n_ctx_train: 2048 },
   // Qwen2.5-0.5B's sizes (q/k/v biases, NEOX rope). Its row length 896 is not a multiple of

@@ -17,6 +17,8 @@ export interface MoeShape {
   n_layer: number;
   n_head: number;
   n_head_kv: number;
+  /** Size of each head when it is not n_embd / n_head (Qwen3-MoE: 128 with n_embd 2048, 32 heads). */
+  head_dim?: number;
   /** Width of each expert's FFN (n_ff_exp). */
   n_ff_exp: number;
   n_expert: number;
@@ -40,6 +42,8 @@ export const MOE_SHAPES: Readonly<Record<string, MoeShape>> = {
   // Qwen3-30B-A3B: 128 experts, 8 per token, GQA, QK norm
   'qwen3moe-tiny': { arch: 'qwen3moe', n_vocab: 512, n_embd: 256, n_layer: 2, n_head: 4, n_head_kv: 2, n_ff_exp: 256, n_expert: 16, n_expert_used: 4, n_ctx_train: 512, rope_freq_base: 1000000 },
   // Granite 3.0 1B-A400M: 32 experts, 8 per token, Granite's multipliers
+  // Qwen3-30B-A3B at full size (benchmarks: an 18 GB Q4_K_M file, 3B parameters active per token)
+  'qwen3-30b-a3b': { arch: 'qwen3moe', n_vocab: 151936, n_embd: 2048, n_layer: 48, n_head: 32, n_head_kv: 4, head_dim: 128, n_ff_exp: 768, n_expert: 128, n_expert_used: 8, n_ctx_train: 40960, rope_freq_base: 1000000 },
   'granitemoe-tiny': {
     arch: 'granitemoe', n_vocab: 512, n_embd: 256, n_layer: 2, n_head: 4, n_head_kv: 2, n_ff_exp: 256, n_expert: 8, n_expert_used: 4, n_ctx_train: 512,
     granite: { embeddingScale: 12, residualScale: 0.22, attentionScale: 0.015625, logitScale: 6 },
@@ -52,7 +56,8 @@ const GRANITE_DEFAULT = { embeddingScale: 12, residualScale: 0.22, attentionScal
 /** The write spec of a random MoE model whose matrices are `type` (norms and routers stay F32, as llama.cpp leaves them). */
 export function moeModelSpec(s: MoeShape, type: GGMLType, options: SyntheticOptions = {}): GGUFWriteSpec {
   const arch = s.arch === 'mixtral' ? 'llama' : s.arch;
-  const headDim = s.n_embd / s.n_head;
+  const headDim = s.head_dim ?? s.n_embd / s.n_head;
+  const nEmbdQ = headDim * s.n_head;
   const nEmbdKv = headDim * s.n_head_kv;
   const nShexp = s.arch === 'qwen2moe' ? s.n_ff_shexp ?? 4 * s.n_ff_exp : s.n_ff_shexp ?? 0;
   const u32 = GGUFValueType.UINT32;
@@ -74,6 +79,9 @@ export function moeModelSpec(s: MoeShape, type: GGMLType, options: SyntheticOpti
     { key: `${arch}.rope.freq_base`, value: s.rope_freq_base ?? 10000, type: f32 },
     { key: `${arch}.attention.layer_norm_rms_epsilon`, value: 1e-6, type: f32 },
   ];
+  if (s.head_dim !== undefined) {
+    kv.push({ key: `${arch}.attention.key_length`, value: headDim, type: u32 }, { key: `${arch}.attention.value_length`, value: headDim, type: u32 });
+  }
   if (s.arch === 'qwen2moe' || s.arch === 'qwen3moe') kv.push({ key: `${arch}.expert_feed_forward_length`, value: s.n_ff_exp, type: u32 });
   if (nShexp) kv.push({ key: `${arch}.expert_shared_feed_forward_length`, value: nShexp, type: u32 });
   if (s.arch === 'granitemoe') {
@@ -107,11 +115,11 @@ export function moeModelSpec(s: MoeShape, type: GGMLType, options: SyntheticOpti
   for (let il = 0; il < s.n_layer; il++) {
     const p = `blk.${il}`;
     vector(`${p}.attn_norm.weight`, s.n_embd, 1, 0.1);
-    matrix(`${p}.attn_q.weight`, s.n_embd, s.n_embd, proj);
+    matrix(`${p}.attn_q.weight`, s.n_embd, nEmbdQ, proj);
     matrix(`${p}.attn_k.weight`, s.n_embd, nEmbdKv, proj);
     matrix(`${p}.attn_v.weight`, s.n_embd, nEmbdKv, proj);
     if (s.arch === 'qwen2moe') {
-      vector(`${p}.attn_q.bias`, s.n_embd, 0, 0.5);
+      vector(`${p}.attn_q.bias`, nEmbdQ, 0, 0.5);
       vector(`${p}.attn_k.bias`, nEmbdKv, 0, 0.5);
       vector(`${p}.attn_v.bias`, nEmbdKv, 0, 0.5);
     }
@@ -119,7 +127,7 @@ export function moeModelSpec(s: MoeShape, type: GGMLType, options: SyntheticOpti
       vector(`${p}.attn_q_norm.weight`, headDim, 1, 0.2);
       vector(`${p}.attn_k_norm.weight`, headDim, 1, 0.2);
     }
-    matrix(`${p}.attn_output.weight`, s.n_embd, s.n_embd, proj * branch);
+    matrix(`${p}.attn_output.weight`, nEmbdQ, s.n_embd, proj * branch);
     vector(`${p}.ffn_norm.weight`, s.n_embd, 1, 0.1);
     // the router stays F32, as llama.cpp's converter and quantizer leave it
     matrix(`${p}.ffn_gate_inp.weight`, s.n_embd, s.n_expert, (s.routerSigma ?? 2) * proj, GGMLType.F32);

@@ -118,6 +118,7 @@ export function serve(port: HostPort): void {
     try {
       model = await loadModel(files.source, {
         contextSize: req.options.contextSize,
+        memoryBytes: req.options.memoryBytes,
         signal,
         onProgress: hasUrl ? undefined : (p) => progress(p.loadedBytes, p.totalBytes),
         onWarning: (message) => port.post({ type: 'warning', id: req.id, message }),
@@ -145,6 +146,7 @@ export function serve(port: HostPort): void {
         embeddingLength: m.hparams.n_embd,
         layerCount: m.hparams.n_layer,
         weightBytes: m.gguf.tensors.reduce((s, t) => s + t.nBytes, 0),
+        memories: m.memories.length,
         simd: m.kernels.simd,
       },
       threads,

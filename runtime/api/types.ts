@@ -36,6 +36,11 @@ export interface LoadModelOptions {
   onWarning?: (message: string) => void;
   /** Where the host worker script is, when a bundler moved it. Default: host-worker.js beside this module. */
   workerUrl?: string | URL;
+  /**
+   * The most bytes one WebAssembly memory may hold (default and at most 4 GiB).
+   * Models past it are spread over several memories, whole layers per memory.
+   */
+  memoryBytes?: number;
 }
 
 /** What a loaded model is, read from its metadata. */
@@ -50,6 +55,8 @@ export interface ModelInfo {
   layerCount: number;
   /** Bytes of weights in memory. */
   weightBytes: number;
+  /** WebAssembly memories the model is spread over (1 unless it needs more than 4 GiB). */
+  memories: number;
   /** 'relaxed' or 'baseline': the SIMD level the kernels run with. */
   simd: string;
 }

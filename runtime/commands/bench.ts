@@ -1,8 +1,7 @@
 // run-gguf bench: prompt-processing and generation throughput, measured and
 // printed as llama.cpp's llama-bench does, so the two tables compare row by row.
 import { parseArgs } from 'node:util';
-import { ensureSyntheticModel, parseSyntheticSpec, syntheticCacheDir } from '../../formats/synthetic/cache.js';
-import { LLAMA_SHAPES } from '../../formats/synthetic/llama.js';
+import { ensureSyntheticModel, parseSyntheticSpec, syntheticCacheDir, syntheticShapes } from '../../formats/synthetic/cache.js';
 import { mixNames } from '../../formats/synthetic/mix.js';
 import {
   BENCH_DEFAULTS, benchFile, benchParams, createPrinter, defaultThreads, OUTPUT_FORMATS, parseIntList, type OutputFormat,
@@ -21,7 +20,7 @@ Options:
       --synthetic SHAPE:TYPE
                             a random-weight model, written once to
                             ${syntheticCacheDir()}
-                            shapes: ${Object.keys(LLAMA_SHAPES).join(', ')}
+                            shapes: ${syntheticShapes().join(', ')}
                             types: ${mixNames().join(', ')}
                             (llama-quantize's mixes), any ggml type name (every
                             matrix that type), or TYPE:pure
