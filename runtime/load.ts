@@ -112,7 +112,13 @@ export async function machineMemory(): Promise<number | undefined> {
 
 const CHUNK = 16 * 1024 * 1024;
 
-/** A stretch of one file whose tensors all go to one memory: read with large sequential reads. */
+/**
+ * The longest stretch allocated at once: emscripten's sbrk takes a signed
+ * 32-bit increment, so one malloc past 2 GiB fails even in a 4 GiB memory.
+ */
+const MAX_RUN = 1024 ** 3;
+
+/** A stretch of one file whose tensors all go to one memory, in one allocation: read with large sequential reads. */
 interface Run {
   file: string;
   lo: number;
@@ -123,10 +129,10 @@ interface Run {
 
 /**
  * Copies every tensor's bytes into its memory (memoryOf: runtime/shards.ts;
- * all in memory 0 unless the model is spread over several). Each memory gets
- * one region holding its stretches of the files; consecutive tensors of a
- * file that go to the same memory keep their relative offsets (GGUF aligns
- * them, to 32 bytes by default) and are read as one stretch, in file order.
+ * all in memory 0 unless the model is spread over several). Consecutive
+ * tensors of a file that go to the same memory keep their relative offsets
+ * (GGUF aligns them, to 32 bytes by default) and are read as one stretch of
+ * at most MAX_RUN bytes, in file order, into one allocation.
  * Returns graph tensors (kind 'weight') by name and the regions to free.
  */
 export async function loadWeights(
@@ -145,7 +151,8 @@ export async function loadWeights(
   for (const t of order) {
     const mem = memoryOf(t.name);
     const last = runs.at(-1);
-    const run = last && last.file === t.file && last.mem === mem ? last : { file: t.file, lo: t.offset, hi: t.offset, mem, base: 0 };
+    const joins = last && last.file === t.file && last.mem === mem && t.offset + t.bytes - last.lo <= MAX_RUN;
+    const run = joins ? last : { file: t.file, lo: t.offset, hi: t.offset, mem, base: 0 };
     if (run !== last) runs.push(run);
     run.hi = Math.max(run.hi, t.offset + t.bytes);
     runOf.set(t.name, run);
@@ -153,18 +160,11 @@ export async function loadWeights(
   const regions: { mem: number; ptr: number }[] = [];
   let total = 0;
   try {
-    for (let mem = 0; mem < memories.length; mem++) {
-      const mine = runs.filter((r) => r.mem === mem);
-      const bytes = mine.reduce((n, r) => n + alignUp(r.hi - r.lo), 0);
-      if (bytes === 0) continue;
-      const ptr = memories[mem]!.malloc(bytes + ALIGN);
-      regions.push({ mem, ptr });
-      let at = alignUp(ptr);
-      for (const r of mine) {
-        r.base = at;
-        at += alignUp(r.hi - r.lo);
-      }
-      total += bytes;
+    for (const r of runs) {
+      const ptr = memories[r.mem]!.malloc(r.hi - r.lo + ALIGN);
+      regions.push({ mem: r.mem, ptr });
+      r.base = alignUp(ptr);
+      total += r.hi - r.lo;
     }
     let loaded = 0;
     let open: { file: string; fh: Required<Pick<TensorByteSource, 'readInto' | 'close'>> } | undefined;
