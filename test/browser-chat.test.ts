@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { loadModel } from '../runtime/api/index.js';
+import { Context, loadModel as loadCore } from '../runtime/index.js';
 import { browserSkipReason, CHROMIUM, serveStatic } from './helpers/browser.js';
 import { writeTinyModel, type TinyModel } from './helpers/browser-model.js';
 import { REPO_ROOT } from './helpers/shared.js';
@@ -52,7 +53,20 @@ async function waitForState(page: Page, states: string[], timeout = 60_000): Pro
   return page.evaluate(() => document.body.dataset.state ?? '');
 }
 
-async function runPage(browser: Browser, tiny: TinyModel, isolated: boolean, reference: NodeReference): Promise<void> {
+/** A memory size holding about one layer of the tiny model, so loading spreads it over 3+ memories. */
+async function oneLayerMemoryBytes(path: string): Promise<number> {
+  const m = await loadCore(path);
+  try {
+    const hp = m.hparams;
+    const layer0 = m.gguf.tensors.filter((t) => t.name.startsWith('blk.0.')).reduce((n, t) => n + t.nBytes + 64, 0);
+    const kv = Context.kvBytes(hp, Math.min(4096, hp.n_ctx_train)) / hp.n_layer;
+    return Math.ceil(((layer0 + kv) * 4) / 3) + 4096;
+  } finally {
+    m.dispose();
+  }
+}
+
+async function runPage(browser: Browser, tiny: TinyModel, isolated: boolean, reference: NodeReference, memoryBytes: number): Promise<void> {
   const server = await serveStatic({
     '/': join(REPO_ROOT, 'examples', 'electron'),
     '/node_modules/run-gguf/dist/browser': join(REPO_ROOT, 'dist', 'browser'),
@@ -119,6 +133,19 @@ async function runPage(browser: Browser, tiny: TinyModel, isolated: boolean, ref
     assert.ok(api.events >= 2, `${label}: ${api.events} progress events while loading from the URL`);
 
     if (isolated) {
+      // the model spread over several WebAssembly memories in the page's workers: the same ids
+      const spread = await page.evaluate(async ({ seed, prompt, maxTokens, memoryBytes }) => {
+        const { loadModel } = await import('run-gguf' as string) as typeof import('../runtime/api/index.js');
+        const model = await loadModel('/models/tiny.gguf', { memoryBytes });
+        const chat = await model.createChat();
+        await chat.send(prompt, { seed, temperature: 0.8, maxTokens }).result;
+        const out = { tokens: await chat.contextTokens(), memories: model.info.memories };
+        await model.dispose();
+        return out;
+      }, { seed: SEED, prompt: PROMPT, maxTokens: MAX_TOKENS, memoryBytes });
+      assert.ok(spread.memories >= 3, `${label}: ${spread.memories} memories`);
+      assert.equal(spread.tokens, reference.tokens, `${label}: spread over ${spread.memories} memories, the ids equal the Node run's`);
+      console.log(`  ${label}: the model spread over ${spread.memories} memories of ${(memoryBytes / 1024).toFixed(0)} KiB gives the same ids`);
       assert.is(threads, env.cores, `${label}: one thread per core`);
       assert.is(notice, '');
       if (env.cores > 1) assert.ok(server.requested.includes('/node_modules/run-gguf/dist/browser/pool-worker.js'), 'pool workers started');
@@ -149,8 +176,9 @@ if (skip) {
     try {
       const reference = await nodeReference(tiny.path);
       assert.ok(reference.generated > 0 && reference.tokens.length > 20);
-      await runPage(browser, tiny, true, reference);
-      await runPage(browser, tiny, false, reference);
+      const memoryBytes = await oneLayerMemoryBytes(tiny.path);
+      await runPage(browser, tiny, true, reference, memoryBytes);
+      await runPage(browser, tiny, false, reference, memoryBytes);
     } finally {
       await browser.close();
       tiny.cleanup();
