@@ -61,7 +61,8 @@ export async function serveStatic(mounts: Record<string, string>, options: { iso
     headers['content-type'] = TYPES[extname(file)] ?? 'application/octet-stream';
     headers['content-length'] = String(statSync(file).size);
     res.writeHead(200, headers);
-    if (extname(file) !== '.gguf') {
+    // big models stream at disk speed (the trickle below would take hours)
+    if (extname(file) !== '.gguf' || statSync(file).size > 64 * 1024 ** 2) {
       createReadStream(file).pipe(res);
       return;
     }
