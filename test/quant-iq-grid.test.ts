@@ -1,0 +1,98 @@
+// The grid i-quants' scalar references (formats/quant/iq1.ts, iq2.ts, iq3.ts)
+// against ggml itself: libggml-base's to_float (through koffi,
+// test/helpers/ggml-quants.ts) must give the same floats bit for bit, on
+// random blocks (every bit pattern is a valid block, except that the f16
+// scale is kept finite) and on blocks ggml's own quantizer made from
+// gaussian rows with an importance matrix of ones and a random one.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { GGMLType, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
+import { dequantizeOnlyTypes, dequantizeRow, quantizeRow } from '../formats/quant/index.js';
+import { ggmlQuants, type GgmlQuants } from './helpers/ggml-quants.js';
+import { gaussian, mulberry32 } from './helpers/rng.js';
+
+const T = GGMLType;
+export const IQ_GRID_TYPES = [T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.IQ3_XXS, T.IQ3_S, T.IQ1_S, T.IQ1_M] as const;
+const QK_K = 256;
+const name = (t: GGMLType) => ggmlTypeInfo(t)!.name;
+
+/** Random bytes with a finite f16 super-block scale (an inf/nan scale is garbage in ggml too). */
+function randomBlocks(type: GGMLType, nb: number, seed: number): Uint8Array {
+  const rand = mulberry32(seed);
+  const size = ggmlTypeInfo(type)!.typeSize;
+  const b = new Uint8Array(nb * size);
+  for (let i = 0; i < b.length; i++) b[i] = (rand() * 256) | 0;
+  for (let i = 0; i < nb; i++) {
+    // iq1_m keeps the top bits of its f16 in the scale nibbles; bit 14 of the f16 is bit 14 of the last u16
+    if (type === T.IQ1_M) b[i * size + 55]! &= 0xbf;
+    else b[i * size + 1]! &= 0xbb; // exponent < 31
+  }
+  return b;
+}
+
+function sameBits(got: Float32Array, want: Float32Array, what: string): void {
+  const g = new Uint32Array(got.buffer, got.byteOffset, got.length);
+  const w = new Uint32Array(want.buffer, want.byteOffset, want.length);
+  assert.is(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < g.length; i++) {
+    if (g[i] !== w[i]) assert.unreachable(`${what}: element ${i} is ${got[i]} (0x${g[i]!.toString(16)}), ggml ${want[i]} (0x${w[i]!.toString(16)})`);
+  }
+}
+
+let oracle: GgmlQuants | string;
+test.before(async () => {
+  oracle = await ggmlQuants();
+  if (typeof oracle === 'string') console.log(`  skip: the ggml oracle tests do not run: ${oracle}`);
+});
+
+test('the grid i-quants are the dequantize-only reference types', () => {
+  assert.equal([...dequantizeOnlyTypes()].sort((a, b) => a - b), [...IQ_GRID_TYPES].sort((a, b) => a - b));
+  for (const t of IQ_GRID_TYPES) {
+    assert.throws(() => quantizeRow(t, new Float32Array(QK_K)), /not quantized yet/, name(t));
+    assert.throws(() => dequantizeRow(t, new Uint8Array(rowSize(t, QK_K) - 1), QK_K), RangeError, name(t));
+  }
+});
+
+for (const type of IQ_GRID_TYPES) {
+  test(`${name(type)}: dequantizeRow equals ggml's to_float bit for bit (random blocks, ggml-quantized rows)`, () => {
+    if (typeof oracle === 'string') return;
+    const g = oracle;
+    // random blocks: every field's every value, 512 blocks
+    const nb = 512;
+    const rnd = randomBlocks(type, nb, 0x1a2b + type);
+    sameBits(dequantizeRow(type, rnd, nb * QK_K), g.dequantize(type, rnd, nb * QK_K), `${name(type)} random blocks`);
+    // scales at the ends of the f16 range: zero, subnormal, the largest finite
+    const ends = randomBlocks(type, 3, 0x77 + type);
+    const size = ggmlTypeInfo(type)!.typeSize;
+    const setD = (blk: number, h: number) => {
+      if (type === T.IQ1_M) {
+        const o = blk * size + 48;
+        for (let k = 0; k < 4; k++) {
+          const u = (ends[o + 2 * k]! | (ends[o + 2 * k + 1]! << 8)) & 0x0fff;
+          const v = u | (((h >> (4 * k)) & 0xf) << 12);
+          ends[o + 2 * k] = v & 0xff;
+          ends[o + 2 * k + 1] = v >> 8;
+        }
+      } else {
+        ends[blk * size] = h & 0xff;
+        ends[blk * size + 1] = h >> 8;
+      }
+    };
+    setD(0, 0x0000);
+    setD(1, 0x8001);
+    setD(2, 0x7bff);
+    sameBits(dequantizeRow(type, ends, 3 * QK_K), g.dequantize(type, ends, 3 * QK_K), `${name(type)} extreme scales`);
+    // ggml's quantizer on gaussian rows with outliers, importance all ones and random
+    const n = 4 * QK_K;
+    const rand = mulberry32(0x5eed + type);
+    const x = gaussian(rand, 8 * n, 1);
+    for (let i = 13; i < x.length; i += 301) x[i]! *= 25;
+    const imRandom = new Float32Array(n).map(() => 0.1 + 3 * rand());
+    for (const [label, im] of [['ones', undefined], ['random', imRandom]] as const) {
+      const q = g.quantize(type, x, n, im);
+      sameBits(dequantizeRow(type, q, x.length), g.dequantize(type, q, x.length), `${name(type)} quantized (imatrix ${label})`);
+    }
+  });
+}
+
+test.run();
