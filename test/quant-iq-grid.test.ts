@@ -9,26 +9,11 @@ import * as assert from 'uvu/assert';
 import { GGMLType, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
 import { dequantizeOnlyTypes, dequantizeRow, quantizeRow } from '../formats/quant/index.js';
 import { ggmlQuants, type GgmlQuants } from './helpers/ggml-quants.js';
+import { IQ_GRID_TYPES, randomIqBlocks as randomBlocks, setIqScale } from './helpers/iq-blocks.js';
 import { gaussian, mulberry32 } from './helpers/rng.js';
 
-const T = GGMLType;
-export const IQ_GRID_TYPES = [T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.IQ3_XXS, T.IQ3_S, T.IQ1_S, T.IQ1_M] as const;
 const QK_K = 256;
 const name = (t: GGMLType) => ggmlTypeInfo(t)!.name;
-
-/** Random bytes with a finite f16 super-block scale (an inf/nan scale is garbage in ggml too). */
-function randomBlocks(type: GGMLType, nb: number, seed: number): Uint8Array {
-  const rand = mulberry32(seed);
-  const size = ggmlTypeInfo(type)!.typeSize;
-  const b = new Uint8Array(nb * size);
-  for (let i = 0; i < b.length; i++) b[i] = (rand() * 256) | 0;
-  for (let i = 0; i < nb; i++) {
-    // iq1_m keeps the top bits of its f16 in the scale nibbles; bit 14 of the f16 is bit 14 of the last u16
-    if (type === T.IQ1_M) b[i * size + 55]! &= 0xbf;
-    else b[i * size + 1]! &= 0xbb; // exponent < 31
-  }
-  return b;
-}
 
 function sameBits(got: Float32Array, want: Float32Array, what: string): void {
   const g = new Uint32Array(got.buffer, got.byteOffset, got.length);
@@ -63,21 +48,7 @@ for (const type of IQ_GRID_TYPES) {
     sameBits(dequantizeRow(type, rnd, nb * QK_K), g.dequantize(type, rnd, nb * QK_K), `${name(type)} random blocks`);
     // scales at the ends of the f16 range: zero, subnormal, the largest finite
     const ends = randomBlocks(type, 3, 0x77 + type);
-    const size = ggmlTypeInfo(type)!.typeSize;
-    const setD = (blk: number, h: number) => {
-      if (type === T.IQ1_M) {
-        const o = blk * size + 48;
-        for (let k = 0; k < 4; k++) {
-          const u = (ends[o + 2 * k]! | (ends[o + 2 * k + 1]! << 8)) & 0x0fff;
-          const v = u | (((h >> (4 * k)) & 0xf) << 12);
-          ends[o + 2 * k] = v & 0xff;
-          ends[o + 2 * k + 1] = v >> 8;
-        }
-      } else {
-        ends[blk * size] = h & 0xff;
-        ends[blk * size + 1] = h >> 8;
-      }
-    };
+    const setD = (blk: number, h: number) => setIqScale(type, ends, blk, h);
     setD(0, 0x0000);
     setD(1, 0x8001);
     setD(2, 0x7bff);
