@@ -18,7 +18,7 @@
 // The machine may be shared: run twice and keep the better when it matters.
 import { Bench } from 'tinybench';
 import { GGMLType, allGGMLTypes, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
-import { dequantizeRow, quantizeRow } from '../formats/quant/index.js';
+import { dequantizeOnlyTypes, dequantizeRow, quantizeRow } from '../formats/quant/index.js';
 import { WEIGHT_TYPES } from '../wasm/kernel-table.js';
 import { loadKernels, type Kernels, type MatvecFn, type RowFn } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from '../test/helpers/rng.js';
@@ -45,9 +45,25 @@ interface Row {
   scalarMs: number;
 }
 
-/** Bytes of one row of `type`: raw f32 for F32, the reference quantizer otherwise. */
+/**
+ * Bytes of one row of `type`: raw f32 for F32, the reference quantizer
+ * otherwise, and for the types we only dequantize (the grid i-quants) random
+ * blocks with a small finite f16 scale: every other bit pattern is a valid
+ * block of theirs, and the kernels' speed does not depend on the values.
+ */
 function encodeRow(type: GGMLType, x: Float32Array): Uint8Array {
   if (type === GGMLType.F32) return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
+  if (dequantizeOnlyTypes().includes(type)) {
+    const { typeSize, blockSize } = ggmlTypeInfo(type)!;
+    const b = new Uint8Array((x.length / blockSize) * typeSize);
+    for (let i = 0; i < b.length; i++) b[i] = (Math.abs(x[i % x.length]!) * 1e6) & 0xff;
+    // the f16 scale (iq1_m keeps its top bits in the last scale byte's high nibble): exponent kept small
+    for (let o = 0; o < b.length; o += typeSize) {
+      if (type === GGMLType.IQ1_M) b[o + typeSize - 1]! &= 0x3f;
+      else b[o + 1]! &= 0x23;
+    }
+    return b;
+  }
   return quantizeRow(type, x);
 }
 

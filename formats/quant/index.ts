@@ -4,6 +4,9 @@ import type { BlockCodec } from './codec.js';
 import { FLOAT_CODECS } from './floats.js';
 import { LEGACY_CODECS } from './legacy.js';
 import { KQUANT_CODECS } from './kquants.js';
+import { IQ1_DEQUANTIZERS } from './iq1.js';
+import { IQ2_DEQUANTIZERS } from './iq2.js';
+import { IQ3_DEQUANTIZERS } from './iq3.js';
 
 export type { BlockCodec } from './codec.js';
 export { quantizeRowWeighted, weightedTypes } from './weighted.js';
@@ -14,6 +17,21 @@ const CODECS: Partial<Record<GGMLType, BlockCodec>> = {
   ...KQUANT_CODECS,
 };
 
+/**
+ * Types read but not yet written here: the grid i-quants, whose quantizers
+ * need an importance matrix and ggml's grid-search tables.
+ */
+const DEQUANTIZERS: Partial<Record<GGMLType, (src: Uint8Array, dst: Float32Array) => void>> = {
+  ...IQ1_DEQUANTIZERS,
+  ...IQ2_DEQUANTIZERS,
+  ...IQ3_DEQUANTIZERS,
+};
+
+/** Types with a reference dequantizer but no quantizer here. */
+export function dequantizeOnlyTypes(): GGMLType[] {
+  return Object.keys(DEQUANTIZERS).map(Number) as GGMLType[];
+}
+
 /** Types with a reference codec here. */
 export function referenceTypes(): GGMLType[] {
   return Object.keys(CODECS).map(Number) as GGMLType[];
@@ -23,6 +41,7 @@ function codecFor(type: GGMLType): BlockCodec {
   const codec = CODECS[type];
   if (!codec) {
     const name = ggmlTypeInfo(type)?.name ?? `type ${type}`;
+    if (DEQUANTIZERS[type]) throw new RangeError(`no reference codec for ${name}: it is dequantized here but not quantized yet`);
     throw new RangeError(`no reference codec for ${name}`);
   }
   return codec;
@@ -40,6 +59,8 @@ export function dequantizeRow(type: GGMLType, src: Uint8Array, n: number): Float
   const need = rowSize(type, n);
   if (src.length < need) throw new RangeError(`dequantizeRow: ${n} elements need ${need} bytes, got ${src.length}`);
   const dst = new Float32Array(n);
-  codecFor(type).dequantize(src.subarray(0, need), dst);
+  const only = DEQUANTIZERS[type];
+  if (only) only(src.subarray(0, need), dst);
+  else codecFor(type).dequantize(src.subarray(0, need), dst);
   return dst;
 }
