@@ -4,6 +4,9 @@ import type { BlockCodec } from './codec.js';
 import { FLOAT_CODECS } from './floats.js';
 import { LEGACY_CODECS } from './legacy.js';
 import { KQUANT_CODECS } from './kquants.js';
+import { IQ4_CODECS } from './iq4.js';
+import { MXFP4_CODECS } from './mxfp4.js';
+import { TERNARY_CODECS } from './ternary.js';
 
 export type { BlockCodec } from './codec.js';
 export { quantizeRowWeighted, weightedTypes } from './weighted.js';
@@ -12,6 +15,9 @@ const CODECS: Partial<Record<GGMLType, BlockCodec>> = {
   ...FLOAT_CODECS,
   ...LEGACY_CODECS,
   ...KQUANT_CODECS,
+  ...IQ4_CODECS,
+  ...MXFP4_CODECS,
+  ...TERNARY_CODECS,
 };
 
 /** Types with a reference codec here. */
