@@ -1,5 +1,5 @@
-// The row drivers rows.c stamps out per weight type, as macros, so a type
-// family kept in its own file (iquants-grid.c) builds its drivers the same way.
+// The macros that stamp out a weight type's row drivers (rows.c for most
+// types; a type family's own file may instantiate them for its types).
 #pragma once
 #include "common.h"
 

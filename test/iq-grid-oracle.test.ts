@@ -13,7 +13,7 @@ import { LlamaFileType, writeGGUF } from '../formats/gguf/index.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
 import { MOE_SHAPES, moeModelSpec } from '../formats/synthetic/moe.js';
 import { assertMatches, compareFile, randomSequences, statsRow, withLlamaCpp } from './helpers/arch-oracle.js';
-import { ggmlQuants, type GgmlQuants } from './helpers/ggml-quants.js';
+import { ggmlQuants, type GGMLQuants } from './helpers/ggml-quants.js';
 import { requantizeSpec } from './helpers/ggml-requantize.js';
 
 const T = GGMLType;
@@ -30,7 +30,7 @@ const base = LLAMA_SHAPES['test-tiny']!;
 const SEQUENCES = randomSequences(20261201, [40, 70], base.n_vocab);
 const rows: string[] = [];
 
-let ggml: GgmlQuants | string;
+let ggml: GGMLQuants | string;
 test.before(async () => {
   ggml = await ggmlQuants();
   if (typeof ggml === 'string') console.log(`  skip: the i-quant end-to-end tests need ggml's quantizer: ${ggml}`);

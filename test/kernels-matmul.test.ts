@@ -24,7 +24,8 @@ type MulMatFn = (w: Ptr, rowBytes: number, a: Ptr, aRowBytes: number, out: Ptr, 
   nTok: number, r0: number, r1: number) => void;
 
 const T = GGMLType;
-const TYPES = [T.F32, T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K];
+const TYPES = [T.F32, T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K,
+  T.IQ4_NL, T.IQ4_XS, T.MXFP4, T.TQ1_0, T.TQ2_0];
 const TOKENS = [1, 3, 4, 7, 8, 33];
 const ROWS = 70; // more than one 64-row block, not a multiple of any tile
 const DISTINCT = 7; // distinct quantized rows, cycled (coprime with the tiles)

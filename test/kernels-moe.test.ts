@@ -15,7 +15,8 @@ import { gaussian, mulberry32 } from './helpers/rng.js';
 import { runAsThreads, wasmArena } from './helpers/run-graph.js';
 
 const T = GGMLType;
-const TYPES = [T.F32, T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K];
+const TYPES = [T.F32, T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K,
+  T.IQ4_NL, T.IQ4_XS, T.MXFP4, T.TQ1_0, T.TQ2_0];
 const k: Kernels = await loadKernels();
 
 const N_IN = 512, N_OUT = 37, N_EXPERT = 5, K = 2, N_TOK = 11;

@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GGMLType, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
 import { dequantizeOnlyTypes, dequantizeRow, quantizeRow } from '../formats/quant/index.js';
-import { ggmlQuants, type GgmlQuants } from './helpers/ggml-quants.js';
+import { ggmlQuants, type GGMLQuants } from './helpers/ggml-quants.js';
 import { IQ_GRID_TYPES, randomIqBlocks as randomBlocks, setIqScale } from './helpers/iq-blocks.js';
 import { gaussian, mulberry32 } from './helpers/rng.js';
 
@@ -24,7 +24,7 @@ function sameBits(got: Float32Array, want: Float32Array, what: string): void {
   }
 }
 
-let oracle: GgmlQuants | string;
+let oracle: GGMLQuants | string;
 test.before(async () => {
   oracle = await ggmlQuants();
   if (typeof oracle === 'string') console.log(`  skip: the ggml oracle tests do not run: ${oracle}`);
@@ -59,8 +59,8 @@ for (const type of IQ_GRID_TYPES) {
     const x = gaussian(rand, 8 * n, 1);
     for (let i = 13; i < x.length; i += 301) x[i]! *= 25;
     const imRandom = new Float32Array(n).map(() => 0.1 + 3 * rand());
-    for (const [label, im] of [['ones', undefined], ['random', imRandom]] as const) {
-      const q = g.quantize(type, x, n, im);
+    for (const [label, im] of [['ones', new Float32Array(n).fill(1)], ['random', imRandom]] as const) {
+      const q = g.quantizeChunk(type, x, n, im);
       sameBits(dequantizeRow(type, q, x.length), g.dequantize(type, q, x.length), `${name(type)} quantized (imatrix ${label})`);
     }
   });

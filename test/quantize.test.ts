@@ -210,6 +210,9 @@ const WEIGHTED_GOLDEN: Record<string, string> = {
   Q4_K: 'afbd3a473e311dc60c15494403ad0d1e0725a618ec037c66fabb354e534246b6',
   Q5_K: 'b5492e30b11e49f9c81ef6b13bcb9806713b882812498c6d54fb2f6214833f84',
   Q6_K: '1bbfc94d06af5f97dbd6a7b721b84df45dbfeb458089a0d3a83cf89612aa5372',
+  // from ggml_quantize_chunk in node-llama-cpp's libggml-base (test/helpers/ggml-quants.ts)
+  IQ4_NL: '65a1b76b681d9eec314bc24470eb328f55b4bdab66a760bb7d6e0235d1e3d9cf',
+  IQ4_XS: 'a35ca917f818c97c32ef9c49033bb42a12fb7a8c4e2befa156fdee6553f34445',
 };
 
 test('imatrix quantizers: the bytes of llama.cpp\'s ggml_quantize_chunk with an imatrix (golden hashes)', () => {

@@ -49,13 +49,16 @@ const UNARY = ['x', 'y', 'n', 'ith', 'nth'] as const;
 const GET_ROWS = ['table', 'ids', 'y', 'n_ids', 'n', 'ith', 'nth'] as const;
 const REPACK = ['w', 'row_bytes', 'n_rows', 'scratch'] as const;
 
-/** The weight types the baseline build multiplies (rows.c MAT_ROWS, moe.c MAT_ROWS_ID, matmul-*.c) and reads by row (get_rows_*). */
-export const WEIGHT_TYPES = ['f32', 'f16', 'bf16', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'q2_K', 'q3_K', 'q4_K', 'q5_K', 'q6_K',
-  'iq2_xxs', 'iq2_xs', 'iq2_s', 'iq3_xxs', 'iq3_s', 'iq1_s', 'iq1_m'] as const;
 const LEGACY = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0'] as const;
 const KQUANTS = ['q2_K', 'q3_K', 'q4_K', 'q5_K', 'q6_K'] as const;
+/** iquants.c, mxfp4.c, ternary.c: the row kernels of kernels/rowdot.h (DEFINE_ROW_KERNELS), by vec_dot_type. */
+const ROWDOT_Q8_0 = ['iq4_nl', 'mxfp4'] as const;
+const ROWDOT_Q8_K = ['iq4_xs', 'tq1_0', 'tq2_0'] as const;
+const ROWDOT = [...ROWDOT_Q8_0, ...ROWDOT_Q8_K] as const;
 /** The grid i-quants (iquants-grid.c): q8_K activations. */
 const IQ_GRID = ['iq2_xxs', 'iq2_xs', 'iq2_s', 'iq3_xxs', 'iq3_s', 'iq1_s', 'iq1_m'] as const;
+/** The weight types the baseline build multiplies (rows.c MAT_ROWS, moe.c MAT_ROWS_ID, matmul-*.c) and reads by row (get_rows_*). */
+export const WEIGHT_TYPES = ['f32', 'f16', 'bf16', ...LEGACY, ...KQUANTS, ...ROWDOT, ...IQ_GRID] as const;
 /** The weight layouts only the relaxed module has (runtime/repack.ts writes them). */
 const RELAXED_LAYOUTS = ['q4_0x4', 'q4_Kx4', 'q6_Kp', 'q8_0x4'] as const;
 
@@ -101,6 +104,7 @@ const OPS = {
   ...family('convert_rows_', ['q8_0', 'q8_1', 'q8_K', 'f16', 'bf16'], '', CONVERT_ROWS),
   ...family('mat_rows_', WEIGHT_TYPES, '', MAT_ROWS),
   ...family('get_rows_q_', ['bf16', ...LEGACY, ...KQUANTS], '', GET_ROWS_Q),
+  ...family('get_rows_q_', ROWDOT, '', GET_ROWS_Q),
   ...family('get_rows_q_', IQ_GRID, '', GET_ROWS_Q),
 } as const satisfies Record<string, OpParams>;
 
@@ -122,11 +126,16 @@ const HELPERS = {
   ...family('dequantize_row_', [...KQUANTS, 'q8_K'], '', DEQUANTIZE_ROW),
   ...family('matvec_', KQUANTS, '', MATVEC),
   ...family('vec_dot_', KQUANTS, '_q8_K', VEC_DOT),
+  // iquants.c, mxfp4.c, ternary.c (rowdot.h)
+  ...family('dequantize_row_', ROWDOT, '', DEQUANTIZE_ROW),
+  ...family('matvec_', ROWDOT, '', MATVEC),
+  ...family('vec_dot_', ROWDOT_Q8_0, '_q8_0', VEC_DOT),
+  ...family('vec_dot_', ROWDOT_Q8_K, '_q8_K', VEC_DOT),
   // iquants-grid.c
   ...family('dequantize_row_', IQ_GRID, '', DEQUANTIZE_ROW),
   ...family('matvec_', IQ_GRID, '', MATVEC),
   ...family('vec_dot_', IQ_GRID, '_q8_K', VEC_DOT),
-  // matmul-*.c, iquants-grid.c: the batch kernels mat_rows_<t> splits over threads
+  // matmul-*.c, iquants-grid.c, rowdot.h: the batch kernels mat_rows_<t> splits over threads
   ...family('mul_mat_', WEIGHT_TYPES, '', MUL_MAT),
   // ops-attention.c: work-buffer bytes per thread, asked for when the graph is built
   attention_f16kv_wsize: ['n_head', 'n_head_kv', 'head_dim', 'n_kv'],

@@ -7,6 +7,9 @@ import { KQUANT_CODECS } from './kquants.js';
 import { IQ1_DEQUANTIZERS } from './iq1.js';
 import { IQ2_DEQUANTIZERS } from './iq2.js';
 import { IQ3_DEQUANTIZERS } from './iq3.js';
+import { IQ4_CODECS } from './iq4.js';
+import { MXFP4_CODECS } from './mxfp4.js';
+import { TERNARY_CODECS } from './ternary.js';
 
 export type { BlockCodec } from './codec.js';
 export { quantizeRowWeighted, weightedTypes } from './weighted.js';
@@ -15,6 +18,9 @@ const CODECS: Partial<Record<GGMLType, BlockCodec>> = {
   ...FLOAT_CODECS,
   ...LEGACY_CODECS,
   ...KQUANT_CODECS,
+  ...IQ4_CODECS,
+  ...MXFP4_CODECS,
+  ...TERNARY_CODECS,
 };
 
 /**

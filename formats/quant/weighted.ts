@@ -1,11 +1,13 @@
 // Quantizing a row with importance weights, as ggml_quantize_chunk does when
 // it is given an imatrix: the k-quants and q4_0/q4_1/q5_0/q5_1 run their
-// *_impl quantizers; every other type (q8_0, f16, bf16, f32...) ignores the
-// weights in ggml, so it gets the reference quantizer here too.
+// *_impl quantizers, iq4_nl/iq4_xs weight their scale search; every other
+// type (q8_0, f16, bf16, f32, mxfp4, tq1_0, tq2_0...) ignores the weights in
+// ggml, so it gets the reference quantizer here too.
 import { GGMLType, ggmlTypeInfo, rowSize } from '../ggml-types.js';
 import { quantizeRow } from './index.js';
 import { KQUANT_WEIGHTED, type WeightedQuantizer } from './kquant-weighted.js';
 import { LEGACY_WEIGHTED } from './legacy-weighted.js';
+import { IQ4_WEIGHTED } from './iq4.js';
 
 const WEIGHTED: Partial<Record<GGMLType, WeightedQuantizer>> = {
   [GGMLType.Q2_K]: KQUANT_WEIGHTED.quantizeQ2K,
@@ -17,6 +19,8 @@ const WEIGHTED: Partial<Record<GGMLType, WeightedQuantizer>> = {
   [GGMLType.Q4_1]: LEGACY_WEIGHTED.quantizeQ4_1,
   [GGMLType.Q5_0]: LEGACY_WEIGHTED.quantizeQ5_0,
   [GGMLType.Q5_1]: LEGACY_WEIGHTED.quantizeQ5_1,
+  [GGMLType.IQ4_NL]: IQ4_WEIGHTED.quantizeIq4Nl,
+  [GGMLType.IQ4_XS]: IQ4_WEIGHTED.quantizeIq4Xs,
 };
 
 /** Types whose quantizer uses importance weights (the others ignore them, as in ggml). */

@@ -46,6 +46,8 @@ export function fileTypeFor(type: GGMLType): LlamaFileType {
     [GGMLType.Q5_1]: F.MOSTLY_Q5_1, [GGMLType.Q8_0]: F.MOSTLY_Q8_0, [GGMLType.Q2_K]: F.MOSTLY_Q2_K,
     [GGMLType.Q3_K]: F.MOSTLY_Q3_K_M, [GGMLType.Q4_K]: F.MOSTLY_Q4_K_M, [GGMLType.Q5_K]: F.MOSTLY_Q5_K_M,
     [GGMLType.Q6_K]: F.MOSTLY_Q6_K,
+    [GGMLType.IQ4_NL]: F.MOSTLY_IQ4_NL, [GGMLType.IQ4_XS]: F.MOSTLY_IQ4_XS, [GGMLType.TQ1_0]: F.MOSTLY_TQ1_0,
+    [GGMLType.TQ2_0]: F.MOSTLY_TQ2_0, [GGMLType.MXFP4]: F.MOSTLY_MXFP4_MOE,
   };
   const ft = map[type];
   if (ft === undefined) throw new RangeError(`no llama file type for ${ggmlTypeInfo(type)?.name ?? type}`);

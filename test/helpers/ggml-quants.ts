@@ -1,31 +1,29 @@
-// ggml's own block codecs as an oracle: libggml-base from node-llama-cpp's
-// prebuilt package (pinned 3.21.1), called through the koffi FFI. Tests only:
-// ggml_get_type_traits(type)->to_float dequantizes a row, ggml_quantize_chunk
-// quantizes rows (with an importance matrix, which the i-quants require).
-// The struct is ggml_type_traits as that library's ggml.h lays it out.
+// ggml's own quantizers and dequantizers as the oracle of formats/quant: the
+// libggml-base that node-llama-cpp (pinned 3.21.1) ships prebuilt, called
+// through the koffi FFI. Used only by tests. The struct below is
+// ggml_type_traits as that library's ggml.h lays it out.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { GGMLType, rowSize } from '../../formats/ggml-types.js';
+import { ggmlTypeInfo, rowSize, type GGMLType } from '../../formats/ggml-types.js';
 import { REPO_ROOT } from './shared.js';
 
-export interface GgmlQuants {
+export interface GGMLQuants {
   /** The shared library in use. */
   library: string;
-  /** ggml's to_float: n elements of `type` blocks to f32. */
+  /** type_traits[type].to_float over n elements (dequantize_row_*). */
   dequantize(type: GGMLType, bytes: Uint8Array, n: number): Float32Array;
-  /**
-   * ggml_quantize_chunk over rows of nPerRow values (src.length / nPerRow
-   * rows), with the importance matrix `imatrix` (nPerRow floats; default all
-   * ones), as llama-quantize calls it.
-   */
-  quantize(type: GGMLType, src: Float32Array, nPerRow: number, imatrix?: Float32Array): Uint8Array;
+  /** type_traits[type].from_float_ref (quantize_row_*_ref) over one row. */
+  quantizeRef(type: GGMLType, x: Float32Array): Uint8Array;
+  /** ggml_quantize_chunk(type, x, dst, 0, nrows, n_per_row, imatrix): what llama-quantize writes. */
+  quantizeChunk(type: GGMLType, x: Float32Array, nPerRow: number, imatrix?: Float32Array): Uint8Array;
+  requiresImatrix(type: GGMLType): boolean;
 }
 
-/** libggml-base for this platform in node-llama-cpp's prebuilt packages, or undefined. */
+/** node-llama-cpp's prebuilt libggml-base for this platform, or undefined. */
 export function findLibggmlBase(): string | undefined {
   const dir = join(REPO_ROOT, 'node_modules', '@node-llama-cpp', `${process.platform}-${process.arch}`, 'bins');
   if (!existsSync(dir)) return undefined;
-  const name = /^(lib)?ggml-base\.(so|dylib|dll)$/;
+  const name = /^(lib)?ggml-base(\.v[\d.]+)?\.(so|dylib|dll)$/;
   for (const sub of readdirSync(dir).sort()) {
     const d = join(dir, sub);
     const f = existsSync(d) ? readdirSync(d).find((x) => name.test(x)) : undefined;
@@ -34,15 +32,15 @@ export function findLibggmlBase(): string | undefined {
   return undefined;
 }
 
-let cached: Promise<GgmlQuants | string> | undefined;
+let cached: Promise<GGMLQuants | string> | undefined;
 
 /** The oracle, or why it cannot run here (koffi or the library missing, or the library fails to load). */
-export function ggmlQuants(): Promise<GgmlQuants | string> {
+export function ggmlQuants(): Promise<GGMLQuants | string> {
   cached ??= load();
   return cached;
 }
 
-async function load(): Promise<GgmlQuants | string> {
+async function load(): Promise<GGMLQuants | string> {
   const library = findLibggmlBase();
   if (!library) return `no prebuilt libggml-base for ${process.platform}-${process.arch} under node_modules/@node-llama-cpp`;
   let koffi: typeof import('koffi');
@@ -63,35 +61,39 @@ async function load(): Promise<GgmlQuants | string> {
       to_float: 'void *',
       from_float_ref: 'void *',
     });
-    const ToFloat = koffi.proto('void ggml_to_float_oracle(const void *x, float *y, int64_t k)');
+    const ToFloat = koffi.proto('void ggml_oracle_to_float(const void *x, _Out_ float *y, int64_t k)');
+    const FromFloat = koffi.proto('void ggml_oracle_from_float(const float *x, _Out_ uint8_t *y, int64_t k)');
     const getTraits = lib.func('ggml_get_type_traits', koffi.pointer(Traits), ['int']);
     const quantizeChunk = lib.func('ggml_quantize_chunk', 'size_t',
-      ['int', 'const float *', 'void *', 'int64_t', 'int64_t', 'int64_t', 'const float *']);
-    const toFloat = new Map<GGMLType, unknown>();
+      ['int', 'const float *', '_Out_ uint8_t *', 'int64_t', 'int64_t', 'int64_t', 'const float *']);
+    const quantizeInit = lib.func('ggml_quantize_init', 'void', ['int']);
+    const requiresImatrix = lib.func('ggml_quantize_requires_imatrix', 'bool', ['int']);
+    const traits = (type: GGMLType) => {
+      const t = koffi.decode(getTraits(type), Traits) as { type_name: string; to_float: unknown; from_float_ref: unknown };
+      if (t.type_name !== ggmlTypeInfo(type)!.name) throw new Error(`ggml calls type ${type} ${t.type_name}`);
+      return t;
+    };
     return {
       library,
       dequantize(type, bytes, n) {
-        let f = toFloat.get(type);
-        if (f === undefined) {
-          const t = koffi.decode(getTraits(type), Traits) as { to_float: unknown; type_name: string };
-          if (!t.to_float) throw new Error(`ggml has no to_float for ${t.type_name}`);
-          toFloat.set(type, (f = t.to_float));
-        }
-        const need = rowSize(type, n);
-        if (bytes.length < need) throw new RangeError(`${n} elements need ${need} bytes`);
         const y = new Float32Array(n);
-        koffi.call(f, ToFloat, bytes.subarray(0, need), y, n);
+        koffi.call(traits(type).to_float, ToFloat, bytes, y, n);
         return y;
       },
-      quantize(type, src, nPerRow, imatrix) {
-        if (src.length % nPerRow !== 0) throw new RangeError('quantize: src is not whole rows');
-        const rows = src.length / nPerRow;
-        const dst = new Uint8Array(rows * rowSize(type, nPerRow));
-        const im = imatrix ?? new Float32Array(nPerRow).fill(1);
-        const written = quantizeChunk(type, src, dst, 0, rows, nPerRow, im) as number;
-        if (written !== dst.length) throw new Error(`ggml_quantize_chunk wrote ${written} bytes, expected ${dst.length}`);
-        return dst;
+      quantizeRef(type, x) {
+        const y = new Uint8Array(rowSize(type, x.length));
+        koffi.call(traits(type).from_float_ref, FromFloat, x, y, x.length);
+        return y;
       },
+      quantizeChunk(type, x, nPerRow, imatrix) {
+        quantizeInit(type);
+        const nrows = x.length / nPerRow;
+        const y = new Uint8Array(rowSize(type, nPerRow) * nrows);
+        const written = Number(quantizeChunk(type, x, y, 0, nrows, nPerRow, imatrix ?? null));
+        if (written !== y.length) throw new Error(`ggml_quantize_chunk wrote ${written} bytes, expected ${y.length}`);
+        return y;
+      },
+      requiresImatrix: (type) => requiresImatrix(type) as boolean,
     };
   } catch (e) {
     return `${library} cannot be loaded through koffi (${(e as Error).message.split('\n')[0]})`;

@@ -6,14 +6,14 @@
 import type { GGMLType } from '../../formats/ggml-types.js';
 import { GGMLType as T } from '../../formats/ggml-types.js';
 import type { GGUFWriteSpec } from '../../formats/gguf/index.js';
-import type { GgmlQuants } from './ggml-quants.js';
+import type { GGMLQuants } from './ggml-quants.js';
 
 /** The F32 matrices (2-D or 3-D, rows of whole 256-blocks) of `spec` that get `type`; routers stay F32. */
 const quantizable = (name: string, shape: readonly number[]) =>
   shape.length >= 2 && shape[0]! % 256 === 0 && name.endsWith('.weight') && !name.includes('ffn_gate_inp');
 
 /** `spec` (written with F32 matrices) with its matrices quantized to `type` by ggml. */
-export async function requantizeSpec(spec: GGUFWriteSpec, type: GGMLType, ggml: GgmlQuants): Promise<GGUFWriteSpec> {
+export async function requantizeSpec(spec: GGUFWriteSpec, type: GGMLType, ggml: GGMLQuants): Promise<GGUFWriteSpec> {
   const tensors = [];
   for (const t of spec.tensors ?? []) {
     if (t.type !== T.F32 || !quantizable(t.name, t.shape)) {
@@ -30,7 +30,7 @@ export async function requantizeSpec(spec: GGUFWriteSpec, type: GGMLType, ggml: 
       o += p.length;
     }
     const x = new Float32Array(bytes.buffer, 0, bytes.length / 4);
-    tensors.push({ ...t, type, data: ggml.quantize(type, x, t.shape[0]!) });
+    tensors.push({ ...t, type, data: ggml.quantizeChunk(type, x, t.shape[0]!, new Float32Array(t.shape[0]!).fill(1)) });
   }
   return { ...spec, tensors };
 }
