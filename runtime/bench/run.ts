@@ -170,9 +170,10 @@ export function largestContext(params: BenchParams): number {
   return Math.max(1, ...testInstances(params).map((t) => t.nPrompt + t.nGen));
 }
 
-/** Loads `path`, runs every test, frees the model. */
-export async function benchFile(path: string, params: BenchParams, hooks: BenchHooks = {}): Promise<BenchResult[]> {
-  const model = await loadModel(path, { contextSize: largestContext(params) });
+/** Loads `path` (memoryBytes: see LoadModelOptions), runs every test, frees the model. */
+export async function benchFile(path: string, params: BenchParams, hooks: BenchHooks = {}, memoryBytes?: number): Promise<BenchResult[]> {
+  const model = await loadModel(path, { contextSize: largestContext(params), memoryBytes });
+  if (model.memories.length > 1) hooks.onProgress?.(`${path}: spread over ${model.memories.length} WebAssembly memories`);
   try {
     return await benchModel(model, params, hooks);
   } finally {

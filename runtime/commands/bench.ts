@@ -34,6 +34,8 @@ Options:
       --no-warmup           skip the warm-up run
       --seed N              seed of the random tokens (default ${BENCH_DEFAULTS.seed})
       --progress            print progress on stderr
+      --memory-mib N        the most one WebAssembly memory holds (default 4096);
+                            a smaller value spreads the model over more memories
   -h, --help                this text
 
 LIST is comma-separated: N, FIRST-LAST, FIRST-LAST+STEP or FIRST-LAST*STEP
@@ -69,6 +71,7 @@ export async function runBench(args: string[]): Promise<number> {
       'no-warmup': { type: 'boolean' },
       seed: { type: 'string' },
       progress: { type: 'boolean' },
+      'memory-mib': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -106,11 +109,12 @@ export async function runBench(args: string[]): Promise<number> {
   const printer = createPrinter(format, { nBatch: params.nBatch, nUBatch: params.nUBatch });
   process.stdout.write(printer.header());
   const progress = values.progress ? (msg: string) => process.stderr.write(`run-gguf bench: ${msg}\n`) : undefined;
+  const memoryMib = values['memory-mib'] === undefined ? undefined : positiveInt(values['memory-mib'], 'memory-mib', 4096);
   for (const path of models) {
     await benchFile(path, params, {
       onProgress: progress,
       onResult: (r) => process.stdout.write(printer.test(r)),
-    });
+    }, memoryMib === undefined ? undefined : memoryMib * 1024 ** 2);
   }
   process.stdout.write(printer.footer());
   return 0;
