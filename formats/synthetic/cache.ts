@@ -11,13 +11,13 @@ import type { GGUFWriteSpec } from '../gguf/index.js';
 import { GGMLType } from '../ggml-types.js';
 import { LLAMA_SHAPES, llamaModelSpec } from './llama.js';
 import { quantMixFor } from './mix.js';
-import { MOE_SHAPES, moeModelSpec } from './moe.js';
+import { MOE_BENCH_SHAPES, moeModelSpec } from './moe.js';
 import type { SyntheticOptions } from './tensors.js';
 
 /** The shapes `--synthetic` knows: every Llama-family shape, and the MoE shapes of real size. */
 const SHAPES: Readonly<Record<string, (type: GGMLType, o: SyntheticOptions) => GGUFWriteSpec>> = {
   ...Object.fromEntries(Object.entries(LLAMA_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => llamaModelSpec(s, type, o)])),
-  'qwen3-30b-a3b': (type, o) => moeModelSpec(MOE_SHAPES['qwen3-30b-a3b']!, type, o),
+  ...Object.fromEntries(Object.entries(MOE_BENCH_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => moeModelSpec(s, type, o)])),
 };
 
 /** The names `--synthetic SHAPE:TYPE` takes. */

@@ -42,12 +42,19 @@ export const MOE_SHAPES: Readonly<Record<string, MoeShape>> = {
   // Qwen3-30B-A3B: 128 experts, 8 per token, GQA, QK norm
   'qwen3moe-tiny': { arch: 'qwen3moe', n_vocab: 512, n_embd: 256, n_layer: 2, n_head: 4, n_head_kv: 2, n_ff_exp: 256, n_expert: 16, n_expert_used: 4, n_ctx_train: 512, rope_freq_base: 1000000 },
   // Granite 3.0 1B-A400M: 32 experts, 8 per token, Granite's multipliers
-  // Qwen3-30B-A3B at full size (benchmarks: an 18 GB Q4_K_M file, 3B parameters active per token)
-  'qwen3-30b-a3b': { arch: 'qwen3moe', n_vocab: 151936, n_embd: 2048, n_layer: 48, n_head: 32, n_head_kv: 4, head_dim: 128, n_ff_exp: 768, n_expert: 128, n_expert_used: 8, n_ctx_train: 40960, rope_freq_base: 1000000 },
   'granitemoe-tiny': {
     arch: 'granitemoe', n_vocab: 512, n_embd: 256, n_layer: 2, n_head: 4, n_head_kv: 2, n_ff_exp: 256, n_expert: 8, n_expert_used: 4, n_ctx_train: 512,
     granite: { embeddingScale: 12, residualScale: 0.22, attentionScale: 0.015625, logitScale: 6 },
   },
+};
+
+/**
+ * Real models at full size, for benchmarks only (`--synthetic`): kept apart
+ * from MOE_SHAPES, which tests iterate.
+ */
+export const MOE_BENCH_SHAPES: Readonly<Record<string, MoeShape>> = {
+  // Qwen3-30B-A3B: an 18 GB Q4_K_M file, 3B parameters active per token
+  'qwen3-30b-a3b': { arch: 'qwen3moe', n_vocab: 151936, n_embd: 2048, n_layer: 48, n_head: 32, n_head_kv: 4, head_dim: 128, n_ff_exp: 768, n_expert: 128, n_expert_used: 8, n_ctx_train: 40960, rope_freq_base: 1000000 },
 };
 
 /** Granite 3.0's multipliers. */
