@@ -27,14 +27,25 @@ export interface GptOssShape {
   yarn?: { factor: number; n_ctx_orig: number };
   /** Mean and spread of the sink logits. */
   sinks?: { mean: number; sigma: number };
+  /** Standard deviation of the router's logits (before its bias). */
+  routerSigma?: number;
 }
 
-/** gpt-oss-20b scaled down: same head size, window, rope and 4 experts per token; q wider than n_embd as in the real models. */
+/**
+ * gpt-oss-20b scaled down: same head size, window, rope and 4 experts per
+ * token; q wider than n_embd as in the real models; 2 layers (one sliding,
+ * one global), as the other MoE test shapes, which keeps quantized files'
+ * requantization noise from growing through the layers.
+ */
 export const GPT_OSS_SHAPES: Readonly<Record<string, GptOssShape>> = {
   'gpt-oss-tiny': {
-    n_vocab: 512, n_embd: 192, n_layer: 4, n_head: 4, n_head_kv: 2, head_dim: 64, n_ff_exp: 256,
+    n_vocab: 512, n_embd: 192, n_layer: 2, n_head: 4, n_head_kv: 2, head_dim: 64, n_ff_exp: 256,
     n_expert: 8, n_expert_used: 4, n_ctx_train: 131072, n_swa: 128, rope_freq_base: 150000,
     yarn: { factor: 32, n_ctx_orig: 4096 },
+    // sinks that take a good share of each head's attention, and a router
+    // spread that leaves the unchosen experts some probability: so that each
+    // of the two shows in the logits (the tests' broken variants)
+    sinks: { mean: 4, sigma: 1.5 }, routerSigma: 1,
   },
 };
 
@@ -104,7 +115,7 @@ export function gptOssModelSpec(s: GptOssShape, type: GGMLType, options: Synthet
     vector(`${p}.attn_sinks.weight`, s.n_head, sinks.mean, sinks.sigma);
     vector(`${p}.post_attention_norm.weight`, s.n_embd, 1, 0.1);
     // the router stays F32, as llama.cpp's converter and quantizer leave it
-    matrix(`${p}.ffn_gate_inp.weight`, s.n_embd, s.n_expert, 2 * proj, GGMLType.F32);
+    matrix(`${p}.ffn_gate_inp.weight`, s.n_embd, s.n_expert, (s.routerSigma ?? 2) * proj, GGMLType.F32);
     vector(`${p}.ffn_gate_inp.bias`, s.n_expert, 0, 0.5);
     // gate and up reach past swiglu_oai's clamp at 7 now and then
     experts(`${p}.ffn_gate_exps.weight`, s.n_embd, s.n_ff_exp, 3 * proj);
