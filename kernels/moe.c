@@ -101,6 +101,25 @@ void EXPORT(moe_combine_f32)(const float* experts, const float* w, float* y, int
   }
 }
 
+// void moe_add_id_f32(const float* x, const float* bias, const int32_t* ids, float* y, int n,
+//                     int k, int n_tok, int ith, int nth)
+// y[t][s] = x[t][s] + bias[ids[t][s]] (ggml_add_id: each expert output row
+// plus its own expert's bias row; gpt-oss's biased experts). x, y: [n_tok][k][n]
+// (y may be x); bias: [n_expert][n].
+void EXPORT(moe_add_id_f32)(const float* x, const float* bias, const int32_t* ids, float* y, int n,
+                            int k, int n_tok, int ith, int nth) {
+  int r0, r1;
+  rows_range(n_tok * k, ith, nth, &r0, &r1);
+  for (int r = r0; r < r1; r++) {
+    const float* xr = x + (size_t)r * n;
+    const float* br = bias + (size_t)ids[r] * n;
+    float* yr = y + (size_t)r * n;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) wasm_v128_store(yr + i, wasm_f32x4_add(wasm_v128_load(xr + i), wasm_v128_load(br + i)));
+    for (; i < n; i++) yr[i] = xr[i] + br[i];
+  }
+}
+
 // ggml's silu, as silu_f32 (ops-unary.c) computes it.
 static inline v128_t moe_silu_f32x4(v128_t x) {
   const v128_t e = ops_exp_f32x4(wasm_f32x4_neg(x));

@@ -119,8 +119,11 @@ ALWAYS_INLINE void pv_chunk(const float* sc, int sc_stride, const uint16_t* vg, 
     }                                                                        \
   } while (0)
 
-// scores -> probabilities rounded to f16, in place (n >= 1).
-static void softmax_f16_probs(float* sc, int n, float kq_scale, float softcap) {
+// scores -> probabilities rounded to f16, in place (n >= 1). sink: NULL, or
+// this head's learned sink logit (gpt-oss), which joins the max and the
+// denominator as one more score that has no V row: ggml's soft_max_ext with
+// sinks takes max(row max, sink) and adds expf(sink - max) to the double sum.
+static void softmax_f16_probs(float* sc, int n, float kq_scale, float softcap, const float* sink) {
   if (softcap != 0.0f) {
     // ggml: scale by (float)(1/cap), tanh, scale by cap
     const v128_t inv_cap = wasm_f32x4_splat(1.0f / softcap), cap = wasm_f32x4_splat(softcap);
@@ -134,6 +137,7 @@ static void softmax_f16_probs(float* sc, int n, float kq_scale, float softcap) {
   float max = fmaxf(fmaxf(wasm_f32x4_extract_lane(vmax, 0), wasm_f32x4_extract_lane(vmax, 1)),
                     fmaxf(wasm_f32x4_extract_lane(vmax, 2), wasm_f32x4_extract_lane(vmax, 3)));
   for (; i < n; i++) max = fmaxf(max, sc[i]);
+  if (sink) max = fmaxf(max, *sink);
   const v128_t vm = wasm_f32x4_splat(max);
   MAP_F32X4(sc, n, ops_exp_f32x4(wasm_f32x4_sub(x, vm)));
   // each f32 term is exact in double: the order of the additions hardly matters
@@ -146,6 +150,8 @@ static void softmax_f16_probs(float* sc, int n, float kq_scale, float softcap) {
   const v128_t s01 = wasm_f64x2_add(s0, s1);
   double sum = wasm_f64x2_extract_lane(s01, 0) + wasm_f64x2_extract_lane(s01, 1);
   for (; i < n; i++) sum += (double)sc[i];
+  // libm's expf, as ggml's scalar sink term (not the vector exp above)
+  if (sink) sum += (double)expf(*sink - max);
   const v128_t inv = wasm_f32x4_splat((float)(1.0 / sum));
   MAP_F32X4(sc, n, ops_round_f16_f32x4(wasm_f32x4_mul(x, inv)));
 }
@@ -153,7 +159,7 @@ static void softmax_f16_probs(float* sc, int n, float kq_scale, float softcap) {
 // void attention_f16kv(const float* q, const uint16_t* k, const uint16_t* v, float* out,
 //                      const int32_t* pos, int n_tokens, int n_head, int n_head_kv,
 //                      int head_dim, int q_stride, int n_kv, int n_ctx, float kq_scale,
-//                      float softcap, int n_swa, void* wdata, int ith, int nth)
+//                      float softcap, int n_swa, const float* sinks, void* wdata, int ith, int nth)
 // q: f32, token t's head h at q + t*q_stride + h*head_dim (q_stride in floats).
 // k, v: f16 caches [n_head_kv][n_ctx][head_dim]; cells 0..n_kv-1 may be read.
 // out: f32 [n_tokens][n_head][head_dim].
@@ -161,13 +167,15 @@ static void softmax_f16_probs(float* sc, int n, float kq_scale, float softcap) {
 // when n_swa > 0); pos NULL: non-causal, every token sees cells 0..n_kv-1.
 // Query head h reads kv head h / (n_head / n_head_kv) (n_head a multiple of n_head_kv).
 // softcap: 0 for none, else scores become softcap * tanh(score / softcap)
-// before kq_scale (llama.cpp's order). wdata: nth * attention_f16kv_wsize(...)
+// before kq_scale (llama.cpp's order). sinks: NULL, or f32[n_head], one
+// logit per query head that joins its softmax (attention sinks, gpt-oss);
+// NULL runs exactly the code it ran before sinks existed. wdata: nth * attention_f16kv_wsize(...)
 // bytes, 16-byte aligned. Work is split by (token, kv head) units, dealt
 // round-robin so causal prefill (later tokens see more) stays balanced.
 void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* v, float* out,
                              const int32_t* pos, int n_tokens, int n_head, int n_head_kv,
                              int head_dim, int q_stride, int n_kv, int n_ctx, float kq_scale,
-                             float softcap, int n_swa, void* wdata, int ith, int nth) {
+                             float softcap, int n_swa, const float* sinks, void* wdata, int ith, int nth) {
   const int n_rep = n_head / n_head_kv;
   const int hd4 = round4(head_dim);
   float* w = (float*)wdata + attn_wfloats(n_head, n_head_kv, head_dim, n_kv) * ith;
@@ -209,7 +217,8 @@ void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* 
       if (R == 4) scores_chunk(qr + r0 * hd4, hd4, kg, head_dim, n, s, sc_stride, 4);
       else if (R == 2) scores_chunk(qr + r0 * hd4, hd4, kg, head_dim, n, s, sc_stride, 2);
       else scores_chunk(qr + r0 * hd4, hd4, kg, head_dim, n, s, sc_stride, 1);
-      for (int r = 0; r < R; r++) softmax_f16_probs(s + r * sc_stride, n, kq_scale, softcap);
+      for (int r = 0; r < R; r++)
+        softmax_f16_probs(s + r * sc_stride, n, kq_scale, softcap, sinks ? sinks + g * n_rep + r0 + r : NULL);
       float* oc = o + (size_t)r0 * head_dim;
       if (R == 4) pv_chunk(s, sc_stride, vg, head_dim, n, oc, head_dim, 4);
       else if (R == 2) pv_chunk(s, sc_stride, vg, head_dim, n, oc, head_dim, 2);

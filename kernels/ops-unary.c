@@ -103,6 +103,29 @@ GATED_OP(swiglu_f32, {
   }
 })
 
+// void swiglu_oai_f32(const float* gate, const float* up, float* y, int n_rows, int n,
+//                     int gate_stride, int up_stride, float alpha, float limit, int ith, int nth)
+// gpt-oss's clamped GLU (ggml_swiglu_oai): x = min(gate, limit),
+// u = clamp(up, -limit, limit), y = x / (1 + e^(alpha * -x)) * (u + 1).
+// Scalar with libm's expf, as ggml's CPU op is (it has no vector path), so the
+// sigmoid's exp is the same function.
+void EXPORT(swiglu_oai_f32)(const float* gate, const float* up, float* y, int n_rows, int n,
+                            int gate_stride, int up_stride, float alpha, float limit, int ith, int nth) {
+  int e0, e1;
+  flat_range(n_rows * n, ith, nth, &e0, &e1);
+  FOR_ROW_PIECES(e0, e1, n, r, i0, i1, {
+    const float* g = gate + (size_t)r * gate_stride;
+    const float* u = up + (size_t)r * up_stride;
+    float* yr = y + (size_t)r * n;
+    for (int i = i0; i < i1; i++) {
+      const float x = g[i] < limit ? g[i] : limit;
+      const float uc = u[i] < -limit ? -limit : u[i] > limit ? limit : u[i];
+      const float glu = x / (1.0f + expf(alpha * (-x)));
+      yr[i] = glu * (uc + 1.0f);
+    }
+  })
+}
+
 // GELU as ggml's CPU backend computes it for f32 (GGML_GELU_FP16 is defined
 // unconditionally in ggml-cpu's vec.h): x <= -10 -> 0, x >= 10 -> x, else a
 // table lookup on x rounded to f16, holding the tanh-approximation GELU of each

@@ -14,6 +14,7 @@ import { GGMLType } from '../formats/ggml-types.js';
 import { writeGGUF, type GGUFWriteSpec } from '../formats/gguf/index.js';
 import { BERT_SHAPES, bertModelSpec } from '../formats/synthetic/bert.js';
 import { GEMMA_SHAPES, gemmaModelSpec } from '../formats/synthetic/gemma.js';
+import { GPT_OSS_SHAPES, gptOssModelSpec } from '../formats/synthetic/gpt-oss.js';
 import { GRANITE_SHAPES, graniteModelSpec } from '../formats/synthetic/granite.js';
 import { LAYERNORM_SHAPES, layerNormModelSpec } from '../formats/synthetic/layernorm.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
@@ -52,6 +53,7 @@ const FAMILIES: { name: string; spec: () => GGUFWriteSpec; encoder?: boolean; co
   { name: 'gptneox sequential', spec: () => layerNormModelSpec({ ...ln('gptneox-tiny'), parallelResidual: false }, F32) },
   { name: 'falcon 40B', spec: () => layerNormModelSpec({ ...ln('falcon-tiny'), n_head_kv: 2, attnNorm2: true }, F32) },
   ...Object.entries(BERT_SHAPES).map(([name, s]) => ({ name, spec: () => bertModelSpec(s, F32), encoder: true })),
+  ...Object.entries(GPT_OSS_SHAPES).map(([name, s]) => ({ name, spec: () => gptOssModelSpec(s, F32) })),
 ];
 
 /** The architecture's own graph, noting every weight it reads (w() and the wOpt() hits). */

@@ -323,9 +323,10 @@ function runAttention(c: AttnCase, q: Float32Array, k: Uint16Array, v: Uint16Arr
   const pq = put(q), pk = put(k), pv = put(v), ppos = c.causal ? put(pos) : 0, po = alloc(4 * n);
   const wsize = fn('attention_f16kv_wsize')(c.nHead, c.nHeadKv, c.headDim, c.nKv);
   const pw = alloc(3 * wsize);
-  return asF32(runSplits(`attention ${JSON.stringify(c)}`, po, 4 * n, (ith, nth) =>
+  const psk = c.sinks ? put(c.sinks) : 0;
+  return asF32(runSplits(`attention ${JSON.stringify({ ...c, sinks: undefined })}`, po, 4 * n, (ith, nth) =>
     fn('attention_f16kv')(pq, pk, pv, po, ppos, c.nTokens, c.nHead, c.nHeadKv, c.headDim, c.nHead * c.headDim,
-      c.nKv, c.nCtx, c.kqScale, c.softcap, c.nSwa, pw, ith, nth)));
+      c.nKv, c.nCtx, c.kqScale, c.softcap, c.nSwa, psk, pw, ith, nth)));
 }
 
 function meanAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -379,6 +380,34 @@ test('attention_f16kv: a single visible cell returns its V row; window of 1 as w
       for (let d = 0; d < 16; d++) assert.is(got[(t * 2 + h) * 16 + d], ref.f16BitsToF32(v[(c.pos0 + t) * 16 + d]!));
 });
 
+test('attention_f16kv with sinks (gpt-oss): each head\'s sink joins its softmax; without sinks, unchanged', () => {
+  const base = { softcap: 0, nSwa: 0, causal: true };
+  const cases: AttnCase[] = [
+    { ...base, nTokens: 1, nHead: 8, nHeadKv: 2, headDim: 64, nKv: 90, nCtx: 96, kqScale: 1 / 8, pos0: 89 },
+    { ...base, nTokens: 7, nHead: 4, nHeadKv: 1, headDim: 64, nKv: 40, nCtx: 48, kqScale: 1 / 8, pos0: 33, nSwa: 9 },
+    { ...base, nTokens: 5, nHead: 6, nHeadKv: 3, headDim: 36, nKv: 5, nCtx: 8, kqScale: 1 / 6, pos0: 0 },
+  ];
+  let seed = 300;
+  for (const c0 of cases) {
+    const { q, k, v, pos } = attnInputs(c0, seed++);
+    const rand = mulberry32(seed++);
+    // sinks around the scores' scale, some above every score (they then take most of the mass)
+    const sinks = new Float32Array(c0.nHead).map(() => (rand() * 2 - 1) * 4);
+    const c = { ...c0, sinks };
+    const got = runAttention(c, q, k, v, pos);
+    const want = ref.attention(q, k, v, pos, c);
+    const bound = 2 ** -10 * maxAbs(Array.from(v, ref.f16BitsToF32));
+    for (let i = 0; i < want.length; i++)
+      if (!(Math.abs(got[i]! - want[i]!) <= bound)) assert.unreachable(`sinks ${JSON.stringify(c0)}: element ${i} got ${got[i]} want ${want[i]}`);
+    // the sinks matter: the same attention without them is far off
+    const plain = runAttention(c0, q, k, v, pos);
+    assert.ok(meanAbsDiff(got, want) * 20 < meanAbsDiff(plain, want), `sinks ${JSON.stringify(c0)}: ignored`);
+    // a sink of -inf adds e^-inf = 0: the bits of no sink at all
+    const none = runAttention({ ...c0, sinks: new Float32Array(c0.nHead).fill(-Infinity) }, q, k, v, pos);
+    assert.equal(Array.from(none), Array.from(plain), 'a -inf sink is no sink');
+  }
+});
+
 // ---------------------------------------------------------------------------
 // element-wise and get_rows
 
@@ -395,6 +424,37 @@ test('add_f32 / mul_f32 with row broadcast, scale_f32: exact', () => {
   const x = gaussian(rand, 103), px = put(x), py = alloc(4 * 103);
   const got = asF32(runSplits('scale', py, 4 * 103, (ith, nth) => fn('scale_f32')(px, py, 103, 0.3, ith, nth)));
   assertUlps(got, x.map((v) => Math.fround(v * Math.fround(0.3))), 0, 'scale');
+});
+
+test('swiglu_oai_f32 (gpt-oss): clamps, alpha 1.702, limit 7, strided rows, within 3 ulps, splits bit-identical', () => {
+  const rand = mulberry32(41);
+  const nRows = 5, n = 37;
+  // a fused-looking layout: gate and up halves of rows of 2n; values past +-limit on both
+  const f = gaussian(rand, nRows * 2 * n, 6);
+  const pf = put(f), py = alloc(4 * nRows * n);
+  const got = asF32(runSplits('swiglu_oai', py, 4 * nRows * n, (ith, nth) => fn('swiglu_oai_f32')(pf, pf + 4 * n, py, nRows, n, 2 * n, 2 * n, 1.702, 7, ith, nth)));
+  const want = new Float32Array(nRows * n);
+  let clampedG = 0, clampedU = 0;
+  for (let r = 0; r < nRows; r++)
+    for (let i = 0; i < n; i++) {
+      const g = f[r * 2 * n + i]!, u = f[r * 2 * n + n + i]!;
+      if (g > 7) clampedG++;
+      if (Math.abs(u) > 7) clampedU++;
+      want[r * n + i] = ref.swigluOai(g, u, 1.702, 7);
+    }
+  assert.ok(clampedG > 0 && clampedU > 0, 'the inputs reach both clamps');
+  assertUlps(got, want, 3, 'swiglu_oai');
+});
+
+test('moe_add_id_f32: each (token, slot) row plus its expert\'s bias row, exact', () => {
+  const rand = mulberry32(42);
+  const n = 13, k = 3, nTok = 4, nExpert = 6;
+  const x = gaussian(rand, nTok * k * n), bias = gaussian(rand, nExpert * n);
+  const ids = new Int32Array(nTok * k).map(() => Math.floor(rand() * nExpert));
+  const px = put(x), pb = put(bias), pi = put(ids), py = alloc(4 * x.length);
+  const got = asF32(runSplits('add_id', py, 4 * x.length, (ith, nth) => fn('moe_add_id_f32')(px, pb, pi, py, n, k, nTok, ith, nth)));
+  const want = x.map((v, i) => Math.fround(v + bias[ids[Math.floor(i / n)]! * n + (i % n)]!));
+  assertUlps(got, want, 0, 'add_id');
 });
 
 test('silu_f32 / swiglu_f32 within 3 ulps (strided gate/up of a fused tensor), splits bit-identical', () => {

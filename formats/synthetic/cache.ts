@@ -9,15 +9,18 @@ import { ggmlTypeInfo } from '../ggml-types.js';
 import { referenceTypes } from '../quant/index.js';
 import type { GGUFWriteSpec } from '../gguf/index.js';
 import { GGMLType } from '../ggml-types.js';
+import { GPT_OSS_SHAPES, gptOssModelSpec } from './gpt-oss.js';
 import { LLAMA_SHAPES, llamaModelSpec } from './llama.js';
 import { quantMixFor } from './mix.js';
 import { MOE_BENCH_SHAPES, moeModelSpec } from './moe.js';
 import type { SyntheticOptions } from './tensors.js';
 
-/** The shapes `--synthetic` knows: every Llama-family shape, and the MoE shapes of real size. */
+/** The shapes `--synthetic` knows: every Llama-family shape, the MoE shapes of real size, and test-gpt-oss. */
 const SHAPES: Readonly<Record<string, (type: GGMLType, o: SyntheticOptions) => GGUFWriteSpec>> = {
   ...Object.fromEntries(Object.entries(LLAMA_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => llamaModelSpec(s, type, o)])),
   ...Object.fromEntries(Object.entries(MOE_BENCH_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => moeModelSpec(s, type, o)])),
+  // gpt-oss at test size: sinks, alternating 128-token window, biased experts with swiglu_oai
+  'test-gpt-oss': (type, o) => gptOssModelSpec(GPT_OSS_SHAPES['gpt-oss-tiny']!, type, o),
 };
 
 /** The names `--synthetic SHAPE:TYPE` takes. */

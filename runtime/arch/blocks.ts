@@ -76,6 +76,8 @@ export interface AttentionOptions {
   qScale?: number;
   /** Default 'head-rms'. */
   qkNorm?: QKNorm;
+  /** Attention sinks (gpt-oss): one learned logit per query head joining its softmax; absent: none. */
+  sinks?: Tensor;
 }
 
 /**
@@ -144,6 +146,7 @@ export function attend(c: BuildContext, il: number, q: Tensor, k: Tensor, v: Ten
     kqScale: a.kqScale ?? 1 / Math.sqrt(headDim),
     softcap: a.softcap ?? 0,
     nSwa: a.nSwa ?? 0,
+    sinks: a.sinks,
   }, `kqv_out-${il}`);
 }
 

@@ -29,6 +29,8 @@ export type LayerBlock = (c: BuildContext, x: Tensor, l: LayerParts) => Tensor;
 export interface SequentialOptions {
   /** attn_norm and ffn_norm before each branch (false for OLMo 2). Default true. */
   preNorms?: boolean;
+  /** The name of the norm before the FFN (gpt-oss calls it post_attention_norm). Default 'ffn_norm'. */
+  ffnNorm?: string;
 }
 
 /**
@@ -38,11 +40,12 @@ export interface SequentialOptions {
  */
 export function sequential(o: SequentialOptions = {}): LayerBlock {
   const preNorms = o.preNorms ?? true;
+  const ffnNorm = o.ffnNorm ?? 'ffn_norm';
   return (c, x, l) => {
     const { ops } = c;
     const h = preNorms ? l.norm('attn_norm', x, `attn_norm-${l.il}`) : x;
     const ffnInp = ops.add(l.branch(l.attention(h), 'post_attention_norm', 'attn_out'), x, `ffn_inp-${l.il}`);
-    const g = !preNorms ? ffnInp : l.has('ffn_norm') ? l.norm('ffn_norm', ffnInp, `ffn_norm-${l.il}`) : h;
+    const g = !preNorms ? ffnInp : l.has(ffnNorm) ? l.norm(ffnNorm, ffnInp, `ffn_norm-${l.il}`) : h;
     return ops.add(l.branch(l.ffn(g), 'post_ffw_norm', 'ffn_out'), ffnInp, `l_out-${l.il}`);
   };
 }

@@ -69,26 +69,57 @@ export interface MoeOptions {
   normWeights: boolean;
   /** build_moe_ffn's w_scale: the weights times this unless it is 0 or 1. */
   weightsScale?: number;
+  /**
+   * llama.cpp's gating function: 'softmax' over all experts, then the top k
+   * (default); 'softmax-weight' picks the top k router logits and takes the
+   * softmax of those k only (gpt-oss's SOFTMAX_WEIGHT).
+   */
+  gating?: 'softmax' | 'softmax-weight';
+  /** The experts' GLU: SwiGLU (default) or gpt-oss's clamped swiglu_oai (alpha 1.702, limit 7). */
+  act?: 'silu' | 'swiglu-oai';
 }
 
+/** gpt-oss's swiglu_oai constants (llama.cpp's build_moe_ffn has them fixed too). */
+const SWIGLU_OAI_ALPHA = 1.702;
+const SWIGLU_OAI_LIMIT = 7;
+
 /**
- * The routed experts of layer il: router logits (ffn_gate_inp), softmax,
- * the top n_expert_used experts per token and their weights, then each
- * chosen expert's down(silu(gate(x)) * up(x)) (3-D ffn_*_exps tensors, one
- * matrix per expert), summed with the weights.
+ * The routed experts of layer il: router logits (ffn_gate_inp, plus its
+ * bias when the file has one), the top n_expert_used experts per token and
+ * their weights (per opts.gating), then each chosen expert's
+ * down(act(gate(x), up(x))) (3-D ffn_*_exps tensors, one matrix per expert;
+ * each plus its expert's bias row when the file has *_exps.bias), summed with
+ * the weights.
  */
 export function buildMoeFfn(c: BuildContext, il: number, cur: Tensor, opts: MoeOptions): Tensor {
   const { ops, hp } = c;
   const p = `blk.${il}`;
-  const logits = ops.matmul(c.w(`${p}.ffn_gate_inp.weight`), cur, `ffn_moe_logits-${il}`);
-  const probs = ops.softMax(logits, `ffn_moe_probs-${il}`);
-  const ids = ops.topK(probs, hp.n_expert_used, `ffn_moe_topk-${il}`);
-  const weights = ops.moeWeights(probs, ids, opts.normWeights, opts.weightsScale ?? 0, `ffn_moe_weights-${il}`);
-  const up = ops.matmulId(c.w(`${p}.ffn_up_exps.weight`), cur, ids, `ffn_moe_up-${il}`);
-  const gate = ops.matmulId(c.w(`${p}.ffn_gate_exps.weight`), cur, ids, `ffn_moe_gate-${il}`);
-  const act = ops.glu('silu', gate, up, `ffn_moe_swiglu-${il}`);
-  const experts = ops.matmulId(c.w(`${p}.ffn_down_exps.weight`), act, ids, `ffn_moe_down-${il}`);
-  return ops.moeCombine(experts, weights, `ffn_moe_out-${il}`);
+  const logits = linear(c, `${p}.ffn_gate_inp`, cur, `ffn_moe_logits-${il}`);
+  let ids: Tensor;
+  let weights: Tensor;
+  if (opts.gating === 'softmax-weight') {
+    ids = ops.topK(logits, hp.n_expert_used, `ffn_moe_topk-${il}`);
+    const chosen = ops.moeWeights(logits, ids, false, 0, `ffn_moe_weights-${il}`);
+    weights = ops.softMax(chosen, `ffn_moe_weights_softmax-${il}`);
+    if (opts.normWeights || (opts.weightsScale ?? 0) !== 0) throw new RangeError('softmax-weight gating: the weights are already a softmax');
+  } else {
+    const probs = ops.softMax(logits, `ffn_moe_probs-${il}`);
+    ids = ops.topK(probs, hp.n_expert_used, `ffn_moe_topk-${il}`);
+    weights = ops.moeWeights(probs, ids, opts.normWeights, opts.weightsScale ?? 0, `ffn_moe_weights-${il}`);
+  }
+  // ggml_add_id after each ggml_mul_mat_id: the chosen expert's bias row
+  const experts = (name: string, x: Tensor, label: string) => {
+    const out = ops.matmulId(c.w(`${p}.${name}.weight`), x, ids, label);
+    const b = c.wOpt(`${p}.${name}.bias`);
+    return b ? ops.addId(out, b, ids, `${label}_biased`) : out;
+  };
+  const up = experts('ffn_up_exps', cur, `ffn_moe_up-${il}`);
+  const gate = experts('ffn_gate_exps', cur, `ffn_moe_gate-${il}`);
+  const act = opts.act === 'swiglu-oai'
+    ? ops.swigluOai(gate, up, SWIGLU_OAI_ALPHA, SWIGLU_OAI_LIMIT, `ffn_moe_swiglu_oai-${il}`)
+    : ops.glu('silu', gate, up, `ffn_moe_swiglu-${il}`);
+  const down = experts('ffn_down_exps', act, `ffn_moe_down-${il}`);
+  return ops.moeCombine(down, weights, `ffn_moe_out-${il}`);
 }
 
 /** The shared expert (qwen2moe, granite-moe shared): a SwiGLU FFN every token runs, *_shexp tensors. */

@@ -7,6 +7,7 @@ import { falcon } from './falcon.js';
 import { gemma, gemma2, gemma3 } from './gemma.js';
 import { gpt2 } from './gpt2.js';
 import { gptneox } from './gptneox.js';
+import { gptOss } from './gpt-oss.js';
 import { granite, granitemoe } from './granite.js';
 import { llama } from './llama.js';
 import { olmo2 } from './olmo2.js';
@@ -24,6 +25,7 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   qwen3,
   qwen2moe,
   qwen3moe,
+  'gpt-oss': gptOss,
   granite,
   granitemoe,
   gemma,

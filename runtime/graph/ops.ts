@@ -45,6 +45,8 @@ export interface AttentionParams {
   nSwa?: number;
   /** false: every token sees every cell in use (encoders); default true. */
   causal?: boolean;
+  /** Attention sinks: f32 [n_head], one learned logit per query head joining its softmax (gpt-oss). */
+  sinks?: Tensor;
 }
 
 /**
@@ -205,6 +207,22 @@ export class Ops {
     });
   }
 
+  /**
+   * gpt-oss's clamped GLU (ggml_swiglu_oai): min(gate, limit) times
+   * sigmoid(alpha * that), times clamp(up, -limit, limit) + 1.
+   */
+  swigluOai(gate: Tensor, up: Tensor, alpha: number, limit: number, name: string): Tensor {
+    const n = gate.ne[0]!;
+    const rows = elementCount(gate.ne) / n;
+    const out = this.g.f32(name, gate.ne);
+    const gs = (gate.rowStride ?? n * 4) / 4;
+    const us = (up.rowStride ?? n * 4) / 4;
+    return this.g.add({
+      name, inputs: [gate, up], output: out,
+      phases: [this.phase('swiglu_oai_f32', at(gate), at(up), at(out), rows, n, gs, us, alpha, limit)],
+    });
+  }
+
   /** Rotary embedding of [head_dim, n_head, n_tokens] rows (views of a fused qkv allowed). */
   rope(x: Tensor, pos: Tensor, nHead: number, headDim: number, r: RopeParams, name: string): Tensor {
     const nTok = elementCount(x.ne) / (nHead * headDim);
@@ -237,13 +255,13 @@ export class Ops {
     const vs = (v.rowStride ?? kvRow * 4) / 4;
     const qs = (q.rowStride ?? a.nHead * a.headDim * 4) / 4;
     return this.g.add({
-      name, inputs: [q, k, v, pos, cache.k, cache.v], output: out,
+      name, inputs: [q, k, v, pos, cache.k, cache.v, ...(a.sinks ? [a.sinks] : [])], output: out,
       scratchBytes: wsize * this.nThreads,
       phases: [
         this.phase('kv_store_f16', at(k), seqBlock(cache.k), at(pos), nTok, a.nHeadKv, a.headDim, ks, cache.nCtx),
         this.phase('kv_store_f16', at(v), seqBlock(cache.v), at(pos), nTok, a.nHeadKv, a.headDim, vs, cache.nCtx),
         this.phase('attention_f16kv', at(q), seqBlock(cache.k), seqBlock(cache.v), at(out), a.causal === false ? NULL : at(pos), nTok, a.nHead, a.nHeadKv,
-          a.headDim, qs, { dyn: 'nKv' }, cache.nCtx, a.kqScale, a.softcap ?? 0, a.nSwa ?? 0, { scratch: 0 }),
+          a.headDim, qs, { dyn: 'nKv' }, cache.nCtx, a.kqScale, a.softcap ?? 0, a.nSwa ?? 0, a.sinks ? at(a.sinks) : NULL, { scratch: 0 }),
       ],
     });
   }
@@ -260,7 +278,7 @@ export class Ops {
     const out = this.g.f32(name, [a.nHead * a.headDim, nTok]);
     const wsizeFn = this.k.lookup<(n: number) => number>('attention_f32_wsize');
     if (!wsizeFn) throw new Error('kernels lack attention_f32_wsize; rebuild wasm/kernels.wasm');
-    if (a.softcap || a.nSwa) throw new Error(`${name}: no soft-cap or sliding window without a KV cache`);
+    if (a.softcap || a.nSwa || a.sinks) throw new Error(`${name}: no soft-cap, sliding window or sinks without a KV cache`);
     const kvRow = a.nHeadKv * a.headDim;
     const qs = (q.rowStride ?? a.nHead * a.headDim * 4) / 4;
     const ks = (k.rowStride ?? kvRow * 4) / 4;
@@ -375,6 +393,20 @@ export class Ops {
         this.phase(`mat_rows_id_${w.layout ?? info.name}`, at(w), rowBytes, rowBytes * nOut, { scratch: 0 }, nExpert, act, actRow, sorted, nOut, nIn),
         this.phase('moe_scatter_rows', { scratch: 0 }, nExpert, nPairs, sorted, at(out), nOut),
       ],
+    });
+  }
+
+  /**
+   * ggml_add_id: each row of x [n, k, n_tokens] (one per token and slot)
+   * plus row ids[slot, token] of bias [n, n_expert]: a chosen expert's own bias.
+   */
+  addId(x: Tensor, bias: Tensor, ids: Tensor, name: string): Tensor {
+    const [n, k, nTok] = [x.ne[0]!, x.ne[1]!, x.ne[2]!];
+    if (bias.ne[0] !== n || bias.type !== GGMLType.F32) throw new Error(`${name}: ${bias.name} is not f32 rows of ${n}`);
+    const out = this.g.f32(name, x.ne);
+    return this.g.add({
+      name, inputs: [x, bias, ids], output: out,
+      phases: [this.phase('moe_add_id_f32', at(x), at(bias), at(ids), at(out), n, k, nTok)],
     });
   }
 

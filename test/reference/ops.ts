@@ -231,6 +231,8 @@ export interface AttentionParams {
   nSwa: number; // 0: no sliding window
   /** Round q and the probabilities to f16 as llama.cpp does; false only for negative controls. */
   roundF16?: boolean;
+  /** One sink logit per query head (gpt-oss), joining each softmax's max and denominator. */
+  sinks?: Float32Array;
 }
 
 /**
@@ -265,11 +267,14 @@ export function attention(q: Float32Array, k: Uint16Array, v: Uint16Array, pos: 
         s[j - lo] = sc;
         max = Math.max(max, sc);
       }
+      const sink = p.sinks?.[h];
+      if (sink !== undefined) max = Math.max(max, sink);
       let sum = 0;
       for (let j = 0; j < s.length; j++) {
         s[j] = f(Math.exp(f(s[j]! - max)));
         sum += s[j]!;
       }
+      if (sink !== undefined) sum += f(Math.exp(f(sink - max)));
       const inv = f(1 / sum);
       for (let j = 0; j < s.length; j++) s[j] = rnd(f(s[j]! * inv));
       const o = (t * nHead + h) * hd;
@@ -331,4 +336,12 @@ export function mapRows(a: Float32Array, b: Float32Array, nRows: number, n: numb
   const y = new Float32Array(nRows * n);
   for (let r = 0; r < nRows; r++) for (let i = 0; i < n; i++) y[r * n + i] = f(op(a[r * n + i]!, b[(r % nBRows) * n + i]!));
   return y;
+}
+
+/** ggml_swiglu_oai: min(g, limit) * sigmoid(alpha * min(g, limit)) * (clamp(u, -limit, limit) + 1), in f32 steps. */
+export function swigluOai(g: number, u: number, alpha: number, limit: number): number {
+  const x = Math.min(g, limit);
+  const uc = Math.min(Math.max(u, -limit), limit);
+  const glu = f(x / f(1 + f(Math.exp(f(f(alpha) * -x)))));
+  return f(glu * f(uc + 1));
 }
