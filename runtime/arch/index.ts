@@ -13,6 +13,7 @@ import { olmo2 } from './olmo2.js';
 import { phi2 } from './phi2.js';
 import { phi3 } from './phi3.js';
 import { qwen2, qwen2moe, qwen3, qwen3moe } from './qwen.js';
+import { smollm3 } from './smollm3.js';
 import { stablelm } from './stablelm.js';
 import { starcoder2 } from './starcoder2.js';
 
@@ -37,6 +38,7 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   gptneox,
   starcoder2,
   falcon,
+  smollm3,
   bert, // encoders: model.embed(), no LM head
   'nomic-bert': bert,
 };
