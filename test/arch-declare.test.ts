@@ -38,6 +38,7 @@ const FAMILIES: { name: string; spec: () => GGUFWriteSpec; encoder?: boolean; co
   { name: 'qwen2', spec: () => llamaModelSpec({ ...llama, arch: 'qwen2' }, F32) },
   { name: 'qwen3', spec: () => llamaModelSpec({ ...llama, arch: 'qwen3' }, F32) },
   { name: 'smollm3', spec: () => llamaModelSpec(LLAMA_SHAPES['test-smollm3']!, F32) },
+  { name: 'mistral3', spec: () => llamaModelSpec(LLAMA_SHAPES['test-mistral3']!, F32) },
   // the tiny shapes only: qwen3-30b-a3b (benchmarks) in F32 is a 120 GB file
   ...Object.entries(MOE_SHAPES).filter(([name]) => name.endsWith('-tiny')).map(([name, s]) => ({ name, spec: () => moeModelSpec(s, F32) })),
   { name: 'granitemoe shared', spec: () => moeModelSpec({ ...MOE_SHAPES['granitemoe-tiny']!, n_ff_shexp: 256 }, F32) },

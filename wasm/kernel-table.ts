@@ -84,6 +84,7 @@ const OPS = {
   swiglu_f32: GATED,
   geglu_f32: GATED,
   softcap_f32: ['x', 'y', 'n', 'cap', 'ith', 'nth'],
+  attn_temp_scale_f32: ['x', 'pos', 'y', 'n', 'n_rows', 'floor_scale', 'temp_scale', 'offset', 'ith', 'nth'],
   get_rows_f32: GET_ROWS,
   get_rows_f16: GET_ROWS,
   // moe.c

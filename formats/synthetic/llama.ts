@@ -55,6 +55,12 @@ export const LLAMA_SHAPES: Readonly<Record<string, LlamaShape>> = {
   'qwen2.5-0.5b': { n_vocab: 151936, n_embd: 896, n_layer: 24, n_head: 14, n_head_kv: 2, n_ff: 4864, n_ctx_train: 32768, rope_freq_base: 1000000, tied: true, arch: 'qwen2' },
   'test-tiny': { n_vocab: 512, n_embd: 256, n_layer: 2, n_head: 4, n_head_kv: 2, n_ff: 512, n_ctx_train: 512 },
   // SmolLM3-3B's proportions (GQA 4:1, tied head, rope base 5e6) in 4 layers: the last one has no rope
+  // Ministral-3-3B's proportions (GQA 4:1, tied head, yarn x16 with mscale_all_dim 1, llama 4
+  // temperature 0.1) with an original context of 32, so the temperature steps up within a test's positions
+  'test-mistral3': {
+    n_vocab: 512, n_embd: 256, n_layer: 2, n_head: 8, n_head_kv: 2, n_ff: 512, n_ctx_train: 512, rope_freq_base: 1000000, tied: true, arch: 'mistral3',
+    ropeScaling: { type: 'yarn', factor: 16, originalContext: 32 }, mistral3: { temperatureScale: 0.1, yarnLogMul: 1 },
+  },
   'test-smollm3': { n_vocab: 512, n_embd: 256, n_layer: 4, n_head: 8, n_head_kv: 2, n_ff: 512, n_ctx_train: 65536, rope_freq_base: 5000000, tied: true, arch: 'smollm3' },
 };
 

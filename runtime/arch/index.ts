@@ -9,6 +9,7 @@ import { gpt2 } from './gpt2.js';
 import { gptneox } from './gptneox.js';
 import { granite, granitemoe } from './granite.js';
 import { llama } from './llama.js';
+import { mistral3 } from './mistral3.js';
 import { olmo2 } from './olmo2.js';
 import { phi2 } from './phi2.js';
 import { phi3 } from './phi3.js';
@@ -39,6 +40,7 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   starcoder2,
   falcon,
   smollm3,
+  mistral3,
   bert, // encoders: model.embed(), no LM head
   'nomic-bert': bert,
 };
