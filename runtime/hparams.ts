@@ -42,6 +42,10 @@ export interface HParams {
   n_ff_exp: number;
   /** Width of the shared expert (expert_shared_feed_forward_length); 0 when absent. */
   n_ff_shexp: number;
+  /** leading_dense_block_count: layers before the first MoE layer (ernie4_5-moe, deepseek...); 0 when absent. */
+  n_layer_dense_lead: number;
+  /** interleave_moe_layer_step: every n-th layer is MoE (ernie4_5-moe); 0 when absent. */
+  n_moe_layer_step: number;
   /** Rows of token_types.weight (tokenizer.ggml.token_type_count); BERT's two sentence types when absent. */
   n_token_types: number;
   /** Granite's multipliers (logit_scale, residual_scale, embedding_scale, attention.scale); 0 = none. */
@@ -160,6 +164,8 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
     n_expert_used: opt('expert_used_count', 0),
     n_ff_exp: opt('expert_feed_forward_length', 0),
     n_ff_shexp: opt('expert_shared_feed_forward_length', 0),
+    n_layer_dense_lead: opt('leading_dense_block_count', 0),
+    n_moe_layer_step: opt('interleave_moe_layer_step', 0),
     n_token_types: num(get('tokenizer.ggml.token_type_count')) ?? 2,
     f_logit_scale: opt('logit_scale', 0),
     f_residual_scale: opt('residual_scale', 0),

@@ -9,15 +9,17 @@ import { ggmlTypeInfo } from '../ggml-types.js';
 import { referenceTypes } from '../quant/index.js';
 import type { GGUFWriteSpec } from '../gguf/index.js';
 import { GGMLType } from '../ggml-types.js';
+import { ERNIE_SHAPES, ernieModelSpec } from './ernie.js';
 import { LLAMA_SHAPES, llamaModelSpec } from './llama.js';
 import { quantMixFor } from './mix.js';
 import { MOE_SHAPES, moeModelSpec } from './moe.js';
 import type { SyntheticOptions } from './tensors.js';
 
-/** The shapes `--synthetic` knows: every Llama-family shape, and the MoE shapes of real size. */
+/** The shapes `--synthetic` knows: every Llama-family shape (smollm3 and mistral3 too), the MoE shapes of real size, ERNIE 4.5's. */
 const SHAPES: Readonly<Record<string, (type: GGMLType, o: SyntheticOptions) => GGUFWriteSpec>> = {
   ...Object.fromEntries(Object.entries(LLAMA_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => llamaModelSpec(s, type, o)])),
   'qwen3-30b-a3b': (type, o) => moeModelSpec(MOE_SHAPES['qwen3-30b-a3b']!, type, o),
+  ...Object.fromEntries(Object.entries(ERNIE_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => ernieModelSpec(s, type, o)])),
 };
 
 /** The names `--synthetic SHAPE:TYPE` takes. */

@@ -82,7 +82,11 @@ export function buildMoeFfn(c: BuildContext, il: number, cur: Tensor, opts: MoeO
   const p = `blk.${il}`;
   const logits = ops.matmul(c.w(`${p}.ffn_gate_inp.weight`), cur, `ffn_moe_logits-${il}`);
   const probs = ops.softMax(logits, `ffn_moe_probs-${il}`);
-  const ids = ops.topK(probs, hp.n_expert_used, `ffn_moe_topk-${il}`);
+  // a per-expert selection bias (exp_probs_b, DeepSeek V3's and ERNIE 4.5's
+  // e_score_correction) moves which experts are chosen, not their weights
+  const bias = c.wOpt(`${p}.exp_probs_b.bias`);
+  const selection = bias ? ops.add(probs, bias, `ffn_moe_probs_biased-${il}`) : probs;
+  const ids = ops.topK(selection, hp.n_expert_used, `ffn_moe_topk-${il}`);
   const weights = ops.moeWeights(probs, ids, opts.normWeights, opts.weightsScale ?? 0, `ffn_moe_weights-${il}`);
   const up = ops.matmulId(c.w(`${p}.ffn_up_exps.weight`), cur, ids, `ffn_moe_up-${il}`);
   const gate = ops.matmulId(c.w(`${p}.ffn_gate_exps.weight`), cur, ids, `ffn_moe_gate-${il}`);

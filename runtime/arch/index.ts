@@ -3,6 +3,7 @@
 // and one line here.
 import { bert } from './bert.js';
 import type { Architecture } from './declare.js';
+import { ernie4_5, ernie4_5moe } from './ernie4_5.js';
 import { falcon } from './falcon.js';
 import { gemma, gemma2, gemma3 } from './gemma.js';
 import { gpt2 } from './gpt2.js';
@@ -41,6 +42,8 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   falcon,
   smollm3,
   mistral3,
+  ernie4_5,
+  'ernie4_5-moe': ernie4_5moe,
   bert, // encoders: model.embed(), no LM head
   'nomic-bert': bert,
 };
