@@ -6,6 +6,7 @@
 // row tails go through the same SIMD math (zero-padded) as row bodies, so each
 // element's bits do not depend on where a thread's range starts.
 #include "ops-math.h"
+#include <math.h>
 
 // ---------------------------------------------------------------------------
 // binary ops with a broadcast row operand
@@ -55,6 +56,28 @@ void EXPORT(scale_f32)(const float* x, float* y, int n, float s, int ith, int nt
   int i = e0;
   for (; i + 4 <= e1; i += 4) wasm_v128_store(y + i, wasm_f32x4_mul(wasm_v128_load(x + i), vs));
   for (; i < e1; i++) y[i] = x[i] * s;
+}
+
+// void attn_temp_scale_f32(const float* x, const int32_t* pos, float* y, int n, int n_rows,
+//                          int floor_scale, float temp_scale, float offset, int ith, int nth)
+// Row r (token r's q) times 1 + temp_scale * ln(floor((pos[r] + offset) / floor_scale) + 1):
+// llama 4's attention temperature, which llama.cpp computes per token as
+// llm_graph_input_attn_temp does (the floor in float, the log and the sum in
+// double, rounded to float) and multiplies q by (ggml_mul).
+void EXPORT(attn_temp_scale_f32)(const float* x, const int32_t* pos, float* y, int n, int n_rows,
+                                 int floor_scale, float temp_scale, float offset, int ith, int nth) {
+  int r0, r1;
+  rows_range(n_rows, ith, nth, &r0, &r1);
+  for (int r = r0; r < r1; r++) {
+    const float fl = floorf(((float)pos[r] + offset) / (float)floor_scale);
+    const float s = (float)(log((double)fl + 1.0) * (double)temp_scale + 1.0);
+    const v128_t vs = wasm_f32x4_splat(s);
+    const float* xr = x + (size_t)r * n;
+    float* yr = y + (size_t)r * n;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) wasm_v128_store(yr + i, wasm_f32x4_mul(wasm_v128_load(xr + i), vs));
+    for (; i < n; i++) yr[i] = xr[i] * s;
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -30,6 +30,10 @@ export interface HParams {
   yarn_attn_factor: number;
   yarn_beta_fast: number;
   yarn_beta_slow: number;
+  /** rope.scaling.yarn_log_multiplier (yarn's mscale_all_dim: mistral3, deepseek2); 0 when absent. */
+  rope_yarn_log_mul: number;
+  /** attention.temperature_scale (llama 4's attention temperature: mistral3); 0 when absent. */
+  f_attn_temp_scale: number;
   /** Mixture of experts: experts per MoE layer (expert_count), 0 for a dense model. */
   n_expert: number;
   /** Experts each token is routed to (expert_used_count). */
@@ -38,6 +42,10 @@ export interface HParams {
   n_ff_exp: number;
   /** Width of the shared expert (expert_shared_feed_forward_length); 0 when absent. */
   n_ff_shexp: number;
+  /** leading_dense_block_count: layers before the first MoE layer (ernie4_5-moe, deepseek...); 0 when absent. */
+  n_layer_dense_lead: number;
+  /** interleave_moe_layer_step: every n-th layer is MoE (ernie4_5-moe); 0 when absent. */
+  n_moe_layer_step: number;
   /** Rows of token_types.weight (tokenizer.ggml.token_type_count); BERT's two sentence types when absent. */
   n_token_types: number;
   /** Granite's multipliers (logit_scale, residual_scale, embedding_scale, attention.scale); 0 = none. */
@@ -69,6 +77,22 @@ function num(v: unknown): number | undefined {
   if (typeof v === 'bigint') return Number(v);
   if (typeof v === 'boolean') return v ? 1 : 0;
   return undefined;
+}
+
+/**
+ * Yarn's attention factor before rope.scaling.attn_factor. llama.cpp's
+ * context sets it for yarn files when their rope.scaling.yarn_log_multiplier
+ * (mscale_all_dim) is not 0: mscale(factor, 1) / mscale(factor, log_mul),
+ * divided by the 1 + 0.1 ln(factor) that ggml's rope multiplies back in (so
+ * with log_mul 1 rope's magnitude is unscaled). Otherwise the file's
+ * yarn_attn_factor (1 when absent).
+ */
+function yarnAttnFactor(type: RopeScalingType, factor: number, logMul: number, fromFile: number): number {
+  if (type !== 'yarn' || logMul === 0 || !factor) return fromFile;
+  const f = Math.fround(factor);
+  const mscale = (m: number) => (f <= 1 ? 1 : Math.fround(Math.fround(0.1 * Math.fround(m) * Math.fround(Math.log(f))) + 1));
+  const ratio = Math.fround(mscale(1) / mscale(logMul));
+  return Math.fround(ratio * Math.fround(1 / Math.fround(1 + Math.fround(0.1 * Math.fround(Math.log(f))))));
 }
 
 /** Reads hparams; `file` names the model in errors. */
@@ -131,13 +155,17 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
     // llama.cpp's context default: ext_factor 1 for yarn, 0 otherwise
     yarn_ext_factor: rope_scaling_type === 'yarn' ? 1 : 0,
     // times rope.scaling.attn_factor, as llama.cpp folds it in for every architecture (phi3 longrope writes it)
-    yarn_attn_factor: opt('rope.scaling.yarn_attn_factor', 1) * opt('rope.scaling.attn_factor', 1),
+    yarn_attn_factor: yarnAttnFactor(rope_scaling_type, factor, opt('rope.scaling.yarn_log_multiplier', 0), opt('rope.scaling.yarn_attn_factor', 1)) * opt('rope.scaling.attn_factor', 1),
     yarn_beta_fast: opt('rope.scaling.yarn_beta_fast', 32),
     yarn_beta_slow: opt('rope.scaling.yarn_beta_slow', 1),
+    rope_yarn_log_mul: opt('rope.scaling.yarn_log_multiplier', 0),
+    f_attn_temp_scale: opt('attention.temperature_scale', 0),
     n_expert: opt('expert_count', 0),
     n_expert_used: opt('expert_used_count', 0),
     n_ff_exp: opt('expert_feed_forward_length', 0),
     n_ff_shexp: opt('expert_shared_feed_forward_length', 0),
+    n_layer_dense_lead: opt('leading_dense_block_count', 0),
+    n_moe_layer_step: opt('interleave_moe_layer_step', 0),
     n_token_types: num(get('tokenizer.ggml.token_type_count')) ?? 2,
     f_logit_scale: opt('logit_scale', 0),
     f_residual_scale: opt('residual_scale', 0),

@@ -457,6 +457,24 @@ test('moe_add_id_f32: each (token, slot) row plus its expert\'s bias row, exact'
   assertUlps(got, want, 0, 'add_id');
 });
 
+test('attn_temp_scale_f32: each token\'s row times llama.cpp\'s temperature (float floor, double log), exact', () => {
+  const rand = mulberry32(11);
+  const n = 37, pos = new Int32Array([0, 1, 31, 32, 33, 95, 96, 1000, 16383, 16384, 100000]);
+  const x = gaussian(rand, pos.length * n);
+  const px = put(x), pp = put(pos), py = alloc(4 * pos.length * n);
+  for (const [floor, temp, offset] of [[32, 0.6, 0], [16384, 0.1, 0], [7, 0.25, 3]] as const) {
+    const got = asF32(runSplits('attn_temp', py, 4 * pos.length * n, (ith, nth) => fn('attn_temp_scale_f32')(px, pp, py, n, pos.length, floor, temp, offset, ith, nth)));
+    const want = new Float32Array(x.length);
+    pos.forEach((p, r) => {
+      // llm_graph_input_attn_temp: float position and floor, the log and the sum in double
+      const fl = Math.floor(Math.fround(Math.fround(p + Math.fround(offset)) / floor));
+      const s = Math.fround(Math.log(fl + 1) * Math.fround(temp) + 1);
+      for (let i = 0; i < n; i++) want[r * n + i] = Math.fround(x[r * n + i]! * s);
+    });
+    assertUlps(got, want, 0, `attn_temp_scale floor ${floor} temp ${temp} offset ${offset}`);
+  }
+});
+
 test('silu_f32 / swiglu_f32 within 3 ulps (strided gate/up of a fused tensor), splits bit-identical', () => {
   const rand = mulberry32(11);
   const nRows = 3, n = 45;

@@ -88,6 +88,7 @@ const OPS = {
   geglu_f32: GATED,
   swiglu_oai_f32: ['gate', 'up', 'y', 'n_rows', 'n', 'gate_stride', 'up_stride', 'alpha', 'limit', 'ith', 'nth'],
   softcap_f32: ['x', 'y', 'n', 'cap', 'ith', 'nth'],
+  attn_temp_scale_f32: ['x', 'pos', 'y', 'n', 'n_rows', 'floor_scale', 'temp_scale', 'offset', 'ith', 'nth'],
   get_rows_f32: GET_ROWS,
   get_rows_f16: GET_ROWS,
   // moe.c

@@ -25,9 +25,17 @@ export interface LlamaShape {
   /**
    * general.architecture: 'llama', 'qwen2' (the same tensors plus q/k/v
    * biases; llama.cpp runs it with NEOX rope) or 'qwen3' (no biases, a
-   * per-head RMSNorm of q and k). Default 'llama'.
+   * per-head RMSNorm of q and k), 'smollm3' (llama's tensors; llama.cpp
+   * ropes three layers of four) or 'mistral3' (llama's tensors; see
+   * `mistral3`). Default 'llama'.
    */
-  arch?: 'llama' | 'qwen2' | 'qwen3';
+  arch?: 'llama' | 'qwen2' | 'qwen3' | 'smollm3' | 'mistral3';
+  /**
+   * Ministral 3's keys (mistral3 only): attention.temperature_scale (q times
+   * 1 + scale * ln(floor(pos / original_context_length) + 1), llama 4's
+   * scaling) and rope.scaling.yarn_log_multiplier (yarn's mscale_all_dim).
+   */
+  mistral3?: { temperatureScale?: number; yarnLogMul?: number };
   /**
    * Biases on ffn_gate, ffn_up and ffn_down, and on attn_q/k/v/output: the
    * optional tensors llama.cpp's llama loader takes (some fine-tunes and
@@ -46,6 +54,14 @@ export const LLAMA_SHAPES: Readonly<Record<string, LlamaShape>> = {
   // 256, so k-quant mixes fall back to legacy types on most matrices, as in the real files.
   'qwen2.5-0.5b': { n_vocab: 151936, n_embd: 896, n_layer: 24, n_head: 14, n_head_kv: 2, n_ff: 4864, n_ctx_train: 32768, rope_freq_base: 1000000, tied: true, arch: 'qwen2' },
   'test-tiny': { n_vocab: 512, n_embd: 256, n_layer: 2, n_head: 4, n_head_kv: 2, n_ff: 512, n_ctx_train: 512 },
+  // SmolLM3-3B's proportions (GQA 4:1, tied head, rope base 5e6) in 4 layers: the last one has no rope
+  // Ministral-3-3B's proportions (GQA 4:1, tied head, yarn x16 with mscale_all_dim 1, llama 4
+  // temperature 0.1) with an original context of 32, so the temperature steps up within a test's positions
+  'test-mistral3': {
+    n_vocab: 512, n_embd: 256, n_layer: 2, n_head: 8, n_head_kv: 2, n_ff: 512, n_ctx_train: 512, rope_freq_base: 1000000, tied: true, arch: 'mistral3',
+    ropeScaling: { type: 'yarn', factor: 16, originalContext: 32 }, mistral3: { temperatureScale: 0.1, yarnLogMul: 1 },
+  },
+  'test-smollm3': { n_vocab: 512, n_embd: 256, n_layer: 4, n_head: 8, n_head_kv: 2, n_ff: 512, n_ctx_train: 65536, rope_freq_base: 5000000, tied: true, arch: 'smollm3' },
 };
 
 /**
@@ -78,12 +94,16 @@ export function llamaModelSpec(shape: LlamaShape, type: GGMLType, options: Synth
     kv.push({ key: `${arch}.rope.scaling.factor`, value: s.ropeScaling.factor, type: GGUFValueType.FLOAT32 });
     if (s.ropeScaling.originalContext) kv.push({ key: `${arch}.rope.scaling.original_context_length`, value: s.ropeScaling.originalContext });
   }
+  if (s.mistral3?.temperatureScale !== undefined) kv.push({ key: `${arch}.attention.temperature_scale`, value: s.mistral3.temperatureScale, type: GGUFValueType.FLOAT32 });
+  if (s.mistral3?.yarnLogMul !== undefined) kv.push({ key: `${arch}.rope.scaling.yarn_log_multiplier`, value: s.mistral3.yarnLogMul, type: GGUFValueType.FLOAT32 });
   kv.push(...spmVocabKV(s.n_vocab));
   if (options.extraKV) kv.push(...options.extraKV);
 
   const t = new RandomTensors(type, options);
   const matrix = t.matrix.bind(t);
   const vector = t.vector.bind(t);
+  if (s.mistral3 && arch !== 'mistral3') throw new RangeError(`mistral3 keys on a ${arch} file`);
+  if (s.ropeFreqs && arch === 'smollm3') throw new RangeError('smollm3 files have no rope_freqs (llama.cpp declares none)');
   if (s.biases && arch !== 'llama') throw new RangeError(`biases: llama only (${arch} declares its own)`);
   const qkvBias = arch === 'qwen2' || s.biases === true;
   const proj = 1 / Math.sqrt(s.n_embd);

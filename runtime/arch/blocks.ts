@@ -78,6 +78,12 @@ export interface AttentionOptions {
   qkNorm?: QKNorm;
   /** Attention sinks (gpt-oss): one learned logit per query head joining its softmax; absent: none. */
   sinks?: Tensor;
+  /**
+   * llama 4's attention temperature (mistral3): q times 1 + scale *
+   * ln(floor((pos + offset) / floor) + 1) after rope, so tokens past each
+   * multiple of `floor` positions attend more sharply. Absent: none.
+   */
+  temperature?: { floor: number; scale: number; offset: number };
 }
 
 /**
@@ -138,6 +144,7 @@ export function attend(c: BuildContext, il: number, q: Tensor, k: Tensor, v: Ten
     q = ops.rope(q, c.inpPos, hp.n_head, headDim, a.rope, `Qcur_rope-${il}`);
     k = ops.rope(k, c.inpPos, hp.n_head_kv, headDim, a.rope, `Kcur_rope-${il}`);
   }
+  if (a.temperature) q = ops.attnTempScale(q, c.inpPos, a.temperature.floor, a.temperature.scale, a.temperature.offset, `Qcur_attn_temp_scaled-${il}`);
   if (a.qScale !== undefined) q = ops.scale(q, a.qScale, `Qcur_scaled-${il}`);
   return ops.attention(q, k, v, c.inpPos, c.cache[il]!, {
     nHead: hp.n_head,

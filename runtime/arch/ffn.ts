@@ -104,7 +104,11 @@ export function buildMoeFfn(c: BuildContext, il: number, cur: Tensor, opts: MoeO
     if (opts.normWeights || (opts.weightsScale ?? 0) !== 0) throw new RangeError('softmax-weight gating: the weights are already a softmax');
   } else {
     const probs = ops.softMax(logits, `ffn_moe_probs-${il}`);
-    ids = ops.topK(probs, hp.n_expert_used, `ffn_moe_topk-${il}`);
+    // a per-expert selection bias (exp_probs_b, DeepSeek V3's and ERNIE 4.5's
+    // e_score_correction) moves which experts are chosen, not their weights
+    const bias = c.wOpt(`${p}.exp_probs_b.bias`);
+    const selection = bias ? ops.add(probs, bias, `ffn_moe_probs_biased-${il}`) : probs;
+    ids = ops.topK(selection, hp.n_expert_used, `ffn_moe_topk-${il}`);
     weights = ops.moeWeights(probs, ids, opts.normWeights, opts.weightsScale ?? 0, `ffn_moe_weights-${il}`);
   }
   // ggml_add_id after each ggml_mul_mat_id: the chosen expert's bias row

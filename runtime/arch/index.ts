@@ -3,6 +3,7 @@
 // and one line here.
 import { bert } from './bert.js';
 import type { Architecture } from './declare.js';
+import { ernie4_5, ernie4_5moe } from './ernie4_5.js';
 import { falcon } from './falcon.js';
 import { gemma, gemma2, gemma3 } from './gemma.js';
 import { gpt2 } from './gpt2.js';
@@ -10,10 +11,12 @@ import { gptneox } from './gptneox.js';
 import { gptOss } from './gpt-oss.js';
 import { granite, granitemoe } from './granite.js';
 import { llama } from './llama.js';
+import { mistral3 } from './mistral3.js';
 import { olmo2 } from './olmo2.js';
 import { phi2 } from './phi2.js';
 import { phi3 } from './phi3.js';
 import { qwen2, qwen2moe, qwen3, qwen3moe } from './qwen.js';
+import { smollm3 } from './smollm3.js';
 import { stablelm } from './stablelm.js';
 import { starcoder2 } from './starcoder2.js';
 
@@ -39,6 +42,10 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   gptneox,
   starcoder2,
   falcon,
+  smollm3,
+  mistral3,
+  ernie4_5,
+  'ernie4_5-moe': ernie4_5moe,
   bert, // encoders: model.embed(), no LM head
   'nomic-bert': bert,
 };

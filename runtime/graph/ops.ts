@@ -319,6 +319,24 @@ export class Ops {
     return this.g.add({ name, inputs: [x], output: out, phases: [this.phase('scale_f32', at(x), at(out), elementCount(x.ne), s)] });
   }
 
+  /**
+   * Each token's row of x times 1 + tempScale * ln(floor((pos + offset) /
+   * floorScale) + 1), pos being the token's position (int32 [n_tokens]):
+   * llama 4's attention temperature (llama.cpp's build_inp_attn_scale and
+   * the ggml_mul of q by it). x is [n, n_tokens].
+   */
+  attnTempScale(x: Tensor, pos: Tensor, floorScale: number, tempScale: number, offset: number, name: string): Tensor {
+    const rows = pos.ne[0]!;
+    const n = elementCount(x.ne) / rows;
+    if (x.rowStride !== undefined && x.rowStride !== x.ne[0]! * 4) throw new Error(`${name}: temperature scale of a strided view`);
+    if (!Number.isInteger(floorScale) || floorScale < 1) throw new Error(`${name}: floor scale ${floorScale}`);
+    const out = this.g.f32(name, x.ne);
+    return this.g.add({
+      name, inputs: [x, pos], output: out,
+      phases: [this.phase('attn_temp_scale_f32', at(x), at(pos), at(out), n, rows, floorScale, tempScale, offset)],
+    });
+  }
+
   /** ggml_gelu as ggml's CPU backend computes it (tanh approximation through an f16 table; kernels/ops-unary.c). */
   gelu(x: Tensor, name: string): Tensor {
     const out = this.g.f32(name, x.ne);

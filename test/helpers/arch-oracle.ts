@@ -4,6 +4,10 @@
 // agreement. Architecture tests (llama-oracle, qwen, gemma, phi...) share it.
 import * as assert from 'uvu/assert';
 import type { LlamaModel } from 'node-llama-cpp';
+import { GGMLType } from '../../formats/ggml-types.js';
+import type { GGUFWriteSpec } from '../../formats/gguf/index.js';
+import { quantMixFor } from '../../formats/synthetic/mix.js';
+import type { SyntheticOptions } from '../../formats/synthetic/tensors.js';
 import type { BuildGraph } from '../../runtime/arch/context.js';
 import { loadModel } from '../../runtime/index.js';
 import { compareDistributions, llamaCppProbabilities, poolStats, type DistributionStats } from './compare.js';
@@ -72,4 +76,39 @@ export function assertMatches(label: string, s: DistributionStats, maxEntropy = 
 /** A broken graph must miss by far: proves the comparison can fail. */
 export function assertBroken(label: string, s: DistributionStats): void {
   assert.ok(s.meanKL >= 10 * KL_BOUND, `${label}: mean KL ${s.meanKL} is not 10x the bound`);
+}
+
+/**
+ * The write spec of `model` in a llama-quantize file type ("F16", "Q8_0",
+ * "Q4_K_M": each tensor in the type llama-quantize would give it) or a bare
+ * ggml type name, with the given synthetic options.
+ */
+export function mixSpec(model: (type: GGMLType, o: SyntheticOptions) => GGUFWriteSpec, mixName: string, o: SyntheticOptions): GGUFWriteSpec {
+  const mix = quantMixFor(mixName, model(GGMLType.F32, {}));
+  return model(mix.base, { ...o, matrixType: mix.matrixType, fileType: mix.fileType });
+}
+
+/**
+ * The largest difference between the logits of `tokens` evaluated in one
+ * batch and token by token (batch size 1), over every position; 0 when a
+ * batch gives the bits of token by token, as the numerics contract says.
+ */
+export async function batchVsTokenByToken(path: string, tokens: number[], build?: BuildGraph): Promise<number> {
+  const model = await loadModel(path, build ? { buildGraph: build } : {});
+  try {
+    const batch = model.createContext({ contextSize: 128, batchSize: OUR_BATCH });
+    const all = batch.evaluate(tokens, { allLogits: true });
+    batch.dispose();
+    const one = model.createContext({ contextSize: 128, batchSize: 1 });
+    const nV = model.hparams.n_vocab;
+    let maxDiff = 0;
+    for (let i = 0; i < tokens.length; i++) {
+      const l = one.evaluate([tokens[i]!]);
+      for (let j = 0; j < nV; j++) maxDiff = Math.max(maxDiff, Math.abs(l[j]! - all[i * nV + j]!));
+    }
+    one.dispose();
+    return maxDiff;
+  } finally {
+    model.dispose();
+  }
 }
