@@ -39,8 +39,9 @@ export interface QuantizeOptions {
   tokenEmbeddingType?: GGMLType;
   /**
    * An imatrix is given (llama.cpp's qs.has_imatrix): Q4_0 and Q5_0 then
-   * give the first eighth of the ffn_down matrices Q4_1 / Q5_1, and a
-   * Q2_K_S file may be written.
+   * give the first eighth of the ffn_down matrices Q4_1 / Q5_1, IQ4_NL and
+   * IQ4_XS keep them in their own type (Q5_K without), and a Q2_K_S file may
+   * be written.
    */
   hasImatrix?: boolean;
   /** --leave-output-tensor: output.weight is copied as it is. */
@@ -59,7 +60,7 @@ export interface TensorPlan {
   type: GGMLType;
   /** The type the rules asked for, when its blocks did not fit the rows and `type` is llama.cpp's fallback. */
   fallbackFrom?: GGMLType;
-  /** llama-quantize refuses to write it without importance weights (Q2_K in a Q2_K_S file). */
+  /** llama-quantize refuses to write it without importance weights (Q2_K in a Q2_K_S file; the grid i-quants). */
   requiresImatrix?: boolean;
 }
 
