@@ -5,28 +5,36 @@
 // (test/helpers/llama-quantize.ts) and by us; both files are read back with
 // formats/gguf and every tensor's type must be the same. A deliberately
 // broken rule set (the expert count ignored) must be caught by the same
-// comparison. Skips, saying why, where the native library cannot be loaded.
+// comparison. The IQ4 / ternary / MXFP4_MOE presets and the grid i-quant
+// ones are checked on every model against llama.cpp's dry run (its types
+// without quantizing), with and without an imatrix; then small models are
+// written in the new presets by both, and every tensor's bytes must be the
+// same. Skips, saying why, where the native library cannot be loaded.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GGMLType, ggmlTypeName } from '../formats/ggml-types.js';
-import { readGGUF, writeGGUF, type GGUFWriteSpec } from '../formats/gguf/index.js';
-import { llamaTensorTypes, planQuantize, PRESETS, quantizeHParams, type QuantizeOptions } from '../formats/quantize/index.js';
+import { readGGUF, readTensorData, writeGGUF, type GGUFFile, type GGUFWriteSpec } from '../formats/gguf/index.js';
+import {
+  GRID_PRESETS, llamaTensorTypes, planQuantize, PRESETS, quantizeHParams, UnsupportedQuantizationError, type QuantizeOptions,
+} from '../formats/quantize/index.js';
 import { LAYERNORM_SHAPES, layerNormModelSpec } from '../formats/synthetic/layernorm.js';
 import { llamaModelSpec } from '../formats/synthetic/llama.js';
 import { quantMixFor } from '../formats/synthetic/mix.js';
 import { MOE_SHAPES, moeModelSpec } from '../formats/synthetic/moe.js';
 import { quantizeModel } from '../runtime/quantize/index.js';
 import { llamaQuantizer } from './helpers/llama-quantize.js';
+import { mulberry32 } from './helpers/rng.js';
 
 const Q = GGMLType;
 const dir = mkdtempSync(join(tmpdir(), 'run-gguf-quantize-types-'));
 const oracle = await llamaQuantizer();
 
-/** The presets the README lists (Q2_K_S, which needs an imatrix, is tested apart). */
-const ALL = Object.keys(PRESETS).filter((p) => p !== 'Q2_K_S');
+/** The presets whose types are checked by writing llama.cpp's file (Q2_K_S, which needs an imatrix, is tested apart). */
+const NEW = ['IQ4_NL', 'IQ4_XS', 'TQ1_0', 'TQ2_0', 'MXFP4_MOE'];
+const ALL = Object.keys(PRESETS).filter((p) => p !== 'Q2_K_S' && !NEW.includes(p));
 
 /** Row lengths are multiples of 256 unless said otherwise, so the k-quant rules (not the fallback) decide. */
 const MODELS: Record<string, { spec: () => GGUFWriteSpec; presets: string[] }> = {
@@ -75,12 +83,47 @@ function theirTypes(model: string, preset: string, opts: Pick<QuantizeOptions, '
   return written.get(key)!;
 }
 
+/** ggml's importance for every matrix, made up: one positive weight per column (per column and expert when stacked). */
+function syntheticImatrix(file: GGUFFile, seed: number): Map<string, Float32Array> {
+  const rand = mulberry32(seed);
+  const im = new Map<string, Float32Array>();
+  for (const t of file.tensors) {
+    if (t.shape.length < 2 || !t.name.endsWith('.weight') || t.name.includes('_norm')) continue;
+    // a spread of 1 : e^6, so the weighted searches choose differently from the plain ones
+    im.set(t.name, Float32Array.from({ length: t.shape[0]! * (t.shape[2] ?? 1) }, () => Math.exp(6 * (rand() - 0.5))));
+  }
+  return im;
+}
+
+/** llama.cpp's dry run (types only, nothing quantized) for a model and preset, once per test process. */
+const dryRuns = new Map<string, { types: Map<string, string>; requiresImatrix: boolean }>();
+function theirDryRun(model: string, ftype: number, imatrix?: Map<string, Float32Array>) {
+  const key = `${model}-${ftype}-${imatrix ? 'im' : ''}`;
+  if (!dryRuns.has(key)) {
+    if (typeof oracle === 'string') throw new Error(oracle);
+    dryRuns.set(key, oracle.dryRun(inputOf(model), { ftype, ...(imatrix ? { imatrix } : {}) }));
+  }
+  return dryRuns.get(key)!;
+}
+
+/**
+ * Small models written by both sides for the byte comparison (JS IQ4 is
+ * slow: ~2 s per million weights on two threads): a GQA-4 Llama with rows of
+ * 256 and an untied embedding, and a 4-expert qwen3moe for MXFP4 and the
+ * per-expert imatrix slices.
+ */
+const BYTE_MODELS: Record<string, () => GGUFWriteSpec> = {
+  'bytes-llama': () => llamaModelSpec({ n_vocab: 512, n_embd: 256, n_layer: 2, n_head: 8, n_head_kv: 2, n_ff: 256, n_ctx_train: 512 }, Q.F16, { seed: 17 }),
+  'bytes-moe': () => moeModelSpec({ ...MOE_SHAPES['qwen3moe-tiny']!, n_expert: 4, n_expert_used: 2 }, Q.F16, { seed: 18 }),
+};
+
 if (typeof oracle === 'string') {
   rmSync(dir, { recursive: true, force: true });
   test('per-tensor types against llama-quantize', () => console.log(`  skip: ${oracle}`));
 } else {
   test.before(async () => {
     for (const [name, m] of Object.entries(MODELS)) await writeGGUF(inputOf(name), m.spec());
+    for (const [name, spec] of Object.entries(BYTE_MODELS)) await writeGGUF(inputOf(name), spec());
   });
 
   // Our own files, written by quantizeGGUF, for the three presets the issue names, on the Mixtral
@@ -133,6 +176,96 @@ if (typeof oracle === 'string') {
     assert.is(plan.tensors.find((p) => p.tensor.name === 'blk.0.attn_q.weight')!.requiresImatrix, true);
   });
 
+  // The new presets' rules: llama.cpp's dry run gives its types without quantizing anything
+  for (const model of ['mixtral', 'llama-gqa', 'qwen3moe']) {
+    test(`${model}: planQuantize gives llama-quantize's types for ${NEW.join(' ')}, with and without an imatrix`, async () => {
+      const file = await readGGUF(inputOf(model));
+      const imatrix = syntheticImatrix(file, 3);
+      for (const preset of NEW) {
+        for (const withImatrix of [false, true]) {
+          const theirs = theirDryRun(model, PRESETS[preset]!.ftype, withImatrix ? imatrix : undefined);
+          assert.is(theirs.requiresImatrix, false);
+          const ours = new Map(planQuantize(file, preset, { hasImatrix: withImatrix }).tensors.map((p) => [p.tensor.name, ggmlTypeName(p.type)]));
+          const diff = mismatches(ours, theirs.types);
+          assert.equal(diff, [], `${preset}${withImatrix ? ' --imatrix' : ''}:\n${diff.join('\n')}`);
+        }
+      }
+    });
+  }
+
+  test('grid i-quant presets: refused without an imatrix exactly where llama-quantize refuses, typed as it types them, then not supported', async () => {
+    for (const model of ['mixtral', 'llama-gqa', 'qwen3moe']) {
+      const file = await readGGUF(inputOf(model));
+      const hp = quantizeHParams((k) => file.metadata.get(k));
+      const imatrix = syntheticImatrix(file, 4);
+      for (const [preset, { ftype }] of Object.entries(GRID_PRESETS)) {
+        const bare = theirDryRun(model, ftype);
+        // llama.cpp's verdict: every grid type below IQ3_S needs one; IQ3_S / IQ3_M files hold none of them
+        assert.is(bare.requiresImatrix, !['IQ3_S', 'IQ3_M'].includes(preset), `${model} ${preset}: llama.cpp's imatrix requirement`);
+        const err = (() => {
+          try {
+            planQuantize(file, preset);
+          } catch (e) {
+            return e as Error;
+          }
+          throw new Error(`${model} ${preset}: planned without an imatrix`);
+        })();
+        if (bare.requiresImatrix) assert.match(err.message, /^this quantization requires an importance matrix \(--imatrix\): offending tensor \S+, target type I?Q/);
+        else assert.instance(err, UnsupportedQuantizationError);
+        // the same tensor types as llama.cpp's, without and with an imatrix (IQ3_XXS's attn_v and ffn_down depend on it)
+        for (const im of [undefined, imatrix]) {
+          const theirs = im ? theirDryRun(model, ftype, im) : bare;
+          const ours = llamaTensorTypes(file.tensors, hp, { ftype, hasImatrix: im !== undefined });
+          const diff = mismatches(new Map(file.tensors.map((t, i) => [t.name, ggmlTypeName(ours[i]!.type)])), theirs.types);
+          assert.equal(diff, [], `${model} ${preset}${im ? ' --imatrix' : ''}:\n${diff.join('\n')}`);
+        }
+        // with one, what stops us is the missing quantizer, said as such
+        assert.throws(() => planQuantize(file, preset, { hasImatrix: true }), (e: unknown) =>
+          e instanceof UnsupportedQuantizationError && e.name === 'UnsupportedError' && /^IQ\d_\w+ is not supported yet: there is no quantizer here for (IQ\d_\w+)(, IQ\d_\w+)*/.test(e.message));
+      }
+    }
+  });
+
+  // Byte for byte: our file and llama.cpp's, tensor by tensor (the metadata differs only by the imatrix keys
+  // llama-quantize's command line adds, which the library call does not)
+  const BYTE_CASES: [string, string, boolean][] = [
+    ['bytes-llama', 'IQ4_NL', false], ['bytes-llama', 'IQ4_XS', false], ['bytes-llama', 'TQ1_0', false], ['bytes-llama', 'TQ2_0', false],
+    ['bytes-moe', 'MXFP4_MOE', false],
+    ['bytes-llama', 'IQ4_NL', true], ['bytes-llama', 'IQ4_XS', true], ['bytes-moe', 'IQ4_XS', true],
+  ];
+  for (const [model, preset, withImatrix] of BYTE_CASES) {
+    test(`${model} ${preset}${withImatrix ? ' --imatrix' : ''}: every tensor's type and bytes are llama-quantize's`, async () => {
+      const file = await readGGUF(inputOf(model));
+      const imatrix = withImatrix ? syntheticImatrix(file, 5) : undefined;
+      const tag = `${model}-${preset}${withImatrix ? '-im' : ''}`;
+      const theirPath = join(dir, `${tag}-llama.cpp.gguf`);
+      const ourPath = join(dir, `${tag}-ours.gguf`);
+      (oracle as Exclude<typeof oracle, string>).quantize(inputOf(model), theirPath, { ftype: PRESETS[preset]!.ftype, ...(imatrix ? { imatrix } : {}) });
+      const warnings: string[] = [];
+      await quantizeModel(inputOf(model), ourPath, preset, {
+        threads: 2, onWarning: (m) => warnings.push(m),
+        ...(imatrix ? { imatrix: { weights: imatrix, datasets: [], chunkCount: 0 } } : {}),
+      });
+      assert.equal(warnings, []);
+      const [ours, theirs] = [await readGGUF(ourPath), await readGGUF(theirPath)];
+      // (llama.cpp writes in its loader's order, we in the input's: tensors are matched by name)
+      const byName = new Map(theirs.tensors.map((u) => [u.name, u]));
+      assert.equal(ours.tensors.map((t) => t.name).sort(), [...byName.keys()].sort());
+      const types = new Set<string>();
+      for (const t of ours.tensors) {
+        const u = byName.get(t.name)!;
+        assert.is(ggmlTypeName(t.type), ggmlTypeName(u.type), t.name);
+        types.add(ggmlTypeName(t.type));
+        const [a, b] = [await readTensorData(t), await readTensorData(u)];
+        assert.ok(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength)), `${t.name} (${ggmlTypeName(t.type)}): bytes differ`);
+      }
+      // the preset's own type is among them (not everything fell back or was bumped)
+      assert.ok(types.has(preset === 'MXFP4_MOE' ? 'MXFP4' : preset), [...types].join(' '));
+      rmSync(ourPath);
+      rmSync(theirPath);
+    });
+  }
+
   test('a rule set that ignores the expert count (the old dense-Llama view) is caught by the same comparison', async () => {
     const file = await readGGUF(inputOf('mixtral'));
     const hp = quantizeHParams((k) => file.metadata.get(k));
@@ -151,14 +284,15 @@ if (typeof oracle === 'string') {
 
   test('the synthetic generator types a Mixtral as llama-quantize does (quantMixFor over the same tensor list)', async () => {
     const spec = MODELS.mixtral!.spec();
-    for (const preset of ['Q4_K_M', 'Q2_K']) {
+    for (const preset of ['Q4_K_M', 'Q2_K', ...NEW]) {
       const mix = quantMixFor(preset, spec);
-      const theirs = await theirTypes('mixtral', preset);
+      const theirs = NEW.includes(preset) ? theirDryRun('mixtral', PRESETS[preset]!.ftype).types : await theirTypes('mixtral', preset);
       for (const t of spec.tensors ?? []) {
         if (t.shape.length < 2 || t.name.includes('ffn_gate_inp')) continue;
         assert.is(ggmlTypeName(mix.matrixType(t.name, t.shape[0]!, t.shape[1]!)), theirs.get(t.name), `${preset} ${t.name}`);
       }
     }
+    assert.throws(() => quantMixFor('IQ2_M', spec), /IQ2_M file type is not supported yet/);
   });
 
   test.after(() => rmSync(dir, { recursive: true, force: true }));

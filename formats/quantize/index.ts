@@ -12,14 +12,14 @@ import { decodeString } from '../gguf/strings.js';
 import type { Importance } from '../imatrix/index.js';
 import { referenceTypes } from '../quant/index.js';
 import { convertRowBytes, type RowConverter, type RowJob } from './rows.js';
-import { llamaTensorTypes, PRESETS, presetNames, quantizeHParams } from './tensor-type.js';
+import { GRID_PRESETS, llamaTensorTypes, PRESETS, presetNames, quantizeHParams } from './tensor-type.js';
 import { LlamaFileType } from '../gguf/file-type.js';
 
 export { convertRowBytes, type RowConverter, type RowJob } from './rows.js';
 export {
-  ftypeDefaultType, llamaTensorTypes, nGqa, PRESETS, presetNames, quantizeHParams, TensorCategory, tensorCategory,
+  ftypeDefaultType, GRID_PRESETS, llamaTensorTypes, nGqa, PRESETS, presetNames, quantizeHParams, TensorCategory, tensorCategory,
   tensorAllowsQuantization, tensorRequiresImatrix, tensorTypeFallback, useMoreBits,
-  type QuantizeHParams, type TensorRef, type TensorTypeChoice, type TensorTypeParams,
+  type Preset, type QuantizeHParams, type TensorRef, type TensorTypeChoice, type TensorTypeParams,
 } from './tensor-type.js';
 
 /** ggml's GGML_QNT_VERSION, written as general.quantization_version. */
@@ -39,8 +39,9 @@ export interface QuantizeOptions {
   tokenEmbeddingType?: GGMLType;
   /**
    * An imatrix is given (llama.cpp's qs.has_imatrix): Q4_0 and Q5_0 then
-   * give the first eighth of the ffn_down matrices Q4_1 / Q5_1, and a
-   * Q2_K_S file may be written.
+   * give the first eighth of the ffn_down matrices Q4_1 / Q5_1, IQ4_NL and
+   * IQ4_XS keep them in their own type (Q5_K without), and a Q2_K_S file may
+   * be written.
    */
   hasImatrix?: boolean;
   /** --leave-output-tensor: output.weight is copied as it is. */
@@ -59,7 +60,7 @@ export interface TensorPlan {
   type: GGMLType;
   /** The type the rules asked for, when its blocks did not fit the rows and `type` is llama.cpp's fallback. */
   fallbackFrom?: GGMLType;
-  /** llama-quantize refuses to write it without importance weights (Q2_K in a Q2_K_S file). */
+  /** llama-quantize refuses to write it without importance weights (Q2_K in a Q2_K_S file; the grid i-quants). */
   requiresImatrix?: boolean;
 }
 
@@ -71,10 +72,28 @@ export interface QuantizePlan {
   nFallback: number;
 }
 
+/**
+ * A llama-quantize file type that is known here but cannot be written yet
+ * (the grid i-quants: their quantizers are not ported). Named as the
+ * runtime's UnsupportedError so callers can tell it from a bad argument.
+ */
+export class UnsupportedQuantizationError extends Error {
+  override name = 'UnsupportedError';
+  constructor(message: string, readonly preset: string, readonly types: readonly GGMLType[]) {
+    super(message);
+  }
+}
+
+/** llama-quantize's refusal when a tensor needs importance weights and none were given. */
+function requireImatrixError(name: string, type: GGMLType): RangeError {
+  return new RangeError(`this quantization requires an importance matrix (--imatrix): offending tensor ${name}, target type ${ggmlTypeName(type)}`);
+}
+
 /** Every tensor's new type, as llama_tensor_get_type picks it for `typeName` ("Q4_K_M") and this model's metadata. */
 export function planQuantize(file: GGUFFile, typeName: string, options: QuantizeOptions = {}): QuantizePlan {
   const upper = typeName.toUpperCase();
-  const preset = PRESETS[upper];
+  const grid = GRID_PRESETS[upper];
+  const preset = PRESETS[upper] ?? grid;
   if (!preset) throw new RangeError(`unknown quantization type "${typeName}" (one of: ${presetNames().join(', ')})`);
   const hp = quantizeHParams((k) => file.metadata.get(k));
   const choices = llamaTensorTypes(file.tensors, hp, {
@@ -82,6 +101,18 @@ export function planQuantize(file: GGUFFile, typeName: string, options: Quantize
     outputTensorType: options.outputTensorType, tokenEmbeddingType: options.tokenEmbeddingType,
     quantizeOutputTensor: !options.leaveOutputTensor,
   });
+  if (grid) {
+    // llama-quantize's own refusal comes first (it is what a user of llama.cpp would see too), then ours
+    if (!options.hasImatrix) {
+      const i = choices.findIndex((c) => c.allowsQuantization && c.requiresImatrix);
+      if (i >= 0) throw requireImatrixError(file.tensors[i]!.name, choices[i]!.type);
+    }
+    const known = new Set(referenceTypes());
+    const missing = [...new Set(choices.filter((c, i) => c.allowsQuantization && c.type !== file.tensors[i]!.type && !known.has(c.type)).map((c) => c.type))];
+    throw new UnsupportedQuantizationError(
+      `${upper} is not supported yet: there is no quantizer here for ${missing.map(ggmlTypeName).join(', ')} (the grid i-quants); ` +
+      `file types written here: ${presetNames().join(' ')}`, upper, missing);
+  }
   const known = new Set(referenceTypes());
   let nFallback = 0;
   const tensors = file.tensors.map((t, i): TensorPlan => {
@@ -89,9 +120,7 @@ export function planQuantize(file: GGUFFile, typeName: string, options: Quantize
     const type = c.type;
     if (!c.allowsQuantization) return { tensor: t, type };
     // llama-quantize checks this for every tensor before writing any
-    if (c.requiresImatrix && !options.hasImatrix) {
-      throw new RangeError(`this quantization requires an importance matrix (--imatrix): ${t.name} would be ${ggmlTypeName(type)}`);
-    }
+    if (c.requiresImatrix && !options.hasImatrix) throw requireImatrixError(t.name, type);
     if (c.fallbackFrom !== undefined) nFallback++;
     if (type !== t.type && !known.has(t.type)) throw new RangeError(`${t.name}: no reference dequantizer for ${ggmlTypeName(t.type)}`);
     if (type !== t.type && !known.has(type)) throw new RangeError(`${t.name}: no reference quantizer for ${ggmlTypeName(type)}`);

@@ -6,17 +6,21 @@
 // how many tensors of that category came before it, so types are chosen for
 // the whole tensor list at once, in llama.cpp's walking order.
 //
-// Only the file types this repository has quantizers for are here (the
-// PRESETS table); the IQ*, TQ*, MXFP4 and Q1_0/Q2_0 file types have rules of
-// their own that are left out rather than half-ported.
+// Every llama_ftype llama-quantize writes, but Q1_0 / Q2_0 (no such ggml
+// types here), has its rules here; the PRESETS table holds those we have
+// quantizers for, GRID_PRESETS the grid i-quant ones we can type but not yet
+// write (so they are refused as llama-quantize would, then as unsupported).
 import { GGMLType, ggmlTypeInfo, ggmlTypeName } from '../ggml-types.js';
 import { LlamaFileType } from '../gguf/file-type.js';
 
 const F = LlamaFileType;
 const T = GGMLType;
 
+/** A llama-quantize file type and its default (most matrices') type, llama_ftype_get_default_type. */
+export interface Preset { ftype: LlamaFileType; base: GGMLType }
+
 /** llama-quantize's names for the file types it can write here, each with its default (most matrices') type. */
-export const PRESETS: Readonly<Record<string, { ftype: LlamaFileType; base: GGMLType }>> = {
+export const PRESETS: Readonly<Record<string, Preset>> = {
   F32: { ftype: F.ALL_F32, base: T.F32 },
   F16: { ftype: F.MOSTLY_F16, base: T.F16 },
   BF16: { ftype: F.MOSTLY_BF16, base: T.BF16 },
@@ -35,6 +39,32 @@ export const PRESETS: Readonly<Record<string, { ftype: LlamaFileType; base: GGML
   Q5_K_S: { ftype: F.MOSTLY_Q5_K_S, base: T.Q5_K },
   Q5_K_M: { ftype: F.MOSTLY_Q5_K_M, base: T.Q5_K },
   Q6_K: { ftype: F.MOSTLY_Q6_K, base: T.Q6_K },
+  IQ4_NL: { ftype: F.MOSTLY_IQ4_NL, base: T.IQ4_NL },
+  IQ4_XS: { ftype: F.MOSTLY_IQ4_XS, base: T.IQ4_XS },
+  TQ1_0: { ftype: F.MOSTLY_TQ1_0, base: T.TQ1_0 },
+  TQ2_0: { ftype: F.MOSTLY_TQ2_0, base: T.TQ2_0 },
+  // the default is MXFP4, but only stacked experts keep it: the rules put every other matrix in Q8_0
+  MXFP4_MOE: { ftype: F.MOSTLY_MXFP4_MOE, base: T.MXFP4 },
+};
+
+/**
+ * llama-quantize's grid i-quant file types: their per-tensor rules are here
+ * (so a missing imatrix is reported as llama-quantize reports it), but their
+ * grid types have no quantizer here yet. IQ2_S's default is IQ2_XS and
+ * IQ2_M's IQ2_S, as llama.cpp has them (the mix, not the default, makes the
+ * difference); IQ3_XS, IQ3_S and IQ3_M all default to IQ3_S.
+ */
+export const GRID_PRESETS: Readonly<Record<string, Preset>> = {
+  IQ2_XXS: { ftype: F.MOSTLY_IQ2_XXS, base: T.IQ2_XXS },
+  IQ2_XS: { ftype: F.MOSTLY_IQ2_XS, base: T.IQ2_XS },
+  IQ2_S: { ftype: F.MOSTLY_IQ2_S, base: T.IQ2_XS },
+  IQ2_M: { ftype: F.MOSTLY_IQ2_M, base: T.IQ2_S },
+  IQ1_S: { ftype: F.MOSTLY_IQ1_S, base: T.IQ1_S },
+  IQ1_M: { ftype: F.MOSTLY_IQ1_M, base: T.IQ1_M },
+  IQ3_XXS: { ftype: F.MOSTLY_IQ3_XXS, base: T.IQ3_XXS },
+  IQ3_XS: { ftype: F.MOSTLY_IQ3_XS, base: T.IQ3_S },
+  IQ3_S: { ftype: F.MOSTLY_IQ3_S, base: T.IQ3_S },
+  IQ3_M: { ftype: F.MOSTLY_IQ3_M, base: T.IQ3_S },
 };
 
 /** The preset names, in PRESETS order. */
@@ -42,9 +72,9 @@ export function presetNames(): string[] {
   return Object.keys(PRESETS);
 }
 
-/** llama_ftype_get_default_type for the file types ported here; throws for the others. */
+/** llama_ftype_get_default_type for the file types ported here; throws for the others (Q1_0, Q2_0, NVFP4). */
 export function ftypeDefaultType(ftype: LlamaFileType): GGMLType {
-  const p = Object.values(PRESETS).find((x) => x.ftype === ftype);
+  const p = [...Object.values(PRESETS), ...Object.values(GRID_PRESETS)].find((x) => x.ftype === ftype);
   if (!p) throw new RangeError(`file type ${ftype} has no per-tensor rules here (no quantizer for its types)`);
   return p.base;
 }
@@ -206,13 +236,18 @@ export function tensorTypeFallback(target: GGMLType, nCols: number): GGMLType {
 }
 
 /**
- * tensor_requires_imatrix for the presets here: Q2_K tensors of a Q2_K_S
- * file (the token embedding and output excepted) come out as garbage without
- * importance weights, so llama-quantize refuses them.
+ * tensor_requires_imatrix: the grid i-quants below 3.5 bits (IQ3_S and up
+ * excepted), and the Q2_K tensors of a Q2_K_S file, come out as garbage
+ * without importance weights, so llama-quantize refuses them; the token
+ * embedding and output are never held to it.
  */
 export function tensorRequiresImatrix(name: string, type: GGMLType, ftype: LlamaFileType): boolean {
   if (tensorCategory(name) === TensorCategory.TokenEmbd || tensorCategory(name) === TensorCategory.Output) return false;
-  return type === T.Q2_K && ftype === F.MOSTLY_Q2_K_S;
+  switch (type) {
+    case T.IQ3_XXS: case T.IQ2_XXS: case T.IQ2_XS: case T.IQ2_S: case T.IQ1_M: case T.IQ1_S: return true;
+    case T.Q2_K: return ftype === F.MOSTLY_Q2_K_S;
+    default: return false;
+  }
 }
 
 export interface TensorTypeParams {
@@ -336,13 +371,15 @@ export function llamaTensorTypes(tensors: readonly TensorRef[], hp: QuantizeHPar
 }
 
 /**
- * llama_tensor_get_type_impl for the presets here: the per-ftype exceptions
- * by category, layer and model shape. The counters advance as llama.cpp's do
- * (a value matrix, an ffn matrix), even where no rule applies, because later
- * tensors' thresholds depend on them.
+ * llama_tensor_get_type_impl: the per-ftype exceptions by category, layer
+ * and model shape. The counters advance as llama.cpp's do (a value matrix,
+ * an ffn matrix), even where no rule applies, because later tensors'
+ * thresholds depend on them; and only where llama.cpp advances them (the
+ * MXFP4_MOE and 2-bit grid branches skip some), for the same reason.
  */
 function tensorTypeByRules(qs: QuantizeState, hp: QuantizeHParams, params: TensorTypeParams, t: TensorRef, category: TensorCategory, type: GGMLType): GGMLType {
   const ftype = params.ftype;
+  const is = (...fs: LlamaFileType[]) => fs.includes(ftype);
   const falcon = hp.arch === 'falcon';
   const gqa = nGqa(hp);
   const nExpert = Math.max(1, hp.nExpert);
@@ -355,26 +392,67 @@ function tensorTypeByRules(qs: QuantizeState, hp: QuantizeHParams, params: Tenso
     if (il < 0 || il >= nLayer) throw new RangeError(`bad layer ${il} for tensor ${t.name}: must be in [0, ${nLayer})`);
     return [il, nLayer];
   };
+  // the 2-bit and 1-bit grid file types, whose mix is a branch of its own
+  const lowGrid = is(F.MOSTLY_IQ2_XXS, F.MOSTLY_IQ2_XS, F.MOSTLY_IQ1_S, F.MOSTLY_IQ2_S, F.MOSTLY_IQ2_M, F.MOSTLY_IQ1_M);
+  const iq2SM = is(F.MOSTLY_IQ2_S, F.MOSTLY_IQ2_M);
 
   if (category === TensorCategory.Output || (qs.hasTiedEmbeddings && category === TensorCategory.TokenEmbd)) {
     // the head is the most sensitive matrix: Q6_K, or Q8_0 where the default type's blocks do not fit its rows;
     // a tied token_embd is the head too, so it gets the head's type
     if (params.outputTensorType !== undefined) return params.outputTensorType;
     const nx = t.shape[0] ?? 1;
+    // MXFP4_MOE keeps everything but the experts at 8 bits
+    if (ftype === F.MOSTLY_MXFP4_MOE) return T.Q8_0;
     if (falcon || nx % ggmlTypeInfo(type)!.blockSize !== 0) return T.Q8_0;
+    // at 1-3 bits Q5_K for the head is the better trade than Q6_K
+    if (is(F.MOSTLY_IQ2_XXS, F.MOSTLY_IQ2_XS, F.MOSTLY_IQ3_XXS, F.MOSTLY_IQ1_S, F.MOSTLY_IQ2_S, F.MOSTLY_IQ2_M, F.MOSTLY_IQ1_M)) return T.Q5_K;
     return type !== T.Q8_0 ? T.Q6_K : type;
   }
+  if (ftype === F.MOSTLY_MXFP4_MOE) {
+    // stacked experts (a third dimension) in MXFP4, every other matrix in Q8_0; bailingmoe3's MLA
+    // projections are 3-D too, so there only the ffn roles count as experts
+    const bailing = hp.arch === 'bailingmoe3';
+    const ffn = category === TensorCategory.FfnUp || category === TensorCategory.FfnGate || category === TensorCategory.FfnDown;
+    return (t.shape[2] ?? 1) > 1 && (!bailing || ffn) ? T.MXFP4 : T.Q8_0;
+  }
   if (category === TensorCategory.TokenEmbd) {
-    // only the IQ / ternary file types retype an untied token embedding
+    // an untied embedding is only looked up, never multiplied: the very low-bit file types give it a cheap
+    // but not-garbage type (and one needing no imatrix), the others their default
+    if (params.tokenEmbeddingType !== undefined) return params.tokenEmbeddingType;
+    if (is(F.MOSTLY_IQ2_XXS, F.MOSTLY_IQ2_XS, F.MOSTLY_IQ1_S, F.MOSTLY_IQ1_M)) return T.Q2_K;
+    if (iq2SM || ftype === F.MOSTLY_IQ3_XXS) return T.IQ3_S;
+    if (is(F.MOSTLY_TQ1_0, F.MOSTLY_TQ2_0)) return T.Q4_K;
+    return type;
+  }
+  if (lowGrid) {
+    if (isAttnVLike(category)) {
+      type = gqa >= 4 || hp.nExpert >= 4 ? T.Q4_K : iq2SM ? T.IQ3_S : T.Q2_K;
+      qs.iAttentionWv++;
+    } else if (hp.nExpert === 8 && category === TensorCategory.AttentionK) {
+      type = T.Q4_K;
+    } else if (category === TensorCategory.FfnDown) {
+      // the first eighth by tensor count (not by layer name, unlike the other file types)
+      if (qs.iFfnDown < Math.trunc(qs.nFfnDown / 8)) type = iq2SM ? T.IQ3_S : T.Q2_K;
+      qs.iFfnDown++;
+    } else if (category === TensorCategory.AttentionOutput) {
+      if (hp.nExpert === 8) type = T.Q5_K;
+      else if (is(F.MOSTLY_IQ1_S, F.MOSTLY_IQ1_M)) type = T.IQ2_XXS;
+      else if (iq2SM) type = T.IQ3_S;
+    }
     return type;
   }
   if (isAttnVLike(category)) {
     // (a fused attn_qkv lands here too: its own rules further down in llama.cpp are never reached)
     if (ftype === F.MOSTLY_Q2_K) type = gqa >= 4 ? T.Q4_K : T.Q3_K;
     else if (ftype === F.MOSTLY_Q2_K_S && gqa >= 4) type = T.Q4_K;
+    else if (ftype === F.MOSTLY_IQ3_XXS) type = gqa >= 4 ? T.Q4_K : !params.hasImatrix ? T.IQ3_S : T.IQ3_XXS;
+    else if (is(F.MOSTLY_IQ3_XS, F.MOSTLY_IQ3_S) && gqa >= 4) type = T.Q4_K;
+    else if (ftype === F.MOSTLY_IQ3_M) type = T.Q4_K;
     else if (ftype === F.MOSTLY_Q3_K_M) type = qs.iAttentionWv < 2 ? T.Q5_K : T.Q4_K;
     else if (ftype === F.MOSTLY_Q3_K_L) type = T.Q5_K;
-    else if ((ftype === F.MOSTLY_Q4_K_M || ftype === F.MOSTLY_Q5_K_M) && useMoreBits(qs.iAttentionWv, qs.nAttentionWv)) type = T.Q6_K;
+    // with GQA each value matrix serves several query heads: it is small, so more bits cost little
+    else if (is(F.MOSTLY_IQ4_NL, F.MOSTLY_IQ4_XS) && gqa >= 4) type = T.Q5_K;
+    else if (is(F.MOSTLY_Q4_K_M, F.MOSTLY_Q5_K_M) && useMoreBits(qs.iAttentionWv, qs.nAttentionWv)) type = T.Q6_K;
     else if (ftype === F.MOSTLY_Q4_K_S && qs.iAttentionWv < 4) type = T.Q5_K;
     // a 70B shares each value matrix among 8 query heads: it is 8x smaller than attn_q, so more bits cost little
     if (hp.is70B && (type === T.Q3_K || type === T.Q4_K)) type = T.Q5_K;
@@ -385,20 +463,30 @@ function tensorTypeByRules(qs: QuantizeState, hp: QuantizeHParams, params: Tenso
   }
   if (category === TensorCategory.AttentionK) {
     if (hp.nExpert === 8) type = T.Q8_0;
+    else if (ftype === F.MOSTLY_IQ3_XS) type = T.IQ3_XXS;
+    else if (ftype === F.MOSTLY_IQ3_XXS) type = T.IQ2_S;
     return type;
   }
-  if (category === TensorCategory.AttentionQ) return type;
+  if (category === TensorCategory.AttentionQ) {
+    if (ftype === F.MOSTLY_IQ3_XS) type = T.IQ3_XXS;
+    else if (ftype === F.MOSTLY_IQ3_XXS) type = T.IQ2_S;
+    return type;
+  }
   if (category === TensorCategory.FfnDown) {
     const [il, nl] = layerInfo(qs.iFfnDown, qs.nFfnDown);
     const more = useMoreBits(il, nl);
     if (ftype === F.MOSTLY_Q2_K) type = T.Q3_K;
     else if (ftype === F.MOSTLY_Q2_K_S) { if (il < Math.trunc(nl / 8)) type = T.Q4_K; }
+    else if (ftype === F.MOSTLY_IQ3_XXS && !params.hasImatrix) type = il < Math.trunc(nl / 8) ? T.Q4_K : T.Q3_K;
     else if (ftype === F.MOSTLY_Q3_K_M) type = il < Math.trunc(nl / 16) ? T.Q5_K : !falcon || more ? T.Q4_K : T.Q3_K;
+    else if (ftype === F.MOSTLY_IQ3_M && (il < Math.trunc(nl / 8) || (hp.nExpert === 8 && more))) type = T.Q4_K;
     else if (ftype === F.MOSTLY_Q3_K_L) type = falcon ? T.Q4_K : T.Q5_K;
     else if (ftype === F.MOSTLY_Q4_K_M) {
       if (falcon) type = il < Math.trunc(nl / 16) ? T.Q6_K : more ? T.Q5_K : T.Q4_K;
       else if (more) type = T.Q6_K;
     }
+    // without an imatrix the first ffn_down layers are where IQ4 loses most: Q5_K there
+    else if (il < Math.trunc(nl / 8) && is(F.MOSTLY_IQ4_NL, F.MOSTLY_IQ4_XS) && !params.hasImatrix) type = T.Q5_K;
     else if (ftype === F.MOSTLY_Q5_K_M && more) type = T.Q6_K;
     else if (ftype === F.MOSTLY_Q4_K_S && !falcon && il < Math.trunc(nl / 8)) type = T.Q5_K;
     else if ((ftype === F.MOSTLY_Q4_0 || ftype === F.MOSTLY_Q5_0) && params.hasImatrix && il < Math.trunc(nl / 8)) {
@@ -412,21 +500,26 @@ function tensorTypeByRules(qs: QuantizeState, hp: QuantizeHParams, params: Tenso
   if (category === TensorCategory.AttentionOutput) {
     if (!falcon) {
       if (hp.nExpert === 8) {
-        const bumped = [F.MOSTLY_Q2_K, F.MOSTLY_Q3_K_S, F.MOSTLY_Q3_K_M, F.MOSTLY_Q4_K_S, F.MOSTLY_Q4_K_M];
+        const bumped = [
+          F.MOSTLY_Q2_K, F.MOSTLY_IQ3_XS, F.MOSTLY_IQ3_XXS, F.MOSTLY_Q3_K_S, F.MOSTLY_Q3_K_M, F.MOSTLY_IQ4_NL,
+          F.MOSTLY_Q4_K_S, F.MOSTLY_Q4_K_M, F.MOSTLY_IQ3_S, F.MOSTLY_IQ3_M, F.MOSTLY_IQ4_XS,
+        ];
         if (bumped.includes(ftype)) type = T.Q5_K;
       } else if (ftype === F.MOSTLY_Q2_K) type = T.Q3_K;
+      else if (ftype === F.MOSTLY_IQ3_XXS) type = T.IQ3_S;
       else if (ftype === F.MOSTLY_Q3_K_M) type = T.Q4_K;
       else if (ftype === F.MOSTLY_Q3_K_L) type = T.Q5_K;
+      else if (ftype === F.MOSTLY_IQ3_M) type = T.Q4_K;
     } else if (ftype === F.MOSTLY_Q3_K_L) type = T.Q4_K;
     return type;
   }
-  // ffn_gate / ffn_up: rules only for IQ3_XS, but the layer must still parse and the counters advance
-  if (category === TensorCategory.FfnGate) {
-    layerInfo(qs.iFfnGate, qs.nFfnGate);
-    qs.iFfnGate++;
-  } else if (category === TensorCategory.FfnUp) {
-    layerInfo(qs.iFfnUp, qs.nFfnUp);
-    qs.iFfnUp++;
+  // ffn_gate / ffn_up: IQ3_XS gives the middle layers IQ3_XXS; the layer must parse and the counters advance
+  if (category === TensorCategory.FfnGate || category === TensorCategory.FfnUp) {
+    const gate = category === TensorCategory.FfnGate;
+    const [il, nl] = layerInfo(gate ? qs.iFfnGate : qs.iFfnUp, gate ? qs.nFfnGate : qs.nFfnUp);
+    if (ftype === F.MOSTLY_IQ3_XS && il >= Math.trunc(nl / 8) && il < Math.trunc((7 * nl) / 8)) type = T.IQ3_XXS;
+    if (gate) qs.iFfnGate++;
+    else qs.iFfnUp++;
   }
   return type;
 }

@@ -6,7 +6,7 @@
 import { allGGMLTypes, GGMLType } from '../ggml-types.js';
 import type { LlamaFileType } from '../gguf/file-type.js';
 import type { GGUFKVInput, GGUFWriteSpec } from '../gguf/index.js';
-import { llamaTensorTypes, PRESETS, presetNames, quantizeHParams } from '../quantize/tensor-type.js';
+import { GRID_PRESETS, llamaTensorTypes, PRESETS, presetNames, quantizeHParams } from '../quantize/tensor-type.js';
 import { fileTypeFor, llamaModelSpec, type LlamaShape } from './llama.js';
 
 /** The file types `quantMix` knows, by llama-quantize's name. */
@@ -55,6 +55,8 @@ export function quantMixFor(spec: string, model: GGUFWriteSpec): QuantMix {
       },
     };
   }
+  // a grid i-quant file type (IQ2_M...) would be typed, but its grid types cannot be written yet
+  if (GRID_PRESETS[upper]) throw new RangeError(`"${rawName}": the ${upper} file type is not supported yet (no quantizer here for the grid i-quants)`);
   const base = ggmlTypeByName(upper);
   if (base === undefined) {
     throw new RangeError(`unknown weight type "${rawName}" (file types: ${mixNames().join(', ')}; or a ggml type name)`);

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { allGGMLTypes, ggmlTypeInfo, ggmlTypeName, type GGMLType } from '../../formats/ggml-types.js';
 import { llamaFileTypeName } from '../../formats/gguf/index.js';
 import { importanceOf, readIMatrix, type Importance } from '../../formats/imatrix/index.js';
-import { quantizeTypeNames } from '../../formats/quantize/index.js';
+import { GRID_PRESETS, quantizeTypeNames } from '../../formats/quantize/index.js';
 import { quantizeModel, QuantizeProgressLine } from '../quantize/index.js';
 import { positiveInt } from './args.js';
 
@@ -22,13 +22,20 @@ threads; the output is the same for any thread count. On a terminal a
 progress line shows the tensor, the data written and the rate.
 
 TYPE: ${quantizeTypeNames().join(' ')}
+(IQ4_NL / IQ4_XS: Q5_K for attn_v with GQA and for the first ffn_down layers
+without an imatrix; TQ1_0 / TQ2_0: a Q4_K token embedding; MXFP4_MOE: MXFP4
+stacked experts, Q8_0 for everything else. Q2_K_S needs --imatrix.)
+Not supported yet, the grid i-quants:
+${Object.keys(GRID_PRESETS).join(' ')}
+(where llama-quantize needs an imatrix and none is given, its refusal comes first.)
 
 Options:
       --pure                      every weight in TYPE's base type (no per-tensor mix)
       --leave-output-tensor       copy output.weight as it is
       --imatrix FILE              importance matrix (run-gguf imatrix / llama-imatrix, GGUF or
-                                  .dat form): weights the k-quant and Q4_0/Q4_1/Q5_0/Q5_1
-                                  scale searches by each column's mean squared activation
+                                  .dat form): weights the k-quant, IQ4_NL/IQ4_XS and
+                                  Q4_0/Q4_1/Q5_0/Q5_1 scale searches by each column's mean
+                                  squared activation
       --output-tensor-type T      type of output.weight (a ggml type name: Q8_0, F16...)
       --token-embedding-type T    type of token_embd.weight
   -t, --threads N                 threads converting rows (default: the number of cores, ${availableParallelism()} here)
