@@ -28,26 +28,34 @@ export function buildLlamaOrMixtral(c: BuildContext) {
   return c.hp.n_expert > 0 ? buildMixtral(c) : buildLlama(c);
 }
 
-/** The tensors of llama.cpp's llama loader, which granite and granitemoe share. */
-export const llamaTensors: DeclareTensors = (hp, file) => {
-  const D = dims(hp);
-  return [
-    ...embeddingsAndHead(D, { output: 'optional' }),
-    // llama3's rope frequency factors (one tensor, shared by every layer)
-    opt('rope_freqs.weight', D.n_rot_half),
-    ...layers(hp, (p) => [
-      ...norm(`${p}.attn_norm`, D),
-      ...attention(p, D, file, { qkvBias: 'optional', outBias: 'optional' }),
-      ...norm(`${p}.ffn_norm`, D),
-      ...(hp.n_expert === 0
-        ? ffn(p, D, { gate: 'separate', bias: 'optional' })
-        : [
-          ...experts(p, D, D.n_ff),
-          // GraniteMoeShared's ungated shared expert
-          ...(hp.n_ff_shexp > 0 ? ffn(p, D, { gate: 'separate', n_ff: dim('n_ff_shexp', hp.n_ff_shexp), suffix: '_shexp' }) : []),
-        ]),
-    ]),
-  ];
-};
+/**
+ * The tensors of llama.cpp's llama loader, which granite, granitemoe and
+ * mistral3 share; `qkv` says whether a fused attn_qkv may stand in for
+ * attn_q/k/v (mistral3's loader accepts either).
+ */
+export function llamaTensorsWith(o: { qkv?: 'either' } = {}): DeclareTensors {
+  return (hp, file) => {
+    const D = dims(hp);
+    return [
+      ...embeddingsAndHead(D, { output: 'optional' }),
+      // llama3's rope frequency factors (one tensor, shared by every layer)
+      opt('rope_freqs.weight', D.n_rot_half),
+      ...layers(hp, (p) => [
+        ...norm(`${p}.attn_norm`, D),
+        ...attention(p, D, file, { ...(o.qkv ? { qkv: o.qkv } : {}), qkvBias: 'optional', outBias: 'optional' }),
+        ...norm(`${p}.ffn_norm`, D),
+        ...(hp.n_expert === 0
+          ? ffn(p, D, { gate: 'separate', bias: 'optional' })
+          : [
+            ...experts(p, D, D.n_ff),
+            // GraniteMoeShared's ungated shared expert (mistral3's loader takes it too; its graph never reads it)
+            ...(hp.n_ff_shexp > 0 ? ffn(p, D, { gate: 'separate', n_ff: dim('n_ff_shexp', hp.n_ff_shexp), suffix: '_shexp' }) : []),
+          ]),
+      ]),
+    ];
+  };
+}
+
+export const llamaTensors: DeclareTensors = llamaTensorsWith();
 
 export const llama: Architecture = { build: buildLlamaOrMixtral, tensors: llamaTensors };

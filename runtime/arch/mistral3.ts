@@ -14,11 +14,9 @@
 import { ROPE_NORM, ropeParams, type AttentionOptions } from './blocks.js';
 import type { BuildContext } from './context.js';
 import { buildDecoder } from './decoder.js';
-import {
-  attention, dim, dims, embeddingsAndHead, experts, ffn, layers, norm, opt,
-  type Architecture, type DeclareTensors,
-} from './declare.js';
+import type { Architecture, DeclareTensors } from './declare.js';
 import { ModelError } from '../errors.js';
+import { llamaTensorsWith } from './llama.js';
 import { moeOrDense } from './ffn.js';
 
 /** Layer il's attention: llama's, plus the temperature when the file asks for it. */
@@ -38,27 +36,13 @@ export function buildMistral3(c: BuildContext) {
   });
 }
 
+const llamaLayout = llamaTensorsWith({ qkv: 'either' });
+
 const mistral3Tensors: DeclareTensors = (hp, file) => {
   if (hp.f_attn_temp_scale !== 0 && hp.n_ctx_orig_yarn === 0) {
     throw new ModelError('invalid n_ctx_orig_yarn for attention temperature scaling', file.path, `${hp.arch}.rope.scaling.original_context_length`);
   }
-  const D = dims(hp);
-  return [
-    ...embeddingsAndHead(D, { output: 'optional' }),
-    // one rope_freqs for every layer (llama.cpp's duplicated per-layer tensor)
-    opt('rope_freqs.weight', D.n_rot_half),
-    ...layers(hp, (p) => [
-      ...norm(`${p}.attn_norm`, D),
-      ...attention(p, D, file, { qkv: 'either', qkvBias: 'optional', outBias: 'optional' }),
-      ...norm(`${p}.ffn_norm`, D),
-      ...(hp.n_expert === 0
-        ? ffn(p, D, { gate: 'separate', bias: 'optional' })
-        : [
-          ...experts(p, D, D.n_ff),
-          ...(hp.n_ff_shexp > 0 ? ffn(p, D, { gate: 'separate', n_ff: dim('n_ff_shexp', hp.n_ff_shexp), suffix: '_shexp' }) : []),
-        ]),
-    ]),
-  ];
+  return llamaLayout(hp, file);
 };
 
 export const mistral3: Architecture = { build: buildMistral3, tensors: mistral3Tensors };
