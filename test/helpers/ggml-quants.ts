@@ -2,10 +2,8 @@
 // libggml-base that node-llama-cpp (pinned 3.21.1) ships prebuilt, called
 // through the koffi FFI. Used only by tests. The struct below is
 // ggml_type_traits as that library's ggml.h lays it out.
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { ggmlTypeInfo, rowSize, type GGMLType } from '../../formats/ggml-types.js';
-import { REPO_ROOT } from './shared.js';
+import { findNodeLlamaCppLibrary, openNodeLlamaCppLibrary } from './native-lib.js';
 
 export interface GGMLQuants {
   /** The shared library in use. */
@@ -21,15 +19,7 @@ export interface GGMLQuants {
 
 /** node-llama-cpp's prebuilt libggml-base for this platform, or undefined. */
 export function findLibggmlBase(): string | undefined {
-  const dir = join(REPO_ROOT, 'node_modules', '@node-llama-cpp', `${process.platform}-${process.arch}`, 'bins');
-  if (!existsSync(dir)) return undefined;
-  const name = /^(lib)?ggml-base(\.v[\d.]+)?\.(so|dylib|dll)$/;
-  for (const sub of readdirSync(dir).sort()) {
-    const d = join(dir, sub);
-    const f = existsSync(d) ? readdirSync(d).find((x) => name.test(x)) : undefined;
-    if (f) return join(d, f);
-  }
-  return undefined;
+  return findNodeLlamaCppLibrary('ggml-base');
 }
 
 let cached: Promise<GGMLQuants | string> | undefined;
@@ -41,15 +31,9 @@ export function ggmlQuants(): Promise<GGMLQuants | string> {
 }
 
 async function load(): Promise<GGMLQuants | string> {
-  const library = findLibggmlBase();
-  if (!library) return `no prebuilt libggml-base for ${process.platform}-${process.arch} under node_modules/@node-llama-cpp`;
-  let koffi: typeof import('koffi');
-  try {
-    const mod = await import('koffi');
-    koffi = ((mod as { default?: unknown }).default ?? mod) as typeof import('koffi');
-  } catch (e) {
-    return `the koffi FFI package cannot be loaded (${(e as Error).message.split('\n')[0]})`;
-  }
+  const opened = await openNodeLlamaCppLibrary('ggml-base');
+  if (typeof opened === 'string') return opened;
+  const { koffi, library } = opened;
   try {
     const lib = koffi.load(library);
     const Traits = koffi.struct('ggml_type_traits_oracle', {

@@ -4,11 +4,9 @@
 // llama_model_quantize_params as that library's llama.h lays it out; the
 // defaults come from the library (llama_model_quantize_default_params), so
 // only the fields a test sets are ours.
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { GGMLType } from '../../formats/ggml-types.js';
 import type { LlamaFileType } from '../../formats/gguf/index.js';
-import { REPO_ROOT } from './shared.js';
+import { findNodeLlamaCppLibrary, openNodeLlamaCppLibrary } from './native-lib.js';
 
 export interface LlamaQuantizeOptions {
   ftype: LlamaFileType;
@@ -41,15 +39,7 @@ export interface LlamaQuantizer {
 
 /** The CPU build's libllama for this platform in node-llama-cpp's prebuilt packages, or undefined. */
 export function findLibllama(): string | undefined {
-  const dir = join(REPO_ROOT, 'node_modules', '@node-llama-cpp', `${process.platform}-${process.arch}`, 'bins');
-  if (!existsSync(dir)) return undefined;
-  const name = /^(lib)?llama(\.v[\d.]+)?\.(so|dylib|dll)$/;
-  for (const sub of readdirSync(dir).sort()) {
-    const d = join(dir, sub);
-    const f = existsSync(d) ? readdirSync(d).find((x) => name.test(x)) : undefined;
-    if (f) return join(d, f);
-  }
-  return undefined;
+  return findNodeLlamaCppLibrary('llama');
 }
 
 let cached: Promise<LlamaQuantizer | string> | undefined;
@@ -61,15 +51,9 @@ export function llamaQuantizer(): Promise<LlamaQuantizer | string> {
 }
 
 async function load(): Promise<LlamaQuantizer | string> {
-  const library = findLibllama();
-  if (!library) return `no prebuilt libllama for ${process.platform}-${process.arch} under node_modules/@node-llama-cpp`;
-  let koffi: typeof import('koffi');
-  try {
-    const mod = await import('koffi');
-    koffi = ((mod as { default?: unknown }).default ?? mod) as typeof import('koffi');
-  } catch (e) {
-    return `the koffi FFI package cannot be loaded (${(e as Error).message.split('\n')[0]})`;
-  }
+  const opened = await openNodeLlamaCppLibrary('llama');
+  if (typeof opened === 'string') return opened;
+  const { koffi, library } = opened;
   try {
     const lib = koffi.load(library);
     const Params = koffi.struct('llama_model_quantize_params', {
