@@ -44,9 +44,13 @@ async function readFile(): Promise<number> {
   const t0 = performance.now();
   const fh = await open(path!, 'r');
   const size = (await fh.stat()).size;
-  const buf = new Uint8Array(size);
-  const CHUNK = 16 * 1024 * 1024;
-  for (let done = 0; done < size;) done += (await fh.read(buf, done, Math.min(CHUNK, size - done), done)).bytesRead;
+  // into memory the size of the file, in 1 GiB buffers (one typed array stops at 4 GiB)
+  const CHUNK = 16 * 1024 * 1024, PART = 1024 ** 3;
+  const parts = Array.from({ length: Math.ceil(size / PART) }, (_, i) => new Uint8Array(Math.min(PART, size - i * PART)));
+  for (let done = 0; done < size;) {
+    const part = parts[Math.floor(done / PART)]!, at = done % PART;
+    done += (await fh.read(part, at, Math.min(CHUNK, part.length - at), done)).bytesRead;
+  }
   await fh.close();
   return performance.now() - t0;
 }
