@@ -22,7 +22,7 @@ import { Graph, type Tensor } from '../runtime/graph/graph.js';
 import { Ops, type LayerCache } from '../runtime/graph/ops.js';
 import { Plan } from '../runtime/graph/plan.js';
 import { loadModel } from '../runtime/index.js';
-import { assertBroken, assertMatches, compareFile, OUR_BATCH, randomSequences, statsRow, withLlamaCpp } from './helpers/arch-oracle.js';
+import { assertBroken, assertMatches, batchVsTokenByToken, compareFile, OUR_BATCH, randomSequences, statsRow, withLlamaCpp } from './helpers/arch-oracle.js';
 
 // Peaked distributions, and blocks that move the residual stream by a
 // quarter of the embedding's scale: a little less than llama-oracle's 0.35,
@@ -187,24 +187,8 @@ for (const b of BROKEN) {
 test('decoding token by token gives the logits of one batch (qwen3moe Q4_K)', async () => {
   const path = paths.get(`qwen3moe-tiny:${GGMLType.Q4_K}`);
   assert.ok(path);
-  const model = await loadModel(path!);
-  try {
-    const tokens = SEQUENCES[0]!.slice(0, 12);
-    const batch = model.createContext({ contextSize: 64, batchSize: OUR_BATCH });
-    const all = batch.evaluate(tokens, { allLogits: true });
-    batch.dispose();
-    const one = model.createContext({ contextSize: 64, batchSize: 1 });
-    const nV = model.hparams.n_vocab;
-    let maxDiff = 0;
-    for (let i = 0; i < tokens.length; i++) {
-      const l = one.evaluate([tokens[i]!]);
-      for (let j = 0; j < nV; j++) maxDiff = Math.max(maxDiff, Math.abs(l[j]! - all[i * nV + j]!));
-    }
-    one.dispose();
-    assert.ok(maxDiff < 1e-3, `token-by-token logits differ from the batch's by ${maxDiff}`);
-  } finally {
-    model.dispose();
-  }
+  const maxDiff = await batchVsTokenByToken(path!, SEQUENCES[0]!.slice(0, 12));
+  assert.ok(maxDiff < 1e-3, `token-by-token logits differ from the batch's by ${maxDiff}`);
 });
 
 test.after(() => {
