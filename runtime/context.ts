@@ -74,6 +74,8 @@ export class Context {
   private readonly runner: GraphRunner;
   private readonly slots: (Sequence | undefined)[];
   private fallback: Sequence | undefined;
+  /** What every sequence of this context calls back into. */
+  private readonly host: SequenceHost;
   private disposed = false;
 
   constructor(private readonly model: ContextModel, options: ContextOptions = {}) {
@@ -104,6 +106,16 @@ export class Context {
       throw e;
     }
     this.slots = new Array<Sequence | undefined>(this.sequences).fill(undefined);
+    this.host = {
+      contextSize: this.contextSize,
+      batchSize: this.batchSize,
+      nVocab: hp.n_vocab,
+      tokenizer: model.tokenizer,
+      runBatch: (s, tokens, firstPos, nOutputs) => this.runBatch(s, tokens, firstPos, nOutputs),
+      release: (s) => {
+        this.slots[s] = undefined;
+      },
+    };
   }
 
   /** KV-cache bytes of n cells for these hparams. */
@@ -132,17 +144,7 @@ export class Context {
     this.check();
     const slot = this.slots.indexOf(undefined);
     if (slot < 0) throw new RangeError(`all ${this.sequences} sequences of this context are in use; dispose one or create the context with more sequences`);
-    const host: SequenceHost = {
-      contextSize: this.contextSize,
-      batchSize: this.batchSize,
-      nVocab: this.model.hparams.n_vocab,
-      tokenizer: this.model.tokenizer,
-      runBatch: (s, tokens, firstPos, nOutputs) => this.runBatch(s, tokens, firstPos, nOutputs),
-      release: (s) => {
-        this.slots[s] = undefined;
-      },
-    };
-    const seq = new Sequence(host, slot);
+    const seq = new Sequence(this.host, slot);
     this.slots[slot] = seq;
     return seq;
   }

@@ -64,12 +64,6 @@ export function ernieModelSpec(s: ErnieShape, type: GGMLType, options: Synthetic
   const out = options.blockOutScale ?? 1;
   const proj = 1 / Math.sqrt(s.n_embd);
   t.matrix('token_embd.weight', s.n_embd, s.n_vocab, 1);
-  /** One matrix per expert, stored as one 3-D tensor [nIn, nOut, n_expert]. */
-  const experts = (name: string, nIn: number, nOut: number, n: number, sigma: number) => {
-    t.matrix(name, nIn, nOut * n, sigma);
-    const i = t.tensors.length - 1;
-    t.tensors[i] = { ...t.tensors[i]!, shape: [nIn, nOut, n] };
-  };
   for (let il = 0; il < s.n_layer; il++) {
     const p = `blk.${il}`;
     t.vector(`${p}.attn_norm.weight`, s.n_embd, 1, 0.1);
@@ -84,9 +78,9 @@ export function ernieModelSpec(s: ErnieShape, type: GGMLType, options: Synthetic
       // the router stays F32, as llama.cpp's converter and quantizer leave it
       t.matrix(`${p}.ffn_gate_inp.weight`, s.n_embd, m.n_expert, (m.routerSigma ?? 2) * proj, GGMLType.F32);
       if (m.selectionBias > 0) t.vector(`${p}.exp_probs_b.bias`, m.n_expert, 0, m.selectionBias);
-      experts(`${p}.ffn_gate_exps.weight`, s.n_embd, m.n_ff_exp, m.n_expert, proj);
-      experts(`${p}.ffn_up_exps.weight`, s.n_embd, m.n_ff_exp, m.n_expert, proj);
-      experts(`${p}.ffn_down_exps.weight`, m.n_ff_exp, s.n_embd, m.n_expert, out / Math.sqrt(m.n_ff_exp));
+      t.experts(`${p}.ffn_gate_exps.weight`, s.n_embd, m.n_ff_exp, m.n_expert, proj);
+      t.experts(`${p}.ffn_up_exps.weight`, s.n_embd, m.n_ff_exp, m.n_expert, proj);
+      t.experts(`${p}.ffn_down_exps.weight`, m.n_ff_exp, s.n_embd, m.n_expert, out / Math.sqrt(m.n_ff_exp));
       if (m.n_ff_shexp > 0) {
         t.matrix(`${p}.ffn_gate_shexp.weight`, s.n_embd, m.n_ff_shexp, proj);
         t.matrix(`${p}.ffn_up_shexp.weight`, s.n_embd, m.n_ff_shexp, proj);

@@ -88,12 +88,7 @@ export function gptOssModelSpec(s: GptOssShape, type: GGMLType, options: Synthet
   const t = new RandomTensors(type, options);
   const matrix = t.matrix.bind(t);
   const vector = t.vector.bind(t);
-  /** One matrix per expert, stored as one 3-D tensor [nIn, nOut, n_expert]. */
-  const experts = (name: string, nIn: number, nOut: number, sigma: number) => {
-    matrix(name, nIn, nOut * s.n_expert, sigma);
-    const i = t.tensors.length - 1;
-    t.tensors[i] = { ...t.tensors[i]!, shape: [nIn, nOut, s.n_expert] };
-  };
+  const experts = (name: string, nIn: number, nOut: number, sigma: number) => t.experts(name, nIn, nOut, s.n_expert, sigma);
   /** One F32 bias row per expert: [n, n_expert]. */
   const expertBias = (name: string, n: number, sigma: number) =>
     t.f32(name, [n, s.n_expert], (rand) => new Float32Array(n * s.n_expert).map(() => (rand() * 2 - 1) * sigma * Math.sqrt(3)));

@@ -106,12 +106,7 @@ export function moeModelSpec(s: MoeShape, type: GGMLType, options: SyntheticOpti
   const t = new RandomTensors(type, options);
   const matrix = t.matrix.bind(t);
   const vector = t.vector.bind(t);
-  /** One matrix per expert, stored as one 3-D tensor [nIn, nOut, n_expert]. */
-  const experts = (name: string, nIn: number, nOut: number, sigma: number) => {
-    matrix(name, nIn, nOut * s.n_expert, sigma);
-    const i = t.tensors.length - 1;
-    t.tensors[i] = { ...t.tensors[i]!, shape: [nIn, nOut, s.n_expert] };
-  };
+  const experts = (name: string, nIn: number, nOut: number, sigma: number) => t.experts(name, nIn, nOut, s.n_expert, sigma);
   const proj = 1 / Math.sqrt(s.n_embd);
   const outScale = options.blockOutScale ?? 1;
   // Granite multiplies the embeddings, the residual branches and the logits

@@ -84,6 +84,16 @@ export class RandomTensors {
     });
   }
 
+  /**
+   * One matrix per expert, stored as one 3-D tensor [nIn, nOut, nExpert]:
+   * drawn and quantized as the matrix of nOut * nExpert rows it is in memory.
+   */
+  experts(name: string, nIn: number, nOut: number, nExpert: number, sigma: number): void {
+    this.matrix(name, nIn, nOut * nExpert, sigma);
+    const i = this.tensors.length - 1;
+    this.tensors[i] = { ...this.tensors[i]!, shape: [nIn, nOut, nExpert] };
+  }
+
   /** An F32 vector (norm weights, biases): mean + N(0, sigma). */
   vector(name: string, n: number, mean: number, sigma: number): void {
     this.f32(name, [n], (rand) => {

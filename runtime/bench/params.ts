@@ -1,7 +1,7 @@
 // What a benchmark run measures, as llama-bench's command line describes it:
 // lists of prompt lengths, generation lengths and thread counts, each
 // combination one test.
-import { availableParallelism } from 'node:os';
+import { defaultThreads } from '../context.js';
 
 export interface BenchParams {
   /** Prompt lengths (pp tests); 0 entries are skipped. llama-bench: -p, default 512. */
@@ -26,9 +26,7 @@ export const BENCH_DEFAULTS: Readonly<Omit<BenchParams, 'nThreads'>> = {
   nPrompt: [512], nGen: [128], nBatch: 2048, nUBatch: 512, reps: 5, warmup: true, seed: 1234,
 };
 
-export function defaultThreads(): number {
-  return availableParallelism();
-}
+export { defaultThreads } from '../context.js';
 
 export function benchParams(p: Partial<BenchParams> = {}): BenchParams {
   return {

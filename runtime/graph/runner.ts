@@ -20,6 +20,9 @@ import { Plan } from './plan.js';
  */
 export const DEFAULT_MAX_PLANS = 4;
 
+/** The run-time values every run sets (those not given are 0). */
+const DYNAMIC_NAMES = Object.keys(DYNAMIC_SLOTS) as DynamicValue[];
+
 export interface RunnerOptions {
   /** Threads sharing every op, 1..MAX_THREADS. */
   threads: number;
@@ -85,6 +88,13 @@ export class GraphRunner {
       this.plans.set(key, hit);
       return hit;
     }
+    // evict before the new plan allocates its arena, so the arenas held never exceed maxPlans
+    while (this.plans.size >= this.maxPlans) {
+      const [oldKey, old] = this.plans.entries().next().value!;
+      this.plans.delete(oldKey);
+      this.pool.unregister(old.id);
+      old.plan.dispose();
+    }
     const g = new Graph();
     const ops = new Ops(g, this.kernels[0]!, this.threads);
     const output = build(ops);
@@ -92,13 +102,6 @@ export class GraphRunner {
     const plan = new Plan(g, this.kernels);
     const entry: PlannedGraph = { plan, output, id: this.pool.register(plan.encoded) };
     this.builds++;
-    // evict before adding, so the arenas held never exceed maxPlans
-    while (this.plans.size >= this.maxPlans) {
-      const [oldKey, old] = this.plans.entries().next().value!;
-      this.plans.delete(oldKey);
-      this.pool.unregister(old.id);
-      old.plan.dispose();
-    }
     this.plans.set(key, entry);
     return entry;
   }
@@ -106,7 +109,7 @@ export class GraphRunner {
   /** Runs a plan on every thread with the run-time values its graph reads; returns when all are done. */
   run(p: PlannedGraph, dynamic: Partial<Record<DynamicValue, number>> = {}): void {
     this.check();
-    for (const name of Object.keys(DYNAMIC_SLOTS) as DynamicValue[]) this.pool.dynamic[DYNAMIC_SLOTS[name]] = dynamic[name] ?? 0;
+    for (const name of DYNAMIC_NAMES) this.pool.dynamic[DYNAMIC_SLOTS[name]] = dynamic[name] ?? 0;
     this.pool.run(p.id);
   }
 
