@@ -90,7 +90,7 @@ export function fieldValues(r: BenchResult, build: BuildInfo = buildInfo()): str
     type_v: 'f16',
     n_prompt: String(r.n_prompt),
     n_gen: String(r.n_gen),
-    n_depth: '0',
+    n_depth: String(r.n_depth ?? 0),
     test_time: r.test_time,
     avg_ns: String(Math.floor(mean(r.samples_ns))),
     stddev_ns: String(Math.round(stdev(r.samples_ns))),
@@ -214,7 +214,7 @@ export function markdownColumns(options: PrinterOptions = {}): Column[] {
   if (options.nUBatch !== undefined && options.nUBatch !== BENCH_DEFAULTS.nUBatch) {
     cols.push({ title: 'n_ubatch', width: 8, value: (r) => String(r.n_ubatch) });
   }
-  cols.push({ title: 'test', width: 15, value: (r) => testName({ nPrompt: r.n_prompt, nGen: r.n_gen }) });
+  cols.push({ title: 'test', width: 15, value: (r) => testName({ nPrompt: r.n_prompt, nGen: r.n_gen, nDepth: r.n_depth }) });
   cols.push({ title: 't/s', width: 20, value: formatTs });
   return cols;
 }

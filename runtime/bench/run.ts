@@ -4,6 +4,8 @@
 // - pp: a prompt of random tokens (BOS first when the model adds one) fed in
 //   n_batch chunks, each evaluated in graph runs of n_ubatch tokens;
 // - tg: n_gen single-token evaluations from an empty cache, each next token random.
+// With a depth (-d N) each repetition first fills the cache with N random
+// tokens, untimed, as llama-bench does; the test then runs on top of them.
 // Throughput is tokens / time per repetition; mean and sample deviation over them.
 import { fileTypeOf, llamaFileTypeName } from '../../formats/gguf/index.js';
 import type { Context } from '../context.js';
@@ -24,6 +26,8 @@ export interface BenchResult {
   n_threads: number;
   n_prompt: number;
   n_gen: number;
+  /** Tokens in the cache before the timed part (llama-bench's n_depth). */
+  n_depth: number;
   /** When the test started, RFC 3339 UTC. */
   test_time: string;
   /** Wall time of each repetition, nanoseconds. */
@@ -67,7 +71,7 @@ export class TestRunner {
   private readonly bos: number | undefined;
 
   constructor(model: Model, readonly test: TestInstance, seed: number) {
-    this.ctx = model.createContext({ contextSize: test.nPrompt + test.nGen, batchSize: test.nUBatch, threads: test.nThreads });
+    this.ctx = model.createContext({ contextSize: test.nDepth + test.nPrompt + test.nGen, batchSize: test.nUBatch, threads: test.nThreads });
     this.rng = new Xoshiro128(seed);
     this.nVocab = model.hparams.n_vocab;
     this.bos = model.tokenizer.addBos ? model.tokenizer.bosId : undefined;
@@ -75,6 +79,11 @@ export class TestRunner {
 
   get name(): string {
     return testName(this.test);
+  }
+
+  /** Tokens in the cache now (after run(): depth + prompt + generated). */
+  get position(): number {
+    return this.ctx.position;
   }
 
   /** llama-bench's warm-up: the whole prompt, or a single generated token. */
@@ -87,6 +96,7 @@ export class TestRunner {
   /** One timed repetition from an empty KV cache; nanoseconds. */
   run(): number {
     this.ctx.reset();
+    if (this.test.nDepth > 0) this.prompt(this.test.nDepth);
     const t0 = process.hrtime.bigint();
     if (this.test.nPrompt > 0) this.prompt(this.test.nPrompt);
     if (this.test.nGen > 0) this.generate(this.test.nGen);
@@ -106,7 +116,7 @@ export class TestRunner {
     const tokens = new Int32Array(Math.min(n, nBatch));
     for (let done = 0; done < n;) {
       const nt = Math.min(n - done, nBatch);
-      tokens[0] = done === 0 && this.bos !== undefined ? this.bos : this.randomToken();
+      tokens[0] = done === 0 && this.ctx.position === 0 && this.bos !== undefined ? this.bos : this.randomToken();
       for (let i = 1; i < nt; i++) tokens[i] = this.randomToken();
       this.ctx.evaluate(tokens.subarray(0, nt));
       done += nt;
@@ -115,7 +125,7 @@ export class TestRunner {
 
   private generate(n: number): void {
     const token = new Int32Array(1);
-    token[0] = this.bos ?? this.randomToken();
+    token[0] = this.ctx.position === 0 && this.bos !== undefined ? this.bos : this.randomToken();
     for (let i = 0; i < n; i++) {
       this.ctx.evaluate(token);
       token[0] = this.randomToken();
@@ -156,7 +166,7 @@ export async function benchModel(model: Model, params: BenchParams, hooks: Bench
     }
     const result: BenchResult = {
       model_filename: info.filename, model_type: info.type, model_size: info.size, model_n_params: info.nParams,
-      n_batch: test.nBatch, n_ubatch: test.nUBatch, n_threads: test.nThreads, n_prompt: test.nPrompt, n_gen: test.nGen,
+      n_batch: test.nBatch, n_ubatch: test.nUBatch, n_threads: test.nThreads, n_prompt: test.nPrompt, n_gen: test.nGen, n_depth: test.nDepth,
       test_time: testTime, samples_ns: samples,
     };
     results.push(result);
@@ -167,7 +177,7 @@ export async function benchModel(model: Model, params: BenchParams, hooks: Bench
 
 /** The context size the largest test needs (for loadModel's fit check). */
 export function largestContext(params: BenchParams): number {
-  return Math.max(1, ...testInstances(params).map((t) => t.nPrompt + t.nGen));
+  return Math.max(1, ...testInstances(params).map((t) => t.nDepth + t.nPrompt + t.nGen));
 }
 
 /** Loads `path` (memoryBytes: see LoadModelOptions), runs every test, frees the model. */

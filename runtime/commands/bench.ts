@@ -26,6 +26,8 @@ Options:
                             matrix that type), or TYPE:pure
   -p, --n-prompt LIST       prompt lengths (default ${BENCH_DEFAULTS.nPrompt.join(',')}; 0 skips pp)
   -n, --n-gen LIST          generation lengths (default ${BENCH_DEFAULTS.nGen.join(',')}; 0 skips tg)
+  -d, --n-depth LIST        tokens already in the cache before each test
+                            (default ${BENCH_DEFAULTS.nDepth.join(',')}; llama-bench's depth)
   -t, --threads LIST        thread counts (default ${defaultThreads()})
   -b, --batch-size N        tokens per evaluate() call in pp (default ${BENCH_DEFAULTS.nBatch})
   -ub, --ubatch-size N      tokens per graph run (default ${BENCH_DEFAULTS.nUBatch})
@@ -63,6 +65,7 @@ export async function runBench(args: string[]): Promise<number> {
       synthetic: { type: 'string', multiple: true },
       'n-prompt': { type: 'string', short: 'p', multiple: true },
       'n-gen': { type: 'string', short: 'n', multiple: true },
+      'n-depth': { type: 'string', short: 'd', multiple: true },
       threads: { type: 'string', short: 't', multiple: true },
       'batch-size': { type: 'string', short: 'b' },
       'ubatch-size': { type: 'string' },
@@ -86,6 +89,7 @@ export async function runBench(args: string[]): Promise<number> {
   const params = benchParams({
     nPrompt: lists(values['n-prompt'], 'n-prompt'),
     nGen: lists(values['n-gen'], 'n-gen'),
+    nDepth: lists(values['n-depth'], 'n-depth'),
     nThreads: threads,
     nBatch: positiveInt(values['batch-size'], 'batch-size', BENCH_DEFAULTS.nBatch),
     nUBatch: positiveInt(values['ubatch-size'], 'ubatch-size', BENCH_DEFAULTS.nUBatch),
