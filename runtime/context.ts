@@ -2,14 +2,14 @@
 // one graph runner (threads + plans). Sequences (runtime/sequence.ts) are
 // streams of tokens in it; evaluate/generate/position/truncate/reset on the
 // context itself act on its default sequence, the one-sequence shorthand.
-import { availableParallelism } from 'node:os';
+import { defaultThreads } from './threads/cores.js';
 import { GGMLType } from '../formats/ggml-types.js';
 import type { Kernels } from '../wasm/loader.js';
 import type { BuildGraph } from './arch/context.js';
 import { ModelError } from './errors.js';
 import type { GenerateOptions } from './generate.js';
 import type { Tensor } from './graph/graph.js';
-import { MAX_THREADS, type LayerCache } from './graph/ops.js';
+import { type LayerCache } from './graph/ops.js';
 import { GraphRunner, type PlannedGraph } from './graph/runner.js';
 import type { HParams } from './hparams.js';
 import { Sequence, type EvaluateOptions, type SequenceHost } from './sequence.js';
@@ -29,6 +29,12 @@ export interface ContextOptions {
   threads?: number;
   /** Graph plans kept for reuse (one per batch shape, least recently used evicted). Default 4. */
   maxPlans?: number;
+  /**
+   * Run on fewer threads while the machine is too busy to schedule them all,
+   * back to all when it is free (runtime/threads/governor.ts). Default true;
+   * false for fixed-thread measurements.
+   */
+  adaptiveThreads?: boolean;
 }
 
 /** What the context needs of its model. */
@@ -56,10 +62,8 @@ export function weightLookup(model: ContextModel): { w(name: string): Tensor; wO
   };
 }
 
-/** The default thread count: every core, within what a pool runs. */
-export function defaultThreads(): number {
-  return Math.min(availableParallelism(), MAX_THREADS);
-}
+/** The default thread count: the physical cores (threads/cores.ts). */
+export { defaultThreads };
 
 export class Context {
   /** Cells per sequence. */
@@ -88,7 +92,7 @@ export class Context {
     if (!Number.isInteger(this.sequences) || this.sequences < 1) throw new RangeError(`sequences must be a positive integer, got ${options.sequences}`);
     if (!Number.isInteger(this.batchSize)) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
     // threads are checked by the runner; allocate only once every option is valid
-    this.runner = new GraphRunner(model.memories, { threads: this.threads, maxPlans: options.maxPlans });
+    this.runner = new GraphRunner(model.memories, { threads: this.threads, maxPlans: options.maxPlans, adaptiveThreads: options.adaptiveThreads });
     try {
       // each layer's cache in the memory that holds the layer
       const mk = (name: string, hd: number, mem: number): Tensor => {
@@ -127,6 +131,11 @@ export class Context {
     const ptr = this.model.memories[mem]!.malloc(bytes + 64);
     this.allocations.push({ mem, ptr });
     return Math.ceil(ptr / 64) * 64;
+  }
+
+  /** Threads the runs use now (fewer than `threads` while the machine is busy) and how often that changed. */
+  get threadState(): { threads: number; changes: number } {
+    return this.runner.threadState;
   }
 
   /** Plans held now and the bytes of their arenas (bounded by maxPlans). */

@@ -30,7 +30,7 @@ export interface EncodedPlan {
 
 type KernelFn = (...args: number[]) => unknown;
 
-interface BoundPhase {
+export interface BoundPhase {
   f: KernelFn;
   argv: number[];
   dyn: number[];

@@ -8,6 +8,7 @@
 // take is bounded by `maxPlans` arenas of the largest batch.
 import type { Kernels } from '../../wasm/loader.js';
 import { ThreadPool } from '../threads/pool.js';
+import type { ThreadGovernor } from '../threads/governor.js';
 import { DYNAMIC_SLOTS } from './exec.js';
 import { Graph, type DynamicValue, type Tensor } from './graph.js';
 import { MAX_THREADS, Ops } from './ops.js';
@@ -28,6 +29,8 @@ export interface RunnerOptions {
   threads: number;
   /** Plans kept for reuse (least recently used evicted first). Default DEFAULT_MAX_PLANS. */
   maxPlans?: number;
+  /** Fewer threads while the machine is busy (threads/governor.ts). Default true. */
+  adaptiveThreads?: boolean;
 }
 
 /** A planned graph registered with the pool. */
@@ -60,7 +63,17 @@ export class GraphRunner {
     this.maxPlans = options.maxPlans ?? DEFAULT_MAX_PLANS;
     if (!Number.isInteger(this.maxPlans) || this.maxPlans < 1) throw new RangeError(`maxPlans must be a positive integer, got ${options.maxPlans}`);
     this.threads = threads;
-    this.pool = ThreadPool.create(this.kernels, threads);
+    this.pool = ThreadPool.create(this.kernels, threads, { adaptive: options.adaptiveThreads ?? true });
+  }
+
+  /** Threads the pool runs on now (fewer than `threads` while the machine is busy) and how often that changed. */
+  get threadState(): { threads: number; changes: number } {
+    return this.pool.governor.state;
+  }
+
+  /** The pool's thread governor (threads/governor.ts). */
+  get governor(): ThreadGovernor {
+    return this.pool.governor;
   }
 
   /** Plans held now (at most maxPlans). */
