@@ -16,6 +16,7 @@ import {
 } from './load.js';
 import { planShards, type ShardPlan } from './shards.js';
 import { repackWeights } from './repack.js';
+import { LoraAdapters, type LoraAdapterOptions } from './lora.js';
 import { Tokenizer, type TokenizeOptions } from './tokenizer/index.js';
 
 export interface LoadModelOptions {
@@ -43,6 +44,11 @@ export interface LoadModelOptions {
    * values spread small models (tests prove the split changes no bits).
    */
   memoryBytes?: number;
+  /**
+   * LoRA adapters applied beside the weights (runtime/lora.ts), as llama.cpp's
+   * --lora FILE / --lora-scaled FILE SCALE. Default none.
+   */
+  lora?: readonly LoraAdapterOptions[];
 }
 
 const alignUp = (n: number) => Math.ceil(n / 64) * 64;
@@ -120,7 +126,15 @@ export class Model {
     const memoryOf = (name: string) => shards.memoryOf.get(name) ?? 0;
     const { weights: loaded, regions } = await loadWeights(memories, sources, memoryOf, options.onProgress, options.signal, byName);
     const weights = options.repack === false ? loaded : repackWeights(memories, loaded);
-    return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards);
+    if (!options.lora?.length) return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards);
+    let lora: LoraAdapters;
+    try {
+      lora = await LoraAdapters.load(options.lora, { path, arch: String(arch), memories, weight: (n) => weights.get(n) });
+    } catch (e) {
+      for (const { mem, ptr } of regions) memories[mem]!.free(ptr);
+      throw e;
+    }
+    return new Model(path, gguf, memories, hparams, tokenizer, lora.wrap(build), weights, [...regions, ...lora.regions], shards);
   }
 
   /** The memory holding layer il's weights, where its KV cache goes too. */

@@ -111,6 +111,7 @@ export function serve(port: HostPort): void {
       model = await loadModel(files.source, {
         contextSize: req.options.contextSize,
         memoryBytes: req.options.memoryBytes,
+        lora: req.options.lora,
         signal,
         onProgress: hasUrl ? undefined : (p) => progress(p.loadedBytes, p.totalBytes),
         onWarning: (message) => port.post({ type: 'warning', id: req.id, message }),

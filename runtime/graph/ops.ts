@@ -95,6 +95,13 @@ export class Ops {
   matmulObserver?: (ops: Ops, w: Tensor, x: Tensor, nTokens: number) => void;
 
   /**
+   * The LoRA adapters of a weight (runtime/lora.ts): matmul adds
+   * scale * B (A x) for each, after the product, as llama.cpp's build_lora_mm.
+   * Unset: no adapters.
+   */
+  lora?: (w: Tensor) => readonly { a: Tensor; b: Tensor; scale: number }[] | undefined;
+
+  /**
    * One call of kernel fn. loadKernels has checked every kernel of the table
    * is in the build, so a missing one is a weight type (the tensor among the
    * args) that kernels/ has no kernel for, or a relaxed-SIMD layout on a
@@ -173,7 +180,12 @@ export class Ops {
       act = { scratch: 0 };
     }
     phases.push(this.phase(`mat_rows_${w.layout ?? info.name}`, at(w), rowSize(w.type, nIn), act, actRow, at(out), nOut, nIn, nTok, nOut));
-    return this.g.add({ name, inputs: [w, x], output: out, scratchBytes, phases });
+    let res = this.g.add({ name, inputs: [w, x], output: out, scratchBytes, phases });
+    this.lora?.(w)?.forEach((l, i) => {
+      const ab = this.matmul(l.b, this.matmul(l.a, x, `${name}.lora${i}_a`), `${name}.lora${i}_b`);
+      res = this.add(res, this.scale(ab, l.scale, `${name}.lora${i}_scaled`), `${name}.lora${i}`);
+    });
+    return res;
   }
 
   /** Element-wise a + b, b broadcast by rows (a bias row, or a whole tensor of a's shape). */
