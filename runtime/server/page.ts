@@ -2,6 +2,7 @@
 // conversation to /v1/chat/completions with stream: true, reads the
 // server-sent events with fetch's body reader, and shows tokens per second
 // (completion tokens from the usage chunk over the time since the first).
+// Sampling settings can be given in the address (?temperature=0&max_tokens=64).
 // body[data-state] (idle, streaming, done, error) lets tests wait on it.
 export const CHAT_PAGE = `<!doctype html>
 <html lang="en">
@@ -35,6 +36,12 @@ export const CHAT_PAGE = `<!doctype html>
 "use strict";
 const $ = (id) => document.getElementById(id);
 const messages = [];
+// sampling settings from the address: /?temperature=0&max_tokens=64&seed=1
+const query = new URLSearchParams(location.search);
+const settings = {};
+for (const k of ['temperature', 'top_p', 'top_k', 'min_p', 'seed', 'max_tokens']) {
+  if (query.has(k)) settings[k] = Number(query.get(k));
+}
 const keyInput = $('key');
 keyInput.value = sessionStorage.getItem('run-gguf-key') || '';
 keyInput.addEventListener('change', () => sessionStorage.setItem('run-gguf-key', keyInput.value));
@@ -67,7 +74,7 @@ async function send(text) {
   try {
     const res = await fetch('/v1/chat/completions', {
       method: 'POST', headers: headers(),
-      body: JSON.stringify({ messages, stream: true, stream_options: { include_usage: true } }),
+      body: JSON.stringify({ ...settings, messages, stream: true, stream_options: { include_usage: true } }),
     });
     if (!res.ok) {
       const j = await res.json().catch(() => ({}));
