@@ -186,6 +186,57 @@ test('4 streams at once and 2 more queued: every reply equals its prompt\'s alon
   assert.ok(sawQueue, 'requests past the slots waited in the queue');
 });
 
+/** A streamed chat over raw HTTP; with leaveAfter, the client goes away after that many events. */
+function streamChat(content: string, leaveAfter?: number): Promise<string | 'left'> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      let buf = '';
+      let events = 0;
+      res.on('data', (c: Buffer) => {
+        buf += c.toString();
+        events = buf.split('data: ').length - 1;
+        if (leaveAfter !== undefined && events >= leaveAfter) {
+          req.destroy();
+          resolve('left');
+        }
+      });
+      res.on('end', () => {
+        let text = '';
+        for (const ev of buf.split('\n\n')) {
+          const data = ev.replace(/^data: /, '');
+          if (!data || data === '[DONE]') continue;
+          text += JSON.parse(data).choices[0]?.delta?.content ?? '';
+        }
+        resolve(text);
+      });
+    });
+    req.on('error', (e) => (leaveAfter !== undefined ? undefined : reject(e)));
+    req.end(JSON.stringify({ messages: [{ role: 'user', content }], max_tokens: leaveAfter !== undefined ? 200 : 12, temperature: 0, stream: true }));
+  });
+}
+
+test('8 streaming clients on 4 slots, 2 leaving mid-way: the 6 others get their replies; memory flat over 3 rounds', async () => {
+  const prompts = Array.from({ length: 8 }, (_, i) => `Client ${i} asks${' about the weather'.repeat(i % 3)} today`);
+  const expected: string[] = [];
+  for (const p of prompts) expected.push(await alone(chatIds([{ role: 'user', content: p }]), { maxTokens: 12, temp: 0 }));
+  const memory: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    const before = await metrics(base);
+    const got = await Promise.all(prompts.map((p, i) => streamChat(p, i === 2 || i === 5 ? 3 : undefined)));
+    got.forEach((g, i) => assert.is(g, i === 2 || i === 5 ? 'left' : expected[i], `round ${round}, client ${i}`));
+    let m = await metrics(base);
+    for (let i = 0; i < 200 && m.slots_busy !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      m = await metrics(base);
+    }
+    assert.is(m.slots_busy, 0);
+    assert.is(m.requests_queued, 0);
+    assert.is(m.requests_aborted_total! - before.requests_aborted_total!, 2, `round ${round}: two generations stopped`);
+    memory.push(model.kernels.memory.buffer.byteLength);
+  }
+  assert.is(memory[2], memory[1], `WebAssembly memory after each round: ${memory.join(', ')}`);
+});
+
 test('a slot reuses the longest common prefix of its previous prompt', async () => {
   const messages: ChatMessage[] = [{ role: 'user', content: 'Tell me about the sea and the sky' }];
   const first = await client.chat.completions.create({ model: 'tiny', messages, max_tokens: 4, temperature: 0 });
