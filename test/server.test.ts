@@ -151,6 +151,12 @@ test('logprobs: the log-softmax of the logits the core API gives, top alternativ
   assert.is(top.length, 3);
   assert.is(top[0]!.logprob, lp[0]!.logprob);
   assert.ok(top[0]!.logprob >= top[1]!.logprob && top[1]!.logprob >= top[2]!.logprob);
+  // logit_bias -100 bans the greedy token: the second best is chosen, logprobs still the model's
+  const biased = await client.chat.completions.create({ model: 'tiny', messages, max_tokens: 1, temperature: 0, logprobs: true, top_logprobs: 2, logit_bias: { [argmax]: -100 } });
+  const b0 = biased.choices[0]!.logprobs!.content![0]!;
+  assert.is(b0.top_logprobs[0]!.logprob, lp[0]!.logprob);
+  assert.is(b0.token, top[1]!.token);
+  assert.is(b0.logprob, top[1]!.logprob);
   const c = await client.completions.create({ model: 'tiny', prompt: 'Hi', max_tokens: 2, temperature: 0, logprobs: 2 });
   assert.is(c.choices[0]!.logprobs!.tokens!.length, 2);
   assert.is(Object.keys(c.choices[0]!.logprobs!.top_logprobs![0]!).length, 2);
@@ -264,6 +270,9 @@ test('errors: the OpenAI error object with 400/404/405/413, and the server keeps
     ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{}}}}', 400, 'response_format', 'not_supported'],
     ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"required"}', 400, 'tools', 'not_supported'],
     ['/v1/completions', '{"prompt":5}', 400, 'prompt', 'invalid_value'],
+    ['/v1/completions', '{"prompt":"x","logit_bias":{"99999":1}}', 400, 'logit_bias', 'invalid_value'],
+    ['/v1/completions', '{"prompt":"x","logit_bias":{"5":"high"}}', 400, 'logit_bias', 'invalid_value'],
+    ['/v1/completions', '{"prompt":"x","n":2}', 400, 'n', 'not_supported'],
     ['/v1/completions', '{"prompt":[1,2,99999]}', 400, 'prompt', 'invalid_value'],
     ['/v1/embeddings', '{"input":"x"}', 501, 'model', 'model_not_supported'],
   ];

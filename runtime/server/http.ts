@@ -197,14 +197,14 @@ export function createHandler(s: HandlerSetup): (req: IncomingMessage, res: Serv
   }
 
   async function chat(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const r = parseChatRequest(asBody(await readBody(req, s.maxBodyBytes)));
+    const r = parseChatRequest(asBody(await readBody(req, s.maxBodyBytes)), s.model.hparams.n_vocab);
     generator();
     const ids = tokenizeChat(tok, s.template!, r.messages);
     await generate(req, res, ids, r, 'chat');
   }
 
   async function completion(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const r = parseCompletionRequest(asBody(await readBody(req, s.maxBodyBytes)));
+    const r = parseCompletionRequest(asBody(await readBody(req, s.maxBodyBytes)), s.model.hparams.n_vocab);
     generator();
     const n = s.model.hparams.n_vocab;
     let ids: number[];

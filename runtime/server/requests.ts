@@ -16,6 +16,8 @@ export interface GenerationParams {
   maxTokens: number;
   /** Strings that end the reply (not included in it). */
   stop: string[];
+  /** Added to a token's logit before sampling (OpenAI's logit_bias; -100 or less bans it). */
+  logitBias: Map<number, number>;
   /** Alternatives reported per token with logprobs; undefined: no logprobs. */
   topLogprobs: number | undefined;
   stream: boolean;
@@ -78,7 +80,8 @@ export function asBody(v: unknown): Body {
 function seedOf(b: Body): number | undefined {
   const s = int(b, 'seed');
   if (s === undefined || s === -1) return undefined;
-  return Number(BigInt.asUintN(32, BigInt(s))) === LLAMA_DEFAULT_SEED ? undefined : Number(BigInt.asUintN(32, BigInt(s)));
+  const u32 = Number(BigInt.asUintN(32, BigInt(s)));
+  return u32 === LLAMA_DEFAULT_SEED ? undefined : u32;
 }
 
 function stopOf(b: Body): string[] {
@@ -89,7 +92,19 @@ function stopOf(b: Body): string[] {
   return list.filter((s) => s !== '');
 }
 
-function common(b: Body, maxTokenKeys: string[]): Omit<GenerationParams, 'topLogprobs'> {
+function logitBiasOf(b: Body, nVocab: number): Map<number, number> {
+  const o = object(b, 'logit_bias');
+  const out = new Map<number, number>();
+  for (const [k, v] of Object.entries(o ?? {})) {
+    const id = Number(k);
+    if (!Number.isInteger(id) || id < 0 || id >= nVocab) throw badField('logit_bias', `logit_bias: token id ${JSON.stringify(k)} is outside the vocabulary (0..${nVocab - 1})`);
+    if (typeof v !== 'number' || !(v >= -100 && v <= 100)) throw badField('logit_bias', `logit_bias[${k}] must be a number in [-100, 100]`);
+    out.set(id, v);
+  }
+  return out;
+}
+
+function common(b: Body, maxTokenKeys: string[], nVocab: number): Omit<GenerationParams, 'topLogprobs'> {
   const sampling: SamplerOptions = {
     temp: num(b, 'temperature', 0),
     top_p: num(b, 'top_p', 0, 1),
@@ -113,7 +128,7 @@ function common(b: Body, maxTokenKeys: string[]): Omit<GenerationParams, 'topLog
   const stream = bool(b, 'stream') ?? false;
   const so = object(b, 'stream_options');
   const includeUsage = so ? (bool(so, 'include_usage') ?? false) : false;
-  return { sampling, maxTokens, stop: stopOf(b), stream, includeUsage };
+  return { sampling, maxTokens, stop: stopOf(b), logitBias: logitBiasOf(b, nVocab), stream, includeUsage };
 }
 
 /** Text of a message's content: a string, or an array of text parts. */
@@ -132,7 +147,7 @@ function contentText(v: unknown, param: string): string {
   throw badField(param, 'content must be a string or an array of text parts');
 }
 
-export function parseChatRequest(b: Body): ChatRequest {
+export function parseChatRequest(b: Body, nVocab: number): ChatRequest {
   const msgs = b.messages;
   if (!Array.isArray(msgs) || msgs.length === 0) throw badField('messages', 'messages must be a non-empty array');
   const messages: ChatMessage[] = msgs.map((m, i) => {
@@ -146,7 +161,7 @@ export function parseChatRequest(b: Body): ChatRequest {
     }
     return { role, content: contentText(mm.content, `${param}.content`) };
   });
-  const c = common(b, ['max_completion_tokens', 'max_tokens', 'n_predict']);
+  const c = common(b, ['max_completion_tokens', 'max_tokens', 'n_predict'], nVocab);
   const logprobs = bool(b, 'logprobs') ?? false;
   const top = int(b, 'top_logprobs', 0, 20);
   if (top !== undefined && !logprobs) throw badField('top_logprobs', 'top_logprobs needs logprobs: true');
@@ -166,7 +181,7 @@ export function parseChatRequest(b: Body): ChatRequest {
   return { ...c, messages, topLogprobs: logprobs ? (top ?? 0) : undefined };
 }
 
-export function parseCompletionRequest(b: Body): CompletionRequest {
+export function parseCompletionRequest(b: Body, nVocab: number): CompletionRequest {
   let p = b.prompt;
   if (Array.isArray(p) && p.length === 1 && (typeof p[0] === 'string' || Array.isArray(p[0]))) p = p[0];
   let prompt: string | number[];
@@ -174,7 +189,7 @@ export function parseCompletionRequest(b: Body): CompletionRequest {
   else if (Array.isArray(p) && p.every((t) => Number.isInteger(t))) prompt = p as number[];
   else if (Array.isArray(p) && p.length > 1) throw notSupported('prompt', 'several prompts in one request');
   else throw badField('prompt', 'prompt must be a string or an array of token ids');
-  const c = common(b, ['max_tokens', 'n_predict']);
+  const c = common(b, ['max_tokens', 'n_predict'], nVocab);
   // legacy completions: logprobs is the number of alternatives (0..5), null for none
   const lp = int(b, 'logprobs', 0, 20);
   return { ...c, prompt, echo: bool(b, 'echo') ?? false, topLogprobs: lp };

@@ -241,14 +241,17 @@ export class Scheduler {
   /** Samples the slot's next token from its logits and decides whether it goes on. */
   private advance(s: Slot, logits: Float32Array): void {
     const a = s.active!;
-    const { maxTokens, topLogprobs } = a.job.params;
+    const { maxTokens, topLogprobs, logitBias } = a.job.params;
     if (maxTokens >= 0 && a.picker.tokens.length >= maxTokens) return this.finish(s, 'length');
+    // logprobs report the model's distribution: taken before the bias
+    const raw = topLogprobs !== undefined && logitBias.size > 0 ? logits.slice() : logits;
+    for (const [id, bias] of logitBias) logits[id] = bias <= -100 ? -Infinity : logits[id]! + bias;
     const t = a.picker.pick(logits);
     if (t === 'eog') return this.finish(s, 'stop');
     this.metrics.generatedTokens++;
     const r = a.filter.push(t.text);
     a.text += r.text;
-    const logprob = topLogprobs !== undefined ? logprobsOf(this.tokenizer, logits, t.id, topLogprobs) : undefined;
+    const logprob = topLogprobs !== undefined ? logprobsOf(this.tokenizer, raw, t.id, topLogprobs) : undefined;
     this.emit(a, { id: t.id, text: r.text, logprob });
     if (r.stopped) return this.finish(s, 'stop', true);
     if (maxTokens >= 0 && a.picker.tokens.length >= maxTokens) return this.finish(s, 'length');
