@@ -13,6 +13,7 @@ import { writeGGUF } from '../formats/gguf/index.js';
 import { BERT_SHAPES, bertModelSpec } from '../formats/synthetic/bert.js';
 import { resolveChatTemplate, tokenizeChat, type ChatMessage } from '../runtime/chat/index.js';
 import { loadModel, type Context, type GenerateOptions, type Model } from '../runtime/index.js';
+import { createServer as createServerFromMain } from '../runtime/api/index.js';
 import { createServer, type RunGgufServer } from '../runtime/server/index.js';
 import { writeTinyModel, type TinyModel } from './helpers/browser-model.js';
 import { metrics, raw } from './helpers/server.js';
@@ -243,6 +244,24 @@ test('8 streaming clients on 4 slots, 2 leaving mid-way: the 6 others get their 
   assert.is(memory[2], memory[1], `WebAssembly memory after each round: ${memory.join(', ')}`);
 });
 
+test('a step holds at most batchSize tokens: long prompts go in chunks beside generating slots, replies unchanged', async () => {
+  const small = await createServer(model, { slots: 3, contextSize: 3 * 256, threads: 1, batchSize: 8 });
+  try {
+    const url = (await small.listen(0)).url;
+    const prompts = ['Hi', 'A much longer prompt that takes several chunks of eight tokens to read', 'Another prompt, of middling length'];
+    const got = await Promise.all(prompts.map(async (prompt, i) => {
+      // staggered, so later prompts arrive while earlier slots generate
+      await new Promise((r) => setTimeout(r, i * 15));
+      const r = await raw(`${url}/v1/completions`, { body: JSON.stringify({ prompt, max_tokens: 24, temperature: 0 }) });
+      return r.json().choices[0].text as string;
+    }));
+    for (let i = 0; i < prompts.length; i++) assert.is(got[i], await alone(prompts[i]!, { maxTokens: 24, temp: 0 }), prompts[i]);
+    assert.ok(model.tokenize(prompts[1]!, { addSpecial: true }).length > 16);
+  } finally {
+    await small.close();
+  }
+});
+
 test('a slot reuses the longest common prefix of its previous prompt', async () => {
   const messages: ChatMessage[] = [{ role: 'user', content: 'Tell me about the sea and the sky' }];
   const first = await client.chat.completions.create({ model: 'tiny', messages, max_tokens: 4, temperature: 0 });
@@ -400,6 +419,19 @@ test('embeddings of an encoder model: the core API\'s vectors, base64 (the clien
   } finally {
     await bert.close();
     core.dispose();
+  }
+});
+
+test('createServer from the package\'s main entry, on a path (loaded and disposed by the server)', async () => {
+  const s = await createServerFromMain(tiny.path, { threads: 1, contextSize: 256, modelId: 'my-model' });
+  try {
+    const url = (await s.listen(0)).url;
+    assert.equal((await raw(`${url}/health`)).json(), { status: 'ok' });
+    const r = await raw(`${url}/v1/completions`, { body: JSON.stringify({ prompt: 'Hello', max_tokens: 5, temperature: 0 }) });
+    assert.is(r.json().model, 'my-model');
+    assert.is(r.json().choices[0].text, await alone('Hello', { maxTokens: 5, temp: 0 }));
+  } finally {
+    await s.close();
   }
 });
 

@@ -2,10 +2,11 @@
 // cells, contextSize / slots of them). A request waits in a FIFO queue for a
 // free slot; the free slot whose previous prompt shares the longest prefix
 // with the new one is chosen (else the least recently used), and keeps that
-// prefix's cells. Then, step by step, every busy slot contributes either its
-// next prompt chunk (at most batchSize tokens) or the token it sampled last,
-// evaluateStep (step.ts) evaluates them all, and each slot samples from its
-// logits. A slot whose client went away is dropped at the next step.
+// prefix's cells. Then, step by step, every generating slot contributes the
+// token it sampled last and prompting slots chunks of their prompts in the
+// room left of batchSize; evaluateStep (step.ts) evaluates them all, and each
+// slot whose prompt is done samples from its logits. A slot whose client went
+// away is dropped at the next step.
 import type { Context } from '../context.js';
 import { TokenPicker } from '../generate.js';
 import { createSampler } from '../sample/index.js';
@@ -192,24 +193,31 @@ export class Scheduler {
         const work: SlotWork[] = [];
         const owners: Slot[] = [];
         let promptTokens = 0;
+        // one token per generating slot first, then prompt chunks in the room left of batchSize
+        const prompting: Slot[] = [];
         for (const s of this.slots) {
           const a = s.active;
           if (!a) continue;
           if (a.job.signal.aborted) {
             this.finish(s, 'aborted');
-            continue;
-          }
-          if (a.pending.length > 0) {
-            const chunk = a.pending.splice(0, this.context.batchSize);
-            promptTokens += chunk.length;
-            work.push({ sequence: s.sequence, tokens: chunk });
+          } else if (a.pending.length > 0) {
+            prompting.push(s);
           } else if (a.next !== undefined) {
             work.push({ sequence: s.sequence, tokens: [a.next] });
             a.next = undefined;
+            owners.push(s);
           } else {
             this.fail(s, new Error(`slot ${s.sequence.slot} has nothing to evaluate`));
-            continue;
           }
+        }
+        // with no room left (slots >= batchSize), one prompt still advances so none starves
+        let room = Math.max(this.context.batchSize - work.length, prompting.length > 0 && work.length === 0 ? 1 : 0);
+        for (const s of prompting) {
+          if (room <= 0) break;
+          const chunk = s.active!.pending.splice(0, room);
+          room -= chunk.length;
+          promptTokens += chunk.length;
+          work.push({ sequence: s.sequence, tokens: chunk });
           owners.push(s);
         }
         if (work.length === 0) {
@@ -219,15 +227,17 @@ export class Scheduler {
         const t0 = performance.now();
         let logits: Float32Array[];
         try {
-          logits = evaluateStep(work);
+          logits = evaluateStep(this.context, work);
         } catch (err) {
           for (const s of owners) this.fail(s, err);
           continue;
         }
         const seconds = (performance.now() - t0) / 1000;
         this.metrics.promptTokens += promptTokens;
-        if (promptTokens > 0) this.metrics.promptSeconds += seconds;
-        else this.metrics.generationSeconds += seconds;
+        // a step mixing prompt chunks and generated tokens: its time shared by token count
+        const total = work.reduce((n, w) => n + w.tokens.length, 0);
+        this.metrics.promptSeconds += (seconds * promptTokens) / total;
+        this.metrics.generationSeconds += (seconds * (total - promptTokens)) / total;
         owners.forEach((s, i) => {
           if (s.active!.pending.length === 0) this.advance(s, logits[i]!);
         });

@@ -5,11 +5,13 @@
 // Today a batch holds one sequence's tokens, so this runs one graph per slot,
 // one after another, through Sequence.append. When the engine evaluates
 // several sequences in one graph run (continuous batching), this function is
-// the only thing to change: build one batch from all of `work` (each token
-// with its sequence's slot and position), run it once, and hand back the rows
-// of logits in the same order. The scheduler (scheduler.ts) already keeps a
-// slot's prompt chunk at most batchSize tokens, so a step's total is at most
-// slots * batchSize.
+// the only thing to change: run all of `work` as one batch of the context
+// (SlotWork has the shape of a batch item: a sequence and its tokens) and
+// hand back each slot's last-token logits in the same order. The scheduler
+// (scheduler.ts) keeps a step's tokens within the context's batchSize, as
+// llama-server fills n_batch: one token per generating slot, then prompt
+// chunks in the room left, so a step is one graph run.
+import type { Context } from '../context.js';
 import type { Sequence } from '../sequence.js';
 
 export interface SlotWork {
@@ -19,6 +21,7 @@ export interface SlotWork {
 }
 
 /** Evaluates every slot's tokens; returns each slot's last-token logits ([n_vocab], its own copy), in order. */
-export function evaluateStep(work: readonly SlotWork[]): Float32Array[] {
+export function evaluateStep(context: Context, work: readonly SlotWork[]): Float32Array[] {
+  void context; // the batch step runs on the context; one sequence at a time needs only the sequences
   return work.map((w) => w.sequence.append(w.tokens));
 }
