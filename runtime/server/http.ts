@@ -120,9 +120,7 @@ export function createHandler(s: HandlerSetup): (req: IncomingMessage, res: Serv
   };
 
   /** Runs one generation; streams it as server-sent events or answers with one JSON body. */
-  async function generate(
-    req: IncomingMessage, res: ServerResponse, prompt: number[], p: GenerationParams, kind: 'chat' | 'completion', echo = '',
-  ): Promise<void> {
+  async function generate(res: ServerResponse, prompt: number[], p: GenerationParams, kind: 'chat' | 'completion', echo = ''): Promise<void> {
     const scheduler = generator();
     const ac = new AbortController();
     // a client that goes away stops its generation at the next step
@@ -200,7 +198,7 @@ export function createHandler(s: HandlerSetup): (req: IncomingMessage, res: Serv
     const r = parseChatRequest(asBody(await readBody(req, s.maxBodyBytes)), s.model.hparams.n_vocab);
     generator();
     const ids = tokenizeChat(tok, s.template!, r.messages);
-    await generate(req, res, ids, r, 'chat');
+    await generate(res, ids, r, 'chat');
   }
 
   async function completion(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -217,7 +215,7 @@ export function createHandler(s: HandlerSetup): (req: IncomingMessage, res: Serv
       if (bad >= 0) throw badField('prompt', `prompt[${bad}] = ${ids[bad]} is outside the vocabulary (0..${n - 1})`);
     }
     const echo = r.echo ? (typeof r.prompt === 'string' ? r.prompt : tok.detokenize(ids)) : '';
-    await generate(req, res, ids, r, 'completion', echo);
+    await generate(res, ids, r, 'completion', echo);
   }
 
   async function embeddings(req: IncomingMessage, res: ServerResponse): Promise<void> {
