@@ -138,6 +138,7 @@ class Converter {
 
   /** The primitive a schema is exactly (type only, no constraints), or undefined. */
   private primitiveOnly(s: Schema): string | undefined {
+    if (Object.keys(s).length === 0) return 'object'; // llama.cpp reads {} as "an object"
     const keys = Object.keys(s).filter((k) => !['description', 'title', '$schema', '$id', 'examples', 'default', '$comment', '$defs', 'definitions'].includes(k));
     if (keys.length === 0) return 'value';
     if (keys.length !== 1 || typeof s.type !== 'string') return undefined;
@@ -148,6 +149,7 @@ class Converter {
   /** The rule body for a schema. */
   private visitBody(schema: unknown, name: string, path: string): string {
     if (schema === true || (isObject(schema) && this.primitiveOnly(schema) === 'value')) return this.primitive('value');
+    if (isObject(schema) && Object.keys(schema).length === 0) return this.primitive('object');
     if (schema === false) throw new JsonSchemaError('the schema `false` allows nothing', path);
     if (!isObject(schema)) throw new JsonSchemaError(`expected a schema object, got ${JSON.stringify(schema)}`, path);
     const s = schema;
