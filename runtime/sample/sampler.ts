@@ -8,6 +8,7 @@
 // Temperature comes last, so top_p and min_p judge the untempered distribution.
 
 import { argmaxSlot, createCandidates, loadLogits, type Candidates } from './candidates.js';
+import type { TokenConstraint } from './grammar.js';
 import { applyMinP, applyPenalties, applyTemp, applyTopK, applyTopP, sampleSlot } from './filters.js';
 import { TokenWindow } from './history.js';
 import { LLAMA_DEFAULT_SEED, resolveSeed, Xoshiro128 } from './rng.js';
@@ -61,8 +62,13 @@ export interface Sampler {
    * Picks the next token from a logits vector (one float per vocabulary entry).
    * Does not record it: call accept() with the token you keep, as with
    * llama.cpp's common_sampler_sample / common_sampler_accept.
+   *
+   * With a constraint (a grammar), the token is drawn as without it and kept
+   * if the constraint allows it; otherwise the refused tokens are masked and
+   * the chain runs again, as llama.cpp's common_sampler does. Returns -1 when
+   * the constraint allows no token at all.
    */
-  sample(logits: Float32Array): number;
+  sample(logits: Float32Array, constraint?: TokenConstraint): number;
   /** Records a token in the penalty window (prompt tokens too, if they should count). */
   accept(token: number): void;
   /** Forgets accepted tokens and restarts the random sequence (a new one when the seed is random). */
@@ -118,10 +124,17 @@ class ChainSampler implements Sampler {
     return this.seedInUse;
   }
 
-  sample(logits: Float32Array): number {
+  sample(logits: Float32Array, constraint?: TokenConstraint): number {
     if (logits.length === 0) throw new RangeError('cannot sample from an empty logits vector');
+    const id = this.draw(logits, undefined);
+    if (!constraint || constraint.allows(id)) return id;
+    return this.draw(logits, constraint);
+  }
+
+  private draw(logits: Float32Array, constraint: TokenConstraint | undefined): number {
     const o = this.options;
     const c = loadLogits(this.cand, logits);
+    if (constraint && constraint.mask(c) === 0) return -1;
     if (o.penalty_last_n > 0) {
       applyPenalties(c, this.window.counts, o.penalty_repeat, o.penalty_freq, o.penalty_present);
     }
