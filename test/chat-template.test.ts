@@ -34,7 +34,7 @@ function oracleRender(source: string, bos: string, eos: string, history: OracleI
 }
 
 function toOracle(messages: ChatMessage[]): OracleItem[] {
-  return messages.map((m) => (m.role === 'assistant' ? { type: 'model', response: [m.content] } : { type: m.role, text: m.content }));
+  return messages.map((m) => (m.role === 'assistant' ? { type: 'model', response: [m.content] } : { type: m.role as 'system' | 'user', text: m.content }));
 }
 
 function conversation(withSystem: boolean): ChatMessage[] {

@@ -142,7 +142,7 @@ function deepseek3(messages: readonly ChatMessage[], gen: boolean): string {
 function commandR(messages: readonly ChatMessage[], gen: boolean): string {
   const tag = { system: 'SYSTEM', user: 'USER', assistant: 'CHATBOT' } as const;
   let out = '';
-  for (const m of messages) out += `<|START_OF_TURN_TOKEN|><|${tag[m.role]}_TOKEN|>${trim(m.content)}<|END_OF_TURN_TOKEN|>`;
+  for (const m of messages) out += `<|START_OF_TURN_TOKEN|><|${tag[m.role === 'tool' ? 'user' : m.role]}_TOKEN|>${trim(m.content)}<|END_OF_TURN_TOKEN|>`;
   if (gen) out += '<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>';
   return out;
 }

@@ -10,11 +10,19 @@ import { ChatTemplateError } from '../errors.js';
 import { Template } from '@huggingface/jinja';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { BUILTIN_TEMPLATES, detectTemplate, TEMPLATE_ALIASES, type BuiltinRender } from './builtin.js';
-import type { ChatMessage } from './types.js';
+import { templateMessage, type ChatMessage } from './types.js';
+
+/** A tool as chat templates receive it (OpenAI's shape, the `tools` variable). */
+export interface TemplateTool {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: unknown };
+}
 
 export interface RenderOptions {
   /** Open the assistant's turn at the end (HF/llama.cpp add_generation_prompt). Default true. */
   addGenerationPrompt?: boolean;
+  /** The tools the model may call, passed as the template's `tools` variable. Default: none (undefined). */
+  tools?: readonly TemplateTool[];
 }
 
 export interface ChatTemplate {
@@ -77,21 +85,51 @@ export class JinjaChatTemplate implements ChatTemplate {
     const gen = options.addGenerationPrompt ?? true;
     const list = messages.some((m) => m.role === 'system') && !this.supportsSystemRole ? foldSystem(messages) : messages;
     try {
-      return this.raw(list, gen);
+      return this.raw(list, gen, options.tools);
     } catch (err) {
       throw new ChatTemplateError(`the chat template failed to render: ${(err as Error).message}`);
     }
   }
 
-  private raw(messages: readonly ChatMessage[], addGenerationPrompt: boolean): string {
-    return this.template.render({
+  /** Whether the template reads a `tools` variable (tool lists are rendered by the template itself). */
+  get usesTools(): boolean {
+    return /\btools\b/.test(this.source);
+  }
+
+  private raw(messages: readonly ChatMessage[], addGenerationPrompt: boolean, tools?: readonly TemplateTool[]): string {
+    const vars: Record<string, unknown> = {
       // fresh objects: templates may `set` on what they are given
-      messages: messages.map((m) => ({ role: m.role, content: m.content })),
+      messages: messages.map(templateMessage),
       add_generation_prompt: addGenerationPrompt,
       bos_token: this.tokens.bosToken,
       eos_token: this.tokens.eosToken,
-    });
+      // as llama.cpp's minja provides it (gpt-oss, Llama 3.x templates print the date)
+      strftime_now: strftimeNow,
+    };
+    if (tools) vars.tools = tools.map((t) => JSON.parse(JSON.stringify(t)) as unknown);
+    return this.template.render(vars);
   }
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** strftime on today's date for the few directives chat templates use (%Y %m %d %b %B %H %M %S %%). */
+export function strftimeNow(format: unknown): string {
+  const d = new Date();
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  return String(format).replace(/%([YmdbBHMS%])/g, (_, c: string) => {
+    switch (c) {
+      case 'Y': return String(d.getFullYear());
+      case 'm': return p2(d.getMonth() + 1);
+      case 'd': return p2(d.getDate());
+      case 'b': return MONTHS[d.getMonth()]!;
+      case 'B': return d.toLocaleString('en-US', { month: 'long' });
+      case 'H': return p2(d.getHours());
+      case 'M': return p2(d.getMinutes());
+      case 'S': return p2(d.getSeconds());
+      default: return '%';
+    }
+  });
 }
 
 /**
