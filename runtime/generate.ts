@@ -4,7 +4,7 @@
 // chat CLI and the worker API) all run it; what differs is what they do
 // when the context fills (stop, or make room and go on) and the prompt.
 import { jsonSchemaToGrammar } from '../formats/grammar/index.js';
-import { createGrammarConstraint, createSampler, type GrammarConstraint, type GrammarInput, type Sampler, type SamplerOptions } from './sample/index.js';
+import { createGrammarConstraint, createSampler, type GrammarConstraint, type GrammarInput, type Sampler, type SamplerOptions, type TokenConstraint } from './sample/index.js';
 import type { Sequence } from './sequence.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
@@ -26,7 +26,15 @@ export interface TokenLoopOptions {
    * Only tokens this grammar state allows are sampled; it advances by each
    * sampled token. The reply ends ('eog') where the grammar is complete.
    */
-  grammar?: GrammarConstraint;
+  grammar?: LoopConstraint;
+  /** Decode special tokens as their text (tool-call markers such as [TOOL_CALLS]). Default false. */
+  special?: boolean;
+}
+
+/** What the loop asks of a grammar: a GrammarConstraint, or one that wraps it (a lazy grammar). */
+export interface LoopConstraint extends TokenConstraint {
+  readonly finished: boolean;
+  accept(id: number): void;
 }
 
 /** One step of the loop: a sampled token and the text it completed ('' while a character is incomplete). */
@@ -60,9 +68,9 @@ export class TokenPicker {
 
   constructor(
     private readonly tokenizer: Tokenizer, readonly sampler: Sampler, private readonly banned?: readonly number[],
-    private readonly grammar?: GrammarConstraint,
+    private readonly grammar?: LoopConstraint, special = false,
   ) {
-    this.decoder = tokenizer.createStreamDecoder();
+    this.decoder = tokenizer.createStreamDecoder({ special });
   }
 
   /** The next token and the text it completes, or 'eog' (not recorded, not decoded). */
@@ -95,7 +103,7 @@ export class TokenPicker {
 export async function* tokenLoop(
   sequence: Sequence, tokenizer: Tokenizer, sampler: Sampler, logits: Float32Array, o: TokenLoopOptions,
 ): AsyncGenerator<LoopToken, LoopEnd, undefined> {
-  const picker = new TokenPicker(tokenizer, sampler, o.banned, o.grammar);
+  const picker = new TokenPicker(tokenizer, sampler, o.banned, o.grammar, o.special);
   const tokens = picker.tokens;
   const end = (stop: StopReason): LoopEnd => ({ stop, tokens, rest: picker.flush() });
   for (;;) {

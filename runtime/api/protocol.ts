@@ -4,7 +4,7 @@
 import { GGUFError, GGUFIncompleteError } from '../../formats/gguf/errors.js';
 import { IMatrixError } from '../../formats/imatrix/errors.js';
 import type { ChatMessage } from '../chat/types.js';
-import { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from '../errors.js';
+import { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError, ToolCallError, UnsupportedError } from '../errors.js';
 import { TokenizerError } from '../tokenizer/errors.js';
 import type { ChatOptions, ChatResult, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions } from './types.js';
 
@@ -77,7 +77,7 @@ export function serializeError(err: unknown): SerializedError {
  * `instanceof ModelError` holds for a ModelError thrown in the host.
  */
 const ERROR_CLASSES: Readonly<Record<string, { prototype: Error }>> = {
-  ModelError, ModelTooLargeError, UnsupportedError, ThreadError, ChatTemplateError, TokenizerError, GGUFError, GGUFIncompleteError, IMatrixError,
+  ModelError, ModelTooLargeError, UnsupportedError, ThreadError, ChatTemplateError, ToolCallError, TokenizerError, GGUFError, GGUFIncompleteError, IMatrixError,
   RangeError, TypeError, SyntaxError,
 };
 

@@ -103,33 +103,10 @@ export class JinjaChatTemplate implements ChatTemplate {
       add_generation_prompt: addGenerationPrompt,
       bos_token: this.tokens.bosToken,
       eos_token: this.tokens.eosToken,
-      // as llama.cpp's minja provides it (gpt-oss, Llama 3.x templates print the date)
-      strftime_now: strftimeNow,
     };
     if (tools) vars.tools = tools.map((t) => JSON.parse(JSON.stringify(t)) as unknown);
     return this.template.render(vars);
   }
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** strftime on today's date for the few directives chat templates use (%Y %m %d %b %B %H %M %S %%). */
-export function strftimeNow(format: unknown): string {
-  const d = new Date();
-  const p2 = (n: number) => String(n).padStart(2, '0');
-  return String(format).replace(/%([YmdbBHMS%])/g, (_, c: string) => {
-    switch (c) {
-      case 'Y': return String(d.getFullYear());
-      case 'm': return p2(d.getMonth() + 1);
-      case 'd': return p2(d.getDate());
-      case 'b': return MONTHS[d.getMonth()]!;
-      case 'B': return d.toLocaleString('en-US', { month: 'long' });
-      case 'H': return p2(d.getHours());
-      case 'M': return p2(d.getMinutes());
-      case 'S': return p2(d.getSeconds());
-      default: return '%';
-    }
-  });
 }
 
 /**
