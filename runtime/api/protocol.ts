@@ -6,6 +6,7 @@ import { IMatrixError } from '../../formats/imatrix/errors.js';
 import type { ChatMessage } from '../chat/types.js';
 import { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError, ToolCallError, UnsupportedError } from '../errors.js';
 import { TokenizerError } from '../tokenizer/errors.js';
+import type { ToolChoice } from '../chat/tools/index.js';
 import type { ChatOptions, ChatResult, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions } from './types.js';
 
 /** A model file as it crosses to the host (paths and URLs as strings). */
@@ -16,12 +17,17 @@ export type FileDescriptor =
   | { kind: 'bytes'; bytes: Uint8Array; name: string };
 
 export type LoadRequestOptions = Pick<LoadModelOptions, 'threads' | 'contextSize' | 'memoryBytes' | 'lora'>;
-export type ChatRequestOptions = Omit<ChatOptions, 'signal'>;
+/** The functions cross without their handlers: those stay with the caller, who runs them when asked. */
+export type ChatRequestOptions = Omit<ChatOptions, 'signal' | 'functions'> & {
+  functions?: Record<string, { description?: string; parameters?: unknown }>;
+};
 
 export type Request =
   | { type: 'load'; id: number; files: FileDescriptor[]; options: LoadRequestOptions }
   | { type: 'chat.create'; id: number; chat: number; options: ChatRequestOptions }
-  | { type: 'chat.send'; id: number; chat: number; text: string; options: SamplingOptions & { maxTokens?: number } }
+  | { type: 'chat.send'; id: number; chat: number; text: string; options: SamplingOptions & { maxTokens?: number; toolChoice?: ToolChoice; maxToolRounds?: number } }
+  /** The caller's handler finished call `call` of send `id`: its result as text, or the error it threw. */
+  | { type: 'tool.result'; id: number; call: number; result?: string; error?: string }
   | { type: 'chat.reset'; id: number; chat: number }
   | { type: 'chat.tokens'; id: number; chat: number }
   | { type: 'chat.dispose'; id: number; chat: number }
@@ -60,6 +66,8 @@ export type Reply =
   | { type: 'progress'; id: number; loadedBytes: number; totalBytes: number }
   | { type: 'warning'; id: number; message: string }
   | { type: 'text'; id: number; text: string }
+  /** Send `id` asks the caller to run a function; answered with a 'tool.result' request. */
+  | { type: 'tool'; id: number; call: number; name: string; arguments: Record<string, unknown> }
   | { type: 'ok'; id: number; value?: unknown }
   | { type: 'err'; id: number; error: SerializedError };
 

@@ -17,6 +17,7 @@ import { parseToolCalls, type ParsedReply, type ToolFormat } from './parse.js';
 
 export { callGrammar, prefixRules, type CallGrammar, type CallGrammarTool } from './grammar.js';
 export { LazyGrammar } from './lazy.js';
+export { ReplyStream } from './stream.js';
 export { jsonEnd, parseToolCalls, type ParsedCall, type ParsedReply, type ToolFormat } from './parse.js';
 
 /** A function the model may call. */
