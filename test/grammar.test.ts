@@ -169,7 +169,7 @@ test("llama.cpp's example grammars: samples and mutations get llama.cpp's verdic
           st.accept(id);
         }
         theirs = theirs && st.allows(eos);
-        const g = createGrammarConstraint(text, tok);
+        const g = createGrammarConstraint(text, tok, { utf8: 'llama.cpp' });
         let ours = true;
         for (const id of ids) {
           if (!g.allows(id)) {

@@ -55,7 +55,7 @@ function oracleAccepts(st: OracleGrammarState, ids: number[], eos: number): bool
 }
 
 function oursAccepts(gbnf: string, tok: Tokenizer, ids: number[], eos: number): boolean {
-  const g = createGrammarConstraint(gbnf, tok);
+  const g = createGrammarConstraint(gbnf, tok, { utf8: 'llama.cpp' });
   for (const id of ids) {
     if (!g.allows(id)) return false;
     g.accept(id);

@@ -2,6 +2,7 @@
 // the prompt tokenized as llama.cpp's llama-cli does (BOS per metadata).
 import { parseArgs } from 'node:util';
 import { loadModel } from '../model.js';
+import { GRAMMAR_OPTIONS, GRAMMAR_USAGE, readGrammarFlags } from './grammar-args.js';
 
 export const completeUsage = `Usage: run-gguf complete <model.gguf> -p TEXT [options]
 
@@ -18,6 +19,7 @@ Options:
       --seed S             random seed (default: random)
   -c, --ctx-size N         context size (default: min(4096, the model's))
   -t, --threads N          threads (default: all cores)
+${GRAMMAR_USAGE}
   -h, --help               this text`;
 
 function numberOpt(v: string | undefined, name: string): number | undefined {
@@ -42,6 +44,7 @@ export async function runComplete(args: string[]): Promise<number> {
       seed: { type: 'string' },
       'ctx-size': { type: 'string', short: 'c' },
       threads: { type: 'string', short: 't' },
+      ...GRAMMAR_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -52,6 +55,13 @@ export async function runComplete(args: string[]): Promise<number> {
   const path = positionals[0];
   if (!path || values.prompt === undefined) {
     console.error(completeUsage);
+    return 2;
+  }
+  let constraint;
+  try {
+    constraint = readGrammarFlags(values);
+  } catch (e) {
+    console.error(`run-gguf: ${(e as Error).message}`);
     return 2;
   }
   const model = await loadModel(path);
@@ -68,6 +78,7 @@ export async function runComplete(args: string[]): Promise<number> {
       min_p: numberOpt(values['min-p'], 'min-p'),
       penalty_repeat: numberOpt(values['repeat-penalty'], 'repeat-penalty'),
       seed: numberOpt(values.seed, 'seed'),
+      ...constraint,
     })) {
       process.stdout.write(piece);
     }
