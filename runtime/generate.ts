@@ -25,8 +25,11 @@ export interface TokenLoopOptions {
   /**
    * Only tokens this grammar state allows are sampled; it advances by each
    * sampled token. The reply ends ('eog') where the grammar is complete.
+   * A function is asked before every token, so a caller can start
+   * constraining mid-reply (a tool call's arguments after its name, as
+   * llama.cpp's lazy grammars do): undefined leaves that token free.
    */
-  grammar?: GrammarConstraint;
+  grammar?: GrammarConstraint | (() => GrammarConstraint | undefined);
 }
 
 /** One step of the loop: a sampled token and the text it completed ('' while a character is incomplete). */
@@ -64,13 +67,14 @@ export async function* tokenLoop(
     if (o.signal?.aborted) return end('aborted');
     if (o.maxTokens >= 0 && tokens.length >= o.maxTokens) return end('max-tokens');
     if (o.banned) for (const id of o.banned) logits[id] = -Infinity;
+    const grammar = typeof o.grammar === 'function' ? o.grammar() : o.grammar;
     // a complete grammar allows only the end: stop as if it had been sampled
-    if (o.grammar?.finished) return end('eog');
-    const next = sampler.sample(logits, o.grammar);
+    if (grammar?.finished) return end('eog');
+    const next = sampler.sample(logits, grammar);
     if (next < 0) return end('eog'); // the grammar allows no token left unbanned
     sampler.accept(next);
     if (tokenizer.isEog(next)) return end('eog');
-    o.grammar?.accept(next);
+    grammar?.accept(next);
     tokens.push(next);
     yield { id: next, text: decoder.push(next) };
     if (o.maxTokens >= 0 && tokens.length >= o.maxTokens) return end('max-tokens');

@@ -12,7 +12,8 @@ import * as assert from 'uvu/assert';
 import type { Token } from 'node-llama-cpp';
 import { jsonSchemaToGrammar } from '../formats/grammar/index.js';
 import { GrammarError as ApiGrammarError, JsonSchemaError as ApiJsonSchemaError, loadModel as loadApi } from '../runtime/api/index.js';
-import { ChatSession, createGrammarConstraint, GrammarError, loadModel } from '../runtime/index.js';
+import { ChatSession, createGrammarConstraint, GrammarError, loadModel, tokenLoop } from '../runtime/index.js';
+import { createSampler } from '../runtime/sample/index.js';
 import { resolveChatTemplate } from '../runtime/chat/index.js';
 import { oracle } from './helpers/oracle.js';
 import { writeTinyModel } from './helpers/browser-model.js';
@@ -131,6 +132,30 @@ test('random-weight model: replies under the bounded schemas parse and validate 
     const before = session.messages.length;
     await session.reply('x', { grammar: 'root ::= [a-' }).then(() => assert.unreachable('parsed'), (e) => assert.instance(e, GrammarError));
     assert.is(session.messages.length, before, 'a bad grammar leaves the conversation alone');
+  } finally {
+    ctx.dispose();
+    model.dispose();
+  }
+});
+
+test('tokenLoop: a grammar given as a function starts constraining mid-reply (a lazy grammar)', async () => {
+  const model = await loadModel(tiny.path);
+  const ctx = model.createContext({ contextSize: 256 });
+  try {
+    const tok = model.tokenizer;
+    const later = createGrammarConstraint('root ::= "[" [0-9]{2} "]"', tok);
+    let n = 0;
+    const loop = tokenLoop(ctx.sequence, tok, createSampler({ temp: 1, seed: 2 }), ctx.evaluate(model.tokenize('hi')), {
+      maxTokens: 40,
+      banned: Array.from({ length: tok.vocabSize }, (_, id) => id).filter((id) => tok.isEog(id)),
+      grammar: () => (n++ < 5 ? undefined : later),
+    });
+    const ids: number[] = [];
+    let step = await loop.next();
+    for (; !step.done; step = await loop.next()) ids.push(step.value.id);
+    assert.is(step.value.stop, 'eog', 'the grammar ended it');
+    assert.ok(ids.length >= 5 + 4, `${ids.length} tokens`);
+    assert.match(tok.detokenize(ids.slice(5)), /^\[[0-9]{2}\]$/);
   } finally {
     ctx.dispose();
     model.dispose();
