@@ -25,8 +25,11 @@ export interface TokenLoopOptions {
   /**
    * Only tokens this grammar state allows are sampled; it advances by each
    * sampled token. The reply ends ('eog') where the grammar is complete.
+   * A function is asked before every token, so a caller can start
+   * constraining mid-reply (a tool call's arguments after its name, as
+   * llama.cpp's lazy grammars do): undefined leaves that token free.
    */
-  grammar?: LoopConstraint;
+  grammar?: LoopConstraint | (() => LoopConstraint | undefined);
   /** Decode special tokens as their text (tool-call markers such as [TOOL_CALLS]). Default false. */
   special?: boolean;
 }
@@ -68,7 +71,7 @@ export class TokenPicker {
 
   constructor(
     private readonly tokenizer: Tokenizer, readonly sampler: Sampler, private readonly banned?: readonly number[],
-    private readonly grammar?: LoopConstraint, special = false,
+    private readonly grammar?: LoopConstraint | (() => LoopConstraint | undefined), special = false,
   ) {
     this.decoder = tokenizer.createStreamDecoder({ special });
   }
@@ -76,13 +79,15 @@ export class TokenPicker {
   /** The next token and the text it completes, or 'eog' (not recorded, not decoded). */
   pick(logits: Float32Array): LoopToken | 'eog' {
     if (this.banned) for (const id of this.banned) logits[id] = -Infinity;
+    // a function is asked before every token (a lazy grammar: undefined leaves the token free)
+    const grammar = typeof this.grammar === 'function' ? this.grammar() : this.grammar;
     // a complete grammar allows only the end: stop as if it had been sampled
-    if (this.grammar?.finished) return 'eog';
-    const next = this.sampler.sample(logits, this.grammar);
+    if (grammar?.finished) return 'eog';
+    const next = this.sampler.sample(logits, grammar);
     if (next < 0) return 'eog'; // the grammar allows no token left unbanned
     this.sampler.accept(next);
     if (this.tokenizer.isEog(next)) return 'eog';
-    this.grammar?.accept(next);
+    grammar?.accept(next);
     this.tokens.push(next);
     return { id: next, text: this.decoder.push(next) };
   }

@@ -12,3 +12,8 @@ export { Tokenizer } from './tokenizer/index.js';
 export { ChatSession, type ChatSessionOptions, type ChatMessage, type ReplyOptions, type ReplyStats } from './chat/index.js';
 export { Embedder, POOLING_TYPES, type PoolingType, type EmbedOptions, type EmbedderOptions } from './embed.js';
 export { createServer, ApiError, evaluateStep, type ServerOptions, type RunGgufServer } from './server/index.js';
+export {
+  GrammarError, GrammarMatcher, JSON_GRAMMAR, JsonSchemaError, jsonSchemaToGrammar, parseGrammar,
+  type Grammar, type JsonSchemaToGrammarOptions, type ParseGrammarOptions,
+} from '../formats/grammar/index.js';
+export { createGrammarConstraint, GrammarConstraint, grammarMatcher, type GrammarInput, type TokenConstraint } from './sample/index.js';

@@ -46,7 +46,7 @@ const GRAMMARS: Record<string, string> = {
 /** Random walk: compare allowed sets, then accept a token both allow. */
 async function walk(tok: Tokenizer, model: LlamaModel, name: string, steps: number, seed: number): Promise<number> {
   const text = GRAMMARS[name]!;
-  const ours = createGrammarConstraint(text, tok);
+  const ours = createGrammarConstraint(text, tok, { utf8: 'llama.cpp' });
   const theirs = await OracleGrammarState.create(llama!, model, text, tok.vocabSize);
   const rand = mulberry32(seed);
   let compared = 0;

@@ -14,6 +14,8 @@ import { sharedDir } from './helpers/shared.js';
 import { loadOracleVocab, loadTokenizer } from './tokenizer-helpers.js';
 import { GrammarError, GrammarMatcher, GType, parseGrammar } from '../formats/grammar/index.js';
 import { createGrammarConstraint } from '../runtime/sample/index.js';
+import { Tokenizer } from '../runtime/tokenizer/index.js';
+import { spmVocabKV } from '../formats/synthetic/vocab.js';
 
 const vocab = sharedDir('vocab');
 let llama: Llama | null = null;
@@ -119,6 +121,39 @@ test('repetitions expand as llama.cpp rewrites them', () => {
   assert.equal(types, [GType.CHAR, GType.CHAR, GType.RULE_REF, GType.END]);
 });
 
+test("strict UTF-8 (the default) refuses bytes llama.cpp's decoder lets through; 'llama.cpp' mode does not", () => {
+  const tok = Tokenizer.fromMetadata(new Map(spmVocabKV(512).map((e) => [e.key, e.value])), { warn: () => {} });
+  const byte = (b: number) => 3 + b; // <unk> <s> </s>, then the 256 byte tokens
+  assert.is(tok.tokenToPieceBytes(byte(0xf5))[0], 0xf5);
+  const g = 'root ::= [^"]+';
+  const strict = createGrammarConstraint(g, tok);
+  const loose = createGrammarConstraint(g, tok, { utf8: 'llama.cpp' });
+  // a lead byte no valid character starts with (past U+10FFFF)
+  assert.not.ok(strict.allows(byte(0xf5)));
+  assert.ok(loose.allows(byte(0xf5)));
+  assert.is(strict.allowedTokens()[byte(0xf5)], 0);
+  // a control token whose text the output leaves out
+  assert.not.ok(strict.allows(tok.bosId!));
+  assert.ok(loose.allows(tok.bosId!));
+  // ED A0 can only become a surrogate
+  strict.accept(byte(0xed));
+  loose.accept(byte(0xed));
+  assert.not.ok(strict.allows(byte(0xa0)));
+  assert.ok(loose.allows(byte(0xa0)));
+  assert.ok(strict.allows(byte(0x9f))); // ED 9F xx: U+D7C0..U+D7FF, valid
+  // a continuation byte where a character starts
+  const fresh = createGrammarConstraint(g, tok);
+  assert.not.ok(fresh.allows(byte(0x80)));
+  // the end is allowed only where the grammar can end, never inside a character
+  const e = createGrammarConstraint('root ::= "é"?', tok);
+  assert.ok(e.allows(tok.eosId!));
+  e.accept(byte(0xc3));
+  assert.not.ok(e.allows(tok.eosId!));
+  assert.ok(e.allows(byte(0xa9)));
+  e.accept(byte(0xa9));
+  assert.ok(e.allows(tok.eosId!) && e.finished);
+});
+
 const SAMPLES: Record<string, string[]> = {
   json: ['{"a": [1, 2.5e3, "x\\u00e9"], "b": {"c": null}}', '{}', '{"k":true}'],
   arithmetic: ['a=b\n', '(x1 +22)*y =3\nz =q\n'],
@@ -169,7 +204,7 @@ test("llama.cpp's example grammars: samples and mutations get llama.cpp's verdic
           st.accept(id);
         }
         theirs = theirs && st.allows(eos);
-        const g = createGrammarConstraint(text, tok);
+        const g = createGrammarConstraint(text, tok, { utf8: 'llama.cpp' });
         let ours = true;
         for (const id of ids) {
           if (!g.allows(id)) {

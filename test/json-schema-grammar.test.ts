@@ -55,7 +55,7 @@ function oracleAccepts(st: OracleGrammarState, ids: number[], eos: number): bool
 }
 
 function oursAccepts(gbnf: string, tok: Tokenizer, ids: number[], eos: number): boolean {
-  const g = createGrammarConstraint(gbnf, tok);
+  const g = createGrammarConstraint(gbnf, tok, { utf8: 'llama.cpp' });
   for (const id of ids) {
     if (!g.allows(id)) return false;
     g.accept(id);
@@ -102,6 +102,21 @@ test('llama.cpp loads each generated grammar and agrees on every document', asyn
   } finally {
     await model.dispose();
   }
+});
+
+test('prefix and root: two schemas join into one grammar without their rules colliding', () => {
+  const a = { type: 'object', properties: { city: { type: 'string', maxLength: 5 } }, required: ['city'] };
+  const b = { type: 'object', properties: { city: { type: 'integer', minimum: 0, maximum: 9 }, tool: { const: 1 } }, required: ['city', 'tool'] };
+  const joined = [
+    'root ::= "A:" tool-a | "B:" tool-b',
+    jsonSchemaToGrammar(a, { root: 'tool-a', prefix: 'a-' }),
+    jsonSchemaToGrammar(b, { root: 'tool-b', prefix: 'b-' }),
+  ].join('\n');
+  const m = new GrammarMatcher(parseGrammar(joined));
+  assert.ok(m.accepts('A:{"city": "Oslo"}'));
+  assert.ok(m.accepts('B:{"city": 3, "tool": 1}'));
+  assert.not.ok(m.accepts('A:{"city": 3}'));
+  assert.not.ok(m.accepts('B:{"city": "Oslo", "tool": 1}'));
 });
 
 test('schemas the converter cannot take are JsonSchemaErrors naming the place', () => {

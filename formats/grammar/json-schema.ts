@@ -19,6 +19,13 @@ import { regexToGbnf } from './regex.js';
 export interface JsonSchemaToGrammarOptions {
   /** Name of the grammar's start rule. Default 'root'. */
   root?: string;
+  /**
+   * Put before the name of every rule made for this schema (not the shared
+   * primitives: space, string, value...), so the grammars of several schemas
+   * can be joined into one (a rule per tool, say) without their rules
+   * colliding. Letters, digits and '-'. Default ''.
+   */
+  prefix?: string;
 }
 
 type Schema = Record<string, unknown>;
@@ -61,9 +68,10 @@ class Converter {
   private readonly refNames = new Map<string, string>();
   private readonly resolving = new Set<string>();
 
-  constructor(private readonly doc: unknown) {}
+  constructor(private readonly doc: unknown, private readonly prefix: string, private readonly rootName: string) {}
 
-  grammar(rootName: string): string {
+  grammar(): string {
+    const rootName = this.rootName;
     const root = this.visit(this.doc, '', '#');
     if (root !== rootName) this.rules.set(rootName, root);
     // the start rule first, the rest in name order
@@ -72,7 +80,7 @@ class Converter {
   }
 
   private addRule(name: string, body: string): string {
-    const base = name.replace(/[^a-zA-Z0-9-]+/g, '-') || 'rule';
+    const base = name === this.rootName ? name : this.prefix + (name.replace(/[^a-zA-Z0-9-]+/g, '-') || 'rule');
     const have = this.rules.get(base);
     if (have === undefined || have === body) {
       this.rules.set(base, body);
@@ -115,7 +123,7 @@ class Converter {
   private ref(ref: string, path: string): string {
     const known = this.refNames.get(ref);
     if (known) return known;
-    const name = 'ref' + ref.slice(1).replace(/[^a-zA-Z0-9-]+/g, '-');
+    const name = this.prefix + 'ref' + ref.slice(1).replace(/[^a-zA-Z0-9-]+/g, '-');
     if (this.resolving.has(ref)) return name; // recursive: the rule is being written under this name
     this.resolving.add(ref);
     const target = this.resolvePointer(ref, path);
@@ -129,10 +137,10 @@ class Converter {
 
   /** Visits a schema and returns the name of the rule that matches it. */
   visit(schema: unknown, name: string, path: string): string {
-    const ruleName = RESERVED.has(name) ? `${name}-` : name || 'root';
+    const ruleName = RESERVED.has(name) || name === this.rootName ? `${name}-` : name || this.rootName;
     if (isObject(schema) && typeof schema.$ref === 'string') return this.ref(schema.$ref, path);
     const prim = isObject(schema) ? this.primitiveOnly(schema) : undefined;
-    if (prim) return ruleName === 'root' ? this.addRule('root', this.primitive(prim)) : this.primitive(prim);
+    if (prim) return ruleName === this.rootName ? this.addRule(this.rootName, this.primitive(prim)) : this.primitive(prim);
     return this.addRule(ruleName, this.visitBody(schema, name, path));
   }
 
@@ -431,7 +439,11 @@ export function jsonSchemaToGrammar(schema: unknown, options: JsonSchemaToGramma
       throw new JsonSchemaError(`not JSON: ${(e as Error).message}`, '');
     }
   }
-  return new Converter(doc).grammar(options.root ?? 'root');
+  const root = options.root ?? 'root';
+  const prefix = options.prefix ?? '';
+  if (!/^[a-zA-Z0-9-]+$/.test(root)) throw new JsonSchemaError(`root rule name ${JSON.stringify(root)}: use letters, digits and '-'`, '');
+  if (prefix && !/^[a-zA-Z0-9-]+$/.test(prefix)) throw new JsonSchemaError(`rule prefix ${JSON.stringify(prefix)}: use letters, digits and '-'`, '');
+  return new Converter(doc, prefix, root).grammar();
 }
 
 /** Any JSON value with an object at the top: llama.cpp's response_format json_object (grammars/json.gbnf's language). */

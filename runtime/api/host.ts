@@ -207,6 +207,8 @@ export function serve(port: HostPort): void {
         signal,
         toolChoice: o.toolChoice,
         maxToolRounds: o.maxToolRounds,
+        grammar: o.grammar,
+        jsonSchema: o.jsonSchema,
         onText: (text) => port.post({ type: 'text', id: req.id, text }),
         onNotice: (n) => notices.push(n),
       });

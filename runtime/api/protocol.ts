@@ -2,12 +2,13 @@
 // carries an id; the host answers with progress or text while working, then
 // exactly one 'ok' or 'err'. 'abort' asks the host to stop request `id`.
 import { GGUFError, GGUFIncompleteError } from '../../formats/gguf/errors.js';
+import { GrammarError, JsonSchemaError } from '../../formats/grammar/errors.js';
 import { IMatrixError } from '../../formats/imatrix/errors.js';
 import type { ChatMessage } from '../chat/types.js';
 import { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError, ToolCallError, UnsupportedError } from '../errors.js';
 import { TokenizerError } from '../tokenizer/errors.js';
 import type { ToolChoice } from '../chat/tools/index.js';
-import type { ChatOptions, ChatResult, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions } from './types.js';
+import type { ChatOptions, ChatResult, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions, SendOptions } from './types.js';
 
 /** A model file as it crosses to the host (paths and URLs as strings). */
 export type FileDescriptor =
@@ -25,7 +26,7 @@ export type ChatRequestOptions = Omit<ChatOptions, 'signal' | 'functions'> & {
 export type Request =
   | { type: 'load'; id: number; files: FileDescriptor[]; options: LoadRequestOptions }
   | { type: 'chat.create'; id: number; chat: number; options: ChatRequestOptions }
-  | { type: 'chat.send'; id: number; chat: number; text: string; options: SamplingOptions & { maxTokens?: number; toolChoice?: ToolChoice; maxToolRounds?: number } }
+  | { type: 'chat.send'; id: number; chat: number; text: string; options: SamplingOptions & Pick<SendOptions, 'maxTokens' | 'grammar' | 'jsonSchema' | 'toolChoice' | 'maxToolRounds'> }
   /** The caller's handler finished call `call` of send `id`: its result as text, or the error it threw. */
   | { type: 'tool.result'; id: number; call: number; result?: string; error?: string }
   | { type: 'chat.reset'; id: number; chat: number }
@@ -86,7 +87,7 @@ export function serializeError(err: unknown): SerializedError {
  */
 const ERROR_CLASSES: Readonly<Record<string, { prototype: Error }>> = {
   ModelError, ModelTooLargeError, UnsupportedError, ThreadError, ChatTemplateError, ToolCallError, TokenizerError, GGUFError, GGUFIncompleteError, IMatrixError,
-  RangeError, TypeError, SyntaxError,
+  GrammarError, JsonSchemaError, RangeError, TypeError, SyntaxError,
 };
 
 /** An error on the caller's side of the host's class (when known), with its name, message, fields and stack. */

@@ -21,8 +21,8 @@
 // context shift discards half of what it may; without a KV-cache shift here,
 // the kept tokens are evaluated again from the first dropped position.
 import { Context } from '../context.js';
-import { tokenLoop, type StopReason } from '../generate.js';
-import { createGrammarConstraint, createSampler, type Sampler, type SamplerOptions } from '../sample/index.js';
+import { grammarFromOptions, tokenLoop, type StopReason } from '../generate.js';
+import { createGrammarConstraint, createSampler, type GrammarInput, type Sampler, type SamplerOptions } from '../sample/index.js';
 import type { Sequence } from '../sequence.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { chatPromptText } from './prompt.js';
@@ -41,6 +41,10 @@ export interface ChatSessionOptions extends SamplerOptions {
    * biases them to -inf): replies run to maxTokens or a full context.
    */
   ignoreEos?: boolean;
+  /** A GBNF grammar every reply follows unless reply() gives its own. */
+  grammar?: GrammarInput;
+  /** A JSON schema every reply's JSON follows unless reply() gives its own grammar or schema. */
+  jsonSchema?: unknown;
   /**
    * Functions the model may call (name -> description, JSON schema of the
    * arguments, handler). The list is rendered into the model's template; a
@@ -73,6 +77,10 @@ export interface ReplyOptions {
   onText?: (text: string) => void;
   /** Context shifts and other things the user should be told. */
   onNotice?: (message: string) => void;
+  /** Constrain this reply to a GBNF grammar (text or parsed); the reply ends where the grammar is complete. */
+  grammar?: GrammarInput;
+  /** Constrain this reply to JSON valid under this JSON schema (an object, or its JSON text). */
+  jsonSchema?: unknown;
 }
 
 export type { StopReason } from '../generate.js';
@@ -131,6 +139,8 @@ export class ChatSession {
   private readonly parallelToolCalls: boolean;
   /** How the generation in progress deals with tools (undefined: no functions). */
   private plan: ToolTurn | undefined;
+  /** The grammar or schema replies follow by default. */
+  private readonly constraint: { grammar?: GrammarInput; jsonSchema?: unknown };
   /** Totals over the session, for /stats. */
   readonly totals = { replies: 0, promptTokens: 0, reusedTokens: 0, generatedTokens: 0, promptMs: 0, generateMs: 0, droppedMessages: 0 };
 
@@ -146,6 +156,8 @@ export class ChatSession {
     this.functions = options.functions && Object.keys(options.functions).length > 0 ? options.functions : undefined;
     this.toolChoice = options.toolChoice ?? 'auto';
     this.parallelToolCalls = options.parallelToolCalls ?? false;
+    this.constraint = { grammar: options.grammar, jsonSchema: options.jsonSchema };
+    grammarFromOptions(this.constraint, tok); // a bad grammar or schema throws now, not at the first reply
     this.sequence.reset();
   }
 
@@ -288,6 +300,10 @@ export class ChatSession {
    * generates again, until the model answers in text (see ./tools).
    */
   async reply(userText: string, options: ReplyOptions = {}): Promise<ReplyStats> {
+    // a bad grammar or schema throws here, before the conversation changes
+    const own = options.grammar !== undefined || options.jsonSchema !== undefined;
+    const userConstraint = own ? options : this.constraint;
+    grammarFromOptions(userConstraint, this.model.tokenizer);
     const stats: ReplyStats = {
       promptTokens: 0, reusedTokens: 0, promptMs: 0, generatedTokens: 0, generateMs: 0, stop: 'eog', droppedMessages: 0, text: '', toolCalls: [],
     };
@@ -299,7 +315,7 @@ export class ChatSession {
         // the choice holds for the first generation; after a call the model may answer
         const choice: ToolChoice = !functions ? 'none' : round >= maxRounds ? 'none' : round === 0 ? (options.toolChoice ?? this.toolChoice) : 'auto';
         this.plan = functions ? planToolTurn(this.template, functions, choice, this.parallelToolCalls) : undefined;
-        const ok = await this.generate(stats, options, round === 0);
+        const ok = await this.generate(stats, options, round === 0, userConstraint);
         if (!ok) return this.finish(stats);
         const raw = stats.text;
         const plan = this.plan;
@@ -353,7 +369,9 @@ export class ChatSession {
    * assistant message. False when nothing was generated and the caller
    * should stop (the prompt did not fit, or an abort).
    */
-  private async generate(stats: ReplyStats, options: ReplyOptions, first: boolean): Promise<boolean> {
+  private async generate(
+    stats: ReplyStats, options: ReplyOptions, first: boolean, userConstraint: { grammar?: GrammarInput; jsonSchema?: unknown },
+  ): Promise<boolean> {
     const { signal, onText, onNotice } = options;
     const tok = this.model.tokenizer;
     const nCtx = this.sequence.contextSize;
@@ -387,7 +405,8 @@ export class ChatSession {
     const t1 = performance.now();
     const plan = this.plan;
     const g = plan?.grammar;
-    const grammar = g ? (g.triggers ? new LazyGrammar(g.gbnf, tok, g.triggers) : createGrammarConstraint(g.gbnf, tok)) : undefined;
+    // a call grammar when functions may be called; else the reply's own grammar or schema, if any
+    const grammar = g ? (g.triggers ? new LazyGrammar(g.gbnf, tok, g.triggers) : createGrammarConstraint(g.gbnf, tok)) : grammarFromOptions(userConstraint, tok);
     const stream = new ReplyStream(onText, plan?.parse ? (g?.triggers ?? null) : []);
     const loop = tokenLoop(this.sequence, tok, this.sampler, logits, {
       maxTokens: this.maxTokens,

@@ -36,6 +36,8 @@ interface TokenIndex {
   start: Int32Array;
   len: Int32Array;
   eog: Uint8Array;
+  /** Tokens whose text in the output (special tokens not rendered) differs from their piece: control tokens. */
+  hidden: Uint8Array;
   /** Non-EOG tokens with a non-empty piece, sorted by their bytes. */
   order: Int32Array;
   /** Bytes each token in `order` shares with the one before it. */
@@ -62,6 +64,7 @@ function tokenIndex(tok: Tokenizer): TokenIndex {
   const start = new Int32Array(n);
   const len = new Int32Array(n);
   const eog = new Uint8Array(n);
+  const hidden = new Uint8Array(n);
   let off = 0;
   let maxLen = 0;
   const listed: number[] = [];
@@ -73,6 +76,8 @@ function tokenIndex(tok: Tokenizer): TokenIndex {
     off += p.length;
     if (p.length > maxLen) maxLen = p.length;
     eog[id] = tok.isEog(id) ? 1 : 0;
+    const shown = tok.tokenToPieceBytes(id, { special: false });
+    hidden[id] = shown.length !== p.length || shown.some((b, i) => b !== p[i]) ? 1 : 0;
     if (!eog[id] && p.length > 0) listed.push(id);
   }
   const cmp = (a: number, b: number): number => {
@@ -98,9 +103,38 @@ function tokenIndex(tok: Tokenizer): TokenIndex {
     while (i < m && bytes[start[a]! + i] === bytes[start[b]! + i]) i++;
     lcp[k] = i;
   }
-  ix = { nVocab: n, bytes, start, len, eog, order, lcp, maxLen };
+  ix = { nVocab: n, bytes, start, len, eog, hidden, order, lcp, maxLen };
   indexes.set(tok, ix);
   return ix;
+}
+
+export interface GrammarConstraintOptions {
+  /**
+   * 'strict' (default): a token is refused where its bytes are not valid
+   * UTF-8 (a stray continuation byte, an overlong form, a surrogate, past
+   * U+10FFFF), so the text always decodes to exactly the characters the
+   * grammar matched (a JSON string's maxLength holds). 'llama.cpp': decode
+   * as llama.cpp's grammar does, which takes such bytes as some code point
+   * (the oracle tests compare allowed sets in this mode). 'strict' also
+   * refuses control tokens (<|im_start|>...) where only their text matches:
+   * the output text leaves them out, so the text would not be what the
+   * grammar matched; a token element (<[id]>) still allows them.
+   */
+  utf8?: 'strict' | 'llama.cpp';
+}
+
+/** Whether a decoded sequence of `len` bytes is a valid UTF-8 encoding of cp. */
+function validScalar(cp: number, len: number): boolean {
+  if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+  return len === 1 || (len === 2 ? cp >= 0x80 : len === 3 ? cp >= 0x800 : cp >= 0x10000);
+}
+
+/** Whether some continuation of a partial sequence (value so far, rem bytes to come, len bytes in all) is valid UTF-8. */
+function validPartial(value: number, rem: number, len: number): boolean {
+  const span = 2 ** (6 * rem);
+  const low = Math.max(value * span, len === 2 ? 0x80 : len === 3 ? 0x800 : 0x10000);
+  const high = Math.min(value * span + span - 1, 0x10ffff);
+  return low <= high && !(low >= 0xd800 && high <= 0xdfff);
 }
 
 /** UTF-8 sequence length by the high nibble of the first byte; 0 marks a continuation byte (invalid first). */
@@ -114,21 +148,27 @@ const SEQ_LEN = [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2, 2, 3, 4];
 export class GrammarConstraint implements TokenConstraint {
   private set: StackSet;
   private partial: PartialUtf8 = { value: 0, nRemain: 0 };
+  /** Bytes of the sequence `partial` is in the middle of. */
+  private partialLen = 0;
   private ended = false;
+  private readonly strict: boolean;
   private readonly ix: TokenIndex;
   // per-depth walk state, reused
   private dSet: Int32Array;
   private dVal: Float64Array;
   private dRem: Int32Array;
+  private dLen: Int32Array;
   private allowed: Uint8Array;
 
-  constructor(readonly matcher: GrammarMatcher, readonly tokenizer: Tokenizer) {
+  constructor(readonly matcher: GrammarMatcher, readonly tokenizer: Tokenizer, options: GrammarConstraintOptions = {}) {
+    this.strict = (options.utf8 ?? 'strict') === 'strict';
     this.ix = tokenIndex(tokenizer);
     this.set = matcher.initial;
     const m = this.ix.maxLen + 1;
     this.dSet = new Int32Array(m);
     this.dVal = new Float64Array(m);
     this.dRem = new Int32Array(m);
+    this.dLen = new Int32Array(m);
     this.allowed = new Uint8Array(this.ix.nVocab);
   }
 
@@ -148,6 +188,7 @@ export class GrammarConstraint implements TokenConstraint {
     if (ix.eog[id]) return this.matcher.canEnd(this.set);
     if (ix.len[id] === 0) return false;
     if (this.tokenElementAllows(id)) return true;
+    if (this.strict && ix.hidden[id]) return false;
     return this.walkOne(id);
   }
 
@@ -157,6 +198,8 @@ export class GrammarConstraint implements TokenConstraint {
     const out = this.allowed;
     out.fill(0);
     if (this.ended) return out;
+    this.walkAll(out);
+    if (this.strict) for (let id = 0; id < ix.nVocab; id++) if (ix.hidden[id]) out[id] = 0;
     const m = this.matcher;
     if (m.canEnd(this.set)) for (let id = 0; id < ix.nVocab; id++) if (ix.eog[id]) out[id] = 1;
     if (m.hasTokenTops(this.set)) {
@@ -168,7 +211,6 @@ export class GrammarConstraint implements TokenConstraint {
         }
       }
     }
-    this.walkAll(out);
     return out;
   }
 
@@ -195,42 +237,33 @@ export class GrammarConstraint implements TokenConstraint {
     const byToken = m.hasTokenTops(this.set) ? m.stepToken(this.set, id) : 0;
     let set = this.set;
     let { value, nRemain } = this.partial;
-    const s = ix.start[id]!;
-    const e = s + ix.len[id]!;
-    let i = s;
+    let len = this.partialLen;
     let completed = 0;
-    // continue a sequence the previous token left incomplete
-    if (nRemain > 0) {
-      while (i < e && nRemain > 0) {
-        const b = ix.bytes[i]!;
-        if (b >> 6 !== 2) {
+    const strict = this.strict;
+    const e = ix.start[id]! + ix.len[id]!;
+    let carried = nRemain > 0;
+    for (let i = ix.start[id]!; i < e && set !== 0; i++) {
+      const b = ix.bytes[i]!;
+      if (nRemain > 0) {
+        if ((carried || strict) && b >> 6 !== 2) {
           set = 0;
-          nRemain = -1;
           break;
         }
         value = value * 64 + (b & 0x3f);
         nRemain--;
-        i++;
-      }
-      if (set !== 0 && nRemain === 0) {
-        set = m.step(set, value);
-        completed++;
-      }
-    }
-    for (; i < e && set !== 0; ) {
-      const b = ix.bytes[i++]!;
-      nRemain = SEQ_LEN[b >> 4]! - 1;
-      if (nRemain < 0) {
-        set = 0;
-        break;
-      }
-      value = b & ((1 << (7 - nRemain)) - 1);
-      while (i < e && nRemain > 0) {
-        value = value * 64 + (ix.bytes[i++]! & 0x3f);
-        nRemain--;
+      } else {
+        carried = false;
+        nRemain = SEQ_LEN[b >> 4]! - 1;
+        if (nRemain < 0) {
+          set = 0;
+          break;
+        }
+        len = nRemain + 1;
+        value = b & ((1 << (7 - nRemain)) - 1);
       }
       if (nRemain === 0) {
-        set = m.step(set, value);
+        carried = false;
+        set = strict && !validScalar(value, len) ? 0 : m.step(set, value);
         completed++;
       }
     }
@@ -240,6 +273,7 @@ export class GrammarConstraint implements TokenConstraint {
     if (merged === 0) throw new RangeError(`grammar: token ${id} (${JSON.stringify(this.tokenizer.tokenToPiece(id))}) does not fit the grammar here`);
     this.set = merged;
     this.partial = { value, nRemain: Math.max(nRemain, 0) };
+    this.partialLen = len;
   }
 
   /**
@@ -274,28 +308,34 @@ export class GrammarConstraint implements TokenConstraint {
     let set = this.dSet[d]!;
     let value = this.dVal[d]!;
     let rem = this.dRem[d]!;
+    let len = this.dLen[d]!;
     if (rem > 0) {
-      if (d < carried && b >> 6 !== 2) return false; // llama.cpp checks only the bytes that finish the previous token's sequence
+      // llama.cpp checks only the bytes that finish the previous token's sequence
+      if ((d < carried || this.strict) && b >> 6 !== 2) return false;
       value = value * 64 + (b & 0x3f);
       rem--;
     } else {
       rem = SEQ_LEN[b >> 4]! - 1;
       if (rem < 0) return false;
+      len = rem + 1;
       value = b & ((1 << (7 - rem)) - 1);
     }
     if (rem === 0) {
+      if (this.strict && !validScalar(value, len)) return false;
       set = this.matcher.step(set, value);
       if (set === 0) return false;
     }
     this.dSet[d + 1] = set;
     this.dVal[d + 1] = value;
     this.dRem[d + 1] = rem;
+    this.dLen[d + 1] = len;
     return true;
   }
 
   private endAllows(d: number): boolean {
     const rem = this.dRem[d]!;
     if (rem === 0) return true;
+    if (this.strict && !validPartial(this.dVal[d]!, rem, this.dLen[d]!)) return false;
     return this.matcher.matchesPartial(this.dSet[d]!, { value: this.dVal[d]!, nRemain: rem });
   }
 
@@ -303,6 +343,7 @@ export class GrammarConstraint implements TokenConstraint {
     this.dSet[0] = this.set;
     this.dVal[0] = this.partial.value;
     this.dRem[0] = Math.max(this.partial.nRemain, 0);
+    this.dLen[0] = this.partialLen;
     return this.dRem[0]!;
   }
 
@@ -346,13 +387,28 @@ export class GrammarConstraint implements TokenConstraint {
 export type GrammarInput = string | Grammar | GrammarMatcher;
 
 const compiled = new WeakMap<Grammar, GrammarMatcher>();
+// The last few GBNF texts' matchers: a chat that sends with the same schema
+// every turn keeps its parsed grammar and memo tables warm.
+const recentTexts = new Map<string, { tokenizer: Tokenizer | undefined; matcher: GrammarMatcher }>();
+const RECENT_TEXTS = 8;
 
 /** The matcher for a grammar (GBNF is parsed; a parsed grammar's matcher is shared, with its memo tables). */
 export function grammarMatcher(grammar: GrammarInput, tokenizer?: Tokenizer): GrammarMatcher {
   if (grammar instanceof GrammarMatcher) return grammar;
-  const g = typeof grammar === 'string'
-    ? parseGrammar(grammar, { resolveToken: tokenizer ? (t) => singleToken(tokenizer, t) : undefined })
-    : grammar;
+  if (typeof grammar === 'string') {
+    const hit = recentTexts.get(grammar);
+    if (hit && hit.tokenizer === tokenizer) {
+      recentTexts.delete(grammar);
+      recentTexts.set(grammar, hit);
+      return hit.matcher;
+    }
+    const parsed = parseGrammar(grammar, { resolveToken: tokenizer ? (t) => singleToken(tokenizer, t) : undefined });
+    const matcher = new GrammarMatcher(parsed);
+    recentTexts.set(grammar, { tokenizer, matcher });
+    if (recentTexts.size > RECENT_TEXTS) recentTexts.delete(recentTexts.keys().next().value!);
+    return matcher;
+  }
+  const g = grammar;
   let m = compiled.get(g);
   if (!m) {
     m = new GrammarMatcher(g);
@@ -367,6 +423,6 @@ function singleToken(tok: Tokenizer, text: string): number | undefined {
 }
 
 /** A fresh grammar state for one generation with this tokenizer's vocabulary. */
-export function createGrammarConstraint(grammar: GrammarInput, tokenizer: Tokenizer): GrammarConstraint {
-  return new GrammarConstraint(grammarMatcher(grammar, tokenizer), tokenizer);
+export function createGrammarConstraint(grammar: GrammarInput, tokenizer: Tokenizer, options: GrammarConstraintOptions = {}): GrammarConstraint {
+  return new GrammarConstraint(grammarMatcher(grammar, tokenizer), tokenizer, options);
 }

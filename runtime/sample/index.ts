@@ -16,6 +16,7 @@ export {
   createGrammarConstraint,
   grammarMatcher,
   GrammarConstraint,
+  type GrammarConstraintOptions,
   type GrammarInput,
   type TokenConstraint,
 } from './grammar.js';
