@@ -287,9 +287,12 @@ test('errors: the OpenAI error object with 400/404/405/413, and the server keeps
     ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"max_tokens":1.5}', 400, 'max_tokens', 'invalid_value'],
     ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"stream":"yes"}', 400, 'stream', 'invalid_value'],
     ['/v1/chat/completions', '{"messages":[{"role":"wizard","content":"x"}]}', 400, 'messages[0].role', 'invalid_value'],
-    ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}}', 400, 'response_format', 'not_supported'],
-    ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{}}}}', 400, 'response_format', 'not_supported'],
-    ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"required"}', 400, 'tools', 'not_supported'],
+    ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{"$ref":"#/nowhere"}}}}', 400, 'response_format.json_schema.schema', 'invalid_value'],
+    ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"yaml"}}', 400, 'response_format.type', 'invalid_value'],
+    ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"a b"}}]}', 400, 'tools[0].function.name', 'invalid_value'],
+    ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"g"}}}', 400, 'tool_choice', 'invalid_value'],
+    ['/v1/chat/completions', '{"messages":[{"role":"tool","content":"x"}]}', 400, 'messages[0].tool_call_id', 'invalid_value'],
+    ['/v1/chat/completions', '{"messages":[{"role":"assistant","content":"","tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"{oops"}}]}]}', 400, 'messages[0].tool_calls[0].function.arguments', 'invalid_value'],
     ['/v1/completions', '{"prompt":5}', 400, 'prompt', 'invalid_value'],
     ['/v1/completions', '{"prompt":"x","logit_bias":{"99999":1}}', 400, 'logit_bias', 'invalid_value'],
     ['/v1/completions', '{"prompt":"x","logit_bias":{"5":"high"}}', 400, 'logit_bias', 'invalid_value'],
@@ -319,11 +322,11 @@ test('errors: the OpenAI error object with 400/404/405/413, and the server keeps
   assert.is((await raw(`${base}/v1/chat/completions`)).status, 405);
   // the openai client sees them as its typed errors
   try {
-    await client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_object' } });
-    assert.unreachable('json_object is refused until the grammar sampler lands');
+    await client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], tool_choice: 'required' });
+    assert.unreachable('tool_choice required without tools is refused');
   } catch (err) {
     assert.instance(err, OpenAI.BadRequestError);
-    assert.match((err as Error).message, 'not supported yet');
+    assert.match((err as Error).message, 'needs tools');
   }
   const ok = await client.completions.create({ model: 'tiny', prompt: 'still', max_tokens: 2, temperature: 0 });
   assert.is(ok.choices[0]!.text, await alone('still', { maxTokens: 2, temp: 0 }));
