@@ -355,7 +355,11 @@ export class ChatSession {
           options.onToolCall?.({ id: call.id, name: call.function.name, arguments: call.function.arguments, result: content });
           this.turns.push({ role: 'tool', tool_call_id: call.id, name: call.function.name, content });
         }
-        if (stats.stop !== 'eog' || options.signal?.aborted) break;
+        if (options.signal?.aborted) {
+          stats.stop = 'aborted';
+          break;
+        }
+        if (stats.stop !== 'eog') break;
       }
     } finally {
       this.plan = undefined;
