@@ -3,7 +3,7 @@
 export { loadModel, Model, type LoadModelOptions, type ModelSource } from './model.js';
 export { Context, type ContextOptions, type EvaluateOptions, type GenerateOptions } from './context.js';
 export { Sequence, type SequenceEvaluation } from './sequence.js';
-export { tokenLoop, type StopReason, type TokenLoopOptions, type LoopToken, type LoopEnd } from './generate.js';
+export { grammarFromOptions, tokenLoop, type StopReason, type TokenLoopOptions, type LoopToken, type LoopEnd } from './generate.js';
 export { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from './errors.js';
 export type { LoadProgress, TensorByteSource } from './load.js';
 export type { HParams } from './hparams.js';
@@ -13,7 +13,7 @@ export { ChatSession, type ChatSessionOptions, type ChatMessage, type ReplyOptio
 export { Embedder, POOLING_TYPES, type PoolingType, type EmbedOptions, type EmbedderOptions } from './embed.js';
 export { createServer, ApiError, evaluateStep, type ServerOptions, type RunGgufServer } from './server/index.js';
 export {
-  GrammarError, GrammarMatcher, JSON_GRAMMAR, JsonSchemaError, jsonSchemaToGrammar, parseGrammar,
+  gbnfLiteral, GrammarError, GrammarMatcher, JSON_GRAMMAR, JsonSchemaError, jsonSchemaToGrammar, parseGrammar,
   type Grammar, type JsonSchemaToGrammarOptions, type ParseGrammarOptions,
 } from '../formats/grammar/index.js';
 export { createGrammarConstraint, GrammarConstraint, grammarMatcher, type GrammarInput, type TokenConstraint } from './sample/index.js';

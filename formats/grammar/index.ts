@@ -4,4 +4,4 @@
 export { GrammarError, JsonSchemaError } from './errors.js';
 export { GType, parseGrammar, type Grammar, type ParseGrammarOptions } from './parse.js';
 export { GrammarMatcher, type PartialUtf8, type StackSet } from './matcher.js';
-export { jsonSchemaToGrammar, JSON_GRAMMAR, type JsonSchemaToGrammarOptions } from './json-schema.js';
+export { gbnfLiteral, jsonSchemaToGrammar, JSON_GRAMMAR, type JsonSchemaToGrammarOptions } from './json-schema.js';

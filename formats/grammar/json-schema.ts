@@ -227,7 +227,7 @@ class Converter {
     }
     if ((type === undefined || type === 'string') && 'pattern' in s) {
       if (typeof s.pattern !== 'string') throw new JsonSchemaError('pattern must be a string', `${path}/pattern`);
-      const body = regexToGbnf(s.pattern, `${path}/pattern`, this.primitive.bind(this));
+      const body = regexToGbnf(s.pattern, `${path}/pattern`);
       return `"\\"" (${body}) "\\"" space`;
     }
     const format = typeof s.format === 'string' ? s.format : '';

@@ -17,6 +17,7 @@ import { GType, type Grammar } from './parse.js';
 export type StackSet = number;
 
 const CP_BITS = 2 ** 21; // code points are < 0x110000 < 2^21
+const MAX_STEPS = 1 << 20;
 
 /** Decoding state of a UTF-8 sequence cut by a token boundary, as llama.cpp's llama_partial_utf8. */
 export interface PartialUtf8 {
@@ -77,6 +78,8 @@ export class GrammarMatcher {
     const out: number[] = [];
     for (const stack of this.sets[set]!) this.advance(stack, cp, out);
     const id = this.internSet(out);
+    // a cache, not state: bounded so a long-lived grammar cannot grow without end
+    if (this.steps.size >= MAX_STEPS) this.steps.clear();
     this.steps.set(key, id);
     return id;
   }

@@ -206,10 +206,8 @@ class RegexParser {
       this.i++;
     }
     const ranges: Range[] = [];
-    let first = true;
-    while (this.peek() !== ']' || (first && false)) {
+    while (this.peek() !== ']') {
       if (this.i >= this.src.length) this.fail('unterminated character class');
-      first = false;
       const lo = this.classAtom();
       if (this.peek() === '-' && this.src[this.i + 1] !== ']' && this.src[this.i + 1] !== undefined) {
         this.i++;
@@ -234,11 +232,8 @@ class RegexParser {
   }
 }
 
-/**
- * GBNF for the JSON-written text of the strings a pattern matches.
- * `primitive` is unused today; kept so the converter may share rules later.
- */
-export function regexToGbnf(pattern: string, path: string, _primitive?: (name: string) => string): string {
+/** GBNF for the JSON-written text of the strings a pattern matches; errors name the schema path. */
+export function regexToGbnf(pattern: string, path: string): string {
   if (!(pattern.startsWith('^') && pattern.endsWith('$') && pattern.length >= 2)) {
     throw new JsonSchemaError(`pattern ${JSON.stringify(pattern)} must start with ^ and end with $ (as llama.cpp requires)`, path);
   }

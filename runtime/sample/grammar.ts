@@ -42,6 +42,8 @@ interface TokenIndex {
   order: Int32Array;
   /** Bytes each token in `order` shares with the one before it. */
   lcp: Int32Array;
+  /** End (exclusive) in `order` of the tokens starting with each byte: a refused first byte skips them all at once. */
+  firstEnd: Int32Array;
   maxLen: number;
 }
 
@@ -103,7 +105,9 @@ function tokenIndex(tok: Tokenizer): TokenIndex {
     while (i < m && bytes[start[a]! + i] === bytes[start[b]! + i]) i++;
     lcp[k] = i;
   }
-  ix = { nVocab: n, bytes, start, len, eog, hidden, order, lcp, maxLen };
+  const firstEnd = new Int32Array(256);
+  for (let k = 0; k < order.length; k++) firstEnd[bytes[start[order[k]!]!]!] = k + 1;
+  ix = { nVocab: n, bytes, start, len, eog, hidden, order, lcp, firstEnd, maxLen };
   indexes.set(tok, ix);
   return ix;
 }
@@ -376,6 +380,12 @@ export class GrammarConstraint implements TokenConstraint {
           break;
         }
         d++;
+      }
+      if (dead === 1) {
+        // no token starting with this byte can come next
+        k = ix.firstEnd[bytes[s]!]! - 1;
+        valid = 0;
+        continue;
       }
       valid = d;
       if (d === n && this.endAllows(n)) out[id] = 1;
