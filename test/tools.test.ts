@@ -373,6 +373,74 @@ test('a lazy grammar leaves the text free until the trigger, then only the call 
   assert.ok(lazy.finished, 'the call is complete: the reply ends');
 });
 
+// A vocabulary that holds the families' markers as control tokens (as the real
+// ones do): the output text leaves them out, so the grammar must name them as tokens.
+const MARKERS = ['[TOOL_CALLS]', '[ARGS]', '<|python_tag|>', '<|channel|>', '<|constrain|>', '<|message|>'];
+let marked: Model | undefined;
+async function markedModel(source: string): Promise<Model> {
+  marked?.dispose();
+  const spec = llamaModelSpec(LLAMA_SHAPES['test-tiny']!, GGMLType.Q8_0, { seed: 5, extraKV: [{ key: 'tokenizer.chat_template', value: source }] });
+  const tokens = [...(spec.kv.find((k) => k.key === 'tokenizer.ggml.tokens')!.value as string[])];
+  const types = Int32Array.from(spec.kv.find((k) => k.key === 'tokenizer.ggml.token_type')!.value as Int32Array);
+  MARKERS.forEach((m, i) => {
+    tokens[tokens.length - 1 - i] = m;
+    types[types.length - 1 - i] = 3; // CONTROL
+  });
+  const kv = spec.kv.map((k) => (k.key === 'tokenizer.ggml.tokens' ? { ...k, value: tokens } : k.key === 'tokenizer.ggml.token_type' ? { ...k, value: types } : k));
+  const path = join(tmp, 'marked.gguf');
+  await writeGGUF(path, { ...spec, kv });
+  marked = await loadModel(path);
+  return marked;
+}
+test.after(() => marked?.dispose());
+
+for (const format of ['mistral', 'gpt-oss'] as const) {
+  test(`${format}: markers that are control tokens are forced as those tokens, and the call reads back`, async () => {
+    const t = TOOL_TEMPLATES.find((x) => x.format === format)!;
+    const m = await markedModel(t.source);
+    const tok = m.tokenizer;
+    const marker = format === 'mistral' ? '[TOOL_CALLS]' : '<|channel|>';
+    const id = tok.tokenize(marker, { addSpecial: false, special: true });
+    assert.is(id.length, 1);
+    // llama.cpp shows gpt-oss's <|channel|> <|message|> <|constrain|> in the output (user-defined): then the text is the grammar's
+    const hidden = tok.tokenToPiece(id[0]!, { special: false }) === '';
+    assert.is(hidden, format === 'mistral', 'which markers the output hides');
+    const template = resolveChatTemplate({ get: (k) => m.gguf.metadata.get(k), tokenizer: tok });
+    const ctx = m.createContext({ contextSize: 4096, threads: 1 });
+    try {
+      const calls: { name: string; args: Record<string, unknown> }[] = [];
+      const s = new ChatSession(m, ctx, { template, functions: functions(calls), system: 'Be brief.', temp: 0.8, seed: 3, maxTokens: 160 });
+      await s.reply('Weather?', { toolChoice: { type: 'function', function: { name: 'get_weather' } }, maxToolRounds: 1 });
+      assert.is(calls.length, 1);
+      assert.is(validate(WEATHER_SCHEMA, calls[0]!.args), '');
+      const plan = planToolTurn(template, functions(), { type: 'function', function: { name: 'get_weather' } }, false, tok);
+      assert.is(plan.grammar!.gbnf.includes(`<[${id[0]}]>`), hidden, 'the grammar names the token where the text alone would be refused');
+      if (hidden) assert.ok(s.messages[2]!.tool_calls, 'the call was read from the reply holding the control token');
+    } finally {
+      ctx.dispose();
+    }
+  });
+}
+
+test('a lazy grammar triggered by a control token: fed the tokens from the trigger on, then only the call fits', async () => {
+  const m = await markedModel(TOOL_TEMPLATES.find((x) => x.format === 'mistral')!.source);
+  const tok = m.tokenizer;
+  const template = resolveChatTemplate({ get: (k) => m.gguf.metadata.get(k), tokenizer: tok });
+  const plan = planToolTurn(template, functions(), 'auto', false, tok);
+  const g = plan.grammar!;
+  const lazy = new LazyGrammar(g.gbnf, tok, g.triggers!);
+  for (const id of tok.tokenize('Sure', { addSpecial: false })) lazy.accept(id);
+  assert.not.ok(lazy.triggered);
+  lazy.accept(tok.tokenize('[TOOL_CALLS]', { addSpecial: false, special: true })[0]!);
+  assert.ok(lazy.triggered);
+  const piece = (p: string) => {
+    for (let id = 0; id < tok.vocabSize; id++) if (tok.tokenToPiece(id, { special: true }) === p) return id;
+    throw new Error(`no token ${p}`);
+  };
+  assert.ok(lazy.allows(piece('[')), 'the call list opens');
+  assert.not.ok(lazy.allows(piece('x')));
+});
+
 test('bad tool choices are refused', () => {
   const template = new JinjaChatTemplate(TOOL_TEMPLATES[0]!.source, tokens(TOOL_TEMPLATES[0]!));
   assert.throws(() => planToolTurn(template, functions(), { type: 'function', function: { name: 'nope' } }), /names "nope", which is not one of the functions/);

@@ -314,7 +314,7 @@ export class ChatSession {
       for (let round = 0; ; round++) {
         // the choice holds for the first generation; after a call the model may answer
         const choice: ToolChoice = !functions ? 'none' : round >= maxRounds ? 'none' : round === 0 ? (options.toolChoice ?? this.toolChoice) : 'auto';
-        this.plan = functions ? planToolTurn(this.template, functions, choice, this.parallelToolCalls) : undefined;
+        this.plan = functions ? planToolTurn(this.template, functions, choice, this.parallelToolCalls, this.model.tokenizer) : undefined;
         const ok = await this.generate(stats, options, round === 0, userConstraint);
         if (!ok) return this.finish(stats);
         const raw = stats.text;

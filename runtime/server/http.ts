@@ -238,7 +238,7 @@ export function createHandler(s: HandlerSetup): (req: IncomingMessage, res: Serv
     generator();
     // tools: rendered into the template, the call held to its schema, the reply read for calls
     const plan = r.tools || r.messages.some((m) => m.role === 'tool' || m.tool_calls)
-      ? planToolTurn(s.template!, r.tools ?? {}, r.tools ? r.toolChoice : 'none', r.parallelToolCalls)
+      ? planToolTurn(s.template!, r.tools ?? {}, r.tools ? r.toolChoice : 'none', r.parallelToolCalls, tok)
       : undefined;
     const ids = plan ? tokenizeChat(tok, s.template!, plan.messages(r.messages), { tools: plan.tools }) : tokenizeChat(tok, s.template!, r.messages);
     if (plan?.grammar) {

@@ -4,8 +4,7 @@
 // it starts constraining where one of `triggers` appears in the reply (the
 // text from the trigger on must fit it); with 'required' or a named function
 // it constrains from the first token (no triggers).
-import { jsonSchemaToGrammar } from '../../../formats/grammar/index.js';
-import { gbnfLiteral } from '../../../formats/grammar/json-schema.js';
+import { gbnfLiteral, jsonSchemaToGrammar } from '../../../formats/grammar/index.js';
 import type { ToolFormat } from './parse.js';
 
 export interface CallGrammarTool {
@@ -85,37 +84,42 @@ function jsonCalls(tools: readonly CallGrammarTool[], args: string[], argsKey: s
  * opening (tool_choice auto); `parallel`: several calls may follow each other.
  * For the generic format `lazy` means a plain {"response": "..."} is allowed too.
  */
-export function callGrammar(format: ToolFormat, tools: readonly CallGrammarTool[], o: { lazy: boolean; parallel: boolean }): CallGrammar {
+export function callGrammar(
+  format: ToolFormat, tools: readonly CallGrammarTool[],
+  o: { lazy: boolean; parallel: boolean; marker?: (text: string) => string | undefined },
+): CallGrammar {
   if (tools.length === 0) throw new RangeError('a call grammar needs at least one function');
+  // a marker the vocabulary holds as one control token is that token (its text alone is refused in the output)
+  const M = (text: string) => o.marker?.(text) ?? gbnfLiteral(text);
   const { rules, args } = argumentRules(tools);
   const more = (one: string, sep: string) => (o.parallel ? `${one} (${sep} ${one})*` : one);
   let root: string;
   let triggers: string[] | undefined;
   switch (format) {
     case 'hermes':
-      rules.push(`tc-call ::= "<tool_call>" tc-sp (${jsonCalls(tools, args, 'arguments')}) tc-sp "</tool_call>"`);
+      rules.push(`tc-call ::= ${M('<tool_call>')} tc-sp (${jsonCalls(tools, args, 'arguments')}) tc-sp ${M('</tool_call>')}`);
       root = more('tc-call', 'tc-sp');
       triggers = ['<tool_call>'];
       break;
     case 'llama3':
       rules.push(`tc-call ::= ${jsonCalls(tools, args, 'parameters')}`);
-      root = '"<|python_tag|>"? tc-call';
+      root = `${M('<|python_tag|>')}? tc-call`;
       triggers = ['<|python_tag|>', '{"name"'];
       break;
     case 'mistral': {
       const id = ' ( "," tc-sp "\\"id\\"" tc-sp ":" tc-sp "\\"" [a-zA-Z0-9]{9} "\\"" )?';
       rules.push(`tc-call ::= ${jsonCalls(tools, args, 'arguments', id)}`);
-      root = `"[TOOL_CALLS]" "[" ${more('tc-call', '"," tc-sp')} "]"`;
+      root = `${M('[TOOL_CALLS]')} "[" ${more('tc-call', '"," tc-sp')} "]"`;
       triggers = ['[TOOL_CALLS]'];
       break;
     }
     case 'mistral-args':
-      rules.push(`tc-call ::= "[TOOL_CALLS]" (${tools.map((t, i) => `${gbnfLiteral(t.name)} "[ARGS]" ${args[i]}`).join(' | ')})`);
+      rules.push(`tc-call ::= ${M('[TOOL_CALLS]')} (${tools.map((t, i) => `${gbnfLiteral(t.name)} ${M('[ARGS]')} ${args[i]}`).join(' | ')})`);
       root = more('tc-call', '');
       triggers = ['[TOOL_CALLS]'];
       break;
     case 'gpt-oss':
-      rules.push(`tc-call ::= "<|channel|>commentary to=functions." (${tools.map((t, i) => `${gbnfLiteral(t.name)} " <|constrain|>json<|message|>" ${args[i]}`).join(' | ')})`);
+      rules.push(`tc-call ::= ${M('<|channel|>')} "commentary to=functions." (${tools.map((t, i) => `${gbnfLiteral(t.name)} " " ${M('<|constrain|>')} "json" ${M('<|message|>')} ${args[i]}`).join(' | ')})`);
       root = 'tc-call';
       triggers = ['<|channel|>commentary to=functions.'];
       break;

@@ -10,6 +10,7 @@
 // "generic" handler does the same): the list and the JSON answer format go
 // into the system message, earlier calls and results are written as JSON in
 // ordinary assistant and user messages, and the reply is grammar-forced JSON.
+import type { Tokenizer } from '../../tokenizer/index.js';
 import { JinjaChatTemplate, type ChatTemplate, type TemplateTool } from '../template.js';
 import type { ChatMessage, ChatToolCall } from '../types.js';
 import { callGrammar, type CallGrammar } from './grammar.js';
@@ -109,7 +110,7 @@ export interface ToolTurn {
  * constrain the call (lazily for 'auto') and read the reply.
  */
 export function planToolTurn(
-  template: ChatTemplate, functions: Readonly<Record<string, ChatFunction>>, choice: ToolChoice, parallel = false,
+  template: ChatTemplate, functions: Readonly<Record<string, ChatFunction>>, choice: ToolChoice, parallel = false, tokenizer?: Tokenizer,
 ): ToolTurn {
   const format = detectToolFormat(template);
   const names = Object.keys(functions);
@@ -132,10 +133,21 @@ export function planToolTurn(
     format,
     tools,
     messages: (conversation) => (polyfill || (active && !native) ? polyfillToolMessages(conversation, active && !native ? all : undefined) : [...conversation]),
-    grammar: active ? callGrammar(format, offered.map((name) => ({ name, parameters: functions[name]!.parameters })), { lazy: choice === 'auto', parallel }) : undefined,
+    grammar: active ? callGrammar(format, offered.map((name) => ({ name, parameters: functions[name]!.parameters })), { lazy: choice === 'auto', parallel, marker: tokenizer ? (t) => controlToken(tokenizer, t) : undefined }) : undefined,
     parse: active,
     read: (text) => parseToolCalls(format, text, offered),
   };
+}
+
+/**
+ * `<[id]>` when the vocabulary holds `text` as one control token (which the
+ * output text leaves out, so the grammar must name the token), else undefined.
+ */
+export function controlToken(tok: Tokenizer, text: string): string | undefined {
+  const ids = tok.tokenize(text, { addSpecial: false, special: true });
+  if (ids.length !== 1) return undefined;
+  const id = ids[0]!;
+  return tok.tokenToPiece(id, { special: true }) === text && tok.tokenToPiece(id, { special: false }) !== text ? `<[${id}]>` : undefined;
 }
 
 /** The assistant message holding calls, with fresh ids where the model gave none. */

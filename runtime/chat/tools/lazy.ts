@@ -9,6 +9,9 @@ import type { Tokenizer } from '../../tokenizer/index.js';
 
 export class LazyGrammar implements LoopConstraint {
   private text = '';
+  /** The tokens so far and where each one's text starts. */
+  private readonly ids: number[] = [];
+  private readonly starts: number[] = [];
   private active: GrammarConstraint | undefined;
   /** Where in the reply's text the grammar took over (-1: not yet). */
   triggeredAt = -1;
@@ -38,6 +41,8 @@ export class LazyGrammar implements LoopConstraint {
     if (this.active) return this.active.accept(id);
     if (this.tokenizer.isEog(id)) return;
     const before = this.text.length;
+    this.ids.push(id);
+    this.starts.push(before);
     this.text += this.tokenizer.tokenToPiece(id, { special: true });
     // the earliest trigger that ends in this token
     let at = -1;
@@ -48,6 +53,10 @@ export class LazyGrammar implements LoopConstraint {
     if (at < 0) return;
     this.active = createGrammarConstraint(this.grammar, this.tokenizer);
     this.triggeredAt = at;
-    this.active.acceptText(this.text.slice(at));
+    // from a token boundary, the tokens themselves (a control-token marker is a token element);
+    // from inside a token, the text
+    const k = this.starts.indexOf(at);
+    if (k >= 0) for (const t of this.ids.slice(k)) this.active.accept(t);
+    else this.active.acceptText(this.text.slice(at));
   }
 }
