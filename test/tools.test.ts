@@ -137,6 +137,7 @@ const GOOD: [ToolFormat, string, { content: string; calls: [string, unknown][] }
   ['llama3', '{"name": "get_weather", "parameters": {"city": "Paris", "days": 2, "unit": "c"}}', { content: '', calls: [['get_weather', W]] }],
   ['llama3', '<|python_tag|>{"name": "get_time", "parameters": {"zone": "CET"}}; {"name": "get_weather", "parameters": {"city": "Paris", "days": 2, "unit": "c"}}', { content: '', calls: [['get_time', { zone: 'CET' }], ['get_weather', W]] }],
   ['llama3', 'The weather is fine.', { content: 'The weather is fine.', calls: [] }],
+  ['llama3', 'Checking. {"name": "get_time", "parameters": {"zone": "CET"}}', { content: 'Checking.', calls: [['get_time', { zone: 'CET' }]] }],
   ['mistral', '[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris", "days": 2, "unit": "c"}, "id": "abc123XYZ"}, {"name": "get_time", "arguments": {"zone": "CET"}}]', { content: '', calls: [['get_weather', W], ['get_time', { zone: 'CET' }]] }],
   ['mistral', 'No call here.', { content: 'No call here.', calls: [] }],
   ['mistral-args', '[TOOL_CALLS]get_weather[ARGS]{"city": "Paris", "days": 2, "unit": "c"}[TOOL_CALLS]get_time[ARGS]{"zone": "CET"}', { content: '', calls: [['get_weather', W], ['get_time', { zone: 'CET' }]] }],
@@ -320,6 +321,29 @@ test("toolChoice 'required' over two functions calls one of them with arguments 
       assert.is(validate(calls[0]!.name === 'get_weather' ? WEATHER_SCHEMA : TIME_SCHEMA, calls[0]!.args), '', JSON.stringify(calls[0]));
       s.reset();
     }
+  } finally {
+    ctx.dispose();
+  }
+});
+
+test("toolChoice 'auto' on a reply without a call: the text streams as it comes and is the assistant's message", async () => {
+  const t = TOOL_TEMPLATES.find((x) => x.format === 'hermes')!;
+  const m = await modelWith(t);
+  const template = resolveChatTemplate({ get: (k) => m.gguf.metadata.get(k), tokenizer: m.tokenizer });
+  const ctx = m.createContext({ contextSize: 4096, threads: 1 });
+  try {
+    const calls: { name: string; args: Record<string, unknown> }[] = [];
+    const s = new ChatSession(m, ctx, { template, functions: functions(calls), temp: 0.8, seed: 9, maxTokens: 24 });
+    const pieces: string[] = [];
+    const r = await s.reply('Hello', { onText: (p) => pieces.push(p) });
+    assert.is(calls.length, 0);
+    assert.ok(pieces.length > 1, 'streamed in pieces');
+    assert.is(pieces.join(''), r.text);
+    assert.equal(s.messages.at(-1), { role: 'assistant', content: r.text });
+    // the prompt rendered the tools
+    const text = new Template(t.source).render({ messages: [{ role: 'user', content: 'Hello' }], tools: TOOLS_OAI, add_generation_prompt: true, ...modelTokens(m) });
+    const ids = promptTokens(m, text);
+    assert.equal(s.cachedTokens.slice(0, ids.length), ids);
   } finally {
     ctx.dispose();
   }

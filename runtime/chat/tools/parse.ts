@@ -116,33 +116,39 @@ function parseHermes(text: string, names: ReadonlySet<string>): ParsedReply {
     at = next;
   }
   content += text.slice(at);
-  return { content: content.trim(), calls };
+  // a text answer stays as the model wrote it
+  return { content: calls.length ? content.trim() : text, calls };
 }
 
 function parseLlama3(text: string, names: ReadonlySet<string>): ParsedReply {
-  let body = text.trim();
-  const tagged = body.startsWith('<|python_tag|>');
-  if (tagged) body = body.slice('<|python_tag|>'.length).trim();
-  // a reply that is not a JSON object is a text answer (the template asks for bare JSON calls)
-  if (!tagged && !/^\{\s*"name"/.test(body)) return { content: text.trim(), calls: [] };
+  // the call starts at <|python_tag|> or at a {"name" object (a lazy grammar may let text come first)
+  const tagAt = text.indexOf('<|python_tag|>');
+  const objAt = text.search(/\{\s*"name"/);
+  const at = tagAt >= 0 && (objAt < 0 || tagAt < objAt) ? tagAt : objAt;
+  // a reply without either is a text answer
+  if (at < 0) return { content: text, calls: [] };
+  const content = text.slice(0, at).trim();
+  let body = text.slice(at);
+  if (body.startsWith('<|python_tag|>')) body = body.slice('<|python_tag|>'.length);
+  body = body.trim();
   const calls: ParsedCall[] = [];
-  let at = 0;
+  let from = 0;
   // several calls: separated by ';' (llama.cpp accepts that too)
   for (;;) {
-    const { value, end } = readJson('llama3', body, at, 'the call');
+    const { value, end } = readJson('llama3', body, from, 'the call');
     calls.push(callOf('llama3', value, names, 'either'));
     const rest = body.slice(end).trim();
     if (rest === '') break;
     if (!rest.startsWith(';')) throw new ToolCallError(`unexpected text after the call: ${JSON.stringify(rest.slice(0, 40))}`, 'llama3', rest);
     body = rest.slice(1);
-    at = 0;
+    from = 0;
   }
-  return { content: '', calls };
+  return { content, calls };
 }
 
 function parseMistral(text: string, names: ReadonlySet<string>): ParsedReply {
   const open = text.indexOf('[TOOL_CALLS]');
-  if (open < 0) return { content: text.trim(), calls: [] };
+  if (open < 0) return { content: text, calls: [] };
   const { value, end } = readJson('mistral', text, open + '[TOOL_CALLS]'.length, 'the [TOOL_CALLS] list');
   const list = Array.isArray(value) ? value : [value];
   const rest = text.slice(end).trim();
@@ -152,7 +158,7 @@ function parseMistral(text: string, names: ReadonlySet<string>): ParsedReply {
 
 function parseMistralArgs(text: string, names: ReadonlySet<string>): ParsedReply {
   const first = text.indexOf('[TOOL_CALLS]');
-  if (first < 0) return { content: text.trim(), calls: [] };
+  if (first < 0) return { content: text, calls: [] };
   const calls: ParsedCall[] = [];
   let at = first;
   while (at < text.length) {
