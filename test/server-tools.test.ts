@@ -141,6 +141,27 @@ test('Qwen 2.5 template: a follow-up with the tool_calls and the tool result is 
   assert.is(second.usage!.prompt_tokens, model.tokenizer.tokenize(text, { addSpecial: true, special: true }).length);
 });
 
+test("tool_choice auto, a reply without a call: content streams as text and equals the unstreamed reply's", async () => {
+  const { client } = hermesServer;
+  const body = { model: 'm', messages: [{ role: 'user' as const, content: 'Hello' }], tools: TOOLS, max_tokens: 16, temperature: 0.8, seed: 8 };
+  const whole = await client.chat.completions.create(body);
+  assert.is(whole.choices[0]!.message.tool_calls, undefined);
+  assert.is(whole.choices[0]!.finish_reason, 'length');
+  const stream = await client.chat.completions.create({ ...body, stream: true });
+  let text = '';
+  let pieces = 0;
+  for await (const chunk of stream) {
+    const d = chunk.choices[0]?.delta;
+    if (d?.content) {
+      text += d.content;
+      pieces++;
+    }
+    assert.is(d?.tool_calls, undefined);
+  }
+  assert.ok(pieces > 1, 'streamed in pieces');
+  assert.is(text, whole.choices[0]!.message.content);
+});
+
 const PERSON = {
   type: 'object',
   properties: {
