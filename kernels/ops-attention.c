@@ -157,37 +157,46 @@ static void softmax_f16_probs(float* sc, int n, float kq_scale, float softcap, c
 }
 
 // void attention_f16kv(const float* q, const uint16_t* k, const uint16_t* v, float* out,
-//                      const int32_t* pos, int n_tokens, int n_head, int n_head_kv,
-//                      int head_dim, int q_stride, int n_kv, int n_ctx, float kq_scale,
+//                      const int32_t* pos, const int32_t* kv_rows, int n_tokens, int n_head,
+//                      int n_head_kv, int head_dim, int q_stride, int n_ctx, float kq_scale,
 //                      float softcap, int n_swa, const float* sinks, void* wdata, int ith, int nth)
 // q: f32, token t's head h at q + t*q_stride + h*head_dim (q_stride in floats).
-// k, v: f16 caches [n_head_kv][n_ctx][head_dim]; cells 0..n_kv-1 may be read.
+// k, v: f16 caches of every sequence, [n_seq][n_head_kv][n_ctx][head_dim].
+// kv_rows: int32 [n_tokens][2]: token t belongs to the sequence whose block is
+// kv_rows[2t] (its slot) and whose cells 0..kv_rows[2t+1]-1 are in use, so
+// one batch may hold tokens of several sequences at different lengths.
 // out: f32 [n_tokens][n_head][head_dim].
-// pos: int32[n_tokens]: token t sees cells j <= pos[t] (and j > pos[t] - n_swa
-// when n_swa > 0); pos NULL: non-causal, every token sees cells 0..n_kv-1.
+// pos: int32[n_tokens]: token t sees cells j <= pos[t] of its block (and
+// j > pos[t] - n_swa when n_swa > 0); pos NULL: non-causal, every token sees
+// its sequence's cells in use.
 // Query head h reads kv head h / (n_head / n_head_kv) (n_head a multiple of n_head_kv).
 // softcap: 0 for none, else scores become softcap * tanh(score / softcap)
 // before kq_scale (llama.cpp's order). sinks: NULL, or f32[n_head], one
 // logit per query head that joins its softmax (attention sinks, gpt-oss);
-// NULL runs exactly the code it ran before sinks existed. wdata: nth * attention_f16kv_wsize(...)
-// bytes, 16-byte aligned. Work is split by (token, kv head) units, dealt
-// round-robin so causal prefill (later tokens see more) stays balanced.
+// NULL runs exactly the code it ran before sinks existed. wdata: nth *
+// attention_f16kv_wsize(n_head, n_head_kv, head_dim, n_ctx) bytes, 16-byte
+// aligned. Work is split by (token, kv head) units, dealt round-robin so
+// causal prefill (later tokens see more) stays balanced. A token's result
+// depends only on its own q and its block's visible cells, never on the
+// other tokens of the batch: batching sequences together changes no bits.
 void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* v, float* out,
-                             const int32_t* pos, int n_tokens, int n_head, int n_head_kv,
-                             int head_dim, int q_stride, int n_kv, int n_ctx, float kq_scale,
+                             const int32_t* pos, const int32_t* kv_rows, int n_tokens, int n_head,
+                             int n_head_kv, int head_dim, int q_stride, int n_ctx, float kq_scale,
                              float softcap, int n_swa, const float* sinks, void* wdata, int ith, int nth) {
   const int n_rep = n_head / n_head_kv;
   const int hd4 = round4(head_dim);
-  float* w = (float*)wdata + attn_wfloats(n_head, n_head_kv, head_dim, n_kv) * ith;
+  float* w = (float*)wdata + attn_wfloats(n_head, n_head_kv, head_dim, n_ctx) * ith;
   float* qr = w;                  // [n_rep][hd4]
-  float* sc = qr + n_rep * hd4;   // [n_rep][round4(n_kv)]
-  const int sc_stride = round4(n_kv);
+  float* sc = qr + n_rep * hd4;   // [n_rep][round4(n_ctx)]
+  const int sc_stride = round4(n_ctx);
+  const size_t seq_stride = (size_t)n_head_kv * n_ctx * head_dim;
 
   for (int u = ith; u < n_tokens * n_head_kv; u += nth) {
     const int t = u / n_head_kv, g = u % n_head_kv;
     float* o = out + ((size_t)t * n_head + (size_t)g * n_rep) * head_dim;
 
-    int lo = 0, hi = n_kv - 1;
+    const size_t block = (size_t)kv_rows[2 * t] * seq_stride;
+    int lo = 0, hi = kv_rows[2 * t + 1] - 1;
     if (pos) {
       const int p = pos[t];
       if (p < hi) hi = p;
@@ -198,8 +207,8 @@ void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* 
       continue;
     }
     const int n = hi - lo + 1;
-    const uint16_t* kg = k + ((size_t)g * n_ctx + lo) * head_dim;
-    const uint16_t* vg = v + ((size_t)g * n_ctx + lo) * head_dim;
+    const uint16_t* kg = k + block + ((size_t)g * n_ctx + lo) * head_dim;
+    const uint16_t* vg = v + block + ((size_t)g * n_ctx + lo) * head_dim;
 
     // q rows rounded to f16, as ggml's mul_mat converts them for f16 K
     for (int r = 0; r < n_rep; r++) {
@@ -228,18 +237,19 @@ void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* 
   }
 }
 
-// void kv_store_f16(const float* src, uint16_t* cache, const int32_t* pos, int n_tokens,
-//                   int n_head_kv, int head_dim, int src_stride, int n_ctx, int ith, int nth)
-// cache[g][pos[t]][:] = f16(src + t*src_stride + g*head_dim), RNE as ggml's
-// cpy to an f16 cache. Same layout for K and V. Split by (token, kv head) rows.
-void EXPORT(kv_store_f16)(const float* src, uint16_t* cache, const int32_t* pos, int n_tokens,
-                          int n_head_kv, int head_dim, int src_stride, int n_ctx, int ith, int nth) {
+// void kv_store_f16(const float* src, uint16_t* cache, const int32_t* pos, const int32_t* kv_rows,
+//                   int n_tokens, int n_head_kv, int head_dim, int src_stride, int n_ctx, int ith, int nth)
+// cache[kv_rows[2t]][g][pos[t]][:] = f16(src + t*src_stride + g*head_dim), RNE
+// as ggml's cpy to an f16 cache: token t's cell in its own sequence's block
+// (kv_rows as attention_f16kv's). Same layout for K and V. Split by (token, kv head) rows.
+void EXPORT(kv_store_f16)(const float* src, uint16_t* cache, const int32_t* pos, const int32_t* kv_rows,
+                          int n_tokens, int n_head_kv, int head_dim, int src_stride, int n_ctx, int ith, int nth) {
   int r0, r1;
   rows_range(n_tokens * n_head_kv, ith, nth, &r0, &r1);
   for (int r = r0; r < r1; r++) {
     const int t = r / n_head_kv, g = r % n_head_kv;
     const float* s = src + (size_t)t * src_stride + (size_t)g * head_dim;
-    uint16_t* d = cache + ((size_t)g * n_ctx + pos[t]) * head_dim;
+    uint16_t* d = cache + (((size_t)kv_rows[2 * t] * n_head_kv + g) * n_ctx + pos[t]) * head_dim;
     for (int i = 0; i < head_dim; i++) d[i] = fp32_to_fp16(s[i]);
   }
 }

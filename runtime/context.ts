@@ -2,10 +2,13 @@
 // one graph runner (threads + plans). Sequences (runtime/sequence.ts) are
 // streams of tokens in it; evaluate/generate/position/truncate/reset on the
 // context itself act on its default sequence, the one-sequence shorthand.
+// evaluateBatch evaluates tokens of several sequences in the same graph runs
+// (runtime/batch.ts); a sequence's own evaluate is that with one part.
 import { defaultThreads } from './threads/cores.js';
 import { GGMLType } from '../formats/ggml-types.js';
 import type { Kernels } from '../wasm/loader.js';
 import type { BuildGraph } from './arch/context.js';
+import { evaluateParts, type BatchPart, type BatchRows } from './batch.js';
 import { ModelError } from './errors.js';
 import type { GenerateOptions } from './generate.js';
 import type { Tensor } from './graph/graph.js';
@@ -16,6 +19,14 @@ import { Sequence, type EvaluateOptions, type SequenceHost } from './sequence.js
 import type { Tokenizer } from './tokenizer/index.js';
 
 export type { EvaluateOptions } from './sequence.js';
+
+/** One sequence's tokens in context.evaluateBatch. */
+export interface BatchItem extends EvaluateOptions {
+  /** A sequence of this context; at most one item per sequence in a batch. */
+  sequence: Sequence;
+  /** Tokens appended after what the sequence holds (at least one). */
+  tokens: ArrayLike<number>;
+}
 export type { GenerateOptions } from './generate.js';
 
 export interface ContextOptions {
@@ -75,6 +86,10 @@ export class Context {
   private readonly allocations: { mem: number; ptr: number }[] = [];
   private readonly idsPtr: number;
   private readonly posPtr: number;
+  /** int32 [2, batchSize]: each row's sequence slot and cells in use (ops.attention's kv rows). */
+  private readonly kvRowsPtr: number;
+  /** int32 [batchSize]: the rows whose logits a run returns. */
+  private readonly outIdsPtr: number;
   private readonly runner: GraphRunner;
   private readonly slots: (Sequence | undefined)[];
   private fallback: Sequence | undefined;
@@ -105,6 +120,8 @@ export class Context {
       }
       this.idsPtr = this.alloc(this.batchSize * 4);
       this.posPtr = this.alloc(this.batchSize * 4);
+      this.kvRowsPtr = this.alloc(this.batchSize * 8);
+      this.outIdsPtr = this.alloc(this.batchSize * 4);
     } catch (e) {
       this.dispose();
       throw e;
@@ -115,7 +132,7 @@ export class Context {
       batchSize: this.batchSize,
       nVocab: hp.n_vocab,
       tokenizer: model.tokenizer,
-      runBatch: (s, tokens, firstPos, nOutputs) => this.runBatch(s, tokens, firstPos, nOutputs),
+      evaluate: (parts) => this.evaluateParts(parts),
       release: (s) => {
         this.slots[s] = undefined;
       },
@@ -164,27 +181,63 @@ export class Context {
     return this.fallback;
   }
 
-  private runBatch(slot: number, tokens: ArrayLike<number>, firstPos: number, nOutputs: number): Float32Array {
+  /**
+   * Evaluates tokens of several sequences together: each item's tokens are
+   * appended to its sequence, and the rows of all items share graph runs of
+   * at most batchSize rows (packed in the items' order), so the weights are
+   * read once per run for all of them. Returns each item's logits, in the
+   * items' order: [n_vocab] of its last token, or [n_tokens * n_vocab] with
+   * allLogits. Sequences may be at different lengths; to reuse a prompt's
+   * common prefix first, call sequence.keepPrefix(prompt) and pass
+   * prompt.slice(kept). Each sequence's logits are the bits it would get
+   * evaluated alone. Checks every item before evaluating any.
+   */
+  evaluateBatch(items: readonly BatchItem[]): Float32Array[] {
     this.check();
-    const nb = tokens.length;
-    const i32 = this.model.memories[0]!.i32();
-    for (let j = 0; j < nb; j++) {
-      i32[(this.idsPtr >> 2) + j] = tokens[j]!;
-      i32[(this.posPtr >> 2) + j] = firstPos + j;
+    if (items.length === 0) return [];
+    const seen = new Set<Sequence>();
+    for (const { sequence } of items) {
+      if (this.slots[sequence.slot] !== sequence) throw new RangeError(`evaluateBatch: sequence ${sequence.slot} is not a live sequence of this context`);
+      if (seen.has(sequence)) throw new RangeError(`evaluateBatch: sequence ${sequence.slot} appears twice; give it one item with all its tokens`);
+      seen.add(sequence);
     }
-    const p = this.plannedGraph(nb, nOutputs);
-    // the graph reads nKv (cells in use after this batch) and the sequence's block when it runs
-    this.runner.run(p, { nKv: firstPos + nb, seq: slot });
-    return this.runner.output(p, nOutputs * this.model.hparams.n_vocab);
+    return this.evaluateParts(items.map((it) => it.sequence.part(it.tokens, it)));
   }
 
-  /** @internal The plan a batch of nTokens runs (built when absent); bench/profile.ts times its phases. */
+  private evaluateParts(parts: readonly BatchPart[]): Float32Array[] {
+    this.check();
+    return evaluateParts(parts, this.batchSize, this.model.hparams.n_vocab, (rows) => this.runRows(rows));
+  }
+
+  /** One graph run: writes the rows into the batch inputs and returns the logits of rows.outIds. */
+  private runRows(rows: BatchRows): Float32Array {
+    const nRows = rows.tokens.length;
+    const nOut = rows.outIds.length;
+    const i32 = this.model.memories[0]!.i32();
+    i32.set(rows.tokens, this.idsPtr >> 2);
+    i32.set(rows.positions, this.posPtr >> 2);
+    i32.set(rows.kvRows, this.kvRowsPtr >> 2);
+    i32.set(rows.outIds, this.outIdsPtr >> 2);
+    const p = this.plannedGraph(nRows, nOut);
+    this.runner.run(p);
+    return this.runner.output(p, nOut * this.model.hparams.n_vocab);
+  }
+
+  /**
+   * @internal The plan a batch of nTokens rows with nOutputs logit rows runs
+   * (built when absent): any mix of sequences, which the inputs say at run
+   * time. bench/profile.ts times its phases.
+   */
   plannedGraph(nTokens: number, nOutputs: number): PlannedGraph {
     return this.runner.planFor(`${nTokens}:${nOutputs}`, (ops) => {
-      const inpTokens = ops.g.tensor({ name: 'inp_tokens', type: GGMLType.I32, ne: [nTokens], kind: 'input', ptr: this.idsPtr });
-      const inpPos = ops.g.tensor({ name: 'inp_pos', type: GGMLType.I32, ne: [nTokens], kind: 'input', ptr: this.posPtr });
+      const input = (name: string, ne: number[], ptr: number) => ops.g.tensor({ name, type: GGMLType.I32, ne, kind: 'input', ptr });
       return this.model.build({
-        ops, hp: this.model.hparams, inpTokens, inpPos, nTokens, nOutputs, cache: this.caches, ...weightLookup(this.model),
+        ops, hp: this.model.hparams, nTokens, nOutputs, cache: this.caches,
+        inpTokens: input('inp_tokens', [nTokens], this.idsPtr),
+        inpPos: input('inp_pos', [nTokens], this.posPtr),
+        inpKvRows: input('inp_kv_rows', [2, nTokens], this.kvRowsPtr),
+        inpOutIds: input('inp_out_ids', [nOutputs], this.outIdsPtr),
+        ...weightLookup(this.model),
       });
     });
   }

@@ -39,7 +39,6 @@ export function canShareMemory(): boolean {
 
 export class ThreadPool {
   private readonly ctl: Int32Array;
-  readonly dynamic: Int32Array;
   private readonly barrier: () => void;
   /** How many threads take part in each run (all, unless the machine is busy: governor.ts). */
   readonly governor: ThreadGovernor;
@@ -56,7 +55,6 @@ export class ThreadPool {
     adaptive: boolean,
   ) {
     this.ctl = new Int32Array(control);
-    this.dynamic = this.ctl.subarray(CTL.DYN);
     this.barrier = createBarrier(this.ctl);
     this.governor = new ThreadGovernor(nThreads, adaptive);
   }

@@ -4,7 +4,7 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Kernels } from '../../wasm/loader.js';
 import { bindPlan, type EncodedPlan } from '../graph/exec.js';
-import { CTL, CTL_INTS, createBarrier, postJob, runAsMain } from './control.js';
+import { CTL_INTS, createBarrier, postJob, runAsMain } from './control.js';
 import { ThreadGovernor, type ThreadPoolOptions } from './governor.js';
 import { trackStart } from './started.js';
 import { workerStacks } from './worker-kernels.js';
@@ -14,7 +14,6 @@ const WORKER_STACK = 512 * 1024;
 
 export class ThreadPool {
   private readonly ctl: Int32Array;
-  readonly dynamic: Int32Array;
   private readonly barrier: () => void;
   /** How many threads take part in each run (all, unless the machine is busy: governor.ts). */
   readonly governor: ThreadGovernor;
@@ -32,7 +31,6 @@ export class ThreadPool {
     adaptive: boolean,
   ) {
     this.ctl = new Int32Array(control);
-    this.dynamic = this.ctl.subarray(CTL.DYN);
     this.barrier = createBarrier(this.ctl);
     this.governor = new ThreadGovernor(nThreads, adaptive);
   }
