@@ -16,6 +16,12 @@ export interface BenchParams {
   nDepth: number[];
   /** llama-bench: -t, default the machine's cores. */
   nThreads: number[];
+  /**
+   * Sequences evaluated together (continuous batching, context.evaluateBatch):
+   * each test runs its depth, prompt and generation in every one of them at
+   * once, and t/s counts the tokens of all (llama-batched-bench's -npl). Default [1].
+   */
+  nParallel: number[];
   /** Tokens per evaluate() call during pp (llama.cpp's n_batch). Default 2048. */
   nBatch: number;
   /** Tokens per graph run (the context's batchSize; llama.cpp's n_ubatch). Default 512. */
@@ -29,7 +35,7 @@ export interface BenchParams {
 }
 
 export const BENCH_DEFAULTS: Readonly<Omit<BenchParams, 'nThreads'>> = {
-  nPrompt: [512], nGen: [128], nDepth: [0], nBatch: 2048, nUBatch: 512, reps: 5, warmup: true, seed: 1234,
+  nPrompt: [512], nGen: [128], nDepth: [0], nParallel: [1], nBatch: 2048, nUBatch: 512, reps: 5, warmup: true, seed: 1234,
 };
 
 export { defaultThreads } from '../context.js';
@@ -48,18 +54,20 @@ export interface TestInstance {
   nGen: number;
   nDepth: number;
   nThreads: number;
+  /** Sequences evaluated together (1: one sequence, as llama-bench). */
+  nParallel: number;
   nBatch: number;
   nUBatch: number;
 }
 
-/** The tests in llama-bench's order: per thread count and depth, every pp test, then every tg test. */
+/** The tests in llama-bench's order: per thread count and depth, every pp test, then every tg test; each for every parallel count. */
 export function testInstances(p: BenchParams): TestInstance[] {
   const out: TestInstance[] = [];
   for (const nThreads of p.nThreads) {
     for (const nDepth of p.nDepth) {
       const common = { nThreads, nDepth, nBatch: p.nBatch, nUBatch: p.nUBatch };
-      for (const n of p.nPrompt) if (n > 0) out.push({ nPrompt: n, nGen: 0, ...common });
-      for (const n of p.nGen) if (n > 0) out.push({ nPrompt: 0, nGen: n, ...common });
+      for (const n of p.nPrompt) if (n > 0) for (const nParallel of p.nParallel) out.push({ nPrompt: n, nGen: 0, nParallel, ...common });
+      for (const n of p.nGen) if (n > 0) for (const nParallel of p.nParallel) out.push({ nPrompt: 0, nGen: n, nParallel, ...common });
     }
   }
   return out;
