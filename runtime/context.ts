@@ -13,7 +13,7 @@ import { ModelError } from './errors.js';
 import type { GenerateOptions } from './generate.js';
 import type { Tensor } from './graph/graph.js';
 import { type LayerCache } from './graph/ops.js';
-import { GraphRunner, type PlannedGraph } from './graph/runner.js';
+import { DEFAULT_MAX_PLANS, GraphRunner, type PlannedGraph } from './graph/runner.js';
 import type { HParams } from './hparams.js';
 import { Sequence, type EvaluateOptions, type SequenceHost } from './sequence.js';
 import type { Tokenizer } from './tokenizer/index.js';
@@ -38,7 +38,7 @@ export interface ContextOptions {
   batchSize?: number;
   /** Threads sharing every op (worker threads on the model's memory), 1..256. Default: the number of cores. */
   threads?: number;
-  /** Graph plans kept for reuse (one per batch shape, least recently used evicted). Default 4. */
+  /** Graph plans kept for reuse (one per batch shape, least recently used evicted). Default 4, plus one per sequence past the first (decoding k sequences together is a shape of its own). */
   maxPlans?: number;
   /**
    * Run on fewer threads while the machine is too busy to schedule them all,
@@ -107,7 +107,9 @@ export class Context {
     if (!Number.isInteger(this.sequences) || this.sequences < 1) throw new RangeError(`sequences must be a positive integer, got ${options.sequences}`);
     if (!Number.isInteger(this.batchSize)) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
     // threads are checked by the runner; allocate only once every option is valid
-    this.runner = new GraphRunner(model.memories, { threads: this.threads, maxPlans: options.maxPlans, adaptiveThreads: options.adaptiveThreads });
+    // decoding k sequences together is a plan of its own (k rows), one per k up to `sequences`
+    const maxPlans = options.maxPlans ?? DEFAULT_MAX_PLANS + this.sequences - 1;
+    this.runner = new GraphRunner(model.memories, { threads: this.threads, maxPlans, adaptiveThreads: options.adaptiveThreads });
     try {
       // each layer's cache in the memory that holds the layer
       const mk = (name: string, hd: number, mem: number): Tensor => {
