@@ -7,6 +7,8 @@ import * as assert from 'uvu/assert';
 import { loadKernels, type Kernels, type Ptr } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from './helpers/rng.js';
 import * as ref from './reference/ops.js';
+import { GGMLType } from '../formats/ggml-types.js';
+import { quantizeRow } from '../formats/quant/index.js';
 
 type Fn = (...args: number[]) => number;
 
@@ -413,6 +415,55 @@ test('attention_f16kv with sinks (gpt-oss): each head\'s sink joins its softmax;
 
 // ---------------------------------------------------------------------------
 // element-wise and get_rows
+
+test('kv_store_q8_0: each (token, kv head) row as ggml\'s reference q8_0 blocks at its cell', () => {
+  const nTokens = 3, nHeadKv = 2, headDim = 64, nCtx = 6, rowBytes = (headDim / 32) * 34;
+  const src = gaussian(mulberry32(8), nTokens * nHeadKv * headDim, 3);
+  src.fill(0, 0, 32); // an all-zero block: d = 0
+  const pos = new Int32Array([4, 0, 2]);
+  const pkv = put(new Int32Array(2 * nTokens).map((_, i) => (i % 2 ? nCtx : 0)));
+  const ps = put(src), ppos = put(pos), bytes = nHeadKv * nCtx * rowBytes, pc = alloc(bytes);
+  const got = runSplits('kv_store_q8_0', pc, bytes, (ith, nth) => fn('kv_store_q8_0')(ps, pc, ppos, pkv, nTokens, nHeadKv, headDim, nHeadKv * headDim, nCtx, ith, nth));
+  for (let t = 0; t < nTokens; t++)
+    for (let g = 0; g < nHeadKv; g++) {
+      const want = quantizeRow(GGMLType.Q8_0, src.subarray((t * nHeadKv + g) * headDim, (t * nHeadKv + g + 1) * headDim));
+      const cell = (g * nCtx + pos[t]!) * rowBytes;
+      assert.equal(Array.from(got.subarray(cell, cell + rowBytes)), Array.from(want), `token ${t} head ${g}`);
+    }
+});
+
+test('attention_q8k_f16v: q8_0 K (q rows to q8_0), f16 V: the q8_0 reference, not the f16-K one', () => {
+  const base = { softcap: 0, nSwa: 0, causal: true };
+  const cases: AttnCase[] = [
+    { ...base, nTokens: 1, nHead: 8, nHeadKv: 2, headDim: 64, nKv: 200, nCtx: 224, kqScale: 1 / 8, pos0: 199 },
+    { ...base, nTokens: 11, nHead: 4, nHeadKv: 4, headDim: 128, nKv: 40, nCtx: 48, kqScale: 128 ** -0.5, pos0: 29 },
+    { ...base, nTokens: 5, nHead: 6, nHeadKv: 2, headDim: 32, nKv: 60, nCtx: 64, kqScale: 0.3, pos0: 55, nSwa: 9, softcap: 4 },
+  ];
+  let seed = 300;
+  for (const c of cases) {
+    const { q, k, v, pos } = attnInputs(c, seed++);
+    // the q8_0 cache of the same K values
+    const rowBytes = (c.headDim / 32) * 34;
+    const kQ8 = new Uint8Array(c.nHeadKv * c.nCtx * rowBytes);
+    const kf = Float32Array.from(k, ref.f16BitsToF32);
+    for (let r = 0; r < c.nHeadKv * c.nCtx; r++) kQ8.set(quantizeRow(GGMLType.Q8_0, kf.subarray(r * c.headDim, (r + 1) * c.headDim)), r * rowBytes);
+    const n = c.nTokens * c.nHead * c.headDim;
+    const pq = put(q), pk = alloc(kQ8.length), pv = put(v), ppos = put(pos), po = alloc(4 * n);
+    K.write(pk, kQ8);
+    const pkv = put(new Int32Array(2 * c.nTokens).map((_, i) => (i % 2 ? c.nKv : 0)));
+    const pw = alloc(3 * fn('attention_f16kv_wsize')(c.nHead, c.nHeadKv, c.headDim, c.nCtx));
+    const got = asF32(runSplits(`attention_q8k ${JSON.stringify(c)}`, po, 4 * n, (ith, nth) =>
+      fn('attention_q8k_f16v')(pq, pk, pv, po, ppos, pkv, c.nTokens, c.nHead, c.nHeadKv, c.headDim, c.nHead * c.headDim,
+        c.nCtx, c.kqScale, c.softcap, c.nSwa, 0, pw, ith, nth)));
+    const want = ref.attention(q, k, v, pos, { ...c, kQ8 });
+    const bound = 2 ** -10 * maxAbs(Array.from(v, ref.f16BitsToF32));
+    for (let i = 0; i < want.length; i++)
+      if (!(Math.abs(got[i]! - want[i]!) <= bound)) assert.unreachable(`attention_q8k ${JSON.stringify(c)}: element ${i} got ${got[i]} want ${want[i]}`);
+    // the K quantization shows: far closer to the q8_0 reference than to f16 K's
+    const dRef = meanAbsDiff(got, want), dF16 = meanAbsDiff(got, ref.attention(q, k, v, pos, c));
+    assert.ok(dRef * 8 < dF16, `attention_q8k ${JSON.stringify(c)}: mean error ${dRef} vs ${dF16} against f16 K`);
+  }
+});
 
 test('kv_store_f16 + attention_f16kv, rows of 3 sequences in one batch: each row as its sequence alone, bit for bit', () => {
   // three sequences at different lengths in one [n_seq][n_head_kv][n_ctx][head_dim] cache; the

@@ -76,6 +76,9 @@ const OPS = {
   attention_f16kv: ['q', 'k', 'v', 'out', 'pos', 'kv_rows', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'q_stride',
     'n_ctx', 'kq_scale', 'softcap', 'n_swa', 'sinks', 'wdata', 'ith', 'nth'],
   kv_store_f16: ['src', 'cache', 'pos', 'kv_rows', 'n_tokens', 'n_head_kv', 'head_dim', 'src_stride', 'n_ctx', 'ith', 'nth'],
+  attention_q8k_f16v: ['q', 'k', 'v', 'out', 'pos', 'kv_rows', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'q_stride',
+    'n_ctx', 'kq_scale', 'softcap', 'n_swa', 'sinks', 'wdata', 'ith', 'nth'],
+  kv_store_q8_0: ['src', 'cache', 'pos', 'kv_rows', 'n_tokens', 'n_head_kv', 'head_dim', 'src_stride', 'n_ctx', 'ith', 'nth'],
   attention_f32: ['q', 'k', 'v', 'out', 'seq_range', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'q_stride',
     'k_stride', 'v_stride', 'kq_scale', 'causal', 'wdata', 'ith', 'nth'],
   // ops-unary.c

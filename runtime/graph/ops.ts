@@ -261,6 +261,10 @@ export class Ops {
     // sized for a full sequence so one graph serves every n_past
     const wsize = Number(wsizeFn(a.nHead, a.nHeadKv, a.headDim, cache.nCtx));
     const kvRow = a.nHeadKv * a.headDim;
+    // the K cache in f16, or q8_0 (llama.cpp's --cache-type-k q8_0); V is f16
+    const kQ8 = cache.k.type === GGMLType.Q8_0;
+    if (!kQ8 && cache.k.type !== GGMLType.F16) throw new Error(`${name}: K cache type ${ggmlTypeInfo(cache.k.type)?.name} has no kernel`);
+    if (kQ8 && a.headDim % 32 !== 0) throw new Error(`${name}: a q8_0 K cache needs head_dim a multiple of 32, got ${a.headDim}`);
     const ks = (k.rowStride ?? kvRow * 4) / 4;
     const vs = (v.rowStride ?? kvRow * 4) / 4;
     const qs = (q.rowStride ?? a.nHead * a.headDim * 4) / 4;
@@ -268,9 +272,9 @@ export class Ops {
       name, inputs: [q, k, v, pos, kvRows, cache.k, cache.v, ...(a.sinks ? [a.sinks] : [])], output: out,
       scratchBytes: wsize * this.nThreads,
       phases: [
-        this.phase('kv_store_f16', at(k), at(cache.k), at(pos), at(kvRows), nTok, a.nHeadKv, a.headDim, ks, cache.nCtx),
+        this.phase(kQ8 ? 'kv_store_q8_0' : 'kv_store_f16', at(k), at(cache.k), at(pos), at(kvRows), nTok, a.nHeadKv, a.headDim, ks, cache.nCtx),
         this.phase('kv_store_f16', at(v), at(cache.v), at(pos), at(kvRows), nTok, a.nHeadKv, a.headDim, vs, cache.nCtx),
-        this.phase('attention_f16kv', at(q), at(cache.k), at(cache.v), at(out), a.causal === false ? NULL : at(pos), at(kvRows), nTok,
+        this.phase(kQ8 ? 'attention_q8k_f16v' : 'attention_f16kv', at(q), at(cache.k), at(cache.v), at(out), a.causal === false ? NULL : at(pos), at(kvRows), nTok,
           a.nHead, a.nHeadKv, a.headDim, qs, cache.nCtx, a.kqScale, a.softcap ?? 0, a.nSwa ?? 0, a.sinks ? at(a.sinks) : NULL, { scratch: 0 }),
       ],
     });
