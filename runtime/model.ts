@@ -5,7 +5,7 @@ import { loadKernels, type Kernels } from '../wasm/loader.js';
 import { architectureOf, supportedArchitectures } from './arch/index.js';
 import { checkFileTensors } from './arch/declare.js';
 import type { BuildGraph } from './arch/context.js';
-import { Context, type ContextOptions } from './context.js';
+import { Context, type ContextOptions, type KvCacheType } from './context.js';
 import { ModelError, ModelTooLargeError } from './errors.js';
 import { Embedder, type EmbedOptions, type EmbedderOptions } from './embed.js';
 import type { Tensor } from './graph/graph.js';
@@ -49,6 +49,8 @@ export interface LoadModelOptions {
    * --lora FILE / --lora-scaled FILE SCALE. Default none.
    */
   lora?: readonly LoraAdapterOptions[];
+  /** The K cache type contexts will use, for the fit check (ContextOptions.cacheTypeK). Default 'f16'. */
+  cacheTypeK?: KvCacheType;
 }
 
 const alignUp = (n: number) => Math.ceil(n / 64) * 64;
@@ -105,7 +107,7 @@ export class Model {
     }));
     const nCtx = options.contextSize ?? Math.min(4096, hparams.n_ctx_train);
     checkWeightTypes(path, sources);
-    const kvBytes = Context.kvBytes(hparams, nCtx);
+    const kvBytes = Context.kvBytes(hparams, nCtx, options.cacheTypeK);
     const scratch = scratchEstimate(hparams, nCtx);
     checkFits(path, weightBytes(sources), kvBytes, scratch, await machineMemory());
     const memoryBytes = options.memoryBytes ?? WASM_MEMORY_LIMIT;

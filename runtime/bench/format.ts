@@ -85,8 +85,7 @@ export function fieldValues(r: BenchResult, build: BuildInfo = buildInfo()): str
     n_batch: String(r.n_batch),
     n_ubatch: String(r.n_ubatch),
     n_threads: String(r.n_threads),
-    // the KV cache is f16 (DESIGN.md)
-    type_k: 'f16',
+    type_k: r.type_k ?? 'f16',
     type_v: 'f16',
     n_prompt: String(r.n_prompt),
     n_gen: String(r.n_gen),

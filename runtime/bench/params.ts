@@ -1,7 +1,7 @@
 // What a benchmark run measures, as llama-bench's command line describes it:
 // lists of prompt lengths, generation lengths and thread counts, each
 // combination one test.
-import { defaultThreads } from '../context.js';
+import { defaultThreads, type KvCacheType } from '../context.js';
 
 export interface BenchParams {
   /** Prompt lengths (pp tests); 0 entries are skipped. llama-bench: -p, default 512. */
@@ -26,6 +26,8 @@ export interface BenchParams {
   nBatch: number;
   /** Tokens per graph run (the context's batchSize; llama.cpp's n_ubatch). Default 512. */
   nUBatch: number;
+  /** The K cache's type (llama-bench -ctk). Default 'f16'. */
+  typeK: KvCacheType;
   /** Timed runs per test. Default 5. */
   reps: number;
   /** One untimed run first, so graphs are built and pages touched. Default true. */
@@ -35,7 +37,7 @@ export interface BenchParams {
 }
 
 export const BENCH_DEFAULTS: Readonly<Omit<BenchParams, 'nThreads'>> = {
-  nPrompt: [512], nGen: [128], nDepth: [0], nParallel: [1], nBatch: 2048, nUBatch: 512, reps: 5, warmup: true, seed: 1234,
+  nPrompt: [512], nGen: [128], nDepth: [0], nParallel: [1], typeK: 'f16', nBatch: 2048, nUBatch: 512, reps: 5, warmup: true, seed: 1234,
 };
 
 export { defaultThreads } from '../context.js';
@@ -58,6 +60,8 @@ export interface TestInstance {
   nParallel: number;
   nBatch: number;
   nUBatch: number;
+  /** The K cache's type. Default 'f16'. */
+  typeK?: KvCacheType;
 }
 
 /** The tests in llama-bench's order: per thread count and depth, every pp test, then every tg test; each for every parallel count. */
@@ -65,7 +69,7 @@ export function testInstances(p: BenchParams): TestInstance[] {
   const out: TestInstance[] = [];
   for (const nThreads of p.nThreads) {
     for (const nDepth of p.nDepth) {
-      const common = { nThreads, nDepth, nBatch: p.nBatch, nUBatch: p.nUBatch };
+      const common = { nThreads, nDepth, nBatch: p.nBatch, nUBatch: p.nUBatch, typeK: p.typeK };
       for (const n of p.nPrompt) if (n > 0) for (const nParallel of p.nParallel) out.push({ nPrompt: n, nGen: 0, nParallel, ...common });
       for (const n of p.nGen) if (n > 0) for (const nParallel of p.nParallel) out.push({ nPrompt: 0, nGen: n, nParallel, ...common });
     }

@@ -1,6 +1,7 @@
 // run-gguf bench: prompt-processing and generation throughput, measured and
 // printed as llama.cpp's llama-bench does, so the two tables compare row by row.
 import { parseArgs } from 'node:util';
+import type { KvCacheType } from '../context.js';
 import { ensureSyntheticModel, parseSyntheticSpec, syntheticCacheDir, syntheticShapes } from '../../formats/synthetic/cache.js';
 import { mixNames } from '../../formats/synthetic/mix.js';
 import {
@@ -28,6 +29,7 @@ Options:
   -n, --n-gen LIST          generation lengths (default ${BENCH_DEFAULTS.nGen.join(',')}; 0 skips tg)
   -d, --n-depth LIST        tokens already in the cache before each test
                             (default ${BENCH_DEFAULTS.nDepth.join(',')}; llama-bench's depth)
+  -ctk, --cache-type-k TYPE K cache type: f16 or q8_0 (default f16)
   -t, --threads LIST        thread counts (default ${defaultThreads()})
   -np, --parallel LIST      sequences evaluated together, each step one graph run
                             for all (continuous batching); t/s is their aggregate
@@ -53,6 +55,12 @@ function positiveInt(v: string | undefined, name: string, fallback: number, min 
   return n;
 }
 
+function cacheType(v: string | undefined): KvCacheType | undefined {
+  if (v === undefined) return undefined;
+  if (v !== 'f16' && v !== 'q8_0') throw new RangeError(`--cache-type-k: expected f16 or q8_0, got "${v}"`);
+  return v;
+}
+
 function lists(vs: string[] | undefined, name: string): number[] | undefined {
   return vs === undefined ? undefined : vs.flatMap((v) => parseIntList(v, `--${name}`));
 }
@@ -69,6 +77,7 @@ export async function runBench(args: string[]): Promise<number> {
       'n-prompt': { type: 'string', short: 'p', multiple: true },
       'n-gen': { type: 'string', short: 'n', multiple: true },
       'n-depth': { type: 'string', short: 'd', multiple: true },
+      'cache-type-k': { type: 'string' },
       threads: { type: 'string', short: 't', multiple: true },
       parallel: { type: 'string', multiple: true },
       'batch-size': { type: 'string', short: 'b' },
@@ -96,6 +105,7 @@ export async function runBench(args: string[]): Promise<number> {
     nPrompt: lists(values['n-prompt'], 'n-prompt'),
     nGen: lists(values['n-gen'], 'n-gen'),
     nDepth: lists(values['n-depth'], 'n-depth'),
+    typeK: cacheType(values['cache-type-k']),
     nThreads: threads,
     nParallel: parallel,
     nBatch: positiveInt(values['batch-size'], 'batch-size', BENCH_DEFAULTS.nBatch),
