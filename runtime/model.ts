@@ -91,7 +91,7 @@ export class Model {
       throw new ModelError(`architecture "${String(arch)}" is not supported (supported: ${supportedArchitectures().join(', ')})`, path, 'general.architecture');
     }
     const tokenizer = Tokenizer.fromMetadata(get, { warn });
-    const hparams = readHParams(get, path, tokenizer.vocabSize);
+    const hparams = readHParams(get, path, tokenizer.vocabSize, warn);
     // before any tensor data is read (a buildGraph override still loads the file's own architecture)
     if (declared) checkFileTensors(String(arch), declared, hparams, gguf.tensors, path);
     const sources: TensorSource[] = gguf.tensors.map((t) => ({
