@@ -93,7 +93,7 @@ export class Context {
     this.sequences = intOption('sequences', options.sequences, 1, MAX_INT32) ?? 1;
     this.batchSize = Math.min(intOption('batchSize', options.batchSize, 1, MAX_INT32) ?? 512, this.contextSize);
     this.threads = intOption('threads', options.threads, 1, MAX_THREADS) ?? defaultThreads();
-    intOption('maxPlans', options.maxPlans, 1, 1024);
+    intOption('maxPlans', options.maxPlans, 1, MAX_INT32);
     // the KV cache is counted, in bytes, before anything is allocated or a thread started
     const nCells = this.contextSize * this.sequences;
     if (model.fit) {

@@ -15,6 +15,7 @@ import {
   type LoadProgress, type TensorByteSource, type TensorSource,
 } from './load.js';
 import { intOption, MAX_INT32 } from './options.js';
+import { printable } from './terminal/printable.js';
 import { planShards, type ShardPlan } from './shards.js';
 import { repackWeights } from './repack.js';
 import { Tokenizer, type TokenizeOptions } from './tokenizer/index.js';
@@ -87,7 +88,7 @@ export class Model {
     const declared = architectureOf(arch);
     const build = options.buildGraph ?? declared?.build;
     if (!build) {
-      throw new ModelError(`architecture "${String(arch)}" is not supported (supported: ${supportedArchitectures().join(', ')})`, path, 'general.architecture');
+      throw new ModelError(`architecture ${printable(JSON.stringify(String(arch)))} is not supported (supported: ${supportedArchitectures().join(', ')})`, path, 'general.architecture');
     }
     const tokenizer = Tokenizer.fromMetadata(get, { warn });
     const hparams = readHParams(get, path, tokenizer.vocabSize, warn);
@@ -111,7 +112,8 @@ export class Model {
         reserveBytes: Math.min(scratch + MARGIN, memoryBytes / 4), memoryBytes,
       });
     } catch (e) {
-      throw new ModelTooLargeError(`${(e as Error).message}; try a smaller context (-c)`, path, memoryBytes, memoryBytes);
+      const { neededBytes, limitBytes } = e as { neededBytes?: number; limitBytes?: number };
+      throw new ModelTooLargeError(`${(e as Error).message}; try a smaller context (-c)`, path, neededBytes ?? memoryBytes, limitBytes ?? memoryBytes);
     }
     const first = await loadKernels();
     const memories = [first];

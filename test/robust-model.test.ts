@@ -326,6 +326,18 @@ test('options: NaN, negative, fractional and huge counts are RangeErrors naming 
   for (const [o, name] of cases) {
     assert.throws(() => m.createContext({ contextSize: 32, ...o }), (e: Error) => e instanceof RangeError && e.message.startsWith(`${name} must be`), JSON.stringify(o));
   }
+  const ctx = m.createContext({ contextSize: 32, threads: 1 });
+  for (const maxTokens of [Number.NaN, 1.5, -2]) {
+    let err: unknown;
+    try {
+      for await (const _ of ctx.generate('Once', { maxTokens })) { /* nothing may come */ }
+    } catch (e) {
+      err = e;
+    }
+    assert.instance(err, RangeError, `maxTokens ${maxTokens}`);
+    assert.match((err as Error).message, /^maxTokens must be/);
+  }
+  ctx.dispose();
   const k = await loadKernels();
   assert.throws(() => ThreadPool.create(k, 2 ** 31), /threads must be an integer from 1 to 256/);
   assert.throws(() => QuantizePool.start(2 ** 31), /threads must be an integer from 1 to 256/);
