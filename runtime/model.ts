@@ -18,6 +18,7 @@ import { intOption, MAX_INT32 } from './options.js';
 import { printable } from './terminal/printable.js';
 import { planShards, type ShardPlan } from './shards.js';
 import { repackWeights } from './repack.js';
+import { LoraAdapters, type LoraAdapterOptions } from './lora.js';
 import { Tokenizer, type TokenizeOptions } from './tokenizer/index.js';
 
 export interface LoadModelOptions {
@@ -45,6 +46,11 @@ export interface LoadModelOptions {
    * values spread small models (tests prove the split changes no bits).
    */
   memoryBytes?: number;
+  /**
+   * LoRA adapters applied beside the weights (runtime/lora.ts), as llama.cpp's
+   * --lora FILE / --lora-scaled FILE SCALE. Default none.
+   */
+  lora?: readonly LoraAdapterOptions[];
 }
 
 const alignUp = (n: number) => Math.ceil(n / 64) * 64;
@@ -124,7 +130,16 @@ export class Model {
     const weights = options.repack === false ? loaded : repackWeights(memories, loaded);
     const perMemory = new Array<number>(shards.count).fill(0);
     for (const t of sources) perMemory[memoryOf(t.name)] += alignUp(t.bytes);
-    return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards, { machineBytes, memoryBytes, weightBytes: perMemory });
+    const fit: ModelFit = { machineBytes, memoryBytes, weightBytes: perMemory };
+    if (!options.lora?.length) return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards, fit);
+    let lora: LoraAdapters;
+    try {
+      lora = await LoraAdapters.load(options.lora, { path, arch: String(arch), memories, weight: (n) => weights.get(n) });
+    } catch (e) {
+      for (const { mem, ptr } of regions) memories[mem]!.free(ptr);
+      throw e;
+    }
+    return new Model(path, gguf, memories, hparams, tokenizer, lora.wrap(build), weights, [...regions, ...lora.regions], shards, fit);
   }
 
   /** The memory holding layer il's weights, where its KV cache goes too. */

@@ -63,7 +63,7 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   const files = await Promise.all(list.map((f, i) => describe(f, i, transfer)));
   const conn = await Connection.open(options.workerUrl);
   const { done } = conn.request<LoadedInfo>(
-    { type: 'load', files, options: { threads: options.threads, contextSize: options.contextSize, memoryBytes: options.memoryBytes } },
+    { type: 'load', files, options: { threads: options.threads, contextSize: options.contextSize, memoryBytes: options.memoryBytes, lora: options.lora?.map((l) => ({ ...l })) } },
     {
       onProgress: options.onProgress && ((loadedBytes, totalBytes) => options.onProgress!({ loadedBytes, totalBytes })),
       onWarning: options.onWarning,

@@ -7,6 +7,8 @@
 // The calling thread only exchanges messages with a host worker that runs the
 // engine (run-gguf/core, the in-thread API this is built on).
 export { loadModel } from './client.js';
+// the OpenAI-compatible server (Node only; loaded on first call)
+export { createServer, type RunGgufServer, type ServerOptions } from './server.js';
 // errors thrown in the host worker arrive as these classes (instanceof holds)
 export { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from '../errors.js';
 export { GGUFError, GGUFIncompleteError } from '../../formats/gguf/errors.js';

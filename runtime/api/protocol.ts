@@ -16,7 +16,7 @@ export type FileDescriptor =
   | { kind: 'blob'; blob: Blob; name: string }
   | { kind: 'bytes'; bytes: Uint8Array; name: string };
 
-export type LoadRequestOptions = Pick<LoadModelOptions, 'threads' | 'contextSize' | 'memoryBytes'>;
+export type LoadRequestOptions = Pick<LoadModelOptions, 'threads' | 'contextSize' | 'memoryBytes' | 'lora'>;
 export type ChatRequestOptions = Omit<ChatOptions, 'signal'>;
 
 export type Request =
