@@ -16,6 +16,8 @@ import { type LayerCache } from './graph/ops.js';
 import { DEFAULT_MAX_PLANS, GraphRunner, type PlannedGraph } from './graph/runner.js';
 import type { HParams } from './hparams.js';
 import { Sequence, type EvaluateOptions, type SequenceHost } from './sequence.js';
+import { checkContextFits, scratchEstimate, type ModelFit } from './load.js';
+import { intOption, MAX_INT32, MAX_THREADS } from './options.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
 export type { EvaluateOptions } from './sequence.js';
@@ -71,6 +73,12 @@ export interface ContextModel {
   readonly tokenizer: Tokenizer;
   readonly build: BuildGraph;
   weight(name: string): Tensor | undefined;
+  /** False until the model is disposed; a context of a disposed model refuses every call. */
+  readonly disposed?: boolean;
+  /** What the fit check counts a new context against (absent: no check, as for test models). */
+  readonly fit?: ModelFit;
+  /** Called when a context of this model is disposed. */
+  forget?(context: Context): void;
 }
 
 /** The weight lookups a graph builder gets: a missing required weight is the file's fault. */
@@ -113,19 +121,25 @@ export class Context {
 
   constructor(private readonly model: ContextModel, options: ContextOptions = {}) {
     const hp = model.hparams;
-    this.contextSize = options.contextSize ?? Math.min(4096, hp.n_ctx_train);
-    this.sequences = options.sequences ?? 1;
-    this.batchSize = Math.max(1, Math.min(options.batchSize ?? 512, this.contextSize));
-    this.threads = options.threads ?? defaultThreads();
+    if (model.disposed) throw new RangeError('the model is disposed');
+    this.contextSize = intOption('contextSize', options.contextSize, 1, MAX_INT32) ?? Math.min(4096, hp.n_ctx_train);
+    this.sequences = intOption('sequences', options.sequences, 1, MAX_INT32) ?? 1;
+    this.batchSize = Math.min(intOption('batchSize', options.batchSize, 1, MAX_INT32) ?? 512, this.contextSize);
+    this.threads = intOption('threads', options.threads, 1, MAX_THREADS) ?? defaultThreads();
+    intOption('maxPlans', options.maxPlans, 1, MAX_INT32);
     this.cacheTypeK = options.cacheTypeK ?? 'f16';
     if (!Object.hasOwn(KV_TYPES, this.cacheTypeK)) throw new RangeError(`cacheTypeK must be one of ${Object.keys(KV_TYPES).join(', ')}, got ${JSON.stringify(options.cacheTypeK)}`);
     if (this.cacheTypeK === 'q8_0' && hp.n_embd_head_k % 32 !== 0) {
       throw new RangeError(`cacheTypeK q8_0 needs a head size that is a multiple of 32; this model's is ${hp.n_embd_head_k}`);
     }
-    if (!Number.isInteger(this.contextSize) || this.contextSize < 1) throw new RangeError(`contextSize must be a positive integer, got ${options.contextSize}`);
-    if (!Number.isInteger(this.sequences) || this.sequences < 1) throw new RangeError(`sequences must be a positive integer, got ${options.sequences}`);
-    if (!Number.isInteger(this.batchSize)) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
-    // threads are checked by the runner; allocate only once every option is valid
+    // the KV cache is counted, in bytes, before anything is allocated or a thread started
+    const nCells = this.contextSize * this.sequences;
+    if (model.fit) {
+      const what = `a context of ${this.contextSize} tokens${this.sequences > 1 ? ` x ${this.sequences} sequences` : ''}`;
+      const largest = Math.max(rowSize(KV_TYPES[this.cacheTypeK], hp.n_embd_head_k), 2 * hp.n_embd_head_v) * hp.n_head_kv * nCells + 64;
+      checkContextFits(model.path, model.fit, hp.n_layer, (il) => model.layerMemory(il), Context.kvBytes(hp, nCells, this.cacheTypeK) / hp.n_layer,
+        largest, scratchEstimate(hp, this.contextSize), what);
+    }
     // decoding k sequences together is a plan of its own (k rows), one per k up to `sequences`
     const maxPlans = options.maxPlans ?? DEFAULT_MAX_PLANS + this.sequences - 1;
     this.runner = new GraphRunner(model.memories, { threads: this.threads, maxPlans, adaptiveThreads: options.adaptiveThreads });
@@ -305,6 +319,8 @@ export class Context {
 
   private check(): void {
     if (this.disposed) throw new RangeError('this context is disposed');
+    // its weights and caches were freed with the model: running would read freed memory
+    if (this.model.disposed) throw new RangeError('the model of this context is disposed');
   }
 
   dispose(): void {
@@ -313,5 +329,6 @@ export class Context {
     this.runner?.dispose();
     for (const { mem, ptr } of this.allocations) this.model.memories[mem]!.free(ptr);
     this.allocations.length = 0;
+    this.model.forget?.(this);
   }
 }

@@ -4,6 +4,7 @@
 // chat CLI and the worker API) all run it; what differs is what they do
 // when the context fills (stop, or make room and go on) and the prompt.
 import { createSampler, type Sampler, type SamplerOptions } from './sample/index.js';
+import { intOption, MAX_INT32 } from './options.js';
 import type { Sequence } from './sequence.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
@@ -123,6 +124,7 @@ export interface GenerateOptions extends SamplerOptions {
 export async function* generateTokens(
   sequence: Sequence, tokenizer: Tokenizer, prompt: string | readonly number[], options: GenerateOptions = {},
 ): AsyncGenerator<string, void, undefined> {
+  intOption('maxTokens', options.maxTokens, -1, MAX_INT32);
   const ids = typeof prompt === 'string'
     ? tokenizer.tokenize(prompt, { addSpecial: options.addSpecial ?? true, special: options.special ?? false })
     : [...prompt];

@@ -15,6 +15,7 @@ import {
 } from './protocol.js';
 import type { ChatResult, SamplingOptions } from './types.js';
 import { ThreadError } from '../errors.js';
+import { intOption, MAX_THREADS } from '../options.js';
 import { defaultThreads } from '../threads/cores.js';
 
 export interface HostPort {
@@ -105,6 +106,8 @@ export function serve(port: HostPort): void {
         progress(downloaded, downloadTotal);
       },
     };
+    // the same checks as the caller's side: this worker may be driven by another client
+    intOption('threads', req.options.threads, 1, MAX_THREADS);
     const hasUrl = req.files.some((f) => f.kind === 'url');
     const files = await openFiles(req.files, meter, signal);
     try {

@@ -14,6 +14,7 @@ export { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError, Unsuppo
 export { GGUFError, GGUFIncompleteError } from '../../formats/gguf/errors.js';
 export { IMatrixError } from '../../formats/imatrix/errors.js';
 export { TokenizerError } from '../tokenizer/errors.js';
+export { KernelArgsError, KernelTableError } from '../../wasm/kernel-table.js';
 export type {
   Chat, ChatMessage, ChatOptions, ChatReply, ChatResult, ChatRole, ChatUsage, EmbedOptions, LoadModelOptions, LoadProgress,
   Model, ModelFile, ModelInfo, ModelSource, SamplingOptions, SendOptions, StopReason,

@@ -7,8 +7,9 @@ import type { Kernels } from '../../wasm/loader.js';
 import { UnsupportedError } from '../errors.js';
 import { Graph, elementCount, type Arg, type Phase, type Tensor } from './graph.js';
 
-/** The most threads a pool runs (kernels split work by ith/nth; more only adds barriers). */
-export const MAX_THREADS = 256;
+import { MAX_THREADS } from '../options.js';
+
+export { MAX_THREADS };
 
 /** The exported kernel converting f32 activation rows to each vec_dot_type. */
 const CONVERT_ROWS: Partial<Record<GGMLType, string>> = {

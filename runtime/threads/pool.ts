@@ -9,6 +9,8 @@ import { ThreadGovernor, type ThreadPoolOptions } from './governor.js';
 import { trackStart } from './started.js';
 import { workerStacks } from './worker-kernels.js';
 import { ThreadError } from '../errors.js';
+import { MAX_THREADS } from '../graph/ops.js';
+import { intOption } from '../options.js';
 
 const WORKER_STACK = 512 * 1024;
 
@@ -44,7 +46,7 @@ export class ThreadPool {
   static create(kernels: Kernels | readonly Kernels[], nThreads: number, options: ThreadPoolOptions = {}): ThreadPool {
     const all = Array.isArray(kernels) ? kernels as readonly Kernels[] : [kernels as Kernels];
     const k0 = all[0]!;
-    if (!Number.isInteger(nThreads) || nThreads < 1) throw new RangeError(`threads must be a positive integer, got ${nThreads}`);
+    intOption('threads', nThreads, 1, MAX_THREADS);
     const control = new SharedArrayBuffer(CTL_INTS * 4);
     const workers: Worker[] = [];
     const ports: MessagePort[] = [];
