@@ -183,6 +183,8 @@ export function serve(port: HostPort): void {
       const notices: string[] = [];
       const stats = await state.session.reply(req.text, {
         signal,
+        grammar: o.grammar,
+        jsonSchema: o.jsonSchema,
         onText: (text) => port.post({ type: 'text', id: req.id, text }),
         onNotice: (n) => notices.push(n),
       });

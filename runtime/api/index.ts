@@ -13,6 +13,7 @@ export { createServer, type RunGgufServer, type ServerOptions } from './server.j
 export { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from '../errors.js';
 export { GGUFError, GGUFIncompleteError } from '../../formats/gguf/errors.js';
 export { IMatrixError } from '../../formats/imatrix/errors.js';
+export { GrammarError, JsonSchemaError } from '../../formats/grammar/errors.js';
 export { TokenizerError } from '../tokenizer/errors.js';
 export { KernelArgsError, KernelTableError } from '../../wasm/kernel-table.js';
 export type {

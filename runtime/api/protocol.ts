@@ -2,12 +2,13 @@
 // carries an id; the host answers with progress or text while working, then
 // exactly one 'ok' or 'err'. 'abort' asks the host to stop request `id`.
 import { GGUFError, GGUFIncompleteError } from '../../formats/gguf/errors.js';
+import { GrammarError, JsonSchemaError } from '../../formats/grammar/errors.js';
 import { IMatrixError } from '../../formats/imatrix/errors.js';
 import type { ChatMessage } from '../chat/types.js';
 import { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from '../errors.js';
 import { TokenizerError } from '../tokenizer/errors.js';
 import { KernelArgsError, KernelTableError } from '../../wasm/kernel-table.js';
-import type { ChatOptions, ChatResult, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions } from './types.js';
+import type { ChatOptions, ChatResult, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions, SendOptions } from './types.js';
 
 /** A model file as it crosses to the host (paths and URLs as strings). */
 export type FileDescriptor =
@@ -22,7 +23,7 @@ export type ChatRequestOptions = Omit<ChatOptions, 'signal'>;
 export type Request =
   | { type: 'load'; id: number; files: FileDescriptor[]; options: LoadRequestOptions }
   | { type: 'chat.create'; id: number; chat: number; options: ChatRequestOptions }
-  | { type: 'chat.send'; id: number; chat: number; text: string; options: SamplingOptions & { maxTokens?: number } }
+  | { type: 'chat.send'; id: number; chat: number; text: string; options: SamplingOptions & Pick<SendOptions, 'maxTokens' | 'grammar' | 'jsonSchema'> }
   | { type: 'chat.reset'; id: number; chat: number }
   | { type: 'chat.tokens'; id: number; chat: number }
   | { type: 'chat.dispose'; id: number; chat: number }
@@ -91,7 +92,7 @@ export function serializeError(err: unknown, depth = 0): SerializedError {
  */
 export const ERROR_CLASSES: Readonly<Record<string, { prototype: Error }>> = {
   ModelError, ModelTooLargeError, UnsupportedError, ThreadError, ChatTemplateError, TokenizerError, GGUFError, GGUFIncompleteError, IMatrixError,
-  KernelTableError, KernelArgsError,
+  KernelTableError, KernelArgsError, GrammarError, JsonSchemaError,
   RangeError, TypeError, SyntaxError,
 };
 

@@ -112,6 +112,17 @@ export interface SendOptions extends SamplingOptions {
   /** Stops the reply; what was generated so far stays in the history. */
   signal?: AbortSignal;
   maxTokens?: number;
+  /**
+   * Constrain the reply to a GBNF grammar (llama.cpp's format); the reply
+   * ends where the grammar is complete. A bad grammar rejects with GrammarError.
+   */
+  grammar?: string;
+  /**
+   * Constrain the reply to JSON valid under this JSON schema (an object or
+   * its JSON text), as llama.cpp's --json-schema does: JSON.parse(result.text)
+   * then holds a valid value. A schema it cannot convert rejects with JsonSchemaError.
+   */
+  jsonSchema?: unknown;
 }
 
 export type StopReason = 'eog' | 'max-tokens' | 'aborted' | 'context-full';

@@ -6,6 +6,7 @@
 // user turn, replies on stdout). Replies go to stdout; everything else
 // (summary, progress, notices, stats) to stderr, so pipes get only replies.
 import { loraUsage, takeLoraArgs } from './args.js';
+import { GRAMMAR_OPTIONS, GRAMMAR_USAGE, readGrammarFlags, type GrammarFlags } from './grammar-args.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -60,6 +61,8 @@ ${wrapList(templateNames(), 27, 78)}
   -c, --ctx-size N         context size (default: min(4096, the model's))
   -t, --threads N          threads (default: all cores)
 ${loraUsage}
+${GRAMMAR_USAGE}
+                           (every reply follows it)
       --verbose            stack traces and loader warnings
   -h, --help               this text
 
@@ -151,6 +154,7 @@ export async function runChat(argv: string[]): Promise<number> {
       seed: { type: 'string' },
       'ctx-size': { type: 'string', short: 'c' },
       threads: { type: 'string', short: 't' },
+      ...GRAMMAR_OPTIONS,
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -184,6 +188,14 @@ export async function runChat(argv: string[]): Promise<number> {
     const picked = await pickModel();
     if (picked === undefined) return 0;
     path = picked;
+  }
+
+  let constraint: GrammarFlags;
+  try {
+    constraint = readGrammarFlags(values);
+  } catch (e) {
+    process.stderr.write(`run-gguf: ${oneLine(e)}\n`);
+    return 2;
   }
 
   // a mistyped --chat-template is reported before the (possibly long) load
@@ -239,7 +251,7 @@ export async function runChat(argv: string[]): Promise<number> {
     io.err.write(`${ui.dim(templateSummary(template))}\n`);
 
     const session = new ChatSession(model, ctx, {
-      template, system: values.system, maxTokens, ignoreEos: values['ignore-eos'], ...sampling,
+      template, system: values.system, maxTokens, ignoreEos: values['ignore-eos'], ...sampling, ...constraint,
     });
     if (values.prompt !== undefined) return await oneShot(session, values.prompt, io);
     if (!process.stdin.isTTY) return await piped(session, io);

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { loadModel } from '../model.js';
 import { loraUsage, takeLoraArgs } from './args.js';
+import { GRAMMAR_OPTIONS, GRAMMAR_USAGE, readGrammarFlags } from './grammar-args.js';
 
 export const completeUsage = `Usage: run-gguf complete <model.gguf> -p TEXT [options]
 
@@ -20,6 +21,7 @@ Options:
   -c, --ctx-size N         context size (default: min(4096, the model's))
   -t, --threads N          threads (default: all cores)
 ${loraUsage}
+${GRAMMAR_USAGE}
   -h, --help               this text`;
 
 function numberOpt(v: string | undefined, name: string): number | undefined {
@@ -45,6 +47,7 @@ export async function runComplete(argv: string[]): Promise<number> {
       seed: { type: 'string' },
       'ctx-size': { type: 'string', short: 'c' },
       threads: { type: 'string', short: 't' },
+      ...GRAMMAR_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -55,6 +58,13 @@ export async function runComplete(argv: string[]): Promise<number> {
   const path = positionals[0];
   if (!path || values.prompt === undefined) {
     console.error(completeUsage);
+    return 2;
+  }
+  let constraint;
+  try {
+    constraint = readGrammarFlags(values);
+  } catch (e) {
+    console.error(`run-gguf: ${(e as Error).message}`);
     return 2;
   }
   const model = await loadModel(path, { lora });
@@ -71,6 +81,7 @@ export async function runComplete(argv: string[]): Promise<number> {
       min_p: numberOpt(values['min-p'], 'min-p'),
       penalty_repeat: numberOpt(values['repeat-penalty'], 'repeat-penalty'),
       seed: numberOpt(values.seed, 'seed'),
+      ...constraint,
     })) {
       process.stdout.write(piece);
     }
