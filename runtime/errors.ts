@@ -40,3 +40,15 @@ export class UnsupportedError extends ModelError {
     this.name = 'UnsupportedError';
   }
 }
+
+/**
+ * A model name that could not be fetched: a malformed hf: name, a repository
+ * or file the hub does not have, an HTTP failure, or a body that does not
+ * match the server's checksum (it is deleted, never kept).
+ */
+export class DownloadError extends Error {
+  constructor(message: string, readonly url?: string, readonly status?: number) {
+    super(message);
+    this.name = 'DownloadError';
+  }
+}

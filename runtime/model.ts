@@ -18,6 +18,8 @@ import { planShards, type ShardPlan } from './shards.js';
 import { repackWeights } from './repack.js';
 import { LoraAdapters, type LoraAdapterOptions } from './lora.js';
 import { Tokenizer, type TokenizeOptions } from './tokenizer/index.js';
+import { looksLikeModelName } from './hub/names.js';
+import type { PullProgress } from './hub/index.js';
 
 export interface LoadModelOptions {
   /** Called as tensor bytes arrive. */
@@ -51,6 +53,12 @@ export interface LoadModelOptions {
   lora?: readonly LoraAdapterOptions[];
   /** The K cache type contexts will use, for the fit check (ContextOptions.cacheTypeK). Default 'f16'. */
   cacheTypeK?: KvCacheType;
+  /**
+   * Download progress when the source is a model name (hf:user/repo:QUANT,
+   * hf:user/repo/file.gguf, user/repo:QUANT, an https URL): the files are
+   * fetched into the cache first (runtime/hub). Default: none.
+   */
+  onDownload?: (p: PullProgress) => void;
 }
 
 const alignUp = (n: number) => Math.ceil(n / 64) * 64;
@@ -86,6 +94,12 @@ export class Model {
 
   /** From a path (Node; split models are found by name), or byte sources: one file or every shard. */
   static async load(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
+    if (typeof source === 'string' && looksLikeModelName(source)) {
+      // Node only: fetched into the cache (or found there), then loaded from the path
+      const hubModule = './hub/index.js';
+      const hub = (await import(/* @vite-ignore */ hubModule)) as typeof import('./hub/index.js');
+      source = await hub.resolveModel(source, { signal: options.signal, onProgress: options.onDownload, onNotice: options.onWarning });
+    }
     const byteSources = typeof source === 'string' ? undefined : Array.isArray(source) ? source : [source as TensorByteSource];
     const gguf = byteSources ? await readSourcesHeader(byteSources) : await readGGUF(source as string);
     const path = typeof source === 'string' ? source : gguf.file;

@@ -19,6 +19,7 @@ import { styles, type Styles } from '../terminal/colors.js';
 import { printable } from '../terminal/printable.js';
 import { ProgressBar } from '../terminal/progress.js';
 import { modelTotals } from './info.js';
+import { modelArgument } from './pull.js';
 
 /** Words joined with ", " in lines of at most `width` columns, each indented by `indent`. */
 function wrapList(words: readonly string[], indent: number, width: number): string {
@@ -185,6 +186,8 @@ export async function runChat(argv: string[]): Promise<number> {
     if (picked === undefined) return 0;
     path = picked;
   }
+  // hf:user/repo:QUANT and the other model names: fetched into the cache first
+  path = await modelArgument(path);
 
   // a mistyped --chat-template is reported before the (possibly long) load
   let override: string | undefined;
