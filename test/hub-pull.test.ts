@@ -15,6 +15,7 @@ import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
 import { DownloadError } from '../runtime/errors.js';
 import { pullModel, type PullProgress } from '../runtime/hub/index.js';
 import { loadModel } from '../runtime/index.js';
+import { DownloadError as ApiDownloadError, loadModel as loadHosted, type DownloadProgress } from '../runtime/api/index.js';
 import { FakeHub, sha256, type HubFile } from './helpers/fake-hub.js';
 import { REPO_ROOT, sharedDir } from './helpers/shared.js';
 
@@ -122,6 +123,25 @@ test('a split quant brings every shard; loadModel(\'hf:...\') loads it with the 
     local.dispose();
   }
   assert.ok(downloads.length > 0 && downloads.at(-1)!.fileCount === 3, 'onDownload reports the three shards');
+});
+
+test('the worker API: loadModel(\'hf:...\') downloads in the host worker with onDownload; a DownloadError keeps its class', async () => {
+  Object.assign(process.env, env);
+  rmSync(join(repoDir('test/tiny-GGUF'), 'tiny-Q4_K_M.gguf'));
+  const seen: DownloadProgress[] = [];
+  const model = await loadHosted('hf:test/tiny-GGUF', { threads: 1, onDownload: (p) => seen.push(p) });
+  try {
+    assert.is(model.info.architecture, 'llama');
+    assert.is(model.info.layerCount, shape.n_layer);
+  } finally {
+    await model.dispose();
+  }
+  assert.ok(seen.length >= 1, 'onDownload was called');
+  assert.equal(seen.at(-1), { file: 'tiny-Q4_K_M.gguf', fileIndex: 0, fileCount: 1, downloadedBytes: q4.length, totalBytes: q4.length });
+  let err: unknown;
+  await loadHosted('hf:test/none-GGUF', { threads: 1 }).catch((e: unknown) => (err = e));
+  assert.instance(err, ApiDownloadError, String(err));
+  assert.is((err as ApiDownloadError).status, 404);
 });
 
 test('a connection dropped mid-file resumes with a Range request where it stopped', async () => {

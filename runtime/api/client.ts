@@ -3,6 +3,7 @@
 import type { ChatMessage } from '../chat/types.js';
 import type { ChatCreated, FileDescriptor, LoadedInfo, SendDone } from './protocol.js';
 import { Connection } from './spawn.js';
+import { DownloadError } from '../errors.js';
 import type {
   Chat, ChatOptions, ChatReply, ChatResult, EmbedOptions, LoadModelOptions, Model, ModelFile, ModelInfo, ModelSource, SendOptions,
 } from './types.js';
@@ -27,6 +28,9 @@ async function fileUrlToPath(u: URL): Promise<string> {
 async function describe(f: ModelFile, index: number, transfer: Transferable[]): Promise<FileDescriptor> {
   if (typeof f === 'string') {
     if (/^(https?|blob|data):/i.test(f)) return { kind: 'url', url: f };
+    if (/^hf:/i.test(f) && !isNode()) {
+      throw new DownloadError(`loadModel("${f}"): hf: names are fetched into a cache in Node only for now; in a browser pass the file's URL (https://huggingface.co/user/repo/resolve/main/file.gguf)`, f);
+    }
     if (/^file:/i.test(f)) return describe(new URL(f), index, transfer);
     if (isNode()) return { kind: 'path', path: f };
     // a page's relative URL: the worker's base differs, so resolve it here
@@ -61,6 +65,7 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
     { type: 'load', files, options: { threads: options.threads, contextSize: options.contextSize, memoryBytes: options.memoryBytes, lora: options.lora?.map((l) => ({ ...l })) } },
     {
       onProgress: options.onProgress && ((loadedBytes, totalBytes) => options.onProgress!({ loadedBytes, totalBytes })),
+      onDownload: options.onDownload,
       onWarning: options.onWarning,
     },
     transfer,

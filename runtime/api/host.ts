@@ -87,6 +87,7 @@ export function serve(port: HostPort): void {
 
   async function load(req: Extract<Request, { type: 'load' }>, signal: AbortSignal): Promise<LoadedInfo> {
     let lastPost = 0;
+    let lastDownloadPost = 0;
     const progress = (loadedBytes: number, totalBytes: number) => {
       const now = Date.now();
       if (loadedBytes < totalBytes && now - lastPost < PROGRESS_EVERY_MS) return;
@@ -114,6 +115,12 @@ export function serve(port: HostPort): void {
         lora: req.options.lora,
         signal,
         onProgress: hasUrl ? undefined : (p) => progress(p.loadedBytes, p.totalBytes),
+        onDownload: (p) => {
+          const now = Date.now();
+          if (p.downloadedBytes < p.totalBytes && now - lastDownloadPost < PROGRESS_EVERY_MS) return;
+          lastDownloadPost = now;
+          port.post({ type: 'download', id: req.id, progress: p });
+        },
         onWarning: (message) => port.post({ type: 'warning', id: req.id, message }),
       });
     } finally {

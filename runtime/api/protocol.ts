@@ -4,9 +4,9 @@
 import { GGUFError, GGUFIncompleteError } from '../../formats/gguf/errors.js';
 import { IMatrixError } from '../../formats/imatrix/errors.js';
 import type { ChatMessage } from '../chat/types.js';
-import { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from '../errors.js';
+import { ChatTemplateError, DownloadError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from '../errors.js';
 import { TokenizerError } from '../tokenizer/errors.js';
-import type { ChatOptions, ChatResult, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions } from './types.js';
+import type { ChatOptions, ChatResult, DownloadProgress, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions } from './types.js';
 
 /** A model file as it crosses to the host (paths and URLs as strings). */
 export type FileDescriptor =
@@ -58,6 +58,7 @@ export interface SerializedError {
 
 export type Reply =
   | { type: 'progress'; id: number; loadedBytes: number; totalBytes: number }
+  | { type: 'download'; id: number; progress: DownloadProgress }
   | { type: 'warning'; id: number; message: string }
   | { type: 'text'; id: number; text: string }
   | { type: 'ok'; id: number; value?: unknown }
@@ -78,7 +79,7 @@ export function serializeError(err: unknown): SerializedError {
  */
 const ERROR_CLASSES: Readonly<Record<string, { prototype: Error }>> = {
   ModelError, ModelTooLargeError, UnsupportedError, ThreadError, ChatTemplateError, TokenizerError, GGUFError, GGUFIncompleteError, IMatrixError,
-  RangeError, TypeError, SyntaxError,
+  DownloadError, RangeError, TypeError, SyntaxError,
 };
 
 /** An error on the caller's side of the host's class (when known), with its name, message, fields and stack. */

@@ -7,7 +7,9 @@ export type { ChatMessage, ChatRole } from '../chat/types.js';
  * One GGUF file: a path (Node), a URL or URL string (fetched, streamed into
  * memory; relative strings resolve against the page in browsers), a File or
  * Blob, or the bytes themselves (copied to the worker; the caller keeps its
- * buffer).
+ * buffer). In Node, a model name (`hf:user/repo`, `hf:user/repo:Q4_K_M`,
+ * `hf:user/repo/file.gguf`, `user/repo:QUANT`) is downloaded into the cache
+ * first, as `run-gguf pull` does (see onDownload).
  */
 export type ModelFile = string | URL | Blob | ArrayBuffer | ArrayBufferView;
 
@@ -20,8 +22,22 @@ export interface LoadProgress {
   totalBytes: number;
 }
 
+/** Download of a model named hf:... (Node): bytes of all its files. */
+export interface DownloadProgress {
+  /** The file being fetched (its path in the repository). */
+  file: string;
+  /** 0-based, of fileCount (a split model has several). */
+  fileIndex: number;
+  fileCount: number;
+  /** Bytes so far over every file of the model (counting files already cached), and their total. */
+  downloadedBytes: number;
+  totalBytes: number;
+}
+
 export interface LoadModelOptions {
   onProgress?: (progress: LoadProgress) => void;
+  /** Download progress when the source is a model name (hf:...); resumed and verified as `run-gguf pull` does. */
+  onDownload?: (progress: DownloadProgress) => void;
   /** Aborting stops the load, ends the worker and rejects with the signal's reason. */
   signal?: AbortSignal;
   /**
