@@ -52,3 +52,14 @@ export class DownloadError extends Error {
     this.name = 'DownloadError';
   }
 }
+
+/**
+ * A saved sequence state that cannot be loaded here: written for another
+ * model or another context size, or not a state file (truncated, corrupted).
+ */
+export class StateError extends Error {
+  constructor(message: string, readonly file?: string) {
+    super(file ? `${file}: ${message}` : message);
+    this.name = 'StateError';
+  }
+}

@@ -17,6 +17,7 @@ import {
 import { planShards, type ShardPlan } from './shards.js';
 import { repackWeights } from './repack.js';
 import { LoraAdapters, type LoraAdapterOptions } from './lora.js';
+import { loraFingerprint, modelFingerprint } from './state.js';
 import { Tokenizer, type TokenizeOptions } from './tokenizer/index.js';
 import { looksLikeModelName } from './hub/names.js';
 import type { PullProgress } from './hub/index.js';
@@ -88,6 +89,8 @@ export class Model {
     private readonly weights: Map<string, Tensor>,
     private readonly regions: { mem: number; ptr: number }[],
     private readonly shards: ShardPlan,
+    /** Identifies the model in saved sequence states (runtime/state.ts). */
+    readonly fingerprint: string,
   ) {
     this.kernels = memories[0]!;
   }
@@ -141,8 +144,10 @@ export class Model {
     const byName = byteSources && new Map(byteSources.map((s) => [s.name, s]));
     const memoryOf = (name: string) => shards.memoryOf.get(name) ?? 0;
     const { weights: loaded, regions } = await loadWeights(memories, sources, memoryOf, options.onProgress, options.signal, byName);
+    // before repacking: a saved state names the model, not how its weights sit in memory
+    const fingerprint = modelFingerprint(gguf, memories, loaded);
     const weights = options.repack === false ? loaded : repackWeights(memories, loaded);
-    if (!options.lora?.length) return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards);
+    if (!options.lora?.length) return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards, fingerprint);
     let lora: LoraAdapters;
     try {
       lora = await LoraAdapters.load(options.lora, { path, arch: String(arch), memories, weight: (n) => weights.get(n) });
@@ -150,7 +155,9 @@ export class Model {
       for (const { mem, ptr } of regions) memories[mem]!.free(ptr);
       throw e;
     }
-    return new Model(path, gguf, memories, hparams, tokenizer, lora.wrap(build), weights, [...regions, ...lora.regions], shards);
+    // adapters change what the cells hold: they are part of the identity
+    const withLora = loraFingerprint(fingerprint, options.lora);
+    return new Model(path, gguf, memories, hparams, tokenizer, lora.wrap(build), weights, [...regions, ...lora.regions], shards, withLora);
   }
 
   /** The memory holding layer il's weights, where its KV cache goes too. */

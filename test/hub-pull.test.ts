@@ -149,8 +149,12 @@ test('a connection dropped mid-file resumes with a Range request where it stoppe
   hub.faults.drop.set('drop-Q8_0.gguf', { bytes: 200_000, times: 2 });
   const pulled = await pullModel('hf:test/faults-GGUF/drop-Q8_0.gguf', fast);
   assert.ok(readFileSync(pulled.path).equals(Buffer.from(junk(1_000_000, 6))));
+  // whole, then resumed twice, each time where the bytes received so far end
   const ranges = hub.requests('cdn').map((r) => r.range);
-  assert.equal(ranges, [undefined, 'bytes=200000-', 'bytes=400000-'], 'whole, then resumed twice');
+  assert.is(ranges.length, 3, String(ranges));
+  assert.is(ranges[0], undefined);
+  const [a, b] = ranges.slice(1).map((r) => Number(/^bytes=(\d+)-$/.exec(r ?? '')?.[1]));
+  assert.ok(a! > 0 && a! <= 200_000 && b! > a! && b! <= a! + 200_000, String(ranges));
 });
 
 test('an interrupted pull leaves a .partial file that the next pull resumes', async () => {

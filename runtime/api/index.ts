@@ -10,7 +10,7 @@ export { loadModel } from './client.js';
 // the OpenAI-compatible server (Node only; loaded on first call)
 export { createServer, type RunGgufServer, type ServerOptions } from './server.js';
 // errors thrown in the host worker arrive as these classes (instanceof holds)
-export { ChatTemplateError, DownloadError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from '../errors.js';
+export { ChatTemplateError, DownloadError, StateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from '../errors.js';
 export { GGUFError, GGUFIncompleteError } from '../../formats/gguf/errors.js';
 export { IMatrixError } from '../../formats/imatrix/errors.js';
 export { TokenizerError } from '../tokenizer/errors.js';

@@ -4,7 +4,7 @@
 import { GGUFError, GGUFIncompleteError } from '../../formats/gguf/errors.js';
 import { IMatrixError } from '../../formats/imatrix/errors.js';
 import type { ChatMessage } from '../chat/types.js';
-import { ChatTemplateError, DownloadError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from '../errors.js';
+import { ChatTemplateError, DownloadError, ModelError, ModelTooLargeError, StateError, ThreadError, UnsupportedError } from '../errors.js';
 import { TokenizerError } from '../tokenizer/errors.js';
 import type { ChatOptions, ChatResult, DownloadProgress, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions } from './types.js';
 
@@ -79,7 +79,7 @@ export function serializeError(err: unknown): SerializedError {
  */
 const ERROR_CLASSES: Readonly<Record<string, { prototype: Error }>> = {
   ModelError, ModelTooLargeError, UnsupportedError, ThreadError, ChatTemplateError, TokenizerError, GGUFError, GGUFIncompleteError, IMatrixError,
-  DownloadError, RangeError, TypeError, SyntaxError,
+  DownloadError, StateError, RangeError, TypeError, SyntaxError,
 };
 
 /** An error on the caller's side of the host's class (when known), with its name, message, fields and stack. */

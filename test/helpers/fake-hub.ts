@@ -186,7 +186,8 @@ export class FakeHub {
     if (drop && drop.times > 0) {
       drop.times--;
       // part of the body, then the connection ends without the rest
-      s.write(body.subarray(0, Math.min(drop.bytes, body.length)), () => s.socket?.destroy());
+      s.write(body.subarray(0, Math.min(drop.bytes, body.length)));
+      s.socket?.end();
       return;
     }
     const ms = this.faults.slow.get(path);

@@ -1,0 +1,120 @@
+// Saved state: a sequence's tokens and KV cells written to a file, read back
+// in a new process, and continued: the logits and the greedy tokens are those
+// of never having stopped, bit for bit. A state for another model, another
+// context size, or a damaged file is refused with a StateError.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { GGMLType } from '../formats/ggml-types.js';
+import { writeGGUF } from '../formats/gguf/index.js';
+import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
+import { StateError, loadModel, type Model } from '../runtime/index.js';
+import { REPO_ROOT } from './helpers/shared.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'run-gguf-state-'));
+const shape = LLAMA_SHAPES['test-tiny']!;
+const modelPath = join(dir, 'tiny-Q8_0.gguf');
+const otherPath = join(dir, 'other-Q8_0.gguf');
+await writeGGUF(modelPath, llamaModelSpec(shape, GGMLType.Q8_0, { seed: 21 }));
+await writeGGUF(otherPath, llamaModelSpec(shape, GGMLType.Q8_0, { seed: 22 }));
+const CTX = 128;
+const FIRST = 'Once upon a time there was a little robot';
+const SECOND = ' who liked to sing';
+const STEPS = 12;
+
+/** The part that runs after the state is loaded: append SECOND, then STEPS greedy tokens; every logits row's bits. */
+async function continueFrom(model: Model, seq: ReturnType<ReturnType<Model['createContext']>['createSequence']>): Promise<{ rows: string[]; ids: number[] }> {
+  const rows: string[] = [];
+  const ids: number[] = [];
+  let logits = seq.append(model.tokenize(SECOND));
+  for (let i = 0; i < STEPS; i++) {
+    rows.push(Buffer.from(logits.buffer, logits.byteOffset, logits.byteLength).toString('base64'));
+    let best = 0;
+    for (let j = 1; j < logits.length; j++) if (logits[j]! > logits[best]!) best = j;
+    ids.push(best);
+    logits = seq.append([best]);
+  }
+  return { rows, ids };
+}
+
+test('save, load in a new process, continue: the bits of never stopping', async () => {
+  const model = await loadModel(modelPath);
+  const ctx = model.createContext({ contextSize: CTX });
+  const seq = ctx.createSequence();
+  seq.evaluate(model.tokenize(FIRST));
+  const file = join(dir, 'first.state');
+  await seq.saveState(file);
+  const never = await continueFrom(model, seq);
+  ctx.dispose();
+  model.dispose();
+
+  // a new process: load the model, a fresh context, the state, then the same continuation
+  const script = join(dir, 'continue.mjs');
+  writeFileSync(script, `
+    import { loadModel } from ${JSON.stringify(join(REPO_ROOT, 'dist', 'runtime', 'index.js'))};
+    const model = await loadModel(process.argv[2]);
+    const ctx = model.createContext({ contextSize: ${CTX} });
+    const seq = ctx.createSequence();
+    await seq.loadState(process.argv[3]);
+    const held = seq.tokens;
+    const rows = [], ids = [];
+    let logits = seq.append(model.tokenize(${JSON.stringify(SECOND)}));
+    for (let i = 0; i < ${STEPS}; i++) {
+      rows.push(Buffer.from(logits.buffer, logits.byteOffset, logits.byteLength).toString('base64'));
+      let best = 0;
+      for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
+      ids.push(best);
+      logits = seq.append([best]);
+    }
+    console.log(JSON.stringify({ held, rows, ids }));
+  `);
+  const res = spawnSync(process.execPath, [script, modelPath, file], { encoding: 'utf8', timeout: 120_000 });
+  assert.is(res.status, 0, res.stderr);
+  const resumed = JSON.parse(res.stdout) as { held: number[]; rows: string[]; ids: number[] };
+  const check = await loadModel(modelPath);
+  assert.equal(resumed.held, check.tokenize(FIRST), 'the sequence holds the saved tokens');
+  check.dispose();
+  assert.equal(resumed.ids, never.ids, 'the same greedy tokens');
+  resumed.rows.forEach((r, i) => assert.ok(r === never.rows[i], `logits row ${i} bit-identical`));
+  console.log(`  ${STEPS} logits rows and tokens identical after a reload (${readFileSync(file).length} bytes of state)`);
+});
+
+test('a state is refused for another model, another context size, a truncated or damaged file', async () => {
+  const model = await loadModel(modelPath);
+  const seq = model.createContext({ contextSize: CTX }).createSequence();
+  seq.evaluate(model.tokenize(FIRST));
+  const bytes = seq.stateBytes();
+  const refuse = (load: () => void, re: RegExp) => {
+    try {
+      load();
+      assert.unreachable('loaded');
+    } catch (err) {
+      assert.instance(err, StateError, String(err));
+      assert.match((err as Error).message, re);
+    }
+  };
+  const other = await loadModel(otherPath);
+  refuse(() => other.createContext({ contextSize: CTX }).createSequence().restoreState(bytes, 'x.state'), /^x\.state: saved for another model .*fingerprint/);
+  refuse(() => model.createContext({ contextSize: CTX * 2 }).createSequence().restoreState(bytes), /saved with a context size of 128; this context has 256/);
+  const fresh = model.createContext({ contextSize: CTX }).createSequence();
+  refuse(() => fresh.restoreState(bytes.subarray(0, bytes.length - 10)), /truncated or not written whole/);
+  const damaged = bytes.slice();
+  damaged[damaged.length - 100] ^= 1;
+  refuse(() => fresh.restoreState(damaged), /checksum mismatch/);
+  refuse(() => fresh.restoreState(new TextEncoder().encode('{"format":"run-gguf-chat"}')), /not a run-gguf state file/);
+  assert.is(fresh.position, 0, 'a refused state leaves the sequence as it was');
+  // the same model loaded again (and without repacking) has the same fingerprint
+  const again = await loadModel(modelPath, { repack: false });
+  assert.is(again.fingerprint, model.fingerprint);
+  assert.is.not(other.fingerprint, model.fingerprint);
+  fresh.restoreState(bytes);
+  assert.equal(fresh.tokens, seq.tokens);
+  for (const m of [model, other, again]) m.dispose();
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test.run();
