@@ -13,6 +13,7 @@ import { writeGGUF } from '../formats/gguf/index.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
 import { StateError, loadModel, type Model } from '../runtime/index.js';
 import { REPO_ROOT } from './helpers/shared.js';
+import { MISTRAL_7B_INSTRUCT_V02 } from './helpers/chat-templates.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'run-gguf-state-'));
 const shape = LLAMA_SHAPES['test-tiny']!;
@@ -113,6 +114,42 @@ test('a state is refused for another model, another context size, a truncated or
   fresh.restoreState(bytes);
   assert.equal(fresh.tokens, seq.tokens);
   for (const m of [model, other, again]) m.dispose();
+});
+
+test('chat: /save writes the cache beside the conversation; /load in a new process skips the prompt and replies as without stopping', async () => {
+  const gen = join(dir, 'chat.gguf');
+  await writeGGUF(gen, llamaModelSpec(shape, GGMLType.Q8_0, { seed: 23, extraKV: [{ key: 'tokenizer.chat_template', value: MISTRAL_7B_INSTRUCT_V02 }] }));
+  const CLI = join(REPO_ROOT, 'dist', 'runtime', 'cli.js');
+  const chat = (input: string) => {
+    const r = spawnSync(process.execPath, [CLI, gen, '--temp', '0', '-n', '10', '--ignore-eos', '-c', '256'], { input, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
+    assert.is(r.status, 0, r.stderr);
+    const prompts = [...r.stderr.matchAll(/prompt (\d+) new \+ (\d+) cached/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    return { stdout: r.stdout, prompts, stderr: r.stderr };
+  };
+  const file = join(dir, 'conv.json');
+  const never = chat('Hello\nHow are you\n');
+  const first = chat(`Hello\n/save ${file}\n`);
+  assert.match(first.stderr, new RegExp(`saved 2 messages to ${file} \\(and \\d+ cached tokens to ${file}\\.state\\)`));
+  const second = chat(`/load ${file}\nHow are you\n`);
+  assert.match(second.stderr, /loaded 2 messages from .* and \d+ cached tokens \(not evaluated again\)/);
+  // stdout holds the replies alone (random text may hold newlines): the two runs' add up to the one run's
+  assert.ok(first.stdout.length > 1 && never.stdout.startsWith(first.stdout), 'the first reply');
+  assert.is(second.stdout, never.stdout.slice(first.stdout.length), 'the second reply is the one of never stopping');
+  assert.equal(second.prompts[0], never.prompts[1], 'the same new and cached prompt tokens: the conversation was not evaluated again');
+  assert.ok(never.prompts[1]![1]! > 0);
+  // without the state file the conversation is evaluated again, from its text: a random model's reply
+  // (bytes that are not UTF-8) tokenizes differently than sampled, so the reply may differ too
+  rmSync(`${file}.state`);
+  const cold = chat(`/load ${file}\nHow are you\n`);
+  assert.is(cold.prompts[0]![1], 0, 'nothing cached');
+  // a state for another context size is refused with the reason, and the chat goes on
+  await (async () => {
+    const big = spawnSync(process.execPath, [CLI, gen, '--temp', '0', '-n', '10', '--ignore-eos', '-c', '256'], { input: `Hello\n/save ${file}\n`, encoding: 'utf8', timeout: 60_000 });
+    assert.is(big.status, 0, big.stderr);
+    const other = spawnSync(process.execPath, [CLI, gen, '--temp', '0', '-n', '10', '--ignore-eos', '-c', '128'], { input: `/load ${file}\nHow are you\n`, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
+    assert.is(other.status, 0, other.stderr);
+    assert.match(other.stderr, /not using the saved cache: .*saved with a context size of 256; this context has 128/);
+  })();
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
