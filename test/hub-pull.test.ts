@@ -201,6 +201,22 @@ test('a corrupted body is rejected and not kept (LFS sha256, git blob sha1, and 
   assert.is(sha256(readFileSync(plain.path)), sha256(junk(300_000, 2)));
 });
 
+test('one writer per .partial: a live process\'s lock is refused, a dead one\'s is taken over', async () => {
+  const dest = join(repoDir('test/faults-GGUF'), 'git-Q8_0.gguf');
+  rmSync(dest, { force: true });
+  mkdirSync(repoDir('test/faults-GGUF'), { recursive: true });
+  writeFileSync(`${dest}.partial.lock`, `${process.pid}\n`);
+  let err: unknown;
+  await pullModel('hf:test/faults-GGUF/git-Q8_0.gguf', fast).catch((e: unknown) => (err = e));
+  assert.instance(err, DownloadError);
+  assert.match((err as Error).message, new RegExp(`process ${process.pid} is already downloading it`));
+  // a pid nobody has (above the kernel's pid_max)
+  writeFileSync(`${dest}.partial.lock`, '4194399\n');
+  const pulled = await pullModel('hf:test/faults-GGUF/git-Q8_0.gguf', fast);
+  assert.ok(readFileSync(pulled.path).equals(Buffer.from(junk(2000, 3))));
+  assert.not.ok(existsSync(`${dest}.partial.lock`), 'the lock is released');
+});
+
 test('a gated repository: 401 names HF_TOKEN; the token from the environment or the token file opens it', async () => {
   let err: unknown;
   await pullModel('hf:test/gated-GGUF', { ...fast, env: { ...env, HF_TOKEN: '' , HF_TOKEN_PATH: join(tmp, 'none') } }).catch((e: unknown) => (err = e));

@@ -5,7 +5,7 @@
 // git blob sha1 of small files), and only then renamed to `dest`. A body that
 // fails the check is deleted: a corrupted file is never kept.
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DownloadError } from '../errors.js';
@@ -131,12 +131,57 @@ export async function sha256File(path: string, signal?: AbortSignal): Promise<st
 
 /** Downloads `url` to `dest` (see the file comment). Resolves when `dest` holds the verified file. */
 export async function downloadFile(url: string, dest: string, options: FileDownloadOptions = {}): Promise<Downloaded> {
+  await mkdir(dirname(dest), { recursive: true });
+  const unlock = await lockPartial(dest + PARTIAL_SUFFIX, url);
+  try {
+    return await downloadLocked(url, dest, options);
+  } finally {
+    await unlock();
+  }
+}
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * One writer per .partial: two processes appending to it would interleave
+ * their bytes. A lock left by a process that is gone is taken over.
+ */
+async function lockPartial(partial: string, url: string): Promise<() => Promise<void>> {
+  const lock = `${partial}.lock`;
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      const fh = await open(lock, 'wx');
+      await fh.write(`${process.pid}\n`);
+      await fh.close();
+      return () => unlink(lock).catch(() => {});
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      let pid = NaN;
+      try {
+        pid = Number.parseInt(readFileSync(lock, 'utf8'), 10);
+      } catch { /* removed meanwhile */ }
+      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+        throw new DownloadError(`${url}: process ${pid} is already downloading it into ${partial}; wait for it to finish (or remove ${lock} if it is not running)`, url);
+      }
+      await unlink(lock).catch(() => {});
+    }
+  }
+  throw new DownloadError(`${url}: could not lock ${lock}`, url);
+}
+
+async function downloadLocked(url: string, dest: string, options: FileDownloadOptions): Promise<Downloaded> {
   const { signal, auth } = options;
   const attempts = options.attempts ?? 5;
   const idleMs = options.idleTimeoutMs ?? 60_000;
   let delay = options.retryDelayMs ?? 1000;
   const partial = dest + PARTIAL_SUFFIX;
-  await mkdir(dirname(dest), { recursive: true });
   let lastProblem = '';
   let restartedAfterMismatch = false;
 
