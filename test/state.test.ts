@@ -13,6 +13,7 @@ import { writeGGUF } from '../formats/gguf/index.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
 import { StateError, loadModel, type Model } from '../runtime/index.js';
 import { REPO_ROOT } from './helpers/shared.js';
+import { StateError as ApiStateError, loadModel as loadHosted } from '../runtime/api/index.js';
 import { MISTRAL_7B_INSTRUCT_V02 } from './helpers/chat-templates.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'run-gguf-state-'));
@@ -21,6 +22,9 @@ const modelPath = join(dir, 'tiny-Q8_0.gguf');
 const otherPath = join(dir, 'other-Q8_0.gguf');
 await writeGGUF(modelPath, llamaModelSpec(shape, GGMLType.Q8_0, { seed: 21 }));
 await writeGGUF(otherPath, llamaModelSpec(shape, GGMLType.Q8_0, { seed: 22 }));
+// a chat model: the same weights shape with a template
+const gen = join(dir, 'chat.gguf');
+await writeGGUF(gen, llamaModelSpec(shape, GGMLType.Q8_0, { seed: 23, extraKV: [{ key: 'tokenizer.chat_template', value: MISTRAL_7B_INSTRUCT_V02 }] }));
 const CTX = 128;
 const FIRST = 'Once upon a time there was a little robot';
 const SECOND = ' who liked to sing';
@@ -117,8 +121,6 @@ test('a state is refused for another model, another context size, a truncated or
 });
 
 test('chat: /save writes the cache beside the conversation; /load in a new process skips the prompt and replies as without stopping', async () => {
-  const gen = join(dir, 'chat.gguf');
-  await writeGGUF(gen, llamaModelSpec(shape, GGMLType.Q8_0, { seed: 23, extraKV: [{ key: 'tokenizer.chat_template', value: MISTRAL_7B_INSTRUCT_V02 }] }));
   const CLI = join(REPO_ROOT, 'dist', 'runtime', 'cli.js');
   const chat = (input: string) => {
     const r = spawnSync(process.execPath, [CLI, gen, '--temp', '0', '-n', '10', '--ignore-eos', '-c', '256'], { input, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
@@ -150,6 +152,38 @@ test('chat: /save writes the cache beside the conversation; /load in a new proce
     assert.is(other.status, 0, other.stderr);
     assert.match(other.stderr, /not using the saved cache: .*saved with a context size of 256; this context has 128/);
   })();
+});
+
+test('the worker API: chat.saveState() into a new model\'s chat with loadState(): the next reply is never-stopping\'s, its prompt not evaluated again', async () => {
+  const opts = { temperature: 0, maxTokens: 8 };
+  const a = await loadHosted(gen, { threads: 1 });
+  const never = await a.createChat({ contextSize: 256 });
+  const r1 = await never.send('Hello', opts).result;
+  const saved = await never.saveState();
+  const r2 = await never.send('How are you', opts).result;
+  await a.dispose();
+  assert.instance(saved.cache, Uint8Array);
+  // as an app would keep it between runs: through JSON and bytes
+  const kept = { conversation: JSON.parse(JSON.stringify(saved.conversation)) as unknown, cache: Uint8Array.from(saved.cache) };
+  const b = await loadHosted(gen, { threads: 1 });
+  try {
+    const chat = await b.createChat({ contextSize: 256 });
+    await chat.loadState(kept);
+    assert.equal(chat.history.map((m) => m.content), ['Hello', r1.text]);
+    const again = await chat.send('How are you', opts).result;
+    assert.is(again.text, r2.text, 'the reply of never stopping');
+    assert.is(again.usage.reusedTokens, r2.usage.reusedTokens);
+    assert.is(again.usage.promptTokens, r2.usage.promptTokens, 'only the new message evaluated');
+    // another context size: refused, the chat unchanged
+    const small = await b.createChat({ contextSize: 128 });
+    let err: unknown;
+    await small.loadState(kept).catch((e: unknown) => (err = e));
+    assert.instance(err, ApiStateError, String(err));
+    assert.match((err as Error).message, /context size of 256; this context has 128/);
+    assert.equal(small.history, []);
+  } finally {
+    await b.dispose();
+  }
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

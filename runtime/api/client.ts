@@ -5,7 +5,7 @@ import type { ChatCreated, FileDescriptor, LoadedInfo, SendDone } from './protoc
 import { Connection } from './spawn.js';
 import { DownloadError } from '../errors.js';
 import type {
-  Chat, ChatOptions, ChatReply, ChatResult, EmbedOptions, LoadModelOptions, Model, ModelFile, ModelInfo, ModelSource, SendOptions,
+  Chat, ChatOptions, ChatReply, ChatResult, EmbedOptions, SavedChatState, LoadModelOptions, Model, ModelFile, ModelInfo, ModelSource, SendOptions,
 } from './types.js';
 
 const isNode = () => !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
@@ -201,6 +201,16 @@ class HostedChat implements Chat {
   async contextTokens(): Promise<number[]> {
     if (this.disposed) throw new RangeError('the chat is disposed');
     return this.conn.request<number[]>({ type: 'chat.tokens', chat: this.chat }).done;
+  }
+
+  async saveState(): Promise<SavedChatState> {
+    if (this.disposed) throw new RangeError('the chat is disposed');
+    return this.conn.request<SavedChatState>({ type: 'chat.saveState', chat: this.chat }).done;
+  }
+
+  async loadState(saved: SavedChatState): Promise<void> {
+    if (this.disposed) throw new RangeError('the chat is disposed');
+    this.messages = await this.conn.request<ChatMessage[]>({ type: 'chat.loadState', chat: this.chat, saved }).done;
   }
 
   async reset(): Promise<void> {

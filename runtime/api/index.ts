@@ -15,6 +15,6 @@ export { GGUFError, GGUFIncompleteError } from '../../formats/gguf/errors.js';
 export { IMatrixError } from '../../formats/imatrix/errors.js';
 export { TokenizerError } from '../tokenizer/errors.js';
 export type {
-  Chat, ChatMessage, ChatOptions, ChatReply, ChatResult, ChatRole, ChatUsage, DownloadProgress, EmbedOptions, LoadModelOptions, LoadProgress,
+  Chat, ChatMessage, ChatOptions, ChatReply, ChatResult, ChatRole, ChatUsage, DownloadProgress, EmbedOptions, SavedChatState, LoadModelOptions, LoadProgress,
   Model, ModelFile, ModelInfo, ModelSource, SamplingOptions, SendOptions, StopReason,
 } from './types.js';

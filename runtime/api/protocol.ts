@@ -6,7 +6,7 @@ import { IMatrixError } from '../../formats/imatrix/errors.js';
 import type { ChatMessage } from '../chat/types.js';
 import { ChatTemplateError, DownloadError, ModelError, ModelTooLargeError, StateError, ThreadError, UnsupportedError } from '../errors.js';
 import { TokenizerError } from '../tokenizer/errors.js';
-import type { ChatOptions, ChatResult, DownloadProgress, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions } from './types.js';
+import type { ChatOptions, ChatResult, DownloadProgress, SavedChatState, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions } from './types.js';
 
 /** A model file as it crosses to the host (paths and URLs as strings). */
 export type FileDescriptor =
@@ -25,6 +25,8 @@ export type Request =
   | { type: 'chat.reset'; id: number; chat: number }
   | { type: 'chat.tokens'; id: number; chat: number }
   | { type: 'chat.dispose'; id: number; chat: number }
+  | { type: 'chat.saveState'; id: number; chat: number }
+  | { type: 'chat.loadState'; id: number; chat: number; saved: SavedChatState }
   | { type: 'embed'; id: number; texts: string[]; options: EmbedOptions }
   | { type: 'tokenize'; id: number; text: string; options: { addSpecial?: boolean; special?: boolean } }
   | { type: 'detokenize'; id: number; ids: number[] }

@@ -153,6 +153,14 @@ export interface ChatResult {
   notices: string[];
 }
 
+/** What Chat.saveState gives and loadState takes. */
+export interface SavedChatState {
+  /** The conversation ({format: 'run-gguf-chat', version, messages, seen}), as the CLI's /save writes it. */
+  conversation: unknown;
+  /** The sequence's tokens and KV cells (runtime/state.ts's format, as sequence.saveState writes it). */
+  cache: Uint8Array;
+}
+
 /** A reply in progress: iterate it for text as it comes; `result` resolves when it ends. */
 export interface ChatReply extends AsyncIterable<string> {
   readonly result: Promise<ChatResult>;
@@ -173,6 +181,18 @@ export interface Chat {
   send(text: string, options?: SendOptions): ChatReply;
   /** The token ids in the chat's KV cache, in order: the conversation as the model saw it. */
   contextTokens(): Promise<number[]>;
+  /**
+   * The conversation and its KV cache, to keep across restarts: give it to
+   * loadState on a chat of the same model and context size, and the next
+   * reply evaluates only the new message, with the bits of never stopping.
+   * Plain data (structured-cloneable; the cache is bytes).
+   */
+  saveState(): Promise<SavedChatState>;
+  /**
+   * Replaces the conversation and the cache with a saved state. A StateError
+   * (the chat unchanged) when it was saved for another model or context size.
+   */
+  loadState(saved: SavedChatState): Promise<void>;
   /** Forgets the conversation (the system prompt stays). */
   reset(): Promise<void>;
   /** Frees the chat's KV cache and threads. */
