@@ -85,7 +85,8 @@ export function modelFingerprint(gguf: GGUFFile, memories: readonly Kernels[], w
   for (const k of keys) {
     const v = gguf.metadata.get(k);
     // long arrays (vocabularies) by length and ends: enough to tell files apart, cheap to hash
-    const s = Array.isArray(v) ? `${v.length}:${String(v.slice(0, 64))}:${String(v.slice(-64))}` : String(v);
+    const list = Array.isArray(v) ? v : ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : undefined;
+    const s = list ? `${list.length}:${String(list.slice(0, 64))}:${String(list.slice(-64))}` : String(v);
     h.text(`${k}=${s}\n`);
   }
   const sizes = new Map<string, number>();
