@@ -120,6 +120,26 @@ test('a state is refused for another model, another context size, a truncated or
   for (const m of [model, other, again]) m.dispose();
 });
 
+test('a q8_0 K cache (cacheTypeK) is saved as it is, restored bit for bit, and refused by an f16 context', async () => {
+  const model = await loadModel(modelPath);
+  const a = model.createContext({ contextSize: CTX, cacheTypeK: 'q8_0' }).createSequence();
+  a.evaluate(model.tokenize(FIRST));
+  const bytes = a.stateBytes();
+  const want = a.append(model.tokenize(SECOND));
+  const b = model.createContext({ contextSize: CTX, cacheTypeK: 'q8_0' }).createSequence();
+  b.restoreState(bytes);
+  const got = b.append(model.tokenize(SECOND));
+  assert.ok(got.every((v, i) => Object.is(v, want[i])), 'the same logits, bit for bit');
+  try {
+    model.createContext({ contextSize: CTX }).createSequence().restoreState(bytes);
+    assert.unreachable('loaded');
+  } catch (err) {
+    assert.instance(err, StateError);
+    assert.match((err as Error).message, /saved with cache_type_k = q8_0; here it is f16/);
+  }
+  model.dispose();
+});
+
 test('chat: /save writes the cache beside the conversation; /load in a new process skips the prompt and replies as without stopping', async () => {
   const CLI = join(REPO_ROOT, 'dist', 'runtime', 'cli.js');
   const chat = (input: string) => {
