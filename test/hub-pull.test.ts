@@ -49,6 +49,7 @@ const hub = await new FakeHub(new Map([
     files: new Map<string, HubFile>([
       ['drop-Q8_0.gguf', { bytes: junk(1_000_000, 6) }],
       ['slow-Q8_0.gguf', { bytes: junk(1_000_000, 7) }],
+      ['hang-Q8_0.gguf', { bytes: junk(100_000, 8) }],
       ['corrupt-Q8_0.gguf', { bytes: junk(300_000, 2) }],
       ['git-Q8_0.gguf', { bytes: junk(2000, 3), lfs: false }],
       ['gitcorrupt-Q8_0.gguf', { bytes: junk(2000, 4), lfs: false }],
@@ -155,6 +156,20 @@ test('a connection dropped mid-file resumes with a Range request where it stoppe
   assert.is(ranges[0], undefined);
   const [a, b] = ranges.slice(1).map((r) => Number(/^bytes=(\d+)-$/.exec(r ?? '')?.[1]));
   assert.ok(a! > 0 && a! <= 200_000 && b! > a! && b! <= a! + 200_000, String(ranges));
+});
+
+test('a server that stops answering (no headers, or no more bytes) is dropped after the idle timeout and tried again', async () => {
+  hub.log.length = 0;
+  hub.faults.hang.set('hang-Q8_0.gguf', 1);
+  hub.faults.slow.set('hang-Q8_0.gguf', 2000);
+  const pulled = await pullModel('hf:test/faults-GGUF/hang-Q8_0.gguf', { ...fast, idleTimeoutMs: 300, attempts: 10 });
+  assert.ok(readFileSync(pulled.path).equals(Buffer.from(junk(100_000, 8))));
+  const ranges = hub.requests('cdn').map((r) => r.range);
+  // no answer; then 16 KiB pieces 2 s apart: each attempt gets one piece and resumes after it
+  assert.is(ranges[0], undefined);
+  const starts = ranges.slice(2).map((r) => Number(/^bytes=(\d+)-$/.exec(r ?? '')?.[1]));
+  assert.ok(ranges[1] === undefined && starts.length >= 2 && starts.every((n, i) => n > (i ? starts[i - 1]! : 0) && n <= 100_000), String(ranges));
+  hub.faults.slow.delete('hang-Q8_0.gguf');
 });
 
 test('an interrupted pull leaves a .partial file that the next pull resumes', async () => {

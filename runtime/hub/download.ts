@@ -194,7 +194,19 @@ async function downloadLocked(url: string, dest: string, options: FileDownloadOp
     let have = await sizeOf(partial);
     const idle = new AbortController();
     const both = signal ? AbortSignal.any([signal, idle.signal]) : idle.signal;
-    const { response, first } = await request(url, { headers: have > 0 ? { range: `bytes=${have}-`, 'accept-encoding': 'identity' } : { 'accept-encoding': 'identity' }, auth, signal: both });
+    // a server that never answers is dropped and tried again, like one that stops sending
+    const answerTimer = setTimeout(() => idle.abort(new DownloadError(`${url}: no answer for ${idleMs / 1000} s`, url)), idleMs);
+    let answer: Answer;
+    try {
+      answer = await request(url, { headers: have > 0 ? { range: `bytes=${have}-`, 'accept-encoding': 'identity' } : { 'accept-encoding': 'identity' }, auth, signal: both });
+    } catch (err) {
+      if (!idle.signal.aborted || signal?.aborted) throw err;
+      lastProblem = (idle.signal.reason as Error).message;
+      continue;
+    } finally {
+      clearTimeout(answerTimer);
+    }
+    const { response, first } = answer;
 
     if (response.status === 416 && have > 0) {
       // the partial already holds the whole file (or more): check it from scratch below

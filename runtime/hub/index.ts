@@ -37,6 +37,7 @@ export interface PullOptions {
   /** Passed to each file's download (see FileDownloadOptions). */
   attempts?: number;
   retryDelayMs?: number;
+  idleTimeoutMs?: number;
 }
 
 export interface PulledModel {
@@ -238,7 +239,7 @@ export async function pullModel(nameOrText: string | ModelName, options: PullOpt
     const p = plan[i]!;
     const before = doneBytes;
     const got = await downloadFile(p.url, p.dest, {
-      auth, signal: options.signal, attempts: options.attempts, retryDelayMs: options.retryDelayMs,
+      auth, signal: options.signal, attempts: options.attempts, retryDelayMs: options.retryDelayMs, idleTimeoutMs: options.idleTimeoutMs,
       expected: p.sha256 || p.gitSha1 || p.size !== undefined ? { sha256: p.sha256, gitSha1: p.gitSha1, size: p.size } : undefined,
       onProgress: (received, total) => {
         if (p.size === undefined && total > 0) p.size = total;

@@ -30,6 +30,8 @@ export interface Faults {
   corrupt?: Set<string>;
   /** Paths whose body goes out in 16 KiB pieces, `ms` apart. */
   slow?: Map<string, number>;
+  /** Paths whose next N requests get no answer at all (the connection stays open). */
+  hang?: Map<string, number>;
 }
 
 export const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -37,7 +39,7 @@ const gitSha1 = (b: Uint8Array) => createHash('sha1').update(`blob ${b.length}\0
 
 export class FakeHub {
   readonly log: LoggedRequest[] = [];
-  readonly faults: Required<Faults> = { drop: new Map(), corrupt: new Set(), slow: new Map() };
+  readonly faults: Required<Faults> = { drop: new Map(), corrupt: new Set(), slow: new Map(), hang: new Map() };
   /** Repos that answer 401 unless this token is sent. */
   readonly gated = new Map<string, string>();
   /** Entries per page of the tree listing. */
@@ -161,6 +163,11 @@ export class FakeHub {
 
   /** The bytes, whole or a Range, with the faults that apply to this path. */
   private body(q: IncomingMessage, s: ServerResponse, path: string, whole: Uint8Array, etag: string): void {
+    const hang = this.faults.hang.get(path) ?? 0;
+    if (hang > 0) {
+      this.faults.hang.set(path, hang - 1);
+      return; // closed by stop() or by the client giving up
+    }
     let bytes = whole;
     if (this.faults.corrupt.has(path)) {
       bytes = whole.slice();
