@@ -14,6 +14,7 @@ import type { GenerateOptions } from './generate.js';
 import type { Tensor } from './graph/graph.js';
 import { type LayerCache } from './graph/ops.js';
 import { DEFAULT_MAX_PLANS, GraphRunner, type PlannedGraph } from './graph/runner.js';
+import { stateIdentity } from './state.js';
 import type { HParams } from './hparams.js';
 import { Sequence, type EvaluateOptions, type SequenceHost } from './sequence.js';
 import { checkContextFits, scratchEstimate, type ModelFit } from './load.js';
@@ -79,6 +80,9 @@ export interface ContextModel {
   readonly fit?: ModelFit;
   /** Called when a context of this model is disposed. */
   forget?(context: Context): void;
+  /** Identifies the model in saved states (runtime/state.ts). */
+  readonly fingerprint: string;
+  readonly gguf?: { metadata: ReadonlyMap<string, unknown> };
 }
 
 /** The weight lookups a graph builder gets: a missing required weight is the file's fault. */
@@ -175,7 +179,41 @@ export class Context {
       release: (s) => {
         this.slots[s] = undefined;
       },
+      stateIdentity: () => {
+        const name = this.model.gguf?.metadata.get('general.name');
+        return stateIdentity(this.model.fingerprint, typeof name === 'string' && name ? name : this.model.path, hp, this.contextSize, this.cacheTypeK);
+      },
+      readCells: (s, n) => this.copyCells(s, n, null),
+      writeCells: (s, n, cells) => void this.copyCells(s, n, cells),
     };
+  }
+
+  /**
+   * A sequence's first n cells, out of the cache (into a new buffer) or into
+   * it (from `cells`): per layer K then V, per KV head n rows (head_dim values
+   * in the cache's type: cacheTypeK for K, f16 for V), the order runtime/state.ts writes.
+   */
+  private copyCells(slot: number, n: number, cells: Uint8Array | null): Uint8Array {
+    this.check();
+    const hp = this.model.hparams;
+    const bytes = Context.kvBytes(hp, n, this.cacheTypeK);
+    const out = cells ?? new Uint8Array(bytes);
+    if (out.length !== bytes) throw new RangeError(`${out.length} bytes of cells for ${n} tokens, expected ${bytes}`);
+    let at = 0;
+    for (const c of this.caches) {
+      for (const t of [c.k, c.v]) {
+        const rowBytes = rowSize(t.type, t.ne[0]!);
+        const block = t.ptr! + slot * rowBytes * this.contextSize * hp.n_head_kv;
+        const mem = this.model.memories[t.mem ?? 0]!;
+        for (let h = 0; h < hp.n_head_kv; h++) {
+          const view = mem.bytes(block + h * this.contextSize * rowBytes, n * rowBytes);
+          if (cells) view.set(out.subarray(at, at + view.length));
+          else out.set(view, at);
+          at += view.length;
+        }
+      }
+    }
+    return out;
   }
 
   /** KV-cache bytes of n cells for these hparams (K in cacheTypeK, V in f16). */

@@ -4,7 +4,8 @@ export { loadModel, Model, type LoadModelOptions, type ModelSource } from './mod
 export { Context, type BatchItem, type ContextOptions, type EvaluateOptions, type GenerateOptions } from './context.js';
 export { Sequence, type SequenceEvaluation } from './sequence.js';
 export { grammarFromOptions, tokenLoop, type StopReason, type TokenLoopOptions, type LoopToken, type LoopEnd } from './generate.js';
-export { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from './errors.js';
+export { ChatTemplateError, DownloadError, StateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from './errors.js';
+export type { PullProgress } from './hub/index.js';
 export type { LoadProgress, TensorByteSource } from './load.js';
 export type { HParams } from './hparams.js';
 export type { SamplerOptions } from './sample/index.js';

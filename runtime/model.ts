@@ -19,7 +19,10 @@ import { printable } from './terminal/printable.js';
 import { planShards, type ShardPlan } from './shards.js';
 import { repackWeights } from './repack.js';
 import { LoraAdapters, type LoraAdapterOptions } from './lora.js';
+import { loraFingerprint, modelFingerprint } from './state.js';
 import { Tokenizer, type TokenizeOptions } from './tokenizer/index.js';
+import { looksLikeModelName } from './hub/names.js';
+import type { PullProgress } from './hub/index.js';
 
 export interface LoadModelOptions {
   /** Called as tensor bytes arrive. */
@@ -53,6 +56,12 @@ export interface LoadModelOptions {
   lora?: readonly LoraAdapterOptions[];
   /** The K cache type contexts will use, for the fit check (ContextOptions.cacheTypeK). Default 'f16'. */
   cacheTypeK?: KvCacheType;
+  /**
+   * Download progress when the source is a model name (hf:user/repo:QUANT,
+   * hf:user/repo/file.gguf, user/repo:QUANT, an https URL): the files are
+   * fetched into the cache first (runtime/hub). Default: none.
+   */
+  onDownload?: (p: PullProgress) => void;
 }
 
 const alignUp = (n: number) => Math.ceil(n / 64) * 64;
@@ -79,6 +88,8 @@ export class Model {
     private readonly shards: ShardPlan,
     /** What a new context's KV cache is counted against (runtime/load.ts checkContextFits). */
     readonly fit: ModelFit,
+    /** Identifies the model in saved sequence states (runtime/state.ts). */
+    readonly fingerprint: string,
   ) {
     this.kernels = memories[0]!;
   }
@@ -86,6 +97,12 @@ export class Model {
   /** From a path (Node; split models are found by name), or byte sources: one file or every shard. */
   static async load(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
     intOption('contextSize', options.contextSize, 1, MAX_INT32);
+    if (typeof source === 'string' && looksLikeModelName(source)) {
+      // Node only: fetched into the cache (or found there), then loaded from the path
+      const hubModule = './hub/index.js';
+      const hub = (await import(/* @vite-ignore */ hubModule)) as typeof import('./hub/index.js');
+      source = await hub.resolveModel(source, { signal: options.signal, onProgress: options.onDownload, onNotice: options.onWarning });
+    }
     const byteSources = typeof source === 'string' ? undefined : Array.isArray(source) ? source : [source as TensorByteSource];
     const gguf = byteSources ? await readSourcesHeader(byteSources) : await readGGUF(source as string);
     const path = typeof source === 'string' ? source : gguf.file;
@@ -129,11 +146,13 @@ export class Model {
     const byName = byteSources && new Map(byteSources.map((s) => [s.name, s]));
     const memoryOf = (name: string) => shards.memoryOf.get(name) ?? 0;
     const { weights: loaded, regions } = await loadWeights(memories, sources, memoryOf, options.onProgress, options.signal, byName);
+    // before repacking: a saved state names the model, not how its weights sit in memory
+    const fingerprint = modelFingerprint(gguf, memories, loaded);
     const weights = options.repack === false ? loaded : repackWeights(memories, loaded);
     const perMemory = new Array<number>(shards.count).fill(0);
     for (const t of sources) perMemory[memoryOf(t.name)] += alignUp(t.bytes);
     const fit: ModelFit = { machineBytes, memoryBytes, weightBytes: perMemory };
-    if (!options.lora?.length) return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards, fit);
+    if (!options.lora?.length) return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards, fit, fingerprint);
     let lora: LoraAdapters;
     try {
       lora = await LoraAdapters.load(options.lora, { path, arch: String(arch), memories, weight: (n) => weights.get(n) });
@@ -141,7 +160,9 @@ export class Model {
       for (const { mem, ptr } of regions) memories[mem]!.free(ptr);
       throw e;
     }
-    return new Model(path, gguf, memories, hparams, tokenizer, lora.wrap(build), weights, [...regions, ...lora.regions], shards, fit);
+    // adapters change what the cells hold: they are part of the identity
+    const withLora = loraFingerprint(fingerprint, options.lora);
+    return new Model(path, gguf, memories, hparams, tokenizer, lora.wrap(build), weights, [...regions, ...lora.regions], shards, fit, withLora);
   }
 
   /** The memory holding layer il's weights, where its KV cache goes too. */

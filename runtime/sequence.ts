@@ -18,6 +18,7 @@
 // then need a checkpoint or a re-evaluation from the start, as llama.cpp does.
 import { type BatchPart } from './batch.js';
 import { generateTokens, type GenerateOptions } from './generate.js';
+import { decodeState, encodeState, readStateFile, writeStateFile, type StateIdentity } from './state.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
 export interface EvaluateOptions {
@@ -43,6 +44,11 @@ export interface SequenceHost {
   /** Evaluates parts of one or several sequences (runtime/batch.ts evaluateParts); each part's logits. */
   evaluate(parts: readonly BatchPart[]): Float32Array[];
   release(slot: number): void;
+  /** What a saved state must match to load here (model, context size, cache shape). */
+  stateIdentity(): StateIdentity;
+  /** The slot's first n KV cells, or writes them (runtime/state.ts's order). */
+  readCells(slot: number, n: number): Uint8Array;
+  writeCells(slot: number, n: number, cells: Uint8Array): void;
 }
 
 export class Sequence {
@@ -156,6 +162,37 @@ export class Sequence {
   generate(prompt: string | readonly number[], options: GenerateOptions = {}): AsyncGenerator<string, void, undefined> {
     this.check();
     return generateTokens(this, this.host.tokenizer, prompt, options);
+  }
+
+  /**
+   * The sequence's tokens and KV cells as bytes (runtime/state.ts): restoring
+   * them in another process, on the same model and context size, continues
+   * with the bits of never having stopped.
+   */
+  stateBytes(): Uint8Array {
+    this.check();
+    return encodeState(this.host.stateIdentity(), this.held, this.host.readCells(this.slot, this.held.length));
+  }
+
+  /** Replaces what the sequence holds with a saved state; a StateError when it was saved for another model or context size. */
+  restoreState(bytes: Uint8Array, file?: string): void {
+    this.check();
+    const { tokens, cells } = decodeState(bytes, this.host.stateIdentity(), file);
+    for (const id of tokens) {
+      if (id < 0 || id >= this.host.nVocab) throw new RangeError(`restoreState: token id ${id} is outside the vocabulary`);
+    }
+    this.host.writeCells(this.slot, tokens.length, cells);
+    this.held = [...tokens];
+  }
+
+  /** Writes stateBytes() to a file (Node), atomically: a temporary file renamed into place. */
+  async saveState(file: string): Promise<void> {
+    await writeStateFile(file, this.stateBytes());
+  }
+
+  /** Reads a file written by saveState (Node); see restoreState. */
+  async loadState(file: string): Promise<void> {
+    this.restoreState(await readStateFile(file), file);
   }
 
   /** Gives the sequence's cells back to its context. */

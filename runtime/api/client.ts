@@ -4,8 +4,9 @@ import type { ChatMessage } from '../chat/types.js';
 import type { ChatCreated, FileDescriptor, LoadedInfo, SendDone } from './protocol.js';
 import { intOption, MAX_INT32, MAX_THREADS, numberOption } from '../options.js';
 import { Connection } from './spawn.js';
+import { DownloadError } from '../errors.js';
 import type {
-  Chat, ChatOptions, ChatReply, ChatResult, EmbedOptions, LoadModelOptions, Model, ModelFile, ModelInfo, ModelSource, SamplingOptions, SendOptions,
+  Chat, ChatOptions, ChatReply, ChatResult, EmbedOptions, SavedChatState, LoadModelOptions, Model, ModelFile, ModelInfo, ModelSource, SamplingOptions, SendOptions,
 } from './types.js';
 
 const isNode = () => !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
@@ -28,6 +29,9 @@ async function fileUrlToPath(u: URL): Promise<string> {
 async function describe(f: ModelFile, index: number, transfer: Transferable[]): Promise<FileDescriptor> {
   if (typeof f === 'string') {
     if (/^(https?|blob|data):/i.test(f)) return { kind: 'url', url: f };
+    if (/^hf:/i.test(f) && !isNode()) {
+      throw new DownloadError(`loadModel("${f}"): hf: names are fetched into a cache in Node only for now; in a browser pass the file's URL (https://huggingface.co/user/repo/resolve/main/file.gguf)`, f);
+    }
     if (/^file:/i.test(f)) return describe(new URL(f), index, transfer);
     if (isNode()) return { kind: 'path', path: f };
     // a page's relative URL: the worker's base differs, so resolve it here
@@ -66,6 +70,7 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
     { type: 'load', files, options: { threads: options.threads, contextSize: options.contextSize, memoryBytes: options.memoryBytes, lora: options.lora?.map((l) => ({ ...l })) } },
     {
       onProgress: options.onProgress && ((loadedBytes, totalBytes) => options.onProgress!({ loadedBytes, totalBytes })),
+      onDownload: options.onDownload,
       onWarning: options.onWarning,
     },
     transfer,
@@ -222,6 +227,16 @@ class HostedChat implements Chat {
   async contextTokens(): Promise<number[]> {
     if (this.disposed) throw new RangeError('the chat is disposed');
     return this.conn.request<number[]>({ type: 'chat.tokens', chat: this.chat }).done;
+  }
+
+  async saveState(): Promise<SavedChatState> {
+    if (this.disposed) throw new RangeError('the chat is disposed');
+    return this.conn.request<SavedChatState>({ type: 'chat.saveState', chat: this.chat }).done;
+  }
+
+  async loadState(saved: SavedChatState): Promise<void> {
+    if (this.disposed) throw new RangeError('the chat is disposed');
+    this.messages = await this.conn.request<ChatMessage[]>({ type: 'chat.loadState', chat: this.chat, saved }).done;
   }
 
   async reset(): Promise<void> {

@@ -5,10 +5,12 @@ import { GGUFError, GGUFIncompleteError } from '../../formats/gguf/errors.js';
 import { GrammarError, JsonSchemaError } from '../../formats/grammar/errors.js';
 import { IMatrixError } from '../../formats/imatrix/errors.js';
 import type { ChatMessage } from '../chat/types.js';
-import { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from '../errors.js';
+import { ChatTemplateError, DownloadError, ModelError, ModelTooLargeError, StateError, ThreadError, UnsupportedError } from '../errors.js';
 import { TokenizerError } from '../tokenizer/errors.js';
 import { KernelArgsError, KernelTableError } from '../../wasm/kernel-table.js';
-import type { ChatOptions, ChatResult, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions, SendOptions } from './types.js';
+import type {
+  ChatOptions, ChatResult, DownloadProgress, SavedChatState, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions, SendOptions,
+} from './types.js';
 
 /** A model file as it crosses to the host (paths and URLs as strings). */
 export type FileDescriptor =
@@ -27,6 +29,8 @@ export type Request =
   | { type: 'chat.reset'; id: number; chat: number }
   | { type: 'chat.tokens'; id: number; chat: number }
   | { type: 'chat.dispose'; id: number; chat: number }
+  | { type: 'chat.saveState'; id: number; chat: number }
+  | { type: 'chat.loadState'; id: number; chat: number; saved: SavedChatState }
   | { type: 'embed'; id: number; texts: string[]; options: EmbedOptions }
   | { type: 'tokenize'; id: number; text: string; options: { addSpecial?: boolean; special?: boolean } }
   | { type: 'detokenize'; id: number; ids: number[] }
@@ -62,6 +66,7 @@ export interface SerializedError {
 
 export type Reply =
   | { type: 'progress'; id: number; loadedBytes: number; totalBytes: number }
+  | { type: 'download'; id: number; progress: DownloadProgress }
   | { type: 'warning'; id: number; message: string }
   | { type: 'text'; id: number; text: string }
   | { type: 'ok'; id: number; value?: unknown }
@@ -92,7 +97,7 @@ export function serializeError(err: unknown, depth = 0): SerializedError {
  */
 export const ERROR_CLASSES: Readonly<Record<string, { prototype: Error }>> = {
   ModelError, ModelTooLargeError, UnsupportedError, ThreadError, ChatTemplateError, TokenizerError, GGUFError, GGUFIncompleteError, IMatrixError,
-  KernelTableError, KernelArgsError, GrammarError, JsonSchemaError,
+  KernelTableError, KernelArgsError, GrammarError, JsonSchemaError, DownloadError, StateError,
   RangeError, TypeError, SyntaxError,
 };
 

@@ -7,6 +7,7 @@ import { mixNames } from '../../formats/synthetic/mix.js';
 import {
   BENCH_DEFAULTS, benchFile, benchParams, createPrinter, defaultThreads, OUTPUT_FORMATS, parseIntList, type OutputFormat,
 } from '../bench/index.js';
+import { modelArgument } from './pull.js';
 
 export const benchUsage = `Usage: run-gguf bench [options] <model.gguf>...
        run-gguf bench [options] --synthetic SHAPE:TYPE
@@ -132,7 +133,7 @@ export async function runBench(args: string[]): Promise<number> {
   const progress = values.progress ? (msg: string) => process.stderr.write(`run-gguf bench: ${msg}\n`) : undefined;
   const memoryMib = values['memory-mib'] === undefined ? undefined : positiveInt(values['memory-mib'], 'memory-mib', 4096);
   for (const path of models) {
-    await benchFile(path, params, {
+    await benchFile(await modelArgument(path), params, {
       onProgress: progress,
       onResult: (r) => process.stdout.write(printer.test(r)),
     }, memoryMib === undefined ? undefined : memoryMib * 1024 ** 2);

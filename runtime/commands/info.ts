@@ -8,6 +8,7 @@ import {
   type GGUFArray, type GGUFFile, type GGUFKV, type GGUFTypedValue, type GGUFValue,
 } from '../../formats/index.js';
 import { architectureInfo, architectureJSON, architectureText } from './info-hparams.js';
+import { modelArgument } from './pull.js';
 
 export const infoUsage = `Usage: run-gguf info <model.gguf> [--json]
 
@@ -38,7 +39,7 @@ export async function runInfo(args: string[]): Promise<number> {
     console.error(infoUsage);
     return 2;
   }
-  const file = await readGGUF(positionals[0]);
+  const file = await readGGUF(await modelArgument(positionals[0]!));
   for (const w of file.warnings) console.error(`warning: ${w}`);
   process.stdout.write(values.json ? `${JSON.stringify(infoJSON(file), null, 2)}\n` : infoText(file));
   return 0;
