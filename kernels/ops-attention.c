@@ -73,10 +73,11 @@ ALWAYS_INLINE void scores_chunk(const float* qr, int hd4, const uint16_t* kg, in
   }
 }
 
-// o_r = sum_j p_r[j] v_j for R heads (p_r = sc + r*sc_stride), V rows from f16.
+// o_r = sum_j p_r[j] v_j for R heads (p_r = sc + r*sc_stride), V rows from f16,
+// v_row elements apart (the first head_dim of each are read).
 // 8 output dims at a time stay in registers for the whole pass over j; each
 // output element is summed over j in order, in f32.
-ALWAYS_INLINE void pv_chunk(const float* sc, int sc_stride, const uint16_t* vg, int head_dim, int n,
+ALWAYS_INLINE void pv_chunk(const float* sc, int sc_stride, const uint16_t* vg, int head_dim, int v_row, int n,
                             float* o, int o_stride, const int R) {
   int d = 0;
   for (; d + 8 <= head_dim; d += 8) {
@@ -84,7 +85,7 @@ ALWAYS_INLINE void pv_chunk(const float* sc, int sc_stride, const uint16_t* vg, 
     for (int r = 0; r < R; r++) a0[r] = a1[r] = wasm_f32x4_splat(0.0f);
     for (int j = 0; j < n; j++) {
       v128_t lo, hi;
-      ops_f16x8_to_f32x4x2(wasm_v128_load(vg + (size_t)j * head_dim + d), &lo, &hi, 0);
+      ops_f16x8_to_f32x4x2(wasm_v128_load(vg + (size_t)j * v_row + d), &lo, &hi, 0);
       for (int r = 0; r < R; r++) {
         const v128_t p = wasm_f32x4_splat(sc[r * sc_stride + j]);
         a0[r] = wasm_f32x4_add(a0[r], wasm_f32x4_mul(p, lo));
@@ -99,7 +100,7 @@ ALWAYS_INLINE void pv_chunk(const float* sc, int sc_stride, const uint16_t* vg, 
   for (; d < head_dim; d++)
     for (int r = 0; r < R; r++) {
       float a = 0.0f;
-      for (int j = 0; j < n; j++) a += sc[r * sc_stride + j] * fp16_to_fp32(vg[(size_t)j * head_dim + d]);
+      for (int j = 0; j < n; j++) a += sc[r * sc_stride + j] * fp16_to_fp32(vg[(size_t)j * v_row + d]);
       o[r * o_stride + d] = a;
     }
 }
@@ -158,11 +159,15 @@ static void softmax_f16_probs(float* sc, int n, float kq_scale, float softcap, c
 
 // void attention_f16kv(const float* q, const uint16_t* k, const uint16_t* v, float* out,
 //                      const int32_t* pos, int n_tokens, int n_head, int n_head_kv,
-//                      int head_dim, int q_stride, int n_kv, int n_ctx, float kq_scale,
-//                      float softcap, int n_swa, const float* sinks, void* wdata, int ith, int nth)
+//                      int head_dim, int head_dim_v, int v_row, int q_stride, int n_kv, int n_ctx,
+//                      float kq_scale, float softcap, int n_swa, const float* sinks, void* wdata,
+//                      int ith, int nth)
 // q: f32, token t's head h at q + t*q_stride + h*head_dim (q_stride in floats).
-// k, v: f16 caches [n_head_kv][n_ctx][head_dim]; cells 0..n_kv-1 may be read.
-// out: f32 [n_tokens][n_head][head_dim].
+// k: f16 cache [n_head_kv][n_ctx][head_dim]; v: f16 [n_head_kv][n_ctx][v_row],
+// of whose rows the first head_dim_v are V (v_row = head_dim_v for a cache of
+// its own; multi-head latent attention reads V as the first kv_lora_rank
+// values of each K row: v = k, v_row = head_dim). Cells 0..n_kv-1 may be read.
+// out: f32 [n_tokens][n_head][head_dim_v].
 // pos: int32[n_tokens]: token t sees cells j <= pos[t] (and j > pos[t] - n_swa
 // when n_swa > 0); pos NULL: non-causal, every token sees cells 0..n_kv-1.
 // Query head h reads kv head h / (n_head / n_head_kv) (n_head a multiple of n_head_kv).
@@ -174,8 +179,9 @@ static void softmax_f16_probs(float* sc, int n, float kq_scale, float softcap, c
 // round-robin so causal prefill (later tokens see more) stays balanced.
 void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* v, float* out,
                              const int32_t* pos, int n_tokens, int n_head, int n_head_kv,
-                             int head_dim, int q_stride, int n_kv, int n_ctx, float kq_scale,
-                             float softcap, int n_swa, const float* sinks, void* wdata, int ith, int nth) {
+                             int head_dim, int head_dim_v, int v_row, int q_stride, int n_kv, int n_ctx,
+                             float kq_scale, float softcap, int n_swa, const float* sinks, void* wdata,
+                             int ith, int nth) {
   const int n_rep = n_head / n_head_kv;
   const int hd4 = round4(head_dim);
   float* w = (float*)wdata + attn_wfloats(n_head, n_head_kv, head_dim, n_kv) * ith;
@@ -185,7 +191,7 @@ void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* 
 
   for (int u = ith; u < n_tokens * n_head_kv; u += nth) {
     const int t = u / n_head_kv, g = u % n_head_kv;
-    float* o = out + ((size_t)t * n_head + (size_t)g * n_rep) * head_dim;
+    float* o = out + ((size_t)t * n_head + (size_t)g * n_rep) * head_dim_v;
 
     int lo = 0, hi = n_kv - 1;
     if (pos) {
@@ -194,12 +200,12 @@ void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* 
       if (n_swa > 0 && p - n_swa + 1 > lo) lo = p - n_swa + 1;
     }
     if (hi < lo) {  // nothing visible (only by misuse): zeros rather than nan
-      memset(o, 0, (size_t)n_rep * head_dim * sizeof(float));
+      memset(o, 0, (size_t)n_rep * head_dim_v * sizeof(float));
       continue;
     }
     const int n = hi - lo + 1;
     const uint16_t* kg = k + ((size_t)g * n_ctx + lo) * head_dim;
-    const uint16_t* vg = v + ((size_t)g * n_ctx + lo) * head_dim;
+    const uint16_t* vg = v + ((size_t)g * n_ctx + lo) * v_row;
 
     // q rows rounded to f16, as ggml's mul_mat converts them for f16 K
     for (int r = 0; r < n_rep; r++) {
@@ -219,10 +225,10 @@ void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* 
       else scores_chunk(qr + r0 * hd4, hd4, kg, head_dim, n, s, sc_stride, 1);
       for (int r = 0; r < R; r++)
         softmax_f16_probs(s + r * sc_stride, n, kq_scale, softcap, sinks ? sinks + g * n_rep + r0 + r : NULL);
-      float* oc = o + (size_t)r0 * head_dim;
-      if (R == 4) pv_chunk(s, sc_stride, vg, head_dim, n, oc, head_dim, 4);
-      else if (R == 2) pv_chunk(s, sc_stride, vg, head_dim, n, oc, head_dim, 2);
-      else pv_chunk(s, sc_stride, vg, head_dim, n, oc, head_dim, 1);
+      float* oc = o + (size_t)r0 * head_dim_v;
+      if (R == 4) pv_chunk(s, sc_stride, vg, head_dim_v, v_row, n, oc, head_dim_v, 4);
+      else if (R == 2) pv_chunk(s, sc_stride, vg, head_dim_v, v_row, n, oc, head_dim_v, 2);
+      else pv_chunk(s, sc_stride, vg, head_dim_v, v_row, n, oc, head_dim_v, 1);
       r0 += R;
     }
   }

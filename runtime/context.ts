@@ -11,7 +11,7 @@ import type { GenerateOptions } from './generate.js';
 import type { Tensor } from './graph/graph.js';
 import { MAX_THREADS, type LayerCache } from './graph/ops.js';
 import { GraphRunner, type PlannedGraph } from './graph/runner.js';
-import type { HParams } from './hparams.js';
+import { isMla, type HParams } from './hparams.js';
 import { Sequence, type EvaluateOptions, type SequenceHost } from './sequence.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
@@ -97,7 +97,9 @@ export class Context {
       };
       for (let il = 0; il < hp.n_layer; il++) {
         const mem = model.layerMemory(il);
-        this.caches.push({ k: mk(`cache_k_l${il}`, hp.n_embd_head_k, mem), v: mk(`cache_v_l${il}`, hp.n_embd_head_v, mem), nCtx: this.contextSize });
+        const k = mk(`cache_k_l${il}`, hp.n_embd_head_k, mem);
+        // MLA's one cache row per token holds V too (ops.attention reads V inside K)
+        this.caches.push({ k, v: isMla(hp) ? k : mk(`cache_v_l${il}`, hp.n_embd_head_v, mem), nCtx: this.contextSize });
       }
       this.idsPtr = this.alloc(this.batchSize * 4);
       this.posPtr = this.alloc(this.batchSize * 4);
@@ -120,7 +122,7 @@ export class Context {
 
   /** KV-cache bytes of n cells for these hparams. */
   static kvBytes(hp: HParams, n: number): number {
-    return hp.n_layer * hp.n_head_kv * n * (hp.n_embd_head_k + hp.n_embd_head_v) * 2;
+    return hp.n_layer * hp.n_head_kv * n * (hp.n_embd_head_k + (isMla(hp) ? 0 : hp.n_embd_head_v)) * 2;
   }
 
   private alloc(bytes: number, mem = 0): number {

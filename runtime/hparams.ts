@@ -46,6 +46,22 @@ export interface HParams {
   n_layer_dense_lead: number;
   /** interleave_moe_layer_step: every n-th layer is MoE (ernie4_5-moe); 0 when absent. */
   n_moe_layer_step: number;
+  /** Experts every token runs besides the routed ones (expert_shared_count); 0 when absent. */
+  n_expert_shared: number;
+  /** expert_weights_scale: the routed experts' weights times this (0 or 1: unscaled). */
+  expert_weights_scale: number;
+  /** expert_weights_norm: the chosen experts' weights divided by their sum. */
+  expert_weights_norm: boolean;
+  /** expert_gating_func with llama.cpp's enum (0 none: the architecture's default, 1 softmax, 2 sigmoid, 3 softmax of the top k, 4 sqrt(softplus)). */
+  expert_gating_func: number;
+  /** Multi-head latent attention (deepseek2): attention.q_lora_rank (0: a plain attn_q) and kv_lora_rank; 0 when absent. */
+  n_lora_q: number;
+  n_lora_kv: number;
+  /** attention.key_length_mla / value_length_mla: a head's q·k and V widths once decompressed; 0 when absent (not MLA). */
+  n_embd_head_k_mla: number;
+  n_embd_head_v_mla: number;
+  /** attention.temperature_length (the attention temperature's floor, deepseek2); 0 when absent. */
+  n_attn_temp_floor_scale: number;
   /** Rows of token_types.weight (tokenizer.ggml.token_type_count); BERT's two sentence types when absent. */
   n_token_types: number;
   /** Granite's multipliers (logit_scale, residual_scale, embedding_scale, attention.scale); 0 = none. */
@@ -87,11 +103,12 @@ function num(v: unknown): number | undefined {
  * with log_mul 1 rope's magnitude is unscaled). Otherwise the file's
  * yarn_attn_factor (1 when absent).
  */
-function yarnAttnFactor(type: RopeScalingType, factor: number, logMul: number, fromFile: number): number {
+function yarnAttnFactor(type: RopeScalingType, factor: number, logMul: number, fromFile: number, deepseek2 = false): number {
   if (type !== 'yarn' || logMul === 0 || !factor) return fromFile;
   const f = Math.fround(factor);
   const mscale = (m: number) => (f <= 1 ? 1 : Math.fround(Math.fround(0.1 * Math.fround(m) * Math.fround(Math.log(f))) + 1));
-  const ratio = Math.fround(mscale(1) / mscale(logMul));
+  // llama.cpp takes deepseek2's mscale equal to mscale_all_dim (DeepSeek-V2's config has both 0.707): a ratio of 1
+  const ratio = deepseek2 ? 1 : Math.fround(mscale(1) / mscale(logMul));
   return Math.fround(ratio * Math.fround(1 / Math.fround(1 + Math.fround(0.1 * Math.fround(Math.log(f))))));
 }
 
@@ -109,7 +126,10 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
 
   const n_embd = req('embedding_length');
   const n_head = req('attention.head_count');
-  if (n_head <= 0 || n_embd % n_head !== 0) {
+  // the head size defaults to n_embd / n_head; files that give key_length and
+  // value_length (GLM-4.7-Flash: 2048 over 20 heads) need no such multiple
+  const headSizesGiven = num(get(key('attention.key_length'))) !== undefined && num(get(key('attention.value_length'))) !== undefined;
+  if (n_head <= 0 || (!headSizesGiven && n_embd % n_head !== 0)) {
     throw new ModelError(`${key('embedding_length')} = ${n_embd} is not a multiple of ${key('attention.head_count')} = ${n_head}`, file);
   }
   const n_head_kv = opt('attention.head_count_kv', n_head);
@@ -130,6 +150,9 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
   if (factor && scalingName === undefined && opt('rope.scale_linear', 0)) rope_scaling_type = 'linear';
 
   const finetuned = num(get(key('rope.scaling.finetuned')));
+  // deepseek2's converter writes 0.1 * mscale_all_dim, which llama.cpp's loader divides back out
+  const deepseek2 = arch === 'deepseek2';
+  const logMul = deepseek2 ? Math.fround(Math.fround(opt('rope.scaling.yarn_log_multiplier', 0)) / Math.fround(0.1)) : opt('rope.scaling.yarn_log_multiplier', 0);
   // llama.cpp asserts these at load; a router choosing none or more than it has cannot run
   if (opt('expert_count', 0) > 0 && !(opt('expert_used_count', 0) >= 1 && opt('expert_used_count', 0) <= opt('expert_count', 0))) {
     throw new ModelError(`${key('expert_used_count')} = ${String(get(key('expert_used_count')))} must be 1..${key('expert_count')} = ${opt('expert_count', 0)}`, file, key('expert_used_count'));
@@ -155,10 +178,10 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
     // llama.cpp's context default: ext_factor 1 for yarn, 0 otherwise
     yarn_ext_factor: rope_scaling_type === 'yarn' ? 1 : 0,
     // times rope.scaling.attn_factor, as llama.cpp folds it in for every architecture (phi3 longrope writes it)
-    yarn_attn_factor: yarnAttnFactor(rope_scaling_type, factor, opt('rope.scaling.yarn_log_multiplier', 0), opt('rope.scaling.yarn_attn_factor', 1)) * opt('rope.scaling.attn_factor', 1),
+    yarn_attn_factor: yarnAttnFactor(rope_scaling_type, factor, logMul, opt('rope.scaling.yarn_attn_factor', 1), deepseek2) * opt('rope.scaling.attn_factor', 1),
     yarn_beta_fast: opt('rope.scaling.yarn_beta_fast', 32),
     yarn_beta_slow: opt('rope.scaling.yarn_beta_slow', 1),
-    rope_yarn_log_mul: opt('rope.scaling.yarn_log_multiplier', 0),
+    rope_yarn_log_mul: logMul,
     f_attn_temp_scale: opt('attention.temperature_scale', 0),
     n_expert: opt('expert_count', 0),
     n_expert_used: opt('expert_used_count', 0),
@@ -166,6 +189,15 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
     n_ff_shexp: opt('expert_shared_feed_forward_length', 0),
     n_layer_dense_lead: opt('leading_dense_block_count', 0),
     n_moe_layer_step: opt('interleave_moe_layer_step', 0),
+    n_expert_shared: opt('expert_shared_count', 0),
+    expert_weights_scale: opt('expert_weights_scale', 0),
+    expert_weights_norm: opt('expert_weights_norm', 0) !== 0,
+    expert_gating_func: opt('expert_gating_func', 0),
+    n_lora_q: opt('attention.q_lora_rank', 0),
+    n_lora_kv: opt('attention.kv_lora_rank', 0),
+    n_embd_head_k_mla: opt('attention.key_length_mla', 0),
+    n_embd_head_v_mla: opt('attention.value_length_mla', 0),
+    n_attn_temp_floor_scale: opt('attention.temperature_length', 0),
     n_token_types: num(get('tokenizer.ggml.token_type_count')) ?? 2,
     f_logit_scale: opt('logit_scale', 0),
     f_residual_scale: opt('residual_scale', 0),
@@ -181,4 +213,13 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
     pooling_type: opt('pooling_type', 0),
     causal_attn: opt('attention.causal', 1) !== 0,
   };
+}
+
+/**
+ * Multi-head latent attention with its compressed cache (llama.cpp's
+ * is_mla()): the file gives the decompressed head sizes, and each token's
+ * cache row is key_length = kv_lora_rank + n_rot wide, with V read from it.
+ */
+export function isMla(hp: HParams): boolean {
+  return hp.n_embd_head_k_mla > 0 && hp.n_embd_head_v_mla > 0;
 }

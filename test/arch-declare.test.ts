@@ -13,6 +13,7 @@ import * as assert from 'uvu/assert';
 import { GGMLType } from '../formats/ggml-types.js';
 import { writeGGUF, type GGUFWriteSpec } from '../formats/gguf/index.js';
 import { BERT_SHAPES, bertModelSpec } from '../formats/synthetic/bert.js';
+import { DEEPSEEK2_SHAPES, deepseek2ModelSpec } from '../formats/synthetic/deepseek2.js';
 import { ERNIE_SHAPES, ernieModelSpec } from '../formats/synthetic/ernie.js';
 import { GEMMA_SHAPES, gemmaModelSpec } from '../formats/synthetic/gemma.js';
 import { GPT_OSS_SHAPES, gptOssModelSpec } from '../formats/synthetic/gpt-oss.js';
@@ -59,6 +60,7 @@ const FAMILIES: { name: string; spec: () => GGUFWriteSpec; encoder?: boolean; co
   { name: 'falcon 40B', spec: () => layerNormModelSpec({ ...ln('falcon-tiny'), n_head_kv: 2, attnNorm2: true }, F32) },
   ...Object.entries(BERT_SHAPES).map(([name, s]) => ({ name, spec: () => bertModelSpec(s, F32), encoder: true })),
   ...Object.entries(GPT_OSS_SHAPES).map(([name, s]) => ({ name, spec: () => gptOssModelSpec(s, F32) })),
+  ...Object.entries(DEEPSEEK2_SHAPES).map(([name, s]) => ({ name, spec: () => deepseek2ModelSpec(s, F32) })),
 ];
 
 /** The architecture's own graph, noting every weight it reads (w() and the wOpt() hits). */

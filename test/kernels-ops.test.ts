@@ -325,7 +325,7 @@ function runAttention(c: AttnCase, q: Float32Array, k: Uint16Array, v: Uint16Arr
   const pw = alloc(3 * wsize);
   const psk = c.sinks ? put(c.sinks) : 0;
   return asF32(runSplits(`attention ${JSON.stringify({ ...c, sinks: undefined })}`, po, 4 * n, (ith, nth) =>
-    fn('attention_f16kv')(pq, pk, pv, po, ppos, c.nTokens, c.nHead, c.nHeadKv, c.headDim, c.nHead * c.headDim,
+    fn('attention_f16kv')(pq, pk, pv, po, ppos, c.nTokens, c.nHead, c.nHeadKv, c.headDim, c.headDim, c.headDim, c.nHead * c.headDim,
       c.nKv, c.nCtx, c.kqScale, c.softcap, c.nSwa, psk, pw, ith, nth)));
 }
 

@@ -72,9 +72,10 @@ export interface MoeOptions {
   /**
    * llama.cpp's gating function: 'softmax' over all experts, then the top k
    * (default); 'softmax-weight' picks the top k router logits and takes the
-   * softmax of those k only (gpt-oss's SOFTMAX_WEIGHT).
+   * softmax of those k only (gpt-oss's SOFTMAX_WEIGHT); 'sigmoid' of each
+   * logit on its own (GLM-4.x, DeepSeek V3).
    */
-  gating?: 'softmax' | 'softmax-weight';
+  gating?: 'softmax' | 'softmax-weight' | 'sigmoid';
   /** The experts' GLU: SwiGLU (default) or gpt-oss's clamped swiglu_oai (alpha 1.702, limit 7). */
   act?: 'silu' | 'swiglu-oai';
 }
@@ -103,7 +104,7 @@ export function buildMoeFfn(c: BuildContext, il: number, cur: Tensor, opts: MoeO
     weights = ops.softMax(chosen, `ffn_moe_weights_softmax-${il}`);
     if (opts.normWeights || (opts.weightsScale ?? 0) !== 0) throw new RangeError('softmax-weight gating: the weights are already a softmax');
   } else {
-    const probs = ops.softMax(logits, `ffn_moe_probs-${il}`);
+    const probs = opts.gating === 'sigmoid' ? ops.sigmoid(logits, `ffn_moe_probs-${il}`) : ops.softMax(logits, `ffn_moe_probs-${il}`);
     // a per-expert selection bias (exp_probs_b, DeepSeek V3's and ERNIE 4.5's
     // e_score_correction) moves which experts are chosen, not their weights
     const bias = c.wOpt(`${p}.exp_probs_b.bias`);

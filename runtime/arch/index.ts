@@ -2,6 +2,7 @@
 // tensors its files hold. Adding an architecture is one file in this folder
 // and one line here.
 import { bert } from './bert.js';
+import { deepseek2 } from './deepseek2.js';
 import type { Architecture } from './declare.js';
 import { ernie4_5, ernie4_5moe } from './ernie4_5.js';
 import { falcon } from './falcon.js';
@@ -46,6 +47,7 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   mistral3,
   ernie4_5,
   'ernie4_5-moe': ernie4_5moe,
+  deepseek2,
   bert, // encoders: model.embed(), no LM head
   'nomic-bert': bert,
 };
