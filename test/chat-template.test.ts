@@ -63,6 +63,11 @@ for (const t of PUBLISHED_TEMPLATES) {
         // opening and leaves the <think> to its thought segment
         assert.ok(open.startsWith(oracleOpen), `generation prompt starts as the wrapper's: ${JSON.stringify(oracleOpen.slice(-40))}`);
         assert.ok(open.endsWith('<｜Assistant｜><think>\n'));
+      } else if (t.detects === 'deepseek2') {
+        // the wrapper cuts an empty "Assistant: " + eos turn after its space; the
+        // template's own generation prompt is "Assistant:" (llama.cpp's deepseek2 format too)
+        assert.is(`${open} `, oracleOpen, `with generation prompt (system: ${withSystem})`);
+        assert.ok(open.endsWith('Assistant:'));
       } else {
         assert.is(open, oracleOpen, `with generation prompt (system: ${withSystem})`);
       }
