@@ -60,6 +60,10 @@ export interface HParams {
   /** attention.key_length_mla / value_length_mla: a head's q·k and V widths once decompressed; 0 when absent (not MLA). */
   n_embd_head_k_mla: number;
   n_embd_head_v_mla: number;
+  /** nextn_predict_layers: the last block_count layers that are multi-token-prediction heads, not run for the next token (glm4moe); 0 when absent. */
+  n_layer_nextn: number;
+  /** rope.dimension_sections (multimodal rope); all 0 when absent. */
+  rope_sections: number[];
   /** attention.temperature_length (the attention temperature's floor, deepseek2); 0 when absent. */
   n_attn_temp_floor_scale: number;
   /** Rows of token_types.weight (tokenizer.ggml.token_type_count); BERT's two sentence types when absent. */
@@ -110,6 +114,13 @@ function yarnAttnFactor(type: RopeScalingType, factor: number, logMul: number, f
   // llama.cpp takes deepseek2's mscale equal to mscale_all_dim (DeepSeek-V2's config has both 0.707): a ratio of 1
   const ratio = deepseek2 ? 1 : Math.fround(mscale(1) / mscale(logMul));
   return Math.fround(ratio * Math.fround(1 / Math.fround(1 + Math.fround(0.1 * Math.fround(Math.log(f))))));
+}
+
+/** rope.dimension_sections as numbers (an array, or one value), [] when absent. */
+function ropeSections(v: unknown): number[] {
+  if (v === undefined) return [];
+  const list: unknown[] = Array.isArray(v) ? v : ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : [v];
+  return list.map((x) => num(x) ?? 0);
 }
 
 /** Reads hparams; `file` names the model in errors. */
@@ -198,6 +209,8 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
     n_embd_head_k_mla: opt('attention.key_length_mla', 0),
     n_embd_head_v_mla: opt('attention.value_length_mla', 0),
     n_attn_temp_floor_scale: opt('attention.temperature_length', 0),
+    n_layer_nextn: opt('nextn_predict_layers', 0),
+    rope_sections: ropeSections(get(key('rope.dimension_sections'))),
     n_token_types: num(get('tokenizer.ggml.token_type_count')) ?? 2,
     f_logit_scale: opt('logit_scale', 0),
     f_residual_scale: opt('residual_scale', 0),

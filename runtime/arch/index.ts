@@ -7,6 +7,7 @@ import type { Architecture } from './declare.js';
 import { ernie4_5, ernie4_5moe } from './ernie4_5.js';
 import { falcon } from './falcon.js';
 import { gemma, gemma2, gemma3 } from './gemma.js';
+import { glm4moe } from './glm4moe.js';
 import { gpt2 } from './gpt2.js';
 import { gptneox } from './gptneox.js';
 import { gptOss } from './gpt-oss.js';
@@ -48,6 +49,7 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   ernie4_5,
   'ernie4_5-moe': ernie4_5moe,
   deepseek2,
+  glm4moe,
   bert, // encoders: model.embed(), no LM head
   'nomic-bert': bert,
 };
