@@ -160,8 +160,8 @@ static void softmax_f16_probs(float* sc, int n, float kq_scale, float softcap, c
 // void attention_f16kv(const float* q, const uint16_t* k, const uint16_t* v, float* out,
 //                      const int32_t* pos, int n_tokens, int n_head, int n_head_kv,
 //                      int head_dim, int head_dim_v, int v_row, int q_stride, int n_kv, int n_ctx,
-//                      float kq_scale, float softcap, int n_swa, const float* sinks, void* wdata,
-//                      int ith, int nth)
+//                      float kq_scale, float softcap, int n_swa, int chunked, const float* sinks,
+//                      void* wdata, int ith, int nth)
 // q: f32, token t's head h at q + t*q_stride + h*head_dim (q_stride in floats).
 // k: f16 cache [n_head_kv][n_ctx][head_dim]; v: f16 [n_head_kv][n_ctx][v_row],
 // of whose rows the first head_dim_v are V (v_row = head_dim_v for a cache of
@@ -169,7 +169,9 @@ static void softmax_f16_probs(float* sc, int n, float kq_scale, float softcap, c
 // values of each K row: v = k, v_row = head_dim). Cells 0..n_kv-1 may be read.
 // out: f32 [n_tokens][n_head][head_dim_v].
 // pos: int32[n_tokens]: token t sees cells j <= pos[t] (and j > pos[t] - n_swa
-// when n_swa > 0); pos NULL: non-causal, every token sees cells 0..n_kv-1.
+// when n_swa > 0; with chunked, j >= pos[t] rounded down to a multiple of
+// n_swa instead: llama 4's chunked attention); pos NULL: non-causal, every
+// token sees cells 0..n_kv-1.
 // Query head h reads kv head h / (n_head / n_head_kv) (n_head a multiple of n_head_kv).
 // softcap: 0 for none, else scores become softcap * tanh(score / softcap)
 // before kq_scale (llama.cpp's order). sinks: NULL, or f32[n_head], one
@@ -180,8 +182,8 @@ static void softmax_f16_probs(float* sc, int n, float kq_scale, float softcap, c
 void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* v, float* out,
                              const int32_t* pos, int n_tokens, int n_head, int n_head_kv,
                              int head_dim, int head_dim_v, int v_row, int q_stride, int n_kv, int n_ctx,
-                             float kq_scale, float softcap, int n_swa, const float* sinks, void* wdata,
-                             int ith, int nth) {
+                             float kq_scale, float softcap, int n_swa, int chunked, const float* sinks,
+                             void* wdata, int ith, int nth) {
   const int n_rep = n_head / n_head_kv;
   const int hd4 = round4(head_dim);
   float* w = (float*)wdata + attn_wfloats(n_head, n_head_kv, head_dim, n_kv) * ith;
@@ -197,7 +199,10 @@ void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* 
     if (pos) {
       const int p = pos[t];
       if (p < hi) hi = p;
-      if (n_swa > 0 && p - n_swa + 1 > lo) lo = p - n_swa + 1;
+      if (n_swa > 0) {
+        const int first = chunked ? p / n_swa * n_swa : p - n_swa + 1;
+        if (first > lo) lo = first;
+      }
     }
     if (hi < lo) {  // nothing visible (only by misuse): zeros rather than nan
       memset(o, 0, (size_t)n_rep * head_dim_v * sizeof(float));

@@ -75,6 +75,8 @@ export interface HParams {
   f_attention_scale: number;
   /** attention.sliding_window; 0 when absent (each architecture applies llama.cpp's default). */
   n_swa: number;
+  /** Whether the file has attention.sliding_window at all (llama 4 reads an explicit 0 as "no chunking"). */
+  has_swa_key: boolean;
   /** attention.sliding_window_pattern: every n-th layer is global; 0 when absent or an array (llama.cpp then keeps its default). */
   n_swa_pattern: number;
   /** rope.freq_base_swa (the sliding-window layers' rope base); 0 when absent. */
@@ -217,6 +219,7 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
     f_embedding_scale: opt('embedding_scale', 0),
     f_attention_scale: opt('attention.scale', 0),
     n_swa: opt('attention.sliding_window', 0),
+    has_swa_key: num(get(key('attention.sliding_window'))) !== undefined,
     n_swa_pattern: opt('attention.sliding_window_pattern', 0),
     rope_freq_base_swa: opt('rope.freq_base_swa', 0),
     f_attn_logit_softcapping: opt('attn_logit_softcapping', 0),

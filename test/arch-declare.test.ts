@@ -21,6 +21,7 @@ import { GPT_OSS_SHAPES, gptOssModelSpec } from '../formats/synthetic/gpt-oss.js
 import { GRANITE_SHAPES, graniteModelSpec } from '../formats/synthetic/granite.js';
 import { LAYERNORM_SHAPES, layerNormModelSpec } from '../formats/synthetic/layernorm.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
+import { LLAMA4_SHAPES, llama4ModelSpec } from '../formats/synthetic/llama4.js';
 import { MOE_SHAPES, moeModelSpec } from '../formats/synthetic/moe.js';
 import { OLMO2_SHAPES, olmo2ModelSpec } from '../formats/synthetic/olmo2.js';
 import { PHI3_SHAPES, phi3ModelSpec } from '../formats/synthetic/phi3.js';
@@ -64,6 +65,7 @@ const FAMILIES: { name: string; spec: () => GGUFWriteSpec; encoder?: boolean; co
   ...Object.entries(DEEPSEEK2_SHAPES).map(([name, s]) => ({ name, spec: () => deepseek2ModelSpec(s, F32) })),
   // without its nextn block, whose tensors the next-token graph never reads (glm4moe-oracle tests that file)
   ...Object.entries(GLM4MOE_SHAPES).map(([name, s]) => ({ name, spec: () => glm4moeModelSpec({ ...s, nextn: 0 }, F32) })),
+  ...Object.entries(LLAMA4_SHAPES).map(([name, s]) => ({ name, spec: () => llama4ModelSpec(s, F32) })),
 ];
 
 /** The architecture's own graph, noting every weight it reads (w() and the wOpt() hits). */

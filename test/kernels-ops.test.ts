@@ -326,7 +326,7 @@ function runAttention(c: AttnCase, q: Float32Array, k: Uint16Array, v: Uint16Arr
   const psk = c.sinks ? put(c.sinks) : 0;
   return asF32(runSplits(`attention ${JSON.stringify({ ...c, sinks: undefined })}`, po, 4 * n, (ith, nth) =>
     fn('attention_f16kv')(pq, pk, pv, po, ppos, c.nTokens, c.nHead, c.nHeadKv, c.headDim, c.headDim, c.headDim, c.nHead * c.headDim,
-      c.nKv, c.nCtx, c.kqScale, c.softcap, c.nSwa, psk, pw, ith, nth)));
+      c.nKv, c.nCtx, c.kqScale, c.softcap, c.nSwa, c.chunked ? 1 : 0, psk, pw, ith, nth)));
 }
 
 function meanAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -335,7 +335,7 @@ function meanAbsDiff(a: Float32Array, b: Float32Array): number {
   return s / a.length;
 }
 
-test('attention_f16kv: decode and prefill, GQA 1/2/4, sliding window, soft-cap, non-causal', () => {
+test('attention_f16kv: decode and prefill, GQA 1/2/4, sliding window, chunks, soft-cap, non-causal', () => {
   const base = { softcap: 0, nSwa: 0, causal: true };
   const cases: AttnCase[] = [
     // decode: one token at the last position
@@ -348,6 +348,8 @@ test('attention_f16kv: decode and prefill, GQA 1/2/4, sliding window, soft-cap, 
     { ...base, nTokens: 9, nHead: 4, nHeadKv: 1, headDim: 64, nKv: 60, nCtx: 64, kqScale: 1 / 8, pos0: 51, nSwa: 7 },
     { ...base, nTokens: 5, nHead: 2, nHeadKv: 1, headDim: 64, nKv: 30, nCtx: 30, kqScale: 1, pos0: 25, softcap: 5 },
     { ...base, nTokens: 4, nHead: 4, nHeadKv: 2, headDim: 40, nKv: 70, nCtx: 80, kqScale: 0.4, pos0: 66, softcap: 3, nSwa: 16 },
+    // llama 4's chunked attention: a batch across a chunk boundary (chunks of 16 cells)
+    { ...base, nTokens: 12, nHead: 4, nHeadKv: 2, headDim: 32, nKv: 54, nCtx: 64, kqScale: 32 ** -0.5, pos0: 42, nSwa: 16, chunked: true },
     // non-causal (embedding models): every token sees every cell
     { ...base, nTokens: 7, nHead: 2, nHeadKv: 2, headDim: 32, nKv: 7, nCtx: 8, kqScale: 32 ** -0.5, pos0: 0, causal: false },
   ];

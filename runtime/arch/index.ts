@@ -13,6 +13,7 @@ import { gptneox } from './gptneox.js';
 import { gptOss } from './gpt-oss.js';
 import { granite, granitemoe } from './granite.js';
 import { llama } from './llama.js';
+import { llama4 } from './llama4.js';
 import { mistral3 } from './mistral3.js';
 import { olmo2 } from './olmo2.js';
 import { phi2 } from './phi2.js';
@@ -50,6 +51,7 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   'ernie4_5-moe': ernie4_5moe,
   deepseek2,
   glm4moe,
+  llama4,
   bert, // encoders: model.embed(), no LM head
   'nomic-bert': bert,
 };

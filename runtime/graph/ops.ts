@@ -45,6 +45,8 @@ export interface AttentionParams {
   softcap?: number;
   /** Sliding window: 0 for none. */
   nSwa?: number;
+  /** nSwa is llama 4's chunk size (a token sees its own chunk of nSwa positions, up to itself), not a sliding window. */
+  chunked?: boolean;
   /** false: every token sees every cell in use (encoders); default true. */
   causal?: boolean;
   /** Attention sinks: f32 [n_head], one learned logit per query head joining its softmax (gpt-oss). */
@@ -272,7 +274,7 @@ export class Ops {
       phases: [
         ...stores,
         this.phase('attention_f16kv', at(q), seqBlock(cache.k), seqBlock(cache.v), at(out), a.causal === false ? NULL : at(pos), nTok, a.nHead, a.nHeadKv,
-          a.headDim, dv, vInK ? a.headDim : dv, qs, { dyn: 'nKv' }, cache.nCtx, a.kqScale, a.softcap ?? 0, a.nSwa ?? 0, a.sinks ? at(a.sinks) : NULL, { scratch: 0 }),
+          a.headDim, dv, vInK ? a.headDim : dv, qs, { dyn: 'nKv' }, cache.nCtx, a.kqScale, a.softcap ?? 0, a.nSwa ?? 0, a.chunked ? 1 : 0, a.sinks ? at(a.sinks) : NULL, { scratch: 0 }),
       ],
     });
   }
@@ -483,13 +485,25 @@ export class Ops {
     });
   }
 
-  /** Sum over slots of experts [n, k, n_tokens] times weights [k, n_tokens] (in slot order, as ggml adds them). */
-  moeCombine(experts: Tensor, weights: Tensor, name: string): Tensor {
+  /** Sum over slots of experts [n, k, n_tokens] times weights [k, n_tokens] (in slot order, as ggml adds them); null weights: the plain sum. */
+  moeCombine(experts: Tensor, weights: Tensor | null, name: string): Tensor {
     const [n, k, nTok] = [experts.ne[0]!, experts.ne[1]!, experts.ne[2]!];
     const out = this.g.f32(name, [n, nTok]);
     return this.g.add({
-      name, inputs: [experts, weights], output: out,
-      phases: [this.phase('moe_combine_f32', at(experts), at(weights), at(out), n, k, nTok)],
+      name, inputs: weights ? [experts, weights] : [experts], output: out,
+      phases: [this.phase('moe_combine_f32', at(experts), weights ? at(weights) : NULL, at(out), n, k, nTok)],
+    });
+  }
+
+  /** Each token's row of x [n, n_tokens] once per slot, times the slot's weight [k, n_tokens]: [n, k, n_tokens] (llama 4's weighted expert input). */
+  moeWeightedRows(x: Tensor, weights: Tensor, name: string): Tensor {
+    const n = x.ne[0]!;
+    const [k, nTok] = [weights.ne[0]!, weights.ne[1]!];
+    if (elementCount(x.ne) !== n * nTok || (x.rowStride !== undefined && x.rowStride !== n * 4)) throw new Error(`${name}: ${x.name} is not ${nTok} contiguous rows`);
+    const out = this.g.f32(name, [n, k, nTok]);
+    return this.g.add({
+      name, inputs: [x, weights], output: out,
+      phases: [this.phase('moe_weighted_rows_f32', at(x), at(weights), at(out), n, k, nTok)],
     });
   }
 

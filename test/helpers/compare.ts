@@ -2,12 +2,14 @@
 import type { ControlledEvaluateInputItem, LlamaModel, Token } from 'node-llama-cpp';
 
 /** llama.cpp's next-token probabilities after each token of `tokens` (flash attention off). */
-export async function llamaCppProbabilities(model: LlamaModel, tokens: number[], contextSize = 512, batchSize?: number): Promise<Map<number, number>[]> {
+export async function llamaCppProbabilities(model: LlamaModel, tokens: number[], contextSize = 512, batchSize?: number, from = 0): Promise<Map<number, number>[]> {
   // Flash attention rounds differently from the non-flash path our kernels follow (see kernels/ops-attention.c).
   const ctx = await model.createContext({ contextSize, flashAttention: false, threads: 1, ...(batchSize ? { batchSize } : {}) });
   try {
-    const res = await ctx.getSequence().controlledEvaluate(tokens.map((t): ControlledEvaluateInputItem => [t as Token, { generateNext: { probabilities: true } }]));
-    return res.map((r, i) => {
+    // positions before `from` are evaluated without output
+    const res = await ctx.getSequence().controlledEvaluate(tokens.map((t, i): ControlledEvaluateInputItem => (i < from ? t as Token : [t as Token, { generateNext: { probabilities: true } }])));
+    return res.slice(from).map((r, j) => {
+      const i = j + from;
       const p = r?.next?.probabilities;
       if (!p) throw new Error(`llama.cpp gave no probabilities at position ${i}`);
       return p;
