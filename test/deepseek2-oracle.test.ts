@@ -19,7 +19,8 @@ import { DEEPSEEK2_SHAPES, deepseek2ModelSpec, type Deepseek2Shape } from '../fo
 import type { SyntheticOptions } from '../formats/synthetic/tensors.js';
 import { DEEPSEEK2, deepseek2Graph, type Deepseek2Options } from '../runtime/arch/deepseek2.js';
 import { Context } from '../runtime/context.js';
-import { loadModel } from '../runtime/index.js';
+import { loadModel, ModelError } from '../runtime/index.js';
+import { GGMLType } from '../formats/ggml-types.js';
 import { compareDistributions, llamaCppProbabilities } from './helpers/compare.js';
 import {
   assertBroken, assertMatches, compareFile, mixSpec, OUR_BATCH, randomSequences, statsRow, withLlamaCpp,
@@ -131,6 +132,20 @@ test('the KV cache is the compressed latent and rope key: (kv_lora_rank + n_rot)
     assert.ok(Context.kvBytes(hp, 1000) < s.n_layer * 1000 * s.n_head * (s.nope + s.n_rot + s.v_head) * 2);
   } finally {
     model.dispose();
+  }
+});
+
+test('a deepseek2 file without the split MLA layout (no key_length_mla) is refused with a ModelError naming the key', async () => {
+  const spec = deepseek2ModelSpec(DEEPSEEK2_SHAPES['test-deepseek2']!, GGMLType.F32);
+  const path = join(dir, 'legacy.gguf');
+  await writeGGUF(path, { ...spec, kv: spec.kv.filter((e) => !e.key.endsWith('_mla')) });
+  try {
+    (await loadModel(path)).dispose();
+    assert.unreachable('loaded');
+  } catch (e) {
+    assert.instance(e, ModelError);
+    assert.is((e as ModelError).key, 'deepseek2.attention.key_length_mla');
+    assert.match((e as Error).message, /re-convert/);
   }
 });
 
