@@ -1,8 +1,10 @@
 // A sequence: one stream of tokens in a context's KV cache, as llama.cpp's
 // seq_id and node-llama-cpp's LlamaContextSequence. A context holds several;
 // each has its own cells (its block of the cache, see LayerCache) and its own
-// token list, so sequences never see each other and run alternately on one
-// context's threads and plans.
+// token list, so sequences never see each other. They share the context's
+// threads and plans: one at a time (append, evaluate), or several in one
+// graph run (context.evaluateBatch, runtime/batch.ts), where the weights are
+// read once for all of them.
 //
 // The sequence remembers which token ids its cells hold, so evaluating a
 // whole token list reuses the longest prefix already there: a chat that
@@ -11,9 +13,10 @@
 //
 // Recurrent layers (Mamba-2, gated delta net, short convolutions) will keep
 // their state per sequence the same way: a [state, n_seq] tensor whose
-// running block the graph picks with the 'seq' dynamic value. Unlike KV
+// block each batch row picks by its sequence slot (the kv rows input). Unlike KV
 // cells, such a state cannot be cut back to an earlier token; truncate() will
 // then need a checkpoint or a re-evaluation from the start, as llama.cpp does.
+import { type BatchPart } from './batch.js';
 import { generateTokens, type GenerateOptions } from './generate.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
@@ -37,11 +40,8 @@ export interface SequenceHost {
   readonly batchSize: number;
   readonly nVocab: number;
   readonly tokenizer: Tokenizer;
-  /**
-   * Runs one batch of at most batchSize tokens at positions firstPos.. for
-   * the sequence in `slot`; returns a view of the last nOutputs rows of logits.
-   */
-  runBatch(slot: number, tokens: ArrayLike<number>, firstPos: number, nOutputs: number): Float32Array;
+  /** Evaluates parts of one or several sequences (runtime/batch.ts evaluateParts); each part's logits. */
+  evaluate(parts: readonly BatchPart[]): Float32Array[];
   release(slot: number): void;
 }
 
@@ -108,10 +108,19 @@ export class Sequence {
    * ([n_tokens * n_vocab]) with allLogits.
    */
   append(tokens: ArrayLike<number>, options: EvaluateOptions = {}): Float32Array {
+    return this.host.evaluate([this.part(tokens, options)])[0]!;
+  }
+
+  /**
+   * @internal This sequence's part of a batch step (context.evaluateBatch):
+   * checks that `tokens` can follow what the sequence holds; the cells are
+   * recorded as each graph run evaluates them.
+   */
+  part(tokens: ArrayLike<number>, options: EvaluateOptions = {}): BatchPart {
     this.check();
     const n = tokens.length;
     if (n === 0) throw new RangeError('evaluate: no tokens');
-    const { contextSize, batchSize, nVocab } = this.host;
+    const { contextSize, nVocab } = this.host;
     if (this.held.length + n > contextSize) {
       throw new RangeError(`evaluate: ${n} tokens after ${this.held.length} exceed the context size ${contextSize}`);
     }
@@ -119,17 +128,13 @@ export class Sequence {
       const id = tokens[i]!;
       if (!Number.isInteger(id) || id < 0 || id >= nVocab) throw new RangeError(`evaluate: token id ${id} (at ${i}) is outside the vocabulary (0..${nVocab - 1})`);
     }
-    const out = new Float32Array(options.allLogits ? n * nVocab : nVocab);
-    for (let i0 = 0; i0 < n; i0 += batchSize) {
-      const nb = Math.min(batchSize, n - i0);
-      const last = i0 + nb === n;
-      const nOut = options.allLogits ? nb : last ? 1 : 0;
-      const batch = Array.prototype.slice.call(tokens, i0, i0 + nb) as number[];
-      const logits = this.host.runBatch(this.slot, batch, this.held.length, Math.max(nOut, 1));
-      for (const id of batch) this.held.push(id);
-      if (nOut > 0) out.set(logits, options.allLogits ? i0 * nVocab : 0);
-    }
-    return out;
+    const held = this.held;
+    return {
+      slot: this.slot, tokens, firstPos: held.length, allLogits: options.allLogits ?? false,
+      evaluated: (ids) => {
+        for (const id of ids) held.push(id);
+      },
+    };
   }
 
   /** Keeps the first n tokens' cells and forgets the rest. */

@@ -84,7 +84,7 @@ test('llama.cpp\'s own spread: its batch vs its token by token (GLM layout, Q8_0
   const nV = DEEPSEEK2_SHAPES['test-deepseek2-glm']!.n_vocab;
   const [batch, single] = await withLlamaCpp(path, async (llama) => [
     await llamaCppProbabilities(llama, seq, 512),
-    await llamaCppProbabilities(llama, seq, 512, 1),
+    await llamaCppProbabilities(llama, seq, 512, { batchSize: 1 }),
   ]);
   // token by token's probabilities as log-probability rows
   const rowsOf = new Float32Array(seq.length * nV).fill(-1e30);

@@ -88,7 +88,7 @@ test(`past the ${LLAMA4_CHUNK}-token chunk (F16): chunked attention and the temp
   const path = join(dir, 'llama4-long-F16.gguf');
   await writeGGUF(path, mixSpec((t, o) => llama4ModelSpec(LONG_SHAPE, t, o), 'F16', SYNTH));
   await withLlamaCpp(path, async (llama) => {
-    const theirs = await llamaCppProbabilities(llama, LONG, LONG.length, undefined, TAIL);
+    const theirs = await llamaCppProbabilities(llama, LONG, LONG.length, {}, TAIL);
     const s = await tailStats(path, theirs);
     rows.push(statsRow('llama4 long F16', s, `positions ${TAIL}..${LONG.length - 1}`));
     assertMatches('llama4 past the chunk', s);

@@ -109,7 +109,8 @@ function mlaAttention(o: Deepseek2Options) {
       qCur = ops.attnTempScale(qCur, c.inpPos, hp.n_attn_temp_floor_scale, hp.f_attn_temp_scale, 0, `Qcur_attn_temp_scaled-${il}`);
     }
     // MQA over the compressed cache: V is each cached row's latent part
-    const kqv = ops.attention(qCur, kCur, null, c.inpPos, c.cache[il]!, {
+    if (!c.inpKvRows) throw new Error('attention over a KV cache needs the batch rows\' sequences (inpKvRows)');
+    const kqv = ops.attention(qCur, kCur, null, c.inpPos, c.inpKvRows, c.cache[il]!, {
       nHead, nHeadKv: 1, headDim: rank + nRot, headDimV: rank, kqScale: deepseek2KqScale(hp, o.mscale),
     }, `kqv-${il}`);
     // each head's latent output decompressed by its v_b: [value_length_mla, n_head, n_tokens]
