@@ -15,7 +15,7 @@ import type { Tensor } from './graph/graph.js';
 import { type LayerCache } from './graph/ops.js';
 import { DEFAULT_MAX_PLANS, GraphRunner, type PlannedGraph } from './graph/runner.js';
 import { stateIdentity } from './state.js';
-import type { HParams } from './hparams.js';
+import { isMla, type HParams } from './hparams.js';
 import { Sequence, type EvaluateOptions, type SequenceHost } from './sequence.js';
 import { checkContextFits, scratchEstimate, type ModelFit } from './load.js';
 import { intOption, MAX_INT32, MAX_THREADS } from './options.js';
@@ -133,6 +133,8 @@ export class Context {
     intOption('maxPlans', options.maxPlans, 1, MAX_INT32);
     this.cacheTypeK = options.cacheTypeK ?? 'f16';
     if (!Object.hasOwn(KV_TYPES, this.cacheTypeK)) throw new RangeError(`cacheTypeK must be one of ${Object.keys(KV_TYPES).join(', ')}, got ${JSON.stringify(options.cacheTypeK)}`);
+    // multi-head latent attention reads V inside its f16 K cache
+    if (this.cacheTypeK !== 'f16' && isMla(hp)) throw new RangeError(`cacheTypeK ${this.cacheTypeK}: a ${hp.arch} model's compressed cache holds V inside K, which run-gguf keeps in f16`);
     if (this.cacheTypeK === 'q8_0' && hp.n_embd_head_k % 32 !== 0) {
       throw new RangeError(`cacheTypeK q8_0 needs a head size that is a multiple of 32; this model's is ${hp.n_embd_head_k}`);
     }
@@ -155,11 +157,9 @@ export class Context {
       };
       for (let il = 0; il < hp.n_layer; il++) {
         const mem = model.layerMemory(il);
-        this.caches.push({
-          k: mk(`cache_k_l${il}`, KV_TYPES[this.cacheTypeK], hp.n_embd_head_k, mem),
-          v: mk(`cache_v_l${il}`, GGMLType.F16, hp.n_embd_head_v, mem),
-          nCtx: this.contextSize,
-        });
+        const k = mk(`cache_k_l${il}`, KV_TYPES[this.cacheTypeK], hp.n_embd_head_k, mem);
+        // MLA's one cache row per token holds V too (ops.attention reads V inside K)
+        this.caches.push({ k, v: isMla(hp) ? k : mk(`cache_v_l${il}`, GGMLType.F16, hp.n_embd_head_v, mem), nCtx: this.contextSize });
       }
       this.idsPtr = this.alloc(this.batchSize * 4);
       this.posPtr = this.alloc(this.batchSize * 4);
@@ -201,7 +201,8 @@ export class Context {
     if (out.length !== bytes) throw new RangeError(`${out.length} bytes of cells for ${n} tokens, expected ${bytes}`);
     let at = 0;
     for (const c of this.caches) {
-      for (const t of [c.k, c.v]) {
+      // MLA's V lives inside its K rows: one tensor to copy
+      for (const t of c.v === c.k ? [c.k] : [c.k, c.v]) {
         const rowBytes = rowSize(t.type, t.ne[0]!);
         const block = t.ptr! + slot * rowBytes * this.contextSize * hp.n_head_kv;
         const mem = this.model.memories[t.mem ?? 0]!;
@@ -218,7 +219,8 @@ export class Context {
 
   /** KV-cache bytes of n cells for these hparams (K in cacheTypeK, V in f16). */
   static kvBytes(hp: HParams, n: number, cacheTypeK: KvCacheType = 'f16'): number {
-    return hp.n_layer * hp.n_head_kv * n * (rowSize(KV_TYPES[cacheTypeK], hp.n_embd_head_k) + 2 * hp.n_embd_head_v);
+    // MLA (deepseek2) caches no V of its own
+    return hp.n_layer * hp.n_head_kv * n * (rowSize(KV_TYPES[cacheTypeK], hp.n_embd_head_k) + (isMla(hp) ? 0 : 2 * hp.n_embd_head_v));
   }
 
   private alloc(bytes: number, mem = 0): number {
