@@ -37,6 +37,7 @@ Options:
   -p, --n-prompt LIST    prompt lengths (default 128; 0 skips pp)
   -n, --n-gen LIST       generation lengths (default 64; 0 skips tg)
   -d, --n-depth LIST     tokens in the cache before each test (default 0)
+      --cache-type-k T   K cache type, f16 or q8_0 (default f16), on every side
       --llama-bench PATH native llama-bench (default $LLAMA_BENCH; none: skip that side)
       --no-node-llama-cpp  skip the node-llama-cpp side
   -r, --repetitions N    timed runs per test and side (default 3)
@@ -64,6 +65,7 @@ async function main(): Promise<number> {
       'n-prompt': { type: 'string', short: 'p' },
       'n-gen': { type: 'string', short: 'n' },
       'n-depth': { type: 'string', short: 'd' },
+      'cache-type-k': { type: 'string' },
       'llama-bench': { type: 'string' },
       'no-node-llama-cpp': { type: 'boolean' },
       repetitions: { type: 'string', short: 'r' },
@@ -92,6 +94,7 @@ async function main(): Promise<number> {
     nPrompt: parseIntList(values['n-prompt'] ?? '128', '--n-prompt'),
     nGen: parseIntList(values['n-gen'] ?? '64', '--n-gen'),
     nDepth: parseIntList(values['n-depth'] ?? '0', '--n-depth'),
+    typeK: values['cache-type-k'] === 'q8_0' ? 'q8_0' : 'f16',
     reps,
   });
 

@@ -48,6 +48,7 @@ export class NodeLlamaCppSide implements Side {
       contextSize: test.nDepth + test.nPrompt + test.nGen,
       threads: { ideal: test.nThreads, min: test.nThreads },
       flashAttention: false,
+      ...(test.typeK === 'q8_0' ? { experimentalKvCacheKeyType: 'Q8_0' as const } : {}),
     });
     return new NodeLlamaCppSide(ctx, ctx.getSequence(), test, nVocab, bos, seed);
   }
@@ -114,7 +115,7 @@ export class NativeBenchSide implements Side {
     const t = this.test;
     const args = [
       '-m', this.modelPath, '-t', String(t.nThreads), '-p', String(t.nPrompt), '-n', String(t.nGen), '-d', String(t.nDepth),
-      '-b', String(t.nBatch), '-ub', String(t.nUBatch), '-r', '1', '-fa', '0', '-o', 'json',
+      '-b', String(t.nBatch), '-ub', String(t.nUBatch), '-ctk', t.typeK ?? 'f16', '-r', '1', '-fa', '0', '-o', 'json',
     ];
     if (!warmup) args.push('--no-warmup');
     const res = spawnSync(this.bin, args, { encoding: 'utf8', maxBuffer: 1 << 26 });

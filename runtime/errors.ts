@@ -42,6 +42,29 @@ export class UnsupportedError extends ModelError {
 }
 
 /**
+ * A model name that could not be fetched: a malformed hf: name, a repository
+ * or file the hub does not have, an HTTP failure, or a body that does not
+ * match the server's checksum (it is deleted, never kept).
+ */
+export class DownloadError extends Error {
+  constructor(message: string, readonly url?: string, readonly status?: number) {
+    super(message);
+    this.name = 'DownloadError';
+  }
+}
+
+/**
+ * A saved sequence state that cannot be loaded here: written for another
+ * model or another context size, or not a state file (truncated, corrupted).
+ */
+export class StateError extends Error {
+  constructor(message: string, readonly file?: string) {
+    super(file ? `${file}: ${message}` : message);
+    this.name = 'StateError';
+  }
+}
+
+/**
  * A function call in the model's reply that cannot be read: not the JSON its
  * template's format needs, or a function that was not offered. `format` names
  * the template family, `text` holds the part of the reply that failed.

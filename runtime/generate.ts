@@ -5,6 +5,7 @@
 // when the context fills (stop, or make room and go on) and the prompt.
 import { jsonSchemaToGrammar } from '../formats/grammar/index.js';
 import { createGrammarConstraint, createSampler, type GrammarConstraint, type GrammarInput, type Sampler, type SamplerOptions, type TokenConstraint } from './sample/index.js';
+import { intOption, MAX_INT32 } from './options.js';
 import type { Sequence } from './sequence.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
@@ -29,7 +30,7 @@ export interface TokenLoopOptions {
    * constraining mid-reply (a tool call's arguments after its name, as
    * llama.cpp's lazy grammars do): undefined leaves that token free.
    */
-  grammar?: LoopConstraint | (() => LoopConstraint | undefined);
+  grammar?: GrammarSource;
   /** Decode special tokens as their text (tool-call markers such as [TOOL_CALLS]). Default false. */
   special?: boolean;
 }
@@ -58,9 +59,13 @@ const yieldToEventLoop: () => Promise<void> = typeof setImmediate === 'function'
   ? () => new Promise((r) => setImmediate(r))
   : () => new Promise((r) => setTimeout(r, 0));
 
+/** A grammar state, or a function asked before every token (lazy grammars: undefined leaves that token free). */
+export type GrammarSource = LoopConstraint | (() => LoopConstraint | undefined);
+
 /**
- * The choice half of the loop, one token per call: mask banned ids, sample,
- * accept, stop at end-of-generation, decode whole characters. tokenLoop
+ * The choice half of the loop, one token per call: mask banned ids, sample
+ * (under the grammar, if any), accept, stop at end-of-generation, decode
+ * whole characters. tokenLoop
  * evaluates each token itself; the server's scheduler (runtime/server) holds
  * one picker per slot and evaluates every slot's token in one step.
  */
@@ -71,7 +76,7 @@ export class TokenPicker {
 
   constructor(
     private readonly tokenizer: Tokenizer, readonly sampler: Sampler, private readonly banned?: readonly number[],
-    private readonly grammar?: LoopConstraint | (() => LoopConstraint | undefined), special = false,
+    private readonly grammar?: GrammarSource, special = false,
   ) {
     this.decoder = tokenizer.createStreamDecoder({ special });
   }
@@ -79,7 +84,6 @@ export class TokenPicker {
   /** The next token and the text it completes, or 'eog' (not recorded, not decoded). */
   pick(logits: Float32Array): LoopToken | 'eog' {
     if (this.banned) for (const id of this.banned) logits[id] = -Infinity;
-    // a function is asked before every token (a lazy grammar: undefined leaves the token free)
     const grammar = typeof this.grammar === 'function' ? this.grammar() : this.grammar;
     // a complete grammar allows only the end: stop as if it had been sampled
     if (grammar?.finished) return 'eog';
@@ -161,6 +165,7 @@ export function grammarFromOptions(o: { grammar?: GrammarInput; jsonSchema?: unk
 export async function* generateTokens(
   sequence: Sequence, tokenizer: Tokenizer, prompt: string | readonly number[], options: GenerateOptions = {},
 ): AsyncGenerator<string, void, undefined> {
+  intOption('maxTokens', options.maxTokens, -1, MAX_INT32);
   const ids = typeof prompt === 'string'
     ? tokenizer.tokenize(prompt, { addSpecial: options.addSpecial ?? true, special: options.special ?? false })
     : [...prompt];

@@ -1,10 +1,11 @@
 // run-gguf/core: the in-thread engine (the CLI and the worker-hosted API in
 // runtime/api/ run it).
 export { loadModel, Model, type LoadModelOptions, type ModelSource } from './model.js';
-export { Context, type ContextOptions, type EvaluateOptions, type GenerateOptions } from './context.js';
+export { Context, type BatchItem, type ContextOptions, type EvaluateOptions, type GenerateOptions } from './context.js';
 export { Sequence, type SequenceEvaluation } from './sequence.js';
 export { grammarFromOptions, tokenLoop, type StopReason, type TokenLoopOptions, type LoopToken, type LoopEnd } from './generate.js';
-export { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from './errors.js';
+export { ChatTemplateError, DownloadError, StateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from './errors.js';
+export type { PullProgress } from './hub/index.js';
 export type { LoadProgress, TensorByteSource } from './load.js';
 export type { HParams } from './hparams.js';
 export type { SamplerOptions } from './sample/index.js';

@@ -1,8 +1,10 @@
 // A sequence: one stream of tokens in a context's KV cache, as llama.cpp's
 // seq_id and node-llama-cpp's LlamaContextSequence. A context holds several;
 // each has its own cells (its block of the cache, see LayerCache) and its own
-// token list, so sequences never see each other and run alternately on one
-// context's threads and plans.
+// token list, so sequences never see each other. They share the context's
+// threads and plans: one at a time (append, evaluate), or several in one
+// graph run (context.evaluateBatch, runtime/batch.ts), where the weights are
+// read once for all of them.
 //
 // The sequence remembers which token ids its cells hold, so evaluating a
 // whole token list reuses the longest prefix already there: a chat that
@@ -11,10 +13,12 @@
 //
 // Recurrent layers (Mamba-2, gated delta net, short convolutions) will keep
 // their state per sequence the same way: a [state, n_seq] tensor whose
-// running block the graph picks with the 'seq' dynamic value. Unlike KV
+// block each batch row picks by its sequence slot (the kv rows input). Unlike KV
 // cells, such a state cannot be cut back to an earlier token; truncate() will
 // then need a checkpoint or a re-evaluation from the start, as llama.cpp does.
+import { type BatchPart } from './batch.js';
 import { generateTokens, type GenerateOptions } from './generate.js';
+import { decodeState, encodeState, readStateFile, writeStateFile, type StateIdentity } from './state.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
 export interface EvaluateOptions {
@@ -37,12 +41,14 @@ export interface SequenceHost {
   readonly batchSize: number;
   readonly nVocab: number;
   readonly tokenizer: Tokenizer;
-  /**
-   * Runs one batch of at most batchSize tokens at positions firstPos.. for
-   * the sequence in `slot`; returns a view of the last nOutputs rows of logits.
-   */
-  runBatch(slot: number, tokens: ArrayLike<number>, firstPos: number, nOutputs: number): Float32Array;
+  /** Evaluates parts of one or several sequences (runtime/batch.ts evaluateParts); each part's logits. */
+  evaluate(parts: readonly BatchPart[]): Float32Array[];
   release(slot: number): void;
+  /** What a saved state must match to load here (model, context size, cache shape). */
+  stateIdentity(): StateIdentity;
+  /** The slot's first n KV cells, or writes them (runtime/state.ts's order). */
+  readCells(slot: number, n: number): Uint8Array;
+  writeCells(slot: number, n: number, cells: Uint8Array): void;
 }
 
 export class Sequence {
@@ -108,10 +114,19 @@ export class Sequence {
    * ([n_tokens * n_vocab]) with allLogits.
    */
   append(tokens: ArrayLike<number>, options: EvaluateOptions = {}): Float32Array {
+    return this.host.evaluate([this.part(tokens, options)])[0]!;
+  }
+
+  /**
+   * @internal This sequence's part of a batch step (context.evaluateBatch):
+   * checks that `tokens` can follow what the sequence holds; the cells are
+   * recorded as each graph run evaluates them.
+   */
+  part(tokens: ArrayLike<number>, options: EvaluateOptions = {}): BatchPart {
     this.check();
     const n = tokens.length;
     if (n === 0) throw new RangeError('evaluate: no tokens');
-    const { contextSize, batchSize, nVocab } = this.host;
+    const { contextSize, nVocab } = this.host;
     if (this.held.length + n > contextSize) {
       throw new RangeError(`evaluate: ${n} tokens after ${this.held.length} exceed the context size ${contextSize}`);
     }
@@ -119,17 +134,13 @@ export class Sequence {
       const id = tokens[i]!;
       if (!Number.isInteger(id) || id < 0 || id >= nVocab) throw new RangeError(`evaluate: token id ${id} (at ${i}) is outside the vocabulary (0..${nVocab - 1})`);
     }
-    const out = new Float32Array(options.allLogits ? n * nVocab : nVocab);
-    for (let i0 = 0; i0 < n; i0 += batchSize) {
-      const nb = Math.min(batchSize, n - i0);
-      const last = i0 + nb === n;
-      const nOut = options.allLogits ? nb : last ? 1 : 0;
-      const batch = Array.prototype.slice.call(tokens, i0, i0 + nb) as number[];
-      const logits = this.host.runBatch(this.slot, batch, this.held.length, Math.max(nOut, 1));
-      for (const id of batch) this.held.push(id);
-      if (nOut > 0) out.set(logits, options.allLogits ? i0 * nVocab : 0);
-    }
-    return out;
+    const held = this.held;
+    return {
+      slot: this.slot, tokens, firstPos: held.length, allLogits: options.allLogits ?? false,
+      evaluated: (ids) => {
+        for (const id of ids) held.push(id);
+      },
+    };
   }
 
   /** Keeps the first n tokens' cells and forgets the rest. */
@@ -151,6 +162,37 @@ export class Sequence {
   generate(prompt: string | readonly number[], options: GenerateOptions = {}): AsyncGenerator<string, void, undefined> {
     this.check();
     return generateTokens(this, this.host.tokenizer, prompt, options);
+  }
+
+  /**
+   * The sequence's tokens and KV cells as bytes (runtime/state.ts): restoring
+   * them in another process, on the same model and context size, continues
+   * with the bits of never having stopped.
+   */
+  stateBytes(): Uint8Array {
+    this.check();
+    return encodeState(this.host.stateIdentity(), this.held, this.host.readCells(this.slot, this.held.length));
+  }
+
+  /** Replaces what the sequence holds with a saved state; a StateError when it was saved for another model or context size. */
+  restoreState(bytes: Uint8Array, file?: string): void {
+    this.check();
+    const { tokens, cells } = decodeState(bytes, this.host.stateIdentity(), file);
+    for (const id of tokens) {
+      if (id < 0 || id >= this.host.nVocab) throw new RangeError(`restoreState: token id ${id} is outside the vocabulary`);
+    }
+    this.host.writeCells(this.slot, tokens.length, cells);
+    this.held = [...tokens];
+  }
+
+  /** Writes stateBytes() to a file (Node), atomically: a temporary file renamed into place. */
+  async saveState(file: string): Promise<void> {
+    await writeStateFile(file, this.stateBytes());
+  }
+
+  /** Reads a file written by saveState (Node); see restoreState. */
+  async loadState(file: string): Promise<void> {
+    this.restoreState(await readStateFile(file), file);
   }
 
   /** Gives the sequence's cells back to its context. */

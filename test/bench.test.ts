@@ -118,6 +118,8 @@ test('llama-bench lists, test order, -p 0 / -n 0 skip', () => {
   assert.equal(names({ nPrompt: [8], nGen: [0], nThreads: [1] }), ['pp8/t1']);
   // llama-bench -d: depth loops inside threads, outside the tests; named "pp8 @ d16"
   assert.equal(names({ nPrompt: [8], nGen: [4], nDepth: [0, 16], nThreads: [1] }), ['pp8/t1', 'tg4/t1', 'pp8 @ d16/t1', 'tg4 @ d16/t1']);
+  const par = testInstances(benchParams({ nPrompt: [8], nGen: [4], nThreads: [1], nParallel: [1, 4] })).map((t) => `${testName(t)}x${t.nParallel}`);
+  assert.equal(par, ['pp8x1', 'pp8x4', 'tg4x1', 'tg4x4']);
 });
 
 test('llama-quantize mixes: Q4_K_M upgrades, tied output, fallbacks for 896-wide rows', () => {
@@ -230,8 +232,8 @@ test('run-gguf bench -d: the cache holds the depth before the timed part', async
   assert.not.ok(m.written); // the file the CLI just used
   const model = await loadModel(m.path, { contextSize: 64 });
   try {
-    for (const [nPrompt, nGen] of [[8, 0], [0, 3]] as const) {
-      const runner = new TestRunner(model, { nPrompt, nGen, nDepth: 16, nThreads: 1, nBatch: 2048, nUBatch: 512 }, 1);
+    for (const [nPrompt, nGen, nParallel] of [[8, 0, 1], [0, 3, 1], [0, 3, 2]] as const) {
+      const runner = new TestRunner(model, { nPrompt, nGen, nDepth: 16, nThreads: 1, nParallel, nBatch: 2048, nUBatch: 512 }, 1);
       runner.run();
       assert.is(runner.position, 16 + nPrompt + nGen);
       runner.dispose();
@@ -239,6 +241,23 @@ test('run-gguf bench -d: the cache holds the depth before the timed part', async
   } finally {
     model.dispose();
   }
+});
+
+test('--parallel: n_parallel sequences evaluated together; t/s counts the tokens of all', () => {
+  const r = bench('--synthetic', 'test-tiny:Q4_0', '-p', '8', '-n', '4', '-r', '1', '-t', '1', '-np', '1,3', '-o', 'json');
+  assert.is(r.code, 0, r.stderr);
+  const rows = JSON.parse(r.stdout) as Record<string, unknown>[];
+  assert.equal(rows.map((x) => [x.n_prompt, x.n_gen, x.n_parallel]), [[8, 0, undefined], [8, 0, 3], [0, 4, undefined], [0, 4, 3]]);
+  for (const x of rows) {
+    const tokens = ((x.n_prompt as number) + (x.n_gen as number)) * ((x.n_parallel as number | undefined) ?? 1);
+    const ns = (x.samples_ns as number[])[0]!;
+    assert.ok(Math.abs((x.samples_ts as number[])[0]! - (1e9 * tokens) / ns) < 1e-3 * (1e9 * tokens) / ns, 'samples_ts: tokens of every sequence per second');
+  }
+  const md = bench('--synthetic', 'test-tiny:Q4_0', '-p', '0', '-n', '2', '-r', '1', '-t', '1', '--parallel', '2');
+  assert.is(md.code, 0, md.stderr);
+  assert.match(md.stdout, /\| threads \| n_parallel \| +test \|/);
+  assert.match(md.stdout, /\| +1 \| +2 \| +tg2 \|/);
+  assert.match(bench('--synthetic', 'test-tiny:Q4_0', '-np', '0').stderr, /--parallel/);
 });
 
 test('run-gguf bench: usage errors', () => {

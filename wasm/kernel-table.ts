@@ -73,9 +73,12 @@ const OPS = {
   // ops-softmax.c
   soft_max_f32: ['x', 'y', 'mask', 'mask_f16', 'n_mask_rows', 'n_rows', 'n', 'scale', 'ith', 'nth'],
   // ops-attention.c
-  attention_f16kv: ['q', 'k', 'v', 'out', 'pos', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'q_stride', 'n_kv',
-    'n_ctx', 'kq_scale', 'softcap', 'n_swa', 'sinks', 'wdata', 'ith', 'nth'],
-  kv_store_f16: ['src', 'cache', 'pos', 'n_tokens', 'n_head_kv', 'head_dim', 'src_stride', 'n_ctx', 'ith', 'nth'],
+  attention_f16kv: ['q', 'k', 'v', 'out', 'pos', 'kv_rows', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'head_dim_v',
+    'v_row', 'q_stride', 'n_ctx', 'kq_scale', 'softcap', 'n_swa', 'chunked', 'sinks', 'wdata', 'ith', 'nth'],
+  kv_store_f16: ['src', 'cache', 'pos', 'kv_rows', 'n_tokens', 'n_head_kv', 'head_dim', 'src_stride', 'n_ctx', 'ith', 'nth'],
+  attention_q8k_f16v: ['q', 'k', 'v', 'out', 'pos', 'kv_rows', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'head_dim_v',
+    'v_row', 'q_stride', 'n_ctx', 'kq_scale', 'softcap', 'n_swa', 'chunked', 'sinks', 'wdata', 'ith', 'nth'],
+  kv_store_q8_0: ['src', 'cache', 'pos', 'kv_rows', 'n_tokens', 'n_head_kv', 'head_dim', 'src_stride', 'n_ctx', 'ith', 'nth'],
   attention_f32: ['q', 'k', 'v', 'out', 'seq_range', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'q_stride',
     'k_stride', 'v_stride', 'kq_scale', 'causal', 'wdata', 'ith', 'nth'],
   // ops-unary.c
@@ -83,6 +86,9 @@ const OPS = {
   mul_f32: BINARY,
   scale_f32: ['x', 'y', 'n', 's', 'ith', 'nth'],
   silu_f32: UNARY,
+  sigmoid_f32: UNARY,
+  concat_f32: ['a', 'a_stride', 'na', 'b', 'b_stride', 'nb', 'y', 'n_rows', 'ith', 'nth'],
+  iota_rows_i32: ['y', 'k', 'n_rows', 'ith', 'nth'],
   gelu_f32: UNARY,
   swiglu_f32: GATED,
   geglu_f32: GATED,
@@ -95,6 +101,7 @@ const OPS = {
   argsort_top_k_f32: ['x', 'ids', 'n', 'n_rows', 'k', 'ith', 'nth'],
   moe_weights_f32: ['probs', 'ids', 'w', 'n_expert', 'k', 'n_tok', 'norm', 'scale', 'ith', 'nth'],
   moe_combine_f32: ['experts', 'w', 'y', 'n', 'k', 'n_tok', 'ith', 'nth'],
+  moe_weighted_rows_f32: ['x', 'w', 'y', 'n', 'k', 'n_tok', 'ith', 'nth'],
   mul_silu_gate_f32: ['x', 'g', 'y', 'n', 'n_rows', 'ith', 'nth'],
   moe_add_id_f32: ['x', 'bias', 'ids', 'y', 'n', 'k', 'n_tok', 'ith', 'nth'],
   moe_gather_rows: ['ids', 'k', 'n_tok', 'n_expert', 'x', 'x_stride', 'x_per_slot', 'n', 'vdt', 'meta', 'act',

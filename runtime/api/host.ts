@@ -3,7 +3,7 @@
 // threads), never on the caller's thread. Between tokens the core yields to
 // this worker's event loop, which is when an 'abort' message lands and
 // aborts the reply's signal.
-import { ChatSession } from '../chat/session.js';
+import { ChatSession, parseSavedChat } from '../chat/session.js';
 import type { ChatFunction } from '../chat/tools/index.js';
 import { resolveChatTemplate, type ChatTemplate } from '../chat/template.js';
 import type { Context } from '../context.js';
@@ -16,6 +16,7 @@ import {
 } from './protocol.js';
 import type { ChatResult, SamplingOptions } from './types.js';
 import { ThreadError } from '../errors.js';
+import { intOption, MAX_THREADS } from '../options.js';
 import { defaultThreads } from '../threads/cores.js';
 
 export interface HostPort {
@@ -101,6 +102,7 @@ export function serve(port: HostPort): void {
 
   async function load(req: Extract<Request, { type: 'load' }>, signal: AbortSignal): Promise<LoadedInfo> {
     let lastPost = 0;
+    let lastDownloadPost = 0;
     const progress = (loadedBytes: number, totalBytes: number) => {
       const now = Date.now();
       if (loadedBytes < totalBytes && now - lastPost < PROGRESS_EVERY_MS) return;
@@ -119,6 +121,8 @@ export function serve(port: HostPort): void {
         progress(downloaded, downloadTotal);
       },
     };
+    // the same checks as the caller's side: this worker may be driven by another client
+    intOption('threads', req.options.threads, 1, MAX_THREADS);
     const hasUrl = req.files.some((f) => f.kind === 'url');
     const files = await openFiles(req.files, meter, signal);
     try {
@@ -128,6 +132,12 @@ export function serve(port: HostPort): void {
         lora: req.options.lora,
         signal,
         onProgress: hasUrl ? undefined : (p) => progress(p.loadedBytes, p.totalBytes),
+        onDownload: (p) => {
+          const now = Date.now();
+          if (p.downloadedBytes < p.totalBytes && now - lastDownloadPost < PROGRESS_EVERY_MS) return;
+          lastDownloadPost = now;
+          port.post({ type: 'download', id: req.id, progress: p });
+        },
         onWarning: (message) => port.post({ type: 'warning', id: req.id, message }),
       });
     } finally {
@@ -271,6 +281,21 @@ export function serve(port: HostPort): void {
         const state = chatOf(req.chat);
         await state.queue;
         return state.session.cachedTokens;
+      }
+      case 'chat.saveState': {
+        const state = chatOf(req.chat);
+        await state.queue;
+        return { conversation: state.session.toJSON(), cache: state.session.sequence.stateBytes() };
+      }
+      case 'chat.loadState': {
+        const state = chatOf(req.chat);
+        await state.queue;
+        // the conversation is checked and the cache restored (or refused) before anything changes
+        parseSavedChat(req.saved.conversation);
+        if (!(req.saved.cache instanceof Uint8Array)) throw new TypeError('loadState: saved.cache must be the Uint8Array saveState gave');
+        state.session.sequence.restoreState(req.saved.cache);
+        state.session.load(req.saved.conversation, { seen: true });
+        return state.session.messages;
       }
       case 'chat.dispose': {
         const state = chats.get(req.chat);

@@ -3,6 +3,7 @@
 // Neither path imports node:* statically, so browsers can load this module.
 import { deserializeError, type Reply, type Request } from './protocol.js';
 import { ThreadError } from '../errors.js';
+import type { DownloadProgress } from './types.js';
 
 /** The host worker as the caller sees it. */
 export interface HostLink {
@@ -77,6 +78,7 @@ interface Pending {
   /** The host asks the caller to run a function (chat sends). */
   onTool?(call: number, name: string, args: Record<string, unknown>): void;
   onProgress?(loaded: number, total: number): void;
+  onDownload?(progress: DownloadProgress): void;
   onWarning?(message: string): void;
 }
 
@@ -111,6 +113,9 @@ export class Connection {
         return;
       case 'progress':
         p.onProgress?.(m.loadedBytes, m.totalBytes);
+        return;
+      case 'download':
+        p.onDownload?.(m.progress);
         return;
       case 'warning':
         p.onWarning?.(m.message);

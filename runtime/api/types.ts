@@ -9,7 +9,9 @@ export type { ChatFunction, ToolChoice } from '../chat/tools/index.js';
  * One GGUF file: a path (Node), a URL or URL string (fetched, streamed into
  * memory; relative strings resolve against the page in browsers), a File or
  * Blob, or the bytes themselves (copied to the worker; the caller keeps its
- * buffer).
+ * buffer). In Node, a model name (`hf:user/repo`, `hf:user/repo:Q4_K_M`,
+ * `hf:user/repo/file.gguf`, `user/repo:QUANT`) is downloaded into the cache
+ * first, as `run-gguf pull` does (see onDownload).
  */
 export type ModelFile = string | URL | Blob | ArrayBuffer | ArrayBufferView;
 
@@ -22,8 +24,22 @@ export interface LoadProgress {
   totalBytes: number;
 }
 
+/** Download of a model named hf:... (Node): bytes of all its files. */
+export interface DownloadProgress {
+  /** The file being fetched (its path in the repository). */
+  file: string;
+  /** 0-based, of fileCount (a split model has several). */
+  fileIndex: number;
+  fileCount: number;
+  /** Bytes so far over every file of the model (counting files already cached), and their total. */
+  downloadedBytes: number;
+  totalBytes: number;
+}
+
 export interface LoadModelOptions {
   onProgress?: (progress: LoadProgress) => void;
+  /** Download progress when the source is a model name (hf:...); resumed and verified as `run-gguf pull` does. */
+  onDownload?: (progress: DownloadProgress) => void;
   /** Aborting stops the load, ends the worker and rejects with the signal's reason. */
   signal?: AbortSignal;
   /**
@@ -173,6 +189,14 @@ export interface ChatResult {
   toolCalls: ToolCallResult[];
 }
 
+/** What Chat.saveState gives and loadState takes. */
+export interface SavedChatState {
+  /** The conversation ({format: 'run-gguf-chat', version, messages, seen}), as the CLI's /save writes it. */
+  conversation: unknown;
+  /** The sequence's tokens and KV cells (runtime/state.ts's format, as sequence.saveState writes it). */
+  cache: Uint8Array;
+}
+
 /** A reply in progress: iterate it for text as it comes; `result` resolves when it ends. */
 export interface ChatReply extends AsyncIterable<string> {
   readonly result: Promise<ChatResult>;
@@ -193,6 +217,18 @@ export interface Chat {
   send(text: string, options?: SendOptions): ChatReply;
   /** The token ids in the chat's KV cache, in order: the conversation as the model saw it. */
   contextTokens(): Promise<number[]>;
+  /**
+   * The conversation and its KV cache, to keep across restarts: give it to
+   * loadState on a chat of the same model and context size, and the next
+   * reply evaluates only the new message, with the bits of never stopping.
+   * Plain data (structured-cloneable; the cache is bytes).
+   */
+  saveState(): Promise<SavedChatState>;
+  /**
+   * Replaces the conversation and the cache with a saved state. A StateError
+   * (the chat unchanged) when it was saved for another model or context size.
+   */
+  loadState(saved: SavedChatState): Promise<void>;
   /** Forgets the conversation (the system prompt stays). */
   reset(): Promise<void>;
   /** Frees the chat's KV cache and threads. */

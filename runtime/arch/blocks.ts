@@ -69,6 +69,8 @@ export interface AttentionOptions {
   softcap?: number;
   /** Sliding-window size for this layer, 0 for none. */
   nSwa?: number;
+  /** nSwa is a chunk size (llama 4's chunked attention) rather than a window. */
+  chunked?: boolean;
   /**
    * q times this after rope, before attention (gemma, phi2, phi3: llama.cpp
    * scales q with ggml_scale and passes kq_scale 1, so soft-capping sees scaled scores).
@@ -146,13 +148,15 @@ export function attend(c: BuildContext, il: number, q: Tensor, k: Tensor, v: Ten
   }
   if (a.temperature) q = ops.attnTempScale(q, c.inpPos, a.temperature.floor, a.temperature.scale, a.temperature.offset, `Qcur_attn_temp_scaled-${il}`);
   if (a.qScale !== undefined) q = ops.scale(q, a.qScale, `Qcur_scaled-${il}`);
-  return ops.attention(q, k, v, c.inpPos, c.cache[il]!, {
+  if (!c.inpKvRows) throw new Error('attention over a KV cache needs the batch rows\' sequences (inpKvRows)');
+  return ops.attention(q, k, v, c.inpPos, c.inpKvRows, c.cache[il]!, {
     nHead: hp.n_head,
     nHeadKv: hp.n_head_kv,
     headDim,
     kqScale: a.kqScale ?? 1 / Math.sqrt(headDim),
     softcap: a.softcap ?? 0,
     nSwa: a.nSwa ?? 0,
+    chunked: a.chunked,
     sinks: a.sinks,
   }, `kqv_out-${il}`);
 }
@@ -176,7 +180,8 @@ export function selfAttention(c: BuildContext, il: number, cur: Tensor, a: Atten
 /** Final norm and the LM head (tied to token_embd when output.weight is absent), plus output.bias when present. */
 export function outputHead(c: BuildContext, x: Tensor, norm: (x: Tensor) => Tensor): Tensor {
   const { ops } = c;
-  const last = ops.lastRows(x, c.nOutputs, 'inp_out');
+  if (!c.inpOutIds) throw new Error('a decoder graph needs the rows to return logits for (inpOutIds)');
+  const last = ops.selectRows(x, c.inpOutIds, 'inp_out');
   const cur = norm(last);
   const head = c.wOpt('output.weight') ?? c.w('token_embd.weight');
   const logits = ops.matmul(head, cur, 'result_output');

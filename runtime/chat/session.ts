@@ -107,6 +107,12 @@ export interface SavedChat {
   format: 'run-gguf-chat';
   version: 1;
   messages: ChatMessage[];
+  /**
+   * The last prompt and reply as text and the ids the model saw for them:
+   * with the sequence's saved state (Sequence.saveState), the next turn after
+   * a reload evaluates only the new message. Optional.
+   */
+  seen?: { text: string; ids: number[] };
 }
 
 /** What the session needs of the model. */
@@ -213,11 +219,18 @@ export class ChatSession {
   }
 
   toJSON(): SavedChat {
-    return { format: 'run-gguf-chat', version: 1, messages: this.messages };
+    const saved: SavedChat = { format: 'run-gguf-chat', version: 1, messages: this.messages };
+    if (this.seen) saved.seen = { text: this.seen.text, ids: [...this.seen.ids] };
+    return saved;
   }
 
-  /** Replaces the conversation with saved messages (a leading system message becomes the system prompt). */
-  load(saved: unknown): void {
+  /**
+   * Replaces the conversation with saved messages (a leading system message
+   * becomes the system prompt). `seen: true` also takes the saved ids the
+   * model saw, for when the sequence's saved state was restored with them
+   * (they are another model's ids otherwise).
+   */
+  load(saved: unknown, options: { seen?: boolean } = {}): void {
     const messages = parseSavedChat(saved);
     this.seen = undefined;
     const first = messages[0];
@@ -227,6 +240,10 @@ export class ChatSession {
     } else {
       this.system = undefined;
       this.turns = messages;
+    }
+    const seen = (saved as { seen?: { text?: unknown; ids?: unknown } } | null)?.seen;
+    if (options.seen && seen && typeof seen.text === 'string' && Array.isArray(seen.ids) && seen.ids.every((id) => Number.isInteger(id) && id >= 0)) {
+      this.seen = { text: seen.text, ids: seen.ids as number[] };
     }
   }
 

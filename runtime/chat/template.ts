@@ -245,6 +245,8 @@ const VOCAB_MARKERS: ReadonlyArray<[string[], string]> = [
   [['<|START_OF_TURN_TOKEN|>', '<|USER_TOKEN|>'], 'command-r'],
   [['<|start_header_id|>', '<|end_header_id|>'], 'llama3'],
   [['<｜Assistant｜>', '<｜User｜>'], 'deepseek3'],
+  [['<|header_start|>', '<|header_end|>', '<|eot|>'], 'llama4'],
+  [['[gMASK]', '<sop>', '<|assistant|>'], 'chatglm4'],
 ];
 
 const ARCH_TEMPLATES: Readonly<Record<string, string>> = {
@@ -252,6 +254,10 @@ const ARCH_TEMPLATES: Readonly<Record<string, string>> = {
   phi3: 'phi3',
   qwen: 'chatml', qwen2: 'chatml', qwen2moe: 'chatml', qwen3: 'chatml', qwen3moe: 'chatml',
   'command-r': 'command-r', cohere2: 'command-r',
+  // DeepSeek-V2's "User: / Assistant:" turns; GLM-4.7-Flash's vocabulary is found above
+  deepseek2: 'deepseek2',
+  glm4moe: 'chatglm4',
+  llama4: 'llama4',
 };
 
 /** A built-in format chosen from the vocabulary, the architecture or the name; else plain completion. */

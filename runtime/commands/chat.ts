@@ -20,6 +20,8 @@ import { styles, type Styles } from '../terminal/colors.js';
 import { printable } from '../terminal/printable.js';
 import { ProgressBar } from '../terminal/progress.js';
 import { modelTotals } from './info.js';
+import { modelArgument } from './pull.js';
+import { loadChatState, saveChatState, stateFileOf } from './chat-state.js';
 
 /** Words joined with ", " in lines of at most `width` columns, each indented by `indent`. */
 function wrapList(words: readonly string[], indent: number, width: number): string {
@@ -189,6 +191,8 @@ export async function runChat(argv: string[]): Promise<number> {
     if (picked === undefined) return 0;
     path = picked;
   }
+  // hf:user/repo:QUANT and the other model names: fetched into the cache first
+  path = await modelArgument(path);
 
   let constraint: GrammarFlags;
   try {
@@ -365,7 +369,8 @@ async function runCommand(cmd: ParsedCommand, session: ChatSession, io: ChatIO):
         }
         const saved = session.toJSON();
         await writeFile(cmd.arg, `${JSON.stringify(saved, null, 2)}\n`);
-        say(ui.dim(`saved ${saved.messages.length} messages to ${cmd.arg}`));
+        const cached = await saveChatState(session, cmd.arg);
+        say(ui.dim(`saved ${saved.messages.length} messages to ${cmd.arg} (and ${cached} cached tokens to ${stateFileOf(cmd.arg)})`));
         break;
       }
       case 'load': {
@@ -374,8 +379,11 @@ async function runCommand(cmd: ParsedCommand, session: ChatSession, io: ChatIO):
           break;
         }
         const json: unknown = JSON.parse(await readFile(cmd.arg, 'utf8'));
-        session.load(json);
-        say(ui.dim(`loaded ${session.messages.length} messages from ${cmd.arg}`));
+        session.load(json); // validates before the cache is touched
+        const state = await loadChatState(session, cmd.arg);
+        if (state.tokens > 0) session.load(json, { seen: true });
+        if (state.refused) say(ui.yellow(`not using the saved cache: ${state.refused}`));
+        say(ui.dim(`loaded ${session.messages.length} messages from ${cmd.arg}${state.tokens > 0 ? ` and ${state.tokens} cached tokens (not evaluated again)` : ''}`));
         break;
       }
       case 'stats': {

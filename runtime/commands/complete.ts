@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadModel } from '../model.js';
 import { loraUsage, takeLoraArgs } from './args.js';
 import { GRAMMAR_OPTIONS, GRAMMAR_USAGE, readGrammarFlags } from './grammar-args.js';
+import { modelArgument } from './pull.js';
 
 export const completeUsage = `Usage: run-gguf complete <model.gguf> -p TEXT [options]
 
@@ -67,7 +68,7 @@ export async function runComplete(argv: string[]): Promise<number> {
     console.error(`run-gguf: ${(e as Error).message}`);
     return 2;
   }
-  const model = await loadModel(path, { lora });
+  const model = await loadModel(await modelArgument(path), { lora });
   try {
     const ctx = model.createContext({
       contextSize: numberOpt(values['ctx-size'], 'ctx-size'),

@@ -8,6 +8,7 @@ export const COMMANDS: readonly Command[] = [
   { name: 'info', summary: 'show a GGUF file: metadata, tensors, parameters, file type', run: async (a) => (await import('./info.js')).runInfo(a) },
   { name: 'complete', summary: 'stream a raw completion of a prompt', run: async (a) => (await import('./complete.js')).runComplete(a) },
   { name: 'chat', summary: 'chat with a model (also: run-gguf <model.gguf>)', run: async (a) => (await import('./chat.js')).runChat(a) },
+  { name: 'pull', summary: 'download a model by name (hf:user/repo:Q4_K_M, user/repo:QUANT, an https URL) into the cache', run: async (a) => (await import('./pull.js')).runPull(a) },
   { name: 'models', summary: 'list the GGUF files on this machine (cwd, ~/models, llama.cpp, Hugging Face, LM Studio)', run: async (a) => (await import('./pick.js')).runModels(a) },
   { name: 'tokenize', summary: 'print the tokens of a text as llama-tokenize does', run: async (a) => (await import('./tokenize.js')).runTokenize(a) },
   { name: 'embed', summary: 'text embeddings of an encoder model (bert, nomic-bert), as llama-embedding prints them', run: async (a) => (await import('./embed.js')).runEmbed(a) },

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadModel } from '../model.js';
 import { createServer } from '../server/index.js';
 import { positiveInt } from './args.js';
+import { modelArgument } from './pull.js';
 
 export const serveUsage = `Usage: run-gguf serve <model.gguf> [options]
 
@@ -56,7 +57,7 @@ export async function runServe(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`--port: expected 0..65535, got "${values.port}"`);
   const slots = positiveInt('--parallel', values.parallel, 1);
   const contextSize = positiveInt('--ctx-size', values['ctx-size']);
-  const model = await loadModel(path, { contextSize, onWarning: (w) => console.error(`warning: ${w}`) });
+  const model = await loadModel(await modelArgument(path), { contextSize, onWarning: (w) => console.error(`warning: ${w}`) });
   const server = await createServer(model, {
     slots, contextSize, apiKey: values['api-key'] ?? (process.env.RUN_GGUF_API_KEY || undefined), modelId: values.alias,
     chatTemplate: values['chat-template'], batchSize: positiveInt('--batch-size', values['batch-size']),

@@ -9,8 +9,7 @@
 import type { Kernels } from '../../wasm/loader.js';
 import { ThreadPool } from '../threads/pool.js';
 import type { ThreadGovernor } from '../threads/governor.js';
-import { DYNAMIC_SLOTS } from './exec.js';
-import { Graph, type DynamicValue, type Tensor } from './graph.js';
+import { Graph, type Tensor } from './graph.js';
 import { MAX_THREADS, Ops } from './ops.js';
 import { Plan } from './plan.js';
 
@@ -20,9 +19,6 @@ import { Plan } from './plan.js';
  * costs far less than evaluating the prompt it serves.
  */
 export const DEFAULT_MAX_PLANS = 4;
-
-/** The run-time values every run sets (those not given are 0). */
-const DYNAMIC_NAMES = Object.keys(DYNAMIC_SLOTS) as DynamicValue[];
 
 export interface RunnerOptions {
   /** Threads sharing every op, 1..MAX_THREADS. */
@@ -119,10 +115,9 @@ export class GraphRunner {
     return entry;
   }
 
-  /** Runs a plan on every thread with the run-time values its graph reads; returns when all are done. */
-  run(p: PlannedGraph, dynamic: Partial<Record<DynamicValue, number>> = {}): void {
+  /** Runs a plan on every thread (its inputs written by the caller); returns when all are done. */
+  run(p: PlannedGraph): void {
     this.check();
-    for (const name of DYNAMIC_NAMES) this.pool.dynamic[DYNAMIC_SLOTS[name]] = dynamic[name] ?? 0;
     this.pool.run(p.id);
   }
 

@@ -2,15 +2,13 @@
 // every busy slot's tokens for this step (a chunk of prompt, or the token it
 // just sampled) and gets back each slot's last-token logits.
 //
-// Today a batch holds one sequence's tokens, so this runs one graph per slot,
-// one after another, through Sequence.append. When the engine evaluates
-// several sequences in one graph run (continuous batching), this function is
-// the only thing to change: run all of `work` as one batch of the context
-// (SlotWork has the shape of a batch item: a sequence and its tokens) and
-// hand back each slot's last-token logits in the same order. The scheduler
-// (scheduler.ts) keeps a step's tokens within the context's batchSize, as
-// llama-server fills n_batch: one token per generating slot, then prompt
-// chunks in the room left, so a step is one graph run.
+// All of them go in one context.evaluateBatch (continuous batching,
+// runtime/batch.ts): the rows of every slot share graph runs, so the
+// weights are read once per run for all slots, and each slot's logits are
+// the bits it would get evaluated alone. The scheduler (scheduler.ts) keeps
+// a step's tokens within the context's batchSize, as llama-server fills
+// n_batch: one token per generating slot, then prompt chunks in the room
+// left, so a step is one graph run.
 import type { Context } from '../context.js';
 import type { Sequence } from '../sequence.js';
 
@@ -22,6 +20,5 @@ export interface SlotWork {
 
 /** Evaluates every slot's tokens; returns each slot's last-token logits ([n_vocab], its own copy), in order. */
 export function evaluateStep(context: Context, work: readonly SlotWork[]): Float32Array[] {
-  void context; // the batch step runs on the context; one sequence at a time needs only the sequences
-  return work.map((w) => w.sequence.append(w.tokens));
+  return context.evaluateBatch(work);
 }

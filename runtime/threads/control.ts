@@ -20,8 +20,6 @@ export const CTL = {
   FAILED: 4,
   /** Threads taking part in the current run (the barrier's count). */
   ACTIVE: 5,
-  /** First of the dynamic values (exec.ts DYNAMIC_SLOTS). */
-  DYN: 8,
 } as const;
 export const CTL_INTS = 16;
 
@@ -99,7 +97,7 @@ export function runAsMain(ctl: Int32Array, governor: ThreadGovernor, id: number,
   const n = governor.choose(id);
   const t0 = performance.now();
   if (n > 1) postJob(ctl, id, n);
-  runPhases(phases, ctl.subarray(CTL.DYN), 0, n, barrier);
+  runPhases(phases, 0, n, barrier);
   if (n > 1) barrier();
   governor.record(id, n, performance.now() - t0);
 }
@@ -111,7 +109,6 @@ export function runAsMain(ctl: Int32Array, governor: ThreadGovernor, id: number,
  */
 export async function serveJobs(ctl: Int32Array, ith: number, plan: (id: number) => BoundPhase[] | Promise<BoundPhase[]>): Promise<void> {
   const barrier = createBarrier(ctl);
-  const dynamic = ctl.subarray(CTL.DYN);
   // Job word 0 is "no job yet": a run posted before this worker started is still seen.
   let seen = 0;
   try {
@@ -124,7 +121,7 @@ export async function serveJobs(ctl: Int32Array, ith: number, plan: (id: number)
       if (id < 0) return;
       const p = plan(id);
       // no await on the hot path: a Node worker's plans are always at hand
-      runPhases(p instanceof Promise ? await p : p, dynamic, ith, n, barrier);
+      runPhases(p instanceof Promise ? await p : p, ith, n, barrier);
       barrier(); // the end of the run
     }
   } catch (e) {

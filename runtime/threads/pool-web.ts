@@ -15,6 +15,8 @@ import { ThreadGovernor, type ThreadPoolOptions } from './governor.js';
 import { trackStart } from './started.js';
 import { workerStacks, type WorkerKernelsInit } from './worker-kernels.js';
 import { ThreadError } from '../errors.js';
+import { MAX_THREADS } from '../graph/ops.js';
+import { intOption } from '../options.js';
 
 const WORKER_STACK = 512 * 1024;
 
@@ -39,7 +41,6 @@ export function canShareMemory(): boolean {
 
 export class ThreadPool {
   private readonly ctl: Int32Array;
-  readonly dynamic: Int32Array;
   private readonly barrier: () => void;
   /** How many threads take part in each run (all, unless the machine is busy: governor.ts). */
   readonly governor: ThreadGovernor;
@@ -56,7 +57,6 @@ export class ThreadPool {
     adaptive: boolean,
   ) {
     this.ctl = new Int32Array(control);
-    this.dynamic = this.ctl.subarray(CTL.DYN);
     this.barrier = createBarrier(this.ctl);
     this.governor = new ThreadGovernor(nThreads, adaptive);
   }
@@ -64,7 +64,7 @@ export class ThreadPool {
   static create(kernels: Kernels | readonly Kernels[], nThreads: number, options: ThreadPoolOptions = {}): ThreadPool {
     const all = Array.isArray(kernels) ? kernels as readonly Kernels[] : [kernels as Kernels];
     const k0 = all[0]!;
-    if (!Number.isInteger(nThreads) || nThreads < 1) throw new RangeError(`threads must be a positive integer, got ${nThreads}`);
+    intOption('threads', nThreads, 1, MAX_THREADS);
     if (nThreads > 1 && !canShareMemory()) {
       throw new RangeError(`threads: ${nThreads} needs SharedArrayBuffer, which this page lacks (it is not cross-origin isolated: ` +
         'serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp); use threads: 1');

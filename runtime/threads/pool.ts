@@ -4,17 +4,18 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Kernels } from '../../wasm/loader.js';
 import { bindPlan, type EncodedPlan } from '../graph/exec.js';
-import { CTL, CTL_INTS, createBarrier, postJob, runAsMain } from './control.js';
+import { CTL_INTS, createBarrier, postJob, runAsMain } from './control.js';
 import { ThreadGovernor, type ThreadPoolOptions } from './governor.js';
 import { trackStart } from './started.js';
 import { workerStacks } from './worker-kernels.js';
 import { ThreadError } from '../errors.js';
+import { MAX_THREADS } from '../graph/ops.js';
+import { intOption } from '../options.js';
 
 const WORKER_STACK = 512 * 1024;
 
 export class ThreadPool {
   private readonly ctl: Int32Array;
-  readonly dynamic: Int32Array;
   private readonly barrier: () => void;
   /** How many threads take part in each run (all, unless the machine is busy: governor.ts). */
   readonly governor: ThreadGovernor;
@@ -32,7 +33,6 @@ export class ThreadPool {
     adaptive: boolean,
   ) {
     this.ctl = new Int32Array(control);
-    this.dynamic = this.ctl.subarray(CTL.DYN);
     this.barrier = createBarrier(this.ctl);
     this.governor = new ThreadGovernor(nThreads, adaptive);
   }
@@ -46,7 +46,7 @@ export class ThreadPool {
   static create(kernels: Kernels | readonly Kernels[], nThreads: number, options: ThreadPoolOptions = {}): ThreadPool {
     const all = Array.isArray(kernels) ? kernels as readonly Kernels[] : [kernels as Kernels];
     const k0 = all[0]!;
-    if (!Number.isInteger(nThreads) || nThreads < 1) throw new RangeError(`threads must be a positive integer, got ${nThreads}`);
+    intOption('threads', nThreads, 1, MAX_THREADS);
     const control = new SharedArrayBuffer(CTL_INTS * 4);
     const workers: Worker[] = [];
     const ports: MessagePort[] = [];
