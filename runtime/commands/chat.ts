@@ -48,6 +48,9 @@ Options:
       --chat-template T    overrides the file's template: a Jinja FILE, Jinja text,
                            or a built-in name:
 ${wrapList(templateNames(), 27, 78)}
+      --chat-template-fallback  when the model's Jinja template runs into its
+                           rendering limit (steps, time, output size), use the
+                           built-in format it resembles instead of stopping
   -n, --n-predict N        tokens per reply at most (default -1: until the model stops)
       --temp T             temperature (default 0.8; 0 = greedy)
       --top-k K            top-k (default 40; 0 = off)
@@ -138,6 +141,7 @@ export async function runChat(args: string[]): Promise<number> {
       system: { type: 'string' },
       prompt: { type: 'string', short: 'p' },
       'chat-template': { type: 'string' },
+      'chat-template-fallback': { type: 'boolean' },
       'n-predict': { type: 'string', short: 'n' },
       temp: { type: 'string' },
       'top-k': { type: 'string' },
@@ -225,7 +229,7 @@ export async function runChat(args: string[]): Promise<number> {
     try {
       template = resolveChatTemplate(
         { get: (k) => model.gguf.metadata.get(k), tokenizer: model.tokenizer, fileName: basename(path) },
-        { override, overrideLabel },
+        { override, overrideLabel, fallback: values['chat-template-fallback'] === true },
       );
     } catch (err) {
       io.err.write(`run-gguf: ${oneLine(err)}\n`);
