@@ -40,15 +40,16 @@ function rendering(source: string): { err: unknown; ms: number } {
 }
 
 test('core: range(1e8), nested loops and a doubling string each stop at a named limit, quickly', () => {
-  const cases: Array<[string, string, 'steps' | 'output', RegExp]> = [
-    ['range(1e8)', RANGE, 'output', /output limit of 1,000,000 list items/],
-    ['nested loops', NESTED, 'steps', /limit of 1,000,000 evaluation steps/],
-    ['doubling string', DOUBLING, 'output', /output limit of 16,777,216 characters/],
+  // the nested loops reach their 1e6 steps in about a second on a quiet machine; a busy one may reach the 5 s first
+  const cases: Array<[string, string, RegExp, RegExp]> = [
+    ['range(1e8)', RANGE, /^output$/, /output limit of 1,000,000 list items/],
+    ['nested loops', NESTED, /^(steps|time)$/, /limit of 1,000,000 evaluation steps|time limit of 5,000 ms/],
+    ['doubling string', DOUBLING, /^output$/, /output limit of 16,777,216 characters/],
   ];
   for (const [what, source, limit, message] of cases) {
     const { err, ms } = rendering(source);
     assert.instance(err, ChatTemplateError, what);
-    assert.is((err as ChatTemplateError).limit, limit, what);
+    assert.match(String((err as ChatTemplateError).limit), limit, what);
     assert.match((err as Error).message, message, what);
     // generous: without the limits each runs for minutes or exhausts memory
     assert.ok(ms < 15_000, `${what}: ${ms.toFixed(0)} ms`);
