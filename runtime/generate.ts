@@ -100,7 +100,9 @@ export async function* generateTokens(
     : [...prompt];
   if (ids.length === 0) return;
   const sampler = createSampler(options);
-  const logits = sequence.append(ids);
+  // in ubatches with the event loop free between them, so an abort stops the prompt too
+  const logits = await sequence.appendAsync(ids, { signal: options.signal });
+  if (!logits) return;
   for (const id of ids) sampler.accept(id);
   const loop = tokenLoop(sequence, tokenizer, sampler, logits, { maxTokens: options.maxTokens ?? 256, signal: options.signal });
   for (;;) {

@@ -22,6 +22,20 @@ export interface EvaluateOptions {
   allLogits?: boolean;
 }
 
+export interface AppendAsyncOptions {
+  /** Checked before every ubatch; once aborted, no further ubatch runs and appendAsync resolves undefined. */
+  signal?: AbortSignal;
+  /** The time a ubatch should take, so an abort lands within about that. Default 50 ms. */
+  ubatchMs?: number;
+}
+
+/** Ubatches start this small (or batchSize when smaller) until the first one's time shows what the model costs. */
+const MIN_UBATCH = 16;
+
+const yieldToEventLoop: () => Promise<void> = typeof setImmediate === 'function'
+  ? () => new Promise((r) => setImmediate(r))
+  : () => new Promise((r) => setTimeout(r, 0));
+
 export interface SequenceEvaluation {
   /** The last token's logits ([n_vocab]), or every evaluated position's with allLogits. */
   logits: Float32Array;
@@ -49,6 +63,8 @@ export class Sequence {
   /** The token ids the sequence's cells hold, in position order. */
   private held: number[] = [];
   private disposed = false;
+  /** appendAsync's ubatch size, kept between calls so a steady size (one plan shape) settles. */
+  private ubatch = 0;
 
   /** @internal contexts create sequences: context.createSequence(). */
   constructor(private readonly host: SequenceHost, readonly slot: number) {}
@@ -108,10 +124,62 @@ export class Sequence {
    * ([n_tokens * n_vocab]) with allLogits.
    */
   append(tokens: ArrayLike<number>, options: EvaluateOptions = {}): Float32Array {
+    this.checkAppend(tokens);
+    const n = tokens.length;
+    const { batchSize, nVocab } = this.host;
+    const out = new Float32Array(options.allLogits ? n * nVocab : nVocab);
+    for (let i0 = 0; i0 < n; i0 += batchSize) this.runSlice(tokens, i0, Math.min(batchSize, n - i0), out, options.allLogits === true);
+    return out;
+  }
+
+  /**
+   * append() for a caller that must stay interruptible: the tokens go in
+   * ubatches of about `ubatchMs` each (sized from the last ubatch's time, in
+   * powers of two from 16 up to batchSize, so few plan shapes appear), with
+   * the event loop free in between, where an abort lands. Resolves the last
+   * token's logits, or undefined when the signal was aborted: the cache then
+   * holds the ubatches that ran (the caller truncates or re-evaluates as it
+   * needs). A batch gives the bits of token by token, so the split changes
+   * no number.
+   */
+  async appendAsync(tokens: readonly number[], options: AppendAsyncOptions = {}): Promise<Float32Array | undefined> {
+    const { signal } = options;
+    if (signal?.aborted) return undefined;
+    this.checkAppend(tokens);
+    const target = options.ubatchMs ?? 50;
+    const { batchSize, nVocab } = this.host;
+    const floor = Math.min(MIN_UBATCH, batchSize);
+    if (this.ubatch < floor || this.ubatch > batchSize) this.ubatch = floor;
+    const out = new Float32Array(nVocab);
+    for (let i0 = 0; i0 < tokens.length;) {
+      // the caller's own work (an abort message, a key press) runs here
+      await yieldToEventLoop();
+      if (signal?.aborted) return undefined;
+      this.check();
+      const nb = Math.min(this.ubatch, tokens.length - i0);
+      const t0 = performance.now();
+      this.runSlice(tokens, i0, nb, out, false);
+      const ms = performance.now() - t0;
+      i0 += nb;
+      // only a full ubatch says what its size costs
+      if (nb === this.ubatch) {
+        if (ms < target / 2 && this.ubatch * 2 <= batchSize) this.ubatch *= 2;
+        else if (ms > target && this.ubatch / 2 >= floor) this.ubatch /= 2;
+      }
+    }
+    return out;
+  }
+
+  /** The ubatch size appendAsync will start its next call with (0 before the first). */
+  get ubatchSize(): number {
+    return this.ubatch;
+  }
+
+  private checkAppend(tokens: ArrayLike<number>): void {
     this.check();
     const n = tokens.length;
     if (n === 0) throw new RangeError('evaluate: no tokens');
-    const { contextSize, batchSize, nVocab } = this.host;
+    const { contextSize, nVocab } = this.host;
     if (this.held.length + n > contextSize) {
       throw new RangeError(`evaluate: ${n} tokens after ${this.held.length} exceed the context size ${contextSize}`);
     }
@@ -119,17 +187,17 @@ export class Sequence {
       const id = tokens[i]!;
       if (!Number.isInteger(id) || id < 0 || id >= nVocab) throw new RangeError(`evaluate: token id ${id} (at ${i}) is outside the vocabulary (0..${nVocab - 1})`);
     }
-    const out = new Float32Array(options.allLogits ? n * nVocab : nVocab);
-    for (let i0 = 0; i0 < n; i0 += batchSize) {
-      const nb = Math.min(batchSize, n - i0);
-      const last = i0 + nb === n;
-      const nOut = options.allLogits ? nb : last ? 1 : 0;
-      const batch = Array.prototype.slice.call(tokens, i0, i0 + nb) as number[];
-      const logits = this.host.runBatch(this.slot, batch, this.held.length, Math.max(nOut, 1));
-      for (const id of batch) this.held.push(id);
-      if (nOut > 0) out.set(logits, options.allLogits ? i0 * nVocab : 0);
-    }
-    return out;
+  }
+
+  /** Runs tokens[i0, i0+nb) as one batch after what the cache holds; the last row's logits (or all rows') go to `out`. */
+  private runSlice(tokens: ArrayLike<number>, i0: number, nb: number, out: Float32Array, allLogits: boolean): void {
+    const nVocab = this.host.nVocab;
+    const last = i0 + nb === tokens.length;
+    const nOut = allLogits ? nb : last ? 1 : 0;
+    const batch = Array.prototype.slice.call(tokens, i0, i0 + nb) as number[];
+    const logits = this.host.runBatch(this.slot, batch, this.held.length, Math.max(nOut, 1));
+    for (const id of batch) this.held.push(id);
+    if (nOut > 0) out.set(logits, allLogits ? i0 * nVocab : 0);
   }
 
   /** Keeps the first n tokens' cells and forgets the rest. */

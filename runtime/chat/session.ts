@@ -79,10 +79,6 @@ export interface ChatModel {
   readonly tokenizer: Tokenizer;
 }
 
-const yieldToEventLoop: () => Promise<void> = typeof setImmediate === 'function'
-  ? () => new Promise((r) => setImmediate(r))
-  : () => new Promise((r) => setTimeout(r, 0));
-
 export class ChatSession {
   readonly template: ChatTemplate;
   /** The sequence whose cells hold the conversation. */
@@ -224,22 +220,17 @@ export class ChatSession {
 
   /**
    * Brings the KV cache to `tokens` evaluating only what differs (the
-   * sequence keeps the common prefix), a batch at a time with the event loop
-   * free in between; returns the logits of the last token, or undefined when
-   * aborted.
+   * sequence keeps the common prefix), in ubatches with the event loop free
+   * in between (Sequence.appendAsync); returns the logits of the last token,
+   * or none when aborted. The sampler sees the tokens only once all are in.
    */
   private async ingest(tokens: readonly number[], signal?: AbortSignal): Promise<{ logits?: Float32Array; evaluated: number; reused: number }> {
     const seq = this.sequence;
     const keep = seq.keepPrefix(tokens);
-    const step = seq.batchSize;
-    let logits: Float32Array | undefined;
-    for (let i = keep; i < tokens.length; i += step) {
-      if (signal?.aborted) return { evaluated: i - keep, reused: keep };
-      const chunk = tokens.slice(i, i + step);
-      logits = seq.append(chunk);
-      for (const id of chunk) this.sampler.accept(id);
-      if (i + step < tokens.length) await yieldToEventLoop();
-    }
+    const before = seq.position;
+    const logits = await seq.appendAsync(tokens.slice(keep), { signal });
+    if (!logits) return { evaluated: seq.position - before, reused: keep };
+    for (let i = keep; i < tokens.length; i++) this.sampler.accept(tokens[i]!);
     return { logits, evaluated: tokens.length - keep, reused: keep };
   }
 
@@ -247,7 +238,9 @@ export class ChatSession {
    * Adds a user message and generates the assistant's reply, streaming it
    * through onText. Resolves when the reply ends (end-of-generation token,
    * maxTokens, abort or a context that cannot make room); the reply, partial
-   * or not, joins the conversation.
+   * or not, joins the conversation. An abort before the first token (an
+   * already-aborted signal, or during the prompt) leaves the conversation as
+   * it was.
    */
   async reply(userText: string, options: ReplyOptions = {}): Promise<ReplyStats> {
     const { signal, onText, onNotice } = options;
@@ -256,7 +249,13 @@ export class ChatSession {
     const stats: ReplyStats = {
       promptTokens: 0, reusedTokens: 0, promptMs: 0, generatedTokens: 0, generateMs: 0, stop: 'eog', droppedMessages: 0, text: '',
     };
-    this.turns.push({ role: 'user', content: userText });
+    // an abort before the first token leaves the conversation as it was
+    const before = this.turns;
+    if (signal?.aborted) {
+      stats.stop = 'aborted';
+      return this.finish(stats);
+    }
+    this.turns = [...before, { role: 'user', content: userText }];
 
     const t0 = performance.now();
     let { text: promptText, tokens: prompt } = this.prompt();
@@ -279,8 +278,10 @@ export class ChatSession {
     stats.promptMs = performance.now() - t0;
     let logits = first.logits;
     if (!logits) {
-      this.turns.pop(); // aborted before the model saw the message
-      this.seen = undefined;
+      // aborted before the model saw the whole message: withdrawn, dropped turns
+      // back (the cache keeps what ran; the next turn reuses its common prefix)
+      this.turns = before;
+      stats.droppedMessages = 0;
       stats.stop = 'aborted';
       return this.finish(stats);
     }
@@ -326,8 +327,7 @@ export class ChatSession {
       this.turns.push({ role: 'assistant', content: text });
       this.seen = { text: promptText + text, ids: [...prompt, ...replyIds] };
     } else {
-      this.turns.pop();
-      this.seen = undefined;
+      this.turns = before;
     }
     return this.finish(stats);
   }
