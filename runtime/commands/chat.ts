@@ -11,6 +11,7 @@ import { basename } from 'node:path';
 import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { fileTypeOf } from '../../formats/gguf/index.js';
+import { modelFiles, writeOutput } from '../../formats/output-file.js';
 import { ChatSession, resolveChatTemplate, templateNames, type ChatTemplate, type ReplyStats } from '../chat/index.js';
 import type { Context } from '../context.js';
 import { loadModel, type Model } from '../model.js';
@@ -131,6 +132,8 @@ interface ChatIO {
   out: NodeJS.WriteStream;
   err: NodeJS.WriteStream;
   ui: Styles;
+  /** Files /save may not write: the model's. */
+  inputs: string[];
 }
 
 export async function runChat(args: string[]): Promise<number> {
@@ -160,7 +163,7 @@ export async function runChat(args: string[]): Promise<number> {
     console.log(chatUsage);
     return 0;
   }
-  const io: ChatIO = { out: process.stdout, err: process.stderr, ui: styles(process.stderr) };
+  const io: ChatIO = { out: process.stdout, err: process.stderr, ui: styles(process.stderr), inputs: [] };
   const { ui } = io;
   const verbose = values.verbose === true;
   const sampling = {
@@ -187,6 +190,7 @@ export async function runChat(args: string[]): Promise<number> {
     path = picked;
   }
 
+  io.inputs = modelFiles(path);
   // a mistyped --chat-template is reported before the (possibly long) load
   let override: string | undefined;
   let overrideLabel: string | undefined;
@@ -352,7 +356,8 @@ async function runCommand(cmd: ParsedCommand, session: ChatSession, io: ChatIO):
           break;
         }
         const saved = session.toJSON();
-        await writeFile(cmd.arg, `${JSON.stringify(saved, null, 2)}\n`);
+        // never onto the model (any path or link to it); a complete file or none
+        await writeOutput(cmd.arg, io.inputs, (tmp) => writeFile(tmp, `${JSON.stringify(saved, null, 2)}\n`));
         say(ui.dim(`saved ${saved.messages.length} messages to ${cmd.arg}`));
         break;
       }

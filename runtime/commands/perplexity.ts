@@ -2,6 +2,7 @@
 // method and output (runtime/perplexity).
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { checkNotInput, modelFiles } from '../../formats/output-file.js';
 import { loadModel } from '../model.js';
 import { perplexity } from '../perplexity/index.js';
 import { KLD_CHUNK_HEADER, kldChunkLine, klDivergence, kldReport } from '../perplexity/kld.js';
@@ -59,19 +60,22 @@ export async function runPerplexity(args: string[]): Promise<number> {
     console.error(perplexityUsage);
     return 2;
   }
-  let text = await readFile(values.file, 'utf8');
-  if (text.endsWith('\n')) text = text.slice(0, -1);
   try {
+    // refused before the (long) run, and again when the file is written
+    if (base !== undefined) checkNotInput(base, [...modelFiles(positionals[0]!), values.file]);
+    let text = await readFile(values.file, 'utf8');
+    if (text.endsWith('\n')) text = text.slice(0, -1);
     const nCtx = positiveInt('-c', values['ctx-size'], 512);
     const model = await loadModel(positionals[0]!, { contextSize: nCtx });
     try {
       const started = Date.now();
-      const res = perplexity(model, text, {
+      const res = await perplexity(model, text, {
         contextSize: nCtx,
         batchSize: positiveInt('-b', values['batch-size'], 2048),
         chunks: positiveInt('--chunks', values.chunks, undefined),
         threads: positiveInt('-t', values.threads, undefined),
         logitsFile: base,
+        inputs: [values.file],
         onStart: (n, nTokens) => process.stderr.write(`perplexity: ${nTokens} tokens; calculating perplexity over ${n} chunks, n_ctx=${nCtx}\n`),
         onChunk: (i, n, ppl) => {
           if (i === 1) {
