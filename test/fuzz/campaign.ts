@@ -14,6 +14,8 @@ import type { CaseResult, Outcome } from './case.js';
 export interface CampaignOptions {
   /** Cases to run at most. */
   cases: number;
+  /** The first case's number (a long campaign split over processes). Default 0. */
+  first?: number;
   seed: number;
   /** Stop starting new cases after this long (ms). Default: no limit. */
   budgetMs?: number;
@@ -111,7 +113,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
     worker = undefined;
   };
   try {
-    for (let i = 0; i < o.cases; i++) {
+    for (let i = o.first ?? 0; i < (o.first ?? 0) + o.cases; i++) {
       if (o.budgetMs !== undefined && performance.now() - t0 > o.budgetMs) break;
       if (o.shouldStop?.()) break;
       if (worker && worker.ran >= recycle) kill();

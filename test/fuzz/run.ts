@@ -1,4 +1,4 @@
-// npm run fuzz -- [--cases N] [--seed S] [--timeout MS] [--budget SECONDS] [--json FILE]
+// npm run fuzz -- [--cases N] [--from I] [--seed S] [--timeout MS] [--budget SECONDS] [--json FILE]
 // npm run fuzz -- --seed S --case I      (one case, in this process, in detail)
 //
 // The long GGUF fuzz campaign (default 100,000 cases; run it with nice). It
@@ -15,7 +15,7 @@ import { mutate } from './mutate.js';
 const { values } = parseArgs({
   options: {
     cases: { type: 'string' }, seed: { type: 'string' }, timeout: { type: 'string' }, budget: { type: 'string' },
-    json: { type: 'string' }, case: { type: 'string' },
+    json: { type: 'string' }, case: { type: 'string' }, from: { type: 'string' },
   },
 });
 const seed = Number(values.seed ?? 1);
@@ -57,6 +57,7 @@ function summary(r: CampaignReport): void {
 
 const report = await runCampaign({
   cases,
+  first: Number(values.from ?? 0),
   seed,
   timeoutMs: values.timeout === undefined ? undefined : Number(values.timeout),
   budgetMs: values.budget === undefined ? undefined : Number(values.budget) * 1000,
@@ -67,7 +68,8 @@ const report = await runCampaign({
       findings.push(c);
       console.log(`finding: case ${i} ${c.corpus} ${c.level}: ${c.what} -> ${c.outcome} ${c.error ?? ''} ${c.message ?? ''}`);
     }
-    if ((i + 1) % 1000 === 0) console.log(`${i + 1} cases, ${((performance.now() - t0) / 1000).toFixed(0)} s: ${outcomesLine({ outcomes: counts })}`);
+    const done = Object.values(counts).reduce((x, y) => x + y, 0);
+    if (done % 1000 === 0) console.log(`${done} cases (up to case ${i}), ${((performance.now() - t0) / 1000).toFixed(0)} s: ${outcomesLine({ outcomes: counts })}`);
   },
 });
 summary(report);
