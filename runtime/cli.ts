@@ -3,6 +3,7 @@
 // runtime/commands/ and are registered in commands/index.ts. Failures print
 // one line on stderr (no stack trace unless RUN_GGUF_DEBUG is set).
 import { COMMANDS, findCommand } from './commands/index.js';
+import { errorLine } from './terminal/printable.js';
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -17,11 +18,8 @@ function usage(): string {
   ].join('\n');
 }
 
-/** One line, whatever the error carries (file contents can hold newlines). */
-function oneLine(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return msg.replace(/\r?\n/g, '\\n');
-}
+/** One line, whatever the error carries (file contents can hold newlines and control characters). */
+const oneLine = errorLine;
 
 // parseArgs' errors are usage mistakes, not failures of the command.
 function isUsageError(err: unknown): boolean {

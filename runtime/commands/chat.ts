@@ -16,7 +16,7 @@ import { ChatSession, resolveChatTemplate, templateNames, type ChatTemplate, typ
 import type { Context } from '../context.js';
 import { loadModel, type Model } from '../model.js';
 import { styles, type Styles } from '../terminal/colors.js';
-import { printable } from '../terminal/printable.js';
+import { errorLine, printable } from '../terminal/printable.js';
 import { ProgressBar } from '../terminal/progress.js';
 import { modelTotals } from './info.js';
 
@@ -87,8 +87,8 @@ function numberOpt(v: string | undefined, name: string): number | undefined {
 }
 
 function oneLine(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return msg.replace(/\r?\n/g, ' ');
+  // messages quote keys, names and template text from the file
+  return errorLine(err);
 }
 
 /** 292.4K, 1.10B: parameter counts as model cards write them. */
@@ -115,9 +115,11 @@ export function modelSummary(model: Model, ctx: Context): string {
 }
 
 export function templateSummary(t: ChatTemplate): string {
-  if (t.kind === 'completion') return `no chat template: plain completion (${t.origin})`;
-  if (t.kind === 'jinja') return `chat template: ${t.origin} (Jinja)`;
-  return `chat template: ${t.name} (built-in; ${t.origin})`;
+  // the origin may quote the file's template or its error
+  const origin = printable(t.origin.replace(/\r?\n/g, '\\n'));
+  if (t.kind === 'completion') return `no chat template: plain completion (${origin})`;
+  if (t.kind === 'jinja') return `chat template: ${origin} (Jinja)`;
+  return `chat template: ${t.name} (built-in; ${origin})`;
 }
 
 export function statsLine(s: ReplyStats, used: number, size: number): string {

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { writeIMatrix, type IMatrixFormat } from '../../formats/imatrix/index.js';
 import { checkNotInput, modelFiles, writeOutput } from '../../formats/output-file.js';
 import { computeIMatrix } from '../imatrix/index.js';
+import { errorLine } from '../terminal/printable.js';
 import { positiveInt } from './args.js';
 
 export const imatrixUsage = `Usage: run-gguf imatrix <model.gguf> -f FILE [-o imatrix.gguf] [options]
@@ -46,7 +47,7 @@ export async function runIMatrix(args: string[]): Promise<number> {
       },
     }));
   } catch (e) {
-    console.error(`error: ${(e as Error).message}\n\n${imatrixUsage}`);
+    console.error(`error: ${errorLine(e)}\n\n${imatrixUsage}`);
     return 2;
   }
   if (values.help) {
@@ -99,7 +100,7 @@ export async function runIMatrix(args: string[]): Promise<number> {
     process.stderr.write(`save_imatrix: stored collected data after ${res.imatrix.chunkCount} chunks (${res.imatrix.entries.length} entries) in ${out}\n`);
     return 0;
   } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
+    console.error(`error: ${errorLine(e)}`);
     return 1;
   }
 }

@@ -6,6 +6,7 @@ import { checkNotInput, modelFiles } from '../../formats/output-file.js';
 import { loadModel } from '../model.js';
 import { perplexity } from '../perplexity/index.js';
 import { KLD_CHUNK_HEADER, kldChunkLine, klDivergence, kldReport } from '../perplexity/kld.js';
+import { errorLine } from '../terminal/printable.js';
 import { positiveInt } from './args.js';
 
 export const perplexityUsage = `Usage: run-gguf perplexity <model.gguf> -f FILE [-c N] [-b N] [--chunks N] [-t N] [--kl-divergence-base BASE]
@@ -94,7 +95,7 @@ export async function runPerplexity(args: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
+    console.error(`error: ${errorLine(e)}`);
     return 1;
   }
 }
@@ -119,7 +120,7 @@ async function runKLD(modelPath: string, baseFile: string, batch: string | undef
     }
     return 0;
   } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
+    console.error(`error: ${errorLine(e)}`);
     return 1;
   }
 }
