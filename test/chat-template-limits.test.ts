@@ -13,7 +13,7 @@ import { GGMLType } from '../formats/ggml-types.js';
 import { writeGGUF } from '../formats/gguf/index.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
 import { loadModel as loadHosted } from '../runtime/api/index.js';
-import { ChatTemplateError, JinjaChatTemplate, resolveChatTemplate } from '../runtime/chat/index.js';
+import { ChatSession, ChatTemplateError, JinjaChatTemplate, resolveChatTemplate } from '../runtime/chat/index.js';
 import { loadModel } from '../runtime/model.js';
 import { LLAMA3_8B_INSTRUCT } from './helpers/chat-templates.js';
 import { REPO_ROOT } from './helpers/shared.js';
@@ -77,6 +77,29 @@ test('core: the file\'s template past a limit is an error; the built-in format o
   // a template that merely fails to render still falls back as before (not a limit)
   const broken = resolveChatTemplate({ ...info, get: (k: string) => (k === 'tokenizer.chat_template' ? '{{ raise_exception("no") }}<|im_start|>' : undefined) });
   assert.is(broken.name, 'chatml');
+});
+
+test('a chat whose template runs into a limit as the conversation grows: the error, and the conversation as it was', async () => {
+  const path = await modelWith('session.gguf', '{{ messages[-1].content }}');
+  const model = await loadModel(path);
+  const ctx = model.createContext({ contextSize: 256, threads: 1 });
+  try {
+    // cheap for one message, past 10,000 steps from the second
+    const source = '{% if messages|length > 1 %}{% for i in range(100000) %}{% endfor %}{% endif %}{{ messages[-1].content }}';
+    const template = new JinjaChatTemplate(source, TOKENS, 'test', { maxSteps: 10_000 });
+    const s = new ChatSession(model, ctx, { template, maxTokens: 2, seed: 1 });
+    await s.reply('hello');
+    const before = s.messages;
+    const tokens = s.cachedTokens;
+    const err = await s.reply('again').then(() => undefined, (e: unknown) => e);
+    assert.instance(err, ChatTemplateError);
+    assert.is((err as ChatTemplateError).limit, 'steps');
+    assert.equal(s.messages, before);
+    assert.equal(s.cachedTokens, tokens);
+  } finally {
+    ctx.dispose();
+    model.dispose();
+  }
 });
 
 const modelWith = async (name: string, template: string): Promise<string> => {

@@ -258,7 +258,15 @@ export class ChatSession {
     this.turns = [...before, { role: 'user', content: userText }];
 
     const t0 = performance.now();
-    let { text: promptText, tokens: prompt } = this.prompt();
+    let rendered: { text: string; tokens: number[] };
+    try {
+      rendered = this.prompt();
+    } catch (err) {
+      // a template that fails (or runs into its limits) on this conversation leaves it as it was
+      this.turns = before;
+      throw err;
+    }
+    let { text: promptText, tokens: prompt } = rendered;
     if (prompt.length >= nCtx) {
       const { text, tokens, dropped } = this.fit(0, Math.floor(nCtx / 2));
       promptText = text;
