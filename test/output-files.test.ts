@@ -176,4 +176,22 @@ test('a killed perplexity --kl-divergence-base run leaves the previous base file
   assert.ok(readFileSync(base).length > 100);
 });
 
+test('a quantize stopped by Ctrl+C (SIGINT) leaves no temporary and no partial output', async () => {
+  const out = join(dir, 'q.gguf');
+  const child = spawn(process.execPath, [CLI, 'quantize', model, out, 'Q4_K_M', '-t', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // the first tensor line: the temporary is being written
+  await new Promise<void>((res) => child.stderr.on('data', (d: Buffer) => d.toString().includes('[') && res()));
+  const during = temporaries();
+  child.kill('SIGINT');
+  const sig = await new Promise<NodeJS.Signals | null>((res) => child.once('exit', (_c, s) => res(s)));
+  if (sig === null) {
+    console.log('  quantize finished before the signal arrived: nothing to check');
+    return;
+  }
+  assert.equal(during.length, 1, 'a temporary existed while it ran');
+  assert.is(sig, 'SIGINT');
+  assert.equal(temporaries(), []);
+  assert.not.ok(existsSync(out));
+});
+
 test.run();
