@@ -20,11 +20,11 @@ test.after(() => model.dispose());
 
 /** Text of at least n tokens (one extra word per missing token until it is). */
 function promptOf(n: number): string {
-  let words = n;
+  let words = 100;
   for (;;) {
     const text = Array.from({ length: words }, (_, i) => ['the', 'cat', 'sat', 'on', 'a', 'mat'][i % 6]).join(' ');
     if (model.tokenize(text).length >= n) return text;
-    words += 16;
+    words += 4;
   }
 }
 const PROMPT = promptOf(400);
