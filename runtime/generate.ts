@@ -4,6 +4,7 @@
 // chat CLI and the worker API) all run it; what differs is what they do
 // when the context fills (stop, or make room and go on) and the prompt.
 import { createSampler, type Sampler, type SamplerOptions } from './sample/index.js';
+import { intOption, MAX_INT32 } from './options.js';
 import type { Sequence } from './sequence.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
@@ -42,6 +43,37 @@ const yieldToEventLoop: () => Promise<void> = typeof setImmediate === 'function'
   : () => new Promise((r) => setTimeout(r, 0));
 
 /**
+ * The choice half of the loop, one token per call: mask banned ids, sample,
+ * accept, stop at end-of-generation, decode whole characters. tokenLoop
+ * evaluates each token itself; the server's scheduler (runtime/server) holds
+ * one picker per slot and evaluates every slot's token in one step.
+ */
+export class TokenPicker {
+  /** The tokens picked so far (end-of-generation excluded). */
+  readonly tokens: number[] = [];
+  private readonly decoder: ReturnType<Tokenizer['createStreamDecoder']>;
+
+  constructor(private readonly tokenizer: Tokenizer, readonly sampler: Sampler, private readonly banned?: readonly number[]) {
+    this.decoder = tokenizer.createStreamDecoder();
+  }
+
+  /** The next token and the text it completes, or 'eog' (not recorded, not decoded). */
+  pick(logits: Float32Array): LoopToken | 'eog' {
+    if (this.banned) for (const id of this.banned) logits[id] = -Infinity;
+    const next = this.sampler.sample(logits);
+    this.sampler.accept(next);
+    if (this.tokenizer.isEog(next)) return 'eog';
+    this.tokens.push(next);
+    return { id: next, text: this.decoder.push(next) };
+  }
+
+  /** Text held back (an incomplete character, as U+FFFD). */
+  flush(): string {
+    return this.decoder.flush();
+  }
+}
+
+/**
  * Samples from `logits` (the sequence's last token's), yields each token with
  * its text, evaluates it and goes on. The last sampled token is not evaluated
  * (no one needs its logits yet; a chat's next turn evaluates it with the next
@@ -51,23 +83,20 @@ const yieldToEventLoop: () => Promise<void> = typeof setImmediate === 'function'
 export async function* tokenLoop(
   sequence: Sequence, tokenizer: Tokenizer, sampler: Sampler, logits: Float32Array, o: TokenLoopOptions,
 ): AsyncGenerator<LoopToken, LoopEnd, undefined> {
-  const decoder = tokenizer.createStreamDecoder();
-  const tokens: number[] = [];
-  const end = (stop: StopReason): LoopEnd => ({ stop, tokens, rest: decoder.flush() });
+  const picker = new TokenPicker(tokenizer, sampler, o.banned);
+  const tokens = picker.tokens;
+  const end = (stop: StopReason): LoopEnd => ({ stop, tokens, rest: picker.flush() });
   for (;;) {
     if (o.signal?.aborted) return end('aborted');
     if (o.maxTokens >= 0 && tokens.length >= o.maxTokens) return end('max-tokens');
-    if (o.banned) for (const id of o.banned) logits[id] = -Infinity;
-    const next = sampler.sample(logits);
-    sampler.accept(next);
-    if (tokenizer.isEog(next)) return end('eog');
-    tokens.push(next);
-    yield { id: next, text: decoder.push(next) };
+    const t = picker.pick(logits);
+    if (t === 'eog') return end('eog');
+    yield t;
     if (o.maxTokens >= 0 && tokens.length >= o.maxTokens) return end('max-tokens');
     await yieldToEventLoop();
     if (o.signal?.aborted) return end('aborted');
     if (sequence.position + 1 <= sequence.contextSize) {
-      logits = sequence.append([next]);
+      logits = sequence.append([t.id]);
       continue;
     }
     const room = await o.onContextFull?.(tokens);
@@ -95,6 +124,7 @@ export interface GenerateOptions extends SamplerOptions {
 export async function* generateTokens(
   sequence: Sequence, tokenizer: Tokenizer, prompt: string | readonly number[], options: GenerateOptions = {},
 ): AsyncGenerator<string, void, undefined> {
+  intOption('maxTokens', options.maxTokens, -1, MAX_INT32);
   const ids = typeof prompt === 'string'
     ? tokenizer.tokenize(prompt, { addSpecial: options.addSpecial ?? true, special: options.special ?? false })
     : [...prompt];

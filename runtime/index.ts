@@ -1,7 +1,7 @@
 // run-gguf/core: the in-thread engine (the CLI and the worker-hosted API in
 // runtime/api/ run it).
 export { loadModel, Model, type LoadModelOptions, type ModelSource } from './model.js';
-export { Context, type ContextOptions, type EvaluateOptions, type GenerateOptions } from './context.js';
+export { Context, type BatchItem, type ContextOptions, type EvaluateOptions, type GenerateOptions } from './context.js';
 export { Sequence, type SequenceEvaluation } from './sequence.js';
 export { tokenLoop, type StopReason, type TokenLoopOptions, type LoopToken, type LoopEnd } from './generate.js';
 export { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from './errors.js';
@@ -14,3 +14,4 @@ export {
   resolveChatTemplate, DEFAULT_TEMPLATE_LIMITS, type ChatTemplate, type ResolveOptions, type TemplateLimits,
 } from './chat/index.js';
 export { Embedder, POOLING_TYPES, type PoolingType, type EmbedOptions, type EmbedderOptions } from './embed.js';
+export { createServer, ApiError, evaluateStep, type ServerOptions, type RunGgufServer } from './server/index.js';

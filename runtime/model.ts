@@ -5,17 +5,20 @@ import { loadKernels, type Kernels } from '../wasm/loader.js';
 import { architectureOf, supportedArchitectures } from './arch/index.js';
 import { checkFileTensors } from './arch/declare.js';
 import type { BuildGraph } from './arch/context.js';
-import { Context, type ContextOptions } from './context.js';
+import { Context, type ContextOptions, type KvCacheType } from './context.js';
 import { ModelError, ModelTooLargeError } from './errors.js';
 import { Embedder, type EmbedOptions, type EmbedderOptions } from './embed.js';
 import type { Tensor } from './graph/graph.js';
 import { readHParams, type HParams } from './hparams.js';
 import {
-  MARGIN, WASM_MEMORY_LIMIT, checkFits, checkWeightTypes, loadWeights, machineMemory, readSourcesHeader, weightBytes,
+  MARGIN, WASM_MEMORY_LIMIT, checkFits, scratchEstimate, type ModelFit, checkWeightTypes, loadWeights, machineMemory, readSourcesHeader, weightBytes,
   type LoadProgress, type TensorByteSource, type TensorSource,
 } from './load.js';
+import { intOption, MAX_INT32 } from './options.js';
+import { printable } from './terminal/printable.js';
 import { planShards, type ShardPlan } from './shards.js';
 import { repackWeights } from './repack.js';
+import { LoraAdapters, type LoraAdapterOptions } from './lora.js';
 import { Tokenizer, type TokenizeOptions } from './tokenizer/index.js';
 
 export interface LoadModelOptions {
@@ -43,19 +46,21 @@ export interface LoadModelOptions {
    * values spread small models (tests prove the split changes no bits).
    */
   memoryBytes?: number;
+  /**
+   * LoRA adapters applied beside the weights (runtime/lora.ts), as llama.cpp's
+   * --lora FILE / --lora-scaled FILE SCALE. Default none.
+   */
+  lora?: readonly LoraAdapterOptions[];
+  /** The K cache type contexts will use, for the fit check (ContextOptions.cacheTypeK). Default 'f16'. */
+  cacheTypeK?: KvCacheType;
 }
 
 const alignUp = (n: number) => Math.ceil(n / 64) * 64;
 
-/** Scratch a graph needs beyond weights and KV cache, roughly (activations of one 512-token batch). */
-function scratchEstimate(hp: HParams, nCtx: number): number {
-  const batch = 512;
-  const widest = Math.max(hp.n_embd, hp.n_ff, hp.n_vocab / 8) * 4;
-  return batch * widest * 8 + hp.n_head * nCtx * 4 * 8;
-}
-
 export class Model {
-  private disposed = false;
+  private isDisposed = false;
+  /** Contexts not yet disposed: disposing the model ends them (their threads and KV caches) too. */
+  private readonly contexts = new Set<Context>();
   private embedder?: Embedder;
 
   /** The kernels on the first memory (the only one unless the model is spread over several). */
@@ -72,12 +77,15 @@ export class Model {
     private readonly weights: Map<string, Tensor>,
     private readonly regions: { mem: number; ptr: number }[],
     private readonly shards: ShardPlan,
+    /** What a new context's KV cache is counted against (runtime/load.ts checkContextFits). */
+    readonly fit: ModelFit,
   ) {
     this.kernels = memories[0]!;
   }
 
   /** From a path (Node; split models are found by name), or byte sources: one file or every shard. */
   static async load(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
+    intOption('contextSize', options.contextSize, 1, MAX_INT32);
     const byteSources = typeof source === 'string' ? undefined : Array.isArray(source) ? source : [source as TensorByteSource];
     const gguf = byteSources ? await readSourcesHeader(byteSources) : await readGGUF(source as string);
     const path = typeof source === 'string' ? source : gguf.file;
@@ -88,10 +96,10 @@ export class Model {
     const declared = architectureOf(arch);
     const build = options.buildGraph ?? declared?.build;
     if (!build) {
-      throw new ModelError(`architecture "${String(arch)}" is not supported (supported: ${supportedArchitectures().join(', ')})`, path, 'general.architecture');
+      throw new ModelError(`architecture ${printable(JSON.stringify(String(arch)))} is not supported (supported: ${supportedArchitectures().join(', ')})`, path, 'general.architecture');
     }
     const tokenizer = Tokenizer.fromMetadata(get, { warn });
-    const hparams = readHParams(get, path, tokenizer.vocabSize);
+    const hparams = readHParams(get, path, tokenizer.vocabSize, warn);
     // before any tensor data is read (a buildGraph override still loads the file's own architecture)
     if (declared) checkFileTensors(String(arch), declared, hparams, gguf.tensors, path);
     const sources: TensorSource[] = gguf.tensors.map((t) => ({
@@ -99,9 +107,10 @@ export class Model {
     }));
     const nCtx = options.contextSize ?? Math.min(4096, hparams.n_ctx_train);
     checkWeightTypes(path, sources);
-    const kvBytes = Context.kvBytes(hparams, nCtx);
+    const kvBytes = Context.kvBytes(hparams, nCtx, options.cacheTypeK);
     const scratch = scratchEstimate(hparams, nCtx);
-    checkFits(path, weightBytes(sources), kvBytes, scratch, await machineMemory());
+    const machineBytes = await machineMemory();
+    checkFits(path, weightBytes(sources), kvBytes, scratch, machineBytes);
     const memoryBytes = options.memoryBytes ?? WASM_MEMORY_LIMIT;
     if (!(memoryBytes > 0 && memoryBytes <= WASM_MEMORY_LIMIT)) throw new RangeError(`memoryBytes must be in (0, ${WASM_MEMORY_LIMIT}], got ${options.memoryBytes}`);
     let shards: ShardPlan;
@@ -111,7 +120,8 @@ export class Model {
         reserveBytes: Math.min(scratch + MARGIN, memoryBytes / 4), memoryBytes,
       });
     } catch (e) {
-      throw new ModelTooLargeError(`${(e as Error).message}; try a smaller context (-c)`, path, memoryBytes, memoryBytes);
+      const { neededBytes, limitBytes } = e as { neededBytes?: number; limitBytes?: number };
+      throw new ModelTooLargeError(`${(e as Error).message}; try a smaller context (-c)`, path, neededBytes ?? memoryBytes, limitBytes ?? memoryBytes);
     }
     const first = await loadKernels();
     const memories = [first];
@@ -120,7 +130,18 @@ export class Model {
     const memoryOf = (name: string) => shards.memoryOf.get(name) ?? 0;
     const { weights: loaded, regions } = await loadWeights(memories, sources, memoryOf, options.onProgress, options.signal, byName);
     const weights = options.repack === false ? loaded : repackWeights(memories, loaded);
-    return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards);
+    const perMemory = new Array<number>(shards.count).fill(0);
+    for (const t of sources) perMemory[memoryOf(t.name)] += alignUp(t.bytes);
+    const fit: ModelFit = { machineBytes, memoryBytes, weightBytes: perMemory };
+    if (!options.lora?.length) return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards, fit);
+    let lora: LoraAdapters;
+    try {
+      lora = await LoraAdapters.load(options.lora, { path, arch: String(arch), memories, weight: (n) => weights.get(n) });
+    } catch (e) {
+      for (const { mem, ptr } of regions) memories[mem]!.free(ptr);
+      throw e;
+    }
+    return new Model(path, gguf, memories, hparams, tokenizer, lora.wrap(build), weights, [...regions, ...lora.regions], shards, fit);
   }
 
   /** The memory holding layer il's weights, where its KV cache goes too. */
@@ -129,20 +150,39 @@ export class Model {
   }
 
   weight(name: string): Tensor | undefined {
+    this.check();
     return this.weights.get(name);
   }
 
   tokenize(text: string, options: TokenizeOptions = {}): number[] {
+    this.check();
     return this.tokenizer.tokenize(text, options);
   }
 
   detokenize(ids: ArrayLike<number>, options: { special?: boolean } = {}): string {
+    this.check();
     return this.tokenizer.detokenize(ids, options);
   }
 
+  /** True once dispose() has run: every later call, and every call on its contexts, is a RangeError. */
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
+
+  private check(): void {
+    if (this.isDisposed) throw new RangeError('the model is disposed');
+  }
+
   createContext(options: ContextOptions = {}): Context {
-    if (this.disposed) throw new RangeError('the model is disposed');
-    return new Context(this, options);
+    this.check();
+    const c = new Context(this, options);
+    this.contexts.add(c);
+    return c;
+  }
+
+  /** @internal A context calls this when it is disposed. */
+  forget(c: Context): void {
+    this.contexts.delete(c);
   }
 
   /**
@@ -162,7 +202,7 @@ export class Model {
   }
 
   private embedderFor(o: EmbedderOptions): Embedder {
-    if (this.disposed) throw new RangeError('the model is disposed');
+    this.check();
     const e = this.embedder;
     if (e && (o.threads === undefined || o.threads === e.threads) && (o.batchSize === undefined || o.batchSize === e.batchSize)) return e;
     e?.dispose();
@@ -172,8 +212,9 @@ export class Model {
   }
 
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (this.isDisposed) return;
+    this.isDisposed = true;
+    for (const c of [...this.contexts]) c.dispose();
     this.embedder?.dispose();
     for (const { mem, ptr } of this.regions) this.memories[mem]!.free(ptr);
   }

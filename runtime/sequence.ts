@@ -1,8 +1,10 @@
 // A sequence: one stream of tokens in a context's KV cache, as llama.cpp's
 // seq_id and node-llama-cpp's LlamaContextSequence. A context holds several;
 // each has its own cells (its block of the cache, see LayerCache) and its own
-// token list, so sequences never see each other and run alternately on one
-// context's threads and plans.
+// token list, so sequences never see each other. They share the context's
+// threads and plans: one at a time (append, evaluate), or several in one
+// graph run (context.evaluateBatch, runtime/batch.ts), where the weights are
+// read once for all of them.
 //
 // The sequence remembers which token ids its cells hold, so evaluating a
 // whole token list reuses the longest prefix already there: a chat that
@@ -11,9 +13,10 @@
 //
 // Recurrent layers (Mamba-2, gated delta net, short convolutions) will keep
 // their state per sequence the same way: a [state, n_seq] tensor whose
-// running block the graph picks with the 'seq' dynamic value. Unlike KV
+// block each batch row picks by its sequence slot (the kv rows input). Unlike KV
 // cells, such a state cannot be cut back to an earlier token; truncate() will
 // then need a checkpoint or a re-evaluation from the start, as llama.cpp does.
+import { type BatchPart } from './batch.js';
 import { generateTokens, type GenerateOptions } from './generate.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
@@ -51,11 +54,8 @@ export interface SequenceHost {
   readonly batchSize: number;
   readonly nVocab: number;
   readonly tokenizer: Tokenizer;
-  /**
-   * Runs one batch of at most batchSize tokens at positions firstPos.. for
-   * the sequence in `slot`; returns a view of the last nOutputs rows of logits.
-   */
-  runBatch(slot: number, tokens: ArrayLike<number>, firstPos: number, nOutputs: number): Float32Array;
+  /** Evaluates parts of one or several sequences (runtime/batch.ts evaluateParts); each part's logits. */
+  evaluate(parts: readonly BatchPart[]): Float32Array[];
   release(slot: number): void;
 }
 
@@ -124,12 +124,33 @@ export class Sequence {
    * ([n_tokens * n_vocab]) with allLogits.
    */
   append(tokens: ArrayLike<number>, options: EvaluateOptions = {}): Float32Array {
-    this.checkAppend(tokens);
+    return this.host.evaluate([this.part(tokens, options)])[0]!;
+  }
+
+  /**
+   * @internal This sequence's part of a batch step (context.evaluateBatch):
+   * checks that `tokens` can follow what the sequence holds; the cells are
+   * recorded as each graph run evaluates them.
+   */
+  part(tokens: ArrayLike<number>, options: EvaluateOptions = {}): BatchPart {
+    this.check();
     const n = tokens.length;
-    const { batchSize, nVocab } = this.host;
-    const out = new Float32Array(options.allLogits ? n * nVocab : nVocab);
-    for (let i0 = 0; i0 < n; i0 += batchSize) this.runSlice(tokens, i0, Math.min(batchSize, n - i0), out, options.allLogits === true);
-    return out;
+    if (n === 0) throw new RangeError('evaluate: no tokens');
+    const { contextSize, nVocab } = this.host;
+    if (this.held.length + n > contextSize) {
+      throw new RangeError(`evaluate: ${n} tokens after ${this.held.length} exceed the context size ${contextSize}`);
+    }
+    for (let i = 0; i < n; i++) {
+      const id = tokens[i]!;
+      if (!Number.isInteger(id) || id < 0 || id >= nVocab) throw new RangeError(`evaluate: token id ${id} (at ${i}) is outside the vocabulary (0..${nVocab - 1})`);
+    }
+    const held = this.held;
+    return {
+      slot: this.slot, tokens, firstPos: held.length, allLogits: options.allLogits ?? false,
+      evaluated: (ids) => {
+        for (const id of ids) held.push(id);
+      },
+    };
   }
 
   /**
@@ -145,20 +166,19 @@ export class Sequence {
   async appendAsync(tokens: readonly number[], options: AppendAsyncOptions = {}): Promise<Float32Array | undefined> {
     const { signal } = options;
     if (signal?.aborted) return undefined;
-    this.checkAppend(tokens);
+    this.part(tokens); // the whole list is checked before anything runs
     const target = options.ubatchMs ?? 50;
-    const { batchSize, nVocab } = this.host;
+    const { batchSize } = this.host;
     const floor = Math.min(MIN_UBATCH, batchSize);
     if (this.ubatch < floor || this.ubatch > batchSize) this.ubatch = floor;
-    const out = new Float32Array(nVocab);
+    let logits: Float32Array | undefined;
     for (let i0 = 0; i0 < tokens.length;) {
       // the caller's own work (an abort message, a key press) runs here
       await yieldToEventLoop();
       if (signal?.aborted) return undefined;
-      this.check();
       const nb = Math.min(this.ubatch, tokens.length - i0);
       const t0 = performance.now();
-      this.runSlice(tokens, i0, nb, out, false);
+      logits = this.host.evaluate([this.part(tokens.slice(i0, i0 + nb))])[0]!;
       const ms = performance.now() - t0;
       i0 += nb;
       // only a full ubatch says what its size costs
@@ -167,37 +187,12 @@ export class Sequence {
         else if (ms > target && this.ubatch / 2 >= floor) this.ubatch /= 2;
       }
     }
-    return out;
+    return logits;
   }
 
   /** The ubatch size appendAsync will start its next call with (0 before the first). */
   get ubatchSize(): number {
     return this.ubatch;
-  }
-
-  private checkAppend(tokens: ArrayLike<number>): void {
-    this.check();
-    const n = tokens.length;
-    if (n === 0) throw new RangeError('evaluate: no tokens');
-    const { contextSize, nVocab } = this.host;
-    if (this.held.length + n > contextSize) {
-      throw new RangeError(`evaluate: ${n} tokens after ${this.held.length} exceed the context size ${contextSize}`);
-    }
-    for (let i = 0; i < n; i++) {
-      const id = tokens[i]!;
-      if (!Number.isInteger(id) || id < 0 || id >= nVocab) throw new RangeError(`evaluate: token id ${id} (at ${i}) is outside the vocabulary (0..${nVocab - 1})`);
-    }
-  }
-
-  /** Runs tokens[i0, i0+nb) as one batch after what the cache holds; the last row's logits (or all rows') go to `out`. */
-  private runSlice(tokens: ArrayLike<number>, i0: number, nb: number, out: Float32Array, allLogits: boolean): void {
-    const nVocab = this.host.nVocab;
-    const last = i0 + nb === tokens.length;
-    const nOut = allLogits ? nb : last ? 1 : 0;
-    const batch = Array.prototype.slice.call(tokens, i0, i0 + nb) as number[];
-    const logits = this.host.runBatch(this.slot, batch, this.held.length, Math.max(nOut, 1));
-    for (const id of batch) this.held.push(id);
-    if (nOut > 0) out.set(logits, allLogits ? i0 * nVocab : 0);
   }
 
   /** Keeps the first n tokens' cells and forgets the rest. */

@@ -32,13 +32,14 @@ const PROMPT = promptOf(400);
 /** Counts the graph runs of a context (its ubatches) and lets a test act after each. */
 function spy(ctx: Context, after?: (calls: number, tokens: number) => void): { calls: number; sizes: number[] } {
   const seen = { calls: 0, sizes: [] as number[] };
-  const c = ctx as unknown as { runBatch: (slot: number, tokens: ArrayLike<number>, pos: number, nOut: number) => Float32Array };
-  const run = c.runBatch.bind(ctx);
-  c.runBatch = (slot, tokens, pos, nOut) => {
-    const out = run(slot, tokens, pos, nOut);
+  // every graph run of the context goes through runRows (runtime/batch.ts)
+  const c = ctx as unknown as { runRows: (rows: { tokens: Int32Array }) => Float32Array };
+  const run = c.runRows.bind(ctx);
+  c.runRows = (rows) => {
+    const out = run(rows);
     seen.calls++;
-    seen.sizes.push(tokens.length);
-    after?.(seen.calls, tokens.length);
+    seen.sizes.push(rows.tokens.length);
+    after?.(seen.calls, rows.tokens.length);
     return out;
   };
   return seen;

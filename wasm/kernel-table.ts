@@ -73,9 +73,12 @@ const OPS = {
   // ops-softmax.c
   soft_max_f32: ['x', 'y', 'mask', 'mask_f16', 'n_mask_rows', 'n_rows', 'n', 'scale', 'ith', 'nth'],
   // ops-attention.c
-  attention_f16kv: ['q', 'k', 'v', 'out', 'pos', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'q_stride', 'n_kv',
+  attention_f16kv: ['q', 'k', 'v', 'out', 'pos', 'kv_rows', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'q_stride',
     'n_ctx', 'kq_scale', 'softcap', 'n_swa', 'sinks', 'wdata', 'ith', 'nth'],
-  kv_store_f16: ['src', 'cache', 'pos', 'n_tokens', 'n_head_kv', 'head_dim', 'src_stride', 'n_ctx', 'ith', 'nth'],
+  kv_store_f16: ['src', 'cache', 'pos', 'kv_rows', 'n_tokens', 'n_head_kv', 'head_dim', 'src_stride', 'n_ctx', 'ith', 'nth'],
+  attention_q8k_f16v: ['q', 'k', 'v', 'out', 'pos', 'kv_rows', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'q_stride',
+    'n_ctx', 'kq_scale', 'softcap', 'n_swa', 'sinks', 'wdata', 'ith', 'nth'],
+  kv_store_q8_0: ['src', 'cache', 'pos', 'kv_rows', 'n_tokens', 'n_head_kv', 'head_dim', 'src_stride', 'n_ctx', 'ith', 'nth'],
   attention_f32: ['q', 'k', 'v', 'out', 'seq_range', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'q_stride',
     'k_stride', 'v_stride', 'kq_scale', 'causal', 'wdata', 'ith', 'nth'],
   // ops-unary.c

@@ -15,7 +15,8 @@ import {
 } from './protocol.js';
 import type { ChatResult, SamplingOptions } from './types.js';
 import { ThreadError } from '../errors.js';
-import { MAX_THREADS } from '../graph/ops.js';
+import { intOption, MAX_THREADS } from '../options.js';
+import { defaultThreads } from '../threads/cores.js';
 
 export interface HostPort {
   post(message: Reply, transfer?: Transferable[]): void;
@@ -62,14 +63,6 @@ const SAMPLING_KEYS: readonly (keyof SamplingOptions)[] = [
   'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatLastN', 'frequencyPenalty', 'presencePenalty', 'seed',
 ];
 
-/** Every core, within the most threads a pool runs. */
-async function defaultThreads(): Promise<number> {
-  const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
-  if (typeof n === 'number' && n > 0) return Math.min(n, MAX_THREADS);
-  const osModule = 'node:os';
-  const os = (await import(/* @vite-ignore */ osModule)) as typeof import('node:os');
-  return Math.min(os.availableParallelism(), MAX_THREADS);
-}
 
 function templateLabel(t: ChatTemplate): string {
   if (t.kind === 'completion') return `completion (${t.origin})`;
@@ -113,12 +106,15 @@ export function serve(port: HostPort): void {
         progress(downloaded, downloadTotal);
       },
     };
+    // the same checks as the caller's side: this worker may be driven by another client
+    intOption('threads', req.options.threads, 1, MAX_THREADS);
     const hasUrl = req.files.some((f) => f.kind === 'url');
     const files = await openFiles(req.files, meter, signal);
     try {
       model = await loadModel(files.source, {
         contextSize: req.options.contextSize,
         memoryBytes: req.options.memoryBytes,
+        lora: req.options.lora,
         signal,
         onProgress: hasUrl ? undefined : (p) => progress(p.loadedBytes, p.totalBytes),
         onWarning: (message) => port.post({ type: 'warning', id: req.id, message }),
@@ -127,7 +123,7 @@ export function serve(port: HostPort): void {
       await files.close();
     }
     contextSize = req.options.contextSize;
-    const cores = await defaultThreads();
+    const cores = defaultThreads();
     threads = req.options.threads ?? cores;
     let threadsNotice: string | undefined;
     if (typeof SharedArrayBuffer !== 'function' && threads > 1) {

@@ -6,6 +6,7 @@ import { IMatrixError } from '../../formats/imatrix/errors.js';
 import type { ChatMessage } from '../chat/types.js';
 import { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from '../errors.js';
 import { TokenizerError } from '../tokenizer/errors.js';
+import { KernelArgsError, KernelTableError } from '../../wasm/kernel-table.js';
 import type { ChatOptions, ChatResult, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions } from './types.js';
 
 /** A model file as it crosses to the host (paths and URLs as strings). */
@@ -15,7 +16,7 @@ export type FileDescriptor =
   | { kind: 'blob'; blob: Blob; name: string }
   | { kind: 'bytes'; bytes: Uint8Array; name: string };
 
-export type LoadRequestOptions = Pick<LoadModelOptions, 'threads' | 'contextSize' | 'memoryBytes'>;
+export type LoadRequestOptions = Pick<LoadModelOptions, 'threads' | 'contextSize' | 'memoryBytes' | 'lora'>;
 export type ChatRequestOptions = Omit<ChatOptions, 'signal'>;
 
 export type Request =
@@ -52,8 +53,10 @@ export interface SerializedError {
   name: string;
   message: string;
   stack?: string;
-  /** Own enumerable fields of typed errors (GGUFError's code, file, key...). */
+  /** Own enumerable fields of typed errors (GGUFError's code, file, key; ModelTooLargeError's byte counts...). */
   fields?: Record<string, unknown>;
+  /** The error's cause, when it is an error too. */
+  cause?: SerializedError;
 }
 
 export type Reply =
@@ -63,21 +66,32 @@ export type Reply =
   | { type: 'ok'; id: number; value?: unknown }
   | { type: 'err'; id: number; error: SerializedError };
 
-export function serializeError(err: unknown): SerializedError {
+/** A field value that crosses postMessage as data: primitives, and arrays and plain objects of them. */
+function plainData(v: unknown, depth = 0): boolean {
+  if (v === null || v === undefined || ['string', 'number', 'boolean', 'bigint'].includes(typeof v)) return true;
+  if (depth > 4 || typeof v !== 'object') return false;
+  if (Array.isArray(v)) return v.length <= 10_000 && v.every((x) => plainData(x, depth + 1));
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  return Object.values(v).every((x) => plainData(x, depth + 1));
+}
+
+export function serializeError(err: unknown, depth = 0): SerializedError {
   if (!(err instanceof Error)) return { name: 'Error', message: String(err) };
   const fields: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(err)) {
-    if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) fields[k] = v;
-  }
-  return { name: err.name, message: err.message, stack: err.stack, fields };
+  for (const [k, v] of Object.entries(err)) if (plainData(v)) fields[k] = v;
+  const out: SerializedError = { name: err.name, message: err.message, stack: err.stack, fields };
+  if (err.cause instanceof Error && depth < 4) out.cause = serializeError(err.cause, depth + 1);
+  return out;
 }
 
 /**
  * The classes an error keeps across the worker boundary: the caller's
  * `instanceof ModelError` holds for a ModelError thrown in the host.
  */
-const ERROR_CLASSES: Readonly<Record<string, { prototype: Error }>> = {
+export const ERROR_CLASSES: Readonly<Record<string, { prototype: Error }>> = {
   ModelError, ModelTooLargeError, UnsupportedError, ThreadError, ChatTemplateError, TokenizerError, GGUFError, GGUFIncompleteError, IMatrixError,
+  KernelTableError, KernelArgsError,
   RangeError, TypeError, SyntaxError,
 };
 
@@ -91,5 +105,6 @@ export function deserializeError(e: SerializedError): Error {
   Object.assign(err, e.fields ?? {});
   Object.defineProperty(err, 'name', { value: e.name, enumerable: false, configurable: true, writable: true });
   if (e.stack) err.stack = `${e.stack}\n    (in the run-gguf host worker)`;
+  if (e.cause) Object.defineProperty(err, 'cause', { value: deserializeError(e.cause), enumerable: false, configurable: true, writable: true });
   return err;
 }

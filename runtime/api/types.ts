@@ -41,6 +41,11 @@ export interface LoadModelOptions {
    * Models past it are spread over several memories, whole layers per memory.
    */
   memoryBytes?: number;
+  /**
+   * LoRA adapters (GGUF files; paths, so Node and Electron's main process)
+   * applied beside the weights, as llama.cpp's --lora / --lora-scaled. Default none.
+   */
+  lora?: readonly { path: string; scale?: number }[];
 }
 
 /** What a loaded model is, read from its metadata. */

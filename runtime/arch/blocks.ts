@@ -146,7 +146,8 @@ export function attend(c: BuildContext, il: number, q: Tensor, k: Tensor, v: Ten
   }
   if (a.temperature) q = ops.attnTempScale(q, c.inpPos, a.temperature.floor, a.temperature.scale, a.temperature.offset, `Qcur_attn_temp_scaled-${il}`);
   if (a.qScale !== undefined) q = ops.scale(q, a.qScale, `Qcur_scaled-${il}`);
-  return ops.attention(q, k, v, c.inpPos, c.cache[il]!, {
+  if (!c.inpKvRows) throw new Error('attention over a KV cache needs the batch rows\' sequences (inpKvRows)');
+  return ops.attention(q, k, v, c.inpPos, c.inpKvRows, c.cache[il]!, {
     nHead: hp.n_head,
     nHeadKv: hp.n_head_kv,
     headDim,
@@ -176,7 +177,8 @@ export function selfAttention(c: BuildContext, il: number, cur: Tensor, a: Atten
 /** Final norm and the LM head (tied to token_embd when output.weight is absent), plus output.bias when present. */
 export function outputHead(c: BuildContext, x: Tensor, norm: (x: Tensor) => Tensor): Tensor {
   const { ops } = c;
-  const last = ops.lastRows(x, c.nOutputs, 'inp_out');
+  if (!c.inpOutIds) throw new Error('a decoder graph needs the rows to return logits for (inpOutIds)');
+  const last = ops.selectRows(x, c.inpOutIds, 'inp_out');
   const cur = norm(last);
   const head = c.wOpt('output.weight') ?? c.w('token_embd.weight');
   const logits = ops.matmul(head, cur, 'result_output');

@@ -5,6 +5,7 @@
 // reply), -p TEXT (one reply, then exit), or stdin piped (each line is one
 // user turn, replies on stdout). Replies go to stdout; everything else
 // (summary, progress, notices, stats) to stderr, so pipes get only replies.
+import { loraUsage, takeLoraArgs } from './args.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -62,6 +63,7 @@ ${wrapList(templateNames(), 27, 78)}
       --seed S             random seed (default: random)
   -c, --ctx-size N         context size (default: min(4096, the model's))
   -t, --threads N          threads (default: all cores)
+${loraUsage}
       --verbose            stack traces and loader warnings
   -h, --help               this text
 
@@ -138,7 +140,8 @@ interface ChatIO {
   inputs: string[];
 }
 
-export async function runChat(args: string[]): Promise<number> {
+export async function runChat(argv: string[]): Promise<number> {
+  const { args, lora } = takeLoraArgs(argv);
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -215,6 +218,7 @@ export async function runChat(args: string[]): Promise<number> {
   try {
     model = await loadModel(path, {
       contextSize,
+      lora,
       onProgress: bar ? (p) => bar.update(p.loadedBytes, p.totalBytes) : undefined,
       onWarning: verbose ? (w) => io.err.write(ui.yellow(`warning: ${w}\n`)) : undefined,
     });

@@ -2,6 +2,7 @@
 // the prompt tokenized as llama.cpp's llama-cli does (BOS per metadata).
 import { parseArgs } from 'node:util';
 import { loadModel } from '../model.js';
+import { loraUsage, takeLoraArgs } from './args.js';
 
 export const completeUsage = `Usage: run-gguf complete <model.gguf> -p TEXT [options]
 
@@ -18,6 +19,7 @@ Options:
       --seed S             random seed (default: random)
   -c, --ctx-size N         context size (default: min(4096, the model's))
   -t, --threads N          threads (default: all cores)
+${loraUsage}
   -h, --help               this text`;
 
 function numberOpt(v: string | undefined, name: string): number | undefined {
@@ -27,7 +29,8 @@ function numberOpt(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
-export async function runComplete(args: string[]): Promise<number> {
+export async function runComplete(argv: string[]): Promise<number> {
+  const { args, lora } = takeLoraArgs(argv);
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -54,7 +57,7 @@ export async function runComplete(args: string[]): Promise<number> {
     console.error(completeUsage);
     return 2;
   }
-  const model = await loadModel(path);
+  const model = await loadModel(path, { lora });
   try {
     const ctx = model.createContext({
       contextSize: numberOpt(values['ctx-size'], 'ctx-size'),

@@ -14,6 +14,7 @@ export const COMMANDS: readonly Command[] = [
   { name: 'quantize', summary: 'quantize a model to Q4_K_M, Q8_0... as llama-quantize does', run: async (a) => (await import('./quantize.js')).runQuantize(a) },
   { name: 'imatrix', summary: 'importance matrix of a model over a calibration text, as llama-imatrix computes it', run: async (a) => (await import('./imatrix.js')).runIMatrix(a) },
   { name: 'perplexity', summary: 'perplexity of a model over a text file, as llama-perplexity computes it', run: async (a) => (await import('./perplexity.js')).runPerplexity(a) },
+  { name: 'serve', summary: 'an OpenAI-compatible HTTP server (chat, completions, embeddings) with slots, as llama-server', run: async (a) => (await import('./serve.js')).runServe(a) },
   { name: 'bench', summary: 'measure prompt and generation speed as llama-bench does', run: async (a) => (await import('./bench.js')).runBench(a) },
 ];
 

@@ -7,8 +7,9 @@ import type { Kernels } from '../../wasm/loader.js';
 import { UnsupportedError } from '../errors.js';
 import { Graph, elementCount, type Arg, type Phase, type Tensor } from './graph.js';
 
-/** The most threads a pool runs (kernels split work by ith/nth; more only adds barriers). */
-export const MAX_THREADS = 256;
+import { MAX_THREADS } from '../options.js';
+
+export { MAX_THREADS };
 
 /** The exported kernel converting f32 activation rows to each vec_dot_type. */
 const CONVERT_ROWS: Partial<Record<GGMLType, string>> = {
@@ -52,21 +53,15 @@ export interface AttentionParams {
 /**
  * The f16 KV cache of one layer for every sequence of a context: k and v are
  * [head_dim, n_ctx, n_head_kv, n_seq] each, so one sequence's part is a
- * contiguous [n_head_kv][n_ctx][head_dim] block, and the graph picks the
- * running sequence's block at run time (the 'seq' dynamic value): one graph
- * serves every sequence.
+ * contiguous [n_head_kv][n_ctx][head_dim] block. Which block a batch row
+ * writes and reads is data (the kv rows input, see Ops.attention), so one
+ * graph serves every sequence and every mix of sequences in a batch.
  */
 export interface LayerCache {
   k: Tensor;
   v: Tensor;
   /** Cells per sequence. */
   nCtx: number;
-}
-
-/** The running sequence's block of a per-sequence state tensor ([..., n_seq], the last dimension one per sequence). */
-function seqBlock(t: Tensor): Arg {
-  const perSeq = elementCount(t.ne.slice(0, 3)) * ggmlTypeInfo(t.type)!.typeSize / ggmlTypeInfo(t.type)!.blockSize;
-  return { dyn: 'seq', tensor: t, scale: perSeq };
 }
 
 const at = (tensor: Tensor, offset = 0): Arg => ({ tensor, offset });
@@ -93,6 +88,13 @@ export class Ops {
    * activation statistics this way). Unset: matmul is unchanged.
    */
   matmulObserver?: (ops: Ops, w: Tensor, x: Tensor, nTokens: number) => void;
+
+  /**
+   * The LoRA adapters of a weight (runtime/lora.ts): matmul adds
+   * scale * B (A x) for each, after the product, as llama.cpp's build_lora_mm.
+   * Unset: no adapters.
+   */
+  lora?: (w: Tensor) => readonly { a: Tensor; b: Tensor; scale: number }[] | undefined;
 
   /**
    * One call of kernel fn. loadKernels has checked every kernel of the table
@@ -173,7 +175,12 @@ export class Ops {
       act = { scratch: 0 };
     }
     phases.push(this.phase(`mat_rows_${w.layout ?? info.name}`, at(w), rowSize(w.type, nIn), act, actRow, at(out), nOut, nIn, nTok, nOut));
-    return this.g.add({ name, inputs: [w, x], output: out, scratchBytes, phases });
+    let res = this.g.add({ name, inputs: [w, x], output: out, scratchBytes, phases });
+    this.lora?.(w)?.forEach((l, i) => {
+      const ab = this.matmul(l.b, this.matmul(l.a, x, `${name}.lora${i}_a`), `${name}.lora${i}_b`);
+      res = this.add(res, this.scale(ab, l.scale, `${name}.lora${i}_scaled`), `${name}.lora${i}`);
+    });
+    return res;
   }
 
   /** Element-wise a + b, b broadcast by rows (a bias row, or a whole tensor of a's shape). */
@@ -237,31 +244,39 @@ export class Ops {
   }
 
   /**
-   * Stores k and v of this batch in the layer's f16 cache at their positions,
-   * then attends q over the cells in use with the causal (and sliding-window)
-   * mask given by positions. The number of cells in use is read at run time,
-   * so a decode graph is built once and reused for every token.
+   * Stores k and v of this batch in the layer's f16 cache, each row at its
+   * position in its own sequence's block, then attends q over the cells in
+   * use with the causal (and sliding-window) mask given by positions.
+   * `kvRows` (int32 [2, n_tokens]) is read at run time: row t's sequence slot
+   * and the cells that sequence has in use after this batch. So one graph per
+   * batch shape serves one sequence or many at different lengths, and a
+   * row's result depends only on its own q and its sequence's cells.
    * Returns [n_head*head_dim, n_tokens].
    */
-  attention(q: Tensor, k: Tensor, v: Tensor, pos: Tensor, cache: LayerCache, a: AttentionParams, name: string): Tensor {
+  attention(q: Tensor, k: Tensor, v: Tensor, pos: Tensor, kvRows: Tensor, cache: LayerCache, a: AttentionParams, name: string): Tensor {
     const nTok = elementCount(q.ne) / (a.nHead * a.headDim);
+    if (kvRows.ne[0] !== 2 || kvRows.ne[1] !== nTok) throw new Error(`${name}: kv rows [${kvRows.ne}] for ${nTok} tokens`);
     const out = this.g.f32(name, [a.nHead * a.headDim, nTok]);
     const wsizeFn = this.k.lookup<(...x: number[]) => number>('attention_f16kv_wsize');
     if (!wsizeFn) throw new Error('kernels lack attention_f16kv_wsize');
-    // sized for a full cache so one graph serves every n_past
+    // sized for a full sequence so one graph serves every n_past
     const wsize = Number(wsizeFn(a.nHead, a.nHeadKv, a.headDim, cache.nCtx));
     const kvRow = a.nHeadKv * a.headDim;
+    // the K cache in f16, or q8_0 (llama.cpp's --cache-type-k q8_0); V is f16
+    const kQ8 = cache.k.type === GGMLType.Q8_0;
+    if (!kQ8 && cache.k.type !== GGMLType.F16) throw new Error(`${name}: K cache type ${ggmlTypeInfo(cache.k.type)?.name} has no kernel`);
+    if (kQ8 && a.headDim % 32 !== 0) throw new Error(`${name}: a q8_0 K cache needs head_dim a multiple of 32, got ${a.headDim}`);
     const ks = (k.rowStride ?? kvRow * 4) / 4;
     const vs = (v.rowStride ?? kvRow * 4) / 4;
     const qs = (q.rowStride ?? a.nHead * a.headDim * 4) / 4;
     return this.g.add({
-      name, inputs: [q, k, v, pos, cache.k, cache.v, ...(a.sinks ? [a.sinks] : [])], output: out,
+      name, inputs: [q, k, v, pos, kvRows, cache.k, cache.v, ...(a.sinks ? [a.sinks] : [])], output: out,
       scratchBytes: wsize * this.nThreads,
       phases: [
-        this.phase('kv_store_f16', at(k), seqBlock(cache.k), at(pos), nTok, a.nHeadKv, a.headDim, ks, cache.nCtx),
-        this.phase('kv_store_f16', at(v), seqBlock(cache.v), at(pos), nTok, a.nHeadKv, a.headDim, vs, cache.nCtx),
-        this.phase('attention_f16kv', at(q), seqBlock(cache.k), seqBlock(cache.v), at(out), a.causal === false ? NULL : at(pos), nTok, a.nHead, a.nHeadKv,
-          a.headDim, qs, { dyn: 'nKv' }, cache.nCtx, a.kqScale, a.softcap ?? 0, a.nSwa ?? 0, a.sinks ? at(a.sinks) : NULL, { scratch: 0 }),
+        this.phase(kQ8 ? 'kv_store_q8_0' : 'kv_store_f16', at(k), at(cache.k), at(pos), at(kvRows), nTok, a.nHeadKv, a.headDim, ks, cache.nCtx),
+        this.phase('kv_store_f16', at(v), at(cache.v), at(pos), at(kvRows), nTok, a.nHeadKv, a.headDim, vs, cache.nCtx),
+        this.phase(kQ8 ? 'attention_q8k_f16v' : 'attention_f16kv', at(q), at(cache.k), at(cache.v), at(out), a.causal === false ? NULL : at(pos), at(kvRows), nTok,
+          a.nHead, a.nHeadKv, a.headDim, qs, cache.nCtx, a.kqScale, a.softcap ?? 0, a.nSwa ?? 0, a.sinks ? at(a.sinks) : NULL, { scratch: 0 }),
       ],
     });
   }
@@ -297,12 +312,17 @@ export class Ops {
     return this.g.view(x, `${x.name}-heads`, [headDim, elementCount(x.ne) / headDim], 0, headDim * 4);
   }
 
-  /** The last `keep` token rows of x (logits only where asked). */
-  lastRows(x: Tensor, keep: number, name: string): Tensor {
+  /**
+   * The rows of x named by `rows` (int32 [n], batch row indices read at run
+   * time): the rows that need logits, wherever in the batch their sequences
+   * put them (llama.cpp's inp_out_ids). A copy, so no bits change.
+   */
+  selectRows(x: Tensor, rows: Tensor, name: string): Tensor {
+    if (x.type !== GGMLType.F32 || (x.rowStride !== undefined && x.rowStride !== x.ne[0]! * 4)) throw new Error(`${name}: rows of a strided or non-f32 tensor`);
     const n = x.ne[0]!;
-    const rows = elementCount(x.ne) / n;
-    if (keep >= rows) return x;
-    return this.g.view(x, name, [n, keep], (rows - keep) * n * 4, n * 4);
+    const nRows = elementCount(rows.ne);
+    const out = this.g.f32(name, [n, nRows]);
+    return this.g.add({ name, inputs: [x, rows], output: out, phases: [this.phase('get_rows_f32', at(x), at(rows), at(out), nRows, n)] });
   }
 
   /** y = cap * tanh(x / cap): gemma2's final logit soft-capping (ggml scale, tanh, scale). */
