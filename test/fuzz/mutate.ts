@@ -120,7 +120,11 @@ export function mutate(seed: FuzzSeed, caseSeed: number): Mutated {
 
 function fieldWrite(seed: FuzzSeed, rand: Rand): Mutated {
   const int = (n: number) => Math.floor(rand() * n);
-  const f = seed.fields[int(seed.fields.length)]!;
+  // a level first, then one of its fields: the header's three fields get their share among thousands
+  const levels = [...new Set(seed.fields.map((x) => x.level))];
+  const level = levels[int(levels.length)]!;
+  const fields = seed.fields.filter((x) => x.level === level);
+  const f = fields[int(fields.length)]!;
   const bytes = seed.bytes.slice();
   const view = new DataView(bytes.buffer);
   let what: string;
