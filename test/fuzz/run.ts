@@ -46,7 +46,7 @@ function summary(r: CampaignReport): void {
   console.log(`typed errors by class@stage: ${JSON.stringify(r.errors)}`);
   console.log('outcomes per mutated level:');
   for (const [level, o] of Object.entries(r.levels)) console.log(`  ${level.padEnd(12)} ${JSON.stringify(o)}`);
-  console.log(`slowest case ${r.slowestMs.toFixed(0)} ms; peak worker memory ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
+  console.log(`slowest case ${r.slowestMs.toFixed(0)} ms; ${r.retried} case(s) past the time limit once ran on a second try; peak worker memory ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
   console.log(`findings: ${r.findings.length}`);
   for (const f of r.findings.slice(0, 50)) {
     console.log(`  case ${f.case} ${f.corpus} ${f.level}: ${f.what} -> ${f.outcome}${f.error ? ` ${f.error}` : ''}${f.message ? `: ${f.message}` : ''}`);
