@@ -85,7 +85,7 @@ export async function reportQuant(modelPath: string, text: string, options: Repo
     const model = await loadModel(modelPath, { contextSize: nCtx });
     let baseRes;
     try {
-      baseRes = perplexity(model, text, { contextSize: nCtx, chunks: options.chunks, threads: options.threads, logitsFile: baseFile });
+      baseRes = await perplexity(model, text, { contextSize: nCtx, chunks: options.chunks, threads: options.threads, logitsFile: baseFile });
     } finally {
       model.dispose();
     }

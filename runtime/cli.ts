@@ -4,6 +4,7 @@
 // one line on stderr (no stack trace unless RUN_GGUF_DEBUG is set).
 import { COMMANDS, findCommand } from './commands/index.js';
 import { looksLikeModelName } from './hub/names.js';
+import { errorLine } from './terminal/printable.js';
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -19,11 +20,8 @@ function usage(): string {
   ].join('\n');
 }
 
-/** One line, whatever the error carries (file contents can hold newlines). */
-function oneLine(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return msg.replace(/\r?\n/g, '\\n');
-}
+/** One line, whatever the error carries (file contents can hold newlines and control characters). */
+const oneLine = errorLine;
 
 // parseArgs' errors are usage mistakes, not failures of the command.
 function isUsageError(err: unknown): boolean {

@@ -28,6 +28,12 @@ export class ThreadError extends Error {
 /** A chat template that cannot be parsed or rendered (tokenizer.chat_template or --chat-template). */
 export class ChatTemplateError extends Error {
   override name = 'ChatTemplateError';
+  /** Which rendering limit the template ran into ('steps', 'time', 'output'), when that is why it failed. */
+  readonly limit?: 'steps' | 'time' | 'output';
+  constructor(message: string, limit?: 'steps' | 'time' | 'output') {
+    super(message);
+    if (limit) this.limit = limit;
+  }
 }
 
 /**

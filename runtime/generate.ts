@@ -172,7 +172,9 @@ export async function* generateTokens(
   if (ids.length === 0) return;
   const grammar = grammarFromOptions(options, tokenizer);
   const sampler = createSampler(options);
-  const logits = sequence.append(ids);
+  // in ubatches with the event loop free between them, so an abort stops the prompt too
+  const logits = await sequence.appendAsync(ids, { signal: options.signal });
+  if (!logits) return;
   for (const id of ids) sampler.accept(id);
   const loop = tokenLoop(sequence, tokenizer, sampler, logits, { maxTokens: options.maxTokens ?? 256, signal: options.signal, grammar });
   for (;;) {

@@ -11,6 +11,9 @@ export type { HParams } from './hparams.js';
 export type { SamplerOptions } from './sample/index.js';
 export { Tokenizer } from './tokenizer/index.js';
 export { ChatSession, type ChatSessionOptions, type ChatMessage, type ReplyOptions, type ReplyStats } from './chat/index.js';
+export {
+  resolveChatTemplate, DEFAULT_TEMPLATE_LIMITS, type ChatTemplate, type ResolveOptions, type TemplateLimits,
+} from './chat/index.js';
 export { Embedder, POOLING_TYPES, type PoolingType, type EmbedOptions, type EmbedderOptions } from './embed.js';
 export { createServer, ApiError, evaluateStep, type ServerOptions, type RunGgufServer } from './server/index.js';
 export {

@@ -26,6 +26,20 @@ export interface EvaluateOptions {
   allLogits?: boolean;
 }
 
+export interface AppendAsyncOptions {
+  /** Checked before every ubatch; once aborted, no further ubatch runs and appendAsync resolves undefined. */
+  signal?: AbortSignal;
+  /** The time a ubatch should take, so an abort lands within about that. Default 50 ms. */
+  ubatchMs?: number;
+}
+
+/** Ubatches start this small (or batchSize when smaller) until the first one's time shows what the model costs. */
+const MIN_UBATCH = 16;
+
+const yieldToEventLoop: () => Promise<void> = typeof setImmediate === 'function'
+  ? () => new Promise((r) => setImmediate(r))
+  : () => new Promise((r) => setTimeout(r, 0));
+
 export interface SequenceEvaluation {
   /** The last token's logits ([n_vocab]), or every evaluated position's with allLogits. */
   logits: Float32Array;
@@ -55,6 +69,8 @@ export class Sequence {
   /** The token ids the sequence's cells hold, in position order. */
   private held: number[] = [];
   private disposed = false;
+  /** appendAsync's ubatch size, kept between calls so a steady size (one plan shape) settles. */
+  private ubatch = 0;
 
   /** @internal contexts create sequences: context.createSequence(). */
   constructor(private readonly host: SequenceHost, readonly slot: number) {}
@@ -141,6 +157,48 @@ export class Sequence {
         for (const id of ids) held.push(id);
       },
     };
+  }
+
+  /**
+   * append() for a caller that must stay interruptible: the tokens go in
+   * ubatches of about `ubatchMs` each (sized from the last ubatch's time, in
+   * powers of two from 16 up to batchSize, so few plan shapes appear), with
+   * the event loop free in between, where an abort lands. Resolves the last
+   * token's logits, or undefined when the signal was aborted: the cache then
+   * holds the ubatches that ran (the caller truncates or re-evaluates as it
+   * needs). A batch gives the bits of token by token, so the split changes
+   * no number.
+   */
+  async appendAsync(tokens: readonly number[], options: AppendAsyncOptions = {}): Promise<Float32Array | undefined> {
+    const { signal } = options;
+    if (signal?.aborted) return undefined;
+    this.part(tokens); // the whole list is checked before anything runs
+    const target = options.ubatchMs ?? 50;
+    const { batchSize } = this.host;
+    const floor = Math.min(MIN_UBATCH, batchSize);
+    if (this.ubatch < floor || this.ubatch > batchSize) this.ubatch = floor;
+    let logits: Float32Array | undefined;
+    for (let i0 = 0; i0 < tokens.length;) {
+      // the caller's own work (an abort message, a key press) runs here
+      await yieldToEventLoop();
+      if (signal?.aborted) return undefined;
+      const nb = Math.min(this.ubatch, tokens.length - i0);
+      const t0 = performance.now();
+      logits = this.host.evaluate([this.part(tokens.slice(i0, i0 + nb))])[0]!;
+      const ms = performance.now() - t0;
+      i0 += nb;
+      // only a full ubatch says what its size costs
+      if (nb === this.ubatch) {
+        if (ms < target / 2 && this.ubatch * 2 <= batchSize) this.ubatch *= 2;
+        else if (ms > target && this.ubatch / 2 >= floor) this.ubatch /= 2;
+      }
+    }
+    return logits;
+  }
+
+  /** The ubatch size appendAsync will start its next call with (0 before the first). */
+  get ubatchSize(): number {
+    return this.ubatch;
   }
 
   /** Keeps the first n tokens' cells and forgets the rest. */

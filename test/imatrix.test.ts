@@ -266,7 +266,7 @@ test('with an imatrix from a calibration text, Q2_K and Q3_K_S are closer to F16
   await quantizeGGUF(model, f16, 'F16');
   const base = join(dir, 'eval-f16.kld');
   const fm = await loadModel(f16);
-  perplexity(fm, EVAL, { contextSize: N_CTX, threads: 1, logitsFile: base });
+  await perplexity(fm, EVAL, { contextSize: N_CTX, threads: 1, logitsFile: base });
   fm.dispose();
   const score = async (path: string) => {
     const q = await loadModel(path);

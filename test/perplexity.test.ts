@@ -44,7 +44,7 @@ test('stories260K: perplexity equals the one from llama.cpp\'s probabilities (0.
   const model = await loadModel(model260K);
   let res;
   try {
-    res = perplexity(model, TEXT, { contextSize: N_CTX, batchSize: 64, threads: 1 });
+    res = await perplexity(model, TEXT, { contextSize: N_CTX, batchSize: 64, threads: 1 });
   } finally {
     model.dispose();
   }
@@ -94,7 +94,7 @@ test('--kl-divergence-base writes llama.cpp\'s file; --kl-divergence of a Q4_K_M
     const model = await loadModel(model260K);
     let res;
     try {
-      res = perplexity(model, TEXT, { contextSize: N_CTX, threads: 1, logitsFile: baseFile });
+      res = await perplexity(model, TEXT, { contextSize: N_CTX, threads: 1, logitsFile: baseFile });
     } finally {
       model.dispose();
     }

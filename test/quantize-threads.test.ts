@@ -84,7 +84,7 @@ test('run-gguf quantize -t 1 / -t 3: same file, with and without --imatrix; no p
   const bad = spawnSync(process.execPath, [cli, 'quantize', input, join(dir, 'bad.gguf'), 'Q4_0', '-t', '0'], { encoding: 'utf8' });
   assert.is(bad.status, 1);
   assert.match(bad.stderr, /-t: expected a positive integer, got "0"/);
-  assert.equal(readdirSync(dir).filter((f) => f.endsWith('.tmp') || f === 'bad.gguf'), [], 'a temporary or partial file was left');
+  assert.equal(readdirSync(dir).filter((f) => f.endsWith('tmp') || f === 'bad.gguf'), [], 'a temporary or partial file was left');
 });
 
 test('the pool splits rows into ranges and keeps each row\'s expert (stacked [ne0, ne1, n_expert] imatrix)', async () => {

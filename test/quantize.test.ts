@@ -131,7 +131,7 @@ test('refuses to write over its input (also through a symlink), leaves the input
   try { await quantizeGGUF(input, join(dir, 'bad.gguf'), 'Q9_X'); } catch (e) { err = e; }
   assert.match(String(err), /unknown quantization type/);
   assert.is(sha(input), inputHash, 'the input file changed');
-  assert.equal(readdirSync(dir).filter((f) => f.endsWith('.tmp') || f === 'bad.gguf'), [], 'a temporary or partial file was left');
+  assert.equal(readdirSync(dir).filter((f) => f.endsWith('tmp') || f === 'bad.gguf'), [], 'a temporary or partial file was left');
 });
 
 test('stories260K Q4_K_M: rows of 64 and 172 fall back as llama.cpp does (Q5_0, Q8_0, F16)', async () => {

@@ -274,13 +274,11 @@ export interface QuantizeResult {
  * `outPath` may not be the input itself (by real path).
  */
 export async function quantizeGGUF(inPath: string, outPath: string, typeName: string, options: QuantizeFileOptions = {}): Promise<QuantizeResult> {
-  const { realpath, rename, unlink } = await import('node:fs/promises');
-  const { basename, dirname, join, resolve } = await import('node:path');
+  const { checkNotInput, writeOutput } = await import('../output-file.js');
   const file = await readGGUF(inPath);
-  const inputs = new Set(await Promise.all([inPath, ...file.shards.map((h) => h.file)].map((p) => realpath(p))));
-  const outDir = await realpath(dirname(resolve(outPath)));
-  const outReal = await realpath(outPath).catch(() => join(outDir, basename(outPath)));
-  if (inputs.has(outReal)) throw new Error(`refusing to overwrite the input: ${outPath} is ${outReal}`);
+  // the model's files and the imatrix are inputs: the output may be none of them (by device and inode)
+  const inputs = [inPath, ...file.shards.map((h) => h.file), ...(options.imatrixFile ? [options.imatrixFile] : [])];
+  checkNotInput(outPath, inputs);
 
   const plan = planQuantize(file, typeName, { ...options, hasImatrix: options.hasImatrix ?? (options.imatrix !== undefined && options.imatrix.weights.size > 0) });
   if (options.allowRequantize === false) {
@@ -307,17 +305,13 @@ export async function quantizeGGUF(inPath: string, outPath: string, typeName: st
     return { name: t.name, nameRaw: t.nameRaw, type, shape: t.shape, data };
   });
 
-  const tmp = join(outDir, `.${basename(outReal)}.${process.pid}.${Date.now()}.tmp`);
-  try {
-    // llama-quantize records an imatrix only when it has entries
-    const extra = options.imatrix && options.imatrix.weights.size > 0 ? imatrixKV(options.imatrixFile ?? '', options.imatrix) : [];
-    const fileSize = await writeGGUF(tmp, { version: 3, kv: quantizedKV(file, plan.fileType, extra), tensors });
-    await rename(tmp, outReal);
-    return { plan, inBytes, outBytes, fileSize };
-  } catch (e) {
-    await unlink(tmp).catch(() => {});
-    throw e;
-  }
+  // llama-quantize records an imatrix only when it has entries
+  const extra = options.imatrix && options.imatrix.weights.size > 0 ? imatrixKV(options.imatrixFile ?? '', options.imatrix) : [];
+  let fileSize = 0;
+  await writeOutput(outPath, inputs, async (tmp) => {
+    fileSize = await writeGGUF(tmp, { version: 3, kv: quantizedKV(file, plan.fileType, extra), tensors });
+  });
+  return { plan, inBytes, outBytes, fileSize };
 }
 
 /**

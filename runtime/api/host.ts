@@ -176,7 +176,7 @@ export function serve(port: HostPort): void {
     const o = req.options;
     const template = resolveChatTemplate(
       { get: (k) => m.gguf.metadata.get(k), tokenizer: m.tokenizer, fileName: m.path.split(/[\\/]/).pop() },
-      { override: o.chatTemplate, overrideLabel: 'chatTemplate' },
+      { override: o.chatTemplate, overrideLabel: 'chatTemplate', fallback: o.chatTemplateFallback === true },
     );
     const context = m.createContext({ contextSize: o.contextSize ?? contextSize, batchSize: o.batchSize, threads });
     try {

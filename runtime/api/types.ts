@@ -114,6 +114,13 @@ export interface ChatOptions extends SamplingOptions {
    * model's own template, else one its vocabulary or name points to.
    */
   chatTemplate?: string;
+  /**
+   * When the Jinja template runs into its rendering limit (steps, time,
+   * output size: a template from a file is untrusted), use the built-in
+   * format it resembles. Default false: createChat rejects with a
+   * ChatTemplateError naming the limit.
+   */
+  chatTemplateFallback?: boolean;
   /** Tokens the chat's KV cache holds. Default: the model's contextSize option. */
   contextSize?: number;
   /** Prompt tokens per graph run. Default 512. */

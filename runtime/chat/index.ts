@@ -8,6 +8,7 @@ export {
   resolveChatTemplate, templateNames, templateTokens,
   type ChatTemplate, type RenderOptions, type ResolveOptions, type TemplateModelInfo, type TemplateTokens,
 } from './template.js';
+export { DEFAULT_TEMPLATE_LIMITS, renderLimited, type TemplateLimits } from './jinja-limits.js';
 export { chatPromptText, tokenizeChat } from './prompt.js';
 export {
   ChatSession, parseSavedChat,

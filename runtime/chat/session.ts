@@ -120,10 +120,6 @@ export interface ChatModel {
   readonly tokenizer: Tokenizer;
 }
 
-const yieldToEventLoop: () => Promise<void> = typeof setImmediate === 'function'
-  ? () => new Promise((r) => setImmediate(r))
-  : () => new Promise((r) => setTimeout(r, 0));
-
 export class ChatSession {
   readonly template: ChatTemplate;
   /** The sequence whose cells hold the conversation. */
@@ -289,22 +285,17 @@ export class ChatSession {
 
   /**
    * Brings the KV cache to `tokens` evaluating only what differs (the
-   * sequence keeps the common prefix), a batch at a time with the event loop
-   * free in between; returns the logits of the last token, or undefined when
-   * aborted.
+   * sequence keeps the common prefix), in ubatches with the event loop free
+   * in between (Sequence.appendAsync); returns the logits of the last token,
+   * or none when aborted. The sampler sees the tokens only once all are in.
    */
   private async ingest(tokens: readonly number[], signal?: AbortSignal): Promise<{ logits?: Float32Array; evaluated: number; reused: number }> {
     const seq = this.sequence;
     const keep = seq.keepPrefix(tokens);
-    const step = seq.batchSize;
-    let logits: Float32Array | undefined;
-    for (let i = keep; i < tokens.length; i += step) {
-      if (signal?.aborted) return { evaluated: i - keep, reused: keep };
-      const chunk = tokens.slice(i, i + step);
-      logits = seq.append(chunk);
-      for (const id of chunk) this.sampler.accept(id);
-      if (i + step < tokens.length) await yieldToEventLoop();
-    }
+    const before = seq.position;
+    const logits = await seq.appendAsync(tokens.slice(keep), { signal });
+    if (!logits) return { evaluated: seq.position - before, reused: keep };
+    for (let i = keep; i < tokens.length; i++) this.sampler.accept(tokens[i]!);
     return { logits, evaluated: tokens.length - keep, reused: keep };
   }
 
@@ -314,7 +305,9 @@ export class ChatSession {
    * maxTokens, abort or a context that cannot make room); the reply, partial
    * or not, joins the conversation. With functions, a reply that calls one
    * runs its handler, adds the call and its result to the conversation and
-   * generates again, until the model answers in text (see ./tools).
+   * generates again, until the model answers in text (see ./tools). An abort
+   * before the first token (an already-aborted signal, or during the prompt)
+   * leaves the conversation as it was.
    */
   async reply(userText: string, options: ReplyOptions = {}): Promise<ReplyStats> {
     // a bad grammar or schema throws here, before the conversation changes
@@ -324,7 +317,13 @@ export class ChatSession {
     const stats: ReplyStats = {
       promptTokens: 0, reusedTokens: 0, promptMs: 0, generatedTokens: 0, generateMs: 0, stop: 'eog', droppedMessages: 0, text: '', toolCalls: [],
     };
-    this.turns.push({ role: 'user', content: userText });
+    // an abort before the first token leaves the conversation as it was
+    const before = this.turns;
+    if (options.signal?.aborted) {
+      stats.stop = 'aborted';
+      return this.finish(stats);
+    }
+    this.turns = [...before, { role: 'user', content: userText }];
     const functions = this.functions;
     const maxRounds = options.maxToolRounds ?? 8;
     try {
@@ -332,7 +331,7 @@ export class ChatSession {
         // the choice holds for the first generation; after a call the model may answer
         const choice: ToolChoice = !functions ? 'none' : round >= maxRounds ? 'none' : round === 0 ? (options.toolChoice ?? this.toolChoice) : 'auto';
         this.plan = functions ? planToolTurn(this.template, functions, choice, this.parallelToolCalls, this.model.tokenizer) : undefined;
-        const ok = await this.generate(stats, options, round === 0, userConstraint);
+        const ok = await this.generate(stats, options, round === 0 ? before : undefined, userConstraint);
         if (!ok) return this.finish(stats);
         const raw = stats.text;
         const plan = this.plan;
@@ -388,16 +387,26 @@ export class ChatSession {
    * One generation from the conversation as it stands (its last message is
    * the user's or a tool result); the reply's raw text joins it as an
    * assistant message. False when nothing was generated and the caller
-   * should stop (the prompt did not fit, or an abort).
+   * should stop (the prompt did not fit, or an abort). `before`: the
+   * conversation before this reply's user message, on the reply's first
+   * generation (it is put back when nothing comes of it).
    */
   private async generate(
-    stats: ReplyStats, options: ReplyOptions, first: boolean, userConstraint: { grammar?: GrammarInput; jsonSchema?: unknown },
+    stats: ReplyStats, options: ReplyOptions, before: ChatMessage[] | undefined, userConstraint: { grammar?: GrammarInput; jsonSchema?: unknown },
   ): Promise<boolean> {
     const { signal, onText, onNotice } = options;
     const tok = this.model.tokenizer;
     const nCtx = this.sequence.contextSize;
     const t0 = performance.now();
-    let { text: promptText, tokens: prompt } = this.prompt();
+    let rendered: { text: string; tokens: number[] };
+    try {
+      rendered = this.prompt();
+    } catch (err) {
+      // a template that fails (or runs into its limits) on this conversation leaves it as it was
+      if (before) this.turns = before;
+      throw err;
+    }
+    let { text: promptText, tokens: prompt } = rendered;
     if (prompt.length >= nCtx) {
       const { text, tokens, dropped } = this.fit(0, Math.floor(nCtx / 2));
       promptText = text;
@@ -406,7 +415,7 @@ export class ChatSession {
       if (dropped) onNotice?.(`context full: dropped the ${dropped} oldest message${dropped === 1 ? '' : 's'}${this.system ? ' (the system prompt stays)' : ''}`);
     }
     if (prompt.length >= nCtx) {
-      if (first) this.turns.pop();
+      if (before) this.turns = before;
       onNotice?.(`the prompt takes ${prompt.length} tokens but the context holds ${nCtx}; message not sent (a larger -c helps)`);
       stats.stop = 'context-full';
       return false;
@@ -417,7 +426,12 @@ export class ChatSession {
     stats.promptMs += performance.now() - t0;
     const logits = ingested.logits;
     if (!logits) {
-      if (first) this.turns.pop(); // aborted before the model saw the message
+      // aborted before the model saw the whole message: withdrawn, dropped turns
+      // back (the cache keeps what ran; the next turn reuses its common prefix)
+      if (before) {
+        this.turns = before;
+        stats.droppedMessages = 0;
+      }
       this.seen = undefined;
       stats.stop = 'aborted';
       return false;
@@ -470,7 +484,7 @@ export class ChatSession {
       if (!plan?.parse || (g?.triggers && !(grammar as LazyGrammar).triggered)) stream.flush();
       return true;
     }
-    if (first) this.turns.pop();
+    if (before) this.turns = before;
     this.seen = undefined;
     return false;
   }

@@ -8,6 +8,7 @@
 // always reported (ChatTemplate.origin) so the screen can say which it is.
 import { ChatTemplateError } from '../errors.js';
 import { Template } from '@huggingface/jinja';
+import { renderLimited, type TemplateLimits } from './jinja-limits.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { BUILTIN_TEMPLATES, detectTemplate, TEMPLATE_ALIASES, type BuiltinRender } from './builtin.js';
 import { templateMessage, type ChatMessage } from './types.js';
@@ -56,7 +57,10 @@ export class JinjaChatTemplate implements ChatTemplate {
   private readonly template: Template;
   private systemRole: boolean | undefined;
 
-  constructor(readonly source: string, private readonly tokens: TemplateTokens, readonly origin = 'Jinja template') {
+  constructor(
+    readonly source: string, private readonly tokens: TemplateTokens, readonly origin = 'Jinja template',
+    private readonly limits: TemplateLimits = {},
+  ) {
     try {
       this.template = new Template(source);
     } catch (err) {
@@ -74,7 +78,9 @@ export class JinjaChatTemplate implements ChatTemplate {
       const probe = '<<system probe 7f3a>>';
       try {
         this.systemRole = this.raw([{ role: 'system', content: probe }, { role: 'user', content: 'x' }], false).includes(probe);
-      } catch {
+      } catch (err) {
+        // a template that runs into a limit would run into it again: say so now
+        if (err instanceof ChatTemplateError && err.limit) throw err;
         this.systemRole = false;
       }
     }
@@ -87,6 +93,7 @@ export class JinjaChatTemplate implements ChatTemplate {
     try {
       return this.raw(list, gen, options.tools);
     } catch (err) {
+      if (err instanceof ChatTemplateError && err.limit) throw err;
       throw new ChatTemplateError(`the chat template failed to render: ${(err as Error).message}`);
     }
   }
@@ -105,7 +112,8 @@ export class JinjaChatTemplate implements ChatTemplate {
       eos_token: this.tokens.eosToken,
     };
     if (tools) vars.tools = tools.map((t) => JSON.parse(JSON.stringify(t)) as unknown);
-    return this.template.render(vars);
+    // under the step, time and output limits (jinja-limits.ts)
+    return renderLimited(this.template, vars, this.limits);
   }
 }
 
@@ -191,6 +199,14 @@ export interface ResolveOptions {
    */
   override?: string;
   overrideLabel?: string;
+  /** Bounds on rendering a Jinja template (steps, time, output size); see jinja-limits.ts. */
+  limits?: TemplateLimits;
+  /**
+   * When the Jinja template runs into a limit, use the built-in format its
+   * text or the model's family points to instead of failing. Default false:
+   * a ChatTemplateError naming the limit.
+   */
+  fallback?: boolean;
 }
 
 /** The strings bos_token / eos_token stand for: the tokens' text, as llama.cpp renders them. */
@@ -211,23 +227,35 @@ export function resolveChatTemplate(model: TemplateModelInfo, options: ResolveOp
     if (override === 'completion' || override === 'none') return new CompletionTemplate(`${label}`);
     if (override in BUILTIN_TEMPLATES) return new BuiltinChatTemplate(override, label);
     if (override in TEMPLATE_ALIASES) return new BuiltinChatTemplate(TEMPLATE_ALIASES[override], `${label} ${override}`);
-    if (looksLikeJinja(override)) return jinjaOrDetected(override, tokens, label);
+    if (looksLikeJinja(override)) return jinjaOrDetected(override, tokens, label, options, model);
     throw new ChatTemplateError(`unknown chat template "${override}" (a file, Jinja text, or one of: ${templateNames().join(', ')})`);
   }
   const own = model.get('tokenizer.chat_template');
-  if (typeof own === 'string' && own.trim() !== '') return jinjaOrDetected(own, tokens, "the model's template");
+  if (typeof own === 'string' && own.trim() !== '') return jinjaOrDetected(own, tokens, "the model's template", options, model);
   return familyFallback(model);
 }
 
-/** Jinja when it parses and renders a probe conversation; else the built-in format its text looks like. */
-function jinjaOrDetected(source: string, tokens: TemplateTokens, label: string): ChatTemplate {
+/**
+ * Jinja when it parses and renders a probe conversation; else the built-in
+ * format its text looks like. A template that runs into a rendering limit is
+ * an error unless the caller asked for the fallback (options.fallback).
+ */
+function jinjaOrDetected(source: string, tokens: TemplateTokens, label: string, options: ResolveOptions, model: TemplateModelInfo): ChatTemplate {
   let problem: string;
   try {
-    const t = new JinjaChatTemplate(source, tokens, label);
+    const t = new JinjaChatTemplate(source, tokens, label, options.limits);
     t.render([{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }, { role: 'user', content: 'bye' }]);
     return t;
   } catch (err) {
     problem = (err as Error).message;
+    if (err instanceof ChatTemplateError && err.limit) {
+      if (!options.fallback) throw new ChatTemplateError(`${label}: ${problem}`, err.limit);
+      const name = detectTemplate(source);
+      if (name) return new BuiltinChatTemplate(name, `${label} ran into a limit (${problem}); its markers say ${name}`);
+      const family = familyFallback(model);
+      const why = `${label} ran into a limit (${problem}); ${family.origin}`;
+      return family.kind === 'builtin' ? new BuiltinChatTemplate(family.name, why) : new CompletionTemplate(why);
+    }
   }
   const name = detectTemplate(source);
   if (name) return new BuiltinChatTemplate(name, `${label} does not render here (${problem}); its markers say ${name}`);

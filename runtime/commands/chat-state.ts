@@ -3,15 +3,20 @@
 // reloaded later, or in another process, skips evaluating its prompt again.
 // Kept apart from the command glue in chat.ts.
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { writeOutput } from '../../formats/output-file.js';
 import type { ChatSession } from '../chat/session.js';
 import { StateError } from '../errors.js';
 
 /** Where /save puts the KV state of the conversation saved in `file`. */
 export const stateFileOf = (file: string): string => `${file}.state`;
 
-/** Writes the session's sequence state beside its conversation file; returns the tokens saved. */
-export async function saveChatState(session: ChatSession, file: string): Promise<number> {
-  await session.sequence.saveState(stateFileOf(file));
+/**
+ * Writes the session's sequence state beside its conversation file, never
+ * onto one of `inputs` (the model), complete or not at all; returns the tokens saved.
+ */
+export async function saveChatState(session: ChatSession, file: string, inputs: readonly string[]): Promise<number> {
+  await writeOutput(stateFileOf(file), inputs, (tmp) => writeFile(tmp, session.sequence.stateBytes()));
   return session.sequence.position;
 }
 

@@ -13,11 +13,12 @@ import { basename } from 'node:path';
 import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { fileTypeOf } from '../../formats/gguf/index.js';
+import { modelFiles, writeOutput } from '../../formats/output-file.js';
 import { ChatSession, resolveChatTemplate, templateNames, type ChatTemplate, type ReplyStats } from '../chat/index.js';
 import type { Context } from '../context.js';
 import { loadModel, type Model } from '../model.js';
 import { styles, type Styles } from '../terminal/colors.js';
-import { printable } from '../terminal/printable.js';
+import { errorLine, printable } from '../terminal/printable.js';
 import { ProgressBar } from '../terminal/progress.js';
 import { modelTotals } from './info.js';
 import { modelArgument } from './pull.js';
@@ -52,6 +53,9 @@ Options:
       --chat-template T    overrides the file's template: a Jinja FILE, Jinja text,
                            or a built-in name:
 ${wrapList(templateNames(), 27, 78)}
+      --chat-template-fallback  when the model's Jinja template runs into its
+                           rendering limit (steps, time, output size), use the
+                           built-in format it resembles instead of stopping
   -n, --n-predict N        tokens per reply at most (default -1: until the model stops)
       --temp T             temperature (default 0.8; 0 = greedy)
       --top-k K            top-k (default 40; 0 = off)
@@ -90,8 +94,8 @@ function numberOpt(v: string | undefined, name: string): number | undefined {
 }
 
 function oneLine(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return msg.replace(/\r?\n/g, ' ');
+  // messages quote keys, names and template text from the file
+  return errorLine(err);
 }
 
 /** 292.4K, 1.10B: parameter counts as model cards write them. */
@@ -118,9 +122,11 @@ export function modelSummary(model: Model, ctx: Context): string {
 }
 
 export function templateSummary(t: ChatTemplate): string {
-  if (t.kind === 'completion') return `no chat template: plain completion (${t.origin})`;
-  if (t.kind === 'jinja') return `chat template: ${t.origin} (Jinja)`;
-  return `chat template: ${t.name} (built-in; ${t.origin})`;
+  // the origin may quote the file's template or its error
+  const origin = printable(t.origin.replace(/\r?\n/g, '\\n'));
+  if (t.kind === 'completion') return `no chat template: plain completion (${origin})`;
+  if (t.kind === 'jinja') return `chat template: ${origin} (Jinja)`;
+  return `chat template: ${t.name} (built-in; ${origin})`;
 }
 
 export function statsLine(s: ReplyStats, used: number, size: number): string {
@@ -135,6 +141,8 @@ interface ChatIO {
   out: NodeJS.WriteStream;
   err: NodeJS.WriteStream;
   ui: Styles;
+  /** Files /save may not write: the model's. */
+  inputs: string[];
 }
 
 export async function runChat(argv: string[]): Promise<number> {
@@ -146,6 +154,7 @@ export async function runChat(argv: string[]): Promise<number> {
       system: { type: 'string' },
       prompt: { type: 'string', short: 'p' },
       'chat-template': { type: 'string' },
+      'chat-template-fallback': { type: 'boolean' },
       'n-predict': { type: 'string', short: 'n' },
       temp: { type: 'string' },
       'top-k': { type: 'string' },
@@ -165,7 +174,7 @@ export async function runChat(argv: string[]): Promise<number> {
     console.log(chatUsage);
     return 0;
   }
-  const io: ChatIO = { out: process.stdout, err: process.stderr, ui: styles(process.stderr) };
+  const io: ChatIO = { out: process.stdout, err: process.stderr, ui: styles(process.stderr), inputs: [] };
   const { ui } = io;
   const verbose = values.verbose === true;
   const sampling = {
@@ -202,6 +211,7 @@ export async function runChat(argv: string[]): Promise<number> {
     return 2;
   }
 
+  io.inputs = modelFiles(path);
   // a mistyped --chat-template is reported before the (possibly long) load
   let override: string | undefined;
   let overrideLabel: string | undefined;
@@ -245,7 +255,7 @@ export async function runChat(argv: string[]): Promise<number> {
     try {
       template = resolveChatTemplate(
         { get: (k) => model.gguf.metadata.get(k), tokenizer: model.tokenizer, fileName: basename(path) },
-        { override, overrideLabel },
+        { override, overrideLabel, fallback: values['chat-template-fallback'] === true },
       );
     } catch (err) {
       io.err.write(`run-gguf: ${oneLine(err)}\n`);
@@ -368,8 +378,9 @@ async function runCommand(cmd: ParsedCommand, session: ChatSession, io: ChatIO):
           break;
         }
         const saved = session.toJSON();
-        await writeFile(cmd.arg, `${JSON.stringify(saved, null, 2)}\n`);
-        const cached = await saveChatState(session, cmd.arg);
+        // never onto the model (any path or link to it); a complete file or none
+        await writeOutput(cmd.arg, io.inputs, (tmp) => writeFile(tmp, `${JSON.stringify(saved, null, 2)}\n`));
+        const cached = await saveChatState(session, cmd.arg, io.inputs);
         say(ui.dim(`saved ${saved.messages.length} messages to ${cmd.arg} (and ${cached} cached tokens to ${stateFileOf(cmd.arg)})`));
         break;
       }

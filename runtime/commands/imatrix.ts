@@ -4,7 +4,9 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { writeIMatrix, type IMatrixFormat } from '../../formats/imatrix/index.js';
+import { checkNotInput, modelFiles, writeOutput } from '../../formats/output-file.js';
 import { computeIMatrix } from '../imatrix/index.js';
+import { errorLine } from '../terminal/printable.js';
 import { positiveInt } from './args.js';
 import { modelArgument } from './pull.js';
 
@@ -46,7 +48,7 @@ export async function runIMatrix(args: string[]): Promise<number> {
       },
     }));
   } catch (e) {
-    console.error(`error: ${(e as Error).message}\n\n${imatrixUsage}`);
+    console.error(`error: ${errorLine(e)}\n\n${imatrixUsage}`);
     return 2;
   }
   if (values.help) {
@@ -67,7 +69,10 @@ export async function runIMatrix(args: string[]): Promise<number> {
   if (fmt === undefined && !out.endsWith('.gguf')) {
     process.stderr.write('warning: saving the imatrix in GGUF form with a name that does not end in .gguf; use --output-format dat for the legacy form\n');
   }
+  const inputs = [...modelFiles(positionals[0]!), values.file];
   try {
+    // refused before the (long) run, and again when the file is written
+    checkNotInput(out, inputs);
     let text = await readFile(values.file, 'utf8');
     if (text.endsWith('\n')) text = text.slice(0, -1);
     const nCtx = positiveInt('-c', values['ctx-size'], 512);
@@ -92,11 +97,11 @@ export async function runIMatrix(args: string[]): Promise<number> {
       process.stdout.write('\n');
       console.log(`Final estimate: PPL = ${res.ppl.toFixed(4)} +/- ${res.pplError.toFixed(5)}`);
     }
-    await writeIMatrix(out, res.imatrix, format);
+    await writeOutput(out, inputs, (tmp) => writeIMatrix(tmp, res.imatrix, format));
     process.stderr.write(`save_imatrix: stored collected data after ${res.imatrix.chunkCount} chunks (${res.imatrix.entries.length} entries) in ${out}\n`);
     return 0;
   } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
+    console.error(`error: ${errorLine(e)}`);
     return 1;
   }
 }

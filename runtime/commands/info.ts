@@ -3,6 +3,7 @@
 // weight, the file type as llama.cpp names it, and the architecture (whether
 // run-gguf runs it) with its hyper-parameters as llama.cpp prints them.
 import { parseArgs } from 'node:util';
+import { inertJSON, printable } from '../terminal/printable.js';
 import {
   fileTypeOf, ggmlTypeName, ggufTypeName, ggufTypeShortName, readGGUF, GGUFValueType,
   type GGUFArray, type GGUFFile, type GGUFKV, type GGUFTypedValue, type GGUFValue,
@@ -41,7 +42,8 @@ export async function runInfo(args: string[]): Promise<number> {
   }
   const file = await readGGUF(await modelArgument(positionals[0]!));
   for (const w of file.warnings) console.error(`warning: ${w}`);
-  process.stdout.write(values.json ? `${JSON.stringify(infoJSON(file), null, 2)}\n` : infoText(file));
+  // names and values from the file, inert on a terminal (see terminal/printable.ts)
+  process.stdout.write(values.json ? `${inertJSON(JSON.stringify(infoJSON(file), null, 2))}\n` : printable(infoText(file)));
   return 0;
 }
 
@@ -159,12 +161,12 @@ export function infoText(file: GGUFFile): string {
   out.push('', `metadata (${file.kv.length} entries):`);
   const keyWidth = Math.min(48, file.kv.reduce((w, e) => Math.max(w, e.key.length), 0));
   for (const e of file.kv) {
-    out.push(`  ${printable(e.key).padEnd(keyWidth)}  ${typeLabel(e).padEnd(10)}  ${textValue(e.value, e)}`);
+    out.push(`  ${oneLineName(e.key).padEnd(keyWidth)}  ${typeLabel(e).padEnd(10)}  ${textValue(e.value, e)}`);
   }
 
   out.push('', `tensors (${file.tensors.length}):`);
   const rows = file.tensors.map((t, i) => [
-    String(i), printable(t.name), ggmlTypeName(t.type), `[${t.shape.join(', ')}]`, String(t.nBytes), String(t.absoluteOffset),
+    String(i), oneLineName(t.name), ggmlTypeName(t.type), `[${t.shape.join(', ')}]`, String(t.nBytes), String(t.absoluteOffset),
     ...(file.shards.length > 1 ? [String(t.shard + 1)] : []),
   ]);
   const header = ['#', 'name', 'type', 'shape', 'bytes', 'offset', ...(file.shards.length > 1 ? ['shard'] : [])];
@@ -191,8 +193,8 @@ function quote(s: string): string {
   return s.length > MAX_STRING_SHOWN ? `${q} (${s.length} chars)` : q;
 }
 
-/** Names from a file may hold control characters: keep each entry on one line. */
-function printable(s: string): string {
+/** Names from a file may hold control characters: keep each entry on one line (the rest is made inert on output). */
+function oneLineName(s: string): string {
   // eslint-disable-next-line no-control-regex
   return /[\x00-\x1f\x7f]/.test(s) ? JSON.stringify(s).slice(1, -1) : s;
 }

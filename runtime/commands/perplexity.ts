@@ -2,9 +2,11 @@
 // method and output (runtime/perplexity).
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { checkNotInput, modelFiles } from '../../formats/output-file.js';
 import { loadModel } from '../model.js';
 import { perplexity } from '../perplexity/index.js';
 import { KLD_CHUNK_HEADER, kldChunkLine, klDivergence, kldReport } from '../perplexity/kld.js';
+import { errorLine } from '../terminal/printable.js';
 import { positiveInt } from './args.js';
 import { modelArgument } from './pull.js';
 
@@ -60,19 +62,22 @@ export async function runPerplexity(args: string[]): Promise<number> {
     console.error(perplexityUsage);
     return 2;
   }
-  let text = await readFile(values.file, 'utf8');
-  if (text.endsWith('\n')) text = text.slice(0, -1);
   try {
+    // refused before the (long) run, and again when the file is written
+    if (base !== undefined) checkNotInput(base, [...modelFiles(positionals[0]!), values.file]);
+    let text = await readFile(values.file, 'utf8');
+    if (text.endsWith('\n')) text = text.slice(0, -1);
     const nCtx = positiveInt('-c', values['ctx-size'], 512);
     const model = await loadModel(await modelArgument(positionals[0]!), { contextSize: nCtx });
     try {
       const started = Date.now();
-      const res = perplexity(model, text, {
+      const res = await perplexity(model, text, {
         contextSize: nCtx,
         batchSize: positiveInt('-b', values['batch-size'], 2048),
         chunks: positiveInt('--chunks', values.chunks, undefined),
         threads: positiveInt('-t', values.threads, undefined),
         logitsFile: base,
+        inputs: [values.file],
         onStart: (n, nTokens) => process.stderr.write(`perplexity: ${nTokens} tokens; calculating perplexity over ${n} chunks, n_ctx=${nCtx}\n`),
         onChunk: (i, n, ppl) => {
           if (i === 1) {
@@ -91,7 +96,7 @@ export async function runPerplexity(args: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
+    console.error(`error: ${errorLine(e)}`);
     return 1;
   }
 }
@@ -116,7 +121,7 @@ async function runKLD(modelPath: string, baseFile: string, batch: string | undef
     }
     return 0;
   } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
+    console.error(`error: ${errorLine(e)}`);
     return 1;
   }
 }

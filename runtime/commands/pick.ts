@@ -4,6 +4,7 @@
 // from each header. Bare `run-gguf` in a terminal lists them and asks which
 // one to chat with.
 import { realpathSync, statSync } from 'node:fs';
+import { inertJSON, printable } from '../terminal/printable.js';
 import { homedir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import * as readline from 'node:readline';
@@ -144,7 +145,8 @@ export function modelTable(models: readonly FoundModel[], cwd = process.cwd(), h
   const head = ['#', 'size', 'arch', 'type', 'file'];
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const fmt = (r: string[]) => r.map((v, c) => (c === r.length - 1 ? v : c === 0 ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join('  ');
-  return [fmt(head), ...rows.map(fmt)].join('\n');
+  // architecture names and errors come from the files
+  return printable([fmt(head), ...rows.map(fmt)].join('\n'));
 }
 
 /** Lists the models and asks for one by number (a terminal); undefined when there is none or the user quits. */
@@ -201,7 +203,7 @@ export async function runModels(args: string[]): Promise<number> {
   }
   const models = await describeModels(await findGGUFFiles(searchRoots()));
   if (values.json) {
-    process.stdout.write(`${JSON.stringify(models, null, 2)}\n`);
+    process.stdout.write(`${inertJSON(JSON.stringify(models, null, 2))}\n`);
   } else if (models.length === 0) {
     console.log('No GGUF models found.');
   } else {

@@ -7,6 +7,7 @@ import { llamaFileTypeName } from '../../formats/gguf/index.js';
 import { importanceOf, readIMatrix, type Importance } from '../../formats/imatrix/index.js';
 import { GRID_PRESETS, quantizeTypeNames } from '../../formats/quantize/index.js';
 import { quantizeModel, QuantizeProgressLine } from '../quantize/index.js';
+import { errorLine } from '../terminal/printable.js';
 import { positiveInt } from './args.js';
 import { modelArgument } from './pull.js';
 
@@ -118,7 +119,7 @@ export async function runQuantize(args: string[]): Promise<number> {
     return 0;
   } catch (e) {
     progress?.finish();
-    console.error(`error: ${(e as Error).message}`);
+    console.error(`error: ${errorLine(e)}`);
     return 1;
   }
 }

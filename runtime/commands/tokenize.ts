@@ -1,6 +1,7 @@
 // run-gguf tokenize <model> (-p TEXT | -f FILE) [--ids] [--no-special]:
 // prints tokens as llama.cpp's llama-tokenize does. Reads only the header.
 import { readFile } from 'node:fs/promises';
+import { printable } from '../terminal/printable.js';
 import { parseArgs } from 'node:util';
 import { readGGUF } from '../../formats/gguf/index.js';
 import { Tokenizer } from '../tokenizer/index.js';
@@ -48,7 +49,9 @@ export async function runTokenize(args: string[]): Promise<number> {
   if (values.ids) {
     console.log(`[${ids.join(', ')}]`);
   } else {
-    for (const id of ids) console.log(`${String(id).padStart(6)} -> '${tok.tokenToPiece(id)}'`);
+    // pieces are the file's vocabulary: inert on a terminal, exact in a pipe
+    const show = process.stdout.isTTY ? (s: string) => printable(s.replace(/\n/g, '\\n')) : (s: string) => s;
+    for (const id of ids) console.log(`${String(id).padStart(6)} -> '${show(tok.tokenToPiece(id))}'`);
   }
   return 0;
 }

@@ -3,6 +3,7 @@
 // chunk evaluated from an empty cache with its first token replaced by BOS
 // when the model adds one, and the loss taken over the second half of each
 // chunk only, so every scored token has at least n_ctx/2 tokens of context.
+import { modelFiles } from '../../formats/output-file.js';
 import type { Model } from '../model.js';
 import { LogitsFileWriter } from './kld.js';
 
@@ -19,6 +20,8 @@ export interface PerplexityOptions {
    * llama.cpp's format, for klDivergence against another model later.
    */
   logitsFile?: string;
+  /** Files logitsFile may not be, besides the model's (the text's file). */
+  inputs?: readonly string[];
   /** Before the first chunk: how many there are and how many tokens the text has. */
   onStart?: (nChunks: number, nTokens: number) => void;
   /** After each chunk: its 1-based number and the running estimate, as llama.cpp prints [1]12.3456. */
@@ -91,7 +94,7 @@ export class PerplexityAccumulator {
   }
 }
 
-export function perplexity(model: Model, text: string, options: PerplexityOptions = {}): PerplexityResult {
+export async function perplexity(model: Model, text: string, options: PerplexityOptions = {}): Promise<PerplexityResult> {
   const nCtx = options.contextSize ?? 512;
   const tok = model.tokenizer;
   const tokens = model.tokenize(text, { addSpecial: true });
@@ -107,7 +110,9 @@ export function perplexity(model: Model, text: string, options: PerplexityOption
   const ctx = model.createContext({ contextSize: nCtx, batchSize: nBatch, threads: options.threads });
   const acc = new PerplexityAccumulator();
   const chunkPPL: number[] = [];
-  const writer = options.logitsFile === undefined ? undefined : new LogitsFileWriter(options.logitsFile, nCtx, nVocab, chunks.length, tokens);
+  const inputs = [...modelFiles(model.path), ...(options.inputs ?? [])];
+  const writer = options.logitsFile === undefined ? undefined : new LogitsFileWriter(options.logitsFile, nCtx, nVocab, chunks.length, tokens, inputs);
+  let complete = false;
   try {
     for (let c = 0; c < chunks.length; c++) {
       const chunk = chunks[c]!;
@@ -125,10 +130,13 @@ export function perplexity(model: Model, text: string, options: PerplexityOption
       }
       chunkPPL.push(acc.ppl);
       options.onChunk?.(c + 1, chunks.length, acc.ppl);
+      // SIGINT/SIGTERM land here, and remove the unfinished logits file
+      await new Promise((r) => setImmediate(r));
     }
+    complete = true;
   } finally {
     ctx.dispose();
-    writer?.close();
+    writer?.close(complete);
   }
   return { ppl: acc.ppl, pplError: acc.error, nChunks: chunks.length, count: acc.count, chunkPPL, tokens };
 }

@@ -5,6 +5,7 @@
 // nats below the top), so base files made by llama-perplexity and by us are
 // interchangeable; then the statistics llama.cpp prints for a model against it.
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { beginOutput, type PendingOutput } from '../../formats/output-file.js';
 import type { Model } from '../model.js';
 
 const f = Math.fround;
@@ -51,14 +52,25 @@ export function encodeLogProbs(logits: Float32Array, tok: number, out: Uint16Arr
   return f(max + lse) - logits[tok]!;
 }
 
-/** Streams a base file: the header first, then each chunk's scored positions. */
+/**
+ * Streams a base file: the header first, then each chunk's scored positions,
+ * into a temporary beside `path` that close(true) renames over it (a killed
+ * run leaves the previous base file as it was). `path` may not be any of `inputs`.
+ */
 export class LogitsFileWriter {
   private readonly fd: number;
   private readonly stride: number;
+  private readonly out: PendingOutput;
 
-  constructor(path: string, nCtx: number, nVocab: number, nChunk: number, tokens: readonly number[]) {
+  constructor(path: string, nCtx: number, nVocab: number, nChunk: number, tokens: readonly number[], inputs: readonly string[] = []) {
     this.stride = logProbStride(nVocab);
-    this.fd = openSync(path, 'w');
+    this.out = beginOutput(path, inputs);
+    try {
+      this.fd = openSync(this.out.tmp, 'w');
+    } catch (e) {
+      this.out.discard();
+      throw e;
+    }
     const head = new Int32Array([nCtx, nVocab, nChunk]);
     writeSync(this.fd, Buffer.from(MAGIC, 'latin1'));
     writeSync(this.fd, new Uint8Array(head.buffer));
@@ -78,8 +90,11 @@ export class LogitsFileWriter {
     return { nll, nll2 };
   }
 
-  close(): void {
+  /** Closes the file: complete (renamed over the path) or not (the temporary removed). */
+  close(complete: boolean): void {
     closeSync(this.fd);
+    if (complete) this.out.commit();
+    else this.out.discard();
   }
 }
 

@@ -4,6 +4,11 @@
 // every later line (the prompt included) until the user resets it. On a
 // terminal, control characters are shown as their Unicode control pictures
 // (␛ ␍ ␀ ...) instead; newlines and tabs stay. Pipes get the text unchanged.
+//
+// The same holds for any text from a model file that the CLI prints: error
+// messages quoting a key, a tensor name or a value (errorLine), `info`'s
+// metadata, the model list, tokenize's pieces: a key named "\x1b]0;..."
+// must not retitle the terminal nor "\x1b[2J" clear it.
 
 /** C0 controls but \t and \n, DEL, and the C1 controls (which some terminals act on in UTF-8). */
 // eslint-disable-next-line no-control-regex
@@ -19,4 +24,19 @@ function picture(c: string): string {
 /** `text` with every control character but newline and tab made visible and inert. */
 export function printable(text: string): string {
   return text.replace(CONTROL, picture);
+}
+
+/** An error's message on one line, made printable: what the CLI writes to stderr for any failure. */
+export function errorLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return printable(msg.replace(/\r?\n/g, '\\n'));
+}
+
+/**
+ * JSON text with DEL and the C1 controls written as \u escapes (JSON.stringify
+ * escapes only C0): the same value for a parser, inert on a terminal.
+ */
+export function inertJSON(json: string): string {
+  // eslint-disable-next-line no-control-regex
+  return json.replace(/[\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
