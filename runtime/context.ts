@@ -6,10 +6,11 @@ import { availableParallelism } from 'node:os';
 import { GGMLType } from '../formats/ggml-types.js';
 import type { Kernels } from '../wasm/loader.js';
 import type { BuildGraph } from './arch/context.js';
+import type { RecurrentLayout } from './arch/declare.js';
 import { ModelError } from './errors.js';
 import type { GenerateOptions } from './generate.js';
 import type { Tensor } from './graph/graph.js';
-import { MAX_THREADS, type LayerCache } from './graph/ops.js';
+import { MAX_THREADS, type LayerCache, type LayerState } from './graph/ops.js';
 import { GraphRunner, type PlannedGraph } from './graph/runner.js';
 import type { HParams } from './hparams.js';
 import { Sequence, type EvaluateOptions, type SequenceHost } from './sequence.js';
@@ -41,6 +42,8 @@ export interface ContextModel {
   readonly hparams: HParams;
   readonly tokenizer: Tokenizer;
   readonly build: BuildGraph;
+  /** The recurrent layers' state (hybrid architectures); absent: every layer attends. */
+  readonly recurrent?: RecurrentLayout;
   weight(name: string): Tensor | undefined;
 }
 
@@ -67,7 +70,8 @@ export class Context {
   readonly sequences: number;
   readonly batchSize: number;
   readonly threads: number;
-  private readonly caches: LayerCache[] = [];
+  private readonly caches: (LayerCache | undefined)[] = [];
+  private readonly states: (LayerState | undefined)[] = [];
   private readonly allocations: { mem: number; ptr: number }[] = [];
   private readonly idsPtr: number;
   private readonly posPtr: number;
@@ -95,9 +99,21 @@ export class Context {
         const ne = [hd, this.contextSize, hp.n_head_kv, this.sequences];
         return { id: -1, name, type: GGMLType.F16, ne, kind: 'state', ptr: this.alloc(ne.reduce((a, b) => a * b, 2), mem), mem };
       };
+      // a recurrent layer's state, f32 [n, 1, 1, n_seq]: one block per sequence, as the KV cache
+      const st = (name: string, n: number, mem: number): Tensor => {
+        const ne = [n, 1, 1, this.sequences];
+        return { id: -1, name, type: GGMLType.F32, ne, kind: 'state', ptr: this.alloc(n * this.sequences * 4, mem), mem };
+      };
+      const rec = model.recurrent;
       for (let il = 0; il < hp.n_layer; il++) {
         const mem = model.layerMemory(il);
+        if (rec?.layers[il]) {
+          this.caches.push(undefined);
+          this.states.push({ r: st(`cache_r_l${il}`, rec.rFloats, mem), ...(rec.sFloats > 0 ? { s: st(`cache_s_l${il}`, rec.sFloats, mem) } : {}) });
+          continue;
+        }
         this.caches.push({ k: mk(`cache_k_l${il}`, hp.n_embd_head_k, mem), v: mk(`cache_v_l${il}`, hp.n_embd_head_v, mem), nCtx: this.contextSize });
+        this.states.push(undefined);
       }
       this.idsPtr = this.alloc(this.batchSize * 4);
       this.posPtr = this.alloc(this.batchSize * 4);
@@ -110,6 +126,7 @@ export class Context {
       contextSize: this.contextSize,
       batchSize: this.batchSize,
       nVocab: hp.n_vocab,
+      recurrent: this.states.some((x) => x !== undefined),
       tokenizer: model.tokenizer,
       runBatch: (s, tokens, firstPos, nOutputs) => this.runBatch(s, tokens, firstPos, nOutputs),
       release: (s) => {
@@ -118,9 +135,14 @@ export class Context {
     };
   }
 
-  /** KV-cache bytes of n cells for these hparams. */
-  static kvBytes(hp: HParams, n: number): number {
-    return hp.n_layer * hp.n_head_kv * n * (hp.n_embd_head_k + hp.n_embd_head_v) * 2;
+  /** KV-cache bytes of n cells for these hparams, plus one sequence's recurrent state when the layout has one. */
+  static kvBytes(hp: HParams, n: number, recurrent?: RecurrentLayout): number {
+    let bytes = 0;
+    for (let il = 0; il < hp.n_layer; il++) {
+      if (recurrent?.layers[il]) bytes += (recurrent.rFloats + recurrent.sFloats) * 4;
+      else bytes += hp.n_head_kv * n * (hp.n_embd_head_k + hp.n_embd_head_v) * 2;
+    }
+    return bytes;
   }
 
   private alloc(bytes: number, mem = 0): number {
@@ -163,10 +185,24 @@ export class Context {
       i32[(this.idsPtr >> 2) + j] = tokens[j]!;
       i32[(this.posPtr >> 2) + j] = firstPos + j;
     }
+    // a sequence starting over starts from a zero state (llama.cpp clears a new sequence's cell)
+    if (firstPos === 0) this.clearState(slot);
     const p = this.plannedGraph(nb, nOutputs);
     // the graph reads nKv (cells in use after this batch) and the sequence's block when it runs
     this.runner.run(p, { nKv: firstPos + nb, seq: slot });
     return this.runner.output(p, nOutputs * this.model.hparams.n_vocab);
+  }
+
+  /** Zeroes the recurrent state blocks of the sequence in `slot`. */
+  private clearState(slot: number): void {
+    for (const st of this.states) {
+      if (!st) continue;
+      for (const t of st.s ? [st.r, st.s] : [st.r]) {
+        const per = t.ne[0]! * 4;
+        const at = t.ptr! + slot * per;
+        this.model.memories[t.mem ?? 0]!.u8().fill(0, at, at + per);
+      }
+    }
   }
 
   /** @internal The plan a batch of nTokens runs (built when absent); bench/profile.ts times its phases. */
@@ -175,7 +211,8 @@ export class Context {
       const inpTokens = ops.g.tensor({ name: 'inp_tokens', type: GGMLType.I32, ne: [nTokens], kind: 'input', ptr: this.idsPtr });
       const inpPos = ops.g.tensor({ name: 'inp_pos', type: GGMLType.I32, ne: [nTokens], kind: 'input', ptr: this.posPtr });
       return this.model.build({
-        ops, hp: this.model.hparams, inpTokens, inpPos, nTokens, nOutputs, cache: this.caches, ...weightLookup(this.model),
+        ops, hp: this.model.hparams, inpTokens, inpPos, nTokens, nOutputs, cache: this.caches, state: this.states,
+        ...weightLookup(this.model),
       });
     });
   }

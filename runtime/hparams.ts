@@ -70,6 +70,31 @@ export interface HParams {
   pooling_type?: number;
   /** attention.causal (false for encoders such as bert); true when absent. */
   causal_attn?: boolean;
+  /**
+   * attention.head_count_kv per layer: the file's array, or n_head_kv for
+   * every layer. 0 marks a layer without attention (lfm2's and
+   * granitehybrid's recurrent layers).
+   */
+  n_head_kv_arr: number[];
+  /** shortconv.l_cache (lfm2): the short convolution's width; 0 when absent. */
+  n_shortconv_l_cache: number;
+  /** Mamba-2 and gated delta net (ssm.*): conv_kernel, inner_size, state_size, time_step_rank, group_count; 0 when absent. */
+  ssm_d_conv: number;
+  ssm_d_inner: number;
+  ssm_d_state: number;
+  ssm_dt_rank: number;
+  ssm_n_group: number;
+  /** full_attention_interval (qwen3next, qwen35): every n-th layer is attention; 0 when absent. */
+  full_attention_interval: number;
+}
+
+/** A metadata array of numbers (a JS array or a typed array), else undefined. */
+function numArray(v: unknown): number[] | undefined {
+  if (Array.isArray(v) || ArrayBuffer.isView(v)) {
+    const out = Array.from(v as ArrayLike<unknown>, (x) => num(x));
+    return out.every((x): x is number => x !== undefined) ? out : undefined;
+  }
+  return undefined;
 }
 
 function num(v: unknown): number | undefined {
@@ -112,9 +137,19 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
   if (n_head <= 0 || n_embd % n_head !== 0) {
     throw new ModelError(`${key('embedding_length')} = ${n_embd} is not a multiple of ${key('attention.head_count')} = ${n_head}`, file);
   }
-  const n_head_kv = opt('attention.head_count_kv', n_head);
-  if (n_head_kv <= 0 || n_head % n_head_kv !== 0) {
-    throw new ModelError(`${key('attention.head_count')} = ${n_head} is not a multiple of head_count_kv = ${n_head_kv}`, file);
+  const n_layer = req('block_count');
+  // llama.cpp reads head_count_kv as one number or one per layer (0: no attention in that layer)
+  const kvArr = numArray(get(key('attention.head_count_kv')));
+  if (kvArr && kvArr.length !== n_layer) {
+    throw new ModelError(`${key('attention.head_count_kv')} has ${kvArr.length} entries for ${n_layer} layers`, file, key('attention.head_count_kv'));
+  }
+  // the attention layers' count: the first non-zero entry (llama.cpp's models give them all the same)
+  const n_head_kv = kvArr ? (kvArr.find((x) => x > 0) ?? n_head) : opt('attention.head_count_kv', n_head);
+  const n_head_kv_arr = kvArr ?? new Array<number>(n_layer).fill(n_head_kv);
+  for (const h of new Set([n_head_kv, ...n_head_kv_arr.filter((x) => x !== 0)])) {
+    if (!(h > 0) || n_head % h !== 0) {
+      throw new ModelError(`${key('attention.head_count')} = ${n_head} is not a multiple of head_count_kv = ${h}`, file, key('attention.head_count_kv'));
+    }
   }
   const n_embd_head_k = opt('attention.key_length', n_embd / n_head);
   const n_ctx_train = req('context_length');
@@ -139,7 +174,7 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
     n_vocab: opt('vocab_size', nVocabFallback),
     n_ctx_train,
     n_embd,
-    n_layer: req('block_count'),
+    n_layer,
     n_ff: opt('feed_forward_length', 0),
     n_head,
     n_head_kv,
@@ -180,5 +215,13 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
     use_par_res: opt('use_parallel_residual', 0) !== 0,
     pooling_type: opt('pooling_type', 0),
     causal_attn: opt('attention.causal', 1) !== 0,
+    n_head_kv_arr,
+    n_shortconv_l_cache: opt('shortconv.l_cache', 0),
+    ssm_d_conv: opt('ssm.conv_kernel', 0),
+    ssm_d_inner: opt('ssm.inner_size', 0),
+    ssm_d_state: opt('ssm.state_size', 0),
+    ssm_dt_rank: opt('ssm.time_step_rank', 0),
+    ssm_n_group: opt('ssm.group_count', 0),
+    full_attention_interval: opt('full_attention_interval', 0),
   };
 }

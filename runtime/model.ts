@@ -3,7 +3,7 @@
 import { readGGUF, type GGUFFile } from '../formats/gguf/index.js';
 import { loadKernels, type Kernels } from '../wasm/loader.js';
 import { architectureOf, supportedArchitectures } from './arch/index.js';
-import { checkFileTensors } from './arch/declare.js';
+import { checkFileTensors, type RecurrentLayout } from './arch/declare.js';
 import type { BuildGraph } from './arch/context.js';
 import { Context, type ContextOptions } from './context.js';
 import { ModelError, ModelTooLargeError } from './errors.js';
@@ -72,6 +72,8 @@ export class Model {
     private readonly weights: Map<string, Tensor>,
     private readonly regions: { mem: number; ptr: number }[],
     private readonly shards: ShardPlan,
+    /** The recurrent layers' state (hybrid architectures: lfm2...); absent: every layer attends. */
+    readonly recurrent?: RecurrentLayout,
   ) {
     this.kernels = memories[0]!;
   }
@@ -99,7 +101,8 @@ export class Model {
     }));
     const nCtx = options.contextSize ?? Math.min(4096, hparams.n_ctx_train);
     checkWeightTypes(path, sources);
-    const kvBytes = Context.kvBytes(hparams, nCtx);
+    const recurrent = declared?.recurrent?.(hparams);
+    const kvBytes = Context.kvBytes(hparams, nCtx, recurrent);
     const scratch = scratchEstimate(hparams, nCtx);
     checkFits(path, weightBytes(sources), kvBytes, scratch, await machineMemory());
     const memoryBytes = options.memoryBytes ?? WASM_MEMORY_LIMIT;
@@ -120,7 +123,7 @@ export class Model {
     const memoryOf = (name: string) => shards.memoryOf.get(name) ?? 0;
     const { weights: loaded, regions } = await loadWeights(memories, sources, memoryOf, options.onProgress, options.signal, byName);
     const weights = options.repack === false ? loaded : repackWeights(memories, loaded);
-    return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards);
+    return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards, recurrent);
   }
 
   /** The memory holding layer il's weights, where its KV cache goes too. */

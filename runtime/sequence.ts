@@ -9,11 +9,17 @@
 // re-renders its conversation, or a server slot given a prompt that shares a
 // system prompt with the last one, evaluates only what differs.
 //
-// Recurrent layers (Mamba-2, gated delta net, short convolutions) will keep
-// their state per sequence the same way: a [state, n_seq] tensor whose
-// running block the graph picks with the 'seq' dynamic value. Unlike KV
-// cells, such a state cannot be cut back to an earlier token; truncate() will
-// then need a checkpoint or a re-evaluation from the start, as llama.cpp does.
+// Recurrent layers (Mamba-2, gated delta net, short convolutions) keep their
+// state per sequence the same way: a [state, n_seq] tensor whose running
+// block the graph picks with the 'seq' dynamic value. Unlike KV cells, such a
+// state holds no positions and cannot be cut back to an earlier token:
+// llama.cpp refuses to remove a recurrent sequence's tail (its seq_rm fails
+// unless the context was created with n_rs_seq snapshots for speculative
+// decoding, 0 by default), and node-llama-cpp then restores a checkpoint of
+// the whole state it took earlier or evaluates the sequence again from the
+// start. Here, with a recurrent state: a prefix is reused only when it is
+// everything the sequence holds, and truncate(n) to 0 < n < position
+// evaluates the first n tokens again (no checkpoints).
 import { generateTokens, type GenerateOptions } from './generate.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
@@ -36,6 +42,8 @@ export interface SequenceHost {
   /** Tokens per graph run. */
   readonly batchSize: number;
   readonly nVocab: number;
+  /** Whether the model has recurrent layers, whose state cannot be cut back. */
+  readonly recurrent: boolean;
   readonly tokenizer: Tokenizer;
   /**
    * Runs one batch of at most batchSize tokens at positions firstPos.. for
@@ -98,6 +106,8 @@ export class Sequence {
     const max = Math.min(this.held.length, tokens.length - 1);
     let keep = 0;
     while (keep < max && this.held[keep] === tokens[keep]) keep++;
+    // a recurrent state is the state after all it holds: usable only if all of it is kept
+    if (this.host.recurrent && keep < this.held.length) keep = 0;
     this.truncate(keep);
     return keep;
   }
@@ -132,10 +142,20 @@ export class Sequence {
     return out;
   }
 
-  /** Keeps the first n tokens' cells and forgets the rest. */
+  /**
+   * Keeps the first n tokens' cells and forgets the rest. With recurrent
+   * layers, whose state cannot be cut back, the first n tokens are evaluated
+   * again from the start (n > 0).
+   */
   truncate(n: number): void {
     this.check();
     if (!Number.isInteger(n) || n < 0 || n > this.held.length) throw new RangeError(`truncate(${n}): the sequence holds ${this.held.length} tokens`);
+    if (this.host.recurrent && n > 0 && n < this.held.length) {
+      const kept = this.held.slice(0, n);
+      this.held.length = 0;
+      this.append(kept);
+      return;
+    }
     this.held.length = n;
   }
 

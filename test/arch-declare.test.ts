@@ -18,6 +18,7 @@ import { GEMMA_SHAPES, gemmaModelSpec } from '../formats/synthetic/gemma.js';
 import { GPT_OSS_SHAPES, gptOssModelSpec } from '../formats/synthetic/gpt-oss.js';
 import { GRANITE_SHAPES, graniteModelSpec } from '../formats/synthetic/granite.js';
 import { LAYERNORM_SHAPES, layerNormModelSpec } from '../formats/synthetic/layernorm.js';
+import { LFM2_SHAPES, lfm2ModelSpec } from '../formats/synthetic/lfm2.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
 import { MOE_SHAPES, moeModelSpec } from '../formats/synthetic/moe.js';
 import { OLMO2_SHAPES, olmo2ModelSpec } from '../formats/synthetic/olmo2.js';
@@ -59,6 +60,8 @@ const FAMILIES: { name: string; spec: () => GGUFWriteSpec; encoder?: boolean; co
   { name: 'falcon 40B', spec: () => layerNormModelSpec({ ...ln('falcon-tiny'), n_head_kv: 2, attnNorm2: true }, F32) },
   ...Object.entries(BERT_SHAPES).map(([name, s]) => ({ name, spec: () => bertModelSpec(s, F32), encoder: true })),
   ...Object.entries(GPT_OSS_SHAPES).map(([name, s]) => ({ name, spec: () => gptOssModelSpec(s, F32) })),
+  ...Object.entries(LFM2_SHAPES).map(([name, s]) => ({ name, spec: () => lfm2ModelSpec(s, F32) })),
+  { name: 'lfm2 untied', spec: () => lfm2ModelSpec({ ...LFM2_SHAPES['test-lfm2']!, tied: false }, F32) },
 ];
 
 /** The architecture's own graph, noting every weight it reads (w() and the wOpt() hits). */

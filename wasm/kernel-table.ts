@@ -81,6 +81,7 @@ const OPS = {
   // ops-unary.c
   add_f32: BINARY,
   mul_f32: BINARY,
+  mul_rows_f32: ['a', 'a_stride', 'b', 'b_stride', 'y', 'n_rows', 'n', 'ith', 'nth'],
   scale_f32: ['x', 'y', 'n', 's', 'ith', 'nth'],
   silu_f32: UNARY,
   gelu_f32: UNARY,
@@ -91,6 +92,8 @@ const OPS = {
   attn_temp_scale_f32: ['x', 'pos', 'y', 'n', 'n_rows', 'floor_scale', 'temp_scale', 'offset', 'ith', 'nth'],
   get_rows_f32: GET_ROWS,
   get_rows_f16: GET_ROWS,
+  // ops-ssm.c
+  ssm_conv_f32: ['x', 'x_stride', 'state', 'w', 'y', 'n_ch', 'n_tok', 'd_conv', 'ith', 'nth'],
   // moe.c
   argsort_top_k_f32: ['x', 'ids', 'n', 'n_rows', 'k', 'ith', 'nth'],
   moe_weights_f32: ['probs', 'ids', 'w', 'n_expert', 'k', 'n_tok', 'norm', 'scale', 'ith', 'nth'],

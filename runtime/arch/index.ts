@@ -10,6 +10,7 @@ import { gpt2 } from './gpt2.js';
 import { gptneox } from './gptneox.js';
 import { gptOss } from './gpt-oss.js';
 import { granite, granitemoe } from './granite.js';
+import { lfm2 } from './lfm2.js';
 import { llama } from './llama.js';
 import { mistral3 } from './mistral3.js';
 import { olmo2 } from './olmo2.js';
@@ -46,6 +47,7 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   mistral3,
   ernie4_5,
   'ernie4_5-moe': ernie4_5moe,
+  lfm2,
   bert, // encoders: model.embed(), no LM head
   'nomic-bert': bert,
 };

@@ -63,6 +63,20 @@ export interface LayerCache {
   nCtx: number;
 }
 
+/**
+ * The recurrent state of one layer for every sequence of a context (lfm2's
+ * short convolutions, Mamba-2, the gated delta net): f32 tensors
+ * [n_embd_r, 1, 1, n_seq] (the rolling convolution inputs, llama.cpp's r_l)
+ * and [n_embd_s, 1, 1, n_seq] (the SSM state, s_l; absent when the layer has
+ * none). Like the KV cache, the graph picks the running sequence's block at
+ * run time; unlike it, a state holds no positions: the context zeroes it
+ * when a sequence starts over.
+ */
+export interface LayerState {
+  r: Tensor;
+  s?: Tensor;
+}
+
 /** The running sequence's block of a per-sequence state tensor ([..., n_seq], the last dimension one per sequence). */
 function seqBlock(t: Tensor): Arg {
   const perSeq = elementCount(t.ne.slice(0, 3)) * ggmlTypeInfo(t.type)!.typeSize / ggmlTypeInfo(t.type)!.blockSize;
@@ -190,6 +204,16 @@ export class Ops {
     const rows = elementCount(a.ne) / n;
     const bRows = elementCount(b.ne) / n;
     if (b.ne[0] !== n || rows % bRows !== 0) throw new Error(`${name}: cannot broadcast [${b.ne}] over [${a.ne}]`);
+    const strided = (t: Tensor) => t.rowStride !== undefined && t.rowStride !== n * 4;
+    if (strided(a) || strided(b)) {
+      // views into a fused projection (lfm2's b, c, x): row by row, no broadcast
+      if (kernel !== 'mul_f32' || bRows !== rows) throw new Error(`${name}: ${kernel} of strided views`);
+      const out = this.g.f32(name, [n, rows]);
+      return this.g.add({
+        name, inputs: [a, b], output: out,
+        phases: [this.phase('mul_rows_f32', at(a), (a.rowStride ?? n * 4) / 4, at(b), (b.rowStride ?? n * 4) / 4, at(out), rows, n)],
+      });
+    }
     const out = this.g.f32(name, a.ne);
     return this.g.add({ name, inputs: [a, b], output: out, phases: [this.phase(kernel, at(a), at(b), at(out), rows, n, bRows)] });
   }
@@ -342,6 +366,31 @@ export class Ops {
     const out = this.g.f32(name, x.ne);
     if (x.rowStride !== undefined && x.rowStride !== x.ne[0]! * 4) throw new Error(`${name}: gelu of a strided view`);
     return this.g.add({ name, inputs: [x], output: out, phases: [this.phase('gelu_f32', at(x), at(out), elementCount(x.ne))] });
+  }
+
+  // ---- recurrent layers (kernels/ops-ssm.c) ----
+
+  /**
+   * ggml_ssm_conv over the sequence's rolling state then x: per channel c of
+   * x [n_ch, n_tokens] (a strided view allowed), y[c, t] = sum over the
+   * d_conv taps k of w[k, c] times the k-th of the d_conv inputs ending at t,
+   * the inputs before the batch coming from `state` (the running sequence's
+   * [d_conv - 1, n_ch] block of a LayerState's r), which is left holding the
+   * batch's last d_conv - 1 inputs. w is f32 [d_conv, n_ch]. Returns [n_ch, n_tokens].
+   */
+  ssmConv(x: Tensor, state: Tensor, w: Tensor, name: string): Tensor {
+    const [dConv, nCh] = [w.ne[0]!, w.ne[1]!];
+    if (w.type !== GGMLType.F32) throw new Error(`${name}: ${w.name} must be f32 (ggml_ssm_conv reads f32 taps)`);
+    if (x.ne[0] !== nCh) throw new Error(`${name}: ${nCh} channels of taps for rows of ${x.ne[0]}`);
+    if (!(dConv >= 1 && dConv <= 16)) throw new Error(`${name}: a convolution of ${dConv} taps (1..16)`);
+    if (elementCount(state.ne.slice(0, 3)) < (dConv - 1) * nCh) throw new Error(`${name}: ${state.name} holds fewer than ${(dConv - 1) * nCh} floats per sequence`);
+    const nTok = elementCount(x.ne) / nCh;
+    const out = this.g.f32(name, [nCh, nTok]);
+    const xs = (x.rowStride ?? nCh * 4) / 4;
+    return this.g.add({
+      name, inputs: [x, state, w], output: out,
+      phases: [this.phase('ssm_conv_f32', at(x), xs, seqBlock(state), at(w), at(out), nCh, nTok, dConv)],
+    });
   }
 
   // ---- mixture of experts (kernels/moe.c) ----

@@ -1,0 +1,74 @@
+// The recurrent layers' kernels (kernels/ops-ssm.c) against their scalar
+// references (formats/ssm.ts): bit for bit, for every thread split, and a
+// batch split into pieces (the state carried between them) gives the bits of
+// the whole batch.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ssmConvRef } from '../formats/ssm.js';
+import { loadKernels, type Kernels, type Ptr } from '../wasm/loader.js';
+import { gaussian, mulberry32 } from './helpers/rng.js';
+
+type Fn = (...args: number[]) => number;
+let K: Kernels;
+const live: Ptr[] = [];
+
+test.before(async () => {
+  K = await loadKernels();
+});
+test.after(() => {
+  for (const p of live.splice(0)) K.free(p);
+});
+
+function alloc(bytes: number): Ptr {
+  const p = K.malloc(bytes + 16);
+  live.push(p);
+  return (p + 15) & ~15;
+}
+function put(data: Float32Array): Ptr {
+  const p = alloc(Math.max(data.byteLength, 4));
+  K.write(p, data);
+  return p;
+}
+const get = (p: Ptr, n: number) => new Float32Array(K.floats(p, n));
+const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+const randn = (rand: () => number, n: number) => gaussian(rand, n, 1);
+
+for (const [nCh, nTok, dConv] of [[7, 5, 3], [64, 33, 4], [256, 1, 3], [13, 9, 2], [20, 4, 1]] as const) {
+  test(`ssm_conv_f32: ${nCh} channels, ${nTok} tokens, ${dConv} taps equal the reference for nth 1..3, and in pieces`, () => {
+    const rand = mulberry32(nCh * 131 + nTok * 7 + dConv);
+    // x as a strided view: rows of 3*nCh with the inputs in the middle third (lfm2's b, c, x)
+    const stride = 3 * nCh;
+    const rows = randn(rand, nTok * stride);
+    const x = new Float32Array(nTok * nCh);
+    for (let t = 0; t < nTok; t++) x.set(rows.subarray(t * stride + nCh, t * stride + 2 * nCh), t * nCh);
+    const state0 = randn(rand, (dConv - 1) * nCh);
+    const w = randn(rand, dConv * nCh);
+    const want = ssmConvRef(x, state0, w, nCh, nTok, dConv);
+    const px = put(rows), pw = put(w), py = alloc(nTok * nCh * 4), ps = alloc(Math.max(state0.byteLength, 4));
+    const conv = K.lookup<Fn>('ssm_conv_f32')!;
+    for (const nth of [1, 2, 3]) {
+      K.write(ps, state0);
+      K.u8().fill(0xff, py, py + nTok * nCh * 4);
+      for (let ith = 0; ith < nth; ith++) conv(px + nCh * 4, stride, ps, pw, py, nCh, nTok, dConv, ith, nth);
+      assert.ok(bits(get(py, nTok * nCh)).equals(bits(want.y)), `nth ${nth}: outputs differ from the reference`);
+      assert.ok(bits(get(ps, state0.length)).equals(bits(want.state)), `nth ${nth}: the state differs from the reference`);
+    }
+    // one token at a time through the state: the same bits
+    K.write(ps, state0);
+    const pieces = new Float32Array(nTok * nCh);
+    for (let t = 0; t < nTok; t++) {
+      conv(px + (t * stride + nCh) * 4, stride, ps, pw, py, nCh, 1, dConv, 0, 1);
+      pieces.set(get(py, nCh), t * nCh);
+    }
+    assert.ok(bits(pieces).equals(bits(want.y)), 'token by token differs from the batch');
+  });
+}
+
+test('ssm_conv reference: a hand-computed case', () => {
+  // one channel, taps [1, 2, 4], state [10, 20]: y0 = 10 + 40 + 4*1, y1 = 20 + 2 + 4*3
+  const { y, state } = ssmConvRef(new Float32Array([1, 3]), new Float32Array([10, 20]), new Float32Array([1, 2, 4]), 1, 2, 3);
+  assert.equal([...y], [54, 34]);
+  assert.equal([...state], [1, 3]);
+});
+
+test.run();
