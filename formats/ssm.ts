@@ -24,3 +24,70 @@ export function ssmConvRef(x: Float32Array, state: Float32Array, w: Float32Array
   }
   return { y, state: next };
 }
+
+export interface SsmScanArgs {
+  /** [n_head][head_dim][d_state], updated in place. */
+  state: Float32Array;
+  /** n_tok rows of xbcStride: x (head_dim * n_head), then B and C (n_group * d_state each). */
+  xbc: Float32Array;
+  xbcStride: number;
+  /** n_tok rows of dtStride: n_head values each. */
+  dt: Float32Array;
+  dtStride: number;
+  dtBias: Float32Array;
+  A: Float32Array;
+  /** The D skip per head; absent: none. */
+  D?: Float32Array;
+  dState: number;
+  headDim: number;
+  nHead: number;
+  nGroup: number;
+  nTok: number;
+}
+
+/**
+ * Mamba-2's selective scan (ggml_ssm_scan, scalar decay per head) with the dt
+ * bias and D skip: see kernels/ops-ssm.c. Returns y [n_tok][head_dim * n_head];
+ * the state is left as after the last token. The d_state sum is grouped as
+ * ggml's AVX build groups it.
+ */
+export function ssmScanRef(a: SsmScanArgs): Float32Array {
+  const { state, xbc, dState, headDim, nHead, nGroup, nTok } = a;
+  const dInner = headDim * nHead;
+  const y = new Float32Array(nTok * dInner);
+  const np = dState & ~31;
+  for (let t = 0; t < nTok; t++) {
+    const x0 = t * a.xbcStride;
+    for (let h = 0; h < nHead; h++) {
+      const v = f(a.dt[t * a.dtStride + h]! + a.dtBias[h]!);
+      const dtSp = v > 20 ? v : f(Math.log(f(1 + f(Math.exp(v)))));
+      const dA = f(Math.exp(f(dtSp * a.A[h]!)));
+      const g = Math.floor(h / (nHead / nGroup));
+      const b0 = x0 + dInner + g * dState;
+      const c0 = x0 + dInner + nGroup * dState + g * dState;
+      for (let i1 = 0; i1 < headDim; i1++) {
+        const ii = i1 + h * headDim;
+        const s0 = ii * dState;
+        const xv = xbc[x0 + ii]!;
+        const xDt = f(xv * dtSp);
+        const lanes = new Float64Array(32);
+        const step = (i: number) => {
+          const st = f(f(state[s0 + i]! * dA) + f(xbc[b0 + i]! * xDt));
+          state[s0 + i] = st;
+          return f(st * xbc[c0 + i]!);
+        };
+        for (let i = 0; i < np; i += 32) for (let k = 0; k < 32; k++) lanes[k] = f(lanes[k]! + step(i + k));
+        let sum = 0;
+        if (np > 0) {
+          // lane l of accumulator j is lanes[8j + l]: (a0 + a2) + (a1 + a3), halves added, then pairs
+          const r = (l: number) => f(f(lanes[l]! + lanes[16 + l]!) + f(lanes[8 + l]! + lanes[24 + l]!));
+          const q = [0, 1, 2, 3].map((l) => f(r(l) + r(l + 4)));
+          sum = f(f(q[0]! + q[1]!) + f(q[2]! + q[3]!));
+        }
+        for (let i = np; i < dState; i++) sum = f(sum + step(i));
+        y[t * dInner + ii] = a.D ? f(sum + f(xv * a.D[h]!)) : sum;
+      }
+    }
+  }
+  return y;
+}

@@ -17,6 +17,7 @@ import { ERNIE_SHAPES, ernieModelSpec } from '../formats/synthetic/ernie.js';
 import { GEMMA_SHAPES, gemmaModelSpec } from '../formats/synthetic/gemma.js';
 import { GPT_OSS_SHAPES, gptOssModelSpec } from '../formats/synthetic/gpt-oss.js';
 import { GRANITE_SHAPES, graniteModelSpec } from '../formats/synthetic/granite.js';
+import { GRANITE_HYBRID_SHAPES, graniteHybridModelSpec } from '../formats/synthetic/granitehybrid.js';
 import { LAYERNORM_SHAPES, layerNormModelSpec } from '../formats/synthetic/layernorm.js';
 import { LFM2_SHAPES, lfm2ModelSpec } from '../formats/synthetic/lfm2.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
@@ -62,6 +63,8 @@ const FAMILIES: { name: string; spec: () => GGUFWriteSpec; encoder?: boolean; co
   ...Object.entries(GPT_OSS_SHAPES).map(([name, s]) => ({ name, spec: () => gptOssModelSpec(s, F32) })),
   ...Object.entries(LFM2_SHAPES).map(([name, s]) => ({ name, spec: () => lfm2ModelSpec(s, F32) })),
   { name: 'lfm2 untied', spec: () => lfm2ModelSpec({ ...LFM2_SHAPES['test-lfm2']!, tied: false }, F32) },
+  ...Object.entries(GRANITE_HYBRID_SHAPES).map(([name, s]) => ({ name, spec: () => graniteHybridModelSpec(s, F32) })),
+  { name: 'granitehybrid tied, no rope', spec: () => graniteHybridModelSpec({ ...GRANITE_HYBRID_SHAPES['test-granitehybrid']!, tied: true, noRope: true }, F32) },
 ];
 
 /** The architecture's own graph, noting every weight it reads (w() and the wOpt() hits). */

@@ -4,7 +4,7 @@
 // the whole batch.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ssmConvRef } from '../formats/ssm.js';
+import { ssmConvRef, ssmScanRef } from '../formats/ssm.js';
 import { loadKernels, type Kernels, type Ptr } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from './helpers/rng.js';
 
@@ -63,6 +63,62 @@ for (const [nCh, nTok, dConv] of [[7, 5, 3], [64, 33, 4], [256, 1, 3], [13, 9, 2
     assert.ok(bits(pieces).equals(bits(want.y)), 'token by token differs from the batch');
   });
 }
+
+for (const [dState, headDim, nHead, nGroup, nTok] of [[128, 8, 4, 2, 5], [16, 4, 6, 1, 3], [40, 3, 2, 2, 7], [64, 16, 8, 8, 2]] as const) {
+  test(`ssm_scan_f32: d_state ${dState}, ${nHead} heads of ${headDim}, ${nGroup} groups, ${nTok} tokens: the reference, nth 1..3, token by token`, () => {
+    const rand = mulberry32(dState + headDim * 17 + nHead * 101 + nTok);
+    const dInner = headDim * nHead;
+    const stride = dInner + 2 * nGroup * dState + 5; // a wider row, as the views of a fused projection
+    const xbc = randn(rand, nTok * stride);
+    const dtStride = nHead + 3;
+    // dt around 0 with some past softplus's threshold of 20
+    const dt = randn(rand, nTok * dtStride).map((v, i) => (i % 7 === 0 ? 21 + v : v));
+    const dtBias = randn(rand, nHead);
+    const A = randn(rand, nHead).map((v) => -Math.exp(v));
+    const D = randn(rand, nHead);
+    const state0 = randn(rand, nHead * headDim * dState);
+    const stateRef = state0.slice();
+    const want = ssmScanRef({ state: stateRef, xbc, xbcStride: stride, dt, dtStride, dtBias, A, D, dState, headDim, nHead, nGroup, nTok });
+    const scan = K.lookup<Fn>('ssm_scan_f32')!;
+    const [pxbc, pdt, pb, pa, pd] = [put(xbc), put(dt), put(dtBias), put(A), put(D)];
+    const ps = alloc(state0.byteLength), py = alloc(nTok * dInner * 4);
+    const close = (got: Float32Array, ref: Float32Array, what: string) => {
+      let worst = 0;
+      for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(got[i]! - ref[i]!) / (1 + Math.abs(ref[i]!)));
+      // exp and log of the engine's libm against the reference's (both within an ulp or so of exact)
+      assert.ok(worst < 1e-5, `${what}: relative difference ${worst}`);
+    };
+    let first: Buffer | undefined;
+    for (const nth of [1, 2, 3]) {
+      K.write(ps, state0);
+      for (let ith = 0; ith < nth; ith++) scan(ps, pxbc, stride, pdt, dtStride, pb, pa, pd, py, dState, headDim, nHead, nGroup, nTok, ith, nth);
+      const y = get(py, nTok * dInner);
+      close(y, want, `nth ${nth} y`);
+      close(get(ps, state0.length), stateRef, `nth ${nth} state`);
+      if (!first) first = Buffer.from(bits(y));
+      else assert.ok(bits(y).equals(first), `nth ${nth} differs from nth 1`);
+    }
+    // token by token through the state: the bits of the batch
+    K.write(ps, state0);
+    const pieces = new Float32Array(nTok * dInner);
+    for (let t = 0; t < nTok; t++) {
+      scan(ps, pxbc + t * stride * 4, stride, pdt + t * dtStride * 4, dtStride, pb, pa, pd, py, dState, headDim, nHead, nGroup, 1, 0, 1);
+      pieces.set(get(py, dInner), t * dInner);
+    }
+    assert.ok(bits(pieces).equals(first!), 'token by token differs from the batch');
+  });
+}
+
+test('ssm_scan reference: one head, one state value, by hand', () => {
+  // dt + bias = 0: softplus = ln 2; A = -1: dA = 1/2; state 4 -> 4/2 + B*x*ln2; y = state*C + x*D
+  const ln2 = Math.fround(Math.log(2));
+  const state = new Float32Array([4]);
+  const y = ssmScanRef({ state, xbc: new Float32Array([1, 2, 3]), xbcStride: 3, dt: new Float32Array([0]), dtStride: 1, dtBias: new Float32Array([0]),
+    A: new Float32Array([-1]), D: new Float32Array([10]), dState: 1, headDim: 1, nHead: 1, nGroup: 1, nTok: 1 });
+  const st = Math.fround(2 + Math.fround(2 * ln2));
+  assert.is(state[0], st);
+  assert.is(y[0], Math.fround(Math.fround(st * 3) + 10));
+});
 
 test('ssm_conv reference: a hand-computed case', () => {
   // one channel, taps [1, 2, 4], state [10, 20]: y0 = 10 + 40 + 4*1, y1 = 20 + 2 + 4*3

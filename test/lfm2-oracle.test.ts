@@ -16,12 +16,10 @@ import { LFM2_SHAPES, lfm2ModelSpec, type Lfm2Shape } from '../formats/synthetic
 import { ROPE_NEOX, ropeParams } from '../runtime/arch/blocks.js';
 import type { BuildGraph } from '../runtime/arch/context.js';
 import { buildDecoder, sequential } from '../runtime/arch/decoder.js';
-import { loadModel } from '../runtime/index.js';
 import {
   assertBroken, assertMatches, batchVsTokenByToken, compareFile, mixSpec, OUR_BATCH, randomSequences, statsRow, withLlamaCpp,
 } from './helpers/arch-oracle.js';
-import { llamaCppProbabilities } from './helpers/compare.js';
-import { oracle } from './helpers/oracle.js';
+import { assertRecurrentReuse, assertSequencesApart, assertThreadsAgree, llamaCppSpread } from './helpers/recurrent-oracle.js';
 
 // An untied head and blocks that move the residual stream by half the
 // embedding's scale: peaked distributions without the amplification of
@@ -33,15 +31,6 @@ const dir = mkdtempSync(join(tmpdir(), 'run-gguf-lfm2-'));
 const SEQUENCES = randomSequences(20261206, [64, 100], shape.n_vocab);
 const rows: string[] = [];
 const paths = new Map<string, string>();
-
-/** Mean KL(a || b) between two lists of llama.cpp's probability maps. */
-function meanKL(a: Map<number, number>[], b: Map<number, number>[]): number {
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) {
-    for (const [id, p] of a[i]!) if (p > 0) sum += p * Math.log(p / Math.max(b[i]!.get(id) ?? 0, 1e-30));
-  }
-  return sum / a.length;
-}
 
 for (const mix of MIXES) {
   test(`lfm2 ${mix}: next-token distributions match llama.cpp`, async () => {
@@ -56,25 +45,9 @@ for (const mix of MIXES) {
 }
 
 test("llama.cpp's own spread: its batch against its token by token (Q4_K_M)", async () => {
-  const path = paths.get('Q4_K_M')!;
-  const seq = SEQUENCES[0]!;
-  const batch = await withLlamaCpp(path, (llama) => llamaCppProbabilities(llama, seq));
-  const llama = await (await oracle()).loadModel({ modelPath: path });
-  try {
-    const ctx = await llama.createContext({ contextSize: 512, flashAttention: false, threads: 1, batchSize: 1 });
-    const seqCtx = ctx.getSequence();
-    const one: Map<number, number>[] = [];
-    for (const t of seq) {
-      const [r] = await seqCtx.controlledEvaluate([[t as never, { generateNext: { probabilities: true } }]]);
-      one.push(r!.next!.probabilities!);
-    }
-    await ctx.dispose();
-    const kl = meanKL(batch, one);
-    rows.push(`  llama.cpp batch vs token by token (Q4_K_M, ${seq.length} tokens): mean KL ${kl.toExponential(2)}`);
-    assert.ok(kl < 1e-3, `llama.cpp's own spread ${kl}`);
-  } finally {
-    await llama.dispose();
-  }
+  const kl = await llamaCppSpread(paths.get('Q4_K_M')!, SEQUENCES[0]!);
+  rows.push(`  llama.cpp batch vs token by token (Q4_K_M, ${SEQUENCES[0]!.length} tokens): mean KL ${kl.toExponential(2)}`);
+  assert.ok(kl < 1e-3, `llama.cpp's own spread ${kl}`);
 });
 
 test('lfm2: a batch gives the bits of token by token; 1, 2 and 3 threads give the same bits (Q4_K_M)', async () => {
@@ -82,84 +55,15 @@ test('lfm2: a batch gives the bits of token by token; 1, 2 and 3 threads give th
   const diff = await batchVsTokenByToken(path, SEQUENCES[1]!.slice(0, 70));
   rows.push(`  batch (n_batch ${OUR_BATCH}) vs token by token, 70 tokens: max |logit difference| ${diff}`);
   assert.is(diff, 0);
-  const model = await loadModel(path);
-  try {
-    const tokens = SEQUENCES[1]!;
-    const byThreads: Float32Array[] = [];
-    for (const threads of [1, 2, 3]) {
-      const ctx = model.createContext({ contextSize: 128, batchSize: OUR_BATCH, threads });
-      byThreads.push(ctx.evaluate(tokens, { allLogits: true }));
-      ctx.dispose();
-    }
-    for (const [i, l] of byThreads.entries()) assert.ok(Buffer.from(l.buffer).equals(Buffer.from(byThreads[0]!.buffer)), `${i + 1} threads differ from 1`);
-  } finally {
-    model.dispose();
-  }
+  await assertThreadsAgree(path, SEQUENCES[1]!);
 });
 
-const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-
 test('lfm2: two sequences in one context keep their own states, interleaved in batches', async () => {
-  const model = await loadModel(paths.get('Q8_0')!);
-  try {
-    const [a, b] = [SEQUENCES[0]!, SEQUENCES[1]!.slice(0, 64)];
-    const alone = (tokens: number[]) => {
-      const ctx = model.createContext({ contextSize: 128, batchSize: 8, threads: 2 });
-      const l = ctx.evaluate(tokens, { allLogits: true });
-      ctx.dispose();
-      return l;
-    };
-    const [wantA, wantB] = [alone(a), alone(b)];
-    const ctx = model.createContext({ contextSize: 128, batchSize: 8, sequences: 2, threads: 2 });
-    const [sa, sb] = [ctx.createSequence(), ctx.createSequence()];
-    const nV = model.hparams.n_vocab;
-    // 5 tokens at a time, alternating: each run leaves the other sequence's state as it was
-    for (let i = 0; i < 64; i += 5) {
-      const la = sa.append(a.slice(i, i + 5), { allLogits: true });
-      const lb = sb.append(b.slice(i, i + 5), { allLogits: true });
-      assert.ok(same(la, wantA.subarray(i * nV, (i + la.length / nV) * nV)), `sequence a at ${i}`);
-      assert.ok(same(lb, wantB.subarray(i * nV, (i + lb.length / nV) * nV)), `sequence b at ${i}`);
-    }
-    ctx.dispose();
-  } finally {
-    model.dispose();
-  }
+  await assertSequencesApart(paths.get('Q8_0')!, SEQUENCES[0]!, SEQUENCES[1]!);
 });
 
 test('lfm2: prefix reuse only of everything held; truncation evaluates the kept tokens again', async () => {
-  const model = await loadModel(paths.get('Q8_0')!);
-  try {
-    const nV = model.hparams.n_vocab;
-    const a = SEQUENCES[0]!;
-    const other = SEQUENCES[1]!.slice(1, 20);
-    const fresh = (tokens: number[]) => {
-      const ctx = model.createContext({ contextSize: 128, batchSize: 16 });
-      const l = ctx.evaluate(tokens);
-      ctx.dispose();
-      return l;
-    };
-    const ctx = model.createContext({ contextSize: 128, batchSize: 16 });
-    const s = ctx.sequence;
-    s.evaluate(a);
-    // everything held is a prefix: reused
-    let r = s.evaluate([...a, ...other]);
-    assert.is(r.reused, a.length);
-    assert.ok(same(r.logits, fresh([...a, ...other])), 'continuing a held sequence');
-    // a shorter common prefix cannot be had from the state: all evaluated again
-    const branch = [...a.slice(0, 30), ...other];
-    r = s.evaluate(branch);
-    assert.is(r.reused, 0);
-    assert.ok(same(r.logits, fresh(branch)), 'a branch after 30 tokens');
-    // truncate re-evaluates the kept tokens, so appending after it continues from their state
-    s.truncate(25);
-    assert.is(s.position, 25);
-    const l = s.append(other);
-    assert.ok(same(l, fresh([...branch.slice(0, 25), ...other])), 'append after truncate(25)');
-    assert.is(l.length, nV);
-    ctx.dispose();
-  } finally {
-    model.dispose();
-  }
+  await assertRecurrentReuse(paths.get('Q8_0')!, SEQUENCES[0]!, SEQUENCES[1]!.slice(1, 20));
 });
 
 /** LFM2 without its convolution: the gated product c * b * x of each token alone. */

@@ -94,6 +94,8 @@ const OPS = {
   get_rows_f16: GET_ROWS,
   // ops-ssm.c
   ssm_conv_f32: ['x', 'x_stride', 'state', 'w', 'y', 'n_ch', 'n_tok', 'd_conv', 'ith', 'nth'],
+  ssm_scan_f32: ['state', 'xbc', 'xbc_stride', 'dt', 'dt_stride', 'dt_bias', 'A', 'D', 'y', 'd_state', 'head_dim',
+    'n_head', 'n_group', 'n_tok', 'ith', 'nth'],
   // moe.c
   argsort_top_k_f32: ['x', 'ids', 'n', 'n_rows', 'k', 'ith', 'nth'],
   moe_weights_f32: ['probs', 'ids', 'w', 'n_expert', 'k', 'n_tok', 'norm', 'scale', 'ith', 'nth'],

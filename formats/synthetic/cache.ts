@@ -11,13 +11,14 @@ import type { GGUFWriteSpec } from '../gguf/index.js';
 import { GGMLType } from '../ggml-types.js';
 import { GPT_OSS_SHAPES, gptOssModelSpec } from './gpt-oss.js';
 import { ERNIE_SHAPES, ernieModelSpec } from './ernie.js';
+import { GRANITE_HYBRID_SHAPES, graniteHybridModelSpec } from './granitehybrid.js';
 import { LFM2_SHAPES, lfm2ModelSpec } from './lfm2.js';
 import { LLAMA_SHAPES, llamaModelSpec } from './llama.js';
 import { quantMixFor } from './mix.js';
 import { MOE_BENCH_SHAPES, moeModelSpec } from './moe.js';
 import type { SyntheticOptions } from './tensors.js';
 
-/** The shapes `--synthetic` knows: every Llama-family shape (smollm3 and mistral3 too), the MoE shapes of real size, test-gpt-oss, ERNIE 4.5's, the hybrids (test-lfm2). */
+/** The shapes `--synthetic` knows: every Llama-family shape (smollm3 and mistral3 too), the MoE shapes of real size, test-gpt-oss, ERNIE 4.5's, the hybrids (test-lfm2, test-granitehybrid). */
 const SHAPES: Readonly<Record<string, (type: GGMLType, o: SyntheticOptions) => GGUFWriteSpec>> = {
   ...Object.fromEntries(Object.entries(LLAMA_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => llamaModelSpec(s, type, o)])),
   ...Object.fromEntries(Object.entries(MOE_BENCH_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => moeModelSpec(s, type, o)])),
@@ -25,6 +26,7 @@ const SHAPES: Readonly<Record<string, (type: GGMLType, o: SyntheticOptions) => G
   'test-gpt-oss': (type, o) => gptOssModelSpec(GPT_OSS_SHAPES['gpt-oss-tiny']!, type, o),
   ...Object.fromEntries(Object.entries(ERNIE_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => ernieModelSpec(s, type, o)])),
   ...Object.fromEntries(Object.entries(LFM2_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => lfm2ModelSpec(s, type, o)])),
+  ...Object.fromEntries(Object.entries(GRANITE_HYBRID_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => graniteHybridModelSpec(s, type, o)])),
 };
 
 /** The names `--synthetic SHAPE:TYPE` takes. */

@@ -10,6 +10,7 @@ import { gpt2 } from './gpt2.js';
 import { gptneox } from './gptneox.js';
 import { gptOss } from './gpt-oss.js';
 import { granite, granitemoe } from './granite.js';
+import { granitehybrid } from './granitehybrid.js';
 import { lfm2 } from './lfm2.js';
 import { llama } from './llama.js';
 import { mistral3 } from './mistral3.js';
@@ -48,6 +49,7 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   ernie4_5,
   'ernie4_5-moe': ernie4_5moe,
   lfm2,
+  granitehybrid,
   bert, // encoders: model.embed(), no LM head
   'nomic-bert': bert,
 };

@@ -52,7 +52,7 @@ const lfm2Tensors: DeclareTensors = (hp, file) => {
           req(`${p}.shortconv.in_proj.weight`, D.n_embd, dim('3*n_embd', 3 * hp.n_embd)),
           req(`${p}.shortconv.out_proj.weight`, D.n_embd, D.n_embd),
         ]
-        : attention(p, D, file, { qkv: 'either', qkNorm: { q: [D.n_embd_head_k], k: [D.n_embd_head_k], presence: 'required' } })),
+        : attention(p, D, file, { qkv: 'either', qkvBias: 'optional', qkNorm: { q: [D.n_embd_head_k], k: [D.n_embd_head_k], presence: 'required' } })),
     ]),
   ];
 };

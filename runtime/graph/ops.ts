@@ -393,6 +393,40 @@ export class Ops {
     });
   }
 
+  /**
+   * Mamba-2's selective scan over the batch (ggml_ssm_scan, one decay per
+   * head), for the running sequence's SSM state ([n_head][head_dim][d_state]
+   * of a LayerState's s, updated in place): xbc rows hold x (head_dim *
+   * n_head), then B and C (n_group * d_state each); dt [n_head, n_tokens] (a
+   * strided view allowed) gets dtBias added before its softplus; A and D are
+   * one value per head (D: the skip, x * D added to y; null: none). Returns y [head_dim * n_head, n_tokens].
+   */
+  ssmScan(xbc: Tensor, dt: Tensor, dtBias: Tensor, A: Tensor, D: Tensor | null, state: Tensor,
+    d: { dState: number; headDim: number; nHead: number; nGroup: number }, name: string): Tensor {
+    const dInner = d.headDim * d.nHead;
+    const nCh = dInner + 2 * d.nGroup * d.dState;
+    if (xbc.ne[0] !== nCh) throw new Error(`${name}: rows of ${xbc.ne[0]}, expected x, B and C: ${nCh}`);
+    if (d.nHead % d.nGroup !== 0) throw new Error(`${name}: ${d.nHead} heads in ${d.nGroup} groups`);
+    if (elementCount(state.ne.slice(0, 3)) < dInner * d.dState) throw new Error(`${name}: ${state.name} holds fewer than ${dInner * d.dState} floats per sequence`);
+    for (const t of [dtBias, A, ...(D ? [D] : [])]) {
+      if (t.type !== GGMLType.F32 || elementCount(t.ne) !== d.nHead) throw new Error(`${name}: ${t.name} must be ${d.nHead} f32 values`);
+    }
+    const nTok = elementCount(xbc.ne) / nCh;
+    const out = this.g.f32(name, [dInner, nTok]);
+    return this.g.add({
+      name, inputs: [xbc, dt, dtBias, A, ...(D ? [D] : []), state], output: out,
+      phases: [this.phase('ssm_scan_f32', seqBlock(state), at(xbc), (xbc.rowStride ?? nCh * 4) / 4, at(dt), (dt.rowStride ?? d.nHead * 4) / 4,
+        at(dtBias), at(A), D ? at(D) : NULL, at(out), d.dState, d.headDim, d.nHead, d.nGroup, nTok)],
+    });
+  }
+
+  /** ggml_silu as ggml's CPU backend computes it (kernels/ops-unary.c). */
+  silu(x: Tensor, name: string): Tensor {
+    const out = this.g.f32(name, x.ne);
+    if (x.rowStride !== undefined && x.rowStride !== x.ne[0]! * 4) throw new Error(`${name}: silu of a strided view`);
+    return this.g.add({ name, inputs: [x], output: out, phases: [this.phase('silu_f32', at(x), at(out), elementCount(x.ne))] });
+  }
+
   // ---- mixture of experts (kernels/moe.c) ----
 
   /** Row softmax (ggml_soft_max): exponentials summed in double, as ggml does. */
