@@ -91,3 +91,81 @@ export function ssmScanRef(a: SsmScanArgs): Float32Array {
   }
   return y;
 }
+
+/** ggml_vec_dot_f32 grouped as ggml's AVX build groups it (as kernels/ops-ssm.c's dot_f32_ggml). */
+function dotGgml(a: Float32Array, ao: number, b: Float32Array, bo: number, n: number): number {
+  const np = n & ~31;
+  const lanes = new Float64Array(32);
+  for (let i = 0; i < np; i += 32) for (let k = 0; k < 32; k++) lanes[k] = f(lanes[k]! + f(a[ao + i + k]! * b[bo + i + k]!));
+  let r = 0;
+  if (np > 0) {
+    const g = (l: number) => f(f(lanes[l]! + lanes[16 + l]!) + f(lanes[8 + l]! + lanes[24 + l]!));
+    const q = [0, 1, 2, 3].map((l) => f(g(l) + g(l + 4)));
+    r = f(f(q[0]! + q[1]!) + f(q[2]! + q[3]!));
+  }
+  for (let i = np; i < n; i++) r += f(a[ao + i]! * b[bo + i]!);
+  return f(r);
+}
+
+/** ggml_l2_norm of each head_dim-wide head of n_tok rows (x_stride apart): [head_dim, n_head, n_tok]. */
+export function l2NormHeadsRef(x: Float32Array, xStride: number, nTok: number, nHead: number, headDim: number, eps: number): Float32Array {
+  const y = new Float32Array(nTok * nHead * headDim);
+  for (let t = 0; t < nTok; t++) {
+    for (let h = 0; h < nHead; h++) {
+      const o = t * xStride + h * headDim;
+      let sum = 0;
+      for (let i = 0; i < headDim; i++) sum += f(x[o + i]! * x[o + i]!);
+      const n = f(Math.sqrt(f(sum)));
+      const scale = f(1 / Math.max(n, f(eps)));
+      for (let i = 0; i < headDim; i++) y[(t * nHead + h) * headDim + i] = f(x[o + i]! * scale);
+    }
+  }
+  return y;
+}
+
+export interface GatedDeltaNetArgs {
+  /** [n_v_head][S][S] (row j of a head: S[:, j]), updated in place. */
+  state: Float32Array;
+  /** [S, n_k_head, n_tok] each. */
+  q: Float32Array;
+  k: Float32Array;
+  /** n_tok rows of vStride, S * n_v_head values each. */
+  v: Float32Array;
+  vStride: number;
+  /** n_tok rows of baStride: per k head, its value heads' b's then their a's. */
+  ba: Float32Array;
+  baStride: number;
+  dtBias: Float32Array;
+  A: Float32Array;
+  S: number;
+  nKHead: number;
+  nVHead: number;
+  nTok: number;
+}
+
+/** The gated delta rule (see kernels/ops-ssm.c): out [S, n_v_head, n_tok]. */
+export function gatedDeltaNetRef(a: GatedDeltaNetArgs): Float32Array {
+  const { S, nKHead, nVHead, nTok, state: M } = a;
+  const rep = nVHead / nKHead;
+  const scale = f(1 / f(Math.sqrt(S)));
+  const out = new Float32Array(S * nVHead * nTok);
+  const delta = new Float32Array(S);
+  for (let h = 0; h < nVHead; h++) {
+    const m0 = h * S * S;
+    const hk = Math.floor(h / rep), jr = h % rep;
+    for (let t = 0; t < nTok; t++) {
+      const b0 = t * a.baStride + hk * 2 * rep;
+      const beta = f(1 / f(1 + f(Math.exp(-a.ba[b0 + jr]!))));
+      const av = f(a.ba[b0 + rep + jr]! + a.dtBias[h]!);
+      const sp = av > 20 ? av : f(Math.log(f(1 + f(Math.exp(av)))));
+      const eg = f(Math.exp(f(sp * a.A[h]!)));
+      const q0 = (t * nKHead + hk) * S;
+      const v0 = t * a.vStride + h * S;
+      for (let i = 0; i < S * S; i++) M[m0 + i] = f(M[m0 + i]! * eg);
+      for (let j = 0; j < S; j++) delta[j] = f(f(a.v[v0 + j]! - dotGgml(M, m0 + j * S, a.k, q0, S)) * beta);
+      for (let j = 0; j < S; j++) for (let c = 0; c < S; c++) M[m0 + j * S + c] = f(M[m0 + j * S + c]! + f(a.k[q0 + c]! * delta[j]!));
+      for (let j = 0; j < S; j++) out[(t * nVHead + h) * S + j] = f(dotGgml(M, m0 + j * S, a.q, q0, S) * scale);
+    }
+  }
+  return out;
+}

@@ -141,3 +141,99 @@ void EXPORT(ssm_scan_f32)(float* state, const float* xbc, int xbc_stride, const 
     }
   }
 }
+
+// ggml_vec_dot_f32 as ggml's AVX build sums it: four accumulators of eight
+// lanes over whole steps of 32, reduced pairwise, the remainder added in
+// double.
+static float dot_f32_ggml(const float* a, const float* b, int n) {
+  const int np = n & ~31;
+  v128_t acc[8];
+  for (int j = 0; j < 8; j++) acc[j] = wasm_f32x4_splat(0.0f);
+  for (int i = 0; i < np; i += 32)
+    for (int j = 0; j < 8; j++)
+      acc[j] = wasm_f32x4_add(acc[j], wasm_f32x4_mul(wasm_v128_load(a + i + 4 * j), wasm_v128_load(b + i + 4 * j)));
+  float r = 0.0f;
+  if (np > 0) {
+    const v128_t lo = wasm_f32x4_add(wasm_f32x4_add(acc[0], acc[4]), wasm_f32x4_add(acc[2], acc[6]));
+    const v128_t hi = wasm_f32x4_add(wasm_f32x4_add(acc[1], acc[5]), wasm_f32x4_add(acc[3], acc[7]));
+    float l[4];
+    wasm_v128_store(l, wasm_f32x4_add(lo, hi));
+    r = (l[0] + l[1]) + (l[2] + l[3]);
+  }
+  double d = r;
+  for (int i = np; i < n; i++) d += (double)(a[i] * b[i]);
+  return (float)d;
+}
+
+// void l2_norm_heads_f32(const float* x, int x_stride, float* y, int n_tok, int n_head, int head_dim,
+//                        float eps, int ith, int nth)
+// ggml_l2_norm of each head: y = x / max(sqrt(sum x^2), eps), the sum in double; x's token
+// rows x_stride floats apart (a view into a convolution's output), y [head_dim, n_head, n_tok].
+void EXPORT(l2_norm_heads_f32)(const float* x, int x_stride, float* y, int n_tok, int n_head, int head_dim,
+                               float eps, int ith, int nth) {
+  int r0, r1;
+  rows_range(n_tok * n_head, ith, nth, &r0, &r1);
+  for (int r = r0; r < r1; r++) {
+    const int t = r / n_head, h = r % n_head;
+    const float* xr = x + (size_t)t * x_stride + (size_t)h * head_dim;
+    float* yr = y + (size_t)r * head_dim;
+    double sum = 0.0;
+    for (int i = 0; i < head_dim; i++) sum += (double)(xr[i] * xr[i]);
+    const float n = sqrtf((float)sum);
+    const float scale = 1.0f / (n > eps ? n : eps);
+    for (int i = 0; i < head_dim; i++) yr[i] = xr[i] * scale;
+  }
+}
+
+#define GDN_MAX_HEAD 512
+
+// The gated delta rule (ggml_gated_delta_net, one decay per head), for
+// qwen3next's linear attention. Per value head h (k head h / (n_v_head /
+// n_k_head)) and token t, with beta = sigmoid(b) and g = softplus(a + dt_bias[h]) * A[h]
+// (a and b from the ba projection: per k head, n_v_head / n_k_head b's then as many a's):
+//   M *= exp(g);  delta[j] = (v[j] - M[j]·k) * beta;  M[j] += k * delta[j];  out[j] = M[j]·q / sqrt(S)
+// M is the head's [S][S] state (row j: S[:, j]) in the sequence's block, updated in place.
+// q, k: [S, n_k_head, n_tok] (l2-normed); v rows of S * n_v_head, v_stride floats apart; out
+// [S, n_v_head, n_tok]. Threads split value heads.
+//
+// void gated_delta_net_f32(float* state, const float* q, const float* k, const float* v, int v_stride,
+//                          const float* ba, int ba_stride, const float* dt_bias, const float* A, float* out,
+//                          int S, int n_k_head, int n_v_head, int n_tok, int ith, int nth)
+void EXPORT(gated_delta_net_f32)(float* state, const float* q, const float* k, const float* v, int v_stride,
+                                 const float* ba, int ba_stride, const float* dt_bias, const float* A, float* out,
+                                 int S, int n_k_head, int n_v_head, int n_tok, int ith, int nth) {
+  if (S > GDN_MAX_HEAD) return;
+  int h0, h1;
+  rows_range(n_v_head, ith, nth, &h0, &h1);
+  const int rep = n_v_head / n_k_head;
+  const float scale = 1.0f / sqrtf((float)S);
+  float delta[GDN_MAX_HEAD];
+  for (int h = h0; h < h1; h++) {
+    float* M = state + (size_t)h * S * S;
+    const int hk = h / rep, jr = h % rep;
+    for (int t = 0; t < n_tok; t++) {
+      const float* bat = ba + (size_t)t * ba_stride + (size_t)hk * 2 * rep;
+      const float beta = 1.f / (1.f + expf(-bat[jr]));
+      const float av = bat[rep + jr] + dt_bias[h];
+      const float sp = av > 20.0f ? av : logf(1.0f + expf(av));
+      const float eg = expf(sp * A[h]);
+      const float* qt = q + ((size_t)t * n_k_head + hk) * S;
+      const float* kt = k + ((size_t)t * n_k_head + hk) * S;
+      const float* vt = v + (size_t)t * v_stride + (size_t)h * S;
+      const v128_t veg = wasm_f32x4_splat(eg);
+      int i = 0;
+      for (; i + 4 <= S * S; i += 4) wasm_v128_store(M + i, wasm_f32x4_mul(wasm_v128_load(M + i), veg));
+      for (; i < S * S; i++) M[i] *= eg;
+      for (int j = 0; j < S; j++) delta[j] = (vt[j] - dot_f32_ggml(M + (size_t)j * S, kt, S)) * beta;
+      for (int j = 0; j < S; j++) {
+        float* Mj = M + (size_t)j * S;
+        const v128_t vd = wasm_f32x4_splat(delta[j]);
+        int c = 0;
+        for (; c + 4 <= S; c += 4) wasm_v128_store(Mj + c, wasm_f32x4_add(wasm_v128_load(Mj + c), wasm_f32x4_mul(wasm_v128_load(kt + c), vd)));
+        for (; c < S; c++) Mj[c] += kt[c] * delta[j];
+      }
+      float* ot = out + ((size_t)t * n_v_head + h) * S;
+      for (int j = 0; j < S; j++) ot[j] = dot_f32_ggml(M + (size_t)j * S, qt, S) * scale;
+    }
+  }
+}

@@ -65,6 +65,22 @@ void EXPORT(mul_rows_f32)(const float* a, int a_stride, const float* b, int b_st
   }
 }
 
+// void cont_rows_f32(const float* x, int x_stride, float* y, int n_rows, int n, int ith, int nth)
+// y[r] = x's row r (rows x_stride floats apart): a strided view made contiguous (ggml_cont).
+void EXPORT(cont_rows_f32)(const float* x, int x_stride, float* y, int n_rows, int n, int ith, int nth) {
+  int r0, r1;
+  rows_range(n_rows, ith, nth, &r0, &r1);
+  for (int r = r0; r < r1; r++) memcpy(y + (size_t)r * n, x + (size_t)r * x_stride, (size_t)n * 4);
+}
+
+// void sigmoid_f32(const float* x, float* y, int n, int ith, int nth)
+// y = 1 / (1 + expf(-x)), as ggml_vec_sigmoid_f32 computes it (libm expf, no SIMD approximation).
+void EXPORT(sigmoid_f32)(const float* x, float* y, int n, int ith, int nth) {
+  int e0, e1;
+  flat_range(n, ith, nth, &e0, &e1);
+  for (int i = e0; i < e1; i++) y[i] = 1.f / (1.f + expf(-x[i]));
+}
+
 // void scale_f32(const float* x, float* y, int n, float s, int ith, int nth)
 // y = x * s
 void EXPORT(scale_f32)(const float* x, float* y, int n, float s, int ith, int nth) {

@@ -86,6 +86,8 @@ export interface HParams {
   ssm_n_group: number;
   /** full_attention_interval (qwen3next, qwen35): every n-th layer is attention; 0 when absent. */
   full_attention_interval: number;
+  /** attention.recurrent_layers: which layers are recurrent, when the file lists them (qwen3next). */
+  recurrent_layers?: boolean[];
 }
 
 /** A metadata array of numbers (a JS array or a typed array), else undefined. */
@@ -152,6 +154,10 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
     }
   }
   const n_embd_head_k = opt('attention.key_length', n_embd / n_head);
+  const recurrentLayers = numArray(get(key('attention.recurrent_layers')));
+  if (recurrentLayers && recurrentLayers.length < n_layer) {
+    throw new ModelError(`${key('attention.recurrent_layers')} has ${recurrentLayers.length} entries for ${n_layer} layers`, file, key('attention.recurrent_layers'));
+  }
   const n_ctx_train = req('context_length');
   const scalingName = get(key('rope.scaling.type'));
   let rope_scaling_type: RopeScalingType = 'none';
@@ -223,5 +229,6 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
     ssm_dt_rank: opt('ssm.time_step_rank', 0),
     ssm_n_group: opt('ssm.group_count', 0),
     full_attention_interval: opt('full_attention_interval', 0),
+    ...(recurrentLayers ? { recurrent_layers: recurrentLayers.map((x) => x !== 0) } : {}),
   };
 }

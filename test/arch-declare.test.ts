@@ -24,6 +24,7 @@ import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
 import { MOE_SHAPES, moeModelSpec } from '../formats/synthetic/moe.js';
 import { OLMO2_SHAPES, olmo2ModelSpec } from '../formats/synthetic/olmo2.js';
 import { PHI3_SHAPES, phi3ModelSpec } from '../formats/synthetic/phi3.js';
+import { QWEN3NEXT_SHAPES, qwen3nextModelSpec } from '../formats/synthetic/qwen3next.js';
 import type { BuildGraph } from '../runtime/arch/context.js';
 import { ARCHITECTURES } from '../runtime/arch/index.js';
 import { loadModel, ModelError } from '../runtime/index.js';
@@ -64,6 +65,7 @@ const FAMILIES: { name: string; spec: () => GGUFWriteSpec; encoder?: boolean; co
   ...Object.entries(LFM2_SHAPES).map(([name, s]) => ({ name, spec: () => lfm2ModelSpec(s, F32) })),
   { name: 'lfm2 untied', spec: () => lfm2ModelSpec({ ...LFM2_SHAPES['test-lfm2']!, tied: false }, F32) },
   ...Object.entries(GRANITE_HYBRID_SHAPES).map(([name, s]) => ({ name, spec: () => graniteHybridModelSpec(s, F32) })),
+  ...Object.entries(QWEN3NEXT_SHAPES).map(([name, s]) => ({ name, spec: () => qwen3nextModelSpec(s, F32) })),
   { name: 'granitehybrid tied, no rope', spec: () => graniteHybridModelSpec({ ...GRANITE_HYBRID_SHAPES['test-granitehybrid']!, tied: true, noRope: true }, F32) },
 ];
 

@@ -4,7 +4,7 @@
 // the whole batch.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ssmConvRef, ssmScanRef } from '../formats/ssm.js';
+import { gatedDeltaNetRef, l2NormHeadsRef, ssmConvRef, ssmScanRef } from '../formats/ssm.js';
 import { loadKernels, type Kernels, type Ptr } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from './helpers/rng.js';
 
@@ -104,6 +104,64 @@ for (const [dState, headDim, nHead, nGroup, nTok] of [[128, 8, 4, 2, 5], [16, 4,
     for (let t = 0; t < nTok; t++) {
       scan(ps, pxbc + t * stride * 4, stride, pdt + t * dtStride * 4, dtStride, pb, pa, pd, py, dState, headDim, nHead, nGroup, 1, 0, 1);
       pieces.set(get(py, dInner), t * dInner);
+    }
+    assert.ok(bits(pieces).equals(first!), 'token by token differs from the batch');
+  });
+}
+
+/** Max relative difference, |a - b| / (1 + |b|). */
+function relDiff(got: Float32Array, ref: Float32Array): number {
+  let worst = 0;
+  for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(got[i]! - ref[i]!) / (1 + Math.abs(ref[i]!)));
+  return worst;
+}
+
+test('l2_norm_heads_f32: the reference, bit for bit, for nth 1..3 (a strided view)', () => {
+  const rand = mulberry32(77);
+  const [nTok, nHead, hd, stride] = [5, 3, 40, 3 * 40 + 7];
+  const x = randn(rand, nTok * stride);
+  x.fill(0, 0, hd); // one all-zero head: eps keeps it finite
+  const want = l2NormHeadsRef(x, stride, nTok, nHead, hd, 1e-6);
+  const px = put(x), py = alloc(want.byteLength);
+  for (const nth of [1, 2, 3]) {
+    for (let ith = 0; ith < nth; ith++) K.lookup<Fn>('l2_norm_heads_f32')!(px, stride, py, nTok, nHead, hd, 1e-6, ith, nth);
+    assert.ok(bits(get(py, want.length)).equals(bits(want)), `nth ${nth}`);
+  }
+});
+
+for (const [S, nK, nV, nTok] of [[64, 2, 4, 5], [40, 1, 3, 3], [128, 2, 2, 2]] as const) {
+  test(`gated_delta_net_f32: S ${S}, ${nK} key heads, ${nV} value heads, ${nTok} tokens: the reference, nth 1..3, token by token`, () => {
+    const rand = mulberry32(S * 3 + nK * 5 + nV * 7 + nTok);
+    const q = l2NormHeadsRef(randn(rand, nTok * nK * S), nK * S, nTok, nK, S, 1e-6);
+    const k = l2NormHeadsRef(randn(rand, nTok * nK * S), nK * S, nTok, nK, S, 1e-6);
+    const vStride = nV * S + 9, baStride = 2 * nV;
+    const v = randn(rand, nTok * vStride);
+    const ba = randn(rand, nTok * baStride).map((x, i) => (i % 11 === 3 ? 22 + x : x));
+    const dtBias = randn(rand, nV);
+    const A = randn(rand, nV).map((x) => -Math.exp(x));
+    const state0 = randn(rand, nV * S * S).map((x) => 0.1 * x);
+    const stateRef = state0.slice();
+    const want = gatedDeltaNetRef({ state: stateRef, q, k, v, vStride, ba, baStride, dtBias, A, S, nKHead: nK, nVHead: nV, nTok });
+    const gdn = K.lookup<Fn>('gated_delta_net_f32')!;
+    const [pq, pk, pv, pba, pb, pa] = [put(q), put(k), put(v), put(ba), put(dtBias), put(A)];
+    const ps = alloc(state0.byteLength), po = alloc(want.byteLength);
+    let first: Buffer | undefined;
+    for (const nth of [1, 2, 3]) {
+      K.write(ps, state0);
+      for (let ith = 0; ith < nth; ith++) gdn(ps, pq, pk, pv, vStride, pba, baStride, pb, pa, po, S, nK, nV, nTok, ith, nth);
+      const out = get(po, want.length);
+      // exp and log of the engine's libm against the reference's
+      assert.ok(relDiff(out, want) < 1e-5, `nth ${nth} out: ${relDiff(out, want)}`);
+      assert.ok(relDiff(get(ps, state0.length), stateRef) < 1e-5, `nth ${nth} state`);
+      if (!first) first = Buffer.from(bits(out));
+      else assert.ok(bits(out).equals(first), `nth ${nth} differs from nth 1`);
+    }
+    K.write(ps, state0);
+    const pieces = new Float32Array(want.length);
+    const row = nV * S;
+    for (let t = 0; t < nTok; t++) {
+      gdn(ps, pq + t * nK * S * 4, pk + t * nK * S * 4, pv + t * vStride * 4, vStride, pba + t * baStride * 4, baStride, pb, pa, po, S, nK, nV, 1, 0, 1);
+      pieces.set(get(po, row), t * row);
     }
     assert.ok(bits(pieces).equals(first!), 'token by token differs from the batch');
   });

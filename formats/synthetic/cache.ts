@@ -13,12 +13,13 @@ import { GPT_OSS_SHAPES, gptOssModelSpec } from './gpt-oss.js';
 import { ERNIE_SHAPES, ernieModelSpec } from './ernie.js';
 import { GRANITE_HYBRID_SHAPES, graniteHybridModelSpec } from './granitehybrid.js';
 import { LFM2_SHAPES, lfm2ModelSpec } from './lfm2.js';
+import { QWEN3NEXT_SHAPES, qwen3nextModelSpec } from './qwen3next.js';
 import { LLAMA_SHAPES, llamaModelSpec } from './llama.js';
 import { quantMixFor } from './mix.js';
 import { MOE_BENCH_SHAPES, moeModelSpec } from './moe.js';
 import type { SyntheticOptions } from './tensors.js';
 
-/** The shapes `--synthetic` knows: every Llama-family shape (smollm3 and mistral3 too), the MoE shapes of real size, test-gpt-oss, ERNIE 4.5's, the hybrids (test-lfm2, test-granitehybrid). */
+/** The shapes `--synthetic` knows: every Llama-family shape (smollm3 and mistral3 too), the MoE shapes of real size, test-gpt-oss, ERNIE 4.5's, the hybrids (test-lfm2, test-granitehybrid, test-qwen3next). */
 const SHAPES: Readonly<Record<string, (type: GGMLType, o: SyntheticOptions) => GGUFWriteSpec>> = {
   ...Object.fromEntries(Object.entries(LLAMA_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => llamaModelSpec(s, type, o)])),
   ...Object.fromEntries(Object.entries(MOE_BENCH_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => moeModelSpec(s, type, o)])),
@@ -27,6 +28,7 @@ const SHAPES: Readonly<Record<string, (type: GGMLType, o: SyntheticOptions) => G
   ...Object.fromEntries(Object.entries(ERNIE_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => ernieModelSpec(s, type, o)])),
   ...Object.fromEntries(Object.entries(LFM2_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => lfm2ModelSpec(s, type, o)])),
   ...Object.fromEntries(Object.entries(GRANITE_HYBRID_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => graniteHybridModelSpec(s, type, o)])),
+  ...Object.fromEntries(Object.entries(QWEN3NEXT_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => qwen3nextModelSpec(s, type, o)])),
 };
 
 /** The names `--synthetic SHAPE:TYPE` takes. */

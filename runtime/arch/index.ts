@@ -18,6 +18,7 @@ import { olmo2 } from './olmo2.js';
 import { phi2 } from './phi2.js';
 import { phi3 } from './phi3.js';
 import { qwen2, qwen2moe, qwen3, qwen3moe } from './qwen.js';
+import { qwen3next } from './qwen3next.js';
 import { smollm3 } from './smollm3.js';
 import { stablelm } from './stablelm.js';
 import { starcoder2 } from './starcoder2.js';
@@ -50,6 +51,7 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   'ernie4_5-moe': ernie4_5moe,
   lfm2,
   granitehybrid,
+  qwen3next,
   bert, // encoders: model.embed(), no LM head
   'nomic-bert': bert,
 };

@@ -420,6 +420,60 @@ export class Ops {
     });
   }
 
+  /**
+   * ggml_l2_norm of each head of x's token rows ([n_head * head_dim, n_tokens],
+   * a strided view allowed): x / max(|x|, eps) per head. Returns [head_dim, n_head, n_tokens].
+   */
+  l2NormHeads(x: Tensor, nHead: number, headDim: number, eps: number, name: string): Tensor {
+    if (x.ne[0] !== nHead * headDim) throw new Error(`${name}: rows of ${x.ne[0]} for ${nHead} heads of ${headDim}`);
+    const nTok = elementCount(x.ne) / x.ne[0]!;
+    const out = this.g.f32(name, [headDim, nHead, nTok]);
+    return this.g.add({
+      name, inputs: [x], output: out,
+      phases: [this.phase('l2_norm_heads_f32', at(x), (x.rowStride ?? x.ne[0]! * 4) / 4, at(out), nTok, nHead, headDim, eps)],
+    });
+  }
+
+  /**
+   * The gated delta rule over the batch (ggml_gated_delta_net with one decay
+   * per head: qwen3next's linear attention), for the running sequence's state
+   * ([n_v_head][S][S] of a LayerState's s, updated in place). q, k: [S,
+   * n_k_head, n_tokens] (l2-normed); v: [S * n_v_head, n_tokens] (a strided
+   * view allowed); ba: [2 * n_v_head, n_tokens], per k head the b's then the
+   * a's of its n_v_head / n_k_head value heads; beta = sigmoid(b), decay
+   * exp(softplus(a + dtBias) * A). Returns [S, n_v_head, n_tokens].
+   */
+  gatedDeltaNet(q: Tensor, k: Tensor, v: Tensor, ba: Tensor, dtBias: Tensor, A: Tensor, state: Tensor,
+    d: { S: number; nKHead: number; nVHead: number }, name: string): Tensor {
+    const nTok = elementCount(v.ne) / v.ne[0]!;
+    if (v.ne[0] !== d.S * d.nVHead || elementCount(q.ne) !== d.S * d.nKHead * nTok || elementCount(k.ne) !== elementCount(q.ne)) throw new Error(`${name}: shapes of q, k, v`);
+    if (d.nVHead % d.nKHead !== 0 || d.S > 512) throw new Error(`${name}: ${d.nVHead} value heads of ${d.S} for ${d.nKHead} key heads`);
+    if (ba.ne[0] !== 2 * d.nVHead) throw new Error(`${name}: ${ba.name} rows of ${ba.ne[0]}, expected ${2 * d.nVHead}`);
+    if (elementCount(state.ne.slice(0, 3)) < d.S * d.S * d.nVHead) throw new Error(`${name}: ${state.name} holds fewer than ${d.S * d.S * d.nVHead} floats per sequence`);
+    for (const t of [dtBias, A]) if (t.type !== GGMLType.F32 || elementCount(t.ne) !== d.nVHead) throw new Error(`${name}: ${t.name} must be ${d.nVHead} f32 values`);
+    const out = this.g.f32(name, [d.S, d.nVHead, nTok]);
+    return this.g.add({
+      name, inputs: [q, k, v, ba, dtBias, A, state], output: out,
+      phases: [this.phase('gated_delta_net_f32', seqBlock(state), at(q), at(k), at(v), (v.rowStride ?? v.ne[0]! * 4) / 4,
+        at(ba), (ba.rowStride ?? ba.ne[0]! * 4) / 4, at(dtBias), at(A), at(out), d.S, d.nKHead, d.nVHead, nTok)],
+    });
+  }
+
+  /** A strided view's rows made contiguous (ggml_cont). */
+  cont(x: Tensor, name: string): Tensor {
+    const n = x.ne[0]!;
+    const rows = elementCount(x.ne) / n;
+    const out = this.g.f32(name, [n, rows]);
+    return this.g.add({ name, inputs: [x], output: out, phases: [this.phase('cont_rows_f32', at(x), (x.rowStride ?? n * 4) / 4, at(out), rows, n)] });
+  }
+
+  /** ggml_sigmoid: 1 / (1 + expf(-x)). */
+  sigmoid(x: Tensor, name: string): Tensor {
+    const out = this.g.f32(name, x.ne);
+    if (x.rowStride !== undefined && x.rowStride !== x.ne[0]! * 4) throw new Error(`${name}: sigmoid of a strided view`);
+    return this.g.add({ name, inputs: [x], output: out, phases: [this.phase('sigmoid_f32', at(x), at(out), elementCount(x.ne))] });
+  }
+
   /** ggml_silu as ggml's CPU backend computes it (kernels/ops-unary.c). */
   silu(x: Tensor, name: string): Tensor {
     const out = this.g.f32(name, x.ne);
