@@ -132,9 +132,12 @@ export interface GatedDeltaNetArgs {
   /** n_tok rows of vStride, S * n_v_head values each. */
   v: Float32Array;
   vStride: number;
-  /** n_tok rows of baStride: per k head, its value heads' b's then their a's. */
-  ba: Float32Array;
-  baStride: number;
+  /** n_tok rows of abStride each: b and a (grouped: b is the fused ba row, per k head its value heads' b's then a's; a is unused). */
+  b: Float32Array;
+  a?: Float32Array;
+  abStride: number;
+  /** qwen3next's layout (key head h / r, fused ba) or qwen35's (key head h % n_k_head, b and a at h). */
+  grouped: boolean;
   dtBias: Float32Array;
   A: Float32Array;
   S: number;
@@ -152,11 +155,13 @@ export function gatedDeltaNetRef(a: GatedDeltaNetArgs): Float32Array {
   const delta = new Float32Array(S);
   for (let h = 0; h < nVHead; h++) {
     const m0 = h * S * S;
-    const hk = Math.floor(h / rep), jr = h % rep;
+    const hk = a.grouped ? Math.floor(h / rep) : h % nKHead;
+    const iab = a.grouped ? hk * 2 * rep + (h % rep) : h;
+    const aRow = a.grouped ? a.b : a.a!;
+    const aOff = a.grouped ? rep : 0;
     for (let t = 0; t < nTok; t++) {
-      const b0 = t * a.baStride + hk * 2 * rep;
-      const beta = f(1 / f(1 + f(Math.exp(-a.ba[b0 + jr]!))));
-      const av = f(a.ba[b0 + rep + jr]! + a.dtBias[h]!);
+      const beta = f(1 / f(1 + f(Math.exp(-a.b[t * a.abStride + iab]!))));
+      const av = f(aRow[t * a.abStride + aOff + iab]! + a.dtBias[h]!);
       const sp = av > 20 ? av : f(Math.log(f(1 + f(Math.exp(av)))));
       const eg = f(Math.exp(f(sp * a.A[h]!)));
       const q0 = (t * nKHead + hk) * S;

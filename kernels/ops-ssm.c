@@ -188,20 +188,25 @@ void EXPORT(l2_norm_heads_f32)(const float* x, int x_stride, float* y, int n_tok
 #define GDN_MAX_HEAD 512
 
 // The gated delta rule (ggml_gated_delta_net, one decay per head), for
-// qwen3next's linear attention. Per value head h (k head h / (n_v_head /
-// n_k_head)) and token t, with beta = sigmoid(b) and g = softplus(a + dt_bias[h]) * A[h]
-// (a and b from the ba projection: per k head, n_v_head / n_k_head b's then as many a's):
+// qwen3next's and qwen35's linear attention. Per value head h and token t,
+// with beta = sigmoid(b) and g = softplus(a + dt_bias[h]) * A[h]. grouped = 1
+// (qwen3next): value head h reads key head h / r (r = n_v_head / n_k_head,
+// its q and k repeated per group) and b at [k head * 2r + h % r] of the
+// fused ba row (a: the same index from `a`, which points r floats on);
+// grouped = 0 (qwen35): key head h % n_k_head (q and k tiled), b and a at [h].
 //   M *= exp(g);  delta[j] = (v[j] - M[j]·k) * beta;  M[j] += k * delta[j];  out[j] = M[j]·q / sqrt(S)
 // M is the head's [S][S] state (row j: S[:, j]) in the sequence's block, updated in place.
-// q, k: [S, n_k_head, n_tok] (l2-normed); v rows of S * n_v_head, v_stride floats apart; out
-// [S, n_v_head, n_tok]. Threads split value heads.
+// q, k: [S, n_k_head, n_tok] (l2-normed); v rows of S * n_v_head, v_stride floats apart; b and a
+// rows ab_stride apart; out [S, n_v_head, n_tok]. Threads split value heads.
 //
 // void gated_delta_net_f32(float* state, const float* q, const float* k, const float* v, int v_stride,
-//                          const float* ba, int ba_stride, const float* dt_bias, const float* A, float* out,
-//                          int S, int n_k_head, int n_v_head, int n_tok, int ith, int nth)
+//                          const float* b, const float* a, int ab_stride, int grouped, const float* dt_bias,
+//                          const float* A, float* out, int S, int n_k_head, int n_v_head, int n_tok,
+//                          int ith, int nth)
 void EXPORT(gated_delta_net_f32)(float* state, const float* q, const float* k, const float* v, int v_stride,
-                                 const float* ba, int ba_stride, const float* dt_bias, const float* A, float* out,
-                                 int S, int n_k_head, int n_v_head, int n_tok, int ith, int nth) {
+                                 const float* b, const float* a, int ab_stride, int grouped, const float* dt_bias,
+                                 const float* A, float* out, int S, int n_k_head, int n_v_head, int n_tok,
+                                 int ith, int nth) {
   if (S > GDN_MAX_HEAD) return;
   int h0, h1;
   rows_range(n_v_head, ith, nth, &h0, &h1);
@@ -210,11 +215,11 @@ void EXPORT(gated_delta_net_f32)(float* state, const float* q, const float* k, c
   float delta[GDN_MAX_HEAD];
   for (int h = h0; h < h1; h++) {
     float* M = state + (size_t)h * S * S;
-    const int hk = h / rep, jr = h % rep;
+    const int hk = grouped ? h / rep : h % n_k_head;
+    const int iab = grouped ? hk * 2 * rep + h % rep : h;
     for (int t = 0; t < n_tok; t++) {
-      const float* bat = ba + (size_t)t * ba_stride + (size_t)hk * 2 * rep;
-      const float beta = 1.f / (1.f + expf(-bat[jr]));
-      const float av = bat[rep + jr] + dt_bias[h];
+      const float beta = 1.f / (1.f + expf(-b[(size_t)t * ab_stride + iab]));
+      const float av = a[(size_t)t * ab_stride + iab] + dt_bias[h];
       const float sp = av > 20.0f ? av : logf(1.0f + expf(av));
       const float eg = expf(sp * A[h]);
       const float* qt = q + ((size_t)t * n_k_head + hk) * S;

@@ -88,6 +88,8 @@ export interface HParams {
   full_attention_interval: number;
   /** attention.recurrent_layers: which layers are recurrent, when the file lists them (qwen3next). */
   recurrent_layers?: boolean[];
+  /** rope.dimension_sections: M-RoPE's rotary pairs per position component (t, h, w, e); absent: none. */
+  rope_sections?: number[];
 }
 
 /** A metadata array of numbers (a JS array or a typed array), else undefined. */
@@ -155,6 +157,7 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
   }
   const n_embd_head_k = opt('attention.key_length', n_embd / n_head);
   const recurrentLayers = numArray(get(key('attention.recurrent_layers')));
+  const ropeSections = numArray(get(key('rope.dimension_sections')));
   if (recurrentLayers && recurrentLayers.length < n_layer) {
     throw new ModelError(`${key('attention.recurrent_layers')} has ${recurrentLayers.length} entries for ${n_layer} layers`, file, key('attention.recurrent_layers'));
   }
@@ -230,5 +233,6 @@ export function readHParams(get: MetadataGetter, file: string, nVocabFallback: n
     ssm_n_group: opt('ssm.group_count', 0),
     full_attention_interval: opt('full_attention_interval', 0),
     ...(recurrentLayers ? { recurrent_layers: recurrentLayers.map((x) => x !== 0) } : {}),
+    ...(ropeSections ? { rope_sections: ropeSections } : {}),
   };
 }

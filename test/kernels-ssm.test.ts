@@ -129,26 +129,29 @@ test('l2_norm_heads_f32: the reference, bit for bit, for nth 1..3 (a strided vie
   }
 });
 
-for (const [S, nK, nV, nTok] of [[64, 2, 4, 5], [40, 1, 3, 3], [128, 2, 2, 2]] as const) {
-  test(`gated_delta_net_f32: S ${S}, ${nK} key heads, ${nV} value heads, ${nTok} tokens: the reference, nth 1..3, token by token`, () => {
+for (const [S, nK, nV, nTok, grouped] of [[64, 2, 4, 5, true], [40, 1, 3, 3, true], [128, 2, 2, 2, true], [64, 2, 4, 4, false], [32, 1, 2, 3, false]] as const) {
+  test(`gated_delta_net_f32: S ${S}, ${nK} key heads, ${nV} value heads, ${nTok} tokens, ${grouped ? 'grouped (qwen3next)' : 'tiled (qwen35)'}: the reference, nth 1..3, token by token`, () => {
     const rand = mulberry32(S * 3 + nK * 5 + nV * 7 + nTok);
     const q = l2NormHeadsRef(randn(rand, nTok * nK * S), nK * S, nTok, nK, S, 1e-6);
     const k = l2NormHeadsRef(randn(rand, nTok * nK * S), nK * S, nTok, nK, S, 1e-6);
-    const vStride = nV * S + 9, baStride = 2 * nV;
+    const vStride = nV * S + 9, baStride = grouped ? 2 * nV : nV;
     const v = randn(rand, nTok * vStride);
     const ba = randn(rand, nTok * baStride).map((x, i) => (i % 11 === 3 ? 22 + x : x));
+    const aSep = randn(rand, nTok * baStride).map((x, i) => (i % 7 === 2 ? 21 + x : x));
     const dtBias = randn(rand, nV);
     const A = randn(rand, nV).map((x) => -Math.exp(x));
     const state0 = randn(rand, nV * S * S).map((x) => 0.1 * x);
     const stateRef = state0.slice();
-    const want = gatedDeltaNetRef({ state: stateRef, q, k, v, vStride, ba, baStride, dtBias, A, S, nKHead: nK, nVHead: nV, nTok });
+    const want = gatedDeltaNetRef({ state: stateRef, q, k, v, vStride, b: ba, a: aSep, abStride: baStride, grouped, dtBias, A, S, nKHead: nK, nVHead: nV, nTok });
     const gdn = K.lookup<Fn>('gated_delta_net_f32')!;
     const [pq, pk, pv, pba, pb, pa] = [put(q), put(k), put(v), put(ba), put(dtBias), put(A)];
+    const pas = grouped ? pba + (nV / nK) * 4 : put(aSep);
+    const g = grouped ? 1 : 0;
     const ps = alloc(state0.byteLength), po = alloc(want.byteLength);
     let first: Buffer | undefined;
     for (const nth of [1, 2, 3]) {
       K.write(ps, state0);
-      for (let ith = 0; ith < nth; ith++) gdn(ps, pq, pk, pv, vStride, pba, baStride, pb, pa, po, S, nK, nV, nTok, ith, nth);
+      for (let ith = 0; ith < nth; ith++) gdn(ps, pq, pk, pv, vStride, pba, pas, baStride, g, pb, pa, po, S, nK, nV, nTok, ith, nth);
       const out = get(po, want.length);
       // exp and log of the engine's libm against the reference's
       assert.ok(relDiff(out, want) < 1e-5, `nth ${nth} out: ${relDiff(out, want)}`);
@@ -160,7 +163,7 @@ for (const [S, nK, nV, nTok] of [[64, 2, 4, 5], [40, 1, 3, 3], [128, 2, 2, 2]] a
     const pieces = new Float32Array(want.length);
     const row = nV * S;
     for (let t = 0; t < nTok; t++) {
-      gdn(ps, pq + t * nK * S * 4, pk + t * nK * S * 4, pv + t * vStride * 4, vStride, pba + t * baStride * 4, baStride, pb, pa, po, S, nK, nV, 1, 0, 1);
+      gdn(ps, pq + t * nK * S * 4, pk + t * nK * S * 4, pv + t * vStride * 4, vStride, pba + t * baStride * 4, pas + t * baStride * 4, baStride, g, pb, pa, po, S, nK, nV, 1, 0, 1);
       pieces.set(get(po, row), t * row);
     }
     assert.ok(bits(pieces).equals(first!), 'token by token differs from the batch');

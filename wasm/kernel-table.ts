@@ -97,8 +97,8 @@ const OPS = {
   // ops-ssm.c
   ssm_conv_f32: ['x', 'x_stride', 'state', 'w', 'y', 'n_ch', 'n_tok', 'd_conv', 'ith', 'nth'],
   l2_norm_heads_f32: ['x', 'x_stride', 'y', 'n_tok', 'n_head', 'head_dim', 'eps', 'ith', 'nth'],
-  gated_delta_net_f32: ['state', 'q', 'k', 'v', 'v_stride', 'ba', 'ba_stride', 'dt_bias', 'A', 'out', 'S', 'n_k_head',
-    'n_v_head', 'n_tok', 'ith', 'nth'],
+  gated_delta_net_f32: ['state', 'q', 'k', 'v', 'v_stride', 'b', 'a', 'ab_stride', 'grouped', 'dt_bias', 'A', 'out', 'S',
+    'n_k_head', 'n_v_head', 'n_tok', 'ith', 'nth'],
   ssm_scan_f32: ['state', 'xbc', 'xbc_stride', 'dt', 'dt_stride', 'dt_bias', 'A', 'D', 'y', 'd_state', 'head_dim',
     'n_head', 'n_group', 'n_tok', 'ith', 'nth'],
   // moe.c

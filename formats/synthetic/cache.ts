@@ -19,7 +19,7 @@ import { quantMixFor } from './mix.js';
 import { MOE_BENCH_SHAPES, moeModelSpec } from './moe.js';
 import type { SyntheticOptions } from './tensors.js';
 
-/** The shapes `--synthetic` knows: every Llama-family shape (smollm3 and mistral3 too), the MoE shapes of real size, test-gpt-oss, ERNIE 4.5's, the hybrids (test-lfm2, test-granitehybrid, test-qwen3next). */
+/** The shapes `--synthetic` knows: every Llama-family shape (smollm3 and mistral3 too), the MoE shapes of real size, test-gpt-oss, ERNIE 4.5's, the hybrids (test-lfm2, test-granitehybrid, test-qwen3next, test-qwen35, test-qwen35moe). */
 const SHAPES: Readonly<Record<string, (type: GGMLType, o: SyntheticOptions) => GGUFWriteSpec>> = {
   ...Object.fromEntries(Object.entries(LLAMA_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => llamaModelSpec(s, type, o)])),
   ...Object.fromEntries(Object.entries(MOE_BENCH_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => moeModelSpec(s, type, o)])),

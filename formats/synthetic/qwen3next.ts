@@ -13,6 +13,12 @@ import { fileTypeFor, RandomTensors, type SyntheticOptions } from './tensors.js'
 import { bpeVocabKV } from './vocab-bpe.js';
 
 export interface Qwen3NextShape {
+  /** general.architecture: qwen3next (fused ssm_ba, experts), qwen35 (ssm_beta/ssm_alpha, dense FFN, M-RoPE sections) or qwen35moe. Default qwen3next. */
+  arch?: 'qwen3next' | 'qwen35' | 'qwen35moe';
+  /** rope.dimension_sections (qwen35, qwen35moe). */
+  rope_sections?: readonly number[];
+  /** feed_forward_length of the dense FFN (qwen35). */
+  n_ff?: number;
   n_vocab: number;
   n_embd: number;
   n_layer: number;
@@ -48,10 +54,24 @@ export const QWEN3NEXT_SHAPES: Readonly<Record<string, Qwen3NextShape>> = {
     rope_freq_base: 10000, n_ctx_train: 262144, S: 64, n_k_head: 2, n_v_head: 4, d_conv: 4,
     n_expert: 8, n_expert_used: 2, n_ff_exp: 256, n_ff_shexp: 256,
   },
+  // Qwen3.5's dense layout (0.8B-27B): the same stack with a SwiGLU FFN, M-RoPE sections covering n_rot
+  'test-qwen35': {
+    arch: 'qwen35', rope_sections: [6, 5, 5, 0], n_ff: 512,
+    n_vocab: 512, n_embd: 256, n_layer: 4, full_attention_interval: 3, n_head: 4, n_head_kv: 2, head_dim: 64, n_rot: 32,
+    rope_freq_base: 10000, n_ctx_train: 262144, S: 64, n_k_head: 2, n_v_head: 4, d_conv: 4,
+    n_expert: 0, n_expert_used: 0, n_ff_exp: 0, n_ff_shexp: 0,
+  },
+  'test-qwen35moe': {
+    arch: 'qwen35moe', rope_sections: [6, 5, 5, 0],
+    n_vocab: 512, n_embd: 256, n_layer: 4, full_attention_interval: 3, n_head: 4, n_head_kv: 2, head_dim: 64, n_rot: 32,
+    rope_freq_base: 10000, n_ctx_train: 262144, S: 64, n_k_head: 2, n_v_head: 4, d_conv: 4,
+    n_expert: 8, n_expert_used: 2, n_ff_exp: 256, n_ff_shexp: 256,
+  },
 };
 
 export function qwen3nextModelSpec(s: Qwen3NextShape, type: GGMLType, options: SyntheticOptions = {}): GGUFWriteSpec {
-  const arch = 'qwen3next';
+  const arch = s.arch ?? 'qwen3next';
+  const moe = arch !== 'qwen35';
   const u32 = GGUFValueType.UINT32;
   const f32 = GGUFValueType.FLOAT32;
   const n = s.n_embd;
@@ -62,12 +82,12 @@ export function qwen3nextModelSpec(s: Qwen3NextShape, type: GGMLType, options: S
   const nKv = s.n_head_kv * s.head_dim;
   const kv: GGUFKVInput[] = [
     { key: 'general.architecture', value: arch },
-    { key: 'general.name', value: `synthetic qwen3next ${ggmlTypeInfo(type)!.name}` },
+    { key: 'general.name', value: `synthetic ${arch} ${ggmlTypeInfo(type)!.name}` },
     { key: 'general.file_type', value: options.fileType ?? fileTypeFor(type) },
     { key: `${arch}.context_length`, value: s.n_ctx_train, type: u32 },
     { key: `${arch}.embedding_length`, value: n, type: u32 },
     { key: `${arch}.block_count`, value: s.n_layer, type: u32 },
-    { key: `${arch}.feed_forward_length`, value: s.n_ff_exp, type: u32 },
+    { key: `${arch}.feed_forward_length`, value: moe ? s.n_ff_exp : s.n_ff!, type: u32 },
     { key: `${arch}.attention.head_count`, value: s.n_head, type: u32 },
     { key: `${arch}.attention.head_count_kv`, value: s.n_head_kv, type: u32 },
     { key: `${arch}.attention.key_length`, value: s.head_dim, type: u32 },
@@ -75,10 +95,13 @@ export function qwen3nextModelSpec(s: Qwen3NextShape, type: GGMLType, options: S
     { key: `${arch}.rope.dimension_count`, value: s.n_rot, type: u32 },
     { key: `${arch}.rope.freq_base`, value: s.rope_freq_base, type: f32 },
     { key: `${arch}.attention.layer_norm_rms_epsilon`, value: 1e-6, type: f32 },
-    { key: `${arch}.expert_count`, value: s.n_expert, type: u32 },
-    { key: `${arch}.expert_used_count`, value: s.n_expert_used, type: u32 },
-    { key: `${arch}.expert_feed_forward_length`, value: s.n_ff_exp, type: u32 },
-    { key: `${arch}.expert_shared_feed_forward_length`, value: s.n_ff_shexp, type: u32 },
+    ...(moe ? [
+      { key: `${arch}.expert_count`, value: s.n_expert, type: u32 },
+      { key: `${arch}.expert_used_count`, value: s.n_expert_used, type: u32 },
+      { key: `${arch}.expert_feed_forward_length`, value: s.n_ff_exp, type: u32 },
+      { key: `${arch}.expert_shared_feed_forward_length`, value: s.n_ff_shexp, type: u32 },
+    ] : []),
+    ...(s.rope_sections ? [{ key: `${arch}.rope.dimension_sections`, value: [...s.rope_sections], elementType: GGUFValueType.INT32 }] : []),
     { key: `${arch}.ssm.conv_kernel`, value: s.d_conv, type: u32 },
     { key: `${arch}.ssm.inner_size`, value: valueDim, type: u32 },
     { key: `${arch}.ssm.state_size`, value: s.S, type: u32 },
@@ -86,7 +109,7 @@ export function qwen3nextModelSpec(s: Qwen3NextShape, type: GGMLType, options: S
     { key: `${arch}.ssm.group_count`, value: s.n_k_head, type: u32 },
     { key: `${arch}.full_attention_interval`, value: s.full_attention_interval, type: u32 },
   ];
-  kv.push(...bpeVocabKV(s.n_vocab, 'qwen2'));
+  kv.push(...bpeVocabKV(s.n_vocab, arch === 'qwen3next' ? 'qwen2' : 'qwen35'));
   if (options.extraKV) kv.push(...options.extraKV);
 
   const t = new RandomTensors(type, options);
@@ -105,7 +128,11 @@ export function qwen3nextModelSpec(s: Qwen3NextShape, type: GGMLType, options: S
       // softplus(a + bias) from about 0.05 to 2, times -A: some heads forget fast, some remember
       t.f32(`${p}.ssm_dt.bias`, [s.n_v_head], (rand) => uniform(rand, s.n_v_head, -3, 1));
       t.f32(`${p}.ssm_a`, [s.n_v_head], (rand) => uniform(rand, s.n_v_head, Math.log(0.05), Math.log(2)).map((v) => -Math.exp(v)));
-      t.matrix(`${p}.ssm_ba.weight`, n, 2 * s.n_v_head, proj);
+      if (arch === 'qwen3next') t.matrix(`${p}.ssm_ba.weight`, n, 2 * s.n_v_head, proj);
+      else {
+        t.matrix(`${p}.ssm_beta.weight`, n, s.n_v_head, proj);
+        t.matrix(`${p}.ssm_alpha.weight`, n, s.n_v_head, proj);
+      }
       t.f32(`${p}.ssm_norm.weight`, [s.S], (rand) => gaussianArray(rand, s.S, 0.1).map((v) => 1 + v));
       t.matrix(`${p}.ssm_out.weight`, valueDim, n, outScale / Math.sqrt(valueDim));
     } else {
@@ -117,6 +144,12 @@ export function qwen3nextModelSpec(s: Qwen3NextShape, type: GGMLType, options: S
       t.vector(`${p}.attn_k_norm.weight`, s.head_dim, 1, 0.1);
     }
     // a router spread wide enough that near ties (a chosen expert flipped by rounding) stay rare
+    if (!moe) {
+      t.matrix(`${p}.ffn_gate.weight`, n, s.n_ff!, proj);
+      t.matrix(`${p}.ffn_up.weight`, n, s.n_ff!, proj);
+      t.matrix(`${p}.ffn_down.weight`, s.n_ff!, n, outScale / Math.sqrt(s.n_ff!));
+      continue;
+    }
     t.matrix(`${p}.ffn_gate_inp.weight`, n, s.n_expert, 4 * proj, GGMLType.F32);
     t.experts(`${p}.ffn_gate_exps.weight`, n, s.n_ff_exp, s.n_expert, proj);
     t.experts(`${p}.ffn_down_exps.weight`, s.n_ff_exp, n, s.n_expert, outScale / Math.sqrt(s.n_ff_exp));

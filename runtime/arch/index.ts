@@ -18,7 +18,7 @@ import { olmo2 } from './olmo2.js';
 import { phi2 } from './phi2.js';
 import { phi3 } from './phi3.js';
 import { qwen2, qwen2moe, qwen3, qwen3moe } from './qwen.js';
-import { qwen3next } from './qwen3next.js';
+import { qwen35, qwen35moe, qwen3next } from './qwen3next.js';
 import { smollm3 } from './smollm3.js';
 import { stablelm } from './stablelm.js';
 import { starcoder2 } from './starcoder2.js';
@@ -52,6 +52,8 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   lfm2,
   granitehybrid,
   qwen3next,
+  qwen35,
+  qwen35moe,
   bert, // encoders: model.embed(), no LM head
   'nomic-bert': bert,
 };

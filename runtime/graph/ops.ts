@@ -436,26 +436,34 @@ export class Ops {
 
   /**
    * The gated delta rule over the batch (ggml_gated_delta_net with one decay
-   * per head: qwen3next's linear attention), for the running sequence's state
-   * ([n_v_head][S][S] of a LayerState's s, updated in place). q, k: [S,
-   * n_k_head, n_tokens] (l2-normed); v: [S * n_v_head, n_tokens] (a strided
-   * view allowed); ba: [2 * n_v_head, n_tokens], per k head the b's then the
-   * a's of its n_v_head / n_k_head value heads; beta = sigmoid(b), decay
-   * exp(softplus(a + dtBias) * A). Returns [S, n_v_head, n_tokens].
+   * per head: qwen3next's and qwen35's linear attention), for the running
+   * sequence's state ([n_v_head][S][S] of a LayerState's s, updated in
+   * place). q, k: [S, n_k_head, n_tokens] (l2-normed); v: [S * n_v_head,
+   * n_tokens] (a strided view allowed); beta = sigmoid(b), decay
+   * exp(softplus(a + dtBias) * A). `ab` is qwen3next's fused ba
+   * ([2 * n_v_head, n_tokens]: per key head the b's then the a's of its
+   * value heads, which read that key head) or qwen35's separate b and a
+   * ([n_v_head, n_tokens] each; value head h reads key head h % n_k_head).
+   * Returns [S, n_v_head, n_tokens].
    */
-  gatedDeltaNet(q: Tensor, k: Tensor, v: Tensor, ba: Tensor, dtBias: Tensor, A: Tensor, state: Tensor,
+  gatedDeltaNet(q: Tensor, k: Tensor, v: Tensor, ab: { ba: Tensor } | { b: Tensor; a: Tensor }, dtBias: Tensor, A: Tensor, state: Tensor,
     d: { S: number; nKHead: number; nVHead: number }, name: string): Tensor {
     const nTok = elementCount(v.ne) / v.ne[0]!;
     if (v.ne[0] !== d.S * d.nVHead || elementCount(q.ne) !== d.S * d.nKHead * nTok || elementCount(k.ne) !== elementCount(q.ne)) throw new Error(`${name}: shapes of q, k, v`);
     if (d.nVHead % d.nKHead !== 0 || d.S > 512) throw new Error(`${name}: ${d.nVHead} value heads of ${d.S} for ${d.nKHead} key heads`);
-    if (ba.ne[0] !== 2 * d.nVHead) throw new Error(`${name}: ${ba.name} rows of ${ba.ne[0]}, expected ${2 * d.nVHead}`);
     if (elementCount(state.ne.slice(0, 3)) < d.S * d.S * d.nVHead) throw new Error(`${name}: ${state.name} holds fewer than ${d.S * d.S * d.nVHead} floats per sequence`);
     for (const t of [dtBias, A]) if (t.type !== GGMLType.F32 || elementCount(t.ne) !== d.nVHead) throw new Error(`${name}: ${t.name} must be ${d.nVHead} f32 values`);
+    const grouped = 'ba' in ab;
+    const [b, a] = grouped ? [ab.ba, ab.ba] : [ab.b, ab.a];
+    const rowLen = grouped ? 2 * d.nVHead : d.nVHead;
+    for (const t of grouped ? [b] : [b, a]) {
+      if (t.ne[0] !== rowLen || (t.rowStride !== undefined && t.rowStride !== rowLen * 4)) throw new Error(`${name}: ${t.name} must be contiguous rows of ${rowLen}`);
+    }
     const out = this.g.f32(name, [d.S, d.nVHead, nTok]);
     return this.g.add({
-      name, inputs: [q, k, v, ba, dtBias, A, state], output: out,
+      name, inputs: [q, k, v, ...(grouped ? [b] : [b, a]), dtBias, A, state], output: out,
       phases: [this.phase('gated_delta_net_f32', seqBlock(state), at(q), at(k), at(v), (v.rowStride ?? v.ne[0]! * 4) / 4,
-        at(ba), (ba.rowStride ?? ba.ne[0]! * 4) / 4, at(dtBias), at(A), at(out), d.S, d.nKHead, d.nVHead, nTok)],
+        at(b), at(a, grouped ? (d.nVHead / d.nKHead) * 4 : 0), rowLen, grouped ? 1 : 0, at(dtBias), at(A), at(out), d.S, d.nKHead, d.nVHead, nTok)],
     });
   }
 
