@@ -28,7 +28,7 @@ const SYNTH = { seed: 31, logitStd: 6, blockOutScale: 0.5 };
 const MIXES = ['F16', 'Q8_0', 'Q4_K_M'];
 const shape: Lfm2Shape = { ...LFM2_SHAPES['test-lfm2']!, tied: false };
 const dir = mkdtempSync(join(tmpdir(), 'run-gguf-lfm2-'));
-const SEQUENCES = randomSequences(20261206, [64, 100], shape.n_vocab);
+const SEQUENCES = randomSequences(20261206, [48, 80], shape.n_vocab);
 const rows: string[] = [];
 const paths = new Map<string, string>();
 

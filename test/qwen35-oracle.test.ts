@@ -26,7 +26,7 @@ const dense: Qwen3NextShape = QWEN3NEXT_SHAPES['test-qwen35']!;
 // every expert taken, as in qwen3next-oracle: no routing flips lingering in the state
 const moe: Qwen3NextShape = { ...QWEN3NEXT_SHAPES['test-qwen35moe']!, n_expert: 4, n_expert_used: 4 };
 const dir = mkdtempSync(join(tmpdir(), 'run-gguf-qwen35-'));
-const SEQUENCES = randomSequences(20261209, [64, 100], dense.n_vocab);
+const SEQUENCES = randomSequences(20261209, [48, 80], dense.n_vocab);
 const rows: string[] = [];
 const paths = new Map<string, string>();
 

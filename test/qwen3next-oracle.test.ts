@@ -29,7 +29,7 @@ const MIXES = ['F16', 'Q8_0', 'Q4_K_M'];
 // come from the router's softmax, renormalised.
 const shape: Qwen3NextShape = { ...QWEN3NEXT_SHAPES['test-qwen3next']!, n_expert: 4, n_expert_used: 4 };
 const dir = mkdtempSync(join(tmpdir(), 'run-gguf-qwen3next-'));
-const SEQUENCES = randomSequences(20261208, [64, 100], shape.n_vocab);
+const SEQUENCES = randomSequences(20261208, [48, 80], shape.n_vocab);
 const rows: string[] = [];
 const paths = new Map<string, string>();
 
