@@ -94,6 +94,14 @@ export class Model {
     }
     const tokenizer = Tokenizer.fromMetadata(get, { warn });
     const hparams = readHParams(get, path, tokenizer.vocabSize);
+    // the recurrent layers' state sizes check their ssm.* / shortconv.* keys: name the file when they are wrong
+    let recurrent: RecurrentLayout | undefined;
+    try {
+      recurrent = declared?.recurrent?.(hparams);
+    } catch (e) {
+      if (e instanceof ModelError && !e.file) throw new ModelError(e.message, path, e.key);
+      throw e;
+    }
     // before any tensor data is read (a buildGraph override still loads the file's own architecture)
     if (declared) checkFileTensors(String(arch), declared, hparams, gguf.tensors, path);
     const sources: TensorSource[] = gguf.tensors.map((t) => ({
@@ -101,7 +109,6 @@ export class Model {
     }));
     const nCtx = options.contextSize ?? Math.min(4096, hparams.n_ctx_train);
     checkWeightTypes(path, sources);
-    const recurrent = declared?.recurrent?.(hparams);
     const kvBytes = Context.kvBytes(hparams, nCtx, recurrent);
     const scratch = scratchEstimate(hparams, nCtx);
     checkFits(path, weightBytes(sources), kvBytes, scratch, await machineMemory());
