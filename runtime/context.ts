@@ -129,6 +129,11 @@ export class Context {
       recurrent: this.states.some((x) => x !== undefined),
       tokenizer: model.tokenizer,
       runBatch: (s, tokens, firstPos, nOutputs) => this.runBatch(s, tokens, firstPos, nOutputs),
+      saveState: (s) => this.stateBlocks(s).map(({ mem, at, bytes }) => this.model.memories[mem]!.u8().slice(at, at + bytes)),
+      restoreState: (s, state) => {
+        const copies = state as Uint8Array[];
+        this.stateBlocks(s).forEach(({ mem, at }, i) => this.model.memories[mem]!.u8().set(copies[i]!, at));
+      },
       release: (s) => {
         this.slots[s] = undefined;
       },
@@ -193,16 +198,22 @@ export class Context {
     return this.runner.output(p, nOutputs * this.model.hparams.n_vocab);
   }
 
-  /** Zeroes the recurrent state blocks of the sequence in `slot`. */
-  private clearState(slot: number): void {
+  /** Where the recurrent state of the sequence in `slot` lives: one block per state tensor. */
+  private stateBlocks(slot: number): { mem: number; at: number; bytes: number }[] {
+    const out: { mem: number; at: number; bytes: number }[] = [];
     for (const st of this.states) {
       if (!st) continue;
       for (const t of st.s ? [st.r, st.s] : [st.r]) {
-        const per = t.ne[0]! * 4;
-        const at = t.ptr! + slot * per;
-        this.model.memories[t.mem ?? 0]!.u8().fill(0, at, at + per);
+        const bytes = t.ne[0]! * 4;
+        out.push({ mem: t.mem ?? 0, at: t.ptr! + slot * bytes, bytes });
       }
     }
+    return out;
+  }
+
+  /** Zeroes the recurrent state blocks of the sequence in `slot`. */
+  private clearState(slot: number): void {
+    for (const { mem, at, bytes } of this.stateBlocks(slot)) this.model.memories[mem]!.u8().fill(0, at, at + bytes);
   }
 
   /** @internal The plan a batch of nTokens runs (built when absent); bench/profile.ts times its phases. */

@@ -15,11 +15,14 @@
 // state holds no positions and cannot be cut back to an earlier token:
 // llama.cpp refuses to remove a recurrent sequence's tail (its seq_rm fails
 // unless the context was created with n_rs_seq snapshots for speculative
-// decoding, 0 by default), and node-llama-cpp then restores a checkpoint of
-// the whole state it took earlier or evaluates the sequence again from the
-// start. Here, with a recurrent state: a prefix is reused only when it is
-// everything the sequence holds, and truncate(n) to 0 < n < position
-// evaluates the first n tokens again (no checkpoints).
+// decoding, 0 by default), and node-llama-cpp and llama-server then restore a
+// checkpoint of the whole state taken earlier, or evaluate the sequence again
+// from the start. Here, with a recurrent state, the sequence keeps one
+// checkpoint: the state at the end of its last append of several tokens (a
+// prompt; generation appends one token at a time). A prefix is reused when it
+// is everything the sequence holds, else up to the checkpoint when the
+// checkpoint lies within it, else not at all; truncate(n) goes back to the
+// checkpoint (or the start) and evaluates up to n again.
 import { generateTokens, type GenerateOptions } from './generate.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
@@ -50,6 +53,10 @@ export interface SequenceHost {
    * the sequence in `slot`; returns a view of the last nOutputs rows of logits.
    */
   runBatch(slot: number, tokens: ArrayLike<number>, firstPos: number, nOutputs: number): Float32Array;
+  /** A copy of the recurrent state of the sequence in `slot` (recurrent models). */
+  saveState(slot: number): unknown;
+  /** Puts back a state saveState copied from the same slot. */
+  restoreState(slot: number, state: unknown): void;
   release(slot: number): void;
 }
 
@@ -57,6 +64,8 @@ export class Sequence {
   /** The token ids the sequence's cells hold, in position order. */
   private held: number[] = [];
   private disposed = false;
+  /** Recurrent models: the state after the first `pos` held tokens. */
+  private checkpoint: { pos: number; state: unknown } | undefined;
 
   /** @internal contexts create sequences: context.createSequence(). */
   constructor(private readonly host: SequenceHost, readonly slot: number) {}
@@ -106,8 +115,17 @@ export class Sequence {
     const max = Math.min(this.held.length, tokens.length - 1);
     let keep = 0;
     while (keep < max && this.held[keep] === tokens[keep]) keep++;
-    // a recurrent state is the state after all it holds: usable only if all of it is kept
-    if (this.host.recurrent && keep < this.held.length) keep = 0;
+    // a recurrent state is the state after all it holds: usable only if all of it is kept,
+    // else from the checkpoint when that lies within the common prefix
+    if (this.host.recurrent && keep < this.held.length) {
+      const cp = this.checkpoint;
+      if (cp && cp.pos > 0 && cp.pos <= keep) {
+        this.host.restoreState(this.slot, cp.state);
+        this.held.length = cp.pos;
+        return cp.pos;
+      }
+      keep = 0;
+    }
     this.truncate(keep);
     return keep;
   }
@@ -139,6 +157,7 @@ export class Sequence {
       for (const id of batch) this.held.push(id);
       if (nOut > 0) out.set(logits, options.allLogits ? i0 * nVocab : 0);
     }
+    if (this.host.recurrent && n > 1) this.checkpoint = { pos: this.held.length, state: this.host.saveState(this.slot) };
     return out;
   }
 
@@ -150,10 +169,18 @@ export class Sequence {
   truncate(n: number): void {
     this.check();
     if (!Number.isInteger(n) || n < 0 || n > this.held.length) throw new RangeError(`truncate(${n}): the sequence holds ${this.held.length} tokens`);
-    if (this.host.recurrent && n > 0 && n < this.held.length) {
+    if (this.host.recurrent && n < this.held.length) {
+      const cp = this.checkpoint;
+      if (cp && cp.pos > n) this.checkpoint = undefined;
+      if (n === 0) {
+        this.held.length = 0;
+        return;
+      }
       const kept = this.held.slice(0, n);
-      this.held.length = 0;
-      this.append(kept);
+      const from = cp && cp.pos <= n ? cp.pos : 0;
+      if (from > 0) this.host.restoreState(this.slot, cp!.state);
+      this.held.length = from;
+      if (from < n) this.append(kept.slice(from));
       return;
     }
     this.held.length = n;
@@ -178,6 +205,7 @@ export class Sequence {
     if (this.disposed) return;
     this.disposed = true;
     this.held = [];
+    this.checkpoint = undefined;
     this.host.release(this.slot);
   }
 

@@ -90,8 +90,10 @@ export async function assertSequencesApart(path: string, a: number[], b: number[
 /**
  * A recurrent state cannot be cut back: continuing what a sequence holds
  * reuses it all; a branch after a shorter common prefix is evaluated from
- * the start; truncate(n) evaluates the first n again so appending after it
- * continues from their state. Each result equals a fresh context's bits.
+ * the start, or from the checkpoint (the end of the last multi-token append)
+ * when the common prefix reaches it; truncate(n) goes back to the checkpoint
+ * or the start and evaluates up to n again. Each result equals a fresh
+ * context's bits.
  */
 export async function assertRecurrentReuse(path: string, a: number[], other: number[]): Promise<void> {
   const model = await loadModel(path);
@@ -112,11 +114,26 @@ export async function assertRecurrentReuse(path: string, a: number[], other: num
     r = s.evaluate(branch);
     assert.is(r.reused, 0);
     assert.ok(same(r.logits, fresh(branch)), 'a branch after 30 tokens');
+    // the branch's evaluation left a checkpoint at its end: a continuation that differs after it
+    // (a reply tokenized otherwise) starts from there
+    s.append([other[0]!]);
+    s.append([other[1]!]);
+    const cont = [...branch, other[0]!, other[2]!, other[3]!];
+    r = s.evaluate(cont);
+    assert.is(r.reused, branch.length);
+    assert.ok(same(r.logits, fresh(cont)), 'a continuation from the checkpoint');
+    // truncate below the checkpoint: from the start; above it: from the checkpoint
     s.truncate(25);
     assert.is(s.position, 25);
     assert.equal(s.tokens, branch.slice(0, 25));
-    const l = s.append(other);
+    let l = s.append(other);
     assert.ok(same(l, fresh([...branch.slice(0, 25), ...other])), 'append after truncate(25)');
+    const held = s.tokens;
+    s.append([other[4]!]);
+    s.append([other[5]!]);
+    s.truncate(held.length + 1);
+    l = s.append([other[6]!]);
+    assert.ok(same(l, fresh([...held, other[4]!, other[6]!])), 'append after a truncate past the checkpoint');
     ctx.dispose();
   } finally {
     model.dispose();
