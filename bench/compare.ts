@@ -1,25 +1,22 @@
-// run-gguf against llama.cpp (node-llama-cpp's prebuilt CPU binary) on the
-// same GGUF file, threads and tests, with llama-bench's method on both sides.
-// Repetitions alternate (ours, theirs, ours, theirs...) so that a change in
-// the machine's load hits both alike.
+// run-gguf against llama.cpp on the same GGUF file, threads and tests, with
+// llama-bench's method on every side (bench/peers.ts): native llama-bench
+// (the real peer; --llama-bench PATH or $LLAMA_BENCH, built as the README's
+// Develop section says) and node-llama-cpp's prebuilt binary. Repetitions
+// alternate (ours, native, node-llama-cpp, ours, ...) so that a change in the
+// machine's load hits every side alike.
 //
-//   npm run bench:compare -- <model.gguf> [-t 1,2] [-p 128] [-n 64] [-r 3] [--svg FILE]
+//   npm run bench:compare -- <model.gguf> [-t 1,2] [-p 128] [-n 64] [-d 0] [-r 3] [--llama-bench PATH]
 //   npm run bench:compare -- --synthetic llama-160m:Q4_0 -t 1
 //
-// llama.cpp runs with node-llama-cpp's defaults except threads (and the
-// context size, n_prompt + n_gen as llama-bench sets it):
-// - pp: evaluateWithoutGeneratingNewTokens(n random tokens, BOS first) on a
-//   cleared sequence;
-// - tg: sequence.evaluate([BOS]) greedy, n tokens (n decodes, each computing
-//   the last token's logits like llama-bench's single-token batches).
-// Prints both rows in llama-bench's table, the ratios, the load average before
-// and after, and writes an SVG chart (bench/out/compare-<model>.svg).
+// Prints every side's rows in llama-bench's table, the ratios of medians, the
+// load average at each test's start and at the end, and writes an SVG chart
+// (bench/out/compare-<model>.svg).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
+import type { Llama, LlamaModel } from 'node-llama-cpp';
 import { ensureSyntheticModel, parseSyntheticSpec } from '../formats/synthetic/cache.js';
 import {
   benchModelInfo, benchParams, defaultThreads, formatParams, formatSize, largestContext, markdownRow, markdownSeparator, mean,
@@ -27,7 +24,7 @@ import {
   samplesTs, stdev, testInstances, testName, TestRunner, type BenchResult, type TestInstance,
 } from '../runtime/bench/index.js';
 import { loadModel } from '../runtime/index.js';
-import { Xoshiro128 } from '../runtime/sample/rng.js';
+import { nativeBenchPath, NativeBenchSide, NodeLlamaCppSide, OurSide, type Side } from './peers.js';
 import { barChartSVG } from './svg.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -39,81 +36,21 @@ Options:
   -t, --threads LIST     thread counts (default ${defaultThreads()})
   -p, --n-prompt LIST    prompt lengths (default 128; 0 skips pp)
   -n, --n-gen LIST       generation lengths (default 64; 0 skips tg)
+  -d, --n-depth LIST     tokens in the cache before each test (default 0)
+      --cache-type-k T   K cache type, f16 or q8_0 (default f16), on every side
+      --llama-bench PATH native llama-bench (default $LLAMA_BENCH; none: skip that side)
+      --no-node-llama-cpp  skip the node-llama-cpp side
   -r, --repetitions N    timed runs per test and side (default 3)
       --svg FILE         chart path (default bench/out/compare-<model>.svg)
       --synthetic SPEC   a cached random-weight model (see run-gguf bench --help)
   -h, --help`;
 
-/** One side of the comparison: warm up once, then timed repetitions from an empty cache. */
-interface Side {
-  warmup(): Promise<void>;
-  run(): Promise<number>;
-  dispose(): Promise<void>;
-}
+const COLORS = ['#4c78a8', '#e45756', '#f58518'];
 
-class OurSide implements Side {
-  constructor(private readonly runner: TestRunner) {}
-  async warmup() { this.runner.warmup(); }
-  async run() { return this.runner.run(); }
-  async dispose() { this.runner.dispose(); }
-}
-
-class LlamaCppSide implements Side {
-  private readonly rng: Xoshiro128;
-
-  private constructor(
-    private readonly ctx: LlamaContext,
-    private readonly seq: LlamaContextSequence,
-    private readonly test: TestInstance,
-    private readonly nVocab: number,
-    private readonly bos: number | undefined,
-    seed: number,
-  ) {
-    this.rng = new Xoshiro128(seed);
-  }
-
-  static async create(model: LlamaModel, test: TestInstance, seed: number, bos: number | undefined, nVocab: number): Promise<LlamaCppSide> {
-    const ctx = await model.createContext({
-      contextSize: test.nPrompt + test.nGen,
-      threads: { ideal: test.nThreads, min: test.nThreads },
-    });
-    return new LlamaCppSide(ctx, ctx.getSequence(), test, nVocab, bos, seed);
-  }
-
-  private randomTokens(n: number): number[] {
-    const out = Array.from({ length: n }, () => this.rng.nextU32() % this.nVocab);
-    if (this.bos !== undefined && n > 0) out[0] = this.bos;
-    return out;
-  }
-
-  private async prompt(n: number) {
-    await this.seq.evaluateWithoutGeneratingNewTokens(this.randomTokens(n) as never);
-  }
-
-  private async generate(n: number) {
-    let produced = 0;
-    for await (const _ of this.seq.evaluate(this.randomTokens(1) as never, { temperature: 0 })) {
-      if (++produced >= n) break;
-    }
-  }
-
-  async warmup() {
-    await this.seq.clearHistory();
-    if (this.test.nPrompt > 0) await this.prompt(this.test.nPrompt);
-    if (this.test.nGen > 0) await this.generate(1);
-  }
-
-  async run() {
-    await this.seq.clearHistory();
-    const t0 = process.hrtime.bigint();
-    if (this.test.nPrompt > 0) await this.prompt(this.test.nPrompt);
-    if (this.test.nGen > 0) await this.generate(this.test.nGen);
-    return Number(process.hrtime.bigint() - t0);
-  }
-
-  async dispose() {
-    await this.ctx.dispose();
-  }
+function median(v: readonly number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function fmtLoad(l: number[]): string {
@@ -127,6 +64,10 @@ async function main(): Promise<number> {
       threads: { type: 'string', short: 't' },
       'n-prompt': { type: 'string', short: 'p' },
       'n-gen': { type: 'string', short: 'n' },
+      'n-depth': { type: 'string', short: 'd' },
+      'cache-type-k': { type: 'string' },
+      'llama-bench': { type: 'string' },
+      'no-node-llama-cpp': { type: 'boolean' },
       repetitions: { type: 'string', short: 'r' },
       svg: { type: 'string' },
       synthetic: { type: 'string' },
@@ -152,76 +93,90 @@ async function main(): Promise<number> {
     nThreads: values.threads ? parseIntList(values.threads, '--threads') : undefined,
     nPrompt: parseIntList(values['n-prompt'] ?? '128', '--n-prompt'),
     nGen: parseIntList(values['n-gen'] ?? '64', '--n-gen'),
+    nDepth: parseIntList(values['n-depth'] ?? '0', '--n-depth'),
+    typeK: values['cache-type-k'] === 'q8_0' ? 'q8_0' : 'f16',
     reps,
   });
 
+  const nativeBin = nativeBenchPath(values['llama-bench']);
+  const useNode = !values['no-node-llama-cpp'];
   const loadBefore = loadavg();
   const ours = await loadModel(path, { contextSize: largestContext(params) });
-  const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
-  const llama: Llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, progressLogs: false });
-  const theirs = await llama.loadModel({ modelPath: path });
+  let llama: Llama | undefined;
+  let theirs: LlamaModel | undefined;
+  if (useNode) {
+    const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+    llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, progressLogs: false });
+    theirs = await llama.loadModel({ modelPath: path });
+  }
   const info = benchModelInfo(ours);
   const bos = ours.tokenizer.addBos ? ours.tokenizer.bosId : undefined;
   const nVocab = ours.hparams.n_vocab;
 
-  const rows: { test: TestInstance; ours: BenchResult; theirs: BenchResult }[] = [];
+  const backends = ['run-gguf', ...(nativeBin ? ['llama-bench'] : []), ...(useNode ? ['node-llama-cpp'] : [])];
+  const rows: { test: TestInstance; load: number; results: BenchResult[] }[] = [];
   try {
     for (const [i, test] of testInstances(params).entries()) {
       const seed = params.seed + i;
-      const a: Side = new OurSide(new TestRunner(ours, test, seed));
-      const b: Side = await LlamaCppSide.create(theirs, test, seed, bos, nVocab);
+      const native = nativeBin ? new NativeBenchSide(nativeBin, path, test) : undefined;
+      const sides: Side[] = [new OurSide(new TestRunner(ours, test, seed))];
+      if (native) sides.push(native);
+      if (theirs) sides.push(await NodeLlamaCppSide.create(theirs, test, seed, bos, nVocab));
       const testTime = rfc3339();
-      const sa: number[] = [];
-      const sb: number[] = [];
+      const load = loadavg()[0]!;
+      const samples: number[][] = sides.map(() => []);
       try {
-        await a.warmup();
-        await b.warmup();
+        for (const side of sides) await side.warmup();
         for (let r = 0; r < params.reps; r++) {
           if (process.stderr.isTTY) process.stderr.write(`\r${testName(test)} t=${test.nThreads}: run ${r + 1}/${params.reps}   `);
-          sa.push(await a.run());
-          sb.push(await b.run());
+          for (const [k, side] of sides.entries()) samples[k]!.push(await side.run());
         }
       } finally {
-        await a.dispose();
-        await b.dispose();
+        for (const side of sides) await side.dispose();
       }
       const base = {
         model_filename: path, model_size: info.size, model_n_params: info.nParams, n_batch: test.nBatch, n_ubatch: test.nUBatch,
-        n_threads: test.nThreads, n_prompt: test.nPrompt, n_gen: test.nGen, test_time: testTime,
+        n_threads: test.nThreads, n_prompt: test.nPrompt, n_gen: test.nGen, n_depth: test.nDepth, test_time: testTime,
       };
-      rows.push({
-        test,
-        ours: { ...base, model_type: info.type, samples_ns: sa },
-        // llama.cpp's own description of the model and its own size count
-        theirs: { ...base, model_type: theirs.typeDescription, model_size: theirs.size, samples_ns: sb },
-      });
+      const results: BenchResult[] = [{ ...base, model_type: info.type, samples_ns: samples[0]! }];
+      // each peer's own description of the model and its own size count
+      if (native) results.push({ ...base, model_type: native.info?.model_type ?? '?', model_size: native.info?.model_size ?? 0, samples_ns: samples[1]! });
+      if (theirs) results.push({ ...base, model_type: theirs.typeDescription, model_size: theirs.size, samples_ns: samples[samples.length - 1]! });
+      rows.push({ test, load, results });
     }
     if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
   } finally {
     ours.dispose();
-    await theirs.dispose();
-    await llama.dispose();
+    await theirs?.dispose();
+    await llama?.dispose();
   }
   const loadAfter = loadavg();
 
-  // both rows per test, in llama-bench's table
-  const widths = [-30, 10, 10, -10, 7, 15, 20];
+  // every side's row per test, in llama-bench's table
+  const widths = [-30, 10, 10, -14, 7, 18, 20];
   let out = markdownRow(['model', 'size', 'params', 'backend', 'threads', 'test', 't/s'], widths) + markdownSeparator(widths);
   const tsCell = (r: BenchResult) => `${mean(samplesTs(r)).toFixed(2)} ± ${stdev(samplesTs(r)).toFixed(2)}`;
   for (const row of rows) {
-    for (const [r, backend] of [[row.ours, 'WASM'], [row.theirs, 'CPU']] as const) {
-      out += markdownRow([r.model_type, formatSize(r.model_size), formatParams(r.model_n_params), backend, String(r.n_threads), testName(row.test), tsCell(r)], widths);
-    }
+    row.results.forEach((r, k) => {
+      out += markdownRow([r.model_type, formatSize(r.model_size), formatParams(r.model_n_params), backends[k]!, String(r.n_threads), testName(row.test), tsCell(r)], widths);
+    });
   }
-  const rw = [-15, 7, 20, 20, 18];
-  out += `\n${markdownRow(['test', 'threads', 'run-gguf t/s', 'llama.cpp t/s', 'run-gguf/llama.cpp'], rw)}${markdownSeparator(rw)}`;
-  const ratios = rows.map((row) => mean(samplesTs(row.ours)) / mean(samplesTs(row.theirs)));
+  // the ratios: medians, robust to the one repetition a busy machine spoils
+  const peers = backends.slice(1);
+  const rw = [-18, 7, 6, ...backends.map(() => 16), ...peers.map(() => 14)];
+  out += `\n${markdownRow(['test', 'threads', 'load', ...backends.map((b) => `${b} median`), ...peers.map((p) => `vs ${p}`)], rw)}${markdownSeparator(rw)}`;
+  const ratios = rows.map((row) => row.results.slice(1).map((r) => median(samplesTs(row.results[0]!)) / median(samplesTs(r))));
   rows.forEach((row, i) => {
-    out += markdownRow([testName(row.test), String(row.test.nThreads), tsCell(row.ours), tsCell(row.theirs), `${ratios[i]!.toFixed(3)}x`], rw);
+    out += markdownRow([
+      testName(row.test), String(row.test.nThreads), row.load.toFixed(2),
+      ...row.results.map((r) => median(samplesTs(r)).toFixed(2)),
+      ...ratios[i]!.map((x) => `${x.toFixed(3)}x`),
+    ], rw);
   });
   out += `\nmodel: ${path}\n`;
+  if (nativeBin) out += `llama-bench: ${nativeBin}\n`;
   out += `load average (1, 5, 15 min): before ${fmtLoad(loadBefore)}; after ${fmtLoad(loadAfter)}\n`;
-  out += `repetitions: ${params.reps} per side, alternating run-gguf / llama.cpp\n`;
+  out += `repetitions: ${params.reps} per side, alternating ${backends.join(' / ')}; ratios are of medians\n`;
   process.stdout.write(out);
 
   const name = basename(path).replace(/\.gguf$/i, '');
@@ -231,11 +186,11 @@ async function main(): Promise<number> {
     title: `${name}: run-gguf vs llama.cpp`,
     subtitle: `${info.type}, ${formatSize(info.size)}; load avg ${loadBefore[0]!.toFixed(2)} → ${loadAfter[0]!.toFixed(2)}`,
     yLabel: 'tokens / second',
-    series: [{ name: 'run-gguf (WASM)', color: '#4c78a8' }, { name: 'llama.cpp (node-llama-cpp, CPU)', color: '#f58518' }],
+    series: backends.map((b, k) => ({ name: b, color: COLORS[k]! })),
     groups: rows.map((row, i) => ({
       label: `${testName(row.test)} t${row.test.nThreads}`,
-      note: `${ratios[i]!.toFixed(2)}x`,
-      bars: [row.ours, row.theirs].map((r) => ({ value: mean(samplesTs(r)), sd: stdev(samplesTs(r)) })),
+      note: ratios[i]!.map((x) => `${x.toFixed(2)}x`).join(' / '),
+      bars: row.results.map((r) => ({ value: median(samplesTs(r)), sd: stdev(samplesTs(r)) })),
     })),
   }));
   console.log(`chart: ${svgPath}`);

@@ -3,3 +3,4 @@
 export * from './gguf/index.js';
 export * from './ggml-types.js';
 export { quantizeRow, dequantizeRow } from './quant/index.js';
+export * from './grammar/index.js';

@@ -25,6 +25,10 @@
 // token over >= 512 cells it splits kv across threads. To compare with this
 // kernel, run llama.cpp with flash attention off.
 #include "ops-math.h"
+#include "legacy-blocks.h"
+
+// quantize_row_q8_0 (legacy.c): ggml's reference q8_0 quantizer, as the K store and q rows use it
+void quantize_row_q8_0(const float* x, void* y, int n);
 
 static inline int round4(int n) { return (n + 3) & ~3; }
 
@@ -70,6 +74,36 @@ ALWAYS_INLINE void scores_chunk(const float* qr, int hd4, const uint16_t* kg, in
       for (int d = i; d < head_dim; d++) s += qr[r * hd4 + d] * fp16_to_fp32(kr[d]);
       sc[r * sc_stride + j] = s;
     }
+  }
+}
+
+// The q8_0 K cache (llama.cpp's --cache-type-k q8_0, flash attention off):
+// kq = mul_mat(K q8_0, q) quantizes each q row to q8_0 (the vec_dot_type of
+// Q8_0) and sums per block isum * (d_k * d_q) in f32, block after block, as
+// ggml's q8_0 x q8_0 dot does.
+static inline float dot_q8_0_rows(const block_q8_0* x, const block_q8_0* y, int nb) {
+  float s = 0.0f;
+  for (int b = 0; b < nb; b++) {
+    const v128_t x0 = wasm_v128_load(x[b].qs), x1 = wasm_v128_load(x[b].qs + 16);
+    const v128_t y0 = wasm_v128_load(y[b].qs), y1 = wasm_v128_load(y[b].qs + 16);
+    v128_t acc = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(x0), wasm_i16x8_extend_low_i8x16(y0));
+    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(x0), wasm_i16x8_extend_high_i8x16(y0)));
+    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(x1), wasm_i16x8_extend_low_i8x16(y1)));
+    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(x1), wasm_i16x8_extend_high_i8x16(y1)));
+    const int isum = wasm_i32x4_extract_lane(acc, 0) + wasm_i32x4_extract_lane(acc, 1) +
+                     wasm_i32x4_extract_lane(acc, 2) + wasm_i32x4_extract_lane(acc, 3);
+    s += (float)isum * (fp16_to_fp32(x[b].d) * fp16_to_fp32(y[b].d));
+  }
+  return s;
+}
+
+// Scores of R query heads (q8_0 rows, nb blocks each, qb_stride blocks apart)
+// against n q8_0 K rows.
+ALWAYS_INLINE void scores_chunk_q8(const block_q8_0* qb, int qb_stride, const block_q8_0* kg, int nb, int n,
+                                   float* sc, int sc_stride, const int R) {
+  for (int j = 0; j < n; j++) {
+    const block_q8_0* kr = kg + (size_t)j * nb;
+    for (int r = 0; r < R; r++) sc[r * sc_stride + j] = dot_q8_0_rows(kr, qb + (size_t)r * qb_stride, nb);
   }
 }
 
@@ -157,37 +191,50 @@ static void softmax_f16_probs(float* sc, int n, float kq_scale, float softcap, c
 }
 
 // void attention_f16kv(const float* q, const uint16_t* k, const uint16_t* v, float* out,
-//                      const int32_t* pos, int n_tokens, int n_head, int n_head_kv,
-//                      int head_dim, int q_stride, int n_kv, int n_ctx, float kq_scale,
+//                      const int32_t* pos, const int32_t* kv_rows, int n_tokens, int n_head,
+//                      int n_head_kv, int head_dim, int q_stride, int n_ctx, float kq_scale,
 //                      float softcap, int n_swa, const float* sinks, void* wdata, int ith, int nth)
 // q: f32, token t's head h at q + t*q_stride + h*head_dim (q_stride in floats).
-// k, v: f16 caches [n_head_kv][n_ctx][head_dim]; cells 0..n_kv-1 may be read.
+// k, v: f16 caches of every sequence, [n_seq][n_head_kv][n_ctx][head_dim].
+// kv_rows: int32 [n_tokens][2]: token t belongs to the sequence whose block is
+// kv_rows[2t] (its slot) and whose cells 0..kv_rows[2t+1]-1 are in use, so
+// one batch may hold tokens of several sequences at different lengths.
 // out: f32 [n_tokens][n_head][head_dim].
-// pos: int32[n_tokens]: token t sees cells j <= pos[t] (and j > pos[t] - n_swa
-// when n_swa > 0); pos NULL: non-causal, every token sees cells 0..n_kv-1.
+// pos: int32[n_tokens]: token t sees cells j <= pos[t] of its block (and
+// j > pos[t] - n_swa when n_swa > 0); pos NULL: non-causal, every token sees
+// its sequence's cells in use.
 // Query head h reads kv head h / (n_head / n_head_kv) (n_head a multiple of n_head_kv).
 // softcap: 0 for none, else scores become softcap * tanh(score / softcap)
 // before kq_scale (llama.cpp's order). sinks: NULL, or f32[n_head], one
 // logit per query head that joins its softmax (attention sinks, gpt-oss);
-// NULL runs exactly the code it ran before sinks existed. wdata: nth * attention_f16kv_wsize(...)
-// bytes, 16-byte aligned. Work is split by (token, kv head) units, dealt
-// round-robin so causal prefill (later tokens see more) stays balanced.
-void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* v, float* out,
-                             const int32_t* pos, int n_tokens, int n_head, int n_head_kv,
-                             int head_dim, int q_stride, int n_kv, int n_ctx, float kq_scale,
-                             float softcap, int n_swa, const float* sinks, void* wdata, int ith, int nth) {
+// NULL runs exactly the code it ran before sinks existed. wdata: nth *
+// attention_f16kv_wsize(n_head, n_head_kv, head_dim, n_ctx) bytes, 16-byte
+// aligned. Work is split by (token, kv head) units, dealt round-robin so
+// causal prefill (later tokens see more) stays balanced. A token's result
+// depends only on its own q and its block's visible cells, never on the
+// other tokens of the batch: batching sequences together changes no bits.
+ALWAYS_INLINE void attention_body(const float* q, const void* k, const uint16_t* v, float* out,
+                                  const int32_t* pos, const int32_t* kv_rows, int n_tokens, int n_head,
+                                  int n_head_kv, int head_dim, int q_stride, int n_ctx, float kq_scale,
+                                  float softcap, int n_swa, const float* sinks, void* wdata, int ith, int nth,
+                                  const int k_q8) {
   const int n_rep = n_head / n_head_kv;
   const int hd4 = round4(head_dim);
-  float* w = (float*)wdata + attn_wfloats(n_head, n_head_kv, head_dim, n_kv) * ith;
+  float* w = (float*)wdata + attn_wfloats(n_head, n_head_kv, head_dim, n_ctx) * ith;
   float* qr = w;                  // [n_rep][hd4]
-  float* sc = qr + n_rep * hd4;   // [n_rep][round4(n_kv)]
-  const int sc_stride = round4(n_kv);
+  float* sc = qr + n_rep * hd4;   // [n_rep][round4(n_ctx)]
+  const int sc_stride = round4(n_ctx);
+  const size_t seq_stride = (size_t)n_head_kv * n_ctx * head_dim;
+  // q8_0 K: a row is nb blocks; q rows go to qr as blocks, qb_stride apart
+  const int nb = head_dim / QK;
+  const int qb_stride = (hd4 * (int)sizeof(float)) / (int)sizeof(block_q8_0);
 
   for (int u = ith; u < n_tokens * n_head_kv; u += nth) {
     const int t = u / n_head_kv, g = u % n_head_kv;
     float* o = out + ((size_t)t * n_head + (size_t)g * n_rep) * head_dim;
 
-    int lo = 0, hi = n_kv - 1;
+    const size_t block = (size_t)kv_rows[2 * t] * seq_stride;
+    int lo = 0, hi = kv_rows[2 * t + 1] - 1;
     if (pos) {
       const int p = pos[t];
       if (p < hi) hi = p;
@@ -198,11 +245,15 @@ void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* 
       continue;
     }
     const int n = hi - lo + 1;
-    const uint16_t* kg = k + ((size_t)g * n_ctx + lo) * head_dim;
-    const uint16_t* vg = v + ((size_t)g * n_ctx + lo) * head_dim;
+    const uint16_t* kg = (const uint16_t*)k + block + ((size_t)g * n_ctx + lo) * head_dim;
+    const block_q8_0* kg8 = (const block_q8_0*)k + (block + ((size_t)g * n_ctx + lo) * head_dim) / QK;
+    const uint16_t* vg = v + block + ((size_t)g * n_ctx + lo) * head_dim;
 
-    // q rows rounded to f16, as ggml's mul_mat converts them for f16 K
-    for (int r = 0; r < n_rep; r++) {
+    // q rows as ggml's mul_mat converts them for K: q8_0 blocks, or rounded to f16
+    if (k_q8) {
+      for (int r = 0; r < n_rep; r++)
+        quantize_row_q8_0(q + (size_t)t * q_stride + (size_t)(g * n_rep + r) * head_dim, (block_q8_0*)qr + (size_t)r * qb_stride, head_dim);
+    } else for (int r = 0; r < n_rep; r++) {
       const float* qh = q + (size_t)t * q_stride + (size_t)(g * n_rep + r) * head_dim;
       float* d = qr + r * hd4;
       int i = 0;
@@ -214,7 +265,12 @@ void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* 
     for (int r0 = 0; r0 < n_rep;) {
       const int R = n_rep - r0 >= 4 ? 4 : n_rep - r0 >= 2 ? 2 : 1;
       float* s = sc + r0 * sc_stride;
-      if (R == 4) scores_chunk(qr + r0 * hd4, hd4, kg, head_dim, n, s, sc_stride, 4);
+      if (k_q8) {
+        const block_q8_0* qb = (const block_q8_0*)qr + (size_t)r0 * qb_stride;
+        if (R == 4) scores_chunk_q8(qb, qb_stride, kg8, nb, n, s, sc_stride, 4);
+        else if (R == 2) scores_chunk_q8(qb, qb_stride, kg8, nb, n, s, sc_stride, 2);
+        else scores_chunk_q8(qb, qb_stride, kg8, nb, n, s, sc_stride, 1);
+      } else if (R == 4) scores_chunk(qr + r0 * hd4, hd4, kg, head_dim, n, s, sc_stride, 4);
       else if (R == 2) scores_chunk(qr + r0 * hd4, hd4, kg, head_dim, n, s, sc_stride, 2);
       else scores_chunk(qr + r0 * hd4, hd4, kg, head_dim, n, s, sc_stride, 1);
       for (int r = 0; r < R; r++)
@@ -228,19 +284,55 @@ void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* 
   }
 }
 
-// void kv_store_f16(const float* src, uint16_t* cache, const int32_t* pos, int n_tokens,
-//                   int n_head_kv, int head_dim, int src_stride, int n_ctx, int ith, int nth)
-// cache[g][pos[t]][:] = f16(src + t*src_stride + g*head_dim), RNE as ggml's
-// cpy to an f16 cache. Same layout for K and V. Split by (token, kv head) rows.
-void EXPORT(kv_store_f16)(const float* src, uint16_t* cache, const int32_t* pos, int n_tokens,
-                          int n_head_kv, int head_dim, int src_stride, int n_ctx, int ith, int nth) {
+void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* v, float* out,
+                             const int32_t* pos, const int32_t* kv_rows, int n_tokens, int n_head,
+                             int n_head_kv, int head_dim, int q_stride, int n_ctx, float kq_scale,
+                             float softcap, int n_swa, const float* sinks, void* wdata, int ith, int nth) {
+  attention_body(q, k, v, out, pos, kv_rows, n_tokens, n_head, n_head_kv, head_dim, q_stride, n_ctx, kq_scale,
+                 softcap, n_swa, sinks, wdata, ith, nth, 0);
+}
+
+// void attention_q8k_f16v(const float* q, const void* k, const uint16_t* v, float* out, ... as attention_f16kv)
+// attention_f16kv over a q8_0 K cache ([n_seq][n_head_kv][n_ctx][head_dim / 32] blocks; head_dim a
+// multiple of 32) and the f16 V cache: q rows are quantized to q8_0 instead of rounded to f16.
+// Work buffer: attention_f16kv_wsize per thread (q8_0 rows take less room than f16-rounded floats).
+void EXPORT(attention_q8k_f16v)(const float* q, const void* k, const uint16_t* v, float* out,
+                                const int32_t* pos, const int32_t* kv_rows, int n_tokens, int n_head,
+                                int n_head_kv, int head_dim, int q_stride, int n_ctx, float kq_scale,
+                                float softcap, int n_swa, const float* sinks, void* wdata, int ith, int nth) {
+  attention_body(q, k, v, out, pos, kv_rows, n_tokens, n_head, n_head_kv, head_dim, q_stride, n_ctx, kq_scale,
+                 softcap, n_swa, sinks, wdata, ith, nth, 1);
+}
+
+// void kv_store_f16(const float* src, uint16_t* cache, const int32_t* pos, const int32_t* kv_rows,
+//                   int n_tokens, int n_head_kv, int head_dim, int src_stride, int n_ctx, int ith, int nth)
+// cache[kv_rows[2t]][g][pos[t]][:] = f16(src + t*src_stride + g*head_dim), RNE
+// as ggml's cpy to an f16 cache: token t's cell in its own sequence's block
+// (kv_rows as attention_f16kv's). Same layout for K and V. Split by (token, kv head) rows.
+void EXPORT(kv_store_f16)(const float* src, uint16_t* cache, const int32_t* pos, const int32_t* kv_rows,
+                          int n_tokens, int n_head_kv, int head_dim, int src_stride, int n_ctx, int ith, int nth) {
   int r0, r1;
   rows_range(n_tokens * n_head_kv, ith, nth, &r0, &r1);
   for (int r = r0; r < r1; r++) {
     const int t = r / n_head_kv, g = r % n_head_kv;
     const float* s = src + (size_t)t * src_stride + (size_t)g * head_dim;
-    uint16_t* d = cache + ((size_t)g * n_ctx + pos[t]) * head_dim;
+    uint16_t* d = cache + (((size_t)kv_rows[2 * t] * n_head_kv + g) * n_ctx + pos[t]) * head_dim;
     for (int i = 0; i < head_dim; i++) d[i] = fp32_to_fp16(s[i]);
+  }
+}
+
+// void kv_store_q8_0(const float* src, void* cache, const int32_t* pos, const int32_t* kv_rows,
+//                    int n_tokens, int n_head_kv, int head_dim, int src_stride, int n_ctx, int ith, int nth)
+// kv_store_f16 for a q8_0 cache: each (token, kv head) row of head_dim (a multiple of 32)
+// becomes head_dim / 32 q8_0 blocks, quantized as ggml's reference quantize_row_q8_0.
+void EXPORT(kv_store_q8_0)(const float* src, void* cache, const int32_t* pos, const int32_t* kv_rows,
+                           int n_tokens, int n_head_kv, int head_dim, int src_stride, int n_ctx, int ith, int nth) {
+  int r0, r1;
+  rows_range(n_tokens * n_head_kv, ith, nth, &r0, &r1);
+  for (int r = r0; r < r1; r++) {
+    const int t = r / n_head_kv, g = r % n_head_kv;
+    const size_t cell = ((size_t)kv_rows[2 * t] * n_head_kv + g) * n_ctx + pos[t];
+    quantize_row_q8_0(src + (size_t)t * src_stride + (size_t)g * head_dim, (block_q8_0*)cache + cell * (head_dim / QK), head_dim);
   }
 }
 

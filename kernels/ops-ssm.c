@@ -4,7 +4,14 @@
 //
 // The state of a sequence is, per channel, the last d_conv - 1 inputs in time
 // order; the kernel reads it as the tokens before the batch and leaves the
-// batch's last d_conv - 1 inputs in it. Threads split channels, so each
+// batch's last d_conv - 1 inputs in it.
+//
+// Every recurrent kernel takes its states as (state, per_seq, kv_rows): the
+// state tensor holds one block of per_seq floats per sequence slot, and token
+// t's block is slot kv_rows[2t] (the batch's kv rows input, as attention reads
+// it). A batch may hold the rows of several sequences, each sequence's rows in
+// order (runtime/batch.ts); each token updates its own sequence's state, so a
+// sequence's results do not depend on what else shares the batch. Threads split channels, so each
 // channel's state is read and written by one thread. Each output is summed in
 // ggml's order (tap 0 = oldest first), one multiply and one add per tap: the
 // SIMD lanes (four channels) do the scalar steps, so bits do not depend on
@@ -14,57 +21,69 @@
 
 #define SSM_CONV_MAX 16
 
-// void ssm_conv_f32(const float* x, int x_stride, float* state, const float* w, float* y,
-//                   int n_ch, int n_tok, int d_conv, int ith, int nth)
-// x: n_tok rows of n_ch inputs, x_stride floats apart; state: [n_ch][d_conv - 1];
+// The state block of token t (see above).
+static float* state_of(float* state, int per_seq, const int32_t* kv_rows, int t) {
+  return state + (size_t)kv_rows[2 * t] * (size_t)per_seq;
+}
+
+// void ssm_conv_f32(const float* x, int x_stride, float* state, int per_seq, const int32_t* kv_rows,
+//                   const float* w, float* y, int n_ch, int n_tok, int d_conv, int ith, int nth)
+// x: n_tok rows of n_ch inputs, x_stride floats apart; a sequence's state block: [n_ch][d_conv - 1];
 // w: [n_ch][d_conv]; y: [n_tok][n_ch].
 // y[t][c] = sum_k win[t + k][c] * w[c][k], win = the state's d_conv - 1 inputs then x's.
-void EXPORT(ssm_conv_f32)(const float* x, int x_stride, float* state, const float* w, float* y,
-                          int n_ch, int n_tok, int d_conv, int ith, int nth) {
+void EXPORT(ssm_conv_f32)(const float* x, int x_stride, float* states, int per_seq, const int32_t* kv_rows,
+                          const float* w, float* y, int n_ch, int n_tok, int d_conv, int ith, int nth) {
   if (d_conv < 1 || d_conv > SSM_CONV_MAX) return;
   const int nh = d_conv - 1;
   // whole groups of four channels per thread
   int g0, g1;
   rows_range((n_ch + 3) / 4, ith, nth, &g0, &g1);
   const int c0 = g0 * 4, c1 = g1 * 4 < n_ch ? g1 * 4 : n_ch;
-  int c = c0;
-  for (; c + 4 <= c1; c += 4) {
-    v128_t hist[SSM_CONV_MAX], wk[SSM_CONV_MAX];
-    for (int k = 0; k < d_conv; k++)
-      wk[k] = wasm_f32x4_make(w[(size_t)c * d_conv + k], w[(size_t)(c + 1) * d_conv + k],
-                              w[(size_t)(c + 2) * d_conv + k], w[(size_t)(c + 3) * d_conv + k]);
-    for (int k = 0; k < nh; k++)
-      hist[k] = wasm_f32x4_make(state[(size_t)c * nh + k], state[(size_t)(c + 1) * nh + k],
-                                state[(size_t)(c + 2) * nh + k], state[(size_t)(c + 3) * nh + k]);
-    for (int t = 0; t < n_tok; t++) {
-      const v128_t xt = wasm_v128_load(x + (size_t)t * x_stride + c);
-      v128_t sum = wasm_f32x4_splat(0.0f);
-      for (int k = 0; k < nh; k++) sum = wasm_f32x4_add(sum, wasm_f32x4_mul(hist[k], wk[k]));
-      sum = wasm_f32x4_add(sum, wasm_f32x4_mul(xt, wk[nh]));
-      wasm_v128_store(y + (size_t)t * n_ch + c, sum);
-      for (int k = 0; k + 1 < nh; k++) hist[k] = hist[k + 1];
-      if (nh > 0) hist[nh - 1] = xt;
+  // each run of consecutive tokens of one sequence, with that sequence's state
+  for (int t0 = 0; t0 < n_tok;) {
+    int t1 = t0 + 1;
+    while (t1 < n_tok && kv_rows[2 * t1] == kv_rows[2 * t0]) t1++;
+    float* state = state_of(states, per_seq, kv_rows, t0);
+    int c = c0;
+    for (; c + 4 <= c1; c += 4) {
+      v128_t hist[SSM_CONV_MAX], wk[SSM_CONV_MAX];
+      for (int k = 0; k < d_conv; k++)
+        wk[k] = wasm_f32x4_make(w[(size_t)c * d_conv + k], w[(size_t)(c + 1) * d_conv + k],
+                                w[(size_t)(c + 2) * d_conv + k], w[(size_t)(c + 3) * d_conv + k]);
+      for (int k = 0; k < nh; k++)
+        hist[k] = wasm_f32x4_make(state[(size_t)c * nh + k], state[(size_t)(c + 1) * nh + k],
+                                  state[(size_t)(c + 2) * nh + k], state[(size_t)(c + 3) * nh + k]);
+      for (int t = t0; t < t1; t++) {
+        const v128_t xt = wasm_v128_load(x + (size_t)t * x_stride + c);
+        v128_t sum = wasm_f32x4_splat(0.0f);
+        for (int k = 0; k < nh; k++) sum = wasm_f32x4_add(sum, wasm_f32x4_mul(hist[k], wk[k]));
+        sum = wasm_f32x4_add(sum, wasm_f32x4_mul(xt, wk[nh]));
+        wasm_v128_store(y + (size_t)t * n_ch + c, sum);
+        for (int k = 0; k + 1 < nh; k++) hist[k] = hist[k + 1];
+        if (nh > 0) hist[nh - 1] = xt;
+      }
+      for (int k = 0; k < nh; k++) {
+        float lanes[4];
+        wasm_v128_store(lanes, hist[k]);
+        for (int j = 0; j < 4; j++) state[(size_t)(c + j) * nh + k] = lanes[j];
+      }
     }
-    for (int k = 0; k < nh; k++) {
-      float lanes[4];
-      wasm_v128_store(lanes, hist[k]);
-      for (int j = 0; j < 4; j++) state[(size_t)(c + j) * nh + k] = lanes[j];
+    for (; c < c1; c++) {
+      float hist[SSM_CONV_MAX];
+      const float* wc = w + (size_t)c * d_conv;
+      for (int k = 0; k < nh; k++) hist[k] = state[(size_t)c * nh + k];
+      for (int t = t0; t < t1; t++) {
+        const float xt = x[(size_t)t * x_stride + c];
+        float sum = 0.0f;
+        for (int k = 0; k < nh; k++) sum += hist[k] * wc[k];
+        sum += xt * wc[nh];
+        y[(size_t)t * n_ch + c] = sum;
+        for (int k = 0; k + 1 < nh; k++) hist[k] = hist[k + 1];
+        if (nh > 0) hist[nh - 1] = xt;
+      }
+      for (int k = 0; k < nh; k++) state[(size_t)c * nh + k] = hist[k];
     }
-  }
-  for (; c < c1; c++) {
-    float hist[SSM_CONV_MAX];
-    const float* wc = w + (size_t)c * d_conv;
-    for (int k = 0; k < nh; k++) hist[k] = state[(size_t)c * nh + k];
-    for (int t = 0; t < n_tok; t++) {
-      const float xt = x[(size_t)t * x_stride + c];
-      float sum = 0.0f;
-      for (int k = 0; k < nh; k++) sum += hist[k] * wc[k];
-      sum += xt * wc[nh];
-      y[(size_t)t * n_ch + c] = sum;
-      for (int k = 0; k + 1 < nh; k++) hist[k] = hist[k + 1];
-      if (nh > 0) hist[nh - 1] = xt;
-    }
-    for (int k = 0; k < nh; k++) state[(size_t)c * nh + k] = hist[k];
+    t0 = t1;
   }
 }
 
@@ -75,17 +94,17 @@ void EXPORT(ssm_conv_f32)(const float* x, int x_stride, float* state, const floa
 //   y[h][i] = sum_s state[h][i][s] * C[g][s]  +  x[h][i] * D[h]
 // for each token in order, g = h / (n_head / n_group). x, B and C are rows of
 // xbc (x: d_inner = head_dim * n_head values, then B and C: n_group * d_state
-// each), xbc_stride floats apart; dt rows dt_stride apart; state is the
-// sequence's [n_head][head_dim][d_state] block, updated in place. The sum over
+// each), xbc_stride floats apart; dt rows dt_stride apart; a sequence's state
+// block is [n_head][head_dim][d_state], updated in place. The sum over
 // d_state follows ggml's AVX build (four accumulators of eight lanes, reduced
 // pairwise, then the remainder one by one); threads split heads, as ggml does.
 
 static float softplus_f32(float v) { return v > 20.0f ? v : logf(1.0f + expf(v)); }
 
-// void ssm_scan_f32(float* state, const float* xbc, int xbc_stride, const float* dt, int dt_stride,
+// void ssm_scan_f32(float* state, int per_seq, const int32_t* kv_rows, const float* xbc, int xbc_stride, const float* dt, int dt_stride,
 //                   const float* dt_bias, const float* A, const float* D, float* y, int d_state,
 //                   int head_dim, int n_head, int n_group, int n_tok, int ith, int nth)
-void EXPORT(ssm_scan_f32)(float* state, const float* xbc, int xbc_stride, const float* dt, int dt_stride,
+void EXPORT(ssm_scan_f32)(float* states, int per_seq, const int32_t* kv_rows, const float* xbc, int xbc_stride, const float* dt, int dt_stride,
                           const float* dt_bias, const float* A, const float* D, float* y, int d_state,
                           int head_dim, int n_head, int n_group, int n_tok, int ith, int nth) {
   int h0, h1;
@@ -94,6 +113,7 @@ void EXPORT(ssm_scan_f32)(float* state, const float* xbc, int xbc_stride, const 
   const int heads_per_group = n_head / n_group;
   const int np = d_state & ~31;
   for (int t = 0; t < n_tok; t++) {
+    float* state = state_of(states, per_seq, kv_rows, t);
     const float* x = xbc + (size_t)t * xbc_stride;
     const float* Bt = x + d_inner;
     const float* Ct = Bt + (size_t)n_group * d_state;
@@ -195,15 +215,15 @@ void EXPORT(l2_norm_heads_f32)(const float* x, int x_stride, float* y, int n_tok
 // fused ba row (a: the same index from `a`, which points r floats on);
 // grouped = 0 (qwen35): key head h % n_k_head (q and k tiled), b and a at [h].
 //   M *= exp(g);  delta[j] = (v[j] - M[j]·k) * beta;  M[j] += k * delta[j];  out[j] = M[j]·q / sqrt(S)
-// M is the head's [S][S] state (row j: S[:, j]) in the sequence's block, updated in place.
+// M is the head's [S][S] state (row j: S[:, j]) in token t's sequence's block, updated in place.
 // q, k: [S, n_k_head, n_tok] (l2-normed); v rows of S * n_v_head, v_stride floats apart; b and a
 // rows ab_stride apart; out [S, n_v_head, n_tok]. Threads split value heads.
 //
-// void gated_delta_net_f32(float* state, const float* q, const float* k, const float* v, int v_stride,
+// void gated_delta_net_f32(float* state, int per_seq, const int32_t* kv_rows, const float* q, const float* k, const float* v, int v_stride,
 //                          const float* b, const float* a, int ab_stride, int grouped, const float* dt_bias,
 //                          const float* A, float* out, int S, int n_k_head, int n_v_head, int n_tok,
 //                          int ith, int nth)
-void EXPORT(gated_delta_net_f32)(float* state, const float* q, const float* k, const float* v, int v_stride,
+void EXPORT(gated_delta_net_f32)(float* states, int per_seq, const int32_t* kv_rows, const float* q, const float* k, const float* v, int v_stride,
                                  const float* b, const float* a, int ab_stride, int grouped, const float* dt_bias,
                                  const float* A, float* out, int S, int n_k_head, int n_v_head, int n_tok,
                                  int ith, int nth) {
@@ -214,10 +234,10 @@ void EXPORT(gated_delta_net_f32)(float* state, const float* q, const float* k, c
   const float scale = 1.0f / sqrtf((float)S);
   float delta[GDN_MAX_HEAD];
   for (int h = h0; h < h1; h++) {
-    float* M = state + (size_t)h * S * S;
     const int hk = grouped ? h / rep : h % n_k_head;
     const int iab = grouped ? hk * 2 * rep + h % rep : h;
     for (int t = 0; t < n_tok; t++) {
+      float* M = state_of(states, per_seq, kv_rows, t) + (size_t)h * S * S;
       const float beta = 1.f / (1.f + expf(-b[(size_t)t * ab_stride + iab]));
       const float av = a[(size_t)t * ab_stride + iab] + dt_bias[h];
       const float sp = av > 20.0f ? av : logf(1.0f + expf(av));

@@ -3,12 +3,14 @@
 // runtime/commands/ and are registered in commands/index.ts. Failures print
 // one line on stderr (no stack trace unless RUN_GGUF_DEBUG is set).
 import { COMMANDS, findCommand } from './commands/index.js';
+import { looksLikeModelName } from './hub/names.js';
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return [
     'Usage: run-gguf <command> [options]',
     '       run-gguf <model.gguf> [options]   (chat; see run-gguf chat --help)',
+    '       run-gguf hf:user/repo[:QUANT]     (chat with a model from Hugging Face; see run-gguf pull --help)',
     '',
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
@@ -42,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   // run-gguf <model.gguf> [options] is a chat
-  const isModelPath = !findCommand(name) && /\.gguf$/i.test(name);
+  const isModelPath = !findCommand(name) && (/\.gguf$/i.test(name) || looksLikeModelName(name));
   const cmd = isModelPath ? findCommand('chat') : findCommand(name);
   if (isModelPath) rest.unshift(name);
   if (!cmd) {

@@ -2,21 +2,37 @@
 // one graph runner (threads + plans). Sequences (runtime/sequence.ts) are
 // streams of tokens in it; evaluate/generate/position/truncate/reset on the
 // context itself act on its default sequence, the one-sequence shorthand.
-import { availableParallelism } from 'node:os';
-import { GGMLType } from '../formats/ggml-types.js';
+// evaluateBatch evaluates tokens of several sequences in the same graph runs
+// (runtime/batch.ts); a sequence's own evaluate is that with one part.
+// Recurrent layers' states (hybrid models) sit beside the KV cache, one block
+// per sequence, which the kernels pick per batch row as attention does.
+import { defaultThreads } from './threads/cores.js';
+import { GGMLType, rowSize } from '../formats/ggml-types.js';
 import type { Kernels } from '../wasm/loader.js';
 import type { BuildGraph } from './arch/context.js';
 import type { RecurrentLayout } from './arch/declare.js';
+import { evaluateParts, type BatchPart, type BatchRows } from './batch.js';
 import { ModelError } from './errors.js';
 import type { GenerateOptions } from './generate.js';
 import type { Tensor } from './graph/graph.js';
-import { MAX_THREADS, type LayerCache, type LayerState } from './graph/ops.js';
-import { GraphRunner, type PlannedGraph } from './graph/runner.js';
+import { type LayerCache, type LayerState } from './graph/ops.js';
+import { DEFAULT_MAX_PLANS, GraphRunner, type PlannedGraph } from './graph/runner.js';
+import { stateIdentity } from './state.js';
 import type { HParams } from './hparams.js';
 import { Sequence, type EvaluateOptions, type SequenceHost } from './sequence.js';
+import { checkContextFits, scratchEstimate, type ModelFit } from './load.js';
+import { intOption, MAX_INT32, MAX_THREADS } from './options.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
 export type { EvaluateOptions } from './sequence.js';
+
+/** One sequence's tokens in context.evaluateBatch. */
+export interface BatchItem extends EvaluateOptions {
+  /** A sequence of this context; at most one item per sequence in a batch. */
+  sequence: Sequence;
+  /** Tokens appended after what the sequence holds (at least one). */
+  tokens: ArrayLike<number>;
+}
 export type { GenerateOptions } from './generate.js';
 
 export interface ContextOptions {
@@ -28,9 +44,27 @@ export interface ContextOptions {
   batchSize?: number;
   /** Threads sharing every op (worker threads on the model's memory), 1..256. Default: the number of cores. */
   threads?: number;
-  /** Graph plans kept for reuse (one per batch shape, least recently used evicted). Default 4. */
+  /** Graph plans kept for reuse (one per batch shape, least recently used evicted). Default 4, plus one per sequence past the first (decoding k sequences together is a shape of its own). */
   maxPlans?: number;
+  /**
+   * Run on fewer threads while the machine is too busy to schedule them all,
+   * back to all when it is free (runtime/threads/governor.ts). Default true;
+   * false for fixed-thread measurements.
+   */
+  adaptiveThreads?: boolean;
+  /**
+   * The K cache's type, as llama.cpp's --cache-type-k: 'f16', or 'q8_0'
+   * (34 bytes per 32 values instead of 64: the cache takes 27% less memory in
+   * all; head_dim must be a multiple of 32). V stays f16: llama.cpp quantizes
+   * V only on its flash-attention path, and run-gguf follows the other one.
+   * Default 'f16'.
+   */
+  cacheTypeK?: KvCacheType;
 }
+
+/** Types a K cache can have (llama.cpp's --cache-type-k names). */
+export type KvCacheType = 'f16' | 'q8_0';
+const KV_TYPES: Record<KvCacheType, GGMLType> = { f16: GGMLType.F16, q8_0: GGMLType.Q8_0 };
 
 /** What the context needs of its model. */
 export interface ContextModel {
@@ -45,6 +79,15 @@ export interface ContextModel {
   /** The recurrent layers' state (hybrid architectures); absent: every layer attends. */
   readonly recurrent?: RecurrentLayout;
   weight(name: string): Tensor | undefined;
+  /** False until the model is disposed; a context of a disposed model refuses every call. */
+  readonly disposed?: boolean;
+  /** What the fit check counts a new context against (absent: no check, as for test models). */
+  readonly fit?: ModelFit;
+  /** Called when a context of this model is disposed. */
+  forget?(context: Context): void;
+  /** Identifies the model in saved states (runtime/state.ts). */
+  readonly fingerprint: string;
+  readonly gguf?: { metadata: ReadonlyMap<string, unknown> };
 }
 
 /** The weight lookups a graph builder gets: a missing required weight is the file's fault. */
@@ -59,10 +102,8 @@ export function weightLookup(model: ContextModel): { w(name: string): Tensor; wO
   };
 }
 
-/** The default thread count: every core, within what a pool runs. */
-export function defaultThreads(): number {
-  return Math.min(availableParallelism(), MAX_THREADS);
-}
+/** The default thread count: the physical cores (threads/cores.ts). */
+export { defaultThreads };
 
 export class Context {
   /** Cells per sequence. */
@@ -70,11 +111,17 @@ export class Context {
   readonly sequences: number;
   readonly batchSize: number;
   readonly threads: number;
+  /** The K cache's type (ContextOptions.cacheTypeK). */
+  readonly cacheTypeK: KvCacheType;
   private readonly caches: (LayerCache | undefined)[] = [];
   private readonly states: (LayerState | undefined)[] = [];
   private readonly allocations: { mem: number; ptr: number }[] = [];
   private readonly idsPtr: number;
   private readonly posPtr: number;
+  /** int32 [2, batchSize]: each row's sequence slot and cells in use (ops.attention's kv rows). */
+  private readonly kvRowsPtr: number;
+  /** int32 [batchSize]: the rows whose logits a run returns. */
+  private readonly outIdsPtr: number;
   private readonly runner: GraphRunner;
   private readonly slots: (Sequence | undefined)[];
   private fallback: Sequence | undefined;
@@ -84,27 +131,42 @@ export class Context {
 
   constructor(private readonly model: ContextModel, options: ContextOptions = {}) {
     const hp = model.hparams;
-    this.contextSize = options.contextSize ?? Math.min(4096, hp.n_ctx_train);
-    this.sequences = options.sequences ?? 1;
-    this.batchSize = Math.max(1, Math.min(options.batchSize ?? 512, this.contextSize));
-    this.threads = options.threads ?? defaultThreads();
-    if (!Number.isInteger(this.contextSize) || this.contextSize < 1) throw new RangeError(`contextSize must be a positive integer, got ${options.contextSize}`);
-    if (!Number.isInteger(this.sequences) || this.sequences < 1) throw new RangeError(`sequences must be a positive integer, got ${options.sequences}`);
-    if (!Number.isInteger(this.batchSize)) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
-    // threads are checked by the runner; allocate only once every option is valid
-    this.runner = new GraphRunner(model.memories, { threads: this.threads, maxPlans: options.maxPlans });
+    if (model.disposed) throw new RangeError('the model is disposed');
+    this.contextSize = intOption('contextSize', options.contextSize, 1, MAX_INT32) ?? Math.min(4096, hp.n_ctx_train);
+    this.sequences = intOption('sequences', options.sequences, 1, MAX_INT32) ?? 1;
+    this.batchSize = Math.min(intOption('batchSize', options.batchSize, 1, MAX_INT32) ?? 512, this.contextSize);
+    this.threads = intOption('threads', options.threads, 1, MAX_THREADS) ?? defaultThreads();
+    intOption('maxPlans', options.maxPlans, 1, MAX_INT32);
+    this.cacheTypeK = options.cacheTypeK ?? 'f16';
+    if (!Object.hasOwn(KV_TYPES, this.cacheTypeK)) throw new RangeError(`cacheTypeK must be one of ${Object.keys(KV_TYPES).join(', ')}, got ${JSON.stringify(options.cacheTypeK)}`);
+    if (this.cacheTypeK === 'q8_0' && hp.n_embd_head_k % 32 !== 0) {
+      throw new RangeError(`cacheTypeK q8_0 needs a head size that is a multiple of 32; this model's is ${hp.n_embd_head_k}`);
+    }
+    // the KV cache is counted, in bytes, before anything is allocated or a thread started
+    const nCells = this.contextSize * this.sequences;
+    const rec = model.recurrent;
+    if (model.fit) {
+      const what = `a context of ${this.contextSize} tokens${this.sequences > 1 ? ` x ${this.sequences} sequences` : ''}`;
+      const largest = Math.max(rowSize(KV_TYPES[this.cacheTypeK], hp.n_embd_head_k) * hp.n_head_kv * nCells,
+        2 * hp.n_embd_head_v * hp.n_head_kv * nCells, rec ? Math.max(rec.rFloats, rec.sFloats) * 4 * this.sequences : 0) + 64;
+      const kvBytes = Context.kvBytes(hp, this.contextSize, { cacheTypeK: this.cacheTypeK, recurrent: rec, sequences: this.sequences });
+      checkContextFits(model.path, model.fit, hp.n_layer, (il) => model.layerMemory(il), kvBytes / hp.n_layer,
+        largest, scratchEstimate(hp, this.contextSize), what);
+    }
+    // decoding k sequences together is a plan of its own (k rows), one per k up to `sequences`
+    const maxPlans = options.maxPlans ?? DEFAULT_MAX_PLANS + this.sequences - 1;
+    this.runner = new GraphRunner(model.memories, { threads: this.threads, maxPlans, adaptiveThreads: options.adaptiveThreads });
     try {
       // each layer's cache in the memory that holds the layer
-      const mk = (name: string, hd: number, mem: number): Tensor => {
+      const mk = (name: string, type: GGMLType, hd: number, mem: number): Tensor => {
         const ne = [hd, this.contextSize, hp.n_head_kv, this.sequences];
-        return { id: -1, name, type: GGMLType.F16, ne, kind: 'state', ptr: this.alloc(ne.reduce((a, b) => a * b, 2), mem), mem };
+        return { id: -1, name, type, ne, kind: 'state', ptr: this.alloc(this.sequences * hp.n_head_kv * this.contextSize * rowSize(type, hd), mem), mem };
       };
       // a recurrent layer's state, f32 [n, 1, 1, n_seq]: one block per sequence, as the KV cache
       const st = (name: string, n: number, mem: number): Tensor => {
         const ne = [n, 1, 1, this.sequences];
         return { id: -1, name, type: GGMLType.F32, ne, kind: 'state', ptr: this.alloc(n * this.sequences * 4, mem), mem };
       };
-      const rec = model.recurrent;
       for (let il = 0; il < hp.n_layer; il++) {
         const mem = model.layerMemory(il);
         if (rec?.layers[il]) {
@@ -112,11 +174,17 @@ export class Context {
           this.states.push({ r: st(`cache_r_l${il}`, rec.rFloats, mem), ...(rec.sFloats > 0 ? { s: st(`cache_s_l${il}`, rec.sFloats, mem) } : {}) });
           continue;
         }
-        this.caches.push({ k: mk(`cache_k_l${il}`, hp.n_embd_head_k, mem), v: mk(`cache_v_l${il}`, hp.n_embd_head_v, mem), nCtx: this.contextSize });
         this.states.push(undefined);
+        this.caches.push({
+          k: mk(`cache_k_l${il}`, KV_TYPES[this.cacheTypeK], hp.n_embd_head_k, mem),
+          v: mk(`cache_v_l${il}`, GGMLType.F16, hp.n_embd_head_v, mem),
+          nCtx: this.contextSize,
+        });
       }
       this.idsPtr = this.alloc(this.batchSize * 4);
       this.posPtr = this.alloc(this.batchSize * 4);
+      this.kvRowsPtr = this.alloc(this.batchSize * 8);
+      this.outIdsPtr = this.alloc(this.batchSize * 4);
     } catch (e) {
       this.dispose();
       throw e;
@@ -128,24 +196,105 @@ export class Context {
       nVocab: hp.n_vocab,
       recurrent: this.states.some((x) => x !== undefined),
       tokenizer: model.tokenizer,
-      runBatch: (s, tokens, firstPos, nOutputs) => this.runBatch(s, tokens, firstPos, nOutputs),
-      saveState: (s) => this.stateBlocks(s).map(({ mem, at, bytes }) => this.model.memories[mem]!.u8().slice(at, at + bytes)),
-      restoreState: (s, state) => {
-        const copies = state as Uint8Array[];
-        this.stateBlocks(s).forEach(({ mem, at }, i) => this.model.memories[mem]!.u8().set(copies[i]!, at));
-      },
+      evaluate: (parts) => this.evaluateParts(parts),
       release: (s) => {
         this.slots[s] = undefined;
       },
+      stateIdentity: () => {
+        const name = this.model.gguf?.metadata.get('general.name');
+        return stateIdentity(this.model.fingerprint, typeof name === 'string' && name ? name : this.model.path, hp, this.contextSize, this.cacheTypeK,
+          { kvLayers: this.caches.filter((c) => c !== undefined).length, bytes: this.stateBlocks(0).reduce((a, b) => a + b.bytes, 0) });
+      },
+      readCells: (s, n) => this.copyCells(s, n, null),
+      writeCells: (s, n, cells) => void this.copyCells(s, n, cells),
+      readRecurrent: (s) => this.copyRecurrent(s, null),
+      writeRecurrent: (s, state) => void this.copyRecurrent(s, state),
     };
   }
 
-  /** KV-cache bytes of n cells for these hparams, plus one sequence's recurrent state when the layout has one. */
-  static kvBytes(hp: HParams, n: number, recurrent?: RecurrentLayout): number {
+  /**
+   * A sequence's first n cells, out of the cache (into a new buffer) or into
+   * it (from `cells`): per layer K then V, per KV head n rows (head_dim values
+   * in the cache's type: cacheTypeK for K, f16 for V), the order runtime/state.ts writes.
+   */
+  private copyCells(slot: number, n: number, cells: Uint8Array | null): Uint8Array {
+    this.check();
+    const hp = this.model.hparams;
+    // the attention layers' cells only (the recurrent layers' state is copyRecurrent's)
+    const rec = this.model.recurrent;
+    const bytes = Context.kvBytes(hp, n, { cacheTypeK: this.cacheTypeK, recurrent: rec && { ...rec, rFloats: 0, sFloats: 0 } });
+    const out = cells ?? new Uint8Array(bytes);
+    if (out.length !== bytes) throw new RangeError(`${out.length} bytes of cells for ${n} tokens, expected ${bytes}`);
+    let at = 0;
+    for (const c of this.caches) {
+      if (!c) continue;
+      for (const t of [c.k, c.v]) {
+        const rowBytes = rowSize(t.type, t.ne[0]!);
+        const block = t.ptr! + slot * rowBytes * this.contextSize * hp.n_head_kv;
+        const mem = this.model.memories[t.mem ?? 0]!;
+        for (let h = 0; h < hp.n_head_kv; h++) {
+          const view = mem.bytes(block + h * this.contextSize * rowBytes, n * rowBytes);
+          if (cells) view.set(out.subarray(at, at + view.length));
+          else out.set(view, at);
+          at += view.length;
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The recurrent state of the sequence in `slot`, out of the context (into
+   * a new buffer) or into it (from `state`): per recurrent layer its r then
+   * its s block, f32 as they are (runtime/state.ts's order). Empty without
+   * recurrent layers.
+   */
+  private copyRecurrent(slot: number, state: Uint8Array | null): Uint8Array {
+    this.check();
+    const blocks = this.stateBlocks(slot);
+    const bytes = blocks.reduce((a, b) => a + b.bytes, 0);
+    const out = state ?? new Uint8Array(bytes);
+    if (out.length !== bytes) throw new RangeError(`${out.length} bytes of recurrent state, expected ${bytes}`);
+    let at = 0;
+    for (const { mem, at: ptr, bytes: n } of blocks) {
+      const view = this.model.memories[mem]!.bytes(ptr, n);
+      if (state) view.set(out.subarray(at, at + n));
+      else out.set(view, at);
+      at += n;
+    }
+    return out;
+  }
+
+  /** Where the recurrent state of the sequence in `slot` lives: one block per state tensor. */
+  private stateBlocks(slot: number): { mem: number; at: number; bytes: number }[] {
+    const out: { mem: number; at: number; bytes: number }[] = [];
+    for (const st of this.states) {
+      if (!st) continue;
+      for (const t of st.s ? [st.r, st.s] : [st.r]) {
+        const bytes = t.ne[0]! * 4;
+        out.push({ mem: t.mem ?? 0, at: t.ptr! + slot * bytes, bytes });
+      }
+    }
+    return out;
+  }
+
+  /** Zeroes the recurrent state blocks of the sequence in `slot` (llama.cpp clears a new sequence's cell). */
+  private clearRecurrent(slot: number): void {
+    for (const { mem, at, bytes } of this.stateBlocks(slot)) this.model.memories[mem]!.bytes(at, bytes).fill(0);
+  }
+
+  /**
+   * Bytes of n KV cells (K in cacheTypeK, V in f16) in every attention layer,
+   * plus `sequences` (default 1) sequences' recurrent state when the model has recurrent layers.
+   */
+  static kvBytes(hp: HParams, n: number, o: { cacheTypeK?: KvCacheType; recurrent?: RecurrentLayout; sequences?: number } = {}): number {
+    const perCell = hp.n_head_kv * (rowSize(KV_TYPES[o.cacheTypeK ?? 'f16'], hp.n_embd_head_k) + 2 * hp.n_embd_head_v);
+    const rec = o.recurrent;
+    const seqs = o.sequences ?? 1;
     let bytes = 0;
     for (let il = 0; il < hp.n_layer; il++) {
-      if (recurrent?.layers[il]) bytes += (recurrent.rFloats + recurrent.sFloats) * 4;
-      else bytes += hp.n_head_kv * n * (hp.n_embd_head_k + hp.n_embd_head_v) * 2;
+      if (rec?.layers[il]) bytes += (rec.rFloats + rec.sFloats) * 4 * seqs;
+      else bytes += perCell * n * seqs;
     }
     return bytes;
   }
@@ -154,6 +303,11 @@ export class Context {
     const ptr = this.model.memories[mem]!.malloc(bytes + 64);
     this.allocations.push({ mem, ptr });
     return Math.ceil(ptr / 64) * 64;
+  }
+
+  /** Threads the runs use now (fewer than `threads` while the machine is busy) and how often that changed. */
+  get threadState(): { threads: number; changes: number } {
+    return this.runner.threadState;
   }
 
   /** Plans held now and the bytes of their arenas (bounded by maxPlans). */
@@ -182,47 +336,64 @@ export class Context {
     return this.fallback;
   }
 
-  private runBatch(slot: number, tokens: ArrayLike<number>, firstPos: number, nOutputs: number): Float32Array {
+  /**
+   * Evaluates tokens of several sequences together: each item's tokens are
+   * appended to its sequence, and the rows of all items share graph runs of
+   * at most batchSize rows (packed in the items' order), so the weights are
+   * read once per run for all of them. Returns each item's logits, in the
+   * items' order: [n_vocab] of its last token, or [n_tokens * n_vocab] with
+   * allLogits. Sequences may be at different lengths; to reuse a prompt's
+   * common prefix first, call sequence.keepPrefix(prompt) and pass
+   * prompt.slice(kept). Each sequence's logits are the bits it would get
+   * evaluated alone. Checks every item before evaluating any.
+   */
+  evaluateBatch(items: readonly BatchItem[]): Float32Array[] {
     this.check();
-    const nb = tokens.length;
+    if (items.length === 0) return [];
+    const seen = new Set<Sequence>();
+    for (const { sequence } of items) {
+      if (this.slots[sequence.slot] !== sequence) throw new RangeError(`evaluateBatch: sequence ${sequence.slot} is not a live sequence of this context`);
+      if (seen.has(sequence)) throw new RangeError(`evaluateBatch: sequence ${sequence.slot} appears twice; give it one item with all its tokens`);
+      seen.add(sequence);
+    }
+    return this.evaluateParts(items.map((it) => it.sequence.part(it.tokens, it)));
+  }
+
+  private evaluateParts(parts: readonly BatchPart[]): Float32Array[] {
+    this.check();
+    // a sequence starting over starts from a zero recurrent state (its runs come after this)
+    for (const p of parts) if (p.firstPos === 0 && p.tokens.length > 0) this.clearRecurrent(p.slot);
+    return evaluateParts(parts, this.batchSize, this.model.hparams.n_vocab, (rows) => this.runRows(rows));
+  }
+
+  /** One graph run: writes the rows into the batch inputs and returns the logits of rows.outIds. */
+  private runRows(rows: BatchRows): Float32Array {
+    const nRows = rows.tokens.length;
+    const nOut = rows.outIds.length;
     const i32 = this.model.memories[0]!.i32();
-    for (let j = 0; j < nb; j++) {
-      i32[(this.idsPtr >> 2) + j] = tokens[j]!;
-      i32[(this.posPtr >> 2) + j] = firstPos + j;
-    }
-    // a sequence starting over starts from a zero state (llama.cpp clears a new sequence's cell)
-    if (firstPos === 0) this.clearState(slot);
-    const p = this.plannedGraph(nb, nOutputs);
-    // the graph reads nKv (cells in use after this batch) and the sequence's block when it runs
-    this.runner.run(p, { nKv: firstPos + nb, seq: slot });
-    return this.runner.output(p, nOutputs * this.model.hparams.n_vocab);
+    i32.set(rows.tokens, this.idsPtr >> 2);
+    i32.set(rows.positions, this.posPtr >> 2);
+    i32.set(rows.kvRows, this.kvRowsPtr >> 2);
+    i32.set(rows.outIds, this.outIdsPtr >> 2);
+    const p = this.plannedGraph(nRows, nOut);
+    this.runner.run(p);
+    return this.runner.output(p, nOut * this.model.hparams.n_vocab);
   }
 
-  /** Where the recurrent state of the sequence in `slot` lives: one block per state tensor. */
-  private stateBlocks(slot: number): { mem: number; at: number; bytes: number }[] {
-    const out: { mem: number; at: number; bytes: number }[] = [];
-    for (const st of this.states) {
-      if (!st) continue;
-      for (const t of st.s ? [st.r, st.s] : [st.r]) {
-        const bytes = t.ne[0]! * 4;
-        out.push({ mem: t.mem ?? 0, at: t.ptr! + slot * bytes, bytes });
-      }
-    }
-    return out;
-  }
-
-  /** Zeroes the recurrent state blocks of the sequence in `slot`. */
-  private clearState(slot: number): void {
-    for (const { mem, at, bytes } of this.stateBlocks(slot)) this.model.memories[mem]!.u8().fill(0, at, at + bytes);
-  }
-
-  /** @internal The plan a batch of nTokens runs (built when absent); bench/profile.ts times its phases. */
+  /**
+   * @internal The plan a batch of nTokens rows with nOutputs logit rows runs
+   * (built when absent): any mix of sequences, which the inputs say at run
+   * time. bench/profile.ts times its phases.
+   */
   plannedGraph(nTokens: number, nOutputs: number): PlannedGraph {
     return this.runner.planFor(`${nTokens}:${nOutputs}`, (ops) => {
-      const inpTokens = ops.g.tensor({ name: 'inp_tokens', type: GGMLType.I32, ne: [nTokens], kind: 'input', ptr: this.idsPtr });
-      const inpPos = ops.g.tensor({ name: 'inp_pos', type: GGMLType.I32, ne: [nTokens], kind: 'input', ptr: this.posPtr });
+      const input = (name: string, ne: number[], ptr: number) => ops.g.tensor({ name, type: GGMLType.I32, ne, kind: 'input', ptr });
       return this.model.build({
-        ops, hp: this.model.hparams, inpTokens, inpPos, nTokens, nOutputs, cache: this.caches, state: this.states,
+        ops, hp: this.model.hparams, nTokens, nOutputs, cache: this.caches, state: this.states,
+        inpTokens: input('inp_tokens', [nTokens], this.idsPtr),
+        inpPos: input('inp_pos', [nTokens], this.posPtr),
+        inpKvRows: input('inp_kv_rows', [2, nTokens], this.kvRowsPtr),
+        inpOutIds: input('inp_out_ids', [nOutputs], this.outIdsPtr),
         ...weightLookup(this.model),
       });
     });
@@ -266,6 +437,8 @@ export class Context {
 
   private check(): void {
     if (this.disposed) throw new RangeError('this context is disposed');
+    // its weights and caches were freed with the model: running would read freed memory
+    if (this.model.disposed) throw new RangeError('the model of this context is disposed');
   }
 
   dispose(): void {
@@ -274,5 +447,6 @@ export class Context {
     this.runner?.dispose();
     for (const { mem, ptr } of this.allocations) this.model.memories[mem]!.free(ptr);
     this.allocations.length = 0;
+    this.model.forget?.(this);
   }
 }

@@ -9,6 +9,8 @@ import type { EncoderBuildContext } from './arch/bert.js';
 import { defaultThreads, weightLookup, type ContextModel } from './context.js';
 import { ModelError } from './errors.js';
 import { GraphRunner } from './graph/runner.js';
+import { MAX_THREADS } from './graph/ops.js';
+import { intOption } from './options.js';
 import type { HParams } from './hparams.js';
 
 /** How a sequence's token vectors become one vector; the order is llama.cpp's enum (0 none ... 3 last). */
@@ -77,9 +79,10 @@ export class Embedder {
     if (!ENCODER_ARCHITECTURES.has(hp.arch)) {
       throw new ModelError(`embeddings need an encoder architecture (${[...ENCODER_ARCHITECTURES].join(', ')}); this model is ${hp.arch}`, model.path, 'general.architecture');
     }
-    this.batchSize = options.batchSize ?? 512;
-    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
-    this.threads = options.threads ?? defaultThreads();
+    if (model.disposed) throw new RangeError('the model is disposed');
+    // a batch's buffers are sized from batchSize: bounded like llama.cpp's n_batch (int32)
+    this.batchSize = intOption('batchSize', options.batchSize, 1, 1 << 20) ?? 512;
+    this.threads = intOption('threads', options.threads, 1, MAX_THREADS) ?? defaultThreads();
     this.runner = new GraphRunner(model.memories, { threads: this.threads });
     this.capacity = Math.ceil(this.batchSize / PAD_TO) * PAD_TO;
     this.idsPtr = this.alloc(this.capacity * 4);
@@ -103,6 +106,7 @@ export class Embedder {
   /** One vector per token sequence (an empty sequence gives an empty vector, as in node-llama-cpp). */
   embedTokens(sequences: readonly (readonly number[])[], options: EmbedOptions = {}): Float32Array[] {
     if (this.disposed) throw new RangeError('embedder is disposed');
+    if (this.model.disposed) throw new RangeError('the model of this embedder is disposed');
     const hp = this.model.hparams;
     const pooling = options.pooling ?? modelPooling(hp, this.model.path);
     const normalize = options.normalize ?? true;

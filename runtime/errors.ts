@@ -40,3 +40,26 @@ export class UnsupportedError extends ModelError {
     this.name = 'UnsupportedError';
   }
 }
+
+/**
+ * A model name that could not be fetched: a malformed hf: name, a repository
+ * or file the hub does not have, an HTTP failure, or a body that does not
+ * match the server's checksum (it is deleted, never kept).
+ */
+export class DownloadError extends Error {
+  constructor(message: string, readonly url?: string, readonly status?: number) {
+    super(message);
+    this.name = 'DownloadError';
+  }
+}
+
+/**
+ * A saved sequence state that cannot be loaded here: written for another
+ * model or another context size, or not a state file (truncated, corrupted).
+ */
+export class StateError extends Error {
+  constructor(message: string, readonly file?: string) {
+    super(file ? `${file}: ${message}` : message);
+    this.name = 'StateError';
+  }
+}

@@ -3,7 +3,9 @@
 // (Context/Sequence.generate, the CLI's complete), the chat session (the
 // chat CLI and the worker API) all run it; what differs is what they do
 // when the context fills (stop, or make room and go on) and the prompt.
-import { createSampler, type Sampler, type SamplerOptions } from './sample/index.js';
+import { jsonSchemaToGrammar } from '../formats/grammar/index.js';
+import { createGrammarConstraint, createSampler, type GrammarConstraint, type GrammarInput, type Sampler, type SamplerOptions } from './sample/index.js';
+import { intOption, MAX_INT32 } from './options.js';
 import type { Sequence } from './sequence.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
@@ -21,6 +23,14 @@ export interface TokenLoopOptions {
    * or undefined to stop with 'context-full'. Default: stop.
    */
   onContextFull?: (generated: readonly number[]) => Promise<Float32Array | undefined>;
+  /**
+   * Only tokens this grammar state allows are sampled; it advances by each
+   * sampled token. The reply ends ('eog') where the grammar is complete.
+   * A function is asked before every token, so a caller can start
+   * constraining mid-reply (a tool call's arguments after its name, as
+   * llama.cpp's lazy grammars do): undefined leaves that token free.
+   */
+  grammar?: GrammarSource;
 }
 
 /** One step of the loop: a sampled token and the text it completed ('' while a character is incomplete). */
@@ -41,6 +51,49 @@ const yieldToEventLoop: () => Promise<void> = typeof setImmediate === 'function'
   ? () => new Promise((r) => setImmediate(r))
   : () => new Promise((r) => setTimeout(r, 0));
 
+/** A grammar state, or a function asked before every token (lazy grammars: undefined leaves that token free). */
+export type GrammarSource = GrammarConstraint | (() => GrammarConstraint | undefined);
+
+/**
+ * The choice half of the loop, one token per call: mask banned ids, sample
+ * (under the grammar, if any), accept, stop at end-of-generation, decode
+ * whole characters. tokenLoop
+ * evaluates each token itself; the server's scheduler (runtime/server) holds
+ * one picker per slot and evaluates every slot's token in one step.
+ */
+export class TokenPicker {
+  /** The tokens picked so far (end-of-generation excluded). */
+  readonly tokens: number[] = [];
+  private readonly decoder: ReturnType<Tokenizer['createStreamDecoder']>;
+
+  constructor(
+    private readonly tokenizer: Tokenizer, readonly sampler: Sampler, private readonly banned?: readonly number[],
+    private readonly grammar?: GrammarSource,
+  ) {
+    this.decoder = tokenizer.createStreamDecoder();
+  }
+
+  /** The next token and the text it completes, or 'eog' (not recorded, not decoded). */
+  pick(logits: Float32Array): LoopToken | 'eog' {
+    if (this.banned) for (const id of this.banned) logits[id] = -Infinity;
+    const grammar = typeof this.grammar === 'function' ? this.grammar() : this.grammar;
+    // a complete grammar allows only the end: stop as if it had been sampled
+    if (grammar?.finished) return 'eog';
+    const next = this.sampler.sample(logits, grammar);
+    if (next < 0) return 'eog'; // the grammar allows no token left unbanned
+    this.sampler.accept(next);
+    if (this.tokenizer.isEog(next)) return 'eog';
+    grammar?.accept(next);
+    this.tokens.push(next);
+    return { id: next, text: this.decoder.push(next) };
+  }
+
+  /** Text held back (an incomplete character, as U+FFFD). */
+  flush(): string {
+    return this.decoder.flush();
+  }
+}
+
 /**
  * Samples from `logits` (the sequence's last token's), yields each token with
  * its text, evaluates it and goes on. The last sampled token is not evaluated
@@ -51,23 +104,20 @@ const yieldToEventLoop: () => Promise<void> = typeof setImmediate === 'function'
 export async function* tokenLoop(
   sequence: Sequence, tokenizer: Tokenizer, sampler: Sampler, logits: Float32Array, o: TokenLoopOptions,
 ): AsyncGenerator<LoopToken, LoopEnd, undefined> {
-  const decoder = tokenizer.createStreamDecoder();
-  const tokens: number[] = [];
-  const end = (stop: StopReason): LoopEnd => ({ stop, tokens, rest: decoder.flush() });
+  const picker = new TokenPicker(tokenizer, sampler, o.banned, o.grammar);
+  const tokens = picker.tokens;
+  const end = (stop: StopReason): LoopEnd => ({ stop, tokens, rest: picker.flush() });
   for (;;) {
     if (o.signal?.aborted) return end('aborted');
     if (o.maxTokens >= 0 && tokens.length >= o.maxTokens) return end('max-tokens');
-    if (o.banned) for (const id of o.banned) logits[id] = -Infinity;
-    const next = sampler.sample(logits);
-    sampler.accept(next);
-    if (tokenizer.isEog(next)) return end('eog');
-    tokens.push(next);
-    yield { id: next, text: decoder.push(next) };
+    const t = picker.pick(logits);
+    if (t === 'eog') return end('eog');
+    yield t;
     if (o.maxTokens >= 0 && tokens.length >= o.maxTokens) return end('max-tokens');
     await yieldToEventLoop();
     if (o.signal?.aborted) return end('aborted');
     if (sequence.position + 1 <= sequence.contextSize) {
-      logits = sequence.append([next]);
+      logits = sequence.append([t.id]);
       continue;
     }
     const room = await o.onContextFull?.(tokens);
@@ -85,6 +135,18 @@ export interface GenerateOptions extends SamplerOptions {
   addSpecial?: boolean;
   /** Parse special tokens written in the prompt text. Default false. */
   special?: boolean;
+  /** Constrain the output to a GBNF grammar (text, or parsed with parseGrammar). Default: none. */
+  grammar?: GrammarInput;
+  /** Constrain the output to JSON valid under this JSON schema (converted with jsonSchemaToGrammar). */
+  jsonSchema?: unknown;
+}
+
+/** The grammar state for one generation from `grammar` / `jsonSchema` options, or undefined. */
+export function grammarFromOptions(o: { grammar?: GrammarInput; jsonSchema?: unknown }, tokenizer: Tokenizer): GrammarConstraint | undefined {
+  if (o.grammar !== undefined && o.jsonSchema !== undefined) throw new TypeError('give grammar or jsonSchema, not both');
+  if (o.jsonSchema !== undefined) return createGrammarConstraint(jsonSchemaToGrammar(o.jsonSchema), tokenizer);
+  if (o.grammar !== undefined) return createGrammarConstraint(o.grammar, tokenizer);
+  return undefined;
 }
 
 /**
@@ -95,14 +157,16 @@ export interface GenerateOptions extends SamplerOptions {
 export async function* generateTokens(
   sequence: Sequence, tokenizer: Tokenizer, prompt: string | readonly number[], options: GenerateOptions = {},
 ): AsyncGenerator<string, void, undefined> {
+  intOption('maxTokens', options.maxTokens, -1, MAX_INT32);
   const ids = typeof prompt === 'string'
     ? tokenizer.tokenize(prompt, { addSpecial: options.addSpecial ?? true, special: options.special ?? false })
     : [...prompt];
   if (ids.length === 0) return;
+  const grammar = grammarFromOptions(options, tokenizer);
   const sampler = createSampler(options);
   const logits = sequence.append(ids);
   for (const id of ids) sampler.accept(id);
-  const loop = tokenLoop(sequence, tokenizer, sampler, logits, { maxTokens: options.maxTokens ?? 256, signal: options.signal });
+  const loop = tokenLoop(sequence, tokenizer, sampler, logits, { maxTokens: options.maxTokens ?? 256, signal: options.signal, grammar });
   for (;;) {
     const r = await loop.next();
     if (r.done) {

@@ -1,6 +1,7 @@
 // Hyper-parameters of a decoder model, read from GGUF metadata under the
 // `<general.architecture>.` prefix with llama.cpp's key names and defaults.
 import { ModelError } from './errors.js';
+import { printable } from './terminal/printable.js';
 
 export type MetadataGetter = (key: string) => unknown;
 
@@ -92,20 +93,97 @@ export interface HParams {
   rope_sections?: number[];
 }
 
-/** A metadata array of numbers (a JS array or a typed array), else undefined. */
-function numArray(v: unknown): number[] | undefined {
-  if (Array.isArray(v) || ArrayBuffer.isView(v)) {
-    const out = Array.from(v as ArrayLike<unknown>, (x) => num(x));
-    return out.every((x): x is number => x !== undefined) ? out : undefined;
-  }
-  return undefined;
+/** llama.cpp's LLAMA_MAX_LAYERS and LLAMA_MAX_EXPERTS: its loader refuses more. */
+export const MAX_LAYERS = 512;
+export const MAX_EXPERTS = 1024;
+/** Bounds on widths and counts: far above any real model, low enough that no size computed from them nears 2^53. */
+const MAX_WIDTH = 1 << 20;
+const MAX_COUNT = 2 ** 31 - 1;
+
+/** How a value from the file looks when it is quoted in an error (short, printable). */
+function shown(v: unknown): string {
+  if (typeof v === 'string') return printable(JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v));
+  if (typeof v === 'bigint') return `${v}`;
+  if (Array.isArray(v) || ArrayBuffer.isView(v)) return `an array of ${(v as ArrayLike<unknown>).length}`;
+  return String(v);
 }
 
-function num(v: unknown): number | undefined {
-  if (typeof v === 'number') return v;
-  if (typeof v === 'bigint') return Number(v);
-  if (typeof v === 'boolean') return v ? 1 : 0;
-  return undefined;
+function kind(v: unknown): string {
+  if (Array.isArray(v) || ArrayBuffer.isView(v)) return 'array';
+  return typeof v === 'bigint' ? 'integer' : typeof v;
+}
+
+/**
+ * Typed, bounded reads of one file's metadata. A key that is absent gets
+ * its default; one that is present with the wrong type or out of range is
+ * a ModelError naming the key, the value and what was expected (llama.cpp:
+ * "key ... has wrong type"), never silently the default.
+ */
+export class MetadataReader {
+  constructor(private readonly get: MetadataGetter, private readonly file: string) {}
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  fail(key: string, v: unknown, expected: string): never {
+    throw new ModelError(`${printable(key)} = ${shown(v)} (${kind(v)}): expected ${expected}`, this.file, key);
+  }
+
+  /** An integer in min..max; `d` when absent (undefined: required). */
+  int(key: string, min: number, max: number, d?: number): number {
+    const v = this.get(key);
+    if (v === undefined) {
+      if (d === undefined) throw new ModelError(`metadata key ${printable(key)} is missing (expected an integer in ${min}..${max})`, this.file, key);
+      return d;
+    }
+    const n = typeof v === 'bigint' ? Number(v) : typeof v === 'boolean' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) this.fail(key, v, `an integer in ${min}..${max}`);
+    return n;
+  }
+
+  /** An array of integers in min..max, each (a JS or typed array; booleans as 0/1); undefined when absent. */
+  ints(key: string, min: number, max: number): number[] | undefined {
+    const v = this.get(key);
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) && !ArrayBuffer.isView(v)) return this.fail(key, v, `an array of integers in ${min}..${max}`);
+    const list = v as ArrayLike<unknown>;
+    if (list.length > MAX_LAYERS * 8) this.fail(key, v, `at most ${MAX_LAYERS * 8} entries`);
+    return Array.from(list, (x, i) => {
+      const n = typeof x === 'bigint' ? Number(x) : typeof x === 'boolean' ? Number(x) : x;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+        throw new ModelError(`${printable(key)}[${i}] = ${shown(x)} (${kind(x)}): expected an integer in ${min}..${max}`, this.file, key);
+      }
+      return n;
+    });
+  }
+
+  /** A finite number in min..max (inclusive); `d` when absent. */
+  float(key: string, d: number, min = -Number.MAX_VALUE, max = Number.MAX_VALUE): number {
+    const v = this.get(key);
+    if (v === undefined) return d;
+    const n = typeof v === 'bigint' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < min || n > max) {
+      this.fail(key, v, min === -Number.MAX_VALUE ? 'a finite number' : `a number in ${min}..${max}`);
+    }
+    return n;
+  }
+
+  /** A boolean (or 0/1, as some converters write it); undefined when absent. */
+  bool(key: string): boolean | undefined {
+    const v = this.get(key);
+    if (v === undefined) return undefined;
+    if (typeof v === 'boolean') return v;
+    if (v === 0 || v === 1 || v === 0n || v === 1n) return v === 1 || v === 1n;
+    return this.fail(key, v, 'a boolean');
+  }
+
+  /** A string; undefined when absent. */
+  str(key: string): string | undefined {
+    const v = this.get(key);
+    if (v === undefined || typeof v === 'string') return v;
+    return this.fail(key, v, 'a string');
+  }
 }
 
 /**
@@ -124,114 +202,134 @@ function yarnAttnFactor(type: RopeScalingType, factor: number, logMul: number, f
   return Math.fround(ratio * Math.fround(1 / Math.fround(1 + Math.fround(0.1 * Math.fround(Math.log(f))))));
 }
 
-/** Reads hparams; `file` names the model in errors. */
-export function readHParams(get: MetadataGetter, file: string, nVocabFallback: number): HParams {
+/**
+ * Reads hparams, each with its type checked and its range bounded before
+ * anything is sized from it; `file` names the model in errors. n_vocab is
+ * the tokenizer's token count, as llama.cpp takes it (its tensors are then
+ * checked against it); a `<arch>.vocab_size` that disagrees is only warned
+ * about, as llama.cpp reads that key only for files without a tokenizer.
+ */
+export function readHParams(get: MetadataGetter, file: string, nVocab: number, warn: (message: string) => void = () => {}): HParams {
   const arch = get('general.architecture');
   if (typeof arch !== 'string') throw new ModelError('metadata has no general.architecture', file, 'general.architecture');
+  const md = new MetadataReader(get, file);
   const key = (k: string) => `${arch}.${k}`;
-  const req = (k: string): number => {
-    const v = num(get(key(k)));
-    if (v === undefined) throw new ModelError(`metadata key ${key(k)} is missing or not a number`, file, key(k));
-    return v;
-  };
-  const opt = (k: string, d: number): number => num(get(key(k))) ?? d;
+  const int = (k: string, min: number, max: number, d?: number) => md.int(key(k), min, max, d);
+  const flt = (k: string, d: number, min?: number, max?: number) => md.float(key(k), d, min, max);
 
-  const n_embd = req('embedding_length');
-  const n_head = req('attention.head_count');
-  if (n_head <= 0 || n_embd % n_head !== 0) {
-    throw new ModelError(`${key('embedding_length')} = ${n_embd} is not a multiple of ${key('attention.head_count')} = ${n_head}`, file);
+  const n_embd = int('embedding_length', 1, MAX_WIDTH);
+  const n_head = int('attention.head_count', 1, n_embd);
+  if (n_embd % n_head !== 0) {
+    throw new ModelError(`${key('embedding_length')} = ${n_embd} is not a multiple of ${key('attention.head_count')} = ${n_head}`, file, key('attention.head_count'));
   }
-  const n_layer = req('block_count');
-  // llama.cpp reads head_count_kv as one number or one per layer (0: no attention in that layer)
-  const kvArr = numArray(get(key('attention.head_count_kv')));
+  const n_ctx_train = int('context_length', 1, MAX_COUNT);
+  // llama.cpp asserts 0 < n_layer <= LLAMA_MAX_LAYERS; a model with no layers has nothing to run
+  const n_layer = int('block_count', 1, MAX_LAYERS);
+  // llama.cpp reads head_count_kv as one number or one per layer (0: no attention in that layer, a recurrent one)
+  const kvRaw = get(key('attention.head_count_kv'));
+  const kvArr = Array.isArray(kvRaw) || ArrayBuffer.isView(kvRaw) ? md.ints(key('attention.head_count_kv'), 0, n_head) : undefined;
   if (kvArr && kvArr.length !== n_layer) {
     throw new ModelError(`${key('attention.head_count_kv')} has ${kvArr.length} entries for ${n_layer} layers`, file, key('attention.head_count_kv'));
   }
   // the attention layers' count: the first non-zero entry (llama.cpp's models give them all the same)
-  const n_head_kv = kvArr ? (kvArr.find((x) => x > 0) ?? n_head) : opt('attention.head_count_kv', n_head);
+  const n_head_kv = kvArr ? (kvArr.find((x) => x > 0) ?? n_head) : int('attention.head_count_kv', 1, n_head, n_head);
   const n_head_kv_arr = kvArr ?? new Array<number>(n_layer).fill(n_head_kv);
   for (const h of new Set([n_head_kv, ...n_head_kv_arr.filter((x) => x !== 0)])) {
-    if (!(h > 0) || n_head % h !== 0) {
+    if (n_head % h !== 0) {
       throw new ModelError(`${key('attention.head_count')} = ${n_head} is not a multiple of head_count_kv = ${h}`, file, key('attention.head_count_kv'));
     }
   }
-  const n_embd_head_k = opt('attention.key_length', n_embd / n_head);
-  const recurrentLayers = numArray(get(key('attention.recurrent_layers')));
-  const ropeSections = numArray(get(key('rope.dimension_sections')));
+  const n_embd_head_k = int('attention.key_length', 1, MAX_WIDTH, n_embd / n_head);
+  const n_embd_head_v = int('attention.value_length', 1, MAX_WIDTH, n_embd / n_head);
+  const recurrentLayers = md.ints(key('attention.recurrent_layers'), 0, 1);
   if (recurrentLayers && recurrentLayers.length < n_layer) {
     throw new ModelError(`${key('attention.recurrent_layers')} has ${recurrentLayers.length} entries for ${n_layer} layers`, file, key('attention.recurrent_layers'));
   }
-  const n_ctx_train = req('context_length');
-  const scalingName = get(key('rope.scaling.type'));
+  const ropeSections = md.ints(key('rope.dimension_sections'), 0, MAX_WIDTH);
+  const n_rot = int('rope.dimension_count', 0, n_embd_head_k, n_embd_head_k);
+  if (n_rot % 2 !== 0) md.fail(key('rope.dimension_count'), n_rot, `an even number (rope turns pairs of values), at most ${n_embd_head_k}`);
+  const fileVocab = get(key('vocab_size'));
+  if (fileVocab !== undefined && Number(fileVocab) !== nVocab) {
+    warn(`${key('vocab_size')} = ${shown(fileVocab)} differs from the tokenizer's ${nVocab} tokens; using ${nVocab}, as llama.cpp does`);
+  }
+  const scalingName = md.str(key('rope.scaling.type'));
   let rope_scaling_type: RopeScalingType = 'none';
   if (scalingName === 'linear' || scalingName === 'yarn') rope_scaling_type = scalingName;
   else if (scalingName !== undefined && scalingName !== 'none') {
-    throw new ModelError(`unsupported ${key('rope.scaling.type')} "${String(scalingName)}" (none, linear, yarn)`, file);
+    throw new ModelError(`unsupported ${key('rope.scaling.type')} ${shown(scalingName)} (none, linear, yarn)`, file, key('rope.scaling.type'));
   }
   // llama.cpp: rope.scaling.factor, else the older rope.scale_linear; 0 means none
-  const factor = opt('rope.scaling.factor', opt('rope.scale_linear', 0));
+  const scaleLinear = flt('rope.scale_linear', 0, 0);
+  const factor = flt('rope.scaling.factor', scaleLinear, 0);
   const rope_freq_scale = factor && rope_scaling_type !== 'none' ? 1 / factor : 1;
-  if (factor && scalingName === undefined && opt('rope.scale_linear', 0)) rope_scaling_type = 'linear';
+  if (factor && scalingName === undefined && scaleLinear) rope_scaling_type = 'linear';
 
-  const finetuned = num(get(key('rope.scaling.finetuned')));
+  const finetuned = md.bool(key('rope.scaling.finetuned'));
+  const n_expert = int('expert_count', 0, MAX_EXPERTS, 0);
+  const n_expert_used = int('expert_used_count', 0, MAX_EXPERTS, 0);
   // llama.cpp asserts these at load; a router choosing none or more than it has cannot run
-  if (opt('expert_count', 0) > 0 && !(opt('expert_used_count', 0) >= 1 && opt('expert_used_count', 0) <= opt('expert_count', 0))) {
-    throw new ModelError(`${key('expert_used_count')} = ${String(get(key('expert_used_count')))} must be 1..${key('expert_count')} = ${opt('expert_count', 0)}`, file, key('expert_used_count'));
+  if (n_expert > 0 && !(n_expert_used >= 1 && n_expert_used <= n_expert)) {
+    throw new ModelError(`${key('expert_used_count')} = ${n_expert_used} must be 1..${key('expert_count')} = ${n_expert}`, file, key('expert_used_count'));
   }
+  // an array is a per-layer pattern llama.cpp reads as such; we keep its default then
+  const swaPattern = get(key('attention.sliding_window_pattern'));
+  const n_swa_pattern = Array.isArray(swaPattern) || ArrayBuffer.isView(swaPattern) ? 0 : int('attention.sliding_window_pattern', 0, MAX_LAYERS, 0);
+  const yarnLogMul = flt('rope.scaling.yarn_log_multiplier', 0);
   return {
     arch,
-    n_vocab: opt('vocab_size', nVocabFallback),
+    n_vocab: nVocab,
     n_ctx_train,
     n_embd,
     n_layer,
-    n_ff: opt('feed_forward_length', 0),
+    n_ff: int('feed_forward_length', 0, MAX_COUNT, 0),
     n_head,
     n_head_kv,
     n_embd_head_k,
-    n_embd_head_v: opt('attention.value_length', n_embd / n_head),
-    n_rot: opt('rope.dimension_count', n_embd_head_k),
-    f_norm_rms_eps: opt('attention.layer_norm_rms_epsilon', 1e-5),
-    f_norm_eps: opt('attention.layer_norm_epsilon', 1e-5),
-    rope_freq_base: opt('rope.freq_base', 10000),
+    n_embd_head_v,
+    n_rot,
+    f_norm_rms_eps: flt('attention.layer_norm_rms_epsilon', 1e-5, 0),
+    f_norm_eps: flt('attention.layer_norm_epsilon', 1e-5, 0),
+    rope_freq_base: flt('rope.freq_base', 10000, 0),
     rope_scaling_type,
-    rope_freq_scale: scalingName === undefined && opt('rope.scale_linear', 0) ? 1 / opt('rope.scale_linear', 1) : rope_freq_scale,
-    n_ctx_orig_yarn: opt('rope.scaling.original_context_length', n_ctx_train),
+    rope_freq_scale: scalingName === undefined && scaleLinear ? 1 / scaleLinear : rope_freq_scale,
+    n_ctx_orig_yarn: int('rope.scaling.original_context_length', 0, MAX_COUNT, n_ctx_train),
     // llama.cpp's context default: ext_factor 1 for yarn, 0 otherwise
     yarn_ext_factor: rope_scaling_type === 'yarn' ? 1 : 0,
     // times rope.scaling.attn_factor, as llama.cpp folds it in for every architecture (phi3 longrope writes it)
-    yarn_attn_factor: yarnAttnFactor(rope_scaling_type, factor, opt('rope.scaling.yarn_log_multiplier', 0), opt('rope.scaling.yarn_attn_factor', 1)) * opt('rope.scaling.attn_factor', 1),
-    yarn_beta_fast: opt('rope.scaling.yarn_beta_fast', 32),
-    yarn_beta_slow: opt('rope.scaling.yarn_beta_slow', 1),
-    rope_yarn_log_mul: opt('rope.scaling.yarn_log_multiplier', 0),
-    f_attn_temp_scale: opt('attention.temperature_scale', 0),
-    n_expert: opt('expert_count', 0),
-    n_expert_used: opt('expert_used_count', 0),
-    n_ff_exp: opt('expert_feed_forward_length', 0),
-    n_ff_shexp: opt('expert_shared_feed_forward_length', 0),
-    n_layer_dense_lead: opt('leading_dense_block_count', 0),
-    n_moe_layer_step: opt('interleave_moe_layer_step', 0),
-    n_token_types: num(get('tokenizer.ggml.token_type_count')) ?? 2,
-    f_logit_scale: opt('logit_scale', 0),
-    f_residual_scale: opt('residual_scale', 0),
-    f_embedding_scale: opt('embedding_scale', 0),
-    f_attention_scale: opt('attention.scale', 0),
-    n_swa: opt('attention.sliding_window', 0),
-    n_swa_pattern: opt('attention.sliding_window_pattern', 0),
-    rope_freq_base_swa: opt('rope.freq_base_swa', 0),
-    f_attn_logit_softcapping: opt('attn_logit_softcapping', 0),
-    f_final_logit_softcapping: opt('final_logit_softcapping', 0),
-    rope_finetuned: finetuned === undefined ? undefined : finetuned !== 0,
-    use_par_res: opt('use_parallel_residual', 0) !== 0,
-    pooling_type: opt('pooling_type', 0),
-    causal_attn: opt('attention.causal', 1) !== 0,
+    yarn_attn_factor: yarnAttnFactor(rope_scaling_type, factor, yarnLogMul, flt('rope.scaling.yarn_attn_factor', 1)) * flt('rope.scaling.attn_factor', 1),
+    yarn_beta_fast: flt('rope.scaling.yarn_beta_fast', 32),
+    yarn_beta_slow: flt('rope.scaling.yarn_beta_slow', 1),
+    rope_yarn_log_mul: yarnLogMul,
+    f_attn_temp_scale: flt('attention.temperature_scale', 0),
+    n_expert,
+    n_expert_used,
+    n_ff_exp: int('expert_feed_forward_length', 0, MAX_COUNT, 0),
+    n_ff_shexp: int('expert_shared_feed_forward_length', 0, MAX_COUNT, 0),
+    n_layer_dense_lead: int('leading_dense_block_count', 0, n_layer, 0),
+    n_moe_layer_step: int('interleave_moe_layer_step', 0, n_layer, 0),
+    n_token_types: md.int('tokenizer.ggml.token_type_count', 0, MAX_WIDTH, 2),
+    f_logit_scale: flt('logit_scale', 0),
+    f_residual_scale: flt('residual_scale', 0),
+    f_embedding_scale: flt('embedding_scale', 0),
+    f_attention_scale: flt('attention.scale', 0),
+    n_swa: int('attention.sliding_window', 0, MAX_COUNT, 0),
+    n_swa_pattern,
+    rope_freq_base_swa: flt('rope.freq_base_swa', 0, 0),
+    f_attn_logit_softcapping: flt('attn_logit_softcapping', 0),
+    f_final_logit_softcapping: flt('final_logit_softcapping', 0),
+    rope_finetuned: finetuned,
+    use_par_res: md.bool(key('use_parallel_residual')) ?? false,
+    pooling_type: int('pooling_type', 0, 4, 0),
+    causal_attn: md.bool(key('attention.causal')) ?? true,
     n_head_kv_arr,
-    n_shortconv_l_cache: opt('shortconv.l_cache', 0),
-    ssm_d_conv: opt('ssm.conv_kernel', 0),
-    ssm_d_inner: opt('ssm.inner_size', 0),
-    ssm_d_state: opt('ssm.state_size', 0),
-    ssm_dt_rank: opt('ssm.time_step_rank', 0),
-    ssm_n_group: opt('ssm.group_count', 0),
-    full_attention_interval: opt('full_attention_interval', 0),
+    // the recurrent layers' sizes: bounded here, checked against each other by the architecture (arch/recurrent.ts, qwen3next.ts)
+    n_shortconv_l_cache: int('shortconv.l_cache', 0, MAX_WIDTH, 0),
+    ssm_d_conv: int('ssm.conv_kernel', 0, MAX_WIDTH, 0),
+    ssm_d_inner: int('ssm.inner_size', 0, MAX_WIDTH, 0),
+    ssm_d_state: int('ssm.state_size', 0, MAX_WIDTH, 0),
+    ssm_dt_rank: int('ssm.time_step_rank', 0, MAX_WIDTH, 0),
+    ssm_n_group: int('ssm.group_count', 0, MAX_WIDTH, 0),
+    full_attention_interval: int('full_attention_interval', 0, MAX_LAYERS, 0),
     ...(recurrentLayers ? { recurrent_layers: recurrentLayers.map((x) => x !== 0) } : {}),
     ...(ropeSections ? { rope_sections: ropeSections } : {}),
   };

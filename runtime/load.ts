@@ -8,6 +8,7 @@ import type { Kernels } from '../wasm/loader.js';
 import { WEIGHT_TYPES } from '../wasm/kernel-table.js';
 import { ModelError, ModelTooLargeError, UnsupportedError } from './errors.js';
 import type { Tensor } from './graph/graph.js';
+import type { HParams } from './hparams.js';
 
 /** What loading needs to know of each tensor in the file(s). */
 export interface TensorSource {
@@ -101,6 +102,53 @@ export function checkFits(file: string, weights: number, kvCache: number, scratc
   }
 }
 
+/** What a context's fit check needs of its model, measured when it was loaded. */
+export interface ModelFit {
+  /** The machine's memory (undefined in browsers, which do not say). */
+  machineBytes: number | undefined;
+  /** The most bytes one of the model's WebAssembly memories may hold. */
+  memoryBytes: number;
+  /** Weight bytes in each memory (index = memory). */
+  weightBytes: readonly number[];
+}
+
+/** The most bytes one malloc can take: emscripten's sbrk takes a signed 32-bit increment. */
+export const MAX_ALLOCATION = 2 ** 31 - 1 - ALIGN;
+
+const mib = (n: number) => `${(n / 1024 ** 2).toFixed(0)} MiB`;
+
+/**
+ * Throws ModelTooLargeError, before anything is allocated, when a context's
+ * KV cache (`kvBytes` per layer, in the layer's memory) does not fit: beside
+ * the weights in the machine's memory (checkFits), beside its memory's
+ * weights in one WebAssembly memory, or one layer's K or V in one allocation.
+ * Every size is a double computed from bounded hparams, so nothing wraps.
+ */
+export function checkContextFits(
+  file: string, fit: ModelFit, nLayer: number, layerMemory: (il: number) => number,
+  kvBytesPerLayer: number, largestTensor: number, scratch: number, what: string,
+): void {
+  const weights = fit.weightBytes.reduce((a, b) => a + b, 0);
+  checkFits(file, weights, kvBytesPerLayer * nLayer, scratch, fit.machineBytes);
+  const perMemory = fit.weightBytes.map(() => 0);
+  for (let il = 0; il < nLayer; il++) perMemory[layerMemory(il)] = (perMemory[layerMemory(il)] ?? 0) + kvBytesPerLayer;
+  const reserve = Math.min(scratch + MARGIN, fit.memoryBytes / 4);
+  perMemory.forEach((kv, m) => {
+    const need = (fit.weightBytes[m] ?? 0) + kv + reserve;
+    if (need > fit.memoryBytes) {
+      throw new ModelTooLargeError(
+        `${what} needs a KV cache of ${mib(kv)} in WebAssembly memory ${m}, which holds ${mib(fit.weightBytes[m] ?? 0)} of weights ` +
+          `and ${mib(reserve)} of scratch: ${mib(need)}, more than one memory's ${mib(fit.memoryBytes)}; try a smaller context (-c)`,
+        file, need, fit.memoryBytes);
+    }
+  });
+  if (largestTensor > MAX_ALLOCATION) {
+    throw new ModelTooLargeError(
+      `${what} needs ${mib(largestTensor)} for one layer's K or V cache, more than one allocation holds (${mib(MAX_ALLOCATION)}); try a smaller context (-c)`,
+      file, largestTensor, MAX_ALLOCATION);
+  }
+}
+
 /** The machine's physical memory in Node; undefined elsewhere. */
 export async function machineMemory(): Promise<number | undefined> {
   const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
@@ -108,6 +156,13 @@ export async function machineMemory(): Promise<number | undefined> {
   const osModule = 'node:os';
   const os = (await import(/* @vite-ignore */ osModule)) as typeof import('node:os');
   return os.totalmem();
+}
+
+/** Scratch a graph needs beyond weights and KV cache, roughly (activations of one 512-token batch). */
+export function scratchEstimate(hp: HParams, nCtx: number): number {
+  const batch = 512;
+  const widest = Math.max(hp.n_embd, hp.n_ff, hp.n_vocab / 8) * 4;
+  return batch * widest * 8 + hp.n_head * nCtx * 4 * 8;
 }
 
 const CHUNK = 16 * 1024 * 1024;

@@ -5,18 +5,24 @@ import { loadKernels, type Kernels } from '../wasm/loader.js';
 import { architectureOf, supportedArchitectures } from './arch/index.js';
 import { checkFileTensors, type RecurrentLayout } from './arch/declare.js';
 import type { BuildGraph } from './arch/context.js';
-import { Context, type ContextOptions } from './context.js';
+import { Context, type ContextOptions, type KvCacheType } from './context.js';
 import { ModelError, ModelTooLargeError } from './errors.js';
 import { Embedder, type EmbedOptions, type EmbedderOptions } from './embed.js';
 import type { Tensor } from './graph/graph.js';
 import { readHParams, type HParams } from './hparams.js';
 import {
-  MARGIN, WASM_MEMORY_LIMIT, checkFits, checkWeightTypes, loadWeights, machineMemory, readSourcesHeader, weightBytes,
+  MARGIN, WASM_MEMORY_LIMIT, checkFits, scratchEstimate, type ModelFit, checkWeightTypes, loadWeights, machineMemory, readSourcesHeader, weightBytes,
   type LoadProgress, type TensorByteSource, type TensorSource,
 } from './load.js';
+import { intOption, MAX_INT32 } from './options.js';
+import { printable } from './terminal/printable.js';
 import { planShards, type ShardPlan } from './shards.js';
 import { repackWeights } from './repack.js';
+import { LoraAdapters, type LoraAdapterOptions } from './lora.js';
+import { loraFingerprint, modelFingerprint } from './state.js';
 import { Tokenizer, type TokenizeOptions } from './tokenizer/index.js';
+import { looksLikeModelName } from './hub/names.js';
+import type { PullProgress } from './hub/index.js';
 
 export interface LoadModelOptions {
   /** Called as tensor bytes arrive. */
@@ -43,19 +49,27 @@ export interface LoadModelOptions {
    * values spread small models (tests prove the split changes no bits).
    */
   memoryBytes?: number;
+  /**
+   * LoRA adapters applied beside the weights (runtime/lora.ts), as llama.cpp's
+   * --lora FILE / --lora-scaled FILE SCALE. Default none.
+   */
+  lora?: readonly LoraAdapterOptions[];
+  /** The K cache type contexts will use, for the fit check (ContextOptions.cacheTypeK). Default 'f16'. */
+  cacheTypeK?: KvCacheType;
+  /**
+   * Download progress when the source is a model name (hf:user/repo:QUANT,
+   * hf:user/repo/file.gguf, user/repo:QUANT, an https URL): the files are
+   * fetched into the cache first (runtime/hub). Default: none.
+   */
+  onDownload?: (p: PullProgress) => void;
 }
 
 const alignUp = (n: number) => Math.ceil(n / 64) * 64;
 
-/** Scratch a graph needs beyond weights and KV cache, roughly (activations of one 512-token batch). */
-function scratchEstimate(hp: HParams, nCtx: number): number {
-  const batch = 512;
-  const widest = Math.max(hp.n_embd, hp.n_ff, hp.n_vocab / 8) * 4;
-  return batch * widest * 8 + hp.n_head * nCtx * 4 * 8;
-}
-
 export class Model {
-  private disposed = false;
+  private isDisposed = false;
+  /** Contexts not yet disposed: disposing the model ends them (their threads and KV caches) too. */
+  private readonly contexts = new Set<Context>();
   private embedder?: Embedder;
 
   /** The kernels on the first memory (the only one unless the model is spread over several). */
@@ -72,6 +86,10 @@ export class Model {
     private readonly weights: Map<string, Tensor>,
     private readonly regions: { mem: number; ptr: number }[],
     private readonly shards: ShardPlan,
+    /** What a new context's KV cache is counted against (runtime/load.ts checkContextFits). */
+    readonly fit: ModelFit,
+    /** Identifies the model in saved sequence states (runtime/state.ts). */
+    readonly fingerprint: string,
     /** The recurrent layers' state (hybrid architectures: lfm2...); absent: every layer attends. */
     readonly recurrent?: RecurrentLayout,
   ) {
@@ -80,6 +98,13 @@ export class Model {
 
   /** From a path (Node; split models are found by name), or byte sources: one file or every shard. */
   static async load(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
+    intOption('contextSize', options.contextSize, 1, MAX_INT32);
+    if (typeof source === 'string' && looksLikeModelName(source)) {
+      // Node only: fetched into the cache (or found there), then loaded from the path
+      const hubModule = './hub/index.js';
+      const hub = (await import(/* @vite-ignore */ hubModule)) as typeof import('./hub/index.js');
+      source = await hub.resolveModel(source, { signal: options.signal, onProgress: options.onDownload, onNotice: options.onWarning });
+    }
     const byteSources = typeof source === 'string' ? undefined : Array.isArray(source) ? source : [source as TensorByteSource];
     const gguf = byteSources ? await readSourcesHeader(byteSources) : await readGGUF(source as string);
     const path = typeof source === 'string' ? source : gguf.file;
@@ -90,10 +115,10 @@ export class Model {
     const declared = architectureOf(arch);
     const build = options.buildGraph ?? declared?.build;
     if (!build) {
-      throw new ModelError(`architecture "${String(arch)}" is not supported (supported: ${supportedArchitectures().join(', ')})`, path, 'general.architecture');
+      throw new ModelError(`architecture ${printable(JSON.stringify(String(arch)))} is not supported (supported: ${supportedArchitectures().join(', ')})`, path, 'general.architecture');
     }
     const tokenizer = Tokenizer.fromMetadata(get, { warn });
-    const hparams = readHParams(get, path, tokenizer.vocabSize);
+    const hparams = readHParams(get, path, tokenizer.vocabSize, warn);
     // the recurrent layers' state sizes check their ssm.* / shortconv.* keys: name the file when they are wrong
     let recurrent: RecurrentLayout | undefined;
     try {
@@ -109,9 +134,10 @@ export class Model {
     }));
     const nCtx = options.contextSize ?? Math.min(4096, hparams.n_ctx_train);
     checkWeightTypes(path, sources);
-    const kvBytes = Context.kvBytes(hparams, nCtx, recurrent);
+    const kvBytes = Context.kvBytes(hparams, nCtx, { cacheTypeK: options.cacheTypeK, recurrent });
     const scratch = scratchEstimate(hparams, nCtx);
-    checkFits(path, weightBytes(sources), kvBytes, scratch, await machineMemory());
+    const machineBytes = await machineMemory();
+    checkFits(path, weightBytes(sources), kvBytes, scratch, machineBytes);
     const memoryBytes = options.memoryBytes ?? WASM_MEMORY_LIMIT;
     if (!(memoryBytes > 0 && memoryBytes <= WASM_MEMORY_LIMIT)) throw new RangeError(`memoryBytes must be in (0, ${WASM_MEMORY_LIMIT}], got ${options.memoryBytes}`);
     let shards: ShardPlan;
@@ -121,7 +147,8 @@ export class Model {
         reserveBytes: Math.min(scratch + MARGIN, memoryBytes / 4), memoryBytes,
       });
     } catch (e) {
-      throw new ModelTooLargeError(`${(e as Error).message}; try a smaller context (-c)`, path, memoryBytes, memoryBytes);
+      const { neededBytes, limitBytes } = e as { neededBytes?: number; limitBytes?: number };
+      throw new ModelTooLargeError(`${(e as Error).message}; try a smaller context (-c)`, path, neededBytes ?? memoryBytes, limitBytes ?? memoryBytes);
     }
     const first = await loadKernels();
     const memories = [first];
@@ -129,8 +156,23 @@ export class Model {
     const byName = byteSources && new Map(byteSources.map((s) => [s.name, s]));
     const memoryOf = (name: string) => shards.memoryOf.get(name) ?? 0;
     const { weights: loaded, regions } = await loadWeights(memories, sources, memoryOf, options.onProgress, options.signal, byName);
+    // before repacking: a saved state names the model, not how its weights sit in memory
+    const fingerprint = modelFingerprint(gguf, memories, loaded);
     const weights = options.repack === false ? loaded : repackWeights(memories, loaded);
-    return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards, recurrent);
+    const perMemory = new Array<number>(shards.count).fill(0);
+    for (const t of sources) perMemory[memoryOf(t.name)] += alignUp(t.bytes);
+    const fit: ModelFit = { machineBytes, memoryBytes, weightBytes: perMemory };
+    if (!options.lora?.length) return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards, fit, fingerprint, recurrent);
+    let lora: LoraAdapters;
+    try {
+      lora = await LoraAdapters.load(options.lora, { path, arch: String(arch), memories, weight: (n) => weights.get(n) });
+    } catch (e) {
+      for (const { mem, ptr } of regions) memories[mem]!.free(ptr);
+      throw e;
+    }
+    // adapters change what the cells hold: they are part of the identity
+    const withLora = loraFingerprint(fingerprint, options.lora);
+    return new Model(path, gguf, memories, hparams, tokenizer, lora.wrap(build), weights, [...regions, ...lora.regions], shards, fit, withLora, recurrent);
   }
 
   /** The memory holding layer il's weights, where its KV cache goes too. */
@@ -139,20 +181,39 @@ export class Model {
   }
 
   weight(name: string): Tensor | undefined {
+    this.check();
     return this.weights.get(name);
   }
 
   tokenize(text: string, options: TokenizeOptions = {}): number[] {
+    this.check();
     return this.tokenizer.tokenize(text, options);
   }
 
   detokenize(ids: ArrayLike<number>, options: { special?: boolean } = {}): string {
+    this.check();
     return this.tokenizer.detokenize(ids, options);
   }
 
+  /** True once dispose() has run: every later call, and every call on its contexts, is a RangeError. */
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
+
+  private check(): void {
+    if (this.isDisposed) throw new RangeError('the model is disposed');
+  }
+
   createContext(options: ContextOptions = {}): Context {
-    if (this.disposed) throw new RangeError('the model is disposed');
-    return new Context(this, options);
+    this.check();
+    const c = new Context(this, options);
+    this.contexts.add(c);
+    return c;
+  }
+
+  /** @internal A context calls this when it is disposed. */
+  forget(c: Context): void {
+    this.contexts.delete(c);
   }
 
   /**
@@ -172,7 +233,7 @@ export class Model {
   }
 
   private embedderFor(o: EmbedderOptions): Embedder {
-    if (this.disposed) throw new RangeError('the model is disposed');
+    this.check();
     const e = this.embedder;
     if (e && (o.threads === undefined || o.threads === e.threads) && (o.batchSize === undefined || o.batchSize === e.batchSize)) return e;
     e?.dispose();
@@ -182,8 +243,9 @@ export class Model {
   }
 
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (this.isDisposed) return;
+    this.isDisposed = true;
+    for (const c of [...this.contexts]) c.dispose();
     this.embedder?.dispose();
     for (const { mem, ptr } of this.regions) this.memories[mem]!.free(ptr);
   }

@@ -1,8 +1,10 @@
 // A sequence: one stream of tokens in a context's KV cache, as llama.cpp's
 // seq_id and node-llama-cpp's LlamaContextSequence. A context holds several;
 // each has its own cells (its block of the cache, see LayerCache) and its own
-// token list, so sequences never see each other and run alternately on one
-// context's threads and plans.
+// token list, so sequences never see each other. They share the context's
+// threads and plans: one at a time (append, evaluate), or several in one
+// graph run (context.evaluateBatch, runtime/batch.ts), where the weights are
+// read once for all of them.
 //
 // The sequence remembers which token ids its cells hold, so evaluating a
 // whole token list reuses the longest prefix already there: a chat that
@@ -10,20 +12,22 @@
 // system prompt with the last one, evaluates only what differs.
 //
 // Recurrent layers (Mamba-2, gated delta net, short convolutions) keep their
-// state per sequence the same way: a [state, n_seq] tensor whose running
-// block the graph picks with the 'seq' dynamic value. Unlike KV cells, such a
-// state holds no positions and cannot be cut back to an earlier token:
-// llama.cpp refuses to remove a recurrent sequence's tail (its seq_rm fails
-// unless the context was created with n_rs_seq snapshots for speculative
-// decoding, 0 by default), and node-llama-cpp and llama-server then restore a
-// checkpoint of the whole state taken earlier, or evaluate the sequence again
-// from the start. Here, with a recurrent state, the sequence keeps one
-// checkpoint: the state at the end of its last append of several tokens (a
-// prompt; generation appends one token at a time). A prefix is reused when it
-// is everything the sequence holds, else up to the checkpoint when the
-// checkpoint lies within it, else not at all; truncate(n) goes back to the
-// checkpoint (or the start) and evaluates up to n again.
+// state per sequence the same way: a [state, n_seq] tensor whose block each
+// batch row picks by its sequence slot (the kv rows input). Unlike KV cells,
+// such a state holds no positions and cannot be cut back to an earlier
+// token: llama.cpp refuses to remove a recurrent sequence's tail (its seq_rm
+// fails unless the context was created with n_rs_seq snapshots for
+// speculative decoding, 0 by default), and node-llama-cpp and llama-server
+// then restore a checkpoint of the whole state taken earlier, or evaluate the
+// sequence again from the start. Here, with a recurrent state, the sequence
+// keeps one checkpoint: the state at the end of its last append of several
+// tokens (a prompt; generation appends one token at a time). A prefix is
+// reused when it is everything the sequence holds, else up to the checkpoint
+// when the checkpoint lies within it, else not at all; truncate(n) goes back
+// to the checkpoint (or the start) and evaluates up to n again.
+import { type BatchPart } from './batch.js';
 import { generateTokens, type GenerateOptions } from './generate.js';
+import { decodeState, encodeState, readStateFile, writeStateFile, type StateIdentity } from './state.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
 export interface EvaluateOptions {
@@ -48,16 +52,18 @@ export interface SequenceHost {
   /** Whether the model has recurrent layers, whose state cannot be cut back. */
   readonly recurrent: boolean;
   readonly tokenizer: Tokenizer;
-  /**
-   * Runs one batch of at most batchSize tokens at positions firstPos.. for
-   * the sequence in `slot`; returns a view of the last nOutputs rows of logits.
-   */
-  runBatch(slot: number, tokens: ArrayLike<number>, firstPos: number, nOutputs: number): Float32Array;
-  /** A copy of the recurrent state of the sequence in `slot` (recurrent models). */
-  saveState(slot: number): unknown;
-  /** Puts back a state saveState copied from the same slot. */
-  restoreState(slot: number, state: unknown): void;
+  /** Evaluates parts of one or several sequences (runtime/batch.ts evaluateParts); each part's logits. */
+  evaluate(parts: readonly BatchPart[]): Float32Array[];
   release(slot: number): void;
+  /** What a saved state must match to load here (model, context size, cache shape). */
+  stateIdentity(): StateIdentity;
+  /** The slot's first n KV cells, or writes them (runtime/state.ts's order). */
+  readCells(slot: number, n: number): Uint8Array;
+  writeCells(slot: number, n: number, cells: Uint8Array): void;
+  /** A copy of the recurrent state of the sequence in `slot` (recurrent models; empty otherwise). */
+  readRecurrent(slot: number): Uint8Array;
+  /** Puts back a copy readRecurrent made of the same slot's state. */
+  writeRecurrent(slot: number, state: Uint8Array): void;
 }
 
 export class Sequence {
@@ -65,7 +71,7 @@ export class Sequence {
   private held: number[] = [];
   private disposed = false;
   /** Recurrent models: the state after the first `pos` held tokens. */
-  private checkpoint: { pos: number; state: unknown } | undefined;
+  private checkpoint: { pos: number; state: Uint8Array } | undefined;
 
   /** @internal contexts create sequences: context.createSequence(). */
   constructor(private readonly host: SequenceHost, readonly slot: number) {}
@@ -120,7 +126,7 @@ export class Sequence {
     if (this.host.recurrent && keep < this.held.length) {
       const cp = this.checkpoint;
       if (cp && cp.pos > 0 && cp.pos <= keep) {
-        this.host.restoreState(this.slot, cp.state);
+        this.host.writeRecurrent(this.slot, cp.state);
         this.held.length = cp.pos;
         return cp.pos;
       }
@@ -136,10 +142,19 @@ export class Sequence {
    * ([n_tokens * n_vocab]) with allLogits.
    */
   append(tokens: ArrayLike<number>, options: EvaluateOptions = {}): Float32Array {
+    return this.host.evaluate([this.part(tokens, options)])[0]!;
+  }
+
+  /**
+   * @internal This sequence's part of a batch step (context.evaluateBatch):
+   * checks that `tokens` can follow what the sequence holds; the cells are
+   * recorded as each graph run evaluates them.
+   */
+  part(tokens: ArrayLike<number>, options: EvaluateOptions = {}): BatchPart {
     this.check();
     const n = tokens.length;
     if (n === 0) throw new RangeError('evaluate: no tokens');
-    const { contextSize, batchSize, nVocab } = this.host;
+    const { contextSize, nVocab } = this.host;
     if (this.held.length + n > contextSize) {
       throw new RangeError(`evaluate: ${n} tokens after ${this.held.length} exceed the context size ${contextSize}`);
     }
@@ -147,24 +162,24 @@ export class Sequence {
       const id = tokens[i]!;
       if (!Number.isInteger(id) || id < 0 || id >= nVocab) throw new RangeError(`evaluate: token id ${id} (at ${i}) is outside the vocabulary (0..${nVocab - 1})`);
     }
-    const out = new Float32Array(options.allLogits ? n * nVocab : nVocab);
-    for (let i0 = 0; i0 < n; i0 += batchSize) {
-      const nb = Math.min(batchSize, n - i0);
-      const last = i0 + nb === n;
-      const nOut = options.allLogits ? nb : last ? 1 : 0;
-      const batch = Array.prototype.slice.call(tokens, i0, i0 + nb) as number[];
-      const logits = this.host.runBatch(this.slot, batch, this.held.length, Math.max(nOut, 1));
-      for (const id of batch) this.held.push(id);
-      if (nOut > 0) out.set(logits, options.allLogits ? i0 * nVocab : 0);
-    }
-    if (this.host.recurrent && n > 1) this.checkpoint = { pos: this.held.length, state: this.host.saveState(this.slot) };
-    return out;
+    const held = this.held;
+    const end = held.length + n;
+    return {
+      slot: this.slot, tokens, firstPos: held.length, allLogits: options.allLogits ?? false,
+      evaluated: (ids) => {
+        for (const id of ids) held.push(id);
+        // the state after a prompt (the part's last run): what prefix reuse and truncate go back to
+        if (this.host.recurrent && n > 1 && held === this.held && held.length === end) {
+          this.checkpoint = { pos: end, state: this.host.readRecurrent(this.slot) };
+        }
+      },
+    };
   }
 
   /**
    * Keeps the first n tokens' cells and forgets the rest. With recurrent
    * layers, whose state cannot be cut back, the first n tokens are evaluated
-   * again from the start (n > 0).
+   * again from the checkpoint or the start (n > 0).
    */
   truncate(n: number): void {
     this.check();
@@ -178,7 +193,7 @@ export class Sequence {
       }
       const kept = this.held.slice(0, n);
       const from = cp && cp.pos <= n ? cp.pos : 0;
-      if (from > 0) this.host.restoreState(this.slot, cp!.state);
+      if (from > 0) this.host.writeRecurrent(this.slot, cp!.state);
       this.held.length = from;
       if (from < n) this.append(kept.slice(from));
       return;
@@ -198,6 +213,40 @@ export class Sequence {
   generate(prompt: string | readonly number[], options: GenerateOptions = {}): AsyncGenerator<string, void, undefined> {
     this.check();
     return generateTokens(this, this.host.tokenizer, prompt, options);
+  }
+
+  /**
+   * The sequence's tokens and KV cells (and recurrent state) as bytes (runtime/state.ts): restoring
+   * them in another process, on the same model and context size, continues
+   * with the bits of never having stopped.
+   */
+  stateBytes(): Uint8Array {
+    this.check();
+    return encodeState(this.host.stateIdentity(), this.held, this.host.readCells(this.slot, this.held.length), this.host.readRecurrent(this.slot));
+  }
+
+  /** Replaces what the sequence holds with a saved state; a StateError when it was saved for another model or context size. */
+  restoreState(bytes: Uint8Array, file?: string): void {
+    this.check();
+    const { tokens, cells, recurrent } = decodeState(bytes, this.host.stateIdentity(), file);
+    for (const id of tokens) {
+      if (id < 0 || id >= this.host.nVocab) throw new RangeError(`restoreState: token id ${id} is outside the vocabulary`);
+    }
+    this.host.writeCells(this.slot, tokens.length, cells);
+    this.host.writeRecurrent(this.slot, recurrent);
+    this.held = [...tokens];
+    // the checkpoint was of what the sequence held before
+    this.checkpoint = undefined;
+  }
+
+  /** Writes stateBytes() to a file (Node), atomically: a temporary file renamed into place. */
+  async saveState(file: string): Promise<void> {
+    await writeStateFile(file, this.stateBytes());
+  }
+
+  /** Reads a file written by saveState (Node); see restoreState. */
+  async loadState(file: string): Promise<void> {
+    this.restoreState(await readStateFile(file), file);
   }
 
   /** Gives the sequence's cells back to its context. */

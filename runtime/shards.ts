@@ -67,7 +67,10 @@ export function planShards(tensors: readonly ShardTensor[], o: ShardOptions): Sh
   let mem = 0;
   for (const g of groups) {
     if (g.bytes > room) {
-      throw new RangeError(`${g.label} needs ${mib(g.bytes)}, more than one WebAssembly memory of ${mib(o.memoryBytes)} holds beside its ${mib(o.reserveBytes)} reserve`);
+      throw Object.assign(
+        new RangeError(`${g.label} needs ${mib(g.bytes)}, more than one WebAssembly memory of ${mib(o.memoryBytes)} holds beside its ${mib(o.reserveBytes)} reserve`),
+        { neededBytes: g.bytes + o.reserveBytes, limitBytes: o.memoryBytes },
+      );
     }
     if (plan.bytes[mem]! + g.bytes > o.memoryBytes && plan.bytes[mem]! > o.reserveBytes) {
       mem++;

@@ -13,8 +13,9 @@ import { LLAMA_SHAPES } from '../formats/synthetic/llama.js';
 import { quantMix } from '../formats/synthetic/mix.js';
 import {
   benchParams, formatResults, modelDesc, parseIntList, sizeClassFromParams, testInstances, testName,
-  type BenchResult, type BuildInfo,
+  TestRunner, type BenchResult, type BuildInfo,
 } from '../runtime/bench/index.js';
+import { loadModel } from '../runtime/index.js';
 import { REPO_ROOT } from './helpers/shared.js';
 
 const CLI = join(REPO_ROOT, 'dist', 'runtime', 'cli.js');
@@ -26,7 +27,7 @@ const BUILD: BuildInfo = { build_commit: 'run-gguf 0.1.0', build_number: 0, cpu_
 // pp512 in 1.0 s and 0.8 s: 512 and 640 t/s, mean 576, sample sd sqrt(2 * 64^2) = 90.5097
 const PP: BenchResult = {
   model_filename: '/m/tiny "q".gguf', model_type: 'llama 1B Q4_K - Medium', model_size: 667078656, model_n_params: 1100048384,
-  n_batch: 2048, n_ubatch: 512, n_threads: 2, n_prompt: 512, n_gen: 0, test_time: '2026-11-26T12:00:00Z',
+  n_batch: 2048, n_ubatch: 512, n_threads: 2, n_prompt: 512, n_gen: 0, n_depth: 0, test_time: '2026-11-26T12:00:00Z',
   samples_ns: [1_000_000_000, 800_000_000],
 };
 // tg128 in 4 s: 32 t/s; one sample, so sd 0
@@ -115,6 +116,10 @@ test('llama-bench lists, test order, -p 0 / -n 0 skip', () => {
   assert.equal(names({ nPrompt: [512, 64], nGen: [128], nThreads: [1, 2] }), ['pp512/t1', 'pp64/t1', 'tg128/t1', 'pp512/t2', 'pp64/t2', 'tg128/t2']);
   assert.equal(names({ nPrompt: [0], nGen: [16], nThreads: [1] }), ['tg16/t1']);
   assert.equal(names({ nPrompt: [8], nGen: [0], nThreads: [1] }), ['pp8/t1']);
+  // llama-bench -d: depth loops inside threads, outside the tests; named "pp8 @ d16"
+  assert.equal(names({ nPrompt: [8], nGen: [4], nDepth: [0, 16], nThreads: [1] }), ['pp8/t1', 'tg4/t1', 'pp8 @ d16/t1', 'tg4 @ d16/t1']);
+  const par = testInstances(benchParams({ nPrompt: [8], nGen: [4], nThreads: [1], nParallel: [1, 4] })).map((t) => `${testName(t)}x${t.nParallel}`);
+  assert.equal(par, ['pp8x1', 'pp8x4', 'tg4x1', 'tg4x4']);
 });
 
 test('llama-quantize mixes: Q4_K_M upgrades, tied output, fallbacks for 896-wide rows', () => {
@@ -213,6 +218,46 @@ test('run-gguf bench -o json: llama-bench fields; -p 0 skips pp', () => {
   assert.is((row.samples_ns as number[]).length, 2);
   assert.ok((row.avg_ts as number) > 0);
   assert.match(String(row.model_filename), /test-tiny-Q4_0\.gguf$/);
+});
+
+test('run-gguf bench -d: the cache holds the depth before the timed part', async () => {
+  const r = bench('--synthetic', 'test-tiny:Q4_0', '-p', '8', '-n', '0', '-d', '16', '-r', '1', '-t', '1', '-o', 'json');
+  assert.is(r.code, 0, r.stderr);
+  const rows = JSON.parse(r.stdout) as Record<string, unknown>[];
+  assert.is(rows.length, 1);
+  assert.is(rows[0]!.n_depth, 16);
+  assert.is(rows[0]!.n_prompt, 8);
+  // the runner itself: after one timed run the cache holds depth + prompt (+ generated) tokens
+  const m = await ensureSyntheticModel(parseSyntheticSpec('test-tiny:Q4_0'), { dir: join(tmp, 'xdg', 'run-gguf', 'synthetic') });
+  assert.not.ok(m.written); // the file the CLI just used
+  const model = await loadModel(m.path, { contextSize: 64 });
+  try {
+    for (const [nPrompt, nGen, nParallel] of [[8, 0, 1], [0, 3, 1], [0, 3, 2]] as const) {
+      const runner = new TestRunner(model, { nPrompt, nGen, nDepth: 16, nThreads: 1, nParallel, nBatch: 2048, nUBatch: 512 }, 1);
+      runner.run();
+      assert.is(runner.position, 16 + nPrompt + nGen);
+      runner.dispose();
+    }
+  } finally {
+    model.dispose();
+  }
+});
+
+test('--parallel: n_parallel sequences evaluated together; t/s counts the tokens of all', () => {
+  const r = bench('--synthetic', 'test-tiny:Q4_0', '-p', '8', '-n', '4', '-r', '1', '-t', '1', '-np', '1,3', '-o', 'json');
+  assert.is(r.code, 0, r.stderr);
+  const rows = JSON.parse(r.stdout) as Record<string, unknown>[];
+  assert.equal(rows.map((x) => [x.n_prompt, x.n_gen, x.n_parallel]), [[8, 0, undefined], [8, 0, 3], [0, 4, undefined], [0, 4, 3]]);
+  for (const x of rows) {
+    const tokens = ((x.n_prompt as number) + (x.n_gen as number)) * ((x.n_parallel as number | undefined) ?? 1);
+    const ns = (x.samples_ns as number[])[0]!;
+    assert.ok(Math.abs((x.samples_ts as number[])[0]! - (1e9 * tokens) / ns) < 1e-3 * (1e9 * tokens) / ns, 'samples_ts: tokens of every sequence per second');
+  }
+  const md = bench('--synthetic', 'test-tiny:Q4_0', '-p', '0', '-n', '2', '-r', '1', '-t', '1', '--parallel', '2');
+  assert.is(md.code, 0, md.stderr);
+  assert.match(md.stdout, /\| threads \| n_parallel \| +test \|/);
+  assert.match(md.stdout, /\| +1 \| +2 \| +tg2 \|/);
+  assert.match(bench('--synthetic', 'test-tiny:Q4_0', '-np', '0').stderr, /--parallel/);
 });
 
 test('run-gguf bench: usage errors', () => {

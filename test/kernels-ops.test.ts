@@ -7,6 +7,8 @@ import * as assert from 'uvu/assert';
 import { loadKernels, type Kernels, type Ptr } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from './helpers/rng.js';
 import * as ref from './reference/ops.js';
+import { GGMLType } from '../formats/ggml-types.js';
+import { quantizeRow } from '../formats/quant/index.js';
 
 type Fn = (...args: number[]) => number;
 
@@ -296,8 +298,9 @@ test('kv_store_f16: rows to cache cells at their positions, RNE like ggml', () =
   src.set([65504, 65519.99, 65520, -1e9, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 2 ** -20, 3 * 2 ** -25, 1e-40, -0, 2 ** -14 - 2 ** -26, 2 ** -24 * 0.5]);
   const pos = new Int32Array([7, 2, 5]);
   const ps = put(src), ppos = put(pos), pc = alloc(2 * nHeadKv * nCtx * headDim);
+  const pkv = put(new Int32Array(2 * nTokens).map((_, i) => (i % 2 ? nCtx : 0))); // all in sequence 0
   const bytes = 2 * nHeadKv * nCtx * headDim;
-  const got = runSplits('kv_store', pc, bytes, (ith, nth) => fn('kv_store_f16')(ps, pc, ppos, nTokens, nHeadKv, headDim, nHeadKv * headDim, nCtx, ith, nth));
+  const got = runSplits('kv_store', pc, bytes, (ith, nth) => fn('kv_store_f16')(ps, pc, ppos, pkv, nTokens, nHeadKv, headDim, nHeadKv * headDim, nCtx, ith, nth));
   const want = new Uint16Array(nHeadKv * nCtx * headDim).fill(0xffff);
   ref.kvStore(src, want, pos, nTokens, nHeadKv, headDim, nCtx);
   assert.equal(Array.from(new Uint16Array(got.buffer, got.byteOffset, got.byteLength / 2)), Array.from(want));
@@ -321,12 +324,14 @@ function attnInputs(c: AttnCase, seed: number) {
 function runAttention(c: AttnCase, q: Float32Array, k: Uint16Array, v: Uint16Array, pos: Int32Array): Float32Array {
   const n = c.nTokens * c.nHead * c.headDim;
   const pq = put(q), pk = put(k), pv = put(v), ppos = c.causal ? put(pos) : 0, po = alloc(4 * n);
-  const wsize = fn('attention_f16kv_wsize')(c.nHead, c.nHeadKv, c.headDim, c.nKv);
+  // every row in sequence 0 (the caches hold one), nKv cells in use
+  const pkv = put(new Int32Array(2 * c.nTokens).map((_, i) => (i % 2 ? c.nKv : 0)));
+  const wsize = fn('attention_f16kv_wsize')(c.nHead, c.nHeadKv, c.headDim, c.nCtx);
   const pw = alloc(3 * wsize);
   const psk = c.sinks ? put(c.sinks) : 0;
   return asF32(runSplits(`attention ${JSON.stringify({ ...c, sinks: undefined })}`, po, 4 * n, (ith, nth) =>
-    fn('attention_f16kv')(pq, pk, pv, po, ppos, c.nTokens, c.nHead, c.nHeadKv, c.headDim, c.nHead * c.headDim,
-      c.nKv, c.nCtx, c.kqScale, c.softcap, c.nSwa, psk, pw, ith, nth)));
+    fn('attention_f16kv')(pq, pk, pv, po, ppos, pkv, c.nTokens, c.nHead, c.nHeadKv, c.headDim, c.nHead * c.headDim,
+      c.nCtx, c.kqScale, c.softcap, c.nSwa, psk, pw, ith, nth)));
 }
 
 function meanAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -410,6 +415,110 @@ test('attention_f16kv with sinks (gpt-oss): each head\'s sink joins its softmax;
 
 // ---------------------------------------------------------------------------
 // element-wise and get_rows
+
+test('kv_store_q8_0: each (token, kv head) row as ggml\'s reference q8_0 blocks at its cell', () => {
+  const nTokens = 3, nHeadKv = 2, headDim = 64, nCtx = 6, rowBytes = (headDim / 32) * 34;
+  const src = gaussian(mulberry32(8), nTokens * nHeadKv * headDim, 3);
+  src.fill(0, 0, 32); // an all-zero block: d = 0
+  const pos = new Int32Array([4, 0, 2]);
+  const pkv = put(new Int32Array(2 * nTokens).map((_, i) => (i % 2 ? nCtx : 0)));
+  const ps = put(src), ppos = put(pos), bytes = nHeadKv * nCtx * rowBytes, pc = alloc(bytes);
+  const got = runSplits('kv_store_q8_0', pc, bytes, (ith, nth) => fn('kv_store_q8_0')(ps, pc, ppos, pkv, nTokens, nHeadKv, headDim, nHeadKv * headDim, nCtx, ith, nth));
+  for (let t = 0; t < nTokens; t++)
+    for (let g = 0; g < nHeadKv; g++) {
+      const want = quantizeRow(GGMLType.Q8_0, src.subarray((t * nHeadKv + g) * headDim, (t * nHeadKv + g + 1) * headDim));
+      const cell = (g * nCtx + pos[t]!) * rowBytes;
+      assert.equal(Array.from(got.subarray(cell, cell + rowBytes)), Array.from(want), `token ${t} head ${g}`);
+    }
+});
+
+test('attention_q8k_f16v: q8_0 K (q rows to q8_0), f16 V: the q8_0 reference, not the f16-K one', () => {
+  const base = { softcap: 0, nSwa: 0, causal: true };
+  const cases: AttnCase[] = [
+    { ...base, nTokens: 1, nHead: 8, nHeadKv: 2, headDim: 64, nKv: 200, nCtx: 224, kqScale: 1 / 8, pos0: 199 },
+    { ...base, nTokens: 11, nHead: 4, nHeadKv: 4, headDim: 128, nKv: 40, nCtx: 48, kqScale: 128 ** -0.5, pos0: 29 },
+    { ...base, nTokens: 5, nHead: 6, nHeadKv: 2, headDim: 32, nKv: 60, nCtx: 64, kqScale: 0.3, pos0: 55, nSwa: 9, softcap: 4 },
+  ];
+  let seed = 300;
+  for (const c of cases) {
+    const { q, k, v, pos } = attnInputs(c, seed++);
+    // the q8_0 cache of the same K values
+    const rowBytes = (c.headDim / 32) * 34;
+    const kQ8 = new Uint8Array(c.nHeadKv * c.nCtx * rowBytes);
+    const kf = Float32Array.from(k, ref.f16BitsToF32);
+    for (let r = 0; r < c.nHeadKv * c.nCtx; r++) kQ8.set(quantizeRow(GGMLType.Q8_0, kf.subarray(r * c.headDim, (r + 1) * c.headDim)), r * rowBytes);
+    const n = c.nTokens * c.nHead * c.headDim;
+    const pq = put(q), pk = alloc(kQ8.length), pv = put(v), ppos = put(pos), po = alloc(4 * n);
+    K.write(pk, kQ8);
+    const pkv = put(new Int32Array(2 * c.nTokens).map((_, i) => (i % 2 ? c.nKv : 0)));
+    const pw = alloc(3 * fn('attention_f16kv_wsize')(c.nHead, c.nHeadKv, c.headDim, c.nCtx));
+    const got = asF32(runSplits(`attention_q8k ${JSON.stringify(c)}`, po, 4 * n, (ith, nth) =>
+      fn('attention_q8k_f16v')(pq, pk, pv, po, ppos, pkv, c.nTokens, c.nHead, c.nHeadKv, c.headDim, c.nHead * c.headDim,
+        c.nCtx, c.kqScale, c.softcap, c.nSwa, 0, pw, ith, nth)));
+    const want = ref.attention(q, k, v, pos, { ...c, kQ8 });
+    const bound = 2 ** -10 * maxAbs(Array.from(v, ref.f16BitsToF32));
+    for (let i = 0; i < want.length; i++)
+      if (!(Math.abs(got[i]! - want[i]!) <= bound)) assert.unreachable(`attention_q8k ${JSON.stringify(c)}: element ${i} got ${got[i]} want ${want[i]}`);
+    // the K quantization shows: far closer to the q8_0 reference than to f16 K's
+    const dRef = meanAbsDiff(got, want), dF16 = meanAbsDiff(got, ref.attention(q, k, v, pos, c));
+    assert.ok(dRef * 8 < dF16, `attention_q8k ${JSON.stringify(c)}: mean error ${dRef} vs ${dF16} against f16 K`);
+  }
+});
+
+test('kv_store_f16 + attention_f16kv, rows of 3 sequences in one batch: each row as its sequence alone, bit for bit', () => {
+  // three sequences at different lengths in one [n_seq][n_head_kv][n_ctx][head_dim] cache; the
+  // batch's rows interleave them (decode of one, prefill of another, a window-limited third)
+  const nSeq = 3, nHead = 4, nHeadKv = 2, headDim = 40, nCtx = 24, kqScale = 0.3;
+  const blockEl = nHeadKv * nCtx * headDim;
+  const rand = mulberry32(77);
+  const cacheK = new Uint16Array(gaussian(rand, nSeq * blockEl).map(ref.f32ToF16Bits));
+  const cacheV = new Uint16Array(gaussian(rand, nSeq * blockEl).map(ref.f32ToF16Bits));
+  // rows: [seq, pos]; each sequence's rows continue its cells (n_kv = its last pos + 1)
+  const rows: [number, number][] = [[1, 17], [0, 5], [2, 9], [0, 6], [0, 7], [2, 10], [1, 18]];
+  const nKv = [8, 19, 11];
+  const nTokens = rows.length;
+  const q = gaussian(rand, nTokens * nHead * headDim);
+  const kNew = gaussian(rand, nTokens * nHeadKv * headDim), vNew = gaussian(rand, nTokens * nHeadKv * headDim);
+  const run = (kc: Uint16Array, vc: Uint16Array, rws: [number, number][], n: number[], qq: Float32Array, kn: Float32Array, vn: Float32Array,
+    nSwa: number, kvRows?: Int32Array) => {
+    const nt = rws.length;
+    const pk = put(kc), pv = put(vc), pq = put(qq), pkn = put(kn), pvn = put(vn);
+    const ppos = put(Int32Array.from(rws.map(([, p]) => p)));
+    const pkv = put(kvRows ?? Int32Array.from(rws.flatMap(([s]) => [s, n[s]!])));
+    const po = alloc(4 * nt * nHead * headDim), pw = alloc(3 * fn('attention_f16kv_wsize')(nHead, nHeadKv, headDim, nCtx));
+    const kv0 = kc.slice(), vv0 = vc.slice();
+    return asF32(runSplits('batched attention', po, 4 * nt * nHead * headDim, (ith, nth) => {
+      // a phase per kernel with every thread's share, as the plan runs them
+      if (ith === 0) {
+        K.u16().set(kv0, pk >> 1);
+        K.u16().set(vv0, pv >> 1);
+        for (let i = 0; i < nth; i++) fn('kv_store_f16')(pkn, pk, ppos, pkv, nt, nHeadKv, headDim, nHeadKv * headDim, nCtx, i, nth);
+        for (let i = 0; i < nth; i++) fn('kv_store_f16')(pvn, pv, ppos, pkv, nt, nHeadKv, headDim, nHeadKv * headDim, nCtx, i, nth);
+      }
+      fn('attention_f16kv')(pq, pk, pv, po, ppos, pkv, nt, nHead, nHeadKv, headDim, nHead * headDim, nCtx, kqScale, 0, nSwa, 0, pw, ith, nth);
+    })).slice();
+  };
+  for (const nSwa of [0, 4]) {
+    const got = run(cacheK, cacheV, rows, nKv, q, kNew, vNew, nSwa);
+    // each sequence alone: its block as a one-sequence cache, its rows in order
+    for (let s = 0; s < nSeq; s++) {
+      const mine = rows.map((r, i) => [r, i] as const).filter(([[rs]]) => rs === s);
+      const pick = (x: Float32Array, w: number) => {
+        const o = new Float32Array(mine.length * w);
+        mine.forEach(([, i], j) => o.set(x.subarray(i * w, (i + 1) * w), j * w));
+        return o;
+      };
+      const alone = run(cacheK.slice(s * blockEl, (s + 1) * blockEl), cacheV.slice(s * blockEl, (s + 1) * blockEl),
+        mine.map(([[, p]]) => [0, p]), [nKv[s]!], pick(q, nHead * headDim), pick(kNew, nHeadKv * headDim), pick(vNew, nHeadKv * headDim), nSwa);
+      const want = pick(got, nHead * headDim);
+      assert.equal(Array.from(alone), Array.from(want), `sequence ${s} (window ${nSwa}) alone differs from batched`);
+    }
+    // a wrong row -> sequence map reads another sequence's cells: the result must change
+    const wrong = Int32Array.from(rows.flatMap(([s]) => [s === 1 ? 2 : s, nKv[s]!]));
+    const broken = run(cacheK, cacheV, rows, nKv, q, kNew, vNew, nSwa, wrong);
+    assert.not.equal(Array.from(broken.subarray(0, nHead * headDim)), Array.from(got.subarray(0, nHead * headDim)), 'a wrong sequence map must change row 0');
+  }
+});
 
 test('add_f32 / mul_f32 with row broadcast, scale_f32: exact', () => {
   const rand = mulberry32(10);

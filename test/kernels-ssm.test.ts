@@ -1,7 +1,9 @@
 // The recurrent layers' kernels (kernels/ops-ssm.c) against their scalar
 // references (formats/ssm.ts): bit for bit, for every thread split, and a
 // batch split into pieces (the state carried between them) gives the bits of
-// the whole batch.
+// the whole batch. Each row's state block is picked by its slot in the kv
+// rows input: rows of two sequences in one call (interleaved) give each
+// sequence the bits it gets alone.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { gatedDeltaNetRef, l2NormHeadsRef, ssmConvRef, ssmScanRef } from '../formats/ssm.js';
@@ -33,6 +35,39 @@ const get = (p: Ptr, n: number) => new Float32Array(K.floats(p, n));
 const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const randn = (rand: () => number, n: number) => gaussian(rand, n, 1);
 
+/** int32 kv rows [2, n]: each row's slot (the cells-in-use column is not read by these kernels). */
+function kvRows(slots: readonly number[]): Ptr {
+  const p = alloc(slots.length * 8 + 8);
+  K.i32().set(slots.flatMap((s) => [s, 0]), p >> 2);
+  return p;
+}
+/** All rows in slot 0: one sequence. */
+const slot0 = (n: number) => kvRows(new Array<number>(n).fill(0));
+
+/**
+ * Two sequences' rows in one batch, interleaved: A's first rows, then B's
+ * first, the rest of A, the rest of B (a and b: rowLen floats per token);
+ * returns the mixed buffer, the slots, and each mixed row's [sequence, token].
+ */
+function mix(a: Float32Array, b: Float32Array, rowLen: number, nA: number, nB: number) {
+  const order: [number, number][] = [];
+  const ha = Math.ceil(nA / 2), hb = Math.ceil(nB / 2);
+  for (let t = 0; t < ha; t++) order.push([0, t]);
+  for (let t = 0; t < hb; t++) order.push([1, t]);
+  for (let t = ha; t < nA; t++) order.push([0, t]);
+  for (let t = hb; t < nB; t++) order.push([1, t]);
+  const mixed = new Float32Array(order.length * rowLen);
+  order.forEach(([s, t], i) => mixed.set((s === 0 ? a : b).subarray(t * rowLen, (t + 1) * rowLen), i * rowLen));
+  return { mixed, slots: order.map(([s]) => s), order };
+}
+
+/** A mixed batch's output rows back per sequence. */
+function unmix(out: Float32Array, rowLen: number, order: readonly [number, number][], nA: number, nB: number): [Float32Array, Float32Array] {
+  const res: [Float32Array, Float32Array] = [new Float32Array(nA * rowLen), new Float32Array(nB * rowLen)];
+  order.forEach(([s, t], i) => res[s]!.set(out.subarray(i * rowLen, (i + 1) * rowLen), t * rowLen));
+  return res;
+}
+
 for (const [nCh, nTok, dConv] of [[7, 5, 3], [64, 33, 4], [256, 1, 3], [13, 9, 2], [20, 4, 1]] as const) {
   test(`ssm_conv_f32: ${nCh} channels, ${nTok} tokens, ${dConv} taps equal the reference for nth 1..3, and in pieces`, () => {
     const rand = mulberry32(nCh * 131 + nTok * 7 + dConv);
@@ -46,10 +81,11 @@ for (const [nCh, nTok, dConv] of [[7, 5, 3], [64, 33, 4], [256, 1, 3], [13, 9, 2
     const want = ssmConvRef(x, state0, w, nCh, nTok, dConv);
     const px = put(rows), pw = put(w), py = alloc(nTok * nCh * 4), ps = alloc(Math.max(state0.byteLength, 4));
     const conv = K.lookup<Fn>('ssm_conv_f32')!;
+    const perSeq = (dConv - 1) * nCh, rows0 = slot0(nTok);
     for (const nth of [1, 2, 3]) {
       K.write(ps, state0);
       K.u8().fill(0xff, py, py + nTok * nCh * 4);
-      for (let ith = 0; ith < nth; ith++) conv(px + nCh * 4, stride, ps, pw, py, nCh, nTok, dConv, ith, nth);
+      for (let ith = 0; ith < nth; ith++) conv(px + nCh * 4, stride, ps, perSeq, rows0, pw, py, nCh, nTok, dConv, ith, nth);
       assert.ok(bits(get(py, nTok * nCh)).equals(bits(want.y)), `nth ${nth}: outputs differ from the reference`);
       assert.ok(bits(get(ps, state0.length)).equals(bits(want.state)), `nth ${nth}: the state differs from the reference`);
     }
@@ -57,10 +93,26 @@ for (const [nCh, nTok, dConv] of [[7, 5, 3], [64, 33, 4], [256, 1, 3], [13, 9, 2
     K.write(ps, state0);
     const pieces = new Float32Array(nTok * nCh);
     for (let t = 0; t < nTok; t++) {
-      conv(px + (t * stride + nCh) * 4, stride, ps, pw, py, nCh, 1, dConv, 0, 1);
+      conv(px + (t * stride + nCh) * 4, stride, ps, perSeq, rows0, pw, py, nCh, 1, dConv, 0, 1);
       pieces.set(get(py, nCh), t * nCh);
     }
     assert.ok(bits(pieces).equals(bits(want.y)), 'token by token differs from the batch');
+    // with a second sequence (its own state block, slot 1) interleaved in the batch: each gets its own bits
+    const nB = nTok + 2;
+    const xB = randn(rand, nB * nCh), stateB = randn(rand, perSeq);
+    const wantB = ssmConvRef(xB, stateB, w, nCh, nB, dConv);
+    const m = mix(x, xB, nCh, nTok, nB);
+    const pm = put(m.mixed), pym = alloc(m.mixed.byteLength), ps2 = alloc(Math.max(2 * perSeq * 4, 4));
+    for (const nth of [1, 2]) {
+      K.write(ps2, state0);
+      K.write(ps2 + perSeq * 4, stateB);
+      for (let ith = 0; ith < nth; ith++) conv(pm, nCh, ps2, perSeq, kvRows(m.slots), pw, pym, nCh, m.slots.length, dConv, ith, nth);
+      const [yA, yB] = unmix(get(pym, m.mixed.length), nCh, m.order, nTok, nB);
+      assert.ok(bits(yA).equals(bits(want.y)), `two sequences, nth ${nth}: A's outputs differ`);
+      assert.ok(bits(yB).equals(bits(wantB.y)), `two sequences, nth ${nth}: B's outputs differ`);
+      assert.ok(bits(get(ps2, perSeq)).equals(bits(want.state)), `two sequences, nth ${nth}: A's state differs`);
+      assert.ok(bits(get(ps2 + perSeq * 4, perSeq)).equals(bits(wantB.state)), `two sequences, nth ${nth}: B's state differs`);
+    }
   });
 }
 
@@ -80,6 +132,7 @@ for (const [dState, headDim, nHead, nGroup, nTok] of [[128, 8, 4, 2, 5], [16, 4,
     const stateRef = state0.slice();
     const want = ssmScanRef({ state: stateRef, xbc, xbcStride: stride, dt, dtStride, dtBias, A, D, dState, headDim, nHead, nGroup, nTok });
     const scan = K.lookup<Fn>('ssm_scan_f32')!;
+    const perSeq = state0.length, rows0 = slot0(nTok);
     const [pxbc, pdt, pb, pa, pd] = [put(xbc), put(dt), put(dtBias), put(A), put(D)];
     const ps = alloc(state0.byteLength), py = alloc(nTok * dInner * 4);
     const close = (got: Float32Array, ref: Float32Array, what: string) => {
@@ -91,7 +144,7 @@ for (const [dState, headDim, nHead, nGroup, nTok] of [[128, 8, 4, 2, 5], [16, 4,
     let first: Buffer | undefined;
     for (const nth of [1, 2, 3]) {
       K.write(ps, state0);
-      for (let ith = 0; ith < nth; ith++) scan(ps, pxbc, stride, pdt, dtStride, pb, pa, pd, py, dState, headDim, nHead, nGroup, nTok, ith, nth);
+      for (let ith = 0; ith < nth; ith++) scan(ps, perSeq, rows0, pxbc, stride, pdt, dtStride, pb, pa, pd, py, dState, headDim, nHead, nGroup, nTok, ith, nth);
       const y = get(py, nTok * dInner);
       close(y, want, `nth ${nth} y`);
       close(get(ps, state0.length), stateRef, `nth ${nth} state`);
@@ -102,10 +155,33 @@ for (const [dState, headDim, nHead, nGroup, nTok] of [[128, 8, 4, 2, 5], [16, 4,
     K.write(ps, state0);
     const pieces = new Float32Array(nTok * dInner);
     for (let t = 0; t < nTok; t++) {
-      scan(ps, pxbc + t * stride * 4, stride, pdt + t * dtStride * 4, dtStride, pb, pa, pd, py, dState, headDim, nHead, nGroup, 1, 0, 1);
+      scan(ps, perSeq, rows0, pxbc + t * stride * 4, stride, pdt + t * dtStride * 4, dtStride, pb, pa, pd, py, dState, headDim, nHead, nGroup, 1, 0, 1);
       pieces.set(get(py, dInner), t * dInner);
     }
     assert.ok(bits(pieces).equals(first!), 'token by token differs from the batch');
+    // a second sequence interleaved (slot 1, its own state and inputs): each gets the bits it gets alone
+    const nB = nTok + 1;
+    const xbcB = randn(rand, nB * stride), dtB = randn(rand, nB * dtStride), stateB = randn(rand, perSeq);
+    const aloneB = (() => {
+      const pyB = alloc(nB * dInner * 4);
+      K.write(ps, stateB);
+      scan(ps, perSeq, slot0(nB), put(xbcB), stride, put(dtB), dtStride, pb, pa, pd, pyB, dState, headDim, nHead, nGroup, nB, 0, 1);
+      return { y: get(pyB, nB * dInner), state: get(ps, perSeq) };
+    })();
+    K.write(ps, state0);
+    scan(ps, perSeq, rows0, pxbc, stride, pdt, dtStride, pb, pa, pd, py, dState, headDim, nHead, nGroup, nTok, 0, 1);
+    const stateA = get(ps, perSeq);
+    const mx = mix(xbc, xbcB, stride, nTok, nB), md = mix(dt, dtB, dtStride, nTok, nB);
+    const ps2 = alloc(2 * perSeq * 4), pym = alloc(mx.slots.length * dInner * 4), rows = kvRows(mx.slots);
+    const [pmx, pmd] = [put(mx.mixed), put(md.mixed)];
+    for (const nth of [1, 3]) {
+      K.write(ps2, state0);
+      K.write(ps2 + perSeq * 4, stateB);
+      for (let ith = 0; ith < nth; ith++) scan(ps2, perSeq, rows, pmx, stride, pmd, dtStride, pb, pa, pd, pym, dState, headDim, nHead, nGroup, mx.slots.length, ith, nth);
+      const [yA, yB] = unmix(get(pym, mx.slots.length * dInner), dInner, mx.order, nTok, nB);
+      assert.ok(bits(yA).equals(first!) && bits(yB).equals(bits(aloneB.y)), `two sequences, nth ${nth}: outputs differ from each alone`);
+      assert.ok(bits(get(ps2, perSeq)).equals(bits(stateA)) && bits(get(ps2 + perSeq * 4, perSeq)).equals(bits(aloneB.state)), `two sequences, nth ${nth}: states differ`);
+    }
   });
 }
 
@@ -148,10 +224,11 @@ for (const [S, nK, nV, nTok, grouped] of [[64, 2, 4, 5, true], [40, 1, 3, 3, tru
     const pas = grouped ? pba + (nV / nK) * 4 : put(aSep);
     const g = grouped ? 1 : 0;
     const ps = alloc(state0.byteLength), po = alloc(want.byteLength);
+    const perSeq = state0.length, rows0 = slot0(nTok);
     let first: Buffer | undefined;
     for (const nth of [1, 2, 3]) {
       K.write(ps, state0);
-      for (let ith = 0; ith < nth; ith++) gdn(ps, pq, pk, pv, vStride, pba, pas, baStride, g, pb, pa, po, S, nK, nV, nTok, ith, nth);
+      for (let ith = 0; ith < nth; ith++) gdn(ps, perSeq, rows0, pq, pk, pv, vStride, pba, pas, baStride, g, pb, pa, po, S, nK, nV, nTok, ith, nth);
       const out = get(po, want.length);
       // exp and log of the engine's libm against the reference's
       assert.ok(relDiff(out, want) < 1e-5, `nth ${nth} out: ${relDiff(out, want)}`);
@@ -163,10 +240,38 @@ for (const [S, nK, nV, nTok, grouped] of [[64, 2, 4, 5, true], [40, 1, 3, 3, tru
     const pieces = new Float32Array(want.length);
     const row = nV * S;
     for (let t = 0; t < nTok; t++) {
-      gdn(ps, pq + t * nK * S * 4, pk + t * nK * S * 4, pv + t * vStride * 4, vStride, pba + t * baStride * 4, pas + t * baStride * 4, baStride, g, pb, pa, po, S, nK, nV, 1, 0, 1);
+      gdn(ps, perSeq, rows0, pq + t * nK * S * 4, pk + t * nK * S * 4, pv + t * vStride * 4, vStride, pba + t * baStride * 4, pas + t * baStride * 4, baStride, g, pb, pa, po, S, nK, nV, 1, 0, 1);
       pieces.set(get(po, row), t * row);
     }
     assert.ok(bits(pieces).equals(first!), 'token by token differs from the batch');
+    // a second sequence interleaved (slot 1): each gets the bits it gets alone
+    const nB = nTok + 1;
+    const B = {
+      q: l2NormHeadsRef(randn(rand, nB * nK * S), nK * S, nB, nK, S, 1e-6), k: l2NormHeadsRef(randn(rand, nB * nK * S), nK * S, nB, nK, S, 1e-6),
+      v: randn(rand, nB * vStride), ba: randn(rand, nB * baStride), a: randn(rand, nB * baStride), state: randn(rand, perSeq).map((x) => 0.1 * x),
+    };
+    const pB = { q: put(B.q), k: put(B.k), v: put(B.v), ba: put(B.ba), a: put(B.a) };
+    const pasB = grouped ? pB.ba + (nV / nK) * 4 : pB.a;
+    const poB = alloc(nB * nV * S * 4);
+    K.write(ps, B.state);
+    gdn(ps, perSeq, slot0(nB), pB.q, pB.k, pB.v, vStride, pB.ba, pasB, baStride, g, pb, pa, poB, S, nK, nV, nB, 0, 1);
+    const aloneB = { out: get(poB, nB * nV * S), state: get(ps, perSeq) };
+    K.write(ps, state0);
+    gdn(ps, perSeq, rows0, pq, pk, pv, vStride, pba, pas, baStride, g, pb, pa, po, S, nK, nV, nTok, 0, 1);
+    const stateA = get(ps, perSeq);
+    const mq = mix(q, B.q, nK * S, nTok, nB), mk = mix(k, B.k, nK * S, nTok, nB), mv = mix(v, B.v, vStride, nTok, nB);
+    const mba = mix(ba, B.ba, baStride, nTok, nB), ma = mix(aSep, B.a, baStride, nTok, nB);
+    const pm = { q: put(mq.mixed), k: put(mk.mixed), v: put(mv.mixed), ba: put(mba.mixed), a: put(ma.mixed) };
+    const pasM = grouped ? pm.ba + (nV / nK) * 4 : pm.a;
+    const nM = mq.slots.length, ps2 = alloc(2 * perSeq * 4), pom = alloc(nM * nV * S * 4), rows = kvRows(mq.slots);
+    for (const nth of [1, 3]) {
+      K.write(ps2, state0);
+      K.write(ps2 + perSeq * 4, B.state);
+      for (let ith = 0; ith < nth; ith++) gdn(ps2, perSeq, rows, pm.q, pm.k, pm.v, vStride, pm.ba, pasM, baStride, g, pb, pa, pom, S, nK, nV, nM, ith, nth);
+      const [oA, oB] = unmix(get(pom, nM * nV * S), nV * S, mq.order, nTok, nB);
+      assert.ok(bits(oA).equals(first!) && bits(oB).equals(bits(aloneB.out)), `two sequences, nth ${nth}: outputs differ from each alone`);
+      assert.ok(bits(get(ps2, perSeq)).equals(bits(stateA)) && bits(get(ps2 + perSeq * 4, perSeq)).equals(bits(aloneB.state)), `two sequences, nth ${nth}: states differ`);
+    }
   });
 }
 

@@ -17,7 +17,7 @@ import { ROPE_NEOX, ropeParams } from '../runtime/arch/blocks.js';
 import { buildDecoder } from '../runtime/arch/decoder.js';
 import { moeOrDense, sharedExpert } from '../runtime/arch/ffn.js';
 import { buildMixtral } from '../runtime/arch/llama.js';
-import { DYNAMIC_SLOTS, N_DYNAMIC_SLOTS, bindPlan, runPhases } from '../runtime/graph/exec.js';
+import { bindPlan, runPhases } from '../runtime/graph/exec.js';
 import { Graph, type Tensor } from '../runtime/graph/graph.js';
 import { Ops, type LayerCache } from '../runtime/graph/ops.js';
 import { Plan } from '../runtime/graph/plan.js';
@@ -94,8 +94,13 @@ async function selectedExperts(path: string, tokens: number[], build: BuildGraph
     const n = tokens.length;
     const idsPtr = alloc(n * 4);
     const posPtr = alloc(n * 4);
+    const kvRowsPtr = alloc(n * 8);
+    const outIdsPtr = alloc(4);
     k.i32().set(tokens, idsPtr >> 2);
     k.i32().set(tokens.map((_, i) => i), posPtr >> 2);
+    // every row in sequence 0, whose n cells are all in use; logits of the last row
+    k.i32().set(tokens.flatMap(() => [0, n]), kvRowsPtr >> 2);
+    k.i32()[outIdsPtr >> 2] = n - 1;
     const cache: LayerCache[] = [];
     for (let il = 0; il < hp.n_layer; il++) {
       const mk = (name: string, hd: number): Tensor =>
@@ -114,6 +119,8 @@ async function selectedExperts(path: string, tokens: number[], build: BuildGraph
       ops, hp, nTokens: n, nOutputs: 1, cache, state: [],
       inpTokens: g.tensor({ name: 'inp_tokens', type: GGMLType.I32, ne: [n], kind: 'input', ptr: idsPtr }),
       inpPos: g.tensor({ name: 'inp_pos', type: GGMLType.I32, ne: [n], kind: 'input', ptr: posPtr }),
+      inpKvRows: g.tensor({ name: 'inp_kv_rows', type: GGMLType.I32, ne: [2, n], kind: 'input', ptr: kvRowsPtr }),
+      inpOutIds: g.tensor({ name: 'inp_out_ids', type: GGMLType.I32, ne: [1], kind: 'input', ptr: outIdsPtr }),
       w: (name) => {
         const t = model.weight(name);
         if (!t) throw new Error(`${path} has no ${name}`);
@@ -123,9 +130,7 @@ async function selectedExperts(path: string, tokens: number[], build: BuildGraph
     };
     g.markOutput(build(c));
     plan = new Plan(g, k);
-    const dynamic = new Int32Array(N_DYNAMIC_SLOTS);
-    dynamic[DYNAMIC_SLOTS.nKv] = n;
-    runPhases(bindPlan(plan.encoded, [k]), dynamic, 0, 1, () => {});
+    runPhases(bindPlan(plan.encoded, [k]), 0, 1, () => {});
     return picked.map((t) => k.i32().slice(plan!.ptr(t) >> 2, (plan!.ptr(t) >> 2) + t.ne[0]! * t.ne[1]!));
   } finally {
     plan?.dispose();

@@ -2,6 +2,7 @@
 // instances (the later worker pool), with views that follow memory growth.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { DEFAULT_WASM_URL, MAX_PAGES, MIN_PAGES, PAGE_BYTES, loadKernels } from '../wasm/loader.js';
 
@@ -102,6 +103,27 @@ test('relaxed SIMD: used on Node (the loader sets V8\'s flag), refused on reques
   const stack = relaxed.malloc(1 << 20);
   w.moveStack(stack + (1 << 20));
   assert.is(w.exports.stackSave(), stack + (1 << 20));
+});
+
+test('relaxed SIMD without flags: V8 ships it from Node 22, so a fresh process validates the module as it is', () => {
+  // a child, because this process may already have set the flag (the loader does on Node 20)
+  const script = `
+    const { readFileSync } = require('node:fs');
+    const bytes = readFileSync(process.argv[1]);
+    const before = WebAssembly.validate(bytes);
+    import(process.argv[2]).then(async ({ loadKernels }) => {
+      const k = await loadKernels();
+      console.log(JSON.stringify({ before, simd: k.simd }));
+    });`;
+  const res = spawnSync(process.execPath, ['-e', script, new URL('kernels-relaxed.wasm', DEFAULT_WASM_URL).pathname,
+    new URL('../wasm/loader.js', import.meta.url).href], { encoding: 'utf8', env: { ...process.env, RUN_GGUF_SIMD: '' } });
+  assert.is(res.status, 0, res.stderr);
+  const { before, simd } = JSON.parse(res.stdout.trim()) as { before: boolean; simd: string };
+  const major = Number(process.versions.node.split('.')[0]);
+  console.log(`  (node ${process.versions.node}: relaxed module valid without flags: ${before}; the loader picks ${simd})`);
+  if (major >= 22) assert.ok(before, `node ${process.versions.node} validates relaxed SIMD without --experimental-wasm-relaxed-simd`);
+  else assert.not.ok(before, 'Node 20 needs the flag (the loader sets it)');
+  assert.is(simd, 'relaxed', 'the loader picks relaxed SIMD either way');
 });
 
 test.run();

@@ -73,9 +73,12 @@ const OPS = {
   // ops-softmax.c
   soft_max_f32: ['x', 'y', 'mask', 'mask_f16', 'n_mask_rows', 'n_rows', 'n', 'scale', 'ith', 'nth'],
   // ops-attention.c
-  attention_f16kv: ['q', 'k', 'v', 'out', 'pos', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'q_stride', 'n_kv',
+  attention_f16kv: ['q', 'k', 'v', 'out', 'pos', 'kv_rows', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'q_stride',
     'n_ctx', 'kq_scale', 'softcap', 'n_swa', 'sinks', 'wdata', 'ith', 'nth'],
-  kv_store_f16: ['src', 'cache', 'pos', 'n_tokens', 'n_head_kv', 'head_dim', 'src_stride', 'n_ctx', 'ith', 'nth'],
+  kv_store_f16: ['src', 'cache', 'pos', 'kv_rows', 'n_tokens', 'n_head_kv', 'head_dim', 'src_stride', 'n_ctx', 'ith', 'nth'],
+  attention_q8k_f16v: ['q', 'k', 'v', 'out', 'pos', 'kv_rows', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'q_stride',
+    'n_ctx', 'kq_scale', 'softcap', 'n_swa', 'sinks', 'wdata', 'ith', 'nth'],
+  kv_store_q8_0: ['src', 'cache', 'pos', 'kv_rows', 'n_tokens', 'n_head_kv', 'head_dim', 'src_stride', 'n_ctx', 'ith', 'nth'],
   attention_f32: ['q', 'k', 'v', 'out', 'seq_range', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'q_stride',
     'k_stride', 'v_stride', 'kq_scale', 'causal', 'wdata', 'ith', 'nth'],
   // ops-unary.c
@@ -95,11 +98,11 @@ const OPS = {
   get_rows_f32: GET_ROWS,
   get_rows_f16: GET_ROWS,
   // ops-ssm.c
-  ssm_conv_f32: ['x', 'x_stride', 'state', 'w', 'y', 'n_ch', 'n_tok', 'd_conv', 'ith', 'nth'],
+  ssm_conv_f32: ['x', 'x_stride', 'state', 'per_seq', 'kv_rows', 'w', 'y', 'n_ch', 'n_tok', 'd_conv', 'ith', 'nth'],
   l2_norm_heads_f32: ['x', 'x_stride', 'y', 'n_tok', 'n_head', 'head_dim', 'eps', 'ith', 'nth'],
-  gated_delta_net_f32: ['state', 'q', 'k', 'v', 'v_stride', 'b', 'a', 'ab_stride', 'grouped', 'dt_bias', 'A', 'out', 'S',
+  gated_delta_net_f32: ['state', 'per_seq', 'kv_rows', 'q', 'k', 'v', 'v_stride', 'b', 'a', 'ab_stride', 'grouped', 'dt_bias', 'A', 'out', 'S',
     'n_k_head', 'n_v_head', 'n_tok', 'ith', 'nth'],
-  ssm_scan_f32: ['state', 'xbc', 'xbc_stride', 'dt', 'dt_stride', 'dt_bias', 'A', 'D', 'y', 'd_state', 'head_dim',
+  ssm_scan_f32: ['state', 'per_seq', 'kv_rows', 'xbc', 'xbc_stride', 'dt', 'dt_stride', 'dt_bias', 'A', 'D', 'y', 'd_state', 'head_dim',
     'n_head', 'n_group', 'n_tok', 'ith', 'nth'],
   // moe.c
   argsort_top_k_f32: ['x', 'ids', 'n', 'n_rows', 'k', 'ith', 'nth'],

@@ -16,6 +16,12 @@
 
 import { RELAXED_EXPORTS, checkExports, type BaselineKernelName, type KernelArgs, type KernelParams } from './kernel-table.js';
 
+/**
+ * The most bytes one malloc may ask for: wasm32 sizes are 32-bit, and
+ * emscripten's sbrk grows the heap by a signed 32-bit increment.
+ */
+export const MAX_MALLOC_BYTES = 2 ** 31 - 1;
+
 /** Byte offset into the kernels' memory. */
 export type Ptr = number;
 
@@ -272,6 +278,11 @@ export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
       return typeof f === 'function' ? (f as T) : undefined;
     },
     malloc(bytes: number): Ptr {
+      // the export takes an i32, so 2^32 + 64 would arrive as 64 and "succeed":
+      // every size is checked here, in doubles, before it reaches wasm
+      if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > MAX_MALLOC_BYTES) {
+        throw new RangeError(`kernels: cannot allocate ${bytes} bytes: one allocation takes 0 to ${MAX_MALLOC_BYTES} bytes`);
+      }
       const p = exports.malloc(bytes) >>> 0;
       if (p === 0 && bytes > 0) throw new RangeError(`kernels: out of memory allocating ${bytes} bytes (memory is ${memory.buffer.byteLength} bytes)`);
       return p;

@@ -47,7 +47,7 @@ export interface GGUFErrorInit {
 }
 
 export class GGUFError extends Error {
-  override readonly name = 'GGUFError';
+  override readonly name: string = 'GGUFError';
   readonly code: GGUFErrorCode;
   readonly file: string;
   readonly offset: number | undefined;
@@ -75,6 +75,8 @@ export class GGUFError extends Error {
  * whoever holds the file can read up to `needed` bytes and parse again.
  */
 export class GGUFIncompleteError extends GGUFError {
+  /** Its own name, so that it keeps its class across the worker boundary (runtime/api/protocol.ts). */
+  override readonly name: string = 'GGUFIncompleteError';
   /** Bytes from the start of the file the parser needs (at least). */
   readonly needed: number;
 

@@ -2,9 +2,11 @@
 // the host worker, so the caller's thread never computes.
 import type { ChatMessage } from '../chat/types.js';
 import type { ChatCreated, FileDescriptor, LoadedInfo, SendDone } from './protocol.js';
+import { intOption, MAX_INT32, MAX_THREADS, numberOption } from '../options.js';
 import { Connection } from './spawn.js';
+import { DownloadError } from '../errors.js';
 import type {
-  Chat, ChatOptions, ChatReply, ChatResult, EmbedOptions, LoadModelOptions, Model, ModelFile, ModelInfo, ModelSource, SendOptions,
+  Chat, ChatOptions, ChatReply, ChatResult, EmbedOptions, SavedChatState, LoadModelOptions, Model, ModelFile, ModelInfo, ModelSource, SamplingOptions, SendOptions,
 } from './types.js';
 
 const isNode = () => !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
@@ -27,6 +29,9 @@ async function fileUrlToPath(u: URL): Promise<string> {
 async function describe(f: ModelFile, index: number, transfer: Transferable[]): Promise<FileDescriptor> {
   if (typeof f === 'string') {
     if (/^(https?|blob|data):/i.test(f)) return { kind: 'url', url: f };
+    if (/^hf:/i.test(f) && !isNode()) {
+      throw new DownloadError(`loadModel("${f}"): hf: names are fetched into a cache in Node only for now; in a browser pass the file's URL (https://huggingface.co/user/repo/resolve/main/file.gguf)`, f);
+    }
     if (/^file:/i.test(f)) return describe(new URL(f), index, transfer);
     if (isNode()) return { kind: 'path', path: f };
     // a page's relative URL: the worker's base differs, so resolve it here
@@ -53,14 +58,19 @@ async function describe(f: ModelFile, index: number, transfer: Transferable[]): 
 export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
   const { signal } = options;
   signal?.throwIfAborted();
+  // checked here, before a worker is spawned, not when the first chat starts its threads
+  intOption('threads', options.threads, 1, MAX_THREADS);
+  intOption('contextSize', options.contextSize, 1, MAX_INT32);
+  intOption('memoryBytes', options.memoryBytes, 1, 4 * 1024 ** 3);
   const list: readonly ModelFile[] = Array.isArray(source) ? source : [source as ModelFile];
   const transfer: Transferable[] = [];
   const files = await Promise.all(list.map((f, i) => describe(f, i, transfer)));
   const conn = await Connection.open(options.workerUrl);
   const { done } = conn.request<LoadedInfo>(
-    { type: 'load', files, options: { threads: options.threads, contextSize: options.contextSize, memoryBytes: options.memoryBytes } },
+    { type: 'load', files, options: { threads: options.threads, contextSize: options.contextSize, memoryBytes: options.memoryBytes, lora: options.lora?.map((l) => ({ ...l })) } },
     {
       onProgress: options.onProgress && ((loadedBytes, totalBytes) => options.onProgress!({ loadedBytes, totalBytes })),
+      onDownload: options.onDownload,
       onWarning: options.onWarning,
     },
     transfer,
@@ -77,6 +87,14 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/** Sampling numbers must be finite (NaN would reach the sampler); the seed a 32-bit integer. */
+function checkSampling(o: SamplingOptions): void {
+  for (const k of ['temperature', 'topP', 'minP', 'repeatPenalty', 'frequencyPenalty', 'presencePenalty'] as const) numberOption(k, o[k]);
+  intOption('topK', o.topK, -MAX_INT32, MAX_INT32);
+  intOption('repeatLastN', o.repeatLastN, -1, MAX_INT32);
+  intOption('seed', o.seed, 0, 2 ** 32 - 1);
 }
 
 class HostedModel implements Model {
@@ -104,6 +122,10 @@ class HostedModel implements Model {
   async createChat(options: ChatOptions = {}): Promise<Chat> {
     this.check();
     const { signal, ...rest } = options;
+    intOption('contextSize', rest.contextSize, 1, MAX_INT32);
+    intOption('batchSize', rest.batchSize, 1, MAX_INT32);
+    intOption('maxTokens', rest.maxTokens, -1, MAX_INT32);
+    checkSampling(rest);
     signal?.throwIfAborted();
     const chat = this.nextChat++;
     const { id, done } = this.conn.request<ChatCreated>({ type: 'chat.create', chat, options: rest });
@@ -121,6 +143,7 @@ class HostedModel implements Model {
 
   async embed(texts: string | readonly string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
     this.check();
+    intOption('batchSize', options.batchSize, 1, MAX_INT32);
     return this.conn.request<Float32Array[]>({ type: 'embed', texts: typeof texts === 'string' ? [texts] : [...texts], options }).done;
   }
 
@@ -171,9 +194,17 @@ class HostedChat implements Chat {
   send(text: string, options: SendOptions = {}): ChatReply {
     const { signal, ...rest } = options;
     const stream = new TextStream();
-    if (this.disposed) {
-      stream.fail(new RangeError('the chat is disposed'));
-      return stream.reply(Promise.reject(new RangeError('the chat is disposed')), () => {});
+    let invalid: Error | undefined;
+    try {
+      if (this.disposed) throw new RangeError('the chat is disposed');
+      intOption('maxTokens', rest.maxTokens, -1, MAX_INT32);
+      checkSampling(rest);
+    } catch (err) {
+      invalid = err as Error;
+    }
+    if (invalid) {
+      stream.fail(invalid);
+      return stream.reply(Promise.reject(invalid), () => {});
     }
     const { id, done } = this.conn.request<SendDone>({ type: 'chat.send', chat: this.chat, text, options: rest }, { onText: (t) => stream.push(t) });
     const abort = () => this.conn.abort(id);
@@ -196,6 +227,16 @@ class HostedChat implements Chat {
   async contextTokens(): Promise<number[]> {
     if (this.disposed) throw new RangeError('the chat is disposed');
     return this.conn.request<number[]>({ type: 'chat.tokens', chat: this.chat }).done;
+  }
+
+  async saveState(): Promise<SavedChatState> {
+    if (this.disposed) throw new RangeError('the chat is disposed');
+    return this.conn.request<SavedChatState>({ type: 'chat.saveState', chat: this.chat }).done;
+  }
+
+  async loadState(saved: SavedChatState): Promise<void> {
+    if (this.disposed) throw new RangeError('the chat is disposed');
+    this.messages = await this.conn.request<ChatMessage[]>({ type: 'chat.loadState', chat: this.chat, saved }).done;
   }
 
   async reset(): Promise<void> {

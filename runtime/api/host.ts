@@ -3,7 +3,7 @@
 // threads), never on the caller's thread. Between tokens the core yields to
 // this worker's event loop, which is when an 'abort' message lands and
 // aborts the reply's signal.
-import { ChatSession } from '../chat/session.js';
+import { ChatSession, parseSavedChat } from '../chat/session.js';
 import { resolveChatTemplate, type ChatTemplate } from '../chat/template.js';
 import type { Context } from '../context.js';
 import { loadModel, type Model } from '../model.js';
@@ -15,7 +15,8 @@ import {
 } from './protocol.js';
 import type { ChatResult, SamplingOptions } from './types.js';
 import { ThreadError } from '../errors.js';
-import { MAX_THREADS } from '../graph/ops.js';
+import { intOption, MAX_THREADS } from '../options.js';
+import { defaultThreads } from '../threads/cores.js';
 
 export interface HostPort {
   post(message: Reply, transfer?: Transferable[]): void;
@@ -62,14 +63,6 @@ const SAMPLING_KEYS: readonly (keyof SamplingOptions)[] = [
   'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatLastN', 'frequencyPenalty', 'presencePenalty', 'seed',
 ];
 
-/** Every core, within the most threads a pool runs. */
-async function defaultThreads(): Promise<number> {
-  const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
-  if (typeof n === 'number' && n > 0) return Math.min(n, MAX_THREADS);
-  const osModule = 'node:os';
-  const os = (await import(/* @vite-ignore */ osModule)) as typeof import('node:os');
-  return Math.min(os.availableParallelism(), MAX_THREADS);
-}
 
 function templateLabel(t: ChatTemplate): string {
   if (t.kind === 'completion') return `completion (${t.origin})`;
@@ -95,6 +88,7 @@ export function serve(port: HostPort): void {
 
   async function load(req: Extract<Request, { type: 'load' }>, signal: AbortSignal): Promise<LoadedInfo> {
     let lastPost = 0;
+    let lastDownloadPost = 0;
     const progress = (loadedBytes: number, totalBytes: number) => {
       const now = Date.now();
       if (loadedBytes < totalBytes && now - lastPost < PROGRESS_EVERY_MS) return;
@@ -113,21 +107,30 @@ export function serve(port: HostPort): void {
         progress(downloaded, downloadTotal);
       },
     };
+    // the same checks as the caller's side: this worker may be driven by another client
+    intOption('threads', req.options.threads, 1, MAX_THREADS);
     const hasUrl = req.files.some((f) => f.kind === 'url');
     const files = await openFiles(req.files, meter, signal);
     try {
       model = await loadModel(files.source, {
         contextSize: req.options.contextSize,
         memoryBytes: req.options.memoryBytes,
+        lora: req.options.lora,
         signal,
         onProgress: hasUrl ? undefined : (p) => progress(p.loadedBytes, p.totalBytes),
+        onDownload: (p) => {
+          const now = Date.now();
+          if (p.downloadedBytes < p.totalBytes && now - lastDownloadPost < PROGRESS_EVERY_MS) return;
+          lastDownloadPost = now;
+          port.post({ type: 'download', id: req.id, progress: p });
+        },
         onWarning: (message) => port.post({ type: 'warning', id: req.id, message }),
       });
     } finally {
       await files.close();
     }
     contextSize = req.options.contextSize;
-    const cores = await defaultThreads();
+    const cores = defaultThreads();
     threads = req.options.threads ?? cores;
     let threadsNotice: string | undefined;
     if (typeof SharedArrayBuffer !== 'function' && threads > 1) {
@@ -187,6 +190,8 @@ export function serve(port: HostPort): void {
       const notices: string[] = [];
       const stats = await state.session.reply(req.text, {
         signal,
+        grammar: o.grammar,
+        jsonSchema: o.jsonSchema,
         onText: (text) => port.post({ type: 'text', id: req.id, text }),
         onNotice: (n) => notices.push(n),
       });
@@ -248,6 +253,21 @@ export function serve(port: HostPort): void {
         const state = chatOf(req.chat);
         await state.queue;
         return state.session.cachedTokens;
+      }
+      case 'chat.saveState': {
+        const state = chatOf(req.chat);
+        await state.queue;
+        return { conversation: state.session.toJSON(), cache: state.session.sequence.stateBytes() };
+      }
+      case 'chat.loadState': {
+        const state = chatOf(req.chat);
+        await state.queue;
+        // the conversation is checked and the cache restored (or refused) before anything changes
+        parseSavedChat(req.saved.conversation);
+        if (!(req.saved.cache instanceof Uint8Array)) throw new TypeError('loadState: saved.cache must be the Uint8Array saveState gave');
+        state.session.sequence.restoreState(req.saved.cache);
+        state.session.load(req.saved.conversation, { seen: true });
+        return state.session.messages;
       }
       case 'chat.dispose': {
         const state = chats.get(req.chat);

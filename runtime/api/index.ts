@@ -7,12 +7,16 @@
 // The calling thread only exchanges messages with a host worker that runs the
 // engine (run-gguf/core, the in-thread API this is built on).
 export { loadModel } from './client.js';
+// the OpenAI-compatible server (Node only; loaded on first call)
+export { createServer, type RunGgufServer, type ServerOptions } from './server.js';
 // errors thrown in the host worker arrive as these classes (instanceof holds)
-export { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from '../errors.js';
+export { ChatTemplateError, DownloadError, StateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from '../errors.js';
 export { GGUFError, GGUFIncompleteError } from '../../formats/gguf/errors.js';
 export { IMatrixError } from '../../formats/imatrix/errors.js';
+export { GrammarError, JsonSchemaError } from '../../formats/grammar/errors.js';
 export { TokenizerError } from '../tokenizer/errors.js';
+export { KernelArgsError, KernelTableError } from '../../wasm/kernel-table.js';
 export type {
-  Chat, ChatMessage, ChatOptions, ChatReply, ChatResult, ChatRole, ChatUsage, EmbedOptions, LoadModelOptions, LoadProgress,
+  Chat, ChatMessage, ChatOptions, ChatReply, ChatResult, ChatRole, ChatUsage, DownloadProgress, EmbedOptions, SavedChatState, LoadModelOptions, LoadProgress,
   Model, ModelFile, ModelInfo, ModelSource, SamplingOptions, SendOptions, StopReason,
 } from './types.js';

@@ -2,11 +2,15 @@
 // carries an id; the host answers with progress or text while working, then
 // exactly one 'ok' or 'err'. 'abort' asks the host to stop request `id`.
 import { GGUFError, GGUFIncompleteError } from '../../formats/gguf/errors.js';
+import { GrammarError, JsonSchemaError } from '../../formats/grammar/errors.js';
 import { IMatrixError } from '../../formats/imatrix/errors.js';
 import type { ChatMessage } from '../chat/types.js';
-import { ChatTemplateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from '../errors.js';
+import { ChatTemplateError, DownloadError, ModelError, ModelTooLargeError, StateError, ThreadError, UnsupportedError } from '../errors.js';
 import { TokenizerError } from '../tokenizer/errors.js';
-import type { ChatOptions, ChatResult, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions } from './types.js';
+import { KernelArgsError, KernelTableError } from '../../wasm/kernel-table.js';
+import type {
+  ChatOptions, ChatResult, DownloadProgress, SavedChatState, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions, SendOptions,
+} from './types.js';
 
 /** A model file as it crosses to the host (paths and URLs as strings). */
 export type FileDescriptor =
@@ -15,16 +19,18 @@ export type FileDescriptor =
   | { kind: 'blob'; blob: Blob; name: string }
   | { kind: 'bytes'; bytes: Uint8Array; name: string };
 
-export type LoadRequestOptions = Pick<LoadModelOptions, 'threads' | 'contextSize' | 'memoryBytes'>;
+export type LoadRequestOptions = Pick<LoadModelOptions, 'threads' | 'contextSize' | 'memoryBytes' | 'lora'>;
 export type ChatRequestOptions = Omit<ChatOptions, 'signal'>;
 
 export type Request =
   | { type: 'load'; id: number; files: FileDescriptor[]; options: LoadRequestOptions }
   | { type: 'chat.create'; id: number; chat: number; options: ChatRequestOptions }
-  | { type: 'chat.send'; id: number; chat: number; text: string; options: SamplingOptions & { maxTokens?: number } }
+  | { type: 'chat.send'; id: number; chat: number; text: string; options: SamplingOptions & Pick<SendOptions, 'maxTokens' | 'grammar' | 'jsonSchema'> }
   | { type: 'chat.reset'; id: number; chat: number }
   | { type: 'chat.tokens'; id: number; chat: number }
   | { type: 'chat.dispose'; id: number; chat: number }
+  | { type: 'chat.saveState'; id: number; chat: number }
+  | { type: 'chat.loadState'; id: number; chat: number; saved: SavedChatState }
   | { type: 'embed'; id: number; texts: string[]; options: EmbedOptions }
   | { type: 'tokenize'; id: number; text: string; options: { addSpecial?: boolean; special?: boolean } }
   | { type: 'detokenize'; id: number; ids: number[] }
@@ -52,32 +58,46 @@ export interface SerializedError {
   name: string;
   message: string;
   stack?: string;
-  /** Own enumerable fields of typed errors (GGUFError's code, file, key...). */
+  /** Own enumerable fields of typed errors (GGUFError's code, file, key; ModelTooLargeError's byte counts...). */
   fields?: Record<string, unknown>;
+  /** The error's cause, when it is an error too. */
+  cause?: SerializedError;
 }
 
 export type Reply =
   | { type: 'progress'; id: number; loadedBytes: number; totalBytes: number }
+  | { type: 'download'; id: number; progress: DownloadProgress }
   | { type: 'warning'; id: number; message: string }
   | { type: 'text'; id: number; text: string }
   | { type: 'ok'; id: number; value?: unknown }
   | { type: 'err'; id: number; error: SerializedError };
 
-export function serializeError(err: unknown): SerializedError {
+/** A field value that crosses postMessage as data: primitives, and arrays and plain objects of them. */
+function plainData(v: unknown, depth = 0): boolean {
+  if (v === null || v === undefined || ['string', 'number', 'boolean', 'bigint'].includes(typeof v)) return true;
+  if (depth > 4 || typeof v !== 'object') return false;
+  if (Array.isArray(v)) return v.length <= 10_000 && v.every((x) => plainData(x, depth + 1));
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  return Object.values(v).every((x) => plainData(x, depth + 1));
+}
+
+export function serializeError(err: unknown, depth = 0): SerializedError {
   if (!(err instanceof Error)) return { name: 'Error', message: String(err) };
   const fields: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(err)) {
-    if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) fields[k] = v;
-  }
-  return { name: err.name, message: err.message, stack: err.stack, fields };
+  for (const [k, v] of Object.entries(err)) if (plainData(v)) fields[k] = v;
+  const out: SerializedError = { name: err.name, message: err.message, stack: err.stack, fields };
+  if (err.cause instanceof Error && depth < 4) out.cause = serializeError(err.cause, depth + 1);
+  return out;
 }
 
 /**
  * The classes an error keeps across the worker boundary: the caller's
  * `instanceof ModelError` holds for a ModelError thrown in the host.
  */
-const ERROR_CLASSES: Readonly<Record<string, { prototype: Error }>> = {
+export const ERROR_CLASSES: Readonly<Record<string, { prototype: Error }>> = {
   ModelError, ModelTooLargeError, UnsupportedError, ThreadError, ChatTemplateError, TokenizerError, GGUFError, GGUFIncompleteError, IMatrixError,
+  KernelTableError, KernelArgsError, GrammarError, JsonSchemaError, DownloadError, StateError,
   RangeError, TypeError, SyntaxError,
 };
 
@@ -91,5 +111,6 @@ export function deserializeError(e: SerializedError): Error {
   Object.assign(err, e.fields ?? {});
   Object.defineProperty(err, 'name', { value: e.name, enumerable: false, configurable: true, writable: true });
   if (e.stack) err.stack = `${e.stack}\n    (in the run-gguf host worker)`;
+  if (e.cause) Object.defineProperty(err, 'cause', { value: deserializeError(e.cause), enumerable: false, configurable: true, writable: true });
   return err;
 }

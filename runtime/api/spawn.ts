@@ -3,6 +3,7 @@
 // Neither path imports node:* statically, so browsers can load this module.
 import { deserializeError, type Reply, type Request } from './protocol.js';
 import { ThreadError } from '../errors.js';
+import type { DownloadProgress } from './types.js';
 
 /** The host worker as the caller sees it. */
 export interface HostLink {
@@ -75,6 +76,7 @@ interface Pending {
   reject(error: Error): void;
   onText?(text: string): void;
   onProgress?(loaded: number, total: number): void;
+  onDownload?(progress: DownloadProgress): void;
   onWarning?(message: string): void;
 }
 
@@ -106,6 +108,9 @@ export class Connection {
         return;
       case 'progress':
         p.onProgress?.(m.loadedBytes, m.totalBytes);
+        return;
+      case 'download':
+        p.onDownload?.(m.progress);
         return;
       case 'warning':
         p.onWarning?.(m.message);

@@ -7,7 +7,9 @@ export type { ChatMessage, ChatRole } from '../chat/types.js';
  * One GGUF file: a path (Node), a URL or URL string (fetched, streamed into
  * memory; relative strings resolve against the page in browsers), a File or
  * Blob, or the bytes themselves (copied to the worker; the caller keeps its
- * buffer).
+ * buffer). In Node, a model name (`hf:user/repo`, `hf:user/repo:Q4_K_M`,
+ * `hf:user/repo/file.gguf`, `user/repo:QUANT`) is downloaded into the cache
+ * first, as `run-gguf pull` does (see onDownload).
  */
 export type ModelFile = string | URL | Blob | ArrayBuffer | ArrayBufferView;
 
@@ -20,8 +22,22 @@ export interface LoadProgress {
   totalBytes: number;
 }
 
+/** Download of a model named hf:... (Node): bytes of all its files. */
+export interface DownloadProgress {
+  /** The file being fetched (its path in the repository). */
+  file: string;
+  /** 0-based, of fileCount (a split model has several). */
+  fileIndex: number;
+  fileCount: number;
+  /** Bytes so far over every file of the model (counting files already cached), and their total. */
+  downloadedBytes: number;
+  totalBytes: number;
+}
+
 export interface LoadModelOptions {
   onProgress?: (progress: LoadProgress) => void;
+  /** Download progress when the source is a model name (hf:...); resumed and verified as `run-gguf pull` does. */
+  onDownload?: (progress: DownloadProgress) => void;
   /** Aborting stops the load, ends the worker and rejects with the signal's reason. */
   signal?: AbortSignal;
   /**
@@ -41,6 +57,11 @@ export interface LoadModelOptions {
    * Models past it are spread over several memories, whole layers per memory.
    */
   memoryBytes?: number;
+  /**
+   * LoRA adapters (GGUF files; paths, so Node and Electron's main process)
+   * applied beside the weights, as llama.cpp's --lora / --lora-scaled. Default none.
+   */
+  lora?: readonly { path: string; scale?: number }[];
 }
 
 /** What a loaded model is, read from its metadata. */
@@ -107,6 +128,17 @@ export interface SendOptions extends SamplingOptions {
   /** Stops the reply; what was generated so far stays in the history. */
   signal?: AbortSignal;
   maxTokens?: number;
+  /**
+   * Constrain the reply to a GBNF grammar (llama.cpp's format); the reply
+   * ends where the grammar is complete. A bad grammar rejects with GrammarError.
+   */
+  grammar?: string;
+  /**
+   * Constrain the reply to JSON valid under this JSON schema (an object or
+   * its JSON text), as llama.cpp's --json-schema does: JSON.parse(result.text)
+   * then holds a valid value. A schema it cannot convert rejects with JsonSchemaError.
+   */
+  jsonSchema?: unknown;
 }
 
 export type StopReason = 'eog' | 'max-tokens' | 'aborted' | 'context-full';
@@ -132,6 +164,14 @@ export interface ChatResult {
   notices: string[];
 }
 
+/** What Chat.saveState gives and loadState takes. */
+export interface SavedChatState {
+  /** The conversation ({format: 'run-gguf-chat', version, messages, seen}), as the CLI's /save writes it. */
+  conversation: unknown;
+  /** The sequence's tokens and KV cells (runtime/state.ts's format, as sequence.saveState writes it). */
+  cache: Uint8Array;
+}
+
 /** A reply in progress: iterate it for text as it comes; `result` resolves when it ends. */
 export interface ChatReply extends AsyncIterable<string> {
   readonly result: Promise<ChatResult>;
@@ -152,6 +192,18 @@ export interface Chat {
   send(text: string, options?: SendOptions): ChatReply;
   /** The token ids in the chat's KV cache, in order: the conversation as the model saw it. */
   contextTokens(): Promise<number[]>;
+  /**
+   * The conversation and its KV cache, to keep across restarts: give it to
+   * loadState on a chat of the same model and context size, and the next
+   * reply evaluates only the new message, with the bits of never stopping.
+   * Plain data (structured-cloneable; the cache is bytes).
+   */
+  saveState(): Promise<SavedChatState>;
+  /**
+   * Replaces the conversation and the cache with a saved state. A StateError
+   * (the chat unchanged) when it was saved for another model or context size.
+   */
+  loadState(saved: SavedChatState): Promise<void>;
   /** Forgets the conversation (the system prompt stays). */
   reset(): Promise<void>;
   /** Frees the chat's KV cache and threads. */

@@ -148,7 +148,8 @@ export function attend(c: BuildContext, il: number, q: Tensor, k: Tensor, v: Ten
   if (a.qScale !== undefined) q = ops.scale(q, a.qScale, `Qcur_scaled-${il}`);
   const cache = c.cache[il];
   if (!cache) throw new ModelError(`layer ${il} has no KV cache (a recurrent layer) but its graph attends`, undefined, `blk.${il}`);
-  return ops.attention(q, k, v, c.inpPos, cache, {
+  if (!c.inpKvRows) throw new Error('attention over a KV cache needs the batch rows\' sequences (inpKvRows)');
+  return ops.attention(q, k, v, c.inpPos, c.inpKvRows, cache, {
     nHead: hp.n_head,
     nHeadKv: hp.n_head_kv,
     headDim,
@@ -178,7 +179,8 @@ export function selfAttention(c: BuildContext, il: number, cur: Tensor, a: Atten
 /** Final norm and the LM head (tied to token_embd when output.weight is absent), plus output.bias when present. */
 export function outputHead(c: BuildContext, x: Tensor, norm: (x: Tensor) => Tensor): Tensor {
   const { ops } = c;
-  const last = ops.lastRows(x, c.nOutputs, 'inp_out');
+  if (!c.inpOutIds) throw new Error('a decoder graph needs the rows to return logits for (inpOutIds)');
+  const last = ops.selectRows(x, c.inpOutIds, 'inp_out');
   const cur = norm(last);
   const head = c.wOpt('output.weight') ?? c.w('token_embd.weight');
   const logits = ops.matmul(head, cur, 'result_output');

@@ -21,8 +21,17 @@ export interface BuildContext {
   cache: (LayerCache | undefined)[];
   /** Layer il's recurrent state; absent for an attention layer. */
   state: (LayerState | undefined)[];
-  /** How many final rows need logits (1 for generation, n_tokens for scoring). */
+  /**
+   * int32 [2, n_tokens]: each row's sequence slot (its block of the cache
+   * and of the recurrent states) and the cells that sequence has in use
+   * after this batch. The rows of one batch may belong to several sequences
+   * (runtime/batch.ts). Absent for graphs without a KV cache (encoders).
+   */
+  inpKvRows?: Tensor;
+  /** How many rows need logits (1 for generation, n_tokens for scoring, one per sequence in a batch of several). */
   nOutputs: number;
+  /** int32 [nOutputs]: the batch rows whose logits the graph returns, in order. Absent for encoders. */
+  inpOutIds?: Tensor;
 }
 
 /** An architecture: builds the graph whose output is logits [n_vocab, nOutputs]. */

@@ -8,7 +8,9 @@
 // The helpers below are the per-layer declarations most architectures share
 // (norms, attention projections, feed-forward, experts, the output head);
 // each architecture file composes them into its own list.
+import { GGMLType, ggmlTypeInfo } from '../../formats/ggml-types.js';
 import { ModelError } from '../errors.js';
+import { printable } from '../terminal/printable.js';
 import type { HParams } from '../hparams.js';
 import type { BuildGraph } from './context.js';
 
@@ -212,34 +214,52 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return true;
 }
 
+/** A tensor of the file as the check sees it: type absent when only shapes are checked. */
+export interface FileTensor {
+  name: string;
+  shape: readonly number[];
+  type?: GGMLType;
+}
+
+function typeName(type: GGMLType): string {
+  return ggmlTypeInfo(type)?.name.toUpperCase() ?? `type ${type}`;
+}
+
 /**
  * Checks the file's tensor list against `decls`: every required tensor is
- * there, each present one has its declared shape, and the file holds none
- * the architecture does not declare (llama.cpp refuses those too: its
- * loader counts the tensors it created against the file's).
+ * there, each present one has its declared shape and a type the graph can
+ * read, and the file holds none the architecture does not declare (llama.cpp
+ * refuses those too: its loader counts the tensors it created against the
+ * file's). Vectors (norms, biases, rope factors, sinks: a 1-D declaration)
+ * must be F32: the element-wise kernels read them as f32, and llama.cpp's
+ * converters and quantizer always keep them so. Matrices may be any weight
+ * type; checkWeightTypes (runtime/load.ts) names one without kernels.
  */
-export function checkTensors(arch: string, decls: readonly TensorDecl[], tensors: readonly { name: string; shape: readonly number[] }[], path: string): void {
-  const inFile = new Map(tensors.map((t) => [t.name, t.shape]));
+export function checkTensors(arch: string, decls: readonly TensorDecl[], tensors: readonly FileTensor[], path: string): void {
+  const inFile = new Map(tensors.map((t) => [t.name, t]));
   const declared = new Set<string>();
   for (const d of decls) {
     declared.add(d.name);
-    const ne = inFile.get(d.name);
+    const t = inFile.get(d.name);
     const expected = `${shapeText(d.shape.map((x) => x.size))} (${d.shape.map((x) => x.name).join(', ')})`;
-    if (!ne) {
+    if (!t) {
       if (d.required) throw new ModelError(`tensor ${d.name} is missing (${arch} requires it, shape ${expected})`, path, d.name);
       continue;
     }
-    if (!sameShape(ne, d.shape.map((x) => x.size))) {
-      throw new ModelError(`${d.name} has shape ${shapeText(ne)}, expected ${expected}`, path, d.name);
+    if (!sameShape(t.shape, d.shape.map((x) => x.size))) {
+      throw new ModelError(`${d.name} has shape ${shapeText(t.shape)}, expected ${expected}`, path, d.name);
+    }
+    if (t.type !== undefined && d.shape.length === 1 && t.type !== GGMLType.F32) {
+      throw new ModelError(`${d.name} (shape ${shapeText(t.shape)}) is ${typeName(t.type)}, expected F32: vectors are read as f32`, path, d.name);
     }
   }
   for (const t of tensors) {
-    if (!declared.has(t.name)) throw new ModelError(`unexpected tensor ${t.name}: ${arch} declares no such tensor`, path, t.name);
+    if (!declared.has(t.name)) throw new ModelError(`unexpected tensor ${printable(t.name)}: ${arch} declares no such tensor`, path, t.name);
   }
 }
 
 /** Builds the file's declaration for `arch` and checks it (see checkTensors). */
-export function checkFileTensors(archName: string, arch: Architecture, hp: HParams, tensors: readonly { name: string; shape: readonly number[] }[], path: string): void {
+export function checkFileTensors(archName: string, arch: Architecture, hp: HParams, tensors: readonly FileTensor[], path: string): void {
   const names = new Set(tensors.map((t) => t.name));
   checkTensors(archName, arch.tensors(hp, { path, has: (n) => names.has(n) }), tensors, path);
 }

@@ -26,7 +26,7 @@ import {
   dim, dims, embeddingsAndHead, experts, ffn, layers, norm, req, requireExperts, type Architecture, type DeclareTensors, type RecurrentLayout,
 } from './declare.js';
 import { buildMoeFfn, gatedSharedExpert } from './ffn.js';
-import { layerState } from './recurrent.js';
+import { kvRows, layerState } from './recurrent.js';
 
 /** llama.cpp's is_recr for qwen3next. */
 export function qwen3nextRecurrentLayers(hp: HParams): boolean[] {
@@ -70,14 +70,14 @@ export function gatedDeltaNetLayer(c: BuildContext, il: number, cur: Tensor, var
   const ab = variant === 'qwen3next'
     ? { ba: ops.matmul(c.w(`${p}.ssm_ba.weight`), cur, `linear_attn_mixed_ba-${il}`) }
     : { b: ops.matmul(c.w(`${p}.ssm_beta.weight`), cur, `beta-${il}`), a: ops.matmul(c.w(`${p}.ssm_alpha.weight`), cur, `alpha-${il}`) };
-  const conv = ops.silu(ops.ssmConv(qkv, st.r, c.w(`${p}.ssm_conv1d.weight`), `conv_output_raw-${il}`), `conv_output_silu-${il}`);
+  const conv = ops.silu(ops.ssmConv(qkv, st.r, kvRows(c), c.w(`${p}.ssm_conv1d.weight`), `conv_output_raw-${il}`), `conv_output_silu-${il}`);
   const nTok = conv.ne[1]!;
   const row = d.convDim * 4;
   const eps = hp.f_norm_rms_eps;
   const q = ops.l2NormHeads(ops.g.view(conv, `q_conv-${il}`, [d.keyDim, nTok], 0, row), d.nKHead, d.S, eps, `q_conv_normed-${il}`);
   const k = ops.l2NormHeads(ops.g.view(conv, `k_conv-${il}`, [d.keyDim, nTok], d.keyDim * 4, row), d.nKHead, d.S, eps, `k_conv_normed-${il}`);
   const v = ops.g.view(conv, `v_conv-${il}`, [d.valueDim, nTok], 2 * d.keyDim * 4, row);
-  const o = ops.gatedDeltaNet(q, k, v, ab, c.w(`${p}.ssm_dt.bias`), c.w(`${p}.ssm_a`), st.s,
+  const o = ops.gatedDeltaNet(q, k, v, ab, c.w(`${p}.ssm_dt.bias`), c.w(`${p}.ssm_a`), st.s, kvRows(c),
     { S: d.S, nKHead: d.nKHead, nVHead: d.nVHead }, `attn_output-${il}`);
   // build_norm_gated: RMSNorm per head, times silu(z)
   const normed = ops.rmsNorm(ops.heads(o, d.S), c.w(`${p}.ssm_norm.weight`), eps, `attn_out_norm-${il}`);

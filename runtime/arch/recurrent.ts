@@ -16,6 +16,12 @@ export function layerState(c: BuildContext, il: number): LayerState {
   return st;
 }
 
+/** The batch rows' sequences, which pick each row's state block; a graph without them (an encoder's) has no recurrent state. */
+export function kvRows(c: BuildContext): Tensor {
+  if (!c.inpKvRows) throw new Error('a recurrent layer needs the batch rows\' sequences (inpKvRows)');
+  return c.inpKvRows;
+}
+
 /**
  * lfm2's gated short convolution: in_proj gives b, c and x (three chunks of
  * n_embd per token); b*x is convolved causally over the last l_cache inputs
@@ -33,7 +39,7 @@ export function shortConv(c: BuildContext, il: number, cur: Tensor): Tensor {
   const gate = ops.g.view(bcx, `conv_c-${il}`, [n, nTok], n * 4, row);
   const x = ops.g.view(bcx, `conv_x-${il}`, [n, nTok], 2 * n * 4, row);
   const bx = ops.mul(b, x, `conv_bx-${il}`);
-  const conv = ops.ssmConv(bx, layerState(c, il).r, c.w(`${p}.conv.weight`), `conv_conv-${il}`);
+  const conv = ops.ssmConv(bx, layerState(c, il).r, kvRows(c), c.w(`${p}.conv.weight`), `conv_conv-${il}`);
   const y = ops.mul(gate, conv, `conv_y-${il}`);
   return ops.matmul(c.w(`${p}.out_proj.weight`), y, `conv_out_proj-${il}`);
 }
@@ -80,11 +86,11 @@ export function mamba2(c: BuildContext, il: number, cur: Tensor): Tensor {
   const z = ops.g.view(zxBCdt, `ssm_z-${il}`, [d.dInner, nTok], 0, row);
   const xBC = ops.g.view(zxBCdt, `ssm_xBC-${il}`, [d.nCh, nTok], d.dInner * 4, row);
   const dt = ops.g.view(zxBCdt, `ssm_dt-${il}`, [d.nHead, nTok], (d.dInner + d.nCh) * 4, row);
-  let conv = ops.ssmConv(xBC, st.r, c.w(`${p}.ssm_conv1d.weight`), `ssm_conv-${il}`);
+  let conv = ops.ssmConv(xBC, st.r, kvRows(c), c.w(`${p}.ssm_conv1d.weight`), `ssm_conv-${il}`);
   const convBias = c.wOpt(`${p}.ssm_conv1d.bias`);
   if (convBias) conv = ops.add(conv, convBias, `ssm_conv_b-${il}`);
   conv = ops.silu(conv, `ssm_conv_silu-${il}`);
-  let y = ops.ssmScan(conv, dt, c.w(`${p}.ssm_dt.bias`), c.w(`${p}.ssm_a`), c.w(`${p}.ssm_d`), st.s,
+  let y = ops.ssmScan(conv, dt, c.w(`${p}.ssm_dt.bias`), c.w(`${p}.ssm_a`), c.w(`${p}.ssm_d`), st.s, kvRows(c),
     { dState: d.dState, headDim: d.headDim, nHead: d.nHead, nGroup: d.nGroup }, `ssm_scan-${il}`);
   y = ops.glu('silu', z, y, `ssm_y_gated-${il}`);
   const norm = c.wOpt(`${p}.ssm_norm.weight`);

@@ -23,9 +23,9 @@ export function stdev(v: readonly number[]): number {
   return Math.sqrt(v.reduce((s, x) => s + (x - m) ** 2, 0) / (v.length - 1));
 }
 
-/** Tokens per second of each repetition. */
-export function samplesTs(r: Pick<BenchResult, 'n_prompt' | 'n_gen' | 'samples_ns'>): number[] {
-  const n = r.n_prompt + r.n_gen;
+/** Tokens per second of each repetition (of all sequences together when n_parallel > 1). */
+export function samplesTs(r: Pick<BenchResult, 'n_prompt' | 'n_gen' | 'samples_ns' | 'n_parallel'>): number[] {
+  const n = (r.n_prompt + r.n_gen) * (r.n_parallel ?? 1);
   return r.samples_ns.map((ns) => (1e9 * n) / ns);
 }
 
@@ -85,12 +85,11 @@ export function fieldValues(r: BenchResult, build: BuildInfo = buildInfo()): str
     n_batch: String(r.n_batch),
     n_ubatch: String(r.n_ubatch),
     n_threads: String(r.n_threads),
-    // the KV cache is f16 (DESIGN.md)
-    type_k: 'f16',
+    type_k: r.type_k ?? 'f16',
     type_v: 'f16',
     n_prompt: String(r.n_prompt),
     n_gen: String(r.n_gen),
-    n_depth: '0',
+    n_depth: String(r.n_depth ?? 0),
     test_time: r.test_time,
     avg_ns: String(Math.floor(mean(r.samples_ns))),
     stddev_ns: String(Math.round(stdev(r.samples_ns))),
@@ -113,6 +112,8 @@ export interface PrinterOptions {
   /** Show n_batch / n_ubatch columns when they differ from the defaults (as llama-bench). */
   nBatch?: number;
   nUBatch?: number;
+  /** Show an n_parallel column when some test runs several sequences together. */
+  nParallel?: readonly number[];
   build?: BuildInfo;
 }
 
@@ -149,6 +150,8 @@ function jsonFields(r: BenchResult, build: BuildInfo | undefined, sep: string, i
   const parts = BENCH_FIELDS.map(([f, type], i) => `${indent}"${f}": ${jsonValue(type, values[i]!)}`);
   parts.push(`${indent}"samples_ns": [ ${r.samples_ns.join(', ')} ]`);
   parts.push(`${indent}"samples_ts": [ ${samplesTs(r).map(g6).join(', ')} ]`);
+  // not a llama-bench field: only where several sequences ran together
+  if (r.n_parallel !== undefined) parts.push(`${indent}"n_parallel": ${r.n_parallel}`);
   return parts.join(sep);
 }
 
@@ -214,7 +217,10 @@ export function markdownColumns(options: PrinterOptions = {}): Column[] {
   if (options.nUBatch !== undefined && options.nUBatch !== BENCH_DEFAULTS.nUBatch) {
     cols.push({ title: 'n_ubatch', width: 8, value: (r) => String(r.n_ubatch) });
   }
-  cols.push({ title: 'test', width: 15, value: (r) => testName({ nPrompt: r.n_prompt, nGen: r.n_gen }) });
+  if (options.nParallel?.some((n) => n !== 1)) {
+    cols.push({ title: 'n_parallel', width: 10, value: (r) => String(r.n_parallel ?? 1) });
+  }
+  cols.push({ title: 'test', width: 15, value: (r) => testName({ nPrompt: r.n_prompt, nGen: r.n_gen, nDepth: r.n_depth }) });
   cols.push({ title: 't/s', width: 20, value: formatTs });
   return cols;
 }

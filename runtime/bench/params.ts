@@ -1,19 +1,33 @@
 // What a benchmark run measures, as llama-bench's command line describes it:
 // lists of prompt lengths, generation lengths and thread counts, each
 // combination one test.
-import { defaultThreads } from '../context.js';
+import { defaultThreads, type KvCacheType } from '../context.js';
 
 export interface BenchParams {
   /** Prompt lengths (pp tests); 0 entries are skipped. llama-bench: -p, default 512. */
   nPrompt: number[];
   /** Generation lengths (tg tests); 0 entries are skipped. llama-bench: -n, default 128. */
   nGen: number[];
+  /**
+   * llama-bench's -d: tokens already in the KV cache when each timed run
+   * starts (filled untimed), so a test measures speed deep into a long chat.
+   * Default 0.
+   */
+  nDepth: number[];
   /** llama-bench: -t, default the machine's cores. */
   nThreads: number[];
+  /**
+   * Sequences evaluated together (continuous batching, context.evaluateBatch):
+   * each test runs its depth, prompt and generation in every one of them at
+   * once, and t/s counts the tokens of all (llama-batched-bench's -npl). Default [1].
+   */
+  nParallel: number[];
   /** Tokens per evaluate() call during pp (llama.cpp's n_batch). Default 2048. */
   nBatch: number;
   /** Tokens per graph run (the context's batchSize; llama.cpp's n_ubatch). Default 512. */
   nUBatch: number;
+  /** The K cache's type (llama-bench -ctk). Default 'f16'. */
+  typeK: KvCacheType;
   /** Timed runs per test. Default 5. */
   reps: number;
   /** One untimed run first, so graphs are built and pages touched. Default true. */
@@ -23,7 +37,7 @@ export interface BenchParams {
 }
 
 export const BENCH_DEFAULTS: Readonly<Omit<BenchParams, 'nThreads'>> = {
-  nPrompt: [512], nGen: [128], nBatch: 2048, nUBatch: 512, reps: 5, warmup: true, seed: 1234,
+  nPrompt: [512], nGen: [128], nDepth: [0], nParallel: [1], typeK: 'f16', nBatch: 2048, nUBatch: 512, reps: 5, warmup: true, seed: 1234,
 };
 
 export { defaultThreads } from '../context.js';
@@ -36,31 +50,37 @@ export function benchParams(p: Partial<BenchParams> = {}): BenchParams {
   } as BenchParams;
 }
 
-/** One test: a prompt of nPrompt tokens or a generation of nGen (the other is 0). */
+/** One test: a prompt of nPrompt tokens or a generation of nGen (the other is 0), after nDepth cached tokens. */
 export interface TestInstance {
   nPrompt: number;
   nGen: number;
+  nDepth: number;
   nThreads: number;
+  /** Sequences evaluated together (1: one sequence, as llama-bench). */
+  nParallel: number;
   nBatch: number;
   nUBatch: number;
+  /** The K cache's type. Default 'f16'. */
+  typeK?: KvCacheType;
 }
 
-/** The tests in llama-bench's order: per thread count, every pp test, then every tg test. */
+/** The tests in llama-bench's order: per thread count and depth, every pp test, then every tg test; each for every parallel count. */
 export function testInstances(p: BenchParams): TestInstance[] {
   const out: TestInstance[] = [];
   for (const nThreads of p.nThreads) {
-    const common = { nThreads, nBatch: p.nBatch, nUBatch: p.nUBatch };
-    for (const n of p.nPrompt) if (n > 0) out.push({ nPrompt: n, nGen: 0, ...common });
-    for (const n of p.nGen) if (n > 0) out.push({ nPrompt: 0, nGen: n, ...common });
+    for (const nDepth of p.nDepth) {
+      const common = { nThreads, nDepth, nBatch: p.nBatch, nUBatch: p.nUBatch, typeK: p.typeK };
+      for (const n of p.nPrompt) if (n > 0) for (const nParallel of p.nParallel) out.push({ nPrompt: n, nGen: 0, nParallel, ...common });
+      for (const n of p.nGen) if (n > 0) for (const nParallel of p.nParallel) out.push({ nPrompt: 0, nGen: n, nParallel, ...common });
+    }
   }
   return out;
 }
 
-/** "pp512", "tg128", or "pp512+tg128" as llama-bench names a test. */
-export function testName(t: { nPrompt: number; nGen: number }): string {
-  if (t.nPrompt > 0 && t.nGen === 0) return `pp${t.nPrompt}`;
-  if (t.nGen > 0 && t.nPrompt === 0) return `tg${t.nGen}`;
-  return `pp${t.nPrompt}+tg${t.nGen}`;
+/** "pp512", "tg128", "pp512+tg128", and " @ d2048" after a depth, as llama-bench names a test. */
+export function testName(t: { nPrompt: number; nGen: number; nDepth?: number }): string {
+  const base = t.nPrompt > 0 && t.nGen === 0 ? `pp${t.nPrompt}` : t.nGen > 0 && t.nPrompt === 0 ? `tg${t.nGen}` : `pp${t.nPrompt}+tg${t.nGen}`;
+  return t.nDepth ? `${base} @ d${t.nDepth}` : base;
 }
 
 /**

@@ -21,7 +21,8 @@
 // context shift discards half of what it may; without a KV-cache shift here,
 // the kept tokens are evaluated again from the first dropped position.
 import { Context } from '../context.js';
-import { tokenLoop, type StopReason } from '../generate.js';
+import { grammarFromOptions, tokenLoop, type StopReason } from '../generate.js';
+import type { GrammarInput } from '../sample/index.js';
 import { createSampler, type Sampler, type SamplerOptions } from '../sample/index.js';
 import type { Sequence } from '../sequence.js';
 import type { Tokenizer } from '../tokenizer/index.js';
@@ -40,6 +41,10 @@ export interface ChatSessionOptions extends SamplerOptions {
    * biases them to -inf): replies run to maxTokens or a full context.
    */
   ignoreEos?: boolean;
+  /** A GBNF grammar every reply follows unless reply() gives its own. */
+  grammar?: GrammarInput;
+  /** A JSON schema every reply's JSON follows unless reply() gives its own grammar or schema. */
+  jsonSchema?: unknown;
 }
 
 export interface ReplyOptions {
@@ -48,6 +53,10 @@ export interface ReplyOptions {
   onText?: (text: string) => void;
   /** Context shifts and other things the user should be told. */
   onNotice?: (message: string) => void;
+  /** Constrain this reply to a GBNF grammar (text or parsed); the reply ends where the grammar is complete. */
+  grammar?: GrammarInput;
+  /** Constrain this reply to JSON valid under this JSON schema (an object, or its JSON text). */
+  jsonSchema?: unknown;
 }
 
 export type { StopReason } from '../generate.js';
@@ -72,6 +81,12 @@ export interface SavedChat {
   format: 'run-gguf-chat';
   version: 1;
   messages: ChatMessage[];
+  /**
+   * The last prompt and reply as text and the ids the model saw for them:
+   * with the sequence's saved state (Sequence.saveState), the next turn after
+   * a reload evaluates only the new message. Optional.
+   */
+  seen?: { text: string; ids: number[] };
 }
 
 /** What the session needs of the model. */
@@ -99,6 +114,8 @@ export class ChatSession {
   private maxTokens: number;
   /** The end-of-generation ids masked before sampling (--ignore-eos), or none. */
   private readonly banned: readonly number[];
+  /** The grammar or schema replies follow by default. */
+  private readonly constraint: { grammar?: GrammarInput; jsonSchema?: unknown };
   /** Totals over the session, for /stats. */
   readonly totals = { replies: 0, promptTokens: 0, reusedTokens: 0, generatedTokens: 0, promptMs: 0, generateMs: 0, droppedMessages: 0 };
 
@@ -111,6 +128,8 @@ export class ChatSession {
     const tok = model.tokenizer;
     this.banned = options.ignoreEos ? Array.from({ length: tok.vocabSize }, (_, id) => id).filter((id) => tok.isEog(id)) : [];
     this.sampler = createSampler(options);
+    this.constraint = { grammar: options.grammar, jsonSchema: options.jsonSchema };
+    grammarFromOptions(this.constraint, tok); // a bad grammar or schema throws now, not at the first reply
     this.sequence.reset();
   }
 
@@ -166,11 +185,18 @@ export class ChatSession {
   }
 
   toJSON(): SavedChat {
-    return { format: 'run-gguf-chat', version: 1, messages: this.messages };
+    const saved: SavedChat = { format: 'run-gguf-chat', version: 1, messages: this.messages };
+    if (this.seen) saved.seen = { text: this.seen.text, ids: [...this.seen.ids] };
+    return saved;
   }
 
-  /** Replaces the conversation with saved messages (a leading system message becomes the system prompt). */
-  load(saved: unknown): void {
+  /**
+   * Replaces the conversation with saved messages (a leading system message
+   * becomes the system prompt). `seen: true` also takes the saved ids the
+   * model saw, for when the sequence's saved state was restored with them
+   * (they are another model's ids otherwise).
+   */
+  load(saved: unknown, options: { seen?: boolean } = {}): void {
     const messages = parseSavedChat(saved);
     this.seen = undefined;
     const first = messages[0];
@@ -180,6 +206,10 @@ export class ChatSession {
     } else {
       this.system = undefined;
       this.turns = messages;
+    }
+    const seen = (saved as { seen?: { text?: unknown; ids?: unknown } } | null)?.seen;
+    if (options.seen && seen && typeof seen.text === 'string' && Array.isArray(seen.ids) && seen.ids.every((id) => Number.isInteger(id) && id >= 0)) {
+      this.seen = { text: seen.text, ids: seen.ids as number[] };
     }
   }
 
@@ -252,6 +282,9 @@ export class ChatSession {
   async reply(userText: string, options: ReplyOptions = {}): Promise<ReplyStats> {
     const { signal, onText, onNotice } = options;
     const tok = this.model.tokenizer;
+    // a bad grammar or schema throws here, before the conversation changes
+    const own = options.grammar !== undefined || options.jsonSchema !== undefined;
+    const grammar = grammarFromOptions(own ? options : this.constraint, tok);
     const nCtx = this.sequence.contextSize;
     const stats: ReplyStats = {
       promptTokens: 0, reusedTokens: 0, promptMs: 0, generatedTokens: 0, generateMs: 0, stop: 'eog', droppedMessages: 0, text: '',
@@ -296,6 +329,7 @@ export class ChatSession {
       maxTokens: this.maxTokens,
       signal,
       banned: this.banned,
+      grammar,
       // context shift in the middle of a reply: the kept conversation, its
       // generation prompt, then the reply so far
       onContextFull: async (replyIds) => {

@@ -1,11 +1,13 @@
 // run-gguf bench: prompt-processing and generation throughput, measured and
 // printed as llama.cpp's llama-bench does, so the two tables compare row by row.
 import { parseArgs } from 'node:util';
+import type { KvCacheType } from '../context.js';
 import { ensureSyntheticModel, parseSyntheticSpec, syntheticCacheDir, syntheticShapes } from '../../formats/synthetic/cache.js';
 import { mixNames } from '../../formats/synthetic/mix.js';
 import {
   BENCH_DEFAULTS, benchFile, benchParams, createPrinter, defaultThreads, OUTPUT_FORMATS, parseIntList, type OutputFormat,
 } from '../bench/index.js';
+import { modelArgument } from './pull.js';
 
 export const benchUsage = `Usage: run-gguf bench [options] <model.gguf>...
        run-gguf bench [options] --synthetic SHAPE:TYPE
@@ -26,7 +28,13 @@ Options:
                             matrix that type), or TYPE:pure
   -p, --n-prompt LIST       prompt lengths (default ${BENCH_DEFAULTS.nPrompt.join(',')}; 0 skips pp)
   -n, --n-gen LIST          generation lengths (default ${BENCH_DEFAULTS.nGen.join(',')}; 0 skips tg)
+  -d, --n-depth LIST        tokens already in the cache before each test
+                            (default ${BENCH_DEFAULTS.nDepth.join(',')}; llama-bench's depth)
+  -ctk, --cache-type-k TYPE K cache type: f16 or q8_0 (default f16)
   -t, --threads LIST        thread counts (default ${defaultThreads()})
+  -np, --parallel LIST      sequences evaluated together, each step one graph run
+                            for all (continuous batching); t/s is their aggregate
+                            (default 1)
   -b, --batch-size N        tokens per evaluate() call in pp (default ${BENCH_DEFAULTS.nBatch})
   -ub, --ubatch-size N      tokens per graph run (default ${BENCH_DEFAULTS.nUBatch})
   -r, --repetitions N       timed runs per test (default ${BENCH_DEFAULTS.reps})
@@ -48,13 +56,19 @@ function positiveInt(v: string | undefined, name: string, fallback: number, min 
   return n;
 }
 
+function cacheType(v: string | undefined): KvCacheType | undefined {
+  if (v === undefined) return undefined;
+  if (v !== 'f16' && v !== 'q8_0') throw new RangeError(`--cache-type-k: expected f16 or q8_0, got "${v}"`);
+  return v;
+}
+
 function lists(vs: string[] | undefined, name: string): number[] | undefined {
   return vs === undefined ? undefined : vs.flatMap((v) => parseIntList(v, `--${name}`));
 }
 
 export async function runBench(args: string[]): Promise<number> {
   // llama-bench's two-letter short options
-  const argv = args.map((a) => (a === '-ub' ? '--ubatch-size' : a));
+  const argv = args.map((a) => (a === '-ub' ? '--ubatch-size' : a === '-np' ? '--parallel' : a));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -63,7 +77,10 @@ export async function runBench(args: string[]): Promise<number> {
       synthetic: { type: 'string', multiple: true },
       'n-prompt': { type: 'string', short: 'p', multiple: true },
       'n-gen': { type: 'string', short: 'n', multiple: true },
+      'n-depth': { type: 'string', short: 'd', multiple: true },
+      'cache-type-k': { type: 'string' },
       threads: { type: 'string', short: 't', multiple: true },
+      parallel: { type: 'string', multiple: true },
       'batch-size': { type: 'string', short: 'b' },
       'ubatch-size': { type: 'string' },
       repetitions: { type: 'string', short: 'r' },
@@ -83,10 +100,15 @@ export async function runBench(args: string[]): Promise<number> {
   if (!OUTPUT_FORMATS.includes(format)) throw new Error(`--output: expected one of ${OUTPUT_FORMATS.join(', ')}, got "${values.output}"`);
   const threads = lists(values.threads, 'threads');
   if (threads?.some((t) => t < 1)) throw new Error('--threads: thread counts must be at least 1');
+  const parallel = lists(values.parallel, 'parallel');
+  if (parallel?.some((n) => n < 1)) throw new Error('--parallel: sequence counts must be at least 1');
   const params = benchParams({
     nPrompt: lists(values['n-prompt'], 'n-prompt'),
     nGen: lists(values['n-gen'], 'n-gen'),
+    nDepth: lists(values['n-depth'], 'n-depth'),
+    typeK: cacheType(values['cache-type-k']),
     nThreads: threads,
+    nParallel: parallel,
     nBatch: positiveInt(values['batch-size'], 'batch-size', BENCH_DEFAULTS.nBatch),
     nUBatch: positiveInt(values['ubatch-size'], 'ubatch-size', BENCH_DEFAULTS.nUBatch),
     reps: positiveInt(values.repetitions, 'repetitions', BENCH_DEFAULTS.reps),
@@ -106,12 +128,12 @@ export async function runBench(args: string[]): Promise<number> {
     models.push(m.path);
   }
 
-  const printer = createPrinter(format, { nBatch: params.nBatch, nUBatch: params.nUBatch });
+  const printer = createPrinter(format, { nBatch: params.nBatch, nUBatch: params.nUBatch, nParallel: params.nParallel });
   process.stdout.write(printer.header());
   const progress = values.progress ? (msg: string) => process.stderr.write(`run-gguf bench: ${msg}\n`) : undefined;
   const memoryMib = values['memory-mib'] === undefined ? undefined : positiveInt(values['memory-mib'], 'memory-mib', 4096);
   for (const path of models) {
-    await benchFile(path, params, {
+    await benchFile(await modelArgument(path), params, {
       onProgress: progress,
       onResult: (r) => process.stdout.write(printer.test(r)),
     }, memoryMib === undefined ? undefined : memoryMib * 1024 ** 2);

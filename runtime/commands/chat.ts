@@ -5,6 +5,8 @@
 // reply), -p TEXT (one reply, then exit), or stdin piped (each line is one
 // user turn, replies on stdout). Replies go to stdout; everything else
 // (summary, progress, notices, stats) to stderr, so pipes get only replies.
+import { loraUsage, takeLoraArgs } from './args.js';
+import { GRAMMAR_OPTIONS, GRAMMAR_USAGE, readGrammarFlags, type GrammarFlags } from './grammar-args.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -18,6 +20,8 @@ import { styles, type Styles } from '../terminal/colors.js';
 import { printable } from '../terminal/printable.js';
 import { ProgressBar } from '../terminal/progress.js';
 import { modelTotals } from './info.js';
+import { modelArgument } from './pull.js';
+import { loadChatState, saveChatState, stateFileOf } from './chat-state.js';
 
 /** Words joined with ", " in lines of at most `width` columns, each indented by `indent`. */
 function wrapList(words: readonly string[], indent: number, width: number): string {
@@ -58,6 +62,9 @@ ${wrapList(templateNames(), 27, 78)}
       --seed S             random seed (default: random)
   -c, --ctx-size N         context size (default: min(4096, the model's))
   -t, --threads N          threads (default: all cores)
+${loraUsage}
+${GRAMMAR_USAGE}
+                           (every reply follows it)
       --verbose            stack traces and loader warnings
   -h, --help               this text
 
@@ -130,7 +137,8 @@ interface ChatIO {
   ui: Styles;
 }
 
-export async function runChat(args: string[]): Promise<number> {
+export async function runChat(argv: string[]): Promise<number> {
+  const { args, lora } = takeLoraArgs(argv);
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -148,6 +156,7 @@ export async function runChat(args: string[]): Promise<number> {
       seed: { type: 'string' },
       'ctx-size': { type: 'string', short: 'c' },
       threads: { type: 'string', short: 't' },
+      ...GRAMMAR_OPTIONS,
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -182,6 +191,16 @@ export async function runChat(args: string[]): Promise<number> {
     if (picked === undefined) return 0;
     path = picked;
   }
+  // hf:user/repo:QUANT and the other model names: fetched into the cache first
+  path = await modelArgument(path);
+
+  let constraint: GrammarFlags;
+  try {
+    constraint = readGrammarFlags(values);
+  } catch (e) {
+    process.stderr.write(`run-gguf: ${oneLine(e)}\n`);
+    return 2;
+  }
 
   // a mistyped --chat-template is reported before the (possibly long) load
   let override: string | undefined;
@@ -205,6 +224,7 @@ export async function runChat(args: string[]): Promise<number> {
   try {
     model = await loadModel(path, {
       contextSize,
+      lora,
       onProgress: bar ? (p) => bar.update(p.loadedBytes, p.totalBytes) : undefined,
       onWarning: verbose ? (w) => io.err.write(ui.yellow(`warning: ${w}\n`)) : undefined,
     });
@@ -235,7 +255,7 @@ export async function runChat(args: string[]): Promise<number> {
     io.err.write(`${ui.dim(templateSummary(template))}\n`);
 
     const session = new ChatSession(model, ctx, {
-      template, system: values.system, maxTokens, ignoreEos: values['ignore-eos'], ...sampling,
+      template, system: values.system, maxTokens, ignoreEos: values['ignore-eos'], ...sampling, ...constraint,
     });
     if (values.prompt !== undefined) return await oneShot(session, values.prompt, io);
     if (!process.stdin.isTTY) return await piped(session, io);
@@ -349,7 +369,8 @@ async function runCommand(cmd: ParsedCommand, session: ChatSession, io: ChatIO):
         }
         const saved = session.toJSON();
         await writeFile(cmd.arg, `${JSON.stringify(saved, null, 2)}\n`);
-        say(ui.dim(`saved ${saved.messages.length} messages to ${cmd.arg}`));
+        const cached = await saveChatState(session, cmd.arg);
+        say(ui.dim(`saved ${saved.messages.length} messages to ${cmd.arg} (and ${cached} cached tokens to ${stateFileOf(cmd.arg)})`));
         break;
       }
       case 'load': {
@@ -358,8 +379,11 @@ async function runCommand(cmd: ParsedCommand, session: ChatSession, io: ChatIO):
           break;
         }
         const json: unknown = JSON.parse(await readFile(cmd.arg, 'utf8'));
-        session.load(json);
-        say(ui.dim(`loaded ${session.messages.length} messages from ${cmd.arg}`));
+        session.load(json); // validates before the cache is touched
+        const state = await loadChatState(session, cmd.arg);
+        if (state.tokens > 0) session.load(json, { seen: true });
+        if (state.refused) say(ui.yellow(`not using the saved cache: ${state.refused}`));
+        say(ui.dim(`loaded ${session.messages.length} messages from ${cmd.arg}${state.tokens > 0 ? ` and ${state.tokens} cached tokens (not evaluated again)` : ''}`));
         break;
       }
       case 'stats': {

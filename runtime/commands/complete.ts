@@ -2,6 +2,9 @@
 // the prompt tokenized as llama.cpp's llama-cli does (BOS per metadata).
 import { parseArgs } from 'node:util';
 import { loadModel } from '../model.js';
+import { loraUsage, takeLoraArgs } from './args.js';
+import { GRAMMAR_OPTIONS, GRAMMAR_USAGE, readGrammarFlags } from './grammar-args.js';
+import { modelArgument } from './pull.js';
 
 export const completeUsage = `Usage: run-gguf complete <model.gguf> -p TEXT [options]
 
@@ -18,6 +21,8 @@ Options:
       --seed S             random seed (default: random)
   -c, --ctx-size N         context size (default: min(4096, the model's))
   -t, --threads N          threads (default: all cores)
+${loraUsage}
+${GRAMMAR_USAGE}
   -h, --help               this text`;
 
 function numberOpt(v: string | undefined, name: string): number | undefined {
@@ -27,7 +32,8 @@ function numberOpt(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
-export async function runComplete(args: string[]): Promise<number> {
+export async function runComplete(argv: string[]): Promise<number> {
+  const { args, lora } = takeLoraArgs(argv);
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -42,6 +48,7 @@ export async function runComplete(args: string[]): Promise<number> {
       seed: { type: 'string' },
       'ctx-size': { type: 'string', short: 'c' },
       threads: { type: 'string', short: 't' },
+      ...GRAMMAR_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -54,7 +61,14 @@ export async function runComplete(args: string[]): Promise<number> {
     console.error(completeUsage);
     return 2;
   }
-  const model = await loadModel(path);
+  let constraint;
+  try {
+    constraint = readGrammarFlags(values);
+  } catch (e) {
+    console.error(`run-gguf: ${(e as Error).message}`);
+    return 2;
+  }
+  const model = await loadModel(await modelArgument(path), { lora });
   try {
     const ctx = model.createContext({
       contextSize: numberOpt(values['ctx-size'], 'ctx-size'),
@@ -68,6 +82,7 @@ export async function runComplete(args: string[]): Promise<number> {
       min_p: numberOpt(values['min-p'], 'min-p'),
       penalty_repeat: numberOpt(values['repeat-penalty'], 'repeat-penalty'),
       seed: numberOpt(values.seed, 'seed'),
+      ...constraint,
     })) {
       process.stdout.write(piece);
     }

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { parsePooling, POOLING_TYPES } from '../embed.js';
 import { loadModel } from '../model.js';
 import { positiveInt } from './args.js';
+import { modelArgument } from './pull.js';
 
 export const embedUsage = `Usage: run-gguf embed <model.gguf> -p TEXT [-p TEXT...] [options]
 
@@ -70,7 +71,7 @@ export async function runEmbed(args: string[]): Promise<number> {
   const batchSize = positiveInt('--batch-size', values['batch-size']);
   const threads = positiveInt('--threads', values.threads);
 
-  const model = await loadModel(path);
+  const model = await loadModel(await modelArgument(path));
   let vectors: Float32Array[];
   try {
     vectors = model.embed(texts, { pooling, normalize: !values['no-normalize'], batchSize, threads });

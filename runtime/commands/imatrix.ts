@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { writeIMatrix, type IMatrixFormat } from '../../formats/imatrix/index.js';
 import { computeIMatrix } from '../imatrix/index.js';
 import { positiveInt } from './args.js';
+import { modelArgument } from './pull.js';
 
 export const imatrixUsage = `Usage: run-gguf imatrix <model.gguf> -f FILE [-o imatrix.gguf] [options]
 
@@ -71,7 +72,7 @@ export async function runIMatrix(args: string[]): Promise<number> {
     if (text.endsWith('\n')) text = text.slice(0, -1);
     const nCtx = positiveInt('-c', values['ctx-size'], 512);
     const started = Date.now();
-    const res = await computeIMatrix(positionals[0]!, text, {
+    const res = await computeIMatrix(await modelArgument(positionals[0]!), text, {
       contextSize: nCtx,
       chunks: positiveInt('--chunks', values.chunks, undefined),
       threads: positiveInt('-t', values.threads, undefined),

@@ -4,6 +4,7 @@
 // or not) gets the same listing.
 import type { GGUFValue } from '../../formats/index.js';
 import { supportedArchitectures } from '../arch/index.js';
+import { MAX_LAYERS } from '../hparams.js';
 
 /** A number, a per-layer list of numbers, or a name. */
 export type HParamValue = number | number[] | string;
@@ -34,13 +35,18 @@ function num(v: GGUFValue | undefined): number | undefined {
   return undefined;
 }
 
-/** A key that may be one value or one per layer (llama.cpp's get_key_or_arr). */
+/**
+ * A key that may be one value or one per layer (llama.cpp's get_key_or_arr).
+ * nLayer comes from the file: only a count llama.cpp would load (1..512)
+ * sizes a list; any other (0, -1, 1e9) gives one value, never an array of that length.
+ */
 function perLayer(v: GGUFValue | undefined, nLayer: number, dflt: number): number[] {
+  const n = Number.isInteger(nLayer) && nLayer >= 1 && nLayer <= MAX_LAYERS ? nLayer : 1;
   if (v !== undefined && typeof v === 'object' && 'length' in v && typeof v !== 'string') {
-    const arr = Array.from(v as ArrayLike<unknown>, (x) => num(x as GGUFValue) ?? dflt);
-    return Array.from({ length: nLayer }, (_, i) => arr[i] ?? dflt);
+    const arr = v as ArrayLike<unknown>;
+    return Array.from({ length: n }, (_, i) => (i < arr.length ? num(arr[i] as GGUFValue) : undefined) ?? dflt);
   }
-  return Array(nLayer).fill(num(v) ?? dflt);
+  return Array<number>(n).fill(num(v) ?? dflt);
 }
 
 /** print_info's per-layer values: one number when every layer has it, else the list. */

@@ -8,6 +8,7 @@ import {
   type GGUFArray, type GGUFFile, type GGUFKV, type GGUFTypedValue, type GGUFValue,
 } from '../../formats/index.js';
 import { architectureInfo, architectureJSON, architectureText } from './info-hparams.js';
+import { modelArgument } from './pull.js';
 
 export const infoUsage = `Usage: run-gguf info <model.gguf> [--json]
 
@@ -38,7 +39,7 @@ export async function runInfo(args: string[]): Promise<number> {
     console.error(infoUsage);
     return 2;
   }
-  const file = await readGGUF(positionals[0]);
+  const file = await readGGUF(await modelArgument(positionals[0]!));
   for (const w of file.warnings) console.error(`warning: ${w}`);
   process.stdout.write(values.json ? `${JSON.stringify(infoJSON(file), null, 2)}\n` : infoText(file));
   return 0;
@@ -71,8 +72,10 @@ export function modelTotals(file: GGUFFile): ModelTotals {
 export function infoJSON(file: GGUFFile): Record<string, unknown> {
   const totals = modelTotals(file);
   const ft = fileTypeOf(file);
-  const metadata: Record<string, unknown> = {};
-  for (const [key, value] of file.metadata) metadata[key] = jsonValue(value, typedOf(file.kv, key));
+  // no prototype: a key named __proto__ is one more entry, not a prototype change
+  const metadata = Object.create(null) as Record<string, unknown>;
+  const typed = lastEntries(file.kv);
+  for (const [key, value] of file.metadata) metadata[key] = jsonValue(value, typed.get(key));
   return {
     file: file.file,
     version: file.version,
@@ -102,10 +105,11 @@ export function infoJSON(file: GGUFFile): Record<string, unknown> {
   };
 }
 
-/** The last entry for `key`: the one the metadata view shows. */
-function typedOf(kv: readonly GGUFKV[], key: string): GGUFTypedValue | undefined {
-  for (let i = kv.length - 1; i >= 0; i--) if (kv[i].key === key) return kv[i];
-  return undefined;
+/** The last entry for each key (the one the metadata view shows), in one pass: files may hold 100,000s of keys. */
+function lastEntries(kv: readonly GGUFKV[]): Map<string, GGUFTypedValue> {
+  const m = new Map<string, GGUFTypedValue>();
+  for (const e of kv) m.set(e.key, e);
+  return m;
 }
 
 function jsonScalar(v: GGUFValue, type: GGUFValueType | undefined): unknown {
@@ -153,7 +157,7 @@ export function infoText(file: GGUFFile): string {
   out.push(...architectureText(architectureInfo(file.metadata)));
 
   out.push('', `metadata (${file.kv.length} entries):`);
-  const keyWidth = Math.min(48, Math.max(0, ...file.kv.map((e) => e.key.length)));
+  const keyWidth = Math.min(48, file.kv.reduce((w, e) => Math.max(w, e.key.length), 0));
   for (const e of file.kv) {
     out.push(`  ${printable(e.key).padEnd(keyWidth)}  ${typeLabel(e).padEnd(10)}  ${textValue(e.value, e)}`);
   }
@@ -194,7 +198,7 @@ function printable(s: string): string {
 }
 
 function table(rows: string[][], rightAlign: boolean[]): string[] {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const widths = rows[0].map((_, c) => rows.reduce((w, r) => Math.max(w, r[c].length), 0));
   return rows.map((r) => r.map((cell, c) => (rightAlign[c] ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd());
 }
 

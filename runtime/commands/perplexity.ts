@@ -6,6 +6,7 @@ import { loadModel } from '../model.js';
 import { perplexity } from '../perplexity/index.js';
 import { KLD_CHUNK_HEADER, kldChunkLine, klDivergence, kldReport } from '../perplexity/kld.js';
 import { positiveInt } from './args.js';
+import { modelArgument } from './pull.js';
 
 export const perplexityUsage = `Usage: run-gguf perplexity <model.gguf> -f FILE [-c N] [-b N] [--chunks N] [-t N] [--kl-divergence-base BASE]
        run-gguf perplexity <model.gguf> --kl-divergence --kl-divergence-base BASE [-b N] [-t N]
@@ -53,7 +54,7 @@ export async function runPerplexity(args: string[]): Promise<number> {
       console.error(perplexityUsage);
       return 2;
     }
-    return runKLD(positionals[0]!, base, values['batch-size'], values.threads);
+    return runKLD(await modelArgument(positionals[0]!), base, values['batch-size'], values.threads);
   }
   if (positionals.length !== 1 || values.file === undefined) {
     console.error(perplexityUsage);
@@ -63,7 +64,7 @@ export async function runPerplexity(args: string[]): Promise<number> {
   if (text.endsWith('\n')) text = text.slice(0, -1);
   try {
     const nCtx = positiveInt('-c', values['ctx-size'], 512);
-    const model = await loadModel(positionals[0]!, { contextSize: nCtx });
+    const model = await loadModel(await modelArgument(positionals[0]!), { contextSize: nCtx });
     try {
       const started = Date.now();
       const res = perplexity(model, text, {

@@ -13,10 +13,12 @@ import { fileTypeOf, parseSplitPath, readGGUF } from '../../formats/gguf/index.j
 import { styles } from '../terminal/colors.js';
 import { formatBytes } from '../terminal/progress.js';
 import { modelTotals } from './info.js';
+import { hubCacheDir } from '../hub/env.js';
 
 export const modelsUsage = `Usage: run-gguf models [--json] [--pick]
 
-Lists GGUF files in the working directory, ~/models, the llama.cpp cache
+Lists GGUF files in the working directory, run-gguf's download cache
+($XDG_CACHE_HOME/run-gguf/hub or ~/.cache/run-gguf/hub), ~/models, the llama.cpp cache
 (~/.cache/llama.cpp or $LLAMA_CACHE), the Hugging Face hub cache
 (~/.cache/huggingface/hub or $HF_HUB_CACHE) and LM Studio's folders
 (~/.lmstudio/models, ~/.cache/lm-studio/models), with size, architecture and
@@ -37,6 +39,8 @@ export interface SearchRoot {
 export function searchRoots(cwd = process.cwd(), home = homedir(), env: NodeJS.ProcessEnv = process.env): SearchRoot[] {
   const roots: SearchRoot[] = [
     { dir: cwd, deep: 3 },
+    // what `run-gguf pull` fetched: hf/<user>/<repo>/<path in the repo>, url/<host>/<path>
+    { dir: hubCacheDir(env, home), deep: 8 },
     { dir: join(home, 'models'), deep: 5 },
     { dir: env.LLAMA_CACHE || join(home, '.cache', 'llama.cpp'), deep: 3 },
     { dir: env.HF_HUB_CACHE || (env.HF_HOME ? join(env.HF_HOME, 'hub') : join(home, '.cache', 'huggingface', 'hub')), deep: 5 },

@@ -8,6 +8,7 @@ import { importanceOf, readIMatrix, type Importance } from '../../formats/imatri
 import { GRID_PRESETS, quantizeTypeNames } from '../../formats/quantize/index.js';
 import { quantizeModel, QuantizeProgressLine } from '../quantize/index.js';
 import { positiveInt } from './args.js';
+import { modelArgument } from './pull.js';
 
 export const quantizeUsage = `Usage: run-gguf quantize <in.gguf> <out.gguf> <TYPE> [options]
 
@@ -69,7 +70,8 @@ export async function runQuantize(args: string[]): Promise<number> {
     console.error(quantizeUsage);
     return 2;
   }
-  const [inPath, outPath, type] = positionals as [string, string, string];
+  const [inName, outPath, type] = positionals as [string, string, string];
+  const inPath = await modelArgument(inName);
   const ott = values['output-tensor-type'];
   const tet = values['token-embedding-type'];
   const started = Date.now();

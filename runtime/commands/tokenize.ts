@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { readGGUF } from '../../formats/gguf/index.js';
 import { Tokenizer } from '../tokenizer/index.js';
+import { modelArgument } from './pull.js';
 
 export const tokenizeUsage = `Usage: run-gguf tokenize <model.gguf> (-p TEXT | -f FILE) [--ids] [--no-special]
 
@@ -41,7 +42,7 @@ export async function runTokenize(args: string[]): Promise<number> {
     return 2;
   }
   const text = values.prompt ?? (await readFile(values.file!, 'utf8'));
-  const gguf = await readGGUF(path);
+  const gguf = await readGGUF(await modelArgument(path));
   const tok = Tokenizer.fromMetadata((k: string) => gguf.metadata.get(k));
   const ids = tok.tokenize(text, { addSpecial: !values['no-special'], special: values['parse-special'] ?? false });
   if (values.ids) {

@@ -3,11 +3,10 @@
 // crosses to workers with postMessage; each thread binds it to its own
 // instance of the kernels module and runs every phase with its ith, with a
 // barrier between phases.
-import type { DynamicValue } from './graph.js';
-
-/** Slots of run-time values in the shared Int32Array the threads read them from. */
-export const DYNAMIC_SLOTS: Readonly<Record<DynamicValue, number>> = { nKv: 0, seq: 1 };
-export const N_DYNAMIC_SLOTS = 2;
+//
+// A plan's arguments are fixed when it is planned. What changes from run to
+// run (token ids, positions, which sequence each row belongs to, the cells in
+// use) is data in input tensors the caller writes before the run.
 
 export interface EncodedPhase {
   /** Index into EncodedPlan.fns. */
@@ -16,11 +15,6 @@ export interface EncodedPhase {
   mem: number;
   /** Resolved arguments; ith and nth are appended at run time. */
   args: number[];
-  /**
-   * Quads (argument index, dynamic slot, base, scale): argument = base +
-   * scale * dynamic[slot], computed at run time (addresses wrap to wasm's i32).
-   */
-  dyn: number[];
 }
 
 export interface EncodedPlan {
@@ -30,10 +24,9 @@ export interface EncodedPlan {
 
 type KernelFn = (...args: number[]) => unknown;
 
-interface BoundPhase {
+export interface BoundPhase {
   f: KernelFn;
   argv: number[];
-  dyn: number[];
 }
 
 /**
@@ -73,7 +66,7 @@ export function bindPlan(plan: EncodedPlan, memories: readonly MemoryKernels[]):
       if (!f) throw new RangeError(`the kernels of memory ${p.mem} lack ${name}`);
       cache.set(`${p.mem}:${name}`, f);
     }
-    return { f, argv: [...p.args, 0, 0], dyn: p.dyn };
+    return { f, argv: [...p.args, 0, 0] };
   });
 }
 
@@ -81,13 +74,11 @@ export function bindPlan(plan: EncodedPlan, memories: readonly MemoryKernels[]):
  * Runs every phase as thread ith of nth. `barrier` is called after each phase
  * but the last when nth > 1 (the caller synchronises the end of the run).
  */
-export function runPhases(phases: BoundPhase[], dynamic: Int32Array, ith: number, nth: number, barrier: () => void): void {
+export function runPhases(phases: BoundPhase[], ith: number, nth: number, barrier: () => void): void {
   const last = phases.length - 1;
   for (let i = 0; i <= last; i++) {
     const p = phases[i]!;
     const argv = p.argv;
-    const d = p.dyn;
-    for (let j = 0; j < d.length; j += 4) argv[d[j]!] = d[j + 2]! + d[j + 3]! * dynamic[d[j + 1]!]!;
     argv[argv.length - 2] = ith;
     argv[argv.length - 1] = nth;
     p.f.apply(null, argv);

@@ -44,17 +44,7 @@ export type Arg =
   /** The address of a tensor's bytes (plus a byte offset). */
   | { tensor: Tensor; offset?: number }
   /** The address of this op's scratch bytes (plus a byte offset). */
-  | { scratch: number }
-  /**
-   * A value that changes between runs of the same graph: `dyn` read at run
-   * time, times `scale`, plus the address of `tensor` when given. The cells of
-   * the KV cache in use are { dyn: 'nKv' }; a sequence's part of a per-sequence
-   * buffer (KV cells, recurrent state) is { dyn: 'seq', tensor, scale: bytes per sequence }.
-   */
-  | { dyn: DynamicValue; tensor?: Tensor; scale?: number };
-
-/** nKv: cells of the running sequence in use after this batch; seq: the running sequence's slot. */
-export type DynamicValue = 'nKv' | 'seq';
+  | { scratch: number };
 
 /**
  * One phase of an op: a call of an exported kernel as fn(...args, ith, nth)

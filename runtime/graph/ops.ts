@@ -7,8 +7,9 @@ import type { Kernels } from '../../wasm/loader.js';
 import { UnsupportedError } from '../errors.js';
 import { Graph, elementCount, type Arg, type Phase, type Tensor } from './graph.js';
 
-/** The most threads a pool runs (kernels split work by ith/nth; more only adds barriers). */
-export const MAX_THREADS = 256;
+import { MAX_THREADS } from '../options.js';
+
+export { MAX_THREADS };
 
 /** The exported kernel converting f32 activation rows to each vec_dot_type. */
 const CONVERT_ROWS: Partial<Record<GGMLType, string>> = {
@@ -52,9 +53,9 @@ export interface AttentionParams {
 /**
  * The f16 KV cache of one layer for every sequence of a context: k and v are
  * [head_dim, n_ctx, n_head_kv, n_seq] each, so one sequence's part is a
- * contiguous [n_head_kv][n_ctx][head_dim] block, and the graph picks the
- * running sequence's block at run time (the 'seq' dynamic value): one graph
- * serves every sequence.
+ * contiguous [n_head_kv][n_ctx][head_dim] block. Which block a batch row
+ * writes and reads is data (the kv rows input, see Ops.attention), so one
+ * graph serves every sequence and every mix of sequences in a batch.
  */
 export interface LayerCache {
   k: Tensor;
@@ -68,19 +69,25 @@ export interface LayerCache {
  * short convolutions, Mamba-2, the gated delta net): f32 tensors
  * [n_embd_r, 1, 1, n_seq] (the rolling convolution inputs, llama.cpp's r_l)
  * and [n_embd_s, 1, 1, n_seq] (the SSM state, s_l; absent when the layer has
- * none). Like the KV cache, the graph picks the running sequence's block at
- * run time; unlike it, a state holds no positions: the context zeroes it
- * when a sequence starts over.
+ * none). Like the KV cache, each batch row's block is data: the kernels read
+ * the row's sequence slot from the kv rows input, so the rows of several
+ * sequences may share a run (each sequence's rows in order). Unlike the KV
+ * cache, a state holds no positions: the context zeroes a sequence's blocks
+ * when it starts over.
  */
 export interface LayerState {
   r: Tensor;
   s?: Tensor;
 }
 
-/** The running sequence's block of a per-sequence state tensor ([..., n_seq], the last dimension one per sequence). */
-function seqBlock(t: Tensor): Arg {
-  const perSeq = elementCount(t.ne.slice(0, 3)) * ggmlTypeInfo(t.type)!.typeSize / ggmlTypeInfo(t.type)!.blockSize;
-  return { dyn: 'seq', tensor: t, scale: perSeq };
+function checkKvRows(kvRows: Tensor, nTok: number, name: string): void {
+  if (kvRows.type !== GGMLType.I32 || kvRows.ne[0] !== 2 || kvRows.ne[1] !== nTok) throw new Error(`${name}: kv rows [${kvRows.ne}] for ${nTok} tokens`);
+}
+
+/** Floats of one sequence's block of a per-sequence state tensor ([..., n_seq]). */
+function perSeqFloats(t: Tensor): number {
+  if (t.type !== GGMLType.F32) throw new Error(`${t.name}: a recurrent state must be f32`);
+  return elementCount(t.ne.slice(0, 3));
 }
 
 const at = (tensor: Tensor, offset = 0): Arg => ({ tensor, offset });
@@ -107,6 +114,13 @@ export class Ops {
    * activation statistics this way). Unset: matmul is unchanged.
    */
   matmulObserver?: (ops: Ops, w: Tensor, x: Tensor, nTokens: number) => void;
+
+  /**
+   * The LoRA adapters of a weight (runtime/lora.ts): matmul adds
+   * scale * B (A x) for each, after the product, as llama.cpp's build_lora_mm.
+   * Unset: no adapters.
+   */
+  lora?: (w: Tensor) => readonly { a: Tensor; b: Tensor; scale: number }[] | undefined;
 
   /**
    * One call of kernel fn. loadKernels has checked every kernel of the table
@@ -187,7 +201,12 @@ export class Ops {
       act = { scratch: 0 };
     }
     phases.push(this.phase(`mat_rows_${w.layout ?? info.name}`, at(w), rowSize(w.type, nIn), act, actRow, at(out), nOut, nIn, nTok, nOut));
-    return this.g.add({ name, inputs: [w, x], output: out, scratchBytes, phases });
+    let res = this.g.add({ name, inputs: [w, x], output: out, scratchBytes, phases });
+    this.lora?.(w)?.forEach((l, i) => {
+      const ab = this.matmul(l.b, this.matmul(l.a, x, `${name}.lora${i}_a`), `${name}.lora${i}_b`);
+      res = this.add(res, this.scale(ab, l.scale, `${name}.lora${i}_scaled`), `${name}.lora${i}`);
+    });
+    return res;
   }
 
   /** Element-wise a + b, b broadcast by rows (a bias row, or a whole tensor of a's shape). */
@@ -261,31 +280,39 @@ export class Ops {
   }
 
   /**
-   * Stores k and v of this batch in the layer's f16 cache at their positions,
-   * then attends q over the cells in use with the causal (and sliding-window)
-   * mask given by positions. The number of cells in use is read at run time,
-   * so a decode graph is built once and reused for every token.
+   * Stores k and v of this batch in the layer's f16 cache, each row at its
+   * position in its own sequence's block, then attends q over the cells in
+   * use with the causal (and sliding-window) mask given by positions.
+   * `kvRows` (int32 [2, n_tokens]) is read at run time: row t's sequence slot
+   * and the cells that sequence has in use after this batch. So one graph per
+   * batch shape serves one sequence or many at different lengths, and a
+   * row's result depends only on its own q and its sequence's cells.
    * Returns [n_head*head_dim, n_tokens].
    */
-  attention(q: Tensor, k: Tensor, v: Tensor, pos: Tensor, cache: LayerCache, a: AttentionParams, name: string): Tensor {
+  attention(q: Tensor, k: Tensor, v: Tensor, pos: Tensor, kvRows: Tensor, cache: LayerCache, a: AttentionParams, name: string): Tensor {
     const nTok = elementCount(q.ne) / (a.nHead * a.headDim);
+    if (kvRows.ne[0] !== 2 || kvRows.ne[1] !== nTok) throw new Error(`${name}: kv rows [${kvRows.ne}] for ${nTok} tokens`);
     const out = this.g.f32(name, [a.nHead * a.headDim, nTok]);
     const wsizeFn = this.k.lookup<(...x: number[]) => number>('attention_f16kv_wsize');
     if (!wsizeFn) throw new Error('kernels lack attention_f16kv_wsize');
-    // sized for a full cache so one graph serves every n_past
+    // sized for a full sequence so one graph serves every n_past
     const wsize = Number(wsizeFn(a.nHead, a.nHeadKv, a.headDim, cache.nCtx));
     const kvRow = a.nHeadKv * a.headDim;
+    // the K cache in f16, or q8_0 (llama.cpp's --cache-type-k q8_0); V is f16
+    const kQ8 = cache.k.type === GGMLType.Q8_0;
+    if (!kQ8 && cache.k.type !== GGMLType.F16) throw new Error(`${name}: K cache type ${ggmlTypeInfo(cache.k.type)?.name} has no kernel`);
+    if (kQ8 && a.headDim % 32 !== 0) throw new Error(`${name}: a q8_0 K cache needs head_dim a multiple of 32, got ${a.headDim}`);
     const ks = (k.rowStride ?? kvRow * 4) / 4;
     const vs = (v.rowStride ?? kvRow * 4) / 4;
     const qs = (q.rowStride ?? a.nHead * a.headDim * 4) / 4;
     return this.g.add({
-      name, inputs: [q, k, v, pos, cache.k, cache.v, ...(a.sinks ? [a.sinks] : [])], output: out,
+      name, inputs: [q, k, v, pos, kvRows, cache.k, cache.v, ...(a.sinks ? [a.sinks] : [])], output: out,
       scratchBytes: wsize * this.nThreads,
       phases: [
-        this.phase('kv_store_f16', at(k), seqBlock(cache.k), at(pos), nTok, a.nHeadKv, a.headDim, ks, cache.nCtx),
-        this.phase('kv_store_f16', at(v), seqBlock(cache.v), at(pos), nTok, a.nHeadKv, a.headDim, vs, cache.nCtx),
-        this.phase('attention_f16kv', at(q), seqBlock(cache.k), seqBlock(cache.v), at(out), a.causal === false ? NULL : at(pos), nTok, a.nHead, a.nHeadKv,
-          a.headDim, qs, { dyn: 'nKv' }, cache.nCtx, a.kqScale, a.softcap ?? 0, a.nSwa ?? 0, a.sinks ? at(a.sinks) : NULL, { scratch: 0 }),
+        this.phase(kQ8 ? 'kv_store_q8_0' : 'kv_store_f16', at(k), at(cache.k), at(pos), at(kvRows), nTok, a.nHeadKv, a.headDim, ks, cache.nCtx),
+        this.phase('kv_store_f16', at(v), at(cache.v), at(pos), at(kvRows), nTok, a.nHeadKv, a.headDim, vs, cache.nCtx),
+        this.phase(kQ8 ? 'attention_q8k_f16v' : 'attention_f16kv', at(q), at(cache.k), at(cache.v), at(out), a.causal === false ? NULL : at(pos), at(kvRows), nTok,
+          a.nHead, a.nHeadKv, a.headDim, qs, cache.nCtx, a.kqScale, a.softcap ?? 0, a.nSwa ?? 0, a.sinks ? at(a.sinks) : NULL, { scratch: 0 }),
       ],
     });
   }
@@ -321,12 +348,17 @@ export class Ops {
     return this.g.view(x, `${x.name}-heads`, [headDim, elementCount(x.ne) / headDim], 0, headDim * 4);
   }
 
-  /** The last `keep` token rows of x (logits only where asked). */
-  lastRows(x: Tensor, keep: number, name: string): Tensor {
+  /**
+   * The rows of x named by `rows` (int32 [n], batch row indices read at run
+   * time): the rows that need logits, wherever in the batch their sequences
+   * put them (llama.cpp's inp_out_ids). A copy, so no bits change.
+   */
+  selectRows(x: Tensor, rows: Tensor, name: string): Tensor {
+    if (x.type !== GGMLType.F32 || (x.rowStride !== undefined && x.rowStride !== x.ne[0]! * 4)) throw new Error(`${name}: rows of a strided or non-f32 tensor`);
     const n = x.ne[0]!;
-    const rows = elementCount(x.ne) / n;
-    if (keep >= rows) return x;
-    return this.g.view(x, name, [n, keep], (rows - keep) * n * 4, n * 4);
+    const nRows = elementCount(rows.ne);
+    const out = this.g.f32(name, [n, nRows]);
+    return this.g.add({ name, inputs: [x, rows], output: out, phases: [this.phase('get_rows_f32', at(x), at(rows), at(out), nRows, n)] });
   }
 
   /** y = cap * tanh(x / cap): gemma2's final logit soft-capping (ggml scale, tanh, scale). */
@@ -374,34 +406,36 @@ export class Ops {
    * ggml_ssm_conv over the sequence's rolling state then x: per channel c of
    * x [n_ch, n_tokens] (a strided view allowed), y[c, t] = sum over the
    * d_conv taps k of w[k, c] times the k-th of the d_conv inputs ending at t,
-   * the inputs before the batch coming from `state` (the running sequence's
-   * [d_conv - 1, n_ch] block of a LayerState's r), which is left holding the
-   * batch's last d_conv - 1 inputs. w is f32 [d_conv, n_ch]. Returns [n_ch, n_tokens].
+   * the inputs before the batch coming from `state` (each row's sequence's
+   * [d_conv - 1, n_ch] block of a LayerState's r, by the row's slot in
+   * kvRows), which is left holding that sequence's last d_conv - 1 inputs.
+   * w is f32 [d_conv, n_ch]. Returns [n_ch, n_tokens].
    */
-  ssmConv(x: Tensor, state: Tensor, w: Tensor, name: string): Tensor {
+  ssmConv(x: Tensor, state: Tensor, kvRows: Tensor, w: Tensor, name: string): Tensor {
     const [dConv, nCh] = [w.ne[0]!, w.ne[1]!];
     if (w.type !== GGMLType.F32) throw new Error(`${name}: ${w.name} must be f32 (ggml_ssm_conv reads f32 taps)`);
     if (x.ne[0] !== nCh) throw new Error(`${name}: ${nCh} channels of taps for rows of ${x.ne[0]}`);
     if (!(dConv >= 1 && dConv <= 16)) throw new Error(`${name}: a convolution of ${dConv} taps (1..16)`);
     if (elementCount(state.ne.slice(0, 3)) < (dConv - 1) * nCh) throw new Error(`${name}: ${state.name} holds fewer than ${(dConv - 1) * nCh} floats per sequence`);
     const nTok = elementCount(x.ne) / nCh;
+    checkKvRows(kvRows, nTok, name);
     const out = this.g.f32(name, [nCh, nTok]);
     const xs = (x.rowStride ?? nCh * 4) / 4;
     return this.g.add({
-      name, inputs: [x, state, w], output: out,
-      phases: [this.phase('ssm_conv_f32', at(x), xs, seqBlock(state), at(w), at(out), nCh, nTok, dConv)],
+      name, inputs: [x, state, kvRows, w], output: out,
+      phases: [this.phase('ssm_conv_f32', at(x), xs, at(state), perSeqFloats(state), at(kvRows), at(w), at(out), nCh, nTok, dConv)],
     });
   }
 
   /**
    * Mamba-2's selective scan over the batch (ggml_ssm_scan, one decay per
-   * head), for the running sequence's SSM state ([n_head][head_dim][d_state]
+   * head), for each row's sequence's SSM state (its slot in kvRows) ([n_head][head_dim][d_state]
    * of a LayerState's s, updated in place): xbc rows hold x (head_dim *
    * n_head), then B and C (n_group * d_state each); dt [n_head, n_tokens] (a
    * strided view allowed) gets dtBias added before its softplus; A and D are
    * one value per head (D: the skip, x * D added to y; null: none). Returns y [head_dim * n_head, n_tokens].
    */
-  ssmScan(xbc: Tensor, dt: Tensor, dtBias: Tensor, A: Tensor, D: Tensor | null, state: Tensor,
+  ssmScan(xbc: Tensor, dt: Tensor, dtBias: Tensor, A: Tensor, D: Tensor | null, state: Tensor, kvRows: Tensor,
     d: { dState: number; headDim: number; nHead: number; nGroup: number }, name: string): Tensor {
     const dInner = d.headDim * d.nHead;
     const nCh = dInner + 2 * d.nGroup * d.dState;
@@ -412,10 +446,11 @@ export class Ops {
       if (t.type !== GGMLType.F32 || elementCount(t.ne) !== d.nHead) throw new Error(`${name}: ${t.name} must be ${d.nHead} f32 values`);
     }
     const nTok = elementCount(xbc.ne) / nCh;
+    checkKvRows(kvRows, nTok, name);
     const out = this.g.f32(name, [dInner, nTok]);
     return this.g.add({
-      name, inputs: [xbc, dt, dtBias, A, ...(D ? [D] : []), state], output: out,
-      phases: [this.phase('ssm_scan_f32', seqBlock(state), at(xbc), (xbc.rowStride ?? nCh * 4) / 4, at(dt), (dt.rowStride ?? d.nHead * 4) / 4,
+      name, inputs: [xbc, dt, dtBias, A, ...(D ? [D] : []), state, kvRows], output: out,
+      phases: [this.phase('ssm_scan_f32', at(state), perSeqFloats(state), at(kvRows), at(xbc), (xbc.rowStride ?? nCh * 4) / 4, at(dt), (dt.rowStride ?? d.nHead * 4) / 4,
         at(dtBias), at(A), D ? at(D) : NULL, at(out), d.dState, d.headDim, d.nHead, d.nGroup, nTok)],
     });
   }
@@ -436,8 +471,8 @@ export class Ops {
 
   /**
    * The gated delta rule over the batch (ggml_gated_delta_net with one decay
-   * per head: qwen3next's and qwen35's linear attention), for the running
-   * sequence's state ([n_v_head][S][S] of a LayerState's s, updated in
+   * per head: qwen3next's and qwen35's linear attention), for each row's
+   * sequence's state (its slot in kvRows) ([n_v_head][S][S] of a LayerState's s, updated in
    * place). q, k: [S, n_k_head, n_tokens] (l2-normed); v: [S * n_v_head,
    * n_tokens] (a strided view allowed); beta = sigmoid(b), decay
    * exp(softplus(a + dtBias) * A). `ab` is qwen3next's fused ba
@@ -446,7 +481,7 @@ export class Ops {
    * ([n_v_head, n_tokens] each; value head h reads key head h % n_k_head).
    * Returns [S, n_v_head, n_tokens].
    */
-  gatedDeltaNet(q: Tensor, k: Tensor, v: Tensor, ab: { ba: Tensor } | { b: Tensor; a: Tensor }, dtBias: Tensor, A: Tensor, state: Tensor,
+  gatedDeltaNet(q: Tensor, k: Tensor, v: Tensor, ab: { ba: Tensor } | { b: Tensor; a: Tensor }, dtBias: Tensor, A: Tensor, state: Tensor, kvRows: Tensor,
     d: { S: number; nKHead: number; nVHead: number }, name: string): Tensor {
     const nTok = elementCount(v.ne) / v.ne[0]!;
     if (v.ne[0] !== d.S * d.nVHead || elementCount(q.ne) !== d.S * d.nKHead * nTok || elementCount(k.ne) !== elementCount(q.ne)) throw new Error(`${name}: shapes of q, k, v`);
@@ -459,10 +494,11 @@ export class Ops {
     for (const t of grouped ? [b] : [b, a]) {
       if (t.ne[0] !== rowLen || (t.rowStride !== undefined && t.rowStride !== rowLen * 4)) throw new Error(`${name}: ${t.name} must be contiguous rows of ${rowLen}`);
     }
+    checkKvRows(kvRows, nTok, name);
     const out = this.g.f32(name, [d.S, d.nVHead, nTok]);
     return this.g.add({
-      name, inputs: [q, k, v, ...(grouped ? [b] : [b, a]), dtBias, A, state], output: out,
-      phases: [this.phase('gated_delta_net_f32', seqBlock(state), at(q), at(k), at(v), (v.rowStride ?? v.ne[0]! * 4) / 4,
+      name, inputs: [q, k, v, ...(grouped ? [b] : [b, a]), dtBias, A, state, kvRows], output: out,
+      phases: [this.phase('gated_delta_net_f32', at(state), perSeqFloats(state), at(kvRows), at(q), at(k), at(v), (v.rowStride ?? v.ne[0]! * 4) / 4,
         at(b), at(a, grouped ? (d.nVHead / d.nKHead) * 4 : 0), rowLen, grouped ? 1 : 0, at(dtBias), at(A), at(out), d.S, d.nKHead, d.nVHead, nTok)],
     });
   }

@@ -12,7 +12,7 @@
 // per run. With one memory nothing is copied and the plan is what it always was.
 import { rowSize } from '../../formats/ggml-types.js';
 import type { Kernels } from '../../wasm/loader.js';
-import { COPY_ACROSS_MEMORIES, DYNAMIC_SLOTS, type EncodedPhase, type EncodedPlan } from './exec.js';
+import { COPY_ACROSS_MEMORIES, type EncodedPhase, type EncodedPlan } from './exec.js';
 import { elementCount, type Graph, type Op, type Tensor } from './graph.js';
 
 const ALIGN = 64;
@@ -223,23 +223,14 @@ export class Plan {
     for (const s of steps) {
       if ('copy' in s) {
         // (from, src, to, dst, bytes): every thread copies its share
-        phases.push({ fn: fnOf(COPY_ACROSS_MEMORIES), mem: s.mem, dyn: [],
+        phases.push({ fn: fnOf(COPY_ACROSS_MEMORIES), mem: s.mem,
           args: [s.from, resolve(s.copy, s.from), s.mem, resolve(s.copy, s.mem), tensorBytes(s.copy)] });
         continue;
       }
       for (const ph of s.op.phases) {
-        const args: number[] = [];
-        const dyn: number[] = [];
-        ph.args.forEach((a, i) => {
-          if (typeof a === 'number') args.push(a);
-          else if ('scratch' in a) args.push(scratch[s.mem]! + a.scratch);
-          else if (!('dyn' in a)) args.push(resolve(a.tensor, s.mem) + (a.offset ?? 0));
-          else {
-            args.push(0);
-            dyn.push(i, DYNAMIC_SLOTS[a.dyn], a.tensor ? resolve(a.tensor, s.mem) : 0, a.scale ?? 1);
-          }
-        });
-        phases.push({ fn: fnOf(ph.fn), args, dyn, mem: s.mem });
+        const args = ph.args.map((a) =>
+          typeof a === 'number' ? a : 'scratch' in a ? scratch[s.mem]! + a.scratch : resolve(a.tensor, s.mem) + (a.offset ?? 0));
+        phases.push({ fn: fnOf(ph.fn), args, mem: s.mem });
       }
     }
     this.encoded = { fns, phases };

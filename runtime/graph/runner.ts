@@ -8,8 +8,8 @@
 // take is bounded by `maxPlans` arenas of the largest batch.
 import type { Kernels } from '../../wasm/loader.js';
 import { ThreadPool } from '../threads/pool.js';
-import { DYNAMIC_SLOTS } from './exec.js';
-import { Graph, type DynamicValue, type Tensor } from './graph.js';
+import type { ThreadGovernor } from '../threads/governor.js';
+import { Graph, type Tensor } from './graph.js';
 import { MAX_THREADS, Ops } from './ops.js';
 import { Plan } from './plan.js';
 
@@ -20,14 +20,13 @@ import { Plan } from './plan.js';
  */
 export const DEFAULT_MAX_PLANS = 4;
 
-/** The run-time values every run sets (those not given are 0). */
-const DYNAMIC_NAMES = Object.keys(DYNAMIC_SLOTS) as DynamicValue[];
-
 export interface RunnerOptions {
   /** Threads sharing every op, 1..MAX_THREADS. */
   threads: number;
   /** Plans kept for reuse (least recently used evicted first). Default DEFAULT_MAX_PLANS. */
   maxPlans?: number;
+  /** Fewer threads while the machine is busy (threads/governor.ts). Default true. */
+  adaptiveThreads?: boolean;
 }
 
 /** A planned graph registered with the pool. */
@@ -60,7 +59,17 @@ export class GraphRunner {
     this.maxPlans = options.maxPlans ?? DEFAULT_MAX_PLANS;
     if (!Number.isInteger(this.maxPlans) || this.maxPlans < 1) throw new RangeError(`maxPlans must be a positive integer, got ${options.maxPlans}`);
     this.threads = threads;
-    this.pool = ThreadPool.create(this.kernels, threads);
+    this.pool = ThreadPool.create(this.kernels, threads, { adaptive: options.adaptiveThreads ?? true });
+  }
+
+  /** Threads the pool runs on now (fewer than `threads` while the machine is busy) and how often that changed. */
+  get threadState(): { threads: number; changes: number } {
+    return this.pool.governor.state;
+  }
+
+  /** The pool's thread governor (threads/governor.ts). */
+  get governor(): ThreadGovernor {
+    return this.pool.governor;
   }
 
   /** Plans held now (at most maxPlans). */
@@ -106,10 +115,9 @@ export class GraphRunner {
     return entry;
   }
 
-  /** Runs a plan on every thread with the run-time values its graph reads; returns when all are done. */
-  run(p: PlannedGraph, dynamic: Partial<Record<DynamicValue, number>> = {}): void {
+  /** Runs a plan on every thread (its inputs written by the caller); returns when all are done. */
+  run(p: PlannedGraph): void {
     this.check();
-    for (const name of DYNAMIC_NAMES) this.pool.dynamic[DYNAMIC_SLOTS[name]] = dynamic[name] ?? 0;
     this.pool.run(p.id);
   }
 

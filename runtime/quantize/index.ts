@@ -2,6 +2,8 @@
 import { availableParallelism } from 'node:os';
 import { quantizeGGUF, type QuantizeFileOptions, type QuantizeResult } from '../../formats/quantize/index.js';
 import { QuantizePool } from './pool.js';
+import { MAX_THREADS } from '../graph/ops.js';
+import { intOption } from '../options.js';
 
 export { QuantizePool } from './pool.js';
 export { QuantizeProgressLine } from './progress.js';
@@ -14,7 +16,7 @@ export interface QuantizeModelOptions extends QuantizeFileOptions {
 /** Quantizes `inPath` into `outPath` as quantizeGGUF does, on `threads` threads; the bytes are the same for any count. */
 export async function quantizeModel(inPath: string, outPath: string, typeName: string, options: QuantizeModelOptions = {}): Promise<QuantizeResult> {
   const { threads = availableParallelism(), ...rest } = options;
-  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+  intOption('threads', threads, 1, MAX_THREADS);
   if (threads === 1) return quantizeGGUF(inPath, outPath, typeName, rest);
   const pool = QuantizePool.start(threads);
   try {

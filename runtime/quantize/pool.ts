@@ -6,6 +6,8 @@
 import { Worker } from 'node:worker_threads';
 import { rowSize } from '../../formats/ggml-types.js';
 import type { RowConverter, RowJob } from '../../formats/quantize/rows.js';
+import { MAX_THREADS } from '../graph/ops.js';
+import { intOption } from '../options.js';
 
 export interface PoolRequest {
   id: number;
@@ -72,7 +74,7 @@ export class QuantizePool {
 
   /** Starts `nThreads` workers; they load the quantizers while the first tensors are read. */
   static start(nThreads: number): QuantizePool {
-    if (!Number.isInteger(nThreads) || nThreads < 1) throw new RangeError(`threads must be a positive integer, got ${nThreads}`);
+    intOption('threads', nThreads, 1, MAX_THREADS);
     const url = new URL('./worker.js', import.meta.url);
     return new QuantizePool(Array.from({ length: nThreads }, (_, i) => new QuantizeWorker(new Worker(url), i)));
   }

@@ -12,3 +12,11 @@ export { applyMinP, applyPenalties, applyTemp, applyTopK, applyTopP, sampleSlot 
 export { sortCandidates, sortTop } from './order.js';
 export { countRecent, TokenWindow } from './history.js';
 export { LLAMA_DEFAULT_SEED, resolveSeed, Xoshiro128 } from './rng.js';
+export {
+  createGrammarConstraint,
+  grammarMatcher,
+  GrammarConstraint,
+  type GrammarConstraintOptions,
+  type GrammarInput,
+  type TokenConstraint,
+} from './grammar.js';

@@ -8,8 +8,10 @@
 // Temperature comes last, so top_p and min_p judge the untempered distribution.
 
 import { argmaxSlot, createCandidates, loadLogits, type Candidates } from './candidates.js';
+import type { TokenConstraint } from './grammar.js';
 import { applyMinP, applyPenalties, applyTemp, applyTopK, applyTopP, sampleSlot } from './filters.js';
 import { TokenWindow } from './history.js';
+import { sortTop } from './order.js';
 import { LLAMA_DEFAULT_SEED, resolveSeed, Xoshiro128 } from './rng.js';
 
 /** Sampling settings; names and defaults are llama.cpp's. */
@@ -61,8 +63,13 @@ export interface Sampler {
    * Picks the next token from a logits vector (one float per vocabulary entry).
    * Does not record it: call accept() with the token you keep, as with
    * llama.cpp's common_sampler_sample / common_sampler_accept.
+   *
+   * With a constraint (a grammar), the token is drawn as without it and kept
+   * if the constraint allows it; otherwise the refused tokens are masked and
+   * the chain runs again, as llama.cpp's common_sampler does. Returns -1 when
+   * the constraint allows no token at all.
    */
-  sample(logits: Float32Array): number;
+  sample(logits: Float32Array, constraint?: TokenConstraint): number;
   /** Records a token in the penalty window (prompt tokens too, if they should count). */
   accept(token: number): void;
   /** Forgets accepted tokens and restarts the random sequence (a new one when the seed is random). */
@@ -99,6 +106,9 @@ function resolveOptions(options: SamplerOptions): Required<SamplerOptions> {
   return o;
 }
 
+/** How many of the best candidates a constrained draw checks one by one before masking the vocabulary. */
+const CONSTRAINED_FIRST = 256;
+
 class ChainSampler implements Sampler {
   readonly options: Readonly<Required<SamplerOptions>>;
   private readonly rng: Xoshiro128;
@@ -106,6 +116,7 @@ class ChainSampler implements Sampler {
   // Reused across calls: after the first token, sampling allocates nothing.
   private readonly cand: Candidates = createCandidates();
   private seedInUse: number;
+  private readonly allowedSlots = new Int32Array(CONSTRAINED_FIRST);
 
   constructor(options: Required<SamplerOptions>) {
     this.options = Object.freeze(options);
@@ -118,12 +129,22 @@ class ChainSampler implements Sampler {
     return this.seedInUse;
   }
 
-  sample(logits: Float32Array): number {
+  sample(logits: Float32Array, constraint?: TokenConstraint): number {
     if (logits.length === 0) throw new RangeError('cannot sample from an empty logits vector');
+    const id = this.draw(logits, undefined);
+    if (!constraint || constraint.allows(id)) return id;
+    return this.draw(logits, constraint);
+  }
+
+  private draw(logits: Float32Array, constraint: TokenConstraint | undefined): number {
     const o = this.options;
     const c = loadLogits(this.cand, logits);
     if (o.penalty_last_n > 0) {
       applyPenalties(c, this.window.counts, o.penalty_repeat, o.penalty_freq, o.penalty_present);
+    }
+    if (constraint && !this.keepAllowedTop(c, constraint)) {
+      c.sorted = false; // masking lowers logits: an order found above no longer holds
+      if (constraint.mask(c) === 0) return -1;
     }
     if (o.temp <= 0) {
       // Every filter keeps the best token, so greedy is the argmax after penalties.
@@ -140,6 +161,37 @@ class ChainSampler implements Sampler {
 
   accept(token: number): void {
     this.window.push(token);
+  }
+
+  /**
+   * The chain after a grammar mask only ever looks at the best top_k allowed
+   * tokens (the best one when greedy): when they are among the best
+   * CONSTRAINED_FIRST candidates, checking those one by one in order gives
+   * the same set as masking the whole vocabulary, for a fraction of the cost.
+   * Returns false (candidates reordered, nothing dropped) when it cannot tell.
+   */
+  private keepAllowedTop(c: Candidates, constraint: TokenConstraint): boolean {
+    const o = this.options;
+    const k = o.temp <= 0 ? 1 : o.top_k;
+    if (k <= 0 || k > CONSTRAINED_FIRST / 2) return false;
+    const n = Math.min(CONSTRAINED_FIRST, c.size);
+    sortTop(c, n);
+    const slots = this.allowedSlots;
+    let found = 0;
+    for (let i = 0; i < n && found < k; i++) {
+      if (c.logits[i] === -Infinity) break;
+      if (constraint.allows(c.ids[i]!)) slots[found++] = i;
+    }
+    if (found < k) return false;
+    for (let j = 0; j < found; j++) {
+      const i = slots[j]!;
+      c.ids[j] = c.ids[i]!;
+      c.logits[j] = c.logits[i]!;
+    }
+    c.size = found;
+    c.sorted = true;
+    c.byId = false;
+    return true;
   }
 
   reset(): void {

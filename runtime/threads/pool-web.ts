@@ -9,11 +9,14 @@
 // and without cross-origin isolation there is no SharedArrayBuffer, so only
 // one thread is possible (the control block is then a plain buffer).
 import type { Kernels } from '../../wasm/loader.js';
-import { bindPlan, runPhases, type EncodedPlan } from '../graph/exec.js';
-import { CTL, CTL_INTS, createBarrier } from './control.js';
+import { bindPlan, type EncodedPlan } from '../graph/exec.js';
+import { CTL, CTL_INTS, createBarrier, postJob, runAsMain } from './control.js';
+import { ThreadGovernor, type ThreadPoolOptions } from './governor.js';
 import { trackStart } from './started.js';
 import { workerStacks, type WorkerKernelsInit } from './worker-kernels.js';
 import { ThreadError } from '../errors.js';
+import { MAX_THREADS } from '../graph/ops.js';
+import { intOption } from '../options.js';
 
 const WORKER_STACK = 512 * 1024;
 
@@ -38,8 +41,9 @@ export function canShareMemory(): boolean {
 
 export class ThreadPool {
   private readonly ctl: Int32Array;
-  readonly dynamic: Int32Array;
   private readonly barrier: () => void;
+  /** How many threads take part in each run (all, unless the machine is busy: governor.ts). */
+  readonly governor: ThreadGovernor;
   private readonly plans = new Map<number, ReturnType<typeof bindPlan>>();
   private nextId = 0;
   private disposed = false;
@@ -50,16 +54,17 @@ export class ThreadPool {
     private readonly workers: Worker[],
     private readonly stacks: { k: Kernels; ptr: number }[],
     control: ArrayBufferLike,
+    adaptive: boolean,
   ) {
     this.ctl = new Int32Array(control);
-    this.dynamic = this.ctl.subarray(CTL.DYN);
-    this.barrier = createBarrier(this.ctl, nThreads);
+    this.barrier = createBarrier(this.ctl);
+    this.governor = new ThreadGovernor(nThreads, adaptive);
   }
 
-  static create(kernels: Kernels | readonly Kernels[], nThreads: number): ThreadPool {
+  static create(kernels: Kernels | readonly Kernels[], nThreads: number, options: ThreadPoolOptions = {}): ThreadPool {
     const all = Array.isArray(kernels) ? kernels as readonly Kernels[] : [kernels as Kernels];
     const k0 = all[0]!;
-    if (!Number.isInteger(nThreads) || nThreads < 1) throw new RangeError(`threads must be a positive integer, got ${nThreads}`);
+    intOption('threads', nThreads, 1, MAX_THREADS);
     if (nThreads > 1 && !canShareMemory()) {
       throw new RangeError(`threads: ${nThreads} needs SharedArrayBuffer, which this page lacks (it is not cross-origin isolated: ` +
         'serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp); use threads: 1');
@@ -88,7 +93,7 @@ export class ThreadPool {
       workers.push(w);
     }
     if (started.length > 0) trackStart(Promise.all(started).then(() => {}));
-    return new ThreadPool(all, nThreads, workers, stacks, control);
+    return new ThreadPool(all, nThreads, workers, stacks, control, options.adaptive ?? true);
   }
 
   register(plan: EncodedPlan): number {
@@ -101,6 +106,7 @@ export class ThreadPool {
 
   unregister(id: number): void {
     this.plans.delete(id);
+    this.governor.forget(id);
     const msg: PoolWorkerPlan = { type: 'plan', id };
     if (!this.disposed) for (const w of this.workers) w.postMessage(msg);
   }
@@ -109,13 +115,7 @@ export class ThreadPool {
     if (this.disposed) throw new RangeError('thread pool is disposed');
     const phases = this.plans.get(id);
     if (!phases) throw new RangeError(`plan ${id} is not registered`);
-    if (this.nThreads > 1) {
-      Atomics.store(this.ctl, CTL.JOB_PLAN, id);
-      Atomics.add(this.ctl, CTL.JOB_GEN, 1);
-      Atomics.notify(this.ctl, CTL.JOB_GEN);
-    }
-    runPhases(phases, this.dynamic, 0, this.nThreads, this.barrier);
-    if (this.nThreads > 1) this.barrier();
+    runAsMain(this.ctl, this.governor, id, phases, this.barrier);
   }
 
   dispose(): void {

@@ -1,7 +1,7 @@
 // A browser worker of pool-web.ts: its own instance of the kernels on the
 // shared memory, with its own stack, running its share of every phase.
-import { bindPlan, runPhases } from '../graph/exec.js';
-import { CTL, createBarrier, waitForJob } from './control.js';
+import { bindPlan } from '../graph/exec.js';
+import { serveJobs } from './control.js';
 import type { PoolWorkerInit, PoolWorkerPlan } from './pool-web.js';
 import type { Kernels } from '../../wasm/loader.js';
 import { startWorkerKernels } from './worker-kernels.js';
@@ -47,25 +47,8 @@ async function serve(init: PoolWorkerInit): Promise<void> {
   const ctl = new Int32Array(init.control);
   kernels = await startWorkerKernels(init);
   for (const m of early.splice(0)) takePlan(m);
-  const dynamic = ctl.subarray(CTL.DYN);
-  const barrier = createBarrier(ctl, init.nth);
   scope.postMessage({ type: 'ready' });
-  // Generation 0 is "no job yet": a run posted before this worker started is still seen.
-  let seen = 0;
-  try {
-    for (;;) {
-      seen = waitForJob(ctl, seen);
-      const id = Atomics.load(ctl, CTL.JOB_PLAN);
-      if (id < 0) break;
-      const phases = plans.get(id) ?? await planArrival(id);
-      runPhases(phases, dynamic, init.ith, init.nth, barrier);
-      barrier(); // the end of the run
-    }
-  } catch (e) {
-    Atomics.store(ctl, CTL.FAILED, 1);
-    Atomics.notify(ctl, CTL.BAR_GEN);
-    throw e;
-  }
+  await serveJobs(ctl, init.ith, (id) => plans.get(id) ?? planArrival(id));
   scope.close();
 }
 

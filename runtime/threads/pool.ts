@@ -3,18 +3,22 @@
 // run() returns when all threads have finished the graph.
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Kernels } from '../../wasm/loader.js';
-import { bindPlan, runPhases, type EncodedPlan } from '../graph/exec.js';
-import { CTL, CTL_INTS, createBarrier } from './control.js';
+import { bindPlan, type EncodedPlan } from '../graph/exec.js';
+import { CTL_INTS, createBarrier, postJob, runAsMain } from './control.js';
+import { ThreadGovernor, type ThreadPoolOptions } from './governor.js';
 import { trackStart } from './started.js';
 import { workerStacks } from './worker-kernels.js';
 import { ThreadError } from '../errors.js';
+import { MAX_THREADS } from '../graph/ops.js';
+import { intOption } from '../options.js';
 
 const WORKER_STACK = 512 * 1024;
 
 export class ThreadPool {
   private readonly ctl: Int32Array;
-  readonly dynamic: Int32Array;
   private readonly barrier: () => void;
+  /** How many threads take part in each run (all, unless the machine is busy: governor.ts). */
+  readonly governor: ThreadGovernor;
   private readonly plans = new Map<number, ReturnType<typeof bindPlan>>();
   private nextId = 0;
   private disposed = false;
@@ -26,10 +30,11 @@ export class ThreadPool {
     private readonly ports: MessagePort[],
     private readonly stacks: { k: Kernels; ptr: number }[],
     control: SharedArrayBuffer,
+    adaptive: boolean,
   ) {
     this.ctl = new Int32Array(control);
-    this.dynamic = this.ctl.subarray(CTL.DYN);
-    this.barrier = createBarrier(this.ctl, nThreads);
+    this.barrier = createBarrier(this.ctl);
+    this.governor = new ThreadGovernor(nThreads, adaptive);
   }
 
   /**
@@ -38,10 +43,10 @@ export class ThreadPool {
    * Returns at once: a run posted while workers are still starting waits for
    * them at its first barrier.
    */
-  static create(kernels: Kernels | readonly Kernels[], nThreads: number): ThreadPool {
+  static create(kernels: Kernels | readonly Kernels[], nThreads: number, options: ThreadPoolOptions = {}): ThreadPool {
     const all = Array.isArray(kernels) ? kernels as readonly Kernels[] : [kernels as Kernels];
     const k0 = all[0]!;
-    if (!Number.isInteger(nThreads) || nThreads < 1) throw new RangeError(`threads must be a positive integer, got ${nThreads}`);
+    intOption('threads', nThreads, 1, MAX_THREADS);
     const control = new SharedArrayBuffer(CTL_INTS * 4);
     const workers: Worker[] = [];
     const ports: MessagePort[] = [];
@@ -68,7 +73,7 @@ export class ThreadPool {
       ports.push(port1);
     }
     if (started.length > 0) trackStart(Promise.all(started).then(() => {}));
-    return new ThreadPool(all, nThreads, workers, ports, stacks, control);
+    return new ThreadPool(all, nThreads, workers, ports, stacks, control, options.adaptive ?? true);
   }
 
   /** Makes a plan runnable on every thread; returns its id. */
@@ -81,6 +86,7 @@ export class ThreadPool {
 
   unregister(id: number): void {
     this.plans.delete(id);
+    this.governor.forget(id);
     if (!this.disposed) for (const p of this.ports) p.postMessage({ id });
   }
 
@@ -89,21 +95,13 @@ export class ThreadPool {
     if (this.disposed) throw new RangeError('thread pool is disposed');
     const phases = this.plans.get(id);
     if (!phases) throw new RangeError(`plan ${id} is not registered`);
-    if (this.nThreads > 1) {
-      Atomics.store(this.ctl, CTL.JOB_PLAN, id);
-      Atomics.add(this.ctl, CTL.JOB_GEN, 1);
-      Atomics.notify(this.ctl, CTL.JOB_GEN);
-    }
-    runPhases(phases, this.dynamic, 0, this.nThreads, this.barrier);
-    if (this.nThreads > 1) this.barrier();
+    runAsMain(this.ctl, this.governor, id, phases, this.barrier);
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    Atomics.store(this.ctl, CTL.JOB_PLAN, -1);
-    Atomics.add(this.ctl, CTL.JOB_GEN, 1);
-    Atomics.notify(this.ctl, CTL.JOB_GEN);
+    postJob(this.ctl, -1, this.nThreads);
     for (const p of this.ports) p.close();
     // workers exit on their own; their stacks are freed once they cannot run
     for (const w of this.workers) void w.terminate();

@@ -1,8 +1,8 @@
 // A worker thread of the pool: its own instance of the kernels module on the
 // shared memory, with its own stack, running its share of every phase.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { bindPlan, runPhases, type EncodedPlan } from '../graph/exec.js';
-import { CTL, createBarrier, waitForJob } from './control.js';
+import { bindPlan, type EncodedPlan } from '../graph/exec.js';
+import { serveJobs } from './control.js';
 import { startWorkerKernels, type WorkerKernelsInit } from './worker-kernels.js';
 import { ThreadError } from '../errors.js';
 
@@ -16,8 +16,6 @@ const init = workerData as WorkerInit;
 const ctl = new Int32Array(init.control);
 const kernels = await startWorkerKernels(init);
 parentPort?.postMessage('ready');
-const dynamic = ctl.subarray(CTL.DYN);
-const barrier = createBarrier(ctl, init.nth);
 const plans = new Map<number, ReturnType<typeof bindPlan>>();
 
 function planFor(id: number) {
@@ -32,20 +30,9 @@ function planFor(id: number) {
   return p;
 }
 
-// Generation 0 is "no job yet": a run posted before this worker finished
-// starting is still seen, and its plan is already queued on the port.
-let seen = 0;
 try {
-  for (;;) {
-    seen = waitForJob(ctl, seen);
-    const id = Atomics.load(ctl, CTL.JOB_PLAN);
-    if (id < 0) break;
-    runPhases(planFor(id), dynamic, init.ith, init.nth, barrier);
-    barrier(); // the end of the run
-  }
+  await serveJobs(ctl, init.ith, planFor);
 } catch (e) {
-  Atomics.store(ctl, CTL.FAILED, 1);
-  Atomics.notify(ctl, CTL.BAR_GEN);
   console.error(`run-gguf worker ${init.ith}:`, e);
 }
 process.exit(0);

@@ -1,10 +1,13 @@
 // Comparing our next-token distributions with llama.cpp's (node-llama-cpp).
-import type { ControlledEvaluateInputItem, LlamaModel, Token } from 'node-llama-cpp';
+import type { ControlledEvaluateInputItem, LlamaContextOptions, LlamaModel, Token } from 'node-llama-cpp';
 
 /** llama.cpp's next-token probabilities after each token of `tokens` (flash attention off). */
-export async function llamaCppProbabilities(model: LlamaModel, tokens: number[], contextSize = 512): Promise<Map<number, number>[]> {
-  // Flash attention rounds differently from the non-flash path our kernels follow (see kernels/ops-attention.c).
-  const ctx = await model.createContext({ contextSize, flashAttention: false, threads: 1 });
+export async function llamaCppProbabilities(
+  model: LlamaModel, tokens: number[], contextSize = 512, options: Omit<LlamaContextOptions, 'contextSize' | 'threads'> = {},
+): Promise<Map<number, number>[]> {
+  // Flash attention rounds differently from the non-flash path our kernels follow (see
+  // kernels/ops-attention.c): off unless a test asks for it (to measure llama.cpp's own spread).
+  const ctx = await model.createContext({ flashAttention: false, ...options, contextSize, threads: 1 });
   try {
     const res = await ctx.getSequence().controlledEvaluate(tokens.map((t): ControlledEvaluateInputItem => [t as Token, { generateNext: { probabilities: true } }]));
     return res.map((r, i) => {

@@ -6,6 +6,10 @@
 // (exp, tanh, sin, cos, log, pow) are double-precision results rounded to
 // float: what a correctly rounded libm gives, within an ulp of glibc's.
 
+import { GGMLType } from '../../formats/ggml-types.js';
+import { referenceVecDot } from '../../formats/quant/dot.js';
+import { quantizeRow } from '../../formats/quant/index.js';
+
 const f = Math.fround;
 
 // ---------------------------------------------------------------------------
@@ -233,6 +237,12 @@ export interface AttentionParams {
   roundF16?: boolean;
   /** One sink logit per query head (gpt-oss), joining each softmax's max and denominator. */
   sinks?: Float32Array;
+  /**
+   * The K cache as q8_0 blocks (llama.cpp's --cache-type-k q8_0), in place of
+   * the f16 K: each q row is quantized to q8_0 and a score is the exact dot of
+   * the two dequantized rows.
+   */
+  kQ8?: Uint8Array;
 }
 
 /**
@@ -258,9 +268,12 @@ export function attention(q: Float32Array, k: Uint16Array, v: Uint16Array, pos: 
       if (hi < lo) continue;
       const s = new Float64Array(hi - lo + 1);
       let max = -Infinity;
+      const rowBytes = (hd / 32) * 34;
+      const q8 = p.kQ8 && quantizeRow(GGMLType.Q8_0, qh);
       for (let j = lo; j <= hi; j++) {
         let dot = 0;
-        for (let d = 0; d < hd; d++) dot += rnd(qh[d]!) * f16BitsToF32(k[(g * nCtx + j) * hd + d]!);
+        if (p.kQ8) dot = referenceVecDot(GGMLType.Q8_0, p.kQ8.subarray((g * nCtx + j) * rowBytes, (g * nCtx + j + 1) * rowBytes), GGMLType.Q8_0, q8!, hd);
+        else for (let d = 0; d < hd; d++) dot += rnd(qh[d]!) * f16BitsToF32(k[(g * nCtx + j) * hd + d]!);
         let sc = f(dot);
         if (p.softcap !== 0) sc = f(f(Math.tanh(f(sc * f(1 / p.softcap)))) * f(p.softcap));
         sc = f(sc * f(p.kqScale));
