@@ -74,7 +74,8 @@ void EXPORT(moe_weights_f32)(const float* probs, const int32_t* ids, float* w, i
 //                      int ith, int nth)
 // y[t] = experts[t][0] * w[t][0] + experts[t][1] * w[t][1] + ..., each product
 // rounded, then added left to right (ggml_mul by the weights, then the adds
-// of build_moe_ffn). experts: [n_tok][k][n].
+// of build_moe_ffn). experts: [n_tok][k][n]. w NULL: every weight 1, the plain
+// sum of llama 4's experts, whose inputs were weighted instead (x * 1 is exact).
 void EXPORT(moe_combine_f32)(const float* experts, const float* w, float* y, int n, int k, int n_tok,
                              int ith, int nth) {
   int e0, e1;
@@ -83,20 +84,22 @@ void EXPORT(moe_combine_f32)(const float* experts, const float* w, float* y, int
     const int t = e / n, i0 = e % n;
     const int i1 = n - i0 < e1 - e ? n : i0 + (e1 - e);
     const float* et = experts + (size_t)t * k * n;
-    const float* wt = w + (size_t)t * k;
+    const float* wt = w ? w + (size_t)t * k : NULL;
+#define W(s) (wt ? wt[s] : 1.0f)
     float* yt = y + (size_t)t * n;
     int i = i0;
     for (; i + 4 <= i1; i += 4) {
-      v128_t acc = wasm_f32x4_mul(wasm_v128_load(et + i), wasm_f32x4_splat(wt[0]));
+      v128_t acc = wasm_f32x4_mul(wasm_v128_load(et + i), wasm_f32x4_splat(W(0)));
       for (int s = 1; s < k; s++)
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(et + (size_t)s * n + i), wasm_f32x4_splat(wt[s])));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(et + (size_t)s * n + i), wasm_f32x4_splat(W(s))));
       wasm_v128_store(yt + i, acc);
     }
     for (; i < i1; i++) {
-      float acc = et[i] * wt[0];
-      for (int s = 1; s < k; s++) acc += et[(size_t)s * n + i] * wt[s];
+      float acc = et[i] * W(0);
+      for (int s = 1; s < k; s++) acc += et[(size_t)s * n + i] * W(s);
       yt[i] = acc;
     }
+#undef W
     e += i1 - i0;
   }
 }
@@ -242,4 +245,24 @@ void EXPORT(moe_scatter_rows)(const int32_t* meta, int n_expert, int n_pairs, co
   const int32_t* order = meta + n_expert + 1;
   for (int q = q0; q < q1; q++)
     memcpy(y + (size_t)order[q] * n, sorted + (size_t)q * n, (size_t)n * sizeof(float));
+}
+
+// void moe_weighted_rows_f32(const float* x, const float* w, float* y, int n, int k, int n_tok,
+//                            int ith, int nth)
+// y[t][s] = x[t] * w[t][s]: each token's row once per chosen expert, times
+// that expert's weight (llama 4 weights the experts' input, not their output:
+// build_moe_ffn's ggml_repeat then ggml_mul). x: [n_tok][n], y: [n_tok][k][n].
+void EXPORT(moe_weighted_rows_f32)(const float* x, const float* w, float* y, int n, int k, int n_tok,
+                                   int ith, int nth) {
+  int r0, r1;
+  rows_range(n_tok * k, ith, nth, &r0, &r1);
+  for (int r = r0; r < r1; r++) {
+    const int t = r / k;
+    const float* xt = x + (size_t)t * n;
+    const v128_t ws = wasm_f32x4_splat(w[r]);
+    float* yr = y + (size_t)r * n;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) wasm_v128_store(yr + i, wasm_f32x4_mul(wasm_v128_load(xt + i), ws));
+    for (; i < n; i++) yr[i] = xt[i] * w[r];
+  }
 }

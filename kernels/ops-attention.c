@@ -107,10 +107,11 @@ ALWAYS_INLINE void scores_chunk_q8(const block_q8_0* qb, int qb_stride, const bl
   }
 }
 
-// o_r = sum_j p_r[j] v_j for R heads (p_r = sc + r*sc_stride), V rows from f16.
+// o_r = sum_j p_r[j] v_j for R heads (p_r = sc + r*sc_stride), V rows from f16,
+// v_row elements apart (the first head_dim of each are read).
 // 8 output dims at a time stay in registers for the whole pass over j; each
 // output element is summed over j in order, in f32.
-ALWAYS_INLINE void pv_chunk(const float* sc, int sc_stride, const uint16_t* vg, int head_dim, int n,
+ALWAYS_INLINE void pv_chunk(const float* sc, int sc_stride, const uint16_t* vg, int head_dim, int v_row, int n,
                             float* o, int o_stride, const int R) {
   int d = 0;
   for (; d + 8 <= head_dim; d += 8) {
@@ -118,7 +119,7 @@ ALWAYS_INLINE void pv_chunk(const float* sc, int sc_stride, const uint16_t* vg, 
     for (int r = 0; r < R; r++) a0[r] = a1[r] = wasm_f32x4_splat(0.0f);
     for (int j = 0; j < n; j++) {
       v128_t lo, hi;
-      ops_f16x8_to_f32x4x2(wasm_v128_load(vg + (size_t)j * head_dim + d), &lo, &hi, 0);
+      ops_f16x8_to_f32x4x2(wasm_v128_load(vg + (size_t)j * v_row + d), &lo, &hi, 0);
       for (int r = 0; r < R; r++) {
         const v128_t p = wasm_f32x4_splat(sc[r * sc_stride + j]);
         a0[r] = wasm_f32x4_add(a0[r], wasm_f32x4_mul(p, lo));
@@ -133,7 +134,7 @@ ALWAYS_INLINE void pv_chunk(const float* sc, int sc_stride, const uint16_t* vg, 
   for (; d < head_dim; d++)
     for (int r = 0; r < R; r++) {
       float a = 0.0f;
-      for (int j = 0; j < n; j++) a += sc[r * sc_stride + j] * fp16_to_fp32(vg[(size_t)j * head_dim + d]);
+      for (int j = 0; j < n; j++) a += sc[r * sc_stride + j] * fp16_to_fp32(vg[(size_t)j * v_row + d]);
       o[r * o_stride + d] = a;
     }
 }
@@ -192,17 +193,22 @@ static void softmax_f16_probs(float* sc, int n, float kq_scale, float softcap, c
 
 // void attention_f16kv(const float* q, const uint16_t* k, const uint16_t* v, float* out,
 //                      const int32_t* pos, const int32_t* kv_rows, int n_tokens, int n_head,
-//                      int n_head_kv, int head_dim, int q_stride, int n_ctx, float kq_scale,
-//                      float softcap, int n_swa, const float* sinks, void* wdata, int ith, int nth)
+//                      int n_head_kv, int head_dim, int head_dim_v, int v_row, int q_stride, int n_ctx,
+//                      float kq_scale, float softcap, int n_swa, int chunked, const float* sinks,
+//                      void* wdata, int ith, int nth)
 // q: f32, token t's head h at q + t*q_stride + h*head_dim (q_stride in floats).
-// k, v: f16 caches of every sequence, [n_seq][n_head_kv][n_ctx][head_dim].
+// k: f16 cache of every sequence, [n_seq][n_head_kv][n_ctx][head_dim]; v: f16
+// [n_seq][n_head_kv][n_ctx][v_row], of whose rows the first head_dim_v are V
+// (v_row = head_dim_v for a cache of its own; multi-head latent attention
+// reads V as the first kv_lora_rank values of each K row: v = k, v_row = head_dim).
 // kv_rows: int32 [n_tokens][2]: token t belongs to the sequence whose block is
 // kv_rows[2t] (its slot) and whose cells 0..kv_rows[2t+1]-1 are in use, so
 // one batch may hold tokens of several sequences at different lengths.
-// out: f32 [n_tokens][n_head][head_dim].
+// out: f32 [n_tokens][n_head][head_dim_v].
 // pos: int32[n_tokens]: token t sees cells j <= pos[t] of its block (and
-// j > pos[t] - n_swa when n_swa > 0); pos NULL: non-causal, every token sees
-// its sequence's cells in use.
+// j > pos[t] - n_swa when n_swa > 0; with chunked, j >= pos[t] rounded down
+// to a multiple of n_swa instead: llama 4's chunked attention); pos NULL:
+// non-causal, every token sees its sequence's cells in use.
 // Query head h reads kv head h / (n_head / n_head_kv) (n_head a multiple of n_head_kv).
 // softcap: 0 for none, else scores become softcap * tanh(score / softcap)
 // before kq_scale (llama.cpp's order). sinks: NULL, or f32[n_head], one
@@ -215,9 +221,9 @@ static void softmax_f16_probs(float* sc, int n, float kq_scale, float softcap, c
 // other tokens of the batch: batching sequences together changes no bits.
 ALWAYS_INLINE void attention_body(const float* q, const void* k, const uint16_t* v, float* out,
                                   const int32_t* pos, const int32_t* kv_rows, int n_tokens, int n_head,
-                                  int n_head_kv, int head_dim, int q_stride, int n_ctx, float kq_scale,
-                                  float softcap, int n_swa, const float* sinks, void* wdata, int ith, int nth,
-                                  const int k_q8) {
+                                  int n_head_kv, int head_dim, int head_dim_v, int v_row, int q_stride, int n_ctx,
+                                  float kq_scale, float softcap, int n_swa, int chunked, const float* sinks,
+                                  void* wdata, int ith, int nth, const int k_q8) {
   const int n_rep = n_head / n_head_kv;
   const int hd4 = round4(head_dim);
   float* w = (float*)wdata + attn_wfloats(n_head, n_head_kv, head_dim, n_ctx) * ith;
@@ -225,29 +231,33 @@ ALWAYS_INLINE void attention_body(const float* q, const void* k, const uint16_t*
   float* sc = qr + n_rep * hd4;   // [n_rep][round4(n_ctx)]
   const int sc_stride = round4(n_ctx);
   const size_t seq_stride = (size_t)n_head_kv * n_ctx * head_dim;
+  const size_t v_seq_stride = (size_t)n_head_kv * n_ctx * v_row;
   // q8_0 K: a row is nb blocks; q rows go to qr as blocks, qb_stride apart
   const int nb = head_dim / QK;
   const int qb_stride = (hd4 * (int)sizeof(float)) / (int)sizeof(block_q8_0);
 
   for (int u = ith; u < n_tokens * n_head_kv; u += nth) {
     const int t = u / n_head_kv, g = u % n_head_kv;
-    float* o = out + ((size_t)t * n_head + (size_t)g * n_rep) * head_dim;
+    float* o = out + ((size_t)t * n_head + (size_t)g * n_rep) * head_dim_v;
 
     const size_t block = (size_t)kv_rows[2 * t] * seq_stride;
     int lo = 0, hi = kv_rows[2 * t + 1] - 1;
     if (pos) {
       const int p = pos[t];
       if (p < hi) hi = p;
-      if (n_swa > 0 && p - n_swa + 1 > lo) lo = p - n_swa + 1;
+      if (n_swa > 0) {
+        const int first = chunked ? p / n_swa * n_swa : p - n_swa + 1;
+        if (first > lo) lo = first;
+      }
     }
     if (hi < lo) {  // nothing visible (only by misuse): zeros rather than nan
-      memset(o, 0, (size_t)n_rep * head_dim * sizeof(float));
+      memset(o, 0, (size_t)n_rep * head_dim_v * sizeof(float));
       continue;
     }
     const int n = hi - lo + 1;
     const uint16_t* kg = (const uint16_t*)k + block + ((size_t)g * n_ctx + lo) * head_dim;
     const block_q8_0* kg8 = (const block_q8_0*)k + (block + ((size_t)g * n_ctx + lo) * head_dim) / QK;
-    const uint16_t* vg = v + block + ((size_t)g * n_ctx + lo) * head_dim;
+    const uint16_t* vg = v + (size_t)kv_rows[2 * t] * v_seq_stride + ((size_t)g * n_ctx + lo) * v_row;
 
     // q rows as ggml's mul_mat converts them for K: q8_0 blocks, or rounded to f16
     if (k_q8) {
@@ -275,10 +285,10 @@ ALWAYS_INLINE void attention_body(const float* q, const void* k, const uint16_t*
       else scores_chunk(qr + r0 * hd4, hd4, kg, head_dim, n, s, sc_stride, 1);
       for (int r = 0; r < R; r++)
         softmax_f16_probs(s + r * sc_stride, n, kq_scale, softcap, sinks ? sinks + g * n_rep + r0 + r : NULL);
-      float* oc = o + (size_t)r0 * head_dim;
-      if (R == 4) pv_chunk(s, sc_stride, vg, head_dim, n, oc, head_dim, 4);
-      else if (R == 2) pv_chunk(s, sc_stride, vg, head_dim, n, oc, head_dim, 2);
-      else pv_chunk(s, sc_stride, vg, head_dim, n, oc, head_dim, 1);
+      float* oc = o + (size_t)r0 * head_dim_v;
+      if (R == 4) pv_chunk(s, sc_stride, vg, head_dim_v, v_row, n, oc, head_dim_v, 4);
+      else if (R == 2) pv_chunk(s, sc_stride, vg, head_dim_v, v_row, n, oc, head_dim_v, 2);
+      else pv_chunk(s, sc_stride, vg, head_dim_v, v_row, n, oc, head_dim_v, 1);
       r0 += R;
     }
   }
@@ -286,10 +296,11 @@ ALWAYS_INLINE void attention_body(const float* q, const void* k, const uint16_t*
 
 void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* v, float* out,
                              const int32_t* pos, const int32_t* kv_rows, int n_tokens, int n_head,
-                             int n_head_kv, int head_dim, int q_stride, int n_ctx, float kq_scale,
-                             float softcap, int n_swa, const float* sinks, void* wdata, int ith, int nth) {
-  attention_body(q, k, v, out, pos, kv_rows, n_tokens, n_head, n_head_kv, head_dim, q_stride, n_ctx, kq_scale,
-                 softcap, n_swa, sinks, wdata, ith, nth, 0);
+                             int n_head_kv, int head_dim, int head_dim_v, int v_row, int q_stride, int n_ctx,
+                             float kq_scale, float softcap, int n_swa, int chunked, const float* sinks,
+                             void* wdata, int ith, int nth) {
+  attention_body(q, k, v, out, pos, kv_rows, n_tokens, n_head, n_head_kv, head_dim, head_dim_v, v_row, q_stride,
+                 n_ctx, kq_scale, softcap, n_swa, chunked, sinks, wdata, ith, nth, 0);
 }
 
 // void attention_q8k_f16v(const float* q, const void* k, const uint16_t* v, float* out, ... as attention_f16kv)
@@ -298,10 +309,11 @@ void EXPORT(attention_f16kv)(const float* q, const uint16_t* k, const uint16_t* 
 // Work buffer: attention_f16kv_wsize per thread (q8_0 rows take less room than f16-rounded floats).
 void EXPORT(attention_q8k_f16v)(const float* q, const void* k, const uint16_t* v, float* out,
                                 const int32_t* pos, const int32_t* kv_rows, int n_tokens, int n_head,
-                                int n_head_kv, int head_dim, int q_stride, int n_ctx, float kq_scale,
-                                float softcap, int n_swa, const float* sinks, void* wdata, int ith, int nth) {
-  attention_body(q, k, v, out, pos, kv_rows, n_tokens, n_head, n_head_kv, head_dim, q_stride, n_ctx, kq_scale,
-                 softcap, n_swa, sinks, wdata, ith, nth, 1);
+                                int n_head_kv, int head_dim, int head_dim_v, int v_row, int q_stride, int n_ctx,
+                                float kq_scale, float softcap, int n_swa, int chunked, const float* sinks,
+                                void* wdata, int ith, int nth) {
+  attention_body(q, k, v, out, pos, kv_rows, n_tokens, n_head, n_head_kv, head_dim, head_dim_v, v_row, q_stride,
+                 n_ctx, kq_scale, softcap, n_swa, chunked, sinks, wdata, ith, nth, 1);
 }
 
 // void kv_store_f16(const float* src, uint16_t* cache, const int32_t* pos, const int32_t* kv_rows,

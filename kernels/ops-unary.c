@@ -65,22 +65,6 @@ void EXPORT(mul_rows_f32)(const float* a, int a_stride, const float* b, int b_st
   }
 }
 
-// void cont_rows_f32(const float* x, int x_stride, float* y, int n_rows, int n, int ith, int nth)
-// y[r] = x's row r (rows x_stride floats apart): a strided view made contiguous (ggml_cont).
-void EXPORT(cont_rows_f32)(const float* x, int x_stride, float* y, int n_rows, int n, int ith, int nth) {
-  int r0, r1;
-  rows_range(n_rows, ith, nth, &r0, &r1);
-  for (int r = r0; r < r1; r++) memcpy(y + (size_t)r * n, x + (size_t)r * x_stride, (size_t)n * 4);
-}
-
-// void sigmoid_f32(const float* x, float* y, int n, int ith, int nth)
-// y = 1 / (1 + expf(-x)), as ggml_vec_sigmoid_f32 computes it (libm expf, no SIMD approximation).
-void EXPORT(sigmoid_f32)(const float* x, float* y, int n, int ith, int nth) {
-  int e0, e1;
-  flat_range(n, ith, nth, &e0, &e1);
-  for (int i = e0; i < e1; i++) y[i] = 1.f / (1.f + expf(-x[i]));
-}
-
 // void scale_f32(const float* x, float* y, int n, float s, int ith, int nth)
 // y = x * s
 void EXPORT(scale_f32)(const float* x, float* y, int n, float s, int ith, int nth) {
@@ -274,4 +258,38 @@ void EXPORT(get_rows_f16)(const uint16_t* table, const int32_t* ids, float* y, i
   int r0, r1;
   rows_range(n_ids, ith, nth, &r0, &r1);
   for (int r = r0; r < r1; r++) ops_row_f16_to_f32_exact(table + (size_t)ids[r] * n, y + (size_t)r * n, n);
+}
+
+// void sigmoid_f32(const float* x, float* y, int n, int ith, int nth)
+// y = 1 / (1 + e^-x), scalar with libm's expf as ggml's CPU op (a router's
+// sigmoid gating: GLM-4.x, DeepSeek V3), so the exp is the same function.
+void EXPORT(sigmoid_f32)(const float* x, float* y, int n, int ith, int nth) {
+  int e0, e1;
+  flat_range(n, ith, nth, &e0, &e1);
+  for (int i = e0; i < e1; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+
+// void concat_f32(const float* a, int a_stride, int na, const float* b, int b_stride, int nb,
+//                 float* y, int n_rows, int ith, int nth)
+// Row r of y (na + nb floats) is row r of a then row r of b (ggml_concat
+// along dimension 0); strides in floats, so either may be a view.
+void EXPORT(concat_f32)(const float* a, int a_stride, int na, const float* b, int b_stride, int nb,
+                        float* y, int n_rows, int ith, int nth) {
+  int r0, r1;
+  rows_range(n_rows, ith, nth, &r0, &r1);
+  for (int r = r0; r < r1; r++) {
+    float* yr = y + (size_t)r * (na + nb);
+    memcpy(yr, a + (size_t)r * a_stride, (size_t)na * sizeof(float));
+    memcpy(yr + na, b + (size_t)r * b_stride, (size_t)nb * sizeof(float));
+  }
+}
+
+// void iota_rows_i32(int32_t* y, int k, int n_rows, int ith, int nth)
+// y[r][s] = s for s < k: each row names slots 0..k-1 in order (the ids of a
+// per-head batched matmul through the experts' mat_rows_id, head h = expert h).
+void EXPORT(iota_rows_i32)(int32_t* y, int k, int n_rows, int ith, int nth) {
+  int r0, r1;
+  rows_range(n_rows, ith, nth, &r0, &r1);
+  for (int r = r0; r < r1; r++)
+    for (int s = 0; s < k; s++) y[(size_t)r * k + s] = s;
 }

@@ -18,7 +18,7 @@ import type { Tensor } from './graph/graph.js';
 import { type LayerCache, type LayerState } from './graph/ops.js';
 import { DEFAULT_MAX_PLANS, GraphRunner, type PlannedGraph } from './graph/runner.js';
 import { stateIdentity } from './state.js';
-import type { HParams } from './hparams.js';
+import { isMla, type HParams } from './hparams.js';
 import { Sequence, type EvaluateOptions, type SequenceHost } from './sequence.js';
 import { checkContextFits, scratchEstimate, type ModelFit } from './load.js';
 import { intOption, MAX_INT32, MAX_THREADS } from './options.js';
@@ -139,6 +139,8 @@ export class Context {
     intOption('maxPlans', options.maxPlans, 1, MAX_INT32);
     this.cacheTypeK = options.cacheTypeK ?? 'f16';
     if (!Object.hasOwn(KV_TYPES, this.cacheTypeK)) throw new RangeError(`cacheTypeK must be one of ${Object.keys(KV_TYPES).join(', ')}, got ${JSON.stringify(options.cacheTypeK)}`);
+    // multi-head latent attention reads V inside its f16 K cache
+    if (this.cacheTypeK !== 'f16' && isMla(hp)) throw new RangeError(`cacheTypeK ${this.cacheTypeK}: a ${hp.arch} model's compressed cache holds V inside K, which run-gguf keeps in f16`);
     if (this.cacheTypeK === 'q8_0' && hp.n_embd_head_k % 32 !== 0) {
       throw new RangeError(`cacheTypeK q8_0 needs a head size that is a multiple of 32; this model's is ${hp.n_embd_head_k}`);
     }
@@ -175,11 +177,9 @@ export class Context {
           continue;
         }
         this.states.push(undefined);
-        this.caches.push({
-          k: mk(`cache_k_l${il}`, KV_TYPES[this.cacheTypeK], hp.n_embd_head_k, mem),
-          v: mk(`cache_v_l${il}`, GGMLType.F16, hp.n_embd_head_v, mem),
-          nCtx: this.contextSize,
-        });
+        const k = mk(`cache_k_l${il}`, KV_TYPES[this.cacheTypeK], hp.n_embd_head_k, mem);
+        // MLA's one cache row per token holds V too (ops.attention reads V inside K)
+        this.caches.push({ k, v: isMla(hp) ? k : mk(`cache_v_l${il}`, GGMLType.F16, hp.n_embd_head_v, mem), nCtx: this.contextSize });
       }
       this.idsPtr = this.alloc(this.batchSize * 4);
       this.posPtr = this.alloc(this.batchSize * 4);
@@ -228,7 +228,8 @@ export class Context {
     let at = 0;
     for (const c of this.caches) {
       if (!c) continue;
-      for (const t of [c.k, c.v]) {
+      // MLA's V lives inside its K rows: one tensor to copy
+      for (const t of c.v === c.k ? [c.k] : [c.k, c.v]) {
         const rowBytes = rowSize(t.type, t.ne[0]!);
         const block = t.ptr! + slot * rowBytes * this.contextSize * hp.n_head_kv;
         const mem = this.model.memories[t.mem ?? 0]!;
@@ -284,11 +285,12 @@ export class Context {
   }
 
   /**
-   * Bytes of n KV cells (K in cacheTypeK, V in f16) in every attention layer,
+   * Bytes of n KV cells (K in cacheTypeK, V in f16; MLA: no V) in every attention layer,
    * plus `sequences` (default 1) sequences' recurrent state when the model has recurrent layers.
    */
   static kvBytes(hp: HParams, n: number, o: { cacheTypeK?: KvCacheType; recurrent?: RecurrentLayout; sequences?: number } = {}): number {
-    const perCell = hp.n_head_kv * (rowSize(KV_TYPES[o.cacheTypeK ?? 'f16'], hp.n_embd_head_k) + 2 * hp.n_embd_head_v);
+    // MLA (deepseek2) caches no V of its own
+    const perCell = hp.n_head_kv * (rowSize(KV_TYPES[o.cacheTypeK ?? 'f16'], hp.n_embd_head_k) + (isMla(hp) ? 0 : 2 * hp.n_embd_head_v));
     const rec = o.recurrent;
     const seqs = o.sequences ?? 1;
     let bytes = 0;

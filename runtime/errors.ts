@@ -63,3 +63,15 @@ export class StateError extends Error {
     this.name = 'StateError';
   }
 }
+
+/**
+ * A function call in the model's reply that cannot be read: not the JSON its
+ * template's format needs, or a function that was not offered. `format` names
+ * the template family, `text` holds the part of the reply that failed.
+ */
+export class ToolCallError extends Error {
+  override name = 'ToolCallError';
+  constructor(message: string, readonly format: string, readonly text: string) {
+    super(`${format} tool call: ${message}`);
+  }
+}

@@ -4,7 +4,7 @@
 // chat CLI and the worker API) all run it; what differs is what they do
 // when the context fills (stop, or make room and go on) and the prompt.
 import { jsonSchemaToGrammar } from '../formats/grammar/index.js';
-import { createGrammarConstraint, createSampler, type GrammarConstraint, type GrammarInput, type Sampler, type SamplerOptions } from './sample/index.js';
+import { createGrammarConstraint, createSampler, type GrammarConstraint, type GrammarInput, type Sampler, type SamplerOptions, type TokenConstraint } from './sample/index.js';
 import { intOption, MAX_INT32 } from './options.js';
 import type { Sequence } from './sequence.js';
 import type { Tokenizer } from './tokenizer/index.js';
@@ -31,6 +31,14 @@ export interface TokenLoopOptions {
    * llama.cpp's lazy grammars do): undefined leaves that token free.
    */
   grammar?: GrammarSource;
+  /** Decode special tokens as their text (tool-call markers such as [TOOL_CALLS]). Default false. */
+  special?: boolean;
+}
+
+/** What the loop asks of a grammar: a GrammarConstraint, or one that wraps it (a lazy grammar). */
+export interface LoopConstraint extends TokenConstraint {
+  readonly finished: boolean;
+  accept(id: number): void;
 }
 
 /** One step of the loop: a sampled token and the text it completed ('' while a character is incomplete). */
@@ -52,7 +60,7 @@ const yieldToEventLoop: () => Promise<void> = typeof setImmediate === 'function'
   : () => new Promise((r) => setTimeout(r, 0));
 
 /** A grammar state, or a function asked before every token (lazy grammars: undefined leaves that token free). */
-export type GrammarSource = GrammarConstraint | (() => GrammarConstraint | undefined);
+export type GrammarSource = LoopConstraint | (() => LoopConstraint | undefined);
 
 /**
  * The choice half of the loop, one token per call: mask banned ids, sample
@@ -68,9 +76,9 @@ export class TokenPicker {
 
   constructor(
     private readonly tokenizer: Tokenizer, readonly sampler: Sampler, private readonly banned?: readonly number[],
-    private readonly grammar?: GrammarSource,
+    private readonly grammar?: GrammarSource, special = false,
   ) {
-    this.decoder = tokenizer.createStreamDecoder();
+    this.decoder = tokenizer.createStreamDecoder({ special });
   }
 
   /** The next token and the text it completes, or 'eog' (not recorded, not decoded). */
@@ -104,7 +112,7 @@ export class TokenPicker {
 export async function* tokenLoop(
   sequence: Sequence, tokenizer: Tokenizer, sampler: Sampler, logits: Float32Array, o: TokenLoopOptions,
 ): AsyncGenerator<LoopToken, LoopEnd, undefined> {
-  const picker = new TokenPicker(tokenizer, sampler, o.banned, o.grammar);
+  const picker = new TokenPicker(tokenizer, sampler, o.banned, o.grammar, o.special);
   const tokens = picker.tokens;
   const end = (stop: StopReason): LoopEnd => ({ stop, tokens, rest: picker.flush() });
   for (;;) {

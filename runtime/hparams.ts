@@ -47,6 +47,26 @@ export interface HParams {
   n_layer_dense_lead: number;
   /** interleave_moe_layer_step: every n-th layer is MoE (ernie4_5-moe); 0 when absent. */
   n_moe_layer_step: number;
+  /** Experts every token runs besides the routed ones (expert_shared_count); 0 when absent. */
+  n_expert_shared: number;
+  /** expert_weights_scale: the routed experts' weights times this (0 or 1: unscaled). */
+  expert_weights_scale: number;
+  /** expert_weights_norm: the chosen experts' weights divided by their sum. */
+  expert_weights_norm: boolean;
+  /** expert_gating_func with llama.cpp's enum (0 none: the architecture's default, 1 softmax, 2 sigmoid, 3 softmax of the top k, 4 sqrt(softplus)). */
+  expert_gating_func: number;
+  /** Multi-head latent attention (deepseek2): attention.q_lora_rank (0: a plain attn_q) and kv_lora_rank; 0 when absent. */
+  n_lora_q: number;
+  n_lora_kv: number;
+  /** attention.key_length_mla / value_length_mla: a head's q·k and V widths once decompressed; 0 when absent (not MLA). */
+  n_embd_head_k_mla: number;
+  n_embd_head_v_mla: number;
+  /** nextn_predict_layers: the last block_count layers that are multi-token-prediction heads, not run for the next token (glm4moe); 0 when absent. */
+  n_layer_nextn: number;
+  /** rope.dimension_sections (multimodal rope, M-RoPE: rotary pairs per position component t, h, w, e); [] when absent. */
+  rope_sections: number[];
+  /** attention.temperature_length (the attention temperature's floor, deepseek2); 0 when absent. */
+  n_attn_temp_floor_scale: number;
   /** Rows of token_types.weight (tokenizer.ggml.token_type_count); BERT's two sentence types when absent. */
   n_token_types: number;
   /** Granite's multipliers (logit_scale, residual_scale, embedding_scale, attention.scale); 0 = none. */
@@ -56,6 +76,8 @@ export interface HParams {
   f_attention_scale: number;
   /** attention.sliding_window; 0 when absent (each architecture applies llama.cpp's default). */
   n_swa: number;
+  /** Whether the file has attention.sliding_window at all (llama 4 reads an explicit 0 as "no chunking"). */
+  has_swa_key: boolean;
   /** attention.sliding_window_pattern: every n-th layer is global; 0 when absent or an array (llama.cpp then keeps its default). */
   n_swa_pattern: number;
   /** rope.freq_base_swa (the sliding-window layers' rope base); 0 when absent. */
@@ -89,8 +111,6 @@ export interface HParams {
   full_attention_interval: number;
   /** attention.recurrent_layers: which layers are recurrent, when the file lists them (qwen3next). */
   recurrent_layers?: boolean[];
-  /** rope.dimension_sections: M-RoPE's rotary pairs per position component (t, h, w, e); absent: none. */
-  rope_sections?: number[];
 }
 
 /** llama.cpp's LLAMA_MAX_LAYERS and LLAMA_MAX_EXPERTS: its loader refuses more. */
@@ -194,11 +214,12 @@ export class MetadataReader {
  * with log_mul 1 rope's magnitude is unscaled). Otherwise the file's
  * yarn_attn_factor (1 when absent).
  */
-function yarnAttnFactor(type: RopeScalingType, factor: number, logMul: number, fromFile: number): number {
+function yarnAttnFactor(type: RopeScalingType, factor: number, logMul: number, fromFile: number, deepseek2 = false): number {
   if (type !== 'yarn' || logMul === 0 || !factor) return fromFile;
   const f = Math.fround(factor);
   const mscale = (m: number) => (f <= 1 ? 1 : Math.fround(Math.fround(0.1 * Math.fround(m) * Math.fround(Math.log(f))) + 1));
-  const ratio = Math.fround(mscale(1) / mscale(logMul));
+  // llama.cpp takes deepseek2's mscale equal to mscale_all_dim (DeepSeek-V2's config has both 0.707): a ratio of 1
+  const ratio = deepseek2 ? 1 : Math.fround(mscale(1) / mscale(logMul));
   return Math.fround(ratio * Math.fround(1 / Math.fround(1 + Math.fround(0.1 * Math.fround(Math.log(f))))));
 }
 
@@ -219,7 +240,10 @@ export function readHParams(get: MetadataGetter, file: string, nVocab: number, w
 
   const n_embd = int('embedding_length', 1, MAX_WIDTH);
   const n_head = int('attention.head_count', 1, n_embd);
-  if (n_embd % n_head !== 0) {
+  // the head size defaults to n_embd / n_head; files that give key_length and
+  // value_length (GLM-4.7-Flash: 2048 over 20 heads) need no such multiple
+  const headSizesGiven = get(key('attention.key_length')) !== undefined && get(key('attention.value_length')) !== undefined;
+  if (!headSizesGiven && n_embd % n_head !== 0) {
     throw new ModelError(`${key('embedding_length')} = ${n_embd} is not a multiple of ${key('attention.head_count')} = ${n_head}`, file, key('attention.head_count'));
   }
   const n_ctx_train = int('context_length', 1, MAX_COUNT);
@@ -239,13 +263,12 @@ export function readHParams(get: MetadataGetter, file: string, nVocab: number, w
       throw new ModelError(`${key('attention.head_count')} = ${n_head} is not a multiple of head_count_kv = ${h}`, file, key('attention.head_count_kv'));
     }
   }
-  const n_embd_head_k = int('attention.key_length', 1, MAX_WIDTH, n_embd / n_head);
-  const n_embd_head_v = int('attention.value_length', 1, MAX_WIDTH, n_embd / n_head);
+  const n_embd_head_k = int('attention.key_length', 1, MAX_WIDTH, Math.floor(n_embd / n_head));
+  const n_embd_head_v = int('attention.value_length', 1, MAX_WIDTH, Math.floor(n_embd / n_head));
   const recurrentLayers = md.ints(key('attention.recurrent_layers'), 0, 1);
   if (recurrentLayers && recurrentLayers.length < n_layer) {
     throw new ModelError(`${key('attention.recurrent_layers')} has ${recurrentLayers.length} entries for ${n_layer} layers`, file, key('attention.recurrent_layers'));
   }
-  const ropeSections = md.ints(key('rope.dimension_sections'), 0, MAX_WIDTH);
   const n_rot = int('rope.dimension_count', 0, n_embd_head_k, n_embd_head_k);
   if (n_rot % 2 !== 0) md.fail(key('rope.dimension_count'), n_rot, `an even number (rope turns pairs of values), at most ${n_embd_head_k}`);
   const fileVocab = get(key('vocab_size'));
@@ -274,7 +297,14 @@ export function readHParams(get: MetadataGetter, file: string, nVocab: number, w
   // an array is a per-layer pattern llama.cpp reads as such; we keep its default then
   const swaPattern = get(key('attention.sliding_window_pattern'));
   const n_swa_pattern = Array.isArray(swaPattern) || ArrayBuffer.isView(swaPattern) ? 0 : int('attention.sliding_window_pattern', 0, MAX_LAYERS, 0);
-  const yarnLogMul = flt('rope.scaling.yarn_log_multiplier', 0);
+  // deepseek2's converter writes 0.1 * mscale_all_dim, which llama.cpp's loader divides back out
+  const deepseek2 = arch === 'deepseek2';
+  const yarnLogMul = deepseek2 ? Math.fround(Math.fround(flt('rope.scaling.yarn_log_multiplier', 0)) / Math.fround(0.1)) : flt('rope.scaling.yarn_log_multiplier', 0);
+  // one count or one per position component
+  const sections = get(key('rope.dimension_sections'));
+  const rope_sections = sections === undefined ? []
+    : Array.isArray(sections) || ArrayBuffer.isView(sections) ? md.ints(key('rope.dimension_sections'), 0, MAX_WIDTH)!
+      : [int('rope.dimension_sections', 0, MAX_WIDTH)];
   return {
     arch,
     n_vocab: nVocab,
@@ -296,7 +326,7 @@ export function readHParams(get: MetadataGetter, file: string, nVocab: number, w
     // llama.cpp's context default: ext_factor 1 for yarn, 0 otherwise
     yarn_ext_factor: rope_scaling_type === 'yarn' ? 1 : 0,
     // times rope.scaling.attn_factor, as llama.cpp folds it in for every architecture (phi3 longrope writes it)
-    yarn_attn_factor: yarnAttnFactor(rope_scaling_type, factor, yarnLogMul, flt('rope.scaling.yarn_attn_factor', 1)) * flt('rope.scaling.attn_factor', 1),
+    yarn_attn_factor: yarnAttnFactor(rope_scaling_type, factor, yarnLogMul, flt('rope.scaling.yarn_attn_factor', 1), deepseek2) * flt('rope.scaling.attn_factor', 1),
     yarn_beta_fast: flt('rope.scaling.yarn_beta_fast', 32),
     yarn_beta_slow: flt('rope.scaling.yarn_beta_slow', 1),
     rope_yarn_log_mul: yarnLogMul,
@@ -307,12 +337,24 @@ export function readHParams(get: MetadataGetter, file: string, nVocab: number, w
     n_ff_shexp: int('expert_shared_feed_forward_length', 0, MAX_COUNT, 0),
     n_layer_dense_lead: int('leading_dense_block_count', 0, n_layer, 0),
     n_moe_layer_step: int('interleave_moe_layer_step', 0, n_layer, 0),
+    n_expert_shared: int('expert_shared_count', 0, MAX_EXPERTS, 0),
+    expert_weights_scale: flt('expert_weights_scale', 0),
+    expert_weights_norm: md.bool(key('expert_weights_norm')) ?? false,
+    expert_gating_func: int('expert_gating_func', 0, 4, 0),
+    n_lora_q: int('attention.q_lora_rank', 0, MAX_WIDTH, 0),
+    n_lora_kv: int('attention.kv_lora_rank', 0, MAX_WIDTH, 0),
+    n_embd_head_k_mla: int('attention.key_length_mla', 0, MAX_WIDTH, 0),
+    n_embd_head_v_mla: int('attention.value_length_mla', 0, MAX_WIDTH, 0),
+    n_attn_temp_floor_scale: int('attention.temperature_length', 0, MAX_COUNT, 0),
+    n_layer_nextn: int('nextn_predict_layers', 0, n_layer, 0),
+    rope_sections,
     n_token_types: md.int('tokenizer.ggml.token_type_count', 0, MAX_WIDTH, 2),
     f_logit_scale: flt('logit_scale', 0),
     f_residual_scale: flt('residual_scale', 0),
     f_embedding_scale: flt('embedding_scale', 0),
     f_attention_scale: flt('attention.scale', 0),
     n_swa: int('attention.sliding_window', 0, MAX_COUNT, 0),
+    has_swa_key: get(key('attention.sliding_window')) !== undefined,
     n_swa_pattern,
     rope_freq_base_swa: flt('rope.freq_base_swa', 0, 0),
     f_attn_logit_softcapping: flt('attn_logit_softcapping', 0),
@@ -331,6 +373,14 @@ export function readHParams(get: MetadataGetter, file: string, nVocab: number, w
     ssm_n_group: int('ssm.group_count', 0, MAX_WIDTH, 0),
     full_attention_interval: int('full_attention_interval', 0, MAX_LAYERS, 0),
     ...(recurrentLayers ? { recurrent_layers: recurrentLayers.map((x) => x !== 0) } : {}),
-    ...(ropeSections ? { rope_sections: ropeSections } : {}),
   };
+}
+
+/**
+ * Multi-head latent attention with its compressed cache (llama.cpp's
+ * is_mla()): the file gives the decompressed head sizes, and each token's
+ * cache row is key_length = kv_lora_rank + n_rot wide, with V read from it.
+ */
+export function isMla(hp: HParams): boolean {
+  return hp.n_embd_head_k_mla > 0 && hp.n_embd_head_v_mla > 0;
 }

@@ -21,7 +21,7 @@ import type { GGUFFile } from '../formats/gguf/index.js';
 import type { Kernels } from '../wasm/loader.js';
 import { StateError } from './errors.js';
 import type { Tensor } from './graph/graph.js';
-import type { HParams } from './hparams.js';
+import { isMla, type HParams } from './hparams.js';
 
 const MAGIC = 'RGGSTATE';
 const VERSION = 1;
@@ -210,7 +210,9 @@ export async function readStateFile(file: string): Promise<Uint8Array> {
 export function stateIdentity(fingerprint: string, model: string, hp: HParams, contextSize: number, cacheTypeK: 'f16' | 'q8_0' = 'f16',
   recurrent: { kvLayers: number; bytes: number } = { kvLayers: hp.n_layer, bytes: 0 }): StateIdentity {
   return {
-    fingerprint, model, contextSize, n_layer: hp.n_layer, n_head_kv: hp.n_head_kv, n_embd_head_k: hp.n_embd_head_k, n_embd_head_v: hp.n_embd_head_v,
+    fingerprint, model, contextSize, n_layer: hp.n_layer, n_head_kv: hp.n_head_kv, n_embd_head_k: hp.n_embd_head_k,
+    // MLA (deepseek2) keeps V inside its K rows: no V cells of its own (Context.kvBytes counts the same)
+    n_embd_head_v: isMla(hp) ? 0 : hp.n_embd_head_v,
     cache_type_k: cacheTypeK, kv_layers: recurrent.kvLayers, recurrent_bytes: recurrent.bytes,
   };
 }

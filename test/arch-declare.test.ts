@@ -13,14 +13,17 @@ import * as assert from 'uvu/assert';
 import { GGMLType } from '../formats/ggml-types.js';
 import { writeGGUF, type GGUFWriteSpec } from '../formats/gguf/index.js';
 import { BERT_SHAPES, bertModelSpec } from '../formats/synthetic/bert.js';
+import { DEEPSEEK2_SHAPES, deepseek2ModelSpec } from '../formats/synthetic/deepseek2.js';
 import { ERNIE_SHAPES, ernieModelSpec } from '../formats/synthetic/ernie.js';
 import { GEMMA_SHAPES, gemmaModelSpec } from '../formats/synthetic/gemma.js';
+import { GLM4MOE_SHAPES, glm4moeModelSpec } from '../formats/synthetic/glm4moe.js';
 import { GPT_OSS_SHAPES, gptOssModelSpec } from '../formats/synthetic/gpt-oss.js';
 import { GRANITE_SHAPES, graniteModelSpec } from '../formats/synthetic/granite.js';
 import { GRANITE_HYBRID_SHAPES, graniteHybridModelSpec } from '../formats/synthetic/granitehybrid.js';
 import { LAYERNORM_SHAPES, layerNormModelSpec } from '../formats/synthetic/layernorm.js';
 import { LFM2_SHAPES, lfm2ModelSpec } from '../formats/synthetic/lfm2.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
+import { LLAMA4_SHAPES, llama4ModelSpec } from '../formats/synthetic/llama4.js';
 import { MOE_SHAPES, moeModelSpec } from '../formats/synthetic/moe.js';
 import { OLMO2_SHAPES, olmo2ModelSpec } from '../formats/synthetic/olmo2.js';
 import { PHI3_SHAPES, phi3ModelSpec } from '../formats/synthetic/phi3.js';
@@ -67,6 +70,10 @@ const FAMILIES: { name: string; spec: () => GGUFWriteSpec; encoder?: boolean; co
   ...Object.entries(GRANITE_HYBRID_SHAPES).map(([name, s]) => ({ name, spec: () => graniteHybridModelSpec(s, F32) })),
   ...Object.entries(QWEN3NEXT_SHAPES).map(([name, s]) => ({ name, spec: () => qwen3nextModelSpec(s, F32) })),
   { name: 'granitehybrid tied, no rope', spec: () => graniteHybridModelSpec({ ...GRANITE_HYBRID_SHAPES['test-granitehybrid']!, tied: true, noRope: true }, F32) },
+  ...Object.entries(DEEPSEEK2_SHAPES).map(([name, s]) => ({ name, spec: () => deepseek2ModelSpec(s, F32) })),
+  // without its nextn block, whose tensors the next-token graph never reads (glm4moe-oracle tests that file)
+  ...Object.entries(GLM4MOE_SHAPES).map(([name, s]) => ({ name, spec: () => glm4moeModelSpec({ ...s, nextn: 0 }, F32) })),
+  ...Object.entries(LLAMA4_SHAPES).map(([name, s]) => ({ name, spec: () => llama4ModelSpec(s, F32) })),
 ];
 
 /** The architecture's own graph, noting every weight it reads (w() and the wOpt() hits). */

@@ -34,7 +34,7 @@ function oracleRender(source: string, bos: string, eos: string, history: OracleI
 }
 
 function toOracle(messages: ChatMessage[]): OracleItem[] {
-  return messages.map((m) => (m.role === 'assistant' ? { type: 'model', response: [m.content] } : { type: m.role, text: m.content }));
+  return messages.map((m) => (m.role === 'assistant' ? { type: 'model', response: [m.content] } : { type: m.role as 'system' | 'user', text: m.content }));
 }
 
 function conversation(withSystem: boolean): ChatMessage[] {
@@ -63,6 +63,11 @@ for (const t of PUBLISHED_TEMPLATES) {
         // opening and leaves the <think> to its thought segment
         assert.ok(open.startsWith(oracleOpen), `generation prompt starts as the wrapper's: ${JSON.stringify(oracleOpen.slice(-40))}`);
         assert.ok(open.endsWith('<｜Assistant｜><think>\n'));
+      } else if (t.detects === 'deepseek2') {
+        // the wrapper cuts an empty "Assistant: " + eos turn after its space; the
+        // template's own generation prompt is "Assistant:" (llama.cpp's deepseek2 format too)
+        assert.is(`${open} `, oracleOpen, `with generation prompt (system: ${withSystem})`);
+        assert.ok(open.endsWith('Assistant:'));
       } else {
         assert.is(open, oracleOpen, `with generation prompt (system: ${withSystem})`);
       }
@@ -169,6 +174,19 @@ if (models) {
     assert.is(resolveChatTemplate(info({ 'tokenizer.chat_template': undefined, 'general.architecture': 'qwen2' })).name, 'chatml');
   });
 }
+
+test('family fallbacks: deepseek2, glm4moe, llama4 by architecture; llama 4 and GLM vocabularies by their markers', () => {
+  const withVocab = (tokens: string[], arch?: string) => ({
+    get: (k: string) => (k === 'general.architecture' ? arch : undefined),
+    tokenizer: { vocab: { tokenToId: new Map(tokens.map((t, i) => [t, i])) }, type: 'bpe' } as unknown as Tokenizer,
+  });
+  assert.is(resolveChatTemplate(withVocab([], 'deepseek2')).name, 'deepseek2');
+  assert.is(resolveChatTemplate(withVocab([], 'glm4moe')).name, 'chatglm4');
+  assert.is(resolveChatTemplate(withVocab([], 'llama4')).name, 'llama4');
+  // GLM-4.7-Flash is a deepseek2 file with GLM's vocabulary
+  assert.is(resolveChatTemplate(withVocab(['[gMASK]', '<sop>', '<|assistant|>'], 'deepseek2')).name, 'chatglm4');
+  assert.is(resolveChatTemplate(withVocab(['<|header_start|>', '<|header_end|>', '<|eot|>'])).name, 'llama4');
+});
 
 test('plain completion: one running text, each user message on a new line, replies continue it', () => {
   const t = resolveChatTemplate({ get: () => undefined, tokenizer: { vocab: { tokenToId: new Map() }, type: 'spm' } as unknown as Tokenizer });

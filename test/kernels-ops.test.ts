@@ -330,8 +330,8 @@ function runAttention(c: AttnCase, q: Float32Array, k: Uint16Array, v: Uint16Arr
   const pw = alloc(3 * wsize);
   const psk = c.sinks ? put(c.sinks) : 0;
   return asF32(runSplits(`attention ${JSON.stringify({ ...c, sinks: undefined })}`, po, 4 * n, (ith, nth) =>
-    fn('attention_f16kv')(pq, pk, pv, po, ppos, pkv, c.nTokens, c.nHead, c.nHeadKv, c.headDim, c.nHead * c.headDim,
-      c.nCtx, c.kqScale, c.softcap, c.nSwa, psk, pw, ith, nth)));
+    fn('attention_f16kv')(pq, pk, pv, po, ppos, pkv, c.nTokens, c.nHead, c.nHeadKv, c.headDim, c.headDim, c.headDim, c.nHead * c.headDim,
+      c.nCtx, c.kqScale, c.softcap, c.nSwa, c.chunked ? 1 : 0, psk, pw, ith, nth)));
 }
 
 function meanAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -340,7 +340,7 @@ function meanAbsDiff(a: Float32Array, b: Float32Array): number {
   return s / a.length;
 }
 
-test('attention_f16kv: decode and prefill, GQA 1/2/4, sliding window, soft-cap, non-causal', () => {
+test('attention_f16kv: decode and prefill, GQA 1/2/4, sliding window, chunks, soft-cap, non-causal', () => {
   const base = { softcap: 0, nSwa: 0, causal: true };
   const cases: AttnCase[] = [
     // decode: one token at the last position
@@ -353,6 +353,8 @@ test('attention_f16kv: decode and prefill, GQA 1/2/4, sliding window, soft-cap, 
     { ...base, nTokens: 9, nHead: 4, nHeadKv: 1, headDim: 64, nKv: 60, nCtx: 64, kqScale: 1 / 8, pos0: 51, nSwa: 7 },
     { ...base, nTokens: 5, nHead: 2, nHeadKv: 1, headDim: 64, nKv: 30, nCtx: 30, kqScale: 1, pos0: 25, softcap: 5 },
     { ...base, nTokens: 4, nHead: 4, nHeadKv: 2, headDim: 40, nKv: 70, nCtx: 80, kqScale: 0.4, pos0: 66, softcap: 3, nSwa: 16 },
+    // llama 4's chunked attention: a batch across a chunk boundary (chunks of 16 cells)
+    { ...base, nTokens: 12, nHead: 4, nHeadKv: 2, headDim: 32, nKv: 54, nCtx: 64, kqScale: 32 ** -0.5, pos0: 42, nSwa: 16, chunked: true },
     // non-causal (embedding models): every token sees every cell
     { ...base, nTokens: 7, nHead: 2, nHeadKv: 2, headDim: 32, nKv: 7, nCtx: 8, kqScale: 32 ** -0.5, pos0: 0, causal: false },
   ];
@@ -453,8 +455,8 @@ test('attention_q8k_f16v: q8_0 K (q rows to q8_0), f16 V: the q8_0 reference, no
     const pkv = put(new Int32Array(2 * c.nTokens).map((_, i) => (i % 2 ? c.nKv : 0)));
     const pw = alloc(3 * fn('attention_f16kv_wsize')(c.nHead, c.nHeadKv, c.headDim, c.nCtx));
     const got = asF32(runSplits(`attention_q8k ${JSON.stringify(c)}`, po, 4 * n, (ith, nth) =>
-      fn('attention_q8k_f16v')(pq, pk, pv, po, ppos, pkv, c.nTokens, c.nHead, c.nHeadKv, c.headDim, c.nHead * c.headDim,
-        c.nCtx, c.kqScale, c.softcap, c.nSwa, 0, pw, ith, nth)));
+      fn('attention_q8k_f16v')(pq, pk, pv, po, ppos, pkv, c.nTokens, c.nHead, c.nHeadKv, c.headDim, c.headDim, c.headDim, c.nHead * c.headDim,
+        c.nCtx, c.kqScale, c.softcap, c.nSwa, 0, 0, pw, ith, nth)));
     const want = ref.attention(q, k, v, pos, { ...c, kQ8 });
     const bound = 2 ** -10 * maxAbs(Array.from(v, ref.f16BitsToF32));
     for (let i = 0; i < want.length; i++)
@@ -495,7 +497,7 @@ test('kv_store_f16 + attention_f16kv, rows of 3 sequences in one batch: each row
         for (let i = 0; i < nth; i++) fn('kv_store_f16')(pkn, pk, ppos, pkv, nt, nHeadKv, headDim, nHeadKv * headDim, nCtx, i, nth);
         for (let i = 0; i < nth; i++) fn('kv_store_f16')(pvn, pv, ppos, pkv, nt, nHeadKv, headDim, nHeadKv * headDim, nCtx, i, nth);
       }
-      fn('attention_f16kv')(pq, pk, pv, po, ppos, pkv, nt, nHead, nHeadKv, headDim, nHead * headDim, nCtx, kqScale, 0, nSwa, 0, pw, ith, nth);
+      fn('attention_f16kv')(pq, pk, pv, po, ppos, pkv, nt, nHead, nHeadKv, headDim, headDim, headDim, nHead * headDim, nCtx, kqScale, 0, nSwa, 0, 0, pw, ith, nth);
     })).slice();
   };
   for (const nSwa of [0, 4]) {

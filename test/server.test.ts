@@ -52,6 +52,8 @@ async function alone(prompt: string | number[], o: GenerateOptions): Promise<str
   return text;
 }
 
+/** Messages the openai client's types accept as they are. */
+type PlainMessage = { role: 'system' | 'user' | 'assistant'; content: string };
 const chatIds = (messages: ChatMessage[]) => tokenizeChat(model.tokenizer, server.template!, messages);
 
 test('greedy completion equals the core API alone; usage counts the prompt and reply', async () => {
@@ -67,7 +69,7 @@ test('greedy completion equals the core API alone; usage counts the prompt and r
 });
 
 test('chat, streamed and not, equals the core API alone on the templated prompt; the usage chunk comes last', async () => {
-  const messages: ChatMessage[] = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello there' }];
+  const messages: PlainMessage[] = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello there' }];
   const expected = await alone(chatIds(messages), { maxTokens: 20, temp: 0 });
   const r = await client.chat.completions.create({ model: 'tiny', messages, max_completion_tokens: 20, temperature: 0 });
   assert.is(r.choices[0]!.message.content, expected);
@@ -134,7 +136,7 @@ test('stop strings end the reply before them; max_tokens 0 gives nothing', async
 });
 
 test('logprobs: the log-softmax of the logits the core API gives, top alternatives sorted', async () => {
-  const messages: ChatMessage[] = [{ role: 'user', content: 'Hi' }];
+  const messages: PlainMessage[] = [{ role: 'user', content: 'Hi' }];
   const ids = chatIds(messages);
   ref.reset();
   const logits = ref.evaluate(ids);
@@ -176,7 +178,7 @@ test('4 streams at once and 2 more queued: every reply equals its prompt\'s alon
     }).catch(() => {});
   }, 5);
   const got = await Promise.all(prompts.map(async (p, i) => {
-    const messages: ChatMessage[] = [{ role: 'user', content: p }];
+    const messages: PlainMessage[] = [{ role: 'user', content: p }];
     if (i % 2 === 1) {
       const r = await client.chat.completions.create({ model: 'tiny', messages, max_tokens: 16, temperature: 0 });
       return r.choices[0]!.message.content;
@@ -263,13 +265,13 @@ test('a step holds at most batchSize tokens: long prompts go in chunks beside ge
 });
 
 test('a slot reuses the longest common prefix of its previous prompt', async () => {
-  const messages: ChatMessage[] = [{ role: 'user', content: 'Tell me about the sea and the sky' }];
+  const messages: PlainMessage[] = [{ role: 'user', content: 'Tell me about the sea and the sky' }];
   const first = await client.chat.completions.create({ model: 'tiny', messages, max_tokens: 4, temperature: 0 });
   const again = await client.chat.completions.create({ model: 'tiny', messages, max_tokens: 4, temperature: 0 });
   const n = chatIds(messages).length;
   assert.is(again.usage!.prompt_tokens_details!.cached_tokens, n - 1);
   assert.is(again.choices[0]!.message.content, first.choices[0]!.message.content);
-  const longer: ChatMessage[] = [...messages, { role: 'assistant', content: first.choices[0]!.message.content! }, { role: 'user', content: 'More' }];
+  const longer: PlainMessage[] = [...messages, { role: 'assistant', content: first.choices[0]!.message.content! }, { role: 'user', content: 'More' }];
   const third = await client.chat.completions.create({ model: 'tiny', messages: longer, max_tokens: 8, temperature: 0 });
   assert.ok(third.usage!.prompt_tokens_details!.cached_tokens! >= n - 1);
   assert.is(third.choices[0]!.message.content, await alone(chatIds(longer), { maxTokens: 8, temp: 0 }));
@@ -285,9 +287,12 @@ test('errors: the OpenAI error object with 400/404/405/413, and the server keeps
     ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"max_tokens":1.5}', 400, 'max_tokens', 'invalid_value'],
     ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"stream":"yes"}', 400, 'stream', 'invalid_value'],
     ['/v1/chat/completions', '{"messages":[{"role":"wizard","content":"x"}]}', 400, 'messages[0].role', 'invalid_value'],
-    ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}}', 400, 'response_format', 'not_supported'],
-    ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{}}}}', 400, 'response_format', 'not_supported'],
-    ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"required"}', 400, 'tools', 'not_supported'],
+    ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{"$ref":"#/nowhere"}}}}', 400, 'response_format.json_schema.schema', 'invalid_value'],
+    ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"yaml"}}', 400, 'response_format.type', 'invalid_value'],
+    ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"a b"}}]}', 400, 'tools[0].function.name', 'invalid_value'],
+    ['/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"g"}}}', 400, 'tool_choice', 'invalid_value'],
+    ['/v1/chat/completions', '{"messages":[{"role":"tool","content":"x"}]}', 400, 'messages[0].tool_call_id', 'invalid_value'],
+    ['/v1/chat/completions', '{"messages":[{"role":"assistant","content":"","tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"{oops"}}]}]}', 400, 'messages[0].tool_calls[0].function.arguments', 'invalid_value'],
     ['/v1/completions', '{"prompt":5}', 400, 'prompt', 'invalid_value'],
     ['/v1/completions', '{"prompt":"x","logit_bias":{"99999":1}}', 400, 'logit_bias', 'invalid_value'],
     ['/v1/completions', '{"prompt":"x","logit_bias":{"5":"high"}}', 400, 'logit_bias', 'invalid_value'],
@@ -317,11 +322,11 @@ test('errors: the OpenAI error object with 400/404/405/413, and the server keeps
   assert.is((await raw(`${base}/v1/chat/completions`)).status, 405);
   // the openai client sees them as its typed errors
   try {
-    await client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_object' } });
-    assert.unreachable('json_object is refused until the grammar sampler lands');
+    await client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], tool_choice: 'required' });
+    assert.unreachable('tool_choice required without tools is refused');
   } catch (err) {
     assert.instance(err, OpenAI.BadRequestError);
-    assert.match((err as Error).message, 'not supported yet');
+    assert.match((err as Error).message, 'needs tools');
   }
   const ok = await client.completions.create({ model: 'tiny', prompt: 'still', max_tokens: 2, temperature: 0 });
   assert.is(ok.choices[0]!.text, await alone('still', { maxTokens: 2, temp: 0 }));

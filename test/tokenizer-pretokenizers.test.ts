@@ -16,7 +16,9 @@ const TEXTS_PER_PRE = 120;
 // One name for each pattern list in runtime/tokenizer/pre-tokenizers.ts.
 const PRE_NAMES = ['default', 'gpt-2', 'llama-bpe', 'jais-2', 'deepseek-llm', 'deepseek-v3', 'youtu', 'deepseek-coder',
   'falcon', 'starcoder', 'qwen2', 'qwen35', 'bloom', 'viking', 'tekken', 'chameleon', 'gpt-4o', 'granite-embed-multi-97m',
-  'bailingmoe', 'seed-coder', 'laguna', 'exaone-moe', 'minicpm5', 'sarvam-moe', 'command-r', 'chatglm-bpe'];
+  'bailingmoe', 'seed-coder', 'laguna', 'exaone-moe', 'minicpm5', 'sarvam-moe', 'command-r', 'chatglm-bpe',
+  // the names deepseek2 (GLM-4.7-Flash), glm4moe and llama4 files carry, aliases of the above here
+  'glm4', 'llama4'];
 
 const dir = vocabDir();
 let llama: Llama | null = null;

@@ -1,5 +1,6 @@
 // The caller's side: Model and Chat objects that only exchange messages with
 // the host worker, so the caller's thread never computes.
+import type { ChatFunction } from '../chat/tools/index.js';
 import type { ChatMessage } from '../chat/types.js';
 import type { ChatCreated, FileDescriptor, LoadedInfo, SendDone } from './protocol.js';
 import { intOption, MAX_INT32, MAX_THREADS, numberOption } from '../options.js';
@@ -121,19 +122,22 @@ class HostedModel implements Model {
 
   async createChat(options: ChatOptions = {}): Promise<Chat> {
     this.check();
-    const { signal, ...rest } = options;
+    const { signal, functions, ...rest } = options;
     intOption('contextSize', rest.contextSize, 1, MAX_INT32);
     intOption('batchSize', rest.batchSize, 1, MAX_INT32);
     intOption('maxTokens', rest.maxTokens, -1, MAX_INT32);
     checkSampling(rest);
     signal?.throwIfAborted();
     const chat = this.nextChat++;
-    const { id, done } = this.conn.request<ChatCreated>({ type: 'chat.create', chat, options: rest });
+    const described = functions
+      ? Object.fromEntries(Object.entries(functions).map(([name, f]) => [name, { description: f.description, parameters: f.parameters }]))
+      : undefined;
+    const { id, done } = this.conn.request<ChatCreated>({ type: 'chat.create', chat, options: { ...rest, functions: described } });
     const onAbort = () => this.conn.abort(id);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const created = await done;
-      const c = new HostedChat(this.conn, chat, created, () => this.chats.delete(c));
+      const c = new HostedChat(this.conn, chat, created, () => this.chats.delete(c), functions);
       this.chats.add(c);
       return c;
     } finally {
@@ -169,6 +173,12 @@ class HostedModel implements Model {
   }
 }
 
+/** A handler's result as the text the model reads (as the core's resultText; kept here so this side loads no engine code). */
+function resultText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  return v === undefined ? '' : JSON.stringify(v);
+}
+
 class HostedChat implements Chat {
   private messages: ChatMessage[];
   readonly template: string;
@@ -176,7 +186,10 @@ class HostedChat implements Chat {
   readonly threads: number;
   private disposed = false;
 
-  constructor(private readonly conn: Connection, private readonly chat: number, created: ChatCreated, private readonly forget: () => void) {
+  constructor(
+    private readonly conn: Connection, private readonly chat: number, created: ChatCreated, private readonly forget: () => void,
+    private readonly functions?: Readonly<Record<string, ChatFunction>>,
+  ) {
     this.messages = created.history;
     this.template = created.template;
     this.contextSize = created.contextSize;
@@ -206,7 +219,21 @@ class HostedChat implements Chat {
       stream.fail(invalid);
       return stream.reply(Promise.reject(invalid), () => {});
     }
-    const { id, done } = this.conn.request<SendDone>({ type: 'chat.send', chat: this.chat, text, options: rest }, { onText: (t) => stream.push(t) });
+    const runTool = (send: number, call: number, name: string, args: Record<string, unknown>) => {
+      void (async () => {
+        const handler = this.functions?.[name]?.handler;
+        if (!handler) throw new RangeError(`the model called ${name}, which has no handler`);
+        return resultText(await handler(args));
+      })().then(
+        (result) => this.conn.toolResult(send, call, { result }),
+        (err: unknown) => this.conn.toolResult(send, call, { error: (err as Error)?.message ?? String(err) }),
+      );
+    };
+    const req = this.conn.request<SendDone>({ type: 'chat.send', chat: this.chat, text, options: rest }, {
+      onText: (t) => stream.push(t),
+      onTool: (call, name, args) => runTool(req.id, call, name, args),
+    });
+    const { id, done } = req;
     const abort = () => this.conn.abort(id);
     if (signal?.aborted) abort();
     else signal?.addEventListener('abort', abort, { once: true });

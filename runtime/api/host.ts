@@ -4,6 +4,7 @@
 // this worker's event loop, which is when an 'abort' message lands and
 // aborts the reply's signal.
 import { ChatSession, parseSavedChat } from '../chat/session.js';
+import type { ChatFunction } from '../chat/tools/index.js';
 import { resolveChatTemplate, type ChatTemplate } from '../chat/template.js';
 import type { Context } from '../context.js';
 import { loadModel, type Model } from '../model.js';
@@ -24,6 +25,8 @@ export interface HostPort {
 }
 
 interface ChatState {
+  /** The send in progress (its request id), whose caller runs the function handlers. */
+  sending: number;
   context: Context;
   session: ChatSession;
   defaults: SamplingOptions;
@@ -75,6 +78,17 @@ export function serve(port: HostPort): void {
   let contextSize: number | undefined;
   const chats = new Map<number, ChatState>();
   const aborts = new Map<number, AbortController>();
+  /** Function calls waiting for the caller's handler: call number -> the send it belongs to and its settlement. */
+  const calls = new Map<number, { send: number; resolve: (text: string) => void; reject: (err: Error) => void }>();
+  let nextCall = 1;
+
+  /** Asks the caller of send `send` to run a function; resolves with the result text. */
+  const callOnCaller = (send: number, name: string, args: Record<string, unknown>): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const call = nextCall++;
+      calls.set(call, { send, resolve, reject });
+      port.post({ type: 'tool', id: send, call, name, arguments: args });
+    });
 
   const need = (): Model => {
     if (!model) throw new RangeError('no model is loaded');
@@ -174,10 +188,20 @@ export function serve(port: HostPort): void {
     }
     const defaults: SamplingOptions = {};
     for (const k of SAMPLING_KEYS) if (o[k] !== undefined) defaults[k] = o[k];
+    const state = { sending: 0 } as ChatState;
+    let functions: Record<string, ChatFunction> | undefined;
+    if (o.functions) {
+      functions = {};
+      for (const [name, f] of Object.entries(o.functions)) {
+        functions[name] = { description: f.description, parameters: f.parameters, handler: (args) => callOnCaller(state.sending, name, args) };
+      }
+    }
     const session = new ChatSession(m, context, {
       template, system: o.systemPrompt, maxTokens: o.maxTokens ?? -1, ignoreEos: o.ignoreEos, ...samplerOptions(defaults),
+      functions, toolChoice: o.toolChoice, parallelToolCalls: o.parallelToolCalls,
     });
-    chats.set(req.chat, { context, session, defaults, maxTokens: o.maxTokens ?? -1, queue: Promise.resolve() });
+    Object.assign(state, { context, session, defaults, maxTokens: o.maxTokens ?? -1, queue: Promise.resolve() });
+    chats.set(req.chat, state);
     return { template: templateLabel(template), contextSize: context.contextSize, threads: context.threads, history: session.messages };
   }
 
@@ -188,8 +212,11 @@ export function serve(port: HostPort): void {
       const own = SAMPLING_KEYS.some((k) => o[k] !== undefined);
       state.session.configure({ sampling: own ? samplerOptions({ ...state.defaults, ...o }) : undefined, maxTokens: o.maxTokens ?? state.maxTokens });
       const notices: string[] = [];
+      state.sending = req.id;
       const stats = await state.session.reply(req.text, {
         signal,
+        toolChoice: o.toolChoice,
+        maxToolRounds: o.maxToolRounds,
         grammar: o.grammar,
         jsonSchema: o.jsonSchema,
         onText: (text) => port.post({ type: 'text', id: req.id, text }),
@@ -207,6 +234,7 @@ export function serve(port: HostPort): void {
           tokensPerSecond: stats.generateMs > 0 ? (stats.generatedTokens * 1000) / stats.generateMs : 0,
         },
         notices,
+        toolCalls: stats.toolCalls.map(({ name, arguments: args, result: r }) => ({ name, arguments: args, result: r })),
       };
       return { ...result, history: state.session.messages };
     };
@@ -286,6 +314,14 @@ export function serve(port: HostPort): void {
       case 'dispose':
         disposeAll();
         return undefined;
+      case 'tool.result': {
+        const c = calls.get(req.call);
+        if (!c) return undefined;
+        calls.delete(req.call);
+        if (req.error !== undefined) c.reject(new Error(req.error));
+        else c.resolve(req.result ?? '');
+        return undefined;
+      }
       case 'abort':
         return undefined;
     }
@@ -294,6 +330,12 @@ export function serve(port: HostPort): void {
   port.onMessage((req) => {
     if (req.type === 'abort') {
       aborts.get(req.id)?.abort();
+      // a handler the caller will not finish: the reply stops as aborted
+      for (const [call, c] of calls) {
+        if (c.send !== req.id) continue;
+        calls.delete(call);
+        c.reject(new Error('aborted'));
+      }
       return;
     }
     const ac = new AbortController();

@@ -10,13 +10,13 @@ export { loadModel } from './client.js';
 // the OpenAI-compatible server (Node only; loaded on first call)
 export { createServer, type RunGgufServer, type ServerOptions } from './server.js';
 // errors thrown in the host worker arrive as these classes (instanceof holds)
-export { ChatTemplateError, DownloadError, StateError, ModelError, ModelTooLargeError, ThreadError, UnsupportedError } from '../errors.js';
+export { ChatTemplateError, DownloadError, StateError, ModelError, ModelTooLargeError, ThreadError, ToolCallError, UnsupportedError } from '../errors.js';
 export { GGUFError, GGUFIncompleteError } from '../../formats/gguf/errors.js';
 export { IMatrixError } from '../../formats/imatrix/errors.js';
 export { GrammarError, JsonSchemaError } from '../../formats/grammar/errors.js';
 export { TokenizerError } from '../tokenizer/errors.js';
 export { KernelArgsError, KernelTableError } from '../../wasm/kernel-table.js';
 export type {
-  Chat, ChatMessage, ChatOptions, ChatReply, ChatResult, ChatRole, ChatUsage, DownloadProgress, EmbedOptions, SavedChatState, LoadModelOptions, LoadProgress,
-  Model, ModelFile, ModelInfo, ModelSource, SamplingOptions, SendOptions, StopReason,
+  Chat, ChatFunction, ChatMessage, ChatOptions, ChatReply, ChatResult, ChatRole, ChatToolCall, ChatUsage, DownloadProgress, EmbedOptions, SavedChatState,
+  LoadModelOptions, LoadProgress, Model, ModelFile, ModelInfo, ModelSource, SamplingOptions, SendOptions, StopReason, ToolCallResult, ToolChoice,
 } from './types.js';

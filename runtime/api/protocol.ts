@@ -5,7 +5,8 @@ import { GGUFError, GGUFIncompleteError } from '../../formats/gguf/errors.js';
 import { GrammarError, JsonSchemaError } from '../../formats/grammar/errors.js';
 import { IMatrixError } from '../../formats/imatrix/errors.js';
 import type { ChatMessage } from '../chat/types.js';
-import { ChatTemplateError, DownloadError, ModelError, ModelTooLargeError, StateError, ThreadError, UnsupportedError } from '../errors.js';
+import { ChatTemplateError, DownloadError, ModelError, ModelTooLargeError, StateError, ThreadError, ToolCallError, UnsupportedError } from '../errors.js';
+import type { ToolChoice } from '../chat/tools/index.js';
 import { TokenizerError } from '../tokenizer/errors.js';
 import { KernelArgsError, KernelTableError } from '../../wasm/kernel-table.js';
 import type {
@@ -20,12 +21,17 @@ export type FileDescriptor =
   | { kind: 'bytes'; bytes: Uint8Array; name: string };
 
 export type LoadRequestOptions = Pick<LoadModelOptions, 'threads' | 'contextSize' | 'memoryBytes' | 'lora'>;
-export type ChatRequestOptions = Omit<ChatOptions, 'signal'>;
+/** The functions cross without their handlers: those stay with the caller, who runs them when asked. */
+export type ChatRequestOptions = Omit<ChatOptions, 'signal' | 'functions'> & {
+  functions?: Record<string, { description?: string; parameters?: unknown }>;
+};
 
 export type Request =
   | { type: 'load'; id: number; files: FileDescriptor[]; options: LoadRequestOptions }
   | { type: 'chat.create'; id: number; chat: number; options: ChatRequestOptions }
-  | { type: 'chat.send'; id: number; chat: number; text: string; options: SamplingOptions & Pick<SendOptions, 'maxTokens' | 'grammar' | 'jsonSchema'> }
+  | { type: 'chat.send'; id: number; chat: number; text: string; options: SamplingOptions & Pick<SendOptions, 'maxTokens' | 'grammar' | 'jsonSchema' | 'toolChoice' | 'maxToolRounds'> }
+  /** The caller's handler finished call `call` of send `id`: its result as text, or the error it threw. */
+  | { type: 'tool.result'; id: number; call: number; result?: string; error?: string }
   | { type: 'chat.reset'; id: number; chat: number }
   | { type: 'chat.tokens'; id: number; chat: number }
   | { type: 'chat.dispose'; id: number; chat: number }
@@ -69,6 +75,8 @@ export type Reply =
   | { type: 'download'; id: number; progress: DownloadProgress }
   | { type: 'warning'; id: number; message: string }
   | { type: 'text'; id: number; text: string }
+  /** Send `id` asks the caller to run a function; answered with a 'tool.result' request. */
+  | { type: 'tool'; id: number; call: number; name: string; arguments: Record<string, unknown> }
   | { type: 'ok'; id: number; value?: unknown }
   | { type: 'err'; id: number; error: SerializedError };
 
@@ -96,7 +104,7 @@ export function serializeError(err: unknown, depth = 0): SerializedError {
  * `instanceof ModelError` holds for a ModelError thrown in the host.
  */
 export const ERROR_CLASSES: Readonly<Record<string, { prototype: Error }>> = {
-  ModelError, ModelTooLargeError, UnsupportedError, ThreadError, ChatTemplateError, TokenizerError, GGUFError, GGUFIncompleteError, IMatrixError,
+  ModelError, ModelTooLargeError, UnsupportedError, ThreadError, ChatTemplateError, ToolCallError, TokenizerError, GGUFError, GGUFIncompleteError, IMatrixError,
   KernelTableError, KernelArgsError, GrammarError, JsonSchemaError, DownloadError, StateError,
   RangeError, TypeError, SyntaxError,
 };

@@ -75,6 +75,8 @@ interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
   onText?(text: string): void;
+  /** The host asks the caller to run a function (chat sends). */
+  onTool?(call: number, name: string, args: Record<string, unknown>): void;
   onProgress?(loaded: number, total: number): void;
   onDownload?(progress: DownloadProgress): void;
   onWarning?(message: string): void;
@@ -105,6 +107,9 @@ export class Connection {
     switch (m.type) {
       case 'text':
         p.onText?.(m.text);
+        return;
+      case 'tool':
+        p.onTool?.(m.call, m.name, m.arguments);
         return;
       case 'progress':
         p.onProgress?.(m.loadedBytes, m.totalBytes);
@@ -149,6 +154,13 @@ export class Connection {
     if (this.pending.size === 1) this.link!.hold(true);
     this.link!.post({ ...body, id } as Request, transfer);
     return { id, done };
+  }
+
+  /** Answers a host's function call (not a request: no reply expected beyond the host's 'ok'). */
+  toolResult(id: number, call: number, outcome: { result?: string; error?: string }): void {
+    if (this.failure) return;
+    const rid = this.nextId++;
+    this.link!.post({ type: 'tool.result', id: rid, call, ...outcome });
   }
 
   abort(id: number): void {

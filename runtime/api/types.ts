@@ -1,7 +1,9 @@
 // The public types of the worker-hosted API (the package's main entry).
+import type { ChatFunction, ToolChoice } from '../chat/tools/index.js';
 import type { ChatMessage } from '../chat/types.js';
 
-export type { ChatMessage, ChatRole } from '../chat/types.js';
+export type { ChatMessage, ChatRole, ChatToolCall } from '../chat/types.js';
+export type { ChatFunction, ToolChoice } from '../chat/tools/index.js';
 
 /**
  * One GGUF file: a path (Node), a URL or URL string (fetched, streamed into
@@ -122,6 +124,16 @@ export interface ChatOptions extends SamplingOptions {
   ignoreEos?: boolean;
   /** Aborts the chat's creation (KV cache allocation and thread start). */
   signal?: AbortSignal;
+  /**
+   * Functions the model may call: name -> { description, parameters (JSON
+   * schema), handler }. Handlers run on the caller's thread; what they return
+   * goes back to the model, and the reply goes on until it answers in text.
+   */
+  functions?: Readonly<Record<string, ChatFunction>>;
+  /** OpenAI's tool_choice for each send's first generation. Default 'auto'. */
+  toolChoice?: ToolChoice;
+  /** Several calls in one generation. Default false. */
+  parallelToolCalls?: boolean;
 }
 
 export interface SendOptions extends SamplingOptions {
@@ -139,6 +151,17 @@ export interface SendOptions extends SamplingOptions {
    * then holds a valid value. A schema it cannot convert rejects with JsonSchemaError.
    */
   jsonSchema?: unknown;
+  /** tool_choice for this send's first generation (the chat's by default); later ones are 'auto'. */
+  toolChoice?: ToolChoice;
+  /** Generations that may call functions in one send; the one after is 'none'. Default 8. */
+  maxToolRounds?: number;
+}
+
+/** A function call made during a reply, and its handler's result as the model read it. */
+export interface ToolCallResult {
+  name: string;
+  arguments: Record<string, unknown>;
+  result: string;
 }
 
 export type StopReason = 'eog' | 'max-tokens' | 'aborted' | 'context-full';
@@ -162,6 +185,8 @@ export interface ChatResult {
   usage: ChatUsage;
   /** Things the user should be told (context shifts: the oldest messages dropped). */
   notices: string[];
+  /** Functions called during the reply, in order. */
+  toolCalls: ToolCallResult[];
 }
 
 /** What Chat.saveState gives and loadState takes. */

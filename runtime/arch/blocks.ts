@@ -69,6 +69,8 @@ export interface AttentionOptions {
   softcap?: number;
   /** Sliding-window size for this layer, 0 for none. */
   nSwa?: number;
+  /** nSwa is a chunk size (llama 4's chunked attention) rather than a window. */
+  chunked?: boolean;
   /**
    * q times this after rope, before attention (gemma, phi2, phi3: llama.cpp
    * scales q with ggml_scale and passes kq_scale 1, so soft-capping sees scaled scores).
@@ -156,6 +158,7 @@ export function attend(c: BuildContext, il: number, q: Tensor, k: Tensor, v: Ten
     kqScale: a.kqScale ?? 1 / Math.sqrt(headDim),
     softcap: a.softcap ?? 0,
     nSwa: a.nSwa ?? 0,
+    chunked: a.chunked,
     sinks: a.sinks,
   }, `kqv_out-${il}`);
 }

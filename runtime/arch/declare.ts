@@ -143,15 +143,17 @@ export function attention(p: string, D: Dims, file: FileTensors, o: AttentionDec
   const q = o.q ?? D.n_embd_q;
   const bias = o.qkvBias ?? 'absent';
   const fused = o.qkv === 'fused' || (o.qkv === 'either' && file.has(`${p}.attn_qkv.weight`));
+  // q wider than n_embd (gemma, qwen3, glm4moe) widens the fused rows and q's bias too
+  const qkvRows = q.size === D.n_embd.size ? D.n_embd_qkv : dim(`${q.name}+n_embd_k_gqa+n_embd_v_gqa`, q.size + D.n_embd_k_gqa.size + D.n_embd_v_gqa.size);
   const out: TensorDecl[] = fused
-    ? [req(`${p}.attn_qkv.weight`, D.n_embd, D.n_embd_qkv), ...maybe(bias, `${p}.attn_qkv.bias`, D.n_embd_qkv)]
+    ? [req(`${p}.attn_qkv.weight`, D.n_embd, qkvRows), ...maybe(bias, `${p}.attn_qkv.bias`, qkvRows)]
     : [
       req(`${p}.attn_q.weight`, D.n_embd, q),
       req(`${p}.attn_k.weight`, D.n_embd, D.n_embd_k_gqa),
       req(`${p}.attn_v.weight`, D.n_embd, D.n_embd_v_gqa),
-      ...maybe(bias, `${p}.attn_q.bias`, D.n_embd),
-      ...maybe(bias, `${p}.attn_k.bias`, D.n_embd_gqa),
-      ...maybe(bias, `${p}.attn_v.bias`, D.n_embd_gqa),
+      ...maybe(bias, `${p}.attn_q.bias`, q),
+      ...maybe(bias, `${p}.attn_k.bias`, D.n_embd_k_gqa),
+      ...maybe(bias, `${p}.attn_v.bias`, D.n_embd_v_gqa),
     ];
   out.push(req(`${p}.attn_output.weight`, q, D.n_embd), ...maybe(o.outBias ?? 'absent', `${p}.attn_output.bias`, D.n_embd));
   if (o.qkNorm) {

@@ -88,6 +88,12 @@ export interface DecoderOptions {
   attention?: (il: number) => AttentionOptions;
   /** Default: SwiGLU with separate gate and up. */
   ffn?: FFNBlock;
+  /**
+   * Layer il's whole attention branch, from the normed input to the output
+   * projection, where it is not the shared self-attention (deepseek2's
+   * multi-head latent attention); `attention` is then unused.
+   */
+  attentionBlock?: (c: BuildContext, il: number, cur: Tensor) => Tensor;
   /** How a layer wires its branches. Default: sequential with pre-norms. */
   layer?: LayerBlock;
   /** post_attention_norm and post_ffw_norm on each branch's output, before its residual add (gemma2/3, OLMo 2). */
@@ -138,7 +144,7 @@ export function buildDecoder(c: BuildContext, o: DecoderOptions = {}): Tensor {
       il,
       norm,
       has: (name) => c.wOpt(`${p}.${name}.weight`) !== undefined,
-      attention: (h) => selfAttention(c, il, h, settings(il)),
+      attention: (h) => (o.attentionBlock ? o.attentionBlock(c, il, h) : selfAttention(c, il, h, settings(il))),
       ffn: (h) => ffn(c, il, h),
       branch: (out, post, label) => {
         if (o.postNorms) out = norm(post, out, `${post}-${il}`);

@@ -72,9 +72,15 @@ export interface MoeOptions {
   /**
    * llama.cpp's gating function: 'softmax' over all experts, then the top k
    * (default); 'softmax-weight' picks the top k router logits and takes the
-   * softmax of those k only (gpt-oss's SOFTMAX_WEIGHT).
+   * softmax of those k only (gpt-oss's SOFTMAX_WEIGHT); 'sigmoid' of each
+   * logit on its own (GLM-4.x, DeepSeek V3).
    */
-  gating?: 'softmax' | 'softmax-weight';
+  gating?: 'softmax' | 'softmax-weight' | 'sigmoid';
+  /**
+   * llama 4: the experts are chosen by the raw router logits, and each
+   * chosen expert's input (not its output) is multiplied by its weight.
+   */
+  weightBeforeFfn?: boolean;
   /** The experts' GLU: SwiGLU (default) or gpt-oss's clamped swiglu_oai (alpha 1.702, limit 7). */
   act?: 'silu' | 'swiglu-oai';
 }
@@ -103,11 +109,11 @@ export function buildMoeFfn(c: BuildContext, il: number, cur: Tensor, opts: MoeO
     weights = ops.softMax(chosen, `ffn_moe_weights_softmax-${il}`);
     if (opts.normWeights || (opts.weightsScale ?? 0) !== 0) throw new RangeError('softmax-weight gating: the weights are already a softmax');
   } else {
-    const probs = ops.softMax(logits, `ffn_moe_probs-${il}`);
+    const probs = opts.gating === 'sigmoid' ? ops.sigmoid(logits, `ffn_moe_probs-${il}`) : ops.softMax(logits, `ffn_moe_probs-${il}`);
     // a per-expert selection bias (exp_probs_b, DeepSeek V3's and ERNIE 4.5's
     // e_score_correction) moves which experts are chosen, not their weights
     const bias = c.wOpt(`${p}.exp_probs_b.bias`);
-    const selection = bias ? ops.add(probs, bias, `ffn_moe_probs_biased-${il}`) : probs;
+    const selection = opts.weightBeforeFfn ? logits : bias ? ops.add(probs, bias, `ffn_moe_probs_biased-${il}`) : probs;
     ids = ops.topK(selection, hp.n_expert_used, `ffn_moe_topk-${il}`);
     weights = ops.moeWeights(probs, ids, opts.normWeights, opts.weightsScale ?? 0, `ffn_moe_weights-${il}`);
   }
@@ -117,13 +123,14 @@ export function buildMoeFfn(c: BuildContext, il: number, cur: Tensor, opts: MoeO
     const b = c.wOpt(`${p}.${name}.bias`);
     return b ? ops.addId(out, b, ids, `${label}_biased`) : out;
   };
-  const up = experts('ffn_up_exps', cur, `ffn_moe_up-${il}`);
-  const gate = experts('ffn_gate_exps', cur, `ffn_moe_gate-${il}`);
+  const input = opts.weightBeforeFfn ? ops.moeWeightedRows(cur, weights, `ffn_moe_weighted-${il}`) : cur;
+  const up = experts('ffn_up_exps', input, `ffn_moe_up-${il}`);
+  const gate = experts('ffn_gate_exps', input, `ffn_moe_gate-${il}`);
   const act = opts.act === 'swiglu-oai'
     ? ops.swigluOai(gate, up, SWIGLU_OAI_ALPHA, SWIGLU_OAI_LIMIT, `ffn_moe_swiglu_oai-${il}`)
     : ops.glu('silu', gate, up, `ffn_moe_swiglu-${il}`);
   const down = experts('ffn_down_exps', act, `ffn_moe_down-${il}`);
-  return ops.moeCombine(down, weights, `ffn_moe_out-${il}`);
+  return ops.moeCombine(down, opts.weightBeforeFfn ? null : weights, `ffn_moe_out-${il}`);
 }
 
 /** The shared expert (qwen2moe, granite-moe shared): a SwiGLU FFN every token runs, *_shexp tensors. */

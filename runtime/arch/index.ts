@@ -2,10 +2,12 @@
 // tensors its files hold. Adding an architecture is one file in this folder
 // and one line here.
 import { bert } from './bert.js';
+import { deepseek2 } from './deepseek2.js';
 import type { Architecture } from './declare.js';
 import { ernie4_5, ernie4_5moe } from './ernie4_5.js';
 import { falcon } from './falcon.js';
 import { gemma, gemma2, gemma3 } from './gemma.js';
+import { glm4moe } from './glm4moe.js';
 import { gpt2 } from './gpt2.js';
 import { gptneox } from './gptneox.js';
 import { gptOss } from './gpt-oss.js';
@@ -13,6 +15,7 @@ import { granite, granitemoe } from './granite.js';
 import { granitehybrid } from './granitehybrid.js';
 import { lfm2 } from './lfm2.js';
 import { llama } from './llama.js';
+import { llama4 } from './llama4.js';
 import { mistral3 } from './mistral3.js';
 import { olmo2 } from './olmo2.js';
 import { phi2 } from './phi2.js';
@@ -54,6 +57,9 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   qwen3next,
   qwen35,
   qwen35moe,
+  deepseek2,
+  glm4moe,
+  llama4,
   bert, // encoders: model.embed(), no LM head
   'nomic-bert': bert,
 };

@@ -100,7 +100,7 @@ export function gatedAttentionLayer(c: BuildContext, il: number, cur: Tensor): T
   q = ops.rmsNorm(q, c.w(`${p}.attn_q_norm.weight`), hp.f_norm_rms_eps, `Qcur_normed-${il}`);
   k = ops.rmsNorm(ops.heads(k, hd), c.w(`${p}.attn_k_norm.weight`), hp.f_norm_rms_eps, `Kcur_normed-${il}`);
   const rope = ropeParams(c, ROPE_NEOX);
-  if (hp.rope_sections) checkTextSections(hp);
+  if (hp.rope_sections.length > 0) checkTextSections(hp);
   const attn = attend(c, il, q, k, v, { rope, kqScale: hp.f_attention_scale || undefined });
   const gated = ops.mul(attn, ops.sigmoid(ops.g.view(gate, `gate_rows-${il}`, [hd * hp.n_head, nTok], 0, hd * hp.n_head * 4), `gate_sigmoid-${il}`), `attn_gated-${il}`);
   return ops.matmul(c.w(`${p}.attn_output.weight`), gated, `attn_output-${il}`);
@@ -113,7 +113,7 @@ export function gatedAttentionLayer(c: BuildContext, il: number, cur: Tensor): T
  * When no pair falls to e, that is NEOX rope over n_rot; refuse the rest.
  */
 function checkTextSections(hp: HParams): void {
-  const s = hp.rope_sections!;
+  const s = hp.rope_sections;
   const [t, h, w] = [s[0] ?? 0, s[1] ?? 0, s[2] ?? 0];
   const total = s.reduce((a, b) => a + b, 0);
   const key = `${hp.arch}.rope.dimension_sections`;

@@ -139,10 +139,37 @@ function deepseek3(messages: readonly ChatMessage[], gen: boolean): string {
   return out;
 }
 
+/** DeepSeek-V2 (and V2-Lite) Chat: "User: ...", "Assistant: ..." turns. */
+function deepseek2(messages: readonly ChatMessage[], gen: boolean): string {
+  let out = '';
+  for (const m of messages) {
+    if (m.role === 'system') out += `${m.content}\n\n`;
+    else if (m.role === 'user') out += `User: ${m.content}\n\n`;
+    else out += `Assistant: ${m.content}<｜end▁of▁sentence｜>`;
+  }
+  if (gen) out += 'Assistant:';
+  return out;
+}
+
+/** GLM-4 (chatglm4): [gMASK]<sop>, then <|role|>\n and the text per message. */
+function chatglm4(messages: readonly ChatMessage[], gen: boolean): string {
+  let out = '[gMASK]<sop>';
+  for (const m of messages) out += `<|${m.role}|>\n${m.content}`;
+  if (gen) out += '<|assistant|>\n';
+  return out;
+}
+
+function llama4(messages: readonly ChatMessage[], gen: boolean): string {
+  let out = '';
+  for (const m of messages) out += `<|header_start|>${m.role}<|header_end|>\n\n${trim(m.content)}<|eot|>`;
+  if (gen) out += '<|header_start|>assistant<|header_end|>\n\n';
+  return out;
+}
+
 function commandR(messages: readonly ChatMessage[], gen: boolean): string {
   const tag = { system: 'SYSTEM', user: 'USER', assistant: 'CHATBOT' } as const;
   let out = '';
-  for (const m of messages) out += `<|START_OF_TURN_TOKEN|><|${tag[m.role]}_TOKEN|>${trim(m.content)}<|END_OF_TURN_TOKEN|>`;
+  for (const m of messages) out += `<|START_OF_TURN_TOKEN|><|${tag[m.role === 'tool' ? 'user' : m.role]}_TOKEN|>${trim(m.content)}<|END_OF_TURN_TOKEN|>`;
   if (gen) out += '<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>';
   return out;
 }
@@ -177,7 +204,10 @@ export const BUILTIN_TEMPLATES: Readonly<Record<string, BuiltinRender>> = {
   zephyr,
   gemma,
   llama3,
+  llama4,
+  deepseek2,
   deepseek3,
+  chatglm4,
   'command-r': commandR,
   vicuna: vicuna(false),
   'vicuna-orca': vicuna(true),
@@ -215,6 +245,7 @@ export function detectTemplate(tmpl: string): string | undefined {
     return 'llama2';
   }
   if (has('<|assistant|>') && has('<|end|>')) return 'phi3';
+  if (has('[gMASK]<sop>')) return 'chatglm4';
   // llama.cpp's falcon3 / glmedge formats, not built in here
   if (has('<|assistant|>') && has('<|user|>')) return undefined;
   if (has('<|user|>') && has('<|endoftext|>')) return 'zephyr';
@@ -222,6 +253,8 @@ export function detectTemplate(tmpl: string): string | undefined {
   if (has('USER: ') && has('ASSISTANT: ')) return has('SYSTEM: ') ? 'vicuna-orca' : 'vicuna';
   if (has('<|START_OF_TURN_TOKEN|>') && has('<|USER_TOKEN|>')) return 'command-r';
   if (has('<|start_header_id|>') && has('<|end_header_id|>')) return 'llama3';
+  if (has("'Assistant: ' + message['content'] + eos_token")) return 'deepseek2';
   if (has('<｜Assistant｜>') && has('<｜User｜>') && has('<｜end▁of▁sentence｜>')) return 'deepseek3';
+  if (has('<|header_start|>') && has('<|header_end|>')) return 'llama4';
   return undefined;
 }

@@ -22,12 +22,12 @@
 // the kept tokens are evaluated again from the first dropped position.
 import { Context } from '../context.js';
 import { grammarFromOptions, tokenLoop, type StopReason } from '../generate.js';
-import type { GrammarInput } from '../sample/index.js';
-import { createSampler, type Sampler, type SamplerOptions } from '../sample/index.js';
+import { createGrammarConstraint, createSampler, type GrammarInput, type Sampler, type SamplerOptions } from '../sample/index.js';
 import type { Sequence } from '../sequence.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { chatPromptText } from './prompt.js';
 import type { ChatTemplate } from './template.js';
+import { callMessage, LazyGrammar, planToolTurn, ReplyStream, resultText, type ChatFunction, type ParsedReply, type ToolChoice, type ToolTurn } from './tools/index.js';
 import { isChatMessage, type ChatMessage } from './types.js';
 
 export interface ChatSessionOptions extends SamplerOptions {
@@ -45,9 +45,33 @@ export interface ChatSessionOptions extends SamplerOptions {
   grammar?: GrammarInput;
   /** A JSON schema every reply's JSON follows unless reply() gives its own grammar or schema. */
   jsonSchema?: unknown;
+  /**
+   * Functions the model may call (name -> description, JSON schema of the
+   * arguments, handler). The list is rendered into the model's template; a
+   * call's arguments are kept inside the schema by a grammar. Default none.
+   */
+  functions?: Readonly<Record<string, ChatFunction>>;
+  /** OpenAI's tool_choice for each reply's first generation. Default 'auto'. */
+  toolChoice?: ToolChoice;
+  /** Allow several calls in one generation (the grammar repeats the call). Default false. */
+  parallelToolCalls?: boolean;
+}
+
+/** A call the model made during a reply, with what the handler returned (as the model read it). */
+export interface ToolCallRecord {
+  id?: string;
+  name: string;
+  arguments: Record<string, unknown>;
+  result: string;
 }
 
 export interface ReplyOptions {
+  /** tool_choice for this reply's first generation (the session's by default); later ones are 'auto'. */
+  toolChoice?: ToolChoice;
+  /** Generations that may call functions in one reply; the one after is 'none'. Default 8. */
+  maxToolRounds?: number;
+  /** Each function call once its handler returned. */
+  onToolCall?: (call: ToolCallRecord) => void;
   signal?: AbortSignal;
   /** Each piece of the reply as it becomes valid text. */
   onText?: (text: string) => void;
@@ -72,8 +96,10 @@ export interface ReplyStats {
   stop: StopReason;
   /** Messages dropped by context shifts during this turn. */
   droppedMessages: number;
-  /** The reply's text. */
+  /** The reply's text (the last generation's, without call markup). */
   text: string;
+  /** Functions called during the reply, in order. */
+  toolCalls: ToolCallRecord[];
 }
 
 /** What a saved conversation file holds (/save, /load). */
@@ -114,6 +140,11 @@ export class ChatSession {
   private maxTokens: number;
   /** The end-of-generation ids masked before sampling (--ignore-eos), or none. */
   private readonly banned: readonly number[];
+  private readonly functions: Readonly<Record<string, ChatFunction>> | undefined;
+  private readonly toolChoice: ToolChoice;
+  private readonly parallelToolCalls: boolean;
+  /** How the generation in progress deals with tools (undefined: no functions). */
+  private plan: ToolTurn | undefined;
   /** The grammar or schema replies follow by default. */
   private readonly constraint: { grammar?: GrammarInput; jsonSchema?: unknown };
   /** Totals over the session, for /stats. */
@@ -128,6 +159,9 @@ export class ChatSession {
     const tok = model.tokenizer;
     this.banned = options.ignoreEos ? Array.from({ length: tok.vocabSize }, (_, id) => id).filter((id) => tok.isEog(id)) : [];
     this.sampler = createSampler(options);
+    this.functions = options.functions && Object.keys(options.functions).length > 0 ? options.functions : undefined;
+    this.toolChoice = options.toolChoice ?? 'auto';
+    this.parallelToolCalls = options.parallelToolCalls ?? false;
     this.constraint = { grammar: options.grammar, jsonSchema: options.jsonSchema };
     grammarFromOptions(this.constraint, tok); // a bad grammar or schema throws now, not at the first reply
     this.sequence.reset();
@@ -221,7 +255,8 @@ export class ChatSession {
   private prompt(): { text: string; tokens: number[] } {
     const tok = this.model.tokenizer;
     const opts = { addSpecial: true, special: this.template.parseSpecial };
-    const text = chatPromptText(tok, this.template, this.messages, { addGenerationPrompt: true });
+    const messages = this.plan ? this.plan.messages(this.messages) : this.messages;
+    const text = chatPromptText(tok, this.template, messages, { addGenerationPrompt: true, tools: this.plan?.tools });
     const tokens = tok.tokenize(text, opts);
     const seen = this.seen;
     if (!seen || !text.startsWith(seen.text)) return { text, tokens };
@@ -277,20 +312,90 @@ export class ChatSession {
    * Adds a user message and generates the assistant's reply, streaming it
    * through onText. Resolves when the reply ends (end-of-generation token,
    * maxTokens, abort or a context that cannot make room); the reply, partial
-   * or not, joins the conversation.
+   * or not, joins the conversation. With functions, a reply that calls one
+   * runs its handler, adds the call and its result to the conversation and
+   * generates again, until the model answers in text (see ./tools).
    */
   async reply(userText: string, options: ReplyOptions = {}): Promise<ReplyStats> {
-    const { signal, onText, onNotice } = options;
-    const tok = this.model.tokenizer;
     // a bad grammar or schema throws here, before the conversation changes
     const own = options.grammar !== undefined || options.jsonSchema !== undefined;
-    const grammar = grammarFromOptions(own ? options : this.constraint, tok);
-    const nCtx = this.sequence.contextSize;
+    const userConstraint = own ? options : this.constraint;
+    grammarFromOptions(userConstraint, this.model.tokenizer);
     const stats: ReplyStats = {
-      promptTokens: 0, reusedTokens: 0, promptMs: 0, generatedTokens: 0, generateMs: 0, stop: 'eog', droppedMessages: 0, text: '',
+      promptTokens: 0, reusedTokens: 0, promptMs: 0, generatedTokens: 0, generateMs: 0, stop: 'eog', droppedMessages: 0, text: '', toolCalls: [],
     };
     this.turns.push({ role: 'user', content: userText });
+    const functions = this.functions;
+    const maxRounds = options.maxToolRounds ?? 8;
+    try {
+      for (let round = 0; ; round++) {
+        // the choice holds for the first generation; after a call the model may answer
+        const choice: ToolChoice = !functions ? 'none' : round >= maxRounds ? 'none' : round === 0 ? (options.toolChoice ?? this.toolChoice) : 'auto';
+        this.plan = functions ? planToolTurn(this.template, functions, choice, this.parallelToolCalls, this.model.tokenizer) : undefined;
+        const ok = await this.generate(stats, options, round === 0, userConstraint);
+        if (!ok) return this.finish(stats);
+        const raw = stats.text;
+        const plan = this.plan;
+        if (!plan?.parse) break;
+        let parsed: ParsedReply;
+        try {
+          parsed = plan.read(raw);
+        } catch (err) {
+          // a call cut short by maxTokens, the context or an abort is kept as text
+          if (stats.stop === 'eog') throw err;
+          options.onNotice?.(`the reply stopped inside a function call (${stats.stop}); kept as text`);
+          break;
+        }
+        if (parsed.calls.length === 0) {
+          this.turns[this.turns.length - 1] = { role: 'assistant', content: parsed.content };
+          stats.text = parsed.content;
+          // a reply held back whole (the generic format's JSON) reaches onText as its content
+          if (!plan.grammar?.triggers) options.onText?.(parsed.content);
+          break;
+        }
+        const message = callMessage(parsed.content, parsed.calls);
+        this.turns[this.turns.length - 1] = message;
+        this.seen = undefined;
+        stats.text = parsed.content;
+        for (const call of message.tool_calls!) {
+          const f = functions![call.function.name]!;
+          let result: unknown;
+          if (!f.handler) throw new RangeError(`the model called ${call.function.name}, which has no handler`);
+          try {
+            result = await f.handler(call.function.arguments);
+          } catch (err) {
+            result = `Error: ${(err as Error)?.message ?? String(err)}`;
+            options.onNotice?.(`function ${call.function.name} failed: ${(err as Error)?.message ?? String(err)}`);
+          }
+          const content = resultText(result);
+          stats.toolCalls.push({ name: call.function.name, arguments: call.function.arguments, result: content });
+          options.onToolCall?.({ id: call.id, name: call.function.name, arguments: call.function.arguments, result: content });
+          this.turns.push({ role: 'tool', tool_call_id: call.id, name: call.function.name, content });
+        }
+        if (options.signal?.aborted) {
+          stats.stop = 'aborted';
+          break;
+        }
+        if (stats.stop !== 'eog') break;
+      }
+    } finally {
+      this.plan = undefined;
+    }
+    return this.finish(stats);
+  }
 
+  /**
+   * One generation from the conversation as it stands (its last message is
+   * the user's or a tool result); the reply's raw text joins it as an
+   * assistant message. False when nothing was generated and the caller
+   * should stop (the prompt did not fit, or an abort).
+   */
+  private async generate(
+    stats: ReplyStats, options: ReplyOptions, first: boolean, userConstraint: { grammar?: GrammarInput; jsonSchema?: unknown },
+  ): Promise<boolean> {
+    const { signal, onText, onNotice } = options;
+    const tok = this.model.tokenizer;
+    const nCtx = this.sequence.contextSize;
     const t0 = performance.now();
     let { text: promptText, tokens: prompt } = this.prompt();
     if (prompt.length >= nCtx) {
@@ -301,35 +406,36 @@ export class ChatSession {
       if (dropped) onNotice?.(`context full: dropped the ${dropped} oldest message${dropped === 1 ? '' : 's'}${this.system ? ' (the system prompt stays)' : ''}`);
     }
     if (prompt.length >= nCtx) {
-      this.turns.pop();
+      if (first) this.turns.pop();
       onNotice?.(`the prompt takes ${prompt.length} tokens but the context holds ${nCtx}; message not sent (a larger -c helps)`);
       stats.stop = 'context-full';
-      return this.finish(stats);
+      return false;
     }
-    const first = await this.ingest(prompt, signal);
-    stats.promptTokens = first.evaluated;
-    stats.reusedTokens = first.reused;
-    stats.promptMs = performance.now() - t0;
-    let logits = first.logits;
+    const ingested = await this.ingest(prompt, signal);
+    stats.promptTokens += ingested.evaluated;
+    stats.reusedTokens += ingested.reused;
+    stats.promptMs += performance.now() - t0;
+    const logits = ingested.logits;
     if (!logits) {
-      this.turns.pop(); // aborted before the model saw the message
+      if (first) this.turns.pop(); // aborted before the model saw the message
       this.seen = undefined;
       stats.stop = 'aborted';
-      return this.finish(stats);
+      return false;
     }
 
     const t1 = performance.now();
-    let text = '';
-    const emit = (piece: string) => {
-      if (!piece) return;
-      text += piece;
-      onText?.(piece);
-    };
+    const plan = this.plan;
+    const g = plan?.grammar;
+    // a call grammar when functions may be called; else the reply's own grammar or schema, if any
+    const grammar = g ? (g.triggers ? new LazyGrammar(g.gbnf, tok, g.triggers) : createGrammarConstraint(g.gbnf, tok)) : grammarFromOptions(userConstraint, tok);
+    const stream = new ReplyStream(onText, plan?.parse ? (g?.triggers ?? null) : []);
     const loop = tokenLoop(this.sequence, tok, this.sampler, logits, {
       maxTokens: this.maxTokens,
       signal,
       banned: this.banned,
       grammar,
+      // tool-call markers are special tokens in most vocabularies
+      special: plan?.parse ?? false,
       // context shift in the middle of a reply: the kept conversation, its
       // generation prompt, then the reply so far
       onContextFull: async (replyIds) => {
@@ -347,23 +453,26 @@ export class ChatSession {
       },
     });
     let step = await loop.next();
-    for (; !step.done; step = await loop.next()) emit(step.value.text);
+    for (; !step.done; step = await loop.next()) stream.push(step.value.text);
     const end = step.value;
     // an abort during a context shift's ingest ends the loop as context-full; it was an abort
     stats.stop = end.stop === 'context-full' && signal?.aborted ? 'aborted' : end.stop;
     const replyIds = end.tokens;
-    emit(end.rest);
-    stats.generatedTokens = replyIds.length;
-    stats.generateMs = performance.now() - t1;
+    stream.push(end.rest);
+    const text = stream.text;
+    stats.generatedTokens += replyIds.length;
+    stats.generateMs += performance.now() - t1;
     stats.text = text;
     if (replyIds.length > 0 || stats.stop !== 'aborted') {
       this.turns.push({ role: 'assistant', content: text });
       this.seen = { text: promptText + text, ids: [...prompt, ...replyIds] };
-    } else {
-      this.turns.pop();
-      this.seen = undefined;
+      // text held back (a possible call that was not one) reaches onText now
+      if (!plan?.parse || (g?.triggers && !(grammar as LazyGrammar).triggered)) stream.flush();
+      return true;
     }
-    return this.finish(stats);
+    if (first) this.turns.pop();
+    this.seen = undefined;
+    return false;
   }
 
   private finish(stats: ReplyStats): ReplyStats {
@@ -384,7 +493,7 @@ export function parseSavedChat(saved: unknown): ChatMessage[] {
   const list = Array.isArray(saved) ? saved : (saved as { messages?: unknown } | null)?.messages;
   if (!Array.isArray(list)) throw new TypeError('not a saved conversation: expected {"messages": [{"role", "content"}, ...]}');
   return list.map((m, i) => {
-    if (!isChatMessage(m)) throw new TypeError(`message ${i + 1} is not {"role": "system"|"user"|"assistant", "content": string}`);
-    return { role: m.role, content: m.content };
+    if (!isChatMessage(m)) throw new TypeError(`message ${i + 1} is not {"role": "system"|"user"|"assistant"|"tool", "content": string}`);
+    return { ...m };
   });
 }

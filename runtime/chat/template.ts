@@ -10,11 +10,19 @@ import { ChatTemplateError } from '../errors.js';
 import { Template } from '@huggingface/jinja';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { BUILTIN_TEMPLATES, detectTemplate, TEMPLATE_ALIASES, type BuiltinRender } from './builtin.js';
-import type { ChatMessage } from './types.js';
+import { templateMessage, type ChatMessage } from './types.js';
+
+/** A tool as chat templates receive it (OpenAI's shape, the `tools` variable). */
+export interface TemplateTool {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: unknown };
+}
 
 export interface RenderOptions {
   /** Open the assistant's turn at the end (HF/llama.cpp add_generation_prompt). Default true. */
   addGenerationPrompt?: boolean;
+  /** The tools the model may call, passed as the template's `tools` variable. Default: none (undefined). */
+  tools?: readonly TemplateTool[];
 }
 
 export interface ChatTemplate {
@@ -77,20 +85,27 @@ export class JinjaChatTemplate implements ChatTemplate {
     const gen = options.addGenerationPrompt ?? true;
     const list = messages.some((m) => m.role === 'system') && !this.supportsSystemRole ? foldSystem(messages) : messages;
     try {
-      return this.raw(list, gen);
+      return this.raw(list, gen, options.tools);
     } catch (err) {
       throw new ChatTemplateError(`the chat template failed to render: ${(err as Error).message}`);
     }
   }
 
-  private raw(messages: readonly ChatMessage[], addGenerationPrompt: boolean): string {
-    return this.template.render({
+  /** Whether the template reads a `tools` variable (tool lists are rendered by the template itself). */
+  get usesTools(): boolean {
+    return /\btools\b/.test(this.source);
+  }
+
+  private raw(messages: readonly ChatMessage[], addGenerationPrompt: boolean, tools?: readonly TemplateTool[]): string {
+    const vars: Record<string, unknown> = {
       // fresh objects: templates may `set` on what they are given
-      messages: messages.map((m) => ({ role: m.role, content: m.content })),
+      messages: messages.map(templateMessage),
       add_generation_prompt: addGenerationPrompt,
       bos_token: this.tokens.bosToken,
       eos_token: this.tokens.eosToken,
-    });
+    };
+    if (tools) vars.tools = tools.map((t) => JSON.parse(JSON.stringify(t)) as unknown);
+    return this.template.render(vars);
   }
 }
 
@@ -230,6 +245,8 @@ const VOCAB_MARKERS: ReadonlyArray<[string[], string]> = [
   [['<|START_OF_TURN_TOKEN|>', '<|USER_TOKEN|>'], 'command-r'],
   [['<|start_header_id|>', '<|end_header_id|>'], 'llama3'],
   [['<｜Assistant｜>', '<｜User｜>'], 'deepseek3'],
+  [['<|header_start|>', '<|header_end|>', '<|eot|>'], 'llama4'],
+  [['[gMASK]', '<sop>', '<|assistant|>'], 'chatglm4'],
 ];
 
 const ARCH_TEMPLATES: Readonly<Record<string, string>> = {
@@ -237,6 +254,10 @@ const ARCH_TEMPLATES: Readonly<Record<string, string>> = {
   phi3: 'phi3',
   qwen: 'chatml', qwen2: 'chatml', qwen2moe: 'chatml', qwen3: 'chatml', qwen3moe: 'chatml',
   'command-r': 'command-r', cohere2: 'command-r',
+  // DeepSeek-V2's "User: / Assistant:" turns; GLM-4.7-Flash's vocabulary is found above
+  deepseek2: 'deepseek2',
+  glm4moe: 'chatglm4',
+  llama4: 'llama4',
 };
 
 /** A built-in format chosen from the vocabulary, the architecture or the name; else plain completion. */

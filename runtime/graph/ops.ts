@@ -39,11 +39,15 @@ export interface AttentionParams {
   nHead: number;
   nHeadKv: number;
   headDim: number;
+  /** Width of V and of each head's output; default headDim. */
+  headDimV?: number;
   kqScale: number;
   /** 0 for none (gemma2 uses a soft-cap). */
   softcap?: number;
   /** Sliding window: 0 for none. */
   nSwa?: number;
+  /** nSwa is llama 4's chunk size (a token sees its own chunk of nSwa positions, up to itself), not a sliding window. */
+  chunked?: boolean;
   /** false: every token sees every cell in use (encoders); default true. */
   causal?: boolean;
   /** Attention sinks: f32 [n_head], one learned logit per query head joining its softmax (gpt-oss). */
@@ -59,6 +63,11 @@ export interface AttentionParams {
  */
 export interface LayerCache {
   k: Tensor;
+  /**
+   * The V cache, or k itself: multi-head latent attention (deepseek2) caches
+   * one row per token, the compressed latent then the rope key, and reads V
+   * as the first headDimV values of each K row (llama.cpp's K-only cache).
+   */
   v: Tensor;
   /** Cells per sequence. */
   nCtx: number;
@@ -289,10 +298,14 @@ export class Ops {
    * row's result depends only on its own q and its sequence's cells.
    * Returns [n_head*head_dim, n_tokens].
    */
-  attention(q: Tensor, k: Tensor, v: Tensor, pos: Tensor, kvRows: Tensor, cache: LayerCache, a: AttentionParams, name: string): Tensor {
+  attention(q: Tensor, k: Tensor, v: Tensor | null, pos: Tensor, kvRows: Tensor, cache: LayerCache, a: AttentionParams, name: string): Tensor {
     const nTok = elementCount(q.ne) / (a.nHead * a.headDim);
     if (kvRows.ne[0] !== 2 || kvRows.ne[1] !== nTok) throw new Error(`${name}: kv rows [${kvRows.ne}] for ${nTok} tokens`);
-    const out = this.g.f32(name, [a.nHead * a.headDim, nTok]);
+    const dv = a.headDimV ?? a.headDim;
+    // V inside the K cache: nothing of its own to store, rows of headDim values
+    const vInK = cache.v === cache.k;
+    if (vInK ? v !== null || dv > a.headDim : v === null) throw new Error(`${name}: V ${vInK ? 'is read from the K cache' : 'is missing'}`);
+    const out = this.g.f32(name, [a.nHead * dv, nTok]);
     const wsizeFn = this.k.lookup<(...x: number[]) => number>('attention_f16kv_wsize');
     if (!wsizeFn) throw new Error('kernels lack attention_f16kv_wsize');
     // sized for a full sequence so one graph serves every n_past
@@ -303,16 +316,18 @@ export class Ops {
     if (!kQ8 && cache.k.type !== GGMLType.F16) throw new Error(`${name}: K cache type ${ggmlTypeInfo(cache.k.type)?.name} has no kernel`);
     if (kQ8 && a.headDim % 32 !== 0) throw new Error(`${name}: a q8_0 K cache needs head_dim a multiple of 32, got ${a.headDim}`);
     const ks = (k.rowStride ?? kvRow * 4) / 4;
-    const vs = (v.rowStride ?? kvRow * 4) / 4;
     const qs = (q.rowStride ?? a.nHead * a.headDim * 4) / 4;
+    if (kQ8 && vInK) throw new Error(`${name}: V read inside a q8_0 K cache (multi-head latent attention needs an f16 cache)`);
+    const stores = [this.phase(kQ8 ? 'kv_store_q8_0' : 'kv_store_f16', at(k), at(cache.k), at(pos), at(kvRows), nTok, a.nHeadKv, a.headDim, ks, cache.nCtx)];
+    if (v) stores.push(this.phase('kv_store_f16', at(v), at(cache.v), at(pos), at(kvRows), nTok, a.nHeadKv, dv, (v.rowStride ?? a.nHeadKv * dv * 4) / 4, cache.nCtx));
     return this.g.add({
-      name, inputs: [q, k, v, pos, kvRows, cache.k, cache.v, ...(a.sinks ? [a.sinks] : [])], output: out,
+      name, inputs: [q, k, ...(v ? [v] : []), pos, kvRows, cache.k, ...(vInK ? [] : [cache.v]), ...(a.sinks ? [a.sinks] : [])], output: out,
       scratchBytes: wsize * this.nThreads,
       phases: [
-        this.phase(kQ8 ? 'kv_store_q8_0' : 'kv_store_f16', at(k), at(cache.k), at(pos), at(kvRows), nTok, a.nHeadKv, a.headDim, ks, cache.nCtx),
-        this.phase('kv_store_f16', at(v), at(cache.v), at(pos), at(kvRows), nTok, a.nHeadKv, a.headDim, vs, cache.nCtx),
+        ...stores,
         this.phase(kQ8 ? 'attention_q8k_f16v' : 'attention_f16kv', at(q), at(cache.k), at(cache.v), at(out), a.causal === false ? NULL : at(pos), at(kvRows), nTok,
-          a.nHead, a.nHeadKv, a.headDim, qs, cache.nCtx, a.kqScale, a.softcap ?? 0, a.nSwa ?? 0, a.sinks ? at(a.sinks) : NULL, { scratch: 0 }),
+          a.nHead, a.nHeadKv, a.headDim, dv, vInK ? a.headDim : dv, qs, cache.nCtx, a.kqScale, a.softcap ?? 0, a.nSwa ?? 0, a.chunked ? 1 : 0,
+          a.sinks ? at(a.sinks) : NULL, { scratch: 0 }),
       ],
     });
   }
@@ -391,6 +406,50 @@ export class Ops {
       name, inputs: [x, pos], output: out,
       phases: [this.phase('attn_temp_scale_f32', at(x), at(pos), at(out), n, rows, floorScale, tempScale, offset)],
     });
+  }
+
+  /** 1 / (1 + e^-x) element-wise (ggml_sigmoid: a router's sigmoid gating). */
+  sigmoid(x: Tensor, name: string): Tensor {
+    const out = this.g.f32(name, x.ne);
+    if (x.rowStride !== undefined && x.rowStride !== x.ne[0]! * 4) throw new Error(`${name}: sigmoid of a strided view`);
+    return this.g.add({ name, inputs: [x], output: out, phases: [this.phase('sigmoid_f32', at(x), at(out), elementCount(x.ne))] });
+  }
+
+  /** Rows of a then rows of b side by side (ggml_concat on dimension 0); either may be a strided view. */
+  concat(a: Tensor, b: Tensor, name: string): Tensor {
+    const [na, nb] = [a.ne[0]!, b.ne[0]!];
+    const rows = elementCount(a.ne) / na;
+    if (elementCount(b.ne) / nb !== rows) throw new Error(`${name}: ${rows} rows of ${a.name} and ${elementCount(b.ne) / nb} of ${b.name}`);
+    const out = this.g.f32(name, [na + nb, ...a.ne.slice(1)]);
+    return this.g.add({
+      name, inputs: [a, b], output: out,
+      phases: [this.phase('concat_f32', at(a), (a.rowStride ?? na * 4) / 4, na, at(b), (b.rowStride ?? nb * 4) / 4, nb, at(out), rows)],
+    });
+  }
+
+  /** A strided view copied into contiguous rows (ggml_cont), for ops that read rows back to back. */
+  cont(x: Tensor, name: string): Tensor {
+    const n = x.ne[0]!;
+    const rows = elementCount(x.ne) / n;
+    const out = this.g.f32(name, x.ne);
+    // a concat with nothing on the right
+    return this.g.add({ name, inputs: [x], output: out, phases: [this.phase('concat_f32', at(x), (x.rowStride ?? n * 4) / 4, n, at(x), 0, 0, at(out), rows)] });
+  }
+
+  /**
+   * A batched matmul, one matrix per head: w is [n_in, n_out, n_head], x
+   * [n_in, n_head, n_tokens] (rows may be strided); head h of each token
+   * times matrix h, giving [n_out, n_head, n_tokens] (ggml_mul_mat of a 3-D
+   * weight, as MLA's attn_k_b / attn_v_b are applied). It runs as the
+   * experts' matmul with every token choosing expert h for slot h.
+   */
+  matmulPerHead(w: Tensor, x: Tensor, name: string): Tensor {
+    const nHead = w.ne[2] ?? 1;
+    const nTok = elementCount(x.ne) / (x.ne[0]! * nHead);
+    if (!Number.isInteger(nTok)) throw new Error(`${name}: ${x.name} is not rows of ${nHead} heads`);
+    const ids = this.g.tensor({ name: `${name}_heads`, type: GGMLType.I32, ne: [nHead, nTok], kind: 'intermediate' });
+    this.g.add({ name: `${name}_heads`, inputs: [], output: ids, phases: [this.phase('iota_rows_i32', at(ids), nHead, nTok)] });
+    return this.matmulId(w, x, ids, name);
   }
 
   /** ggml_gelu as ggml's CPU backend computes it (tanh approximation through an f16 table; kernels/ops-unary.c). */
@@ -503,21 +562,6 @@ export class Ops {
     });
   }
 
-  /** A strided view's rows made contiguous (ggml_cont). */
-  cont(x: Tensor, name: string): Tensor {
-    const n = x.ne[0]!;
-    const rows = elementCount(x.ne) / n;
-    const out = this.g.f32(name, [n, rows]);
-    return this.g.add({ name, inputs: [x], output: out, phases: [this.phase('cont_rows_f32', at(x), (x.rowStride ?? n * 4) / 4, at(out), rows, n)] });
-  }
-
-  /** ggml_sigmoid: 1 / (1 + expf(-x)). */
-  sigmoid(x: Tensor, name: string): Tensor {
-    const out = this.g.f32(name, x.ne);
-    if (x.rowStride !== undefined && x.rowStride !== x.ne[0]! * 4) throw new Error(`${name}: sigmoid of a strided view`);
-    return this.g.add({ name, inputs: [x], output: out, phases: [this.phase('sigmoid_f32', at(x), at(out), elementCount(x.ne))] });
-  }
-
   /** ggml_silu as ggml's CPU backend computes it (kernels/ops-unary.c). */
   silu(x: Tensor, name: string): Tensor {
     const out = this.g.f32(name, x.ne);
@@ -609,13 +653,25 @@ export class Ops {
     });
   }
 
-  /** Sum over slots of experts [n, k, n_tokens] times weights [k, n_tokens] (in slot order, as ggml adds them). */
-  moeCombine(experts: Tensor, weights: Tensor, name: string): Tensor {
+  /** Sum over slots of experts [n, k, n_tokens] times weights [k, n_tokens] (in slot order, as ggml adds them); null weights: the plain sum. */
+  moeCombine(experts: Tensor, weights: Tensor | null, name: string): Tensor {
     const [n, k, nTok] = [experts.ne[0]!, experts.ne[1]!, experts.ne[2]!];
     const out = this.g.f32(name, [n, nTok]);
     return this.g.add({
-      name, inputs: [experts, weights], output: out,
-      phases: [this.phase('moe_combine_f32', at(experts), at(weights), at(out), n, k, nTok)],
+      name, inputs: weights ? [experts, weights] : [experts], output: out,
+      phases: [this.phase('moe_combine_f32', at(experts), weights ? at(weights) : NULL, at(out), n, k, nTok)],
+    });
+  }
+
+  /** Each token's row of x [n, n_tokens] once per slot, times the slot's weight [k, n_tokens]: [n, k, n_tokens] (llama 4's weighted expert input). */
+  moeWeightedRows(x: Tensor, weights: Tensor, name: string): Tensor {
+    const n = x.ne[0]!;
+    const [k, nTok] = [weights.ne[0]!, weights.ne[1]!];
+    if (elementCount(x.ne) !== n * nTok || (x.rowStride !== undefined && x.rowStride !== n * 4)) throw new Error(`${name}: ${x.name} is not ${nTok} contiguous rows`);
+    const out = this.g.f32(name, [n, k, nTok]);
+    return this.g.add({
+      name, inputs: [x, weights], output: out,
+      phases: [this.phase('moe_weighted_rows_f32', at(x), at(weights), at(out), n, k, nTok)],
     });
   }
 

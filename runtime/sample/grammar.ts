@@ -280,6 +280,22 @@ export class GrammarConstraint implements TokenConstraint {
     this.partialLen = len;
   }
 
+  /**
+   * Advances the grammar by text rather than a token (a lazy grammar catching
+   * up with the text from its trigger on); throws RangeError where the
+   * grammar cannot take it. Whole characters only.
+   */
+  acceptText(text: string): void {
+    if (this.ended) throw new RangeError('grammar: text after the end of generation');
+    let set = this.set;
+    for (const ch of text) {
+      set = this.matcher.step(set, ch.codePointAt(0)!);
+      if (set === 0) throw new RangeError(`grammar: the text ${JSON.stringify(text)} does not fit the grammar (at ${JSON.stringify(ch)})`);
+    }
+    this.set = set;
+    this.partial = { value: 0, nRemain: 0 };
+  }
+
   // -- internals --
 
   private tokenElementAllows(id: number): boolean {

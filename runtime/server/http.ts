@@ -5,6 +5,7 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tokenizeChat, type ChatTemplate } from '../chat/index.js';
+import { callMessage, planToolTurn, ReplyStream, type ToolTurn } from '../chat/tools/index.js';
 import { modelPooling } from '../embed.js';
 import type { Model } from '../model.js';
 import { ApiError, badField } from './errors.js';
@@ -78,6 +79,12 @@ function asApiError(err: unknown): ApiError {
   return new ApiError(500, `internal error: ${e?.message ?? String(err)}`, 'server_error');
 }
 
+interface OpenAiCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
 interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
@@ -120,7 +127,7 @@ export function createHandler(s: HandlerSetup): (req: IncomingMessage, res: Serv
   };
 
   /** Runs one generation; streams it as server-sent events or answers with one JSON body. */
-  async function generate(res: ServerResponse, prompt: number[], p: GenerationParams, kind: 'chat' | 'completion', echo = ''): Promise<void> {
+  async function generate(res: ServerResponse, prompt: number[], p: GenerationParams, kind: 'chat' | 'completion', echo = '', tools?: ToolTurn): Promise<void> {
     const scheduler = generator();
     const ac = new AbortController();
     // a client that goes away stops its generation at the next step
@@ -146,12 +153,30 @@ export function createHandler(s: HandlerSetup): (req: IncomingMessage, res: Serv
       const lp = t.logprob ? completionLogprobs([t.logprob], textOffset) : null;
       return { ...base, choices: [{ index: 0, text: t.text, logprobs: lp, finish_reason }], ...extra };
     };
+    // with tools, content streams up to a call's opening (all of it is read at the end)
+    const toolStream = tools && p.stream ? new ReplyStream((text) => send(chunk({ text })), tools.grammar?.triggers ?? null) : undefined;
     const onToken = (t: GeneratedToken) => {
       if (t.logprob) logprobs.push(t.logprob);
+      if (toolStream) return toolStream.push(t.text);
       if (p.stream && (t.text || t.logprob)) {
         send(chunk({ text: t.text, logprob: t.logprob }));
         textOffset += t.text.length;
       }
+    };
+    /** The reply read for calls; unreadable text stays content. */
+    const readCalls = (r: JobResult): { content: string | null; calls: OpenAiCall[]; finish: string } => {
+      if (!tools) return { content: r.text, calls: [], finish: r.finishReason };
+      let parsed;
+      try {
+        parsed = tools.read(r.text);
+      } catch {
+        return { content: r.text, calls: [], finish: r.finishReason };
+      }
+      if (parsed.calls.length === 0) return { content: parsed.content, calls: [], finish: r.finishReason };
+      const calls = callMessage(parsed.content, parsed.calls).tool_calls!.map((c) => ({
+        id: c.id, type: 'function' as const, function: { name: c.function.name, arguments: JSON.stringify(c.function.arguments) },
+      }));
+      return { content: parsed.content || null, calls, finish: 'tool_calls' };
     };
     // over the context size: throws here, before any header is sent
     const done = scheduler.submit({ prompt, params: p, signal: ac.signal, onToken });
@@ -170,19 +195,33 @@ export function createHandler(s: HandlerSetup): (req: IncomingMessage, res: Serv
         return;
       }
       if (r.finishReason === 'aborted') return void res.end();
-      send(chunk({ text: '', finish: r.finishReason }));
+      let finish: string = r.finishReason;
+      if (tools) {
+        const read = readCalls(r);
+        finish = read.finish;
+        if (read.calls.length === 0) {
+          // the content the stream held back: a text answer (or the generic format's response)
+          if (tools.grammar?.triggers) toolStream!.flush();
+          else if (read.content) send(chunk({ text: read.content }));
+        }
+        read.calls.forEach((c, index) => send({
+          ...base, choices: [{ index: 0, delta: { tool_calls: [{ index, ...c }] }, logprobs: null, finish_reason: null }], ...extra,
+        }));
+      }
+      send(chunk({ text: '', finish }));
       if (p.includeUsage) send({ ...base, choices: [], usage: usageOf(r) });
       res.end('data: [DONE]\n\n');
       return;
     }
     const r = await done;
     if (r.finishReason === 'aborted') return void res.end();
+    const read = readCalls(r);
     const body = kind === 'chat'
       ? {
         ...base, object: 'chat.completion',
         choices: [{
-          index: 0, message: { role: 'assistant', content: r.text, refusal: null },
-          logprobs: p.topLogprobs !== undefined ? { content: logprobs.map(chatLogprob), refusal: null } : null, finish_reason: r.finishReason,
+          index: 0, message: { role: 'assistant', content: read.content, refusal: null, ...(read.calls.length ? { tool_calls: read.calls } : {}) },
+          logprobs: p.topLogprobs !== undefined ? { content: logprobs.map(chatLogprob), refusal: null } : null, finish_reason: read.finish,
         }],
         usage: usageOf(r),
       }
@@ -197,8 +236,16 @@ export function createHandler(s: HandlerSetup): (req: IncomingMessage, res: Serv
   async function chat(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const r = parseChatRequest(asBody(await readBody(req, s.maxBodyBytes)), s.model.hparams.n_vocab);
     generator();
-    const ids = tokenizeChat(tok, s.template!, r.messages);
-    await generate(res, ids, r, 'chat');
+    // tools: rendered into the template, the call held to its schema, the reply read for calls
+    const plan = r.tools || r.messages.some((m) => m.role === 'tool' || m.tool_calls)
+      ? planToolTurn(s.template!, r.tools ?? {}, r.tools ? r.toolChoice : 'none', r.parallelToolCalls, tok)
+      : undefined;
+    const ids = plan ? tokenizeChat(tok, s.template!, plan.messages(r.messages), { tools: plan.tools }) : tokenizeChat(tok, s.template!, r.messages);
+    if (plan?.grammar) {
+      r.grammar = { gbnf: plan.grammar.gbnf, triggers: plan.grammar.triggers };
+      r.special = true;
+    }
+    await generate(res, ids, r, 'chat', '', plan?.parse ? plan : undefined);
   }
 
   async function completion(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -2,7 +2,9 @@
 // checked field by field: a known field of the wrong type or out of range is
 // a 400 naming it (OpenAI's `param`); unknown fields are ignored, as
 // llama-server ignores them. null stands for "absent", as in OpenAI's schema.
-import type { ChatMessage } from '../chat/types.js';
+import { JsonSchemaError, JSON_GRAMMAR, jsonSchemaToGrammar } from '../../formats/grammar/index.js';
+import type { ChatFunction, ToolChoice } from '../chat/tools/index.js';
+import type { ChatMessage, ChatToolCall } from '../chat/types.js';
 import { LLAMA_DEFAULT_SEED } from '../sample/index.js';
 import type { SamplerOptions } from '../sample/index.js';
 import { badField, notSupported } from './errors.js';
@@ -23,10 +25,18 @@ export interface GenerationParams {
   stream: boolean;
   /** stream_options.include_usage: a last chunk carries the usage. */
   includeUsage: boolean;
+  /** GBNF the reply must fit; with triggers it applies from the first trigger on (a lazy tool-call grammar). */
+  grammar?: { gbnf: string; triggers?: string[] };
+  /** Decode special tokens as text (tool-call markers). */
+  special?: boolean;
 }
 
 export interface ChatRequest extends GenerationParams {
   messages: ChatMessage[];
+  /** The request's tools (no handlers: the client runs them), when any. */
+  tools?: Record<string, ChatFunction>;
+  toolChoice: ToolChoice;
+  parallelToolCalls: boolean;
 }
 
 export interface CompletionRequest extends GenerationParams {
@@ -147,6 +157,82 @@ function contentText(v: unknown, param: string): string {
   throw badField(param, 'content must be a string or an array of text parts');
 }
 
+/** An assistant message's tool_calls (arguments: OpenAI's JSON string, or an object). */
+function toolCallsOf(v: unknown, param: string): ChatToolCall[] {
+  if (!Array.isArray(v)) throw badField(param, `${param} must be an array`);
+  return v.map((c, j) => {
+    const p = `${param}[${j}]`;
+    const cc = c as Body;
+    if (typeof cc !== 'object' || cc === null) throw badField(p, `${p} must be an object`);
+    const f = cc.function as Body;
+    if (typeof f !== 'object' || f === null || typeof f.name !== 'string') throw badField(`${p}.function`, `${p}.function needs a string name`);
+    let args: unknown = f.arguments ?? {};
+    if (typeof args === 'string') {
+      try {
+        args = JSON.parse(args || '{}');
+      } catch {
+        throw badField(`${p}.function.arguments`, `${p}.function.arguments is not JSON`);
+      }
+    }
+    if (typeof args !== 'object' || args === null || Array.isArray(args)) throw badField(`${p}.function.arguments`, `${p}.function.arguments must be a JSON object`);
+    const id = typeof cc.id === 'string' ? cc.id : `call${j}`;
+    return { id, type: 'function' as const, function: { name: f.name, arguments: args as Record<string, unknown> } };
+  });
+}
+
+function toolsOf(b: Body): Record<string, ChatFunction> | undefined {
+  if (!has(b, 'tools')) return undefined;
+  if (!Array.isArray(b.tools)) throw badField('tools', 'tools must be an array');
+  if (b.tools.length === 0) return undefined;
+  const out: Record<string, ChatFunction> = {};
+  b.tools.forEach((t, i) => {
+    const tt = t as Body;
+    if (typeof tt !== 'object' || tt === null || tt.type !== 'function') throw badField(`tools[${i}].type`, `tools[${i}] must be {"type": "function", "function": {...}}`);
+    const f = tt.function as Body;
+    if (typeof f !== 'object' || f === null || typeof f.name !== 'string' || !/^[a-zA-Z0-9_.-]{1,64}$/.test(f.name)) {
+      throw badField(`tools[${i}].function.name`, `tools[${i}].function.name must be 1-64 characters of a-z, A-Z, 0-9, _, . and -`);
+    }
+    if (f.description !== undefined && typeof f.description !== 'string') throw badField(`tools[${i}].function.description`, 'description must be a string');
+    if (f.parameters !== undefined && (typeof f.parameters !== 'object' || f.parameters === null)) throw badField(`tools[${i}].function.parameters`, 'parameters must be a JSON schema object');
+    out[f.name] = { description: f.description as string | undefined, parameters: f.parameters };
+  });
+  return out;
+}
+
+function toolChoiceOf(b: Body, tools: Record<string, ChatFunction> | undefined): ToolChoice {
+  if (!has(b, 'tool_choice')) return 'auto';
+  const v = b.tool_choice;
+  if (v === 'auto' || v === 'none' || v === 'required') {
+    if (v === 'required' && !tools) throw badField('tool_choice', 'tool_choice "required" needs tools');
+    return v;
+  }
+  if (typeof v === 'object' && !Array.isArray(v)) {
+    const name = ((v as Body).function as Body | undefined)?.name;
+    if ((v as Body).type !== 'function' || typeof name !== 'string') throw badField('tool_choice', 'tool_choice must be {"type": "function", "function": {"name": ...}}');
+    if (!tools || !(name in tools)) throw badField('tool_choice', `tool_choice names "${name}", which is not in tools`);
+    return { type: 'function', function: { name } };
+  }
+  throw badField('tool_choice', 'tool_choice must be "auto", "none", "required" or {"type": "function", "function": {"name": ...}}');
+}
+
+/** response_format as a grammar: json_object any JSON object, json_schema the schema's JSON. */
+function responseGrammar(b: Body): string | undefined {
+  const rf = object(b, 'response_format');
+  if (!rf || rf.type === 'text') return undefined;
+  if (rf.type === 'json_object') return JSON_GRAMMAR;
+  if (rf.type !== 'json_schema') throw badField('response_format.type', 'response_format.type must be text, json_object or json_schema');
+  const js = rf.json_schema as Body | undefined;
+  if (typeof js !== 'object' || js === null) throw badField('response_format.json_schema', 'response_format.json_schema must be an object with a schema');
+  // strict or not, the reply is held to the schema (a grammar cannot be looser than it)
+  const schema = js.schema ?? {};
+  try {
+    return jsonSchemaToGrammar(schema);
+  } catch (err) {
+    if (err instanceof JsonSchemaError) throw badField('response_format.json_schema.schema', `the JSON schema cannot be converted: ${err.message}`);
+    throw err;
+  }
+}
+
 export function parseChatRequest(b: Body, nVocab: number): ChatRequest {
   const msgs = b.messages;
   if (!Array.isArray(msgs) || msgs.length === 0) throw badField('messages', 'messages must be a non-empty array');
@@ -155,30 +241,41 @@ export function parseChatRequest(b: Body, nVocab: number): ChatRequest {
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw badField(param, `${param} must be an object`);
     const mm = m as Body;
     const role = mm.role === 'developer' ? 'system' : mm.role;
-    if (role === 'tool' || (role === 'assistant' && has(mm, 'tool_calls'))) throw notSupported(`${param}.role`, 'tool calls and tool messages');
-    if (role !== 'system' && role !== 'user' && role !== 'assistant') {
-      throw badField(`${param}.role`, `${param}.role must be one of system, developer, user, assistant; got ${JSON.stringify(mm.role)}`);
+    if (role === 'tool') {
+      if (typeof mm.tool_call_id !== 'string') throw badField(`${param}.tool_call_id`, `${param}: a tool message needs a string tool_call_id`);
+      const out: ChatMessage = { role: 'tool', content: contentText(mm.content, `${param}.content`), tool_call_id: mm.tool_call_id };
+      if (typeof mm.name === 'string') out.name = mm.name;
+      return out;
     }
-    return { role, content: contentText(mm.content, `${param}.content`) };
+    if (role !== 'system' && role !== 'user' && role !== 'assistant') {
+      throw badField(`${param}.role`, `${param}.role must be one of system, developer, user, assistant, tool; got ${JSON.stringify(mm.role)}`);
+    }
+    const out: ChatMessage = { role, content: contentText(mm.content, `${param}.content`) };
+    if (role === 'assistant' && has(mm, 'tool_calls')) {
+      const calls = toolCallsOf(mm.tool_calls, `${param}.tool_calls`);
+      if (calls.length > 0) out.tool_calls = calls;
+    }
+    return out;
   });
+  // a tool message's name, as templates print it: the function of the call it answers
+  const names = new Map<string, string>();
+  for (const m of messages) {
+    for (const c of m.tool_calls ?? []) names.set(c.id, c.function.name);
+    if (m.role === 'tool' && m.name === undefined && names.has(m.tool_call_id!)) m.name = names.get(m.tool_call_id!);
+  }
   const c = common(b, ['max_completion_tokens', 'max_tokens', 'n_predict'], nVocab);
   const logprobs = bool(b, 'logprobs') ?? false;
   const top = int(b, 'top_logprobs', 0, 20);
   if (top !== undefined && !logprobs) throw badField('top_logprobs', 'top_logprobs needs logprobs: true');
-  // Grammar-constrained output (json_object, json_schema, tools) lands with the grammar sampler.
-  const rf = object(b, 'response_format');
-  if (rf) {
-    if (rf.type === 'json_object' || rf.type === 'json_schema') throw notSupported('response_format', `response_format ${rf.type}`);
-    if (rf.type !== 'text') throw badField('response_format.type', 'response_format.type must be text, json_object or json_schema');
-  }
-  if (has(b, 'tools')) {
-    if (!Array.isArray(b.tools)) throw badField('tools', 'tools must be an array');
-    if (b.tools.length > 0) throw notSupported('tools', 'tools (function calling)');
-  }
-  if (has(b, 'tool_choice') && typeof b.tool_choice !== 'string' && (typeof b.tool_choice !== 'object' || Array.isArray(b.tool_choice))) {
-    throw badField('tool_choice', 'tool_choice must be a string or an object');
-  }
-  return { ...c, messages, topLogprobs: logprobs ? (top ?? 0) : undefined };
+  const tools = toolsOf(b);
+  const toolChoice = toolChoiceOf(b, tools);
+  const parallelToolCalls = bool(b, 'parallel_tool_calls') ?? false;
+  const gbnf = responseGrammar(b);
+  if (gbnf && tools && toolChoice !== 'none') throw badField('response_format', 'response_format json_object/json_schema and tools cannot be combined');
+  return {
+    ...c, messages, topLogprobs: logprobs ? (top ?? 0) : undefined, tools, toolChoice, parallelToolCalls,
+    grammar: gbnf ? { gbnf } : undefined,
+  };
 }
 
 export function parseCompletionRequest(b: Body, nVocab: number): CompletionRequest {

@@ -9,7 +9,8 @@
 // away is dropped at the next step.
 import type { Context } from '../context.js';
 import { TokenPicker } from '../generate.js';
-import { createSampler } from '../sample/index.js';
+import { LazyGrammar } from '../chat/tools/lazy.js';
+import { createGrammarConstraint, createSampler } from '../sample/index.js';
 import type { Sequence } from '../sequence.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { ApiError } from './errors.js';
@@ -176,8 +177,10 @@ export class Scheduler {
       const cached = slot.sequence.keepPrefix(prompt);
       const sampler = createSampler(q.job.params.sampling);
       for (const id of prompt) sampler.accept(id);
+      const g = q.job.params.grammar;
+      const grammar = g ? (g.triggers ? new LazyGrammar(g.gbnf, this.tokenizer, g.triggers) : createGrammarConstraint(g.gbnf, this.tokenizer)) : undefined;
       slot.active = {
-        ...q, pending: prompt.slice(cached), next: undefined, picker: new TokenPicker(this.tokenizer, sampler),
+        ...q, pending: prompt.slice(cached), next: undefined, picker: new TokenPicker(this.tokenizer, sampler, undefined, grammar, q.job.params.special),
         filter: new StopFilter(q.job.params.stop), text: '', cachedTokens: cached,
       };
       this.metrics.cachedPromptTokens += cached;

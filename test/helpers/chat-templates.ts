@@ -65,6 +65,8 @@ export const LFM2_8B_A1B = String.raw`{{- bos_token -}}
 	{{- "<|im_start|>assistant\n" -}}
 {%- endif -%}`;
 
+export const DEEPSEEK_V2_LITE_CHAT = String.raw`{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ 'User: ' + message['content'] + '\n\n' }}{% elif message['role'] == 'assistant' %}{{ 'Assistant: ' + message['content'] + eos_token }}{% elif message['role'] == 'system' %}{{ message['content'] + '\n\n' }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}`;
+
 export const PUBLISHED_TEMPLATES: readonly PublishedTemplate[] = [
   { model: 'meta-llama/Meta-Llama-3-8B-Instruct', source: LLAMA3_8B_INSTRUCT, bos: '<|begin_of_text|>', eos: '<|eot_id|>', system: true, detects: 'llama3' },
   { model: 'mistralai/Mistral-7B-Instruct-v0.2', source: MISTRAL_7B_INSTRUCT_V02, bos: '<s>', eos: '</s>', system: false, detects: 'llama2' },
@@ -73,4 +75,5 @@ export const PUBLISHED_TEMPLATES: readonly PublishedTemplate[] = [
   { model: 'microsoft/Phi-3.5-mini-instruct', source: PHI35_MINI_INSTRUCT, bos: '<s>', eos: '<|endoftext|>', system: true, detects: 'phi3' },
   { model: 'LiquidAI/LFM2-8B-A1B', source: LFM2_8B_A1B, bos: '<|startoftext|>', eos: '<|im_end|>', system: true, detects: 'chatml' },
   { model: 'deepseek-ai/DeepSeek-R1-Distill-Llama-8B', source: DEEPSEEK_R1_DISTILL_LLAMA_8B, bos: '<｜begin▁of▁sentence｜>', eos: '<｜end▁of▁sentence｜>', system: true, detects: 'deepseek3' },
+  { model: 'deepseek-ai/DeepSeek-V2-Lite-Chat', source: DEEPSEEK_V2_LITE_CHAT, bos: '<｜begin▁of▁sentence｜>', eos: '<｜end▁of▁sentence｜>', system: true, detects: 'deepseek2' },
 ];

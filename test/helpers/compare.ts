@@ -3,14 +3,16 @@ import type { ControlledEvaluateInputItem, LlamaContextOptions, LlamaModel, Toke
 
 /** llama.cpp's next-token probabilities after each token of `tokens` (flash attention off). */
 export async function llamaCppProbabilities(
-  model: LlamaModel, tokens: number[], contextSize = 512, options: Omit<LlamaContextOptions, 'contextSize' | 'threads'> = {},
+  model: LlamaModel, tokens: number[], contextSize = 512, options: Omit<LlamaContextOptions, 'contextSize' | 'threads'> = {}, from = 0,
 ): Promise<Map<number, number>[]> {
   // Flash attention rounds differently from the non-flash path our kernels follow (see
   // kernels/ops-attention.c): off unless a test asks for it (to measure llama.cpp's own spread).
   const ctx = await model.createContext({ flashAttention: false, ...options, contextSize, threads: 1 });
   try {
-    const res = await ctx.getSequence().controlledEvaluate(tokens.map((t): ControlledEvaluateInputItem => [t as Token, { generateNext: { probabilities: true } }]));
-    return res.map((r, i) => {
+    // positions before `from` are evaluated without output
+    const res = await ctx.getSequence().controlledEvaluate(tokens.map((t, i): ControlledEvaluateInputItem => (i < from ? t as Token : [t as Token, { generateNext: { probabilities: true } }])));
+    return res.slice(from).map((r, j) => {
+      const i = j + from;
       const p = r?.next?.probabilities;
       if (!p) throw new Error(`llama.cpp gave no probabilities at position ${i}`);
       return p;

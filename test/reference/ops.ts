@@ -233,6 +233,7 @@ export interface AttentionParams {
   kqScale: number;
   softcap: number; // 0: none
   nSwa: number; // 0: no sliding window
+  chunked?: boolean; // nSwa is llama 4's chunk size: cells from pos rounded down to a multiple of nSwa
   /** Round q and the probabilities to f16 as llama.cpp does; false only for negative controls. */
   roundF16?: boolean;
   /** One sink logit per query head (gpt-oss), joining each softmax's max and denominator. */
@@ -263,7 +264,7 @@ export function attention(q: Float32Array, k: Uint16Array, v: Uint16Array, pos: 
       let lo = 0, hi = nKv - 1;
       if (pos) {
         hi = Math.min(hi, pos[t]!);
-        if (p.nSwa > 0) lo = Math.max(lo, pos[t]! - p.nSwa + 1);
+        if (p.nSwa > 0) lo = Math.max(lo, p.chunked ? Math.floor(pos[t]! / p.nSwa) * p.nSwa : pos[t]! - p.nSwa + 1);
       }
       if (hi < lo) continue;
       const s = new Float64Array(hi - lo + 1);
