@@ -35,7 +35,7 @@ if (values.child) {
   const model = await loadModel(path, { contextSize: nCtx });
   const ctx = model.createContext({ contextSize: nCtx, threads: 1 });
   ctx.evaluate(Array.from({ length: 32 }, (_, i) => 1 + i));
-  const kv = Context.kvBytes(model.hparams, nCtx);
+  const kv = Context.kvBytes(model.hparams, nCtx, { recurrent: model.recurrent });
   console.log(JSON.stringify({ maxRSS: process.resourceUsage().maxRSS * 1024, kv }));
   process.exit(0);
 }

@@ -47,6 +47,24 @@ BINARY_OP(add_f32, wasm_f32x4_add, +)
 // y[r][i] = a[r][i] * b[r % n_b_rows][i]  (n_b_rows = 1: a norm weight over every row)
 BINARY_OP(mul_f32, wasm_f32x4_mul, *)
 
+// void mul_rows_f32(const float* a, int a_stride, const float* b, int b_stride, float* y,
+//                   int n_rows, int n, int ith, int nth)
+// y[r][i] = a[r][i] * b[r][i], a's and b's rows a_stride / b_stride floats apart (views into
+// a fused projection), y contiguous; threads split rows.
+void EXPORT(mul_rows_f32)(const float* a, int a_stride, const float* b, int b_stride, float* y,
+                          int n_rows, int n, int ith, int nth) {
+  int r0, r1;
+  rows_range(n_rows, ith, nth, &r0, &r1);
+  for (int r = r0; r < r1; r++) {
+    const float* ar = a + (size_t)r * a_stride;
+    const float* br = b + (size_t)r * b_stride;
+    float* yr = y + (size_t)r * n;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) wasm_v128_store(yr + i, wasm_f32x4_mul(wasm_v128_load(ar + i), wasm_v128_load(br + i)));
+    for (; i < n; i++) yr[i] = ar[i] * br[i];
+  }
+}
+
 // void scale_f32(const float* x, float* y, int n, float s, int ith, int nth)
 // y = x * s
 void EXPORT(scale_f32)(const float* x, float* y, int n, float s, int ith, int nth) {

@@ -9,8 +9,10 @@
 // one four-row matmul. A sequence evaluating alone is a batch of one part.
 //
 // Every kernel computes a row from that row alone (attention from the row's
-// q and its own sequence's cells), so a sequence's logits are the same bits
-// whether it ran alone or beside others (test/batch.test.ts).
+// q and its own sequence's cells; a recurrent layer from the row and its own
+// sequence's state, updated row by row: each part's rows are consecutive and
+// in order, which the packing below keeps), so a sequence's logits are the
+// same bits whether it ran alone or beside others (test/batch.test.ts).
 
 /** One sequence's tokens in a batch step. */
 export interface BatchPart {

@@ -4,15 +4,18 @@
 // context itself act on its default sequence, the one-sequence shorthand.
 // evaluateBatch evaluates tokens of several sequences in the same graph runs
 // (runtime/batch.ts); a sequence's own evaluate is that with one part.
+// Recurrent layers' states (hybrid models) sit beside the KV cache, one block
+// per sequence, which the kernels pick per batch row as attention does.
 import { defaultThreads } from './threads/cores.js';
 import { GGMLType, rowSize } from '../formats/ggml-types.js';
 import type { Kernels } from '../wasm/loader.js';
 import type { BuildGraph } from './arch/context.js';
+import type { RecurrentLayout } from './arch/declare.js';
 import { evaluateParts, type BatchPart, type BatchRows } from './batch.js';
 import { ModelError } from './errors.js';
 import type { GenerateOptions } from './generate.js';
 import type { Tensor } from './graph/graph.js';
-import { type LayerCache } from './graph/ops.js';
+import { type LayerCache, type LayerState } from './graph/ops.js';
 import { DEFAULT_MAX_PLANS, GraphRunner, type PlannedGraph } from './graph/runner.js';
 import { stateIdentity } from './state.js';
 import { isMla, type HParams } from './hparams.js';
@@ -73,6 +76,8 @@ export interface ContextModel {
   readonly hparams: HParams;
   readonly tokenizer: Tokenizer;
   readonly build: BuildGraph;
+  /** The recurrent layers' state (hybrid architectures); absent: every layer attends. */
+  readonly recurrent?: RecurrentLayout;
   weight(name: string): Tensor | undefined;
   /** False until the model is disposed; a context of a disposed model refuses every call. */
   readonly disposed?: boolean;
@@ -108,7 +113,8 @@ export class Context {
   readonly threads: number;
   /** The K cache's type (ContextOptions.cacheTypeK). */
   readonly cacheTypeK: KvCacheType;
-  private readonly caches: LayerCache[] = [];
+  private readonly caches: (LayerCache | undefined)[] = [];
+  private readonly states: (LayerState | undefined)[] = [];
   private readonly allocations: { mem: number; ptr: number }[] = [];
   private readonly idsPtr: number;
   private readonly posPtr: number;
@@ -140,10 +146,13 @@ export class Context {
     }
     // the KV cache is counted, in bytes, before anything is allocated or a thread started
     const nCells = this.contextSize * this.sequences;
+    const rec = model.recurrent;
     if (model.fit) {
       const what = `a context of ${this.contextSize} tokens${this.sequences > 1 ? ` x ${this.sequences} sequences` : ''}`;
-      const largest = Math.max(rowSize(KV_TYPES[this.cacheTypeK], hp.n_embd_head_k), 2 * hp.n_embd_head_v) * hp.n_head_kv * nCells + 64;
-      checkContextFits(model.path, model.fit, hp.n_layer, (il) => model.layerMemory(il), Context.kvBytes(hp, nCells, this.cacheTypeK) / hp.n_layer,
+      const largest = Math.max(rowSize(KV_TYPES[this.cacheTypeK], hp.n_embd_head_k) * hp.n_head_kv * nCells,
+        2 * hp.n_embd_head_v * hp.n_head_kv * nCells, rec ? Math.max(rec.rFloats, rec.sFloats) * 4 * this.sequences : 0) + 64;
+      const kvBytes = Context.kvBytes(hp, this.contextSize, { cacheTypeK: this.cacheTypeK, recurrent: rec, sequences: this.sequences });
+      checkContextFits(model.path, model.fit, hp.n_layer, (il) => model.layerMemory(il), kvBytes / hp.n_layer,
         largest, scratchEstimate(hp, this.contextSize), what);
     }
     // decoding k sequences together is a plan of its own (k rows), one per k up to `sequences`
@@ -155,8 +164,19 @@ export class Context {
         const ne = [hd, this.contextSize, hp.n_head_kv, this.sequences];
         return { id: -1, name, type, ne, kind: 'state', ptr: this.alloc(this.sequences * hp.n_head_kv * this.contextSize * rowSize(type, hd), mem), mem };
       };
+      // a recurrent layer's state, f32 [n, 1, 1, n_seq]: one block per sequence, as the KV cache
+      const st = (name: string, n: number, mem: number): Tensor => {
+        const ne = [n, 1, 1, this.sequences];
+        return { id: -1, name, type: GGMLType.F32, ne, kind: 'state', ptr: this.alloc(n * this.sequences * 4, mem), mem };
+      };
       for (let il = 0; il < hp.n_layer; il++) {
         const mem = model.layerMemory(il);
+        if (rec?.layers[il]) {
+          this.caches.push(undefined);
+          this.states.push({ r: st(`cache_r_l${il}`, rec.rFloats, mem), ...(rec.sFloats > 0 ? { s: st(`cache_s_l${il}`, rec.sFloats, mem) } : {}) });
+          continue;
+        }
+        this.states.push(undefined);
         const k = mk(`cache_k_l${il}`, KV_TYPES[this.cacheTypeK], hp.n_embd_head_k, mem);
         // MLA's one cache row per token holds V too (ops.attention reads V inside K)
         this.caches.push({ k, v: isMla(hp) ? k : mk(`cache_v_l${il}`, GGMLType.F16, hp.n_embd_head_v, mem), nCtx: this.contextSize });
@@ -174,6 +194,7 @@ export class Context {
       contextSize: this.contextSize,
       batchSize: this.batchSize,
       nVocab: hp.n_vocab,
+      recurrent: this.states.some((x) => x !== undefined),
       tokenizer: model.tokenizer,
       evaluate: (parts) => this.evaluateParts(parts),
       release: (s) => {
@@ -181,10 +202,13 @@ export class Context {
       },
       stateIdentity: () => {
         const name = this.model.gguf?.metadata.get('general.name');
-        return stateIdentity(this.model.fingerprint, typeof name === 'string' && name ? name : this.model.path, hp, this.contextSize, this.cacheTypeK);
+        return stateIdentity(this.model.fingerprint, typeof name === 'string' && name ? name : this.model.path, hp, this.contextSize, this.cacheTypeK,
+          { kvLayers: this.caches.filter((c) => c !== undefined).length, bytes: this.stateBlocks(0).reduce((a, b) => a + b.bytes, 0) });
       },
       readCells: (s, n) => this.copyCells(s, n, null),
       writeCells: (s, n, cells) => void this.copyCells(s, n, cells),
+      readRecurrent: (s) => this.copyRecurrent(s, null),
+      writeRecurrent: (s, state) => void this.copyRecurrent(s, state),
     };
   }
 
@@ -196,11 +220,14 @@ export class Context {
   private copyCells(slot: number, n: number, cells: Uint8Array | null): Uint8Array {
     this.check();
     const hp = this.model.hparams;
-    const bytes = Context.kvBytes(hp, n, this.cacheTypeK);
+    // the attention layers' cells only (the recurrent layers' state is copyRecurrent's)
+    const rec = this.model.recurrent;
+    const bytes = Context.kvBytes(hp, n, { cacheTypeK: this.cacheTypeK, recurrent: rec && { ...rec, rFloats: 0, sFloats: 0 } });
     const out = cells ?? new Uint8Array(bytes);
     if (out.length !== bytes) throw new RangeError(`${out.length} bytes of cells for ${n} tokens, expected ${bytes}`);
     let at = 0;
     for (const c of this.caches) {
+      if (!c) continue;
       // MLA's V lives inside its K rows: one tensor to copy
       for (const t of c.v === c.k ? [c.k] : [c.k, c.v]) {
         const rowBytes = rowSize(t.type, t.ne[0]!);
@@ -217,10 +244,61 @@ export class Context {
     return out;
   }
 
-  /** KV-cache bytes of n cells for these hparams (K in cacheTypeK, V in f16). */
-  static kvBytes(hp: HParams, n: number, cacheTypeK: KvCacheType = 'f16'): number {
+  /**
+   * The recurrent state of the sequence in `slot`, out of the context (into
+   * a new buffer) or into it (from `state`): per recurrent layer its r then
+   * its s block, f32 as they are (runtime/state.ts's order). Empty without
+   * recurrent layers.
+   */
+  private copyRecurrent(slot: number, state: Uint8Array | null): Uint8Array {
+    this.check();
+    const blocks = this.stateBlocks(slot);
+    const bytes = blocks.reduce((a, b) => a + b.bytes, 0);
+    const out = state ?? new Uint8Array(bytes);
+    if (out.length !== bytes) throw new RangeError(`${out.length} bytes of recurrent state, expected ${bytes}`);
+    let at = 0;
+    for (const { mem, at: ptr, bytes: n } of blocks) {
+      const view = this.model.memories[mem]!.bytes(ptr, n);
+      if (state) view.set(out.subarray(at, at + n));
+      else out.set(view, at);
+      at += n;
+    }
+    return out;
+  }
+
+  /** Where the recurrent state of the sequence in `slot` lives: one block per state tensor. */
+  private stateBlocks(slot: number): { mem: number; at: number; bytes: number }[] {
+    const out: { mem: number; at: number; bytes: number }[] = [];
+    for (const st of this.states) {
+      if (!st) continue;
+      for (const t of st.s ? [st.r, st.s] : [st.r]) {
+        const bytes = t.ne[0]! * 4;
+        out.push({ mem: t.mem ?? 0, at: t.ptr! + slot * bytes, bytes });
+      }
+    }
+    return out;
+  }
+
+  /** Zeroes the recurrent state blocks of the sequence in `slot` (llama.cpp clears a new sequence's cell). */
+  private clearRecurrent(slot: number): void {
+    for (const { mem, at, bytes } of this.stateBlocks(slot)) this.model.memories[mem]!.bytes(at, bytes).fill(0);
+  }
+
+  /**
+   * Bytes of n KV cells (K in cacheTypeK, V in f16; MLA: no V) in every attention layer,
+   * plus `sequences` (default 1) sequences' recurrent state when the model has recurrent layers.
+   */
+  static kvBytes(hp: HParams, n: number, o: { cacheTypeK?: KvCacheType; recurrent?: RecurrentLayout; sequences?: number } = {}): number {
     // MLA (deepseek2) caches no V of its own
-    return hp.n_layer * hp.n_head_kv * n * (rowSize(KV_TYPES[cacheTypeK], hp.n_embd_head_k) + (isMla(hp) ? 0 : 2 * hp.n_embd_head_v));
+    const perCell = hp.n_head_kv * (rowSize(KV_TYPES[o.cacheTypeK ?? 'f16'], hp.n_embd_head_k) + (isMla(hp) ? 0 : 2 * hp.n_embd_head_v));
+    const rec = o.recurrent;
+    const seqs = o.sequences ?? 1;
+    let bytes = 0;
+    for (let il = 0; il < hp.n_layer; il++) {
+      if (rec?.layers[il]) bytes += (rec.rFloats + rec.sFloats) * 4 * seqs;
+      else bytes += perCell * n * seqs;
+    }
+    return bytes;
   }
 
   private alloc(bytes: number, mem = 0): number {
@@ -285,6 +363,8 @@ export class Context {
 
   private evaluateParts(parts: readonly BatchPart[]): Float32Array[] {
     this.check();
+    // a sequence starting over starts from a zero recurrent state (its runs come after this)
+    for (const p of parts) if (p.firstPos === 0 && p.tokens.length > 0) this.clearRecurrent(p.slot);
     return evaluateParts(parts, this.batchSize, this.model.hparams.n_vocab, (rows) => this.runRows(rows));
   }
 
@@ -311,7 +391,7 @@ export class Context {
     return this.runner.planFor(`${nTokens}:${nOutputs}`, (ops) => {
       const input = (name: string, ne: number[], ptr: number) => ops.g.tensor({ name, type: GGMLType.I32, ne, kind: 'input', ptr });
       return this.model.build({
-        ops, hp: this.model.hparams, nTokens, nOutputs, cache: this.caches,
+        ops, hp: this.model.hparams, nTokens, nOutputs, cache: this.caches, state: this.states,
         inpTokens: input('inp_tokens', [nTokens], this.idsPtr),
         inpPos: input('inp_pos', [nTokens], this.posPtr),
         inpKvRows: input('inp_kv_rows', [2, nTokens], this.kvRowsPtr),

@@ -175,7 +175,7 @@ export class Embedder {
       const input = (name: string, ne: number[], ptr: number) => ops.g.tensor({ name, type: GGMLType.I32, ne, kind: 'input', ptr });
       const hp = this.model.hparams;
       const c: EncoderBuildContext = {
-        ops, hp, nTokens: nPadded, nOutputs: nPadded, cache: [],
+        ops, hp, nTokens: nPadded, nOutputs: nPadded, cache: [], state: [],
         inpTokens: input('inp_tokens', [nPadded], this.idsPtr),
         inpPos: input('inp_pos', [nPadded], this.posPtr),
         inpTokenTypes: input('inp_token_types', [nPadded], this.typesPtr),

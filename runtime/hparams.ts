@@ -63,7 +63,7 @@ export interface HParams {
   n_embd_head_v_mla: number;
   /** nextn_predict_layers: the last block_count layers that are multi-token-prediction heads, not run for the next token (glm4moe); 0 when absent. */
   n_layer_nextn: number;
-  /** rope.dimension_sections (multimodal rope); [] when absent. */
+  /** rope.dimension_sections (multimodal rope, M-RoPE: rotary pairs per position component t, h, w, e); [] when absent. */
   rope_sections: number[];
   /** attention.temperature_length (the attention temperature's floor, deepseek2); 0 when absent. */
   n_attn_temp_floor_scale: number;
@@ -93,6 +93,24 @@ export interface HParams {
   pooling_type?: number;
   /** attention.causal (false for encoders such as bert); true when absent. */
   causal_attn?: boolean;
+  /**
+   * attention.head_count_kv per layer: the file's array, or n_head_kv for
+   * every layer. 0 marks a layer without attention (lfm2's and
+   * granitehybrid's recurrent layers).
+   */
+  n_head_kv_arr: number[];
+  /** shortconv.l_cache (lfm2): the short convolution's width; 0 when absent. */
+  n_shortconv_l_cache: number;
+  /** Mamba-2 and gated delta net (ssm.*): conv_kernel, inner_size, state_size, time_step_rank, group_count; 0 when absent. */
+  ssm_d_conv: number;
+  ssm_d_inner: number;
+  ssm_d_state: number;
+  ssm_dt_rank: number;
+  ssm_n_group: number;
+  /** full_attention_interval (qwen3next, qwen35): every n-th layer is attention; 0 when absent. */
+  full_attention_interval: number;
+  /** attention.recurrent_layers: which layers are recurrent, when the file lists them (qwen3next). */
+  recurrent_layers?: boolean[];
 }
 
 /** llama.cpp's LLAMA_MAX_LAYERS and LLAMA_MAX_EXPERTS: its loader refuses more. */
@@ -142,6 +160,22 @@ export class MetadataReader {
     const n = typeof v === 'bigint' ? Number(v) : typeof v === 'boolean' ? Number(v) : v;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) this.fail(key, v, `an integer in ${min}..${max}`);
     return n;
+  }
+
+  /** An array of integers in min..max, each (a JS or typed array; booleans as 0/1); undefined when absent. */
+  ints(key: string, min: number, max: number): number[] | undefined {
+    const v = this.get(key);
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) && !ArrayBuffer.isView(v)) return this.fail(key, v, `an array of integers in ${min}..${max}`);
+    const list = v as ArrayLike<unknown>;
+    if (list.length > MAX_LAYERS * 8) this.fail(key, v, `at most ${MAX_LAYERS * 8} entries`);
+    return Array.from(list, (x, i) => {
+      const n = typeof x === 'bigint' ? Number(x) : typeof x === 'boolean' ? Number(x) : x;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+        throw new ModelError(`${printable(key)}[${i}] = ${shown(x)} (${kind(x)}): expected an integer in ${min}..${max}`, this.file, key);
+      }
+      return n;
+    });
   }
 
   /** A finite number in min..max (inclusive); `d` when absent. */
@@ -212,15 +246,29 @@ export function readHParams(get: MetadataGetter, file: string, nVocab: number, w
   if (!headSizesGiven && n_embd % n_head !== 0) {
     throw new ModelError(`${key('embedding_length')} = ${n_embd} is not a multiple of ${key('attention.head_count')} = ${n_head}`, file, key('attention.head_count'));
   }
-  const n_head_kv = int('attention.head_count_kv', 1, n_head, n_head);
-  if (n_head % n_head_kv !== 0) {
-    throw new ModelError(`${key('attention.head_count')} = ${n_head} is not a multiple of head_count_kv = ${n_head_kv}`, file, key('attention.head_count_kv'));
-  }
-  const n_embd_head_k = int('attention.key_length', 1, MAX_WIDTH, Math.floor(n_embd / n_head));
-  const n_embd_head_v = int('attention.value_length', 1, MAX_WIDTH, Math.floor(n_embd / n_head));
   const n_ctx_train = int('context_length', 1, MAX_COUNT);
   // llama.cpp asserts 0 < n_layer <= LLAMA_MAX_LAYERS; a model with no layers has nothing to run
   const n_layer = int('block_count', 1, MAX_LAYERS);
+  // llama.cpp reads head_count_kv as one number or one per layer (0: no attention in that layer, a recurrent one)
+  const kvRaw = get(key('attention.head_count_kv'));
+  const kvArr = Array.isArray(kvRaw) || ArrayBuffer.isView(kvRaw) ? md.ints(key('attention.head_count_kv'), 0, n_head) : undefined;
+  if (kvArr && kvArr.length !== n_layer) {
+    throw new ModelError(`${key('attention.head_count_kv')} has ${kvArr.length} entries for ${n_layer} layers`, file, key('attention.head_count_kv'));
+  }
+  // the attention layers' count: the first non-zero entry (llama.cpp's models give them all the same)
+  const n_head_kv = kvArr ? (kvArr.find((x) => x > 0) ?? n_head) : int('attention.head_count_kv', 1, n_head, n_head);
+  const n_head_kv_arr = kvArr ?? new Array<number>(n_layer).fill(n_head_kv);
+  for (const h of new Set([n_head_kv, ...n_head_kv_arr.filter((x) => x !== 0)])) {
+    if (n_head % h !== 0) {
+      throw new ModelError(`${key('attention.head_count')} = ${n_head} is not a multiple of head_count_kv = ${h}`, file, key('attention.head_count_kv'));
+    }
+  }
+  const n_embd_head_k = int('attention.key_length', 1, MAX_WIDTH, Math.floor(n_embd / n_head));
+  const n_embd_head_v = int('attention.value_length', 1, MAX_WIDTH, Math.floor(n_embd / n_head));
+  const recurrentLayers = md.ints(key('attention.recurrent_layers'), 0, 1);
+  if (recurrentLayers && recurrentLayers.length < n_layer) {
+    throw new ModelError(`${key('attention.recurrent_layers')} has ${recurrentLayers.length} entries for ${n_layer} layers`, file, key('attention.recurrent_layers'));
+  }
   const n_rot = int('rope.dimension_count', 0, n_embd_head_k, n_embd_head_k);
   if (n_rot % 2 !== 0) md.fail(key('rope.dimension_count'), n_rot, `an even number (rope turns pairs of values), at most ${n_embd_head_k}`);
   const fileVocab = get(key('vocab_size'));
@@ -252,7 +300,11 @@ export function readHParams(get: MetadataGetter, file: string, nVocab: number, w
   // deepseek2's converter writes 0.1 * mscale_all_dim, which llama.cpp's loader divides back out
   const deepseek2 = arch === 'deepseek2';
   const yarnLogMul = deepseek2 ? Math.fround(Math.fround(flt('rope.scaling.yarn_log_multiplier', 0)) / Math.fround(0.1)) : flt('rope.scaling.yarn_log_multiplier', 0);
+  // one count or one per position component
   const sections = get(key('rope.dimension_sections'));
+  const rope_sections = sections === undefined ? []
+    : Array.isArray(sections) || ArrayBuffer.isView(sections) ? md.ints(key('rope.dimension_sections'), 0, MAX_WIDTH)!
+      : [int('rope.dimension_sections', 0, MAX_WIDTH)];
   return {
     arch,
     n_vocab: nVocab,
@@ -295,8 +347,7 @@ export function readHParams(get: MetadataGetter, file: string, nVocab: number, w
     n_embd_head_v_mla: int('attention.value_length_mla', 0, MAX_WIDTH, 0),
     n_attn_temp_floor_scale: int('attention.temperature_length', 0, MAX_COUNT, 0),
     n_layer_nextn: int('nextn_predict_layers', 0, n_layer, 0),
-    rope_sections: sections === undefined ? [] : Array.isArray(sections) || ArrayBuffer.isView(sections)
-      ? Array.from(sections as ArrayLike<unknown>, (x) => Number(x)) : [Number(sections)],
+    rope_sections,
     n_token_types: md.int('tokenizer.ggml.token_type_count', 0, MAX_WIDTH, 2),
     f_logit_scale: flt('logit_scale', 0),
     f_residual_scale: flt('residual_scale', 0),
@@ -312,6 +363,16 @@ export function readHParams(get: MetadataGetter, file: string, nVocab: number, w
     use_par_res: md.bool(key('use_parallel_residual')) ?? false,
     pooling_type: int('pooling_type', 0, 4, 0),
     causal_attn: md.bool(key('attention.causal')) ?? true,
+    n_head_kv_arr,
+    // the recurrent layers' sizes: bounded here, checked against each other by the architecture (arch/recurrent.ts, qwen3next.ts)
+    n_shortconv_l_cache: int('shortconv.l_cache', 0, MAX_WIDTH, 0),
+    ssm_d_conv: int('ssm.conv_kernel', 0, MAX_WIDTH, 0),
+    ssm_d_inner: int('ssm.inner_size', 0, MAX_WIDTH, 0),
+    ssm_d_state: int('ssm.state_size', 0, MAX_WIDTH, 0),
+    ssm_dt_rank: int('ssm.time_step_rank', 0, MAX_WIDTH, 0),
+    ssm_n_group: int('ssm.group_count', 0, MAX_WIDTH, 0),
+    full_attention_interval: int('full_attention_interval', 0, MAX_LAYERS, 0),
+    ...(recurrentLayers ? { recurrent_layers: recurrentLayers.map((x) => x !== 0) } : {}),
   };
 }
 

@@ -3,7 +3,7 @@
 import { readGGUF, type GGUFFile } from '../formats/gguf/index.js';
 import { loadKernels, type Kernels } from '../wasm/loader.js';
 import { architectureOf, supportedArchitectures } from './arch/index.js';
-import { checkFileTensors } from './arch/declare.js';
+import { checkFileTensors, type RecurrentLayout } from './arch/declare.js';
 import type { BuildGraph } from './arch/context.js';
 import { Context, type ContextOptions, type KvCacheType } from './context.js';
 import { ModelError, ModelTooLargeError } from './errors.js';
@@ -90,6 +90,8 @@ export class Model {
     readonly fit: ModelFit,
     /** Identifies the model in saved sequence states (runtime/state.ts). */
     readonly fingerprint: string,
+    /** The recurrent layers' state (hybrid architectures: lfm2...); absent: every layer attends. */
+    readonly recurrent?: RecurrentLayout,
   ) {
     this.kernels = memories[0]!;
   }
@@ -117,6 +119,14 @@ export class Model {
     }
     const tokenizer = Tokenizer.fromMetadata(get, { warn });
     const hparams = readHParams(get, path, tokenizer.vocabSize, warn);
+    // the recurrent layers' state sizes check their ssm.* / shortconv.* keys: name the file when they are wrong
+    let recurrent: RecurrentLayout | undefined;
+    try {
+      recurrent = declared?.recurrent?.(hparams);
+    } catch (e) {
+      if (e instanceof ModelError && !e.file) throw new ModelError(e.message, path, e.key);
+      throw e;
+    }
     // before any tensor data is read (a buildGraph override still loads the file's own architecture)
     if (declared) checkFileTensors(String(arch), declared, hparams, gguf.tensors, path);
     const sources: TensorSource[] = gguf.tensors.map((t) => ({
@@ -124,7 +134,7 @@ export class Model {
     }));
     const nCtx = options.contextSize ?? Math.min(4096, hparams.n_ctx_train);
     checkWeightTypes(path, sources);
-    const kvBytes = Context.kvBytes(hparams, nCtx, options.cacheTypeK);
+    const kvBytes = Context.kvBytes(hparams, nCtx, { cacheTypeK: options.cacheTypeK, recurrent });
     const scratch = scratchEstimate(hparams, nCtx);
     const machineBytes = await machineMemory();
     checkFits(path, weightBytes(sources), kvBytes, scratch, machineBytes);
@@ -152,7 +162,7 @@ export class Model {
     const perMemory = new Array<number>(shards.count).fill(0);
     for (const t of sources) perMemory[memoryOf(t.name)] += alignUp(t.bytes);
     const fit: ModelFit = { machineBytes, memoryBytes, weightBytes: perMemory };
-    if (!options.lora?.length) return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards, fit, fingerprint);
+    if (!options.lora?.length) return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards, fit, fingerprint, recurrent);
     let lora: LoraAdapters;
     try {
       lora = await LoraAdapters.load(options.lora, { path, arch: String(arch), memories, weight: (n) => weights.get(n) });
@@ -162,7 +172,7 @@ export class Model {
     }
     // adapters change what the cells hold: they are part of the identity
     const withLora = loraFingerprint(fingerprint, options.lora);
-    return new Model(path, gguf, memories, hparams, tokenizer, lora.wrap(build), weights, [...regions, ...lora.regions], shards, fit, withLora);
+    return new Model(path, gguf, memories, hparams, tokenizer, lora.wrap(build), weights, [...regions, ...lora.regions], shards, fit, withLora, recurrent);
   }
 
   /** The memory holding layer il's weights, where its KV cache goes too. */

@@ -11,11 +11,20 @@
 // re-renders its conversation, or a server slot given a prompt that shares a
 // system prompt with the last one, evaluates only what differs.
 //
-// Recurrent layers (Mamba-2, gated delta net, short convolutions) will keep
-// their state per sequence the same way: a [state, n_seq] tensor whose
-// block each batch row picks by its sequence slot (the kv rows input). Unlike KV
-// cells, such a state cannot be cut back to an earlier token; truncate() will
-// then need a checkpoint or a re-evaluation from the start, as llama.cpp does.
+// Recurrent layers (Mamba-2, gated delta net, short convolutions) keep their
+// state per sequence the same way: a [state, n_seq] tensor whose block each
+// batch row picks by its sequence slot (the kv rows input). Unlike KV cells,
+// such a state holds no positions and cannot be cut back to an earlier
+// token: llama.cpp refuses to remove a recurrent sequence's tail (its seq_rm
+// fails unless the context was created with n_rs_seq snapshots for
+// speculative decoding, 0 by default), and node-llama-cpp and llama-server
+// then restore a checkpoint of the whole state taken earlier, or evaluate the
+// sequence again from the start. Here, with a recurrent state, the sequence
+// keeps one checkpoint: the state at the end of its last append of several
+// tokens (a prompt; generation appends one token at a time). A prefix is
+// reused when it is everything the sequence holds, else up to the checkpoint
+// when the checkpoint lies within it, else not at all; truncate(n) goes back
+// to the checkpoint (or the start) and evaluates up to n again.
 import { type BatchPart } from './batch.js';
 import { generateTokens, type GenerateOptions } from './generate.js';
 import { decodeState, encodeState, readStateFile, writeStateFile, type StateIdentity } from './state.js';
@@ -54,6 +63,8 @@ export interface SequenceHost {
   /** Tokens per graph run. */
   readonly batchSize: number;
   readonly nVocab: number;
+  /** Whether the model has recurrent layers, whose state cannot be cut back. */
+  readonly recurrent: boolean;
   readonly tokenizer: Tokenizer;
   /** Evaluates parts of one or several sequences (runtime/batch.ts evaluateParts); each part's logits. */
   evaluate(parts: readonly BatchPart[]): Float32Array[];
@@ -63,6 +74,10 @@ export interface SequenceHost {
   /** The slot's first n KV cells, or writes them (runtime/state.ts's order). */
   readCells(slot: number, n: number): Uint8Array;
   writeCells(slot: number, n: number, cells: Uint8Array): void;
+  /** A copy of the recurrent state of the sequence in `slot` (recurrent models; empty otherwise). */
+  readRecurrent(slot: number): Uint8Array;
+  /** Puts back a copy readRecurrent made of the same slot's state. */
+  writeRecurrent(slot: number, state: Uint8Array): void;
 }
 
 export class Sequence {
@@ -71,6 +86,8 @@ export class Sequence {
   private disposed = false;
   /** appendAsync's ubatch size, kept between calls so a steady size (one plan shape) settles. */
   private ubatch = 0;
+  /** Recurrent models: the state after the first `pos` held tokens. */
+  private checkpoint: { pos: number; state: Uint8Array } | undefined;
 
   /** @internal contexts create sequences: context.createSequence(). */
   constructor(private readonly host: SequenceHost, readonly slot: number) {}
@@ -120,6 +137,17 @@ export class Sequence {
     const max = Math.min(this.held.length, tokens.length - 1);
     let keep = 0;
     while (keep < max && this.held[keep] === tokens[keep]) keep++;
+    // a recurrent state is the state after all it holds: usable only if all of it is kept,
+    // else from the checkpoint when that lies within the common prefix
+    if (this.host.recurrent && keep < this.held.length) {
+      const cp = this.checkpoint;
+      if (cp && cp.pos > 0 && cp.pos <= keep) {
+        this.host.writeRecurrent(this.slot, cp.state);
+        this.held.length = cp.pos;
+        return cp.pos;
+      }
+      keep = 0;
+    }
     this.truncate(keep);
     return keep;
   }
@@ -151,10 +179,15 @@ export class Sequence {
       if (!Number.isInteger(id) || id < 0 || id >= nVocab) throw new RangeError(`evaluate: token id ${id} (at ${i}) is outside the vocabulary (0..${nVocab - 1})`);
     }
     const held = this.held;
+    const end = held.length + n;
     return {
       slot: this.slot, tokens, firstPos: held.length, allLogits: options.allLogits ?? false,
       evaluated: (ids) => {
         for (const id of ids) held.push(id);
+        // the state after a prompt (the part's last run): what prefix reuse and truncate go back to
+        if (this.host.recurrent && n > 1 && held === this.held && held.length === end) {
+          this.checkpoint = { pos: end, state: this.host.readRecurrent(this.slot) };
+        }
       },
     };
   }
@@ -201,10 +234,28 @@ export class Sequence {
     return this.ubatch;
   }
 
-  /** Keeps the first n tokens' cells and forgets the rest. */
+  /**
+   * Keeps the first n tokens' cells and forgets the rest. With recurrent
+   * layers, whose state cannot be cut back, the first n tokens are evaluated
+   * again from the checkpoint or the start (n > 0).
+   */
   truncate(n: number): void {
     this.check();
     if (!Number.isInteger(n) || n < 0 || n > this.held.length) throw new RangeError(`truncate(${n}): the sequence holds ${this.held.length} tokens`);
+    if (this.host.recurrent && n < this.held.length) {
+      const cp = this.checkpoint;
+      if (cp && cp.pos > n) this.checkpoint = undefined;
+      if (n === 0) {
+        this.held.length = 0;
+        return;
+      }
+      const kept = this.held.slice(0, n);
+      const from = cp && cp.pos <= n ? cp.pos : 0;
+      if (from > 0) this.host.writeRecurrent(this.slot, cp!.state);
+      this.held.length = from;
+      if (from < n) this.append(kept.slice(from));
+      return;
+    }
     this.held.length = n;
   }
 
@@ -223,24 +274,27 @@ export class Sequence {
   }
 
   /**
-   * The sequence's tokens and KV cells as bytes (runtime/state.ts): restoring
+   * The sequence's tokens and KV cells (and recurrent state) as bytes (runtime/state.ts): restoring
    * them in another process, on the same model and context size, continues
    * with the bits of never having stopped.
    */
   stateBytes(): Uint8Array {
     this.check();
-    return encodeState(this.host.stateIdentity(), this.held, this.host.readCells(this.slot, this.held.length));
+    return encodeState(this.host.stateIdentity(), this.held, this.host.readCells(this.slot, this.held.length), this.host.readRecurrent(this.slot));
   }
 
   /** Replaces what the sequence holds with a saved state; a StateError when it was saved for another model or context size. */
   restoreState(bytes: Uint8Array, file?: string): void {
     this.check();
-    const { tokens, cells } = decodeState(bytes, this.host.stateIdentity(), file);
+    const { tokens, cells, recurrent } = decodeState(bytes, this.host.stateIdentity(), file);
     for (const id of tokens) {
       if (id < 0 || id >= this.host.nVocab) throw new RangeError(`restoreState: token id ${id} is outside the vocabulary`);
     }
     this.host.writeCells(this.slot, tokens.length, cells);
+    this.host.writeRecurrent(this.slot, recurrent);
     this.held = [...tokens];
+    // the checkpoint was of what the sequence held before
+    this.checkpoint = undefined;
   }
 
   /** Writes stateBytes() to a file (Node), atomically: a temporary file renamed into place. */
@@ -258,6 +312,7 @@ export class Sequence {
     if (this.disposed) return;
     this.disposed = true;
     this.held = [];
+    this.checkpoint = undefined;
     this.host.release(this.slot);
   }
 

@@ -5,13 +5,17 @@
 // File layout (little-endian):
 //   "RGGSTATE"  u32 version  u32 header bytes  header (JSON, UTF-8)
 //   i32 token ids [nTokens]
-//   cells: for each layer, K then V, for each KV head, nTokens rows of
-//          head_dim values (K in the context's cacheTypeK, V in f16: the
+//   cells: for each attention layer, K then V, for each KV head, nTokens rows
+//          of head_dim values (K in the context's cacheTypeK, V in f16: the
 //          sequence's rows of the context's cache, as they are)
+//   recurrent: for each recurrent layer, its f32 states (r, then s when it
+//          has one): the sequence's blocks, recurrent_bytes in all (none for
+//          a model without recurrent layers)
 //   u32 checksum of everything before it
 // The header names the model (a fingerprint of its header and samples of its
 // weights, taken before repacking so the layout in memory does not matter),
-// the context size and the cache's shape and K type; loading refuses any difference.
+// the context size and the cache's shape and K type (and the recurrent layers'
+// state size); loading refuses any difference.
 import { GGMLType, rowSize } from '../formats/ggml-types.js';
 import type { GGUFFile } from '../formats/gguf/index.js';
 import type { Kernels } from '../wasm/loader.js';
@@ -35,6 +39,10 @@ export interface StateIdentity {
   n_embd_head_v: number;
   /** The K cache's type (ContextOptions.cacheTypeK); V is f16. */
   cache_type_k: 'f16' | 'q8_0';
+  /** Layers with a KV cache (n_layer, but for hybrid models: the others are recurrent). */
+  kv_layers: number;
+  /** Bytes of one sequence's recurrent state (0: no recurrent layers). */
+  recurrent_bytes: number;
 }
 
 interface StateHeader extends StateIdentity {
@@ -106,15 +114,16 @@ export function modelFingerprint(gguf: GGUFFile, memories: readonly Kernels[], w
 
 /** KV-cache bytes of n cells of one sequence. */
 export function cellBytes(id: StateIdentity, n: number): number {
-  return id.n_layer * id.n_head_kv * n * (rowSize(K_TYPES[id.cache_type_k], id.n_embd_head_k) + 2 * id.n_embd_head_v);
+  return id.kv_layers * id.n_head_kv * n * (rowSize(K_TYPES[id.cache_type_k], id.n_embd_head_k) + 2 * id.n_embd_head_v);
 }
 
 /** The state as bytes (see the file comment). */
-export function encodeState(id: StateIdentity, tokens: readonly number[], cells: Uint8Array): Uint8Array {
+export function encodeState(id: StateIdentity, tokens: readonly number[], cells: Uint8Array, recurrent: Uint8Array = new Uint8Array(0)): Uint8Array {
   if (cells.length !== cellBytes(id, tokens.length)) throw new RangeError(`encodeState: ${cells.length} bytes of cells for ${tokens.length} tokens, expected ${cellBytes(id, tokens.length)}`);
+  if (recurrent.length !== id.recurrent_bytes) throw new RangeError(`encodeState: ${recurrent.length} bytes of recurrent state, expected ${id.recurrent_bytes}`);
   const header: StateHeader = { ...id, nTokens: tokens.length };
   const json = new TextEncoder().encode(JSON.stringify(header));
-  const size = 8 + 4 + 4 + json.length + tokens.length * 4 + cells.length + 4;
+  const size = 8 + 4 + 4 + json.length + tokens.length * 4 + cells.length + recurrent.length + 4;
   const out = new Uint8Array(size);
   const dv = new DataView(out.buffer);
   out.set(new TextEncoder().encode(MAGIC), 0);
@@ -128,6 +137,8 @@ export function encodeState(id: StateIdentity, tokens: readonly number[], cells:
   }
   out.set(cells, at);
   at += cells.length;
+  out.set(recurrent, at);
+  at += recurrent.length;
   dv.setUint32(at, checksum(out.subarray(0, at)), true);
   return out;
 }
@@ -137,7 +148,7 @@ function checksum(b: Uint8Array): number {
 }
 
 /** Tokens and cells from bytes written by encodeState for `here`; a StateError says what differs. */
-export function decodeState(bytes: Uint8Array, here: StateIdentity, file?: string): { tokens: number[]; cells: Uint8Array } {
+export function decodeState(bytes: Uint8Array, here: StateIdentity, file?: string): { tokens: number[]; cells: Uint8Array; recurrent: Uint8Array } {
   const fail = (msg: string) => new StateError(msg, file);
   if (bytes.length < 20 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) throw fail('not a run-gguf state file (no RGGSTATE magic)');
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -157,18 +168,22 @@ export function decodeState(bytes: Uint8Array, here: StateIdentity, file?: strin
   if (h.contextSize !== here.contextSize) {
     throw fail(`saved with a context size of ${h.contextSize}; this context has ${here.contextSize} (create it with contextSize ${h.contextSize}, -c ${h.contextSize})`);
   }
-  for (const k of ['cache_type_k', 'n_layer', 'n_head_kv', 'n_embd_head_k', 'n_embd_head_v'] as const) {
+  // states written before hybrid models had every layer attend and no recurrent state
+  h.kv_layers ??= h.n_layer;
+  h.recurrent_bytes ??= 0;
+  for (const k of ['cache_type_k', 'n_layer', 'n_head_kv', 'n_embd_head_k', 'n_embd_head_v', 'kv_layers', 'recurrent_bytes'] as const) {
     if (h[k] !== here[k]) throw fail(`saved with ${k} = ${h[k]}; here it is ${here[k]}`);
   }
   const n = h.nTokens;
   if (!Number.isInteger(n) || n < 0 || n > here.contextSize) throw fail(`${n} tokens do not fit a context of ${here.contextSize}`);
   const cellsAt = 16 + jsonLen + n * 4;
   const cellsLen = cellBytes(here, n);
-  const expected = cellsAt + cellsLen + 4;
+  const end = cellsAt + cellsLen + here.recurrent_bytes;
+  const expected = end + 4;
   if (bytes.length !== expected) throw fail(`${bytes.length} bytes, expected ${expected} for ${n} tokens (truncated or not written whole)`);
-  if (dv.getUint32(cellsAt + cellsLen, true) !== checksum(bytes.subarray(0, cellsAt + cellsLen))) throw fail('checksum mismatch: the file is corrupted');
+  if (dv.getUint32(end, true) !== checksum(bytes.subarray(0, end))) throw fail('checksum mismatch: the file is corrupted');
   const tokens = Array.from({ length: n }, (_, i) => dv.getInt32(16 + jsonLen + i * 4, true));
-  return { tokens, cells: bytes.subarray(cellsAt, cellsAt + cellsLen) };
+  return { tokens, cells: bytes.subarray(cellsAt, cellsAt + cellsLen), recurrent: bytes.subarray(cellsAt + cellsLen, end) };
 }
 
 /** Writes the bytes to a temporary file beside `file` and renames it: a crash never leaves half a state. */
@@ -192,12 +207,13 @@ export async function readStateFile(file: string): Promise<Uint8Array> {
 }
 
 /** The identity of a model's contexts of `contextSize` cells. */
-export function stateIdentity(fingerprint: string, model: string, hp: HParams, contextSize: number, cacheTypeK: 'f16' | 'q8_0' = 'f16'): StateIdentity {
+export function stateIdentity(fingerprint: string, model: string, hp: HParams, contextSize: number, cacheTypeK: 'f16' | 'q8_0' = 'f16',
+  recurrent: { kvLayers: number; bytes: number } = { kvLayers: hp.n_layer, bytes: 0 }): StateIdentity {
   return {
     fingerprint, model, contextSize, n_layer: hp.n_layer, n_head_kv: hp.n_head_kv, n_embd_head_k: hp.n_embd_head_k,
     // MLA (deepseek2) keeps V inside its K rows: no V cells of its own (Context.kvBytes counts the same)
     n_embd_head_v: isMla(hp) ? 0 : hp.n_embd_head_v,
-    cache_type_k: cacheTypeK,
+    cache_type_k: cacheTypeK, kv_layers: recurrent.kvLayers, recurrent_bytes: recurrent.bytes,
   };
 }
 

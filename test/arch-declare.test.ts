@@ -19,12 +19,15 @@ import { GEMMA_SHAPES, gemmaModelSpec } from '../formats/synthetic/gemma.js';
 import { GLM4MOE_SHAPES, glm4moeModelSpec } from '../formats/synthetic/glm4moe.js';
 import { GPT_OSS_SHAPES, gptOssModelSpec } from '../formats/synthetic/gpt-oss.js';
 import { GRANITE_SHAPES, graniteModelSpec } from '../formats/synthetic/granite.js';
+import { GRANITE_HYBRID_SHAPES, graniteHybridModelSpec } from '../formats/synthetic/granitehybrid.js';
 import { LAYERNORM_SHAPES, layerNormModelSpec } from '../formats/synthetic/layernorm.js';
+import { LFM2_SHAPES, lfm2ModelSpec } from '../formats/synthetic/lfm2.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
 import { LLAMA4_SHAPES, llama4ModelSpec } from '../formats/synthetic/llama4.js';
 import { MOE_SHAPES, moeModelSpec } from '../formats/synthetic/moe.js';
 import { OLMO2_SHAPES, olmo2ModelSpec } from '../formats/synthetic/olmo2.js';
 import { PHI3_SHAPES, phi3ModelSpec } from '../formats/synthetic/phi3.js';
+import { QWEN3NEXT_SHAPES, qwen3nextModelSpec } from '../formats/synthetic/qwen3next.js';
 import type { BuildGraph } from '../runtime/arch/context.js';
 import { ARCHITECTURES } from '../runtime/arch/index.js';
 import { loadModel, ModelError } from '../runtime/index.js';
@@ -62,6 +65,11 @@ const FAMILIES: { name: string; spec: () => GGUFWriteSpec; encoder?: boolean; co
   { name: 'falcon 40B', spec: () => layerNormModelSpec({ ...ln('falcon-tiny'), n_head_kv: 2, attnNorm2: true }, F32) },
   ...Object.entries(BERT_SHAPES).map(([name, s]) => ({ name, spec: () => bertModelSpec(s, F32), encoder: true })),
   ...Object.entries(GPT_OSS_SHAPES).map(([name, s]) => ({ name, spec: () => gptOssModelSpec(s, F32) })),
+  ...Object.entries(LFM2_SHAPES).map(([name, s]) => ({ name, spec: () => lfm2ModelSpec(s, F32) })),
+  { name: 'lfm2 untied', spec: () => lfm2ModelSpec({ ...LFM2_SHAPES['test-lfm2']!, tied: false }, F32) },
+  ...Object.entries(GRANITE_HYBRID_SHAPES).map(([name, s]) => ({ name, spec: () => graniteHybridModelSpec(s, F32) })),
+  ...Object.entries(QWEN3NEXT_SHAPES).map(([name, s]) => ({ name, spec: () => qwen3nextModelSpec(s, F32) })),
+  { name: 'granitehybrid tied, no rope', spec: () => graniteHybridModelSpec({ ...GRANITE_HYBRID_SHAPES['test-granitehybrid']!, tied: true, noRope: true }, F32) },
   ...Object.entries(DEEPSEEK2_SHAPES).map(([name, s]) => ({ name, spec: () => deepseek2ModelSpec(s, F32) })),
   // without its nextn block, whose tensors the next-token graph never reads (glm4moe-oracle tests that file)
   ...Object.entries(GLM4MOE_SHAPES).map(([name, s]) => ({ name, spec: () => glm4moeModelSpec({ ...s, nextn: 0 }, F32) })),

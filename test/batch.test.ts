@@ -3,8 +3,9 @@
 // prompts of different lengths split across runs, decode steps mixing
 // sequences at different positions, prefix reuse, sequence slots other than
 // the reference's, 1 and 2 threads; on a dense llama, a sliding-window model
-// with soft-caps (gemma2), a mixture of experts (Mixtral) and a llama spread
-// over several memories. A wrong row -> sequence map must be caught. Against
+// with soft-caps (gemma2), a mixture of experts (Mixtral), a llama spread
+// over several memories, and hybrid models whose recurrent layers keep a
+// state per sequence (lfm2, granitehybrid, qwen3next). A wrong row -> sequence map must be caught. Against
 // llama.cpp: three sequences of one node-llama-cpp context evaluated together.
 import type { ControlledEvaluateInputItem, Token } from 'node-llama-cpp';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +16,9 @@ import * as assert from 'uvu/assert';
 import { GGMLType } from '../formats/ggml-types.js';
 import { writeGGUF, type GGUFWriteSpec } from '../formats/gguf/index.js';
 import { GEMMA_SHAPES, gemmaModelSpec } from '../formats/synthetic/gemma.js';
+import { GRANITE_HYBRID_SHAPES, graniteHybridModelSpec } from '../formats/synthetic/granitehybrid.js';
+import { LFM2_SHAPES, lfm2ModelSpec } from '../formats/synthetic/lfm2.js';
+import { QWEN3NEXT_SHAPES, qwen3nextModelSpec } from '../formats/synthetic/qwen3next.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
 import { MOE_SHAPES, moeModelSpec } from '../formats/synthetic/moe.js';
 import type { BatchRows } from '../runtime/batch.js';
@@ -137,6 +141,9 @@ const MODELS: { name: string; spec: GGUFWriteSpec; memories?: boolean }[] = [
   { name: 'llama Q4_K', spec: llamaModelSpec(LLAMA_SHAPES['test-tiny']!, GGMLType.Q4_K, { seed: 5 }) },
   { name: 'gemma2 Q8_0 (window 24, soft-caps)', spec: gemmaModelSpec(GEMMA_SHAPES['gemma2-tiny']!, GGMLType.Q8_0, { seed: 14 }) },
   { name: 'mixtral Q4_K (8 experts, 2 used)', spec: moeModelSpec(MOE_SHAPES['mixtral-tiny']!, GGMLType.Q4_K, { seed: 12 }) },
+  { name: 'lfm2 Q8_0 (short convolutions)', spec: lfm2ModelSpec(LFM2_SHAPES['test-lfm2']!, GGMLType.Q8_0, { seed: 31 }) },
+  { name: 'granitehybrid F32 (Mamba-2)', spec: graniteHybridModelSpec(GRANITE_HYBRID_SHAPES['test-granitehybrid']!, GGMLType.F32, { seed: 32 }) },
+  { name: 'qwen3next Q8_0 (gated delta net)', spec: qwen3nextModelSpec(QWEN3NEXT_SHAPES['test-qwen3next']!, GGMLType.Q8_0, { seed: 33 }) },
   { name: 'llama F16 over 3+ memories', spec: llamaModelSpec({ ...LLAMA_SHAPES['test-tiny']!, n_layer: 4, tied: true }, GGMLType.F16, { seed: 7 }), memories: true },
 ];
 

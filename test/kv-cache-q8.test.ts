@@ -88,7 +88,7 @@ test('q8_0 K cache: batch equals token by token, two threads equal one, bit for 
 test('q8_0 K cache: 34 bytes per 32 K values; options checked', () => {
   const hp = model.hparams;
   const f16 = Context.kvBytes(hp, 1000);
-  const q8 = Context.kvBytes(hp, 1000, 'q8_0');
+  const q8 = Context.kvBytes(hp, 1000, { cacheTypeK: 'q8_0' });
   assert.is(f16, hp.n_layer * hp.n_head_kv * 1000 * (hp.n_embd_head_k + hp.n_embd_head_v) * 2);
   assert.is(q8, hp.n_layer * hp.n_head_kv * 1000 * (hp.n_embd_head_k / 32 * 34 + hp.n_embd_head_v * 2));
   assert.throws(() => model.createContext({ cacheTypeK: 'q4_0' as KvCacheType }), (e: unknown) => e instanceof RangeError && /cacheTypeK/.test((e as Error).message));

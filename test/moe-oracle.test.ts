@@ -116,7 +116,7 @@ async function selectedExperts(path: string, tokens: number[], build: BuildGraph
       return t;
     };
     const c: BuildContext = {
-      ops, hp, nTokens: n, nOutputs: 1, cache,
+      ops, hp, nTokens: n, nOutputs: 1, cache, state: [],
       inpTokens: g.tensor({ name: 'inp_tokens', type: GGMLType.I32, ne: [n], kind: 'input', ptr: idsPtr }),
       inpPos: g.tensor({ name: 'inp_pos', type: GGMLType.I32, ne: [n], kind: 'input', ptr: posPtr }),
       inpKvRows: g.tensor({ name: 'inp_kv_rows', type: GGMLType.I32, ne: [2, n], kind: 'input', ptr: kvRowsPtr }),

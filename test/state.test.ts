@@ -10,7 +10,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GGMLType } from '../formats/ggml-types.js';
 import { writeGGUF } from '../formats/gguf/index.js';
+import { LFM2_SHAPES, lfm2ModelSpec } from '../formats/synthetic/lfm2.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
+import { QWEN3NEXT_SHAPES, qwen3nextModelSpec } from '../formats/synthetic/qwen3next.js';
 import { StateError, loadModel, type Model } from '../runtime/index.js';
 import { REPO_ROOT } from './helpers/shared.js';
 import { StateError as ApiStateError, loadModel as loadHosted } from '../runtime/api/index.js';
@@ -205,6 +207,58 @@ test('the worker API: chat.saveState() into a new model\'s chat with loadState()
     await b.dispose();
   }
 });
+
+for (const [name, spec] of [
+  ['lfm2', () => lfm2ModelSpec(LFM2_SHAPES['test-lfm2']!, GGMLType.Q8_0, { seed: 41 })],
+  ['qwen3next', () => qwen3nextModelSpec(QWEN3NEXT_SHAPES['test-qwen3next']!, GGMLType.Q8_0, { seed: 42 })],
+] as const) {
+  test(`${name} (recurrent layers): the state holds the recurrent blocks; restored in another context (another slot), it continues bit for bit`, async () => {
+    const path = join(dir, `${name}.gguf`);
+    await writeGGUF(path, spec());
+    const model = await loadModel(path);
+    try {
+      const prompt = Array.from({ length: 23 }, (_, i) => 3 + ((i * 37) % (model.hparams.n_vocab - 3)));
+      const next = [5, 9, 11];
+      const a = model.createContext({ contextSize: 64 }).createSequence();
+      a.evaluate(prompt);
+      const bytes = a.stateBytes();
+      const want = next.map((t) => a.append([t]));
+      // another context, the sequence in slot 1, whose state block held another sequence's state
+      const ctx = model.createContext({ contextSize: 64, sequences: 2 });
+      const other = ctx.createSequence();
+      other.evaluate(prompt.slice(3));
+      const b = ctx.createSequence();
+      b.evaluate(prompt.slice(5));
+      b.restoreState(bytes);
+      assert.equal(b.tokens, prompt);
+      const got = next.map((t) => b.append([t]));
+      got.forEach((g, i) => assert.ok(g.every((v, j) => Object.is(v, want[i]![j])), `${name}: step ${i} differs after restoring`));
+      // the recurrent state is in the file: without it (the KV cells alone) the continuation differs
+      const c = model.createContext({ contextSize: 64 }).createSequence();
+      c.evaluate(prompt.slice(5));
+      const ident = c as unknown as { host: { writeRecurrent(slot: number, s: Uint8Array): void } };
+      const realWrite = ident.host.writeRecurrent;
+      ident.host.writeRecurrent = () => {};
+      c.restoreState(bytes);
+      ident.host.writeRecurrent = realWrite;
+      const broken = c.append([next[0]!]);
+      assert.ok(broken.some((v, j) => !Object.is(v, want[0]![j])), `${name}: restoring without the recurrent state gave the same logits`);
+      // a state saved by a model without recurrent layers (another layout) is refused
+      const llama = await loadModel(modelPath);
+      const plain = llama.createContext({ contextSize: 64 }).createSequence();
+      plain.evaluate([1, 2, 3]);
+      try {
+        b.restoreState(plain.stateBytes());
+        assert.unreachable('loaded');
+      } catch (err) {
+        assert.instance(err, StateError);
+      }
+      llama.dispose();
+    } finally {
+      model.dispose();
+    }
+  });
+}
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 

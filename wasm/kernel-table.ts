@@ -84,6 +84,7 @@ const OPS = {
   // ops-unary.c
   add_f32: BINARY,
   mul_f32: BINARY,
+  mul_rows_f32: ['a', 'a_stride', 'b', 'b_stride', 'y', 'n_rows', 'n', 'ith', 'nth'],
   scale_f32: ['x', 'y', 'n', 's', 'ith', 'nth'],
   silu_f32: UNARY,
   sigmoid_f32: UNARY,
@@ -97,6 +98,13 @@ const OPS = {
   attn_temp_scale_f32: ['x', 'pos', 'y', 'n', 'n_rows', 'floor_scale', 'temp_scale', 'offset', 'ith', 'nth'],
   get_rows_f32: GET_ROWS,
   get_rows_f16: GET_ROWS,
+  // ops-ssm.c
+  ssm_conv_f32: ['x', 'x_stride', 'state', 'per_seq', 'kv_rows', 'w', 'y', 'n_ch', 'n_tok', 'd_conv', 'ith', 'nth'],
+  l2_norm_heads_f32: ['x', 'x_stride', 'y', 'n_tok', 'n_head', 'head_dim', 'eps', 'ith', 'nth'],
+  gated_delta_net_f32: ['state', 'per_seq', 'kv_rows', 'q', 'k', 'v', 'v_stride', 'b', 'a', 'ab_stride', 'grouped', 'dt_bias', 'A', 'out', 'S',
+    'n_k_head', 'n_v_head', 'n_tok', 'ith', 'nth'],
+  ssm_scan_f32: ['state', 'per_seq', 'kv_rows', 'xbc', 'xbc_stride', 'dt', 'dt_stride', 'dt_bias', 'A', 'D', 'y', 'd_state', 'head_dim',
+    'n_head', 'n_group', 'n_tok', 'ith', 'nth'],
   // moe.c
   argsort_top_k_f32: ['x', 'ids', 'n', 'n_rows', 'k', 'ith', 'nth'],
   moe_weights_f32: ['probs', 'ids', 'w', 'n_expert', 'k', 'n_tok', 'norm', 'scale', 'ith', 'nth'],

@@ -12,6 +12,9 @@ import { GGMLType } from '../ggml-types.js';
 import { GPT_OSS_SHAPES, gptOssModelSpec } from './gpt-oss.js';
 import { DEEPSEEK2_SHAPES, deepseek2ModelSpec } from './deepseek2.js';
 import { ERNIE_SHAPES, ernieModelSpec } from './ernie.js';
+import { GRANITE_HYBRID_SHAPES, graniteHybridModelSpec } from './granitehybrid.js';
+import { LFM2_SHAPES, lfm2ModelSpec } from './lfm2.js';
+import { QWEN3NEXT_SHAPES, qwen3nextModelSpec } from './qwen3next.js';
 import { GLM4MOE_SHAPES, glm4moeModelSpec } from './glm4moe.js';
 import { LLAMA_SHAPES, llamaModelSpec } from './llama.js';
 import { LLAMA4_SHAPES, llama4ModelSpec } from './llama4.js';
@@ -19,13 +22,16 @@ import { quantMixFor } from './mix.js';
 import { MOE_BENCH_SHAPES, moeModelSpec } from './moe.js';
 import type { SyntheticOptions } from './tensors.js';
 
-/** The shapes `--synthetic` knows: every Llama-family shape (smollm3 and mistral3 too), the MoE shapes of real size, test-gpt-oss, ERNIE 4.5's, deepseek2's, glm4moe's, llama4's. */
+/** The shapes `--synthetic` knows: every Llama-family shape (smollm3 and mistral3 too), the MoE shapes of real size, test-gpt-oss, ERNIE 4.5's, deepseek2's, glm4moe's, llama4's, the hybrids (test-lfm2, test-granitehybrid, test-qwen3next, test-qwen35, test-qwen35moe). */
 const SHAPES: Readonly<Record<string, (type: GGMLType, o: SyntheticOptions) => GGUFWriteSpec>> = {
   ...Object.fromEntries(Object.entries(LLAMA_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => llamaModelSpec(s, type, o)])),
   ...Object.fromEntries(Object.entries(MOE_BENCH_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => moeModelSpec(s, type, o)])),
   // gpt-oss at test size: sinks, alternating 128-token window, biased experts with swiglu_oai
   'test-gpt-oss': (type, o) => gptOssModelSpec(GPT_OSS_SHAPES['gpt-oss-tiny']!, type, o),
   ...Object.fromEntries(Object.entries(ERNIE_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => ernieModelSpec(s, type, o)])),
+  ...Object.fromEntries(Object.entries(LFM2_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => lfm2ModelSpec(s, type, o)])),
+  ...Object.fromEntries(Object.entries(GRANITE_HYBRID_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => graniteHybridModelSpec(s, type, o)])),
+  ...Object.fromEntries(Object.entries(QWEN3NEXT_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => qwen3nextModelSpec(s, type, o)])),
   // multi-head latent attention: DeepSeek-V2-Lite's layout and GLM-4.7-Flash's
   ...Object.fromEntries(Object.entries(DEEPSEEK2_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => deepseek2ModelSpec(s, type, o)])),
   ...Object.fromEntries(Object.entries(GLM4MOE_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => glm4moeModelSpec(s, type, o)])),

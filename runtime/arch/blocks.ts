@@ -148,8 +148,10 @@ export function attend(c: BuildContext, il: number, q: Tensor, k: Tensor, v: Ten
   }
   if (a.temperature) q = ops.attnTempScale(q, c.inpPos, a.temperature.floor, a.temperature.scale, a.temperature.offset, `Qcur_attn_temp_scaled-${il}`);
   if (a.qScale !== undefined) q = ops.scale(q, a.qScale, `Qcur_scaled-${il}`);
+  const cache = c.cache[il];
+  if (!cache) throw new ModelError(`layer ${il} has no KV cache (a recurrent layer) but its graph attends`, undefined, `blk.${il}`);
   if (!c.inpKvRows) throw new Error('attention over a KV cache needs the batch rows\' sequences (inpKvRows)');
-  return ops.attention(q, k, v, c.inpPos, c.inpKvRows, c.cache[il]!, {
+  return ops.attention(q, k, v, c.inpPos, c.inpKvRows, cache, {
     nHead: hp.n_head,
     nHeadKv: hp.n_head_kv,
     headDim,

@@ -1,8 +1,8 @@
 // What an architecture file gets to build a graph for one batch: the ops,
 // the model's weights by GGUF name, its hyper-parameters, the batch inputs
-// and the KV cache.
+// and the KV cache and recurrent states.
 import type { Tensor } from '../graph/graph.js';
-import type { LayerCache, Ops } from '../graph/ops.js';
+import type { LayerCache, LayerState, Ops } from '../graph/ops.js';
 import type { HParams } from '../hparams.js';
 
 export interface BuildContext {
@@ -17,12 +17,15 @@ export interface BuildContext {
   /** int32 positions [n_tokens]. */
   inpPos: Tensor;
   nTokens: number;
-  cache: LayerCache[];
+  /** Layer il's KV cache; absent for a layer without attention (a recurrent one). */
+  cache: (LayerCache | undefined)[];
+  /** Layer il's recurrent state; absent for an attention layer. */
+  state: (LayerState | undefined)[];
   /**
-   * int32 [2, n_tokens]: each row's sequence slot (its block of the cache)
-   * and the cells that sequence has in use after this batch. The rows of one
-   * batch may belong to several sequences (runtime/batch.ts). Absent for
-   * graphs without a KV cache (encoders).
+   * int32 [2, n_tokens]: each row's sequence slot (its block of the cache
+   * and of the recurrent states) and the cells that sequence has in use
+   * after this batch. The rows of one batch may belong to several sequences
+   * (runtime/batch.ts). Absent for graphs without a KV cache (encoders).
    */
   inpKvRows?: Tensor;
   /** How many rows need logits (1 for generation, n_tokens for scoring, one per sequence in a batch of several). */

@@ -35,10 +35,26 @@ export interface FileTensors {
 
 export type DeclareTensors = (hp: HParams, file: FileTensors) => TensorDecl[];
 
+/**
+ * The per-sequence state of an architecture's recurrent layers (llama.cpp's
+ * is_recr, n_embd_r and n_embd_s): the context allocates it beside the KV
+ * cache, which those layers do not have.
+ */
+export interface RecurrentLayout {
+  /** Whether layer il is recurrent (a state, no KV cells). */
+  layers: readonly boolean[];
+  /** f32 values of a recurrent layer's rolling convolution state per sequence (n_embd_r). */
+  rFloats: number;
+  /** f32 values of its SSM state per sequence (n_embd_s); 0: none. */
+  sFloats: number;
+}
+
 /** An architecture: how its graph is built, and which tensors its files hold. */
 export interface Architecture {
   build: BuildGraph;
   tensors: DeclareTensors;
+  /** Its recurrent layers' state, for hybrid and recurrent architectures; absent: attention only. */
+  recurrent?: (hp: HParams) => RecurrentLayout;
 }
 
 /** Present in every file, in some, or in none (llama.cpp's 0, TENSOR_NOT_REQUIRED, or not created). */

@@ -31,6 +31,12 @@ export interface SequentialOptions {
   preNorms?: boolean;
   /** The name of the norm before the FFN (gpt-oss calls it post_attention_norm). Default 'ffn_norm'. */
   ffnNorm?: string;
+  /**
+   * The branch before the FFN of layer il: self-attention by default; a
+   * hybrid's recurrent layers mix tokens with their own block (lfm2's short
+   * convolution) and call `attention` on the others.
+   */
+  mixer?: (c: BuildContext, il: number, h: Tensor, attention: (h: Tensor) => Tensor) => Tensor;
 }
 
 /**
@@ -41,10 +47,11 @@ export interface SequentialOptions {
 export function sequential(o: SequentialOptions = {}): LayerBlock {
   const preNorms = o.preNorms ?? true;
   const ffnNorm = o.ffnNorm ?? 'ffn_norm';
+  const mixer = o.mixer ?? ((_c, _il, h, attention) => attention(h));
   return (c, x, l) => {
     const { ops } = c;
     const h = preNorms ? l.norm('attn_norm', x, `attn_norm-${l.il}`) : x;
-    const ffnInp = ops.add(l.branch(l.attention(h), 'post_attention_norm', 'attn_out'), x, `ffn_inp-${l.il}`);
+    const ffnInp = ops.add(l.branch(mixer(c, l.il, h, l.attention), 'post_attention_norm', 'attn_out'), x, `ffn_inp-${l.il}`);
     const g = !preNorms ? ffnInp : l.has(ffnNorm) ? l.norm(ffnNorm, ffnInp, `ffn_norm-${l.il}`) : h;
     return ops.add(l.branch(l.ffn(g), 'post_ffw_norm', 'ffn_out'), ffnInp, `l_out-${l.il}`);
   };
@@ -97,6 +104,8 @@ export interface DecoderOptions {
   logitScale?: number;
   /** cap * tanh(logits / cap) (gemma2's final_logit_softcapping); 0 or absent: none. */
   finalSoftcap?: number;
+  /** The final norm's tensor name (lfm2's is token_embd_norm). Default 'output_norm'. */
+  outputNorm?: string;
 }
 
 /** Token embeddings, scaled and with learned positions as the options say (build_inp_embd). */
@@ -144,7 +153,7 @@ export function buildDecoder(c: BuildContext, o: DecoderOptions = {}): Tensor {
       },
     });
   }
-  let logits = outputHead(c, x, (y) => buildNorm(c, kind, 'output_norm', y, 'result_norm'));
+  let logits = outputHead(c, x, (y) => buildNorm(c, kind, o.outputNorm ?? 'output_norm', y, 'result_norm'));
   if (o.logitScale) logits = ops.scale(logits, 1 / o.logitScale, 'result_output_scaled');
   if (o.finalSoftcap) logits = ops.softcap(logits, o.finalSoftcap, 'result_output_softcapped');
   return logits;

@@ -12,6 +12,8 @@ import { gpt2 } from './gpt2.js';
 import { gptneox } from './gptneox.js';
 import { gptOss } from './gpt-oss.js';
 import { granite, granitemoe } from './granite.js';
+import { granitehybrid } from './granitehybrid.js';
+import { lfm2 } from './lfm2.js';
 import { llama } from './llama.js';
 import { llama4 } from './llama4.js';
 import { mistral3 } from './mistral3.js';
@@ -19,6 +21,7 @@ import { olmo2 } from './olmo2.js';
 import { phi2 } from './phi2.js';
 import { phi3 } from './phi3.js';
 import { qwen2, qwen2moe, qwen3, qwen3moe } from './qwen.js';
+import { qwen35, qwen35moe, qwen3next } from './qwen3next.js';
 import { smollm3 } from './smollm3.js';
 import { stablelm } from './stablelm.js';
 import { starcoder2 } from './starcoder2.js';
@@ -49,6 +52,11 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   mistral3,
   ernie4_5,
   'ernie4_5-moe': ernie4_5moe,
+  lfm2,
+  granitehybrid,
+  qwen3next,
+  qwen35,
+  qwen35moe,
   deepseek2,
   glm4moe,
   llama4,
