@@ -2,7 +2,7 @@
 // greedy text as llama.cpp; the generation API, batching, the memory check
 // and the CLI behave as documented.
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, truncateSync, writeSync } from 'node:fs';
 import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -149,30 +149,40 @@ test('loading reports progress; a tensor bigger than one 4 GiB memory, or a mode
   assert.ok(seen.length > 0 && Math.abs(seen.at(-1)! - 1) < 0.05, `progress ends near 100% (${seen.at(-1)})`);
 
   // A 5 GiB F16 embedding in a sparse file: no disk used, and never read. The file is a
-  // well-formed (layerless) llama, so the tensor check that precedes the size check passes.
+  // well-formed one-layer llama (the tensor and hyper-parameter checks that precede the
+  // size check pass: n_vocab is the tokenizer's, as llama.cpp takes it).
   const big = join(dir, 'huge.gguf');
   const nEmbd = 4096, nVocab = 655360; // 4096 * 655360 * 2 bytes = 5 GiB
-  const kv = [
+  const kvFor = (vocab: number, nLayer: number, nFF: number) => [
     { key: 'general.architecture', value: 'llama' },
     { key: 'llama.context_length', value: 2048 },
     { key: 'llama.embedding_length', value: nEmbd },
-    { key: 'llama.block_count', value: 0 },
+    { key: 'llama.block_count', value: nLayer },
+    { key: 'llama.feed_forward_length', value: nFF },
     { key: 'llama.attention.head_count', value: 32 },
-    { key: 'llama.vocab_size', value: nVocab },
-    ...spmVocabKV(512),
+    { key: 'llama.vocab_size', value: vocab },
+    ...spmVocabKV(vocab),
   ];
+  const layersOf = (nLayer: number, nFF: number) => Array.from({ length: nLayer }, (_, il) => [
+    { name: `blk.${il}.attn_norm.weight`, type: GGMLType.F32, shape: [nEmbd] },
+    ...['attn_q', 'attn_k', 'attn_v', 'attn_output'].map((t) => ({ name: `blk.${il}.${t}.weight`, type: GGMLType.F16, shape: [nEmbd, nEmbd] })),
+    { name: `blk.${il}.ffn_norm.weight`, type: GGMLType.F32, shape: [nEmbd] },
+    { name: `blk.${il}.ffn_gate.weight`, type: GGMLType.F16, shape: [nEmbd, nFF] },
+    { name: `blk.${il}.ffn_up.weight`, type: GGMLType.F16, shape: [nEmbd, nFF] },
+    { name: `blk.${il}.ffn_down.weight`, type: GGMLType.F16, shape: [nFF, nEmbd] },
+  ]).flat();
+  const kv = kvFor(nVocab, 1, 128);
   const tensors = [
     { name: 'token_embd.weight', type: GGMLType.F16, shape: [nEmbd, nVocab] },
+    ...layersOf(1, 128),
     { name: 'output_norm.weight', type: GGMLType.F32, shape: [nEmbd] },
   ];
-  const { header } = planGGUF({ kv, tensors });
+  const bigPlan = planGGUF({ kv, tensors });
   // only the header is written; the tensor data is a hole
   const fd = openSync(big, 'w');
-  writeSync(fd, header.subarray(0, header.length));
+  writeSync(fd, bigPlan.header.subarray(0, bigPlan.header.length));
   closeSync(fd);
-  const fd2 = openSync(big, 'r+');
-  ftruncateSync(fd2, header.length + nEmbd * nVocab * 2 + nEmbd * 4 + 64);
-  closeSync(fd2);
+  truncateSync(big, bigPlan.fileSize);
   try {
     await loadModel(big);
     assert.unreachable('a 5 GiB tensor must be refused');
@@ -183,18 +193,9 @@ test('loading reports progress; a tensor bigger than one 4 GiB memory, or a mode
 
   // 16 layers of 3 GiB of F16 feed-forward: spread over memories this would load, but not on this machine
   const nFF = 65536, nLayer = 16;
-  const layers = Array.from({ length: nLayer }, (_, il) => [
-    { name: `blk.${il}.attn_norm.weight`, type: GGMLType.F32, shape: [nEmbd] },
-    ...['attn_q', 'attn_k', 'attn_v', 'attn_output'].map((t) => ({ name: `blk.${il}.${t}.weight`, type: GGMLType.F16, shape: [nEmbd, nEmbd] })),
-    { name: `blk.${il}.ffn_norm.weight`, type: GGMLType.F32, shape: [nEmbd] },
-    { name: `blk.${il}.ffn_gate.weight`, type: GGMLType.F16, shape: [nEmbd, nFF] },
-    { name: `blk.${il}.ffn_up.weight`, type: GGMLType.F16, shape: [nEmbd, nFF] },
-    { name: `blk.${il}.ffn_down.weight`, type: GGMLType.F16, shape: [nFF, nEmbd] },
-  ]).flat();
   const wide = join(dir, 'wide.gguf');
-  const wideKV = kv.map((e) => e.key === 'llama.block_count' ? { ...e, value: nLayer } : e.key === 'llama.vocab_size' ? { ...e, value: 512 } : e);
-  wideKV.push({ key: 'llama.feed_forward_length', value: nFF });
-  const wideTensors = [{ name: 'token_embd.weight', type: GGMLType.F16, shape: [nEmbd, 512] }, ...layers, tensors[1]!];
+  const wideKV = kvFor(512, nLayer, nFF);
+  const wideTensors = [{ name: 'token_embd.weight', type: GGMLType.F16, shape: [nEmbd, 512] }, ...layersOf(nLayer, nFF), tensors.at(-1)!];
   const plan = planGGUF({ kv: wideKV, tensors: wideTensors });
   const fd3 = openSync(wide, 'w');
   writeSync(fd3, plan.header.subarray(0, plan.header.length));

@@ -8,7 +8,8 @@ import * as assert from 'uvu/assert';
 import * as api from '../runtime/api/index.js';
 import { loadModel, ModelError, ModelTooLargeError } from '../runtime/api/index.js';
 import { deserializeError, ERROR_CLASSES, serializeError } from '../runtime/api/protocol.js';
-import { ChatTemplateError, ThreadError, UnsupportedError } from '../runtime/errors.js';
+import { ChatTemplateError, DownloadError, StateError, ThreadError, ToolCallError, UnsupportedError } from '../runtime/errors.js';
+import { GrammarError, JsonSchemaError } from '../formats/grammar/errors.js';
 import { GGUFError, GGUFIncompleteError } from '../formats/gguf/errors.js';
 import { IMatrixError } from '../formats/imatrix/errors.js';
 import { TokenizerError } from '../runtime/tokenizer/errors.js';
@@ -41,6 +42,11 @@ const SAMPLES: Error[] = [
   new IMatrixError({ file: 'i.dat', offset: 12, entry: 'blk.0.ffn_up.weight', problem: 'bad count' }),
   new KernelTableError('k.wasm', [{ kernel: 'mat_rows_q4_0', expected: 10, actual: 9 }], 'stale build'),
   new KernelArgsError('matmul', 'mat_rows_q4_0', ['w', 'x'], 3, 'wrong count'),
+  new ToolCallError('arguments are not JSON', 'hermes', '<tool_call>{'),
+  new GrammarError('undefined rule', 3, 14, 'g.gbnf'),
+  new JsonSchemaError('unknown type', '#/properties/x'),
+  new DownloadError('checksum mismatch', 'https://hub/x.gguf', 200),
+  new StateError('another model', 's.state'),
   new RangeError('range'), new TypeError('type'), new SyntaxError('syntax'),
 ];
 
