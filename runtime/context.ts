@@ -373,10 +373,10 @@ export class Context {
     const nRows = rows.tokens.length;
     const nOut = rows.outIds.length;
     const i32 = this.model.memories[0]!.i32();
-    i32.set(rows.tokens, this.idsPtr >> 2);
-    i32.set(rows.positions, this.posPtr >> 2);
-    i32.set(rows.kvRows, this.kvRowsPtr >> 2);
-    i32.set(rows.outIds, this.outIdsPtr >> 2);
+    i32.set(rows.tokens, this.idsPtr >>> 2);
+    i32.set(rows.positions, this.posPtr >>> 2);
+    i32.set(rows.kvRows, this.kvRowsPtr >>> 2);
+    i32.set(rows.outIds, this.outIdsPtr >>> 2);
     const p = this.plannedGraph(nRows, nOut);
     this.runner.run(p);
     return this.runner.output(p, nOut * this.model.hparams.n_vocab);

@@ -156,7 +156,7 @@ export class Embedder {
     const k = this.model.memories[0]!;
     const nPadded = Math.ceil(batch.nTokens / PAD_TO) * PAD_TO;
     const i32 = k.i32();
-    const ids = this.idsPtr >> 2, pos = this.posPtr >> 2, types = this.typesPtr >> 2, range = this.rangePtr >> 2;
+    const ids = this.idsPtr >>> 2, pos = this.posPtr >>> 2, types = this.typesPtr >>> 2, range = this.rangePtr >>> 2;
     let row = 0;
     const put = (tokens: readonly number[] | null, n: number) => {
       for (let j = 0; j < n; j++, row++) {

@@ -47,10 +47,12 @@ if (skip) {
       const r = await page.evaluate(async () => {
         const { loadModel } = await import('run-gguf' as string) as typeof import('../runtime/api/index.js');
         const t = performance.now();
-        const model = await loadModel('/models/llama-8b.gguf', { contextSize: 256, threads: 2 });
+        // page.evaluate keeps only an error's class: the message goes into it
+        const said = (step: string) => (e: Error) => { throw new Error(`${step}: ${e.name}: ${e.message} ${e.stack ?? ""}`); };
+        const model = await loadModel('/models/llama-8b.gguf', { contextSize: 256, threads: 2 }).catch(said('loadModel'));
         const loadMs = performance.now() - t;
-        const chat = await model.createChat({ chatTemplate: 'chatml' });
-        const reply = await chat.send('Hi', { maxTokens: 2, temperature: 0 }).result;
+        const chat = await model.createChat({ chatTemplate: 'chatml' }).catch(said('createChat'));
+        const reply = await chat.send('Hi', { maxTokens: 2, temperature: 0 }).result.catch(said('send'));
         const out = { memories: model.info.memories, weightBytes: model.info.weightBytes, loadMs, generated: reply.usage.generatedTokens, stop: reply.stop };
         await model.dispose();
         return out;
