@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import type { Llama, LlamaModel } from 'node-llama-cpp';
 import { ensureSyntheticModel, parseSyntheticSpec } from '../formats/synthetic/cache.js';
 import {
-  benchModelInfo, benchParams, defaultThreads, formatParams, formatSize, largestContext, markdownRow, markdownSeparator, mean,
+  benchModelInfo, benchParams, defaultThreads, formatParams, formatSize, largestContext, markdownRow, markdownSeparator, mean, median,
   parseIntList, rfc3339,
   samplesTs, stdev, testInstances, testName, TestRunner, type BenchResult, type TestInstance,
 } from '../runtime/bench/index.js';
@@ -46,12 +46,6 @@ Options:
   -h, --help`;
 
 const COLORS = ['#4c78a8', '#e45756', '#f58518'];
-
-function median(v: readonly number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 function fmtLoad(l: number[]): string {
   return l.map((x) => x.toFixed(2)).join(', ');

@@ -13,14 +13,9 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ensureSyntheticModel, parseSyntheticSpec } from '../formats/synthetic/cache.js';
 import { loadModel } from '../runtime/index.js';
+import { median } from '../runtime/bench/index.js';
 
 const GBNF = 'root ::= "{\\"text\\": \\"" [^"\\\\]*';
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({

@@ -8,16 +8,10 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ensureSyntheticModel, parseSyntheticSpec } from '../formats/synthetic/cache.js';
-import { TestRunner } from '../runtime/bench/index.js';
+import { median, TestRunner } from '../runtime/bench/index.js';
 import { loadModel } from '../runtime/index.js';
 import { createServer } from '../runtime/server/index.js';
 import { Xoshiro128 } from '../runtime/sample/rng.js';
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({

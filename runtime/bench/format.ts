@@ -16,6 +16,13 @@ export function mean(v: readonly number[]): number {
   return v.length === 0 ? 0 : v.reduce((s, x) => s + x, 0) / v.length;
 }
 
+/** The middle value (the mean of the two middle ones for an even count): robust to one spoiled repetition. */
+export function median(v: readonly number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 /** Sample standard deviation (n - 1); 0 for fewer than two samples. */
 export function stdev(v: readonly number[]): number {
   if (v.length <= 1) return 0;

@@ -6,7 +6,7 @@ export {
 } from './params.js';
 export { benchFile, benchModel, benchModelInfo, largestContext, rfc3339, TestRunner, type BenchHooks, type BenchModelInfo, type BenchResult } from './run.js';
 export {
-  BENCH_FIELDS, buildInfo, createPrinter, fieldValues, formatParams, formatResults, formatSize, formatTs, markdownRow, markdownSeparator, mean,
+  BENCH_FIELDS, buildInfo, createPrinter, fieldValues, formatParams, formatResults, formatSize, formatTs, markdownRow, markdownSeparator, mean, median,
   OUTPUT_FORMATS, samplesTs, stdev, type BuildInfo, type OutputFormat, type Printer, type PrinterOptions,
 } from './format.js';
 export { llamaCppSizeClass, modelDesc, sizeClassFromParams, type ModelDescInput } from './model-type.js';
