@@ -15,7 +15,7 @@ import { evaluateParts, type BatchPart, type BatchRows } from './batch.js';
 import { ModelError } from './errors.js';
 import type { GenerateOptions } from './generate.js';
 import type { Tensor } from './graph/graph.js';
-import { type LayerCache, type LayerState } from './graph/ops.js';
+import { KV_CACHE_TYPES as KV_TYPES, type KvCacheType, type LayerCache, type LayerState } from './graph/ops.js';
 import { DEFAULT_MAX_PLANS, GraphRunner, type PlannedGraph } from './graph/runner.js';
 import { stateIdentity } from './state.js';
 import { isMla, type HParams } from './hparams.js';
@@ -62,9 +62,7 @@ export interface ContextOptions {
   cacheTypeK?: KvCacheType;
 }
 
-/** Types a K cache can have (llama.cpp's --cache-type-k names). */
-export type KvCacheType = 'f16' | 'q8_0';
-const KV_TYPES: Record<KvCacheType, GGMLType> = { f16: GGMLType.F16, q8_0: GGMLType.Q8_0 };
+export type { KvCacheType };
 
 /** What the context needs of its model. */
 export interface ContextModel {

@@ -16,11 +16,12 @@
 // weights, taken before repacking so the layout in memory does not matter),
 // the context size and the cache's shape and K type (and the recurrent layers'
 // state size); loading refuses any difference.
-import { GGMLType, rowSize } from '../formats/ggml-types.js';
+import { rowSize } from '../formats/ggml-types.js';
 import type { GGUFFile } from '../formats/gguf/index.js';
 import type { Kernels } from '../wasm/loader.js';
 import { StateError } from './errors.js';
 import type { Tensor } from './graph/graph.js';
+import { KV_CACHE_TYPES, type KvCacheType } from './graph/ops.js';
 import { isMla, type HParams } from './hparams.js';
 
 const MAGIC = 'RGGSTATE';
@@ -38,7 +39,7 @@ export interface StateIdentity {
   n_embd_head_k: number;
   n_embd_head_v: number;
   /** The K cache's type (ContextOptions.cacheTypeK); V is f16. */
-  cache_type_k: 'f16' | 'q8_0';
+  cache_type_k: KvCacheType;
   /** Layers with a KV cache (n_layer, but for hybrid models: the others are recurrent). */
   kv_layers: number;
   /** Bytes of one sequence's recurrent state (0: no recurrent layers). */
@@ -49,7 +50,6 @@ interface StateHeader extends StateIdentity {
   nTokens: number;
 }
 
-const K_TYPES = { f16: GGMLType.F16, q8_0: GGMLType.Q8_0 } as const;
 
 /** A fast 64-bit hash (two multiplicative streams); not cryptographic, only "is this the same". */
 class Hash64 {
@@ -114,7 +114,7 @@ export function modelFingerprint(gguf: GGUFFile, memories: readonly Kernels[], w
 
 /** KV-cache bytes of n cells of one sequence. */
 export function cellBytes(id: StateIdentity, n: number): number {
-  return id.kv_layers * id.n_head_kv * n * (rowSize(K_TYPES[id.cache_type_k], id.n_embd_head_k) + 2 * id.n_embd_head_v);
+  return id.kv_layers * id.n_head_kv * n * (rowSize(KV_CACHE_TYPES[id.cache_type_k], id.n_embd_head_k) + 2 * id.n_embd_head_v);
 }
 
 /** The state as bytes (see the file comment). */
@@ -207,7 +207,7 @@ export async function readStateFile(file: string): Promise<Uint8Array> {
 }
 
 /** The identity of a model's contexts of `contextSize` cells. */
-export function stateIdentity(fingerprint: string, model: string, hp: HParams, contextSize: number, cacheTypeK: 'f16' | 'q8_0' = 'f16',
+export function stateIdentity(fingerprint: string, model: string, hp: HParams, contextSize: number, cacheTypeK: KvCacheType = 'f16',
   recurrent: { kvLayers: number; bytes: number } = { kvLayers: hp.n_layer, bytes: 0 }): StateIdentity {
   return {
     fingerprint, model, contextSize, n_layer: hp.n_layer, n_head_kv: hp.n_head_kv, n_embd_head_k: hp.n_embd_head_k,

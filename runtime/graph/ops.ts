@@ -61,6 +61,10 @@ export interface AttentionParams {
  * writes and reads is data (the kv rows input, see Ops.attention), so one
  * graph serves every sequence and every mix of sequences in a batch.
  */
+/** The types a K cache can have, by llama.cpp's --cache-type-k names. */
+export const KV_CACHE_TYPES = { f16: GGMLType.F16, q8_0: GGMLType.Q8_0 } as const;
+export type KvCacheType = keyof typeof KV_CACHE_TYPES;
+
 export interface LayerCache {
   k: Tensor;
   /**
