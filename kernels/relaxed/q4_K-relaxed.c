@@ -144,31 +144,45 @@ static inline void q4_K_superblock(const q4_K_scales4* s, const v128_t* q, int i
 // Decode of repacked rows: one group (four rows, one per lane) at a time;
 // the eight scale vectors are built once per super-block and the nibbles
 // need no transposing.
+//
+// Per step, 64 bytes of nibbles (16 of each row) and eight activation
+// broadcasts; PIN (relaxed.h) ends each step, so V8 does not hoist the next
+// step's loads and spill. Addresses are pointers bumped by constants, so the
+// constants become memarg offsets (see relaxed.h). 1.2x the speed of the
+// fully unrolled sub-block (bench: 4096x4096, one thread, CPU time).
 static void q4_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const v128_t* b32, float* out, int nb,
                         int r0, int r1, int first) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F);
+  v128_t pins[2];
   for (int r = r0 & ~3; r < r1; r += 4) {
     const block_q4_Kx4* g = (const block_q4_Kx4*)(w + (size_t)r * row_bytes);
     v128_t sum = wasm_f32x4_const_splat(0.0f), msum = wasm_f32x4_const_splat(0.0f);
     for (int i = 0; i < nb; i++, g++) {
       v128_t sc0, sc1, mn0, mn1;
       q4_Kx4_fields(g, &sc0, &sc1, &mn0, &mn1);
-      const v128_t scs[8] = {wasm_i8x16_swizzle(sc0, SC_IDX(0)), wasm_i8x16_swizzle(sc0, SC_IDX(4)),
-                             wasm_i8x16_swizzle(sc0, SC_IDX(8)), wasm_i8x16_swizzle(sc0, SC_IDX(12)),
-                             wasm_i8x16_swizzle(sc1, SC_IDX(0)), wasm_i8x16_swizzle(sc1, SC_IDX(4)),
-                             wasm_i8x16_swizzle(sc1, SC_IDX(8)), wasm_i8x16_swizzle(sc1, SC_IDX(12))};
+      v128_t scs[8];
+      scs[0] = wasm_i8x16_swizzle(sc0, SC_IDX(0)), scs[1] = wasm_i8x16_swizzle(sc0, SC_IDX(4));
+      scs[2] = wasm_i8x16_swizzle(sc0, SC_IDX(8)), scs[3] = wasm_i8x16_swizzle(sc0, SC_IDX(12));
+      scs[4] = wasm_i8x16_swizzle(sc1, SC_IDX(0)), scs[5] = wasm_i8x16_swizzle(sc1, SC_IDX(4));
+      scs[6] = wasm_i8x16_swizzle(sc1, SC_IDX(8)), scs[7] = wasm_i8x16_swizzle(sc1, SC_IDX(12));
       v128_t isum = wasm_i32x4_const_splat(0);
-      NOUNROLL for (int c = 0; c < 4; c++) {
-        const int8_t* a = y[i].qs + 64 * c;
-        v128_t v[8];
-        UNROLL for (int k = 0; k < 8; k++) v[k] = LOAD(g->qs[c][k]);
-        // sub-block 2c: the low nibbles, 2c + 1: the high
-        v128_t p = RDOT(SPLAT4(a), wasm_v128_and(v[0], m4));
-        UNROLL for (int k = 1; k < 8; k++) p = wasm_i16x8_add(p, RDOT(SPLAT4(a + 4 * k), wasm_v128_and(v[k], m4)));
-        v128_t q = RDOT(SPLAT4(a + 32), wasm_v128_and(wasm_u16x8_shr(v[0], 4), m4));
-        UNROLL for (int k = 1; k < 8; k++)
-          q = wasm_i16x8_add(q, RDOT(SPLAT4(a + 32 + 4 * k), wasm_v128_and(wasm_u16x8_shr(v[k], 4), m4)));
-        isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p, scs[2 * c]), wasm_i32x4_dot_i16x8(q, scs[2 * c + 1])));
+      const uint8_t* q = &g->qs[0][0][0];
+      const int8_t* a = y[i].qs;
+      NOUNROLL for (unsigned c = 0; c < 4; c++) {
+        v128_t p = wasm_i16x8_const_splat(0), h = wasm_i16x8_const_splat(0);
+        // sub-block 2c: the low nibbles against a[0..31], 2c + 1: the high against a[32..63]
+        NOUNROLL for (unsigned k = 0; k < 2; k++, q += 64, a += 16) {
+          const v128_t v0 = LOAD(q), v1 = LOAD(q + 16), v2 = LOAD(q + 32), v3 = LOAD(q + 48);
+          p = wasm_i16x8_add(p, wasm_i16x8_add(wasm_i16x8_add(RDOT(SPLAT4(a), wasm_v128_and(v0, m4)), RDOT(SPLAT4(a + 4), wasm_v128_and(v1, m4))),
+                                               wasm_i16x8_add(RDOT(SPLAT4(a + 8), wasm_v128_and(v2, m4)), RDOT(SPLAT4(a + 12), wasm_v128_and(v3, m4)))));
+          h = wasm_i16x8_add(h, wasm_i16x8_add(
+              wasm_i16x8_add(RDOT(SPLAT4(a + 32), wasm_v128_and(wasm_u16x8_shr(v0, 4), m4)), RDOT(SPLAT4(a + 36), wasm_v128_and(wasm_u16x8_shr(v1, 4), m4))),
+              wasm_i16x8_add(RDOT(SPLAT4(a + 40), wasm_v128_and(wasm_u16x8_shr(v2, 4), m4)), RDOT(SPLAT4(a + 44), wasm_v128_and(wasm_u16x8_shr(v3, 4), m4)))));
+          PIN(p, pins[0]);
+          PIN(h, pins[1]);
+        }
+        a += 32;
+        isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p, scs[2 * c]), wasm_i32x4_dot_i16x8(h, scs[2 * c + 1])));
       }
       const v128_t mp[4] = {wasm_i8x16_swizzle(mn0, MP_IDX(0)), wasm_i8x16_swizzle(mn0, MP_IDX(8)),
                             wasm_i8x16_swizzle(mn1, MP_IDX(0)), wasm_i8x16_swizzle(mn1, MP_IDX(8))};

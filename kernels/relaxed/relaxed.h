@@ -17,6 +17,23 @@
 #define UNROLL _Pragma("clang loop unroll(full)")
 #define NOUNROLL _Pragma("clang loop unroll(disable)")
 
+// How V8 (TurboFan, x64) compiles these loops, and what the kernels do about it:
+// - It places a basic block's loads at its top, in program order, and the
+//   arithmetic after; a fully unrolled sub-block then holds some twenty
+//   vectors at once and spills half of them to the stack (x64 has 16 vector
+//   registers). PIN(v, slot) stores v to a stack slot (volatile, behind a
+//   compiler barrier): the store is ordered among the loads, and v must be
+//   computed before it, so a loop step's arithmetic stays ahead of the next
+//   step's loads. One store per step instead of a dozen spills and reloads.
+// - It folds a constant into an address only when it is the load's memarg
+//   offset, which clang emits for pointer-bumped or unsigned arithmetic but
+//   not for signed int indices (p + 64 * c + 4 with int c is an add per load).
+#define PIN(v, slot)                      \
+  do {                                    \
+    *(volatile v128_t*)&(slot) = (v);     \
+    __asm__ volatile("" ::: "memory");    \
+  } while (0)
+
 // Four f16 (the low 16 bits of u32 lanes) as fp16_unscaled gives them:
 // value * 2^-112, exact for every finite f16; callers fold 2^112 into the
 // activation's scale (F16_UNSCALE).
