@@ -43,9 +43,13 @@ __attribute__((always_inline)) static inline void q6_K_decode(const block_q6_K* 
 
 // Decode: one row at a time; per super-block the integer sums are reduced
 // to one int32 before sum += (d * ad) * isum, the group kernel's float step
-// per lane, so both give the same bits.
-static void q6_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first,
-                      int packed) {
+// per lane, so both give the same bits. Specialised per layout: a runtime
+// `packed` test cost a branch per step (1.07x). Tried and dropped: the four
+// steps unrolled (clang then turns the scales' broadcast loads into two
+// shuffles each, even behind a barrier: 0.6x), and d through f16x4_to_f32x4
+// instead of fp16_to_fp32 (0.4x here, for reasons not found).
+__attribute__((always_inline)) static inline void q6_K_rows_(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out,
+                                                             int nb, int r0, int r1, int first, int packed) {
   for (int r = r0; r < r1; r++) {
     const block_q6_K* x = (const block_q6_K*)(w + (size_t)r * row_bytes);
     v128_t sum = wasm_f32x4_const_splat(0.0f);  // every lane the same
@@ -56,17 +60,18 @@ static void q6_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, floa
       wasm_v128_store(sc16, sc_lo);
       wasm_v128_store(sc16 + 8, sc_hi);
       v128_t acc = wasm_i32x4_const_splat(0);
+      const int8_t* a = y[i].qs;
       NOUNROLL for (int j = 0; j < 4; j++) {
         const int h = j >> 1, l0 = 16 * (j & 1);
         v128_t q[4];
         q6_K_decode(x, h, l0, q, packed);
         // scales of elements 128h + l0 + {0, 32, 64, 96}: indices 8h + l0/16 + {0, 2, 4, 6}
         const int16_t* sc = sc16 + 8 * h + l0 / 16;
-        const int8_t* a = y[i].qs + 128 * h + l0;
-        const v128_t p01 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(a), q[0]), wasm_v128_load16_splat(sc)),
-                                          wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 32), q[1]), wasm_v128_load16_splat(sc + 2)));
-        const v128_t p23 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 64), q[2]), wasm_v128_load16_splat(sc + 4)),
-                                          wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 96), q[3]), wasm_v128_load16_splat(sc + 6)));
+        const int8_t* ap = a + 128 * h + l0;
+        const v128_t p01 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(ap), q[0]), wasm_v128_load16_splat(sc)),
+                                          wasm_i32x4_dot_i16x8(RDOT(LOAD(ap + 32), q[1]), wasm_v128_load16_splat(sc + 2)));
+        const v128_t p23 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(ap + 64), q[2]), wasm_v128_load16_splat(sc + 4)),
+                                          wasm_i32x4_dot_i16x8(RDOT(LOAD(ap + 96), q[3]), wasm_v128_load16_splat(sc + 6)));
         acc = wasm_i32x4_add(acc, wasm_i32x4_add(p01, p23));
       }
       const v128_t off = wasm_i32x4_add(wasm_i32x4_dot_i16x8(sc_lo, LOAD(y[i].bsums)),
@@ -79,6 +84,12 @@ static void q6_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, floa
     const float val = wasm_f32x4_extract_lane(sum, 0);
     out[r] = first ? val : out[r] + val;
   }
+}
+
+static void q6_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first,
+                      int packed) {
+  if (packed) q6_K_rows_(w, row_bytes, y, out, nb, r0, r1, first, 1);
+  else q6_K_rows_(w, row_bytes, y, out, nb, r0, r1, first, 0);
 }
 
 // Prefill: four rows at a time, one row per lane, as q4_K's group kernel.
