@@ -9,6 +9,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GGMLType, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
+import { fp16BitsToFp32Bits } from '../formats/f16.js';
 import { dequantizeRow, quantizeRow } from '../formats/quant/index.js';
 import { loadKernels, type Kernels, type MatvecFn, type RowFn, type VecDotFn } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from './helpers/rng.js';
@@ -262,3 +263,23 @@ for (const type of K_TYPES) {
 }
 
 test.run();
+
+// f16x4_to_f32x4 (kernels/common.h) converts the k-quants' super-block scales
+// in the group and repacked kernels, many of them f16 subnormals; it takes
+// them apart in integers (an f32 subnormal operand costs x86 a microcode
+// assist). dequantize_row_f16 runs it on every half: the bits of formats/f16.
+test('dequantize_row_f16 (f16x4_to_f32x4): all 65536 halves, bit for bit as formats/f16, nan payloads too', () => {
+  const n = 0x10000;
+  const h = new Uint16Array(n);
+  for (let i = 0; i < n; i++) h[i] = i;
+  const px = k.malloc(2 * n);
+  const py = k.malloc(4 * n);
+  k.write(px, new Uint8Array(h.buffer));
+  k.lookup<RowFn>('dequantize_row_f16')!(px, py, n);
+  const got = new Uint32Array(k.bytes(py, 4 * n).slice().buffer);
+  k.free(px);
+  k.free(py);
+  for (let i = 0; i < n; i++) {
+    if (got[i] !== fp16BitsToFp32Bits(i)) assert.unreachable(`half 0x${i.toString(16)}: 0x${got[i]!.toString(16)}, want 0x${fp16BitsToFp32Bits(i).toString(16)}`);
+  }
+});
