@@ -9,8 +9,12 @@
 // q4_Kx4: four rows' super-block likewise, their 6-bit scales and mins
 // already interleaved by row (kernels/relaxed/q4_K-relaxed.c). Decode reads
 // them 1.2-1.35x faster than plain rows (bench/kernels.ts, 4096x4096);
-// prefill about the same. q6_Kp keeps Q6_K rows apart but stores each
-// quant's six bits whole in a byte (kernels/relaxed/q6_K-relaxed.c). q8_0x4:
+// prefill about the same. q6_Kx4: four rows' Q6_K super-block, each sub-block
+// of 16 as three vectors of whole 6-bit quants in transpose4's order, the
+// scales interleaved by row (decode 1.07x, prefill 1.1x q6_Kp's speed);
+// q6_Kp, for Q6_K matrices whose rows are not a multiple of 4, keeps the
+// rows apart but stores each quant's six bits whole in a byte (both in
+// kernels/relaxed/q6_K-relaxed.c). q8_0x4:
 // four rows' Q8_0 block side by side like q4_0x4 (kernels/relaxed/
 // q8_0-relaxed.c; decode about 1.25x faster than plain rows). Results are
 // bit-identical to the plain layout.
@@ -28,6 +32,8 @@ interface Repacker {
 const REPACKERS: readonly Repacker[] = [
   { type: GGMLType.Q4_0, layout: 'q4_0x4', rows: 4 },
   { type: GGMLType.Q4_K, layout: 'q4_Kx4', rows: 4 },
+  // the first that fits wins: q6_Kp takes the Q6_K matrices whose rows are not a multiple of 4
+  { type: GGMLType.Q6_K, layout: 'q6_Kx4', rows: 4 },
   { type: GGMLType.Q6_K, layout: 'q6_Kp', rows: 1 },
   { type: GGMLType.Q8_0, layout: 'q8_0x4', rows: 4 },
 ];
@@ -52,7 +58,7 @@ export function repackWeights(memories: Kernels | readonly Kernels[], weights: M
       // each memory's own instance rewrites the weights it holds
       const kernels = all[t.mem ?? 0]!;
       const repack = kernels.lookup<(w: number, rowBytes: number, nRows: number, scratch: number) => void>(`repack_${r.layout}`)!;
-      if (t.type !== r.type || t.ne.length < 2 || t.ne[1]! % r.rows !== 0 || !onlyMatmul(name)) continue;
+      if (t.type !== r.type || t.layout || t.ne.length < 2 || t.ne[1]! % r.rows !== 0 || !onlyMatmul(name)) continue;
       const rowBytes = rowSize(t.type, t.ne[0]!);
       const nRows = t.ne.slice(1).reduce((a, b) => a * b, 1);
       const scratch = kernels.malloc(r.rows * rowBytes);

@@ -17,12 +17,16 @@ import { gaussian, mulberry32 } from './helpers/rng.js';
 import { runAsThreads, wasmArena } from './helpers/run-graph.js';
 
 const k: Kernels = await loadKernels();
-/** Each repacked layout and the weight type it holds. */
+/**
+ * Each repacked layout, the weight type it holds and the row counts that get
+ * it (q6_Kp: Q6_K matrices whose rows are not a multiple of 4; per expert).
+ */
 const LAYOUTS = [
-  { type: GGMLType.Q4_0, layout: 'q4_0x4' },
-  { type: GGMLType.Q4_K, layout: 'q4_Kx4' },
-  { type: GGMLType.Q6_K, layout: 'q6_Kp' },
-  { type: GGMLType.Q8_0, layout: 'q8_0x4' },
+  { type: GGMLType.Q4_0, layout: 'q4_0x4', rows: 44, expertRows: 36 },
+  { type: GGMLType.Q4_K, layout: 'q4_Kx4', rows: 44, expertRows: 36 },
+  { type: GGMLType.Q6_K, layout: 'q6_Kx4', rows: 44, expertRows: 36 },
+  { type: GGMLType.Q6_K, layout: 'q6_Kp', rows: 42, expertRows: 34 },
+  { type: GGMLType.Q8_0, layout: 'q8_0x4', rows: 44, expertRows: 36 },
 ] as const;
 const hasX4 = LAYOUTS.every((l) => k.lookup(`mat_rows_${l.layout}`) !== undefined);
 const arena = wasmArena(k);
@@ -52,10 +56,10 @@ if (!hasX4) {
   });
 } else {
   // 8704 columns: two activation chunks (ACT_CHUNK = 8192) per row
-  for (const { type, layout } of LAYOUTS) for (const nIn of [256, 8704]) {
+  for (const { type, layout, rows } of LAYOUTS) for (const nIn of [256, 8704]) {
     test(`${layout} (${nIn} columns) equals plain ${ggmlTypeInfo(type)!.name} bit for bit: 1, 2, 3 and 5 threads, 1, 3 and 70 tokens`, () => {
       const rand = mulberry32(nIn + type);
-      const nOut = 44;
+      const nOut = rows;
       const { plain, packed, bytes } = q4Matrix(rand, nIn, nOut, 'blk.3.ffn_down.weight', [nIn, nOut], type);
       assert.is(packed.layout, layout);
       assert.not.equal(Array.from(k.bytes(packed.ptr!, bytes.length)), Array.from(bytes), 'the bytes were rewritten');
@@ -78,9 +82,9 @@ if (!hasX4) {
     });
   }
 
-  for (const { type, layout } of LAYOUTS) test(`${layout} experts (ggml_mul_mat_id) equal plain experts bit for bit, 1 and 3 threads`, () => {
+  for (const { type, layout, expertRows } of LAYOUTS) test(`${layout} experts (ggml_mul_mat_id) equal plain experts bit for bit, 1 and 3 threads`, () => {
     const rand = mulberry32(9);
-    const [nIn, nOut, nExpert, kk, nTok] = [512, 36, 4, 2, 9];
+    const [nIn, nOut, nExpert, kk, nTok] = [512, expertRows, 4, 2, 9];
     const { plain, packed } = q4Matrix(rand, nIn, nOut * nExpert, 'blk.0.ffn_up_exps.weight', [nIn, nOut, nExpert], type);
     assert.is(packed.layout, layout);
     const x = put(gaussian(rand, nIn * nTok, 1));

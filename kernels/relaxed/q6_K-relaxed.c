@@ -7,6 +7,10 @@
 // quant's six bits and two bits of a fourth quant, which takes 11 ops to
 // decode instead of 17 (decode 1.25 -> 1.1 ms per 4096x4096). Scales and d
 // stay where they were; results are bit-identical to the file's layout.
+//
+// q6_Kx4 (block_q6_Kx4 below) groups four rows like q4_Kx4, for the
+// matrices whose rows are a multiple of 4 (runtime/repack.ts): decode and
+// prefill then apply one scale vector per 64 weights and need no transposes.
 #include "../kquants.h"
 #include "relaxed.h"
 
@@ -106,24 +110,145 @@ typedef struct {
 #define Q6_LANES(w, a, b) wasm_i16x8_shr(wasm_i8x16_shuffle(w, w, a, a, b, b, a + 1, a + 1, b + 1, b + 1, \
                                                            a + 2, a + 2, b + 2, b + 2, a + 3, a + 3, b + 3, b + 3), 8)
 
+// From w[g], byte 4k + j = row j's scale 4g + k (the q6_Kx4 layout stores them so).
+static inline void q6_K_scales_w(const v128_t w[4], q6_K_scales4* s) {
+  UNROLL for (int g = 0; g < 4; g++) {
+    s->sc[4 * g] = Q6_LANES(w[g], 0, 0), s->sc[4 * g + 1] = Q6_LANES(w[g], 4, 4);
+    s->sc[4 * g + 2] = Q6_LANES(w[g], 8, 8), s->sc[4 * g + 3] = Q6_LANES(w[g], 12, 12);
+    s->sp[2 * g] = Q6_LANES(w[g], 0, 4), s->sp[2 * g + 1] = Q6_LANES(w[g], 8, 12);
+  }
+}
+
+// The same from four plain rows: their scales interleaved by shuffles.
 static inline void q6_K_scales(const block_q6_K* const x[4], int i, q6_K_scales4* s) {
   const v128_t s0 = LOAD(x[0][i].scales), s1 = LOAD(x[1][i].scales), s2 = LOAD(x[2][i].scales), s3 = LOAD(x[3][i].scales);
-  // byte 4k + j of w[g] <- row j's scale 4g + k
   const v128_t a01 = wasm_i8x16_shuffle(s0, s1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const v128_t a23 = wasm_i8x16_shuffle(s2, s3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const v128_t b01 = wasm_i8x16_shuffle(s0, s1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   const v128_t b23 = wasm_i8x16_shuffle(s2, s3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   const v128_t w[4] = {wasm_i16x8_shuffle(a01, a23, 0, 8, 1, 9, 2, 10, 3, 11), wasm_i16x8_shuffle(a01, a23, 4, 12, 5, 13, 6, 14, 7, 15),
                        wasm_i16x8_shuffle(b01, b23, 0, 8, 1, 9, 2, 10, 3, 11), wasm_i16x8_shuffle(b01, b23, 4, 12, 5, 13, 6, 14, 7, 15)};
-  UNROLL for (int g = 0; g < 4; g++) {
-    s->sc[4 * g] = Q6_LANES(w[g], 0, 0), s->sc[4 * g + 1] = Q6_LANES(w[g], 4, 4);
-    s->sc[4 * g + 2] = Q6_LANES(w[g], 8, 8), s->sc[4 * g + 3] = Q6_LANES(w[g], 12, 12);
-    s->sp[2 * g] = Q6_LANES(w[g], 0, 4), s->sp[2 * g + 1] = Q6_LANES(w[g], 8, 12);
-  }
+  q6_K_scales_w(w, s);
   s->d = f16x4_to_f32x4(ROWS4_F16(x, i, d));
 }
 
+// Four rows' -32 offset for one token: sum over sub-blocks of scale * bsum,
+// row j in lane j (bsums pairs 2p, 2p+1 are i32 lane p % 4 of b0 (p < 4) or b1).
+static inline v128_t q6_K_offset(const v128_t* sp, const block_q8_K* yb) {
+  const v128_t b0 = LOAD(yb->bsums), b1 = LOAD(yb->bsums + 8);
+  const v128_t off = wasm_i32x4_add(
+      wasm_i32x4_add(wasm_i32x4_dot_i16x8(sp[0], wasm_i32x4_shuffle(b0, b0, 0, 0, 0, 0)),
+                     wasm_i32x4_dot_i16x8(sp[1], wasm_i32x4_shuffle(b0, b0, 1, 1, 1, 1))),
+      wasm_i32x4_add(wasm_i32x4_dot_i16x8(sp[2], wasm_i32x4_shuffle(b0, b0, 2, 2, 2, 2)),
+                     wasm_i32x4_dot_i16x8(sp[3], wasm_i32x4_shuffle(b0, b0, 3, 3, 3, 3))));
+  return wasm_i32x4_add(off, wasm_i32x4_add(
+      wasm_i32x4_add(wasm_i32x4_dot_i16x8(sp[4], wasm_i32x4_shuffle(b1, b1, 0, 0, 0, 0)),
+                     wasm_i32x4_dot_i16x8(sp[5], wasm_i32x4_shuffle(b1, b1, 1, 1, 1, 1))),
+      wasm_i32x4_add(wasm_i32x4_dot_i16x8(sp[6], wasm_i32x4_shuffle(b1, b1, 2, 2, 2, 2)),
+                     wasm_i32x4_dot_i16x8(sp[7], wasm_i32x4_shuffle(b1, b1, 3, 3, 3, 3)))));
+}
+
+// q6_Kx4: four rows' super-block, repacked at load (repack_q6_Kx4). Sub-block
+// k (elements 16k..16k+15, one scale) of the four rows is 48 bytes, three
+// vectors in transpose4's order (bytes 4j..4j+3 of vector g: row j's
+// elements 16k + 4g..+3), each byte one quant (0..63, q + 32) and, in its
+// top two bits, two bits of the quant at +12 (bits 0-1, 2-3, 4-5 in vector
+// order), decoded as q6_Kp's; then the scales as q6_K_scales_w takes them,
+// then the rows' d.
+typedef struct {
+  uint8_t q[16][48];
+  int8_t scales[64];
+  uint16_t d[4];
+} block_q6_Kx4;
+_Static_assert(sizeof(block_q6_Kx4) == 4 * sizeof(block_q6_K), "a group takes four rows' bytes");
+
+// Sub-block k's four vectors (g[e]: elements 4e..4e+3 of each row).
+__attribute__((always_inline)) static inline void q6_Kx4_decode(const uint8_t* p, v128_t g[4]) {
+  const v128_t m6 = wasm_i8x16_const_splat(0x3F);
+  const v128_t a = LOAD(p), b = LOAD(p + 16), c = LOAD(p + 32);
+  g[0] = wasm_v128_and(a, m6), g[1] = wasm_v128_and(b, m6), g[2] = wasm_v128_and(c, m6);
+  g[3] = wasm_v128_or(wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(a, 6), wasm_i8x16_const_splat(0x03)),
+                                   wasm_v128_and(wasm_u16x8_shr(b, 4), wasm_i8x16_const_splat(0x0C))),
+                      wasm_v128_and(wasm_u16x8_shr(c, 2), wasm_i8x16_const_splat(0x30)));
+}
+
 typedef struct { v128_t isum, sum; } q6_K_acc;
+
+// A super-block's float step per (row, token), after its exact int32 sums.
+static inline void q6_K_finish(const q6_K_scales4* s, int i, const block_q8_K* const* y, q6_K_acc* acc, int nt) {
+  for (int t = 0; t < nt; t++) {
+    const v128_t isum = wasm_i32x4_sub(acc[t].isum, wasm_i32x4_shl(q6_K_offset(s->sp, &y[t][i]), 5));
+    acc[t].sum = wasm_f32x4_add(acc[t].sum, wasm_f32x4_mul(wasm_f32x4_mul(s->d, wasm_f32x4_splat(y[t][i].d)), wasm_f32x4_convert_i32x4(isum)));
+  }
+}
+
+// Prefill over q6_Kx4 groups: the layout's vectors need no transposing.
+static inline void q6_Kx4_superblock(const block_q6_Kx4* b, int i, const block_q8_K* const* y, q6_K_acc* acc, int nt) {
+  q6_K_scales4 s;
+  const v128_t w[4] = {LOAD(b->scales), LOAD(b->scales + 16), LOAD(b->scales + 32), LOAD(b->scales + 48)};
+  q6_K_scales_w(w, &s);
+  s.d = f16x4_at(b->d);
+  for (int t = 0; t < nt; t++) acc[t].isum = wasm_i32x4_const_splat(0);
+  NOUNROLL for (int k = 0; k < 16; k++) {
+    v128_t g[4];
+    q6_Kx4_decode(b->q[k], g);
+    const v128_t sc = s.sc[k];
+    for (int t = 0; t < nt; t++) {
+      const int8_t* a = y[t][i].qs + 16 * k;
+      const v128_t p0 = wasm_i16x8_add(RDOT(SPLAT4(a), g[0]), RDOT(SPLAT4(a + 4), g[1]));
+      const v128_t p1 = wasm_i16x8_add(RDOT(SPLAT4(a + 8), g[2]), RDOT(SPLAT4(a + 12), g[3]));
+      acc[t].isum = wasm_i32x4_add(acc[t].isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p0, sc), wasm_i32x4_dot_i16x8(p1, sc)));
+    }
+  }
+  q6_K_finish(&s, i, y, acc, nt);
+}
+
+// Decode over q6_Kx4 groups: four rows per lane, one scale vector per
+// sub-block of 64 weights (the one-row kernel applies a scale per 16), steps
+// of one sub-block ended by PIN (relaxed.h). The same exact int32 sums and
+// float steps per row as every other q6_K path. 1.06-1.09x q6_Kp (4096x4096,
+// one thread, CPU time). The scale vectors come from one sign-extending load
+// per two sub-blocks and an unpack each: Q6_LANES' byte shuffle needs a
+// mask V8 rebuilds from two 64-bit immediates at every use (0.88x).
+// Tried: the -32 offset in the loop, one pmaddwd per sub-block against the
+// broadcast bsum (the extra registers cost spills: no faster).
+static void q6_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first) {
+  v128_t pin;
+  for (int r = r0 & ~3; r < r1; r += 4) {
+    const block_q6_Kx4* b = (const block_q6_Kx4*)(w + (size_t)r * row_bytes);
+    v128_t sum = wasm_f32x4_const_splat(0.0f);
+    for (int i = 0; i < nb; i++, b++) {
+      v128_t isum = wasm_i32x4_const_splat(0);
+      const uint8_t* q = b->q[0];
+      const int8_t* a = y[i].qs;
+      const int8_t* sp = b->scales;
+      NOUNROLL for (unsigned k = 0; k < 16; k += 2, sp += 8) {
+        // sub-blocks k, k + 1: the rows' scales sign-extended (i16 lanes j, 4 + j), each duplicated into lanes 2j, 2j + 1
+        const v128_t e = wasm_i16x8_load8x8(sp);
+        const v128_t scs[2] = {wasm_i16x8_shuffle(e, e, 0, 0, 1, 1, 2, 2, 3, 3), wasm_i16x8_shuffle(e, e, 4, 4, 5, 5, 6, 6, 7, 7)};
+        UNROLL for (int h = 0; h < 2; h++, q += 48, a += 16) {
+          v128_t g[4];
+          q6_Kx4_decode(q, g);
+          const v128_t p0 = wasm_i16x8_add(RDOT(SPLAT4(a), g[0]), RDOT(SPLAT4(a + 4), g[1]));
+          const v128_t p1 = wasm_i16x8_add(RDOT(SPLAT4(a + 8), g[2]), RDOT(SPLAT4(a + 12), g[3]));
+          isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p0, scs[h]), wasm_i32x4_dot_i16x8(p1, scs[h])));
+          PIN(isum, pin);
+        }
+      }
+      // the -32 offset: lane j += scale(j, 2p) * bsum(2p) + scale(j, 2p + 1) * bsum(2p + 1)
+      v128_t off = wasm_i32x4_const_splat(0);
+      sp = b->scales;
+      NOUNROLL for (unsigned p = 0; p < 8; p++, sp += 8) {
+        const v128_t e = wasm_i16x8_load8x8(sp);
+        const v128_t pair = wasm_i16x8_shuffle(e, wasm_i64x2_shuffle(e, e, 1, 1), 0, 8, 1, 9, 2, 10, 3, 11);
+        off = wasm_i32x4_add(off, wasm_i32x4_dot_i16x8(pair, wasm_v128_load32_splat(y[i].bsums + 2 * p)));
+      }
+      isum = wasm_i32x4_sub(isum, wasm_i32x4_shl(off, 5));
+      sum = wasm_f32x4_add(sum, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(b->d), wasm_f32x4_splat(y[i].d)), wasm_f32x4_convert_i32x4(isum)));
+    }
+    store4(sum, out, r, r0, r1, first);
+  }
+}
 
 static inline void q6_K_superblock(const block_q6_K* const x[4], int i, const block_q8_K* const* y, q6_K_acc* acc, int nt,
                                    int packed) {
@@ -147,26 +272,13 @@ static inline void q6_K_superblock(const block_q6_K* const x[4], int i, const bl
       }
     }
   }
-  for (int t = 0; t < nt; t++) {
-    // bsums pairs 2p, 2p+1 are i32 lane p % 4 of b0 (p < 4) or b1
-    const v128_t b0 = LOAD(y[t][i].bsums), b1 = LOAD(y[t][i].bsums + 8);
-    v128_t off = wasm_i32x4_add(
-        wasm_i32x4_add(wasm_i32x4_dot_i16x8(s.sp[0], wasm_i32x4_shuffle(b0, b0, 0, 0, 0, 0)),
-                       wasm_i32x4_dot_i16x8(s.sp[1], wasm_i32x4_shuffle(b0, b0, 1, 1, 1, 1))),
-        wasm_i32x4_add(wasm_i32x4_dot_i16x8(s.sp[2], wasm_i32x4_shuffle(b0, b0, 2, 2, 2, 2)),
-                       wasm_i32x4_dot_i16x8(s.sp[3], wasm_i32x4_shuffle(b0, b0, 3, 3, 3, 3))));
-    off = wasm_i32x4_add(off, wasm_i32x4_add(
-        wasm_i32x4_add(wasm_i32x4_dot_i16x8(s.sp[4], wasm_i32x4_shuffle(b1, b1, 0, 0, 0, 0)),
-                       wasm_i32x4_dot_i16x8(s.sp[5], wasm_i32x4_shuffle(b1, b1, 1, 1, 1, 1))),
-        wasm_i32x4_add(wasm_i32x4_dot_i16x8(s.sp[6], wasm_i32x4_shuffle(b1, b1, 2, 2, 2, 2)),
-                       wasm_i32x4_dot_i16x8(s.sp[7], wasm_i32x4_shuffle(b1, b1, 3, 3, 3, 3)))));
-    const v128_t isum = wasm_i32x4_sub(acc[t].isum, wasm_i32x4_shl(off, 5));
-    acc[t].sum = wasm_f32x4_add(acc[t].sum, wasm_f32x4_mul(wasm_f32x4_mul(s.d, wasm_f32x4_splat(y[t][i].d)), wasm_f32x4_convert_i32x4(isum)));
-  }
+  q6_K_finish(&s, i, y, acc, nt);
 }
 
+// layout: 0 plain rows, 1 q6_Kp, 2 q6_Kx4.
 static inline void q6_K_mul_mat(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
-                                int n, int n_tok, int r0, int r1, int packed) {
+                                int n, int n_tok, int r0, int r1, int layout) {
+  const int packed = layout == 1;
   const block_q8_K* y[MM_TOK];
   q6_K_acc acc[MM_TOK];
   for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
@@ -174,8 +286,22 @@ static inline void q6_K_mul_mat(const void* w, int row_bytes, const void* a, int
     for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {
       const int nb = (n - c0 < ACT_CHUNK ? n - c0 : ACT_CHUNK) / QK_K;
       for (int t = 0; t < nt; t++) y[t] = (const block_q8_K*)((const uint8_t*)a + (size_t)(t0 + t) * a_row_bytes) + c0 / QK_K;
-      const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / QK_K) * sizeof(block_q6_K);
+      const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / QK_K) * sizeof(block_q6_K);  // = a group's block / 4 rows
       float* o = out + (size_t)t0 * out_stride;
+      if (layout == 2) {
+        wc = (const uint8_t*)w + (size_t)(c0 / QK_K) * sizeof(block_q6_Kx4);
+        if (nt == 1) {
+          q6_Kx4_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
+          continue;
+        }
+        for (int r = r0 & ~3; r < r1; r += 4) {
+          const block_q6_Kx4* b = (const block_q6_Kx4*)(wc + (size_t)r * row_bytes);
+          for (int t = 0; t < nt; t++) acc[t].sum = wasm_f32x4_const_splat(0.0f);
+          for (int i = 0; i < nb; i++) q6_Kx4_superblock(b + i, i, y, acc, nt);
+          for (int t = 0; t < nt; t++) store4(acc[t].sum, o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
+        }
+        continue;
+      }
       if (nt == 1) {
         q6_K_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0, packed);
         continue;
@@ -193,6 +319,7 @@ static inline void q6_K_mul_mat(const void* w, int row_bytes, const void* a, int
 
 RELAXED_ENTRIES(q6_K, q6_K_mul_mat, 0)
 RELAXED_ENTRIES(q6_Kp, q6_K_mul_mat, 1)
+RELAXED_ENTRIES(q6_Kx4, q6_K_mul_mat, 2)
 
 RELAXED_VEC_DOT(q6_K, q8_K, q6_K_mul_mat)
 
@@ -215,6 +342,40 @@ void EXPORT(repack_q6_Kp)(void* w, int row_bytes, int n_rows, void* scratch) {
         wasm_v128_store(p + 48 * j + 16, wasm_v128_or(q[j][1], wasm_v128_and(wasm_i16x8_shl(q3, 4), top)));
         wasm_v128_store(p + 48 * j + 32, wasm_v128_or(q[j][2], wasm_v128_and(wasm_i16x8_shl(q3, 2), top)));
       }
+    }
+  }
+}
+
+// Rewrites n_rows (a multiple of 4) plain q6_K rows as q6_Kx4 groups, in
+// place: group G takes the bytes of rows 4G..4G+3. scratch: 4 * row_bytes.
+void EXPORT(repack_q6_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
+  const int nb = row_bytes / (int)sizeof(block_q6_K);
+  const v128_t top = wasm_i8x16_const_splat((int8_t)0xC0);
+  for (int r = 0; r + 4 <= n_rows; r += 4) {
+    uint8_t* base = (uint8_t*)w + (size_t)r * row_bytes;
+    for (int i = 0; i < 4 * row_bytes; i++) ((uint8_t*)scratch)[i] = base[i];
+    for (int i = 0; i < nb; i++) {
+      const block_q6_K* x[4];
+      for (int j = 0; j < 4; j++) x[j] = (const block_q6_K*)((const uint8_t*)scratch + (size_t)j * row_bytes) + i;
+      block_q6_Kx4* g = (block_q6_Kx4*)base + i;
+      for (int s = 0; s < 4; s++) {  // q6_K_decode's step s: elements 128h + l0 + 32m .. +15, sub-block 8h + l0/16 + 2m
+        const int h = s >> 1, l0 = 16 * (s & 1);
+        v128_t q[4][4];
+        for (int j = 0; j < 4; j++) q6_K_decode(x[j], h, l0, q[j], 0);
+        for (int m = 0; m < 4; m++) {
+          v128_t e[4];
+          transpose4(q[0][m], q[1][m], q[2][m], q[3][m], e);
+          uint8_t* p = g->q[8 * h + l0 / 16 + 2 * m];
+          // e[3]'s bits 0-1, 2-3, 4-5 to the top of vectors 0, 1, 2 (u16 shifts: the mask keeps each byte's own bits)
+          wasm_v128_store(p, wasm_v128_or(e[0], wasm_v128_and(wasm_i16x8_shl(e[3], 6), top)));
+          wasm_v128_store(p + 16, wasm_v128_or(e[1], wasm_v128_and(wasm_i16x8_shl(e[3], 4), top)));
+          wasm_v128_store(p + 32, wasm_v128_or(e[2], wasm_v128_and(wasm_i16x8_shl(e[3], 2), top)));
+        }
+      }
+      for (int G = 0; G < 4; G++)
+        for (int k = 0; k < 4; k++)
+          for (int j = 0; j < 4; j++) g->scales[16 * G + 4 * k + j] = x[j]->scales[4 * G + k];
+      for (int j = 0; j < 4; j++) g->d[j] = x[j]->d;
     }
   }
 }
