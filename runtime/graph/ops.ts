@@ -185,10 +185,34 @@ export class Ops {
     });
   }
 
+  /** Each input matmul has converted to a vec_dot_type, by type (see convertedInput). */
+  private readonly converted = new Map<Tensor, Map<GGMLType, Tensor>>();
+
+  /**
+   * x as rows of vdt (quantize_row_q8_K and co.), converted once per graph:
+   * the matmuls of one input (attn_q, attn_k, attn_v; ffn_gate, ffn_up) share
+   * it, as they would share ggml's wdata if it were kept between ops. Each
+   * conversion is a phase, so a barrier between threads, and a pass over x.
+   */
+  private convertedInput(x: Tensor, vdt: GGMLType, nIn: number, nTok: number, name: string): Tensor {
+    let byType = this.converted.get(x);
+    const done = byType?.get(vdt);
+    if (done) return done;
+    const convert = CONVERT_ROWS[vdt];
+    if (!convert) throw new Error(`${name}: no activation converter for ${ggmlTypeInfo(vdt)!.name}`);
+    const qx = this.g.tensor({ name: `${name}.${ggmlTypeInfo(vdt)!.name}_input`, type: vdt, ne: [nIn, nTok], kind: 'intermediate' });
+    this.g.add({ name: `${name}.convert`, inputs: [x], output: qx,
+      phases: [this.phase(convert, at(x), x.rowStride ?? nIn * 4, at(qx), rowSize(vdt, nIn), nIn, nTok)] });
+    if (!byType) this.converted.set(x, byType = new Map());
+    byType.set(vdt, qx);
+    return qx;
+  }
+
   /**
    * out = W x for each token row (ggml_mul_mat(W, x)): the activation is first
    * converted to the weight type's vec_dot_type (as ggml does, so results track
-   * llama.cpp), then each thread computes a slice of the output rows.
+   * llama.cpp; once per input, convertedInput), then each thread computes a
+   * slice of the output rows.
    */
   matmul(w: Tensor, x: Tensor, name: string): Tensor {
     const nIn = w.ne[0]!;
@@ -200,21 +224,15 @@ export class Ops {
     const info = ggmlTypeInfo(w.type)!;
     const vdt = info.vecDotType;
     if (vdt === null) throw new Error(`${name}: ${w.name} has type ${info.name}, which is not a matmul weight`);
-    const xStride = x.rowStride ?? nIn * 4;
     const phases: Phase[] = [];
-    let act: Arg = at(x);
-    let actRow = xStride;
-    let scratchBytes = 0;
+    let input = x;
+    let actRow = x.rowStride ?? nIn * 4;
     if (vdt !== GGMLType.F32) {
-      const convert = CONVERT_ROWS[vdt];
-      if (!convert) throw new Error(`${name}: no activation converter for ${ggmlTypeInfo(vdt)!.name}`);
+      input = this.convertedInput(x, vdt, nIn, nTok, name);
       actRow = rowSize(vdt, nIn);
-      scratchBytes = nTok * actRow;
-      phases.push(this.phase(convert, at(x), xStride, { scratch: 0 }, actRow, nIn, nTok));
-      act = { scratch: 0 };
     }
-    phases.push(this.phase(`mat_rows_${w.layout ?? info.name}`, at(w), rowSize(w.type, nIn), act, actRow, at(out), nOut, nIn, nTok, nOut));
-    let res = this.g.add({ name, inputs: [w, x], output: out, scratchBytes, phases });
+    phases.push(this.phase(`mat_rows_${w.layout ?? info.name}`, at(w), rowSize(w.type, nIn), at(input), actRow, at(out), nOut, nIn, nTok, nOut));
+    let res = this.g.add({ name, inputs: [w, input], output: out, phases });
     this.lora?.(w)?.forEach((l, i) => {
       const ab = this.matmul(l.b, this.matmul(l.a, x, `${name}.lora${i}_a`), `${name}.lora${i}_b`);
       res = this.add(res, this.scale(ab, l.scale, `${name}.lora${i}_scaled`), `${name}.lora${i}`);
