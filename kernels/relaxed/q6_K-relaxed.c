@@ -30,10 +30,10 @@ __attribute__((always_inline)) static inline void q6_K_decode(const block_q6_K* 
     const v128_t m6 = wasm_i8x16_const_splat(0x3F);
     const v128_t a = LOAD(p), b = LOAD(p + 16), c = LOAD(p + 32);
     q[0] = wasm_v128_and(a, m6), q[1] = wasm_v128_and(b, m6), q[2] = wasm_v128_and(c, m6);
-    // u16 shifts move bits across bytes, but each mask keeps only bits that came from their own byte
-    q[3] = wasm_v128_or(wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(a, 6), wasm_i8x16_const_splat(0x03)),
-                                     wasm_v128_and(wasm_u16x8_shr(b, 4), wasm_i8x16_const_splat(0x0C))),
-                        wasm_v128_and(wasm_u16x8_shr(c, 2), wasm_i8x16_const_splat(0x30)));
+    // the top pairs gathered with the one mask, as q6_Kx4_decode (below) explains
+    v128_t t = wasm_v128_or(wasm_u16x8_shr(wasm_v128_andnot(a, m6), 2), wasm_v128_andnot(b, m6));
+    t = wasm_v128_or(wasm_u16x8_shr(t, 2), wasm_v128_andnot(c, m6));
+    q[3] = wasm_u16x8_shr(t, 2);
     return;
   }
   const v128_t m4 = wasm_i8x16_const_splat(0x0F), m6 = wasm_i8x16_const_splat(0x30);
@@ -162,14 +162,17 @@ typedef struct {
 } block_q6_Kx4;
 _Static_assert(sizeof(block_q6_Kx4) == 4 * sizeof(block_q6_K), "a group takes four rows' bytes");
 
-// Sub-block k's four vectors (g[e]: elements 4e..4e+3 of each row).
+// Sub-block k's four vectors (g[e]: elements 4e..4e+3 of each row). The
+// fourth from the three top bit pairs, gathered with one mask (andnot of
+// 0x3F keeps them): each u16 shift right by 2 moves every byte's top pair
+// down within its byte, so nothing crosses into the next byte.
 __attribute__((always_inline)) static inline void q6_Kx4_decode(const uint8_t* p, v128_t g[4]) {
   const v128_t m6 = wasm_i8x16_const_splat(0x3F);
   const v128_t a = LOAD(p), b = LOAD(p + 16), c = LOAD(p + 32);
   g[0] = wasm_v128_and(a, m6), g[1] = wasm_v128_and(b, m6), g[2] = wasm_v128_and(c, m6);
-  g[3] = wasm_v128_or(wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(a, 6), wasm_i8x16_const_splat(0x03)),
-                                   wasm_v128_and(wasm_u16x8_shr(b, 4), wasm_i8x16_const_splat(0x0C))),
-                      wasm_v128_and(wasm_u16x8_shr(c, 2), wasm_i8x16_const_splat(0x30)));
+  v128_t t = wasm_v128_or(wasm_u16x8_shr(wasm_v128_andnot(a, m6), 2), wasm_v128_andnot(b, m6));
+  t = wasm_v128_or(wasm_u16x8_shr(t, 2), wasm_v128_andnot(c, m6));
+  g[3] = wasm_u16x8_shr(t, 2);
 }
 
 typedef struct { v128_t isum, sum; } q6_K_acc;
