@@ -93,6 +93,52 @@ static inline void rows4_tokens(const rows4* w, const block_q8_0* const* y, cons
   }
 }
 
+// Decode of q4_0x4 groups two at a time (eight rows): each activation
+// broadcast serves both, the two groups are two streams for the prefetcher,
+// and each block ends with PIN (relaxed.h) so V8 does not hoist the next
+// block's loads. The integer sums and float steps per row are
+// rows4_tokens', so the bits are the one-group path's. Returns the first
+// row group left for that path. 1.03x one group at a time on 4096x4096
+// (weights in cache), 1.22x on 32768x4096 (from memory).
+static int q4_0x4_pairs(const uint8_t* w, int row_bytes, const block_q8_0* y, const act_q8_0* act, float* out, int nb,
+                        int r0, int r1, int first) {
+  const v128_t m = wasm_i8x16_const_splat(0x0F);
+  v128_t pins[2];
+  int r = r0 & ~3;
+  for (; r + 4 < r1; r += 8) {
+    const block_q4_0x4* ga = (const block_q4_0x4*)(w + (size_t)r * row_bytes);
+    const block_q4_0x4* gb = (const block_q4_0x4*)(w + (size_t)(r + 4) * row_bytes);
+    v128_t acca = wasm_f32x4_const_splat(0.0f), accb = acca;
+    for (int b = 0; b < nb; b++, ga++, gb++) {
+      const int8_t* q = y[b].qs;
+      const v128_t s0 = SPLAT4(q), s1 = SPLAT4(q + 4), s2 = SPLAT4(q + 8), s3 = SPLAT4(q + 12);
+      const v128_t a0 = LOAD(ga->qs), a1 = LOAD(ga->qs + 16), a2 = LOAD(ga->qs + 32), a3 = LOAD(ga->qs + 48);
+      const v128_t b0 = LOAD(gb->qs), b1 = LOAD(gb->qs + 16), b2 = LOAD(gb->qs + 32), b3 = LOAD(gb->qs + 48);
+      v128_t la = wasm_i16x8_add(wasm_i16x8_add(RDOT(s0, wasm_v128_and(a0, m)), RDOT(s1, wasm_v128_and(a1, m))),
+                                 wasm_i16x8_add(RDOT(s2, wasm_v128_and(a2, m)), RDOT(s3, wasm_v128_and(a3, m))));
+      v128_t lb = wasm_i16x8_add(wasm_i16x8_add(RDOT(s0, wasm_v128_and(b0, m)), RDOT(s1, wasm_v128_and(b1, m))),
+                                 wasm_i16x8_add(RDOT(s2, wasm_v128_and(b2, m)), RDOT(s3, wasm_v128_and(b3, m))));
+      const v128_t t0 = SPLAT4(q + 16), t1 = SPLAT4(q + 20), t2 = SPLAT4(q + 24), t3 = SPLAT4(q + 28);
+      la = wasm_i16x8_add(la, wasm_i16x8_add(
+          wasm_i16x8_add(RDOT(t0, wasm_v128_and(wasm_u16x8_shr(a0, 4), m)), RDOT(t1, wasm_v128_and(wasm_u16x8_shr(a1, 4), m))),
+          wasm_i16x8_add(RDOT(t2, wasm_v128_and(wasm_u16x8_shr(a2, 4), m)), RDOT(t3, wasm_v128_and(wasm_u16x8_shr(a3, 4), m)))));
+      lb = wasm_i16x8_add(lb, wasm_i16x8_add(
+          wasm_i16x8_add(RDOT(t0, wasm_v128_and(wasm_u16x8_shr(b0, 4), m)), RDOT(t1, wasm_v128_and(wasm_u16x8_shr(b1, 4), m))),
+          wasm_i16x8_add(RDOT(t2, wasm_v128_and(wasm_u16x8_shr(b2, 4), m)), RDOT(t3, wasm_v128_and(wasm_u16x8_shr(b3, 4), m)))));
+      const v128_t bias = wasm_i32x4_splat(act->bias[b]), ad = wasm_f32x4_splat(act->d[b]);
+      acca = wasm_f32x4_add(acca, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(la), bias)),
+                                                 wasm_f32x4_mul(f16x4_unscaled_at(ga->d), ad)));
+      accb = wasm_f32x4_add(accb, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(lb), bias)),
+                                                 wasm_f32x4_mul(f16x4_unscaled_at(gb->d), ad)));
+      PIN(acca, pins[0]);
+      PIN(accb, pins[1]);
+    }
+    store4(acca, out, r, r0, r1, first);
+    store4(accb, out, r + 4, r0, r1, first);
+  }
+  return r;
+}
+
 // The batch loop shared by both layouts: tokens in passes of MM_TOK, columns
 // in chunks of ACT_CHUNK, rows in groups of four (x4: the layout's groups,
 // rows 4G..4G+3; plain: r0, r0 + 4, ..., the last group repeating row r1-1).
@@ -110,7 +156,11 @@ static inline void mul_mat_4(const void* w, int row_bytes, const void* a, int a_
         y[t] = (const block_q8_0*)((const uint8_t*)a + (size_t)(t0 + t) * a_row_bytes) + c0 / QK;
         prep_q8_0(y[t], nb, &act[t]);
       }
-      for (int r = g0; r < r1; r += 4) {
+      int r = g0;
+      if (x4 && nt == 1)
+        r = q4_0x4_pairs((const uint8_t*)w + (size_t)(c0 / QK) * sizeof(block_q4_0x4), row_bytes, y[0], &act[0],
+                         out + (size_t)t0 * out_stride, nb, r0, r1, c0 == 0);
+      for (; r < r1; r += 4) {
         const block_q4_0x4* g = (const block_q4_0x4*)((const uint8_t*)w + (size_t)r * row_bytes) + c0 / QK;
         const block_q4_0* x[4];
         for (int j = 0; j < 4; j++)
