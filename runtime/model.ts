@@ -17,9 +17,9 @@ import {
 import { intOption, MAX_INT32 } from './options.js';
 import { printable } from './terminal/printable.js';
 import { planShards, type ShardPlan } from './shards.js';
-import { repackWeights } from './repack.js';
+import { weightRepacker } from './repack.js';
 import { LoraAdapters, type LoraAdapterOptions } from './lora.js';
-import { loraFingerprint, modelFingerprint } from './state.js';
+import { fingerprintSample, loraFingerprint, modelFingerprint } from './state.js';
 import { Tokenizer, type TokenizeOptions } from './tokenizer/index.js';
 import { looksLikeModelName } from './hub/names.js';
 import type { PullProgress } from './hub/index.js';
@@ -155,10 +155,17 @@ export class Model {
     for (let m = 1; m < shards.count; m++) memories.push(await loadKernels({ module: first.module, relaxedModule: first.relaxedModule }));
     const byName = byteSources && new Map(byteSources.map((s) => [s.name, s]));
     const memoryOf = (name: string) => shards.memoryOf.get(name) ?? 0;
-    const { weights: loaded, regions } = await loadWeights(memories, sources, memoryOf, options.onProgress, options.signal, byName);
-    // before repacking: a saved state names the model, not how its weights sit in memory
-    const fingerprint = modelFingerprint(gguf, memories, loaded);
-    const weights = options.repack === false ? loaded : repackWeights(memories, loaded);
+    const nBytes = new Map(sources.map((t) => [t.name, t.bytes]));
+    const samples = new Map<string, Uint8Array[]>();
+    const repack = options.repack === false ? undefined : weightRepacker(memories);
+    const { weights, regions } = await loadWeights(memories, sources, memoryOf, {
+      onProgress: options.onProgress, signal: options.signal, sources: byName,
+      onTensor: (t) => {
+        samples.set(t.name, fingerprintSample(memories[t.mem ?? 0]!, t, nBytes.get(t.name) ?? 0));
+        return repack ? repack(t) : t;
+      },
+    });
+    const fingerprint = modelFingerprint(gguf, samples);
     const perMemory = new Array<number>(shards.count).fill(0);
     for (const t of sources) perMemory[memoryOf(t.name)] += alignUp(t.bytes);
     const fit: ModelFit = { machineBytes, memoryBytes, weightBytes: perMemory };
