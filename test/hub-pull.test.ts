@@ -283,6 +283,20 @@ test('the CLI: run-gguf pull prints the path; models lists the cache; commands t
   assert.ok(a.stdout.length > 20, a.stdout);
 });
 
+test('the API\'s cachedModels lists the cache folder (a split model once) and deleteCachedModel deletes by name', async () => {
+  const { cachedModels, deleteCachedModel } = await import('../runtime/api/index.js');
+  const listed = await cachedModels({ hubEnv: env });
+  const split = listed.find((m) => m.name === 'hf:test/tiny-GGUF/Q8_0/tiny-Q8_0-00001-of-00003.gguf');
+  assert.ok(split, listed.map((m) => m.name).join('\n'));
+  assert.equal([split!.files.length, split!.size, split!.partial], [3, shards.reduce((n, b) => n + b.length, 0), false]);
+  assert.is(split!.path, join(repoDir('test/tiny-GGUF'), 'Q8_0', 'tiny-Q8_0-00001-of-00003.gguf'));
+  const deleted = await deleteCachedModel('hf:test/tiny-GGUF:Q8_0', { hubEnv: env });
+  assert.is(deleted.filter((f) => f.endsWith('.gguf')).length, 3);
+  assert.ok(deleted.every((f) => !existsSync(f)), 'gone from the disk');
+  assert.not.ok((await cachedModels({ hubEnv: env })).some((m) => m.name === split!.name));
+  assert.equal(await deleteCachedModel('hf:test/tiny-GGUF:Q8_0', { hubEnv: env }), [], 'nothing left to delete');
+});
+
 test.after(async () => {
   await hub.stop();
   rmSync(tmp, { recursive: true, force: true });
