@@ -174,6 +174,7 @@ async function downloadLocked(store: HubStore, url: string, key: string, options
     let received = have;
     options.onProgress?.(received, total);
     let dropped: unknown = null;
+    let storeFailure: unknown = null;
     if (response.status !== 416) {
       const fh = await store.writer(partial, !fromStart);
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -185,7 +186,13 @@ async function downloadLocked(store: HubStore, url: string, key: string, options
         arm();
         for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
           arm();
-          await fh.write(chunk);
+          try {
+            await fh.write(chunk);
+          } catch (err) {
+            // the disk (or the browser's quota) refused: not a network fault to retry
+            storeFailure = err;
+            break;
+          }
           hash.update(chunk);
           received += chunk.length;
           options.onProgress?.(received, total);
@@ -197,6 +204,9 @@ async function downloadLocked(store: HubStore, url: string, key: string, options
         clearTimeout(timer);
         await fh.close();
       }
+    }
+    if (storeFailure) {
+      throw new DownloadError(`${url}: could not write ${shown} at byte ${received}: ${(storeFailure as Error).message ?? storeFailure} (is the disk full, or the browser's storage quota used up?)`, url);
     }
     if (dropped || (total > 0 && received < total)) {
       lastProblem = `${url}: the connection dropped at byte ${received}${total ? ` of ${total}` : ''}${dropped ? ` (${(dropped as Error).message})` : ''}`;
