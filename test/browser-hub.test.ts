@@ -60,9 +60,12 @@ async function main(): Promise<void> {
         ['split/tiny-Q5_K_M-00002-of-00002.gguf', { bytes: shards[1]! }],
       ]),
     }],
+    ['test/gated-GGUF', { commit: 'f'.repeat(40), files: new Map([['gated-Q8_0.gguf', { bytes: junk(50_000, 9) }]]) }],
     ['test/pick-GGUF', { commit: 'e'.repeat(40), files: new Map(pickFiles.map((p, i) => [p, { bytes: junk(100 + i, i) }])) }],
   ])).start();
   hub.cors = true;
+  const TOKEN = 'hf_' + 'y'.repeat(34);
+  hub.gated.set('test/gated-GGUF', TOKEN);
   const hubEnv = { HF_ENDPOINT: hub.endpoint };
 
   const built = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-browser.mjs')], { encoding: 'utf8' });
@@ -224,6 +227,21 @@ async function main(): Promise<void> {
     const r2 = await load('hf:test/tiny-GGUF:Q5_K_M', { storage: 'cache' });
     assert.ok(r2.ok, JSON.stringify(r2));
     assert.equal(modelGets(again), []);
+  });
+
+  test('HF_TOKEN goes to the hub only, not to the CDN its redirect leads to; without it a gated repo is a DownloadError naming HF_TOKEN', async () => {
+    const pull = (env: Record<string, string>) => page.evaluate(async ({ env }) => {
+      const api = await import('run-gguf' as string) as Api;
+      return api.pullModel('hf:test/gated-GGUF', { hubEnv: env }).then((p) => p.files.join(), (e: Error) => `${e.name}: ${e.message}`);
+    }, { env });
+    assert.match(await pull(hubEnv), /^DownloadError: .*HTTP 401.*HF_TOKEN/);
+    const before = hub.log.length;
+    assert.is(await pull({ ...hubEnv, HF_TOKEN: TOKEN }), 'hf/test/gated-GGUF/gated-Q8_0.gguf');
+    const seen = hub.log.slice(before).filter((r) => r.method === 'GET');
+    assert.ok(seen.some((r) => r.server === 'hub' && r.authorization === `Bearer ${TOKEN}`), 'the hub got the token');
+    const cdn = seen.filter((r) => r.server === 'cdn');
+    assert.is(cdn.length, 1);
+    assert.is(cdn[0]!.authorization, undefined, 'the CDN did not');
   });
 
   test('cachedModels and deleteCachedModel list and delete', async () => {
