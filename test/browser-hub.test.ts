@@ -227,6 +227,22 @@ async function main(): Promise<void> {
     const r2 = await load('hf:test/tiny-GGUF:Q5_K_M', { storage: 'cache' });
     assert.ok(r2.ok, JSON.stringify(r2));
     assert.equal(modelGets(again), []);
+    // where OPFS is missing, 'auto' is the Cache API: the same model is found there
+    const fallback = await page.evaluate(async ({ hubEnv }) => {
+      const api = await import('run-gguf' as string) as Api;
+      const proto = StorageManager.prototype as { getDirectory?: unknown };
+      const saved = proto.getDirectory;
+      delete proto.getDirectory;
+      try {
+        const p = await api.pullModel('hf:test/tiny-GGUF:Q5_K_M', { hubEnv });
+        const bogus = await api.cachedModels({ storage: 'disk' as 'auto' }).then(() => 'listed', (e: Error) => e.name);
+        return { downloaded: p.downloadedBytes, files: p.files.length, bogus };
+      } finally {
+        proto.getDirectory = saved;
+      }
+    }, { hubEnv });
+    assert.equal(fallback, { downloaded: 0, files: 2, bogus: 'RangeError' });
+    assert.equal(modelGets(again), []);
   });
 
   test('HF_TOKEN goes to the hub only, not to the CDN its redirect leads to; without it a gated repo is a DownloadError naming HF_TOKEN', async () => {

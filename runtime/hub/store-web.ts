@@ -310,6 +310,7 @@ class CacheStore implements WebStore {
 
 /** The store for `kind`; DownloadError when this browser has neither OPFS nor the Cache API (or not the one asked for). */
 export async function openWebStore(kind: WebStorage = 'auto'): Promise<WebStore> {
+  if (!['auto', 'opfs', 'cache'].includes(kind)) throw new RangeError(`storage: expected 'auto', 'opfs' or 'cache', got ${JSON.stringify(kind)}`);
   const storage = (globalThis.navigator as Navigator | undefined)?.storage;
   let why = '';
   if (kind !== 'cache') {
