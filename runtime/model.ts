@@ -62,6 +62,8 @@ export interface LoadModelOptions {
    * fetched into the cache first (runtime/hub). Default: none.
    */
   onDownload?: (p: PullProgress) => void;
+  /** HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE for model names, instead of process.env. Default: process.env. */
+  hubEnv?: Record<string, string | undefined>;
 }
 
 const alignUp = (n: number) => Math.ceil(n / 64) * 64;
@@ -103,7 +105,7 @@ export class Model {
       // Node only: fetched into the cache (or found there), then loaded from the path
       const hubModule = './hub/index.js';
       const hub = (await import(/* @vite-ignore */ hubModule)) as typeof import('./hub/index.js');
-      source = await hub.resolveModel(source, { signal: options.signal, onProgress: options.onDownload, onNotice: options.onWarning });
+      source = await hub.resolveModel(source, { signal: options.signal, onProgress: options.onDownload, onNotice: options.onWarning, env: options.hubEnv && { ...process.env, ...options.hubEnv } });
     }
     const byteSources = typeof source === 'string' ? undefined : Array.isArray(source) ? source : [source as TensorByteSource];
     const gguf = byteSources ? await readSourcesHeader(byteSources) : await readGGUF(source as string);

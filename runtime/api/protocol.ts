@@ -17,10 +17,12 @@ import type {
 export type FileDescriptor =
   | { kind: 'path'; path: string }
   | { kind: 'url'; url: string }
+  /** A model name (or a URL to cache) the host downloads into the browser's store, then reads from there. */
+  | { kind: 'name'; text: string }
   | { kind: 'blob'; blob: Blob; name: string }
   | { kind: 'bytes'; bytes: Uint8Array; name: string };
 
-export type LoadRequestOptions = Pick<LoadModelOptions, 'threads' | 'contextSize' | 'memoryBytes' | 'lora'>;
+export type LoadRequestOptions = Pick<LoadModelOptions, 'threads' | 'contextSize' | 'memoryBytes' | 'lora' | 'hubEnv' | 'storage'>;
 /** The functions cross without their handlers: those stay with the caller, who runs them when asked. */
 export type ChatRequestOptions = Omit<ChatOptions, 'signal' | 'functions'> & {
   functions?: Record<string, { description?: string; parameters?: unknown }>;

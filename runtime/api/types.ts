@@ -9,9 +9,11 @@ export type { ChatFunction, ToolChoice } from '../chat/tools/index.js';
  * One GGUF file: a path (Node), a URL or URL string (fetched, streamed into
  * memory; relative strings resolve against the page in browsers), a File or
  * Blob, or the bytes themselves (copied to the worker; the caller keeps its
- * buffer). In Node, a model name (`hf:user/repo`, `hf:user/repo:Q4_K_M`,
- * `hf:user/repo/file.gguf`, `user/repo:QUANT`) is downloaded into the cache
- * first, as `run-gguf pull` does (see onDownload).
+ * buffer). A model name (`hf:user/repo`, `hf:user/repo:Q4_K_M`,
+ * `hf:user/repo/file.gguf`, `user/repo:QUANT`) is downloaded into the model
+ * cache first, as `run-gguf pull` does (see onDownload): the cache folder in
+ * Node, the Origin Private File System (or the Cache API) in browsers, so a
+ * reload loads it from there. URLs go through the cache too with `cache: true`.
  */
 export type ModelFile = string | URL | Blob | ArrayBuffer | ArrayBufferView;
 
@@ -24,7 +26,7 @@ export interface LoadProgress {
   totalBytes: number;
 }
 
-/** Download of a model named hf:... (Node): bytes of all its files. */
+/** Download of a model named hf:... (or a URL with `cache: true`) into the model cache: bytes of all its files. */
 export interface DownloadProgress {
   /** The file being fetched (its path in the repository). */
   file: string;
@@ -40,6 +42,20 @@ export interface LoadModelOptions {
   onProgress?: (progress: LoadProgress) => void;
   /** Download progress when the source is a model name (hf:...); resumed and verified as `run-gguf pull` does. */
   onDownload?: (progress: DownloadProgress) => void;
+  /**
+   * http(s) URLs too are downloaded into the model cache (resumed, verified
+   * against the server's sha256 ETag when it gives one) and loaded from there,
+   * as model names always are. Default false: a URL is streamed into memory.
+   */
+  cache?: boolean;
+  /**
+   * HF_ENDPOINT, HF_TOKEN and HF_HUB_OFFLINE for model names, as Hugging
+   * Face's tools read them from the environment. Default: process.env in
+   * Node; none in browsers (https://huggingface.co, no token).
+   */
+  hubEnv?: Record<string, string | undefined>;
+  /** Browsers: where downloaded models are kept. Default 'auto': the Origin Private File System, else the Cache API. */
+  storage?: 'auto' | 'opfs' | 'cache';
   /** Aborting stops the load, ends the worker and rejects with the signal's reason. */
   signal?: AbortSignal;
   /**
