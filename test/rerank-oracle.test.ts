@@ -20,6 +20,7 @@ import { BERT_SHAPES, bertModelSpec } from '../formats/synthetic/bert.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
 import { bertRerankerSpec, QWEN3_RERANK_TEMPLATE, qwen3RerankerSpec } from '../formats/synthetic/reranker.js';
 import { ModelError } from '../runtime/errors.js';
+import { loadModel as loadWorkerModel } from '../runtime/api/index.js';
 import { loadModel, type RankOptions } from '../runtime/index.js';
 import { oracle } from './helpers/oracle.js';
 
@@ -155,6 +156,29 @@ test('rank details: empty pair, one document, limits', async () => {
     assert.throws(() => model.rank(QUERY, DOCS, { threads: 1, template: 'no placeholders' }), /template must contain both \{query\} and \{document\}/);
   } finally {
     model.dispose();
+  }
+});
+
+test('the worker API (run-gguf) ranks as the core does; a non-reranker rejects with a ModelError', async () => {
+  const path = paths.get('qwen3 F16');
+  assert.ok(path, 'qwen3 F16 was not written');
+  const expected = (await ourScores(path)).scores;
+  const model = await loadWorkerModel(path, { threads: 1 });
+  try {
+    assert.equal(await model.rank(QUERY, DOCS), expected, 'the core\'s scores');
+    const sorted = await model.rankAndSort(QUERY, DOCS);
+    assert.equal(sorted.map((r) => r.score), [...expected].sort((a, b) => b - a));
+    assert.equal(sorted.map((r) => r.document), sorted.map((r) => DOCS[r.index]));
+  } finally {
+    await model.dispose();
+  }
+  const llama = await loadWorkerModel(join(dir, 'llama.gguf'), { threads: 1 });
+  try {
+    const err = await llama.rank(QUERY, DOCS).then(() => null, (e: unknown) => e);
+    assert.instance(err, ModelError);
+    assert.match((err as Error).message, /not a reranker/);
+  } finally {
+    await llama.dispose();
   }
 });
 
