@@ -5,7 +5,7 @@
 //     {document} filled in (Qwen3-Reranker), else BOS query EOS SEP document
 //     EOS with whichever of those tokens the vocabulary has (bge-reranker:
 //     <s> q </s> </s> d </s>; a WordPiece vocabulary: [CLS] q [SEP] d);
-//   - encoders (bert, nomic-bert) run the batch through the encoder, take each
+//   - encoders (bert; llama.cpp loads no head for nomic-bert) run the batch through the encoder, take each
 //     sequence's [CLS] row through cls (dense + tanh) and cls.output, and the
 //     score is the sigmoid of the first output;
 //   - decoders (qwen3) evaluate the input in a ranking context whose last row

@@ -134,6 +134,12 @@ test('rank on a model that is not a reranker: a ModelError saying so', async () 
       model.dispose();
     }
   }
+  // llama.cpp loads no classifier head for nomic-bert (its loader refuses the file): neither do we
+  const nomic = join(dir, 'nomic-bert-head.gguf');
+  await writeGGUF(nomic, bertRerankerSpec(GGMLType.Q8_0, { seed: 1 }, BERT_SHAPES['nomic-bert-tiny']!));
+  const refused = await loadModel(nomic).then((m) => (m.dispose(), null), (e: unknown) => e);
+  assert.instance(refused, ModelError);
+  assert.match((refused as Error).message, /unexpected tensor cls\.weight: nomic-bert declares no such tensor/);
   // pooling_type rank without a head cannot embed either, and says why
   const noHead = await loadModel(join(dir, 'bert-rank-pooling,-no-head.gguf'));
   try {

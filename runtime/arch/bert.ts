@@ -86,8 +86,9 @@ const bertTensors: DeclareTensors = (hp, file) => {
     opt('token_types.weight', D.n_embd, D.n_token_types),
     ...(nomic ? [] : [req('position_embd.weight', D.n_embd, D.n_ctx_train)]),
     ...norm('token_embd_norm', D, 'required'),
-    // rerankers (bge-reranker): the classifier head over the [CLS] row (runtime/rank.ts)
-    ...rankHead(D, { dense: true }),
+    // rerankers (bge-reranker): the classifier head over the [CLS] row (runtime/rank.ts);
+    // llama.cpp's loader creates it for bert only, so a nomic-bert file with one is refused there too
+    ...(nomic ? [] : rankHead(D, { dense: true })),
     ...layers(hp, (p) => {
       const fused = file.has(`${p}.attn_qkv.weight`);
       return [
