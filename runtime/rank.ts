@@ -57,11 +57,15 @@ export interface RankModel extends ContextModel {
   createContext(options: ContextOptions): Context;
 }
 
+/** True for a model with a classifier head (node-llama-cpp's test: cls.weight or cls.output.weight). */
+export function isReranker(model: Pick<RankModel, 'weight'>): boolean {
+  return model.weight('cls.weight') !== undefined || model.weight('cls.output.weight') !== undefined;
+}
+
 /** The file's classifier head, or a ModelError saying the model is not a reranker. */
 function checkReranker(model: RankModel): void {
   const hp = model.hparams;
-  const has = (n: string) => model.weight(n) !== undefined;
-  if (!has('cls.weight') && !has('cls.output.weight')) {
+  if (!isReranker(model)) {
     throw new ModelError(`not a reranker: ${hp.arch} model without a classifier head (cls.weight or cls.output.weight); rerankers are bge-reranker (bert) or Qwen3-Reranker (qwen3) style files`, model.path, 'cls.output.weight');
   }
 }

@@ -22,6 +22,7 @@ import { bertRerankerSpec, QWEN3_RERANK_TEMPLATE, qwen3RerankerSpec } from '../f
 import { ModelError } from '../runtime/errors.js';
 import { loadModel as loadWorkerModel } from '../runtime/api/index.js';
 import { loadModel, type RankOptions } from '../runtime/index.js';
+import { createServer } from '../runtime/server/index.js';
 import { oracle } from './helpers/oracle.js';
 
 /** |ours - llama.cpp's| for a 0..1 score (F16 weights; measured up to 6.3e-4, qwen3 without a template). */
@@ -185,6 +186,41 @@ test('the worker API (run-gguf) ranks as the core does; a non-reranker rejects w
     assert.match((err as Error).message, /not a reranker/);
   } finally {
     await llama.dispose();
+  }
+});
+
+test('run-gguf serve: /v1/rerank (Jina and TEI forms) gives model.rank\'s scores, highest first; 501 for other models', async () => {
+  const path = paths.get('bert F16');
+  assert.ok(path, 'bert F16 was not written');
+  const expected = (await ourScores(path)).scores;
+  const order = expected.map((score, index) => ({ score, index })).sort((a, b) => b.score - a.score);
+  const server = await createServer(path, { threads: 1 });
+  const { url } = await server.listen(0);
+  const post = async (route: string, body: unknown) => {
+    const r = await fetch(`${url}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> & unknown[] };
+  };
+  try {
+    const jina = await post('/v1/rerank', { query: QUERY, documents: DOCS, top_n: 3 });
+    assert.is(jina.status, 200, JSON.stringify(jina.body));
+    assert.equal(jina.body.results, order.slice(0, 3).map(({ index, score }) => ({ index, relevance_score: score })));
+    const tei = await post('/rerank', { query: QUERY, texts: DOCS, return_text: true });
+    assert.equal(tei.body, order.map(({ index, score }) => ({ index, score, text: DOCS[index] })));
+    const bad = await post('/v1/rerank', { query: QUERY, documents: [] });
+    assert.is(bad.status, 400);
+    const emb = await post('/v1/embeddings', { input: 'x' });
+    assert.is(emb.status, 501);
+  } finally {
+    await server.close();
+  }
+  const other = await createServer(join(dir, 'bert-embedding.gguf'), { threads: 1 });
+  const o = await other.listen(0);
+  try {
+    const r = await fetch(`${o.url}/v1/rerank`, { method: 'POST', body: JSON.stringify({ query: 'q', documents: ['d'] }) });
+    assert.is(r.status, 501);
+    assert.match(JSON.stringify(await r.json()), /not a reranker/);
+  } finally {
+    await other.close();
   }
 });
 
