@@ -136,7 +136,12 @@ export class Ranker {
   /**
    * The template's text pieces tokenized on their own (special tokens
    * parsed), the query's and document's tokens between them, BOS first when
-   * the vocabulary adds one, as node-llama-cpp builds it.
+   * the vocabulary adds one, as node-llama-cpp builds it. (llama-server
+   * instead tokenizes the filled-in text whole, so a query or document that
+   * spells a special token becomes that token there. node-llama-cpp 3.21.1
+   * also puts the EOS a vocabulary appends at the front of the input, which
+   * looks like a slip and is not copied; rerank templates come with vocabularies
+   * that append none.)
    */
   private fromTemplate(template: string, q: number[], d: number[], fromFile: boolean): number[] {
     const t = template.replaceAll('{{query}}', '{query}').replaceAll('{{document}}', '{document}');
