@@ -27,6 +27,13 @@ import { oracle } from './helpers/oracle.js';
 
 /** |ours - llama.cpp's| for a 0..1 score (F16 weights; measured up to 6.3e-4, qwen3 without a template). */
 const SCORE_BOUND = 1e-3;
+/**
+ * Q8_0 weights: the activations are rounded to 8 bits before every matmul, and
+ * an input that differs in its last bits can round the other way, so the
+ * encoder's states differ by about 1% (the bert embedding test's cosine
+ * >= 0.999) and the scores by a few 1e-3.
+ */
+const SCORE_BOUND_Q8_0 = 1e-2;
 const dir = mkdtempSync(join(tmpdir(), 'run-gguf-rerank-'));
 const rows: string[] = [];
 
@@ -42,13 +49,14 @@ const DOCS = [
   'what is a text embedding model?',
 ];
 
-interface Case { name: string; spec: () => GGUFWriteSpec }
+interface Case { name: string; spec: () => GGUFWriteSpec; bound?: number }
 const CASES: Case[] = [
   { name: 'bert F16', spec: () => bertRerankerSpec(GGMLType.F16, { seed: 3 }) },
   { name: 'bert+eos F16', spec: () => bertRerankerSpec(GGMLType.F16, { seed: 5, eos: true }) },
   // blocks that add more to the residual stream: the last token's state depends more on the document
   { name: 'qwen3 F16', spec: () => qwen3RerankerSpec(GGMLType.F16, { seed: 3, blockOutScale: 4 }) },
   { name: 'qwen3 no template F16', spec: () => qwen3RerankerSpec(GGMLType.F16, { seed: 7, blockOutScale: 4, noTemplate: true }) },
+  { name: 'bert Q8_0', spec: () => bertRerankerSpec(GGMLType.Q8_0, { seed: 13 }), bound: SCORE_BOUND_Q8_0 },
 ];
 
 const paths = new Map<string, string>();
@@ -81,7 +89,8 @@ async function ourScores(path: string, options: RankOptions = {}): Promise<{ sco
 const maxDiff = (a: number[], b: number[]) => Math.max(...a.map((x, i) => Math.abs(x - b[i]!)));
 
 for (const c of CASES) {
-  test(`${c.name}: rank scores match llama.cpp's ranking context (|diff| <= ${SCORE_BOUND}), same order`, async () => {
+  const bound = c.bound ?? SCORE_BOUND;
+  test(`${c.name}: rank scores match llama.cpp's ranking context (|diff| <= ${bound}), same order`, async () => {
     const path = join(dir, `${c.name.replaceAll(' ', '-')}.gguf`);
     await writeGGUF(path, c.spec());
     paths.set(c.name, path);
@@ -93,7 +102,7 @@ for (const c of CASES) {
     const minGap = Math.min(...sortedTheirs.slice(1).map((s, i) => sortedTheirs[i]! - s));
     rows.push(`  ${c.name.padEnd(24)} max |diff| ${d.toExponential(2)}  scores ${Math.min(...theirs.scores).toFixed(3)}..${Math.max(...theirs.scores).toFixed(3)}  min gap ${minGap.toExponential(1)}`);
     for (const s of ours.scores) assert.ok(s > 0 && s < 1, `score ${s} is not a probability`);
-    assert.ok(d <= SCORE_BOUND, `${c.name}: scores differ by ${d} (ours ${ours.scores}, llama.cpp ${theirs.scores})`);
+    assert.ok(d <= bound, `${c.name}: scores differ by ${d} (ours ${ours.scores}, llama.cpp ${theirs.scores})`);
     // the same order; the documents' scores lie further apart than ours are from llama.cpp's
     assert.ok(minGap > 2 * d, `${c.name}: two documents score within ${minGap} in llama.cpp; the order says little`);
     assert.equal(ours.sorted, theirs.sorted, `${c.name}: rankAndSort order`);
