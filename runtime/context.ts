@@ -60,6 +60,12 @@ export interface ContextOptions {
    * Default 'f16'.
    */
   cacheTypeK?: KvCacheType;
+  /**
+   * A ranking context (decoder rerankers, runtime/rank.ts): each evaluation
+   * returns the classifier head's [n_cls_out] scores instead of logits.
+   * Default false.
+   */
+  ranking?: boolean;
 }
 
 export type { KvCacheType };
@@ -111,6 +117,9 @@ export class Context {
   readonly threads: number;
   /** The K cache's type (ContextOptions.cacheTypeK). */
   readonly cacheTypeK: KvCacheType;
+  /** Floats an output row gives: n_vocab logits, or n_cls_out scores in a ranking context. */
+  private readonly outWidth: number;
+  private readonly ranking: boolean;
   private readonly caches: (LayerCache | undefined)[] = [];
   private readonly states: (LayerState | undefined)[] = [];
   private readonly allocations: { mem: number; ptr: number }[] = [];
@@ -133,6 +142,8 @@ export class Context {
     this.contextSize = intOption('contextSize', options.contextSize, 1, MAX_INT32) ?? Math.min(4096, hp.n_ctx_train);
     this.sequences = intOption('sequences', options.sequences, 1, MAX_INT32) ?? 1;
     this.batchSize = Math.min(intOption('batchSize', options.batchSize, 1, MAX_INT32) ?? 512, this.contextSize);
+    this.ranking = options.ranking ?? false;
+    this.outWidth = this.ranking ? hp.n_cls_out : hp.n_vocab;
     this.threads = intOption('threads', options.threads, 1, MAX_THREADS) ?? defaultThreads();
     intOption('maxPlans', options.maxPlans, 1, MAX_INT32);
     this.cacheTypeK = options.cacheTypeK ?? 'f16';
@@ -363,7 +374,7 @@ export class Context {
     this.check();
     // a sequence starting over starts from a zero recurrent state (its runs come after this)
     for (const p of parts) if (p.firstPos === 0 && p.tokens.length > 0) this.clearRecurrent(p.slot);
-    return evaluateParts(parts, this.batchSize, this.model.hparams.n_vocab, (rows) => this.runRows(rows));
+    return evaluateParts(parts, this.batchSize, this.outWidth, (rows) => this.runRows(rows));
   }
 
   /** One graph run: writes the rows into the batch inputs and returns the logits of rows.outIds. */
@@ -377,7 +388,7 @@ export class Context {
     i32.set(rows.outIds, this.outIdsPtr >>> 2);
     const p = this.plannedGraph(nRows, nOut);
     this.runner.run(p);
-    return this.runner.output(p, nOut * this.model.hparams.n_vocab);
+    return this.runner.output(p, nOut * this.outWidth);
   }
 
   /**
@@ -394,6 +405,7 @@ export class Context {
         inpPos: input('inp_pos', [nTokens], this.posPtr),
         inpKvRows: input('inp_kv_rows', [2, nTokens], this.kvRowsPtr),
         inpOutIds: input('inp_out_ids', [nOutputs], this.outIdsPtr),
+        rank: this.ranking,
         ...weightLookup(this.model),
       });
     });

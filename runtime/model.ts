@@ -8,6 +8,7 @@ import type { BuildGraph } from './arch/context.js';
 import { Context, type ContextOptions, type KvCacheType } from './context.js';
 import { ModelError, ModelTooLargeError } from './errors.js';
 import { Embedder, type EmbedOptions, type EmbedderOptions } from './embed.js';
+import { Ranker, type RankedDocument, type RankerOptions, type RankOptions } from './rank.js';
 import type { Tensor } from './graph/graph.js';
 import { readHParams, type HParams } from './hparams.js';
 import {
@@ -73,6 +74,7 @@ export class Model {
   /** Contexts not yet disposed: disposing the model ends them (their threads and KV caches) too. */
   private readonly contexts = new Set<Context>();
   private embedder?: Embedder;
+  private ranker?: Ranker;
 
   /** The kernels on the first memory (the only one unless the model is spread over several). */
   readonly kernels: Kernels;
@@ -241,6 +243,32 @@ export class Model {
     return this.embedderFor(options).embedTokens(sequences, options);
   }
 
+  /**
+   * How relevant each document is to the query, 0..1, in the documents'
+   * order: reranker files (bge-reranker, Qwen3-Reranker: a classifier head),
+   * scored as node-llama-cpp's ranking context does (runtime/rank.ts). Other
+   * models throw a ModelError. The ranker is kept for the next call, as embed's.
+   */
+  rank(query: string, documents: readonly string[], options: RankOptions & RankerOptions = {}): number[] {
+    return this.rankerFor(options).rankAll(query, documents, options);
+  }
+
+  /** rank(), as the documents with their index and score, highest score first. */
+  rankAndSort(query: string, documents: readonly string[], options: RankOptions & RankerOptions = {}): RankedDocument[] {
+    return this.rankerFor(options).rankAndSort(query, documents, options);
+  }
+
+  private rankerFor(o: RankerOptions): Ranker {
+    this.check();
+    const r = this.ranker;
+    const same = (a: number | undefined, b: number) => a === undefined || a === b;
+    if (r && same(o.threads, r.threads) && same(o.batchSize, r.batchSize) && same(o.contextSize, r.contextSize)) return r;
+    r?.dispose();
+    this.ranker = undefined;
+    this.ranker = new Ranker(this, o);
+    return this.ranker;
+  }
+
   private embedderFor(o: EmbedderOptions): Embedder {
     this.check();
     const e = this.embedder;
@@ -256,6 +284,7 @@ export class Model {
     this.isDisposed = true;
     for (const c of [...this.contexts]) c.dispose();
     this.embedder?.dispose();
+    this.ranker?.dispose();
     for (const { mem, ptr } of this.regions) this.memories[mem]!.free(ptr);
   }
 }

@@ -7,7 +7,7 @@ import { intOption, MAX_INT32, MAX_THREADS, numberOption } from '../options.js';
 import { Connection } from './spawn.js';
 import { looksLikeModelName } from '../hub/names.js';
 import type {
-  Chat, ChatOptions, ChatReply, ChatResult, EmbedOptions, SavedChatState, LoadModelOptions, Model, ModelFile, ModelInfo, ModelSource, SamplingOptions, SendOptions,
+  Chat, ChatOptions, ChatReply, ChatResult, EmbedOptions, RankOptions, RankedDocument, SavedChatState, LoadModelOptions, Model, ModelFile, ModelInfo, ModelSource, SamplingOptions, SendOptions,
 } from './types.js';
 
 const isNode = () => !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
@@ -150,6 +150,20 @@ class HostedModel implements Model {
     this.check();
     intOption('batchSize', options.batchSize, 1, MAX_INT32);
     return this.conn.request<Float32Array[]>({ type: 'embed', texts: typeof texts === 'string' ? [texts] : [...texts], options }).done;
+  }
+
+  async rank(query: string, documents: readonly string[], options: RankOptions = {}): Promise<number[]> {
+    this.check();
+    if (typeof query !== 'string') throw new TypeError('rank: query must be a string');
+    if (!Array.isArray(documents) || !documents.every((d) => typeof d === 'string')) throw new TypeError('rank: documents must be an array of strings');
+    intOption('batchSize', options.batchSize, 1, MAX_INT32);
+    intOption('contextSize', options.contextSize, 1, MAX_INT32);
+    return this.conn.request<number[]>({ type: 'rank', query, documents: [...documents], options }).done;
+  }
+
+  async rankAndSort(query: string, documents: readonly string[], options: RankOptions = {}): Promise<RankedDocument[]> {
+    const scores = await this.rank(query, documents, options);
+    return documents.map((document, index) => ({ document, index, score: scores[index]! })).sort((a, b) => b.score - a.score);
   }
 
   async tokenize(text: string, options: { addSpecial?: boolean; special?: boolean } = {}): Promise<number[]> {

@@ -256,6 +256,15 @@ export function serve(port: HostPort): void {
     return m.embed(req.texts, options);
   }
 
+  async function rank(req: Extract<Request, { type: 'rank' }>): Promise<number[]> {
+    const m = need();
+    const options = { ...req.options, threads };
+    // as embed: start the ranker's threads (or throw for a model that is not a reranker) before running
+    m.rank(req.query, [], options);
+    await threadsStarted();
+    return m.rank(req.query, req.documents, options);
+  }
+
   function disposeAll(): void {
     for (const c of chats.values()) c.context.dispose();
     chats.clear();
@@ -309,6 +318,8 @@ export function serve(port: HostPort): void {
       }
       case 'embed':
         return embed(req);
+      case 'rank':
+        return rank(req);
       case 'tokenize':
         return need().tokenize(req.text, req.options);
       case 'detokenize':

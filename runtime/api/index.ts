@@ -19,6 +19,6 @@ export { GrammarError, JsonSchemaError } from '../../formats/grammar/errors.js';
 export { TokenizerError } from '../tokenizer/errors.js';
 export { KernelArgsError, KernelTableError } from '../../wasm/kernel-table.js';
 export type {
-  Chat, ChatFunction, ChatMessage, ChatOptions, ChatReply, ChatResult, ChatRole, ChatToolCall, ChatUsage, DownloadProgress, EmbedOptions, SavedChatState,
+  Chat, ChatFunction, ChatMessage, ChatOptions, ChatReply, ChatResult, ChatRole, ChatToolCall, ChatUsage, DownloadProgress, EmbedOptions, RankOptions, RankedDocument, SavedChatState,
   LoadModelOptions, LoadProgress, Model, ModelFile, ModelInfo, ModelSource, SamplingOptions, SendOptions, StopReason, ToolCallResult, ToolChoice,
 } from './types.js';

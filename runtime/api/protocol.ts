@@ -10,7 +10,7 @@ import type { ToolChoice } from '../chat/tools/index.js';
 import { TokenizerError } from '../tokenizer/errors.js';
 import { KernelArgsError, KernelTableError } from '../../wasm/kernel-table.js';
 import type {
-  ChatOptions, ChatResult, DownloadProgress, SavedChatState, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions, SendOptions,
+  ChatOptions, ChatResult, DownloadProgress, SavedChatState, EmbedOptions, RankOptions, LoadModelOptions, ModelInfo, SamplingOptions, SendOptions,
 } from './types.js';
 
 /** A model file as it crosses to the host (paths and URLs as strings). */
@@ -40,6 +40,7 @@ export type Request =
   | { type: 'chat.saveState'; id: number; chat: number }
   | { type: 'chat.loadState'; id: number; chat: number; saved: SavedChatState }
   | { type: 'embed'; id: number; texts: string[]; options: EmbedOptions }
+  | { type: 'rank'; id: number; query: string; documents: string[]; options: RankOptions }
   | { type: 'tokenize'; id: number; text: string; options: { addSpecial?: boolean; special?: boolean } }
   | { type: 'detokenize'; id: number; ids: number[] }
   | { type: 'dispose'; id: number }

@@ -267,6 +267,28 @@ export interface EmbedOptions {
   batchSize?: number;
 }
 
+export interface RankOptions {
+  /**
+   * The pair's text with {query} and {document}, special tokens written as
+   * text. Default: the file's tokenizer.chat_template.rerank, else
+   * BOS query EOS SEP document EOS.
+   */
+  template?: string;
+  /** Tokens per graph run; for encoders also the longest pair. Default 512. */
+  batchSize?: number;
+  /** Decoder rerankers (Qwen3-Reranker): the context, the longest pair. Default min(4096, the training context). */
+  contextSize?: number;
+}
+
+/** A document with its score, as rankAndSort gives them. */
+export interface RankedDocument {
+  document: string;
+  /** Its place in the documents given. */
+  index: number;
+  /** 0..1: how relevant the document is to the query. */
+  score: number;
+}
+
 export interface Model {
   readonly info: ModelInfo;
   /** Threads each chat computes on by default. */
@@ -280,6 +302,15 @@ export interface Model {
   createChat(options?: ChatOptions): Promise<Chat>;
   /** One vector per text, for encoder architectures (bert, nomic-bert); other models reject, saying so. */
   embed(texts: string | readonly string[], options?: EmbedOptions): Promise<Float32Array[]>;
+  /**
+   * How relevant each document is to the query (0..1), in the documents'
+   * order, for reranker models (bge-reranker, Qwen3-Reranker), as
+   * node-llama-cpp's ranking context scores them; other models reject with a
+   * ModelError saying so.
+   */
+  rank(query: string, documents: readonly string[], options?: RankOptions): Promise<number[]>;
+  /** rank(), as the documents with their index and score, highest score first. */
+  rankAndSort(query: string, documents: readonly string[], options?: RankOptions): Promise<RankedDocument[]>;
   tokenize(text: string, options?: { addSpecial?: boolean; special?: boolean }): Promise<number[]>;
   detokenize(ids: readonly number[]): Promise<string>;
   /** Ends the model's workers; its memory goes with them. Chats end too. */
