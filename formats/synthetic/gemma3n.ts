@@ -30,17 +30,28 @@ export interface Gemma3nShape extends DecoderShape {
    * scaled by 1/n_embd: larger weights give coefficients that matter). Default 16.
    */
   routerGain?: number;
-  /** Sigma of altup_predict_coef and altup_correct_coef. Default 0.1. */
+  /**
+   * The output norms after what sets gemma 3n apart (every layer's
+   * per-layer input, the FFN of the sparse layers, attention in the layers
+   * sharing KV) at this times blockOutScale: those parts can show in the
+   * logits while the rest of the 22 layers stays quiet. Default 1.
+   */
+  featureGain?: number;
+  /** The layers sharing KV (the last ones only) louder again by this. Default 2. */
+  sharedKvGain?: number;
+  /** Sigma of altup_predict_coef and altup_correct_coef. Default 0.5: the streams mix enough for AltUp to show. */
   coefSigma?: number;
 }
 
 export const GEMMA3N_SHAPES: Readonly<Record<string, Gemma3nShape>> = {
-  // gemma-3n-E2B's layer types scaled down: 22 layers, so that the 10 first
-  // sparsify their FFN gate and the last two (sliding, like layer 18) read
-  // layer 18's cache; window 16, head 64, GQA 4/2
+  // gemma-3n-E2B's layer types scaled down: 22 layers (llama.cpp's 20 KV
+  // layers are fixed), so that the 10 first sparsify their FFN gate and the
+  // last two (sliding, like layer 18) read layer 18's cache; window 16,
+  // head 64, MQA 2/1, as narrow as the fixed 256 per-layer values allow;
+  // with blockOutScale 0.25 the features tested speak louder than the rest
   'test-gemma3n': {
-    n_vocab: 512, n_embd: 256, n_layer: 22, n_head: 4, n_head_kv: 2, head_dim: 64, n_ff: 512, n_ctx_train: 32768,
-    n_swa: 16, rope_freq_base: 1000000,
+    n_vocab: 320, n_embd: 256, n_layer: 22, n_head: 2, n_head_kv: 1, head_dim: 64, n_ff: 256, n_ctx_train: 32768,
+    n_swa: 16, rope_freq_base: 1000000, featureGain: 1.5,
   },
 };
 
@@ -69,9 +80,10 @@ export function gemma3nModelSpec(s: Gemma3nShape, type: GGMLType, options: Synth
   const nQ = s.n_head * headDim;
   const nKV = s.n_head_kv * headDim;
   const out = options.blockOutScale ?? 1;
+  const loud = out * (s.featureGain ?? 1);
   const proj = 1 / Math.sqrt(n);
   const perLayerAll = N_EMBD_ALTUP * s.n_layer;
-  const coef = s.coefSigma ?? 0.1;
+  const coef = s.coefSigma ?? 0.5;
   /**
    * A 3-D weight [nIn, nOut, k], drawn as the k * nOut rows it is in memory.
    * F32, not the converter's F16: llama.cpp's AMX path (CPUs with AMX) takes
@@ -102,15 +114,17 @@ export function gemma3nModelSpec(s: Gemma3nShape, type: GGMLType, options: Synth
     // scores are not scaled: q and k are RMS-normed per head, so these weights set how sharply heads attend
     t.vector(`${p}.attn_q_norm.weight`, headDim, 0.35, 0.05);
     t.vector(`${p}.attn_k_norm.weight`, headDim, 0.35, 0.05);
-    t.vector(`${p}.post_attention_norm.weight`, n, out, 0.1 * out);
+    const attnOut = il >= KV_LAYERS ? loud * (s.sharedKvGain ?? 2) : out;
+    t.vector(`${p}.post_attention_norm.weight`, n, attnOut, 0.1 * attnOut);
     t.vector(`${p}.ffn_norm.weight`, n, 1, 0.1);
     t.matrix(`${p}.ffn_gate.weight`, n, s.n_ff, proj);
     t.matrix(`${p}.ffn_up.weight`, n, s.n_ff, proj);
     t.matrix(`${p}.ffn_down.weight`, s.n_ff, n, 1 / Math.sqrt(s.n_ff));
-    t.vector(`${p}.post_ffw_norm.weight`, n, out, 0.1 * out);
+    const ffnOut = il < SPARSE_LAYERS ? loud : out;
+    t.vector(`${p}.post_ffw_norm.weight`, n, ffnOut, 0.1 * ffnOut);
     t.matrix(`${p}.inp_gate.weight`, n, N_EMBD_ALTUP, proj);
     t.matrix(`${p}.proj.weight`, N_EMBD_ALTUP, n, 1 / Math.sqrt(N_EMBD_ALTUP));
-    t.vector(`${p}.post_norm.weight`, n, out, 0.1 * out);
+    t.vector(`${p}.post_norm.weight`, n, loud, 0.1 * loud);
     t.matrix(`${p}.altup_correct_coef.weight`, N_ALTUP, N_ALTUP, coef, F16);
     t.vector(`${p}.altup_correct_scale.weight`, n, 1, 0.1);
     t.matrix(`${p}.altup_predict_coef.weight`, N_ALTUP, N_ALTUP * N_ALTUP, coef, F16);

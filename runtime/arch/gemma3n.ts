@@ -56,7 +56,7 @@ const DEFAULT_SWA_PERIOD = 5;
 /** What the tests' broken variants switch off; every field true is gemma 3n. */
 export interface Gemma3nOptions {
   perLayerInputs: boolean;
-  /** AltUp's correction of the streams after each layer. */
+  /** AltUp's correction of the streams after each layer; false: the active stream replaced by the layer's output, the others left as predicted. */
   altupCorrect: boolean;
   /** Layers past the 20th read an earlier layer's cache; false: they project and store K and V of their own. */
   kvSharing: boolean;
@@ -168,10 +168,12 @@ export function gemma3nGraph(o: Gemma3nOptions = GEMMA3N) {
       const down = ops.matmul(c.w(`${p}.ffn_down.weight`), ops.glu('gelu', gate, up, `ffn_geglu-${il}`), `ffn_out-${il}`);
       const layerOut = ops.add(rms(`${p}.post_ffw_norm`, down, `ffn_post_norm-${il}`), attnLaurel, `attn_ffw_laurel_gated-${il}`);
 
-      // correct every stream by the innovation times its coefficient + 1 (broken variant: the coefficients dropped)
+      // every stream corrected by the innovation times its coefficient + 1
       const corrected = o.altupCorrect
         ? ops.altupCorrect(predictions, layerOut, ops.matmul(c.w(`${p}.altup_correct_coef.weight`), router(il, layerOut, 'modalities_c'), `correct_coefs-${il}`), A, I_ALTUP_ACT, `corrected-${il}`)
-        : ops.altupCorrect(predictions, layerOut, ops.scale(router(il, layerOut, 'modalities_c'), 0, `no_coefs-${il}`), A, I_ALTUP_ACT, `uncorrected-${il}`);
+        : g.view(ops.concat(g.view(layerOut, `uncorrected_active-${il}`, [n * T, 1], 0, n * T * 4),
+          g.view(predictions, `uncorrected_rest-${il}`, [n * T * (A - 1), 1], n * T * 4, n * T * (A - 1) * 4), `uncorrected_flat-${il}`),
+        `uncorrected-${il}`, [n, T * A], 0, n * 4);
       if (!perLayer) {
         stack = corrected;
         continue;
