@@ -7,19 +7,22 @@
 // tenfold: no per-layer embeddings, AltUp's correction coefficients dropped,
 // no KV sharing (the last layers project and store their own K and V), no
 // activation sparsity. A batch gives the bits of token by token and 1, 2 and
-// 3 threads the same bits.
+// 3 threads the same bits; the shared layers cost no cache of their own, and
+// a saved state (the 20 caches) continues with the same bits.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
+import * as assert from 'uvu/assert';
 import { writeGGUF } from '../formats/gguf/index.js';
 import { GEMMA3N_SHAPES, gemma3nModelSpec } from '../formats/synthetic/gemma3n.js';
 import type { SyntheticOptions } from '../formats/synthetic/tensors.js';
 import { GEMMA3N, gemma3nGraph, type Gemma3nOptions } from '../runtime/arch/gemma3n.js';
+import { Context } from '../runtime/context.js';
+import { loadModel } from '../runtime/index.js';
 import {
   assertBroken, assertIdenticalAcrossBatchAndThreads, assertMatches, compareFile, mixSpec, randomSequences, statsRow, withLlamaCpp,
 } from './helpers/arch-oracle.js';
-import * as assert from 'uvu/assert';
 
 const SHAPE = GEMMA3N_SHAPES['test-gemma3n']!;
 // rows drawn from pools of 256 per matrix kind: 22 layers of reference-quantized Q4_K rows would take most of a minute
@@ -64,6 +67,28 @@ test('a batch gives the bits of token by token; 1, 2 and 3 threads give the same
   const tokens = SEQUENCES[1]!;
   await assertIdenticalAcrossBatchAndThreads(paths.get('Q4_K_M')!, tokens);
   rows.push(`  batch vs token by token and 1/2/3 threads, ${tokens.length} tokens: identical bits`);
+});
+
+test('layers 20 and 21 have no KV cache of their own; a saved state holds the 20 caches and continues with the same bits', async () => {
+  const model = await loadModel(paths.get('Q4_K_M')!);
+  try {
+    const hp = model.hparams;
+    assert.equal(model.kvSource, [...Array.from({ length: 20 }, (_, il) => il), 18, 18]);
+    assert.is(Context.kvBytes(hp, 100, { kvSource: model.kvSource }) * SHAPE.n_layer, Context.kvBytes(hp, 100) * 20);
+    const tokens = SEQUENCES[1]!;
+    const a = model.createContext({ contextSize: 64, threads: 1 }).createSequence();
+    a.evaluate(tokens.slice(0, 30));
+    const file = join(dir, 'gemma3n.state');
+    await a.saveState(file);
+    const want = a.append(tokens.slice(30));
+    const b = model.createContext({ contextSize: 64, threads: 1 }).createSequence();
+    await b.loadState(file);
+    const got = b.append(tokens.slice(30));
+    assert.ok(want.length > 0 && want.every((x, i) => Object.is(x, got[i])), 'logits differ after loadState');
+    rows.push('  KV caches on 20 of 22 layers; saveState / loadState continue with the same bits');
+  } finally {
+    model.dispose();
+  }
 });
 
 test.after(() => {
