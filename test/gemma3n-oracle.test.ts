@@ -18,7 +18,9 @@ import { writeGGUF } from '../formats/gguf/index.js';
 import { GEMMA3N_SHAPES, gemma3nModelSpec } from '../formats/synthetic/gemma3n.js';
 import type { SyntheticOptions } from '../formats/synthetic/tensors.js';
 import { GEMMA3N, gemma3nGraph, type Gemma3nOptions } from '../runtime/arch/gemma3n.js';
+import { GGMLType } from '../formats/ggml-types.js';
 import { Context } from '../runtime/context.js';
+import { ModelError } from '../runtime/errors.js';
 import { loadModel } from '../runtime/index.js';
 import {
   assertBroken, assertIdenticalAcrossBatchAndThreads, assertMatches, compareFile, mixSpec, randomSequences, statsRow, withLlamaCpp,
@@ -88,6 +90,19 @@ test('layers 20 and 21 have no KV cache of their own; a saved state holds the 20
     rows.push('  KV caches on 20 of 22 layers; saveState / loadState continue with the same bits');
   } finally {
     model.dispose();
+  }
+});
+
+test('a gemma3n file without attention.sliding_window is refused, naming the key (llama.cpp requires it)', async () => {
+  const path = join(dir, 'gemma3n-no-window.gguf');
+  const spec = gemma3nModelSpec({ ...SHAPE, n_layer: 2 }, GGMLType.F16, SYNTH);
+  await writeGGUF(path, { ...spec, kv: spec.kv!.filter((e) => e.key !== 'gemma3n.attention.sliding_window') });
+  try {
+    await loadModel(path);
+    assert.unreachable('loaded');
+  } catch (e) {
+    assert.instance(e, ModelError);
+    assert.is((e as ModelError).key, 'gemma3n.attention.sliding_window');
   }
 });
 

@@ -31,6 +31,7 @@
 // 20 KV layers, the 10 sparse layers and the cap are llama.cpp's fixed
 // values for gemma3n, not read from the file.
 import { rowSize } from '../../formats/ggml-types.js';
+import { ModelError } from '../errors.js';
 import type { Tensor } from '../graph/graph.js';
 import type { RopeParams } from '../graph/ops.js';
 import type { HParams } from '../hparams.js';
@@ -206,6 +207,8 @@ function elementsOf(t: Tensor): number {
 export const buildGemma3n = gemma3nGraph();
 
 const gemma3nTensors: DeclareTensors = (hp, file) => {
+  // llama.cpp requires the window (4 layers of 5 slide)
+  if (!hp.has_swa_key) throw new ModelError(`${hp.arch} needs ${hp.arch}.attention.sliding_window`, file.path, `${hp.arch}.attention.sliding_window`);
   const D = dims(hp);
   const nAltup = dim('n_altup', GEMMA3N_N_ALTUP);
   const nAltupM1 = dim('n_altup-1', GEMMA3N_N_ALTUP - 1);
