@@ -93,6 +93,8 @@ export function gemma3nGraph(o: Gemma3nOptions = GEMMA3N) {
     const stream = (stack: Tensor, a: number, label: string) => g.view(stack, label, [n, T], a * T * n * 4, n * 4);
     // matrix i of a 3-D weight [n_in, n_out, k]
     const slice = (w: Tensor, i: number) => {
+      // a view has no layout: a repacked weight would be read as plain rows (these never are: not blk.*)
+      if (w.layout) throw new Error(`${w.name} was repacked (${w.layout}): its matrices cannot be read one by one`);
       const row = rowSize(w.type, w.ne[0]!);
       return g.view(w, `${w.name}[${i}]`, [w.ne[0]!, w.ne[1]!], i * row * w.ne[1]!, row);
     };
