@@ -96,6 +96,8 @@ export class Model {
     readonly fingerprint: string,
     /** The recurrent layers' state (hybrid architectures: lfm2...); absent: every layer attends. */
     readonly recurrent?: RecurrentLayout,
+    /** The layer whose KV cache each layer reads (Architecture.kvSource); absent: its own. */
+    readonly kvSource?: readonly number[],
   ) {
     this.kernels = memories[0]!;
   }
@@ -131,6 +133,7 @@ export class Model {
       if (e instanceof ModelError && !e.file) throw new ModelError(e.message, path, e.key);
       throw e;
     }
+    const kvSource = declared?.kvSource?.(hparams);
     // before any tensor data is read (a buildGraph override still loads the file's own architecture)
     if (declared) checkFileTensors(String(arch), declared, hparams, gguf.tensors, path);
     const sources: TensorSource[] = gguf.tensors.map((t) => ({
@@ -138,7 +141,7 @@ export class Model {
     }));
     const nCtx = options.contextSize ?? Math.min(4096, hparams.n_ctx_train);
     checkWeightTypes(path, sources);
-    const kvBytes = Context.kvBytes(hparams, nCtx, { cacheTypeK: options.cacheTypeK, recurrent });
+    const kvBytes = Context.kvBytes(hparams, nCtx, { cacheTypeK: options.cacheTypeK, recurrent, kvSource });
     const scratch = scratchEstimate(hparams, nCtx);
     const machineBytes = await machineMemory();
     checkFits(path, weightBytes(sources), kvBytes, scratch, machineBytes);
@@ -173,7 +176,7 @@ export class Model {
     const perMemory = new Array<number>(shards.count).fill(0);
     for (const t of sources) perMemory[memoryOf(t.name)] += alignUp(t.bytes);
     const fit: ModelFit = { machineBytes, memoryBytes, weightBytes: perMemory };
-    if (!options.lora?.length) return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards, fit, fingerprint, recurrent);
+    if (!options.lora?.length) return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards, fit, fingerprint, recurrent, kvSource);
     let lora: LoraAdapters;
     try {
       lora = await LoraAdapters.load(options.lora, { path, arch: String(arch), memories, weight: (n) => weights.get(n) });
@@ -183,7 +186,7 @@ export class Model {
     }
     // adapters change what the cells hold: they are part of the identity
     const withLora = loraFingerprint(fingerprint, options.lora);
-    return new Model(path, gguf, memories, hparams, tokenizer, lora.wrap(build), weights, [...regions, ...lora.regions], shards, fit, withLora, recurrent);
+    return new Model(path, gguf, memories, hparams, tokenizer, lora.wrap(build), weights, [...regions, ...lora.regions], shards, fit, withLora, recurrent, kvSource);
   }
 
   /** The memory holding layer il's weights, where its KV cache goes too. */

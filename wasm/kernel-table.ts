@@ -98,6 +98,12 @@ const OPS = {
   attn_temp_scale_f32: ['x', 'pos', 'y', 'n', 'n_rows', 'floor_scale', 'temp_scale', 'offset', 'ith', 'nth'],
   get_rows_f32: GET_ROWS,
   get_rows_f16: GET_ROWS,
+  // ops-altup.c
+  altup_magnitude_scale_f32: ['x', 'ref', 'y', 'n', 'n_rows', 'n_ref_rows', 'ith', 'nth'],
+  gaussian_topk_f32: ['x', 'y', 'n', 'n_rows', 'std_mul', 'ith', 'nth'],
+  altup_predict_f32: ['x', 'coefs', 'y', 'n', 'n_tok', 'n_altup', 'ith', 'nth'],
+  altup_correct_f32: ['pred', 'act', 'coefs', 'y', 'n', 'n_tok', 'n_altup', 'i_act', 'ith', 'nth'],
+  altup_add_rest_f32: ['x', 'b', 'y', 'n', 'n_tok', 'n_altup', 'ith', 'nth'],
   // ops-ssm.c
   ssm_conv_f32: ['x', 'x_stride', 'state', 'per_seq', 'kv_rows', 'w', 'y', 'n_ch', 'n_tok', 'd_conv', 'ith', 'nth'],
   l2_norm_heads_f32: ['x', 'x_stride', 'y', 'n_tok', 'n_head', 'head_dim', 'eps', 'ith', 'nth'],

@@ -55,6 +55,12 @@ export interface Architecture {
   tensors: DeclareTensors;
   /** Its recurrent layers' state, for hybrid and recurrent architectures; absent: attention only. */
   recurrent?: (hp: HParams) => RecurrentLayout;
+  /**
+   * Layer il attends over the KV cache of layer kvSource[il] (an earlier
+   * one: gemma 3n's shared KV, llama.cpp's layer_reuse_cb) and has none of
+   * its own when that is not il. Absent: every attention layer has its own.
+   */
+  kvSource?: (hp: HParams) => readonly number[];
 }
 
 /** Present in every file, in some, or in none (llama.cpp's 0, TENSOR_NOT_REQUIRED, or not created). */

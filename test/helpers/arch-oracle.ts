@@ -112,3 +112,31 @@ export async function batchVsTokenByToken(path: string, tokens: number[], build?
     model.dispose();
   }
 }
+
+/**
+ * Asserts the numerics contract on `tokens`: the logits of every position
+ * evaluated in batches of OUR_BATCH are the same bits on 1, 2 and 3 threads,
+ * and the same bits as evaluating token by token (batch size 1).
+ */
+export async function assertIdenticalAcrossBatchAndThreads(path: string, tokens: number[], build?: BuildGraph): Promise<void> {
+  const model = await loadModel(path, build ? { buildGraph: build } : {});
+  const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  try {
+    const nV = model.hparams.n_vocab;
+    const byThreads: Float32Array[] = [];
+    for (const threads of [1, 2, 3]) {
+      const ctx = model.createContext({ contextSize: 128, batchSize: OUR_BATCH, threads });
+      byThreads.push(ctx.evaluate(tokens, { allLogits: true }));
+      ctx.dispose();
+    }
+    for (const [i, l] of byThreads.entries()) assert.ok(bits(l).equals(bits(byThreads[0]!)), `${i + 1} threads differ from 1`);
+    const one = model.createContext({ contextSize: 128, batchSize: 1, threads: 2 });
+    for (let i = 0; i < tokens.length; i++) {
+      const l = one.evaluate([tokens[i]!]);
+      assert.ok(bits(l).equals(bits(byThreads[0]!.subarray(i * nV, (i + 1) * nV))), `token ${i}: token-by-token logits differ from the batch's`);
+    }
+    one.dispose();
+  } finally {
+    model.dispose();
+  }
+}
