@@ -1,5 +1,5 @@
 // Row kernels for weight types whose dot product is one function of a row
-// and an activation row (iquants.c, mxfp4.c, ternary.c): from a type's
+// and an activation row (iquants.c, ternary.c): from a type's
 // `static float dot_<w>(const block_<w>* x, const block_<a>* y, int nb)`,
 // DEFINE_ROW_KERNELS stamps out
 //   matvec_<w>        out[r] = dot(row r, a) for rows [r0, r1)

@@ -1,5 +1,5 @@
-// The kernels of iq4_nl, iq4_xs, mxfp4, tq1_0 and tq2_0 (kernels/iquants.c,
-// mxfp4.c, ternary.c) against the scalar references in formats/quant (which
+// The kernels of iq4_nl, iq4_xs, mxfp4, tq1_0 and tq2_0 (kernels/iquants.c
+// and ternary.c) against the scalar references in formats/quant (which
 // test/quant-iq.test.ts holds to ggml's bits):
 // - dequantize_row_<t> (get_rows' decoder) gives the reference's floats bit
 //   for bit, on quantized rows and on random bytes;
