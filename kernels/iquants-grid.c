@@ -225,18 +225,16 @@ void EXPORT(dequantize_row_iq1_m)(const void* vx, float* y, int n) {
 // (put16); the one-token kernel dots the group with the widened activation
 // directly (dot16 below).
 
-// Byte masks of two explicit sign bytes (bit j of s0 negates value j).
-static inline v128_t sign_masks(uint8_t s0, uint8_t s1) {
-  const v128_t bits = wasm_u64x2_splat(0x8040201008040201ull);
-  const v128_t s = wasm_u64x2_make(0x0101010101010101ull * s0, 0x0101010101010101ull * s1);
-  return wasm_i8x16_eq(wasm_v128_and(s, bits), bits);
-}
+// Byte masks (0xff: negate) of explicit sign bytes, four loaded as one u32
+// splat: bit j of s[0], s[1] (SMASK_LO) or s[2], s[3] (SMASK_HI) negates value j.
+#define SIGN_BITS wasm_u64x2_const_splat(0x8040201008040201ull)
+#define SMASK_LO(sv) wasm_i8x16_eq(wasm_v128_and(wasm_i8x16_shuffle(sv, sv, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), SIGN_BITS), SIGN_BITS)
+#define SMASK_HI(sv) wasm_i8x16_eq(wasm_v128_and(wasm_i8x16_shuffle(sv, sv, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3), SIGN_BITS), SIGN_BITS)
 
 #define G2(a, b) wasm_u64x2_make(a, b)
 #define MASK7(k) iq_sign_masks[(k) & 127]
 // Four 4-value iq3 grid points as two 8-value groups.
-#define G4(grid, a, b, c, e) \
-  wasm_u64x2_make((grid)[a] | (uint64_t)(grid)[b] << 32, (grid)[c] | (uint64_t)(grid)[e] << 32)
+#define G4(grid, a, b, c, e) wasm_u32x4_make((grid)[a], (grid)[b], (grid)[c], (grid)[e])
 #define DELTA8(neg) ((neg) ? 0xffffffffffffffffull : 0x0101010101010101ull)
 
 #define GROUPS_iq2_xxs(x, OP)                                                                       \
@@ -261,13 +259,13 @@ static inline v128_t sign_masks(uint8_t s0, uint8_t s1) {
 #define GROUPS_iq2_s(x, OP)                                                                         \
   for (int ib = 0; ib < 8; ++ib) {                                                                  \
     const uint8_t* q = (x)->qs + 4 * ib;                                                            \
-    const uint8_t* s = (x)->qs + QK_K / 8 + 4 * ib;                                                 \
+    const v128_t sv = wasm_v128_load32_splat((x)->qs + QK_K / 8 + 4 * ib);                          \
     const int qh = (x)->qh[ib];                                                                     \
     const uint8_t sc = (x)->scales[ib];                                                             \
     OP(32 * ib, G2(iq2s_grid[q[0] | ((qh << 8) & 0x300)], iq2s_grid[q[1] | ((qh << 6) & 0x300)]),  \
-       sign_masks(s[0], s[1]), 2 * (sc & 0xf) + 1);                                                 \
+       SMASK_LO(sv), 2 * (sc & 0xf) + 1);                                                           \
     OP(32 * ib + 16, G2(iq2s_grid[q[2] | ((qh << 4) & 0x300)], iq2s_grid[q[3] | ((qh << 2) & 0x300)]), \
-       sign_masks(s[2], s[3]), 2 * (sc >> 4) + 1);                                                  \
+       SMASK_HI(sv), 2 * (sc >> 4) + 1);                                                            \
   }
 
 #define GROUPS_iq3_xxs(x, OP)                                                                       \
@@ -282,14 +280,14 @@ static inline v128_t sign_masks(uint8_t s0, uint8_t s1) {
 #define GROUPS_iq3_s(x, OP)                                                                         \
   for (int ib = 0; ib < 8; ++ib) {                                                                  \
     const uint8_t* q = (x)->qs + 8 * ib;                                                            \
-    const uint8_t* s = (x)->signs + 4 * ib;                                                         \
+    const v128_t sv = wasm_v128_load32_splat((x)->signs + 4 * ib);                                  \
     const int qh = (x)->qh[ib];                                                                     \
     const uint8_t sc = (x)->scales[ib / 2];                                                         \
     const int ls = 2 * (ib & 1 ? sc >> 4 : sc & 0xf) + 1;                                           \
     OP(32 * ib, G4(iq3s_grid, q[0] | ((qh << 8) & 256), q[1] | ((qh << 7) & 256), q[2] | ((qh << 6) & 256), \
-                   q[3] | ((qh << 5) & 256)), sign_masks(s[0], s[1]), ls);                          \
+                   q[3] | ((qh << 5) & 256)), SMASK_LO(sv), ls);                                    \
     OP(32 * ib + 16, G4(iq3s_grid, q[4] | ((qh << 4) & 256), q[5] | ((qh << 3) & 256), q[6] | ((qh << 2) & 256), \
-                        q[7] | ((qh << 1) & 256)), sign_masks(s[2], s[3]), ls);                     \
+                        q[7] | ((qh << 1) & 256)), SMASK_HI(sv), ls);                               \
   }
 
 #define GROUPS1_iq1_s(x, OP)                                                                        \
