@@ -31,6 +31,21 @@ static inline float e8m0_half(uint8_t e) {
   return fp32_from_bits(e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23);
 }
 
+// e8m0_half of four exponents (the low 8 bits of u32 lanes).
+static inline v128_t e8m0x4_half(v128_t e) {
+  const v128_t normal = wasm_i32x4_shl(wasm_i32x4_sub(e, wasm_i32x4_const_splat(1)), 23);
+  const v128_t tiny = wasm_v128_bitselect(wasm_i32x4_const_splat(0x00400000), wasm_i32x4_const_splat(0x00200000),
+                                          wasm_i32x4_eq(e, wasm_i32x4_const_splat(1)));
+  return wasm_v128_bitselect(tiny, normal, wasm_i32x4_lt(e, wasm_i32x4_const_splat(2)));
+}
+
+// Lane j <- the sum of the lanes of v_j (four blocks' sums, for one scaling step).
+static inline v128_t i32x4_hsum4(v128_t v0, v128_t v1, v128_t v2, v128_t v3) {
+  const v128_t t0 = wasm_i32x4_add(wasm_i32x4_shuffle(v0, v1, 0, 4, 2, 6), wasm_i32x4_shuffle(v0, v1, 1, 5, 3, 7));
+  const v128_t t1 = wasm_i32x4_add(wasm_i32x4_shuffle(v2, v3, 0, 4, 2, 6), wasm_i32x4_shuffle(v2, v3, 1, 5, 3, 7));
+  return wasm_i32x4_add(wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5), wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
+}
+
 // iq4_xs block ib's 6-bit scale: low 4 bits in nibble ib%2 of scales_l[ib/2], top 2 at bit 2ib of scales_h.
 static inline int iq4_xs_scale(const block_iq4_xs* x, int ib) {
   return ((x->scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((x->scales_h >> 2 * ib) & 3) << 4);

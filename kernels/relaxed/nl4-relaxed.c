@@ -80,13 +80,6 @@ static inline v128_t block32(v128_t levels, const uint8_t* qs, const int8_t* p, 
   return wasm_i32x4_add(wasm_i32x4_dot_i16x8(pairs16(lo, p, m), sc), wasm_i32x4_dot_i16x8(pairs16(hi, p + 16, m + 16), sc));
 }
 
-// Lane j <- the sum of the lanes of v_j.
-static inline v128_t hsum4(v128_t v0, v128_t v1, v128_t v2, v128_t v3) {
-  const v128_t t0 = wasm_i32x4_add(wasm_i32x4_shuffle(v0, v1, 0, 4, 2, 6), wasm_i32x4_shuffle(v0, v1, 1, 5, 3, 7));
-  const v128_t t1 = wasm_i32x4_add(wasm_i32x4_shuffle(v2, v3, 0, 4, 2, 6), wasm_i32x4_shuffle(v2, v3, 1, 5, 3, 7));
-  return wasm_i32x4_add(wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5), wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
-}
-
 // iq4_nl block b of a chunk (x: its bytes) as four i32 lanes.
 static inline v128_t bsum_iq4_nl(v128_t levels, const block_iq4_nl* x, const nl4_act* a, int b) {
   return block32(levels, x->qs, a->p + 32 * b, a->m + 32 * b, wasm_i16x8_const_splat(1));
@@ -101,7 +94,7 @@ static float dot_iq4_nl(const uint8_t* xb, const nl4_act* a, int nb) {
   v128_t acc = wasm_f32x4_const_splat(0.0f);
   int b = 0;
   for (; b + 4 <= nb; b += 4, x += 4) {
-    const v128_t s = hsum4(bsum_iq4_nl(levels, x, a, b), bsum_iq4_nl(levels, x + 1, a, b + 1),
+    const v128_t s = i32x4_hsum4(bsum_iq4_nl(levels, x, a, b), bsum_iq4_nl(levels, x + 1, a, b + 1),
                            bsum_iq4_nl(levels, x + 2, a, b + 2), bsum_iq4_nl(levels, x + 3, a, b + 3));
     const v128_t dw = f16x4_to_f32x4(wasm_i32x4_make(x[0].d, x[1].d, x[2].d, x[3].d));
     acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), wasm_f32x4_mul(dw, LOAD(a->d + b))));
@@ -114,7 +107,7 @@ static float dot_iq4_nl(const uint8_t* xb, const nl4_act* a, int nb) {
       v[j] = in ? bsum_iq4_nl(levels, x + j, a, b + j) : wasm_i32x4_const_splat(0);
       d[j] = in ? fp16_to_fp32(x[j].d) * a->d[b + j] : 0.0f;
     }
-    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(hsum4(v[0], v[1], v[2], v[3])), LOAD(d)));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(i32x4_hsum4(v[0], v[1], v[2], v[3])), LOAD(d)));
   }
   return f32x4_hsum(acc);
 }
@@ -225,12 +218,7 @@ static inline mx_rows4 mx_decode4(const block_mxfp4* const x[4], int b) {
     w.l[i] = RSWZ(ul, wasm_v128_and(g[i], m4));
     w.h[i] = RSWZ(ul, wasm_v128_and(wasm_u16x8_shr(g[i], 4), m4));
   }
-  const v128_t e = wasm_i32x4_make(x[0][b].e, x[1][b].e, x[2][b].e, x[3][b].e);
-  // e8m0_half per lane: (e - 1) << 23, and for e = 0, 1 the subnormals 0x00200000 << e
-  const v128_t normal = wasm_i32x4_shl(wasm_i32x4_sub(e, wasm_i32x4_const_splat(1)), 23);
-  const v128_t tiny = wasm_v128_bitselect(wasm_i32x4_const_splat(0x00400000), wasm_i32x4_const_splat(0x00200000),
-                                          wasm_i32x4_eq(e, wasm_i32x4_const_splat(1)));
-  w.dw = wasm_v128_bitselect(tiny, normal, wasm_i32x4_lt(e, wasm_i32x4_const_splat(2)));
+  w.dw = e8m0x4_half(wasm_i32x4_make(x[0][b].e, x[1][b].e, x[2][b].e, x[3][b].e));
   return w;
 }
 
