@@ -118,16 +118,13 @@ static float dot_iq4_xs(const uint8_t* xb, const nl4_act* a, int nb) {
   const block_iq4_xs* x = (const block_iq4_xs*)xb;
   v128_t acc = wasm_f32x4_const_splat(0.0f);
   for (int i = 0; i < nb; i++, x++) {
-    const v128_t sc = iq4_xs_scales(x);
+    // as int16 in memory: each scale is then one broadcast load
+    int16_t sc[8];
+    wasm_v128_store(sc, iq4_xs_scales(x));
     const int8_t *p = a->p + 256 * i, *m = a->m + 256 * i;
-    v128_t isum = wasm_i32x4_add(block32(levels, x->qs, p, m, wasm_i16x8_shuffle(sc, sc, 0, 0, 0, 0, 0, 0, 0, 0)),
-                                 block32(levels, x->qs + 16, p + 32, m + 32, wasm_i16x8_shuffle(sc, sc, 1, 1, 1, 1, 1, 1, 1, 1)));
-    isum = wasm_i32x4_add(isum, wasm_i32x4_add(block32(levels, x->qs + 32, p + 64, m + 64, wasm_i16x8_shuffle(sc, sc, 2, 2, 2, 2, 2, 2, 2, 2)),
-                                               block32(levels, x->qs + 48, p + 96, m + 96, wasm_i16x8_shuffle(sc, sc, 3, 3, 3, 3, 3, 3, 3, 3))));
-    isum = wasm_i32x4_add(isum, wasm_i32x4_add(block32(levels, x->qs + 64, p + 128, m + 128, wasm_i16x8_shuffle(sc, sc, 4, 4, 4, 4, 4, 4, 4, 4)),
-                                               block32(levels, x->qs + 80, p + 160, m + 160, wasm_i16x8_shuffle(sc, sc, 5, 5, 5, 5, 5, 5, 5, 5))));
-    isum = wasm_i32x4_add(isum, wasm_i32x4_add(block32(levels, x->qs + 96, p + 192, m + 192, wasm_i16x8_shuffle(sc, sc, 6, 6, 6, 6, 6, 6, 6, 6)),
-                                               block32(levels, x->qs + 112, p + 224, m + 224, wasm_i16x8_shuffle(sc, sc, 7, 7, 7, 7, 7, 7, 7, 7))));
+    v128_t isum = wasm_i32x4_const_splat(0);
+    for (int ib = 0; ib < 8; ib++)
+      isum = wasm_i32x4_add(isum, block32(levels, x->qs + 16 * ib, p + 32 * ib, m + 32 * ib, wasm_v128_load16_splat(sc + ib)));
     const float d = fp16_to_fp32(x->d) * a->d[i];
     acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(d)));
   }
