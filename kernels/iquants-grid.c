@@ -228,8 +228,14 @@ void EXPORT(dequantize_row_iq1_m)(const void* vx, float* y, int n) {
 // Byte masks (0xff: negate) of explicit sign bytes, four loaded as one u32
 // splat: bit j of s[0], s[1] (SMASK_LO) or s[2], s[3] (SMASK_HI) negates value j.
 #define SIGN_BITS wasm_u64x2_const_splat(0x8040201008040201ull)
-#define SMASK_LO(sv) wasm_i8x16_eq(wasm_v128_and(wasm_i8x16_shuffle(sv, sv, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), SIGN_BITS), SIGN_BITS)
-#define SMASK_HI(sv) wasm_i8x16_eq(wasm_v128_and(wasm_i8x16_shuffle(sv, sv, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3), SIGN_BITS), SIGN_BITS)
+// (bytes spread with unpack shuffles, which engines map to single instructions)
+static inline v128_t spread8(v128_t sv, int hi) {
+  const v128_t b = wasm_i8x16_shuffle(sv, sv, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);  // s0 s0 s1 s1 ..
+  const v128_t w = wasm_i16x8_shuffle(b, b, 0, 8, 1, 9, 2, 10, 3, 11);                                  // s0 x4, s1 x4, ..
+  return hi ? wasm_i32x4_shuffle(w, w, 2, 6, 3, 7) : wasm_i32x4_shuffle(w, w, 0, 4, 1, 5);
+}
+#define SMASK_LO(sv) wasm_i8x16_eq(wasm_v128_and(spread8(sv, 0), SIGN_BITS), SIGN_BITS)
+#define SMASK_HI(sv) wasm_i8x16_eq(wasm_v128_and(spread8(sv, 1), SIGN_BITS), SIGN_BITS)
 
 #define G2(a, b) wasm_u64x2_make(a, b)
 #define MASK7(k) iq_sign_masks[(k) & 127]
