@@ -4,7 +4,7 @@
 // agreement. Architecture tests (llama-oracle, qwen, gemma, phi...) share it;
 // declareArchOracle() registers the tests most of them make (each file
 // declares its architecture's files, broken variants and bit-exact check).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -45,8 +45,9 @@ export async function ourLogits(path: string, tokens: number[], build?: BuildGra
   }
 }
 
-// llama.cpp's distributions per file and sequence: a file's broken variants
-// are compared with the same distributions its correct graph was
+// llama.cpp's distributions per file (as written: path, size and time) and
+// sequence: a file's broken variants are compared with the same
+// distributions its correct graph was, without running llama.cpp again
 const theirCache = new Map<string, Map<number, number>[]>();
 
 /** Pooled stats over `sequences`, our graph (or `build`) against llama.cpp's on the file at `path`. */
@@ -56,7 +57,8 @@ export async function compareFile(path: string, llama: LlamaModel | undefined, s
   const model = await loadModel(path, build ? { buildGraph: build } : {});
   try {
     for (const seq of sequences) {
-      const key = `${path}\0${contextSize}\0${seq.join(',')}`;
+      const st = statSync(path);
+      const key = `${path}\0${st.size}\0${st.mtimeMs}\0${contextSize}\0${seq.join(',')}`;
       let theirs = theirCache.get(key);
       if (!theirs) {
         theirs = llama ? await llamaCppProbabilities(llama, seq, contextSize) : await withLlamaCpp(path, (l) => llamaCppProbabilities(l, seq, contextSize));
@@ -173,6 +175,8 @@ export interface OracleCase {
   /** File types compared with llama.cpp (F16 is held to rounding level, KL < 1e-5). */
   mixes: readonly string[];
   note?: string;
+  /** This case's synthetic options, if not the declaration's. */
+  synth?: SyntheticOptions;
 }
 
 /** A graph with one defining feature removed: it must miss the KL bound tenfold. */
@@ -220,7 +224,7 @@ export function declareArchOracle(d: ArchOracleDecl): ArchOracle {
       const c = d.cases.find((x) => x.id === id);
       if (!c || !mix) throw new Error(`no case ${key}`);
       const path = join(dir, `${id}-${mix}.gguf`);
-      p = writeGGUF(path, mixSpec(c.spec, mix, d.synth)).then(() => path);
+      p = writeGGUF(path, mixSpec(c.spec, mix, c.synth ?? d.synth)).then(() => path);
       written.set(key, p);
     }
     return p;
