@@ -32,19 +32,6 @@ export function randomSequences(seed: number, lengths: number[], nVocab: number,
   return lengths.map((n) => [bos, ...Array.from({ length: n - 1 }, () => 3 + Math.floor(rand() * (nVocab - 3)))]);
 }
 
-/** Our logits at every position of `tokens` (one row of n_vocab per token). */
-export async function ourLogits(path: string, tokens: number[], build?: BuildGraph, contextSize = 512): Promise<{ logits: Float32Array; nVocab: number }> {
-  const model = await loadModel(path, build ? { buildGraph: build } : {});
-  try {
-    const ctx = model.createContext({ contextSize, batchSize: OUR_BATCH });
-    const logits = ctx.evaluate(tokens, { allLogits: true });
-    ctx.dispose();
-    return { logits, nVocab: model.hparams.n_vocab };
-  } finally {
-    model.dispose();
-  }
-}
-
 // llama.cpp's distributions per file (as written: path, size and time) and
 // sequence: a file's broken variants are compared with the same
 // distributions its correct graph was, without running llama.cpp again
@@ -139,15 +126,10 @@ export async function batchVsTokenByToken(path: string, tokens: number[], build?
 
 const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
-/**
- * Asserts the numerics contract on `tokens`: 1, 2 and 3 threads give the
- * same bits for a batch (n_batch OUR_BATCH), and token by token (2 threads)
- * gives the batch's bits at every position.
- */
-export async function assertBitExact(path: string, tokens: number[], contextSize = 128): Promise<void> {
+/** Asserts 1, 2 and 3 threads give the same bits over `tokens` (batches of OUR_BATCH); returns the logits. */
+export async function assertThreadsAgree(path: string, tokens: number[], contextSize = 128): Promise<Float32Array> {
   const model = await loadModel(path);
   try {
-    const nV = model.hparams.n_vocab;
     const byThreads: Float32Array[] = [];
     for (const threads of [1, 2, 3]) {
       const ctx = model.createContext({ contextSize, batchSize: OUR_BATCH, threads });
@@ -155,10 +137,26 @@ export async function assertBitExact(path: string, tokens: number[], contextSize
       ctx.dispose();
     }
     for (const [i, l] of byThreads.entries()) assert.ok(same(l, byThreads[0]!), `${i + 1} threads differ from 1`);
+    return byThreads[0]!;
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * Asserts the numerics contract on `tokens`: 1, 2 and 3 threads give the
+ * same bits for a batch (n_batch OUR_BATCH), and token by token (2 threads)
+ * gives the batch's bits at every position.
+ */
+export async function assertBitExact(path: string, tokens: number[], contextSize = 128): Promise<void> {
+  const batch = await assertThreadsAgree(path, tokens, contextSize);
+  const model = await loadModel(path);
+  try {
+    const nV = model.hparams.n_vocab;
     const one = model.createContext({ contextSize, batchSize: 1, threads: 2 });
     try {
       for (let i = 0; i < tokens.length; i++) {
-        assert.ok(same(one.evaluate([tokens[i]!]), byThreads[0]!.subarray(i * nV, (i + 1) * nV)), `token ${i}: token-by-token logits differ from the batch's`);
+        assert.ok(same(one.evaluate([tokens[i]!]), batch.subarray(i * nV, (i + 1) * nV)), `token ${i}: token-by-token logits differ from the batch's`);
       }
     } finally {
       one.dispose();
