@@ -91,22 +91,33 @@ function splitSigns(x: Float32Array, o: number, n: number, even: boolean): void 
   }
 }
 
-/** ggml's iq2/iq3_find_best_neighbour: the neighbour of least waux-weighted squared error at `scale`; its levels into out[lo..]. */
+// term[8 i + l]: the error term of coordinate i at level l, for bestNeighbour
+const term = new Float32Array(64);
+
+/**
+ * ggml's iq2/iq3_find_best_neighbour: the neighbour of least waux-weighted
+ * squared error at `scale`; its levels into out[lo..]. Each coordinate's term
+ * w (scale q - x)^2 depends only on its level, so the few possible terms are
+ * computed once and each candidate's error is their float32 sum in ggml's order.
+ */
 function bestNeighbour(g: GridSearch, u: number, lo: number, scale: number, out: Int8Array): number {
   const nb = g.neighbours(u);
-  const dim = g.dim, pos = g.pos;
+  const dim = g.dim, lev = g.lev;
+  for (let i = 0; i < dim; i++) {
+    for (let l = 0; l < g.nLevels; l++) {
+      const diff = f32(f32(scale * (2 * l + 1)) - xval[lo + i]!);
+      term[8 * i + l] = f32(f32(waux[lo + i]! * diff) * diff);
+    }
+  }
   let best = Number.MAX_VALUE, index = -1;
   for (let j = 0; j < nb.length; j++) {
     const p = nb[j]! * dim;
     let d2 = 0;
-    for (let i = 0; i < dim; i++) {
-      const diff = f32(f32(scale * pos[p + i]!) - xval[lo + i]!);
-      d2 = f32(d2 + f32(f32(waux[lo + i]! * diff) * diff));
-    }
+    for (let i = 0; i < dim; i++) d2 = f32(d2 + term[8 * i + lev[p + i]!]!);
     if (d2 < best) { best = d2; index = nb[j]!; }
   }
   if (index < 0) throw new Error('iq grid search: no neighbour (non-finite weights?)');
-  for (let i = 0; i < dim; i++) out[lo + i] = (pos[index * dim + i]! - 1) >> 1;
+  for (let i = 0; i < dim; i++) out[lo + i] = lev[index * dim + i]!;
   return index;
 }
 
@@ -122,7 +133,11 @@ function roundGroup(g: GridSearch, k: number, id: number, kMaxQ: number, out: In
   return u;
 }
 
-function fit(n: number, levels: Int8Array): [number, number] {
+// fit's results (module state rather than an array per call: the sweep calls it often)
+let fitQx = 0, fitQ2 = 0;
+
+/** The weighted sums sum w x q and sum w q^2 of `levels` (q = 2l + 1) into fitQx, fitQ2. */
+function fit(n: number, levels: Int8Array): void {
   let sumqx = 0, sumq2 = 0;
   for (let i = 0; i < n; i++) {
     const w = weight[i]!;
@@ -130,7 +145,8 @@ function fit(n: number, levels: Int8Array): [number, number] {
     sumqx = f32(sumqx + f32(f32(w * xval[i]!) * q));
     sumq2 = f32(sumq2 + f32(f32(w * q) * q));
   }
-  return [sumqx, sumq2];
+  fitQx = sumqx;
+  fitQ2 = sumq2;
 }
 
 /** Which groups are re-rounded at the fitted scale after the sweep. */
@@ -175,10 +191,10 @@ function sweep(s: Sweep, ref: number, scale: number, plainSigns: boolean): numbe
         bestNeighbour(g, u, g.dim * k, thisScale, Laux);
       }
     }
-    const [sumqx, sumq2] = fit(n, Laux);
-    if (sumq2 > 0 && f32(sumqx * sumqx) > f32(best * sumq2)) {
-      scale = f32(sumqx / sumq2);
-      best = f32(scale * sumqx);
+    fit(n, Laux);
+    if (fitQ2 > 0 && f32(fitQx * fitQx) > f32(best * fitQ2)) {
+      scale = f32(fitQx / fitQ2);
+      best = f32(scale * fitQx);
       L.set(Laux.subarray(0, n));
       onGrid.set(onGridAux.subarray(0, nGroups));
     }
@@ -192,8 +208,8 @@ function sweep(s: Sweep, ref: number, scale: number, plainSigns: boolean): numbe
       const u = roundGroup(g, k, id, kMaxQ, L);
       if (g.map[u]! < 0) bestNeighbour(g, u, g.dim * k, scale, L);
     }
-    const [sumqx, sumq2] = fit(n, L);
-    if (sumq2 > 0) scale = f32(sumqx / sumq2);
+    fit(n, L);
+    if (fitQ2 > 0) scale = f32(fitQx / fitQ2);
   }
   if (scale < 0) {
     scale = -scale;

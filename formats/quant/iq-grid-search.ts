@@ -22,6 +22,10 @@ export interface GridSearch {
   readonly size: number;
   /** pos[dim * j + i]: 2l + 1 for coordinate i of grid point j. */
   readonly pos: Int8Array;
+  /** lev[dim * j + i]: the level index l of coordinate i of grid point j. */
+  readonly lev: Uint8Array;
+  /** Distinct levels (3 or 8). */
+  readonly nLevels: number;
   /** Packed level indices -> grid index, or -1 off the grid. */
   readonly map: Int32Array;
   /** Grid indices near an off-grid candidate `u` (not on the grid), best first by (distance, index). */
@@ -77,7 +81,8 @@ function build(values: Uint8Array | Int8Array, levels: readonly number[], dim: n
     cache[u] = list;
     return list;
   };
-  return { dim, bits, size, pos, map, neighbours };
+  const lev = Uint8Array.from(pos, (p) => (p - 1) >> 1);
+  return { dim, bits, size, pos, lev, nLevels: levels.length, map, neighbours };
 }
 
 const lazily = (make: () => GridSearch): (() => GridSearch) => {

@@ -58,22 +58,31 @@ function sortIndices(x: Float32Array, o: number, n: number): void {
   }
 }
 
-/** ggml's iq1_find_best_neighbour2: the neighbour of least weighted squared error with levels xx at `scale`. */
+const term = new Float32Array(24);
+
+/**
+ * ggml's iq1_find_best_neighbour2: the neighbour of least weighted squared
+ * error with levels xx at `scale` (the per-coordinate, per-level terms
+ * computed once, then summed in float32 in ggml's order).
+ */
 function bestNeighbour(g: GridSearch, u: number, x: Float32Array, o: number, lo: number, scale: number, xx: readonly number[]): number {
   const nb = g.neighbours(u);
+  const lev = g.lev;
+  for (let i = 0; i < 8; i++) {
+    for (let l = 0; l < 3; l++) {
+      const diff = f32(f32(scale * xx[l]!) - x[o + i]!);
+      term[3 * i + l] = f32(f32(weight[lo + i]! * diff) * diff);
+    }
+  }
   let best = FLT_MAX, gi = -1;
   for (let j = 0; j < nb.length; j++) {
     const p = nb[j]! * 8;
     let d2 = 0;
-    for (let i = 0; i < 8; i++) {
-      const q = xx[(g.pos[p + i]! - 1) >> 1]!;
-      const diff = f32(f32(scale * q) - x[o + i]!);
-      d2 = f32(d2 + f32(f32(weight[lo + i]! * diff) * diff));
-    }
+    for (let i = 0; i < 8; i++) d2 = f32(d2 + term[3 * i + lev[p + i]!]!);
     if (d2 < best) { best = d2; gi = nb[j]!; }
   }
   if (gi < 0) throw new Error('iq1 grid search: no neighbour (non-finite values or weights?)');
-  for (let i = 0; i < 8; i++) L[lo + i] = (g.pos[gi * 8 + i]! - 1) >> 1;
+  for (let i = 0; i < 8; i++) L[lo + i] = lev[gi * 8 + i]!;
   return gi;
 }
 
@@ -100,7 +109,7 @@ function refit(g: GridSearch, x: Float32Array, o: number, n: number, scale: numb
     const xx = xxOf(k);
     for (let j = 0; j < 8; j++) {
       const w = weight[8 * k + j]!;
-      const q = xx[(g.pos[index[k]! * 8 + j]! - 1) >> 1]!;
+      const q = xx[g.lev[index[k]! * 8 + j]!]!;
       sumqx = f32(sumqx + f32(f32(w * q) * x[o + 8 * k + j]!));
       sumq2 = f32(sumq2 + f32(f32(w * q) * q));
     }
@@ -303,7 +312,7 @@ function quantizeIq1M(src: Float32Array, dst: Uint8Array, w: Float32Array | unde
         const p = (dst[b + 2 * ib + k]! + ((qh << (8 - 4 * k)) & 0x700)) * 8;
         for (let j = 0; j < 8; j++) {
           const wj = weight[8 * k + j]!;
-          const q = f32(xx[(g.pos[p + j]! - 1) >> 1]! * (2 * l + 1));
+          const q = f32(xx[g.lev[p + j]!]! * (2 * l + 1));
           sumqx = f32(sumqx + f32(f32(wj * q) * src[o + 8 * k + j]!));
           sumq2 = f32(sumq2 + f32(f32(wj * q) * q));
         }
