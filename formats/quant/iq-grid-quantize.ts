@@ -195,8 +195,8 @@ function sweep(s: Sweep, ref: number, scale: number, plainSigns: boolean): numbe
     if (fitQ2 > 0 && f32(fitQx * fitQx) > f32(best * fitQ2)) {
       scale = f32(fitQx / fitQ2);
       best = f32(scale * fitQx);
-      L.set(Laux.subarray(0, n));
-      onGrid.set(onGridAux.subarray(0, nGroups));
+      for (let i = 0; i < n; i++) L[i] = Laux[i]!;
+      for (let k = 0; k < nGroups; k++) onGrid[k] = onGridAux[k]!;
     }
   }
   let nOff = 0;
@@ -246,6 +246,7 @@ function quantizeIq2Xxs(src: Float32Array, dst: Uint8Array, weights: Float32Arra
   const s = IQ2_XXS_SWEEP();
   const scales = new Float32Array(8);
   const q2 = new Uint32Array(16);
+  const q2bytes = new Uint8Array(q2.buffer);
   for (let ibl = 0; ibl < nb; ibl++) {
     const b = ibl * IQ2_XXS_BLOCK_BYTES;
     const xo = ibl * QK_K;
@@ -277,7 +278,7 @@ function quantizeIq2Xxs(src: Float32Array, dst: Uint8Array, weights: Float32Arra
     writeF16(dst, b, d);
     const id = f32(1 / d);
     for (let ib = 0; ib < 8; ib++) q2[2 * ib + 1]! |= scaleCode(id, scales[ib]!) << 28;
-    dst.set(new Uint8Array(q2.buffer), b + 2);
+    dst.set(q2bytes, b + 2);
   }
 }
 
@@ -352,6 +353,7 @@ function quantizeIq3(name: string, src: Float32Array, dst: Uint8Array, weights: 
   const s = xxs ? IQ3_XXS_SWEEP() : IQ3_S_SWEEP();
   const scales = new Float32Array(8);
   const sas = new Uint32Array(8);
+  const sasBytes = new Uint8Array(sas.buffer);
   for (let ibl = 0; ibl < nb; ibl++) {
     const b = ibl * blockBytes;
     const xo = ibl * QK_K;
@@ -396,7 +398,7 @@ function quantizeIq3(name: string, src: Float32Array, dst: Uint8Array, weights: 
     const id = f32(1 / d);
     if (xxs) {
       for (let ib = 0; ib < 8; ib++) sas[ib] = (sas[ib]! | (scaleCode(id, scales[ib]!) << 28)) >>> 0;
-      dst.set(new Uint8Array(sas.buffer), b + 66);
+      dst.set(sasBytes, b + 66);
     } else {
       for (let ib = 0; ib < 8; ib += 2) dst[b + 106 + (ib >> 1)] = scaleCode(id, scales[ib]!) | (scaleCode(id, scales[ib + 1]!) << 4);
     }

@@ -49,35 +49,50 @@ function build(values: Uint8Array | Int8Array, levels: readonly number[], dim: n
     map[u] = j;
   }
   const cache: (Uint16Array | undefined)[] = new Array(mapSize);
-  const dist = new Int32Array(size);
+  // squared distances split by halves of the coordinates: half[h][p * size + j] is the distance
+  // of grid point j's coordinates in half h to the candidate levels p packed in that half
+  const halfDim = dim / 2, halfBits = bits * halfDim, nPatterns = 1 << halfBits;
   const mask = (1 << bits) - 1;
+  const half = [0, 1].map((h) => {
+    const t = new Uint16Array(nPatterns * size);
+    for (let pat = 0; pat < nPatterns; pat++) {
+      for (let j = 0; j < size; j++) {
+        let d2 = 0;
+        for (let i = 0; i < halfDim; i++) {
+          const e = pos[dim * j + h * halfDim + i]! - (2 * ((pat >> (bits * i)) & mask) + 1);
+          d2 += e * e;
+        }
+        t[pat * size + j] = d2;
+      }
+    }
+    return t;
+  });
+  const dist = new Int32Array(size);
   const neighbours = (u: number): Uint16Array => {
     const hit = cache[u];
     if (hit) return hit;
     if (u < 0 || u >= mapSize || map[u]! >= 0) throw new RangeError(`iq-grid-search: ${u} is not an off-grid point`);
-    const p = new Int32Array(dim);
-    for (let i = 0; i < dim; i++) p[i] = 2 * ((u >> (bits * i)) & mask) + 1;
-    let maxD = 0;
+    const lo = half[0]!, hi = half[1]!;
+    const oLo = (u & (nPatterns - 1)) * size, oHi = (u >> halfBits) * size;
+    // the nwant smallest distinct distances (ascending in best[])
+    const best = [Infinity, Infinity, Infinity].slice(0, nwant);
     for (let j = 0; j < size; j++) {
-      let d2 = 0;
-      for (let i = 0; i < dim; i++) {
-        const e = pos[dim * j + i]! - p[i]!;
-        d2 += e * e;
-      }
+      const d2 = lo[oLo + j]! + hi[oHi + j]!;
       dist[j] = d2;
-      if (d2 > maxD) maxD = d2;
+      if (d2 >= best[nwant - 1]!) continue;
+      let r = 0;
+      while (best[r]! < d2) r++;
+      if (best[r] === d2) continue;
+      for (let q = nwant - 1; q > r; q--) best[q] = best[q - 1]!;
+      best[r] = d2;
     }
-    // the nwant smallest distinct distances, then every point within them, by (distance, index)
-    const seen = new Uint8Array(maxD + 1);
-    for (let j = 0; j < size; j++) seen[dist[j]!] = 1;
-    let limit = 0;
-    for (let d = 0, have = 0; d <= maxD && have < nwant; d++) if (seen[d]) { have++; limit = d; }
-    const out: number[] = [];
-    for (let d = 0; d <= limit; d++) {
-      if (!seen[d]) continue;
-      for (let j = 0; j < size; j++) if (dist[j] === d) out.push(j);
+    // every point within them, by (distance, index)
+    const byRank: number[][] = best.map(() => []);
+    for (let j = 0; j < size; j++) {
+      const r = best.indexOf(dist[j]!);
+      if (r >= 0) byRank[r]!.push(j);
     }
-    const list = Uint16Array.from(out);
+    const list = Uint16Array.from(byRank.flat());
     cache[u] = list;
     return list;
   };

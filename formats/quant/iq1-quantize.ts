@@ -86,8 +86,12 @@ function bestNeighbour(g: GridSearch, u: number, x: Float32Array, o: number, lo:
   return gi;
 }
 
-/** Looks every 8 of L up on the grid (neighbours for those off it) into `index`; returns whether all were on it. */
-function placeOnGrid(g: GridSearch, x: Float32Array, o: number, n: number, scale: number, xxOf: (k: number) => readonly number[]): boolean {
+/**
+ * Looks every 8 of L up on the grid (neighbours for those off it) into
+ * `index`, with levels xx0 for the first 8 and xx1 for the others; returns
+ * whether all were on it.
+ */
+function placeOnGrid(g: GridSearch, x: Float32Array, o: number, n: number, scale: number, xx0: readonly number[], xx1: readonly number[]): boolean {
   let all = true;
   for (let k = 0; k < n / 8; k++) {
     let u = 0;
@@ -95,18 +99,18 @@ function placeOnGrid(g: GridSearch, x: Float32Array, o: number, n: number, scale
     let gi = g.map[u]!;
     if (gi < 0) {
       all = false;
-      gi = bestNeighbour(g, u, x, o + 8 * k, 8 * k, scale, xxOf(k));
+      gi = bestNeighbour(g, u, x, o + 8 * k, 8 * k, scale, k === 0 ? xx0 : xx1);
     }
     index[k] = gi;
   }
   return all;
 }
 
-/** The least-squares scale of the grid points in `index` with levels xxOf(k), or `scale` if it is not positive. */
-function refit(g: GridSearch, x: Float32Array, o: number, n: number, scale: number, xxOf: (k: number) => readonly number[]): number {
+/** The least-squares scale of the grid points in `index` with levels xx0 / xx1 (as placeOnGrid), or `scale` if it is not positive. */
+function refit(g: GridSearch, x: Float32Array, o: number, n: number, scale: number, xx0: readonly number[], xx1: readonly number[]): number {
   let sumqx = 0, sumq2 = 0;
   for (let k = 0; k < n / 8; k++) {
-    const xx = xxOf(k);
+    const xx = k === 0 ? xx0 : xx1;
     for (let j = 0; j < 8; j++) {
       const w = weight[8 * k + j]!;
       const q = xx[g.lev[index[k]! * 8 + j]!]!;
@@ -132,11 +136,12 @@ function quantizeIq1S(src: Float32Array, dst: Uint8Array, w: Float32Array | unde
   const g = iq1sSearch();
   const scales = new Float32Array(8);
   const shifts = new Int8Array(8);
+  const qh = new Uint16Array(8);
   for (let ibl = 0; ibl < nb; ibl++) {
     const b = ibl * IQ1_S_BLOCK_BYTES;
     const xo = ibl * QK_K;
     dst.fill(0, b, b + IQ1_S_BLOCK_BYTES);
-    const qh = new Uint16Array(8);
+    qh.fill(0);
     let maxScale = 0;
     const sigma2 = sigma2Of(src, xo);
     for (let ib = 0; ib < 8; ib++) {
@@ -176,7 +181,7 @@ function quantizeIq1S(src: Float32Array, dst: Uint8Array, w: Float32Array | unde
         bestShift = -bestShift;
       }
       const xx = bestShift === 1 ? X_P : X_M;
-      if (!placeOnGrid(g, src, o, 32, scale, () => xx)) scale = refit(g, src, o, 32, scale, () => xx);
+      if (!placeOnGrid(g, src, o, 32, scale, xx, xx)) scale = refit(g, src, o, 32, scale, xx, xx);
       let h = 0;
       for (let k = 0; k < 4; k++) {
         dst[b + 2 + 4 * ib + k] = index[k]! & 255;
@@ -211,6 +216,8 @@ const TX = new Float32Array(3 * 16 * 4);
 const TQ = new Float32Array(3 * 16 * 4);
 const accX = new Float32Array(4);
 const accQ = new Float32Array(4);
+const pre0X = new Float32Array(4), pre0Q = new Float32Array(4);
+const pre1X = new Float32Array(4), pre1Q = new Float32Array(4);
 
 /** The levels of choice k for value i of a group of 16 (i < 8: the first 8). */
 const levelsFor = (k: number, i: number): readonly number[] => ((i < 8 ? k < 2 : k % 2 === 0) ? X_P : X_M);
@@ -248,8 +255,8 @@ function quantizeIq1M(src: Float32Array, dst: Uint8Array, w: Float32Array | unde
       let best = -FLT_MAX, scale = max, bi1 = -1, bi2 = -1, bestK = -1;
       // the sums run over j in order, segment by segment, as ggml adds them; the
       // prefix in segment 0 (and then 1) is shared by every later boundary
-      const pre0X = new Float32Array(4), pre0Q = new Float32Array(4);
-      const pre1X = new Float32Array(4), pre1Q = new Float32Array(4);
+      pre0X.fill(0);
+      pre0Q.fill(0);
       for (let i1 = 0; i1 <= 16; i1++) {
         if (i1 > 0) for (let k = 0; k < 4; k++) {
           pre0X[k] = f32(pre0X[k]! + TX[(i1 - 1) * 4 + k]!);
@@ -285,9 +292,8 @@ function quantizeIq1M(src: Float32Array, dst: Uint8Array, w: Float32Array | unde
         scale = -scale;
         bestK = 3 - bestK;
       }
-      const k0 = bestK;
-      const xxOf = (k: number) => levelsFor(k0, 8 * k);
-      if (!placeOnGrid(g, src, o, 16, scale, xxOf)) scale = refit(g, src, o, 16, scale, xxOf);
+      const xx0 = levelsFor(bestK, 0), xx1 = levelsFor(bestK, 8);
+      if (!placeOnGrid(g, src, o, 16, scale, xx0, xx1)) scale = refit(g, src, o, 16, scale, xx0, xx1);
       dst[b + 2 * ib] = index[0]! & 255;
       dst[b + 2 * ib + 1] = index[1]! & 255;
       dst[b + 32 + ib] = (index[0]! >> 8) | ((index[1]! >> 8) << 4);
