@@ -103,13 +103,28 @@ const term = new Float32Array(64);
 function bestNeighbour(g: GridSearch, u: number, lo: number, scale: number, out: Int8Array): number {
   const nb = g.neighbours(u);
   const dim = g.dim, lev = g.lev;
+  let best = Number.MAX_VALUE, index = -1;
+  if (nb.length <= g.nLevels) {
+    // a short list (most of iq3's): each candidate's terms directly, the same float32 values
+    for (let j = 0; j < nb.length; j++) {
+      const p = nb[j]! * dim;
+      let d2 = 0;
+      for (let i = 0; i < dim; i++) {
+        const diff = f32(f32(scale * (2 * lev[p + i]! + 1)) - xval[lo + i]!);
+        d2 = f32(d2 + f32(f32(waux[lo + i]! * diff) * diff));
+      }
+      if (d2 < best) { best = d2; index = nb[j]!; }
+    }
+    if (index < 0) throw new Error('iq grid search: no neighbour (non-finite weights?)');
+    for (let i = 0; i < dim; i++) out[lo + i] = lev[index * dim + i]!;
+    return index;
+  }
   for (let i = 0; i < dim; i++) {
     for (let l = 0; l < g.nLevels; l++) {
       const diff = f32(f32(scale * (2 * l + 1)) - xval[lo + i]!);
       term[8 * i + l] = f32(f32(waux[lo + i]! * diff) * diff);
     }
   }
-  let best = Number.MAX_VALUE, index = -1;
   for (let j = 0; j < nb.length; j++) {
     const p = nb[j]! * dim;
     let d2 = 0;
