@@ -115,7 +115,7 @@ function bestNeighbour(g: GridSearch, u: number, lo: number, scale: number, out:
       }
       if (d2 < best) { best = d2; index = nb[j]!; }
     }
-    if (index < 0) throw new Error('iq grid search: no neighbour (non-finite weights?)');
+    if (index < 0) throw new RangeError('grid i-quant: no grid point fits (values or importance weights not finite, or too large to square in float32; ggml aborts here)');
     for (let i = 0; i < dim; i++) out[lo + i] = lev[index * dim + i]!;
     return index;
   }
@@ -131,7 +131,7 @@ function bestNeighbour(g: GridSearch, u: number, lo: number, scale: number, out:
     for (let i = 0; i < dim; i++) d2 = f32(d2 + term[8 * i + lev[p + i]!]!);
     if (d2 < best) { best = d2; index = nb[j]!; }
   }
-  if (index < 0) throw new Error('iq grid search: no neighbour (non-finite weights?)');
+  if (index < 0) throw new RangeError('grid i-quant: no grid point fits (values or importance weights not finite, or too large to square in float32; ggml aborts here)');
   for (let i = 0; i < dim; i++) out[lo + i] = lev[index * dim + i]!;
   return index;
 }

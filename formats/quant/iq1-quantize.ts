@@ -81,7 +81,7 @@ function bestNeighbour(g: GridSearch, u: number, x: Float32Array, o: number, lo:
     for (let i = 0; i < 8; i++) d2 = f32(d2 + term[3 * i + lev[p + i]!]!);
     if (d2 < best) { best = d2; gi = nb[j]!; }
   }
-  if (gi < 0) throw new Error('iq1 grid search: no neighbour (non-finite values or weights?)');
+  if (gi < 0) throw new RangeError('iq1 grid i-quant: no grid point fits (values or importance weights not finite, or too large to square in float32; ggml aborts here)');
   for (let i = 0; i < 8; i++) L[lo + i] = lev[gi * 8 + i]!;
   return gi;
 }
