@@ -3,6 +3,7 @@
 // random-weight reranker files (formats/synthetic/reranker.ts):
 //   bert F16       bge-reranker style, [CLS] q [SEP] d, sigmoid of the head's score
 //   bert+eos F16   the RoBERTa join (bge-reranker-v2-m3): [CLS] q [SEP] [SEP] d [SEP]
+//   bert xlm-r ugm F16  the same join over XLM-R's unigram vocabulary (t5 tokenizer, charsmap)
 //   qwen3 F16      Qwen3-Reranker style: the file's rerank template, last token, softmax
 //   qwen3 no template  BOS q EOS d EOS
 // Every score within SCORE_BOUND of llama.cpp's, and rankAndSort's order the
@@ -53,6 +54,8 @@ interface Case { name: string; spec: () => GGUFWriteSpec; bound?: number }
 const CASES: Case[] = [
   { name: 'bert F16', spec: () => bertRerankerSpec(GGMLType.F16, { seed: 3 }) },
   { name: 'bert+eos F16', spec: () => bertRerankerSpec(GGMLType.F16, { seed: 5, eos: true }) },
+  // XLM-R (bge-reranker-v2-m3): the unigram "t5" vocabulary, <s> q </s></s> d </s>
+  { name: 'bert xlm-r ugm F16', spec: () => bertRerankerSpec(GGMLType.F16, { seed: 9, vocab: 'ugm' }) },
   // blocks that add more to the residual stream: the last token's state depends more on the document
   { name: 'qwen3 F16', spec: () => qwen3RerankerSpec(GGMLType.F16, { seed: 3, blockOutScale: 4 }) },
   { name: 'qwen3 no template F16', spec: () => qwen3RerankerSpec(GGMLType.F16, { seed: 7, blockOutScale: 4, noTemplate: true }) },

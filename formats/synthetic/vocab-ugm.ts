@@ -90,6 +90,9 @@ export function ugmVocabKV(options: UgmVocabOptions = {}): GGUFKVInput[] {
   }
   for (const a of letters) for (const b of letters) if (rand() < 0.5) piece(a + b);
   for (const a of letters) for (const b of letters) if (rand() < 0.3) piece('▁' + a + b);
+  if (options.maxTokens !== undefined && tokens.length !== options.maxTokens) {
+    throw new RangeError(`a synthetic UGM vocabulary has at most ${tokens.length} tokens, asked for ${options.maxTokens}`);
+  }
   const bos = layout === 't5' ? undefined : 0;
   const eos = layout === 't5' ? 1 : 2;
   const unk = layout === 't5' ? 2 : 3;
