@@ -5,8 +5,8 @@
 // without a charsmap, with whitespace kept as it is (no dummy prefix, no
 // merging), and XLM-R's layout (BOS <s> and EOS </s> added). Ids must be
 // identical over hand-picked and seeded random texts, with and without special
-// parsing and with add_special; the text back from ids too, and the special
-// ids, attributes and newline token.
+// parsing and with add_special; the text back from ids too (whole and
+// streamed), the special ids, the newline token and every token's attributes.
 // Broken variants must miss: ignoring the charsmap, and greedy longest-match
 // segmentation instead of the best-scoring one.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -119,6 +119,14 @@ if (!llama) {
           { bos: t.bos, eos: t.eos, nl: t.nl, addBos: t.shouldPrependBosToken, addEos: t.shouldAppendEosToken },
           'special ids and flags',
         );
+        let attrDiffs = 0;
+        for (let id = 0; id < tok.vocabSize; id++) {
+          const a = model.getTokenAttributes(id as Token);
+          const flags = [a.unknown, a.unused, a.normal, a.control, a.userDefined, a.byte, a.normalized, a.lstrip, a.rstrip, a.singleWord];
+          if (flags.reduce((bits, on, i) => (on ? bits | (1 << i) : bits), 0) !== tok.tokenAttr(id)) attrDiffs++;
+          if (tok.isEog(id) !== model.isEogToken(id as Token)) attrDiffs++;
+        }
+        assert.is(attrDiffs, 0, 'tokens whose attributes or end-of-generation flag differ');
         const rand = mulberry32(0x0960 + v.name.length);
         const texts = [...TEXTS, ...Array.from({ length: RANDOM_TEXTS }, () => randomText(rand))];
         const failures: string[] = [];
@@ -131,6 +139,10 @@ if (!llama) {
               failures.push(`ids (special=${special}) of ${short(text)}\n    llama.cpp ${want.join(' ')}\n    ours      ${got.join(' ')}`);
             }
             if (want.includes(tok.unkId! as Token)) unknowns++;
+            // streaming gives the same text as a whole detokenize
+            const stream = tok.createStreamDecoder();
+            const streamed = want.map((id) => stream.push(id)).join('') + stream.flush();
+            if (streamed !== tok.detokenize(want)) failures.push(`stream of ${short(text)}: ${short(streamed)}`);
             for (const render of [false, true]) {
               const a = model.detokenize(want as Token[], render);
               const b = tok.detokenize(want, { special: render });
