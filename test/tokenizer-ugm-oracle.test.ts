@@ -5,7 +5,8 @@
 // without a charsmap, with whitespace kept as it is (no dummy prefix, no
 // merging), and XLM-R's layout (BOS <s> and EOS </s> added). Ids must be
 // identical over hand-picked and seeded random texts, with and without special
-// parsing and with add_special; the text back from ids too (whole and
+// parsing (add_special is not reachable through node-llama-cpp: only its
+// BOS/EOS flags are compared); the text back from ids too (whole and
 // streamed), the special ids, the newline token and every token's attributes.
 // Broken variants must miss: ignoring the charsmap, and greedy longest-match
 // segmentation instead of the best-scoring one.
