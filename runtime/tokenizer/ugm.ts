@@ -253,7 +253,8 @@ export class UgmTokenizer {
     if (n === 0) return;
     const unk = this.vocab.special.unk;
     const scores = this.vocab.scores;
-    const userDefined = this.vocab.typeAttrs;
+    // The final attributes here (llama.cpp asks the vocabulary at tokenize time), not typeAttrs.
+    const attrs = this.vocab.attrs;
     // best[i]: the best segmentation of s[0..i): its score, last token and where that token starts.
     const bestScore = new Float64Array(n + 1).fill(-Number.MAX_VALUE);
     const bestToken = new Int32Array(n + 1).fill(unk);
@@ -271,7 +272,7 @@ export class UgmTokenizer {
         if (id < 0) continue;
         if (end - at === charLen) coversChar = true;
         // User-defined tokens score 0, above any log-probability.
-        const score = base + (userDefined[id] & TokenAttr.UserDefined ? 0 : scores[id]);
+        const score = base + (attrs[id] & TokenAttr.UserDefined ? 0 : scores[id]);
         if (score > bestScore[end]) {
           bestScore[end] = score;
           bestToken[end] = id;
