@@ -4,7 +4,9 @@
 //   - the input is the file's tokenizer.chat_template.rerank with {query} and
 //     {document} filled in (Qwen3-Reranker), else BOS query EOS SEP document
 //     EOS with whichever of those tokens the vocabulary has (bge-reranker:
-//     <s> q </s> </s> d </s>; a WordPiece vocabulary: [CLS] q [SEP] d);
+//     <s> q </s> </s> d </s>; a WordPiece vocabulary: [CLS] q [SEP] d), the
+//     query and document tokenized without a leading dummy space (see
+//     tokenizeNoLeadingSpace);
 //   - encoders (bert; llama.cpp loads no head for nomic-bert) run the batch through the encoder, take each
 //     sequence's [CLS] row through cls (dense + tanh) and cls.output, and the
 //     score is the sigmoid of the first output;
@@ -19,6 +21,7 @@ import type { Context, ContextModel, ContextOptions } from './context.js';
 import { Embedder, ENCODER_ARCHITECTURES, type EmbedderOptions } from './embed.js';
 import { ModelError } from './errors.js';
 import { intOption, MAX_INT32 } from './options.js';
+import type { Tokenizer } from './tokenizer/index.js';
 
 /** Architectures whose rank pooling reads the last token and ends in a softmax (llama.cpp: qwen3, qwen3vl). */
 const LAST_TOKEN_SOFTMAX: ReadonlySet<string> = new Set(['qwen3']);
@@ -120,7 +123,7 @@ export class Ranker {
   inputTokens(query: string, document: string, options: RankOptions = {}): number[] {
     this.check();
     const tok = this.model.tokenizer;
-    const text = (s: string) => tok.tokenize(s, { addSpecial: false });
+    const text = (s: string) => tokenizeNoLeadingSpace(tok, s);
     const template = options.template ?? fileTemplate(this.model);
     if (template !== undefined) return this.fromTemplate(template, text(query), text(document), options.template === undefined);
     const { bosId: bos, eosId: eos, sepId: sep } = tok;
@@ -234,4 +237,25 @@ function encoderHead(c: EncoderBuildContext, hidden: Tensor, rows: Tensor): Tens
     if (b) x = ops.add(x, b, 'cls_out_b');
   }
   return x;
+}
+
+/**
+ * The query's or document's tokens as node-llama-cpp's ranking context makes
+ * them (its "trimLeadingSpace" tokenization): the text is tokenized after a
+ * "\n" whose tokens are then cut off, so a vocabulary that adds a dummy
+ * space (SPM, UGM: XLM-R rerankers) gets none before the first word. A text
+ * that starts with "\n" itself is tokenized as it is, and so is any text where
+ * the cut does not fall on the "\n"'s own tokens. (llama-server tokenizes the
+ * plain text, with the dummy space.)
+ */
+function tokenizeNoLeadingSpace(tok: Tokenizer, s: string): number[] {
+  if (s === '') return [];
+  const nl = tok.tokenize('\n', { addSpecial: false });
+  if (s.startsWith('\n')) {
+    const ids = tok.tokenize(s, { addSpecial: false });
+    if (tok.detokenize(ids).startsWith('\n')) return ids;
+  }
+  const ids = tok.tokenize('\n' + s, { addSpecial: false });
+  if (nl.length > 0 && nl.every((id, i) => ids[i] === id)) return ids.slice(nl.length);
+  return tok.tokenize(s, { addSpecial: false });
 }

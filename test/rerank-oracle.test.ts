@@ -3,11 +3,13 @@
 // random-weight reranker files (formats/synthetic/reranker.ts):
 //   bert F16       bge-reranker style, [CLS] q [SEP] d, sigmoid of the head's score
 //   bert+eos F16   the RoBERTa join (bge-reranker-v2-m3): [CLS] q [SEP] [SEP] d [SEP]
+//   bert xlm-r ugm F16  the same join over XLM-R's unigram vocabulary (t5 tokenizer, charsmap)
 //   qwen3 F16      Qwen3-Reranker style: the file's rerank template, last token, softmax
 //   qwen3 no template  BOS q EOS d EOS
 // Every score within SCORE_BOUND of llama.cpp's, and rankAndSort's order the
 // same. Broken variants must miss: the bert head over the last token instead
-// of [CLS], the qwen3 prompt with another template. A model that is not a
+// of [CLS], the qwen3 prompt with another template, the XLM-R pair tokenized
+// with the dummy space node-llama-cpp cuts. A model that is not a
 // reranker gets a ModelError saying so.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +24,7 @@ import { bertRerankerSpec, QWEN3_RERANK_TEMPLATE, qwen3RerankerSpec } from '../f
 import { ModelError } from '../runtime/errors.js';
 import { loadModel as loadWorkerModel } from '../runtime/api/index.js';
 import { loadModel, type RankOptions } from '../runtime/index.js';
+import { Ranker } from '../runtime/rank.js';
 import { createServer } from '../runtime/server/index.js';
 import { oracle } from './helpers/oracle.js';
 
@@ -53,6 +56,8 @@ interface Case { name: string; spec: () => GGUFWriteSpec; bound?: number }
 const CASES: Case[] = [
   { name: 'bert F16', spec: () => bertRerankerSpec(GGMLType.F16, { seed: 3 }) },
   { name: 'bert+eos F16', spec: () => bertRerankerSpec(GGMLType.F16, { seed: 5, eos: true }) },
+  // XLM-R (bge-reranker-v2-m3): the unigram "t5" vocabulary, <s> q </s></s> d </s>
+  { name: 'bert xlm-r ugm F16', spec: () => bertRerankerSpec(GGMLType.F16, { seed: 9, vocab: 'ugm' }) },
   // blocks that add more to the residual stream: the last token's state depends more on the document
   { name: 'qwen3 F16', spec: () => qwen3RerankerSpec(GGMLType.F16, { seed: 3, blockOutScale: 4 }) },
   { name: 'qwen3 no template F16', spec: () => qwen3RerankerSpec(GGMLType.F16, { seed: 7, blockOutScale: 4, noTemplate: true }) },
@@ -118,6 +123,32 @@ test('broken variants miss: bert ranked from the last token, qwen3 with another 
   rows.push(`  BROKEN bert last token     max |diff| ${last.toExponential(2)}`, `  BROKEN qwen3 other template max |diff| ${tmpl.toExponential(2)}`);
   assert.ok(last > 10 * SCORE_BOUND, `bert from the last token: only ${last} off`);
   assert.ok(tmpl > 10 * SCORE_BOUND, `qwen3 with another template: only ${tmpl} off`);
+});
+
+test('broken variant misses: the XLM-R reranker with its text tokenized plainly (dummy space kept)', async () => {
+  const path = paths.get('bert xlm-r ugm F16');
+  assert.ok(path, 'the file was not written by the tests above');
+  // node-llama-cpp cuts the dummy space; llama-server's plain tokenization keeps it
+  class PlainRanker extends Ranker {
+    override inputTokens(query: string, document: string): number[] {
+      const tok = model.tokenizer;
+      const q = tok.tokenize(query, { addSpecial: false }), d = tok.tokenize(document, { addSpecial: false });
+      return [tok.bosId!, ...q, tok.eosId!, tok.sepId!, ...d, tok.eosId!];
+    }
+  }
+  const model = await loadModel(path);
+  try {
+    const ranker = new PlainRanker(model, { threads: 1 });
+    try {
+      const plain = maxDiff(ranker.rankAll(QUERY, DOCS), reference.get('bert xlm-r ugm F16')!);
+      rows.push(`  BROKEN xlm-r plain tokens  max |diff| ${plain.toExponential(2)}`);
+      assert.ok(plain > 10 * SCORE_BOUND, `plain tokenization: only ${plain} off`);
+    } finally {
+      ranker.dispose();
+    }
+  } finally {
+    model.dispose();
+  }
 });
 
 test('rank on a model that is not a reranker: a ModelError saying so', async () => {

@@ -13,6 +13,7 @@ import { BERT_SHAPES, bertModelSpec, WPM_IDS, type BertShape } from './bert.js';
 import { llamaModelSpec, type LlamaShape } from './llama.js';
 import { RandomTensors, type SyntheticOptions } from './tensors.js';
 import { bpeVocabKV } from './vocab-bpe.js';
+import { ugmVocabKV } from './vocab-ugm.js';
 
 /** llama.cpp's LLAMA_POOLING_TYPE_RANK. */
 export const POOLING_RANK = 4;
@@ -26,13 +27,27 @@ export interface BertRerankerOptions extends SyntheticOptions {
   eos?: boolean;
   /** Leave the classifier head out (an embedding model with pooling rank). Default false. */
   noHead?: boolean;
+  /**
+   * 'ugm': XLM-RoBERTa's unigram vocabulary instead of WordPiece, as
+   * bge-reranker-v2-m3's file has it (tokenizer model t5 with a charsmap;
+   * <s> first, </s> as EOS and SEP, both added), so a pair is
+   * <s> q </s></s> d </s>. Default 'wpm'.
+   */
+  vocab?: 'wpm' | 'ugm';
 }
 
 /** bge-reranker's layout at bert-tiny's size. */
 export function bertRerankerSpec(type: GGMLType, options: BertRerankerOptions = {}, shape: BertShape = BERT_SHAPES['bert-tiny']!): GGUFWriteSpec {
   const extraKV: GGUFKVInput[] = [...(options.extraKV ?? [])];
   if (options.eos) extraKV.push({ key: 'tokenizer.ggml.eos_token_id', value: WPM_IDS.sep });
-  const spec = bertModelSpec({ ...shape, pooling_type: POOLING_RANK }, type, { ...options, extraKV });
+  let spec = bertModelSpec({ ...shape, pooling_type: POOLING_RANK }, type, { ...options, extraKV });
+  if (options.vocab === 'ugm') {
+    // token_type_count stays: it sizes the encoder's token_types tensor
+    const kv = spec.kv.filter((e) => !e.key.startsWith('tokenizer.') || e.key === 'tokenizer.ggml.token_type_count');
+    kv.push(...ugmVocabKV({ layout: 'xlmr', maxTokens: shape.n_vocab, seed: options.seed }),
+      { key: 'tokenizer.ggml.seperator_token_id', value: 2 });
+    spec = { ...spec, kv };
+  }
   if (options.noHead) return spec;
   const n = shape.n_embd;
   // a seed of its own, so the encoder's weights equal the embedding model's of the same seed
