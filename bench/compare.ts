@@ -7,10 +7,12 @@
 //
 //   npm run bench:compare -- <model.gguf> [-t 1,2] [-p 128] [-n 64] [-d 0] [-r 3] [--llama-bench PATH]
 //   npm run bench:compare -- --synthetic llama-160m:Q4_0 -t 1
+//   npm run bench:compare -- --synthetic tinyllama-1.1b:Q4_0 -t 1,2 --busy 2   (a busy machine)
 //
 // Prints every side's rows in llama-bench's table, the ratios of medians, the
 // load average at each test's start and at the end, and writes an SVG chart
 // (bench/out/compare-<model>.svg).
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -41,9 +43,13 @@ Options:
       --llama-bench PATH native llama-bench (default $LLAMA_BENCH; none: skip that side)
       --no-node-llama-cpp  skip the node-llama-cpp side
   -r, --repetitions N    timed runs per test and side (default 3)
+      --busy N           N other processes spinning on the CPU for the whole run (a busy machine)
       --svg FILE         chart path (default bench/out/compare-<model>.svg)
       --synthetic SPEC   a cached random-weight model (see run-gguf bench --help)
   -h, --help`;
+
+// spins, and ends itself once its parent is gone (a Ctrl+C'd benchmark leaves no spinner behind)
+const SPIN = `const parent = process.ppid; for (let i = 0; ; i++) if (i % 1e8 === 0 && process.ppid !== parent) process.exit();`;
 
 const COLORS = ['#4c78a8', '#e45756', '#f58518'];
 
@@ -63,6 +69,7 @@ async function main(): Promise<number> {
       'llama-bench': { type: 'string' },
       'no-node-llama-cpp': { type: 'boolean' },
       repetitions: { type: 'string', short: 'r' },
+      busy: { type: 'string' },
       svg: { type: 'string' },
       synthetic: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -92,6 +99,8 @@ async function main(): Promise<number> {
     reps,
   });
 
+  const busy = Number(values.busy ?? 0);
+  if (!Number.isInteger(busy) || busy < 0 || busy > 64) throw new Error(`--busy: expected 0..64 processes, got "${values.busy}"`);
   const nativeBin = nativeBenchPath(values['llama-bench']);
   const useNode = !values['no-node-llama-cpp'];
   const loadBefore = loadavg();
@@ -109,6 +118,8 @@ async function main(): Promise<number> {
 
   const backends = ['run-gguf', ...(nativeBin ? ['llama-bench'] : []), ...(useNode ? ['node-llama-cpp'] : [])];
   const rows: { test: TestInstance; load: number; results: BenchResult[] }[] = [];
+  // the other programs of a busy machine: each spins one core for the whole run, beside every side alike
+  const spinners: ChildProcess[] = Array.from({ length: busy }, () => spawn(process.execPath, ['-e', SPIN], { stdio: 'ignore' }));
   try {
     for (const [i, test] of testInstances(params).entries()) {
       const seed = params.seed + i;
@@ -140,6 +151,7 @@ async function main(): Promise<number> {
     }
     if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
   } finally {
+    for (const p of spinners) p.kill('SIGKILL');
     ours.dispose();
     await theirs?.dispose();
     await llama?.dispose();
@@ -170,6 +182,7 @@ async function main(): Promise<number> {
   out += `\nmodel: ${path}\n`;
   if (nativeBin) out += `llama-bench: ${nativeBin}\n`;
   out += `load average (1, 5, 15 min): before ${fmtLoad(loadBefore)}; after ${fmtLoad(loadAfter)}\n`;
+  if (busy) out += `busy: ${busy} other process${busy === 1 ? '' : 'es'} spinning on the CPU throughout\n`;
   out += `repetitions: ${params.reps} per side, alternating ${backends.join(' / ')}; ratios are of medians\n`;
   process.stdout.write(out);
 

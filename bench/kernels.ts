@@ -4,6 +4,9 @@
 //   npm run bench:kernels -- --quick a few seconds (or BENCH_QUICK=1)
 //   npm run bench:kernels -- --prefill   prefill instead (see benchPrefill)
 //   npm run bench:kernels -- --types Q4_0,Q4_K   only these weight types
+//   npm run bench:kernels -- --alternate  one matvec of each type per round,
+//                                   round after round (medians): ratios
+//                                   that a shared machine's drift does not skew
 //
 // Every type with a matvec_<type> export in wasm/kernels.wasm is measured
 // (k-quants appear as soon as kernels/kquants.c exports them). The weights
@@ -25,6 +28,7 @@ import { gaussian, mulberry32 } from '../test/helpers/rng.js';
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const prefill = process.argv.includes('--prefill');
+const alternate = process.argv.includes('--alternate');
 const N = 4096;
 const ROWS = 4096;
 const DISTINCT_ROWS = 16; // quantized by the (slow) reference, then tiled
@@ -109,7 +113,7 @@ function scalarOrNaN(type: GGMLType, rows: Uint8Array[], x: Float32Array): numbe
   }
 }
 
-async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () => number): Promise<Row | string> {
+async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () => number): Promise<Row | Prepared | string> {
   const info = ggmlTypeInfo(type)!;
   const matvec = k.lookup<MatvecFn>(`matvec_${info.name}`);
   if (!matvec) return `${info.name}: no matvec_${info.name} export yet`;
@@ -129,24 +133,49 @@ async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () =
   const po = k.malloc(ROWS * 4);
   for (let r = 0; r < ROWS; r++) k.write(pw + r * rowBytes, rows[r % DISTINCT_ROWS]!);
   k.write(pa, act);
-
-  const bench = new Bench({ time: SIMD_MS, warmupTime: quick ? 50 : 250, iterations: quick ? 8 : 32 });
-  bench.add(info.name, () => matvec(pw, rowBytes, pa, po, N, 0, ROWS));
-  await bench.run();
-  const result = bench.tasks[0]!.result;
-  k.free(pw);
-  k.free(pa);
-  k.free(po);
-  if (!('latency' in result)) return `${info.name}: benchmark failed (${result.state})`;
-  const ms = result.latency.p50 ?? result.latency.mean;
-
-  return {
+  const run = () => matvec(pw, rowBytes, pa, po, N, 0, ROWS);
+  const row = (ms: number): Row => ({
     type: info.name.toUpperCase(),
     bitsPerWeight: (info.typeSize * 8) / info.blockSize,
     ms,
     gbps: (rowBytes * ROWS) / (ms * 1e6),
-    scalarMs: scalarOrNaN(type, rows, x),
-  };
+    scalarMs: alternate ? Number.NaN : scalarOrNaN(type, rows, x),
+  });
+  const free = () => [pw, pa, po].forEach((p) => k.free(p));
+  if (alternate) return { run, row, free };
+
+  const bench = new Bench({ time: SIMD_MS, warmupTime: quick ? 50 : 250, iterations: quick ? 8 : 32 });
+  bench.add(info.name, run);
+  await bench.run();
+  const result = bench.tasks[0]!.result;
+  free();
+  if (!('latency' in result)) return `${info.name}: benchmark failed (${result.state})`;
+  return row(result.latency.p50 ?? result.latency.mean);
+}
+
+/** A type set up for --alternate: one matvec, and its table row from a time. */
+interface Prepared {
+  run: () => void;
+  row: (ms: number) => Row;
+  free: () => void;
+}
+
+/** --alternate: every type's matvec once per round, rounds for SIMD_MS per type in all, medians. */
+function alternateRounds(prepared: Prepared[]): Row[] {
+  const times = prepared.map(() => [] as number[]);
+  for (const p of prepared) p.run();
+  const t0 = performance.now();
+  while (performance.now() - t0 < SIMD_MS * prepared.length || times[0]!.length < 5) {
+    prepared.forEach((p, i) => {
+      const s = performance.now();
+      p.run();
+      times[i]!.push(performance.now() - s);
+    });
+  }
+  const median = (a: number[]) => [...a].sort((u, v) => u - v)[a.length >> 1]!;
+  const rows = prepared.map((p, i) => p.row(median(times[i]!)));
+  prepared.forEach((p) => p.free());
+  return rows;
 }
 
 // ---------------------------------------------------------------------------
@@ -246,22 +275,31 @@ async function main(): Promise<void> {
   }
   const rand = mulberry32(0x5eed);
   const x = gaussian(rand, N, 1);
-  console.log(`${N}x${ROWS} matvec, one thread, ${quick ? 'quick' : 'full'} run, Node ${process.versions.node}`);
+  console.log(`${N}x${ROWS} matvec, one thread, ${quick ? 'quick' : 'full'} run${alternate ? ', types alternating' : ''}, Node ${process.versions.node}`);
 
-  const rows: Row[] = [];
+  let rows: Row[] = [];
+  const prepared: Prepared[] = [];
   for (const type of TYPES) {
     const r = await benchType(k, type, x, rand);
     if (typeof r === 'string') console.log(`skipped ${r}`);
+    else if ('run' in r) prepared.push(r);
     else rows.push(r);
   }
-  const q4 = rows.find((r) => r.type === 'Q4_0');
+  if (alternate) rows = alternateRounds(prepared);
   const fmt = (v: number, d: number) => v.toFixed(d);
+  // issue 15's targets are per weight relative to Q4_K (i-quants) and Q4_0 (MXFP4); every type here has 4096x4096 weights
+  const rel = (name: string) => {
+    const ref = rows.find((r) => r.type === name);
+    return (r: Row) => (ref ? fmt(r.ms / ref.ms, 2) : 'n/a');
+  };
+  const vsQ4_0 = rel('Q4_0');
+  const vsQ4_K = rel('Q4_K');
   console.log('');
-  console.log('| type | bits/weight | ms/matvec (median) | GB/s of weights | time/weight vs Q4_0 | SIMD/scalar |');
-  console.log('|---|---:|---:|---:|---:|---:|');
+  console.log(`SIMD: ${k.simd}`);
+  console.log('| type | bits/weight | ms/matvec (median) | GB/s of weights | time/weight vs Q4_0 | vs Q4_K | SIMD/scalar |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
-    const rel = q4 ? fmt(r.ms / q4.ms, 2) : 'n/a';
-    console.log(`| ${r.type} | ${fmt(r.bitsPerWeight, 2)} | ${fmt(r.ms, 3)} | ${fmt(r.gbps, 2)} | ${rel} | ${Number.isNaN(r.scalarMs) ? 'n/a' : `${fmt(r.scalarMs / r.ms, 1)}x`} |`);
+    console.log(`| ${r.type} | ${fmt(r.bitsPerWeight, 2)} | ${fmt(r.ms, 3)} | ${fmt(r.gbps, 2)} | ${vsQ4_0(r)} | ${vsQ4_K(r)} | ${Number.isNaN(r.scalarMs) ? 'n/a' : `${fmt(r.scalarMs / r.ms, 1)}x`} |`);
   }
 }
 

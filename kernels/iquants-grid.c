@@ -216,129 +216,157 @@ void EXPORT(dequantize_row_iq1_m)(const void* vx, float* y, int n) {
   }
 }
 
-// ---------------------------------------------------------------- decode to int16 weights
+// ---------------------------------------------------------------- decode
+// Each type's super-block is a sequence of 16-value groups: GROUPS_<t>(x, OP)
+// calls OP(off, g, m, ls) for the group of elements off..off+15, with g its
+// 16 grid bytes (signed, |g| < 128), m its byte masks (0xff: negate) and ls
+// its integer scale; IQ1's GROUPS1_<t> pass dv (+-1 bytes, the delta)
+// instead of m, for w = 8g + dv. The batch kernel stores w * ls as int16
+// (put16); the one-token kernel dots the group with the widened activation
+// directly (dot16 below).
 
-// Two 8-value groups: grid bytes g (signed, |g| < 128), byte masks m (0xff:
-// negate), one scale for all 16, into w[0..16).
-static inline void put16(int16_t* w, v128_t g, v128_t m, int ls) {
-  const v128_t v = wasm_i8x16_sub(wasm_v128_xor(g, m), m);
-  const v128_t s = wasm_i16x8_splat((int16_t)ls);
-  wasm_v128_store(w, wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(v), s));
-  wasm_v128_store(w + 8, wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(v), s));
+// Byte masks (0xff: negate) of explicit sign bytes, four loaded as one u32
+// splat: bit j of s[0], s[1] (SMASK_LO) or s[2], s[3] (SMASK_HI) negates value j.
+#define SIGN_BITS wasm_u64x2_const_splat(0x8040201008040201ull)
+// (bytes spread with unpack shuffles, which engines map to single instructions)
+static inline v128_t spread8(v128_t sv, int hi) {
+  const v128_t b = wasm_i8x16_shuffle(sv, sv, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);  // s0 s0 s1 s1 ..
+  const v128_t w = wasm_i16x8_shuffle(b, b, 0, 8, 1, 9, 2, 10, 3, 11);                                  // s0 x4, s1 x4, ..
+  return hi ? wasm_i32x4_shuffle(w, w, 2, 6, 3, 7) : wasm_i32x4_shuffle(w, w, 0, 4, 1, 5);
 }
-
-// Byte masks of two explicit sign bytes (bit j of s0 negates value j).
-static inline v128_t sign_masks(uint8_t s0, uint8_t s1) {
-  const v128_t bits = wasm_u64x2_splat(0x8040201008040201ull);
-  const v128_t s = wasm_u64x2_make(0x0101010101010101ull * s0, 0x0101010101010101ull * s1);
-  return wasm_i8x16_eq(wasm_v128_and(s, bits), bits);
-}
+#define SMASK_LO(sv) wasm_i8x16_eq(wasm_v128_and(spread8(sv, 0), SIGN_BITS), SIGN_BITS)
+#define SMASK_HI(sv) wasm_i8x16_eq(wasm_v128_and(spread8(sv, 1), SIGN_BITS), SIGN_BITS)
 
 #define G2(a, b) wasm_u64x2_make(a, b)
 #define MASK7(k) iq_sign_masks[(k) & 127]
 // Four 4-value iq3 grid points as two 8-value groups.
-#define G4(grid, a, b, c, e) \
-  wasm_u64x2_make((grid)[a] | (uint64_t)(grid)[b] << 32, (grid)[c] | (uint64_t)(grid)[e] << 32)
+#define G4(grid, a, b, c, e) wasm_u32x4_make((grid)[a], (grid)[b], (grid)[c], (grid)[e])
+#define DELTA8(neg) ((neg) ? 0xffffffffffffffffull : 0x0101010101010101ull)
 
-static inline float decode_iq2_xxs(const block_iq2_xxs* x, int16_t* w) {
-  for (int ib = 0; ib < 8; ++ib, w += 32) {
-    const uint8_t* q = (const uint8_t*)(x->qs + 4 * ib);
-    const uint32_t aux = load_u32(q + 4);
-    const int ls = 2 * (aux >> 28) + 1;
-    put16(w, G2(iq2xxs_grid[q[0]], iq2xxs_grid[q[1]]), G2(MASK7(aux), MASK7(aux >> 7)), ls);
-    put16(w + 16, G2(iq2xxs_grid[q[2]], iq2xxs_grid[q[3]]), G2(MASK7(aux >> 14), MASK7(aux >> 21)), ls);
+#define GROUPS_iq2_xxs(x, OP)                                                                       \
+  for (int ib = 0; ib < 8; ++ib) {                                                                  \
+    const uint8_t* q = (const uint8_t*)((x)->qs + 4 * ib);                                          \
+    const uint32_t aux = load_u32(q + 4);                                                           \
+    const int ls = 2 * (aux >> 28) + 1;                                                             \
+    OP(32 * ib, G2(iq2xxs_grid[q[0]], iq2xxs_grid[q[1]]), G2(MASK7(aux), MASK7(aux >> 7)), ls);     \
+    OP(32 * ib + 16, G2(iq2xxs_grid[q[2]], iq2xxs_grid[q[3]]), G2(MASK7(aux >> 14), MASK7(aux >> 21)), ls); \
   }
-  return fp16_to_fp32(x->d);
-}
 
-static inline float decode_iq2_xs(const block_iq2_xs* x, int16_t* w) {
-  for (int ib = 0; ib < 8; ++ib, w += 32) {
-    const uint16_t* q = x->qs + 4 * ib;
-    const uint8_t sc = x->scales[ib];
-    put16(w, G2(iq2xs_grid[q[0] & 511], iq2xs_grid[q[1] & 511]), G2(MASK7(q[0] >> 9), MASK7(q[1] >> 9)),
-          2 * (sc & 0xf) + 1);
-    put16(w + 16, G2(iq2xs_grid[q[2] & 511], iq2xs_grid[q[3] & 511]), G2(MASK7(q[2] >> 9), MASK7(q[3] >> 9)),
-          2 * (sc >> 4) + 1);
+#define GROUPS_iq2_xs(x, OP)                                                                        \
+  for (int ib = 0; ib < 8; ++ib) {                                                                  \
+    const uint16_t* q = (x)->qs + 4 * ib;                                                           \
+    const uint8_t sc = (x)->scales[ib];                                                             \
+    OP(32 * ib, G2(iq2xs_grid[q[0] & 511], iq2xs_grid[q[1] & 511]), G2(MASK7(q[0] >> 9), MASK7(q[1] >> 9)), \
+       2 * (sc & 0xf) + 1);                                                                         \
+    OP(32 * ib + 16, G2(iq2xs_grid[q[2] & 511], iq2xs_grid[q[3] & 511]), G2(MASK7(q[2] >> 9), MASK7(q[3] >> 9)), \
+       2 * (sc >> 4) + 1);                                                                          \
   }
-  return fp16_to_fp32(x->d);
-}
 
-static inline float decode_iq2_s(const block_iq2_s* x, int16_t* w) {
-  for (int ib = 0; ib < 8; ++ib, w += 32) {
-    const uint8_t* q = x->qs + 4 * ib;
-    const uint8_t* s = x->qs + QK_K / 8 + 4 * ib;
-    const int qh = x->qh[ib];
-    const uint8_t sc = x->scales[ib];
-    put16(w, G2(iq2s_grid[q[0] | ((qh << 8) & 0x300)], iq2s_grid[q[1] | ((qh << 6) & 0x300)]), sign_masks(s[0], s[1]),
-          2 * (sc & 0xf) + 1);
-    put16(w + 16, G2(iq2s_grid[q[2] | ((qh << 4) & 0x300)], iq2s_grid[q[3] | ((qh << 2) & 0x300)]),
-          sign_masks(s[2], s[3]), 2 * (sc >> 4) + 1);
+#define GROUPS_iq2_s(x, OP)                                                                         \
+  for (int ib = 0; ib < 8; ++ib) {                                                                  \
+    const uint8_t* q = (x)->qs + 4 * ib;                                                            \
+    const v128_t sv = wasm_v128_load32_splat((x)->qs + QK_K / 8 + 4 * ib);                          \
+    const int qh = (x)->qh[ib];                                                                     \
+    const uint8_t sc = (x)->scales[ib];                                                             \
+    OP(32 * ib, G2(iq2s_grid[q[0] | ((qh << 8) & 0x300)], iq2s_grid[q[1] | ((qh << 6) & 0x300)]),  \
+       SMASK_LO(sv), 2 * (sc & 0xf) + 1);                                                           \
+    OP(32 * ib + 16, G2(iq2s_grid[q[2] | ((qh << 4) & 0x300)], iq2s_grid[q[3] | ((qh << 2) & 0x300)]), \
+       SMASK_HI(sv), 2 * (sc >> 4) + 1);                                                            \
   }
-  return fp16_to_fp32(x->d);
-}
 
-static inline float decode_iq3_xxs(const block_iq3_xxs* x, int16_t* w) {
-  for (int ib = 0; ib < 8; ++ib, w += 32) {
-    const uint8_t* q = x->qs + 8 * ib;
-    const uint32_t aux = load_u32(x->qs + QK_K / 4 + 4 * ib);
-    const int ls = 2 * (aux >> 28) + 1;
-    put16(w, G4(iq3xxs_grid, q[0], q[1], q[2], q[3]), G2(MASK7(aux), MASK7(aux >> 7)), ls);
-    put16(w + 16, G4(iq3xxs_grid, q[4], q[5], q[6], q[7]), G2(MASK7(aux >> 14), MASK7(aux >> 21)), ls);
+#define GROUPS_iq3_xxs(x, OP)                                                                       \
+  for (int ib = 0; ib < 8; ++ib) {                                                                  \
+    const uint8_t* q = (x)->qs + 8 * ib;                                                            \
+    const uint32_t aux = load_u32((x)->qs + QK_K / 4 + 4 * ib);                                     \
+    const int ls = 2 * (aux >> 28) + 1;                                                             \
+    OP(32 * ib, G4(iq3xxs_grid, q[0], q[1], q[2], q[3]), G2(MASK7(aux), MASK7(aux >> 7)), ls);      \
+    OP(32 * ib + 16, G4(iq3xxs_grid, q[4], q[5], q[6], q[7]), G2(MASK7(aux >> 14), MASK7(aux >> 21)), ls); \
   }
-  return fp16_to_fp32(x->d);
-}
 
-static inline float decode_iq3_s(const block_iq3_s* x, int16_t* w) {
-  for (int ib = 0; ib < 8; ++ib, w += 32) {
-    const uint8_t* q = x->qs + 8 * ib;
-    const uint8_t* s = x->signs + 4 * ib;
-    const int qh = x->qh[ib];
-    const uint8_t sc = x->scales[ib / 2];
-    const int ls = 2 * (ib & 1 ? sc >> 4 : sc & 0xf) + 1;
-    int p[8];
-    for (int l = 0; l < 4; ++l) {
-      p[2 * l] = q[2 * l] | ((qh << (8 - 2 * l)) & 256);
-      p[2 * l + 1] = q[2 * l + 1] | ((qh << (7 - 2 * l)) & 256);
-    }
-    put16(w, G4(iq3s_grid, p[0], p[1], p[2], p[3]), sign_masks(s[0], s[1]), ls);
-    put16(w + 16, G4(iq3s_grid, p[4], p[5], p[6], p[7]), sign_masks(s[2], s[3]), ls);
+#define GROUPS_iq3_s(x, OP)                                                                         \
+  for (int ib = 0; ib < 8; ++ib) {                                                                  \
+    const uint8_t* q = (x)->qs + 8 * ib;                                                            \
+    const v128_t sv = wasm_v128_load32_splat((x)->signs + 4 * ib);                                  \
+    const int qh = (x)->qh[ib];                                                                     \
+    const uint8_t sc = (x)->scales[ib / 2];                                                         \
+    const int ls = 2 * (ib & 1 ? sc >> 4 : sc & 0xf) + 1;                                           \
+    OP(32 * ib, G4(iq3s_grid, q[0] | ((qh << 8) & 256), q[1] | ((qh << 7) & 256), q[2] | ((qh << 6) & 256), \
+                   q[3] | ((qh << 5) & 256)), SMASK_LO(sv), ls);                                    \
+    OP(32 * ib + 16, G4(iq3s_grid, q[4] | ((qh << 4) & 256), q[5] | ((qh << 3) & 256), q[6] | ((qh << 2) & 256), \
+                        q[7] | ((qh << 1) & 256)), SMASK_HI(sv), ls);                               \
   }
-  return fp16_to_fp32(x->d);
-}
 
-// IQ1: 8 * grid + delta (delta = +-1 per 8 values, as bytes in dv), times ls.
-static inline void put16_iq1(int16_t* w, v128_t g, v128_t dv, int ls) {
-  const v128_t v = wasm_i8x16_add(wasm_i8x16_shl(g, 3), dv);
+#define GROUPS1_iq1_s(x, OP)                                                                        \
+  for (int ib = 0; ib < 8; ++ib) {                                                                  \
+    const uint8_t* q = (x)->qs + 4 * ib;                                                            \
+    const int qh = (x)->qh[ib];                                                                     \
+    const int ls = 2 * ((qh >> 12) & 7) + 1;                                                        \
+    const v128_t dv = wasm_u64x2_splat(DELTA8(qh & 0x8000));                                        \
+    OP(32 * ib, G2(iq1s_grid[q[0] | ((qh << 8) & 0x700)], iq1s_grid[q[1] | ((qh << 5) & 0x700)]), dv, ls); \
+    OP(32 * ib + 16, G2(iq1s_grid[q[2] | ((qh << 2) & 0x700)], iq1s_grid[q[3] | ((qh >> 1) & 0x700)]), dv, ls); \
+  }
+
+#define GROUPS1_iq1_m(x, OP)                                                                        \
+  for (int ib = 0; ib < 8; ++ib) {                                                                  \
+    const uint8_t* q = (x)->qs + 4 * ib;                                                            \
+    const int s = load_u16((x)->scales + 2 * (ib / 2)) >> (6 * (ib % 2));                           \
+    const int h0 = (x)->qh[2 * ib], h1 = (x)->qh[2 * ib + 1];                                       \
+    OP(32 * ib, G2(iq1s_grid[q[0] | ((h0 << 8) & 0x700)], iq1s_grid[q[1] | ((h0 << 4) & 0x700)]),  \
+       G2(DELTA8(h0 & 0x08), DELTA8(h0 & 0x80)), 2 * (s & 7) + 1);                                  \
+    OP(32 * ib + 16, G2(iq1s_grid[q[2] | ((h1 << 8) & 0x700)], iq1s_grid[q[3] | ((h1 << 4) & 0x700)]), \
+       G2(DELTA8(h1 & 0x08), DELTA8(h1 & 0x80)), 2 * ((s >> 3) & 7) + 1);                           \
+  }
+
+// The group's int8 weights: the grid bytes negated where m is set, or 8g + dv.
+static inline v128_t signed16(v128_t g, v128_t m) { return wasm_i8x16_sub(wasm_v128_xor(g, m), m); }
+static inline v128_t delta16(v128_t g, v128_t dv) { return wasm_i8x16_add(wasm_i8x16_shl(g, 3), dv); }
+
+// Weights times ls as int16 into w[0..16).
+static inline void store16(int16_t* w, v128_t v, int ls) {
   const v128_t s = wasm_i16x8_splat((int16_t)ls);
   wasm_v128_store(w, wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(v), s));
   wasm_v128_store(w + 8, wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(v), s));
 }
-#define DELTA8(neg) ((neg) ? 0xffffffffffffffffull : 0x0101010101010101ull)
 
-static inline float decode_iq1_s(const block_iq1_s* x, int16_t* w) {
-  for (int ib = 0; ib < 8; ++ib, w += 32) {
-    const uint8_t* q = x->qs + 4 * ib;
-    const int qh = x->qh[ib];
-    const int ls = 2 * ((qh >> 12) & 7) + 1;
-    const v128_t dv = wasm_u64x2_splat(DELTA8(qh & 0x8000));
-    put16_iq1(w, G2(iq1s_grid[q[0] | ((qh << 8) & 0x700)], iq1s_grid[q[1] | ((qh << 5) & 0x700)]), dv, ls);
-    put16_iq1(w + 16, G2(iq1s_grid[q[2] | ((qh << 2) & 0x700)], iq1s_grid[q[3] | ((qh >> 1) & 0x700)]), dv, ls);
+#define PUT16(off, g, m, ls) store16(w + (off), signed16(g, m), ls);
+#define PUT16_IQ1(off, g, dv, ls) store16(w + (off), delta16(g, dv), ls);
+#define IQ_DECODE(t, GROUPS, PUT, D)                                              \
+  static inline float decode_##t(const block_##t* x, int16_t* w) {               \
+    GROUPS(x, PUT)                                                                \
+    return fp16_to_fp32(D);                                                       \
   }
-  return fp16_to_fp32(x->d);
-}
+IQ_DECODE(iq2_xxs, GROUPS_iq2_xxs, PUT16, x->d)
+IQ_DECODE(iq2_xs, GROUPS_iq2_xs, PUT16, x->d)
+IQ_DECODE(iq2_s, GROUPS_iq2_s, PUT16, x->d)
+IQ_DECODE(iq3_xxs, GROUPS_iq3_xxs, PUT16, x->d)
+IQ_DECODE(iq3_s, GROUPS_iq3_s, PUT16, x->d)
+IQ_DECODE(iq1_s, GROUPS1_iq1_s, PUT16_IQ1, x->d)
+IQ_DECODE(iq1_m, GROUPS1_iq1_m, PUT16_IQ1, iq1_m_d(x))
 
-static inline float decode_iq1_m(const block_iq1_m* x, int16_t* w) {
-  for (int ib = 0; ib < 8; ++ib, w += 32) {
-    const uint8_t* q = x->qs + 4 * ib;
-    const int s = load_u16(x->scales + 2 * (ib / 2)) >> (6 * (ib % 2));
-    const int h0 = x->qh[2 * ib], h1 = x->qh[2 * ib + 1];
-    put16_iq1(w, G2(iq1s_grid[q[0] | ((h0 << 8) & 0x700)], iq1s_grid[q[1] | ((h0 << 4) & 0x700)]),
-              G2(DELTA8(h0 & 0x08), DELTA8(h0 & 0x80)), 2 * (s & 7) + 1);
-    put16_iq1(w + 16, G2(iq1s_grid[q[2] | ((h1 << 8) & 0x700)], iq1s_grid[q[3] | ((h1 << 4) & 0x700)]),
-              G2(DELTA8(h1 & 0x08), DELTA8(h1 & 0x80)), 2 * ((s >> 3) & 7) + 1);
-  }
-  return fp16_to_fp32(iq1_m_d(x));
+// The exact sum over a super-block of its weights times an activation
+// widened to int16 (a16), without storing the weights: per group two
+// i32x4.dot_i16x8, the group's int32 sums times ls (|w| <= 62 * 127 per
+// product, so every partial sum is far inside int32).
+static inline v128_t dot16(v128_t v, const int16_t* a) {
+  return wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(v), wasm_v128_load(a)),
+                        wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(v), wasm_v128_load(a + 8)));
 }
+#define DOT16(off, g, m, ls) acc = wasm_i32x4_add(acc, wasm_i32x4_mul(dot16(signed16(g, m), a + (off)), wasm_i32x4_splat(ls)));
+#define DOT16_IQ1(off, g, dv, ls) acc = wasm_i32x4_add(acc, wasm_i32x4_mul(dot16(delta16(g, dv), a + (off)), wasm_i32x4_splat(ls)));
+#define IQ_SBDOT(t, GROUPS, DOT, D)                                                      \
+  static inline int32_t sbdot_##t(const block_##t* x, const int16_t* a, float* d) {      \
+    v128_t acc = wasm_i32x4_splat(0);                                                    \
+    GROUPS(x, DOT)                                                                       \
+    *d = fp16_to_fp32(D);                                                                \
+    return i32x4_hsum(acc);                                                              \
+  }
+IQ_SBDOT(iq2_xxs, GROUPS_iq2_xxs, DOT16, x->d)
+IQ_SBDOT(iq2_xs, GROUPS_iq2_xs, DOT16, x->d)
+IQ_SBDOT(iq2_s, GROUPS_iq2_s, DOT16, x->d)
+IQ_SBDOT(iq3_xxs, GROUPS_iq3_xxs, DOT16, x->d)
+IQ_SBDOT(iq3_s, GROUPS_iq3_s, DOT16, x->d)
+IQ_SBDOT(iq1_s, GROUPS1_iq1_s, DOT16_IQ1, x->d)
+IQ_SBDOT(iq1_m, GROUPS1_iq1_m, DOT16_IQ1, iq1_m_d(x))
 
 // ---------------------------------------------------------------- dot products
 
@@ -356,11 +384,70 @@ static inline int32_t dot256(const int16_t* w, const int8_t* q) {
 // Tokens per tile: each weight super-block is decoded once for this many.
 #define IQ_T 8
 
+// One token (decode): the activation is widened to int16 once per column
+// chunk (ACT_CHUNK), and each super-block is dotted without storing its
+// weights (sbdot_<t>). The float steps are the batch kernel's below, in its
+// order (the running sum crosses chunks through out[r], exactly), so both
+// give the same bits.
+#define IQ_CB (ACT_CHUNK / QK_K)
+// Rows dotted side by side: two independent chains of table loads and
+// scalar index work give the core more to overlap (measured faster when
+// the other hyperthread is busy; four rows were no faster than two).
+#define IQ_R 2
+
+static void widen_q8_K_i16(const block_q8_K* y, int16_t* a, int nb) {
+  for (int i = 0; i < nb; i++)
+    for (int k = 0; k < QK_K; k += 16) {
+      const v128_t v = wasm_v128_load(y[i].qs + k);
+      wasm_v128_store(a + QK_K * i + k, wasm_i16x8_extend_low_i8x16(v));
+      wasm_v128_store(a + QK_K * i + k + 8, wasm_i16x8_extend_high_i8x16(v));
+    }
+}
+
 // mul_mat_<t>: rows [r0, r1) of w times n_tok q8_K rows; vec_dot_<t>_q8_K
-// and matvec_<t> are its one-token case.
+// and matvec_<t> are its one-token case. Per (row, token) and super-block:
+// sum += (d * d_act) * isum, with isum the exact int32 dot; then sum * FINAL.
 #define IQ_KERNELS(t, FINAL)                                                                           \
+  static void matvec1_##t(const void* w, int row_bytes, const block_q8_K* y, float* out, int n, int r0, int r1) { \
+    int16_t a16[ACT_CHUNK] __attribute__((aligned(16)));                                               \
+    const int nb = n / QK_K;                                                                           \
+    for (int b0 = 0; b0 < nb; b0 += IQ_CB) {                                                           \
+      const int cb = nb - b0 < IQ_CB ? nb - b0 : IQ_CB;                                                \
+      widen_q8_K_i16(y + b0, a16, cb);                                                                 \
+      int r = r0;                                                                                      \
+      for (; r + IQ_R <= r1; r += IQ_R) {                                                              \
+        const block_##t* x[IQ_R];                                                                      \
+        float sum[IQ_R];                                                                               \
+        for (int j = 0; j < IQ_R; j++) {                                                               \
+          x[j] = (const block_##t*)((const char*)w + (size_t)(r + j) * row_bytes) + b0;                \
+          sum[j] = b0 == 0 ? 0.0f : out[r + j];                                                        \
+        }                                                                                              \
+        for (int i = 0; i < cb; i++)                                                                   \
+          _Pragma("clang loop unroll(full)") for (int j = 0; j < IQ_R; j++) {                          \
+            float d;                                                                                   \
+            const int32_t is = sbdot_##t(x[j] + i, a16 + QK_K * i, &d);                                \
+            sum[j] += (d * y[b0 + i].d) * (float)is;                                                   \
+          }                                                                                            \
+        for (int j = 0; j < IQ_R; j++) out[r + j] = b0 + cb >= nb ? sum[j] * (FINAL) : sum[j];         \
+      }                                                                                                \
+      for (; r < r1; r++) {                                                                            \
+        const block_##t* x = (const block_##t*)((const char*)w + (size_t)r * row_bytes) + b0;          \
+        float sum = b0 == 0 ? 0.0f : out[r];                                                           \
+        for (int i = 0; i < cb; i++) {                                                                 \
+          float d;                                                                                     \
+          const int32_t is = sbdot_##t(x + i, a16 + QK_K * i, &d);                                     \
+          sum += (d * y[b0 + i].d) * (float)is;                                                        \
+        }                                                                                              \
+        out[r] = b0 + cb >= nb ? sum * (FINAL) : sum;                                                  \
+      }                                                                                                \
+    }                                                                                                  \
+  }                                                                                                    \
   void EXPORT(mul_mat_##t)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out,  \
                            int out_stride, int n, int n_tok, int r0, int r1) {                         \
+    if (n_tok == 1) {                                                                                  \
+      matvec1_##t(w, row_bytes, (const block_q8_K*)a, out, n, r0, r1);                                 \
+      return;                                                                                          \
+    }                                                                                                  \
     const int nb = n / QK_K;                                                                           \
     int16_t wq[QK_K] __attribute__((aligned(16)));                                                     \
     for (int t0 = 0; t0 < n_tok; t0 += IQ_T) {                                                         \
@@ -384,7 +471,7 @@ static inline int32_t dot256(const int16_t* w, const int8_t* q) {
   }                                                                                                    \
   float EXPORT(vec_dot_##t##_q8_K)(int n, const void* w, const void* a) {                              \
     float out;                                                                                         \
-    mul_mat_##t(w, 0, a, 0, &out, 0, n, 1, 0, 1);                                                                                    \
+    mul_mat_##t(w, 0, a, 0, &out, 0, n, 1, 0, 1);                                                      \
     return out;                                                                                        \
   }                                                                                                    \
   MAT_ROWS(t)                                                                                          \

@@ -60,6 +60,12 @@ export interface ContextOptions {
    * Default 'f16'.
    */
   cacheTypeK?: KvCacheType;
+  /**
+   * A ranking context (decoder rerankers, runtime/rank.ts): each evaluation
+   * returns the classifier head's [n_cls_out] scores instead of logits.
+   * Default false.
+   */
+  ranking?: boolean;
 }
 
 export type { KvCacheType };
@@ -76,6 +82,8 @@ export interface ContextModel {
   readonly build: BuildGraph;
   /** The recurrent layers' state (hybrid architectures); absent: every layer attends. */
   readonly recurrent?: RecurrentLayout;
+  /** The layer whose KV cache each layer reads (gemma 3n's shared KV); absent: its own. */
+  readonly kvSource?: readonly number[];
   weight(name: string): Tensor | undefined;
   /** False until the model is disposed; a context of a disposed model refuses every call. */
   readonly disposed?: boolean;
@@ -111,6 +119,9 @@ export class Context {
   readonly threads: number;
   /** The K cache's type (ContextOptions.cacheTypeK). */
   readonly cacheTypeK: KvCacheType;
+  /** Floats an output row gives: n_vocab logits, or n_cls_out scores in a ranking context. */
+  private readonly outWidth: number;
+  private readonly ranking: boolean;
   private readonly caches: (LayerCache | undefined)[] = [];
   private readonly states: (LayerState | undefined)[] = [];
   private readonly allocations: { mem: number; ptr: number }[] = [];
@@ -133,6 +144,8 @@ export class Context {
     this.contextSize = intOption('contextSize', options.contextSize, 1, MAX_INT32) ?? Math.min(4096, hp.n_ctx_train);
     this.sequences = intOption('sequences', options.sequences, 1, MAX_INT32) ?? 1;
     this.batchSize = Math.min(intOption('batchSize', options.batchSize, 1, MAX_INT32) ?? 512, this.contextSize);
+    this.ranking = options.ranking ?? false;
+    this.outWidth = this.ranking ? hp.n_cls_out : hp.n_vocab;
     this.threads = intOption('threads', options.threads, 1, MAX_THREADS) ?? defaultThreads();
     intOption('maxPlans', options.maxPlans, 1, MAX_INT32);
     this.cacheTypeK = options.cacheTypeK ?? 'f16';
@@ -149,7 +162,7 @@ export class Context {
       const what = `a context of ${this.contextSize} tokens${this.sequences > 1 ? ` x ${this.sequences} sequences` : ''}`;
       const largest = Math.max(rowSize(KV_TYPES[this.cacheTypeK], hp.n_embd_head_k) * hp.n_head_kv * nCells,
         2 * hp.n_embd_head_v * hp.n_head_kv * nCells, rec ? Math.max(rec.rFloats, rec.sFloats) * 4 * this.sequences : 0) + 64;
-      const kvBytes = Context.kvBytes(hp, this.contextSize, { cacheTypeK: this.cacheTypeK, recurrent: rec, sequences: this.sequences });
+      const kvBytes = Context.kvBytes(hp, this.contextSize, { cacheTypeK: this.cacheTypeK, recurrent: rec, sequences: this.sequences, kvSource: model.kvSource });
       checkContextFits(model.path, model.fit, hp.n_layer, (il) => model.layerMemory(il), kvBytes / hp.n_layer,
         largest, scratchEstimate(hp, this.contextSize), what);
     }
@@ -175,6 +188,14 @@ export class Context {
           continue;
         }
         this.states.push(undefined);
+        // a layer sharing an earlier layer's cache reads that one (the same LayerCache)
+        const src = model.kvSource?.[il] ?? il;
+        if (src !== il) {
+          const shared = src < il ? this.caches[src] : undefined;
+          if (!shared) throw new Error(`layer ${il} shares the KV cache of layer ${src}, which has none before it`);
+          this.caches.push(shared);
+          continue;
+        }
         const k = mk(`cache_k_l${il}`, KV_TYPES[this.cacheTypeK], hp.n_embd_head_k, mem);
         // MLA's one cache row per token holds V too (ops.attention reads V inside K)
         this.caches.push({ k, v: isMla(hp) ? k : mk(`cache_v_l${il}`, GGMLType.F16, hp.n_embd_head_v, mem), nCtx: this.contextSize });
@@ -201,7 +222,7 @@ export class Context {
       stateIdentity: () => {
         const name = this.model.gguf?.metadata.get('general.name');
         return stateIdentity(this.model.fingerprint, typeof name === 'string' && name ? name : this.model.path, hp, this.contextSize, this.cacheTypeK,
-          { kvLayers: this.caches.filter((c) => c !== undefined).length, bytes: this.stateBlocks(0).reduce((a, b) => a + b.bytes, 0) });
+          { kvLayers: new Set(this.caches.filter((c) => c !== undefined)).size, bytes: this.stateBlocks(0).reduce((a, b) => a + b.bytes, 0) });
       },
       readCells: (s, n) => this.copyCells(s, n, null),
       writeCells: (s, n, cells) => void this.copyCells(s, n, cells),
@@ -220,11 +241,12 @@ export class Context {
     const hp = this.model.hparams;
     // the attention layers' cells only (the recurrent layers' state is copyRecurrent's)
     const rec = this.model.recurrent;
-    const bytes = Context.kvBytes(hp, n, { cacheTypeK: this.cacheTypeK, recurrent: rec && { ...rec, rFloats: 0, sFloats: 0 } });
+    const bytes = Context.kvBytes(hp, n, { cacheTypeK: this.cacheTypeK, recurrent: rec && { ...rec, rFloats: 0, sFloats: 0 }, kvSource: this.model.kvSource });
     const out = cells ?? new Uint8Array(bytes);
     if (out.length !== bytes) throw new RangeError(`${out.length} bytes of cells for ${n} tokens, expected ${bytes}`);
     let at = 0;
-    for (const c of this.caches) {
+    // a shared cache once
+    for (const c of new Set(this.caches)) {
       if (!c) continue;
       // MLA's V lives inside its K rows: one tensor to copy
       for (const t of c.v === c.k ? [c.k] : [c.k, c.v]) {
@@ -283,10 +305,10 @@ export class Context {
   }
 
   /**
-   * Bytes of n KV cells (K in cacheTypeK, V in f16; MLA: no V) in every attention layer,
+   * Bytes of n KV cells (K in cacheTypeK, V in f16; MLA: no V) in every attention layer with a cache of its own,
    * plus `sequences` (default 1) sequences' recurrent state when the model has recurrent layers.
    */
-  static kvBytes(hp: HParams, n: number, o: { cacheTypeK?: KvCacheType; recurrent?: RecurrentLayout; sequences?: number } = {}): number {
+  static kvBytes(hp: HParams, n: number, o: { cacheTypeK?: KvCacheType; recurrent?: RecurrentLayout; sequences?: number; kvSource?: readonly number[] } = {}): number {
     // MLA (deepseek2) caches no V of its own
     const perCell = hp.n_head_kv * (rowSize(KV_TYPES[o.cacheTypeK ?? 'f16'], hp.n_embd_head_k) + (isMla(hp) ? 0 : 2 * hp.n_embd_head_v));
     const rec = o.recurrent;
@@ -294,7 +316,7 @@ export class Context {
     let bytes = 0;
     for (let il = 0; il < hp.n_layer; il++) {
       if (rec?.layers[il]) bytes += (rec.rFloats + rec.sFloats) * 4 * seqs;
-      else bytes += perCell * n * seqs;
+      else if ((o.kvSource?.[il] ?? il) === il) bytes += perCell * n * seqs;
     }
     return bytes;
   }
@@ -363,7 +385,7 @@ export class Context {
     this.check();
     // a sequence starting over starts from a zero recurrent state (its runs come after this)
     for (const p of parts) if (p.firstPos === 0 && p.tokens.length > 0) this.clearRecurrent(p.slot);
-    return evaluateParts(parts, this.batchSize, this.model.hparams.n_vocab, (rows) => this.runRows(rows));
+    return evaluateParts(parts, this.batchSize, this.outWidth, (rows) => this.runRows(rows));
   }
 
   /** One graph run: writes the rows into the batch inputs and returns the logits of rows.outIds. */
@@ -377,7 +399,7 @@ export class Context {
     i32.set(rows.outIds, this.outIdsPtr >>> 2);
     const p = this.plannedGraph(nRows, nOut);
     this.runner.run(p);
-    return this.runner.output(p, nOut * this.model.hparams.n_vocab);
+    return this.runner.output(p, nOut * this.outWidth);
   }
 
   /**
@@ -394,6 +416,7 @@ export class Context {
         inpPos: input('inp_pos', [nTokens], this.posPtr),
         inpKvRows: input('inp_kv_rows', [2, nTokens], this.kvRowsPtr),
         inpOutIds: input('inp_out_ids', [nOutputs], this.outIdsPtr),
+        rank: this.ranking,
         ...weightLookup(this.model),
       });
     });

@@ -8,6 +8,7 @@ import { GGMLType } from '../formats/ggml-types.js';
 import type { EncoderBuildContext } from './arch/bert.js';
 import { defaultThreads, weightLookup, type ContextModel } from './context.js';
 import { ModelError } from './errors.js';
+import type { Tensor } from './graph/graph.js';
 import { GraphRunner } from './graph/runner.js';
 import { MAX_THREADS } from './graph/ops.js';
 import { intOption } from './options.js';
@@ -42,7 +43,8 @@ export function modelPooling(hp: HParams, file?: string): PoolingType {
   const t = hp.pooling_type ?? 0;
   const p = POOLING_TYPES[t];
   if (!p) {
-    throw new ModelError(`${hp.arch}.pooling_type = ${t} is not supported (${POOLING_TYPES.map((n, i) => `${i} ${n}`).join(', ')}; 4 rank needs a classifier head)`, file, `${hp.arch}.pooling_type`);
+    const why = t === 4 ? 'this is a reranker: use model.rank(), or give a pooling to embed with' : `not one of ${POOLING_TYPES.map((n, i) => `${i} ${n}`).join(', ')}, 4 rank`;
+    throw new ModelError(`${hp.arch}.pooling_type = ${t}: ${why}`, file, `${hp.arch}.pooling_type`);
   }
   return p;
 }
@@ -52,6 +54,12 @@ export function parsePooling(s: string): PoolingType {
   if (!p) throw new RangeError(`pooling must be one of ${POOLING_TYPES.join(', ')}, got "${s}"`);
   return p;
 }
+
+/**
+ * Builds a classifier head over hidden states [n_embd, n_tokens], given the
+ * row of each sequence (int32 [n_seqs]); returns [n_cls_out, n_seqs].
+ */
+export type ClassifierHead = (c: EncoderBuildContext, hidden: Tensor, rows: Tensor) => Tensor;
 
 /** Row counts graphs are built for: batches are padded up to a multiple of this, so few shapes occur. */
 const PAD_TO = 16;
@@ -71,6 +79,8 @@ export class Embedder {
   private readonly posPtr: number;
   private readonly typesPtr: number;
   private readonly rangePtr: number;
+  /** int32: each sequence's row for a classifier head. */
+  private readonly rowsPtr: number;
   private readonly runner: GraphRunner;
   private disposed = false;
 
@@ -89,6 +99,7 @@ export class Embedder {
     this.posPtr = this.alloc(this.capacity * 4);
     this.typesPtr = this.alloc(this.capacity * 4);
     this.rangePtr = this.alloc(this.capacity * 8);
+    this.rowsPtr = this.alloc(this.capacity * 4);
   }
 
   private alloc(bytes: number): number {
@@ -105,22 +116,10 @@ export class Embedder {
 
   /** One vector per token sequence (an empty sequence gives an empty vector, as in node-llama-cpp). */
   embedTokens(sequences: readonly (readonly number[])[], options: EmbedOptions = {}): Float32Array[] {
-    if (this.disposed) throw new RangeError('embedder is disposed');
-    if (this.model.disposed) throw new RangeError('the model of this embedder is disposed');
+    this.checkSequences(sequences);
     const hp = this.model.hparams;
     const pooling = options.pooling ?? modelPooling(hp, this.model.path);
     const normalize = options.normalize ?? true;
-    // bert's learned positions cover n_ctx_train tokens
-    const maxLen = Math.min(this.batchSize, hp.arch === 'bert' ? hp.n_ctx_train : Infinity);
-    sequences.forEach((s, i) => {
-      if (s.length > maxLen) {
-        throw new RangeError(`text ${i} has ${s.length} tokens, more than ${maxLen} (${s.length > this.batchSize ? 'the batch size: raise batchSize' : "the model's training context"})`);
-      }
-      for (const id of s) {
-        if (!Number.isInteger(id) || id < 0 || id >= hp.n_vocab) throw new RangeError(`text ${i}: token id ${id} is outside the vocabulary (0..${hp.n_vocab - 1})`);
-      }
-    });
-
     const results: Float32Array[] = sequences.map(() => new Float32Array(0));
     for (const batch of this.pack(sequences)) {
       const hidden = this.run(sequences, batch);
@@ -151,8 +150,55 @@ export class Embedder {
     return batches;
   }
 
-  /** Runs one batch; returns a copy of its hidden states, [n_tokens * n_embd]. */
-  private run(sequences: readonly (readonly number[])[], batch: Batch): Float32Array {
+  /**
+   * The classifier head's raw outputs ([n_cls_out]) for each token sequence:
+   * the hidden state of its first token ('cls', bert rerankers) or last
+   * ('last') through cls and cls.output (runtime/rank.ts builds the head).
+   * An empty sequence gives an empty array.
+   */
+  classifyTokens(sequences: readonly (readonly number[])[], row: 'cls' | 'last', head: ClassifierHead): Float32Array[] {
+    this.checkSequences(sequences);
+    const nOut = this.model.hparams.n_cls_out;
+    const results: Float32Array[] = sequences.map(() => new Float32Array(0));
+    for (const batch of this.pack(sequences)) {
+      // one row per sequence in the batch, padded (to row 0) like the tokens
+      const nSeqs = Math.ceil(batch.seqs.length / PAD_TO) * PAD_TO;
+      const i32 = this.model.memories[0]!.i32();
+      let first = 0;
+      batch.seqs.forEach((si, j) => {
+        const n = sequences[si]!.length;
+        i32[(this.rowsPtr >>> 2) + j] = row === 'cls' ? first : first + n - 1;
+        first += n;
+      });
+      i32.fill(0, (this.rowsPtr >>> 2) + batch.seqs.length, (this.rowsPtr >>> 2) + nSeqs);
+      const out = this.run(sequences, batch, { nSeqs, head });
+      batch.seqs.forEach((si, j) => (results[si] = out.slice(j * nOut, (j + 1) * nOut)));
+    }
+    return results;
+  }
+
+  private checkSequences(sequences: readonly (readonly number[])[]): void {
+    if (this.disposed) throw new RangeError('embedder is disposed');
+    if (this.model.disposed) throw new RangeError('the model of this embedder is disposed');
+    const hp = this.model.hparams;
+    // bert's learned positions cover n_ctx_train tokens
+    const maxLen = Math.min(this.batchSize, hp.arch === 'bert' ? hp.n_ctx_train : Infinity);
+    sequences.forEach((s, i) => {
+      if (s.length > maxLen) {
+        throw new RangeError(`text ${i} has ${s.length} tokens, more than ${maxLen} (${s.length > this.batchSize ? 'the batch size: raise batchSize' : "the model's training context"})`);
+      }
+      for (const id of s) {
+        if (!Number.isInteger(id) || id < 0 || id >= hp.n_vocab) throw new RangeError(`text ${i}: token id ${id} is outside the vocabulary (0..${hp.n_vocab - 1})`);
+      }
+    });
+  }
+
+  /**
+   * Runs one batch; returns a copy of its hidden states, [n_tokens * n_embd],
+   * or with a head, of the head's [n_cls_out] per sequence (rowsPtr names
+   * each sequence's row).
+   */
+  private run(sequences: readonly (readonly number[])[], batch: Batch, classify?: { nSeqs: number; head: ClassifierHead }): Float32Array {
     const k = this.model.memories[0]!;
     const nPadded = Math.ceil(batch.nTokens / PAD_TO) * PAD_TO;
     const i32 = k.i32();
@@ -171,9 +217,10 @@ export class Embedder {
     // padding rows form a sequence of their own, never seen by the others
     put(null, nPadded - batch.nTokens);
 
-    const p = this.runner.planFor(String(nPadded), (ops) => {
+    const hp = this.model.hparams;
+    const key = classify ? `${nPadded}:${classify.nSeqs}` : String(nPadded);
+    const p = this.runner.planFor(key, (ops) => {
       const input = (name: string, ne: number[], ptr: number) => ops.g.tensor({ name, type: GGMLType.I32, ne, kind: 'input', ptr });
-      const hp = this.model.hparams;
       const c: EncoderBuildContext = {
         ops, hp, nTokens: nPadded, nOutputs: nPadded, cache: [], state: [],
         inpTokens: input('inp_tokens', [nPadded], this.idsPtr),
@@ -186,10 +233,10 @@ export class Embedder {
       if (out.ne[0] !== hp.n_embd || out.ne[1] !== nPadded) {
         throw new ModelError(`the ${hp.arch} graph gave [${out.ne}], not hidden states [${hp.n_embd}, ${nPadded}]`, this.model.path);
       }
-      return out;
+      return classify ? classify.head(c, out, input('inp_cls', [classify.nSeqs], this.rowsPtr)) : out;
     });
     this.runner.run(p);
-    return this.runner.output(p, batch.nTokens * this.model.hparams.n_embd).slice();
+    return this.runner.output(p, classify ? batch.seqs.length * hp.n_cls_out : batch.nTokens * hp.n_embd).slice();
   }
 
   dispose(): void {

@@ -94,6 +94,11 @@ export interface HParams {
   /** attention.causal (false for encoders such as bert); true when absent. */
   causal_attn?: boolean;
   /**
+   * Outputs of a reranker's classifier head (cls.output.weight's rows): the
+   * length of classifier.output_labels (Qwen3-Reranker's "yes", "no"), else 1.
+   */
+  n_cls_out: number;
+  /**
    * attention.head_count_kv per layer: the file's array, or n_head_kv for
    * every layer. 0 marks a layer without attention (lfm2's and
    * granitehybrid's recurrent layers).
@@ -221,6 +226,15 @@ function yarnAttnFactor(type: RopeScalingType, factor: number, logMul: number, f
   // llama.cpp takes deepseek2's mscale equal to mscale_all_dim (DeepSeek-V2's config has both 0.707): a ratio of 1
   const ratio = deepseek2 ? 1 : Math.fround(mscale(1) / mscale(logMul));
   return Math.fround(ratio * Math.fround(1 / Math.fround(1 + Math.fround(0.1 * Math.fround(Math.log(f))))));
+}
+
+/** llama.cpp's n_cls_out: one per classifier label, 1 without labels. */
+function classifierOutputs(labels: unknown, file: string, k: string): number {
+  if (labels === undefined) return 1;
+  if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string')) throw new ModelError(`${k} must be an array of strings`, file, k);
+  if (labels.length === 0) return 1;
+  if (labels.length > MAX_WIDTH) throw new ModelError(`${k} has ${labels.length} labels, more than ${MAX_WIDTH}`, file, k);
+  return labels.length;
 }
 
 /**
@@ -363,6 +377,7 @@ export function readHParams(get: MetadataGetter, file: string, nVocab: number, w
     use_par_res: md.bool(key('use_parallel_residual')) ?? false,
     pooling_type: int('pooling_type', 0, 4, 0),
     causal_attn: md.bool(key('attention.causal')) ?? true,
+    n_cls_out: classifierOutputs(get(key('classifier.output_labels')), file, key('classifier.output_labels')),
     n_head_kv_arr,
     // the recurrent layers' sizes: bounded here, checked against each other by the architecture (arch/recurrent.ts, qwen3next.ts)
     n_shortconv_l_cache: int('shortconv.l_cache', 0, MAX_WIDTH, 0),

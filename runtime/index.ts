@@ -14,6 +14,7 @@ export { ChatSession, type ChatSessionOptions, type ChatMessage, type ReplyOptio
 export {
   resolveChatTemplate, DEFAULT_TEMPLATE_LIMITS, type ChatTemplate, type ResolveOptions, type TemplateLimits,
 } from './chat/index.js';
+export { Ranker, type RankOptions, type RankerOptions, type RankedDocument } from './rank.js';
 export { Embedder, POOLING_TYPES, type PoolingType, type EmbedOptions, type EmbedderOptions } from './embed.js';
 export { createServer, ApiError, evaluateStep, type ServerOptions, type RunGgufServer } from './server/index.js';
 export {

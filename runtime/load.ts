@@ -180,6 +180,9 @@ interface Run {
   hi: number;
   mem: number;
   base: number;
+  /** Its tensors in file order; `next` is the first not yet handed to onTensor. */
+  tensors: TensorSource[];
+  next: number;
 }
 
 /**
@@ -190,27 +193,36 @@ interface Run {
  * at most MAX_RUN bytes, in file order, into one allocation.
  * Returns graph tensors (kind 'weight') by name and the regions to free.
  */
+export interface LoadWeightsOptions {
+  onProgress?: (p: LoadProgress) => void;
+  signal?: AbortSignal;
+  /** Byte sources by file name; any other file is a path, read with node:fs. */
+  sources?: ReadonlyMap<string, TensorByteSource>;
+  /**
+   * Called once per tensor as soon as all its bytes are in memory, while the
+   * next chunk is being read, so that CPU work on the weights (repacking)
+   * overlaps the reads instead of following them; returns the tensor to keep.
+   */
+  onTensor?: (t: Tensor) => Tensor;
+}
+
 export async function loadWeights(
   memories: readonly Kernels[],
   tensors: readonly TensorSource[],
   memoryOf: (name: string) => number,
-  onProgress?: (p: LoadProgress) => void,
-  signal?: AbortSignal,
-  /** Byte sources by file name; any other file is a path, read with node:fs. */
-  sources?: ReadonlyMap<string, TensorByteSource>,
+  { onProgress, signal, sources, onTensor }: LoadWeightsOptions = {},
 ): Promise<{ weights: Map<string, Tensor>; regions: { mem: number; ptr: number }[] }> {
   for (const t of tensors) if (!ggmlTypeInfo(t.type)) throw new ModelError(`tensor ${t.name} has unknown type ${t.type}`, t.file, t.name);
   const order = [...tensors].sort((a, b) => (a.file === b.file ? a.offset - b.offset : a.file < b.file ? -1 : 1));
   const runs: Run[] = [];
-  const runOf = new Map<string, Run>();
   for (const t of order) {
     const mem = memoryOf(t.name);
     const last = runs.at(-1);
     const joins = last && last.file === t.file && last.mem === mem && t.offset + t.bytes - last.lo <= MAX_RUN;
-    const run = joins ? last : { file: t.file, lo: t.offset, hi: t.offset, mem, base: 0 };
+    const run = joins ? last : { file: t.file, lo: t.offset, hi: t.offset, mem, base: 0, tensors: [], next: 0 };
     if (run !== last) runs.push(run);
     run.hi = Math.max(run.hi, t.offset + t.bytes);
-    runOf.set(t.name, run);
+    run.tensors.push(t);
   }
   const regions: { mem: number; ptr: number }[] = [];
   let total = 0;
@@ -228,6 +240,17 @@ export async function loadWeights(
       if (open && !sources?.has(open.file)) await open.fh.close();
       open = undefined;
     };
+    const weights = new Map<string, Tensor>();
+    const tensorOf = (t: TensorSource, run: Run): Tensor =>
+      ({ id: -1, name: t.name, type: t.type, ne: t.ne, kind: 'weight', ptr: run.base + (t.offset - run.lo), mem: run.mem });
+    // tensors complete in memory and not yet handed to onTensor
+    const ready: Tensor[] = [];
+    const complete = (r: Run, upTo: number) => {
+      while (r.next < r.tensors.length && r.tensors[r.next]!.offset + r.tensors[r.next]!.bytes <= upTo) ready.push(tensorOf(r.tensors[r.next++]!, r));
+    };
+    const drain = () => {
+      for (let t = ready.shift(); t; t = ready.shift()) weights.set(t.name, onTensor ? onTensor(t) : t);
+    };
     try {
       for (const r of runs) {
         if (open?.file !== r.file) {
@@ -240,26 +263,32 @@ export async function loadWeights(
           signal?.throwIfAborted();
           const n = Math.min(CHUNK, r.hi - r.lo - done);
           // a fresh view each time: the memory may have grown since the last one
-          const bytesRead = await open.fh.readInto(r.lo + done, k.bytes(r.base + done, n));
+          // (the memories are shared, so growing during the read keeps this view valid)
+          const reading = open.fh.readInto(r.lo + done, k.bytes(r.base + done, n));
+          try {
+            drain();
+          } catch (e) {
+            await reading.catch(() => 0);
+            throw e;
+          }
+          const bytesRead = await reading;
           if (bytesRead === 0) throw new ModelError(`tensor data ends early, at byte ${r.lo + done} of ${r.hi}`, r.file);
           done += bytesRead;
           loaded += bytesRead;
+          complete(r, r.lo + done);
           onProgress?.({ loadedBytes: loaded, totalBytes: total });
         }
+        complete(r, r.hi); // empty tensors, which no read completes
       }
+      drain();
     } finally {
       await close();
     }
+    return { weights, regions };
   } catch (e) {
     for (const { mem, ptr } of regions) memories[mem]!.free(ptr);
     throw e;
   }
-  const weights = new Map<string, Tensor>();
-  for (const t of tensors) {
-    const run = runOf.get(t.name)!;
-    weights.set(t.name, { id: -1, name: t.name, type: t.type, ne: t.ne, kind: 'weight', ptr: run.base + (t.offset - run.lo), mem: run.mem });
-  }
-  return { weights, regions };
 }
 
 /**

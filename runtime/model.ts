@@ -8,6 +8,7 @@ import type { BuildGraph } from './arch/context.js';
 import { Context, type ContextOptions, type KvCacheType } from './context.js';
 import { ModelError, ModelTooLargeError } from './errors.js';
 import { Embedder, type EmbedOptions, type EmbedderOptions } from './embed.js';
+import { Ranker, type RankedDocument, type RankerOptions, type RankOptions } from './rank.js';
 import type { Tensor } from './graph/graph.js';
 import { readHParams, type HParams } from './hparams.js';
 import {
@@ -17,9 +18,9 @@ import {
 import { intOption, MAX_INT32 } from './options.js';
 import { printable } from './terminal/printable.js';
 import { planShards, type ShardPlan } from './shards.js';
-import { repackWeights } from './repack.js';
+import { weightRepacker } from './repack.js';
 import { LoraAdapters, type LoraAdapterOptions } from './lora.js';
-import { loraFingerprint, modelFingerprint } from './state.js';
+import { fingerprintSample, loraFingerprint, modelFingerprint } from './state.js';
 import { Tokenizer, type TokenizeOptions } from './tokenizer/index.js';
 import { looksLikeModelName } from './hub/names.js';
 import type { PullProgress } from './hub/index.js';
@@ -62,6 +63,8 @@ export interface LoadModelOptions {
    * fetched into the cache first (runtime/hub). Default: none.
    */
   onDownload?: (p: PullProgress) => void;
+  /** HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE for model names, instead of process.env. Default: process.env. */
+  hubEnv?: Record<string, string | undefined>;
 }
 
 const alignUp = (n: number) => Math.ceil(n / 64) * 64;
@@ -71,6 +74,7 @@ export class Model {
   /** Contexts not yet disposed: disposing the model ends them (their threads and KV caches) too. */
   private readonly contexts = new Set<Context>();
   private embedder?: Embedder;
+  private ranker?: Ranker;
 
   /** The kernels on the first memory (the only one unless the model is spread over several). */
   readonly kernels: Kernels;
@@ -92,6 +96,8 @@ export class Model {
     readonly fingerprint: string,
     /** The recurrent layers' state (hybrid architectures: lfm2...); absent: every layer attends. */
     readonly recurrent?: RecurrentLayout,
+    /** The layer whose KV cache each layer reads (Architecture.kvSource); absent: its own. */
+    readonly kvSource?: readonly number[],
   ) {
     this.kernels = memories[0]!;
   }
@@ -103,7 +109,7 @@ export class Model {
       // Node only: fetched into the cache (or found there), then loaded from the path
       const hubModule = './hub/index.js';
       const hub = (await import(/* @vite-ignore */ hubModule)) as typeof import('./hub/index.js');
-      source = await hub.resolveModel(source, { signal: options.signal, onProgress: options.onDownload, onNotice: options.onWarning });
+      source = await hub.resolveModel(source, { signal: options.signal, onProgress: options.onDownload, onNotice: options.onWarning, env: options.hubEnv && { ...process.env, ...options.hubEnv } });
     }
     const byteSources = typeof source === 'string' ? undefined : Array.isArray(source) ? source : [source as TensorByteSource];
     const gguf = byteSources ? await readSourcesHeader(byteSources) : await readGGUF(source as string);
@@ -127,6 +133,7 @@ export class Model {
       if (e instanceof ModelError && !e.file) throw new ModelError(e.message, path, e.key);
       throw e;
     }
+    const kvSource = declared?.kvSource?.(hparams);
     // before any tensor data is read (a buildGraph override still loads the file's own architecture)
     if (declared) checkFileTensors(String(arch), declared, hparams, gguf.tensors, path);
     const sources: TensorSource[] = gguf.tensors.map((t) => ({
@@ -134,7 +141,7 @@ export class Model {
     }));
     const nCtx = options.contextSize ?? Math.min(4096, hparams.n_ctx_train);
     checkWeightTypes(path, sources);
-    const kvBytes = Context.kvBytes(hparams, nCtx, { cacheTypeK: options.cacheTypeK, recurrent });
+    const kvBytes = Context.kvBytes(hparams, nCtx, { cacheTypeK: options.cacheTypeK, recurrent, kvSource });
     const scratch = scratchEstimate(hparams, nCtx);
     const machineBytes = await machineMemory();
     checkFits(path, weightBytes(sources), kvBytes, scratch, machineBytes);
@@ -155,14 +162,21 @@ export class Model {
     for (let m = 1; m < shards.count; m++) memories.push(await loadKernels({ module: first.module, relaxedModule: first.relaxedModule }));
     const byName = byteSources && new Map(byteSources.map((s) => [s.name, s]));
     const memoryOf = (name: string) => shards.memoryOf.get(name) ?? 0;
-    const { weights: loaded, regions } = await loadWeights(memories, sources, memoryOf, options.onProgress, options.signal, byName);
-    // before repacking: a saved state names the model, not how its weights sit in memory
-    const fingerprint = modelFingerprint(gguf, memories, loaded);
-    const weights = options.repack === false ? loaded : repackWeights(memories, loaded);
+    const nBytes = new Map(sources.map((t) => [t.name, t.bytes]));
+    const samples = new Map<string, Uint8Array[]>();
+    const repack = options.repack === false ? undefined : weightRepacker(memories);
+    const { weights, regions } = await loadWeights(memories, sources, memoryOf, {
+      onProgress: options.onProgress, signal: options.signal, sources: byName,
+      onTensor: (t) => {
+        samples.set(t.name, fingerprintSample(memories[t.mem ?? 0]!, t, nBytes.get(t.name) ?? 0));
+        return repack ? repack(t) : t;
+      },
+    });
+    const fingerprint = modelFingerprint(gguf, samples);
     const perMemory = new Array<number>(shards.count).fill(0);
     for (const t of sources) perMemory[memoryOf(t.name)] += alignUp(t.bytes);
     const fit: ModelFit = { machineBytes, memoryBytes, weightBytes: perMemory };
-    if (!options.lora?.length) return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards, fit, fingerprint, recurrent);
+    if (!options.lora?.length) return new Model(path, gguf, memories, hparams, tokenizer, build, weights, regions, shards, fit, fingerprint, recurrent, kvSource);
     let lora: LoraAdapters;
     try {
       lora = await LoraAdapters.load(options.lora, { path, arch: String(arch), memories, weight: (n) => weights.get(n) });
@@ -172,7 +186,7 @@ export class Model {
     }
     // adapters change what the cells hold: they are part of the identity
     const withLora = loraFingerprint(fingerprint, options.lora);
-    return new Model(path, gguf, memories, hparams, tokenizer, lora.wrap(build), weights, [...regions, ...lora.regions], shards, fit, withLora, recurrent);
+    return new Model(path, gguf, memories, hparams, tokenizer, lora.wrap(build), weights, [...regions, ...lora.regions], shards, fit, withLora, recurrent, kvSource);
   }
 
   /** The memory holding layer il's weights, where its KV cache goes too. */
@@ -232,6 +246,32 @@ export class Model {
     return this.embedderFor(options).embedTokens(sequences, options);
   }
 
+  /**
+   * How relevant each document is to the query, 0..1, in the documents'
+   * order: reranker files (bge-reranker, Qwen3-Reranker: a classifier head),
+   * scored as node-llama-cpp's ranking context does (runtime/rank.ts). Other
+   * models throw a ModelError. The ranker is kept for the next call, as embed's.
+   */
+  rank(query: string, documents: readonly string[], options: RankOptions & RankerOptions = {}): number[] {
+    return this.rankerFor(options).rankAll(query, documents, options);
+  }
+
+  /** rank(), as the documents with their index and score, highest score first. */
+  rankAndSort(query: string, documents: readonly string[], options: RankOptions & RankerOptions = {}): RankedDocument[] {
+    return this.rankerFor(options).rankAndSort(query, documents, options);
+  }
+
+  private rankerFor(o: RankerOptions): Ranker {
+    this.check();
+    const r = this.ranker;
+    const same = (a: number | undefined, b: number) => a === undefined || a === b;
+    if (r && same(o.threads, r.threads) && same(o.batchSize, r.batchSize) && same(o.contextSize, r.contextSize)) return r;
+    r?.dispose();
+    this.ranker = undefined;
+    this.ranker = new Ranker(this, o);
+    return this.ranker;
+  }
+
   private embedderFor(o: EmbedderOptions): Embedder {
     this.check();
     const e = this.embedder;
@@ -247,6 +287,7 @@ export class Model {
     this.isDisposed = true;
     for (const c of [...this.contexts]) c.dispose();
     this.embedder?.dispose();
+    this.ranker?.dispose();
     for (const { mem, ptr } of this.regions) this.memories[mem]!.free(ptr);
   }
 }

@@ -47,28 +47,29 @@ function onlyMatmul(name: string): boolean {
 }
 
 /**
- * Repacks, in place, every weight that has a layout the loaded kernels can
- * run (the relaxed-SIMD module's); returns the map with those tensors marked.
+ * A function that repacks one loaded weight, in place, when it has a layout
+ * the loaded kernels can run (the relaxed-SIMD module's), and returns it
+ * marked with that layout (or unchanged). Called per tensor while the loader
+ * reads the next one (runtime/load.ts onTensor), so repacking costs little
+ * load time beyond the reads.
  */
-export function repackWeights(memories: Kernels | readonly Kernels[], weights: Map<string, Tensor>): Map<string, Tensor> {
-  const all = Array.isArray(memories) ? memories as readonly Kernels[] : [memories as Kernels];
-  for (const r of REPACKERS) {
-    if (!all[0]!.lookup(`repack_${r.layout}`) || !all[0]!.lookup(`mat_rows_${r.layout}`)) continue;
-    for (const [name, t] of weights) {
-      // each memory's own instance rewrites the weights it holds
-      const kernels = all[t.mem ?? 0]!;
-      const repack = kernels.lookup<(w: number, rowBytes: number, nRows: number, scratch: number) => void>(`repack_${r.layout}`)!;
-      if (t.type !== r.type || t.layout || t.ne.length < 2 || t.ne[1]! % r.rows !== 0 || !onlyMatmul(name)) continue;
-      const rowBytes = rowSize(t.type, t.ne[0]!);
-      const nRows = t.ne.slice(1).reduce((a, b) => a * b, 1);
-      const scratch = kernels.malloc(r.rows * rowBytes);
-      try {
-        repack(t.ptr!, rowBytes, nRows, scratch);
-      } finally {
-        kernels.free(scratch);
-      }
-      weights.set(name, { ...t, layout: r.layout });
+export function weightRepacker(memories: readonly Kernels[]): (t: Tensor) => Tensor {
+  const usable = REPACKERS.filter((r) => memories[0]!.lookup(`repack_${r.layout}`) && memories[0]!.lookup(`mat_rows_${r.layout}`));
+  return (t) => {
+    if (t.ne.length < 2 || !onlyMatmul(t.name)) return t;
+    const r = usable.find((r) => r.type === t.type && t.ne[1]! % r.rows === 0);
+    if (!r) return t;
+    // each memory's own instance rewrites the weights it holds
+    const kernels = memories[t.mem ?? 0]!;
+    const repack = kernels.lookup<(w: number, rowBytes: number, nRows: number, scratch: number) => void>(`repack_${r.layout}`)!;
+    const rowBytes = rowSize(t.type, t.ne[0]!);
+    const nRows = t.ne.slice(1).reduce((a, b) => a * b, 1);
+    const scratch = kernels.malloc(r.rows * rowBytes);
+    try {
+      repack(t.ptr!, rowBytes, nRows, scratch);
+    } finally {
+      kernels.free(scratch);
     }
-  }
-  return weights;
+    return { ...t, layout: r.layout };
+  };
 }

@@ -87,7 +87,7 @@ class Hash64 {
  * every tensor (start, middle, end) as loaded, before any repacking. Two
  * fine-tunes of one architecture differ in their weights, so in the samples.
  */
-export function modelFingerprint(gguf: GGUFFile, memories: readonly Kernels[], weights: ReadonlyMap<string, Tensor>): string {
+export function modelFingerprint(gguf: GGUFFile, samples: ReadonlyMap<string, readonly Uint8Array[]>): string {
   const h = new Hash64();
   const keys = [...gguf.metadata.keys()].filter((k) => !k.startsWith('split.')).sort();
   for (const k of keys) {
@@ -97,19 +97,23 @@ export function modelFingerprint(gguf: GGUFFile, memories: readonly Kernels[], w
     const s = list ? `${list.length}:${String(list.slice(0, 64))}:${String(list.slice(-64))}` : String(v);
     h.text(`${k}=${s}\n`);
   }
-  const sizes = new Map<string, number>();
-  for (const t of gguf.tensors) {
-    h.text(`${t.name}:${t.type}:${t.shape.join('x')}\n`);
-    sizes.set(t.name, t.nBytes);
-  }
-  for (const [name, t] of [...weights].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-    const n = sizes.get(name) ?? 0;
-    if (t.ptr === undefined || n <= 0) continue;
-    const mem = memories[t.mem ?? 0]!;
+  for (const t of gguf.tensors) h.text(`${t.name}:${t.type}:${t.shape.join('x')}\n`);
+  for (const [name, parts] of [...samples].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    if (parts.length === 0) continue;
     h.text(name);
-    for (const at of [0, Math.max(0, (n >> 1) - 32), Math.max(0, n - 64)]) h.update(mem.bytes(t.ptr + at, Math.min(64, n - at)).slice());
+    for (const p of parts) h.update(p);
   }
   return h.digest();
+}
+
+/**
+ * The bytes of a loaded weight that modelFingerprint hashes (its first, middle
+ * and last 64 bytes), taken as the tensor arrives, before any repacking: a
+ * saved state names the model, not how its weights sit in memory.
+ */
+export function fingerprintSample(memory: Kernels, t: Tensor, nBytes: number): Uint8Array[] {
+  if (t.ptr === undefined || nBytes <= 0) return [];
+  return [0, Math.max(0, (nBytes >> 1) - 32), Math.max(0, nBytes - 64)].map((at) => memory.bytes(t.ptr! + at, Math.min(64, nBytes - at)).slice());
 }
 
 /** KV-cache bytes of n cells of one sequence. */

@@ -121,6 +121,21 @@ test('core API: loadModel + resolveChatTemplate on a file whose template loops 1
   }
 });
 
+test('CLI chat, piped: a template that fails only on a longer conversation costs that message, not the chat', async () => {
+  // ChatML, until the conversation holds a third user message (past the probe resolving it renders): then range(1e8)
+  const LATE = '{% if messages|length > 3 %}{% for i in range(100000000) %}{{ i }}{% endfor %}{% endif %}'
+    + '{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n';
+  const path = await modelWith('late.gguf', LATE);
+  const r = spawnSync(process.execPath, [CLI, path, '-n', '3', '-t', '1', '--seed', '1'], {
+    encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' }, input: 'first\nsecond\nthird\n/stats\n',
+  });
+  assert.is(r.signal, null, 'ended by itself');
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /message not sent: .*output limit of 1,000,000 list items.*conversation so far is kept/);
+  // the first two exchanges stay; the failed message did not join them, and /stats still ran after it
+  assert.match(r.stderr, /context: \d+\/\d+ tokens · 4 messages/);
+});
+
 test('CLI chat: the file\'s range(1e8) template ends with the limit named; --chat-template-fallback chats in ChatML', async () => {
   const path = await modelWith('cli.gguf', RANGE);
   const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], {

@@ -1,4 +1,5 @@
-// The GGUF fuzzer in the suite: a fixed seed and a time budget (the long
+// The GGUF fuzzer in the suite: a fixed seed and a fixed count of cases, so a
+// busy machine makes it slower, never weaker (the long
 // campaign is `npm run fuzz`). Mutations at every structural level of small
 // synthetic and ../shared models go through parse -> load -> a short
 // evaluation in a worker process, each under 2 s; every case must run or end
@@ -8,14 +9,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCampaign } from './fuzz/campaign.js';
 
-test('fuzz (seed 20261206, ~15 s): every case runs or ends in a typed error; no hang, crash or unbounded memory', async () => {
-  const report = await runCampaign({ cases: 5000, seed: 20261206, budgetMs: 15_000, timeoutMs: 2000 });
+test('fuzz (seed 20261206, 300 cases): every case runs or ends in a typed error; no hang, crash or unbounded memory', async () => {
+  const report = await runCampaign({ cases: 300, seed: 20261206, timeoutMs: 2000 });
   const { outcomes } = report;
   console.log(`  ${report.cases} cases in ${(report.elapsedMs / 1000).toFixed(0)} s: ${JSON.stringify(outcomes)}; slowest ${report.slowestMs.toFixed(0)} ms; peak ${(report.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
   console.log(`  typed errors: ${JSON.stringify(report.errors)}`);
   const shown = report.findings.slice(0, 10).map((f) => `case ${f.case} ${f.corpus} ${f.level}: ${f.what} -> ${f.outcome} ${f.error ?? ''} ${f.message ?? ''} (npm run fuzz -- --seed 20261206 --case ${f.case})`);
   assert.is(report.findings.length, 0, `findings:\n${shown.join('\n')}`);
-  assert.ok(report.cases >= 100, `only ${report.cases} cases ran`);
+  assert.is(report.cases, 300, 'every case ran');
   // the mutations reach every level, and past the parser into the loader and the evaluation
   for (const level of ['header', 'kv', 'array', 'tensor-info', 'alignment', 'data', 'truncate']) {
     assert.ok(report.levels[level], `no case mutated the ${level}: ${JSON.stringify(report.levels)}`);

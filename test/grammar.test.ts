@@ -121,6 +121,35 @@ test('repetitions expand as llama.cpp rewrites them', () => {
   assert.equal(types, [GType.CHAR, GType.CHAR, GType.RULE_REF, GType.END]);
 });
 
+test('minCompletion: the shortest completion, as a breadth-first search over characters finds it', () => {
+  const g = 'root ::= "{" ws (item ("," ws item)*)? "}" | [0-9]{3,5}\nitem ::= [a-c]+ "=" ([0-9] | root) | "<" root ">"\nws ::= " "?\n';
+  const m = new GrammarMatcher(parseGrammar(g));
+  const alphabet = [...'{},= abc019<>'].map((c) => c.codePointAt(0)!);
+  const bfs = (from: number): number => {
+    let frontier = [from];
+    const seen = new Set(frontier);
+    for (let d = 0; frontier.length; d++) {
+      if (frontier.some((s) => m.canEnd(s))) return d;
+      const next: number[] = [];
+      for (const s of frontier) for (const cp of alphabet) {
+        const t = m.step(s, cp);
+        if (t !== 0 && !seen.has(t)) {
+          seen.add(t);
+          next.push(t);
+        }
+      }
+      frontier = next;
+    }
+    return Infinity;
+  };
+  for (const prefix of ['', '{', '{ ', '{a', '{ab=', '{a=1', '{a={', '{a=1,', '{<', '{<{', '{<12', '1', '12', '123', '12345', 'x']) {
+    const set = m.stepString(m.initial, prefix);
+    assert.is(m.minCompletion(set), bfs(set), JSON.stringify(prefix));
+  }
+  assert.is(m.minCompletion(m.initial), 2);
+  assert.is(m.minCompletion(m.stepString(m.initial, '{<12')), 3); // a third digit, ">", "}"
+});
+
 test("strict UTF-8 (the default) refuses bytes llama.cpp's decoder lets through; 'llama.cpp' mode does not", () => {
   const tok = Tokenizer.fromMetadata(new Map(spmVocabKV(512).map((e) => [e.key, e.value])), { warn: () => {} });
   const byte = (b: number) => 3 + b; // <unk> <s> </s>, then the 256 byte tokens

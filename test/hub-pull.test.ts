@@ -14,6 +14,9 @@ import { writeGGUF, writeSplitGGUF } from '../formats/gguf/index.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
 import { DownloadError } from '../runtime/errors.js';
 import { pullModel, type PullProgress } from '../runtime/hub/index.js';
+import { downloadInto } from '../runtime/hub/download.js';
+import { FolderStore } from '../runtime/hub/store-node.js';
+import type { StoreWriter } from '../runtime/hub/store.js';
 import { loadModel } from '../runtime/index.js';
 import { DownloadError as ApiDownloadError, loadModel as loadHosted, type DownloadProgress } from '../runtime/api/index.js';
 import { FakeHub, sha256, type HubFile } from './helpers/fake-hub.js';
@@ -281,6 +284,42 @@ test('the CLI: run-gguf pull prints the path; models lists the cache; commands t
   assert.is(a.status, 0, a.stderr);
   assert.is(a.stdout, b.stdout);
   assert.ok(a.stdout.length > 20, a.stdout);
+});
+
+test('the API\'s cachedModels lists the cache folder (a split model once) and deleteCachedModel deletes by name', async () => {
+  const { cachedModels, deleteCachedModel } = await import('../runtime/api/index.js');
+  const listed = await cachedModels({ hubEnv: env });
+  const split = listed.find((m) => m.name === 'hf:test/tiny-GGUF/Q8_0/tiny-Q8_0-00001-of-00003.gguf');
+  assert.ok(split, listed.map((m) => m.name).join('\n'));
+  assert.equal([split!.files.length, split!.size, split!.partial], [3, shards.reduce((n, b) => n + b.length, 0), false]);
+  assert.is(split!.path, join(repoDir('test/tiny-GGUF'), 'Q8_0', 'tiny-Q8_0-00001-of-00003.gguf'));
+  const deleted = await deleteCachedModel('hf:test/tiny-GGUF:Q8_0', { hubEnv: env });
+  assert.is(deleted.filter((f) => f.endsWith('.gguf')).length, 3);
+  assert.ok(deleted.every((f) => !existsSync(f)), 'gone from the disk');
+  assert.not.ok((await cachedModels({ hubEnv: env })).some((m) => m.name === split!.name));
+  assert.equal(await deleteCachedModel('hf:test/tiny-GGUF:Q8_0', { hubEnv: env }), [], 'nothing left to delete');
+});
+
+test('a store that refuses a write (a full disk, a used-up quota) fails at once with DownloadError, not as a dropped connection', async () => {
+  class Full extends FolderStore {
+    override async writer(key: string, append: boolean): Promise<StoreWriter> {
+      const w = await super.writer(key, append);
+      let n = 0;
+      return {
+        write: async (c) => {
+          if ((n += c.length) > 100_000) throw new Error('QuotaExceededError: the quota is used up');
+          await w.write(c);
+        },
+        close: () => w.close(),
+      };
+    }
+  }
+  const before = hub.log.length;
+  const url = `${hub.endpoint}/test/faults-GGUF/resolve/${'b'.repeat(40)}/corrupt-Q8_0.gguf`;
+  const err = await downloadInto(new Full(join(tmp, 'full')), url, 'x.gguf', { retryDelayMs: 0 }).catch((e: unknown) => e);
+  assert.instance(err, DownloadError);
+  assert.match((err as Error).message, /could not write .*x\.gguf\.partial.*quota/);
+  assert.is(hub.log.slice(before).filter((r) => r.server === 'cdn').length, 1, 'not retried');
 });
 
 test.after(async () => {

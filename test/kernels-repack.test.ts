@@ -11,7 +11,7 @@ import { quantizeRow } from '../formats/quant/index.js';
 import { Graph, type Tensor } from '../runtime/graph/graph.js';
 import { Ops } from '../runtime/graph/ops.js';
 import type { Plan } from '../runtime/graph/plan.js';
-import { repackWeights } from '../runtime/repack.js';
+import { weightRepacker } from '../runtime/repack.js';
 import { loadKernels, type Kernels } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from './helpers/rng.js';
 import { runAsThreads, wasmArena } from './helpers/run-graph.js';
@@ -36,13 +36,13 @@ test.after(arena.free);
 const run = (g: Graph, nth: number): Plan => runAsThreads(k, g, nth);
 const bits = (p: Plan, t: Tensor, n: number) => Array.from(new Uint32Array(k.floats(p.ptr(t), n).slice().buffer));
 
-/** Quantized rows, twice: one copy stays plain, the other goes through repackWeights under `name`. */
+/** Quantized rows, twice: one copy stays plain, the other goes through weightRepacker under `name`. */
 function q4Matrix(rand: () => number, nIn: number, rows: number, name: string, ne: number[], type: GGMLType = GGMLType.Q4_0) {
   const rb = rowSize(type, nIn);
   const bytes = new Uint8Array(rb * rows);
   for (let r = 0; r < rows; r++) bytes.set(quantizeRow(type, gaussian(rand, nIn, 0.05)), r * rb);
   const plain: Tensor = { id: -1, name, type, ne, kind: 'weight', ptr: put(bytes) };
-  const packed = repackWeights(k, new Map([[name, { ...plain, ptr: put(bytes) }]])).get(name)!;
+  const packed = weightRepacker([k])({ ...plain, name, ptr: put(bytes) });
   return { plain, packed, bytes };
 }
 

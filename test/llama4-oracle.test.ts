@@ -10,9 +10,7 @@
 // instead of their input (short sequences); no chunking (past the
 // boundary). Without the temperature the tail misses the correct graph's KL
 // tenfold (it is 1.07 there, on one layer of four: under the bound). A batch gives the bits of token by token and 1, 2 and
-// 3 threads the same bits.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// 3 threads the same bits. (helpers/arch-oracle.ts runs the short comparisons, broken variants and bit-exact check.)
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -20,50 +18,34 @@ import { writeGGUF } from '../formats/gguf/index.js';
 import { LLAMA4_SHAPES, llama4ModelSpec } from '../formats/synthetic/llama4.js';
 import type { SyntheticOptions } from '../formats/synthetic/tensors.js';
 import type { BuildGraph } from '../runtime/arch/context.js';
-import { LLAMA4, LLAMA4_CHUNK, llama4Graph, type Llama4Options } from '../runtime/arch/llama4.js';
+import { LLAMA4, LLAMA4_CHUNK, llama4Graph } from '../runtime/arch/llama4.js';
 import { loadModel } from '../runtime/index.js';
 import { compareDistributions, llamaCppProbabilities, type DistributionStats } from './helpers/compare.js';
-import {
-  assertBroken, assertMatches, compareFile, mixSpec, OUR_BATCH, randomSequences, statsRow, withLlamaCpp,
-} from './helpers/arch-oracle.js';
+import { assertBroken, assertMatches, declareArchOracle, mixSpec, randomSequences, statsRow, withLlamaCpp } from './helpers/arch-oracle.js';
 
 const SHAPE = LLAMA4_SHAPES['test-llama4']!;
 const SYNTH: SyntheticOptions = { seed: 47, logitStd: 9, blockOutScale: 0.15 };
-const dir = mkdtempSync(join(tmpdir(), 'run-gguf-llama4-'));
 const SEQUENCES = randomSequences(20261208, [64, 100], SHAPE.n_vocab);
 // past the chunk: the compared tail holds 64 positions before the boundary and 64 after
 const LONG = randomSequences(20261209, [LLAMA4_CHUNK + 64], SHAPE.n_vocab)[0]!;
 const TAIL = LLAMA4_CHUNK - 64;
-const rows: string[] = [];
-const paths = new Map<string, string>();
 
-for (const mix of ['F16', 'Q8_0', 'Q4_K_M']) {
-  test(`llama4 ${mix}: next-token distributions match llama.cpp`, async () => {
-    const path = join(dir, `llama4-${mix}.gguf`);
-    await writeGGUF(path, mixSpec((t, o) => llama4ModelSpec(SHAPE, t, o), mix, SYNTH));
-    paths.set(mix, path);
-    const s = await withLlamaCpp(path, (llama) => compareFile(path, llama, SEQUENCES));
-    rows.push(statsRow(`llama4 ${mix}`, s, `${SHAPE.n_expert_used} of ${SHAPE.n_expert} experts + shared every ${SHAPE.moe_step} layers, no rope on layer 3`));
-    assertMatches(`llama4 ${mix}`, s);
-    if (mix === 'F16') assert.ok(s.meanKL < 1e-5, `F16: mean KL ${s.meanKL} is above rounding level`);
-  });
-}
-
-const BROKEN_SHORT: { what: string; off: Partial<Llama4Options> }[] = [
-  { what: 'rope on every layer', off: { noRopeLayers: false } },
-  { what: 'experts\' output weighted', off: { weightBeforeFfn: false } },
-];
-
-test('broken variants (no-rope layers, input weighting each undone) exceed the KL bound at least tenfold', async () => {
-  const path = paths.get('F16')!;
-  await withLlamaCpp(path, async (llama) => {
-    for (const b of BROKEN_SHORT) {
-      const s = await compareFile(path, llama, SEQUENCES, llama4Graph({ ...LLAMA4, ...b.off }));
-      rows.push(statsRow(`broken: ${b.what}`, s));
-      assertBroken(b.what, s);
-    }
-  });
+const oracle = declareArchOracle({
+  title: 'llama4',
+  synth: SYNTH,
+  sequences: SEQUENCES,
+  cases: [{
+    id: 'llama4', spec: (t, o) => llama4ModelSpec(SHAPE, t, o), mixes: ['F16', 'Q8_0', 'Q4_K_M'],
+    note: `${SHAPE.n_expert_used} of ${SHAPE.n_expert} experts + shared every ${SHAPE.moe_step} layers, no rope on layer 3`,
+  }],
+  // on the 64-token sequence: each misses by far more than tenfold there
+  broken: [
+    { what: 'rope on every layer', build: llama4Graph({ ...LLAMA4, noRopeLayers: false }), sequences: [SEQUENCES[0]!] },
+    { what: 'experts\' output weighted', build: llama4Graph({ ...LLAMA4, weightBeforeFfn: false }), sequences: [SEQUENCES[0]!] },
+  ],
+  bitExact: { on: 'llama4:Q4_K_M', tokens: 40 },
 });
+const rows = oracle.rows;
 
 // the long sequence runs on a narrower model (8k positions three times), whose
 // global layer attends sharply enough for the temperature to show
@@ -85,7 +67,7 @@ async function tailStats(path: string, theirs: Map<number, number>[], build?: Bu
 }
 
 test(`past the ${LLAMA4_CHUNK}-token chunk (F16): chunked attention and the temperature match llama.cpp; without them, tenfold off`, async () => {
-  const path = join(dir, 'llama4-long-F16.gguf');
+  const path = join(oracle.dir, 'llama4-long-F16.gguf');
   await writeGGUF(path, mixSpec((t, o) => llama4ModelSpec(LONG_SHAPE, t, o), 'F16', SYNTH));
   await withLlamaCpp(path, async (llama) => {
     const theirs = await llamaCppProbabilities(llama, LONG, LONG.length, {}, TAIL);
@@ -102,38 +84,6 @@ test(`past the ${LLAMA4_CHUNK}-token chunk (F16): chunked attention and the temp
     rows.push(statsRow('broken: no temperature', noTemp, `positions ${TAIL}..${LONG.length - 1}, vs ${s.meanKL.toExponential(1)} with it`));
     assert.ok(noTemp.meanKL >= 10 * Math.max(s.meanKL, 1e-6), `no temperature: mean KL ${noTemp.meanKL} is not 10x the correct graph's ${s.meanKL}`);
   });
-});
-
-test('a batch gives the bits of token by token; 1, 2 and 3 threads give the same bits (Q4_K_M)', async () => {
-  const path = paths.get('Q4_K_M')!;
-  const model = await loadModel(path);
-  try {
-    const tokens = SEQUENCES[1]!.slice(0, 70);
-    const nV = model.hparams.n_vocab;
-    const byThreads: Float32Array[] = [];
-    for (const threads of [1, 2, 3]) {
-      const ctx = model.createContext({ contextSize: 128, batchSize: OUR_BATCH, threads });
-      byThreads.push(ctx.evaluate(tokens, { allLogits: true }));
-      ctx.dispose();
-    }
-    for (const [i, l] of byThreads.entries()) assert.ok(Buffer.from(l.buffer).equals(Buffer.from(byThreads[0]!.buffer)), `${i + 1} threads differ from 1`);
-    const one = model.createContext({ contextSize: 128, batchSize: 1, threads: 2 });
-    for (let i = 0; i < tokens.length; i++) {
-      const l = one.evaluate([tokens[i]!]);
-      const batch = byThreads[0]!.subarray(i * nV, (i + 1) * nV);
-      assert.ok(Buffer.from(l.buffer, l.byteOffset, l.byteLength).equals(Buffer.from(batch.buffer, batch.byteOffset, batch.byteLength)), `token ${i}: token-by-token logits differ from the batch's`);
-    }
-    one.dispose();
-    rows.push(`  batch (n_batch ${OUR_BATCH}) vs token by token and 1/2/3 threads, ${tokens.length} tokens: identical bits`);
-  } finally {
-    model.dispose();
-  }
-});
-
-test.after(() => {
-  console.log(`\n  llama4 next-token distributions vs llama.cpp (${SEQUENCES.map((q) => q.length).join(' and ')}-token sequences, n_batch ${OUR_BATCH}):`);
-  for (const r of rows) console.log(r);
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test.run();

@@ -18,7 +18,7 @@ import * as assert from 'uvu/assert';
 import { GGMLType, ggmlTypeName } from '../formats/ggml-types.js';
 import { readGGUF, readTensorData, writeGGUF, type GGUFFile, type GGUFWriteSpec } from '../formats/gguf/index.js';
 import {
-  GRID_PRESETS, llamaTensorTypes, planQuantize, PRESETS, quantizeHParams, UnsupportedQuantizationError, type QuantizeOptions,
+  GRID_PRESETS, llamaTensorTypes, planQuantize, PRESETS, quantizeHParams, type QuantizeOptions,
 } from '../formats/quantize/index.js';
 import { LAYERNORM_SHAPES, layerNormModelSpec } from '../formats/synthetic/layernorm.js';
 import { llamaModelSpec } from '../formats/synthetic/llama.js';
@@ -193,7 +193,7 @@ if (typeof oracle === 'string') {
     });
   }
 
-  test('grid i-quant presets: refused without an imatrix exactly where llama-quantize refuses, typed as it types them, then not supported', async () => {
+  test('grid i-quant presets: refused without an imatrix exactly where llama-quantize refuses, typed as it types them', async () => {
     for (const model of ['mixtral', 'llama-gqa', 'qwen3moe']) {
       const file = await readGGUF(inputOf(model));
       const hp = quantizeHParams((k) => file.metadata.get(k));
@@ -202,16 +202,13 @@ if (typeof oracle === 'string') {
         const bare = theirDryRun(model, ftype);
         // llama.cpp's verdict: every grid type below IQ3_S needs one; IQ3_S / IQ3_M files hold none of them
         assert.is(bare.requiresImatrix, !['IQ3_S', 'IQ3_M'].includes(preset), `${model} ${preset}: llama.cpp's imatrix requirement`);
-        const err = (() => {
-          try {
-            planQuantize(file, preset);
-          } catch (e) {
-            return e as Error;
-          }
-          throw new Error(`${model} ${preset}: planned without an imatrix`);
-        })();
-        if (bare.requiresImatrix) assert.match(err.message, /^this quantization requires an importance matrix \(--imatrix\): offending tensor \S+, target type I?Q/);
-        else assert.instance(err, UnsupportedQuantizationError);
+        if (bare.requiresImatrix) {
+          assert.throws(() => planQuantize(file, preset), /^this quantization requires an importance matrix \(--imatrix\): offending tensor \S+, target type I?Q/);
+        } else {
+          const ours = new Map(planQuantize(file, preset).tensors.map((p) => [p.tensor.name, ggmlTypeName(p.type)]));
+          const diff = mismatches(ours, bare.types);
+          assert.equal(diff, [], `${model} ${preset} (planned without an imatrix):\n${diff.join('\n')}`);
+        }
         // the same tensor types as llama.cpp's, without and with an imatrix (IQ3_XXS's attn_v and ffn_down depend on it)
         for (const im of [undefined, imatrix]) {
           const theirs = im ? theirDryRun(model, ftype, im) : bare;
@@ -219,9 +216,10 @@ if (typeof oracle === 'string') {
           const diff = mismatches(new Map(file.tensors.map((t, i) => [t.name, ggmlTypeName(ours[i]!.type)])), theirs.types);
           assert.equal(diff, [], `${model} ${preset}${im ? ' --imatrix' : ''}:\n${diff.join('\n')}`);
         }
-        // with one, what stops us is the missing quantizer, said as such
-        assert.throws(() => planQuantize(file, preset, { hasImatrix: true }), (e: unknown) =>
-          e instanceof UnsupportedQuantizationError && e.name === 'UnsupportedError' && /^IQ\d_\w+ is not supported yet: there is no quantizer here for (IQ\d_\w+)(, IQ\d_\w+)*/.test(e.message));
+        // and the plan with one is what quantizeGGUF writes
+        const planned = new Map(planQuantize(file, preset, { hasImatrix: true }).tensors.map((p) => [p.tensor.name, ggmlTypeName(p.type)]));
+        const diff = mismatches(planned, theirDryRun(model, ftype, imatrix).types);
+        assert.equal(diff, [], `${model} ${preset} --imatrix (plan):\n${diff.join('\n')}`);
       }
     }
   });
@@ -232,7 +230,10 @@ if (typeof oracle === 'string') {
     ['bytes-llama', 'IQ4_NL', false], ['bytes-llama', 'IQ4_XS', false], ['bytes-llama', 'TQ1_0', false], ['bytes-llama', 'TQ2_0', false],
     ['bytes-moe', 'MXFP4_MOE', false],
     ['bytes-llama', 'IQ4_NL', true], ['bytes-llama', 'IQ4_XS', true], ['bytes-moe', 'IQ4_XS', true],
+    // the grid i-quant presets most used, with an imatrix (IQ2_M: IQ2_S and IQ3_S... ; IQ3_M: IQ3_S, Q4_K...; IQ1_M: IQ1_M, IQ2_XXS...)
+    ['bytes-llama', 'IQ2_M', true], ['bytes-llama', 'IQ3_M', true], ['bytes-llama', 'IQ1_M', true],
   ];
+  const presetOf = (name: string) => PRESETS[name] ?? GRID_PRESETS[name]!;
   for (const [model, preset, withImatrix] of BYTE_CASES) {
     test(`${model} ${preset}${withImatrix ? ' --imatrix' : ''}: every tensor's type and bytes are llama-quantize's`, async () => {
       const file = await readGGUF(inputOf(model));
@@ -240,7 +241,7 @@ if (typeof oracle === 'string') {
       const tag = `${model}-${preset}${withImatrix ? '-im' : ''}`;
       const theirPath = join(dir, `${tag}-llama.cpp.gguf`);
       const ourPath = join(dir, `${tag}-ours.gguf`);
-      (oracle as Exclude<typeof oracle, string>).quantize(inputOf(model), theirPath, { ftype: PRESETS[preset]!.ftype, ...(imatrix ? { imatrix } : {}) });
+      (oracle as Exclude<typeof oracle, string>).quantize(inputOf(model), theirPath, { ftype: presetOf(preset).ftype, ...(imatrix ? { imatrix } : {}) });
       const warnings: string[] = [];
       await quantizeModel(inputOf(model), ourPath, preset, {
         threads: 2, onWarning: (m) => warnings.push(m),
@@ -260,7 +261,7 @@ if (typeof oracle === 'string') {
         assert.ok(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength)), `${t.name} (${ggmlTypeName(t.type)}): bytes differ`);
       }
       // the preset's own type is among them (not everything fell back or was bumped)
-      assert.ok(types.has(preset === 'MXFP4_MOE' ? 'MXFP4' : preset), [...types].join(' '));
+      assert.ok(types.has(ggmlTypeName(presetOf(preset).base)), [...types].join(' '));
       rmSync(ourPath);
       rmSync(theirPath);
     });
@@ -292,7 +293,7 @@ if (typeof oracle === 'string') {
         assert.is(ggmlTypeName(mix.matrixType(t.name, t.shape[0]!, t.shape[1]!)), theirs.get(t.name), `${preset} ${t.name}`);
       }
     }
-    assert.throws(() => quantMixFor('IQ2_M', spec), /IQ2_M file type is not supported yet/);
+    assert.throws(() => quantMixFor('IQ2_M', spec), /IQ2_M file type is not a synthetic mix/);
   });
 
   test.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,7 +3,8 @@
 // heads reading key heads tiled (h % n_k_head), and M-RoPE sections (NEOX
 // rope for text). Next-token distributions here and in llama.cpp
 // (node-llama-cpp) on the same GGUF; our batch gives the bits of token by
-// token and two sequences keep their states apart; a graph that groups the
+// token, 1/2/3 threads give the same bits (dense and MoE) and two sequences
+// keep their states apart; a graph that groups the
 // value heads as qwen3next does misses the bound by far. The state handling
 // shared with the other hybrids is tested in full in lfm2-, granitehybrid-
 // and qwen3next-oracle.
@@ -19,7 +20,7 @@ import { buildQwen35 } from '../runtime/arch/qwen3next.js';
 import {
   assertBroken, assertMatches, batchVsTokenByToken, compareFile, mixSpec, OUR_BATCH, randomSequences, statsRow, withLlamaCpp,
 } from './helpers/arch-oracle.js';
-import { assertSequencesApart } from './helpers/recurrent-oracle.js';
+import { assertSequencesApart, assertThreadsAgree } from './helpers/recurrent-oracle.js';
 
 const SYNTH = { seed: 61, logitStd: 6, blockOutScale: 0.3 };
 const dense: Qwen3NextShape = QWEN3NEXT_SHAPES['test-qwen35']!;
@@ -48,6 +49,12 @@ test('qwen35: a batch gives the bits of token by token; two sequences keep their
   rows.push(`  batch (n_batch ${OUR_BATCH}) vs token by token, 70 tokens: max |logit difference| ${diff}`);
   assert.is(diff, 0);
   await assertSequencesApart(path, SEQUENCES[0]!, SEQUENCES[1]!);
+});
+
+test('qwen35 (Q4_K_M) and qwen35moe (Q8_0): 1, 2 and 3 threads give the same bits', async () => {
+  // 40 tokens: two batches of OUR_BATCH, so the state carried between batches is split across threads too
+  for (const key of ['qwen35 Q4_K_M', 'qwen35moe Q8_0']) await assertThreadsAgree(paths.get(key)!, SEQUENCES[1]!.slice(0, 40));
+  rows.push('  1/2/3 threads, 40 tokens (qwen35 Q4_K_M, qwen35moe Q8_0): identical bits');
 });
 
 /** ssm_beta and ssm_alpha swapped: the decay from beta's projection and the write strength from alpha's. */

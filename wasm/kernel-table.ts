@@ -51,7 +51,7 @@ const REPACK = ['w', 'row_bytes', 'n_rows', 'scratch'] as const;
 
 const LEGACY = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0'] as const;
 const KQUANTS = ['q2_K', 'q3_K', 'q4_K', 'q5_K', 'q6_K'] as const;
-/** iquants.c, mxfp4.c, ternary.c: the row kernels of kernels/rowdot.h (DEFINE_ROW_KERNELS), by vec_dot_type. */
+/** iquants.c, ternary.c: the row kernels of kernels/rowdot.h (DEFINE_ROW_KERNELS), by vec_dot_type. */
 const ROWDOT_Q8_0 = ['iq4_nl', 'mxfp4'] as const;
 const ROWDOT_Q8_K = ['iq4_xs', 'tq1_0', 'tq2_0'] as const;
 const ROWDOT = [...ROWDOT_Q8_0, ...ROWDOT_Q8_K] as const;
@@ -98,6 +98,12 @@ const OPS = {
   attn_temp_scale_f32: ['x', 'pos', 'y', 'n', 'n_rows', 'floor_scale', 'temp_scale', 'offset', 'ith', 'nth'],
   get_rows_f32: GET_ROWS,
   get_rows_f16: GET_ROWS,
+  // ops-altup.c
+  altup_magnitude_scale_f32: ['x', 'ref', 'y', 'n', 'n_rows', 'n_ref_rows', 'ith', 'nth'],
+  gaussian_topk_f32: ['x', 'y', 'n', 'n_rows', 'std_mul', 'ith', 'nth'],
+  altup_predict_f32: ['x', 'coefs', 'y', 'n', 'n_tok', 'n_altup', 'ith', 'nth'],
+  altup_correct_f32: ['pred', 'act', 'coefs', 'y', 'n', 'n_tok', 'n_altup', 'i_act', 'ith', 'nth'],
+  altup_add_rest_f32: ['x', 'b', 'y', 'n', 'n_tok', 'n_altup', 'ith', 'nth'],
   // ops-ssm.c
   ssm_conv_f32: ['x', 'x_stride', 'state', 'per_seq', 'kv_rows', 'w', 'y', 'n_ch', 'n_tok', 'd_conv', 'ith', 'nth'],
   l2_norm_heads_f32: ['x', 'x_stride', 'y', 'n_tok', 'n_head', 'head_dim', 'eps', 'ith', 'nth'],
@@ -144,7 +150,7 @@ const HELPERS = {
   ...family('dequantize_row_', [...KQUANTS, 'q8_K'], '', DEQUANTIZE_ROW),
   ...family('matvec_', KQUANTS, '', MATVEC),
   ...family('vec_dot_', KQUANTS, '_q8_K', VEC_DOT),
-  // iquants.c, mxfp4.c, ternary.c (rowdot.h)
+  // iquants.c, ternary.c (rowdot.h)
   ...family('dequantize_row_', ROWDOT, '', DEQUANTIZE_ROW),
   ...family('matvec_', ROWDOT, '', MATVEC),
   ...family('vec_dot_', ROWDOT_Q8_0, '_q8_0', VEC_DOT),
@@ -183,6 +189,9 @@ export const RELAXED_OVERRIDES = [
   'mul_mat_q4_K', 'matvec_q4_K', 'mat_rows_q4_K', 'mat_rows_id_q4_K', 'vec_dot_q4_K_q8_K',
   'mul_mat_q6_K', 'matvec_q6_K', 'mat_rows_q6_K', 'mat_rows_id_q6_K', 'vec_dot_q6_K_q8_K',
   'mul_mat_q8_0', 'matvec_q8_0', 'mat_rows_q8_0', 'mat_rows_id_q8_0', 'vec_dot_q8_0_q8_0',
+  'mul_mat_iq4_nl', 'matvec_iq4_nl', 'mat_rows_iq4_nl', 'mat_rows_id_iq4_nl', 'vec_dot_iq4_nl_q8_0',
+  'mul_mat_mxfp4', 'matvec_mxfp4', 'mat_rows_mxfp4', 'mat_rows_id_mxfp4', 'vec_dot_mxfp4_q8_0',
+  'mul_mat_iq4_xs', 'matvec_iq4_xs', 'mat_rows_iq4_xs', 'mat_rows_id_iq4_xs', 'vec_dot_iq4_xs_q8_K',
 ] as const satisfies readonly (keyof typeof OPS | keyof typeof HELPERS)[];
 
 /** Graph ops only the relaxed module has: the repacked layouts' matmuls. */

@@ -166,12 +166,79 @@ export class GrammarMatcher {
     return this.internSet([...this.sets[a]!, ...this.sets[b]!]);
   }
 
+  /**
+   * The fewest code points (a token element counts as one) that complete the
+   * input so far into a sentence: 0 where the grammar may end, Infinity for
+   * the empty set. A sampler that must finish within a budget can steer by it.
+   */
+  minCompletion(set: StackSet): number {
+    let best = Infinity;
+    for (const stack of this.sets[set]!) best = Math.min(best, this.stackMin(stack));
+    return best;
+  }
+
   /** Interned stacks and sets so far (for tests of memory use). */
   get size(): { stacks: number; sets: number; steps: number } {
     return { stacks: this.nodeTop.length, sets: this.sets.length, steps: this.steps.size };
   }
 
   // -- internals --
+
+  private minMemo?: { rule: Float64Array; suffix: Float64Array; stack: Map<number, number> };
+
+  /** Shortest completion of one stack: each frame's rest of its alternative. */
+  private stackMin(stack: number): number {
+    const memo = (this.minMemo ??= this.minTables());
+    const hit = memo.stack.get(stack);
+    if (hit !== undefined) return hit;
+    let sum = 0;
+    for (let s = stack; s !== 0; s = this.nodeNext[s]!) sum += memo.suffix[this.nodeTop[s]!]!;
+    memo.stack.set(stack, sum);
+    return sum;
+  }
+
+  /**
+   * Each rule's shortest expansion (a fixed point: rules refer to each other)
+   * and, from it, each position's shortest rest of its alternative.
+   */
+  private minTables(): { rule: Float64Array; suffix: Float64Array; stack: Map<number, number> } {
+    const { types, values } = this;
+    const nRules = this.grammar.ruleStart.length;
+    const rule = new Float64Array(nRules).fill(Infinity);
+    const suffix = new Float64Array(types.length).fill(Infinity);
+    // one pass fills suffix[] right to left within each alternative from the current rule[]
+    const pass = (): boolean => {
+      let changed = false;
+      for (let r = 0; r < nRules; r++) {
+        const start = this.grammar.ruleStart[r]!;
+        if (start < 0) continue;
+        let end = start;
+        while (types[end] !== GType.END) end++;
+        let best = Infinity;
+        let rest = 0;
+        for (let pos = end; pos >= start; pos--) {
+          const t = types[pos]!;
+          if (t === GType.END || t === GType.ALT) {
+            if (pos < end) best = Math.min(best, rest);
+            rest = 0;
+          } else if (t === GType.RULE_REF) {
+            rest += rule[values[pos]!]!;
+          } else if (t === GType.CHAR || t === GType.CHAR_NOT || t === GType.CHAR_ANY || t === GType.TOKEN || t === GType.TOKEN_NOT) {
+            rest += 1; // one code point or token; CHAR_ALT / CHAR_RNG_UPPER continue the class
+          }
+          suffix[pos] = rest;
+        }
+        best = Math.min(best, rest);
+        if (best < rule[r]!) {
+          rule[r] = best;
+          changed = true;
+        }
+      }
+      return changed;
+    };
+    while (pass());
+    return { rule, suffix, stack: new Map() };
+  }
 
   private push(pos: number, next: number): number {
     const key = next * CP_BITS * 16 + pos; // positions < 2^25 in any grammar we build

@@ -10,6 +10,8 @@ import { IQ3_DEQUANTIZERS } from './iq3.js';
 import { IQ4_CODECS } from './iq4.js';
 import { MXFP4_CODECS } from './mxfp4.js';
 import { TERNARY_CODECS } from './ternary.js';
+import { IQ_GRID_QUANTIZERS, type GridQuantizer } from './iq-grid-quantize.js';
+import { IQ1_QUANTIZERS } from './iq1-quantize.js';
 
 export type { BlockCodec } from './codec.js';
 export { quantizeRowWeighted, weightedTypes } from './weighted.js';
@@ -24,8 +26,10 @@ const CODECS: Partial<Record<GGMLType, BlockCodec>> = {
 };
 
 /**
- * Types read but not yet written here: the grid i-quants, whose quantizers
- * need an importance matrix and ggml's grid-search tables.
+ * The grid i-quants: no BlockCodec, as their quantizers take importance
+ * weights (quantizeRowWeighted); quantizeRow gives ggml's quantizer without
+ * weights where ggml has one (iq3_xxs, iq3_s, iq2_s, iq1_m) and refuses the
+ * others (iq2_xxs, iq2_xs, iq1_s), as ggml_quantize_chunk does.
  */
 const DEQUANTIZERS: Partial<Record<GGMLType, (src: Uint8Array, dst: Float32Array) => void>> = {
   ...IQ1_DEQUANTIZERS,
@@ -33,7 +37,17 @@ const DEQUANTIZERS: Partial<Record<GGMLType, (src: Uint8Array, dst: Float32Array
   ...IQ3_DEQUANTIZERS,
 };
 
-/** Types with a reference dequantizer but no quantizer here. */
+const GRID_QUANTIZERS: Partial<Record<GGMLType, GridQuantizer>> = {
+  ...IQ_GRID_QUANTIZERS,
+  ...IQ1_QUANTIZERS,
+};
+
+/** ggml's quantizer of a grid i-quant, taking the imatrix row (weighted.ts). */
+export function gridQuantizer(type: GGMLType): GridQuantizer | undefined {
+  return GRID_QUANTIZERS[type];
+}
+
+/** Types with a reference dequantizer but no BlockCodec: the grid i-quants (quantized through gridQuantizer). */
 export function dequantizeOnlyTypes(): GGMLType[] {
   return Object.keys(DEQUANTIZERS).map(Number) as GGMLType[];
 }
@@ -43,11 +57,15 @@ export function referenceTypes(): GGMLType[] {
   return Object.keys(CODECS).map(Number) as GGMLType[];
 }
 
+/** Types this module both dequantizes and quantizes (the grid i-quants some only with importance weights). */
+export function quantizableTypes(): GGMLType[] {
+  return [...referenceTypes(), ...(Object.keys(GRID_QUANTIZERS).map(Number) as GGMLType[])];
+}
+
 function codecFor(type: GGMLType): BlockCodec {
   const codec = CODECS[type];
   if (!codec) {
     const name = ggmlTypeInfo(type)?.name ?? `type ${type}`;
-    if (DEQUANTIZERS[type]) throw new RangeError(`no reference codec for ${name}: it is dequantized here but not quantized yet`);
     throw new RangeError(`no reference codec for ${name}`);
   }
   return codec;
@@ -56,7 +74,9 @@ function codecFor(type: GGMLType): BlockCodec {
 /** Quantize one row of f32 values to `type` blocks (ggml's reference quantizer). */
 export function quantizeRow(type: GGMLType, src: Float32Array): Uint8Array {
   const dst = new Uint8Array(rowSize(type, src.length));
-  codecFor(type).quantize(src, dst);
+  const grid = GRID_QUANTIZERS[type];
+  if (grid) grid(src, dst, undefined);
+  else codecFor(type).quantize(src, dst);
   return dst;
 }
 

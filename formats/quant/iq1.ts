@@ -1,8 +1,7 @@
 // The 1-bit grid i-quants (256-element super-blocks): every 8 values are one
 // point of iq1s_grid (values -1, 0, +1; formats/quant/iq-grids.ts) shifted by
-// a delta of +-1/8, times a group scale. Dequantizers only, equal to ggml's
-// dequantize_row_iq1_* bit for bit (the quantizers need an importance matrix
-// and ggml's grid-search tables).
+// a delta of +-1/8, times a group scale. Dequantizers, equal to ggml's
+// dequantize_row_iq1_* bit for bit (the quantizers are in iq1-quantize.ts).
 //
 // block_iq1_s (50 bytes): f16 d, 32 low index bytes, 8 u16 qh, one per 32
 //   values: bits 3l..3l+2 the high index bits of the l-th 8, bits 12-14 a

@@ -1,8 +1,8 @@
 // The 2-bit grid i-quants (256-element super-blocks, one f16 scale d):
 // every 8 values are one point of a lattice table (formats/quant/iq-grids.ts)
-// times a sign pattern, times a per-group scale. Dequantizers only, equal to
-// ggml's dequantize_row_iq2_* bit for bit; quantizing these types needs an
-// importance matrix and ggml's grid-search tables, which are not written yet.
+// times a sign pattern, times a per-group scale. Dequantizers, equal to
+// ggml's dequantize_row_iq2_* bit for bit (the quantizers, which take an
+// importance matrix, are in iq-grid-quantize.ts).
 //
 // block_iq2_xxs (66 bytes): d, then 8 groups of 32 values in 8 bytes each:
 //   bytes 0-3 are four 8-bit grid indices (one per 8 values); the u32 in

@@ -1,7 +1,7 @@
 // The 3-bit grid i-quants (256-element super-blocks, one f16 scale d):
 // every 4 values are one point of a lattice table (formats/quant/iq-grids.ts).
-// Dequantizers only, equal to ggml's dequantize_row_iq3_* bit for bit (the
-// quantizers need an importance matrix and ggml's grid-search tables).
+// Dequantizers, equal to ggml's dequantize_row_iq3_* bit for bit (the
+// quantizers are in iq-grid-quantize.ts).
 //
 // block_iq3_xxs (98 bytes): d, 64 8-bit grid indices (one per 4 values),
 //   then per group of 32 a u32: four 7-bit sign indices (ksigns, one per 8

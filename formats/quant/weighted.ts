@@ -1,10 +1,13 @@
 // Quantizing a row with importance weights, as ggml_quantize_chunk does when
 // it is given an imatrix: the k-quants and q4_0/q4_1/q5_0/q5_1 run their
-// *_impl quantizers, iq4_nl/iq4_xs weight their scale search; every other
+// *_impl quantizers, iq4_nl/iq4_xs weight their scale search, and the grid i-quants
+// (iq1/iq2/iq3) their grid search; every other
 // type (q8_0, f16, bf16, f32, mxfp4, tq1_0, tq2_0...) ignores the weights in
 // ggml, so it gets the reference quantizer here too.
 import { GGMLType, ggmlTypeInfo, rowSize } from '../ggml-types.js';
 import { quantizeRow } from './index.js';
+import { IQ_GRID_QUANTIZERS } from './iq-grid-quantize.js';
+import { IQ1_QUANTIZERS } from './iq1-quantize.js';
 import { KQUANT_WEIGHTED, type WeightedQuantizer } from './kquant-weighted.js';
 import { LEGACY_WEIGHTED } from './legacy-weighted.js';
 import { IQ4_WEIGHTED } from './iq4.js';
@@ -22,6 +25,7 @@ const WEIGHTED: Partial<Record<GGMLType, WeightedQuantizer>> = {
   [GGMLType.IQ4_NL]: IQ4_WEIGHTED.quantizeIq4Nl,
   [GGMLType.IQ4_XS]: IQ4_WEIGHTED.quantizeIq4Xs,
 };
+for (const [t, q] of Object.entries({ ...IQ_GRID_QUANTIZERS, ...IQ1_QUANTIZERS })) WEIGHTED[Number(t) as GGMLType] = q;
 
 /** Types whose quantizer uses importance weights (the others ignore them, as in ggml). */
 export function weightedTypes(): GGMLType[] {

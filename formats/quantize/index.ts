@@ -10,7 +10,7 @@ import {
 } from '../gguf/index.js';
 import { decodeString } from '../gguf/strings.js';
 import type { Importance } from '../imatrix/index.js';
-import { referenceTypes } from '../quant/index.js';
+import { quantizableTypes } from '../quant/index.js';
 import { convertRowBytes, type RowConverter, type RowJob } from './rows.js';
 import { GRID_PRESETS, llamaTensorTypes, PRESETS, presetNames, quantizeHParams } from './tensor-type.js';
 import { LlamaFileType } from '../gguf/file-type.js';
@@ -25,9 +25,9 @@ export {
 /** ggml's GGML_QNT_VERSION, written as general.quantization_version. */
 export const GGML_QNT_VERSION = 2;
 
-/** The TYPE names `quantize` takes: llama-quantize's, for the types with a reference quantizer here. */
+/** The TYPE names `quantize` takes: llama-quantize's, for the types with a reference quantizer here (the grid i-quant ones last). */
 export function quantizeTypeNames(): string[] {
-  return presetNames();
+  return [...presetNames(), ...Object.keys(GRID_PRESETS)];
 }
 
 export interface QuantizeOptions {
@@ -77,13 +77,6 @@ export interface QuantizePlan {
  * (the grid i-quants: their quantizers are not ported). Named as the
  * runtime's UnsupportedError so callers can tell it from a bad argument.
  */
-export class UnsupportedQuantizationError extends Error {
-  override name = 'UnsupportedError';
-  constructor(message: string, readonly preset: string, readonly types: readonly GGMLType[]) {
-    super(message);
-  }
-}
-
 /** llama-quantize's refusal when a tensor needs importance weights and none were given. */
 function requireImatrixError(name: string, type: GGMLType): RangeError {
   return new RangeError(`this quantization requires an importance matrix (--imatrix): offending tensor ${name}, target type ${ggmlTypeName(type)}`);
@@ -92,35 +85,25 @@ function requireImatrixError(name: string, type: GGMLType): RangeError {
 /** Every tensor's new type, as llama_tensor_get_type picks it for `typeName` ("Q4_K_M") and this model's metadata. */
 export function planQuantize(file: GGUFFile, typeName: string, options: QuantizeOptions = {}): QuantizePlan {
   const upper = typeName.toUpperCase();
-  const grid = GRID_PRESETS[upper];
-  const preset = PRESETS[upper] ?? grid;
-  if (!preset) throw new RangeError(`unknown quantization type "${typeName}" (one of: ${presetNames().join(', ')})`);
+  const preset = PRESETS[upper] ?? GRID_PRESETS[upper];
+  if (!preset) throw new RangeError(`unknown quantization type "${typeName}" (one of: ${quantizeTypeNames().join(', ')})`);
   const hp = quantizeHParams((k) => file.metadata.get(k));
   const choices = llamaTensorTypes(file.tensors, hp, {
     ftype: preset.ftype, pure: options.pure, hasImatrix: options.hasImatrix,
     outputTensorType: options.outputTensorType, tokenEmbeddingType: options.tokenEmbeddingType,
     quantizeOutputTensor: !options.leaveOutputTensor,
   });
-  if (grid) {
-    // llama-quantize's own refusal comes first (it is what a user of llama.cpp would see too), then ours
-    if (!options.hasImatrix) {
-      const i = choices.findIndex((c) => c.allowsQuantization && c.requiresImatrix);
-      if (i >= 0) throw requireImatrixError(file.tensors[i]!.name, choices[i]!.type);
-    }
-    const known = new Set(referenceTypes());
-    const missing = [...new Set(choices.filter((c, i) => c.allowsQuantization && c.type !== file.tensors[i]!.type && !known.has(c.type)).map((c) => c.type))];
-    throw new UnsupportedQuantizationError(
-      `${upper} is not supported yet: there is no quantizer here for ${missing.map(ggmlTypeName).join(', ')} (the grid i-quants); ` +
-      `file types written here: ${presetNames().join(' ')}`, upper, missing);
+  // llama-quantize checks every tensor before writing any, and names the first that needs an imatrix
+  if (!options.hasImatrix) {
+    const i = choices.findIndex((c) => c.allowsQuantization && c.requiresImatrix);
+    if (i >= 0) throw requireImatrixError(file.tensors[i]!.name, choices[i]!.type);
   }
-  const known = new Set(referenceTypes());
+  const known = new Set(quantizableTypes());
   let nFallback = 0;
   const tensors = file.tensors.map((t, i): TensorPlan => {
     const c = choices[i]!;
     const type = c.type;
     if (!c.allowsQuantization) return { tensor: t, type };
-    // llama-quantize checks this for every tensor before writing any
-    if (c.requiresImatrix && !options.hasImatrix) throw requireImatrixError(t.name, type);
     if (c.fallbackFrom !== undefined) nFallback++;
     if (type !== t.type && !known.has(t.type)) throw new RangeError(`${t.name}: no reference dequantizer for ${ggmlTypeName(t.type)}`);
     if (type !== t.type && !known.has(type)) throw new RangeError(`${t.name}: no reference quantizer for ${ggmlTypeName(type)}`);

@@ -8,8 +8,8 @@
 //
 // Every llama_ftype llama-quantize writes, but Q1_0 / Q2_0 (no such ggml
 // types here), has its rules here; the PRESETS table holds those we have
-// quantizers for, GRID_PRESETS the grid i-quant ones we can type but not yet
-// write (so they are refused as llama-quantize would, then as unsupported).
+// quantizers for without an importance matrix, GRID_PRESETS the grid i-quant
+// ones (most of whose tensors llama-quantize writes only with an imatrix).
 import { GGMLType, ggmlTypeInfo, ggmlTypeName } from '../ggml-types.js';
 import { LlamaFileType } from '../gguf/file-type.js';
 
@@ -48,9 +48,8 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
 };
 
 /**
- * llama-quantize's grid i-quant file types: their per-tensor rules are here
- * (so a missing imatrix is reported as llama-quantize reports it), but their
- * grid types have no quantizer here yet. IQ2_S's default is IQ2_XS and
+ * llama-quantize's grid i-quant file types: their low-bit tensors need an
+ * importance matrix (tensorRequiresImatrix). IQ2_S's default is IQ2_XS and
  * IQ2_M's IQ2_S, as llama.cpp has them (the mix, not the default, makes the
  * difference); IQ3_XS, IQ3_S and IQ3_M all default to IQ3_S.
  */

@@ -9,6 +9,7 @@ import { ggmlTypeInfo } from '../ggml-types.js';
 import { referenceTypes } from '../quant/index.js';
 import type { GGUFWriteSpec } from '../gguf/index.js';
 import { GGMLType } from '../ggml-types.js';
+import { GEMMA3N_SHAPES, gemma3nModelSpec } from './gemma3n.js';
 import { GPT_OSS_SHAPES, gptOssModelSpec } from './gpt-oss.js';
 import { DEEPSEEK2_SHAPES, deepseek2ModelSpec } from './deepseek2.js';
 import { ERNIE_SHAPES, ernieModelSpec } from './ernie.js';
@@ -22,7 +23,7 @@ import { quantMixFor } from './mix.js';
 import { MOE_BENCH_SHAPES, moeModelSpec } from './moe.js';
 import type { SyntheticOptions } from './tensors.js';
 
-/** The shapes `--synthetic` knows: every Llama-family shape (smollm3 and mistral3 too), the MoE shapes of real size, test-gpt-oss, ERNIE 4.5's, deepseek2's, glm4moe's, llama4's, the hybrids (test-lfm2, test-granitehybrid, test-qwen3next, test-qwen35, test-qwen35moe). */
+/** The shapes `--synthetic` knows: every Llama-family shape (smollm3 and mistral3 too), the MoE shapes of real size, test-gpt-oss, ERNIE 4.5's, deepseek2's, glm4moe's, llama4's, test-gemma3n, the hybrids (test-lfm2, test-granitehybrid, test-qwen3next, test-qwen35, test-qwen35moe). */
 const SHAPES: Readonly<Record<string, (type: GGMLType, o: SyntheticOptions) => GGUFWriteSpec>> = {
   ...Object.fromEntries(Object.entries(LLAMA_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => llamaModelSpec(s, type, o)])),
   ...Object.fromEntries(Object.entries(MOE_BENCH_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => moeModelSpec(s, type, o)])),
@@ -36,6 +37,7 @@ const SHAPES: Readonly<Record<string, (type: GGMLType, o: SyntheticOptions) => G
   ...Object.fromEntries(Object.entries(DEEPSEEK2_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => deepseek2ModelSpec(s, type, o)])),
   ...Object.fromEntries(Object.entries(GLM4MOE_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => glm4moeModelSpec(s, type, o)])),
   ...Object.fromEntries(Object.entries(LLAMA4_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => llama4ModelSpec(s, type, o)])),
+  ...Object.fromEntries(Object.entries(GEMMA3N_SHAPES).map(([name, s]) => [name, (type: GGMLType, o: SyntheticOptions) => gemma3nModelSpec(s, type, o)])),
 };
 
 /** The names `--synthetic SHAPE:TYPE` takes. */

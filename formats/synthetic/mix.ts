@@ -55,8 +55,8 @@ export function quantMixFor(spec: string, model: GGUFWriteSpec): QuantMix {
       },
     };
   }
-  // a grid i-quant file type (IQ2_M...) would be typed, but its grid types cannot be written yet
-  if (GRID_PRESETS[upper]) throw new RangeError(`"${rawName}": the ${upper} file type is not supported yet (no quantizer here for the grid i-quants)`);
+  // a grid i-quant file type (IQ2_M...) is made with an importance matrix, which a random model has none of
+  if (GRID_PRESETS[upper]) throw new RangeError(`"${rawName}": the ${upper} file type is not a synthetic mix (llama-quantize writes its grid i-quants with an importance matrix: quantize a synthetic model with one)`);
   const base = ggmlTypeByName(upper);
   if (base === undefined) {
     throw new RangeError(`unknown weight type "${rawName}" (file types: ${mixNames().join(', ')}; or a ggml type name)`);

@@ -5,9 +5,9 @@ import type { ChatMessage } from '../chat/types.js';
 import type { ChatCreated, FileDescriptor, LoadedInfo, SendDone } from './protocol.js';
 import { intOption, MAX_INT32, MAX_THREADS, numberOption } from '../options.js';
 import { Connection } from './spawn.js';
-import { DownloadError } from '../errors.js';
+import { looksLikeModelName } from '../hub/names.js';
 import type {
-  Chat, ChatOptions, ChatReply, ChatResult, EmbedOptions, SavedChatState, LoadModelOptions, Model, ModelFile, ModelInfo, ModelSource, SamplingOptions, SendOptions,
+  Chat, ChatOptions, ChatReply, ChatResult, EmbedOptions, RankOptions, RankedDocument, SavedChatState, LoadModelOptions, Model, ModelFile, ModelInfo, ModelSource, SamplingOptions, SendOptions,
 } from './types.js';
 
 const isNode = () => !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
@@ -27,19 +27,20 @@ async function fileUrlToPath(u: URL): Promise<string> {
 }
 
 /** A model file as it can cross to the worker; bytes are copied once and the copy moved. */
-async function describe(f: ModelFile, index: number, transfer: Transferable[]): Promise<FileDescriptor> {
+async function describe(f: ModelFile, index: number, transfer: Transferable[], cache: boolean): Promise<FileDescriptor> {
   if (typeof f === 'string') {
+    // names (and URLs to cache): Node's core pulls a "path" that is a name; a browser's host pulls into its store
+    const name = /^https?:/i.test(f) ? cache : looksLikeModelName(f);
+    if (name) return isNode() ? { kind: 'path', path: f } : { kind: 'name', text: f };
     if (/^(https?|blob|data):/i.test(f)) return { kind: 'url', url: f };
-    if (/^hf:/i.test(f) && !isNode()) {
-      throw new DownloadError(`loadModel("${f}"): hf: names are fetched into a cache in Node only for now; in a browser pass the file's URL (https://huggingface.co/user/repo/resolve/main/file.gguf)`, f);
-    }
-    if (/^file:/i.test(f)) return describe(new URL(f), index, transfer);
+    if (/^file:/i.test(f)) return describe(new URL(f), index, transfer, cache);
     if (isNode()) return { kind: 'path', path: f };
     // a page's relative URL: the worker's base differs, so resolve it here
     const base = (globalThis as { location?: { href: string } }).location?.href;
     return { kind: 'url', url: new URL(f, base).href };
   }
   if (f instanceof URL) {
+    if (/^https?:$/.test(f.protocol) && cache) return describe(f.href, index, transfer, cache);
     if (f.protocol === 'file:' && isNode()) return { kind: 'path', path: await fileUrlToPath(f) };
     return { kind: 'url', url: f.href };
   }
@@ -65,10 +66,10 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   intOption('memoryBytes', options.memoryBytes, 1, 4 * 1024 ** 3);
   const list: readonly ModelFile[] = Array.isArray(source) ? source : [source as ModelFile];
   const transfer: Transferable[] = [];
-  const files = await Promise.all(list.map((f, i) => describe(f, i, transfer)));
+  const files = await Promise.all(list.map((f, i) => describe(f, i, transfer, options.cache ?? false)));
   const conn = await Connection.open(options.workerUrl);
   const { done } = conn.request<LoadedInfo>(
-    { type: 'load', files, options: { threads: options.threads, contextSize: options.contextSize, memoryBytes: options.memoryBytes, lora: options.lora?.map((l) => ({ ...l })) } },
+    { type: 'load', files, options: { threads: options.threads, contextSize: options.contextSize, memoryBytes: options.memoryBytes, lora: options.lora?.map((l) => ({ ...l })), hubEnv: options.hubEnv && { ...options.hubEnv }, storage: options.storage } },
     {
       onProgress: options.onProgress && ((loadedBytes, totalBytes) => options.onProgress!({ loadedBytes, totalBytes })),
       onDownload: options.onDownload,
@@ -149,6 +150,20 @@ class HostedModel implements Model {
     this.check();
     intOption('batchSize', options.batchSize, 1, MAX_INT32);
     return this.conn.request<Float32Array[]>({ type: 'embed', texts: typeof texts === 'string' ? [texts] : [...texts], options }).done;
+  }
+
+  async rank(query: string, documents: readonly string[], options: RankOptions = {}): Promise<number[]> {
+    this.check();
+    if (typeof query !== 'string') throw new TypeError('rank: query must be a string');
+    if (!Array.isArray(documents) || !documents.every((d) => typeof d === 'string')) throw new TypeError('rank: documents must be an array of strings');
+    intOption('batchSize', options.batchSize, 1, MAX_INT32);
+    intOption('contextSize', options.contextSize, 1, MAX_INT32);
+    return this.conn.request<number[]>({ type: 'rank', query, documents: [...documents], options }).done;
+  }
+
+  async rankAndSort(query: string, documents: readonly string[], options: RankOptions = {}): Promise<RankedDocument[]> {
+    const scores = await this.rank(query, documents, options);
+    return documents.map((document, index) => ({ document, index, score: scores[index]! })).sort((a, b) => b.score - a.score);
   }
 
   async tokenize(text: string, options: { addSpecial?: boolean; special?: boolean } = {}): Promise<number[]> {

@@ -14,7 +14,7 @@ import { openFiles, type DownloadMeter } from './sources.js';
 import {
   serializeError, type ChatCreated, type LoadedInfo, type Reply, type Request, type SendDone,
 } from './protocol.js';
-import type { ChatResult, SamplingOptions } from './types.js';
+import type { ChatResult, DownloadProgress, SamplingOptions } from './types.js';
 import { ThreadError } from '../errors.js';
 import { intOption, MAX_THREADS } from '../options.js';
 import { defaultThreads } from '../threads/cores.js';
@@ -124,7 +124,13 @@ export function serve(port: HostPort): void {
     // the same checks as the caller's side: this worker may be driven by another client
     intOption('threads', req.options.threads, 1, MAX_THREADS);
     const hasUrl = req.files.some((f) => f.kind === 'url');
-    const files = await openFiles(req.files, meter, signal);
+    const onDownload = (p: DownloadProgress) => {
+      const now = Date.now();
+      if (p.downloadedBytes < p.totalBytes && now - lastDownloadPost < PROGRESS_EVERY_MS) return;
+      lastDownloadPost = now;
+      port.post({ type: 'download', id: req.id, progress: p });
+    };
+    const files = await openFiles(req.files, meter, signal, { onDownload, hubEnv: req.options.hubEnv, storage: req.options.storage });
     try {
       model = await loadModel(files.source, {
         contextSize: req.options.contextSize,
@@ -132,12 +138,8 @@ export function serve(port: HostPort): void {
         lora: req.options.lora,
         signal,
         onProgress: hasUrl ? undefined : (p) => progress(p.loadedBytes, p.totalBytes),
-        onDownload: (p) => {
-          const now = Date.now();
-          if (p.downloadedBytes < p.totalBytes && now - lastDownloadPost < PROGRESS_EVERY_MS) return;
-          lastDownloadPost = now;
-          port.post({ type: 'download', id: req.id, progress: p });
-        },
+        onDownload,
+        hubEnv: req.options.hubEnv,
         onWarning: (message) => port.post({ type: 'warning', id: req.id, message }),
       });
     } finally {
@@ -254,6 +256,15 @@ export function serve(port: HostPort): void {
     return m.embed(req.texts, options);
   }
 
+  async function rank(req: Extract<Request, { type: 'rank' }>): Promise<number[]> {
+    const m = need();
+    const options = { ...req.options, threads };
+    // as embed: start the ranker's threads (or throw for a model that is not a reranker) before running
+    m.rank(req.query, [], options);
+    await threadsStarted();
+    return m.rank(req.query, req.documents, options);
+  }
+
   function disposeAll(): void {
     for (const c of chats.values()) c.context.dispose();
     chats.clear();
@@ -307,6 +318,8 @@ export function serve(port: HostPort): void {
       }
       case 'embed':
         return embed(req);
+      case 'rank':
+        return rank(req);
       case 'tokenize':
         return need().tokenize(req.text, req.options);
       case 'detokenize':

@@ -10,17 +10,19 @@ import type { ToolChoice } from '../chat/tools/index.js';
 import { TokenizerError } from '../tokenizer/errors.js';
 import { KernelArgsError, KernelTableError } from '../../wasm/kernel-table.js';
 import type {
-  ChatOptions, ChatResult, DownloadProgress, SavedChatState, EmbedOptions, LoadModelOptions, ModelInfo, SamplingOptions, SendOptions,
+  ChatOptions, ChatResult, DownloadProgress, SavedChatState, EmbedOptions, RankOptions, LoadModelOptions, ModelInfo, SamplingOptions, SendOptions,
 } from './types.js';
 
 /** A model file as it crosses to the host (paths and URLs as strings). */
 export type FileDescriptor =
   | { kind: 'path'; path: string }
   | { kind: 'url'; url: string }
+  /** A model name (or a URL to cache) the host downloads into the browser's store, then reads from there. */
+  | { kind: 'name'; text: string }
   | { kind: 'blob'; blob: Blob; name: string }
   | { kind: 'bytes'; bytes: Uint8Array; name: string };
 
-export type LoadRequestOptions = Pick<LoadModelOptions, 'threads' | 'contextSize' | 'memoryBytes' | 'lora'>;
+export type LoadRequestOptions = Pick<LoadModelOptions, 'threads' | 'contextSize' | 'memoryBytes' | 'lora' | 'hubEnv' | 'storage'>;
 /** The functions cross without their handlers: those stay with the caller, who runs them when asked. */
 export type ChatRequestOptions = Omit<ChatOptions, 'signal' | 'functions'> & {
   functions?: Record<string, { description?: string; parameters?: unknown }>;
@@ -38,6 +40,7 @@ export type Request =
   | { type: 'chat.saveState'; id: number; chat: number }
   | { type: 'chat.loadState'; id: number; chat: number; saved: SavedChatState }
   | { type: 'embed'; id: number; texts: string[]; options: EmbedOptions }
+  | { type: 'rank'; id: number; query: string; documents: string[]; options: RankOptions }
   | { type: 'tokenize'; id: number; text: string; options: { addSpecial?: boolean; special?: boolean } }
   | { type: 'detokenize'; id: number; ids: number[] }
   | { type: 'dispose'; id: number }

@@ -9,6 +9,8 @@ import type { TensorByteSource } from '../load.js';
 import type { ModelSource } from '../model.js';
 import type { FileDescriptor } from './protocol.js';
 import { ModelError } from '../errors.js';
+import type { PullProgress } from '../hub/pull.js';
+import type { LoadRequestOptions } from './protocol.js';
 
 /** Download progress of the URL sources, for the caller's onProgress. */
 export interface DownloadMeter {
@@ -140,11 +142,24 @@ async function openPathSource(path: string): Promise<TensorByteSource> {
   };
 }
 
+/** How model names are pulled in a browser's host (into OPFS or the Cache API; runtime/hub/web.ts). */
+export interface NamePulling extends Pick<LoadRequestOptions, 'hubEnv' | 'storage'> {
+  onDownload?: (p: PullProgress) => void;
+}
+
+/** A model name's files, downloaded into the browser's store (or found there), as disk-backed Blobs. */
+async function openName(text: string, pulling: NamePulling, signal: AbortSignal): Promise<TensorByteSource[]> {
+  const { pullModelWeb, openPulledWeb } = await import('../hub/web.js');
+  const hub = { env: pulling.hubEnv, storage: pulling.storage };
+  const pulled = await pullModelWeb(text, { ...hub, signal, onProgress: pulling.onDownload });
+  return (await openPulledWeb(pulled, hub)).map((f) => blobSource(f.blob, f.name));
+}
+
 /**
  * What the core loads: a path stays a path (Node's fast path, split shards
  * found by name); anything else becomes byte sources with distinct names.
  */
-export async function openFiles(files: readonly FileDescriptor[], meter: DownloadMeter, signal: AbortSignal): Promise<{ source: ModelSource; close(): Promise<void> }> {
+export async function openFiles(files: readonly FileDescriptor[], meter: DownloadMeter, signal: AbortSignal, pulling: NamePulling = {}): Promise<{ source: ModelSource; close(): Promise<void> }> {
   if (files.length === 1 && files[0]!.kind === 'path') return { source: files[0].path, close: async () => {} };
   const opened: TensorByteSource[] = [];
   const close = async () => {
@@ -152,6 +167,10 @@ export async function openFiles(files: readonly FileDescriptor[], meter: Downloa
   };
   try {
     for (const f of files) {
+      if (f.kind === 'name') {
+        opened.push(...await openName(f.text, pulling, signal));
+        continue;
+      }
       opened.push(
         f.kind === 'path' ? await openPathSource(f.path)
         : f.kind === 'url' ? await openUrl(f.url, meter, signal)

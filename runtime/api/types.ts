@@ -9,9 +9,11 @@ export type { ChatFunction, ToolChoice } from '../chat/tools/index.js';
  * One GGUF file: a path (Node), a URL or URL string (fetched, streamed into
  * memory; relative strings resolve against the page in browsers), a File or
  * Blob, or the bytes themselves (copied to the worker; the caller keeps its
- * buffer). In Node, a model name (`hf:user/repo`, `hf:user/repo:Q4_K_M`,
- * `hf:user/repo/file.gguf`, `user/repo:QUANT`) is downloaded into the cache
- * first, as `run-gguf pull` does (see onDownload).
+ * buffer). A model name (`hf:user/repo`, `hf:user/repo:Q4_K_M`,
+ * `hf:user/repo/file.gguf`, `user/repo:QUANT`) is downloaded into the model
+ * cache first, as `run-gguf pull` does (see onDownload): the cache folder in
+ * Node, the Origin Private File System (or the Cache API) in browsers, so a
+ * reload loads it from there. URLs go through the cache too with `cache: true`.
  */
 export type ModelFile = string | URL | Blob | ArrayBuffer | ArrayBufferView;
 
@@ -24,7 +26,7 @@ export interface LoadProgress {
   totalBytes: number;
 }
 
-/** Download of a model named hf:... (Node): bytes of all its files. */
+/** Download of a model named hf:... (or a URL with `cache: true`) into the model cache: bytes of all its files. */
 export interface DownloadProgress {
   /** The file being fetched (its path in the repository). */
   file: string;
@@ -40,6 +42,20 @@ export interface LoadModelOptions {
   onProgress?: (progress: LoadProgress) => void;
   /** Download progress when the source is a model name (hf:...); resumed and verified as `run-gguf pull` does. */
   onDownload?: (progress: DownloadProgress) => void;
+  /**
+   * http(s) URLs too are downloaded into the model cache (resumed, verified
+   * against the server's sha256 ETag when it gives one) and loaded from there,
+   * as model names always are. Default false: a URL is streamed into memory.
+   */
+  cache?: boolean;
+  /**
+   * HF_ENDPOINT, HF_TOKEN and HF_HUB_OFFLINE for model names, as Hugging
+   * Face's tools read them from the environment. Default: process.env in
+   * Node; none in browsers (https://huggingface.co, no token).
+   */
+  hubEnv?: Record<string, string | undefined>;
+  /** Browsers: where downloaded models are kept. Default 'auto': the Origin Private File System, else the Cache API. */
+  storage?: 'auto' | 'opfs' | 'cache';
   /** Aborting stops the load, ends the worker and rejects with the signal's reason. */
   signal?: AbortSignal;
   /**
@@ -251,6 +267,28 @@ export interface EmbedOptions {
   batchSize?: number;
 }
 
+export interface RankOptions {
+  /**
+   * The pair's text with {query} and {document}, special tokens written as
+   * text. Default: the file's tokenizer.chat_template.rerank, else
+   * BOS query EOS SEP document EOS.
+   */
+  template?: string;
+  /** Tokens per graph run; for encoders also the longest pair. Default 512. */
+  batchSize?: number;
+  /** Decoder rerankers (Qwen3-Reranker): the context, the longest pair. Default min(4096, the training context). */
+  contextSize?: number;
+}
+
+/** A document with its score, as rankAndSort gives them. */
+export interface RankedDocument {
+  document: string;
+  /** Its place in the documents given. */
+  index: number;
+  /** 0..1: how relevant the document is to the query. */
+  score: number;
+}
+
 export interface Model {
   readonly info: ModelInfo;
   /** Threads each chat computes on by default. */
@@ -264,6 +302,15 @@ export interface Model {
   createChat(options?: ChatOptions): Promise<Chat>;
   /** One vector per text, for encoder architectures (bert, nomic-bert); other models reject, saying so. */
   embed(texts: string | readonly string[], options?: EmbedOptions): Promise<Float32Array[]>;
+  /**
+   * How relevant each document is to the query (0..1), in the documents'
+   * order, for reranker models (bge-reranker, Qwen3-Reranker), as
+   * node-llama-cpp's ranking context scores them; other models reject with a
+   * ModelError saying so.
+   */
+  rank(query: string, documents: readonly string[], options?: RankOptions): Promise<number[]>;
+  /** rank(), as the documents with their index and score, highest score first. */
+  rankAndSort(query: string, documents: readonly string[], options?: RankOptions): Promise<RankedDocument[]>;
   tokenize(text: string, options?: { addSpecial?: boolean; special?: boolean }): Promise<number[]>;
   detokenize(ids: readonly number[]): Promise<string>;
   /** Ends the model's workers; its memory goes with them. Chats end too. */

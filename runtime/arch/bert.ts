@@ -12,7 +12,7 @@ import { ModelError } from '../errors.js';
 import type { Tensor } from '../graph/graph.js';
 import { layerNorm, linear, qkvProjections, ropeParams, ROPE_NEOX } from './blocks.js';
 import type { BuildContext, BuildGraph } from './context.js';
-import { attention, dims, ffn, layers, norm, opt, req, type Architecture, type DeclareTensors } from './declare.js';
+import { attention, dims, ffn, layers, norm, opt, rankHead, req, type Architecture, type DeclareTensors } from './declare.js';
 import { buildFfn } from './ffn.js';
 
 /** What an encoder graph reads beyond BuildContext (runtime/embed.ts provides it). */
@@ -86,6 +86,9 @@ const bertTensors: DeclareTensors = (hp, file) => {
     opt('token_types.weight', D.n_embd, D.n_token_types),
     ...(nomic ? [] : [req('position_embd.weight', D.n_embd, D.n_ctx_train)]),
     ...norm('token_embd_norm', D, 'required'),
+    // rerankers (bge-reranker): the classifier head over the [CLS] row (runtime/rank.ts);
+    // llama.cpp's loader creates it for bert only, so a nomic-bert file with one is refused there too
+    ...(nomic ? [] : rankHead(D, { dense: true })),
     ...layers(hp, (p) => {
       const fused = file.has(`${p}.attn_qkv.weight`);
       return [

@@ -185,6 +185,12 @@ export function outputHead(c: BuildContext, x: Tensor, norm: (x: Tensor) => Tens
   if (!c.inpOutIds) throw new Error('a decoder graph needs the rows to return logits for (inpOutIds)');
   const last = ops.selectRows(x, c.inpOutIds, 'inp_out');
   const cur = norm(last);
+  if (c.rank) {
+    // llama.cpp's build_pooling for rank: cls.output over the normed last row, softmax for qwen3
+    const scores = ops.matmul(c.w('cls.output.weight'), cur, 'result_cls_out');
+    const b = c.wOpt('cls.output.bias');
+    return ops.softMax(b ? ops.add(scores, b, 'result_cls_out_b') : scores, 'result_embd_pooled');
+  }
   const head = c.wOpt('output.weight') ?? c.w('token_embd.weight');
   const logits = ops.matmul(head, cur, 'result_output');
   const bias = c.wOpt('output.bias');

@@ -32,6 +32,12 @@ export interface BuildContext {
   nOutputs: number;
   /** int32 [nOutputs]: the batch rows whose logits the graph returns, in order. Absent for encoders. */
   inpOutIds?: Tensor;
+  /**
+   * A reranking decoder (Qwen3-Reranker): the output rows go through the
+   * classifier head (cls.output, then a softmax) instead of the LM head,
+   * giving [n_cls_out, nOutputs] (runtime/rank.ts).
+   */
+  rank?: boolean;
 }
 
 /** An architecture: builds the graph whose output is logits [n_vocab, nOutputs]. */

@@ -55,6 +55,12 @@ export interface Architecture {
   tensors: DeclareTensors;
   /** Its recurrent layers' state, for hybrid and recurrent architectures; absent: attention only. */
   recurrent?: (hp: HParams) => RecurrentLayout;
+  /**
+   * Layer il attends over the KV cache of layer kvSource[il] (an earlier
+   * one: gemma 3n's shared KV, llama.cpp's layer_reuse_cb) and has none of
+   * its own when that is not il. Absent: every attention layer has its own.
+   */
+  kvSource?: (hp: HParams) => readonly number[];
 }
 
 /** Present in every file, in some, or in none (llama.cpp's 0, TENSOR_NOT_REQUIRED, or not created). */
@@ -69,6 +75,19 @@ export function maybe(presence: Presence, name: string, ...shape: Dim[]): Tensor
 }
 
 export const dim = (name: string, size: number): Dim => ({ name, size });
+
+/**
+ * A reranker's classifier head, all optional as in llama.cpp (the same
+ * architecture serves embedding and ranking files): the encoders' dense
+ * `cls` layer then `cls.output`; a decoder's (qwen3) `cls.output` alone.
+ */
+export function rankHead(D: Dims, o: { dense: boolean }): TensorDecl[] {
+  return [
+    ...(o.dense ? [opt('cls.weight', D.n_embd, D.n_embd), opt('cls.bias', D.n_embd)] : []),
+    opt('cls.output.weight', D.n_embd, D.n_cls_out),
+    ...(o.dense ? [opt('cls.output.bias', D.n_cls_out)] : []),
+  ];
+}
 
 /** The dimensions declarations use, named as llama.cpp's loader names them. */
 export function dims(hp: HParams) {
@@ -90,6 +109,7 @@ export function dims(hp: HParams) {
     n_rot_half: dim('n_rot/2', hp.n_rot / 2),
     n_expert: dim('n_expert', hp.n_expert),
     n_token_types: dim('n_token_types', hp.n_token_types),
+    n_cls_out: dim('n_cls_out', hp.n_cls_out),
   };
 }
 export type Dims = ReturnType<typeof dims>;

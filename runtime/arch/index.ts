@@ -7,6 +7,7 @@ import type { Architecture } from './declare.js';
 import { ernie4_5, ernie4_5moe } from './ernie4_5.js';
 import { falcon } from './falcon.js';
 import { gemma, gemma2, gemma3 } from './gemma.js';
+import { gemma3n } from './gemma3n.js';
 import { glm4moe } from './glm4moe.js';
 import { gpt2 } from './gpt2.js';
 import { gptneox } from './gptneox.js';
@@ -40,6 +41,7 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   gemma,
   gemma2,
   gemma3,
+  gemma3n,
   olmo2,
   phi3,
   phi2,

@@ -12,7 +12,7 @@ import { ROPE_NEOX, ropeParams } from './blocks.js';
 import type { BuildContext } from './context.js';
 import { buildDecoder } from './decoder.js';
 import {
-  attention, dim, dims, embeddingsAndHead, experts, ffn, layers, norm, req, requireExperts,
+  attention, dim, dims, embeddingsAndHead, experts, ffn, layers, norm, rankHead, req, requireExperts,
   type Architecture, type DeclareTensors, type Dims,
 } from './declare.js';
 import type { HParams } from '../hparams.js';
@@ -51,6 +51,8 @@ const qwen3Tensors: DeclareTensors = (hp, file) => {
   const D = dims(hp);
   return [
     ...embeddingsAndHead(D, { output: 'optional' }),
+    // Qwen3-Reranker: cls.output over the last token (runtime/rank.ts)
+    ...rankHead(D, { dense: false }),
     ...layers(hp, (p) => [
       ...norm(`${p}.attn_norm`, D),
       ...attention(p, D, file, { qkNorm: headNorms(D) }),

@@ -133,7 +133,8 @@ function deepseek3(messages: readonly ChatMessage[], gen: boolean): string {
   for (const m of messages) {
     if (m.role === 'system') out += `${m.content}\n\n`;
     else if (m.role === 'user') out += `<｜User｜>${m.content}`;
-    else out += `<｜Assistant｜>${m.content}<｜end▁of▁sentence｜>`;
+    else if (m.role === 'assistant') out += `<｜Assistant｜>${m.content}<｜end▁of▁sentence｜>`;
+    // llama.cpp writes no other role (a tool's result is left out)
   }
   if (gen) out += '<｜Assistant｜>';
   return out;
@@ -145,7 +146,8 @@ function deepseek2(messages: readonly ChatMessage[], gen: boolean): string {
   for (const m of messages) {
     if (m.role === 'system') out += `${m.content}\n\n`;
     else if (m.role === 'user') out += `User: ${m.content}\n\n`;
-    else out += `Assistant: ${m.content}<｜end▁of▁sentence｜>`;
+    else if (m.role === 'assistant') out += `Assistant: ${m.content}<｜end▁of▁sentence｜>`;
+    // llama.cpp writes no other role (a tool's result is left out)
   }
   if (gen) out += 'Assistant:';
   return out;
@@ -166,10 +168,36 @@ function llama4(messages: readonly ChatMessage[], gen: boolean): string {
   return out;
 }
 
+/**
+ * gpt-oss's harmony format as llama.cpp's named template writes it: each
+ * message as <|start|>ROLE<|message|>TEXT, closed by <|return|> after the
+ * assistant and <|end|> after the others (no channels: the model's Jinja
+ * template adds those when it renders).
+ */
+function gptOss(messages: readonly ChatMessage[], gen: boolean): string {
+  let out = '';
+  for (const m of messages) out += `<|start|>${m.role}<|message|>${m.content}${m.role === 'assistant' ? '<|return|>' : '<|end|>'}`;
+  if (gen) out += '<|start|>assistant';
+  return out;
+}
+
+/**
+ * IBM Granite 3.x and 4.0: <|start_of_role|>ROLE<|end_of_role|>TEXT<|end_of_text|> per
+ * message. llama.cpp's two names differ only for its pseudo-role
+ * assistant_tool_call, which a ChatMessage cannot carry, so one renderer serves both.
+ */
+function granite(messages: readonly ChatMessage[], gen: boolean): string {
+  let out = '';
+  for (const m of messages) out += `<|start_of_role|>${m.role}<|end_of_role|>${m.content}<|end_of_text|>\n`;
+  if (gen) out += '<|start_of_role|>assistant<|end_of_role|>';
+  return out;
+}
+
 function commandR(messages: readonly ChatMessage[], gen: boolean): string {
   const tag = { system: 'SYSTEM', user: 'USER', assistant: 'CHATBOT' } as const;
   let out = '';
-  for (const m of messages) out += `<|START_OF_TURN_TOKEN|><|${tag[m.role === 'tool' ? 'user' : m.role]}_TOKEN|>${trim(m.content)}<|END_OF_TURN_TOKEN|>`;
+  // llama.cpp writes no other role (a tool's result is left out)
+  for (const m of messages) if (m.role !== 'tool') out += `<|START_OF_TURN_TOKEN|><|${tag[m.role]}_TOKEN|>${trim(m.content)}<|END_OF_TURN_TOKEN|>`;
   if (gen) out += '<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>';
   return out;
 }
@@ -180,7 +208,8 @@ function vicuna(orca: boolean): BuiltinRender {
     for (const m of messages) {
       if (m.role === 'system') out += orca ? `SYSTEM: ${m.content}\n` : `${m.content}\n\n`;
       else if (m.role === 'user') out += `USER: ${m.content}\n`;
-      else out += `ASSISTANT: ${m.content}</s>\n`;
+      else if (m.role === 'assistant') out += `ASSISTANT: ${m.content}</s>\n`;
+      // llama.cpp writes no other role (a tool's result is left out)
     }
     if (gen) out += 'ASSISTANT:';
     return out;
@@ -208,6 +237,9 @@ export const BUILTIN_TEMPLATES: Readonly<Record<string, BuiltinRender>> = {
   deepseek2,
   deepseek3,
   chatglm4,
+  'gpt-oss': gptOss,
+  granite,
+  'granite-4.0': granite,
   'command-r': commandR,
   vicuna: vicuna(false),
   'vicuna-orca': vicuna(true),
@@ -255,6 +287,9 @@ export function detectTemplate(tmpl: string): string | undefined {
   if (has('<|start_header_id|>') && has('<|end_header_id|>')) return 'llama3';
   if (has("'Assistant: ' + message['content'] + eos_token")) return 'deepseek2';
   if (has('<｜Assistant｜>') && has('<｜User｜>') && has('<｜end▁of▁sentence｜>')) return 'deepseek3';
+  // Granite 4.0's template mentions its tool tags; 3.x's does not
+  if (has('<|start_of_role|>')) return has('<tool_call>') || has('<tools>') ? 'granite-4.0' : 'granite';
   if (has('<|header_start|>') && has('<|header_end|>')) return 'llama4';
+  if (has('<|channel|>') && has('<|start|>')) return 'gpt-oss';
   return undefined;
 }

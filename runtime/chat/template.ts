@@ -275,6 +275,8 @@ const VOCAB_MARKERS: ReadonlyArray<[string[], string]> = [
   [['<｜Assistant｜>', '<｜User｜>'], 'deepseek3'],
   [['<|header_start|>', '<|header_end|>', '<|eot|>'], 'llama4'],
   [['[gMASK]', '<sop>', '<|assistant|>'], 'chatglm4'],
+  [['<|start_of_role|>', '<|end_of_role|>'], 'granite'],
+  [['<|start|>', '<|channel|>', '<|message|>'], 'gpt-oss'],
 ];
 
 const ARCH_TEMPLATES: Readonly<Record<string, string>> = {
@@ -286,6 +288,8 @@ const ARCH_TEMPLATES: Readonly<Record<string, string>> = {
   deepseek2: 'deepseek2',
   glm4moe: 'chatglm4',
   llama4: 'llama4',
+  'gpt-oss': 'gpt-oss',
+  granite: 'granite', granitemoe: 'granite', granitehybrid: 'granite-4.0',
 };
 
 /** A built-in format chosen from the vocabulary, the architecture or the name; else plain completion. */

@@ -14,7 +14,7 @@ import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { fileTypeOf } from '../../formats/gguf/index.js';
 import { modelFiles, writeOutput } from '../../formats/output-file.js';
-import { ChatSession, resolveChatTemplate, templateNames, type ChatTemplate, type ReplyStats } from '../chat/index.js';
+import { ChatSession, ChatTemplateError, resolveChatTemplate, templateNames, type ChatTemplate, type ReplyStats } from '../chat/index.js';
 import type { Context } from '../context.js';
 import { loadModel, type Model } from '../model.js';
 import { styles, type Styles } from '../terminal/colors.js';
@@ -294,6 +294,22 @@ async function replyTo(session: ChatSession, text: string, io: ChatIO, ac: Abort
   return stats;
 }
 
+/**
+ * One turn of a conversation that goes on (piped or at the terminal): a chat
+ * template that fails on this conversation (say, one that runs into its limits
+ * only once the conversation is long) costs this message, not the chat; the
+ * session has already put the conversation back as it was.
+ */
+async function turn(session: ChatSession, text: string, io: ChatIO, ac: AbortController): Promise<ReplyStats | undefined> {
+  try {
+    return await replyTo(session, text, io, ac);
+  } catch (err) {
+    if (!(err instanceof ChatTemplateError)) throw err;
+    io.err.write(io.ui.red(`message not sent: ${oneLine(err)} (the conversation so far is kept; /reset or /save still work)\n`));
+    return undefined;
+  }
+}
+
 async function oneShot(session: ChatSession, text: string, io: ChatIO): Promise<number> {
   const ac = new AbortController();
   const onSig = () => ac.abort();
@@ -327,8 +343,8 @@ async function piped(session: ChatSession, io: ChatIO): Promise<number> {
         if (await runCommand(cmd, session, io) === 'exit') break;
         continue;
       }
-      const stats = await replyTo(session, line, io, ac);
-      io.err.write(`${io.ui.dim(statsLine(stats, session.contextUsed, session.contextSize))}\n`);
+      const stats = await turn(session, line, io, ac);
+      if (stats) io.err.write(`${io.ui.dim(statsLine(stats, session.contextUsed, session.contextSize))}\n`);
     }
   } finally {
     rl.close();
@@ -488,16 +504,16 @@ async function interactive(session: ChatSession, io: ChatIO): Promise<number> {
       stdin.setRawMode(true);
       stdin.on('data', onData);
       stdin.resume();
-      let stats: ReplyStats;
+      let stats: ReplyStats | undefined;
       try {
-        stats = await replyTo(session, line, io, ac);
+        stats = await turn(session, line, io, ac);
       } finally {
         current = undefined;
         stdin.off('data', onData);
         stdin.pause();
         restore();
       }
-      io.err.write(`${ui.dim(statsLine(stats, session.contextUsed, session.contextSize))}\n`);
+      if (stats) io.err.write(`${ui.dim(statsLine(stats, session.contextUsed, session.contextSize))}\n`);
     }
   } finally {
     restore();

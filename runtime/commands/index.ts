@@ -12,6 +12,7 @@ export const COMMANDS: readonly Command[] = [
   { name: 'models', summary: 'list the GGUF files on this machine (cwd, ~/models, llama.cpp, Hugging Face, LM Studio)', run: async (a) => (await import('./pick.js')).runModels(a) },
   { name: 'tokenize', summary: 'print the tokens of a text as llama-tokenize does', run: async (a) => (await import('./tokenize.js')).runTokenize(a) },
   { name: 'embed', summary: 'text embeddings of an encoder model (bert, nomic-bert), as llama-embedding prints them', run: async (a) => (await import('./embed.js')).runEmbed(a) },
+  { name: 'rerank', summary: 'score documents against a query with a reranker (bge-reranker, Qwen3-Reranker)', run: async (a) => (await import('./rerank.js')).runRerank(a) },
   { name: 'quantize', summary: 'quantize a model to Q4_K_M, Q8_0... as llama-quantize does', run: async (a) => (await import('./quantize.js')).runQuantize(a) },
   { name: 'imatrix', summary: 'importance matrix of a model over a calibration text, as llama-imatrix computes it', run: async (a) => (await import('./imatrix.js')).runIMatrix(a) },
   { name: 'perplexity', summary: 'perplexity of a model over a text file, as llama-perplexity computes it', run: async (a) => (await import('./perplexity.js')).runPerplexity(a) },

@@ -26,18 +26,17 @@ progress line shows the tensor, the data written and the rate.
 TYPE: ${quantizeTypeNames().join(' ')}
 (IQ4_NL / IQ4_XS: Q5_K for attn_v with GQA and for the first ffn_down layers
 without an imatrix; TQ1_0 / TQ2_0: a Q4_K token embedding; MXFP4_MOE: MXFP4
-stacked experts, Q8_0 for everything else. Q2_K_S needs --imatrix.)
-Not supported yet, the grid i-quants:
-${Object.keys(GRID_PRESETS).join(' ')}
-(where llama-quantize needs an imatrix and none is given, its refusal comes first.)
+stacked experts, Q8_0 for everything else. Q2_K_S needs --imatrix, and so
+do the grid i-quant types ${Object.keys(GRID_PRESETS).join(' ')}
+but IQ3_S and IQ3_M, as in llama-quantize.)
 
 Options:
       --pure                      every weight in TYPE's base type (no per-tensor mix)
       --leave-output-tensor       copy output.weight as it is
       --imatrix FILE              importance matrix (run-gguf imatrix / llama-imatrix, GGUF or
-                                  .dat form): weights the k-quant, IQ4_NL/IQ4_XS and
-                                  Q4_0/Q4_1/Q5_0/Q5_1 scale searches by each column's mean
-                                  squared activation
+                                  .dat form): weights the k-quant, IQ4_NL/IQ4_XS,
+                                  Q4_0/Q4_1/Q5_0/Q5_1 scale searches and the IQ1/IQ2/IQ3
+                                  grid searches by each column's mean squared activation
       --output-tensor-type T      type of output.weight (a ggml type name: Q8_0, F16...)
       --token-embedding-type T    type of token_embd.weight
   -t, --threads N                 threads converting rows (default: the number of cores, ${availableParallelism()} here)

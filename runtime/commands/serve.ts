@@ -9,7 +9,8 @@ import { modelArgument } from './pull.js';
 export const serveUsage = `Usage: run-gguf serve <model.gguf> [options]
 
 Serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/embeddings,
-/v1/models), /health, /metrics (Prometheus) and a chat page at /.
+/v1/models), llama-server's /v1/rerank (reranker models), /health, /metrics
+(Prometheus) and a chat page at /.
 
 Options:
       --host HOST          address to bind (default 127.0.0.1; 0.0.0.0 for every interface)

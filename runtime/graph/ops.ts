@@ -104,6 +104,11 @@ function perSeqFloats(t: Tensor): number {
 }
 
 const at = (tensor: Tensor, offset = 0): Arg => ({ tensor, offset });
+/** Refuses strided views where a kernel reads rows back to back. */
+function contiguous(name: string, ...xs: Tensor[]): void {
+  for (const x of xs) if (x.rowStride !== undefined && x.rowStride !== x.ne[0]! * 4) throw new Error(`${name}: ${x.name} is a strided view`);
+}
+
 const NULL = 0;
 
 /**
@@ -320,13 +325,14 @@ export class Ops {
    * row's result depends only on its own q and its sequence's cells.
    * Returns [n_head*head_dim, n_tokens].
    */
-  attention(q: Tensor, k: Tensor, v: Tensor | null, pos: Tensor, kvRows: Tensor, cache: LayerCache, a: AttentionParams, name: string): Tensor {
+  attention(q: Tensor, k: Tensor | null, v: Tensor | null, pos: Tensor, kvRows: Tensor, cache: LayerCache, a: AttentionParams, name: string): Tensor {
     const nTok = elementCount(q.ne) / (a.nHead * a.headDim);
     if (kvRows.ne[0] !== 2 || kvRows.ne[1] !== nTok) throw new Error(`${name}: kv rows [${kvRows.ne}] for ${nTok} tokens`);
     const dv = a.headDimV ?? a.headDim;
     // V inside the K cache: nothing of its own to store, rows of headDim values
     const vInK = cache.v === cache.k;
-    if (vInK ? v !== null || dv > a.headDim : v === null) throw new Error(`${name}: V ${vInK ? 'is read from the K cache' : 'is missing'}`);
+    // no k: attend over what an earlier layer of this graph stored (gemma 3n's KV sharing), store nothing
+    if (k === null ? v !== null : vInK ? v !== null || dv > a.headDim : v === null) throw new Error(`${name}: V ${k === null ? 'without K' : vInK ? 'is read from the K cache' : 'is missing'}`);
     const out = this.g.f32(name, [a.nHead * dv, nTok]);
     const wsizeFn = this.k.lookup<(...x: number[]) => number>('attention_f16kv_wsize');
     if (!wsizeFn) throw new Error('kernels lack attention_f16kv_wsize');
@@ -337,13 +343,12 @@ export class Ops {
     const kQ8 = cache.k.type === GGMLType.Q8_0;
     if (!kQ8 && cache.k.type !== GGMLType.F16) throw new Error(`${name}: K cache type ${ggmlTypeInfo(cache.k.type)?.name} has no kernel`);
     if (kQ8 && a.headDim % 32 !== 0) throw new Error(`${name}: a q8_0 K cache needs head_dim a multiple of 32, got ${a.headDim}`);
-    const ks = (k.rowStride ?? kvRow * 4) / 4;
     const qs = (q.rowStride ?? a.nHead * a.headDim * 4) / 4;
     if (kQ8 && vInK) throw new Error(`${name}: V read inside a q8_0 K cache (multi-head latent attention needs an f16 cache)`);
-    const stores = [this.phase(kQ8 ? 'kv_store_q8_0' : 'kv_store_f16', at(k), at(cache.k), at(pos), at(kvRows), nTok, a.nHeadKv, a.headDim, ks, cache.nCtx)];
+    const stores = k ? [this.phase(kQ8 ? 'kv_store_q8_0' : 'kv_store_f16', at(k), at(cache.k), at(pos), at(kvRows), nTok, a.nHeadKv, a.headDim, (k.rowStride ?? kvRow * 4) / 4, cache.nCtx)] : [];
     if (v) stores.push(this.phase('kv_store_f16', at(v), at(cache.v), at(pos), at(kvRows), nTok, a.nHeadKv, dv, (v.rowStride ?? a.nHeadKv * dv * 4) / 4, cache.nCtx));
     return this.g.add({
-      name, inputs: [q, k, ...(v ? [v] : []), pos, kvRows, cache.k, ...(vInK ? [] : [cache.v]), ...(a.sinks ? [a.sinks] : [])], output: out,
+      name, inputs: [q, ...(k ? [k] : []), ...(v ? [v] : []), pos, kvRows, cache.k, ...(vInK ? [] : [cache.v]), ...(a.sinks ? [a.sinks] : [])], output: out,
       scratchBytes: wsize * this.nThreads,
       phases: [
         ...stores,
@@ -479,6 +484,66 @@ export class Ops {
     const out = this.g.f32(name, x.ne);
     if (x.rowStride !== undefined && x.rowStride !== x.ne[0]! * 4) throw new Error(`${name}: gelu of a strided view`);
     return this.g.add({ name, inputs: [x], output: out, phases: [this.phase('gelu_f32', at(x), at(out), elementCount(x.ne))] });
+  }
+
+  // ---- gemma 3n (kernels/ops-altup.c) ----
+
+  /** Each row of x rescaled to the magnitude (L2 norm) of row r % rows(ref) of ref: AltUp's magnitude matching. */
+  magnitudeScale(x: Tensor, ref: Tensor, name: string): Tensor {
+    const n = x.ne[0]!;
+    const [rows, refRows] = [elementCount(x.ne) / n, elementCount(ref.ne) / n];
+    if (ref.ne[0] !== n || rows % refRows !== 0) throw new Error(`${name}: magnitudes of [${ref.ne}] for [${x.ne}]`);
+    contiguous(name, x, ref);
+    const out = this.g.f32(name, x.ne);
+    return this.g.add({ name, inputs: [x, ref], output: out, phases: [this.phase('altup_magnitude_scale_f32', at(x), at(ref), at(out), n, rows, refRows)] });
+  }
+
+  /** relu(x - mean - stdMul * std) per row (gemma 3n's activation sparsity; std over n - 1). */
+  gaussianTopK(x: Tensor, stdMul: number, name: string): Tensor {
+    const n = x.ne[0]!;
+    contiguous(name, x);
+    const out = this.g.f32(name, x.ne);
+    return this.g.add({ name, inputs: [x], output: out, phases: [this.phase('gaussian_topk_f32', at(x), at(out), n, elementCount(x.ne) / n, stdMul)] });
+  }
+
+  /**
+   * AltUp's prediction over a stack [n, n_tokens, n_altup]: stream a plus
+   * the sum over k of coefs[k + n_altup * a] times stream k, coefs being
+   * [n_altup * n_altup, n_tokens].
+   */
+  altupPredict(stack: Tensor, coefs: Tensor, nAltup: number, name: string): Tensor {
+    const n = stack.ne[0]!;
+    const nTok = elementCount(stack.ne) / (n * nAltup);
+    if (coefs.ne[0] !== nAltup * nAltup || elementCount(coefs.ne) !== nAltup * nAltup * nTok) throw new Error(`${name}: coefficients [${coefs.ne}] for ${nTok} tokens`);
+    contiguous(name, stack, coefs);
+    const out = this.g.f32(name, stack.ne);
+    return this.g.add({ name, inputs: [stack, coefs], output: out, phases: [this.phase('altup_predict_f32', at(stack), at(coefs), at(out), n, nTok, nAltup)] });
+  }
+
+  /**
+   * AltUp's correction: every stream a of `pred` plus (act - pred[iAct]) times
+   * coefs[a] + 1, coefs being [n_altup, n_tokens].
+   */
+  altupCorrect(pred: Tensor, act: Tensor, coefs: Tensor, nAltup: number, iAct: number, name: string): Tensor {
+    const n = pred.ne[0]!;
+    const nTok = elementCount(pred.ne) / (n * nAltup);
+    if (elementCount(act.ne) !== n * nTok || coefs.ne[0] !== nAltup || elementCount(coefs.ne) !== nAltup * nTok) throw new Error(`${name}: shapes of the correction`);
+    contiguous(name, pred, act, coefs);
+    const out = this.g.f32(name, pred.ne);
+    return this.g.add({
+      name, inputs: [pred, act, coefs], output: out,
+      phases: [this.phase('altup_correct_f32', at(pred), at(act), at(coefs), at(out), n, nTok, nAltup, iAct)],
+    });
+  }
+
+  /** The stack with b [n, n_tokens] added to every stream but the first. */
+  altupAddRest(stack: Tensor, b: Tensor, nAltup: number, name: string): Tensor {
+    const n = stack.ne[0]!;
+    const nTok = elementCount(stack.ne) / (n * nAltup);
+    if (elementCount(b.ne) !== n * nTok) throw new Error(`${name}: [${b.ne}] added to a stack of ${nTok} tokens`);
+    contiguous(name, stack, b);
+    const out = this.g.f32(name, stack.ne);
+    return this.g.add({ name, inputs: [stack, b], output: out, phases: [this.phase('altup_add_rest_f32', at(stack), at(b), at(out), n, nTok, nAltup)] });
   }
 
   // ---- recurrent layers (kernels/ops-ssm.c) ----

@@ -1,21 +1,15 @@
-// Where the hub is, who we are to it and where files go, from the environment
-// variables Hugging Face's own tools read (huggingface_hub's constants).
+// Where the hub is, who we are to it and where files go in Node, from the
+// environment variables Hugging Face's own tools read (huggingface_hub's
+// constants); the variables' meaning is shared with browsers (pull.ts).
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
+import { hubSettings, type HubSettings } from './pull.js';
 
-export interface HubEnv {
-  /** HF_ENDPOINT without a trailing slash; default https://huggingface.co. */
-  endpoint: string;
-  /** HF_TOKEN (or the older HUGGING_FACE_HUB_TOKEN), else the token file `huggingface-cli login` wrote. */
-  token?: string;
+export interface HubEnv extends HubSettings {
   /** $XDG_CACHE_HOME/run-gguf/hub, else ~/.cache/run-gguf/hub. */
   cacheDir: string;
-  /** HF_HUB_OFFLINE: use what the cache holds, never ask the network. */
-  offline: boolean;
 }
-
-const truthy = (v: string | undefined) => !!v && ['1', 'on', 'yes', 'true'].includes(v.trim().toLowerCase());
 
 /** The run-gguf cache root ($XDG_CACHE_HOME/run-gguf when that is absolute, else ~/.cache/run-gguf). */
 export function runGgufCacheDir(env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
@@ -39,8 +33,5 @@ function tokenFromFile(env: NodeJS.ProcessEnv, home: string): string | undefined
 }
 
 export function hubEnv(env: NodeJS.ProcessEnv = process.env, home = homedir()): HubEnv {
-  const endpoint = (env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, '');
-  const token = truthy(env.HF_HUB_DISABLE_IMPLICIT_TOKEN) ? undefined
-    : (env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN || '').trim() || tokenFromFile(env, home);
-  return { endpoint, token, cacheDir: hubCacheDir(env, home), offline: truthy(env.HF_HUB_OFFLINE) };
+  return { ...hubSettings(env, () => tokenFromFile(env, home)), cacheDir: hubCacheDir(env, home) };
 }

@@ -8,11 +8,12 @@ import { tokenizeChat, type ChatTemplate } from '../chat/index.js';
 import { callMessage, planToolTurn, ReplyStream, type ToolTurn } from '../chat/tools/index.js';
 import { modelPooling } from '../embed.js';
 import type { Model } from '../model.js';
+import { isReranker } from '../rank.js';
 import { ApiError, badField } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { CHAT_PAGE } from './page.js';
 import {
-  asBody, parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, type GenerationParams,
+  asBody, parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, parseRerankRequest, type GenerationParams,
 } from './requests.js';
 import type { GeneratedToken, JobResult, Scheduler, TokenLogprob } from './scheduler.js';
 
@@ -270,6 +271,9 @@ export function createHandler(s: HandlerSetup): (req: IncomingMessage, res: Serv
     if (s.scheduler) {
       throw new ApiError(501, `this model (${s.model.hparams.arch}) generates text; embeddings need an encoder model (bert, nomic-bert)`, 'not_supported_error', 'model', 'model_not_supported');
     }
+    if (s.model.hparams.pooling_type === 4) {
+      throw new ApiError(501, 'this model is a reranker (pooling type rank): use /v1/rerank', 'not_supported_error', 'model', 'model_not_supported');
+    }
     if (modelPooling(s.model.hparams, s.model.path) === 'none') {
       throw new ApiError(400, "this model's pooling type is none (a vector per token), which the OpenAI embeddings API cannot return", 'invalid_request_error', 'model');
     }
@@ -286,6 +290,19 @@ export function createHandler(s: HandlerSetup): (req: IncomingMessage, res: Serv
     });
   }
 
+  async function rerank(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const r = parseRerankRequest(asBody(await readBody(req, s.maxBodyBytes)));
+    if (!isReranker(s.model)) {
+      throw new ApiError(501, `this model (${s.model.hparams.arch}) is not a reranker: it has no classifier head (cls.weight or cls.output.weight)`, 'not_supported_error', 'model', 'model_not_supported');
+    }
+    // node-llama-cpp's 0..1 scores (llama-server returns the head's raw output)
+    const ranked = s.model.rankAndSort(r.query, r.documents).slice(0, r.topN);
+    if (r.tei) {
+      return sendJson(res, 200, ranked.map(({ index, score, document }) => ({ index, score, ...(r.returnText ? { text: document } : {}) })));
+    }
+    sendJson(res, 200, { model: s.modelId, object: 'list', results: ranked.map(({ index, score }) => ({ index, relevance_score: score })) });
+  }
+
   const routes: Record<string, { method: string; run: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void }> = {
     '/v1/chat/completions': { method: 'POST', run: chat },
     '/chat/completions': { method: 'POST', run: chat },
@@ -293,6 +310,10 @@ export function createHandler(s: HandlerSetup): (req: IncomingMessage, res: Serv
     '/completions': { method: 'POST', run: completion },
     '/v1/embeddings': { method: 'POST', run: embeddings },
     '/embeddings': { method: 'POST', run: embeddings },
+    '/v1/rerank': { method: 'POST', run: rerank },
+    '/rerank': { method: 'POST', run: rerank },
+    '/v1/reranking': { method: 'POST', run: rerank },
+    '/reranking': { method: 'POST', run: rerank },
     '/v1/models': { method: 'GET', run: (_q, res) => sendJson(res, 200, { object: 'list', data: [{ id: s.modelId, object: 'model', created: s.created, owned_by: 'run-gguf' }] }) },
     '/metrics': {
       method: 'GET',

@@ -51,6 +51,17 @@ export interface EmbeddingRequest {
   encoding: 'float' | 'base64';
 }
 
+export interface RerankRequest {
+  query: string;
+  documents: string[];
+  /** The best topN results only; undefined: all. */
+  topN: number | undefined;
+  /** TEI's form ("texts" in the request): a bare array of { index, score } answers. */
+  tei: boolean;
+  /** TEI's return_text: each result carries its text. */
+  returnText: boolean;
+}
+
 const has = (b: Body, k: string) => b[k] !== undefined && b[k] !== null;
 
 function num(b: Body, k: string, min = -Infinity, max = Infinity): number | undefined {
@@ -304,4 +315,14 @@ export function parseEmbeddingRequest(b: Body): EmbeddingRequest {
   if (enc !== 'float' && enc !== 'base64') throw badField('encoding_format', 'encoding_format must be float or base64');
   if (has(b, 'dimensions')) throw notSupported('dimensions', 'dimensions (shortened embeddings)');
   return { input, encoding: enc };
+}
+
+/** llama-server's /rerank body: Jina's { query, documents, top_n } or TEI's { query, texts, return_text }. */
+export function parseRerankRequest(b: Body): RerankRequest {
+  if (typeof b.query !== 'string') throw badField('query', 'query must be a string');
+  const tei = !has(b, 'documents') && has(b, 'texts');
+  const key = tei ? 'texts' : 'documents';
+  const d = b[key];
+  if (!Array.isArray(d) || d.length === 0 || !d.every((x) => typeof x === 'string')) throw badField(key, `${key} must be a non-empty array of strings`);
+  return { query: b.query, documents: d as string[], topN: int(b, 'top_n', 1), tei, returnText: tei && (bool(b, 'return_text') ?? false) };
 }

@@ -9,10 +9,11 @@
 //   pre-tokenizers.ts tokenizer.ggml.pre name -> split steps and flags
 //   pre-split.ts      the split engine (llama.cpp's regex collapse + hand-written GPT-2/Llama-3 matchers)
 //   wpm.ts            "bert" vocabularies: BERT basic tokenizer + WordPiece
+//   ugm.ts            "t5" vocabularies (T5, XLM-RoBERTa): charsmap normalization + unigram Viterbi
 //   unicode.ts        code point classes as llama.cpp's Unicode 15.1 tables give them
 //   detokenize.ts     pieces, leading-space removal, space cleaning, stream decoder
 //   tokenizer.ts      the public Tokenizer
-// Not supported: tokenizer models t5 (UGM), rwkv, plamo2, gemma4 and a few
+// Not supported: tokenizer models rwkv, plamo2, gemma4 and a few
 // pre-tokenizers that need dedicated matchers (see pre-tokenizers.ts).
 export { Tokenizer, type TokenizeOptions, type StreamDecoderHandle } from './tokenizer.js';
 export { Vocab, TokenAttr, TokenType, type VocabType, type MetadataSource, type VocabOptions, type SpecialIds } from './vocab.js';

@@ -6,6 +6,7 @@ import { TokenizerError } from './errors.js';
 import { partitionSpecial } from './special.js';
 import { tokenizeSpm } from './spm.js';
 import { NULL_ID, TokenAttr, Vocab, type MetadataSource, type VocabOptions, type VocabType } from './vocab.js';
+import { UgmTokenizer } from './ugm.js';
 import { tokenizeWpm } from './wpm.js';
 
 export interface TokenizeOptions {
@@ -36,6 +37,7 @@ const decoder = new TextDecoder('utf-8', { fatal: false });
 export class Tokenizer {
   private readonly pieces: PieceTable;
   private nl: number | undefined;
+  private ugm: UgmTokenizer | undefined;
 
   private constructor(readonly vocab: Vocab) {
     this.pieces = new PieceTable(vocab);
@@ -164,6 +166,17 @@ export class Tokenizer {
           else tokenizeWpm(v, f, out);
         }
         if (addSpecial) pushSpecial(v.special.sep, 'a [SEP] token');
+        break;
+      }
+      case 'ugm': {
+        // Built on first use: the tries of a 250k-token vocabulary take a moment.
+        const ugm = (this.ugm ??= new UgmTokenizer(v));
+        if (addSpecial && v.addBos) pushSpecial(v.special.bos, 'a BOS token');
+        for (const f of fragments) {
+          if (typeof f === 'number') out.push(f);
+          else ugm.tokenize(f, out);
+        }
+        if (addSpecial && v.addEos) pushSpecial(v.special.eos, 'an EOS token');
         break;
       }
     }

@@ -32,8 +32,8 @@ export enum TokenType {
   Byte = 6,
 }
 
-/** spm: tokenizer.ggml.model "llama"; bpe: "gpt2"; wpm: "bert". */
-export type VocabType = 'spm' | 'bpe' | 'wpm';
+/** spm: tokenizer.ggml.model "llama"; bpe: "gpt2"; wpm: "bert"; ugm: "t5" (unigram). */
+export type VocabType = 'spm' | 'bpe' | 'wpm' | 'ugm';
 
 /** A metadata lookup: a Map or plain object of GGUF key -> value, or a function. */
 export type MetadataSource = Map<string, unknown> | Record<string, unknown> | ((key: string) => unknown);
@@ -93,6 +93,8 @@ export class Vocab {
   readonly tokens: string[];
   readonly scores: Float32Array;
   readonly attrs: Uint16Array;
+  /** Attributes from the token types alone, before the by-text fix-ups (what llama.cpp's UGM trie is built from). */
+  readonly typeAttrs: Uint16Array;
   readonly tokenToId = new Map<string, number>();
   /** Longest token text, in UTF-16 code units. */
   readonly maxTokenLength: number;
@@ -111,6 +113,12 @@ export class Vocab {
   ignoreMerges = false;
   cleanSpaces = false;
   escapeWhitespaces = true;
+  /** UGM: merge runs of spaces and drop trailing ones (tokenizer.ggml.remove_extra_whitespaces). */
+  removeExtraWhitespaces = false;
+  /** UGM: the dummy space goes after the text instead (never set from GGUF, as in llama.cpp). */
+  readonly treatWhitespaceAsSuffix = false;
+  /** UGM: tokenizer.ggml.precompiled_charsmap, or null. */
+  readonly precompiledCharsmap: Uint8Array | null = null;
   readonly normalizer = { lowercase: true, stripAccents: true };
 
   private constructor(get: (key: string) => unknown, warn: (m: string) => void) {
@@ -172,10 +180,22 @@ export class Vocab {
       if (f.addSep) this.addSep = true;
       if (f.escapeWhitespaces) this.escapeWhitespaces = true;
       if (f.noBos) sp.bos = NULL_ID;
+    } else if (model === 't5') {
+      this.type = 'ugm';
+      Object.assign(sp, { eos: 1, unk: 2, pad: 0 });
+      this.addEos = true;
+      const cm = get('tokenizer.ggml.precompiled_charsmap');
+      if (cm !== undefined && cm !== null) {
+        if (!(cm instanceof Uint8Array || cm instanceof Int8Array)) {
+          throw new TokenizerError('metadata tokenizer.ggml.precompiled_charsmap must be an array of uint8 or int8', { key: 'tokenizer.ggml.precompiled_charsmap' });
+        }
+        this.precompiledCharsmap = new Uint8Array(cm.buffer, cm.byteOffset, cm.byteLength);
+      }
     } else {
-      throw new TokenizerError(`tokenizer model '${model}' is not supported (supported: llama, gpt2, bert)`, { model });
+      throw new TokenizerError(`tokenizer model '${model}' is not supported (supported: llama, gpt2, bert, t5)`, { model });
     }
     this.addSpacePrefix = bool('tokenizer.ggml.add_space_prefix') ?? this.addSpacePrefix;
+    this.removeExtraWhitespaces = bool('tokenizer.ggml.remove_extra_whitespaces') ?? false;
 
     // Tokens, scores and types.
     const tokens = get('tokenizer.ggml.tokens');
@@ -256,6 +276,7 @@ export class Vocab {
     this.normalizer.lowercase = bool('tokenizer.ggml.normalizer.lowercase') ?? true;
     this.normalizer.stripAccents = bool('tokenizer.ggml.normalizer.strip_accents') ?? this.normalizer.lowercase;
 
+    this.typeAttrs = this.attrs.slice();
     this.detectSpecialTokens(warn);
     this.specialTokens = this.collectSpecialTokens();
     this.applyModelQuirks(str('general.name') ?? '', str('general.architecture') ?? '', warn);

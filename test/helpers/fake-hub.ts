@@ -5,6 +5,8 @@
 // Range requests (206 + Content-Range), git-stored files served directly with
 // their blob sha1 as ETag. Faults on demand: a connection dropped mid-file,
 // a corrupted body, a slow body, a gated repository that wants a token.
+// With `cors`, both servers answer pages on other origins as the hub does
+// (Access-Control-* headers, preflights, CORP for cross-origin isolated pages).
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -44,6 +46,8 @@ export class FakeHub {
   readonly gated = new Map<string, string>();
   /** Entries per page of the tree listing. */
   pageSize = 4;
+  /** Answer browsers' cross-origin requests (the browser tests). */
+  cors = false;
   private hub!: Server;
   private cdn!: Server;
   endpoint = '';
@@ -53,8 +57,8 @@ export class FakeHub {
   constructor(readonly repos: Map<string, { commit: string; files: Map<string, HubFile> }>) {}
 
   async start(): Promise<this> {
-    this.hub = createServer((q, s) => this.answerHub(q, s));
-    this.cdn = createServer((q, s) => this.answerCdn(q, s));
+    this.hub = createServer((q, s) => this.withCors('hub', q, s) || this.answerHub(q, s));
+    this.cdn = createServer((q, s) => this.withCors('cdn', q, s) || this.answerCdn(q, s));
     await Promise.all([this.hub, this.cdn].map((srv) => new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))));
     this.endpoint = `http://127.0.0.1:${(this.hub.address() as AddressInfo).port}`;
     this.cdnOrigin = `http://127.0.0.1:${(this.cdn.address() as AddressInfo).port}`;
@@ -71,6 +75,19 @@ export class FakeHub {
 
   requests(server?: 'hub' | 'cdn'): LoggedRequest[] {
     return server ? this.log.filter((r) => r.server === server) : this.log;
+  }
+
+  /** The CORS headers on every answer; true when it was a preflight, answered here. */
+  private withCors(server: 'hub' | 'cdn', q: IncomingMessage, s: ServerResponse): boolean {
+    if (!this.cors) return false;
+    s.setHeader('access-control-allow-origin', '*');
+    s.setHeader('access-control-expose-headers', 'etag, x-linked-etag, x-linked-size, x-repo-commit, content-range, content-length, accept-ranges, link');
+    s.setHeader('cross-origin-resource-policy', 'cross-origin');
+    if (q.method !== 'OPTIONS') return false;
+    this.record(server, q);
+    s.writeHead(204, { 'access-control-allow-methods': 'GET, HEAD', 'access-control-allow-headers': 'authorization, range, accept', 'access-control-max-age': '600' });
+    s.end();
+    return true;
   }
 
   private record(server: 'hub' | 'cdn', q: IncomingMessage): void {

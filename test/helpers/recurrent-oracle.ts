@@ -9,6 +9,9 @@ import { llamaCppProbabilities } from './compare.js';
 import { oracle } from './oracle.js';
 import { OUR_BATCH, withLlamaCpp } from './arch-oracle.js';
 
+// the threads check is every architecture's (arch-oracle.ts); the hybrids' tests import it from here
+export { assertThreadsAgree } from './arch-oracle.js';
+
 const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 /** Mean KL(a || b) between two lists of llama.cpp's probability maps. */
@@ -36,22 +39,6 @@ export async function llamaCppSpread(path: string, tokens: number[]): Promise<nu
     return meanKL(batch, one);
   } finally {
     await llama.dispose();
-  }
-}
-
-/** Asserts 1, 2 and 3 threads give the bits of each other over `tokens` (batches of OUR_BATCH). */
-export async function assertThreadsAgree(path: string, tokens: number[]): Promise<void> {
-  const model = await loadModel(path);
-  try {
-    const byThreads: Float32Array[] = [];
-    for (const threads of [1, 2, 3]) {
-      const ctx = model.createContext({ contextSize: 128, batchSize: OUR_BATCH, threads });
-      byThreads.push(ctx.evaluate(tokens, { allLogits: true }));
-      ctx.dispose();
-    }
-    for (const [i, l] of byThreads.entries()) assert.ok(same(l, byThreads[0]!), `${i + 1} threads differ from 1`);
-  } finally {
-    model.dispose();
   }
 }
 

@@ -84,6 +84,11 @@ async function loadHere() {
         ui.progress.max = totalBytes;
         ui.progress.value = loadedBytes;
       },
+      // a name (hf:user/repo:Q4_K_M) is downloaded into the Origin Private File System first, once
+      onDownload: ({ downloadedBytes, totalBytes }) => {
+        ui.progress.max = totalBytes || 1;
+        ui.progress.value = downloadedBytes;
+      },
     });
     chat = await model.createChat();
     where = 'renderer';
