@@ -297,3 +297,12 @@ DEFINE_KQ(q6_K)
 //   q2_K 12.9 (1.16x)  q3_K 10.0 (1.49x)  q4_K 13.9 (1.07x)
 //   q5_K 11.3 (1.32x)  q6_K 11.4 (1.31x)
 // With 32768 rows (75-107 MB, from DRAM) they stay within 1.6x of q4_0.
+//
+// Later (relaxed build, 4096x4096, one thread, CPU time, machine at load ~6):
+// q5_K 5.75, q3_K 3.76, q2_K 3.28 GB/s against q4_Kx4 12.9 and q6_Kx4 10.9
+// (kernels/relaxed/). What would close it: the relaxed byte dot on the q8_K
+// bytes as stored (no widened activation, which costs two bytes of L1 reads
+// per weight) in four-row groups. A repacked layout must give the bits of
+// the plain one, so the relaxed module would have to replace these plain
+// kernels too (RELAXED_OVERRIDES: mat_rows, matvec, mul_mat, vec_dot,
+// mat_rows_id), with one set of float steps per super-block, as q4_K does.

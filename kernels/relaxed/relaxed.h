@@ -28,6 +28,12 @@
 // - It folds a constant into an address only when it is the load's memarg
 //   offset, which clang emits for pointer-bumped or unsigned arithmetic but
 //   not for signed int indices (p + 64 * c + 4 with int c is an add per load).
+// - It keeps every v128 constant it can in a register and rebuilds the rest
+//   at each use (an i8x16.shuffle mask: two 64-bit immediates and an insert):
+//   fewer distinct masks and no byte shuffles in the hot loops pay.
+// Not available: i32x4.relaxed_dot_i8x16_i7x16_add (one vpdpbusd with
+// AVX-VNNI would replace the byte dot, its i16 adds and the i32 widening):
+// Node 20's V8 refuses clang 19's encoding of it at validation.
 #define PIN(v, slot)                      \
   do {                                    \
     *(volatile v128_t*)&(slot) = (v);     \
