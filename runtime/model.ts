@@ -56,6 +56,8 @@ export interface LoadModelOptions {
   lora?: readonly LoraAdapterOptions[];
   /** The K cache type contexts will use, for the fit check (ContextOptions.cacheTypeK). Default 'f16'. */
   cacheTypeK?: KvCacheType;
+  /** The V cache type contexts will use, for the fit check (ContextOptions.cacheTypeV). Default 'f16'. */
+  cacheTypeV?: KvCacheType;
   /**
    * Download progress when the source is a model name (hf:user/repo:QUANT,
    * hf:user/repo/file.gguf, user/repo:QUANT, an https URL): the files are
@@ -134,7 +136,7 @@ export class Model {
     }));
     const nCtx = options.contextSize ?? Math.min(4096, hparams.n_ctx_train);
     checkWeightTypes(path, sources);
-    const kvBytes = Context.kvBytes(hparams, nCtx, { cacheTypeK: options.cacheTypeK, recurrent });
+    const kvBytes = Context.kvBytes(hparams, nCtx, { cacheTypeK: options.cacheTypeK, cacheTypeV: options.cacheTypeV, recurrent });
     const scratch = scratchEstimate(hparams, nCtx);
     const machineBytes = await machineMemory();
     checkFits(path, weightBytes(sources), kvBytes, scratch, machineBytes);

@@ -93,7 +93,7 @@ export function fieldValues(r: BenchResult, build: BuildInfo = buildInfo()): str
     n_ubatch: String(r.n_ubatch),
     n_threads: String(r.n_threads),
     type_k: r.type_k ?? 'f16',
-    type_v: 'f16',
+    type_v: r.type_v ?? 'f16',
     n_prompt: String(r.n_prompt),
     n_gen: String(r.n_gen),
     n_depth: String(r.n_depth ?? 0),
