@@ -21,7 +21,7 @@ import { stateIdentity } from './state.js';
 import { isMla, type HParams } from './hparams.js';
 import { Sequence, type EvaluateOptions, type SequenceHost } from './sequence.js';
 import { checkContextFits, scratchEstimate, type ModelFit } from './load.js';
-import { intOption, MAX_INT32, MAX_THREADS } from './options.js';
+import { intOption, kvCacheTypeOption, MAX_INT32, MAX_THREADS } from './options.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
 export type { EvaluateOptions } from './sequence.js';
@@ -150,10 +150,9 @@ export class Context {
     this.batchSize = Math.min(intOption('batchSize', options.batchSize, 1, MAX_INT32) ?? 512, this.contextSize);
     this.threads = intOption('threads', options.threads, 1, MAX_THREADS) ?? defaultThreads();
     intOption('maxPlans', options.maxPlans, 1, MAX_INT32);
-    this.cacheTypeK = options.cacheTypeK ?? 'f16';
-    this.cacheTypeV = options.cacheTypeV ?? 'f16';
+    this.cacheTypeK = kvCacheTypeOption('cacheTypeK', options.cacheTypeK) ?? 'f16';
+    this.cacheTypeV = kvCacheTypeOption('cacheTypeV', options.cacheTypeV) ?? 'f16';
     for (const [opt, type, headSize] of [['cacheTypeK', this.cacheTypeK, hp.n_embd_head_k], ['cacheTypeV', this.cacheTypeV, hp.n_embd_head_v]] as const) {
-      if (!Object.hasOwn(KV_TYPES, type)) throw new RangeError(`${opt} must be one of ${Object.keys(KV_TYPES).join(', ')}, got ${JSON.stringify(type)}`);
       // multi-head latent attention reads V inside its f16 K cache
       if (type !== 'f16' && isMla(hp)) throw new RangeError(`${opt} ${type}: a ${hp.arch} model's compressed cache holds V inside K, which run-gguf keeps in f16`);
       if (type === 'q8_0' && headSize % 32 !== 0) throw new RangeError(`${opt} q8_0 needs a head size that is a multiple of 32; this model's is ${headSize}`);

@@ -14,7 +14,7 @@ import {
   MARGIN, WASM_MEMORY_LIMIT, checkFits, scratchEstimate, type ModelFit, checkWeightTypes, loadWeights, machineMemory, readSourcesHeader, weightBytes,
   type LoadProgress, type TensorByteSource, type TensorSource,
 } from './load.js';
-import { intOption, MAX_INT32 } from './options.js';
+import { intOption, kvCacheTypeOption, MAX_INT32 } from './options.js';
 import { printable } from './terminal/printable.js';
 import { planShards, type ShardPlan } from './shards.js';
 import { repackWeights } from './repack.js';
@@ -136,7 +136,9 @@ export class Model {
     }));
     const nCtx = options.contextSize ?? Math.min(4096, hparams.n_ctx_train);
     checkWeightTypes(path, sources);
-    const kvBytes = Context.kvBytes(hparams, nCtx, { cacheTypeK: options.cacheTypeK, cacheTypeV: options.cacheTypeV, recurrent });
+    const kvBytes = Context.kvBytes(hparams, nCtx, {
+      cacheTypeK: kvCacheTypeOption('cacheTypeK', options.cacheTypeK), cacheTypeV: kvCacheTypeOption('cacheTypeV', options.cacheTypeV), recurrent,
+    });
     const scratch = scratchEstimate(hparams, nCtx);
     const machineBytes = await machineMemory();
     checkFits(path, weightBytes(sources), kvBytes, scratch, machineBytes);

@@ -7,7 +7,7 @@ import type { Kernels } from '../../wasm/loader.js';
 import { UnsupportedError } from '../errors.js';
 import { Graph, elementCount, type Arg, type Phase, type Tensor } from './graph.js';
 
-import { MAX_THREADS } from '../options.js';
+import { MAX_THREADS, type KvCacheType } from '../options.js';
 
 export { MAX_THREADS };
 
@@ -70,8 +70,8 @@ export interface AttentionParams {
 export const DEFAULT_ATTENTION_TILE = 256;
 
 /** The types a K or V cache can have, by llama.cpp's --cache-type-k/-v names. */
-export const KV_CACHE_TYPES = { f16: GGMLType.F16, q8_0: GGMLType.Q8_0 } as const;
-export type KvCacheType = keyof typeof KV_CACHE_TYPES;
+export const KV_CACHE_TYPES: Readonly<Record<KvCacheType, GGMLType>> = { f16: GGMLType.F16, q8_0: GGMLType.Q8_0 };
+export type { KvCacheType };
 
 export interface LayerCache {
   k: Tensor;
