@@ -42,6 +42,7 @@ static size_t attn_wfloats(int n_head, int n_head_kv, int head_dim, int head_dim
   return (size_t)n_rep * round4(head_dim)  // q rounded to f16 (or q8_0 blocks)
          + 4 * (size_t)round4(tile)        // one chunk's scores over a tile, then probabilities
          + 4 * (size_t)round4(head_dim_v)  // one chunk's output over a tile, before the merge
+         + (size_t)tile * (head_dim_v / QK * QK)  // a q8_0 V tile dequantized to f32
          + 4 * (size_t)n_rep               // running max (f32) and denominator (f64) per head
          + 16;                             // keeps the next thread's block on a cache line
 }
@@ -87,30 +88,92 @@ ALWAYS_INLINE void scores_chunk(const float* qr, int hd4, const uint16_t* kg, in
 // The q8_0 K cache (llama.cpp's --cache-type-k q8_0, flash attention off):
 // kq = mul_mat(K q8_0, q) quantizes each q row to q8_0 (the vec_dot_type of
 // Q8_0) and sums per block isum * (d_k * d_q) in f32, block after block, as
-// ggml's q8_0 x q8_0 dot does.
-static inline float dot_q8_0_rows(const block_q8_0* x, const block_q8_0* y, int nb) {
-  float s = 0.0f;
-  for (int b = 0; b < nb; b++) {
-    const v128_t x0 = wasm_v128_load(x[b].qs), x1 = wasm_v128_load(x[b].qs + 16);
-    const v128_t y0 = wasm_v128_load(y[b].qs), y1 = wasm_v128_load(y[b].qs + 16);
-    v128_t acc = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(x0), wasm_i16x8_extend_low_i8x16(y0));
-    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(x0), wasm_i16x8_extend_high_i8x16(y0)));
-    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(x1), wasm_i16x8_extend_low_i8x16(y1)));
-    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(x1), wasm_i16x8_extend_high_i8x16(y1)));
-    const int isum = wasm_i32x4_extract_lane(acc, 0) + wasm_i32x4_extract_lane(acc, 1) +
-                     wasm_i32x4_extract_lane(acc, 2) + wasm_i32x4_extract_lane(acc, 3);
-    s += (float)isum * (fp16_to_fp32(x[b].d) * fp16_to_fp32(y[b].d));
-  }
-  return s;
+// ggml's q8_0 x q8_0 dot does. The integer block sums are exact, so only
+// that float order matters, and it is kept per (row, head) below.
+//
+// A q row here is its q8_0 quants widened to int16 once (qw: head_dim int16
+// then nb f32 scales, QW_BYTES apart), and K rows go four at a time: each
+// row's block widened once into a small buffer for all R heads, the four
+// rows' i32x4 dot partials transposed into one vector of block sums, then one
+// convert, one scale product and one add give four rows' block term.
+static inline int qw_bytes(int head_dim) { return (head_dim * 2 + head_dim / QK * 4 + 15) & ~15; }
+
+// Four i32x4 partial sums -> one vector of their totals (lane i: v_i's lanes summed).
+static inline v128_t hsum4_i32(v128_t v0, v128_t v1, v128_t v2, v128_t v3) {
+  const v128_t x = wasm_i32x4_add(wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5), wasm_i32x4_shuffle(v0, v1, 2, 6, 3, 7));
+  const v128_t y = wasm_i32x4_add(wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5), wasm_i32x4_shuffle(v2, v3, 2, 6, 3, 7));
+  return wasm_i32x4_add(wasm_i32x4_shuffle(x, y, 0, 1, 4, 5), wasm_i32x4_shuffle(x, y, 2, 3, 6, 7));
 }
 
-// Scores of R query heads (q8_0 rows, nb blocks each, qb_stride blocks apart)
-// against n q8_0 K rows.
-ALWAYS_INLINE void scores_chunk_q8(const block_q8_0* qb, int qb_stride, const block_q8_0* kg, int nb, int n,
+// One K block (32 int8) widened to 4 int16x8 at w.
+static inline void widen_block(const block_q8_0* k, int16_t* w) {
+  const v128_t a = wasm_v128_load(k->qs), b = wasm_v128_load(k->qs + 16);
+  wasm_v128_store(w, wasm_i16x8_extend_low_i8x16(a));
+  wasm_v128_store(w + 8, wasm_i16x8_extend_high_i8x16(a));
+  wasm_v128_store(w + 16, wasm_i16x8_extend_low_i8x16(b));
+  wasm_v128_store(w + 24, wasm_i16x8_extend_high_i8x16(b));
+}
+
+// The i32x4 partial dot of a widened K block and a widened q block.
+static inline v128_t dot_block_i16(const int16_t* k, const int16_t* q) {
+  v128_t acc = wasm_i32x4_dot_i16x8(wasm_v128_load(k), wasm_v128_load(q));
+  acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_v128_load(k + 8), wasm_v128_load(q + 8)));
+  acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_v128_load(k + 16), wasm_v128_load(q + 16)));
+  return wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_v128_load(k + 24), wasm_v128_load(q + 24)));
+}
+
+// Scores of R query heads (widened q rows at qw, QW_BYTES(head_dim) apart)
+// against n q8_0 K rows of nb blocks.
+ALWAYS_INLINE void scores_chunk_q8(const char* qw, int head_dim, const block_q8_0* kg, int nb, int n,
                                    float* sc, int sc_stride, const int R) {
-  for (int j = 0; j < n; j++) {
-    const block_q8_0* kr = kg + (size_t)j * nb;
-    for (int r = 0; r < R; r++) sc[r * sc_stride + j] = dot_q8_0_rows(kr, qb + (size_t)r * qb_stride, nb);
+  const int qwb = qw_bytes(head_dim);
+  int16_t kw[4 * QK] __attribute__((aligned(16)));
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    v128_t s[4];
+    for (int r = 0; r < R; r++) s[r] = wasm_f32x4_splat(0.0f);
+    for (int b = 0; b < nb; b++) {
+      const block_q8_0* k0 = kg + (size_t)j * nb + b;
+      for (int i = 0; i < 4; i++) widen_block(k0 + (size_t)i * nb, kw + i * QK);
+      const v128_t dk = f16x4_to_f32x4(wasm_i32x4_make(k0[0].d, k0[nb].d, k0[2 * nb].d, k0[3 * nb].d));
+      for (int r = 0; r < R; r++) {
+        const int16_t* qr = (const int16_t*)(qw + (size_t)r * qwb) + b * QK;
+        const float dq = ((const float*)((const int16_t*)(qw + (size_t)r * qwb) + head_dim))[b];
+        const v128_t isum = hsum4_i32(dot_block_i16(kw, qr), dot_block_i16(kw + QK, qr), dot_block_i16(kw + 2 * QK, qr),
+                                      dot_block_i16(kw + 3 * QK, qr));
+        s[r] = wasm_f32x4_add(s[r], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dk, wasm_f32x4_splat(dq))));
+      }
+    }
+    for (int r = 0; r < R; r++) wasm_v128_store(sc + r * sc_stride + j, s[r]);
+  }
+  for (; j < n; j++) {  // the same steps one row at a time
+    float s[4] = {0, 0, 0, 0};
+    for (int b = 0; b < nb; b++) {
+      const block_q8_0* k0 = kg + (size_t)j * nb + b;
+      widen_block(k0, kw);
+      const float dk = fp16_to_fp32(k0->d);
+      for (int r = 0; r < R; r++) {
+        const int16_t* qr = (const int16_t*)(qw + (size_t)r * qwb) + b * QK;
+        const float dq = ((const float*)((const int16_t*)(qw + (size_t)r * qwb) + head_dim))[b];
+        const v128_t a = dot_block_i16(kw, qr);
+        const int isum = wasm_i32x4_extract_lane(a, 0) + wasm_i32x4_extract_lane(a, 1) + wasm_i32x4_extract_lane(a, 2) + wasm_i32x4_extract_lane(a, 3);
+        s[r] += (float)isum * (dk * dq);
+      }
+    }
+    for (int r = 0; r < R; r++) sc[r * sc_stride + j] = s[r];
+  }
+}
+
+// q row -> q8_0 (ggml's reference quantizer, as mul_mat converts it for a q8_0 K), widened for scores_chunk_q8.
+static void q_row_q8_widened(const float* q, int head_dim, char* qw) {
+  const int nb = head_dim / QK;
+  block_q8_0 blk[nb];
+  quantize_row_q8_0(q, blk, head_dim);
+  int16_t* w = (int16_t*)qw;
+  float* d = (float*)(w + head_dim);
+  for (int b = 0; b < nb; b++) {
+    for (int i = 0; i < QK; i++) w[b * QK + i] = blk[b].qs[i];
+    d[b] = fp16_to_fp32(blk[b].d);
   }
 }
 
@@ -146,23 +209,20 @@ ALWAYS_INLINE void pv_chunk(const float* sc, int sc_stride, const uint16_t* vg, 
     }
 }
 
-// pv_chunk over a q8_0 V cache (rows of head_dim / 32 blocks, v_row_blocks
-// apart): each V value is dequantized as ggml's dequantize_row_q8_0 does
-// (int8 * d in f32), then multiplied by the probability and summed over j in
-// order, in f32 (llama.cpp's flash path with a quantized V: v_to_float, then
-// an f32 multiply-add per cell).
-ALWAYS_INLINE void pv_chunk_q8(const float* sc, int sc_stride, const block_q8_0* vg, int head_dim, int v_row_blocks, int n,
-                               float* o, int o_stride, const int R) {
+// A q8_0 V cache (rows of head_dim / 32 blocks): each tile is dequantized
+// once, as ggml's dequantize_row_q8_0 does (int8 * d in f32), into the work
+// buffer, where every chunk of heads reads it (pv_chunk_f32): the products
+// with the probabilities are then summed over j in order, in f32, as on
+// llama.cpp's flash path with a quantized V (v_to_float, then an f32
+// multiply-add per cell).
+
+// pv_chunk over V rows already in f32 (head_dim apart).
+ALWAYS_INLINE void pv_chunk_f32(const float* sc, int sc_stride, const float* vf, int head_dim, int n, float* o, int o_stride, const int R) {
   for (int d = 0; d < head_dim; d += 8) {
-    const int b = d / QK, i = d % QK;
     v128_t a0[4], a1[4];
     for (int r = 0; r < R; r++) a0[r] = a1[r] = wasm_f32x4_splat(0.0f);
     for (int j = 0; j < n; j++) {
-      const block_q8_0* blk = vg + (size_t)j * v_row_blocks + b;
-      const v128_t dv = wasm_f32x4_splat(fp16_to_fp32(blk->d));
-      const v128_t q16 = wasm_i16x8_load8x8(blk->qs + i);
-      const v128_t lo = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(q16)), dv);
-      const v128_t hi = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(q16)), dv);
+      const v128_t lo = wasm_v128_load(vf + (size_t)j * head_dim + d), hi = wasm_v128_load(vf + (size_t)j * head_dim + d + 4);
       for (int r = 0; r < R; r++) {
         const v128_t p = wasm_f32x4_splat(sc[r * sc_stride + j]);
         a0[r] = wasm_f32x4_add(a0[r], wasm_f32x4_mul(p, lo));
@@ -174,6 +234,24 @@ ALWAYS_INLINE void pv_chunk_q8(const float* sc, int sc_stride, const block_q8_0*
       wasm_v128_store(o + r * o_stride + d + 4, a1[r]);
     }
   }
+}
+
+// A tile's q8_0 V rows dequantized to f32 (int8 * d, as ggml's dequantize_row_q8_0), head_dim apart.
+static void dequantize_v_tile(const block_q8_0* vg, int v_row_blocks, int head_dim, int n, float* vf) {
+  for (int j = 0; j < n; j++)
+    for (int b = 0; b < head_dim / QK; b++) {
+      const block_q8_0* blk = vg + (size_t)j * v_row_blocks + b;
+      const v128_t dv = wasm_f32x4_splat(fp16_to_fp32(blk->d));
+      float* out = vf + (size_t)j * head_dim + b * QK;
+      for (int i = 0; i < QK; i += 16) {
+        const v128_t x = wasm_v128_load(blk->qs + i);
+        const v128_t lo = wasm_i16x8_extend_low_i8x16(x), hi = wasm_i16x8_extend_high_i8x16(x);
+        wasm_v128_store(out + i, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(lo)), dv));
+        wasm_v128_store(out + i + 4, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(lo)), dv));
+        wasm_v128_store(out + i + 8, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(hi)), dv));
+        wasm_v128_store(out + i + 12, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(hi)), dv));
+      }
+    }
 }
 
 // Applies f to sc[0..n) in place, 4 lanes at a time; the tail goes through
@@ -288,16 +366,17 @@ ALWAYS_INLINE void attention_body(const float* q, const void* k, const void* v, 
   const int sc_stride = round4(tile);
   float* ot = sc + 4 * (size_t)sc_stride;  // [4][round4(head_dim_v)]
   const int ot_stride = round4(head_dim_v);
-  double* run_l = (double*)(ot + 4 * (size_t)ot_stride);  // [n_rep] (8-byte aligned: the pieces are multiples of 4 floats)
+  float* vf = ot + 4 * (size_t)ot_stride;                 // [tile][head_dim_v] when V is q8_0
+  double* run_l = (double*)(vf + (size_t)tile * (head_dim_v / QK * QK));  // [n_rep] (8-byte aligned: the pieces are multiples of 4 floats)
   float* run_m = (float*)(run_l + n_rep);                 // [n_rep]
   // element (f16) or block (q8_0) offsets of rows
   const size_t k_row = k_q8 ? (size_t)head_dim / QK : (size_t)head_dim;
   const size_t v_rowu = v_q8 ? (size_t)v_row / QK : (size_t)v_row;
   const size_t seq_stride = (size_t)n_head_kv * n_ctx * k_row;
   const size_t v_seq_stride = (size_t)n_head_kv * n_ctx * v_rowu;
-  // q8_0 K: a row is nb blocks; q rows go to qr as blocks, qb_stride apart
+  // q8_0 K: a row is nb blocks; q rows go to qr widened (q_row_q8_widened), qw_bytes apart
   const int nb = head_dim / QK;
-  const int qb_stride = (hd4 * (int)sizeof(float)) / (int)sizeof(block_q8_0);
+  const int qwb = qw_bytes(head_dim);
 
   for (int u = ith; u < n_tokens * n_head_kv; u += nth) {
     const int t = u / n_head_kv, g = u % n_head_kv;
@@ -322,7 +401,7 @@ ALWAYS_INLINE void attention_body(const float* q, const void* k, const void* v, 
     // q rows as ggml's mul_mat converts them for K: q8_0 blocks, or rounded to f16
     if (k_q8) {
       for (int r = 0; r < n_rep; r++)
-        quantize_row_q8_0(q + (size_t)t * q_stride + (size_t)(g * n_rep + r) * head_dim, (block_q8_0*)qr + (size_t)r * qb_stride, head_dim);
+        q_row_q8_widened(q + (size_t)t * q_stride + (size_t)(g * n_rep + r) * head_dim, head_dim, (char*)qr + (size_t)r * qwb);
     } else for (int r = 0; r < n_rep; r++) {
       const float* qh = q + (size_t)t * q_stride + (size_t)(g * n_rep + r) * head_dim;
       float* d = qr + r * hd4;
@@ -339,14 +418,15 @@ ALWAYS_INLINE void attention_body(const float* q, const void* k, const void* v, 
       const uint16_t* vg = (const uint16_t*)v + v_base + (size_t)c0 * v_rowu;
       const block_q8_0* vg8 = (const block_q8_0*)v + v_base + (size_t)c0 * v_rowu;
 
+      if (v_q8) dequantize_v_tile(vg8, (int)v_rowu, head_dim_v, n, vf);  // once for every chunk
       // query heads in chunks of 4, 2, 1: the tile's K and V rows are converted once per chunk
       for (int r0 = 0; r0 < n_rep;) {
         const int R = n_rep - r0 >= 4 ? 4 : n_rep - r0 >= 2 ? 2 : 1;
         if (k_q8) {
-          const block_q8_0* qb = (const block_q8_0*)qr + (size_t)r0 * qb_stride;
-          if (R == 4) scores_chunk_q8(qb, qb_stride, kg8, nb, n, sc, sc_stride, 4);
-          else if (R == 2) scores_chunk_q8(qb, qb_stride, kg8, nb, n, sc, sc_stride, 2);
-          else scores_chunk_q8(qb, qb_stride, kg8, nb, n, sc, sc_stride, 1);
+          const char* qw = (const char*)qr + (size_t)r0 * qwb;
+          if (R == 4) scores_chunk_q8(qw, head_dim, kg8, nb, n, sc, sc_stride, 4);
+          else if (R == 2) scores_chunk_q8(qw, head_dim, kg8, nb, n, sc, sc_stride, 2);
+          else scores_chunk_q8(qw, head_dim, kg8, nb, n, sc, sc_stride, 1);
         } else if (R == 4) scores_chunk(qr + r0 * hd4, hd4, kg, head_dim, n, sc, sc_stride, 4);
         else if (R == 2) scores_chunk(qr + r0 * hd4, hd4, kg, head_dim, n, sc, sc_stride, 2);
         else scores_chunk(qr + r0 * hd4, hd4, kg, head_dim, n, sc, sc_stride, 1);
@@ -358,9 +438,9 @@ ALWAYS_INLINE void attention_body(const float* q, const void* k, const void* v, 
         float* oc = first_tile ? o + (size_t)r0 * head_dim_v : ot;
         const int os = first_tile ? head_dim_v : ot_stride;
         if (v_q8) {
-          if (R == 4) pv_chunk_q8(sc, sc_stride, vg8, head_dim_v, (int)v_rowu, n, oc, os, 4);
-          else if (R == 2) pv_chunk_q8(sc, sc_stride, vg8, head_dim_v, (int)v_rowu, n, oc, os, 2);
-          else pv_chunk_q8(sc, sc_stride, vg8, head_dim_v, (int)v_rowu, n, oc, os, 1);
+          if (R == 4) pv_chunk_f32(sc, sc_stride, vf, head_dim_v, n, oc, os, 4);
+          else if (R == 2) pv_chunk_f32(sc, sc_stride, vf, head_dim_v, n, oc, os, 2);
+          else pv_chunk_f32(sc, sc_stride, vf, head_dim_v, n, oc, os, 1);
         } else if (R == 4) pv_chunk(sc, sc_stride, vg, head_dim_v, v_row, n, oc, os, 4);
         else if (R == 2) pv_chunk(sc, sc_stride, vg, head_dim_v, v_row, n, oc, os, 2);
         else pv_chunk(sc, sc_stride, vg, head_dim_v, v_row, n, oc, os, 1);
