@@ -121,6 +121,9 @@ export interface PrinterOptions {
   nUBatch?: number;
   /** Show an n_parallel column when some test runs several sequences together. */
   nParallel?: readonly number[];
+  /** Show type_k / type_v columns when the cache is not f16 (as llama-bench). */
+  typeK?: string;
+  typeV?: string;
   build?: BuildInfo;
 }
 
@@ -224,6 +227,8 @@ export function markdownColumns(options: PrinterOptions = {}): Column[] {
   if (options.nUBatch !== undefined && options.nUBatch !== BENCH_DEFAULTS.nUBatch) {
     cols.push({ title: 'n_ubatch', width: 8, value: (r) => String(r.n_ubatch) });
   }
+  if (options.typeK !== undefined && options.typeK !== 'f16') cols.push({ title: 'type_k', width: 6, value: (r) => r.type_k ?? 'f16' });
+  if (options.typeV !== undefined && options.typeV !== 'f16') cols.push({ title: 'type_v', width: 6, value: (r) => r.type_v ?? 'f16' });
   if (options.nParallel?.some((n) => n !== 1)) {
     cols.push({ title: 'n_parallel', width: 10, value: (r) => String(r.n_parallel ?? 1) });
   }

@@ -132,7 +132,7 @@ export async function runBench(args: string[]): Promise<number> {
     models.push(m.path);
   }
 
-  const printer = createPrinter(format, { nBatch: params.nBatch, nUBatch: params.nUBatch, nParallel: params.nParallel });
+  const printer = createPrinter(format, { nBatch: params.nBatch, nUBatch: params.nUBatch, nParallel: params.nParallel, typeK: params.typeK, typeV: params.typeV });
   process.stdout.write(printer.header());
   const progress = values.progress ? (msg: string) => process.stderr.write(`run-gguf bench: ${msg}\n`) : undefined;
   const memoryMib = values['memory-mib'] === undefined ? undefined : positiveInt(values['memory-mib'], 'memory-mib', 4096);
