@@ -16,9 +16,12 @@ import { ARGMAX_BOUND, KL_BOUND, randomSequences, statsRow, withLlamaCpp } from 
 import { compareDistributions, llamaCppProbabilities, type DistributionStats } from './helpers/compare.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'run-gguf-tiles-'));
+// F16 weights: no activation quantization to magnify rounding (a Q8_0 model
+// turns an ulp in attention into a flipped activation quant now and then),
+// so what is measured is attention's own agreement
 const shape = LLAMA_SHAPES['test-tiny']!; // head_dim 64, GQA 2:1
-const path = join(dir, 'tiny-q8_0.gguf');
-await writeGGUF(path, llamaModelSpec(shape, GGMLType.Q8_0, { seed: 29 }));
+const path = join(dir, 'tiny-f16.gguf');
+await writeGGUF(path, llamaModelSpec(shape, GGMLType.F16, { seed: 29 }));
 const model: Model = await loadModel(path);
 test.after(() => {
   model.dispose();
@@ -66,12 +69,12 @@ const theirs = await withLlamaCpp(path, async (llama) => ({
 const faSpread = klBetween(theirs.on, theirs.off);
 
 // Bounds. Tiles move only where each probability's f16 rounding falls (see
-// the kernel), so over 320 cells in 10 tiles ours stays within the oracle
-// bound of llama.cpp's non-flash path (KL_BOUND, ARGMAX_BOUND), as the
-// untiled kernel does. Flash attention is llama.cpp's other rounding
-// (f16 running output for small batches): ours against it is bounded by
-// llama.cpp's own flash-on/off spread plus ours against non-flash.
-test('tiles over 320 cells: within the oracle bound of llama.cpp without flash attention, and its flash spread', () => {
+// the kernel): over 320 cells in 10 tiles ours is no further from llama.cpp's
+// non-flash path than the untiled kernel is (measured: 2.2e-6 mean KL both),
+// bound at 1.5x that, and within the oracle bound. Against the flash path
+// (llama.cpp's other rounding): its own on/off spread plus ours against
+// non-flash, doubled.
+test('tiles over 320 cells: as close to llama.cpp without flash attention as one tile is, and within its flash spread', () => {
   const tiled = ours(), whole = ours({ attentionTile: CTX });
   const tiledOff = compareDistributions(tiled, shape.n_vocab, theirs.off), tiledOn = compareDistributions(tiled, shape.n_vocab, theirs.on);
   const wholeOff = compareDistributions(whole, shape.n_vocab, theirs.off);
@@ -79,20 +82,22 @@ test('tiles over 320 cells: within the oracle bound of llama.cpp without flash a
   console.log(statsRow('tiles vs FA on', tiledOn, `(llama.cpp's own FA on/off spread: mean KL ${faSpread.toExponential(2)})`));
   console.log(statsRow('1 tile vs FA off', wholeOff));
   assert.ok(!sameBits(tiled, whole), 'tiles of 32 gave the bits of one tile: the merge was not exercised');
-  assertWithin('tiles vs llama.cpp FA off', tiledOff, KL_BOUND);
+  assertWithin('tiles vs llama.cpp FA off', tiledOff, Math.min(KL_BOUND, 1.5 * wholeOff.meanKL));
   assert.ok(faSpread > 0, 'llama.cpp gave the same distributions with flash attention on and off');
-  assertWithin('tiles vs llama.cpp FA on', tiledOn, faSpread + tiledOff.meanKL + KL_BOUND / 4);
+  assertWithin('tiles vs llama.cpp FA on', tiledOn, 2 * (faSpread + tiledOff.meanKL));
 });
 
 // llama.cpp quantizes V only with flash attention on, so that is the oracle,
-// and the bound is kv-cache-q8's: 2x llama.cpp's own flash on/off spread
-// (its flash rounding is not ours). The V rounding itself is ggml's q8_0 on
-// both sides: a q8_0 V must give other bits than f16.
+// bound by the oracle tests' KL_BOUND. Measured: 1.3e-4 mean KL, where
+// llama.cpp's own q8_0-vs-f16 cache spread is 6.1e-5 (and ours with a q8_0 K
+// alone sits 6.6e-5 from llama.cpp's q8_0 K, flash off, whose flash on/off
+// spread is 3.7e-6: the q8_0 paths agree less closely than the f16 ones, one
+// tile or ten alike). A q8_0 V must give other bits than f16.
 test('q8_0 K and V cache over 320 cells in tiles: against llama.cpp (flash attention, q8_0 K and V)', () => {
   const q8 = compareDistributions(ours({ cacheTypeK: 'q8_0', cacheTypeV: 'q8_0' }), shape.n_vocab, theirs.q8);
   console.log(statsRow('K+V q8_0 vs FA', q8, `(llama.cpp's q8_0 vs f16 K+V spread: mean KL ${klBetween(theirs.q8, theirs.on).toExponential(2)})`));
   assert.ok(!sameBits(ours({ cacheTypeV: 'q8_0' }), ours()), 'a q8_0 V cache gave the f16 bits');
-  assertWithin('K+V q8_0', q8, 2 * faSpread);
+  assertWithin('K+V q8_0', q8, KL_BOUND);
 });
 
 function assertWithin(label: string, s: DistributionStats, klBound: number): void {
