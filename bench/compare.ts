@@ -40,6 +40,8 @@ Options:
   -n, --n-gen LIST       generation lengths (default 64; 0 skips tg)
   -d, --n-depth LIST     tokens in the cache before each test (default 0)
       --cache-type-k T   K cache type, f16 or q8_0 (default f16), on every side
+      --cache-type-v T   V cache type, f16 or q8_0 (default f16); q8_0 runs the
+                         native sides with flash attention (llama.cpp needs it)
       --llama-bench PATH native llama-bench (default $LLAMA_BENCH; none: skip that side)
       --no-node-llama-cpp  skip the node-llama-cpp side
   -r, --repetitions N    timed runs per test and side (default 3)
@@ -66,6 +68,7 @@ async function main(): Promise<number> {
       'n-gen': { type: 'string', short: 'n' },
       'n-depth': { type: 'string', short: 'd' },
       'cache-type-k': { type: 'string' },
+      'cache-type-v': { type: 'string' },
       'llama-bench': { type: 'string' },
       'no-node-llama-cpp': { type: 'boolean' },
       repetitions: { type: 'string', short: 'r' },
@@ -96,6 +99,7 @@ async function main(): Promise<number> {
     nGen: parseIntList(values['n-gen'] ?? '64', '--n-gen'),
     nDepth: parseIntList(values['n-depth'] ?? '0', '--n-depth'),
     typeK: values['cache-type-k'] === 'q8_0' ? 'q8_0' : 'f16',
+    typeV: values['cache-type-v'] === 'q8_0' ? 'q8_0' : 'f16',
     reps,
   });
 

@@ -7,6 +7,7 @@
 //   npm run bench:kernels -- --alternate  one matvec of each type per round,
 //                                   round after round (medians): ratios
 //                                   that a shared machine's drift does not skew
+//   npm run bench:kernels -- --attention  decode attention over a deep KV cache (see benchAttention)
 //
 // Every type with a matvec_<type> export in wasm/kernels.wasm is measured
 // (k-quants appear as soon as kernels/kquants.c exports them). The weights
@@ -29,6 +30,7 @@ import { gaussian, mulberry32 } from '../test/helpers/rng.js';
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const prefill = process.argv.includes('--prefill');
 const alternate = process.argv.includes('--alternate');
+const attention = process.argv.includes('--attention');
 const N = 4096;
 const ROWS = 4096;
 const DISTINCT_ROWS = 16; // quantized by the (slow) reference, then tiled
@@ -267,8 +269,60 @@ async function benchPrefill(k: Kernels): Promise<void> {
   }
 }
 
+type AttentionFn = (...args: number[]) => void;
+
+/**
+ * One layer of decode attention with TinyLlama's heads (32 query heads, 4 kv
+ * heads of 64) over 512..4096 cached cells, per K/V cache type, one thread.
+ * Cache rows are gaussian values stored by the reference quantizer (random
+ * bit patterns would hold f16 subnormals, whose conversion is far slower).
+ * Timed in process CPU time (the machine may be busy; wall time is not ours).
+ */
+function benchAttention(k: Kernels): void {
+  const nHead = 32, nHeadKv = 4, hd = 64, tile = 256;
+  const fn = k.lookup<AttentionFn>('attention_kv')!;
+  const wsize = k.lookup<(...a: number[]) => number>('attention_kv_wsize')!(nHead, nHeadKv, hd, hd, tile);
+  const rand = mulberry32(0xa77e);
+  console.log(`decode attention, ${nHead} heads / ${nHeadKv} kv heads of ${hd}, tiles of ${tile}, one thread, Node ${process.versions.node}`);
+  console.log('');
+  console.log('| cells | K | V | ms/layer (CPU) | ns per cell and head |');
+  console.log('|---:|---|---|---:|---:|');
+  for (const nKv of quick ? [2048] : [512, 2048, 4096]) {
+    for (const [tk, tv] of [[GGMLType.F16, GGMLType.F16], [GGMLType.Q8_0, GGMLType.F16], [GGMLType.Q8_0, GGMLType.Q8_0]] as const) {
+      const cache = (type: GGMLType) => {
+        const rb = rowSize(type, hd), p = k.malloc(rb * nHeadKv * nKv);
+        for (let r = 0; r < nHeadKv * nKv; r++) k.write(p + r * rb, quantizeRow(type, gaussian(rand, hd, 1)));
+        return p;
+      };
+      const pk = cache(tk), pv = cache(tv);
+      const pq = k.malloc(nHead * hd * 4), po = k.malloc(nHead * hd * 4), pw = k.malloc(wsize + 16);
+      k.write(pq, gaussian(rand, nHead * hd, 1));
+      const ppos = k.malloc(4), pkv = k.malloc(8);
+      k.write(ppos, new Int32Array([nKv - 1]));
+      k.write(pkv, new Int32Array([0, nKv]));
+      const types = (tk === GGMLType.Q8_0 ? 1 : 0) | (tv === GGMLType.Q8_0 ? 2 : 0);
+      const run = () => fn(pq, pk, pv, po, ppos, pkv, 1, nHead, nHeadKv, hd, hd, hd, nHead * hd, nKv, 0.125, 0, 0, 0, 0, types, tile, (pw + 15) & ~15, 0, 1);
+      run();
+      let best = Infinity;
+      for (let round = 0; round < (quick ? 5 : 20); round++) {
+        const t0 = process.cpuUsage();
+        for (let i = 0; i < 5; i++) run();
+        const d = process.cpuUsage(t0);
+        best = Math.min(best, (d.user + d.system) / 5000);
+      }
+      for (const p of [pk, pv, pq, po, pw, ppos, pkv]) k.free(p);
+      const name = (t: GGMLType) => ggmlTypeInfo(t)!.name.toLowerCase();
+      console.log(`| ${nKv} | ${name(tk)} | ${name(tv)} | ${best.toFixed(3)} | ${((best * 1e6) / (nKv * nHead)).toFixed(1)} |`);
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const k = await loadKernels();
+  if (attention) {
+    benchAttention(k);
+    return;
+  }
   if (prefill) {
     await benchPrefill(k);
     return;

@@ -47,8 +47,10 @@ export class NodeLlamaCppSide implements Side {
     const ctx = await model.createContext({
       contextSize: test.nDepth + test.nPrompt + test.nGen,
       threads: { ideal: test.nThreads, min: test.nThreads },
-      flashAttention: false,
+      // llama.cpp quantizes V only with flash attention
+      flashAttention: test.typeV === 'q8_0',
       ...(test.typeK === 'q8_0' ? { experimentalKvCacheKeyType: 'Q8_0' as const } : {}),
+      ...(test.typeV === 'q8_0' ? { experimentalKvCacheValueType: 'Q8_0' as const } : {}),
     });
     return new NodeLlamaCppSide(ctx, ctx.getSequence(), test, nVocab, bos, seed);
   }
@@ -115,7 +117,9 @@ export class NativeBenchSide implements Side {
     const t = this.test;
     const args = [
       '-m', this.modelPath, '-t', String(t.nThreads), '-p', String(t.nPrompt), '-n', String(t.nGen), '-d', String(t.nDepth),
-      '-b', String(t.nBatch), '-ub', String(t.nUBatch), '-ctk', t.typeK ?? 'f16', '-r', '1', '-fa', '0', '-o', 'json',
+      '-b', String(t.nBatch), '-ub', String(t.nUBatch), '-ctk', t.typeK ?? 'f16', '-ctv', t.typeV ?? 'f16', '-r', '1',
+      // llama.cpp quantizes V only with flash attention
+      '-fa', t.typeV === 'q8_0' ? '1' : '0', '-o', 'json',
     ];
     if (!warmup) args.push('--no-warmup');
     const res = spawnSync(this.bin, args, { encoding: 'utf8', maxBuffer: 1 << 26 });

@@ -21,7 +21,7 @@ import { stateIdentity } from './state.js';
 import { isMla, type HParams } from './hparams.js';
 import { Sequence, type EvaluateOptions, type SequenceHost } from './sequence.js';
 import { checkContextFits, scratchEstimate, type ModelFit } from './load.js';
-import { intOption, MAX_INT32, MAX_THREADS } from './options.js';
+import { intOption, kvCacheTypeOption, MAX_INT32, MAX_THREADS } from './options.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
 export type { EvaluateOptions } from './sequence.js';
@@ -54,10 +54,8 @@ export interface ContextOptions {
   adaptiveThreads?: boolean;
   /**
    * The K cache's type, as llama.cpp's --cache-type-k: 'f16', or 'q8_0'
-   * (34 bytes per 32 values instead of 64: the cache takes 27% less memory in
-   * all; head_dim must be a multiple of 32). V stays f16: llama.cpp quantizes
-   * V only on its flash-attention path, and run-gguf follows the other one.
-   * Default 'f16'.
+   * (34 bytes per 32 values instead of 64; head_dim must be a multiple of
+   * 32). Default 'f16'.
    */
   cacheTypeK?: KvCacheType;
   /**
@@ -66,6 +64,21 @@ export interface ContextOptions {
    * Default false.
    */
   ranking?: boolean;
+  /**
+   * The V cache's type, as llama.cpp's --cache-type-v: 'f16' or 'q8_0'. With
+   * both q8_0 the cache takes 53% of the f16 one (34 bytes per 32 values instead of 64). llama.cpp accepts a
+   * quantized V only with flash attention on; run-gguf's tiled attention
+   * reads either type on its one path. Not for multi-head latent attention
+   * (deepseek2), whose V lives inside its f16 K rows. Default 'f16'.
+   */
+  cacheTypeV?: KvCacheType;
+  /**
+   * KV cells attention streams per tile (kernels/ops-attention.c). Rows of
+   * up to this many cells give llama.cpp's non-flash numerics exactly;
+   * longer rows merge tiles (flash-attention style). Default 256; smaller
+   * values exist to exercise the merge on short contexts.
+   */
+  attentionTile?: number;
 }
 
 export type { KvCacheType };
@@ -122,6 +135,8 @@ export class Context {
   /** Floats an output row gives: n_vocab logits, or n_cls_out scores in a ranking context. */
   private readonly outWidth: number;
   private readonly ranking: boolean;
+  /** The V cache's type (ContextOptions.cacheTypeV). */
+  readonly cacheTypeV: KvCacheType;
   private readonly caches: (LayerCache | undefined)[] = [];
   private readonly states: (LayerState | undefined)[] = [];
   private readonly allocations: { mem: number; ptr: number }[] = [];
@@ -148,27 +163,28 @@ export class Context {
     this.outWidth = this.ranking ? hp.n_cls_out : hp.n_vocab;
     this.threads = intOption('threads', options.threads, 1, MAX_THREADS) ?? defaultThreads();
     intOption('maxPlans', options.maxPlans, 1, MAX_INT32);
-    this.cacheTypeK = options.cacheTypeK ?? 'f16';
-    if (!Object.hasOwn(KV_TYPES, this.cacheTypeK)) throw new RangeError(`cacheTypeK must be one of ${Object.keys(KV_TYPES).join(', ')}, got ${JSON.stringify(options.cacheTypeK)}`);
-    // multi-head latent attention reads V inside its f16 K cache
-    if (this.cacheTypeK !== 'f16' && isMla(hp)) throw new RangeError(`cacheTypeK ${this.cacheTypeK}: a ${hp.arch} model's compressed cache holds V inside K, which run-gguf keeps in f16`);
-    if (this.cacheTypeK === 'q8_0' && hp.n_embd_head_k % 32 !== 0) {
-      throw new RangeError(`cacheTypeK q8_0 needs a head size that is a multiple of 32; this model's is ${hp.n_embd_head_k}`);
+    this.cacheTypeK = kvCacheTypeOption('cacheTypeK', options.cacheTypeK) ?? 'f16';
+    this.cacheTypeV = kvCacheTypeOption('cacheTypeV', options.cacheTypeV) ?? 'f16';
+    for (const [opt, type, headSize] of [['cacheTypeK', this.cacheTypeK, hp.n_embd_head_k], ['cacheTypeV', this.cacheTypeV, hp.n_embd_head_v]] as const) {
+      // multi-head latent attention reads V inside its f16 K cache
+      if (type !== 'f16' && isMla(hp)) throw new RangeError(`${opt} ${type}: a ${hp.arch} model's compressed cache holds V inside K, which run-gguf keeps in f16`);
+      if (type === 'q8_0' && headSize % 32 !== 0) throw new RangeError(`${opt} q8_0 needs a head size that is a multiple of 32; this model's is ${headSize}`);
     }
+    const attentionTile = intOption('attentionTile', options.attentionTile, 1, MAX_INT32);
     // the KV cache is counted, in bytes, before anything is allocated or a thread started
     const nCells = this.contextSize * this.sequences;
     const rec = model.recurrent;
     if (model.fit) {
       const what = `a context of ${this.contextSize} tokens${this.sequences > 1 ? ` x ${this.sequences} sequences` : ''}`;
       const largest = Math.max(rowSize(KV_TYPES[this.cacheTypeK], hp.n_embd_head_k) * hp.n_head_kv * nCells,
-        2 * hp.n_embd_head_v * hp.n_head_kv * nCells, rec ? Math.max(rec.rFloats, rec.sFloats) * 4 * this.sequences : 0) + 64;
-      const kvBytes = Context.kvBytes(hp, this.contextSize, { cacheTypeK: this.cacheTypeK, recurrent: rec, sequences: this.sequences, kvSource: model.kvSource });
+        rowSize(KV_TYPES[this.cacheTypeV], hp.n_embd_head_v) * hp.n_head_kv * nCells, rec ? Math.max(rec.rFloats, rec.sFloats) * 4 * this.sequences : 0) + 64;
+      const kvBytes = Context.kvBytes(hp, this.contextSize, { cacheTypeK: this.cacheTypeK, cacheTypeV: this.cacheTypeV, recurrent: rec, sequences: this.sequences, kvSource: model.kvSource });
       checkContextFits(model.path, model.fit, hp.n_layer, (il) => model.layerMemory(il), kvBytes / hp.n_layer,
         largest, scratchEstimate(hp, this.contextSize), what);
     }
     // decoding k sequences together is a plan of its own (k rows), one per k up to `sequences`
     const maxPlans = options.maxPlans ?? DEFAULT_MAX_PLANS + this.sequences - 1;
-    this.runner = new GraphRunner(model.memories, { threads: this.threads, maxPlans, adaptiveThreads: options.adaptiveThreads });
+    this.runner = new GraphRunner(model.memories, { threads: this.threads, maxPlans, adaptiveThreads: options.adaptiveThreads, attentionTile });
     try {
       // each layer's cache in the memory that holds the layer
       const mk = (name: string, type: GGMLType, hd: number, mem: number): Tensor => {
@@ -198,7 +214,7 @@ export class Context {
         }
         const k = mk(`cache_k_l${il}`, KV_TYPES[this.cacheTypeK], hp.n_embd_head_k, mem);
         // MLA's one cache row per token holds V too (ops.attention reads V inside K)
-        this.caches.push({ k, v: isMla(hp) ? k : mk(`cache_v_l${il}`, GGMLType.F16, hp.n_embd_head_v, mem), nCtx: this.contextSize });
+        this.caches.push({ k, v: isMla(hp) ? k : mk(`cache_v_l${il}`, KV_TYPES[this.cacheTypeV], hp.n_embd_head_v, mem), nCtx: this.contextSize });
       }
       this.idsPtr = this.alloc(this.batchSize * 4);
       this.posPtr = this.alloc(this.batchSize * 4);
@@ -221,7 +237,7 @@ export class Context {
       },
       stateIdentity: () => {
         const name = this.model.gguf?.metadata.get('general.name');
-        return stateIdentity(this.model.fingerprint, typeof name === 'string' && name ? name : this.model.path, hp, this.contextSize, this.cacheTypeK,
+        return stateIdentity(this.model.fingerprint, typeof name === 'string' && name ? name : this.model.path, hp, this.contextSize, { k: this.cacheTypeK, v: this.cacheTypeV },
           { kvLayers: new Set(this.caches.filter((c) => c !== undefined)).size, bytes: this.stateBlocks(0).reduce((a, b) => a + b.bytes, 0) });
       },
       readCells: (s, n) => this.copyCells(s, n, null),
@@ -234,14 +250,14 @@ export class Context {
   /**
    * A sequence's first n cells, out of the cache (into a new buffer) or into
    * it (from `cells`): per layer K then V, per KV head n rows (head_dim values
-   * in the cache's type: cacheTypeK for K, f16 for V), the order runtime/state.ts writes.
+   * in the cache's type: cacheTypeK for K, cacheTypeV for V), the order runtime/state.ts writes.
    */
   private copyCells(slot: number, n: number, cells: Uint8Array | null): Uint8Array {
     this.check();
     const hp = this.model.hparams;
     // the attention layers' cells only (the recurrent layers' state is copyRecurrent's)
     const rec = this.model.recurrent;
-    const bytes = Context.kvBytes(hp, n, { cacheTypeK: this.cacheTypeK, recurrent: rec && { ...rec, rFloats: 0, sFloats: 0 }, kvSource: this.model.kvSource });
+    const bytes = Context.kvBytes(hp, n, { cacheTypeK: this.cacheTypeK, cacheTypeV: this.cacheTypeV, recurrent: rec && { ...rec, rFloats: 0, sFloats: 0 }, kvSource: this.model.kvSource });
     const out = cells ?? new Uint8Array(bytes);
     if (out.length !== bytes) throw new RangeError(`${out.length} bytes of cells for ${n} tokens, expected ${bytes}`);
     let at = 0;
@@ -305,12 +321,12 @@ export class Context {
   }
 
   /**
-   * Bytes of n KV cells (K in cacheTypeK, V in f16; MLA: no V) in every attention layer with a cache of its own,
+   * Bytes of n KV cells (K in cacheTypeK, V in cacheTypeV; MLA: no V) in every attention layer with a cache of its own,
    * plus `sequences` (default 1) sequences' recurrent state when the model has recurrent layers.
    */
-  static kvBytes(hp: HParams, n: number, o: { cacheTypeK?: KvCacheType; recurrent?: RecurrentLayout; sequences?: number; kvSource?: readonly number[] } = {}): number {
+  static kvBytes(hp: HParams, n: number, o: { cacheTypeK?: KvCacheType; cacheTypeV?: KvCacheType; recurrent?: RecurrentLayout; sequences?: number; kvSource?: readonly number[] } = {}): number {
     // MLA (deepseek2) caches no V of its own
-    const perCell = hp.n_head_kv * (rowSize(KV_TYPES[o.cacheTypeK ?? 'f16'], hp.n_embd_head_k) + (isMla(hp) ? 0 : 2 * hp.n_embd_head_v));
+    const perCell = hp.n_head_kv * (rowSize(KV_TYPES[o.cacheTypeK ?? 'f16'], hp.n_embd_head_k) + (isMla(hp) ? 0 : rowSize(KV_TYPES[o.cacheTypeV ?? 'f16'], hp.n_embd_head_v)));
     const rec = o.recurrent;
     const seqs = o.sequences ?? 1;
     let bytes = 0;

@@ -15,7 +15,7 @@ import {
   MARGIN, WASM_MEMORY_LIMIT, checkFits, scratchEstimate, type ModelFit, checkWeightTypes, loadWeights, machineMemory, readSourcesHeader, weightBytes,
   type LoadProgress, type TensorByteSource, type TensorSource,
 } from './load.js';
-import { intOption, MAX_INT32 } from './options.js';
+import { intOption, kvCacheTypeOption, MAX_INT32 } from './options.js';
 import { printable } from './terminal/printable.js';
 import { planShards, type ShardPlan } from './shards.js';
 import { weightRepacker } from './repack.js';
@@ -57,6 +57,8 @@ export interface LoadModelOptions {
   lora?: readonly LoraAdapterOptions[];
   /** The K cache type contexts will use, for the fit check (ContextOptions.cacheTypeK). Default 'f16'. */
   cacheTypeK?: KvCacheType;
+  /** The V cache type contexts will use, for the fit check (ContextOptions.cacheTypeV). Default 'f16'. */
+  cacheTypeV?: KvCacheType;
   /**
    * Download progress when the source is a model name (hf:user/repo:QUANT,
    * hf:user/repo/file.gguf, user/repo:QUANT, an https URL): the files are
@@ -141,7 +143,9 @@ export class Model {
     }));
     const nCtx = options.contextSize ?? Math.min(4096, hparams.n_ctx_train);
     checkWeightTypes(path, sources);
-    const kvBytes = Context.kvBytes(hparams, nCtx, { cacheTypeK: options.cacheTypeK, recurrent, kvSource });
+    const kvBytes = Context.kvBytes(hparams, nCtx, {
+      cacheTypeK: kvCacheTypeOption('cacheTypeK', options.cacheTypeK), cacheTypeV: kvCacheTypeOption('cacheTypeV', options.cacheTypeV), recurrent, kvSource,
+    });
     const scratch = scratchEstimate(hparams, nCtx);
     const machineBytes = await machineMemory();
     checkFits(path, weightBytes(sources), kvBytes, scratch, machineBytes);

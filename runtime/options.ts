@@ -18,6 +18,17 @@ export function numberOption(name: string, value: unknown): number | undefined {
   return value;
 }
 
+/** The KV cache types, by llama.cpp's --cache-type-k/-v names (runtime/graph/ops.ts maps them to ggml types). */
+export const KV_CACHE_TYPE_NAMES = ['f16', 'q8_0'] as const;
+export type KvCacheType = (typeof KV_CACHE_TYPE_NAMES)[number];
+
+/** `value` when it is undefined or a KV cache type name; else a RangeError naming the option. */
+export function kvCacheTypeOption(name: string, value: unknown): KvCacheType | undefined {
+  if (value === undefined) return undefined;
+  if (!(KV_CACHE_TYPE_NAMES as readonly unknown[]).includes(value)) throw new RangeError(`${name} must be one of ${KV_CACHE_TYPE_NAMES.join(', ')}, got ${describe(value)}`);
+  return value as KvCacheType;
+}
+
 function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
   if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean' || v == null) return String(v);

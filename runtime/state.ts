@@ -6,7 +6,7 @@
 //   "RGGSTATE"  u32 version  u32 header bytes  header (JSON, UTF-8)
 //   i32 token ids [nTokens]
 //   cells: for each attention layer, K then V, for each KV head, nTokens rows
-//          of head_dim values (K in the context's cacheTypeK, V in f16: the
+//          of head_dim values (K in the context's cacheTypeK, V in its cacheTypeV: the
 //          sequence's rows of the context's cache, as they are)
 //   recurrent: for each recurrent layer, its f32 states (r, then s when it
 //          has one): the sequence's blocks, recurrent_bytes in all (none for
@@ -14,7 +14,7 @@
 //   u32 checksum of everything before it
 // The header names the model (a fingerprint of its header and samples of its
 // weights, taken before repacking so the layout in memory does not matter),
-// the context size and the cache's shape and K type (and the recurrent layers'
+// the context size and the cache's shape and K and V types (and the recurrent layers'
 // state size); loading refuses any difference.
 import { rowSize } from '../formats/ggml-types.js';
 import type { GGUFFile } from '../formats/gguf/index.js';
@@ -38,8 +38,10 @@ export interface StateIdentity {
   n_head_kv: number;
   n_embd_head_k: number;
   n_embd_head_v: number;
-  /** The K cache's type (ContextOptions.cacheTypeK); V is f16. */
+  /** The K cache's type (ContextOptions.cacheTypeK). */
   cache_type_k: KvCacheType;
+  /** The V cache's type (ContextOptions.cacheTypeV); states written before it existed are f16. */
+  cache_type_v: KvCacheType;
   /** Layers with a KV cache (n_layer, but for hybrid models: the others are recurrent). */
   kv_layers: number;
   /** Bytes of one sequence's recurrent state (0: no recurrent layers). */
@@ -118,7 +120,7 @@ export function fingerprintSample(memory: Kernels, t: Tensor, nBytes: number): U
 
 /** KV-cache bytes of n cells of one sequence. */
 export function cellBytes(id: StateIdentity, n: number): number {
-  return id.kv_layers * id.n_head_kv * n * (rowSize(KV_CACHE_TYPES[id.cache_type_k], id.n_embd_head_k) + 2 * id.n_embd_head_v);
+  return id.kv_layers * id.n_head_kv * n * (rowSize(KV_CACHE_TYPES[id.cache_type_k], id.n_embd_head_k) + rowSize(KV_CACHE_TYPES[id.cache_type_v], id.n_embd_head_v));
 }
 
 /** The state as bytes (see the file comment). */
@@ -175,7 +177,8 @@ export function decodeState(bytes: Uint8Array, here: StateIdentity, file?: strin
   // states written before hybrid models had every layer attend and no recurrent state
   h.kv_layers ??= h.n_layer;
   h.recurrent_bytes ??= 0;
-  for (const k of ['cache_type_k', 'n_layer', 'n_head_kv', 'n_embd_head_k', 'n_embd_head_v', 'kv_layers', 'recurrent_bytes'] as const) {
+  h.cache_type_v ??= 'f16';
+  for (const k of ['cache_type_k', 'cache_type_v', 'n_layer', 'n_head_kv', 'n_embd_head_k', 'n_embd_head_v', 'kv_layers', 'recurrent_bytes'] as const) {
     if (h[k] !== here[k]) throw fail(`saved with ${k} = ${h[k]}; here it is ${here[k]}`);
   }
   const n = h.nTokens;
@@ -211,13 +214,14 @@ export async function readStateFile(file: string): Promise<Uint8Array> {
 }
 
 /** The identity of a model's contexts of `contextSize` cells. */
-export function stateIdentity(fingerprint: string, model: string, hp: HParams, contextSize: number, cacheTypeK: KvCacheType = 'f16',
+export function stateIdentity(fingerprint: string, model: string, hp: HParams, contextSize: number,
+  cacheTypes: { k: KvCacheType; v: KvCacheType } = { k: 'f16', v: 'f16' },
   recurrent: { kvLayers: number; bytes: number } = { kvLayers: hp.n_layer, bytes: 0 }): StateIdentity {
   return {
     fingerprint, model, contextSize, n_layer: hp.n_layer, n_head_kv: hp.n_head_kv, n_embd_head_k: hp.n_embd_head_k,
     // MLA (deepseek2) keeps V inside its K rows: no V cells of its own (Context.kvBytes counts the same)
     n_embd_head_v: isMla(hp) ? 0 : hp.n_embd_head_v,
-    cache_type_k: cacheTypeK, kv_layers: recurrent.kvLayers, recurrent_bytes: recurrent.bytes,
+    cache_type_k: cacheTypes.k, cache_type_v: cacheTypes.v, kv_layers: recurrent.kvLayers, recurrent_bytes: recurrent.bytes,
   };
 }
 

@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { ChatTemplateError, GGUFError, ModelError, loadModel, type Model } from '../runtime/api/index.js';
-import { BuiltinChatTemplate, ChatSession } from '../runtime/chat/index.js';
+import { BuiltinChatTemplate, ChatSession, CompletionTemplate } from '../runtime/chat/index.js';
 import { loadModel as loadCore } from '../runtime/index.js';
 import { GGMLType } from '../formats/ggml-types.js';
 import { writeGGUF } from '../formats/gguf/index.js';
@@ -102,6 +102,37 @@ async function greedy(model: Model): Promise<number[]> {
   await chat.dispose();
   return ids;
 }
+
+// The cache types cross to the worker: its greedy completion with q8_0 K and
+// V caches is the core's with the same caches, token for token, and its saved
+// state says q8_0.
+test('cacheTypeK/cacheTypeV reach the worker\'s contexts; a bad type is refused before a worker starts', async () => {
+  await rejectsWith(() => loadModel(tiny.path, { cacheTypeV: 'q4_0' as 'q8_0' }), /cacheTypeV must be one of f16, q8_0/);
+  const core = await loadCore(tiny.path);
+  const coreGreedy = async (types: { cacheTypeK?: 'q8_0'; cacheTypeV?: 'q8_0' }) => {
+    const ctx = core.createContext({ contextSize: 256, threads: 1, ...types });
+    const s = new ChatSession(core, ctx, { template: new CompletionTemplate('test'), maxTokens: 12, temp: 0, ignoreEos: true });
+    await s.reply('Once upon a time');
+    const ids = s.cachedTokens;
+    ctx.dispose();
+    return ids;
+  };
+  const model = await loadModel(tiny.path, { threads: 1, cacheTypeK: 'q8_0', cacheTypeV: 'q8_0' });
+  try {
+    assert.equal(await greedy(model), await coreGreedy({ cacheTypeK: 'q8_0', cacheTypeV: 'q8_0' }));
+    // greedy ids hardly move with the cache's rounding: the saved state names the types the worker's cache has
+    const chat = await model.createChat({ chatTemplate: 'completion', contextSize: 256 });
+    await chat.send('Once', { maxTokens: 2 }).result;
+    const { cache } = await chat.saveState();
+    await chat.dispose();
+    const header = JSON.parse(new TextDecoder().decode(cache.subarray(16, 16 + new DataView(cache.buffer, cache.byteOffset).getUint32(12, true))));
+    assert.is(header.cache_type_k, 'q8_0');
+    assert.is(header.cache_type_v, 'q8_0');
+  } finally {
+    await model.dispose();
+    core.dispose();
+  }
+});
 
 test('a path, file: URL, http URL, ArrayBuffer, Uint8Array, Blob and split shards load the same model', async () => {
   const bytes = readFileSync(tiny.path);

@@ -321,17 +321,32 @@ function attnInputs(c: AttnCase, seed: number) {
   return { q, k, v, pos };
 }
 
+/** q8_0 rows (blocks of 32) of f16 cache values, as kv_store_q8_0 would have stored them. */
+function q8Cache(c: AttnCase, x: Uint16Array): Uint8Array {
+  const rowBytes = (c.headDim / 32) * 34;
+  const out = new Uint8Array(c.nHeadKv * c.nCtx * rowBytes);
+  const xf = Float32Array.from(x, ref.f16BitsToF32);
+  for (let r = 0; r < c.nHeadKv * c.nCtx; r++) out.set(quantizeRow(GGMLType.Q8_0, xf.subarray(r * c.headDim, (r + 1) * c.headDim)), r * rowBytes);
+  return out;
+}
+
+/** attention_kv over one sequence's caches; K and V f16 unless given as q8_0 (kQ8 / vQ8 of c); tile: the whole context unless c.tile. */
 function runAttention(c: AttnCase, q: Float32Array, k: Uint16Array, v: Uint16Array, pos: Int32Array): Float32Array {
   const n = c.nTokens * c.nHead * c.headDim;
-  const pq = put(q), pk = put(k), pv = put(v), ppos = c.causal ? put(pos) : 0, po = alloc(4 * n);
+  const kb = c.kQ8 ?? k, vb = c.vQ8 ?? v;
+  const pq = put(q), pk = alloc(kb.byteLength), pv = alloc(vb.byteLength), ppos = c.causal ? put(pos) : 0, po = alloc(4 * n);
+  K.write(pk, new Uint8Array(kb.buffer, kb.byteOffset, kb.byteLength));
+  K.write(pv, new Uint8Array(vb.buffer, vb.byteOffset, vb.byteLength));
   // every row in sequence 0 (the caches hold one), nKv cells in use
   const pkv = put(new Int32Array(2 * c.nTokens).map((_, i) => (i % 2 ? c.nKv : 0)));
-  const wsize = fn('attention_f16kv_wsize')(c.nHead, c.nHeadKv, c.headDim, c.nCtx);
+  const tile = c.tile ?? c.nCtx;
+  const wsize = fn('attention_kv_wsize')(c.nHead, c.nHeadKv, c.headDim, c.headDim, tile);
   const pw = alloc(3 * wsize);
   const psk = c.sinks ? put(c.sinks) : 0;
-  return asF32(runSplits(`attention ${JSON.stringify({ ...c, sinks: undefined })}`, po, 4 * n, (ith, nth) =>
-    fn('attention_f16kv')(pq, pk, pv, po, ppos, pkv, c.nTokens, c.nHead, c.nHeadKv, c.headDim, c.headDim, c.headDim, c.nHead * c.headDim,
-      c.nCtx, c.kqScale, c.softcap, c.nSwa, c.chunked ? 1 : 0, psk, pw, ith, nth)));
+  const types = (c.kQ8 ? 1 : 0) | (c.vQ8 ? 2 : 0);
+  return asF32(runSplits(`attention ${JSON.stringify({ ...c, sinks: undefined, kQ8: undefined, vQ8: undefined })}`, po, 4 * n, (ith, nth) =>
+    fn('attention_kv')(pq, pk, pv, po, ppos, pkv, c.nTokens, c.nHead, c.nHeadKv, c.headDim, c.headDim, c.headDim, c.nHead * c.headDim,
+      c.nCtx, c.kqScale, c.softcap, c.nSwa, c.chunked ? 1 : 0, psk, types, tile, pw, ith, nth)));
 }
 
 function meanAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -340,7 +355,7 @@ function meanAbsDiff(a: Float32Array, b: Float32Array): number {
   return s / a.length;
 }
 
-test('attention_f16kv: decode and prefill, GQA 1/2/4, sliding window, chunks, soft-cap, non-causal', () => {
+test('attention_kv (f16, one tile): decode and prefill, GQA 1/2/4, sliding window, chunks, soft-cap, non-causal', () => {
   const base = { softcap: 0, nSwa: 0, causal: true };
   const cases: AttnCase[] = [
     // decode: one token at the last position
@@ -378,7 +393,7 @@ test('attention_f16kv: decode and prefill, GQA 1/2/4, sliding window, chunks, so
   }
 });
 
-test('attention_f16kv: a single visible cell returns its V row; window of 1 as well', () => {
+test('attention_kv: a single visible cell returns its V row; window of 1 as well', () => {
   const c: AttnCase = { nTokens: 2, nHead: 2, nHeadKv: 1, headDim: 16, nKv: 6, nCtx: 8, kqScale: 0.25, softcap: 0, nSwa: 1, pos0: 4, causal: true };
   const { q, k, v, pos } = attnInputs(c, 9);
   const got = runAttention(c, q, k, v, pos);
@@ -387,7 +402,7 @@ test('attention_f16kv: a single visible cell returns its V row; window of 1 as w
       for (let d = 0; d < 16; d++) assert.is(got[(t * 2 + h) * 16 + d], ref.f16BitsToF32(v[(c.pos0 + t) * 16 + d]!));
 });
 
-test('attention_f16kv with sinks (gpt-oss): each head\'s sink joins its softmax; without sinks, unchanged', () => {
+test('attention_kv with sinks (gpt-oss): each head\'s sink joins its softmax; without sinks, unchanged', () => {
   const base = { softcap: 0, nSwa: 0, causal: true };
   const cases: AttnCase[] = [
     { ...base, nTokens: 1, nHead: 8, nHeadKv: 2, headDim: 64, nKv: 90, nCtx: 96, kqScale: 1 / 8, pos0: 89 },
@@ -434,7 +449,7 @@ test('kv_store_q8_0: each (token, kv head) row as ggml\'s reference q8_0 blocks 
     }
 });
 
-test('attention_q8k_f16v: q8_0 K (q rows to q8_0), f16 V: the q8_0 reference, not the f16-K one', () => {
+test('attention_kv, q8_0 K (q rows to q8_0), f16 V: the q8_0 reference, not the f16-K one', () => {
   const base = { softcap: 0, nSwa: 0, causal: true };
   const cases: AttnCase[] = [
     { ...base, nTokens: 1, nHead: 8, nHeadKv: 2, headDim: 64, nKv: 200, nCtx: 224, kqScale: 1 / 8, pos0: 199 },
@@ -444,30 +459,92 @@ test('attention_q8k_f16v: q8_0 K (q rows to q8_0), f16 V: the q8_0 reference, no
   let seed = 300;
   for (const c of cases) {
     const { q, k, v, pos } = attnInputs(c, seed++);
-    // the q8_0 cache of the same K values
-    const rowBytes = (c.headDim / 32) * 34;
-    const kQ8 = new Uint8Array(c.nHeadKv * c.nCtx * rowBytes);
-    const kf = Float32Array.from(k, ref.f16BitsToF32);
-    for (let r = 0; r < c.nHeadKv * c.nCtx; r++) kQ8.set(quantizeRow(GGMLType.Q8_0, kf.subarray(r * c.headDim, (r + 1) * c.headDim)), r * rowBytes);
-    const n = c.nTokens * c.nHead * c.headDim;
-    const pq = put(q), pk = alloc(kQ8.length), pv = put(v), ppos = put(pos), po = alloc(4 * n);
-    K.write(pk, kQ8);
-    const pkv = put(new Int32Array(2 * c.nTokens).map((_, i) => (i % 2 ? c.nKv : 0)));
-    const pw = alloc(3 * fn('attention_f16kv_wsize')(c.nHead, c.nHeadKv, c.headDim, c.nCtx));
-    const got = asF32(runSplits(`attention_q8k ${JSON.stringify(c)}`, po, 4 * n, (ith, nth) =>
-      fn('attention_q8k_f16v')(pq, pk, pv, po, ppos, pkv, c.nTokens, c.nHead, c.nHeadKv, c.headDim, c.headDim, c.headDim, c.nHead * c.headDim,
-        c.nCtx, c.kqScale, c.softcap, c.nSwa, 0, 0, pw, ith, nth)));
+    const kQ8 = q8Cache(c, k);
+    const got = runAttention({ ...c, kQ8 }, q, k, v, pos);
     const want = ref.attention(q, k, v, pos, { ...c, kQ8 });
     const bound = 2 ** -10 * maxAbs(Array.from(v, ref.f16BitsToF32));
     for (let i = 0; i < want.length; i++)
-      if (!(Math.abs(got[i]! - want[i]!) <= bound)) assert.unreachable(`attention_q8k ${JSON.stringify(c)}: element ${i} got ${got[i]} want ${want[i]}`);
+      if (!(Math.abs(got[i]! - want[i]!) <= bound)) assert.unreachable(`attention q8_0 K ${JSON.stringify(c)}: element ${i} got ${got[i]} want ${want[i]}`);
     // the K quantization shows: far closer to the q8_0 reference than to f16 K's
     const dRef = meanAbsDiff(got, want), dF16 = meanAbsDiff(got, ref.attention(q, k, v, pos, c));
-    assert.ok(dRef * 8 < dF16, `attention_q8k ${JSON.stringify(c)}: mean error ${dRef} vs ${dF16} against f16 K`);
+    assert.ok(dRef * 8 < dF16, `attention q8_0 K ${JSON.stringify(c)}: mean error ${dRef} vs ${dF16} against f16 K`);
   }
 });
 
-test('kv_store_f16 + attention_f16kv, rows of 3 sequences in one batch: each row as its sequence alone, bit for bit', () => {
+test('attention_kv in tiles: each tile the non-flash steps, tiles merged; a row within one tile unchanged', () => {
+  const base = { softcap: 0, nSwa: 0, causal: true };
+  const cases: AttnCase[] = [
+    // decode over 300 cells in tiles of 32 (the last tile partial), and of 7 (odd, not a multiple of 4)
+    { ...base, nTokens: 1, nHead: 8, nHeadKv: 2, headDim: 64, nKv: 300, nCtx: 320, kqScale: 1 / 8, pos0: 299, tile: 32 },
+    { ...base, nTokens: 1, nHead: 4, nHeadKv: 4, headDim: 64, nKv: 100, nCtx: 128, kqScale: 1 / 8, pos0: 99, tile: 7 },
+    // prefill continuing a cache; sliding window with soft-cap; chunked; non-causal
+    { ...base, nTokens: 6, nHead: 8, nHeadKv: 2, headDim: 36, nKv: 46, nCtx: 50, kqScale: 1 / 6, pos0: 40, tile: 16 },
+    { ...base, nTokens: 4, nHead: 4, nHeadKv: 2, headDim: 40, nKv: 70, nCtx: 80, kqScale: 0.4, pos0: 66, softcap: 3, nSwa: 16, tile: 5 },
+    { ...base, nTokens: 12, nHead: 4, nHeadKv: 2, headDim: 32, nKv: 54, nCtx: 64, kqScale: 32 ** -0.5, pos0: 42, nSwa: 16, chunked: true, tile: 8 },
+    { ...base, nTokens: 7, nHead: 2, nHeadKv: 2, headDim: 32, nKv: 40, nCtx: 40, kqScale: 32 ** -0.5, pos0: 33, causal: false, tile: 12 },
+  ];
+  let seed = 500;
+  for (const c of cases) {
+    const { q, k, v, pos } = attnInputs(c, seed++);
+    const rand = mulberry32(seed++);
+    const maxV = maxAbs(Array.from(v, ref.f16BitsToF32));
+    for (const sinks of [undefined, new Float32Array(c.nHead).map(() => (rand() * 2 - 1) * 4)]) {
+      const cs = { ...c, sinks };
+      const label = `tiles ${JSON.stringify({ ...c, sinks: !!sinks })}`;
+      const got = runAttention(cs, q, k, v, pos);
+      const want = ref.attention(q, k, v, c.causal ? pos : null, cs);
+      // as the one-tile bound: an f16 flip of a probability, plus the merge's f32 weights
+      for (let i = 0; i < want.length; i++)
+        if (!(Math.abs(got[i]! - want[i]!) <= 2 ** -10 * maxV)) assert.unreachable(`${label}: element ${i} got ${got[i]} want ${want[i]}`);
+      // the merge is the softmax of the whole row: against the untiled reference the
+      // difference is only where the f16 rounding of each probability falls
+      const whole = ref.attention(q, k, v, c.causal ? pos : null, { ...cs, tile: undefined });
+      const unrounded = ref.attention(q, k, v, c.causal ? pos : null, { ...cs, tile: undefined, roundF16: false });
+      const dWhole = meanAbsDiff(got, whole), dTiled = meanAbsDiff(got, want);
+      assert.ok(dWhole < 2 * meanAbsDiff(whole, unrounded), `${label}: ${dWhole} from the untiled result, more than f16 rounding moves it`);
+      // and the kernel follows its tiles: closer to the tiled reference than to the untiled one
+      assert.ok(dTiled < dWhole, `${label}: ${dTiled} from the tiled reference, ${dWhole} from the untiled one`);
+      // a tile as large as the row: the untiled kernel's bits
+      const one = runAttention({ ...cs, tile: c.nCtx }, q, k, v, pos);
+      const oneRef = runAttention({ ...cs, tile: c.nKv }, q, k, v, pos);
+      assert.equal(Array.from(oneRef), Array.from(one), `${label}: a tile of the whole row differs from the untiled kernel`);
+    }
+  }
+  // a broken merge (tiles averaged without their weights) would fail the bound: the reference can tell
+  const c = cases[0]!;
+  const { q, k, v, pos } = attnInputs(c, 500);
+  const got = runAttention(c, q, k, v, pos), firstTileOnly = ref.attention(q, k, v, pos, { ...c, nKv: 32, pos0: 31 } as AttnCase);
+  assert.ok(meanAbsDiff(got, firstTileOnly) > 100 * meanAbsDiff(got, ref.attention(q, k, v, pos, c)), 'the tiles after the first count');
+});
+
+test('attention_kv, q8_0 V (and q8_0 K and V): V dequantized as ggml, in one tile and in several', () => {
+  const base = { softcap: 0, nSwa: 0, causal: true };
+  const cases: AttnCase[] = [
+    { ...base, nTokens: 1, nHead: 8, nHeadKv: 2, headDim: 64, nKv: 200, nCtx: 224, kqScale: 1 / 8, pos0: 199 },
+    { ...base, nTokens: 1, nHead: 8, nHeadKv: 2, headDim: 64, nKv: 200, nCtx: 224, kqScale: 1 / 8, pos0: 199, tile: 24 },
+    { ...base, nTokens: 11, nHead: 4, nHeadKv: 4, headDim: 128, nKv: 40, nCtx: 48, kqScale: 128 ** -0.5, pos0: 29, tile: 16 },
+    { ...base, nTokens: 5, nHead: 6, nHeadKv: 2, headDim: 32, nKv: 60, nCtx: 64, kqScale: 0.3, pos0: 55, nSwa: 9, softcap: 4, tile: 4 },
+  ];
+  let seed = 700;
+  for (const c0 of cases) {
+    const { q, k, v, pos } = attnInputs(c0, seed++);
+    const vQ8 = q8Cache(c0, v);
+    for (const kQ8 of [undefined, q8Cache(c0, k)]) {
+      const c = { ...c0, vQ8, kQ8 };
+      const label = `q8_0 V ${JSON.stringify({ ...c0, kQ8: !!kQ8 })}`;
+      const got = runAttention(c, q, k, v, pos);
+      const want = ref.attention(q, k, v, pos, c);
+      const bound = 2 ** -10 * maxAbs(Array.from(v, ref.f16BitsToF32));
+      for (let i = 0; i < want.length; i++)
+        if (!(Math.abs(got[i]! - want[i]!) <= bound)) assert.unreachable(`${label}: element ${i} got ${got[i]} want ${want[i]}`);
+      // the V quantization shows: far closer to the q8_0-V reference than to the f16-V one
+      const dRef = meanAbsDiff(got, want), dF16 = meanAbsDiff(got, ref.attention(q, k, v, pos, { ...c, vQ8: undefined }));
+      assert.ok(dRef * 8 < dF16, `${label}: mean error ${dRef} vs ${dF16} against f16 V`);
+    }
+  }
+});
+
+test('kv_store_f16 + attention_kv, rows of 3 sequences in one batch: each row as its sequence alone, bit for bit', () => {
   // three sequences at different lengths in one [n_seq][n_head_kv][n_ctx][head_dim] cache; the
   // batch's rows interleave them (decode of one, prefill of another, a window-limited third)
   const nSeq = 3, nHead = 4, nHeadKv = 2, headDim = 40, nCtx = 24, kqScale = 0.3;
@@ -487,7 +564,7 @@ test('kv_store_f16 + attention_f16kv, rows of 3 sequences in one batch: each row
     const pk = put(kc), pv = put(vc), pq = put(qq), pkn = put(kn), pvn = put(vn);
     const ppos = put(Int32Array.from(rws.map(([, p]) => p)));
     const pkv = put(kvRows ?? Int32Array.from(rws.flatMap(([s]) => [s, n[s]!])));
-    const po = alloc(4 * nt * nHead * headDim), pw = alloc(3 * fn('attention_f16kv_wsize')(nHead, nHeadKv, headDim, nCtx));
+    const po = alloc(4 * nt * nHead * headDim), pw = alloc(3 * fn('attention_kv_wsize')(nHead, nHeadKv, headDim, headDim, 8));
     const kv0 = kc.slice(), vv0 = vc.slice();
     return asF32(runSplits('batched attention', po, 4 * nt * nHead * headDim, (ith, nth) => {
       // a phase per kernel with every thread's share, as the plan runs them
@@ -497,7 +574,8 @@ test('kv_store_f16 + attention_f16kv, rows of 3 sequences in one batch: each row
         for (let i = 0; i < nth; i++) fn('kv_store_f16')(pkn, pk, ppos, pkv, nt, nHeadKv, headDim, nHeadKv * headDim, nCtx, i, nth);
         for (let i = 0; i < nth; i++) fn('kv_store_f16')(pvn, pv, ppos, pkv, nt, nHeadKv, headDim, nHeadKv * headDim, nCtx, i, nth);
       }
-      fn('attention_f16kv')(pq, pk, pv, po, ppos, pkv, nt, nHead, nHeadKv, headDim, headDim, headDim, nHead * headDim, nCtx, kqScale, 0, nSwa, 0, 0, pw, ith, nth);
+      // tiles of 8 cells: sequences of 8..19 cells take one to three
+      fn('attention_kv')(pq, pk, pv, po, ppos, pkv, nt, nHead, nHeadKv, headDim, headDim, headDim, nHead * headDim, nCtx, kqScale, 0, nSwa, 0, 0, 0, 8, pw, ith, nth);
     })).slice();
   };
   for (const nSwa of [0, 4]) {

@@ -73,11 +73,9 @@ const OPS = {
   // ops-softmax.c
   soft_max_f32: ['x', 'y', 'mask', 'mask_f16', 'n_mask_rows', 'n_rows', 'n', 'scale', 'ith', 'nth'],
   // ops-attention.c
-  attention_f16kv: ['q', 'k', 'v', 'out', 'pos', 'kv_rows', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'head_dim_v',
-    'v_row', 'q_stride', 'n_ctx', 'kq_scale', 'softcap', 'n_swa', 'chunked', 'sinks', 'wdata', 'ith', 'nth'],
+  attention_kv: ['q', 'k', 'v', 'out', 'pos', 'kv_rows', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'head_dim_v',
+    'v_row', 'q_stride', 'n_ctx', 'kq_scale', 'softcap', 'n_swa', 'chunked', 'sinks', 'types', 'tile', 'wdata', 'ith', 'nth'],
   kv_store_f16: ['src', 'cache', 'pos', 'kv_rows', 'n_tokens', 'n_head_kv', 'head_dim', 'src_stride', 'n_ctx', 'ith', 'nth'],
-  attention_q8k_f16v: ['q', 'k', 'v', 'out', 'pos', 'kv_rows', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'head_dim_v',
-    'v_row', 'q_stride', 'n_ctx', 'kq_scale', 'softcap', 'n_swa', 'chunked', 'sinks', 'wdata', 'ith', 'nth'],
   kv_store_q8_0: ['src', 'cache', 'pos', 'kv_rows', 'n_tokens', 'n_head_kv', 'head_dim', 'src_stride', 'n_ctx', 'ith', 'nth'],
   attention_f32: ['q', 'k', 'v', 'out', 'seq_range', 'n_tokens', 'n_head', 'n_head_kv', 'head_dim', 'q_stride',
     'k_stride', 'v_stride', 'kq_scale', 'causal', 'wdata', 'ith', 'nth'],
@@ -162,7 +160,7 @@ const HELPERS = {
   // matmul-*.c, iquants-grid.c, rowdot.h: the batch kernels mat_rows_<t> splits over threads
   ...family('mul_mat_', WEIGHT_TYPES, '', MUL_MAT),
   // ops-attention.c: work-buffer bytes per thread, asked for when the graph is built
-  attention_f16kv_wsize: ['n_head', 'n_head_kv', 'head_dim', 'n_kv'],
+  attention_kv_wsize: ['n_head', 'n_head_kv', 'head_dim', 'head_dim_v', 'tile'],
   attention_f32_wsize: ['n_kv'],
 } as const satisfies Record<string, Params>;
 

@@ -3,7 +3,7 @@
 import type { ChatFunction } from '../chat/tools/index.js';
 import type { ChatMessage } from '../chat/types.js';
 import type { ChatCreated, FileDescriptor, LoadedInfo, SendDone } from './protocol.js';
-import { intOption, MAX_INT32, MAX_THREADS, numberOption } from '../options.js';
+import { intOption, kvCacheTypeOption, MAX_INT32, MAX_THREADS, numberOption } from '../options.js';
 import { Connection } from './spawn.js';
 import { looksLikeModelName } from '../hub/names.js';
 import type {
@@ -64,12 +64,15 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   intOption('threads', options.threads, 1, MAX_THREADS);
   intOption('contextSize', options.contextSize, 1, MAX_INT32);
   intOption('memoryBytes', options.memoryBytes, 1, 4 * 1024 ** 3);
+  kvCacheTypeOption('cacheTypeK', options.cacheTypeK);
+  kvCacheTypeOption('cacheTypeV', options.cacheTypeV);
   const list: readonly ModelFile[] = Array.isArray(source) ? source : [source as ModelFile];
   const transfer: Transferable[] = [];
   const files = await Promise.all(list.map((f, i) => describe(f, i, transfer, options.cache ?? false)));
   const conn = await Connection.open(options.workerUrl);
   const { done } = conn.request<LoadedInfo>(
-    { type: 'load', files, options: { threads: options.threads, contextSize: options.contextSize, memoryBytes: options.memoryBytes, lora: options.lora?.map((l) => ({ ...l })), hubEnv: options.hubEnv && { ...options.hubEnv }, storage: options.storage } },
+    { type: 'load', files, options: { threads: options.threads, contextSize: options.contextSize, memoryBytes: options.memoryBytes, lora: options.lora?.map((l) => ({ ...l })),
+      hubEnv: options.hubEnv && { ...options.hubEnv }, storage: options.storage, cacheTypeK: options.cacheTypeK, cacheTypeV: options.cacheTypeV } },
     {
       onProgress: options.onProgress && ((loadedBytes, totalBytes) => options.onProgress!({ loadedBytes, totalBytes })),
       onDownload: options.onDownload,

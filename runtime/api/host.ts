@@ -6,7 +6,7 @@
 import { ChatSession, parseSavedChat } from '../chat/session.js';
 import type { ChatFunction } from '../chat/tools/index.js';
 import { resolveChatTemplate, type ChatTemplate } from '../chat/template.js';
-import type { Context } from '../context.js';
+import type { Context, ContextOptions } from '../context.js';
 import { loadModel, type Model } from '../model.js';
 import type { SamplerOptions } from '../sample/index.js';
 import { poolsStarted } from '../threads/started.js';
@@ -76,6 +76,7 @@ export function serve(port: HostPort): void {
   let model: Model | undefined;
   let threads = 1;
   let contextSize: number | undefined;
+  let cacheTypes: Pick<ContextOptions, 'cacheTypeK' | 'cacheTypeV'> = {};
   const chats = new Map<number, ChatState>();
   const aborts = new Map<number, AbortController>();
   /** Function calls waiting for the caller's handler: call number -> the send it belongs to and its settlement. */
@@ -136,6 +137,8 @@ export function serve(port: HostPort): void {
         contextSize: req.options.contextSize,
         memoryBytes: req.options.memoryBytes,
         lora: req.options.lora,
+        cacheTypeK: req.options.cacheTypeK,
+        cacheTypeV: req.options.cacheTypeV,
         signal,
         onProgress: hasUrl ? undefined : (p) => progress(p.loadedBytes, p.totalBytes),
         onDownload,
@@ -146,6 +149,7 @@ export function serve(port: HostPort): void {
       await files.close();
     }
     contextSize = req.options.contextSize;
+    cacheTypes = { cacheTypeK: req.options.cacheTypeK, cacheTypeV: req.options.cacheTypeV };
     const cores = defaultThreads();
     threads = req.options.threads ?? cores;
     let threadsNotice: string | undefined;
@@ -180,7 +184,7 @@ export function serve(port: HostPort): void {
       { get: (k) => m.gguf.metadata.get(k), tokenizer: m.tokenizer, fileName: m.path.split(/[\\/]/).pop() },
       { override: o.chatTemplate, overrideLabel: 'chatTemplate', fallback: o.chatTemplateFallback === true },
     );
-    const context = m.createContext({ contextSize: o.contextSize ?? contextSize, batchSize: o.batchSize, threads });
+    const context = m.createContext({ contextSize: o.contextSize ?? contextSize, batchSize: o.batchSize, threads, ...cacheTypes });
     try {
       await threadsStarted();
       signal.throwIfAborted();

@@ -22,7 +22,7 @@ export type FileDescriptor =
   | { kind: 'blob'; blob: Blob; name: string }
   | { kind: 'bytes'; bytes: Uint8Array; name: string };
 
-export type LoadRequestOptions = Pick<LoadModelOptions, 'threads' | 'contextSize' | 'memoryBytes' | 'lora' | 'hubEnv' | 'storage'>;
+export type LoadRequestOptions = Pick<LoadModelOptions, 'threads' | 'contextSize' | 'memoryBytes' | 'lora' | 'hubEnv' | 'storage' | 'cacheTypeK' | 'cacheTypeV'>;
 /** The functions cross without their handlers: those stay with the caller, who runs them when asked. */
 export type ChatRequestOptions = Omit<ChatOptions, 'signal' | 'functions'> & {
   functions?: Record<string, { description?: string; parameters?: unknown }>;

@@ -80,6 +80,13 @@ export interface LoadModelOptions {
    * applied beside the weights, as llama.cpp's --lora / --lora-scaled. Default none.
    */
   lora?: readonly { path: string; scale?: number }[];
+  /**
+   * KV cache types of every chat's context, and what the fit check assumes,
+   * as llama.cpp's --cache-type-k/-v: 'f16' or 'q8_0' (34 bytes per 32
+   * values instead of 64). Default 'f16' each.
+   */
+  cacheTypeK?: 'f16' | 'q8_0';
+  cacheTypeV?: 'f16' | 'q8_0';
 }
 
 /** What a loaded model is, read from its metadata. */

@@ -93,7 +93,7 @@ export function fieldValues(r: BenchResult, build: BuildInfo = buildInfo()): str
     n_ubatch: String(r.n_ubatch),
     n_threads: String(r.n_threads),
     type_k: r.type_k ?? 'f16',
-    type_v: 'f16',
+    type_v: r.type_v ?? 'f16',
     n_prompt: String(r.n_prompt),
     n_gen: String(r.n_gen),
     n_depth: String(r.n_depth ?? 0),
@@ -121,6 +121,9 @@ export interface PrinterOptions {
   nUBatch?: number;
   /** Show an n_parallel column when some test runs several sequences together. */
   nParallel?: readonly number[];
+  /** Show type_k / type_v columns when the cache is not f16 (as llama-bench). */
+  typeK?: string;
+  typeV?: string;
   build?: BuildInfo;
 }
 
@@ -224,6 +227,8 @@ export function markdownColumns(options: PrinterOptions = {}): Column[] {
   if (options.nUBatch !== undefined && options.nUBatch !== BENCH_DEFAULTS.nUBatch) {
     cols.push({ title: 'n_ubatch', width: 8, value: (r) => String(r.n_ubatch) });
   }
+  if (options.typeK !== undefined && options.typeK !== 'f16') cols.push({ title: 'type_k', width: 6, value: (r) => r.type_k ?? 'f16' });
+  if (options.typeV !== undefined && options.typeV !== 'f16') cols.push({ title: 'type_v', width: 6, value: (r) => r.type_v ?? 'f16' });
   if (options.nParallel?.some((n) => n !== 1)) {
     cols.push({ title: 'n_parallel', width: 10, value: (r) => String(r.n_parallel ?? 1) });
   }

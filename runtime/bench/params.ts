@@ -28,6 +28,8 @@ export interface BenchParams {
   nUBatch: number;
   /** The K cache's type (llama-bench -ctk). Default 'f16'. */
   typeK: KvCacheType;
+  /** The V cache's type (llama-bench -ctv). Default 'f16'. */
+  typeV: KvCacheType;
   /** Timed runs per test. Default 5. */
   reps: number;
   /** One untimed run first, so graphs are built and pages touched. Default true. */
@@ -37,7 +39,7 @@ export interface BenchParams {
 }
 
 export const BENCH_DEFAULTS: Readonly<Omit<BenchParams, 'nThreads'>> = {
-  nPrompt: [512], nGen: [128], nDepth: [0], nParallel: [1], typeK: 'f16', nBatch: 2048, nUBatch: 512, reps: 5, warmup: true, seed: 1234,
+  nPrompt: [512], nGen: [128], nDepth: [0], nParallel: [1], typeK: 'f16', typeV: 'f16', nBatch: 2048, nUBatch: 512, reps: 5, warmup: true, seed: 1234,
 };
 
 export { defaultThreads } from '../context.js';
@@ -62,6 +64,8 @@ export interface TestInstance {
   nUBatch: number;
   /** The K cache's type. Default 'f16'. */
   typeK?: KvCacheType;
+  /** The V cache's type. Default 'f16'. */
+  typeV?: KvCacheType;
 }
 
 /** The tests in llama-bench's order: per thread count and depth, every pp test, then every tg test; each for every parallel count. */
@@ -69,7 +73,7 @@ export function testInstances(p: BenchParams): TestInstance[] {
   const out: TestInstance[] = [];
   for (const nThreads of p.nThreads) {
     for (const nDepth of p.nDepth) {
-      const common = { nThreads, nDepth, nBatch: p.nBatch, nUBatch: p.nUBatch, typeK: p.typeK };
+      const common = { nThreads, nDepth, nBatch: p.nBatch, nUBatch: p.nUBatch, typeK: p.typeK, typeV: p.typeV };
       for (const n of p.nPrompt) if (n > 0) for (const nParallel of p.nParallel) out.push({ nPrompt: n, nGen: 0, nParallel, ...common });
       for (const n of p.nGen) if (n > 0) for (const nParallel of p.nParallel) out.push({ nPrompt: 0, nGen: n, nParallel, ...common });
     }

@@ -36,6 +36,8 @@ export interface BenchResult {
   n_depth: number;
   /** The K cache's type (llama-bench's type_k); absent: f16. */
   type_k?: string;
+  /** The V cache's type (llama-bench's type_v); absent: f16. */
+  type_v?: string;
   /** When the test started, RFC 3339 UTC. */
   test_time: string;
   /** Wall time of each repetition, nanoseconds. */
@@ -82,7 +84,7 @@ export class TestRunner {
   constructor(model: Model, readonly test: TestInstance, seed: number) {
     this.ctx = model.createContext({
       contextSize: test.nDepth + test.nPrompt + test.nGen, sequences: test.nParallel, batchSize: test.nUBatch, threads: test.nThreads,
-      cacheTypeK: test.typeK,
+      cacheTypeK: test.typeK, cacheTypeV: test.typeV,
     });
     this.sequences = Array.from({ length: test.nParallel }, () => this.ctx.createSequence());
     this.rng = new Xoshiro128(seed);
@@ -189,7 +191,7 @@ export async function benchModel(model: Model, params: BenchParams, hooks: Bench
     }
     const result: BenchResult = {
       model_filename: info.filename, model_type: info.type, model_size: info.size, model_n_params: info.nParams,
-      n_batch: test.nBatch, n_ubatch: test.nUBatch, n_threads: test.nThreads, n_prompt: test.nPrompt, n_gen: test.nGen, n_depth: test.nDepth, type_k: test.typeK ?? 'f16',
+      n_batch: test.nBatch, n_ubatch: test.nUBatch, n_threads: test.nThreads, n_prompt: test.nPrompt, n_gen: test.nGen, n_depth: test.nDepth, type_k: test.typeK ?? 'f16', type_v: test.typeV ?? 'f16',
       ...(test.nParallel > 1 ? { n_parallel: test.nParallel } : {}),
       test_time: testTime, samples_ns: samples,
     };
@@ -206,7 +208,7 @@ export function largestContext(params: BenchParams): number {
 
 /** Loads `path` (memoryBytes: see LoadModelOptions), runs every test, frees the model. */
 export async function benchFile(path: string, params: BenchParams, hooks: BenchHooks = {}, memoryBytes?: number): Promise<BenchResult[]> {
-  const model = await loadModel(path, { contextSize: largestContext(params), memoryBytes, cacheTypeK: params.typeK });
+  const model = await loadModel(path, { contextSize: largestContext(params), memoryBytes, cacheTypeK: params.typeK, cacheTypeV: params.typeV });
   if (model.memories.length > 1) hooks.onProgress?.(`${path}: spread over ${model.memories.length} WebAssembly memories`);
   try {
     return await benchModel(model, params, hooks);

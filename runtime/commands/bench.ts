@@ -31,6 +31,7 @@ Options:
   -d, --n-depth LIST        tokens already in the cache before each test
                             (default ${BENCH_DEFAULTS.nDepth.join(',')}; llama-bench's depth)
   -ctk, --cache-type-k TYPE K cache type: f16 or q8_0 (default f16)
+  -ctv, --cache-type-v TYPE V cache type: f16 or q8_0 (default f16)
   -t, --threads LIST        thread counts (default ${defaultThreads()})
   -np, --parallel LIST      sequences evaluated together, each step one graph run
                             for all (continuous batching); t/s is their aggregate
@@ -56,9 +57,9 @@ function positiveInt(v: string | undefined, name: string, fallback: number, min 
   return n;
 }
 
-function cacheType(v: string | undefined): KvCacheType | undefined {
+function cacheType(v: string | undefined, name: string): KvCacheType | undefined {
   if (v === undefined) return undefined;
-  if (v !== 'f16' && v !== 'q8_0') throw new RangeError(`--cache-type-k: expected f16 or q8_0, got "${v}"`);
+  if (v !== 'f16' && v !== 'q8_0') throw new RangeError(`--${name}: expected f16 or q8_0, got "${v}"`);
   return v;
 }
 
@@ -68,7 +69,8 @@ function lists(vs: string[] | undefined, name: string): number[] | undefined {
 
 export async function runBench(args: string[]): Promise<number> {
   // llama-bench's two-letter short options
-  const argv = args.map((a) => (a === '-ub' ? '--ubatch-size' : a === '-np' ? '--parallel' : a));
+  const long: Record<string, string> = { '-ub': '--ubatch-size', '-np': '--parallel', '-ctk': '--cache-type-k', '-ctv': '--cache-type-v' };
+  const argv = args.map((a) => long[a] ?? a);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -79,6 +81,7 @@ export async function runBench(args: string[]): Promise<number> {
       'n-gen': { type: 'string', short: 'n', multiple: true },
       'n-depth': { type: 'string', short: 'd', multiple: true },
       'cache-type-k': { type: 'string' },
+      'cache-type-v': { type: 'string' },
       threads: { type: 'string', short: 't', multiple: true },
       parallel: { type: 'string', multiple: true },
       'batch-size': { type: 'string', short: 'b' },
@@ -106,7 +109,8 @@ export async function runBench(args: string[]): Promise<number> {
     nPrompt: lists(values['n-prompt'], 'n-prompt'),
     nGen: lists(values['n-gen'], 'n-gen'),
     nDepth: lists(values['n-depth'], 'n-depth'),
-    typeK: cacheType(values['cache-type-k']),
+    typeK: cacheType(values['cache-type-k'], 'cache-type-k'),
+    typeV: cacheType(values['cache-type-v'], 'cache-type-v'),
     nThreads: threads,
     nParallel: parallel,
     nBatch: positiveInt(values['batch-size'], 'batch-size', BENCH_DEFAULTS.nBatch),
@@ -128,7 +132,7 @@ export async function runBench(args: string[]): Promise<number> {
     models.push(m.path);
   }
 
-  const printer = createPrinter(format, { nBatch: params.nBatch, nUBatch: params.nUBatch, nParallel: params.nParallel });
+  const printer = createPrinter(format, { nBatch: params.nBatch, nUBatch: params.nUBatch, nParallel: params.nParallel, typeK: params.typeK, typeV: params.typeV });
   process.stdout.write(printer.header());
   const progress = values.progress ? (msg: string) => process.stderr.write(`run-gguf bench: ${msg}\n`) : undefined;
   const memoryMib = values['memory-mib'] === undefined ? undefined : positiveInt(values['memory-mib'], 'memory-mib', 4096);

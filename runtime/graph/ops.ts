@@ -7,7 +7,7 @@ import type { Kernels } from '../../wasm/loader.js';
 import { UnsupportedError } from '../errors.js';
 import { Graph, elementCount, type Arg, type Phase, type Tensor } from './graph.js';
 
-import { MAX_THREADS } from '../options.js';
+import { MAX_THREADS, type KvCacheType } from '../options.js';
 
 export { MAX_THREADS };
 
@@ -61,9 +61,17 @@ export interface AttentionParams {
  * writes and reads is data (the kv rows input, see Ops.attention), so one
  * graph serves every sequence and every mix of sequences in a batch.
  */
-/** The types a K cache can have, by llama.cpp's --cache-type-k names. */
-export const KV_CACHE_TYPES = { f16: GGMLType.F16, q8_0: GGMLType.Q8_0 } as const;
-export type KvCacheType = keyof typeof KV_CACHE_TYPES;
+/**
+ * KV cells attention streams per tile (kernels/ops-attention.c): a row of at
+ * most this many cells is computed exactly as llama.cpp's non-flash path, a
+ * longer one merges tiles as flash attention does. 256 cells keep one tile's
+ * K and V rows of a 128-wide head (64 KiB each in f16) within L2.
+ */
+export const DEFAULT_ATTENTION_TILE = 256;
+
+/** The types a K or V cache can have, by llama.cpp's --cache-type-k/-v names. */
+export const KV_CACHE_TYPES: Readonly<Record<KvCacheType, GGMLType>> = { f16: GGMLType.F16, q8_0: GGMLType.Q8_0 };
+export type { KvCacheType };
 
 export interface LayerCache {
   k: Tensor;
@@ -120,10 +128,12 @@ export class Ops {
    * nThreads: the threads the graph will run on; ops whose threads each need
    * their own scratch (attention) size it for that many. A runner running
    * the plan on more threads than it was built for would write past it, so
-   * GraphRunner builds every graph for its own pool.
+   * GraphRunner builds every graph for its own pool. attentionTile: KV
+   * cells attention streams per tile (DEFAULT_ATTENTION_TILE).
    */
-  constructor(readonly g: Graph, readonly k: Kernels, readonly nThreads = 1) {
+  constructor(readonly g: Graph, readonly k: Kernels, readonly nThreads = 1, readonly attentionTile = DEFAULT_ATTENTION_TILE) {
     if (!Number.isInteger(nThreads) || nThreads < 1 || nThreads > MAX_THREADS) throw new RangeError(`threads must be 1..${MAX_THREADS}, got ${nThreads}`);
+    if (!Number.isInteger(attentionTile) || attentionTile < 1) throw new RangeError(`attentionTile must be a positive integer, got ${attentionTile}`);
   }
 
   /**
@@ -334,27 +344,31 @@ export class Ops {
     // no k: attend over what an earlier layer of this graph stored (gemma 3n's KV sharing), store nothing
     if (k === null ? v !== null : vInK ? v !== null || dv > a.headDim : v === null) throw new Error(`${name}: V ${k === null ? 'without K' : vInK ? 'is read from the K cache' : 'is missing'}`);
     const out = this.g.f32(name, [a.nHead * dv, nTok]);
-    const wsizeFn = this.k.lookup<(...x: number[]) => number>('attention_f16kv_wsize');
-    if (!wsizeFn) throw new Error('kernels lack attention_f16kv_wsize');
-    // sized for a full sequence so one graph serves every n_past
-    const wsize = Number(wsizeFn(a.nHead, a.nHeadKv, a.headDim, cache.nCtx));
+    const wsizeFn = this.k.lookup<(...x: number[]) => number>('attention_kv_wsize');
+    if (!wsizeFn) throw new Error('kernels lack attention_kv_wsize');
+    // per tile, not per sequence: one graph serves every n_past
+    const wsize = Number(wsizeFn(a.nHead, a.nHeadKv, a.headDim, dv, this.attentionTile));
     const kvRow = a.nHeadKv * a.headDim;
-    // the K cache in f16, or q8_0 (llama.cpp's --cache-type-k q8_0); V is f16
-    const kQ8 = cache.k.type === GGMLType.Q8_0;
-    if (!kQ8 && cache.k.type !== GGMLType.F16) throw new Error(`${name}: K cache type ${ggmlTypeInfo(cache.k.type)?.name} has no kernel`);
+    // K and V caches in f16 or q8_0 (llama.cpp's --cache-type-k/-v q8_0)
+    const kQ8 = cache.k.type === GGMLType.Q8_0, vQ8 = cache.v.type === GGMLType.Q8_0;
+    for (const [which, t] of [['K', cache.k.type], ['V', cache.v.type]] as const) {
+      if (t !== GGMLType.Q8_0 && t !== GGMLType.F16) throw new Error(`${name}: ${which} cache type ${ggmlTypeInfo(t)?.name} has no kernel`);
+    }
     if (kQ8 && a.headDim % 32 !== 0) throw new Error(`${name}: a q8_0 K cache needs head_dim a multiple of 32, got ${a.headDim}`);
+    if (vQ8 && dv % 32 !== 0) throw new Error(`${name}: a q8_0 V cache needs head_dim_v a multiple of 32, got ${dv}`);
     const qs = (q.rowStride ?? a.nHead * a.headDim * 4) / 4;
     if (kQ8 && vInK) throw new Error(`${name}: V read inside a q8_0 K cache (multi-head latent attention needs an f16 cache)`);
-    const stores = k ? [this.phase(kQ8 ? 'kv_store_q8_0' : 'kv_store_f16', at(k), at(cache.k), at(pos), at(kvRows), nTok, a.nHeadKv, a.headDim, (k.rowStride ?? kvRow * 4) / 4, cache.nCtx)] : [];
-    if (v) stores.push(this.phase('kv_store_f16', at(v), at(cache.v), at(pos), at(kvRows), nTok, a.nHeadKv, dv, (v.rowStride ?? a.nHeadKv * dv * 4) / 4, cache.nCtx));
+    const store = (type: GGMLType) => (type === GGMLType.Q8_0 ? 'kv_store_q8_0' : 'kv_store_f16');
+    const stores = k ? [this.phase(store(cache.k.type), at(k), at(cache.k), at(pos), at(kvRows), nTok, a.nHeadKv, a.headDim, (k.rowStride ?? kvRow * 4) / 4, cache.nCtx)] : [];
+    if (v) stores.push(this.phase(store(cache.v.type), at(v), at(cache.v), at(pos), at(kvRows), nTok, a.nHeadKv, dv, (v.rowStride ?? a.nHeadKv * dv * 4) / 4, cache.nCtx));
     return this.g.add({
       name, inputs: [q, ...(k ? [k] : []), ...(v ? [v] : []), pos, kvRows, cache.k, ...(vInK ? [] : [cache.v]), ...(a.sinks ? [a.sinks] : [])], output: out,
       scratchBytes: wsize * this.nThreads,
       phases: [
         ...stores,
-        this.phase(kQ8 ? 'attention_q8k_f16v' : 'attention_f16kv', at(q), at(cache.k), at(cache.v), at(out), a.causal === false ? NULL : at(pos), at(kvRows), nTok,
+        this.phase('attention_kv', at(q), at(cache.k), at(cache.v), at(out), a.causal === false ? NULL : at(pos), at(kvRows), nTok,
           a.nHead, a.nHeadKv, a.headDim, dv, vInK ? a.headDim : dv, qs, cache.nCtx, a.kqScale, a.softcap ?? 0, a.nSwa ?? 0, a.chunked ? 1 : 0,
-          a.sinks ? at(a.sinks) : NULL, { scratch: 0 }),
+          a.sinks ? at(a.sinks) : NULL, (kQ8 ? 1 : 0) | (vQ8 ? 2 : 0), this.attentionTile, { scratch: 0 }),
       ],
     });
   }

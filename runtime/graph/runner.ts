@@ -10,7 +10,7 @@ import type { Kernels } from '../../wasm/loader.js';
 import { ThreadPool } from '../threads/pool.js';
 import type { ThreadGovernor } from '../threads/governor.js';
 import { Graph, type Tensor } from './graph.js';
-import { MAX_THREADS, Ops } from './ops.js';
+import { DEFAULT_ATTENTION_TILE, MAX_THREADS, Ops } from './ops.js';
 import { Plan } from './plan.js';
 
 /**
@@ -27,6 +27,8 @@ export interface RunnerOptions {
   maxPlans?: number;
   /** Fewer threads while the machine is busy (threads/governor.ts). Default true. */
   adaptiveThreads?: boolean;
+  /** KV cells per attention tile (Ops.attentionTile). Default DEFAULT_ATTENTION_TILE. */
+  attentionTile?: number;
 }
 
 /** A planned graph registered with the pool. */
@@ -40,6 +42,7 @@ export interface PlannedGraph {
 export class GraphRunner {
   readonly threads: number;
   readonly maxPlans: number;
+  readonly attentionTile: number;
   private readonly pool: ThreadPool;
   /** Insertion order is recency: the first entry is the least recently used. */
   private readonly plans = new Map<string, PlannedGraph>();
@@ -59,6 +62,7 @@ export class GraphRunner {
     this.maxPlans = options.maxPlans ?? DEFAULT_MAX_PLANS;
     if (!Number.isInteger(this.maxPlans) || this.maxPlans < 1) throw new RangeError(`maxPlans must be a positive integer, got ${options.maxPlans}`);
     this.threads = threads;
+    this.attentionTile = options.attentionTile ?? DEFAULT_ATTENTION_TILE;
     this.pool = ThreadPool.create(this.kernels, threads, { adaptive: options.adaptiveThreads ?? true });
   }
 
@@ -105,7 +109,7 @@ export class GraphRunner {
       old.plan.dispose();
     }
     const g = new Graph();
-    const ops = new Ops(g, this.kernels[0]!, this.threads);
+    const ops = new Ops(g, this.kernels[0]!, this.threads, this.attentionTile);
     const output = build(ops);
     g.markOutput(output);
     const plan = new Plan(g, this.kernels);

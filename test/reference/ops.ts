@@ -244,6 +244,16 @@ export interface AttentionParams {
    * the two dequantized rows.
    */
   kQ8?: Uint8Array;
+  /** The V cache as q8_0 blocks in place of the f16 V: each V value is d * q, as ggml dequantizes. */
+  vQ8?: Uint8Array;
+  /**
+   * Tiles of this many cells from each row's first visible cell, as the
+   * kernel streams them: each tile is the non-flash computation on its own
+   * (max, exp, sum, f16 probabilities relative to the tile's sum), the sink
+   * joins the first, and tiles merge as partial softmaxes (weights
+   * l_t e^(m_t - M) / L). Absent: the whole row is one tile.
+   */
+  tile?: number;
 }
 
 /**
@@ -257,6 +267,14 @@ export function attention(q: Float32Array, k: Uint16Array, v: Uint16Array, pos: 
   const rnd = round ? f16Round : (x: number) => x;
   const nRep = nHead / nHeadKv;
   const out = new Float32Array(nTokens * nHead * hd);
+  const rowBytes = (hd / 32) * 34;
+  const vAt = p.vQ8
+    ? (row: number, d: number) => {
+      const b = row * rowBytes + Math.floor(d / 32) * 34;
+      const scale = f16BitsToF32(p.vQ8![b]! | (p.vQ8![b + 1]! << 8));
+      return f(scale * ((p.vQ8![b + 2 + (d % 32)]! << 24) >> 24));
+    }
+    : (row: number, d: number) => f16BitsToF32(v[row * hd + d]!);
   for (let t = 0; t < nTokens; t++) {
     for (let h = 0; h < nHead; h++) {
       const g = Math.floor(h / nRep);
@@ -267,36 +285,47 @@ export function attention(q: Float32Array, k: Uint16Array, v: Uint16Array, pos: 
         if (p.nSwa > 0) lo = Math.max(lo, p.chunked ? Math.floor(pos[t]! / p.nSwa) * p.nSwa : pos[t]! - p.nSwa + 1);
       }
       if (hi < lo) continue;
-      const s = new Float64Array(hi - lo + 1);
-      let max = -Infinity;
-      const rowBytes = (hd / 32) * 34;
       const q8 = p.kQ8 && quantizeRow(GGMLType.Q8_0, qh);
-      for (let j = lo; j <= hi; j++) {
-        let dot = 0;
-        if (p.kQ8) dot = referenceVecDot(GGMLType.Q8_0, p.kQ8.subarray((g * nCtx + j) * rowBytes, (g * nCtx + j + 1) * rowBytes), GGMLType.Q8_0, q8!, hd);
-        else for (let d = 0; d < hd; d++) dot += rnd(qh[d]!) * f16BitsToF32(k[(g * nCtx + j) * hd + d]!);
-        let sc = f(dot);
-        if (p.softcap !== 0) sc = f(f(Math.tanh(f(sc * f(1 / p.softcap)))) * f(p.softcap));
-        sc = f(sc * f(p.kqScale));
-        s[j - lo] = sc;
-        max = Math.max(max, sc);
+      // one tile [a, b]: its max, sum and output (probabilities relative to its own sum)
+      const tileOut = (a: number, b: number, sink: number | undefined) => {
+        const s = new Float64Array(b - a + 1);
+        let max = -Infinity;
+        for (let j = a; j <= b; j++) {
+          let dot = 0;
+          if (p.kQ8) dot = referenceVecDot(GGMLType.Q8_0, p.kQ8.subarray((g * nCtx + j) * rowBytes, (g * nCtx + j + 1) * rowBytes), GGMLType.Q8_0, q8!, hd);
+          else for (let d = 0; d < hd; d++) dot += rnd(qh[d]!) * f16BitsToF32(k[(g * nCtx + j) * hd + d]!);
+          let sc = f(dot);
+          if (p.softcap !== 0) sc = f(f(Math.tanh(f(sc * f(1 / p.softcap)))) * f(p.softcap));
+          sc = f(sc * f(p.kqScale));
+          s[j - a] = sc;
+          max = Math.max(max, sc);
+        }
+        if (sink !== undefined) max = Math.max(max, sink);
+        let sum = 0;
+        for (let j = 0; j < s.length; j++) {
+          s[j] = f(Math.exp(f(s[j]! - max)));
+          sum += s[j]!;
+        }
+        if (sink !== undefined) sum += f(Math.exp(f(sink - max)));
+        const inv = f(1 / sum);
+        for (let j = 0; j < s.length; j++) s[j] = rnd(f(s[j]! * inv));
+        const o = new Float64Array(hd);
+        for (let d = 0; d < hd; d++) {
+          let acc = 0;
+          for (let j = a; j <= b; j++) acc += s[j - a]! * vAt(g * nCtx + j, d);
+          o[d] = acc;
+        }
+        return { max, sum, o };
+      };
+      const tile = p.tile ?? hi - lo + 1;
+      let run = tileOut(lo, Math.min(hi, lo + tile - 1), p.sinks?.[h]);
+      for (let a = lo + tile; a <= hi; a += tile) {
+        const next = tileOut(a, Math.min(hi, a + tile - 1), undefined);
+        const m = Math.max(run.max, next.max);
+        const wa = run.sum * Math.exp(run.max - m), wb = next.sum * Math.exp(next.max - m);
+        run = { max: m, sum: wa + wb, o: run.o.map((x, d) => (x * wa + next.o[d]! * wb) / (wa + wb)) };
       }
-      const sink = p.sinks?.[h];
-      if (sink !== undefined) max = Math.max(max, sink);
-      let sum = 0;
-      for (let j = 0; j < s.length; j++) {
-        s[j] = f(Math.exp(f(s[j]! - max)));
-        sum += s[j]!;
-      }
-      if (sink !== undefined) sum += f(Math.exp(f(sink - max)));
-      const inv = f(1 / sum);
-      for (let j = 0; j < s.length; j++) s[j] = rnd(f(s[j]! * inv));
-      const o = (t * nHead + h) * hd;
-      for (let d = 0; d < hd; d++) {
-        let acc = 0;
-        for (let j = lo; j <= hi; j++) acc += s[j - lo]! * f16BitsToF32(v[(g * nCtx + j) * hd + d]!);
-        out[o + d] = f(acc);
-      }
+      out.set(Array.from(run.o, f), (t * nHead + h) * hd);
     }
   }
   return out;
