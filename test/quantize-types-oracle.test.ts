@@ -70,15 +70,17 @@ function mismatches(ours: Map<string, string>, theirs: Map<string, string>): str
   return [...names].filter((n) => ours.get(n) !== theirs.get(n)).map((n) => `${n}: ours ${ours.get(n)}, llama.cpp ${theirs.get(n)}`);
 }
 
-/** llama.cpp's file for a model and preset (written once per test process). */
+/**
+ * llama.cpp's types for a model and preset, once per test process: its dry run,
+ * which goes through the same per-tensor rules as writing the file (the byte
+ * comparisons below write real files on both sides) at the cost of a file read.
+ */
 const written = new Map<string, Promise<Map<string, string>>>();
 function theirTypes(model: string, preset: string, opts: Pick<QuantizeOptions, 'pure' | 'outputTensorType' | 'tokenEmbeddingType'> = {}, tag = ''): Promise<Map<string, string>> {
   const key = `${model}-${preset}${tag}`;
   if (!written.has(key)) {
-    const out = join(dir, `${key}-llama.cpp.gguf`);
     if (typeof oracle === 'string') throw new Error(oracle);
-    oracle.quantize(inputOf(model), out, { ftype: PRESETS[preset]!.ftype, ...opts });
-    written.set(key, typesOf(out));
+    written.set(key, Promise.resolve(oracle.dryRun(inputOf(model), { ftype: PRESETS[preset]!.ftype, ...opts }).types));
   }
   return written.get(key)!;
 }
