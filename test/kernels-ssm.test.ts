@@ -9,28 +9,20 @@ import * as assert from 'uvu/assert';
 import { gatedDeltaNetRef, l2NormHeadsRef, ssmConvRef, ssmScanRef } from '../formats/ssm.js';
 import { loadKernels, type Kernels, type Ptr } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from './helpers/rng.js';
+import { wasmArena } from './helpers/run-graph.js';
 
 type Fn = (...args: number[]) => number;
 let K: Kernels;
-const live: Ptr[] = [];
+let arena: ReturnType<typeof wasmArena>;
 
 test.before(async () => {
   K = await loadKernels();
+  arena = wasmArena(K);
 });
-test.after(() => {
-  for (const p of live.splice(0)) K.free(p);
-});
+test.after(() => arena.free());
 
-function alloc(bytes: number): Ptr {
-  const p = K.malloc(bytes + 16);
-  live.push(p);
-  return (p + 15) & ~15;
-}
-function put(data: Float32Array): Ptr {
-  const p = alloc(Math.max(data.byteLength, 4));
-  K.write(p, data);
-  return p;
-}
+const alloc = (bytes: number): Ptr => arena.alloc(bytes);
+const put = (data: Float32Array): Ptr => arena.put(data);
 const get = (p: Ptr, n: number) => new Float32Array(K.floats(p, n));
 const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const randn = (rand: () => number, n: number) => gaussian(rand, n, 1);

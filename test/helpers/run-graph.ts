@@ -18,14 +18,21 @@ export function runAsThreads(k: Kernels, g: Graph, nth: number): Plan {
   return plan;
 }
 
-/** Copies test data into WASM memory (64-byte aligned); free() releases everything put so far. */
-export function wasmArena(k: Kernels): { put(data: ArrayBufferView): number; free(): void } {
+/**
+ * Test data in WASM memory (64-byte aligned): put() copies, alloc() reserves
+ * (contents unset); free() releases everything taken so far.
+ */
+export function wasmArena(k: Kernels): { put(data: ArrayBufferView): number; alloc(bytes: number): number; free(): void } {
   const allocs: number[] = [];
+  const alloc = (bytes: number) => {
+    const p = k.malloc(bytes + 64);
+    allocs.push(p);
+    return Math.ceil(p / 64) * 64;
+  };
   return {
+    alloc,
     put(data) {
-      const p = k.malloc(data.byteLength + 64);
-      allocs.push(p);
-      const at = Math.ceil(p / 64) * 64;
+      const at = alloc(data.byteLength);
       k.write(at, data);
       return at;
     },
