@@ -32,6 +32,7 @@ interface Repacker {
 const REPACKERS: readonly Repacker[] = [
   { type: GGMLType.Q4_0, layout: 'q4_0x4', rows: 4 },
   { type: GGMLType.Q4_K, layout: 'q4_Kx4', rows: 4 },
+  { type: GGMLType.Q5_K, layout: 'q5_Kx4', rows: 4 },
   // the first that fits wins: q6_Kp takes the Q6_K matrices whose rows are not a multiple of 4
   { type: GGMLType.Q6_K, layout: 'q6_Kx4', rows: 4 },
   { type: GGMLType.Q6_K, layout: 'q6_Kp', rows: 1 },

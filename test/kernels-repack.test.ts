@@ -24,6 +24,7 @@ const k: Kernels = await loadKernels();
 const LAYOUTS = [
   { type: GGMLType.Q4_0, layout: 'q4_0x4', rows: 44, expertRows: 36 },
   { type: GGMLType.Q4_K, layout: 'q4_Kx4', rows: 44, expertRows: 36 },
+  { type: GGMLType.Q5_K, layout: 'q5_Kx4', rows: 44, expertRows: 36 },
   { type: GGMLType.Q6_K, layout: 'q6_Kx4', rows: 44, expertRows: 36 },
   { type: GGMLType.Q6_K, layout: 'q6_Kp', rows: 42, expertRows: 34 },
   { type: GGMLType.Q8_0, layout: 'q8_0x4', rows: 44, expertRows: 36 },
