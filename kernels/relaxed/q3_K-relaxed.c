@@ -1,0 +1,372 @@
+// Q3_K with relaxed SIMD (read relaxed.h and q4_K-relaxed.c first). The
+// quants are used as 0..7 (two low bits | the hmask bit << 2, i.e. q + 4,
+// so the byte dot's i7 operand is exact) and 4 * sum(scale * bsum) is taken
+// away per super-block, as the baseline kernel does. Scales are 6-bit,
+// signed after the -32 bias, one per 16 elements.
+//
+// Plain rows: decode one row at a time (q3_K_rows), prefill four rows at a
+// time after transposing the decoded quants into lanes.
+//
+// q3_Kx4 (block_q3_Kx4, written at load by repack_q3_Kx4, runtime/repack.ts):
+// four rows' super-block with the scales interleaved by row and each quant's
+// three bits whole: per 32 elements of the four rows (a "unit", sub-blocks
+// 2u and 2u + 1) eight vectors of quants, four rows side by side in
+// transpose4's order, stored in three: S0 holds W0 (bits 0-2) and W1 (bits
+// 3-5), S1 W2 and W3, S2 W4 and W5; W6 and W7 are the top bits (q3_Kx4_hi).
+// 19 ops per eight vectors where the file's 2-bit planes and hmask take 40.
+//
+// Every path reduces a super-block to exact int32 sums per row, then takes
+// the same f32 step per row: sum += (d * ad) * isum. So a batch gives the
+// bits of token by token, and q3_Kx4 the bits of the plain layout.
+//
+// qs[32n + l]: elements 128n + 32s + l in bits 2s..2s+1 (s = 0..3);
+// hmask[l] bit 4n + s: their third bit.
+#include "../kquants.h"
+#include "relaxed.h"
+
+#define KB (ACT_CHUNK / QK_K)  // super-blocks per column chunk
+
+// Four rows' super-block: d; the unsigned 6-bit scales (before the -32) as
+// low nibbles sl[4k + j] (row j: scale k low, k + 8 high, k < 8) and top
+// pairs sh[4k + j] (scales k, k + 4, k + 8, k + 12 at bits 0, 2, 4, 6,
+// k < 4); then eight units of three vectors.
+typedef struct {
+  uint16_t d[4];
+  uint8_t sl[32], sh[16];
+  uint8_t qs[8][3][16];
+} block_q3_Kx4;
+_Static_assert(sizeof(block_q3_Kx4) == 4 * sizeof(block_q3_K), "a group takes four rows' bytes");
+
+// A super-block's scales for four rows: sc[k] has row j's scale for
+// sub-block k in i16 lanes 2j, 2j+1 (against a byte dot's pair sums); mp[p]
+// has row j's scales for sub-blocks 2p, 2p+1 in lanes 2j, 2j+1 (against the
+// q8_K bsums' pairs, for the offset).
+typedef struct {
+  v128_t sc[16], mp[8];
+  v128_t d;
+} q3_K_scales4;
+
+// From four vectors of signed scales, byte 4k + j of v[q] = row j's scale 4q + k.
+static inline void q3_K_scales_from(const v128_t v[4], q3_K_scales4* s) {
+  const v128_t dup0 = wasm_i8x16_const(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  const v128_t dup8 = wasm_i8x16_const(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+  const v128_t pair = wasm_i8x16_const(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15);
+  for (int q = 0; q < 4; q++) {
+    const v128_t a = wasm_i8x16_swizzle(v[q], dup0), b = wasm_i8x16_swizzle(v[q], dup8), p = wasm_i8x16_swizzle(v[q], pair);
+    s->sc[4 * q] = wasm_i16x8_extend_low_i8x16(a), s->sc[4 * q + 1] = wasm_i16x8_extend_high_i8x16(a);
+    s->sc[4 * q + 2] = wasm_i16x8_extend_low_i8x16(b), s->sc[4 * q + 3] = wasm_i16x8_extend_high_i8x16(b);
+    s->mp[2 * q] = wasm_i16x8_extend_low_i8x16(p), s->mp[2 * q + 1] = wasm_i16x8_extend_high_i8x16(p);
+  }
+}
+
+// Plain rows: each row's sixteen scales, then the rows interleaved (byte 4k + j <- row j's byte k).
+static inline void q3_K_scales(const block_q3_K* const x[4], int i, q3_K_scales4* s) {
+  const v128_t s0 = unpack_scales_q3_K(x[0][i].scales), s1 = unpack_scales_q3_K(x[1][i].scales);
+  const v128_t s2 = unpack_scales_q3_K(x[2][i].scales), s3 = unpack_scales_q3_K(x[3][i].scales);
+  const v128_t a01 = wasm_i8x16_shuffle(s0, s1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const v128_t a23 = wasm_i8x16_shuffle(s2, s3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const v128_t b01 = wasm_i8x16_shuffle(s0, s1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const v128_t b23 = wasm_i8x16_shuffle(s2, s3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const v128_t v[4] = {wasm_i16x8_shuffle(a01, a23, 0, 8, 1, 9, 2, 10, 3, 11), wasm_i16x8_shuffle(a01, a23, 4, 12, 5, 13, 6, 14, 7, 15),
+                       wasm_i16x8_shuffle(b01, b23, 0, 8, 1, 9, 2, 10, 3, 11), wasm_i16x8_shuffle(b01, b23, 4, 12, 5, 13, 6, 14, 7, 15)};
+  q3_K_scales_from(v, s);
+  s->d = f16x4_to_f32x4(ROWS4_F16(x, i, d));
+}
+
+// A repacked group's scales.
+static inline void q3_Kx4_scales(const block_q3_Kx4* g, q3_K_scales4* s) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F), m30 = wasm_i8x16_const_splat(0x30), b32 = wasm_i8x16_const_splat(32);
+  const v128_t l0 = LOAD(g->sl), l1 = LOAD(g->sl + 16), h = LOAD(g->sh);
+  // the u16 shifts move top pairs within their byte once masked
+  const v128_t v[4] = {
+      wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(l0, m4), wasm_v128_and(wasm_i16x8_shl(h, 4), m30)), b32),
+      wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(l1, m4), wasm_v128_and(wasm_i16x8_shl(h, 2), m30)), b32),
+      wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l0, 4), m4), wasm_v128_and(h, m30)), b32),
+      wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l1, 4), m4), wasm_v128_and(wasm_u16x8_shr(h, 2), m30)), b32)};
+  q3_K_scales_from(v, s);
+  s->d = f16x4_at(g->d);
+}
+
+// Four rows' offset for one token: sum over sub-blocks of scale * bsum, row j
+// in lane j (bsums pair 2p, 2p+1 is i32 lane p % 4 of b0 (p < 4) or b1).
+static inline v128_t q3_K_offset(const v128_t* mp, const block_q8_K* yb) {
+  const v128_t b0 = LOAD(yb->bsums), b1 = LOAD(yb->bsums + 8);
+  const v128_t off = wasm_i32x4_add(
+      wasm_i32x4_add(wasm_i32x4_dot_i16x8(mp[0], wasm_i32x4_shuffle(b0, b0, 0, 0, 0, 0)),
+                     wasm_i32x4_dot_i16x8(mp[1], wasm_i32x4_shuffle(b0, b0, 1, 1, 1, 1))),
+      wasm_i32x4_add(wasm_i32x4_dot_i16x8(mp[2], wasm_i32x4_shuffle(b0, b0, 2, 2, 2, 2)),
+                     wasm_i32x4_dot_i16x8(mp[3], wasm_i32x4_shuffle(b0, b0, 3, 3, 3, 3))));
+  return wasm_i32x4_add(off, wasm_i32x4_add(
+      wasm_i32x4_add(wasm_i32x4_dot_i16x8(mp[4], wasm_i32x4_shuffle(b1, b1, 0, 0, 0, 0)),
+                     wasm_i32x4_dot_i16x8(mp[5], wasm_i32x4_shuffle(b1, b1, 1, 1, 1, 1))),
+      wasm_i32x4_add(wasm_i32x4_dot_i16x8(mp[6], wasm_i32x4_shuffle(b1, b1, 2, 2, 2, 2)),
+                     wasm_i32x4_dot_i16x8(mp[7], wasm_i32x4_shuffle(b1, b1, 3, 3, 3, 3)))));
+}
+
+// A group's float step for super-block i: isum - 4 * offset, times d * ad.
+static inline v128_t q3_K_step(v128_t sum, v128_t isum, v128_t off, v128_t d, const block_q8_K* yi) {
+  const v128_t ad = wasm_f32x4_splat(yi->d);
+  return wasm_f32x4_add(sum, wasm_f32x4_mul(wasm_f32x4_mul(d, ad), wasm_f32x4_convert_i32x4(wasm_i32x4_sub(isum, wasm_i32x4_shl(off, 2)))));
+}
+
+// A unit's quant vectors W0..W3 (sub-block 2u) and W4..W7 (2u + 1) from
+// S0..S2 at q. W6 = S0's bits 6-7 | S1's bit 6 << 2, W7 = S2's bits 6-7 |
+// S1's bit 7 << 2 (each u16 shift moves only bits the masks kept within their byte).
+#define Q3_M7 wasm_i8x16_const_splat(7)
+static inline void q3_Kx4_lo(const uint8_t* q, v128_t w[4]) {
+  const v128_t s0 = LOAD(q), s1 = LOAD(q + 16);
+  w[0] = wasm_v128_and(s0, Q3_M7), w[1] = wasm_v128_and(wasm_u16x8_shr(s0, 3), Q3_M7);
+  w[2] = wasm_v128_and(s1, Q3_M7), w[3] = wasm_v128_and(wasm_u16x8_shr(s1, 3), Q3_M7);
+}
+static inline void q3_Kx4_hi(const uint8_t* q, v128_t w[4]) {
+  const v128_t m3f = wasm_i8x16_const_splat(0x3F), m40 = wasm_i8x16_const_splat(0x40), m80 = wasm_i8x16_const_splat((int8_t)0x80);
+  const v128_t s0 = LOAD(q), s1 = LOAD(q + 16), s2 = LOAD(q + 32);
+  w[0] = wasm_v128_and(s2, Q3_M7), w[1] = wasm_v128_and(wasm_u16x8_shr(s2, 3), Q3_M7);
+  w[2] = wasm_v128_or(wasm_u16x8_shr(wasm_v128_andnot(s0, m3f), 6), wasm_u16x8_shr(wasm_v128_and(s1, m40), 4));
+  w[3] = wasm_v128_or(wasm_u16x8_shr(wasm_v128_andnot(s2, m3f), 6), wasm_u16x8_shr(wasm_v128_and(s1, m80), 5));
+}
+
+// Four broadcasts against four quant vectors: int16 pair sums (|lane| <= 4 * 2 * 127 * 7).
+static inline v128_t q3_dot4(const v128_t s[4], const v128_t w[4]) {
+  return wasm_i16x8_add(wasm_i16x8_add(RDOT(s[0], w[0]), RDOT(s[1], w[1])), wasm_i16x8_add(RDOT(s[2], w[2]), RDOT(s[3], w[3])));
+}
+
+// Decode of repacked rows, two groups (eight rows) at a time as
+// q4_Kx4_pairs: each unit's broadcasts serve both groups, the steps ended by
+// PIN (relaxed.h).
+static int q3_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first) {
+  v128_t pins[4];
+  int r = r0 & ~3;
+  for (; r + 4 < r1; r += 8) {
+    const block_q3_Kx4* ga = (const block_q3_Kx4*)(w + (size_t)r * row_bytes);
+    const block_q3_Kx4* gb = (const block_q3_Kx4*)(w + (size_t)(r + 4) * row_bytes);
+    v128_t suma = wasm_f32x4_const_splat(0.0f), sumb = suma;
+    for (int i = 0; i < nb; i++, ga++, gb++) {
+      q3_K_scales4 sa, sb;
+      q3_Kx4_scales(ga, &sa);
+      q3_Kx4_scales(gb, &sb);
+      v128_t isuma = wasm_i32x4_const_splat(0), isumb = isuma;
+      const uint8_t* qa = &ga->qs[0][0][0];
+      const uint8_t* qb = &gb->qs[0][0][0];
+      const int8_t* a = y[i].qs;
+      NOUNROLL for (unsigned u = 0; u < 8; u++, qa += 48, qb += 48, a += 32) {
+        v128_t wv[4];
+        const v128_t s[4] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12)};
+        q3_Kx4_lo(qa, wv);
+        const v128_t pa = q3_dot4(s, wv);
+        q3_Kx4_lo(qb, wv);
+        const v128_t pb = q3_dot4(s, wv);
+        PIN(pa, pins[0]);
+        PIN(pb, pins[1]);
+        const v128_t t[4] = {SPLAT4(a + 16), SPLAT4(a + 20), SPLAT4(a + 24), SPLAT4(a + 28)};
+        q3_Kx4_hi(qa, wv);
+        const v128_t ha = q3_dot4(t, wv);
+        PIN(ha, pins[2]);
+        q3_Kx4_hi(qb, wv);
+        const v128_t hb = q3_dot4(t, wv);
+        PIN(hb, pins[3]);
+        isuma = wasm_i32x4_add(isuma, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pa, sa.sc[2 * u]), wasm_i32x4_dot_i16x8(ha, sa.sc[2 * u + 1])));
+        isumb = wasm_i32x4_add(isumb, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pb, sb.sc[2 * u]), wasm_i32x4_dot_i16x8(hb, sb.sc[2 * u + 1])));
+      }
+      suma = q3_K_step(suma, isuma, q3_K_offset(sa.mp, &y[i]), sa.d, &y[i]);
+      sumb = q3_K_step(sumb, isumb, q3_K_offset(sb.mp, &y[i]), sb.d, &y[i]);
+    }
+    store4(suma, out, r, r0, r1, first);
+    store4(sumb, out, r + 4, r0, r1, first);
+  }
+  return r;
+}
+
+// The same one group at a time, for a lone last group.
+static void q3_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first) {
+  v128_t pins[2];
+  for (int r = q3_Kx4_pairs(w, row_bytes, y, out, nb, r0, r1, first); r < r1; r += 4) {
+    const block_q3_Kx4* g = (const block_q3_Kx4*)(w + (size_t)r * row_bytes);
+    v128_t sum = wasm_f32x4_const_splat(0.0f);
+    for (int i = 0; i < nb; i++, g++) {
+      q3_K_scales4 s;
+      q3_Kx4_scales(g, &s);
+      v128_t isum = wasm_i32x4_const_splat(0);
+      const uint8_t* q = &g->qs[0][0][0];
+      const int8_t* a = y[i].qs;
+      NOUNROLL for (unsigned u = 0; u < 8; u++, q += 48, a += 32) {
+        v128_t wv[4];
+        const v128_t s4[4] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12)};
+        q3_Kx4_lo(q, wv);
+        const v128_t p = q3_dot4(s4, wv);
+        PIN(p, pins[0]);
+        const v128_t t[4] = {SPLAT4(a + 16), SPLAT4(a + 20), SPLAT4(a + 24), SPLAT4(a + 28)};
+        q3_Kx4_hi(q, wv);
+        const v128_t h = q3_dot4(t, wv);
+        PIN(h, pins[1]);
+        isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p, s.sc[2 * u]), wasm_i32x4_dot_i16x8(h, s.sc[2 * u + 1])));
+      }
+      sum = q3_K_step(sum, isum, q3_K_offset(s.mp, &y[i]), s.d, &y[i]);
+    }
+    store4(sum, out, r, r0, r1, first);
+  }
+}
+
+// Sixteen elements 128n + 32s + l0 .. + 15 (s = 0..3) of one plain row as 0..7.
+static inline void q3_K_decode(const block_q3_K* x, int n, int l0, v128_t q[4]) {
+  const v128_t m3 = wasm_i8x16_const_splat(3), m4 = wasm_i8x16_const_splat(4);
+  const v128_t v = LOAD(x->qs + 32 * n + l0), hm = LOAD(x->hmask + l0);
+  // hmask bits 4n..4n+3 moved to bits 2..5 (the bits looked at never cross a byte)
+  const v128_t hn = n ? wasm_u16x8_shr(hm, 2) : wasm_i16x8_shl(hm, 2);
+  q[0] = wasm_v128_or(wasm_v128_and(v, m3), wasm_v128_and(hn, m4));
+  q[1] = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v, 2), m3), wasm_v128_and(wasm_u16x8_shr(hn, 1), m4));
+  q[2] = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v, 4), m3), wasm_v128_and(wasm_u16x8_shr(hn, 2), m4));
+  q[3] = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v, 6), m3), wasm_v128_and(wasm_u16x8_shr(hn, 3), m4));
+}
+
+// Decode of plain rows: one row at a time; the super-block's integer sums
+// and its offset are reduced to one int32 before the group kernels' float
+// step, done in lane 0.
+static void q3_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first) {
+  for (int r = r0; r < r1; r++) {
+    const block_q3_K* x = (const block_q3_K*)(w + (size_t)r * row_bytes);
+    v128_t sum = wasm_f32x4_const_splat(0.0f);
+    for (int i = 0; i < nb; i++, x++) {
+      const v128_t scv = unpack_scales_q3_K(x->scales);
+      int16_t sc[16];  // as int16 in memory: each scale is then one broadcast load
+      wasm_v128_store(sc, wasm_i16x8_extend_low_i8x16(scv));
+      wasm_v128_store(sc + 8, wasm_i16x8_extend_high_i8x16(scv));
+      v128_t acc = wasm_i32x4_const_splat(0);
+      NOUNROLL for (int j = 0; j < 4; j++) {
+        const int n = j >> 1, l0 = 16 * (j & 1);
+        v128_t q[4];
+        q3_K_decode(x, n, l0, q);
+        const int8_t* a = y[i].qs + 128 * n + l0;
+        const int16_t* s = sc + 8 * n + (j & 1);
+        acc = wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(a), q[0]), wasm_v128_load16_splat(s)),
+                                                 wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 32), q[1]), wasm_v128_load16_splat(s + 2))));
+        acc = wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 64), q[2]), wasm_v128_load16_splat(s + 4)),
+                                                 wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 96), q[3]), wasm_v128_load16_splat(s + 6))));
+      }
+      const v128_t off = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(scv), LOAD(y[i].bsums)),
+                                        wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(scv), LOAD(y[i].bsums + 8)));
+      // lane 0: the sum of acc's lanes, lane 1: of off's
+      const v128_t u = wasm_i32x4_add(wasm_i32x4_shuffle(acc, off, 0, 1, 4, 5), wasm_i32x4_shuffle(acc, off, 2, 3, 6, 7));
+      const v128_t v = wasm_i32x4_add(wasm_i32x4_shuffle(u, u, 0, 2, 0, 2), wasm_i32x4_shuffle(u, u, 1, 3, 1, 3));
+      const v128_t d = f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(wasm_v128_load16_splat(&x->d)));
+      sum = q3_K_step(sum, v, wasm_i32x4_shuffle(v, v, 1, 1, 1, 1), d, &y[i]);
+    }
+    const float val = wasm_f32x4_extract_lane(sum, 0);
+    out[r] = first ? val : out[r] + val;
+  }
+}
+
+typedef struct { v128_t isum, sum; } q3_K_acc;
+
+// Super-block i of four rows against nt tokens; q[4k + g]: sub-block k,
+// elements 16k + 4g .. + 3 of each row (transpose4's order).
+static inline void q3_K_superblock(const q3_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y, q3_K_acc* acc, int nt) {
+  for (int t = 0; t < nt; t++) acc[t].isum = wasm_i32x4_const_splat(0);
+  NOUNROLL for (int k = 0; k < 16; k++) {
+    const v128_t* w = q + 4 * k;
+    const v128_t sc = s->sc[k];
+    for (int t = 0; t < nt; t++) {
+      const int8_t* a = y[t][i].qs + 16 * k;
+      const v128_t p = wasm_i16x8_add(wasm_i16x8_add(RDOT(SPLAT4(a), w[0]), RDOT(SPLAT4(a + 4), w[1])),
+                                      wasm_i16x8_add(RDOT(SPLAT4(a + 8), w[2]), RDOT(SPLAT4(a + 12), w[3])));
+      acc[t].isum = wasm_i32x4_add(acc[t].isum, wasm_i32x4_dot_i16x8(p, sc));
+    }
+  }
+  for (int t = 0; t < nt; t++) acc[t].sum = q3_K_step(acc[t].sum, acc[t].isum, q3_K_offset(s->mp, &y[t][i]), s->d, &y[t][i]);
+}
+
+// The batch loop (q4_K_mul_mat's): tokens in passes of MM_TOK, columns in
+// chunks of ACT_CHUNK; one token goes to the decode paths, more to four-row
+// groups (plain: from r0, the last group repeating row r1 - 1; x4: the
+// layout's groups), lanes outside [r0, r1) dropped.
+static inline void q3_K_mul_mat(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
+                                int n, int n_tok, int r0, int r1, int x4) {
+  const block_q8_K* y[MM_TOK];
+  q3_K_acc acc[MM_TOK];
+  for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
+    const int nt = n_tok - t0 < MM_TOK ? n_tok - t0 : MM_TOK;
+    for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {
+      const int nb = (n - c0 < ACT_CHUNK ? n - c0 : ACT_CHUNK) / QK_K;
+      for (int t = 0; t < nt; t++) y[t] = (const block_q8_K*)((const uint8_t*)a + (size_t)(t0 + t) * a_row_bytes) + c0 / QK_K;
+      const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / QK_K) * (x4 ? sizeof(block_q3_Kx4) : sizeof(block_q3_K));
+      float* o = out + (size_t)t0 * out_stride;
+      if (nt == 1) {
+        if (x4) q3_Kx4_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
+        else q3_K_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
+        continue;
+      }
+      for (int r = x4 ? r0 & ~3 : r0; r < r1; r += 4) {
+        for (int t = 0; t < nt; t++) acc[t].sum = wasm_f32x4_const_splat(0.0f);
+        q3_K_scales4 s;
+        v128_t q[64];
+        if (x4) {
+          const block_q3_Kx4* g = (const block_q3_Kx4*)(wc + (size_t)r * row_bytes);
+          for (int i = 0; i < nb; i++) {
+            q3_Kx4_scales(g + i, &s);
+            for (int u = 0; u < 8; u++) {
+              q3_Kx4_lo(g[i].qs[u][0], q + 8 * u);
+              q3_Kx4_hi(g[i].qs[u][0], q + 8 * u + 4);
+            }
+            q3_K_superblock(&s, q, i, y, acc, nt);
+          }
+        } else {
+          const block_q3_K* x[4];
+          for (int j = 0; j < 4; j++) x[j] = (const block_q3_K*)(wc + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes);
+          for (int i = 0; i < nb; i++) {
+            q3_K_scales(x, i, &s);
+            v128_t rv[4][16];  // row j's elements 16v .. 16v + 15
+            for (int j = 0; j < 4; j++)
+              for (int h = 0; h < 4; h++) {
+                v128_t d4[4];
+                q3_K_decode(x[j] + i, h >> 1, 16 * (h & 1), d4);
+                for (int e = 0; e < 4; e++) rv[j][8 * (h >> 1) + 2 * e + (h & 1)] = d4[e];
+              }
+            for (int v = 0; v < 16; v++) transpose4(rv[0][v], rv[1][v], rv[2][v], rv[3][v], q + 4 * v);
+            q3_K_superblock(&s, q, i, y, acc, nt);
+          }
+        }
+        for (int t = 0; t < nt; t++) store4(acc[t].sum, o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
+      }
+    }
+  }
+}
+
+RELAXED_ENTRIES(q3_K, q3_K_mul_mat, 0)
+RELAXED_ENTRIES(q3_Kx4, q3_K_mul_mat, 1)
+
+RELAXED_VEC_DOT(q3_K, q8_K, q3_K_mul_mat)
+
+// Rewrites n_rows (a multiple of 4) plain q3_K rows as q3_Kx4 groups, in
+// place: group G takes the bytes of rows 4G..4G+3. scratch: 4 * row_bytes.
+void EXPORT(repack_q3_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
+  const int nb = row_bytes / (int)sizeof(block_q3_K);
+  for (int r = 0; r + 4 <= n_rows; r += 4) {
+    uint8_t* base = (uint8_t*)w + (size_t)r * row_bytes;
+    for (int i = 0; i < 4 * row_bytes; i++) ((uint8_t*)scratch)[i] = base[i];
+    block_q3_Kx4* g = (block_q3_Kx4*)base;
+    for (int i = 0; i < nb; i++) {
+      for (int j = 0; j < 4; j++) {
+        const block_q3_K* x = (const block_q3_K*)((const uint8_t*)scratch + (size_t)j * row_bytes) + i;
+        g[i].d[j] = x->d;
+        const uint8_t* sq = x->scales;
+        int sc[16];  // unsigned, 0..63
+        for (int k = 0; k < 16; k++) sc[k] = ((k < 8 ? sq[k] : sq[k - 8] >> 4) & 0x0F) | (((sq[8 + k % 4] >> (2 * (k / 4))) & 3) << 4);
+        for (int k = 0; k < 8; k++) g[i].sl[4 * k + j] = (uint8_t)((sc[k] & 0x0F) | (sc[k + 8] & 0x0F) << 4);
+        for (int k = 0; k < 4; k++)
+          g[i].sh[4 * k + j] = (uint8_t)((sc[k] >> 4) | (sc[k + 4] >> 4) << 2 | (sc[k + 8] >> 4) << 4 | (sc[k + 12] >> 4) << 6);
+        for (int u = 0; u < 8; u++)
+          for (int l = 0; l < 4; l++) {
+            int W[8];  // element 32u + 4m + l, as 0..7
+            for (int m = 0; m < 8; m++) {
+              const int e = 32 * u + 4 * m + l, n = e >> 7, s = (e >> 5) & 3, p = e & 31;
+              W[m] = ((x->qs[32 * n + p] >> (2 * s)) & 3) | (((x->hmask[p] >> (4 * n + s)) & 1) << 2);
+            }
+            uint8_t* b = &g[i].qs[u][0][4 * j + l];
+            b[0] = (uint8_t)(W[0] | W[1] << 3 | (W[6] & 3) << 6);
+            b[16] = (uint8_t)(W[2] | W[3] << 3 | (W[6] >> 2) << 6 | (W[7] >> 2) << 7);
+            b[32] = (uint8_t)(W[4] | W[5] << 3 | (W[7] & 3) << 6);
+          }
+      }
+    }
+  }
+}
