@@ -33,6 +33,7 @@ interface Repacker {
 }
 
 const REPACKERS: readonly Repacker[] = [
+  { type: GGMLType.Q2_K, layout: 'q2_Kx4', rows: 4 },
   { type: GGMLType.Q3_K, layout: 'q3_Kx4', rows: 4 },
   { type: GGMLType.Q4_0, layout: 'q4_0x4', rows: 4 },
   { type: GGMLType.Q4_K, layout: 'q4_Kx4', rows: 4 },

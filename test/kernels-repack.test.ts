@@ -22,6 +22,7 @@ const k: Kernels = await loadKernels();
  * it (q6_Kp: Q6_K matrices whose rows are not a multiple of 4; per expert).
  */
 const LAYOUTS = [
+  { type: GGMLType.Q2_K, layout: 'q2_Kx4', rows: 44, expertRows: 36 },
   { type: GGMLType.Q3_K, layout: 'q3_Kx4', rows: 44, expertRows: 36 },
   { type: GGMLType.Q4_0, layout: 'q4_0x4', rows: 44, expertRows: 36 },
   { type: GGMLType.Q4_K, layout: 'q4_Kx4', rows: 44, expertRows: 36 },

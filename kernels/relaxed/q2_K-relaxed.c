@@ -1,0 +1,338 @@
+// Q2_K with relaxed SIMD (read relaxed.h and q4_K-relaxed.c first). The
+// quants are 0..3, a 4-bit scale and a 4-bit min per 16 elements; the mins
+// pair with the q8_K bsums as q4_K's do with the sums of 32.
+//
+// Plain rows: decode one row at a time (q2_K_rows), prefill four rows at a
+// time after transposing the quants into lanes.
+//
+// q2_Kx4 (block_q2_Kx4, written at load by repack_q2_Kx4, runtime/repack.ts):
+// four rows' super-block with their scale bytes interleaved by row and the
+// quants already in transpose4's order: per 32 elements of the four rows (a
+// "unit", sub-blocks 2u and 2u + 1) eight vectors of quants packed in two,
+// vector m at bits 2 (m % 4).
+//
+// Every path reduces a super-block to exact int32 sums per row, then takes
+// the same f32 steps per row: sum += (d * ad) * isum, msum += (dmin * ad) *
+// mins, result sum - msum. So a batch gives the bits of token by token, and
+// q2_Kx4 the bits of the plain layout.
+//
+// qs[32n + l]: elements 128n + 32s + l in bits 2s..2s+1 (s = 0..3).
+#include "../kquants.h"
+#include "relaxed.h"
+
+// Four rows' super-block: d, dmin; the scale bytes (scale | min << 4) at
+// sc[16q + 4k + j] for row j's sub-block 4q + k; then eight units of two vectors.
+typedef struct {
+  uint16_t d[4], dmin[4];
+  uint8_t sc[64];
+  uint8_t qs[8][2][16];
+} block_q2_Kx4;
+_Static_assert(sizeof(block_q2_Kx4) == 4 * sizeof(block_q2_K), "a group takes four rows' bytes");
+
+// A super-block's scales for four rows: sc[k] has row j's scale for
+// sub-block k in i16 lanes 2j, 2j+1; mp[p] row j's mins for sub-blocks 2p,
+// 2p+1 in lanes 2j, 2j+1 (against the bsums' pairs).
+typedef struct {
+  v128_t sc[16], mp[8];
+  v128_t d, dmin;
+} q2_K_scales4;
+
+// i8x16.swizzle indices (an index >= 16 gives 0): i16 lanes 2j and 2j+1 <- byte q + j (SC_IDX), or q + j and q + 4 + j (MP_IDX).
+#define SC_IDX(q) wasm_i8x16_const(q, -128, q, -128, q + 1, -128, q + 1, -128, q + 2, -128, q + 2, -128, q + 3, -128, q + 3, -128)
+#define MP_IDX(q) wasm_i8x16_const(q, -128, q + 4, -128, q + 1, -128, q + 5, -128, q + 2, -128, q + 6, -128, q + 3, -128, q + 7, -128)
+
+// From four vectors of scale bytes, byte 4k + j of v[q] = row j's byte for sub-block 4q + k.
+static inline void q2_K_scales_from(const v128_t v[4], q2_K_scales4* s) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F);
+  for (int q = 0; q < 4; q++) {
+    const v128_t sc = wasm_v128_and(v[q], m4), mn = wasm_v128_and(wasm_u16x8_shr(v[q], 4), m4);
+    s->sc[4 * q] = wasm_i8x16_swizzle(sc, SC_IDX(0)), s->sc[4 * q + 1] = wasm_i8x16_swizzle(sc, SC_IDX(4));
+    s->sc[4 * q + 2] = wasm_i8x16_swizzle(sc, SC_IDX(8)), s->sc[4 * q + 3] = wasm_i8x16_swizzle(sc, SC_IDX(12));
+    s->mp[2 * q] = wasm_i8x16_swizzle(mn, MP_IDX(0)), s->mp[2 * q + 1] = wasm_i8x16_swizzle(mn, MP_IDX(8));
+  }
+}
+
+// Plain rows: the rows' scale bytes interleaved (byte 4k + j <- row j's byte k).
+static inline void q2_K_scales(const block_q2_K* const x[4], int i, q2_K_scales4* s) {
+  const v128_t s0 = LOAD(x[0][i].scales), s1 = LOAD(x[1][i].scales), s2 = LOAD(x[2][i].scales), s3 = LOAD(x[3][i].scales);
+  const v128_t a01 = wasm_i8x16_shuffle(s0, s1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const v128_t a23 = wasm_i8x16_shuffle(s2, s3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const v128_t b01 = wasm_i8x16_shuffle(s0, s1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const v128_t b23 = wasm_i8x16_shuffle(s2, s3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const v128_t v[4] = {wasm_i16x8_shuffle(a01, a23, 0, 8, 1, 9, 2, 10, 3, 11), wasm_i16x8_shuffle(a01, a23, 4, 12, 5, 13, 6, 14, 7, 15),
+                       wasm_i16x8_shuffle(b01, b23, 0, 8, 1, 9, 2, 10, 3, 11), wasm_i16x8_shuffle(b01, b23, 4, 12, 5, 13, 6, 14, 7, 15)};
+  q2_K_scales_from(v, s);
+  s->d = f16x4_to_f32x4(ROWS4_F16(x, i, d));
+  s->dmin = f16x4_to_f32x4(ROWS4_F16(x, i, dmin));
+}
+
+static inline void q2_Kx4_scales(const block_q2_Kx4* g, q2_K_scales4* s) {
+  const v128_t v[4] = {LOAD(g->sc), LOAD(g->sc + 16), LOAD(g->sc + 32), LOAD(g->sc + 48)};
+  q2_K_scales_from(v, s);
+  s->d = f16x4_at(g->d);
+  s->dmin = f16x4_at(g->dmin);
+}
+
+// Four rows' mins term for one token: sum over sub-blocks of min * bsum, row j
+// in lane j (bsums pair 2p, 2p+1 is i32 lane p % 4 of b0 (p < 4) or b1).
+static inline v128_t q2_K_mins(const v128_t* mp, const block_q8_K* yb) {
+  const v128_t b0 = LOAD(yb->bsums), b1 = LOAD(yb->bsums + 8);
+  const v128_t m = wasm_i32x4_add(
+      wasm_i32x4_add(wasm_i32x4_dot_i16x8(mp[0], wasm_i32x4_shuffle(b0, b0, 0, 0, 0, 0)),
+                     wasm_i32x4_dot_i16x8(mp[1], wasm_i32x4_shuffle(b0, b0, 1, 1, 1, 1))),
+      wasm_i32x4_add(wasm_i32x4_dot_i16x8(mp[2], wasm_i32x4_shuffle(b0, b0, 2, 2, 2, 2)),
+                     wasm_i32x4_dot_i16x8(mp[3], wasm_i32x4_shuffle(b0, b0, 3, 3, 3, 3))));
+  return wasm_i32x4_add(m, wasm_i32x4_add(
+      wasm_i32x4_add(wasm_i32x4_dot_i16x8(mp[4], wasm_i32x4_shuffle(b1, b1, 0, 0, 0, 0)),
+                     wasm_i32x4_dot_i16x8(mp[5], wasm_i32x4_shuffle(b1, b1, 1, 1, 1, 1))),
+      wasm_i32x4_add(wasm_i32x4_dot_i16x8(mp[6], wasm_i32x4_shuffle(b1, b1, 2, 2, 2, 2)),
+                     wasm_i32x4_dot_i16x8(mp[7], wasm_i32x4_shuffle(b1, b1, 3, 3, 3, 3)))));
+}
+
+// The float steps of four rows for super-block i (d, dmin per lane).
+static inline void q2_K_step(v128_t* sum, v128_t* msum, v128_t isum, v128_t mn, v128_t d, v128_t dmin, const block_q8_K* yi) {
+  const v128_t ad = wasm_f32x4_splat(yi->d);
+  *sum = wasm_f32x4_add(*sum, wasm_f32x4_mul(wasm_f32x4_mul(d, ad), wasm_f32x4_convert_i32x4(isum)));
+  *msum = wasm_f32x4_add(*msum, wasm_f32x4_mul(wasm_f32x4_mul(dmin, ad), wasm_f32x4_convert_i32x4(mn)));
+}
+
+// One packed vector's four quant vectors (vector m at bits 2m; the u16
+// shifts' spill from the next byte is masked off).
+static inline void q2_Kx4_w(const uint8_t* q, v128_t w[4]) {
+  const v128_t m3 = wasm_i8x16_const_splat(3);
+  const v128_t s = LOAD(q);
+  w[0] = wasm_v128_and(s, m3), w[1] = wasm_v128_and(wasm_u16x8_shr(s, 2), m3);
+  w[2] = wasm_v128_and(wasm_u16x8_shr(s, 4), m3), w[3] = wasm_v128_and(wasm_u16x8_shr(s, 6), m3);
+}
+
+// Four broadcasts against four quant vectors: int16 pair sums.
+static inline v128_t q2_dot4(const v128_t s[4], const v128_t w[4]) {
+  return wasm_i16x8_add(wasm_i16x8_add(RDOT(s[0], w[0]), RDOT(s[1], w[1])), wasm_i16x8_add(RDOT(s[2], w[2]), RDOT(s[3], w[3])));
+}
+
+// Decode of repacked rows, two groups (eight rows) at a time as
+// q4_Kx4_pairs, the steps ended by PIN (relaxed.h).
+static int q2_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first) {
+  v128_t pins[4];
+  int r = r0 & ~3;
+  for (; r + 4 < r1; r += 8) {
+    const block_q2_Kx4* ga = (const block_q2_Kx4*)(w + (size_t)r * row_bytes);
+    const block_q2_Kx4* gb = (const block_q2_Kx4*)(w + (size_t)(r + 4) * row_bytes);
+    v128_t suma = wasm_f32x4_const_splat(0.0f), msuma = suma, sumb = suma, msumb = suma;
+    for (int i = 0; i < nb; i++, ga++, gb++) {
+      q2_K_scales4 sa, sb;
+      q2_Kx4_scales(ga, &sa);
+      q2_Kx4_scales(gb, &sb);
+      v128_t isuma = wasm_i32x4_const_splat(0), isumb = isuma;
+      const uint8_t* qa = &ga->qs[0][0][0];
+      const uint8_t* qb = &gb->qs[0][0][0];
+      const int8_t* a = y[i].qs;
+      NOUNROLL for (unsigned u = 0; u < 8; u++, qa += 32, qb += 32, a += 32) {
+        v128_t wv[4];
+        const v128_t s[4] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12)};
+        q2_Kx4_w(qa, wv);
+        const v128_t pa = q2_dot4(s, wv);
+        q2_Kx4_w(qb, wv);
+        const v128_t pb = q2_dot4(s, wv);
+        PIN(pa, pins[0]);
+        PIN(pb, pins[1]);
+        const v128_t t[4] = {SPLAT4(a + 16), SPLAT4(a + 20), SPLAT4(a + 24), SPLAT4(a + 28)};
+        q2_Kx4_w(qa + 16, wv);
+        const v128_t ha = q2_dot4(t, wv);
+        q2_Kx4_w(qb + 16, wv);
+        const v128_t hb = q2_dot4(t, wv);
+        PIN(ha, pins[2]);
+        PIN(hb, pins[3]);
+        isuma = wasm_i32x4_add(isuma, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pa, sa.sc[2 * u]), wasm_i32x4_dot_i16x8(ha, sa.sc[2 * u + 1])));
+        isumb = wasm_i32x4_add(isumb, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pb, sb.sc[2 * u]), wasm_i32x4_dot_i16x8(hb, sb.sc[2 * u + 1])));
+      }
+      q2_K_step(&suma, &msuma, isuma, q2_K_mins(sa.mp, &y[i]), sa.d, sa.dmin, &y[i]);
+      q2_K_step(&sumb, &msumb, isumb, q2_K_mins(sb.mp, &y[i]), sb.d, sb.dmin, &y[i]);
+    }
+    store4(wasm_f32x4_sub(suma, msuma), out, r, r0, r1, first);
+    store4(wasm_f32x4_sub(sumb, msumb), out, r + 4, r0, r1, first);
+  }
+  return r;
+}
+
+// The same one group at a time, for a lone last group.
+static void q2_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first) {
+  v128_t pins[2];
+  for (int r = q2_Kx4_pairs(w, row_bytes, y, out, nb, r0, r1, first); r < r1; r += 4) {
+    const block_q2_Kx4* g = (const block_q2_Kx4*)(w + (size_t)r * row_bytes);
+    v128_t sum = wasm_f32x4_const_splat(0.0f), msum = sum;
+    for (int i = 0; i < nb; i++, g++) {
+      q2_K_scales4 s;
+      q2_Kx4_scales(g, &s);
+      v128_t isum = wasm_i32x4_const_splat(0);
+      const uint8_t* q = &g->qs[0][0][0];
+      const int8_t* a = y[i].qs;
+      NOUNROLL for (unsigned u = 0; u < 8; u++, q += 32, a += 32) {
+        v128_t wv[4];
+        const v128_t s4[4] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12)};
+        q2_Kx4_w(q, wv);
+        const v128_t p = q2_dot4(s4, wv);
+        PIN(p, pins[0]);
+        const v128_t t[4] = {SPLAT4(a + 16), SPLAT4(a + 20), SPLAT4(a + 24), SPLAT4(a + 28)};
+        q2_Kx4_w(q + 16, wv);
+        const v128_t h = q2_dot4(t, wv);
+        PIN(h, pins[1]);
+        isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p, s.sc[2 * u]), wasm_i32x4_dot_i16x8(h, s.sc[2 * u + 1])));
+      }
+      q2_K_step(&sum, &msum, isum, q2_K_mins(s.mp, &y[i]), s.d, s.dmin, &y[i]);
+    }
+    store4(wasm_f32x4_sub(sum, msum), out, r, r0, r1, first);
+  }
+}
+
+// Sixteen elements 128n + 32s + l0 .. + 15 (s = 0..3) of one plain row.
+static inline void q2_K_decode(const block_q2_K* x, int n, int l0, v128_t q[4]) {
+  const v128_t m3 = wasm_i8x16_const_splat(3);
+  const v128_t v = LOAD(x->qs + 32 * n + l0);
+  q[0] = wasm_v128_and(v, m3), q[1] = wasm_v128_and(wasm_u16x8_shr(v, 2), m3);
+  q[2] = wasm_v128_and(wasm_u16x8_shr(v, 4), m3), q[3] = wasm_v128_and(wasm_u16x8_shr(v, 6), m3);
+}
+
+// Decode of plain rows: one row at a time; the super-block's integer sum
+// (lane 0) and mins term (lane 1) are reduced before the group kernels'
+// float steps, taken per lane with (d, dmin).
+static void q2_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F);
+  for (int r = r0; r < r1; r++) {
+    const block_q2_K* x = (const block_q2_K*)(w + (size_t)r * row_bytes);
+    v128_t sm2 = wasm_f32x4_const_splat(0.0f);  // lane 0: sum, lane 1: msum
+    for (int i = 0; i < nb; i++, x++) {
+      const v128_t sb = LOAD(x->scales), scv = wasm_v128_and(sb, m4), mnv = wasm_v128_and(wasm_u16x8_shr(sb, 4), m4);
+      int16_t sc[16];  // as int16 in memory: each scale is then one broadcast load
+      wasm_v128_store(sc, wasm_u16x8_extend_low_u8x16(scv));
+      wasm_v128_store(sc + 8, wasm_u16x8_extend_high_u8x16(scv));
+      v128_t acc = wasm_i32x4_const_splat(0);
+      NOUNROLL for (int j = 0; j < 4; j++) {
+        const int n = j >> 1, l0 = 16 * (j & 1);
+        v128_t q[4];
+        q2_K_decode(x, n, l0, q);
+        const int8_t* a = y[i].qs + 128 * n + l0;
+        const int16_t* s = sc + 8 * n + (j & 1);
+        acc = wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(a), q[0]), wasm_v128_load16_splat(s)),
+                                                 wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 32), q[1]), wasm_v128_load16_splat(s + 2))));
+        acc = wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 64), q[2]), wasm_v128_load16_splat(s + 4)),
+                                                 wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 96), q[3]), wasm_v128_load16_splat(s + 6))));
+      }
+      const v128_t mn = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_u16x8_extend_low_u8x16(mnv), LOAD(y[i].bsums)),
+                                       wasm_i32x4_dot_i16x8(wasm_u16x8_extend_high_u8x16(mnv), LOAD(y[i].bsums + 8)));
+      const v128_t u = wasm_i32x4_add(wasm_i32x4_shuffle(acc, mn, 0, 1, 4, 5), wasm_i32x4_shuffle(acc, mn, 2, 3, 6, 7));
+      const v128_t v = wasm_i32x4_add(wasm_i32x4_shuffle(u, u, 0, 2, 0, 2), wasm_i32x4_shuffle(u, u, 1, 3, 1, 3));
+      // d and dmin (adjacent f16s) as f32 lanes 0 and 1
+      const v128_t dd = f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(wasm_v128_load32_zero(&x->d)));
+      sm2 = wasm_f32x4_add(sm2, wasm_f32x4_mul(wasm_f32x4_mul(dd, wasm_f32x4_splat(y[i].d)), wasm_f32x4_convert_i32x4(v)));
+    }
+    const float val = wasm_f32x4_extract_lane(sm2, 0) - wasm_f32x4_extract_lane(sm2, 1);
+    out[r] = first ? val : out[r] + val;
+  }
+}
+
+typedef struct { v128_t isum, sum, msum; } q2_K_acc;
+
+// Super-block i of four rows against nt tokens; q[4k + g]: sub-block k,
+// elements 16k + 4g .. + 3 of each row (transpose4's order).
+static inline void q2_K_superblock(const q2_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y, q2_K_acc* acc, int nt) {
+  for (int t = 0; t < nt; t++) acc[t].isum = wasm_i32x4_const_splat(0);
+  NOUNROLL for (int k = 0; k < 16; k++) {
+    const v128_t* w = q + 4 * k;
+    const v128_t sc = s->sc[k];
+    for (int t = 0; t < nt; t++) {
+      const int8_t* a = y[t][i].qs + 16 * k;
+      const v128_t p = wasm_i16x8_add(wasm_i16x8_add(RDOT(SPLAT4(a), w[0]), RDOT(SPLAT4(a + 4), w[1])),
+                                      wasm_i16x8_add(RDOT(SPLAT4(a + 8), w[2]), RDOT(SPLAT4(a + 12), w[3])));
+      acc[t].isum = wasm_i32x4_add(acc[t].isum, wasm_i32x4_dot_i16x8(p, sc));
+    }
+  }
+  for (int t = 0; t < nt; t++) q2_K_step(&acc[t].sum, &acc[t].msum, acc[t].isum, q2_K_mins(s->mp, &y[t][i]), s->d, s->dmin, &y[t][i]);
+}
+
+// The batch loop (q4_K_mul_mat's): tokens in passes of MM_TOK, columns in
+// chunks of ACT_CHUNK; one token goes to the decode paths, more to four-row
+// groups (plain: from r0, the last group repeating row r1 - 1; x4: the
+// layout's groups), lanes outside [r0, r1) dropped.
+static inline void q2_K_mul_mat(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
+                                int n, int n_tok, int r0, int r1, int x4) {
+  const block_q8_K* y[MM_TOK];
+  q2_K_acc acc[MM_TOK];
+  for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
+    const int nt = n_tok - t0 < MM_TOK ? n_tok - t0 : MM_TOK;
+    for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {
+      const int nb = (n - c0 < ACT_CHUNK ? n - c0 : ACT_CHUNK) / QK_K;
+      for (int t = 0; t < nt; t++) y[t] = (const block_q8_K*)((const uint8_t*)a + (size_t)(t0 + t) * a_row_bytes) + c0 / QK_K;
+      const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / QK_K) * (x4 ? sizeof(block_q2_Kx4) : sizeof(block_q2_K));
+      float* o = out + (size_t)t0 * out_stride;
+      if (nt == 1) {
+        if (x4) q2_Kx4_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
+        else q2_K_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
+        continue;
+      }
+      for (int r = x4 ? r0 & ~3 : r0; r < r1; r += 4) {
+        for (int t = 0; t < nt; t++) acc[t].sum = acc[t].msum = wasm_f32x4_const_splat(0.0f);
+        q2_K_scales4 s;
+        v128_t q[64];
+        if (x4) {
+          const block_q2_Kx4* g = (const block_q2_Kx4*)(wc + (size_t)r * row_bytes);
+          for (int i = 0; i < nb; i++) {
+            q2_Kx4_scales(g + i, &s);
+            for (int u = 0; u < 16; u++) q2_Kx4_w(g[i].qs[u >> 1][u & 1], q + 4 * u);
+            q2_K_superblock(&s, q, i, y, acc, nt);
+          }
+        } else {
+          const block_q2_K* x[4];
+          for (int j = 0; j < 4; j++) x[j] = (const block_q2_K*)(wc + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes);
+          for (int i = 0; i < nb; i++) {
+            q2_K_scales(x, i, &s);
+            v128_t rv[4][16];  // row j's elements 16v .. 16v + 15
+            for (int j = 0; j < 4; j++)
+              for (int h = 0; h < 4; h++) {
+                v128_t d4[4];
+                q2_K_decode(x[j] + i, h >> 1, 16 * (h & 1), d4);
+                for (int e = 0; e < 4; e++) rv[j][8 * (h >> 1) + 2 * e + (h & 1)] = d4[e];
+              }
+            for (int v = 0; v < 16; v++) transpose4(rv[0][v], rv[1][v], rv[2][v], rv[3][v], q + 4 * v);
+            q2_K_superblock(&s, q, i, y, acc, nt);
+          }
+        }
+        for (int t = 0; t < nt; t++) store4(wasm_f32x4_sub(acc[t].sum, acc[t].msum), o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
+      }
+    }
+  }
+}
+
+RELAXED_ENTRIES(q2_K, q2_K_mul_mat, 0)
+RELAXED_ENTRIES(q2_Kx4, q2_K_mul_mat, 1)
+
+RELAXED_VEC_DOT(q2_K, q8_K, q2_K_mul_mat)
+
+// Rewrites n_rows (a multiple of 4) plain q2_K rows as q2_Kx4 groups, in
+// place: group G takes the bytes of rows 4G..4G+3. scratch: 4 * row_bytes.
+void EXPORT(repack_q2_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
+  const int nb = row_bytes / (int)sizeof(block_q2_K);
+  for (int r = 0; r + 4 <= n_rows; r += 4) {
+    uint8_t* base = (uint8_t*)w + (size_t)r * row_bytes;
+    for (int i = 0; i < 4 * row_bytes; i++) ((uint8_t*)scratch)[i] = base[i];
+    block_q2_Kx4* g = (block_q2_Kx4*)base;
+    for (int i = 0; i < nb; i++) {
+      for (int j = 0; j < 4; j++) {
+        const block_q2_K* x = (const block_q2_K*)((const uint8_t*)scratch + (size_t)j * row_bytes) + i;
+        g[i].d[j] = x->d;
+        g[i].dmin[j] = x->dmin;
+        for (int k = 0; k < 16; k++) g[i].sc[16 * (k >> 2) + 4 * (k & 3) + j] = x->scales[k];
+        for (int u = 0; u < 8; u++)
+          for (int l = 0; l < 4; l++)
+            for (int h = 0; h < 2; h++) {
+              int b = 0;  // quant vectors 4h .. 4h + 3: elements 32u + 4m + l at bits 2 (m % 4)
+              for (int m = 4 * h; m < 4 * h + 4; m++) {
+                const int e = 32 * u + 4 * m + l, n = e >> 7, s = (e >> 5) & 3, p = e & 31;
+                b |= ((x->qs[32 * n + p] >> (2 * s)) & 3) << (2 * (m & 3));
+              }
+              g[i].qs[u][h][4 * j + l] = (uint8_t)b;
+            }
+      }
+    }
+  }
+}
