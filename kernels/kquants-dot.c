@@ -306,4 +306,5 @@ DEFINE_KQ(q6_K)
 // the plain one, so the relaxed module would have to replace these plain
 // kernels too (RELAXED_OVERRIDES: mat_rows, matvec, mul_mat, vec_dot,
 // mat_rows_id), with one set of float steps per super-block, as q4_K does.
-// Done for q5_K (kernels/relaxed/q5_K-relaxed.c, q5_Kx4).
+// Done for q5_K, q3_K and q2_K (kernels/relaxed/q5_K-relaxed.c etc.; the
+// q5_Kx4, q3_Kx4 and q2_Kx4 layouts).

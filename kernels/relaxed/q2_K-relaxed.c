@@ -11,6 +11,14 @@
 // "unit", sub-blocks 2u and 2u + 1) eight vectors of quants packed in two,
 // vector m at bits 2 (m % 4).
 //
+// Measured (4096 columns, one thread, CPU time, medians of alternating
+// rounds, shared 2-core Xeon at load 8), GB/s of weights and per byte
+// against q4_0x4: decode 4096 rows (in cache) q2_Kx4 8.6 (0.64x: faster
+// per weight than q4_0x4, but a Q2_K weight is 0.58 of a Q4_0 weight's
+// bytes), plain q2_K 5.0 (0.37x), the baseline it replaces 3.3 (0.25x);
+// 131072 rows (from memory) q2_Kx4 6.3 (0.92x), plain 3.0, baseline 1.8.
+// Prefill, 64 tokens: 27 ms against the baseline's 41; 2-8 tokens 1.3-2.6x.
+//
 // Every path reduces a super-block to exact int32 sums per row, then takes
 // the same f32 steps per row: sum += (d * ad) * isum, msum += (dmin * ad) *
 // mins, result sum - msum. So a batch gives the bits of token by token, and
