@@ -8,6 +8,11 @@
 //                                   round after round (medians): ratios
 //                                   that a shared machine's drift does not skew
 //   npm run bench:kernels -- --attention  decode attention over a deep KV cache (see benchAttention)
+//   npm run bench:kernels -- --repacked   the layouts weights are repacked into at load
+//                                   (runtime/repack.ts: q4_Kx4, q5_Kx4, ...) where
+//                                   the loaded kernels have one
+//   npm run bench:kernels -- --rows N     N rows instead of 4096 (131072: 300-500 MB of
+//                                   weights, read from memory rather than cache)
 //
 // Every type with a matvec_<type> export in wasm/kernels.wasm is measured
 // (k-quants appear as soon as kernels/kquants.c exports them). The weights
@@ -25,6 +30,7 @@ import { GGMLType, allGGMLTypes, ggmlTypeInfo, rowSize } from '../formats/ggml-t
 import { dequantizeOnlyTypes, dequantizeRow, quantizeRow } from '../formats/quant/index.js';
 import { WEIGHT_TYPES } from '../wasm/kernel-table.js';
 import { loadKernels, type Kernels, type MatvecFn, type RowFn } from '../wasm/loader.js';
+import { weightRepacker } from '../runtime/repack.js';
 import { gaussian, mulberry32 } from '../test/helpers/rng.js';
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
@@ -32,7 +38,10 @@ const prefill = process.argv.includes('--prefill');
 const alternate = process.argv.includes('--alternate');
 const attention = process.argv.includes('--attention');
 const N = 4096;
-const ROWS = 4096;
+const repacked = process.argv.includes('--repacked');
+const rowsArg = process.argv.indexOf('--rows');
+const ROWS = rowsArg < 0 ? 4096 : Number(process.argv[rowsArg + 1]);
+if (!(ROWS > 0 && ROWS % 16 === 0)) throw new Error(`--rows: a positive multiple of 16, not ${process.argv[rowsArg + 1]}`);
 const DISTINCT_ROWS = 16; // quantized by the (slow) reference, then tiled
 const SIMD_MS = quick ? 150 : 1000; // tinybench time budget per type
 const SCALAR_MS = quick ? 60 : 400; // plain-JS rows are timed for about this long
@@ -45,6 +54,7 @@ const TYPES = typesArg < 0 ? ALL_TYPES : ALL_TYPES.filter((t) =>
 
 interface Row {
   type: string;
+  layout?: string;
   bitsPerWeight: number;
   ms: number;
   gbps: number;
@@ -135,13 +145,19 @@ async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () =
   const po = k.malloc(ROWS * 4);
   for (let r = 0; r < ROWS; r++) k.write(pw + r * rowBytes, rows[r % DISTINCT_ROWS]!);
   k.write(pa, act);
-  const run = () => matvec(pw, rowBytes, pa, po, N, 0, ROWS);
+  // --repacked: rewritten in place as the loader would a blk.* matrix, then read by that layout's kernel
+  const layout = repacked
+    ? weightRepacker([k])({ id: -1, name: 'blk.0.ffn_up.weight', type, ne: [N, ROWS], kind: 'weight', ptr: pw }).layout
+    : undefined;
+  const mv = layout ? k.lookup<MatvecFn>(`matvec_${layout}`)! : matvec;
+  const run = () => mv(pw, rowBytes, pa, po, N, 0, ROWS);
   const row = (ms: number): Row => ({
     type: info.name.toUpperCase(),
+    layout,
     bitsPerWeight: (info.typeSize * 8) / info.blockSize,
     ms,
     gbps: (rowBytes * ROWS) / (ms * 1e6),
-    scalarMs: alternate ? Number.NaN : scalarOrNaN(type, rows, x),
+    scalarMs: alternate || ROWS > 4096 ? Number.NaN : scalarOrNaN(type, rows, x),
   });
   const free = () => [pw, pa, po].forEach((p) => k.free(p));
   if (alternate) return { run, row, free };
@@ -353,7 +369,7 @@ async function main(): Promise<void> {
   console.log('| type | bits/weight | ms/matvec (median) | GB/s of weights | time/weight vs Q4_0 | vs Q4_K | SIMD/scalar |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
-    console.log(`| ${r.type} | ${fmt(r.bitsPerWeight, 2)} | ${fmt(r.ms, 3)} | ${fmt(r.gbps, 2)} | ${vsQ4_0(r)} | ${vsQ4_K(r)} | ${Number.isNaN(r.scalarMs) ? 'n/a' : `${fmt(r.scalarMs / r.ms, 1)}x`} |`);
+    console.log(`| ${r.type}${r.layout ? ` (${r.layout})` : ''} | ${fmt(r.bitsPerWeight, 2)} | ${fmt(r.ms, 3)} | ${fmt(r.gbps, 2)} | ${vsQ4_0(r)} | ${vsQ4_K(r)} | ${Number.isNaN(r.scalarMs) ? 'n/a' : `${fmt(r.scalarMs / r.ms, 1)}x`} |`);
   }
 }
 
