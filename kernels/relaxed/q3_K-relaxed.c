@@ -10,19 +10,28 @@
 // q3_Kx4 (block_q3_Kx4, written at load by repack_q3_Kx4, runtime/repack.ts):
 // four rows' super-block with the scales interleaved by row and each quant's
 // three bits whole: per 32 elements of the four rows (a "unit", sub-blocks
-// 2u and 2u + 1) eight vectors of quants, four rows side by side in
-// transpose4's order, stored in three: S0 holds W0 (bits 0-2) and W1 (bits
-// 3-5), S1 W2 and W3, S2 W4 and W5; W6 and W7 are the top bits (q3_Kx4_hi).
-// 19 ops per eight vectors where the file's 2-bit planes and hmask take 40.
+// 2u and 2u + 1) eight vectors of quants, stored in three: S0 holds W0
+// (bits 0-2) and W1 (bits 3-5), S1 W2 and W3, S2 W4 and W5; W6 and W7 are
+// the top bits (q3_Kx4_hi). 19 ops per eight vectors where the file's 2-bit
+// planes and hmask take 40. Vector Wi holds, for row j, elements 2i, 2i + 1
+// of sub-block 2u (bytes 4j, 4j + 1) and of sub-block 2u + 1 (bytes 4j + 2,
+// 4j + 3): a byte dot then leaves row j's sums of the two sub-blocks in
+// int16 lanes 2j and 2j + 1, and one i32x4.dot_i16x8 with the rows' two
+// scales (a widened load, no shuffles) applies both. The activation is
+// reordered to match once per token (q3_K_act_pairs). Building sixteen
+// scale vectors per super-block by swizzles instead cost a sixth of the time.
 //
 // Measured (4096 columns, one thread, CPU time, medians of alternating
 // rounds, shared 2-core Xeon at load 7-9), GB/s of weights and per byte
-// against q4_0x4: decode 4096 rows (in cache) q3_Kx4 8.0-9.7 (0.71-0.74x:
+// against q4_0x4: decode 4096 rows (in cache) q3_Kx4 9.4-10.5 (0.79-0.88x:
 // a Q3_K weight is 0.76 of a Q4_0 weight's bytes and costs about as many
 // ops), plain q3_K 4.5 (0.41x), the baseline it replaces 3.6 (0.33x);
-// 131072 rows (from memory) q3_Kx4 6.0 (0.89x), plain 4.2, baseline 3.6.
-// Prefill, 64 tokens: 29-32 ms against the baseline's 55; 2-8 tokens
-// 1.5-3.4x.
+// 131072 rows (from memory) q3_Kx4 6.0-6.4 (0.90x), plain 4.2, baseline
+// 3.6. The mixed sub-block pairs made decode 1.1-1.2x faster than
+// transpose4-ordered units with sixteen scale vectors, and the prefill of
+// q3_Kx4, which un-mixes them per super-block, 2% (64 tokens) to 16% (4
+// tokens) slower. Prefill, 64 tokens: 29-32 ms against the baseline's 52-55;
+// 2-8 tokens 1.5-3x.
 //
 // Every path reduces a super-block to exact int32 sums per row, then takes
 // the same f32 step per row: sum += (d * ad) * isum. So a batch gives the
@@ -35,10 +44,11 @@
 
 #define KB (ACT_CHUNK / QK_K)  // super-blocks per column chunk
 
-// Four rows' super-block: d; the unsigned 6-bit scales (before the -32) as
-// low nibbles sl[4k + j] (row j: scale k low, k + 8 high, k < 8) and top
-// pairs sh[4k + j] (scales k, k + 4, k + 8, k + 12 at bits 0, 2, 4, 6,
-// k < 4); then eight units of three vectors.
+// Four rows' super-block: d; the unsigned 6-bit scales (before the -32) in
+// pair order, vector q's byte 8h + 2j + e = row j's scale for sub-block
+// 4q + 2h + e (q3_Kx4_scales): low nibbles of vectors 0, 2 in sl[0..15]
+// (low, high), of 1, 3 in sl[16..31], top pairs of 0..3 at bits 0, 2, 4, 6
+// of sh; then eight units of three vectors.
 typedef struct {
   uint16_t d[4];
   uint8_t sl[32], sh[16];
@@ -82,18 +92,42 @@ static inline void q3_K_scales(const block_q3_K* const x[4], int i, q3_K_scales4
   s->d = f16x4_to_f32x4(ROWS4_F16(x, i, d));
 }
 
-// A repacked group's scales.
-static inline void q3_Kx4_scales(const block_q3_Kx4* g, q3_K_scales4* s) {
+// A repacked group's signed scales in pair order (see block_q3_Kx4).
+static inline void q3_Kx4_scale_bytes(const block_q3_Kx4* g, v128_t v[4]) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F), m30 = wasm_i8x16_const_splat(0x30), b32 = wasm_i8x16_const_splat(32);
   const v128_t l0 = LOAD(g->sl), l1 = LOAD(g->sl + 16), h = LOAD(g->sh);
   // the u16 shifts move top pairs within their byte once masked
-  const v128_t v[4] = {
-      wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(l0, m4), wasm_v128_and(wasm_i16x8_shl(h, 4), m30)), b32),
-      wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(l1, m4), wasm_v128_and(wasm_i16x8_shl(h, 2), m30)), b32),
-      wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l0, 4), m4), wasm_v128_and(h, m30)), b32),
-      wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l1, 4), m4), wasm_v128_and(wasm_u16x8_shr(h, 2), m30)), b32)};
+  v[0] = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(l0, m4), wasm_v128_and(wasm_i16x8_shl(h, 4), m30)), b32);
+  v[1] = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(l1, m4), wasm_v128_and(wasm_i16x8_shl(h, 2), m30)), b32);
+  v[2] = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l0, 4), m4), wasm_v128_and(h, m30)), b32);
+  v[3] = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l1, 4), m4), wasm_v128_and(wasm_u16x8_shr(h, 2), m30)), b32);
+}
+
+// Decode: the pair vectors alone (mp[u] serves unit u's dot and the offset).
+static inline void q3_Kx4_pairs_of(const block_q3_Kx4* g, v128_t mp[8]) {
+  v128_t v[4];
+  q3_Kx4_scale_bytes(g, v);
+  for (int q = 0; q < 4; q++) mp[2 * q] = wasm_i16x8_extend_low_i8x16(v[q]), mp[2 * q + 1] = wasm_i16x8_extend_high_i8x16(v[q]);
+}
+
+// Prefill: every shape, from the pair order reshuffled to q3_K_scales_from's (byte 4k + j <- 8 (k / 2) + 2j + k % 2).
+static inline void q3_Kx4_scales(const block_q3_Kx4* g, q3_K_scales4* s) {
+  v128_t v[4];
+  q3_Kx4_scale_bytes(g, v);
+  for (int q = 0; q < 4; q++) v[q] = wasm_i8x16_shuffle(v[q], v[q], 0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
   q3_K_scales_from(v, s);
   s->d = f16x4_at(g->d);
+}
+
+// Each super-block of a q8_K row reordered for the units' mixed vectors:
+// group i of unit u = elements 32u + 2i, +1, 32u + 16 + 2i, +1.
+static inline void q3_K_act_pairs(const block_q8_K* y, int8_t* ap, int nb) {
+  for (int i = 0; i < nb; i++)
+    for (int u = 0; u < 8; u++) {
+      const v128_t lo = LOAD(y[i].qs + 32 * u), hi = LOAD(y[i].qs + 32 * u + 16);
+      wasm_v128_store(ap + QK_K * i + 32 * u, wasm_i16x8_shuffle(lo, hi, 0, 8, 1, 9, 2, 10, 3, 11));
+      wasm_v128_store(ap + QK_K * i + 32 * u + 16, wasm_i16x8_shuffle(lo, hi, 4, 12, 5, 13, 6, 14, 7, 15));
+    }
 }
 
 // Four rows' offset for one token: sum over sub-blocks of scale * bsum, row j
@@ -118,8 +152,7 @@ static inline v128_t q3_K_step(v128_t sum, v128_t isum, v128_t off, v128_t d, co
   return wasm_f32x4_add(sum, wasm_f32x4_mul(wasm_f32x4_mul(d, ad), wasm_f32x4_convert_i32x4(wasm_i32x4_sub(isum, wasm_i32x4_shl(off, 2)))));
 }
 
-// A unit's quant vectors W0..W3 (sub-block 2u) and W4..W7 (2u + 1) from
-// S0..S2 at q. W6 = S0's bits 6-7 | S1's bit 6 << 2, W7 = S2's bits 6-7 |
+// A unit's quant vectors W0..W3 and W4..W7 (see block_q3_Kx4) from S0..S2 at q. W6 = S0's bits 6-7 | S1's bit 6 << 2, W7 = S2's bits 6-7 |
 // S1's bit 7 << 2 (each u16 shift moves only bits the masks kept within their byte).
 #define Q3_M7 wasm_i8x16_const_splat(7)
 static inline void q3_Kx4_lo(const uint8_t* q, v128_t w[4]) {
@@ -140,45 +173,47 @@ static inline v128_t q3_dot4(const v128_t s[4], const v128_t w[4]) {
   return wasm_i16x8_add(wasm_i16x8_add(RDOT(s[0], w[0]), RDOT(s[1], w[1])), wasm_i16x8_add(RDOT(s[2], w[2]), RDOT(s[3], w[3])));
 }
 
+// Eight broadcasts against eight quant vectors of a unit: int16 sums, two sub-blocks per row (|lane| <= 16 * 127 * 7).
+static inline v128_t q3_Kx4_unit(const uint8_t* q, const v128_t s[8], v128_t* pin) {
+  v128_t wv[4];
+  q3_Kx4_lo(q, wv);
+  const v128_t p = q3_dot4(s, wv);
+  PIN(p, *pin);
+  q3_Kx4_hi(q, wv);
+  return wasm_i16x8_add(p, q3_dot4(s + 4, wv));
+}
+
 // Decode of repacked rows, two groups (eight rows) at a time as
-// q4_Kx4_pairs: each unit's broadcasts serve both groups, the steps ended by
-// PIN (relaxed.h).
-static int q3_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first) {
+// q4_Kx4_pairs: each unit's eight broadcasts (of the reordered activation
+// ap) serve both groups, the steps ended by PIN (relaxed.h).
+static int q3_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, float* out, int nb, int r0, int r1,
+                        int first) {
   v128_t pins[4];
   int r = r0 & ~3;
   for (; r + 4 < r1; r += 8) {
     const block_q3_Kx4* ga = (const block_q3_Kx4*)(w + (size_t)r * row_bytes);
     const block_q3_Kx4* gb = (const block_q3_Kx4*)(w + (size_t)(r + 4) * row_bytes);
     v128_t suma = wasm_f32x4_const_splat(0.0f), sumb = suma;
+    const int8_t* a = ap;
     for (int i = 0; i < nb; i++, ga++, gb++) {
-      q3_K_scales4 sa, sb;
-      q3_Kx4_scales(ga, &sa);
-      q3_Kx4_scales(gb, &sb);
+      v128_t mpa[8], mpb[8];
+      q3_Kx4_pairs_of(ga, mpa);
+      q3_Kx4_pairs_of(gb, mpb);
       v128_t isuma = wasm_i32x4_const_splat(0), isumb = isuma;
       const uint8_t* qa = &ga->qs[0][0][0];
       const uint8_t* qb = &gb->qs[0][0][0];
-      const int8_t* a = y[i].qs;
       NOUNROLL for (unsigned u = 0; u < 8; u++, qa += 48, qb += 48, a += 32) {
-        v128_t wv[4];
-        const v128_t s[4] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12)};
-        q3_Kx4_lo(qa, wv);
-        const v128_t pa = q3_dot4(s, wv);
-        q3_Kx4_lo(qb, wv);
-        const v128_t pb = q3_dot4(s, wv);
-        PIN(pa, pins[0]);
-        PIN(pb, pins[1]);
-        const v128_t t[4] = {SPLAT4(a + 16), SPLAT4(a + 20), SPLAT4(a + 24), SPLAT4(a + 28)};
-        q3_Kx4_hi(qa, wv);
-        const v128_t ha = q3_dot4(t, wv);
-        PIN(ha, pins[2]);
-        q3_Kx4_hi(qb, wv);
-        const v128_t hb = q3_dot4(t, wv);
-        PIN(hb, pins[3]);
-        isuma = wasm_i32x4_add(isuma, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pa, sa.sc[2 * u]), wasm_i32x4_dot_i16x8(ha, sa.sc[2 * u + 1])));
-        isumb = wasm_i32x4_add(isumb, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pb, sb.sc[2 * u]), wasm_i32x4_dot_i16x8(hb, sb.sc[2 * u + 1])));
+        const v128_t s[8] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12),
+                             SPLAT4(a + 16), SPLAT4(a + 20), SPLAT4(a + 24), SPLAT4(a + 28)};
+        const v128_t pa = q3_Kx4_unit(qa, s, &pins[0]);
+        PIN(pa, pins[1]);
+        const v128_t pb = q3_Kx4_unit(qb, s, &pins[2]);
+        PIN(pb, pins[3]);
+        isuma = wasm_i32x4_add(isuma, wasm_i32x4_dot_i16x8(pa, mpa[u]));
+        isumb = wasm_i32x4_add(isumb, wasm_i32x4_dot_i16x8(pb, mpb[u]));
       }
-      suma = q3_K_step(suma, isuma, q3_K_offset(sa.mp, &y[i]), sa.d, &y[i]);
-      sumb = q3_K_step(sumb, isumb, q3_K_offset(sb.mp, &y[i]), sb.d, &y[i]);
+      suma = q3_K_step(suma, isuma, q3_K_offset(mpa, &y[i]), f16x4_at(ga->d), &y[i]);
+      sumb = q3_K_step(sumb, isumb, q3_K_offset(mpb, &y[i]), f16x4_at(gb->d), &y[i]);
     }
     store4(suma, out, r, r0, r1, first);
     store4(sumb, out, r + 4, r0, r1, first);
@@ -187,30 +222,26 @@ static int q3_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, fl
 }
 
 // The same one group at a time, for a lone last group.
-static void q3_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first) {
+static void q3_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, float* out, int nb, int r0, int r1,
+                        int first) {
   v128_t pins[2];
-  for (int r = q3_Kx4_pairs(w, row_bytes, y, out, nb, r0, r1, first); r < r1; r += 4) {
+  for (int r = q3_Kx4_pairs(w, row_bytes, y, ap, out, nb, r0, r1, first); r < r1; r += 4) {
     const block_q3_Kx4* g = (const block_q3_Kx4*)(w + (size_t)r * row_bytes);
     v128_t sum = wasm_f32x4_const_splat(0.0f);
+    const int8_t* a = ap;
     for (int i = 0; i < nb; i++, g++) {
-      q3_K_scales4 s;
-      q3_Kx4_scales(g, &s);
+      v128_t mp[8];
+      q3_Kx4_pairs_of(g, mp);
       v128_t isum = wasm_i32x4_const_splat(0);
       const uint8_t* q = &g->qs[0][0][0];
-      const int8_t* a = y[i].qs;
       NOUNROLL for (unsigned u = 0; u < 8; u++, q += 48, a += 32) {
-        v128_t wv[4];
-        const v128_t s4[4] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12)};
-        q3_Kx4_lo(q, wv);
-        const v128_t p = q3_dot4(s4, wv);
-        PIN(p, pins[0]);
-        const v128_t t[4] = {SPLAT4(a + 16), SPLAT4(a + 20), SPLAT4(a + 24), SPLAT4(a + 28)};
-        q3_Kx4_hi(q, wv);
-        const v128_t h = q3_dot4(t, wv);
-        PIN(h, pins[1]);
-        isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p, s.sc[2 * u]), wasm_i32x4_dot_i16x8(h, s.sc[2 * u + 1])));
+        const v128_t s[8] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12),
+                             SPLAT4(a + 16), SPLAT4(a + 20), SPLAT4(a + 24), SPLAT4(a + 28)};
+        const v128_t p = q3_Kx4_unit(q, s, &pins[0]);
+        PIN(p, pins[1]);
+        isum = wasm_i32x4_add(isum, wasm_i32x4_dot_i16x8(p, mp[u]));
       }
-      sum = q3_K_step(sum, isum, q3_K_offset(s.mp, &y[i]), s.d, &y[i]);
+      sum = q3_K_step(sum, isum, q3_K_offset(mp, &y[i]), f16x4_at(g->d), &y[i]);
     }
     store4(sum, out, r, r0, r1, first);
   }
@@ -300,8 +331,13 @@ static inline void q3_K_mul_mat(const void* w, int row_bytes, const void* a, int
       const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / QK_K) * (x4 ? sizeof(block_q3_Kx4) : sizeof(block_q3_K));
       float* o = out + (size_t)t0 * out_stride;
       if (nt == 1) {
-        if (x4) q3_Kx4_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
-        else q3_K_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
+        if (x4) {
+          int8_t ap[KB * QK_K] __attribute__((aligned(16)));
+          q3_K_act_pairs(y[0], ap, nb);
+          q3_Kx4_rows(wc, row_bytes, y[0], ap, o, nb, r0, r1, c0 == 0);
+        } else {
+          q3_K_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
+        }
         continue;
       }
       for (int r = x4 ? r0 & ~3 : r0; r < r1; r += 4) {
@@ -313,8 +349,15 @@ static inline void q3_K_mul_mat(const void* w, int row_bytes, const void* a, int
           for (int i = 0; i < nb; i++) {
             q3_Kx4_scales(g + i, &s);
             for (int u = 0; u < 8; u++) {
-              q3_Kx4_lo(g[i].qs[u][0], q + 8 * u);
-              q3_Kx4_hi(g[i].qs[u][0], q + 8 * u + 4);
+              v128_t m[8];  // mixed: sub-blocks 2u, 2u + 1 in i16 lanes 2j, 2j + 1 -> q[4k + g]
+              q3_Kx4_lo(g[i].qs[u][0], m);
+              q3_Kx4_hi(g[i].qs[u][0], m + 4);
+              // the low (high) halves of the 32-bit lanes of m[2e] and m[2e + 1] side by side: shifts and one mask
+              const v128_t lo16 = wasm_i32x4_const_splat(0xFFFF);
+              for (int e = 0; e < 4; e++) {
+                q[8 * u + e] = wasm_v128_or(wasm_v128_and(m[2 * e], lo16), wasm_i32x4_shl(m[2 * e + 1], 16));
+                q[8 * u + 4 + e] = wasm_v128_or(wasm_u32x4_shr(m[2 * e], 16), wasm_v128_andnot(m[2 * e + 1], lo16));
+              }
             }
             q3_K_superblock(&s, q, i, y, acc, nt);
           }
@@ -354,26 +397,31 @@ void EXPORT(repack_q3_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
     for (int i = 0; i < 4 * row_bytes; i++) ((uint8_t*)scratch)[i] = base[i];
     block_q3_Kx4* g = (block_q3_Kx4*)base;
     for (int i = 0; i < nb; i++) {
+      for (int b = 0; b < 32; b++) g[i].sl[b] = 0;
+      for (int b = 0; b < 16; b++) g[i].sh[b] = 0;
       for (int j = 0; j < 4; j++) {
         const block_q3_K* x = (const block_q3_K*)((const uint8_t*)scratch + (size_t)j * row_bytes) + i;
         g[i].d[j] = x->d;
         const uint8_t* sq = x->scales;
         int sc[16];  // unsigned, 0..63
         for (int k = 0; k < 16; k++) sc[k] = ((k < 8 ? sq[k] : sq[k - 8] >> 4) & 0x0F) | (((sq[8 + k % 4] >> (2 * (k / 4))) & 3) << 4);
-        for (int k = 0; k < 8; k++) g[i].sl[4 * k + j] = (uint8_t)((sc[k] & 0x0F) | (sc[k + 8] & 0x0F) << 4);
-        for (int k = 0; k < 4; k++)
-          g[i].sh[4 * k + j] = (uint8_t)((sc[k] >> 4) | (sc[k + 4] >> 4) << 2 | (sc[k + 8] >> 4) << 4 | (sc[k + 12] >> 4) << 6);
+        // vector q's byte 8h + 2j + e: sub-block 4q + 2h + e
+        for (int k = 0; k < 16; k++) {
+          const int q = k >> 2, b = 8 * ((k >> 1) & 1) + 2 * j + (k & 1);
+          g[i].sl[16 * (q & 1) + b] |= (uint8_t)((sc[k] & 0x0F) << (q < 2 ? 0 : 4));
+          g[i].sh[b] |= (uint8_t)((sc[k] >> 4) << (2 * q));
+        }
         for (int u = 0; u < 8; u++)
-          for (int l = 0; l < 4; l++) {
-            int W[8];  // element 32u + 4m + l, as 0..7
+          for (int b = 0; b < 4; b++) {
+            int W[8];  // byte 4j + b of Wi: element 32u + 16 (b / 2) + 2i + b % 2, as 0..7
             for (int m = 0; m < 8; m++) {
-              const int e = 32 * u + 4 * m + l, n = e >> 7, s = (e >> 5) & 3, p = e & 31;
-              W[m] = ((x->qs[32 * n + p] >> (2 * s)) & 3) | (((x->hmask[p] >> (4 * n + s)) & 1) << 2);
+              const int e = 32 * u + 16 * (b >> 1) + 2 * m + (b & 1), n = e >> 7, sh = (e >> 5) & 3, p = e & 31;
+              W[m] = ((x->qs[32 * n + p] >> (2 * sh)) & 3) | (((x->hmask[p] >> (4 * n + sh)) & 1) << 2);
             }
-            uint8_t* b = &g[i].qs[u][0][4 * j + l];
-            b[0] = (uint8_t)(W[0] | W[1] << 3 | (W[6] & 3) << 6);
-            b[16] = (uint8_t)(W[2] | W[3] << 3 | (W[6] >> 2) << 6 | (W[7] >> 2) << 7);
-            b[32] = (uint8_t)(W[4] | W[5] << 3 | (W[7] & 3) << 6);
+            uint8_t* o = &g[i].qs[u][0][4 * j + b];
+            o[0] = (uint8_t)(W[0] | W[1] << 3 | (W[6] & 3) << 6);
+            o[16] = (uint8_t)(W[2] | W[3] << 3 | (W[6] >> 2) << 6 | (W[7] >> 2) << 7);
+            o[32] = (uint8_t)(W[4] | W[5] << 3 | (W[7] & 3) << 6);
           }
       }
     }
