@@ -18,7 +18,7 @@
 // 4j + 3): a byte dot then leaves row j's sums of the two sub-blocks in
 // int16 lanes 2j and 2j + 1, and one i32x4.dot_i16x8 with the rows' two
 // scales (a widened load, no shuffles) applies both. The activation is
-// reordered to match once per token (q3_K_act_pairs). Building sixteen
+// reordered to match once per token (act_pairs_q8_K, relaxed.h). Building sixteen
 // scale vectors per super-block by swizzles instead cost a sixth of the time.
 //
 // Measured (4096 columns, one thread, CPU time, medians of alternating
@@ -117,17 +117,6 @@ static inline void q3_Kx4_scales(const block_q3_Kx4* g, q3_K_scales4* s) {
   for (int q = 0; q < 4; q++) v[q] = wasm_i8x16_shuffle(v[q], v[q], 0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
   q3_K_scales_from(v, s);
   s->d = f16x4_at(g->d);
-}
-
-// Each super-block of a q8_K row reordered for the units' mixed vectors:
-// group i of unit u = elements 32u + 2i, +1, 32u + 16 + 2i, +1.
-static inline void q3_K_act_pairs(const block_q8_K* y, int8_t* ap, int nb) {
-  for (int i = 0; i < nb; i++)
-    for (int u = 0; u < 8; u++) {
-      const v128_t lo = LOAD(y[i].qs + 32 * u), hi = LOAD(y[i].qs + 32 * u + 16);
-      wasm_v128_store(ap + QK_K * i + 32 * u, wasm_i16x8_shuffle(lo, hi, 0, 8, 1, 9, 2, 10, 3, 11));
-      wasm_v128_store(ap + QK_K * i + 32 * u + 16, wasm_i16x8_shuffle(lo, hi, 4, 12, 5, 13, 6, 14, 7, 15));
-    }
 }
 
 // Four rows' offset for one token: sum over sub-blocks of scale * bsum, row j
@@ -333,7 +322,7 @@ static inline void q3_K_mul_mat(const void* w, int row_bytes, const void* a, int
       if (nt == 1) {
         if (x4) {
           int8_t ap[KB * QK_K] __attribute__((aligned(16)));
-          q3_K_act_pairs(y[0], ap, nb);
+          act_pairs_q8_K(y[0]->qs, sizeof(block_q8_K), ap, nb);
           q3_Kx4_rows(wc, row_bytes, y[0], ap, o, nb, r0, r1, c0 == 0);
         } else {
           q3_K_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
@@ -352,12 +341,7 @@ static inline void q3_K_mul_mat(const void* w, int row_bytes, const void* a, int
               v128_t m[8];  // mixed: sub-blocks 2u, 2u + 1 in i16 lanes 2j, 2j + 1 -> q[4k + g]
               q3_Kx4_lo(g[i].qs[u][0], m);
               q3_Kx4_hi(g[i].qs[u][0], m + 4);
-              // the low (high) halves of the 32-bit lanes of m[2e] and m[2e + 1] side by side: shifts and one mask
-              const v128_t lo16 = wasm_i32x4_const_splat(0xFFFF);
-              for (int e = 0; e < 4; e++) {
-                q[8 * u + e] = wasm_v128_or(wasm_v128_and(m[2 * e], lo16), wasm_i32x4_shl(m[2 * e + 1], 16));
-                q[8 * u + 4 + e] = wasm_v128_or(wasm_u32x4_shr(m[2 * e], 16), wasm_v128_andnot(m[2 * e + 1], lo16));
-              }
+              for (int e = 0; e < 4; e++) unmix_pairs(m[2 * e], m[2 * e + 1], q + 8 * u + e, q + 8 * u + 4 + e);
             }
             q3_K_superblock(&s, q, i, y, acc, nt);
           }

@@ -133,3 +133,27 @@ static inline void repack_rows4_f16(void* w, int row_bytes, int n_rows, void* sc
     }
   }
 }
+
+// The layouts whose quant vectors mix two sub-blocks of 16 per row (q2_Kx4,
+// q3_Kx4: row j's elements 2i, 2i + 1 of sub-block 2u in bytes 4j, 4j + 1 of
+// vector i, of sub-block 2u + 1 in bytes 4j + 2, 4j + 3) take each q8_K
+// activation reordered to match, once per token: group i of each 32 = its
+// elements 2i, 2i + 1, 16 + 2i, 17 + 2i. nb super-blocks of qs at stride
+// `stride` bytes (a block_q8_K's size) to ap, 256 bytes each.
+static inline void act_pairs_q8_K(const int8_t* qs, int stride, int8_t* ap, int nb) {
+  for (int i = 0; i < nb; i++, qs += stride)
+    for (int u = 0; u < 8; u++) {
+      const v128_t lo = LOAD(qs + 32 * u), hi = LOAD(qs + 32 * u + 16);
+      wasm_v128_store(ap + 256 * i + 32 * u, wasm_i16x8_shuffle(lo, hi, 0, 8, 1, 9, 2, 10, 3, 11));
+      wasm_v128_store(ap + 256 * i + 32 * u + 16, wasm_i16x8_shuffle(lo, hi, 4, 12, 5, 13, 6, 14, 7, 15));
+    }
+}
+
+// The reverse for the quants, in prefill: mixed vectors a, b (i = 2g, 2g + 1)
+// to sub-block 2u's (lo) and 2u + 1's (hi) elements 4g .. 4g + 3 of each row:
+// the low (high) halves of their 32-bit lanes side by side.
+static inline void unmix_pairs(v128_t a, v128_t b, v128_t* lo, v128_t* hi) {
+  const v128_t m = wasm_i32x4_const_splat(0xFFFF);
+  *lo = wasm_v128_or(wasm_v128_and(a, m), wasm_i32x4_shl(b, 16));
+  *hi = wasm_v128_or(wasm_u32x4_shr(a, 16), wasm_v128_andnot(b, m));
+}
