@@ -6,18 +6,25 @@
 // time after transposing the quants into lanes.
 //
 // q2_Kx4 (block_q2_Kx4, written at load by repack_q2_Kx4, runtime/repack.ts):
-// four rows' super-block with their scale bytes interleaved by row and the
-// quants already in transpose4's order: per 32 elements of the four rows (a
-// "unit", sub-blocks 2u and 2u + 1) eight vectors of quants packed in two,
-// vector m at bits 2 (m % 4).
+// four rows' super-block with their scale bytes interleaved by row: per 32
+// elements of the four rows (a "unit", sub-blocks 2u and 2u + 1) eight
+// vectors of quants packed in two, vector m at bits 2 (m % 4). As q3_Kx4's,
+// vector i holds, for row j, elements 2i, 2i + 1 of sub-block 2u (bytes 4j,
+// 4j + 1) and of sub-block 2u + 1 (bytes 4j + 2, 4j + 3), so one dot with
+// the rows' two scales (widened bytes, no shuffles) serves a unit, against
+// the activation reordered once per token (act_pairs_q8_K, relaxed.h).
 //
 // Measured (4096 columns, one thread, CPU time, medians of alternating
 // rounds, shared 2-core Xeon at load 8), GB/s of weights and per byte
-// against q4_0x4: decode 4096 rows (in cache) q2_Kx4 8.6 (0.64x: faster
+// against q4_0x4: decode 4096 rows (in cache) q2_Kx4 9.0 (0.67x: faster
 // per weight than q4_0x4, but a Q2_K weight is 0.58 of a Q4_0 weight's
 // bytes), plain q2_K 5.0 (0.37x), the baseline it replaces 3.3 (0.25x);
-// 131072 rows (from memory) q2_Kx4 6.3 (0.92x), plain 3.0, baseline 1.8.
-// Prefill, 64 tokens: 27 ms against the baseline's 41; 2-8 tokens 1.3-2.6x.
+// 131072 rows (from memory) q2_Kx4 6.3-6.7 (0.89-0.92x), plain 3.0,
+// baseline 1.8. The mixed sub-block pairs: decode 1.03-1.05x, prefill of 4
+// tokens 0.88x, of 64 the same. Prefill, 64 tokens: 27 ms against the
+// baseline's 41; 2-8 tokens 1.3-2.4x. What is left per super-block (the f16
+// conversions of d and dmin, about a tenth of decode) is fixed cost that a
+// Q2_K super-block's few bytes weigh more than q4_K's.
 //
 // Every path reduces a super-block to exact int32 sums per row, then takes
 // the same f32 steps per row: sum += (d * ad) * isum, msum += (dmin * ad) *
@@ -28,8 +35,9 @@
 #include "../kquants.h"
 #include "relaxed.h"
 
-// Four rows' super-block: d, dmin; the scale bytes (scale | min << 4) at
-// sc[16q + 4k + j] for row j's sub-block 4q + k; then eight units of two vectors.
+// Four rows' super-block: d, dmin; the scale bytes (scale | min << 4) in
+// pair order, sc[16q + 8h + 2j + e] for row j's sub-block 4q + 2h + e; then
+// eight units of two vectors.
 typedef struct {
   uint16_t d[4], dmin[4];
   uint8_t sc[64];
@@ -74,11 +82,28 @@ static inline void q2_K_scales(const block_q2_K* const x[4], int i, q2_K_scales4
   s->dmin = f16x4_to_f32x4(ROWS4_F16(x, i, dmin));
 }
 
+// Prefill: every shape, the pair order reshuffled to q2_K_scales_from's (byte 4k + j <- 8 (k / 2) + 2j + k % 2).
 static inline void q2_Kx4_scales(const block_q2_Kx4* g, q2_K_scales4* s) {
-  const v128_t v[4] = {LOAD(g->sc), LOAD(g->sc + 16), LOAD(g->sc + 32), LOAD(g->sc + 48)};
+  v128_t v[4];
+  for (int q = 0; q < 4; q++) {
+    const v128_t b = LOAD(g->sc + 16 * q);
+    v[q] = wasm_i8x16_shuffle(b, b, 0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
+  }
   q2_K_scales_from(v, s);
   s->d = f16x4_at(g->d);
   s->dmin = f16x4_at(g->dmin);
+}
+
+// Decode: the rows' scales (sp[u], unit u's two sub-blocks in lanes 2j, 2j+1)
+// and mins (mp[p], sub-blocks 2p, 2p+1) as widened pairs.
+static inline void q2_Kx4_pairs_of(const block_q2_Kx4* g, v128_t sp[8], v128_t mp[8]) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F);
+  for (int q = 0; q < 4; q++) {
+    const v128_t v = LOAD(g->sc + 16 * q);
+    const v128_t sc = wasm_v128_and(v, m4), mn = wasm_v128_and(wasm_u16x8_shr(v, 4), m4);
+    sp[2 * q] = wasm_u16x8_extend_low_u8x16(sc), sp[2 * q + 1] = wasm_u16x8_extend_high_u8x16(sc);
+    mp[2 * q] = wasm_u16x8_extend_low_u8x16(mn), mp[2 * q + 1] = wasm_u16x8_extend_high_u8x16(mn);
+  }
 }
 
 // Four rows' mins term for one token: sum over sub-blocks of min * bsum, row j
@@ -118,44 +143,47 @@ static inline v128_t q2_dot4(const v128_t s[4], const v128_t w[4]) {
   return wasm_i16x8_add(wasm_i16x8_add(RDOT(s[0], w[0]), RDOT(s[1], w[1])), wasm_i16x8_add(RDOT(s[2], w[2]), RDOT(s[3], w[3])));
 }
 
+// Eight broadcasts against a unit's eight quant vectors: int16 sums, two sub-blocks per row (|lane| <= 16 * 127 * 3).
+static inline v128_t q2_Kx4_unit(const uint8_t* q, const v128_t s[8], v128_t* pin) {
+  v128_t wv[4];
+  q2_Kx4_w(q, wv);
+  const v128_t p = q2_dot4(s, wv);
+  PIN(p, *pin);
+  q2_Kx4_w(q + 16, wv);
+  return wasm_i16x8_add(p, q2_dot4(s + 4, wv));
+}
+
 // Decode of repacked rows, two groups (eight rows) at a time as
-// q4_Kx4_pairs, the steps ended by PIN (relaxed.h).
-static int q2_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first) {
+// q4_Kx4_pairs: each unit's eight broadcasts (of the reordered activation
+// ap) serve both groups, the steps ended by PIN (relaxed.h).
+static int q2_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, float* out, int nb, int r0, int r1,
+                        int first) {
   v128_t pins[4];
   int r = r0 & ~3;
   for (; r + 4 < r1; r += 8) {
     const block_q2_Kx4* ga = (const block_q2_Kx4*)(w + (size_t)r * row_bytes);
     const block_q2_Kx4* gb = (const block_q2_Kx4*)(w + (size_t)(r + 4) * row_bytes);
     v128_t suma = wasm_f32x4_const_splat(0.0f), msuma = suma, sumb = suma, msumb = suma;
+    const int8_t* a = ap;
     for (int i = 0; i < nb; i++, ga++, gb++) {
-      q2_K_scales4 sa, sb;
-      q2_Kx4_scales(ga, &sa);
-      q2_Kx4_scales(gb, &sb);
+      v128_t spa[8], mpa[8], spb[8], mpb[8];
+      q2_Kx4_pairs_of(ga, spa, mpa);
+      q2_Kx4_pairs_of(gb, spb, mpb);
       v128_t isuma = wasm_i32x4_const_splat(0), isumb = isuma;
       const uint8_t* qa = &ga->qs[0][0][0];
       const uint8_t* qb = &gb->qs[0][0][0];
-      const int8_t* a = y[i].qs;
       NOUNROLL for (unsigned u = 0; u < 8; u++, qa += 32, qb += 32, a += 32) {
-        v128_t wv[4];
-        const v128_t s[4] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12)};
-        q2_Kx4_w(qa, wv);
-        const v128_t pa = q2_dot4(s, wv);
-        q2_Kx4_w(qb, wv);
-        const v128_t pb = q2_dot4(s, wv);
-        PIN(pa, pins[0]);
-        PIN(pb, pins[1]);
-        const v128_t t[4] = {SPLAT4(a + 16), SPLAT4(a + 20), SPLAT4(a + 24), SPLAT4(a + 28)};
-        q2_Kx4_w(qa + 16, wv);
-        const v128_t ha = q2_dot4(t, wv);
-        q2_Kx4_w(qb + 16, wv);
-        const v128_t hb = q2_dot4(t, wv);
-        PIN(ha, pins[2]);
-        PIN(hb, pins[3]);
-        isuma = wasm_i32x4_add(isuma, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pa, sa.sc[2 * u]), wasm_i32x4_dot_i16x8(ha, sa.sc[2 * u + 1])));
-        isumb = wasm_i32x4_add(isumb, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pb, sb.sc[2 * u]), wasm_i32x4_dot_i16x8(hb, sb.sc[2 * u + 1])));
+        const v128_t s[8] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12),
+                             SPLAT4(a + 16), SPLAT4(a + 20), SPLAT4(a + 24), SPLAT4(a + 28)};
+        const v128_t pa = q2_Kx4_unit(qa, s, &pins[0]);
+        PIN(pa, pins[1]);
+        const v128_t pb = q2_Kx4_unit(qb, s, &pins[2]);
+        PIN(pb, pins[3]);
+        isuma = wasm_i32x4_add(isuma, wasm_i32x4_dot_i16x8(pa, spa[u]));
+        isumb = wasm_i32x4_add(isumb, wasm_i32x4_dot_i16x8(pb, spb[u]));
       }
-      q2_K_step(&suma, &msuma, isuma, q2_K_mins(sa.mp, &y[i]), sa.d, sa.dmin, &y[i]);
-      q2_K_step(&sumb, &msumb, isumb, q2_K_mins(sb.mp, &y[i]), sb.d, sb.dmin, &y[i]);
+      q2_K_step(&suma, &msuma, isuma, q2_K_mins(mpa, &y[i]), f16x4_at(ga->d), f16x4_at(ga->dmin), &y[i]);
+      q2_K_step(&sumb, &msumb, isumb, q2_K_mins(mpb, &y[i]), f16x4_at(gb->d), f16x4_at(gb->dmin), &y[i]);
     }
     store4(wasm_f32x4_sub(suma, msuma), out, r, r0, r1, first);
     store4(wasm_f32x4_sub(sumb, msumb), out, r + 4, r0, r1, first);
@@ -164,30 +192,26 @@ static int q2_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, fl
 }
 
 // The same one group at a time, for a lone last group.
-static void q2_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first) {
+static void q2_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, float* out, int nb, int r0, int r1,
+                        int first) {
   v128_t pins[2];
-  for (int r = q2_Kx4_pairs(w, row_bytes, y, out, nb, r0, r1, first); r < r1; r += 4) {
+  for (int r = q2_Kx4_pairs(w, row_bytes, y, ap, out, nb, r0, r1, first); r < r1; r += 4) {
     const block_q2_Kx4* g = (const block_q2_Kx4*)(w + (size_t)r * row_bytes);
     v128_t sum = wasm_f32x4_const_splat(0.0f), msum = sum;
+    const int8_t* a = ap;
     for (int i = 0; i < nb; i++, g++) {
-      q2_K_scales4 s;
-      q2_Kx4_scales(g, &s);
+      v128_t sp[8], mp[8];
+      q2_Kx4_pairs_of(g, sp, mp);
       v128_t isum = wasm_i32x4_const_splat(0);
       const uint8_t* q = &g->qs[0][0][0];
-      const int8_t* a = y[i].qs;
       NOUNROLL for (unsigned u = 0; u < 8; u++, q += 32, a += 32) {
-        v128_t wv[4];
-        const v128_t s4[4] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12)};
-        q2_Kx4_w(q, wv);
-        const v128_t p = q2_dot4(s4, wv);
-        PIN(p, pins[0]);
-        const v128_t t[4] = {SPLAT4(a + 16), SPLAT4(a + 20), SPLAT4(a + 24), SPLAT4(a + 28)};
-        q2_Kx4_w(q + 16, wv);
-        const v128_t h = q2_dot4(t, wv);
-        PIN(h, pins[1]);
-        isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p, s.sc[2 * u]), wasm_i32x4_dot_i16x8(h, s.sc[2 * u + 1])));
+        const v128_t s[8] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12),
+                             SPLAT4(a + 16), SPLAT4(a + 20), SPLAT4(a + 24), SPLAT4(a + 28)};
+        const v128_t p = q2_Kx4_unit(q, s, &pins[0]);
+        PIN(p, pins[1]);
+        isum = wasm_i32x4_add(isum, wasm_i32x4_dot_i16x8(p, sp[u]));
       }
-      q2_K_step(&sum, &msum, isum, q2_K_mins(s.mp, &y[i]), s.d, s.dmin, &y[i]);
+      q2_K_step(&sum, &msum, isum, q2_K_mins(mp, &y[i]), f16x4_at(g->d), f16x4_at(g->dmin), &y[i]);
     }
     store4(wasm_f32x4_sub(sum, msum), out, r, r0, r1, first);
   }
@@ -274,8 +298,13 @@ static inline void q2_K_mul_mat(const void* w, int row_bytes, const void* a, int
       const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / QK_K) * (x4 ? sizeof(block_q2_Kx4) : sizeof(block_q2_K));
       float* o = out + (size_t)t0 * out_stride;
       if (nt == 1) {
-        if (x4) q2_Kx4_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
-        else q2_K_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
+        if (x4) {
+          int8_t ap[(ACT_CHUNK / QK_K) * QK_K] __attribute__((aligned(16)));
+          act_pairs_q8_K(y[0]->qs, sizeof(block_q8_K), ap, nb);
+          q2_Kx4_rows(wc, row_bytes, y[0], ap, o, nb, r0, r1, c0 == 0);
+        } else {
+          q2_K_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
+        }
         continue;
       }
       for (int r = x4 ? r0 & ~3 : r0; r < r1; r += 4) {
@@ -286,7 +315,12 @@ static inline void q2_K_mul_mat(const void* w, int row_bytes, const void* a, int
           const block_q2_Kx4* g = (const block_q2_Kx4*)(wc + (size_t)r * row_bytes);
           for (int i = 0; i < nb; i++) {
             q2_Kx4_scales(g + i, &s);
-            for (int u = 0; u < 16; u++) q2_Kx4_w(g[i].qs[u >> 1][u & 1], q + 4 * u);
+            for (int u = 0; u < 8; u++) {
+              v128_t m[8];  // mixed: sub-blocks 2u, 2u + 1 in i16 lanes 2j, 2j + 1 -> q[4k + g]
+              q2_Kx4_w(g[i].qs[u][0], m);
+              q2_Kx4_w(g[i].qs[u][1], m + 4);
+              for (int e = 0; e < 4; e++) unmix_pairs(m[2 * e], m[2 * e + 1], q + 8 * u + e, q + 8 * u + 4 + e);
+            }
             q2_K_superblock(&s, q, i, y, acc, nt);
           }
         } else {
@@ -329,13 +363,13 @@ void EXPORT(repack_q2_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
         const block_q2_K* x = (const block_q2_K*)((const uint8_t*)scratch + (size_t)j * row_bytes) + i;
         g[i].d[j] = x->d;
         g[i].dmin[j] = x->dmin;
-        for (int k = 0; k < 16; k++) g[i].sc[16 * (k >> 2) + 4 * (k & 3) + j] = x->scales[k];
+        for (int k = 0; k < 16; k++) g[i].sc[16 * (k >> 2) + 8 * ((k >> 1) & 1) + 2 * j + (k & 1)] = x->scales[k];
         for (int u = 0; u < 8; u++)
           for (int l = 0; l < 4; l++)
             for (int h = 0; h < 2; h++) {
-              int b = 0;  // quant vectors 4h .. 4h + 3: elements 32u + 4m + l at bits 2 (m % 4)
+              int b = 0;  // vectors 4h .. 4h + 3 at bits 2 (m % 4); byte 4j + l: element 32u + 16 (l / 2) + 2m + l % 2
               for (int m = 4 * h; m < 4 * h + 4; m++) {
-                const int e = 32 * u + 4 * m + l, n = e >> 7, s = (e >> 5) & 3, p = e & 31;
+                const int e = 32 * u + 16 * (l >> 1) + 2 * m + (l & 1), n = e >> 7, s = (e >> 5) & 3, p = e & 31;
                 b |= ((x->qs[32 * n + p] >> (2 * s)) & 3) << (2 * (m & 3));
               }
               g[i].qs[u][h][4 * j + l] = (uint8_t)b;
