@@ -13,10 +13,11 @@
 // as q4_Kx4's and each quant's five bits whole, eight vectors of quants in
 // five of bytes (kernels/relaxed/q5_K-relaxed.c; decode 1.4-1.8x the plain
 // rows' speed, as fast per byte as q4_0x4). q3_Kx4 and q2_Kx4 likewise
-// for Q3_K (each quant's three bits whole, eight vectors in three) and Q2_K
-// (the 2-bit quants in transpose4's order), their scales interleaved by row
-// (kernels/relaxed/q3_K-relaxed.c, q2_K-relaxed.c; decode 1.7-1.8x the plain
-// rows' speed in cache, 1.4-2x from memory). q6_Kx4: four rows' Q6_K super-block, each sub-block
+// for Q3_K (each quant's three bits whole, eight vectors in three) and Q2_K,
+// each vector holding two sub-blocks' elements of every row so that one dot
+// applies both scales (kernels/relaxed/q3_K-relaxed.c, q2_K-relaxed.c;
+// decode 1.8-2.3x the plain rows' speed in cache, 1.5-2.2x from memory).
+// q6_Kx4: four rows' Q6_K super-block, each sub-block
 // of 16 as three vectors of whole 6-bit quants in transpose4's order, the
 // scales interleaved by row (decode 1.07x, prefill 1.1x q6_Kp's speed);
 // q6_Kp, for Q6_K matrices whose rows are not a multiple of 4, keeps the
