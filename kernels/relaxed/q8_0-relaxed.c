@@ -16,8 +16,9 @@
 // exact block sum in lane j, and one convert, one scale multiply and one add
 // finish four rows' block. A block is worked half by half (eight int16
 // vectors stay in registers); the float steps run in a loop of their own,
-// which keeps the dot loops free of spills. Decode (one token) keeps its
-// accumulator in a register; from plain rows it reads one row at a time
+// which keeps the dot loops free of spills. Decode (one token) of q8_0x4
+// reads eight groups at a time, split into even and odd bytes instead
+// (q8_0x4_groups); from plain rows it reads one row at a time
 // (rows_one_token), as the weights' address order matters more there than
 // the transpose it saves.
 //
@@ -140,6 +141,69 @@ static inline v128_t load4(const float* o, int r, int r0, int r1) {
   return wasm_v128_load(f);
 }
 
+// Decode of q8_0x4 groups, gn (8, then 4, then 1) at a time. A vector of a
+// group holds four consecutive elements of each of its four rows; split by
+// shifts into its even (elements 0, 2 of each row) and odd bytes as int16,
+// against the token's matching elements broadcast as [a0 a2] and [a1 a3]
+// (the activation is stored in that order for this path: act_eo), one
+// i32x4.dot_i16x8 each leaves row j's pair sum in lane j, so a group needs
+// one accumulator and no shuffles, and eight groups fit the registers with
+// the two broadcasts they share. A group is a stream of its own: eight
+// streams keep more loads in flight than one (the hardware prefetcher
+// follows each), which is most of the gain from memory. Each step (16 bytes
+// of every group) ends with PIN (relaxed.h) so V8 does not hoist the next
+// step's loads. The integer sums are exact and the float step per row and
+// block is step()'s, so every gn, the prefill path and the plain layout give
+// the same bits.
+//
+// Measured (4096x4096 and 32768x4096, one thread, CPU time, medians of
+// alternating rounds on a shared machine, load average 3-10), against one
+// group at a time with four extends per vector and two accumulators:
+// two groups that way with PIN, 1.2x / 1.4x; these even/odd groups, two at
+// a time 1.1x / 1.2x, four 1.2x / 1.3x, eight 1.25x / 1.65x, twelve or
+// sixteen no better than eight. Tried and dropped: the sign trick (|w| as the
+// byte dot's 7-bit operand, the activation with w's sign by a compare and
+// laneselect, or xor and subtract, against a negated copy made once per
+// token): 0.85-0.9x the widening at best, as wasm has no psignb and every
+// byte dot's int16 pair sums (up to 2 * 127 * 128) must widen to int32
+// before the next one is added; it would also need a fallback for -128,
+// which the byte dot cannot take exactly on every engine.
+static inline __attribute__((always_inline)) int q8_0x4_groups(const uint8_t* w, int row_bytes, const act_block* act,
+                                                               float* out, int nb, int r, int r0, int r1, int c0,
+                                                               const int gn) {
+  v128_t pins[8];
+  for (; r + 4 * (gn - 1) < r1; r += 4 * gn) {
+    const block_q8_0x4* g[8];
+    v128_t acc[8];
+    UNROLL for (int k = 0; k < gn; k++) {
+      g[k] = (const block_q8_0x4*)(w + (size_t)(r + 4 * k) * row_bytes);
+      acc[k] = c0 == 0 ? wasm_f32x4_const_splat(0.0f) : load4(out, r + 4 * k, r0, r1);
+    }
+    const act_block* ab = act;
+    for (int b = 0; b < nb; b++, ab++) {
+      v128_t s[8];
+      UNROLL for (int k = 0; k < gn; k++) s[k] = wasm_i32x4_const_splat(0);
+      UNROLL for (int i = 0; i < 8; i++) {
+        const v128_t xe = SPLAT4(ab->q + 4 * i), xo = SPLAT4(ab->q + 4 * i + 2);
+        v128_t v[8];
+        UNROLL for (int k = 0; k < gn; k++) v[k] = LOAD(g[k]->qs + 16 * i);
+        // |lane| <= 32 * 128 * 128 over a block
+        UNROLL for (int k = 0; k < gn; k++) {
+          const v128_t e = wasm_i16x8_shr(wasm_i16x8_shl(v[k], 8), 8), o = wasm_i16x8_shr(v[k], 8);
+          s[k] = wasm_i32x4_add(s[k], wasm_i32x4_add(wasm_i32x4_dot_i16x8(e, xe), wasm_i32x4_dot_i16x8(o, xo)));
+        }
+        UNROLL for (int k = 0; k < gn; k++) PIN(s[k], pins[k]);
+      }
+      UNROLL for (int k = 0; k < gn; k++) {
+        acc[k] = step(acc[k], s[k], f16x4_unscaled_at(g[k]->d), ab->d);
+        g[k]++;
+      }
+    }
+    UNROLL for (int k = 0; k < gn; k++) store4(acc[k], out, r + 4 * k, r0, r1, 1);
+  }
+  return r;
+}
+
 // Tokens in passes of MM_TOK, columns in sub-chunks, rows in groups of four
 // (x4: the layout's groups, rows 4G..4G+3; plain: r0, r0 + 4, ..., the last
 // group repeating row r1-1).
@@ -152,6 +216,7 @@ static inline void mul_mat_4(const void* w, int row_bytes, const void* a, int a_
   const int g0 = x4 ? r0 & ~3 : r0;
   for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
     const int nt = n_tok - t0 < MM_TOK ? n_tok - t0 : MM_TOK;
+    const int act_eo = x4 && nt == 1;  // decode of q8_0x4: q8_0x4_groups, with its activation order
     const int sub = ACT_BLOCKS / nt * QK < SUB_MAX ? ACT_BLOCKS / nt * QK : SUB_MAX;
     for (int c0 = 0; c0 < n; c0 += sub) {
       const int nb = (n - c0 < sub ? n - c0 : sub) / QK;
@@ -160,12 +225,20 @@ static inline void mul_mat_4(const void* w, int row_bytes, const void* a, int a_
         for (int b = 0; b < nb; b++) {
           const v128_t lo = LOAD(y[b].qs), hi = LOAD(y[b].qs + 16);
           act_block* ab = act + nt * b + t;
-          wasm_v128_store(ab->q, wasm_i16x8_extend_low_i8x16(lo));
-          wasm_v128_store(ab->q + 8, wasm_i16x8_extend_high_i8x16(lo));
-          wasm_v128_store(ab->q + 16, wasm_i16x8_extend_low_i8x16(hi));
-          wasm_v128_store(ab->q + 24, wasm_i16x8_extend_high_i8x16(hi));
+          const v128_t q[4] = {wasm_i16x8_extend_low_i8x16(lo), wasm_i16x8_extend_high_i8x16(lo),
+                               wasm_i16x8_extend_low_i8x16(hi), wasm_i16x8_extend_high_i8x16(hi)};
+          UNROLL for (int i = 0; i < 4; i++)
+            wasm_v128_store(ab->q + 8 * i, act_eo ? wasm_i16x8_shuffle(q[i], q[i], 0, 2, 1, 3, 4, 6, 5, 7) : q[i]);
           ab->d = fp16_to_fp32(y[b].d) * F16_UNSCALE;
         }
+      }
+      if (act_eo) {
+        const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / QK) * sizeof(block_q8_0x4);
+        float* o = out + (size_t)t0 * out_stride;
+        int r = q8_0x4_groups(wc, row_bytes, act, o, nb, g0, r0, r1, c0, 8);
+        r = q8_0x4_groups(wc, row_bytes, act, o, nb, r, r0, r1, c0, 4);
+        q8_0x4_groups(wc, row_bytes, act, o, nb, r, r0, r1, c0, 1);
+        continue;
       }
       for (int r = g0; r < r1; r += 4) {
         const block_q8_0x4* g = (const block_q8_0x4*)((const uint8_t*)w + (size_t)r * row_bytes) + c0 / QK;
@@ -174,22 +247,8 @@ static inline void mul_mat_4(const void* w, int row_bytes, const void* a, int a_
           x[j] = (const block_q8_0*)((const uint8_t*)w + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes) + c0 / QK;
         for (int t = 0; t < nt; t++)
           acc[t] = c0 == 0 ? wasm_f32x4_const_splat(0.0f) : load4(out + (size_t)(t0 + t) * out_stride, r, r0, r1);
-        if (nt == 1) {  // decode: the accumulator stays in a register
-          v128_t s = acc[0];
-          if (x4) {
-            for (int b = 0; b < nb; b++) {
-              const rows4 wb = decode_x4(g + b);
-              v128_t v0[8], v1[8], sa = wasm_i32x4_const_splat(0), sb = wasm_i32x4_const_splat(0);
-              widen8(wb.p, v0);
-              widen8(wb.p + 4, v1);
-              dot_half(v0, act[b].q, &sa, &sb);
-              dot_half(v1, act[b].q + 16, &sa, &sb);
-              s = step(s, pair_sums(sa, sb), wb.dw, act[b].d);
-            }
-          } else {
-            s = rows_one_token(x, nb, act, s, hsum, dsum);
-          }
-          acc[0] = s;
+        if (nt == 1) {  // decode of plain rows (q8_0x4 took q8_0x4_groups above)
+          acc[0] = rows_one_token(x, nb, act, acc[0], hsum, dsum);
         } else {
           for (int b = 0; b < nb; b++) {
             const rows4 wb = x4 ? decode_x4(g + b) : decode_rows(x, b);
