@@ -1,147 +1,251 @@
-// The grid i-quants (iq-grid-blocks.h) with relaxed SIMD.
+// The grid i-quants (iq-grid-blocks.h) with relaxed SIMD: IQ3_S and IQ1_M,
+// the two whose baseline kernels were furthest from Q4_K's speed.
+//
+// Tables: this module holds no data (wasm/build.sh), so it reads ggml's grids
+// where the baseline module keeps them: the loader passes the baseline export
+// iq_grids (iq-grid-tables.h) as this module's import env.iq_grids.
+//
+// Exactness: every path reduces a (row, token, super-block) to the exact
+// int32 sum of (integer weight) x (q8_K quant), the baseline kernels' isum
+// (iquants-grid.c), then takes their float steps in their order: sum +=
+// (d * d_act) * isum per super-block, sum * FINAL at the end (a running sum
+// crosses column chunks through out[], exactly). So matvec, batch, any row
+// split and the baseline build all give the same bits.
+//
+// i16x8.relaxed_dot_i8x16_i7x16_s (RDOT) is exact when its second operand is
+// 0..127 and no pair sum leaves int16. The weights are made that:
+// - IQ3_S: the grid values are 1..15; the signs go onto the activation
+//   instead ((a ^ m) - m, m = 0xff where negated; q8_K quants are -127..127,
+//   so the negation never wraps). In the batch kernel the signed weight plus
+//   15 (0..30) is decoded once and the 15 taken back through the
+//   activation's sums of 8 (S8).
+// - IQ1_M: a weight is 8g + dv (g = -1, 0, 1 from the grid, dv = +-1 per 8
+//   values), times its 16-group's scale, / 8. RDOT takes 8(g + 1) (0, 8, 16);
+//   the rest, (dv - 8) per 8 values, goes through S8.
+// Lane bounds: 2 * 127 * 30 = 7620 per RDOT lane at most; two added, 15240.
 #include "../iq-grid-blocks.h"
 #include "../iq-grid-tables.h"
 #include "../moe.h"
 #include "relaxed.h"
 
-// The baseline module's tables (the loader passes its export iq_grids).
 __attribute__((import_module("env"), import_name("iq_grids"))) const iq_grid_tables* iq_grids(void);
 
-#define RSWZ wasm_i8x16_relaxed_swizzle
+#define RSWZ wasm_i8x16_relaxed_swizzle  // indices here are always 0..15
 #define SIGN_BITS wasm_u64x2_const_splat(0x8040201008040201ull)
-#define IQR_CHUNK 4096  // columns per activation chunk
+#define IQR_CHUNK 4096  // columns per activation chunk (its sums of 8 live on the stack)
+#define IQR_TT 8        // tokens per batch tile: each weight super-block is decoded once for them
 
-// Byte masks (0xff: negate) of sign bytes splatted in sv: bytes 0..7 from s[lo], 8..15 from s[lo + 1].
+// Byte masks (0xff: negate) from sign bytes splatted in sv: bytes 0..7 from bits of s[lo], 8..15 of s[lo + 1].
 static inline v128_t smask(v128_t sv, int lo) {
   const v128_t b = RSWZ(sv, wasm_i8x16_make(lo, lo, lo, lo, lo, lo, lo, lo, lo + 1, lo + 1, lo + 1, lo + 1, lo + 1, lo + 1, lo + 1, lo + 1));
   return wasm_i8x16_eq(wasm_v128_and(b, SIGN_BITS), SIGN_BITS);
 }
 static inline v128_t negm(v128_t a, v128_t m) { return wasm_i8x16_sub(wasm_v128_xor(a, m), m); }
 
+// i16 lane k of L in every lane (k a constant once unrolled).
+#define LSPLAT(L, k) RSWZ(L, wasm_i16x8_splat((int16_t)(0x0100 + 0x0202 * (k))))
+
+// S8: the sum of each 8 activation quants, nb super-blocks of them.
+static void sums8(const block_q8_K* y, int16_t* s8, int nb) {
+  for (int i = 0; i < nb; i++)
+    for (int j = 0; j < QK_K / 8; j++) {
+      int s = 0;
+      for (int k = 0; k < 8; k++) s += y[i].qs[8 * j + k];
+      s8[32 * i + j] = (int16_t)s;
+    }
+}
+
+// A weight super-block decoded for the batch kernel: per 16-value group k,
+// its weights plus an offset (0..127) and its scale in every i16 lane; per
+// 8-group j, the coefficient of S8_j (the offset taken back, IQ1's deltas).
+typedef struct {
+  v128_t u[16], ls[16], c[4];
+} iq_dec;
+
+// One token's exact int32 sum against a decoded super-block.
+static inline int32_t dec_dot(const iq_dec* D, const int8_t* a, const int16_t* s8) {
+  v128_t acc = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(D->c[0], LOAD(s8)), wasm_i32x4_dot_i16x8(D->c[1], LOAD(s8 + 8))),
+                              wasm_i32x4_add(wasm_i32x4_dot_i16x8(D->c[2], LOAD(s8 + 16)), wasm_i32x4_dot_i16x8(D->c[3], LOAD(s8 + 24))));
+  UNROLL for (int k = 0; k < 16; k += 2)
+    acc = wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 16 * k), D->u[k]), D->ls[k]),
+                                             wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 16 * k + 16), D->u[k + 1]), D->ls[k + 1])));
+  return i32x4_hsum(acc);
+}
+
 // ---------------------------------------------------------------- iq3_s
 
-static inline int32_t sb_iq3_s(const block_iq3_s* x, const int8_t* a, const uint32_t* grid) {
+// The eight scales 2s + 1 of a super-block (one per 32) as i16 lanes.
+static inline v128_t iq3_s_scales(const block_iq3_s* x) {
+  const v128_t b = wasm_u16x8_load8x8(x->scales);  // lanes 0..3: the four bytes
+  const v128_t nib = wasm_i16x8_shuffle(b, wasm_u16x8_shr(b, 4), 0, 8, 1, 9, 2, 10, 3, 11);
+  return wasm_v128_or(wasm_i16x8_shl(wasm_v128_and(nib, wasm_i16x8_const_splat(15)), 1), wasm_i16x8_const_splat(1));
+}
+
+// The grid values of 32-value step ib (0..15, unsigned) as g0, g1 and their sign masks m0, m1.
+#define IQ3_S_GRID(x, ib, g0, g1, m0, m1)                                                                        \
+  const uint8_t* q_ = (x)->qs + 8 * (ib);                                                                        \
+  const int qh_ = (x)->qh[ib];                                                                                   \
+  const v128_t g0 = wasm_u32x4_make(grid[q_[0] | ((qh_ << 8) & 256)], grid[q_[1] | ((qh_ << 7) & 256)],          \
+                                    grid[q_[2] | ((qh_ << 6) & 256)], grid[q_[3] | ((qh_ << 5) & 256)]);         \
+  const v128_t g1 = wasm_u32x4_make(grid[q_[4] | ((qh_ << 4) & 256)], grid[q_[5] | ((qh_ << 3) & 256)],          \
+                                    grid[q_[6] | ((qh_ << 2) & 256)], grid[q_[7] | ((qh_ << 1) & 256)]);         \
+  const v128_t sv_ = wasm_v128_load32_splat((x)->signs + 4 * (ib));                                              \
+  const v128_t m0 = smask(sv_, 0), m1 = smask(sv_, 2);
+
+// One token: the signs applied to the activation, the grid values as RDOT's second operand.
+static inline int32_t sb_iq3_s(const block_iq3_s* x, const int8_t* a, const int16_t* s8, const iq_grid_tables* T) {
+  (void)s8;
+  const uint32_t* grid = T->iq3s;
+  const v128_t L = iq3_s_scales(x);
   v128_t acc = wasm_i32x4_const_splat(0);
-  const uint8_t* q = x->qs;
-  NOUNROLL for (unsigned ib = 0; ib < 8; ib++, q += 8, a += 32) {
-    const int qh = x->qh[ib];
-    const v128_t g0 = wasm_u32x4_make(grid[q[0] | ((qh << 8) & 256)], grid[q[1] | ((qh << 7) & 256)],
-                                      grid[q[2] | ((qh << 6) & 256)], grid[q[3] | ((qh << 5) & 256)]);
-    const v128_t g1 = wasm_u32x4_make(grid[q[4] | ((qh << 4) & 256)], grid[q[5] | ((qh << 3) & 256)],
-                                      grid[q[6] | ((qh << 2) & 256)], grid[q[7] | ((qh << 1) & 256)]);
-    const v128_t sv = wasm_v128_load32_splat(x->signs + 4 * ib);
-    const v128_t p = wasm_i16x8_add(RDOT(negm(LOAD(a), smask(sv, 0)), g0), RDOT(negm(LOAD(a + 16), smask(sv, 2)), g1));
-    const int ls = 2 * ((x->scales[ib / 2] >> (4 * (ib & 1))) & 15) + 1;
-    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(p, wasm_i16x8_splat((int16_t)ls)));
+  UNROLL for (int ib = 0; ib < 8; ib++) {
+    IQ3_S_GRID(x, ib, g0, g1, m0, m1)
+    const v128_t p = wasm_i16x8_add(RDOT(negm(LOAD(a + 32 * ib), m0), g0), RDOT(negm(LOAD(a + 32 * ib + 16), m1), g1));
+    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(p, LSPLAT(L, ib)));
   }
   return i32x4_hsum(acc);
 }
 
-static void mm_iq3_s(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride, int n,
-                     int n_tok, int r0, int r1, int flag) {
-  (void)flag;
-  const uint32_t* grid = iq_grids()->iq3s;
-  const int nb = n / QK_K;
-  for (int t = 0; t < n_tok; t++) {
-    const block_q8_K* y = (const block_q8_K*)((const uint8_t*)a + (size_t)t * a_row_bytes);
-    float* o = out + (size_t)t * out_stride;
-    for (int r = r0; r < r1; r++) {
-      const block_iq3_s* x = (const block_iq3_s*)((const uint8_t*)w + (size_t)r * row_bytes);
-      float sum = 0.0f;
-      for (int i = 0; i < nb; i++) {
-        const int32_t is = sb_iq3_s(x + i, y[i].qs, grid);
-        sum += (fp16_to_fp32(x[i].d) * y[i].d) * (float)is;
-      }
-      o[r] = sum;
-    }
+static inline void dec_iq3_s(const block_iq3_s* x, const iq_grid_tables* T, iq_dec* D) {
+  const uint32_t* grid = T->iq3s;
+  const v128_t L = iq3_s_scales(x), off = wasm_i8x16_const_splat(15);
+  UNROLL for (int ib = 0; ib < 8; ib++) {
+    IQ3_S_GRID(x, ib, g0, g1, m0, m1)
+    D->u[2 * ib] = wasm_i8x16_add(negm(g0, m0), off);
+    D->u[2 * ib + 1] = wasm_i8x16_add(negm(g1, m1), off);
+    D->ls[2 * ib] = D->ls[2 * ib + 1] = LSPLAT(L, ib);
   }
+  // -15 times the scale of 8-group j's step, j / 4
+  const v128_t c = wasm_i16x8_mul(L, wasm_i16x8_const_splat(-15));
+  D->c[0] = wasm_i16x8_shuffle(c, c, 0, 0, 0, 0, 1, 1, 1, 1), D->c[1] = wasm_i16x8_shuffle(c, c, 2, 2, 2, 2, 3, 3, 3, 3);
+  D->c[2] = wasm_i16x8_shuffle(c, c, 4, 4, 4, 4, 5, 5, 5, 5), D->c[3] = wasm_i16x8_shuffle(c, c, 6, 6, 6, 6, 7, 7, 7, 7);
 }
+
+#define D_iq3_s(x) fp16_to_fp32((x)->d)
 
 // ---------------------------------------------------------------- iq1_m
-// value = d * ls * (8g + dv) / 8 with g the grid's -1/0/1 and dv = +-1 per
-// 8: the grid part as 8(g + 1) (0, 8, 16: a valid second operand) against
-// the activation, and per 8-group j the rest, ls * (dv - 8) times the
-// group's activation sum S8_j.
 
-// S8: the sum of each 8 activation quants, for n quants.
-static void sums8(const int8_t* a, int16_t* s8, int n) {
-  for (int j = 0; j < n / 8; j++) {
-    int s = 0;
-    for (int k = 0; k < 8; k++) s += a[8 * j + k];
-    s8[j] = (int16_t)s;
-  }
-}
-
-static inline int32_t sb_iq1_m(const block_iq1_m* x, const int8_t* a, const int16_t* s8, const uint64_t* grid) {
-  // the sixteen 3-bit scales: group k's at bits 3 (k % 4) of u16 k / 4
+// The sixteen scales 2s + 1 (one per 16; group k's 3 bits at bit 3 (k % 4)
+// of u16 k / 4) as i16 lanes: groups 0..7 in L0, 8..15 in L1.
+static inline void iq1_m_scales(const block_iq1_m* x, v128_t* L0, v128_t* L1) {
   const v128_t sc = wasm_v128_load64_zero(x->scales);
+  // each field moved to bits 13..15, then down
   const v128_t mul = wasm_i16x8_const(1 << 13, 1 << 10, 1 << 7, 1 << 4, 1 << 13, 1 << 10, 1 << 7, 1 << 4);
   const v128_t one = wasm_i16x8_const_splat(1);
-  const v128_t L0 = wasm_v128_or(wasm_i16x8_shl(wasm_u16x8_shr(wasm_i16x8_mul(wasm_i16x8_shuffle(sc, sc, 0, 0, 0, 0, 1, 1, 1, 1), mul), 13), 1), one);
-  const v128_t L1 = wasm_v128_or(wasm_i16x8_shl(wasm_u16x8_shr(wasm_i16x8_mul(wasm_i16x8_shuffle(sc, sc, 2, 2, 2, 2, 3, 3, 3, 3), mul), 13), 1), one);
-  int16_t ls[16];
-  wasm_v128_store(ls, L0);
-  wasm_v128_store(ls + 8, L1);
-  v128_t acc = wasm_i32x4_const_splat(0);
-  const uint8_t* q = x->qs;
-  const uint8_t* qh = x->qh;
-  const v128_t ones8 = wasm_i8x16_const_splat(1);
-  NOUNROLL for (unsigned ib = 0; ib < 8; ib++, q += 4, qh += 2, a += 32) {
-    const int h0 = qh[0], h1 = qh[1];
-    v128_t w0 = wasm_u64x2_make(grid[q[0] | ((h0 << 8) & 0x700)], grid[q[1] | ((h0 << 4) & 0x700)]);
-    v128_t w1 = wasm_u64x2_make(grid[q[2] | ((h1 << 8) & 0x700)], grid[q[3] | ((h1 << 4) & 0x700)]);
-    w0 = wasm_i16x8_shl(wasm_i8x16_add(w0, ones8), 3);
-    w1 = wasm_i16x8_shl(wasm_i8x16_add(w1, ones8), 3);
-    acc = wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(a), w0), wasm_v128_load16_splat(ls + 2 * ib)),
-                                             wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 16), w1), wasm_v128_load16_splat(ls + 2 * ib + 1))));
-  }
-  // the deltas: 8-group j = 2i + (0: bit 3, 1: bit 7 of qh[i]); coefficient ls_{j/2} * (dv - 8), dv - 8 = -9 or -7
+  *L0 = wasm_v128_or(wasm_i16x8_shl(wasm_u16x8_shr(wasm_i16x8_mul(wasm_i16x8_shuffle(sc, sc, 0, 0, 0, 0, 1, 1, 1, 1), mul), 13), 1), one);
+  *L1 = wasm_v128_or(wasm_i16x8_shl(wasm_u16x8_shr(wasm_i16x8_mul(wasm_i16x8_shuffle(sc, sc, 2, 2, 2, 2, 3, 3, 3, 3), mul), 13), 1), one);
+}
+
+// The coefficients of S8_j: ls of j's 16-group times (dv - 8), -9 or -7.
+// 8-group j = 2i + b takes its delta's sign from bit 3 (b = 0) or 7 (b = 1) of qh[i].
+static inline void iq1_m_coefs(const block_iq1_m* x, v128_t L0, v128_t L1, v128_t* c) {
   const v128_t qv = LOAD(x->qh);
   const v128_t b3 = wasm_i8x16_const_splat(8), b7 = wasm_i8x16_const_splat((int8_t)0x80);
   const v128_t m3 = wasm_i8x16_eq(wasm_v128_and(qv, b3), b3), m7 = wasm_i8x16_eq(wasm_v128_and(qv, b7), b7);
+  const v128_t lo = wasm_i8x16_shuffle(m3, m7, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const v128_t hi = wasm_i8x16_shuffle(m3, m7, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   const v128_t m7i = wasm_i8x16_const_splat(-7);
-  const v128_t e0 = wasm_i8x16_add(m7i, wasm_i8x16_add(wasm_i8x16_shuffle(m3, m7, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23),
-                                                        wasm_i8x16_shuffle(m3, m7, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)));
-  const v128_t m1 = wasm_i8x16_shuffle(m3, m7, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  const v128_t e1 = wasm_i8x16_add(m7i, wasm_i8x16_add(m1, m1));
-  const v128_t c0 = wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(e0), wasm_i16x8_shuffle(L0, L0, 0, 0, 1, 1, 2, 2, 3, 3));
-  const v128_t c1 = wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(e0), wasm_i16x8_shuffle(L0, L0, 4, 4, 5, 5, 6, 6, 7, 7));
-  const v128_t c2 = wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(e1), wasm_i16x8_shuffle(L1, L1, 0, 0, 1, 1, 2, 2, 3, 3));
-  const v128_t c3 = wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(e1), wasm_i16x8_shuffle(L1, L1, 4, 4, 5, 5, 6, 6, 7, 7));
-  acc = wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(c0, LOAD(s8)), wasm_i32x4_dot_i16x8(c1, LOAD(s8 + 8))),
-                                           wasm_i32x4_add(wasm_i32x4_dot_i16x8(c2, LOAD(s8 + 16)), wasm_i32x4_dot_i16x8(c3, LOAD(s8 + 24)))));
+  const v128_t e0 = wasm_i8x16_add(m7i, wasm_i8x16_add(lo, lo)), e1 = wasm_i8x16_add(m7i, wasm_i8x16_add(hi, hi));
+  c[0] = wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(e0), wasm_i16x8_shuffle(L0, L0, 0, 0, 1, 1, 2, 2, 3, 3));
+  c[1] = wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(e0), wasm_i16x8_shuffle(L0, L0, 4, 4, 5, 5, 6, 6, 7, 7));
+  c[2] = wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(e1), wasm_i16x8_shuffle(L1, L1, 0, 0, 1, 1, 2, 2, 3, 3));
+  c[3] = wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(e1), wasm_i16x8_shuffle(L1, L1, 4, 4, 5, 5, 6, 6, 7, 7));
+}
+
+// 8 (g + 1) of 32-value step ib's four grid points, as w0 (values 0..15) and w1.
+#define IQ1_M_GRID(x, ib, w0, w1)                                                                                 \
+  const uint8_t* q_ = (x)->qs + 4 * (ib);                                                                         \
+  const int h0_ = (x)->qh[2 * (ib)], h1_ = (x)->qh[2 * (ib) + 1];                                                 \
+  /* the bytes stay below 32, so a 16-bit shift keeps them apart */                                               \
+  const v128_t w0 = wasm_i16x8_shl(wasm_i8x16_add(wasm_u64x2_make(grid[q_[0] | ((h0_ << 8) & 0x700)],             \
+                                                                  grid[q_[1] | ((h0_ << 4) & 0x700)]), ones8), 3); \
+  const v128_t w1 = wasm_i16x8_shl(wasm_i8x16_add(wasm_u64x2_make(grid[q_[2] | ((h1_ << 8) & 0x700)],             \
+                                                                  grid[q_[3] | ((h1_ << 4) & 0x700)]), ones8), 3);
+
+static inline int32_t sb_iq1_m(const block_iq1_m* x, const int8_t* a, const int16_t* s8, const iq_grid_tables* T) {
+  const uint64_t* grid = T->iq1s;
+  const v128_t ones8 = wasm_i8x16_const_splat(1);
+  v128_t L0, L1, c[4];
+  iq1_m_scales(x, &L0, &L1);
+  v128_t acc = wasm_i32x4_const_splat(0);
+  UNROLL for (int ib = 0; ib < 8; ib++) {
+    IQ1_M_GRID(x, ib, w0, w1)
+    const v128_t L = ib < 4 ? L0 : L1;
+    acc = wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 32 * ib), w0), LSPLAT(L, (2 * ib) & 7)),
+                                             wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 32 * ib + 16), w1), LSPLAT(L, (2 * ib + 1) & 7))));
+  }
+  iq1_m_coefs(x, L0, L1, c);
+  acc = wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(c[0], LOAD(s8)), wasm_i32x4_dot_i16x8(c[1], LOAD(s8 + 8))),
+                                           wasm_i32x4_add(wasm_i32x4_dot_i16x8(c[2], LOAD(s8 + 16)), wasm_i32x4_dot_i16x8(c[3], LOAD(s8 + 24)))));
   return i32x4_hsum(acc);
 }
 
-static void mm_iq1_m(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride, int n,
-                     int n_tok, int r0, int r1, int flag) {
-  (void)flag;
-  const uint64_t* grid = iq_grids()->iq1s;
-  int16_t s8[IQR_CHUNK / 8] __attribute__((aligned(16)));
-  for (int t = 0; t < n_tok; t++) {
-    const block_q8_K* ya = (const block_q8_K*)((const uint8_t*)a + (size_t)t * a_row_bytes);
-    float* o = out + (size_t)t * out_stride;
-    for (int c0 = 0; c0 < n; c0 += IQR_CHUNK) {
-      const int nb = (n - c0 < IQR_CHUNK ? n - c0 : IQR_CHUNK) / QK_K;
-      const block_q8_K* y = ya + c0 / QK_K;
-      for (int i = 0; i < nb; i++) sums8(y[i].qs, s8 + 32 * i, QK_K);
-      const int last = c0 + IQR_CHUNK >= n;
-      for (int r = r0; r < r1; r++) {
-        const block_iq1_m* x = (const block_iq1_m*)((const uint8_t*)w + (size_t)r * row_bytes) + c0 / QK_K;
-        float sum = c0 == 0 ? 0.0f : o[r];
-        for (int i = 0; i < nb; i++) {
-          const int32_t is = sb_iq1_m(x + i, y[i].qs, s8 + 32 * i, grid);
-          sum += (fp16_to_fp32(iq1_m_d(x + i)) * y[i].d) * (float)is;
-        }
-        o[r] = last ? sum * 0.125f : sum;
-      }
-    }
+static inline void dec_iq1_m(const block_iq1_m* x, const iq_grid_tables* T, iq_dec* D) {
+  const uint64_t* grid = T->iq1s;
+  const v128_t ones8 = wasm_i8x16_const_splat(1);
+  v128_t L0, L1;
+  iq1_m_scales(x, &L0, &L1);
+  UNROLL for (int ib = 0; ib < 8; ib++) {
+    IQ1_M_GRID(x, ib, w0, w1)
+    const v128_t L = ib < 4 ? L0 : L1;
+    D->u[2 * ib] = w0, D->u[2 * ib + 1] = w1;
+    D->ls[2 * ib] = LSPLAT(L, (2 * ib) & 7), D->ls[2 * ib + 1] = LSPLAT(L, (2 * ib + 1) & 7);
   }
+  iq1_m_coefs(x, L0, L1, D->c);
 }
 
-RELAXED_ENTRIES(iq3_s, mm_iq3_s, 0)
-RELAXED_VEC_DOT(iq3_s, q8_K, mm_iq3_s)
-MAT_ROWS_ID(iq3_s)
-RELAXED_ENTRIES(iq1_m, mm_iq1_m, 0)
-RELAXED_VEC_DOT(iq1_m, q8_K, mm_iq1_m)
-MAT_ROWS_ID(iq1_m)
+#define D_iq1_m(x) fp16_to_fp32(iq1_m_d(x))
+
+// ---------------------------------------------------------------- the kernels
+
+// rows [r0, r1) times n_tok q8_K rows: per column chunk, the tokens' S8;
+// one token runs sb_<t> per (row, super-block), more decode each weight
+// super-block once (dec_<t>) for a tile of IQR_TT tokens.
+#define IQR_KERNELS(t, FINAL)                                                                                \
+  static void mm_##t(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride, \
+                     int n, int n_tok, int r0, int r1, int flag) {                                            \
+    (void)flag;                                                                                               \
+    const iq_grid_tables* T = iq_grids();                                                                     \
+    int16_t s8[IQR_TT][IQR_CHUNK / 8] __attribute__((aligned(16)));                                           \
+    const block_q8_K* y[IQR_TT];                                                                              \
+    for (int t0 = 0; t0 < n_tok; t0 += IQR_TT) {                                                              \
+      const int nt = n_tok - t0 < IQR_TT ? n_tok - t0 : IQR_TT;                                               \
+      for (int c0 = 0; c0 < n; c0 += IQR_CHUNK) {                                                             \
+        const int nb = (n - c0 < IQR_CHUNK ? n - c0 : IQR_CHUNK) / QK_K;                                      \
+        const int first = c0 == 0, last = c0 + IQR_CHUNK >= n;                                                \
+        for (int k = 0; k < nt; k++) {                                                                        \
+          y[k] = (const block_q8_K*)((const uint8_t*)a + (size_t)(t0 + k) * a_row_bytes) + c0 / QK_K;         \
+          sums8(y[k], s8[k], nb);                                                                             \
+        }                                                                                                     \
+        float* o = out + (size_t)t0 * out_stride;                                                             \
+        for (int r = r0; r < r1; r++) {                                                                       \
+          const block_##t* x = (const block_##t*)((const uint8_t*)w + (size_t)r * row_bytes) + c0 / QK_K;     \
+          float sum[IQR_TT];                                                                                  \
+          for (int k = 0; k < nt; k++) sum[k] = first ? 0.0f : o[(size_t)k * out_stride + r];                \
+          if (nt == 1) {                                                                                      \
+            for (int i = 0; i < nb; i++) {                                                                    \
+              const int32_t is = sb_##t(x + i, y[0][i].qs, s8[0] + 32 * i, T);                                \
+              sum[0] += (D_##t(x + i) * y[0][i].d) * (float)is;                                               \
+            }                                                                                                 \
+          } else {                                                                                            \
+            for (int i = 0; i < nb; i++) {                                                                    \
+              iq_dec D;                                                                                       \
+              dec_##t(x + i, T, &D);                                                                          \
+              const float d = D_##t(x + i);                                                                   \
+              for (int k = 0; k < nt; k++) {                                                                  \
+                const int32_t is = dec_dot(&D, y[k][i].qs, s8[k] + 32 * i);                                   \
+                sum[k] += (d * y[k][i].d) * (float)is;                                                        \
+              }                                                                                               \
+            }                                                                                                 \
+          }                                                                                                   \
+          for (int k = 0; k < nt; k++) o[(size_t)k * out_stride + r] = last ? sum[k] * (FINAL) : sum[k];     \
+        }                                                                                                     \
+      }                                                                                                       \
+    }                                                                                                         \
+  }                                                                                                           \
+  RELAXED_ENTRIES(t, mm_##t, 0)                                                                               \
+  RELAXED_VEC_DOT(t, q8_K, mm_##t)                                                                            \
+  MAT_ROWS_ID(t)
+
+IQR_KERNELS(iq3_s, 1.0f)
+IQR_KERNELS(iq1_m, 0.125f)
