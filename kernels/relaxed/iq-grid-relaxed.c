@@ -34,6 +34,9 @@ __attribute__((import_module("env"), import_name("iq_grids"))) const iq_grid_tab
 #define SIGN_BITS wasm_u64x2_const_splat(0x8040201008040201ull)
 #define IQR_CHUNK 4096  // columns per activation chunk (its sums of 8 live on the stack)
 #define IQR_TT 8        // tokens per batch tile: each weight super-block is decoded once for them
+#ifndef SB_LOOP
+#define SB_LOOP UNROLL
+#endif
 
 // Byte masks (0xff: negate) from sign bytes splatted in sv: bytes 0..7 from bits of s[lo], 8..15 of s[lo + 1].
 static inline v128_t smask(v128_t sv, int lo) {
@@ -41,6 +44,20 @@ static inline v128_t smask(v128_t sv, int lo) {
   return wasm_i8x16_eq(wasm_v128_and(b, SIGN_BITS), SIGN_BITS);
 }
 static inline v128_t negm(v128_t a, v128_t m) { return wasm_i8x16_sub(wasm_v128_xor(a, m), m); }
+
+// A vector load clang may not merge with the scalar loads of the same bytes:
+// otherwise it takes those scalars out of the vector (extract_lane), one
+// shuffle-unit instruction each in V8, where a scalar load is free.
+typedef v128_t v128_u1 __attribute__((aligned(1)));
+#define VLOAD(p) (*(const volatile v128_u1*)(const void*)(p))
+
+// Scalar loads of a block's index and sign bytes, volatile for the same
+// reason: clang's SLP vectorizer would otherwise merge adjacent ones into a
+// vector load and take them out lane by lane.
+static inline uint64_t load_u64(const uint8_t* p) { return *(const volatile uint64_t*)(const void*)p; }
+static inline uint32_t vload_u32(const uint8_t* p) { return *(const volatile uint32_t*)(const void*)p; }
+static inline uint32_t vload_u16(const void* p) { return *(const volatile uint16_t*)p; }
+#define VB(p) (*(const volatile uint8_t*)(p))
 
 // i16 lane k of L in every lane (k a constant once unrolled).
 #define LSPLAT(L, k) RSWZ(L, wasm_i16x8_splat((int16_t)(0x0100 + 0x0202 * (k))))
@@ -72,128 +89,257 @@ static inline int32_t dec_dot(const iq_dec* D, const int8_t* a, const int16_t* s
   return i32x4_hsum(acc);
 }
 
-// ---------------------------------------------------------------- iq3_s
-
-// The eight scales 2s + 1 of a super-block (one per 32) as i16 lanes.
-static inline v128_t iq3_s_scales(const block_iq3_s* x) {
-  const v128_t b = wasm_u16x8_load8x8(x->scales);  // lanes 0..3: the four bytes
-  const v128_t nib = wasm_i16x8_shuffle(b, wasm_u16x8_shr(b, 4), 0, 8, 1, 9, 2, 10, 3, 11);
-  return wasm_v128_or(wasm_i16x8_shl(wasm_v128_and(nib, wasm_i16x8_const_splat(15)), 1), wasm_i16x8_const_splat(1));
+// Group scaling: p0, p1 are the RDOT pair sums of 32-value step ib's two
+// 16-groups. PER32 types have one scale per 32 (lanes ib of L0) and add the
+// two first (|lane| <= 2 * 2 * 127 * 62 = 31496 at most, IQ3_XXS); the
+// others have one per 16 (groups 0..7 in L0, 8..15 in L1).
+static inline v128_t scaled(int per32, v128_t p0, v128_t p1, int ib, v128_t L0, v128_t L1) {
+  if (per32) return wasm_i32x4_dot_i16x8(wasm_i16x8_add(p0, p1), LSPLAT(L0, ib));
+  const v128_t L = ib < 4 ? L0 : L1;
+  return wasm_i32x4_add(wasm_i32x4_dot_i16x8(p0, LSPLAT(L, (2 * ib) & 7)), wasm_i32x4_dot_i16x8(p1, LSPLAT(L, (2 * ib + 1) & 7)));
 }
 
-// The grid values of 32-value step ib (0..15, unsigned) as g0, g1 and their sign masks m0, m1.
-#define IQ3_S_GRID(x, ib, g0, g1, m0, m1)                                                                        \
+// A decoded super-block's group scales, and the coefficients c_j = f_j *
+// (scale of 8-group j) from per-8 factors f as i16 (e0: j = 0..7, ..).
+static inline void dec_scales(int per32, v128_t L0, v128_t L1, iq_dec* D) {
+  UNROLL for (int ib = 0; ib < 8; ib++) {
+    if (per32) {
+      D->ls[2 * ib] = D->ls[2 * ib + 1] = LSPLAT(L0, ib);
+    } else {
+      const v128_t L = ib < 4 ? L0 : L1;
+      D->ls[2 * ib] = LSPLAT(L, (2 * ib) & 7), D->ls[2 * ib + 1] = LSPLAT(L, (2 * ib + 1) & 7);
+    }
+  }
+}
+static inline void dec_coefs(int per32, v128_t L0, v128_t L1, const v128_t f[4], v128_t* c) {
+  if (per32) {
+    c[0] = wasm_i16x8_mul(f[0], wasm_i16x8_shuffle(L0, L0, 0, 0, 0, 0, 1, 1, 1, 1));
+    c[1] = wasm_i16x8_mul(f[1], wasm_i16x8_shuffle(L0, L0, 2, 2, 2, 2, 3, 3, 3, 3));
+    c[2] = wasm_i16x8_mul(f[2], wasm_i16x8_shuffle(L0, L0, 4, 4, 4, 4, 5, 5, 5, 5));
+    c[3] = wasm_i16x8_mul(f[3], wasm_i16x8_shuffle(L0, L0, 6, 6, 6, 6, 7, 7, 7, 7));
+  } else {
+    c[0] = wasm_i16x8_mul(f[0], wasm_i16x8_shuffle(L0, L0, 0, 0, 1, 1, 2, 2, 3, 3));
+    c[1] = wasm_i16x8_mul(f[1], wasm_i16x8_shuffle(L0, L0, 4, 4, 5, 5, 6, 6, 7, 7));
+    c[2] = wasm_i16x8_mul(f[2], wasm_i16x8_shuffle(L1, L1, 0, 0, 1, 1, 2, 2, 3, 3));
+    c[3] = wasm_i16x8_mul(f[3], wasm_i16x8_shuffle(L1, L1, 4, 4, 5, 5, 6, 6, 7, 7));
+  }
+}
+static inline v128_t coef_dot(const v128_t* c, const int16_t* s8) {
+  return wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(c[0], LOAD(s8)), wasm_i32x4_dot_i16x8(c[1], LOAD(s8 + 8))),
+                        wasm_i32x4_add(wasm_i32x4_dot_i16x8(c[2], LOAD(s8 + 16)), wasm_i32x4_dot_i16x8(c[3], LOAD(s8 + 24))));
+}
+
+// 2s + 1 from the low 4 bits of each i16 lane.
+static inline v128_t odd4(v128_t v) {
+  return wasm_v128_or(wasm_i16x8_shl(wasm_v128_and(v, wasm_i16x8_const_splat(15)), 1), wasm_i16x8_const_splat(1));
+}
+// Per-16 scales from eight bytes (low nibble: group 2b, high: 2b + 1), as iq2_xs and iq2_s store them.
+static inline void scales16_nibbles(const uint8_t* sc, v128_t* L0, v128_t* L1) {
+  const v128_t b = wasm_u16x8_load8x8(sc);
+  const v128_t hi = wasm_u16x8_shr(b, 4);
+  *L0 = odd4(wasm_i16x8_shuffle(b, hi, 0, 8, 1, 9, 2, 10, 3, 11));
+  *L1 = odd4(wasm_i16x8_shuffle(b, hi, 4, 12, 5, 13, 6, 14, 7, 15));
+}
+// Per-32 scales from the top 4 bits of eight u32s: adjacent (a, b: four
+// each), or the odd u32s of 64 bytes (iq2_xxs: index bytes, then the u32).
+static inline v128_t scales32_top(v128_t a, v128_t b) {
+  return odd4(wasm_i16x8_narrow_i32x4(wasm_u32x4_shr(a, 28), wasm_u32x4_shr(b, 28)));
+}
+static inline v128_t scales32_odd(const uint8_t* p) {
+  return scales32_top(wasm_i32x4_shuffle(VLOAD(p), VLOAD(p + 16), 1, 3, 5, 7), wasm_i32x4_shuffle(VLOAD(p + 32), VLOAD(p + 48), 1, 3, 5, 7));
+}
+
+// ---------------------------------------------------------------- grid + signs: iq3_s, iq3_xxs, iq2_xxs, iq2_xs, iq2_s
+// STEP_<t>(x, ib, g0, g1, m0, m1): the grid values (unsigned) of 32-value
+// step ib's two 16-groups and their sign masks; SCALES_<t>(x, L0, L1).
+
+#define GRIDS_iq3_s(T) const uint32_t* grid = (T)->iq3s;
+#define STEP_iq3_s(x, ib, g0, g1, m0, m1)                                                                        \
   const uint8_t* q_ = (x)->qs + 8 * (ib);                                                                        \
-  const int qh_ = (x)->qh[ib];                                                                                   \
-  const v128_t g0 = wasm_u32x4_make(grid[q_[0] | ((qh_ << 8) & 256)], grid[q_[1] | ((qh_ << 7) & 256)],          \
-                                    grid[q_[2] | ((qh_ << 6) & 256)], grid[q_[3] | ((qh_ << 5) & 256)]);         \
-  const v128_t g1 = wasm_u32x4_make(grid[q_[4] | ((qh_ << 4) & 256)], grid[q_[5] | ((qh_ << 3) & 256)],          \
-                                    grid[q_[6] | ((qh_ << 2) & 256)], grid[q_[7] | ((qh_ << 1) & 256)]);         \
+  const int qh_ = VB((x)->qh + (ib));                                                                                   \
+  const v128_t g0 = wasm_u32x4_make(grid[VB(q_ + 0) | ((qh_ << 8) & 256)], grid[VB(q_ + 1) | ((qh_ << 7) & 256)],          \
+                                    grid[VB(q_ + 2) | ((qh_ << 6) & 256)], grid[VB(q_ + 3) | ((qh_ << 5) & 256)]);         \
+  const v128_t g1 = wasm_u32x4_make(grid[VB(q_ + 4) | ((qh_ << 4) & 256)], grid[VB(q_ + 5) | ((qh_ << 3) & 256)],          \
+                                    grid[VB(q_ + 6) | ((qh_ << 2) & 256)], grid[VB(q_ + 7) | ((qh_ << 1) & 256)]);         \
   const v128_t sv_ = wasm_v128_load32_splat((x)->signs + 4 * (ib));                                              \
   const v128_t m0 = smask(sv_, 0), m1 = smask(sv_, 2);
-
-// One token: the signs applied to the activation, the grid values as RDOT's second operand.
-static inline int32_t sb_iq3_s(const block_iq3_s* x, const int8_t* a, const int16_t* s8, const iq_grid_tables* T) {
-  (void)s8;
-  const uint32_t* grid = T->iq3s;
-  const v128_t L = iq3_s_scales(x);
-  v128_t acc = wasm_i32x4_const_splat(0);
-  UNROLL for (int ib = 0; ib < 8; ib++) {
-    IQ3_S_GRID(x, ib, g0, g1, m0, m1)
-    const v128_t p = wasm_i16x8_add(RDOT(negm(LOAD(a + 32 * ib), m0), g0), RDOT(negm(LOAD(a + 32 * ib + 16), m1), g1));
-    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(p, LSPLAT(L, ib)));
-  }
-  return i32x4_hsum(acc);
+static inline void SCALES_iq3_s(const block_iq3_s* x, v128_t* L0, v128_t* L1) {
+  const v128_t b = wasm_u16x8_load8x8(x->scales);  // lanes 0..3: the four bytes, low nibble first
+  *L0 = odd4(wasm_i16x8_shuffle(b, wasm_u16x8_shr(b, 4), 0, 8, 1, 9, 2, 10, 3, 11));
+  *L1 = *L0;
 }
 
-static inline void dec_iq3_s(const block_iq3_s* x, const iq_grid_tables* T, iq_dec* D) {
-  const uint32_t* grid = T->iq3s;
-  const v128_t L = iq3_s_scales(x), off = wasm_i8x16_const_splat(15);
-  UNROLL for (int ib = 0; ib < 8; ib++) {
-    IQ3_S_GRID(x, ib, g0, g1, m0, m1)
-    D->u[2 * ib] = wasm_i8x16_add(negm(g0, m0), off);
-    D->u[2 * ib + 1] = wasm_i8x16_add(negm(g1, m1), off);
-    D->ls[2 * ib] = D->ls[2 * ib + 1] = LSPLAT(L, ib);
-  }
-  // -15 times the scale of 8-group j's step, j / 4
-  const v128_t c = wasm_i16x8_mul(L, wasm_i16x8_const_splat(-15));
-  D->c[0] = wasm_i16x8_shuffle(c, c, 0, 0, 0, 0, 1, 1, 1, 1), D->c[1] = wasm_i16x8_shuffle(c, c, 2, 2, 2, 2, 3, 3, 3, 3);
-  D->c[2] = wasm_i16x8_shuffle(c, c, 4, 4, 4, 4, 5, 5, 5, 5), D->c[3] = wasm_i16x8_shuffle(c, c, 6, 6, 6, 6, 7, 7, 7, 7);
+#define MASKS7(aux, sh0, sh1) wasm_u64x2_make(sm[((aux) >> (sh0)) & 127], sm[((aux) >> (sh1)) & 127])
+
+#define GRIDS_iq3_xxs(T) const uint32_t* grid = (T)->iq3xxs; const uint64_t* sm = (T)->sign_masks;
+#define STEP_iq3_xxs(x, ib, g0, g1, m0, m1)                                                                      \
+  const uint8_t* q_ = (x)->qs + 8 * (ib);                                                                        \
+  const uint32_t aux_ = vload_u32((x)->qs + QK_K / 4 + 4 * (ib));                                                 \
+  const v128_t g0 = wasm_u32x4_make(grid[VB(q_ + 0)], grid[VB(q_ + 1)], grid[VB(q_ + 2)], grid[VB(q_ + 3)]);                         \
+  const v128_t g1 = wasm_u32x4_make(grid[VB(q_ + 4)], grid[VB(q_ + 5)], grid[VB(q_ + 6)], grid[VB(q_ + 7)]);                         \
+  const v128_t m0 = MASKS7(aux_, 0, 7), m1 = MASKS7(aux_, 14, 21);
+static inline void SCALES_iq3_xxs(const block_iq3_xxs* x, v128_t* L0, v128_t* L1) {
+  *L0 = *L1 = scales32_top(VLOAD(x->qs + QK_K / 4), VLOAD(x->qs + QK_K / 4 + 16));
 }
 
-#define D_iq3_s(x) fp16_to_fp32((x)->d)
+#define GRIDS_iq2_xxs(T) const uint64_t* grid = (T)->iq2xxs; const uint64_t* sm = (T)->sign_masks;
+#define STEP_iq2_xxs(x, ib, g0, g1, m0, m1)                                                                      \
+  /* one scalar load of the step's 8 bytes (four indices, then the u32 of signs and scale) */                    \
+  const uint64_t v_ = load_u64((const uint8_t*)((x)->qs + 4 * (ib)));                                           \
+  const uint32_t aux_ = (uint32_t)(v_ >> 32);                                                                    \
+  const v128_t g0 = wasm_u64x2_make(grid[v_ & 255], grid[(v_ >> 8) & 255]);                                      \
+  const v128_t g1 = wasm_u64x2_make(grid[(v_ >> 16) & 255], grid[(v_ >> 24) & 255]);                             \
+  const v128_t m0 = MASKS7(aux_, 0, 7), m1 = MASKS7(aux_, 14, 21);
+static inline void SCALES_iq2_xxs(const block_iq2_xxs* x, v128_t* L0, v128_t* L1) {
+  *L0 = *L1 = scales32_odd((const uint8_t*)x->qs);
+}
 
-// ---------------------------------------------------------------- iq1_m
+#define GRIDS_iq2_xs(T) const uint64_t* grid = (T)->iq2xs; const uint64_t* sm = (T)->sign_masks;
+#define STEP_iq2_xs(x, ib, g0, g1, m0, m1)                                                                       \
+  const uint64_t v_ = load_u64((const uint8_t*)((x)->qs + 4 * (ib)));                                                                       \
+  const v128_t g0 = wasm_u64x2_make(grid[v_ & 511], grid[(v_ >> 16) & 511]);                                       \
+  const v128_t g1 = wasm_u64x2_make(grid[(v_ >> 32) & 511], grid[(v_ >> 48) & 511]);                                       \
+  const v128_t m0 = wasm_u64x2_make(sm[(v_ >> 9) & 127], sm[(v_ >> 25) & 127]), m1 = wasm_u64x2_make(sm[(v_ >> 41) & 127], sm[v_ >> 57]);
+static inline void SCALES_iq2_xs(const block_iq2_xs* x, v128_t* L0, v128_t* L1) { scales16_nibbles(x->scales, L0, L1); }
 
-// The sixteen scales 2s + 1 (one per 16; group k's 3 bits at bit 3 (k % 4)
-// of u16 k / 4) as i16 lanes: groups 0..7 in L0, 8..15 in L1.
-static inline void iq1_m_scales(const block_iq1_m* x, v128_t* L0, v128_t* L1) {
-  const v128_t sc = wasm_v128_load64_zero(x->scales);
+#define GRIDS_iq2_s(T) const uint64_t* grid = (T)->iq2s;
+#define STEP_iq2_s(x, ib, g0, g1, m0, m1)                                                                        \
+  const uint8_t* q_ = (x)->qs + 4 * (ib);                                                                        \
+  const int qh_ = VB((x)->qh + (ib));                                                                                   \
+  const v128_t g0 = wasm_u64x2_make(grid[VB(q_ + 0) | ((qh_ << 8) & 0x300)], grid[VB(q_ + 1) | ((qh_ << 6) & 0x300)]);     \
+  const v128_t g1 = wasm_u64x2_make(grid[VB(q_ + 2) | ((qh_ << 4) & 0x300)], grid[VB(q_ + 3) | ((qh_ << 2) & 0x300)]);     \
+  const v128_t sv_ = wasm_v128_load32_splat((x)->qs + QK_K / 8 + 4 * (ib));                                      \
+  const v128_t m0 = smask(sv_, 0), m1 = smask(sv_, 2);
+static inline void SCALES_iq2_s(const block_iq2_s* x, v128_t* L0, v128_t* L1) { scales16_nibbles(x->scales, L0, L1); }
+
+// One token: the signs go onto the activation, the grid values are RDOT's
+// second operand. The batch's decode: signed weights plus OFF (the grid's
+// largest value), OFF taken back through S8.
+#define IQR_SIGNED(t, PER32, OFF, LOOP)                                                                              \
+  static inline int32_t sb_##t(const block_##t* x, const int8_t* a, const int16_t* s8, const iq_grid_tables* T) { \
+    (void)s8;                                                                                                    \
+    GRIDS_##t(T)                                                                                                 \
+    v128_t L0, L1, acc = wasm_i32x4_const_splat(0);                                                              \
+    SCALES_##t(x, &L0, &L1);                                                                                     \
+    LOOP for (int ib = 0; ib < 8; ib++) {                                                                        \
+      STEP_##t(x, ib, g0, g1, m0, m1)                                                                            \
+      const v128_t p0 = RDOT(negm(LOAD(a + 32 * ib), m0), g0), p1 = RDOT(negm(LOAD(a + 32 * ib + 16), m1), g1);  \
+      acc = wasm_i32x4_add(acc, scaled(PER32, p0, p1, ib, L0, L1));                                              \
+    }                                                                                                            \
+    return i32x4_hsum(acc);                                                                                      \
+  }                                                                                                              \
+  static inline void dec_##t(const block_##t* x, const iq_grid_tables* T, iq_dec* D) {                           \
+    GRIDS_##t(T)                                                                                                 \
+    const v128_t off = wasm_i8x16_const_splat(OFF), f = wasm_i16x8_const_splat(-(OFF));                          \
+    v128_t L0, L1;                                                                                               \
+    SCALES_##t(x, &L0, &L1);                                                                                     \
+    UNROLL for (int ib = 0; ib < 8; ib++) {                                                                      \
+      STEP_##t(x, ib, g0, g1, m0, m1)                                                                            \
+      D->u[2 * ib] = wasm_i8x16_add(negm(g0, m0), off);                                                          \
+      D->u[2 * ib + 1] = wasm_i8x16_add(negm(g1, m1), off);                                                      \
+    }                                                                                                            \
+    dec_scales(PER32, L0, L1, D);                                                                                \
+    const v128_t fs[4] = {f, f, f, f};                                                                           \
+    dec_coefs(PER32, L0, L1, fs, D->c);                                                                          \
+  }
+
+#ifndef L2XXS
+#define L2XXS UNROLL
+#endif
+#ifndef L3S
+#define L3S UNROLL
+#endif
+#define UNROLL2 _Pragma("clang loop unroll_count(2)")
+#define UNROLL4 _Pragma("clang loop unroll_count(4)")
+IQR_SIGNED(iq3_s, 1, 15, L3S)
+IQR_SIGNED(iq3_xxs, 1, 62, UNROLL)
+IQR_SIGNED(iq2_xxs, 1, 43, L2XXS)
+IQR_SIGNED(iq2_xs, 0, 43, UNROLL)
+IQR_SIGNED(iq2_s, 0, 43, UNROLL)
+
+// ---------------------------------------------------------------- iq1_s, iq1_m
+// STEP1_<t>(x, ib, w0, w1): 8 (g + 1) of step ib's grid points (0, 8, 16);
+// FACTORS_<t>(x, f): dv - 8 (-9 or -7) per 8-group as i16, for dec_coefs.
+
+// 8 (g + 1) of two iq1s grid points: the bytes stay below 32, so a 16-bit shift keeps them apart.
+#define G8(p0, p1) wasm_i16x8_shl(wasm_i8x16_add(wasm_u64x2_make(grid[p0], grid[p1]), wasm_i8x16_const_splat(1)), 3)
+
+#define STEP1_iq1_s(x, ib, w0, w1)                                                                              \
+  const uint8_t* q_ = (x)->qs + 4 * (ib);                                                                       \
+  const int qh_ = vload_u16((x)->qh + (ib));                                                                                  \
+  const v128_t w0 = G8(VB(q_ + 0) | ((qh_ << 8) & 0x700), VB(q_ + 1) | ((qh_ << 5) & 0x700));                             \
+  const v128_t w1 = G8(VB(q_ + 2) | ((qh_ << 2) & 0x700), VB(q_ + 3) | ((qh_ >> 1) & 0x700));
+static inline void SCALES_iq1_s(const block_iq1_s* x, v128_t* L0, v128_t* L1) {
+  *L0 = *L1 = odd4(wasm_v128_and(wasm_u16x8_shr(VLOAD(x->qh), 12), wasm_i16x8_const_splat(7)));  // bits 12..14
+}
+// one delta per 32, from bit 15 of qh[ib]: -7 - 2 * bit
+static inline void FACTORS_iq1_s(const block_iq1_s* x, v128_t* f) {
+  const v128_t e = wasm_i16x8_sub(wasm_i16x8_const_splat(-7), wasm_i16x8_shl(wasm_u16x8_shr(VLOAD(x->qh), 15), 1));
+  f[0] = wasm_i16x8_shuffle(e, e, 0, 0, 0, 0, 1, 1, 1, 1), f[1] = wasm_i16x8_shuffle(e, e, 2, 2, 2, 2, 3, 3, 3, 3);
+  f[2] = wasm_i16x8_shuffle(e, e, 4, 4, 4, 4, 5, 5, 5, 5), f[3] = wasm_i16x8_shuffle(e, e, 6, 6, 6, 6, 7, 7, 7, 7);
+}
+
+#define STEP1_iq1_m(x, ib, w0, w1)                                                                              \
+  const uint8_t* q_ = (x)->qs + 4 * (ib);                                                                       \
+  const int hh_ = vload_u16((x)->qh + 2 * (ib)), h0_ = hh_ & 255, h1_ = hh_ >> 8;                                \
+  const v128_t w0 = G8(VB(q_ + 0) | ((h0_ << 8) & 0x700), VB(q_ + 1) | ((h0_ << 4) & 0x700));                             \
+  const v128_t w1 = G8(VB(q_ + 2) | ((h1_ << 8) & 0x700), VB(q_ + 3) | ((h1_ << 4) & 0x700));
+// The sixteen scales (one per 16; group k's 3 bits at bit 3 (k % 4) of u16 k / 4).
+static inline void SCALES_iq1_m(const block_iq1_m* x, v128_t* L0, v128_t* L1) {
+  const v128_t sc = wasm_i64x2_make(*(const volatile uint64_t*)(const void*)x->scales, 0);
   // each field moved to bits 13..15, then down
   const v128_t mul = wasm_i16x8_const(1 << 13, 1 << 10, 1 << 7, 1 << 4, 1 << 13, 1 << 10, 1 << 7, 1 << 4);
-  const v128_t one = wasm_i16x8_const_splat(1);
-  *L0 = wasm_v128_or(wasm_i16x8_shl(wasm_u16x8_shr(wasm_i16x8_mul(wasm_i16x8_shuffle(sc, sc, 0, 0, 0, 0, 1, 1, 1, 1), mul), 13), 1), one);
-  *L1 = wasm_v128_or(wasm_i16x8_shl(wasm_u16x8_shr(wasm_i16x8_mul(wasm_i16x8_shuffle(sc, sc, 2, 2, 2, 2, 3, 3, 3, 3), mul), 13), 1), one);
+  *L0 = odd4(wasm_u16x8_shr(wasm_i16x8_mul(wasm_i16x8_shuffle(sc, sc, 0, 0, 0, 0, 1, 1, 1, 1), mul), 13));
+  *L1 = odd4(wasm_u16x8_shr(wasm_i16x8_mul(wasm_i16x8_shuffle(sc, sc, 2, 2, 2, 2, 3, 3, 3, 3), mul), 13));
 }
-
-// The coefficients of S8_j: ls of j's 16-group times (dv - 8), -9 or -7.
-// 8-group j = 2i + b takes its delta's sign from bit 3 (b = 0) or 7 (b = 1) of qh[i].
-static inline void iq1_m_coefs(const block_iq1_m* x, v128_t L0, v128_t L1, v128_t* c) {
-  const v128_t qv = LOAD(x->qh);
+// one delta per 8: 8-group j = 2i + b takes its sign from bit 3 (b = 0) or 7 (b = 1) of qh[i]
+static inline void FACTORS_iq1_m(const block_iq1_m* x, v128_t* f) {
+  const v128_t qv = VLOAD(x->qh);
   const v128_t b3 = wasm_i8x16_const_splat(8), b7 = wasm_i8x16_const_splat((int8_t)0x80);
   const v128_t m3 = wasm_i8x16_eq(wasm_v128_and(qv, b3), b3), m7 = wasm_i8x16_eq(wasm_v128_and(qv, b7), b7);
   const v128_t lo = wasm_i8x16_shuffle(m3, m7, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const v128_t hi = wasm_i8x16_shuffle(m3, m7, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   const v128_t m7i = wasm_i8x16_const_splat(-7);
   const v128_t e0 = wasm_i8x16_add(m7i, wasm_i8x16_add(lo, lo)), e1 = wasm_i8x16_add(m7i, wasm_i8x16_add(hi, hi));
-  c[0] = wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(e0), wasm_i16x8_shuffle(L0, L0, 0, 0, 1, 1, 2, 2, 3, 3));
-  c[1] = wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(e0), wasm_i16x8_shuffle(L0, L0, 4, 4, 5, 5, 6, 6, 7, 7));
-  c[2] = wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(e1), wasm_i16x8_shuffle(L1, L1, 0, 0, 1, 1, 2, 2, 3, 3));
-  c[3] = wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(e1), wasm_i16x8_shuffle(L1, L1, 4, 4, 5, 5, 6, 6, 7, 7));
+  f[0] = wasm_i16x8_extend_low_i8x16(e0), f[1] = wasm_i16x8_extend_high_i8x16(e0);
+  f[2] = wasm_i16x8_extend_low_i8x16(e1), f[3] = wasm_i16x8_extend_high_i8x16(e1);
 }
 
-// 8 (g + 1) of 32-value step ib's four grid points, as w0 (values 0..15) and w1.
-#define IQ1_M_GRID(x, ib, w0, w1)                                                                                 \
-  const uint8_t* q_ = (x)->qs + 4 * (ib);                                                                         \
-  const int h0_ = (x)->qh[2 * (ib)], h1_ = (x)->qh[2 * (ib) + 1];                                                 \
-  /* the bytes stay below 32, so a 16-bit shift keeps them apart */                                               \
-  const v128_t w0 = wasm_i16x8_shl(wasm_i8x16_add(wasm_u64x2_make(grid[q_[0] | ((h0_ << 8) & 0x700)],             \
-                                                                  grid[q_[1] | ((h0_ << 4) & 0x700)]), ones8), 3); \
-  const v128_t w1 = wasm_i16x8_shl(wasm_i8x16_add(wasm_u64x2_make(grid[q_[2] | ((h1_ << 8) & 0x700)],             \
-                                                                  grid[q_[3] | ((h1_ << 4) & 0x700)]), ones8), 3);
-
-static inline int32_t sb_iq1_m(const block_iq1_m* x, const int8_t* a, const int16_t* s8, const iq_grid_tables* T) {
-  const uint64_t* grid = T->iq1s;
-  const v128_t ones8 = wasm_i8x16_const_splat(1);
-  v128_t L0, L1, c[4];
-  iq1_m_scales(x, &L0, &L1);
-  v128_t acc = wasm_i32x4_const_splat(0);
-  UNROLL for (int ib = 0; ib < 8; ib++) {
-    IQ1_M_GRID(x, ib, w0, w1)
-    const v128_t L = ib < 4 ? L0 : L1;
-    acc = wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 32 * ib), w0), LSPLAT(L, (2 * ib) & 7)),
-                                             wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 32 * ib + 16), w1), LSPLAT(L, (2 * ib + 1) & 7))));
+#define IQR_IQ1(t, PER32)                                                                                        \
+  static inline int32_t sb_##t(const block_##t* x, const int8_t* a, const int16_t* s8, const iq_grid_tables* T) { \
+    const uint64_t* grid = T->iq1s;                                                                              \
+    v128_t L0, L1, f[4], c[4], acc = wasm_i32x4_const_splat(0);                                                  \
+    SCALES_##t(x, &L0, &L1);                                                                                     \
+    SB_LOOP for (int ib = 0; ib < 8; ib++) {                                                                      \
+      STEP1_##t(x, ib, w0, w1)                                                                                   \
+      acc = wasm_i32x4_add(acc, scaled(PER32, RDOT(LOAD(a + 32 * ib), w0), RDOT(LOAD(a + 32 * ib + 16), w1), ib, L0, L1)); \
+    }                                                                                                            \
+    FACTORS_##t(x, f);                                                                                           \
+    dec_coefs(PER32, L0, L1, f, c);                                                                              \
+    return i32x4_hsum(wasm_i32x4_add(acc, coef_dot(c, s8)));                                                     \
+  }                                                                                                              \
+  static inline void dec_##t(const block_##t* x, const iq_grid_tables* T, iq_dec* D) {                           \
+    const uint64_t* grid = T->iq1s;                                                                              \
+    v128_t L0, L1, f[4];                                                                                         \
+    SCALES_##t(x, &L0, &L1);                                                                                     \
+    UNROLL for (int ib = 0; ib < 8; ib++) {                                                                      \
+      STEP1_##t(x, ib, w0, w1)                                                                                   \
+      D->u[2 * ib] = w0, D->u[2 * ib + 1] = w1;                                                                  \
+    }                                                                                                            \
+    dec_scales(PER32, L0, L1, D);                                                                                \
+    FACTORS_##t(x, f);                                                                                           \
+    dec_coefs(PER32, L0, L1, f, D->c);                                                                           \
   }
-  iq1_m_coefs(x, L0, L1, c);
-  acc = wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(c[0], LOAD(s8)), wasm_i32x4_dot_i16x8(c[1], LOAD(s8 + 8))),
-                                           wasm_i32x4_add(wasm_i32x4_dot_i16x8(c[2], LOAD(s8 + 16)), wasm_i32x4_dot_i16x8(c[3], LOAD(s8 + 24)))));
-  return i32x4_hsum(acc);
-}
 
-static inline void dec_iq1_m(const block_iq1_m* x, const iq_grid_tables* T, iq_dec* D) {
-  const uint64_t* grid = T->iq1s;
-  const v128_t ones8 = wasm_i8x16_const_splat(1);
-  v128_t L0, L1;
-  iq1_m_scales(x, &L0, &L1);
-  UNROLL for (int ib = 0; ib < 8; ib++) {
-    IQ1_M_GRID(x, ib, w0, w1)
-    const v128_t L = ib < 4 ? L0 : L1;
-    D->u[2 * ib] = w0, D->u[2 * ib + 1] = w1;
-    D->ls[2 * ib] = LSPLAT(L, (2 * ib) & 7), D->ls[2 * ib + 1] = LSPLAT(L, (2 * ib + 1) & 7);
-  }
-  iq1_m_coefs(x, L0, L1, D->c);
-}
+IQR_IQ1(iq1_s, 1)
+IQR_IQ1(iq1_m, 0)
 
+#define D_iq3_s(x) fp16_to_fp32((x)->d)
+#define D_iq3_xxs(x) fp16_to_fp32((x)->d)
+#define D_iq2_xxs(x) fp16_to_fp32((x)->d)
+#define D_iq2_xs(x) fp16_to_fp32((x)->d)
+#define D_iq2_s(x) fp16_to_fp32((x)->d)
+#define D_iq1_s(x) fp16_to_fp32((x)->d)
 #define D_iq1_m(x) fp16_to_fp32(iq1_m_d(x))
 
 // ---------------------------------------------------------------- the kernels
@@ -248,4 +394,9 @@ static inline void dec_iq1_m(const block_iq1_m* x, const iq_grid_tables* T, iq_d
   MAT_ROWS_ID(t)
 
 IQR_KERNELS(iq3_s, 1.0f)
+IQR_KERNELS(iq3_xxs, 0.25f)
+IQR_KERNELS(iq2_xxs, 0.125f)
+IQR_KERNELS(iq2_xs, 0.125f)
+IQR_KERNELS(iq2_s, 0.125f)
+IQR_KERNELS(iq1_s, 0.125f)
 IQR_KERNELS(iq1_m, 0.125f)
