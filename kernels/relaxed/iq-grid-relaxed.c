@@ -34,9 +34,6 @@ __attribute__((import_module("env"), import_name("iq_grids"))) const iq_grid_tab
 #define SIGN_BITS wasm_u64x2_const_splat(0x8040201008040201ull)
 #define IQR_CHUNK 4096  // columns per activation chunk (its sums of 8 live on the stack)
 #define IQR_TT 8        // tokens per batch tile: each weight super-block is decoded once for them
-#ifndef SB_LOOP
-#define SB_LOOP UNROLL
-#endif
 
 // Byte masks (0xff: negate) from sign bytes splatted in sv: bytes 0..7 from bits of s[lo], 8..15 of s[lo + 1].
 static inline v128_t smask(v128_t sv, int lo) {
@@ -215,18 +212,39 @@ static inline void SCALES_iq2_s(const block_iq2_s* x, v128_t* L0, v128_t* L1) { 
 // One token: the signs go onto the activation, the grid values are RDOT's
 // second operand. The batch's decode: signed weights plus OFF (the grid's
 // largest value), OFF taken back through S8.
-#define IQR_SIGNED(t, PER32, OFF, LOOP)                                                                              \
+#define IQR_SIGNED(t, PER32, OFF)                                                                                    \
   static inline int32_t sb_##t(const block_##t* x, const int8_t* a, const int16_t* s8, const iq_grid_tables* T) { \
     (void)s8;                                                                                                    \
     GRIDS_##t(T)                                                                                                 \
     v128_t L0, L1, acc = wasm_i32x4_const_splat(0);                                                              \
     SCALES_##t(x, &L0, &L1);                                                                                     \
-    LOOP for (int ib = 0; ib < 8; ib++) {                                                                        \
+    UNROLL for (int ib = 0; ib < 8; ib++) {                                                                      \
       STEP_##t(x, ib, g0, g1, m0, m1)                                                                            \
       const v128_t p0 = RDOT(negm(LOAD(a + 32 * ib), m0), g0), p1 = RDOT(negm(LOAD(a + 32 * ib + 16), m1), g1);  \
       acc = wasm_i32x4_add(acc, scaled(PER32, p0, p1, ib, L0, L1));                                              \
     }                                                                                                            \
     return i32x4_hsum(acc);                                                                                      \
+  }                                                                                                              \
+  static inline void sb2_##t(const block_##t* x, const block_##t* z, const int8_t* a, const int16_t* s8,          \
+                             const iq_grid_tables* T, int32_t* is) {                                             \
+    (void)s8;                                                                                                    \
+    GRIDS_##t(T)                                                                                                 \
+    v128_t L0, L1, K0, K1, acc = wasm_i32x4_const_splat(0), acz = acc;                                           \
+    SCALES_##t(x, &L0, &L1);                                                                                     \
+    SCALES_##t(z, &K0, &K1);                                                                                     \
+    UNROLL for (int ib = 0; ib < 8; ib++) {                                                                      \
+      const v128_t a0 = LOAD(a + 32 * ib), a1 = LOAD(a + 32 * ib + 16);                                          \
+      {                                                                                                          \
+        STEP_##t(x, ib, g0, g1, m0, m1)                                                                          \
+        acc = wasm_i32x4_add(acc, scaled(PER32, RDOT(negm(a0, m0), g0), RDOT(negm(a1, m1), g1), ib, L0, L1));    \
+      }                                                                                                          \
+      {                                                                                                          \
+        STEP_##t(z, ib, g0, g1, m0, m1)                                                                          \
+        acz = wasm_i32x4_add(acz, scaled(PER32, RDOT(negm(a0, m0), g0), RDOT(negm(a1, m1), g1), ib, K0, K1));    \
+      }                                                                                                          \
+    }                                                                                                            \
+    is[0] = i32x4_hsum(acc);                                                                                     \
+    is[1] = i32x4_hsum(acz);                                                                                     \
   }                                                                                                              \
   static inline void dec_##t(const block_##t* x, const iq_grid_tables* T, iq_dec* D) {                           \
     GRIDS_##t(T)                                                                                                 \
@@ -243,19 +261,21 @@ static inline void SCALES_iq2_s(const block_iq2_s* x, v128_t* L0, v128_t* L1) { 
     dec_coefs(PER32, L0, L1, fs, D->c);                                                                          \
   }
 
-#ifndef L2XXS
-#define L2XXS UNROLL
-#endif
-#ifndef L3S
-#define L3S UNROLL
-#endif
-#define UNROLL2 _Pragma("clang loop unroll_count(2)")
-#define UNROLL4 _Pragma("clang loop unroll_count(4)")
-IQR_SIGNED(iq3_s, 1, 15, L3S)
-IQR_SIGNED(iq3_xxs, 1, 62, UNROLL)
-IQR_SIGNED(iq2_xxs, 1, 43, L2XXS)
-IQR_SIGNED(iq2_xs, 0, 43, UNROLL)
-IQR_SIGNED(iq2_s, 0, 43, UNROLL)
+// R2_<t>: the one-token kernel takes two rows side by side (one
+// activation load, two independent chains of table loads); measured faster
+// for these two, slower for iq2_xs and iq3_xxs (4096x4096, one thread).
+#define R2_iq3_s 1
+#define R2_iq2_xxs 1
+#define R2_iq3_xxs 0
+#define R2_iq2_xs 0
+#define R2_iq2_s 0
+#define R2_iq1_s 0
+#define R2_iq1_m 0
+IQR_SIGNED(iq3_s, 1, 15)
+IQR_SIGNED(iq3_xxs, 1, 62)
+IQR_SIGNED(iq2_xxs, 1, 43)
+IQR_SIGNED(iq2_xs, 0, 43)
+IQR_SIGNED(iq2_s, 0, 43)
 
 // ---------------------------------------------------------------- iq1_s, iq1_m
 // STEP1_<t>(x, ib, w0, w1): 8 (g + 1) of step ib's grid points (0, 8, 16);
@@ -286,11 +306,13 @@ static inline void FACTORS_iq1_s(const block_iq1_s* x, v128_t* f) {
   const v128_t w1 = G8(VB(q_ + 2) | ((h1_ << 8) & 0x700), VB(q_ + 3) | ((h1_ << 4) & 0x700));
 // The sixteen scales (one per 16; group k's 3 bits at bit 3 (k % 4) of u16 k / 4).
 static inline void SCALES_iq1_m(const block_iq1_m* x, v128_t* L0, v128_t* L1) {
+  // lanes 0..3: the four u16s; each field by uniform shifts (clang scalarizes a multiply by per-lane powers of two)
   const v128_t sc = wasm_i64x2_make(*(const volatile uint64_t*)(const void*)x->scales, 0);
-  // each field moved to bits 13..15, then down
-  const v128_t mul = wasm_i16x8_const(1 << 13, 1 << 10, 1 << 7, 1 << 4, 1 << 13, 1 << 10, 1 << 7, 1 << 4);
-  *L0 = odd4(wasm_u16x8_shr(wasm_i16x8_mul(wasm_i16x8_shuffle(sc, sc, 0, 0, 0, 0, 1, 1, 1, 1), mul), 13));
-  *L1 = odd4(wasm_u16x8_shr(wasm_i16x8_mul(wasm_i16x8_shuffle(sc, sc, 2, 2, 2, 2, 3, 3, 3, 3), mul), 13));
+  const v128_t f0 = sc, f1 = wasm_u16x8_shr(sc, 3), f2 = wasm_u16x8_shr(sc, 6), f3 = wasm_u16x8_shr(sc, 9);
+  const v128_t t01 = wasm_i16x8_shuffle(f0, f1, 0, 8, 1, 9, 2, 10, 3, 11), t23 = wasm_i16x8_shuffle(f2, f3, 0, 8, 1, 9, 2, 10, 3, 11);
+  const v128_t seven = wasm_i16x8_const_splat(7);
+  *L0 = odd4(wasm_v128_and(wasm_i32x4_shuffle(t01, t23, 0, 4, 1, 5), seven));
+  *L1 = odd4(wasm_v128_and(wasm_i32x4_shuffle(t01, t23, 2, 6, 3, 7), seven));
 }
 // one delta per 8: 8-group j = 2i + b takes its sign from bit 3 (b = 0) or 7 (b = 1) of qh[i]
 static inline void FACTORS_iq1_m(const block_iq1_m* x, v128_t* f) {
@@ -310,13 +332,18 @@ static inline void FACTORS_iq1_m(const block_iq1_m* x, v128_t* f) {
     const uint64_t* grid = T->iq1s;                                                                              \
     v128_t L0, L1, f[4], c[4], acc = wasm_i32x4_const_splat(0);                                                  \
     SCALES_##t(x, &L0, &L1);                                                                                     \
-    SB_LOOP for (int ib = 0; ib < 8; ib++) {                                                                      \
+    UNROLL for (int ib = 0; ib < 8; ib++) {                                                                         \
       STEP1_##t(x, ib, w0, w1)                                                                                   \
       acc = wasm_i32x4_add(acc, scaled(PER32, RDOT(LOAD(a + 32 * ib), w0), RDOT(LOAD(a + 32 * ib + 16), w1), ib, L0, L1)); \
     }                                                                                                            \
     FACTORS_##t(x, f);                                                                                           \
     dec_coefs(PER32, L0, L1, f, c);                                                                              \
     return i32x4_hsum(wasm_i32x4_add(acc, coef_dot(c, s8)));                                                     \
+  }                                                                                                              \
+  static inline void sb2_##t(const block_##t* x, const block_##t* z, const int8_t* a, const int16_t* s8,          \
+                             const iq_grid_tables* T, int32_t* is) {                                             \
+    is[0] = sb_##t(x, a, s8, T);                                                                                 \
+    is[1] = sb_##t(z, a, s8, T);                                                                                 \
   }                                                                                                              \
   static inline void dec_##t(const block_##t* x, const iq_grid_tables* T, iq_dec* D) {                           \
     const uint64_t* grid = T->iq1s;                                                                              \
@@ -368,6 +395,20 @@ IQR_IQ1(iq1_m, 0)
           const block_##t* x = (const block_##t*)((const uint8_t*)w + (size_t)r * row_bytes) + c0 / QK_K;     \
           float sum[IQR_TT];                                                                                  \
           for (int k = 0; k < nt; k++) sum[k] = first ? 0.0f : o[(size_t)k * out_stride + r];                \
+          if (nt == 1 && R2_##t && r + 1 < r1) {                                                              \
+            const block_##t* z = (const block_##t*)((const uint8_t*)x + row_bytes);                           \
+            float sz = first ? 0.0f : o[r + 1];                                                               \
+            for (int i = 0; i < nb; i++) {                                                                    \
+              int32_t is[2];                                                                                  \
+              sb2_##t(x + i, z + i, y[0][i].qs, s8[0] + 32 * i, T, is);                                                       \
+              sum[0] += (D_##t(x + i) * y[0][i].d) * (float)is[0];                                            \
+              sz += (D_##t(z + i) * y[0][i].d) * (float)is[1];                                                \
+            }                                                                                                 \
+            o[r + 1] = last ? sz * (FINAL) : sz;                                                              \
+            o[r] = last ? sum[0] * (FINAL) : sum[0];                                                          \
+            r++;                                                                                              \
+            continue;                                                                                         \
+          }                                                                                                   \
           if (nt == 1) {                                                                                      \
             for (int i = 0; i < nb; i++) {                                                                    \
               const int32_t is = sb_##t(x + i, y[0][i].qs, s8[0] + 32 * i, T);                                \
