@@ -177,7 +177,7 @@ for (const type of IQ_GRID_TYPES) {
         const ROWS = 13;
         const rowBytes = rowSize(type, n);
         const pw = put(randomIqBlocks(type, (ROWS * n) / QK_K, 0x9a00 + type + n));
-        for (const nTok of [1, 3, 8, 9, 17, 70]) {
+        for (const nTok of [1, 3, 8, 9, 17, 33, 70]) {
           const { ptr: pa, rowBytes: aRow } = activations(n, nTok, rand);
           const outStride = ROWS + 3;
           const out = alloc(4 * outStride * nTok);
@@ -267,7 +267,7 @@ for (const type of IQ_GRID_TYPES) {
 // The grid types the relaxed module has kernels for (the rest run the baseline's there too).
 const RELAXED_GRID = IQ_GRID_TYPES.filter((type) => (RELAXED_OVERRIDES as readonly string[]).includes(`matvec_${name(type)}`));
 
-test('relaxed grid kernels: the baseline build\'s bits (matvec, mul_mat of 1/3/70 tokens, mat_rows on 1/2/3 threads)', async () => {
+test('relaxed grid kernels: the baseline build\'s bits (matvec, mul_mat of 1/3/33/70 tokens, mat_rows on 1/2/3 threads)', async () => {
   assert.ok(RELAXED_GRID.length > 0, 'the relaxed module lists grid kernels');
   const both = await Promise.all([loadKernels({ simd: 'relaxed' }), loadKernels({ simd: 'baseline' })]);
   assert.is(both[0].simd, 'relaxed');
@@ -301,7 +301,7 @@ test('relaxed grid kernels: the baseline build\'s bits (matvec, mul_mat of 1/3/7
         const take = (count: number) => new Uint32Array(kk.u8().buffer, po, count).slice();
         matvec(pw, rowBytes, pa + 5 * aRow, po, n, 0, ROWS);
         res.push(take(ROWS));
-        for (const nTok of [1, 3, 70]) {
+        for (const nTok of [1, 3, 33, 70]) {
           new Uint32Array(kk.u8().buffer, po, ROWS * nTok).fill(0x7fc0beef);
           mulMat(pw, rowBytes, pa, aRow, po, ROWS, n, nTok, 3, 12);
           res.push(take(ROWS * nTok));
