@@ -1,5 +1,5 @@
-// The grid i-quants (iq-grid-blocks.h) with relaxed SIMD: IQ3_S and IQ1_M,
-// the two whose baseline kernels were furthest from Q4_K's speed.
+// The grid i-quants (iq-grid-blocks.h) with relaxed SIMD: IQ3_XXS, IQ3_S,
+// IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S, IQ1_M.
 //
 // Tables: this module holds no data (wasm/build.sh), so it reads ggml's grids
 // where the baseline module keeps them: the loader passes the baseline export
@@ -14,15 +14,18 @@
 //
 // i16x8.relaxed_dot_i8x16_i7x16_s (RDOT) is exact when its second operand is
 // 0..127 and no pair sum leaves int16. The weights are made that:
-// - IQ3_S: the grid values are 1..15; the signs go onto the activation
-//   instead ((a ^ m) - m, m = 0xff where negated; q8_K quants are -127..127,
-//   so the negation never wraps). In the batch kernel the signed weight plus
-//   15 (0..30) is decoded once and the 15 taken back through the
+// - IQ2_*, IQ3_*: the grid values are unsigned (at most OFF: 43, 62 or 15);
+//   in the one-token kernel the signs go onto the activation instead
+//   ((a ^ m) - m, m = 0xff where negated; q8_K quants are -127..127, so the
+//   negation never wraps). The batch kernel decodes each super-block once,
+//   as the signed weight plus OFF (0..2 OFF), and takes OFF back through the
 //   activation's sums of 8 (S8).
-// - IQ1_M: a weight is 8g + dv (g = -1, 0, 1 from the grid, dv = +-1 per 8
-//   values), times its 16-group's scale, / 8. RDOT takes 8(g + 1) (0, 8, 16);
-//   the rest, (dv - 8) per 8 values, goes through S8.
-// Lane bounds: 2 * 127 * 30 = 7620 per RDOT lane at most; two added, 15240.
+// - IQ1_S, IQ1_M: a weight is 8g + dv (g = -1, 0, 1 from the grid, dv = +-1
+//   per 8 or 32 values), times its group's scale, / 8. RDOT takes 8(g + 1)
+//   (0, 8, 16); the rest, (dv - 8) per 8 values, goes through S8.
+// Lane bounds: one RDOT lane is at most 2 * 127 * 124 = 31496 (IQ3_XXS's
+// decoded weights); where two are added before widening (one scale per 32),
+// 2 * 2 * 127 * 62 = 31496 at most. The int32 sums stay below 2^27.
 #include "../iq-grid-blocks.h"
 #include "../iq-grid-tables.h"
 #include "../moe.h"
@@ -167,9 +170,9 @@ static inline void offsets32(const uint8_t* qs, v128_t h, int w, uint16_t* of) {
   o[3] = OFS8(wasm_u16x8_extend_high_u8x16(q1), wasm_i32x4_shuffle(u01, u23, 2, 6, 3, 7));
 #undef OFS8
 }
-#define OFFSETS32(qs, h, w, ov)                \
-  uint16_t ov##buf[32] __attribute__((aligned(16))); \
-  offsets32(qs, h, w, ov##buf);                  \
+#define OFFSETS32(qs, h, w, ov)                                                                                      \
+  uint16_t ov##buf[32] __attribute__((aligned(16)));                                                                 \
+  offsets32(qs, h, w, ov##buf);                                                                                      \
   const volatile uint16_t* ov = ov##buf;
 #define NO_OFFSETS(ov) const volatile uint16_t* ov = 0; (void)ov;
 #define U64AT(o) (*(const uint64_t*)((const uint8_t*)grid + (o)))
@@ -184,22 +187,22 @@ static inline void offsets32(const uint8_t* qs, v128_t h, int w, uint16_t* of) {
 // vector (its q bytes, and qh's bits as 256 * 4 where set) through the
 // stack: eight u16 loads instead of eight scalar index computations
 // (1.1x the step with scalar indices, 4096x4096, one thread).
-#define STEP_iq3_s(x, ib, g0, g1, m0, m1)                                                                        \
-  uint16_t of_[8] __attribute__((aligned(16)));                                                                  \
-  {                                                                                                              \
-    const v128_t bit_ = wasm_i16x8_const(1, 2, 4, 8, 16, 32, 64, 128);                                           \
-    const v128_t hv_ = wasm_v128_and(wasm_i16x8_splat((int16_t)VB((x)->qh + (ib))), bit_);                       \
-    const v128_t o_ = wasm_v128_or(wasm_i16x8_shl(wasm_u16x8_load8x8((x)->qs + 8 * (ib)), 2),                    \
-                                   wasm_v128_and(wasm_i16x8_eq(hv_, bit_), wasm_i16x8_const_splat(1024)));       \
-    *(volatile v128_t*)of_ = o_;                                                                                 \
-  }                                                                                                              \
-  const volatile uint16_t* o3_ = of_;                                                                            \
-  const uint8_t* gb_ = (const uint8_t*)grid;                                                                     \
-  const v128_t g0 = wasm_u32x4_make(*(const uint32_t*)(gb_ + o3_[0]), *(const uint32_t*)(gb_ + o3_[1]),         \
-                                    *(const uint32_t*)(gb_ + o3_[2]), *(const uint32_t*)(gb_ + o3_[3]));        \
-  const v128_t g1 = wasm_u32x4_make(*(const uint32_t*)(gb_ + o3_[4]), *(const uint32_t*)(gb_ + o3_[5]),         \
-                                    *(const uint32_t*)(gb_ + o3_[6]), *(const uint32_t*)(gb_ + o3_[7]));        \
-  const v128_t sv_ = wasm_v128_load32_splat((x)->signs + 4 * (ib));                                              \
+#define STEP_iq3_s(x, ib, g0, g1, m0, m1)                                                                            \
+  uint16_t of_[8] __attribute__((aligned(16)));                                                                      \
+  {                                                                                                                  \
+    const v128_t bit_ = wasm_i16x8_const(1, 2, 4, 8, 16, 32, 64, 128);                                               \
+    const v128_t hv_ = wasm_v128_and(wasm_i16x8_splat((int16_t)VB((x)->qh + (ib))), bit_);                           \
+    const v128_t o_ = wasm_v128_or(wasm_i16x8_shl(wasm_u16x8_load8x8((x)->qs + 8 * (ib)), 2),                        \
+                                   wasm_v128_and(wasm_i16x8_eq(hv_, bit_), wasm_i16x8_const_splat(1024)));           \
+    *(volatile v128_t*)of_ = o_;                                                                                     \
+  }                                                                                                                  \
+  const volatile uint16_t* o3_ = of_;                                                                                \
+  const uint8_t* gb_ = (const uint8_t*)grid;                                                                         \
+  const v128_t g0 = wasm_u32x4_make(*(const uint32_t*)(gb_ + o3_[0]), *(const uint32_t*)(gb_ + o3_[1]),              \
+                                    *(const uint32_t*)(gb_ + o3_[2]), *(const uint32_t*)(gb_ + o3_[3]));             \
+  const v128_t g1 = wasm_u32x4_make(*(const uint32_t*)(gb_ + o3_[4]), *(const uint32_t*)(gb_ + o3_[5]),              \
+                                    *(const uint32_t*)(gb_ + o3_[6]), *(const uint32_t*)(gb_ + o3_[7]));             \
+  const v128_t sv_ = wasm_v128_load32_splat((x)->signs + 4 * (ib));                                                  \
   const v128_t m0 = smask(sv_, 0), m1 = smask(sv_, 2);
 static inline void SCALES_iq3_s(const block_iq3_s* x, v128_t* L0, v128_t* L1) {
   const v128_t b = wasm_u16x8_load8x8(x->scales);  // lanes 0..3: the four bytes, low nibble first
@@ -211,11 +214,11 @@ static inline void SCALES_iq3_s(const block_iq3_s* x, v128_t* L0, v128_t* L1) {
 
 #define OFFSETS_iq3_xxs(x, ov) NO_OFFSETS(ov)
 #define GRIDS_iq3_xxs(T) const uint32_t* grid = (T)->iq3xxs; const uint64_t* sm = (T)->sign_masks;
-#define STEP_iq3_xxs(x, ib, g0, g1, m0, m1)                                                                      \
-  const uint8_t* q_ = (x)->qs + 8 * (ib);                                                                        \
-  const uint32_t aux_ = vload_u32((x)->qs + QK_K / 4 + 4 * (ib));                                                 \
-  const v128_t g0 = wasm_u32x4_make(grid[VB(q_ + 0)], grid[VB(q_ + 1)], grid[VB(q_ + 2)], grid[VB(q_ + 3)]);                         \
-  const v128_t g1 = wasm_u32x4_make(grid[VB(q_ + 4)], grid[VB(q_ + 5)], grid[VB(q_ + 6)], grid[VB(q_ + 7)]);                         \
+#define STEP_iq3_xxs(x, ib, g0, g1, m0, m1)                                                                          \
+  const uint8_t* q_ = (x)->qs + 8 * (ib);                                                                            \
+  const uint32_t aux_ = vload_u32((x)->qs + QK_K / 4 + 4 * (ib));                                                    \
+  const v128_t g0 = wasm_u32x4_make(grid[VB(q_ + 0)], grid[VB(q_ + 1)], grid[VB(q_ + 2)], grid[VB(q_ + 3)]);         \
+  const v128_t g1 = wasm_u32x4_make(grid[VB(q_ + 4)], grid[VB(q_ + 5)], grid[VB(q_ + 6)], grid[VB(q_ + 7)]);         \
   const v128_t m0 = MASKS7(aux_, 0, 7), m1 = MASKS7(aux_, 14, 21);
 static inline void SCALES_iq3_xxs(const block_iq3_xxs* x, v128_t* L0, v128_t* L1) {
   *L0 = *L1 = scales32_top(VLOAD(x->qs + QK_K / 4), VLOAD(x->qs + QK_K / 4 + 16));
@@ -223,12 +226,12 @@ static inline void SCALES_iq3_xxs(const block_iq3_xxs* x, v128_t* L0, v128_t* L1
 
 #define OFFSETS_iq2_xxs(x, ov) NO_OFFSETS(ov)
 #define GRIDS_iq2_xxs(T) const uint64_t* grid = (T)->iq2xxs; const uint64_t* sm = (T)->sign_masks;
-#define STEP_iq2_xxs(x, ib, g0, g1, m0, m1)                                                                      \
-  /* one scalar load of the step's 8 bytes (four indices, then the u32 of signs and scale) */                    \
-  const uint64_t v_ = load_u64((const uint8_t*)((x)->qs + 4 * (ib)));                                           \
-  const uint32_t aux_ = (uint32_t)(v_ >> 32);                                                                    \
-  const v128_t g0 = wasm_u64x2_make(grid[v_ & 255], grid[(v_ >> 8) & 255]);                                      \
-  const v128_t g1 = wasm_u64x2_make(grid[(v_ >> 16) & 255], grid[(v_ >> 24) & 255]);                             \
+#define STEP_iq2_xxs(x, ib, g0, g1, m0, m1)                                                                          \
+  /* one scalar load of the step's 8 bytes (four indices, then the u32 of signs and scale) */                        \
+  const uint64_t v_ = load_u64((const uint8_t*)((x)->qs + 4 * (ib)));                                                \
+  const uint32_t aux_ = (uint32_t)(v_ >> 32);                                                                        \
+  const v128_t g0 = wasm_u64x2_make(grid[v_ & 255], grid[(v_ >> 8) & 255]);                                          \
+  const v128_t g1 = wasm_u64x2_make(grid[(v_ >> 16) & 255], grid[(v_ >> 24) & 255]);                                 \
   const v128_t m0 = MASKS7(aux_, 0, 7), m1 = MASKS7(aux_, 14, 21);
 static inline void SCALES_iq2_xxs(const block_iq2_xxs* x, v128_t* L0, v128_t* L1) {
   *L0 = *L1 = scales32_odd((const uint8_t*)x->qs);
@@ -236,21 +239,21 @@ static inline void SCALES_iq2_xxs(const block_iq2_xxs* x, v128_t* L0, v128_t* L1
 
 #define OFFSETS_iq2_xs(x, ov) NO_OFFSETS(ov)
 #define GRIDS_iq2_xs(T) const uint64_t* grid = (T)->iq2xs; const uint64_t* sm = (T)->sign_masks;
-#define STEP_iq2_xs(x, ib, g0, g1, m0, m1)                                                                       \
-  const uint64_t v_ = load_u64((const uint8_t*)((x)->qs + 4 * (ib)));                                                                       \
-  const v128_t g0 = wasm_u64x2_make(grid[v_ & 511], grid[(v_ >> 16) & 511]);                                       \
-  const v128_t g1 = wasm_u64x2_make(grid[(v_ >> 32) & 511], grid[(v_ >> 48) & 511]);                                       \
+#define STEP_iq2_xs(x, ib, g0, g1, m0, m1)                                                                           \
+  const uint64_t v_ = load_u64((const uint8_t*)((x)->qs + 4 * (ib)));                                                \
+  const v128_t g0 = wasm_u64x2_make(grid[v_ & 511], grid[(v_ >> 16) & 511]);                                         \
+  const v128_t g1 = wasm_u64x2_make(grid[(v_ >> 32) & 511], grid[(v_ >> 48) & 511]);                                 \
   const v128_t m0 = wasm_u64x2_make(sm[(v_ >> 9) & 127], sm[(v_ >> 25) & 127]), m1 = wasm_u64x2_make(sm[(v_ >> 41) & 127], sm[v_ >> 57]);
 static inline void SCALES_iq2_xs(const block_iq2_xs* x, v128_t* L0, v128_t* L1) { scales16_nibbles(x->scales, L0, L1); }
 
 #define GRIDS_iq2_s(T) const uint64_t* grid = (T)->iq2s;
 #define OFFSETS_iq2_s(x, ov) NO_OFFSETS(ov)  // (offsets32 here measured 1.6x slower)
-#define STEP_iq2_s(x, ib, g0, g1, m0, m1)                                                                        \
-  const uint8_t* q_ = (x)->qs + 4 * (ib);                                                                        \
-  const int qh_ = VB((x)->qh + (ib));                                                                            \
+#define STEP_iq2_s(x, ib, g0, g1, m0, m1)                                                                            \
+  const uint8_t* q_ = (x)->qs + 4 * (ib);                                                                            \
+  const int qh_ = VB((x)->qh + (ib));                                                                                \
   const v128_t g0 = wasm_u64x2_make(grid[VB(q_ + 0) | ((qh_ << 8) & 0x300)], grid[VB(q_ + 1) | ((qh_ << 6) & 0x300)]); \
   const v128_t g1 = wasm_u64x2_make(grid[VB(q_ + 2) | ((qh_ << 4) & 0x300)], grid[VB(q_ + 3) | ((qh_ << 2) & 0x300)]); \
-  const v128_t sv_ = wasm_v128_load32_splat((x)->qs + QK_K / 8 + 4 * (ib));                                      \
+  const v128_t sv_ = wasm_v128_load32_splat((x)->qs + QK_K / 8 + 4 * (ib));                                          \
   const v128_t m0 = smask(sv_, 0), m1 = smask(sv_, 2);
 static inline void SCALES_iq2_s(const block_iq2_s* x, v128_t* L0, v128_t* L1) { scales16_nibbles(x->scales, L0, L1); }
 
@@ -258,65 +261,73 @@ static inline void SCALES_iq2_s(const block_iq2_s* x, v128_t* L0, v128_t* L1) { 
 // second operand. The batch's decode: signed weights plus OFF (the grid's
 // largest value), OFF taken back through S8.
 #define IQR_SIGNED(t, PER32, OFF)                                                                                    \
-  static inline int32_t sb_##t(const block_##t* x, const int8_t* a, const int16_t* s8, const iq_grid_tables* T) { \
-    (void)s8;                                                                                                    \
-    GRIDS_##t(T)                                                                                                 \
-    v128_t L0, L1, acc = wasm_i32x4_const_splat(0);                                                              \
-    SCALES_##t(x, &L0, &L1);                                                                                     \
-    OFFSETS_##t(x, ov_)                                                                                          \
-    UNROLL for (int ib = 0; ib < 8; ib++) {                                                                      \
-      STEP_##t(x, ib, g0, g1, m0, m1)                                                                            \
-      const v128_t p0 = RDOT(negm(LOAD(a + 32 * ib), m0), g0), p1 = RDOT(negm(LOAD(a + 32 * ib + 16), m1), g1);  \
-      acc = wasm_i32x4_add(acc, scaled(PER32, p0, p1, ib, L0, L1));                                              \
-    }                                                                                                            \
-    return i32x4_hsum(acc);                                                                                      \
-  }                                                                                                              \
-  static inline void sb2_##t(const block_##t* x, const block_##t* z, const int8_t* a, const int16_t* s8,          \
-                             const iq_grid_tables* T, int32_t* is) {                                             \
-    (void)s8;                                                                                                    \
-    GRIDS_##t(T)                                                                                                 \
-    v128_t L0, L1, K0, K1, acc = wasm_i32x4_const_splat(0), acz = acc;                                           \
-    SCALES_##t(x, &L0, &L1);                                                                                     \
-    SCALES_##t(z, &K0, &K1);                                                                                     \
-    OFFSETS_##t(x, ovx_)                                                                                         \
-    OFFSETS_##t(z, ovz_)                                                                                         \
-    UNROLL for (int ib = 0; ib < 8; ib++) {                                                                      \
-      const v128_t a0 = LOAD(a + 32 * ib), a1 = LOAD(a + 32 * ib + 16);                                          \
-      {                                                                                                          \
-        const volatile uint16_t* ov_ = ovx_;                                                                     \
-        (void)ov_;                                                                                               \
-        STEP_##t(x, ib, g0, g1, m0, m1)                                                                          \
-        acc = wasm_i32x4_add(acc, scaled(PER32, RDOT(negm(a0, m0), g0), RDOT(negm(a1, m1), g1), ib, L0, L1));    \
-      }                                                                                                          \
-      {                                                                                                          \
-        const volatile uint16_t* ov_ = ovz_;                                                                     \
-        (void)ov_;                                                                                               \
-        STEP_##t(z, ib, g0, g1, m0, m1)                                                                          \
-        acz = wasm_i32x4_add(acz, scaled(PER32, RDOT(negm(a0, m0), g0), RDOT(negm(a1, m1), g1), ib, K0, K1));    \
-      }                                                                                                          \
-    }                                                                                                            \
-    is[0] = i32x4_hsum(acc);                                                                                     \
-    is[1] = i32x4_hsum(acz);                                                                                     \
-  }                                                                                                              \
-  static inline void dec_##t(const block_##t* x, const iq_grid_tables* T, iq_dec* D) {                           \
-    GRIDS_##t(T)                                                                                                 \
-    const v128_t off = wasm_i8x16_const_splat(OFF), f = wasm_i16x8_const_splat(-(OFF));                          \
-    v128_t L0, L1;                                                                                               \
-    SCALES_##t(x, &L0, &L1);                                                                                     \
-    OFFSETS_##t(x, ov_)                                                                                          \
-    UNROLL for (int ib = 0; ib < 8; ib++) {                                                                      \
-      STEP_##t(x, ib, g0, g1, m0, m1)                                                                            \
-      D->u[2 * ib] = wasm_i8x16_add(negm(g0, m0), off);                                                          \
-      D->u[2 * ib + 1] = wasm_i8x16_add(negm(g1, m1), off);                                                      \
-    }                                                                                                            \
-    dec_scales(PER32, L0, L1, D);                                                                                \
-    const v128_t fs[4] = {f, f, f, f};                                                                           \
-    dec_coefs(PER32, L0, L1, fs, D->c);                                                                          \
+  static inline int32_t sb_##t(const block_##t* x, const int8_t* a, const int16_t* s8, const iq_grid_tables* T) {    \
+    (void)s8;                                                                                                        \
+    GRIDS_##t(T)                                                                                                     \
+    v128_t L0, L1, acc = wasm_i32x4_const_splat(0);                                                                  \
+    SCALES_##t(x, &L0, &L1);                                                                                         \
+    OFFSETS_##t(x, ov_)                                                                                              \
+    UNROLL for (int ib = 0; ib < 8; ib++) {                                                                          \
+      STEP_##t(x, ib, g0, g1, m0, m1)                                                                                \
+      const v128_t p0 = RDOT(negm(LOAD(a + 32 * ib), m0), g0), p1 = RDOT(negm(LOAD(a + 32 * ib + 16), m1), g1);      \
+      acc = wasm_i32x4_add(acc, scaled(PER32, p0, p1, ib, L0, L1));                                                  \
+    }                                                                                                                \
+    return i32x4_hsum(acc);                                                                                          \
+  }                                                                                                                  \
+  static inline void sb2_##t(const block_##t* x, const block_##t* z, const int8_t* a, const int16_t* s8,             \
+                             const iq_grid_tables* T, int32_t* is) {                                                 \
+    (void)s8;                                                                                                        \
+    GRIDS_##t(T)                                                                                                     \
+    v128_t L0, L1, K0, K1, acc = wasm_i32x4_const_splat(0), acz = acc;                                               \
+    SCALES_##t(x, &L0, &L1);                                                                                         \
+    SCALES_##t(z, &K0, &K1);                                                                                         \
+    OFFSETS_##t(x, ovx_)                                                                                             \
+    OFFSETS_##t(z, ovz_)                                                                                             \
+    UNROLL for (int ib = 0; ib < 8; ib++) {                                                                          \
+      const v128_t a0 = LOAD(a + 32 * ib), a1 = LOAD(a + 32 * ib + 16);                                              \
+      {                                                                                                              \
+        const volatile uint16_t* ov_ = ovx_;                                                                         \
+        (void)ov_;                                                                                                   \
+        STEP_##t(x, ib, g0, g1, m0, m1)                                                                              \
+        acc = wasm_i32x4_add(acc, scaled(PER32, RDOT(negm(a0, m0), g0), RDOT(negm(a1, m1), g1), ib, L0, L1));        \
+      }                                                                                                              \
+      {                                                                                                              \
+        const volatile uint16_t* ov_ = ovz_;                                                                         \
+        (void)ov_;                                                                                                   \
+        STEP_##t(z, ib, g0, g1, m0, m1)                                                                              \
+        acz = wasm_i32x4_add(acz, scaled(PER32, RDOT(negm(a0, m0), g0), RDOT(negm(a1, m1), g1), ib, K0, K1));        \
+      }                                                                                                              \
+    }                                                                                                                \
+    is[0] = i32x4_hsum(acc);                                                                                         \
+    is[1] = i32x4_hsum(acz);                                                                                         \
+  }                                                                                                                  \
+  static inline void dec_##t(const block_##t* x, const iq_grid_tables* T, iq_dec* D) {                               \
+    GRIDS_##t(T)                                                                                                     \
+    const v128_t off = wasm_i8x16_const_splat(OFF), f = wasm_i16x8_const_splat(-(OFF));                              \
+    v128_t L0, L1;                                                                                                   \
+    SCALES_##t(x, &L0, &L1);                                                                                         \
+    OFFSETS_##t(x, ov_)                                                                                              \
+    UNROLL for (int ib = 0; ib < 8; ib++) {                                                                          \
+      STEP_##t(x, ib, g0, g1, m0, m1)                                                                                \
+      D->u[2 * ib] = wasm_i8x16_add(negm(g0, m0), off);                                                              \
+      D->u[2 * ib + 1] = wasm_i8x16_add(negm(g1, m1), off);                                                          \
+    }                                                                                                                \
+    dec_scales(PER32, L0, L1, D);                                                                                    \
+    const v128_t fs[4] = {f, f, f, f};                                                                               \
+    dec_coefs(PER32, L0, L1, fs, D->c);                                                                              \
   }
 
 // R2_<t>: the one-token kernel takes two rows side by side (one
 // activation load, two independent chains of table loads); measured faster
 // for these two, slower for iq2_xs and iq3_xxs (4096x4096, one thread).
+// S8_1_<t>: the one-token kernel reads the activation's sums of 8 (IQ1's deltas).
+#define S8_1_iq3_s 0
+#define S8_1_iq3_xxs 0
+#define S8_1_iq2_xxs 0
+#define S8_1_iq2_xs 0
+#define S8_1_iq2_s 0
+#define S8_1_iq1_s 1
+#define S8_1_iq1_m 1
 #define R2_iq3_s 1
 #define R2_iq2_xxs 1
 #define R2_iq3_xxs 0
@@ -337,7 +348,7 @@ IQR_SIGNED(iq2_s, 0, 43)
 // 8 (g + 1) of the iq1s grid points at byte offsets o0, o1: the bytes stay below 32, so a 16-bit shift keeps them apart.
 #define G8O(o0, o1) wasm_i16x8_shl(wasm_i8x16_add(wasm_u64x2_make(U64AT(o0), U64AT(o1)), wasm_i8x16_const_splat(1)), 3)
 #define OFFSETS1_iq1_s(x) OFFSETS32((x)->qs, VLOAD((x)->qh), 3, ov_)
-#define STEP1_iq1_s(x, ib, w0, w1)                                                                              \
+#define STEP1_iq1_s(x, ib, w0, w1)                                                                                   \
   const v128_t w0 = G8O(ov_[4 * (ib)], ov_[4 * (ib) + 1]), w1 = G8O(ov_[4 * (ib) + 2], ov_[4 * (ib) + 3]);
 static inline void SCALES_iq1_s(const block_iq1_s* x, v128_t* L0, v128_t* L1) {
   *L0 = *L1 = odd4(wasm_v128_and(wasm_u16x8_shr(VLOAD(x->qh), 12), wasm_i16x8_const_splat(7)));  // bits 12..14
@@ -368,7 +379,7 @@ static inline void iq1_m_offsets(const block_iq1_m* x, uint16_t* of) {
 #undef OFS8
 }
 #define OFFSETS1_iq1_m(x) uint16_t of_[32] __attribute__((aligned(16))); iq1_m_offsets(x, of_); const volatile uint16_t* ov_ = of_;
-#define STEP1_iq1_m(x, ib, w0, w1)                                                                              \
+#define STEP1_iq1_m(x, ib, w0, w1)                                                                                   \
   const v128_t w0 = G8O(ov_[4 * (ib)], ov_[4 * (ib) + 1]), w1 = G8O(ov_[4 * (ib) + 2], ov_[4 * (ib) + 3]);
 // The sixteen scales (one per 16; group k's 3 bits at bit 3 (k % 4) of u16 k / 4).
 static inline void SCALES_iq1_m(const block_iq1_m* x, v128_t* L0, v128_t* L1) {
@@ -393,37 +404,37 @@ static inline void FACTORS_iq1_m(const block_iq1_m* x, v128_t* f) {
   f[2] = wasm_i16x8_extend_low_i8x16(e1), f[3] = wasm_i16x8_extend_high_i8x16(e1);
 }
 
-#define IQR_IQ1(t, PER32)                                                                                        \
-  static inline int32_t sb_##t(const block_##t* x, const int8_t* a, const int16_t* s8, const iq_grid_tables* T) { \
-    const uint64_t* grid = T->iq1s;                                                                              \
-    v128_t L0, L1, f[4], c[4], acc = wasm_i32x4_const_splat(0);                                                  \
-    SCALES_##t(x, &L0, &L1);                                                                                     \
-    OFFSETS1_##t(x)                                                                                              \
-    UNROLL for (int ib = 0; ib < 8; ib++) {                                                                         \
-      STEP1_##t(x, ib, w0, w1)                                                                                   \
+#define IQR_IQ1(t, PER32)                                                                                            \
+  static inline int32_t sb_##t(const block_##t* x, const int8_t* a, const int16_t* s8, const iq_grid_tables* T) {    \
+    const uint64_t* grid = T->iq1s;                                                                                  \
+    v128_t L0, L1, f[4], c[4], acc = wasm_i32x4_const_splat(0);                                                      \
+    SCALES_##t(x, &L0, &L1);                                                                                         \
+    OFFSETS1_##t(x)                                                                                                  \
+    UNROLL for (int ib = 0; ib < 8; ib++) {                                                                          \
+      STEP1_##t(x, ib, w0, w1)                                                                                       \
       acc = wasm_i32x4_add(acc, scaled(PER32, RDOT(LOAD(a + 32 * ib), w0), RDOT(LOAD(a + 32 * ib + 16), w1), ib, L0, L1)); \
-    }                                                                                                            \
-    FACTORS_##t(x, f);                                                                                           \
-    dec_coefs(PER32, L0, L1, f, c);                                                                              \
-    return i32x4_hsum(wasm_i32x4_add(acc, coef_dot(c, s8)));                                                     \
-  }                                                                                                              \
-  static inline void sb2_##t(const block_##t* x, const block_##t* z, const int8_t* a, const int16_t* s8,          \
-                             const iq_grid_tables* T, int32_t* is) {                                             \
-    is[0] = sb_##t(x, a, s8, T);                                                                                 \
-    is[1] = sb_##t(z, a, s8, T);                                                                                 \
-  }                                                                                                              \
-  static inline void dec_##t(const block_##t* x, const iq_grid_tables* T, iq_dec* D) {                           \
-    const uint64_t* grid = T->iq1s;                                                                              \
-    v128_t L0, L1, f[4];                                                                                         \
-    SCALES_##t(x, &L0, &L1);                                                                                     \
-    OFFSETS1_##t(x)                                                                                              \
-    UNROLL for (int ib = 0; ib < 8; ib++) {                                                                      \
-      STEP1_##t(x, ib, w0, w1)                                                                                   \
-      D->u[2 * ib] = w0, D->u[2 * ib + 1] = w1;                                                                  \
-    }                                                                                                            \
-    dec_scales(PER32, L0, L1, D);                                                                                \
-    FACTORS_##t(x, f);                                                                                           \
-    dec_coefs(PER32, L0, L1, f, D->c);                                                                           \
+    }                                                                                                                \
+    FACTORS_##t(x, f);                                                                                               \
+    dec_coefs(PER32, L0, L1, f, c);                                                                                  \
+    return i32x4_hsum(wasm_i32x4_add(acc, coef_dot(c, s8)));                                                         \
+  }                                                                                                                  \
+  static inline void sb2_##t(const block_##t* x, const block_##t* z, const int8_t* a, const int16_t* s8,             \
+                             const iq_grid_tables* T, int32_t* is) {                                                 \
+    is[0] = sb_##t(x, a, s8, T);                                                                                     \
+    is[1] = sb_##t(z, a, s8, T);                                                                                     \
+  }                                                                                                                  \
+  static inline void dec_##t(const block_##t* x, const iq_grid_tables* T, iq_dec* D) {                               \
+    const uint64_t* grid = T->iq1s;                                                                                  \
+    v128_t L0, L1, f[4];                                                                                             \
+    SCALES_##t(x, &L0, &L1);                                                                                         \
+    OFFSETS1_##t(x)                                                                                                  \
+    UNROLL for (int ib = 0; ib < 8; ib++) {                                                                          \
+      STEP1_##t(x, ib, w0, w1)                                                                                       \
+      D->u[2 * ib] = w0, D->u[2 * ib + 1] = w1;                                                                      \
+    }                                                                                                                \
+    dec_scales(PER32, L0, L1, D);                                                                                    \
+    FACTORS_##t(x, f);                                                                                               \
+    dec_coefs(PER32, L0, L1, f, D->c);                                                                               \
   }
 
 IQR_IQ1(iq1_s, 1)
@@ -442,64 +453,64 @@ IQR_IQ1(iq1_m, 0)
 // rows [r0, r1) times n_tok q8_K rows: per column chunk, the tokens' S8;
 // one token runs sb_<t> per (row, super-block), more decode each weight
 // super-block once (dec_<t>) for a tile of IQR_TT tokens.
-#define IQR_KERNELS(t, FINAL)                                                                                \
-  static void mm_##t(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride, \
-                     int n, int n_tok, int r0, int r1, int flag) {                                            \
-    (void)flag;                                                                                               \
-    const iq_grid_tables* T = iq_grids();                                                                     \
-    int16_t s8[IQR_TT][IQR_CHUNK / 8] __attribute__((aligned(16)));                                           \
-    const block_q8_K* y[IQR_TT];                                                                              \
-    for (int t0 = 0; t0 < n_tok; t0 += IQR_TT) {                                                              \
-      const int nt = n_tok - t0 < IQR_TT ? n_tok - t0 : IQR_TT;                                               \
-      for (int c0 = 0; c0 < n; c0 += IQR_CHUNK) {                                                             \
-        const int nb = (n - c0 < IQR_CHUNK ? n - c0 : IQR_CHUNK) / QK_K;                                      \
-        const int first = c0 == 0, last = c0 + IQR_CHUNK >= n;                                                \
-        for (int k = 0; k < nt; k++) {                                                                        \
-          y[k] = (const block_q8_K*)((const uint8_t*)a + (size_t)(t0 + k) * a_row_bytes) + c0 / QK_K;         \
-          sums8(y[k], s8[k], nb);                                                                             \
-        }                                                                                                     \
-        float* o = out + (size_t)t0 * out_stride;                                                             \
-        for (int r = r0; r < r1; r++) {                                                                       \
-          const block_##t* x = (const block_##t*)((const uint8_t*)w + (size_t)r * row_bytes) + c0 / QK_K;     \
-          float sum[IQR_TT];                                                                                  \
-          for (int k = 0; k < nt; k++) sum[k] = first ? 0.0f : o[(size_t)k * out_stride + r];                \
-          if (nt == 1 && R2_##t && r + 1 < r1) {                                                              \
-            const block_##t* z = (const block_##t*)((const uint8_t*)x + row_bytes);                           \
-            float sz = first ? 0.0f : o[r + 1];                                                               \
-            for (int i = 0; i < nb; i++) {                                                                    \
-              int32_t is[2];                                                                                  \
-              sb2_##t(x + i, z + i, y[0][i].qs, s8[0] + 32 * i, T, is);                                                       \
-              sum[0] += (D_##t(x + i) * y[0][i].d) * (float)is[0];                                            \
-              sz += (D_##t(z + i) * y[0][i].d) * (float)is[1];                                                \
-            }                                                                                                 \
-            o[r + 1] = last ? sz * (FINAL) : sz;                                                              \
-            o[r] = last ? sum[0] * (FINAL) : sum[0];                                                          \
-            r++;                                                                                              \
-            continue;                                                                                         \
-          }                                                                                                   \
-          if (nt == 1) {                                                                                      \
-            for (int i = 0; i < nb; i++) {                                                                    \
-              const int32_t is = sb_##t(x + i, y[0][i].qs, s8[0] + 32 * i, T);                                \
-              sum[0] += (D_##t(x + i) * y[0][i].d) * (float)is;                                               \
-            }                                                                                                 \
-          } else {                                                                                            \
-            for (int i = 0; i < nb; i++) {                                                                    \
-              iq_dec D;                                                                                       \
-              dec_##t(x + i, T, &D);                                                                          \
-              const float d = D_##t(x + i);                                                                   \
-              for (int k = 0; k < nt; k++) {                                                                  \
-                const int32_t is = dec_dot(&D, y[k][i].qs, s8[k] + 32 * i);                                   \
-                sum[k] += (d * y[k][i].d) * (float)is;                                                        \
-              }                                                                                               \
-            }                                                                                                 \
-          }                                                                                                   \
-          for (int k = 0; k < nt; k++) o[(size_t)k * out_stride + r] = last ? sum[k] * (FINAL) : sum[k];     \
-        }                                                                                                     \
-      }                                                                                                       \
-    }                                                                                                         \
-  }                                                                                                           \
-  RELAXED_ENTRIES(t, mm_##t, 0)                                                                               \
-  RELAXED_VEC_DOT(t, q8_K, mm_##t)                                                                            \
+#define IQR_KERNELS(t, FINAL)                                                                                        \
+  static void mm_##t(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,       \
+                     int n, int n_tok, int r0, int r1, int flag) {                                                   \
+    (void)flag;                                                                                                      \
+    const iq_grid_tables* T = iq_grids();                                                                            \
+    int16_t s8[IQR_TT][IQR_CHUNK / 8] __attribute__((aligned(16)));                                                  \
+    const block_q8_K* y[IQR_TT];                                                                                     \
+    for (int t0 = 0; t0 < n_tok; t0 += IQR_TT) {                                                                     \
+      const int nt = n_tok - t0 < IQR_TT ? n_tok - t0 : IQR_TT;                                                      \
+      for (int c0 = 0; c0 < n; c0 += IQR_CHUNK) {                                                                    \
+        const int nb = (n - c0 < IQR_CHUNK ? n - c0 : IQR_CHUNK) / QK_K;                                             \
+        const int first = c0 == 0, last = c0 + IQR_CHUNK >= n;                                                       \
+        for (int k = 0; k < nt; k++) {                                                                               \
+          y[k] = (const block_q8_K*)((const uint8_t*)a + (size_t)(t0 + k) * a_row_bytes) + c0 / QK_K;                \
+          if (nt > 1 || S8_1_##t) sums8(y[k], s8[k], nb);                                                            \
+        }                                                                                                            \
+        float* o = out + (size_t)t0 * out_stride;                                                                    \
+        for (int r = r0; r < r1; r++) {                                                                              \
+          const block_##t* x = (const block_##t*)((const uint8_t*)w + (size_t)r * row_bytes) + c0 / QK_K;            \
+          float sum[IQR_TT];                                                                                         \
+          for (int k = 0; k < nt; k++) sum[k] = first ? 0.0f : o[(size_t)k * out_stride + r];                        \
+          if (nt == 1 && R2_##t && r + 1 < r1) {                                                                     \
+            const block_##t* z = (const block_##t*)((const uint8_t*)x + row_bytes);                                  \
+            float sz = first ? 0.0f : o[r + 1];                                                                      \
+            for (int i = 0; i < nb; i++) {                                                                           \
+              int32_t is[2];                                                                                         \
+              sb2_##t(x + i, z + i, y[0][i].qs, s8[0] + 32 * i, T, is);                                              \
+              sum[0] += (D_##t(x + i) * y[0][i].d) * (float)is[0];                                                   \
+              sz += (D_##t(z + i) * y[0][i].d) * (float)is[1];                                                       \
+            }                                                                                                        \
+            o[r + 1] = last ? sz * (FINAL) : sz;                                                                     \
+            o[r] = last ? sum[0] * (FINAL) : sum[0];                                                                 \
+            r++;                                                                                                     \
+            continue;                                                                                                \
+          }                                                                                                          \
+          if (nt == 1) {                                                                                             \
+            for (int i = 0; i < nb; i++) {                                                                           \
+              const int32_t is = sb_##t(x + i, y[0][i].qs, s8[0] + 32 * i, T);                                       \
+              sum[0] += (D_##t(x + i) * y[0][i].d) * (float)is;                                                      \
+            }                                                                                                        \
+          } else {                                                                                                   \
+            for (int i = 0; i < nb; i++) {                                                                           \
+              iq_dec D;                                                                                              \
+              dec_##t(x + i, T, &D);                                                                                 \
+              const float d = D_##t(x + i);                                                                          \
+              for (int k = 0; k < nt; k++) {                                                                         \
+                const int32_t is = dec_dot(&D, y[k][i].qs, s8[k] + 32 * i);                                          \
+                sum[k] += (d * y[k][i].d) * (float)is;                                                               \
+              }                                                                                                      \
+            }                                                                                                        \
+          }                                                                                                          \
+          for (int k = 0; k < nt; k++) o[(size_t)k * out_stride + r] = last ? sum[k] * (FINAL) : sum[k];             \
+        }                                                                                                            \
+      }                                                                                                              \
+    }                                                                                                                \
+  }                                                                                                                  \
+  RELAXED_ENTRIES(t, mm_##t, 0)                                                                                      \
+  RELAXED_VEC_DOT(t, q8_K, mm_##t)                                                                                   \
   MAT_ROWS_ID(t)
 
 IQR_KERNELS(iq3_s, 1.0f)
