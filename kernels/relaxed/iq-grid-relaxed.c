@@ -320,14 +320,6 @@ static inline void SCALES_iq2_s(const block_iq2_s* x, v128_t* L0, v128_t* L1) { 
 // R2_<t>: the one-token kernel takes two rows side by side (one
 // activation load, two independent chains of table loads); measured faster
 // for these two, slower for iq2_xs and iq3_xxs (4096x4096, one thread).
-// S8_1_<t>: the one-token kernel reads the activation's sums of 8 (IQ1's deltas).
-#define S8_1_iq3_s 0
-#define S8_1_iq3_xxs 0
-#define S8_1_iq2_xxs 0
-#define S8_1_iq2_xs 0
-#define S8_1_iq2_s 0
-#define S8_1_iq1_s 1
-#define S8_1_iq1_m 1
 #define R2_iq3_s 1
 #define R2_iq2_xxs 1
 #define R2_iq3_xxs 0
@@ -467,7 +459,7 @@ IQR_IQ1(iq1_m, 0)
         const int first = c0 == 0, last = c0 + IQR_CHUNK >= n;                                                       \
         for (int k = 0; k < nt; k++) {                                                                               \
           y[k] = (const block_q8_K*)((const uint8_t*)a + (size_t)(t0 + k) * a_row_bytes) + c0 / QK_K;                \
-          if (nt > 1 || S8_1_##t) sums8(y[k], s8[k], nb);                                                            \
+          sums8(y[k], s8[k], nb); /* (skipping it where sb_<t> ignores it made iq2_xs 1.4x slower in V8) */          \
         }                                                                                                            \
         float* o = out + (size_t)t0 * out_stride;                                                                    \
         for (int r = r0; r < r1; r++) {                                                                              \
