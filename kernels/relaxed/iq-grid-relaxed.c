@@ -44,7 +44,10 @@ __attribute__((import_module("env"), import_name("iq_grids"))) const iq_grid_tab
 // Byte masks (0xff: negate) from sign bytes splatted in sv: bytes 0..7 from bits of s[lo], 8..15 of s[lo + 1].
 static inline v128_t smask(v128_t sv, int lo) {
   const v128_t b = RSWZ(sv, wasm_i8x16_make(lo, lo, lo, lo, lo, lo, lo, lo, lo + 1, lo + 1, lo + 1, lo + 1, lo + 1, lo + 1, lo + 1, lo + 1));
-  return wasm_i8x16_eq(wasm_v128_and(b, SIGN_BITS), SIGN_BITS);
+  // then an identity swizzle, which clang cannot see through: knowing the
+  // mask is 0 / -1, it would turn negm's xor and sub into a negation and a
+  // bitselect (five x64 instructions for two; iq3_s 1.05x faster this way)
+  return RSWZ(wasm_i8x16_eq(wasm_v128_and(b, SIGN_BITS), SIGN_BITS), wasm_i8x16_const(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
 }
 static inline v128_t negm(v128_t a, v128_t m) { return wasm_i8x16_sub(wasm_v128_xor(a, m), m); }
 
