@@ -1,4 +1,4 @@
-// Kernel benchmark: one 4096x4096 matvec per weight type, one thread.
+// Kernel benchmark: one 4096x4096 matvec per weight type (--rows for more rows), one thread.
 //
 //   npm run bench:kernels            about a minute
 //   npm run bench:kernels -- --quick a few seconds (or BENCH_QUICK=1)
@@ -8,16 +8,17 @@
 //                                   round after round (medians): ratios
 //                                   that a shared machine's drift does not skew
 //   npm run bench:kernels -- --attention  decode attention over a deep KV cache (see benchAttention)
-//   npm run bench:kernels -- --repacked   the layouts weights are repacked into at load
-//                                   (runtime/repack.ts: q4_Kx4, q5_Kx4, ...) where
-//                                   the loaded kernels have one
-//   npm run bench:kernels -- --rows N     N rows instead of 4096 (131072: 300-500 MB of
-//                                   weights, read from memory rather than cache)
+//   npm run bench:kernels -- --alternate --cpu   times in process CPU time (a busy machine
+//                                   preempts runs of 10+ ms: wall time counts other jobs' turns)
+//   npm run bench:kernels -- --rows 32768   more weight rows (4096 x 4096 fits a large L3: 32768 rows
+//                                   of Q8_0 are 142 MB, read from memory)
+//   npm run bench:kernels -- --repacked   the layouts decode reads after load (runtime/repack.ts:
+//                                   repack_<type>x4, then matvec_<type>x4) where the build has them
 //
 // Every type with a matvec_<type> export in wasm/kernels.wasm is measured
 // (k-quants appear as soon as kernels/kquants.c exports them). The weights
 // are rows quantized by the formats/ reference quantizer, tiled to 4096
-// rows; the activation is quantized to the type's vecDotType once, outside
+// (or --rows) rows; the activation is quantized to the type's vecDotType once, outside
 // the timing, as the runtime does once per matmul.
 //
 // Columns: bits per weight; median ms per matvec (tinybench); GB/s of
@@ -30,18 +31,18 @@ import { GGMLType, allGGMLTypes, ggmlTypeInfo, rowSize } from '../formats/ggml-t
 import { dequantizeOnlyTypes, dequantizeRow, quantizeRow } from '../formats/quant/index.js';
 import { WEIGHT_TYPES } from '../wasm/kernel-table.js';
 import { loadKernels, type Kernels, type MatvecFn, type RowFn } from '../wasm/loader.js';
-import { weightRepacker } from '../runtime/repack.js';
 import { gaussian, mulberry32 } from '../test/helpers/rng.js';
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const prefill = process.argv.includes('--prefill');
 const alternate = process.argv.includes('--alternate');
 const attention = process.argv.includes('--attention');
-const N = 4096;
 const repacked = process.argv.includes('--repacked');
+const cpu = process.argv.includes('--cpu');
 const rowsArg = process.argv.indexOf('--rows');
+const N = 4096;
 const ROWS = rowsArg < 0 ? 4096 : Number(process.argv[rowsArg + 1]);
-if (!(ROWS > 0 && ROWS % 16 === 0)) throw new Error(`--rows: a positive multiple of 16, not ${process.argv[rowsArg + 1]}`);
+if (!Number.isInteger(ROWS) || ROWS <= 0 || ROWS % 4 !== 0) throw new Error(`--rows: a positive multiple of 4, not ${process.argv[rowsArg + 1]}`);
 const DISTINCT_ROWS = 16; // quantized by the (slow) reference, then tiled
 const SIMD_MS = quick ? 150 : 1000; // tinybench time budget per type
 const SCALAR_MS = quick ? 60 : 400; // plain-JS rows are timed for about this long
@@ -54,7 +55,6 @@ const TYPES = typesArg < 0 ? ALL_TYPES : ALL_TYPES.filter((t) =>
 
 interface Row {
   type: string;
-  layout?: string;
   bitsPerWeight: number;
   ms: number;
   gbps: number;
@@ -127,7 +127,9 @@ function scalarOrNaN(type: GGMLType, rows: Uint8Array[], x: Float32Array): numbe
 
 async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () => number): Promise<Row | Prepared | string> {
   const info = ggmlTypeInfo(type)!;
-  const matvec = k.lookup<MatvecFn>(`matvec_${info.name}`);
+  // --repacked: the four-row layout where this build has one (the relaxed module's)
+  const layout = repacked && k.lookup(`repack_${info.name}x4`) && k.lookup(`matvec_${info.name}x4`) ? `${info.name}x4` : info.name;
+  const matvec = k.lookup<MatvecFn>(`matvec_${layout}`);
   if (!matvec) return `${info.name}: no matvec_${info.name} export yet`;
   const aType = info.vecDotType!;
 
@@ -145,19 +147,18 @@ async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () =
   const po = k.malloc(ROWS * 4);
   for (let r = 0; r < ROWS; r++) k.write(pw + r * rowBytes, rows[r % DISTINCT_ROWS]!);
   k.write(pa, act);
-  // --repacked: rewritten in place as the loader would a blk.* matrix, then read by that layout's kernel
-  const layout = repacked
-    ? weightRepacker([k])({ id: -1, name: 'blk.0.ffn_up.weight', type, ne: [N, ROWS], kind: 'weight', ptr: pw }).layout
-    : undefined;
-  const mv = layout ? k.lookup<MatvecFn>(`matvec_${layout}`)! : matvec;
-  const run = () => mv(pw, rowBytes, pa, po, N, 0, ROWS);
+  if (layout !== info.name) {
+    const scratch = k.malloc(4 * rowBytes);
+    k.lookup<(w: number, rowBytes: number, nRows: number, scratch: number) => void>(`repack_${layout}`)!(pw, rowBytes, ROWS, scratch);
+    k.free(scratch);
+  }
+  const run = () => matvec(pw, rowBytes, pa, po, N, 0, ROWS);
   const row = (ms: number): Row => ({
-    type: info.name.toUpperCase(),
-    layout,
+    type: layout === info.name ? info.name.toUpperCase() : `${info.name.toUpperCase()} (${layout})`,
     bitsPerWeight: (info.typeSize * 8) / info.blockSize,
     ms,
     gbps: (rowBytes * ROWS) / (ms * 1e6),
-    scalarMs: alternate || ROWS > 4096 ? Number.NaN : scalarOrNaN(type, rows, x),
+    scalarMs: alternate ? Number.NaN : scalarOrNaN(type, rows, x),
   });
   const free = () => [pw, pa, po].forEach((p) => k.free(p));
   if (alternate) return { run, row, free };
@@ -185,9 +186,16 @@ function alternateRounds(prepared: Prepared[]): Row[] {
   const t0 = performance.now();
   while (performance.now() - t0 < SIMD_MS * prepared.length || times[0]!.length < 5) {
     prepared.forEach((p, i) => {
-      const s = performance.now();
-      p.run();
-      times[i]!.push(performance.now() - s);
+      if (cpu) {
+        const c = process.cpuUsage();
+        p.run();
+        const d = process.cpuUsage(c);
+        times[i]!.push((d.user + d.system) / 1000);
+      } else {
+        const s = performance.now();
+        p.run();
+        times[i]!.push(performance.now() - s);
+      }
     });
   }
   const median = (a: number[]) => [...a].sort((u, v) => u - v)[a.length >> 1]!;
@@ -345,7 +353,7 @@ async function main(): Promise<void> {
   }
   const rand = mulberry32(0x5eed);
   const x = gaussian(rand, N, 1);
-  console.log(`${N}x${ROWS} matvec, one thread, ${quick ? 'quick' : 'full'} run${alternate ? ', types alternating' : ''}, Node ${process.versions.node}`);
+  console.log(`${N}x${ROWS} matvec, one thread, ${quick ? 'quick' : 'full'} run${alternate ? `, types alternating${cpu ? ', CPU time' : ''}` : ''}${repacked ? ', repacked layouts' : ''}, Node ${process.versions.node}`);
 
   let rows: Row[] = [];
   const prepared: Prepared[] = [];
@@ -357,9 +365,9 @@ async function main(): Promise<void> {
   }
   if (alternate) rows = alternateRounds(prepared);
   const fmt = (v: number, d: number) => v.toFixed(d);
-  // issue 15's targets are per weight relative to Q4_K (i-quants) and Q4_0 (MXFP4); every type here has 4096x4096 weights
+  // issue 15's targets are per weight relative to Q4_K (i-quants) and Q4_0 (MXFP4); every type here has the same shape
   const rel = (name: string) => {
-    const ref = rows.find((r) => r.type === name);
+    const ref = rows.find((r) => r.type.split(' ')[0] === name);
     return (r: Row) => (ref ? fmt(r.ms / ref.ms, 2) : 'n/a');
   };
   const vsQ4_0 = rel('Q4_0');
@@ -369,7 +377,7 @@ async function main(): Promise<void> {
   console.log('| type | bits/weight | ms/matvec (median) | GB/s of weights | time/weight vs Q4_0 | vs Q4_K | SIMD/scalar |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
-    console.log(`| ${r.type}${r.layout ? ` (${r.layout})` : ''} | ${fmt(r.bitsPerWeight, 2)} | ${fmt(r.ms, 3)} | ${fmt(r.gbps, 2)} | ${vsQ4_0(r)} | ${vsQ4_K(r)} | ${Number.isNaN(r.scalarMs) ? 'n/a' : `${fmt(r.scalarMs / r.ms, 1)}x`} |`);
+    console.log(`| ${r.type} | ${fmt(r.bitsPerWeight, 2)} | ${fmt(r.ms, 3)} | ${fmt(r.gbps, 2)} | ${vsQ4_0(r)} | ${vsQ4_K(r)} | ${Number.isNaN(r.scalarMs) ? 'n/a' : `${fmt(r.scalarMs / r.ms, 1)}x`} |`);
   }
 }
 

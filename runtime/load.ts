@@ -8,6 +8,7 @@ import type { Kernels } from '../wasm/loader.js';
 import { WEIGHT_TYPES } from '../wasm/kernel-table.js';
 import { ModelError, ModelTooLargeError, UnsupportedError } from './errors.js';
 import type { Tensor } from './graph/graph.js';
+import { DEFAULT_ATTENTION_TILE } from './graph/ops.js';
 import type { HParams } from './hparams.js';
 
 /** What loading needs to know of each tensor in the file(s). */
@@ -158,11 +159,16 @@ export async function machineMemory(): Promise<number | undefined> {
   return os.totalmem();
 }
 
-/** Scratch a graph needs beyond weights and KV cache, roughly (activations of one 512-token batch). */
+/**
+ * Scratch a graph needs beyond weights and KV cache, roughly: activations of
+ * one 512-token batch, and attention's scores, which exist for one tile of
+ * cells at a time (kernels/ops-attention.c), per head and per thread (up to 8
+ * counted), however long the context.
+ */
 export function scratchEstimate(hp: HParams, nCtx: number): number {
   const batch = 512;
   const widest = Math.max(hp.n_embd, hp.n_ff, hp.n_vocab / 8) * 4;
-  return batch * widest * 8 + hp.n_head * nCtx * 4 * 8;
+  return batch * widest * 8 + hp.n_head * Math.min(nCtx, DEFAULT_ATTENTION_TILE) * 4 * 8;
 }
 
 const CHUNK = 16 * 1024 * 1024;

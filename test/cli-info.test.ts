@@ -250,6 +250,18 @@ for (const f of HPARAM_FILES) {
   });
 }
 
+test('complete and chat: a sampling flag that is not a number is a usage mistake, told before the model loads', () => {
+  // the model path does not exist: a flag read after the load would report the file instead
+  const absent = join(tmp, 'absent.gguf');
+  for (const cmd of ['complete', 'chat']) {
+    for (const [flag, value] of [['--temp', 'abc'], ['--top-k', ''], ['--seed', '1e999']]) {
+      const r = run(cmd, absent, '-p', 'hi', flag!, value!);
+      assert.is(r.code, 2, `${cmd} ${flag} ${JSON.stringify(value)}: exit code (stderr ${JSON.stringify(r.stderr)})`);
+      assert.match(r.stderr, `${flag} expects a number, got "${value}"`);
+    }
+  }
+});
+
 test('an unsupported architecture: info still shows the file and says so; loading it fails in one line', () => {
   const path = join(tmp, 'mamba.gguf');
   writeFileSync(path, encodeGGUF({

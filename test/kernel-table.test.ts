@@ -20,7 +20,8 @@ async function builtExports(file: URL): Promise<Map<string, number>> {
   const bytes = await readFile(file);
   if (!WebAssembly.validate(bytes)) setFlagsFromString('--experimental-wasm-relaxed-simd'); // Node 20, as the loader does
   const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
-  const { instance } = await WebAssembly.instantiate(bytes, { env: { memory, emscripten_notify_memory_growth: () => {} } });
+  // iq_grids: the relaxed module's one import besides memory (the baseline build's grid tables); never called here
+  const { instance } = await WebAssembly.instantiate(bytes, { env: { memory, emscripten_notify_memory_growth: () => {}, iq_grids: () => 0 } });
   return new Map(Object.entries(instance.exports).flatMap(([name, f]) => (typeof f === 'function' ? [[name, f.length]] : [])));
 }
 

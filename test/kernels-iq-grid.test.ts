@@ -6,14 +6,20 @@
 //   writes only rows [r0, r1);
 // - mul_mat_<t> (a batch) equals matvec_<t> token by token bit for bit;
 // - mat_rows_<t>, mat_rows_id_<t> and get_rows_q_<t> give the same bits on
-//   1 and 3 threads, and mat_rows_id_<t> gives each expert's rows the bits
-//   of a dense mul_mat by that expert.
+//   1, 2 and 3 threads, and mat_rows_id_<t> gives each expert's rows the bits
+//   of a dense mul_mat by that expert;
+// - the relaxed-SIMD module's kernels (relaxed/iq-grid-relaxed.c, over the
+//   baseline module's tables) give the baseline kernels' bits: both reduce a
+//   super-block to the same exact int32 sum and take the same float steps.
+// The file runs on both builds (test/run.mjs: relaxed, then baseline), so
+// the reference checks above cover each.
 // Weights are random blocks (every field's every value; quant-iq-grid.test.ts
 // also covers ggml-quantized ones for the references).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GGMLType, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
 import { dequantizeRow, quantizeRow } from '../formats/quant/index.js';
+import { RELAXED_OVERRIDES } from '../wasm/kernel-table.js';
 import { loadKernels, type Kernels, type MatvecFn, type Ptr, type RowFn, type VecDotFn } from '../wasm/loader.js';
 import { IQ_GRID_TYPES, randomIqBlocks } from './helpers/iq-blocks.js';
 import { gaussian, mulberry32 } from './helpers/rng.js';
@@ -160,7 +166,7 @@ for (const type of IQ_GRID_TYPES) {
     }
   });
 
-  test(`mul_mat_${t} equals matvec_${t} token by token; mat_rows/mat_rows_id/get_rows_q 1 vs 3 threads bit-identical`, () => {
+  test(`mul_mat_${t} equals matvec_${t} token by token; mat_rows/mat_rows_id/get_rows_q on 1, 2, 3 threads bit-identical`, () => {
     try {
       const rand = mulberry32(0x9900 + type);
       const mulMat = fn<MulMatFn>(`mul_mat_${t}`);
@@ -171,7 +177,7 @@ for (const type of IQ_GRID_TYPES) {
         const ROWS = 13;
         const rowBytes = rowSize(type, n);
         const pw = put(randomIqBlocks(type, (ROWS * n) / QK_K, 0x9a00 + type + n));
-        for (const nTok of [1, 3, 8, 9, 17]) {
+        for (const nTok of [1, 3, 8, 9, 17, 33, 70]) {
           const { ptr: pa, rowBytes: aRow } = activations(n, nTok, rand);
           const outStride = ROWS + 3;
           const out = alloc(4 * outStride * nTok);
@@ -190,13 +196,14 @@ for (const type of IQ_GRID_TYPES) {
               }
             }
           }
-          // the graph op: 1 thread vs 3 threads
-          const outs = [1, 3].map((nth) => {
+          // the graph op: 1 thread vs 2 and 3 threads
+          const outs = [1, 2, 3].map((nth) => {
             new Uint32Array(k.u8().buffer, out, outStride * nTok).fill(SENT);
             for (let ith = 0; ith < nth; ith++) matRows(pw, rowBytes, pa, aRow, out, outStride, n, nTok, ROWS, ith, nth);
             return bitsAt(out, outStride * nTok);
           });
-          assert.equal(outs[1], outs[0], `${t} n=${n} tokens=${nTok}: mat_rows on 3 threads`);
+          assert.equal(outs[1], outs[0], `${t} n=${n} tokens=${nTok}: mat_rows on 2 threads`);
+          assert.equal(outs[2], outs[0], `${t} n=${n} tokens=${nTok}: mat_rows on 3 threads`);
         }
       }
 
@@ -212,12 +219,13 @@ for (const type of IQ_GRID_TYPES) {
         const meta = put(Int32Array.from(offsets));
         const sorted = alloc(4 * 7 * nOut);
         const matRowsId = fn<MatRowsIdFn>(`mat_rows_id_${t}`);
-        const outs = [1, 3].map((nth) => {
+        const outs = [1, 2, 3].map((nth) => {
           new Uint32Array(k.u8().buffer, sorted, 7 * nOut).fill(SENT);
           for (let ith = 0; ith < nth; ith++) matRowsId(pw, rowBytes, expertBytes, meta, 3, pa, aRow, sorted, nOut, n, ith, nth);
           return bitsAt(sorted, 7 * nOut);
         });
-        assert.equal(outs[1], outs[0], `${t}: mat_rows_id on 3 threads`);
+        assert.equal(outs[1], outs[0], `${t}: mat_rows_id on 2 threads`);
+        assert.equal(outs[2], outs[0], `${t}: mat_rows_id on 3 threads`);
         const dense = alloc(4 * 7 * nOut);
         for (let e = 0; e < 3; e++) {
           const g0 = offsets[e]!;
@@ -238,12 +246,13 @@ for (const type of IQ_GRID_TYPES) {
         const pids = put(ids);
         const py = alloc(4 * n * ids.length);
         const getRows = fn<GetRowsFn>(`get_rows_q_${t}`);
-        const outs = [1, 3].map((nth) => {
+        const outs = [1, 2, 3].map((nth) => {
           k.floats(py, n * ids.length).fill(NaN);
           for (let ith = 0; ith < nth; ith++) getRows(pt, rowBytes, pids, py, ids.length, n, ith, nth);
           return k.floats(py, n * ids.length).slice();
         });
-        sameBits(outs[1]!, outs[0]!, `${t}: get_rows_q on 3 threads`);
+        sameBits(outs[1]!, outs[0]!, `${t}: get_rows_q on 2 threads`);
+        sameBits(outs[2]!, outs[0]!, `${t}: get_rows_q on 3 threads`);
         ids.forEach((id, i) => {
           const want = dequantizeRow(type, table.subarray(id * rowBytes, (id + 1) * rowBytes), n);
           sameBits(outs[0]!.subarray(i * n, (i + 1) * n), want, `${t}: get_rows_q row ${i} (id ${id})`);
@@ -254,5 +263,64 @@ for (const type of IQ_GRID_TYPES) {
     }
   });
 }
+
+// The grid types the relaxed module has kernels for (the rest run the baseline's there too).
+const RELAXED_GRID = IQ_GRID_TYPES.filter((type) => (RELAXED_OVERRIDES as readonly string[]).includes(`matvec_${name(type)}`));
+
+test('relaxed grid kernels: the baseline build\'s bits (matvec, mul_mat of 1/3/33/70 tokens, mat_rows on 1/2/3 threads)', async () => {
+  assert.ok(RELAXED_GRID.length > 0, 'the relaxed module lists grid kernels');
+  const both = await Promise.all([loadKernels({ simd: 'relaxed' }), loadKernels({ simd: 'baseline' })]);
+  assert.is(both[0].simd, 'relaxed');
+  assert.is(both[1].simd, 'baseline');
+  const rand = mulberry32(0x5151);
+  for (const type of RELAXED_GRID) {
+    const t = name(type);
+    // 2 chunks of columns in the relaxed kernels (4096 each) and a short third; 13 rows, a split [3, 12)
+    for (const n of [512, 8192 + 512]) {
+      const ROWS = 13;
+      const rowBytes = rowSize(type, n);
+      const w = randomIqBlocks(type, (ROWS * n) / QK_K, 0x5200 + type + n);
+      const nTokMax = 70;
+      const aRow = rowSize(GGMLType.Q8_K, n);
+      const act = new Uint8Array(aRow * nTokMax);
+      for (let tk = 0; tk < nTokMax; tk++) {
+        const x = gaussian(rand, n, 10 ** ((tk % 5) - 2));
+        if (tk % 7 === 3) x.fill(0, 0, 300);
+        act.set(quantizeRow(GGMLType.Q8_K, x), tk * aRow);
+      }
+      const runs = both.map((kk) => {
+        const pw = kk.malloc(w.length);
+        const pa = kk.malloc(act.length);
+        const po = kk.malloc(4 * ROWS * nTokMax);
+        kk.write(pw, w);
+        kk.write(pa, act);
+        const res: Uint32Array[] = [];
+        const mulMat = kk.lookup<MulMatFn>(`mul_mat_${t}`)!;
+        const matRows = kk.lookup<MatRowsFn>(`mat_rows_${t}`)!;
+        const matvec = kk.lookup<MatvecFn>(`matvec_${t}`)!;
+        const take = (count: number) => new Uint32Array(kk.u8().buffer, po, count).slice();
+        matvec(pw, rowBytes, pa + 5 * aRow, po, n, 0, ROWS);
+        res.push(take(ROWS));
+        for (const nTok of [1, 3, 33, 70]) {
+          new Uint32Array(kk.u8().buffer, po, ROWS * nTok).fill(0x7fc0beef);
+          mulMat(pw, rowBytes, pa, aRow, po, ROWS, n, nTok, 3, 12);
+          res.push(take(ROWS * nTok));
+          for (const nth of [1, 2, 3]) {
+            for (let ith = 0; ith < nth; ith++) matRows(pw, rowBytes, pa, aRow, po, ROWS, n, nTok, ROWS, ith, nth);
+            res.push(take(ROWS * nTok));
+          }
+        }
+        for (const p of [pw, pa, po]) kk.free(p);
+        return res;
+      });
+      runs[0]!.forEach((got, i) => {
+        const want = runs[1]![i]!;
+        for (let e = 0; e < want.length; e++) {
+          if (got[e] !== want[e]) assert.unreachable(`${t} n=${n} result ${i}: element ${e} is ${new Float32Array(got.buffer)[e]} relaxed, ${new Float32Array(want.buffer)[e]} baseline`);
+        }
+      });
+    }
+  }
+});
 
 test.run();

@@ -136,6 +136,39 @@ if (!hasX4) {
     });
   }
 
+  // q8_0x4 decode reads 8 groups at a time, then 4, then one (kernels/relaxed/q8_0-relaxed.c):
+  // 92 rows (23 groups) take every width at one thread, and the splits cut units and groups; 65
+  // tokens end on a one-token pass inside a batch call. The bytes are uniformly random quants (-128
+  // included, which ggml's quantizer never writes but a file may hold) with small f16 scales, and
+  // 8704 columns cross the activation sub-chunk of 8192.
+  test('q8_0x4 decode (random bytes, -128 included) equals plain Q8_0 bit for bit: 92 rows, 1 and 65 tokens, 1, 2 and 3 threads', () => {
+    const rand = mulberry32(0x8a);
+    const [nIn, nOut] = [8704, 92];
+    const rb = rowSize(GGMLType.Q8_0, nIn);
+    const bytes = new Uint8Array(rb * nOut);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(rand() * 256);
+    for (let o = 0; o < bytes.length; o += 34) bytes[o + 1] = 0x10 + (bytes[o + 1]! & 0x83); // f16 scale 2^-11..2^-9, either sign
+    for (let r = 0; r < nOut; r += 5) bytes[r * rb + 2 + r] = 0x80; // -128 in some rows for sure
+    const plain: Tensor = { id: -1, name: 'blk.0.ffn_up.weight', type: GGMLType.Q8_0, ne: [nIn, nOut], kind: 'weight', ptr: put(bytes) };
+    const packed = weightRepacker([k])({ ...plain, ptr: put(bytes) });
+    assert.is(packed.layout, 'q8_0x4');
+    for (const nTok of [1, 65]) {
+      const x = put(gaussian(rand, nIn * nTok, 1));
+      for (const nth of [1, 2, 3]) {
+        const g = new Graph();
+        const ops = new Ops(g, k);
+        const xt = g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, nTok], kind: 'input', ptr: x });
+        const a = ops.matmul(plain, xt, 'plain');
+        const b = ops.matmul(packed, xt, 'packed');
+        g.markOutput(a);
+        g.markOutput(b);
+        const plan = run(g, nth);
+        assert.equal(bits(plan, b, nOut * nTok), bits(plan, a, nOut * nTok), `${nTok} tokens, ${nth} threads`);
+        plan.dispose();
+      }
+    }
+  });
+
   test('repack leaves token_embd and row counts that are not a multiple of 4 alone; a repacked table cannot be read by row', () => {
     const rand = mulberry32(3);
     assert.is(q4Matrix(rand, 64, 8, 'token_embd.weight', [64, 8]).packed.layout, undefined);

@@ -157,6 +157,8 @@ const HELPERS = {
   ...family('dequantize_row_', IQ_GRID, '', DEQUANTIZE_ROW),
   ...family('matvec_', IQ_GRID, '', MATVEC),
   ...family('vec_dot_', IQ_GRID, '_q8_K', VEC_DOT),
+  // the grid tables' addresses (kernels/iq-grid-tables.h), which the relaxed module imports as env.iq_grids
+  iq_grids: [],
   // matmul-*.c, iquants-grid.c, rowdot.h: the batch kernels mat_rows_<t> splits over threads
   ...family('mul_mat_', WEIGHT_TYPES, '', MUL_MAT),
   // ops-attention.c: work-buffer bytes per thread, asked for when the graph is built
@@ -193,6 +195,14 @@ export const RELAXED_OVERRIDES = [
   'mul_mat_iq4_nl', 'matvec_iq4_nl', 'mat_rows_iq4_nl', 'mat_rows_id_iq4_nl', 'vec_dot_iq4_nl_q8_0',
   'mul_mat_mxfp4', 'matvec_mxfp4', 'mat_rows_mxfp4', 'mat_rows_id_mxfp4', 'vec_dot_mxfp4_q8_0',
   'mul_mat_iq4_xs', 'matvec_iq4_xs', 'mat_rows_iq4_xs', 'mat_rows_id_iq4_xs', 'vec_dot_iq4_xs_q8_K',
+  // relaxed/iq-grid-relaxed.c, over the baseline module's grid tables
+  'mul_mat_iq2_xxs', 'matvec_iq2_xxs', 'mat_rows_iq2_xxs', 'mat_rows_id_iq2_xxs', 'vec_dot_iq2_xxs_q8_K',
+  'mul_mat_iq2_xs', 'matvec_iq2_xs', 'mat_rows_iq2_xs', 'mat_rows_id_iq2_xs', 'vec_dot_iq2_xs_q8_K',
+  'mul_mat_iq2_s', 'matvec_iq2_s', 'mat_rows_iq2_s', 'mat_rows_id_iq2_s', 'vec_dot_iq2_s_q8_K',
+  'mul_mat_iq3_xxs', 'matvec_iq3_xxs', 'mat_rows_iq3_xxs', 'mat_rows_id_iq3_xxs', 'vec_dot_iq3_xxs_q8_K',
+  'mul_mat_iq3_s', 'matvec_iq3_s', 'mat_rows_iq3_s', 'mat_rows_id_iq3_s', 'vec_dot_iq3_s_q8_K',
+  'mul_mat_iq1_s', 'matvec_iq1_s', 'mat_rows_iq1_s', 'mat_rows_id_iq1_s', 'vec_dot_iq1_s_q8_K',
+  'mul_mat_iq1_m', 'matvec_iq1_m', 'mat_rows_iq1_m', 'mat_rows_id_iq1_m', 'vec_dot_iq1_m_q8_K',
 ] as const satisfies readonly (keyof typeof OPS | keyof typeof HELPERS)[];
 
 /** Graph ops only the relaxed module has: the repacked layouts' matmuls. */

@@ -237,10 +237,12 @@ export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
   // initialisation: emcc guards it with an atomic flag in that memory.
   const instance = await WebAssembly.instantiate(module, imports);
   const base = instance.exports as Record<string, unknown>;
-  const relaxed = relaxedModule ? (await WebAssembly.instantiate(relaxedModule, { env: { memory } })).exports as Record<string, unknown> : null;
+  checkExports(base, 'baseline', url.href);
+  // the relaxed module holds no data: it reads the grid i-quants' tables where this instance keeps them
+  const relaxedImports = { env: { memory, iq_grids: base.iq_grids as () => number } };
+  const relaxed = relaxedModule ? (await WebAssembly.instantiate(relaxedModule, relaxedImports)).exports as Record<string, unknown> : null;
   const relaxedSp = relaxed?.__stack_pointer as WebAssembly.Global | undefined;
   if (relaxed && !relaxedSp) throw new Error(`loadKernels: ${RELAXED_WASM_NAME} does not export __stack_pointer; rebuild it with npm run build:wasm`);
-  checkExports(base, 'baseline', url.href);
   if (relaxed) checkExports(relaxed, 'relaxed', RELAXED_WASM_NAME);
   // the relaxed module's listed overrides replace the baseline kernels of the same name, and add its own
   const raw: Record<string, unknown> = { ...base };

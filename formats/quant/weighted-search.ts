@@ -9,6 +9,7 @@
 // C's integer conversions (uint8 stores wrap): see kquant-common.ts for why.
 
 import { f32, nearestInt, toU8 } from './kquant-common.js';
+import { makeQkx2Quants } from './kquant-search.js';
 
 const GROUP_MAX_EPS = f32(1e-15);
 const F_0_1 = f32(0.1);
@@ -70,89 +71,11 @@ export function makeQxQuantsWeighted(n: number, nmax: number, x: Float32Array, L
 }
 
 /**
- * make_qkx3_quants with caller weights: asymmetric quants x ~ scale*L - min,
- * L in [0, nmax], min <= 0, starting from the full-range rounding and then
- * trying iscale = (rmin + rdelta*is + nmax)/(max - min) for is = 0..nstep,
- * solving the weighted least-squares (scale, min) of each rounding and
- * keeping the smallest weighted squared (or absolute, useMad) error.
- * Returns the scale; -min goes to theMin[at].
+ * make_qkx3_quants with caller weights. ggml's make_qkx3_quants differs from
+ * make_qkx2_quants only where no weights are given (it then weighs each value
+ * by x^2); every caller here gives weights, so it is the same computation.
  */
-export function makeQkx3Quants(
-  n: number, nmax: number, x: Float32Array, weights: Float32Array, L: Uint8Array,
-  theMin: Float32Array, at: number, Laux: Uint8Array, rmin: number, rdelta: number, nstep: number, useMad: boolean,
-): number {
-  let min = x[0]!;
-  let max = x[0]!;
-  let sumW = weights[0]!;
-  let sumX = f32(sumW * x[0]!);
-  for (let i = 1; i < n; ++i) {
-    const xi = x[i]!;
-    if (xi < min) min = xi;
-    if (xi > max) max = xi;
-    const w = weights[i]!;
-    sumW = f32(sumW + w);
-    sumX = f32(sumX + f32(w * xi));
-  }
-  if (min > 0) min = 0;
-  if (max <= min) {
-    L.fill(0, 0, n);
-    theMin[at] = -min;
-    return 0;
-  }
-  let iscale = f32(nmax / f32(max - min));
-  let scale = f32(1 / iscale);
-  let bestMad = 0;
-  for (let i = 0; i < n; ++i) {
-    const l = clamp(nearestInt(f32(iscale * f32(x[i]! - min))), 0, nmax);
-    L[i] = l;
-    let diff = f32(f32(f32(scale * l) + min) - x[i]!);
-    diff = useMad ? Math.abs(diff) : f32(diff * diff);
-    bestMad = f32(bestMad + f32(weights[i]! * diff));
-  }
-  if (nstep < 1) {
-    theMin[at] = -min;
-    return scale;
-  }
-  for (let is = 0; is <= nstep; ++is) {
-    // min moves when a step wins, and later steps start from the new one (as in ggml)
-    iscale = f32(f32(f32(rmin + f32(rdelta * is)) + nmax) / f32(max - min));
-    let sumL = 0;
-    let sumL2 = 0;
-    let sumXL = 0;
-    for (let i = 0; i < n; ++i) {
-      const xi = x[i]!;
-      const l = clamp(nearestInt(f32(iscale * f32(xi - min))), 0, nmax);
-      Laux[i] = l;
-      const wl = f32(weights[i]! * l);
-      sumL = f32(sumL + wl);
-      sumL2 = f32(sumL2 + f32(wl * l));
-      sumXL = f32(sumXL + f32(wl * xi));
-    }
-    const D = f32(f32(sumW * sumL2) - f32(sumL * sumL));
-    if (D > 0) {
-      let thisScale = f32(f32(f32(sumW * sumXL) - f32(sumX * sumL)) / D);
-      let thisMin = f32(f32(f32(sumL2 * sumX) - f32(sumL * sumXL)) / D);
-      if (thisMin > 0) {
-        thisMin = 0;
-        thisScale = f32(sumXL / sumL2);
-      }
-      let mad = 0;
-      for (let i = 0; i < n; ++i) {
-        let diff = f32(f32(f32(thisScale * Laux[i]!) + thisMin) - x[i]!);
-        diff = useMad ? Math.abs(diff) : f32(diff * diff);
-        mad = f32(mad + f32(weights[i]! * diff));
-      }
-      if (mad < bestMad) {
-        L.set(Laux.subarray(0, n));
-        bestMad = mad;
-        scale = thisScale;
-        min = thisMin;
-      }
-    }
-  }
-  theMin[at] = -min;
-  return scale;
-}
+export const makeQkx3Quants = makeQkx2Quants;
 
 /**
  * make_qp_quants: quantizes n non-negative values (a super-block's sub-block

@@ -138,20 +138,11 @@ export function deepseek2ModelSpec(s: Deepseek2Shape, type: GGMLType, options: S
     t.matrix(`${p}.attn_output.weight`, s.n_head * s.v_head, s.n_embd, out / Math.sqrt(s.n_head * s.v_head));
     t.vector(`${p}.ffn_norm.weight`, s.n_embd, 1, 0.1);
     if (il < s.dense_lead) {
-      t.matrix(`${p}.ffn_gate.weight`, s.n_embd, s.n_ff, proj);
-      t.matrix(`${p}.ffn_up.weight`, s.n_embd, s.n_ff, proj);
-      t.matrix(`${p}.ffn_down.weight`, s.n_ff, s.n_embd, out / Math.sqrt(s.n_ff));
+      t.ffn(p, s.n_embd, s.n_ff, out);
     } else {
-      // the router stays F32, as llama.cpp's converter and quantizer leave it
-      t.matrix(`${p}.ffn_gate_inp.weight`, s.n_embd, s.n_expert, (s.routerSigma ?? 2) * proj, GGMLType.F32);
-      if (s.selectionBias > 0) t.vector(`${p}.exp_probs_b.bias`, s.n_expert, 0, s.selectionBias);
-      t.experts(`${p}.ffn_gate_exps.weight`, s.n_embd, s.n_ff_exp, s.n_expert, proj);
-      t.experts(`${p}.ffn_up_exps.weight`, s.n_embd, s.n_ff_exp, s.n_expert, proj);
-      t.experts(`${p}.ffn_down_exps.weight`, s.n_ff_exp, s.n_embd, s.n_expert, out / Math.sqrt(s.n_ff_exp));
+      t.moe(p, s.n_embd, s.n_ff_exp, s.n_expert, out, s.routerSigma ?? 2, s.selectionBias);
       const nShared = s.n_ff_exp * s.n_expert_shared;
-      t.matrix(`${p}.ffn_gate_shexp.weight`, s.n_embd, nShared, proj);
-      t.matrix(`${p}.ffn_up_shexp.weight`, s.n_embd, nShared, proj);
-      t.matrix(`${p}.ffn_down_shexp.weight`, nShared, s.n_embd, out / Math.sqrt(nShared));
+      t.ffn(p, s.n_embd, nShared, out, '_shexp');
     }
   }
   const logitStd = options.logitStd ?? 6;

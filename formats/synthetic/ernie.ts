@@ -75,21 +75,12 @@ export function ernieModelSpec(s: ErnieShape, type: GGMLType, options: Synthetic
     t.vector(`${p}.ffn_norm.weight`, s.n_embd, 1, 0.1);
     const m = s.moe;
     if (m && il >= m.denseLead) {
-      // the router stays F32, as llama.cpp's converter and quantizer leave it
-      t.matrix(`${p}.ffn_gate_inp.weight`, s.n_embd, m.n_expert, (m.routerSigma ?? 2) * proj, GGMLType.F32);
-      if (m.selectionBias > 0) t.vector(`${p}.exp_probs_b.bias`, m.n_expert, 0, m.selectionBias);
-      t.experts(`${p}.ffn_gate_exps.weight`, s.n_embd, m.n_ff_exp, m.n_expert, proj);
-      t.experts(`${p}.ffn_up_exps.weight`, s.n_embd, m.n_ff_exp, m.n_expert, proj);
-      t.experts(`${p}.ffn_down_exps.weight`, m.n_ff_exp, s.n_embd, m.n_expert, out / Math.sqrt(m.n_ff_exp));
+      t.moe(p, s.n_embd, m.n_ff_exp, m.n_expert, out, m.routerSigma ?? 2, m.selectionBias);
       if (m.n_ff_shexp > 0) {
-        t.matrix(`${p}.ffn_gate_shexp.weight`, s.n_embd, m.n_ff_shexp, proj);
-        t.matrix(`${p}.ffn_up_shexp.weight`, s.n_embd, m.n_ff_shexp, proj);
-        t.matrix(`${p}.ffn_down_shexp.weight`, m.n_ff_shexp, s.n_embd, out / Math.sqrt(m.n_ff_shexp));
+        t.ffn(p, s.n_embd, m.n_ff_shexp, out, '_shexp');
       }
     } else {
-      t.matrix(`${p}.ffn_gate.weight`, s.n_embd, s.n_ff, proj);
-      t.matrix(`${p}.ffn_up.weight`, s.n_embd, s.n_ff, proj);
-      t.matrix(`${p}.ffn_down.weight`, s.n_ff, s.n_embd, out / Math.sqrt(s.n_ff));
+      t.ffn(p, s.n_embd, s.n_ff, out);
     }
   }
   const logitStd = options.logitStd ?? 6;

@@ -89,9 +89,7 @@ export function gemmaModelSpec(s: GemmaShape, type: GGMLType, options: Synthetic
     t.matrix(`${p}.attn_output.weight`, nQ, s.n_embd, branchOut / Math.sqrt(nQ));
     if (sandwich) t.vector(`${p}.post_attention_norm.weight`, s.n_embd, out, 0.1 * out);
     t.vector(`${p}.ffn_norm.weight`, s.n_embd, 1, 0.1);
-    t.matrix(`${p}.ffn_gate.weight`, s.n_embd, s.n_ff, proj);
-    t.matrix(`${p}.ffn_up.weight`, s.n_embd, s.n_ff, proj);
-    t.matrix(`${p}.ffn_down.weight`, s.n_ff, s.n_embd, branchOut / Math.sqrt(s.n_ff));
+    t.ffn(p, s.n_embd, s.n_ff, branchOut);
     if (sandwich) t.vector(`${p}.post_ffw_norm.weight`, s.n_embd, out, 0.1 * out);
   }
   // The head is token_embd (sigma 1/sqrt(n_embd)): the final norm's weights set the logit spread.

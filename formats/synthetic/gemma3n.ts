@@ -117,9 +117,7 @@ export function gemma3nModelSpec(s: Gemma3nShape, type: GGMLType, options: Synth
     const attnOut = il >= KV_LAYERS ? loud * (s.sharedKvGain ?? 2) : out;
     t.vector(`${p}.post_attention_norm.weight`, n, attnOut, 0.1 * attnOut);
     t.vector(`${p}.ffn_norm.weight`, n, 1, 0.1);
-    t.matrix(`${p}.ffn_gate.weight`, n, s.n_ff, proj);
-    t.matrix(`${p}.ffn_up.weight`, n, s.n_ff, proj);
-    t.matrix(`${p}.ffn_down.weight`, s.n_ff, n, 1 / Math.sqrt(s.n_ff));
+    t.ffn(p, n, s.n_ff, 1);
     const ffnOut = il < SPARSE_LAYERS ? loud : out;
     t.vector(`${p}.post_ffw_norm.weight`, n, ffnOut, 0.1 * ffnOut);
     t.matrix(`${p}.inp_gate.weight`, n, N_EMBD_ALTUP, proj);

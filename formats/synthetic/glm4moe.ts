@@ -106,21 +106,12 @@ export function glm4moeModelSpec(s: Glm4MoeShape, type: GGMLType, options: Synth
     t.matrix(`${p}.attn_output.weight`, nQ, s.n_embd, out / Math.sqrt(nQ));
     t.vector(`${p}.post_attention_norm.weight`, s.n_embd, 1, 0.1);
     if (il < s.dense_lead) {
-      t.matrix(`${p}.ffn_gate.weight`, s.n_embd, s.n_ff, proj);
-      t.matrix(`${p}.ffn_up.weight`, s.n_embd, s.n_ff, proj);
-      t.matrix(`${p}.ffn_down.weight`, s.n_ff, s.n_embd, out / Math.sqrt(s.n_ff));
+      t.ffn(p, s.n_embd, s.n_ff, out);
     } else {
-      // the router stays F32, as llama.cpp's converter and quantizer leave it
-      t.matrix(`${p}.ffn_gate_inp.weight`, s.n_embd, s.n_expert, (s.routerSigma ?? 2) * proj, GGMLType.F32);
-      t.vector(`${p}.exp_probs_b.bias`, s.n_expert, 0, s.selectionBias);
-      t.experts(`${p}.ffn_gate_exps.weight`, s.n_embd, s.n_ff_exp, s.n_expert, proj);
-      t.experts(`${p}.ffn_up_exps.weight`, s.n_embd, s.n_ff_exp, s.n_expert, proj);
-      t.experts(`${p}.ffn_down_exps.weight`, s.n_ff_exp, s.n_embd, s.n_expert, out / Math.sqrt(s.n_ff_exp));
+      t.moe(p, s.n_embd, s.n_ff_exp, s.n_expert, out, s.routerSigma ?? 2, s.selectionBias);
       if (s.n_expert_shared > 0) {
         const n = s.n_ff_exp * s.n_expert_shared;
-        t.matrix(`${p}.ffn_gate_shexp.weight`, s.n_embd, n, proj);
-        t.matrix(`${p}.ffn_up_shexp.weight`, s.n_embd, n, proj);
-        t.matrix(`${p}.ffn_down_shexp.weight`, n, s.n_embd, out / Math.sqrt(n));
+        t.ffn(p, s.n_embd, n, out, '_shexp');
       }
     }
     if (il >= s.n_layer) {

@@ -60,9 +60,7 @@ export function graniteModelSpec(s: GraniteShape, type: GGMLType, options: Synth
     t.matrix(`${p}.attn_output.weight`, nQ, s.n_embd, out / Math.sqrt(nQ));
     if (s.biases) t.vector(`${p}.attn_output.bias`, s.n_embd, 0, 0.5 * out);
     t.vector(`${p}.ffn_norm.weight`, s.n_embd, 1, 0.1);
-    t.matrix(`${p}.ffn_gate.weight`, s.n_embd, s.n_ff, proj);
-    t.matrix(`${p}.ffn_up.weight`, s.n_embd, s.n_ff, proj);
-    t.matrix(`${p}.ffn_down.weight`, s.n_ff, s.n_embd, out / Math.sqrt(s.n_ff));
+    t.ffn(p, s.n_embd, s.n_ff, out);
     if (s.biases) {
       t.vector(`${p}.ffn_gate.bias`, s.n_ff, 0, 0.5);
       t.vector(`${p}.ffn_up.bias`, s.n_ff, 0, 0.5);

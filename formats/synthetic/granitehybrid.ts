@@ -116,9 +116,7 @@ export function graniteHybridModelSpec(s: GraniteHybridShape, type: GGMLType, op
       t.matrix(`${p}.attn_output.weight`, n, n, out / Math.sqrt(n));
     }
     t.vector(`${p}.ffn_norm.weight`, n, 1, 0.1);
-    t.matrix(`${p}.ffn_gate.weight`, n, s.n_ff, proj);
-    t.matrix(`${p}.ffn_up.weight`, n, s.n_ff, proj);
-    t.matrix(`${p}.ffn_down.weight`, s.n_ff, n, out / Math.sqrt(s.n_ff));
+    t.ffn(p, n, s.n_ff, out);
   }
   if (s.tied) {
     const g = (logitStd * s.embeddingScale) / Math.sqrt(n);

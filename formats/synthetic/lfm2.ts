@@ -90,9 +90,7 @@ export function lfm2ModelSpec(s: Lfm2Shape, type: GGMLType, options: SyntheticOp
       matrix(`${p}.attn_output.weight`, n, n, outScale * proj);
     }
     vector(`${p}.ffn_norm.weight`, n, 1, 0.1);
-    matrix(`${p}.ffn_gate.weight`, n, s.n_ff, proj);
-    matrix(`${p}.ffn_up.weight`, n, s.n_ff, proj);
-    matrix(`${p}.ffn_down.weight`, s.n_ff, n, outScale / Math.sqrt(s.n_ff));
+    t.ffn(p, n, s.n_ff, outScale);
   }
   vector('token_embd_norm.weight', n, 1, 0.1);
   if (!s.tied) matrix('output.weight', n, s.n_vocab, (options.logitStd ?? 6) * proj);

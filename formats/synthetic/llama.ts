@@ -131,9 +131,7 @@ export function llamaModelSpec(shape: LlamaShape, type: GGMLType, options: Synth
     matrix(`${p}.attn_output.weight`, s.n_embd, s.n_embd, proj * (options.blockOutScale ?? 1));
     if (s.biases) vector(`${p}.attn_output.bias`, s.n_embd, 0, 0.5 * (options.blockOutScale ?? 1));
     vector(`${p}.ffn_norm.weight`, s.n_embd, 1, 0.1);
-    matrix(`${p}.ffn_gate.weight`, s.n_embd, s.n_ff, proj);
-    matrix(`${p}.ffn_up.weight`, s.n_embd, s.n_ff, proj);
-    matrix(`${p}.ffn_down.weight`, s.n_ff, s.n_embd, (options.blockOutScale ?? 1) / Math.sqrt(s.n_ff));
+    t.ffn(p, s.n_embd, s.n_ff, options.blockOutScale ?? 1);
     if (s.biases) {
       // as large as the projections' outputs, so that leaving them out shows
       vector(`${p}.ffn_gate.bias`, s.n_ff, 0, 0.5);

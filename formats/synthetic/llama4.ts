@@ -99,18 +99,10 @@ export function llama4ModelSpec(s: Llama4Shape, type: GGMLType, options: Synthet
     t.matrix(`${p}.attn_output.weight`, nQ, s.n_embd, out / Math.sqrt(nQ));
     t.vector(`${p}.ffn_norm.weight`, s.n_embd, 1, 0.1);
     if ((il + 1) % s.moe_step === 0) {
-      // the router stays F32, as llama.cpp's converter and quantizer leave it
-      t.matrix(`${p}.ffn_gate_inp.weight`, s.n_embd, s.n_expert, (s.routerSigma ?? 2) * proj, GGMLType.F32);
-      t.experts(`${p}.ffn_gate_exps.weight`, s.n_embd, s.n_ff_exp, s.n_expert, proj);
-      t.experts(`${p}.ffn_up_exps.weight`, s.n_embd, s.n_ff_exp, s.n_expert, proj);
-      t.experts(`${p}.ffn_down_exps.weight`, s.n_ff_exp, s.n_embd, s.n_expert, out / Math.sqrt(s.n_ff_exp));
-      t.matrix(`${p}.ffn_gate_shexp.weight`, s.n_embd, s.n_ff_exp, proj);
-      t.matrix(`${p}.ffn_up_shexp.weight`, s.n_embd, s.n_ff_exp, proj);
-      t.matrix(`${p}.ffn_down_shexp.weight`, s.n_ff_exp, s.n_embd, out / Math.sqrt(s.n_ff_exp));
+      t.moe(p, s.n_embd, s.n_ff_exp, s.n_expert, out, s.routerSigma ?? 2);
+      t.ffn(p, s.n_embd, s.n_ff_exp, out, '_shexp');
     } else {
-      t.matrix(`${p}.ffn_gate.weight`, s.n_embd, s.n_ff, proj);
-      t.matrix(`${p}.ffn_up.weight`, s.n_embd, s.n_ff, proj);
-      t.matrix(`${p}.ffn_down.weight`, s.n_ff, s.n_embd, out / Math.sqrt(s.n_ff));
+      t.ffn(p, s.n_embd, s.n_ff, out);
     }
   }
   t.vector('output_norm.weight', s.n_embd, 1, 0.1);

@@ -106,7 +106,6 @@ export function moeModelSpec(s: MoeShape, type: GGMLType, options: SyntheticOpti
   const t = new RandomTensors(type, options);
   const matrix = t.matrix.bind(t);
   const vector = t.vector.bind(t);
-  const experts = (name: string, nIn: number, nOut: number, sigma: number) => t.experts(name, nIn, nOut, s.n_expert, sigma);
   const proj = 1 / Math.sqrt(s.n_embd);
   const outScale = options.blockOutScale ?? 1;
   // Granite multiplies the embeddings, the residual branches and the logits
@@ -131,16 +130,10 @@ export function moeModelSpec(s: MoeShape, type: GGMLType, options: SyntheticOpti
     }
     matrix(`${p}.attn_output.weight`, nEmbdQ, s.n_embd, proj * branch);
     vector(`${p}.ffn_norm.weight`, s.n_embd, 1, 0.1);
-    // the router stays F32, as llama.cpp's converter and quantizer leave it
-    matrix(`${p}.ffn_gate_inp.weight`, s.n_embd, s.n_expert, (s.routerSigma ?? 2) * proj, GGMLType.F32);
-    experts(`${p}.ffn_gate_exps.weight`, s.n_embd, s.n_ff_exp, proj);
-    experts(`${p}.ffn_up_exps.weight`, s.n_embd, s.n_ff_exp, proj);
-    experts(`${p}.ffn_down_exps.weight`, s.n_ff_exp, s.n_embd, branch / Math.sqrt(s.n_ff_exp));
+    t.moe(p, s.n_embd, s.n_ff_exp, s.n_expert, branch, s.routerSigma ?? 2);
     if (nShexp) {
       if (s.arch === 'qwen2moe') t.f32(`${p}.ffn_gate_inp_shexp.weight`, [s.n_embd], (rand) => new Float32Array(s.n_embd).map(() => (rand() * 2 - 1) * 2 * proj));
-      matrix(`${p}.ffn_gate_shexp.weight`, s.n_embd, nShexp, proj);
-      matrix(`${p}.ffn_up_shexp.weight`, s.n_embd, nShexp, proj);
-      matrix(`${p}.ffn_down_shexp.weight`, nShexp, s.n_embd, branch / Math.sqrt(nShexp));
+      t.ffn(p, s.n_embd, nShexp, branch, '_shexp');
     }
   }
   vector('output_norm.weight', s.n_embd, 1, 0.1);

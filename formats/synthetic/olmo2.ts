@@ -58,9 +58,7 @@ export function olmo2ModelSpec(s: Olmo2Shape, type: GGMLType, options: Synthetic
     t.vector(`${p}.attn_k_norm.weight`, nKV, 1, 0.2);
     // the post norms set how far each branch moves the residual stream
     t.vector(`${p}.post_attention_norm.weight`, s.n_embd, out, 0.1 * out);
-    t.matrix(`${p}.ffn_gate.weight`, s.n_embd, s.n_ff, proj);
-    t.matrix(`${p}.ffn_up.weight`, s.n_embd, s.n_ff, proj);
-    t.matrix(`${p}.ffn_down.weight`, s.n_ff, s.n_embd, 1 / Math.sqrt(s.n_ff));
+    t.ffn(p, s.n_embd, s.n_ff, 1);
     t.vector(`${p}.post_ffw_norm.weight`, s.n_embd, out, 0.1 * out);
   }
   t.vector('output_norm.weight', s.n_embd, 1, 0.1);

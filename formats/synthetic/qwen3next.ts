@@ -145,9 +145,7 @@ export function qwen3nextModelSpec(s: Qwen3NextShape, type: GGMLType, options: S
     }
     // a router spread wide enough that near ties (a chosen expert flipped by rounding) stay rare
     if (!moe) {
-      t.matrix(`${p}.ffn_gate.weight`, n, s.n_ff!, proj);
-      t.matrix(`${p}.ffn_up.weight`, n, s.n_ff!, proj);
-      t.matrix(`${p}.ffn_down.weight`, s.n_ff!, n, outScale / Math.sqrt(s.n_ff!));
+      t.ffn(p, n, s.n_ff!, outScale);
       continue;
     }
     t.matrix(`${p}.ffn_gate_inp.weight`, n, s.n_expert, 4 * proj, GGMLType.F32);
@@ -155,9 +153,7 @@ export function qwen3nextModelSpec(s: Qwen3NextShape, type: GGMLType, options: S
     t.experts(`${p}.ffn_down_exps.weight`, s.n_ff_exp, n, s.n_expert, outScale / Math.sqrt(s.n_ff_exp));
     t.experts(`${p}.ffn_up_exps.weight`, n, s.n_ff_exp, s.n_expert, proj);
     t.vector(`${p}.ffn_gate_inp_shexp.weight`, n, 0, proj);
-    t.matrix(`${p}.ffn_gate_shexp.weight`, n, s.n_ff_shexp, proj);
-    t.matrix(`${p}.ffn_up_shexp.weight`, n, s.n_ff_shexp, proj);
-    t.matrix(`${p}.ffn_down_shexp.weight`, s.n_ff_shexp, n, outScale / Math.sqrt(s.n_ff_shexp));
+    t.ffn(p, n, s.n_ff_shexp, outScale, '_shexp');
   }
   t.vector('output_norm.weight', n, 1, 0.1);
   t.matrix('output.weight', n, s.n_vocab, (options.logitStd ?? 6) * proj);

@@ -94,6 +94,34 @@ export class RandomTensors {
     this.tensors[i] = { ...this.tensors[i]!, shape: [nIn, nOut, nExpert] };
   }
 
+  /**
+   * A gated FFN in llama.cpp's names, `${p}.ffn_{gate,up,down}${suffix}.weight`
+   * ('' a dense FFN, '_shexp' a shared expert): gate and up N(0, 1/sqrt(nIn)),
+   * down N(0, outScale/sqrt(nFf)), so the branch adds about outScale to the
+   * stream (blockOutScale, or an architecture's residual scale).
+   */
+  ffn(p: string, nIn: number, nFf: number, outScale: number, suffix = ''): void {
+    const proj = 1 / Math.sqrt(nIn);
+    this.matrix(`${p}.ffn_gate${suffix}.weight`, nIn, nFf, proj);
+    this.matrix(`${p}.ffn_up${suffix}.weight`, nIn, nFf, proj);
+    this.matrix(`${p}.ffn_down${suffix}.weight`, nFf, nIn, outScale / Math.sqrt(nFf));
+  }
+
+  /**
+   * Routed experts: the router `ffn_gate_inp` (F32, as llama.cpp's converter
+   * and quantizer leave it; logits N(0, routerSigma) for an input of unit
+   * rms), the selection bias `exp_probs_b` when selectionBias > 0, and the
+   * experts' `ffn_{gate,up,down}_exps` scaled as ffn() scales a dense FFN.
+   */
+  moe(p: string, nIn: number, nFfExp: number, nExpert: number, outScale: number, routerSigma: number, selectionBias = 0): void {
+    const proj = 1 / Math.sqrt(nIn);
+    this.matrix(`${p}.ffn_gate_inp.weight`, nIn, nExpert, routerSigma * proj, GGMLType.F32);
+    if (selectionBias > 0) this.vector(`${p}.exp_probs_b.bias`, nExpert, 0, selectionBias);
+    this.experts(`${p}.ffn_gate_exps.weight`, nIn, nFfExp, nExpert, proj);
+    this.experts(`${p}.ffn_up_exps.weight`, nIn, nFfExp, nExpert, proj);
+    this.experts(`${p}.ffn_down_exps.weight`, nFfExp, nIn, nExpert, outScale / Math.sqrt(nFfExp));
+  }
+
   /** An F32 vector (norm weights, biases): mean + N(0, sigma). */
   vector(name: string, n: number, mean: number, sigma: number): void {
     this.f32(name, [n], (rand) => {

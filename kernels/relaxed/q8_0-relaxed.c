@@ -16,10 +16,10 @@
 // exact block sum in lane j, and one convert, one scale multiply and one add
 // finish four rows' block. A block is worked half by half (eight int16
 // vectors stay in registers); the float steps run in a loop of their own,
-// which keeps the dot loops free of spills. Decode (one token) keeps its
-// accumulator in a register; from plain rows it reads one row at a time
-// (rows_one_token), as the weights' address order matters more there than
-// the transpose it saves.
+// which keeps the dot loops free of spills. Decode (one token) reads many
+// rows side by side, each group or row a stream of its own: q8_0x4 eight
+// groups at a time, split into even and odd bytes instead
+// (q8_0x4_groups), plain rows sixteen at a time (q8_0_rows_groups).
 //
 // Per row and token the float steps are ggml's reference order,
 // acc += f32(isum) * (d_w * d_a), block after block over the whole row (the
@@ -33,8 +33,7 @@
 // (the weights' scales are fp16_unscaled, times 2^-112).
 typedef struct { int16_t q[QK]; float d; } act_block;
 
-// Activation blocks on the stack (139 KiB; about 160 KiB in all with the
-// decode scratch, of a worker's 512 KiB stack): a pass of nt tokens takes
+// Activation blocks on the stack (139 KiB of a worker's 512 KiB stack): a pass of nt tokens takes
 // columns in sub-chunks of ACT_BLOCKS / nt blocks (1024 columns for 64
 // tokens), at most SUB_MAX.
 #define ACT_BLOCKS 2048
@@ -94,40 +93,14 @@ static inline v128_t step(v128_t acc, v128_t isum, v128_t dw, float da) {
   return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dw, wasm_f32x4_splat(da))));
 }
 
-// Decode from plain rows, one row after the other so that the weights are
-// read in address order (four rows side by side, or going back for their
-// scales, kept the hardware prefetcher from following: 20-50% slower at
-// 4096 x 4096 and up). A block's four lanes of pair sums for rows 0..2 wait
-// in h[b] (their scales in d[b]); row 3's pass reduces each block's four
-// rows together to row j's sum in lane j and takes the float step, so the
-// weight loads never pause.
+// A plain row's block against the token: four lanes of pair sums, whose
+// total is the row's exact block sum.
 static inline v128_t row_block(const block_q8_0* x, const act_block* a) {
   const v128_t lo = LOAD(x->qs), hi = LOAD(x->qs + 16);
   return wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(lo), LOAD(a->q)),
                                        wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(lo), LOAD(a->q + 8))),
                         wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(hi), LOAD(a->q + 16)),
                                        wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(hi), LOAD(a->q + 24))));
-}
-
-static inline v128_t rows_one_token(const block_q8_0* const x[4], int nb, const act_block* act, v128_t s, v128_t (*h)[3],
-                                    uint32_t (*d)[4]) {
-  for (int j = 0; j < 3; j++) {
-    const block_q8_0* xj = x[j];
-    for (int b = 0; b < nb; b++) {
-      h[b][j] = row_block(xj + b, act + b);
-      d[b][j] = xj[b].d;
-    }
-  }
-  const block_q8_0* x3 = x[3];
-  for (int b = 0; b < nb; b++) {
-    const v128_t h3 = row_block(x3 + b, act + b);
-    const v128_t* hb = h[b];
-    const v128_t s01 = wasm_i32x4_add(wasm_i32x4_shuffle(hb[0], hb[1], 0, 1, 4, 5), wasm_i32x4_shuffle(hb[0], hb[1], 2, 3, 6, 7));
-    const v128_t s23 = wasm_i32x4_add(wasm_i32x4_shuffle(hb[2], h3, 0, 1, 4, 5), wasm_i32x4_shuffle(hb[2], h3, 2, 3, 6, 7));
-    // row 3's scale goes in as a lane: stored and reloaded whole, it would stall store forwarding
-    s = step(s, pair_sums(s01, s23), f16x4_unscaled(wasm_i32x4_replace_lane(LOAD(d[b]), 3, x3[b].d)), act[b].d);
-  }
-  return s;
 }
 
 // A group's accumulators from out, where the previous sub-chunk left them
@@ -140,6 +113,109 @@ static inline v128_t load4(const float* o, int r, int r0, int r1) {
   return wasm_v128_load(f);
 }
 
+// Decode of q8_0x4 groups, gn (8, then 4, then 1) at a time. A vector of a
+// group holds four consecutive elements of each of its four rows; split by
+// shifts into its even (elements 0, 2 of each row) and odd bytes as int16,
+// against the token's matching elements broadcast as [a0 a2] and [a1 a3]
+// (the activation is stored in that order for this path: act_eo), one
+// i32x4.dot_i16x8 each leaves row j's pair sum in lane j, so a group needs
+// one accumulator and no shuffles, and eight groups fit the registers with
+// the two broadcasts they share. A group is a stream of its own: eight
+// streams keep more loads in flight than one (the hardware prefetcher
+// follows each), which is most of the gain from memory. Each step (16 bytes
+// of every group) ends with PIN (relaxed.h) so V8 does not hoist the next
+// step's loads. The integer sums are exact and the float step per row and
+// block is step()'s, so every gn, the prefill path and the plain layout give
+// the same bits.
+//
+// Measured (4096x4096 and 32768x4096, one thread, CPU time, medians of
+// alternating rounds on a shared machine, load average 3-10), against one
+// group at a time with four extends per vector and two accumulators:
+// two groups that way with PIN, 1.2x / 1.4x; these even/odd groups, two at
+// a time 1.1x / 1.2x, four 1.2x / 1.3x, eight 1.25x / 1.65x, twelve or
+// sixteen no better than eight. Tried and dropped: the sign trick (|w| as the
+// byte dot's 7-bit operand, the activation with w's sign by a compare and
+// laneselect, or xor and subtract, against a negated copy made once per
+// token): 0.85-0.9x the widening at best, as wasm has no psignb and every
+// byte dot's int16 pair sums (up to 2 * 127 * 128) must widen to int32
+// before the next one is added; it would also need a fallback for -128,
+// which the byte dot cannot take exactly on every engine.
+static inline __attribute__((always_inline)) int q8_0x4_groups(const uint8_t* w, int row_bytes, const act_block* act,
+                                                               float* out, int nb, int r, int r0, int r1, int c0,
+                                                               const int gn) {
+  v128_t pins[8];
+  for (; r + 4 * (gn - 1) < r1; r += 4 * gn) {
+    const block_q8_0x4* g[8];
+    v128_t acc[8];
+    UNROLL for (int k = 0; k < gn; k++) {
+      g[k] = (const block_q8_0x4*)(w + (size_t)(r + 4 * k) * row_bytes);
+      acc[k] = c0 == 0 ? wasm_f32x4_const_splat(0.0f) : load4(out, r + 4 * k, r0, r1);
+    }
+    const act_block* ab = act;
+    for (int b = 0; b < nb; b++, ab++) {
+      v128_t s[8];
+      UNROLL for (int k = 0; k < gn; k++) s[k] = wasm_i32x4_const_splat(0);
+      UNROLL for (int i = 0; i < 8; i++) {
+        const v128_t xe = SPLAT4(ab->q + 4 * i), xo = SPLAT4(ab->q + 4 * i + 2);
+        v128_t v[8];
+        UNROLL for (int k = 0; k < gn; k++) v[k] = LOAD(g[k]->qs + 16 * i);
+        // |lane| <= 32 * 128 * 128 over a block
+        UNROLL for (int k = 0; k < gn; k++) {
+          const v128_t e = wasm_i16x8_shr(wasm_i16x8_shl(v[k], 8), 8), o = wasm_i16x8_shr(v[k], 8);
+          s[k] = wasm_i32x4_add(s[k], wasm_i32x4_add(wasm_i32x4_dot_i16x8(e, xe), wasm_i32x4_dot_i16x8(o, xo)));
+        }
+        UNROLL for (int k = 0; k < gn; k++) PIN(s[k], pins[k]);
+      }
+      UNROLL for (int k = 0; k < gn; k++) {
+        acc[k] = step(acc[k], s[k], f16x4_unscaled_at(g[k]->d), ab->d);
+        g[k]++;
+      }
+    }
+    UNROLL for (int k = 0; k < gn; k++) store4(acc[k], out, r + 4 * k, r0, r1, 1);
+  }
+  return r;
+}
+
+// Decode of plain rows, gn groups of four consecutive rows (4, then 1) side
+// by side, every row a stream of its own: a block's four rows reduce to row
+// j's sum in lane j (two shuffle-adds and pair_sums), then step(). Each
+// group's block ends with PIN. The last group may run past r1 (it repeats
+// row r1-1; store4 keeps only rows below r1). Rows one after the other, as
+// this replaced, had one stream and kept the four rows' sums in a stack
+// scratch (1.9x at 4096x4096, 2.1x at 32768x4096; 8 to 32 streams measured
+// alike from memory, 16 is the smallest of the best).
+static inline __attribute__((always_inline)) int q8_0_rows_groups(const uint8_t* w, int row_bytes, const act_block* act,
+                                                                  float* out, int nb, int r, int r0, int r1, int c0,
+                                                                  const int gn) {
+  v128_t pins[4];
+  for (; r + 4 * (gn - 1) < r1; r += 4 * gn) {
+    const block_q8_0* x[4][4];
+    v128_t acc[4];
+    UNROLL for (int k = 0; k < gn; k++) {
+      UNROLL for (int j = 0; j < 4; j++) {
+        const int row = r + 4 * k + j < r1 ? r + 4 * k + j : r1 - 1;
+        x[k][j] = (const block_q8_0*)(w + (size_t)row * row_bytes);
+      }
+      acc[k] = c0 == 0 ? wasm_f32x4_const_splat(0.0f) : load4(out, r + 4 * k, r0, r1);
+    }
+    const act_block* ab = act;
+    for (int b = 0; b < nb; b++, ab++) {
+      UNROLL for (int k = 0; k < gn; k++) {
+        v128_t h[4];
+        UNROLL for (int j = 0; j < 4; j++) h[j] = row_block(x[k][j], ab);
+        const v128_t s01 = wasm_i32x4_add(wasm_i32x4_shuffle(h[0], h[1], 0, 1, 4, 5), wasm_i32x4_shuffle(h[0], h[1], 2, 3, 6, 7));
+        const v128_t s23 = wasm_i32x4_add(wasm_i32x4_shuffle(h[2], h[3], 0, 1, 4, 5), wasm_i32x4_shuffle(h[2], h[3], 2, 3, 6, 7));
+        const v128_t dw = wasm_i32x4_make(x[k][0]->d, x[k][1]->d, x[k][2]->d, x[k][3]->d);
+        acc[k] = step(acc[k], pair_sums(s01, s23), f16x4_unscaled(dw), ab->d);
+        PIN(acc[k], pins[k]);
+        UNROLL for (int j = 0; j < 4; j++) x[k][j]++;
+      }
+    }
+    UNROLL for (int k = 0; k < gn; k++) store4(acc[k], out, r + 4 * k, r0, r1, 1);
+  }
+  return r;
+}
+
 // Tokens in passes of MM_TOK, columns in sub-chunks, rows in groups of four
 // (x4: the layout's groups, rows 4G..4G+3; plain: r0, r0 + 4, ..., the last
 // group repeating row r1-1).
@@ -147,11 +223,10 @@ static inline void mul_mat_4(const void* w, int row_bytes, const void* a, int a_
                              int n, int n_tok, int r0, int r1, int x4) {
   act_block act[ACT_BLOCKS];
   v128_t acc[MM_TOK], pa[MM_TOK], pb[MM_TOK];
-  v128_t hsum[SUB_MAX / QK][3];  // plain decode's scratch (rows_one_token)
-  uint32_t dsum[SUB_MAX / QK][4];
   const int g0 = x4 ? r0 & ~3 : r0;
   for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
     const int nt = n_tok - t0 < MM_TOK ? n_tok - t0 : MM_TOK;
+    const int act_eo = x4 && nt == 1;  // decode of q8_0x4: q8_0x4_groups, with its activation order
     const int sub = ACT_BLOCKS / nt * QK < SUB_MAX ? ACT_BLOCKS / nt * QK : SUB_MAX;
     for (int c0 = 0; c0 < n; c0 += sub) {
       const int nb = (n - c0 < sub ? n - c0 : sub) / QK;
@@ -160,12 +235,26 @@ static inline void mul_mat_4(const void* w, int row_bytes, const void* a, int a_
         for (int b = 0; b < nb; b++) {
           const v128_t lo = LOAD(y[b].qs), hi = LOAD(y[b].qs + 16);
           act_block* ab = act + nt * b + t;
-          wasm_v128_store(ab->q, wasm_i16x8_extend_low_i8x16(lo));
-          wasm_v128_store(ab->q + 8, wasm_i16x8_extend_high_i8x16(lo));
-          wasm_v128_store(ab->q + 16, wasm_i16x8_extend_low_i8x16(hi));
-          wasm_v128_store(ab->q + 24, wasm_i16x8_extend_high_i8x16(hi));
+          const v128_t q[4] = {wasm_i16x8_extend_low_i8x16(lo), wasm_i16x8_extend_high_i8x16(lo),
+                               wasm_i16x8_extend_low_i8x16(hi), wasm_i16x8_extend_high_i8x16(hi)};
+          UNROLL for (int i = 0; i < 4; i++)
+            wasm_v128_store(ab->q + 8 * i, act_eo ? wasm_i16x8_shuffle(q[i], q[i], 0, 2, 1, 3, 4, 6, 5, 7) : q[i]);
           ab->d = fp16_to_fp32(y[b].d) * F16_UNSCALE;
         }
+      }
+      if (nt == 1) {  // decode; the loop below is the prefill's
+        float* o = out + (size_t)t0 * out_stride;
+        if (x4) {
+          const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / QK) * sizeof(block_q8_0x4);
+          int r = q8_0x4_groups(wc, row_bytes, act, o, nb, g0, r0, r1, c0, 8);
+          r = q8_0x4_groups(wc, row_bytes, act, o, nb, r, r0, r1, c0, 4);
+          q8_0x4_groups(wc, row_bytes, act, o, nb, r, r0, r1, c0, 1);
+        } else {
+          const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / QK) * sizeof(block_q8_0);
+          const int r = q8_0_rows_groups(wc, row_bytes, act, o, nb, g0, r0, r1, c0, 4);
+          q8_0_rows_groups(wc, row_bytes, act, o, nb, r, r0, r1, c0, 1);
+        }
+        continue;
       }
       for (int r = g0; r < r1; r += 4) {
         const block_q8_0x4* g = (const block_q8_0x4*)((const uint8_t*)w + (size_t)r * row_bytes) + c0 / QK;
@@ -174,41 +263,23 @@ static inline void mul_mat_4(const void* w, int row_bytes, const void* a, int a_
           x[j] = (const block_q8_0*)((const uint8_t*)w + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes) + c0 / QK;
         for (int t = 0; t < nt; t++)
           acc[t] = c0 == 0 ? wasm_f32x4_const_splat(0.0f) : load4(out + (size_t)(t0 + t) * out_stride, r, r0, r1);
-        if (nt == 1) {  // decode: the accumulator stays in a register
-          v128_t s = acc[0];
-          if (x4) {
-            for (int b = 0; b < nb; b++) {
-              const rows4 wb = decode_x4(g + b);
-              v128_t v0[8], v1[8], sa = wasm_i32x4_const_splat(0), sb = wasm_i32x4_const_splat(0);
-              widen8(wb.p, v0);
-              widen8(wb.p + 4, v1);
-              dot_half(v0, act[b].q, &sa, &sb);
-              dot_half(v1, act[b].q + 16, &sa, &sb);
-              s = step(s, pair_sums(sa, sb), wb.dw, act[b].d);
-            }
-          } else {
-            s = rows_one_token(x, nb, act, s, hsum, dsum);
+        for (int b = 0; b < nb; b++) {
+          const rows4 wb = x4 ? decode_x4(g + b) : decode_rows(x, b);
+          const act_block* ab = act + nt * b;
+          v128_t v[8];
+          widen8(wb.p, v);
+          for (int t = 0; t < nt; t++) {
+            v128_t sa = wasm_i32x4_const_splat(0), sb = wasm_i32x4_const_splat(0);
+            dot_half(v, ab[t].q, &sa, &sb);
+            pa[t] = sa, pb[t] = sb;
           }
-          acc[0] = s;
-        } else {
-          for (int b = 0; b < nb; b++) {
-            const rows4 wb = x4 ? decode_x4(g + b) : decode_rows(x, b);
-            const act_block* ab = act + nt * b;
-            v128_t v[8];
-            widen8(wb.p, v);
-            for (int t = 0; t < nt; t++) {
-              v128_t sa = wasm_i32x4_const_splat(0), sb = wasm_i32x4_const_splat(0);
-              dot_half(v, ab[t].q, &sa, &sb);
-              pa[t] = sa, pb[t] = sb;
-            }
-            widen8(wb.p + 4, v);
-            for (int t = 0; t < nt; t++) {
-              v128_t sa = pa[t], sb = pb[t];
-              dot_half(v, ab[t].q + 16, &sa, &sb);
-              pa[t] = pair_sums(sa, sb);
-            }
-            for (int t = 0; t < nt; t++) acc[t] = step(acc[t], pa[t], wb.dw, ab[t].d);
+          widen8(wb.p + 4, v);
+          for (int t = 0; t < nt; t++) {
+            v128_t sa = pa[t], sb = pb[t];
+            dot_half(v, ab[t].q + 16, &sa, &sb);
+            pa[t] = pair_sums(sa, sb);
           }
+          for (int t = 0; t < nt; t++) acc[t] = step(acc[t], pa[t], wb.dw, ab[t].d);
         }
         for (int t = 0; t < nt; t++) store4(acc[t], out + (size_t)(t0 + t) * out_stride, r, r0, r1, 1);
       }

@@ -5,7 +5,7 @@
 // reply), -p TEXT (one reply, then exit), or stdin piped (each line is one
 // user turn, replies on stdout). Replies go to stdout; everything else
 // (summary, progress, notices, stats) to stderr, so pipes get only replies.
-import { loraUsage, takeLoraArgs } from './args.js';
+import { loraUsage, numberFlag, SAMPLING_OPTIONS, samplingFlags, samplingUsage, seedUsage, takeLoraArgs } from './args.js';
 import { GRAMMAR_OPTIONS, GRAMMAR_USAGE, readGrammarFlags, type GrammarFlags } from './grammar-args.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -57,13 +57,9 @@ ${wrapList(templateNames(), 27, 78)}
                            rendering limit (steps, time, output size), use the
                            built-in format it resembles instead of stopping
   -n, --n-predict N        tokens per reply at most (default -1: until the model stops)
-      --temp T             temperature (default 0.8; 0 = greedy)
-      --top-k K            top-k (default 40; 0 = off)
-      --top-p P            top-p (default 0.95; 1 = off)
-      --min-p M            min-p (default 0.05; 0 = off)
-      --repeat-penalty R   repetition penalty over the last 64 tokens (default 1 = off)
+${samplingUsage}
       --ignore-eos         never end a reply on an end-of-generation token
-      --seed S             random seed (default: random)
+${seedUsage}
   -c, --ctx-size N         context size (default: min(4096, the model's))
   -t, --threads N          threads (default: all cores)
 ${loraUsage}
@@ -85,13 +81,6 @@ const COMMAND_HELP: ReadonlyArray<[string, string]> = [
   ['/exit', 'quit (also Ctrl+D, or Ctrl+C on an empty line)'],
 ];
 const COMMAND_NAMES = new Set(['help', 'reset', 'system', 'save', 'load', 'stats', 'exit', 'quit']);
-
-function numberOpt(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw Object.assign(new Error(`--${name} expects a number, got "${v}"`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' });
-  return n;
-}
 
 function oneLine(err: unknown): string {
   // messages quote keys, names and template text from the file
@@ -156,13 +145,8 @@ export async function runChat(argv: string[]): Promise<number> {
       'chat-template': { type: 'string' },
       'chat-template-fallback': { type: 'boolean' },
       'n-predict': { type: 'string', short: 'n' },
-      temp: { type: 'string' },
-      'top-k': { type: 'string' },
-      'top-p': { type: 'string' },
-      'min-p': { type: 'string' },
-      'repeat-penalty': { type: 'string' },
+      ...SAMPLING_OPTIONS,
       'ignore-eos': { type: 'boolean' },
-      seed: { type: 'string' },
       'ctx-size': { type: 'string', short: 'c' },
       threads: { type: 'string', short: 't' },
       ...GRAMMAR_OPTIONS,
@@ -177,17 +161,10 @@ export async function runChat(argv: string[]): Promise<number> {
   const io: ChatIO = { out: process.stdout, err: process.stderr, ui: styles(process.stderr), inputs: [] };
   const { ui } = io;
   const verbose = values.verbose === true;
-  const sampling = {
-    temp: numberOpt(values.temp, 'temp'),
-    top_k: numberOpt(values['top-k'], 'top-k'),
-    top_p: numberOpt(values['top-p'], 'top-p'),
-    min_p: numberOpt(values['min-p'], 'min-p'),
-    penalty_repeat: numberOpt(values['repeat-penalty'], 'repeat-penalty'),
-    seed: numberOpt(values.seed, 'seed'),
-  };
-  const maxTokens = numberOpt(values['n-predict'], 'n-predict');
-  const contextSize = numberOpt(values['ctx-size'], 'ctx-size');
-  const threads = numberOpt(values.threads, 'threads');
+  const sampling = samplingFlags(values);
+  const maxTokens = numberFlag('n-predict', values['n-predict']);
+  const contextSize = numberFlag('ctx-size', values['ctx-size']);
+  const threads = numberFlag('threads', values.threads);
 
   let path = positionals[0];
   if (path === undefined) {

@@ -2,7 +2,7 @@
 // the prompt tokenized as llama.cpp's llama-cli does (BOS per metadata).
 import { parseArgs } from 'node:util';
 import { loadModel } from '../model.js';
-import { loraUsage, takeLoraArgs } from './args.js';
+import { loraUsage, numberFlag, SAMPLING_OPTIONS, samplingFlags, samplingUsage, seedUsage, takeLoraArgs } from './args.js';
 import { GRAMMAR_OPTIONS, GRAMMAR_USAGE, readGrammarFlags } from './grammar-args.js';
 import { modelArgument } from './pull.js';
 
@@ -13,24 +13,13 @@ Streams a raw completion of TEXT (no chat template).
 Options:
   -p, --prompt TEXT        the prompt (required)
   -n, --n-predict N        tokens to generate (default 128; -1 until the context is full)
-      --temp T             temperature (default 0.8; 0 = greedy)
-      --top-k K            top-k (default 40; 0 = off)
-      --top-p P            top-p (default 0.95; 1 = off)
-      --min-p M            min-p (default 0.05; 0 = off)
-      --repeat-penalty R   repetition penalty over the last 64 tokens (default 1 = off)
-      --seed S             random seed (default: random)
+${samplingUsage}
+${seedUsage}
   -c, --ctx-size N         context size (default: min(4096, the model's))
   -t, --threads N          threads (default: all cores)
 ${loraUsage}
 ${GRAMMAR_USAGE}
   -h, --help               this text`;
-
-function numberOpt(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`--${name} expects a number, got "${v}"`);
-  return n;
-}
 
 export async function runComplete(argv: string[]): Promise<number> {
   const { args, lora } = takeLoraArgs(argv);
@@ -40,12 +29,7 @@ export async function runComplete(argv: string[]): Promise<number> {
     options: {
       prompt: { type: 'string', short: 'p' },
       'n-predict': { type: 'string', short: 'n' },
-      temp: { type: 'string' },
-      'top-k': { type: 'string' },
-      'top-p': { type: 'string' },
-      'min-p': { type: 'string' },
-      'repeat-penalty': { type: 'string' },
-      seed: { type: 'string' },
+      ...SAMPLING_OPTIONS,
       'ctx-size': { type: 'string', short: 'c' },
       threads: { type: 'string', short: 't' },
       ...GRAMMAR_OPTIONS,
@@ -68,22 +52,15 @@ export async function runComplete(argv: string[]): Promise<number> {
     console.error(`run-gguf: ${(e as Error).message}`);
     return 2;
   }
+  // every flag is read before the model loads, so a typo costs no load
+  const contextSize = numberFlag('ctx-size', values['ctx-size']);
+  const threads = numberFlag('threads', values.threads);
+  const maxTokens = numberFlag('n-predict', values['n-predict']) ?? 128;
+  const sampling = samplingFlags(values);
   const model = await loadModel(await modelArgument(path), { lora });
   try {
-    const ctx = model.createContext({
-      contextSize: numberOpt(values['ctx-size'], 'ctx-size'),
-      threads: numberOpt(values.threads, 'threads'),
-    });
-    for await (const piece of ctx.generate(values.prompt, {
-      maxTokens: numberOpt(values['n-predict'], 'n-predict') ?? 128,
-      temp: numberOpt(values.temp, 'temp'),
-      top_k: numberOpt(values['top-k'], 'top-k'),
-      top_p: numberOpt(values['top-p'], 'top-p'),
-      min_p: numberOpt(values['min-p'], 'min-p'),
-      penalty_repeat: numberOpt(values['repeat-penalty'], 'repeat-penalty'),
-      seed: numberOpt(values.seed, 'seed'),
-      ...constraint,
-    })) {
+    const ctx = model.createContext({ contextSize, threads });
+    for await (const piece of ctx.generate(values.prompt, { maxTokens, ...sampling, ...constraint })) {
       process.stdout.write(piece);
     }
     process.stdout.write('\n');
