@@ -16,7 +16,9 @@
 // rows apart but stores each quant's six bits whole in a byte (both in
 // kernels/relaxed/q6_K-relaxed.c). q8_0x4:
 // four rows' Q8_0 block side by side like q4_0x4 (kernels/relaxed/
-// q8_0-relaxed.c; decode about 1.25x faster than plain rows). Results are
+// q8_0-relaxed.c; decode about 1.25x faster than plain rows). iq4_nlx4 and
+// mxfp4x4: four rows' IQ4_NL / MXFP4 block like q4_0x4 (kernels/relaxed/
+// nl4-relaxed.c; decode 1.25x / 1.1x plain rows). Results are
 // bit-identical to the plain layout.
 import { GGMLType, rowSize } from '../formats/ggml-types.js';
 import type { Kernels } from '../wasm/loader.js';
@@ -36,6 +38,8 @@ const REPACKERS: readonly Repacker[] = [
   { type: GGMLType.Q6_K, layout: 'q6_Kx4', rows: 4 },
   { type: GGMLType.Q6_K, layout: 'q6_Kp', rows: 1 },
   { type: GGMLType.Q8_0, layout: 'q8_0x4', rows: 4 },
+  { type: GGMLType.IQ4_NL, layout: 'iq4_nlx4', rows: 4 },
+  { type: GGMLType.MXFP4, layout: 'mxfp4x4', rows: 4 },
 ];
 
 /**
