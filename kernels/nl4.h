@@ -19,6 +19,13 @@ static inline v128_t iq4_levels(void) {
   return wasm_i8x16_const(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
 }
 
+// iq4_nl's levels as 15 * code + L(code) - 127: L(code), 0..18. The code
+// (the nibble itself) and L are both valid 7-bit operands of the relaxed
+// byte dot, where the levels (-127..113) are not (relaxed/nl4-relaxed.c).
+static inline v128_t iq4_nl_L(void) {
+  return wasm_i8x16_const(0, 8, 14, 17, 18, 17, 15, 12, 8, 5, 2, 0, 0, 1, 6, 15);
+}
+
 // ggml's kvalues_mxfp4: the E2M1 values doubled, so that they are integers
 // (the block scale is halved to match: e8m0_half).
 static inline v128_t mxfp4_levels(void) {

@@ -39,6 +39,7 @@ const REPACKERS: readonly Repacker[] = [
   { type: GGMLType.Q6_K, layout: 'q6_Kp', rows: 1 },
   { type: GGMLType.Q8_0, layout: 'q8_0x4', rows: 4 },
   { type: GGMLType.IQ4_NL, layout: 'iq4_nlx4', rows: 4 },
+  { type: GGMLType.IQ4_XS, layout: 'iq4_xsx4', rows: 4 },
   { type: GGMLType.MXFP4, layout: 'mxfp4x4', rows: 4 },
 ];
 

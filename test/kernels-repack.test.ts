@@ -28,6 +28,7 @@ const LAYOUTS = [
   { type: GGMLType.Q6_K, layout: 'q6_Kp', rows: 42, expertRows: 34 },
   { type: GGMLType.Q8_0, layout: 'q8_0x4', rows: 44, expertRows: 36 },
   { type: GGMLType.IQ4_NL, layout: 'iq4_nlx4', rows: 44, expertRows: 36 },
+  { type: GGMLType.IQ4_XS, layout: 'iq4_xsx4', rows: 44, expertRows: 36 },
   { type: GGMLType.MXFP4, layout: 'mxfp4x4', rows: 44, expertRows: 36 },
 ] as const;
 const hasX4 = LAYOUTS.every((l) => k.lookup(`mat_rows_${l.layout}`) !== undefined);

@@ -47,9 +47,6 @@
 #define ALWAYS __attribute__((always_inline)) static inline
 #define CB (ACT_CHUNK / 32)  // blocks per activation chunk
 
-// L(code) = level - 15 * code + 127 (see the head comment).
-static inline v128_t iq4_nl_L(void) { return wasm_i8x16_const(0, 8, 14, 17, 18, 17, 15, 12, 8, 5, 2, 0, 0, 1, 6, 15); }
-
 // mxfp4's levels plus 12.
 static inline v128_t mxfp4_ulevels(void) { return wasm_i8x16_const(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0); }
 
