@@ -38,12 +38,13 @@ static inline float e8m0_half(uint8_t e) {
   return fp32_from_bits(e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23);
 }
 
-// e8m0_half of four exponents (the low 8 bits of u32 lanes).
+// e8m0_half of four exponents (the low 8 bits of u32 lanes, the rest zero):
+// the larger, as int32, of (e - 1) << 23 (the normal 2^(e-128), e >= 2;
+// negative for e = 0) and (e + 1) << 21 (the subnormals 2^-128 and 2^-127
+// for e = 0 and 1; below the former for every e >= 2).
 static inline v128_t e8m0x4_half(v128_t e) {
-  const v128_t normal = wasm_i32x4_shl(wasm_i32x4_sub(e, wasm_i32x4_const_splat(1)), 23);
-  const v128_t tiny = wasm_v128_bitselect(wasm_i32x4_const_splat(0x00400000), wasm_i32x4_const_splat(0x00200000),
-                                          wasm_i32x4_eq(e, wasm_i32x4_const_splat(1)));
-  return wasm_v128_bitselect(tiny, normal, wasm_i32x4_lt(e, wasm_i32x4_const_splat(2)));
+  return wasm_i32x4_max(wasm_i32x4_shl(wasm_i32x4_sub(e, wasm_i32x4_const_splat(1)), 23),
+                        wasm_i32x4_shl(wasm_i32x4_add(e, wasm_i32x4_const_splat(1)), 21));
 }
 
 // Lane j <- the sum of the lanes of v_j (four blocks' sums, for one scaling step).

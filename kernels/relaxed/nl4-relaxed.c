@@ -199,6 +199,48 @@ ALWAYS int nl4_pairs(int nl, const uint8_t* w, int row_bytes, const block_q8_0* 
   return r;
 }
 
+// mxfp4x4 decode, two groups at a time: as q4_0x4_pairs (legacy-relaxed.c),
+// a whole block per step (eight broadcasts, eight loads), PIN at its end;
+// halves with a PIN between them (nl4_pairs) were slower here.
+static int mx_pairs(const uint8_t* w, int row_bytes, const block_q8_0* y, const nl4_act* act, float* out, int nb,
+                    int r0, int r1, int first) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F), ul = mxfp4_ulevels();
+  v128_t pins[2];
+  int r = r0 & ~3;
+  for (; r + 4 < r1; r += 8) {
+    const block_mxfp4x4* ga = (const block_mxfp4x4*)(w + (size_t)r * row_bytes);
+    const block_mxfp4x4* gb = (const block_mxfp4x4*)(w + (size_t)(r + 4) * row_bytes);
+    v128_t acca = wasm_f32x4_const_splat(0.0f), accb = acca;
+    for (int b = 0; b < nb; b++, ga++, gb++) {
+      const int8_t* q = y[b].qs;
+      const v128_t s0 = SPLAT4(q), s1 = SPLAT4(q + 4), s2 = SPLAT4(q + 8), s3 = SPLAT4(q + 12);
+      const v128_t a0 = LOAD(ga->qs), a1 = LOAD(ga->qs + 16), a2 = LOAD(ga->qs + 32), a3 = LOAD(ga->qs + 48);
+      const v128_t b0 = LOAD(gb->qs), b1 = LOAD(gb->qs + 16), b2 = LOAD(gb->qs + 32), b3 = LOAD(gb->qs + 48);
+      const v128_t la = wasm_i16x8_add(wasm_i16x8_add(RDOT(s0, RSWZ(ul, wasm_v128_and(a0, m4))), RDOT(s1, RSWZ(ul, wasm_v128_and(a1, m4)))),
+                                       wasm_i16x8_add(RDOT(s2, RSWZ(ul, wasm_v128_and(a2, m4))), RDOT(s3, RSWZ(ul, wasm_v128_and(a3, m4)))));
+      const v128_t lb = wasm_i16x8_add(wasm_i16x8_add(RDOT(s0, RSWZ(ul, wasm_v128_and(b0, m4))), RDOT(s1, RSWZ(ul, wasm_v128_and(b1, m4)))),
+                                       wasm_i16x8_add(RDOT(s2, RSWZ(ul, wasm_v128_and(b2, m4))), RDOT(s3, RSWZ(ul, wasm_v128_and(b3, m4)))));
+      const v128_t t0 = SPLAT4(q + 16), t1 = SPLAT4(q + 20), t2 = SPLAT4(q + 24), t3 = SPLAT4(q + 28);
+      const v128_t ha = wasm_i16x8_add(
+          wasm_i16x8_add(RDOT(t0, RSWZ(ul, wasm_v128_and(wasm_u16x8_shr(a0, 4), m4))), RDOT(t1, RSWZ(ul, wasm_v128_and(wasm_u16x8_shr(a1, 4), m4)))),
+          wasm_i16x8_add(RDOT(t2, RSWZ(ul, wasm_v128_and(wasm_u16x8_shr(a2, 4), m4))), RDOT(t3, RSWZ(ul, wasm_v128_and(wasm_u16x8_shr(a3, 4), m4)))));
+      const v128_t hb = wasm_i16x8_add(
+          wasm_i16x8_add(RDOT(t0, RSWZ(ul, wasm_v128_and(wasm_u16x8_shr(b0, 4), m4))), RDOT(t1, RSWZ(ul, wasm_v128_and(wasm_u16x8_shr(b1, 4), m4)))),
+          wasm_i16x8_add(RDOT(t2, RSWZ(ul, wasm_v128_and(wasm_u16x8_shr(b2, 4), m4))), RDOT(t3, RSWZ(ul, wasm_v128_and(wasm_u16x8_shr(b3, 4), m4)))));
+      const v128_t bias = wasm_i32x4_splat(act->bias[b]);
+      const v128_t ia = wasm_i32x4_add(bias, wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(la), wasm_i32x4_extadd_pairwise_i16x8(ha)));
+      const v128_t ib = wasm_i32x4_add(bias, wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(lb), wasm_i32x4_extadd_pairwise_i16x8(hb)));
+      acca = nl4_step(acca, ia, nl4_dw_x4(0, (const uint8_t*)ga), act->d[b]);
+      accb = nl4_step(accb, ib, nl4_dw_x4(0, (const uint8_t*)gb), act->d[b]);
+      PIN(acca, pins[0]);
+      PIN(accb, pins[1]);
+    }
+    store4(acca, out, r, r0, r1, first);
+    store4(accb, out, r + 4, r0, r1, first);
+  }
+  return r;
+}
+
 // The batch loop of both layouts: tokens in passes of MM_TOK, columns in
 // chunks of ACT_CHUNK, rows in groups of four (x4: the layout's groups,
 // rows 4G..4G+3; plain: r0, r0 + 4, ..., the last group repeating row
@@ -221,7 +263,8 @@ ALWAYS void nl4_mul_mat(int nl, const void* w, int row_bytes, const void* a, int
       const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / 32) * bs * (x4 ? 4 : 1);
       float* o = out + (size_t)t0 * out_stride;
       int r = x4 ? r0 & ~3 : r0;
-      if (x4 && nt == 1) r = nl4_pairs(nl, wc, row_bytes, y[0], &act[0], o, nb, r0, r1, c0 == 0);
+      if (x4 && nt == 1) r = nl ? nl4_pairs(1, wc, row_bytes, y[0], &act[0], o, nb, r0, r1, c0 == 0)
+                                : mx_pairs(wc, row_bytes, y[0], &act[0], o, nb, r0, r1, c0 == 0);
       for (; r < r1; r += 4) {
         const uint8_t* g = wc + (size_t)r * row_bytes;
         const uint8_t* x[4];
