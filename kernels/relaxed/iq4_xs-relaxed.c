@@ -103,27 +103,24 @@ ALWAYS v128_t xs_bias(const xs_scales* s, const int16_t* a32) {
   return wasm_i32x4_mul(wasm_i32x4_shr(r, 1), wasm_i32x4_const_splat(-127));
 }
 
-// A group's block as byte-dot operands (as nl4-relaxed.c's nl4_grp): c[k] codes, l[k] their L.
-typedef struct { v128_t c[8], l[8]; } xs_blk;
+// Half h of a group's block as byte-dot operands (as nl4-relaxed.c's
+// nl4_half): c[k] the codes of elements 16h + 4k.., l[k] their L.
+typedef struct { v128_t c[4], l[4]; } xs_half;
 
-ALWAYS void xs_decode(const v128_t v[4], xs_blk* w) {
+ALWAYS void xs_decode_half(const v128_t v[4], int h, xs_half* w) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F);
-  for (int i = 0; i < 4; i++) {
-    w->c[i] = wasm_v128_and(v[i], m4);
-    w->c[4 + i] = wasm_v128_and(wasm_u16x8_shr(v[i], 4), m4);
+  for (int k = 0; k < 4; k++) {
+    w->c[k] = wasm_v128_and(h ? wasm_u16x8_shr(v[k], 4) : v[k], m4);
+    w->l[k] = RSWZ(iq4_nl_L(), w->c[k]);
   }
-  for (int k = 0; k < 8; k++) w->l[k] = RSWZ(iq4_nl_L(), w->c[k]);
 }
 
-// Block b's scaled sum for one token (32 quants at q), lane j for row j.
-ALWAYS v128_t xs_block(const xs_blk* w, const int8_t* q, v128_t sv, v128_t sv15) {
-  v128_t s[8];
-  for (int k = 0; k < 8; k++) s[k] = SPLAT4(q + 4 * k);
-  v128_t c = RDOT(s[0], w->c[0]);
-  for (int k = 1; k < 8; k++) c = wasm_i16x8_add(c, RDOT(s[k], w->c[k]));
-  const v128_t lo = wasm_i16x8_add(wasm_i16x8_add(RDOT(s[0], w->l[0]), RDOT(s[1], w->l[1])), wasm_i16x8_add(RDOT(s[2], w->l[2]), RDOT(s[3], w->l[3])));
-  const v128_t hi = wasm_i16x8_add(wasm_i16x8_add(RDOT(s[4], w->l[4]), RDOT(s[5], w->l[5])), wasm_i16x8_add(RDOT(s[6], w->l[6]), RDOT(s[7], w->l[7])));
-  return wasm_i32x4_add(wasm_i32x4_dot_i16x8(c, sv15), wasm_i32x4_add(wasm_i32x4_dot_i16x8(lo, sv), wasm_i32x4_dot_i16x8(hi, sv)));
+// A half block's scaled sum for one token (16 quants at q), lane j for row j.
+ALWAYS v128_t xs_half_sum(const xs_half* w, const int8_t* q, v128_t sv, v128_t sv15) {
+  const v128_t s0 = SPLAT4(q), s1 = SPLAT4(q + 4), s2 = SPLAT4(q + 8), s3 = SPLAT4(q + 12);
+  const v128_t c = wasm_i16x8_add(wasm_i16x8_add(RDOT(s0, w->c[0]), RDOT(s1, w->c[1])), wasm_i16x8_add(RDOT(s2, w->c[2]), RDOT(s3, w->c[3])));
+  const v128_t l = wasm_i16x8_add(wasm_i16x8_add(RDOT(s0, w->l[0]), RDOT(s1, w->l[1])), wasm_i16x8_add(RDOT(s2, w->l[2]), RDOT(s3, w->l[3])));
+  return wasm_i32x4_add(wasm_i32x4_dot_i16x8(c, sv15), wasm_i32x4_dot_i16x8(l, sv));
 }
 
 ALWAYS v128_t xs_step(v128_t acc, v128_t isum, v128_t dw, float ad) {
@@ -235,9 +232,13 @@ static void iq4_xs_mm(const void* w, int row_bytes, const void* a, int a_row_byt
             } else {
               transpose4(LOAD(x[0][i].qs + 16 * b), LOAD(x[1][i].qs + 16 * b), LOAD(x[2][i].qs + 16 * b), LOAD(x[3][i].qs + 16 * b), v);
             }
-            xs_blk wb;
-            xs_decode(v, &wb);
-            for (int t = 0; t < nt; t++) isum[t] = wasm_i32x4_add(isum[t], xs_block(&wb, y[t][i].qs + 32 * b, s.sv[b], s.sv15[b]));
+            // a half block at a time: eight weight vectors stay in registers over the tokens
+            for (int h = 0; h < 2; h++) {
+              xs_half wh;
+              xs_decode_half(v, h, &wh);
+              for (int t = 0; t < nt; t++)
+                isum[t] = wasm_i32x4_add(isum[t], xs_half_sum(&wh, y[t][i].qs + 32 * b + 16 * h, s.sv[b], s.sv15[b]));
+            }
           }
           for (int t = 0; t < nt; t++) acc[t] = xs_step(acc[t], isum[t], dw, act[t].d[i]);
         }

@@ -77,62 +77,51 @@ ALWAYS v128_t nl4_dw_x4(int nl, const uint8_t* g) {
   return e8m0x4_half(wasm_u32x4_extend_low_u16x8(wasm_u16x8_extend_low_u8x16(wasm_v128_load32_zero(g))));
 }
 
-// A group's block as byte-dot operands: k = 0..3 elements 4k.. (low nibbles
-// of vector k), k = 4..7 elements 16 + 4(k - 4).. (high nibbles), four per
-// row. iq4_nl: c the codes, l their L; mxfp4: c its levels plus 12.
-typedef struct { v128_t c[8], l[8], dw; } nl4_grp;
+// Half h of a group's block as byte-dot operands: k = 0..3 the elements
+// 16h + 4k.. (the low nibbles of v[k] for h = 0, the high ones for h = 1),
+// four per row. iq4_nl: c the codes, l their L; mxfp4: c its levels plus 12.
+typedef struct { v128_t c[4], l[4]; } nl4_half;
 
-ALWAYS void nl4_decode(int nl, const v128_t v[4], v128_t dw, nl4_grp* w) {
+ALWAYS void nl4_decode_half(int nl, const v128_t v[4], int h, nl4_half* w) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F);
-  for (int i = 0; i < 4; i++) {
-    w->c[i] = wasm_v128_and(v[i], m4);
-    w->c[4 + i] = wasm_v128_and(wasm_u16x8_shr(v[i], 4), m4);
+  for (int k = 0; k < 4; k++) {
+    const v128_t c = wasm_v128_and(h ? wasm_u16x8_shr(v[k], 4) : v[k], m4);
+    if (nl) {
+      w->c[k] = c;
+      w->l[k] = RSWZ(iq4_nl_L(), c);
+    } else {
+      w->c[k] = RSWZ(mxfp4_ulevels(), c);
+    }
   }
-  for (int k = 0; k < 8; k++) {
-    if (nl) w->l[k] = RSWZ(iq4_nl_L(), w->c[k]);
-    else w->c[k] = RSWZ(mxfp4_ulevels(), w->c[k]);
-  }
-  w->dw = dw;
 }
 
-// Group block b from its repacked bytes g, or from four plain rows x[j].
-ALWAYS void nl4_decode_x4(int nl, const uint8_t* g, nl4_grp* w) {
+// A group's block: its code vectors (transpose4's order) and scales, from
+// the repacked bytes g or from four plain rows x[j].
+ALWAYS void nl4_load_x4(int nl, const uint8_t* g, v128_t v[4], v128_t* dw) {
   const uint8_t* q = g + (nl ? 8 : 4);
-  const v128_t v[4] = {LOAD(q), LOAD(q + 16), LOAD(q + 32), LOAD(q + 48)};
-  nl4_decode(nl, v, nl4_dw_x4(nl, g), w);
+  v[0] = LOAD(q), v[1] = LOAD(q + 16), v[2] = LOAD(q + 32), v[3] = LOAD(q + 48);
+  *dw = nl4_dw_x4(nl, g);
 }
 
-ALWAYS void nl4_decode_rows(int nl, const uint8_t* const x[4], int b, nl4_grp* w) {
+ALWAYS void nl4_load_rows(int nl, const uint8_t* const x[4], int b, v128_t v[4], v128_t* dw) {
   const int bs = nl ? sizeof(block_iq4_nl) : sizeof(block_mxfp4), qo = nl ? 2 : 1;
-  v128_t v[4];
   transpose4(LOAD(x[0] + b * bs + qo), LOAD(x[1] + b * bs + qo), LOAD(x[2] + b * bs + qo), LOAD(x[3] + b * bs + qo), v);
-  v128_t dw;
   if (nl) {
-    dw = f16x4_unscaled(wasm_i32x4_make(*(const uint16_t*)(x[0] + b * bs), *(const uint16_t*)(x[1] + b * bs),
-                                        *(const uint16_t*)(x[2] + b * bs), *(const uint16_t*)(x[3] + b * bs)));
+    *dw = f16x4_unscaled(wasm_i32x4_make(*(const uint16_t*)(x[0] + b * bs), *(const uint16_t*)(x[1] + b * bs),
+                                         *(const uint16_t*)(x[2] + b * bs), *(const uint16_t*)(x[3] + b * bs)));
   } else {
-    dw = e8m0x4_half(wasm_i32x4_make(x[0][b * bs], x[1][b * bs], x[2][b * bs], x[3][b * bs]));
+    *dw = e8m0x4_half(wasm_i32x4_make(x[0][b * bs], x[1][b * bs], x[2][b * bs], x[3][b * bs]));
   }
-  nl4_decode(nl, v, dw, w);
 }
 
-// Row j's exact block sum in lane j, against the 32 quants at q.
-ALWAYS v128_t nl4_isum(int nl, const nl4_grp* w, const int8_t* q, int32_t bias) {
-  v128_t s[8];
-  for (int k = 0; k < 8; k++) s[k] = SPLAT4(q + 4 * k);
-  v128_t lo, hi, r = wasm_i32x4_splat(bias);
-  if (nl) {
-    v128_t c = RDOT(s[0], w->c[0]);
-    for (int k = 1; k < 8; k++) c = wasm_i16x8_add(c, RDOT(s[k], w->c[k]));
-    r = wasm_i32x4_add(r, wasm_i32x4_dot_i16x8(c, wasm_i16x8_const_splat(15)));
-    lo = wasm_i16x8_add(wasm_i16x8_add(RDOT(s[0], w->l[0]), RDOT(s[1], w->l[1])), wasm_i16x8_add(RDOT(s[2], w->l[2]), RDOT(s[3], w->l[3])));
-    hi = wasm_i16x8_add(wasm_i16x8_add(RDOT(s[4], w->l[4]), RDOT(s[5], w->l[5])), wasm_i16x8_add(RDOT(s[6], w->l[6]), RDOT(s[7], w->l[7])));
-  } else {
-    // |lane| <= 4 * 2 * 128 * 24 < 2^15 in each half
-    lo = wasm_i16x8_add(wasm_i16x8_add(RDOT(s[0], w->c[0]), RDOT(s[1], w->c[1])), wasm_i16x8_add(RDOT(s[2], w->c[2]), RDOT(s[3], w->c[3])));
-    hi = wasm_i16x8_add(wasm_i16x8_add(RDOT(s[4], w->c[4]), RDOT(s[5], w->c[5])), wasm_i16x8_add(RDOT(s[6], w->c[6]), RDOT(s[7], w->c[7])));
-  }
-  return wasm_i32x4_add(r, wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(lo), wasm_i32x4_extadd_pairwise_i16x8(hi)));
+// Row j's exact sum over a half block in lane j, against the 16 quants at q
+// (without the offset term). |lane| <= 4 * 2 * 128 * 24 < 2^15 before widening.
+ALWAYS v128_t nl4_half_sum(int nl, const nl4_half* w, const int8_t* q) {
+  const v128_t s0 = SPLAT4(q), s1 = SPLAT4(q + 4), s2 = SPLAT4(q + 8), s3 = SPLAT4(q + 12);
+  const v128_t u = wasm_i16x8_add(wasm_i16x8_add(RDOT(s0, w->c[0]), RDOT(s1, w->c[1])), wasm_i16x8_add(RDOT(s2, w->c[2]), RDOT(s3, w->c[3])));
+  if (!nl) return wasm_i32x4_extadd_pairwise_i16x8(u);
+  const v128_t l = wasm_i16x8_add(wasm_i16x8_add(RDOT(s0, w->l[0]), RDOT(s1, w->l[1])), wasm_i16x8_add(RDOT(s2, w->l[2]), RDOT(s3, w->l[3])));
+  return wasm_i32x4_add(wasm_i32x4_dot_i16x8(u, wasm_i16x8_const_splat(15)), wasm_i32x4_extadd_pairwise_i16x8(l));
 }
 
 // acc lane j += row j's block sum times fl(d_w * d_a): ggml's step.
@@ -156,7 +145,7 @@ ALWAYS v128_t nl4_step(v128_t acc, v128_t isum, v128_t dw, float ad) {
 
 // Decode of repacked groups two at a time (eight rows); returns the first
 // group left for the one-group path. Same integer sums and float steps as
-// nl4_isum / nl4_step.
+// nl4_half_sum / nl4_step.
 ALWAYS int nl4_pairs(int nl, const uint8_t* w, int row_bytes, const block_q8_0* y, const nl4_act* act, float* out, int nb,
                      int r0, int r1, int first) {
   const int gb = nl ? sizeof(block_iq4_nlx4) : sizeof(block_mxfp4x4), qo = nl ? 8 : 4;
@@ -249,7 +238,7 @@ ALWAYS void nl4_mul_mat(int nl, const void* w, int row_bytes, const void* a, int
                         int n, int n_tok, int r0, int r1, int x4) {
   const int bs = nl ? sizeof(block_iq4_nl) : sizeof(block_mxfp4);
   nl4_act act[MM_TOK];
-  v128_t acc[MM_TOK];
+  v128_t acc[MM_TOK], isum[MM_TOK];
   const block_q8_0* y[MM_TOK];
   for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
     const int nt = n_tok - t0 < MM_TOK ? n_tok - t0 : MM_TOK;
@@ -271,10 +260,17 @@ ALWAYS void nl4_mul_mat(int nl, const void* w, int row_bytes, const void* a, int
         for (int j = 0; j < 4; j++) x[j] = wc + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes;
         for (int t = 0; t < nt; t++) acc[t] = wasm_f32x4_const_splat(0.0f);
         for (int b = 0; b < nb; b++) {
-          nl4_grp wb;
-          if (x4) nl4_decode_x4(nl, g + (size_t)b * 4 * bs, &wb);
-          else nl4_decode_rows(nl, x, b, &wb);
-          for (int t = 0; t < nt; t++) acc[t] = nl4_step(acc[t], nl4_isum(nl, &wb, y[t][b].qs, act[t].bias[b]), wb.dw, act[t].d[b]);
+          v128_t v[4], dw;
+          if (x4) nl4_load_x4(nl, g + (size_t)b * 4 * bs, v, &dw);
+          else nl4_load_rows(nl, x, b, v, &dw);
+          for (int t = 0; t < nt; t++) isum[t] = wasm_i32x4_splat(act[t].bias[b]);
+          // a half block at a time: eight weight vectors stay in registers over the tokens
+          for (int h = 0; h < 2; h++) {
+            nl4_half wh;
+            nl4_decode_half(nl, v, h, &wh);
+            for (int t = 0; t < nt; t++) isum[t] = wasm_i32x4_add(isum[t], nl4_half_sum(nl, &wh, y[t][b].qs + 16 * h));
+          }
+          for (int t = 0; t < nt; t++) acc[t] = nl4_step(acc[t], isum[t], dw, act[t].d[b]);
         }
         for (int t = 0; t < nt; t++) store4(acc[t], o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
       }
