@@ -164,13 +164,14 @@ ALWAYS int nl4_pairs(int nl, const uint8_t* w, int row_bytes, const block_q8_0* 
       {
         const v128_t s0 = SPLAT4(q), s1 = SPLAT4(q + 4), s2 = SPLAT4(q + 8), s3 = SPLAT4(q + 12);
         NL4_HALF(nl, a, s, 0, ca, ia);
+        PIN(ia, pins[0]);
         NL4_HALF(nl, b, s, 0, cb, ib);
+        PIN(ib, pins[1]);
       }
-      PIN(ia, pins[0]);
-      PIN(ib, pins[1]);
       {
         const v128_t s0 = SPLAT4(q + 16), s1 = SPLAT4(q + 20), s2 = SPLAT4(q + 24), s3 = SPLAT4(q + 28);
         NL4_HALF(nl, a, s, 1, ca, ia);
+        PIN(ia, pins[0]);
         NL4_HALF(nl, b, s, 1, cb, ib);
       }
       if (nl) {
