@@ -73,7 +73,8 @@ ALWAYS void nl4_prep(int nl, const block_q8_0* y, int nb, nl4_act* a) {
 
 // The four rows' scales as f32 lanes: iq4_nl's d as fp16_unscaled (value * 2^-112, exact for finite d), mxfp4's e8m0_half.
 ALWAYS v128_t nl4_dw_x4(int nl, const uint8_t* g) {
-  if (nl) return f16x4_unscaled_at((const uint16_t*)g);
+  // fp16_unscaled (common.h) on four lanes: sign-extended, shifted, masked (three ops; relaxed.h's f16x4_unscaled_at takes five)
+  if (nl) return wasm_v128_and(wasm_i32x4_shl(wasm_i32x4_extend_low_i16x8(wasm_v128_load64_zero(g)), 13), wasm_i32x4_const_splat((int32_t)0x8FFFE000u));
   return e8m0x4_half(wasm_u32x4_extend_low_u16x8(wasm_u16x8_extend_low_u8x16(wasm_v128_load32_zero(g))));
 }
 
@@ -129,57 +130,57 @@ ALWAYS v128_t nl4_step(v128_t acc, v128_t isum, v128_t dw, float ad) {
   return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dw, wasm_f32x4_splat(ad))));
 }
 
-// One half block (h: 0 low nibbles, 1 high) of one group for the pairs
-// below: c (iq4_nl) gathers the code dots, i the widened L (mxfp4: level) dots.
-#define NL4_HALF(nl, v, s, h, c, i) do {                                                                  \
-    v128_t k0 = wasm_v128_and(h ? wasm_u16x8_shr(v##0, 4) : v##0, m4);                                   \
-    v128_t k1 = wasm_v128_and(h ? wasm_u16x8_shr(v##1, 4) : v##1, m4);                                   \
-    v128_t k2 = wasm_v128_and(h ? wasm_u16x8_shr(v##2, 4) : v##2, m4);                                   \
-    v128_t k3 = wasm_v128_and(h ? wasm_u16x8_shr(v##3, 4) : v##3, m4);                                   \
-    if (nl) c = wasm_i16x8_add(c, wasm_i16x8_add(wasm_i16x8_add(RDOT(s##0, k0), RDOT(s##1, k1)),          \
-                                                 wasm_i16x8_add(RDOT(s##2, k2), RDOT(s##3, k3))));          \
+// One half block (h: 0 low nibbles, 1 high) of one iq4_nlx4 group for the
+// pairs below: c gathers the code dots (int16), i the widened L dots.
+#define NL_HALF(v, s, h, c, i) do {                                                                       \
+    const v128_t k0 = wasm_v128_and(h ? wasm_u16x8_shr(v##0, 4) : v##0, m4);                             \
+    const v128_t k1 = wasm_v128_and(h ? wasm_u16x8_shr(v##1, 4) : v##1, m4);                             \
+    const v128_t k2 = wasm_v128_and(h ? wasm_u16x8_shr(v##2, 4) : v##2, m4);                             \
+    const v128_t k3 = wasm_v128_and(h ? wasm_u16x8_shr(v##3, 4) : v##3, m4);                             \
+    c = wasm_i16x8_add(c, wasm_i16x8_add(wasm_i16x8_add(RDOT(s##0, k0), RDOT(s##1, k1)),                   \
+                                         wasm_i16x8_add(RDOT(s##2, k2), RDOT(s##3, k3))));                 \
     const v128_t u_ = wasm_i16x8_add(wasm_i16x8_add(RDOT(s##0, RSWZ(tab, k0)), RDOT(s##1, RSWZ(tab, k1))), \
                                      wasm_i16x8_add(RDOT(s##2, RSWZ(tab, k2)), RDOT(s##3, RSWZ(tab, k3)))); \
     i = wasm_i32x4_add(i, wasm_i32x4_extadd_pairwise_i16x8(u_));                                          \
   } while (0)
 
-// Decode of repacked groups two at a time (eight rows); returns the first
+// iq4_nlx4 decode, two groups (eight rows) at a time; returns the first
 // group left for the one-group path. Same integer sums and float steps as
-// nl4_half_sum / nl4_step.
-ALWAYS int nl4_pairs(int nl, const uint8_t* w, int row_bytes, const block_q8_0* y, const nl4_act* act, float* out, int nb,
-                     int r0, int r1, int first) {
-  const int gb = nl ? sizeof(block_iq4_nlx4) : sizeof(block_mxfp4x4), qo = nl ? 8 : 4;
-  const v128_t m4 = wasm_i8x16_const_splat(0x0F), tab = nl ? iq4_nl_L() : mxfp4_ulevels();
+// nl4_half_sum / nl4_step. A PIN after each group's half block: without the
+// one between the halves, 1.18x slower (V8 hoists the second half's loads
+// and spills); a whole block per step as mx_pairs, 1.15x slower; one group
+// at a time, about the same.
+static int iq4_nlx4_pairs(const uint8_t* w, int row_bytes, const block_q8_0* y, const nl4_act* act, float* out, int nb,
+                          int r0, int r1, int first) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F), tab = iq4_nl_L();
   v128_t pins[4];
   int r = r0 & ~3;
   for (; r + 4 < r1; r += 8) {
-    const uint8_t* ga = w + (size_t)r * row_bytes;
-    const uint8_t* gbp = w + (size_t)(r + 4) * row_bytes;
+    const block_iq4_nlx4* ga = (const block_iq4_nlx4*)(w + (size_t)r * row_bytes);
+    const block_iq4_nlx4* gb = (const block_iq4_nlx4*)(w + (size_t)(r + 4) * row_bytes);
     v128_t acca = wasm_f32x4_const_splat(0.0f), accb = acca;
-    for (int b = 0; b < nb; b++, ga += gb, gbp += gb) {
+    for (int b = 0; b < nb; b++, ga++, gb++) {
       const int8_t* q = y[b].qs;
-      const v128_t a0 = LOAD(ga + qo), a1 = LOAD(ga + qo + 16), a2 = LOAD(ga + qo + 32), a3 = LOAD(ga + qo + 48);
-      const v128_t b0 = LOAD(gbp + qo), b1 = LOAD(gbp + qo + 16), b2 = LOAD(gbp + qo + 32), b3 = LOAD(gbp + qo + 48);
+      const v128_t a0 = LOAD(ga->qs), a1 = LOAD(ga->qs + 16), a2 = LOAD(ga->qs + 32), a3 = LOAD(ga->qs + 48);
+      const v128_t b0 = LOAD(gb->qs), b1 = LOAD(gb->qs + 16), b2 = LOAD(gb->qs + 32), b3 = LOAD(gb->qs + 48);
       v128_t ca = wasm_i16x8_const_splat(0), cb = ca, ia = wasm_i32x4_splat(act->bias[b]), ib = ia;
       {
         const v128_t s0 = SPLAT4(q), s1 = SPLAT4(q + 4), s2 = SPLAT4(q + 8), s3 = SPLAT4(q + 12);
-        NL4_HALF(nl, a, s, 0, ca, ia);
+        NL_HALF(a, s, 0, ca, ia);
         PIN(ia, pins[0]);
-        NL4_HALF(nl, b, s, 0, cb, ib);
+        NL_HALF(b, s, 0, cb, ib);
         PIN(ib, pins[1]);
       }
       {
         const v128_t s0 = SPLAT4(q + 16), s1 = SPLAT4(q + 20), s2 = SPLAT4(q + 24), s3 = SPLAT4(q + 28);
-        NL4_HALF(nl, a, s, 1, ca, ia);
+        NL_HALF(a, s, 1, ca, ia);
         PIN(ia, pins[0]);
-        NL4_HALF(nl, b, s, 1, cb, ib);
+        NL_HALF(b, s, 1, cb, ib);
       }
-      if (nl) {
-        ia = wasm_i32x4_add(ia, wasm_i32x4_dot_i16x8(ca, wasm_i16x8_const_splat(15)));
-        ib = wasm_i32x4_add(ib, wasm_i32x4_dot_i16x8(cb, wasm_i16x8_const_splat(15)));
-      }
-      acca = nl4_step(acca, ia, nl4_dw_x4(nl, ga), act->d[b]);
-      accb = nl4_step(accb, ib, nl4_dw_x4(nl, gbp), act->d[b]);
+      ia = wasm_i32x4_add(ia, wasm_i32x4_dot_i16x8(ca, wasm_i16x8_const_splat(15)));
+      ib = wasm_i32x4_add(ib, wasm_i32x4_dot_i16x8(cb, wasm_i16x8_const_splat(15)));
+      acca = nl4_step(acca, ia, nl4_dw_x4(1, (const uint8_t*)ga), act->d[b]);
+      accb = nl4_step(accb, ib, nl4_dw_x4(1, (const uint8_t*)gb), act->d[b]);
       PIN(acca, pins[2]);
       PIN(accb, pins[3]);
     }
@@ -191,7 +192,7 @@ ALWAYS int nl4_pairs(int nl, const uint8_t* w, int row_bytes, const block_q8_0* 
 
 // mxfp4x4 decode, two groups at a time: as q4_0x4_pairs (legacy-relaxed.c),
 // a whole block per step (eight broadcasts, eight loads), PIN at its end;
-// halves with a PIN between them (nl4_pairs) were slower here.
+// halves with a PIN between them (as iq4_nlx4_pairs) were 1.03x slower.
 static int mx_pairs(const uint8_t* w, int row_bytes, const block_q8_0* y, const nl4_act* act, float* out, int nb,
                     int r0, int r1, int first) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F), ul = mxfp4_ulevels();
@@ -253,7 +254,7 @@ ALWAYS void nl4_mul_mat(int nl, const void* w, int row_bytes, const void* a, int
       const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / 32) * bs * (x4 ? 4 : 1);
       float* o = out + (size_t)t0 * out_stride;
       int r = x4 ? r0 & ~3 : r0;
-      if (x4 && nt == 1) r = nl ? nl4_pairs(1, wc, row_bytes, y[0], &act[0], o, nb, r0, r1, c0 == 0)
+      if (x4 && nt == 1) r = nl ? iq4_nlx4_pairs(wc, row_bytes, y[0], &act[0], o, nb, r0, r1, c0 == 0)
                                 : mx_pairs(wc, row_bytes, y[0], &act[0], o, nb, r0, r1, c0 == 0);
       for (; r < r1; r += 4) {
         const uint8_t* g = wc + (size_t)r * row_bytes;
