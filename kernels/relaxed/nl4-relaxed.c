@@ -232,6 +232,46 @@ static int mx_pairs(const uint8_t* w, int row_bytes, const block_q8_0* y, const 
   return r;
 }
 
+// Decode (one token) of one group: four plain rows, transposed per block,
+// or a lone repacked group. The accumulators stay in registers (the batch
+// path keeps them in per-token arrays); PIN as in the pairs.
+ALWAYS v128_t nl4_group_decode(int nl, int x4, const uint8_t* g, const uint8_t* const x[4], const block_q8_0* y,
+                               const nl4_act* act, int nb) {
+  const int bs = nl ? sizeof(block_iq4_nl) : sizeof(block_mxfp4);
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F), tab = nl ? iq4_nl_L() : mxfp4_ulevels();
+  v128_t pins[2], acc = wasm_f32x4_const_splat(0.0f);
+  for (int b = 0; b < nb; b++) {
+    v128_t v[4], dw;
+    if (x4) nl4_load_x4(nl, g + (size_t)b * 4 * bs, v, &dw);
+    else nl4_load_rows(nl, x, b, v, &dw);
+    const v128_t a0 = v[0], a1 = v[1], a2 = v[2], a3 = v[3];
+    const int8_t* q = y[b].qs;
+    v128_t i = wasm_i32x4_splat(act->bias[b]);
+    if (nl) {
+      v128_t c = wasm_i16x8_const_splat(0);
+      {
+        const v128_t s0 = SPLAT4(q), s1 = SPLAT4(q + 4), s2 = SPLAT4(q + 8), s3 = SPLAT4(q + 12);
+        NL_HALF(a, s, 0, c, i);
+      }
+      PIN(i, pins[0]);
+      {
+        const v128_t s0 = SPLAT4(q + 16), s1 = SPLAT4(q + 20), s2 = SPLAT4(q + 24), s3 = SPLAT4(q + 28);
+        NL_HALF(a, s, 1, c, i);
+      }
+      i = wasm_i32x4_add(i, wasm_i32x4_dot_i16x8(c, wasm_i16x8_const_splat(15)));
+    } else {
+      nl4_half wh;
+      nl4_decode_half(0, v, 0, &wh);
+      i = wasm_i32x4_add(i, nl4_half_sum(0, &wh, q));
+      nl4_decode_half(0, v, 1, &wh);
+      i = wasm_i32x4_add(i, nl4_half_sum(0, &wh, q + 16));
+    }
+    acc = nl4_step(acc, i, dw, act->d[b]);
+    PIN(acc, pins[1]);
+  }
+  return acc;
+}
+
 // The batch loop of both layouts: tokens in passes of MM_TOK, columns in
 // chunks of ACT_CHUNK, rows in groups of four (x4: the layout's groups,
 // rows 4G..4G+3; plain: r0, r0 + 4, ..., the last group repeating row
@@ -260,6 +300,11 @@ ALWAYS void nl4_mul_mat(int nl, const void* w, int row_bytes, const void* a, int
         const uint8_t* g = wc + (size_t)r * row_bytes;
         const uint8_t* x[4];
         for (int j = 0; j < 4; j++) x[j] = wc + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes;
+        if (nt == 1) {
+          acc[0] = x4 ? nl4_group_decode(nl, 1, g, x, y[0], &act[0], nb) : nl4_group_decode(nl, 0, g, x, y[0], &act[0], nb);
+          store4(acc[0], o, r, r0, r1, c0 == 0);
+          continue;
+        }
         for (int t = 0; t < nt; t++) acc[t] = wasm_f32x4_const_splat(0.0f);
         for (int b = 0; b < nb; b++) {
           v128_t v[4], dw;
