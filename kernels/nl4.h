@@ -3,7 +3,7 @@
 // scales, against q8_K). A 4-bit code indexes 16 int8 levels, so one
 // i8x16.swizzle turns 16 codes into their levels; everything after that is
 // an int8 dot product. Shared by the baseline kernels (iquants.c)
-// and the relaxed-SIMD ones (relaxed/nl4-relaxed.c).
+// and the relaxed-SIMD ones (relaxed/nl4-relaxed.c, iq4_xs-relaxed.c).
 #pragma once
 #include "common.h"
 
@@ -33,7 +33,7 @@ static inline v128_t mxfp4_levels(void) {
 }
 
 // ggml_e8m0_to_fp32_half: 2^(e-128); e = 0 and 1 are the subnormals 2^-128
-// and 2^-127; e = 255 gives +inf (ggml does not special-case it).
+// and 2^-127; e = 255 gives 2^127 (ggml does not special-case it).
 static inline float e8m0_half(uint8_t e) {
   return fp32_from_bits(e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23);
 }
