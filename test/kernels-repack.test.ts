@@ -111,6 +111,9 @@ if (!hasX4) {
     const rand = mulberry32(3);
     assert.is(q4Matrix(rand, 64, 8, 'token_embd.weight', [64, 8]).packed.layout, undefined);
     assert.is(q4Matrix(rand, 64, 6, 'blk.0.attn_k.weight', [64, 6]).packed.layout, undefined);
+    for (const type of [GGMLType.IQ4_NL, GGMLType.IQ4_XS, GGMLType.MXFP4]) {
+      assert.is(q4Matrix(rand, 256, 7, 'blk.0.attn_k.weight', [256, 7], type).packed.layout, undefined, ggmlTypeInfo(type)!.name);
+    }
     const { packed } = q4Matrix(rand, 64, 8, 'output.weight', [64, 8]);
     assert.is(packed.layout, 'q4_0x4');
     const g = new Graph();
