@@ -16,11 +16,7 @@
 // rows apart but stores each quant's six bits whole in a byte (both in
 // kernels/relaxed/q6_K-relaxed.c). q8_0x4:
 // four rows' Q8_0 block side by side like q4_0x4 (kernels/relaxed/
-// q8_0-relaxed.c; decode about 1.25x faster than plain rows). iq4_nlx4 and
-// mxfp4x4: four rows' IQ4_NL / MXFP4 block like q4_0x4 (kernels/relaxed/
-// nl4-relaxed.c; decode 1.28x / 1.09x plain rows); iq4_xsx4: four rows'
-// IQ4_XS super-block, the 6-bit scales regrouped by block and row
-// (kernels/relaxed/iq4_xs-relaxed.c; decode 1.23x). Results are
+// q8_0-relaxed.c; decode about 1.25x faster than plain rows). Results are
 // bit-identical to the plain layout.
 import { GGMLType, rowSize } from '../formats/ggml-types.js';
 import type { Kernels } from '../wasm/loader.js';
@@ -40,6 +36,9 @@ const REPACKERS: readonly Repacker[] = [
   { type: GGMLType.Q6_K, layout: 'q6_Kx4', rows: 4 },
   { type: GGMLType.Q6_K, layout: 'q6_Kp', rows: 1 },
   { type: GGMLType.Q8_0, layout: 'q8_0x4', rows: 4 },
+  // iq4_nlx4, mxfp4x4: four rows' block side by side like q4_0x4 (kernels/relaxed/nl4-relaxed.c;
+  // decode 1.28x / 1.09x plain rows); iq4_xsx4: four rows' super-block, their 6-bit scales regrouped
+  // by block and row (kernels/relaxed/iq4_xs-relaxed.c; decode 1.23x)
   { type: GGMLType.IQ4_NL, layout: 'iq4_nlx4', rows: 4 },
   { type: GGMLType.IQ4_XS, layout: 'iq4_xsx4', rows: 4 },
   { type: GGMLType.MXFP4, layout: 'mxfp4x4', rows: 4 },
