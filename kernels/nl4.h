@@ -3,7 +3,7 @@
 // scales, against q8_K). A 4-bit code indexes 16 int8 levels, so one
 // i8x16.swizzle turns 16 codes into their levels; everything after that is
 // an int8 dot product. Shared by the baseline kernels (iquants.c)
-// and the relaxed-SIMD ones (relaxed/nl4-relaxed.c).
+// and the relaxed-SIMD ones (relaxed/nl4-relaxed.c, iq4_xs-relaxed.c).
 #pragma once
 #include "common.h"
 
@@ -19,6 +19,13 @@ static inline v128_t iq4_levels(void) {
   return wasm_i8x16_const(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
 }
 
+// iq4_nl's levels as 15 * code + L(code) - 127: L(code), 0..18. The code
+// (the nibble itself) and L are both valid 7-bit operands of the relaxed
+// byte dot, where the levels (-127..113) are not (relaxed/nl4-relaxed.c).
+static inline v128_t iq4_nl_L(void) {
+  return wasm_i8x16_const(0, 8, 14, 17, 18, 17, 15, 12, 8, 5, 2, 0, 0, 1, 6, 15);
+}
+
 // ggml's kvalues_mxfp4: the E2M1 values doubled, so that they are integers
 // (the block scale is halved to match: e8m0_half).
 static inline v128_t mxfp4_levels(void) {
@@ -26,17 +33,18 @@ static inline v128_t mxfp4_levels(void) {
 }
 
 // ggml_e8m0_to_fp32_half: 2^(e-128); e = 0 and 1 are the subnormals 2^-128
-// and 2^-127; e = 255 gives +inf (ggml does not special-case it).
+// and 2^-127; e = 255 gives 2^127 (ggml does not special-case it).
 static inline float e8m0_half(uint8_t e) {
   return fp32_from_bits(e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23);
 }
 
-// e8m0_half of four exponents (the low 8 bits of u32 lanes).
+// e8m0_half of four exponents (the low 8 bits of u32 lanes, the rest zero):
+// the larger, as int32, of (e - 1) << 23 (the normal 2^(e-128), e >= 2;
+// negative for e = 0) and (e + 1) << 21 (the subnormals 2^-128 and 2^-127
+// for e = 0 and 1; below the former for every e >= 2).
 static inline v128_t e8m0x4_half(v128_t e) {
-  const v128_t normal = wasm_i32x4_shl(wasm_i32x4_sub(e, wasm_i32x4_const_splat(1)), 23);
-  const v128_t tiny = wasm_v128_bitselect(wasm_i32x4_const_splat(0x00400000), wasm_i32x4_const_splat(0x00200000),
-                                          wasm_i32x4_eq(e, wasm_i32x4_const_splat(1)));
-  return wasm_v128_bitselect(tiny, normal, wasm_i32x4_lt(e, wasm_i32x4_const_splat(2)));
+  return wasm_i32x4_max(wasm_i32x4_shl(wasm_i32x4_sub(e, wasm_i32x4_const_splat(1)), 23),
+                        wasm_i32x4_shl(wasm_i32x4_add(e, wasm_i32x4_const_splat(1)), 21));
 }
 
 // Lane j <- the sum of the lanes of v_j (four blocks' sums, for one scaling step).

@@ -30,6 +30,9 @@ const LAYOUTS = [
   { type: GGMLType.Q6_K, layout: 'q6_Kx4', rows: 44, expertRows: 36 },
   { type: GGMLType.Q6_K, layout: 'q6_Kp', rows: 42, expertRows: 34 },
   { type: GGMLType.Q8_0, layout: 'q8_0x4', rows: 44, expertRows: 36 },
+  { type: GGMLType.IQ4_NL, layout: 'iq4_nlx4', rows: 44, expertRows: 36 },
+  { type: GGMLType.IQ4_XS, layout: 'iq4_xsx4', rows: 44, expertRows: 36 },
+  { type: GGMLType.MXFP4, layout: 'mxfp4x4', rows: 44, expertRows: 36 },
 ] as const;
 const hasX4 = LAYOUTS.every((l) => k.lookup(`mat_rows_${l.layout}`) !== undefined);
 const arena = wasmArena(k);
@@ -173,6 +176,9 @@ if (!hasX4) {
     const rand = mulberry32(3);
     assert.is(q4Matrix(rand, 64, 8, 'token_embd.weight', [64, 8]).packed.layout, undefined);
     assert.is(q4Matrix(rand, 64, 6, 'blk.0.attn_k.weight', [64, 6]).packed.layout, undefined);
+    for (const type of [GGMLType.IQ4_NL, GGMLType.IQ4_XS, GGMLType.MXFP4]) {
+      assert.is(q4Matrix(rand, 256, 7, 'blk.0.attn_k.weight', [256, 7], type).packed.layout, undefined, ggmlTypeInfo(type)!.name);
+    }
     const { packed } = q4Matrix(rand, 64, 8, 'output.weight', [64, 8]);
     assert.is(packed.layout, 'q4_0x4');
     const g = new Graph();
