@@ -39,16 +39,23 @@ static inline int iq_nearest_int(float fval) {
 //   header   int32 magic (IQ_SEARCH_MAGIC + grid), int32 map_size
 //   map      int32[map_size]: packed level indices (2 bits per coordinate for
 //            the 8-value grids, 3 for the 4-value ones) -> the grid point with
-//            exactly those levels, or -1 - offset of its neighbour list in nb
+//            exactly those levels, or -1 - (offset / 16) of its neighbour list
 //   lev      uint8[size * dim]: the level index of each coordinate of each point
-//   nb       uint16[]: per off-grid candidate, a count then the grid points
-//            ggml's quantizer picks among (every point at one of the nwant
-//            smallest distinct squared distances, by (distance, index))
+//   lists    per off-grid candidate, 16-byte aligned: int32 count, int32
+//            count4 (count rounded up to 4), 8 bytes of padding; for the
+//            8-value grids count4 * 8 bytes of lane blocks (below); then
+//            uint16 grid indices, count4 of them (the last repeated), padded
+//            to 16 bytes. They are the points ggml's quantizer picks among:
+//            every point at one of the nwant smallest distinct squared
+//            distances, by (distance, index).
+// A lane block holds 4 candidates c for the SIMD search: bytes 0..15 are
+// 4 * level(c, i) at byte 4c + i for coordinates i = 0..3, bytes 16..31 the
+// same for coordinates 4..7.
 #define IQ_SEARCH_MAGIC 0x49510000
 typedef struct {
   const int32_t* map;
   const uint8_t* lev;
-  const uint16_t* nb;
+  const uint8_t* lists;
   int dim, bits, size, n_levels;
 } iq_search;
 
@@ -69,9 +76,15 @@ static inline size_t iq_search_lev_offset(int grid) {
   return 8 + 4 * (size_t)IQ_GRID_SHAPES[grid].map_size;
 }
 
-static inline size_t iq_search_nb_offset(int grid) {
+static inline size_t iq_search_lists_offset(int grid) {
   const iq_grid_shape* s = &IQ_GRID_SHAPES[grid];
-  return (iq_search_lev_offset(grid) + (size_t)s->size * s->dim + 3) & ~(size_t)3;
+  return (iq_search_lev_offset(grid) + (size_t)s->size * s->dim + 15) & ~(size_t)15;
+}
+
+// Bytes of one list record of `count` candidates.
+static inline size_t iq_list_bytes(int dim, int count) {
+  const size_t count4 = (size_t)(count + 3) & ~(size_t)3;
+  return 16 + (dim == 8 ? count4 * 8 : 0) + ((count4 * 2 + 15) & ~(size_t)15);
 }
 
 // The tables at p, if they are `grid`'s (0 otherwise).
@@ -83,7 +96,7 @@ static inline int iq_search_open(const uint8_t* p, int grid, iq_search* s) {
   if (head[0] != IQ_SEARCH_MAGIC + grid || head[1] != g->map_size) return 0;
   s->map = (const int32_t*)(p + 8);
   s->lev = p + iq_search_lev_offset(grid);
-  s->nb = (const uint16_t*)(p + iq_search_nb_offset(grid));
+  s->lists = p + iq_search_lists_offset(grid);
   s->dim = g->dim;
   s->bits = g->bits;
   s->size = g->size;
@@ -91,9 +104,67 @@ static inline int iq_search_open(const uint8_t* p, int grid, iq_search* s) {
   return 1;
 }
 
-// The neighbour list of off-grid candidate u: its count, and the points after it.
-static inline const uint16_t* iq_search_neighbours(const iq_search* s, int u, int* count) {
-  const uint16_t* p = s->nb + (-1 - s->map[u]);
-  *count = p[0];
-  return p + 1;
+typedef struct {
+  int count, count4;
+  const uint8_t* lanes;  // 8-value grids only
+  const uint16_t* idx;
+} iq_list;
+
+// The neighbour list of off-grid candidate u.
+static inline void iq_search_list(const iq_search* s, int u, iq_list* l) {
+  const uint8_t* p = s->lists + (size_t)(-1 - s->map[u]) * 16;
+  int32_t h[2];
+  memcpy(h, p, 8);
+  l->count = h[0];
+  l->count4 = h[1];
+  l->lanes = p + 16;
+  l->idx = (const uint16_t*)(p + 16 + (s->dim == 8 ? (size_t)l->count4 * 8 : 0));
+}
+
+// The list position of the candidate of least error, the first of equals
+// (-1 if none is below FLT_MAX), for an 8-value grid: T[i] holds the error
+// terms of coordinate i at levels 0, 1, 2 in its first three lanes. A
+// candidate's error is the float sum of its terms in coordinate order, as
+// ggml adds them; four candidates are summed at once, one per lane (the same
+// float steps), their terms fetched by swizzling T[i] with the lane blocks.
+// Each lane keeps its first minimum (strict <), and of the lanes' minima the
+// least wins, the earlier position among equals: the candidate the scalar
+// scan would keep. The padding repeats the last candidate at a later
+// position, so it never wins a tie.
+static inline int iq_best8(const iq_list* l, const v128_t T[8]) {
+  const v128_t K = wasm_i8x16_const(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
+  const v128_t P0 = wasm_i8x16_const(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);
+  const v128_t P1 = wasm_i8x16_add(P0, wasm_i8x16_splat(1));
+  const v128_t P2 = wasm_i8x16_add(P0, wasm_i8x16_splat(2));
+  const v128_t P3 = wasm_i8x16_add(P0, wasm_i8x16_splat(3));
+  v128_t bestv = wasm_f32x4_splat(FLT_MAX), bestp = wasm_i32x4_splat(-1);
+  v128_t pos = wasm_i32x4_make(0, 1, 2, 3);
+  const v128_t four = wasm_i32x4_splat(4);
+  for (int b = 0; b < l->count4; b += 4, pos = wasm_i32x4_add(pos, four)) {
+    const uint8_t* q = l->lanes + 8 * b;
+    const v128_t lo = wasm_v128_load(q), hi = wasm_v128_load(q + 16);
+    v128_t d2 = wasm_f32x4_splat(0);
+    d2 = wasm_f32x4_add(d2, wasm_i8x16_swizzle(T[0], wasm_i8x16_add(wasm_i8x16_swizzle(lo, P0), K)));
+    d2 = wasm_f32x4_add(d2, wasm_i8x16_swizzle(T[1], wasm_i8x16_add(wasm_i8x16_swizzle(lo, P1), K)));
+    d2 = wasm_f32x4_add(d2, wasm_i8x16_swizzle(T[2], wasm_i8x16_add(wasm_i8x16_swizzle(lo, P2), K)));
+    d2 = wasm_f32x4_add(d2, wasm_i8x16_swizzle(T[3], wasm_i8x16_add(wasm_i8x16_swizzle(lo, P3), K)));
+    d2 = wasm_f32x4_add(d2, wasm_i8x16_swizzle(T[4], wasm_i8x16_add(wasm_i8x16_swizzle(hi, P0), K)));
+    d2 = wasm_f32x4_add(d2, wasm_i8x16_swizzle(T[5], wasm_i8x16_add(wasm_i8x16_swizzle(hi, P1), K)));
+    d2 = wasm_f32x4_add(d2, wasm_i8x16_swizzle(T[6], wasm_i8x16_add(wasm_i8x16_swizzle(hi, P2), K)));
+    d2 = wasm_f32x4_add(d2, wasm_i8x16_swizzle(T[7], wasm_i8x16_add(wasm_i8x16_swizzle(hi, P3), K)));
+    const v128_t m = wasm_f32x4_lt(d2, bestv);
+    bestv = wasm_v128_bitselect(d2, bestv, m);
+    bestp = wasm_v128_bitselect(pos, bestp, m);
+  }
+  float bv[4];
+  int32_t bp[4];
+  wasm_v128_store(bv, bestv);
+  wasm_v128_store(bp, bestp);
+  int best = -1;
+  float val = 0;
+  for (int c = 0; c < 4; c++) {
+    if (bp[c] < 0) continue;
+    if (best < 0 || bv[c] < val || (bv[c] == val && bp[c] < best)) { val = bv[c]; best = bp[c]; }
+  }
+  return best;
 }

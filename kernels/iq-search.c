@@ -54,7 +54,7 @@ static int build(int grid, uint8_t* out) {
     }
   }
   int32_t* map = out ? (int32_t*)(out + 8) : 0;
-  uint16_t* nb = out ? (uint16_t*)(out + iq_search_nb_offset(grid)) : 0;
+  uint8_t* lists = out ? out + iq_search_lists_offset(grid) : 0;
   if (out) {
     const int32_t head[2] = {IQ_SEARCH_MAGIC + grid, g->map_size};
     memcpy(out, head, 8);
@@ -74,8 +74,8 @@ static int build(int grid, uint8_t* out) {
     for (int i = 0; i < dim; i++) u |= lev[dim * j + i] << (bits * i);
     on[u] = 1;
   }
-  size_t n_nb = 0;
-  uint16_t dist[2048];
+  size_t at = 0;  // bytes of lists so far
+  uint16_t dist[2048], chosen[2048];
   for (int u = 0; u < g->map_size; u++) {
     if (on[u]) continue;
     int pos[8], valid = 1;
@@ -102,22 +102,29 @@ static int build(int grid, uint8_t* out) {
       for (int q = nwant - 1; q > r; q--) best[q] = best[q - 1];
       best[r] = d2;
     }
-    const size_t head = n_nb++;
     int count = 0;
     for (int r = 0; r < nwant; r++) {
-      for (int j = 0; j < size; j++) {
-        if (dist[j] != best[r]) continue;
-        if (nb) nb[n_nb] = (uint16_t)j;
-        n_nb++;
-        count++;
+      for (int j = 0; j < size; j++) if (dist[j] == best[r]) chosen[count++] = (uint16_t)j;
+    }
+    if (out) {
+      uint8_t* rec = lists + at;
+      const int count4 = (count + 3) & ~3;
+      const int32_t head[4] = {count, count4, 0, 0};
+      memcpy(rec, head, 16);
+      uint8_t* lanes = rec + 16;
+      uint16_t* idx = (uint16_t*)(rec + 16 + (dim == 8 ? (size_t)count4 * 8 : 0));
+      for (int c = 0; c < count4; c++) {
+        const int j = chosen[c < count ? c : count - 1];
+        idx[c] = (uint16_t)j;
+        if (dim != 8) continue;
+        uint8_t* blk = lanes + 32 * (c / 4);
+        for (int i = 0; i < 8; i++) blk[(i / 4) * 16 + 4 * (c % 4) + i % 4] = (uint8_t)(4 * lev[8 * j + i]);
       }
+      map[u] = -1 - (int32_t)(at / 16);
     }
-    if (nb) {
-      nb[head] = (uint16_t)count;
-      map[u] = -1 - (int32_t)head;
-    }
+    at += iq_list_bytes(dim, count);
   }
-  return (int)(iq_search_nb_offset(grid) + 2 * n_nb);
+  return (int)(iq_search_lists_offset(grid) + at);
 }
 
 // Bytes of grid's search tables (-1: no such grid).

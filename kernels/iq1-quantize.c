@@ -64,30 +64,24 @@ static void sort_indices(group1* s, const float* x, int n) {
   }
 }
 
-// ggml's iq1_find_best_neighbour2 for the 8 values at x (levels xx, weights from lo).
+// ggml's iq1_find_best_neighbour2 for the 8 values at x (levels xx, weights
+// from lo): each coordinate's three possible error terms, then iq_best8.
 static int best_neighbour(group1* s, int u, const float* x, int lo, float scale, const float* xx) {
   const iq_search* g = s->g;
-  int count;
-  const uint16_t* nb = iq_search_neighbours(g, u, &count);
-  float term[8][3];
+  iq_list l;
+  iq_search_list(g, u, &l);
+  v128_t T[8];
+  const v128_t q = wasm_f32x4_mul(wasm_f32x4_splat(scale), wasm_f32x4_make(xx[0], xx[1], xx[2], 0));
   for (int i = 0; i < 8; i++) {
-    for (int l = 0; l < 3; l++) {
-      const float diff = scale * xx[l] - x[i];
-      term[i][l] = s->weight[lo + i] * diff * diff;
-    }
+    const v128_t diff = wasm_f32x4_sub(q, wasm_f32x4_splat(x[i]));
+    T[i] = wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_splat(s->weight[lo + i]), diff), diff);
   }
-  float best = FLT_MAX;
-  int gi = -1;
-  for (int j = 0; j < count; j++) {
-    const uint8_t* p = g->lev + nb[j] * 8;
-    float d2 = 0;
-    for (int i = 0; i < 8; i++) d2 += term[i][p[i]];
-    if (d2 < best) { best = d2; gi = nb[j]; }
-  }
-  if (gi < 0) {
+  int pos = iq_best8(&l, T);
+  if (pos < 0) {
     s->error = IQ_ERR_NO_NEIGHBOUR;
-    gi = nb[0];
+    pos = 0;
   }
+  const int gi = l.idx[pos];
   for (int i = 0; i < 8; i++) s->L[lo + i] = (int8_t)g->lev[gi * 8 + i];
   return gi;
 }

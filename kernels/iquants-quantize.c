@@ -35,8 +35,8 @@ typedef struct {
 typedef struct {
   const iq_search* g;
   float weight[32], waux[32], xval[32];
-  int8_t L[32], Laux[32];
-  uint8_t on_grid[8], on_grid_aux[8];
+  int8_t L[32];
+  uint8_t on_grid[8];
   int signs[4];
   int grid_index[8];
   float fit_qx, fit_q2;
@@ -86,34 +86,51 @@ static void split_signs(group* s, const float* x, int n, int even) {
 }
 
 // ggml's iq2/iq3_find_best_neighbour: the neighbour of u with the least
-// waux-weighted squared error at `scale`, its levels into out[lo..]. Each
+// waux-weighted squared error at `scale`, returns its index. Each
 // coordinate's term depends only on its level, so the few terms are computed
-// once and each candidate's error is their float sum in ggml's order.
-static void best_neighbour(group* s, int u, int lo, float scale, int8_t* out) {
+// once and each candidate's error is their float sum in ggml's order (four
+// candidates at a time for the 8-value grids: iq_best8).
+static int best_neighbour(group* s, int u, int lo, float scale) {
   const iq_search* g = s->g;
-  int count;
-  const uint16_t* nb = iq_search_neighbours(g, u, &count);
+  iq_list l;
+  iq_search_list(g, u, &l);
   const int dim = g->dim;
-  float term[8][8];
-  for (int i = 0; i < dim; i++) {
-    for (int l = 0; l < g->n_levels; l++) {
-      const float diff = scale * (2 * l + 1) - s->xval[lo + i];
-      term[i][l] = s->waux[lo + i] * diff * diff;
+  int pos = -1;
+  if (dim == 8) {
+    v128_t T[8];
+    const v128_t q = wasm_f32x4_mul(wasm_f32x4_splat(scale), wasm_f32x4_make(1, 3, 5, 7));
+    for (int i = 0; i < 8; i++) {
+      const v128_t diff = wasm_f32x4_sub(q, wasm_f32x4_splat(s->xval[lo + i]));
+      T[i] = wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_splat(s->waux[lo + i]), diff), diff);
+    }
+    pos = iq_best8(&l, T);
+  } else {
+    float term[4][8];
+    const v128_t sc = wasm_f32x4_splat(scale);
+    const v128_t qa = wasm_f32x4_mul(sc, wasm_f32x4_make(1, 3, 5, 7)), qb = wasm_f32x4_mul(sc, wasm_f32x4_make(9, 11, 13, 15));
+    for (int i = 0; i < 4; i++) {
+      const v128_t xv = wasm_f32x4_splat(s->xval[lo + i]), wv = wasm_f32x4_splat(s->waux[lo + i]);
+      const v128_t da = wasm_f32x4_sub(qa, xv), db = wasm_f32x4_sub(qb, xv);
+      wasm_v128_store(term[i], wasm_f32x4_mul(wasm_f32x4_mul(wv, da), da));
+      wasm_v128_store(term[i] + 4, wasm_f32x4_mul(wasm_f32x4_mul(wv, db), db));
+    }
+    float best = FLT_MAX;
+    for (int j = 0; j < l.count; j++) {
+      const uint8_t* p = g->lev + l.idx[j] * 4;
+      float d2 = 0;
+      for (int i = 0; i < 4; i++) d2 += term[i][p[i]];
+      if (d2 < best) { best = d2; pos = j; }
     }
   }
-  float best = FLT_MAX;
-  int index = -1;
-  for (int j = 0; j < count; j++) {
-    const uint8_t* p = g->lev + nb[j] * dim;
-    float d2 = 0;
-    for (int i = 0; i < dim; i++) d2 += term[i][p[i]];
-    if (d2 < best) { best = d2; index = nb[j]; }
-  }
-  if (index < 0) {
+  if (pos < 0) {
     s->error = IQ_ERR_NO_NEIGHBOUR;
-    index = nb[0];
+    pos = 0;
   }
-  for (int i = 0; i < dim; i++) out[lo + i] = (int8_t)g->lev[index * dim + i];
+  return l.idx[pos];
+}
+
+static inline void put_levels(const iq_search* g, int index, int8_t* out) {
+  for (int i = 0; i < g->dim; i++) out[i] = (int8_t)g->lev[index * g->dim + i];
 }
 
 // Rounds group k of xval at inverse scale id to levels in out; returns the packed levels.
@@ -145,28 +162,67 @@ static void fit(group* s, int n, const int8_t* levels) {
 // The sweep and refit over xval/weight/waux; L ends with the levels,
 // grid_index with each grid point's index. Returns the scale (signs flipped
 // with it when it came out negative).
+//
+// Four inverse scales of the sweep run at once, one per lane: the rounding
+// and the fit are the scalar float steps per lane (the fit's sums run over
+// the values in order within each lane), the grid lookups and neighbour
+// searches go lane by lane, and the lanes are then compared with the best so
+// far in the sweep's order, as the scalar loop compares them.
 static float sweep(group* s, const sweep_spec* sp, float ref, float scale, int plain_signs) {
   const iq_search* g = s->g;
   const int n = sp->n, kmaxq = sp->kmaxq, dim = g->dim, n_groups = n / dim;
   float best = 0;
   memset(s->on_grid, sp->refit == REFIT_ALL_IF_ANY_OFF ? 0 : 1, (size_t)n_groups);
-  for (int is = -sp->range; is <= sp->range; is++) {
-    const float id = ((float)(2 * kmaxq - 1) + (float)is * sp->step) / ref;
-    const float this_scale = 1 / id;
-    for (int k = 0; k < n_groups; k++) {
-      const int u = round_group(s, k, id, kmaxq, s->Laux);
-      s->on_grid_aux[k] = 1;
-      if (g->map[u] < 0) {
-        s->on_grid_aux[k] = 0;
-        best_neighbour(s, u, dim * k, this_scale, s->Laux);
+  int32_t lv[32][4];  // lv[i][lane]: value i's level in each lane
+  const v128_t magic = wasm_f32x4_splat(12582912.f), one = wasm_f32x4_splat(1), half = wasm_f32x4_splat(0.5f);
+  const v128_t mant = wasm_i32x4_splat(0x007fffff), bias = wasm_i32x4_splat(0x00400000);
+  const v128_t zero = wasm_i32x4_splat(0), top = wasm_i32x4_splat(kmaxq - 1);
+  for (int is0 = -sp->range; is0 <= sp->range; is0 += 4) {
+    const int nl = sp->range - is0 + 1 < 4 ? sp->range - is0 + 1 : 4;
+    float id[4];
+    for (int l = 0; l < 4; l++) id[l] = ((float)(2 * kmaxq - 1) + (float)(is0 + l) * sp->step) / ref;
+    const v128_t id4 = wasm_v128_load(id);
+    v128_t u4[8];
+    for (int k = 0; k < n_groups; k++) u4[k] = zero;
+    for (int i = 0; i < n; i++) {
+      const v128_t t = wasm_f32x4_mul(half, wasm_f32x4_sub(wasm_f32x4_mul(id4, wasm_f32x4_splat(s->xval[i])), one));
+      v128_t l = wasm_i32x4_sub(wasm_v128_and(wasm_f32x4_add(t, magic), mant), bias);
+      l = wasm_i32x4_min(wasm_i32x4_max(l, zero), top);
+      wasm_v128_store(lv[i], l);
+      u4[i / dim] = wasm_v128_or(u4[i / dim], wasm_i32x4_shl(l, g->bits * (i % dim)));
+    }
+    uint8_t on_aux[4][8];
+    for (int l = 0; l < nl; l++) {
+      const float this_scale = 1 / id[l];
+      int32_t u[8];
+      for (int k = 0; k < n_groups; k++) u[k] = l == 0 ? wasm_i32x4_extract_lane(u4[k], 0) : l == 1 ? wasm_i32x4_extract_lane(u4[k], 1)
+                                              : l == 2 ? wasm_i32x4_extract_lane(u4[k], 2) : wasm_i32x4_extract_lane(u4[k], 3);
+      for (int k = 0; k < n_groups; k++) {
+        on_aux[l][k] = 1;
+        if (g->map[u[k]] < 0) {
+          on_aux[l][k] = 0;
+          const int index = best_neighbour(s, u[k], dim * k, this_scale);
+          for (int i = 0; i < dim; i++) lv[dim * k + i][l] = g->lev[index * dim + i];
+        }
       }
     }
-    fit(s, n, s->Laux);
-    if (s->fit_q2 > 0 && s->fit_qx * s->fit_qx > best * s->fit_q2) {
-      scale = s->fit_qx / s->fit_q2;
-      best = scale * s->fit_qx;
-      memcpy(s->L, s->Laux, (size_t)n);
-      memcpy(s->on_grid, s->on_grid_aux, (size_t)n_groups);
+    v128_t qx = wasm_f32x4_splat(0), q2 = wasm_f32x4_splat(0);
+    for (int i = 0; i < n; i++) {
+      const float w = s->weight[i];
+      const v128_t q = wasm_f32x4_convert_i32x4(wasm_i32x4_add(wasm_i32x4_shl(wasm_v128_load(lv[i]), 1), wasm_i32x4_splat(1)));
+      qx = wasm_f32x4_add(qx, wasm_f32x4_mul(wasm_f32x4_splat(w * s->xval[i]), q));
+      q2 = wasm_f32x4_add(q2, wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_splat(w), q), q));
+    }
+    float fqx[4], fq2[4];
+    wasm_v128_store(fqx, qx);
+    wasm_v128_store(fq2, q2);
+    for (int l = 0; l < nl; l++) {
+      if (fq2[l] > 0 && fqx[l] * fqx[l] > best * fq2[l]) {
+        scale = fqx[l] / fq2[l];
+        best = scale * fqx[l];
+        for (int i = 0; i < n; i++) s->L[i] = (int8_t)lv[i][l];
+        memcpy(s->on_grid, on_aux[l], (size_t)n_groups);
+      }
     }
   }
   int n_off = 0;
@@ -176,7 +232,7 @@ static float sweep(group* s, const sweep_spec* sp, float ref, float scale, int p
     for (int k = 0; k < n_groups; k++) {
       if (sp->refit == REFIT_OFF_GRID && s->on_grid[k]) continue;
       const int u = round_group(s, k, id, kmaxq, s->L);
-      if (g->map[u] < 0) best_neighbour(s, u, dim * k, scale, s->L);
+      if (g->map[u] < 0) put_levels(g, best_neighbour(s, u, dim * k, scale), s->L + dim * k);
     }
     fit(s, n, s->L);
     if (s->fit_q2 > 0) scale = s->fit_qx / s->fit_q2;
