@@ -42,15 +42,14 @@ static inline int iq_nearest_int(float fval) {
 //            exactly those levels, or -1 - (offset / 16) of its neighbour list
 //   lev      uint8[size * dim]: the level index of each coordinate of each point
 //   lists    per off-grid candidate, 16-byte aligned: int32 count, int32
-//            count4 (count rounded up to 4), 8 bytes of padding; for the
-//            8-value grids count4 * 8 bytes of lane blocks (below); then
-//            uint16 grid indices, count4 of them (the last repeated), padded
-//            to 16 bytes. They are the points ggml's quantizer picks among:
-//            every point at one of the nwant smallest distinct squared
-//            distances, by (distance, index).
-// A lane block holds 4 candidates c for the SIMD search: bytes 0..15 are
-// 4 * level(c, i) at byte 4c + i for coordinates i = 0..3, bytes 16..31 the
-// same for coordinates 4..7.
+//            count4 (count rounded up to 4), 8 bytes of padding; count4 / 4
+//            lane blocks (below); then uint16 grid indices, count4 of them
+//            (the last repeated), padded to 16 bytes. They are the points
+//            ggml's quantizer picks among: every point at one of the nwant
+//            smallest distinct squared distances, by (distance, index).
+// A lane block holds 4 candidates c for the SIMD search: 4 * level(c, i) at
+// byte 4c + i for coordinates i = 0..3 (16 bytes), and for the 8-value grids
+// 16 more bytes the same for coordinates 4..7.
 #define IQ_SEARCH_MAGIC 0x49510000
 typedef struct {
   const int32_t* map;
@@ -84,7 +83,7 @@ static inline size_t iq_search_lists_offset(int grid) {
 // Bytes of one list record of `count` candidates.
 static inline size_t iq_list_bytes(int dim, int count) {
   const size_t count4 = (size_t)(count + 3) & ~(size_t)3;
-  return 16 + (dim == 8 ? count4 * 8 : 0) + ((count4 * 2 + 15) & ~(size_t)15);
+  return 16 + count4 * dim + ((count4 * 2 + 15) & ~(size_t)15);
 }
 
 // The tables at p, if they are `grid`'s (0 otherwise).
@@ -106,7 +105,7 @@ static inline int iq_search_open(const uint8_t* p, int grid, iq_search* s) {
 
 typedef struct {
   int count, count4;
-  const uint8_t* lanes;  // 8-value grids only
+  const uint8_t* lanes;
   const uint16_t* idx;
 } iq_list;
 
@@ -118,7 +117,7 @@ static inline void iq_search_list(const iq_search* s, int u, iq_list* l) {
   l->count = h[0];
   l->count4 = h[1];
   l->lanes = p + 16;
-  l->idx = (const uint16_t*)(p + 16 + (s->dim == 8 ? (size_t)l->count4 * 8 : 0));
+  l->idx = (const uint16_t*)(p + 16 + (size_t)l->count4 * s->dim);
 }
 
 // The list position of the candidate of least error, the first of equals
@@ -131,6 +130,20 @@ static inline void iq_search_list(const iq_search* s, int u, iq_list* l) {
 // least wins, the earlier position among equals: the candidate the scalar
 // scan would keep. The padding repeats the last candidate at a later
 // position, so it never wins a tie.
+static inline int iq_lanes_first_min(v128_t bestv, v128_t bestp) {
+  float bv[4];
+  int32_t bp[4];
+  wasm_v128_store(bv, bestv);
+  wasm_v128_store(bp, bestp);
+  int best = -1;
+  float val = 0;
+  for (int c = 0; c < 4; c++) {
+    if (bp[c] < 0) continue;
+    if (best < 0 || bv[c] < val || (bv[c] == val && bp[c] < best)) { val = bv[c]; best = bp[c]; }
+  }
+  return best;
+}
+
 static inline int iq_best8(const iq_list* l, const v128_t T[8]) {
   const v128_t K = wasm_i8x16_const(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
   const v128_t P0 = wasm_i8x16_const(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);
@@ -156,15 +169,29 @@ static inline int iq_best8(const iq_list* l, const v128_t T[8]) {
     bestv = wasm_v128_bitselect(d2, bestv, m);
     bestp = wasm_v128_bitselect(pos, bestp, m);
   }
-  float bv[4];
-  int32_t bp[4];
-  wasm_v128_store(bv, bestv);
-  wasm_v128_store(bp, bestp);
-  int best = -1;
-  float val = 0;
-  for (int c = 0; c < 4; c++) {
-    if (bp[c] < 0) continue;
-    if (best < 0 || bv[c] < val || (bv[c] == val && bp[c] < best)) { val = bv[c]; best = bp[c]; }
+  return iq_lanes_first_min(bestv, bestp);
+}
+
+// iq_best8 for a 4-value grid (8 levels): T[i] holds the terms of levels
+// 0..3, T[4 + i] of levels 4..7; a byte index past 15 picks from the second
+// (swizzle gives 0 for an index out of range, so the two halves are or-ed).
+static inline int iq_best4(const iq_list* l, const v128_t T[8]) {
+  const v128_t K = wasm_i8x16_const(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
+  const v128_t P0 = wasm_i8x16_const(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);
+  const v128_t s16 = wasm_i8x16_splat(16);
+  v128_t bestv = wasm_f32x4_splat(FLT_MAX), bestp = wasm_i32x4_splat(-1);
+  v128_t pos = wasm_i32x4_make(0, 1, 2, 3);
+  const v128_t four = wasm_i32x4_splat(4);
+  for (int b = 0; b < l->count4; b += 4, pos = wasm_i32x4_add(pos, four)) {
+    const v128_t blk = wasm_v128_load(l->lanes + 4 * b);
+    v128_t d2 = wasm_f32x4_splat(0);
+    for (int i = 0; i < 4; i++) {
+      const v128_t idx = wasm_i8x16_add(wasm_i8x16_swizzle(blk, wasm_i8x16_add(P0, wasm_i8x16_splat((int8_t)i))), K);
+      d2 = wasm_f32x4_add(d2, wasm_v128_or(wasm_i8x16_swizzle(T[i], idx), wasm_i8x16_swizzle(T[4 + i], wasm_i8x16_sub(idx, s16))));
+    }
+    const v128_t m = wasm_f32x4_lt(d2, bestv);
+    bestv = wasm_v128_bitselect(d2, bestv, m);
+    bestp = wasm_v128_bitselect(pos, bestp, m);
   }
-  return best;
+  return iq_lanes_first_min(bestv, bestp);
 }

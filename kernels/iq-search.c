@@ -112,13 +112,12 @@ static int build(int grid, uint8_t* out) {
       const int32_t head[4] = {count, count4, 0, 0};
       memcpy(rec, head, 16);
       uint8_t* lanes = rec + 16;
-      uint16_t* idx = (uint16_t*)(rec + 16 + (dim == 8 ? (size_t)count4 * 8 : 0));
+      uint16_t* idx = (uint16_t*)(rec + 16 + (size_t)count4 * dim);
       for (int c = 0; c < count4; c++) {
         const int j = chosen[c < count ? c : count - 1];
         idx[c] = (uint16_t)j;
-        if (dim != 8) continue;
-        uint8_t* blk = lanes + 32 * (c / 4);
-        for (int i = 0; i < 8; i++) blk[(i / 4) * 16 + 4 * (c % 4) + i % 4] = (uint8_t)(4 * lev[8 * j + i]);
+        uint8_t* blk = lanes + 4 * dim * (c / 4);
+        for (int i = 0; i < dim; i++) blk[(i / 4) * 16 + 4 * (c % 4) + i % 4] = (uint8_t)(4 * lev[dim * j + i]);
       }
       map[u] = -1 - (int32_t)(at / 16);
     }

@@ -88,8 +88,8 @@ static void split_signs(group* s, const float* x, int n, int even) {
 // ggml's iq2/iq3_find_best_neighbour: the neighbour of u with the least
 // waux-weighted squared error at `scale`, returns its index. Each
 // coordinate's term depends only on its level, so the few terms are computed
-// once and each candidate's error is their float sum in ggml's order (four
-// candidates at a time for the 8-value grids: iq_best8).
+// once and each candidate's error is their float sum in ggml's order, four
+// candidates at a time (iq_best8, iq_best4).
 static int best_neighbour(group* s, int u, int lo, float scale) {
   const iq_search* g = s->g;
   iq_list l;
@@ -105,22 +105,16 @@ static int best_neighbour(group* s, int u, int lo, float scale) {
     }
     pos = iq_best8(&l, T);
   } else {
-    float term[4][8];
+    v128_t T[8];
     const v128_t sc = wasm_f32x4_splat(scale);
     const v128_t qa = wasm_f32x4_mul(sc, wasm_f32x4_make(1, 3, 5, 7)), qb = wasm_f32x4_mul(sc, wasm_f32x4_make(9, 11, 13, 15));
     for (int i = 0; i < 4; i++) {
       const v128_t xv = wasm_f32x4_splat(s->xval[lo + i]), wv = wasm_f32x4_splat(s->waux[lo + i]);
       const v128_t da = wasm_f32x4_sub(qa, xv), db = wasm_f32x4_sub(qb, xv);
-      wasm_v128_store(term[i], wasm_f32x4_mul(wasm_f32x4_mul(wv, da), da));
-      wasm_v128_store(term[i] + 4, wasm_f32x4_mul(wasm_f32x4_mul(wv, db), db));
+      T[i] = wasm_f32x4_mul(wasm_f32x4_mul(wv, da), da);
+      T[4 + i] = wasm_f32x4_mul(wasm_f32x4_mul(wv, db), db);
     }
-    float best = FLT_MAX;
-    for (int j = 0; j < l.count; j++) {
-      const uint8_t* p = g->lev + l.idx[j] * 4;
-      float d2 = 0;
-      for (int i = 0; i < 4; i++) d2 += term[i][p[i]];
-      if (d2 < best) { best = d2; pos = j; }
-    }
+    pos = iq_best4(&l, T);
   }
   if (pos < 0) {
     s->error = IQ_ERR_NO_NEIGHBOUR;

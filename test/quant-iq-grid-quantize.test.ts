@@ -167,12 +167,11 @@ function truncatedTables(k: Kernels, type: GGMLType): number {
     const v = i32[(p >> 2) + 2 + u]!;
     if (v >= 0) continue;
     const rec = lists + 16 * (-1 - v);
-    const count = i32[rec >> 2]!, count4 = i32[(rec >> 2) + 1]!;
-    if (count <= 4) continue;
+    const count4 = i32[(rec >> 2) + 1]!;
+    if (count4 <= 4) continue;
     cut++;
-    if (dim === 4) i32[rec >> 2] = 4;
-    // the 8-value grids' vector search reads lane blocks of four: later blocks repeat the first, whose candidates win the ties
-    else for (let b = 4; b < count4; b += 4) k.u8().copyWithin(rec + 16 + 8 * b, rec + 16, rec + 48);
+    // the vector search reads lane blocks of four candidates (4 * dim bytes): later blocks repeat the first, whose candidates win the ties
+    for (let b = 4; b < count4; b += 4) k.u8().copyWithin(rec + 16 + dim * b, rec + 16, rec + 16 + 4 * dim);
   }
   assert.ok(cut > 0, `${name(type)}: no list longer than four`);
   return p;
