@@ -130,18 +130,17 @@ static inline void iq_search_list(const iq_search* s, int u, iq_list* l) {
 // least wins, the earlier position among equals: the candidate the scalar
 // scan would keep. The padding repeats the last candidate at a later
 // position, so it never wins a tie.
+// The position of the least of the lanes' minima, the smallest position
+// among equals; -1 when no lane found a value below FLT_MAX (a lane's
+// minimum is never a nan: a nan never compares below).
 static inline int iq_lanes_first_min(v128_t bestv, v128_t bestp) {
-  float bv[4];
-  int32_t bp[4];
-  wasm_v128_store(bv, bestv);
-  wasm_v128_store(bp, bestp);
-  int best = -1;
-  float val = 0;
-  for (int c = 0; c < 4; c++) {
-    if (bp[c] < 0) continue;
-    if (best < 0 || bv[c] < val || (bv[c] == val && bp[c] < best)) { val = bv[c]; best = bp[c]; }
-  }
-  return best;
+  v128_t m = wasm_f32x4_min(bestv, wasm_i32x4_shuffle(bestv, bestv, 2, 3, 0, 1));
+  m = wasm_f32x4_min(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+  if (wasm_f32x4_extract_lane(m, 0) == FLT_MAX) return -1;
+  v128_t p = wasm_v128_bitselect(bestp, wasm_i32x4_splat(0x7fffffff), wasm_f32x4_eq(bestv, m));
+  p = wasm_i32x4_min(p, wasm_i32x4_shuffle(p, p, 2, 3, 0, 1));
+  p = wasm_i32x4_min(p, wasm_i32x4_shuffle(p, p, 1, 0, 3, 2));
+  return wasm_i32x4_extract_lane(p, 0);
 }
 
 static inline int iq_best8(const iq_list* l, const v128_t T[8]) {

@@ -185,17 +185,17 @@ static float sweep(group* s, const sweep_spec* sp, float ref, float scale, int p
       wasm_v128_store(lv[i], l);
       u4[i / dim] = wasm_v128_or(u4[i / dim], wasm_i32x4_shl(l, g->bits * (i % dim)));
     }
+    int32_t uk[8][4];
+    for (int k = 0; k < n_groups; k++) wasm_v128_store(uk[k], u4[k]);
     uint8_t on_aux[4][8];
     for (int l = 0; l < nl; l++) {
       const float this_scale = 1 / id[l];
-      int32_t u[8];
-      for (int k = 0; k < n_groups; k++) u[k] = l == 0 ? wasm_i32x4_extract_lane(u4[k], 0) : l == 1 ? wasm_i32x4_extract_lane(u4[k], 1)
-                                              : l == 2 ? wasm_i32x4_extract_lane(u4[k], 2) : wasm_i32x4_extract_lane(u4[k], 3);
       for (int k = 0; k < n_groups; k++) {
+        const int u = uk[k][l];
         on_aux[l][k] = 1;
-        if (g->map[u[k]] < 0) {
+        if (g->map[u] < 0) {
           on_aux[l][k] = 0;
-          const int index = best_neighbour(s, u[k], dim * k, this_scale);
+          const int index = best_neighbour(s, u, dim * k, this_scale);
           for (int i = 0; i < dim; i++) lv[dim * k + i][l] = g->lev[index * dim + i];
         }
       }
