@@ -2,19 +2,22 @@
 // built as ggml's iq2xs_init_impl / iq3xs_init_impl build theirs: a map from
 // every candidate point (a level index per coordinate) to the grid point
 // with those levels, and for each candidate off the grid the list of grid
-// points its quantizer chooses among. Built here, once per memory, into
-// memory the caller allocates: the quantizers share them read-only across
-// threads, and the kernels keep no globals.
+// points its quantizer chooses among. Built once per memory, into memory
+// the caller allocates: the quantizers share them read-only across threads,
+// and the kernels keep no globals. Compiled as part of iquants-grid.c
+// (included at its end), so that the module holds one copy of the grids
+// (iq-grids.h's arrays are static, one copy per file that uses them).
 //
 // The lists are what formats/quant/iq-grid-search.ts computes (lazily, per
 // candidate); a candidate's neighbours are the grid points at the nwant
 // smallest distinct squared distances, distance measured between odd
 // positions 2l + 1, listed by (distance, index).
+#pragma once
 #include "iq-quantize.h"
 #include "iq-grids.h"
 
 // The level index of a grid value, per grid (the grids store level values).
-static int level_of(int grid, int v) {
+static int iqs_level_of(int grid, int v) {
   switch (grid) {
     case IQG_1S: return v == 0xff ? 0 : v == 0 ? 1 : v == 1 ? 2 : -1;
     case IQG_3XXS: {
@@ -28,7 +31,7 @@ static int level_of(int grid, int v) {
 }
 
 // Coordinate i of point j, as stored (bytes of the little-endian entry).
-static int grid_value(int grid, int j, int i) {
+static int iqs_grid_value(int grid, int j, int i) {
   switch (grid) {
     case IQG_2XXS: return (int)((iq2xxs_grid[j] >> (8 * i)) & 0xff);
     case IQG_2XS: return (int)((iq2xs_grid[j] >> (8 * i)) & 0xff);
@@ -41,14 +44,14 @@ static int grid_value(int grid, int j, int i) {
 
 // Builds the tables into out, or (out == 0) only counts their bytes. Returns
 // the bytes, or -1 for an unknown grid or a grid value that is not a level.
-static int build(int grid, uint8_t* out) {
+static int iqs_build(int grid, uint8_t* out) {
   if (grid < 0 || grid >= IQG_COUNT) return -1;
   const iq_grid_shape* g = &IQ_GRID_SHAPES[grid];
   const int dim = g->dim, bits = g->bits, size = g->size, mask = (1 << bits) - 1;
   uint8_t lev[2048 * 8];
   for (int j = 0; j < size; j++) {
     for (int i = 0; i < dim; i++) {
-      const int l = level_of(grid, grid_value(grid, j, i));
+      const int l = iqs_level_of(grid, iqs_grid_value(grid, j, i));
       if (l < 0) return -1;
       lev[dim * j + i] = (uint8_t)l;
     }
@@ -127,8 +130,8 @@ static int build(int grid, uint8_t* out) {
 }
 
 // Bytes of grid's search tables (-1: no such grid).
-int EXPORT(iq_grid_search_bytes)(int grid) { return build(grid, 0); }
+int EXPORT(iq_grid_search_bytes)(int grid) { return iqs_build(grid, 0); }
 
 // Builds grid's search tables at out (iq_grid_search_bytes(grid) bytes,
 // 4-aligned); returns their bytes, or -1.
-int EXPORT(iq_grid_search_init)(int grid, uint8_t* out) { return out ? build(grid, out) : -1; }
+int EXPORT(iq_grid_search_init)(int grid, uint8_t* out) { return out ? iqs_build(grid, out) : -1; }
