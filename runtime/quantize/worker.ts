@@ -7,8 +7,9 @@ import type { PoolReply, PoolRequest } from './pool.js';
 import { WasmQuantizer } from './wasm-quantizer.js';
 
 const port = parentPort!;
-// loaded while the first tensors are read; a job waits for it
+// loaded while the first tensors are read; a job waits for it (and fails with its error, if any)
 const fast = WasmQuantizer.load();
+fast.catch(() => {});
 let queue: Promise<void> = Promise.resolve();
 port.on('message', ({ id, job }: PoolRequest) => {
   queue = queue.then(async () => {
