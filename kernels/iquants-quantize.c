@@ -89,6 +89,8 @@ static void split_signs(group* s, const float* x, int n, int even) {
   }
 }
 
+#pragma clang attribute pop  // the search itself is built for speed
+
 // ggml's iq2/iq3_find_best_neighbour: the neighbour of u with the least
 // waux-weighted squared error at `scale`, returns its index. Each
 // coordinate's term depends only on its level, so the few terms are computed
@@ -248,6 +250,8 @@ __attribute__((noinline)) static float sweep(group* s, const sweep_spec* sp, flo
   }
   return scale;
 }
+
+#pragma clang attribute push(__attribute__((minsize)), apply_to = function)
 
 // The 4-bit code of a group scale given the super-block's 1/d.
 static inline int scale_code(float id, float scale) {
