@@ -1,7 +1,8 @@
 // The i-quant quantizers against ggml itself (libggml-base's
-// ggml_quantize_chunk through koffi, test/helpers/ggml-quants.ts), in one
-// file because ggml builds its grid tables once per process and takes many
-// seconds to (iq1_s, iq2_s, iq2_xs).
+// ggml_quantize_chunk through koffi, test/helpers/ggml-quants.ts). ggml
+// builds its grid tables the first time a process quantizes a grid type,
+// which takes many seconds (iq1_s, iq2_s, iq2_xs): only this file asks it
+// to; the other tests quantize with the C quantizers checked here.
 // - formats/quant's TypeScript quantizers (iq-grid-quantize.ts,
 //   iq1-quantize.ts; IQ4 in quant-iq.test.ts), the executable spec:
 //   quantizeRowWeighted writes ggml's bytes for every grid type with a random
