@@ -28,6 +28,7 @@ import {
 import { loadModel } from '../runtime/index.js';
 import { nativeBenchPath, NativeBenchSide, NodeLlamaCppSide, OurSide, type Side } from './peers.js';
 import { barChartSVG } from './svg.js';
+import { WasmQuantizer } from '../runtime/quantize/wasm-quantizer.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -84,7 +85,7 @@ async function main(): Promise<number> {
   }
   let path = positionals[0];
   if (values.synthetic) {
-    const m = await ensureSyntheticModel(parseSyntheticSpec(values.synthetic), { onWrite: (p) => console.error(`writing ${p} (once)...`) });
+    const m = await ensureSyntheticModel(parseSyntheticSpec(values.synthetic), { onWrite: (p) => console.error(`writing ${p} (once)...`), quantizer: await WasmQuantizer.load() });
     path = m.path;
   }
   if (!path) {

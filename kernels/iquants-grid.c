@@ -428,3 +428,6 @@ IQ_KERNELS(iq3_xxs, 0.25f)
 IQ_KERNELS(iq3_s, 1.0f)
 IQ_KERNELS(iq1_s, 0.125f)
 IQ_KERNELS(iq1_m, 0.125f)
+
+// The quantizers' search tables (iq-search.h), built from these same grids.
+#include "iq-search.h"

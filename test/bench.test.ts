@@ -2,12 +2,13 @@
 // model-type string, llama-quantize's type mixes, the synthetic-model cache,
 // and a tiny end-to-end run of the CLI. No timing is asserted.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GGMLType } from '../formats/ggml-types.js';
+import { LlamaFileType, readGGUF } from '../formats/gguf/index.js';
 import { ensureSyntheticModel, parseSyntheticSpec, syntheticCacheDir } from '../formats/synthetic/cache.js';
 import { LLAMA_SHAPES } from '../formats/synthetic/llama.js';
 import { quantMix } from '../formats/synthetic/mix.js';
@@ -16,6 +17,7 @@ import {
   TestRunner, type BenchResult, type BuildInfo,
 } from '../runtime/bench/index.js';
 import { loadModel } from '../runtime/index.js';
+import { WasmQuantizer } from '../runtime/quantize/wasm-quantizer.js';
 import { REPO_ROOT } from './helpers/shared.js';
 
 const CLI = join(REPO_ROOT, 'dist', 'runtime', 'cli.js');
@@ -179,6 +181,18 @@ test('synthetic cache: XDG location, written once then reused, a stale file is r
   assert.not.ok(existsSync(partial));
   assert.is(statSync(third.path).size, statSync(join(dir, 'test-tiny-Q8_0.gguf')).size);
   assert.ok(statSync(third.path).size > 100);
+});
+
+test('synthetic grid i-quant file types: typed as with an imatrix, the C quantizers write formats/quant\'s file', async () => {
+  const spec = parseSyntheticSpec('test-tiny:IQ2_XXS');
+  const withC = await ensureSyntheticModel(spec, { dir: join(tmp, 'iq-c'), quantizer: await WasmQuantizer.load() });
+  const withTs = await ensureSyntheticModel(spec, { dir: join(tmp, 'iq-ts') });
+  assert.ok(readFileSync(withC.path).equals(readFileSync(withTs.path)), 'the C quantizers wrote another file');
+  const f = await readGGUF(withC.path);
+  assert.is(f.metadata.get('general.file_type'), LlamaFileType.MOSTLY_IQ2_XXS);
+  const types = new Set(f.tensors.map((t) => t.type));
+  // llama-quantize's IQ2_XXS with an imatrix: most matrices IQ2_XXS, the head and some others more bits
+  assert.ok(types.has(GGMLType.IQ2_XXS) && types.size > 2, [...types].join(' '));
 });
 
 function bench(...args: string[]) {

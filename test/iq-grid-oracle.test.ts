@@ -1,9 +1,11 @@
 // End to end for the grid i-quants: random-weight models whose every matrix
 // (token embeddings, attention, feed-forward, output head; a MoE model's
 // experts) is IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S or IQ1_M,
-// quantized by ggml's own quantizer (test/helpers/ggml-requantize.ts), run
-// here and in llama.cpp (node-llama-cpp) on the same file: next-token
-// distributions within the issue's bounds (mean KL, argmax agreement).
+// quantized with an imatrix of ones by the C quantizers `run-gguf quantize`
+// uses (whose bytes are ggml's: quant-iq-grid-quantize.test.ts; ggml's own
+// would first spend seconds building its grid tables), run here and in
+// llama.cpp (node-llama-cpp) on the same file: next-token distributions
+// within the issue's bounds (mean KL, argmax agreement).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +15,8 @@ import { LlamaFileType, writeGGUF } from '../formats/gguf/index.js';
 import { LLAMA_SHAPES, llamaModelSpec } from '../formats/synthetic/llama.js';
 import { MOE_SHAPES, moeModelSpec } from '../formats/synthetic/moe.js';
 import { assertMatches, compareFile, randomSequences, statsRow, withLlamaCpp } from './helpers/arch-oracle.js';
-import { ggmlQuants, type GGMLQuants } from './helpers/ggml-quants.js';
-import { requantizeSpec } from './helpers/ggml-requantize.js';
+import { WasmQuantizer } from '../runtime/quantize/wasm-quantizer.js';
+import { requantizeSpec, type ChunkQuantizer } from './helpers/ggml-requantize.js';
 
 const T = GGMLType;
 const F = LlamaFileType;
@@ -30,18 +32,17 @@ const base = LLAMA_SHAPES['test-tiny']!;
 const SEQUENCES = randomSequences(20261201, [40, 70], base.n_vocab);
 const rows: string[] = [];
 
-let ggml: GGMLQuants | string;
+let quantizer: ChunkQuantizer;
 test.before(async () => {
-  ggml = await ggmlQuants();
-  if (typeof ggml === 'string') console.log(`  skip: the i-quant end-to-end tests need ggml's quantizer: ${ggml}`);
+  const fast = await WasmQuantizer.load();
+  quantizer = { quantizeChunk: (t, x, n, w) => fast.quantize(t, x, n, w) };
 });
 
 for (const [type, fileType] of CASES) {
   const name = ggmlTypeInfo(type)!.name.toUpperCase();
   test(`llama ${name} (every matrix, embeddings and head included): next-token distributions match llama.cpp`, async () => {
-    if (typeof ggml === 'string') return;
     const path = join(dir, `llama-${name}.gguf`);
-    await writeGGUF(path, await requantizeSpec(llamaModelSpec(base, T.F32, { seed: 7, ...SYNTH, fileType }), type, ggml));
+    await writeGGUF(path, await requantizeSpec(llamaModelSpec(base, T.F32, { seed: 7, ...SYNTH, fileType }), type, quantizer));
     const s = await withLlamaCpp(path, (llama) => compareFile(path, llama, SEQUENCES));
     rows.push(statsRow(`llama ${name}`, s));
     assertMatches(`llama ${name}`, s);
@@ -52,10 +53,9 @@ for (const [type, fileType] of CASES) {
 for (const [type, fileType] of [[T.IQ2_XXS, F.MOSTLY_IQ2_XXS]] as const) {
   const name = ggmlTypeInfo(type)!.name.toUpperCase();
   test(`mixtral ${name} experts: next-token distributions match llama.cpp`, async () => {
-    if (typeof ggml === 'string') return;
     const path = join(dir, `mixtral-${name}.gguf`);
     const spec = moeModelSpec(MOE_SHAPES['mixtral-tiny']!, T.F32, { seed: 11, logitStd: 9, blockOutScale: 0.25, fileType });
-    await writeGGUF(path, await requantizeSpec(spec, type, ggml));
+    await writeGGUF(path, await requantizeSpec(spec, type, quantizer));
     const s = await withLlamaCpp(path, (llama) => compareFile(path, llama, SEQUENCES));
     rows.push(statsRow(`mixtral ${name}`, s));
     assertMatches(`mixtral ${name}`, s);

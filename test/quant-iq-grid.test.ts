@@ -2,12 +2,15 @@
 // against ggml itself: libggml-base's to_float (through koffi,
 // test/helpers/ggml-quants.ts) must give the same floats bit for bit, on
 // random blocks (every bit pattern is a valid block, except that the f16
-// scale is kept finite) and on blocks ggml's own quantizer made from
-// gaussian rows with an importance matrix of ones and a random one.
+// scale is kept finite) and on blocks quantized from gaussian rows with an
+// importance matrix of ones and a random one (by the C quantizers, whose
+// bytes are ggml's: quant-iq-grid-quantize.test.ts; ggml's own would build
+// its grid tables here again, which takes seconds).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GGMLType, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
 import { dequantizeOnlyTypes, dequantizeRow, quantizeRow } from '../formats/quant/index.js';
+import { WasmQuantizer } from '../runtime/quantize/wasm-quantizer.js';
 import { ggmlQuants, type GGMLQuants } from './helpers/ggml-quants.js';
 import { IQ_GRID_TYPES, randomIqBlocks as randomBlocks, setIqScale } from './helpers/iq-blocks.js';
 import { gaussian, mulberry32 } from './helpers/rng.js';
@@ -25,8 +28,10 @@ function sameBits(got: Float32Array, want: Float32Array, what: string): void {
 }
 
 let oracle: GGMLQuants | string;
+let fast: WasmQuantizer;
 test.before(async () => {
   oracle = await ggmlQuants();
+  fast = await WasmQuantizer.load();
   if (typeof oracle === 'string') console.log(`  skip: the ggml oracle tests do not run: ${oracle}`);
 });
 
@@ -55,14 +60,14 @@ for (const type of IQ_GRID_TYPES) {
     setD(1, 0x8001);
     setD(2, 0x7bff);
     sameBits(dequantizeRow(type, ends, 3 * QK_K), g.dequantize(type, ends, 3 * QK_K), `${name(type)} extreme scales`);
-    // ggml's quantizer on gaussian rows with outliers, importance all ones and random
+    // quantized gaussian rows with outliers, importance all ones and random
     const n = 4 * QK_K;
     const rand = mulberry32(0x5eed + type);
     const x = gaussian(rand, 8 * n, 1);
     for (let i = 13; i < x.length; i += 301) x[i]! *= 25;
     const imRandom = new Float32Array(n).map(() => 0.1 + 3 * rand());
     for (const [label, im] of [['ones', new Float32Array(n).fill(1)], ['random', imRandom]] as const) {
-      const q = g.quantizeChunk(type, x, n, im);
+      const q = fast.quantize(type, x, n, im);
       sameBits(dequantizeRow(type, q, x.length), g.dequantize(type, q, x.length), `${name(type)} quantized (imatrix ${label})`);
     }
   });

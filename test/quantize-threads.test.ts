@@ -45,12 +45,15 @@ test.before(async () => {
 
 const same = (a: string, b: string) => Buffer.compare(readFileSync(a), readFileSync(b)) === 0;
 
-test('1 and 3 threads write the same bytes (Q4_K_M, Q2_K --imatrix, Q5_0 --imatrix), chunks of 16 KiB', async () => {
+test('1 and 3 threads write the same bytes (Q4_K_M, Q2_K --imatrix, Q5_0 --imatrix, IQ2_XXS --imatrix, IQ4_XS), chunks of 16 KiB', async () => {
   const importance = importanceOf(await readIMatrix(imPath));
   const cases = [
     { type: 'Q4_K_M', options: {} },
     { type: 'Q2_K', options: { imatrix: importance, imatrixFile: imPath } },
     { type: 'Q5_0', options: { imatrix: importance, imatrixFile: imPath } },
+    // the C i-quant quantizers: on the calling thread for 1, in each worker for 3
+    { type: 'IQ2_XXS', options: { imatrix: importance, imatrixFile: imPath } },
+    { type: 'IQ4_XS', options: {} },
   ];
   for (const { type, options } of cases) {
     const one = join(dir, `api-${type}-t1.gguf`), three = join(dir, `api-${type}-t3.gguf`);

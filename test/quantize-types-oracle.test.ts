@@ -109,8 +109,9 @@ function theirDryRun(model: string, ftype: number, imatrix?: Map<string, Float32
 }
 
 /**
- * Small models written by both sides for the byte comparison (JS IQ4 is
- * slow: ~2 s per million weights on two threads): a GQA-4 Llama with rows of
+ * Small models written by both sides for the byte comparison (the file-level
+ * check; quant-iq-grid-quantize.test.ts compares the quantizers on many more
+ * rows): a GQA-4 Llama with rows of
  * 256 and an untied embedding, and a 4-expert qwen3moe for MXFP4 and the
  * per-expert imatrix slices.
  */
@@ -285,7 +286,7 @@ if (typeof oracle === 'string') {
     }
   });
 
-  test('the synthetic generator types a Mixtral as llama-quantize does (quantMixFor over the same tensor list)', async () => {
+  test('the synthetic generator types a Mixtral as llama-quantize does (quantMixFor over the same tensor list; the grid i-quant types as with an imatrix)', async () => {
     const spec = MODELS.mixtral!.spec();
     for (const preset of ['Q4_K_M', 'Q2_K', ...NEW]) {
       const mix = quantMixFor(preset, spec);
@@ -295,7 +296,16 @@ if (typeof oracle === 'string') {
         assert.is(ggmlTypeName(mix.matrixType(t.name, t.shape[0]!, t.shape[1]!)), theirs.get(t.name), `${preset} ${t.name}`);
       }
     }
-    assert.throws(() => quantMixFor('IQ2_M', spec), /IQ2_M file type is not a synthetic mix/);
+    // the grid i-quant file types are typed as llama-quantize types them with an imatrix
+    const imatrix = syntheticImatrix(await readGGUF(inputOf('mixtral')), 4);
+    for (const preset of ['IQ2_M', 'IQ3_XXS', 'IQ1_S']) {
+      const mix = quantMixFor(preset, spec);
+      const theirs = theirDryRun('mixtral', GRID_PRESETS[preset]!.ftype, imatrix).types;
+      for (const t of spec.tensors ?? []) {
+        if (t.shape.length < 2 || t.name.includes('ffn_gate_inp')) continue;
+        assert.is(ggmlTypeName(mix.matrixType(t.name, t.shape[0]!, t.shape[1]!)), theirs.get(t.name), `${preset} ${t.name}`);
+      }
+    }
   });
 
   test.after(() => rmSync(dir, { recursive: true, force: true }));

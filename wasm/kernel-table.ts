@@ -161,6 +161,11 @@ const HELPERS = {
   iq_grids: [],
   // matmul-*.c, iquants-grid.c, rowdot.h: the batch kernels mat_rows_<t> splits over threads
   ...family('mul_mat_', WEIGHT_TYPES, '', MUL_MAT),
+  // iq-search.c, iquants-quantize.c, iq1-quantize.c, iq4-quantize.c: the i-quant quantizers (runtime/quantize/wasm-quantizer.ts)
+  iq_grid_search_bytes: ['grid'],
+  iq_grid_search_init: ['grid', 'out'],
+  ...family('quantize_rows_', IQ_GRID, '', ['x', 'y', 'n_rows', 'n_per_row', 'imatrix', 'search']),
+  ...family('quantize_rows_', ['iq4_nl', 'iq4_xs'], '', ['x', 'y', 'n_rows', 'n_per_row', 'imatrix']),
   // ops-attention.c: work-buffer bytes per thread, asked for when the graph is built
   attention_kv_wsize: ['n_head', 'n_head_kv', 'head_dim', 'head_dim_v', 'tile'],
   attention_f32_wsize: ['n_kv'],

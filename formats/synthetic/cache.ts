@@ -6,7 +6,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { readGGUF, writeGGUF } from '../gguf/index.js';
 import { ggmlTypeInfo } from '../ggml-types.js';
-import { referenceTypes } from '../quant/index.js';
+import { quantizableTypes } from '../quant/index.js';
+import type { RowsQuantizer } from '../quantize/rows.js';
 import type { GGUFWriteSpec } from '../gguf/index.js';
 import { GGMLType } from '../ggml-types.js';
 import { GEMMA3N_SHAPES, gemma3nModelSpec } from './gemma3n.js';
@@ -90,6 +91,8 @@ export interface EnsureSyntheticOptions {
   dir?: string;
   /** Called before a file is written (it can take a while for large shapes). */
   onWrite?: (path: string) => void;
+  /** Quantizes the rows of the types it handles (the C i-quant quantizers: runtime/quantize/wasm-quantizer.ts); the same bytes as without. */
+  quantizer?: RowsQuantizer;
 }
 
 /**
@@ -115,8 +118,9 @@ export async function ensureSyntheticModel(spec: SyntheticModelSpec, options: En
     fileType: mix.fileType,
     distinctRows: DISTINCT_ROWS,
     extraKV: [{ key: STAMP_KEY, value: stamp }],
+    ...(options.quantizer ? { quantizer: options.quantizer } : {}),
   });
-  const haveCodec = new Set(referenceTypes());
+  const haveCodec = new Set(quantizableTypes());
   for (const t of new Set((writeSpec.tensors ?? []).map((x) => x.type))) {
     if (!haveCodec.has(t)) throw new RangeError(`no quantizer here for ${ggmlTypeInfo(t)?.name ?? t}`);
   }

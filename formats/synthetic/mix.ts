@@ -9,9 +9,9 @@ import type { GGUFKVInput, GGUFWriteSpec } from '../gguf/index.js';
 import { GRID_PRESETS, llamaTensorTypes, PRESETS, presetNames, quantizeHParams } from '../quantize/tensor-type.js';
 import { fileTypeFor, llamaModelSpec, type LlamaShape } from './llama.js';
 
-/** The file types `quantMix` knows, by llama-quantize's name. */
+/** The file types `quantMix` knows, by llama-quantize's name (the grid i-quant ones typed as with an imatrix). */
 export function mixNames(): string[] {
-  return presetNames();
+  return [...presetNames(), ...Object.keys(GRID_PRESETS)];
 }
 
 export interface QuantMix {
@@ -28,7 +28,10 @@ export interface QuantMix {
  * The mix for a name and a model: a llama-quantize file type ("Q4_K_M",
  * "Q4_0", "F16") typed as llama-quantize would type `model`'s tensors; ":pure"
  * after a file type is llama-quantize --pure (every matrix in its base type,
- * but for the row-length fallback); a bare ggml type name ("Q4_K") puts every
+ * but for the row-length fallback); a grid i-quant file type ("IQ2_XXS",
+ * "IQ2_M") is typed as llama-quantize types it with an imatrix, the
+ * generator quantizing those types with an importance of ones (tensors.ts);
+ * a bare ggml type name ("Q4_K") puts every
  * matrix in that type, as is. `model` is the model's write spec (any tensor
  * types: only its metadata, names and shapes are read).
  */
@@ -38,11 +41,14 @@ export function quantMixFor(spec: string, model: GGUFWriteSpec): QuantMix {
   if (rest.length > 0 || (flag !== undefined && flag.toLowerCase() !== 'pure')) {
     throw new RangeError(`"${spec}": expected TYPE or TYPE:pure`);
   }
-  const preset = PRESETS[upper];
+  // a grid i-quant file type (IQ2_M...) is typed as llama-quantize types it with an imatrix (which it
+  // requires for most of them); the generator quantizes those matrices with an importance of ones
+  const grid = GRID_PRESETS[upper];
+  const preset = PRESETS[upper] ?? grid;
   if (preset) {
     const kv = new Map((model.kv ?? []).map((e: GGUFKVInput) => [e.key, e.value]));
     const tensors = (model.tensors ?? []).map((t) => ({ name: t.name, shape: t.shape, type: t.type }));
-    const choices = llamaTensorTypes(tensors, quantizeHParams((k) => kv.get(k)), { ftype: preset.ftype, pure: flag !== undefined });
+    const choices = llamaTensorTypes(tensors, quantizeHParams((k) => kv.get(k)), { ftype: preset.ftype, pure: flag !== undefined, hasImatrix: grid !== undefined });
     const byName = new Map(tensors.map((t, i) => [t.name, choices[i]!]));
     return {
       name: flag === undefined ? upper : `${upper}:pure`, base: preset.base, fileType: preset.ftype,
@@ -55,8 +61,6 @@ export function quantMixFor(spec: string, model: GGUFWriteSpec): QuantMix {
       },
     };
   }
-  // a grid i-quant file type (IQ2_M...) is made with an importance matrix, which a random model has none of
-  if (GRID_PRESETS[upper]) throw new RangeError(`"${rawName}": the ${upper} file type is not a synthetic mix (llama-quantize writes its grid i-quants with an importance matrix: quantize a synthetic model with one)`);
   const base = ggmlTypeByName(upper);
   if (base === undefined) {
     throw new RangeError(`unknown weight type "${rawName}" (file types: ${mixNames().join(', ')}; or a ggml type name)`);

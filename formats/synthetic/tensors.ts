@@ -5,7 +5,8 @@
 import { GGMLType, ggmlTypeInfo } from '../ggml-types.js';
 import { LlamaFileType } from '../gguf/file-type.js';
 import type { GGUFKVInput, GGUFTensorInput } from '../gguf/index.js';
-import { quantizeRow } from '../quant/index.js';
+import { gridQuantizer, quantizeRow, quantizeRowWeighted } from '../quant/index.js';
+import type { RowsQuantizer } from '../quantize/rows.js';
 import { gaussianArray, mulberry32 } from './random.js';
 
 export interface SyntheticOptions {
@@ -35,6 +36,31 @@ export interface SyntheticOptions {
   distinctRows?: number;
   /** Metadata added after the model's own. */
   extraKV?: GGUFKVInput[];
+  /**
+   * Quantizes rows of the types it handles, with the bytes quantizeRow /
+   * quantizeRowWeighted write (the C i-quant quantizers,
+   * runtime/quantize/wasm-quantizer.ts). Default: formats/quant alone.
+   */
+  quantizer?: RowsQuantizer;
+}
+
+/**
+ * Random rows of nIn values, quantized to t. The grid i-quants get an
+ * importance of ones: a random model has no activations to weigh, and ggml
+ * quantizes some of them (iq2_xxs, iq2_xs, iq1_s) only with an imatrix.
+ */
+function quantizeRows(t: GGMLType, rows: Float32Array, nIn: number, quantizer: RowsQuantizer | undefined): Uint8Array[] {
+  const n = rows.length / nIn;
+  const ones = gridQuantizer(t) ? new Float32Array(nIn).fill(1) : undefined;
+  if (quantizer?.handles(t)) {
+    const bytes = quantizer.quantize(t, rows, nIn, ones);
+    const size = bytes.length / n;
+    return Array.from({ length: n }, (_, r) => bytes.subarray(r * size, (r + 1) * size));
+  }
+  return Array.from({ length: n }, (_, r) => {
+    const row = rows.subarray(r * nIn, (r + 1) * nIn);
+    return ones ? quantizeRowWeighted(t, row, ones) : quantizeRow(t, row);
+  });
 }
 
 /** llama.cpp's general.file_type for a model whose matrices are all `type`. */
@@ -67,7 +93,7 @@ export class RandomTensors {
   constructor(readonly type: GGMLType, readonly options: SyntheticOptions = {}) {
     const seed = options.seed ?? 1;
     this.nextSeed = seed * 7919;
-    this.pooled = rowPool(seed, options.distinctRows);
+    this.pooled = rowPool(seed, options.distinctRows, options.quantizer);
   }
 
   /** A matrix of nOut rows of nIn, N(0, sigma), in its type (ggml shape [nIn, nOut]). */
@@ -75,11 +101,12 @@ export class RandomTensors {
     const t = type ?? this.options.matrixType?.(name, nIn, nOut) ?? this.type;
     const mySeed = this.nextSeed++;
     const pooled = this.pooled;
+    const quantizer = this.options.quantizer;
     this.tensors.push({
       name, type: t, shape: [nIn, nOut],
       data: pooled ? () => pooled(t, nIn, nOut, sigma, mySeed) : () => (function* () {
         const rand = mulberry32(mySeed);
-        for (let r = 0; r < nOut; r++) yield quantizeRow(t, gaussianArray(rand, nIn, sigma));
+        for (let r = 0; r < nOut; r++) yield quantizeRows(t, gaussianArray(rand, nIn, sigma), nIn, quantizer)[0]!;
       })(),
     });
   }
@@ -150,7 +177,7 @@ const POOL_CHUNK = 4 << 20;
  * pool row each matrix row copies follows the matrix's seed, so a seed still
  * gives one file.
  */
-function rowPool(seed: number, distinct: number | undefined) {
+function rowPool(seed: number, distinct: number | undefined, quantizer: RowsQuantizer | undefined) {
   if (distinct === undefined) return undefined;
   if (!Number.isInteger(distinct) || distinct < 1) throw new RangeError(`distinctRows must be a positive integer, got ${distinct}`);
   const pools = new Map<string, Uint8Array[]>();
@@ -159,7 +186,9 @@ function rowPool(seed: number, distinct: number | undefined) {
     let pool = pools.get(key);
     if (!pool) {
       const rand = mulberry32(fnv1a(key) ^ Math.imul(seed, 0x9e3779b1));
-      pool = Array.from({ length: distinct }, () => quantizeRow(t, gaussianArray(rand, nIn, sigma)));
+      const rows = new Float32Array(distinct * nIn);
+      for (let r = 0; r < distinct; r++) rows.set(gaussianArray(rand, nIn, sigma), r * nIn);
+      pool = quantizeRows(t, rows, nIn, quantizer);
       pools.set(key, pool);
     }
     return pool;

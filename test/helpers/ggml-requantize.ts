@@ -1,19 +1,24 @@
-// Test files in types we read but do not write yet (the grid i-quants): a
-// synthetic model is generated in F32 and its matrices are then quantized by
-// ggml's own quantizer (ggml_quantize_chunk through koffi, with an importance
-// matrix of ones: these types require one). Tests only: shipping code never
-// calls ggml.
+// Test files in the grid i-quants: a synthetic model is generated in F32 and
+// its matrices are then quantized with an importance matrix of ones (these
+// types require one) by a quantizer of ggml's bytes: ggml_quantize_chunk
+// through koffi (GGMLQuants), or the C quantizers (WasmQuantizer, whose bytes
+// are ggml's: quant-iq-grid-quantize.test.ts), which need no ggml grid-table
+// build (seconds per process).
 import type { GGMLType } from '../../formats/ggml-types.js';
 import { GGMLType as T } from '../../formats/ggml-types.js';
 import type { GGUFWriteSpec } from '../../formats/gguf/index.js';
-import type { GGMLQuants } from './ggml-quants.js';
+
+/** ggml_quantize_chunk's shape: rows of nPerRow values to `type`, with one importance weight per column. */
+export interface ChunkQuantizer {
+  quantizeChunk(type: GGMLType, x: Float32Array, nPerRow: number, imatrix?: Float32Array): Uint8Array;
+}
 
 /** The F32 matrices (2-D or 3-D, rows of whole 256-blocks) of `spec` that get `type`; routers stay F32. */
 const quantizable = (name: string, shape: readonly number[]) =>
   shape.length >= 2 && shape[0]! % 256 === 0 && name.endsWith('.weight') && !name.includes('ffn_gate_inp');
 
 /** `spec` (written with F32 matrices) with its matrices quantized to `type` by ggml. */
-export async function requantizeSpec(spec: GGUFWriteSpec, type: GGMLType, ggml: GGMLQuants): Promise<GGUFWriteSpec> {
+export async function requantizeSpec(spec: GGUFWriteSpec, type: GGMLType, ggml: ChunkQuantizer): Promise<GGUFWriteSpec> {
   const tensors = [];
   for (const t of spec.tensors ?? []) {
     if (t.type !== T.F32 || !quantizable(t.name, t.shape)) {
