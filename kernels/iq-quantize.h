@@ -1,4 +1,4 @@
-// Shared by the i-quant quantizers (iq-search.c, iquants-quantize.c,
+// Shared by the i-quant quantizers (iq-search.h, iquants-quantize.c,
 // iq1-quantize.c, iq4-quantize.c): ggml's float helpers, the error codes the
 // quantize_rows_* exports return, and the layout of a grid's search tables.
 //

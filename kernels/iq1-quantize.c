@@ -4,7 +4,7 @@
 // levels (-1, 0, 1) shifted by +-1/8, the best split of a group's sorted
 // values into the three levels found exactly (every pair of boundaries
 // scored by its weighted least-squares fit), each 8 of levels looked up on
-// iq1s_grid (or the nearest neighbour taken, iq-search.c's tables) and the
+// iq1s_grid (or the nearest neighbour taken, iq-search.h's tables) and the
 // scale refitted.
 //
 // The split search is the hot loop: iq1_s scores 33 * 34 / 2 boundary pairs

@@ -6,7 +6,7 @@
 // the super-block's mean square, magnitudes and sign bytes (an even number
 // of minus signs for the 7-bit sign indices), a sweep of inverse scales
 // rounding each group to levels that are looked up on the grid (or replaced
-// by the best of its neighbours, iq-search.c's tables), the best weighted
+// by the best of its neighbours, iq-search.h's tables), the best weighted
 // least-squares scale kept, off-grid groups refitted, and 4-bit group scales.
 //
 // quantize_rows_<t>(x, y, n_rows, n_per_row, imatrix, search): n_rows rows

@@ -1,7 +1,9 @@
 // The package as npm would publish it: its entries resolve by name (the
 // worker API at ".", the in-thread engine at "./core", the browser build),
 // it carries the browser build and the kernels, and it stays small
-// (node-llama-cpp installs ~760 MB of prebuilt binaries on Linux x64).
+// (node-llama-cpp installs ~760 MB of prebuilt binaries on Linux x64). Source
+// maps stay out of it (package.json "files"): they point at TypeScript
+// sources the package does not carry.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -37,6 +39,7 @@ test('npm pack: at most 5 MB unpacked, with the browser build, kernels and decla
     'dist/runtime/threads/worker.js', 'wasm/kernels.wasm', 'dist/runtime/cli.js',
   ]) assert.ok(files.has(f), `the package has ${f}`);
   assert.not.ok([...files].some((f) => f.startsWith('dist/test/') || f.startsWith('test/') || f.startsWith('examples/')), 'no tests or examples');
+  assert.not.ok([...files].some((f) => f.endsWith('.map')), 'no source maps');
   const mb = (n: number) => (n / 1024 ** 2).toFixed(2);
   console.log(`  npm pack: ${info!.entryCount} files, ${mb(info!.size)} MB packed, ${mb(info!.unpackedSize)} MB unpacked`);
   assert.ok(info!.unpackedSize <= LIMIT, `${mb(info!.unpackedSize)} MB unpacked`);

@@ -9,7 +9,7 @@
 //   imatrix (zeros included) and one of ones, quantizeRow without one where
 //   ggml has that quantizer, on one row of the row sets that reach their
 //   branches (they are slow); an imatrix ignored gives other bytes.
-// - the C quantizers (kernels/iq*-quantize.c with iq-search.c's tables, what
+// - the C quantizers (kernels/iq*-quantize.c with iq-search.h's tables, what
 //   `run-gguf quantize` runs through runtime/quantize/wasm-quantizer.ts),
 //   for every grid type and IQ4_NL / IQ4_XS: ggml's bytes on every row set of
 //   test/helpers/iq-rows.ts, three rows per call, with a random imatrix, one

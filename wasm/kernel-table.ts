@@ -161,7 +161,7 @@ const HELPERS = {
   iq_grids: [],
   // matmul-*.c, iquants-grid.c, rowdot.h: the batch kernels mat_rows_<t> splits over threads
   ...family('mul_mat_', WEIGHT_TYPES, '', MUL_MAT),
-  // iq-search.c, iquants-quantize.c, iq1-quantize.c, iq4-quantize.c: the i-quant quantizers (runtime/quantize/wasm-quantizer.ts)
+  // iq-search.h, iquants-quantize.c, iq1-quantize.c, iq4-quantize.c: the i-quant quantizers (runtime/quantize/wasm-quantizer.ts)
   iq_grid_search_bytes: ['grid'],
   iq_grid_search_init: ['grid', 'out'],
   ...family('quantize_rows_', IQ_GRID, '', ['x', 'y', 'n_rows', 'n_per_row', 'imatrix', 'search']),

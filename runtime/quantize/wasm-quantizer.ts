@@ -1,4 +1,4 @@
-// The i-quant quantizers in C (kernels/iq*-quantize.c, iq-search.c) behind
+// The i-quant quantizers in C (kernels/iq*-quantize.c, iq-search.h) behind
 // formats/quantize's RowsQuantizer: the grid i-quants and IQ4_NL / IQ4_XS,
 // byte for byte what formats/quant's TypeScript quantizers (and ggml) write,
 // some 10-50x faster. Each instance has its own small WebAssembly memory
