@@ -8,6 +8,8 @@
 //                                   round after round (medians): ratios
 //                                   that a shared machine's drift does not skew
 //   npm run bench:kernels -- --attention  decode attention over a deep KV cache (see benchAttention)
+//   npm run bench:kernels -- --memory     decode with the weights streamed from memory, 1 and 2
+//                                   threads, builds compared (see kernels-memory.ts)
 //
 // Every type with a matvec_<type> export in wasm/kernels.wasm is measured
 // (k-quants appear as soon as kernels/kquants.c exports them). The weights
@@ -26,6 +28,7 @@ import { dequantizeOnlyTypes, dequantizeRow, quantizeRow } from '../formats/quan
 import { WEIGHT_TYPES } from '../wasm/kernel-table.js';
 import { loadKernels, type Kernels, type MatvecFn, type RowFn } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from '../test/helpers/rng.js';
+import { benchMemory } from './kernels-memory.js';
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const prefill = process.argv.includes('--prefill');
@@ -318,6 +321,10 @@ function benchAttention(k: Kernels): void {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--memory')) {
+    await benchMemory(process.argv.slice(2));
+    return;
+  }
   const k = await loadKernels();
   if (attention) {
     benchAttention(k);

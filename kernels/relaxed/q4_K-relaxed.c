@@ -151,7 +151,7 @@ static inline void q4_K_superblock(const q4_K_scales4* s, const v128_t* q, int i
 // constants become memarg offsets (see relaxed.h). 1.05-1.08x the fully
 // unrolled sub-block it replaced (4096x4096, one thread, CPU time, medians of
 // alternating rounds on a shared machine). Used for a lone last group;
-// q4_Kx4_pairs takes the others.
+// q4_Kx4_quads and q4_Kx4_pairs take the others.
 // The eight scale vectors of a group's super-block (SC_IDX order).
 static inline void q4_Kx4_scs(const block_q4_Kx4* g, v128_t scs[8], v128_t* mn0, v128_t* mn1) {
   v128_t sc0, sc1;
@@ -180,10 +180,9 @@ static inline void q4_Kx4_finish(const block_q4_Kx4* g, v128_t isum, v128_t mn0,
 // a time on 4096x4096 (weights in cache), 1.07-1.08x on 32768x4096 (from
 // memory).
 static int q4_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, const v128_t* b32, float* out, int nb,
-                        int r0, int r1, int first) {
+                        int r, int r0, int r1, int first) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F);
   v128_t pins[4];
-  int r = r0 & ~3;
   for (; r + 4 < r1; r += 8) {
     const block_q4_Kx4* ga = (const block_q4_Kx4*)(w + (size_t)r * row_bytes);
     const block_q4_Kx4* gb = (const block_q4_Kx4*)(w + (size_t)(r + 4) * row_bytes);
@@ -225,11 +224,87 @@ static int q4_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, co
   return r;
 }
 
+// Four groups (sixteen rows) at a time: four streams from four places in
+// memory, which a decode streaming its weights from memory (a big model)
+// needs: one core's loads reach DRAM's bandwidth only with several streams
+// in flight, and the pairs kernel's two left the core waiting. Steps of 16
+// nibble bytes per group (two broadcasts, four loads, eight accumulators: 15
+// vector registers), ended by PIN. Against q4_Kx4_pairs: 1.15-1.4x from
+// memory (32768x4096, CPU time per matvec, bench/kernels-memory.ts), about
+// 1.05x with the weights in cache. Tried: touching each stream's line some
+// KB ahead with a load feeding a PIN (WebAssembly has no prefetch): 1.15x
+// for pairs, nothing over quads, and 6% slower in cache.
+static int q4_Kx4_quads(const uint8_t* w, int row_bytes, const block_q8_K* y, const v128_t* b32, float* out, int nb,
+                        int r0, int r1, int first) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F);
+  v128_t pins[8];
+  int r = r0 & ~3;
+  for (; r + 12 < r1; r += 16) {
+    const block_q4_Kx4* ga = (const block_q4_Kx4*)(w + (size_t)r * row_bytes);
+    const block_q4_Kx4* gb = (const block_q4_Kx4*)(w + (size_t)(r + 4) * row_bytes);
+    const block_q4_Kx4* gc = (const block_q4_Kx4*)(w + (size_t)(r + 8) * row_bytes);
+    const block_q4_Kx4* gd = (const block_q4_Kx4*)(w + (size_t)(r + 12) * row_bytes);
+    v128_t suma = wasm_f32x4_const_splat(0.0f), msuma = suma, sumb = suma, msumb = suma;
+    v128_t sumc = suma, msumc = suma, sumd = suma, msumd = suma;
+    for (int i = 0; i < nb; i++, ga++, gb++, gc++, gd++) {
+      v128_t sca[8], scb[8], scc[8], scd[8], mna0, mna1, mnb0, mnb1, mnc0, mnc1, mnd0, mnd1;
+      q4_Kx4_scs(ga, sca, &mna0, &mna1);
+      q4_Kx4_scs(gb, scb, &mnb0, &mnb1);
+      q4_Kx4_scs(gc, scc, &mnc0, &mnc1);
+      q4_Kx4_scs(gd, scd, &mnd0, &mnd1);
+      v128_t isuma = wasm_i32x4_const_splat(0), isumb = isuma, isumc = isuma, isumd = isuma;
+      const uint8_t* qa = &ga->qs[0][0][0];
+      const uint8_t* qb = &gb->qs[0][0][0];
+      const uint8_t* qc = &gc->qs[0][0][0];
+      const uint8_t* qd = &gd->qs[0][0][0];
+      const int8_t* a = y[i].qs;
+      NOUNROLL for (unsigned c = 0; c < 4; c++) {
+        v128_t pa = wasm_i16x8_const_splat(0), ha = pa, pb = pa, hb = pa, pc = pa, hc = pa, pd = pa, hd = pa;
+        NOUNROLL for (unsigned k = 0; k < 8; k++, qa += 16, qb += 16, qc += 16, qd += 16, a += 4) {
+          const v128_t s0 = SPLAT4(a), t0 = SPLAT4(a + 32);
+          const v128_t va = LOAD(qa), vb = LOAD(qb), vc = LOAD(qc), vd = LOAD(qd);
+          pa = wasm_i16x8_add(pa, RDOT(s0, wasm_v128_and(va, m4)));
+          ha = wasm_i16x8_add(ha, RDOT(t0, wasm_v128_and(wasm_u16x8_shr(va, 4), m4)));
+          pb = wasm_i16x8_add(pb, RDOT(s0, wasm_v128_and(vb, m4)));
+          hb = wasm_i16x8_add(hb, RDOT(t0, wasm_v128_and(wasm_u16x8_shr(vb, 4), m4)));
+          pc = wasm_i16x8_add(pc, RDOT(s0, wasm_v128_and(vc, m4)));
+          hc = wasm_i16x8_add(hc, RDOT(t0, wasm_v128_and(wasm_u16x8_shr(vc, 4), m4)));
+          pd = wasm_i16x8_add(pd, RDOT(s0, wasm_v128_and(vd, m4)));
+          hd = wasm_i16x8_add(hd, RDOT(t0, wasm_v128_and(wasm_u16x8_shr(vd, 4), m4)));
+          PIN(pa, pins[0]);
+          PIN(ha, pins[1]);
+          PIN(pb, pins[2]);
+          PIN(hb, pins[3]);
+          PIN(pc, pins[4]);
+          PIN(hc, pins[5]);
+          PIN(pd, pins[6]);
+          PIN(hd, pins[7]);
+        }
+        a += 32;
+        isuma = wasm_i32x4_add(isuma, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pa, sca[2 * c]), wasm_i32x4_dot_i16x8(ha, sca[2 * c + 1])));
+        isumb = wasm_i32x4_add(isumb, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pb, scb[2 * c]), wasm_i32x4_dot_i16x8(hb, scb[2 * c + 1])));
+        isumc = wasm_i32x4_add(isumc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pc, scc[2 * c]), wasm_i32x4_dot_i16x8(hc, scc[2 * c + 1])));
+        isumd = wasm_i32x4_add(isumd, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pd, scd[2 * c]), wasm_i32x4_dot_i16x8(hd, scd[2 * c + 1])));
+      }
+      q4_Kx4_finish(ga, isuma, mna0, mna1, &y[i], b32[i], &suma, &msuma);
+      q4_Kx4_finish(gb, isumb, mnb0, mnb1, &y[i], b32[i], &sumb, &msumb);
+      q4_Kx4_finish(gc, isumc, mnc0, mnc1, &y[i], b32[i], &sumc, &msumc);
+      q4_Kx4_finish(gd, isumd, mnd0, mnd1, &y[i], b32[i], &sumd, &msumd);
+    }
+    store4(wasm_f32x4_sub(suma, msuma), out, r, r0, r1, first);
+    store4(wasm_f32x4_sub(sumb, msumb), out, r + 4, r0, r1, first);
+    store4(wasm_f32x4_sub(sumc, msumc), out, r + 8, r0, r1, first);
+    store4(wasm_f32x4_sub(sumd, msumd), out, r + 12, r0, r1, first);
+  }
+  return r;
+}
+
 static void q4_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const v128_t* b32, float* out, int nb,
                         int r0, int r1, int first) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F);
   v128_t pins[2];
-  for (int r = q4_Kx4_pairs(w, row_bytes, y, b32, out, nb, r0, r1, first); r < r1; r += 4) {
+  int rq = q4_Kx4_quads(w, row_bytes, y, b32, out, nb, r0, r1, first);
+  for (int r = q4_Kx4_pairs(w, row_bytes, y, b32, out, nb, rq, r0, r1, first); r < r1; r += 4) {
     const block_q4_Kx4* g = (const block_q4_Kx4*)(w + (size_t)r * row_bytes);
     v128_t sum = wasm_f32x4_const_splat(0.0f), msum = wasm_f32x4_const_splat(0.0f);
     for (int i = 0; i < nb; i++, g++) {
