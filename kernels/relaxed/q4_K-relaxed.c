@@ -227,23 +227,27 @@ static int q4_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, co
 // Four groups (sixteen rows) at a time: four streams from four places in
 // memory, which a decode streaming its weights from memory (a big model)
 // needs: one core's loads reach DRAM's bandwidth only with several streams
-// in flight, and the pairs kernel's two left the core waiting. Steps of 16
-// nibble bytes per group (two broadcasts, four loads, eight accumulators: 15
-// vector registers), ended by PIN. Against q4_Kx4_pairs: 1.15-1.4x from
-// memory (32768x4096, CPU time per matvec, bench/kernels-memory.ts), about
-// 1.05x with the weights in cache. Tried: touching each stream's line some
-// KB ahead with a load feeding a PIN (WebAssembly has no prefetch): 1.15x
-// for pairs, nothing over quads, and 6% slower in cache.
+// in flight, and the pairs kernel's two left the core waiting. The four are
+// a quarter of this thread's groups apart (quad j: groups j, j + nq, j + 2nq,
+// j + 3nq), not adjacent: adjacent groups (four streams within 36 KB) gain
+// 1.15-1.25x over pairs from memory, spread ones 1.45-1.6x (32768x4096, CPU
+// time per matvec, 1 and 2 threads, bench/kernels-memory.ts). Which rows
+// share a quad changes no bits: every lane is one row's own sums. Steps of
+// 16 nibble bytes per group (two broadcasts, four loads, eight
+// accumulators: 15 vector registers), ended by PIN. Tried: touching each
+// stream's line some KB ahead with a load feeding a PIN (WebAssembly has no
+// prefetch): 1.15x for pairs, nothing over quads, 6% slower in cache.
 static int q4_Kx4_quads(const uint8_t* w, int row_bytes, const block_q8_K* y, const v128_t* b32, float* out, int nb,
                         int r0, int r1, int first) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F);
   v128_t pins[8];
-  int r = r0 & ~3;
-  for (; r + 12 < r1; r += 16) {
+  const int rb = r0 & ~3, nq = ((r1 - rb + 3) >> 2) >> 2, qs = 4 * nq;  // quads; rows between a quad's groups
+  for (int j = 0; j < nq; j++) {
+    const int r = rb + 4 * j;
     const block_q4_Kx4* ga = (const block_q4_Kx4*)(w + (size_t)r * row_bytes);
-    const block_q4_Kx4* gb = (const block_q4_Kx4*)(w + (size_t)(r + 4) * row_bytes);
-    const block_q4_Kx4* gc = (const block_q4_Kx4*)(w + (size_t)(r + 8) * row_bytes);
-    const block_q4_Kx4* gd = (const block_q4_Kx4*)(w + (size_t)(r + 12) * row_bytes);
+    const block_q4_Kx4* gb = (const block_q4_Kx4*)(w + (size_t)(r + qs) * row_bytes);
+    const block_q4_Kx4* gc = (const block_q4_Kx4*)(w + (size_t)(r + 2 * qs) * row_bytes);
+    const block_q4_Kx4* gd = (const block_q4_Kx4*)(w + (size_t)(r + 3 * qs) * row_bytes);
     v128_t suma = wasm_f32x4_const_splat(0.0f), msuma = suma, sumb = suma, msumb = suma;
     v128_t sumc = suma, msumc = suma, sumd = suma, msumd = suma;
     for (int i = 0; i < nb; i++, ga++, gb++, gc++, gd++) {
@@ -292,11 +296,11 @@ static int q4_Kx4_quads(const uint8_t* w, int row_bytes, const block_q8_K* y, co
       q4_Kx4_finish(gd, isumd, mnd0, mnd1, &y[i], b32[i], &sumd, &msumd);
     }
     store4(wasm_f32x4_sub(suma, msuma), out, r, r0, r1, first);
-    store4(wasm_f32x4_sub(sumb, msumb), out, r + 4, r0, r1, first);
-    store4(wasm_f32x4_sub(sumc, msumc), out, r + 8, r0, r1, first);
-    store4(wasm_f32x4_sub(sumd, msumd), out, r + 12, r0, r1, first);
+    store4(wasm_f32x4_sub(sumb, msumb), out, r + qs, r0, r1, first);
+    store4(wasm_f32x4_sub(sumc, msumc), out, r + 2 * qs, r0, r1, first);
+    store4(wasm_f32x4_sub(sumd, msumd), out, r + 3 * qs, r0, r1, first);
   }
-  return r;
+  return rb + 16 * nq;
 }
 
 static void q4_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const v128_t* b32, float* out, int nb,
