@@ -21,7 +21,7 @@ import { quantizeRow } from '../formats/quant/index.js';
 import { loadKernels, type Kernels, type RowFn } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from '../test/helpers/rng.js';
 
-const N = 4096;
+let N = 4096;
 let ROWS = 32768;
 let SPAN = 640 * 2 ** 20; // bytes of weights per type: more than this machine's L3
 const DISTINCT = 16;
@@ -42,8 +42,9 @@ function instances(base: Kernels, variants: WebAssembly.Module[], memory: WebAss
 
 async function workerMain(): Promise<void> {
   const d = workerData as { module: WebAssembly.Module; variants: WebAssembly.Module[]; memory: WebAssembly.Memory;
-    control: SharedArrayBuffer; ith: number; stackTop: number; job: Job; rows: number };
+    control: SharedArrayBuffer; ith: number; stackTop: number; job: Job; rows: number; n: number };
   ROWS = d.rows;
+  N = d.n;
   const ks = await Promise.all(d.variants.map(async (relaxedModule) => {
     const k = await loadKernels({ module: d.module, relaxedModule, memory: d.memory });
     k.moveStack(d.stackTop);
@@ -83,6 +84,7 @@ export async function benchMemory(argv: string[]): Promise<void> {
   const rounds = Number(arg('--rounds') ?? 30);
   // --rows 4096 --span 0: one matrix used over and over (the weights in cache, for comparison)
   ROWS = Number(arg('--rows') ?? ROWS);
+  N = Number(arg('--n') ?? N);  // columns: 14336 is llama-3.1-8b's ffn_down (two activation chunks)
   SPAN = Number(arg('--span') ?? SPAN >> 20) * 2 ** 20;
   const k0 = await loadKernels({ simd: 'relaxed', initialPages: 1024 });
   const variantFiles = arg('--variants')?.split(',');
@@ -125,7 +127,7 @@ export async function benchMemory(argv: string[]): Promise<void> {
   for (let ith = 1; ith < nthMax; ith++) {
     const stack = k0.malloc(512 * 1024);
     workers.push(new Worker(new URL(import.meta.url), {
-      workerData: { module: k0.module, variants, memory: k0.memory, control, ith, stackTop: (stack + 512 * 1024) & ~15, job, rows: ROWS },
+      workerData: { module: k0.module, variants, memory: k0.memory, control, ith, stackTop: (stack + 512 * 1024) & ~15, job, rows: ROWS, n: N },
     }));
   }
   await new Promise((r) => setTimeout(r, 500));

@@ -186,8 +186,9 @@ static int q4_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, co
   for (; r + 4 < r1; r += 8) {
     const block_q4_Kx4* ga = (const block_q4_Kx4*)(w + (size_t)r * row_bytes);
     const block_q4_Kx4* gb = (const block_q4_Kx4*)(w + (size_t)(r + 4) * row_bytes);
+    for (int c0 = 0; c0 < nb; c0 += KB) {
     v128_t suma = wasm_f32x4_const_splat(0.0f), msuma = suma, sumb = suma, msumb = suma;
-    for (int i = 0; i < nb; i++, ga++, gb++) {
+    for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++, ga++, gb++) {
       v128_t sca[8], scb[8], mna0, mna1, mnb0, mnb1;
       q4_Kx4_scs(ga, sca, &mna0, &mna1);
       q4_Kx4_scs(gb, scb, &mnb0, &mnb1);
@@ -218,8 +219,9 @@ static int q4_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, co
       q4_Kx4_finish(ga, isuma, mna0, mna1, &y[i], b32[i], &suma, &msuma);
       q4_Kx4_finish(gb, isumb, mnb0, mnb1, &y[i], b32[i], &sumb, &msumb);
     }
-    store4(wasm_f32x4_sub(suma, msuma), out, r, r0, r1, first);
-    store4(wasm_f32x4_sub(sumb, msumb), out, r + 4, r0, r1, first);
+    store4(wasm_f32x4_sub(suma, msuma), out, r, r0, r1, first && c0 == 0);
+    store4(wasm_f32x4_sub(sumb, msumb), out, r + 4, r0, r1, first && c0 == 0);
+    }
   }
   return r;
 }
@@ -248,9 +250,10 @@ static int q4_Kx4_quads(const uint8_t* w, int row_bytes, const block_q8_K* y, co
     const block_q4_Kx4* gb = (const block_q4_Kx4*)(w + (size_t)(r + qs) * row_bytes);
     const block_q4_Kx4* gc = (const block_q4_Kx4*)(w + (size_t)(r + 2 * qs) * row_bytes);
     const block_q4_Kx4* gd = (const block_q4_Kx4*)(w + (size_t)(r + 3 * qs) * row_bytes);
+    for (int c0 = 0; c0 < nb; c0 += KB) {  // activation chunks of KB super-blocks: each a sum of its own, added to out as the batch kernel adds them
     v128_t suma = wasm_f32x4_const_splat(0.0f), msuma = suma, sumb = suma, msumb = suma;
     v128_t sumc = suma, msumc = suma, sumd = suma, msumd = suma;
-    for (int i = 0; i < nb; i++, ga++, gb++, gc++, gd++) {
+    for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++, ga++, gb++, gc++, gd++) {
       v128_t sca[8], scb[8], scc[8], scd[8], mna0, mna1, mnb0, mnb1, mnc0, mnc1, mnd0, mnd1;
       q4_Kx4_scs(ga, sca, &mna0, &mna1);
       q4_Kx4_scs(gb, scb, &mnb0, &mnb1);
@@ -295,10 +298,11 @@ static int q4_Kx4_quads(const uint8_t* w, int row_bytes, const block_q8_K* y, co
       q4_Kx4_finish(gc, isumc, mnc0, mnc1, &y[i], b32[i], &sumc, &msumc);
       q4_Kx4_finish(gd, isumd, mnd0, mnd1, &y[i], b32[i], &sumd, &msumd);
     }
-    store4(wasm_f32x4_sub(suma, msuma), out, r, r0, r1, first);
-    store4(wasm_f32x4_sub(sumb, msumb), out, r + qs, r0, r1, first);
-    store4(wasm_f32x4_sub(sumc, msumc), out, r + 2 * qs, r0, r1, first);
-    store4(wasm_f32x4_sub(sumd, msumd), out, r + 3 * qs, r0, r1, first);
+    store4(wasm_f32x4_sub(suma, msuma), out, r, r0, r1, first && c0 == 0);
+    store4(wasm_f32x4_sub(sumb, msumb), out, r + qs, r0, r1, first && c0 == 0);
+    store4(wasm_f32x4_sub(sumc, msumc), out, r + 2 * qs, r0, r1, first && c0 == 0);
+    store4(wasm_f32x4_sub(sumd, msumd), out, r + 3 * qs, r0, r1, first && c0 == 0);
+    }
   }
   return rb + 16 * nq;
 }
@@ -310,8 +314,9 @@ static void q4_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, co
   int rq = q4_Kx4_quads(w, row_bytes, y, b32, out, nb, r0, r1, first);
   for (int r = q4_Kx4_pairs(w, row_bytes, y, b32, out, nb, rq, r0, r1, first); r < r1; r += 4) {
     const block_q4_Kx4* g = (const block_q4_Kx4*)(w + (size_t)r * row_bytes);
+    for (int c0 = 0; c0 < nb; c0 += KB) {
     v128_t sum = wasm_f32x4_const_splat(0.0f), msum = wasm_f32x4_const_splat(0.0f);
-    for (int i = 0; i < nb; i++, g++) {
+    for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++, g++) {
       v128_t sc0, sc1, mn0, mn1;
       q4_Kx4_fields(g, &sc0, &sc1, &mn0, &mn1);
       v128_t scs[8];
@@ -347,7 +352,8 @@ static void q4_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, co
       sum = wasm_f32x4_add(sum, wasm_f32x4_mul(wasm_f32x4_mul(d, ad), wasm_f32x4_convert_i32x4(isum)));
       msum = wasm_f32x4_add(msum, wasm_f32x4_mul(wasm_f32x4_mul(dmin, ad), wasm_f32x4_convert_i32x4(mn)));
     }
-    store4(wasm_f32x4_sub(sum, msum), out, r, r0, r1, first);
+    store4(wasm_f32x4_sub(sum, msum), out, r, r0, r1, first && c0 == 0);
+    }
   }
 }
 
@@ -394,13 +400,24 @@ static void q4_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, cons
 // The batch loop: tokens in passes of MM_TOK, columns in chunks of
 // ACT_CHUNK; one token goes to the decode paths, more to four-row groups
 // (plain: from r0, the last group repeating row r1 - 1; x4: the layout's
-// groups), lanes outside [r0, r1) dropped.
+// groups), lanes outside [r0, r1) dropped. One token over x4 groups: the
+// column chunks inside the decode kernels instead (each group's row read
+// front to back, not a chunk of every group and then the next chunk: 1.1-1.2x
+// from memory on ffn_down's 14336 columns); each chunk is still its own sum,
+// added to out in chunk order, so the bits are the same.
 static inline void q4_K_mul_mat(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
                                 int n, int n_tok, int r0, int r1, int x4) {
   v128_t bs[MM_TOK][KB];
   const v128_t* b32[MM_TOK];
   const block_q8_K* y[MM_TOK];
   q4_K_acc acc[MM_TOK];
+  if (x4 && n_tok == 1 && n / QK_K <= MM_TOK * KB) {
+    // decode: the x4 kernels take every chunk of a group before the next
+    // group, so each stream reads its groups' bytes front to back
+    bsums32_q8_K((const block_q8_K*)a, (v128_t*)bs, n / QK_K);
+    q4_Kx4_rows((const uint8_t*)w, row_bytes, (const block_q8_K*)a, (const v128_t*)bs, out, n / QK_K, r0, r1, 1);
+    return;
+  }
   for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
     const int nt = n_tok - t0 < MM_TOK ? n_tok - t0 : MM_TOK;
     for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {

@@ -236,8 +236,9 @@ static int q6_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, fl
   for (; r + 4 < r1; r += 8) {
     const block_q6_Kx4* ba = (const block_q6_Kx4*)(w + (size_t)r * row_bytes);
     const block_q6_Kx4* bb = (const block_q6_Kx4*)(w + (size_t)(r + 4) * row_bytes);
+    for (int c0 = 0; c0 < nb; c0 += KB) {
     v128_t suma = wasm_f32x4_const_splat(0.0f), sumb = suma;
-    for (int i = 0; i < nb; i++, ba++, bb++) {
+    for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++, ba++, bb++) {
       v128_t isuma = wasm_i32x4_const_splat(0), isumb = isuma;
       const uint8_t* qa = ba->q[0];
       const uint8_t* qb = bb->q[0];
@@ -266,8 +267,9 @@ static int q6_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, fl
       suma = wasm_f32x4_add(suma, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(ba->d), ad), wasm_f32x4_convert_i32x4(isuma)));
       sumb = wasm_f32x4_add(sumb, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(bb->d), ad), wasm_f32x4_convert_i32x4(isumb)));
     }
-    store4(suma, out, r, r0, r1, first);
-    store4(sumb, out, r + 4, r0, r1, first);
+    store4(suma, out, r, r0, r1, first && c0 == 0);
+    store4(sumb, out, r + 4, r0, r1, first && c0 == 0);
+    }
   }
   return r;
 }
@@ -288,8 +290,9 @@ static int q6_Kx4_quads(const uint8_t* w, int row_bytes, const block_q8_K* y, fl
     const block_q6_Kx4* bb = (const block_q6_Kx4*)(w + (size_t)(r + qs) * row_bytes);
     const block_q6_Kx4* bc = (const block_q6_Kx4*)(w + (size_t)(r + 2 * qs) * row_bytes);
     const block_q6_Kx4* bd = (const block_q6_Kx4*)(w + (size_t)(r + 3 * qs) * row_bytes);
+    for (int c0 = 0; c0 < nb; c0 += KB) {  // activation chunks of KB super-blocks: each a sum of its own, added to out as the batch kernel adds them
     v128_t suma = wasm_f32x4_const_splat(0.0f), sumb = suma, sumc = suma, sumd = suma;
-    for (int i = 0; i < nb; i++, ba++, bb++, bc++, bd++) {
+    for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++, ba++, bb++, bc++, bd++) {
       v128_t isuma = wasm_i32x4_const_splat(0), isumb = isuma, isumc = isuma, isumd = isuma;
       const uint8_t* qa = ba->q[0];
       const uint8_t* qb = bb->q[0];
@@ -326,10 +329,11 @@ static int q6_Kx4_quads(const uint8_t* w, int row_bytes, const block_q8_K* y, fl
       sumc = wasm_f32x4_add(sumc, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(bc->d), ad), wasm_f32x4_convert_i32x4(isumc)));
       sumd = wasm_f32x4_add(sumd, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(bd->d), ad), wasm_f32x4_convert_i32x4(isumd)));
     }
-    store4(suma, out, r, r0, r1, first);
-    store4(sumb, out, r + qs, r0, r1, first);
-    store4(sumc, out, r + 2 * qs, r0, r1, first);
-    store4(sumd, out, r + 3 * qs, r0, r1, first);
+    store4(suma, out, r, r0, r1, first && c0 == 0);
+    store4(sumb, out, r + qs, r0, r1, first && c0 == 0);
+    store4(sumc, out, r + 2 * qs, r0, r1, first && c0 == 0);
+    store4(sumd, out, r + 3 * qs, r0, r1, first && c0 == 0);
+    }
   }
   return rb + 16 * nq;
 }
@@ -339,8 +343,9 @@ static void q6_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, fl
   int rq = q6_Kx4_quads(w, row_bytes, y, out, nb, r0, r1, first);
   for (int r = q6_Kx4_pairs(w, row_bytes, y, out, nb, rq, r0, r1, first); r < r1; r += 4) {
     const block_q6_Kx4* b = (const block_q6_Kx4*)(w + (size_t)r * row_bytes);
+    for (int c0 = 0; c0 < nb; c0 += KB) {
     v128_t sum = wasm_f32x4_const_splat(0.0f);
-    for (int i = 0; i < nb; i++, b++) {
+    for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++, b++) {
       v128_t isum = wasm_i32x4_const_splat(0);
       const uint8_t* q = b->q[0];
       const int8_t* a = y[i].qs;
@@ -369,7 +374,8 @@ static void q6_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, fl
       isum = wasm_i32x4_sub(isum, wasm_i32x4_shl(off, 5));
       sum = wasm_f32x4_add(sum, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(b->d), wasm_f32x4_splat(y[i].d)), wasm_f32x4_convert_i32x4(isum)));
     }
-    store4(sum, out, r, r0, r1, first);
+    store4(sum, out, r, r0, r1, first && c0 == 0);
+    }
   }
 }
 
@@ -398,12 +404,19 @@ static inline void q6_K_superblock(const block_q6_K* const x[4], int i, const bl
   q6_K_finish(&s, i, y, acc, nt);
 }
 
-// layout: 0 plain rows, 1 q6_Kp, 2 q6_Kx4.
+// layout: 0 plain rows, 1 q6_Kp, 2 q6_Kx4. One token over q6_Kx4: the column
+// chunks inside the decode kernels, as q4_K_mul_mat explains.
 static inline void q6_K_mul_mat(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
                                 int n, int n_tok, int r0, int r1, int layout) {
   const int packed = layout == 1;
   const block_q8_K* y[MM_TOK];
   q6_K_acc acc[MM_TOK];
+  if (layout == 2 && n_tok == 1) {
+    // decode: the x4 kernels take every chunk of a group before the next
+    // group, so each stream reads its groups' bytes front to back
+    q6_Kx4_rows((const uint8_t*)w, row_bytes, (const block_q8_K*)a, out, n / QK_K, r0, r1, 1);
+    return;
+  }
   for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
     const int nt = n_tok - t0 < MM_TOK ? n_tok - t0 : MM_TOK;
     for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {
