@@ -14,6 +14,8 @@
 //                                   of Q8_0 are 142 MB, read from memory)
 //   npm run bench:kernels -- --repacked   the layouts decode reads after load (runtime/repack.ts:
 //                                   repack_<type>x4, then matvec_<type>x4) where the build has them
+//   npm run bench:kernels -- --memory     decode with the weights streamed from memory, 1 and 2
+//                                   threads, builds compared (see kernels-memory.ts)
 //
 // Every type with a matvec_<type> export in wasm/kernels.wasm is measured
 // (k-quants appear as soon as kernels/kquants.c exports them). The weights
@@ -32,6 +34,7 @@ import { dequantizeOnlyTypes, dequantizeRow, quantizeRow } from '../formats/quan
 import { WEIGHT_TYPES } from '../wasm/kernel-table.js';
 import { loadKernels, type Kernels, type MatvecFn, type RowFn } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from '../test/helpers/rng.js';
+import { benchMemory } from './kernels-memory.js';
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const prefill = process.argv.includes('--prefill');
@@ -342,6 +345,10 @@ function benchAttention(k: Kernels): void {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--memory')) {
+    await benchMemory(process.argv.slice(2));
+    return;
+  }
   const k = await loadKernels();
   if (attention) {
     benchAttention(k);

@@ -151,7 +151,7 @@ static inline void q4_K_superblock(const q4_K_scales4* s, const v128_t* q, int i
 // constants become memarg offsets (see relaxed.h). 1.05-1.08x the fully
 // unrolled sub-block it replaced (4096x4096, one thread, CPU time, medians of
 // alternating rounds on a shared machine). Used for a lone last group;
-// q4_Kx4_pairs takes the others.
+// q4_Kx4_quads and q4_Kx4_pairs take the others.
 // The eight scale vectors of a group's super-block (SC_IDX order).
 static inline void q4_Kx4_scs(const block_q4_Kx4* g, v128_t scs[8], v128_t* mn0, v128_t* mn1) {
   v128_t sc0, sc1;
@@ -180,95 +180,180 @@ static inline void q4_Kx4_finish(const block_q4_Kx4* g, v128_t isum, v128_t mn0,
 // a time on 4096x4096 (weights in cache), 1.07-1.08x on 32768x4096 (from
 // memory).
 static int q4_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, const v128_t* b32, float* out, int nb,
-                        int r0, int r1, int first) {
+                        int r, int r0, int r1, int first) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F);
   v128_t pins[4];
-  int r = r0 & ~3;
   for (; r + 4 < r1; r += 8) {
     const block_q4_Kx4* ga = (const block_q4_Kx4*)(w + (size_t)r * row_bytes);
     const block_q4_Kx4* gb = (const block_q4_Kx4*)(w + (size_t)(r + 4) * row_bytes);
-    v128_t suma = wasm_f32x4_const_splat(0.0f), msuma = suma, sumb = suma, msumb = suma;
-    for (int i = 0; i < nb; i++, ga++, gb++) {
-      v128_t sca[8], scb[8], mna0, mna1, mnb0, mnb1;
-      q4_Kx4_scs(ga, sca, &mna0, &mna1);
-      q4_Kx4_scs(gb, scb, &mnb0, &mnb1);
-      v128_t isuma = wasm_i32x4_const_splat(0), isumb = isuma;
-      const uint8_t* qa = &ga->qs[0][0][0];
-      const uint8_t* qb = &gb->qs[0][0][0];
-      const int8_t* a = y[i].qs;
-      NOUNROLL for (unsigned c = 0; c < 4; c++) {
-        v128_t pa = wasm_i16x8_const_splat(0), ha = pa, pb = pa, hb = pa;
-        NOUNROLL for (unsigned k = 0; k < 4; k++, qa += 32, qb += 32, a += 8) {
-          const v128_t s0 = SPLAT4(a), s1 = SPLAT4(a + 4), t0 = SPLAT4(a + 32), t1 = SPLAT4(a + 36);
-          const v128_t va0 = LOAD(qa), va1 = LOAD(qa + 16), vb0 = LOAD(qb), vb1 = LOAD(qb + 16);
-          pa = wasm_i16x8_add(pa, wasm_i16x8_add(RDOT(s0, wasm_v128_and(va0, m4)), RDOT(s1, wasm_v128_and(va1, m4))));
-          ha = wasm_i16x8_add(ha, wasm_i16x8_add(RDOT(t0, wasm_v128_and(wasm_u16x8_shr(va0, 4), m4)),
-                                                 RDOT(t1, wasm_v128_and(wasm_u16x8_shr(va1, 4), m4))));
-          pb = wasm_i16x8_add(pb, wasm_i16x8_add(RDOT(s0, wasm_v128_and(vb0, m4)), RDOT(s1, wasm_v128_and(vb1, m4))));
-          hb = wasm_i16x8_add(hb, wasm_i16x8_add(RDOT(t0, wasm_v128_and(wasm_u16x8_shr(vb0, 4), m4)),
-                                                 RDOT(t1, wasm_v128_and(wasm_u16x8_shr(vb1, 4), m4))));
-          PIN(pa, pins[0]);
-          PIN(ha, pins[1]);
-          PIN(pb, pins[2]);
-          PIN(hb, pins[3]);
+    for (int c0 = 0; c0 < nb; c0 += KB) {
+      v128_t suma = wasm_f32x4_const_splat(0.0f), msuma = suma, sumb = suma, msumb = suma;
+      for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++, ga++, gb++) {
+        v128_t sca[8], scb[8], mna0, mna1, mnb0, mnb1;
+        q4_Kx4_scs(ga, sca, &mna0, &mna1);
+        q4_Kx4_scs(gb, scb, &mnb0, &mnb1);
+        v128_t isuma = wasm_i32x4_const_splat(0), isumb = isuma;
+        const uint8_t* qa = &ga->qs[0][0][0];
+        const uint8_t* qb = &gb->qs[0][0][0];
+        const int8_t* a = y[i].qs;
+        NOUNROLL for (unsigned c = 0; c < 4; c++) {
+          v128_t pa = wasm_i16x8_const_splat(0), ha = pa, pb = pa, hb = pa;
+          NOUNROLL for (unsigned k = 0; k < 4; k++, qa += 32, qb += 32, a += 8) {
+            const v128_t s0 = SPLAT4(a), s1 = SPLAT4(a + 4), t0 = SPLAT4(a + 32), t1 = SPLAT4(a + 36);
+            const v128_t va0 = LOAD(qa), va1 = LOAD(qa + 16), vb0 = LOAD(qb), vb1 = LOAD(qb + 16);
+            pa = wasm_i16x8_add(pa, wasm_i16x8_add(RDOT(s0, wasm_v128_and(va0, m4)), RDOT(s1, wasm_v128_and(va1, m4))));
+            ha = wasm_i16x8_add(ha, wasm_i16x8_add(RDOT(t0, wasm_v128_and(wasm_u16x8_shr(va0, 4), m4)),
+                                                   RDOT(t1, wasm_v128_and(wasm_u16x8_shr(va1, 4), m4))));
+            pb = wasm_i16x8_add(pb, wasm_i16x8_add(RDOT(s0, wasm_v128_and(vb0, m4)), RDOT(s1, wasm_v128_and(vb1, m4))));
+            hb = wasm_i16x8_add(hb, wasm_i16x8_add(RDOT(t0, wasm_v128_and(wasm_u16x8_shr(vb0, 4), m4)),
+                                                   RDOT(t1, wasm_v128_and(wasm_u16x8_shr(vb1, 4), m4))));
+            PIN(pa, pins[0]);
+            PIN(ha, pins[1]);
+            PIN(pb, pins[2]);
+            PIN(hb, pins[3]);
+          }
+          a += 32;
+          isuma = wasm_i32x4_add(isuma, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pa, sca[2 * c]), wasm_i32x4_dot_i16x8(ha, sca[2 * c + 1])));
+          isumb = wasm_i32x4_add(isumb, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pb, scb[2 * c]), wasm_i32x4_dot_i16x8(hb, scb[2 * c + 1])));
         }
-        a += 32;
-        isuma = wasm_i32x4_add(isuma, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pa, sca[2 * c]), wasm_i32x4_dot_i16x8(ha, sca[2 * c + 1])));
-        isumb = wasm_i32x4_add(isumb, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pb, scb[2 * c]), wasm_i32x4_dot_i16x8(hb, scb[2 * c + 1])));
+        q4_Kx4_finish(ga, isuma, mna0, mna1, &y[i], b32[i], &suma, &msuma);
+        q4_Kx4_finish(gb, isumb, mnb0, mnb1, &y[i], b32[i], &sumb, &msumb);
       }
-      q4_Kx4_finish(ga, isuma, mna0, mna1, &y[i], b32[i], &suma, &msuma);
-      q4_Kx4_finish(gb, isumb, mnb0, mnb1, &y[i], b32[i], &sumb, &msumb);
+      store4(wasm_f32x4_sub(suma, msuma), out, r, r0, r1, first && c0 == 0);
+      store4(wasm_f32x4_sub(sumb, msumb), out, r + 4, r0, r1, first && c0 == 0);
     }
-    store4(wasm_f32x4_sub(suma, msuma), out, r, r0, r1, first);
-    store4(wasm_f32x4_sub(sumb, msumb), out, r + 4, r0, r1, first);
   }
   return r;
+}
+
+// Four groups (sixteen rows) at a time: four streams from four places in
+// memory, which a decode streaming its weights from memory (a big model)
+// needs: one core's loads reach DRAM's bandwidth only with several streams
+// in flight, and the pairs kernel's two left the core waiting. The four are
+// a quarter of this thread's groups apart (quad j: groups j, j + nq, j + 2nq,
+// j + 3nq), not adjacent: adjacent groups (four streams within 36 KB) gain
+// 1.15-1.25x over pairs from memory, spread ones 1.45-1.6x (32768x4096, CPU
+// time per matvec, 1 and 2 threads, bench/kernels-memory.ts). Which rows
+// share a quad changes no bits: every lane is one row's own sums. Steps of
+// 16 nibble bytes per group (two broadcasts, four loads, eight
+// accumulators: 15 vector registers), ended by PIN. Tried: touching each
+// stream's line some KB ahead with a load feeding a PIN (WebAssembly has no
+// prefetch): 1.15x for pairs, nothing over quads, 6% slower in cache.
+static int q4_Kx4_quads(const uint8_t* w, int row_bytes, const block_q8_K* y, const v128_t* b32, float* out, int nb,
+                        int r0, int r1, int first) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F);
+  v128_t pins[8];
+  const int rb = r0 & ~3, nq = ((r1 - rb + 3) >> 2) >> 2, qs = 4 * nq;  // quads; rows between a quad's groups
+  for (int j = 0; j < nq; j++) {
+    const int r = rb + 4 * j;
+    const block_q4_Kx4* ga = (const block_q4_Kx4*)(w + (size_t)r * row_bytes);
+    const block_q4_Kx4* gb = (const block_q4_Kx4*)(w + (size_t)(r + qs) * row_bytes);
+    const block_q4_Kx4* gc = (const block_q4_Kx4*)(w + (size_t)(r + 2 * qs) * row_bytes);
+    const block_q4_Kx4* gd = (const block_q4_Kx4*)(w + (size_t)(r + 3 * qs) * row_bytes);
+    for (int c0 = 0; c0 < nb; c0 += KB) {  // activation chunks of KB super-blocks: each a sum of its own, added to out as the batch kernel adds them
+      v128_t suma = wasm_f32x4_const_splat(0.0f), msuma = suma, sumb = suma, msumb = suma;
+      v128_t sumc = suma, msumc = suma, sumd = suma, msumd = suma;
+      for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++, ga++, gb++, gc++, gd++) {
+        v128_t sca[8], scb[8], scc[8], scd[8], mna0, mna1, mnb0, mnb1, mnc0, mnc1, mnd0, mnd1;
+        q4_Kx4_scs(ga, sca, &mna0, &mna1);
+        q4_Kx4_scs(gb, scb, &mnb0, &mnb1);
+        q4_Kx4_scs(gc, scc, &mnc0, &mnc1);
+        q4_Kx4_scs(gd, scd, &mnd0, &mnd1);
+        v128_t isuma = wasm_i32x4_const_splat(0), isumb = isuma, isumc = isuma, isumd = isuma;
+        const uint8_t* qa = &ga->qs[0][0][0];
+        const uint8_t* qb = &gb->qs[0][0][0];
+        const uint8_t* qc = &gc->qs[0][0][0];
+        const uint8_t* qd = &gd->qs[0][0][0];
+        const int8_t* a = y[i].qs;
+        NOUNROLL for (unsigned c = 0; c < 4; c++) {
+          v128_t pa = wasm_i16x8_const_splat(0), ha = pa, pb = pa, hb = pa, pc = pa, hc = pa, pd = pa, hd = pa;
+          NOUNROLL for (unsigned k = 0; k < 8; k++, qa += 16, qb += 16, qc += 16, qd += 16, a += 4) {
+            const v128_t s0 = SPLAT4(a), t0 = SPLAT4(a + 32);
+            const v128_t va = LOAD(qa), vb = LOAD(qb), vc = LOAD(qc), vd = LOAD(qd);
+            pa = wasm_i16x8_add(pa, RDOT(s0, wasm_v128_and(va, m4)));
+            ha = wasm_i16x8_add(ha, RDOT(t0, wasm_v128_and(wasm_u16x8_shr(va, 4), m4)));
+            pb = wasm_i16x8_add(pb, RDOT(s0, wasm_v128_and(vb, m4)));
+            hb = wasm_i16x8_add(hb, RDOT(t0, wasm_v128_and(wasm_u16x8_shr(vb, 4), m4)));
+            pc = wasm_i16x8_add(pc, RDOT(s0, wasm_v128_and(vc, m4)));
+            hc = wasm_i16x8_add(hc, RDOT(t0, wasm_v128_and(wasm_u16x8_shr(vc, 4), m4)));
+            pd = wasm_i16x8_add(pd, RDOT(s0, wasm_v128_and(vd, m4)));
+            hd = wasm_i16x8_add(hd, RDOT(t0, wasm_v128_and(wasm_u16x8_shr(vd, 4), m4)));
+            PIN(pa, pins[0]);
+            PIN(ha, pins[1]);
+            PIN(pb, pins[2]);
+            PIN(hb, pins[3]);
+            PIN(pc, pins[4]);
+            PIN(hc, pins[5]);
+            PIN(pd, pins[6]);
+            PIN(hd, pins[7]);
+          }
+          a += 32;
+          isuma = wasm_i32x4_add(isuma, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pa, sca[2 * c]), wasm_i32x4_dot_i16x8(ha, sca[2 * c + 1])));
+          isumb = wasm_i32x4_add(isumb, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pb, scb[2 * c]), wasm_i32x4_dot_i16x8(hb, scb[2 * c + 1])));
+          isumc = wasm_i32x4_add(isumc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pc, scc[2 * c]), wasm_i32x4_dot_i16x8(hc, scc[2 * c + 1])));
+          isumd = wasm_i32x4_add(isumd, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pd, scd[2 * c]), wasm_i32x4_dot_i16x8(hd, scd[2 * c + 1])));
+        }
+        q4_Kx4_finish(ga, isuma, mna0, mna1, &y[i], b32[i], &suma, &msuma);
+        q4_Kx4_finish(gb, isumb, mnb0, mnb1, &y[i], b32[i], &sumb, &msumb);
+        q4_Kx4_finish(gc, isumc, mnc0, mnc1, &y[i], b32[i], &sumc, &msumc);
+        q4_Kx4_finish(gd, isumd, mnd0, mnd1, &y[i], b32[i], &sumd, &msumd);
+      }
+      store4(wasm_f32x4_sub(suma, msuma), out, r, r0, r1, first && c0 == 0);
+      store4(wasm_f32x4_sub(sumb, msumb), out, r + qs, r0, r1, first && c0 == 0);
+      store4(wasm_f32x4_sub(sumc, msumc), out, r + 2 * qs, r0, r1, first && c0 == 0);
+      store4(wasm_f32x4_sub(sumd, msumd), out, r + 3 * qs, r0, r1, first && c0 == 0);
+    }
+  }
+  return rb + 16 * nq;
 }
 
 static void q4_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const v128_t* b32, float* out, int nb,
                         int r0, int r1, int first) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F);
   v128_t pins[2];
-  for (int r = q4_Kx4_pairs(w, row_bytes, y, b32, out, nb, r0, r1, first); r < r1; r += 4) {
+  int rq = q4_Kx4_quads(w, row_bytes, y, b32, out, nb, r0, r1, first);
+  for (int r = q4_Kx4_pairs(w, row_bytes, y, b32, out, nb, rq, r0, r1, first); r < r1; r += 4) {
     const block_q4_Kx4* g = (const block_q4_Kx4*)(w + (size_t)r * row_bytes);
-    v128_t sum = wasm_f32x4_const_splat(0.0f), msum = wasm_f32x4_const_splat(0.0f);
-    for (int i = 0; i < nb; i++, g++) {
-      v128_t sc0, sc1, mn0, mn1;
-      q4_Kx4_fields(g, &sc0, &sc1, &mn0, &mn1);
-      v128_t scs[8];
-      scs[0] = wasm_i8x16_swizzle(sc0, SC_IDX(0)), scs[1] = wasm_i8x16_swizzle(sc0, SC_IDX(4));
-      scs[2] = wasm_i8x16_swizzle(sc0, SC_IDX(8)), scs[3] = wasm_i8x16_swizzle(sc0, SC_IDX(12));
-      scs[4] = wasm_i8x16_swizzle(sc1, SC_IDX(0)), scs[5] = wasm_i8x16_swizzle(sc1, SC_IDX(4));
-      scs[6] = wasm_i8x16_swizzle(sc1, SC_IDX(8)), scs[7] = wasm_i8x16_swizzle(sc1, SC_IDX(12));
-      v128_t isum = wasm_i32x4_const_splat(0);
-      const uint8_t* q = &g->qs[0][0][0];
-      const int8_t* a = y[i].qs;
-      NOUNROLL for (unsigned c = 0; c < 4; c++) {
-        v128_t p = wasm_i16x8_const_splat(0), h = wasm_i16x8_const_splat(0);
-        // sub-block 2c: the low nibbles against a[0..31], 2c + 1: the high against a[32..63]
-        NOUNROLL for (unsigned k = 0; k < 2; k++, q += 64, a += 16) {
-          const v128_t v0 = LOAD(q), v1 = LOAD(q + 16), v2 = LOAD(q + 32), v3 = LOAD(q + 48);
-          p = wasm_i16x8_add(p, wasm_i16x8_add(wasm_i16x8_add(RDOT(SPLAT4(a), wasm_v128_and(v0, m4)), RDOT(SPLAT4(a + 4), wasm_v128_and(v1, m4))),
-                                               wasm_i16x8_add(RDOT(SPLAT4(a + 8), wasm_v128_and(v2, m4)), RDOT(SPLAT4(a + 12), wasm_v128_and(v3, m4)))));
-          h = wasm_i16x8_add(h, wasm_i16x8_add(
-              wasm_i16x8_add(RDOT(SPLAT4(a + 32), wasm_v128_and(wasm_u16x8_shr(v0, 4), m4)), RDOT(SPLAT4(a + 36), wasm_v128_and(wasm_u16x8_shr(v1, 4), m4))),
-              wasm_i16x8_add(RDOT(SPLAT4(a + 40), wasm_v128_and(wasm_u16x8_shr(v2, 4), m4)), RDOT(SPLAT4(a + 44), wasm_v128_and(wasm_u16x8_shr(v3, 4), m4)))));
-          PIN(p, pins[0]);
-          PIN(h, pins[1]);
+    for (int c0 = 0; c0 < nb; c0 += KB) {
+      v128_t sum = wasm_f32x4_const_splat(0.0f), msum = wasm_f32x4_const_splat(0.0f);
+      for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++, g++) {
+        v128_t sc0, sc1, mn0, mn1;
+        q4_Kx4_fields(g, &sc0, &sc1, &mn0, &mn1);
+        v128_t scs[8];
+        scs[0] = wasm_i8x16_swizzle(sc0, SC_IDX(0)), scs[1] = wasm_i8x16_swizzle(sc0, SC_IDX(4));
+        scs[2] = wasm_i8x16_swizzle(sc0, SC_IDX(8)), scs[3] = wasm_i8x16_swizzle(sc0, SC_IDX(12));
+        scs[4] = wasm_i8x16_swizzle(sc1, SC_IDX(0)), scs[5] = wasm_i8x16_swizzle(sc1, SC_IDX(4));
+        scs[6] = wasm_i8x16_swizzle(sc1, SC_IDX(8)), scs[7] = wasm_i8x16_swizzle(sc1, SC_IDX(12));
+        v128_t isum = wasm_i32x4_const_splat(0);
+        const uint8_t* q = &g->qs[0][0][0];
+        const int8_t* a = y[i].qs;
+        NOUNROLL for (unsigned c = 0; c < 4; c++) {
+          v128_t p = wasm_i16x8_const_splat(0), h = wasm_i16x8_const_splat(0);
+          // sub-block 2c: the low nibbles against a[0..31], 2c + 1: the high against a[32..63]
+          NOUNROLL for (unsigned k = 0; k < 2; k++, q += 64, a += 16) {
+            const v128_t v0 = LOAD(q), v1 = LOAD(q + 16), v2 = LOAD(q + 32), v3 = LOAD(q + 48);
+            p = wasm_i16x8_add(p, wasm_i16x8_add(wasm_i16x8_add(RDOT(SPLAT4(a), wasm_v128_and(v0, m4)), RDOT(SPLAT4(a + 4), wasm_v128_and(v1, m4))),
+                                                 wasm_i16x8_add(RDOT(SPLAT4(a + 8), wasm_v128_and(v2, m4)), RDOT(SPLAT4(a + 12), wasm_v128_and(v3, m4)))));
+            h = wasm_i16x8_add(h, wasm_i16x8_add(
+                wasm_i16x8_add(RDOT(SPLAT4(a + 32), wasm_v128_and(wasm_u16x8_shr(v0, 4), m4)), RDOT(SPLAT4(a + 36), wasm_v128_and(wasm_u16x8_shr(v1, 4), m4))),
+                wasm_i16x8_add(RDOT(SPLAT4(a + 40), wasm_v128_and(wasm_u16x8_shr(v2, 4), m4)), RDOT(SPLAT4(a + 44), wasm_v128_and(wasm_u16x8_shr(v3, 4), m4)))));
+            PIN(p, pins[0]);
+            PIN(h, pins[1]);
+          }
+          a += 32;
+          isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p, scs[2 * c]), wasm_i32x4_dot_i16x8(h, scs[2 * c + 1])));
         }
-        a += 32;
-        isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p, scs[2 * c]), wasm_i32x4_dot_i16x8(h, scs[2 * c + 1])));
+        const v128_t mp[4] = {wasm_i8x16_swizzle(mn0, MP_IDX(0)), wasm_i8x16_swizzle(mn0, MP_IDX(8)),
+                              wasm_i8x16_swizzle(mn1, MP_IDX(0)), wasm_i8x16_swizzle(mn1, MP_IDX(8))};
+        const v128_t mn = q4_K_mins(mp, b32[i]);
+        const v128_t ad = wasm_f32x4_splat(y[i].d);
+        const v128_t d = f16x4_at(g->d);
+        const v128_t dmin = f16x4_at(g->dmin);
+        sum = wasm_f32x4_add(sum, wasm_f32x4_mul(wasm_f32x4_mul(d, ad), wasm_f32x4_convert_i32x4(isum)));
+        msum = wasm_f32x4_add(msum, wasm_f32x4_mul(wasm_f32x4_mul(dmin, ad), wasm_f32x4_convert_i32x4(mn)));
       }
-      const v128_t mp[4] = {wasm_i8x16_swizzle(mn0, MP_IDX(0)), wasm_i8x16_swizzle(mn0, MP_IDX(8)),
-                            wasm_i8x16_swizzle(mn1, MP_IDX(0)), wasm_i8x16_swizzle(mn1, MP_IDX(8))};
-      const v128_t mn = q4_K_mins(mp, b32[i]);
-      const v128_t ad = wasm_f32x4_splat(y[i].d);
-      const v128_t d = f16x4_at(g->d);
-      const v128_t dmin = f16x4_at(g->dmin);
-      sum = wasm_f32x4_add(sum, wasm_f32x4_mul(wasm_f32x4_mul(d, ad), wasm_f32x4_convert_i32x4(isum)));
-      msum = wasm_f32x4_add(msum, wasm_f32x4_mul(wasm_f32x4_mul(dmin, ad), wasm_f32x4_convert_i32x4(mn)));
+      store4(wasm_f32x4_sub(sum, msum), out, r, r0, r1, first && c0 == 0);
     }
-    store4(wasm_f32x4_sub(sum, msum), out, r, r0, r1, first);
   }
 }
 
@@ -315,13 +400,24 @@ static void q4_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, cons
 // The batch loop: tokens in passes of MM_TOK, columns in chunks of
 // ACT_CHUNK; one token goes to the decode paths, more to four-row groups
 // (plain: from r0, the last group repeating row r1 - 1; x4: the layout's
-// groups), lanes outside [r0, r1) dropped.
+// groups), lanes outside [r0, r1) dropped. One token over x4 groups: the
+// column chunks inside the decode kernels instead (each group's row read
+// front to back, not a chunk of every group and then the next chunk: 1.1-1.2x
+// from memory on ffn_down's 14336 columns); each chunk is still its own sum,
+// added to out in chunk order, so the bits are the same.
 static inline void q4_K_mul_mat(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
                                 int n, int n_tok, int r0, int r1, int x4) {
   v128_t bs[MM_TOK][KB];
   const v128_t* b32[MM_TOK];
   const block_q8_K* y[MM_TOK];
   q4_K_acc acc[MM_TOK];
+  if (x4 && n_tok == 1 && n / QK_K <= MM_TOK * KB) {
+    // decode: the x4 kernels take every chunk of a group before the next
+    // group, so each stream reads its groups' bytes front to back
+    bsums32_q8_K((const block_q8_K*)a, (v128_t*)bs, n / QK_K);
+    q4_Kx4_rows((const uint8_t*)w, row_bytes, (const block_q8_K*)a, (const v128_t*)bs, out, n / QK_K, r0, r1, 1);
+    return;
+  }
   for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
     const int nt = n_tok - t0 < MM_TOK ? n_tok - t0 : MM_TOK;
     for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {
