@@ -14,6 +14,9 @@
 //                                   of Q8_0 are 142 MB, read from memory)
 //   npm run bench:kernels -- --repacked   the layouts decode reads after load (runtime/repack.ts:
 //                                   repack_<type>x4, then matvec_<type>x4) where the build has them
+//   npm run bench:kernels -- --alternate --old DIR   also DIR/kernels.wasm (and the relaxed module
+//                                   beside it: a copy of an earlier build), each type's old and new
+//                                   matvec alternating in the rounds, rows marked (old)
 //
 // Every type with a matvec_<type> export in wasm/kernels.wasm is measured
 // (k-quants appear as soon as kernels/kquants.c exports them). The weights
@@ -26,6 +29,7 @@
 // over the plain-JS path (formats/ reference: dequantize each weight row to
 // f32, then dot in JS), timed on a subset of rows and scaled per weight.
 // The machine may be shared: run twice and keep the better when it matters.
+import { pathToFileURL } from 'node:url';
 import { Bench } from 'tinybench';
 import { GGMLType, allGGMLTypes, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
 import { dequantizeOnlyTypes, dequantizeRow, quantizeRow } from '../formats/quant/index.js';
@@ -40,6 +44,9 @@ const attention = process.argv.includes('--attention');
 const repacked = process.argv.includes('--repacked');
 const cpu = process.argv.includes('--cpu');
 const rowsArg = process.argv.indexOf('--rows');
+const oldArg = process.argv.indexOf('--old');
+const OLD_DIR = oldArg < 0 ? undefined : process.argv[oldArg + 1]!;
+if (OLD_DIR !== undefined && !alternate) throw new Error('--old compares builds in alternating rounds: add --alternate');
 const N = 4096;
 const ROWS = rowsArg < 0 ? 4096 : Number(process.argv[rowsArg + 1]);
 if (!Number.isInteger(ROWS) || ROWS <= 0 || ROWS % 4 !== 0) throw new Error(`--rows: a positive multiple of 4, not ${process.argv[rowsArg + 1]}`);
@@ -125,7 +132,7 @@ function scalarOrNaN(type: GGMLType, rows: Uint8Array[], x: Float32Array): numbe
   }
 }
 
-async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () => number): Promise<Row | Prepared | string> {
+async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () => number, tag = ''): Promise<Row | Prepared | string> {
   const info = ggmlTypeInfo(type)!;
   // --repacked: the four-row layout where this build has one (the relaxed module's)
   const layout = repacked && k.lookup(`repack_${info.name}x4`) && k.lookup(`matvec_${info.name}x4`) ? `${info.name}x4` : info.name;
@@ -154,7 +161,7 @@ async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () =
   }
   const run = () => matvec(pw, rowBytes, pa, po, N, 0, ROWS);
   const row = (ms: number): Row => ({
-    type: layout === info.name ? info.name.toUpperCase() : `${info.name.toUpperCase()} (${layout})`,
+    type: (layout === info.name ? info.name.toUpperCase() : `${info.name.toUpperCase()} (${layout})`) + tag,
     bitsPerWeight: (info.typeSize * 8) / info.blockSize,
     ms,
     gbps: (rowBytes * ROWS) / (ms * 1e6),
@@ -343,6 +350,7 @@ function benchAttention(k: Kernels): void {
 
 async function main(): Promise<void> {
   const k = await loadKernels();
+  const kOld = OLD_DIR === undefined ? undefined : await loadKernels({ url: pathToFileURL(`${OLD_DIR}/kernels.wasm`) });
   if (attention) {
     benchAttention(k);
     return;
@@ -358,10 +366,12 @@ async function main(): Promise<void> {
   let rows: Row[] = [];
   const prepared: Prepared[] = [];
   for (const type of TYPES) {
-    const r = await benchType(k, type, x, rand);
-    if (typeof r === 'string') console.log(`skipped ${r}`);
-    else if ('run' in r) prepared.push(r);
-    else rows.push(r);
+    for (const [kk, tag] of kOld ? [[kOld, ' (old)'], [k, '']] as const : [[k, '']] as const) {
+      const r = await benchType(kk, type, x, mulberry32(0x5eed + type), tag);
+      if (typeof r === 'string') console.log(`skipped ${r}`);
+      else if ('run' in r) prepared.push(r);
+      else rows.push(r);
+    }
   }
   if (alternate) rows = alternateRounds(prepared);
   const fmt = (v: number, d: number) => v.toFixed(d);
