@@ -14,9 +14,9 @@
 //                                   of Q8_0 are 142 MB, read from memory)
 //   npm run bench:kernels -- --repacked   the layouts decode reads after load (runtime/repack.ts:
 //                                   repack_<type>x4, then matvec_<type>x4) where the build has them
-//   npm run bench:kernels -- --alternate --old DIR   also DIR/kernels.wasm (and the relaxed module
-//                                   beside it: a copy of an earlier build), each type's old and new
-//                                   matvec alternating in the rounds, rows marked (old)
+//   npm run bench:kernels -- --alternate --old DIR[,DIR...]   also DIR/kernels.wasm (and the relaxed
+//                                   module beside it: a copy of an earlier build), each type's old and
+//                                   new matvecs alternating in the rounds, rows marked (DIR's name)
 //
 // Every type with a matvec_<type> export in wasm/kernels.wasm is measured
 // (k-quants appear as soon as kernels/kquants.c exports them). The weights
@@ -29,6 +29,7 @@
 // over the plain-JS path (formats/ reference: dequantize each weight row to
 // f32, then dot in JS), timed on a subset of rows and scaled per weight.
 // The machine may be shared: run twice and keep the better when it matters.
+import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Bench } from 'tinybench';
 import { GGMLType, allGGMLTypes, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
@@ -45,8 +46,8 @@ const repacked = process.argv.includes('--repacked');
 const cpu = process.argv.includes('--cpu');
 const rowsArg = process.argv.indexOf('--rows');
 const oldArg = process.argv.indexOf('--old');
-const OLD_DIR = oldArg < 0 ? undefined : process.argv[oldArg + 1]!;
-if (OLD_DIR !== undefined && !alternate) throw new Error('--old compares builds in alternating rounds: add --alternate');
+const OLD_DIRS = oldArg < 0 ? [] : process.argv[oldArg + 1]!.split(',');
+if (OLD_DIRS.length > 0 && !alternate) throw new Error('--old compares builds in alternating rounds: add --alternate');
 const N = 4096;
 const ROWS = rowsArg < 0 ? 4096 : Number(process.argv[rowsArg + 1]);
 if (!Number.isInteger(ROWS) || ROWS <= 0 || ROWS % 4 !== 0) throw new Error(`--rows: a positive multiple of 4, not ${process.argv[rowsArg + 1]}`);
@@ -350,7 +351,9 @@ function benchAttention(k: Kernels): void {
 
 async function main(): Promise<void> {
   const k = await loadKernels();
-  const kOld = OLD_DIR === undefined ? undefined : await loadKernels({ url: pathToFileURL(`${OLD_DIR}/kernels.wasm`) });
+  const builds: [Kernels, string][] = [];
+  for (const dir of OLD_DIRS) builds.push([await loadKernels({ url: pathToFileURL(`${dir}/kernels.wasm`) }), ` (${basename(dir)})`]);
+  builds.push([k, '']);
   if (attention) {
     benchAttention(k);
     return;
@@ -366,7 +369,7 @@ async function main(): Promise<void> {
   let rows: Row[] = [];
   const prepared: Prepared[] = [];
   for (const type of TYPES) {
-    for (const [kk, tag] of kOld ? [[kOld, ' (old)'], [k, '']] as const : [[k, '']] as const) {
+    for (const [kk, tag] of builds) {
       const r = await benchType(kk, type, x, mulberry32(0x5eed + type), tag);
       if (typeof r === 'string') console.log(`skipped ${r}`);
       else if ('run' in r) prepared.push(r);
