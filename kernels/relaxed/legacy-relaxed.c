@@ -144,11 +144,12 @@ static inline __attribute__((always_inline)) void q4_0x4_groups(const uint8_t* w
 // four side by side, then one. The groups that touch [r0, r1) are counted
 // from r0 & ~3; store4 keeps only the thread's rows.
 //
-// Measured (4096x4096 in cache and 32768x4096 from memory, one thread, CPU
-// time, medians of alternating rounds on a shared machine, load average
-// 3.5-4.5), against two groups side by side (what this replaced): two
-// 1.0x / 1.0x, four side by side 1.05x / 1.15x, four spread 1.13x / 1.35x,
-// eight side by side 1.17x / 1.6x, eight spread 1.17x / 1.65x.
+// Measured (32768x4096 from memory, one thread, CPU time, medians of
+// alternating rounds on a shared machine, load average 3.5-4.5), against
+// two groups side by side (what this replaced): four side by side 1.15x,
+// four spread 1.35x, eight side by side 1.6x, eight spread 1.65x (7.0 ->
+// 12 GB/s). In cache (1024 and 4096 rows, alternating with the old build
+// only) eight spread 1.13x (14.3 -> 16.3 GB/s).
 static void q4_0x4_decode(const uint8_t* w, int row_bytes, const block_q8_0* y, const act_q8_0* act, float* out,
                           int nb, int r0, int r1, int first) {
   int r = r0 & ~3;

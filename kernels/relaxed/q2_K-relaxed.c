@@ -204,11 +204,12 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
 // the thread's rows): four at a time, each reading its own quarter of the
 // thread's rows, then two side by side, then one.
 //
-// Measured (4096x4096 in cache and 32768x4096 from memory, one thread, CPU
-// time, medians of alternating rounds on a shared machine, load average
-// 3.2-3.5), against two groups side by side (what this replaced): four side
-// by side 1.03x / 1.05x, four spread 1.05x / 1.3x (6.4 -> 8.3 GB/s from
-// memory), eight spread no better than four.
+// Measured (32768x4096 from memory, one thread, CPU time, medians of
+// alternating rounds on a shared machine, load average 2.2-3.5), against
+// two groups side by side (what this replaced): four side by side 1.05x,
+// four spread 1.4x (5.9 -> 8.3 GB/s), eight spread no better than four. In
+// cache (1024 and 4096 rows, alternating with the old build only) 1.01-1.03x
+// (9 GB/s: q2_K's decode is bound by its ops there).
 static void q2_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, float* out, int nb, int r0, int r1,
                         int first) {
   int r = r0 & ~3;

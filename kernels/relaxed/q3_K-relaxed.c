@@ -223,11 +223,12 @@ static inline __attribute__((always_inline)) void q3_Kx4_groups(const uint8_t* w
 // the thread's rows): four at a time, each reading its own quarter of the
 // thread's rows, then two side by side, then one.
 //
-// Measured (4096x4096 in cache and 32768x4096 from memory, one thread, CPU
-// time, medians of alternating rounds on a shared machine, load average
-// 2.6-3.1), against two groups side by side (what this replaced): four side
-// by side 1.1x / 1.3x, four spread 1.18x / 1.6x (6.0 -> 9.5 GB/s from
-// memory), eight spread no better than four.
+// Measured (32768x4096 from memory, one thread, CPU time, medians of
+// alternating rounds on a shared machine, load average 2.2-3.1), against
+// two groups side by side (what this replaced): four side by side 1.3x,
+// four spread 1.55x (6.3 -> 9.6 GB/s), eight spread no better than four. In
+// cache (1024 and 4096 rows, alternating with the old build only) 1.08-1.12x
+// (10.5 -> 11.3-11.9 GB/s).
 static void q3_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, float* out, int nb, int r0, int r1,
                         int first) {
   int r = r0 & ~3;

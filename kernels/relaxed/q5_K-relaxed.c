@@ -212,11 +212,14 @@ static inline __attribute__((always_inline)) void q5_Kx4_groups(const uint8_t* w
 // the thread's rows): eight at a time, each reading its own eighth of the
 // thread's rows, then two side by side, then one.
 //
-// Measured (4096x4096 and 32768x4096, one thread, CPU time, medians of
+// Measured (32768x4096, from memory, one thread, CPU time, medians of
 // alternating rounds on a shared machine, load average 2.7-3.0), against
 // two groups side by side (what this replaced): four side by side no
-// faster, four spread 1.25x / 1.4x, eight spread 1.35x / 1.45x (6.6 -> 9.8
-// GB/s from memory).
+// faster, four spread 1.35x, eight spread 1.45x (7.0 -> 10.3 GB/s). In
+// cache (1024 and 4096 rows, alternating with the old build only) eight
+// spread ties the old kernel (13.3-14.3 GB/s) where four spread is 1.07-1.1x
+// faster: its scale vectors (8 per group) stay out of the stack. Decode
+// reads a model's weights from memory, so eight.
 static void q5_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const v128_t* b32, float* out, int nb,
                         int r0, int r1, int first) {
   int r = r0 & ~3;
