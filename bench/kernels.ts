@@ -16,6 +16,9 @@
 //                                   repack_<type>x4, then matvec_<type>x4) where the build has them
 //   npm run bench:kernels -- --memory     decode with the weights streamed from memory, 1 and 2
 //                                   threads, builds compared (see kernels-memory.ts)
+//   npm run bench:kernels -- --alternate --old DIR[,DIR...]   also DIR/kernels.wasm (and the relaxed
+//                                   module beside it: a copy of an earlier build), each type's old and
+//                                   new matvecs alternating in the rounds, rows marked (DIR's name)
 //
 // Every type with a matvec_<type> export in wasm/kernels.wasm is measured
 // (k-quants appear as soon as kernels/kquants.c exports them). The weights
@@ -28,6 +31,8 @@
 // over the plain-JS path (formats/ reference: dequantize each weight row to
 // f32, then dot in JS), timed on a subset of rows and scaled per weight.
 // The machine may be shared: run twice and keep the better when it matters.
+import { basename } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Bench } from 'tinybench';
 import { GGMLType, allGGMLTypes, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
 import { dequantizeOnlyTypes, dequantizeRow, quantizeRow } from '../formats/quant/index.js';
@@ -43,6 +48,9 @@ const attention = process.argv.includes('--attention');
 const repacked = process.argv.includes('--repacked');
 const cpu = process.argv.includes('--cpu');
 const rowsArg = process.argv.indexOf('--rows');
+const oldArg = process.argv.indexOf('--old');
+const OLD_DIRS = oldArg < 0 ? [] : process.argv[oldArg + 1]!.split(',');
+if (OLD_DIRS.length > 0 && !alternate) throw new Error('--old compares builds in alternating rounds: add --alternate');
 const N = 4096;
 const ROWS = rowsArg < 0 ? 4096 : Number(process.argv[rowsArg + 1]);
 if (!Number.isInteger(ROWS) || ROWS <= 0 || ROWS % 4 !== 0) throw new Error(`--rows: a positive multiple of 4, not ${process.argv[rowsArg + 1]}`);
@@ -128,7 +136,7 @@ function scalarOrNaN(type: GGMLType, rows: Uint8Array[], x: Float32Array): numbe
   }
 }
 
-async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () => number): Promise<Row | Prepared | string> {
+async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () => number, tag = ''): Promise<Row | Prepared | string> {
   const info = ggmlTypeInfo(type)!;
   // --repacked: the four-row layout where this build has one (the relaxed module's)
   const layout = repacked && k.lookup(`repack_${info.name}x4`) && k.lookup(`matvec_${info.name}x4`) ? `${info.name}x4` : info.name;
@@ -157,7 +165,7 @@ async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () =
   }
   const run = () => matvec(pw, rowBytes, pa, po, N, 0, ROWS);
   const row = (ms: number): Row => ({
-    type: layout === info.name ? info.name.toUpperCase() : `${info.name.toUpperCase()} (${layout})`,
+    type: (layout === info.name ? info.name.toUpperCase() : `${info.name.toUpperCase()} (${layout})`) + tag,
     bitsPerWeight: (info.typeSize * 8) / info.blockSize,
     ms,
     gbps: (rowBytes * ROWS) / (ms * 1e6),
@@ -350,6 +358,9 @@ async function main(): Promise<void> {
     return;
   }
   const k = await loadKernels();
+  const builds: [Kernels, string][] = [];
+  for (const dir of OLD_DIRS) builds.push([await loadKernels({ url: pathToFileURL(`${dir}/kernels.wasm`) }), ` (${basename(dir)})`]);
+  builds.push([k, '']);
   if (attention) {
     benchAttention(k);
     return;
@@ -365,10 +376,12 @@ async function main(): Promise<void> {
   let rows: Row[] = [];
   const prepared: Prepared[] = [];
   for (const type of TYPES) {
-    const r = await benchType(k, type, x, rand);
-    if (typeof r === 'string') console.log(`skipped ${r}`);
-    else if ('run' in r) prepared.push(r);
-    else rows.push(r);
+    for (const [kk, tag] of builds) {
+      const r = await benchType(kk, type, x, mulberry32(0x5eed + type), tag);
+      if (typeof r === 'string') console.log(`skipped ${r}`);
+      else if ('run' in r) prepared.push(r);
+      else rows.push(r);
+    }
   }
   if (alternate) rows = alternateRounds(prepared);
   const fmt = (v: number, d: number) => v.toFixed(d);
