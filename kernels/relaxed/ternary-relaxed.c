@@ -13,8 +13,8 @@
 // loaded once for all rows. A super-block's 16 byte dots per row add in
 // int16 lanes (each lane sums 32 products |q * a| <= 2 * 128: <= 8192), then
 // four rows' lanes reduce together to one vector, row j's exact int32 sum in
-// lane j. TQ1_0 (five trits per byte) decodes each trit plane to bytes in
-// u16 lanes (tq1_trits) and does the same with 16 byte dots per super-block.
+// lane j. TQ1_0 (five trits per byte) decodes each trit plane to bytes with
+// byte adds and compares (tq1_q) and does the same with 16 byte dots per super-block.
 // The float steps per row are ggml's reference order,
 // acc += f32(isum) * (d_a * d_w) block after block, whichever rows run
 // together: matvec is the one-token case of the batch, so a batch gives the
@@ -93,8 +93,9 @@ static inline __attribute__((always_inline)) void tq2_0_rows(const uint8_t* cons
   }
 }
 
-// The trits of 16 packed bytes v that the u16 lanes' multipliers pv (3^n,
-// the same for both bytes of a lane) select, as bytes 0..2 in v's order:
+// qh's trits (lane 4n + j of its splat needs trit n): the trits of 16
+// packed bytes v that the u16 lanes' multipliers pv (3^n, the same for both
+// bytes of a lane) select, as bytes 0..2 in v's order:
 // trit n of b is ((b * 3^n mod 256) * 3) >> 8. The low byte's product mod
 // 256 is the low byte of the lane's product; the high byte is shifted down
 // first, and its result lands in the high byte by masking instead of shifting.
@@ -106,15 +107,27 @@ static inline v128_t tq1_trits(v128_t v, v128_t vhi, v128_t pv) {
   return wasm_v128_or(lo, hi);
 }
 
+// Trit n of a byte b is floor(3x / 256) with x = b * 3^n mod 256: 0 for x
+// up to 85, 1 up to 170, 2 above. In signed bytes s = x - 128 (mod 256),
+// s(n + 1) = 3 s(n) as well (3 * 128 = 128 mod 256), so every plane after
+// the first is two byte adds and two signed compares away: q = (s > -43) + (s > 42).
+static inline v128_t tq1_q(v128_t s) {
+  const v128_t m1 = wasm_i8x16_gt(s, wasm_i8x16_const_splat(-43)), m2 = wasm_i8x16_gt(s, wasm_i8x16_const_splat(42));
+  return wasm_i8x16_sub(wasm_i8x16_sub(wasm_i8x16_const_splat(0), m1), m2);
+}
+
 // The sum of the 5 trit planes of 16 packed bytes v against the activation
 // at a + stride * n (plane n), as int16 pair sums.
 static inline v128_t tq1_planes5(v128_t v, const int8_t* a, const int stride) {
-  const v128_t vhi = wasm_u16x8_shr(v, 8);
-  v128_t s = RDOT(LOAD(a), tq1_trits(v, vhi, wasm_i16x8_const_splat(1)));
-  s = wasm_i16x8_add(s, RDOT(LOAD(a + stride), tq1_trits(v, vhi, wasm_i16x8_const_splat(3))));
-  s = wasm_i16x8_add(s, RDOT(LOAD(a + 2 * stride), tq1_trits(v, vhi, wasm_i16x8_const_splat(9))));
-  s = wasm_i16x8_add(s, RDOT(LOAD(a + 3 * stride), tq1_trits(v, vhi, wasm_i16x8_const_splat(27))));
-  return wasm_i16x8_add(s, RDOT(LOAD(a + 4 * stride), tq1_trits(v, vhi, wasm_i16x8_const_splat(81))));
+  v128_t s = wasm_v128_xor(v, wasm_i8x16_const_splat((int8_t)0x80));
+  v128_t sum = RDOT(LOAD(a), tq1_q(s));
+  UNROLL for (int n = 1; n < 5; n++) {
+    // 2s as a 16-bit shift and a mask: clang folds s + (s + s) to an i8x16
+    // multiply, which wasm lacks, and expands it lane by lane
+    s = wasm_i8x16_add(s, wasm_v128_and(wasm_i16x8_shl(s, 1), wasm_i8x16_const_splat((int8_t)0xFE)));
+    sum = wasm_i16x8_add(sum, RDOT(LOAD(a + stride * n), tq1_q(s)));
+  }
+  return sum;
 }
 
 // As tq2_0_rows for tq1_0. qs[m] (m < 32): elements m + 32n, n < 5;
