@@ -20,11 +20,16 @@
 // together: matvec is the one-token case of the batch, so a batch gives the
 // bits of token by token and any thread split the same bits.
 //
-// Decode streams 8 rows at once, each from its own eighth of the thread's
-// rows (independent streams for the prefetcher), with a PIN (relaxed.h) per
-// 16-byte step so V8 keeps each step's arithmetic ahead of the next loads;
-// then 4 adjacent rows, then the last 1..3 (the group's missing rows repeat
-// the last one and are not stored).
+// TQ2_0's decode streams 8 rows at once, each from its own eighth of the
+// thread's rows (independent streams for the prefetcher), with a PIN
+// (relaxed.h) per 16-byte step so V8 keeps each step's arithmetic ahead of
+// the next loads; then 4 adjacent rows, then the last 1..3 (the group's
+// missing rows repeat the last one and are not stored). TQ1_0 (compute
+// bound) runs 4 adjacent rows throughout. Measured (bench:kernels --alternate
+// --cpu, one thread, busy machine), GB/s of weights, baseline -> this:
+// 4096 rows TQ2_0 2.5 -> 8.0 (8 streams; 4 adjacent also 8.0), TQ1_0 1.9 ->
+// 3.2 (8 streams 2.3); 32768 rows (from memory) TQ2_0 1.7 -> 7.3 (4 adjacent
+// 3.2), TQ1_0 1.5 -> 2.7 (8 streams 2.6).
 #include "../kquants.h"
 #include "relaxed.h"
 
@@ -162,14 +167,14 @@ static inline __attribute__((always_inline)) void tq1_0_rows(const uint8_t* cons
 // decode_<W>: out[r] for rows [r0, r1) and one token; mul_mat_<W>: the
 // batch, rows in passes of TQ_ROWS with every token over each pass (one
 // token: the whole range at once). Then the exports (relaxed.h).
-#define TERNARY_KERNELS(W)                                                                                  \
+#define TERNARY_KERNELS(W, G8)                                                                                \
   static void decode_##W(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0,   \
                          int r1) {                                                                          \
     const uint8_t* x[8];                                                                                    \
     v128_t acc[2];                                                                                          \
     float f[8];                                                                                             \
     int r = r0;                                                                                             \
-    const int part = (r1 - r0) / 8; /* rows per eighth */                                                   \
+    const int part = G8 ? (r1 - r0) / 8 : 0; /* rows per eighth */                                           \
     for (int it = 0; it < part; it++, r++) {                                                                \
       UNROLL for (int k = 0; k < 8; k++) x[k] = w + (size_t)(r + part * k) * row_bytes;                     \
       W##_rows(x, y, nb, acc, 8);                                                                           \
@@ -204,5 +209,5 @@ static inline __attribute__((always_inline)) void tq1_0_rows(const uint8_t* cons
   RELAXED_ENTRIES(W, mul_mat_##W##_plain, 0)                                                                \
   RELAXED_VEC_DOT(W, q8_K, mul_mat_##W##_plain)
 
-TERNARY_KERNELS(tq1_0)
-TERNARY_KERNELS(tq2_0)
+TERNARY_KERNELS(tq1_0, 0)
+TERNARY_KERNELS(tq2_0, 1)
