@@ -200,6 +200,9 @@ export const RELAXED_OVERRIDES = [
   'mul_mat_iq4_nl', 'matvec_iq4_nl', 'mat_rows_iq4_nl', 'mat_rows_id_iq4_nl', 'vec_dot_iq4_nl_q8_0',
   'mul_mat_mxfp4', 'matvec_mxfp4', 'mat_rows_mxfp4', 'mat_rows_id_mxfp4', 'vec_dot_mxfp4_q8_0',
   'mul_mat_iq4_xs', 'matvec_iq4_xs', 'mat_rows_iq4_xs', 'mat_rows_id_iq4_xs', 'vec_dot_iq4_xs_q8_K',
+  // relaxed/ternary-relaxed.c
+  'mul_mat_tq1_0', 'matvec_tq1_0', 'mat_rows_tq1_0', 'mat_rows_id_tq1_0', 'vec_dot_tq1_0_q8_K',
+  'mul_mat_tq2_0', 'matvec_tq2_0', 'mat_rows_tq2_0', 'mat_rows_id_tq2_0', 'vec_dot_tq2_0_q8_K',
   // relaxed/iq-grid-relaxed.c, over the baseline module's grid tables
   'mul_mat_iq2_xxs', 'matvec_iq2_xxs', 'mat_rows_iq2_xxs', 'mat_rows_id_iq2_xxs', 'vec_dot_iq2_xxs_q8_K',
   'mul_mat_iq2_xs', 'matvec_iq2_xs', 'mat_rows_iq2_xs', 'mat_rows_id_iq2_xs', 'vec_dot_iq2_xs_q8_K',

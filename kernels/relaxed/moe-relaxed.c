@@ -10,6 +10,8 @@ MAT_ROWS_ID(q4_K)
 MAT_ROWS_ID(q5_K)
 MAT_ROWS_ID(q6_K)
 MAT_ROWS_ID(q8_0)  // over q8_0-relaxed.c's batch kernel
+MAT_ROWS_ID(tq1_0)  // ternary-relaxed.c
+MAT_ROWS_ID(tq2_0)
 MAT_ROWS_ID(q2_Kx4)
 MAT_ROWS_ID(q3_Kx4)
 MAT_ROWS_ID(q4_0x4)
