@@ -481,14 +481,7 @@ void EXPORT(repack_q4_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
         const block_q4_K* x = (const block_q4_K*)((const uint8_t*)scratch + (size_t)j * row_bytes) + i;
         g[i].d[j] = x->d;
         g[i].dmin[j] = x->dmin;
-        const uint8_t* q = x->scales;
-        for (int k = 0; k < 8; k++) {
-          const int sc = k < 4 ? q[k] & 63 : (q[k + 4] & 0x0F) | ((q[k - 4] >> 6) << 4);
-          const int m = k < 4 ? q[k + 4] & 63 : (q[k + 4] >> 4) | ((q[k] >> 6) << 4);
-          const int idx = 4 * k + j;
-          g[i].sm[idx] = (uint8_t)(sc | ((m >> 4) << 6));
-          g[i].ml[idx & 15] |= (uint8_t)((m & 0x0F) << (idx < 16 ? 0 : 4));
-        }
+        repack_kx4_scales_mins(x->scales, j, g[i].sm, g[i].ml);
         for (int c = 0; c < 4; c++)
           for (int k = 0; k < 8; k++) memcpy(g[i].qs[c][k] + 4 * j, x->qs + 32 * c + 4 * k, 4);
       }

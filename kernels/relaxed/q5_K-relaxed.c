@@ -457,14 +457,7 @@ void EXPORT(repack_q5_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
         const block_q5_K* x = (const block_q5_K*)((const uint8_t*)scratch + (size_t)j * row_bytes) + i;
         g[i].d[j] = x->d;
         g[i].dmin[j] = x->dmin;
-        const uint8_t* sq = x->scales;
-        for (int k = 0; k < 8; k++) {
-          const int sc = k < 4 ? sq[k] & 63 : (sq[k + 4] & 0x0F) | ((sq[k - 4] >> 6) << 4);
-          const int m = k < 4 ? sq[k + 4] & 63 : (sq[k + 4] >> 4) | ((sq[k] >> 6) << 4);
-          const int idx = 4 * k + j;
-          g[i].sm[idx] = (uint8_t)(sc | ((m >> 4) << 6));
-          g[i].ml[idx & 15] |= (uint8_t)((m & 0x0F) << (idx < 16 ? 0 : 4));
-        }
+        repack_kx4_scales_mins(x->scales, j, g[i].sm, g[i].ml);
         for (int u = 0; u < 8; u++) {
           const int c = u >> 1;
           for (int l = 0; l < 4; l++) {

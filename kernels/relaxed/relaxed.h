@@ -157,3 +157,17 @@ static inline void unmix_pairs(v128_t a, v128_t b, v128_t* lo, v128_t* hi) {
   *lo = wasm_v128_or(wasm_v128_and(a, m), wasm_i32x4_shl(b, 16));
   *hi = wasm_v128_or(wasm_u32x4_shr(a, 16), wasm_v128_andnot(b, m));
 }
+
+// Row j's eight 6-bit scales and mins (Q4_K's and Q5_K's packed 12 bytes) into
+// the q4_Kx4 / q5_Kx4 group layout: sm[4k + j] = scale | (min >> 4) << 6, and
+// the min's low nibble in ml (entries 0..15 low nibbles, 16..31 high). The
+// caller zeroes ml once per group. Load time only (repack).
+static inline void repack_kx4_scales_mins(const uint8_t* sq, int j, uint8_t sm[32], uint8_t ml[16]) {
+  for (int k = 0; k < 8; k++) {
+    const int sc = k < 4 ? sq[k] & 63 : (sq[k + 4] & 0x0F) | ((sq[k - 4] >> 6) << 4);
+    const int m = k < 4 ? sq[k + 4] & 63 : (sq[k + 4] >> 4) | ((sq[k] >> 6) << 4);
+    const int idx = 4 * k + j;
+    sm[idx] = (uint8_t)(sc | ((m >> 4) << 6));
+    ml[idx & 15] |= (uint8_t)((m & 0x0F) << (idx < 16 ? 0 : 4));
+  }
+}
