@@ -48,6 +48,19 @@ test('quiet machine: stays on all threads (a rare probe one level down, never a 
   assert.is(g.state.changes, 0);
 });
 
+test('long runs on a quiet machine: a periodic probe waits for enough run time to amortise it', () => {
+  // an 8B model's prefill: ~10 s per run on 2 threads. Probed every 5 s of run
+  // time, every other run went to one thread (and a bench's median with it).
+  const g = new ThreadGovernor(2);
+  const long = (n: number) => 20000 / n;
+  assert.ok(simulate(g, 12, long, 1).every((n) => n === 2), 'a 10 s plan probed within 12 runs');
+  // short runs in between (decode) still carry the probes, about one per 5 s
+  const chosen = simulate(g, 400, quiet, 2);
+  const probes = chosen.filter((n) => n !== 2).length;
+  assert.ok(probes >= 1 && probes <= 400 * 50 / 5000 + 1, `${probes} probe runs among 400 short ones`);
+  assert.is(g.state.changes, 0);
+});
+
 test('busy from the start: moves to one thread, spending few runs on the slow level', () => {
   const g = new ThreadGovernor(2);
   const chosen = simulate(g, 200, busy);

@@ -16,7 +16,14 @@
 // the same bits as one thread (kernels split rows, never sums).
 //
 // Cost on a quiet machine: one probe run at a lower level per PROBE_DOWN_MS,
-// i.e. about 1% of decode time at 2 threads.
+// i.e. about 1% of decode time at 2 threads. A periodic probe is spent on a
+// run only when the time since the last one is at least DOWN_RUNS (UP_RUNS)
+// times that plan's average run: a probe costs about one run of the plan it
+// lands on, and a long plan (an 8B model's 64-token prefill takes ~10 s) probed
+// every 5 s ran every other pass on one thread. Measured: `run-gguf bench
+// --synthetic llama-3.1-8b:Q4_K_M -p 64 -t 2` reported the one-thread rate,
+// since its median run was a probe. A run much slower than its level's best
+// still probes at once (the machine got busy: waiting costs more).
 
 /** A run slower than this times the best at its level suggests the machine got busy. */
 const SLOW = 1.5;
@@ -24,6 +31,9 @@ const SLOW = 1.5;
 const BETTER = 0.95;
 const PROBE_DOWN_MS = 5000;
 const PROBE_UP_MS = 500;
+/** A periodic probe lands on a plan only after this many of its runs' time since the last probe. */
+const DOWN_RUNS = 20;
+const UP_RUNS = 10;
 /** Weight of the newest run in a level's average. */
 const ALPHA = 0.3;
 
@@ -66,8 +76,25 @@ export class ThreadGovernor {
   private pinned: number | undefined;
 
   /** Threads for the next run of `plan`. */
-  choose(_plan: number): number {
-    return this.pinned ?? this.levels[this.probe ?? this.level]!;
+  choose(plan: number): number {
+    if (this.pinned !== undefined) return this.pinned;
+    if (this.probe === undefined && this.adaptive) this.probe = this.periodicProbe(plan);
+    return this.levels[this.probe ?? this.level]!;
+  }
+
+  /** The level a periodic probe tries on this run of `plan`, if one is due and the plan is short enough. */
+  private periodicProbe(plan: number): number | undefined {
+    const avg = this.plans.get(plan)?.avg[this.level];
+    if (avg === undefined || Number.isNaN(avg)) return undefined; // no baseline to compare a probe with
+    if (this.level > 0 && this.sinceUp >= Math.max(PROBE_UP_MS, UP_RUNS * avg)) {
+      this.sinceUp = 0;
+      return this.level - 1;
+    }
+    if (this.level < this.levels.length - 1 && this.sinceDown >= Math.max(PROBE_DOWN_MS, DOWN_RUNS * avg)) {
+      this.sinceDown = 0;
+      return Math.min(this.level + this.downStep, this.levels.length - 1);
+    }
+    return undefined;
   }
 
   /** Fixes the thread count of every run (1..n; undefined: the governor decides again). For tests and tuning. */
@@ -108,17 +135,10 @@ export class ThreadGovernor {
     }
     this.sinceDown += ms;
     this.sinceUp += ms;
-    const canDown = this.level < this.levels.length - 1;
-    const canUp = this.level > 0;
-    const down = Math.min(this.level + this.downStep, this.levels.length - 1);
-    if (canDown && ms > SLOW * t.best[k]! && t.avg[k]! > SLOW * t.best[k]!) {
-      this.probe = down;
-    } else if (canUp && this.sinceUp >= PROBE_UP_MS) {
-      this.probe = this.level - 1;
-      this.sinceUp = 0;
-    } else if (canDown && this.sinceDown >= PROBE_DOWN_MS) {
-      this.probe = down;
-      this.sinceDown = 0;
+    // much slower than this level's best: probe down on the next run, whatever
+    // its plan (periodic probes wait for a short enough plan: choose)
+    if (this.level < this.levels.length - 1 && ms > SLOW * t.best[k]! && t.avg[k]! > SLOW * t.best[k]!) {
+      this.probe = Math.min(this.level + this.downStep, this.levels.length - 1);
     }
   }
 
