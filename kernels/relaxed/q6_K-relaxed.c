@@ -148,16 +148,21 @@ static inline v128_t q6_K_offset(const v128_t* sp, const block_q8_K* yb) {
                      wasm_i32x4_dot_i16x8(sp[7], wasm_i32x4_shuffle(b1, b1, 3, 3, 3, 3)))));
 }
 
-// q6_Kx4: four rows' super-block, repacked at load (repack_q6_Kx4). Sub-block
-// k (elements 16k..16k+15, one scale) of the four rows is 48 bytes, three
-// vectors in transpose4's order (bytes 4j..4j+3 of vector g: row j's
-// elements 16k + 4g..+3), each byte one quant (0..63, q + 32) and, in its
-// top two bits, two bits of the quant at +12 (bits 0-1, 2-3, 4-5 in vector
-// order), decoded as q6_Kp's; then the scales as q6_K_scales_w takes them,
-// then the rows' d.
+// q6_Kx4: four rows' super-block, repacked at load (repack_q6_Kx4), as
+// sixteen units of one sub-block (elements 16k..16k+15, one scale per row):
+// the four rows' scales (byte j: row j's), then 48 bytes, three vectors in
+// transpose4's order (bytes 4j..4j+3 of vector g: row j's elements
+// 16k + 4g..+3), each byte one quant (0..63, q + 32) and, in its top two
+// bits, two bits of the quant at +12 (bits 0-1, 2-3, 4-5 in vector order),
+// decoded as q6_Kp's; then the rows' d. A unit's scales sit just before its
+// quants so a decode stream is one pointer read front to back (the layout
+// before kept the 64 scales after the quants: two pointers per stream).
 typedef struct {
-  uint8_t q[16][48];
-  int8_t scales[64];
+  int8_t sc[4];
+  uint8_t q[48];
+} q6_Kx4_unit;
+typedef struct {
+  q6_Kx4_unit u[16];
   uint16_t d[4];
 } block_q6_Kx4;
 _Static_assert(sizeof(block_q6_Kx4) == 4 * sizeof(block_q6_K), "a group takes four rows' bytes");
@@ -185,16 +190,24 @@ static inline void q6_K_finish(const q6_K_scales4* s, int i, const block_q8_K* c
   }
 }
 
+// Unit k's scales sign-extended: i16 lanes 0..3 = rows 0..3 (lanes 4..7
+// are the first quant bytes: unused). One load, no shuffle mask.
+static inline v128_t q6_Kx4_sc(const block_q6_Kx4* b, int k) { return wasm_i16x8_load8x8(b->u[k].sc); }
+
 // Prefill over q6_Kx4 groups: the layout's vectors need no transposing.
 static inline void q6_Kx4_superblock(const block_q6_Kx4* b, int i, const block_q8_K* const* y, q6_K_acc* acc, int nt) {
   q6_K_scales4 s;
-  const v128_t w[4] = {LOAD(b->scales), LOAD(b->scales + 16), LOAD(b->scales + 32), LOAD(b->scales + 48)};
-  q6_K_scales_w(w, &s);
+  UNROLL for (int p = 0; p < 8; p++) {
+    const v128_t e0 = q6_Kx4_sc(b, 2 * p), e1 = q6_Kx4_sc(b, 2 * p + 1);
+    s.sc[2 * p] = wasm_i16x8_shuffle(e0, e0, 0, 0, 1, 1, 2, 2, 3, 3);
+    s.sc[2 * p + 1] = wasm_i16x8_shuffle(e1, e1, 0, 0, 1, 1, 2, 2, 3, 3);
+    s.sp[p] = wasm_i16x8_shuffle(e0, e1, 0, 8, 1, 9, 2, 10, 3, 11);
+  }
   s.d = f16x4_at(b->d);
   for (int t = 0; t < nt; t++) acc[t].isum = wasm_i32x4_const_splat(0);
   NOUNROLL for (int k = 0; k < 16; k++) {
     v128_t g[4];
-    q6_Kx4_decode(b->q[k], g);
+    q6_Kx4_decode(b->u[k].q, g);
     const v128_t sc = s.sc[k];
     for (int t = 0; t < nt; t++) {
       const int8_t* a = y[t][i].qs + 16 * k;
@@ -206,177 +219,88 @@ static inline void q6_Kx4_superblock(const block_q6_Kx4* b, int i, const block_q
   q6_K_finish(&s, i, y, acc, nt);
 }
 
-// Decode over q6_Kx4 groups: four rows per lane, one scale vector per
-// sub-block of 64 weights (the one-row kernel applies a scale per 16), steps
-// of one sub-block ended by PIN (relaxed.h). The same exact int32 sums and
-// float steps per row as every other q6_K path. 1.06-1.09x q6_Kp (4096x4096,
-// one thread, CPU time). The scale vectors come from one sign-extending load
-// per two sub-blocks and an unpack each: Q6_LANES' byte shuffle needs a
-// mask V8 rebuilds from two 64-bit immediates at every use (0.88x).
-// Tried: the -32 offset in the loop, one pmaddwd per sub-block against the
-// broadcast bsum (the extra registers cost spills: no faster).
-// The -32 offset of a group's super-block: lane j = sum over k of scale(j, k) * bsum(k).
+// The -32 offset of a group's super-block: lane j = sum over k of scale(j, k) * bsum(k),
+// two sub-blocks per i32x4.dot_i16x8 (their scales interleaved by one unpack).
 static inline v128_t q6_Kx4_offset(const block_q6_Kx4* b, const block_q8_K* yi) {
   v128_t off = wasm_i32x4_const_splat(0);
-  const int8_t* sp = b->scales;
-  NOUNROLL for (unsigned p = 0; p < 8; p++, sp += 8) {
-    const v128_t e = wasm_i16x8_load8x8(sp);
-    const v128_t pair = wasm_i16x8_shuffle(e, wasm_i64x2_shuffle(e, e, 1, 1), 0, 8, 1, 9, 2, 10, 3, 11);
-    off = wasm_i32x4_add(off, wasm_i32x4_dot_i16x8(pair, wasm_v128_load32_splat(yi->bsums + 2 * p)));
+  const uint8_t* u = (const uint8_t*)b->u;
+  const int16_t* bs = yi->bsums;
+  NOUNROLL for (unsigned p = 0; p < 8; p++, u += 2 * sizeof(q6_Kx4_unit), bs += 2) {
+    const v128_t e0 = wasm_i16x8_load8x8(u), e1 = wasm_i16x8_load8x8(u + sizeof(q6_Kx4_unit));
+    off = wasm_i32x4_add(off, wasm_i32x4_dot_i16x8(wasm_i16x8_shuffle(e0, e1, 0, 8, 1, 9, 2, 10, 3, 11), wasm_v128_load32_splat(bs)));
   }
   return off;
 }
 
-// Two groups at a time sharing the activation broadcasts, as q4_Kx4_pairs.
-// Steps of one sub-block of each group, ended by PIN. 1.07-1.1x one group at
-// a time (4096x4096), 1.05x from memory (32768x4096). The scale load of the
-// last sub-block reads 4 bytes of d, inside the block.
-static int q6_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r, int r0, int r1, int first) {
-  v128_t pins[2];
-  for (; r + 4 < r1; r += 8) {
-    const block_q6_Kx4* ba = (const block_q6_Kx4*)(w + (size_t)r * row_bytes);
-    const block_q6_Kx4* bb = (const block_q6_Kx4*)(w + (size_t)(r + 4) * row_bytes);
+// Decode over q6_Kx4 groups, gn at a time (as q4_0x4_groups, legacy-relaxed.c):
+// n iterations, the first group of iteration it at row r + step * it, its gn
+// groups `stride` rows apart (spread: a part of the thread's rows apart,
+// each a stream of its own from memory). Per step one unit (sub-block) of
+// each group: four activation broadcasts serve all gn groups; each group's
+// unit is one sign-extending scale load, three quant loads, the decode, four
+// byte dots and two i32x4.dot_i16x8 applying the rows' scales (lanes 2j,
+// 2j + 1), ended by PIN so V8 keeps the next group's loads behind this
+// group's arithmetic. The same exact int32 sums and float steps per row as
+// every other q6_K path (the -32 offset and d per super-block, chunks of KB
+// super-blocks added to out as the batch kernel adds them).
+static inline __attribute__((always_inline)) void q6_Kx4_groups(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out,
+                                                                int nb, int r, int n, int step, int stride, int r0, int r1,
+                                                                int first, const int gn) {
+  const v128_t m6 = wasm_i8x16_const_splat(0x3F);
+  v128_t pins[8];
+  for (int it = 0; it < n; it++, r += step) {
+    const block_q6_Kx4* g[8];
+    UNROLL for (int k = 0; k < gn; k++) g[k] = (const block_q6_Kx4*)(w + (size_t)(r + stride * k) * row_bytes);
     for (int c0 = 0; c0 < nb; c0 += KB) {
-      v128_t suma = wasm_f32x4_const_splat(0.0f), sumb = suma;
-      for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++, ba++, bb++) {
-        v128_t isuma = wasm_i32x4_const_splat(0), isumb = isuma;
-        const uint8_t* qa = ba->q[0];
-        const uint8_t* qb = bb->q[0];
+      v128_t sum[8];
+      UNROLL for (int k = 0; k < gn; k++) sum[k] = wasm_f32x4_const_splat(0.0f);
+      for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++) {
+        v128_t isum[8];
+        const uint8_t* p[8];
+        UNROLL for (int k = 0; k < gn; k++) isum[k] = wasm_i32x4_const_splat(0), p[k] = (const uint8_t*)g[k][i].u;
         const int8_t* a = y[i].qs;
-        const int8_t* spa = ba->scales;
-        const int8_t* spb = bb->scales;
-        NOUNROLL for (unsigned k = 0; k < 16; k++, qa += 48, qb += 48, a += 16, spa += 4, spb += 4) {
-          // sub-block k's scales: lanes j of the sign-extending load, duplicated into lanes 2j, 2j + 1
-          const v128_t ea = wasm_i16x8_load8x8(spa), eb = wasm_i16x8_load8x8(spb);
+        NOUNROLL for (unsigned s = 0; s < 16; s++, a += 16) {
           const v128_t s0 = SPLAT4(a), s1 = SPLAT4(a + 4), s2 = SPLAT4(a + 8), s3 = SPLAT4(a + 12);
-          v128_t g[4];
-          q6_Kx4_decode(qa, g);
-          v128_t sc = wasm_i16x8_shuffle(ea, ea, 0, 0, 1, 1, 2, 2, 3, 3);
-          isuma = wasm_i32x4_add(isuma, wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_add(RDOT(s0, g[0]), RDOT(s1, g[1])), sc),
-                                                       wasm_i32x4_dot_i16x8(wasm_i16x8_add(RDOT(s2, g[2]), RDOT(s3, g[3])), sc)));
-          q6_Kx4_decode(qb, g);
-          sc = wasm_i16x8_shuffle(eb, eb, 0, 0, 1, 1, 2, 2, 3, 3);
-          isumb = wasm_i32x4_add(isumb, wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_add(RDOT(s0, g[0]), RDOT(s1, g[1])), sc),
-                                                       wasm_i32x4_dot_i16x8(wasm_i16x8_add(RDOT(s2, g[2]), RDOT(s3, g[3])), sc)));
-          PIN(isuma, pins[0]);
-          PIN(isumb, pins[1]);
-        }
-        const v128_t ad = wasm_f32x4_splat(y[i].d);
-        isuma = wasm_i32x4_sub(isuma, wasm_i32x4_shl(q6_Kx4_offset(ba, &y[i]), 5));
-        isumb = wasm_i32x4_sub(isumb, wasm_i32x4_shl(q6_Kx4_offset(bb, &y[i]), 5));
-        suma = wasm_f32x4_add(suma, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(ba->d), ad), wasm_f32x4_convert_i32x4(isuma)));
-        sumb = wasm_f32x4_add(sumb, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(bb->d), ad), wasm_f32x4_convert_i32x4(isumb)));
-      }
-      store4(suma, out, r, r0, r1, first && c0 == 0);
-      store4(sumb, out, r + 4, r0, r1, first && c0 == 0);
-    }
-  }
-  return r;
-}
-
-
-// Four groups at a time, a quarter of this thread's groups apart (four
-// streams from memory), as q4_Kx4_quads: each step's broadcasts serve all
-// four; PIN after each group keeps the next group's loads behind its
-// arithmetic. Against q6_Kx4_pairs: 1.45-1.5x from memory (32768x4096),
-// 1.07x in cache. Touching lines ahead (see q4_Kx4_quads): nothing from
-// memory, 0.92x in cache.
-static int q6_Kx4_quads(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first) {
-  v128_t pins[4];
-  const int rb = r0 & ~3, nq = ((r1 - rb + 3) >> 2) >> 2, qs = 4 * nq;  // quads; rows between a quad's groups
-  for (int j = 0; j < nq; j++) {
-    const int r = rb + 4 * j;
-    const block_q6_Kx4* ba = (const block_q6_Kx4*)(w + (size_t)r * row_bytes);
-    const block_q6_Kx4* bb = (const block_q6_Kx4*)(w + (size_t)(r + qs) * row_bytes);
-    const block_q6_Kx4* bc = (const block_q6_Kx4*)(w + (size_t)(r + 2 * qs) * row_bytes);
-    const block_q6_Kx4* bd = (const block_q6_Kx4*)(w + (size_t)(r + 3 * qs) * row_bytes);
-    for (int c0 = 0; c0 < nb; c0 += KB) {  // activation chunks of KB super-blocks: each a sum of its own, added to out as the batch kernel adds them
-      v128_t suma = wasm_f32x4_const_splat(0.0f), sumb = suma, sumc = suma, sumd = suma;
-      for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++, ba++, bb++, bc++, bd++) {
-        v128_t isuma = wasm_i32x4_const_splat(0), isumb = isuma, isumc = isuma, isumd = isuma;
-        const uint8_t* qa = ba->q[0];
-        const uint8_t* qb = bb->q[0];
-        const uint8_t* qc = bc->q[0];
-        const uint8_t* qd = bd->q[0];
-        const int8_t* a = y[i].qs;
-        const int8_t* spa = ba->scales;
-        const int8_t* spb = bb->scales;
-        const int8_t* spc = bc->scales;
-        const int8_t* spd = bd->scales;
-        NOUNROLL for (unsigned k = 0; k < 16; k++, qa += 48, qb += 48, qc += 48, qd += 48, a += 16, spa += 4, spb += 4, spc += 4, spd += 4) {
-          const v128_t s0 = SPLAT4(a), s1 = SPLAT4(a + 4), s2 = SPLAT4(a + 8), s3 = SPLAT4(a + 12);
-          v128_t g[4], e, sc;
-  #define Q6_QUAD_GROUP(q, sp, isum, slot)                                                                                   \
-          e = wasm_i16x8_load8x8(sp);                                                                                        \
-          q6_Kx4_decode(q, g);                                                                                               \
-          sc = wasm_i16x8_shuffle(e, e, 0, 0, 1, 1, 2, 2, 3, 3);                                                             \
-          isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_add(RDOT(s0, g[0]), RDOT(s1, g[1])), sc), \
-                                                     wasm_i32x4_dot_i16x8(wasm_i16x8_add(RDOT(s2, g[2]), RDOT(s3, g[3])), sc))); \
-          PIN(isum, pins[slot]);
-          Q6_QUAD_GROUP(qa, spa, isuma, 0)
-          Q6_QUAD_GROUP(qb, spb, isumb, 1)
-          Q6_QUAD_GROUP(qc, spc, isumc, 2)
-          Q6_QUAD_GROUP(qd, spd, isumd, 3)
-  #undef Q6_QUAD_GROUP
-        }
-        const v128_t ad = wasm_f32x4_splat(y[i].d);
-        isuma = wasm_i32x4_sub(isuma, wasm_i32x4_shl(q6_Kx4_offset(ba, &y[i]), 5));
-        isumb = wasm_i32x4_sub(isumb, wasm_i32x4_shl(q6_Kx4_offset(bb, &y[i]), 5));
-        isumc = wasm_i32x4_sub(isumc, wasm_i32x4_shl(q6_Kx4_offset(bc, &y[i]), 5));
-        isumd = wasm_i32x4_sub(isumd, wasm_i32x4_shl(q6_Kx4_offset(bd, &y[i]), 5));
-        suma = wasm_f32x4_add(suma, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(ba->d), ad), wasm_f32x4_convert_i32x4(isuma)));
-        sumb = wasm_f32x4_add(sumb, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(bb->d), ad), wasm_f32x4_convert_i32x4(isumb)));
-        sumc = wasm_f32x4_add(sumc, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(bc->d), ad), wasm_f32x4_convert_i32x4(isumc)));
-        sumd = wasm_f32x4_add(sumd, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(bd->d), ad), wasm_f32x4_convert_i32x4(isumd)));
-      }
-      store4(suma, out, r, r0, r1, first && c0 == 0);
-      store4(sumb, out, r + qs, r0, r1, first && c0 == 0);
-      store4(sumc, out, r + 2 * qs, r0, r1, first && c0 == 0);
-      store4(sumd, out, r + 3 * qs, r0, r1, first && c0 == 0);
-    }
-  }
-  return rb + 16 * nq;
-}
-
-static void q6_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first) {
-  v128_t pin;
-  int rq = q6_Kx4_quads(w, row_bytes, y, out, nb, r0, r1, first);
-  for (int r = q6_Kx4_pairs(w, row_bytes, y, out, nb, rq, r0, r1, first); r < r1; r += 4) {
-    const block_q6_Kx4* b = (const block_q6_Kx4*)(w + (size_t)r * row_bytes);
-    for (int c0 = 0; c0 < nb; c0 += KB) {
-      v128_t sum = wasm_f32x4_const_splat(0.0f);
-      for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++, b++) {
-        v128_t isum = wasm_i32x4_const_splat(0);
-        const uint8_t* q = b->q[0];
-        const int8_t* a = y[i].qs;
-        const int8_t* sp = b->scales;
-        NOUNROLL for (unsigned k = 0; k < 16; k += 2, sp += 8) {
-          // sub-blocks k, k + 1: the rows' scales sign-extended (i16 lanes j, 4 + j), each duplicated into lanes 2j, 2j + 1
-          const v128_t e = wasm_i16x8_load8x8(sp);
-          const v128_t scs[2] = {wasm_i16x8_shuffle(e, e, 0, 0, 1, 1, 2, 2, 3, 3), wasm_i16x8_shuffle(e, e, 4, 4, 5, 5, 6, 6, 7, 7)};
-          UNROLL for (int h = 0; h < 2; h++, q += 48, a += 16) {
-            v128_t g[4];
-            q6_Kx4_decode(q, g);
-            const v128_t p0 = wasm_i16x8_add(RDOT(SPLAT4(a), g[0]), RDOT(SPLAT4(a + 4), g[1]));
-            const v128_t p1 = wasm_i16x8_add(RDOT(SPLAT4(a + 8), g[2]), RDOT(SPLAT4(a + 12), g[3]));
-            isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p0, scs[h]), wasm_i32x4_dot_i16x8(p1, scs[h])));
-            PIN(isum, pin);
+          UNROLL for (int k = 0; k < gn; k++) {
+            const v128_t e = wasm_i16x8_load8x8(p[k]);
+            const v128_t va = LOAD(p[k] + 4), vb = LOAD(p[k] + 20), vc = LOAD(p[k] + 36);
+            // the fourth vector from the three top bit pairs, as q6_Kx4_decode
+            v128_t t = wasm_v128_or(wasm_u16x8_shr(wasm_v128_andnot(va, m6), 2), wasm_v128_andnot(vb, m6));
+            t = wasm_v128_or(wasm_u16x8_shr(t, 2), wasm_v128_andnot(vc, m6));
+            const v128_t sc = wasm_i16x8_shuffle(e, e, 0, 0, 1, 1, 2, 2, 3, 3);
+            const v128_t p0 = wasm_i16x8_add(RDOT(s0, wasm_v128_and(va, m6)), RDOT(s1, wasm_v128_and(vb, m6)));
+            const v128_t p1 = wasm_i16x8_add(RDOT(s2, wasm_v128_and(vc, m6)), RDOT(s3, wasm_u16x8_shr(t, 2)));
+            isum[k] = wasm_i32x4_add(isum[k], wasm_i32x4_add(wasm_i32x4_dot_i16x8(p0, sc), wasm_i32x4_dot_i16x8(p1, sc)));
+            PIN(isum[k], pins[k]);
+            p[k] += sizeof(q6_Kx4_unit);
           }
         }
-        // the -32 offset: lane j += scale(j, 2p) * bsum(2p) + scale(j, 2p + 1) * bsum(2p + 1)
-        v128_t off = wasm_i32x4_const_splat(0);
-        sp = b->scales;
-        NOUNROLL for (unsigned p = 0; p < 8; p++, sp += 8) {
-          const v128_t e = wasm_i16x8_load8x8(sp);
-          const v128_t pair = wasm_i16x8_shuffle(e, wasm_i64x2_shuffle(e, e, 1, 1), 0, 8, 1, 9, 2, 10, 3, 11);
-          off = wasm_i32x4_add(off, wasm_i32x4_dot_i16x8(pair, wasm_v128_load32_splat(y[i].bsums + 2 * p)));
+        const v128_t ad = wasm_f32x4_splat(y[i].d);
+        UNROLL for (int k = 0; k < gn; k++) {
+          isum[k] = wasm_i32x4_sub(isum[k], wasm_i32x4_shl(q6_Kx4_offset(g[k] + i, &y[i]), 5));
+          sum[k] = wasm_f32x4_add(sum[k], wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(g[k][i].d), ad), wasm_f32x4_convert_i32x4(isum[k])));
         }
-        isum = wasm_i32x4_sub(isum, wasm_i32x4_shl(off, 5));
-        sum = wasm_f32x4_add(sum, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(b->d), wasm_f32x4_splat(y[i].d)), wasm_f32x4_convert_i32x4(isum)));
       }
-      store4(sum, out, r, r0, r1, first && c0 == 0);
+      UNROLL for (int k = 0; k < gn; k++) store4(sum[k], out, r + stride * k, r0, r1, first && c0 == 0);
     }
   }
+}
+
+#ifndef Q6_SPREAD
+#define Q6_SPREAD 8
+#endif
+// Decode of the thread's q6_Kx4 groups: Q6_SPREAD at a time, each reading its
+// own part of the thread's rows, then four side by side, then one. The groups
+// that touch [r0, r1) are counted from r0 & ~3; store4 keeps only the thread's rows.
+static void q6_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first) {
+  int r = r0 & ~3;
+  const int part = (r1 - r + 3) / 4 / Q6_SPREAD;  // groups per part
+  q6_Kx4_groups(w, row_bytes, y, out, nb, r, part, 4, 4 * part, r0, r1, first, Q6_SPREAD);
+  r += 4 * Q6_SPREAD * part;
+  const int quads = (r1 - r + 3) / 4 / 4;
+  q6_Kx4_groups(w, row_bytes, y, out, nb, r, quads, 16, 4, r0, r1, first, 4);
+  r += 16 * quads;
+  q6_Kx4_groups(w, row_bytes, y, out, nb, r, (r1 - r + 3) / 4, 4, 4, r0, r1, first, 1);
 }
 
 static inline void q6_K_superblock(const block_q6_K* const x[4], int i, const block_q8_K* const* y, q6_K_acc* acc, int nt,
@@ -501,16 +425,15 @@ void EXPORT(repack_q6_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
         for (int m = 0; m < 4; m++) {
           v128_t e[4];
           transpose4(q[0][m], q[1][m], q[2][m], q[3][m], e);
-          uint8_t* p = g->q[8 * h + l0 / 16 + 2 * m];
+          uint8_t* p = g->u[8 * h + l0 / 16 + 2 * m].q;
           // e[3]'s bits 0-1, 2-3, 4-5 to the top of vectors 0, 1, 2 (u16 shifts: the mask keeps each byte's own bits)
           wasm_v128_store(p, wasm_v128_or(e[0], wasm_v128_and(wasm_i16x8_shl(e[3], 6), top)));
           wasm_v128_store(p + 16, wasm_v128_or(e[1], wasm_v128_and(wasm_i16x8_shl(e[3], 4), top)));
           wasm_v128_store(p + 32, wasm_v128_or(e[2], wasm_v128_and(wasm_i16x8_shl(e[3], 2), top)));
         }
       }
-      for (int G = 0; G < 4; G++)
-        for (int k = 0; k < 4; k++)
-          for (int j = 0; j < 4; j++) g->scales[16 * G + 4 * k + j] = x[j]->scales[4 * G + k];
+      for (int k = 0; k < 16; k++)
+        for (int j = 0; j < 4; j++) g->u[k].sc[j] = x[j]->scales[k];
       for (int j = 0; j < 4; j++) g->d[j] = x[j]->d;
     }
   }
