@@ -24,7 +24,8 @@
 //   eight spread groups: 1.27x from memory (1 thread), 1.2-1.4x (2 threads),
 //   1.2-1.3x in cache. Four spread groups on this layout: 1.22x from memory,
 //   1.16x in cache, so eight (six or eight on the old layout's two pointers
-//   per stream had measured no better).
+//   per stream had measured no better). On this layout six read 0.92x
+//   eight from memory, twelve and sixteen 0.99-1.04x.
 // - Two sub-blocks per dot (this layout): the scales' unpack per sub-block
 //   and the offset's two loads and unpack per pair go away: 1.05x in
 //   cache, 1.04-1.07x from memory.
