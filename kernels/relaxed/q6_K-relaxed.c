@@ -134,7 +134,7 @@ typedef struct {
 #define Q6_LANES(w, a, b) wasm_i16x8_shr(wasm_i8x16_shuffle(w, w, a, a, b, b, a + 1, a + 1, b + 1, b + 1, \
                                                            a + 2, a + 2, b + 2, b + 2, a + 3, a + 3, b + 3, b + 3), 8)
 
-// From w[g], byte 4k + j = row j's scale 4g + k (the q6_Kx4 layout stores them so).
+// From w[g], byte 4k + j = row j's scale 4g + k (q6_K_scales interleaves four plain rows' so).
 static inline void q6_K_scales_w(const v128_t w[4], q6_K_scales4* s) {
   UNROLL for (int g = 0; g < 4; g++) {
     s->sc[4 * g] = Q6_LANES(w[g], 0, 0), s->sc[4 * g + 1] = Q6_LANES(w[g], 4, 4);
@@ -197,7 +197,7 @@ typedef struct {
 } block_q6_Kx4;
 _Static_assert(sizeof(block_q6_Kx4) == 4 * sizeof(block_q6_K), "a group takes four rows' bytes");
 
-// Sub-block k's four vectors (g[e]: elements 4e..4e+3 of each row). The
+// A half unit's four mixed vectors from its 48 bytes (g[e]: vector e). The
 // fourth from the three top bit pairs, gathered with one mask (andnot of
 // 0x3F keeps them): each u16 shift right by 2 moves every byte's top pair
 // down within its byte, so nothing crosses into the next byte.
