@@ -91,24 +91,27 @@ if (!hasX4) {
   }
 
   // q6_Kx4's decode reorders the activation on the stack in pieces of 64 super-blocks (16384 columns):
-  // a row longer than that is read piece by piece, each piece's chunks added as the batch kernel adds them
-  test('q6_Kx4 decode over rows longer than its activation piece (16640 columns) equals plain q6_K bit for bit, 1 and 2 threads', () => {
+  // a row longer than that is read piece by piece, each piece's chunks added as the batch kernel adds
+  // them; 65 tokens end with a one-token pass, which takes the decode kernel chunk by chunk
+  test('q6_Kx4 over rows longer than its decode\'s activation piece (16640 columns) equals plain q6_K bit for bit: 1 and 65 tokens, 1 and 2 threads', () => {
     const rand = mulberry32(16640);
     const [nIn, nOut] = [16640, 12];
     const { plain, packed } = q4Matrix(rand, nIn, nOut, 'blk.3.ffn_down.weight', [nIn, nOut], GGMLType.Q6_K);
     assert.is(packed.layout, 'q6_Kx4');
-    const x = put(gaussian(rand, nIn, 1));
-    for (const nth of [1, 2]) {
-      const g = new Graph();
-      const ops = new Ops(g, k);
-      const xt = g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, 1], kind: 'input', ptr: x });
-      const a = ops.matmul(plain, xt, 'plain');
-      const b = ops.matmul(packed, xt, 'packed');
-      g.markOutput(a);
-      g.markOutput(b);
-      const plan = run(g, nth);
-      assert.equal(bits(plan, b, nOut), bits(plan, a, nOut), `${nth} threads`);
-      plan.dispose();
+    for (const nTok of [1, 65]) {
+      const x = put(gaussian(rand, nIn * nTok, 1));
+      for (const nth of [1, 2]) {
+        const g = new Graph();
+        const ops = new Ops(g, k);
+        const xt = g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, nTok], kind: 'input', ptr: x });
+        const a = ops.matmul(plain, xt, 'plain');
+        const b = ops.matmul(packed, xt, 'packed');
+        g.markOutput(a);
+        g.markOutput(b);
+        const plan = run(g, nth);
+        assert.equal(bits(plan, b, nOut * nTok), bits(plan, a, nOut * nTok), `${nTok} tokens, ${nth} threads`);
+        plan.dispose();
+      }
     }
   });
 
