@@ -34,7 +34,9 @@
 // pointers in a stack array, and opaque pointers (an empty asm) so clang
 // folds the quant loads' constant offsets instead of adding them (V8 had a
 // lea per load): all within 1-3% in cache and from memory, as a loop bound
-// by vector ops would be.
+// by vector ops would be. Each group's two halves in a row sharing one scale
+// load (the activation broadcasts reloaded per group, or eight hoisted per
+// unit): 0.97x in cache, even from memory.
 #include "../kquants.h"
 #include "relaxed.h"
 
