@@ -172,46 +172,63 @@ static inline v128_t q3_Kx4_unit(const uint8_t* q, const v128_t s[8], v128_t* pi
   return wasm_i16x8_add(p, q3_dot4(s + 4, wv));
 }
 
+// Decode's -4 offset, per super-block and unit u of a token: 4 * the q8_K
+// bsums of sub-blocks 2u and 2u + 1 in i16 lanes 2j and 2j + 1 (every j),
+// taken away from the unit's int16 sums before its scales apply (|lane| <=
+// 16 * 128 * 7 + 4 * 16 * 128 < 2^15), so the super-block's int32 sum needs
+// no offset dots: the same integer as isum - 4 * offset.
+static inline void q3_Kx4_bsums4(const block_q8_K* y, v128_t* bq, int nb) {
+  for (int i = 0; i < nb; i++)
+    for (int h = 0; h < 2; h++) {
+      const v128_t b = wasm_i16x8_shl(LOAD(y[i].bsums + 8 * h), 2);
+      bq[8 * i + 4 * h] = wasm_i32x4_shuffle(b, b, 0, 0, 0, 0), bq[8 * i + 4 * h + 1] = wasm_i32x4_shuffle(b, b, 1, 1, 1, 1);
+      bq[8 * i + 4 * h + 2] = wasm_i32x4_shuffle(b, b, 2, 2, 2, 2), bq[8 * i + 4 * h + 3] = wasm_i32x4_shuffle(b, b, 3, 3, 3, 3);
+    }
+}
+
 // Decode of repacked rows, gn groups at a time: n iterations, the first
 // group of iteration it at row r + step * it, its gn groups `stride` rows
-// apart. Each unit's eight broadcasts (of the reordered activation ap)
-// serve every group, each group is a stream of its own for the prefetcher,
-// and the steps end with PIN (relaxed.h). The integer sums are exact and the
-// float step per row is q3_K_step's, so every gn and stride give the same
-// bits.
+// apart. Each unit's eight broadcasts (of the reordered activation ap) and
+// its offset vector (bq, q3_Kx4_bsums4) serve every group, each group is a
+// stream of its own for the prefetcher, read front to back (its scales at
+// the head of each super-block, then its units), and the steps end with
+// PIN (relaxed.h). The integer sums are exact and the float step per row is
+// q3_K_step's, so every gn and stride give the same bits.
 static inline __attribute__((always_inline)) void q3_Kx4_groups(const uint8_t* w, int row_bytes, const block_q8_K* y,
-                                                                const int8_t* ap, float* out, int nb, int r, int n,
+                                                                const int8_t* ap, const v128_t* bq, float* out, int nb, int r, int n,
                                                                 int step, int stride, int r0, int r1, int first,
                                                                 const int gn) {
-  v128_t pins[8];
+  v128_t pins[16];
   for (int it = 0; it < n; it++, r += step) {
-    const block_q3_Kx4* g[4];
-    v128_t sum[4];
+    const block_q3_Kx4* g[8];
+    v128_t sum[8];
     UNROLL for (int k = 0; k < gn; k++) {
       g[k] = (const block_q3_Kx4*)(w + (size_t)(r + stride * k) * row_bytes);
       sum[k] = wasm_f32x4_const_splat(0.0f);
     }
     const int8_t* a = ap;
     for (int i = 0; i < nb; i++) {
-      v128_t mp[4][8], isum[4];
-      const uint8_t* q[4];
+      v128_t mp[8][8], isum[8];
+      const uint8_t* q[8];
       UNROLL for (int k = 0; k < gn; k++) {
         q3_Kx4_pairs_of(g[k], mp[k]);
         isum[k] = wasm_i32x4_const_splat(0);
         q[k] = &g[k]->qs[0][0][0];
       }
-      NOUNROLL for (unsigned u = 0; u < 8; u++, a += 32) {
+      const v128_t* b = bq + 8 * i;
+      NOUNROLL for (unsigned u = 0; u < 8; u++, a += 32, b++) {
         const v128_t s[8] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12),
                              SPLAT4(a + 16), SPLAT4(a + 20), SPLAT4(a + 24), SPLAT4(a + 28)};
+        const v128_t b4 = LOAD(b);
         UNROLL for (int k = 0; k < gn; k++) {
           const v128_t p = q3_Kx4_unit(q[k], s, &pins[2 * k]);
           PIN(p, pins[2 * k + 1]);
-          isum[k] = wasm_i32x4_add(isum[k], wasm_i32x4_dot_i16x8(p, mp[k][u]));
+          isum[k] = wasm_i32x4_add(isum[k], wasm_i32x4_dot_i16x8(wasm_i16x8_sub(p, b4), mp[k][u]));
           q[k] += 48;
         }
       }
       UNROLL for (int k = 0; k < gn; k++) {
-        sum[k] = q3_K_step(sum[k], isum[k], q3_K_offset(mp[k], &y[i]), f16x4_at(g[k]->d), &y[i]);
+        sum[k] = q3_K_step(sum[k], isum[k], wasm_i32x4_const_splat(0), f16x4_at(g[k]->d), &y[i]);  // offset already in isum
         g[k]++;
       }
     }
@@ -220,7 +237,7 @@ static inline __attribute__((always_inline)) void q3_Kx4_groups(const uint8_t* w
 }
 
 // Decode of the thread's q3_Kx4 groups (from r0 & ~3; store4 keeps only
-// the thread's rows): four at a time, each reading its own quarter of the
+// the thread's rows): Q3_SPREAD at a time, each reading its own part of the
 // thread's rows, then two side by side, then one.
 //
 // Measured (32768x4096 from memory, one thread, CPU time, medians of
@@ -229,16 +246,44 @@ static inline __attribute__((always_inline)) void q3_Kx4_groups(const uint8_t* w
 // four spread 1.55x (6.3 -> 9.6 GB/s), eight spread no better than four. In
 // cache (1024 and 4096 rows, alternating with the old build only) 1.08-1.12x
 // (10.5 -> 11.3-11.9 GB/s).
-static void q3_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, float* out, int nb, int r0, int r1,
+//
+// Issue 19 (decode at Q4_0's speed per byte; CPU time, the shared 2-core
+// Xeon at load 4-6, alternating builds): q6_Kx4's gap was its read streams
+// (scales in a block tail: two pointers per group); q3_Kx4 has none to
+// close: each group is one stream read front to back, its scales at the
+// head of each super-block. What the V8 code (node --print-wasm-code)
+// shows is work: per unit and group about 64 instructions for 48 bytes
+// where q4_0x4 has 73 for 72, of them 16 on the two ports that take byte
+// dots, i16 dots and shifts (8 byte dots, 1 i16 dot, 7 shifts for the
+// 3-bit decode) against q4_0x4's 13 per 72 bytes; per super-block and group
+// another ~140 (the scale pairs, the -4 offset's eight i16 dots, d). A
+// Q3_K weight has 0.76 of a Q4_0 weight's bytes, so parity per byte in
+// cache would need the 3-bit decode nearly free. What paid:
+// - the offset taken from the units' int16 sums (q3_Kx4_bsums4): no offset
+//   dots per super-block and group (829 -> 594 instructions per super-block
+//   of four groups): in cache 1.03-1.15x, from memory 1.02-1.03x;
+// - with it eight spread groups instead of four: in cache 1.07-1.24x over
+//   the old kernel, from memory 1.06x at 1 thread, 1.05x at 2 (each
+//   against the old kernel; four spread without the fold had measured no
+//   worse than eight).
+// Tried and dropped: d through an exact 9-op f16 conversion (the f16's
+// bits shifted into an f32 as value * 2^-112, times 2^112; every one of
+// the 65536 inputs gives f16x4_to_f32x4's bits): in Q5_K's decode it made
+// the kernel 0.7x in cache, likely the f32 multiply's microcode assist on
+// subnormal inputs (an f16 subnormal or a small scale), so not here either.
+#ifndef Q3_SPREAD
+#define Q3_SPREAD 8
+#endif
+static void q3_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, const v128_t* bq, float* out, int nb, int r0, int r1,
                         int first) {
   int r = r0 & ~3;
-  const int part = (r1 - r + 3) / 4 / 4;  // groups per quarter
-  q3_Kx4_groups(w, row_bytes, y, ap, out, nb, r, part, 4, 4 * part, r0, r1, first, 4);
-  r += 16 * part;
+  const int part = (r1 - r + 3) / 4 / Q3_SPREAD;  // groups per part
+  q3_Kx4_groups(w, row_bytes, y, ap, bq, out, nb, r, part, 4, 4 * part, r0, r1, first, Q3_SPREAD);
+  r += 4 * Q3_SPREAD * part;
   const int pairs = (r1 - r + 3) / 4 / 2;
-  q3_Kx4_groups(w, row_bytes, y, ap, out, nb, r, pairs, 8, 4, r0, r1, first, 2);
+  q3_Kx4_groups(w, row_bytes, y, ap, bq, out, nb, r, pairs, 8, 4, r0, r1, first, 2);
   r += 8 * pairs;
-  q3_Kx4_groups(w, row_bytes, y, ap, out, nb, r, (r1 - r + 3) / 4, 4, 4, r0, r1, first, 1);
+  q3_Kx4_groups(w, row_bytes, y, ap, bq, out, nb, r, (r1 - r + 3) / 4, 4, 4, r0, r1, first, 1);
 }
 
 // Sixteen elements 128n + 32s + l0 .. + 15 (s = 0..3) of one plain row as 0..7.
@@ -327,8 +372,10 @@ static inline void q3_K_mul_mat(const void* w, int row_bytes, const void* a, int
       if (nt == 1) {
         if (x4) {
           int8_t ap[KB * QK_K] __attribute__((aligned(16)));
+          v128_t bq[KB * 8];
           act_pairs_q8_K(y[0]->qs, sizeof(block_q8_K), ap, nb);
-          q3_Kx4_rows(wc, row_bytes, y[0], ap, o, nb, r0, r1, c0 == 0);
+          q3_Kx4_bsums4(y[0], bq, nb);
+          q3_Kx4_rows(wc, row_bytes, y[0], ap, bq, o, nb, r0, r1, c0 == 0);
         } else {
           q3_K_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
         }
