@@ -266,11 +266,9 @@ static inline __attribute__((always_inline)) void q3_Kx4_groups(const uint8_t* w
 //   the old kernel, from memory 1.06x at 1 thread, 1.05x at 2 (each
 //   against the old kernel; four spread without the fold had measured no
 //   worse than eight).
-// Tried and dropped: d through an exact 9-op f16 conversion (the f16's
-// bits shifted into an f32 as value * 2^-112, times 2^112; every one of
-// the 65536 inputs gives f16x4_to_f32x4's bits): in Q5_K's decode it made
-// the kernel 0.7x in cache, likely the f32 multiply's microcode assist on
-// subnormal inputs (an f16 subnormal or a small scale), so not here either.
+// Tried and dropped: d through an exact 9-op f16 conversion (q5_K-relaxed.c:
+// an f16 subnormal scale becomes an f32 subnormal operand, whose multiply
+// takes a microcode assist).
 #ifndef Q3_SPREAD
 #define Q3_SPREAD 8
 #endif

@@ -220,6 +220,37 @@ static inline __attribute__((always_inline)) void q5_Kx4_groups(const uint8_t* w
 // spread ties the old kernel (13.3-14.3 GB/s) where four spread is 1.07-1.1x
 // faster: its scale vectors (8 per group) stay out of the stack. Decode
 // reads a model's weights from memory, so eight.
+//
+// Issue 19 (decode at Q4_0's speed per byte; CPU time, the shared 2-core
+// Xeon at load 4-6, medians of alternating rounds): q6_Kx4's gap was its
+// read streams (scales in a block tail: two pointers per group); q5_Kx4 has
+// none to close: each group is one stream read front to back, its scales
+// at the head of each super-block. Its gap is work (node
+// --print-wasm-code): per unit and group 78 instructions for 80 bytes and
+// per super-block and group ~160 more (the scale vectors, the mins' dots,
+// d and dmin to f32), ~1.11 instructions per byte where q4_0x4 takes 1.02;
+// and 17 per unit on the two ports that take byte dots, i16 dots and
+// shifts (8 byte dots, 2 i16 dots, 7 shifts for the fifth bits) against
+// q4_0x4's 13 per 72 bytes: 0.86x per byte, what it measures in cache
+// (0.82-0.87x Q4_0's GB/s; from memory 0.86x at 1 thread, 0.92x at 2).
+// The i16 dots cannot be shared by two sub-blocks (q3_Kx4, q6_Kx4: a
+// 5-bit quant's byte dots fill int16 in four), the fifth bits need their
+// shifts (three values from top-bit fields of two bytes each), and the
+// scale vectors cost some 10 instructions per super-block and group, so
+// scales beside each unit (which would need the mixed pairs and the 6-bit
+// mins split over the units) would win about 1%. Tried and dropped:
+// - a whole unit per group step (its five vectors loaded once, one PIN):
+//   fewer loads but the eight broadcasts spilled: 0.94x in cache, 0.99x
+//   from memory;
+// - the mins term computed before the units (one vector kept, not two):
+//   no fewer instructions;
+// - d and dmin through an exact 9-op f16 conversion (the f16's bits
+//   shifted into an f32 as value * 2^-112, times 2^112; every one of the
+//   65536 inputs gives f16x4_to_f32x4's bits): 1.03x from memory on rows
+//   of N(0, 1), 0.66-0.69x in cache on rows of N(0, 0.02), where half the
+//   blocks' d are f16 subnormals: an f32 multiply with a subnormal operand
+//   takes a microcode assist. Real weights have such scales: no float op
+//   here may take one (f16x4_to_f32x4 converts them as integers).
 static void q5_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const v128_t* b32, float* out, int nb,
                         int r0, int r1, int first) {
   int r = r0 & ~3;
