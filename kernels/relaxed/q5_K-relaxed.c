@@ -154,6 +154,17 @@ static inline void q5_Kx4_finish(const block_q5_Kx4* g, v128_t isum, v128_t mn0,
   *msum = wasm_f32x4_add(*msum, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(g->dmin), ad), wasm_f32x4_convert_i32x4(mn)));
 }
 
+// Hides a pointer's value from clang (an empty asm), so the loads from it
+// that follow are the pointer plus a constant memarg offset, which V8 folds
+// into the instruction. Without it clang strength-reduces each of a unit's
+// five load addresses into an induction variable of its own; V8 then adds
+// each (a lea per load) and keeps the sums for the high half's loads in
+// registers it has not got (spills): 625 -> 535 instructions per step of
+// eight groups, 1.07-1.12x in cache, 1.04x from memory at 1 thread, 1.01x
+// at 2. (q3_Kx4's loop, with fewer such addresses: 514 -> 495, 1.0x in
+// cache, 1.02-1.03x from memory; not kept there.)
+#define OPAQUE(p) __asm__("" : "+r"(p))
+
 // Decode of repacked rows, gn groups at a time: n iterations, the first
 // group of iteration it at row r + step * it, its gn groups `stride` rows
 // apart. Each unit's activation broadcasts serve every group, each group is
@@ -187,11 +198,13 @@ static inline __attribute__((always_inline)) void q5_Kx4_groups(const uint8_t* w
         NOUNROLL for (unsigned u = 0; u < 2; u++, a += 16) {
           const v128_t s[4] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12)};
           UNROLL for (int k = 0; k < gn; k++) {
+            OPAQUE(q[k]);
             isum[k] = wasm_i32x4_add(isum[k], wasm_i32x4_dot_i16x8(q5_dot_lo(q[k], s), sc[k][2 * c]));
             PIN(isum[k], pins[2 * k]);
           }
           const v128_t t[4] = {SPLAT4(a + 32), SPLAT4(a + 36), SPLAT4(a + 40), SPLAT4(a + 44)};
           UNROLL for (int k = 0; k < gn; k++) {
+            OPAQUE(q[k]);
             isum[k] = wasm_i32x4_add(isum[k], wasm_i32x4_dot_i16x8(q5_dot_hi(q[k], t), sc[k][2 * c + 1]));
             PIN(isum[k], pins[2 * k + 1]);
             q[k] += 80;
@@ -228,11 +241,11 @@ static inline __attribute__((always_inline)) void q5_Kx4_groups(const uint8_t* w
 // at the head of each super-block. Its gap is work (node
 // --print-wasm-code): per unit and group 78 instructions for 80 bytes and
 // per super-block and group ~160 more (the scale vectors, the mins' dots,
-// d and dmin to f32), ~1.11 instructions per byte where q4_0x4 takes 1.02;
-// and 17 per unit on the two ports that take byte dots, i16 dots and
-// shifts (8 byte dots, 2 i16 dots, 7 shifts for the fifth bits) against
-// q4_0x4's 13 per 72 bytes: 0.86x per byte, what it measures in cache
-// (0.82-0.87x Q4_0's GB/s; from memory 0.86x at 1 thread, 0.92x at 2).
+// d and dmin to f32), 1.11 instructions per byte where q4_0x4 takes 1.02;
+// OPAQUE (above) brought that to 67 per unit and group, 0.98 per byte.
+// What remains is the two ports that take byte dots, i16 dots and shifts:
+// 17 such per unit (8 byte dots, 2 i16 dots, 7 shifts for the fifth bits)
+// against q4_0x4's 13 per 72 bytes, 0.86x per byte.
 // The i16 dots cannot be shared by two sub-blocks (q3_Kx4, q6_Kx4: a
 // 5-bit quant's byte dots fill int16 in four), the fifth bits need their
 // shifts (three values from top-bit fields of two bytes each), and the
