@@ -262,10 +262,12 @@ static inline __attribute__((always_inline)) void q3_Kx4_groups(const uint8_t* w
 // - the offset taken from the units' int16 sums (q3_Kx4_bsums4): no offset
 //   dots per super-block and group (829 -> 594 instructions per super-block
 //   of four groups): in cache 1.03-1.15x, from memory 1.02-1.03x;
-// - with it eight spread groups instead of four: in cache 1.07-1.24x over
-//   the old kernel, from memory 1.06x at 1 thread, 1.05x at 2 (each
-//   against the old kernel; four spread without the fold had measured no
-//   worse than eight).
+// - with it eight spread groups instead of four: against the old kernel in
+//   cache 1.05-1.24x, from memory 1.05-1.08x at 1 thread, 1.01-1.16x at 2
+//   (four spread without the fold had measured no worse than eight). Per
+//   byte against q4_0x4 that is 0.72-0.75x -> 0.77-0.84x in cache,
+//   0.81-0.89x -> 0.87-0.93x from memory at 1 thread, 0.74-0.86x ->
+//   0.84-0.91x at 2 (bench:kernels --memory, 32768x4096).
 // Tried and dropped: d through an exact 9-op f16 conversion (q5_K-relaxed.c:
 // an f16 subnormal scale becomes an f32 subnormal operand, whose multiply
 // takes a microcode assist); each group's pointer hidden from clang per

@@ -245,7 +245,12 @@ static inline __attribute__((always_inline)) void q5_Kx4_groups(const uint8_t* w
 // OPAQUE (above) brought that to 67 per unit and group, 0.98 per byte.
 // What remains is the two ports that take byte dots, i16 dots and shifts:
 // 17 such per unit (8 byte dots, 2 i16 dots, 7 shifts for the fifth bits)
-// against q4_0x4's 13 per 72 bytes, 0.86x per byte.
+// against q4_0x4's 13 per 72 bytes, 0.86x per byte. Per byte against
+// q4_0x4 this kernel runs 0.86-0.89x in cache (0.82-0.83x before OPAQUE),
+// from memory 0.92-0.93x at 1 thread (0.85-0.89x), 0.96-0.98x at 2
+// (0.88-0.94x; bench:kernels --memory, 32768x4096, rows of N(0, 1) or
+// N(0, 0.02) alike). bench:kernels --rows 32768 (one matrix, partly in the
+// L3) read 0.96-1.0x the old kernel.
 // The i16 dots cannot be shared by two sub-blocks (q3_Kx4, q6_Kx4: a
 // 5-bit quant's byte dots fill int16 in four), the fifth bits need their
 // shifts (three values from top-bit fields of two bytes each), and the
