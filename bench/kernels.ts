@@ -3,6 +3,9 @@
 //   npm run bench:kernels            about a minute
 //   npm run bench:kernels -- --quick a few seconds (or BENCH_QUICK=1)
 //   npm run bench:kernels -- --prefill   prefill instead (see benchPrefill)
+//   npm run bench:kernels -- --prefill --dot [--repacked]   prefill of the relaxed module against its
+//                                   dot-add build (kernels-relaxed-dot.wasm) on the same weights,
+//                                   alternating, CPU time (see benchPrefillDot)
 //   npm run bench:kernels -- --types Q4_0,Q4_K   only these weight types
 //   npm run bench:kernels -- --alternate  one matvec of each type per round,
 //                                   round after round (medians): ratios
@@ -304,6 +307,63 @@ async function benchPrefill(k: Kernels): Promise<void> {
   }
 }
 
+/**
+ * --prefill --dot: mul_mat_<layout> (x4 with --repacked) of kernels-relaxed.wasm
+ * and of kernels-relaxed-dot.wasm on the same memory, weights and tokens,
+ * one call of each per round, round after round, in process CPU time
+ * (medians): the ratio a shared machine's drift does not skew. The outputs
+ * must be bit-identical (they are the same integer sums and float steps).
+ */
+async function benchPrefillDot(): Promise<void> {
+  const k = await loadKernels({ simd: 'relaxed', initialPages: 1024 });
+  const kd = await loadKernels({ simd: 'relaxed-dot', module: k.module, memory: k.memory });
+  const rand = mulberry32(0x9f11);
+  const rounds = quick ? 5 : 21;
+  console.log(`${N}x${ROWS} weight x ${PREFILL_TOKENS} tokens, one thread, relaxed vs relaxed-dot, ${rounds} alternating rounds, CPU time (medians), Node ${process.versions.node}`);
+  console.log('');
+  console.log('| layout | relaxed us/token | relaxed-dot us/token | speedup | bit-identical |');
+  console.log('|---|---:|---:|---:|---|');
+  for (const type of TYPES) {
+    const info = ggmlTypeInfo(type)!;
+    const layout = repacked && k.lookup(`repack_${info.name}x4`) ? `${info.name}x4` : info.name;
+    const f = k.lookup<MulMatFn>(`mul_mat_${layout}`), fd = kd.lookup<MulMatFn>(`mul_mat_${layout}`);
+    if (!f || !fd) {
+      console.log(`skipped ${layout}: no mul_mat_${layout}`);
+      continue;
+    }
+    const aType = info.vecDotType!;
+    const rows = Array.from({ length: DISTINCT_ROWS }, () => encodeRow(type, gaussian(rand, N, 0.02)));
+    const rowBytes = rowSize(type, N), aRowBytes = rowSize(aType, N);
+    const pw = k.malloc(rowBytes * ROWS);
+    for (let r = 0; r < ROWS; r++) k.write(pw + r * rowBytes, rows[r % DISTINCT_ROWS]!);
+    if (layout !== info.name) {
+      const scratch = k.malloc(4 * rowBytes);
+      k.lookup<(w: number, rowBytes: number, nRows: number, scratch: number) => void>(`repack_${layout}`)!(pw, rowBytes, ROWS, scratch);
+      k.free(scratch);
+    }
+    const pa = k.malloc(aRowBytes * PREFILL_TOKENS);
+    for (let t = 0; t < PREFILL_TOKENS; t++) k.write(pa + t * aRowBytes, encodeActivation(k, aType, gaussian(rand, N, 1)));
+    const po = [k.malloc(ROWS * PREFILL_TOKENS * 4), k.malloc(ROWS * PREFILL_TOKENS * 4)];
+    const fns = [f, fd];
+    const times: number[][] = [[], []];
+    for (let round = -1; round < rounds; round++) {
+      fns.forEach((fn, i) => {
+        const c = process.cpuUsage();
+        fn(pw, rowBytes, pa, aRowBytes, po[i]!, ROWS, N, PREFILL_TOKENS, 0, ROWS);
+        const d = process.cpuUsage(c);
+        if (round >= 0) times[i]!.push((d.user + d.system) / PREFILL_TOKENS);
+      });
+    }
+    const a = new Uint32Array(k.u8().buffer, po[0]!, ROWS * PREFILL_TOKENS);
+    const b = new Uint32Array(k.u8().buffer, po[1]!, ROWS * PREFILL_TOKENS);
+    const identical = a.every((v, i) => v === b[i]);
+    for (const p of [pw, pa, ...po]) k.free(p);
+    const median = (v: number[]) => [...v].sort((x, y) => x - y)[v.length >> 1]!;
+    const [m0, m1] = [median(times[0]!), median(times[1]!)];
+    console.log(`| ${layout} | ${m0.toFixed(0)} | ${m1.toFixed(0)} | ${(m0 / m1).toFixed(2)}x | ${identical ? 'yes' : 'NO'} |`);
+  }
+}
+
 type AttentionFn = (...args: number[]) => void;
 
 /**
@@ -357,6 +417,10 @@ async function main(): Promise<void> {
     await benchMemory(process.argv.slice(2));
     return;
   }
+  if (prefill && process.argv.includes('--dot')) {
+    await benchPrefillDot();
+    return;
+  }
   const k = await loadKernels();
   const builds: [Kernels, string][] = [];
   for (const dir of OLD_DIRS) builds.push([await loadKernels({ url: pathToFileURL(`${dir}/kernels.wasm`) }), ` (${basename(dir)})`]);
@@ -393,7 +457,7 @@ async function main(): Promise<void> {
   const vsQ4_0 = rel('Q4_0');
   const vsQ4_K = rel('Q4_K');
   console.log('');
-  console.log(`SIMD: ${k.simd}`);
+  console.log(`SIMD: ${k.simd}${k.dotAdd ? ' (dot-add build)' : ''}`);
   console.log('| type | bits/weight | ms/matvec (median) | GB/s of weights | time/weight vs Q4_0 | vs Q4_K | SIMD/scalar |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
