@@ -226,10 +226,12 @@ static inline void q6_K_isums(const q6_K_scales4* s, const v128_t* wq, int i, co
         p1 = DOTADD(SPLAT4(a1 + 4 * k), wk, p1);
         p2 = DOTADD(SPLAT4(a2 + 4 * k), wk, p2);
         p3 = DOTADD(SPLAT4(a3 + 4 * k), wk, p3);
-        PIN(p0, pin[0]);
-        PIN(p1, pin[1]);
-        PIN(p2, pin[2]);
-        PIN(p3, pin[3]);
+        if (k & 1) {
+          PIN(p0, pin[0]);
+          PIN(p1, pin[1]);
+          PIN(p2, pin[2]);
+          PIN(p3, pin[3]);
+        }
       }
       const v128_t scv = *sc;
       i0 = wasm_i32x4_add(i0, wasm_i32x4_mul(p0, scv));
