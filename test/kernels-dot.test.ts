@@ -1,8 +1,8 @@
 // The dot-add build (wasm/kernels-relaxed-dot.wasm: kernels/relaxed/*.c with
 // RELAXED_DOT_ADD) sums the same exact integers as kernels-relaxed.wasm and
 // takes the same float steps, so every matmul it changes must give the
-// relaxed module's bits: Q4_K and Q6_K in each layout a model gets (plain,
-// q6_Kp, x4), prompt batches (3, 65 and 70 tokens: four-token groups, a pass
+// relaxed module's bits: Q4_K, Q6_K and Q4_0 in each layout a model gets
+// (plain, q6_Kp, x4), prompt batches (3, 65 and 70 tokens: four-token groups, a pass
 // of 64 and the tails) and decode, 1 and 2 threads, two activation chunks
 // per row, and as experts. The relaxed module is held to the formats/
 // reference by the other kernels-* tests; equality carries that here.
@@ -91,13 +91,13 @@ if (!kd) {
 
   // 8704 columns: two activation chunks (ACT_CHUNK = 8192) of 17 super-blocks each
   const nIn = 8704;
-  for (const type of [GGMLType.Q4_K, GGMLType.Q6_K]) for (const rows of [42, 44]) {
+  for (const type of [GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.Q4_0]) for (const rows of [42, 44]) {
     const name = ggmlTypeInfo(type)!.name;
     test(`${name}, ${rows} rows, file layout and repacked: the dot-add build gives the relaxed module's bits, 1, 3, 65 and 70 tokens, 1 and 2 threads`, () => {
       const rand = mulberry32(rows * 31 + type);
       const { plain, packed } = matrix(rand, type, nIn, rows, 'blk.2.ffn_down.weight', [nIn, rows]);
       const layouts = [plain, packed].map((w) => w.layout ?? name);
-      // 44 rows repack to x4; 42 keep Q4_K's file layout and take q6_Kp for Q6_K
+      // 44 rows repack to x4; 42 keep the file layout, but Q6_K's takes q6_Kp
       assert.equal(layouts, [name, rows % 4 === 0 ? `${name}x4` : type === GGMLType.Q6_K ? 'q6_Kp' : name]);
       for (const nTok of [1, 3, 65, 70]) {
         const x = arena.put(gaussian(rand, nIn * nTok, 1));
@@ -110,7 +110,7 @@ if (!kd) {
     });
   }
 
-  for (const type of [GGMLType.Q4_K, GGMLType.Q6_K]) test(`${ggmlTypeInfo(type)!.name} experts (ggml_mul_mat_id), repacked: the relaxed module's bits, 1 and 2 threads`, () => {
+  for (const type of [GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.Q4_0]) test(`${ggmlTypeInfo(type)!.name} experts (ggml_mul_mat_id), repacked: the relaxed module's bits, 1 and 2 threads`, () => {
     const rand = mulberry32(77 + type);
     const [n, nOut, nExpert, kk, nTok] = [512, 36, 4, 2, 13];
     const { packed } = matrix(rand, type, n, nOut * nExpert, 'blk.0.ffn_up_exps.weight', [n, nOut, nExpert]);
