@@ -130,13 +130,19 @@ typedef struct { v128_t isum, sum, msum; } q4_K_acc;
 // i32x4.dot_i16x8. The nibbles are decoded once per super-block into wq
 // (1 KiB of stack); then four tokens at a time run the whole super-block,
 // their int32 sums in registers, each weight vector loaded once for the four.
-// PIN after each step keeps V8 from hoisting the next steps' broadcasts.
-// Measured (4096x4096 x 64 tokens, q4_Kx4, one thread, CPU time, medians of
-// alternating rounds against kernels-relaxed.wasm, Node 24, AVX-VNNI):
+// PIN every second step keeps V8 from hoisting the next steps' broadcasts.
+// Measured (bench:kernels --prefill --dot: 4096x4096 x 64 tokens, one
+// thread, CPU time, medians of 21 alternating rounds against
+// kernels-relaxed.wasm on the same weights, Node 24 / V8 13.6, AVX-VNNI,
+// shared 2-core machine): q4_Kx4 1.31-1.34x, plain q4_K 1.32x. Tried:
 // - the i16 path's loop order (sub-blocks outer, tokens inner, one chain of
-//   eight dot-adds per token): 1.00x; the chain cut by PINs: 1.06x. V8 kept
+//   eight dot-adds per token): 1.00x; that chain cut by PINs: 1.06x. V8 kept
 //   the eight weight vectors in stack slots and spent ~20 scalar ops per
 //   token on addresses and reloads, which the dot-adds saved nothing against.
+// - four tokens, PIN on the fourth token's sum only: V8 computes the other
+//   three late and spills their broadcasts (1.05x); PIN on all four every
+//   step 1.21x, with int k (adds instead of memarg offsets) and 1.24-1.27x
+//   with unsigned; every second step 1.31-1.34x; every fourth 1.10x.
 static inline void q4_K_isums(const q4_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y, q4_K_acc* acc, int nt) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
   v128_t wq[64];  // sub-block sb's eight vectors at wq[8 * sb]: chunk c's low nibbles (sb = 2c), then its high
