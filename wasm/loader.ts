@@ -135,7 +135,11 @@ export interface Kernels {
   readonly relaxedModule: WebAssembly.Module | null;
   /** 'relaxed' or 'baseline': what this instance runs. */
   readonly simd: 'relaxed' | 'baseline';
-  /** The relaxed module is the dot-add build (kernels-relaxed-dot.wasm): same exports, same bits. */
+  /**
+   * The relaxed module is the dot-add build (kernels-relaxed-dot.wasm: same
+   * exports, same bits), as known to the thread that compiled it (a pool
+   * worker runs the module it was sent, and reports false).
+   */
   readonly dotAdd: boolean;
   readonly memory: WebAssembly.Memory;
   /** Moves this thread's stack (both modules) to the region ending at `top` (workers: their own stack). */
@@ -302,8 +306,8 @@ export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
   const relaxedImports = { env: { memory, iq_grids: base.iq_grids as () => number } };
   const relaxed = relaxedModule ? (await WebAssembly.instantiate(relaxedModule, relaxedImports)).exports as Record<string, unknown> : null;
   const relaxedSp = relaxed?.__stack_pointer as WebAssembly.Global | undefined;
-  if (relaxed && !relaxedSp) throw new Error(`loadKernels: ${RELAXED_WASM_NAME} does not export __stack_pointer; rebuild it with npm run build:wasm`);
   const dotAdd = relaxedModule ? dotModules.has(relaxedModule) : false;
+  if (relaxed && !relaxedSp) throw new Error(`loadKernels: ${dotAdd ? RELAXED_DOT_WASM_NAME : RELAXED_WASM_NAME} does not export __stack_pointer; rebuild it with npm run build:wasm`);
   if (relaxed) checkExports(relaxed, 'relaxed', dotAdd ? RELAXED_DOT_WASM_NAME : RELAXED_WASM_NAME);
   // the relaxed module's listed overrides replace the baseline kernels of the same name, and add its own
   const raw: Record<string, unknown> = { ...base };
