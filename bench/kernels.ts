@@ -2,7 +2,7 @@
 //
 //   npm run bench:kernels            about a minute
 //   npm run bench:kernels -- --quick a few seconds (or BENCH_QUICK=1)
-//   npm run bench:kernels -- --prefill   prefill instead (see benchPrefill)
+//   npm run bench:kernels -- --prefill   prefill instead (see benchPrefill; --repacked, --cpu apply)
 //   npm run bench:kernels -- --prefill --dot [--repacked]   prefill of the relaxed module against its
 //                                   dot-add build (kernels-relaxed-dot.wasm) on the same weights,
 //                                   alternating, CPU time (see benchPrefillDot)
@@ -240,9 +240,11 @@ interface PrefillRow {
 
 function benchPrefillType(k: Kernels, type: GGMLType, rand: () => number): PrefillRow | string {
   const info = ggmlTypeInfo(type)!;
-  const matvec = k.lookup<MatvecFn>(`matvec_${info.name}`);
-  const mulMat = k.lookup<MulMatFn>(`mul_mat_${info.name}`);
-  if (!matvec || !mulMat) return `${info.name}: no matvec_/mul_mat_${info.name} export`;
+  // --repacked: the four-row layout where this build has one, as benchType
+  const layout = repacked && k.lookup(`repack_${info.name}x4`) && k.lookup(`mul_mat_${info.name}x4`) ? `${info.name}x4` : info.name;
+  const matvec = k.lookup<MatvecFn>(`matvec_${layout}`);
+  const mulMat = k.lookup<MulMatFn>(`mul_mat_${layout}`);
+  if (!matvec || !mulMat) return `${info.name}: no matvec_/mul_mat_${layout} export`;
   const aType = info.vecDotType!;
   let rows: Uint8Array[];
   try {
@@ -254,6 +256,11 @@ function benchPrefillType(k: Kernels, type: GGMLType, rand: () => number): Prefi
   const aRowBytes = rowSize(aType, N);
   const pw = k.malloc(rowBytes * ROWS);
   for (let r = 0; r < ROWS; r++) k.write(pw + r * rowBytes, rows[r % DISTINCT_ROWS]!);
+  if (layout !== info.name) {
+    const scratch = k.malloc(4 * rowBytes);
+    k.lookup<(w: number, rowBytes: number, nRows: number, scratch: number) => void>(`repack_${layout}`)!(pw, rowBytes, ROWS, scratch);
+    k.free(scratch);
+  }
   const pa = k.malloc(aRowBytes * PREFILL_TOKENS);
   for (let t = 0; t < PREFILL_TOKENS; t++) k.write(pa + t * aRowBytes, encodeActivation(k, aType, gaussian(rand, N, 1)));
   const outBytes = ROWS * PREFILL_TOKENS * 4;
@@ -264,7 +271,14 @@ function benchPrefillType(k: Kernels, type: GGMLType, rand: () => number): Prefi
     for (let t = 0; t < PREFILL_TOKENS; t++) matvec(pw, rowBytes, pa + t * aRowBytes, po1 + t * ROWS * 4, N, 0, ROWS);
   };
   const batched = () => mulMat(pw, rowBytes, pa, aRowBytes, po2, ROWS, N, PREFILL_TOKENS, 0, ROWS);
+  // --cpu: process CPU time (a busy machine's wall time counts other jobs' turns)
   const time = (f: () => void) => {
+    if (cpu) {
+      const c0 = process.cpuUsage();
+      f();
+      const c = process.cpuUsage(c0);
+      return (c.user + c.system) / 1000;
+    }
     const t0 = performance.now();
     f();
     return performance.now() - t0;
@@ -282,7 +296,7 @@ function benchPrefillType(k: Kernels, type: GGMLType, rand: () => number): Prefi
   const identical = a.every((v, i) => v === b[i]);
   for (const p of [pw, pa, po1, po2]) k.free(p);
   return {
-    type: info.name.toUpperCase(),
+    type: layout === info.name ? info.name.toUpperCase() : `${info.name.toUpperCase()} (${layout})`,
     matvecUs: (best1 * 1000) / PREFILL_TOKENS,
     mulMatUs: (best2 * 1000) / PREFILL_TOKENS,
     identical,
@@ -291,7 +305,7 @@ function benchPrefillType(k: Kernels, type: GGMLType, rand: () => number): Prefi
 
 async function benchPrefill(k: Kernels): Promise<void> {
   const rand = mulberry32(0x9f11);
-  console.log(`${N}x${ROWS} weight x ${PREFILL_TOKENS} tokens, one thread, ${quick ? 'quick' : 'full'} run, Node ${process.versions.node}`);
+  console.log(`${N}x${ROWS} weight x ${PREFILL_TOKENS} tokens, one thread, ${quick ? 'quick' : 'full'} run${cpu ? ', CPU time' : ''}${repacked ? ', repacked layouts' : ''}, Node ${process.versions.node}`);
   const rows: PrefillRow[] = [];
   for (const type of TYPES) {
     const r = benchPrefillType(k, type, rand);

@@ -18,7 +18,7 @@ export function numberOption(name: string, value: unknown): number | undefined {
   return value;
 }
 
-/** The KV cache types, by llama.cpp's --cache-type-k/-v names (runtime/graph/ops.ts maps them to ggml types). */
+/** The KV cache types, by llama.cpp's --cache-type-k/-v names (runtime/graph/ops/attention.ts maps them to ggml types). */
 export const KV_CACHE_TYPE_NAMES = ['f16', 'q8_0'] as const;
 export type KvCacheType = (typeof KV_CACHE_TYPE_NAMES)[number];
 

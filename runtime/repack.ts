@@ -17,9 +17,10 @@
 // each vector holding two sub-blocks' elements of every row so that one dot
 // applies both scales (kernels/relaxed/q3_K-relaxed.c, q2_K-relaxed.c;
 // decode 1.8-2.3x the plain rows' speed in cache, 1.5-2.2x from memory).
-// q6_Kx4: four rows' Q6_K super-block, each sub-block
-// of 16 as three vectors of whole 6-bit quants in transpose4's order, the
-// scales interleaved by row (decode 1.07x, prefill 1.1x q6_Kp's speed);
+// q6_Kx4: four rows' Q6_K super-block in units of two
+// sub-blocks, each the rows' scale pairs then their whole 6-bit quants mixed
+// as q3_Kx4's (two sub-blocks per vector) and packed four vectors in three
+// (decode as fast per byte as q4_0x4 from memory, faster in cache);
 // q6_Kp, for Q6_K matrices whose rows are not a multiple of 4, keeps the
 // rows apart but stores each quant's six bits whole in a byte (both in
 // kernels/relaxed/q6_K-relaxed.c). q8_0x4:

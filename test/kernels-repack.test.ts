@@ -21,7 +21,7 @@ const k: Kernels = await loadKernels();
  * Each repacked layout, the weight type it holds and the row counts that get
  * it (q6_Kp: Q6_K matrices whose rows are not a multiple of 4; per expert).
  * 92 rows (23 groups) take every width of a decode that reads eight groups,
- * then four, then one (q4_0x4) at one thread.
+ * then four, then one (q4_0x4, q6_Kx4) at one thread.
  */
 const LAYOUTS = [
   { type: GGMLType.Q2_K, layout: 'q2_Kx4', rows: 44, expertRows: 36 },
@@ -29,7 +29,7 @@ const LAYOUTS = [
   { type: GGMLType.Q4_0, layout: 'q4_0x4', rows: 92, expertRows: 36 },
   { type: GGMLType.Q4_K, layout: 'q4_Kx4', rows: 44, expertRows: 36 },
   { type: GGMLType.Q5_K, layout: 'q5_Kx4', rows: 44, expertRows: 36 },
-  { type: GGMLType.Q6_K, layout: 'q6_Kx4', rows: 44, expertRows: 36 },
+  { type: GGMLType.Q6_K, layout: 'q6_Kx4', rows: 92, expertRows: 36 },
   { type: GGMLType.Q6_K, layout: 'q6_Kp', rows: 42, expertRows: 34 },
   { type: GGMLType.Q8_0, layout: 'q8_0x4', rows: 44, expertRows: 36 },
   { type: GGMLType.IQ4_NL, layout: 'iq4_nlx4', rows: 44, expertRows: 36 },
@@ -89,6 +89,31 @@ if (!hasX4) {
       }
     });
   }
+
+  // q6_Kx4's decode reorders the activation on the stack in pieces of 64 super-blocks (16384 columns):
+  // a row longer than that is read piece by piece, each piece's chunks added as the batch kernel adds
+  // them; 65 tokens end with a one-token pass, which takes the decode kernel chunk by chunk
+  test('q6_Kx4 over rows longer than its decode\'s activation piece (16640 columns) equals plain q6_K bit for bit: 1 and 65 tokens, 1 and 2 threads', () => {
+    const rand = mulberry32(16640);
+    const [nIn, nOut] = [16640, 12];
+    const { plain, packed } = q4Matrix(rand, nIn, nOut, 'blk.3.ffn_down.weight', [nIn, nOut], GGMLType.Q6_K);
+    assert.is(packed.layout, 'q6_Kx4');
+    for (const nTok of [1, 65]) {
+      const x = put(gaussian(rand, nIn * nTok, 1));
+      for (const nth of [1, 2]) {
+        const g = new Graph();
+        const ops = new Ops(g, k);
+        const xt = g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, nTok], kind: 'input', ptr: x });
+        const a = ops.matmul(plain, xt, 'plain');
+        const b = ops.matmul(packed, xt, 'packed');
+        g.markOutput(a);
+        g.markOutput(b);
+        const plan = run(g, nth);
+        assert.equal(bits(plan, b, nOut * nTok), bits(plan, a, nOut * nTok), `${nTok} tokens, ${nth} threads`);
+        plan.dispose();
+      }
+    }
+  });
 
   for (const { type, layout, expertRows } of LAYOUTS) test(`${layout} experts (ggml_mul_mat_id) equal plain experts bit for bit, 1 and 3 threads`, () => {
     const rand = mulberry32(9);

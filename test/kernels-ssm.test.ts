@@ -7,24 +7,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { gatedDeltaNetRef, l2NormHeadsRef, ssmConvRef, ssmScanRef } from '../formats/ssm.js';
-import { loadKernels, type Kernels, type Ptr } from '../wasm/loader.js';
+import type { Ptr } from '../wasm/loader.js';
+import { bits, kernelCalls, type KernelFn as Fn } from './helpers/kernel-calls.js';
 import { gaussian, mulberry32 } from './helpers/rng.js';
-import { wasmArena } from './helpers/run-graph.js';
 
-type Fn = (...args: number[]) => number;
-let K: Kernels;
-let arena: ReturnType<typeof wasmArena>;
+const { K, alloc, put, get, free } = await kernelCalls();
+test.after(free);
 
-test.before(async () => {
-  K = await loadKernels();
-  arena = wasmArena(K);
-});
-test.after(() => arena.free());
-
-const alloc = (bytes: number): Ptr => arena.alloc(bytes);
-const put = (data: Float32Array): Ptr => arena.put(data);
-const get = (p: Ptr, n: number) => new Float32Array(K.floats(p, n));
-const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const randn = (rand: () => number, n: number) => gaussian(rand, n, 1);
 
 /** int32 kv rows [2, n]: each row's slot (the cells-in-use column is not read by these kernels). */

@@ -9,8 +9,34 @@
 // stay where they were; results are bit-identical to the file's layout.
 //
 // q6_Kx4 (block_q6_Kx4 below) groups four rows like q4_Kx4, for the
-// matrices whose rows are a multiple of 4 (runtime/repack.ts): decode and
-// prefill then apply one scale vector per 64 weights and need no transposes.
+// matrices whose rows are a multiple of 4 (runtime/repack.ts): decode
+// applies two sub-blocks' scales per i32x4.dot_i16x8 against an activation
+// reordered once per token, prefill unmixes the quants and needs no
+// transposes.
+//
+// Decode per byte against q4_0x4 (issue 19; CPU time, medians of
+// alternating rounds on the shared 2-core Xeon): the x4 layout before this
+// one (scales in a block tail, four spread groups) read 0.7-0.85x Q4_0's
+// GB/s from memory. What the V8 code showed (node --print-wasm-code): the
+// loop is bound by vector ALU ops, about 23 per 52 bytes, the same per byte
+// as q4_0x4's loop, so the gap from memory was streams, not instructions.
+// - Scales beside their quants (one pointer per stream instead of two) and
+//   eight spread groups: 1.27x from memory (1 thread), 1.2-1.4x (2 threads),
+//   1.2-1.3x in cache. Four spread groups on this layout: 1.22x from memory,
+//   1.16x in cache, so eight (six or eight on the old layout's two pointers
+//   per stream had measured no better). On this layout six read 0.92x
+//   eight from memory, twelve and sixteen 0.99-1.04x.
+// - Two sub-blocks per dot (this layout): the scales' unpack per sub-block
+//   and the offset's two loads and unpack per pair go away: 1.05x in
+//   cache, 1.04-1.07x from memory.
+// Tried and dropped: two steps per loop iteration (0.98x); the accumulators
+// kept in their PIN slots instead of registers V8 spills anyway, the group
+// pointers in a stack array, and opaque pointers (an empty asm) so clang
+// folds the quant loads' constant offsets instead of adding them (V8 had a
+// lea per load): all within 1-3% in cache and from memory, as a loop bound
+// by vector ops would be. Each group's two halves in a row sharing one scale
+// load (the activation broadcasts reloaded per group, or eight hoisted per
+// unit): 0.97x in cache, even from memory.
 #include "../kquants.h"
 #include "relaxed.h"
 
@@ -114,13 +140,13 @@ typedef struct {
 #define Q6_LANES(w, a, b) wasm_i16x8_shr(wasm_i8x16_shuffle(w, w, a, a, b, b, a + 1, a + 1, b + 1, b + 1, \
                                                            a + 2, a + 2, b + 2, b + 2, a + 3, a + 3, b + 3, b + 3), 8)
 
-// From w[g], byte 4k + j = row j's scale 4g + k (the q6_Kx4 layout stores them so).
 #ifdef RELAXED_DOT_ADD
 // i32 lanes from bytes of w, sign-extended: lane j <- byte a + j (in the lane's top byte, shifted down)
 #define Q6_LANES32(w, a) wasm_i32x4_shr(wasm_i8x16_shuffle(w, w, a, a, a, a, a + 1, a + 1, a + 1, a + 1, \
                                                            a + 2, a + 2, a + 2, a + 2, a + 3, a + 3, a + 3, a + 3), 24)
 #endif
 
+// From w[g], byte 4k + j = row j's scale 4g + k (q6_K_scales interleaves four plain rows' so).
 static inline void q6_K_scales_w(const v128_t w[4], q6_K_scales4* s) {
   UNROLL for (int g = 0; g < 4; g++) {
 #ifdef RELAXED_DOT_ADD
@@ -163,21 +189,32 @@ static inline v128_t q6_K_offset(const v128_t* sp, const block_q8_K* yb) {
                      wasm_i32x4_dot_i16x8(sp[7], wasm_i32x4_shuffle(b1, b1, 3, 3, 3, 3)))));
 }
 
-// q6_Kx4: four rows' super-block, repacked at load (repack_q6_Kx4). Sub-block
-// k (elements 16k..16k+15, one scale) of the four rows is 48 bytes, three
-// vectors in transpose4's order (bytes 4j..4j+3 of vector g: row j's
-// elements 16k + 4g..+3), each byte one quant (0..63, q + 32) and, in its
-// top two bits, two bits of the quant at +12 (bits 0-1, 2-3, 4-5 in vector
-// order), decoded as q6_Kp's; then the scales as q6_K_scales_w takes them,
-// then the rows' d.
+// q6_Kx4: four rows' super-block, repacked at load (repack_q6_Kx4), as
+// eight units of two sub-blocks (2u, 2u + 1: elements 32u .. 32u + 31):
+// first the rows' scales in pairs (bytes 2j, 2j + 1: row j's scales of
+// 2u and 2u + 1), which one sign-extending load turns into the i16 lanes
+// 2j, 2j + 1 that i32x4.dot_i16x8 wants; then eight "mixed" vectors of
+// quants (0..63, q + 32) as q2_Kx4/q3_Kx4 mix them: in vector i, bytes
+// 4j, 4j + 1 are row j's elements 2i, 2i + 1 of sub-block 2u and bytes
+// 4j + 2, 4j + 3 the same of 2u + 1, so a byte dot against the activation
+// reordered once per token (act_pairs_q8_K) leaves sub-block 2u's sums in
+// lanes 2j and 2u + 1's in 2j + 1 and one i32x4.dot_i16x8 applies both
+// scales. Each half (vectors 4h .. 4h + 3) is stored in 48 bytes: three
+// vectors of one quant per byte whose top two bits hold two bits of the
+// fourth vector's quant (bits 0-1, 2-3, 4-5 in vector order). Then the
+// rows' d. A unit's scales sit just before its quants, so a decode stream
+// is one pointer read front to back.
 typedef struct {
-  uint8_t q[16][48];
-  int8_t scales[64];
+  int8_t sc[8];
+  uint8_t q[2][48];
+} q6_Kx4_unit;
+typedef struct {
+  q6_Kx4_unit u[8];
   uint16_t d[4];
 } block_q6_Kx4;
 _Static_assert(sizeof(block_q6_Kx4) == 4 * sizeof(block_q6_K), "a group takes four rows' bytes");
 
-// Sub-block k's four vectors (g[e]: elements 4e..4e+3 of each row). The
+// A half unit's four mixed vectors from its 48 bytes (g[e]: vector e). The
 // fourth from the three top bit pairs, gathered with one mask (andnot of
 // 0x3F keeps them): each u16 shift right by 2 moves every byte's top pair
 // down within its byte, so nothing crosses into the next byte.
@@ -206,7 +243,8 @@ static inline void q6_K_finish(const q6_K_scales4* s, int i, const block_q8_K* c
 // (0..63, transpose4's order), then four tokens at a time over all sixteen
 // sub-blocks, each sub-block's exact sum per row from four dot-adds
 // (|lane| <= 16 * 128 * 63) times the rows' i32 scales; PIN every second
-// step. Measured as q4_K_isums: q6_Kx4 1.10-1.15x, plain q6_K 1.23x, the
+// step. Measured as q4_K_isums: q6_Kx4 1.10-1.15x (1.08-1.10x against the
+// unit layout's relaxed prefill), plain q6_K 1.21-1.23x, the
 // per-token chain in the i16 path's loop order 1.07x. Less than Q4_K's
 // gain: a sub-block is 16 weights, so an i32x4.mul (two uops) per four
 // dot-adds, and the -32 offset's int16 dots per token stay as they were.
@@ -258,203 +296,153 @@ static inline void q6_K_isums(const q6_K_scales4* s, const v128_t* wq, int i, co
 }
 #endif
 
-// Prefill over q6_Kx4 groups: the layout's vectors need no transposing.
+// Prefill over q6_Kx4 groups: each unit's mixed vectors unmixed (relaxed.h
+// unmix_pairs) into the plain order, so the tokens' activations are read as
+// stored; the scales' pair vectors serve the -32 offset as they are.
 static inline void q6_Kx4_superblock(const block_q6_Kx4* b, int i, const block_q8_K* const* y, q6_K_acc* acc, int nt) {
   q6_K_scales4 s;
-  const v128_t w[4] = {LOAD(b->scales), LOAD(b->scales + 16), LOAD(b->scales + 32), LOAD(b->scales + 48)};
-  q6_K_scales_w(w, &s);
-  s.d = f16x4_at(b->d);
 #ifdef RELAXED_DOT_ADD
-  v128_t wq[64];
-  UNROLL for (int k = 0; k < 16; k++) q6_Kx4_decode(b->q[k], wq + 4 * k);
+  v128_t wq[64];  // sub-block k's vectors at wq[4k], unmixed into the plain order
+  UNROLL for (int u = 0; u < 8; u++) {
+    const v128_t e = wasm_i16x8_load8x8(b->u[u].sc);
+    s.sp[u] = e;
+    // i32 lane j: row j's scale of 2u (e's low half, sign-extended) and of 2u + 1 (its high half)
+    s.sc[2 * u] = wasm_i32x4_shr(wasm_i32x4_shl(e, 16), 16);
+    s.sc[2 * u + 1] = wasm_i32x4_shr(e, 16);
+  }
+  s.d = f16x4_at(b->d);
+  for (int u = 0; u < 8; u++) {
+    v128_t m[8];
+    q6_Kx4_decode(b->u[u].q[0], m);
+    q6_Kx4_decode(b->u[u].q[1], m + 4);
+    UNROLL for (int e = 0; e < 4; e++) unmix_pairs(m[2 * e], m[2 * e + 1], &wq[8 * u + e], &wq[8 * u + 4 + e]);
+  }
   q6_K_isums(&s, wq, i, y, acc, nt);
 #else
+  UNROLL for (int u = 0; u < 8; u++) {
+    const v128_t e = wasm_i16x8_load8x8(b->u[u].sc);
+    s.sp[u] = e;
+    s.sc[2 * u] = wasm_i16x8_shuffle(e, e, 0, 0, 2, 2, 4, 4, 6, 6);
+    s.sc[2 * u + 1] = wasm_i16x8_shuffle(e, e, 1, 1, 3, 3, 5, 5, 7, 7);
+  }
+  s.d = f16x4_at(b->d);
   for (int t = 0; t < nt; t++) acc[t].isum = wasm_i32x4_const_splat(0);
-  NOUNROLL for (int k = 0; k < 16; k++) {
-    v128_t g[4];
-    q6_Kx4_decode(b->q[k], g);
-    const v128_t sc = s.sc[k];
-    for (int t = 0; t < nt; t++) {
-      const int8_t* a = y[t][i].qs + 16 * k;
-      const v128_t p0 = wasm_i16x8_add(RDOT(SPLAT4(a), g[0]), RDOT(SPLAT4(a + 4), g[1]));
-      const v128_t p1 = wasm_i16x8_add(RDOT(SPLAT4(a + 8), g[2]), RDOT(SPLAT4(a + 12), g[3]));
-      acc[t].isum = wasm_i32x4_add(acc[t].isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p0, sc), wasm_i32x4_dot_i16x8(p1, sc)));
+  NOUNROLL for (int u = 0; u < 8; u++) {
+    v128_t m[8], g[2][4];  // g[h]: sub-block 2u + h, elements 4e .. 4e + 3 of each row in g[h][e]
+    q6_Kx4_decode(b->u[u].q[0], m);
+    q6_Kx4_decode(b->u[u].q[1], m + 4);
+    UNROLL for (int e = 0; e < 4; e++) unmix_pairs(m[2 * e], m[2 * e + 1], &g[0][e], &g[1][e]);
+    UNROLL for (int h = 0; h < 2; h++) {
+      const v128_t sc = s.sc[2 * u + h];
+      for (int t = 0; t < nt; t++) {
+        const int8_t* a = y[t][i].qs + 32 * u + 16 * h;
+        const v128_t p0 = wasm_i16x8_add(RDOT(SPLAT4(a), g[h][0]), RDOT(SPLAT4(a + 4), g[h][1]));
+        const v128_t p1 = wasm_i16x8_add(RDOT(SPLAT4(a + 8), g[h][2]), RDOT(SPLAT4(a + 12), g[h][3]));
+        acc[t].isum = wasm_i32x4_add(acc[t].isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p0, sc), wasm_i32x4_dot_i16x8(p1, sc)));
+      }
     }
   }
 #endif
   q6_K_finish(&s, i, y, acc, nt);
 }
 
-// Decode over q6_Kx4 groups: four rows per lane, one scale vector per
-// sub-block of 64 weights (the one-row kernel applies a scale per 16), steps
-// of one sub-block ended by PIN (relaxed.h). The same exact int32 sums and
-// float steps per row as every other q6_K path. 1.06-1.09x q6_Kp (4096x4096,
-// one thread, CPU time). The scale vectors come from one sign-extending load
-// per two sub-blocks and an unpack each: Q6_LANES' byte shuffle needs a
-// mask V8 rebuilds from two 64-bit immediates at every use (0.88x).
-// Tried: the -32 offset in the loop, one pmaddwd per sub-block against the
-// broadcast bsum (the extra registers cost spills: no faster).
-// The -32 offset of a group's super-block: lane j = sum over k of scale(j, k) * bsum(k).
+// The -32 offset of a group's super-block: lane j = sum over k of scale(j, k) * bsum(k),
+// one i32x4.dot_i16x8 per unit on its scales' pair vector.
 static inline v128_t q6_Kx4_offset(const block_q6_Kx4* b, const block_q8_K* yi) {
   v128_t off = wasm_i32x4_const_splat(0);
-  const int8_t* sp = b->scales;
-  NOUNROLL for (unsigned p = 0; p < 8; p++, sp += 8) {
-    const v128_t e = wasm_i16x8_load8x8(sp);
-    const v128_t pair = wasm_i16x8_shuffle(e, wasm_i64x2_shuffle(e, e, 1, 1), 0, 8, 1, 9, 2, 10, 3, 11);
-    off = wasm_i32x4_add(off, wasm_i32x4_dot_i16x8(pair, wasm_v128_load32_splat(yi->bsums + 2 * p)));
-  }
+  const q6_Kx4_unit* u = b->u;
+  const int16_t* bs = yi->bsums;
+  NOUNROLL for (unsigned k = 0; k < 8; k++, u++, bs += 2)
+    off = wasm_i32x4_add(off, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(u->sc), wasm_v128_load32_splat(bs)));
   return off;
 }
 
-// Two groups at a time sharing the activation broadcasts, as q4_Kx4_pairs.
-// Steps of one sub-block of each group, ended by PIN. 1.07-1.1x one group at
-// a time (4096x4096), 1.05x from memory (32768x4096). The scale load of the
-// last sub-block reads 4 bytes of d, inside the block.
-static int q6_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r, int r0, int r1, int first) {
-  v128_t pins[2];
-  for (; r + 4 < r1; r += 8) {
-    const block_q6_Kx4* ba = (const block_q6_Kx4*)(w + (size_t)r * row_bytes);
-    const block_q6_Kx4* bb = (const block_q6_Kx4*)(w + (size_t)(r + 4) * row_bytes);
+// Decode over q6_Kx4 groups, gn at a time (as q4_0x4_groups, legacy-relaxed.c):
+// n iterations, the first group of iteration it at row r + step * it, its gn
+// groups `stride` rows apart (spread: a part of the thread's rows apart,
+// each a stream of its own from memory). ap: the activation's quants
+// reordered (act_pairs_q8_K), 256 bytes per super-block. Per step one half
+// unit (two sub-blocks' elements 0..7) of each group: four activation
+// broadcasts serve all gn groups; each group's half is one sign-extending
+// load of the unit's scale pairs, three quant loads, the decode, four byte
+// dots and two i32x4.dot_i16x8 applying both sub-blocks' scales, ended by
+// PIN so V8 keeps the next group's loads behind this group's arithmetic.
+// The same exact int32 sums and float steps per row as every other q6_K
+// path (the -32 offset and d per super-block, chunks of KB super-blocks
+// added to out as the batch kernel adds them).
+static inline __attribute__((always_inline)) void q6_Kx4_groups(const uint8_t* w, int row_bytes, const block_q8_K* y,
+                                                                const int8_t* ap, float* out, int nb, int r, int n, int step,
+                                                                int stride, int r0, int r1, int first, const int gn) {
+  const v128_t m6 = wasm_i8x16_const_splat(0x3F);
+  v128_t pins[8];
+  for (int it = 0; it < n; it++, r += step) {
+    const block_q6_Kx4* g[8];
+    UNROLL for (int k = 0; k < gn; k++) g[k] = (const block_q6_Kx4*)(w + (size_t)(r + stride * k) * row_bytes);
     for (int c0 = 0; c0 < nb; c0 += KB) {
-      v128_t suma = wasm_f32x4_const_splat(0.0f), sumb = suma;
-      for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++, ba++, bb++) {
-        v128_t isuma = wasm_i32x4_const_splat(0), isumb = isuma;
-        const uint8_t* qa = ba->q[0];
-        const uint8_t* qb = bb->q[0];
-        const int8_t* a = y[i].qs;
-        const int8_t* spa = ba->scales;
-        const int8_t* spb = bb->scales;
-        NOUNROLL for (unsigned k = 0; k < 16; k++, qa += 48, qb += 48, a += 16, spa += 4, spb += 4) {
-          // sub-block k's scales: lanes j of the sign-extending load, duplicated into lanes 2j, 2j + 1
-          const v128_t ea = wasm_i16x8_load8x8(spa), eb = wasm_i16x8_load8x8(spb);
-          const v128_t s0 = SPLAT4(a), s1 = SPLAT4(a + 4), s2 = SPLAT4(a + 8), s3 = SPLAT4(a + 12);
-          v128_t g[4];
-          q6_Kx4_decode(qa, g);
-          v128_t sc = wasm_i16x8_shuffle(ea, ea, 0, 0, 1, 1, 2, 2, 3, 3);
-          isuma = wasm_i32x4_add(isuma, wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_add(RDOT(s0, g[0]), RDOT(s1, g[1])), sc),
-                                                       wasm_i32x4_dot_i16x8(wasm_i16x8_add(RDOT(s2, g[2]), RDOT(s3, g[3])), sc)));
-          q6_Kx4_decode(qb, g);
-          sc = wasm_i16x8_shuffle(eb, eb, 0, 0, 1, 1, 2, 2, 3, 3);
-          isumb = wasm_i32x4_add(isumb, wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_add(RDOT(s0, g[0]), RDOT(s1, g[1])), sc),
-                                                       wasm_i32x4_dot_i16x8(wasm_i16x8_add(RDOT(s2, g[2]), RDOT(s3, g[3])), sc)));
-          PIN(isuma, pins[0]);
-          PIN(isumb, pins[1]);
-        }
-        const v128_t ad = wasm_f32x4_splat(y[i].d);
-        isuma = wasm_i32x4_sub(isuma, wasm_i32x4_shl(q6_Kx4_offset(ba, &y[i]), 5));
-        isumb = wasm_i32x4_sub(isumb, wasm_i32x4_shl(q6_Kx4_offset(bb, &y[i]), 5));
-        suma = wasm_f32x4_add(suma, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(ba->d), ad), wasm_f32x4_convert_i32x4(isuma)));
-        sumb = wasm_f32x4_add(sumb, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(bb->d), ad), wasm_f32x4_convert_i32x4(isumb)));
-      }
-      store4(suma, out, r, r0, r1, first && c0 == 0);
-      store4(sumb, out, r + 4, r0, r1, first && c0 == 0);
-    }
-  }
-  return r;
-}
-
-
-// Four groups at a time, a quarter of this thread's groups apart (four
-// streams from memory), as q4_Kx4_quads: each step's broadcasts serve all
-// four; PIN after each group keeps the next group's loads behind its
-// arithmetic. Against q6_Kx4_pairs: 1.45-1.5x from memory (32768x4096),
-// 1.07x in cache. Touching lines ahead (see q4_Kx4_quads): nothing from
-// memory, 0.92x in cache.
-static int q6_Kx4_quads(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first) {
-  v128_t pins[4];
-  const int rb = r0 & ~3, nq = ((r1 - rb + 3) >> 2) >> 2, qs = 4 * nq;  // quads; rows between a quad's groups
-  for (int j = 0; j < nq; j++) {
-    const int r = rb + 4 * j;
-    const block_q6_Kx4* ba = (const block_q6_Kx4*)(w + (size_t)r * row_bytes);
-    const block_q6_Kx4* bb = (const block_q6_Kx4*)(w + (size_t)(r + qs) * row_bytes);
-    const block_q6_Kx4* bc = (const block_q6_Kx4*)(w + (size_t)(r + 2 * qs) * row_bytes);
-    const block_q6_Kx4* bd = (const block_q6_Kx4*)(w + (size_t)(r + 3 * qs) * row_bytes);
-    for (int c0 = 0; c0 < nb; c0 += KB) {  // activation chunks of KB super-blocks: each a sum of its own, added to out as the batch kernel adds them
-      v128_t suma = wasm_f32x4_const_splat(0.0f), sumb = suma, sumc = suma, sumd = suma;
-      for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++, ba++, bb++, bc++, bd++) {
-        v128_t isuma = wasm_i32x4_const_splat(0), isumb = isuma, isumc = isuma, isumd = isuma;
-        const uint8_t* qa = ba->q[0];
-        const uint8_t* qb = bb->q[0];
-        const uint8_t* qc = bc->q[0];
-        const uint8_t* qd = bd->q[0];
-        const int8_t* a = y[i].qs;
-        const int8_t* spa = ba->scales;
-        const int8_t* spb = bb->scales;
-        const int8_t* spc = bc->scales;
-        const int8_t* spd = bd->scales;
-        NOUNROLL for (unsigned k = 0; k < 16; k++, qa += 48, qb += 48, qc += 48, qd += 48, a += 16, spa += 4, spb += 4, spc += 4, spd += 4) {
-          const v128_t s0 = SPLAT4(a), s1 = SPLAT4(a + 4), s2 = SPLAT4(a + 8), s3 = SPLAT4(a + 12);
-          v128_t g[4], e, sc;
-  #define Q6_QUAD_GROUP(q, sp, isum, slot)                                                                                   \
-          e = wasm_i16x8_load8x8(sp);                                                                                        \
-          q6_Kx4_decode(q, g);                                                                                               \
-          sc = wasm_i16x8_shuffle(e, e, 0, 0, 1, 1, 2, 2, 3, 3);                                                             \
-          isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_add(RDOT(s0, g[0]), RDOT(s1, g[1])), sc), \
-                                                     wasm_i32x4_dot_i16x8(wasm_i16x8_add(RDOT(s2, g[2]), RDOT(s3, g[3])), sc))); \
-          PIN(isum, pins[slot]);
-          Q6_QUAD_GROUP(qa, spa, isuma, 0)
-          Q6_QUAD_GROUP(qb, spb, isumb, 1)
-          Q6_QUAD_GROUP(qc, spc, isumc, 2)
-          Q6_QUAD_GROUP(qd, spd, isumd, 3)
-  #undef Q6_QUAD_GROUP
-        }
-        const v128_t ad = wasm_f32x4_splat(y[i].d);
-        isuma = wasm_i32x4_sub(isuma, wasm_i32x4_shl(q6_Kx4_offset(ba, &y[i]), 5));
-        isumb = wasm_i32x4_sub(isumb, wasm_i32x4_shl(q6_Kx4_offset(bb, &y[i]), 5));
-        isumc = wasm_i32x4_sub(isumc, wasm_i32x4_shl(q6_Kx4_offset(bc, &y[i]), 5));
-        isumd = wasm_i32x4_sub(isumd, wasm_i32x4_shl(q6_Kx4_offset(bd, &y[i]), 5));
-        suma = wasm_f32x4_add(suma, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(ba->d), ad), wasm_f32x4_convert_i32x4(isuma)));
-        sumb = wasm_f32x4_add(sumb, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(bb->d), ad), wasm_f32x4_convert_i32x4(isumb)));
-        sumc = wasm_f32x4_add(sumc, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(bc->d), ad), wasm_f32x4_convert_i32x4(isumc)));
-        sumd = wasm_f32x4_add(sumd, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(bd->d), ad), wasm_f32x4_convert_i32x4(isumd)));
-      }
-      store4(suma, out, r, r0, r1, first && c0 == 0);
-      store4(sumb, out, r + qs, r0, r1, first && c0 == 0);
-      store4(sumc, out, r + 2 * qs, r0, r1, first && c0 == 0);
-      store4(sumd, out, r + 3 * qs, r0, r1, first && c0 == 0);
-    }
-  }
-  return rb + 16 * nq;
-}
-
-static void q6_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1, int first) {
-  v128_t pin;
-  int rq = q6_Kx4_quads(w, row_bytes, y, out, nb, r0, r1, first);
-  for (int r = q6_Kx4_pairs(w, row_bytes, y, out, nb, rq, r0, r1, first); r < r1; r += 4) {
-    const block_q6_Kx4* b = (const block_q6_Kx4*)(w + (size_t)r * row_bytes);
-    for (int c0 = 0; c0 < nb; c0 += KB) {
-      v128_t sum = wasm_f32x4_const_splat(0.0f);
-      for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++, b++) {
-        v128_t isum = wasm_i32x4_const_splat(0);
-        const uint8_t* q = b->q[0];
-        const int8_t* a = y[i].qs;
-        const int8_t* sp = b->scales;
-        NOUNROLL for (unsigned k = 0; k < 16; k += 2, sp += 8) {
-          // sub-blocks k, k + 1: the rows' scales sign-extended (i16 lanes j, 4 + j), each duplicated into lanes 2j, 2j + 1
-          const v128_t e = wasm_i16x8_load8x8(sp);
-          const v128_t scs[2] = {wasm_i16x8_shuffle(e, e, 0, 0, 1, 1, 2, 2, 3, 3), wasm_i16x8_shuffle(e, e, 4, 4, 5, 5, 6, 6, 7, 7)};
-          UNROLL for (int h = 0; h < 2; h++, q += 48, a += 16) {
-            v128_t g[4];
-            q6_Kx4_decode(q, g);
-            const v128_t p0 = wasm_i16x8_add(RDOT(SPLAT4(a), g[0]), RDOT(SPLAT4(a + 4), g[1]));
-            const v128_t p1 = wasm_i16x8_add(RDOT(SPLAT4(a + 8), g[2]), RDOT(SPLAT4(a + 12), g[3]));
-            isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p0, scs[h]), wasm_i32x4_dot_i16x8(p1, scs[h])));
-            PIN(isum, pin);
+      v128_t sum[8];
+      UNROLL for (int k = 0; k < gn; k++) sum[k] = wasm_f32x4_const_splat(0.0f);
+      for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++) {
+        v128_t isum[8];
+        const q6_Kx4_unit* p[8];
+        UNROLL for (int k = 0; k < gn; k++) isum[k] = wasm_i32x4_const_splat(0), p[k] = g[k][i].u;
+        const int8_t* a = ap + (size_t)i * QK_K;
+        NOUNROLL for (unsigned u = 0; u < 8; u++, a += 32) {
+          UNROLL for (int h = 0; h < 2; h++) {
+            const v128_t s0 = SPLAT4(a + 16 * h), s1 = SPLAT4(a + 16 * h + 4), s2 = SPLAT4(a + 16 * h + 8), s3 = SPLAT4(a + 16 * h + 12);
+            UNROLL for (int k = 0; k < gn; k++) {
+              const v128_t sc = wasm_i16x8_load8x8(p[k]->sc);
+              const v128_t va = LOAD(p[k]->q[h]), vb = LOAD(p[k]->q[h] + 16), vc = LOAD(p[k]->q[h] + 32);
+              // the fourth vector from the three top bit pairs, as q6_Kx4_decode
+              v128_t t = wasm_v128_or(wasm_u16x8_shr(wasm_v128_andnot(va, m6), 2), wasm_v128_andnot(vb, m6));
+              t = wasm_v128_or(wasm_u16x8_shr(t, 2), wasm_v128_andnot(vc, m6));
+              const v128_t p0 = wasm_i16x8_add(RDOT(s0, wasm_v128_and(va, m6)), RDOT(s1, wasm_v128_and(vb, m6)));
+              const v128_t p1 = wasm_i16x8_add(RDOT(s2, wasm_v128_and(vc, m6)), RDOT(s3, wasm_u16x8_shr(t, 2)));
+              isum[k] = wasm_i32x4_add(isum[k], wasm_i32x4_add(wasm_i32x4_dot_i16x8(p0, sc), wasm_i32x4_dot_i16x8(p1, sc)));
+              PIN(isum[k], pins[k]);
+              if (h == 1) p[k]++;
+            }
           }
         }
-        // the -32 offset: lane j += scale(j, 2p) * bsum(2p) + scale(j, 2p + 1) * bsum(2p + 1)
-        v128_t off = wasm_i32x4_const_splat(0);
-        sp = b->scales;
-        NOUNROLL for (unsigned p = 0; p < 8; p++, sp += 8) {
-          const v128_t e = wasm_i16x8_load8x8(sp);
-          const v128_t pair = wasm_i16x8_shuffle(e, wasm_i64x2_shuffle(e, e, 1, 1), 0, 8, 1, 9, 2, 10, 3, 11);
-          off = wasm_i32x4_add(off, wasm_i32x4_dot_i16x8(pair, wasm_v128_load32_splat(y[i].bsums + 2 * p)));
+        const v128_t ad = wasm_f32x4_splat(y[i].d);
+        UNROLL for (int k = 0; k < gn; k++) {
+          isum[k] = wasm_i32x4_sub(isum[k], wasm_i32x4_shl(q6_Kx4_offset(g[k] + i, &y[i]), 5));
+          sum[k] = wasm_f32x4_add(sum[k], wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(g[k][i].d), ad), wasm_f32x4_convert_i32x4(isum[k])));
         }
-        isum = wasm_i32x4_sub(isum, wasm_i32x4_shl(off, 5));
-        sum = wasm_f32x4_add(sum, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(b->d), wasm_f32x4_splat(y[i].d)), wasm_f32x4_convert_i32x4(isum)));
       }
-      store4(sum, out, r, r0, r1, first && c0 == 0);
+      UNROLL for (int k = 0; k < gn; k++) store4(sum[k], out, r + stride * k, r0, r1, first && c0 == 0);
     }
+  }
+}
+
+#ifndef Q6_SPREAD
+#define Q6_SPREAD 8
+#endif
+// Decode of the thread's q6_Kx4 groups: Q6_SPREAD at a time, each reading its
+// own part of the thread's rows, then four side by side, then one. The groups
+// that touch [r0, r1) are counted from r0 & ~3; store4 keeps only the thread's rows.
+static void q6_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, float* out, int nb, int r0,
+                        int r1, int first) {
+  int r = r0 & ~3;
+  const int part = (r1 - r + 3) / 4 / Q6_SPREAD;  // groups per part
+  q6_Kx4_groups(w, row_bytes, y, ap, out, nb, r, part, 4, 4 * part, r0, r1, first, Q6_SPREAD);
+  r += 4 * Q6_SPREAD * part;
+  const int quads = (r1 - r + 3) / 4 / 4;
+  q6_Kx4_groups(w, row_bytes, y, ap, out, nb, r, quads, 16, 4, r0, r1, first, 4);
+  r += 16 * quads;
+  q6_Kx4_groups(w, row_bytes, y, ap, out, nb, r, (r1 - r + 3) / 4, 4, 4, r0, r1, first, 1);
+}
+
+// One token over q6_Kx4: the activation reordered on the stack, AP_BLOCKS
+// super-blocks (a multiple of KB, so the chunks' float sums stay the batch
+// kernel's) at a time; each piece reads its groups' rows front to back.
+#define AP_BLOCKS (2 * KB)
+static void q6_Kx4_decode_token(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1,
+                                int first) {
+  int8_t ap[AP_BLOCKS * QK_K] __attribute__((aligned(16)));
+  for (int b0 = 0; b0 < nb; b0 += AP_BLOCKS) {
+    const int pb = nb - b0 < AP_BLOCKS ? nb - b0 : AP_BLOCKS;
+    act_pairs_q8_K(y[b0].qs, sizeof(block_q8_K), ap, pb);
+    q6_Kx4_rows(w + (size_t)b0 * sizeof(block_q6_Kx4), row_bytes, y + b0, ap, out, pb, r0, r1, first && b0 == 0);
   }
 }
 
@@ -504,7 +492,7 @@ static inline void q6_K_mul_mat(const void* w, int row_bytes, const void* a, int
   if (layout == 2 && n_tok == 1) {
     // decode: the x4 kernels take every chunk of a group before the next
     // group, so each stream reads its groups' bytes front to back
-    q6_Kx4_rows((const uint8_t*)w, row_bytes, (const block_q8_K*)a, out, n / QK_K, r0, r1, 1);
+    q6_Kx4_decode_token((const uint8_t*)w, row_bytes, (const block_q8_K*)a, out, n / QK_K, r0, r1, 1);
     return;
   }
   for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
@@ -517,7 +505,7 @@ static inline void q6_K_mul_mat(const void* w, int row_bytes, const void* a, int
       if (layout == 2) {
         wc = (const uint8_t*)w + (size_t)(c0 / QK_K) * sizeof(block_q6_Kx4);
         if (nt == 1) {
-          q6_Kx4_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
+          q6_Kx4_decode_token(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
           continue;
         }
         for (int r = r0 & ~3; r < r1; r += 4) {
@@ -576,31 +564,33 @@ void EXPORT(repack_q6_Kp)(void* w, int row_bytes, int n_rows, void* scratch) {
 // place: group G takes the bytes of rows 4G..4G+3. scratch: 4 * row_bytes.
 void EXPORT(repack_q6_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
   const int nb = row_bytes / (int)sizeof(block_q6_K);
-  const v128_t top = wasm_i8x16_const_splat((int8_t)0xC0);
   for (int r = 0; r + 4 <= n_rows; r += 4) {
     uint8_t* base = (uint8_t*)w + (size_t)r * row_bytes;
     for (int i = 0; i < 4 * row_bytes; i++) ((uint8_t*)scratch)[i] = base[i];
     for (int i = 0; i < nb; i++) {
       const block_q6_K* x[4];
       for (int j = 0; j < 4; j++) x[j] = (const block_q6_K*)((const uint8_t*)scratch + (size_t)j * row_bytes) + i;
-      block_q6_Kx4* g = (block_q6_Kx4*)base + i;
-      for (int s = 0; s < 4; s++) {  // q6_K_decode's step s: elements 128h + l0 + 32m .. +15, sub-block 8h + l0/16 + 2m
-        const int h = s >> 1, l0 = 16 * (s & 1);
-        v128_t q[4][4];
-        for (int j = 0; j < 4; j++) q6_K_decode(x[j], h, l0, q[j], 0);
-        for (int m = 0; m < 4; m++) {
-          v128_t e[4];
-          transpose4(q[0][m], q[1][m], q[2][m], q[3][m], e);
-          uint8_t* p = g->q[8 * h + l0 / 16 + 2 * m];
-          // e[3]'s bits 0-1, 2-3, 4-5 to the top of vectors 0, 1, 2 (u16 shifts: the mask keeps each byte's own bits)
-          wasm_v128_store(p, wasm_v128_or(e[0], wasm_v128_and(wasm_i16x8_shl(e[3], 6), top)));
-          wasm_v128_store(p + 16, wasm_v128_or(e[1], wasm_v128_and(wasm_i16x8_shl(e[3], 4), top)));
-          wasm_v128_store(p + 32, wasm_v128_or(e[2], wasm_v128_and(wasm_i16x8_shl(e[3], 2), top)));
+      uint8_t v[4][QK_K];  // row j's quants 0..63 in element order
+      for (int j = 0; j < 4; j++)
+        for (int s = 0; s < 4; s++) {  // q6_K_decode's step s: elements 128h + l0 + 32m .. +15
+          const int h = s >> 1, l0 = 16 * (s & 1);
+          v128_t q[4];
+          q6_K_decode(x[j], h, l0, q, 0);
+          for (int m = 0; m < 4; m++) wasm_v128_store(v[j] + 128 * h + l0 + 32 * m, q[m]);
         }
+      block_q6_Kx4* g = (block_q6_Kx4*)base + i;
+      for (int u = 0; u < 8; u++) {
+        q6_Kx4_unit* un = &g->u[u];
+        uint8_t mv[8][16];  // the mixed vectors: bytes 4j + c of vector e
+        for (int e = 0; e < 8; e++)
+          for (int j = 0; j < 4; j++)
+            for (int c = 0; c < 4; c++) mv[e][4 * j + c] = v[j][32 * u + 16 * (c >> 1) + 2 * e + (c & 1)];
+        for (int h = 0; h < 2; h++)
+          for (int c = 0; c < 3; c++)
+            for (int b = 0; b < 16; b++)
+              un->q[h][16 * c + b] = (uint8_t)(mv[4 * h + c][b] | ((mv[4 * h + 3][b] >> (2 * c)) & 3) << 6);
+        for (int j = 0; j < 4; j++) un->sc[2 * j] = x[j]->scales[2 * u], un->sc[2 * j + 1] = x[j]->scales[2 * u + 1];
       }
-      for (int G = 0; G < 4; G++)
-        for (int k = 0; k < 4; k++)
-          for (int j = 0; j < 4; j++) g->scales[16 * G + 4 * k + j] = x[j]->scales[4 * G + k];
       for (int j = 0; j < 4; j++) g->d[j] = x[j]->d;
     }
   }
