@@ -26,7 +26,7 @@ let ROWS = 32768;
 let SPAN = 640 * 2 ** 20; // bytes of weights per type: more than this machine's L3
 const DISTINCT = 16;
 const LAYOUTS: Partial<Record<GGMLType, string>> = {
-  [GGMLType.Q4_K]: 'q4_Kx4', [GGMLType.Q6_K]: 'q6_Kx4', [GGMLType.Q4_0]: 'q4_0x4', [GGMLType.Q8_0]: 'q8_0x4',
+  [GGMLType.Q4_K]: 'q4_Kx4', [GGMLType.Q6_K]: 'q6_Kx4', [GGMLType.Q4_0]: 'q4_0x4', [GGMLType.Q8_0]: 'q8_0x4', [GGMLType.Q2_K]: 'q2_Kx4',
 };
 // ctl words: job sequence, threads done, variant, weight pointer, layout index, nth
 const C = { SEQ: 0, DONE: 1, VAR: 2, W: 3, LAYOUT: 4, NTH: 5 } as const;

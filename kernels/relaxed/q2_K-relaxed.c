@@ -35,9 +35,12 @@
 #include "../kquants.h"
 #include "relaxed.h"
 
-// Four rows' super-block: d, dmin; the scale bytes (scale | min << 4) in
-// pair order, sc[16q + 8h + 2j + e] for row j's sub-block 4q + 2h + e; then
-// eight units of two vectors.
+// Four rows' super-block: d, dmin (one vector); the scale bytes (scale |
+// min << 4) in pair order, sc[16q + 4j + 2e + h] for row j's sub-block
+// 4q + 2h + e: as u16 lanes, lane 2j + e of vector q holds the bytes of
+// units 2q (low byte) and 2q + 1 (high byte), so four nibble extractions
+// give the unit pairs' scales and mins as i16 without an extend
+// (q2_Kx4_pairs_of); then eight units of two vectors.
 typedef struct {
   uint16_t d[4], dmin[4];
   uint8_t sc[64];
@@ -82,12 +85,12 @@ static inline void q2_K_scales(const block_q2_K* const x[4], int i, q2_K_scales4
   s->dmin = f16x4_to_f32x4(ROWS4_F16(x, i, dmin));
 }
 
-// Prefill: every shape, the pair order reshuffled to q2_K_scales_from's (byte 4k + j <- 8 (k / 2) + 2j + k % 2).
+// Prefill: every shape, the pair order reshuffled to q2_K_scales_from's (byte 4k + j <- 4j + 2 (k % 2) + k / 2).
 static inline void q2_Kx4_scales(const block_q2_Kx4* g, q2_K_scales4* s) {
   v128_t v[4];
   for (int q = 0; q < 4; q++) {
     const v128_t b = LOAD(g->sc + 16 * q);
-    v[q] = wasm_i8x16_shuffle(b, b, 0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
+    v[q] = wasm_i8x16_shuffle(b, b, 0, 4, 8, 12, 2, 6, 10, 14, 1, 5, 9, 13, 3, 7, 11, 15);
   }
   q2_K_scales_from(v, s);
   s->d = f16x4_at(g->d);
@@ -95,15 +98,49 @@ static inline void q2_Kx4_scales(const block_q2_Kx4* g, q2_K_scales4* s) {
 }
 
 // Decode: the rows' scales (sp[u], unit u's two sub-blocks in lanes 2j, 2j+1)
-// and mins (mp[p], sub-blocks 2p, 2p+1) as widened pairs.
+// and mins (mp[u], the same sub-blocks, against bsums pair u) as i16: the
+// four nibbles of each u16 lane (see block_q2_Kx4), six ops per four vectors.
+// (The layout before this one, bytes and two extends per vector: 28 ops per
+// super-block against these 24.)
 static inline void q2_Kx4_pairs_of(const block_q2_Kx4* g, v128_t sp[8], v128_t mp[8]) {
-  const v128_t m4 = wasm_i8x16_const_splat(0x0F);
+  const v128_t m4 = wasm_i16x8_const_splat(0x0F);
   for (int q = 0; q < 4; q++) {
     const v128_t v = LOAD(g->sc + 16 * q);
-    const v128_t sc = wasm_v128_and(v, m4), mn = wasm_v128_and(wasm_u16x8_shr(v, 4), m4);
-    sp[2 * q] = wasm_u16x8_extend_low_u8x16(sc), sp[2 * q + 1] = wasm_u16x8_extend_high_u8x16(sc);
-    mp[2 * q] = wasm_u16x8_extend_low_u8x16(mn), mp[2 * q + 1] = wasm_u16x8_extend_high_u8x16(mn);
+    sp[2 * q] = wasm_v128_and(v, m4), mp[2 * q] = wasm_v128_and(wasm_u16x8_shr(v, 4), m4);
+    sp[2 * q + 1] = wasm_v128_and(wasm_u16x8_shr(v, 8), m4), mp[2 * q + 1] = wasm_u16x8_shr(v, 12);
   }
+}
+
+// The eight f16 d[0..3], dmin[0..3] (adjacent in a group) as f32, exactly as
+// f16x4_to_f32x4 gives them for finite f16 (an inf or NaN scale comes out
+// finite): each f16's exponent and mantissa placed under an f32's
+// (fp16_unscaled: the value times 2^-112, exact also for subnormals), times
+// 2^112 (exact). Seven ops where two f16x4_to_f32x4 take some forty (a
+// tenth of the decode's ops before).
+static inline void q2_Kx4_d_dmin(const uint16_t* h8, v128_t* d, v128_t* dmin) {
+  const v128_t h = LOAD(h8);
+  const v128_t hi = wasm_v128_and(wasm_i16x8_shr(h, 3), wasm_i16x8_const_splat((int16_t)0x8FFF));  // sign, then exponent and mantissa's top
+  const v128_t lo = wasm_i16x8_shl(h, 13);
+  const v128_t k = wasm_f32x4_const_splat(F16_UNSCALE);
+  *d = wasm_f32x4_mul(wasm_i16x8_shuffle(lo, hi, 0, 8, 1, 9, 2, 10, 3, 11), k);
+  *dmin = wasm_f32x4_mul(wasm_i16x8_shuffle(lo, hi, 4, 12, 5, 13, 6, 14, 7, 15), k);
+}
+
+// Decode: a token's bsums as the pairs q2_K_mins multiplies (bb[8p .. 8p + 7]:
+// pair p in every i32 lane), once per token, so that the mins of every group
+// are eight i32 dots against loads (not eight shuffles more per group).
+static inline void bsum_pairs_q8_K(const block_q8_K* y, int16_t* bb, int nb) {
+  for (int i = 0; i < nb; i++)
+    for (int p = 0; p < 8; p++) wasm_v128_store(bb + 64 * i + 8 * p, SPLAT4(y[i].bsums + 2 * p));
+}
+
+// Four rows' mins term, from the pairs bsum_pairs_q8_K wrote (the sums of
+// q2_K_mins, in the same order: i32 adds are exact, any order).
+static inline v128_t q2_Kx4_mins(const v128_t* mp, const int16_t* bb) {
+  v128_t m[8];
+  for (int p = 0; p < 8; p++) m[p] = wasm_i32x4_dot_i16x8(mp[p], LOAD(bb + 8 * p));
+  return wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_add(m[0], m[1]), wasm_i32x4_add(m[2], m[3])),
+                        wasm_i32x4_add(wasm_i32x4_add(m[4], m[5]), wasm_i32x4_add(m[6], m[7])));
 }
 
 // Four rows' mins term for one token: sum over sub-blocks of min * bsum, row j
@@ -138,19 +175,23 @@ static inline void q2_Kx4_w(const uint8_t* q, v128_t w[4]) {
   w[2] = wasm_v128_and(wasm_u16x8_shr(s, 4), m3), w[3] = wasm_v128_and(wasm_u16x8_shr(s, 6), m3);
 }
 
-// Four broadcasts against four quant vectors: int16 pair sums.
-static inline v128_t q2_dot4(const v128_t s[4], const v128_t w[4]) {
-  return wasm_i16x8_add(wasm_i16x8_add(RDOT(s[0], w[0]), RDOT(s[1], w[1])), wasm_i16x8_add(RDOT(s[2], w[2]), RDOT(s[3], w[3])));
-}
-
-// Eight broadcasts against a unit's eight quant vectors: int16 sums, two sub-blocks per row (|lane| <= 16 * 127 * 3).
+// Eight broadcasts against a unit's eight quant vectors: int16 sums, two
+// sub-blocks per row (|lane| <= 16 * 128 * 3). Each packed vector gives four
+// with one shift: bits 0-1 and (after the u16 shift by 4) 4-5 masked with 3,
+// bits 2-3 and 6-7 masked with 12, the latter four times the quants (a
+// valid 7-bit operand) summed apart (|lane| <= 4 * 2 * 128 * 12 < 2^15) and
+// divided once, exactly, by an arithmetic shift. Ten ops of unpacking per
+// unit where the three shifts and four masks per packed vector took fourteen.
 static inline v128_t q2_Kx4_unit(const uint8_t* q, const v128_t s[8], v128_t* pin) {
-  v128_t wv[4];
-  q2_Kx4_w(q, wv);
-  const v128_t p = q2_dot4(s, wv);
-  PIN(p, *pin);
-  q2_Kx4_w(q + 16, wv);
-  return wasm_i16x8_add(p, q2_dot4(s + 4, wv));
+  const v128_t m3 = wasm_i8x16_const_splat(3), m12 = wasm_i8x16_const_splat(12);
+  const v128_t p0 = LOAD(q), t0 = wasm_u16x8_shr(p0, 4);
+  v128_t a1 = wasm_i16x8_add(RDOT(s[0], wasm_v128_and(p0, m3)), RDOT(s[2], wasm_v128_and(t0, m3)));
+  v128_t a4 = wasm_i16x8_add(RDOT(s[1], wasm_v128_and(p0, m12)), RDOT(s[3], wasm_v128_and(t0, m12)));
+  PIN(a4, *pin);
+  const v128_t p1 = LOAD(q + 16), t1 = wasm_u16x8_shr(p1, 4);
+  a1 = wasm_i16x8_add(a1, wasm_i16x8_add(RDOT(s[4], wasm_v128_and(p1, m3)), RDOT(s[6], wasm_v128_and(t1, m3))));
+  a4 = wasm_i16x8_add(a4, wasm_i16x8_add(RDOT(s[5], wasm_v128_and(p1, m12)), RDOT(s[7], wasm_v128_and(t1, m12))));
+  return wasm_i16x8_add(a1, wasm_i16x8_shr(a4, 2));
 }
 
 // Decode of repacked rows, gn groups at a time: n iterations, the first
@@ -159,11 +200,11 @@ static inline v128_t q2_Kx4_unit(const uint8_t* q, const v128_t s[8], v128_t* pi
 // serve every group, each group is a stream of its own for the prefetcher,
 // and the steps end with PIN (relaxed.h). The integer sums are exact and the
 // float steps per row are q2_K_step's, so every gn and stride give the same
-// bits.
+// bits. bb: the token's bsum pairs (bsum_pairs_q8_K).
 static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w, int row_bytes, const block_q8_K* y,
-                                                                const int8_t* ap, float* out, int nb, int r, int n,
-                                                                int step, int stride, int r0, int r1, int first,
-                                                                const int gn) {
+                                                                const int8_t* ap, const int16_t* bb, float* out, int nb,
+                                                                int r, int n, int step, int stride, int r0, int r1,
+                                                                int first, const int gn) {
   v128_t pins[8];
   for (int it = 0; it < n; it++, r += step) {
     const block_q2_Kx4* g[4];
@@ -191,8 +232,13 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
           q[k] += 32;
         }
       }
+      const v128_t ad = wasm_v128_load32_splat(&y[i].d);
       UNROLL for (int k = 0; k < gn; k++) {
-        q2_K_step(&sum[k], &msum[k], isum[k], q2_K_mins(mp[k], &y[i]), f16x4_at(g[k]->d), f16x4_at(g[k]->dmin), &y[i]);
+        v128_t d, dmin;
+        q2_Kx4_d_dmin(g[k]->d, &d, &dmin);
+        const v128_t mn = q2_Kx4_mins(mp[k], bb + 64 * i);
+        sum[k] = wasm_f32x4_add(sum[k], wasm_f32x4_mul(wasm_f32x4_mul(d, ad), wasm_f32x4_convert_i32x4(isum[k])));
+        msum[k] = wasm_f32x4_add(msum[k], wasm_f32x4_mul(wasm_f32x4_mul(dmin, ad), wasm_f32x4_convert_i32x4(mn)));
         g[k]++;
       }
     }
@@ -210,16 +256,16 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
 // four spread 1.4x (5.9 -> 8.3 GB/s), eight spread no better than four. In
 // cache (1024 and 4096 rows, alternating with the old build only) 1.01-1.03x
 // (9 GB/s: q2_K's decode is bound by its ops there).
-static void q2_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, float* out, int nb, int r0, int r1,
-                        int first) {
+static void q2_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, const int16_t* bb, float* out,
+                        int nb, int r0, int r1, int first) {
   int r = r0 & ~3;
   const int part = (r1 - r + 3) / 4 / 4;  // groups per quarter
-  q2_Kx4_groups(w, row_bytes, y, ap, out, nb, r, part, 4, 4 * part, r0, r1, first, 4);
+  q2_Kx4_groups(w, row_bytes, y, ap, bb, out, nb, r, part, 4, 4 * part, r0, r1, first, 4);
   r += 16 * part;
   const int pairs = (r1 - r + 3) / 4 / 2;
-  q2_Kx4_groups(w, row_bytes, y, ap, out, nb, r, pairs, 8, 4, r0, r1, first, 2);
+  q2_Kx4_groups(w, row_bytes, y, ap, bb, out, nb, r, pairs, 8, 4, r0, r1, first, 2);
   r += 8 * pairs;
-  q2_Kx4_groups(w, row_bytes, y, ap, out, nb, r, (r1 - r + 3) / 4, 4, 4, r0, r1, first, 1);
+  q2_Kx4_groups(w, row_bytes, y, ap, bb, out, nb, r, (r1 - r + 3) / 4, 4, 4, r0, r1, first, 1);
 }
 
 // Sixteen elements 128n + 32s + l0 .. + 15 (s = 0..3) of one plain row.
@@ -305,8 +351,10 @@ static inline void q2_K_mul_mat(const void* w, int row_bytes, const void* a, int
       if (nt == 1) {
         if (x4) {
           int8_t ap[(ACT_CHUNK / QK_K) * QK_K] __attribute__((aligned(16)));
+          int16_t bb[(ACT_CHUNK / QK_K) * 64] __attribute__((aligned(16)));
           act_pairs_q8_K(y[0]->qs, sizeof(block_q8_K), ap, nb);
-          q2_Kx4_rows(wc, row_bytes, y[0], ap, o, nb, r0, r1, c0 == 0);
+          bsum_pairs_q8_K(y[0], bb, nb);
+          q2_Kx4_rows(wc, row_bytes, y[0], ap, bb, o, nb, r0, r1, c0 == 0);
         } else {
           q2_K_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
         }
@@ -368,7 +416,7 @@ void EXPORT(repack_q2_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
         const block_q2_K* x = (const block_q2_K*)((const uint8_t*)scratch + (size_t)j * row_bytes) + i;
         g[i].d[j] = x->d;
         g[i].dmin[j] = x->dmin;
-        for (int k = 0; k < 16; k++) g[i].sc[16 * (k >> 2) + 8 * ((k >> 1) & 1) + 2 * j + (k & 1)] = x->scales[k];
+        for (int k = 0; k < 16; k++) g[i].sc[16 * (k >> 2) + 4 * j + 2 * (k & 1) + ((k >> 1) & 1)] = x->scales[k];
         for (int u = 0; u < 8; u++)
           for (int l = 0; l < 4; l++)
             for (int h = 0; h < 2; h++) {
