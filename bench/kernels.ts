@@ -2,7 +2,8 @@
 //
 //   npm run bench:kernels            about a minute
 //   npm run bench:kernels -- --quick a few seconds (or BENCH_QUICK=1)
-//   npm run bench:kernels -- --prefill   prefill instead (see benchPrefill; --repacked, --cpu apply)
+//   npm run bench:kernels -- --prefill   prefill instead (see benchPrefill; with --repacked,
+//                                   --cpu and --old DIR as below, builds alternating per round)
 //   npm run bench:kernels -- --prefill --dot [--repacked]   prefill of the relaxed module against its
 //                                   dot-add build (kernels-relaxed-dot.wasm) on the same weights,
 //                                   alternating, CPU time (see benchPrefillDot)
@@ -53,7 +54,7 @@ const cpu = process.argv.includes('--cpu');
 const rowsArg = process.argv.indexOf('--rows');
 const oldArg = process.argv.indexOf('--old');
 const OLD_DIRS = oldArg < 0 ? [] : process.argv[oldArg + 1]!.split(',');
-if (OLD_DIRS.length > 0 && !alternate) throw new Error('--old compares builds in alternating rounds: add --alternate');
+if (OLD_DIRS.length > 0 && !alternate && !prefill) throw new Error('--old compares builds in alternating rounds: add --alternate (or --prefill)');
 const N = 4096;
 const ROWS = rowsArg < 0 ? 4096 : Number(process.argv[rowsArg + 1]);
 if (!Number.isInteger(ROWS) || ROWS <= 0 || ROWS % 4 !== 0) throw new Error(`--rows: a positive multiple of 4, not ${process.argv[rowsArg + 1]}`);
@@ -238,22 +239,18 @@ interface PrefillRow {
   identical: boolean;
 }
 
-function benchPrefillType(k: Kernels, type: GGMLType, rand: () => number): PrefillRow | string {
+/** One type's prefill set up in one build: both runs, and the check that they agree. */
+interface PrefillSetup { tag: string; perToken: () => void; batched: () => void; identical: () => boolean; free: () => void }
+
+function setupPrefill(k: Kernels, type: GGMLType, rows: Uint8Array[], acts: Uint8Array[], tag: string): PrefillSetup | string {
   const info = ggmlTypeInfo(type)!;
-  // --repacked: the four-row layout where this build has one, as benchType
+  // --repacked: the four-row layout (runtime/repack.ts), as a loaded model's matmuls read it
   const layout = repacked && k.lookup(`repack_${info.name}x4`) && k.lookup(`mul_mat_${info.name}x4`) ? `${info.name}x4` : info.name;
   const matvec = k.lookup<MatvecFn>(`matvec_${layout}`);
   const mulMat = k.lookup<MulMatFn>(`mul_mat_${layout}`);
   if (!matvec || !mulMat) return `${info.name}: no matvec_/mul_mat_${layout} export`;
-  const aType = info.vecDotType!;
-  let rows: Uint8Array[];
-  try {
-    rows = Array.from({ length: DISTINCT_ROWS }, () => encodeRow(type, gaussian(rand, N, 0.02)));
-  } catch (e) {
-    return `${info.name}: no reference quantizer (${(e as Error).message})`;
-  }
   const rowBytes = rowSize(type, N);
-  const aRowBytes = rowSize(aType, N);
+  const aRowBytes = rowSize(info.vecDotType!, N);
   const pw = k.malloc(rowBytes * ROWS);
   for (let r = 0; r < ROWS; r++) k.write(pw + r * rowBytes, rows[r % DISTINCT_ROWS]!);
   if (layout !== info.name) {
@@ -262,16 +259,44 @@ function benchPrefillType(k: Kernels, type: GGMLType, rand: () => number): Prefi
     k.free(scratch);
   }
   const pa = k.malloc(aRowBytes * PREFILL_TOKENS);
-  for (let t = 0; t < PREFILL_TOKENS; t++) k.write(pa + t * aRowBytes, encodeActivation(k, aType, gaussian(rand, N, 1)));
+  for (let t = 0; t < PREFILL_TOKENS; t++) k.write(pa + t * aRowBytes, acts[t]!);
   const outBytes = ROWS * PREFILL_TOKENS * 4;
   const po1 = k.malloc(outBytes);
   const po2 = k.malloc(outBytes);
-
-  const perToken = () => {
-    for (let t = 0; t < PREFILL_TOKENS; t++) matvec(pw, rowBytes, pa + t * aRowBytes, po1 + t * ROWS * 4, N, 0, ROWS);
+  return {
+    tag: layout === info.name ? tag : ` (${layout})${tag}`,
+    perToken: () => {
+      for (let t = 0; t < PREFILL_TOKENS; t++) matvec(pw, rowBytes, pa + t * aRowBytes, po1 + t * ROWS * 4, N, 0, ROWS);
+    },
+    batched: () => mulMat(pw, rowBytes, pa, aRowBytes, po2, ROWS, N, PREFILL_TOKENS, 0, ROWS),
+    identical: () => {
+      const a = new Uint32Array(k.u8().buffer, po1, ROWS * PREFILL_TOKENS);
+      const b = new Uint32Array(k.u8().buffer, po2, ROWS * PREFILL_TOKENS);
+      return a.every((v, i) => v === b[i]);
+    },
+    free: () => { for (const p of [pw, pa, po1, po2]) k.free(p); },
   };
-  const batched = () => mulMat(pw, rowBytes, pa, aRowBytes, po2, ROWS, N, PREFILL_TOKENS, 0, ROWS);
-  // --cpu: process CPU time (a busy machine's wall time counts other jobs' turns)
+}
+
+// One type in every build (--old DIRs first): the same weights and tokens,
+// the builds' runs alternating within each round; minimum over rounds, in
+// wall time or (--cpu) process CPU time.
+function benchPrefillType(builds: [Kernels, string][], type: GGMLType, rand: () => number): PrefillRow[] | string {
+  const info = ggmlTypeInfo(type)!;
+  let rows: Uint8Array[];
+  try {
+    rows = Array.from({ length: DISTINCT_ROWS }, () => encodeRow(type, gaussian(rand, N, 0.02)));
+  } catch (e) {
+    return `${info.name}: no reference quantizer (${(e as Error).message})`;
+  }
+  const k0 = builds[builds.length - 1]![0];
+  const acts = Array.from({ length: PREFILL_TOKENS }, () => encodeActivation(k0, info.vecDotType!, gaussian(rand, N, 1)));
+  const setups: PrefillSetup[] = [];
+  for (const [k, tag] of builds) {
+    const s = setupPrefill(k, type, rows, acts, tag);
+    if (typeof s === 'string') return s;
+    setups.push(s);
+  }
   const time = (f: () => void) => {
     if (cpu) {
       const c0 = process.cpuUsage();
@@ -283,34 +308,34 @@ function benchPrefillType(k: Kernels, type: GGMLType, rand: () => number): Prefi
     f();
     return performance.now() - t0;
   };
-  perToken();
-  batched();
-  let best1 = Infinity;
-  let best2 = Infinity;
+  for (const s of setups) s.perToken(), s.batched();
+  const best = setups.map(() => [Infinity, Infinity]);
   for (let round = 0; round < (quick ? 3 : 12); round++) {
-    best1 = Math.min(best1, time(perToken));
-    best2 = Math.min(best2, time(batched));
+    setups.forEach((s, i) => {
+      best[i]![0] = Math.min(best[i]![0]!, time(s.perToken));
+      best[i]![1] = Math.min(best[i]![1]!, time(s.batched));
+    });
   }
-  const a = new Uint32Array(k.u8().buffer, po1, ROWS * PREFILL_TOKENS);
-  const b = new Uint32Array(k.u8().buffer, po2, ROWS * PREFILL_TOKENS);
-  const identical = a.every((v, i) => v === b[i]);
-  for (const p of [pw, pa, po1, po2]) k.free(p);
-  return {
-    type: layout === info.name ? info.name.toUpperCase() : `${info.name.toUpperCase()} (${layout})`,
-    matvecUs: (best1 * 1000) / PREFILL_TOKENS,
-    mulMatUs: (best2 * 1000) / PREFILL_TOKENS,
-    identical,
-  };
+  return setups.map((s, i) => {
+    const identical = s.identical();
+    s.free();
+    return {
+      type: `${info.name.toUpperCase()}${s.tag}`,
+      matvecUs: (best[i]![0]! * 1000) / PREFILL_TOKENS,
+      mulMatUs: (best[i]![1]! * 1000) / PREFILL_TOKENS,
+      identical,
+    };
+  });
 }
 
-async function benchPrefill(k: Kernels): Promise<void> {
+async function benchPrefill(builds: [Kernels, string][]): Promise<void> {
   const rand = mulberry32(0x9f11);
   console.log(`${N}x${ROWS} weight x ${PREFILL_TOKENS} tokens, one thread, ${quick ? 'quick' : 'full'} run${cpu ? ', CPU time' : ''}${repacked ? ', repacked layouts' : ''}, Node ${process.versions.node}`);
   const rows: PrefillRow[] = [];
   for (const type of TYPES) {
-    const r = benchPrefillType(k, type, rand);
+    const r = benchPrefillType(builds, type, rand);
     if (typeof r === 'string') console.log(`skipped ${r}`);
-    else rows.push(r);
+    else rows.push(...r);
   }
   const gw = (us: number) => ((N * ROWS) / (us * 1000)).toFixed(1); // weight x token products per ns
   console.log('');
@@ -444,7 +469,7 @@ async function main(): Promise<void> {
     return;
   }
   if (prefill) {
-    await benchPrefill(k);
+    await benchPrefill(builds);
     return;
   }
   const rand = mulberry32(0x5eed);

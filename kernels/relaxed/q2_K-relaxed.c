@@ -182,12 +182,11 @@ static inline void q2_Kx4_w(const uint8_t* q, v128_t w[4]) {
 // valid 7-bit operand) summed apart (|lane| <= 4 * 2 * 128 * 12 < 2^15) and
 // divided once, exactly, by an arithmetic shift. Ten ops of unpacking per
 // unit where the three shifts and four masks per packed vector took fourteen.
-static inline v128_t q2_Kx4_unit(const uint8_t* q, const v128_t s[8], v128_t* pin) {
+static inline v128_t q2_Kx4_unit(const uint8_t* q, const v128_t s[8]) {
   const v128_t m3 = wasm_i8x16_const_splat(3), m12 = wasm_i8x16_const_splat(12);
   const v128_t p0 = LOAD(q), t0 = wasm_u16x8_shr(p0, 4);
   v128_t a1 = wasm_i16x8_add(RDOT(s[0], wasm_v128_and(p0, m3)), RDOT(s[2], wasm_v128_and(t0, m3)));
   v128_t a4 = wasm_i16x8_add(RDOT(s[1], wasm_v128_and(p0, m12)), RDOT(s[3], wasm_v128_and(t0, m12)));
-  PIN(a4, *pin);
   const v128_t p1 = LOAD(q + 16), t1 = wasm_u16x8_shr(p1, 4);
   a1 = wasm_i16x8_add(a1, wasm_i16x8_add(RDOT(s[4], wasm_v128_and(p1, m3)), RDOT(s[6], wasm_v128_and(t1, m3))));
   a4 = wasm_i16x8_add(a4, wasm_i16x8_add(RDOT(s[5], wasm_v128_and(p1, m12)), RDOT(s[7], wasm_v128_and(t1, m12))));
@@ -205,7 +204,7 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
                                                                 const int8_t* ap, const int16_t* bb, float* out, int nb,
                                                                 int r, int n, int step, int stride, int r0, int r1,
                                                                 int first, const int gn) {
-  v128_t pins[8];
+  v128_t pins[4];
   for (int it = 0; it < n; it++, r += step) {
     const block_q2_Kx4* g[4];
     v128_t sum[4], msum[4];
@@ -226,8 +225,8 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
         const v128_t s[8] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12),
                              SPLAT4(a + 16), SPLAT4(a + 20), SPLAT4(a + 24), SPLAT4(a + 28)};
         UNROLL for (int k = 0; k < gn; k++) {
-          const v128_t p = q2_Kx4_unit(q[k], s, &pins[2 * k]);
-          PIN(p, pins[2 * k + 1]);
+          const v128_t p = q2_Kx4_unit(q[k], s);
+          PIN(p, pins[k]);
           isum[k] = wasm_i32x4_add(isum[k], wasm_i32x4_dot_i16x8(p, sp[k][u]));
           q[k] += 32;
         }
