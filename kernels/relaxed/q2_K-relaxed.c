@@ -35,12 +35,12 @@
 #include "../kquants.h"
 #include "relaxed.h"
 
-// Four rows' super-block: d, dmin (one vector); the scale bytes (scale |
-// min << 4) in pair order, sc[16q + 4j + 2e + h] for row j's sub-block
-// 4q + 2h + e: as u16 lanes, lane 2j + e of vector q holds the bytes of
-// units 2q (low byte) and 2q + 1 (high byte), so four nibble extractions
-// give the unit pairs' scales and mins as i16 without an extend
-// (q2_Kx4_pairs_of); then eight units of two vectors.
+// Four rows' super-block: d, dmin (one vector); the scale bytes in pair
+// order, sc[16q + 4j + 2e + h] for row j's sub-block 4q + 2h + e: as u16
+// lanes, lane 2j + e of vector q holds unit 2q's byte (scale | min << 4) low
+// and unit 2q + 1's with its nibbles swapped (min | scale << 4) high, so the
+// four nibbles come out as i16 with one op each (q2_Kx4_pairs_of); then
+// eight units of two vectors.
 typedef struct {
   uint16_t d[4], dmin[4];
   uint8_t sc[64];
@@ -85,11 +85,16 @@ static inline void q2_K_scales(const block_q2_K* const x[4], int i, q2_K_scales4
   s->dmin = f16x4_to_f32x4(ROWS4_F16(x, i, dmin));
 }
 
-// Prefill: every shape, the pair order reshuffled to q2_K_scales_from's (byte 4k + j <- 4j + 2 (k % 2) + k / 2).
+// Prefill: every shape, the odd bytes' nibbles swapped back and the pair
+// order reshuffled to q2_K_scales_from's (byte 4k + j <- 4j + 2 (k % 2) + k / 2).
 static inline void q2_Kx4_scales(const block_q2_Kx4* g, q2_K_scales4* s) {
+  const v128_t odd = wasm_i16x8_const_splat((int16_t)0xFF00);
   v128_t v[4];
   for (int q = 0; q < 4; q++) {
-    const v128_t b = LOAD(g->sc + 16 * q);
+    const v128_t b0 = LOAD(g->sc + 16 * q);
+    const v128_t sw = wasm_v128_or(wasm_u16x8_shr(wasm_v128_and(b0, wasm_i8x16_const_splat((int8_t)0xF0)), 4),
+                                   wasm_i16x8_shl(wasm_v128_and(b0, wasm_i8x16_const_splat(0x0F)), 4));
+    const v128_t b = wasm_v128_bitselect(sw, b0, odd);
     v[q] = wasm_i8x16_shuffle(b, b, 0, 4, 8, 12, 2, 6, 10, 14, 1, 5, 9, 13, 3, 7, 11, 15);
   }
   q2_K_scales_from(v, s);
@@ -98,16 +103,17 @@ static inline void q2_Kx4_scales(const block_q2_Kx4* g, q2_K_scales4* s) {
 }
 
 // Decode: the rows' scales (sp[u], unit u's two sub-blocks in lanes 2j, 2j+1)
-// and mins (mp[u], the same sub-blocks, against bsums pair u) as i16: the
-// four nibbles of each u16 lane (see block_q2_Kx4), six ops per four vectors.
-// (The layout before this one, bytes and two extends per vector: 28 ops per
-// super-block against these 24.)
+// and mins (mp[u], the same sub-blocks, against bsums pair u) as i16: one op
+// per nibble of the u16 lanes (see block_q2_Kx4), the mins left in place:
+// times 16 (even units) and 256 (odd), which bsum_pairs_q8_K's even pairs
+// times 16 make 256 for all (q2_Kx4_mins). Sixteen ops per super-block; the
+// layout before this one (bytes, two extends per vector) took 28, nibbles
+// shifted down 24.
 static inline void q2_Kx4_pairs_of(const block_q2_Kx4* g, v128_t sp[8], v128_t mp[8]) {
-  const v128_t m4 = wasm_i16x8_const_splat(0x0F);
   for (int q = 0; q < 4; q++) {
     const v128_t v = LOAD(g->sc + 16 * q);
-    sp[2 * q] = wasm_v128_and(v, m4), mp[2 * q] = wasm_v128_and(wasm_u16x8_shr(v, 4), m4);
-    sp[2 * q + 1] = wasm_v128_and(wasm_u16x8_shr(v, 8), m4), mp[2 * q + 1] = wasm_u16x8_shr(v, 12);
+    sp[2 * q] = wasm_v128_and(v, wasm_i16x8_const_splat(0x000F)), mp[2 * q] = wasm_v128_and(v, wasm_i16x8_const_splat(0x00F0));
+    mp[2 * q + 1] = wasm_v128_and(v, wasm_i16x8_const_splat(0x0F00)), sp[2 * q + 1] = wasm_u16x8_shr(v, 12);
   }
 }
 
@@ -127,20 +133,26 @@ static inline void q2_Kx4_d_dmin(const uint16_t* h8, v128_t* d, v128_t* dmin) {
 }
 
 // Decode: a token's bsums as the pairs q2_K_mins multiplies (bb[8p .. 8p + 7]:
-// pair p in every i32 lane), once per token, so that the mins of every group
-// are eight i32 dots against loads (not eight shuffles more per group).
+// pair p in every i32 lane; even pairs times 16, exact in i16: |bsum| <=
+// 16 * 128), once per token, so that the mins of every group are eight i32
+// dots against loads (not eight shuffles more per group).
 static inline void bsum_pairs_q8_K(const block_q8_K* y, int16_t* bb, int nb) {
   for (int i = 0; i < nb; i++)
-    for (int p = 0; p < 8; p++) wasm_v128_store(bb + 64 * i + 8 * p, SPLAT4(y[i].bsums + 2 * p));
+    for (int p = 0; p < 8; p++) {
+      const v128_t b = SPLAT4(y[i].bsums + 2 * p);
+      wasm_v128_store(bb + 64 * i + 8 * p, p % 2 ? b : wasm_i16x8_shl(b, 4));
+    }
 }
 
-// Four rows' mins term, from the pairs bsum_pairs_q8_K wrote (the sums of
-// q2_K_mins, in the same order: i32 adds are exact, any order).
+// Four rows' mins term (q2_K_mins' sums, in another order: i32 adds are
+// exact in any), from q2_Kx4_pairs_of's mins and bsum_pairs_q8_K's pairs:
+// every product 256 times min * bsum (|sum| <= 256 * 16 * 15 * 2048 < 2^31),
+// divided once, exactly.
 static inline v128_t q2_Kx4_mins(const v128_t* mp, const int16_t* bb) {
   v128_t m[8];
   for (int p = 0; p < 8; p++) m[p] = wasm_i32x4_dot_i16x8(mp[p], LOAD(bb + 8 * p));
-  return wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_add(m[0], m[1]), wasm_i32x4_add(m[2], m[3])),
-                        wasm_i32x4_add(wasm_i32x4_add(m[4], m[5]), wasm_i32x4_add(m[6], m[7])));
+  return wasm_i32x4_shr(wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_add(m[0], m[1]), wasm_i32x4_add(m[2], m[3])),
+                                       wasm_i32x4_add(wasm_i32x4_add(m[4], m[5]), wasm_i32x4_add(m[6], m[7]))), 8);
 }
 
 // Four rows' mins term for one token: sum over sub-blocks of min * bsum, row j
@@ -415,7 +427,10 @@ void EXPORT(repack_q2_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
         const block_q2_K* x = (const block_q2_K*)((const uint8_t*)scratch + (size_t)j * row_bytes) + i;
         g[i].d[j] = x->d;
         g[i].dmin[j] = x->dmin;
-        for (int k = 0; k < 16; k++) g[i].sc[16 * (k >> 2) + 4 * j + 2 * (k & 1) + ((k >> 1) & 1)] = x->scales[k];
+        for (int k = 0; k < 16; k++) {  // odd units (sub-blocks 4q + 2 + e) with their nibbles swapped
+          const int h = (k >> 1) & 1, b = x->scales[k];
+          g[i].sc[16 * (k >> 2) + 4 * j + 2 * (k & 1) + h] = (uint8_t)(h ? (b >> 4) | (b << 4) : b);
+        }
         for (int u = 0; u < 8; u++)
           for (int l = 0; l < 4; l++)
             for (int h = 0; h < 2; h++) {
