@@ -6,7 +6,7 @@
 //                                      [--variants a.wasm,b.wasm]
 //
 // Per type, a matrix of ROWS x N in the relaxed module's layout (q4_Kx4,
-// q6_Kx4, q4_0x4, q8_0x4), tiled from a few rows quantized by the formats/
+// q6_Kx4, q4_0x4, q8_0x4, q2_Kx4), tiled from a few rows quantized by the formats/
 // reference; each matvec takes the next ROWS rows of a region of SPAN bytes,
 // so no matvec finds its weights in any cache. The threads split the rows as
 // the runtime does (mat_rows_<layout>, ith/nth) and spin on a shared counter

@@ -11,20 +11,35 @@
 // vectors of quants packed in two, vector m at bits 2 (m % 4). As q3_Kx4's,
 // vector i holds, for row j, elements 2i, 2i + 1 of sub-block 2u (bytes 4j,
 // 4j + 1) and of sub-block 2u + 1 (bytes 4j + 2, 4j + 3), so one dot with
-// the rows' two scales (widened bytes, no shuffles) serves a unit, against
+// the rows' two scales (i16 nibbles, no shuffles) serves a unit, against
 // the activation reordered once per token (act_pairs_q8_K, relaxed.h).
 //
+// Decode is bound by its ops, not by memory: per unit and group (32 bytes
+// of quants) eight byte dots, eight masks, two shifts, eight i16 adds and
+// shifts, one i32 dot and add (q2_Kx4_unit: 28 in V8's x64 code, against
+// q4_0x4's 14 per 32 bytes), and per super-block some fifty more (scales,
+// mins, d and dmin, the float steps). Counted in V8's code (node
+// --print-wasm-code on a matvec run until TurboFan compiles it).
+//
 // Measured (4096 columns, one thread, CPU time, medians of alternating
-// rounds, shared 2-core Xeon at load 8), GB/s of weights and per byte
-// against q4_0x4: decode 4096 rows (in cache) q2_Kx4 9.0 (0.67x: faster
-// per weight than q4_0x4, but a Q2_K weight is 0.58 of a Q4_0 weight's
-// bytes), plain q2_K 5.0 (0.37x), the baseline it replaces 3.3 (0.25x);
-// 131072 rows (from memory) q2_Kx4 6.3-6.7 (0.89-0.92x), plain 3.0,
-// baseline 1.8. The mixed sub-block pairs: decode 1.03-1.05x, prefill of 4
-// tokens 0.88x, of 64 the same. Prefill, 64 tokens: 27 ms against the
-// baseline's 41; 2-8 tokens 1.3-2.4x. What is left per super-block (the f16
-// conversions of d and dmin, about a tenth of decode) is fixed cost that a
-// Q2_K super-block's few bytes weigh more than q4_K's.
+// rounds against the build before, shared 2-core Xeon at load 5-7.5),
+// GB/s of weights: in cache (4096 rows) q2_Kx4 11.4-12.7 against 8.6-9.6
+// before (1.25-1.35x), q4_0x4 14.5-17.4: 0.74-0.77 of q4_0x4 per byte
+// (0.53-0.6 before); from memory (32768 rows, 640 MiB, bench --memory) one
+// thread 8.1-9.3 against 6.7-7.1 (1.2-1.24x; q4_0x4 11.0-11.3: 0.72-0.83),
+// two threads (CPU time per thread) 1.13-1.16x. Prefill (64 tokens, the
+// layout's batch path) unchanged. Tried and dropped, per unit and group:
+// the splats loaded per group instead of shared by the four (0.94x: twice
+// the loads); each packed vector's dots combined on its own with the four
+// groups interleaved by half unit (fewer spills in V8's code, two more
+// ops: 0.98-1.0x, also with the x1 and x4 sums carried across halves
+// instead); eight spread groups (0.94x in cache, 1.0x from memory: more
+// spills); keeping the pointers opaque to clang's loop strength reduction
+// so V8 folds the offsets (no change); a PIN inside the unit (no change).
+// Before: 8.6-9.6 GB/s with three shifts and four masks per packed vector,
+// the scales and mins as bytes widened by two extends, the bsum pairs
+// shuffled per group, d and dmin by f16x4_to_f32x4 (some forty ops, a
+// tenth of the decode).
 //
 // Every path reduces a super-block to exact int32 sums per row, then takes
 // the same f32 steps per row: sum += (d * ad) * isum, msum += (dmin * ad) *
@@ -264,9 +279,10 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
 // Measured (32768x4096 from memory, one thread, CPU time, medians of
 // alternating rounds on a shared machine, load average 2.2-3.5), against
 // two groups side by side (what this replaced): four side by side 1.05x,
-// four spread 1.4x (5.9 -> 8.3 GB/s), eight spread no better than four. In
-// cache (1024 and 4096 rows, alternating with the old build only) 1.01-1.03x
-// (9 GB/s: q2_K's decode is bound by its ops there).
+// four spread 1.4x (5.9 -> 8.3 GB/s), eight spread no better than four
+// (again with the leaner unit: 1.0x from memory, 0.94x in cache). In cache
+// (1024 and 4096 rows, alternating with the old build only) 1.01-1.03x
+// (q2_K's decode is bound by its ops there).
 static void q2_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, const int16_t* bb, float* out,
                         int nb, int r0, int r1, int first) {
   int r = r0 & ~3;
