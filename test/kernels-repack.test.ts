@@ -199,6 +199,52 @@ if (!hasX4) {
     }
   });
 
+  // q2_Kx4 decode (kernels/relaxed/q2_K-relaxed.c) converts d and dmin by bit moves (exact for
+  // every finite f16), reads its scales and mins as nibbles of swapped bytes and splits each dot
+  // into x1 and x4 sums: random bytes (every scale and min nibble) with d and dmin from a list of
+  // edge values (zero, -0, subnormals, negative, the largest), and all quants and nibbles at their
+  // largest against activations all at -127 (what q8_K makes of a constant row), near the bound of the
+  // int16 sums. 44 rows (eleven groups: four spread, two, one), 1 and 3 tokens, 1 and 2 threads.
+  test('q2_Kx4 decode (random bytes, edge f16 scales, largest sums) equals plain Q2_K bit for bit: 1 and 3 tokens, 1 and 2 threads', () => {
+    const rand = mulberry32(0x2c);
+    const [nIn, nOut] = [512, 44];
+    const rb = rowSize(GGMLType.Q2_K, nIn);
+    const f16s = [0x0000, 0x8000, 0x0001, 0x03ff, 0x8201, 0x0400, 0x3c00, 0xbc00, 0x7bff, 0xfbff, 0x1234, 0x9abc];
+    const cases: [string, Uint8Array, Float32Array][] = [];
+    const random = new Uint8Array(rb * nOut);
+    for (let i = 0; i < random.length; i++) random[i] = Math.floor(rand() * 256);
+    for (let o = 0, b = 0; o < random.length; o += 84, b++) { // block_q2_K: scales[16], qs[64], d, dmin
+      const d = f16s[b % f16s.length]!, dmin = f16s[(b * 5 + 3) % f16s.length]!;
+      random[o + 80] = d & 0xff, random[o + 81] = d >> 8, random[o + 82] = dmin & 0xff, random[o + 83] = dmin >> 8;
+    }
+    cases.push(['random bytes', random, gaussian(rand, nIn * 3, 1)]);
+    const full = new Uint8Array(rb * nOut).fill(0xff);
+    for (let o = 0; o < full.length; o += 84) full[o + 80] = 0x00, full[o + 81] = 0x3c, full[o + 82] = 0x00, full[o + 83] = 0x38;
+    cases.push(['largest sums', full, Float32Array.from({ length: nIn * 3 }, (_, i) => (i < 2 * nIn ? -1 : 1))]);
+    for (const [what, bytes, xs] of cases) {
+      const plain: Tensor = { id: -1, name: 'blk.0.ffn_up.weight', type: GGMLType.Q2_K, ne: [nIn, nOut], kind: 'weight', ptr: put(bytes) };
+      const packed = weightRepacker([k])({ ...plain, ptr: put(bytes) });
+      assert.is(packed.layout, 'q2_Kx4');
+      for (const nTok of [1, 3]) {
+        const x = put(xs.subarray(0, nIn * nTok));
+        for (const nth of [1, 2]) {
+          const g = new Graph();
+          const ops = new Ops(g, k);
+          const xt = g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, nTok], kind: 'input', ptr: x });
+          const a = ops.matmul(plain, xt, 'plain');
+          const b = ops.matmul(packed, xt, 'packed');
+          g.markOutput(a);
+          g.markOutput(b);
+          const plan = run(g, nth);
+          const pa = bits(plan, a, nOut * nTok);
+          assert.ok(pa.some((v) => v !== 0), `${what}: nonzero results`);
+          assert.equal(bits(plan, b, nOut * nTok), pa, `${what}, ${nTok} tokens, ${nth} threads`);
+          plan.dispose();
+        }
+      }
+    }
+  });
+
   test('repack leaves token_embd and row counts that are not a multiple of 4 alone; a repacked table cannot be read by row', () => {
     const rand = mulberry32(3);
     assert.is(q4Matrix(rand, 64, 8, 'token_embd.weight', [64, 8]).packed.layout, undefined);
