@@ -36,6 +36,12 @@
 // instead); eight spread groups (0.94x in cache, 1.0x from memory: more
 // spills); keeping the pointers opaque to clang's loop strength reduction
 // so V8 folds the offsets (no change); a PIN inside the unit (no change).
+// Not possible with exact sums: the scales applied by an i16 multiply (a
+// unit's sums reach 16 * 128 * 3, times 15 overflows int16); quants taken
+// at 16x (mask 48: a third class to normalise, more ops) or combined with
+// the activation (a nibble's two quants need activation differences that
+// leave int8); the mins in fewer than eight i32 dots per super-block (64
+// products for four rows, eight per dot).
 // Before: 8.6-9.6 GB/s with three shifts and four masks per packed vector,
 // the scales and mins as bytes widened by two extends, the bsum pairs
 // shuffled per group, d and dmin by f16x4_to_f32x4 (some forty ops, a
