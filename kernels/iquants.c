@@ -44,13 +44,6 @@ static void prep_q8_0(const block_q8_0* y, int nb, nl4_act16* a) {
   }
 }
 
-static void prep_q8_K(const block_q8_K* y, int nb, nl4_act16* a) {
-  for (int i = 0; i < nb; i++) {
-    for (int g = 0; g < QK_K; g += 16) widen16(y[i].qs + g, a->q + QK_K * i + g);
-    a->d[i] = y[i].d;
-  }
-}
-
 // 16 levels (bytes, elements in order) times a widened group, as four i32 lanes.
 static inline v128_t dot16_levels(v128_t lv, const int16_t* a) {
   const v128_t even = wasm_i16x8_shr(wasm_i16x8_shl(lv, 8), 8), odd = wasm_i16x8_shr(lv, 8);
@@ -99,28 +92,176 @@ static inline v128_t nl4_block32(v128_t levels, const uint8_t* qs, const int16_t
   }                                                                                                 \
   DEFINE_ROW_KERNELS_PREP(W, q8_0, 32, nl4_act16, prep_q8_0, NL4_CHUNK)
 
-DEFINE_NL4_Q8_0(iq4_nl, iq4_levels, IQ4_NL_SCALE, IQ4_NL_SCALES4)
 DEFINE_NL4_Q8_0(mxfp4, mxfp4_levels, MXFP4_SCALE, MXFP4_SCALES4)
 
-// Per super-block |sum| <= 8 blocks * 32 * 127 * 127 * 32 < 2^27: exact in int32.
-static float dot_iq4_xs(const block_iq4_xs* x, const nl4_act16* a, int nb) {
-  const v128_t levels = iq4_levels();
-  v128_t acc = wasm_f32x4_splat(0.0f);
-  for (int i = 0; i < nb; i++, x++) {
-    int16_t sc[8];
-    wasm_v128_store(sc, iq4_xs_scales(x));
-    v128_t isum = wasm_i32x4_splat(0);
-    for (int ib = 0; ib < QK_K / 32; ib++) {
-      const v128_t p = nl4_block32(levels, x->qs + 16 * ib, a->q + QK_K * i + 32 * ib);
-      isum = wasm_i32x4_add(isum, wasm_i32x4_mul(p, wasm_i32x4_splat(sc[ib])));
-    }
-    const float d = fp16_to_fp32(x->d) * a->d[i];
-    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(d)));
-  }
-  return f32x4_hsum(acc);
+// ---------------------------------------------------------------------------
+// iq4_nl and iq4_xs: four rows at a time, one row per lane at the end, as
+// the relaxed kernels (relaxed/nl4-relaxed.c, iq4_xs-relaxed.c) do, with
+// their integers and float steps, so both builds give the same bits.
+//
+// A swizzle gives 16 levels s (bytes, elements 2k and 2k+1 in u16 lane k);
+// read as i16 lanes they are u8(s_2k) + 256 * s_2k+1. The low byte must be
+// unsigned for that to be exact: flipping its top bit (xor 0x0080) makes it
+// s_2k + 128, and one arithmetic shift gives s_2k+1 alone. Against the
+// activation prepared per 16 as A = a_2k and B = a_2k+1 - 256 * a_2k:
+//   dot(X, A) + dot(X >> 8, B) = sum s * a + 128 * sum a_2k,
+// two i32x4.dot_i16x8 per 16 weights after one xor and one shift, where a
+// sign extension of each half takes three shifts and an unsigned split two
+// ops. The 128 * sum a_2k comes back per block (bias). Exact: |B| <= 127 +
+// 256 * 127 < 2^15 (q8_0 and q8_K quants are within -127..127), each i32
+// lane well inside int32 (a block's partial lanes < 2^26).
+//
+// Each row's block (iq4_nl) or super-block (iq4_xs) sums are reduced to row
+// j's exact int32 sum in lane j (i32x4_hsum4), then per block or
+// super-block acc += f32(isum) * fl(d_w * d_a), row after row in lanes;
+// chunks of ACT_CHUNK columns are added to out after the first. The four
+// rows share the activation loads. Rows past r1 in the last group repeat
+// row r1 - 1 and are dropped.
+
+#define ALWAYS __attribute__((always_inline)) static inline
+#define NOUNROLL _Pragma("clang loop unroll(disable)")
+
+typedef struct {
+  int16_t q[ACT_CHUNK];       // per 16 elements: A (a_2k), then B (a_2k+1 - 256 a_2k)
+  float d[ACT_CHUNK / 32];    // iq4_nl: each block's d times 2^112 (fp16_unscaled weights); iq4_xs: each super-block's d
+  int32_t bias[ACT_CHUNK / 32];  // iq4_nl: -128 * the block's sum of even-index quants
+  int16_t even[ACT_CHUNK / 32];  // iq4_xs: each block's sum of even-index quants
+} iq4_act;
+
+// 16 quants to A and B at o; returns the even quants' pairwise sums (i16 lanes).
+ALWAYS v128_t iq4_prep16(const int8_t* q, int16_t* o) {
+  const v128_t v = wasm_v128_load(q);
+  const v128_t e = wasm_i16x8_shr(wasm_i16x8_shl(v, 8), 8), od = wasm_i16x8_shr(v, 8);
+  wasm_v128_store(o, e);
+  wasm_v128_store(o + 8, wasm_i16x8_sub(od, wasm_i16x8_shl(e, 8)));
+  return e;
 }
 
-DEFINE_ROW_KERNELS_PREP(iq4_xs, q8_K, QK_K, nl4_act16, prep_q8_K, NL4_CHUNK)
+// The even quants' sum of 32 at q.
+ALWAYS int iq4_prep32(const int8_t* q, int16_t* o) {
+  const v128_t e = wasm_i16x8_add(iq4_prep16(q, o), iq4_prep16(q + 16, o + 16));
+  return i32x4_hsum(wasm_i32x4_extadd_pairwise_i16x8(e));
+}
+
+static void iq4_nl_prep(const block_q8_0* y, int nb, iq4_act* a) {
+  for (int b = 0; b < nb; b++) {
+    a->bias[b] = -128 * iq4_prep32(y[b].qs, a->q + 32 * b);
+    a->d[b] = fp16_to_fp32(y[b].d) * F16_UNSCALE;
+  }
+}
+
+static void iq4_xs_prep(const block_q8_K* y, int nb, iq4_act* a) {
+  for (int i = 0; i < nb; i++) {
+    for (int b = 0; b < QK_K / 32; b++) a->even[8 * i + b] = (int16_t)iq4_prep32(y[i].qs + 32 * b, a->q + QK_K * i + 32 * b);
+    a->d[i] = y[i].d;
+  }
+}
+
+// One row's 32-element block (16 code bytes at qs) against prepared quants
+// p: sum s * a + 128 * sum a_2k as four i32 lanes.
+ALWAYS v128_t iq4_block(v128_t levels, const uint8_t* qs, const int16_t* p) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F), flip = wasm_i16x8_const_splat(0x0080);
+  const v128_t v = wasm_v128_load(qs);
+  const v128_t lo = wasm_i8x16_swizzle(levels, wasm_v128_and(v, m4));
+  const v128_t hi = wasm_i8x16_swizzle(levels, wasm_v128_and(wasm_u16x8_shr(v, 4), m4));
+  const v128_t l = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_xor(lo, flip), wasm_v128_load(p)),
+                                  wasm_i32x4_dot_i16x8(wasm_i16x8_shr(lo, 8), wasm_v128_load(p + 8)));
+  const v128_t h = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_xor(hi, flip), wasm_v128_load(p + 16)),
+                                  wasm_i32x4_dot_i16x8(wasm_i16x8_shr(hi, 8), wasm_v128_load(p + 24)));
+  return wasm_i32x4_add(l, h);
+}
+
+// Rows x[0..3]' chunk of nb blocks: lane j = row j's sum.
+static v128_t iq4_nl_group(const block_iq4_nl* const x[4], const iq4_act* a, int nb) {
+  const v128_t levels = iq4_levels();
+  v128_t acc = wasm_f32x4_const_splat(0.0f);
+  NOUNROLL for (int b = 0; b < nb; b++) {
+    const int16_t* p = a->q + 32 * b;
+    const v128_t s = i32x4_hsum4(iq4_block(levels, x[0][b].qs, p), iq4_block(levels, x[1][b].qs, p),
+                                 iq4_block(levels, x[2][b].qs, p), iq4_block(levels, x[3][b].qs, p));
+    const v128_t isum = wasm_i32x4_add(s, wasm_i32x4_splat(a->bias[b]));
+    // fp16_unscaled of the four rows' d: sign-extended, shifted, masked
+    const v128_t dw = wasm_v128_and(wasm_i32x4_shl(wasm_i32x4_make((int16_t)x[0][b].d, (int16_t)x[1][b].d, (int16_t)x[2][b].d,
+                                                                   (int16_t)x[3][b].d), 13),
+                                    wasm_i32x4_const_splat((int32_t)0x8FFFE000u));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dw, wasm_f32x4_splat(a->d[b]))));
+  }
+  return acc;
+}
+
+// Super-block i of rows x[0..3]: lane j = row j's exact int32 sum.
+// |isum| <= 8 blocks * 32 * 32 * 127 * 127 < 2^25.
+ALWAYS v128_t iq4_xs_row(v128_t levels, const block_iq4_xs* x, const int16_t* p, const int16_t* even) {
+  int16_t sc[8];
+  const v128_t scv = iq4_xs_scales(x);
+  wasm_v128_store(sc, scv);
+  // the levels' +128 on even elements: 128 * sum_b (s_b - 32) * even_b
+  v128_t isum = wasm_i32x4_mul(wasm_i32x4_dot_i16x8(scv, wasm_v128_load(even)), wasm_i32x4_const_splat(-128));
+  NOUNROLL for (int b = 0; b < QK_K / 32; b++)
+    isum = wasm_i32x4_add(isum, wasm_i32x4_mul(iq4_block(levels, x->qs + 16 * b, p + 32 * b), wasm_i32x4_splat(sc[b])));
+  return isum;
+}
+
+static v128_t iq4_xs_group(const block_iq4_xs* const x[4], const iq4_act* a, int nb) {
+  const v128_t levels = iq4_levels();
+  v128_t acc = wasm_f32x4_const_splat(0.0f);
+  for (int i = 0; i < nb; i++) {
+    const int16_t* p = a->q + QK_K * i;
+    const int16_t* even = a->even + 8 * i;
+    const v128_t isum = i32x4_hsum4(iq4_xs_row(levels, x[0] + i, p, even), iq4_xs_row(levels, x[1] + i, p, even),
+                                    iq4_xs_row(levels, x[2] + i, p, even), iq4_xs_row(levels, x[3] + i, p, even));
+    const v128_t dw = f16x4_to_f32x4(wasm_i32x4_make(x[0][i].d, x[1][i].d, x[2][i].d, x[3][i].d));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dw, wasm_f32x4_splat(a->d[i]))));
+  }
+  return acc;
+}
+
+// A group's lanes to out[r..r+3] (added after the first column chunk), rows in [r0, r1) only.
+ALWAYS void iq4_store4(v128_t v, float* o, int r, int r0, int r1, int first) {
+  float f[4];
+  wasm_v128_store(f, v);
+  for (int j = 0; j < 4; j++)
+    if (r + j < r1) o[r + j] = first ? f[j] : o[r + j] + f[j];
+  (void)r0;
+}
+
+// mul_mat_<W> (rows [r0, r1), n_tok tokens; matvec is one token): tokens in
+// passes of RD_TOK prepared per column chunk, rows in groups of four (r0,
+// r0 + 4, ...), every token over a group while its rows are in cache.
+#define DEFINE_IQ4_KERNELS(W, A, QKW, PREP)                                                           \
+  void EXPORT(mul_mat_##W)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, \
+                           int out_stride, int n, int n_tok, int r0, int r1) {                      \
+    iq4_act act[RD_TOK];                                                                             \
+    for (int t0 = 0; t0 < n_tok; t0 += RD_TOK) {                                                     \
+      const int nt = n_tok - t0 < RD_TOK ? n_tok - t0 : RD_TOK;                                      \
+      for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {                                                    \
+        const int nb = (n - c0 < ACT_CHUNK ? n - c0 : ACT_CHUNK) / (QKW);                            \
+        for (int t = 0; t < nt; t++)                                                                 \
+          PREP((const block_##A*)((const uint8_t*)a + (size_t)(t0 + t) * a_row_bytes) + c0 / (QKW), nb, &act[t]); \
+        for (int r = r0; r < r1; r += 4) {                                                           \
+          const block_##W* x[4];                                                                     \
+          for (int j = 0; j < 4; j++)                                                                \
+            x[j] = (const block_##W*)((const uint8_t*)w + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes) + c0 / (QKW); \
+          for (int t = 0; t < nt; t++)                                                               \
+            iq4_store4(W##_group(x, &act[t], nb), out + (size_t)(t0 + t) * out_stride, r, r0, r1, c0 == 0); \
+        }                                                                                            \
+      }                                                                                              \
+    }                                                                                                \
+  }                                                                                                  \
+  void EXPORT(matvec_##W)(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1) { \
+    mul_mat_##W(w, row_bytes, a, 0, out, 0, n, 1, r0, r1);                                           \
+  }                                                                                                  \
+  float EXPORT(vec_dot_##W##_##A)(int n, const void* w, const void* a) {                             \
+    float out;                                                                                       \
+    mul_mat_##W(w, 0, a, 0, &out, 0, n, 1, 0, 1);                                                    \
+    return out;                                                                                      \
+  }                                                                                                  \
+  MAT_ROWS(W)                                                                                        \
+  MAT_ROWS_ID(W)                                                                                     \
+  GET_ROWS(W)
+
+DEFINE_IQ4_KERNELS(iq4_nl, q8_0, 32, iq4_nl_prep)
+DEFINE_IQ4_KERNELS(iq4_xs, q8_K, QK_K, iq4_xs_prep)
 
 // ---------------------------------------------------------------------------
 // dequantize: levels times the (block) scale, one f32 multiply each as in
