@@ -171,45 +171,55 @@ ALWAYS v128_t iq4_block(v128_t levels, const uint8_t* qs, const int16_t* p) {
   return wasm_i32x4_add(l, h);
 }
 
-// Rows x[0..3]' chunk of nb blocks: lane j = row j's sum.
+// Rows x[0..3]' chunk of nb blocks: lane j = row j's sum. Pointers are
+// bumped (V8 folds only constant offsets into a load's address).
 static v128_t iq4_nl_group(const block_iq4_nl* const x[4], const iq4_act* a, int nb) {
   const v128_t levels = iq4_levels();
   v128_t acc = wasm_f32x4_const_splat(0.0f);
-  NOUNROLL for (int b = 0; b < nb; b++) {
-    const int16_t* p = a->q + 32 * b;
-    const v128_t s = i32x4_hsum4(iq4_block(levels, x[0][b].qs, p), iq4_block(levels, x[1][b].qs, p),
-                                 iq4_block(levels, x[2][b].qs, p), iq4_block(levels, x[3][b].qs, p));
-    const v128_t isum = wasm_i32x4_add(s, wasm_i32x4_splat(a->bias[b]));
+  const uint8_t *x0 = (const uint8_t*)x[0], *x1 = (const uint8_t*)x[1], *x2 = (const uint8_t*)x[2], *x3 = (const uint8_t*)x[3];
+  const int16_t* p = a->q;
+  const float* ad = a->d;
+  const int32_t* bias = a->bias;
+  NOUNROLL for (int b = 0; b < nb; b++, p += 32, ad++, bias++, x0 += 18, x1 += 18, x2 += 18, x3 += 18) {
+    const v128_t s = i32x4_hsum4(iq4_block(levels, x0 + 2, p), iq4_block(levels, x1 + 2, p),
+                                 iq4_block(levels, x2 + 2, p), iq4_block(levels, x3 + 2, p));
+    const v128_t isum = wasm_i32x4_add(s, wasm_v128_load32_splat(bias));
     // fp16_unscaled of the four rows' d: sign-extended, shifted, masked
-    const v128_t dw = wasm_v128_and(wasm_i32x4_shl(wasm_i32x4_make((int16_t)x[0][b].d, (int16_t)x[1][b].d, (int16_t)x[2][b].d,
-                                                                   (int16_t)x[3][b].d), 13),
+    const v128_t dw = wasm_v128_and(wasm_i32x4_shl(wasm_i32x4_make(*(const int16_t*)x0, *(const int16_t*)x1, *(const int16_t*)x2,
+                                                                   *(const int16_t*)x3), 13),
                                     wasm_i32x4_const_splat((int32_t)0x8FFFE000u));
-    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dw, wasm_f32x4_splat(a->d[b]))));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dw, wasm_v128_load32_splat(ad))));
   }
   return acc;
 }
 
-// Super-block i of rows x[0..3]: lane j = row j's exact int32 sum.
-// |isum| <= 8 blocks * 32 * 32 * 127 * 127 < 2^25.
-ALWAYS v128_t iq4_xs_row(v128_t levels, const block_iq4_xs* x, const int16_t* p, const int16_t* even) {
-  int16_t sc[8];
-  const v128_t scv = iq4_xs_scales(x);
-  wasm_v128_store(sc, scv);
-  // the levels' +128 on even elements: 128 * sum_b (s_b - 32) * even_b
-  v128_t isum = wasm_i32x4_mul(wasm_i32x4_dot_i16x8(scv, wasm_v128_load(even)), wasm_i32x4_const_splat(-128));
-  NOUNROLL for (int b = 0; b < QK_K / 32; b++)
-    isum = wasm_i32x4_add(isum, wasm_i32x4_mul(iq4_block(levels, x->qs + 16 * b, p + 32 * b), wasm_i32x4_splat(sc[b])));
-  return isum;
-}
-
+// Rows x[0..3]' super-blocks: per block, the four rows against shared
+// activation loads, each block sum times its 6-bit scale (minus 32) into
+// row j's int32 sum, exact (|isum| <= 8 * 32 * 32 * 127 * 127 < 2^25).
 static v128_t iq4_xs_group(const block_iq4_xs* const x[4], const iq4_act* a, int nb) {
   const v128_t levels = iq4_levels();
   v128_t acc = wasm_f32x4_const_splat(0.0f);
+  int32_t sc[4][8];
   for (int i = 0; i < nb; i++) {
     const int16_t* p = a->q + QK_K * i;
-    const int16_t* even = a->even + 8 * i;
-    const v128_t isum = i32x4_hsum4(iq4_xs_row(levels, x[0] + i, p, even), iq4_xs_row(levels, x[1] + i, p, even),
-                                    iq4_xs_row(levels, x[2] + i, p, even), iq4_xs_row(levels, x[3] + i, p, even));
+    const v128_t even = wasm_v128_load(a->even + 8 * i);
+    v128_t is[4];
+    for (int j = 0; j < 4; j++) {
+      const v128_t scv = iq4_xs_scales(x[j] + i);
+      wasm_v128_store(sc[j], wasm_i32x4_extend_low_i16x8(scv));
+      wasm_v128_store(sc[j] + 4, wasm_i32x4_extend_high_i16x8(scv));
+      // the levels' +128 on even elements: 128 * sum_b (s_b - 32) * even_b
+      is[j] = wasm_i32x4_mul(wasm_i32x4_dot_i16x8(scv, even), wasm_i32x4_const_splat(-128));
+    }
+    const uint8_t *q0 = x[0][i].qs, *q1 = x[1][i].qs, *q2 = x[2][i].qs, *q3 = x[3][i].qs;
+    const int32_t *s0 = sc[0], *s1 = sc[1], *s2 = sc[2], *s3 = sc[3];
+    NOUNROLL for (int b = 0; b < QK_K / 32; b++, p += 32, q0 += 16, q1 += 16, q2 += 16, q3 += 16, s0++, s1++, s2++, s3++) {
+      is[0] = wasm_i32x4_add(is[0], wasm_i32x4_mul(iq4_block(levels, q0, p), wasm_v128_load32_splat(s0)));
+      is[1] = wasm_i32x4_add(is[1], wasm_i32x4_mul(iq4_block(levels, q1, p), wasm_v128_load32_splat(s1)));
+      is[2] = wasm_i32x4_add(is[2], wasm_i32x4_mul(iq4_block(levels, q2, p), wasm_v128_load32_splat(s2)));
+      is[3] = wasm_i32x4_add(is[3], wasm_i32x4_mul(iq4_block(levels, q3, p), wasm_v128_load32_splat(s3)));
+    }
+    const v128_t isum = i32x4_hsum4(is[0], is[1], is[2], is[3]);
     const v128_t dw = f16x4_to_f32x4(wasm_i32x4_make(x[0][i].d, x[1][i].d, x[2][i].d, x[3][i].d));
     acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dw, wasm_f32x4_splat(a->d[i]))));
   }
