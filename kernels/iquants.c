@@ -120,6 +120,7 @@ DEFINE_NL4_Q8_0(mxfp4, mxfp4_levels, MXFP4_SCALE, MXFP4_SCALES4)
 
 #define ALWAYS __attribute__((always_inline)) static inline
 #define NOUNROLL _Pragma("clang loop unroll(disable)")
+#define IQ4_TOK 4  // tokens per pass of a batch (their prepared activation chunks, 18.5 KiB each, on the stack)
 
 typedef struct {
   int16_t q[ACT_CHUNK];       // per 16 elements: A (a_2k), then B (a_2k+1 - 256 a_2k)
@@ -226,6 +227,73 @@ static v128_t iq4_xs_group(const block_iq4_xs* const x[4], const iq4_act* a, int
   return acc;
 }
 
+// The batch versions (nt tokens, acc[t] for token t): each row's block is
+// decoded once for all the pass's tokens. The same integers and float steps
+// per (row, token) as the one-token groups above, so the same bits.
+
+// One row's block decoded: X and X >> 8 of its low and high nibbles' levels.
+typedef struct { v128_t xl, ol, xh, oh; } iq4_dec;
+
+ALWAYS iq4_dec iq4_decode(v128_t levels, const uint8_t* qs) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F), flip = wasm_i16x8_const_splat(0x0080);
+  const v128_t v = wasm_v128_load(qs);
+  const v128_t lo = wasm_i8x16_swizzle(levels, wasm_v128_and(v, m4));
+  const v128_t hi = wasm_i8x16_swizzle(levels, wasm_v128_and(wasm_u16x8_shr(v, 4), m4));
+  return (iq4_dec){wasm_v128_xor(lo, flip), wasm_i16x8_shr(lo, 8), wasm_v128_xor(hi, flip), wasm_i16x8_shr(hi, 8)};
+}
+
+ALWAYS v128_t iq4_dec_dot(const iq4_dec* w, const int16_t* p) {
+  return wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(w->xl, wasm_v128_load(p)), wasm_i32x4_dot_i16x8(w->ol, wasm_v128_load(p + 8))),
+                        wasm_i32x4_add(wasm_i32x4_dot_i16x8(w->xh, wasm_v128_load(p + 16)), wasm_i32x4_dot_i16x8(w->oh, wasm_v128_load(p + 24))));
+}
+
+static void iq4_nl_group_tok(const block_iq4_nl* const x[4], const iq4_act* act, int nt, int nb, v128_t* acc) {
+  const v128_t levels = iq4_levels();
+  v128_t s[IQ4_TOK][4];
+  for (int t = 0; t < nt; t++) acc[t] = wasm_f32x4_const_splat(0.0f);
+  for (int b = 0; b < nb; b++) {
+    for (int j = 0; j < 4; j++) {
+      const iq4_dec w = iq4_decode(levels, x[j][b].qs);
+      for (int t = 0; t < nt; t++) s[t][j] = iq4_dec_dot(&w, act[t].q + 32 * b);
+    }
+    const v128_t dw = wasm_v128_and(wasm_i32x4_shl(wasm_i32x4_make((int16_t)x[0][b].d, (int16_t)x[1][b].d, (int16_t)x[2][b].d,
+                                                                   (int16_t)x[3][b].d), 13),
+                                    wasm_i32x4_const_splat((int32_t)0x8FFFE000u));
+    for (int t = 0; t < nt; t++) {
+      const v128_t isum = wasm_i32x4_add(i32x4_hsum4(s[t][0], s[t][1], s[t][2], s[t][3]), wasm_i32x4_splat(act[t].bias[b]));
+      acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dw, wasm_f32x4_splat(act[t].d[b]))));
+    }
+  }
+}
+
+static void iq4_xs_group_tok(const block_iq4_xs* const x[4], const iq4_act* act, int nt, int nb, v128_t* acc) {
+  const v128_t levels = iq4_levels();
+  v128_t is[IQ4_TOK][4];
+  for (int t = 0; t < nt; t++) acc[t] = wasm_f32x4_const_splat(0.0f);
+  for (int i = 0; i < nb; i++) {
+    int16_t sc[4][8];
+    for (int j = 0; j < 4; j++) {
+      const v128_t scv = iq4_xs_scales(x[j] + i);
+      wasm_v128_store(sc[j], scv);
+      for (int t = 0; t < nt; t++)
+        is[t][j] = wasm_i32x4_mul(wasm_i32x4_dot_i16x8(scv, wasm_v128_load(act[t].even + 8 * i)), wasm_i32x4_const_splat(-128));
+    }
+    for (int b = 0; b < QK_K / 32; b++) {
+      for (int j = 0; j < 4; j++) {
+        const iq4_dec w = iq4_decode(levels, x[j][i].qs + 16 * b);
+        const v128_t scale = wasm_i32x4_splat(sc[j][b]);
+        for (int t = 0; t < nt; t++)
+          is[t][j] = wasm_i32x4_add(is[t][j], wasm_i32x4_mul(iq4_dec_dot(&w, act[t].q + QK_K * i + 32 * b), scale));
+      }
+    }
+    const v128_t dw = f16x4_to_f32x4(wasm_i32x4_make(x[0][i].d, x[1][i].d, x[2][i].d, x[3][i].d));
+    for (int t = 0; t < nt; t++) {
+      const v128_t isum = i32x4_hsum4(is[t][0], is[t][1], is[t][2], is[t][3]);
+      acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dw, wasm_f32x4_splat(act[t].d[i]))));
+    }
+  }
+}
+
 // A group's lanes to out[r..r+3] (added after the first column chunk), rows in [r0, r1) only.
 ALWAYS void iq4_store4(v128_t v, float* o, int r, int r0, int r1, int first) {
   float f[4];
@@ -241,9 +309,9 @@ ALWAYS void iq4_store4(v128_t v, float* o, int r, int r0, int r1, int first) {
 #define DEFINE_IQ4_KERNELS(W, A, QKW, PREP)                                                           \
   void EXPORT(mul_mat_##W)(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, \
                            int out_stride, int n, int n_tok, int r0, int r1) {                      \
-    iq4_act act[RD_TOK];                                                                             \
-    for (int t0 = 0; t0 < n_tok; t0 += RD_TOK) {                                                     \
-      const int nt = n_tok - t0 < RD_TOK ? n_tok - t0 : RD_TOK;                                      \
+    iq4_act act[IQ4_TOK];                                                                             \
+    for (int t0 = 0; t0 < n_tok; t0 += IQ4_TOK) {                                                     \
+      const int nt = n_tok - t0 < IQ4_TOK ? n_tok - t0 : IQ4_TOK;                                      \
       for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {                                                    \
         const int nb = (n - c0 < ACT_CHUNK ? n - c0 : ACT_CHUNK) / (QKW);                            \
         for (int t = 0; t < nt; t++)                                                                 \
@@ -252,8 +320,14 @@ ALWAYS void iq4_store4(v128_t v, float* o, int r, int r0, int r1, int first) {
           const block_##W* x[4];                                                                     \
           for (int j = 0; j < 4; j++)                                                                \
             x[j] = (const block_##W*)((const uint8_t*)w + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes) + c0 / (QKW); \
+          if (nt == 1) {                                                                             \
+            iq4_store4(W##_group(x, &act[0], nb), out + (size_t)t0 * out_stride, r, r0, r1, c0 == 0); \
+            continue;                                                                                \
+          }                                                                                          \
+          v128_t acc[IQ4_TOK];                                                                       \
+          W##_group_tok(x, act, nt, nb, acc);                                                        \
           for (int t = 0; t < nt; t++)                                                               \
-            iq4_store4(W##_group(x, &act[t], nb), out + (size_t)(t0 + t) * out_stride, r, r0, r1, c0 == 0); \
+            iq4_store4(acc[t], out + (size_t)(t0 + t) * out_stride, r, r0, r1, c0 == 0);             \
         }                                                                                            \
       }                                                                                              \
     }                                                                                                \
