@@ -120,7 +120,7 @@ DEFINE_NL4_Q8_0(mxfp4, mxfp4_levels, MXFP4_SCALE, MXFP4_SCALES4)
 
 #define ALWAYS __attribute__((always_inline)) static inline
 #define NOUNROLL _Pragma("clang loop unroll(disable)")
-#define IQ4_TOK 4  // tokens per pass of a batch (their prepared activation chunks, 18.5 KiB each, on the stack)
+#define IQ4_TOK 8  // tokens per pass of a batch (their prepared activation chunks, 18.5 KiB each, on the stack)
 
 typedef struct {
   int16_t q[ACT_CHUNK];       // per 16 elements: A (a_2k), then B (a_2k+1 - 256 a_2k)
@@ -247,7 +247,7 @@ ALWAYS v128_t iq4_dec_dot(const iq4_dec* w, const int16_t* p) {
                         wasm_i32x4_add(wasm_i32x4_dot_i16x8(w->xh, wasm_v128_load(p + 16)), wasm_i32x4_dot_i16x8(w->oh, wasm_v128_load(p + 24))));
 }
 
-static void iq4_nl_group_tok(const block_iq4_nl* const x[4], const iq4_act* act, int nt, int nb, v128_t* acc) {
+ALWAYS void iq4_nl_group_tok(const block_iq4_nl* const x[4], const iq4_act* act, int nt, int nb, v128_t* acc) {
   const v128_t levels = iq4_levels();
   v128_t s[IQ4_TOK][4];
   for (int t = 0; t < nt; t++) acc[t] = wasm_f32x4_const_splat(0.0f);
@@ -266,7 +266,7 @@ static void iq4_nl_group_tok(const block_iq4_nl* const x[4], const iq4_act* act,
   }
 }
 
-static void iq4_xs_group_tok(const block_iq4_xs* const x[4], const iq4_act* act, int nt, int nb, v128_t* acc) {
+ALWAYS void iq4_xs_group_tok(const block_iq4_xs* const x[4], const iq4_act* act, int nt, int nb, v128_t* acc) {
   const v128_t levels = iq4_levels();
   v128_t is[IQ4_TOK][4];
   for (int t = 0; t < nt; t++) acc[t] = wasm_f32x4_const_splat(0.0f);
@@ -325,7 +325,9 @@ ALWAYS void iq4_store4(v128_t v, float* o, int r, int r0, int r1, int first) {
             continue;                                                                                \
           }                                                                                          \
           v128_t acc[IQ4_TOK];                                                                       \
-          W##_group_tok(x, act, nt, nb, acc);                                                        \
+          /* a full pass with its token count known, so the token loops unroll */                    \
+          if (nt == IQ4_TOK) W##_group_tok(x, act, IQ4_TOK, nb, acc);                                \
+          else W##_group_tok(x, act, nt, nb, acc);                                                   \
           for (int t = 0; t < nt; t++)                                                               \
             iq4_store4(acc[t], out + (size_t)(t0 + t) * out_stride, r, r0, r1, c0 == 0);             \
         }                                                                                            \
