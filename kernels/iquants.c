@@ -172,6 +172,25 @@ ALWAYS v128_t iq4_block(v128_t levels, const uint8_t* qs, const int16_t* p) {
   return wasm_i32x4_add(l, h);
 }
 
+// See relaxed/relaxed.h: a store ordered among the loads.
+#define PIN(v, slot)                  \
+  do {                                \
+    *(volatile v128_t*)&(slot) = (v); \
+    __asm__ volatile("" ::: "memory"); \
+  } while (0)
+
+// fp16_unscaled (common.h) of four rows' block d (the first field at each
+// x_j): each loaded into the high half of an i32 lane, shifted down
+// arithmetically (sign-extended, << 13) and masked.
+ALWAYS v128_t iq4_nl_dw4(const uint8_t* x0, const uint8_t* x1, const uint8_t* x2, const uint8_t* x3) {
+  v128_t h = wasm_i32x4_const_splat(0);
+  h = wasm_v128_load16_lane(x0, h, 1);
+  h = wasm_v128_load16_lane(x1, h, 3);
+  h = wasm_v128_load16_lane(x2, h, 5);
+  h = wasm_v128_load16_lane(x3, h, 7);
+  return wasm_v128_and(wasm_i32x4_shr(h, 3), wasm_i32x4_const_splat((int32_t)0x8FFFE000u));
+}
+
 // Rows x[0..3]' chunk of nb blocks: lane j = row j's sum. Pointers are
 // bumped (V8 folds only constant offsets into a load's address).
 static v128_t iq4_nl_group(const block_iq4_nl* const x[4], const iq4_act* a, int nb) {
@@ -181,14 +200,16 @@ static v128_t iq4_nl_group(const block_iq4_nl* const x[4], const iq4_act* a, int
   const int16_t* p = a->q;
   const float* ad = a->d;
   const int32_t* bias = a->bias;
+  v128_t pins[2];
   NOUNROLL for (int b = 0; b < nb; b++, p += 32, ad++, bias++, x0 += 18, x1 += 18, x2 += 18, x3 += 18) {
-    const v128_t s = i32x4_hsum4(iq4_block(levels, x0 + 2, p), iq4_block(levels, x1 + 2, p),
-                                 iq4_block(levels, x2 + 2, p), iq4_block(levels, x3 + 2, p));
-    const v128_t isum = wasm_i32x4_add(s, wasm_v128_load32_splat(bias));
-    // fp16_unscaled of the four rows' d: sign-extended, shifted, masked
-    const v128_t dw = wasm_v128_and(wasm_i32x4_shl(wasm_i32x4_make(*(const int16_t*)x0, *(const int16_t*)x1, *(const int16_t*)x2,
-                                                                   *(const int16_t*)x3), 13),
-                                    wasm_i32x4_const_splat((int32_t)0x8FFFE000u));
+    // PIN (stack stores) after each pair of rows keeps V8 from loading every
+    // row's codes at the top of the step and spilling
+    const v128_t s0 = iq4_block(levels, x0 + 2, p), s1 = iq4_block(levels, x1 + 2, p);
+    PIN(s1, pins[0]);
+    const v128_t s2 = iq4_block(levels, x2 + 2, p), s3 = iq4_block(levels, x3 + 2, p);
+    PIN(s3, pins[1]);
+    const v128_t isum = wasm_i32x4_add(i32x4_hsum4(s0, s1, s2, s3), wasm_v128_load32_splat(bias));
+    const v128_t dw = iq4_nl_dw4(x0, x1, x2, x3);
     acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dw, wasm_v128_load32_splat(ad))));
   }
   return acc;
