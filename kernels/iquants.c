@@ -222,6 +222,7 @@ static v128_t iq4_xs_group(const block_iq4_xs* const x[4], const iq4_act* a, int
   const v128_t levels = iq4_levels();
   v128_t acc = wasm_f32x4_const_splat(0.0f);
   int32_t sc[4][8];
+  v128_t pins[2];
   for (int i = 0; i < nb; i++) {
     const int16_t* p = a->q + QK_K * i;
     const v128_t even = wasm_v128_load(a->even + 8 * i);
@@ -238,8 +239,10 @@ static v128_t iq4_xs_group(const block_iq4_xs* const x[4], const iq4_act* a, int
     NOUNROLL for (int b = 0; b < QK_K / 32; b++, p += 32, q0 += 16, q1 += 16, q2 += 16, q3 += 16, s0++, s1++, s2++, s3++) {
       is[0] = wasm_i32x4_add(is[0], wasm_i32x4_mul(iq4_block(levels, q0, p), wasm_v128_load32_splat(s0)));
       is[1] = wasm_i32x4_add(is[1], wasm_i32x4_mul(iq4_block(levels, q1, p), wasm_v128_load32_splat(s1)));
+      PIN(is[1], pins[0]);
       is[2] = wasm_i32x4_add(is[2], wasm_i32x4_mul(iq4_block(levels, q2, p), wasm_v128_load32_splat(s2)));
       is[3] = wasm_i32x4_add(is[3], wasm_i32x4_mul(iq4_block(levels, q3, p), wasm_v128_load32_splat(s3)));
+      PIN(is[3], pins[1]);
     }
     const v128_t isum = i32x4_hsum4(is[0], is[1], is[2], is[3]);
     const v128_t dw = f16x4_to_f32x4(wasm_i32x4_make(x[0][i].d, x[1][i].d, x[2][i].d, x[3][i].d));
