@@ -271,21 +271,28 @@ ALWAYS v128_t iq4_dec_dot(const iq4_dec* w, const int16_t* p) {
                         wasm_i32x4_add(wasm_i32x4_dot_i16x8(w->xh, wasm_v128_load(p + 16)), wasm_i32x4_dot_i16x8(w->oh, wasm_v128_load(p + 24))));
 }
 
+// Token t's copy of a field of the pass's first prepared chunk (act[0]):
+// a constant byte offset when t is, which V8 folds into the load.
+#define TOK(p, t) ((__typeof__(p))((const char*)(p) + (size_t)(t) * sizeof(iq4_act)))
+
 ALWAYS void iq4_nl_group_tok(const block_iq4_nl* const x[4], const iq4_act* act, int nt, int nb, v128_t* acc) {
   const v128_t levels = iq4_levels();
   v128_t s[IQ4_TOK][4];
   for (int t = 0; t < nt; t++) acc[t] = wasm_f32x4_const_splat(0.0f);
-  for (int b = 0; b < nb; b++) {
+  const uint8_t *x0 = (const uint8_t*)x[0], *x1 = (const uint8_t*)x[1], *x2 = (const uint8_t*)x[2], *x3 = (const uint8_t*)x[3];
+  const int16_t* p = act->q;
+  const float* ad = act->d;
+  const int32_t* bias = act->bias;
+  for (int b = 0; b < nb; b++, p += 32, ad++, bias++, x0 += 18, x1 += 18, x2 += 18, x3 += 18) {
+    const uint8_t* const xr[4] = {x0, x1, x2, x3};
     for (int j = 0; j < 4; j++) {
-      const iq4_dec w = iq4_decode(levels, x[j][b].qs);
-      for (int t = 0; t < nt; t++) s[t][j] = iq4_dec_dot(&w, act[t].q + 32 * b);
+      const iq4_dec w = iq4_decode(levels, xr[j] + 2);
+      for (int t = 0; t < nt; t++) s[t][j] = iq4_dec_dot(&w, TOK(p, t));
     }
-    const v128_t dw = wasm_v128_and(wasm_i32x4_shl(wasm_i32x4_make((int16_t)x[0][b].d, (int16_t)x[1][b].d, (int16_t)x[2][b].d,
-                                                                   (int16_t)x[3][b].d), 13),
-                                    wasm_i32x4_const_splat((int32_t)0x8FFFE000u));
+    const v128_t dw = iq4_nl_dw4(x0, x1, x2, x3);
     for (int t = 0; t < nt; t++) {
-      const v128_t isum = wasm_i32x4_add(i32x4_hsum4(s[t][0], s[t][1], s[t][2], s[t][3]), wasm_i32x4_splat(act[t].bias[b]));
-      acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dw, wasm_f32x4_splat(act[t].d[b]))));
+      const v128_t isum = wasm_i32x4_add(i32x4_hsum4(s[t][0], s[t][1], s[t][2], s[t][3]), wasm_v128_load32_splat(TOK(bias, t)));
+      acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dw, wasm_v128_load32_splat(TOK(ad, t)))));
     }
   }
 }
@@ -294,26 +301,31 @@ ALWAYS void iq4_xs_group_tok(const block_iq4_xs* const x[4], const iq4_act* act,
   const v128_t levels = iq4_levels();
   v128_t is[IQ4_TOK][4];
   for (int t = 0; t < nt; t++) acc[t] = wasm_f32x4_const_splat(0.0f);
-  for (int i = 0; i < nb; i++) {
-    int16_t sc[4][8];
+  const int16_t* p = act->q;
+  const int16_t* even = act->even;
+  const float* ad = act->d;
+  for (int i = 0; i < nb; i++, even += 8, ad++) {
+    int32_t sc[4][8];
     for (int j = 0; j < 4; j++) {
       const v128_t scv = iq4_xs_scales(x[j] + i);
-      wasm_v128_store(sc[j], scv);
+      wasm_v128_store(sc[j], wasm_i32x4_extend_low_i16x8(scv));
+      wasm_v128_store(sc[j] + 4, wasm_i32x4_extend_high_i16x8(scv));
       for (int t = 0; t < nt; t++)
-        is[t][j] = wasm_i32x4_mul(wasm_i32x4_dot_i16x8(scv, wasm_v128_load(act[t].even + 8 * i)), wasm_i32x4_const_splat(-128));
+        is[t][j] = wasm_i32x4_mul(wasm_i32x4_dot_i16x8(scv, wasm_v128_load(TOK(even, t))), wasm_i32x4_const_splat(-128));
     }
-    for (int b = 0; b < QK_K / 32; b++) {
+    const uint8_t* const xq[4] = {x[0][i].qs, x[1][i].qs, x[2][i].qs, x[3][i].qs};
+    for (int b = 0; b < QK_K / 32; b++, p += 32) {
       for (int j = 0; j < 4; j++) {
-        const iq4_dec w = iq4_decode(levels, x[j][i].qs + 16 * b);
-        const v128_t scale = wasm_i32x4_splat(sc[j][b]);
+        const iq4_dec w = iq4_decode(levels, xq[j] + 16 * b);
+        const v128_t scale = wasm_v128_load32_splat(&sc[j][b]);
         for (int t = 0; t < nt; t++)
-          is[t][j] = wasm_i32x4_add(is[t][j], wasm_i32x4_mul(iq4_dec_dot(&w, act[t].q + QK_K * i + 32 * b), scale));
+          is[t][j] = wasm_i32x4_add(is[t][j], wasm_i32x4_mul(iq4_dec_dot(&w, TOK(p, t)), scale));
       }
     }
     const v128_t dw = f16x4_to_f32x4(wasm_i32x4_make(x[0][i].d, x[1][i].d, x[2][i].d, x[3][i].d));
     for (int t = 0; t < nt; t++) {
       const v128_t isum = i32x4_hsum4(is[t][0], is[t][1], is[t][2], is[t][3]);
-      acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dw, wasm_f32x4_splat(act[t].d[i]))));
+      acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dw, wasm_v128_load32_splat(TOK(ad, t)))));
     }
   }
 }
