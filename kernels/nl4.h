@@ -47,11 +47,13 @@ static inline v128_t e8m0x4_half(v128_t e) {
                         wasm_i32x4_shl(wasm_i32x4_add(e, wasm_i32x4_const_splat(1)), 21));
 }
 
-// Lane j <- the sum of the lanes of v_j (four blocks' sums, for one scaling step).
+// Lane j <- the sum of the lanes of v_j (four blocks' or rows' sums, for one
+// scaling step). Every shuffle is one x64 unpack (punpck{l,h}dq, then
+// {l,h}qdq): shuffles of other lane patterns take V8 two shifts and a blend.
 static inline v128_t i32x4_hsum4(v128_t v0, v128_t v1, v128_t v2, v128_t v3) {
-  const v128_t t0 = wasm_i32x4_add(wasm_i32x4_shuffle(v0, v1, 0, 4, 2, 6), wasm_i32x4_shuffle(v0, v1, 1, 5, 3, 7));
-  const v128_t t1 = wasm_i32x4_add(wasm_i32x4_shuffle(v2, v3, 0, 4, 2, 6), wasm_i32x4_shuffle(v2, v3, 1, 5, 3, 7));
-  return wasm_i32x4_add(wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5), wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
+  const v128_t t0 = wasm_i32x4_add(wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5), wasm_i32x4_shuffle(v0, v1, 2, 6, 3, 7));
+  const v128_t t1 = wasm_i32x4_add(wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5), wasm_i32x4_shuffle(v2, v3, 2, 6, 3, 7));
+  return wasm_i32x4_add(wasm_i64x2_shuffle(t0, t1, 0, 2), wasm_i64x2_shuffle(t0, t1, 1, 3));
 }
 
 // iq4_xs block ib's 6-bit scale: low 4 bits in nibble ib%2 of scales_l[ib/2], top 2 at bit 2ib of scales_h.
