@@ -20,6 +20,8 @@
 #include "rowdot.h"
 #include "legacy-blocks.h"
 #include "kquants.h"
+// (nl4.h: keep iq4_xs_scales' multiply a multiply)
+#define NL4_OPAQUE(v) __asm__("" : "+r"(v))
 #include "nl4.h"
 
 #define NL4_CHUNK 2048  // columns per prepared activation chunk
