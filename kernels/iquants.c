@@ -5,18 +5,18 @@
 // levels and scales are in nl4.h; the scalar references in
 // formats/quant/iq4.ts and mxfp4.ts.
 //
-// The activation is widened to int16 once per column chunk, each group of
-// 16 as its 8 even-index values then its 8 odd-index ones (as kquants-dot.c
-// does). One i8x16.swizzle turns 16 codes into their levels; read as u16
-// lanes, a shift pair gives the even elements' levels as int16 and one
-// arithmetic shift the odd ones', so two i32x4.dot_i16x8 take 16 products,
-// exact, into int32. Per block (iq4_nl, mxfp4) or super-block (iq4_xs) the
-// integer sum is then scaled in f32 as ggml does: iq4_nl and mxfp4 by
-// fl(d_w * d_a) per block, four blocks' sums converted and scaled at once
-// into four f32 lanes (lane j: blocks 4k + j); iq4_xs by its 6-bit block
-// scales in int32 and by fl(d_w * d_a) per super-block (as ggml's x86
-// kernels sum it, where the generic C scales each 32-block in float). The
-// lanes are summed pairwise at the end of a chunk.
+// mxfp4: the activation is widened to int16 once per column chunk, each
+// group of 16 as its 8 even-index values then its 8 odd-index ones (as
+// kquants-dot.c does). One i8x16.swizzle turns 16 codes into their levels;
+// read as u16 lanes, a shift pair gives the even elements' levels as int16
+// and one arithmetic shift the odd ones', so two i32x4.dot_i16x8 take 16
+// products, exact, into int32. Each block's integer sum is then scaled in
+// f32 by fl(d_w * d_a), four blocks' sums converted and scaled at once into
+// four f32 lanes (lane j: blocks 4k + j), the lanes summed pairwise at the
+// end of a chunk.
+//
+// iq4_nl and iq4_xs: four rows at a time with the relaxed kernels' integers
+// and float steps (see below), about Q4_K's speed.
 #include "rowdot.h"
 #include "legacy-blocks.h"
 #include "kquants.h"
@@ -113,12 +113,31 @@ DEFINE_NL4_Q8_0(mxfp4, mxfp4_levels, MXFP4_SCALE, MXFP4_SCALES4)
 // 256 * 127 < 2^15 (q8_0 and q8_K quants are within -127..127), each i32
 // lane well inside int32 (a block's partial lanes < 2^26).
 //
-// Each row's block (iq4_nl) or super-block (iq4_xs) sums are reduced to row
-// j's exact int32 sum in lane j (i32x4_hsum4), then per block or
-// super-block acc += f32(isum) * fl(d_w * d_a), row after row in lanes;
-// chunks of ACT_CHUNK columns are added to out after the first. The four
-// rows share the activation loads. Rows past r1 in the last group repeat
-// row r1 - 1 and are dropped.
+// Each row's block (iq4_nl) or super-block (iq4_xs, its block sums times
+// their 6-bit scales in int32) sums are reduced to row j's exact int32 sum
+// in lane j (i32x4_hsum4), then per block or super-block
+// acc += f32(isum) * fl(d_w * d_a), rows side by side in lanes; chunks of
+// ACT_CHUNK columns are added to out after the first. The four rows share
+// the activation loads. Rows past r1 in the last group repeat row r1 - 1
+// and are dropped. A batch decodes each row's block once for a pass of up
+// to IQ4_TOK tokens (their activations at constant offsets from the first
+// token's: V8 folds those into the loads, where per-token addresses were
+// computed and spilled), with the one-token steps per (row, token).
+//
+// 4096x4096, one thread, CPU time, baseline build, medians of alternating
+// rounds on a shared machine, each relative to Q4_K's matvec (mul_mat for
+// the 64-token batch) in the same run: iq4_nl 1.8x before, 1.04-1.13x;
+// iq4_xs 1.7-1.76x before, 1.02-1.07x; batch iq4_nl 2.3-2.6x before,
+// 1.12x, iq4_xs 3.2x before, 1.12-1.15x. The hot loop per 32 weights and
+// row: a load, three ops for the nibbles, two swizzles (three x64
+// instructions each without relaxed SIMD: V8 saturates the indices first),
+// an xor and a shift per 16, four dots and three adds; per four rows and
+// block the hsum4 (nine instructions) and the f32 step. Tried and dropped:
+// a two-block unroll of the iq4_nl loop (1.03x slower). Without the PINs
+// (relaxed/relaxed.h) V8 loads every row's codes at the top of the step and
+// spills: iq4_nl 1.05x slower (measured together with the d of four rows by
+// load16_lane); in iq4_xs no difference measured. iq4_xs_scales' multiply
+// kept a multiply (NL4_OPAQUE, nl4.h): 1.06x.
 
 #define ALWAYS __attribute__((always_inline)) static inline
 #define NOUNROLL _Pragma("clang loop unroll(disable)")
