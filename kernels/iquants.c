@@ -136,8 +136,9 @@ DEFINE_NL4_Q8_0(mxfp4, mxfp4_levels, MXFP4_SCALE, MXFP4_SCALES4)
 // a two-block unroll of the iq4_nl loop (1.03x slower). Without the PINs
 // (relaxed/relaxed.h) V8 loads every row's codes at the top of the step and
 // spills: iq4_nl 1.05x slower (measured together with the d of four rows by
-// load16_lane); in iq4_xs no difference measured. iq4_xs_scales' multiply
-// kept a multiply (NL4_OPAQUE, nl4.h): 1.06x.
+// load16_lane). iq4_xs: PIN_KEEP, PIN or none are within a few percent
+// of each other (this machine's run-to-run spread). iq4_xs_scales'
+// multiply kept a multiply (NL4_OPAQUE, nl4.h): 1.06x.
 
 #define ALWAYS __attribute__((always_inline)) static inline
 #define NOUNROLL _Pragma("clang loop unroll(disable)")
@@ -196,8 +197,7 @@ ALWAYS v128_t iq4_block(v128_t levels, const uint8_t* qs, const int16_t* p) {
 // See relaxed/relaxed.h: a store ordered among the loads, after which
 // clang reloads what it had loaded (the memory clobber). PIN_KEEP is the
 // store alone: clang may keep values across it (iq4_xs: its activation
-// vectors and scales; 1.05x faster than PIN there, where iq4_nl is 1.02x
-// slower with it).
+// vectors and scales, where PIN reloads them per pair of rows).
 #define PIN(v, slot)                  \
   do {                                \
     *(volatile v128_t*)&(slot) = (v); \
