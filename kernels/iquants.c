@@ -180,18 +180,27 @@ static void iq4_xs_prep(const block_q8_K* y, int nb, iq4_act* a) {
   }
 }
 
-// One row's 32-element block (16 code bytes at qs) against prepared quants
-// p: sum s * a + 128 * sum a_2k as four i32 lanes.
-ALWAYS v128_t iq4_block(v128_t levels, const uint8_t* qs, const int16_t* p) {
+// One row's 32-element block (16 code bytes at qs) decoded: X and X >> 8
+// of its low and high nibbles' levels.
+typedef struct { v128_t xl, ol, xh, oh; } iq4_dec;
+
+ALWAYS iq4_dec iq4_decode(v128_t levels, const uint8_t* qs) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F), flip = wasm_i16x8_const_splat(0x0080);
   const v128_t v = wasm_v128_load(qs);
   const v128_t lo = wasm_i8x16_swizzle(levels, wasm_v128_and(v, m4));
   const v128_t hi = wasm_i8x16_swizzle(levels, wasm_v128_and(wasm_u16x8_shr(v, 4), m4));
-  const v128_t l = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_xor(lo, flip), wasm_v128_load(p)),
-                                  wasm_i32x4_dot_i16x8(wasm_i16x8_shr(lo, 8), wasm_v128_load(p + 8)));
-  const v128_t h = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_xor(hi, flip), wasm_v128_load(p + 16)),
-                                  wasm_i32x4_dot_i16x8(wasm_i16x8_shr(hi, 8), wasm_v128_load(p + 24)));
-  return wasm_i32x4_add(l, h);
+  return (iq4_dec){wasm_v128_xor(lo, flip), wasm_i16x8_shr(lo, 8), wasm_v128_xor(hi, flip), wasm_i16x8_shr(hi, 8)};
+}
+
+ALWAYS v128_t iq4_dec_dot(const iq4_dec* w, const int16_t* p) {
+  return wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(w->xl, wasm_v128_load(p)), wasm_i32x4_dot_i16x8(w->ol, wasm_v128_load(p + 8))),
+                        wasm_i32x4_add(wasm_i32x4_dot_i16x8(w->xh, wasm_v128_load(p + 16)), wasm_i32x4_dot_i16x8(w->oh, wasm_v128_load(p + 24))));
+}
+
+// Its sum against prepared quants p: sum s * a + 128 * sum a_2k as four i32 lanes.
+ALWAYS v128_t iq4_block(v128_t levels, const uint8_t* qs, const int16_t* p) {
+  const iq4_dec w = iq4_decode(levels, qs);
+  return iq4_dec_dot(&w, p);
 }
 
 // See relaxed/relaxed.h: a store ordered among the loads, after which
@@ -280,22 +289,6 @@ static v128_t iq4_xs_group(const block_iq4_xs* const x[4], const iq4_act* a, int
 // The batch versions (nt tokens, acc[t] for token t): each row's block is
 // decoded once for all the pass's tokens. The same integers and float steps
 // per (row, token) as the one-token groups above, so the same bits.
-
-// One row's block decoded: X and X >> 8 of its low and high nibbles' levels.
-typedef struct { v128_t xl, ol, xh, oh; } iq4_dec;
-
-ALWAYS iq4_dec iq4_decode(v128_t levels, const uint8_t* qs) {
-  const v128_t m4 = wasm_i8x16_const_splat(0x0F), flip = wasm_i16x8_const_splat(0x0080);
-  const v128_t v = wasm_v128_load(qs);
-  const v128_t lo = wasm_i8x16_swizzle(levels, wasm_v128_and(v, m4));
-  const v128_t hi = wasm_i8x16_swizzle(levels, wasm_v128_and(wasm_u16x8_shr(v, 4), m4));
-  return (iq4_dec){wasm_v128_xor(lo, flip), wasm_i16x8_shr(lo, 8), wasm_v128_xor(hi, flip), wasm_i16x8_shr(hi, 8)};
-}
-
-ALWAYS v128_t iq4_dec_dot(const iq4_dec* w, const int16_t* p) {
-  return wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(w->xl, wasm_v128_load(p)), wasm_i32x4_dot_i16x8(w->ol, wasm_v128_load(p + 8))),
-                        wasm_i32x4_add(wasm_i32x4_dot_i16x8(w->xh, wasm_v128_load(p + 16)), wasm_i32x4_dot_i16x8(w->oh, wasm_v128_load(p + 24))));
-}
 
 // Token t's copy of a field of the pass's first prepared chunk (act[0]):
 // a constant byte offset when t is, which V8 folds into the load.
