@@ -110,8 +110,9 @@ DEFINE_NL4_Q8_0(mxfp4, mxfp4_levels, MXFP4_SCALE, MXFP4_SCALES4)
 // two i32x4.dot_i16x8 per 16 weights after one xor and one shift, where a
 // sign extension of each half takes three shifts and an unsigned split two
 // ops. The 128 * sum a_2k comes back per block (bias). Exact: |B| <= 127 +
-// 256 * 127 < 2^15 (q8_0 and q8_K quants are within -127..127), each i32
-// lane well inside int32 (a block's partial lanes < 2^26).
+// 256 * 127 < 2^15 (q8_0 and q8_K quants are within -127..127), and the two
+// dots pair the same i16 lanes, so the 256 * s_2k+1 * a_2k terms cancel
+// within each i32 lane: a lane holds four elements' (s + 128 or s) * a.
 //
 // Each row's block (iq4_nl) or super-block (iq4_xs, its block sums times
 // their 6-bit scales in int32) sums are reduced to row j's exact int32 sum
@@ -252,7 +253,7 @@ static v128_t iq4_nl_group(const block_iq4_nl* const x[4], const iq4_act* a, int
 
 // Rows x[0..3]' super-blocks: per block, the four rows against shared
 // activation loads, each block sum times its 6-bit scale (minus 32) into
-// row j's int32 sum, exact (|isum| <= 8 * 32 * 32 * 127 * 127 < 2^25).
+// row j's int32 sum, exact (|isum| <= 256 * 32 * 241 * 127 < 2^28).
 static v128_t iq4_xs_group(const block_iq4_xs* const x[4], const iq4_act* a, int nb) {
   const v128_t levels = iq4_levels();
   v128_t acc = wasm_f32x4_const_splat(0.0f);
