@@ -35,6 +35,7 @@ const LAYOUTS = [
   { type: GGMLType.IQ4_NL, layout: 'iq4_nlx4', rows: 44, expertRows: 36 },
   { type: GGMLType.IQ4_XS, layout: 'iq4_xsx4', rows: 44, expertRows: 36 },
   { type: GGMLType.MXFP4, layout: 'mxfp4x4', rows: 44, expertRows: 36 },
+  { type: GGMLType.TQ1_0, layout: 'tq1_0x4', rows: 92, expertRows: 36 },
 ] as const;
 const hasX4 = LAYOUTS.every((l) => k.lookup(`mat_rows_${l.layout}`) !== undefined);
 const arena = wasmArena(k);
