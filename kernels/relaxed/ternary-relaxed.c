@@ -1,5 +1,6 @@
-// TQ2_0 and TQ1_0 with relaxed SIMD, on the plain rows (no repacked layout).
-// The baseline kernels and the layouts are in ../ternary.c.
+// TQ2_0 and TQ1_0 with relaxed SIMD: both on the plain rows, and TQ1_0 also
+// on tq1_0x4, four rows side by side, repacked at load (runtime/repack.ts;
+// below the plain kernels). The baseline kernels and the layouts are in ../ternary.c.
 //
 // Both store each weight as q = t + 1 in 0..2: the byte dot's 7-bit operand
 // as it is (legacy-relaxed.c: exact on every engine), against the q8_K
@@ -221,6 +222,22 @@ TERNARY_KERNELS(tq2_0, 1)
 // with activation element 4i + k + 32n (i < 8), 160 + 4(i - 8) + k + 16n
 // (i >= 8) and 240 + k + 4n (qh): one 4-byte broadcast per plane serves the
 // four rows, and every group read at once.
+//
+// Per plane of 16 bytes the decode is two compares and two ops for q, three
+// for the next plane (3s), the byte dot and its add: TQ1_0 is bound by
+// these, not by memory (an exhaustive search found no two wasm byte ops,
+// arithmetic, saturating, min/max, avgr, bitwise or compares with any
+// constants, that map s to a 7-bit a * q + b; counted, 16-bit lanes or
+// dotting the products 3^n * b against telescoped activations take as many
+// ops). What the layout saves is the
+// plain rows' per-row work around it: the activation loads (one broadcast
+// for four groups here), the qh bytes (one more vector of planes instead of
+// a multiply-based decode per row) and the rows' horizontal sums; and its
+// four streams keep memory reads up with the arithmetic. Measured (CPU time,
+// one thread, shared machine; bench:kernels --repacked --plain-too, --memory
+// --types TQ1_0/plain,TQ1_0), GB/s of weights, plain rows -> tq1_0x4:
+// 4096x4096 (in cache) 3.2 -> 3.7-3.9; 32768x4096 (from memory) 2.8-3.1 ->
+// 3.8, at two threads 1.4-1.6x less CPU time per thread.
 typedef struct { uint16_t d[4]; uint8_t qs[12][16]; uint8_t qh[16]; } block_tq1_0x4;
 _Static_assert(sizeof(block_tq1_0x4) == 4 * sizeof(block_tq1_0), "a group takes four rows' bytes");
 
