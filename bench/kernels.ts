@@ -18,6 +18,9 @@
 //                                   of Q8_0 are 142 MB, read from memory)
 //   npm run bench:kernels -- --repacked   the layouts decode reads after load (runtime/repack.ts:
 //                                   repack_<type>x4, then matvec_<type>x4) where the build has them
+//   npm run bench:kernels -- --repacked --plain-too   each repacked type's plain rows too (with
+//                                   --alternate: the layout against the file's rows on one build, which
+//                                   --old cannot do once the layout is new: an old build lacks its exports)
 //   npm run bench:kernels -- --memory     decode with the weights streamed from memory, 1 and 2
 //                                   threads, builds compared (see kernels-memory.ts)
 //   npm run bench:kernels -- --alternate --old DIR[,DIR...]   also DIR/kernels.wasm (and the relaxed
@@ -50,6 +53,7 @@ const prefill = process.argv.includes('--prefill');
 const alternate = process.argv.includes('--alternate');
 const attention = process.argv.includes('--attention');
 const repacked = process.argv.includes('--repacked');
+const plainToo = process.argv.includes('--plain-too');
 const cpu = process.argv.includes('--cpu');
 const rowsArg = process.argv.indexOf('--rows');
 const oldArg = process.argv.indexOf('--old');
@@ -140,10 +144,14 @@ function scalarOrNaN(type: GGMLType, rows: Uint8Array[], x: Float32Array): numbe
   }
 }
 
-async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () => number, tag = ''): Promise<Row | Prepared | string> {
+/** --repacked: the four-row layout where this build has one (the relaxed module's). */
+function repackedLayout(k: Kernels, name: string): string | undefined {
+  return repacked && k.lookup(`repack_${name}x4`) && k.lookup(`matvec_${name}x4`) ? `${name}x4` : undefined;
+}
+
+async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () => number, tag = '', plain = false): Promise<Row | Prepared | string> {
   const info = ggmlTypeInfo(type)!;
-  // --repacked: the four-row layout where this build has one (the relaxed module's)
-  const layout = repacked && k.lookup(`repack_${info.name}x4`) && k.lookup(`matvec_${info.name}x4`) ? `${info.name}x4` : info.name;
+  const layout = (!plain && repackedLayout(k, info.name)) || info.name;
   const matvec = k.lookup<MatvecFn>(`matvec_${layout}`);
   if (!matvec) return `${info.name}: no matvec_${info.name} export yet`;
   const aType = info.vecDotType!;
@@ -480,10 +488,13 @@ async function main(): Promise<void> {
   const prepared: Prepared[] = [];
   for (const type of TYPES) {
     for (const [kk, tag] of builds) {
-      const r = await benchType(kk, type, x, mulberry32(0x5eed + type), tag);
-      if (typeof r === 'string') console.log(`skipped ${r}`);
-      else if ('run' in r) prepared.push(r);
-      else rows.push(r);
+      const plains = plainToo && repackedLayout(kk, ggmlTypeInfo(type)!.name) ? [true, false] : [false];
+      for (const plain of plains) {
+        const r = await benchType(kk, type, x, mulberry32(0x5eed + type), tag, plain);
+        if (typeof r === 'string') console.log(`skipped ${r}`);
+        else if ('run' in r) prepared.push(r);
+        else rows.push(r);
+      }
     }
   }
   if (alternate) rows = alternateRounds(prepared);

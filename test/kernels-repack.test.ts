@@ -35,6 +35,8 @@ const LAYOUTS = [
   { type: GGMLType.IQ4_NL, layout: 'iq4_nlx4', rows: 44, expertRows: 36 },
   { type: GGMLType.IQ4_XS, layout: 'iq4_xsx4', rows: 44, expertRows: 36 },
   { type: GGMLType.MXFP4, layout: 'mxfp4x4', rows: 44, expertRows: 36 },
+  // tq1_0x4 decode reads four groups a quarter apart, then one at a time: 92 rows (23 groups) take both
+  { type: GGMLType.TQ1_0, layout: 'tq1_0x4', rows: 92, expertRows: 36, tokens: [1, 3, 65, 70] },
 ] as const;
 const hasX4 = LAYOUTS.every((l) => k.lookup(`mat_rows_${l.layout}`) !== undefined);
 const arena = wasmArena(k);
@@ -64,14 +66,16 @@ if (!hasX4) {
   });
 } else {
   // 8704 columns: two activation chunks (ACT_CHUNK = 8192) per row
-  for (const { type, layout, rows } of LAYOUTS) for (const nIn of [256, 8704]) {
-    test(`${layout} (${nIn} columns) equals plain ${ggmlTypeInfo(type)!.name} bit for bit: 1, 2, 3 and 5 threads, 1, 3 and 70 tokens`, () => {
+  for (const l of LAYOUTS) for (const nIn of [256, 8704]) {
+    const { type, layout, rows } = l;
+    const tokens: readonly number[] = 'tokens' in l ? l.tokens : [1, 3, 70];
+    test(`${layout} (${nIn} columns) equals plain ${ggmlTypeInfo(type)!.name} bit for bit: 1, 2, 3 and 5 threads, ${tokens.join(', ')} tokens`, () => {
       const rand = mulberry32(nIn + type);
       const nOut = rows;
       const { plain, packed, bytes } = q4Matrix(rand, nIn, nOut, 'blk.3.ffn_down.weight', [nIn, nOut], type);
       assert.is(packed.layout, layout);
       assert.not.equal(Array.from(k.bytes(packed.ptr!, bytes.length)), Array.from(bytes), 'the bytes were rewritten');
-      for (const nTok of [1, 3, 70]) {
+      for (const nTok of tokens) {
         const x = put(gaussian(rand, nIn * nTok, 1));
         for (const nth of [1, 2, 3, 5]) {
           const g = new Graph();
@@ -241,6 +245,37 @@ if (!hasX4) {
           assert.equal(bits(plan, b, nOut * nTok), pa, `${what}, ${nTok} tokens, ${nth} threads`);
           plan.dispose();
         }
+      }
+    }
+  });
+
+  // Every byte value, not only the 243 that ggml's quantizer writes (a file may hold any): tq1_0x4
+  // stores b ^ 0x80 and decodes the trits by compares where the plain rows take the same formula,
+  // so the two must agree on all 256, in the qh bytes too. Random f16 scales of moderate size.
+  test('tq1_0x4 (random bytes, every value) equals plain TQ1_0 bit for bit: 92 rows, 1 and 65 tokens, 1, 2 and 3 threads', () => {
+    const rand = mulberry32(0x71);
+    const [nIn, nOut] = [512, 92];
+    const rb = rowSize(GGMLType.TQ1_0, nIn);
+    const bytes = new Uint8Array(rb * nOut);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(rand() * 256);
+    for (let o = 0; o < bytes.length; o += 54) bytes[o + 53] = 0x10 + (bytes[o + 53]! & 0x83); // f16 scale 2^-11..2^-9, either sign
+    for (let b = 0; b < 256; b++) bytes[54 * (b % (bytes.length / 54)) + (b % 52)] = b; // each value for sure, qs and qh
+    const plain: Tensor = { id: -1, name: 'blk.0.ffn_gate.weight', type: GGMLType.TQ1_0, ne: [nIn, nOut], kind: 'weight', ptr: put(bytes) };
+    const packed = weightRepacker([k])({ ...plain, ptr: put(bytes) });
+    assert.is(packed.layout, 'tq1_0x4');
+    for (const nTok of [1, 65]) {
+      const x = put(gaussian(rand, nIn * nTok, 1));
+      for (const nth of [1, 2, 3]) {
+        const g = new Graph();
+        const ops = new Ops(g, k);
+        const xt = g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, nTok], kind: 'input', ptr: x });
+        const a = ops.matmul(plain, xt, 'plain');
+        const b = ops.matmul(packed, xt, 'packed');
+        g.markOutput(a);
+        g.markOutput(b);
+        const plan = run(g, nth);
+        assert.equal(bits(plan, b, nOut * nTok), bits(plan, a, nOut * nTok), `${nTok} tokens, ${nth} threads`);
+        plan.dispose();
       }
     }
   });
