@@ -2,7 +2,11 @@
 //
 //   npm run bench:kernels            about a minute
 //   npm run bench:kernels -- --quick a few seconds (or BENCH_QUICK=1)
-//   npm run bench:kernels -- --prefill   prefill instead (see benchPrefill; --repacked, --cpu apply)
+//   npm run bench:kernels -- --prefill   prefill instead (see benchPrefill; with --repacked,
+//                                   --cpu and --old DIR as below, builds alternating per round)
+//   npm run bench:kernels -- --prefill --dot [--repacked]   prefill of the relaxed module against its
+//                                   dot-add build (kernels-relaxed-dot.wasm) on the same weights,
+//                                   alternating, CPU time (see benchPrefillDot)
 //   npm run bench:kernels -- --types Q4_0,Q4_K   only these weight types
 //   npm run bench:kernels -- --alternate  one matvec of each type per round,
 //                                   round after round (medians): ratios
@@ -14,6 +18,9 @@
 //                                   of Q8_0 are 142 MB, read from memory)
 //   npm run bench:kernels -- --repacked   the layouts decode reads after load (runtime/repack.ts:
 //                                   repack_<type>x4, then matvec_<type>x4) where the build has them
+//   npm run bench:kernels -- --repacked --plain-too   each repacked type's plain rows too (with
+//                                   --alternate: the layout against the file's rows on one build, which
+//                                   --old cannot do once the layout is new: an old build lacks its exports)
 //   npm run bench:kernels -- --memory     decode with the weights streamed from memory, 1 and 2
 //                                   threads, builds compared (see kernels-memory.ts)
 //   npm run bench:kernels -- --alternate --old DIR[,DIR...]   also DIR/kernels.wasm (and the relaxed
@@ -46,11 +53,12 @@ const prefill = process.argv.includes('--prefill');
 const alternate = process.argv.includes('--alternate');
 const attention = process.argv.includes('--attention');
 const repacked = process.argv.includes('--repacked');
+const plainToo = process.argv.includes('--plain-too');
 const cpu = process.argv.includes('--cpu');
 const rowsArg = process.argv.indexOf('--rows');
 const oldArg = process.argv.indexOf('--old');
 const OLD_DIRS = oldArg < 0 ? [] : process.argv[oldArg + 1]!.split(',');
-if (OLD_DIRS.length > 0 && !alternate) throw new Error('--old compares builds in alternating rounds: add --alternate');
+if (OLD_DIRS.length > 0 && !alternate && !prefill) throw new Error('--old compares builds in alternating rounds: add --alternate (or --prefill)');
 const N = 4096;
 const ROWS = rowsArg < 0 ? 4096 : Number(process.argv[rowsArg + 1]);
 if (!Number.isInteger(ROWS) || ROWS <= 0 || ROWS % 4 !== 0) throw new Error(`--rows: a positive multiple of 4, not ${process.argv[rowsArg + 1]}`);
@@ -136,10 +144,14 @@ function scalarOrNaN(type: GGMLType, rows: Uint8Array[], x: Float32Array): numbe
   }
 }
 
-async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () => number, tag = ''): Promise<Row | Prepared | string> {
+/** --repacked: the four-row layout where this build has one (the relaxed module's). */
+function repackedLayout(k: Kernels, name: string): string | undefined {
+  return repacked && k.lookup(`repack_${name}x4`) && k.lookup(`matvec_${name}x4`) ? `${name}x4` : undefined;
+}
+
+async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () => number, tag = '', plain = false): Promise<Row | Prepared | string> {
   const info = ggmlTypeInfo(type)!;
-  // --repacked: the four-row layout where this build has one (the relaxed module's)
-  const layout = repacked && k.lookup(`repack_${info.name}x4`) && k.lookup(`matvec_${info.name}x4`) ? `${info.name}x4` : info.name;
+  const layout = (!plain && repackedLayout(k, info.name)) || info.name;
   const matvec = k.lookup<MatvecFn>(`matvec_${layout}`);
   if (!matvec) return `${info.name}: no matvec_${info.name} export yet`;
   const aType = info.vecDotType!;
@@ -235,22 +247,18 @@ interface PrefillRow {
   identical: boolean;
 }
 
-function benchPrefillType(k: Kernels, type: GGMLType, rand: () => number): PrefillRow | string {
+/** One type's prefill set up in one build: both runs, and the check that they agree. */
+interface PrefillSetup { tag: string; perToken: () => void; batched: () => void; identical: () => boolean; free: () => void }
+
+function setupPrefill(k: Kernels, type: GGMLType, rows: Uint8Array[], acts: Uint8Array[], tag: string): PrefillSetup | string {
   const info = ggmlTypeInfo(type)!;
-  // --repacked: the four-row layout where this build has one, as benchType
+  // --repacked: the four-row layout (runtime/repack.ts), as a loaded model's matmuls read it
   const layout = repacked && k.lookup(`repack_${info.name}x4`) && k.lookup(`mul_mat_${info.name}x4`) ? `${info.name}x4` : info.name;
   const matvec = k.lookup<MatvecFn>(`matvec_${layout}`);
   const mulMat = k.lookup<MulMatFn>(`mul_mat_${layout}`);
   if (!matvec || !mulMat) return `${info.name}: no matvec_/mul_mat_${layout} export`;
-  const aType = info.vecDotType!;
-  let rows: Uint8Array[];
-  try {
-    rows = Array.from({ length: DISTINCT_ROWS }, () => encodeRow(type, gaussian(rand, N, 0.02)));
-  } catch (e) {
-    return `${info.name}: no reference quantizer (${(e as Error).message})`;
-  }
   const rowBytes = rowSize(type, N);
-  const aRowBytes = rowSize(aType, N);
+  const aRowBytes = rowSize(info.vecDotType!, N);
   const pw = k.malloc(rowBytes * ROWS);
   for (let r = 0; r < ROWS; r++) k.write(pw + r * rowBytes, rows[r % DISTINCT_ROWS]!);
   if (layout !== info.name) {
@@ -259,16 +267,44 @@ function benchPrefillType(k: Kernels, type: GGMLType, rand: () => number): Prefi
     k.free(scratch);
   }
   const pa = k.malloc(aRowBytes * PREFILL_TOKENS);
-  for (let t = 0; t < PREFILL_TOKENS; t++) k.write(pa + t * aRowBytes, encodeActivation(k, aType, gaussian(rand, N, 1)));
+  for (let t = 0; t < PREFILL_TOKENS; t++) k.write(pa + t * aRowBytes, acts[t]!);
   const outBytes = ROWS * PREFILL_TOKENS * 4;
   const po1 = k.malloc(outBytes);
   const po2 = k.malloc(outBytes);
-
-  const perToken = () => {
-    for (let t = 0; t < PREFILL_TOKENS; t++) matvec(pw, rowBytes, pa + t * aRowBytes, po1 + t * ROWS * 4, N, 0, ROWS);
+  return {
+    tag: layout === info.name ? tag : ` (${layout})${tag}`,
+    perToken: () => {
+      for (let t = 0; t < PREFILL_TOKENS; t++) matvec(pw, rowBytes, pa + t * aRowBytes, po1 + t * ROWS * 4, N, 0, ROWS);
+    },
+    batched: () => mulMat(pw, rowBytes, pa, aRowBytes, po2, ROWS, N, PREFILL_TOKENS, 0, ROWS),
+    identical: () => {
+      const a = new Uint32Array(k.u8().buffer, po1, ROWS * PREFILL_TOKENS);
+      const b = new Uint32Array(k.u8().buffer, po2, ROWS * PREFILL_TOKENS);
+      return a.every((v, i) => v === b[i]);
+    },
+    free: () => { for (const p of [pw, pa, po1, po2]) k.free(p); },
   };
-  const batched = () => mulMat(pw, rowBytes, pa, aRowBytes, po2, ROWS, N, PREFILL_TOKENS, 0, ROWS);
-  // --cpu: process CPU time (a busy machine's wall time counts other jobs' turns)
+}
+
+// One type in every build (--old DIRs first): the same weights and tokens,
+// the builds' runs alternating within each round; minimum over rounds, in
+// wall time or (--cpu) process CPU time.
+function benchPrefillType(builds: [Kernels, string][], type: GGMLType, rand: () => number): PrefillRow[] | string {
+  const info = ggmlTypeInfo(type)!;
+  let rows: Uint8Array[];
+  try {
+    rows = Array.from({ length: DISTINCT_ROWS }, () => encodeRow(type, gaussian(rand, N, 0.02)));
+  } catch (e) {
+    return `${info.name}: no reference quantizer (${(e as Error).message})`;
+  }
+  const k0 = builds[builds.length - 1]![0];
+  const acts = Array.from({ length: PREFILL_TOKENS }, () => encodeActivation(k0, info.vecDotType!, gaussian(rand, N, 1)));
+  const setups: PrefillSetup[] = [];
+  for (const [k, tag] of builds) {
+    const s = setupPrefill(k, type, rows, acts, tag);
+    if (typeof s === 'string') return s;
+    setups.push(s);
+  }
   const time = (f: () => void) => {
     if (cpu) {
       const c0 = process.cpuUsage();
@@ -280,34 +316,34 @@ function benchPrefillType(k: Kernels, type: GGMLType, rand: () => number): Prefi
     f();
     return performance.now() - t0;
   };
-  perToken();
-  batched();
-  let best1 = Infinity;
-  let best2 = Infinity;
+  for (const s of setups) s.perToken(), s.batched();
+  const best = setups.map(() => [Infinity, Infinity]);
   for (let round = 0; round < (quick ? 3 : 12); round++) {
-    best1 = Math.min(best1, time(perToken));
-    best2 = Math.min(best2, time(batched));
+    setups.forEach((s, i) => {
+      best[i]![0] = Math.min(best[i]![0]!, time(s.perToken));
+      best[i]![1] = Math.min(best[i]![1]!, time(s.batched));
+    });
   }
-  const a = new Uint32Array(k.u8().buffer, po1, ROWS * PREFILL_TOKENS);
-  const b = new Uint32Array(k.u8().buffer, po2, ROWS * PREFILL_TOKENS);
-  const identical = a.every((v, i) => v === b[i]);
-  for (const p of [pw, pa, po1, po2]) k.free(p);
-  return {
-    type: layout === info.name ? info.name.toUpperCase() : `${info.name.toUpperCase()} (${layout})`,
-    matvecUs: (best1 * 1000) / PREFILL_TOKENS,
-    mulMatUs: (best2 * 1000) / PREFILL_TOKENS,
-    identical,
-  };
+  return setups.map((s, i) => {
+    const identical = s.identical();
+    s.free();
+    return {
+      type: `${info.name.toUpperCase()}${s.tag}`,
+      matvecUs: (best[i]![0]! * 1000) / PREFILL_TOKENS,
+      mulMatUs: (best[i]![1]! * 1000) / PREFILL_TOKENS,
+      identical,
+    };
+  });
 }
 
-async function benchPrefill(k: Kernels): Promise<void> {
+async function benchPrefill(builds: [Kernels, string][]): Promise<void> {
   const rand = mulberry32(0x9f11);
   console.log(`${N}x${ROWS} weight x ${PREFILL_TOKENS} tokens, one thread, ${quick ? 'quick' : 'full'} run${cpu ? ', CPU time' : ''}${repacked ? ', repacked layouts' : ''}, Node ${process.versions.node}`);
   const rows: PrefillRow[] = [];
   for (const type of TYPES) {
-    const r = benchPrefillType(k, type, rand);
+    const r = benchPrefillType(builds, type, rand);
     if (typeof r === 'string') console.log(`skipped ${r}`);
-    else rows.push(r);
+    else rows.push(...r);
   }
   const gw = (us: number) => ((N * ROWS) / (us * 1000)).toFixed(1); // weight x token products per ns
   console.log('');
@@ -315,6 +351,63 @@ async function benchPrefill(k: Kernels): Promise<void> {
   console.log('|---|---:|---:|---:|---:|---:|---|');
   for (const r of rows) {
     console.log(`| ${r.type} | ${r.matvecUs.toFixed(0)} | ${r.mulMatUs.toFixed(0)} | ${(r.matvecUs / r.mulMatUs).toFixed(2)}x | ${gw(r.matvecUs)} | ${gw(r.mulMatUs)} | ${r.identical ? 'yes' : 'NO'} |`);
+  }
+}
+
+/**
+ * --prefill --dot: mul_mat_<layout> (x4 with --repacked) of kernels-relaxed.wasm
+ * and of kernels-relaxed-dot.wasm on the same memory, weights and tokens,
+ * one call of each per round, round after round, in process CPU time
+ * (medians): the ratio a shared machine's drift does not skew. The outputs
+ * must be bit-identical (they are the same integer sums and float steps).
+ */
+async function benchPrefillDot(): Promise<void> {
+  const k = await loadKernels({ simd: 'relaxed', initialPages: 1024 });
+  const kd = await loadKernels({ simd: 'relaxed-dot', module: k.module, memory: k.memory });
+  const rand = mulberry32(0x9f11);
+  const rounds = quick ? 5 : 21;
+  console.log(`${N}x${ROWS} weight x ${PREFILL_TOKENS} tokens, one thread, relaxed vs relaxed-dot, ${rounds} alternating rounds, CPU time (medians), Node ${process.versions.node}`);
+  console.log('');
+  console.log('| layout | relaxed us/token | relaxed-dot us/token | speedup | bit-identical |');
+  console.log('|---|---:|---:|---:|---|');
+  for (const type of TYPES) {
+    const info = ggmlTypeInfo(type)!;
+    const layout = repacked && k.lookup(`repack_${info.name}x4`) ? `${info.name}x4` : info.name;
+    const f = k.lookup<MulMatFn>(`mul_mat_${layout}`), fd = kd.lookup<MulMatFn>(`mul_mat_${layout}`);
+    if (!f || !fd) {
+      console.log(`skipped ${layout}: no mul_mat_${layout}`);
+      continue;
+    }
+    const aType = info.vecDotType!;
+    const rows = Array.from({ length: DISTINCT_ROWS }, () => encodeRow(type, gaussian(rand, N, 0.02)));
+    const rowBytes = rowSize(type, N), aRowBytes = rowSize(aType, N);
+    const pw = k.malloc(rowBytes * ROWS);
+    for (let r = 0; r < ROWS; r++) k.write(pw + r * rowBytes, rows[r % DISTINCT_ROWS]!);
+    if (layout !== info.name) {
+      const scratch = k.malloc(4 * rowBytes);
+      k.lookup<(w: number, rowBytes: number, nRows: number, scratch: number) => void>(`repack_${layout}`)!(pw, rowBytes, ROWS, scratch);
+      k.free(scratch);
+    }
+    const pa = k.malloc(aRowBytes * PREFILL_TOKENS);
+    for (let t = 0; t < PREFILL_TOKENS; t++) k.write(pa + t * aRowBytes, encodeActivation(k, aType, gaussian(rand, N, 1)));
+    const po = [k.malloc(ROWS * PREFILL_TOKENS * 4), k.malloc(ROWS * PREFILL_TOKENS * 4)];
+    const fns = [f, fd];
+    const times: number[][] = [[], []];
+    for (let round = -1; round < rounds; round++) {
+      fns.forEach((fn, i) => {
+        const c = process.cpuUsage();
+        fn(pw, rowBytes, pa, aRowBytes, po[i]!, ROWS, N, PREFILL_TOKENS, 0, ROWS);
+        const d = process.cpuUsage(c);
+        if (round >= 0) times[i]!.push((d.user + d.system) / PREFILL_TOKENS);
+      });
+    }
+    const a = new Uint32Array(k.u8().buffer, po[0]!, ROWS * PREFILL_TOKENS);
+    const b = new Uint32Array(k.u8().buffer, po[1]!, ROWS * PREFILL_TOKENS);
+    const identical = a.every((v, i) => v === b[i]);
+    for (const p of [pw, pa, ...po]) k.free(p);
+    const median = (v: number[]) => [...v].sort((x, y) => x - y)[v.length >> 1]!;
+    const [m0, m1] = [median(times[0]!), median(times[1]!)];
+    console.log(`| ${layout} | ${m0.toFixed(0)} | ${m1.toFixed(0)} | ${(m0 / m1).toFixed(2)}x | ${identical ? 'yes' : 'NO'} |`);
   }
 }
 
@@ -371,6 +464,10 @@ async function main(): Promise<void> {
     await benchMemory(process.argv.slice(2));
     return;
   }
+  if (prefill && process.argv.includes('--dot')) {
+    await benchPrefillDot();
+    return;
+  }
   const k = await loadKernels();
   const builds: [Kernels, string][] = [];
   for (const dir of OLD_DIRS) builds.push([await loadKernels({ url: pathToFileURL(`${dir}/kernels.wasm`) }), ` (${basename(dir)})`]);
@@ -380,7 +477,7 @@ async function main(): Promise<void> {
     return;
   }
   if (prefill) {
-    await benchPrefill(k);
+    await benchPrefill(builds);
     return;
   }
   const rand = mulberry32(0x5eed);
@@ -391,10 +488,13 @@ async function main(): Promise<void> {
   const prepared: Prepared[] = [];
   for (const type of TYPES) {
     for (const [kk, tag] of builds) {
-      const r = await benchType(kk, type, x, mulberry32(0x5eed + type), tag);
-      if (typeof r === 'string') console.log(`skipped ${r}`);
-      else if ('run' in r) prepared.push(r);
-      else rows.push(r);
+      const plains = plainToo && repackedLayout(kk, ggmlTypeInfo(type)!.name) ? [true, false] : [false];
+      for (const plain of plains) {
+        const r = await benchType(kk, type, x, mulberry32(0x5eed + type), tag, plain);
+        if (typeof r === 'string') console.log(`skipped ${r}`);
+        else if ('run' in r) prepared.push(r);
+        else rows.push(r);
+      }
     }
   }
   if (alternate) rows = alternateRounds(prepared);
@@ -407,7 +507,7 @@ async function main(): Promise<void> {
   const vsQ4_0 = rel('Q4_0');
   const vsQ4_K = rel('Q4_K');
   console.log('');
-  console.log(`SIMD: ${k.simd}`);
+  console.log(`SIMD: ${k.simd}${k.dotAdd ? ' (dot-add build)' : ''}`);
   console.log('| type | bits/weight | ms/matvec (median) | GB/s of weights | time/weight vs Q4_0 | vs Q4_K | SIMD/scalar |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {

@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const WASM = ['kernels.wasm', 'kernels-relaxed.wasm'];
+const WASM = ['kernels.wasm', 'kernels-relaxed.wasm', 'kernels-relaxed-dot.wasm'];
 
 const browserPlugin = {
   name: 'run-gguf-browser',

@@ -37,6 +37,7 @@ test('npm pack: at most 5 MB unpacked, with the browser build, kernels and decla
     'dist/browser/run-gguf.js', 'dist/browser/host-worker.js', 'dist/browser/pool-worker.js', 'dist/browser/kernels.wasm',
     'dist/runtime/api/index.js', 'dist/runtime/api/index.d.ts', 'dist/runtime/api/host-worker.js', 'dist/runtime/index.d.ts',
     'dist/runtime/threads/worker.js', 'wasm/kernels.wasm', 'dist/runtime/cli.js',
+    'wasm/kernels-relaxed-dot.wasm', 'dist/browser/kernels-relaxed-dot.wasm',
   ]) assert.ok(files.has(f), `the package has ${f}`);
   assert.not.ok([...files].some((f) => f.startsWith('dist/test/') || f.startsWith('test/') || f.startsWith('examples/')), 'no tests or examples');
   assert.not.ok([...files].some((f) => f.endsWith('.map')), 'no source maps');

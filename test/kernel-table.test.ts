@@ -13,7 +13,7 @@ import { Ops } from '../runtime/graph/ops.js';
 import {
   KERNEL_TABLE, KernelArgsError, KernelTableError, RELAXED_EXPORTS, RELAXED_OVERRIDES, checkExports, checkPhaseArgs,
 } from '../wasm/kernel-table.js';
-import { DEFAULT_WASM_URL, RELAXED_WASM_NAME, loadKernels } from '../wasm/loader.js';
+import { DEFAULT_WASM_URL, RELAXED_DOT_WASM_NAME, RELAXED_WASM_NAME, loadKernels } from '../wasm/loader.js';
 
 /** name -> parameter count of every function a built module exports, instantiated directly (no loader, no check). */
 async function builtExports(file: URL): Promise<Map<string, number>> {
@@ -27,6 +27,8 @@ async function builtExports(file: URL): Promise<Map<string, number>> {
 
 const baseline = await builtExports(DEFAULT_WASM_URL);
 const relaxed = await builtExports(new URL(RELAXED_WASM_NAME, DEFAULT_WASM_URL));
+// instantiated only (no code runs): Node 20 validates it once the flag above is set
+const relaxedDot = await builtExports(new URL(RELAXED_DOT_WASM_NAME, DEFAULT_WASM_URL));
 const sorted = (names: Iterable<string>) => [...names].sort();
 const table = [...KERNEL_TABLE.values()];
 
@@ -39,6 +41,10 @@ test('the table lists every export of kernels.wasm, and only those, with its par
 test('the table lists every export of kernels-relaxed.wasm, and only those, with its parameter count', () => {
   assert.equal(sorted(RELAXED_EXPORTS), sorted(relaxed.keys()));
   for (const name of RELAXED_EXPORTS) assert.is(relaxed.get(name), KERNEL_TABLE.get(name)!.params.length, name);
+});
+
+test('kernels-relaxed-dot.wasm (the dot-add build) exports exactly what kernels-relaxed.wasm does, with the same parameter counts', () => {
+  assert.equal(sorted([...relaxedDot].map(([name, n]) => `${name}/${n}`)), sorted([...relaxed].map(([name, n]) => `${name}/${n}`)));
 });
 
 test('the relaxed overrides are exactly the relaxed exports that share a baseline name; the rest are relaxed-only', () => {

@@ -61,17 +61,38 @@ mapfile -t relaxed < <(LC_ALL=C ls kernels/relaxed/*.c | LC_ALL=C sort)
 # the output should not depend on whether binaryen is installed. So the
 # link sees only clang's own directory (where wasm-ld is).
 llvm_bin=$(dirname "$(readlink -f "$(command -v "$CLANG")")")
-env PATH="$llvm_bin" "$CLANG" --target=wasm32 -fuse-ld=lld \
-  -O3 -msimd128 -mrelaxed-simd -matomics -mbulk-memory \
-  -std=c11 -Wall -Wextra -ffreestanding -nostdlib \
-  -g0 -ffile-prefix-map="$PWD"=. \
-  -Wl,--no-entry -Wl,--import-memory -Wl,--shared-memory -Wl,--max-memory=4294967296 \
-  -Wl,--export=__stack_pointer -Wl,--strip-all \
+relaxed_cflags=(--target=wasm32 -O3 -msimd128 -mrelaxed-simd -matomics -mbulk-memory
+  -std=c11 -Wall -Wextra -ffreestanding -nostdlib -g0 -ffile-prefix-map="$PWD"=.)
+relaxed_ldflags=(-fuse-ld=lld -nostdlib -Wl,--no-entry -Wl,--import-memory -Wl,--shared-memory -Wl,--max-memory=4294967296
+  -Wl,--export=__stack_pointer -Wl,--strip-all)
+no_data() {
+  if "${OBJDUMP:-llvm-objdump-19}" -h "$1" | grep -qE ' (DATA|DATACOUNT|START) '; then
+    echo "build.sh: kernels/relaxed/ must not define static data (the module shares memory it does not own)" >&2
+    exit 1
+  fi
+}
+env PATH="$llvm_bin" "$CLANG" "${relaxed_cflags[@]}" "${relaxed_ldflags[@]}" \
   "${relaxed[@]}" \
   -o "$out_dir/kernels-relaxed.wasm"
-if "${OBJDUMP:-llvm-objdump-19}" -h "$out_dir/kernels-relaxed.wasm" | grep -qE ' (DATA|DATACOUNT|START) '; then
-  echo "build.sh: kernels/relaxed/ must not define static data (the module shares memory it does not own)" >&2
-  exit 1
-fi
+no_data "$out_dir/kernels-relaxed.wasm"
 mv "$out_dir/kernels-relaxed.wasm" wasm/kernels-relaxed.wasm
 echo "built wasm/kernels-relaxed.wasm ($(wc -c < wasm/kernels-relaxed.wasm) bytes) from ${relaxed[*]}"
+
+# The dot-add module: the same sources with RELAXED_DOT_ADD (relaxed.h), which
+# use i32x4.relaxed_dot_i8x16_i7x16_add_s in the hot integer dots. Same
+# exports as kernels-relaxed.wasm; the loader takes it instead where the
+# engine runs that instruction fast (wasm/loader.ts). Through assembly:
+# clang 19 writing objects directly mis-encodes that instruction (a stray
+# `drop`, which V8 refuses), while its assembler encodes the .s text right.
+dot_objs=()
+for src in "${relaxed[@]}"; do
+  base=$(basename "$src" .c)
+  env PATH="$llvm_bin" "$CLANG" "${relaxed_cflags[@]}" -DRELAXED_DOT_ADD -S "$src" -o "$out_dir/$base.s"
+  env PATH="$llvm_bin" "$CLANG" --target=wasm32 -mrelaxed-simd -msimd128 -matomics -mbulk-memory \
+    -c "$out_dir/$base.s" -o "$out_dir/$base.o"
+  dot_objs+=("$out_dir/$base.o")
+done
+env PATH="$llvm_bin" "$CLANG" --target=wasm32 "${relaxed_ldflags[@]}" "${dot_objs[@]}" -o "$out_dir/kernels-relaxed-dot.wasm"
+no_data "$out_dir/kernels-relaxed-dot.wasm"
+mv "$out_dir/kernels-relaxed-dot.wasm" wasm/kernels-relaxed-dot.wasm
+echo "built wasm/kernels-relaxed-dot.wasm ($(wc -c < wasm/kernels-relaxed-dot.wasm) bytes) from the same sources with -DRELAXED_DOT_ADD"

@@ -14,6 +14,7 @@
 // Views over memory.buffer go stale when the memory grows (malloc grows it),
 // so take views from the helpers here each time rather than keeping them.
 
+import { probeDotAdd, type DotProbe } from './dot-probe.js';
 import { RELAXED_EXPORTS, checkExports, type BaselineKernelName, type KernelArgs, type KernelParams } from './kernel-table.js';
 
 /**
@@ -96,15 +97,21 @@ export const MAX_PAGES = 65536;
 export const DEFAULT_WASM_URL = new URL('../../wasm/kernels.wasm', import.meta.url);
 /** The relaxed-SIMD kernels (wasm/build.sh), beside the baseline build. */
 export const RELAXED_WASM_NAME = 'kernels-relaxed.wasm';
+/** The same kernels built with i32x4.relaxed_dot_i8x16_i7x16_add_s (wasm/build.sh, kernels/relaxed/relaxed.h), beside it. */
+export const RELAXED_DOT_WASM_NAME = 'kernels-relaxed-dot.wasm';
 
 /**
  * Which SIMD the kernels use: 'relaxed' adds the relaxed-SIMD module's
  * kernels over the baseline ones where the engine validates it (Chrome and
  * Electron, Node 22+, Node 20 with the V8 flag this loader sets); 'baseline'
- * is WebAssembly SIMD128 alone, on every engine. Default 'auto': relaxed when
- * available, unless RUN_GGUF_SIMD=baseline is set in the environment.
+ * is WebAssembly SIMD128 alone, on every engine. 'relaxed-dot' is the
+ * relaxed module's dot-add build (same kernels, same bits; faster where the
+ * CPU has AVX-VNNI), where the engine validates it without flags (not Node
+ * 20). Default 'auto': relaxed-dot where it validates and a probe at load
+ * finds it faster (wasm/dot-probe.ts), else relaxed when available, unless
+ * RUN_GGUF_SIMD (baseline, relaxed, relaxed-dot) says otherwise.
  */
-export type SimdLevel = 'auto' | 'relaxed' | 'baseline';
+export type SimdLevel = 'auto' | 'relaxed-dot' | 'relaxed' | 'baseline';
 
 export interface LoadOptions {
   /** Where to get the .wasm: a file: URL (Node reads it) or an http(s)/blob URL (fetched). */
@@ -115,9 +122,9 @@ export interface LoadOptions {
   memory?: WebAssembly.Memory;
   /** Initial pages of a new memory (at least MIN_PAGES). */
   initialPages?: number;
-  /** See SimdLevel. 'relaxed' throws when the engine lacks relaxed SIMD. */
+  /** See SimdLevel. 'relaxed' and 'relaxed-dot' throw when the engine cannot run them. */
   simd?: SimdLevel;
-  /** Already-compiled relaxed module (what a worker receives); null: baseline only. */
+  /** Already-compiled relaxed module (what a worker receives; either build); null: baseline only. */
   relaxedModule?: WebAssembly.Module | null;
 }
 
@@ -128,6 +135,12 @@ export interface Kernels {
   readonly relaxedModule: WebAssembly.Module | null;
   /** 'relaxed' or 'baseline': what this instance runs. */
   readonly simd: 'relaxed' | 'baseline';
+  /**
+   * The relaxed module is the dot-add build (kernels-relaxed-dot.wasm: same
+   * exports, same bits), as known to the thread that compiled it (a pool
+   * worker runs the module it was sent, and reports false).
+   */
+  readonly dotAdd: boolean;
   readonly memory: WebAssembly.Memory;
   /** Moves this thread's stack (both modules) to the region ending at `top` (workers: their own stack). */
   moveStack(top: Ptr): void;
@@ -182,7 +195,44 @@ async function readBytes(url: URL): Promise<Uint8Array<ArrayBuffer> | null> {
 
 function envSimd(): SimdLevel {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-  return env?.RUN_GGUF_SIMD === 'baseline' ? 'baseline' : 'auto';
+  const v = env?.RUN_GGUF_SIMD;
+  return v === 'baseline' || v === 'relaxed' || v === 'relaxed-dot' ? v : 'auto';
+}
+
+/** Compiled dot-add modules (a worker's structured clone is another object: it reports dotAdd false). */
+const dotModules = new WeakSet<WebAssembly.Module>();
+
+/** Why this engine may or may not run the dot-add build: the loader's decision, once per thread. */
+export interface DotAddSupport {
+  /** The module validates without engine flags and the engine is not one known to miscompute it. */
+  readonly runs: boolean;
+  /** And the probe found it faster: 'auto' takes it. */
+  readonly chosen: boolean;
+  readonly reason: string;
+  readonly probe: DotProbe | null;
+}
+
+let dotSupport: DotAddSupport | null = null;
+
+/**
+ * Whether the dot-add build can run here (and is worth it). Decided before
+ * the loader sets Node 20's relaxed-SIMD flag and from V8's version, since
+ * with that flag Node 20 (V8 11.3) validates i32x4.relaxed_dot_i8x16_i7x16_add_s
+ * and its first tier then computes wrong sums. Relaxed SIMD shipped unflagged
+ * in V8 11.4.
+ */
+export function dotAddSupport(): DotAddSupport {
+  if (dotSupport) return dotSupport;
+  const v8 = (globalThis as { process?: { versions?: { v8?: string } } }).process?.versions?.v8;
+  const m = v8 ? /^(\d+)\.(\d+)/.exec(v8) : null;
+  if (m && (Number(m[1]) < 11 || (Number(m[1]) === 11 && Number(m[2]) < 4))) {
+    dotSupport = { runs: false, chosen: false, reason: `V8 ${v8} predates unflagged relaxed SIMD (11.4); its dot-add is not trusted`, probe: null };
+    return dotSupport;
+  }
+  const probe = probeDotAdd();
+  const runs = Number.isFinite(probe.speedup);
+  dotSupport = { runs, chosen: runs && probe.fast, reason: probe.reason, probe };
+  return dotSupport;
 }
 
 /**
@@ -193,12 +243,26 @@ function envSimd(): SimdLevel {
 async function compileRelaxed(url: URL, level: SimdLevel): Promise<WebAssembly.Module | null> {
   if (level === 'baseline') return null;
   // beside the baseline build; a data: or blob: URL has no "beside"
-  let relaxedUrl: URL | null = null;
-  try {
-    relaxedUrl = new URL(RELAXED_WASM_NAME, url);
-  } catch {
-    relaxedUrl = null;
+  const beside = (name: string) => {
+    try {
+      return new URL(name, url);
+    } catch {
+      return null;
+    }
+  };
+  if (level === 'relaxed-dot' || (level === 'auto' && dotAddSupport().chosen)) {
+    const support = dotAddSupport();
+    if (!support.runs) throw new Error(`loadKernels: this engine cannot run ${RELAXED_DOT_WASM_NAME}: ${support.reason}`);
+    const dotUrl = beside(RELAXED_DOT_WASM_NAME);
+    const dotBytes = dotUrl ? await readBytes(dotUrl) : null;
+    if (dotBytes && WebAssembly.validate(dotBytes)) {
+      const module = await WebAssembly.compile(dotBytes);
+      dotModules.add(module);
+      return module;
+    }
+    if (level === 'relaxed-dot') throw new Error(`loadKernels: no valid ${RELAXED_DOT_WASM_NAME} could be read beside ${url.href}`);
   }
+  const relaxedUrl = beside(RELAXED_WASM_NAME);
   const bytes = relaxedUrl ? await readBytes(relaxedUrl) : null;
   if (!bytes) {
     if (level === 'relaxed') throw new Error(`loadKernels: no ${RELAXED_WASM_NAME} could be read beside ${url.href}`);
@@ -242,8 +306,9 @@ export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
   const relaxedImports = { env: { memory, iq_grids: base.iq_grids as () => number } };
   const relaxed = relaxedModule ? (await WebAssembly.instantiate(relaxedModule, relaxedImports)).exports as Record<string, unknown> : null;
   const relaxedSp = relaxed?.__stack_pointer as WebAssembly.Global | undefined;
-  if (relaxed && !relaxedSp) throw new Error(`loadKernels: ${RELAXED_WASM_NAME} does not export __stack_pointer; rebuild it with npm run build:wasm`);
-  if (relaxed) checkExports(relaxed, 'relaxed', RELAXED_WASM_NAME);
+  const dotAdd = relaxedModule ? dotModules.has(relaxedModule) : false;
+  if (relaxed && !relaxedSp) throw new Error(`loadKernels: ${dotAdd ? RELAXED_DOT_WASM_NAME : RELAXED_WASM_NAME} does not export __stack_pointer; rebuild it with npm run build:wasm`);
+  if (relaxed) checkExports(relaxed, 'relaxed', dotAdd ? RELAXED_DOT_WASM_NAME : RELAXED_WASM_NAME);
   // the relaxed module's listed overrides replace the baseline kernels of the same name, and add its own
   const raw: Record<string, unknown> = { ...base };
   if (relaxed) for (const name of RELAXED_EXPORTS) raw[name] = relaxed[name];
@@ -270,6 +335,7 @@ export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
     module,
     relaxedModule: relaxedModule ?? null,
     simd: relaxed ? 'relaxed' : 'baseline',
+    dotAdd,
     memory,
     moveStack(top: Ptr) {
       exports.stackRestore(top);

@@ -33,7 +33,11 @@ static inline void bsums32_q8_K(const block_q8_K* a, v128_t* out, int nb) {
 
 // A super-block's scales for four rows, in the shapes the dots take.
 typedef struct {
+#ifdef RELAXED_DOT_ADD
+  v128_t sc[8];    // sub-block k: i32 lane j = row j's scale
+#else
   v128_t sc[8];    // sub-block k: i16 lanes 2j, 2j+1 = row j's scale
+#endif
   v128_t mp[4];    // sub-blocks 2p, 2p+1: i16 lanes 2j, 2j+1 = row j's two mins
   v128_t d, dmin;  // f32 per row
 } q4_K_scales4;
@@ -41,15 +45,24 @@ typedef struct {
 // Swizzle indices (i8x16.swizzle gives 0 for an index >= 16): i16 lanes 2j
 // and 2j+1 <- byte q + j (SC_IDX), or bytes q + j and q + 4 + j (MP_IDX).
 #define SC_IDX(q) wasm_i8x16_const(q, -128, q, -128, q + 1, -128, q + 1, -128, q + 2, -128, q + 2, -128, q + 3, -128, q + 3, -128)
+#define SC32_IDX(q) wasm_i8x16_const(q, -128, -128, -128, q + 1, -128, -128, -128, q + 2, -128, -128, -128, q + 3, -128, -128, -128)
 #define MP_IDX(q) wasm_i8x16_const(q, -128, q + 4, -128, q + 1, -128, q + 5, -128, q + 2, -128, q + 6, -128, q + 3, -128, q + 7, -128)
 
 // From bytes 4k + j (row j, sub-block k; k < 4 in the first vector) of the
 // four rows' scales (sc0, sc1) and mins (mn0, mn1).
 static inline void q4_K_scales_from(v128_t sc0, v128_t sc1, v128_t mn0, v128_t mn1, q4_K_scales4* s) {
+#ifdef RELAXED_DOT_ADD
+  // i32 lane j <- byte q + j (SC32_IDX), for i32x4.mul after the dot-adds
+  s->sc[0] = wasm_i8x16_swizzle(sc0, SC32_IDX(0)), s->sc[1] = wasm_i8x16_swizzle(sc0, SC32_IDX(4));
+  s->sc[2] = wasm_i8x16_swizzle(sc0, SC32_IDX(8)), s->sc[3] = wasm_i8x16_swizzle(sc0, SC32_IDX(12));
+  s->sc[4] = wasm_i8x16_swizzle(sc1, SC32_IDX(0)), s->sc[5] = wasm_i8x16_swizzle(sc1, SC32_IDX(4));
+  s->sc[6] = wasm_i8x16_swizzle(sc1, SC32_IDX(8)), s->sc[7] = wasm_i8x16_swizzle(sc1, SC32_IDX(12));
+#else
   s->sc[0] = wasm_i8x16_swizzle(sc0, SC_IDX(0)), s->sc[1] = wasm_i8x16_swizzle(sc0, SC_IDX(4));
   s->sc[2] = wasm_i8x16_swizzle(sc0, SC_IDX(8)), s->sc[3] = wasm_i8x16_swizzle(sc0, SC_IDX(12));
   s->sc[4] = wasm_i8x16_swizzle(sc1, SC_IDX(0)), s->sc[5] = wasm_i8x16_swizzle(sc1, SC_IDX(4));
   s->sc[6] = wasm_i8x16_swizzle(sc1, SC_IDX(8)), s->sc[7] = wasm_i8x16_swizzle(sc1, SC_IDX(12));
+#endif
   s->mp[0] = wasm_i8x16_swizzle(mn0, MP_IDX(0)), s->mp[1] = wasm_i8x16_swizzle(mn0, MP_IDX(8));
   s->mp[2] = wasm_i8x16_swizzle(mn1, MP_IDX(0)), s->mp[3] = wasm_i8x16_swizzle(mn1, MP_IDX(8));
 }
@@ -110,10 +123,92 @@ static inline v128_t q4_K_mins(const v128_t* mp, v128_t b) {
 // Per (row, token) state across a row group's super-blocks.
 typedef struct { v128_t isum, sum, msum; } q4_K_acc;
 
+#ifdef RELAXED_DOT_ADD
+// The dot-add build: a sub-block's exact sum per row in i32 lanes (|lane| <=
+// 32 * 128 * 15) from eight dot-adds, then one i32x4.mul by the rows'
+// scales, where the i16 path takes eight byte dots, seven i16 adds and an
+// i32x4.dot_i16x8. The nibbles are decoded once per super-block into wq
+// (1 KiB of stack); then four tokens at a time run the whole super-block,
+// their int32 sums in registers, each weight vector loaded once for the four.
+// PIN every second step keeps V8 from hoisting the next steps' broadcasts.
+// Measured (bench:kernels --prefill --dot: 4096x4096 x 64 tokens, one
+// thread, CPU time, medians of 21 alternating rounds against
+// kernels-relaxed.wasm on the same weights, Node 24 / V8 13.6, AVX-VNNI,
+// shared 2-core machine): q4_Kx4 1.31-1.34x, plain q4_K 1.32x. Tried:
+// - the i16 path's loop order (sub-blocks outer, tokens inner, one chain of
+//   eight dot-adds per token): 1.00x; that chain cut by PINs: 1.06x. V8 kept
+//   the eight weight vectors in stack slots and spent ~20 scalar ops per
+//   token on addresses and reloads, which the dot-adds saved nothing against.
+// - decode (q4_Kx4_quads) with dot-adds into int32 accumulators and an
+//   i32x4.mul per sub-block: 0.80x in cache (4096x4096), 0.91x CPU time from
+//   memory (32768x4096, same wall time): each accumulator becomes a chain of
+//   dot-adds (latency ~5 cycles each) where the i16 path's byte dots are
+//   independent and only their adds chain. Left as it was.
+// - four tokens, PIN on the fourth token's sum only: V8 computes the other
+//   three late and spills their broadcasts (1.05x); PIN on all four every
+//   step 1.21x, with int k (adds instead of memarg offsets) and 1.24-1.27x
+//   with unsigned; every second step 1.31-1.34x; every fourth 1.10x.
+static inline void q4_K_isums(const q4_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y, q4_K_acc* acc, int nt) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
+  v128_t wq[64];  // sub-block sb's eight vectors at wq[8 * sb]: chunk c's low nibbles (sb = 2c), then its high
+  for (int c = 0; c < 4; c++)
+    for (int k = 0; k < 8; k++) {
+      wq[16 * c + k] = wasm_v128_and(q[8 * c + k], m4);
+      wq[16 * c + 8 + k] = wasm_v128_and(wasm_u16x8_shr(q[8 * c + k], 4), m4);
+    }
+  v128_t pin[4];
+  int t = 0;
+  for (; t + 4 <= nt; t += 4) {
+    const int8_t* a0 = y[t][i].qs;
+    const int8_t* a1 = y[t + 1][i].qs;
+    const int8_t* a2 = y[t + 2][i].qs;
+    const int8_t* a3 = y[t + 3][i].qs;
+    const v128_t* w = wq;
+    const v128_t* sc = s->sc;
+    v128_t i0 = zero, i1 = zero, i2 = zero, i3 = zero;
+    NOUNROLL for (int sb = 0; sb < 8; sb++, a0 += 32, a1 += 32, a2 += 32, a3 += 32, w += 8, sc++) {
+      v128_t p0 = zero, p1 = zero, p2 = zero, p3 = zero;
+      UNROLL for (unsigned k = 0; k < 8; k++) {  // unsigned: 4 * k becomes the loads' memarg offset (relaxed.h)
+        const v128_t wk = w[k];
+        p0 = DOTADD(SPLAT4(a0 + 4 * k), wk, p0);
+        p1 = DOTADD(SPLAT4(a1 + 4 * k), wk, p1);
+        p2 = DOTADD(SPLAT4(a2 + 4 * k), wk, p2);
+        p3 = DOTADD(SPLAT4(a3 + 4 * k), wk, p3);
+        if (k & 1) {  // every second step: every step 1.24x, every fourth 1.10x
+        PIN(p0, pin[0]);
+        PIN(p1, pin[1]);
+        PIN(p2, pin[2]);
+        PIN(p3, pin[3]);
+        }
+      }
+      const v128_t scv = *sc;
+      i0 = wasm_i32x4_add(i0, wasm_i32x4_mul(p0, scv));
+      i1 = wasm_i32x4_add(i1, wasm_i32x4_mul(p1, scv));
+      i2 = wasm_i32x4_add(i2, wasm_i32x4_mul(p2, scv));
+      i3 = wasm_i32x4_add(i3, wasm_i32x4_mul(p3, scv));
+    }
+    acc[t].isum = i0, acc[t + 1].isum = i1, acc[t + 2].isum = i2, acc[t + 3].isum = i3;
+  }
+  for (; t < nt; t++) {
+    const int8_t* a = y[t][i].qs;
+    v128_t isum = zero;
+    NOUNROLL for (int sb = 0; sb < 8; sb++, a += 32) {
+      v128_t p = zero;
+      UNROLL for (unsigned k = 0; k < 8; k++) p = DOTADD(SPLAT4(a + 4 * k), wq[8 * sb + k], p);
+      isum = wasm_i32x4_add(isum, wasm_i32x4_mul(p, s->sc[sb]));
+    }
+    acc[t].isum = isum;
+  }
+}
+#endif
+
 // Super-block i of four rows against nt tokens (y[t] at the chunk's first
 // super-block, b32[t] its sums of 32); q[c * 8 + g]: chunk c's transposed nibbles.
 static inline void q4_K_superblock(const q4_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y,
                                    const v128_t* const* b32, q4_K_acc* acc, int nt) {
+#ifdef RELAXED_DOT_ADD
+  q4_K_isums(s, q, i, y, acc, nt);
+#else
   const v128_t m4 = wasm_i8x16_const_splat(0x0F);
   for (int t = 0; t < nt; t++) acc[t].isum = wasm_i32x4_const_splat(0);
   NOUNROLL for (int c = 0; c < 4; c++) {
@@ -133,6 +228,7 @@ static inline void q4_K_superblock(const q4_K_scales4* s, const v128_t* q, int i
       }
     }
   }
+#endif
   for (int t = 0; t < nt; t++) {
     const v128_t mn = q4_K_mins(s->mp, b32[t][i]);
     const v128_t ad = wasm_f32x4_splat(y[t][i].d);

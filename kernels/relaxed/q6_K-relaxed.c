@@ -127,7 +127,11 @@ static void q6_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, floa
 // int16 (|lane| <= 2 * 2 * 128 * 63 < 2^15) before i32x4.dot_i16x8 applies
 // the rows' scales ([s0 s0 s1 s1 s2 s2 s3 s3]).
 typedef struct {
+#ifdef RELAXED_DOT_ADD
+  v128_t sc[16];  // sub-block k: i32 lane j = row j's scale
+#else
   v128_t sc[16];  // sub-block k: i16 lanes 2j, 2j+1 = row j's scale
+#endif
   v128_t sp[8];   // sub-blocks 2p, 2p+1: i16 lanes 2j, 2j+1 = row j's two scales
   v128_t d;       // f32 per row
 } q6_K_scales4;
@@ -136,11 +140,22 @@ typedef struct {
 #define Q6_LANES(w, a, b) wasm_i16x8_shr(wasm_i8x16_shuffle(w, w, a, a, b, b, a + 1, a + 1, b + 1, b + 1, \
                                                            a + 2, a + 2, b + 2, b + 2, a + 3, a + 3, b + 3, b + 3), 8)
 
+#ifdef RELAXED_DOT_ADD
+// i32 lanes from bytes of w, sign-extended: lane j <- byte a + j (in the lane's top byte, shifted down)
+#define Q6_LANES32(w, a) wasm_i32x4_shr(wasm_i8x16_shuffle(w, w, a, a, a, a, a + 1, a + 1, a + 1, a + 1, \
+                                                           a + 2, a + 2, a + 2, a + 2, a + 3, a + 3, a + 3, a + 3), 24)
+#endif
+
 // From w[g], byte 4k + j = row j's scale 4g + k (q6_K_scales interleaves four plain rows' so).
 static inline void q6_K_scales_w(const v128_t w[4], q6_K_scales4* s) {
   UNROLL for (int g = 0; g < 4; g++) {
+#ifdef RELAXED_DOT_ADD
+    s->sc[4 * g] = Q6_LANES32(w[g], 0), s->sc[4 * g + 1] = Q6_LANES32(w[g], 4);
+    s->sc[4 * g + 2] = Q6_LANES32(w[g], 8), s->sc[4 * g + 3] = Q6_LANES32(w[g], 12);
+#else
     s->sc[4 * g] = Q6_LANES(w[g], 0, 0), s->sc[4 * g + 1] = Q6_LANES(w[g], 4, 4);
     s->sc[4 * g + 2] = Q6_LANES(w[g], 8, 8), s->sc[4 * g + 3] = Q6_LANES(w[g], 12, 12);
+#endif
     s->sp[2 * g] = Q6_LANES(w[g], 0, 4), s->sp[2 * g + 1] = Q6_LANES(w[g], 8, 12);
   }
 }
@@ -222,11 +237,88 @@ static inline void q6_K_finish(const q6_K_scales4* s, int i, const block_q8_K* c
   }
 }
 
+#ifdef RELAXED_DOT_ADD
+// The dot-add build's prefill sums, as q4_K_isums (q4_K-relaxed.c) explains:
+// sub-block k's four weight vectors decoded once per super-block at wq[4k]
+// (0..63, transpose4's order), then four tokens at a time over all sixteen
+// sub-blocks, each sub-block's exact sum per row from four dot-adds
+// (|lane| <= 16 * 128 * 63) times the rows' i32 scales; PIN every second
+// step. Measured as q4_K_isums: q6_Kx4 1.10-1.15x (1.08-1.10x against the
+// unit layout's relaxed prefill), plain q6_K 1.21-1.23x, the
+// per-token chain in the i16 path's loop order 1.07x. Less than Q4_K's
+// gain: a sub-block is 16 weights, so an i32x4.mul (two uops) per four
+// dot-adds, and the -32 offset's int16 dots per token stay as they were.
+static inline void q6_K_isums(const q6_K_scales4* s, const v128_t* wq, int i, const block_q8_K* const* y, q6_K_acc* acc, int nt) {
+  const v128_t zero = wasm_i32x4_const_splat(0);
+  v128_t pin[4];
+  int t = 0;
+  for (; t + 4 <= nt; t += 4) {
+    const int8_t* a0 = y[t][i].qs;
+    const int8_t* a1 = y[t + 1][i].qs;
+    const int8_t* a2 = y[t + 2][i].qs;
+    const int8_t* a3 = y[t + 3][i].qs;
+    const v128_t* w = wq;
+    const v128_t* sc = s->sc;
+    v128_t i0 = zero, i1 = zero, i2 = zero, i3 = zero;
+    NOUNROLL for (int sb = 0; sb < 16; sb++, a0 += 16, a1 += 16, a2 += 16, a3 += 16, w += 4, sc++) {
+      v128_t p0 = zero, p1 = zero, p2 = zero, p3 = zero;
+      UNROLL for (unsigned k = 0; k < 4; k++) {  // unsigned: 4 * k becomes the loads' memarg offset (relaxed.h)
+        const v128_t wk = w[k];
+        p0 = DOTADD(SPLAT4(a0 + 4 * k), wk, p0);
+        p1 = DOTADD(SPLAT4(a1 + 4 * k), wk, p1);
+        p2 = DOTADD(SPLAT4(a2 + 4 * k), wk, p2);
+        p3 = DOTADD(SPLAT4(a3 + 4 * k), wk, p3);
+        if (k & 1) {
+          PIN(p0, pin[0]);
+          PIN(p1, pin[1]);
+          PIN(p2, pin[2]);
+          PIN(p3, pin[3]);
+        }
+      }
+      const v128_t scv = *sc;
+      i0 = wasm_i32x4_add(i0, wasm_i32x4_mul(p0, scv));
+      i1 = wasm_i32x4_add(i1, wasm_i32x4_mul(p1, scv));
+      i2 = wasm_i32x4_add(i2, wasm_i32x4_mul(p2, scv));
+      i3 = wasm_i32x4_add(i3, wasm_i32x4_mul(p3, scv));
+    }
+    acc[t].isum = i0, acc[t + 1].isum = i1, acc[t + 2].isum = i2, acc[t + 3].isum = i3;
+  }
+  for (; t < nt; t++) {
+    const int8_t* a = y[t][i].qs;
+    v128_t isum = zero;
+    NOUNROLL for (int sb = 0; sb < 16; sb++, a += 16) {
+      v128_t p = zero;
+      UNROLL for (unsigned k = 0; k < 4; k++) p = DOTADD(SPLAT4(a + 4 * k), wq[4 * sb + k], p);
+      isum = wasm_i32x4_add(isum, wasm_i32x4_mul(p, s->sc[sb]));
+    }
+    acc[t].isum = isum;
+  }
+}
+#endif
+
 // Prefill over q6_Kx4 groups: each unit's mixed vectors unmixed (relaxed.h
 // unmix_pairs) into the plain order, so the tokens' activations are read as
 // stored; the scales' pair vectors serve the -32 offset as they are.
 static inline void q6_Kx4_superblock(const block_q6_Kx4* b, int i, const block_q8_K* const* y, q6_K_acc* acc, int nt) {
   q6_K_scales4 s;
+#ifdef RELAXED_DOT_ADD
+  v128_t wq[64];  // sub-block k's vectors at wq[4k], unmixed into the plain order
+  UNROLL for (int u = 0; u < 8; u++) {
+    const v128_t e = wasm_i16x8_load8x8(b->u[u].sc);
+    s.sp[u] = e;
+    // i32 lane j: row j's scale of 2u (e's low half, sign-extended) and of 2u + 1 (its high half)
+    s.sc[2 * u] = wasm_i32x4_shr(wasm_i32x4_shl(e, 16), 16);
+    s.sc[2 * u + 1] = wasm_i32x4_shr(e, 16);
+  }
+  s.d = f16x4_at(b->d);
+  for (int u = 0; u < 8; u++) {
+    v128_t m[8];
+    q6_Kx4_decode(b->u[u].q[0], m);
+    q6_Kx4_decode(b->u[u].q[1], m + 4);
+    UNROLL for (int e = 0; e < 4; e++) unmix_pairs(m[2 * e], m[2 * e + 1], &wq[8 * u + e], &wq[8 * u + 4 + e]);
+  }
+  q6_K_isums(&s, wq, i, y, acc, nt);
+#else
   UNROLL for (int u = 0; u < 8; u++) {
     const v128_t e = wasm_i16x8_load8x8(b->u[u].sc);
     s.sp[u] = e;
@@ -250,6 +342,7 @@ static inline void q6_Kx4_superblock(const block_q6_Kx4* b, int i, const block_q
       }
     }
   }
+#endif
   q6_K_finish(&s, i, y, acc, nt);
 }
 
@@ -357,6 +450,16 @@ static inline void q6_K_superblock(const block_q6_K* const x[4], int i, const bl
                                    int packed) {
   q6_K_scales4 s;
   q6_K_scales(x, i, &s);
+#ifdef RELAXED_DOT_ADD
+  v128_t wq[64];  // sub-block k's transposed vectors at wq[4k], as q6_Kx4_decode leaves them
+  for (int j = 0; j < 4; j++) {
+    const int h = j >> 1, l0 = 16 * (j & 1);
+    v128_t q[4][4];
+    UNROLL for (int r = 0; r < 4; r++) q6_K_decode(&x[r][i], h, l0, q[r], packed);
+    UNROLL for (int k = 0; k < 4; k++) transpose4(q[0][k], q[1][k], q[2][k], q[3][k], wq + 4 * (8 * h + l0 / 16 + 2 * k));
+  }
+  q6_K_isums(&s, wq, i, y, acc, nt);
+#else
   for (int t = 0; t < nt; t++) acc[t].isum = wasm_i32x4_const_splat(0);
   NOUNROLL for (int j = 0; j < 4; j++) {
     const int h = j >> 1, l0 = 16 * (j & 1);
@@ -375,6 +478,7 @@ static inline void q6_K_superblock(const block_q6_K* const x[4], int i, const bl
       }
     }
   }
+#endif
   q6_K_finish(&s, i, y, acc, nt);
 }
 

@@ -26,6 +26,10 @@
 // accumulators go through out between column sub-chunks, exactly): matvec is
 // the one-token case, so a batch gives the same bits as token by token, and
 // any thread split, layout or sub-chunk size the same bits.
+// Not in the dot-add build (RELAXED_DOT_ADD, relaxed.h): i32x4.relaxed_dot_i8x16_i7x16_add_s
+// needs one operand in 0..127, and both of Q8_0's are signed; splitting the
+// activation into its positive and negative parts takes two dot-adds per
+// 16 bytes and a subtraction, about the int16 path's work. Not measured.
 #include "../legacy-blocks.h"
 #include "relaxed.h"
 

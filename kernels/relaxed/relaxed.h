@@ -16,6 +16,10 @@
 #define SPLAT4(p) wasm_v128_load32_splat(p)
 #define UNROLL _Pragma("clang loop unroll(full)")
 #define NOUNROLL _Pragma("clang loop unroll(disable)")
+#ifdef RELAXED_DOT_ADD
+// acc + per i32 lane the dot of four signed bytes of a with four 0..127 bytes of q
+#define DOTADD(a, q, acc) wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a, q, acc)
+#endif
 
 // How V8 (TurboFan, x64) compiles these loops, and what the kernels do about it:
 // - It places a basic block's loads at its top, in program order, and the
@@ -31,9 +35,18 @@
 // - It keeps every v128 constant it can in a register and rebuilds the rest
 //   at each use (an i8x16.shuffle mask: two 64-bit immediates and an insert):
 //   fewer distinct masks and no byte shuffles in the hot loops pay.
-// Not available: i32x4.relaxed_dot_i8x16_i7x16_add (one vpdpbusd with
-// AVX-VNNI would replace the byte dot, its i16 adds and the i32 widening):
-// Node 20's V8 refuses clang 19's encoding of it at validation.
+// i32x4.relaxed_dot_i8x16_i7x16_add (DOTADD below: one vpdpbusd with
+// AVX-VNNI replaces the byte dot, its i16 adds and the i32 widening) is
+// only in the dot-add build (RELAXED_DOT_ADD, wasm/kernels-relaxed-dot.wasm):
+// - clang 19 writing a .o/.wasm directly mis-encodes it (a `drop` after one
+//   operand's load; V8: "not enough arguments ... need 3, got 2"); through
+//   assembly (-S, then the .s assembled) it is right, so build.sh does that.
+// - Node 20's V8 (11.3) validates it only behind --experimental-wasm-relaxed-simd,
+//   and there its first tier computed wrong sums: never used on Node 20.
+// - Without VNNI, V8 lowers it to pmaddubsw + pmaddwd + paddd, slower than
+//   the i16 path. So the loader takes the dot-add build only where the
+//   engine validates it unflagged and a probe at load shows it faster.
+// The integer sums are exact either way, so both builds give the same bits.
 #define PIN(v, slot)                      \
   do {                                    \
     *(volatile v128_t*)&(slot) = (v);     \

@@ -170,7 +170,7 @@ export function serve(port: HostPort): void {
         layerCount: m.hparams.n_layer,
         weightBytes: m.gguf.tensors.reduce((s, t) => s + t.nBytes, 0),
         memories: m.memories.length,
-        simd: m.kernels.simd,
+        simd: m.kernels.dotAdd ? 'relaxed-dot' : m.kernels.simd,
       },
       threads,
       threadsNotice,

@@ -103,7 +103,7 @@ export interface ModelInfo {
   weightBytes: number;
   /** WebAssembly memories the model is spread over (1 unless it needs more than 4 GiB). */
   memories: number;
-  /** 'relaxed' or 'baseline': the SIMD level the kernels run with. */
+  /** 'relaxed-dot', 'relaxed' or 'baseline': the SIMD level the kernels run with (wasm/loader.ts SimdLevel). */
   simd: string;
 }
 

@@ -1,0 +1,168 @@
+// The dot-add build (wasm/kernels-relaxed-dot.wasm: kernels/relaxed/*.c with
+// RELAXED_DOT_ADD) sums the same exact integers as kernels-relaxed.wasm and
+// takes the same float steps, so every matmul it changes must give the
+// relaxed module's bits: Q4_K, Q6_K and Q4_0 in each layout a model gets
+// (plain, q6_Kp, x4), prompt batches (3, 65 and 70 tokens: four-token groups, a pass
+// of 64 and the tails) and decode, 1 and 2 threads, two activation chunks
+// per row, and as experts. The relaxed module is held to the formats/
+// reference by the other kernels-* tests; equality carries that here.
+//
+// Where the engine cannot run the build (Node 20: V8 11.3 validates the
+// instruction only behind a flag, and computes wrong sums there), the test
+// checks that the loader refuses it and picks the relaxed module.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { GGMLType, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
+import { quantizeRow } from '../formats/quant/index.js';
+import { Graph, type Tensor } from '../runtime/graph/graph.js';
+import { Ops } from '../runtime/graph/ops.js';
+import type { Plan } from '../runtime/graph/plan.js';
+import { weightRepacker } from '../runtime/repack.js';
+import { DEFAULT_WASM_URL, dotAddSupport, loadKernels, type Kernels } from '../wasm/loader.js';
+import { gaussian, mulberry32 } from './helpers/rng.js';
+import { runAsThreads, wasmArena } from './helpers/run-graph.js';
+
+const kr = await loadKernels({ simd: 'relaxed' });
+let kd: Kernels | null = null;
+let refused = '';
+try {
+  // a second instance on the same memory: both read the same weights and activations
+  kd = await loadKernels({ simd: 'relaxed-dot', module: kr.module, memory: kr.memory });
+} catch (e) {
+  refused = (e as Error).message;
+}
+const nodeMajor = Number(process.versions.node.split('.')[0]);
+const support = dotAddSupport();
+// test/run.mjs runs the kernel tests again with RUN_GGUF_SIMD=baseline: then 'auto' means baseline
+const envBaseline = process.env.RUN_GGUF_SIMD === 'baseline';
+console.log(`  (node ${process.versions.node}, V8 ${process.versions.v8}: dot-add build ${kd ? 'runs' : 'refused'}; ` +
+  `auto ${support.chosen ? 'takes it' : 'keeps kernels-relaxed.wasm'}: ${support.reason})`);
+
+if (!kd) {
+  test('this engine cannot run the dot-add build: the loader refuses it and picks the relaxed module', async () => {
+    console.log(`  (refused: ${refused})`);
+    // Node 22+ (V8 12.4+) validates relaxed SIMD unflagged: refusing it there would be a loader bug
+    assert.ok(nodeMajor < 22, `node ${process.versions.node} should run the dot-add build (${refused})`);
+    assert.match(refused, /cannot run kernels-relaxed-dot\.wasm/);
+    assert.not.ok(support.runs);
+    const auto = await loadKernels();
+    assert.is(auto.simd, envBaseline ? 'baseline' : 'relaxed', 'auto still takes relaxed SIMD (unless RUN_GGUF_SIMD=baseline)');
+    assert.not.ok(auto.dotAdd, 'and not the dot-add build');
+  });
+} else {
+  const dot = kd;
+  const arena = wasmArena(kr);
+  test.after(arena.free);
+  const bits = (k: Kernels, p: Plan, t: Tensor, n: number) => Array.from(new Uint32Array(k.floats(p.ptr(t), n).slice().buffer));
+
+  /** Quantized rows twice: one copy keeps the file layout, the other goes through the repacker. */
+  function matrix(rand: () => number, type: GGMLType, nIn: number, rows: number, name: string, ne: number[]) {
+    const rb = rowSize(type, nIn);
+    const bytes = new Uint8Array(rb * rows);
+    for (let r = 0; r < rows; r++) bytes.set(quantizeRow(type, gaussian(rand, nIn, 0.05)), r * rb);
+    const plain: Tensor = { id: -1, name, type, ne, kind: 'weight', ptr: arena.put(bytes) };
+    const packed = weightRepacker([kr])({ ...plain, ptr: arena.put(bytes) });
+    return { plain, packed };
+  }
+
+  /** The graph `build` makes, planned and run on each module: its outputs' bits. */
+  function both(build: (g: Graph, ops: Ops) => Tensor, n: number, nth: number, fn: string): [number[], number[]] {
+    const out = [kr, dot].map((k) => {
+      const g = new Graph();
+      const y = build(g, new Ops(g, k));
+      g.markOutput(y);
+      const plan = runAsThreads(k, g, nth);
+      assert.ok(plan.encoded.fns.includes(fn), `the plan calls ${fn}`);
+      const b = bits(k, plan, y, n);
+      plan.dispose();
+      return b;
+    });
+    return [out[0]!, out[1]!];
+  }
+
+  test('the dot-add build loads as the relaxed module, with its own kernels', () => {
+    assert.ok(dot.dotAdd);
+    assert.not.ok(kr.dotAdd);
+    assert.is(dot.simd, 'relaxed');
+    assert.is.not(dot.relaxedModule, kr.relaxedModule);
+  });
+
+  // 8704 columns: two activation chunks (ACT_CHUNK = 8192) of 17 super-blocks each
+  const nIn = 8704;
+  for (const type of [GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.Q4_0]) for (const rows of [42, 44]) {
+    const name = ggmlTypeInfo(type)!.name;
+    test(`${name}, ${rows} rows, file layout and repacked: the dot-add build gives the relaxed module's bits, 1, 3, 65 and 70 tokens, 1 and 2 threads`, () => {
+      const rand = mulberry32(rows * 31 + type);
+      const { plain, packed } = matrix(rand, type, nIn, rows, 'blk.2.ffn_down.weight', [nIn, rows]);
+      const layouts = [plain, packed].map((w) => w.layout ?? name);
+      // 44 rows repack to x4; 42 keep the file layout, but Q6_K's takes q6_Kp
+      assert.equal(layouts, [name, rows % 4 === 0 ? `${name}x4` : type === GGMLType.Q6_K ? 'q6_Kp' : name]);
+      for (const nTok of [1, 3, 65, 70]) {
+        const x = arena.put(gaussian(rand, nIn * nTok, 1));
+        for (const w of [plain, packed]) for (const nth of [1, 2]) {
+          const [a, b] = both((g, ops) => ops.matmul(w, g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, nTok], kind: 'input', ptr: x }), 'y'),
+            rows * nTok, nth, `mat_rows_${w.layout ?? name}`);
+          assert.equal(b, a, `${w.layout ?? name}, ${nTok} tokens, ${nth} threads`);
+        }
+      }
+    });
+  }
+
+  for (const type of [GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.Q4_0]) test(`${ggmlTypeInfo(type)!.name} experts (ggml_mul_mat_id), repacked: the relaxed module's bits, 1 and 2 threads`, () => {
+    const rand = mulberry32(77 + type);
+    const [n, nOut, nExpert, kk, nTok] = [512, 36, 4, 2, 13];
+    const { packed } = matrix(rand, type, n, nOut * nExpert, 'blk.0.ffn_up_exps.weight', [n, nOut, nExpert]);
+    const x = arena.put(gaussian(rand, n * nTok, 1));
+    const ids = arena.put(Int32Array.from({ length: kk * nTok }, (_, i) => (i * 3 + (i >> 1)) % nExpert));
+    for (const nth of [1, 2]) {
+      const [a, b] = both((g, ops) => ops.matmulId(packed,
+        g.tensor({ name: 'x', type: GGMLType.F32, ne: [n, nTok], kind: 'input', ptr: x }),
+        g.tensor({ name: 'ids', type: GGMLType.I32, ne: [kk, nTok], kind: 'input', ptr: ids }), 'y'),
+      nOut * kk * nTok, nth, `mat_rows_id_${packed.layout}`);
+      assert.equal(b, a, `${nth} threads`);
+    }
+  });
+
+  test('auto takes the dot-add build only where the probe finds it faster; workers get the module auto chose', async () => {
+    const auto = await loadKernels();
+    assert.is(auto.dotAdd, support.chosen && !envBaseline);
+    assert.is(auto.simd, envBaseline ? 'baseline' : 'relaxed');
+    const w = await loadKernels({ module: auto.module, relaxedModule: auto.relaxedModule, memory: auto.memory });
+    assert.is(w.relaxedModule, auto.relaxedModule);
+    // V8 13 (Node 24) lowers the instruction to vpdpbusd where it finds AVX-VNNI (x64): there the probe
+    // must pick it. V8 12.4 (Node 22) lowers it to pmaddubsw + pmaddwd + paddd even then (measured 0.55x).
+    const cpuinfo = process.platform === 'linux' && existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+    const v8Major = Number(process.versions.v8.split('.')[0]);
+    if (process.arch === 'x64' && /\bavx_vnni\b/.test(cpuinfo) && v8Major >= 13) {
+      assert.ok(support.chosen, `AVX-VNNI present, but ${support.reason}`);
+    } else {
+      console.log(`  (${process.arch} CPU ${/\bavx_vnni\b/.test(cpuinfo) ? 'with' : 'without'} AVX-VNNI, V8 ${v8Major}: the probe's choice is not asserted)`);
+    }
+  });
+
+  test('with AVX-VNNI turned off (V8 flag), the probe finds no gain and auto keeps the relaxed module', () => {
+    const script = `import(${JSON.stringify(new URL('../wasm/loader.js', import.meta.url).href)}).then(async (m) => {
+      const k = await m.loadKernels();
+      console.log(JSON.stringify({ simd: k.simd, dotAdd: k.dotAdd, reason: m.dotAddSupport().reason }));
+    });`;
+    const res = spawnSync(process.execPath, ['--no-enable-avx-vnni', '-e', script], { encoding: 'utf8', env: { ...process.env, RUN_GGUF_SIMD: 'auto' } });
+    if (res.status !== 0 && /bad option/.test(res.stderr)) {
+      console.log(`  (V8 ${process.versions.v8} has no --enable-avx-vnni flag: not checked)`);
+      return;
+    }
+    assert.is(res.status, 0, res.stderr);
+    const r = JSON.parse(res.stdout.trim()) as { simd: string; dotAdd: boolean; reason: string };
+    console.log(`  (without AVX-VNNI: ${r.reason})`);
+    assert.is(r.simd, 'relaxed');
+    assert.not.ok(r.dotAdd, r.reason);
+  });
+}
+
+// the build ships beside the others (browser build and npm package: scripts/build-browser.mjs, api-package test)
+test('kernels-relaxed-dot.wasm is committed beside kernels.wasm', () => {
+  assert.ok(existsSync(new URL('kernels-relaxed-dot.wasm', DEFAULT_WASM_URL)));
+});
+
+test.run();
