@@ -6,6 +6,8 @@
 //   npm run bench:kernels -- --prefill --dot [--repacked]   prefill of the relaxed module against its
 //                                   dot-add build (kernels-relaxed-dot.wasm) on the same weights,
 //                                   alternating, CPU time (see benchPrefillDot)
+//   npm run bench:kernels -- --prefill --old DIR [--dot] [--repacked]   prefill of DIR's relaxed module
+//                                   (dot-add build with --dot) against this one's, as --dot compares
 //   npm run bench:kernels -- --types Q4_0,Q4_K   only these weight types
 //   npm run bench:kernels -- --alternate  one matvec of each type per round,
 //                                   round after round (medians): ratios
@@ -53,7 +55,7 @@ const cpu = process.argv.includes('--cpu');
 const rowsArg = process.argv.indexOf('--rows');
 const oldArg = process.argv.indexOf('--old');
 const OLD_DIRS = oldArg < 0 ? [] : process.argv[oldArg + 1]!.split(',');
-if (OLD_DIRS.length > 0 && !alternate) throw new Error('--old compares builds in alternating rounds: add --alternate');
+if (OLD_DIRS.length > 0 && !alternate && !prefill) throw new Error('--old compares builds in alternating rounds: add --alternate (or --prefill)');
 const N = 4096;
 const ROWS = rowsArg < 0 ? 4096 : Number(process.argv[rowsArg + 1]);
 if (!Number.isInteger(ROWS) || ROWS <= 0 || ROWS % 4 !== 0) throw new Error(`--rows: a positive multiple of 4, not ${process.argv[rowsArg + 1]}`);
@@ -327,15 +329,21 @@ async function benchPrefill(k: Kernels): Promise<void> {
  * one call of each per round, round after round, in process CPU time
  * (medians): the ratio a shared machine's drift does not skew. The outputs
  * must be bit-identical (they are the same integer sums and float steps).
+ * --prefill --old DIR: DIR's relaxed build (its dot-add build with --dot)
+ * against this one's the same way.
  */
 async function benchPrefillDot(): Promise<void> {
-  const k = await loadKernels({ simd: 'relaxed', initialPages: 1024 });
-  const kd = await loadKernels({ simd: 'relaxed-dot', module: k.module, memory: k.memory });
+  const dot = process.argv.includes('--dot');
+  const simd = dot ? 'relaxed-dot' : 'relaxed';
+  const k = OLD_DIRS.length > 0 ? await loadKernels({ url: pathToFileURL(`${OLD_DIRS[0]}/kernels.wasm`), simd, initialPages: 1024 })
+    : await loadKernels({ simd: 'relaxed', initialPages: 1024 });
+  const kd = await loadKernels({ simd: OLD_DIRS.length > 0 ? simd : 'relaxed-dot', module: k.module, memory: k.memory });
+  const names = OLD_DIRS.length > 0 ? [`${simd} (${basename(OLD_DIRS[0]!)})`, simd] : ['relaxed', 'relaxed-dot'];
   const rand = mulberry32(0x9f11);
   const rounds = quick ? 5 : 21;
-  console.log(`${N}x${ROWS} weight x ${PREFILL_TOKENS} tokens, one thread, relaxed vs relaxed-dot, ${rounds} alternating rounds, CPU time (medians), Node ${process.versions.node}`);
+  console.log(`${N}x${ROWS} weight x ${PREFILL_TOKENS} tokens, one thread, ${names[0]} vs ${names[1]}, ${rounds} alternating rounds, CPU time (medians), Node ${process.versions.node}`);
   console.log('');
-  console.log('| layout | relaxed us/token | relaxed-dot us/token | speedup | bit-identical |');
+  console.log(`| layout | ${names[0]} us/token | ${names[1]} us/token | speedup | bit-identical |`);
   console.log('|---|---:|---:|---:|---|');
   for (const type of TYPES) {
     const info = ggmlTypeInfo(type)!;
@@ -431,7 +439,7 @@ async function main(): Promise<void> {
     await benchMemory(process.argv.slice(2));
     return;
   }
-  if (prefill && process.argv.includes('--dot')) {
+  if (prefill && (process.argv.includes('--dot') || OLD_DIRS.length > 0)) {
     await benchPrefillDot();
     return;
   }

@@ -124,6 +124,9 @@ static inline v128_t q4_K_mins(const v128_t* mp, v128_t b) {
 typedef struct { v128_t isum, sum, msum; } q4_K_acc;
 
 #ifdef RELAXED_DOT_ADD
+#ifndef DOT_OPAQUE
+#define DOT_OPAQUE 1
+#endif
 // The dot-add build: a sub-block's exact sum per row in i32 lanes (|lane| <=
 // 32 * 128 * 15) from eight dot-adds, then one i32x4.mul by the rows'
 // scales, where the i16 path takes eight byte dots, seven i16 adds and an
@@ -168,6 +171,9 @@ static inline void q4_K_isums(const q4_K_scales4* s, const v128_t* q, int i, con
     v128_t i0 = zero, i1 = zero, i2 = zero, i3 = zero;
     NOUNROLL for (int sb = 0; sb < 8; sb++, a0 += 32, a1 += 32, a2 += 32, a3 += 32, w += 8, sc++) {
       v128_t p0 = zero, p1 = zero, p2 = zero, p3 = zero;
+#if DOT_OPAQUE
+      __asm__("" : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3));  // so a0 + 4 * k is a load offset (see q4_K_isums16)
+#endif
       UNROLL for (unsigned k = 0; k < 8; k++) {  // unsigned: 4 * k becomes the loads' memarg offset (relaxed.h)
         const v128_t wk = w[k];
         p0 = DOTADD(SPLAT4(a0 + 4 * k), wk, p0);
@@ -202,6 +208,70 @@ static inline void q4_K_isums(const q4_K_scales4* s, const v128_t* q, int i, con
 }
 #endif
 
+#ifndef Q4_OPAQUE
+#define Q4_OPAQUE 1
+#endif
+#ifndef Q4_T
+#define Q4_T 4
+#endif
+#ifndef Q4_PIN_EVERY
+#define Q4_PIN_EVERY 2
+#endif
+#ifndef RELAXED_DOT_ADD
+// The relaxed build's prefill sums, in q4_K_isums's structure: the nibbles
+// decoded once per super-block into wq, then four tokens at a time over the
+// whole super-block, a sub-block's eight byte dots per token summed in int16
+// (|lane| <= 8 * 2 * 128 * 15 < 2^15) and applied to the rows' scales by
+// one i32x4.dot_i16x8, so each weight vector is loaded once for four tokens.
+static inline void q4_K_isums16(const q4_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y, q4_K_acc* acc, int nt) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
+  v128_t wq[64];  // sub-block sb's eight vectors at wq[8 * sb]: chunk c's low nibbles (sb = 2c), then its high
+  for (int c = 0; c < 4; c++)
+    for (int k = 0; k < 8; k++) {
+      wq[16 * c + k] = wasm_v128_and(q[8 * c + k], m4);
+      wq[16 * c + 8 + k] = wasm_v128_and(wasm_u16x8_shr(q[8 * c + k], 4), m4);
+    }
+  v128_t pin[Q4_T];
+  int t = 0;
+  for (; t + Q4_T <= nt; t += Q4_T) {
+    const int8_t* ap[Q4_T];
+    v128_t is[Q4_T];
+    UNROLL for (int u = 0; u < Q4_T; u++) ap[u] = y[t + u][i].qs, is[u] = zero;
+    const v128_t* w = wq;
+    const v128_t* sc = s->sc;
+    NOUNROLL for (int sb = 0; sb < 8; sb++, w += 8, sc++) {
+      v128_t p[Q4_T];
+      UNROLL for (int u = 0; u < Q4_T; u++) p[u] = zero;
+      UNROLL for (unsigned k = 0; k < 8; k++) {
+        const v128_t wk = w[k];
+        UNROLL for (int u = 0; u < Q4_T; u++) p[u] = wasm_i16x8_add(p[u], RDOT(SPLAT4(ap[u] + 4 * k), wk));
+        if (Q4_PIN_EVERY && (k % Q4_PIN_EVERY) == Q4_PIN_EVERY - 1) {
+          UNROLL for (int u = 0; u < Q4_T; u++) PIN(p[u], pin[u]);
+        }
+      }
+      const v128_t scv = *sc;
+      UNROLL for (int u = 0; u < Q4_T; u++) {
+        is[u] = wasm_i32x4_add(is[u], wasm_i32x4_dot_i16x8(p[u], scv)), ap[u] += 32;
+#if Q4_OPAQUE
+        __asm__("" : "+r"(ap[u]));
+#endif
+      }
+    }
+    UNROLL for (int u = 0; u < Q4_T; u++) acc[t + u].isum = is[u];
+  }
+  for (; t < nt; t++) {
+    const int8_t* a = y[t][i].qs;
+    v128_t isum = zero;
+    NOUNROLL for (int sb = 0; sb < 8; sb++, a += 32) {
+      v128_t p = wasm_i16x8_const_splat(0);
+      UNROLL for (unsigned k = 0; k < 8; k++) p = wasm_i16x8_add(p, RDOT(SPLAT4(a + 4 * k), wq[8 * sb + k]));
+      isum = wasm_i32x4_add(isum, wasm_i32x4_dot_i16x8(p, s->sc[sb]));
+    }
+    acc[t].isum = isum;
+  }
+}
+#endif
+
 // Super-block i of four rows against nt tokens (y[t] at the chunk's first
 // super-block, b32[t] its sums of 32); q[c * 8 + g]: chunk c's transposed nibbles.
 static inline void q4_K_superblock(const q4_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y,
@@ -209,25 +279,7 @@ static inline void q4_K_superblock(const q4_K_scales4* s, const v128_t* q, int i
 #ifdef RELAXED_DOT_ADD
   q4_K_isums(s, q, i, y, acc, nt);
 #else
-  const v128_t m4 = wasm_i8x16_const_splat(0x0F);
-  for (int t = 0; t < nt; t++) acc[t].isum = wasm_i32x4_const_splat(0);
-  NOUNROLL for (int c = 0; c < 4; c++) {
-    NOUNROLL for (int h = 0; h < 2; h++) {
-      v128_t w[8];
-      UNROLL for (int k = 0; k < 8; k++) w[k] = wasm_v128_and(h ? wasm_u16x8_shr(q[8 * c + k], 4) : q[8 * c + k], m4);
-      const v128_t sc = s->sc[2 * c + h];
-      for (int t = 0; t < nt; t++) {
-        const int8_t* a = y[t][i].qs + 64 * c + 32 * h;
-        // element 4k of the sub-block sits at byte 4k of a (k = 0..7); |lane| <= 8 * 2 * 128 * 15 < 2^15
-        const v128_t p = wasm_i16x8_add(
-            wasm_i16x8_add(wasm_i16x8_add(RDOT(SPLAT4(a), w[0]), RDOT(SPLAT4(a + 4), w[1])),
-                           wasm_i16x8_add(RDOT(SPLAT4(a + 8), w[2]), RDOT(SPLAT4(a + 12), w[3]))),
-            wasm_i16x8_add(wasm_i16x8_add(RDOT(SPLAT4(a + 16), w[4]), RDOT(SPLAT4(a + 20), w[5])),
-                           wasm_i16x8_add(RDOT(SPLAT4(a + 24), w[6]), RDOT(SPLAT4(a + 28), w[7]))));
-        acc[t].isum = wasm_i32x4_add(acc[t].isum, wasm_i32x4_dot_i16x8(p, sc));
-      }
-    }
-  }
+  q4_K_isums16(s, q, i, y, acc, nt);
 #endif
   for (int t = 0; t < nt; t++) {
     const v128_t mn = q4_K_mins(s->mp, b32[t][i]);

@@ -238,6 +238,9 @@ static inline void q6_K_finish(const q6_K_scales4* s, int i, const block_q8_K* c
 }
 
 #ifdef RELAXED_DOT_ADD
+#ifndef DOT_OPAQUE
+#define DOT_OPAQUE 1
+#endif
 // The dot-add build's prefill sums, as q4_K_isums (q4_K-relaxed.c) explains:
 // sub-block k's four weight vectors decoded once per super-block at wq[4k]
 // (0..63, transpose4's order), then four tokens at a time over all sixteen
@@ -262,6 +265,9 @@ static inline void q6_K_isums(const q6_K_scales4* s, const v128_t* wq, int i, co
     v128_t i0 = zero, i1 = zero, i2 = zero, i3 = zero;
     NOUNROLL for (int sb = 0; sb < 16; sb++, a0 += 16, a1 += 16, a2 += 16, a3 += 16, w += 4, sc++) {
       v128_t p0 = zero, p1 = zero, p2 = zero, p3 = zero;
+#if DOT_OPAQUE
+      __asm__("" : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3));  // so a0 + 4 * k is a load offset (see q4_K_isums16)
+#endif
       UNROLL for (unsigned k = 0; k < 4; k++) {  // unsigned: 4 * k becomes the loads' memarg offset (relaxed.h)
         const v128_t wk = w[k];
         p0 = DOTADD(SPLAT4(a0 + 4 * k), wk, p0);
@@ -296,6 +302,71 @@ static inline void q6_K_isums(const q6_K_scales4* s, const v128_t* wq, int i, co
 }
 #endif
 
+#ifndef RELAXED_DOT_ADD
+#ifndef Q6_OPAQUE
+#define Q6_OPAQUE 1
+#endif
+#ifndef Q6_PIN_EVERY
+#define Q6_PIN_EVERY 1
+#endif
+// The relaxed build's prefill sums in the same structure: weights decoded
+// once per super-block into wq, four tokens at a time over its sixteen
+// sub-blocks. A sub-block's four byte dots cannot share one int16 sum
+// (|lane| <= 4 * 2 * 128 * 63 > 2^15), so two pairs, each applied to the
+// rows' scales by an i32x4.dot_i16x8, as before.
+static inline void q6_K_isums16(const q6_K_scales4* s, const v128_t* wq, int i, const block_q8_K* const* y, q6_K_acc* acc, int nt) {
+  const v128_t zero = wasm_i32x4_const_splat(0);
+  v128_t pin[4];
+  int t = 0;
+  for (; t + 4 <= nt; t += 4) {
+    const int8_t* a0 = y[t][i].qs;
+    const int8_t* a1 = y[t + 1][i].qs;
+    const int8_t* a2 = y[t + 2][i].qs;
+    const int8_t* a3 = y[t + 3][i].qs;
+    const v128_t* w = wq;
+    const v128_t* sc = s->sc;
+    v128_t i0 = zero, i1 = zero, i2 = zero, i3 = zero;
+    NOUNROLL for (int sb = 0; sb < 16; sb++, a0 += 16, a1 += 16, a2 += 16, a3 += 16, w += 4, sc++) {
+#if Q6_OPAQUE
+      // opaque to clang: it would rewrite a0 + 4 as base + sb * 16 + 4 (an i32.add,
+      // a lea per broadcast in V8's code) instead of a load offset
+      __asm__("" : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3));
+#endif
+      const v128_t scv = *sc;
+      UNROLL for (unsigned k = 0; k < 4; k += 2) {
+        const v128_t wk = w[k], wl = w[k + 1];
+        const v128_t p0 = wasm_i16x8_add(RDOT(SPLAT4(a0 + 4 * k), wk), RDOT(SPLAT4(a0 + 4 * k + 4), wl));
+        const v128_t p1 = wasm_i16x8_add(RDOT(SPLAT4(a1 + 4 * k), wk), RDOT(SPLAT4(a1 + 4 * k + 4), wl));
+        const v128_t p2 = wasm_i16x8_add(RDOT(SPLAT4(a2 + 4 * k), wk), RDOT(SPLAT4(a2 + 4 * k + 4), wl));
+        const v128_t p3 = wasm_i16x8_add(RDOT(SPLAT4(a3 + 4 * k), wk), RDOT(SPLAT4(a3 + 4 * k + 4), wl));
+        i0 = wasm_i32x4_add(i0, wasm_i32x4_dot_i16x8(p0, scv));
+        i1 = wasm_i32x4_add(i1, wasm_i32x4_dot_i16x8(p1, scv));
+        i2 = wasm_i32x4_add(i2, wasm_i32x4_dot_i16x8(p2, scv));
+        i3 = wasm_i32x4_add(i3, wasm_i32x4_dot_i16x8(p3, scv));
+        if (Q6_PIN_EVERY == 1 || (Q6_PIN_EVERY == 2 && k == 2)) {
+          PIN(i0, pin[0]);
+          PIN(i1, pin[1]);
+          PIN(i2, pin[2]);
+          PIN(i3, pin[3]);
+        }
+      }
+    }
+    acc[t].isum = i0, acc[t + 1].isum = i1, acc[t + 2].isum = i2, acc[t + 3].isum = i3;
+  }
+  for (; t < nt; t++) {
+    const int8_t* a = y[t][i].qs;
+    v128_t isum = zero;
+    NOUNROLL for (int sb = 0; sb < 16; sb++, a += 16) {
+      const v128_t* w = wq + 4 * sb;
+      const v128_t p0 = wasm_i16x8_add(RDOT(SPLAT4(a), w[0]), RDOT(SPLAT4(a + 4), w[1]));
+      const v128_t p1 = wasm_i16x8_add(RDOT(SPLAT4(a + 8), w[2]), RDOT(SPLAT4(a + 12), w[3]));
+      isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p0, s->sc[sb]), wasm_i32x4_dot_i16x8(p1, s->sc[sb])));
+    }
+    acc[t].isum = isum;
+  }
+}
+#endif
+
 // Prefill over q6_Kx4 groups: each unit's mixed vectors unmixed (relaxed.h
 // unmix_pairs) into the plain order, so the tokens' activations are read as
 // stored; the scales' pair vectors serve the -32 offset as they are.
@@ -319,6 +390,7 @@ static inline void q6_Kx4_superblock(const block_q6_Kx4* b, int i, const block_q
   }
   q6_K_isums(&s, wq, i, y, acc, nt);
 #else
+  v128_t wq[64];  // sub-block k's vectors at wq[4k], unmixed into the plain order
   UNROLL for (int u = 0; u < 8; u++) {
     const v128_t e = wasm_i16x8_load8x8(b->u[u].sc);
     s.sp[u] = e;
@@ -326,22 +398,13 @@ static inline void q6_Kx4_superblock(const block_q6_Kx4* b, int i, const block_q
     s.sc[2 * u + 1] = wasm_i16x8_shuffle(e, e, 1, 1, 3, 3, 5, 5, 7, 7);
   }
   s.d = f16x4_at(b->d);
-  for (int t = 0; t < nt; t++) acc[t].isum = wasm_i32x4_const_splat(0);
-  NOUNROLL for (int u = 0; u < 8; u++) {
-    v128_t m[8], g[2][4];  // g[h]: sub-block 2u + h, elements 4e .. 4e + 3 of each row in g[h][e]
+  for (int u = 0; u < 8; u++) {
+    v128_t m[8];
     q6_Kx4_decode(b->u[u].q[0], m);
     q6_Kx4_decode(b->u[u].q[1], m + 4);
-    UNROLL for (int e = 0; e < 4; e++) unmix_pairs(m[2 * e], m[2 * e + 1], &g[0][e], &g[1][e]);
-    UNROLL for (int h = 0; h < 2; h++) {
-      const v128_t sc = s.sc[2 * u + h];
-      for (int t = 0; t < nt; t++) {
-        const int8_t* a = y[t][i].qs + 32 * u + 16 * h;
-        const v128_t p0 = wasm_i16x8_add(RDOT(SPLAT4(a), g[h][0]), RDOT(SPLAT4(a + 4), g[h][1]));
-        const v128_t p1 = wasm_i16x8_add(RDOT(SPLAT4(a + 8), g[h][2]), RDOT(SPLAT4(a + 12), g[h][3]));
-        acc[t].isum = wasm_i32x4_add(acc[t].isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p0, sc), wasm_i32x4_dot_i16x8(p1, sc)));
-      }
-    }
+    UNROLL for (int e = 0; e < 4; e++) unmix_pairs(m[2 * e], m[2 * e + 1], &wq[8 * u + e], &wq[8 * u + 4 + e]);
   }
+  q6_K_isums16(&s, wq, i, y, acc, nt);
 #endif
   q6_K_finish(&s, i, y, acc, nt);
 }
