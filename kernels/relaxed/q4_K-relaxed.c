@@ -127,6 +127,12 @@ typedef struct { v128_t isum, sum, msum; } q4_K_acc;
 #ifndef DOT_OPAQUE
 #define DOT_OPAQUE 1
 #endif
+#ifndef DOT_CHAINS
+#define DOT_CHAINS 1
+#endif
+#ifndef DOT_PIN_CH
+#define DOT_PIN_CH 1
+#endif
 // The dot-add build: a sub-block's exact sum per row in i32 lanes (|lane| <=
 // 32 * 128 * 15) from eight dot-adds, then one i32x4.mul by the rows'
 // scales, where the i16 path takes eight byte dots, seven i16 adds and an
@@ -174,6 +180,27 @@ static inline void q4_K_isums(const q4_K_scales4* s, const v128_t* q, int i, con
 #if DOT_OPAQUE
       __asm__("" : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3));  // so a0 + 4 * k is a load offset (see q4_K_isums16)
 #endif
+#if DOT_CHAINS == 2
+      v128_t e0 = zero, e1 = zero, e2 = zero, e3 = zero;
+      UNROLL for (unsigned k = 0; k < 8; k += 2) {
+        const v128_t wk = w[k], wl = w[k + 1];
+        p0 = DOTADD(SPLAT4(a0 + 4 * k), wk, p0);
+        e0 = DOTADD(SPLAT4(a0 + 4 * k + 4), wl, e0);
+        p1 = DOTADD(SPLAT4(a1 + 4 * k), wk, p1);
+        e1 = DOTADD(SPLAT4(a1 + 4 * k + 4), wl, e1);
+        p2 = DOTADD(SPLAT4(a2 + 4 * k), wk, p2);
+        e2 = DOTADD(SPLAT4(a2 + 4 * k + 4), wl, e2);
+        p3 = DOTADD(SPLAT4(a3 + 4 * k), wk, p3);
+        e3 = DOTADD(SPLAT4(a3 + 4 * k + 4), wl, e3);
+        if (DOT_PIN_CH == 1 || (DOT_PIN_CH == 2 && (k & 2))) {
+        PIN(p0, pin[0]);
+        PIN(p1, pin[1]);
+        PIN(p2, pin[2]);
+        PIN(p3, pin[3]);
+        }
+      }
+      p0 = wasm_i32x4_add(p0, e0), p1 = wasm_i32x4_add(p1, e1), p2 = wasm_i32x4_add(p2, e2), p3 = wasm_i32x4_add(p3, e3);
+#else
       UNROLL for (unsigned k = 0; k < 8; k++) {  // unsigned: 4 * k becomes the loads' memarg offset (relaxed.h)
         const v128_t wk = w[k];
         p0 = DOTADD(SPLAT4(a0 + 4 * k), wk, p0);
@@ -187,6 +214,7 @@ static inline void q4_K_isums(const q4_K_scales4* s, const v128_t* q, int i, con
         PIN(p3, pin[3]);
         }
       }
+#endif
       const v128_t scv = *sc;
       i0 = wasm_i32x4_add(i0, wasm_i32x4_mul(p0, scv));
       i1 = wasm_i32x4_add(i1, wasm_i32x4_mul(p1, scv));
@@ -271,6 +299,101 @@ static inline void q4_K_isums16(const q4_K_scales4* s, const v128_t* q, int i, c
   }
 }
 #endif
+
+#ifndef Q4_PAIRS
+#define Q4_PAIRS 1
+#endif
+#ifndef PAIR_T
+#ifdef RELAXED_DOT_ADD
+#define PAIR_T 2
+#else
+#define PAIR_T 3
+#endif
+#endif
+#ifndef PAIR_PIN
+#define PAIR_PIN 2
+#endif
+#ifdef RELAXED_DOT_ADD
+#define Q4_ACC(p, a, w) DOTADD(a, w, p)
+#define Q4_SCALE(p, sc) wasm_i32x4_mul(p, sc)
+#else
+#define Q4_ACC(p, a, w) wasm_i16x8_add(p, RDOT(a, w))
+#define Q4_SCALE(p, sc) wasm_i32x4_dot_i16x8(p, sc)
+#endif
+// Two groups (eight rows) of super-block i against the tokens, PAIR_T at a
+// time: each activation broadcast serves both groups' weight vectors.
+static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* sb4, const v128_t* qa, const v128_t* qb, int i,
+                                   const block_q8_K* const* y, q4_K_acc* acca, q4_K_acc* accb, int nt) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
+  v128_t wq[2][64];
+  for (int c = 0; c < 4; c++)
+    for (int k = 0; k < 8; k++) {
+      wq[0][16 * c + k] = wasm_v128_and(qa[8 * c + k], m4);
+      wq[0][16 * c + 8 + k] = wasm_v128_and(wasm_u16x8_shr(qa[8 * c + k], 4), m4);
+      wq[1][16 * c + k] = wasm_v128_and(qb[8 * c + k], m4);
+      wq[1][16 * c + 8 + k] = wasm_v128_and(wasm_u16x8_shr(qb[8 * c + k], 4), m4);
+    }
+  v128_t pin[2 * PAIR_T];
+  int t = 0;
+  for (; t + PAIR_T <= nt; t += PAIR_T) {
+    const int8_t* ap[PAIR_T];
+    v128_t ia[PAIR_T], ib[PAIR_T];
+    UNROLL for (int u = 0; u < PAIR_T; u++) ap[u] = y[t + u][i].qs, ia[u] = ib[u] = zero;
+    const v128_t* wa = wq[0];
+    const v128_t* wb = wq[1];
+    NOUNROLL for (int sb = 0; sb < 8; sb++, wa += 8, wb += 8) {
+      v128_t pa[PAIR_T], pb[PAIR_T];
+      UNROLL for (int u = 0; u < PAIR_T; u++) pa[u] = pb[u] = zero;
+      UNROLL for (unsigned k = 0; k < 8; k++) {
+        const v128_t wka = wa[k], wkb = wb[k];
+        UNROLL for (int u = 0; u < PAIR_T; u++) {
+          const v128_t av = SPLAT4(ap[u] + 4 * k);
+          pa[u] = Q4_ACC(pa[u], av, wka);
+          pb[u] = Q4_ACC(pb[u], av, wkb);
+        }
+        if (PAIR_PIN && (k % PAIR_PIN) == PAIR_PIN - 1) {
+          UNROLL for (int u = 0; u < PAIR_T; u++) {
+            PIN(pa[u], pin[2 * u]);
+            PIN(pb[u], pin[2 * u + 1]);
+          }
+        }
+      }
+      const v128_t sca = sa->sc[sb], scb = sb4->sc[sb];
+      UNROLL for (int u = 0; u < PAIR_T; u++) {
+        ia[u] = wasm_i32x4_add(ia[u], Q4_SCALE(pa[u], sca));
+        ib[u] = wasm_i32x4_add(ib[u], Q4_SCALE(pb[u], scb));
+        ap[u] += 32;
+        __asm__("" : "+r"(ap[u]));  // so ap[u] + 4 * k is a load offset (see q4_K_isums16)
+      }
+    }
+    UNROLL for (int u = 0; u < PAIR_T; u++) acca[t + u].isum = ia[u], accb[t + u].isum = ib[u];
+  }
+  for (; t < nt; t++) {
+    const int8_t* a = y[t][i].qs;
+    v128_t isa = zero, isb = zero;
+    NOUNROLL for (int sb = 0; sb < 8; sb++, a += 32) {
+      v128_t pa = zero, pb = zero;
+      UNROLL for (unsigned k = 0; k < 8; k++) {
+        const v128_t av = SPLAT4(a + 4 * k);
+        pa = Q4_ACC(pa, av, wq[0][8 * sb + k]);
+        pb = Q4_ACC(pb, av, wq[1][8 * sb + k]);
+      }
+      isa = wasm_i32x4_add(isa, Q4_SCALE(pa, sa->sc[sb]));
+      isb = wasm_i32x4_add(isb, Q4_SCALE(pb, sb4->sc[sb]));
+    }
+    acca[t].isum = isa, accb[t].isum = isb;
+  }
+}
+
+// The float steps of super-block i per (row, token), after its exact int32 sums.
+static inline void q4_K_finish(const q4_K_scales4* s, int i, const block_q8_K* const* y, const v128_t* const* b32, q4_K_acc* acc, int nt) {
+  for (int t = 0; t < nt; t++) {
+    const v128_t mn = q4_K_mins(s->mp, b32[t][i]);
+    const v128_t ad = wasm_f32x4_splat(y[t][i].d);
+    acc[t].sum = wasm_f32x4_add(acc[t].sum, wasm_f32x4_mul(wasm_f32x4_mul(s->d, ad), wasm_f32x4_convert_i32x4(acc[t].isum)));
+    acc[t].msum = wasm_f32x4_add(acc[t].msum, wasm_f32x4_mul(wasm_f32x4_mul(s->dmin, ad), wasm_f32x4_convert_i32x4(mn)));
+  }
+}
 
 // Super-block i of four rows against nt tokens (y[t] at the chunk's first
 // super-block, b32[t] its sums of 32); q[c * 8 + g]: chunk c's transposed nibbles.
@@ -558,7 +681,7 @@ static inline void q4_K_mul_mat(const void* w, int row_bytes, const void* a, int
   v128_t bs[MM_TOK][KB];
   const v128_t* b32[MM_TOK];
   const block_q8_K* y[MM_TOK];
-  q4_K_acc acc[MM_TOK];
+  q4_K_acc acc[MM_TOK], acc2[MM_TOK];
   if (x4 && n_tok == 1 && n / QK_K <= MM_TOK * KB) {
     // decode: the x4 kernels take every chunk of a group before the next
     // group, so each stream reads its groups' bytes front to back
@@ -583,7 +706,28 @@ static inline void q4_K_mul_mat(const void* w, int row_bytes, const void* a, int
         else q4_K_rows(wc, row_bytes, y[0], b32[0], o, nb, r0, r1, c0 == 0);
         continue;
       }
-      for (int r = x4 ? r0 & ~3 : r0; r < r1; r += 4) {
+      int r = x4 ? r0 & ~3 : r0;
+      if (x4 && Q4_PAIRS) {
+        // two groups at a time (q4_K_isums_pair)
+        for (; r + 4 < r1; r += 8) {
+          for (int t = 0; t < nt; t++) acc[t].sum = acc[t].msum = acc2[t].sum = acc2[t].msum = wasm_f32x4_const_splat(0.0f);
+          const block_q4_Kx4* g = (const block_q4_Kx4*)(wc + (size_t)r * row_bytes);
+          const block_q4_Kx4* h = (const block_q4_Kx4*)(wc + (size_t)(r + 4) * row_bytes);
+          for (int i = 0; i < nb; i++) {
+            q4_K_scales4 s, s2;
+            q4_K_scales_x4(g + i, &s);
+            q4_K_scales_x4(h + i, &s2);
+            q4_K_isums_pair(&s, &s2, (const v128_t*)g[i].qs, (const v128_t*)h[i].qs, i, y, acc, acc2, nt);
+            q4_K_finish(&s, i, y, b32, acc, nt);
+            q4_K_finish(&s2, i, y, b32, acc2, nt);
+          }
+          for (int t = 0; t < nt; t++) {
+            store4(wasm_f32x4_sub(acc[t].sum, acc[t].msum), o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
+            store4(wasm_f32x4_sub(acc2[t].sum, acc2[t].msum), o + (size_t)t * out_stride, r + 4, r0, r1, c0 == 0);
+          }
+        }
+      }
+      for (; r < r1; r += 4) {
         for (int t = 0; t < nt; t++) acc[t].sum = acc[t].msum = wasm_f32x4_const_splat(0.0f);
         q4_K_scales4 s;
         if (x4) {
