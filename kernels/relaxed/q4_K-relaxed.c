@@ -124,15 +124,6 @@ static inline v128_t q4_K_mins(const v128_t* mp, v128_t b) {
 typedef struct { v128_t isum, sum, msum; } q4_K_acc;
 
 #ifdef RELAXED_DOT_ADD
-#ifndef DOT_OPAQUE
-#define DOT_OPAQUE 1
-#endif
-#ifndef DOT_CHAINS
-#define DOT_CHAINS 1
-#endif
-#ifndef DOT_PIN_CH
-#define DOT_PIN_CH 1
-#endif
 // The dot-add build: a sub-block's exact sum per row in i32 lanes (|lane| <=
 // 32 * 128 * 15) from eight dot-adds, then one i32x4.mul by the rows'
 // scales, where the i16 path takes eight byte dots, seven i16 adds and an
@@ -157,6 +148,13 @@ typedef struct { v128_t isum, sum, msum; } q4_K_acc;
 //   three late and spills their broadcasts (1.05x); PIN on all four every
 //   step 1.21x, with int k (adds instead of memarg offsets) and 1.24-1.27x
 //   with unsigned; every second step 1.31-1.34x; every fourth 1.10x.
+// Later (issue 14; same bench, --old DIR for a build against its
+// predecessor): the activation pointers made opaque to clang each sub-block
+// (its loop strength reduction had turned a0 + 4 * k into i32.adds, a lea
+// per broadcast in V8's code): 1.04x. Tried: two accumulator chains per
+// token (even and odd k, for the dot-add's latency): 0.81x with PINs, 1.00x
+// without. Two groups at a time take most groups now (q4_K_isums_pair);
+// this serves a lone last group.
 static inline void q4_K_isums(const q4_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y, q4_K_acc* acc, int nt) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
   v128_t wq[64];  // sub-block sb's eight vectors at wq[8 * sb]: chunk c's low nibbles (sb = 2c), then its high
@@ -177,30 +175,7 @@ static inline void q4_K_isums(const q4_K_scales4* s, const v128_t* q, int i, con
     v128_t i0 = zero, i1 = zero, i2 = zero, i3 = zero;
     NOUNROLL for (int sb = 0; sb < 8; sb++, a0 += 32, a1 += 32, a2 += 32, a3 += 32, w += 8, sc++) {
       v128_t p0 = zero, p1 = zero, p2 = zero, p3 = zero;
-#if DOT_OPAQUE
       __asm__("" : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3));  // so a0 + 4 * k is a load offset (see q4_K_isums16)
-#endif
-#if DOT_CHAINS == 2
-      v128_t e0 = zero, e1 = zero, e2 = zero, e3 = zero;
-      UNROLL for (unsigned k = 0; k < 8; k += 2) {
-        const v128_t wk = w[k], wl = w[k + 1];
-        p0 = DOTADD(SPLAT4(a0 + 4 * k), wk, p0);
-        e0 = DOTADD(SPLAT4(a0 + 4 * k + 4), wl, e0);
-        p1 = DOTADD(SPLAT4(a1 + 4 * k), wk, p1);
-        e1 = DOTADD(SPLAT4(a1 + 4 * k + 4), wl, e1);
-        p2 = DOTADD(SPLAT4(a2 + 4 * k), wk, p2);
-        e2 = DOTADD(SPLAT4(a2 + 4 * k + 4), wl, e2);
-        p3 = DOTADD(SPLAT4(a3 + 4 * k), wk, p3);
-        e3 = DOTADD(SPLAT4(a3 + 4 * k + 4), wl, e3);
-        if (DOT_PIN_CH == 1 || (DOT_PIN_CH == 2 && (k & 2))) {
-        PIN(p0, pin[0]);
-        PIN(p1, pin[1]);
-        PIN(p2, pin[2]);
-        PIN(p3, pin[3]);
-        }
-      }
-      p0 = wasm_i32x4_add(p0, e0), p1 = wasm_i32x4_add(p1, e1), p2 = wasm_i32x4_add(p2, e2), p3 = wasm_i32x4_add(p3, e3);
-#else
       UNROLL for (unsigned k = 0; k < 8; k++) {  // unsigned: 4 * k becomes the loads' memarg offset (relaxed.h)
         const v128_t wk = w[k];
         p0 = DOTADD(SPLAT4(a0 + 4 * k), wk, p0);
@@ -214,7 +189,6 @@ static inline void q4_K_isums(const q4_K_scales4* s, const v128_t* q, int i, con
         PIN(p3, pin[3]);
         }
       }
-#endif
       const v128_t scv = *sc;
       i0 = wasm_i32x4_add(i0, wasm_i32x4_mul(p0, scv));
       i1 = wasm_i32x4_add(i1, wasm_i32x4_mul(p1, scv));
@@ -236,21 +210,26 @@ static inline void q4_K_isums(const q4_K_scales4* s, const v128_t* q, int i, con
 }
 #endif
 
-#ifndef Q4_OPAQUE
-#define Q4_OPAQUE 1
-#endif
-#ifndef Q4_T
-#define Q4_T 4
-#endif
-#ifndef Q4_PIN_EVERY
-#define Q4_PIN_EVERY 2
-#endif
+#define Q4_T 4  // tokens at a time
 #ifndef RELAXED_DOT_ADD
 // The relaxed build's prefill sums, in q4_K_isums's structure: the nibbles
 // decoded once per super-block into wq, then four tokens at a time over the
 // whole super-block, a sub-block's eight byte dots per token summed in int16
 // (|lane| <= 8 * 2 * 128 * 15 < 2^15) and applied to the rows' scales by
 // one i32x4.dot_i16x8, so each weight vector is loaded once for four tokens.
+// Measured (bench:kernels --prefill --repacked --cpu --old DIR: 4096x4096 x
+// 64 tokens, one thread, CPU time, medians of 21 alternating rounds against
+// the build before, Node 20, shared 2-core Xeon): 1.04-1.05x with PIN every
+// second step (none 0.92x, every step 1.01x, every fourth 0.91x; 3 tokens
+// 1.07x, 5 0.93x, 6 0.87x). V8's code then showed a lea per broadcast:
+// clang's loop strength reduction had rewritten a + 4 * k as base + index
+// i32.adds, which V8 does not fold into the address. The pointers made
+// opaque to clang each sub-block (an empty asm), so 4 * k is the loads'
+// memarg offset: 1.10-1.11x (4 tokens, PIN every second step; 3 tokens
+// 1.04-1.10x, 5 1.08x, PIN every step 1.06x). The loop is then near the i16
+// path's bound: a byte dot and an i16 add per 16 products, on V8's three
+// vector ports. Two groups at a time take most groups now (q4_K_isums_pair);
+// this serves a lone last group and plain rows.
 static inline void q4_K_isums16(const q4_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y, q4_K_acc* acc, int nt) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
   v128_t wq[64];  // sub-block sb's eight vectors at wq[8 * sb]: chunk c's low nibbles (sb = 2c), then its high
@@ -273,16 +252,14 @@ static inline void q4_K_isums16(const q4_K_scales4* s, const v128_t* q, int i, c
       UNROLL for (unsigned k = 0; k < 8; k++) {
         const v128_t wk = w[k];
         UNROLL for (int u = 0; u < Q4_T; u++) p[u] = wasm_i16x8_add(p[u], RDOT(SPLAT4(ap[u] + 4 * k), wk));
-        if (Q4_PIN_EVERY && (k % Q4_PIN_EVERY) == Q4_PIN_EVERY - 1) {
+        if (k & 1) {
           UNROLL for (int u = 0; u < Q4_T; u++) PIN(p[u], pin[u]);
         }
       }
       const v128_t scv = *sc;
       UNROLL for (int u = 0; u < Q4_T; u++) {
         is[u] = wasm_i32x4_add(is[u], wasm_i32x4_dot_i16x8(p[u], scv)), ap[u] += 32;
-#if Q4_OPAQUE
-        __asm__("" : "+r"(ap[u]));
-#endif
+        __asm__("" : "+r"(ap[u]));  // opaque: ap[u] + 4 * k stays a load offset
       }
     }
     UNROLL for (int u = 0; u < Q4_T; u++) acc[t + u].isum = is[u];
@@ -300,9 +277,6 @@ static inline void q4_K_isums16(const q4_K_scales4* s, const v128_t* q, int i, c
 }
 #endif
 
-#ifndef Q4_PAIRS
-#define Q4_PAIRS 1
-#endif
 #ifndef PAIR_T
 #ifdef RELAXED_DOT_ADD
 #define PAIR_T 2
@@ -310,9 +284,7 @@ static inline void q4_K_isums16(const q4_K_scales4* s, const v128_t* q, int i, c
 #define PAIR_T 3
 #endif
 #endif
-#ifndef PAIR_PIN
-#define PAIR_PIN 2
-#endif
+#define PAIR_PIN 2  // PIN every second step
 #ifdef RELAXED_DOT_ADD
 #define Q4_ACC(p, a, w) DOTADD(a, w, p)
 #define Q4_SCALE(p, sc) wasm_i32x4_mul(p, sc)
@@ -321,7 +293,14 @@ static inline void q4_K_isums16(const q4_K_scales4* s, const v128_t* q, int i, c
 #define Q4_SCALE(p, sc) wasm_i32x4_dot_i16x8(p, sc)
 #endif
 // Two groups (eight rows) of super-block i against the tokens, PAIR_T at a
-// time: each activation broadcast serves both groups' weight vectors.
+// time: each activation broadcast serves both groups' weight vectors (half
+// the broadcasts per byte dot of q4_K_isums / q4_K_isums16), the integer
+// sums and float steps per (row, token) those of one group at a time.
+// Measured as q4_K_isums16 against one group at a time: the dot-add build
+// (Node 24, --dot --old) 1.10-1.11x with 2 tokens (3: 1.07x, 4: 1.00x; PIN
+// every step 1.01x, every fourth 0.93x, none 0.89x); the relaxed build
+// 1.02-1.05x with 3 tokens (2: 1.02x, 4: 1.02x), bound by its vector ALU ops.
+// Tried: the mins' four bsum broadcasts as loads instead of shuffles, 0.98x.
 static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* sb4, const v128_t* qa, const v128_t* qb, int i,
                                    const block_q8_K* const* y, q4_K_acc* acca, q4_K_acc* accb, int nt) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
@@ -351,7 +330,7 @@ static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* s
           pa[u] = Q4_ACC(pa[u], av, wka);
           pb[u] = Q4_ACC(pb[u], av, wkb);
         }
-        if (PAIR_PIN && (k % PAIR_PIN) == PAIR_PIN - 1) {
+        if ((k % PAIR_PIN) == PAIR_PIN - 1) {
           UNROLL for (int u = 0; u < PAIR_T; u++) {
             PIN(pa[u], pin[2 * u]);
             PIN(pb[u], pin[2 * u + 1]);
@@ -707,7 +686,7 @@ static inline void q4_K_mul_mat(const void* w, int row_bytes, const void* a, int
         continue;
       }
       int r = x4 ? r0 & ~3 : r0;
-      if (x4 && Q4_PAIRS) {
+      if (x4) {
         // two groups at a time (q4_K_isums_pair)
         for (; r + 4 < r1; r += 8) {
           for (int t = 0; t < nt; t++) acc[t].sum = acc[t].msum = acc2[t].sum = acc2[t].msum = wasm_f32x4_const_splat(0.0f);

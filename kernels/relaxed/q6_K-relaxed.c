@@ -244,9 +244,6 @@ static inline void q6_K_finish(const q6_K_scales4* s, int i, const block_q8_K* c
 }
 
 #ifdef RELAXED_DOT_ADD
-#ifndef DOT_OPAQUE
-#define DOT_OPAQUE 1
-#endif
 // The dot-add build's prefill sums, as q4_K_isums (q4_K-relaxed.c) explains:
 // sub-block k's four weight vectors decoded once per super-block at wq[4k]
 // (0..63, transpose4's order), then four tokens at a time over all sixteen
@@ -291,9 +288,7 @@ static inline void q6_K_isums(const q6_K_scales4* s, const v128_t* wq, int i, co
       v128_t p0 = wasm_v128_load32_splat(o0), p1 = wasm_v128_load32_splat(o0 + 16);
       v128_t p2 = wasm_v128_load32_splat(o0 + 32), p3 = wasm_v128_load32_splat(o0 + 48);
       o0++;
-#if DOT_OPAQUE
-      __asm__("" : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3));  // so a0 + 4 * k is a load offset (see q4_K_isums16)
-#endif
+      __asm__("" : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3));  // so a0 + 4 * k is a load offset (see q6_K_isums16)
       UNROLL for (unsigned k = 0; k < 4; k++) {  // unsigned: 4 * k becomes the loads' memarg offset (relaxed.h)
         const v128_t wk = w[k];
         p0 = DOTADD(SPLAT4(a0 + 4 * k), wk, p0);
@@ -330,17 +325,17 @@ static inline void q6_K_isums(const q6_K_scales4* s, const v128_t* wq, int i, co
 #endif
 
 #ifndef RELAXED_DOT_ADD
-#ifndef Q6_OPAQUE
-#define Q6_OPAQUE 1
-#endif
-#ifndef Q6_PIN_EVERY
-#define Q6_PIN_EVERY 1
-#endif
 // The relaxed build's prefill sums in the same structure: weights decoded
 // once per super-block into wq, four tokens at a time over its sixteen
 // sub-blocks. A sub-block's four byte dots cannot share one int16 sum
 // (|lane| <= 4 * 2 * 128 * 63 > 2^15), so two pairs, each applied to the
 // rows' scales by an i32x4.dot_i16x8, as before.
+// Measured as q4_K_isums16 (q4_K-relaxed.c), q6_Kx4 against the build
+// before: PIN of the four int32 sums after each pair 1.09-1.13x (after each
+// sub-block 0.96-1.01x, none 1.00x); with the activation pointers opaque
+// 1.21-1.24x (none 1.14x). Two groups at a time (the dot-add build's
+// q6_Kx4_superblock_pair) 0.91-1.00x here (2-4 tokens): not used. Plain
+// q6_K rows keep the older loop (sub-blocks outer, tokens inner).
 static inline void q6_K_isums16(const q6_K_scales4* s, const v128_t* wq, int i, const block_q8_K* const* y, q6_K_acc* acc, int nt) {
   const v128_t zero = wasm_i32x4_const_splat(0);
   v128_t pin[4];
@@ -354,11 +349,9 @@ static inline void q6_K_isums16(const q6_K_scales4* s, const v128_t* wq, int i, 
     const v128_t* sc = s->sc;
     v128_t i0 = zero, i1 = zero, i2 = zero, i3 = zero;
     NOUNROLL for (int sb = 0; sb < 16; sb++, a0 += 16, a1 += 16, a2 += 16, a3 += 16, w += 4, sc++) {
-#if Q6_OPAQUE
       // opaque to clang: it would rewrite a0 + 4 as base + sb * 16 + 4 (an i32.add,
       // a lea per broadcast in V8's code) instead of a load offset
       __asm__("" : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3));
-#endif
       const v128_t scv = *sc;
       UNROLL for (unsigned k = 0; k < 4; k += 2) {
         const v128_t wk = w[k], wl = w[k + 1];
@@ -370,12 +363,10 @@ static inline void q6_K_isums16(const q6_K_scales4* s, const v128_t* wq, int i, 
         i1 = wasm_i32x4_add(i1, wasm_i32x4_dot_i16x8(p1, scv));
         i2 = wasm_i32x4_add(i2, wasm_i32x4_dot_i16x8(p2, scv));
         i3 = wasm_i32x4_add(i3, wasm_i32x4_dot_i16x8(p3, scv));
-        if (Q6_PIN_EVERY == 1 || (Q6_PIN_EVERY == 2 && k == 2)) {
-          PIN(i0, pin[0]);
-          PIN(i1, pin[1]);
-          PIN(i2, pin[2]);
-          PIN(i3, pin[3]);
-        }
+        PIN(i0, pin[0]);  // every pair of byte dots
+        PIN(i1, pin[1]);
+        PIN(i2, pin[2]);
+        PIN(i3, pin[3]);
       }
     }
     acc[t].isum = i0, acc[t + 1].isum = i1, acc[t + 2].isum = i2, acc[t + 3].isum = i3;
@@ -433,22 +424,21 @@ static inline void q6_Kx4_superblock(const block_q6_Kx4* b, int i, const block_q
   q6_K_finish(&s, i, y, acc, nt);
 }
 
-#ifndef Q6_PAIRS
 #ifdef RELAXED_DOT_ADD
-#define Q6_PAIRS 1
-#else
-#define Q6_PAIRS 0  // the relaxed build: 0.91-1.00x (2-4 tokens, PIN every pair)
-#endif
-#endif
-#ifndef Q6_PAIR_T
-#define Q6_PAIR_T 2
-#endif
-#ifndef Q6_PAIR_PIN
-#define Q6_PAIR_PIN 2
-#endif
-// Two q6_Kx4 groups (eight rows) of super-block i against the tokens,
-// Q6_PAIR_T at a time, each activation broadcast serving both groups (as
-// q4_K_isums_pair, q4_K-relaxed.c).
+#define Q6_PAIR_T 2  // tokens at a time
+// The dot-add build's q6_Kx4 prefill: two groups (eight rows) of super-block
+// i against the tokens, Q6_PAIR_T at a time, each activation broadcast
+// serving both groups (as q4_K_isums_pair, q4_K-relaxed.c), each sub-block's
+// dot-adds started from -32 * its bsum (q6_K_neg32). Measured (--prefill
+// --dot --repacked --old DIR on Node 24, against the build before): 1.12-1.19x
+// with 2 tokens and PIN every second step (3 tokens 1.11x, 4 1.05x; PIN every
+// step 1.08x, every fourth 0.94x); the pairs without the folded offset
+// 1.00-1.03x, the folded offset with one group at a time 1.04x. Before both
+// it was bound by vector ALU ops: a sub-block is 16 weights, so its
+// i32x4.mul (two uops) comes per four dot-adds, and the per-token offset
+// (eight i32x4.dot_i16x8 with their broadcasts, per group) cost about a
+// sixth more. Tried: the offset's bsum broadcasts as loads instead of
+// shuffles, 1.01-1.02x (dropped for the fold).
 static inline void q6_Kx4_superblock_pair(const block_q6_Kx4* ba, const block_q6_Kx4* bb, int i, const block_q8_K* const* y,
                                           q6_K_acc* acca, q6_K_acc* accb, int nt) {
   const v128_t zero = wasm_i32x4_const_splat(0);
@@ -457,15 +447,11 @@ static inline void q6_Kx4_superblock_pair(const block_q6_Kx4* ba, const block_q6
   q6_Kx4_unpack(ba, &sa, wq[0]);
   q6_Kx4_unpack(bb, &sb4, wq[1]);
   v128_t pin[2 * Q6_PAIR_T];
-#ifdef RELAXED_DOT_ADD
   int32_t off[Q6_PAIR_T][16] __attribute__((aligned(16)));
-#endif
   int t = 0;
   for (; t + Q6_PAIR_T <= nt; t += Q6_PAIR_T) {
-#ifdef RELAXED_DOT_ADD
     UNROLL for (int u = 0; u < Q6_PAIR_T; u++) q6_K_neg32(&y[t + u][i], off[u]);
     const int32_t* o0 = off[0];
-#endif
     const int8_t* ap[Q6_PAIR_T];
     v128_t ia[Q6_PAIR_T], ib[Q6_PAIR_T];
     UNROLL for (int u = 0; u < Q6_PAIR_T; u++) ap[u] = y[t + u][i].qs, ia[u] = ib[u] = zero;
@@ -473,7 +459,6 @@ static inline void q6_Kx4_superblock_pair(const block_q6_Kx4* ba, const block_q6
     const v128_t* wb = wq[1];
     NOUNROLL for (int sb = 0; sb < 16; sb++, wa += 4, wb += 4) {
       const v128_t sca = sa.sc[sb], scb = sb4.sc[sb];
-#ifdef RELAXED_DOT_ADD
       v128_t pa[Q6_PAIR_T], pb[Q6_PAIR_T];
       UNROLL for (int u = 0; u < Q6_PAIR_T; u++) pa[u] = pb[u] = wasm_v128_load32_splat(o0 + 16 * u);
       o0++;
@@ -484,7 +469,7 @@ static inline void q6_Kx4_superblock_pair(const block_q6_Kx4* ba, const block_q6
           pa[u] = DOTADD(av, wka, pa[u]);
           pb[u] = DOTADD(av, wkb, pb[u]);
         }
-        if (Q6_PAIR_PIN && (k % Q6_PAIR_PIN) == Q6_PAIR_PIN - 1) {
+        if (k & 1) {
           UNROLL for (int u = 0; u < Q6_PAIR_T; u++) {
             PIN(pa[u], pin[2 * u]);
             PIN(pb[u], pin[2 * u + 1]);
@@ -495,22 +480,6 @@ static inline void q6_Kx4_superblock_pair(const block_q6_Kx4* ba, const block_q6
         ia[u] = wasm_i32x4_add(ia[u], wasm_i32x4_mul(pa[u], sca));
         ib[u] = wasm_i32x4_add(ib[u], wasm_i32x4_mul(pb[u], scb));
       }
-#else
-      UNROLL for (unsigned k = 0; k < 4; k += 2) {
-        const v128_t wka = wa[k], wla = wa[k + 1], wkb = wb[k], wlb = wb[k + 1];
-        UNROLL for (int u = 0; u < Q6_PAIR_T; u++) {
-          const v128_t av = SPLAT4(ap[u] + 4 * k), bv = SPLAT4(ap[u] + 4 * k + 4);
-          ia[u] = wasm_i32x4_add(ia[u], wasm_i32x4_dot_i16x8(wasm_i16x8_add(RDOT(av, wka), RDOT(bv, wla)), sca));
-          ib[u] = wasm_i32x4_add(ib[u], wasm_i32x4_dot_i16x8(wasm_i16x8_add(RDOT(av, wkb), RDOT(bv, wlb)), scb));
-        }
-        if (Q6_PAIR_PIN == 1 || (Q6_PAIR_PIN == 2 && k == 2)) {
-          UNROLL for (int u = 0; u < Q6_PAIR_T; u++) {
-            PIN(ia[u], pin[2 * u]);
-            PIN(ib[u], pin[2 * u + 1]);
-          }
-        }
-      }
-#endif
       UNROLL for (int u = 0; u < Q6_PAIR_T; u++) {
         ap[u] += 16;
         __asm__("" : "+r"(ap[u]));  // so ap[u] + 4 * k is a load offset (see q6_K_isums16)
@@ -521,35 +490,25 @@ static inline void q6_Kx4_superblock_pair(const block_q6_Kx4* ba, const block_q6
   for (; t < nt; t++) {
     const int8_t* a = y[t][i].qs;
     v128_t isa = zero, isb = zero;
-#ifdef RELAXED_DOT_ADD
     q6_K_neg32(&y[t][i], off[0]);
-#endif
     NOUNROLL for (int sb = 0; sb < 16; sb++, a += 16) {
-#ifdef RELAXED_DOT_ADD
       v128_t pra = wasm_v128_load32_splat(off[0] + sb), prb = pra;
-#endif
       UNROLL for (int h = 0; h < 2; h++) {
         const v128_t* wa = wq[0] + 4 * sb + 2 * h;
         const v128_t* wb = wq[1] + 4 * sb + 2 * h;
         const v128_t av = SPLAT4(a + 8 * h), bv = SPLAT4(a + 8 * h + 4);
-#ifdef RELAXED_DOT_ADD
         pra = DOTADD(bv, wa[1], DOTADD(av, wa[0], pra));
         prb = DOTADD(bv, wb[1], DOTADD(av, wb[0], prb));
-#else
-        isa = wasm_i32x4_add(isa, wasm_i32x4_dot_i16x8(wasm_i16x8_add(RDOT(av, wa[0]), RDOT(bv, wa[1])), sa.sc[sb]));
-        isb = wasm_i32x4_add(isb, wasm_i32x4_dot_i16x8(wasm_i16x8_add(RDOT(av, wb[0]), RDOT(bv, wb[1])), sb4.sc[sb]));
-#endif
       }
-#ifdef RELAXED_DOT_ADD
       isa = wasm_i32x4_add(isa, wasm_i32x4_mul(pra, sa.sc[sb]));
       isb = wasm_i32x4_add(isb, wasm_i32x4_mul(prb, sb4.sc[sb]));
-#endif
     }
     acca[t].isum = isa, accb[t].isum = isb;
   }
   q6_K_finish(&sa, i, y, acca, nt);
   q6_K_finish(&sb4, i, y, accb, nt);
 }
+#endif
 
 // The -32 offset of a group's super-block: lane j = sum over k of scale(j, k) * bsum(k),
 // one i32x4.dot_i16x8 per unit on its scales' pair vector.
@@ -693,7 +652,10 @@ static inline void q6_K_mul_mat(const void* w, int row_bytes, const void* a, int
                                 int n, int n_tok, int r0, int r1, int layout) {
   const int packed = layout == 1;
   const block_q8_K* y[MM_TOK];
-  q6_K_acc acc[MM_TOK], acc2[MM_TOK];
+#ifdef RELAXED_DOT_ADD
+  q6_K_acc acc2[MM_TOK];  // the second group of a pair
+#endif
+  q6_K_acc acc[MM_TOK];
   if (layout == 2 && n_tok == 1) {
     // decode: the x4 kernels take every chunk of a group before the next
     // group, so each stream reads its groups' bytes front to back
@@ -714,17 +676,18 @@ static inline void q6_K_mul_mat(const void* w, int row_bytes, const void* a, int
           continue;
         }
         int r = r0 & ~3;
-        if (Q6_PAIRS)
-          for (; r + 4 < r1; r += 8) {  // two groups at a time (q6_Kx4_superblock_pair)
-            const block_q6_Kx4* b = (const block_q6_Kx4*)(wc + (size_t)r * row_bytes);
-            const block_q6_Kx4* b2 = (const block_q6_Kx4*)(wc + (size_t)(r + 4) * row_bytes);
-            for (int t = 0; t < nt; t++) acc[t].sum = acc2[t].sum = wasm_f32x4_const_splat(0.0f);
-            for (int i = 0; i < nb; i++) q6_Kx4_superblock_pair(b + i, b2 + i, i, y, acc, acc2, nt);
-            for (int t = 0; t < nt; t++) {
-              store4(acc[t].sum, o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
-              store4(acc2[t].sum, o + (size_t)t * out_stride, r + 4, r0, r1, c0 == 0);
-            }
+#ifdef RELAXED_DOT_ADD
+        for (; r + 4 < r1; r += 8) {  // two groups at a time (q6_Kx4_superblock_pair)
+          const block_q6_Kx4* b = (const block_q6_Kx4*)(wc + (size_t)r * row_bytes);
+          const block_q6_Kx4* b2 = (const block_q6_Kx4*)(wc + (size_t)(r + 4) * row_bytes);
+          for (int t = 0; t < nt; t++) acc[t].sum = acc2[t].sum = wasm_f32x4_const_splat(0.0f);
+          for (int i = 0; i < nb; i++) q6_Kx4_superblock_pair(b + i, b2 + i, i, y, acc, acc2, nt);
+          for (int t = 0; t < nt; t++) {
+            store4(acc[t].sum, o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
+            store4(acc2[t].sum, o + (size_t)t * out_stride, r + 4, r0, r1, c0 == 0);
           }
+        }
+#endif
         for (; r < r1; r += 4) {
           const block_q6_Kx4* b = (const block_q6_Kx4*)(wc + (size_t)r * row_bytes);
           for (int t = 0; t < nt; t++) acc[t].sum = wasm_f32x4_const_splat(0.0f);
