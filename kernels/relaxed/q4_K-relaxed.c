@@ -300,7 +300,9 @@ static inline void q4_K_isums16(const q4_K_scales4* s, const v128_t* q, int i, c
 // (Node 24, --dot --old) 1.10-1.11x with 2 tokens (3: 1.07x, 4: 1.00x; PIN
 // every step 1.01x, every fourth 0.93x, none 0.89x); the relaxed build
 // 1.02-1.05x with 3 tokens (2: 1.02x, 4: 1.02x), bound by its vector ALU ops.
-// Tried: the mins' four bsum broadcasts as loads instead of shuffles, 0.98x.
+// Tried: the mins' four bsum broadcasts as loads instead of shuffles, 0.98x;
+// both groups' float steps in one pass over the tokens (sharing the bsum
+// broadcasts and ad), 1.00x in both builds.
 static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* sb4, const v128_t* qa, const v128_t* qb, int i,
                                    const block_q8_K* const* y, q4_K_acc* acca, q4_K_acc* accb, int nt) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
