@@ -2,11 +2,12 @@
 // what a big model's token costs, which the 4096x4096 case of kernels.ts
 // (weights in cache) does not show.
 //
-//   npm run bench:kernels -- --memory [--types Q4_K,Q6_K] [--threads 1,2] [--rounds 40]
+//   npm run bench:kernels -- --memory [--types Q4_K,Q6_K,TQ1_0/plain] [--threads 1,2] [--rounds 40]
 //                                      [--variants a.wasm,b.wasm]
 //
 // Per type, a matrix of ROWS x N in the relaxed module's layout (q4_Kx4,
-// q6_Kx4, q4_0x4, q8_0x4), tiled from a few rows quantized by the formats/
+// q6_Kx4, q4_0x4, q8_0x4, q2_Kx4, tq1_0x4; TQ2_0 and a build without the
+// type's layout: the plain rows), tiled from a few rows quantized by the formats/
 // reference; each matvec takes the next ROWS rows of a region of SPAN bytes,
 // so no matvec finds its weights in any cache. The threads split the rows as
 // the runtime does (mat_rows_<layout>, ith/nth) and spin on a shared counter
@@ -26,7 +27,8 @@ let ROWS = 32768;
 let SPAN = 640 * 2 ** 20; // bytes of weights per type: more than this machine's L3
 const DISTINCT = 16;
 const LAYOUTS: Partial<Record<GGMLType, string>> = {
-  [GGMLType.Q4_K]: 'q4_Kx4', [GGMLType.Q6_K]: 'q6_Kx4', [GGMLType.Q4_0]: 'q4_0x4', [GGMLType.Q8_0]: 'q8_0x4',
+  [GGMLType.Q4_K]: 'q4_Kx4', [GGMLType.Q6_K]: 'q6_Kx4', [GGMLType.Q4_0]: 'q4_0x4', [GGMLType.Q8_0]: 'q8_0x4', [GGMLType.Q2_K]: 'q2_Kx4',
+  [GGMLType.TQ1_0]: 'tq1_0x4', [GGMLType.TQ2_0]: 'tq2_0',
 };
 // ctl words: job sequence, threads done, variant, weight pointer, layout index, nth
 const C = { SEQ: 0, DONE: 1, VAR: 2, W: 3, LAYOUT: 4, NTH: 5 } as const;
@@ -75,11 +77,14 @@ function median(xs: number[]): number {
 
 export async function benchMemory(argv: string[]): Promise<void> {
   const arg = (name: string) => { const i = argv.indexOf(name); return i < 0 ? undefined : argv[i + 1]; };
-  const types = (arg('--types') ?? 'Q4_K,Q6_K').toUpperCase().split(',').map((n) => {
+  // NAME/plain: the type's plain rows even where the build has its layout (the layout's gain on one machine state)
+  const picks = (arg('--types') ?? 'Q4_K,Q6_K').toUpperCase().split(',').map((entry) => {
+    const [n, how] = entry.split('/');
     const t = Number(Object.keys(LAYOUTS).find((k) => ggmlTypeInfo(Number(k) as GGMLType)!.name.toUpperCase() === n));
-    if (Number.isNaN(t)) throw new Error(`--types: no repacked layout for ${n}`);
-    return t as GGMLType;
+    if (Number.isNaN(t) || (how !== undefined && how !== 'PLAIN')) throw new Error(`--types: no repacked layout for ${entry}`);
+    return { type: t as GGMLType, plain: how === 'PLAIN' };
   });
+  const types = picks.map((p) => p.type);
   const threads = (arg('--threads') ?? '1,2').split(',').map(Number);
   const rounds = Number(arg('--rounds') ?? 30);
   // --rows 4096 --span 0: one matrix used over and over (the weights in cache, for comparison)
@@ -97,14 +102,15 @@ export async function benchMemory(argv: string[]): Promise<void> {
   const x = gaussian(rand, N, 1);
   const job: Job = { layouts: [], rowBytes: [], act: [], out: k0.malloc(ROWS * 4) };
   const regions: { ptr: number; count: number }[] = [];
-  for (const type of types) {
-    const layout = LAYOUTS[type]!;
+  for (const { type, plain } of picks) {
+    // the plain rows where this build lacks the layout (an earlier build, for before/after)
+    const layout = !plain && k0.lookup(`mat_rows_${LAYOUTS[type]!}`) ? LAYOUTS[type]! : ggmlTypeInfo(type)!.name;
     const rb = rowSize(type, N);
     // DISTINCT rows quantized, repacked, then tiled over the region
     const tile = k0.malloc(DISTINCT * rb);
     const scratch = k0.malloc(4 * rb);
     for (let r = 0; r < DISTINCT; r++) k0.write(tile + r * rb, quantizeRow(type, gaussian(rand, N, 1)));
-    k0.lookup<(w: number, rb: number, n: number, s: number) => void>(`repack_${layout}`)!(tile, rb, DISTINCT, scratch);
+    k0.lookup<(w: number, rb: number, n: number, s: number) => void>(`repack_${layout}`)?.(tile, rb, DISTINCT, scratch);
     const count = Math.max(1, Math.floor(SPAN / (ROWS * rb)));
     const ptr = k0.malloc(count * ROWS * rb);
     const src = k0.bytes(tile, DISTINCT * rb).slice();
@@ -169,7 +175,7 @@ export async function benchMemory(argv: string[]): Promise<void> {
         // per-round ratio against the first build, then its median: pairs share the machine's state
         const ratio = median(ms[v]!.map((t, i) => ms[0]![i]! / t));
         const cratio = median(cpu[v]!.map((t, i) => cpu[0]![i]! / t));
-        console.log(`| ${ggmlTypeInfo(types[li]!)!.name} | ${nth} | ${names[v]!.split('/').pop()} | ${m.toFixed(2)} | ${(ROWS * rb / m / 1e6).toFixed(2)} | ${v === 0 ? '' : ratio.toFixed(3)} | ${median(cpu[v]!).toFixed(2)} | ${v === 0 ? '' : cratio.toFixed(3)} |`);
+        console.log(`| ${job.layouts[li]} | ${nth} | ${names[v]!.split('/').pop()} | ${m.toFixed(2)} | ${(ROWS * rb / m / 1e6).toFixed(2)} | ${v === 0 ? '' : ratio.toFixed(3)} | ${median(cpu[v]!).toFixed(2)} | ${v === 0 ? '' : cratio.toFixed(3)} |`);
       }
     }
   }

@@ -2,12 +2,12 @@
 //
 //   npm run bench:kernels            about a minute
 //   npm run bench:kernels -- --quick a few seconds (or BENCH_QUICK=1)
-//   npm run bench:kernels -- --prefill   prefill instead (see benchPrefill; --repacked, --cpu apply)
+//   npm run bench:kernels -- --prefill   prefill instead (see benchPrefill; with --repacked,
+//                                   --cpu and --old DIR as below, builds alternating per round)
 //   npm run bench:kernels -- --prefill --dot [--repacked]   prefill of the relaxed module against its
 //                                   dot-add build (kernels-relaxed-dot.wasm) on the same weights,
 //                                   alternating, CPU time (see benchPrefillDot)
-//   npm run bench:kernels -- --prefill --old DIR [--dot] [--repacked]   prefill of DIR's relaxed module
-//                                   (dot-add build with --dot) against this one's, as --dot compares
+//   npm run bench:kernels -- --prefill --dot --old DIR   DIR's dot-add build against this one's, the same way
 //   npm run bench:kernels -- --types Q4_0,Q4_K   only these weight types
 //   npm run bench:kernels -- --alternate  one matvec of each type per round,
 //                                   round after round (medians): ratios
@@ -19,6 +19,9 @@
 //                                   of Q8_0 are 142 MB, read from memory)
 //   npm run bench:kernels -- --repacked   the layouts decode reads after load (runtime/repack.ts:
 //                                   repack_<type>x4, then matvec_<type>x4) where the build has them
+//   npm run bench:kernels -- --repacked --plain-too   each repacked type's plain rows too (with
+//                                   --alternate: the layout against the file's rows on one build, which
+//                                   --old cannot do once the layout is new: an old build lacks its exports)
 //   npm run bench:kernels -- --memory     decode with the weights streamed from memory, 1 and 2
 //                                   threads, builds compared (see kernels-memory.ts)
 //   npm run bench:kernels -- --alternate --old DIR[,DIR...]   also DIR/kernels.wasm (and the relaxed
@@ -51,6 +54,7 @@ const prefill = process.argv.includes('--prefill');
 const alternate = process.argv.includes('--alternate');
 const attention = process.argv.includes('--attention');
 const repacked = process.argv.includes('--repacked');
+const plainToo = process.argv.includes('--plain-too');
 const cpu = process.argv.includes('--cpu');
 const rowsArg = process.argv.indexOf('--rows');
 const oldArg = process.argv.indexOf('--old');
@@ -141,10 +145,14 @@ function scalarOrNaN(type: GGMLType, rows: Uint8Array[], x: Float32Array): numbe
   }
 }
 
-async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () => number, tag = ''): Promise<Row | Prepared | string> {
+/** --repacked: the four-row layout where this build has one (the relaxed module's). */
+function repackedLayout(k: Kernels, name: string): string | undefined {
+  return repacked && k.lookup(`repack_${name}x4`) && k.lookup(`matvec_${name}x4`) ? `${name}x4` : undefined;
+}
+
+async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () => number, tag = '', plain = false): Promise<Row | Prepared | string> {
   const info = ggmlTypeInfo(type)!;
-  // --repacked: the four-row layout where this build has one (the relaxed module's)
-  const layout = repacked && k.lookup(`repack_${info.name}x4`) && k.lookup(`matvec_${info.name}x4`) ? `${info.name}x4` : info.name;
+  const layout = (!plain && repackedLayout(k, info.name)) || info.name;
   const matvec = k.lookup<MatvecFn>(`matvec_${layout}`);
   if (!matvec) return `${info.name}: no matvec_${info.name} export yet`;
   const aType = info.vecDotType!;
@@ -240,22 +248,18 @@ interface PrefillRow {
   identical: boolean;
 }
 
-function benchPrefillType(k: Kernels, type: GGMLType, rand: () => number): PrefillRow | string {
+/** One type's prefill set up in one build: both runs, and the check that they agree. */
+interface PrefillSetup { tag: string; perToken: () => void; batched: () => void; identical: () => boolean; free: () => void }
+
+function setupPrefill(k: Kernels, type: GGMLType, rows: Uint8Array[], acts: Uint8Array[], tag: string): PrefillSetup | string {
   const info = ggmlTypeInfo(type)!;
-  // --repacked: the four-row layout where this build has one, as benchType
+  // --repacked: the four-row layout (runtime/repack.ts), as a loaded model's matmuls read it
   const layout = repacked && k.lookup(`repack_${info.name}x4`) && k.lookup(`mul_mat_${info.name}x4`) ? `${info.name}x4` : info.name;
   const matvec = k.lookup<MatvecFn>(`matvec_${layout}`);
   const mulMat = k.lookup<MulMatFn>(`mul_mat_${layout}`);
   if (!matvec || !mulMat) return `${info.name}: no matvec_/mul_mat_${layout} export`;
-  const aType = info.vecDotType!;
-  let rows: Uint8Array[];
-  try {
-    rows = Array.from({ length: DISTINCT_ROWS }, () => encodeRow(type, gaussian(rand, N, 0.02)));
-  } catch (e) {
-    return `${info.name}: no reference quantizer (${(e as Error).message})`;
-  }
   const rowBytes = rowSize(type, N);
-  const aRowBytes = rowSize(aType, N);
+  const aRowBytes = rowSize(info.vecDotType!, N);
   const pw = k.malloc(rowBytes * ROWS);
   for (let r = 0; r < ROWS; r++) k.write(pw + r * rowBytes, rows[r % DISTINCT_ROWS]!);
   if (layout !== info.name) {
@@ -264,16 +268,44 @@ function benchPrefillType(k: Kernels, type: GGMLType, rand: () => number): Prefi
     k.free(scratch);
   }
   const pa = k.malloc(aRowBytes * PREFILL_TOKENS);
-  for (let t = 0; t < PREFILL_TOKENS; t++) k.write(pa + t * aRowBytes, encodeActivation(k, aType, gaussian(rand, N, 1)));
+  for (let t = 0; t < PREFILL_TOKENS; t++) k.write(pa + t * aRowBytes, acts[t]!);
   const outBytes = ROWS * PREFILL_TOKENS * 4;
   const po1 = k.malloc(outBytes);
   const po2 = k.malloc(outBytes);
-
-  const perToken = () => {
-    for (let t = 0; t < PREFILL_TOKENS; t++) matvec(pw, rowBytes, pa + t * aRowBytes, po1 + t * ROWS * 4, N, 0, ROWS);
+  return {
+    tag: layout === info.name ? tag : ` (${layout})${tag}`,
+    perToken: () => {
+      for (let t = 0; t < PREFILL_TOKENS; t++) matvec(pw, rowBytes, pa + t * aRowBytes, po1 + t * ROWS * 4, N, 0, ROWS);
+    },
+    batched: () => mulMat(pw, rowBytes, pa, aRowBytes, po2, ROWS, N, PREFILL_TOKENS, 0, ROWS),
+    identical: () => {
+      const a = new Uint32Array(k.u8().buffer, po1, ROWS * PREFILL_TOKENS);
+      const b = new Uint32Array(k.u8().buffer, po2, ROWS * PREFILL_TOKENS);
+      return a.every((v, i) => v === b[i]);
+    },
+    free: () => { for (const p of [pw, pa, po1, po2]) k.free(p); },
   };
-  const batched = () => mulMat(pw, rowBytes, pa, aRowBytes, po2, ROWS, N, PREFILL_TOKENS, 0, ROWS);
-  // --cpu: process CPU time (a busy machine's wall time counts other jobs' turns)
+}
+
+// One type in every build (--old DIRs first): the same weights and tokens,
+// the builds' runs alternating within each round; minimum over rounds, in
+// wall time or (--cpu) process CPU time.
+function benchPrefillType(builds: [Kernels, string][], type: GGMLType, rand: () => number): PrefillRow[] | string {
+  const info = ggmlTypeInfo(type)!;
+  let rows: Uint8Array[];
+  try {
+    rows = Array.from({ length: DISTINCT_ROWS }, () => encodeRow(type, gaussian(rand, N, 0.02)));
+  } catch (e) {
+    return `${info.name}: no reference quantizer (${(e as Error).message})`;
+  }
+  const k0 = builds[builds.length - 1]![0];
+  const acts = Array.from({ length: PREFILL_TOKENS }, () => encodeActivation(k0, info.vecDotType!, gaussian(rand, N, 1)));
+  const setups: PrefillSetup[] = [];
+  for (const [k, tag] of builds) {
+    const s = setupPrefill(k, type, rows, acts, tag);
+    if (typeof s === 'string') return s;
+    setups.push(s);
+  }
   const time = (f: () => void) => {
     if (cpu) {
       const c0 = process.cpuUsage();
@@ -285,34 +317,34 @@ function benchPrefillType(k: Kernels, type: GGMLType, rand: () => number): Prefi
     f();
     return performance.now() - t0;
   };
-  perToken();
-  batched();
-  let best1 = Infinity;
-  let best2 = Infinity;
+  for (const s of setups) s.perToken(), s.batched();
+  const best = setups.map(() => [Infinity, Infinity]);
   for (let round = 0; round < (quick ? 3 : 12); round++) {
-    best1 = Math.min(best1, time(perToken));
-    best2 = Math.min(best2, time(batched));
+    setups.forEach((s, i) => {
+      best[i]![0] = Math.min(best[i]![0]!, time(s.perToken));
+      best[i]![1] = Math.min(best[i]![1]!, time(s.batched));
+    });
   }
-  const a = new Uint32Array(k.u8().buffer, po1, ROWS * PREFILL_TOKENS);
-  const b = new Uint32Array(k.u8().buffer, po2, ROWS * PREFILL_TOKENS);
-  const identical = a.every((v, i) => v === b[i]);
-  for (const p of [pw, pa, po1, po2]) k.free(p);
-  return {
-    type: layout === info.name ? info.name.toUpperCase() : `${info.name.toUpperCase()} (${layout})`,
-    matvecUs: (best1 * 1000) / PREFILL_TOKENS,
-    mulMatUs: (best2 * 1000) / PREFILL_TOKENS,
-    identical,
-  };
+  return setups.map((s, i) => {
+    const identical = s.identical();
+    s.free();
+    return {
+      type: `${info.name.toUpperCase()}${s.tag}`,
+      matvecUs: (best[i]![0]! * 1000) / PREFILL_TOKENS,
+      mulMatUs: (best[i]![1]! * 1000) / PREFILL_TOKENS,
+      identical,
+    };
+  });
 }
 
-async function benchPrefill(k: Kernels): Promise<void> {
+async function benchPrefill(builds: [Kernels, string][]): Promise<void> {
   const rand = mulberry32(0x9f11);
   console.log(`${N}x${ROWS} weight x ${PREFILL_TOKENS} tokens, one thread, ${quick ? 'quick' : 'full'} run${cpu ? ', CPU time' : ''}${repacked ? ', repacked layouts' : ''}, Node ${process.versions.node}`);
   const rows: PrefillRow[] = [];
   for (const type of TYPES) {
-    const r = benchPrefillType(k, type, rand);
+    const r = benchPrefillType(builds, type, rand);
     if (typeof r === 'string') console.log(`skipped ${r}`);
-    else rows.push(r);
+    else rows.push(...r);
   }
   const gw = (us: number) => ((N * ROWS) / (us * 1000)).toFixed(1); // weight x token products per ns
   console.log('');
@@ -329,16 +361,14 @@ async function benchPrefill(k: Kernels): Promise<void> {
  * one call of each per round, round after round, in process CPU time
  * (medians): the ratio a shared machine's drift does not skew. The outputs
  * must be bit-identical (they are the same integer sums and float steps).
- * --prefill --old DIR: DIR's relaxed build (its dot-add build with --dot)
- * against this one's the same way.
+ * With --old DIR: DIR's dot-add build against this one's, the same way.
  */
 async function benchPrefillDot(): Promise<void> {
-  const dot = process.argv.includes('--dot');
-  const simd = dot ? 'relaxed-dot' : 'relaxed';
-  const k = OLD_DIRS.length > 0 ? await loadKernels({ url: pathToFileURL(`${OLD_DIRS[0]}/kernels.wasm`), simd, initialPages: 1024 })
+  const old = OLD_DIRS[0];
+  const k = old ? await loadKernels({ url: pathToFileURL(`${old}/kernels.wasm`), simd: 'relaxed-dot', initialPages: 1024 })
     : await loadKernels({ simd: 'relaxed', initialPages: 1024 });
-  const kd = await loadKernels({ simd: OLD_DIRS.length > 0 ? simd : 'relaxed-dot', module: k.module, memory: k.memory });
-  const names = OLD_DIRS.length > 0 ? [`${simd} (${basename(OLD_DIRS[0]!)})`, simd] : ['relaxed', 'relaxed-dot'];
+  const kd = await loadKernels({ simd: 'relaxed-dot', module: k.module, memory: k.memory });
+  const names = old ? [`relaxed-dot (${basename(old)})`, 'relaxed-dot'] : ['relaxed', 'relaxed-dot'];
   const rand = mulberry32(0x9f11);
   const rounds = quick ? 5 : 21;
   console.log(`${N}x${ROWS} weight x ${PREFILL_TOKENS} tokens, one thread, ${names[0]} vs ${names[1]}, ${rounds} alternating rounds, CPU time (medians), Node ${process.versions.node}`);
@@ -439,7 +469,7 @@ async function main(): Promise<void> {
     await benchMemory(process.argv.slice(2));
     return;
   }
-  if (prefill && (process.argv.includes('--dot') || OLD_DIRS.length > 0)) {
+  if (prefill && process.argv.includes('--dot')) {
     await benchPrefillDot();
     return;
   }
@@ -452,7 +482,7 @@ async function main(): Promise<void> {
     return;
   }
   if (prefill) {
-    await benchPrefill(k);
+    await benchPrefill(builds);
     return;
   }
   const rand = mulberry32(0x5eed);
@@ -463,10 +493,13 @@ async function main(): Promise<void> {
   const prepared: Prepared[] = [];
   for (const type of TYPES) {
     for (const [kk, tag] of builds) {
-      const r = await benchType(kk, type, x, mulberry32(0x5eed + type), tag);
-      if (typeof r === 'string') console.log(`skipped ${r}`);
-      else if ('run' in r) prepared.push(r);
-      else rows.push(r);
+      const plains = plainToo && repackedLayout(kk, ggmlTypeInfo(type)!.name) ? [true, false] : [false];
+      for (const plain of plains) {
+        const r = await benchType(kk, type, x, mulberry32(0x5eed + type), tag, plain);
+        if (typeof r === 'string') console.log(`skipped ${r}`);
+        else if ('run' in r) prepared.push(r);
+        else rows.push(r);
+      }
     }
   }
   if (alternate) rows = alternateRounds(prepared);

@@ -47,17 +47,27 @@ static inline v128_t e8m0x4_half(v128_t e) {
                         wasm_i32x4_shl(wasm_i32x4_add(e, wasm_i32x4_const_splat(1)), 21));
 }
 
-// Lane j <- the sum of the lanes of v_j (four blocks' sums, for one scaling step).
+// Lane j <- the sum of the lanes of v_j (four blocks' or rows' sums, for one
+// scaling step). Every shuffle is one x64 unpack (punpck{l,h}dq, then
+// {l,h}qdq): shuffles of other lane patterns take V8 two shifts and a blend.
 static inline v128_t i32x4_hsum4(v128_t v0, v128_t v1, v128_t v2, v128_t v3) {
-  const v128_t t0 = wasm_i32x4_add(wasm_i32x4_shuffle(v0, v1, 0, 4, 2, 6), wasm_i32x4_shuffle(v0, v1, 1, 5, 3, 7));
-  const v128_t t1 = wasm_i32x4_add(wasm_i32x4_shuffle(v2, v3, 0, 4, 2, 6), wasm_i32x4_shuffle(v2, v3, 1, 5, 3, 7));
-  return wasm_i32x4_add(wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5), wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
+  const v128_t t0 = wasm_i32x4_add(wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5), wasm_i32x4_shuffle(v0, v1, 2, 6, 3, 7));
+  const v128_t t1 = wasm_i32x4_add(wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5), wasm_i32x4_shuffle(v2, v3, 2, 6, 3, 7));
+  return wasm_i32x4_add(wasm_i64x2_shuffle(t0, t1, 0, 2), wasm_i64x2_shuffle(t0, t1, 1, 3));
 }
 
 // iq4_xs block ib's 6-bit scale: low 4 bits in nibble ib%2 of scales_l[ib/2], top 2 at bit 2ib of scales_h.
 static inline int iq4_xs_scale(const block_iq4_xs* x, int ib) {
   return ((x->scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((x->scales_h >> 2 * ib) & 3) << 4);
 }
+
+// NL4_OPAQUE(v): where defined (iquants.c), hides v's value from the
+// compiler. clang turns a multiply by the powers of two below into one
+// shift per lane, which wasm does as eight scalar shifts and lane inserts
+// (some 25 instructions where the multiply is one).
+#ifndef NL4_OPAQUE
+#define NL4_OPAQUE(v) ((void)0)
+#endif
 
 // The eight block scales of an iq4_xs super-block minus 32, as i16 lanes.
 static inline v128_t iq4_xs_scales(const block_iq4_xs* x) {
@@ -68,8 +78,9 @@ static inline v128_t iq4_xs_scales(const block_iq4_xs* x) {
   const v128_t nib = wasm_v128_and(wasm_i8x16_shuffle(v, v, 0, 4, 1, 5, 2, 6, 3, 7, 8, 8, 8, 8, 8, 8, 8, 8),
                                    wasm_i8x16_const_splat(0x0f));
   // scales_h bits 2ib, 2ib+1 moved to the top of lane ib by a multiply, then down to bits 4, 5
-  const v128_t h = wasm_u16x8_shr(wasm_i16x8_mul(wasm_i16x8_splat((int16_t)x->scales_h),
-                                                 wasm_i16x8_const(16384, 4096, 1024, 256, 64, 16, 4, 1)), 14);
+  v128_t pow2 = wasm_i16x8_const(16384, 4096, 1024, 256, 64, 16, 4, 1);
+  NL4_OPAQUE(pow2);
+  const v128_t h = wasm_u16x8_shr(wasm_i16x8_mul(wasm_i16x8_splat((int16_t)x->scales_h), pow2), 14);
   return wasm_i16x8_sub(wasm_v128_or(wasm_u16x8_extend_low_u8x16(nib), wasm_i16x8_shl(h, 4)), wasm_i16x8_const_splat(32));
 }
 

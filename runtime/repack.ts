@@ -54,6 +54,10 @@ const REPACKERS: readonly Repacker[] = [
   { type: GGMLType.IQ4_NL, layout: 'iq4_nlx4', rows: 4 },
   { type: GGMLType.IQ4_XS, layout: 'iq4_xsx4', rows: 4 },
   { type: GGMLType.MXFP4, layout: 'mxfp4x4', rows: 4 },
+  // tq1_0x4: four rows' TQ1_0 super-block side by side, bytes stored in the signed form the trit
+  // decode reads (kernels/relaxed/ternary-relaxed.c; decode reads four groups from four places:
+  // 1.15-1.2x the plain rows' speed in cache, 1.25-1.35x from memory)
+  { type: GGMLType.TQ1_0, layout: 'tq1_0x4', rows: 4 },
 ];
 
 /**

@@ -9,6 +9,9 @@
 //   rows [r0, r1);
 // - mat_rows_<t> as a graph op gives the same bits on 1 and 3 threads, and
 //   get_rows_q_<t> the reference rows.
+// - iq4_nl and iq4_xs: the baseline build's mul_mat gives the relaxed
+//   build's bits (both reduce each block or super-block to a row's exact
+//   int32 sum and take the same f32 steps), where the engine has relaxed SIMD.
 // Batch = token by token (mul_mat vs matvec) is in kernels-matmul.test.ts,
 // the expert matmul in kernels-moe.test.ts.
 import { test } from 'uvu';
@@ -199,5 +202,46 @@ for (const type of TYPES) {
     assert.equal(Array.from(results[1]!), Array.from(results[0]!), '3 threads vs 1');
   });
 }
+
+test('iq4_nl, iq4_xs: the baseline build gives the relaxed build\'s bits, one token and a batch', async () => {
+  let relaxed: Kernels;
+  try {
+    relaxed = await loadKernels({ simd: 'relaxed' });
+  } catch (e) {
+    console.log(`  skipped: no relaxed SIMD here (${(e as Error).message})`);
+    return;
+  }
+  const builds = [await loadKernels({ simd: 'baseline' }), relaxed];
+  const rand = mulberry32(0x1b4);
+  for (const type of [T.IQ4_NL, T.IQ4_XS]) {
+    const vdt = ggmlTypeInfo(type)!.vecDotType!;
+    for (const n of [512, 8192 + 256]) {
+      // 7 rows (a group of four and a short one), one with tiny scales (f16 subnormal d), one of random bytes
+      const rb = rowSize(type, n), rows = 7, nTok = 5;
+      const w = new Uint8Array(rb * rows);
+      for (let r = 0; r < rows - 1; r++) w.set(quantizeRow(type, gaussian(rand, n, r === 2 ? 1e-6 : 0.05)), r * rb);
+      w.set(randomBytes(type, n, 0x77 + n), (rows - 1) * rb);
+      const x = Array.from({ length: nTok }, (_, t) => gaussian(rand, n, 10 ** (t - 2)));
+      const outs = builds.map((kk) => {
+        const pw = kk.malloc(w.length), pa = kk.malloc(rowSize(vdt, n) * nTok), po = kk.malloc(rows * nTok * 4), px = kk.malloc(n * 4);
+        kk.write(pw, w);
+        x.forEach((xt, t) => {
+          kk.write(px, xt);
+          kk.lookup<RowFn>(`quantize_row_${name(vdt)}`)!(px, pa + t * rowSize(vdt, n), n);
+        });
+        const out: Uint32Array[] = [];
+        for (const nt of [1, nTok]) {
+          kk.floats(po, rows * nTok).fill(0);
+          kk.lookup<(...a: number[]) => void>(`mul_mat_${name(type)}`)!(pw, rb, pa, rowSize(vdt, n), po, rows, n, nt, 1, rows);
+          out.push(new Uint32Array(kk.floats(po, rows * nt).slice().buffer));
+        }
+        for (const p of [pw, pa, po, px]) kk.free(p);
+        return out;
+      });
+      assert.equal(Array.from(outs[0]![0]!), Array.from(outs[1]![0]!), `${name(type)} n=${n}: one token`);
+      assert.equal(Array.from(outs[0]![1]!), Array.from(outs[1]![1]!), `${name(type)} n=${n}: ${nTok} tokens`);
+    }
+  }
+});
 
 test.run();

@@ -35,6 +35,8 @@ const LAYOUTS = [
   { type: GGMLType.IQ4_NL, layout: 'iq4_nlx4', rows: 44, expertRows: 36 },
   { type: GGMLType.IQ4_XS, layout: 'iq4_xsx4', rows: 44, expertRows: 36 },
   { type: GGMLType.MXFP4, layout: 'mxfp4x4', rows: 44, expertRows: 36 },
+  // tq1_0x4 decode reads four groups a quarter apart, then one at a time: 92 rows (23 groups) take both
+  { type: GGMLType.TQ1_0, layout: 'tq1_0x4', rows: 92, expertRows: 36, tokens: [1, 3, 65, 70] },
 ] as const;
 const hasX4 = LAYOUTS.every((l) => k.lookup(`mat_rows_${l.layout}`) !== undefined);
 const arena = wasmArena(k);
@@ -64,14 +66,16 @@ if (!hasX4) {
   });
 } else {
   // 8704 columns: two activation chunks (ACT_CHUNK = 8192) per row
-  for (const { type, layout, rows } of LAYOUTS) for (const nIn of [256, 8704]) {
-    test(`${layout} (${nIn} columns) equals plain ${ggmlTypeInfo(type)!.name} bit for bit: 1, 2, 3 and 5 threads, 1, 3 and 70 tokens`, () => {
+  for (const l of LAYOUTS) for (const nIn of [256, 8704]) {
+    const { type, layout, rows } = l;
+    const tokens: readonly number[] = 'tokens' in l ? l.tokens : [1, 3, 70];
+    test(`${layout} (${nIn} columns) equals plain ${ggmlTypeInfo(type)!.name} bit for bit: 1, 2, 3 and 5 threads, ${tokens.join(', ')} tokens`, () => {
       const rand = mulberry32(nIn + type);
       const nOut = rows;
       const { plain, packed, bytes } = q4Matrix(rand, nIn, nOut, 'blk.3.ffn_down.weight', [nIn, nOut], type);
       assert.is(packed.layout, layout);
       assert.not.equal(Array.from(k.bytes(packed.ptr!, bytes.length)), Array.from(bytes), 'the bytes were rewritten');
-      for (const nTok of [1, 3, 70]) {
+      for (const nTok of tokens) {
         const x = put(gaussian(rand, nIn * nTok, 1));
         for (const nth of [1, 2, 3, 5]) {
           const g = new Graph();
@@ -183,6 +187,83 @@ if (!hasX4) {
     const plain: Tensor = { id: -1, name: 'blk.0.ffn_up.weight', type: GGMLType.Q8_0, ne: [nIn, nOut], kind: 'weight', ptr: put(bytes) };
     const packed = weightRepacker([k])({ ...plain, ptr: put(bytes) });
     assert.is(packed.layout, 'q8_0x4');
+    for (const nTok of [1, 65]) {
+      const x = put(gaussian(rand, nIn * nTok, 1));
+      for (const nth of [1, 2, 3]) {
+        const g = new Graph();
+        const ops = new Ops(g, k);
+        const xt = g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, nTok], kind: 'input', ptr: x });
+        const a = ops.matmul(plain, xt, 'plain');
+        const b = ops.matmul(packed, xt, 'packed');
+        g.markOutput(a);
+        g.markOutput(b);
+        const plan = run(g, nth);
+        assert.equal(bits(plan, b, nOut * nTok), bits(plan, a, nOut * nTok), `${nTok} tokens, ${nth} threads`);
+        plan.dispose();
+      }
+    }
+  });
+
+  // q2_Kx4 decode (kernels/relaxed/q2_K-relaxed.c) converts d and dmin by bit moves (exact for
+  // every finite f16), reads its scales and mins as nibbles of swapped bytes and splits each dot
+  // into x1 and x4 sums: random bytes (every scale and min nibble) with d and dmin from a list of
+  // edge values (zero, -0, subnormals, negative, the largest), and all quants and nibbles at their
+  // largest against activations all at -127 (what q8_K makes of a constant row), near the bound of the
+  // int16 sums. 44 rows (eleven groups: four spread, two, one), 1 and 3 tokens, 1 and 2 threads.
+  test('q2_Kx4 decode (random bytes, edge f16 scales, largest sums) equals plain Q2_K bit for bit: 1 and 3 tokens, 1 and 2 threads', () => {
+    const rand = mulberry32(0x2c);
+    const [nIn, nOut] = [512, 44];
+    const rb = rowSize(GGMLType.Q2_K, nIn);
+    const f16s = [0x0000, 0x8000, 0x0001, 0x03ff, 0x8201, 0x0400, 0x3c00, 0xbc00, 0x7bff, 0xfbff, 0x1234, 0x9abc];
+    const cases: [string, Uint8Array, Float32Array][] = [];
+    const random = new Uint8Array(rb * nOut);
+    for (let i = 0; i < random.length; i++) random[i] = Math.floor(rand() * 256);
+    for (let o = 0, b = 0; o < random.length; o += 84, b++) { // block_q2_K: scales[16], qs[64], d, dmin
+      const d = f16s[b % f16s.length]!, dmin = f16s[(b * 5 + 3) % f16s.length]!;
+      random[o + 80] = d & 0xff, random[o + 81] = d >> 8, random[o + 82] = dmin & 0xff, random[o + 83] = dmin >> 8;
+    }
+    cases.push(['random bytes', random, gaussian(rand, nIn * 3, 1)]);
+    const full = new Uint8Array(rb * nOut).fill(0xff);
+    for (let o = 0; o < full.length; o += 84) full[o + 80] = 0x00, full[o + 81] = 0x3c, full[o + 82] = 0x00, full[o + 83] = 0x38;
+    cases.push(['largest sums', full, Float32Array.from({ length: nIn * 3 }, (_, i) => (i < 2 * nIn ? -1 : 1))]);
+    for (const [what, bytes, xs] of cases) {
+      const plain: Tensor = { id: -1, name: 'blk.0.ffn_up.weight', type: GGMLType.Q2_K, ne: [nIn, nOut], kind: 'weight', ptr: put(bytes) };
+      const packed = weightRepacker([k])({ ...plain, ptr: put(bytes) });
+      assert.is(packed.layout, 'q2_Kx4');
+      for (const nTok of [1, 3]) {
+        const x = put(xs.subarray(0, nIn * nTok));
+        for (const nth of [1, 2]) {
+          const g = new Graph();
+          const ops = new Ops(g, k);
+          const xt = g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, nTok], kind: 'input', ptr: x });
+          const a = ops.matmul(plain, xt, 'plain');
+          const b = ops.matmul(packed, xt, 'packed');
+          g.markOutput(a);
+          g.markOutput(b);
+          const plan = run(g, nth);
+          const pa = bits(plan, a, nOut * nTok);
+          assert.ok(pa.some((v) => v !== 0), `${what}: nonzero results`);
+          assert.equal(bits(plan, b, nOut * nTok), pa, `${what}, ${nTok} tokens, ${nth} threads`);
+          plan.dispose();
+        }
+      }
+    }
+  });
+
+  // Every byte value, not only the 243 that ggml's quantizer writes (a file may hold any): tq1_0x4
+  // stores b ^ 0x80 and decodes the trits by compares where the plain rows take the same formula,
+  // so the two must agree on all 256, in the qh bytes too. Random f16 scales of moderate size.
+  test('tq1_0x4 (random bytes, every value) equals plain TQ1_0 bit for bit: 92 rows, 1 and 65 tokens, 1, 2 and 3 threads', () => {
+    const rand = mulberry32(0x71);
+    const [nIn, nOut] = [512, 92];
+    const rb = rowSize(GGMLType.TQ1_0, nIn);
+    const bytes = new Uint8Array(rb * nOut);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(rand() * 256);
+    for (let o = 0; o < bytes.length; o += 54) bytes[o + 53] = 0x10 + (bytes[o + 53]! & 0x83); // f16 scale 2^-11..2^-9, either sign
+    for (let b = 0; b < 256; b++) bytes[54 * (b % (bytes.length / 54)) + (b % 52)] = b; // each value for sure, qs and qh
+    const plain: Tensor = { id: -1, name: 'blk.0.ffn_gate.weight', type: GGMLType.TQ1_0, ne: [nIn, nOut], kind: 'weight', ptr: put(bytes) };
+    const packed = weightRepacker([k])({ ...plain, ptr: put(bytes) });
+    assert.is(packed.layout, 'tq1_0x4');
     for (const nTok of [1, 65]) {
       const x = put(gaussian(rand, nIn * nTok, 1));
       for (const nth of [1, 2, 3]) {

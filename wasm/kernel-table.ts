@@ -60,7 +60,7 @@ const IQ_GRID = ['iq2_xxs', 'iq2_xs', 'iq2_s', 'iq3_xxs', 'iq3_s', 'iq1_s', 'iq1
 /** The weight types the baseline build multiplies (rows.c MAT_ROWS, moe.c MAT_ROWS_ID, matmul-*.c) and reads by row (get_rows_*). */
 export const WEIGHT_TYPES = ['f32', 'f16', 'bf16', ...LEGACY, ...KQUANTS, ...ROWDOT, ...IQ_GRID] as const;
 /** The weight layouts only the relaxed module has (runtime/repack.ts writes them). */
-const RELAXED_LAYOUTS = ['q2_Kx4', 'q3_Kx4', 'q4_0x4', 'q4_Kx4', 'q5_Kx4', 'q6_Kp', 'q6_Kx4', 'q8_0x4', 'iq4_nlx4', 'iq4_xsx4', 'mxfp4x4'] as const;
+const RELAXED_LAYOUTS = ['q2_Kx4', 'q3_Kx4', 'q4_0x4', 'q4_Kx4', 'q5_Kx4', 'q6_Kp', 'q6_Kx4', 'q8_0x4', 'iq4_nlx4', 'iq4_xsx4', 'mxfp4x4', 'tq1_0x4'] as const;
 
 /** Graph ops of the baseline build. */
 const OPS = {

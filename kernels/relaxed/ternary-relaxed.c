@@ -1,5 +1,6 @@
-// TQ2_0 and TQ1_0 with relaxed SIMD, on the plain rows (no repacked layout).
-// The baseline kernels and the layouts are in ../ternary.c.
+// TQ2_0 and TQ1_0 with relaxed SIMD: both on the plain rows, and TQ1_0 also
+// on tq1_0x4, four rows side by side, repacked at load (runtime/repack.ts;
+// below the plain kernels). The baseline kernels and the layouts are in ../ternary.c.
 //
 // Both store each weight as q = t + 1 in 0..2: the byte dot's 7-bit operand
 // as it is (legacy-relaxed.c: exact on every engine), against the q8_K
@@ -211,3 +212,158 @@ static inline __attribute__((always_inline)) void tq1_0_rows(const uint8_t* cons
 
 TERNARY_KERNELS(tq1_0, 0)
 TERNARY_KERNELS(tq2_0, 1)
+
+// tq1_0x4: four rows' TQ1_0 super-block side by side (repack_tq1_0x4), so a
+// byte dot leaves row j's sums in lane j (relaxed.h) and no row needs a
+// horizontal reduction; d[j] is row j's scale; qs[i] holds bytes 4i..4i+3 of
+// rows 0..3 (byte 4j + k: row j's qs[4i + k]), qh bytes 4j + k row j's qh[k].
+// Every byte is stored as b ^ 0x80: the signed form s whose trit planes
+// tq1_q reads, so decode starts from the load. Bytes 4i + k of plane n pair
+// with activation element 4i + k + 32n (i < 8), 160 + 4(i - 8) + k + 16n
+// (i >= 8) and 240 + k + 4n (qh): one 4-byte broadcast per plane serves the
+// four rows, and every group read at once.
+//
+// Per plane of 16 bytes the decode is two compares and two ops for q, three
+// for the next plane (3s), the byte dot and its add: TQ1_0 is bound by
+// these, not by memory (an exhaustive search found no two wasm byte ops,
+// arithmetic, saturating, min/max, avgr, bitwise or compares with any
+// constants, that map s to a 7-bit a * q + b; counted, 16-bit lanes or
+// dotting the products 3^n * b against telescoped activations take as many
+// ops). What the layout saves is the
+// plain rows' per-row work around it: the activation loads (one broadcast
+// for four groups here), the qh bytes (one more vector of planes instead of
+// a multiply-based decode per row) and the rows' horizontal sums; and its
+// four streams keep memory reads up with the arithmetic. Measured (CPU time,
+// one thread, shared machine; bench:kernels --repacked --plain-too, --memory
+// --types TQ1_0/plain,TQ1_0), GB/s of weights, plain rows -> tq1_0x4:
+// 4096x4096 (in cache) 3.2 -> 3.7-3.9; 32768x4096 (from memory) 2.8-3.1 ->
+// 3.8, at two threads 1.4-1.6x less CPU time per thread.
+typedef struct { uint16_t d[4]; uint8_t qs[12][16]; uint8_t qh[16]; } block_tq1_0x4;
+_Static_assert(sizeof(block_tq1_0x4) == 4 * sizeof(block_tq1_0), "a group takes four rows' bytes");
+
+// q = t + 1 of signed plane bytes s: |(s > -43) + (s > 42)| (the masks' sum
+// is 0, -1 or -2; one abs instead of two subtractions from zero).
+static inline v128_t tq1_qa(v128_t s) {
+  return wasm_i8x16_abs(wasm_i8x16_add(wasm_i8x16_gt(s, wasm_i8x16_const_splat(-43)), wasm_i8x16_gt(s, wasm_i8x16_const_splat(42))));
+}
+
+// The next plane, 3s mod 256 (see tq1_planes5 for the doubling's form).
+static inline v128_t tq1_x3(v128_t s) {
+  return wasm_i8x16_add(s, wasm_v128_and(wasm_i16x8_shl(s, 1), wasm_i8x16_const_splat((int8_t)0xFE)));
+}
+
+// np planes of one 16-byte vector of gn groups (q[k] at group k's vector)
+// against the broadcasts a, a + st, ..., into int16 pair sums l[k]. Each
+// plane's broadcast serves every group; PIN (relaxed.h) ends each plane so
+// V8 keeps its arithmetic ahead of the next loads.
+static inline __attribute__((always_inline)) void tq1x4_vec(const uint8_t* const* q, const int8_t* a, const int st,
+                                                           const int np, v128_t* l, v128_t* pins, const int gn) {
+  v128_t s[4];
+  UNROLL for (int k = 0; k < gn; k++) s[k] = LOAD(q[k]);
+  UNROLL for (int n = 0; n < np; n++) {
+    const v128_t av = SPLAT4(a + st * n);
+    UNROLL for (int k = 0; k < gn; k++) {
+      l[k] = wasm_i16x8_add(l[k], RDOT(av, tq1_qa(s[k])));
+      if (n + 1 < np) s[k] = tq1_x3(s[k]);
+    }
+    if (n & 1) UNROLL for (int k = 0; k < gn; k++) PIN(l[k], pins[k]);  // every second plane: 1.03x every plane
+  }
+}
+
+// Decode of tq1_0x4 groups, gn (4 or 1) at a time: n iterations, the first
+// group of iteration it at row r + step * it, its gn groups `stride` rows
+// apart (stride 4: side by side; a quarter of the thread's rows: spread, four
+// streams for the prefetcher). Per super-block each group's int16 sums are
+// widened twice (|lane| <= 40 * 2 * 2 * 128 = 20480 for qs[0..31]'s 40 planes,
+// 12288 for the rest), the row's exact int32 sum in lane j; minus the
+// activation's sum, then ggml's float step, as the plain rows take it.
+static inline __attribute__((always_inline)) void tq1_0x4_groups(const uint8_t* w, int row_bytes, const block_q8_K* y0,
+                                                                float* out, int nb, int r, int n, int step, int stride,
+                                                                int r0, int r1, const int gn) {
+  v128_t pins[4];
+  for (int it = 0; it < n; it++, r += step) {
+    const block_tq1_0x4* g[4];
+    v128_t acc[4];
+    UNROLL for (int k = 0; k < gn; k++) {
+      g[k] = (const block_tq1_0x4*)(w + (size_t)(r + stride * k) * row_bytes);
+      acc[k] = wasm_f32x4_const_splat(0.0f);
+    }
+    const block_q8_K* y = y0;
+    for (int b = 0; b < nb; b++, y++) {
+      v128_t l[4], l32[4];
+      const uint8_t* q[4];
+      UNROLL for (int k = 0; k < gn; k++) l[k] = wasm_i16x8_const_splat(0), q[k] = g[k]->qs[0];
+      const int8_t* a = y->qs;
+      NOUNROLL for (unsigned i = 0; i < 8; i++, a += 4) {
+        tq1x4_vec(q, a, 32, 5, l, pins, gn);
+        UNROLL for (int k = 0; k < gn; k++) q[k] += 16;
+      }
+      UNROLL for (int k = 0; k < gn; k++) l32[k] = wasm_i32x4_extadd_pairwise_i16x8(l[k]), l[k] = wasm_i16x8_const_splat(0);
+      a = y->qs + 160;
+      NOUNROLL for (unsigned i = 0; i < 4; i++, a += 4) {
+        tq1x4_vec(q, a, 16, 5, l, pins, gn);
+        UNROLL for (int k = 0; k < gn; k++) q[k] += 16;
+      }
+      tq1x4_vec(q, y->qs + 240, 4, 4, l, pins, gn);  // q[k] is at qh now
+      const v128_t bs = wasm_i16x8_add(LOAD(y->bsums), LOAD(y->bsums + 8));  // |lane| <= 2 * 16 * 128
+      const v128_t asum = wasm_i32x4_splat(i32x4_hsum(wasm_i32x4_extadd_pairwise_i16x8(bs)));
+      const v128_t ad = wasm_f32x4_splat(y->d);
+      UNROLL for (int k = 0; k < gn; k++) {
+        const v128_t isum = wasm_i32x4_sub(wasm_i32x4_add(l32[k], wasm_i32x4_extadd_pairwise_i16x8(l[k])), asum);
+        acc[k] = wasm_f32x4_add(acc[k], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(ad, f16x4_at(g[k]->d))));
+        g[k]++;
+      }
+    }
+    UNROLL for (int k = 0; k < gn; k++) store4(acc[k], out, r + stride * k, r0, r1, 1);
+  }
+}
+
+// One token over the groups that touch rows [r0, r1): four at a time, each
+// from its own quarter of them, then one at a time; store4 keeps only
+// [r0, r1).
+static void tq1_0x4_decode(const uint8_t* w, int row_bytes, const block_q8_K* y, float* out, int nb, int r0, int r1) {
+  int r = r0 & ~3;
+  const int part = (r1 - r + 3) / 4 / 4;  // groups per quarter
+  tq1_0x4_groups(w, row_bytes, y, out, nb, r, part, 4, 4 * part, r0, r1, 4);
+  r += 16 * part;
+  tq1_0x4_groups(w, row_bytes, y, out, nb, r, (r1 - r + 3) / 4, 4, 4, r0, r1, 1);
+}
+
+// The batch: rows in passes of TQ_ROWS (four groups, side by side), every
+// token over each pass; one token: the whole range at once.
+static void mul_mat_tq1_0x4_groups(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out,
+                                   int out_stride, int n, int n_tok, int r0, int r1, int flag) {
+  (void)flag;
+  const int nb = n / QK_K;
+  if (n_tok == 1) {
+    tq1_0x4_decode((const uint8_t*)w, row_bytes, (const block_q8_K*)a, out, nb, r0, r1);
+    return;
+  }
+  for (int rb = r0 & ~3; rb < r1; rb += TQ_ROWS) {
+    const int lo = rb > r0 ? rb : r0, hi = r1 - rb < TQ_ROWS ? r1 : rb + TQ_ROWS;
+    for (int t = 0; t < n_tok; t++)
+      tq1_0x4_decode((const uint8_t*)w, row_bytes, (const block_q8_K*)((const uint8_t*)a + (size_t)t * a_row_bytes),
+                     out + (size_t)t * out_stride, nb, lo, hi);
+  }
+}
+
+RELAXED_ENTRIES(tq1_0x4, mul_mat_tq1_0x4_groups, 1)
+
+// Rewrites n_rows (a multiple of 4) plain tq1_0 rows as tq1_0x4 groups, in
+// place: group G takes the bytes of rows 4G..4G+3. scratch: 4 * row_bytes.
+void EXPORT(repack_tq1_0x4)(void* w, int row_bytes, int n_rows, void* scratch) {
+  const int nb = row_bytes / (int)sizeof(block_tq1_0);
+  for (int r = 0; r + 4 <= n_rows; r += 4) {
+    uint8_t* base = (uint8_t*)w + (size_t)r * row_bytes;
+    for (int i = 0; i < 4 * row_bytes; i++) ((uint8_t*)scratch)[i] = base[i];
+    block_tq1_0x4* g = (block_tq1_0x4*)base;
+    for (int b = 0; b < nb; b++, g++)
+      for (int j = 0; j < 4; j++) {
+        const block_tq1_0* x = (const block_tq1_0*)((const uint8_t*)scratch + (size_t)j * row_bytes) + b;
+        g->d[j] = x->d;
+        for (int i = 0; i < 12; i++)
+          for (int k = 0; k < 4; k++) g->qs[i][4 * j + k] = x->qs[4 * i + k] ^ 0x80;
+        for (int k = 0; k < 4; k++) g->qh[4 * j + k] = x->qh[k] ^ 0x80;
+      }
+  }
+}

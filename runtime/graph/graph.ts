@@ -36,7 +36,7 @@ export interface Tensor {
   readonly layout?: WeightLayout;
 }
 
-export type WeightLayout = 'q2_Kx4' | 'q3_Kx4' | 'q4_0x4' | 'q4_Kx4' | 'q5_Kx4' | 'q6_Kp' | 'q6_Kx4' | 'q8_0x4' | 'iq4_nlx4' | 'iq4_xsx4' | 'mxfp4x4';
+export type WeightLayout = 'q2_Kx4' | 'q3_Kx4' | 'q4_0x4' | 'q4_Kx4' | 'q5_Kx4' | 'q6_Kp' | 'q6_Kx4' | 'q8_0x4' | 'iq4_nlx4' | 'iq4_xsx4' | 'mxfp4x4' | 'tq1_0x4';
 
 /** An argument of a kernel call, resolved to a number when the graph is planned. */
 export type Arg =

@@ -89,7 +89,7 @@ export function waitForJob(ctl: Int32Array, seen: number): number {
 }
 
 /**
- * The main thread's part of a run (thread 0; pool.ts and pool-web.ts): the
+ * The main thread's part of a run (thread 0; pool-base.ts): the
  * governor picks how many threads take part, the workers past that sit it
  * out, and the run's wall time goes back to the governor.
  */

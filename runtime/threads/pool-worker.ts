@@ -1,10 +1,9 @@
 // A browser worker of pool-web.ts: its own instance of the kernels on the
 // shared memory, with its own stack, running its share of every phase.
-import { bindPlan } from '../graph/exec.js';
+import type { BoundPhase } from '../graph/exec.js';
 import { serveJobs } from './control.js';
 import type { PoolWorkerInit, PoolWorkerPlan } from './pool-web.js';
-import type { Kernels } from '../../wasm/loader.js';
-import { startWorkerKernels } from './worker-kernels.js';
+import { startWorkerKernels, WorkerPlans } from './worker-kernels.js';
 
 interface WorkerScope {
   postMessage(message: unknown): void;
@@ -13,21 +12,18 @@ interface WorkerScope {
 }
 const scope = globalThis as unknown as WorkerScope;
 
-type Bound = ReturnType<typeof bindPlan>;
-const plans = new Map<number, Bound>();
-/** This worker's kernels, one instance per memory, once started. */
-let kernels: Kernels[] | undefined;
+/** This worker's plans, once its kernels are started. */
+let plans: WorkerPlans | undefined;
 /** Plans that came before the kernels were ready. */
 const early: PoolWorkerPlan[] = [];
-let waiting: { id: number; resolve: (p: Bound) => void } | undefined;
+let waiting: { id: number; resolve: (p: BoundPhase[]) => void } | undefined;
 
 function takePlan(m: PoolWorkerPlan): void {
-  if (!kernels) {
+  if (!plans) {
     early.push(m);
     return;
   }
-  if (m.plan) plans.set(m.id, bindPlan(m.plan, kernels));
-  else plans.delete(m.id);
+  plans.take(m);
   const p = waiting && plans.get(waiting.id);
   if (p) {
     const w = waiting!;
@@ -37,7 +33,7 @@ function takePlan(m: PoolWorkerPlan): void {
 }
 
 /** A plan not received yet: it is queued behind this turn of the event loop. */
-function planArrival(id: number): Promise<Bound> {
+function planArrival(id: number): Promise<BoundPhase[]> {
   return new Promise((resolve) => {
     waiting = { id, resolve };
   });
@@ -45,10 +41,11 @@ function planArrival(id: number): Promise<Bound> {
 
 async function serve(init: PoolWorkerInit): Promise<void> {
   const ctl = new Int32Array(init.control);
-  kernels = await startWorkerKernels(init);
+  const mine = new WorkerPlans(await startWorkerKernels(init));
+  plans = mine;
   for (const m of early.splice(0)) takePlan(m);
   scope.postMessage({ type: 'ready' });
-  await serveJobs(ctl, init.ith, (id) => plans.get(id) ?? planArrival(id));
+  await serveJobs(ctl, init.ith, (id) => mine.get(id) ?? planArrival(id));
   scope.close();
 }
 
