@@ -7,6 +7,7 @@
 //   npm run bench:kernels -- --prefill --dot [--repacked]   prefill of the relaxed module against its
 //                                   dot-add build (kernels-relaxed-dot.wasm) on the same weights,
 //                                   alternating, CPU time (see benchPrefillDot)
+//   npm run bench:kernels -- --prefill --dot --old DIR   DIR's dot-add build against this one's, the same way
 //   npm run bench:kernels -- --types Q4_0,Q4_K   only these weight types
 //   npm run bench:kernels -- --alternate  one matvec of each type per round,
 //                                   round after round (medians): ratios
@@ -360,15 +361,19 @@ async function benchPrefill(builds: [Kernels, string][]): Promise<void> {
  * one call of each per round, round after round, in process CPU time
  * (medians): the ratio a shared machine's drift does not skew. The outputs
  * must be bit-identical (they are the same integer sums and float steps).
+ * With --old DIR: DIR's dot-add build against this one's, the same way.
  */
 async function benchPrefillDot(): Promise<void> {
-  const k = await loadKernels({ simd: 'relaxed', initialPages: 1024 });
+  const old = OLD_DIRS[0];
+  const k = old ? await loadKernels({ url: pathToFileURL(`${old}/kernels.wasm`), simd: 'relaxed-dot', initialPages: 1024 })
+    : await loadKernels({ simd: 'relaxed', initialPages: 1024 });
   const kd = await loadKernels({ simd: 'relaxed-dot', module: k.module, memory: k.memory });
+  const names = old ? [`relaxed-dot (${basename(old)})`, 'relaxed-dot'] : ['relaxed', 'relaxed-dot'];
   const rand = mulberry32(0x9f11);
   const rounds = quick ? 5 : 21;
-  console.log(`${N}x${ROWS} weight x ${PREFILL_TOKENS} tokens, one thread, relaxed vs relaxed-dot, ${rounds} alternating rounds, CPU time (medians), Node ${process.versions.node}`);
+  console.log(`${N}x${ROWS} weight x ${PREFILL_TOKENS} tokens, one thread, ${names[0]} vs ${names[1]}, ${rounds} alternating rounds, CPU time (medians), Node ${process.versions.node}`);
   console.log('');
-  console.log('| layout | relaxed us/token | relaxed-dot us/token | speedup | bit-identical |');
+  console.log(`| layout | ${names[0]} us/token | ${names[1]} us/token | speedup | bit-identical |`);
   console.log('|---|---:|---:|---:|---|');
   for (const type of TYPES) {
     const info = ggmlTypeInfo(type)!;

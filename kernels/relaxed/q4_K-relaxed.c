@@ -148,6 +148,13 @@ typedef struct { v128_t isum, sum, msum; } q4_K_acc;
 //   three late and spills their broadcasts (1.05x); PIN on all four every
 //   step 1.21x, with int k (adds instead of memarg offsets) and 1.24-1.27x
 //   with unsigned; every second step 1.31-1.34x; every fourth 1.10x.
+// Later (issue 14; same bench, --old DIR for a build against its
+// predecessor): the activation pointers made opaque to clang each sub-block
+// (its loop strength reduction had turned a0 + 4 * k into i32.adds, a lea
+// per broadcast in V8's code): 1.04x. Tried: two accumulator chains per
+// token (even and odd k, for the dot-add's latency): 0.81x with PINs, 1.00x
+// without. Two groups at a time take most groups now (q4_K_isums_pair);
+// this serves a lone last group.
 static inline void q4_K_isums(const q4_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y, q4_K_acc* acc, int nt) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
   v128_t wq[64];  // sub-block sb's eight vectors at wq[8 * sb]: chunk c's low nibbles (sb = 2c), then its high
@@ -168,6 +175,7 @@ static inline void q4_K_isums(const q4_K_scales4* s, const v128_t* q, int i, con
     v128_t i0 = zero, i1 = zero, i2 = zero, i3 = zero;
     NOUNROLL for (int sb = 0; sb < 8; sb++, a0 += 32, a1 += 32, a2 += 32, a3 += 32, w += 8, sc++) {
       v128_t p0 = zero, p1 = zero, p2 = zero, p3 = zero;
+      __asm__("" : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3));  // so a0 + 4 * k is a load offset (see q4_K_isums16)
       UNROLL for (unsigned k = 0; k < 8; k++) {  // unsigned: 4 * k becomes the loads' memarg offset (relaxed.h)
         const v128_t wk = w[k];
         p0 = DOTADD(SPLAT4(a0 + 4 * k), wk, p0);
@@ -202,6 +210,172 @@ static inline void q4_K_isums(const q4_K_scales4* s, const v128_t* q, int i, con
 }
 #endif
 
+#define Q4_T 4  // tokens at a time
+#ifndef RELAXED_DOT_ADD
+// The relaxed build's prefill sums, in q4_K_isums's structure: the nibbles
+// decoded once per super-block into wq, then four tokens at a time over the
+// whole super-block, a sub-block's eight byte dots per token summed in int16
+// (|lane| <= 8 * 2 * 128 * 15 < 2^15) and applied to the rows' scales by
+// one i32x4.dot_i16x8, so each weight vector is loaded once for four tokens.
+// Measured (bench:kernels --prefill --repacked --cpu --old DIR: 4096x4096 x
+// 64 tokens, one thread, CPU time, medians of 21 alternating rounds against
+// the build before, Node 20, shared 2-core Xeon): 1.04-1.05x with PIN every
+// second step (none 0.92x, every step 1.01x, every fourth 0.91x; 3 tokens
+// 1.07x, 5 0.93x, 6 0.87x). V8's code then showed a lea per broadcast:
+// clang's loop strength reduction had rewritten a + 4 * k as base + index
+// i32.adds, which V8 does not fold into the address. The pointers made
+// opaque to clang each sub-block (an empty asm), so 4 * k is the loads'
+// memarg offset: 1.10-1.11x (4 tokens, PIN every second step; 3 tokens
+// 1.04-1.10x, 5 1.08x, PIN every step 1.06x). The loop is then near the i16
+// path's bound: a byte dot and an i16 add per 16 products, on V8's three
+// vector ports. Two groups at a time take most groups now (q4_K_isums_pair);
+// this serves a lone last group and plain rows.
+static inline void q4_K_isums16(const q4_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y, q4_K_acc* acc, int nt) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
+  v128_t wq[64];  // sub-block sb's eight vectors at wq[8 * sb]: chunk c's low nibbles (sb = 2c), then its high
+  for (int c = 0; c < 4; c++)
+    for (int k = 0; k < 8; k++) {
+      wq[16 * c + k] = wasm_v128_and(q[8 * c + k], m4);
+      wq[16 * c + 8 + k] = wasm_v128_and(wasm_u16x8_shr(q[8 * c + k], 4), m4);
+    }
+  v128_t pin[Q4_T];
+  int t = 0;
+  for (; t + Q4_T <= nt; t += Q4_T) {
+    const int8_t* ap[Q4_T];
+    v128_t is[Q4_T];
+    UNROLL for (int u = 0; u < Q4_T; u++) ap[u] = y[t + u][i].qs, is[u] = zero;
+    const v128_t* w = wq;
+    const v128_t* sc = s->sc;
+    NOUNROLL for (int sb = 0; sb < 8; sb++, w += 8, sc++) {
+      v128_t p[Q4_T];
+      UNROLL for (int u = 0; u < Q4_T; u++) p[u] = zero;
+      UNROLL for (unsigned k = 0; k < 8; k++) {
+        const v128_t wk = w[k];
+        UNROLL for (int u = 0; u < Q4_T; u++) p[u] = wasm_i16x8_add(p[u], RDOT(SPLAT4(ap[u] + 4 * k), wk));
+        if (k & 1) {
+          UNROLL for (int u = 0; u < Q4_T; u++) PIN(p[u], pin[u]);
+        }
+      }
+      const v128_t scv = *sc;
+      UNROLL for (int u = 0; u < Q4_T; u++) {
+        is[u] = wasm_i32x4_add(is[u], wasm_i32x4_dot_i16x8(p[u], scv)), ap[u] += 32;
+        __asm__("" : "+r"(ap[u]));  // opaque: ap[u] + 4 * k stays a load offset
+      }
+    }
+    UNROLL for (int u = 0; u < Q4_T; u++) acc[t + u].isum = is[u];
+  }
+  for (; t < nt; t++) {
+    const int8_t* a = y[t][i].qs;
+    v128_t isum = zero;
+    NOUNROLL for (int sb = 0; sb < 8; sb++, a += 32) {
+      v128_t p = wasm_i16x8_const_splat(0);
+      UNROLL for (unsigned k = 0; k < 8; k++) p = wasm_i16x8_add(p, RDOT(SPLAT4(a + 4 * k), wq[8 * sb + k]));
+      isum = wasm_i32x4_add(isum, wasm_i32x4_dot_i16x8(p, s->sc[sb]));
+    }
+    acc[t].isum = isum;
+  }
+}
+#endif
+
+#ifndef PAIR_T
+#ifdef RELAXED_DOT_ADD
+#define PAIR_T 2
+#else
+#define PAIR_T 3
+#endif
+#endif
+#define PAIR_PIN 2  // PIN every second step
+#ifdef RELAXED_DOT_ADD
+#define Q4_ACC(p, a, w) DOTADD(a, w, p)
+#define Q4_SCALE(p, sc) wasm_i32x4_mul(p, sc)
+#else
+#define Q4_ACC(p, a, w) wasm_i16x8_add(p, RDOT(a, w))
+#define Q4_SCALE(p, sc) wasm_i32x4_dot_i16x8(p, sc)
+#endif
+// Two groups (eight rows) of super-block i against the tokens, PAIR_T at a
+// time: each activation broadcast serves both groups' weight vectors (half
+// the broadcasts per byte dot of q4_K_isums / q4_K_isums16), the integer
+// sums and float steps per (row, token) those of one group at a time.
+// Measured as q4_K_isums16 against one group at a time: the dot-add build
+// (Node 24, --dot --old) 1.10-1.11x with 2 tokens (3: 1.07x, 4: 1.00x; PIN
+// every step 1.01x, every fourth 0.93x, none 0.89x); the relaxed build
+// 1.02-1.05x with 3 tokens (2: 1.02x, 4: 1.02x), bound by its vector ALU ops.
+// Tried: the mins' four bsum broadcasts as loads instead of shuffles, 0.98x;
+// both groups' float steps in one pass over the tokens (sharing the bsum
+// broadcasts and ad), 1.00x in both builds.
+static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* sb4, const v128_t* qa, const v128_t* qb, int i,
+                                   const block_q8_K* const* y, q4_K_acc* acca, q4_K_acc* accb, int nt) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
+  v128_t wq[2][64];
+  for (int c = 0; c < 4; c++)
+    for (int k = 0; k < 8; k++) {
+      wq[0][16 * c + k] = wasm_v128_and(qa[8 * c + k], m4);
+      wq[0][16 * c + 8 + k] = wasm_v128_and(wasm_u16x8_shr(qa[8 * c + k], 4), m4);
+      wq[1][16 * c + k] = wasm_v128_and(qb[8 * c + k], m4);
+      wq[1][16 * c + 8 + k] = wasm_v128_and(wasm_u16x8_shr(qb[8 * c + k], 4), m4);
+    }
+  v128_t pin[2 * PAIR_T];
+  int t = 0;
+  for (; t + PAIR_T <= nt; t += PAIR_T) {
+    const int8_t* ap[PAIR_T];
+    v128_t ia[PAIR_T], ib[PAIR_T];
+    UNROLL for (int u = 0; u < PAIR_T; u++) ap[u] = y[t + u][i].qs, ia[u] = ib[u] = zero;
+    const v128_t* wa = wq[0];
+    const v128_t* wb = wq[1];
+    NOUNROLL for (int sb = 0; sb < 8; sb++, wa += 8, wb += 8) {
+      v128_t pa[PAIR_T], pb[PAIR_T];
+      UNROLL for (int u = 0; u < PAIR_T; u++) pa[u] = pb[u] = zero;
+      UNROLL for (unsigned k = 0; k < 8; k++) {
+        const v128_t wka = wa[k], wkb = wb[k];
+        UNROLL for (int u = 0; u < PAIR_T; u++) {
+          const v128_t av = SPLAT4(ap[u] + 4 * k);
+          pa[u] = Q4_ACC(pa[u], av, wka);
+          pb[u] = Q4_ACC(pb[u], av, wkb);
+        }
+        if ((k % PAIR_PIN) == PAIR_PIN - 1) {
+          UNROLL for (int u = 0; u < PAIR_T; u++) {
+            PIN(pa[u], pin[2 * u]);
+            PIN(pb[u], pin[2 * u + 1]);
+          }
+        }
+      }
+      const v128_t sca = sa->sc[sb], scb = sb4->sc[sb];
+      UNROLL for (int u = 0; u < PAIR_T; u++) {
+        ia[u] = wasm_i32x4_add(ia[u], Q4_SCALE(pa[u], sca));
+        ib[u] = wasm_i32x4_add(ib[u], Q4_SCALE(pb[u], scb));
+        ap[u] += 32;
+        __asm__("" : "+r"(ap[u]));  // so ap[u] + 4 * k is a load offset (see q4_K_isums16)
+      }
+    }
+    UNROLL for (int u = 0; u < PAIR_T; u++) acca[t + u].isum = ia[u], accb[t + u].isum = ib[u];
+  }
+  for (; t < nt; t++) {
+    const int8_t* a = y[t][i].qs;
+    v128_t isa = zero, isb = zero;
+    NOUNROLL for (int sb = 0; sb < 8; sb++, a += 32) {
+      v128_t pa = zero, pb = zero;
+      UNROLL for (unsigned k = 0; k < 8; k++) {
+        const v128_t av = SPLAT4(a + 4 * k);
+        pa = Q4_ACC(pa, av, wq[0][8 * sb + k]);
+        pb = Q4_ACC(pb, av, wq[1][8 * sb + k]);
+      }
+      isa = wasm_i32x4_add(isa, Q4_SCALE(pa, sa->sc[sb]));
+      isb = wasm_i32x4_add(isb, Q4_SCALE(pb, sb4->sc[sb]));
+    }
+    acca[t].isum = isa, accb[t].isum = isb;
+  }
+}
+
+// The float steps of super-block i per (row, token), after its exact int32 sums.
+static inline void q4_K_finish(const q4_K_scales4* s, int i, const block_q8_K* const* y, const v128_t* const* b32, q4_K_acc* acc, int nt) {
+  for (int t = 0; t < nt; t++) {
+    const v128_t mn = q4_K_mins(s->mp, b32[t][i]);
+    const v128_t ad = wasm_f32x4_splat(y[t][i].d);
+    acc[t].sum = wasm_f32x4_add(acc[t].sum, wasm_f32x4_mul(wasm_f32x4_mul(s->d, ad), wasm_f32x4_convert_i32x4(acc[t].isum)));
+    acc[t].msum = wasm_f32x4_add(acc[t].msum, wasm_f32x4_mul(wasm_f32x4_mul(s->dmin, ad), wasm_f32x4_convert_i32x4(mn)));
+  }
+}
+
 // Super-block i of four rows against nt tokens (y[t] at the chunk's first
 // super-block, b32[t] its sums of 32); q[c * 8 + g]: chunk c's transposed nibbles.
 static inline void q4_K_superblock(const q4_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y,
@@ -209,25 +383,7 @@ static inline void q4_K_superblock(const q4_K_scales4* s, const v128_t* q, int i
 #ifdef RELAXED_DOT_ADD
   q4_K_isums(s, q, i, y, acc, nt);
 #else
-  const v128_t m4 = wasm_i8x16_const_splat(0x0F);
-  for (int t = 0; t < nt; t++) acc[t].isum = wasm_i32x4_const_splat(0);
-  NOUNROLL for (int c = 0; c < 4; c++) {
-    NOUNROLL for (int h = 0; h < 2; h++) {
-      v128_t w[8];
-      UNROLL for (int k = 0; k < 8; k++) w[k] = wasm_v128_and(h ? wasm_u16x8_shr(q[8 * c + k], 4) : q[8 * c + k], m4);
-      const v128_t sc = s->sc[2 * c + h];
-      for (int t = 0; t < nt; t++) {
-        const int8_t* a = y[t][i].qs + 64 * c + 32 * h;
-        // element 4k of the sub-block sits at byte 4k of a (k = 0..7); |lane| <= 8 * 2 * 128 * 15 < 2^15
-        const v128_t p = wasm_i16x8_add(
-            wasm_i16x8_add(wasm_i16x8_add(RDOT(SPLAT4(a), w[0]), RDOT(SPLAT4(a + 4), w[1])),
-                           wasm_i16x8_add(RDOT(SPLAT4(a + 8), w[2]), RDOT(SPLAT4(a + 12), w[3]))),
-            wasm_i16x8_add(wasm_i16x8_add(RDOT(SPLAT4(a + 16), w[4]), RDOT(SPLAT4(a + 20), w[5])),
-                           wasm_i16x8_add(RDOT(SPLAT4(a + 24), w[6]), RDOT(SPLAT4(a + 28), w[7]))));
-        acc[t].isum = wasm_i32x4_add(acc[t].isum, wasm_i32x4_dot_i16x8(p, sc));
-      }
-    }
-  }
+  q4_K_isums16(s, q, i, y, acc, nt);
 #endif
   for (int t = 0; t < nt; t++) {
     const v128_t mn = q4_K_mins(s->mp, b32[t][i]);
@@ -506,7 +662,7 @@ static inline void q4_K_mul_mat(const void* w, int row_bytes, const void* a, int
   v128_t bs[MM_TOK][KB];
   const v128_t* b32[MM_TOK];
   const block_q8_K* y[MM_TOK];
-  q4_K_acc acc[MM_TOK];
+  q4_K_acc acc[MM_TOK], acc2[MM_TOK];
   if (x4 && n_tok == 1 && n / QK_K <= MM_TOK * KB) {
     // decode: the x4 kernels take every chunk of a group before the next
     // group, so each stream reads its groups' bytes front to back
@@ -531,7 +687,28 @@ static inline void q4_K_mul_mat(const void* w, int row_bytes, const void* a, int
         else q4_K_rows(wc, row_bytes, y[0], b32[0], o, nb, r0, r1, c0 == 0);
         continue;
       }
-      for (int r = x4 ? r0 & ~3 : r0; r < r1; r += 4) {
+      int r = x4 ? r0 & ~3 : r0;
+      if (x4) {
+        // two groups at a time (q4_K_isums_pair)
+        for (; r + 4 < r1; r += 8) {
+          for (int t = 0; t < nt; t++) acc[t].sum = acc[t].msum = acc2[t].sum = acc2[t].msum = wasm_f32x4_const_splat(0.0f);
+          const block_q4_Kx4* g = (const block_q4_Kx4*)(wc + (size_t)r * row_bytes);
+          const block_q4_Kx4* h = (const block_q4_Kx4*)(wc + (size_t)(r + 4) * row_bytes);
+          for (int i = 0; i < nb; i++) {
+            q4_K_scales4 s, s2;
+            q4_K_scales_x4(g + i, &s);
+            q4_K_scales_x4(h + i, &s2);
+            q4_K_isums_pair(&s, &s2, (const v128_t*)g[i].qs, (const v128_t*)h[i].qs, i, y, acc, acc2, nt);
+            q4_K_finish(&s, i, y, b32, acc, nt);
+            q4_K_finish(&s2, i, y, b32, acc2, nt);
+          }
+          for (int t = 0; t < nt; t++) {
+            store4(wasm_f32x4_sub(acc[t].sum, acc[t].msum), o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
+            store4(wasm_f32x4_sub(acc2[t].sum, acc2[t].msum), o + (size_t)t * out_stride, r + 4, r0, r1, c0 == 0);
+          }
+        }
+      }
+      for (; r < r1; r += 4) {
         for (int t = 0; t < nt; t++) acc[t].sum = acc[t].msum = wasm_f32x4_const_splat(0.0f);
         q4_K_scales4 s;
         if (x4) {

@@ -173,6 +173,7 @@ static inline void q6_K_scales(const block_q6_K* const x[4], int i, q6_K_scales4
   s->d = f16x4_to_f32x4(ROWS4_F16(x, i, d));
 }
 
+#ifndef RELAXED_DOT_ADD
 // Four rows' -32 offset for one token: sum over sub-blocks of scale * bsum,
 // row j in lane j (bsums pairs 2p, 2p+1 are i32 lane p % 4 of b0 (p < 4) or b1).
 static inline v128_t q6_K_offset(const v128_t* sp, const block_q8_K* yb) {
@@ -188,6 +189,7 @@ static inline v128_t q6_K_offset(const v128_t* sp, const block_q8_K* yb) {
       wasm_i32x4_add(wasm_i32x4_dot_i16x8(sp[6], wasm_i32x4_shuffle(b1, b1, 2, 2, 2, 2)),
                      wasm_i32x4_dot_i16x8(sp[7], wasm_i32x4_shuffle(b1, b1, 3, 3, 3, 3)))));
 }
+#endif
 
 // q6_Kx4: four rows' super-block, repacked at load (repack_q6_Kx4), as
 // eight units of two sub-blocks (2u, 2u + 1: elements 32u .. 32u + 31):
@@ -232,7 +234,11 @@ typedef struct { v128_t isum, sum; } q6_K_acc;
 // A super-block's float step per (row, token), after its exact int32 sums.
 static inline void q6_K_finish(const q6_K_scales4* s, int i, const block_q8_K* const* y, q6_K_acc* acc, int nt) {
   for (int t = 0; t < nt; t++) {
+#ifdef RELAXED_DOT_ADD
+    const v128_t isum = acc[t].isum;  // the -32 offset already in (q6_K_neg32)
+#else
     const v128_t isum = wasm_i32x4_sub(acc[t].isum, wasm_i32x4_shl(q6_K_offset(s->sp, &y[t][i]), 5));
+#endif
     acc[t].sum = wasm_f32x4_add(acc[t].sum, wasm_f32x4_mul(wasm_f32x4_mul(s->d, wasm_f32x4_splat(y[t][i].d)), wasm_f32x4_convert_i32x4(isum)));
   }
 }
@@ -248,11 +254,29 @@ static inline void q6_K_finish(const q6_K_scales4* s, int i, const block_q8_K* c
 // per-token chain in the i16 path's loop order 1.07x. Less than Q4_K's
 // gain: a sub-block is 16 weights, so an i32x4.mul (two uops) per four
 // dot-adds, and the -32 offset's int16 dots per token stay as they were.
+// -32 * bsum of each sub-block of a q8_K super-block as int32, o[k] for
+// sub-block k: each sub-block's dot-adds start from it, so the sum times the
+// scale is the sub-block's whole term (its -32 offset included) and no
+// per-token offset dots remain. Two i32x4.dot_i16x8 per eight bsums (against
+// -32 in even or odd i16 lanes) and two shuffles back into order.
+static inline void q6_K_neg32(const block_q8_K* yb, int32_t* o) {
+  const v128_t ce = wasm_i32x4_const_splat(0x0000FFE0), co = wasm_i32x4_const_splat((int32_t)0xFFE00000u);
+  UNROLL for (int h = 0; h < 2; h++) {
+    const v128_t v = LOAD(yb->bsums + 8 * h);
+    const v128_t e = wasm_i32x4_dot_i16x8(v, ce), od = wasm_i32x4_dot_i16x8(v, co);
+    wasm_v128_store(o + 8 * h, wasm_i32x4_shuffle(e, od, 0, 4, 1, 5));
+    wasm_v128_store(o + 8 * h + 4, wasm_i32x4_shuffle(e, od, 2, 6, 3, 7));
+  }
+}
+
 static inline void q6_K_isums(const q6_K_scales4* s, const v128_t* wq, int i, const block_q8_K* const* y, q6_K_acc* acc, int nt) {
   const v128_t zero = wasm_i32x4_const_splat(0);
   v128_t pin[4];
+  int32_t off[4][16] __attribute__((aligned(16)));
   int t = 0;
   for (; t + 4 <= nt; t += 4) {
+    UNROLL for (int u = 0; u < 4; u++) q6_K_neg32(&y[t + u][i], off[u]);
+    const int32_t* o0 = off[0];
     const int8_t* a0 = y[t][i].qs;
     const int8_t* a1 = y[t + 1][i].qs;
     const int8_t* a2 = y[t + 2][i].qs;
@@ -261,7 +285,10 @@ static inline void q6_K_isums(const q6_K_scales4* s, const v128_t* wq, int i, co
     const v128_t* sc = s->sc;
     v128_t i0 = zero, i1 = zero, i2 = zero, i3 = zero;
     NOUNROLL for (int sb = 0; sb < 16; sb++, a0 += 16, a1 += 16, a2 += 16, a3 += 16, w += 4, sc++) {
-      v128_t p0 = zero, p1 = zero, p2 = zero, p3 = zero;
+      v128_t p0 = wasm_v128_load32_splat(o0), p1 = wasm_v128_load32_splat(o0 + 16);
+      v128_t p2 = wasm_v128_load32_splat(o0 + 32), p3 = wasm_v128_load32_splat(o0 + 48);
+      o0++;
+      __asm__("" : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3));  // so a0 + 4 * k is a load offset (see q6_K_isums16)
       UNROLL for (unsigned k = 0; k < 4; k++) {  // unsigned: 4 * k becomes the loads' memarg offset (relaxed.h)
         const v128_t wk = w[k];
         p0 = DOTADD(SPLAT4(a0 + 4 * k), wk, p0);
@@ -286,10 +313,72 @@ static inline void q6_K_isums(const q6_K_scales4* s, const v128_t* wq, int i, co
   for (; t < nt; t++) {
     const int8_t* a = y[t][i].qs;
     v128_t isum = zero;
+    q6_K_neg32(&y[t][i], off[0]);
     NOUNROLL for (int sb = 0; sb < 16; sb++, a += 16) {
-      v128_t p = zero;
+      v128_t p = wasm_v128_load32_splat(off[0] + sb);
       UNROLL for (unsigned k = 0; k < 4; k++) p = DOTADD(SPLAT4(a + 4 * k), wq[4 * sb + k], p);
       isum = wasm_i32x4_add(isum, wasm_i32x4_mul(p, s->sc[sb]));
+    }
+    acc[t].isum = isum;
+  }
+}
+#endif
+
+#ifndef RELAXED_DOT_ADD
+// The relaxed build's prefill sums in the same structure: weights decoded
+// once per super-block into wq, four tokens at a time over its sixteen
+// sub-blocks. A sub-block's four byte dots cannot share one int16 sum
+// (|lane| <= 4 * 2 * 128 * 63 > 2^15), so two pairs, each applied to the
+// rows' scales by an i32x4.dot_i16x8, as before.
+// Measured as q4_K_isums16 (q4_K-relaxed.c), q6_Kx4 against the build
+// before: PIN of the four int32 sums after each pair 1.09-1.13x (after each
+// sub-block 0.96-1.01x, none 1.00x); with the activation pointers opaque
+// 1.21-1.24x (none 1.14x). Two groups at a time (the dot-add build's
+// q6_Kx4_superblock_pair) 0.91-1.00x here (2-4 tokens): not used. Plain
+// q6_K rows keep the older loop (sub-blocks outer, tokens inner).
+static inline void q6_K_isums16(const q6_K_scales4* s, const v128_t* wq, int i, const block_q8_K* const* y, q6_K_acc* acc, int nt) {
+  const v128_t zero = wasm_i32x4_const_splat(0);
+  v128_t pin[4];
+  int t = 0;
+  for (; t + 4 <= nt; t += 4) {
+    const int8_t* a0 = y[t][i].qs;
+    const int8_t* a1 = y[t + 1][i].qs;
+    const int8_t* a2 = y[t + 2][i].qs;
+    const int8_t* a3 = y[t + 3][i].qs;
+    const v128_t* w = wq;
+    const v128_t* sc = s->sc;
+    v128_t i0 = zero, i1 = zero, i2 = zero, i3 = zero;
+    NOUNROLL for (int sb = 0; sb < 16; sb++, a0 += 16, a1 += 16, a2 += 16, a3 += 16, w += 4, sc++) {
+      // opaque to clang: it would rewrite a0 + 4 as base + sb * 16 + 4 (an i32.add,
+      // a lea per broadcast in V8's code) instead of a load offset
+      __asm__("" : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3));
+      const v128_t scv = *sc;
+      UNROLL for (unsigned k = 0; k < 4; k += 2) {
+        const v128_t wk = w[k], wl = w[k + 1];
+        const v128_t p0 = wasm_i16x8_add(RDOT(SPLAT4(a0 + 4 * k), wk), RDOT(SPLAT4(a0 + 4 * k + 4), wl));
+        const v128_t p1 = wasm_i16x8_add(RDOT(SPLAT4(a1 + 4 * k), wk), RDOT(SPLAT4(a1 + 4 * k + 4), wl));
+        const v128_t p2 = wasm_i16x8_add(RDOT(SPLAT4(a2 + 4 * k), wk), RDOT(SPLAT4(a2 + 4 * k + 4), wl));
+        const v128_t p3 = wasm_i16x8_add(RDOT(SPLAT4(a3 + 4 * k), wk), RDOT(SPLAT4(a3 + 4 * k + 4), wl));
+        i0 = wasm_i32x4_add(i0, wasm_i32x4_dot_i16x8(p0, scv));
+        i1 = wasm_i32x4_add(i1, wasm_i32x4_dot_i16x8(p1, scv));
+        i2 = wasm_i32x4_add(i2, wasm_i32x4_dot_i16x8(p2, scv));
+        i3 = wasm_i32x4_add(i3, wasm_i32x4_dot_i16x8(p3, scv));
+        PIN(i0, pin[0]);  // every pair of byte dots
+        PIN(i1, pin[1]);
+        PIN(i2, pin[2]);
+        PIN(i3, pin[3]);
+      }
+    }
+    acc[t].isum = i0, acc[t + 1].isum = i1, acc[t + 2].isum = i2, acc[t + 3].isum = i3;
+  }
+  for (; t < nt; t++) {
+    const int8_t* a = y[t][i].qs;
+    v128_t isum = zero;
+    NOUNROLL for (int sb = 0; sb < 16; sb++, a += 16) {
+      const v128_t* w = wq + 4 * sb;
+      const v128_t p0 = wasm_i16x8_add(RDOT(SPLAT4(a), w[0]), RDOT(SPLAT4(a + 4), w[1]));
+      const v128_t p1 = wasm_i16x8_add(RDOT(SPLAT4(a + 8), w[2]), RDOT(SPLAT4(a + 12), w[3]));
+      isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p0, s->sc[sb]), wasm_i32x4_dot_i16x8(p1, s->sc[sb])));
     }
     acc[t].isum = isum;
   }
@@ -299,52 +388,127 @@ static inline void q6_K_isums(const q6_K_scales4* s, const v128_t* wq, int i, co
 // Prefill over q6_Kx4 groups: each unit's mixed vectors unmixed (relaxed.h
 // unmix_pairs) into the plain order, so the tokens' activations are read as
 // stored; the scales' pair vectors serve the -32 offset as they are.
-static inline void q6_Kx4_superblock(const block_q6_Kx4* b, int i, const block_q8_K* const* y, q6_K_acc* acc, int nt) {
-  q6_K_scales4 s;
-#ifdef RELAXED_DOT_ADD
-  v128_t wq[64];  // sub-block k's vectors at wq[4k], unmixed into the plain order
+// A q6_Kx4 group's super-block: its scales in the shapes the dots take and
+// its quants unmixed into wq (sub-block k's four vectors at wq[4k]).
+static inline void q6_Kx4_unpack(const block_q6_Kx4* b, q6_K_scales4* s, v128_t* wq) {
   UNROLL for (int u = 0; u < 8; u++) {
     const v128_t e = wasm_i16x8_load8x8(b->u[u].sc);
-    s.sp[u] = e;
+    s->sp[u] = e;
+#ifdef RELAXED_DOT_ADD
     // i32 lane j: row j's scale of 2u (e's low half, sign-extended) and of 2u + 1 (its high half)
-    s.sc[2 * u] = wasm_i32x4_shr(wasm_i32x4_shl(e, 16), 16);
-    s.sc[2 * u + 1] = wasm_i32x4_shr(e, 16);
+    s->sc[2 * u] = wasm_i32x4_shr(wasm_i32x4_shl(e, 16), 16);
+    s->sc[2 * u + 1] = wasm_i32x4_shr(e, 16);
+#else
+    s->sc[2 * u] = wasm_i16x8_shuffle(e, e, 0, 0, 2, 2, 4, 4, 6, 6);
+    s->sc[2 * u + 1] = wasm_i16x8_shuffle(e, e, 1, 1, 3, 3, 5, 5, 7, 7);
+#endif
   }
-  s.d = f16x4_at(b->d);
+  s->d = f16x4_at(b->d);
   for (int u = 0; u < 8; u++) {
     v128_t m[8];
     q6_Kx4_decode(b->u[u].q[0], m);
     q6_Kx4_decode(b->u[u].q[1], m + 4);
     UNROLL for (int e = 0; e < 4; e++) unmix_pairs(m[2 * e], m[2 * e + 1], &wq[8 * u + e], &wq[8 * u + 4 + e]);
   }
+}
+
+static inline void q6_Kx4_superblock(const block_q6_Kx4* b, int i, const block_q8_K* const* y, q6_K_acc* acc, int nt) {
+  q6_K_scales4 s;
+  v128_t wq[64];
+  q6_Kx4_unpack(b, &s, wq);
+#ifdef RELAXED_DOT_ADD
   q6_K_isums(&s, wq, i, y, acc, nt);
 #else
-  UNROLL for (int u = 0; u < 8; u++) {
-    const v128_t e = wasm_i16x8_load8x8(b->u[u].sc);
-    s.sp[u] = e;
-    s.sc[2 * u] = wasm_i16x8_shuffle(e, e, 0, 0, 2, 2, 4, 4, 6, 6);
-    s.sc[2 * u + 1] = wasm_i16x8_shuffle(e, e, 1, 1, 3, 3, 5, 5, 7, 7);
-  }
-  s.d = f16x4_at(b->d);
-  for (int t = 0; t < nt; t++) acc[t].isum = wasm_i32x4_const_splat(0);
-  NOUNROLL for (int u = 0; u < 8; u++) {
-    v128_t m[8], g[2][4];  // g[h]: sub-block 2u + h, elements 4e .. 4e + 3 of each row in g[h][e]
-    q6_Kx4_decode(b->u[u].q[0], m);
-    q6_Kx4_decode(b->u[u].q[1], m + 4);
-    UNROLL for (int e = 0; e < 4; e++) unmix_pairs(m[2 * e], m[2 * e + 1], &g[0][e], &g[1][e]);
-    UNROLL for (int h = 0; h < 2; h++) {
-      const v128_t sc = s.sc[2 * u + h];
-      for (int t = 0; t < nt; t++) {
-        const int8_t* a = y[t][i].qs + 32 * u + 16 * h;
-        const v128_t p0 = wasm_i16x8_add(RDOT(SPLAT4(a), g[h][0]), RDOT(SPLAT4(a + 4), g[h][1]));
-        const v128_t p1 = wasm_i16x8_add(RDOT(SPLAT4(a + 8), g[h][2]), RDOT(SPLAT4(a + 12), g[h][3]));
-        acc[t].isum = wasm_i32x4_add(acc[t].isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p0, sc), wasm_i32x4_dot_i16x8(p1, sc)));
-      }
-    }
-  }
+  q6_K_isums16(&s, wq, i, y, acc, nt);
 #endif
   q6_K_finish(&s, i, y, acc, nt);
 }
+
+#ifdef RELAXED_DOT_ADD
+#define Q6_PAIR_T 2  // tokens at a time
+// The dot-add build's q6_Kx4 prefill: two groups (eight rows) of super-block
+// i against the tokens, Q6_PAIR_T at a time, each activation broadcast
+// serving both groups (as q4_K_isums_pair, q4_K-relaxed.c), each sub-block's
+// dot-adds started from -32 * its bsum (q6_K_neg32). Measured (--prefill
+// --dot --repacked --old DIR on Node 24, against the build before): 1.12-1.19x
+// with 2 tokens and PIN every second step (3 tokens 1.11x, 4 1.05x; PIN every
+// step 1.08x, every fourth 0.94x); the pairs without the folded offset
+// 1.00-1.03x, the folded offset with one group at a time 1.04x. Before both
+// it was bound by vector ALU ops: a sub-block is 16 weights, so its
+// i32x4.mul (two uops) comes per four dot-adds, and the per-token offset
+// (eight i32x4.dot_i16x8 with their broadcasts, per group) cost about a
+// sixth more. Tried: the offset's bsum broadcasts as loads instead of
+// shuffles, 1.01-1.02x (dropped for the fold).
+static inline void q6_Kx4_superblock_pair(const block_q6_Kx4* ba, const block_q6_Kx4* bb, int i, const block_q8_K* const* y,
+                                          q6_K_acc* acca, q6_K_acc* accb, int nt) {
+  const v128_t zero = wasm_i32x4_const_splat(0);
+  q6_K_scales4 sa, sb4;
+  v128_t wq[2][64];
+  q6_Kx4_unpack(ba, &sa, wq[0]);
+  q6_Kx4_unpack(bb, &sb4, wq[1]);
+  v128_t pin[2 * Q6_PAIR_T];
+  int32_t off[Q6_PAIR_T][16] __attribute__((aligned(16)));
+  int t = 0;
+  for (; t + Q6_PAIR_T <= nt; t += Q6_PAIR_T) {
+    UNROLL for (int u = 0; u < Q6_PAIR_T; u++) q6_K_neg32(&y[t + u][i], off[u]);
+    const int32_t* o0 = off[0];
+    const int8_t* ap[Q6_PAIR_T];
+    v128_t ia[Q6_PAIR_T], ib[Q6_PAIR_T];
+    UNROLL for (int u = 0; u < Q6_PAIR_T; u++) ap[u] = y[t + u][i].qs, ia[u] = ib[u] = zero;
+    const v128_t* wa = wq[0];
+    const v128_t* wb = wq[1];
+    NOUNROLL for (int sb = 0; sb < 16; sb++, wa += 4, wb += 4) {
+      const v128_t sca = sa.sc[sb], scb = sb4.sc[sb];
+      v128_t pa[Q6_PAIR_T], pb[Q6_PAIR_T];
+      UNROLL for (int u = 0; u < Q6_PAIR_T; u++) pa[u] = pb[u] = wasm_v128_load32_splat(o0 + 16 * u);
+      o0++;
+      UNROLL for (unsigned k = 0; k < 4; k++) {
+        const v128_t wka = wa[k], wkb = wb[k];
+        UNROLL for (int u = 0; u < Q6_PAIR_T; u++) {
+          const v128_t av = SPLAT4(ap[u] + 4 * k);
+          pa[u] = DOTADD(av, wka, pa[u]);
+          pb[u] = DOTADD(av, wkb, pb[u]);
+        }
+        if (k & 1) {
+          UNROLL for (int u = 0; u < Q6_PAIR_T; u++) {
+            PIN(pa[u], pin[2 * u]);
+            PIN(pb[u], pin[2 * u + 1]);
+          }
+        }
+      }
+      UNROLL for (int u = 0; u < Q6_PAIR_T; u++) {
+        ia[u] = wasm_i32x4_add(ia[u], wasm_i32x4_mul(pa[u], sca));
+        ib[u] = wasm_i32x4_add(ib[u], wasm_i32x4_mul(pb[u], scb));
+      }
+      UNROLL for (int u = 0; u < Q6_PAIR_T; u++) {
+        ap[u] += 16;
+        __asm__("" : "+r"(ap[u]));  // so ap[u] + 4 * k is a load offset (see q6_K_isums16)
+      }
+    }
+    UNROLL for (int u = 0; u < Q6_PAIR_T; u++) acca[t + u].isum = ia[u], accb[t + u].isum = ib[u];
+  }
+  for (; t < nt; t++) {
+    const int8_t* a = y[t][i].qs;
+    v128_t isa = zero, isb = zero;
+    q6_K_neg32(&y[t][i], off[0]);
+    NOUNROLL for (int sb = 0; sb < 16; sb++, a += 16) {
+      v128_t pra = wasm_v128_load32_splat(off[0] + sb), prb = pra;
+      UNROLL for (int h = 0; h < 2; h++) {
+        const v128_t* wa = wq[0] + 4 * sb + 2 * h;
+        const v128_t* wb = wq[1] + 4 * sb + 2 * h;
+        const v128_t av = SPLAT4(a + 8 * h), bv = SPLAT4(a + 8 * h + 4);
+        pra = DOTADD(bv, wa[1], DOTADD(av, wa[0], pra));
+        prb = DOTADD(bv, wb[1], DOTADD(av, wb[0], prb));
+      }
+      isa = wasm_i32x4_add(isa, wasm_i32x4_mul(pra, sa.sc[sb]));
+      isb = wasm_i32x4_add(isb, wasm_i32x4_mul(prb, sb4.sc[sb]));
+    }
+    acca[t].isum = isa, accb[t].isum = isb;
+  }
+  q6_K_finish(&sa, i, y, acca, nt);
+  q6_K_finish(&sb4, i, y, accb, nt);
+}
+#endif
 
 // The -32 offset of a group's super-block: lane j = sum over k of scale(j, k) * bsum(k),
 // one i32x4.dot_i16x8 per unit on its scales' pair vector.
@@ -488,6 +652,9 @@ static inline void q6_K_mul_mat(const void* w, int row_bytes, const void* a, int
                                 int n, int n_tok, int r0, int r1, int layout) {
   const int packed = layout == 1;
   const block_q8_K* y[MM_TOK];
+#ifdef RELAXED_DOT_ADD
+  q6_K_acc acc2[MM_TOK];  // the second group of a pair
+#endif
   q6_K_acc acc[MM_TOK];
   if (layout == 2 && n_tok == 1) {
     // decode: the x4 kernels take every chunk of a group before the next
@@ -508,7 +675,20 @@ static inline void q6_K_mul_mat(const void* w, int row_bytes, const void* a, int
           q6_Kx4_decode_token(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
           continue;
         }
-        for (int r = r0 & ~3; r < r1; r += 4) {
+        int r = r0 & ~3;
+#ifdef RELAXED_DOT_ADD
+        for (; r + 4 < r1; r += 8) {  // two groups at a time (q6_Kx4_superblock_pair)
+          const block_q6_Kx4* b = (const block_q6_Kx4*)(wc + (size_t)r * row_bytes);
+          const block_q6_Kx4* b2 = (const block_q6_Kx4*)(wc + (size_t)(r + 4) * row_bytes);
+          for (int t = 0; t < nt; t++) acc[t].sum = acc2[t].sum = wasm_f32x4_const_splat(0.0f);
+          for (int i = 0; i < nb; i++) q6_Kx4_superblock_pair(b + i, b2 + i, i, y, acc, acc2, nt);
+          for (int t = 0; t < nt; t++) {
+            store4(acc[t].sum, o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
+            store4(acc2[t].sum, o + (size_t)t * out_stride, r + 4, r0, r1, c0 == 0);
+          }
+        }
+#endif
+        for (; r < r1; r += 4) {
           const block_q6_Kx4* b = (const block_q6_Kx4*)(wc + (size_t)r * row_bytes);
           for (int t = 0; t < nt; t++) acc[t].sum = wasm_f32x4_const_splat(0.0f);
           for (int i = 0; i < nb; i++) q6_Kx4_superblock(b + i, i, y, acc, nt);
