@@ -47,6 +47,30 @@ test.after(arena.free);
 const run = (g: Graph, nth: number): Plan => runAsThreads(k, g, nth);
 const bits = (p: Plan, t: Tensor, n: number) => Array.from(new Uint32Array(k.floats(p.ptr(t), n).slice().buffer));
 
+/**
+ * plain x and packed x on nth threads in one graph: asserts the same bits (and, given fn, that the
+ * packed side ran that kernel); returns the plain side's bits.
+ */
+function samePacked(plain: Tensor, packed: Tensor, x: number, nTok: number, nth: number, what: string, fn?: string): number[] {
+  const [nIn, nOut] = [plain.ne[0]!, plain.ne[1]!];
+  const g = new Graph();
+  const ops = new Ops(g, k);
+  const xt = g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, nTok], kind: 'input', ptr: x });
+  const a = ops.matmul(plain, xt, 'plain');
+  const b = ops.matmul(packed, xt, 'packed');
+  g.markOutput(a);
+  g.markOutput(b);
+  const plan = run(g, nth);
+  try {
+    if (fn) assert.ok(plan.encoded.fns.includes(fn), plan.encoded.fns.join());
+    const pa = bits(plan, a, nOut * nTok);
+    assert.equal(bits(plan, b, nOut * nTok), pa, what);
+    return pa;
+  } finally {
+    plan.dispose();
+  }
+}
+
 /** Quantized rows, twice: one copy stays plain, the other goes through weightRepacker under `name`. */
 function q4Matrix(rand: () => number, nIn: number, rows: number, name: string, ne: number[], type: GGMLType = GGMLType.Q4_0) {
   const rb = rowSize(type, nIn);
@@ -78,19 +102,7 @@ if (!hasX4) {
       assert.not.equal(Array.from(k.bytes(packed.ptr!, bytes.length)), Array.from(bytes), 'the bytes were rewritten');
       for (const nTok of tokens) {
         const x = put(gaussian(rand, nIn * nTok, 1));
-        for (const nth of [1, 2, 3, 5]) {
-          const g = new Graph();
-          const ops = new Ops(g, k);
-          const xt = g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, nTok], kind: 'input', ptr: x });
-          const a = ops.matmul(plain, xt, 'plain');
-          const b = ops.matmul(packed, xt, 'packed');
-          g.markOutput(a);
-          g.markOutput(b);
-          const plan = run(g, nth);
-          assert.ok(plan.encoded.fns.includes(`mat_rows_${layout}`));
-          assert.equal(bits(plan, b, nOut * nTok), bits(plan, a, nOut * nTok), `${nTok} tokens, ${nth} threads`);
-          plan.dispose();
-        }
+        for (const nth of [1, 2, 3, 5]) samePacked(plain, packed, x, nTok, nth, `${nTok} tokens, ${nth} threads`, `mat_rows_${layout}`);
       }
     });
   }
@@ -105,18 +117,7 @@ if (!hasX4) {
     assert.is(packed.layout, 'q6_Kx4');
     for (const nTok of [1, 65]) {
       const x = put(gaussian(rand, nIn * nTok, 1));
-      for (const nth of [1, 2]) {
-        const g = new Graph();
-        const ops = new Ops(g, k);
-        const xt = g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, nTok], kind: 'input', ptr: x });
-        const a = ops.matmul(plain, xt, 'plain');
-        const b = ops.matmul(packed, xt, 'packed');
-        g.markOutput(a);
-        g.markOutput(b);
-        const plan = run(g, nth);
-        assert.equal(bits(plan, b, nOut * nTok), bits(plan, a, nOut * nTok), `${nTok} tokens, ${nth} threads`);
-        plan.dispose();
-      }
+      for (const nth of [1, 2]) samePacked(plain, packed, x, nTok, nth, `${nTok} tokens, ${nth} threads`);
     }
   });
 
@@ -190,18 +191,7 @@ if (!hasX4) {
     assert.is(packed.layout, 'q8_0x4');
     for (const nTok of [1, 65]) {
       const x = put(gaussian(rand, nIn * nTok, 1));
-      for (const nth of [1, 2, 3]) {
-        const g = new Graph();
-        const ops = new Ops(g, k);
-        const xt = g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, nTok], kind: 'input', ptr: x });
-        const a = ops.matmul(plain, xt, 'plain');
-        const b = ops.matmul(packed, xt, 'packed');
-        g.markOutput(a);
-        g.markOutput(b);
-        const plan = run(g, nth);
-        assert.equal(bits(plan, b, nOut * nTok), bits(plan, a, nOut * nTok), `${nTok} tokens, ${nth} threads`);
-        plan.dispose();
-      }
+      for (const nth of [1, 2, 3]) samePacked(plain, packed, x, nTok, nth, `${nTok} tokens, ${nth} threads`);
     }
   });
 
@@ -234,18 +224,8 @@ if (!hasX4) {
       for (const nTok of [1, 3]) {
         const x = put(xs.subarray(0, nIn * nTok));
         for (const nth of [1, 2]) {
-          const g = new Graph();
-          const ops = new Ops(g, k);
-          const xt = g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, nTok], kind: 'input', ptr: x });
-          const a = ops.matmul(plain, xt, 'plain');
-          const b = ops.matmul(packed, xt, 'packed');
-          g.markOutput(a);
-          g.markOutput(b);
-          const plan = run(g, nth);
-          const pa = bits(plan, a, nOut * nTok);
+          const pa = samePacked(plain, packed, x, nTok, nth, `${what}, ${nTok} tokens, ${nth} threads`);
           assert.ok(pa.some((v) => v !== 0), `${what}: nonzero results`);
-          assert.equal(bits(plan, b, nOut * nTok), pa, `${what}, ${nTok} tokens, ${nth} threads`);
-          plan.dispose();
         }
       }
     }
@@ -267,18 +247,7 @@ if (!hasX4) {
     assert.is(packed.layout, 'tq1_0x4');
     for (const nTok of [1, 65]) {
       const x = put(gaussian(rand, nIn * nTok, 1));
-      for (const nth of [1, 2, 3]) {
-        const g = new Graph();
-        const ops = new Ops(g, k);
-        const xt = g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, nTok], kind: 'input', ptr: x });
-        const a = ops.matmul(plain, xt, 'plain');
-        const b = ops.matmul(packed, xt, 'packed');
-        g.markOutput(a);
-        g.markOutput(b);
-        const plan = run(g, nth);
-        assert.equal(bits(plan, b, nOut * nTok), bits(plan, a, nOut * nTok), `${nTok} tokens, ${nth} threads`);
-        plan.dispose();
-      }
+      for (const nth of [1, 2, 3]) samePacked(plain, packed, x, nTok, nth, `${nTok} tokens, ${nth} threads`);
     }
   });
 
