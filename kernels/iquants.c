@@ -390,17 +390,7 @@ ALWAYS void iq4_store4(v128_t v, float* o, int r, int r0, int r1, int first) {
       }                                                                                              \
     }                                                                                                \
   }                                                                                                  \
-  void EXPORT(matvec_##W)(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1) { \
-    mul_mat_##W(w, row_bytes, a, 0, out, 0, n, 1, r0, r1);                                           \
-  }                                                                                                  \
-  float EXPORT(vec_dot_##W##_##A)(int n, const void* w, const void* a) {                             \
-    float out;                                                                                       \
-    mul_mat_##W(w, 0, a, 0, &out, 0, n, 1, 0, 1);                                                    \
-    return out;                                                                                      \
-  }                                                                                                  \
-  MAT_ROWS(W)                                                                                        \
-  MAT_ROWS_ID(W)                                                                                     \
-  GET_ROWS(W)
+  MUL_MAT_ENTRIES(W, A)
 
 DEFINE_IQ4_KERNELS(iq4_nl, q8_0, 32, iq4_nl_prep)
 DEFINE_IQ4_KERNELS(iq4_xs, q8_K, QK_K, iq4_xs_prep)

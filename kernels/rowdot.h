@@ -26,6 +26,22 @@ static inline v128_t dot_i8x16(v128_t w, v128_t a) {
                         wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_extmul_high_i8x16(w, a)));
 }
 
+// The exports that follow a mul_mat_<w>: matvec is its one-token case (so a
+// batch gives the bits of token by token), vec_dot one row, then the row,
+// expert and embedding entries.
+#define MUL_MAT_ENTRIES(W, A)                                                                         \
+  void EXPORT(matvec_##W)(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1) { \
+    mul_mat_##W(w, row_bytes, a, 0, out, 0, n, 1, r0, r1);                                           \
+  }                                                                                                  \
+  float EXPORT(vec_dot_##W##_##A)(int n, const void* w, const void* a) {                             \
+    float out;                                                                                       \
+    mul_mat_##W(w, 0, a, 0, &out, 0, n, 1, 0, 1);                                                    \
+    return out;                                                                                      \
+  }                                                                                                  \
+  MAT_ROWS(W)                                                                                        \
+  MAT_ROWS_ID(W)                                                                                     \
+  GET_ROWS(W)
+
 #define DEFINE_ROW_KERNELS(W, A, QKW)                                                                 \
   void EXPORT(matvec_##W)(const void* w, int row_bytes, const void* a, float* out, int n, int r0,     \
                           int r1) {                                                                  \
@@ -81,14 +97,4 @@ static inline v128_t dot_i8x16(v128_t w, v128_t a) {
       }                                                                                              \
     }                                                                                                \
   }                                                                                                  \
-  void EXPORT(matvec_##W)(const void* w, int row_bytes, const void* a, float* out, int n, int r0, int r1) { \
-    mul_mat_##W(w, row_bytes, a, 0, out, 0, n, 1, r0, r1);                                           \
-  }                                                                                                  \
-  float EXPORT(vec_dot_##W##_##A)(int n, const void* w, const void* a) {                             \
-    float out;                                                                                       \
-    mul_mat_##W(w, 0, a, 0, &out, 0, n, 1, 0, 1);                                                    \
-    return out;                                                                                      \
-  }                                                                                                  \
-  MAT_ROWS(W)                                                                                        \
-  MAT_ROWS_ID(W)                                                                                     \
-  GET_ROWS(W)
+  MUL_MAT_ENTRIES(W, A)
