@@ -150,6 +150,21 @@ function repackedLayout(k: Kernels, name: string): string | undefined {
   return repacked && k.lookup(`repack_${name}x4`) && k.lookup(`matvec_${name}x4`) ? `${name}x4` : undefined;
 }
 
+/**
+ * ROWS weight rows in the kernels' memory, the distinct rows tiled, then repacked in place into
+ * `layout` when it is not the file's (as a loaded model's weights are). Returns the pointer.
+ */
+function placeWeights(k: Kernels, rows: readonly Uint8Array[], rowBytes: number, layout: string, fileLayout: string): number {
+  const pw = k.malloc(rowBytes * ROWS);
+  for (let r = 0; r < ROWS; r++) k.write(pw + r * rowBytes, rows[r % rows.length]!);
+  if (layout !== fileLayout) {
+    const scratch = k.malloc(4 * rowBytes);
+    k.lookup<(w: number, rowBytes: number, nRows: number, scratch: number) => void>(`repack_${layout}`)!(pw, rowBytes, ROWS, scratch);
+    k.free(scratch);
+  }
+  return pw;
+}
+
 async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () => number, tag = '', plain = false): Promise<Row | Prepared | string> {
   const info = ggmlTypeInfo(type)!;
   const layout = (!plain && repackedLayout(k, info.name)) || info.name;
@@ -166,16 +181,10 @@ async function benchType(k: Kernels, type: GGMLType, x: Float32Array, rand: () =
     return `${info.name}: no reference quantizer (${(e as Error).message})`;
   }
   const rowBytes = rowSize(type, N);
-  const pw = k.malloc(rowBytes * ROWS);
+  const pw = placeWeights(k, rows, rowBytes, layout, info.name);
   const pa = k.malloc(act.length);
   const po = k.malloc(ROWS * 4);
-  for (let r = 0; r < ROWS; r++) k.write(pw + r * rowBytes, rows[r % DISTINCT_ROWS]!);
   k.write(pa, act);
-  if (layout !== info.name) {
-    const scratch = k.malloc(4 * rowBytes);
-    k.lookup<(w: number, rowBytes: number, nRows: number, scratch: number) => void>(`repack_${layout}`)!(pw, rowBytes, ROWS, scratch);
-    k.free(scratch);
-  }
   const run = () => matvec(pw, rowBytes, pa, po, N, 0, ROWS);
   const row = (ms: number): Row => ({
     type: (layout === info.name ? info.name.toUpperCase() : `${info.name.toUpperCase()} (${layout})`) + tag,
@@ -260,13 +269,7 @@ function setupPrefill(k: Kernels, type: GGMLType, rows: Uint8Array[], acts: Uint
   if (!matvec || !mulMat) return `${info.name}: no matvec_/mul_mat_${layout} export`;
   const rowBytes = rowSize(type, N);
   const aRowBytes = rowSize(info.vecDotType!, N);
-  const pw = k.malloc(rowBytes * ROWS);
-  for (let r = 0; r < ROWS; r++) k.write(pw + r * rowBytes, rows[r % DISTINCT_ROWS]!);
-  if (layout !== info.name) {
-    const scratch = k.malloc(4 * rowBytes);
-    k.lookup<(w: number, rowBytes: number, nRows: number, scratch: number) => void>(`repack_${layout}`)!(pw, rowBytes, ROWS, scratch);
-    k.free(scratch);
-  }
+  const pw = placeWeights(k, rows, rowBytes, layout, info.name);
   const pa = k.malloc(aRowBytes * PREFILL_TOKENS);
   for (let t = 0; t < PREFILL_TOKENS; t++) k.write(pa + t * aRowBytes, acts[t]!);
   const outBytes = ROWS * PREFILL_TOKENS * 4;
@@ -386,13 +389,7 @@ async function benchPrefillDot(): Promise<void> {
     const aType = info.vecDotType!;
     const rows = Array.from({ length: DISTINCT_ROWS }, () => encodeRow(type, gaussian(rand, N, 0.02)));
     const rowBytes = rowSize(type, N), aRowBytes = rowSize(aType, N);
-    const pw = k.malloc(rowBytes * ROWS);
-    for (let r = 0; r < ROWS; r++) k.write(pw + r * rowBytes, rows[r % DISTINCT_ROWS]!);
-    if (layout !== info.name) {
-      const scratch = k.malloc(4 * rowBytes);
-      k.lookup<(w: number, rowBytes: number, nRows: number, scratch: number) => void>(`repack_${layout}`)!(pw, rowBytes, ROWS, scratch);
-      k.free(scratch);
-    }
+    const pw = placeWeights(k, rows, rowBytes, layout, info.name);
     const pa = k.malloc(aRowBytes * PREFILL_TOKENS);
     for (let t = 0; t < PREFILL_TOKENS; t++) k.write(pa + t * aRowBytes, encodeActivation(k, aType, gaussian(rand, N, 1)));
     const po = [k.malloc(ROWS * PREFILL_TOKENS * 4), k.malloc(ROWS * PREFILL_TOKENS * 4)];
