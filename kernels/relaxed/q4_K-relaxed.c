@@ -175,7 +175,7 @@ static inline void q4_K_isums(const q4_K_scales4* s, const v128_t* q, int i, con
     v128_t i0 = zero, i1 = zero, i2 = zero, i3 = zero;
     NOUNROLL for (int sb = 0; sb < 8; sb++, a0 += 32, a1 += 32, a2 += 32, a3 += 32, w += 8, sc++) {
       v128_t p0 = zero, p1 = zero, p2 = zero, p3 = zero;
-      __asm__("" : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3));  // so a0 + 4 * k is a load offset (see q4_K_isums16)
+      OPAQUE4(a0, a1, a2, a3);  // so a0 + 4 * k is a load offset (see q4_K_isums16)
       UNROLL for (unsigned k = 0; k < 8; k++) {  // unsigned: 4 * k becomes the loads' memarg offset (relaxed.h)
         const v128_t wk = w[k];
         p0 = DOTADD(SPLAT4(a0 + 4 * k), wk, p0);
@@ -259,7 +259,7 @@ static inline void q4_K_isums16(const q4_K_scales4* s, const v128_t* q, int i, c
       const v128_t scv = *sc;
       UNROLL for (int u = 0; u < Q4_T; u++) {
         is[u] = wasm_i32x4_add(is[u], wasm_i32x4_dot_i16x8(p[u], scv)), ap[u] += 32;
-        __asm__("" : "+r"(ap[u]));  // opaque: ap[u] + 4 * k stays a load offset
+        OPAQUE(ap[u]);  // opaque: ap[u] + 4 * k stays a load offset
       }
     }
     UNROLL for (int u = 0; u < Q4_T; u++) acc[t + u].isum = is[u];
@@ -344,7 +344,7 @@ static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* s
         ia[u] = wasm_i32x4_add(ia[u], Q4_SCALE(pa[u], sca));
         ib[u] = wasm_i32x4_add(ib[u], Q4_SCALE(pb[u], scb));
         ap[u] += 32;
-        __asm__("" : "+r"(ap[u]));  // so ap[u] + 4 * k is a load offset (see q4_K_isums16)
+        OPAQUE(ap[u]);  // so ap[u] + 4 * k is a load offset (see q4_K_isums16)
       }
     }
     UNROLL for (int u = 0; u < PAIR_T; u++) acca[t + u].isum = ia[u], accb[t + u].isum = ib[u];

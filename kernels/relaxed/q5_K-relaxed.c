@@ -163,7 +163,6 @@ static inline void q5_Kx4_finish(const block_q5_Kx4* g, v128_t isum, v128_t mn0,
 // eight groups, 1.07-1.12x in cache, 1.04x from memory at 1 thread, 1.01x
 // at 2. (q3_Kx4's loop, with fewer such addresses: 514 -> 495, 1.0x in
 // cache, 1.02-1.03x from memory; not kept there.)
-#define OPAQUE(p) __asm__("" : "+r"(p))
 
 // Decode of repacked rows, gn groups at a time: n iterations, the first
 // group of iteration it at row r + step * it, its gn groups `stride` rows

@@ -288,7 +288,7 @@ static inline void q6_K_isums(const q6_K_scales4* s, const v128_t* wq, int i, co
       v128_t p0 = wasm_v128_load32_splat(o0), p1 = wasm_v128_load32_splat(o0 + 16);
       v128_t p2 = wasm_v128_load32_splat(o0 + 32), p3 = wasm_v128_load32_splat(o0 + 48);
       o0++;
-      __asm__("" : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3));  // so a0 + 4 * k is a load offset (see q6_K_isums16)
+      OPAQUE4(a0, a1, a2, a3);  // so a0 + 4 * k is a load offset (see q6_K_isums16)
       UNROLL for (unsigned k = 0; k < 4; k++) {  // unsigned: 4 * k becomes the loads' memarg offset (relaxed.h)
         const v128_t wk = w[k];
         p0 = DOTADD(SPLAT4(a0 + 4 * k), wk, p0);
@@ -351,7 +351,7 @@ static inline void q6_K_isums16(const q6_K_scales4* s, const v128_t* wq, int i, 
     NOUNROLL for (int sb = 0; sb < 16; sb++, a0 += 16, a1 += 16, a2 += 16, a3 += 16, w += 4, sc++) {
       // opaque to clang: it would rewrite a0 + 4 as base + sb * 16 + 4 (an i32.add,
       // a lea per broadcast in V8's code) instead of a load offset
-      __asm__("" : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3));
+      OPAQUE4(a0, a1, a2, a3);
       const v128_t scv = *sc;
       UNROLL for (unsigned k = 0; k < 4; k += 2) {
         const v128_t wk = w[k], wl = w[k + 1];
@@ -482,7 +482,7 @@ static inline void q6_Kx4_superblock_pair(const block_q6_Kx4* ba, const block_q6
       }
       UNROLL for (int u = 0; u < Q6_PAIR_T; u++) {
         ap[u] += 16;
-        __asm__("" : "+r"(ap[u]));  // so ap[u] + 4 * k is a load offset (see q6_K_isums16)
+        OPAQUE(ap[u]);  // so ap[u] + 4 * k is a load offset (see q6_K_isums16)
       }
     }
     UNROLL for (int u = 0; u < Q6_PAIR_T; u++) acca[t + u].isum = ia[u], accb[t + u].isum = ib[u];

@@ -47,6 +47,14 @@
 //   the i16 path. So the loader takes the dot-add build only where the
 //   engine validates it unflagged and a probe at load shows it faster.
 // The integer sums are exact either way, so both builds give the same bits.
+// OPAQUE(p): an empty asm that hides a pointer's value from clang, so its
+// users' constant offsets stay memarg offsets (which V8 folds into the load)
+// instead of clang's strength-reduced address variables (an add per load in
+// V8's code, and registers it has not got). Measured per kernel where used.
+#define OPAQUE(p) __asm__("" : "+r"(p))
+// Four at once, as one asm statement (four separate statements compile differently).
+#define OPAQUE4(a, b, c, d) __asm__("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d))
+
 #define PIN(v, slot)                      \
   do {                                    \
     *(volatile v128_t*)&(slot) = (v);     \
