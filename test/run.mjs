@@ -37,14 +37,25 @@ function run(pattern, env) {
     return { passed: 0, failed: 1, skipped: 0 };
   }
   const failed = total - passed - skipped;
+  // uvu prints each failure's " FAIL  suite  "name"" block inline, where a long
+  // log's tail (all CI shows) may not reach it: keep the headline and the first
+  // lines of its message for the summary at the end.
+  const lines = plain.split('\n');
+  let file = '';
+  lines.forEach((line, i) => {
+    if (/\.test\.js\s*$/.test(line)) file = line.trim();
+    if (/^\s*FAIL\s/.test(line)) failures.push([`  ${file}:`, ...lines.slice(i, i + 4).map((l) => l.trimEnd())].join('\n'));
+  });
   return { passed, failed: res.status === 0 && failed === 0 ? failed : Math.max(failed, 1), skipped };
 }
 
+const failures = [];
 const runs = [run(pattern, {})];
 const kernelTests = filter ? `^(?=.*(?:${filter}))(?=.*kernels-).*\\.test\\.js$` : 'kernels-.*\\.test\\.js$';
 console.log('\n  the kernel tests again with the baseline SIMD build (RUN_GGUF_SIMD=baseline):');
 runs.push(run(kernelTests, { RUN_GGUF_SIMD: 'baseline' }));
 const sum = (k) => runs.reduce((s, r) => s + r[k], 0);
 const [passed, failed, skipped] = [sum('passed'), sum('failed'), sum('skipped')];
+if (failures.length) console.log(`\n  failed:\n${failures.join('\n\n')}\n`);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed === 0 ? 0 : 1);
