@@ -277,21 +277,11 @@ static inline void q4_K_isums16(const q4_K_scales4* s, const v128_t* q, int i, c
 }
 #endif
 
-#ifndef PAIR_T
 #ifdef RELAXED_DOT_ADD
 #define PAIR_T 2
-#else
-#define PAIR_T 3
-#endif
-#endif
 #define PAIR_PIN 2  // PIN every second step
-#ifdef RELAXED_DOT_ADD
 #define Q4_ACC(p, a, w) DOTADD(a, w, p)
 #define Q4_SCALE(p, sc) wasm_i32x4_mul(p, sc)
-#else
-#define Q4_ACC(p, a, w) wasm_i16x8_add(p, RDOT(a, w))
-#define Q4_SCALE(p, sc) wasm_i32x4_dot_i16x8(p, sc)
-#endif
 // Two groups (eight rows) of super-block i against the tokens, PAIR_T at a
 // time: each activation broadcast serves both groups' weight vectors (half
 // the broadcasts per byte dot of q4_K_isums / q4_K_isums16), the integer
@@ -299,7 +289,8 @@ static inline void q4_K_isums16(const q4_K_scales4* s, const v128_t* q, int i, c
 // Measured as q4_K_isums16 against one group at a time: the dot-add build
 // (Node 24, --dot --old) 1.10-1.11x with 2 tokens (3: 1.07x, 4: 1.00x; PIN
 // every step 1.01x, every fourth 0.93x, none 0.89x); the relaxed build
-// 1.02-1.05x with 3 tokens (2: 1.02x, 4: 1.02x), bound by its vector ALU ops.
+// 1.02-1.05x with 3 tokens (2: 1.02x, 4: 1.02x); that build now keeps the
+// weights in registers instead (the other q4_K_isums_pair below).
 // Tried: the mins' four bsum broadcasts as loads instead of shuffles, 0.98x;
 // both groups' float steps in one pass over the tokens (sharing the bsum
 // broadcasts and ad), 1.00x in both builds.
@@ -365,7 +356,83 @@ static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* s
     acca[t].isum = isa, accb[t].isum = isb;
   }
 }
+#else
+// The relaxed build's two groups (eight rows) of super-block i: half a
+// sub-block of both groups' nibbles (four weight vectors each) decoded into
+// registers, and every token streamed past them, four broadcasts feeding
+// eight byte dots. The first half's int16 sums wait in st; the second half
+// adds its dots to them (|lane| <= 8 * 2 * 128 * 15 < 2^15) and applies the
+// rows' scales, one i32x4.dot_i16x8 per group and token, into st's int32
+// sums. The integer sums are the other loops' exactly, so are the bits.
+// Measured (bench:kernels --prefill --repacked --cpu, 4096x4096 x 64
+// tokens, one thread, median of 20 per-round ratios on Node 20 against the
+// loop it replaced: three tokens at a time through the decoded super-block
+// in stack vectors): 1.07x; with both groups' float steps in one pass
+// (q4_K_finish_pair) 1.12x. What V8 made of the old loop (node
+// --print-wasm-code): per 48 byte dots 102 vector ALU ops (the i16 path's
+// bound: a dot and an add per 16 products) but some 110 other instructions
+// (24 PIN stores, 24 spill moves, pointer reloads, leas), so the front end
+// and the vector ports were both near their limit; here the weights stay in
+// registers, no PIN is needed, and V8 unrolls the small token loop itself.
+// Tried on the old loop: the second group's vectors through their own opaque
+// pointer (V8 had a lea per load): 1.01x; two sub-blocks per loop
+// iteration (half the accumulator spills): 1.02x; PIN every step: 1.00x.
+// Without the float steps this loop runs 1.25x the old one: they are now
+// some 11% of the vector ops (q4_K_finish_pair).
+typedef struct { v128_t pa, pb, ia, ib; } q4_K_pair_state;
 
+// Half h of sub-block sb (weight vectors 4h .. 4h + 3) of one group, as
+// 0..15: chunk sb / 2's low nibbles for even sb, its high for odd.
+#define Q4_HALF(q, sb, h, w0, w1, w2, w3)                                            \
+  do {                                                                           \
+    const v128_t* v = (q) + 8 * ((sb) >> 1) + 4 * (h);                             \
+    w0 = v[0], w1 = v[1], w2 = v[2], w3 = v[3];                                    \
+    if ((sb) & 1) {                                                                \
+      w0 = wasm_u16x8_shr(w0, 4), w1 = wasm_u16x8_shr(w1, 4);                      \
+      w2 = wasm_u16x8_shr(w2, 4), w3 = wasm_u16x8_shr(w3, 4);                      \
+    }                                                                              \
+    w0 = wasm_v128_and(w0, m4), w1 = wasm_v128_and(w1, m4);                        \
+    w2 = wasm_v128_and(w2, m4), w3 = wasm_v128_and(w3, m4);                        \
+  } while (0)
+
+static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* sb4, const v128_t* qa, const v128_t* qb, int i,
+                                   const block_q8_K* const* y, q4_K_acc* acca, q4_K_acc* accb, int nt) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
+  q4_K_pair_state st[MM_TOK];
+  q4_K_pair_state* const end = st + nt;
+  // the tokens' rows are a_row_bytes apart (q4_K_mul_mat), so one pointer steps through them
+  const int stride = (int)((const uint8_t*)y[1] - (const uint8_t*)y[0]);
+  const int8_t* const a0 = y[0][i].qs;
+  for (q4_K_pair_state* s = st; s < end; s++) s->ia = s->ib = zero;
+  NOUNROLL for (unsigned sb = 0; sb < 8; sb++) {
+    v128_t wa0, wa1, wa2, wa3, wb0, wb1, wb2, wb3;
+    Q4_HALF(qa, sb, 0, wa0, wa1, wa2, wa3);
+    Q4_HALF(qb, sb, 0, wb0, wb1, wb2, wb3);
+    const int8_t* a = a0 + 32 * sb;
+    NOUNROLL for (q4_K_pair_state* s = st; s < end; s++, a += stride) {
+      OPAQUE(a);  // so a + 4 * k stays a load offset (relaxed.h)
+      const v128_t b0 = SPLAT4(a), b1 = SPLAT4(a + 4), b2 = SPLAT4(a + 8), b3 = SPLAT4(a + 12);
+      s->pa = wasm_i16x8_add(wasm_i16x8_add(RDOT(b0, wa0), RDOT(b1, wa1)), wasm_i16x8_add(RDOT(b2, wa2), RDOT(b3, wa3)));
+      s->pb = wasm_i16x8_add(wasm_i16x8_add(RDOT(b0, wb0), RDOT(b1, wb1)), wasm_i16x8_add(RDOT(b2, wb2), RDOT(b3, wb3)));
+    }
+    Q4_HALF(qa, sb, 1, wa0, wa1, wa2, wa3);
+    Q4_HALF(qb, sb, 1, wb0, wb1, wb2, wb3);
+    const v128_t sca = sa->sc[sb], scb = sb4->sc[sb];
+    a = a0 + 32 * sb + 16;
+    NOUNROLL for (q4_K_pair_state* s = st; s < end; s++, a += stride) {
+      OPAQUE(a);
+      const v128_t b0 = SPLAT4(a), b1 = SPLAT4(a + 4), b2 = SPLAT4(a + 8), b3 = SPLAT4(a + 12);
+      const v128_t pa = wasm_i16x8_add(s->pa, wasm_i16x8_add(wasm_i16x8_add(RDOT(b0, wa0), RDOT(b1, wa1)), wasm_i16x8_add(RDOT(b2, wa2), RDOT(b3, wa3))));
+      const v128_t pb = wasm_i16x8_add(s->pb, wasm_i16x8_add(wasm_i16x8_add(RDOT(b0, wb0), RDOT(b1, wb1)), wasm_i16x8_add(RDOT(b2, wb2), RDOT(b3, wb3))));
+      s->ia = wasm_i32x4_add(s->ia, wasm_i32x4_dot_i16x8(pa, sca));
+      s->ib = wasm_i32x4_add(s->ib, wasm_i32x4_dot_i16x8(pb, scb));
+    }
+  }
+  for (int t = 0; t < nt; t++) acca[t].isum = st[t].ia, accb[t].isum = st[t].ib;
+}
+#endif
+
+#ifdef RELAXED_DOT_ADD
 // The float steps of super-block i per (row, token), after its exact int32 sums.
 static inline void q4_K_finish(const q4_K_scales4* s, int i, const block_q8_K* const* y, const v128_t* const* b32, q4_K_acc* acc, int nt) {
   for (int t = 0; t < nt; t++) {
@@ -375,6 +442,31 @@ static inline void q4_K_finish(const q4_K_scales4* s, int i, const block_q8_K* c
     acc[t].msum = wasm_f32x4_add(acc[t].msum, wasm_f32x4_mul(wasm_f32x4_mul(s->dmin, ad), wasm_f32x4_convert_i32x4(mn)));
   }
 }
+#endif
+
+#ifndef RELAXED_DOT_ADD
+// q4_K_finish for two groups in one pass over the tokens: the sums of 32
+// and ad broadcast once for both, straight from memory (a load each where
+// q4_K_mins takes a shuffle). Measured after the relaxed build's
+// q4_K_isums_pair (as there): 1.05x over two q4_K_finish passes.
+static inline void q4_K_finish_pair(const q4_K_scales4* s, const q4_K_scales4* s2, int i, const block_q8_K* const* y,
+                                    const v128_t* const* b32, q4_K_acc* acc, q4_K_acc* acc2, int nt) {
+  for (int t = 0; t < nt; t++) {
+    const int32_t* bp = (const int32_t*)&b32[t][i];  // i32 lane p: the sums of sub-blocks 2p, 2p + 1
+    const v128_t b0 = wasm_v128_load32_splat(bp), b1 = wasm_v128_load32_splat(bp + 1);
+    const v128_t b2 = wasm_v128_load32_splat(bp + 2), b3 = wasm_v128_load32_splat(bp + 3);
+    const v128_t ad = wasm_v128_load32_splat(&y[t][i].d);
+    const v128_t mn = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(s->mp[0], b0), wasm_i32x4_dot_i16x8(s->mp[1], b1)),
+                                     wasm_i32x4_add(wasm_i32x4_dot_i16x8(s->mp[2], b2), wasm_i32x4_dot_i16x8(s->mp[3], b3)));
+    const v128_t mn2 = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(s2->mp[0], b0), wasm_i32x4_dot_i16x8(s2->mp[1], b1)),
+                                      wasm_i32x4_add(wasm_i32x4_dot_i16x8(s2->mp[2], b2), wasm_i32x4_dot_i16x8(s2->mp[3], b3)));
+    acc[t].sum = wasm_f32x4_add(acc[t].sum, wasm_f32x4_mul(wasm_f32x4_mul(s->d, ad), wasm_f32x4_convert_i32x4(acc[t].isum)));
+    acc[t].msum = wasm_f32x4_add(acc[t].msum, wasm_f32x4_mul(wasm_f32x4_mul(s->dmin, ad), wasm_f32x4_convert_i32x4(mn)));
+    acc2[t].sum = wasm_f32x4_add(acc2[t].sum, wasm_f32x4_mul(wasm_f32x4_mul(s2->d, ad), wasm_f32x4_convert_i32x4(acc2[t].isum)));
+    acc2[t].msum = wasm_f32x4_add(acc2[t].msum, wasm_f32x4_mul(wasm_f32x4_mul(s2->dmin, ad), wasm_f32x4_convert_i32x4(mn2)));
+  }
+}
+#endif
 
 // Super-block i of four rows against nt tokens (y[t] at the chunk's first
 // super-block, b32[t] its sums of 32); q[c * 8 + g]: chunk c's transposed nibbles.
@@ -699,8 +791,12 @@ static inline void q4_K_mul_mat(const void* w, int row_bytes, const void* a, int
             q4_K_scales_x4(g + i, &s);
             q4_K_scales_x4(h + i, &s2);
             q4_K_isums_pair(&s, &s2, (const v128_t*)g[i].qs, (const v128_t*)h[i].qs, i, y, acc, acc2, nt);
+#ifdef RELAXED_DOT_ADD
             q4_K_finish(&s, i, y, b32, acc, nt);
             q4_K_finish(&s2, i, y, b32, acc2, nt);
+#else
+            q4_K_finish_pair(&s, &s2, i, y, b32, acc, acc2, nt);
+#endif
           }
           for (int t = 0; t < nt; t++) {
             store4(wasm_f32x4_sub(acc[t].sum, acc[t].msum), o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
