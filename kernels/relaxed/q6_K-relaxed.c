@@ -333,9 +333,11 @@ static inline void q6_K_isums(const q6_K_scales4* s, const v128_t* wq, int i, co
 // Measured as q4_K_isums16 (q4_K-relaxed.c), q6_Kx4 against the build
 // before: PIN of the four int32 sums after each pair 1.09-1.13x (after each
 // sub-block 0.96-1.01x, none 1.00x); with the activation pointers opaque
-// 1.21-1.24x (none 1.14x). Two groups at a time (the dot-add build's
-// q6_Kx4_superblock_pair) 0.91-1.00x here (2-4 tokens): not used. Plain
-// q6_K rows keep the older loop (sub-blocks outer, tokens inner).
+// 1.21-1.24x (none 1.14x). Two groups at a time in this loop's shape (the
+// dot-add build's q6_Kx4_superblock_pair) 0.91-1.00x here (2-4 tokens); the
+// relaxed build's own q6_Kx4_superblock_pair (weights in registers) now
+// takes pairs of groups, this loop a lone last group. Plain q6_K rows keep
+// the older loop (sub-blocks outer, tokens inner).
 static inline void q6_K_isums16(const q6_K_scales4* s, const v128_t* wq, int i, const block_q8_K* const* y, q6_K_acc* acc, int nt) {
   const v128_t zero = wasm_i32x4_const_splat(0);
   v128_t pin[4];
@@ -508,6 +510,76 @@ static inline void q6_Kx4_superblock_pair(const block_q6_Kx4* ba, const block_q6
   q6_K_finish(&sa, i, y, acca, nt);
   q6_K_finish(&sb4, i, y, accb, nt);
 }
+#else
+// The relaxed build's q6_Kx4 prefill, two groups (eight rows) of super-block
+// i as q4_K_isums_pair (q4_K-relaxed.c) takes them: a sub-block of both
+// groups (four weight vectors each) held in registers while every token
+// streams past, four broadcasts feeding eight byte dots, each pair of dots
+// summed in int16 and applied to the rows' scales into the token's int32
+// sums in st (the integer sums of q6_K_isums16 exactly, so the same bits).
+// Then both groups' float steps in one pass (q6_K_finish_pair).
+// Measured (bench:kernels --prefill --repacked --cpu, 4096x4096 x 64 tokens,
+// Node 20, medians of 20-30 per-round ratios against q6_K_isums16's four
+// tokens at a time through one group): 1.03-1.07x over four runs, of which
+// the paired float steps about 1.01x. Less than q4_Kx4's 1.13x: a Q6_K
+// sub-block holds only two byte dots per int16 sum (|lane| <= 2 * 2 * 128 *
+// 63), so 2.5 vector ops per dot either way, and eight weight vectors, two
+// scales and four broadcasts leave V8 a few reloads per token.
+typedef struct { v128_t ia, ib; } q6_K_pair_state;
+
+// The -32 offset and the float step of two groups per token, after their
+// exact int32 sums: q6_K_finish's steps, the bsum pairs and ad loaded once
+// for both (a broadcast load each where q6_K_offset takes a shuffle).
+static inline void q6_K_finish_pair(const q6_K_scales4* s, const q6_K_scales4* s2, int i, const block_q8_K* const* y, q6_K_acc* acc,
+                                    q6_K_acc* acc2, int nt) {
+  for (int t = 0; t < nt; t++) {
+    const int32_t* bp = (const int32_t*)y[t][i].bsums;  // i32 lane p: the bsums of sub-blocks 2p, 2p + 1
+    v128_t off = wasm_i32x4_const_splat(0), off2 = off;
+    UNROLL for (int p = 0; p < 8; p++) {
+      const v128_t b = wasm_v128_load32_splat(bp + p);
+      off = wasm_i32x4_add(off, wasm_i32x4_dot_i16x8(s->sp[p], b));
+      off2 = wasm_i32x4_add(off2, wasm_i32x4_dot_i16x8(s2->sp[p], b));
+    }
+    const v128_t ad = wasm_v128_load32_splat(&y[t][i].d);
+    const v128_t isum = wasm_i32x4_sub(acc[t].isum, wasm_i32x4_shl(off, 5));
+    const v128_t isum2 = wasm_i32x4_sub(acc2[t].isum, wasm_i32x4_shl(off2, 5));
+    acc[t].sum = wasm_f32x4_add(acc[t].sum, wasm_f32x4_mul(wasm_f32x4_mul(s->d, ad), wasm_f32x4_convert_i32x4(isum)));
+    acc2[t].sum = wasm_f32x4_add(acc2[t].sum, wasm_f32x4_mul(wasm_f32x4_mul(s2->d, ad), wasm_f32x4_convert_i32x4(isum2)));
+  }
+}
+
+static inline void q6_Kx4_superblock_pair(const block_q6_Kx4* ba, const block_q6_Kx4* bb, int i, const block_q8_K* const* y,
+                                          q6_K_acc* acca, q6_K_acc* accb, int nt) {
+  const v128_t zero = wasm_i32x4_const_splat(0);
+  q6_K_scales4 sa, sb4;
+  v128_t wq[2][64];
+  q6_Kx4_unpack(ba, &sa, wq[0]);
+  q6_Kx4_unpack(bb, &sb4, wq[1]);
+  q6_K_pair_state st[MM_TOK];
+  q6_K_pair_state* const end = st + nt;
+  // the tokens' rows are a_row_bytes apart (q6_K_mul_mat), so one pointer steps through them
+  const int stride = (int)((const uint8_t*)y[1] - (const uint8_t*)y[0]);
+  const int8_t* const a0 = y[0][i].qs;
+  for (q6_K_pair_state* s = st; s < end; s++) s->ia = s->ib = zero;
+  NOUNROLL for (unsigned sb = 0; sb < 16; sb++) {
+    const v128_t* wa = wq[0] + 4 * sb;
+    const v128_t* wb = wq[1] + 4 * sb;
+    const v128_t wa0 = wa[0], wa1 = wa[1], wa2 = wa[2], wa3 = wa[3];
+    const v128_t wb0 = wb[0], wb1 = wb[1], wb2 = wb[2], wb3 = wb[3];
+    const v128_t sca = sa.sc[sb], scb = sb4.sc[sb];
+    const int8_t* a = a0 + 16 * sb;
+    NOUNROLL for (q6_K_pair_state* s = st; s < end; s++, a += stride) {
+      OPAQUE(a);  // so a + 4 * k stays a load offset (relaxed.h)
+      const v128_t b0 = SPLAT4(a), b1 = SPLAT4(a + 4), b2 = SPLAT4(a + 8), b3 = SPLAT4(a + 12);
+      const v128_t pa0 = wasm_i16x8_add(RDOT(b0, wa0), RDOT(b1, wa1)), pa1 = wasm_i16x8_add(RDOT(b2, wa2), RDOT(b3, wa3));
+      const v128_t pb0 = wasm_i16x8_add(RDOT(b0, wb0), RDOT(b1, wb1)), pb1 = wasm_i16x8_add(RDOT(b2, wb2), RDOT(b3, wb3));
+      s->ia = wasm_i32x4_add(s->ia, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pa0, sca), wasm_i32x4_dot_i16x8(pa1, sca)));
+      s->ib = wasm_i32x4_add(s->ib, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pb0, scb), wasm_i32x4_dot_i16x8(pb1, scb)));
+    }
+  }
+  for (int t = 0; t < nt; t++) acca[t].isum = st[t].ia, accb[t].isum = st[t].ib;
+  q6_K_finish_pair(&sa, &sb4, i, y, acca, accb, nt);
+}
 #endif
 
 // The -32 offset of a group's super-block: lane j = sum over k of scale(j, k) * bsum(k),
@@ -652,9 +724,7 @@ static inline void q6_K_mul_mat(const void* w, int row_bytes, const void* a, int
                                 int n, int n_tok, int r0, int r1, int layout) {
   const int packed = layout == 1;
   const block_q8_K* y[MM_TOK];
-#ifdef RELAXED_DOT_ADD
   q6_K_acc acc2[MM_TOK];  // the second group of a pair
-#endif
   q6_K_acc acc[MM_TOK];
   if (layout == 2 && n_tok == 1) {
     // decode: the x4 kernels take every chunk of a group before the next
@@ -676,7 +746,6 @@ static inline void q6_K_mul_mat(const void* w, int row_bytes, const void* a, int
           continue;
         }
         int r = r0 & ~3;
-#ifdef RELAXED_DOT_ADD
         for (; r + 4 < r1; r += 8) {  // two groups at a time (q6_Kx4_superblock_pair)
           const block_q6_Kx4* b = (const block_q6_Kx4*)(wc + (size_t)r * row_bytes);
           const block_q6_Kx4* b2 = (const block_q6_Kx4*)(wc + (size_t)(r + 4) * row_bytes);
@@ -687,7 +756,6 @@ static inline void q6_K_mul_mat(const void* w, int row_bytes, const void* a, int
             store4(acc2[t].sum, o + (size_t)t * out_stride, r + 4, r0, r1, c0 == 0);
           }
         }
-#endif
         for (; r < r1; r += 4) {
           const block_q6_Kx4* b = (const block_q6_Kx4*)(wc + (size_t)r * row_bytes);
           for (int t = 0; t < nt; t++) acc[t].sum = wasm_f32x4_const_splat(0.0f);
