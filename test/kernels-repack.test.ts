@@ -28,9 +28,11 @@ const LAYOUTS = [
   { type: GGMLType.Q2_K, layout: 'q2_Kx4', rows: 44, expertRows: 36 },
   { type: GGMLType.Q3_K, layout: 'q3_Kx4', rows: 44, expertRows: 36 },
   { type: GGMLType.Q4_0, layout: 'q4_0x4', rows: 92, expertRows: 36 },
-  { type: GGMLType.Q4_K, layout: 'q4_Kx4', rows: 44, expertRows: 36 },
+  // q4_Kx4 and q6_Kx4 prompts stream 16 tokens at a time past each pair of groups where activation rows
+  // are more than 8 KiB apart (8704 columns; relaxed.h pass_tokens): 20 tokens end on a part pass
+  { type: GGMLType.Q4_K, layout: 'q4_Kx4', rows: 44, expertRows: 36, tokens: [1, 3, 20, 70] },
   { type: GGMLType.Q5_K, layout: 'q5_Kx4', rows: 44, expertRows: 36 },
-  { type: GGMLType.Q6_K, layout: 'q6_Kx4', rows: 92, expertRows: 36 },
+  { type: GGMLType.Q6_K, layout: 'q6_Kx4', rows: 92, expertRows: 36, tokens: [1, 3, 20, 70] },
   { type: GGMLType.Q6_K, layout: 'q6_Kp', rows: 42, expertRows: 34 },
   { type: GGMLType.Q8_0, layout: 'q8_0x4', rows: 44, expertRows: 36 },
   { type: GGMLType.IQ4_NL, layout: 'iq4_nlx4', rows: 44, expertRows: 36 },

@@ -359,8 +359,8 @@ static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* s
 #else
 // The relaxed build's two groups (eight rows) of super-block i: half a
 // sub-block of both groups' nibbles (four weight vectors each) decoded into
-// registers, and every token streamed past them, four broadcasts feeding
-// eight byte dots. The first half's int16 sums wait in st; the second half
+// registers, and the pass's tokens streamed past them (pass_tokens at a
+// time, relaxed.h), four broadcasts feeding eight byte dots. The first half's int16 sums wait in st; the second half
 // adds its dots to them (|lane| <= 8 * 2 * 128 * 15 < 2^15) and applies the
 // rows' scales, one i32x4.dot_i16x8 per group and token, into st's int32
 // sums. The integer sums are the other loops' exactly, so are the bits.
@@ -399,34 +399,38 @@ static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* s
                                    const block_q8_K* const* y, q4_K_acc* acca, q4_K_acc* accb, int nt) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
   q4_K_pair_state st[MM_TOK];
-  q4_K_pair_state* const end = st + nt;
   // the tokens' rows are a_row_bytes apart (q4_K_mul_mat), so one pointer steps through them
   const int stride = (int)((const uint8_t*)y[1] - (const uint8_t*)y[0]);
-  const int8_t* const a0 = y[0][i].qs;
-  for (q4_K_pair_state* s = st; s < end; s++) s->ia = s->ib = zero;
-  NOUNROLL for (unsigned sb = 0; sb < 8; sb++) {
-    v128_t wa0, wa1, wa2, wa3, wb0, wb1, wb2, wb3;
-    Q4_HALF(qa, sb, 0, wa0, wa1, wa2, wa3);
-    Q4_HALF(qb, sb, 0, wb0, wb1, wb2, wb3);
-    const int8_t* a = a0 + 32 * sb;
-    NOUNROLL for (q4_K_pair_state* s = st; s < end; s++, a += stride) {
-      OPAQUE(a);  // so a + 4 * k stays a load offset (relaxed.h)
-      const v128_t b0 = SPLAT4(a), b1 = SPLAT4(a + 4), b2 = SPLAT4(a + 8), b3 = SPLAT4(a + 12);
-      s->pa = wasm_i16x8_add(wasm_i16x8_add(RDOT(b0, wa0), RDOT(b1, wa1)), wasm_i16x8_add(RDOT(b2, wa2), RDOT(b3, wa3)));
-      s->pb = wasm_i16x8_add(wasm_i16x8_add(RDOT(b0, wb0), RDOT(b1, wb1)), wasm_i16x8_add(RDOT(b2, wb2), RDOT(b3, wb3)));
-    }
-    Q4_HALF(qa, sb, 1, wa0, wa1, wa2, wa3);
-    Q4_HALF(qb, sb, 1, wb0, wb1, wb2, wb3);
-    const v128_t sca = sa->sc[sb], scb = sb4->sc[sb];
-    a = a0 + 32 * sb + 16;
-    NOUNROLL for (q4_K_pair_state* s = st; s < end; s++, a += stride) {
-      OPAQUE(a);
-      const v128_t b0 = SPLAT4(a), b1 = SPLAT4(a + 4), b2 = SPLAT4(a + 8), b3 = SPLAT4(a + 12);
-      const v128_t pa = wasm_i16x8_add(s->pa, wasm_i16x8_add(wasm_i16x8_add(RDOT(b0, wa0), RDOT(b1, wa1)), wasm_i16x8_add(RDOT(b2, wa2), RDOT(b3, wa3))));
-      const v128_t pb = wasm_i16x8_add(s->pb, wasm_i16x8_add(wasm_i16x8_add(RDOT(b0, wb0), RDOT(b1, wb1)), wasm_i16x8_add(RDOT(b2, wb2), RDOT(b3, wb3))));
-      s->ia = wasm_i32x4_add(s->ia, wasm_i32x4_dot_i16x8(pa, sca));
-      s->ib = wasm_i32x4_add(s->ib, wasm_i32x4_dot_i16x8(pb, scb));
-    }
+  const int tile = pass_tokens(stride);
+  for (int t0 = 0; t0 < nt; t0 += tile) {
+    q4_K_pair_state* const beg = st + t0;
+    q4_K_pair_state* const end = st + (nt - t0 < tile ? nt : t0 + tile);
+    const int8_t* const a0 = y[t0][i].qs;
+    for (q4_K_pair_state* s = beg; s < end; s++) s->ia = s->ib = zero;
+    NOUNROLL for (unsigned sb = 0; sb < 8; sb++) {
+      v128_t wa0, wa1, wa2, wa3, wb0, wb1, wb2, wb3;
+      Q4_HALF(qa, sb, 0, wa0, wa1, wa2, wa3);
+      Q4_HALF(qb, sb, 0, wb0, wb1, wb2, wb3);
+      const int8_t* a = a0 + 32 * sb;
+      NOUNROLL for (q4_K_pair_state* s = beg; s < end; s++, a += stride) {
+        OPAQUE(a);  // so a + 4 * k stays a load offset (relaxed.h)
+        const v128_t b0 = SPLAT4(a), b1 = SPLAT4(a + 4), b2 = SPLAT4(a + 8), b3 = SPLAT4(a + 12);
+        s->pa = wasm_i16x8_add(wasm_i16x8_add(RDOT(b0, wa0), RDOT(b1, wa1)), wasm_i16x8_add(RDOT(b2, wa2), RDOT(b3, wa3)));
+        s->pb = wasm_i16x8_add(wasm_i16x8_add(RDOT(b0, wb0), RDOT(b1, wb1)), wasm_i16x8_add(RDOT(b2, wb2), RDOT(b3, wb3)));
+      }
+      Q4_HALF(qa, sb, 1, wa0, wa1, wa2, wa3);
+      Q4_HALF(qb, sb, 1, wb0, wb1, wb2, wb3);
+      const v128_t sca = sa->sc[sb], scb = sb4->sc[sb];
+      a = a0 + 32 * sb + 16;
+      NOUNROLL for (q4_K_pair_state* s = beg; s < end; s++, a += stride) {
+        OPAQUE(a);
+        const v128_t b0 = SPLAT4(a), b1 = SPLAT4(a + 4), b2 = SPLAT4(a + 8), b3 = SPLAT4(a + 12);
+        const v128_t pa = wasm_i16x8_add(s->pa, wasm_i16x8_add(wasm_i16x8_add(RDOT(b0, wa0), RDOT(b1, wa1)), wasm_i16x8_add(RDOT(b2, wa2), RDOT(b3, wa3))));
+        const v128_t pb = wasm_i16x8_add(s->pb, wasm_i16x8_add(wasm_i16x8_add(RDOT(b0, wb0), RDOT(b1, wb1)), wasm_i16x8_add(RDOT(b2, wb2), RDOT(b3, wb3))));
+        s->ia = wasm_i32x4_add(s->ia, wasm_i32x4_dot_i16x8(pa, sca));
+        s->ib = wasm_i32x4_add(s->ib, wasm_i32x4_dot_i16x8(pb, scb));
+      }
+  }
   }
   for (int t = 0; t < nt; t++) acca[t].isum = st[t].ia, accb[t].isum = st[t].ib;
 }

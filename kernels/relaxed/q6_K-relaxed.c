@@ -513,8 +513,9 @@ static inline void q6_Kx4_superblock_pair(const block_q6_Kx4* ba, const block_q6
 #else
 // The relaxed build's q6_Kx4 prefill, two groups (eight rows) of super-block
 // i as q4_K_isums_pair (q4_K-relaxed.c) takes them: a sub-block of both
-// groups (four weight vectors each) held in registers while every token
-// streams past, four broadcasts feeding eight byte dots, each pair of dots
+// groups (four weight vectors each) held in registers while the pass's
+// tokens stream past (pass_tokens at a time, relaxed.h), four broadcasts
+// feeding eight byte dots, each pair of dots
 // summed in int16 and applied to the rows' scales into the token's int32
 // sums in st (the integer sums of q6_K_isums16 exactly, so the same bits).
 // Then both groups' float steps in one pass (q6_K_finish_pair).
@@ -556,25 +557,29 @@ static inline void q6_Kx4_superblock_pair(const block_q6_Kx4* ba, const block_q6
   q6_Kx4_unpack(ba, &sa, wq[0]);
   q6_Kx4_unpack(bb, &sb4, wq[1]);
   q6_K_pair_state st[MM_TOK];
-  q6_K_pair_state* const end = st + nt;
   // the tokens' rows are a_row_bytes apart (q6_K_mul_mat), so one pointer steps through them
   const int stride = (int)((const uint8_t*)y[1] - (const uint8_t*)y[0]);
-  const int8_t* const a0 = y[0][i].qs;
-  for (q6_K_pair_state* s = st; s < end; s++) s->ia = s->ib = zero;
-  NOUNROLL for (unsigned sb = 0; sb < 16; sb++) {
-    const v128_t* wa = wq[0] + 4 * sb;
-    const v128_t* wb = wq[1] + 4 * sb;
-    const v128_t wa0 = wa[0], wa1 = wa[1], wa2 = wa[2], wa3 = wa[3];
-    const v128_t wb0 = wb[0], wb1 = wb[1], wb2 = wb[2], wb3 = wb[3];
-    const v128_t sca = sa.sc[sb], scb = sb4.sc[sb];
-    const int8_t* a = a0 + 16 * sb;
-    NOUNROLL for (q6_K_pair_state* s = st; s < end; s++, a += stride) {
-      OPAQUE(a);  // so a + 4 * k stays a load offset (relaxed.h)
-      const v128_t b0 = SPLAT4(a), b1 = SPLAT4(a + 4), b2 = SPLAT4(a + 8), b3 = SPLAT4(a + 12);
-      const v128_t pa0 = wasm_i16x8_add(RDOT(b0, wa0), RDOT(b1, wa1)), pa1 = wasm_i16x8_add(RDOT(b2, wa2), RDOT(b3, wa3));
-      const v128_t pb0 = wasm_i16x8_add(RDOT(b0, wb0), RDOT(b1, wb1)), pb1 = wasm_i16x8_add(RDOT(b2, wb2), RDOT(b3, wb3));
-      s->ia = wasm_i32x4_add(s->ia, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pa0, sca), wasm_i32x4_dot_i16x8(pa1, sca)));
-      s->ib = wasm_i32x4_add(s->ib, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pb0, scb), wasm_i32x4_dot_i16x8(pb1, scb)));
+  const int tile = pass_tokens(stride);
+  for (int t0 = 0; t0 < nt; t0 += tile) {
+    q6_K_pair_state* const beg = st + t0;
+    q6_K_pair_state* const end = st + (nt - t0 < tile ? nt : t0 + tile);
+    const int8_t* const a0 = y[t0][i].qs;
+    for (q6_K_pair_state* s = beg; s < end; s++) s->ia = s->ib = zero;
+    NOUNROLL for (unsigned sb = 0; sb < 16; sb++) {
+      const v128_t* wa = wq[0] + 4 * sb;
+      const v128_t* wb = wq[1] + 4 * sb;
+      const v128_t wa0 = wa[0], wa1 = wa[1], wa2 = wa[2], wa3 = wa[3];
+      const v128_t wb0 = wb[0], wb1 = wb[1], wb2 = wb[2], wb3 = wb[3];
+      const v128_t sca = sa.sc[sb], scb = sb4.sc[sb];
+      const int8_t* a = a0 + 16 * sb;
+      NOUNROLL for (q6_K_pair_state* s = beg; s < end; s++, a += stride) {
+        OPAQUE(a);  // so a + 4 * k stays a load offset (relaxed.h)
+        const v128_t b0 = SPLAT4(a), b1 = SPLAT4(a + 4), b2 = SPLAT4(a + 8), b3 = SPLAT4(a + 12);
+        const v128_t pa0 = wasm_i16x8_add(RDOT(b0, wa0), RDOT(b1, wa1)), pa1 = wasm_i16x8_add(RDOT(b2, wa2), RDOT(b3, wa3));
+        const v128_t pb0 = wasm_i16x8_add(RDOT(b0, wb0), RDOT(b1, wb1)), pb1 = wasm_i16x8_add(RDOT(b2, wb2), RDOT(b3, wb3));
+        s->ia = wasm_i32x4_add(s->ia, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pa0, sca), wasm_i32x4_dot_i16x8(pa1, sca)));
+        s->ib = wasm_i32x4_add(s->ib, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pb0, scb), wasm_i32x4_dot_i16x8(pb1, scb)));
+      }
     }
   }
   for (int t = 0; t < nt; t++) acca[t].isum = st[t].ia, accb[t].isum = st[t].ib;

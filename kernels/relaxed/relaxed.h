@@ -85,6 +85,22 @@ static inline v128_t f16x4_at(const uint16_t* d) {
 
 #define MM_TOK 64  // tokens per pass of a batch kernel (their per-token state lives on the stack)
 
+// Tokens a weights-in-registers prompt loop (q4_K_isums_pair, q6_Kx4_superblock_pair)
+// streams past its weights at a time, given the bytes between the tokens'
+// activation rows. All of the pass's where the rows are close; 16 where they
+// are more than 8 KiB apart. Measured (bench:kernels --prefill --repacked
+// --cpu, BENCH_COLS, Q4_K): with all 64 tokens the loop's gain over the
+// tokens-outer loop it replaced fell from 1.13x at 4096 columns (4672-byte
+// rows) to 1.00-1.03x at 10240-14336 columns, and 16 at a time brought back
+// 1.04-1.10x there (Q6_K: 1.05x at 14336), while costing 2-5% at 4096 and
+// 5632 columns. The likely cause: every token's row is on its own pages, so
+// a pass touches one page per token, and rows several pages apart map those
+// onto few sets of the first-level TLB. Which tokens share a pass changes no
+// bits.
+static inline int pass_tokens(int stride) {
+  return stride > 8192 ? 16 : MM_TOK;
+}
+
 // A four-row group's values to out[r..r+3] (added after the first column
 // chunk), keeping only rows in [r0, r1): a group of a repacked layout may
 // start before this thread's first row, and the last group may run past r1.
