@@ -8,6 +8,10 @@
 //                                   dot-add build (kernels-relaxed-dot.wasm) on the same weights,
 //                                   alternating, CPU time (see benchPrefillDot)
 //   npm run bench:kernels -- --prefill --dot --old DIR   DIR's dot-add build against this one's, the same way
+//   npm run bench:kernels -- --prefill --repacked --cpu --old DIR --ratios [--rounds N]   only the batched
+//                                   kernel, each round's time of every build against this build's in that
+//                                   round, median and quartiles of those ratios (20 rounds)
+//   npm run bench:kernels -- --prefill --cols 14336   weight rows of that many columns (default 4096)
 //   npm run bench:kernels -- --types Q4_0,Q4_K   only these weight types
 //   npm run bench:kernels -- --alternate  one matvec of each type per round,
 //                                   round after round (medians): ratios
@@ -60,7 +64,13 @@ const rowsArg = process.argv.indexOf('--rows');
 const oldArg = process.argv.indexOf('--old');
 const OLD_DIRS = oldArg < 0 ? [] : process.argv[oldArg + 1]!.split(',');
 if (OLD_DIRS.length > 0 && !alternate && !prefill) throw new Error('--old compares builds in alternating rounds: add --alternate (or --prefill)');
-const N = 4096;
+const colsArg = process.argv.indexOf('--cols');
+const N = colsArg < 0 ? 4096 : Number(process.argv[colsArg + 1]);
+if (!Number.isInteger(N) || N <= 0 || N % 256 !== 0) throw new Error(`--cols: a positive multiple of 256, not ${process.argv[colsArg + 1]}`);
+const ratios = process.argv.includes('--ratios');
+const roundsArg = process.argv.indexOf('--rounds');
+const PREFILL_ROUNDS = roundsArg < 0 ? (ratios ? 20 : 12) : Number(process.argv[roundsArg + 1]);
+if (!Number.isInteger(PREFILL_ROUNDS) || PREFILL_ROUNDS <= 0) throw new Error(`--rounds: a positive integer, not ${process.argv[roundsArg + 1]}`);
 const ROWS = rowsArg < 0 ? 4096 : Number(process.argv[rowsArg + 1]);
 if (!Number.isInteger(ROWS) || ROWS <= 0 || ROWS % 4 !== 0) throw new Error(`--rows: a positive multiple of 4, not ${process.argv[rowsArg + 1]}`);
 const DISTINCT_ROWS = 16; // quantized by the (slow) reference, then tiled
@@ -322,10 +332,25 @@ function benchPrefillType(builds: [Kernels, string][], type: GGMLType, rand: () 
   };
   for (const s of setups) s.perToken(), s.batched();
   const best = setups.map(() => [Infinity, Infinity]);
-  for (let round = 0; round < (quick ? 3 : 12); round++) {
+  const perRound: number[][] = setups.map(() => []);
+  for (let round = 0; round < (quick ? 3 : PREFILL_ROUNDS); round++) {
+    // builds in turn, the order reversed every other round (a build's place in a round changes no ratio)
+    const order = round % 2 ? [...setups.keys()].reverse() : [...setups.keys()];
+    for (const i of order) {
+      const s = setups[i]!;
+      if (!ratios) best[i]![0] = Math.min(best[i]![0]!, time(s.perToken));
+      const tb = time(s.batched);
+      perRound[i]!.push(tb);
+      best[i]![1] = Math.min(best[i]![1]!, tb);
+    }
+  }
+  if (ratios) {
+    // each build's speed against this build's in the same round: the machine's drift cancels
+    const mine = perRound[perRound.length - 1]!;
+    const at = (a: number[], q: number) => [...a].sort((x, y) => x - y)[Math.floor(q * (a.length - 1))]!;
     setups.forEach((s, i) => {
-      best[i]![0] = Math.min(best[i]![0]!, time(s.perToken));
-      best[i]![1] = Math.min(best[i]![1]!, time(s.batched));
+      const r = perRound[i]!.map((t, k) => mine[k]! / t);
+      console.log(`${info.name.toUpperCase()}${s.tag}: speed against this build ${at(r, 0.5).toFixed(3)}x (quartiles ${at(r, 0.25).toFixed(3)}, ${at(r, 0.75).toFixed(3)}; ${r.length} rounds), median ${at(perRound[i]!, 0.5).toFixed(2)} ms`);
     });
   }
   return setups.map((s, i) => {
@@ -354,7 +379,9 @@ async function benchPrefill(builds: [Kernels, string][]): Promise<void> {
   console.log('| type | matvec us/token | mul_mat us/token | speedup | matvec G w*tok/s | mul_mat G w*tok/s | bit-identical |');
   console.log('|---|---:|---:|---:|---:|---:|---|');
   for (const r of rows) {
-    console.log(`| ${r.type} | ${r.matvecUs.toFixed(0)} | ${r.mulMatUs.toFixed(0)} | ${(r.matvecUs / r.mulMatUs).toFixed(2)}x | ${gw(r.matvecUs)} | ${gw(r.mulMatUs)} | ${r.identical ? 'yes' : 'NO'} |`);
+    // --ratios times no matvec
+    const mv = (f: () => string) => (Number.isFinite(r.matvecUs) ? f() : '-');
+    console.log(`| ${r.type} | ${mv(() => r.matvecUs.toFixed(0))} | ${r.mulMatUs.toFixed(0)} | ${mv(() => `${(r.matvecUs / r.mulMatUs).toFixed(2)}x`)} | ${mv(() => gw(r.matvecUs))} | ${gw(r.mulMatUs)} | ${r.identical ? 'yes' : 'NO'} |`);
   }
 }
 
