@@ -364,9 +364,9 @@ static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* s
 // adds its dots to them (|lane| <= 8 * 2 * 128 * 15 < 2^15) and applies the
 // rows' scales, one i32x4.dot_i16x8 per group and token, into st's int32
 // sums. The integer sums are the other loops' exactly, so are the bits.
-// Measured (bench:kernels --prefill --repacked --cpu, 4096x4096 x 64
-// tokens, one thread, median of 20 per-round ratios on Node 20 against the
-// loop it replaced: three tokens at a time through the decoded super-block
+// Measured (bench:kernels --prefill --repacked --cpu --ratios, 4096x4096 x
+// 64 tokens, one thread, median of 20 per-round ratios on Node 20 against
+// the loop it replaced: three tokens at a time through the decoded super-block
 // in stack vectors): 1.07x; with both groups' float steps in one pass
 // (q4_K_finish_pair) 1.12x. What V8 made of the old loop (node
 // --print-wasm-code): per 48 byte dots 102 vector ALU ops (the i16 path's

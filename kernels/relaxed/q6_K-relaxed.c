@@ -519,8 +519,8 @@ static inline void q6_Kx4_superblock_pair(const block_q6_Kx4* ba, const block_q6
 // summed in int16 and applied to the rows' scales into the token's int32
 // sums in st (the integer sums of q6_K_isums16 exactly, so the same bits).
 // Then both groups' float steps in one pass (q6_K_finish_pair).
-// Measured (bench:kernels --prefill --repacked --cpu, 4096x4096 x 64 tokens,
-// Node 20, medians of 20-30 per-round ratios against q6_K_isums16's four
+// Measured (bench:kernels --prefill --repacked --cpu --ratios, 4096x4096 x
+// 64 tokens, Node 20, medians of 20-30 per-round ratios against q6_K_isums16's four
 // tokens at a time through one group): 1.03-1.07x over four runs, of which
 // the paired float steps about 1.01x. Less than q4_Kx4's 1.13x: a Q6_K
 // sub-block holds only two byte dots per int16 sum (|lane| <= 2 * 2 * 128 *

@@ -89,7 +89,7 @@ static inline v128_t f16x4_at(const uint16_t* d) {
 // streams past its weights at a time, given the bytes between the tokens'
 // activation rows. All of the pass's where the rows are close; 16 where they
 // are more than 8 KiB apart. Measured (bench:kernels --prefill --repacked
-// --cpu, BENCH_COLS, Q4_K): with all 64 tokens the loop's gain over the
+// --cpu --ratios --cols N, Q4_K): with all 64 tokens the loop's gain over the
 // tokens-outer loop it replaced fell from 1.13x at 4096 columns (4672-byte
 // rows) to 1.00-1.03x at 10240-14336 columns, and 16 at a time brought back
 // 1.04-1.10x there (Q6_K: 1.05x at 14336), while costing 2-5% at 4096 and
