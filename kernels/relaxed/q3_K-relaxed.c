@@ -182,13 +182,18 @@ static inline v128_t q3_dot4(const v128_t s[4], const v128_t w[4]) {
 }
 
 // Eight broadcasts against eight quant vectors of a unit: int16 sums, two sub-blocks per row (|lane| <= 16 * 127 * 7).
+// W1 and W3 are read as 8 * W (masked in place, 0..56, no shift) into a sum
+// of their own (|lane| <= 2 * 2 * 128 * 56 < 2^15), divided once, exactly (a
+// multiple of 8): one op fewer per unit and group.
 static inline v128_t q3_Kx4_unit(const uint8_t* q, const v128_t s[8], v128_t* pin) {
-  v128_t wv[4];
-  q3_Kx4_lo(q, wv);
-  const v128_t p = q3_dot4(s, wv);
+  const v128_t m38 = wasm_i8x16_const_splat(0x38);
+  const v128_t s0 = LOAD(q), s1 = LOAD(q + 16);
+  const v128_t p8 = wasm_i16x8_add(RDOT(s[1], wasm_v128_and(s0, m38)), RDOT(s[3], wasm_v128_and(s1, m38)));
+  const v128_t p = wasm_i16x8_add(RDOT(s[0], wasm_v128_and(s0, Q3_M7)), RDOT(s[2], wasm_v128_and(s1, Q3_M7)));
   PIN(p, *pin);
+  v128_t wv[4];
   q3_Kx4_hi(q, wv);
-  return wasm_i16x8_add(p, q3_dot4(s + 4, wv));
+  return wasm_i16x8_add(wasm_i16x8_add(p, q3_dot4(s + 4, wv)), wasm_i16x8_shr(p8, 3));
 }
 
 // Decode's -4 offset, per super-block and unit u of a token: 4 * the q8_K
@@ -294,7 +299,7 @@ static inline __attribute__((always_inline)) void q3_Kx4_groups(const uint8_t* w
 // groups, 1.0x in cache, 1.02-1.03x from memory; W1 and W3 read as 8 * W
 // (masked, not shifted) into a sum of their own, shifted once (exact: a
 // multiple of 8 within int16): one shift fewer per unit, 1.02x in cache,
-// 1.0x from memory.
+// 1.0x from memory (kept since session 9, below).
 // Session 9 (issue 19, decode per byte; the machine shared, load 3-5): the
 // kernel is bound by its vector ops (taking 24% of a unit's ops away made
 // q2_Kx4 1.2x faster in cache, 1.08x from memory), and a tenth of q3_Kx4's
@@ -304,7 +309,9 @@ static inline __attribute__((always_inline)) void q3_Kx4_groups(const uint8_t* w
 // The scales as 6-bit fields of 16-bit lanes read by shifts (18 ops, see
 // block_q3_Kx4) and d by q3_Kx4_d (13, exact for every finite f16, checked
 // against f16x4_to_f32x4 on all 63488): against the build before, CPU time,
-// 1.06x in cache (4096 rows), 1.04x from memory at 1 thread.
+// 1.06x in cache (4096 rows), 1.04x from memory at 1 thread. Then W1 and W3
+// as 8 * W (q3_Kx4_unit; 36 ops per unit and group): 1.02x in cache,
+// 1.01-1.02x from memory.
 #ifndef Q3_SPREAD
 #define Q3_SPREAD 8
 #endif
