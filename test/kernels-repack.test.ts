@@ -25,8 +25,8 @@ const k: Kernels = await loadKernels();
  * every width of one that reads eight, then two, then one (q3_Kx4, q5_Kx4).
  */
 const LAYOUTS = [
-  { type: GGMLType.Q2_K, layout: 'q2_Kx4', rows: 44, expertRows: 36 },
-  { type: GGMLType.Q3_K, layout: 'q3_Kx4', rows: 44, expertRows: 36 },
+  { type: GGMLType.Q2_K, layout: 'q2_Kx4', rows: 44, expertRows: 36, tokens: [1, 3, 65, 70] },
+  { type: GGMLType.Q3_K, layout: 'q3_Kx4', rows: 44, expertRows: 36, tokens: [1, 3, 65, 70] },
   { type: GGMLType.Q4_0, layout: 'q4_0x4', rows: 92, expertRows: 36 },
   { type: GGMLType.Q4_K, layout: 'q4_Kx4', rows: 44, expertRows: 36 },
   { type: GGMLType.Q5_K, layout: 'q5_Kx4', rows: 44, expertRows: 36 },
