@@ -25,14 +25,14 @@ const k: Kernels = await loadKernels();
  * every width of one that reads eight, then two, then one (q3_Kx4, q5_Kx4).
  */
 const LAYOUTS = [
-  { type: GGMLType.Q2_K, layout: 'q2_Kx4', rows: 44, expertRows: 36 },
-  { type: GGMLType.Q3_K, layout: 'q3_Kx4', rows: 44, expertRows: 36 },
+  { type: GGMLType.Q2_K, layout: 'q2_Kx4', rows: 44, expertRows: 36, tokens: [1, 3, 65, 70] },
+  { type: GGMLType.Q3_K, layout: 'q3_Kx4', rows: 44, expertRows: 36, tokens: [1, 3, 65, 70] },
   { type: GGMLType.Q4_0, layout: 'q4_0x4', rows: 92, expertRows: 36 },
   // q4_Kx4 and q6_Kx4 prompts stream 16 tokens at a time past each pair of groups where activation rows
   // are more than 8 KiB apart (8704 columns; relaxed.h pass_tokens): 20 tokens end on a part pass
-  { type: GGMLType.Q4_K, layout: 'q4_Kx4', rows: 44, expertRows: 36, tokens: [1, 3, 20, 70] },
+  { type: GGMLType.Q4_K, layout: 'q4_Kx4', rows: 44, expertRows: 36, tokens: [1, 3, 20, 65, 70] },
   { type: GGMLType.Q5_K, layout: 'q5_Kx4', rows: 44, expertRows: 36 },
-  { type: GGMLType.Q6_K, layout: 'q6_Kx4', rows: 92, expertRows: 36, tokens: [1, 3, 20, 70] },
+  { type: GGMLType.Q6_K, layout: 'q6_Kx4', rows: 92, expertRows: 36, tokens: [1, 3, 20, 65, 70] },
   { type: GGMLType.Q6_K, layout: 'q6_Kp', rows: 42, expertRows: 34 },
   { type: GGMLType.Q8_0, layout: 'q8_0x4', rows: 44, expertRows: 36 },
   { type: GGMLType.IQ4_NL, layout: 'iq4_nlx4', rows: 44, expertRows: 36 },
@@ -223,6 +223,44 @@ if (!hasX4) {
       const plain: Tensor = { id: -1, name: 'blk.0.ffn_up.weight', type: GGMLType.Q2_K, ne: [nIn, nOut], kind: 'weight', ptr: put(bytes) };
       const packed = weightRepacker([k])({ ...plain, ptr: put(bytes) });
       assert.is(packed.layout, 'q2_Kx4');
+      for (const nTok of [1, 3]) {
+        const x = put(xs.subarray(0, nIn * nTok));
+        for (const nth of [1, 2]) {
+          const pa = samePacked(plain, packed, x, nTok, nth, `${what}, ${nTok} tokens, ${nth} threads`);
+          assert.ok(pa.some((v) => v !== 0), `${what}: nonzero results`);
+        }
+      }
+    }
+  });
+
+  // q3_Kx4 decode (kernels/relaxed/q3_K-relaxed.c) converts d by integer moves and one exact
+  // subtraction (every finite f16) and reads its signed 6-bit scales by shifts from 16-bit lanes:
+  // random bytes (every scale value, -32 and 31 included) with d from the edge values, and all
+  // quants at their largest (7 as stored) against activations at -127 and at 127, near the bound
+  // of the int16 sums with the -4 offset folded in. 44 rows (eight spread groups, two, one).
+  test('q3_Kx4 decode (random bytes, edge f16 scales, largest sums) equals plain Q3_K bit for bit: 1 and 3 tokens, 1 and 2 threads', () => {
+    const rand = mulberry32(0x3c);
+    const [nIn, nOut] = [512, 44];
+    const rb = rowSize(GGMLType.Q3_K, nIn);
+    const f16s = [0x0000, 0x8000, 0x0001, 0x03ff, 0x8201, 0x0400, 0x3c00, 0xbc00, 0x7bff, 0xfbff, 0x1234, 0x9abc];
+    const cases: [string, Uint8Array, Float32Array][] = [];
+    const random = new Uint8Array(rb * nOut);
+    for (let i = 0; i < random.length; i++) random[i] = Math.floor(rand() * 256);
+    for (let o = 0, b = 0; o < random.length; o += 110, b++) { // block_q3_K: hmask[32], qs[64], scales[12], d
+      const d = f16s[b % f16s.length]!;
+      random[o + 108] = d & 0xff, random[o + 109] = d >> 8;
+    }
+    cases.push(['random bytes', random, gaussian(rand, nIn * 3, 1)]);
+    const full = new Uint8Array(rb * nOut).fill(0xff); // quants 3 with the hmask bit (7 as stored), scales 63 - 32
+    for (let o = 0, b = 0; o < full.length; o += 110, b++) {
+      if (b % 2) full.fill(0, o + 96, o + 108); // every other block: scales -32
+      full[o + 108] = 0x00, full[o + 109] = 0x3c;
+    }
+    cases.push(['largest sums', full, Float32Array.from({ length: nIn * 3 }, (_, i) => (i < 2 * nIn ? -1 : 1))]);
+    for (const [what, bytes, xs] of cases) {
+      const plain: Tensor = { id: -1, name: 'blk.0.ffn_down.weight', type: GGMLType.Q3_K, ne: [nIn, nOut], kind: 'weight', ptr: put(bytes) };
+      const packed = weightRepacker([k])({ ...plain, ptr: put(bytes) });
+      assert.is(packed.layout, 'q3_Kx4');
       for (const nTok of [1, 3]) {
         const x = put(xs.subarray(0, nIn * nTok));
         for (const nth of [1, 2]) {

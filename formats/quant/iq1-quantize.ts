@@ -11,6 +11,7 @@
 // Every float operation is float32 as in ggml (see kquant-common.ts).
 
 import { fp32ToFp16 } from '../f16.js';
+import { absMax } from './block-max.js';
 import { GGMLType } from '../ggml-types.js';
 import { type GridSearch, iq1sSearch } from './iq-grid-search.js';
 import type { GridQuantizer } from './iq-grid-quantize.js';
@@ -40,12 +41,6 @@ function sigma2Of(x: Float32Array, o: number): number {
 function weights(x: Float32Array, o: number, n: number, w: Float32Array | undefined, sigma2: number): void {
   if (w) for (let i = 0; i < n; i++) weight[i] = f32(w[o + i]! * f32(Math.sqrt(f32(sigma2 + f32(x[o + i]! * x[o + i]!)))));
   else for (let i = 0; i < n; i++) weight[i] = f32(x[o + i]! * x[o + i]!);
-}
-
-function absMax(x: Float32Array, o: number, n: number): number {
-  let max = Math.abs(x[o]!);
-  for (let i = 1; i < n; i++) max = max > Math.abs(x[o + i]!) ? max : Math.abs(x[o + i]!);
-  return max;
 }
 
 /** idx[0..n) = 0..n-1 ordered by x[o + i], ties in index order. */

@@ -24,6 +24,7 @@
 // time (see kquant-common.ts for why that reproduces ggml's C).
 
 import { GGMLType } from '../ggml-types.js';
+import { signedAbsMax } from './block-max.js';
 import type { BlockCodec } from './codec.js';
 import { f32, nearestInt, QK_K, readF16, writeF16 } from './kquant-common.js';
 
@@ -91,16 +92,8 @@ function quantizeSuperBlock(sbs: number, x: Float32Array, qw: Float32Array | nul
       const xj = x[o + j]!;
       weight[j] = qw ? f32(qw[o + j]! * f32(Math.sqrt(f32(sigma2 + f32(xj * xj))))) : f32(xj * xj);
     }
-    let amax = 0;
-    let max = 0;
-    for (let j = 0; j < 32; ++j) {
-      const ax = Math.abs(x[o + j]!);
-      if (ax > amax) {
-        amax = ax;
-        max = x[o + j]!;
-      }
-    }
-    if (amax < GROUP_MAX_EPS) {
+    const max = signedAbsMax(x, o, 32);
+    if (Math.abs(max) < GROUP_MAX_EPS) {
       scales[ib] = 0;
       continue;
     }

@@ -6,6 +6,7 @@
 //              with q2_K..q5_K apply the per-sub-block min in one multiply)
 // Element = d*q.
 
+import { signedAbsMax } from './block-max.js';
 import type { BlockCodec } from './codec.js';
 import { checkSizes, f32, nearestInt, QK_K } from './kquant-common.js';
 
@@ -21,16 +22,8 @@ function quantize(src: Float32Array, dst: Uint8Array): void {
   for (let i = 0; i < nb; i++) {
     const x = src.subarray(i * QK_K, (i + 1) * QK_K);
     const b = i * Q8_K_BLOCK_BYTES;
-    let max = 0;
-    let amax = 0;
-    for (let j = 0; j < QK_K; ++j) {
-      const ax = Math.abs(x[j]!);
-      if (ax > amax) {
-        amax = ax;
-        max = x[j]!;
-      }
-    }
-    if (!amax) {
+    const max = signedAbsMax(x, 0, QK_K);
+    if (!max) {
       // ggml zeroes d and qs and leaves bsums as they were; we write the
       // true sums (0) so the output does not depend on the buffer's history.
       dst.fill(0, b, b + Q8_K_BLOCK_BYTES);

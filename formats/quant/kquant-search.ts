@@ -8,6 +8,7 @@
 // comparisons and accumulation order are ggml's, because the chosen quants
 // depend on them.
 
+import { signedAbsMax } from './block-max.js';
 import { f32, nearestInt } from './kquant-common.js';
 
 /** ggml's threshold below which a group counts as all zero. */
@@ -25,16 +26,8 @@ const clamp = (v: number, lo: number, hi: number): number => Math.max(lo, Math.m
  * keeping the one with the best weighted least-squares fit.
  */
 export function makeQxQuants(n: number, nmax: number, x: Float32Array, L: Int8Array | Uint8Array): number {
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; ++i) {
-    const ax = Math.abs(x[i]!);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i]!;
-    }
-  }
-  if (amax < GROUP_MAX_EPS) {
+  const max = signedAbsMax(x, 0, n);
+  if (Math.abs(max) < GROUP_MAX_EPS) {
     L.fill(0, 0, n);
     return 0;
   }
@@ -82,16 +75,8 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, L: Int8Ar
  * least-squares scale (sign as in makeQxQuants).
  */
 export function makeQ3Quants(n: number, nmax: number, x: Float32Array, L: Int8Array): number {
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; ++i) {
-    const ax = Math.abs(x[i]!);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i]!;
-    }
-  }
-  if (amax < GROUP_MAX_EPS) {
+  const max = signedAbsMax(x, 0, n);
+  if (Math.abs(max) < GROUP_MAX_EPS) {
     // ggml leaves these at 0 (not 0 + nmax); the sub-block's scale is 0 so
     // nothing downstream reads them as values.
     L.fill(0, 0, n);

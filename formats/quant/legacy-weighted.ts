@@ -45,70 +45,59 @@ function pack5(L: ArrayLike<number>, y: Uint8Array, qhAt: number, qsAt: number):
   y[qhAt + 3] = qh >>> 24;
 }
 
-/** q4_0: d @0, qs[16] @2. */
-function quantizeQ4_0(x: Float32Array, dst: Uint8Array, qw: Float32Array): void {
-  const nb = blocks('q4_0', x.length, dst.length, 18);
-  const sigma2 = rowSigma2(x);
-  const weight = new Float32Array(QK);
-  const L = new Int8Array(QK);
-  for (let ib = 0; ib < nb; ++ib) {
-    blockWeights(x, qw, QK * ib, sigma2, weight);
-    const d = makeQxQuantsWeighted(QK, 8, x.subarray(QK * ib), L, weight);
-    const y = 18 * ib;
-    writeF16(dst, y, d);
-    for (let j = 0; j < 16; ++j) dst[y + 2 + j] = toU8(L[j]! | (L[j + 16]! << 4));
-  }
+/** low nibbles of elements 0..15, high nibbles of 16..31: q4_0's and q4_1's qs[16]. */
+function pack4(L: ArrayLike<number>, y: Uint8Array, qsAt: number): void {
+  for (let j = 0; j < 16; ++j) y[qsAt + j] = toU8(L[j]! | (L[j + 16]! << 4));
 }
 
-/** q4_1: d @0, m @2, qs[16] @4. */
-function quantizeQ4_1(x: Float32Array, dst: Uint8Array, qw: Float32Array): void {
-  const nb = blocks('q4_1', x.length, dst.length, 20);
-  const sigma2 = rowSigma2(x);
-  const weight = new Float32Array(QK);
-  const L = new Uint8Array(QK);
-  const Laux = new Uint8Array(QK);
-  const min = new Float32Array(1);
-  for (let ib = 0; ib < nb; ++ib) {
-    blockWeights(x, qw, QK * ib, sigma2, weight);
-    const d = makeQkx3Quants(QK, 15, x.subarray(QK * ib), weight, L, min, 0, Laux, RMIN, RDELTA, 36, false);
-    const y = 20 * ib;
-    writeF16(dst, y, d);
-    writeF16(dst, y + 2, -min[0]!);
-    for (let j = 0; j < 16; ++j) dst[y + 4 + j] = toU8(L[j]! | (L[j + 16]! << 4));
-  }
+type Quantize = (x: Float32Array, dst: Uint8Array, qw: Float32Array) => void;
+
+/**
+ * q4_0 (d @0, qs[16] @2) and q5_0 (d @0, qh @2, qs[16] @6): one scale from
+ * make_qx_quants' weighted search over [-nmax, nmax-1].
+ */
+function symmetric(name: string, blockBytes: number, nmax: number, pack: (L: Int8Array, y: Uint8Array, at: number) => void): Quantize {
+  return (x, dst, qw) => {
+    const nb = blocks(name, x.length, dst.length, blockBytes);
+    const sigma2 = rowSigma2(x);
+    const weight = new Float32Array(QK);
+    const L = new Int8Array(QK);
+    for (let ib = 0; ib < nb; ++ib) {
+      blockWeights(x, qw, QK * ib, sigma2, weight);
+      const d = makeQxQuantsWeighted(QK, nmax, x.subarray(QK * ib), L, weight);
+      const y = blockBytes * ib;
+      writeF16(dst, y, d);
+      pack(L, dst, y + 2);
+    }
+  };
 }
 
-/** q5_0: d @0, qh @2, qs[16] @6. */
-function quantizeQ5_0(x: Float32Array, dst: Uint8Array, qw: Float32Array): void {
-  const nb = blocks('q5_0', x.length, dst.length, 22);
-  const sigma2 = rowSigma2(x);
-  const weight = new Float32Array(QK);
-  const L = new Int8Array(QK);
-  for (let ib = 0; ib < nb; ++ib) {
-    blockWeights(x, qw, QK * ib, sigma2, weight);
-    const d = makeQxQuantsWeighted(QK, 16, x.subarray(QK * ib), L, weight);
-    const y = 22 * ib;
-    writeF16(dst, y, d);
-    pack5(L, dst, y + 2, y + 6);
-  }
+/**
+ * q4_1 (d @0, m @2, qs[16] @4) and q5_1 (d @0, m @2, qh @4, qs[16] @8): scale
+ * and min from make_qkx3_quants over [0, nmax].
+ */
+function affine(name: string, blockBytes: number, nmax: number, pack: (L: Uint8Array, y: Uint8Array, at: number) => void): Quantize {
+  return (x, dst, qw) => {
+    const nb = blocks(name, x.length, dst.length, blockBytes);
+    const sigma2 = rowSigma2(x);
+    const weight = new Float32Array(QK);
+    const L = new Uint8Array(QK);
+    const Laux = new Uint8Array(QK);
+    const min = new Float32Array(1);
+    for (let ib = 0; ib < nb; ++ib) {
+      blockWeights(x, qw, QK * ib, sigma2, weight);
+      const d = makeQkx3Quants(QK, nmax, x.subarray(QK * ib), weight, L, min, 0, Laux, RMIN, RDELTA, 36, false);
+      const y = blockBytes * ib;
+      writeF16(dst, y, d);
+      writeF16(dst, y + 2, -min[0]!);
+      pack(L, dst, y + 4);
+    }
+  };
 }
 
-/** q5_1: d @0, m @2, qh @4, qs[16] @8. */
-function quantizeQ5_1(x: Float32Array, dst: Uint8Array, qw: Float32Array): void {
-  const nb = blocks('q5_1', x.length, dst.length, 24);
-  const sigma2 = rowSigma2(x);
-  const weight = new Float32Array(QK);
-  const L = new Uint8Array(QK);
-  const Laux = new Uint8Array(QK);
-  const min = new Float32Array(1);
-  for (let ib = 0; ib < nb; ++ib) {
-    blockWeights(x, qw, QK * ib, sigma2, weight);
-    const d = makeQkx3Quants(QK, 31, x.subarray(QK * ib), weight, L, min, 0, Laux, RMIN, RDELTA, 36, false);
-    const y = 24 * ib;
-    writeF16(dst, y, d);
-    writeF16(dst, y + 2, -min[0]!);
-    pack5(L, dst, y + 4, y + 8);
-  }
-}
-
-export const LEGACY_WEIGHTED = { quantizeQ4_0, quantizeQ4_1, quantizeQ5_0, quantizeQ5_1 } as const;
+export const LEGACY_WEIGHTED = {
+  quantizeQ4_0: symmetric('q4_0', 18, 8, pack4),
+  quantizeQ4_1: affine('q4_1', 20, 15, pack4),
+  quantizeQ5_0: symmetric('q5_0', 22, 16, (L, y, at) => pack5(L, y, at, at + 4)),
+  quantizeQ5_1: affine('q5_1', 24, 31, (L, y, at) => pack5(L, y, at, at + 4)),
+} as const;

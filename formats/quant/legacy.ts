@@ -21,6 +21,7 @@
 
 import { GGMLType } from '../ggml-types.js';
 import { fp16ToFp32, fp32ToFp16 } from '../f16.js';
+import { absMax, signedAbsMax } from './block-max.js';
 import type { BlockCodec } from './codec.js';
 
 const f32 = Math.fround;
@@ -88,24 +89,6 @@ function blockCount(name: string, n: number, bytes: number, qk: number, typeSize
   return nb;
 }
 
-/**
- * The signed value of largest magnitude (the first one on ties), as the
- * symmetric quantizers pick it: q4_0/q5_0 scale by it with its sign, so that
- * it lands exactly on the one-sided end of the range (-8 or -16).
- */
-function signedAbsMax(x: Float32Array, o: number, qk: number): number {
-  let amax = 0;
-  let max = 0;
-  for (let j = 0; j < qk; j++) {
-    const v = x[o + j]!;
-    if (amax < Math.abs(v)) {
-      amax = Math.abs(v);
-      max = v;
-    }
-  }
-  return max;
-}
-
 /** min and max of a block for the affine types, with ggml's starting values. */
 function minMax(x: Float32Array, o: number, qk: number): [number, number] {
   let min = FLT_MAX;
@@ -116,16 +99,6 @@ function minMax(x: Float32Array, o: number, qk: number): [number, number] {
     if (v > max) max = v;
   }
   return [min, max];
-}
-
-/** MAX(amax, fabsf(v)) over the block: C's macro, so a nan v wins. */
-function absMax(x: Float32Array, o: number, qk: number): number {
-  let amax = 0;
-  for (let j = 0; j < qk; j++) {
-    const v = Math.abs(x[o + j]!);
-    amax = amax > v ? amax : v;
-  }
-  return amax;
 }
 
 // C's `d ? 1.0f/d : 0.0f`: a nan d is true in C (falsy in JS), hence !== 0.

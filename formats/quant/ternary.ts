@@ -20,6 +20,7 @@
 
 import { GGMLType, QK_K } from '../ggml-types.js';
 import { fp16ToFp32, fp32ToFp16 } from '../f16.js';
+import { absMax } from './block-max.js';
 import type { BlockCodec } from './codec.js';
 
 const f32 = Math.fround;
@@ -46,11 +47,7 @@ function trit(v: number): number {
 
 /** The block's scale d = MAX over |x| (C's macro: a nan wins), its f16 stored at dst[dOff], and 1/d. */
 function scaleOf(src: Float32Array, x: number, dst: Uint8Array, dOff: number): number {
-  let amax = 0;
-  for (let j = 0; j < QK_K; j++) {
-    const v = Math.abs(src[x + j]!);
-    amax = amax > v ? amax : v;
-  }
+  const amax = absMax(src, x, QK_K);
   const h = fp32ToFp16(amax);
   dst[dOff] = h & 0xff;
   dst[dOff + 1] = h >>> 8;

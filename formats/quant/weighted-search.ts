@@ -8,6 +8,7 @@
 // Float32 one operation at a time, ggml's loop and accumulation order, and
 // C's integer conversions (uint8 stores wrap): see kquant-common.ts for why.
 
+import { signedAbsMax } from './block-max.js';
 import { f32, nearestInt, toU8 } from './kquant-common.js';
 import { makeQkx2Quants } from './kquant-search.js';
 
@@ -23,16 +24,8 @@ const clamp = (v: number, lo: number, hi: number): number => Math.max(lo, Math.m
  * for an all-zero group) and returns the scale.
  */
 export function makeQxQuantsWeighted(n: number, nmax: number, x: Float32Array, L: Int8Array, qw: Float32Array): number {
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; ++i) {
-    const ax = Math.abs(x[i]!);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i]!;
-    }
-  }
-  if (amax < GROUP_MAX_EPS) {
+  const max = signedAbsMax(x, 0, n);
+  if (Math.abs(max) < GROUP_MAX_EPS) {
     L.fill(0, 0, n);
     return 0;
   }

@@ -291,6 +291,30 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
 // (again with the leaner unit: 1.0x from memory, 0.94x in cache). In cache
 // (1024 and 4096 rows, alternating with the old build only) 1.01-1.03x
 // (q2_K's decode is bound by its ops there).
+//
+// Issue 19, session 9 (Q2_K at Q4_0's speed per byte; CPU time, alternating
+// builds, the shared machine at load 2-6): the decode is at the floor of its
+// vector ops. Per unit and group V8 runs exactly the 28 of q2_Kx4_unit (8
+// byte dots, 8 masks, 2 shifts, 7 i16 adds, the x4 sum's shift, one i32 dot
+// and add) and per super-block and group some 47 (scales and mins 16, the
+// mins' eight i32 dots and their sum 16, d and dmin 7, the float steps 8):
+// 34 per 42 bytes against q4_0x4's 28 per 72. A Q2_K weight costs what a
+// Q4_0 weight costs and has 0.58 of its bytes, so where the ops bind (in
+// cache: q2_Kx4 12.5 GB/s against q4_0x4's 16.5, 0.76x; from memory 9.9
+// against 11.3-12.3, 0.81-0.88x at one thread) per-byte parity is out of
+// reach without fewer ops per weight: taking the eight masks away (wrong
+// sums, as a bound) gave 1.2x in cache, 1.08x from memory. None of these
+// cut one: no mask is removable (each of the 8 operands is one field; a
+// field at bits 6-7 is no valid 7-bit operand), the x4 sum's shift and add
+// cost what two i32 dots would, and the mins need their 64 products (8 i32
+// dots; byte dots need the bsums split in two). Tried and dropped here:
+// both pointers of the unit loop hidden from clang (OPAQUE): the address
+// adds go, GPR reloads come, 1.0x; each group running its super-block alone
+// (groups outside the unit loop, the broadcasts reloaded per group): V8
+// unrolls that loop by 3 and still spills, 53 instructions per unit and
+// group against 50, 0.92x in cache, 0.87x from memory; two, three, six and
+// eight spread groups instead of four: 0.97-0.98x (2, 3) and 0.95-1.0x
+// (6, 8) in cache, 0.84-0.86x (2, 3), 0.96x (6) and 1.0-1.02x (8) from memory.
 static void q2_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, const int16_t* bb, float* out,
                         int nb, int r0, int r1, int first) {
   int r = r0 & ~3;

@@ -44,14 +44,19 @@
 
 #define KB (ACT_CHUNK / QK_K)  // super-blocks per column chunk
 
-// Four rows' super-block: d; the unsigned 6-bit scales (before the -32) in
-// pair order, vector q's byte 8h + 2j + e = row j's scale for sub-block
-// 4q + 2h + e (q3_Kx4_scales): low nibbles of vectors 0, 2 in sl[0..15]
-// (low, high), of 1, 3 in sl[16..31], top pairs of 0..3 at bits 0, 2, 4, 6
-// of sh; then eight units of three vectors.
+// Four rows' super-block: d; the scales, signed (scale - 32, six bits, two's
+// complement), as q3_Kx4_pairs_of reads them: pair vector u (u = 0..7) has
+// in i16 lane 2j + e row j's scale for sub-block 2u + e; u = 0..5 are bits
+// 10-15 (u even) and 4-9 (u odd) of sc[u / 2]'s lanes, 6 and 7 are split:
+// their top four bits in bits 0-3 of sc[0] (6) and sc[1] (7), their low two
+// in bits 0-1 (6) and 2-3 (7) of sc[2]. Each pair vector is then one or two
+// shifts (the arithmetic shift right sign-extends), 6 and 7 four and five
+// ops: 18 for the eight, where the layout before (low nibbles and top pairs
+// in bytes, the -32 and two extends per vector) took 33 in V8's code. Then
+// eight units of three vectors.
 typedef struct {
   uint16_t d[4];
-  uint8_t sl[32], sh[16];
+  uint16_t sc[3][8];
   uint8_t qs[8][3][16];
 } block_q3_Kx4;
 _Static_assert(sizeof(block_q3_Kx4) == 4 * sizeof(block_q3_K), "a group takes four rows' bytes");
@@ -92,31 +97,45 @@ static inline void q3_K_scales(const block_q3_K* const x[4], int i, q3_K_scales4
   s->d = f16x4_to_f32x4(ROWS4_F16(x, i, d));
 }
 
-// A repacked group's signed scales in pair order (see block_q3_Kx4).
-static inline void q3_Kx4_scale_bytes(const block_q3_Kx4* g, v128_t v[4]) {
-  const v128_t m4 = wasm_i8x16_const_splat(0x0F), m30 = wasm_i8x16_const_splat(0x30), b32 = wasm_i8x16_const_splat(32);
-  const v128_t l0 = LOAD(g->sl), l1 = LOAD(g->sl + 16), h = LOAD(g->sh);
-  // the u16 shifts move top pairs within their byte once masked
-  v[0] = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(l0, m4), wasm_v128_and(wasm_i16x8_shl(h, 4), m30)), b32);
-  v[1] = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(l1, m4), wasm_v128_and(wasm_i16x8_shl(h, 2), m30)), b32);
-  v[2] = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l0, 4), m4), wasm_v128_and(h, m30)), b32);
-  v[3] = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l1, 4), m4), wasm_v128_and(wasm_u16x8_shr(h, 2), m30)), b32);
-}
-
-// Decode: the pair vectors alone (mp[u] serves unit u's dot and the offset).
+// Decode: the pair vectors (mp[u] serves unit u's dot and the offset), see block_q3_Kx4.
 static inline void q3_Kx4_pairs_of(const block_q3_Kx4* g, v128_t mp[8]) {
-  v128_t v[4];
-  q3_Kx4_scale_bytes(g, v);
-  for (int q = 0; q < 4; q++) mp[2 * q] = wasm_i16x8_extend_low_i8x16(v[q]), mp[2 * q + 1] = wasm_i16x8_extend_high_i8x16(v[q]);
+  const v128_t v0 = LOAD(g->sc[0]), v1 = LOAD(g->sc[1]), v2 = LOAD(g->sc[2]), m3 = wasm_i16x8_const_splat(3);
+  mp[0] = wasm_i16x8_shr(v0, 10), mp[1] = wasm_i16x8_shr(wasm_i16x8_shl(v0, 6), 10);
+  mp[2] = wasm_i16x8_shr(v1, 10), mp[3] = wasm_i16x8_shr(wasm_i16x8_shl(v1, 6), 10);
+  mp[4] = wasm_i16x8_shr(v2, 10), mp[5] = wasm_i16x8_shr(wasm_i16x8_shl(v2, 6), 10);
+  // the top four bits sign-extended, times 4, plus the low two
+  mp[6] = wasm_i16x8_add(wasm_i16x8_shr(wasm_i16x8_shl(v0, 12), 10), wasm_v128_and(v2, m3));
+  mp[7] = wasm_i16x8_add(wasm_i16x8_shr(wasm_i16x8_shl(v1, 12), 10), wasm_v128_and(wasm_u16x8_shr(v2, 2), m3));
 }
 
-// Prefill: every shape, from the pair order reshuffled to q3_K_scales_from's (byte 4k + j <- 8 (k / 2) + 2j + k % 2).
+// Prefill: every shape, from the pair vectors narrowed to bytes (byte 8h + 2j + e of
+// vector q: row j's scale for sub-block 4q + 2h + e) reshuffled to q3_K_scales_from's
+// order (byte 4k + j <- 8 (k / 2) + 2j + k % 2).
 static inline void q3_Kx4_scales(const block_q3_Kx4* g, q3_K_scales4* s) {
-  v128_t v[4];
-  q3_Kx4_scale_bytes(g, v);
-  for (int q = 0; q < 4; q++) v[q] = wasm_i8x16_shuffle(v[q], v[q], 0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
+  v128_t mp[8], v[4];
+  q3_Kx4_pairs_of(g, mp);
+  for (int q = 0; q < 4; q++) {
+    const v128_t b = wasm_i8x16_narrow_i16x8(mp[2 * q], mp[2 * q + 1]);
+    v[q] = wasm_i8x16_shuffle(b, b, 0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
+  }
   q3_K_scales_from(v, s);
   s->d = f16x4_at(g->d);
+}
+
+// Four adjacent f16 (a group's d) as f32, the bits f16x4_to_f32x4 gives for
+// every finite f16, in thirteen ops where it takes some twenty-five in V8's
+// code (its subnormal path converts unsigned integers), and with no f32
+// subnormal operand (no microcode assist, see f16x4_to_f32x4): exponent and
+// mantissa moved under an f32's and rebiased by 112 in integers; a subnormal
+// m * 2^-24 (exponent 0) is made as 2^-14 * (1 + m / 1024) - 2^-14, both
+// normal, exactly. An inf or NaN d comes out finite.
+static inline v128_t q3_Kx4_d(const uint16_t* d) {
+  const v128_t h = wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(d));
+  const v128_t sub = wasm_i32x4_eq(wasm_v128_and(h, wasm_i32x4_const_splat(0x7C00)), wasm_i32x4_const_splat(0));
+  const v128_t mag = wasm_i32x4_add(wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_const_splat(0x7FFF)), 13),
+                                    wasm_i32x4_add(wasm_i32x4_const_splat(112 << 23), wasm_v128_and(sub, wasm_i32x4_const_splat(1 << 23))));
+  const v128_t f = wasm_f32x4_sub(mag, wasm_v128_and(sub, wasm_f32x4_const_splat(0x1.0p-14f)));
+  return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_const_splat(0x8000)), 16));
 }
 
 // Four rows' offset for one token: sum over sub-blocks of scale * bsum, row j
@@ -163,13 +182,18 @@ static inline v128_t q3_dot4(const v128_t s[4], const v128_t w[4]) {
 }
 
 // Eight broadcasts against eight quant vectors of a unit: int16 sums, two sub-blocks per row (|lane| <= 16 * 127 * 7).
+// W1 and W3 are read as 8 * W (masked in place, 0..56, no shift) into a sum
+// of their own (|lane| <= 2 * 2 * 128 * 56 < 2^15), divided once, exactly (a
+// multiple of 8): one op fewer per unit and group.
 static inline v128_t q3_Kx4_unit(const uint8_t* q, const v128_t s[8], v128_t* pin) {
-  v128_t wv[4];
-  q3_Kx4_lo(q, wv);
-  const v128_t p = q3_dot4(s, wv);
+  const v128_t m38 = wasm_i8x16_const_splat(0x38);
+  const v128_t s0 = LOAD(q), s1 = LOAD(q + 16);
+  const v128_t p8 = wasm_i16x8_add(RDOT(s[1], wasm_v128_and(s0, m38)), RDOT(s[3], wasm_v128_and(s1, m38)));
+  const v128_t p = wasm_i16x8_add(RDOT(s[0], wasm_v128_and(s0, Q3_M7)), RDOT(s[2], wasm_v128_and(s1, Q3_M7)));
   PIN(p, *pin);
+  v128_t wv[4];
   q3_Kx4_hi(q, wv);
-  return wasm_i16x8_add(p, q3_dot4(s + 4, wv));
+  return wasm_i16x8_add(wasm_i16x8_add(p, q3_dot4(s + 4, wv)), wasm_i16x8_shr(p8, 3));
 }
 
 // Decode's -4 offset, per super-block and unit u of a token: 4 * the q8_K
@@ -228,7 +252,7 @@ static inline __attribute__((always_inline)) void q3_Kx4_groups(const uint8_t* w
         }
       }
       UNROLL for (int k = 0; k < gn; k++) {
-        sum[k] = q3_K_step(sum[k], isum[k], wasm_i32x4_const_splat(0), f16x4_at(g[k]->d), &y[i]);  // offset already in isum
+        sum[k] = q3_K_step(sum[k], isum[k], wasm_i32x4_const_splat(0), q3_Kx4_d(g[k]->d), &y[i]);  // offset already in isum
         g[k]++;
       }
     }
@@ -275,7 +299,19 @@ static inline __attribute__((always_inline)) void q3_Kx4_groups(const uint8_t* w
 // groups, 1.0x in cache, 1.02-1.03x from memory; W1 and W3 read as 8 * W
 // (masked, not shifted) into a sum of their own, shifted once (exact: a
 // multiple of 8 within int16): one shift fewer per unit, 1.02x in cache,
-// 1.0x from memory.
+// 1.0x from memory (kept since session 9, below).
+// Session 9 (issue 19, decode per byte; the machine shared, load 3-5): the
+// kernel is bound by its vector ops (taking 24% of a unit's ops away made
+// q2_Kx4 1.2x faster in cache, 1.08x from memory), and a tenth of q3_Kx4's
+// were per super-block and group: the scales' decode (33 in V8's code: two
+// nibble planes and a pair plane, the -32, two extends per vector) and d by
+// f16x4_to_f32x4 (some 25: its subnormal path converts unsigned integers).
+// The scales as 6-bit fields of 16-bit lanes read by shifts (18 ops, see
+// block_q3_Kx4) and d by q3_Kx4_d (13, exact for every finite f16, checked
+// against f16x4_to_f32x4 on all 63488): against the build before, CPU time,
+// 1.06x in cache (4096 rows), 1.04x from memory at 1 thread. Then W1 and W3
+// as 8 * W (q3_Kx4_unit; 36 ops per unit and group): 1.02x in cache,
+// 1.01-1.02x from memory.
 #ifndef Q3_SPREAD
 #define Q3_SPREAD 8
 #endif
@@ -438,19 +474,21 @@ void EXPORT(repack_q3_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
     for (int i = 0; i < 4 * row_bytes; i++) ((uint8_t*)scratch)[i] = base[i];
     block_q3_Kx4* g = (block_q3_Kx4*)base;
     for (int i = 0; i < nb; i++) {
-      for (int b = 0; b < 32; b++) g[i].sl[b] = 0;
-      for (int b = 0; b < 16; b++) g[i].sh[b] = 0;
+      for (int v = 0; v < 3; v++)
+        for (int l = 0; l < 8; l++) g[i].sc[v][l] = 0;
       for (int j = 0; j < 4; j++) {
         const block_q3_K* x = (const block_q3_K*)((const uint8_t*)scratch + (size_t)j * row_bytes) + i;
         g[i].d[j] = x->d;
         const uint8_t* sq = x->scales;
-        int sc[16];  // unsigned, 0..63
-        for (int k = 0; k < 16; k++) sc[k] = ((k < 8 ? sq[k] : sq[k - 8] >> 4) & 0x0F) | (((sq[8 + k % 4] >> (2 * (k / 4))) & 3) << 4);
-        // vector q's byte 8h + 2j + e: sub-block 4q + 2h + e
-        for (int k = 0; k < 16; k++) {
-          const int q = k >> 2, b = 8 * ((k >> 1) & 1) + 2 * j + (k & 1);
-          g[i].sl[16 * (q & 1) + b] |= (uint8_t)((sc[k] & 0x0F) << (q < 2 ? 0 : 4));
-          g[i].sh[b] |= (uint8_t)((sc[k] >> 4) << (2 * q));
+        for (int k = 0; k < 16; k++) {  // sub-block k = 2u + e: pair vector u, lane 2j + e (see block_q3_Kx4)
+          const int sc = ((k < 8 ? sq[k] : sq[k - 8] >> 4) & 0x0F) | (((sq[8 + k % 4] >> (2 * (k / 4))) & 3) << 4);
+          const int t = (sc - 32) & 63, u = k >> 1, l = 2 * j + (k & 1);
+          if (u < 6) {
+            g[i].sc[u >> 1][l] |= (uint16_t)(t << (u & 1 ? 4 : 10));
+          } else {
+            g[i].sc[u - 6][l] |= (uint16_t)(t >> 2);
+            g[i].sc[2][l] |= (uint16_t)((t & 3) << (u == 6 ? 0 : 2));
+          }
         }
         for (int u = 0; u < 8; u++)
           for (int b = 0; b < 4; b++) {
