@@ -2,7 +2,13 @@
 // of them. On a busy one (an Electron app beside a browser and a build) a
 // thread is often not scheduled, every barrier waits for it, and a run on all
 // threads can take far longer than the same run on one: the kernels split work
-// statically by (ith, nth), so the slowest thread sets the pace.
+// statically by (ith, nth), so the slowest thread sets the pace. Tried
+// (issue 14) instead of fewer threads: a prompt matmul's rows handed out as
+// 64-row chunks, each thread taking the next free one by an atomic ticket
+// reset at every barrier (the same bits: a row is still one call's). A/B in
+// one process, two contexts alternating, on the shared 2-core machine (load
+// 4-7): TinyLlama 64-token prompts 1.00x and 1.12x, llama-3.1-8B 0.64x and
+// 0.83x (medians of 8-20 runs whose rates ranged over 2-3x). Not adopted.
 //
 // The governor watches each plan's wall time at the thread count it runs on
 // (levels: all threads, half, ..., 1) and tries a neighbouring level when
