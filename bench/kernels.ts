@@ -12,6 +12,7 @@
 //                                   kernel, each round's time of every build against this build's in that
 //                                   round, median and quartiles of those ratios (20 rounds)
 //   npm run bench:kernels -- --prefill --cols 14336   weight rows of that many columns (default 4096)
+//   npm run bench:kernels -- --prefill --tokens 4   a batch of that many tokens (default 64)
 //   npm run bench:kernels -- --types Q4_0,Q4_K   only these weight types
 //   npm run bench:kernels -- --alternate  one matvec of each type per round,
 //                                   round after round (medians): ratios
@@ -258,7 +259,9 @@ function alternateRounds(prepared: Prepared[]): Row[] {
 type MulMatFn = (w: number, rowBytes: number, a: number, aRowBytes: number, out: number, outStride: number,
   n: number, nTok: number, r0: number, r1: number) => void;
 
-const PREFILL_TOKENS = 64;
+const tokensArg = process.argv.indexOf('--tokens');
+const PREFILL_TOKENS = tokensArg < 0 ? 64 : Number(process.argv[tokensArg + 1]);
+if (!Number.isInteger(PREFILL_TOKENS) || PREFILL_TOKENS < 2) throw new Error(`--tokens: an integer from 2, not ${process.argv[tokensArg + 1]}`);
 
 interface PrefillRow {
   type: string;
