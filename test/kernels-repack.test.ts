@@ -21,14 +21,14 @@ const k: Kernels = await loadKernels();
  * Each repacked layout, the weight type it holds and the row counts that get
  * it (q6_Kp: Q6_K matrices whose rows are not a multiple of 4; per expert).
  * 92 rows (23 groups) take every width of a decode that reads eight groups,
- * then four, then one (q4_0x4, q6_Kx4) at one thread; 44 rows (11 groups)
+ * then four, then one (q4_0x4, q4_Kx4, q6_Kx4) at one thread; 44 rows (11 groups)
  * every width of one that reads eight, then two, then one (q3_Kx4, q5_Kx4).
  */
 const LAYOUTS = [
   { type: GGMLType.Q2_K, layout: 'q2_Kx4', rows: 44, expertRows: 36 },
   { type: GGMLType.Q3_K, layout: 'q3_Kx4', rows: 44, expertRows: 36 },
   { type: GGMLType.Q4_0, layout: 'q4_0x4', rows: 92, expertRows: 36 },
-  { type: GGMLType.Q4_K, layout: 'q4_Kx4', rows: 44, expertRows: 36 },
+  { type: GGMLType.Q4_K, layout: 'q4_Kx4', rows: 92, expertRows: 36 },
   { type: GGMLType.Q5_K, layout: 'q5_Kx4', rows: 44, expertRows: 36 },
   { type: GGMLType.Q6_K, layout: 'q6_Kx4', rows: 92, expertRows: 36 },
   { type: GGMLType.Q6_K, layout: 'q6_Kp', rows: 42, expertRows: 34 },
