@@ -521,6 +521,28 @@ static inline void q4_K_superblock(const q4_K_scales4* s, const v128_t* q, int i
 // prefetch): nothing over quads, 6% slower in cache; dot-adds into int32
 // accumulators (the dot-add build): 0.80x in cache, 0.91x from memory, as
 // each accumulator became a chain of dot-adds.
+#ifndef Q4_SPREAD
+#define Q4_SPREAD 8
+#endif
+#define Q4_GMAX (Q4_SPREAD > 4 ? Q4_SPREAD : 4)
+// A group's d and dmin as f32, exactly f16x4_at's: when all eight are
+// normal f16s, their bits moved into place with the exponent rebased (six
+// integer ops per four, where f16x4_to_f32x4 takes seventeen and nine
+// constants); otherwise (zero, subnormal, inf, nan) f16x4_at.
+static inline void q4_Kx4_dd(const block_q4_Kx4* g, v128_t* d, v128_t* dmin) {
+  const v128_t h = LOAD(g->d);  // d[4], dmin[4]
+  const v128_t e = wasm_v128_and(h, wasm_i16x8_const_splat(0x7C00));
+  if (__builtin_expect(wasm_v128_any_true(wasm_v128_or(wasm_i16x8_eq(e, wasm_i16x8_const_splat(0)),
+                                                        wasm_i16x8_eq(e, wasm_i16x8_const_splat(0x7C00)))), 0)) {
+    *d = f16x4_at(g->d), *dmin = f16x4_at(g->dmin);
+    return;
+  }
+  const v128_t lo = wasm_u32x4_extend_low_u16x8(h), hi = wasm_u32x4_extend_high_u16x8(h);
+  const v128_t mag = wasm_i32x4_const_splat(0x0FFFE000), sgn = wasm_i32x4_const_splat((int32_t)0x80000000u), rebase = wasm_i32x4_const_splat(112 << 23);
+  *d = wasm_v128_or(wasm_i32x4_add(wasm_v128_and(wasm_i32x4_shl(lo, 13), mag), rebase), wasm_v128_and(wasm_i32x4_shl(lo, 16), sgn));
+  *dmin = wasm_v128_or(wasm_i32x4_add(wasm_v128_and(wasm_i32x4_shl(hi, 13), mag), rebase), wasm_v128_and(wasm_i32x4_shl(hi, 16), sgn));
+}
+
 typedef struct {
   v128_t sc[8];  // sub-block k: i16 lanes 2j, 2j+1 = row j's scale
   v128_t dd;     // d * ad per row
@@ -533,19 +555,19 @@ static inline __attribute__((always_inline)) void q4_Kx4_groups(const uint8_t* w
                                                                 const v128_t* b32, float* out, int nb, int r, int n, int step,
                                                                 int stride, int r0, int r1, int first, const int gn) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F);
-  v128_t pins[8];
-  q4_Kx4_head hd[8];
+  v128_t pins[Q4_GMAX];
+  q4_Kx4_head hd[Q4_GMAX];
   for (int it = 0; it < n; it++, r += step) {
-    const uint8_t* p[8];
+    const uint8_t* p[Q4_GMAX];
     UNROLL for (int k = 0; k < gn; k++) p[k] = w + (size_t)(r + stride * k) * row_bytes;
     for (int c0 = 0; c0 < nb; c0 += KB) {
-      v128_t sum[8], msum[8];
+      v128_t sum[Q4_GMAX], msum[Q4_GMAX];
       UNROLL for (int k = 0; k < gn; k++) sum[k] = msum[k] = wasm_f32x4_const_splat(0.0f);
       for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++) {
         const v128_t ad = wasm_f32x4_splat(y[i].d);
         UNROLL for (int k = 0; k < gn; k++) {
           const block_q4_Kx4* g = (const block_q4_Kx4*)p[k];
-          v128_t sc0, sc1, mn0, mn1;
+          v128_t sc0, sc1, mn0, mn1, d, dmin;
           q4_Kx4_fields(g, &sc0, &sc1, &mn0, &mn1);
           hd[k].sc[0] = wasm_i8x16_swizzle(sc0, SC_IDX(0)), hd[k].sc[1] = wasm_i8x16_swizzle(sc0, SC_IDX(4));
           hd[k].sc[2] = wasm_i8x16_swizzle(sc0, SC_IDX(8)), hd[k].sc[3] = wasm_i8x16_swizzle(sc0, SC_IDX(12));
@@ -554,19 +576,20 @@ static inline __attribute__((always_inline)) void q4_Kx4_groups(const uint8_t* w
           const v128_t mp[4] = {wasm_i8x16_swizzle(mn0, MP_IDX(0)), wasm_i8x16_swizzle(mn0, MP_IDX(8)),
                                 wasm_i8x16_swizzle(mn1, MP_IDX(0)), wasm_i8x16_swizzle(mn1, MP_IDX(8))};
           const v128_t mn = q4_K_mins(mp, b32[i]);
-          msum[k] = wasm_f32x4_add(msum[k], wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(g->dmin), ad), wasm_f32x4_convert_i32x4(mn)));
-          hd[k].dd = wasm_f32x4_mul(f16x4_at(g->d), ad);
+          q4_Kx4_dd(g, &d, &dmin);
+          msum[k] = wasm_f32x4_add(msum[k], wasm_f32x4_mul(wasm_f32x4_mul(dmin, ad), wasm_f32x4_convert_i32x4(mn)));
+          hd[k].dd = wasm_f32x4_mul(d, ad);
           p[k] += offsetof(block_q4_Kx4, qs);
         }
-        v128_t isum[8];
+        v128_t isum[Q4_GMAX];
         UNROLL for (int k = 0; k < gn; k++) isum[k] = wasm_i32x4_const_splat(0);
         const int8_t* a = y[i].qs;
         NOUNROLL for (unsigned sb = 0; sb < 8; sb++, a += 32) {
-          v128_t l[8];
+          v128_t l[Q4_GMAX];
           UNROLL for (int k = 0; k < gn; k++) l[k] = wasm_i16x8_const_splat(0);
           UNROLL for (unsigned m = 0; m < 4; m++) {
             const v128_t s = SPLAT4(a + 4 * m), t = SPLAT4(a + 16 + 4 * m);
-            v128_t v[8];
+            v128_t v[Q4_GMAX];
             UNROLL for (int k = 0; k < gn; k++) v[k] = LOAD(p[k] + 16 * m);
             UNROLL for (int k = 0; k < gn; k++)
               l[k] = wasm_i16x8_add(l[k], wasm_i16x8_add(RDOT(s, wasm_v128_and(v[k], m4)),
@@ -585,9 +608,6 @@ static inline __attribute__((always_inline)) void q4_Kx4_groups(const uint8_t* w
   }
 }
 
-#ifndef Q4_SPREAD
-#define Q4_SPREAD 8
-#endif
 // Decode of the thread's q4_Kx4 groups: Q4_SPREAD at a time, each reading its
 // own part of the thread's rows, then four side by side, then one. The groups
 // that touch [r0, r1) are counted from r0 & ~3; store4 keeps only the thread's rows.
