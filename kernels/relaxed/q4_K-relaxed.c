@@ -585,6 +585,9 @@ static inline __attribute__((always_inline)) void q4_Kx4_groups(const uint8_t* w
         UNROLL for (int k = 0; k < gn; k++) isum[k] = wasm_i32x4_const_splat(0);
         const int8_t* a = y[i].qs;
         NOUNROLL for (unsigned sb = 0; sb < 8; sb++, a += 32) {
+          // opaque to clang, so p[k] + 16 * m and a + 4 * m stay load offsets (relaxed.h)
+          OPAQUE(a);
+          UNROLL for (int k = 0; k < gn; k++) OPAQUE(p[k]);
           v128_t l[Q4_GMAX];
           UNROLL for (int k = 0; k < gn; k++) l[k] = wasm_i16x8_const_splat(0);
           UNROLL for (unsigned m = 0; m < 4; m++) {
