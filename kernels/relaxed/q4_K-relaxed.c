@@ -511,16 +511,32 @@ static inline void q4_K_superblock(const q4_K_scales4* s, const v128_t* q, int i
 // then its sub-blocks. The exact int32 sums and the float steps per row are
 // every other q4_K path's, so are the bits.
 //
-// What it replaced (measured in the bench rows of the commit that brought
-// it): spread quads whose steps held a sub-block pair's two int16
-// accumulators per group (the file's nibble pairing: a byte's low nibble in
-// sub-block 2c, its high in 2c + 1), eight of them for four groups, each
-// group two pointers (header and nibbles). q4_Kx4's history before that:
-// spread quads over pairs 1.45-1.6x from memory, adjacent quads 1.15-1.25x;
-// touching each stream's line ahead with a load (WebAssembly has no
-// prefetch): nothing over quads, 6% slower in cache; dot-adds into int32
-// accumulators (the dot-add build): 0.80x in cache, 0.91x from memory, as
-// each accumulator became a chain of dot-adds.
+// Measured (issue 19; CPU time, medians of alternating rounds against the
+// build before, Node 20, the shared 2-core Xeon at load 3-5): from memory
+// (bench:kernels --memory, 32768x4096) 1.04-1.09x on one thread and
+// 1.05-1.07x on two, about 0.95x q4_0x4's time per byte where the loop it
+// replaced took 0.9x (a quiet moment: 12.6 GB/s, q4_0x4 12.6); in cache
+// (4096x4096, --alternate --cpu) 1.11-1.15x, now 1.06-1.12x faster per
+// byte than q4_0x4. The loop it replaced: spread quads whose steps held a
+// sub-block pair's two int16 accumulators per group (the file's pairing: a
+// byte's low nibble in sub-block 2c, its high in 2c + 1), eight of them for
+// four groups, each group two pointers (header and nibbles). Steps on the way
+// (each against the one before): this shape with eight groups 1.07-1.09x
+// from memory on one thread, 1.04x on two, 0.99x in cache (V8's code: the
+// prologue of eight groups took a third of the instructions; without it
+// 1.3x in cache); d and dmin by bit moves instead of f16x4_at 1.05x; the
+// pointers opaque 1.06x in cache, 1.02-1.06x from memory; the bit moves
+// on i16 halves 1.05-1.2x in cache, 1.07x from memory. Tried and dropped:
+// four spread groups (0.97x eight), six (0.92x; on the final loop 0.88x),
+// ten, twelve, sixteen (0.91-1.0x; twelve on the final loop 1.03-1.05x on
+// one thread, 0.96-0.97x on two); PIN every second or fourth step (0.88x,
+// 0.57x); the int16 accumulators kept in their PIN slots (0.97x); the
+// swizzles' indices loaded from the stack through relaxed_swizzle
+// (0.99x). q4_Kx4's history before: spread quads over pairs 1.45-1.6x from
+// memory, adjacent quads 1.15-1.25x; touching each stream's line ahead
+// with a load (WebAssembly has no prefetch): nothing over quads, 6% slower
+// in cache; dot-adds into int32 accumulators (the dot-add build): 0.80x in
+// cache, 0.91x from memory, as each accumulator became a chain of dot-adds.
 #ifndef Q4_SPREAD
 #define Q4_SPREAD 8
 #endif
