@@ -7,9 +7,10 @@
 // nibbles in 4-byte groups), so a kernel gets four rows' block sums in the
 // lanes of one vector with no shuffles (kernels/relaxed/legacy-relaxed.c).
 // q4_Kx4: four rows' super-block likewise, their 6-bit scales and mins
-// already interleaved by row (kernels/relaxed/q4_K-relaxed.c). Decode reads
-// them 1.2-1.35x faster than plain rows (bench/kernels.ts, 4096x4096);
-// prefill about the same. q5_Kx4: four rows' Q5_K super-block, the scales
+// already interleaved by row, and each byte's two nibbles from one
+// sub-block (kernels/relaxed/q4_K-relaxed.c), so decode sums a sub-block in
+// one int16 accumulator per group as q4_0x4 does a block: from memory as
+// fast per byte as q4_0x4 (issue 19). q5_Kx4: four rows' Q5_K super-block, the scales
 // as q4_Kx4's and each quant's five bits whole, eight vectors of quants in
 // five of bytes (kernels/relaxed/q5_K-relaxed.c; decode 1.4-1.8x the plain
 // rows' speed, as fast per byte as q4_0x4). q3_Kx4 and q2_Kx4 likewise

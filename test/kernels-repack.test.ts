@@ -21,7 +21,7 @@ const k: Kernels = await loadKernels();
  * Each repacked layout, the weight type it holds and the row counts that get
  * it (q6_Kp: Q6_K matrices whose rows are not a multiple of 4; per expert).
  * 92 rows (23 groups) take every width of a decode that reads eight groups,
- * then four, then one (q4_0x4, q6_Kx4) at one thread; 44 rows (11 groups)
+ * then four, then one (q4_0x4, q4_Kx4, q6_Kx4) at one thread; 44 rows (11 groups)
  * every width of one that reads eight, then two, then one (q3_Kx4, q5_Kx4).
  */
 const LAYOUTS = [
@@ -30,7 +30,7 @@ const LAYOUTS = [
   { type: GGMLType.Q4_0, layout: 'q4_0x4', rows: 92, expertRows: 36 },
   // q4_Kx4 and q6_Kx4 prompts stream 16 tokens at a time past each pair of groups where activation rows
   // are more than 8 KiB apart (8704 columns; relaxed.h pass_tokens): 20 tokens end on a part pass
-  { type: GGMLType.Q4_K, layout: 'q4_Kx4', rows: 44, expertRows: 36, tokens: [1, 3, 20, 65, 70] },
+  { type: GGMLType.Q4_K, layout: 'q4_Kx4', rows: 92, expertRows: 36, tokens: [1, 3, 20, 65, 70] },
   { type: GGMLType.Q5_K, layout: 'q5_Kx4', rows: 44, expertRows: 36 },
   { type: GGMLType.Q6_K, layout: 'q6_Kx4', rows: 92, expertRows: 36, tokens: [1, 3, 20, 65, 70] },
   { type: GGMLType.Q6_K, layout: 'q6_Kp', rows: 42, expertRows: 34 },
@@ -233,6 +233,23 @@ if (!hasX4) {
     }
   });
 
+  // The edge-value tests below: each case's rows repacked must give the plain rows' bits for
+  // 1 and 3 tokens on 1 and 2 threads.
+  function edgeCasesEqualPlain(type: GGMLType, layout: string, name: string, nIn: number, nOut: number, cases: [string, Uint8Array, Float32Array][]): void {
+    for (const [what, bytes, xs] of cases) {
+      const plain: Tensor = { id: -1, name, type, ne: [nIn, nOut], kind: 'weight', ptr: put(bytes) };
+      const packed = weightRepacker([k])({ ...plain, ptr: put(bytes) });
+      assert.is(packed.layout, layout);
+      for (const nTok of [1, 3]) {
+        const x = put(xs.subarray(0, nIn * nTok));
+        for (const nth of [1, 2]) {
+          const pa = samePacked(plain, packed, x, nTok, nth, `${what}, ${nTok} tokens, ${nth} threads`);
+          assert.ok(pa.some((v) => v !== 0), `${what}: nonzero results`);
+        }
+      }
+    }
+  }
+
   // q3_Kx4 decode (kernels/relaxed/q3_K-relaxed.c) converts d by integer moves and one exact
   // subtraction (every finite f16) and reads its signed 6-bit scales by shifts from 16-bit lanes:
   // random bytes (every scale value, -32 and 31 included) with d from the edge values, and all
@@ -257,18 +274,34 @@ if (!hasX4) {
       full[o + 108] = 0x00, full[o + 109] = 0x3c;
     }
     cases.push(['largest sums', full, Float32Array.from({ length: nIn * 3 }, (_, i) => (i < 2 * nIn ? -1 : 1))]);
-    for (const [what, bytes, xs] of cases) {
-      const plain: Tensor = { id: -1, name: 'blk.0.ffn_down.weight', type: GGMLType.Q3_K, ne: [nIn, nOut], kind: 'weight', ptr: put(bytes) };
-      const packed = weightRepacker([k])({ ...plain, ptr: put(bytes) });
-      assert.is(packed.layout, 'q3_Kx4');
-      for (const nTok of [1, 3]) {
-        const x = put(xs.subarray(0, nIn * nTok));
-        for (const nth of [1, 2]) {
-          const pa = samePacked(plain, packed, x, nTok, nth, `${what}, ${nTok} tokens, ${nth} threads`);
-          assert.ok(pa.some((v) => v !== 0), `${what}: nonzero results`);
-        }
-      }
+    edgeCasesEqualPlain(GGMLType.Q3_K, 'q3_Kx4', 'blk.0.ffn_down.weight', nIn, nOut, cases);
+  });
+
+  // q4_Kx4 decode (kernels/relaxed/q4_K-relaxed.c) converts d and dmin by bit moves when a group's
+  // eight are normal f16s, else as every other path does: random bytes (every scale and min bit)
+  // with d and dmin from a list of edge values (zero, -0, subnormals, negative, the largest, inf,
+  // nan), and all nibbles at 15 against activations all at -128 (what q8_K makes of a constant row),
+  // near the bound of the int16 sums. 92 rows (eight spread groups, four, one), 1 and 3 tokens,
+  // 1 and 2 threads.
+  test('q4_Kx4 decode (random bytes, edge f16 scales, largest sums) equals plain Q4_K bit for bit: 1 and 3 tokens, 1 and 2 threads', () => {
+    const rand = mulberry32(0x4c);
+    const [nIn, nOut] = [512, 92];
+    const rb = rowSize(GGMLType.Q4_K, nIn);
+    const f16s = [0x0000, 0x8000, 0x0001, 0x03ff, 0x8201, 0x0400, 0x3c00, 0xbc00, 0x7bff, 0xfbff, 0x1234, 0x9abc, 0x7c00, 0x7e00];
+    const cases: [string, Uint8Array, Float32Array][] = [];
+    const random = new Uint8Array(rb * nOut);
+    for (let i = 0; i < random.length; i++) random[i] = Math.floor(rand() * 256);
+    for (let o = 0, b = 0; o < random.length; o += 144, b++) { // block_q4_K: d, dmin, scales[12], qs[128]
+      // most blocks normal (the bit-move path), every seventh d and dmin from the edge list
+      const d = b % 7 ? 0x1000 + (b & 0x3ff) : f16s[(b / 7) % f16s.length]!;
+      const dmin = b % 7 ? 0x0c00 + (b & 0x3ff) : f16s[(b * 5 + 3) % f16s.length]!;
+      random[o] = d & 0xff, random[o + 1] = d >> 8, random[o + 2] = dmin & 0xff, random[o + 3] = dmin >> 8;
     }
+    cases.push(['random bytes', random, gaussian(rand, nIn * 3, 1)]);
+    const full = new Uint8Array(rb * nOut).fill(0xff);
+    for (let o = 0; o < full.length; o += 144) full[o] = 0x00, full[o + 1] = 0x3c, full[o + 2] = 0x00, full[o + 3] = 0x38;
+    cases.push(['largest sums', full, Float32Array.from({ length: nIn * 3 }, (_, i) => (i < 2 * nIn ? -1 : 1))]);
+    edgeCasesEqualPlain(GGMLType.Q4_K, 'q4_Kx4', 'blk.0.ffn_up.weight', nIn, nOut, cases);
   });
 
   // Every byte value, not only the 243 that ggml's quantizer writes (a file may hold any): tq1_0x4

@@ -85,13 +85,38 @@ static inline void q4_K_scales(const block_q4_K* const x[4], int i, q4_K_scales4
 // Four rows' super-block, repacked at load (repack_q4_Kx4): their d and
 // dmin; scales and mins at byte 4k + j for row j's sub-block k, sm = scale |
 // (min >> 4) << 6 and the min's low nibble in ml (index 4k + j: byte
-// (4k + j) % 16, low nibble for k < 4); then chunk c's nibbles as
-// transpose4 leaves them, qs[c][g] = bytes 4g..4g+3 of rows 0..3.
+// (4k + j) % 16, low nibble for k < 4); then sub-block k's nibbles, both of
+// a byte from that sub-block: in qs[k][m], bytes 4j..4j+3 hold row j's
+// elements 4m..4m+3 of the sub-block in their low nibbles and 16 + 4m..
+// 16 + 4m + 3 in their high (transpose4's order), so a byte's two dots share
+// one scale and decode sums a whole sub-block in one int16 accumulator per
+// group, as q4_0x4 does a block (q4_Kx4_groups). The file's q4_K pairs
+// sub-block 2c's element l with 2c + 1's in a byte instead.
 typedef struct {
   uint16_t d[4], dmin[4];
   uint8_t sm[32], ml[16];
-  uint8_t qs[4][8][16];
+  uint8_t qs[8][4][16];
 } block_q4_Kx4;
+
+// The nibbles of one row's chunk c (v0, v1: qs bytes 32c.., 32c + 16..) in
+// block_q4_Kx4's pairing: lo holds sub-block 2c (elements l and 16 + l in
+// byte l's nibbles), hi sub-block 2c + 1.
+static inline void q4_K_pair_nibbles(v128_t v0, v128_t v1, v128_t* lo, v128_t* hi) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F), h4 = wasm_i8x16_const_splat((int8_t)0xF0);
+  *lo = wasm_v128_or(wasm_v128_and(v0, m4), wasm_v128_and(wasm_i16x8_shl(v1, 4), h4));
+  *hi = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v0, 4), m4), wasm_v128_and(v1, h4));
+}
+
+// Sub-block sb's eight weight vectors at wq[8 * sb] as 0..15 (vector k:
+// elements 4k..4k+3 of every row), from q[4 * sb + m] in block_q4_Kx4's order.
+static inline void q4_K_unpack(const v128_t* q, v128_t* wq) {
+  const v128_t m4 = wasm_i8x16_const_splat(0x0F);
+  for (int sb = 0; sb < 8; sb++)
+    for (int m = 0; m < 4; m++) {
+      wq[8 * sb + m] = wasm_v128_and(q[4 * sb + m], m4);
+      wq[8 * sb + 4 + m] = wasm_v128_and(wasm_u16x8_shr(q[4 * sb + m], 4), m4);
+    }
+}
 _Static_assert(sizeof(block_q4_Kx4) == 4 * sizeof(block_q4_K), "a group takes four rows' bytes");
 
 // The scale and min bytes of a repacked group, rows already interleaved.
@@ -156,13 +181,9 @@ typedef struct { v128_t isum, sum, msum; } q4_K_acc;
 // without. Two groups at a time take most groups now (q4_K_isums_pair);
 // this serves a lone last group.
 static inline void q4_K_isums(const q4_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y, q4_K_acc* acc, int nt) {
-  const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
-  v128_t wq[64];  // sub-block sb's eight vectors at wq[8 * sb]: chunk c's low nibbles (sb = 2c), then its high
-  for (int c = 0; c < 4; c++)
-    for (int k = 0; k < 8; k++) {
-      wq[16 * c + k] = wasm_v128_and(q[8 * c + k], m4);
-      wq[16 * c + 8 + k] = wasm_v128_and(wasm_u16x8_shr(q[8 * c + k], 4), m4);
-    }
+  const v128_t zero = wasm_i32x4_const_splat(0);
+  v128_t wq[64];  // sub-block sb's eight vectors at wq[8 * sb]
+  q4_K_unpack(q, wq);
   v128_t pin[4];
   int t = 0;
   for (; t + 4 <= nt; t += 4) {
@@ -231,13 +252,9 @@ static inline void q4_K_isums(const q4_K_scales4* s, const v128_t* q, int i, con
 // vector ports. Two groups at a time take most groups now (q4_K_isums_pair);
 // this serves a lone last group and plain rows.
 static inline void q4_K_isums16(const q4_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y, q4_K_acc* acc, int nt) {
-  const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
-  v128_t wq[64];  // sub-block sb's eight vectors at wq[8 * sb]: chunk c's low nibbles (sb = 2c), then its high
-  for (int c = 0; c < 4; c++)
-    for (int k = 0; k < 8; k++) {
-      wq[16 * c + k] = wasm_v128_and(q[8 * c + k], m4);
-      wq[16 * c + 8 + k] = wasm_v128_and(wasm_u16x8_shr(q[8 * c + k], 4), m4);
-    }
+  const v128_t zero = wasm_i32x4_const_splat(0);
+  v128_t wq[64];  // sub-block sb's eight vectors at wq[8 * sb]
+  q4_K_unpack(q, wq);
   v128_t pin[Q4_T];
   int t = 0;
   for (; t + Q4_T <= nt; t += Q4_T) {
@@ -296,15 +313,10 @@ static inline void q4_K_isums16(const q4_K_scales4* s, const v128_t* q, int i, c
 // broadcasts and ad), 1.00x in both builds.
 static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* sb4, const v128_t* qa, const v128_t* qb, int i,
                                    const block_q8_K* const* y, q4_K_acc* acca, q4_K_acc* accb, int nt) {
-  const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
+  const v128_t zero = wasm_i32x4_const_splat(0);
   v128_t wq[2][64];
-  for (int c = 0; c < 4; c++)
-    for (int k = 0; k < 8; k++) {
-      wq[0][16 * c + k] = wasm_v128_and(qa[8 * c + k], m4);
-      wq[0][16 * c + 8 + k] = wasm_v128_and(wasm_u16x8_shr(qa[8 * c + k], 4), m4);
-      wq[1][16 * c + k] = wasm_v128_and(qb[8 * c + k], m4);
-      wq[1][16 * c + 8 + k] = wasm_v128_and(wasm_u16x8_shr(qb[8 * c + k], 4), m4);
-    }
+  q4_K_unpack(qa, wq[0]);
+  q4_K_unpack(qb, wq[1]);
   v128_t pin[2 * PAIR_T];
   int t = 0;
   for (; t + PAIR_T <= nt; t += PAIR_T) {
@@ -381,13 +393,13 @@ static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* s
 // some 11% of the vector ops (q4_K_finish_pair).
 typedef struct { v128_t pa, pb, ia, ib; } q4_K_pair_state;
 
-// Half h of sub-block sb (weight vectors 4h .. 4h + 3) of one group, as
-// 0..15: chunk sb / 2's low nibbles for even sb, its high for odd.
+// Half h of sub-block sb (elements 16h .. 16h + 15) of one group, as
+// 0..15: the sub-block's low nibbles for h = 0, its high for h = 1.
 #define Q4_HALF(q, sb, h, w0, w1, w2, w3)                                            \
   do {                                                                           \
-    const v128_t* v = (q) + 8 * ((sb) >> 1) + 4 * (h);                             \
+    const v128_t* v = (q) + 4 * (sb);                                              \
     w0 = v[0], w1 = v[1], w2 = v[2], w3 = v[3];                                    \
-    if ((sb) & 1) {                                                                \
+    if (h) {                                                                       \
       w0 = wasm_u16x8_shr(w0, 4), w1 = wasm_u16x8_shr(w1, 4);                      \
       w2 = wasm_u16x8_shr(w2, 4), w3 = wasm_u16x8_shr(w3, 4);                      \
     }                                                                              \
@@ -489,220 +501,156 @@ static inline void q4_K_superblock(const q4_K_scales4* s, const v128_t* q, int i
   }
 }
 
-// Decode of repacked rows: one group (four rows, one per lane) at a time;
-// the eight scale vectors are built once per super-block and the nibbles
-// need no transposing.
+// Decode of repacked rows (issue 19: Q4_K at Q4_0's speed per byte read).
+// q4_Kx4_groups reads gn groups (four rows each, one per lane) at a time,
+// in q4_0x4_groups' shape (legacy-relaxed.c): per 16-byte step of every
+// group one load, its two nibble vectors against two activation broadcasts
+// that serve all gn groups, and both dots into the group's one int16
+// accumulator, since a byte's two nibbles are one sub-block's (block_q4_Kx4);
+// PIN ends each step so V8 keeps the next step's loads behind it. After a
+// sub-block (four steps; |lane| <= 8 * 2 * 128 * 15 < 2^15) one
+// i32x4.dot_i16x8 applies the rows' scales. Each group is one pointer read
+// front to back: its header at the super-block's start (the scales' eight
+// vectors and d * ad go to the stack, the mins term straight into msum),
+// then its sub-blocks. The exact int32 sums and the float steps per row are
+// every other q4_K path's, so are the bits.
 //
-// Per step, 64 bytes of nibbles (16 of each row) and eight activation
-// broadcasts; PIN (relaxed.h) ends each step, so V8 does not hoist the next
-// step's loads and spill. Addresses are pointers bumped by constants, so the
-// constants become memarg offsets (see relaxed.h). 1.05-1.08x the fully
-// unrolled sub-block it replaced (4096x4096, one thread, CPU time, medians of
-// alternating rounds on a shared machine). Used for a lone last group;
-// q4_Kx4_quads and q4_Kx4_pairs take the others.
-// The eight scale vectors of a group's super-block (SC_IDX order).
-static inline void q4_Kx4_scs(const block_q4_Kx4* g, v128_t scs[8], v128_t* mn0, v128_t* mn1) {
-  v128_t sc0, sc1;
-  q4_Kx4_fields(g, &sc0, &sc1, mn0, mn1);
-  scs[0] = wasm_i8x16_swizzle(sc0, SC_IDX(0)), scs[1] = wasm_i8x16_swizzle(sc0, SC_IDX(4));
-  scs[2] = wasm_i8x16_swizzle(sc0, SC_IDX(8)), scs[3] = wasm_i8x16_swizzle(sc0, SC_IDX(12));
-  scs[4] = wasm_i8x16_swizzle(sc1, SC_IDX(0)), scs[5] = wasm_i8x16_swizzle(sc1, SC_IDX(4));
-  scs[6] = wasm_i8x16_swizzle(sc1, SC_IDX(8)), scs[7] = wasm_i8x16_swizzle(sc1, SC_IDX(12));
+// Measured (issue 19; CPU time, medians of alternating rounds against the
+// build before, Node 20, the shared 2-core Xeon at load 3-5): from memory
+// (bench:kernels --memory, 32768x4096) 1.04-1.09x on one thread and
+// 1.05-1.07x on two, about 0.95x q4_0x4's time per byte where the loop it
+// replaced took 0.9x (a quiet moment: 12.6 GB/s, q4_0x4 12.6); in cache
+// (4096x4096, --alternate --cpu) 1.11-1.15x, now 1.06-1.12x faster per
+// byte than q4_0x4. The loop it replaced: spread quads whose steps held a
+// sub-block pair's two int16 accumulators per group (the file's pairing: a
+// byte's low nibble in sub-block 2c, its high in 2c + 1), eight of them for
+// four groups, each group two pointers (header and nibbles). Steps on the way
+// (each against the one before): this shape with eight groups 1.07-1.09x
+// from memory on one thread, 1.04x on two, 0.99x in cache (V8's code: the
+// prologue of eight groups took a third of the instructions; without it
+// 1.3x in cache); d and dmin by bit moves instead of f16x4_at 1.05x; the
+// pointers opaque 1.06x in cache, 1.02-1.06x from memory; the bit moves
+// on i16 halves 1.05-1.2x in cache, 1.07x from memory. Tried and dropped:
+// four spread groups (0.97x eight), six (0.92x; on the final loop 0.88x),
+// ten, twelve, sixteen (0.91-1.0x; twelve on the final loop 1.03-1.05x on
+// one thread, 0.96-0.97x on two); PIN every second or fourth step (0.88x,
+// 0.57x); the int16 accumulators kept in their PIN slots (0.97x); the
+// swizzles' indices loaded from the stack through relaxed_swizzle
+// (0.99x). q4_Kx4's history before: spread quads over pairs 1.45-1.6x from
+// memory, adjacent quads 1.15-1.25x; touching each stream's line ahead
+// with a load (WebAssembly has no prefetch): nothing over quads, 6% slower
+// in cache; dot-adds into int32 accumulators (the dot-add build): 0.80x in
+// cache, 0.91x from memory, as each accumulator became a chain of dot-adds.
+#ifndef Q4_SPREAD
+#define Q4_SPREAD 8
+#endif
+#define Q4_GMAX (Q4_SPREAD > 4 ? Q4_SPREAD : 4)
+// A group's d and dmin as f32, exactly f16x4_at's: when all eight are
+// normal f16s, their bits moved into place with the exponent rebased, on
+// the eight at once as i16 halves of the f32s (eight ops, where two
+// f16x4_to_f32x4 take 34 and nine constants); otherwise (zero, subnormal,
+// inf, nan) f16x4_at. The same moves on i32 lanes after u32 extends: 1.05-
+// 1.2x slower in cache (clang turned the extends into byte shuffles whose
+// masks V8 rebuilds at every use).
+static inline void q4_Kx4_dd(const block_q4_Kx4* g, v128_t* d, v128_t* dmin) {
+  const v128_t h = LOAD(g->d);  // d[4], dmin[4]
+  const v128_t e = wasm_v128_and(h, wasm_i16x8_const_splat(0x7C00));
+  if (__builtin_expect(wasm_v128_any_true(wasm_v128_or(wasm_i16x8_eq(e, wasm_i16x8_const_splat(0)),
+                                                        wasm_i16x8_eq(e, wasm_i16x8_const_splat(0x7C00)))), 0)) {
+    *d = f16x4_at(g->d), *dmin = f16x4_at(g->dmin);
+    return;
+  }
+  // an f32's top half: the sign, the exponent rebased by 112, the mantissa's top 7 bits; its
+  // bottom half: the mantissa's low 3 bits at 13..15; then the halves interleaved
+  const v128_t top = wasm_v128_or(wasm_v128_and(h, wasm_i16x8_const_splat((int16_t)0x8000)),
+                                  wasm_i16x8_add(wasm_u16x8_shr(wasm_v128_and(h, wasm_i16x8_const_splat(0x7FFF)), 3),
+                                                 wasm_i16x8_const_splat(112 << 7)));
+  const v128_t bottom = wasm_i16x8_shl(h, 13);
+  *d = wasm_i16x8_shuffle(bottom, top, 0, 8, 1, 9, 2, 10, 3, 11);
+  *dmin = wasm_i16x8_shuffle(bottom, top, 4, 12, 5, 13, 6, 14, 7, 15);
 }
 
-// A group's float steps for super-block i, after its exact int32 sums.
-static inline void q4_Kx4_finish(const block_q4_Kx4* g, v128_t isum, v128_t mn0, v128_t mn1, const block_q8_K* yi, v128_t b32i,
-                                 v128_t* sum, v128_t* msum) {
-  const v128_t mp[4] = {wasm_i8x16_swizzle(mn0, MP_IDX(0)), wasm_i8x16_swizzle(mn0, MP_IDX(8)),
-                        wasm_i8x16_swizzle(mn1, MP_IDX(0)), wasm_i8x16_swizzle(mn1, MP_IDX(8))};
-  const v128_t mn = q4_K_mins(mp, b32i);
-  const v128_t ad = wasm_f32x4_splat(yi->d);
-  *sum = wasm_f32x4_add(*sum, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(g->d), ad), wasm_f32x4_convert_i32x4(isum)));
-  *msum = wasm_f32x4_add(*msum, wasm_f32x4_mul(wasm_f32x4_mul(f16x4_at(g->dmin), ad), wasm_f32x4_convert_i32x4(mn)));
-}
+typedef struct {
+  v128_t sc[8];  // sub-block k: i16 lanes 2j, 2j+1 = row j's scale
+  v128_t dd;     // d * ad per row
+} q4_Kx4_head;
 
-// Two groups (eight rows) at a time: each activation broadcast serves both,
-// and the two groups are two independent streams for the prefetcher. Steps
-// of 32 nibble bytes per group (four broadcasts, four loads, four
-// accumulators: 13 vector registers), ended by PIN. 1.05-1.06x one group at
-// a time on 4096x4096 (weights in cache), 1.07-1.08x on 32768x4096 (from
-// memory).
-static int q4_Kx4_pairs(const uint8_t* w, int row_bytes, const block_q8_K* y, const v128_t* b32, float* out, int nb,
-                        int r, int r0, int r1, int first) {
+// n iterations, the first group of iteration it at row r + step * it, its gn
+// groups `stride` rows apart (step 4, stride a part of the thread's rows:
+// spread, each group a stream of its own from memory).
+static inline __attribute__((always_inline)) void q4_Kx4_groups(const uint8_t* w, int row_bytes, const block_q8_K* y,
+                                                                const v128_t* b32, float* out, int nb, int r, int n, int step,
+                                                                int stride, int r0, int r1, int first, const int gn) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F);
-  v128_t pins[4];
-  for (; r + 4 < r1; r += 8) {
-    const block_q4_Kx4* ga = (const block_q4_Kx4*)(w + (size_t)r * row_bytes);
-    const block_q4_Kx4* gb = (const block_q4_Kx4*)(w + (size_t)(r + 4) * row_bytes);
+  v128_t pins[Q4_GMAX];
+  q4_Kx4_head hd[Q4_GMAX];
+  for (int it = 0; it < n; it++, r += step) {
+    const uint8_t* p[Q4_GMAX];
+    UNROLL for (int k = 0; k < gn; k++) p[k] = w + (size_t)(r + stride * k) * row_bytes;
     for (int c0 = 0; c0 < nb; c0 += KB) {
-      v128_t suma = wasm_f32x4_const_splat(0.0f), msuma = suma, sumb = suma, msumb = suma;
-      for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++, ga++, gb++) {
-        v128_t sca[8], scb[8], mna0, mna1, mnb0, mnb1;
-        q4_Kx4_scs(ga, sca, &mna0, &mna1);
-        q4_Kx4_scs(gb, scb, &mnb0, &mnb1);
-        v128_t isuma = wasm_i32x4_const_splat(0), isumb = isuma;
-        const uint8_t* qa = &ga->qs[0][0][0];
-        const uint8_t* qb = &gb->qs[0][0][0];
-        const int8_t* a = y[i].qs;
-        NOUNROLL for (unsigned c = 0; c < 4; c++) {
-          v128_t pa = wasm_i16x8_const_splat(0), ha = pa, pb = pa, hb = pa;
-          NOUNROLL for (unsigned k = 0; k < 4; k++, qa += 32, qb += 32, a += 8) {
-            const v128_t s0 = SPLAT4(a), s1 = SPLAT4(a + 4), t0 = SPLAT4(a + 32), t1 = SPLAT4(a + 36);
-            const v128_t va0 = LOAD(qa), va1 = LOAD(qa + 16), vb0 = LOAD(qb), vb1 = LOAD(qb + 16);
-            pa = wasm_i16x8_add(pa, wasm_i16x8_add(RDOT(s0, wasm_v128_and(va0, m4)), RDOT(s1, wasm_v128_and(va1, m4))));
-            ha = wasm_i16x8_add(ha, wasm_i16x8_add(RDOT(t0, wasm_v128_and(wasm_u16x8_shr(va0, 4), m4)),
-                                                   RDOT(t1, wasm_v128_and(wasm_u16x8_shr(va1, 4), m4))));
-            pb = wasm_i16x8_add(pb, wasm_i16x8_add(RDOT(s0, wasm_v128_and(vb0, m4)), RDOT(s1, wasm_v128_and(vb1, m4))));
-            hb = wasm_i16x8_add(hb, wasm_i16x8_add(RDOT(t0, wasm_v128_and(wasm_u16x8_shr(vb0, 4), m4)),
-                                                   RDOT(t1, wasm_v128_and(wasm_u16x8_shr(vb1, 4), m4))));
-            PIN(pa, pins[0]);
-            PIN(ha, pins[1]);
-            PIN(pb, pins[2]);
-            PIN(hb, pins[3]);
-          }
-          a += 32;
-          isuma = wasm_i32x4_add(isuma, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pa, sca[2 * c]), wasm_i32x4_dot_i16x8(ha, sca[2 * c + 1])));
-          isumb = wasm_i32x4_add(isumb, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pb, scb[2 * c]), wasm_i32x4_dot_i16x8(hb, scb[2 * c + 1])));
+      v128_t sum[Q4_GMAX], msum[Q4_GMAX];
+      UNROLL for (int k = 0; k < gn; k++) sum[k] = msum[k] = wasm_f32x4_const_splat(0.0f);
+      for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++) {
+        const v128_t ad = wasm_f32x4_splat(y[i].d);
+        UNROLL for (int k = 0; k < gn; k++) {
+          const block_q4_Kx4* g = (const block_q4_Kx4*)p[k];
+          v128_t sc0, sc1, mn0, mn1, d, dmin;
+          q4_Kx4_fields(g, &sc0, &sc1, &mn0, &mn1);
+          hd[k].sc[0] = wasm_i8x16_swizzle(sc0, SC_IDX(0)), hd[k].sc[1] = wasm_i8x16_swizzle(sc0, SC_IDX(4));
+          hd[k].sc[2] = wasm_i8x16_swizzle(sc0, SC_IDX(8)), hd[k].sc[3] = wasm_i8x16_swizzle(sc0, SC_IDX(12));
+          hd[k].sc[4] = wasm_i8x16_swizzle(sc1, SC_IDX(0)), hd[k].sc[5] = wasm_i8x16_swizzle(sc1, SC_IDX(4));
+          hd[k].sc[6] = wasm_i8x16_swizzle(sc1, SC_IDX(8)), hd[k].sc[7] = wasm_i8x16_swizzle(sc1, SC_IDX(12));
+          const v128_t mp[4] = {wasm_i8x16_swizzle(mn0, MP_IDX(0)), wasm_i8x16_swizzle(mn0, MP_IDX(8)),
+                                wasm_i8x16_swizzle(mn1, MP_IDX(0)), wasm_i8x16_swizzle(mn1, MP_IDX(8))};
+          const v128_t mn = q4_K_mins(mp, b32[i]);
+          q4_Kx4_dd(g, &d, &dmin);
+          msum[k] = wasm_f32x4_add(msum[k], wasm_f32x4_mul(wasm_f32x4_mul(dmin, ad), wasm_f32x4_convert_i32x4(mn)));
+          hd[k].dd = wasm_f32x4_mul(d, ad);
+          p[k] += offsetof(block_q4_Kx4, qs);
         }
-        q4_Kx4_finish(ga, isuma, mna0, mna1, &y[i], b32[i], &suma, &msuma);
-        q4_Kx4_finish(gb, isumb, mnb0, mnb1, &y[i], b32[i], &sumb, &msumb);
+        v128_t isum[Q4_GMAX];
+        UNROLL for (int k = 0; k < gn; k++) isum[k] = wasm_i32x4_const_splat(0);
+        const int8_t* a = y[i].qs;
+        NOUNROLL for (unsigned sb = 0; sb < 8; sb++, a += 32) {
+          // opaque to clang, so p[k] + 16 * m and a + 4 * m stay load offsets (relaxed.h)
+          OPAQUE(a);
+          UNROLL for (int k = 0; k < gn; k++) OPAQUE(p[k]);
+          v128_t l[Q4_GMAX];
+          UNROLL for (int k = 0; k < gn; k++) l[k] = wasm_i16x8_const_splat(0);
+          UNROLL for (unsigned m = 0; m < 4; m++) {
+            const v128_t s = SPLAT4(a + 4 * m), t = SPLAT4(a + 16 + 4 * m);
+            v128_t v[Q4_GMAX];
+            UNROLL for (int k = 0; k < gn; k++) v[k] = LOAD(p[k] + 16 * m);
+            UNROLL for (int k = 0; k < gn; k++)
+              l[k] = wasm_i16x8_add(l[k], wasm_i16x8_add(RDOT(s, wasm_v128_and(v[k], m4)),
+                                                         RDOT(t, wasm_v128_and(wasm_u16x8_shr(v[k], 4), m4))));
+            UNROLL for (int k = 0; k < gn; k++) PIN(l[k], pins[k]);
+          }
+          UNROLL for (int k = 0; k < gn; k++) {
+            isum[k] = wasm_i32x4_add(isum[k], wasm_i32x4_dot_i16x8(l[k], hd[k].sc[sb]));
+            p[k] += 64;
+          }
+        }
+        UNROLL for (int k = 0; k < gn; k++) sum[k] = wasm_f32x4_add(sum[k], wasm_f32x4_mul(hd[k].dd, wasm_f32x4_convert_i32x4(isum[k])));
       }
-      store4(wasm_f32x4_sub(suma, msuma), out, r, r0, r1, first && c0 == 0);
-      store4(wasm_f32x4_sub(sumb, msumb), out, r + 4, r0, r1, first && c0 == 0);
+      UNROLL for (int k = 0; k < gn; k++) store4(wasm_f32x4_sub(sum[k], msum[k]), out, r + stride * k, r0, r1, first && c0 == 0);
     }
   }
-  return r;
 }
 
-// Four groups (sixteen rows) at a time: four streams from four places in
-// memory, which a decode streaming its weights from memory (a big model)
-// needs: one core's loads reach DRAM's bandwidth only with several streams
-// in flight, and the pairs kernel's two left the core waiting. The four are
-// a quarter of this thread's groups apart (quad j: groups j, j + nq, j + 2nq,
-// j + 3nq), not adjacent: adjacent groups (four streams within 36 KB) gain
-// 1.15-1.25x over pairs from memory, spread ones 1.45-1.6x (32768x4096, CPU
-// time per matvec, 1 and 2 threads, bench/kernels-memory.ts). Which rows
-// share a quad changes no bits: every lane is one row's own sums. Steps of
-// 16 nibble bytes per group (two broadcasts, four loads, eight
-// accumulators: 15 vector registers), ended by PIN. Tried: touching each
-// stream's line some KB ahead with a load feeding a PIN (WebAssembly has no
-// prefetch): 1.15x for pairs, nothing over quads, 6% slower in cache.
-static int q4_Kx4_quads(const uint8_t* w, int row_bytes, const block_q8_K* y, const v128_t* b32, float* out, int nb,
-                        int r0, int r1, int first) {
-  const v128_t m4 = wasm_i8x16_const_splat(0x0F);
-  v128_t pins[8];
-  const int rb = r0 & ~3, nq = ((r1 - rb + 3) >> 2) >> 2, qs = 4 * nq;  // quads; rows between a quad's groups
-  for (int j = 0; j < nq; j++) {
-    const int r = rb + 4 * j;
-    const block_q4_Kx4* ga = (const block_q4_Kx4*)(w + (size_t)r * row_bytes);
-    const block_q4_Kx4* gb = (const block_q4_Kx4*)(w + (size_t)(r + qs) * row_bytes);
-    const block_q4_Kx4* gc = (const block_q4_Kx4*)(w + (size_t)(r + 2 * qs) * row_bytes);
-    const block_q4_Kx4* gd = (const block_q4_Kx4*)(w + (size_t)(r + 3 * qs) * row_bytes);
-    for (int c0 = 0; c0 < nb; c0 += KB) {  // activation chunks of KB super-blocks: each a sum of its own, added to out as the batch kernel adds them
-      v128_t suma = wasm_f32x4_const_splat(0.0f), msuma = suma, sumb = suma, msumb = suma;
-      v128_t sumc = suma, msumc = suma, sumd = suma, msumd = suma;
-      for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++, ga++, gb++, gc++, gd++) {
-        v128_t sca[8], scb[8], scc[8], scd[8], mna0, mna1, mnb0, mnb1, mnc0, mnc1, mnd0, mnd1;
-        q4_Kx4_scs(ga, sca, &mna0, &mna1);
-        q4_Kx4_scs(gb, scb, &mnb0, &mnb1);
-        q4_Kx4_scs(gc, scc, &mnc0, &mnc1);
-        q4_Kx4_scs(gd, scd, &mnd0, &mnd1);
-        v128_t isuma = wasm_i32x4_const_splat(0), isumb = isuma, isumc = isuma, isumd = isuma;
-        const uint8_t* qa = &ga->qs[0][0][0];
-        const uint8_t* qb = &gb->qs[0][0][0];
-        const uint8_t* qc = &gc->qs[0][0][0];
-        const uint8_t* qd = &gd->qs[0][0][0];
-        const int8_t* a = y[i].qs;
-        NOUNROLL for (unsigned c = 0; c < 4; c++) {
-          v128_t pa = wasm_i16x8_const_splat(0), ha = pa, pb = pa, hb = pa, pc = pa, hc = pa, pd = pa, hd = pa;
-          NOUNROLL for (unsigned k = 0; k < 8; k++, qa += 16, qb += 16, qc += 16, qd += 16, a += 4) {
-            const v128_t s0 = SPLAT4(a), t0 = SPLAT4(a + 32);
-            const v128_t va = LOAD(qa), vb = LOAD(qb), vc = LOAD(qc), vd = LOAD(qd);
-            pa = wasm_i16x8_add(pa, RDOT(s0, wasm_v128_and(va, m4)));
-            ha = wasm_i16x8_add(ha, RDOT(t0, wasm_v128_and(wasm_u16x8_shr(va, 4), m4)));
-            pb = wasm_i16x8_add(pb, RDOT(s0, wasm_v128_and(vb, m4)));
-            hb = wasm_i16x8_add(hb, RDOT(t0, wasm_v128_and(wasm_u16x8_shr(vb, 4), m4)));
-            pc = wasm_i16x8_add(pc, RDOT(s0, wasm_v128_and(vc, m4)));
-            hc = wasm_i16x8_add(hc, RDOT(t0, wasm_v128_and(wasm_u16x8_shr(vc, 4), m4)));
-            pd = wasm_i16x8_add(pd, RDOT(s0, wasm_v128_and(vd, m4)));
-            hd = wasm_i16x8_add(hd, RDOT(t0, wasm_v128_and(wasm_u16x8_shr(vd, 4), m4)));
-            PIN(pa, pins[0]);
-            PIN(ha, pins[1]);
-            PIN(pb, pins[2]);
-            PIN(hb, pins[3]);
-            PIN(pc, pins[4]);
-            PIN(hc, pins[5]);
-            PIN(pd, pins[6]);
-            PIN(hd, pins[7]);
-          }
-          a += 32;
-          isuma = wasm_i32x4_add(isuma, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pa, sca[2 * c]), wasm_i32x4_dot_i16x8(ha, sca[2 * c + 1])));
-          isumb = wasm_i32x4_add(isumb, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pb, scb[2 * c]), wasm_i32x4_dot_i16x8(hb, scb[2 * c + 1])));
-          isumc = wasm_i32x4_add(isumc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pc, scc[2 * c]), wasm_i32x4_dot_i16x8(hc, scc[2 * c + 1])));
-          isumd = wasm_i32x4_add(isumd, wasm_i32x4_add(wasm_i32x4_dot_i16x8(pd, scd[2 * c]), wasm_i32x4_dot_i16x8(hd, scd[2 * c + 1])));
-        }
-        q4_Kx4_finish(ga, isuma, mna0, mna1, &y[i], b32[i], &suma, &msuma);
-        q4_Kx4_finish(gb, isumb, mnb0, mnb1, &y[i], b32[i], &sumb, &msumb);
-        q4_Kx4_finish(gc, isumc, mnc0, mnc1, &y[i], b32[i], &sumc, &msumc);
-        q4_Kx4_finish(gd, isumd, mnd0, mnd1, &y[i], b32[i], &sumd, &msumd);
-      }
-      store4(wasm_f32x4_sub(suma, msuma), out, r, r0, r1, first && c0 == 0);
-      store4(wasm_f32x4_sub(sumb, msumb), out, r + qs, r0, r1, first && c0 == 0);
-      store4(wasm_f32x4_sub(sumc, msumc), out, r + 2 * qs, r0, r1, first && c0 == 0);
-      store4(wasm_f32x4_sub(sumd, msumd), out, r + 3 * qs, r0, r1, first && c0 == 0);
-    }
-  }
-  return rb + 16 * nq;
-}
-
+// Decode of the thread's q4_Kx4 groups: Q4_SPREAD at a time, each reading its
+// own part of the thread's rows, then four side by side, then one. The groups
+// that touch [r0, r1) are counted from r0 & ~3; store4 keeps only the thread's rows.
 static void q4_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const v128_t* b32, float* out, int nb,
                         int r0, int r1, int first) {
-  const v128_t m4 = wasm_i8x16_const_splat(0x0F);
-  v128_t pins[2];
-  int rq = q4_Kx4_quads(w, row_bytes, y, b32, out, nb, r0, r1, first);
-  for (int r = q4_Kx4_pairs(w, row_bytes, y, b32, out, nb, rq, r0, r1, first); r < r1; r += 4) {
-    const block_q4_Kx4* g = (const block_q4_Kx4*)(w + (size_t)r * row_bytes);
-    for (int c0 = 0; c0 < nb; c0 += KB) {
-      v128_t sum = wasm_f32x4_const_splat(0.0f), msum = wasm_f32x4_const_splat(0.0f);
-      for (int i = c0; i < (nb - c0 < KB ? nb : c0 + KB); i++, g++) {
-        v128_t sc0, sc1, mn0, mn1;
-        q4_Kx4_fields(g, &sc0, &sc1, &mn0, &mn1);
-        v128_t scs[8];
-        scs[0] = wasm_i8x16_swizzle(sc0, SC_IDX(0)), scs[1] = wasm_i8x16_swizzle(sc0, SC_IDX(4));
-        scs[2] = wasm_i8x16_swizzle(sc0, SC_IDX(8)), scs[3] = wasm_i8x16_swizzle(sc0, SC_IDX(12));
-        scs[4] = wasm_i8x16_swizzle(sc1, SC_IDX(0)), scs[5] = wasm_i8x16_swizzle(sc1, SC_IDX(4));
-        scs[6] = wasm_i8x16_swizzle(sc1, SC_IDX(8)), scs[7] = wasm_i8x16_swizzle(sc1, SC_IDX(12));
-        v128_t isum = wasm_i32x4_const_splat(0);
-        const uint8_t* q = &g->qs[0][0][0];
-        const int8_t* a = y[i].qs;
-        NOUNROLL for (unsigned c = 0; c < 4; c++) {
-          v128_t p = wasm_i16x8_const_splat(0), h = wasm_i16x8_const_splat(0);
-          // sub-block 2c: the low nibbles against a[0..31], 2c + 1: the high against a[32..63]
-          NOUNROLL for (unsigned k = 0; k < 2; k++, q += 64, a += 16) {
-            const v128_t v0 = LOAD(q), v1 = LOAD(q + 16), v2 = LOAD(q + 32), v3 = LOAD(q + 48);
-            p = wasm_i16x8_add(p, wasm_i16x8_add(wasm_i16x8_add(RDOT(SPLAT4(a), wasm_v128_and(v0, m4)), RDOT(SPLAT4(a + 4), wasm_v128_and(v1, m4))),
-                                                 wasm_i16x8_add(RDOT(SPLAT4(a + 8), wasm_v128_and(v2, m4)), RDOT(SPLAT4(a + 12), wasm_v128_and(v3, m4)))));
-            h = wasm_i16x8_add(h, wasm_i16x8_add(
-                wasm_i16x8_add(RDOT(SPLAT4(a + 32), wasm_v128_and(wasm_u16x8_shr(v0, 4), m4)), RDOT(SPLAT4(a + 36), wasm_v128_and(wasm_u16x8_shr(v1, 4), m4))),
-                wasm_i16x8_add(RDOT(SPLAT4(a + 40), wasm_v128_and(wasm_u16x8_shr(v2, 4), m4)), RDOT(SPLAT4(a + 44), wasm_v128_and(wasm_u16x8_shr(v3, 4), m4)))));
-            PIN(p, pins[0]);
-            PIN(h, pins[1]);
-          }
-          a += 32;
-          isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p, scs[2 * c]), wasm_i32x4_dot_i16x8(h, scs[2 * c + 1])));
-        }
-        const v128_t mp[4] = {wasm_i8x16_swizzle(mn0, MP_IDX(0)), wasm_i8x16_swizzle(mn0, MP_IDX(8)),
-                              wasm_i8x16_swizzle(mn1, MP_IDX(0)), wasm_i8x16_swizzle(mn1, MP_IDX(8))};
-        const v128_t mn = q4_K_mins(mp, b32[i]);
-        const v128_t ad = wasm_f32x4_splat(y[i].d);
-        const v128_t d = f16x4_at(g->d);
-        const v128_t dmin = f16x4_at(g->dmin);
-        sum = wasm_f32x4_add(sum, wasm_f32x4_mul(wasm_f32x4_mul(d, ad), wasm_f32x4_convert_i32x4(isum)));
-        msum = wasm_f32x4_add(msum, wasm_f32x4_mul(wasm_f32x4_mul(dmin, ad), wasm_f32x4_convert_i32x4(mn)));
-      }
-      store4(wasm_f32x4_sub(sum, msum), out, r, r0, r1, first && c0 == 0);
-    }
-  }
+  int r = r0 & ~3;
+  const int part = (r1 - r + 3) / 4 / Q4_SPREAD;  // groups per part
+  q4_Kx4_groups(w, row_bytes, y, b32, out, nb, r, part, 4, 4 * part, r0, r1, first, Q4_SPREAD);
+  r += 4 * Q4_SPREAD * part;
+  const int quads = (r1 - r + 3) / 4 / 4;
+  q4_Kx4_groups(w, row_bytes, y, b32, out, nb, r, quads, 16, 4, r0, r1, first, 4);
+  r += 16 * quads;
+  q4_Kx4_groups(w, row_bytes, y, b32, out, nb, r, (r1 - r + 3) / 4, 4, 4, r0, r1, first, 1);
 }
 
 // Decode: one row at a time (a four-row group rebuilds its scales for a
@@ -823,9 +771,12 @@ static inline void q4_K_mul_mat(const void* w, int row_bytes, const void* a, int
           for (int i = 0; i < nb; i++) {
             v128_t q[32];
             q4_K_scales(x, i, &s);
-            for (int k = 0; k < 8; k++)  // 16 bytes of each row at a time: chunk k / 2, groups 4 (k % 2) ..
-              transpose4(LOAD(x[0][i].qs + 16 * k), LOAD(x[1][i].qs + 16 * k), LOAD(x[2][i].qs + 16 * k),
-                         LOAD(x[3][i].qs + 16 * k), q + 4 * k);
+            for (int c = 0; c < 4; c++) {  // chunk c's two sub-blocks of each row, paired as q4_Kx4's (q + 4 * sb)
+              v128_t lo[4], hi[4];
+              for (int j = 0; j < 4; j++) q4_K_pair_nibbles(LOAD(x[j][i].qs + 32 * c), LOAD(x[j][i].qs + 32 * c + 16), &lo[j], &hi[j]);
+              transpose4(lo[0], lo[1], lo[2], lo[3], q + 8 * c);
+              transpose4(hi[0], hi[1], hi[2], hi[3], q + 8 * c + 4);
+            }
             q4_K_superblock(&s, q, i, y, b32, acc, nt);
           }
         }
@@ -855,8 +806,12 @@ void EXPORT(repack_q4_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
         g[i].d[j] = x->d;
         g[i].dmin[j] = x->dmin;
         repack_kx4_scales_mins(x->scales, j, g[i].sm, g[i].ml);
-        for (int c = 0; c < 4; c++)
-          for (int k = 0; k < 8; k++) memcpy(g[i].qs[c][k] + 4 * j, x->qs + 32 * c + 4 * k, 4);
+        for (int sb = 0; sb < 8; sb++)  // sub-block sb = 2c + h: chunk c's low nibbles (h = 0) or high
+          for (int e = 0; e < 16; e++) {  // the sub-block's elements e (low nibble) and 16 + e (high)
+            const int c = sb >> 1, sh = 4 * (sb & 1);
+            const uint8_t lo = (x->qs[32 * c + e] >> sh) & 15, hi = (x->qs[32 * c + 16 + e] >> sh) & 15;
+            g[i].qs[sb][e >> 2][4 * j + (e & 3)] = (uint8_t)(lo | hi << 4);
+          }
       }
     }
   }
