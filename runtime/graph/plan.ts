@@ -12,8 +12,9 @@
 // per run. With one memory nothing is copied and the plan is what it always was.
 import { rowSize } from '../../formats/ggml-types.js';
 import type { Kernels } from '../../wasm/loader.js';
+import { barriersAfter, type Access, type PhaseAccesses } from './barriers.js';
 import { COPY_ACROSS_MEMORIES, type EncodedPhase, type EncodedPlan } from './exec.js';
-import { elementCount, type Graph, type Op, type Tensor } from './graph.js';
+import { elementCount, type Graph, type Op, type Phase, type Tensor } from './graph.js';
 
 const ALIGN = 64;
 const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
@@ -95,6 +96,86 @@ function schedule(g: Graph): { steps: Step[]; homes: Map<Tensor, number> } {
   return { steps, homes };
 }
 
+/** A tensor's bytes in one memory, as [lo, hi) (real addresses, or any ranges unique per tensor and memory). */
+type Locate = (t: Tensor, mem: number) => [number, number];
+
+/**
+ * What each phase of the run touches (graph/barriers.ts), with each step's
+ * last phase index. Accesses are by owner tensor: a view or an offset stands
+ * for the whole of what it views.
+ */
+function phaseAccesses(steps: readonly Step[], locate: Locate, scratch: (mem: number) => [number, number]): { phases: PhaseAccesses[]; lastPhase: number[] } {
+  const phases: PhaseAccesses[] = [];
+  const lastPhase: number[] = [];
+  const range = (t: Tensor, mem: number, write: boolean, whole?: Tensor): Access => {
+    const [lo, hi] = locate(t, mem);
+    return { mem, lo, hi, write, whole };
+  };
+  const tensorArgs = (ph: Phase) => ph.args.filter((a): a is { tensor: Tensor; offset?: number } => typeof a === 'object' && 'tensor' in a);
+  for (const s of steps) {
+    if ('copy' in s) {
+      phases.push({ accesses: [range(s.copy, s.from, false), range(s.copy, s.mem, true)] });
+      lastPhase.push(phases.length - 1);
+      continue;
+    }
+    const out = owner(s.op.output);
+    // an op that writes its output through a number (runtime/imatrix's slots) writes it in every phase
+    const outByArg = s.op.phases.some((ph) => tensorArgs(ph).some((a) => owner(a.tensor) === out));
+    for (const ph of s.op.phases) {
+      const accesses: Access[] = [];
+      for (const a of ph.args) {
+        if (typeof a !== 'object') continue;
+        if ('scratch' in a) {
+          const [lo, hi] = scratch(s.mem);
+          accesses.push({ mem: s.mem, lo, hi, write: true });
+          continue;
+        }
+        const t = owner(a.tensor);
+        // the op's output and any state (a KV cache) may be written; weights and inputs never change
+        // during a run (but a copy of one in another memory is written by its copy phase)
+        const write = t === out || t.kind === 'state';
+        if (!write && (t.kind === 'weight' || t.kind === 'input') && memOf(t) === s.mem) continue;
+        const whole = a.tensor === t && !a.offset && t.kind === 'intermediate' ? t : undefined;
+        const mem = fixed(t) && memOf(t) !== s.mem && t.kind === 'state' ? memOf(t) : s.mem;
+        accesses.push(range(t, mem, write, whole));
+      }
+      if (!outByArg) accesses.push(range(out, fixed(out) ? memOf(out) : s.mem, true));
+      // a solo phase runs on thread 0 alone: as one row
+      phases.push({ rows: ph.solo ? 1 : ph.rows, accesses });
+    }
+    lastPhase.push(phases.length - 1);
+  }
+  return { phases, lastPhase };
+}
+
+/**
+ * For each step, the last step of its barrier group: the bytes of what a step
+ * reads for the last time are not reused before that group ends, or a thread
+ * could write them while another still reads (graph/barriers.ts).
+ */
+function groupFences(steps: readonly Step[]): number[] {
+  // tensors as disjoint ranges: only true data dependences separate phases here
+  const ids = new Map<string, number>();
+  const unique = (k: string): [number, number] => {
+    let id = ids.get(k);
+    if (id === undefined) ids.set(k, (id = ids.size));
+    return [id, id + 1];
+  };
+  const { phases, lastPhase } = phaseAccesses(steps, (t, mem) => unique(key(t, mem)), (mem) => unique(`scratch@${mem}`));
+  const sync = barriersAfter(phases);
+  // the phase ending each phase's group, then the step that phase belongs to
+  const groupEnd = new Array<number>(phases.length);
+  for (let i = phases.length - 1, end = i; i >= 0; i--) {
+    if (sync[i]) end = i;
+    groupEnd[i] = end;
+  }
+  const stepOf = new Array<number>(phases.length);
+  lastPhase.forEach((last, i) => {
+    for (let p = last; p >= 0 && stepOf[p] === undefined; p--) stepOf[p] = i;
+  });
+  return lastPhase.map((last) => stepOf[groupEnd[last]!]!);
+}
+
 /** Offsets of placed bytes within each memory's arena, and the arenas' sizes. */
 export interface Placement {
   /** key(tensor, memory) -> offset in that memory's arena. */
@@ -108,9 +189,10 @@ export interface Placement {
  * Greedy placement by lifetime, in each memory on its own: a tensor is born
  * at the step that writes it and dies after the last step that reads it
  * (graph outputs live to the end); a dead tensor's bytes go back to a free
- * list, first fit, merged with neighbours.
+ * list, first fit, merged with neighbours, once the barrier group of that
+ * last step has ended (fences: groupFences).
  */
-function place(g: Graph, steps: readonly Step[], homes: ReadonlyMap<Tensor, number>, nMem: number): Placement {
+function place(g: Graph, steps: readonly Step[], homes: ReadonlyMap<Tensor, number>, nMem: number, fences: readonly number[]): Placement {
   const where = (t: Tensor) => (fixed(t) ? memOf(t) : homes.get(t)!);
   // what each step reads and writes, as (tensor, memory) keys
   const reads = steps.map((s) => ('op' in s ? [...new Set(s.op.inputs.map(owner))].map((t) => key(t, where(t) === s.mem ? where(t) : s.mem)) : [key(s.copy, s.from)]));
@@ -150,7 +232,20 @@ function place(g: Graph, steps: readonly Step[], homes: ReadonlyMap<Tensor, numb
     }
   };
 
+  // releases waiting for the end of a barrier group: step index -> keys
+  const pending = new Map<number, string[]>();
+  const later = (i: number, k: string) => {
+    const f = fences[i]!;
+    if (!pending.has(f)) pending.set(f, []);
+    pending.get(f)!.push(k);
+  };
   steps.forEach((s, i) => {
+    for (const [f, ks] of pending) {
+      if (f < i) {
+        ks.forEach(release);
+        pending.delete(f);
+      }
+    }
     if ('op' in s) scratchBytes[s.mem] = Math.max(scratchBytes[s.mem]!, s.op.scratchBytes ?? 0);
     const w = writes[i]!;
     const wk = key(w.t, w.mem);
@@ -161,8 +256,8 @@ function place(g: Graph, steps: readonly Step[], homes: ReadonlyMap<Tensor, numb
       sizes.set(wk, size);
     }
     // free what this step read for the last time (after its output is placed, so they never overlap)
-    for (const k of new Set(reads[i])) if (sizes.has(k) && lastUse.get(k) === i) release(k);
-    if (placed && !lastUse.has(wk)) release(wk);
+    for (const k of new Set(reads[i])) if (sizes.has(k) && lastUse.get(k) === i) later(i, k);
+    if (placed && !lastUse.has(wk)) later(i, wk);
   });
   return { offsets, arenaBytes: top, scratchBytes: scratchBytes.map(alignUp) };
 }
@@ -171,6 +266,8 @@ function place(g: Graph, steps: readonly Step[], homes: ReadonlyMap<Tensor, numb
 export class Plan {
   /** Per memory: the malloc'd arena (0 where a memory has none). */
   private readonly arenas: number[];
+  /** Per memory: where the arena's bytes (tensors and scratch) start and how many there are. */
+  private readonly arenaRanges: { mem: number; ptr: number; bytes: number }[] = [];
   private readonly outputs = new Map<Tensor, { ptr: number; mem: number }>();
   /** Bytes of arenas and scratch over all memories. */
   readonly arenaBytes: number;
@@ -182,7 +279,7 @@ export class Plan {
     this.kernels = Array.isArray(kernels) ? kernels : [kernels as Kernels];
     const nMem = this.kernels.length;
     const { steps, homes } = schedule(graph);
-    const placement = place(graph, steps, homes, nMem);
+    const placement = place(graph, steps, homes, nMem, groupFences(steps));
     this.arenas = new Array<number>(nMem).fill(0);
     const bases: number[] = [];
     const scratch: number[] = [];
@@ -192,6 +289,7 @@ export class Plan {
       total += bytes;
       if (bytes > 0) this.arenas[m] = this.kernels[m]!.malloc(bytes + ALIGN);
       bases.push(alignUp(this.arenas[m]!));
+      if (bytes > 0) this.arenaRanges.push({ mem: m, ptr: bases[m]!, bytes });
       scratch.push(bases[m]! + placement.arenaBytes[m]!);
     }
     this.arenaBytes = total;
@@ -230,10 +328,24 @@ export class Plan {
       for (const ph of s.op.phases) {
         const args = ph.args.map((a) =>
           typeof a === 'number' ? a : 'scratch' in a ? scratch[s.mem]! + a.scratch : resolve(a.tensor, s.mem) + (a.offset ?? 0));
-        phases.push({ fn: fnOf(ph.fn), args, mem: s.mem });
+        phases.push({ fn: fnOf(ph.fn), args, mem: s.mem, ...(ph.solo ? { solo: true } : {}) });
       }
     }
+    // the barriers the placed bytes need (the fences kept reuse from adding any)
+    const locate: Locate = (t, mem) => {
+      const lo = resolve(t, mem);
+      return [lo, lo + (fixed(t) && memOf(t) === mem ? tensorBytes(t) : alignUp(tensorBytes(t)))];
+    };
+    const touched = phaseAccesses(steps, locate, (m) => [scratch[m]!, scratch[m]! + placement.scratchBytes[m]!]).phases;
+    barriersAfter(touched).forEach((sync, i) => {
+      if (!sync) phases[i]!.sync = false;
+    });
     this.encoded = { fns, phases };
+  }
+
+  /** @internal The arenas' bytes per memory (test/graph-barriers.test.ts fills them before a run). */
+  get arenaSpans(): readonly { mem: number; ptr: number; bytes: number }[] {
+    return this.arenaRanges;
   }
 
   /** Byte address of a graph output (valid until dispose), in memory outputMem(t). */
