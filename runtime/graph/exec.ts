@@ -21,7 +21,7 @@ export interface EncodedPhase {
    * barrier follows.
    */
   sync?: boolean;
-  /** Thread 0 runs it as one thread (Phase.solo); the others skip it. */
+  /** Thread 0 runs it as one thread (Phase.solo, or a one-row phase); the others skip it. */
   solo?: boolean;
 }
 

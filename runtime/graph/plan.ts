@@ -328,7 +328,8 @@ export class Plan {
       for (const ph of s.op.phases) {
         const args = ph.args.map((a) =>
           typeof a === 'number' ? a : 'scratch' in a ? scratch[s.mem]! + a.scratch : resolve(a.tensor, s.mem) + (a.offset ?? 0));
-        phases.push({ fn: fnOf(ph.fn), args, mem: s.mem, ...(ph.solo ? { solo: true } : {}) });
+        // a one-row phase is all thread 0's whatever the thread count: as solo, the others skip it
+        phases.push({ fn: fnOf(ph.fn), args, mem: s.mem, ...(ph.solo || ph.rows === 1 ? { solo: true } : {}) });
       }
     }
     // the barriers the placed bytes need (the fences kept reuse from adding any)

@@ -19,9 +19,10 @@ export class RowOps extends OpsCore {
     const n = table.ne[0]!;
     const nIds = elementCount(ids.ne);
     const out = this.g.f32(name, [n, nIds]);
+    // the table and the ids are read anywhere: a split is declared only while they are a weight and an input
     const phase = table.type === GGMLType.F32 || table.type === GGMLType.F16
-      ? this.phase(table.type === GGMLType.F32 ? 'get_rows_f32' : 'get_rows_f16', at(table), at(ids), at(out), nIds, n)
-      : this.phase(`get_rows_q_${ggmlTypeInfo(table.type)!.name}`, at(table), rowSize(table.type, n), at(ids), at(out), nIds, n);
+      ? this.rowsPhase(nIds, [table, ids], table.type === GGMLType.F32 ? 'get_rows_f32' : 'get_rows_f16', at(table), at(ids), at(out), nIds, n)
+      : this.rowsPhase(nIds, [table, ids], `get_rows_q_${ggmlTypeInfo(table.type)!.name}`, at(table), rowSize(table.type, n), at(ids), at(out), nIds, n);
     return this.g.add({ name, inputs: [table, ids], output: out, phases: [phase] });
   }
 
