@@ -45,6 +45,16 @@ function safe(a: PhaseAccesses, x: Access, b: PhaseAccesses, y: Access): boolean
   return a.rows !== undefined && a.rows === b.rows && x.whole !== undefined && x.whole === y.whole;
 }
 
+/** Whether phase p touches what a phase of the group writes, or writes what one touches. */
+function hazard(group: readonly PhaseAccesses[], p: PhaseAccesses): boolean {
+  for (const m of group) {
+    for (const x of m.accesses) {
+      for (const y of p.accesses) if (!safe(m, x, p, y)) return true;
+    }
+  }
+  return false;
+}
+
 /**
  * For each phase, whether a barrier must follow it (the last phase's is the
  * end of the run, which the pool always waits for: true).
@@ -53,8 +63,7 @@ export function barriersAfter(phases: readonly PhaseAccesses[]): boolean[] {
   const sync = phases.map(() => true);
   let group: PhaseAccesses[] = [];
   phases.forEach((p, i) => {
-    const hazard = group.some((m) => m.accesses.some((x) => p.accesses.some((y) => !safe(m, x, p, y))));
-    if (hazard) {
+    if (hazard(group, p)) {
       group = [];
     } else if (i > 0) {
       sync[i - 1] = false;

@@ -14,7 +14,7 @@ import { rowSize } from '../../formats/ggml-types.js';
 import type { Kernels } from '../../wasm/loader.js';
 import { barriersAfter, type Access, type PhaseAccesses } from './barriers.js';
 import { COPY_ACROSS_MEMORIES, type EncodedPhase, type EncodedPlan } from './exec.js';
-import { elementCount, type Graph, type Op, type Phase, type Tensor } from './graph.js';
+import { elementCount, type Graph, type Op, type Tensor } from './graph.js';
 
 const ALIGN = 64;
 const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
@@ -25,9 +25,16 @@ const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
  */
 const MAX_WEIGHT_COPY = 16 * 1024 * 1024;
 
+// tensors never change: their sizes are asked for many times per plan
+const sizes = new WeakMap<Tensor, number>();
+
 export function tensorBytes(t: Tensor): number {
-  const ne = t.ne;
-  return rowSize(t.type, ne[0]!) * (elementCount(ne) / ne[0]!);
+  let n = sizes.get(t);
+  if (n === undefined) {
+    const ne = t.ne;
+    sizes.set(t, (n = rowSize(t.type, ne[0]!) * (elementCount(ne) / ne[0]!)));
+  }
+  return n;
 }
 
 const owner = (t: Tensor): Tensor => (t.kind === 'view' ? owner(t.base!) : t);
@@ -99,35 +106,43 @@ function schedule(g: Graph): { steps: Step[]; homes: Map<Tensor, number> } {
 /** A tensor's bytes in one memory, as [lo, hi) (real addresses, or any ranges unique per tensor and memory). */
 type Locate = (t: Tensor, mem: number) => [number, number];
 
+/** What a phase touches: a tensor (by owner) in a memory, or (t null) that memory's scratch. */
+interface Touch {
+  t: Tensor | null;
+  mem: number;
+  write: boolean;
+  /** Passed whole (an intermediate, no view or offset): touched by the phase's declared rows. */
+  whole: boolean;
+}
+
+/** What each phase of the run touches, with its declared split, and each step's last phase index. */
+interface Touches {
+  phases: { rows?: number; touches: Touch[] }[];
+  lastPhase: number[];
+}
+
 /**
- * What each phase of the run touches (graph/barriers.ts), with each step's
- * last phase index. Accesses are by owner tensor: a view or an offset stands
- * for the whole of what it views.
+ * What each phase of the run touches (graph/barriers.ts). By owner tensor:
+ * a view or an offset stands for the whole of what it views.
  */
-function phaseAccesses(steps: readonly Step[], locate: Locate, scratch: (mem: number) => [number, number]): { phases: PhaseAccesses[]; lastPhase: number[] } {
-  const phases: PhaseAccesses[] = [];
+function phaseTouches(steps: readonly Step[]): Touches {
+  const phases: Touches['phases'] = [];
   const lastPhase: number[] = [];
-  const range = (t: Tensor, mem: number, write: boolean, whole?: Tensor): Access => {
-    const [lo, hi] = locate(t, mem);
-    return { mem, lo, hi, write, whole };
-  };
-  const tensorArgs = (ph: Phase) => ph.args.filter((a): a is { tensor: Tensor; offset?: number } => typeof a === 'object' && 'tensor' in a);
   for (const s of steps) {
     if ('copy' in s) {
-      phases.push({ accesses: [range(s.copy, s.from, false), range(s.copy, s.mem, true)] });
+      phases.push({ touches: [{ t: s.copy, mem: s.from, write: false, whole: false }, { t: s.copy, mem: s.mem, write: true, whole: false }] });
       lastPhase.push(phases.length - 1);
       continue;
     }
     const out = owner(s.op.output);
     // an op that writes its output through a number (runtime/imatrix's slots) writes it in every phase
-    const outByArg = s.op.phases.some((ph) => tensorArgs(ph).some((a) => owner(a.tensor) === out));
+    const outByArg = s.op.phases.some((ph) => ph.args.some((a) => typeof a === 'object' && 'tensor' in a && owner(a.tensor) === out));
     for (const ph of s.op.phases) {
-      const accesses: Access[] = [];
+      const touches: Touch[] = [];
       for (const a of ph.args) {
         if (typeof a !== 'object') continue;
         if ('scratch' in a) {
-          const [lo, hi] = scratch(s.mem);
-          accesses.push({ mem: s.mem, lo, hi, write: true });
+          touches.push({ t: null, mem: s.mem, write: true, whole: false });
           continue;
         }
         const t = owner(a.tensor);
@@ -135,17 +150,27 @@ function phaseAccesses(steps: readonly Step[], locate: Locate, scratch: (mem: nu
         // during a run (but a copy of one in another memory is written by its copy phase)
         const write = t === out || t.kind === 'state';
         if (!write && (t.kind === 'weight' || t.kind === 'input') && memOf(t) === s.mem) continue;
-        const whole = a.tensor === t && !a.offset && t.kind === 'intermediate' ? t : undefined;
-        const mem = fixed(t) && memOf(t) !== s.mem && t.kind === 'state' ? memOf(t) : s.mem;
-        accesses.push(range(t, mem, write, whole));
+        const whole = a.tensor === t && !a.offset && t.kind === 'intermediate';
+        touches.push({ t, mem: fixed(t) && t.kind === 'state' ? memOf(t) : s.mem, write, whole });
       }
-      if (!outByArg) accesses.push(range(out, fixed(out) ? memOf(out) : s.mem, true));
+      if (!outByArg) touches.push({ t: out, mem: fixed(out) ? memOf(out) : s.mem, write: true, whole: false });
       // a solo phase runs on thread 0 alone: as one row
-      phases.push({ rows: ph.solo ? 1 : ph.rows, accesses });
+      phases.push({ rows: ph.solo ? 1 : ph.rows, touches });
     }
     lastPhase.push(phases.length - 1);
   }
   return { phases, lastPhase };
+}
+
+/** The touches as byte ranges: tensors where `locate` puts them, scratch where `scratch` does. */
+function phaseAccesses(touches: Touches, locate: Locate, scratch: (mem: number) => [number, number]): PhaseAccesses[] {
+  return touches.phases.map(({ rows, touches }) => ({
+    rows,
+    accesses: touches.map(({ t, mem, write, whole }): Access => {
+      const [lo, hi] = t ? locate(t, mem) : scratch(mem);
+      return { mem, lo, hi, write, whole: whole ? t! : undefined };
+    }),
+  }));
 }
 
 /**
@@ -153,15 +178,19 @@ function phaseAccesses(steps: readonly Step[], locate: Locate, scratch: (mem: nu
  * reads for the last time are not reused before that group ends, or a thread
  * could write them while another still reads (graph/barriers.ts).
  */
-function groupFences(steps: readonly Step[]): number[] {
-  // tensors as disjoint ranges: only true data dependences separate phases here
-  const ids = new Map<string, number>();
-  const unique = (k: string): [number, number] => {
-    let id = ids.get(k);
-    if (id === undefined) ids.set(k, (id = ids.size));
+function groupFences(touches: Touches): number[] {
+  // tensors as disjoint ranges (one per tensor and memory; a memory's scratch below 0):
+  // only true data dependences separate phases here
+  const ids = new Map<Tensor, number[]>();
+  let next = 0;
+  const unique = (t: Tensor, mem: number): [number, number] => {
+    let per = ids.get(t);
+    if (!per) ids.set(t, (per = []));
+    const id = per[mem] ?? (per[mem] = next++);
     return [id, id + 1];
   };
-  const { phases, lastPhase } = phaseAccesses(steps, (t, mem) => unique(key(t, mem)), (mem) => unique(`scratch@${mem}`));
+  const phases = phaseAccesses(touches, unique, (mem) => [-1 - mem, -mem]);
+  const lastPhase = touches.lastPhase;
   const sync = barriersAfter(phases);
   // the phase ending each phase's group, then the step that phase belongs to
   const groupEnd = new Array<number>(phases.length);
@@ -279,7 +308,8 @@ export class Plan {
     this.kernels = Array.isArray(kernels) ? kernels : [kernels as Kernels];
     const nMem = this.kernels.length;
     const { steps, homes } = schedule(graph);
-    const placement = place(graph, steps, homes, nMem, groupFences(steps));
+    const touches = phaseTouches(steps);
+    const placement = place(graph, steps, homes, nMem, groupFences(touches));
     this.arenas = new Array<number>(nMem).fill(0);
     const bases: number[] = [];
     const scratch: number[] = [];
@@ -337,7 +367,7 @@ export class Plan {
       const lo = resolve(t, mem);
       return [lo, lo + (fixed(t) && memOf(t) === mem ? tensorBytes(t) : alignUp(tensorBytes(t)))];
     };
-    const touched = phaseAccesses(steps, locate, (m) => [scratch[m]!, scratch[m]! + placement.scratchBytes[m]!]).phases;
+    const touched = phaseAccesses(touches, locate, (m) => [scratch[m]!, scratch[m]! + placement.scratchBytes[m]!]);
     barriersAfter(touched).forEach((sync, i) => {
       if (!sync) phases[i]!.sync = false;
     });
