@@ -26,13 +26,13 @@ const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 const MAX_WEIGHT_COPY = 16 * 1024 * 1024;
 
 // tensors never change: their sizes are asked for many times per plan
-const sizes = new WeakMap<Tensor, number>();
+const byteCounts = new WeakMap<Tensor, number>();
 
 export function tensorBytes(t: Tensor): number {
-  let n = sizes.get(t);
+  let n = byteCounts.get(t);
   if (n === undefined) {
     const ne = t.ne;
-    sizes.set(t, (n = rowSize(t.type, ne[0]!) * (elementCount(ne) / ne[0]!)));
+    byteCounts.set(t, (n = rowSize(t.type, ne[0]!) * (elementCount(ne) / ne[0]!)));
   }
   return n;
 }
