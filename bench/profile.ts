@@ -62,7 +62,12 @@ function profile(label: string, nTok: number): void {
     });
   }
   const n = reps - 1;
+  // barriers between threads a run of this plan has (graph/barriers.ts leaves out the needless ones)
+  const barriers = enc.phases.filter((p, i) => p.sync !== false && i < enc.phases.length - 1).length;
+  let matmuls = 0;
+  for (const [name, ms] of byFn) if (name.startsWith('mat_rows')) matmuls += ms;
   console.log(`\n${label}: ${(total / n).toFixed(1)} ms per run (${(total / n / nTok).toFixed(2)} ms/token), one thread${values.cpu ? ', CPU time' : ''}`);
+  console.log(`${enc.phases.length} phases, ${barriers} barriers on more threads; besides the matmuls ${((total - matmuls) / n).toFixed(2)} ms (${((100 * (total - matmuls)) / total).toFixed(1)}%)`);
   console.log('| kernel | ms/run | share |');
   console.log('|---|---:|---:|');
   for (const [name, ms] of [...byFn].sort((a, b) => b[1] - a[1])) {

@@ -27,60 +27,95 @@ _Static_assert(sizeof(block_q8_1) == 36, "block_q8_1 is 36 bytes");
 // activation quantizers: same bytes as ggml's quantize_row_q8_0_ref /
 // quantize_row_q8_1_ref (d = amax/127 rounded to f16, q = roundf(x/d))
 
-// C's roundf (half away from zero), exactly: trunc, then step away from zero
-// when the dropped fraction (exact: v - trunc(v) loses no bits) is >= 0.5.
-// wasm's f32x4.nearest rounds half to even, and v + 0.5 is not exact.
-static inline v128_t f32x4_roundf(v128_t v) {
-  const v128_t t = wasm_f32x4_trunc(v);
-  const v128_t frac = wasm_f32x4_abs(wasm_f32x4_sub(v, t));
-  const v128_t step = wasm_v128_or(wasm_v128_and(v, wasm_i32x4_const_splat((int32_t)0x80000000u)),
-                                   wasm_f32x4_const_splat(1.0f));
-  return wasm_f32x4_add(t, wasm_v128_and(step, wasm_f32x4_ge(frac, wasm_f32x4_const_splat(0.5f))));
+// C's roundf (half away from zero), then truncated to int32, for |v| <= 130
+// (a quant before rounding: |x/d| <= 127 and a little) and for inf and NaN:
+// v plus 0.5 - 2^-25 with v's sign, truncated. The sum rounds so that its
+// integer part is roundf(v) for every such float (checked against roundf
+// for all of them); 0.5 itself would carry 0.49999997 up to 1. Three ops and
+// the truncating conversion, where trunc, the exact fraction and a compare
+// took eight. wasm's f32x4.nearest rounds half to even.
+static inline v128_t i32x4_roundf(v128_t v) {
+  const v128_t h = wasm_v128_or(wasm_v128_and(v, wasm_i32x4_const_splat((int32_t)0x80000000u)),
+                                wasm_f32x4_const_splat(0x1.fffffep-2f));
+  return wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_add(v, h));
 }
 
-// One block of 32: the f32 scale d (before rounding to f16) and the 32
-// quants; returns their integer sum (for q8_1's s).
-static inline int quantize_block_q8(const float* x, float* d_out, int8_t* qs) {
-  v128_t v[8];
-  v128_t amax = wasm_f32x4_splat(0.0f);
-  for (int j = 0; j < 8; j++) {
-    v[j] = wasm_v128_load(x + 4 * j);
-    amax = wasm_f32x4_max(amax, wasm_f32x4_abs(v[j]));
-  }
+// The largest |x| of one block of 32, in every lane.
+static inline v128_t block_amax(const float* x) {
+  v128_t amax = wasm_f32x4_abs(wasm_v128_load(x));
+  for (int j = 1; j < 8; j++) amax = wasm_f32x4_max(amax, wasm_f32x4_abs(wasm_v128_load(x + 4 * j)));
   amax = wasm_f32x4_max(amax, wasm_i32x4_shuffle(amax, amax, 2, 3, 0, 1));
-  amax = wasm_f32x4_max(amax, wasm_i32x4_shuffle(amax, amax, 1, 0, 3, 2));
-  const float d = wasm_f32x4_extract_lane(amax, 0) / 127.0f;
-  const float id = d != 0.0f ? 1.0f / d : 0.0f;
-  const v128_t vid = wasm_f32x4_splat(id);
+  return wasm_f32x4_max(amax, wasm_i32x4_shuffle(amax, amax, 1, 0, 3, 2));
+}
+
+// The 32 quants of one block for the inverse scale in every lane of vid;
+// returns their integer sum (for q8_1's s).
+static inline int quantize_block_q8_id(const float* x, v128_t vid, int8_t* qs) {
   v128_t q32[8];
-  for (int j = 0; j < 8; j++) q32[j] = wasm_i32x4_trunc_sat_f32x4(f32x4_roundf(wasm_f32x4_mul(v[j], vid)));
+  for (int j = 0; j < 8; j++) q32[j] = i32x4_roundf(wasm_f32x4_mul(wasm_v128_load(x + 4 * j), vid));
   // |q| <= 127, so the saturating narrows never saturate
   const v128_t q16a = wasm_i16x8_narrow_i32x4(q32[0], q32[1]), q16b = wasm_i16x8_narrow_i32x4(q32[2], q32[3]);
   const v128_t q16c = wasm_i16x8_narrow_i32x4(q32[4], q32[5]), q16d = wasm_i16x8_narrow_i32x4(q32[6], q32[7]);
   wasm_v128_store(qs, wasm_i8x16_narrow_i16x8(q16a, q16b));
   wasm_v128_store(qs + 16, wasm_i8x16_narrow_i16x8(q16c, q16d));
-  *d_out = d;
   const v128_t sum16 = wasm_i16x8_add(wasm_i16x8_add(q16a, q16b), wasm_i16x8_add(q16c, q16d));
   return i32x4_hsum(wasm_i32x4_extadd_pairwise_i16x8(sum16));
 }
 
-void EXPORT(quantize_row_q8_0)(const float* x, void* vy, int n) {
-  block_q8_0* y = vy;
-  for (int b = 0; b < n / QK; b++) {
-    float d;
-    quantize_block_q8(x + b * QK, &d, y[b].qs);
-    y[b].d = fp32_to_fp16(d);
+// d = amax / 127 and id = 1 / d (0 when d is 0), lane by lane: the f32
+// division is correctly rounded in a vector as in a scalar.
+static inline v128_t scales_q8(v128_t amax, v128_t* vid) {
+  const v128_t d = wasm_f32x4_div(amax, wasm_f32x4_const_splat(127.0f));
+  *vid = wasm_v128_and(wasm_f32x4_div(wasm_f32x4_const_splat(1.0f), d), wasm_f32x4_ne(d, wasm_f32x4_const_splat(0.0f)));
+  return d;
+}
+
+// Four blocks at a time, their four scales and inverses in one vector each
+// (two divisions per four blocks, not per block); `stride` bytes from one
+// block to the next, quants `qs_off` bytes into a block, d at its start and
+// for q8_1 s (= sum * d) after it.
+static void quantize_row_q8(const float* x, uint8_t* y, int stride, int qs_off, int with_s, int n) {
+  const int nb = n / QK;
+  int b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const float* xb = x + b * QK;
+    const v128_t a0 = block_amax(xb), a1 = block_amax(xb + QK), a2 = block_amax(xb + 2 * QK), a3 = block_amax(xb + 3 * QK);
+    // lane j: block j's amax (every lane of aj holds it)
+    const v128_t amax = wasm_i32x4_shuffle(wasm_i32x4_shuffle(a0, a1, 0, 4, 0, 4), wasm_i32x4_shuffle(a2, a3, 0, 4, 0, 4), 0, 1, 4, 5);
+    v128_t vid;
+    const v128_t d = scales_q8(amax, &vid);
+    float dj[4];
+    int sj[4];
+    wasm_v128_store(dj, d);
+    uint8_t* yb = y + (size_t)b * stride;
+    sj[0] = quantize_block_q8_id(xb, wasm_i32x4_shuffle(vid, vid, 0, 0, 0, 0), (int8_t*)(yb + qs_off));
+    sj[1] = quantize_block_q8_id(xb + QK, wasm_i32x4_shuffle(vid, vid, 1, 1, 1, 1), (int8_t*)(yb + stride + qs_off));
+    sj[2] = quantize_block_q8_id(xb + 2 * QK, wasm_i32x4_shuffle(vid, vid, 2, 2, 2, 2), (int8_t*)(yb + 2 * stride + qs_off));
+    sj[3] = quantize_block_q8_id(xb + 3 * QK, wasm_i32x4_shuffle(vid, vid, 3, 3, 3, 3), (int8_t*)(yb + 3 * stride + qs_off));
+    for (int j = 0; j < 4; j++) {
+      uint16_t* h = (uint16_t*)(yb + (size_t)j * stride);
+      h[0] = fp32_to_fp16(dj[j]);
+      if (with_s) h[1] = fp32_to_fp16((float)sj[j] * dj[j]);
+    }
+  }
+  for (; b < nb; b++) {
+    const float* xb = x + b * QK;
+    v128_t vid;
+    const float d = wasm_f32x4_extract_lane(scales_q8(block_amax(xb), &vid), 0);
+    uint8_t* yb = y + (size_t)b * stride;
+    const int sum = quantize_block_q8_id(xb, vid, (int8_t*)(yb + qs_off));
+    uint16_t* h = (uint16_t*)yb;
+    h[0] = fp32_to_fp16(d);
+    if (with_s) h[1] = fp32_to_fp16((float)sum * d);
   }
 }
 
+void EXPORT(quantize_row_q8_0)(const float* x, void* vy, int n) {
+  quantize_row_q8(x, vy, sizeof(block_q8_0), offsetof(block_q8_0, qs), 0, n);
+}
+
 void EXPORT(quantize_row_q8_1)(const float* x, void* vy, int n) {
-  block_q8_1* y = vy;
-  for (int b = 0; b < n / QK; b++) {
-    float d;
-    const int sum = quantize_block_q8(x + b * QK, &d, y[b].qs);
-    y[b].d = fp32_to_fp16(d);
-    y[b].s = fp32_to_fp16((float)sum * d);
-  }
+  quantize_row_q8(x, vy, sizeof(block_q8_1), offsetof(block_q8_1, qs), 1, n);
 }
 
 

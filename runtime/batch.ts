@@ -47,7 +47,8 @@ export interface BatchRows {
 export function evaluateParts(
   parts: readonly BatchPart[], batchSize: number, nVocab: number, run: (rows: BatchRows) => Float32Array,
 ): Float32Array[] {
-  const out = parts.map((p) => new Float32Array(p.allLogits ? p.tokens.length * nVocab : nVocab));
+  // a part's last-token logits are copied out of its run's row when it comes (no zeroed buffer first)
+  const out = parts.map((p) => (p.allLogits ? new Float32Array(p.tokens.length * nVocab) : undefined));
   const done = parts.map(() => 0);
   let next = 0; // the first part with tokens left
   while (next < parts.length) {
@@ -84,8 +85,9 @@ export function evaluateParts(
     const ids = outIds.length > 0 ? outIds : [nRows - 1];
     const logits = run({ ...rows, outIds: Int32Array.from(ids) });
     dest.forEach(([part, t], k) => {
-      const o = parts[part]!.allLogits ? t * nVocab : 0;
-      out[part]!.set(logits.subarray(k * nVocab, (k + 1) * nVocab), o);
+      const row = logits.subarray(k * nVocab, (k + 1) * nVocab);
+      if (parts[part]!.allLogits) out[part]!.set(row, t * nVocab);
+      else out[part] = new Float32Array(row);
     });
     for (const { part, from, n } of taken) {
       done[part] = from + n;
@@ -93,5 +95,5 @@ export function evaluateParts(
     }
     while (next < parts.length && done[next] === parts[next]!.tokens.length) next++;
   }
-  return out;
+  return out.map((o) => o ?? new Float32Array(nVocab));
 }

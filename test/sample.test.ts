@@ -8,7 +8,11 @@ import {
   applyTemp,
   applyTopK,
   applyTopP,
+  argmaxLogits,
+  argmaxSlot,
   candidatesFrom,
+  createCandidates,
+  loadTopK,
   countRecent,
   createSampler,
   LLAMA_DEFAULT_SEED,
@@ -389,6 +393,69 @@ function sameSet(got: number[], want: number[], what: string): void {
   const b = Int32Array.from(want).sort();
   assert.is(a.findIndex((v, i) => v !== b[i]), -1, `${what}: different tokens`);
 }
+
+test('loadTopK and argmaxLogits: what loadLogits then applyTopK / argmaxSlot give, without the copy', () => {
+  const rnd = mulberry32(77);
+  const vectors: Float32Array[] = [];
+  for (const n of [1, 2, 7, 300, 32000]) {
+    // few distinct values: ties everywhere, also across the k-th place
+    vectors.push(Float32Array.from({ length: n }, () => Math.round(rnd() * 8) / 2));
+    vectors.push(gaussian(rnd, n, 3));
+    const odd = gaussian(rnd, n, 1);
+    for (let i = 0; i < n; i += 5) odd[i] = i % 3 === 0 ? NaN : -Infinity;
+    vectors.push(odd);
+  }
+  vectors.push(Float32Array.from([NaN, NaN, NaN]), Float32Array.from([-Infinity, NaN, -Infinity]));
+  // rising with the id: every logit would enter the heap (the selection path)
+  vectors.push(Float32Array.from({ length: 32000 }, (_, i) => Math.floor(i / 3)));
+  const reused = createCandidates();
+  for (const v of vectors) {
+    const best = argmaxSlot(candidatesFrom(v));
+    assert.is(argmaxLogits(v), best, `argmax of ${v.length}`);
+    for (const k of [1, 2, 3, 40, 299, 1024, v.length, v.length + 5]) {
+      const want = candidatesFrom(v);
+      applyTopK(want, k);
+      const got = loadTopK(reused, v, k);
+      assert.is(got.size, want.size, `k ${k} of ${v.length}: size`);
+      assert.ok(got.sorted);
+      for (let i = 0; i < want.size; i++) {
+        if (got.ids[i] !== want.ids[i] || !Object.is(got.logits[i], want.logits[i])) {
+          assert.unreachable(`k ${k} of ${v.length}: slot ${i} holds ${got.ids[i]} (${got.logits[i]}), want ${want.ids[i]} (${want.logits[i]})`);
+        }
+      }
+    }
+  }
+  // ties at the k-th place go to the lower ids
+  const tied = Float32Array.from([1, 3, 2, 3, 2, 2, 3, 2]);
+  assert.equal(Array.from(loadTopK(createCandidates(), tied, 5).ids.subarray(0, 5)), [1, 3, 6, 2, 4]);
+});
+
+test('sampler: draws without penalties or grammar give the tokens of the whole chain', () => {
+  const rnd = mulberry32(21);
+  const logits = gaussian(rnd, 32000, 4);
+  for (const o of [{}, { top_k: 1 }, { top_k: 1024 }, { top_k: 5, top_p: 1, min_p: 0 }, { temp: 0 }, { temp: 0, top_k: 0 }]) {
+    const s = createSampler({ seed: 5, ...o });
+    const opts = s.options;
+    const rng = new Xoshiro128(5);
+    for (let i = 0; i < 100; i++) {
+      // the chain written out over a full copy of the logits
+      const c = candidatesFrom(logits);
+      let want: number;
+      if (opts.temp <= 0) want = c.ids[argmaxSlot(c)]!;
+      else {
+        applyTopK(c, opts.top_k);
+        applyTopP(c, opts.top_p, opts.min_keep);
+        applyMinP(c, opts.min_p, opts.min_keep);
+        applyTemp(c, opts.temp);
+        want = c.ids[c.size > 1 ? sampleSlot(c, rng.nextDouble()) : 0]!;
+      }
+      const got = s.sample(logits);
+      assert.is(got, want, `${JSON.stringify(o)}: token ${i}`);
+      s.accept(got); // penalty_repeat 1: the window is kept but changes nothing
+      logits[got] = logits[got]! - 0.5;
+    }
+  }
+});
 
 test('256K vocab: the chain matches a brute-force reference', () => {
   const n = 262144;

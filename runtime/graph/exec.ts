@@ -15,6 +15,14 @@ export interface EncodedPhase {
   mem: number;
   /** Resolved arguments; ith and nth are appended at run time. */
   args: number[];
+  /**
+   * false: the next phase may start on a thread while others still run this
+   * one (it touches nothing this one writes; graph/barriers.ts). Absent: a
+   * barrier follows.
+   */
+  sync?: boolean;
+  /** Thread 0 runs it as one thread (Phase.solo, or a one-row phase); the others skip it. */
+  solo?: boolean;
 }
 
 export interface EncodedPlan {
@@ -27,6 +35,10 @@ type KernelFn = (...args: number[]) => unknown;
 export interface BoundPhase {
   f: KernelFn;
   argv: number[];
+  /** Whether a barrier follows (EncodedPhase.sync). */
+  sync: boolean;
+  /** Thread 0 alone runs it (EncodedPhase.solo). */
+  solo: boolean;
 }
 
 /**
@@ -66,22 +78,30 @@ export function bindPlan(plan: EncodedPlan, memories: readonly MemoryKernels[]):
       if (!f) throw new RangeError(`the kernels of memory ${p.mem} lack ${name}`);
       cache.set(`${p.mem}:${name}`, f);
     }
-    return { f, argv: [...p.args, 0, 0] };
+    return { f, argv: [...p.args, 0, 0], sync: p.sync !== false, solo: p.solo === true };
   });
 }
 
 /**
  * Runs every phase as thread ith of nth. `barrier` is called after each phase
- * but the last when nth > 1 (the caller synchronises the end of the run).
+ * that needs one (sync), but the last, when nth > 1 (the caller synchronises
+ * the end of the run).
  */
 export function runPhases(phases: BoundPhase[], ith: number, nth: number, barrier: () => void): void {
   const last = phases.length - 1;
   for (let i = 0; i <= last; i++) {
     const p = phases[i]!;
-    const argv = p.argv;
-    argv[argv.length - 2] = ith;
-    argv[argv.length - 1] = nth;
-    p.f.apply(null, argv);
-    if (nth > 1 && i < last) barrier();
+    if (!p.solo) {
+      const argv = p.argv;
+      argv[argv.length - 2] = ith;
+      argv[argv.length - 1] = nth;
+      p.f.apply(null, argv);
+    } else if (ith === 0) {
+      const argv = p.argv;
+      argv[argv.length - 2] = 0;
+      argv[argv.length - 1] = 1;
+      p.f.apply(null, argv);
+    }
+    if (nth > 1 && i < last && p.sync) barrier();
   }
 }

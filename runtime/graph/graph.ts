@@ -54,6 +54,22 @@ export type Arg =
 export interface Phase {
   readonly fn: string;
   readonly args: readonly Arg[];
+  /**
+   * The kernel splits its work as rows_range(rows, ith, nth) (kernels/common.h)
+   * and thread ith touches, of every intermediate tensor passed whole (no
+   * view, no offset), only the bytes of its rows: row r is the r-th of `rows`
+   * equal parts of the tensor. With rows = 1, thread 0 does the whole phase.
+   * Lets the plan leave out barriers between such phases (graph/barriers.ts);
+   * absent, nothing is assumed. Tensors passed otherwise (views, state, the
+   * KV cache) may be touched anywhere.
+   */
+  readonly rows?: number;
+  /**
+   * Run by thread 0 alone, as on one thread (a small element-wise op, whose
+   * split would save less than the barrier it costs): then, like rows = 1,
+   * it chains with one-row phases without barriers.
+   */
+  readonly solo?: boolean;
 }
 
 export interface Op {

@@ -12,6 +12,7 @@
 // per run. With one memory nothing is copied and the plan is what it always was.
 import { rowSize } from '../../formats/ggml-types.js';
 import type { Kernels } from '../../wasm/loader.js';
+import { barriersAfter, type Access, type PhaseAccesses } from './barriers.js';
 import { COPY_ACROSS_MEMORIES, type EncodedPhase, type EncodedPlan } from './exec.js';
 import { elementCount, type Graph, type Op, type Tensor } from './graph.js';
 
@@ -24,9 +25,16 @@ const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
  */
 const MAX_WEIGHT_COPY = 16 * 1024 * 1024;
 
+// tensors never change: their sizes are asked for many times per plan
+const byteCounts = new WeakMap<Tensor, number>();
+
 export function tensorBytes(t: Tensor): number {
-  const ne = t.ne;
-  return rowSize(t.type, ne[0]!) * (elementCount(ne) / ne[0]!);
+  let n = byteCounts.get(t);
+  if (n === undefined) {
+    const ne = t.ne;
+    byteCounts.set(t, (n = rowSize(t.type, ne[0]!) * (elementCount(ne) / ne[0]!)));
+  }
+  return n;
 }
 
 const owner = (t: Tensor): Tensor => (t.kind === 'view' ? owner(t.base!) : t);
@@ -95,6 +103,108 @@ function schedule(g: Graph): { steps: Step[]; homes: Map<Tensor, number> } {
   return { steps, homes };
 }
 
+/** A tensor's bytes in one memory, as [lo, hi) (real addresses, or any ranges unique per tensor and memory). */
+type Locate = (t: Tensor, mem: number) => [number, number];
+
+/** What a phase touches: a tensor (by owner) in a memory, or (t null) that memory's scratch. */
+interface Touch {
+  t: Tensor | null;
+  mem: number;
+  write: boolean;
+  /** Passed whole (an intermediate, no view or offset): touched by the phase's declared rows. */
+  whole: boolean;
+}
+
+/** What each phase of the run touches, with its declared split, and each step's last phase index. */
+interface Touches {
+  phases: { rows?: number; touches: Touch[] }[];
+  lastPhase: number[];
+}
+
+/**
+ * What each phase of the run touches (graph/barriers.ts). By owner tensor:
+ * a view or an offset stands for the whole of what it views.
+ */
+function phaseTouches(steps: readonly Step[]): Touches {
+  const phases: Touches['phases'] = [];
+  const lastPhase: number[] = [];
+  for (const s of steps) {
+    if ('copy' in s) {
+      phases.push({ touches: [{ t: s.copy, mem: s.from, write: false, whole: false }, { t: s.copy, mem: s.mem, write: true, whole: false }] });
+      lastPhase.push(phases.length - 1);
+      continue;
+    }
+    const out = owner(s.op.output);
+    // an op that writes its output through a number (runtime/imatrix's slots) writes it in every phase
+    const outByArg = s.op.phases.some((ph) => ph.args.some((a) => typeof a === 'object' && 'tensor' in a && owner(a.tensor) === out));
+    for (const ph of s.op.phases) {
+      const touches: Touch[] = [];
+      for (const a of ph.args) {
+        if (typeof a !== 'object') continue;
+        if ('scratch' in a) {
+          touches.push({ t: null, mem: s.mem, write: true, whole: false });
+          continue;
+        }
+        const t = owner(a.tensor);
+        // the op's output and any state (a KV cache) may be written; weights and inputs never change
+        // during a run (but a copy of one in another memory is written by its copy phase)
+        const write = t === out || t.kind === 'state';
+        if (!write && (t.kind === 'weight' || t.kind === 'input') && memOf(t) === s.mem) continue;
+        const whole = a.tensor === t && !a.offset && t.kind === 'intermediate';
+        touches.push({ t, mem: fixed(t) && t.kind === 'state' ? memOf(t) : s.mem, write, whole });
+      }
+      if (!outByArg) touches.push({ t: out, mem: fixed(out) ? memOf(out) : s.mem, write: true, whole: false });
+      // a solo phase runs on thread 0 alone: as one row
+      phases.push({ rows: ph.solo ? 1 : ph.rows, touches });
+    }
+    lastPhase.push(phases.length - 1);
+  }
+  return { phases, lastPhase };
+}
+
+/** The touches as byte ranges: tensors where `locate` puts them, scratch where `scratch` does. */
+function phaseAccesses(touches: Touches, locate: Locate, scratch: (mem: number) => [number, number]): PhaseAccesses[] {
+  return touches.phases.map(({ rows, touches }) => ({
+    rows,
+    accesses: touches.map(({ t, mem, write, whole }): Access => {
+      const [lo, hi] = t ? locate(t, mem) : scratch(mem);
+      return { mem, lo, hi, write, whole: whole ? t! : undefined };
+    }),
+  }));
+}
+
+/**
+ * For each step, the last step of its barrier group: the bytes of what a step
+ * reads for the last time are not reused before that group ends, or a thread
+ * could write them while another still reads (graph/barriers.ts).
+ */
+function groupFences(touches: Touches): number[] {
+  // tensors as disjoint ranges (one per tensor and memory; a memory's scratch below 0):
+  // only true data dependences separate phases here
+  const ids = new Map<Tensor, number[]>();
+  let next = 0;
+  const unique = (t: Tensor, mem: number): [number, number] => {
+    let per = ids.get(t);
+    if (!per) ids.set(t, (per = []));
+    const id = per[mem] ?? (per[mem] = next++);
+    return [id, id + 1];
+  };
+  const phases = phaseAccesses(touches, unique, (mem) => [-1 - mem, -mem]);
+  const lastPhase = touches.lastPhase;
+  const sync = barriersAfter(phases);
+  // the phase ending each phase's group, then the step that phase belongs to
+  const groupEnd = new Array<number>(phases.length);
+  for (let i = phases.length - 1, end = i; i >= 0; i--) {
+    if (sync[i]) end = i;
+    groupEnd[i] = end;
+  }
+  const stepOf = new Array<number>(phases.length);
+  lastPhase.forEach((last, i) => {
+    for (let p = last; p >= 0 && stepOf[p] === undefined; p--) stepOf[p] = i;
+  });
+  return lastPhase.map((last) => stepOf[groupEnd[last]!]!);
+}
+
 /** Offsets of placed bytes within each memory's arena, and the arenas' sizes. */
 export interface Placement {
   /** key(tensor, memory) -> offset in that memory's arena. */
@@ -108,9 +218,10 @@ export interface Placement {
  * Greedy placement by lifetime, in each memory on its own: a tensor is born
  * at the step that writes it and dies after the last step that reads it
  * (graph outputs live to the end); a dead tensor's bytes go back to a free
- * list, first fit, merged with neighbours.
+ * list, first fit, merged with neighbours, once the barrier group of that
+ * last step has ended (fences: groupFences).
  */
-function place(g: Graph, steps: readonly Step[], homes: ReadonlyMap<Tensor, number>, nMem: number): Placement {
+function place(g: Graph, steps: readonly Step[], homes: ReadonlyMap<Tensor, number>, nMem: number, fences: readonly number[]): Placement {
   const where = (t: Tensor) => (fixed(t) ? memOf(t) : homes.get(t)!);
   // what each step reads and writes, as (tensor, memory) keys
   const reads = steps.map((s) => ('op' in s ? [...new Set(s.op.inputs.map(owner))].map((t) => key(t, where(t) === s.mem ? where(t) : s.mem)) : [key(s.copy, s.from)]));
@@ -150,7 +261,20 @@ function place(g: Graph, steps: readonly Step[], homes: ReadonlyMap<Tensor, numb
     }
   };
 
+  // releases waiting for the end of a barrier group: step index -> keys
+  const pending = new Map<number, string[]>();
+  const later = (i: number, k: string) => {
+    const f = fences[i]!;
+    if (!pending.has(f)) pending.set(f, []);
+    pending.get(f)!.push(k);
+  };
   steps.forEach((s, i) => {
+    for (const [f, ks] of pending) {
+      if (f < i) {
+        ks.forEach(release);
+        pending.delete(f);
+      }
+    }
     if ('op' in s) scratchBytes[s.mem] = Math.max(scratchBytes[s.mem]!, s.op.scratchBytes ?? 0);
     const w = writes[i]!;
     const wk = key(w.t, w.mem);
@@ -161,8 +285,8 @@ function place(g: Graph, steps: readonly Step[], homes: ReadonlyMap<Tensor, numb
       sizes.set(wk, size);
     }
     // free what this step read for the last time (after its output is placed, so they never overlap)
-    for (const k of new Set(reads[i])) if (sizes.has(k) && lastUse.get(k) === i) release(k);
-    if (placed && !lastUse.has(wk)) release(wk);
+    for (const k of new Set(reads[i])) if (sizes.has(k) && lastUse.get(k) === i) later(i, k);
+    if (placed && !lastUse.has(wk)) later(i, wk);
   });
   return { offsets, arenaBytes: top, scratchBytes: scratchBytes.map(alignUp) };
 }
@@ -171,6 +295,8 @@ function place(g: Graph, steps: readonly Step[], homes: ReadonlyMap<Tensor, numb
 export class Plan {
   /** Per memory: the malloc'd arena (0 where a memory has none). */
   private readonly arenas: number[];
+  /** Per memory: where the arena's bytes (tensors and scratch) start and how many there are. */
+  private readonly arenaRanges: { mem: number; ptr: number; bytes: number }[] = [];
   private readonly outputs = new Map<Tensor, { ptr: number; mem: number }>();
   /** Bytes of arenas and scratch over all memories. */
   readonly arenaBytes: number;
@@ -182,7 +308,8 @@ export class Plan {
     this.kernels = Array.isArray(kernels) ? kernels : [kernels as Kernels];
     const nMem = this.kernels.length;
     const { steps, homes } = schedule(graph);
-    const placement = place(graph, steps, homes, nMem);
+    const touches = phaseTouches(steps);
+    const placement = place(graph, steps, homes, nMem, groupFences(touches));
     this.arenas = new Array<number>(nMem).fill(0);
     const bases: number[] = [];
     const scratch: number[] = [];
@@ -192,6 +319,7 @@ export class Plan {
       total += bytes;
       if (bytes > 0) this.arenas[m] = this.kernels[m]!.malloc(bytes + ALIGN);
       bases.push(alignUp(this.arenas[m]!));
+      if (bytes > 0) this.arenaRanges.push({ mem: m, ptr: bases[m]!, bytes });
       scratch.push(bases[m]! + placement.arenaBytes[m]!);
     }
     this.arenaBytes = total;
@@ -230,10 +358,25 @@ export class Plan {
       for (const ph of s.op.phases) {
         const args = ph.args.map((a) =>
           typeof a === 'number' ? a : 'scratch' in a ? scratch[s.mem]! + a.scratch : resolve(a.tensor, s.mem) + (a.offset ?? 0));
-        phases.push({ fn: fnOf(ph.fn), args, mem: s.mem });
+        // a one-row phase is all thread 0's whatever the thread count: as solo, the others skip it
+        phases.push({ fn: fnOf(ph.fn), args, mem: s.mem, ...(ph.solo || ph.rows === 1 ? { solo: true } : {}) });
       }
     }
+    // the barriers the placed bytes need (the fences kept reuse from adding any)
+    const locate: Locate = (t, mem) => {
+      const lo = resolve(t, mem);
+      return [lo, lo + (fixed(t) && memOf(t) === mem ? tensorBytes(t) : alignUp(tensorBytes(t)))];
+    };
+    const touched = phaseAccesses(touches, locate, (m) => [scratch[m]!, scratch[m]! + placement.scratchBytes[m]!]);
+    barriersAfter(touched).forEach((sync, i) => {
+      if (!sync) phases[i]!.sync = false;
+    });
     this.encoded = { fns, phases };
+  }
+
+  /** @internal The arenas' bytes per memory (test/graph-barriers.test.ts fills them before a run). */
+  get arenaSpans(): readonly { mem: number; ptr: number; bytes: number }[] {
+    return this.arenaRanges;
   }
 
   /** Byte address of a graph output (valid until dispose), in memory outputMem(t). */

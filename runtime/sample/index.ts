@@ -1,10 +1,12 @@
 // Token sampling: logits in, next token id out (llama.cpp's default chain).
 export { createSampler, SAMPLER_DEFAULTS, type Sampler, type SamplerOptions } from './sampler.js';
 export {
+  argmaxLogits,
   argmaxSlot,
   candidatesFrom,
   createCandidates,
   loadLogits,
+  loadTopK,
   softmax,
   type Candidates,
 } from './candidates.js';

@@ -72,7 +72,7 @@ export class AttentionOps extends MatmulOps {
     const xs = (x.rowStride ?? nHead * headDim * 4) / 4;
     return this.g.add({
       name, inputs: r.freqFactors ? [x, pos, r.freqFactors] : [x, pos], output: out,
-      phases: [this.phase('rope_f32', at(x), at(out), at(pos), r.freqFactors ? at(r.freqFactors) : NULL,
+      phases: [this.rowsPhase(nTok * nHead, [pos, r.freqFactors], 'rope_f32', at(x), at(out), at(pos), r.freqFactors ? at(r.freqFactors) : NULL,
         nTok, nHead, headDim, xs, nHead * headDim, r.nRot, r.mode, r.nCtxOrig, r.freqBase, r.freqScale,
         r.extFactor, r.attnFactor, r.betaFast, r.betaSlow)],
     });
@@ -112,8 +112,8 @@ export class AttentionOps extends MatmulOps {
     const qs = (q.rowStride ?? a.nHead * a.headDim * 4) / 4;
     if (kQ8 && vInK) throw new Error(`${name}: V read inside a q8_0 K cache (multi-head latent attention needs an f16 cache)`);
     const store = (type: GGMLType) => (type === GGMLType.Q8_0 ? 'kv_store_q8_0' : 'kv_store_f16');
-    const stores = k ? [this.phase(store(cache.k.type), at(k), at(cache.k), at(pos), at(kvRows), nTok, a.nHeadKv, a.headDim, (k.rowStride ?? kvRow * 4) / 4, cache.nCtx)] : [];
-    if (v) stores.push(this.phase(store(cache.v.type), at(v), at(cache.v), at(pos), at(kvRows), nTok, a.nHeadKv, dv, (v.rowStride ?? a.nHeadKv * dv * 4) / 4, cache.nCtx));
+    const stores = k ? [this.rowsPhase(nTok * a.nHeadKv, [pos, kvRows], store(cache.k.type), at(k), at(cache.k), at(pos), at(kvRows), nTok, a.nHeadKv, a.headDim, (k.rowStride ?? kvRow * 4) / 4, cache.nCtx)] : [];
+    if (v) stores.push(this.rowsPhase(nTok * a.nHeadKv, [pos, kvRows], store(cache.v.type), at(v), at(cache.v), at(pos), at(kvRows), nTok, a.nHeadKv, dv, (v.rowStride ?? a.nHeadKv * dv * 4) / 4, cache.nCtx));
     return this.g.add({
       name, inputs: [q, ...(k ? [k] : []), ...(v ? [v] : []), pos, kvRows, cache.k, ...(vInK ? [] : [cache.v]), ...(a.sinks ? [a.sinks] : [])], output: out,
       scratchBytes: wsize * this.nThreads,

@@ -59,4 +59,17 @@ export class OpsCore {
     }
     return { fn, args };
   }
+
+  /**
+   * A phase whose kernel splits rows_range(rows, ith, nth) and touches, of
+   * each intermediate passed whole, only its own rows (Phase.rows): the plan
+   * may then chain such phases without barriers. `shared` are the arguments
+   * every row reads (a norm's weight, positions): the split is declared only
+   * when each is absent, a weight or an input, which no phase writes.
+   */
+  protected rowsPhase(rows: number, shared: readonly (Tensor | null | undefined)[], fn: string, ...args: Arg[]): Phase {
+    const p = this.phase(fn, ...args);
+    const base = (t: Tensor): Tensor => (t.kind === 'view' ? base(t.base!) : t);
+    return shared.every((t) => !t || base(t).kind === 'weight' || base(t).kind === 'input') ? { ...p, rows } : p;
+  }
 }

@@ -48,7 +48,7 @@ export class MatmulOps extends RowOps {
     if (!convert) throw new Error(`${name}: no activation converter for ${ggmlTypeInfo(vdt)!.name}`);
     const qx = this.g.tensor({ name: `${name}.${ggmlTypeInfo(vdt)!.name}_input`, type: vdt, ne: [nIn, nTok], kind: 'intermediate' });
     this.g.add({ name: `${name}.convert`, inputs: [x], output: qx,
-      phases: [this.phase(convert, at(x), x.rowStride ?? nIn * 4, at(qx), rowSize(vdt, nIn), nIn, nTok)] });
+      phases: [this.rowsPhase(nTok, [], convert, at(x), x.rowStride ?? nIn * 4, at(qx), rowSize(vdt, nIn), nIn, nTok)] });
     if (!byType) this.converted.set(x, byType = new Map());
     byType.set(vdt, qx);
     return qx;

@@ -6,6 +6,12 @@ import { GGMLType, ggmlTypeInfo, rowSize } from '../../../formats/ggml-types.js'
 import { elementCount, type Tensor } from '../graph.js';
 import { NULL, OpsCore, at } from './core.js';
 
+/**
+ * Element-wise ops up to this many elements run on one thread (Phase.solo):
+ * a microsecond of adds, less than a barrier between threads costs.
+ */
+const SOLO_MAX_ELEMENTS = 8192;
+
 export class RowOps extends OpsCore {
   /** Rows of a token embedding table (any weight type) for int32 ids. */
   getRows(table: Tensor, ids: Tensor, name = 'inp_embd'): Tensor {
@@ -13,9 +19,10 @@ export class RowOps extends OpsCore {
     const n = table.ne[0]!;
     const nIds = elementCount(ids.ne);
     const out = this.g.f32(name, [n, nIds]);
+    // the table and the ids are read anywhere: a split is declared only while they are a weight and an input
     const phase = table.type === GGMLType.F32 || table.type === GGMLType.F16
-      ? this.phase(table.type === GGMLType.F32 ? 'get_rows_f32' : 'get_rows_f16', at(table), at(ids), at(out), nIds, n)
-      : this.phase(`get_rows_q_${ggmlTypeInfo(table.type)!.name}`, at(table), rowSize(table.type, n), at(ids), at(out), nIds, n);
+      ? this.rowsPhase(nIds, [table, ids], table.type === GGMLType.F32 ? 'get_rows_f32' : 'get_rows_f16', at(table), at(ids), at(out), nIds, n)
+      : this.rowsPhase(nIds, [table, ids], `get_rows_q_${ggmlTypeInfo(table.type)!.name}`, at(table), rowSize(table.type, n), at(ids), at(out), nIds, n);
     return this.g.add({ name, inputs: [table, ids], output: out, phases: [phase] });
   }
 
@@ -38,7 +45,7 @@ export class RowOps extends OpsCore {
     const out = this.g.f32(name, x.ne);
     return this.g.add({
       name, inputs: w ? [x, w] : [x], output: out,
-      phases: [this.phase('rms_norm_f32', at(x), at(out), w ? at(w) : NULL, rows, n, eps)],
+      phases: [this.rowsPhase(rows, [w], 'rms_norm_f32', at(x), at(out), w ? at(w) : NULL, rows, n, eps)],
     });
   }
 
@@ -48,7 +55,7 @@ export class RowOps extends OpsCore {
     const out = this.g.f32(name, x.ne);
     return this.g.add({
       name, inputs: [x, ...(w ? [w] : []), ...(b ? [b] : [])], output: out,
-      phases: [this.phase('norm_f32', at(x), at(out), w ? at(w) : NULL, b ? at(b) : NULL, rows, n, eps)],
+      phases: [this.rowsPhase(rows, [w, b], 'norm_f32', at(x), at(out), w ? at(w) : NULL, b ? at(b) : NULL, rows, n, eps)],
     });
   }
 
@@ -77,7 +84,9 @@ export class RowOps extends OpsCore {
       });
     }
     const out = this.g.f32(name, a.ne);
-    return this.g.add({ name, inputs: [a, b], output: out, phases: [this.phase(kernel, at(a), at(b), at(out), rows, n, bRows)] });
+    // a decode token's residual add: one thread, so the norm after it follows without a barrier
+    const solo = rows * n <= SOLO_MAX_ELEMENTS;
+    return this.g.add({ name, inputs: [a, b], output: out, phases: [{ ...this.phase(kernel, at(a), at(b), at(out), rows, n, bRows), solo }] });
   }
 
   /** y = act(gate) * up: 'silu' (SwiGLU) or 'gelu' (GeGLU). */
