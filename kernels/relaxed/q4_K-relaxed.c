@@ -294,81 +294,22 @@ static inline void q4_K_isums16(const q4_K_scales4* s, const v128_t* q, int i, c
 }
 #endif
 
+// The two builds' sums of a step in q4_K_isums_pair: Q4_DOT4 adds four
+// byte dots of broadcasts b0..b3 against weight vectors w0..w3 to p, and
+// Q4_SCALE applies the rows' scales (q4_K_scales4.sc's shape) to a
+// sub-block's sum. The relaxed build sums in int16 lanes and applies the
+// scales by i32x4.dot_i16x8; the dot-add build chains four dot-adds into
+// int32 lanes (|lane| <= 32 * 128 * 15) and multiplies.
 #ifdef RELAXED_DOT_ADD
-#define PAIR_T 2
-#define PAIR_PIN 2  // PIN every second step
-#define Q4_ACC(p, a, w) DOTADD(a, w, p)
+#define Q4_DOT4(p, b0, b1, b2, b3, w0, w1, w2, w3) DOTADD(b3, w3, DOTADD(b2, w2, DOTADD(b1, w1, DOTADD(b0, w0, p))))
+#define Q4_DOT4_FIRST(b0, b1, b2, b3, w0, w1, w2, w3) Q4_DOT4(wasm_i32x4_const_splat(0), b0, b1, b2, b3, w0, w1, w2, w3)
 #define Q4_SCALE(p, sc) wasm_i32x4_mul(p, sc)
-// Two groups (eight rows) of super-block i against the tokens, PAIR_T at a
-// time: each activation broadcast serves both groups' weight vectors (half
-// the broadcasts per byte dot of q4_K_isums / q4_K_isums16), the integer
-// sums and float steps per (row, token) those of one group at a time.
-// Measured as q4_K_isums16 against one group at a time: the dot-add build
-// (Node 24, --dot --old) 1.10-1.11x with 2 tokens (3: 1.07x, 4: 1.00x; PIN
-// every step 1.01x, every fourth 0.93x, none 0.89x); the relaxed build
-// 1.02-1.05x with 3 tokens (2: 1.02x, 4: 1.02x); that build now keeps the
-// weights in registers instead (the other q4_K_isums_pair below).
-// Tried: the mins' four bsum broadcasts as loads instead of shuffles, 0.98x;
-// both groups' float steps in one pass over the tokens (sharing the bsum
-// broadcasts and ad), 1.00x in both builds.
-static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* sb4, const v128_t* qa, const v128_t* qb, int i,
-                                   const block_q8_K* const* y, q4_K_acc* acca, q4_K_acc* accb, int nt) {
-  const v128_t zero = wasm_i32x4_const_splat(0);
-  v128_t wq[2][64];
-  q4_K_unpack(qa, wq[0]);
-  q4_K_unpack(qb, wq[1]);
-  v128_t pin[2 * PAIR_T];
-  int t = 0;
-  for (; t + PAIR_T <= nt; t += PAIR_T) {
-    const int8_t* ap[PAIR_T];
-    v128_t ia[PAIR_T], ib[PAIR_T];
-    UNROLL for (int u = 0; u < PAIR_T; u++) ap[u] = y[t + u][i].qs, ia[u] = ib[u] = zero;
-    const v128_t* wa = wq[0];
-    const v128_t* wb = wq[1];
-    NOUNROLL for (int sb = 0; sb < 8; sb++, wa += 8, wb += 8) {
-      v128_t pa[PAIR_T], pb[PAIR_T];
-      UNROLL for (int u = 0; u < PAIR_T; u++) pa[u] = pb[u] = zero;
-      UNROLL for (unsigned k = 0; k < 8; k++) {
-        const v128_t wka = wa[k], wkb = wb[k];
-        UNROLL for (int u = 0; u < PAIR_T; u++) {
-          const v128_t av = SPLAT4(ap[u] + 4 * k);
-          pa[u] = Q4_ACC(pa[u], av, wka);
-          pb[u] = Q4_ACC(pb[u], av, wkb);
-        }
-        if ((k % PAIR_PIN) == PAIR_PIN - 1) {
-          UNROLL for (int u = 0; u < PAIR_T; u++) {
-            PIN(pa[u], pin[2 * u]);
-            PIN(pb[u], pin[2 * u + 1]);
-          }
-        }
-      }
-      const v128_t sca = sa->sc[sb], scb = sb4->sc[sb];
-      UNROLL for (int u = 0; u < PAIR_T; u++) {
-        ia[u] = wasm_i32x4_add(ia[u], Q4_SCALE(pa[u], sca));
-        ib[u] = wasm_i32x4_add(ib[u], Q4_SCALE(pb[u], scb));
-        ap[u] += 32;
-        OPAQUE(ap[u]);  // so ap[u] + 4 * k is a load offset (see q4_K_isums16)
-      }
-    }
-    UNROLL for (int u = 0; u < PAIR_T; u++) acca[t + u].isum = ia[u], accb[t + u].isum = ib[u];
-  }
-  for (; t < nt; t++) {
-    const int8_t* a = y[t][i].qs;
-    v128_t isa = zero, isb = zero;
-    NOUNROLL for (int sb = 0; sb < 8; sb++, a += 32) {
-      v128_t pa = zero, pb = zero;
-      UNROLL for (unsigned k = 0; k < 8; k++) {
-        const v128_t av = SPLAT4(a + 4 * k);
-        pa = Q4_ACC(pa, av, wq[0][8 * sb + k]);
-        pb = Q4_ACC(pb, av, wq[1][8 * sb + k]);
-      }
-      isa = wasm_i32x4_add(isa, Q4_SCALE(pa, sa->sc[sb]));
-      isb = wasm_i32x4_add(isb, Q4_SCALE(pb, sb4->sc[sb]));
-    }
-    acca[t].isum = isa, accb[t].isum = isb;
-  }
-}
 #else
+#define Q4_DOT4_FIRST(b0, b1, b2, b3, w0, w1, w2, w3) \
+  wasm_i16x8_add(wasm_i16x8_add(RDOT(b0, w0), RDOT(b1, w1)), wasm_i16x8_add(RDOT(b2, w2), RDOT(b3, w3)))
+#define Q4_DOT4(p, b0, b1, b2, b3, w0, w1, w2, w3) wasm_i16x8_add(p, Q4_DOT4_FIRST(b0, b1, b2, b3, w0, w1, w2, w3))
+#define Q4_SCALE(p, sc) wasm_i32x4_dot_i16x8(p, sc)
+#endif
 // The relaxed build's two groups (eight rows) of super-block i: half a
 // sub-block of both groups' nibbles (four weight vectors each) decoded into
 // registers, and the pass's tokens streamed past them (pass_tokens at a
@@ -427,8 +368,8 @@ static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* s
       NOUNROLL for (q4_K_pair_state* s = beg; s < end; s++, a += stride) {
         OPAQUE(a);  // so a + 4 * k stays a load offset (relaxed.h)
         const v128_t b0 = SPLAT4(a), b1 = SPLAT4(a + 4), b2 = SPLAT4(a + 8), b3 = SPLAT4(a + 12);
-        s->pa = wasm_i16x8_add(wasm_i16x8_add(RDOT(b0, wa0), RDOT(b1, wa1)), wasm_i16x8_add(RDOT(b2, wa2), RDOT(b3, wa3)));
-        s->pb = wasm_i16x8_add(wasm_i16x8_add(RDOT(b0, wb0), RDOT(b1, wb1)), wasm_i16x8_add(RDOT(b2, wb2), RDOT(b3, wb3)));
+        s->pa = Q4_DOT4_FIRST(b0, b1, b2, b3, wa0, wa1, wa2, wa3);
+        s->pb = Q4_DOT4_FIRST(b0, b1, b2, b3, wb0, wb1, wb2, wb3);
       }
       Q4_HALF(qa, sb, 1, wa0, wa1, wa2, wa3);
       Q4_HALF(qb, sb, 1, wb0, wb1, wb2, wb3);
@@ -437,30 +378,16 @@ static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* s
       NOUNROLL for (q4_K_pair_state* s = beg; s < end; s++, a += stride) {
         OPAQUE(a);
         const v128_t b0 = SPLAT4(a), b1 = SPLAT4(a + 4), b2 = SPLAT4(a + 8), b3 = SPLAT4(a + 12);
-        const v128_t pa = wasm_i16x8_add(s->pa, wasm_i16x8_add(wasm_i16x8_add(RDOT(b0, wa0), RDOT(b1, wa1)), wasm_i16x8_add(RDOT(b2, wa2), RDOT(b3, wa3))));
-        const v128_t pb = wasm_i16x8_add(s->pb, wasm_i16x8_add(wasm_i16x8_add(RDOT(b0, wb0), RDOT(b1, wb1)), wasm_i16x8_add(RDOT(b2, wb2), RDOT(b3, wb3))));
-        s->ia = wasm_i32x4_add(s->ia, wasm_i32x4_dot_i16x8(pa, sca));
-        s->ib = wasm_i32x4_add(s->ib, wasm_i32x4_dot_i16x8(pb, scb));
+        const v128_t pa = Q4_DOT4(s->pa, b0, b1, b2, b3, wa0, wa1, wa2, wa3);
+        const v128_t pb = Q4_DOT4(s->pb, b0, b1, b2, b3, wb0, wb1, wb2, wb3);
+        s->ia = wasm_i32x4_add(s->ia, Q4_SCALE(pa, sca));
+        s->ib = wasm_i32x4_add(s->ib, Q4_SCALE(pb, scb));
       }
   }
   }
   for (int t = 0; t < nt; t++) acca[t].isum = st[t].ia, accb[t].isum = st[t].ib;
 }
-#endif
 
-#ifdef RELAXED_DOT_ADD
-// The float steps of super-block i per (row, token), after its exact int32 sums.
-static inline void q4_K_finish(const q4_K_scales4* s, int i, const block_q8_K* const* y, const v128_t* const* b32, q4_K_acc* acc, int nt) {
-  for (int t = 0; t < nt; t++) {
-    const v128_t mn = q4_K_mins(s->mp, b32[t][i]);
-    const v128_t ad = wasm_f32x4_splat(y[t][i].d);
-    acc[t].sum = wasm_f32x4_add(acc[t].sum, wasm_f32x4_mul(wasm_f32x4_mul(s->d, ad), wasm_f32x4_convert_i32x4(acc[t].isum)));
-    acc[t].msum = wasm_f32x4_add(acc[t].msum, wasm_f32x4_mul(wasm_f32x4_mul(s->dmin, ad), wasm_f32x4_convert_i32x4(mn)));
-  }
-}
-#endif
-
-#ifndef RELAXED_DOT_ADD
 // q4_K_finish for two groups in one pass over the tokens: the sums of 32
 // and ad broadcast once for both, straight from memory (a load each where
 // q4_K_mins takes a shuffle). Measured after the relaxed build's
@@ -482,7 +409,6 @@ static inline void q4_K_finish_pair(const q4_K_scales4* s, const q4_K_scales4* s
     acc2[t].msum = wasm_f32x4_add(acc2[t].msum, wasm_f32x4_mul(wasm_f32x4_mul(s2->dmin, ad), wasm_f32x4_convert_i32x4(mn2)));
   }
 }
-#endif
 
 // Super-block i of four rows against nt tokens (y[t] at the chunk's first
 // super-block, b32[t] its sums of 32); q[c * 8 + g]: chunk c's transposed nibbles.
@@ -743,12 +669,7 @@ static inline void q4_K_mul_mat(const void* w, int row_bytes, const void* a, int
             q4_K_scales_x4(g + i, &s);
             q4_K_scales_x4(h + i, &s2);
             q4_K_isums_pair(&s, &s2, (const v128_t*)g[i].qs, (const v128_t*)h[i].qs, i, y, acc, acc2, nt);
-#ifdef RELAXED_DOT_ADD
-            q4_K_finish(&s, i, y, b32, acc, nt);
-            q4_K_finish(&s2, i, y, b32, acc2, nt);
-#else
             q4_K_finish_pair(&s, &s2, i, y, b32, acc, acc2, nt);
-#endif
           }
           for (int t = 0; t < nt; t++) {
             store4(wasm_f32x4_sub(acc[t].sum, acc[t].msum), o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
