@@ -107,8 +107,10 @@ static inline void q4_K_pair_nibbles(v128_t v0, v128_t v1, v128_t* lo, v128_t* h
   *hi = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v0, 4), m4), wasm_v128_and(v1, h4));
 }
 
+#ifndef RELAXED_DOT_ADD
 // Sub-block sb's eight weight vectors at wq[8 * sb] as 0..15 (vector k:
-// elements 4k..4k+3 of every row), from q[4 * sb + m] in block_q4_Kx4's order.
+// elements 4k..4k+3 of every row), from q[4 * sb + m] in block_q4_Kx4's
+// order (the relaxed build's q4_K_isums16).
 static inline void q4_K_unpack(const v128_t* q, v128_t* wq) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F);
   for (int sb = 0; sb < 8; sb++)
@@ -117,6 +119,7 @@ static inline void q4_K_unpack(const v128_t* q, v128_t* wq) {
       wq[8 * sb + 4 + m] = wasm_v128_and(wasm_u16x8_shr(q[4 * sb + m], 4), m4);
     }
 }
+#endif
 _Static_assert(sizeof(block_q4_Kx4) == 4 * sizeof(block_q4_K), "a group takes four rows' bytes");
 
 // The scale and min bytes of a repacked group, rows already interleaved.
@@ -147,89 +150,6 @@ static inline v128_t q4_K_mins(const v128_t* mp, v128_t b) {
 
 // Per (row, token) state across a row group's super-blocks.
 typedef struct { v128_t isum, sum, msum; } q4_K_acc;
-
-#ifdef RELAXED_DOT_ADD
-// The dot-add build: a sub-block's exact sum per row in i32 lanes (|lane| <=
-// 32 * 128 * 15) from eight dot-adds, then one i32x4.mul by the rows'
-// scales, where the i16 path takes eight byte dots, seven i16 adds and an
-// i32x4.dot_i16x8. The nibbles are decoded once per super-block into wq
-// (1 KiB of stack); then four tokens at a time run the whole super-block,
-// their int32 sums in registers, each weight vector loaded once for the four.
-// PIN every second step keeps V8 from hoisting the next steps' broadcasts.
-// Measured (bench:kernels --prefill --dot: 4096x4096 x 64 tokens, one
-// thread, CPU time, medians of 21 alternating rounds against
-// kernels-relaxed.wasm on the same weights, Node 24 / V8 13.6, AVX-VNNI,
-// shared 2-core machine): q4_Kx4 1.31-1.34x, plain q4_K 1.32x. Tried:
-// - the i16 path's loop order (sub-blocks outer, tokens inner, one chain of
-//   eight dot-adds per token): 1.00x; that chain cut by PINs: 1.06x. V8 kept
-//   the eight weight vectors in stack slots and spent ~20 scalar ops per
-//   token on addresses and reloads, which the dot-adds saved nothing against.
-// - decode (q4_Kx4_quads) with dot-adds into int32 accumulators and an
-//   i32x4.mul per sub-block: 0.80x in cache (4096x4096), 0.91x CPU time from
-//   memory (32768x4096, same wall time): each accumulator becomes a chain of
-//   dot-adds (latency ~5 cycles each) where the i16 path's byte dots are
-//   independent and only their adds chain. Left as it was.
-// - four tokens, PIN on the fourth token's sum only: V8 computes the other
-//   three late and spills their broadcasts (1.05x); PIN on all four every
-//   step 1.21x, with int k (adds instead of memarg offsets) and 1.24-1.27x
-//   with unsigned; every second step 1.31-1.34x; every fourth 1.10x.
-// Later (issue 14; same bench, --old DIR for a build against its
-// predecessor): the activation pointers made opaque to clang each sub-block
-// (its loop strength reduction had turned a0 + 4 * k into i32.adds, a lea
-// per broadcast in V8's code): 1.04x. Tried: two accumulator chains per
-// token (even and odd k, for the dot-add's latency): 0.81x with PINs, 1.00x
-// without. Two groups at a time take most groups now (q4_K_isums_pair);
-// this serves a lone last group.
-static inline void q4_K_isums(const q4_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y, q4_K_acc* acc, int nt) {
-  const v128_t zero = wasm_i32x4_const_splat(0);
-  v128_t wq[64];  // sub-block sb's eight vectors at wq[8 * sb]
-  q4_K_unpack(q, wq);
-  v128_t pin[4];
-  int t = 0;
-  for (; t + 4 <= nt; t += 4) {
-    const int8_t* a0 = y[t][i].qs;
-    const int8_t* a1 = y[t + 1][i].qs;
-    const int8_t* a2 = y[t + 2][i].qs;
-    const int8_t* a3 = y[t + 3][i].qs;
-    const v128_t* w = wq;
-    const v128_t* sc = s->sc;
-    v128_t i0 = zero, i1 = zero, i2 = zero, i3 = zero;
-    NOUNROLL for (int sb = 0; sb < 8; sb++, a0 += 32, a1 += 32, a2 += 32, a3 += 32, w += 8, sc++) {
-      v128_t p0 = zero, p1 = zero, p2 = zero, p3 = zero;
-      OPAQUE4(a0, a1, a2, a3);  // so a0 + 4 * k is a load offset (see q4_K_isums16)
-      UNROLL for (unsigned k = 0; k < 8; k++) {  // unsigned: 4 * k becomes the loads' memarg offset (relaxed.h)
-        const v128_t wk = w[k];
-        p0 = DOTADD(SPLAT4(a0 + 4 * k), wk, p0);
-        p1 = DOTADD(SPLAT4(a1 + 4 * k), wk, p1);
-        p2 = DOTADD(SPLAT4(a2 + 4 * k), wk, p2);
-        p3 = DOTADD(SPLAT4(a3 + 4 * k), wk, p3);
-        if (k & 1) {  // every second step: every step 1.24x, every fourth 1.10x
-        PIN(p0, pin[0]);
-        PIN(p1, pin[1]);
-        PIN(p2, pin[2]);
-        PIN(p3, pin[3]);
-        }
-      }
-      const v128_t scv = *sc;
-      i0 = wasm_i32x4_add(i0, wasm_i32x4_mul(p0, scv));
-      i1 = wasm_i32x4_add(i1, wasm_i32x4_mul(p1, scv));
-      i2 = wasm_i32x4_add(i2, wasm_i32x4_mul(p2, scv));
-      i3 = wasm_i32x4_add(i3, wasm_i32x4_mul(p3, scv));
-    }
-    acc[t].isum = i0, acc[t + 1].isum = i1, acc[t + 2].isum = i2, acc[t + 3].isum = i3;
-  }
-  for (; t < nt; t++) {
-    const int8_t* a = y[t][i].qs;
-    v128_t isum = zero;
-    NOUNROLL for (int sb = 0; sb < 8; sb++, a += 32) {
-      v128_t p = zero;
-      UNROLL for (unsigned k = 0; k < 8; k++) p = DOTADD(SPLAT4(a + 4 * k), wq[8 * sb + k], p);
-      isum = wasm_i32x4_add(isum, wasm_i32x4_mul(p, s->sc[sb]));
-    }
-    acc[t].isum = isum;
-  }
-}
-#endif
 
 #define Q4_T 4  // tokens at a time
 #ifndef RELAXED_DOT_ADD
@@ -348,8 +268,11 @@ typedef struct { v128_t pa, pb, ia, ib; } q4_K_pair_state;
     w2 = wasm_v128_and(w2, m4), w3 = wasm_v128_and(w3, m4);                        \
   } while (0)
 
-static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* sb4, const v128_t* qa, const v128_t* qb, int i,
-                                   const block_q8_K* const* y, q4_K_acc* acca, q4_K_acc* accb, int nt) {
+// gn = 2: both groups; gn = 1: the first only (the dot-add build's lone
+// last group and plain rows; the relaxed build takes q4_K_isums16 there).
+static inline __attribute__((always_inline)) void q4_K_isums_tile(const q4_K_scales4* sa, const q4_K_scales4* sb4, const v128_t* qa,
+                                                                  const v128_t* qb, int i, const block_q8_K* const* y, q4_K_acc* acca,
+                                                                  q4_K_acc* accb, int nt, const int gn) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
   q4_K_pair_state st[MM_TOK];
   // the tokens' rows are a_row_bytes apart (q4_K_mul_mat), so one pointer steps through them
@@ -363,29 +286,37 @@ static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* s
     NOUNROLL for (unsigned sb = 0; sb < 8; sb++) {
       v128_t wa0, wa1, wa2, wa3, wb0, wb1, wb2, wb3;
       Q4_HALF(qa, sb, 0, wa0, wa1, wa2, wa3);
-      Q4_HALF(qb, sb, 0, wb0, wb1, wb2, wb3);
+      if (gn > 1) Q4_HALF(qb, sb, 0, wb0, wb1, wb2, wb3);
       const int8_t* a = a0 + 32 * sb;
       NOUNROLL for (q4_K_pair_state* s = beg; s < end; s++, a += stride) {
         OPAQUE(a);  // so a + 4 * k stays a load offset (relaxed.h)
         const v128_t b0 = SPLAT4(a), b1 = SPLAT4(a + 4), b2 = SPLAT4(a + 8), b3 = SPLAT4(a + 12);
         s->pa = Q4_DOT4_FIRST(b0, b1, b2, b3, wa0, wa1, wa2, wa3);
-        s->pb = Q4_DOT4_FIRST(b0, b1, b2, b3, wb0, wb1, wb2, wb3);
+        if (gn > 1) s->pb = Q4_DOT4_FIRST(b0, b1, b2, b3, wb0, wb1, wb2, wb3);
       }
       Q4_HALF(qa, sb, 1, wa0, wa1, wa2, wa3);
-      Q4_HALF(qb, sb, 1, wb0, wb1, wb2, wb3);
-      const v128_t sca = sa->sc[sb], scb = sb4->sc[sb];
+      if (gn > 1) Q4_HALF(qb, sb, 1, wb0, wb1, wb2, wb3);
+      const v128_t sca = sa->sc[sb], scb = gn > 1 ? sb4->sc[sb] : sca;
       a = a0 + 32 * sb + 16;
       NOUNROLL for (q4_K_pair_state* s = beg; s < end; s++, a += stride) {
         OPAQUE(a);
         const v128_t b0 = SPLAT4(a), b1 = SPLAT4(a + 4), b2 = SPLAT4(a + 8), b3 = SPLAT4(a + 12);
         const v128_t pa = Q4_DOT4(s->pa, b0, b1, b2, b3, wa0, wa1, wa2, wa3);
-        const v128_t pb = Q4_DOT4(s->pb, b0, b1, b2, b3, wb0, wb1, wb2, wb3);
+        const v128_t pb = gn > 1 ? Q4_DOT4(s->pb, b0, b1, b2, b3, wb0, wb1, wb2, wb3) : pa;
         s->ia = wasm_i32x4_add(s->ia, Q4_SCALE(pa, sca));
-        s->ib = wasm_i32x4_add(s->ib, Q4_SCALE(pb, scb));
+        if (gn > 1) s->ib = wasm_i32x4_add(s->ib, Q4_SCALE(pb, scb));
       }
+    }
   }
+  for (int t = 0; t < nt; t++) {
+    acca[t].isum = st[t].ia;
+    if (gn > 1) accb[t].isum = st[t].ib;
   }
-  for (int t = 0; t < nt; t++) acca[t].isum = st[t].ia, accb[t].isum = st[t].ib;
+}
+
+static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* sb4, const v128_t* qa, const v128_t* qb, int i,
+                                   const block_q8_K* const* y, q4_K_acc* acca, q4_K_acc* accb, int nt) {
+  q4_K_isums_tile(sa, sb4, qa, qb, i, y, acca, accb, nt, 2);
 }
 
 // q4_K_finish for two groups in one pass over the tokens: the sums of 32
@@ -415,7 +346,7 @@ static inline void q4_K_finish_pair(const q4_K_scales4* s, const q4_K_scales4* s
 static inline void q4_K_superblock(const q4_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y,
                                    const v128_t* const* b32, q4_K_acc* acc, int nt) {
 #ifdef RELAXED_DOT_ADD
-  q4_K_isums(s, q, i, y, acc, nt);
+  q4_K_isums_tile(s, s, q, q, i, y, acc, acc, nt, 1);
 #else
   q4_K_isums16(s, q, i, y, acc, nt);
 #endif
