@@ -81,10 +81,11 @@ static inline rows4 decode_rows(const block_q4_0* const x[4], int b) {
 // The dot-add build: the block's exact sum per row from eight dot-adds
 // started at the bias (the i16 path's byte dots, i16 adds and widening in
 // one instruction each), four tokens at a time sharing the weight vectors,
-// PIN every step (two dot-adds per token; see q4_K_isums, q4_K-relaxed.c);
-// the same int32 sums and float steps, so the same bits. Measured as
-// q4_K_isums: q4_0x4 1.12-1.14x, plain q4_0 1.17x (a block is 32 weights, so
-// the float step per block and token weighs more than in the k-quants).
+// PIN every step (two dot-adds per token; see q6_K_isums, q6_K-relaxed.c);
+// the same int32 sums and float steps, so the same bits. Measured as the
+// k-quants' four-token loops were: q4_0x4 1.12-1.14x, plain q4_0 1.17x (a
+// block is 32 weights, so the float step per block and token weighs more
+// than in the k-quants).
 static inline void rows4_tokens(const rows4* w, const block_q8_0* const* y, const act_q8_0* a, v128_t* acc, int nt, int b) {
   v128_t pin[4];
   int t = 0;

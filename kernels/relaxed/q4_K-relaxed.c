@@ -153,7 +153,8 @@ typedef struct { v128_t isum, sum, msum; } q4_K_acc;
 
 #define Q4_T 4  // tokens at a time
 #ifndef RELAXED_DOT_ADD
-// The relaxed build's prefill sums, in q4_K_isums's structure: the nibbles
+// The relaxed build's prefill sums for a lone last group and plain rows
+// (the dot-add build takes q4_K_isums_tile with one group there): the nibbles
 // decoded once per super-block into wq, then four tokens at a time over the
 // whole super-block, a sub-block's eight byte dots per token summed in int16
 // (|lane| <= 8 * 2 * 128 * 15 < 2^15) and applied to the rows' scales by
@@ -230,13 +231,14 @@ static inline void q4_K_isums16(const q4_K_scales4* s, const v128_t* q, int i, c
 #define Q4_DOT4(p, b0, b1, b2, b3, w0, w1, w2, w3) wasm_i16x8_add(p, Q4_DOT4_FIRST(b0, b1, b2, b3, w0, w1, w2, w3))
 #define Q4_SCALE(p, sc) wasm_i32x4_dot_i16x8(p, sc)
 #endif
-// The relaxed build's two groups (eight rows) of super-block i: half a
-// sub-block of both groups' nibbles (four weight vectors each) decoded into
+// Two groups (eight rows) of super-block i, both builds: half a sub-block
+// of both groups' nibbles (four weight vectors each) decoded into
 // registers, and the pass's tokens streamed past them (pass_tokens at a
-// time, relaxed.h), four broadcasts feeding eight byte dots. The first half's int16 sums wait in st; the second half
-// adds its dots to them (|lane| <= 8 * 2 * 128 * 15 < 2^15) and applies the
-// rows' scales, one i32x4.dot_i16x8 per group and token, into st's int32
-// sums. The integer sums are the other loops' exactly, so are the bits.
+// time, relaxed.h), four broadcasts feeding eight byte dots. The first
+// half's sums wait in st; the second half adds its dots to them (relaxed:
+// int16, |lane| <= 8 * 2 * 128 * 15 < 2^15; dot-add: int32, Q4_DOT4) and
+// applies the rows' scales (Q4_SCALE) into st's int32 sums. The integer
+// sums are the other loops' exactly, so are the bits.
 // Measured (bench:kernels --prefill --repacked --cpu --ratios, 4096x4096 x
 // 64 tokens, one thread, median of 20 per-round ratios on Node 20 against
 // the loop it replaced: three tokens at a time through the decoded super-block
@@ -252,6 +254,18 @@ static inline void q4_K_isums16(const q4_K_scales4* s, const v128_t* q, int i, c
 // iteration (half the accumulator spills): 1.02x; PIN every step: 1.00x.
 // Without the float steps this loop runs 1.25x the old one: they are now
 // some 11% of the vector ops (q4_K_finish_pair).
+// The dot-add build (Node 24 / V8 13.6, AVX-VNNI; bench:kernels --prefill
+// --dot --repacked --old DIR, CPU time, medians of 21 alternating rounds,
+// load 2-4): this loop with both groups' float steps in one pass 1.05-1.09x
+// over its loop before (two groups' super-block decoded to the stack, two
+// tokens at a time through it, PIN every second step) at 4096 columns,
+// 1.02x at 14336; with one group (a lone last group, plain rows) 1.03-1.08x
+// over four tokens at a time through one group's decoded super-block (plain
+// q4_K, 64 tokens; with 4 tokens 0.97x, 8 tokens 1.03-1.07x). Before, the
+// relaxed build's new loop had caught up with the dot-add build's old one
+// (1.01x). Per token and sub-block that loop is 16 dot-adds, two i32x4.mul
+// (two uops each) and two adds for 256 products: near the bound of the two
+// vector ports that take vpdpbusd.
 typedef struct { v128_t pa, pb, ia, ib; } q4_K_pair_state;
 
 // Half h of sub-block sb (elements 16h .. 16h + 15) of one group, as
@@ -319,10 +333,10 @@ static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* s
   q4_K_isums_tile(sa, sb4, qa, qb, i, y, acca, accb, nt, 2);
 }
 
-// q4_K_finish for two groups in one pass over the tokens: the sums of 32
-// and ad broadcast once for both, straight from memory (a load each where
-// q4_K_mins takes a shuffle). Measured after the relaxed build's
-// q4_K_isums_pair (as there): 1.05x over two q4_K_finish passes.
+// The float steps of super-block i for two groups in one pass over the
+// tokens: the sums of 32 and ad broadcast once for both, straight from
+// memory (a load each where q4_K_mins takes a shuffle). Measured after the
+// relaxed build's q4_K_isums_pair (as there): 1.05x over a pass per group.
 static inline void q4_K_finish_pair(const q4_K_scales4* s, const q4_K_scales4* s2, int i, const block_q8_K* const* y,
                                     const v128_t* const* b32, q4_K_acc* acc, q4_K_acc* acc2, int nt) {
   for (int t = 0; t < nt; t++) {

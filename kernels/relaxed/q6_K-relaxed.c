@@ -244,16 +244,21 @@ static inline void q6_K_finish(const q6_K_scales4* s, int i, const block_q8_K* c
 }
 
 #ifdef RELAXED_DOT_ADD
-// The dot-add build's prefill sums, as q4_K_isums (q4_K-relaxed.c) explains:
+// The dot-add build's prefill sums for a lone last group and plain rows:
 // sub-block k's four weight vectors decoded once per super-block at wq[4k]
 // (0..63, transpose4's order), then four tokens at a time over all sixteen
-// sub-blocks, each sub-block's exact sum per row from four dot-adds
-// (|lane| <= 16 * 128 * 63) times the rows' i32 scales; PIN every second
-// step. Measured as q4_K_isums: q6_Kx4 1.10-1.15x (1.08-1.10x against the
-// unit layout's relaxed prefill), plain q6_K 1.21-1.23x, the
-// per-token chain in the i16 path's loop order 1.07x. Less than Q4_K's
-// gain: a sub-block is 16 weights, so an i32x4.mul (two uops) per four
-// dot-adds, and the -32 offset's int16 dots per token stay as they were.
+// sub-blocks, each weight vector loaded once for the four, each sub-block's
+// exact sum per row from four dot-adds (|lane| <= 16 * 128 * 63) times the
+// rows' i32 scales, the four sums PINned every second step (relaxed.h: so
+// V8 keeps the next steps' broadcasts behind them; every step or every
+// fourth was slower, none much slower). Measured (bench:kernels --prefill
+// --dot, Node 24, CPU time) against the relaxed build's loops then: q6_Kx4
+// 1.10-1.15x, plain q6_K 1.21-1.23x, the per-token chain in the i16 path's
+// loop order 1.07x. Q4_K's lone group and plain rows now take its register
+// tile with one group (q4_K_isums_tile); here that tile with one group ran
+// 0.94-0.95x this loop on plain q6_K rows (64 tokens; 4 tokens 0.88x): per
+// four dot-adds it takes four broadcasts, an offset load and an i32x4.mul,
+// so this loop stays.
 // -32 * bsum of each sub-block of a q8_K super-block as int32, o[k] for
 // sub-block k: each sub-block's dot-adds start from it, so the sum times the
 // scale is the sub-block's whole term (its -32 offset included) and no
@@ -445,10 +450,14 @@ static inline void q6_Kx4_superblock(const block_q6_Kx4* b, int i, const block_q
 // q4_Kx4's 1.13x: a Q6_K sub-block holds only two byte dots per int16 sum,
 // so 2.5 vector ops per dot either way, and eight weight vectors, two
 // scales and four broadcasts leave V8 a few reloads per token.
-// The dot-add build's loop before (Node 24, --prefill --dot --repacked):
-// both groups' super-block decoded to the stack, two tokens at a time over
-// it, PIN every second step, the offset folded as now (1.12-1.19x over one
-// group at a time; without the fold 1.00-1.03x).
+// The dot-add build (Node 24 / V8 13.6, AVX-VNNI; bench:kernels --prefill
+// --dot --repacked --old DIR, CPU time, medians of 21 alternating rounds,
+// load 2-4): this loop 1.03-1.07x over its loop before at 4096 columns,
+// 1.06-1.07x at 14336. That loop: both groups' super-block decoded to the
+// stack, two tokens at a time over it, PIN every second step, the offset
+// folded as now (it had measured 1.12-1.19x over one group at a time,
+// without the fold 1.00-1.03x); the relaxed build's loop had caught up with
+// it (1.02x).
 typedef struct { v128_t ia, ib; } q6_K_pair_state;
 
 // The float step of two groups per token, after their exact int32 sums
