@@ -107,10 +107,9 @@ static inline void q4_K_pair_nibbles(v128_t v0, v128_t v1, v128_t* lo, v128_t* h
   *hi = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v0, 4), m4), wasm_v128_and(v1, h4));
 }
 
-#ifndef RELAXED_DOT_ADD
 // Sub-block sb's eight weight vectors at wq[8 * sb] as 0..15 (vector k:
 // elements 4k..4k+3 of every row), from q[4 * sb + m] in block_q4_Kx4's
-// order (the relaxed build's q4_K_isums16).
+// order (q4_K_isums16, q4_K_isums_pair_few).
 static inline void q4_K_unpack(const v128_t* q, v128_t* wq) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F);
   for (int sb = 0; sb < 8; sb++)
@@ -119,7 +118,6 @@ static inline void q4_K_unpack(const v128_t* q, v128_t* wq) {
       wq[8 * sb + 4 + m] = wasm_v128_and(wasm_u16x8_shr(q[4 * sb + m], 4), m4);
     }
 }
-#endif
 _Static_assert(sizeof(block_q4_Kx4) == 4 * sizeof(block_q4_K), "a group takes four rows' bytes");
 
 // The scale and min bytes of a repacked group, rows already interleaved.
@@ -328,8 +326,86 @@ static inline __attribute__((always_inline)) void q4_K_isums_tile(const q4_K_sca
   }
 }
 
+#ifdef RELAXED_DOT_ADD
+// The dot-add build's pairs of groups in batches of under 6 tokens
+// (q4_K_isums_pair), where the register tile's loop overhead per token
+// weighs: both groups' super-block decoded once to the stack (q4_K_unpack),
+// then two tokens at a time through all of it, each activation broadcast
+// serving both groups, PIN every second step. Measured when written
+// (Node 24, --prefill --dot --repacked --old DIR, 64 tokens) against one
+// group at a time: 1.10-1.11x with 2 tokens (3: 1.07x, 4: 1.00x; PIN every
+// step 1.01x, every fourth 0.93x, none 0.89x). Against the register tile
+// (q4_K_isums_tile, same bench, --tokens N): 2 tokens 1.14x, 4 tokens
+// 1.04x, 6 tokens 0.99x, so the tile from 6 tokens on.
+#define PAIR_T 2
+#define PAIR_PIN 2  // PIN every second step
+static inline void q4_K_isums_pair_few(const q4_K_scales4* sa, const q4_K_scales4* sb4, const v128_t* qa, const v128_t* qb, int i,
+                                       const block_q8_K* const* y, q4_K_acc* acca, q4_K_acc* accb, int nt) {
+  const v128_t zero = wasm_i32x4_const_splat(0);
+  v128_t wq[2][64];
+  q4_K_unpack(qa, wq[0]);
+  q4_K_unpack(qb, wq[1]);
+  v128_t pin[2 * PAIR_T];
+  int t = 0;
+  for (; t + PAIR_T <= nt; t += PAIR_T) {
+    const int8_t* ap[PAIR_T];
+    v128_t ia[PAIR_T], ib[PAIR_T];
+    UNROLL for (int u = 0; u < PAIR_T; u++) ap[u] = y[t + u][i].qs, ia[u] = ib[u] = zero;
+    const v128_t* wa = wq[0];
+    const v128_t* wb = wq[1];
+    NOUNROLL for (int sb = 0; sb < 8; sb++, wa += 8, wb += 8) {
+      v128_t pa[PAIR_T], pb[PAIR_T];
+      UNROLL for (int u = 0; u < PAIR_T; u++) pa[u] = pb[u] = zero;
+      UNROLL for (unsigned k = 0; k < 8; k++) {
+        const v128_t wka = wa[k], wkb = wb[k];
+        UNROLL for (int u = 0; u < PAIR_T; u++) {
+          const v128_t av = SPLAT4(ap[u] + 4 * k);
+          pa[u] = DOTADD(av, wka, pa[u]);
+          pb[u] = DOTADD(av, wkb, pb[u]);
+        }
+        if ((k % PAIR_PIN) == PAIR_PIN - 1) {
+          UNROLL for (int u = 0; u < PAIR_T; u++) {
+            PIN(pa[u], pin[2 * u]);
+            PIN(pb[u], pin[2 * u + 1]);
+          }
+        }
+      }
+      const v128_t sca = sa->sc[sb], scb = sb4->sc[sb];
+      UNROLL for (int u = 0; u < PAIR_T; u++) {
+        ia[u] = wasm_i32x4_add(ia[u], Q4_SCALE(pa[u], sca));
+        ib[u] = wasm_i32x4_add(ib[u], Q4_SCALE(pb[u], scb));
+        ap[u] += 32;
+        OPAQUE(ap[u]);  // so ap[u] + 4 * k is a load offset (see q4_K_isums16)
+      }
+    }
+    UNROLL for (int u = 0; u < PAIR_T; u++) acca[t + u].isum = ia[u], accb[t + u].isum = ib[u];
+  }
+  for (; t < nt; t++) {
+    const int8_t* a = y[t][i].qs;
+    v128_t isa = zero, isb = zero;
+    NOUNROLL for (int sb = 0; sb < 8; sb++, a += 32) {
+      v128_t pa = zero, pb = zero;
+      UNROLL for (unsigned k = 0; k < 8; k++) {
+        const v128_t av = SPLAT4(a + 4 * k);
+        pa = DOTADD(av, wq[0][8 * sb + k], pa);
+        pb = DOTADD(av, wq[1][8 * sb + k], pb);
+      }
+      isa = wasm_i32x4_add(isa, Q4_SCALE(pa, sa->sc[sb]));
+      isb = wasm_i32x4_add(isb, Q4_SCALE(pb, sb4->sc[sb]));
+    }
+    acca[t].isum = isa, accb[t].isum = isb;
+  }
+}
+#endif
+
 static inline void q4_K_isums_pair(const q4_K_scales4* sa, const q4_K_scales4* sb4, const v128_t* qa, const v128_t* qb, int i,
                                    const block_q8_K* const* y, q4_K_acc* acca, q4_K_acc* accb, int nt) {
+#ifdef RELAXED_DOT_ADD
+  if (nt < 6) {
+    q4_K_isums_pair_few(sa, sb4, qa, qb, i, y, acca, accb, nt);
+    return;
+  }
+#endif
   q4_K_isums_tile(sa, sb4, qa, qb, i, y, acca, accb, nt, 2);
 }
 
