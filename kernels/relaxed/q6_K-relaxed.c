@@ -486,9 +486,98 @@ static inline void q6_K_finish_pair(const q6_K_scales4* s, const q6_K_scales4* s
   }
 }
 
+#ifdef RELAXED_DOT_ADD
+#define Q6_PAIR_T 2  // tokens at a time
+// The dot-add build's pairs of groups in batches of under 4 tokens
+// (q6_Kx4_superblock_pair), where the register tile's loop overhead per
+// token weighs: both groups' super-block decoded once to the stack, then
+// Q6_PAIR_T tokens at a time through all of it, each activation broadcast
+// serving both groups, each sub-block's dot-adds started from -32 * its
+// bsum (q6_K_neg32), PIN every second step. Measured when written (Node 24,
+// --prefill --dot --repacked --old DIR, 64 tokens) against one group at a
+// time: 1.12-1.19x with 2 tokens (3 tokens 1.11x, 4 1.05x; PIN every step
+// 1.08x, every fourth 0.94x). Against the register tile (same bench,
+// --tokens N): 2 tokens 1.10x, 3 tokens 1.01x, 4 0.97-0.99x, 6 0.96x.
+static inline void q6_Kx4_superblock_pair_few(const block_q6_Kx4* ba, const block_q6_Kx4* bb, int i, const block_q8_K* const* y,
+                                              q6_K_acc* acca, q6_K_acc* accb, int nt) {
+  const v128_t zero = wasm_i32x4_const_splat(0);
+  q6_K_scales4 sa, sb4;
+  v128_t wq[2][64];
+  q6_Kx4_unpack(ba, &sa, wq[0]);
+  q6_Kx4_unpack(bb, &sb4, wq[1]);
+  v128_t pin[2 * Q6_PAIR_T];
+  int32_t off[Q6_PAIR_T][16] __attribute__((aligned(16)));
+  int t = 0;
+  for (; t + Q6_PAIR_T <= nt; t += Q6_PAIR_T) {
+    UNROLL for (int u = 0; u < Q6_PAIR_T; u++) q6_K_neg32(&y[t + u][i], off[u]);
+    const int32_t* o0 = off[0];
+    const int8_t* ap[Q6_PAIR_T];
+    v128_t ia[Q6_PAIR_T], ib[Q6_PAIR_T];
+    UNROLL for (int u = 0; u < Q6_PAIR_T; u++) ap[u] = y[t + u][i].qs, ia[u] = ib[u] = zero;
+    const v128_t* wa = wq[0];
+    const v128_t* wb = wq[1];
+    NOUNROLL for (int sb = 0; sb < 16; sb++, wa += 4, wb += 4) {
+      const v128_t sca = sa.sc[sb], scb = sb4.sc[sb];
+      v128_t pa[Q6_PAIR_T], pb[Q6_PAIR_T];
+      UNROLL for (int u = 0; u < Q6_PAIR_T; u++) pa[u] = pb[u] = wasm_v128_load32_splat(o0 + 16 * u);
+      o0++;
+      UNROLL for (unsigned k = 0; k < 4; k++) {
+        const v128_t wka = wa[k], wkb = wb[k];
+        UNROLL for (int u = 0; u < Q6_PAIR_T; u++) {
+          const v128_t av = SPLAT4(ap[u] + 4 * k);
+          pa[u] = DOTADD(av, wka, pa[u]);
+          pb[u] = DOTADD(av, wkb, pb[u]);
+        }
+        if (k & 1) {
+          UNROLL for (int u = 0; u < Q6_PAIR_T; u++) {
+            PIN(pa[u], pin[2 * u]);
+            PIN(pb[u], pin[2 * u + 1]);
+          }
+        }
+      }
+      UNROLL for (int u = 0; u < Q6_PAIR_T; u++) {
+        ia[u] = wasm_i32x4_add(ia[u], wasm_i32x4_mul(pa[u], sca));
+        ib[u] = wasm_i32x4_add(ib[u], wasm_i32x4_mul(pb[u], scb));
+      }
+      UNROLL for (int u = 0; u < Q6_PAIR_T; u++) {
+        ap[u] += 16;
+        OPAQUE(ap[u]);  // so ap[u] + 4 * k is a load offset (see q6_K_isums16)
+      }
+    }
+    UNROLL for (int u = 0; u < Q6_PAIR_T; u++) acca[t + u].isum = ia[u], accb[t + u].isum = ib[u];
+  }
+  for (; t < nt; t++) {
+    const int8_t* a = y[t][i].qs;
+    v128_t isa = zero, isb = zero;
+    q6_K_neg32(&y[t][i], off[0]);
+    NOUNROLL for (int sb = 0; sb < 16; sb++, a += 16) {
+      v128_t pra = wasm_v128_load32_splat(off[0] + sb), prb = pra;
+      UNROLL for (int h = 0; h < 2; h++) {
+        const v128_t* wa = wq[0] + 4 * sb + 2 * h;
+        const v128_t* wb = wq[1] + 4 * sb + 2 * h;
+        const v128_t av = SPLAT4(a + 8 * h), bv = SPLAT4(a + 8 * h + 4);
+        pra = DOTADD(bv, wa[1], DOTADD(av, wa[0], pra));
+        prb = DOTADD(bv, wb[1], DOTADD(av, wb[0], prb));
+      }
+      isa = wasm_i32x4_add(isa, wasm_i32x4_mul(pra, sa.sc[sb]));
+      isb = wasm_i32x4_add(isb, wasm_i32x4_mul(prb, sb4.sc[sb]));
+    }
+    acca[t].isum = isa, accb[t].isum = isb;
+  }
+  q6_K_finish(&sa, i, y, acca, nt);
+  q6_K_finish(&sb4, i, y, accb, nt);
+}
+#endif
+
 static inline void q6_Kx4_superblock_pair(const block_q6_Kx4* ba, const block_q6_Kx4* bb, int i, const block_q8_K* const* y,
                                           q6_K_acc* acca, q6_K_acc* accb, int nt) {
   const v128_t zero = wasm_i32x4_const_splat(0);
+#ifdef RELAXED_DOT_ADD
+  if (nt < 4) {
+    q6_Kx4_superblock_pair_few(ba, bb, i, y, acca, accb, nt);
+    return;
+  }
+#endif
   q6_K_scales4 sa, sb4;
   v128_t wq[2][64];
   q6_Kx4_unpack(ba, &sa, wq[0]);
