@@ -257,7 +257,9 @@ static inline void q4_K_isums16(const q4_K_scales4* s, const v128_t* q, int i, c
 // load 2-4): this loop with both groups' float steps in one pass 1.05-1.09x
 // over its loop before (two groups' super-block decoded to the stack, two
 // tokens at a time through it, PIN every second step) at 4096 columns,
-// 1.02x at 14336; with one group (a lone last group, plain rows) 1.03-1.08x
+// 0.97-1.02x at 14336 (passes of 32 or 64 tokens there instead of 16: no
+// better); end to end (bench/profile.js --synthetic llama-3.1-8b:Q4_K_M -p
+// 64 --cpu, with q6_Kx4's) the 8B model's prompt 1.06-1.14x; with one group (a lone last group, plain rows) 1.03-1.08x
 // over four tokens at a time through one group's decoded super-block (plain
 // q4_K, 64 tokens; with 4 tokens 0.97x, 8 tokens 1.03-1.07x). Before, the
 // relaxed build's new loop had caught up with the dot-add build's old one
