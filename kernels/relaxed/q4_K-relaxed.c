@@ -760,13 +760,9 @@ void EXPORT(repack_q4_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
         for (int j = 0; j < 4; j++) q4_K_pair_nibbles(LOAD(x[j]->qs + 32 * c), LOAD(x[j]->qs + 32 * c + 16), &lo[j], &hi[j]);
         for (int h = 0; h < 2; h++) {
           const v128_t* r = h ? hi : lo;
-          const v128_t t0 = wasm_i32x4_shuffle(r[0], r[1], 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r[0], r[1], 2, 6, 3, 7);
-          const v128_t t2 = wasm_i32x4_shuffle(r[2], r[3], 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(r[2], r[3], 2, 6, 3, 7);
-          uint8_t(*q)[16] = g[i].qs[2 * c + h];
-          wasm_v128_store(q[0], wasm_i64x2_shuffle(t0, t2, 0, 2));
-          wasm_v128_store(q[1], wasm_i64x2_shuffle(t0, t2, 1, 3));
-          wasm_v128_store(q[2], wasm_i64x2_shuffle(t1, t3, 0, 2));
-          wasm_v128_store(q[3], wasm_i64x2_shuffle(t1, t3, 1, 3));
+          v128_t t[4];
+          transpose4(r[0], r[1], r[2], r[3], t);
+          for (int m = 0; m < 4; m++) wasm_v128_store(g[i].qs[2 * c + h][m], t[m]);
         }
       }
     }

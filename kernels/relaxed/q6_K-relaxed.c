@@ -883,14 +883,24 @@ void EXPORT(repack_q6_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
       block_q6_Kx4* g = (block_q6_Kx4*)base + i;
       for (int u = 0; u < 8; u++) {
         q6_Kx4_unit* un = &g->u[u];
-        uint8_t mv[8][16];  // the mixed vectors: bytes 4j + c of vector e
-        for (int e = 0; e < 8; e++)
-          for (int j = 0; j < 4; j++)
-            for (int c = 0; c < 4; c++) mv[e][4 * j + c] = v[j][32 * u + 16 * (c >> 1) + 2 * e + (c & 1)];
+        // the mixed vectors mv[e]: bytes 4j + c = v[j][32u + 16 (c >> 1) + 2e + (c & 1)], i.e. row
+        // j's 16-bit word e of each half side by side (pe, pf: e < 4, e >= 4), then a 4x4 transpose
+        // of 32-bit lanes. (Byte by byte, this loop was most of a Q6_K tensor's load time.)
+        v128_t pe[4], pf[4], mv[8];
+        for (int j = 0; j < 4; j++) {
+          const v128_t a = LOAD(v[j] + 32 * u), b = LOAD(v[j] + 32 * u + 16);
+          pe[j] = wasm_i16x8_shuffle(a, b, 0, 8, 1, 9, 2, 10, 3, 11);
+          pf[j] = wasm_i16x8_shuffle(a, b, 4, 12, 5, 13, 6, 14, 7, 15);
+        }
+        transpose4(pe[0], pe[1], pe[2], pe[3], mv);
+        transpose4(pf[0], pf[1], pf[2], pf[3], mv + 4);
+        // vectors 4h..4h + 2 whole (6 bits), vector 4h + 3's bits 2c, 2c + 1 in their top two bits
+        const v128_t m3 = wasm_i8x16_const_splat(3);
         for (int h = 0; h < 2; h++)
-          for (int c = 0; c < 3; c++)
-            for (int b = 0; b < 16; b++)
-              un->q[h][16 * c + b] = (uint8_t)(mv[4 * h + c][b] | ((mv[4 * h + 3][b] >> (2 * c)) & 3) << 6);
+          for (int c = 0; c < 3; c++) {
+            const v128_t top = wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(mv[4 * h + 3], 2 * c), m3), 6);
+            wasm_v128_store(un->q[h] + 16 * c, wasm_v128_or(mv[4 * h + c], top));
+          }
         for (int j = 0; j < 4; j++) un->sc[2 * j] = x[j]->scales[2 * u], un->sc[2 * j + 1] = x[j]->scales[2 * u + 1];
       }
       for (int j = 0; j < 4; j++) g->d[j] = x[j]->d;
