@@ -13,6 +13,7 @@ import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median } from '../runtime/bench/format.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -46,7 +47,6 @@ async function open(root: string): Promise<Side> {
   return { root, ctx, model, times: [], next: 3 };
 }
 
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const a = await open(positionals[0]!);
 const b = await open(positionals[1]!);
 const load0 = loadavg()[0]!;

@@ -19,6 +19,7 @@ import { Worker, isMainThread, workerData } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
 import { GGMLType, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
 import { quantizeRow } from '../formats/quant/index.js';
+import { median } from '../runtime/bench/format.js';
 import { loadKernels, type Kernels, type RowFn } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from '../test/helpers/rng.js';
 
@@ -68,11 +69,6 @@ async function workerMain(): Promise<void> {
       Atomics.add(ctl, C.DONE, 1);
     }
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
 }
 
 export async function benchMemory(argv: string[]): Promise<void> {

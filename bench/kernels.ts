@@ -49,6 +49,7 @@ import { pathToFileURL } from 'node:url';
 import { Bench } from 'tinybench';
 import { GGMLType, allGGMLTypes, ggmlTypeInfo, rowSize } from '../formats/ggml-types.js';
 import { dequantizeOnlyTypes, dequantizeRow, quantizeRow } from '../formats/quant/index.js';
+import { median } from '../runtime/bench/format.js';
 import { WEIGHT_TYPES } from '../wasm/kernel-table.js';
 import { loadKernels, type Kernels, type MatvecFn, type RowFn } from '../wasm/loader.js';
 import { gaussian, mulberry32 } from '../test/helpers/rng.js';
@@ -242,7 +243,6 @@ function alternateRounds(prepared: Prepared[]): Row[] {
       }
     });
   }
-  const median = (a: number[]) => [...a].sort((u, v) => u - v)[a.length >> 1]!;
   const rows = prepared.map((p, i) => p.row(median(times[i]!)));
   prepared.forEach((p) => p.free());
   return rows;
@@ -437,7 +437,6 @@ async function benchPrefillDot(): Promise<void> {
     const b = new Uint32Array(k.u8().buffer, po[1]!, ROWS * PREFILL_TOKENS);
     const identical = a.every((v, i) => v === b[i]);
     for (const p of [pw, pa, ...po]) k.free(p);
-    const median = (v: number[]) => [...v].sort((x, y) => x - y)[v.length >> 1]!;
     const [m0, m1] = [median(times[0]!), median(times[1]!)];
     console.log(`| ${layout} | ${m0.toFixed(0)} | ${m1.toFixed(0)} | ${(m0 / m1).toFixed(2)}x | ${identical ? 'yes' : 'NO'} |`);
   }

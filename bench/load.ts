@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureSyntheticModel, parseSyntheticSpec } from '../formats/synthetic/cache.js';
 import { Context } from '../runtime/context.js';
+import { median } from '../runtime/bench/format.js';
 import { loadModel } from '../runtime/index.js';
 
 const { values, positionals } = parseArgs({
@@ -63,7 +64,6 @@ async function load(): Promise<number> {
   return ms;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const reads: number[] = [];
 const loads: number[] = [];
 await readFile();
