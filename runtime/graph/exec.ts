@@ -91,15 +91,11 @@ export function runPhases(phases: BoundPhase[], ith: number, nth: number, barrie
   const last = phases.length - 1;
   for (let i = 0; i <= last; i++) {
     const p = phases[i]!;
-    if (!p.solo) {
+    // a solo phase is thread 0's as the only thread; the others skip it
+    if (!p.solo || ith === 0) {
       const argv = p.argv;
-      argv[argv.length - 2] = ith;
-      argv[argv.length - 1] = nth;
-      p.f.apply(null, argv);
-    } else if (ith === 0) {
-      const argv = p.argv;
-      argv[argv.length - 2] = 0;
-      argv[argv.length - 1] = 1;
+      argv[argv.length - 2] = p.solo ? 0 : ith;
+      argv[argv.length - 1] = p.solo ? 1 : nth;
       p.f.apply(null, argv);
     }
     if (nth > 1 && i < last && p.sync) barrier();
