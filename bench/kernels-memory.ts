@@ -141,6 +141,26 @@ export async function benchMemory(argv: string[]): Promise<void> {
   // threads were descheduled on a busy machine (but still every stall on memory)
   console.log('| type | threads | build | ms (median) | GB/s | vs first build | CPU ms per thread | vs first build |');
   console.log('|---|---:|---|---:|---:|---:|---:|---:|');
+  // one matvec of layout li, build v on nth threads; returns its wall ms and CPU ms per thread
+  const run = (li: number, v: number, nth: number, w: number): [number, number] => {
+    ctl[C.VAR] = v, ctl[C.W] = w, ctl[C.LAYOUT] = li, ctl[C.NTH] = nth;
+    Atomics.store(ctl, C.DONE, 0);
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    Atomics.store(ctl, C.SEQ, ++seq);
+    if (nth > 1) Atomics.notify(ctl, C.SEQ);
+    fns[v]![li]!(w, rb0(li), job.act[li]!, 0, job.out, 0, N, 1, ROWS, 0, nth);
+    while (Atomics.load(ctl, C.DONE) < nth - 1) { /* spin */ }
+    const ms = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    return [ms, (c.user + c.system) / 1000 / nth];
+  };
+  const rb0 = (li: number) => job.rowBytes[li]!;
+  // Every layout and build on every thread first: a worker's first calls of a function can run
+  // before V8's optimized code for it is ready (seen as one type's 2-thread row up to 2x slow).
+  for (let li = 0; li < types.length; li++)
+    for (let v = 0; v < variants.length; v++)
+      for (let i = 0; i < 8; i++) run(li, v, nthMax, regions[li]!.ptr);
   for (let li = 0; li < types.length; li++) {
     const rb = job.rowBytes[li]!;
     const { ptr, count } = regions[li]!;
@@ -150,19 +170,10 @@ export async function benchMemory(argv: string[]): Promise<void> {
       let next = 0;
       for (let round = 0; round < rounds + 2; round++) {
         for (let v = 0; v < variants.length; v++) {
-          const w = ptr + (next++ % count) * ROWS * rb;
-          ctl[C.VAR] = v, ctl[C.W] = w, ctl[C.LAYOUT] = li, ctl[C.NTH] = nth;
-          Atomics.store(ctl, C.DONE, 0);
-          const c0 = process.cpuUsage();
-          const t0 = performance.now();
-          Atomics.store(ctl, C.SEQ, ++seq);
-          if (nth > 1) Atomics.notify(ctl, C.SEQ);
-          fns[v]![li]!(w, rb, job.act[li]!, 0, job.out, 0, N, 1, ROWS, 0, nth);
-          while (Atomics.load(ctl, C.DONE) < nth - 1) { /* spin */ }
+          const [t, c] = run(li, v, nth, ptr + (next++ % count) * ROWS * rb);
           if (round >= 2) {
-            ms[v]!.push(performance.now() - t0);
-            const c = process.cpuUsage(c0);
-            cpu[v]!.push((c.user + c.system) / 1000 / nth);
+            ms[v]!.push(t);
+            cpu[v]!.push(c);
           }
         }
       }
