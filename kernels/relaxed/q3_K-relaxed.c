@@ -176,6 +176,53 @@ static inline void q3_Kx4_hi(const uint8_t* q, v128_t w[4]) {
   w[3] = wasm_v128_or(wasm_u16x8_shr(wasm_v128_andnot(s2, m3f), 6), wasm_u16x8_shr(wasm_v128_and(s1, m80), 5));
 }
 
+#ifdef RELAXED_DOT_ADD
+// The dot-add build's unit: W0..W3 hold rows 0 and 1, W4..W7 rows 2 and 3,
+// i32 lane l of W(4h + k) row 2h + l / 2's elements 4k .. 4k + 3 of
+// sub-block 2u + l % 2 (q3_Kx4_elem); the activation reordered to match
+// once per token (q3_Kx4_act: eight bytes per k, elements 4k .. 4k + 3 of
+// sub-block 2u, then of 2u + 1, broadcast to both halves by one 64-bit
+// splat load). So four dot-adds per row pair leave each (row, sub-block)
+// sum in an i32 lane, started at the -4 offset (b4: -4 * bsum of sub-blocks
+// 2u, 2u + 1, twice; |lane| <= 16 * 4 * 128, the sum of (q - 4) * a); one
+// saturating narrow (which never saturates here) puts row j's two sums in
+// i16 lanes 2j, 2j + 1, where one i32x4.dot_i16x8 applies the pair vector
+// of scales, as the i16 build's unit ends. No i16 adds and no shifts of
+// sums: 30 ops per unit and group where the i16 build takes 36.
+static inline v128_t q3_Kx4_unit(const uint8_t* q, const v128_t s[4], v128_t b4, v128_t mp) {
+  const v128_t m3f = wasm_i8x16_const_splat(0x3F), m40 = wasm_i8x16_const_splat(0x40), m80 = wasm_i8x16_const_splat((int8_t)0x80);
+  const v128_t s0 = LOAD(q), s1 = LOAD(q + 16), s2 = LOAD(q + 32);
+  v128_t a01 = DOTADD(s[0], wasm_v128_and(s0, Q3_M7), b4);
+  v128_t a23 = DOTADD(s[0], wasm_v128_and(s2, Q3_M7), b4);
+  a01 = DOTADD(s[1], wasm_v128_and(wasm_u16x8_shr(s0, 3), Q3_M7), a01);
+  a23 = DOTADD(s[1], wasm_v128_and(wasm_u16x8_shr(s2, 3), Q3_M7), a23);
+  a01 = DOTADD(s[2], wasm_v128_and(s1, Q3_M7), a01);
+  a23 = DOTADD(s[2], wasm_v128_or(wasm_u16x8_shr(wasm_v128_andnot(s0, m3f), 6), wasm_u16x8_shr(wasm_v128_and(s1, m40), 4)), a23);
+  a01 = DOTADD(s[3], wasm_v128_and(wasm_u16x8_shr(s1, 3), Q3_M7), a01);
+  a23 = DOTADD(s[3], wasm_v128_or(wasm_u16x8_shr(wasm_v128_andnot(s2, m3f), 6), wasm_u16x8_shr(wasm_v128_and(s1, m80), 5)), a23);
+  return wasm_i32x4_dot_i16x8(wasm_i16x8_narrow_i32x4(a01, a23), mp);
+}
+
+// Once per token: the activation in q3_Kx4_unit's order (per 32 elements,
+// groups of four of the two halves alternating), and the -4 offsets (bq[8i
+// + u]: -4 * bsum of sub-blocks 2u, 2u + 1 in i32 lanes 0, 1 and 2, 3).
+static inline void q3_Kx4_act(const block_q8_K* y, int8_t* ap, v128_t* bq, int nb) {
+  for (int i = 0; i < nb; i++) {
+    for (int u = 0; u < 8; u++) {
+      const v128_t lo = LOAD(y[i].qs + 32 * u), hi = LOAD(y[i].qs + 32 * u + 16);
+      wasm_v128_store(ap + 256 * i + 32 * u, wasm_i32x4_shuffle(lo, hi, 0, 4, 1, 5));
+      wasm_v128_store(ap + 256 * i + 32 * u + 16, wasm_i32x4_shuffle(lo, hi, 2, 6, 3, 7));
+    }
+    for (int h = 0; h < 2; h++) {
+      const v128_t b = LOAD(y[i].bsums + 8 * h);
+      const v128_t lo = wasm_i32x4_mul(wasm_i32x4_extend_low_i16x8(b), wasm_i32x4_const_splat(-4));
+      const v128_t hi = wasm_i32x4_mul(wasm_i32x4_extend_high_i16x8(b), wasm_i32x4_const_splat(-4));
+      bq[8 * i + 4 * h] = wasm_i32x4_shuffle(lo, lo, 0, 1, 0, 1), bq[8 * i + 4 * h + 1] = wasm_i32x4_shuffle(lo, lo, 2, 3, 2, 3);
+      bq[8 * i + 4 * h + 2] = wasm_i32x4_shuffle(hi, hi, 0, 1, 0, 1), bq[8 * i + 4 * h + 3] = wasm_i32x4_shuffle(hi, hi, 2, 3, 2, 3);
+    }
+  }
+}
+#else
 // Four broadcasts against four quant vectors: int16 pair sums (|lane| <= 4 * 2 * 127 * 7).
 static inline v128_t q3_dot4(const v128_t s[4], const v128_t w[4]) {
   return wasm_i16x8_add(wasm_i16x8_add(RDOT(s[0], w[0]), RDOT(s[1], w[1])), wasm_i16x8_add(RDOT(s[2], w[2]), RDOT(s[3], w[3])));
@@ -210,6 +257,14 @@ static inline void q3_Kx4_bsums4(const block_q8_K* y, v128_t* bq, int nb) {
     }
 }
 
+
+// Once per token: the activation in q3_Kx4_unit's order (act_pairs_q8_K) and the offsets (q3_Kx4_bsums4).
+static inline void q3_Kx4_act(const block_q8_K* y, int8_t* ap, v128_t* bq, int nb) {
+  act_pairs_q8_K(y->qs, sizeof(block_q8_K), ap, nb);
+  q3_Kx4_bsums4(y, bq, nb);
+}
+#endif
+
 // Decode of repacked rows, gn groups at a time: n iterations, the first
 // group of iteration it at row r + step * it, its gn groups `stride` rows
 // apart. Each unit's eight broadcasts (of the reordered activation ap) and
@@ -241,15 +296,25 @@ static inline __attribute__((always_inline)) void q3_Kx4_groups(const uint8_t* w
       }
       const v128_t* b = bq + 8 * i;
       NOUNROLL for (unsigned u = 0; u < 8; u++, a += 32, b++) {
+        const v128_t b4 = LOAD(b);
+#ifdef RELAXED_DOT_ADD
+        const v128_t s[4] = {wasm_v128_load64_splat(a), wasm_v128_load64_splat(a + 8), wasm_v128_load64_splat(a + 16),
+                             wasm_v128_load64_splat(a + 24)};
+        UNROLL for (int k = 0; k < gn; k++) {
+          isum[k] = wasm_i32x4_add(isum[k], q3_Kx4_unit(q[k], s, b4, mp[k][u]));
+          PIN(isum[k], pins[k]);
+          q[k] += 48;
+        }
+#else
         const v128_t s[8] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12),
                              SPLAT4(a + 16), SPLAT4(a + 20), SPLAT4(a + 24), SPLAT4(a + 28)};
-        const v128_t b4 = LOAD(b);
         UNROLL for (int k = 0; k < gn; k++) {
           const v128_t p = q3_Kx4_unit(q[k], s, &pins[2 * k]);
           PIN(p, pins[2 * k + 1]);
           isum[k] = wasm_i32x4_add(isum[k], wasm_i32x4_dot_i16x8(wasm_i16x8_sub(p, b4), mp[k][u]));
           q[k] += 48;
         }
+#endif
       }
       UNROLL for (int k = 0; k < gn; k++) {
         sum[k] = q3_K_step(sum[k], isum[k], wasm_i32x4_const_splat(0), q3_Kx4_d(g[k]->d), &y[i]);  // offset already in isum
@@ -414,8 +479,7 @@ static inline void q3_K_mul_mat(const void* w, int row_bytes, const void* a, int
         if (x4) {
           int8_t ap[KB * QK_K] __attribute__((aligned(16)));
           v128_t bq[KB * 8];
-          act_pairs_q8_K(y[0]->qs, sizeof(block_q8_K), ap, nb);
-          q3_Kx4_bsums4(y[0], bq, nb);
+          q3_Kx4_act(y[0], ap, bq, nb);
           q3_Kx4_rows(wc, row_bytes, y[0], ap, bq, o, nb, r0, r1, c0 == 0);
         } else {
           q3_K_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
@@ -431,10 +495,19 @@ static inline void q3_K_mul_mat(const void* w, int row_bytes, const void* a, int
           for (int i = 0; i < nb; i++) {
             q3_Kx4_scales(g + i, &s);
             for (int u = 0; u < 8; u++) {
-              v128_t m[8];  // mixed: sub-blocks 2u, 2u + 1 in i16 lanes 2j, 2j + 1 -> q[4k + g]
+              v128_t m[8];
               q3_Kx4_lo(g[i].qs[u][0], m);
               q3_Kx4_hi(g[i].qs[u][0], m + 4);
+#ifdef RELAXED_DOT_ADD
+              // W(k), W(4 + k): rows 0, 1 and 2, 3 of sub-blocks 2u, 2u + 1 in alternate i32 lanes -> q[4k + g]
+              for (int k = 0; k < 4; k++) {
+                q[8 * u + k] = wasm_i32x4_shuffle(m[k], m[4 + k], 0, 2, 4, 6);
+                q[8 * u + 4 + k] = wasm_i32x4_shuffle(m[k], m[4 + k], 1, 3, 5, 7);
+              }
+#else
+              // mixed: sub-blocks 2u, 2u + 1 in i16 lanes 2j, 2j + 1 -> q[4k + g]
               for (int e = 0; e < 4; e++) unmix_pairs(m[2 * e], m[2 * e + 1], q + 8 * u + e, q + 8 * u + 4 + e);
+#endif
             }
             q3_K_superblock(&s, q, i, y, acc, nt);
           }
@@ -465,6 +538,19 @@ RELAXED_ENTRIES(q3_Kx4, q3_K_mul_mat, 1)
 
 RELAXED_VEC_DOT(q3_K, q8_K, q3_K_mul_mat)
 
+// Where byte p of unit u's quant vector Wm comes from: *row (0..3) and *e,
+// the element of the super-block (see block_q3_Kx4; the dot-add build's
+// order at q3_Kx4_unit).
+static inline void q3_Kx4_elem(int u, int m, int p, int* row, int* e) {
+#ifdef RELAXED_DOT_ADD
+  const int l = p >> 2;  // i32 lane l: row 2 (m / 4) + l / 2, sub-block 2u + l % 2, its elements 4 (m % 4) ..
+  *row = 2 * (m >> 2) + (l >> 1), *e = 32 * u + 16 * (l & 1) + 4 * (m & 3) + (p & 3);
+#else
+  const int b = p & 3;  // row p / 4: elements 2m, 2m + 1 of sub-block 2u (b = 0, 1) and of 2u + 1 (b = 2, 3)
+  *row = p >> 2, *e = 32 * u + 16 * (b >> 1) + 2 * m + (b & 1);
+#endif
+}
+
 // Rewrites n_rows (a multiple of 4) plain q3_K rows as q3_Kx4 groups, in
 // place: group G takes the bytes of rows 4G..4G+3. scratch: 4 * row_bytes.
 void EXPORT(repack_q3_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
@@ -490,19 +576,22 @@ void EXPORT(repack_q3_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
             g[i].sc[2][l] |= (uint16_t)((t & 3) << (u == 6 ? 0 : 2));
           }
         }
-        for (int u = 0; u < 8; u++)
-          for (int b = 0; b < 4; b++) {
-            int W[8];  // byte 4j + b of Wi: element 32u + 16 (b / 2) + 2i + b % 2, as 0..7
-            for (int m = 0; m < 8; m++) {
-              const int e = 32 * u + 16 * (b >> 1) + 2 * m + (b & 1), n = e >> 7, sh = (e >> 5) & 3, p = e & 31;
-              W[m] = ((x->qs[32 * n + p] >> (2 * sh)) & 3) | (((x->hmask[p] >> (4 * n + sh)) & 1) << 2);
-            }
-            uint8_t* o = &g[i].qs[u][0][4 * j + b];
-            o[0] = (uint8_t)(W[0] | W[1] << 3 | (W[6] & 3) << 6);
-            o[16] = (uint8_t)(W[2] | W[3] << 3 | (W[6] >> 2) << 6 | (W[7] >> 2) << 7);
-            o[32] = (uint8_t)(W[4] | W[5] << 3 | (W[7] & 3) << 6);
-          }
       }
+      for (int u = 0; u < 8; u++)
+        for (int p = 0; p < 16; p++) {
+          int W[8];  // byte p of Wm, as 0..7
+          for (int m = 0; m < 8; m++) {
+            int row, e;
+            q3_Kx4_elem(u, m, p, &row, &e);
+            const block_q3_K* x = (const block_q3_K*)((const uint8_t*)scratch + (size_t)row * row_bytes) + i;
+            const int n = e >> 7, sh = (e >> 5) & 3, l = e & 31;
+            W[m] = ((x->qs[32 * n + l] >> (2 * sh)) & 3) | (((x->hmask[l] >> (4 * n + sh)) & 1) << 2);
+          }
+          uint8_t* o = &g[i].qs[u][0][p];
+          o[0] = (uint8_t)(W[0] | W[1] << 3 | (W[6] & 3) << 6);
+          o[16] = (uint8_t)(W[2] | W[3] << 3 | (W[6] >> 2) << 6 | (W[7] >> 2) << 7);
+          o[32] = (uint8_t)(W[4] | W[5] << 3 | (W[7] & 3) << 6);
+        }
     }
   }
 }
