@@ -20,6 +20,12 @@
 // scales (a widened load, no shuffles) applies both. The activation is
 // reordered to match once per token (act_pairs_q8_K, relaxed.h). Building sixteen
 // scale vectors per super-block by swizzles instead cost a sixth of the time.
+// That order is the relaxed build's; the dot-add build (RELAXED_DOT_ADD,
+// wasm/kernels-relaxed-dot.wasm) writes the same vectors in its own order,
+// four elements of one sub-block per i32 lane (q3_Kx4_elem, its
+// q3_Kx4_unit): each module repacks for its own kernels (runtime/repack.ts
+// asks the loaded module), so the two builds' q3_Kx4 bytes differ and their
+// results do not.
 //
 // Measured (4096 columns, one thread, CPU time, medians of alternating
 // rounds, shared 2-core Xeon at load 7-9), GB/s of weights and per byte
@@ -188,7 +194,28 @@ static inline void q3_Kx4_hi(const uint8_t* q, v128_t w[4]) {
 // saturating narrow (which never saturates here) puts row j's two sums in
 // i16 lanes 2j, 2j + 1, where one i32x4.dot_i16x8 applies the pair vector
 // of scales, as the i16 build's unit ends. No i16 adds and no shifts of
-// sums: 30 ops per unit and group where the i16 build takes 36.
+// sums: 30 ops per unit and group where the i16 build takes 36, and four
+// activation vectors live instead of eight: in V8's code (Node 24, eight
+// groups) 48.5 instructions per unit and group against the i16 build's 65
+// (whose eight broadcasts, isums and constants spill some eleven times).
+// Measured (issue 19; Node 24, CPU time, alternating builds, the shared
+// 2-core Xeon at load 1.3-1.8), against the dot-add build before (the i16
+// unit): 32768x4096 from memory 12.06-12.12 -> 12.63-12.80 GB/s at one
+// thread (1.05-1.06x), 23.6-23.7 -> 25.0-25.1 at two (1.05-1.06x, wall);
+// per byte against q4_0x4 (12.55, 24.8) 0.96 -> 1.01-1.02 and 0.95 -> 1.01.
+// In cache (4096x4096) 14.9-15.0 -> 17.2-17.4 (1.16x), 0.82 -> 0.95 of
+// q4_0x4 per byte (18.2-18.4); with 4000 rows (below) 18.1 against 19.0.
+// The prefill of this order (two i32 shuffles per pair of vectors where the
+// mixed order's un-mix takes six ops) 1.01x (64 tokens), 1.11x (4 tokens).
+// Tried and dropped here: no PIN (1.0-1.01x), each group's pointer OPAQUE
+// (1.0x), four spread groups (0.93x one thread, 0.91x two), six (0.93x at
+// two), ten or twelve (in cache 1.04-1.06x; from memory 1.0-1.05x with
+// 32768 rows, 0.96-0.98x with 32000), sixteen
+// (0.89x in cache, 0.92x from memory). Ten and twelve won in cache only
+// because 4096 and 32768 rows put eight streams a multiple of 4 KiB apart
+// (the same first-level sets: 4000 rows, eight = ten = twelve); shortening
+// the parts until no two streams share sets won 1.05x in cache but lost
+// 0.96x from memory and 0.93-0.99x end to end (TinyLlama Q3_K_M, tg32).
 static inline v128_t q3_Kx4_unit(const uint8_t* q, const v128_t s[4], v128_t b4, v128_t mp) {
   const v128_t m3f = wasm_i8x16_const_splat(0x3F), m40 = wasm_i8x16_const_splat(0x40), m80 = wasm_i8x16_const_splat((int8_t)0x80);
   const v128_t s0 = LOAD(q), s1 = LOAD(q + 16), s2 = LOAD(q + 32);
@@ -377,6 +404,29 @@ static inline __attribute__((always_inline)) void q3_Kx4_groups(const uint8_t* w
 // 1.06x in cache (4096 rows), 1.04x from memory at 1 thread. Then W1 and W3
 // as 8 * W (q3_Kx4_unit; 36 ops per unit and group): 1.02x in cache,
 // 1.01-1.02x from memory.
+// Session 10 (issue 19; Node 20, CPU time, the machine shared, load 0.5-1.9):
+// this build against q4_0x4 per byte, 32768x4096 from memory 12.2-12.3
+// against 13.1 GB/s at one thread (0.93-0.94), 24.2-24.3 against 25.4-25.7
+// at two (0.95); in cache 15.1-15.3 against 17.1 (0.88-0.89). (The dot-add
+// build reaches q4_0x4's speed per byte: its q3_Kx4_unit.) It is bound by
+// its 36 vector ops: the eight broadcasts' spills cost little (four
+// broadcasts used twice, wrong sums as a bound: 1.03x in cache, 1.0x from
+// memory), so the dot-add build's order, which would need four more ops
+// here (two i16 sums per unit, each with its offset and a pair-scale
+// shuffle) to halve the broadcasts, was not built; the broadcasts loaded
+// per group instead of held: 0.99x. The offset's i16 subtraction (one op
+// per unit and group) has no cheaper place: per super-block it takes eight
+// i32 dots and adds, and folded into the x8 sum it overflows int16 (8 * 4 *
+// |bsum| reaches 2^16). d folded into the activation's scale (an f16x4_unscaled
+// d, 2^112 moved to ad) would save some eight ops per super-block and
+// group (1%) but make an f16-subnormal d an f32-subnormal operand (q5_K-
+// relaxed.c: 0.66x on such rows): not taken. No PIN after the unit: 0.93x
+// in cache; none inside it: 1.0x. Two threads: on a quiet machine q3_Kx4
+// scales as q4_0x4 (1.98x against 1.95x from one thread to two, wall);
+// with another job on the second core both types' two-thread times came
+// near their one-thread ones (q4_0x4 6.5 ms against 5.9), so two-thread
+// ratios vary with the machine, not the kernel. Four and six spread groups
+// at two threads: 0.87-0.93x of eight, in both builds.
 #ifndef Q3_SPREAD
 #define Q3_SPREAD 8
 #endif
