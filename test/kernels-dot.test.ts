@@ -127,7 +127,8 @@ if (!kd) {
 
   // q3_Kx4 is laid out per build (kernels/relaxed/q3_K-relaxed.c, q3_Kx4_elem: the dot-add build's
   // vectors hold four elements of one sub-block per i32 lane), so each module repacks its own copy:
-  // the dot-add build's plain and repacked rows must give the relaxed module's plain rows' bits.
+  // the dot-add build's plain and repacked rows must give the relaxed module's plain rows' bits, in
+  // decode and in its prompt loop (four tokens at a time from -4 * bsum, the tails one at a time).
   // Quantized rows over two activation chunks; random bytes with every 6-bit scale (-32 and 31
   // included) and edge f16 d; all quants 7 as stored with scales 31 and -32 against activations
   // at -128 (a constant row's q8_K), the bound of the dot-add sums with the -4 offset folded in.
