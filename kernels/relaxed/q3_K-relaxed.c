@@ -429,10 +429,12 @@ static inline __attribute__((always_inline)) void q3_Kx4_groups(const uint8_t* w
 // relaxed.c: 0.66x on such rows): not taken. No PIN after the unit: 0.93x
 // in cache; none inside it: 1.0x. Two threads: on a quiet machine q3_Kx4
 // scales as q4_0x4 (1.98x against 1.95x from one thread to two, wall);
-// with another job on the second core both types' two-thread times came
-// near their one-thread ones (q4_0x4 6.5 ms against 5.9), so two-thread
-// ratios vary with the machine, not the kernel. Four and six spread groups
-// at two threads: 0.87-0.93x of eight, in both builds.
+// with another job on the second core (CPU time per thread half the wall
+// time, /proc/pressure/cpu up) both types' two-thread times came near their
+// one-thread ones (q4_0x4 6.3-6.6 ms against 5.9), so two-thread ratios
+// vary with the machine, not the kernel. Four and six spread groups, both
+// builds: 0.91-1.0x of eight at one thread; at two 0.85-0.95x in the
+// quieter runs, 0.97-1.09x under contention: eight kept.
 #ifndef Q3_SPREAD
 #define Q3_SPREAD 8
 #endif
