@@ -125,6 +125,64 @@ if (!kd) {
     }
   });
 
+  // q3_Kx4 is laid out per build (kernels/relaxed/q3_K-relaxed.c, q3_Kx4_elem: the dot-add build's
+  // vectors hold four elements of one sub-block per i32 lane), so each module repacks its own copy:
+  // the dot-add build's plain and repacked rows must give the relaxed module's plain rows' bits, in
+  // decode and in its prompt loop (four tokens at a time from -4 * bsum, the tails one at a time).
+  // Quantized rows over two activation chunks; random bytes with every 6-bit scale (-32 and 31
+  // included) and edge f16 d; all quants 7 as stored with scales 31 and -32 against activations
+  // at -128 (a constant row's q8_K), the bound of the dot-add sums with the -4 offset folded in.
+  test('Q3_K, 44 rows, file layout and each build\'s q3_Kx4: the dot-add build gives the relaxed module\'s bits, 1, 3, 65 and 70 tokens, 1 and 2 threads', () => {
+    const rand = mulberry32(0x3d);
+    const f16s = [0x0000, 0x8000, 0x0001, 0x03ff, 0x8201, 0x0400, 0x3c00, 0xbc00, 0x7bff, 0xfbff, 0x1234, 0x9abc];
+    const rows = 44, small = 512, rbOf = (n: number) => rowSize(GGMLType.Q3_K, n);
+    const quantized = new Uint8Array(rbOf(nIn) * rows);
+    for (let r = 0; r < rows; r++) quantized.set(quantizeRow(GGMLType.Q3_K, gaussian(rand, nIn, 0.05)), r * rbOf(nIn));
+    const random = new Uint8Array(rbOf(small) * rows);
+    for (let i = 0; i < random.length; i++) random[i] = Math.floor(rand() * 256);
+    for (let o = 0, b = 0; o < random.length; o += 110, b++) { // block_q3_K: hmask[32], qs[64], scales[12], d
+      const d = f16s[b % f16s.length]!;
+      random[o + 108] = d & 0xff, random[o + 109] = d >> 8;
+    }
+    const full = new Uint8Array(rbOf(small) * rows).fill(0xff);
+    for (let o = 0, b = 0; o < full.length; o += 110, b++) {
+      if (b % 2) full.fill(0, o + 96, o + 108); // scales -32 in every other block, 31 in the rest
+      full[o + 108] = 0x00, full[o + 109] = 0x3c;
+    }
+    const constant = (n: number, nTok: number) => Float32Array.from({ length: n * nTok }, (_, i) => (Math.floor(i / n) % 2 ? 1 : -2));
+    const cases: [string, Uint8Array, number, (nTok: number) => Float32Array][] = [
+      ['quantized rows', quantized, nIn, (nTok) => gaussian(rand, nIn * nTok, 1)],
+      ['random bytes', random, small, (nTok) => gaussian(rand, small * nTok, 1)],
+      ['largest sums', full, small, (nTok) => constant(small, nTok)],
+    ];
+    const run = (k: Kernels, w: Tensor, x: number, n: number, nTok: number, nth: number): number[] => {
+      const g = new Graph();
+      const y = new Ops(g, k).matmul(w, g.tensor({ name: 'x', type: GGMLType.F32, ne: [n, nTok], kind: 'input', ptr: x }), 'y');
+      g.markOutput(y);
+      const plan = runAsThreads(k, g, nth);
+      assert.ok(plan.encoded.fns.includes(`mat_rows_${w.layout ?? 'q3_K'}`), plan.encoded.fns.join());
+      const b = bits(k, plan, y, rows * nTok);
+      plan.dispose();
+      return b;
+    };
+    for (const [what, bytes, n, xs] of cases) {
+      const plain: Tensor = { id: -1, name: 'blk.2.ffn_down.weight', type: GGMLType.Q3_K, ne: [n, rows], kind: 'weight', ptr: arena.put(bytes) };
+      const packedR = weightRepacker([kr])({ ...plain, ptr: arena.put(bytes) });
+      const packedD = weightRepacker([dot])({ ...plain, ptr: arena.put(bytes) });
+      assert.equal([packedR.layout, packedD.layout], ['q3_Kx4', 'q3_Kx4']);
+      for (const nTok of [1, 3, 65, 70]) {
+        const x = arena.put(xs(nTok));
+        for (const nth of [1, 2]) {
+          const ref = run(kr, plain, x, n, nTok, 1);
+          assert.ok(ref.some((v) => v !== 0), `${what}: nonzero results`);
+          assert.equal(run(kr, packedR, x, n, nTok, nth), ref, `${what}: relaxed q3_Kx4, ${nTok} tokens, ${nth} threads`);
+          assert.equal(run(dot, plain, x, n, nTok, nth), ref, `${what}: dot-add q3_K, ${nTok} tokens, ${nth} threads`);
+          assert.equal(run(dot, packedD, x, n, nTok, nth), ref, `${what}: dot-add q3_Kx4, ${nTok} tokens, ${nth} threads`);
+        }
+      }
+    }
+  });
+
   test('auto takes the dot-add build only where the probe finds it faster; workers get the module auto chose', async () => {
     const auto = await loadKernels();
     assert.is(auto.dotAdd, support.chosen && !envBaseline);

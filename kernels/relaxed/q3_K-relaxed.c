@@ -20,6 +20,12 @@
 // scales (a widened load, no shuffles) applies both. The activation is
 // reordered to match once per token (act_pairs_q8_K, relaxed.h). Building sixteen
 // scale vectors per super-block by swizzles instead cost a sixth of the time.
+// That order is the relaxed build's; the dot-add build (RELAXED_DOT_ADD,
+// wasm/kernels-relaxed-dot.wasm) writes the same vectors in its own order,
+// four elements of one sub-block per i32 lane (q3_Kx4_elem, its
+// q3_Kx4_unit): each module repacks for its own kernels (runtime/repack.ts
+// asks the loaded module), so the two builds' q3_Kx4 bytes differ and their
+// results do not.
 //
 // Measured (4096 columns, one thread, CPU time, medians of alternating
 // rounds, shared 2-core Xeon at load 7-9), GB/s of weights and per byte
@@ -81,6 +87,10 @@ static inline void q3_K_scales_from(const v128_t v[4], q3_K_scales4* s) {
     s->sc[4 * q + 2] = wasm_i16x8_extend_low_i8x16(b), s->sc[4 * q + 3] = wasm_i16x8_extend_high_i8x16(b);
     s->mp[2 * q] = wasm_i16x8_extend_low_i8x16(p), s->mp[2 * q + 1] = wasm_i16x8_extend_high_i8x16(p);
   }
+#ifdef RELAXED_DOT_ADD
+  // i32 lane j: row j's scale in the low i16, 0 in the high (q3_K_superblock's i32x4.dot_i16x8 against an int32 sum)
+  for (int k = 0; k < 16; k++) s->sc[k] = wasm_v128_and(s->sc[k], wasm_i32x4_const_splat(0xFFFF));
+#endif
 }
 
 // Plain rows: each row's sixteen scales, then the rows interleaved (byte 4k + j <- row j's byte k).
@@ -138,6 +148,7 @@ static inline v128_t q3_Kx4_d(const uint16_t* d) {
   return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_const_splat(0x8000)), 16));
 }
 
+#ifndef RELAXED_DOT_ADD
 // Four rows' offset for one token: sum over sub-blocks of scale * bsum, row j
 // in lane j (bsums pair 2p, 2p+1 is i32 lane p % 4 of b0 (p < 4) or b1).
 static inline v128_t q3_K_offset(const v128_t* mp, const block_q8_K* yb) {
@@ -153,6 +164,7 @@ static inline v128_t q3_K_offset(const v128_t* mp, const block_q8_K* yb) {
       wasm_i32x4_add(wasm_i32x4_dot_i16x8(mp[6], wasm_i32x4_shuffle(b1, b1, 2, 2, 2, 2)),
                      wasm_i32x4_dot_i16x8(mp[7], wasm_i32x4_shuffle(b1, b1, 3, 3, 3, 3)))));
 }
+#endif
 
 // A group's float step for super-block i: isum - 4 * offset, times d * ad.
 static inline v128_t q3_K_step(v128_t sum, v128_t isum, v128_t off, v128_t d, const block_q8_K* yi) {
@@ -176,6 +188,74 @@ static inline void q3_Kx4_hi(const uint8_t* q, v128_t w[4]) {
   w[3] = wasm_v128_or(wasm_u16x8_shr(wasm_v128_andnot(s2, m3f), 6), wasm_u16x8_shr(wasm_v128_and(s1, m80), 5));
 }
 
+#ifdef RELAXED_DOT_ADD
+// The dot-add build's unit: W0..W3 hold rows 0 and 1, W4..W7 rows 2 and 3,
+// i32 lane l of W(4h + k) row 2h + l / 2's elements 4k .. 4k + 3 of
+// sub-block 2u + l % 2 (q3_Kx4_elem); the activation reordered to match
+// once per token (q3_Kx4_act: eight bytes per k, elements 4k .. 4k + 3 of
+// sub-block 2u, then of 2u + 1, broadcast to both halves by one 64-bit
+// splat load). So four dot-adds per row pair leave each (row, sub-block)
+// sum in an i32 lane, started at the -4 offset (b4: -4 * bsum of sub-blocks
+// 2u, 2u + 1, twice; |lane| <= 16 * 4 * 128, the sum of (q - 4) * a); one
+// saturating narrow (which never saturates here) puts row j's two sums in
+// i16 lanes 2j, 2j + 1, where one i32x4.dot_i16x8 applies the pair vector
+// of scales, as the i16 build's unit ends. No i16 adds and no shifts of
+// sums: 30 ops per unit and group where the i16 build takes 36, and four
+// activation vectors live instead of eight: in V8's code (Node 24, eight
+// groups) 48.5 instructions per unit and group against the i16 build's 65
+// (whose eight broadcasts, isums and constants spill some eleven times).
+// Measured (issue 19; Node 24, CPU time, alternating builds, the shared
+// 2-core Xeon at load 1.3-1.8), against the dot-add build before (the i16
+// unit): 32768x4096 from memory 12.06-12.12 -> 12.63-12.80 GB/s at one
+// thread (1.05-1.06x), 23.6-23.7 -> 25.0-25.1 at two (1.05-1.06x, wall);
+// per byte against q4_0x4 (12.55, 24.8) 0.96 -> 1.01-1.02 and 0.95 -> 1.01.
+// In cache (4096x4096) 14.9-15.0 -> 17.2-17.4 (1.16x), 0.82 -> 0.95 of
+// q4_0x4 per byte (18.2-18.4); with 4000 rows (below) 18.1 against 19.0.
+// The prefill of this order (two i32 shuffles per pair of vectors where the
+// mixed order's un-mix takes six ops) 1.01x (64 tokens), 1.11x (4 tokens).
+// Tried and dropped here: no PIN (1.0-1.01x), each group's pointer OPAQUE
+// (1.0x), four spread groups (0.93x one thread, 0.91x two), six (0.93x at
+// two), ten or twelve (in cache 1.04-1.06x; from memory 1.0-1.05x with
+// 32768 rows, 0.96-0.98x with 32000), sixteen
+// (0.89x in cache, 0.92x from memory). Ten and twelve won in cache only
+// because 4096 and 32768 rows put eight streams a multiple of 4 KiB apart
+// (the same first-level sets: 4000 rows, eight = ten = twelve); shortening
+// the parts until no two streams share sets won 1.05x in cache but lost
+// 0.96x from memory and 0.93-0.99x end to end (TinyLlama Q3_K_M, tg32).
+static inline v128_t q3_Kx4_unit(const uint8_t* q, const v128_t s[4], v128_t b4, v128_t mp) {
+  const v128_t m3f = wasm_i8x16_const_splat(0x3F), m40 = wasm_i8x16_const_splat(0x40), m80 = wasm_i8x16_const_splat((int8_t)0x80);
+  const v128_t s0 = LOAD(q), s1 = LOAD(q + 16), s2 = LOAD(q + 32);
+  v128_t a01 = DOTADD(s[0], wasm_v128_and(s0, Q3_M7), b4);
+  v128_t a23 = DOTADD(s[0], wasm_v128_and(s2, Q3_M7), b4);
+  a01 = DOTADD(s[1], wasm_v128_and(wasm_u16x8_shr(s0, 3), Q3_M7), a01);
+  a23 = DOTADD(s[1], wasm_v128_and(wasm_u16x8_shr(s2, 3), Q3_M7), a23);
+  a01 = DOTADD(s[2], wasm_v128_and(s1, Q3_M7), a01);
+  a23 = DOTADD(s[2], wasm_v128_or(wasm_u16x8_shr(wasm_v128_andnot(s0, m3f), 6), wasm_u16x8_shr(wasm_v128_and(s1, m40), 4)), a23);
+  a01 = DOTADD(s[3], wasm_v128_and(wasm_u16x8_shr(s1, 3), Q3_M7), a01);
+  a23 = DOTADD(s[3], wasm_v128_or(wasm_u16x8_shr(wasm_v128_andnot(s2, m3f), 6), wasm_u16x8_shr(wasm_v128_and(s1, m80), 5)), a23);
+  return wasm_i32x4_dot_i16x8(wasm_i16x8_narrow_i32x4(a01, a23), mp);
+}
+
+// Once per token: the activation in q3_Kx4_unit's order (per 32 elements,
+// groups of four of the two halves alternating), and the -4 offsets (bq[8i
+// + u]: -4 * bsum of sub-blocks 2u, 2u + 1 in i32 lanes 0, 1 and 2, 3).
+static inline void q3_Kx4_act(const block_q8_K* y, int8_t* ap, v128_t* bq, int nb) {
+  for (int i = 0; i < nb; i++) {
+    for (int u = 0; u < 8; u++) {
+      const v128_t lo = LOAD(y[i].qs + 32 * u), hi = LOAD(y[i].qs + 32 * u + 16);
+      wasm_v128_store(ap + 256 * i + 32 * u, wasm_i32x4_shuffle(lo, hi, 0, 4, 1, 5));
+      wasm_v128_store(ap + 256 * i + 32 * u + 16, wasm_i32x4_shuffle(lo, hi, 2, 6, 3, 7));
+    }
+    for (int h = 0; h < 2; h++) {
+      const v128_t b = LOAD(y[i].bsums + 8 * h);
+      const v128_t lo = wasm_i32x4_mul(wasm_i32x4_extend_low_i16x8(b), wasm_i32x4_const_splat(-4));
+      const v128_t hi = wasm_i32x4_mul(wasm_i32x4_extend_high_i16x8(b), wasm_i32x4_const_splat(-4));
+      bq[8 * i + 4 * h] = wasm_i32x4_shuffle(lo, lo, 0, 1, 0, 1), bq[8 * i + 4 * h + 1] = wasm_i32x4_shuffle(lo, lo, 2, 3, 2, 3);
+      bq[8 * i + 4 * h + 2] = wasm_i32x4_shuffle(hi, hi, 0, 1, 0, 1), bq[8 * i + 4 * h + 3] = wasm_i32x4_shuffle(hi, hi, 2, 3, 2, 3);
+    }
+  }
+}
+#else
 // Four broadcasts against four quant vectors: int16 pair sums (|lane| <= 4 * 2 * 127 * 7).
 static inline v128_t q3_dot4(const v128_t s[4], const v128_t w[4]) {
   return wasm_i16x8_add(wasm_i16x8_add(RDOT(s[0], w[0]), RDOT(s[1], w[1])), wasm_i16x8_add(RDOT(s[2], w[2]), RDOT(s[3], w[3])));
@@ -210,6 +290,14 @@ static inline void q3_Kx4_bsums4(const block_q8_K* y, v128_t* bq, int nb) {
     }
 }
 
+
+// Once per token: the activation in q3_Kx4_unit's order (act_pairs_q8_K) and the offsets (q3_Kx4_bsums4).
+static inline void q3_Kx4_act(const block_q8_K* y, int8_t* ap, v128_t* bq, int nb) {
+  act_pairs_q8_K(y->qs, sizeof(block_q8_K), ap, nb);
+  q3_Kx4_bsums4(y, bq, nb);
+}
+#endif
+
 // Decode of repacked rows, gn groups at a time: n iterations, the first
 // group of iteration it at row r + step * it, its gn groups `stride` rows
 // apart. Each unit's eight broadcasts (of the reordered activation ap) and
@@ -241,15 +329,25 @@ static inline __attribute__((always_inline)) void q3_Kx4_groups(const uint8_t* w
       }
       const v128_t* b = bq + 8 * i;
       NOUNROLL for (unsigned u = 0; u < 8; u++, a += 32, b++) {
+        const v128_t b4 = LOAD(b);
+#ifdef RELAXED_DOT_ADD
+        const v128_t s[4] = {wasm_v128_load64_splat(a), wasm_v128_load64_splat(a + 8), wasm_v128_load64_splat(a + 16),
+                             wasm_v128_load64_splat(a + 24)};
+        UNROLL for (int k = 0; k < gn; k++) {
+          isum[k] = wasm_i32x4_add(isum[k], q3_Kx4_unit(q[k], s, b4, mp[k][u]));
+          PIN(isum[k], pins[k]);
+          q[k] += 48;
+        }
+#else
         const v128_t s[8] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12),
                              SPLAT4(a + 16), SPLAT4(a + 20), SPLAT4(a + 24), SPLAT4(a + 28)};
-        const v128_t b4 = LOAD(b);
         UNROLL for (int k = 0; k < gn; k++) {
           const v128_t p = q3_Kx4_unit(q[k], s, &pins[2 * k]);
           PIN(p, pins[2 * k + 1]);
           isum[k] = wasm_i32x4_add(isum[k], wasm_i32x4_dot_i16x8(wasm_i16x8_sub(p, b4), mp[k][u]));
           q[k] += 48;
         }
+#endif
       }
       UNROLL for (int k = 0; k < gn; k++) {
         sum[k] = q3_K_step(sum[k], isum[k], wasm_i32x4_const_splat(0), q3_Kx4_d(g[k]->d), &y[i]);  // offset already in isum
@@ -312,6 +410,31 @@ static inline __attribute__((always_inline)) void q3_Kx4_groups(const uint8_t* w
 // 1.06x in cache (4096 rows), 1.04x from memory at 1 thread. Then W1 and W3
 // as 8 * W (q3_Kx4_unit; 36 ops per unit and group): 1.02x in cache,
 // 1.01-1.02x from memory.
+// Session 10 (issue 19; Node 20, CPU time, the machine shared, load 0.5-1.9):
+// this build against q4_0x4 per byte, 32768x4096 from memory 12.2-12.3
+// against 13.1 GB/s at one thread (0.93-0.94), 24.2-24.3 against 25.4-25.7
+// at two (0.95); in cache 15.1-15.3 against 17.1 (0.88-0.89). (The dot-add
+// build reaches q4_0x4's speed per byte: its q3_Kx4_unit.) It is bound by
+// its 36 vector ops: the eight broadcasts' spills cost little (four
+// broadcasts used twice, wrong sums as a bound: 1.03x in cache, 1.0x from
+// memory), so the dot-add build's order, which would need four more ops
+// here (two i16 sums per unit, each with its offset and a pair-scale
+// shuffle) to halve the broadcasts, was not built; the broadcasts loaded
+// per group instead of held: 0.99x. The offset's i16 subtraction (one op
+// per unit and group) has no cheaper place: per super-block it takes eight
+// i32 dots and adds, and folded into the x8 sum it overflows int16 (8 * 4 *
+// |bsum| reaches 2^16). d folded into the activation's scale (an f16x4_unscaled
+// d, 2^112 moved to ad) would save some eight ops per super-block and
+// group (1%) but make an f16-subnormal d an f32-subnormal operand (q5_K-
+// relaxed.c: 0.66x on such rows): not taken. No PIN after the unit: 0.93x
+// in cache; none inside it: 1.0x. Two threads: on a quiet machine q3_Kx4
+// scales as q4_0x4 (1.98x against 1.95x from one thread to two, wall);
+// with another job on the second core (CPU time per thread half the wall
+// time, /proc/pressure/cpu up) both types' two-thread times came near their
+// one-thread ones (q4_0x4 6.3-6.6 ms against 5.9), so two-thread ratios
+// vary with the machine, not the kernel. Four and six spread groups, both
+// builds: 0.91-1.0x of eight at one thread; at two 0.85-0.95x in the
+// quieter runs, 0.97-1.09x under contention: eight kept.
 #ifndef Q3_SPREAD
 #define Q3_SPREAD 8
 #endif
@@ -378,6 +501,87 @@ static void q3_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, floa
 
 typedef struct { v128_t isum, sum; } q3_K_acc;
 
+#ifdef RELAXED_DOT_ADD
+// -4 * bsum of each sub-block of a q8_K super-block as int32 (o[k]: sub-block
+// k), q6_K_neg32's way: two i32x4.dot_i16x8 per eight bsums (against -4 in
+// even or odd i16 lanes) and two shuffles back into order.
+static inline void q3_K_neg4(const block_q8_K* yb, int32_t* o) {
+  const v128_t ce = wasm_i32x4_const_splat(0x0000FFFC), co = wasm_i32x4_const_splat((int32_t)0xFFFC0000u);
+  UNROLL for (int h = 0; h < 2; h++) {
+    const v128_t v = LOAD(yb->bsums + 8 * h);
+    const v128_t e = wasm_i32x4_dot_i16x8(v, ce), od = wasm_i32x4_dot_i16x8(v, co);
+    wasm_v128_store(o + 8 * h, wasm_i32x4_shuffle(e, od, 0, 4, 1, 5));
+    wasm_v128_store(o + 8 * h + 4, wasm_i32x4_shuffle(e, od, 2, 6, 3, 7));
+  }
+}
+
+// The dot-add build's prefill: super-block i of four rows against nt
+// tokens, q6_K_isums' loop (q6_K-relaxed.c): four tokens at a time over the
+// sixteen sub-blocks, each weight vector (q[4k + g]: sub-block k, elements
+// 16k + 4g .. + 3 of each row, transpose4's order) loaded once for the four,
+// each sub-block's sum per row from four dot-adds started at its -4 offset
+// (|lane| <= 16 * 4 * 128, so the rows' scales apply by one
+// i32x4.dot_i16x8 against the scale in each lane's low i16, where Q6_K
+// needs an i32x4.mul), PINned every second step. Measured (Node 24, 4096x4096,
+// one thread, CPU time, bench:kernels --prefill --dot --old, load 1.4-1.5)
+// against this build's i16 loop before (the relaxed build's, below): 64
+// tokens 1.35x (q3_Kx4) and 1.31x (plain rows), 16 tokens 1.34x and 1.30x,
+// 4 tokens 1.31x and 1.27x; against the relaxed module 1.31-1.38x.
+static inline void q3_K_superblock(const q3_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y, q3_K_acc* acc, int nt) {
+  const v128_t zero = wasm_i32x4_const_splat(0);
+  v128_t pin[4];
+  int32_t off[4][16] __attribute__((aligned(16)));
+  int t = 0;
+  for (; t + 4 <= nt; t += 4) {
+    UNROLL for (int u = 0; u < 4; u++) q3_K_neg4(&y[t + u][i], off[u]);
+    const int32_t* o0 = off[0];
+    const int8_t* a0 = y[t][i].qs;
+    const int8_t* a1 = y[t + 1][i].qs;
+    const int8_t* a2 = y[t + 2][i].qs;
+    const int8_t* a3 = y[t + 3][i].qs;
+    const v128_t* w = q;
+    const v128_t* sc = s->sc;
+    v128_t i0 = zero, i1 = zero, i2 = zero, i3 = zero;
+    NOUNROLL for (int sb = 0; sb < 16; sb++, a0 += 16, a1 += 16, a2 += 16, a3 += 16, w += 4, sc++) {
+      v128_t p0 = wasm_v128_load32_splat(o0), p1 = wasm_v128_load32_splat(o0 + 16);
+      v128_t p2 = wasm_v128_load32_splat(o0 + 32), p3 = wasm_v128_load32_splat(o0 + 48);
+      o0++;
+      OPAQUE4(a0, a1, a2, a3);  // so a0 + 4 * k is a load offset (relaxed.h)
+      UNROLL for (unsigned k = 0; k < 4; k++) {
+        const v128_t wk = w[k];
+        p0 = DOTADD(SPLAT4(a0 + 4 * k), wk, p0);
+        p1 = DOTADD(SPLAT4(a1 + 4 * k), wk, p1);
+        p2 = DOTADD(SPLAT4(a2 + 4 * k), wk, p2);
+        p3 = DOTADD(SPLAT4(a3 + 4 * k), wk, p3);
+        if (k & 1) {
+          PIN(p0, pin[0]);
+          PIN(p1, pin[1]);
+          PIN(p2, pin[2]);
+          PIN(p3, pin[3]);
+        }
+      }
+      const v128_t scv = *sc;
+      i0 = wasm_i32x4_add(i0, wasm_i32x4_dot_i16x8(p0, scv));
+      i1 = wasm_i32x4_add(i1, wasm_i32x4_dot_i16x8(p1, scv));
+      i2 = wasm_i32x4_add(i2, wasm_i32x4_dot_i16x8(p2, scv));
+      i3 = wasm_i32x4_add(i3, wasm_i32x4_dot_i16x8(p3, scv));
+    }
+    acc[t].isum = i0, acc[t + 1].isum = i1, acc[t + 2].isum = i2, acc[t + 3].isum = i3;
+  }
+  for (; t < nt; t++) {
+    const int8_t* a = y[t][i].qs;
+    v128_t isum = zero;
+    q3_K_neg4(&y[t][i], off[0]);
+    NOUNROLL for (int sb = 0; sb < 16; sb++, a += 16) {
+      v128_t p = wasm_v128_load32_splat(off[0] + sb);
+      UNROLL for (unsigned k = 0; k < 4; k++) p = DOTADD(SPLAT4(a + 4 * k), q[4 * sb + k], p);
+      isum = wasm_i32x4_add(isum, wasm_i32x4_dot_i16x8(p, s->sc[sb]));
+    }
+    acc[t].isum = isum;
+  }
+  for (t = 0; t < nt; t++) acc[t].sum = q3_K_step(acc[t].sum, acc[t].isum, zero, s->d, &y[t][i]);  // offset already in isum
+}
+#else
 // Super-block i of four rows against nt tokens; q[4k + g]: sub-block k,
 // elements 16k + 4g .. + 3 of each row (transpose4's order).
 static inline void q3_K_superblock(const q3_K_scales4* s, const v128_t* q, int i, const block_q8_K* const* y, q3_K_acc* acc, int nt) {
@@ -394,6 +598,7 @@ static inline void q3_K_superblock(const q3_K_scales4* s, const v128_t* q, int i
   }
   for (int t = 0; t < nt; t++) acc[t].sum = q3_K_step(acc[t].sum, acc[t].isum, q3_K_offset(s->mp, &y[t][i]), s->d, &y[t][i]);
 }
+#endif
 
 // The batch loop (q4_K_mul_mat's): tokens in passes of MM_TOK, columns in
 // chunks of ACT_CHUNK; one token goes to the decode paths, more to four-row
@@ -414,8 +619,7 @@ static inline void q3_K_mul_mat(const void* w, int row_bytes, const void* a, int
         if (x4) {
           int8_t ap[KB * QK_K] __attribute__((aligned(16)));
           v128_t bq[KB * 8];
-          act_pairs_q8_K(y[0]->qs, sizeof(block_q8_K), ap, nb);
-          q3_Kx4_bsums4(y[0], bq, nb);
+          q3_Kx4_act(y[0], ap, bq, nb);
           q3_Kx4_rows(wc, row_bytes, y[0], ap, bq, o, nb, r0, r1, c0 == 0);
         } else {
           q3_K_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
@@ -431,10 +635,19 @@ static inline void q3_K_mul_mat(const void* w, int row_bytes, const void* a, int
           for (int i = 0; i < nb; i++) {
             q3_Kx4_scales(g + i, &s);
             for (int u = 0; u < 8; u++) {
-              v128_t m[8];  // mixed: sub-blocks 2u, 2u + 1 in i16 lanes 2j, 2j + 1 -> q[4k + g]
+              v128_t m[8];
               q3_Kx4_lo(g[i].qs[u][0], m);
               q3_Kx4_hi(g[i].qs[u][0], m + 4);
+#ifdef RELAXED_DOT_ADD
+              // W(k), W(4 + k): rows 0, 1 and 2, 3 of sub-blocks 2u, 2u + 1 in alternate i32 lanes -> q[4k + g]
+              for (int k = 0; k < 4; k++) {
+                q[8 * u + k] = wasm_i32x4_shuffle(m[k], m[4 + k], 0, 2, 4, 6);
+                q[8 * u + 4 + k] = wasm_i32x4_shuffle(m[k], m[4 + k], 1, 3, 5, 7);
+              }
+#else
+              // mixed: sub-blocks 2u, 2u + 1 in i16 lanes 2j, 2j + 1 -> q[4k + g]
               for (int e = 0; e < 4; e++) unmix_pairs(m[2 * e], m[2 * e + 1], q + 8 * u + e, q + 8 * u + 4 + e);
+#endif
             }
             q3_K_superblock(&s, q, i, y, acc, nt);
           }
@@ -465,6 +678,19 @@ RELAXED_ENTRIES(q3_Kx4, q3_K_mul_mat, 1)
 
 RELAXED_VEC_DOT(q3_K, q8_K, q3_K_mul_mat)
 
+// Where byte p of unit u's quant vector Wm comes from: *row (0..3) and *e,
+// the element of the super-block (see block_q3_Kx4; the dot-add build's
+// order at q3_Kx4_unit).
+static inline void q3_Kx4_elem(int u, int m, int p, int* row, int* e) {
+#ifdef RELAXED_DOT_ADD
+  const int l = p >> 2;  // i32 lane l: row 2 (m / 4) + l / 2, sub-block 2u + l % 2, its elements 4 (m % 4) ..
+  *row = 2 * (m >> 2) + (l >> 1), *e = 32 * u + 16 * (l & 1) + 4 * (m & 3) + (p & 3);
+#else
+  const int b = p & 3;  // row p / 4: elements 2m, 2m + 1 of sub-block 2u (b = 0, 1) and of 2u + 1 (b = 2, 3)
+  *row = p >> 2, *e = 32 * u + 16 * (b >> 1) + 2 * m + (b & 1);
+#endif
+}
+
 // Rewrites n_rows (a multiple of 4) plain q3_K rows as q3_Kx4 groups, in
 // place: group G takes the bytes of rows 4G..4G+3. scratch: 4 * row_bytes.
 void EXPORT(repack_q3_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
@@ -490,19 +716,22 @@ void EXPORT(repack_q3_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
             g[i].sc[2][l] |= (uint16_t)((t & 3) << (u == 6 ? 0 : 2));
           }
         }
-        for (int u = 0; u < 8; u++)
-          for (int b = 0; b < 4; b++) {
-            int W[8];  // byte 4j + b of Wi: element 32u + 16 (b / 2) + 2i + b % 2, as 0..7
-            for (int m = 0; m < 8; m++) {
-              const int e = 32 * u + 16 * (b >> 1) + 2 * m + (b & 1), n = e >> 7, sh = (e >> 5) & 3, p = e & 31;
-              W[m] = ((x->qs[32 * n + p] >> (2 * sh)) & 3) | (((x->hmask[p] >> (4 * n + sh)) & 1) << 2);
-            }
-            uint8_t* o = &g[i].qs[u][0][4 * j + b];
-            o[0] = (uint8_t)(W[0] | W[1] << 3 | (W[6] & 3) << 6);
-            o[16] = (uint8_t)(W[2] | W[3] << 3 | (W[6] >> 2) << 6 | (W[7] >> 2) << 7);
-            o[32] = (uint8_t)(W[4] | W[5] << 3 | (W[7] & 3) << 6);
-          }
       }
+      for (int u = 0; u < 8; u++)
+        for (int p = 0; p < 16; p++) {
+          int W[8];  // byte p of Wm, as 0..7
+          for (int m = 0; m < 8; m++) {
+            int row, e;
+            q3_Kx4_elem(u, m, p, &row, &e);
+            const block_q3_K* x = (const block_q3_K*)((const uint8_t*)scratch + (size_t)row * row_bytes) + i;
+            const int n = e >> 7, sh = (e >> 5) & 3, l = e & 31;
+            W[m] = ((x->qs[32 * n + l] >> (2 * sh)) & 3) | (((x->hmask[l] >> (4 * n + sh)) & 1) << 2);
+          }
+          uint8_t* o = &g[i].qs[u][0][p];
+          o[0] = (uint8_t)(W[0] | W[1] << 3 | (W[6] & 3) << 6);
+          o[16] = (uint8_t)(W[2] | W[3] << 3 | (W[6] >> 2) << 6 | (W[7] >> 2) << 7);
+          o[32] = (uint8_t)(W[4] | W[5] << 3 | (W[7] & 3) << 6);
+        }
     }
   }
 }
