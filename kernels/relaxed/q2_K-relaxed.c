@@ -201,6 +201,64 @@ static inline void q2_K_step(v128_t* sum, v128_t* msum, v128_t isum, v128_t mn, 
   *msum = wasm_f32x4_add(*msum, wasm_f32x4_mul(wasm_f32x4_mul(dmin, ad), wasm_f32x4_convert_i32x4(mn)));
 }
 
+#ifdef RELAXED_DOT_ADD
+// The dot-add build's q2_Kx4 quants (its own layout: repack_q2_Kx4 of the
+// module that runs the kernels writes it): per unit two packed vectors, the
+// i32 lanes of their fields one row's four elements of ONE sub-block, so
+// that DOTADD sums a sub-block per lane with no i16 adds. Field f of packed
+// vector h holds elements 4g .. 4g + 3 (g = 2h + f / 2) of sub-blocks 2u, 2u
+// + 1 in lanes (row 0, 2u), (row 0, 2u + 1), (row 1, 2u), (row 1, 2u + 1)
+// for even f ("A", taken x1: masks 3) and of rows 2, 3 for odd f ("B",
+// taken x4: masks 12), against the activation reordered per unit as
+// 8-byte pairs (sub-block 2u's four elements, then 2u + 1's: one 64-bit
+// broadcast serves an A and a B vector; act_quads_q8_K).
+//
+// Decode: a unit's four broadcasts against its eight quant vectors: two
+// DOTADD chains of four (A: rows 0, 1; B: rows 2, 3, four times the
+// quants: |lane| <= 16 * 128 * 12 < 2^15), narrowed to i16 (exact: no lane
+// saturates) in q2_Kx4_pairs_of's order, row j's sub-blocks 2u, 2u + 1 in
+// lanes 2j, 2j + 1, for the one i32 dot with the scales. Rows 2, 3 come out
+// four times their sums; q2_Kx4_groups takes that out after the convert
+// to f32 (times 0.25, exact). 21 ops per unit and group where the byte-dot
+// unit takes 28, and four broadcasts per unit instead of eight.
+static inline v128_t q2_Kx4_unit(const uint8_t* q, const v128_t s[4]) {
+  const v128_t m3 = wasm_i8x16_const_splat(3), m12 = wasm_i8x16_const_splat(12), z = wasm_i32x4_const_splat(0);
+  const v128_t p0 = LOAD(q), t0 = wasm_u16x8_shr(p0, 4), p1 = LOAD(q + 16), t1 = wasm_u16x8_shr(p1, 4);
+  v128_t a = DOTADD(s[0], wasm_v128_and(p0, m3), z), b = DOTADD(s[0], wasm_v128_and(p0, m12), z);
+  a = DOTADD(s[1], wasm_v128_and(t0, m3), a), b = DOTADD(s[1], wasm_v128_and(t0, m12), b);
+  a = DOTADD(s[2], wasm_v128_and(p1, m3), a), b = DOTADD(s[2], wasm_v128_and(p1, m12), b);
+  a = DOTADD(s[3], wasm_v128_and(t1, m3), a), b = DOTADD(s[3], wasm_v128_and(t1, m12), b);
+  return wasm_i16x8_narrow_i32x4(a, b);
+}
+
+// The activation for it: per 32 elements (unit u) four 8-byte pairs, pair g
+// = elements 4g .. 4g + 3 of sub-block 2u, then of 2u + 1. nb super-blocks
+// of qs at stride `stride` bytes to ap, 256 bytes each.
+static inline void act_quads_q8_K(const int8_t* qs, int stride, int8_t* ap, int nb) {
+  for (int i = 0; i < nb; i++, qs += stride)
+    for (int u = 0; u < 8; u++) {
+      const v128_t lo = LOAD(qs + 32 * u), hi = LOAD(qs + 32 * u + 16);
+      wasm_v128_store(ap + 256 * i + 32 * u, wasm_i32x4_shuffle(lo, hi, 0, 4, 1, 5));
+      wasm_v128_store(ap + 256 * i + 32 * u + 16, wasm_i32x4_shuffle(lo, hi, 2, 6, 3, 7));
+    }
+}
+
+// Prefill: unit u's quants (0..3) to q[4k + g] (sub-block k = 2u, 2u + 1,
+// elements 4g .. 4g + 3, row j in lane j).
+static inline void q2_Kx4_unit_plain(const uint8_t* qs, v128_t* q) {
+  const v128_t m3 = wasm_i8x16_const_splat(3);
+  for (int h = 0; h < 2; h++) {
+    const v128_t p = LOAD(qs + 16 * h);
+    const v128_t f[4] = {wasm_v128_and(p, m3), wasm_v128_and(wasm_u16x8_shr(p, 2), m3),
+                         wasm_v128_and(wasm_u16x8_shr(p, 4), m3), wasm_v128_and(wasm_u16x8_shr(p, 6), m3)};
+    for (int e = 0; e < 2; e++) {
+      const int g = 2 * h + e;
+      q[g] = wasm_i32x4_shuffle(f[2 * e], f[2 * e + 1], 0, 2, 4, 6);
+      q[4 + g] = wasm_i32x4_shuffle(f[2 * e], f[2 * e + 1], 1, 3, 5, 7);
+    }
+  }
+}
+#else
 // One packed vector's four quant vectors (vector m at bits 2m; the u16
 // shifts' spill from the next byte is masked off).
 static inline void q2_Kx4_w(const uint8_t* q, v128_t w[4]) {
@@ -227,6 +285,7 @@ static inline v128_t q2_Kx4_unit(const uint8_t* q, const v128_t s[8]) {
   a4 = wasm_i16x8_add(a4, wasm_i16x8_add(RDOT(s[5], wasm_v128_and(p1, m12)), RDOT(s[7], wasm_v128_and(t1, m12))));
   return wasm_i16x8_add(a1, wasm_i16x8_shr(a4, 2));
 }
+#endif
 
 // Decode of repacked rows, gn groups at a time: n iterations, the first
 // group of iteration it at row r + step * it, its gn groups `stride` rows
@@ -257,8 +316,13 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
         q[k] = &g[k]->qs[0][0][0];
       }
       NOUNROLL for (unsigned u = 0; u < 8; u++, a += 32) {
+#ifdef RELAXED_DOT_ADD
+        const v128_t s[4] = {wasm_v128_load64_splat(a), wasm_v128_load64_splat(a + 8), wasm_v128_load64_splat(a + 16),
+                             wasm_v128_load64_splat(a + 24)};
+#else
         const v128_t s[8] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12),
                              SPLAT4(a + 16), SPLAT4(a + 20), SPLAT4(a + 24), SPLAT4(a + 28)};
+#endif
         UNROLL for (int k = 0; k < gn; k++) {
           const v128_t p = q2_Kx4_unit(q[k], s);
           PIN(p, pins[k]);
@@ -271,7 +335,13 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
         v128_t d, dmin;
         q2_Kx4_d_dmin(g[k]->d, &d, &dmin);
         const v128_t mn = q2_Kx4_mins(mp[k], bb + 64 * i);
-        sum[k] = wasm_f32x4_add(sum[k], wasm_f32x4_mul(wasm_f32x4_mul(d, ad), wasm_f32x4_convert_i32x4(isum[k])));
+#ifdef RELAXED_DOT_ADD
+        // rows 2, 3 summed four times over (q2_Kx4_unit): f32(4x) / 4 is f32(x), exactly
+        const v128_t fsum = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum[k]), wasm_f32x4_const(1.0f, 1.0f, 0.25f, 0.25f));
+#else
+        const v128_t fsum = wasm_f32x4_convert_i32x4(isum[k]);
+#endif
+        sum[k] = wasm_f32x4_add(sum[k], wasm_f32x4_mul(wasm_f32x4_mul(d, ad), fsum));
         msum[k] = wasm_f32x4_add(msum[k], wasm_f32x4_mul(wasm_f32x4_mul(dmin, ad), wasm_f32x4_convert_i32x4(mn)));
         g[k]++;
       }
@@ -411,7 +481,11 @@ static inline void q2_K_mul_mat(const void* w, int row_bytes, const void* a, int
         if (x4) {
           int8_t ap[(ACT_CHUNK / QK_K) * QK_K] __attribute__((aligned(16)));
           int16_t bb[(ACT_CHUNK / QK_K) * 64] __attribute__((aligned(16)));
+#ifdef RELAXED_DOT_ADD
+          act_quads_q8_K(y[0]->qs, sizeof(block_q8_K), ap, nb);
+#else
           act_pairs_q8_K(y[0]->qs, sizeof(block_q8_K), ap, nb);
+#endif
           bsum_pairs_q8_K(y[0], bb, nb);
           q2_Kx4_rows(wc, row_bytes, y[0], ap, bb, o, nb, r0, r1, c0 == 0);
         } else {
@@ -428,10 +502,14 @@ static inline void q2_K_mul_mat(const void* w, int row_bytes, const void* a, int
           for (int i = 0; i < nb; i++) {
             q2_Kx4_scales(g + i, &s);
             for (int u = 0; u < 8; u++) {
+#ifdef RELAXED_DOT_ADD
+              q2_Kx4_unit_plain(g[i].qs[u][0], q + 8 * u);
+#else
               v128_t m[8];  // mixed: sub-blocks 2u, 2u + 1 in i16 lanes 2j, 2j + 1 -> q[4k + g]
               q2_Kx4_w(g[i].qs[u][0], m);
               q2_Kx4_w(g[i].qs[u][1], m + 4);
               for (int e = 0; e < 4; e++) unmix_pairs(m[2 * e], m[2 * e + 1], q + 8 * u + e, q + 8 * u + 4 + e);
+#endif
             }
             q2_K_superblock(&s, q, i, y, acc, nt);
           }
@@ -479,6 +557,7 @@ void EXPORT(repack_q2_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
           const int h = (k >> 1) & 1, b = x->scales[k];
           g[i].sc[16 * (k >> 2) + 4 * j + 2 * (k & 1) + h] = (uint8_t)(h ? (b >> 4) | (b << 4) : b);
         }
+#ifndef RELAXED_DOT_ADD
         for (int u = 0; u < 8; u++)
           for (int l = 0; l < 4; l++)
             for (int h = 0; h < 2; h++) {
@@ -489,7 +568,24 @@ void EXPORT(repack_q2_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
               }
               g[i].qs[u][h][4 * j + l] = (uint8_t)b;
             }
+#endif
       }
+#ifdef RELAXED_DOT_ADD
+      // byte 4L + c of packed vector h of unit u, field f: row L / 2 + 2 (f % 2), sub-block 2u + L % 2,
+      // element 4 (2h + f / 2) + c (see q2_Kx4_unit)
+      for (int u = 0; u < 8; u++)
+        for (int h = 0; h < 2; h++)
+          for (int L = 0; L < 4; L++)
+            for (int c = 0; c < 4; c++) {
+              int b = 0;
+              for (int f = 0; f < 4; f++) {
+                const block_q2_K* x = (const block_q2_K*)((const uint8_t*)scratch + (size_t)(L / 2 + 2 * (f % 2)) * row_bytes) + i;
+                const int e = 16 * (2 * u + L % 2) + 4 * (2 * h + f / 2) + c, n = e >> 7, s = (e >> 5) & 3, p = e & 31;
+                b |= ((x->qs[32 * n + p] >> (2 * s)) & 3) << (2 * f);
+              }
+              g[i].qs[u][h][4 * L + c] = (uint8_t)b;
+            }
+#endif
     }
   }
 }
