@@ -72,7 +72,8 @@ typedef struct {
 _Static_assert(sizeof(block_q2_Kx4) == 4 * sizeof(block_q2_K), "a group takes four rows' bytes");
 
 // A super-block's scales for four rows: sc[k] has row j's scale for
-// sub-block k in i16 lanes 2j, 2j+1; mp[p] row j's mins for sub-blocks 2p,
+// sub-block k in i16 lanes 2j, 2j+1 (the dot-add build: in i16 lane 2j,
+// 0 in 2j + 1); mp[p] row j's mins for sub-blocks 2p,
 // 2p+1 in lanes 2j, 2j+1 (against the bsums' pairs).
 typedef struct {
   v128_t sc[16], mp[8];
@@ -81,6 +82,8 @@ typedef struct {
 
 // i8x16.swizzle indices (an index >= 16 gives 0): i16 lanes 2j and 2j+1 <- byte q + j (SC_IDX), or q + j and q + 4 + j (MP_IDX).
 #define SC_IDX(q) wasm_i8x16_const(q, -128, q, -128, q + 1, -128, q + 1, -128, q + 2, -128, q + 2, -128, q + 3, -128, q + 3, -128)
+// The dot-add build's prefill: i32 lane j <- byte q + j (the scale in the low i16, 0 in the high).
+#define SC32_IDX(q) wasm_i8x16_const(q, -128, -128, -128, q + 1, -128, -128, -128, q + 2, -128, -128, -128, q + 3, -128, -128, -128)
 #define MP_IDX(q) wasm_i8x16_const(q, -128, q + 4, -128, q + 1, -128, q + 5, -128, q + 2, -128, q + 6, -128, q + 3, -128, q + 7, -128)
 
 // From four vectors of scale bytes, byte 4k + j of v[q] = row j's byte for sub-block 4q + k.
@@ -88,8 +91,13 @@ static inline void q2_K_scales_from(const v128_t v[4], q2_K_scales4* s) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F);
   for (int q = 0; q < 4; q++) {
     const v128_t sc = wasm_v128_and(v[q], m4), mn = wasm_v128_and(wasm_u16x8_shr(v[q], 4), m4);
+#ifdef RELAXED_DOT_ADD
+    s->sc[4 * q] = wasm_i8x16_swizzle(sc, SC32_IDX(0)), s->sc[4 * q + 1] = wasm_i8x16_swizzle(sc, SC32_IDX(4));
+    s->sc[4 * q + 2] = wasm_i8x16_swizzle(sc, SC32_IDX(8)), s->sc[4 * q + 3] = wasm_i8x16_swizzle(sc, SC32_IDX(12));
+#else
     s->sc[4 * q] = wasm_i8x16_swizzle(sc, SC_IDX(0)), s->sc[4 * q + 1] = wasm_i8x16_swizzle(sc, SC_IDX(4));
     s->sc[4 * q + 2] = wasm_i8x16_swizzle(sc, SC_IDX(8)), s->sc[4 * q + 3] = wasm_i8x16_swizzle(sc, SC_IDX(12));
+#endif
     s->mp[2 * q] = wasm_i8x16_swizzle(mn, MP_IDX(0)), s->mp[2 * q + 1] = wasm_i8x16_swizzle(mn, MP_IDX(8));
   }
 }
@@ -110,8 +118,13 @@ static inline void q2_K_scales(const block_q2_K* const x[4], int i, q2_K_scales4
 
 // Prefill: every shape, the odd bytes' nibbles swapped back and the pair
 // order reshuffled to q2_K_scales_from's (byte 4k + j <- 4j + 2 (k % 2) + k / 2).
+// (The dot-add build's layout: every byte's nibbles swapped, the same order.)
 static inline void q2_Kx4_scales(const block_q2_Kx4* g, q2_K_scales4* s) {
+#ifdef RELAXED_DOT_ADD
+  const v128_t odd = wasm_i16x8_const_splat((int16_t)0xFFFF);
+#else
   const v128_t odd = wasm_i16x8_const_splat((int16_t)0xFF00);
+#endif
   v128_t v[4];
   for (int q = 0; q < 4; q++) {
     const v128_t b0 = LOAD(g->sc + 16 * q);
@@ -125,6 +138,49 @@ static inline void q2_Kx4_scales(const block_q2_Kx4* g, q2_K_scales4* s) {
   s->dmin = f16x4_at(g->dmin);
 }
 
+#ifdef RELAXED_DOT_ADD
+// Decode, the dot-add build: its scale bytes hold min | scale << 4, row j's
+// for sub-blocks 4q, 4q + 2, 4q + 1, 4q + 3 in bytes 4j .. 4j + 3 of vector
+// q (repack_q2_Kx4), so that the u16 lanes give unit 2q's and 2q + 1's
+// scales as i16 in lanes 2j, 2j + 1 (two ops and one), and one mask gives
+// the mins as bytes, row j's four in i32 lane j, for DOTADD against the
+// token's bsums split into bytes (q2_Kx4_mins). Twelve ops per super-block.
+typedef int8_t q2_bb_t;  // bsum_pairs_q8_K's per-token table
+#define BB_PER_SB 32
+static inline void q2_Kx4_pairs_of(const block_q2_Kx4* g, v128_t sp[8], v128_t mp[8]) {
+  for (int q = 0; q < 4; q++) {
+    const v128_t v = LOAD(g->sc + 16 * q);
+    sp[2 * q] = wasm_v128_and(wasm_u16x8_shr(v, 4), wasm_i16x8_const_splat(0x000F)), sp[2 * q + 1] = wasm_u16x8_shr(v, 12);
+    mp[q] = wasm_v128_and(v, wasm_i8x16_const_splat(0x0F));
+  }
+}
+
+// A token's bsums (|bsum| <= 16 * 128) as bytes: bsum = 256 h + l, l the
+// low byte as signed, h in -8..8; per super-block the sixteen l then the
+// sixteen h, in q2_Kx4_pairs_of's order of the mins (4q, 4q + 2, 4q + 1, 4q + 3).
+static inline void bsum_pairs_q8_K(const block_q8_K* y, q2_bb_t* bb, int nb) {
+  for (int i = 0; i < nb; i++) {
+    const v128_t b0 = LOAD(y[i].bsums), b1 = LOAD(y[i].bsums + 8);
+    const v128_t l0 = wasm_i16x8_shr(wasm_i16x8_shl(b0, 8), 8), l1 = wasm_i16x8_shr(wasm_i16x8_shl(b1, 8), 8);
+    const v128_t l = wasm_i8x16_narrow_i16x8(l0, l1);
+    const v128_t h = wasm_i8x16_narrow_i16x8(wasm_i16x8_shr(wasm_i16x8_sub(b0, l0), 8), wasm_i16x8_shr(wasm_i16x8_sub(b1, l1), 8));
+    wasm_v128_store(bb + 32 * i, wasm_i8x16_shuffle(l, l, 0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15));
+    wasm_v128_store(bb + 32 * i + 16, wasm_i8x16_shuffle(h, h, 0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15));
+  }
+}
+
+// Four rows' mins term: two DOTADD chains of four (the l and the h bytes;
+// |sum| <= 16 * 15 * 128), the h sum times 256 added. Ten ops where the
+// byte-dot build's eight i32 dots, their adds and the shift take sixteen.
+static inline v128_t q2_Kx4_mins(const v128_t* mp, const q2_bb_t* bb) {
+  const v128_t z = wasm_i32x4_const_splat(0);
+  v128_t l = DOTADD(SPLAT4(bb), mp[0], z), h = DOTADD(SPLAT4(bb + 16), mp[0], z);
+  for (int q = 1; q < 4; q++) l = DOTADD(SPLAT4(bb + 4 * q), mp[q], l), h = DOTADD(SPLAT4(bb + 16 + 4 * q), mp[q], h);
+  return wasm_i32x4_add(l, wasm_i32x4_shl(h, 8));
+}
+#else
+typedef int16_t q2_bb_t;
+#define BB_PER_SB 64
 // Decode: the rows' scales (sp[u], unit u's two sub-blocks in lanes 2j, 2j+1)
 // and mins (mp[u], the same sub-blocks, against bsums pair u) as i16: one op
 // per nibble of the u16 lanes (see block_q2_Kx4), the mins left in place:
@@ -140,26 +196,11 @@ static inline void q2_Kx4_pairs_of(const block_q2_Kx4* g, v128_t sp[8], v128_t m
   }
 }
 
-// The eight f16 d[0..3], dmin[0..3] (adjacent in a group) as f32, exactly as
-// f16x4_to_f32x4 gives them for finite f16 (an inf or NaN scale comes out
-// finite): each f16's exponent and mantissa placed under an f32's
-// (fp16_unscaled: the value times 2^-112, exact also for subnormals), times
-// 2^112 (exact). Seven ops where two f16x4_to_f32x4 take some forty (a
-// tenth of the decode's ops before).
-static inline void q2_Kx4_d_dmin(const uint16_t* h8, v128_t* d, v128_t* dmin) {
-  const v128_t h = LOAD(h8);
-  const v128_t hi = wasm_v128_and(wasm_i16x8_shr(h, 3), wasm_i16x8_const_splat((int16_t)0x8FFF));  // sign, then exponent and mantissa's top
-  const v128_t lo = wasm_i16x8_shl(h, 13);
-  const v128_t k = wasm_f32x4_const_splat(F16_UNSCALE);
-  *d = wasm_f32x4_mul(wasm_i16x8_shuffle(lo, hi, 0, 8, 1, 9, 2, 10, 3, 11), k);
-  *dmin = wasm_f32x4_mul(wasm_i16x8_shuffle(lo, hi, 4, 12, 5, 13, 6, 14, 7, 15), k);
-}
-
 // Decode: a token's bsums as the pairs q2_K_mins multiplies (bb[8p .. 8p + 7]:
 // pair p in every i32 lane; even pairs times 16, exact in i16: |bsum| <=
 // 16 * 128), once per token, so that the mins of every group are eight i32
 // dots against loads (not eight shuffles more per group).
-static inline void bsum_pairs_q8_K(const block_q8_K* y, int16_t* bb, int nb) {
+static inline void bsum_pairs_q8_K(const block_q8_K* y, q2_bb_t* bb, int nb) {
   for (int i = 0; i < nb; i++)
     for (int p = 0; p < 8; p++) {
       const v128_t b = SPLAT4(y[i].bsums + 2 * p);
@@ -176,6 +217,23 @@ static inline v128_t q2_Kx4_mins(const v128_t* mp, const int16_t* bb) {
   for (int p = 0; p < 8; p++) m[p] = wasm_i32x4_dot_i16x8(mp[p], LOAD(bb + 8 * p));
   return wasm_i32x4_shr(wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_add(m[0], m[1]), wasm_i32x4_add(m[2], m[3])),
                                        wasm_i32x4_add(wasm_i32x4_add(m[4], m[5]), wasm_i32x4_add(m[6], m[7]))), 8);
+}
+
+#endif
+
+// The eight f16 d[0..3], dmin[0..3] (adjacent in a group) as f32, exactly as
+// f16x4_to_f32x4 gives them for finite f16 (an inf or NaN scale comes out
+// finite): each f16's exponent and mantissa placed under an f32's
+// (fp16_unscaled: the value times 2^-112, exact also for subnormals), times
+// 2^112 (exact). Seven ops where two f16x4_to_f32x4 take some forty (a
+// tenth of the decode's ops before).
+static inline void q2_Kx4_d_dmin(const uint16_t* h8, v128_t* d, v128_t* dmin) {
+  const v128_t h = LOAD(h8);
+  const v128_t hi = wasm_v128_and(wasm_i16x8_shr(h, 3), wasm_i16x8_const_splat((int16_t)0x8FFF));  // sign, then exponent and mantissa's top
+  const v128_t lo = wasm_i16x8_shl(h, 13);
+  const v128_t k = wasm_f32x4_const_splat(F16_UNSCALE);
+  *d = wasm_f32x4_mul(wasm_i16x8_shuffle(lo, hi, 0, 8, 1, 9, 2, 10, 3, 11), k);
+  *dmin = wasm_f32x4_mul(wasm_i16x8_shuffle(lo, hi, 4, 12, 5, 13, 6, 14, 7, 15), k);
 }
 
 // Four rows' mins term for one token: sum over sub-blocks of min * bsum, row j
@@ -295,7 +353,7 @@ static inline v128_t q2_Kx4_unit(const uint8_t* q, const v128_t s[8]) {
 // float steps per row are q2_K_step's, so every gn and stride give the same
 // bits. bb: the token's bsum pairs (bsum_pairs_q8_K).
 static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w, int row_bytes, const block_q8_K* y,
-                                                                const int8_t* ap, const int16_t* bb, float* out, int nb,
+                                                                const int8_t* ap, const q2_bb_t* bb, float* out, int nb,
                                                                 int r, int n, int step, int stride, int r0, int r1,
                                                                 int first, const int gn) {
   v128_t pins[4];
@@ -334,7 +392,7 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
       UNROLL for (int k = 0; k < gn; k++) {
         v128_t d, dmin;
         q2_Kx4_d_dmin(g[k]->d, &d, &dmin);
-        const v128_t mn = q2_Kx4_mins(mp[k], bb + 64 * i);
+        const v128_t mn = q2_Kx4_mins(mp[k], bb + BB_PER_SB * i);
 #ifdef RELAXED_DOT_ADD
         // rows 2, 3 summed four times over (q2_Kx4_unit): f32(4x) / 4 is f32(x), exactly
         const v128_t fsum = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum[k]), wasm_f32x4_const(1.0f, 1.0f, 0.25f, 0.25f));
@@ -385,7 +443,7 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
 // group against 50, 0.92x in cache, 0.87x from memory; two, three, six and
 // eight spread groups instead of four: 0.97-0.98x (2, 3) and 0.95-1.0x
 // (6, 8) in cache, 0.84-0.86x (2, 3), 0.96x (6) and 1.0-1.02x (8) from memory.
-static void q2_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, const int16_t* bb, float* out,
+static void q2_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, const q2_bb_t* bb, float* out,
                         int nb, int r0, int r1, int first) {
   int r = r0 & ~3;
   const int part = (r1 - r + 3) / 4 / 4;  // groups per quarter
@@ -454,8 +512,15 @@ static inline void q2_K_superblock(const q2_K_scales4* s, const v128_t* q, int i
     const v128_t sc = s->sc[k];
     for (int t = 0; t < nt; t++) {
       const int8_t* a = y[t][i].qs + 16 * k;
+#ifdef RELAXED_DOT_ADD
+      // a sub-block's sum per i32 lane (|sum| <= 16 * 3 * 128: its low i16 is the sum, the high one
+      // its sign), so one i32 dot with the scale in the low i16 multiplies it exactly
+      v128_t p = DOTADD(SPLAT4(a), w[0], wasm_i32x4_const_splat(0));
+      p = DOTADD(SPLAT4(a + 4), w[1], p), p = DOTADD(SPLAT4(a + 8), w[2], p), p = DOTADD(SPLAT4(a + 12), w[3], p);
+#else
       const v128_t p = wasm_i16x8_add(wasm_i16x8_add(RDOT(SPLAT4(a), w[0]), RDOT(SPLAT4(a + 4), w[1])),
                                       wasm_i16x8_add(RDOT(SPLAT4(a + 8), w[2]), RDOT(SPLAT4(a + 12), w[3])));
+#endif
       acc[t].isum = wasm_i32x4_add(acc[t].isum, wasm_i32x4_dot_i16x8(p, sc));
     }
   }
@@ -480,7 +545,7 @@ static inline void q2_K_mul_mat(const void* w, int row_bytes, const void* a, int
       if (nt == 1) {
         if (x4) {
           int8_t ap[(ACT_CHUNK / QK_K) * QK_K] __attribute__((aligned(16)));
-          int16_t bb[(ACT_CHUNK / QK_K) * 64] __attribute__((aligned(16)));
+          q2_bb_t bb[(ACT_CHUNK / QK_K) * BB_PER_SB] __attribute__((aligned(16)));
 #ifdef RELAXED_DOT_ADD
           act_quads_q8_K(y[0]->qs, sizeof(block_q8_K), ap, nb);
 #else
@@ -553,10 +618,17 @@ void EXPORT(repack_q2_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
         const block_q2_K* x = (const block_q2_K*)((const uint8_t*)scratch + (size_t)j * row_bytes) + i;
         g[i].d[j] = x->d;
         g[i].dmin[j] = x->dmin;
+#ifdef RELAXED_DOT_ADD
+        for (int k = 0; k < 16; k++) {  // min | scale << 4, sub-blocks 4q, 4q + 2, 4q + 1, 4q + 3 (q2_Kx4_pairs_of)
+          const int b = x->scales[k];
+          g[i].sc[16 * (k >> 2) + 4 * j + 2 * (k & 1) + ((k >> 1) & 1)] = (uint8_t)((b >> 4) | (b << 4));
+        }
+#else
         for (int k = 0; k < 16; k++) {  // odd units (sub-blocks 4q + 2 + e) with their nibbles swapped
           const int h = (k >> 1) & 1, b = x->scales[k];
           g[i].sc[16 * (k >> 2) + 4 * j + 2 * (k & 1) + h] = (uint8_t)(h ? (b >> 4) | (b << 4) : b);
         }
+#endif
 #ifndef RELAXED_DOT_ADD
         for (int u = 0; u < 8; u++)
           for (int l = 0; l < 4; l++)
