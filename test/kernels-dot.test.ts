@@ -135,11 +135,11 @@ if (!kd) {
   // per i32 lane, rows 2 and 3 summed four times over and narrowed to int16): edge bytes against
   // q8_K activations written directly (-128 included, which only a hand-made block holds), so the
   // largest sums (all quants 3, scales 15: |lane| = 16 * 128 * 12) and every scale and min nibble
-  // meet the bound. 44 rows (eleven groups: four spread, two, one) in 1, 2 and 3 row splits; one
+  // meet the bound. 60 rows (15 groups: eight spread, four, two, one) in 1, 2 and 3 row splits; one
   // token (decode) and three (the prompt path), against the relaxed module's plain rows.
   test('Q2_K edge bytes against hand-made q8_K (-128, -127, 127, random): the dot-add q2_Kx4 gives the plain rows\' bits', () => {
     const rand = mulberry32(0x2d);
-    const [nIn, nOut] = [512, 44];
+    const [nIn, nOut] = [512, 60];
     const rb = rowSize(GGMLType.Q2_K, nIn);
     const nb = nIn / 256, arb = 292 * nb; // block_q8_K: f32 d, 256 int8, 16 int16 bsums
     const f16s = [0x0000, 0x8000, 0x0001, 0x03ff, 0x8201, 0x0400, 0x3c00, 0xbc00, 0x7bff, 0xfbff, 0x1234, 0x9abc];
