@@ -142,18 +142,14 @@ static inline void q2_Kx4_scales(const block_q2_Kx4* g, q2_K_scales4* s) {
 // Decode, the dot-add build: its scale bytes hold min | scale << 4, row j's
 // for sub-blocks 4q, 4q + 2, 4q + 1, 4q + 3 in bytes 4j .. 4j + 3 of vector
 // q (repack_q2_Kx4), so that the u16 lanes give unit 2q's and 2q + 1's
-// scales as i16 in lanes 2j, 2j + 1 (two ops and one), and one mask gives
-// the mins as bytes, row j's four in i32 lane j, for DOTADD against the
-// token's bsums split into bytes (q2_Kx4_mins). Twelve ops per super-block.
+// scales as i16 in lanes 2j, 2j + 1 (q2_Kx4_sc_even: two ops, _odd: one;
+// taken in the unit loop, from a load), and one mask gives the mins as
+// bytes, row j's four in i32 lane j, for DOTADD against the token's bsums
+// split into bytes (q2_Kx4_mins). Twelve ops per super-block and group.
 typedef int8_t q2_bb_t;  // bsum_pairs_q8_K's per-token table
 #define BB_PER_SB 32
-static inline void q2_Kx4_pairs_of(const block_q2_Kx4* g, v128_t sp[8], v128_t mp[8]) {
-  for (int q = 0; q < 4; q++) {
-    const v128_t v = LOAD(g->sc + 16 * q);
-    sp[2 * q] = wasm_v128_and(wasm_u16x8_shr(v, 4), wasm_i16x8_const_splat(0x000F)), sp[2 * q + 1] = wasm_u16x8_shr(v, 12);
-    mp[q] = wasm_v128_and(v, wasm_i8x16_const_splat(0x0F));
-  }
-}
+static inline v128_t q2_Kx4_sc_even(v128_t v) { return wasm_v128_and(wasm_u16x8_shr(v, 4), wasm_i16x8_const_splat(0x000F)); }
+static inline v128_t q2_Kx4_sc_odd(v128_t v) { return wasm_u16x8_shr(v, 12); }
 
 // A token's bsums (|bsum| <= 16 * 128) as bytes: bsum = 256 h + l, l the
 // low byte as signed, h in -8..8; per super-block the sixteen l then the
@@ -169,9 +165,18 @@ static inline void bsum_pairs_q8_K(const block_q8_K* y, q2_bb_t* bb, int nb) {
   }
 }
 
-// Four rows' mins term: two DOTADD chains of four (the l and the h bytes;
-// |sum| <= 16 * 15 * 128), the h sum times 256 added. Ten ops where the
-// byte-dot build's eight i32 dots, their adds and the shift take sixteen.
+// The mins as bytes (row j's four of vector q in i32 lane j), taken at the
+// start of a super-block: there they also load each group's first lines
+// early (taken instead where they are used, after the unit loop, the decode
+// ran 0.95-0.99x from memory though 1.03x in cache).
+static inline void q2_Kx4_mins_of(const block_q2_Kx4* g, v128_t mp[4]) {
+  for (int q = 0; q < 4; q++) mp[q] = wasm_v128_and(LOAD(g->sc + 16 * q), wasm_i8x16_const_splat(0x0F));
+}
+
+// Four rows' mins term: the mins against the l and the h bytes, two DOTADD
+// chains of four (|sum| <= 16 * 15 * 128), the h sum times 256 added.
+// Fourteen ops with the masks where the byte-dot build's (the mins' four
+// nibble masks, eight i32 dots, their adds and the shift) take twenty.
 static inline v128_t q2_Kx4_mins(const v128_t* mp, const q2_bb_t* bb) {
   const v128_t z = wasm_i32x4_const_splat(0);
   v128_t l = DOTADD(SPLAT4(bb), mp[0], z), h = DOTADD(SPLAT4(bb + 16), mp[0], z);
@@ -371,6 +376,33 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
     }
     const int8_t* a = ap;
     for (int i = 0; i < nb; i++) {
+#ifdef RELAXED_DOT_ADD
+      v128_t mp[GN_MAX][4], isum[GN_MAX];
+      const uint8_t* q[GN_MAX];
+      UNROLL for (int k = 0; k < gn; k++) {
+        q2_Kx4_mins_of(g[k], mp[k]);
+        isum[k] = wasm_i32x4_const_splat(0);
+        q[k] = &g[k]->qs[0][0][0];
+      }
+      // units 2c and 2c + 1, their scales from one load per group (not stored and reloaded)
+      NOUNROLL for (unsigned c = 0; c < 4; c++, a += 64) {
+        const v128_t s0[4] = {wasm_v128_load64_splat(a), wasm_v128_load64_splat(a + 8), wasm_v128_load64_splat(a + 16),
+                              wasm_v128_load64_splat(a + 24)};
+        UNROLL for (int k = 0; k < gn; k++) {
+          const v128_t p = q2_Kx4_unit(q[k], s0);
+          PIN(p, pins[k]);
+          isum[k] = wasm_i32x4_add(isum[k], wasm_i32x4_dot_i16x8(p, q2_Kx4_sc_even(LOAD(g[k]->sc + 16 * c))));
+        }
+        const v128_t s1[4] = {wasm_v128_load64_splat(a + 32), wasm_v128_load64_splat(a + 40), wasm_v128_load64_splat(a + 48),
+                              wasm_v128_load64_splat(a + 56)};
+        UNROLL for (int k = 0; k < gn; k++) {
+          const v128_t p = q2_Kx4_unit(q[k] + 32, s1);
+          PIN(p, pins[k]);
+          isum[k] = wasm_i32x4_add(isum[k], wasm_i32x4_dot_i16x8(p, q2_Kx4_sc_odd(LOAD(g[k]->sc + 16 * c))));
+          q[k] += 64;
+        }
+      }
+#else
       v128_t sp[GN_MAX][8], mp[GN_MAX][8], isum[GN_MAX];
       const uint8_t* q[GN_MAX];
       UNROLL for (int k = 0; k < gn; k++) {
@@ -379,13 +411,8 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
         q[k] = &g[k]->qs[0][0][0];
       }
       NOUNROLL for (unsigned u = 0; u < 8; u++, a += 32) {
-#ifdef RELAXED_DOT_ADD
-        const v128_t s[4] = {wasm_v128_load64_splat(a), wasm_v128_load64_splat(a + 8), wasm_v128_load64_splat(a + 16),
-                             wasm_v128_load64_splat(a + 24)};
-#else
         const v128_t s[8] = {SPLAT4(a), SPLAT4(a + 4), SPLAT4(a + 8), SPLAT4(a + 12),
                              SPLAT4(a + 16), SPLAT4(a + 20), SPLAT4(a + 24), SPLAT4(a + 28)};
-#endif
         UNROLL for (int k = 0; k < gn; k++) {
           const v128_t p = q2_Kx4_unit(q[k], s);
           PIN(p, pins[k]);
@@ -393,6 +420,7 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
           q[k] += 32;
         }
       }
+#endif
       const v128_t ad = wasm_v128_load32_splat(&y[i].d);
       UNROLL for (int k = 0; k < gn; k++) {
         v128_t d, dmin;
