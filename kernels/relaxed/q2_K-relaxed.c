@@ -49,10 +49,27 @@
 // shuffled per group, d and dmin by f16x4_to_f32x4 (some forty ops, a
 // tenth of the decode).
 //
+// The dot-add build (RELAXED_DOT_ADD, relaxed.h) has its own q2_Kx4 order,
+// written by its own repack_q2_Kx4 (runtime/repack.ts calls the loaded
+// module's): each i32 lane of a quant vector one row's four elements of one
+// sub-block, so a DOTADD chain sums a sub-block per lane (21 ops per unit and
+// group instead of 28, four broadcasts instead of eight: q2_Kx4_unit), the
+// scale bytes min | scale << 4 so the mins are bytes for DOTADD against the
+// bsums split in two bytes (q2_Kx4_mins), eight spread groups. Issue 19,
+// session 10, measured (Node 24, 32768x4096 from memory or 4096x4096 in
+// cache, CPU time, each build's kernels alternating in one process, the
+// shared machine at load 1.1-2.4), GB/s of weights: from memory one thread
+// 12.1-12.2 against 10.6-10.9 before (1.12-1.14x; q4_0x4 12.4-12.8: 0.95-0.97
+// per byte), in cache 16.7-17.0 against 13.8 (1.21-1.24x; q4_0x4 18.4-18.8:
+// 0.89-0.91); prefill (64 tokens, DOTADD per sub-block, the scale in the low
+// i16 of an i32 dot) 1.09-1.10x plain, 1.11-1.13x q2_Kx4. Details and what was
+// dropped beside q2_Kx4_rows.
+//
 // Every path reduces a super-block to exact int32 sums per row, then takes
 // the same f32 steps per row: sum += (d * ad) * isum, msum += (dmin * ad) *
 // mins, result sum - msum. So a batch gives the bits of token by token, and
-// q2_Kx4 the bits of the plain layout.
+// q2_Kx4 the bits of the plain layout (the dot-add build's decode sums rows
+// 2 and 3 four times over and takes 0.25 of their f32 sums, exactly).
 //
 // qs[32n + l]: elements 128n + 32s + l in bits 2s..2s+1 (s = 0..3).
 #include "../kquants.h"
@@ -279,8 +296,8 @@ static inline void q2_K_step(v128_t* sum, v128_t* msum, v128_t isum, v128_t mn, 
 // Decode: a unit's four broadcasts against its eight quant vectors: two
 // DOTADD chains of four (A: rows 0, 1; B: rows 2, 3, four times the
 // quants: |lane| <= 16 * 128 * 12 < 2^15), narrowed to i16 (exact: no lane
-// saturates) in q2_Kx4_pairs_of's order, row j's sub-blocks 2u, 2u + 1 in
-// lanes 2j, 2j + 1, for the one i32 dot with the scales. Rows 2, 3 come out
+// saturates) in the scales' order, row j's sub-blocks 2u, 2u + 1 in lanes
+// 2j, 2j + 1, for the one i32 dot with them (q2_Kx4_sc_even, _odd). Rows 2, 3 come out
 // four times their sums; q2_Kx4_groups takes that out after the convert
 // to f32 (times 0.25, exact). 21 ops per unit and group where the byte-dot
 // unit takes 28, and four broadcasts per unit instead of eight.
@@ -476,6 +493,28 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
 // group against 50, 0.92x in cache, 0.87x from memory; two, three, six and
 // eight spread groups instead of four: 0.97-0.98x (2, 3) and 0.95-1.0x
 // (6, 8) in cache, 0.84-0.86x (2, 3), 0.96x (6) and 1.0-1.02x (8) from memory.
+//
+// Session 10, the dot-add build (the unit's DOTADD chains, see the top of the
+// file; Node 24, CPU time, builds alternating in one process, load 1.1-2.4):
+// against session 9's decode run by that build, each step in turn: the unit
+// 1.08x from memory, 1.17x in cache; the mins as DOTADD bytes 1.01x, 1.02x;
+// eight spread groups 1.02-1.04x, 0.99x; units 2c, 2c + 1 per loop step with
+// their scales loaded there 1.02-1.03x, 1.03x. Where it stands: in V8's code
+// the unit is its 21 vector ops (8 vpdpbusd, 8 masks, 2 shifts, packssdw,
+// pmaddwd, add) plus a zero load per chain, the isum's spill and reload, a
+// PIN store and the address adds; per super-block and group some 45 more (the
+// scales in the loop 12, mins 14, d and dmin 8, float steps 9). As a bound,
+// the d, dmin and mins steps taken away (wrong sums) gave 1.12x in cache,
+// 1.03x from memory. Tried and dropped: no PIN (1.0x); the mins masked after
+// the unit loop, where they are used (1.03-1.06x in cache, 0.95-0.99x from
+// memory: the loads at the super-block's start touch each group's first
+// lines early); a volatile byte load two super-blocks ahead per group, as a
+// prefetch (0.75x from memory, 0.92x in cache: the missing loads hold up
+// retirement); eight spread groups in the byte-dot build too (1.0x from
+// memory, 0.98x in cache). Not tried: F16_UNSCALE folded into the
+// activation's d (two mul per super-block and group; exact only while ad *
+// 2^112 stays finite, so it needs a branch on ad), and 0.25 folded into rows
+// 2 and 3's d (one mul; exact unless d * ad / 4 is subnormal).
 static void q2_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, const q2_bb_t* bb, float* out,
                         int nb, int r0, int r1, int first) {
   int r = r0 & ~3;
