@@ -17,7 +17,9 @@
 // for Q3_K (each quant's three bits whole, eight vectors in three) and Q2_K,
 // each vector holding two sub-blocks' elements of every row so that one dot
 // applies both scales (kernels/relaxed/q3_K-relaxed.c, q2_K-relaxed.c;
-// decode 1.8-2.3x the plain rows' speed in cache, 1.5-2.2x from memory).
+// decode 1.8-2.3x the plain rows' speed in cache, 1.5-2.2x from memory; the
+// dot-add build's q2_Kx4 orders its quants otherwise, one sub-block per i32
+// lane: a layout is the loaded module's, written by its own repack_<layout>).
 // q6_Kx4: four rows' Q6_K super-block in units of two
 // sub-blocks, each the rows' scale pairs then their whole 6-bit quants mixed
 // as q3_Kx4's (two sub-blocks per vector) and packed four vectors in three
