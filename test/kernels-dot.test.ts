@@ -1,8 +1,8 @@
 // The dot-add build (wasm/kernels-relaxed-dot.wasm: kernels/relaxed/*.c with
 // RELAXED_DOT_ADD) sums the same exact integers as kernels-relaxed.wasm and
 // takes the same float steps, so every matmul it changes must give the
-// relaxed module's bits: Q4_K, Q6_K and Q4_0 in each layout a model gets
-// (plain, q6_Kp, x4), prompt batches (3, 65 and 70 tokens: four-token groups, a pass
+// relaxed module's bits: Q4_K, Q6_K, Q4_0 and Q2_K in each layout a model gets
+// (plain, q6_Kp, x4; each module's x4 written by its own repack), prompt batches (3, 65 and 70 tokens: four-token groups, a pass
 // of 64 and the tails) and decode, 1 and 2 threads, two activation chunks
 // per row, and as experts. The relaxed module is held to the formats/
 // reference by the other kernels-* tests; equality carries that here.
@@ -116,7 +116,7 @@ if (!kd) {
     });
   }
 
-  for (const type of [GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.Q4_0]) test(`${ggmlTypeInfo(type)!.name} experts (ggml_mul_mat_id), repacked: the relaxed module's bits, 1 and 2 threads`, () => {
+  for (const type of [GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.Q4_0, GGMLType.Q2_K]) test(`${ggmlTypeInfo(type)!.name} experts (ggml_mul_mat_id), repacked: the relaxed module's bits, 1 and 2 threads`, () => {
     const rand = mulberry32(77 + type);
     const [n, nOut, nExpert, kk, nTok] = [512, 36, 4, 2, 13];
     const { packed, packedDot } = matrix(rand, type, n, nOut * nExpert, 'blk.0.ffn_up_exps.weight', [n, nOut, nExpert]);
