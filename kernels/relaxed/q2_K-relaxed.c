@@ -170,7 +170,7 @@ static inline v128_t q2_Kx4_sc_odd(v128_t v) { return wasm_u16x8_shr(v, 12); }
 
 // A token's bsums (|bsum| <= 16 * 128) as bytes: bsum = 256 h + l, l the
 // low byte as signed, h in -8..8; per super-block the sixteen l then the
-// sixteen h, in q2_Kx4_pairs_of's order of the mins (4q, 4q + 2, 4q + 1, 4q + 3).
+// sixteen h, in the mins' order (q2_Kx4_mins_of: 4q, 4q + 2, 4q + 1, 4q + 3).
 static inline void bsum_pairs_q8_K(const block_q8_K* y, q2_bb_t* bb, int nb) {
   for (int i = 0; i < nb; i++) {
     const v128_t b0 = LOAD(y[i].bsums), b1 = LOAD(y[i].bsums + 8);
@@ -297,10 +297,10 @@ static inline void q2_K_step(v128_t* sum, v128_t* msum, v128_t isum, v128_t mn, 
 // DOTADD chains of four (A: rows 0, 1; B: rows 2, 3, four times the
 // quants: |lane| <= 16 * 128 * 12 < 2^15), narrowed to i16 (exact: no lane
 // saturates) in the scales' order, row j's sub-blocks 2u, 2u + 1 in lanes
-// 2j, 2j + 1, for the one i32 dot with them (q2_Kx4_sc_even, _odd). Rows 2, 3 come out
-// four times their sums; q2_Kx4_groups takes that out after the convert
-// to f32 (times 0.25, exact). 21 ops per unit and group where the byte-dot
-// unit takes 28, and four broadcasts per unit instead of eight.
+// 2j, 2j + 1, for the one i32 dot with them (q2_Kx4_sc_even, _odd). Rows
+// 2, 3 come out four times their sums; q2_Kx4_groups takes that out after
+// the convert to f32 (times 0.25, exact). 21 ops per unit and group where
+// the byte-dot unit takes 28, and four broadcasts per unit instead of eight.
 static inline v128_t q2_Kx4_unit(const uint8_t* q, const v128_t s[4]) {
   const v128_t m3 = wasm_i8x16_const_splat(3), m12 = wasm_i8x16_const_splat(12), z = wasm_i32x4_const_splat(0);
   const v128_t p0 = LOAD(q), t0 = wasm_u16x8_shr(p0, 4), p1 = LOAD(q + 16), t1 = wasm_u16x8_shr(p1, 4);
