@@ -182,10 +182,10 @@ static inline void bsum_pairs_q8_K(const block_q8_K* y, q2_bb_t* bb, int nb) {
   }
 }
 
-// The mins as bytes (row j's four of vector q in i32 lane j), taken at the
-// start of a super-block: there they also load each group's first lines
-// early (taken instead where they are used, after the unit loop, the decode
-// ran 0.95-0.99x from memory though 1.03x in cache).
+// The mins as bytes (row j's four of vector q in i32 lane j). Decode takes
+// them, the mins term, d and dmin and msum's step at the start of each
+// super-block (q2_Kx4_groups), which loads each group's first lines early
+// and keeps only d * ad across the unit loop.
 static inline void q2_Kx4_mins_of(const block_q2_Kx4* g, v128_t mp[4]) {
   for (int q = 0; q < 4; q++) mp[q] = wasm_v128_and(LOAD(g->sc + 16 * q), wasm_i8x16_const_splat(0x0F));
 }
@@ -394,10 +394,16 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
     const int8_t* a = ap;
     for (int i = 0; i < nb; i++) {
 #ifdef RELAXED_DOT_ADD
-      v128_t mp[GN_MAX][4], isum[GN_MAX];
+      v128_t dd[GN_MAX], isum[GN_MAX];
       const uint8_t* q[GN_MAX];
+      const v128_t ad = wasm_v128_load32_splat(&y[i].d);
       UNROLL for (int k = 0; k < gn; k++) {
-        q2_Kx4_mins_of(g[k], mp[k]);
+        v128_t mp[4], d, dmin;
+        q2_Kx4_mins_of(g[k], mp);
+        q2_Kx4_d_dmin(g[k]->d, &d, &dmin);
+        const v128_t mn = q2_Kx4_mins(mp, bb + BB_PER_SB * i);
+        msum[k] = wasm_f32x4_add(msum[k], wasm_f32x4_mul(wasm_f32x4_mul(dmin, ad), wasm_f32x4_convert_i32x4(mn)));
+        dd[k] = wasm_f32x4_mul(d, ad);
         isum[k] = wasm_i32x4_const_splat(0);
         q[k] = &g[k]->qs[0][0][0];
       }
@@ -438,21 +444,24 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
         }
       }
 #endif
+#ifdef RELAXED_DOT_ADD
+      UNROLL for (int k = 0; k < gn; k++) {
+        // rows 2, 3 summed four times over (q2_Kx4_unit): f32(4x) / 4 is f32(x), exactly
+        const v128_t fsum = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum[k]), wasm_f32x4_const(1.0f, 1.0f, 0.25f, 0.25f));
+        sum[k] = wasm_f32x4_add(sum[k], wasm_f32x4_mul(dd[k], fsum));
+        g[k]++;
+      }
+#else
       const v128_t ad = wasm_v128_load32_splat(&y[i].d);
       UNROLL for (int k = 0; k < gn; k++) {
         v128_t d, dmin;
         q2_Kx4_d_dmin(g[k]->d, &d, &dmin);
         const v128_t mn = q2_Kx4_mins(mp[k], bb + BB_PER_SB * i);
-#ifdef RELAXED_DOT_ADD
-        // rows 2, 3 summed four times over (q2_Kx4_unit): f32(4x) / 4 is f32(x), exactly
-        const v128_t fsum = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum[k]), wasm_f32x4_const(1.0f, 1.0f, 0.25f, 0.25f));
-#else
-        const v128_t fsum = wasm_f32x4_convert_i32x4(isum[k]);
-#endif
-        sum[k] = wasm_f32x4_add(sum[k], wasm_f32x4_mul(wasm_f32x4_mul(d, ad), fsum));
+        sum[k] = wasm_f32x4_add(sum[k], wasm_f32x4_mul(wasm_f32x4_mul(d, ad), wasm_f32x4_convert_i32x4(isum[k])));
         msum[k] = wasm_f32x4_add(msum[k], wasm_f32x4_mul(wasm_f32x4_mul(dmin, ad), wasm_f32x4_convert_i32x4(mn)));
         g[k]++;
       }
+#endif
     }
     UNROLL for (int k = 0; k < gn; k++) store4(wasm_f32x4_sub(sum[k], msum[k]), out, r + stride * k, r0, r1, first);
   }
@@ -499,16 +508,18 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
 // against session 9's decode run by that build, each step in turn: the unit
 // 1.08x from memory, 1.17x in cache; the mins as DOTADD bytes 1.01x, 1.02x;
 // eight spread groups 1.02-1.04x, 0.99x; units 2c, 2c + 1 per loop step with
-// their scales loaded there 1.02-1.03x, 1.03x. Where it stands: in V8's code
+// their scales loaded there 1.02-1.03x, 1.03x; the mins term, d, dmin and
+// msum's step at the super-block's start (before: the mins masked there,
+// the rest after the unit loop) 1.02-1.05x, 1.035x. Where it stands: in V8's code
 // the unit is its 21 vector ops (8 vpdpbusd, 8 masks, 2 shifts, packssdw,
 // pmaddwd, add) plus a zero load per chain, the isum's spill and reload, a
 // PIN store and the address adds; per super-block and group some 45 more (the
 // scales in the loop 12, mins 14, d and dmin 8, float steps 9). As a bound,
 // the d, dmin and mins steps taken away (wrong sums) gave 1.12x in cache,
 // 1.03x from memory. Tried and dropped: no PIN (1.0x); the mins masked after
-// the unit loop, where they are used (1.03-1.06x in cache, 0.95-0.99x from
-// memory: the loads at the super-block's start touch each group's first
-// lines early); a volatile byte load two super-blocks ahead per group, as a
+// the unit loop, where they are used (1.03-1.07x in cache, 0.95-0.99x from
+// memory: loads at the super-block's start touch each group's first lines
+// early); a volatile byte load two super-blocks ahead per group, as a
 // prefetch (0.75x from memory, 0.92x in cache: the missing loads hold up
 // retirement); eight spread groups in the byte-dot build too (1.0x from
 // memory, 0.98x in cache); F16_UNSCALE folded into the activation's d (two
