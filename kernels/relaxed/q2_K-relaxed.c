@@ -526,7 +526,9 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
 // mul fewer per super-block and group; exact only while ad * 2^112 stays
 // finite, so behind a branch on |ad| < 2^16): 1.0-1.015x here, 0.99x in the
 // byte-dot build, within the noise; in the byte-dot build, the scales
-// loaded in the unit loop as here (0.98x from memory, 1.0x in cache). Not
+// loaded in the unit loop as here (0.98x from memory, 1.0x in cache) and
+// the mins term, d, dmin and msum's step at the super-block's start as here
+// (0.98-0.99x from memory and in cache, Node 20). Not
 // tried: 0.25 folded into rows 2 and 3's d (one mul; exact unless d * ad / 4
 // is subnormal).
 static void q2_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, const q2_bb_t* bb, float* out,
