@@ -58,12 +58,13 @@
 // bsums split in two bytes (q2_Kx4_mins), eight spread groups. Issue 19,
 // session 10, measured (Node 24, 32768x4096 from memory or 4096x4096 in
 // cache, CPU time, each build's kernels alternating in one process, the
-// shared machine at load 1.1-2.4), GB/s of weights: from memory one thread
-// 12.1-12.2 against 10.6-10.9 before (1.12-1.14x; q4_0x4 12.4-12.8: 0.95-0.97
-// per byte), in cache 16.7-17.0 against 13.8 (1.21-1.24x; q4_0x4 18.4-18.8:
-// 0.89-0.91); prefill (64 tokens, DOTADD per sub-block, the scale in the low
-// i16 of an i32 dot) 1.09-1.10x plain, 1.11-1.13x q2_Kx4. Details and what was
-// dropped beside q2_Kx4_rows.
+// shared machine at load 1.1-1.4), GB/s of weights: from memory one thread
+// 11.8-12.4 against 10.4-10.9 before (1.11-1.16x; q4_0x4 12.7-12.9: 0.91-0.98
+// per byte), two threads 23.9-24.7 against 20.5-21.4 (1.11-1.17x; q4_0x4
+// 25.0-25.5: 0.94-0.99), in cache 16.9-17.5 against 13.6-13.8 (1.23-1.27x;
+// q4_0x4 17.7-18.7: 0.91-0.95); prefill (64 tokens, DOTADD per sub-block,
+// the scale in the low i16 of an i32 dot) 1.08-1.10x plain, 1.11-1.13x
+// q2_Kx4. Details and what was dropped beside q2_Kx4_rows.
 //
 // Every path reduces a super-block to exact int32 sums per row, then takes
 // the same f32 steps per row: sum += (d * ad) * isum, msum += (dmin * ad) *
