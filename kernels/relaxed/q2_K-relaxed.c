@@ -517,7 +517,9 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
 // PIN store and the address adds; per super-block and group some 45 more (the
 // scales in the loop 12, mins 14, d and dmin 8, float steps 9). As a bound,
 // the d, dmin and mins steps taken away (wrong sums) gave 1.12x in cache,
-// 1.03x from memory. Tried and dropped: no PIN (1.0x); the mins masked after
+// 1.03x from memory. Tried and dropped: no PIN (1.0x), or the PIN on isum
+// after its add instead of on the unit's sums (V8 defers the even unit's
+// dot past the odd unit's loads, spilling its sums and scales: 1.0x); the mins masked after
 // the unit loop, where they are used (1.03-1.07x in cache, 0.95-0.99x from
 // memory: loads at the super-block's start touch each group's first lines
 // early); a volatile byte load two super-blocks ahead per group, as a
