@@ -102,7 +102,9 @@ export async function benchMemory(argv: string[]): Promise<void> {
     // the plain rows where this build lacks the layout (an earlier build, for before/after)
     const layout = !plain && k0.lookup(`mat_rows_${LAYOUTS[type]!}`) ? LAYOUTS[type]! : ggmlTypeInfo(type)!.name;
     const rb = rowSize(type, N);
-    // DISTINCT rows quantized, repacked, then tiled over the region
+    // DISTINCT rows quantized, repacked, then tiled over the region (by kernels-relaxed.wasm: a
+    // variant whose layout orders the bytes otherwise, the dot-add build's q2_Kx4, does the same
+    // work on them, so its times hold though its sums do not)
     const tile = k0.malloc(DISTINCT * rb);
     const scratch = k0.malloc(4 * rb);
     for (let r = 0; r < DISTINCT; r++) k0.write(tile + r * rb, quantizeRow(type, gaussian(rand, N, 1)));

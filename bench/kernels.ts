@@ -419,7 +419,8 @@ async function benchPrefillDot(): Promise<void> {
     const aType = info.vecDotType!;
     const rows = Array.from({ length: DISTINCT_ROWS }, () => encodeRow(type, gaussian(rand, N, 0.02)));
     const rowBytes = rowSize(type, N), aRowBytes = rowSize(aType, N);
-    const pw = placeWeights(k, rows, rowBytes, layout, info.name);
+    // each build repacks its own copy: a layout is the module's (the dot-add build's q2_Kx4 is its own)
+    const pws = [k, kd].map((m) => placeWeights(m, rows, rowBytes, layout, info.name));
     const pa = k.malloc(aRowBytes * PREFILL_TOKENS);
     for (let t = 0; t < PREFILL_TOKENS; t++) k.write(pa + t * aRowBytes, encodeActivation(k, aType, gaussian(rand, N, 1)));
     const po = [k.malloc(ROWS * PREFILL_TOKENS * 4), k.malloc(ROWS * PREFILL_TOKENS * 4)];
@@ -428,7 +429,7 @@ async function benchPrefillDot(): Promise<void> {
     for (let round = -1; round < rounds; round++) {
       fns.forEach((fn, i) => {
         const c = process.cpuUsage();
-        fn(pw, rowBytes, pa, aRowBytes, po[i]!, ROWS, N, PREFILL_TOKENS, 0, ROWS);
+        fn(pws[i]!, rowBytes, pa, aRowBytes, po[i]!, ROWS, N, PREFILL_TOKENS, 0, ROWS);
         const d = process.cpuUsage(c);
         if (round >= 0) times[i]!.push((d.user + d.system) / PREFILL_TOKENS);
       });
@@ -436,7 +437,7 @@ async function benchPrefillDot(): Promise<void> {
     const a = new Uint32Array(k.u8().buffer, po[0]!, ROWS * PREFILL_TOKENS);
     const b = new Uint32Array(k.u8().buffer, po[1]!, ROWS * PREFILL_TOKENS);
     const identical = a.every((v, i) => v === b[i]);
-    for (const p of [pw, pa, ...po]) k.free(p);
+    for (const p of [...pws, pa, ...po]) k.free(p);
     const [m0, m1] = [median(times[0]!), median(times[1]!)];
     console.log(`| ${layout} | ${m0.toFixed(0)} | ${m1.toFixed(0)} | ${(m0 / m1).toFixed(2)}x | ${identical ? 'yes' : 'NO'} |`);
   }

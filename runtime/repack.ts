@@ -18,8 +18,9 @@
 // each vector holding two sub-blocks' elements of every row so that one dot
 // applies both scales (kernels/relaxed/q3_K-relaxed.c, q2_K-relaxed.c;
 // decode 1.8-2.3x the plain rows' speed in cache, 1.5-2.2x from memory);
-// the dot-add build orders q3_Kx4's quants its own way, so the module that
-// runs the kernels is the one that repacks (repack_<layout> on that module).
+// the dot-add build orders q2_Kx4's and q3_Kx4's quants its own way (one
+// sub-block per i32 lane), so a layout is the loaded module's, written by
+// that module's own repack_<layout>.
 // q6_Kx4: four rows' Q6_K super-block in units of two
 // sub-blocks, each the rows' scale pairs then their whole 6-bit quants mixed
 // as q3_Kx4's (two sub-blocks per vector) and packed four vectors in three

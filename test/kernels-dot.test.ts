@@ -1,8 +1,8 @@
 // The dot-add build (wasm/kernels-relaxed-dot.wasm: kernels/relaxed/*.c with
 // RELAXED_DOT_ADD) sums the same exact integers as kernels-relaxed.wasm and
 // takes the same float steps, so every matmul it changes must give the
-// relaxed module's bits: Q4_K, Q6_K and Q4_0 in each layout a model gets
-// (plain, q6_Kp, x4), prompt batches (3, 65 and 70 tokens: four-token groups, a pass
+// relaxed module's bits: Q4_K, Q6_K, Q4_0 and Q2_K in each layout a model gets
+// (plain, q6_Kp, x4; each module's x4 written by its own repack), prompt batches (3, 65 and 70 tokens: four-token groups, a pass
 // of 64 and the tails) and decode, 1 and 2 threads, two activation chunks
 // per row, and as experts. The relaxed module is held to the formats/
 // reference by the other kernels-* tests; equality carries that here.
@@ -57,21 +57,25 @@ if (!kd) {
   test.after(arena.free);
   const bits = (k: Kernels, p: Plan, t: Tensor, n: number) => Array.from(new Uint32Array(k.floats(p.ptr(t), n).slice().buffer));
 
-  /** Quantized rows twice: one copy keeps the file layout, the other goes through the repacker. */
+  /**
+   * Quantized rows three times: one copy keeps the file layout, the others go through each module's
+   * repacker (a layout is the module's own: the dot-add build's q2_Kx4 orders its quants otherwise).
+   */
   function matrix(rand: () => number, type: GGMLType, nIn: number, rows: number, name: string, ne: number[]) {
     const rb = rowSize(type, nIn);
     const bytes = new Uint8Array(rb * rows);
     for (let r = 0; r < rows; r++) bytes.set(quantizeRow(type, gaussian(rand, nIn, 0.05)), r * rb);
     const plain: Tensor = { id: -1, name, type, ne, kind: 'weight', ptr: arena.put(bytes) };
     const packed = weightRepacker([kr])({ ...plain, ptr: arena.put(bytes) });
-    return { plain, packed };
+    const packedDot = weightRepacker([dot])({ ...plain, ptr: arena.put(bytes) });
+    return { plain, packed, packedDot };
   }
 
-  /** The graph `build` makes, planned and run on each module: its outputs' bits. */
-  function both(build: (g: Graph, ops: Ops) => Tensor, n: number, nth: number, fn: string): [number[], number[]] {
+  /** The graph `build` makes (given the module), planned and run on each module: its outputs' bits. */
+  function both(build: (g: Graph, ops: Ops, k: Kernels) => Tensor, n: number, nth: number, fn: string): [number[], number[]] {
     const out = [kr, dot].map((k) => {
       const g = new Graph();
-      const y = build(g, new Ops(g, k));
+      const y = build(g, new Ops(g, k), k);
       g.markOutput(y);
       const plan = runAsThreads(k, g, nth);
       assert.ok(plan.encoded.fns.includes(fn), `the plan calls ${fn}`);
@@ -91,33 +95,35 @@ if (!kd) {
 
   // 8704 columns: two activation chunks (ACT_CHUNK = 8192) of 17 super-blocks each
   const nIn = 8704;
-  for (const type of [GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.Q4_0]) for (const rows of [42, 44]) {
+  for (const type of [GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.Q4_0, GGMLType.Q2_K]) for (const rows of [42, 44]) {
     const name = ggmlTypeInfo(type)!.name;
     test(`${name}, ${rows} rows, file layout and repacked: the dot-add build gives the relaxed module's bits, 1, 3, 65 and 70 tokens, 1 and 2 threads`, () => {
       const rand = mulberry32(rows * 31 + type);
-      const { plain, packed } = matrix(rand, type, nIn, rows, 'blk.2.ffn_down.weight', [nIn, rows]);
-      const layouts = [plain, packed].map((w) => w.layout ?? name);
+      const { plain, packed, packedDot } = matrix(rand, type, nIn, rows, 'blk.2.ffn_down.weight', [nIn, rows]);
+      const layouts = [plain, packed, packedDot].map((w) => w.layout ?? name);
       // 44 rows repack to x4; 42 keep the file layout, but Q6_K's takes q6_Kp
-      assert.equal(layouts, [name, rows % 4 === 0 ? `${name}x4` : type === GGMLType.Q6_K ? 'q6_Kp' : name]);
+      const x4 = rows % 4 === 0 ? `${name}x4` : type === GGMLType.Q6_K ? 'q6_Kp' : name;
+      assert.equal(layouts, [name, x4, x4]);
       for (const nTok of [1, 3, 65, 70]) {
         const x = arena.put(gaussian(rand, nIn * nTok, 1));
         for (const w of [plain, packed]) for (const nth of [1, 2]) {
-          const [a, b] = both((g, ops) => ops.matmul(w, g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, nTok], kind: 'input', ptr: x }), 'y'),
-            rows * nTok, nth, `mat_rows_${w.layout ?? name}`);
+          const [a, b] = both((g, ops, k) => ops.matmul(k === dot && w === packed ? packedDot : w,
+            g.tensor({ name: 'x', type: GGMLType.F32, ne: [nIn, nTok], kind: 'input', ptr: x }), 'y'),
+          rows * nTok, nth, `mat_rows_${w.layout ?? name}`);
           assert.equal(b, a, `${w.layout ?? name}, ${nTok} tokens, ${nth} threads`);
         }
       }
     });
   }
 
-  for (const type of [GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.Q4_0]) test(`${ggmlTypeInfo(type)!.name} experts (ggml_mul_mat_id), repacked: the relaxed module's bits, 1 and 2 threads`, () => {
+  for (const type of [GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.Q4_0, GGMLType.Q2_K]) test(`${ggmlTypeInfo(type)!.name} experts (ggml_mul_mat_id), repacked: the relaxed module's bits, 1 and 2 threads`, () => {
     const rand = mulberry32(77 + type);
     const [n, nOut, nExpert, kk, nTok] = [512, 36, 4, 2, 13];
-    const { packed } = matrix(rand, type, n, nOut * nExpert, 'blk.0.ffn_up_exps.weight', [n, nOut, nExpert]);
+    const { packed, packedDot } = matrix(rand, type, n, nOut * nExpert, 'blk.0.ffn_up_exps.weight', [n, nOut, nExpert]);
     const x = arena.put(gaussian(rand, n * nTok, 1));
     const ids = arena.put(Int32Array.from({ length: kk * nTok }, (_, i) => (i * 3 + (i >> 1)) % nExpert));
     for (const nth of [1, 2]) {
-      const [a, b] = both((g, ops) => ops.matmulId(packed,
+      const [a, b] = both((g, ops, k) => ops.matmulId(k === dot ? packedDot : packed,
         g.tensor({ name: 'x', type: GGMLType.F32, ne: [n, nTok], kind: 'input', ptr: x }),
         g.tensor({ name: 'ids', type: GGMLType.I32, ne: [kk, nTok], kind: 'input', ptr: ids }), 'y'),
       nOut * kk * nTok, nth, `mat_rows_id_${packed.layout}`);
@@ -179,6 +185,70 @@ if (!kd) {
           assert.equal(run(dot, plain, x, n, nTok, nth), ref, `${what}: dot-add q3_K, ${nTok} tokens, ${nth} threads`);
           assert.equal(run(dot, packedD, x, n, nTok, nth), ref, `${what}: dot-add q3_Kx4, ${nTok} tokens, ${nth} threads`);
         }
+      }
+    }
+  });
+
+  // The dot-add build's q2_Kx4 has its own quant order (kernels/relaxed/q2_K-relaxed.c: one sub-block
+  // per i32 lane, rows 2 and 3 summed four times over and narrowed to int16): edge bytes against
+  // q8_K activations written directly (-128 included, which only a hand-made block holds), so the
+  // largest sums (all quants 3, scales 15: |lane| = 16 * 128 * 12) and every scale and min nibble
+  // meet the bound. 60 rows (15 groups: eight spread, four, two, one) in 1, 2 and 3 row splits; one
+  // token (decode) and three (the prompt path), against the relaxed module's plain rows.
+  test('Q2_K edge bytes against hand-made q8_K (-128, -127, 127, random): the dot-add q2_Kx4 gives the plain rows\' bits', () => {
+    const rand = mulberry32(0x2d);
+    const [nIn, nOut] = [512, 60];
+    const rb = rowSize(GGMLType.Q2_K, nIn);
+    const nb = nIn / 256, arb = 292 * nb; // block_q8_K: f32 d, 256 int8, 16 int16 bsums
+    const f16s = [0x0000, 0x8000, 0x0001, 0x03ff, 0x8201, 0x0400, 0x3c00, 0xbc00, 0x7bff, 0xfbff, 0x1234, 0x9abc];
+    const random = new Uint8Array(rb * nOut);
+    for (let i = 0; i < random.length; i++) random[i] = Math.floor(rand() * 256);
+    for (let o = 0, b = 0; o < random.length; o += 84, b++) { // block_q2_K: scales[16], qs[64], d, dmin
+      const d = f16s[b % f16s.length]!, dmin = f16s[(b * 5 + 3) % f16s.length]!;
+      random[o + 80] = d & 0xff, random[o + 81] = d >> 8, random[o + 82] = dmin & 0xff, random[o + 83] = dmin >> 8;
+    }
+    const full = new Uint8Array(rb * nOut).fill(0xff); // quants 3, scales and mins 15, d 1, dmin 0.5
+    for (let o = 0; o < full.length; o += 84) full[o + 80] = 0x00, full[o + 81] = 0x3c, full[o + 82] = 0x00, full[o + 83] = 0x38;
+    // scales 0 and 15 by turns (mins 15 and 0), quants 3
+    const edges = full.slice();
+    for (let o = 0; o < edges.length; o += 84) for (let j = 0; j < 16; j++) edges[o + j] = (j + (o / 84)) % 2 ? 0x0f : 0xf0;
+    /** Three tokens of q8_K: every quant `q` (or random where q is null), bsums to match. */
+    const act = (qs: (number | null)[]) => {
+      const bytes = new Uint8Array(arb * qs.length);
+      const dv = new DataView(bytes.buffer);
+      qs.forEach((q, t) => {
+        for (let b = 0; b < nb; b++) {
+          const o = t * arb + b * 292;
+          dv.setFloat32(o, 0.0123 * (b + 1), true);
+          for (let j = 0; j < 16; j++) {
+            let sum = 0;
+            for (let e = 0; e < 16; e++) {
+              const v = q ?? Math.floor(rand() * 256) - 128;
+              dv.setInt8(o + 4 + 16 * j + e, v);
+              sum += v;
+            }
+            dv.setInt16(o + 260 + 2 * j, sum, true);
+          }
+        }
+      });
+      return arena.put(bytes);
+    };
+    type MatRows = (w: number, rb: number, a: number, arb: number, out: number, os: number, n: number, nTok: number, nRows: number, ith: number, nth: number) => void;
+    const out = arena.alloc(4 * nOut * 3);
+    const run = (k: Kernels, fn: string, w: number, a: number, nTok: number, nth: number) => {
+      const f = k.lookup<MatRows>(`mat_rows_${fn}`)!;
+      for (let ith = 0; ith < nth; ith++) f(w, rb, a, arb, out, nOut, nIn, nTok, nOut, ith, nth);
+      return Array.from(new Uint32Array(k.floats(out, nOut * nTok).slice().buffer));
+    };
+    const acts = [act([-128, -127, 127]), act([127, -128, null]), act([null, null, -128])];
+    for (const [what, bytes] of [['random bytes', random], ['largest sums', full], ['scales 0 and 15', edges]] as const) {
+      const plain: Tensor = { id: -1, name: 'blk.0.ffn_up.weight', type: GGMLType.Q2_K, ne: [nIn, nOut], kind: 'weight', ptr: arena.put(bytes) };
+      const packed = weightRepacker([dot])({ ...plain, ptr: arena.put(bytes) });
+      assert.is(packed.layout, 'q2_Kx4');
+      for (const a of acts) for (const nTok of [1, 3]) {
+        const want = run(kr, 'q2_K', plain.ptr!, a, nTok, 1);
+        assert.ok(want.some((v) => v !== 0), `${what}: nonzero results`);
+        for (const nth of [1, 2, 3]) assert.equal(run(dot, 'q2_Kx4', packed.ptr!, a, nTok, nth), want, `${what}, ${nTok} tokens, ${nth} splits`);
       }
     }
   });

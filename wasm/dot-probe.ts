@@ -75,11 +75,17 @@ export function dotProbeBytes(): Uint8Array<ArrayBuffer> {
 
 const ITERS = 20000; // per call: some 30-100 us with TurboFan's code
 const ROUNDS = 12;
+/** Where the dot-add loop is not yet fast enough after ROUNDS, rounds go on for up to this long. */
+const MORE_MS = 30;
 
 /**
  * Times the two loops in alternating calls (the first calls run V8's first
  * tier; later ones its optimised code once tier-up lands), keeping each
- * loop's best call. A few ms in all.
+ * loop's best call. A few ms in all where the dot-add loop wins; where it
+ * does not yet, rounds go on for up to MORE_MS: on a busy machine V8's
+ * background compiler may not have tiered both loops up within the first
+ * rounds (the probe then chose the i16 build on a VNNI machine in some 1 of
+ * 4 test runs at load 2 on 2 cores).
  */
 export function probeDotAdd(): DotProbe {
   const bytes = dotProbeBytes();
@@ -93,7 +99,8 @@ export function probeDotAdd(): DotProbe {
   }
   const now = () => performance.now();
   let bestD = Infinity, bestS = Infinity;
-  for (let r = 0; r < ROUNDS; r++) {
+  const t1 = now();
+  for (let r = 0; r < ROUNDS || (bestS < DOT_PROBE_MIN_SPEEDUP * bestD && now() - t1 < MORE_MS); r++) {
     let t0 = now();
     const rd = d(ITERS);
     bestD = Math.min(bestD, now() - t0);

@@ -49,10 +49,28 @@
 // shuffled per group, d and dmin by f16x4_to_f32x4 (some forty ops, a
 // tenth of the decode).
 //
+// The dot-add build (RELAXED_DOT_ADD, relaxed.h) has its own q2_Kx4 order,
+// written by its own repack_q2_Kx4 (runtime/repack.ts calls the loaded
+// module's): each i32 lane of a quant vector one row's four elements of one
+// sub-block, so a DOTADD chain sums a sub-block per lane (21 ops per unit and
+// group instead of 28, four broadcasts instead of eight: q2_Kx4_unit), the
+// scale bytes min | scale << 4 so the mins are bytes for DOTADD against the
+// bsums split in two bytes (q2_Kx4_mins), eight spread groups. Issue 19,
+// session 10, measured (Node 24, 32768x4096 from memory or 4096x4096 in
+// cache, CPU time, each build's kernels alternating in one process, the
+// shared machine at load 1.1-1.4), GB/s of weights: from memory one thread
+// 11.8-12.4 against 10.4-10.9 before (1.11-1.16x; q4_0x4 12.7-12.9: 0.91-0.98
+// per byte), two threads 23.9-24.7 against 20.5-21.4 (1.11-1.17x; q4_0x4
+// 25.0-25.5: 0.94-0.99), in cache 16.9-17.5 against 13.6-13.8 (1.23-1.27x;
+// q4_0x4 17.7-18.7: 0.91-0.95); prefill (64 tokens, DOTADD per sub-block,
+// the scale in the low i16 of an i32 dot) 1.08-1.10x plain, 1.11-1.13x
+// q2_Kx4. Details and what was dropped beside q2_Kx4_rows.
+//
 // Every path reduces a super-block to exact int32 sums per row, then takes
 // the same f32 steps per row: sum += (d * ad) * isum, msum += (dmin * ad) *
 // mins, result sum - msum. So a batch gives the bits of token by token, and
-// q2_Kx4 the bits of the plain layout.
+// q2_Kx4 the bits of the plain layout (the dot-add build's decode sums rows
+// 2 and 3 four times over and takes 0.25 of their f32 sums, exactly).
 //
 // qs[32n + l]: elements 128n + 32s + l in bits 2s..2s+1 (s = 0..3).
 #include "../kquants.h"
@@ -72,7 +90,8 @@ typedef struct {
 _Static_assert(sizeof(block_q2_Kx4) == 4 * sizeof(block_q2_K), "a group takes four rows' bytes");
 
 // A super-block's scales for four rows: sc[k] has row j's scale for
-// sub-block k in i16 lanes 2j, 2j+1; mp[p] row j's mins for sub-blocks 2p,
+// sub-block k in i16 lanes 2j, 2j+1 (the dot-add build: in i16 lane 2j,
+// 0 in 2j + 1); mp[p] row j's mins for sub-blocks 2p,
 // 2p+1 in lanes 2j, 2j+1 (against the bsums' pairs).
 typedef struct {
   v128_t sc[16], mp[8];
@@ -81,6 +100,8 @@ typedef struct {
 
 // i8x16.swizzle indices (an index >= 16 gives 0): i16 lanes 2j and 2j+1 <- byte q + j (SC_IDX), or q + j and q + 4 + j (MP_IDX).
 #define SC_IDX(q) wasm_i8x16_const(q, -128, q, -128, q + 1, -128, q + 1, -128, q + 2, -128, q + 2, -128, q + 3, -128, q + 3, -128)
+// The dot-add build's prefill: i32 lane j <- byte q + j (the scale in the low i16, 0 in the high).
+#define SC32_IDX(q) wasm_i8x16_const(q, -128, -128, -128, q + 1, -128, -128, -128, q + 2, -128, -128, -128, q + 3, -128, -128, -128)
 #define MP_IDX(q) wasm_i8x16_const(q, -128, q + 4, -128, q + 1, -128, q + 5, -128, q + 2, -128, q + 6, -128, q + 3, -128, q + 7, -128)
 
 // From four vectors of scale bytes, byte 4k + j of v[q] = row j's byte for sub-block 4q + k.
@@ -88,8 +109,13 @@ static inline void q2_K_scales_from(const v128_t v[4], q2_K_scales4* s) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F);
   for (int q = 0; q < 4; q++) {
     const v128_t sc = wasm_v128_and(v[q], m4), mn = wasm_v128_and(wasm_u16x8_shr(v[q], 4), m4);
+#ifdef RELAXED_DOT_ADD
+    s->sc[4 * q] = wasm_i8x16_swizzle(sc, SC32_IDX(0)), s->sc[4 * q + 1] = wasm_i8x16_swizzle(sc, SC32_IDX(4));
+    s->sc[4 * q + 2] = wasm_i8x16_swizzle(sc, SC32_IDX(8)), s->sc[4 * q + 3] = wasm_i8x16_swizzle(sc, SC32_IDX(12));
+#else
     s->sc[4 * q] = wasm_i8x16_swizzle(sc, SC_IDX(0)), s->sc[4 * q + 1] = wasm_i8x16_swizzle(sc, SC_IDX(4));
     s->sc[4 * q + 2] = wasm_i8x16_swizzle(sc, SC_IDX(8)), s->sc[4 * q + 3] = wasm_i8x16_swizzle(sc, SC_IDX(12));
+#endif
     s->mp[2 * q] = wasm_i8x16_swizzle(mn, MP_IDX(0)), s->mp[2 * q + 1] = wasm_i8x16_swizzle(mn, MP_IDX(8));
   }
 }
@@ -110,8 +136,13 @@ static inline void q2_K_scales(const block_q2_K* const x[4], int i, q2_K_scales4
 
 // Prefill: every shape, the odd bytes' nibbles swapped back and the pair
 // order reshuffled to q2_K_scales_from's (byte 4k + j <- 4j + 2 (k % 2) + k / 2).
+// (The dot-add build's layout: every byte's nibbles swapped, the same order.)
 static inline void q2_Kx4_scales(const block_q2_Kx4* g, q2_K_scales4* s) {
+#ifdef RELAXED_DOT_ADD
+  const v128_t odd = wasm_i16x8_const_splat((int16_t)0xFFFF);
+#else
   const v128_t odd = wasm_i16x8_const_splat((int16_t)0xFF00);
+#endif
   v128_t v[4];
   for (int q = 0; q < 4; q++) {
     const v128_t b0 = LOAD(g->sc + 16 * q);
@@ -125,6 +156,54 @@ static inline void q2_Kx4_scales(const block_q2_Kx4* g, q2_K_scales4* s) {
   s->dmin = f16x4_at(g->dmin);
 }
 
+#ifdef RELAXED_DOT_ADD
+// Decode, the dot-add build: its scale bytes hold min | scale << 4, row j's
+// for sub-blocks 4q, 4q + 2, 4q + 1, 4q + 3 in bytes 4j .. 4j + 3 of vector
+// q (repack_q2_Kx4), so that the u16 lanes give unit 2q's and 2q + 1's
+// scales as i16 in lanes 2j, 2j + 1 (q2_Kx4_sc_even: two ops, _odd: one;
+// taken in the unit loop, from a load), and one mask gives the mins as
+// bytes, row j's four in i32 lane j, for DOTADD against the token's bsums
+// split into bytes (q2_Kx4_mins). Twelve ops per super-block and group.
+typedef int8_t q2_bb_t;  // bsum_pairs_q8_K's per-token table
+#define BB_PER_SB 32
+static inline v128_t q2_Kx4_sc_even(v128_t v) { return wasm_v128_and(wasm_u16x8_shr(v, 4), wasm_i16x8_const_splat(0x000F)); }
+static inline v128_t q2_Kx4_sc_odd(v128_t v) { return wasm_u16x8_shr(v, 12); }
+
+// A token's bsums (|bsum| <= 16 * 128) as bytes: bsum = 256 h + l, l the
+// low byte as signed, h in -8..8; per super-block the sixteen l then the
+// sixteen h, in the mins' order (q2_Kx4_mins_of: 4q, 4q + 2, 4q + 1, 4q + 3).
+static inline void bsum_pairs_q8_K(const block_q8_K* y, q2_bb_t* bb, int nb) {
+  for (int i = 0; i < nb; i++) {
+    const v128_t b0 = LOAD(y[i].bsums), b1 = LOAD(y[i].bsums + 8);
+    const v128_t l0 = wasm_i16x8_shr(wasm_i16x8_shl(b0, 8), 8), l1 = wasm_i16x8_shr(wasm_i16x8_shl(b1, 8), 8);
+    const v128_t l = wasm_i8x16_narrow_i16x8(l0, l1);
+    const v128_t h = wasm_i8x16_narrow_i16x8(wasm_i16x8_shr(wasm_i16x8_sub(b0, l0), 8), wasm_i16x8_shr(wasm_i16x8_sub(b1, l1), 8));
+    wasm_v128_store(bb + 32 * i, wasm_i8x16_shuffle(l, l, 0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15));
+    wasm_v128_store(bb + 32 * i + 16, wasm_i8x16_shuffle(h, h, 0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15));
+  }
+}
+
+// The mins as bytes (row j's four of vector q in i32 lane j). Decode takes
+// them, the mins term, d and dmin and msum's step at the start of each
+// super-block (q2_Kx4_groups), which loads each group's first lines early
+// and keeps only d * ad across the unit loop.
+static inline void q2_Kx4_mins_of(const block_q2_Kx4* g, v128_t mp[4]) {
+  for (int q = 0; q < 4; q++) mp[q] = wasm_v128_and(LOAD(g->sc + 16 * q), wasm_i8x16_const_splat(0x0F));
+}
+
+// Four rows' mins term: the mins against the l and the h bytes, two DOTADD
+// chains of four (|sum| <= 16 * 15 * 128), the h sum times 256 added.
+// Fourteen ops with the masks where the byte-dot build's (the mins' four
+// nibble masks, eight i32 dots, their adds and the shift) take twenty.
+static inline v128_t q2_Kx4_mins(const v128_t* mp, const q2_bb_t* bb) {
+  const v128_t z = wasm_i32x4_const_splat(0);
+  v128_t l = DOTADD(SPLAT4(bb), mp[0], z), h = DOTADD(SPLAT4(bb + 16), mp[0], z);
+  for (int q = 1; q < 4; q++) l = DOTADD(SPLAT4(bb + 4 * q), mp[q], l), h = DOTADD(SPLAT4(bb + 16 + 4 * q), mp[q], h);
+  return wasm_i32x4_add(l, wasm_i32x4_shl(h, 8));
+}
+#else
+typedef int16_t q2_bb_t;
+#define BB_PER_SB 64
 // Decode: the rows' scales (sp[u], unit u's two sub-blocks in lanes 2j, 2j+1)
 // and mins (mp[u], the same sub-blocks, against bsums pair u) as i16: one op
 // per nibble of the u16 lanes (see block_q2_Kx4), the mins left in place:
@@ -140,26 +219,11 @@ static inline void q2_Kx4_pairs_of(const block_q2_Kx4* g, v128_t sp[8], v128_t m
   }
 }
 
-// The eight f16 d[0..3], dmin[0..3] (adjacent in a group) as f32, exactly as
-// f16x4_to_f32x4 gives them for finite f16 (an inf or NaN scale comes out
-// finite): each f16's exponent and mantissa placed under an f32's
-// (fp16_unscaled: the value times 2^-112, exact also for subnormals), times
-// 2^112 (exact). Seven ops where two f16x4_to_f32x4 take some forty (a
-// tenth of the decode's ops before).
-static inline void q2_Kx4_d_dmin(const uint16_t* h8, v128_t* d, v128_t* dmin) {
-  const v128_t h = LOAD(h8);
-  const v128_t hi = wasm_v128_and(wasm_i16x8_shr(h, 3), wasm_i16x8_const_splat((int16_t)0x8FFF));  // sign, then exponent and mantissa's top
-  const v128_t lo = wasm_i16x8_shl(h, 13);
-  const v128_t k = wasm_f32x4_const_splat(F16_UNSCALE);
-  *d = wasm_f32x4_mul(wasm_i16x8_shuffle(lo, hi, 0, 8, 1, 9, 2, 10, 3, 11), k);
-  *dmin = wasm_f32x4_mul(wasm_i16x8_shuffle(lo, hi, 4, 12, 5, 13, 6, 14, 7, 15), k);
-}
-
 // Decode: a token's bsums as the pairs q2_K_mins multiplies (bb[8p .. 8p + 7]:
 // pair p in every i32 lane; even pairs times 16, exact in i16: |bsum| <=
 // 16 * 128), once per token, so that the mins of every group are eight i32
 // dots against loads (not eight shuffles more per group).
-static inline void bsum_pairs_q8_K(const block_q8_K* y, int16_t* bb, int nb) {
+static inline void bsum_pairs_q8_K(const block_q8_K* y, q2_bb_t* bb, int nb) {
   for (int i = 0; i < nb; i++)
     for (int p = 0; p < 8; p++) {
       const v128_t b = SPLAT4(y[i].bsums + 2 * p);
@@ -176,6 +240,23 @@ static inline v128_t q2_Kx4_mins(const v128_t* mp, const int16_t* bb) {
   for (int p = 0; p < 8; p++) m[p] = wasm_i32x4_dot_i16x8(mp[p], LOAD(bb + 8 * p));
   return wasm_i32x4_shr(wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_add(m[0], m[1]), wasm_i32x4_add(m[2], m[3])),
                                        wasm_i32x4_add(wasm_i32x4_add(m[4], m[5]), wasm_i32x4_add(m[6], m[7]))), 8);
+}
+
+#endif
+
+// The eight f16 d[0..3], dmin[0..3] (adjacent in a group) as f32, exactly as
+// f16x4_to_f32x4 gives them for finite f16 (an inf or NaN scale comes out
+// finite): each f16's exponent and mantissa placed under an f32's
+// (fp16_unscaled: the value times 2^-112, exact also for subnormals), times
+// 2^112 (exact). Seven ops where two f16x4_to_f32x4 take some forty (a
+// tenth of the decode's ops before).
+static inline void q2_Kx4_d_dmin(const uint16_t* h8, v128_t* d, v128_t* dmin) {
+  const v128_t h = LOAD(h8);
+  const v128_t hi = wasm_v128_and(wasm_i16x8_shr(h, 3), wasm_i16x8_const_splat((int16_t)0x8FFF));  // sign, then exponent and mantissa's top
+  const v128_t lo = wasm_i16x8_shl(h, 13);
+  const v128_t k = wasm_f32x4_const_splat(F16_UNSCALE);
+  *d = wasm_f32x4_mul(wasm_i16x8_shuffle(lo, hi, 0, 8, 1, 9, 2, 10, 3, 11), k);
+  *dmin = wasm_f32x4_mul(wasm_i16x8_shuffle(lo, hi, 4, 12, 5, 13, 6, 14, 7, 15), k);
 }
 
 // Four rows' mins term for one token: sum over sub-blocks of min * bsum, row j
@@ -201,6 +282,64 @@ static inline void q2_K_step(v128_t* sum, v128_t* msum, v128_t isum, v128_t mn, 
   *msum = wasm_f32x4_add(*msum, wasm_f32x4_mul(wasm_f32x4_mul(dmin, ad), wasm_f32x4_convert_i32x4(mn)));
 }
 
+#ifdef RELAXED_DOT_ADD
+// The dot-add build's q2_Kx4 quants (its own layout: repack_q2_Kx4 of the
+// module that runs the kernels writes it): per unit two packed vectors, the
+// i32 lanes of their fields one row's four elements of ONE sub-block, so
+// that DOTADD sums a sub-block per lane with no i16 adds. Field f of packed
+// vector h holds elements 4g .. 4g + 3 (g = 2h + f / 2) of sub-blocks 2u, 2u
+// + 1 in lanes (row 0, 2u), (row 0, 2u + 1), (row 1, 2u), (row 1, 2u + 1)
+// for even f ("A", taken x1: masks 3) and of rows 2, 3 for odd f ("B",
+// taken x4: masks 12), against the activation reordered per unit as
+// 8-byte pairs (sub-block 2u's four elements, then 2u + 1's: one 64-bit
+// broadcast serves an A and a B vector; act_quads_q8_K).
+//
+// Decode: a unit's four broadcasts against its eight quant vectors: two
+// DOTADD chains of four (A: rows 0, 1; B: rows 2, 3, four times the
+// quants: |lane| <= 16 * 128 * 12 < 2^15), narrowed to i16 (exact: no lane
+// saturates) in the scales' order, row j's sub-blocks 2u, 2u + 1 in lanes
+// 2j, 2j + 1, for the one i32 dot with them (q2_Kx4_sc_even, _odd). Rows
+// 2, 3 come out four times their sums; q2_Kx4_groups takes that out after
+// the convert to f32 (times 0.25, exact). 21 ops per unit and group where
+// the byte-dot unit takes 28, and four broadcasts per unit instead of eight.
+static inline v128_t q2_Kx4_unit(const uint8_t* q, const v128_t s[4]) {
+  const v128_t m3 = wasm_i8x16_const_splat(3), m12 = wasm_i8x16_const_splat(12), z = wasm_i32x4_const_splat(0);
+  const v128_t p0 = LOAD(q), t0 = wasm_u16x8_shr(p0, 4), p1 = LOAD(q + 16), t1 = wasm_u16x8_shr(p1, 4);
+  v128_t a = DOTADD(s[0], wasm_v128_and(p0, m3), z), b = DOTADD(s[0], wasm_v128_and(p0, m12), z);
+  a = DOTADD(s[1], wasm_v128_and(t0, m3), a), b = DOTADD(s[1], wasm_v128_and(t0, m12), b);
+  a = DOTADD(s[2], wasm_v128_and(p1, m3), a), b = DOTADD(s[2], wasm_v128_and(p1, m12), b);
+  a = DOTADD(s[3], wasm_v128_and(t1, m3), a), b = DOTADD(s[3], wasm_v128_and(t1, m12), b);
+  return wasm_i16x8_narrow_i32x4(a, b);
+}
+
+// The activation for it: per 32 elements (unit u) four 8-byte pairs, pair g
+// = elements 4g .. 4g + 3 of sub-block 2u, then of 2u + 1. nb super-blocks
+// of qs at stride `stride` bytes to ap, 256 bytes each.
+static inline void act_quads_q8_K(const int8_t* qs, int stride, int8_t* ap, int nb) {
+  for (int i = 0; i < nb; i++, qs += stride)
+    for (int u = 0; u < 8; u++) {
+      const v128_t lo = LOAD(qs + 32 * u), hi = LOAD(qs + 32 * u + 16);
+      wasm_v128_store(ap + 256 * i + 32 * u, wasm_i32x4_shuffle(lo, hi, 0, 4, 1, 5));
+      wasm_v128_store(ap + 256 * i + 32 * u + 16, wasm_i32x4_shuffle(lo, hi, 2, 6, 3, 7));
+    }
+}
+
+// Prefill: unit u's quants (0..3) to q[4k + g] (sub-block k = 2u, 2u + 1,
+// elements 4g .. 4g + 3, row j in lane j).
+static inline void q2_Kx4_unit_plain(const uint8_t* qs, v128_t* q) {
+  const v128_t m3 = wasm_i8x16_const_splat(3);
+  for (int h = 0; h < 2; h++) {
+    const v128_t p = LOAD(qs + 16 * h);
+    const v128_t f[4] = {wasm_v128_and(p, m3), wasm_v128_and(wasm_u16x8_shr(p, 2), m3),
+                         wasm_v128_and(wasm_u16x8_shr(p, 4), m3), wasm_v128_and(wasm_u16x8_shr(p, 6), m3)};
+    for (int e = 0; e < 2; e++) {
+      const int g = 2 * h + e;
+      q[g] = wasm_i32x4_shuffle(f[2 * e], f[2 * e + 1], 0, 2, 4, 6);
+      q[4 + g] = wasm_i32x4_shuffle(f[2 * e], f[2 * e + 1], 1, 3, 5, 7);
+    }
+  }
+}
+#else
 // One packed vector's four quant vectors (vector m at bits 2m; the u16
 // shifts' spill from the next byte is masked off).
 static inline void q2_Kx4_w(const uint8_t* q, v128_t w[4]) {
@@ -227,6 +366,7 @@ static inline v128_t q2_Kx4_unit(const uint8_t* q, const v128_t s[8]) {
   a4 = wasm_i16x8_add(a4, wasm_i16x8_add(RDOT(s[5], wasm_v128_and(p1, m12)), RDOT(s[7], wasm_v128_and(t1, m12))));
   return wasm_i16x8_add(a1, wasm_i16x8_shr(a4, 2));
 }
+#endif
 
 // Decode of repacked rows, gn groups at a time: n iterations, the first
 // group of iteration it at row r + step * it, its gn groups `stride` rows
@@ -235,22 +375,60 @@ static inline v128_t q2_Kx4_unit(const uint8_t* q, const v128_t s[8]) {
 // and the steps end with PIN (relaxed.h). The integer sums are exact and the
 // float steps per row are q2_K_step's, so every gn and stride give the same
 // bits. bb: the token's bsum pairs (bsum_pairs_q8_K).
+#ifdef RELAXED_DOT_ADD
+#define GN_MAX 8  // groups at a time (q2_Kx4_rows)
+#else
+#define GN_MAX 4
+#endif
 static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w, int row_bytes, const block_q8_K* y,
-                                                                const int8_t* ap, const int16_t* bb, float* out, int nb,
+                                                                const int8_t* ap, const q2_bb_t* bb, float* out, int nb,
                                                                 int r, int n, int step, int stride, int r0, int r1,
                                                                 int first, const int gn) {
-  v128_t pins[4];
+  v128_t pins[GN_MAX];
   for (int it = 0; it < n; it++, r += step) {
-    const block_q2_Kx4* g[4];
-    v128_t sum[4], msum[4];
+    const block_q2_Kx4* g[GN_MAX];
+    v128_t sum[GN_MAX], msum[GN_MAX];
     UNROLL for (int k = 0; k < gn; k++) {
       g[k] = (const block_q2_Kx4*)(w + (size_t)(r + stride * k) * row_bytes);
       sum[k] = msum[k] = wasm_f32x4_const_splat(0.0f);
     }
     const int8_t* a = ap;
     for (int i = 0; i < nb; i++) {
-      v128_t sp[4][8], mp[4][8], isum[4];
-      const uint8_t* q[4];
+#ifdef RELAXED_DOT_ADD
+      v128_t dd[GN_MAX], isum[GN_MAX];
+      const uint8_t* q[GN_MAX];
+      const v128_t ad = wasm_v128_load32_splat(&y[i].d);
+      UNROLL for (int k = 0; k < gn; k++) {
+        v128_t mp[4], d, dmin;
+        q2_Kx4_mins_of(g[k], mp);
+        q2_Kx4_d_dmin(g[k]->d, &d, &dmin);
+        const v128_t mn = q2_Kx4_mins(mp, bb + BB_PER_SB * i);
+        msum[k] = wasm_f32x4_add(msum[k], wasm_f32x4_mul(wasm_f32x4_mul(dmin, ad), wasm_f32x4_convert_i32x4(mn)));
+        dd[k] = wasm_f32x4_mul(d, ad);
+        isum[k] = wasm_i32x4_const_splat(0);
+        q[k] = &g[k]->qs[0][0][0];
+      }
+      // units 2c and 2c + 1, their scales from one load per group (not stored and reloaded)
+      NOUNROLL for (unsigned c = 0; c < 4; c++, a += 64) {
+        const v128_t s0[4] = {wasm_v128_load64_splat(a), wasm_v128_load64_splat(a + 8), wasm_v128_load64_splat(a + 16),
+                              wasm_v128_load64_splat(a + 24)};
+        UNROLL for (int k = 0; k < gn; k++) {
+          const v128_t p = q2_Kx4_unit(q[k], s0);
+          PIN(p, pins[k]);
+          isum[k] = wasm_i32x4_add(isum[k], wasm_i32x4_dot_i16x8(p, q2_Kx4_sc_even(LOAD(g[k]->sc + 16 * c))));
+        }
+        const v128_t s1[4] = {wasm_v128_load64_splat(a + 32), wasm_v128_load64_splat(a + 40), wasm_v128_load64_splat(a + 48),
+                              wasm_v128_load64_splat(a + 56)};
+        UNROLL for (int k = 0; k < gn; k++) {
+          const v128_t p = q2_Kx4_unit(q[k] + 32, s1);
+          PIN(p, pins[k]);
+          isum[k] = wasm_i32x4_add(isum[k], wasm_i32x4_dot_i16x8(p, q2_Kx4_sc_odd(LOAD(g[k]->sc + 16 * c))));
+          q[k] += 64;
+        }
+      }
+#else
+      v128_t sp[GN_MAX][8], mp[GN_MAX][8], isum[GN_MAX];
+      const uint8_t* q[GN_MAX];
       UNROLL for (int k = 0; k < gn; k++) {
         q2_Kx4_pairs_of(g[k], sp[k], mp[k]);
         isum[k] = wasm_i32x4_const_splat(0);
@@ -266,15 +444,25 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
           q[k] += 32;
         }
       }
+#endif
+#ifdef RELAXED_DOT_ADD
+      UNROLL for (int k = 0; k < gn; k++) {
+        // rows 2, 3 summed four times over (q2_Kx4_unit): f32(4x) / 4 is f32(x), exactly
+        const v128_t fsum = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum[k]), wasm_f32x4_const(1.0f, 1.0f, 0.25f, 0.25f));
+        sum[k] = wasm_f32x4_add(sum[k], wasm_f32x4_mul(dd[k], fsum));
+        g[k]++;
+      }
+#else
       const v128_t ad = wasm_v128_load32_splat(&y[i].d);
       UNROLL for (int k = 0; k < gn; k++) {
         v128_t d, dmin;
         q2_Kx4_d_dmin(g[k]->d, &d, &dmin);
-        const v128_t mn = q2_Kx4_mins(mp[k], bb + 64 * i);
+        const v128_t mn = q2_Kx4_mins(mp[k], bb + BB_PER_SB * i);
         sum[k] = wasm_f32x4_add(sum[k], wasm_f32x4_mul(wasm_f32x4_mul(d, ad), wasm_f32x4_convert_i32x4(isum[k])));
         msum[k] = wasm_f32x4_add(msum[k], wasm_f32x4_mul(wasm_f32x4_mul(dmin, ad), wasm_f32x4_convert_i32x4(mn)));
         g[k]++;
       }
+#endif
     }
     UNROLL for (int k = 0; k < gn; k++) store4(wasm_f32x4_sub(sum[k], msum[k]), out, r + stride * k, r0, r1, first);
   }
@@ -315,9 +503,49 @@ static inline __attribute__((always_inline)) void q2_Kx4_groups(const uint8_t* w
 // group against 50, 0.92x in cache, 0.87x from memory; two, three, six and
 // eight spread groups instead of four: 0.97-0.98x (2, 3) and 0.95-1.0x
 // (6, 8) in cache, 0.84-0.86x (2, 3), 0.96x (6) and 1.0-1.02x (8) from memory.
-static void q2_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, const int16_t* bb, float* out,
+//
+// Session 10, the dot-add build (the unit's DOTADD chains, see the top of the
+// file; Node 24, CPU time, builds alternating in one process, load 1.1-2.4):
+// against session 9's decode run by that build, each step in turn: the unit
+// 1.08x from memory, 1.17x in cache; the mins as DOTADD bytes 1.01x, 1.02x;
+// eight spread groups 1.02-1.04x, 0.99x; units 2c, 2c + 1 per loop step with
+// their scales loaded there 1.02-1.03x, 1.03x; the mins term, d, dmin and
+// msum's step at the super-block's start (before: the mins masked there,
+// the rest after the unit loop) 1.02-1.05x, 1.035x. Where it stands: in V8's code
+// the unit is its 21 vector ops (8 vpdpbusd, 8 masks, 2 shifts, packssdw,
+// pmaddwd, add) plus a zero load per chain, the isum's spill and reload, a
+// PIN store and the address adds; per super-block and group some 45 more (the
+// scales in the loop 12, mins 14, d and dmin 8, float steps 9). As a bound,
+// the d, dmin and mins steps taken away (wrong sums) gave 1.12x in cache,
+// 1.03x from memory. Tried and dropped: no PIN (1.0x), or the PIN on isum
+// after its add instead of on the unit's sums (V8 defers the even unit's
+// dot past the odd unit's loads, spilling its sums and scales: 1.0x); the mins masked after
+// the unit loop, where they are used (1.03-1.07x in cache, 0.95-0.99x from
+// memory: loads at the super-block's start touch each group's first lines
+// early); a volatile byte load two super-blocks ahead per group, as a
+// prefetch (0.75x from memory, 0.92x in cache: the missing loads hold up
+// retirement); eight spread groups in the byte-dot build too (1.0x from
+// memory, 0.98x in cache); F16_UNSCALE folded into the activation's d (two
+// mul fewer per super-block and group; exact only while ad * 2^112 stays
+// finite, so behind a branch on |ad| < 2^16): 1.0-1.015x here, 0.99x in the
+// byte-dot build, within the noise; in the byte-dot build, the scales
+// loaded in the unit loop as here (0.98x from memory, 1.0x in cache) and
+// the mins term, d, dmin and msum's step at the super-block's start as here
+// (0.98-0.99x from memory and in cache, Node 20). Not
+// tried: 0.25 folded into rows 2 and 3's d (one mul; exact unless d * ad / 4
+// is subnormal).
+static void q2_Kx4_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, const int8_t* ap, const q2_bb_t* bb, float* out,
                         int nb, int r0, int r1, int first) {
   int r = r0 & ~3;
+#ifdef RELAXED_DOT_ADD
+  // The dot-add build: eight spread groups first (each reading its own eighth), as q4_0x4's decode.
+  // Against four spread (Node 24, CPU time, alternating variants, shared machine at load 1.5-1.8):
+  // from memory 1.02-1.04x at one thread, 1.04x at two; in cache (4096 rows) 0.99x. The byte-dot
+  // build keeps four: there eight gave 1.0x from memory and 0.98x in cache (again this session).
+  const int part8 = (r1 - r + 3) / 4 / 8;
+  q2_Kx4_groups(w, row_bytes, y, ap, bb, out, nb, r, part8, 4, 4 * part8, r0, r1, first, 8);
+  r += 32 * part8;
+#endif
   const int part = (r1 - r + 3) / 4 / 4;  // groups per quarter
   q2_Kx4_groups(w, row_bytes, y, ap, bb, out, nb, r, part, 4, 4 * part, r0, r1, first, 4);
   r += 16 * part;
@@ -384,8 +612,15 @@ static inline void q2_K_superblock(const q2_K_scales4* s, const v128_t* q, int i
     const v128_t sc = s->sc[k];
     for (int t = 0; t < nt; t++) {
       const int8_t* a = y[t][i].qs + 16 * k;
+#ifdef RELAXED_DOT_ADD
+      // a sub-block's sum per i32 lane (|sum| <= 16 * 3 * 128: its low i16 is the sum, the high one
+      // its sign), so one i32 dot with the scale in the low i16 multiplies it exactly
+      v128_t p = DOTADD(SPLAT4(a), w[0], wasm_i32x4_const_splat(0));
+      p = DOTADD(SPLAT4(a + 4), w[1], p), p = DOTADD(SPLAT4(a + 8), w[2], p), p = DOTADD(SPLAT4(a + 12), w[3], p);
+#else
       const v128_t p = wasm_i16x8_add(wasm_i16x8_add(RDOT(SPLAT4(a), w[0]), RDOT(SPLAT4(a + 4), w[1])),
                                       wasm_i16x8_add(RDOT(SPLAT4(a + 8), w[2]), RDOT(SPLAT4(a + 12), w[3])));
+#endif
       acc[t].isum = wasm_i32x4_add(acc[t].isum, wasm_i32x4_dot_i16x8(p, sc));
     }
   }
@@ -410,8 +645,12 @@ static inline void q2_K_mul_mat(const void* w, int row_bytes, const void* a, int
       if (nt == 1) {
         if (x4) {
           int8_t ap[(ACT_CHUNK / QK_K) * QK_K] __attribute__((aligned(16)));
-          int16_t bb[(ACT_CHUNK / QK_K) * 64] __attribute__((aligned(16)));
+          q2_bb_t bb[(ACT_CHUNK / QK_K) * BB_PER_SB] __attribute__((aligned(16)));
+#ifdef RELAXED_DOT_ADD
+          act_quads_q8_K(y[0]->qs, sizeof(block_q8_K), ap, nb);
+#else
           act_pairs_q8_K(y[0]->qs, sizeof(block_q8_K), ap, nb);
+#endif
           bsum_pairs_q8_K(y[0], bb, nb);
           q2_Kx4_rows(wc, row_bytes, y[0], ap, bb, o, nb, r0, r1, c0 == 0);
         } else {
@@ -428,10 +667,14 @@ static inline void q2_K_mul_mat(const void* w, int row_bytes, const void* a, int
           for (int i = 0; i < nb; i++) {
             q2_Kx4_scales(g + i, &s);
             for (int u = 0; u < 8; u++) {
+#ifdef RELAXED_DOT_ADD
+              q2_Kx4_unit_plain(g[i].qs[u][0], q + 8 * u);
+#else
               v128_t m[8];  // mixed: sub-blocks 2u, 2u + 1 in i16 lanes 2j, 2j + 1 -> q[4k + g]
               q2_Kx4_w(g[i].qs[u][0], m);
               q2_Kx4_w(g[i].qs[u][1], m + 4);
               for (int e = 0; e < 4; e++) unmix_pairs(m[2 * e], m[2 * e + 1], q + 8 * u + e, q + 8 * u + 4 + e);
+#endif
             }
             q2_K_superblock(&s, q, i, y, acc, nt);
           }
@@ -475,10 +718,18 @@ void EXPORT(repack_q2_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
         const block_q2_K* x = (const block_q2_K*)((const uint8_t*)scratch + (size_t)j * row_bytes) + i;
         g[i].d[j] = x->d;
         g[i].dmin[j] = x->dmin;
+#ifdef RELAXED_DOT_ADD
+        for (int k = 0; k < 16; k++) {  // min | scale << 4, sub-blocks 4q, 4q + 2, 4q + 1, 4q + 3 (q2_Kx4_pairs_of)
+          const int b = x->scales[k];
+          g[i].sc[16 * (k >> 2) + 4 * j + 2 * (k & 1) + ((k >> 1) & 1)] = (uint8_t)((b >> 4) | (b << 4));
+        }
+#else
         for (int k = 0; k < 16; k++) {  // odd units (sub-blocks 4q + 2 + e) with their nibbles swapped
           const int h = (k >> 1) & 1, b = x->scales[k];
           g[i].sc[16 * (k >> 2) + 4 * j + 2 * (k & 1) + h] = (uint8_t)(h ? (b >> 4) | (b << 4) : b);
         }
+#endif
+#ifndef RELAXED_DOT_ADD
         for (int u = 0; u < 8; u++)
           for (int l = 0; l < 4; l++)
             for (int h = 0; h < 2; h++) {
@@ -489,7 +740,24 @@ void EXPORT(repack_q2_Kx4)(void* w, int row_bytes, int n_rows, void* scratch) {
               }
               g[i].qs[u][h][4 * j + l] = (uint8_t)b;
             }
+#endif
       }
+#ifdef RELAXED_DOT_ADD
+      // byte 4L + c of packed vector h of unit u, field f: row L / 2 + 2 (f % 2), sub-block 2u + L % 2,
+      // element 4 (2h + f / 2) + c (see q2_Kx4_unit)
+      for (int u = 0; u < 8; u++)
+        for (int h = 0; h < 2; h++)
+          for (int L = 0; L < 4; L++)
+            for (int c = 0; c < 4; c++) {
+              int b = 0;
+              for (int f = 0; f < 4; f++) {
+                const block_q2_K* x = (const block_q2_K*)((const uint8_t*)scratch + (size_t)(L / 2 + 2 * (f % 2)) * row_bytes) + i;
+                const int e = 16 * (2 * u + L % 2) + 4 * (2 * h + f / 2) + c, n = e >> 7, s = (e >> 5) & 3, p = e & 31;
+                b |= ((x->qs[32 * n + p] >> (2 * s)) & 3) << (2 * f);
+              }
+              g[i].qs[u][h][4 * L + c] = (uint8_t)b;
+            }
+#endif
     }
   }
 }
