@@ -1,4 +1,4 @@
-// The batch loop of the relaxed k-quant matmuls (q2_K .. q6_K against q8_K
+// The batch loop of the relaxed k-quant matmuls (q3_K .. q6_K against q8_K
 // activations), written once: tokens in passes of MM_TOK, columns in chunks
 // of ACT_CHUNK (each chunk its own float sum, added to out in chunk order);
 // one token goes to the type's decode paths, more to four-row groups (plain
@@ -11,7 +11,11 @@
 // (direct calls once kq_mul_mat is inlined; held in a static struct instead,
 // clang resolved them after its inlining decisions, leaving the decode
 // kernels out of line): each type's batch function compiles to the loop it
-// had written out (its wasm differs in little more than local numbering).
+// had written out, the same vector ops, differing in local numbering, block
+// order and stack offsets. q2_K keeps its own copy of this loop: through
+// here its wasm differed in no more than that, yet the dot-add build's
+// prefill measured 3% slower (64 tokens, Node 24, AVX-VNNI; the relaxed
+// build 1% faster), which no change of stack layout tried brought back.
 #pragma once
 #include "../kquants.h"
 #include "relaxed.h"
@@ -35,7 +39,10 @@ static inline void bsums32_q8_K(const block_q8_K* a, v128_t* out, int nb) {
 typedef struct {
   size_t block, block_x4;  // bytes of a row's super-block, of a group's
   int mins;                // out = sum - msum (else sum)
-  int pair_min;            // with a pair hook: two x4 groups at a time from this many tokens
+  // With a pair hook: two x4 groups at a time from this many tokens (0: always;
+  // 2 would say the same but tells clang nt >= 2, and that alone changed
+  // q4_K_isums_pair_few's addressing: 7% slower with 4 tokens).
+  int pair_min;
 } kq_type;
 
 // A type's hooks. Each gets the chunk's y[t] (q8_K rows at the chunk's first

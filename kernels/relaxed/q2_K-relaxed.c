@@ -73,7 +73,8 @@
 // 2 and 3 four times over and takes 0.25 of their f32 sums, exactly).
 //
 // qs[32n + l]: elements 128n + 32s + l in bits 2s..2s+1 (s = 0..3).
-#include "kquant-loop.h"
+#include "../kquants.h"
+#include "relaxed.h"
 
 // Four rows' super-block: d, dmin (one vector); the scale bytes in pair
 // order, sc[16q + 4j + 2e + h] for row j's sub-block 4q + 2h + e: as u16
@@ -600,7 +601,7 @@ static void q2_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, floa
   }
 }
 
-typedef kq_acc q2_K_acc;
+typedef struct { v128_t isum, sum, msum; } q2_K_acc;
 
 // Super-block i of four rows against nt tokens; q[4k + g]: sub-block k,
 // elements 16k + 4g .. + 3 of each row (transpose4's order).
@@ -626,76 +627,78 @@ static inline void q2_K_superblock(const q2_K_scales4* s, const v128_t* q, int i
   for (int t = 0; t < nt; t++) q2_K_step(&acc[t].sum, &acc[t].msum, acc[t].isum, q2_K_mins(s->mp, &y[t][i]), s->d, s->dmin, &y[t][i]);
 }
 
-// One token: the decode paths (q2_Kx4: the activation reordered and its bsum pairs, once per token).
-KQ_HOOK void q2_K_one_token(const uint8_t* wc, int row_bytes, const block_q8_K* y, const v128_t* b32, float* o, int nb,
-                                  int r0, int r1, int first, int x4) {
-  (void)b32;
-  if (x4) {
-    int8_t ap[KB * QK_K] __attribute__((aligned(16)));
-    q2_bb_t bb[KB * BB_PER_SB] __attribute__((aligned(16)));
-#ifdef RELAXED_DOT_ADD
-    act_quads_q8_K(y->qs, sizeof(block_q8_K), ap, nb);
-#else
-    act_pairs_q8_K(y->qs, sizeof(block_q8_K), ap, nb);
-#endif
-    bsum_pairs_q8_K(y, bb, nb);
-    q2_Kx4_rows(wc, row_bytes, y, ap, bb, o, nb, r0, r1, first);
-  } else {
-    q2_K_rows(wc, row_bytes, y, o, nb, r0, r1, first);
-  }
-}
-
-// Prefill, one q2_Kx4 group: each super-block's quants unmixed to q2_K_superblock's order.
-KQ_HOOK void q2_Kx4_group(const uint8_t* gp, int nb, const block_q8_K* const* y, const v128_t* const* b32, kq_acc* acc,
-                                int nt) {
-  (void)b32;
-  const block_q2_Kx4* g = (const block_q2_Kx4*)gp;
-  q2_K_scales4 s;
-  v128_t q[64];
-  for (int i = 0; i < nb; i++) {
-    q2_Kx4_scales(g + i, &s);
-    for (int u = 0; u < 8; u++) {
-#ifdef RELAXED_DOT_ADD
-      q2_Kx4_unit_plain(g[i].qs[u][0], q + 8 * u);
-#else
-      v128_t m[8];  // mixed: sub-blocks 2u, 2u + 1 in i16 lanes 2j, 2j + 1 -> q[4k + g]
-      q2_Kx4_w(g[i].qs[u][0], m);
-      q2_Kx4_w(g[i].qs[u][1], m + 4);
-      for (int e = 0; e < 4; e++) unmix_pairs(m[2 * e], m[2 * e + 1], q + 8 * u + e, q + 8 * u + 4 + e);
-#endif
-    }
-    q2_K_superblock(&s, q, i, y, acc, nt);
-  }
-}
-
-// Prefill, four plain rows: each super-block decoded and transposed to q2_K_superblock's order.
-KQ_HOOK void q2_K_group(const uint8_t* const xp[4], int nb, const block_q8_K* const* y, const v128_t* const* b32,
-                              kq_acc* acc, int nt, int layout) {
-  (void)b32, (void)layout;
-  const block_q2_K* x[4] = KQ_ROWS(block_q2_K, xp);
-  q2_K_scales4 s;
-  v128_t q[64];
-  for (int i = 0; i < nb; i++) {
-    q2_K_scales(x, i, &s);
-    v128_t rv[4][16];  // row j's elements 16v .. 16v + 15
-    for (int j = 0; j < 4; j++)
-      for (int h = 0; h < 4; h++) {
-        v128_t d4[4];
-        q2_K_decode(x[j] + i, h >> 1, 16 * (h & 1), d4);
-        for (int e = 0; e < 4; e++) rv[j][8 * (h >> 1) + 2 * e + (h & 1)] = d4[e];
-      }
-    for (int v = 0; v < 16; v++) transpose4(rv[0][v], rv[1][v], rv[2][v], rv[3][v], q + 4 * v);
-    q2_K_superblock(&s, q, i, y, acc, nt);
-  }
-}
-
-static const kq_type q2_K_loop = {.block = sizeof(block_q2_K), .block_x4 = sizeof(block_q2_Kx4), .mins = 1};
-
-// x4: 0 plain rows, 1 q2_Kx4 (kquant-loop.h's loop).
+// The batch loop (kquant-loop.h's kq_mul_mat written out, as there says
+// why): tokens in passes of MM_TOK, columns in chunks of ACT_CHUNK; one token
+// goes to the decode paths, more to four-row groups (plain: from r0, the
+// last group repeating row r1 - 1; x4: the layout's groups), lanes outside
+// [r0, r1) dropped.
 static inline void q2_K_mul_mat(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
                                 int n, int n_tok, int r0, int r1, int x4) {
-  kq_mul_mat(&q2_K_loop, 0, q2_K_one_token, q2_Kx4_group, q2_K_group, 0, w, row_bytes, a, a_row_bytes, out, out_stride, n,
-             n_tok, r0, r1, x4, x4);
+  const block_q8_K* y[MM_TOK];
+  q2_K_acc acc[MM_TOK];
+  for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
+    const int nt = n_tok - t0 < MM_TOK ? n_tok - t0 : MM_TOK;
+    for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {
+      const int nb = (n - c0 < ACT_CHUNK ? n - c0 : ACT_CHUNK) / QK_K;
+      for (int t = 0; t < nt; t++) y[t] = (const block_q8_K*)((const uint8_t*)a + (size_t)(t0 + t) * a_row_bytes) + c0 / QK_K;
+      const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / QK_K) * (x4 ? sizeof(block_q2_Kx4) : sizeof(block_q2_K));
+      float* o = out + (size_t)t0 * out_stride;
+      if (nt == 1) {
+        if (x4) {
+          int8_t ap[(ACT_CHUNK / QK_K) * QK_K] __attribute__((aligned(16)));
+          q2_bb_t bb[(ACT_CHUNK / QK_K) * BB_PER_SB] __attribute__((aligned(16)));
+#ifdef RELAXED_DOT_ADD
+          act_quads_q8_K(y[0]->qs, sizeof(block_q8_K), ap, nb);
+#else
+          act_pairs_q8_K(y[0]->qs, sizeof(block_q8_K), ap, nb);
+#endif
+          bsum_pairs_q8_K(y[0], bb, nb);
+          q2_Kx4_rows(wc, row_bytes, y[0], ap, bb, o, nb, r0, r1, c0 == 0);
+        } else {
+          q2_K_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
+        }
+        continue;
+      }
+      for (int r = x4 ? r0 & ~3 : r0; r < r1; r += 4) {
+        for (int t = 0; t < nt; t++) acc[t].sum = acc[t].msum = wasm_f32x4_const_splat(0.0f);
+        q2_K_scales4 s;
+        v128_t q[64];
+        if (x4) {
+          const block_q2_Kx4* g = (const block_q2_Kx4*)(wc + (size_t)r * row_bytes);
+          for (int i = 0; i < nb; i++) {
+            q2_Kx4_scales(g + i, &s);
+            for (int u = 0; u < 8; u++) {
+#ifdef RELAXED_DOT_ADD
+              q2_Kx4_unit_plain(g[i].qs[u][0], q + 8 * u);
+#else
+              v128_t m[8];  // mixed: sub-blocks 2u, 2u + 1 in i16 lanes 2j, 2j + 1 -> q[4k + g]
+              q2_Kx4_w(g[i].qs[u][0], m);
+              q2_Kx4_w(g[i].qs[u][1], m + 4);
+              for (int e = 0; e < 4; e++) unmix_pairs(m[2 * e], m[2 * e + 1], q + 8 * u + e, q + 8 * u + 4 + e);
+#endif
+            }
+            q2_K_superblock(&s, q, i, y, acc, nt);
+          }
+        } else {
+          const block_q2_K* x[4];
+          for (int j = 0; j < 4; j++) x[j] = (const block_q2_K*)(wc + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes);
+          for (int i = 0; i < nb; i++) {
+            q2_K_scales(x, i, &s);
+            v128_t rv[4][16];  // row j's elements 16v .. 16v + 15
+            for (int j = 0; j < 4; j++)
+              for (int h = 0; h < 4; h++) {
+                v128_t d4[4];
+                q2_K_decode(x[j] + i, h >> 1, 16 * (h & 1), d4);
+                for (int e = 0; e < 4; e++) rv[j][8 * (h >> 1) + 2 * e + (h & 1)] = d4[e];
+              }
+            for (int v = 0; v < 16; v++) transpose4(rv[0][v], rv[1][v], rv[2][v], rv[3][v], q + 4 * v);
+            q2_K_superblock(&s, q, i, y, acc, nt);
+          }
+        }
+        for (int t = 0; t < nt; t++) store4(wasm_f32x4_sub(acc[t].sum, acc[t].msum), o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
+      }
+    }
+  }
 }
 
 RELAXED_ENTRIES(q2_K, q2_K_mul_mat, 0)

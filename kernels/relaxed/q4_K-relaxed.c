@@ -278,7 +278,7 @@ static inline __attribute__((always_inline)) void q4_K_isums_tile(const q4_K_sca
                                                                   q4_K_acc* accb, int nt, const int gn) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
   q4_K_pair_state st[MM_TOK];
-  // the tokens' rows are a_row_bytes apart (q4_K_mul_mat), so one pointer steps through them
+  // the tokens' rows are a_row_bytes apart (kq_mul_mat), so one pointer steps through them
   const int stride = (int)((const uint8_t*)y[1] - (const uint8_t*)y[0]);
   const int tile = pass_tokens(stride);
   for (int t0 = 0; t0 < nt; t0 += tile) {
@@ -681,7 +681,7 @@ KQ_HOOK void q4_K_group(const uint8_t* const xp[4], int nb, const block_q8_K* co
   }
 }
 
-static const kq_type q4_K_loop = {.block = sizeof(block_q4_K), .block_x4 = sizeof(block_q4_Kx4), .mins = 1, .pair_min = 2};
+static const kq_type q4_K_loop = {.block = sizeof(block_q4_K), .block_x4 = sizeof(block_q4_Kx4), .mins = 1};
 
 // x4: 0 plain rows, 1 q4_Kx4 (kquant-loop.h's loop). One token over x4
 // groups: the column chunks inside the decode kernels instead (each group's

@@ -584,7 +584,7 @@ static inline void q6_Kx4_superblock_pair(const block_q6_Kx4* ba, const block_q6
   int32_t off[MM_TOK][16] __attribute__((aligned(16)));  // token t's -32 * bsum per sub-block
   for (int t = 0; t < nt; t++) q6_K_neg32(&y[t][i], off[t]);
 #endif
-  // the tokens' rows are a_row_bytes apart (q6_K_mul_mat), so one pointer steps through them
+  // the tokens' rows are a_row_bytes apart (kq_mul_mat), so one pointer steps through them
   const int stride = (int)((const uint8_t*)y[1] - (const uint8_t*)y[0]);
   const int tile = pass_tokens(stride);
   for (int t0 = 0; t0 < nt; t0 += tile) {
@@ -798,7 +798,7 @@ static const kq_type q6_K_loop = {
     .block = sizeof(block_q6_K),  // = a q6_Kp row's
     .block_x4 = sizeof(block_q6_Kx4),
 #ifdef RELAXED_DOT_ADD
-    .pair_min = 2,
+    .pair_min = 0,
 #else
     // the relaxed build's pairs reload their weight vectors every sub-block per pass: with
     // few tokens one group at a time is faster (4 tokens: 1.08x; 2 and 8: the same)
