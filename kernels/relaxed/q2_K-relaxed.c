@@ -627,10 +627,11 @@ static inline void q2_K_superblock(const q2_K_scales4* s, const v128_t* q, int i
   for (int t = 0; t < nt; t++) q2_K_step(&acc[t].sum, &acc[t].msum, acc[t].isum, q2_K_mins(s->mp, &y[t][i]), s->d, s->dmin, &y[t][i]);
 }
 
-// The batch loop (q4_K_mul_mat's): tokens in passes of MM_TOK, columns in
-// chunks of ACT_CHUNK; one token goes to the decode paths, more to four-row
-// groups (plain: from r0, the last group repeating row r1 - 1; x4: the
-// layout's groups), lanes outside [r0, r1) dropped.
+// The batch loop (kquant-loop.h's kq_mul_mat written out, as there says
+// why): tokens in passes of MM_TOK, columns in chunks of ACT_CHUNK; one token
+// goes to the decode paths, more to four-row groups (plain: from r0, the
+// last group repeating row r1 - 1; x4: the layout's groups), lanes outside
+// [r0, r1) dropped.
 static inline void q2_K_mul_mat(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
                                 int n, int n_tok, int r0, int r1, int x4) {
   const block_q8_K* y[MM_TOK];

@@ -45,10 +45,7 @@
 //
 // qs[32n + l]: elements 128n + 32s + l in bits 2s..2s+1 (s = 0..3);
 // hmask[l] bit 4n + s: their third bit.
-#include "../kquants.h"
-#include "relaxed.h"
-
-#define KB (ACT_CHUNK / QK_K)  // super-blocks per column chunk
+#include "kquant-loop.h"
 
 // Four rows' super-block: d; the scales, signed (scale - 32, six bits, two's
 // complement), as q3_Kx4_pairs_of reads them: pair vector u (u = 0..7) has
@@ -499,7 +496,7 @@ static void q3_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, floa
   }
 }
 
-typedef struct { v128_t isum, sum; } q3_K_acc;
+typedef kq_acc q3_K_acc;
 
 #ifdef RELAXED_DOT_ADD
 // -4 * bsum of each sub-block of a q8_K super-block as int32 (o[k]: sub-block
@@ -600,77 +597,75 @@ static inline void q3_K_superblock(const q3_K_scales4* s, const v128_t* q, int i
 }
 #endif
 
-// The batch loop (q4_K_mul_mat's): tokens in passes of MM_TOK, columns in
-// chunks of ACT_CHUNK; one token goes to the decode paths, more to four-row
-// groups (plain: from r0, the last group repeating row r1 - 1; x4: the
-// layout's groups), lanes outside [r0, r1) dropped.
+// One token: the decode paths (q3_Kx4: the activation reordered and its bsums, once per token).
+KQ_HOOK void q3_K_one_token(const uint8_t* wc, int row_bytes, const block_q8_K* y, const v128_t* b32, float* o, int nb, int r0,
+                            int r1, int first, int x4) {
+  (void)b32;
+  if (x4) {
+    int8_t ap[KB * QK_K] __attribute__((aligned(16)));
+    v128_t bq[KB * 8];
+    q3_Kx4_act(y, ap, bq, nb);
+    q3_Kx4_rows(wc, row_bytes, y, ap, bq, o, nb, r0, r1, first);
+  } else {
+    q3_K_rows(wc, row_bytes, y, o, nb, r0, r1, first);
+  }
+}
+
+// Prefill, one q3_Kx4 group: each super-block's quants in q3_K_superblock's order.
+KQ_HOOK void q3_Kx4_group(const uint8_t* gp, int nb, const block_q8_K* const* y, const v128_t* const* b32, kq_acc* acc, int nt) {
+  (void)b32;
+  const block_q3_Kx4* g = (const block_q3_Kx4*)gp;
+  q3_K_scales4 s;
+  v128_t q[64];
+  for (int i = 0; i < nb; i++) {
+    q3_Kx4_scales(g + i, &s);
+    for (int u = 0; u < 8; u++) {
+      v128_t m[8];
+      q3_Kx4_lo(g[i].qs[u][0], m);
+      q3_Kx4_hi(g[i].qs[u][0], m + 4);
+#ifdef RELAXED_DOT_ADD
+      // W(k), W(4 + k): rows 0, 1 and 2, 3 of sub-blocks 2u, 2u + 1 in alternate i32 lanes -> q[4k + g]
+      for (int k = 0; k < 4; k++) {
+        q[8 * u + k] = wasm_i32x4_shuffle(m[k], m[4 + k], 0, 2, 4, 6);
+        q[8 * u + 4 + k] = wasm_i32x4_shuffle(m[k], m[4 + k], 1, 3, 5, 7);
+      }
+#else
+      // mixed: sub-blocks 2u, 2u + 1 in i16 lanes 2j, 2j + 1 -> q[4k + g]
+      for (int e = 0; e < 4; e++) unmix_pairs(m[2 * e], m[2 * e + 1], q + 8 * u + e, q + 8 * u + 4 + e);
+#endif
+    }
+    q3_K_superblock(&s, q, i, y, acc, nt);
+  }
+}
+
+// Prefill, four plain rows: each super-block decoded and transposed to q3_K_superblock's order.
+KQ_HOOK void q3_K_group(const uint8_t* const xp[4], int nb, const block_q8_K* const* y, const v128_t* const* b32, kq_acc* acc,
+                        int nt, int layout) {
+  (void)b32, (void)layout;
+  const block_q3_K* x[4] = KQ_ROWS(block_q3_K, xp);
+  q3_K_scales4 s;
+  v128_t q[64];
+  for (int i = 0; i < nb; i++) {
+    q3_K_scales(x, i, &s);
+    v128_t rv[4][16];  // row j's elements 16v .. 16v + 15
+    for (int j = 0; j < 4; j++)
+      for (int h = 0; h < 4; h++) {
+        v128_t d4[4];
+        q3_K_decode(x[j] + i, h >> 1, 16 * (h & 1), d4);
+        for (int e = 0; e < 4; e++) rv[j][8 * (h >> 1) + 2 * e + (h & 1)] = d4[e];
+      }
+    for (int v = 0; v < 16; v++) transpose4(rv[0][v], rv[1][v], rv[2][v], rv[3][v], q + 4 * v);
+    q3_K_superblock(&s, q, i, y, acc, nt);
+  }
+}
+
+static const kq_type q3_K_loop = {.block = sizeof(block_q3_K), .block_x4 = sizeof(block_q3_Kx4)};
+
+// x4: 0 plain rows, 1 q3_Kx4 (kquant-loop.h's loop).
 static inline void q3_K_mul_mat(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
                                 int n, int n_tok, int r0, int r1, int x4) {
-  const block_q8_K* y[MM_TOK];
-  q3_K_acc acc[MM_TOK];
-  for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
-    const int nt = n_tok - t0 < MM_TOK ? n_tok - t0 : MM_TOK;
-    for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {
-      const int nb = (n - c0 < ACT_CHUNK ? n - c0 : ACT_CHUNK) / QK_K;
-      for (int t = 0; t < nt; t++) y[t] = (const block_q8_K*)((const uint8_t*)a + (size_t)(t0 + t) * a_row_bytes) + c0 / QK_K;
-      const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / QK_K) * (x4 ? sizeof(block_q3_Kx4) : sizeof(block_q3_K));
-      float* o = out + (size_t)t0 * out_stride;
-      if (nt == 1) {
-        if (x4) {
-          int8_t ap[KB * QK_K] __attribute__((aligned(16)));
-          v128_t bq[KB * 8];
-          q3_Kx4_act(y[0], ap, bq, nb);
-          q3_Kx4_rows(wc, row_bytes, y[0], ap, bq, o, nb, r0, r1, c0 == 0);
-        } else {
-          q3_K_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
-        }
-        continue;
-      }
-      for (int r = x4 ? r0 & ~3 : r0; r < r1; r += 4) {
-        for (int t = 0; t < nt; t++) acc[t].sum = wasm_f32x4_const_splat(0.0f);
-        q3_K_scales4 s;
-        v128_t q[64];
-        if (x4) {
-          const block_q3_Kx4* g = (const block_q3_Kx4*)(wc + (size_t)r * row_bytes);
-          for (int i = 0; i < nb; i++) {
-            q3_Kx4_scales(g + i, &s);
-            for (int u = 0; u < 8; u++) {
-              v128_t m[8];
-              q3_Kx4_lo(g[i].qs[u][0], m);
-              q3_Kx4_hi(g[i].qs[u][0], m + 4);
-#ifdef RELAXED_DOT_ADD
-              // W(k), W(4 + k): rows 0, 1 and 2, 3 of sub-blocks 2u, 2u + 1 in alternate i32 lanes -> q[4k + g]
-              for (int k = 0; k < 4; k++) {
-                q[8 * u + k] = wasm_i32x4_shuffle(m[k], m[4 + k], 0, 2, 4, 6);
-                q[8 * u + 4 + k] = wasm_i32x4_shuffle(m[k], m[4 + k], 1, 3, 5, 7);
-              }
-#else
-              // mixed: sub-blocks 2u, 2u + 1 in i16 lanes 2j, 2j + 1 -> q[4k + g]
-              for (int e = 0; e < 4; e++) unmix_pairs(m[2 * e], m[2 * e + 1], q + 8 * u + e, q + 8 * u + 4 + e);
-#endif
-            }
-            q3_K_superblock(&s, q, i, y, acc, nt);
-          }
-        } else {
-          const block_q3_K* x[4];
-          for (int j = 0; j < 4; j++) x[j] = (const block_q3_K*)(wc + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes);
-          for (int i = 0; i < nb; i++) {
-            q3_K_scales(x, i, &s);
-            v128_t rv[4][16];  // row j's elements 16v .. 16v + 15
-            for (int j = 0; j < 4; j++)
-              for (int h = 0; h < 4; h++) {
-                v128_t d4[4];
-                q3_K_decode(x[j] + i, h >> 1, 16 * (h & 1), d4);
-                for (int e = 0; e < 4; e++) rv[j][8 * (h >> 1) + 2 * e + (h & 1)] = d4[e];
-              }
-            for (int v = 0; v < 16; v++) transpose4(rv[0][v], rv[1][v], rv[2][v], rv[3][v], q + 4 * v);
-            q3_K_superblock(&s, q, i, y, acc, nt);
-          }
-        }
-        for (int t = 0; t < nt; t++) store4(acc[t].sum, o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
-      }
-    }
-  }
+  kq_mul_mat(&q3_K_loop, 0, q3_K_one_token, q3_Kx4_group, q3_K_group, 0, w, row_bytes, a, a_row_bytes, out, out_stride, n,
+             n_tok, r0, r1, x4, x4);
 }
 
 RELAXED_ENTRIES(q3_K, q3_K_mul_mat, 0)

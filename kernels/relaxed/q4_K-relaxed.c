@@ -18,18 +18,7 @@
 // and the repacked layout the same bits as the file's.
 //
 // qs[32c + l]: element 64c + l in the low nibble, 64c + 32 + l in the high.
-#include "../kquants.h"
-#include "relaxed.h"
-
-#define KB (ACT_CHUNK / QK_K)  // super-blocks per column chunk
-
-// Per super-block of a q8_K row: sums of 32 from its bsums (q4_K's mins pair
-// with them), made once per token instead of once per (row, token).
-static inline void bsums32_q8_K(const block_q8_K* a, v128_t* out, int nb) {
-  for (int i = 0; i < nb; i++)
-    out[i] = wasm_i16x8_narrow_i32x4(wasm_i32x4_extadd_pairwise_i16x8(LOAD(a[i].bsums)),
-                                     wasm_i32x4_extadd_pairwise_i16x8(LOAD(a[i].bsums + 8)));
-}
+#include "kquant-loop.h"
 
 // A super-block's scales for four rows, in the shapes the dots take.
 typedef struct {
@@ -147,7 +136,7 @@ static inline v128_t q4_K_mins(const v128_t* mp, v128_t b) {
 }
 
 // Per (row, token) state across a row group's super-blocks.
-typedef struct { v128_t isum, sum, msum; } q4_K_acc;
+typedef kq_acc q4_K_acc;
 
 #define Q4_T 4  // tokens at a time
 #ifndef RELAXED_DOT_ADD
@@ -289,7 +278,7 @@ static inline __attribute__((always_inline)) void q4_K_isums_tile(const q4_K_sca
                                                                   q4_K_acc* accb, int nt, const int gn) {
   const v128_t m4 = wasm_i8x16_const_splat(0x0F), zero = wasm_i32x4_const_splat(0);
   q4_K_pair_state st[MM_TOK];
-  // the tokens' rows are a_row_bytes apart (q4_K_mul_mat), so one pointer steps through them
+  // the tokens' rows are a_row_bytes apart (kq_mul_mat), so one pointer steps through them
   const int stride = (int)((const uint8_t*)y[1] - (const uint8_t*)y[0]);
   const int tile = pass_tokens(stride);
   for (int t0 = 0; t0 < nt; t0 += tile) {
@@ -642,92 +631,75 @@ static void q4_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, cons
   }
 }
 
-// The batch loop: tokens in passes of MM_TOK, columns in chunks of
-// ACT_CHUNK; one token goes to the decode paths, more to four-row groups
-// (plain: from r0, the last group repeating row r1 - 1; x4: the layout's
-// groups), lanes outside [r0, r1) dropped. One token over x4 groups: the
-// column chunks inside the decode kernels instead (each group's row read
-// front to back, not a chunk of every group and then the next chunk: 1.1-1.2x
-// from memory on ffn_down's 14336 columns); each chunk is still its own sum,
-// added to out in chunk order, so the bits are the same.
+// One token: the decode paths.
+KQ_HOOK void q4_K_one_token(const uint8_t* wc, int row_bytes, const block_q8_K* y, const v128_t* b32, float* o, int nb, int r0,
+                            int r1, int first, int x4) {
+  if (x4) q4_Kx4_rows(wc, row_bytes, y, b32, o, nb, r0, r1, first);
+  else q4_K_rows(wc, row_bytes, y, b32, o, nb, r0, r1, first);
+}
+
+// Prefill, one q4_Kx4 group (its quants as stored).
+KQ_HOOK void q4_Kx4_group(const uint8_t* gp, int nb, const block_q8_K* const* y, const v128_t* const* b32, kq_acc* acc, int nt) {
+  const block_q4_Kx4* g = (const block_q4_Kx4*)gp;
+  q4_K_scales4 s;
+  for (int i = 0; i < nb; i++) {
+    q4_K_scales_x4(g + i, &s);
+    q4_K_superblock(&s, (const v128_t*)g[i].qs, i, y, b32, acc, nt);
+  }
+}
+
+// Prefill, two q4_Kx4 groups at a time (q4_K_isums_pair).
+KQ_HOOK void q4_Kx4_pair(const uint8_t* gp, const uint8_t* hp, int nb, const block_q8_K* const* y, const v128_t* const* b32,
+                         kq_acc* acc, kq_acc* acc2, int nt) {
+  const block_q4_Kx4* g = (const block_q4_Kx4*)gp;
+  const block_q4_Kx4* h = (const block_q4_Kx4*)hp;
+  for (int i = 0; i < nb; i++) {
+    q4_K_scales4 s, s2;
+    q4_K_scales_x4(g + i, &s);
+    q4_K_scales_x4(h + i, &s2);
+    q4_K_isums_pair(&s, &s2, (const v128_t*)g[i].qs, (const v128_t*)h[i].qs, i, y, acc, acc2, nt);
+    q4_K_finish_pair(&s, &s2, i, y, b32, acc, acc2, nt);
+  }
+}
+
+// Prefill, four plain rows: each super-block's nibbles paired and transposed as q4_Kx4 holds them.
+KQ_HOOK void q4_K_group(const uint8_t* const xp[4], int nb, const block_q8_K* const* y, const v128_t* const* b32, kq_acc* acc,
+                        int nt, int layout) {
+  (void)layout;
+  const block_q4_K* x[4] = KQ_ROWS(block_q4_K, xp);
+  q4_K_scales4 s;
+  for (int i = 0; i < nb; i++) {
+    v128_t q[32];
+    q4_K_scales(x, i, &s);
+    for (int c = 0; c < 4; c++) {  // chunk c's two sub-blocks of each row, paired as q4_Kx4's (q + 4 * sb)
+      v128_t lo[4], hi[4];
+      for (int j = 0; j < 4; j++) q4_K_pair_nibbles(LOAD(x[j][i].qs + 32 * c), LOAD(x[j][i].qs + 32 * c + 16), &lo[j], &hi[j]);
+      transpose4(lo[0], lo[1], lo[2], lo[3], q + 8 * c);
+      transpose4(hi[0], hi[1], hi[2], hi[3], q + 8 * c + 4);
+    }
+    q4_K_superblock(&s, q, i, y, b32, acc, nt);
+  }
+}
+
+static const kq_type q4_K_loop = {.block = sizeof(block_q4_K), .block_x4 = sizeof(block_q4_Kx4), .mins = 1};
+
+// x4: 0 plain rows, 1 q4_Kx4 (kquant-loop.h's loop). One token over x4
+// groups: the column chunks inside the decode kernels instead (each group's
+// row read front to back, not a chunk of every group and then the next
+// chunk: 1.1-1.2x from memory on ffn_down's 14336 columns); each chunk is
+// still its own sum, added to out in chunk order, so the bits are the same.
 static inline void q4_K_mul_mat(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
                                 int n, int n_tok, int r0, int r1, int x4) {
-  v128_t bs[MM_TOK][KB];
-  const v128_t* b32[MM_TOK];
-  const block_q8_K* y[MM_TOK];
-  q4_K_acc acc[MM_TOK], acc2[MM_TOK];
   if (x4 && n_tok == 1 && n / QK_K <= MM_TOK * KB) {
     // decode: the x4 kernels take every chunk of a group before the next
     // group, so each stream reads its groups' bytes front to back
-    bsums32_q8_K((const block_q8_K*)a, (v128_t*)bs, n / QK_K);
-    q4_Kx4_rows((const uint8_t*)w, row_bytes, (const block_q8_K*)a, (const v128_t*)bs, out, n / QK_K, r0, r1, 1);
+    v128_t bs[MM_TOK * KB];
+    bsums32_q8_K((const block_q8_K*)a, bs, n / QK_K);
+    q4_Kx4_rows((const uint8_t*)w, row_bytes, (const block_q8_K*)a, bs, out, n / QK_K, r0, r1, 1);
     return;
   }
-  for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
-    const int nt = n_tok - t0 < MM_TOK ? n_tok - t0 : MM_TOK;
-    for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {
-      const int nb = (n - c0 < ACT_CHUNK ? n - c0 : ACT_CHUNK) / QK_K;
-      for (int t = 0; t < nt; t++) {
-        y[t] = (const block_q8_K*)((const uint8_t*)a + (size_t)(t0 + t) * a_row_bytes) + c0 / QK_K;
-        bsums32_q8_K(y[t], bs[t], nb);
-        b32[t] = bs[t];
-      }
-      // the chunk's first super-block: of each row, or of each group (x4)
-      const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / QK_K) * (x4 ? sizeof(block_q4_Kx4) : sizeof(block_q4_K));
-      float* o = out + (size_t)t0 * out_stride;
-      if (nt == 1) {
-        if (x4) q4_Kx4_rows(wc, row_bytes, y[0], b32[0], o, nb, r0, r1, c0 == 0);
-        else q4_K_rows(wc, row_bytes, y[0], b32[0], o, nb, r0, r1, c0 == 0);
-        continue;
-      }
-      int r = x4 ? r0 & ~3 : r0;
-      if (x4) {
-        // two groups at a time (q4_K_isums_pair)
-        for (; r + 4 < r1; r += 8) {
-          for (int t = 0; t < nt; t++) acc[t].sum = acc[t].msum = acc2[t].sum = acc2[t].msum = wasm_f32x4_const_splat(0.0f);
-          const block_q4_Kx4* g = (const block_q4_Kx4*)(wc + (size_t)r * row_bytes);
-          const block_q4_Kx4* h = (const block_q4_Kx4*)(wc + (size_t)(r + 4) * row_bytes);
-          for (int i = 0; i < nb; i++) {
-            q4_K_scales4 s, s2;
-            q4_K_scales_x4(g + i, &s);
-            q4_K_scales_x4(h + i, &s2);
-            q4_K_isums_pair(&s, &s2, (const v128_t*)g[i].qs, (const v128_t*)h[i].qs, i, y, acc, acc2, nt);
-            q4_K_finish_pair(&s, &s2, i, y, b32, acc, acc2, nt);
-          }
-          for (int t = 0; t < nt; t++) {
-            store4(wasm_f32x4_sub(acc[t].sum, acc[t].msum), o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
-            store4(wasm_f32x4_sub(acc2[t].sum, acc2[t].msum), o + (size_t)t * out_stride, r + 4, r0, r1, c0 == 0);
-          }
-        }
-      }
-      for (; r < r1; r += 4) {
-        for (int t = 0; t < nt; t++) acc[t].sum = acc[t].msum = wasm_f32x4_const_splat(0.0f);
-        q4_K_scales4 s;
-        if (x4) {
-          const block_q4_Kx4* g = (const block_q4_Kx4*)(wc + (size_t)r * row_bytes);
-          for (int i = 0; i < nb; i++) {
-            q4_K_scales_x4(g + i, &s);
-            q4_K_superblock(&s, (const v128_t*)g[i].qs, i, y, b32, acc, nt);
-          }
-        } else {
-          const block_q4_K* x[4];
-          for (int j = 0; j < 4; j++) x[j] = (const block_q4_K*)(wc + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes);
-          for (int i = 0; i < nb; i++) {
-            v128_t q[32];
-            q4_K_scales(x, i, &s);
-            for (int c = 0; c < 4; c++) {  // chunk c's two sub-blocks of each row, paired as q4_Kx4's (q + 4 * sb)
-              v128_t lo[4], hi[4];
-              for (int j = 0; j < 4; j++) q4_K_pair_nibbles(LOAD(x[j][i].qs + 32 * c), LOAD(x[j][i].qs + 32 * c + 16), &lo[j], &hi[j]);
-              transpose4(lo[0], lo[1], lo[2], lo[3], q + 8 * c);
-              transpose4(hi[0], hi[1], hi[2], hi[3], q + 8 * c + 4);
-            }
-            q4_K_superblock(&s, q, i, y, b32, acc, nt);
-          }
-        }
-        for (int t = 0; t < nt; t++) store4(wasm_f32x4_sub(acc[t].sum, acc[t].msum), o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
-      }
-    }
-  }
+  kq_mul_mat(&q4_K_loop, bsums32_q8_K, q4_K_one_token, q4_Kx4_group, q4_K_group, q4_Kx4_pair, w, row_bytes, a, a_row_bytes,
+             out, out_stride, n, n_tok, r0, r1, x4, x4);
 }
 
 RELAXED_ENTRIES(q4_K, q4_K_mul_mat, 0)

@@ -31,17 +31,7 @@
 //
 // qs[32c + l]: element 64c + l in the low nibble, 64c + 32 + l in the high;
 // qh[l] bit 2c: the fifth bit of element 64c + l, bit 2c + 1 of 64c + 32 + l.
-#include "../kquants.h"
-#include "relaxed.h"
-
-#define KB (ACT_CHUNK / QK_K)  // super-blocks per column chunk
-
-// Per super-block of a q8_K row: its sums of 32 (the mins pair with them).
-static inline void q5_K_bsums32(const block_q8_K* a, v128_t* out, int nb) {
-  for (int i = 0; i < nb; i++)
-    out[i] = wasm_i16x8_narrow_i32x4(wasm_i32x4_extadd_pairwise_i16x8(LOAD(a[i].bsums)),
-                                     wasm_i32x4_extadd_pairwise_i16x8(LOAD(a[i].bsums + 8)));
-}
+#include "kquant-loop.h"
 
 // Four rows' super-block: d, dmin, the 6-bit scales and mins interleaved by
 // row exactly as block_q4_Kx4 (q4_K-relaxed.c) has them, then eight units of
@@ -374,7 +364,7 @@ static void q5_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, cons
 }
 
 // Per (row, token) state across a row group's super-blocks.
-typedef struct { v128_t isum, sum, msum; } q5_K_acc;
+typedef kq_acc q5_K_acc;
 
 // Super-block i of four rows against nt tokens; q[16c + 8h + g]: chunk c,
 // half h, group g (transpose4's order, whole quants 0..31).
@@ -430,60 +420,50 @@ static inline void q5_K_quants(const block_q5_K* const x[4], int i, v128_t* q) {
     }
 }
 
-// The batch loop (q4_K_mul_mat's): tokens in passes of MM_TOK, columns in
-// chunks of ACT_CHUNK; one token goes to the decode paths, more to four-row
-// groups (plain: from r0, the last group repeating row r1 - 1; x4: the
-// layout's groups), lanes outside [r0, r1) dropped.
+// One token: the decode paths.
+KQ_HOOK void q5_K_one_token(const uint8_t* wc, int row_bytes, const block_q8_K* y, const v128_t* b32, float* o, int nb, int r0,
+                            int r1, int first, int x4) {
+  if (x4) q5_Kx4_rows(wc, row_bytes, y, b32, o, nb, r0, r1, first);
+  else q5_K_rows(wc, row_bytes, y, b32, o, nb, r0, r1, first);
+}
+
+// Prefill, one q5_Kx4 group.
+KQ_HOOK void q5_Kx4_group(const uint8_t* gp, int nb, const block_q8_K* const* y, const v128_t* const* b32, kq_acc* acc, int nt) {
+  const block_q5_Kx4* g = (const block_q5_Kx4*)gp;
+  q5_K_scales4 s;
+  v128_t q[64];
+  for (int i = 0; i < nb; i++) {
+    v128_t sc0, sc1, mn0, mn1;
+    q5_Kx4_fields(g + i, &sc0, &sc1, &mn0, &mn1);
+    q5_K_scales_from(sc0, sc1, mn0, mn1, &s);
+    s.d = f16x4_at(g[i].d);
+    s.dmin = f16x4_at(g[i].dmin);
+    q5_Kx4_quants(g + i, q);
+    q5_K_superblock(&s, q, i, y, b32, acc, nt);
+  }
+}
+
+// Prefill, four plain rows.
+KQ_HOOK void q5_K_group(const uint8_t* const xp[4], int nb, const block_q8_K* const* y, const v128_t* const* b32, kq_acc* acc,
+                        int nt, int layout) {
+  (void)layout;
+  const block_q5_K* x[4] = KQ_ROWS(block_q5_K, xp);
+  q5_K_scales4 s;
+  v128_t q[64];
+  for (int i = 0; i < nb; i++) {
+    q5_K_scales(x, i, &s);
+    q5_K_quants(x, i, q);
+    q5_K_superblock(&s, q, i, y, b32, acc, nt);
+  }
+}
+
+static const kq_type q5_K_loop = {.block = sizeof(block_q5_K), .block_x4 = sizeof(block_q5_Kx4), .mins = 1};
+
+// x4: 0 plain rows, 1 q5_Kx4 (kquant-loop.h's loop).
 static inline void q5_K_mul_mat(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
                                 int n, int n_tok, int r0, int r1, int x4) {
-  v128_t bs[MM_TOK][KB];
-  const v128_t* b32[MM_TOK];
-  const block_q8_K* y[MM_TOK];
-  q5_K_acc acc[MM_TOK];
-  for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
-    const int nt = n_tok - t0 < MM_TOK ? n_tok - t0 : MM_TOK;
-    for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {
-      const int nb = (n - c0 < ACT_CHUNK ? n - c0 : ACT_CHUNK) / QK_K;
-      for (int t = 0; t < nt; t++) {
-        y[t] = (const block_q8_K*)((const uint8_t*)a + (size_t)(t0 + t) * a_row_bytes) + c0 / QK_K;
-        q5_K_bsums32(y[t], bs[t], nb);
-        b32[t] = bs[t];
-      }
-      const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / QK_K) * (x4 ? sizeof(block_q5_Kx4) : sizeof(block_q5_K));
-      float* o = out + (size_t)t0 * out_stride;
-      if (nt == 1) {
-        if (x4) q5_Kx4_rows(wc, row_bytes, y[0], b32[0], o, nb, r0, r1, c0 == 0);
-        else q5_K_rows(wc, row_bytes, y[0], b32[0], o, nb, r0, r1, c0 == 0);
-        continue;
-      }
-      for (int r = x4 ? r0 & ~3 : r0; r < r1; r += 4) {
-        for (int t = 0; t < nt; t++) acc[t].sum = acc[t].msum = wasm_f32x4_const_splat(0.0f);
-        q5_K_scales4 s;
-        v128_t q[64];
-        if (x4) {
-          const block_q5_Kx4* g = (const block_q5_Kx4*)(wc + (size_t)r * row_bytes);
-          for (int i = 0; i < nb; i++) {
-            v128_t sc0, sc1, mn0, mn1;
-            q5_Kx4_fields(g + i, &sc0, &sc1, &mn0, &mn1);
-            q5_K_scales_from(sc0, sc1, mn0, mn1, &s);
-            s.d = f16x4_at(g[i].d);
-            s.dmin = f16x4_at(g[i].dmin);
-            q5_Kx4_quants(g + i, q);
-            q5_K_superblock(&s, q, i, y, b32, acc, nt);
-          }
-        } else {
-          const block_q5_K* x[4];
-          for (int j = 0; j < 4; j++) x[j] = (const block_q5_K*)(wc + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes);
-          for (int i = 0; i < nb; i++) {
-            q5_K_scales(x, i, &s);
-            q5_K_quants(x, i, q);
-            q5_K_superblock(&s, q, i, y, b32, acc, nt);
-          }
-        }
-        for (int t = 0; t < nt; t++) store4(wasm_f32x4_sub(acc[t].sum, acc[t].msum), o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
-      }
-    }
-  }
+  kq_mul_mat(&q5_K_loop, bsums32_q8_K, q5_K_one_token, q5_Kx4_group, q5_K_group, 0, w, row_bytes, a, a_row_bytes, out,
+             out_stride, n, n_tok, r0, r1, x4, x4);
 }
 
 RELAXED_ENTRIES(q5_K, q5_K_mul_mat, 0)

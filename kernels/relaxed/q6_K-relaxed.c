@@ -37,10 +37,7 @@
 // by vector ops would be. Each group's two halves in a row sharing one scale
 // load (the activation broadcasts reloaded per group, or eight hoisted per
 // unit): 0.97x in cache, even from memory.
-#include "../kquants.h"
-#include "relaxed.h"
-
-#define KB (ACT_CHUNK / QK_K)  // super-blocks per column chunk
+#include "kquant-loop.h"
 
 // Half h of 128 elements: ql[64h + l] holds element 128h + l (low nibble) and
 // 128h + 64 + l (high), ql[64h + 32 + l] elements 128h + 32 + l and
@@ -229,7 +226,7 @@ __attribute__((always_inline)) static inline void q6_Kx4_decode(const uint8_t* p
   g[3] = wasm_u16x8_shr(t, 2);
 }
 
-typedef struct { v128_t isum, sum; } q6_K_acc;
+typedef kq_acc q6_K_acc;
 
 // A super-block's float step per (row, token), after its exact int32 sums.
 static inline void q6_K_finish(const q6_K_scales4* s, int i, const block_q8_K* const* y, q6_K_acc* acc, int nt) {
@@ -587,7 +584,7 @@ static inline void q6_Kx4_superblock_pair(const block_q6_Kx4* ba, const block_q6
   int32_t off[MM_TOK][16] __attribute__((aligned(16)));  // token t's -32 * bsum per sub-block
   for (int t = 0; t < nt; t++) q6_K_neg32(&y[t][i], off[t]);
 #endif
-  // the tokens' rows are a_row_bytes apart (q6_K_mul_mat), so one pointer steps through them
+  // the tokens' rows are a_row_bytes apart (kq_mul_mat), so one pointer steps through them
   const int stride = (int)((const uint8_t*)y[1] - (const uint8_t*)y[0]);
   const int tile = pass_tokens(stride);
   for (int t0 = 0; t0 < nt; t0 += tile) {
@@ -765,72 +762,62 @@ static inline void q6_K_superblock(const block_q6_K* const x[4], int i, const bl
   q6_K_finish(&s, i, y, acc, nt);
 }
 
-// layout: 0 plain rows, 1 q6_Kp, 2 q6_Kx4. One token over q6_Kx4: the column
-// chunks inside the decode kernels, as q4_K_mul_mat explains.
+// One token: the decode paths (layout: 0 plain rows, 1 q6_Kp, 2 q6_Kx4).
+KQ_HOOK void q6_K_one_token(const uint8_t* wc, int row_bytes, const block_q8_K* y, const v128_t* b32, float* o, int nb, int r0,
+                            int r1, int first, int layout) {
+  (void)b32;
+  if (layout == 2) q6_Kx4_decode_token(wc, row_bytes, y, o, nb, r0, r1, first);
+  else q6_K_rows(wc, row_bytes, y, o, nb, r0, r1, first, layout == 1);
+}
+
+// Prefill, one q6_Kx4 group.
+KQ_HOOK void q6_Kx4_group(const uint8_t* gp, int nb, const block_q8_K* const* y, const v128_t* const* b32, kq_acc* acc, int nt) {
+  (void)b32;
+  const block_q6_Kx4* b = (const block_q6_Kx4*)gp;
+  for (int i = 0; i < nb; i++) q6_Kx4_superblock(b + i, i, y, acc, nt);
+}
+
+// Prefill, two q6_Kx4 groups at a time (q6_Kx4_superblock_pair).
+KQ_HOOK void q6_Kx4_pair(const uint8_t* gp, const uint8_t* hp, int nb, const block_q8_K* const* y, const v128_t* const* b32,
+                         kq_acc* acc, kq_acc* acc2, int nt) {
+  (void)b32;
+  const block_q6_Kx4* b = (const block_q6_Kx4*)gp;
+  const block_q6_Kx4* b2 = (const block_q6_Kx4*)hp;
+  for (int i = 0; i < nb; i++) q6_Kx4_superblock_pair(b + i, b2 + i, i, y, acc, acc2, nt);
+}
+
+// Prefill, four plain rows (layout 0) or q6_Kp rows (1).
+KQ_HOOK void q6_K_group(const uint8_t* const xp[4], int nb, const block_q8_K* const* y, const v128_t* const* b32, kq_acc* acc,
+                        int nt, int layout) {
+  (void)b32;
+  const block_q6_K* x[4] = KQ_ROWS(block_q6_K, xp);
+  for (int i = 0; i < nb; i++) q6_K_superblock(x, i, y, acc, nt, layout == 1);
+}
+
+static const kq_type q6_K_loop = {
+    .block = sizeof(block_q6_K),  // = a q6_Kp row's
+    .block_x4 = sizeof(block_q6_Kx4),
+#ifdef RELAXED_DOT_ADD
+    .pair_min = 0,
+#else
+    // the relaxed build's pairs reload their weight vectors every sub-block per pass: with
+    // few tokens one group at a time is faster (4 tokens: 1.08x; 2 and 8: the same)
+    .pair_min = 8,
+#endif
+};
+
+// layout: 0 plain rows, 1 q6_Kp, 2 q6_Kx4 (kquant-loop.h's loop). One token
+// over q6_Kx4: the column chunks inside the decode kernels, as q4_K_mul_mat explains.
 static inline void q6_K_mul_mat(const void* w, int row_bytes, const void* a, int a_row_bytes, float* out, int out_stride,
                                 int n, int n_tok, int r0, int r1, int layout) {
-  const int packed = layout == 1;
-  const block_q8_K* y[MM_TOK];
-  q6_K_acc acc2[MM_TOK];  // the second group of a pair
-  q6_K_acc acc[MM_TOK];
   if (layout == 2 && n_tok == 1) {
     // decode: the x4 kernels take every chunk of a group before the next
     // group, so each stream reads its groups' bytes front to back
     q6_Kx4_decode_token((const uint8_t*)w, row_bytes, (const block_q8_K*)a, out, n / QK_K, r0, r1, 1);
     return;
   }
-  for (int t0 = 0; t0 < n_tok; t0 += MM_TOK) {
-    const int nt = n_tok - t0 < MM_TOK ? n_tok - t0 : MM_TOK;
-    for (int c0 = 0; c0 < n; c0 += ACT_CHUNK) {
-      const int nb = (n - c0 < ACT_CHUNK ? n - c0 : ACT_CHUNK) / QK_K;
-      for (int t = 0; t < nt; t++) y[t] = (const block_q8_K*)((const uint8_t*)a + (size_t)(t0 + t) * a_row_bytes) + c0 / QK_K;
-      const uint8_t* wc = (const uint8_t*)w + (size_t)(c0 / QK_K) * sizeof(block_q6_K);  // = a group's block / 4 rows
-      float* o = out + (size_t)t0 * out_stride;
-      if (layout == 2) {
-        wc = (const uint8_t*)w + (size_t)(c0 / QK_K) * sizeof(block_q6_Kx4);
-        if (nt == 1) {
-          q6_Kx4_decode_token(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0);
-          continue;
-        }
-        int r = r0 & ~3;
-#ifdef RELAXED_DOT_ADD
-        const int pairs = 1;
-#else
-        // the relaxed build's pairs reload their weight vectors every sub-block per pass: with
-        // few tokens one group at a time is faster (4 tokens: 1.08x; 2 and 8: the same)
-        const int pairs = nt >= 8;
-#endif
-        for (; pairs && r + 4 < r1; r += 8) {  // two groups at a time (q6_Kx4_superblock_pair)
-          const block_q6_Kx4* b = (const block_q6_Kx4*)(wc + (size_t)r * row_bytes);
-          const block_q6_Kx4* b2 = (const block_q6_Kx4*)(wc + (size_t)(r + 4) * row_bytes);
-          for (int t = 0; t < nt; t++) acc[t].sum = acc2[t].sum = wasm_f32x4_const_splat(0.0f);
-          for (int i = 0; i < nb; i++) q6_Kx4_superblock_pair(b + i, b2 + i, i, y, acc, acc2, nt);
-          for (int t = 0; t < nt; t++) {
-            store4(acc[t].sum, o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
-            store4(acc2[t].sum, o + (size_t)t * out_stride, r + 4, r0, r1, c0 == 0);
-          }
-        }
-        for (; r < r1; r += 4) {
-          const block_q6_Kx4* b = (const block_q6_Kx4*)(wc + (size_t)r * row_bytes);
-          for (int t = 0; t < nt; t++) acc[t].sum = wasm_f32x4_const_splat(0.0f);
-          for (int i = 0; i < nb; i++) q6_Kx4_superblock(b + i, i, y, acc, nt);
-          for (int t = 0; t < nt; t++) store4(acc[t].sum, o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
-        }
-        continue;
-      }
-      if (nt == 1) {
-        q6_K_rows(wc, row_bytes, y[0], o, nb, r0, r1, c0 == 0, packed);
-        continue;
-      }
-      for (int r = r0; r < r1; r += 4) {
-        const block_q6_K* x[4];
-        for (int j = 0; j < 4; j++) x[j] = (const block_q6_K*)(wc + (size_t)(r + j < r1 ? r + j : r1 - 1) * row_bytes);
-        for (int t = 0; t < nt; t++) acc[t].sum = wasm_f32x4_const_splat(0.0f);
-        for (int i = 0; i < nb; i++) q6_K_superblock(x, i, y, acc, nt, packed);
-        for (int t = 0; t < nt; t++) store4(acc[t].sum, o + (size_t)t * out_stride, r, r0, r1, c0 == 0);
-      }
-    }
-  }
+  kq_mul_mat(&q6_K_loop, 0, q6_K_one_token, q6_Kx4_group, q6_K_group, q6_Kx4_pair, w, row_bytes, a, a_row_bytes, out,
+             out_stride, n, n_tok, r0, r1, layout == 2, layout);
 }
 
 RELAXED_ENTRIES(q6_K, q6_K_mul_mat, 0)
