@@ -75,17 +75,21 @@ export function dotProbeBytes(): Uint8Array<ArrayBuffer> {
 
 const ITERS = 20000; // per call: some 30-100 us with TurboFan's code
 const ROUNDS = 12;
-/** Where the dot-add loop is not yet fast enough after ROUNDS, rounds go on for up to this long. */
-const MORE_MS = 30;
+/** The rounds go on for at least this long (ms). */
+const PROBE_MS = 30;
 
 /**
  * Times the two loops in alternating calls (the first calls run V8's first
  * tier; later ones its optimised code once tier-up lands), keeping each
- * loop's best call. A few ms in all where the dot-add loop wins; where it
- * does not yet, rounds go on for up to MORE_MS: on a busy machine V8's
- * background compiler may not have tiered both loops up within the first
- * rounds (the probe then chose the i16 build on a VNNI machine in some 1 of
- * 4 test runs at load 2 on 2 cores).
+ * loop's best call, for PROBE_MS. Tier-up compiles in the background, and on
+ * a busy machine one loop may get its optimised code rounds before the other:
+ * a probe of twelve rounds (about 4 ms) chose the i16 build on this VNNI
+ * machine in 1 of 5 fresh Node 24 processes (the dot-add loop still in the
+ * first tier: 0.88x), and one that stopped at the first round found fast took
+ * the dot-add build with AVX-VNNI turned off on a loaded machine (1.64x,
+ * before the i16 loop's tier-up). With both loops' best over 30 ms (Node 24,
+ * this machine, 4 fresh processes each): 2.37-2.38x with AVX-VNNI, 0.84x with
+ * it turned off; Node 22 (V8 12.4 lowers the instruction to three) 0.55x.
  */
 export function probeDotAdd(): DotProbe {
   const bytes = dotProbeBytes();
@@ -100,7 +104,7 @@ export function probeDotAdd(): DotProbe {
   const now = () => performance.now();
   let bestD = Infinity, bestS = Infinity;
   const t1 = now();
-  for (let r = 0; r < ROUNDS || (bestS < DOT_PROBE_MIN_SPEEDUP * bestD && now() - t1 < MORE_MS); r++) {
+  for (let r = 0; r < ROUNDS || now() - t1 < PROBE_MS; r++) {
     let t0 = now();
     const rd = d(ITERS);
     bestD = Math.min(bestD, now() - t0);
