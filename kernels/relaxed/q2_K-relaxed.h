@@ -1,4 +1,4 @@
-// Q2_K with relaxed SIMD (read relaxed.h and q4_K-relaxed.c first). The
+// Q2_K with relaxed SIMD (read relaxed.h and q4_K-relaxed.h first). The
 // quants are 0..3, a 4-bit scale and a 4-bit min per 16 elements; the mins
 // pair with the q8_K bsums as q4_K's do with the sums of 32.
 //

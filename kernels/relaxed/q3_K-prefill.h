@@ -19,7 +19,7 @@ static inline void q3_K_neg4(const block_q8_K* yb, int32_t* o) {
 }
 
 // The dot-add build's prefill: super-block i of four rows against nt
-// tokens, q6_K_isums' loop (q6_K-relaxed.c): four tokens at a time over the
+// tokens, q6_K_isums' loop (q6_K-prefill.h): four tokens at a time over the
 // sixteen sub-blocks, each weight vector (q[4k + g]: sub-block k, elements
 // 16k + 4g .. + 3 of each row, transpose4's order) loaded once for the four,
 // each sub-block's sum per row from four dot-adds started at its -4 offset

@@ -1,4 +1,4 @@
-// Q3_K with relaxed SIMD (read relaxed.h and q4_K-relaxed.c first). The
+// Q3_K with relaxed SIMD (read relaxed.h and q4_K-relaxed.h first). The
 // quants are used as 0..7 (two low bits | the hmask bit << 2, i.e. q + 4,
 // so the byte dot's i7 operand is exact) and 4 * sum(scale * bsum) is taken
 // away per super-block, as the baseline kernel does. Scales are 6-bit,

@@ -2,7 +2,7 @@
 #pragma once
 #include "q6_K-prefill.h"
 // Prefill over two q6_Kx4 groups (eight rows) of super-block i, both
-// builds, as q4_K_isums_pair (q4_K-relaxed.c) takes them: a sub-block of
+// builds, as q4_K_isums_pair (q4_K-prefill.h) takes them: a sub-block of
 // both groups (four weight vectors each) held in registers while the pass's
 // tokens stream past (pass_tokens at a time, relaxed.h), four broadcasts
 // feeding eight byte dots, then both groups' float steps in one pass

@@ -178,7 +178,7 @@ static inline void q6_K_isums(const q6_K_scales4* s, const v128_t* wq, int i, co
 // sub-blocks. A sub-block's four byte dots cannot share one int16 sum
 // (|lane| <= 4 * 2 * 128 * 63 > 2^15), so two pairs, each applied to the
 // rows' scales by an i32x4.dot_i16x8, as before.
-// Measured as q4_K_isums16 (q4_K-relaxed.c), q6_Kx4 against the build
+// Measured as q4_K_isums16 (q4_K-prefill.h), q6_Kx4 against the build
 // before: PIN of the four int32 sums after each pair 1.09-1.13x (after each
 // sub-block 0.96-1.01x, none 1.00x); with the activation pointers opaque
 // 1.21-1.24x (none 1.14x). Two groups at a time in this loop's shape (the
