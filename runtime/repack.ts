@@ -8,7 +8,7 @@
 // lanes of one vector with no shuffles (kernels/relaxed/legacy-relaxed.c).
 // q4_Kx4: four rows' super-block likewise, their 6-bit scales and mins
 // already interleaved by row, and each byte's two nibbles from one
-// sub-block (kernels/relaxed/q4_K-relaxed.c), so decode sums a sub-block in
+// sub-block (kernels/relaxed/q4_K-relaxed.h), so decode sums a sub-block in
 // one int16 accumulator per group as q4_0x4 does a block: from memory as
 // fast per byte as q4_0x4 (issue 19). q5_Kx4: four rows' Q5_K super-block, the scales
 // as q4_Kx4's and each quant's five bits whole, eight vectors of quants in
@@ -16,7 +16,7 @@
 // rows' speed, as fast per byte as q4_0x4). q3_Kx4 and q2_Kx4 likewise
 // for Q3_K (each quant's three bits whole, eight vectors in three) and Q2_K,
 // each vector holding two sub-blocks' elements of every row so that one dot
-// applies both scales (kernels/relaxed/q3_K-relaxed.c, q2_K-relaxed.c;
+// applies both scales (kernels/relaxed/q3_K-relaxed.h, q2_K-relaxed.h;
 // decode 1.8-2.3x the plain rows' speed in cache, 1.5-2.2x from memory);
 // the dot-add build orders q2_Kx4's and q3_Kx4's quants its own way (one
 // sub-block per i32 lane), so a layout is the loaded module's, written by
@@ -27,7 +27,7 @@
 // (decode as fast per byte as q4_0x4 from memory, faster in cache);
 // q6_Kp, for Q6_K matrices whose rows are not a multiple of 4, keeps the
 // rows apart but stores each quant's six bits whole in a byte (both in
-// kernels/relaxed/q6_K-relaxed.c). q8_0x4:
+// kernels/relaxed/q6_K-relaxed.h). q8_0x4:
 // four rows' Q8_0 block side by side like q4_0x4 (kernels/relaxed/
 // q8_0-relaxed.c; decode reads eight groups at a time, 2-3x faster than
 // plain rows). Results are bit-identical to the plain layout.

@@ -189,7 +189,7 @@ if (!kd) {
     }
   });
 
-  // The dot-add build's q2_Kx4 has its own quant order (kernels/relaxed/q2_K-relaxed.c: one sub-block
+  // The dot-add build's q2_Kx4 has its own quant order (kernels/relaxed/q2_K-relaxed.h: one sub-block
   // per i32 lane, rows 2 and 3 summed four times over and narrowed to int16): edge bytes against
   // q8_K activations written directly (-128 included, which only a hand-made block holds), so the
   // largest sums (all quants 3, scales 15: |lane| = 16 * 128 * 12) and every scale and min nibble

@@ -197,7 +197,7 @@ if (!hasX4) {
     }
   });
 
-  // q2_Kx4 decode (kernels/relaxed/q2_K-relaxed.c) converts d and dmin by bit moves (exact for
+  // q2_Kx4 decode (kernels/relaxed/q2_K-decode.h) converts d and dmin by bit moves (exact for
   // every finite f16), reads its scales and mins as nibbles of swapped bytes and splits each dot
   // into x1 and x4 sums: random bytes (every scale and min nibble) with d and dmin from a list of
   // edge values (zero, -0, subnormals, negative, the largest), and all quants and nibbles at their
@@ -250,7 +250,7 @@ if (!hasX4) {
     }
   }
 
-  // q3_Kx4 decode (kernels/relaxed/q3_K-relaxed.c) converts d by integer moves and one exact
+  // q3_Kx4 decode (kernels/relaxed/q3_K-relaxed.h) converts d by integer moves and one exact
   // subtraction (every finite f16) and reads its signed 6-bit scales by shifts from 16-bit lanes:
   // random bytes (every scale value, -32 and 31 included) with d from the edge values, and all
   // quants at their largest (7 as stored) against activations at -127 and at 127, near the bound
@@ -277,7 +277,7 @@ if (!hasX4) {
     edgeCasesEqualPlain(GGMLType.Q3_K, 'q3_Kx4', 'blk.0.ffn_down.weight', nIn, nOut, cases);
   });
 
-  // q4_Kx4 decode (kernels/relaxed/q4_K-relaxed.c) converts d and dmin by bit moves when a group's
+  // q4_Kx4 decode (kernels/relaxed/q4_K-decode.h) converts d and dmin by bit moves when a group's
   // eight are normal f16s, else as every other path does: random bytes (every scale and min bit)
   // with d and dmin from a list of edge values (zero, -0, subnormals, negative, the largest, inf,
   // nan), and all nibbles at 15 against activations all at -128 (what q8_K makes of a constant row),

@@ -81,7 +81,7 @@ static inline rows4 decode_rows(const block_q4_0* const x[4], int b) {
 // The dot-add build: the block's exact sum per row from eight dot-adds
 // started at the bias (the i16 path's byte dots, i16 adds and widening in
 // one instruction each), four tokens at a time sharing the weight vectors,
-// PIN every step (two dot-adds per token; see q6_K_isums, q6_K-relaxed.c);
+// PIN every step (two dot-adds per token; see q6_K_isums, q6_K-prefill.h);
 // the same int32 sums and float steps, so the same bits. Measured as the
 // k-quants' four-token loops were: q4_0x4 1.12-1.14x, plain q4_0 1.17x (a
 // block is 32 weights, so the float step per block and token weighs more

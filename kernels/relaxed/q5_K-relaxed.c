@@ -1,4 +1,4 @@
-// Q5_K with relaxed SIMD: q4_K-relaxed.c's scheme (read its comments and
+// Q5_K with relaxed SIMD: q4_K-relaxed.h's scheme (read its comments and
 // relaxed.h's first) with a fifth bit per quant. The quants are 0..31, so
 // the byte dot stays exact; a byte-dot lane then holds at most 2 * 127 * 31
 // and an int16 accumulator may take four dots (8 products), not eight as
@@ -34,7 +34,7 @@
 #include "kquant-loop.h"
 
 // Four rows' super-block: d, dmin, the 6-bit scales and mins interleaved by
-// row exactly as block_q4_Kx4 (q4_K-relaxed.c) has them, then eight units of
+// row exactly as block_q4_Kx4 (q4_K-relaxed.h) has them, then eight units of
 // five vectors: qs[u][k], unit u = chunk u / 2, groups 4 (u % 2) .. + 3.
 typedef struct {
   uint16_t d[4], dmin[4];
