@@ -134,3 +134,89 @@ static inline __attribute__((always_inline)) void kq_mul_mat(const kq_type* T, k
     }
   }
 }
+
+#ifdef RELAXED_DOT_ADD
+// -c * bsum of each sub-block of a q8_K super-block as int32 (o[k]: sub-block
+// k), for the types whose quants are stored as q + c (Q3_K: 4, Q6_K: 32): a
+// sub-block's dot-adds started from it sum (q - c) * a, its whole term with
+// the offset, and no per-token offset dots remain. Two i32x4.dot_i16x8 per
+// eight bsums (against -c in even or odd i16 lanes) and two shuffles back
+// into order.
+static inline void q8_K_neg_bsums(const block_q8_K* yb, int32_t* o, const int c) {
+  const v128_t ce = wasm_i32x4_splat((int32_t)(uint16_t)-c), co = wasm_i32x4_splat((int32_t)((uint32_t)(uint16_t)-c << 16));
+  UNROLL for (int h = 0; h < 2; h++) {
+    const v128_t v = LOAD(yb->bsums + 8 * h);
+    const v128_t e = wasm_i32x4_dot_i16x8(v, ce), od = wasm_i32x4_dot_i16x8(v, co);
+    wasm_v128_store(o + 8 * h, wasm_i32x4_shuffle(e, od, 0, 4, 1, 5));
+    wasm_v128_store(o + 8 * h + 4, wasm_i32x4_shuffle(e, od, 2, 6, 3, 7));
+  }
+}
+
+// The dot-add build's prefill sums of one four-row group's super-block i
+// (Q3_K's, and Q6_K's lone last group and plain rows): the weights decoded
+// once at wq[4k + g] (sub-block k, elements 16k + 4g .. + 3 of each row,
+// transpose4's order), then four tokens at a time over the sixteen
+// sub-blocks, each weight vector loaded once for the four, each sub-block's
+// sum per row from four dot-adds started at -c * its bsum
+// (q8_K_neg_bsums), times the rows' scales sc[k]: sc16, the scale in each
+// i32 lane's low i16 (one i32x4.dot_i16x8; Q3_K, whose sums fit int16) or
+// else as i32 (i32x4.mul; Q6_K's sums reach 16 * 128 * 63), the four sums
+// PINned every second step (relaxed.h: V8 keeps the next steps' broadcasts
+// behind them; every step or every fourth was slower). The tail tokens one
+// at a time. acc[t].isum: the exact int32 sum of token t. Measured where
+// first written (q6_K-prefill.h, q3_K-prefill.h).
+static inline __attribute__((always_inline)) void kq_isums4_dotadd(const v128_t* sc, const v128_t* wq, int i, const block_q8_K* const* y,
+                                                                   kq_acc* acc, int nt, const int c, const int sc16) {
+  const v128_t zero = wasm_i32x4_const_splat(0);
+  v128_t pin[4];
+  int32_t off[4][16] __attribute__((aligned(16)));
+  int t = 0;
+  for (; t + 4 <= nt; t += 4) {
+    UNROLL for (int u = 0; u < 4; u++) q8_K_neg_bsums(&y[t + u][i], off[u], c);
+    const int32_t* o0 = off[0];
+    const int8_t* a0 = y[t][i].qs;
+    const int8_t* a1 = y[t + 1][i].qs;
+    const int8_t* a2 = y[t + 2][i].qs;
+    const int8_t* a3 = y[t + 3][i].qs;
+    const v128_t* w = wq;
+    const v128_t* s = sc;
+    v128_t i0 = zero, i1 = zero, i2 = zero, i3 = zero;
+    NOUNROLL for (int sb = 0; sb < 16; sb++, a0 += 16, a1 += 16, a2 += 16, a3 += 16, w += 4, s++) {
+      v128_t p0 = wasm_v128_load32_splat(o0), p1 = wasm_v128_load32_splat(o0 + 16);
+      v128_t p2 = wasm_v128_load32_splat(o0 + 32), p3 = wasm_v128_load32_splat(o0 + 48);
+      o0++;
+      OPAQUE4(a0, a1, a2, a3);  // so a0 + 4 * k is a load offset (relaxed.h)
+      UNROLL for (unsigned k = 0; k < 4; k++) {  // unsigned: 4 * k becomes the loads' memarg offset (relaxed.h)
+        const v128_t wk = w[k];
+        p0 = DOTADD(SPLAT4(a0 + 4 * k), wk, p0);
+        p1 = DOTADD(SPLAT4(a1 + 4 * k), wk, p1);
+        p2 = DOTADD(SPLAT4(a2 + 4 * k), wk, p2);
+        p3 = DOTADD(SPLAT4(a3 + 4 * k), wk, p3);
+        if (k & 1) {
+          PIN(p0, pin[0]);
+          PIN(p1, pin[1]);
+          PIN(p2, pin[2]);
+          PIN(p3, pin[3]);
+        }
+      }
+      const v128_t scv = *s;
+      i0 = wasm_i32x4_add(i0, sc16 ? wasm_i32x4_dot_i16x8(p0, scv) : wasm_i32x4_mul(p0, scv));
+      i1 = wasm_i32x4_add(i1, sc16 ? wasm_i32x4_dot_i16x8(p1, scv) : wasm_i32x4_mul(p1, scv));
+      i2 = wasm_i32x4_add(i2, sc16 ? wasm_i32x4_dot_i16x8(p2, scv) : wasm_i32x4_mul(p2, scv));
+      i3 = wasm_i32x4_add(i3, sc16 ? wasm_i32x4_dot_i16x8(p3, scv) : wasm_i32x4_mul(p3, scv));
+    }
+    acc[t].isum = i0, acc[t + 1].isum = i1, acc[t + 2].isum = i2, acc[t + 3].isum = i3;
+  }
+  for (; t < nt; t++) {
+    const int8_t* a = y[t][i].qs;
+    v128_t isum = zero;
+    q8_K_neg_bsums(&y[t][i], off[0], c);
+    NOUNROLL for (int sb = 0; sb < 16; sb++, a += 16) {
+      v128_t p = wasm_v128_load32_splat(off[0] + sb);
+      UNROLL for (unsigned k = 0; k < 4; k++) p = DOTADD(SPLAT4(a + 4 * k), wq[4 * sb + k], p);
+      isum = wasm_i32x4_add(isum, sc16 ? wasm_i32x4_dot_i16x8(p, sc[sb]) : wasm_i32x4_mul(p, sc[sb]));
+    }
+    acc[t].isum = isum;
+  }
+}
+#endif

@@ -9,7 +9,7 @@
 // (q6_K_finish_pair). The relaxed build sums each pair of dots in int16
 // (|lane| <= 2 * 2 * 128 * 63) and applies the rows' scales by
 // i32x4.dot_i16x8, taking the -32 offset per token at the end; the dot-add
-// build chains a sub-block's four dot-adds from -32 * its bsum (q6_K_neg32,
+// build chains a sub-block's four dot-adds from -32 * its bsum (q8_K_neg_bsums,
 // per token once per super-block) and multiplies by the rows' i32 scales,
 // so no offset remains. Either way the exact int32 sums of every other
 // q6_K path, so the same bits.
@@ -38,7 +38,7 @@ static inline void q6_K_finish_pair(const q6_K_scales4* s, const q6_K_scales4* s
                                     q6_K_acc* acc2, int nt) {
   for (int t = 0; t < nt; t++) {
 #ifdef RELAXED_DOT_ADD
-    const v128_t isum = acc[t].isum, isum2 = acc2[t].isum;  // the offset already in (q6_K_neg32)
+    const v128_t isum = acc[t].isum, isum2 = acc2[t].isum;  // the offset already in (q8_K_neg_bsums)
 #else
     const int32_t* bp = (const int32_t*)y[t][i].bsums;  // i32 lane p: the bsums of sub-blocks 2p, 2p + 1
     v128_t off = wasm_i32x4_const_splat(0), off2 = off;
@@ -63,7 +63,7 @@ static inline void q6_K_finish_pair(const q6_K_scales4* s, const q6_K_scales4* s
 // token weighs: both groups' super-block decoded once to the stack, then
 // Q6_PAIR_T tokens at a time through all of it, each activation broadcast
 // serving both groups, each sub-block's dot-adds started from -32 * its
-// bsum (q6_K_neg32), PIN every second step. Measured when written (Node 24,
+// bsum (q8_K_neg_bsums), PIN every second step. Measured when written (Node 24,
 // --prefill --dot --repacked --old DIR, 64 tokens) against one group at a
 // time: 1.12-1.19x with 2 tokens (3 tokens 1.11x, 4 1.05x; PIN every step
 // 1.08x, every fourth 0.94x). Against the register tile (same bench,
@@ -79,7 +79,7 @@ static inline void q6_Kx4_superblock_pair_few(const block_q6_Kx4* ba, const bloc
   int32_t off[Q6_PAIR_T][16] __attribute__((aligned(16)));
   int t = 0;
   for (; t + Q6_PAIR_T <= nt; t += Q6_PAIR_T) {
-    UNROLL for (int u = 0; u < Q6_PAIR_T; u++) q6_K_neg32(&y[t + u][i], off[u]);
+    UNROLL for (int u = 0; u < Q6_PAIR_T; u++) q8_K_neg_bsums(&y[t + u][i], off[u], 32);
     const int32_t* o0 = off[0];
     const int8_t* ap[Q6_PAIR_T];
     v128_t ia[Q6_PAIR_T], ib[Q6_PAIR_T];
@@ -119,7 +119,7 @@ static inline void q6_Kx4_superblock_pair_few(const block_q6_Kx4* ba, const bloc
   for (; t < nt; t++) {
     const int8_t* a = y[t][i].qs;
     v128_t isa = zero, isb = zero;
-    q6_K_neg32(&y[t][i], off[0]);
+    q8_K_neg_bsums(&y[t][i], off[0], 32);
     NOUNROLL for (int sb = 0; sb < 16; sb++, a += 16) {
       v128_t pra = wasm_v128_load32_splat(off[0] + sb), prb = pra;
       UNROLL for (int h = 0; h < 2; h++) {
@@ -155,7 +155,7 @@ static inline void q6_Kx4_superblock_pair(const block_q6_Kx4* ba, const block_q6
   q6_K_pair_state st[MM_TOK];
 #ifdef RELAXED_DOT_ADD
   int32_t off[MM_TOK][16] __attribute__((aligned(16)));  // token t's -32 * bsum per sub-block
-  for (int t = 0; t < nt; t++) q6_K_neg32(&y[t][i], off[t]);
+  for (int t = 0; t < nt; t++) q8_K_neg_bsums(&y[t][i], off[t], 32);
 #endif
   // the tokens' rows are a_row_bytes apart (kq_mul_mat), so one pointer steps through them
   const int stride = (int)((const uint8_t*)y[1] - (const uint8_t*)y[0]);

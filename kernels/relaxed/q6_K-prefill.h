@@ -78,7 +78,7 @@ typedef kq_acc q6_K_acc;
 static inline void q6_K_finish(const q6_K_scales4* s, int i, const block_q8_K* const* y, q6_K_acc* acc, int nt) {
   for (int t = 0; t < nt; t++) {
 #ifdef RELAXED_DOT_ADD
-    const v128_t isum = acc[t].isum;  // the -32 offset already in (q6_K_neg32)
+    const v128_t isum = acc[t].isum;  // the -32 offset already in (q8_K_neg_bsums)
 #else
     const v128_t isum = wasm_i32x4_sub(acc[t].isum, wasm_i32x4_shl(q6_K_offset(s->sp, &y[t][i]), 5));
 #endif
@@ -102,73 +102,8 @@ static inline void q6_K_finish(const q6_K_scales4* s, int i, const block_q8_K* c
 // 0.94-0.95x this loop on plain q6_K rows (64 tokens; 4 tokens 0.88x): per
 // four dot-adds it takes four broadcasts, an offset load and an i32x4.mul,
 // so this loop stays.
-// -32 * bsum of each sub-block of a q8_K super-block as int32, o[k] for
-// sub-block k: each sub-block's dot-adds start from it, so the sum times the
-// scale is the sub-block's whole term (its -32 offset included) and no
-// per-token offset dots remain. Two i32x4.dot_i16x8 per eight bsums (against
-// -32 in even or odd i16 lanes) and two shuffles back into order.
-static inline void q6_K_neg32(const block_q8_K* yb, int32_t* o) {
-  const v128_t ce = wasm_i32x4_const_splat(0x0000FFE0), co = wasm_i32x4_const_splat((int32_t)0xFFE00000u);
-  UNROLL for (int h = 0; h < 2; h++) {
-    const v128_t v = LOAD(yb->bsums + 8 * h);
-    const v128_t e = wasm_i32x4_dot_i16x8(v, ce), od = wasm_i32x4_dot_i16x8(v, co);
-    wasm_v128_store(o + 8 * h, wasm_i32x4_shuffle(e, od, 0, 4, 1, 5));
-    wasm_v128_store(o + 8 * h + 4, wasm_i32x4_shuffle(e, od, 2, 6, 3, 7));
-  }
-}
-
 static inline void q6_K_isums(const q6_K_scales4* s, const v128_t* wq, int i, const block_q8_K* const* y, q6_K_acc* acc, int nt) {
-  const v128_t zero = wasm_i32x4_const_splat(0);
-  v128_t pin[4];
-  int32_t off[4][16] __attribute__((aligned(16)));
-  int t = 0;
-  for (; t + 4 <= nt; t += 4) {
-    UNROLL for (int u = 0; u < 4; u++) q6_K_neg32(&y[t + u][i], off[u]);
-    const int32_t* o0 = off[0];
-    const int8_t* a0 = y[t][i].qs;
-    const int8_t* a1 = y[t + 1][i].qs;
-    const int8_t* a2 = y[t + 2][i].qs;
-    const int8_t* a3 = y[t + 3][i].qs;
-    const v128_t* w = wq;
-    const v128_t* sc = s->sc;
-    v128_t i0 = zero, i1 = zero, i2 = zero, i3 = zero;
-    NOUNROLL for (int sb = 0; sb < 16; sb++, a0 += 16, a1 += 16, a2 += 16, a3 += 16, w += 4, sc++) {
-      v128_t p0 = wasm_v128_load32_splat(o0), p1 = wasm_v128_load32_splat(o0 + 16);
-      v128_t p2 = wasm_v128_load32_splat(o0 + 32), p3 = wasm_v128_load32_splat(o0 + 48);
-      o0++;
-      OPAQUE4(a0, a1, a2, a3);  // so a0 + 4 * k is a load offset (see q6_K_isums16)
-      UNROLL for (unsigned k = 0; k < 4; k++) {  // unsigned: 4 * k becomes the loads' memarg offset (relaxed.h)
-        const v128_t wk = w[k];
-        p0 = DOTADD(SPLAT4(a0 + 4 * k), wk, p0);
-        p1 = DOTADD(SPLAT4(a1 + 4 * k), wk, p1);
-        p2 = DOTADD(SPLAT4(a2 + 4 * k), wk, p2);
-        p3 = DOTADD(SPLAT4(a3 + 4 * k), wk, p3);
-        if (k & 1) {
-          PIN(p0, pin[0]);
-          PIN(p1, pin[1]);
-          PIN(p2, pin[2]);
-          PIN(p3, pin[3]);
-        }
-      }
-      const v128_t scv = *sc;
-      i0 = wasm_i32x4_add(i0, wasm_i32x4_mul(p0, scv));
-      i1 = wasm_i32x4_add(i1, wasm_i32x4_mul(p1, scv));
-      i2 = wasm_i32x4_add(i2, wasm_i32x4_mul(p2, scv));
-      i3 = wasm_i32x4_add(i3, wasm_i32x4_mul(p3, scv));
-    }
-    acc[t].isum = i0, acc[t + 1].isum = i1, acc[t + 2].isum = i2, acc[t + 3].isum = i3;
-  }
-  for (; t < nt; t++) {
-    const int8_t* a = y[t][i].qs;
-    v128_t isum = zero;
-    q6_K_neg32(&y[t][i], off[0]);
-    NOUNROLL for (int sb = 0; sb < 16; sb++, a += 16) {
-      v128_t p = wasm_v128_load32_splat(off[0] + sb);
-      UNROLL for (unsigned k = 0; k < 4; k++) p = DOTADD(SPLAT4(a + 4 * k), wq[4 * sb + k], p);
-      isum = wasm_i32x4_add(isum, wasm_i32x4_mul(p, s->sc[sb]));
-    }
-    acc[t].isum = isum;
-  }
+  kq_isums4_dotadd(s->sc, wq, i, y, acc, nt, 32, 0);
 }
 #endif
 
