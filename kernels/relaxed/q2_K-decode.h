@@ -333,10 +333,7 @@ static void q2_K_rows(const uint8_t* w, int row_bytes, const block_q8_K* y, floa
         q2_K_decode(x, n, l0, q);
         const int8_t* a = y[i].qs + 128 * n + l0;
         const int16_t* s = sc + 8 * n + (j & 1);
-        acc = wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(a), q[0]), wasm_v128_load16_splat(s)),
-                                                 wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 32), q[1]), wasm_v128_load16_splat(s + 2))));
-        acc = wasm_i32x4_add(acc, wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 64), q[2]), wasm_v128_load16_splat(s + 4)),
-                                                 wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 96), q[3]), wasm_v128_load16_splat(s + 6))));
+        acc = wasm_i32x4_add(acc, kq_sb16_dot4(a, q, s));
       }
       const v128_t mn = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_u16x8_extend_low_u8x16(mnv), LOAD(y[i].bsums)),
                                        wasm_i32x4_dot_i16x8(wasm_u16x8_extend_high_u8x16(mnv), LOAD(y[i].bsums + 8)));

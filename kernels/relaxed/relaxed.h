@@ -208,3 +208,16 @@ static inline void repack_kx4_scales_mins(const uint8_t* sq, int j, uint8_t sm[3
     ml[idx & 15] |= (uint8_t)((m & 0x0F) << (idx < 16 ? 0 : 4));
   }
 }
+
+// Plain rows of the types with sixteen-element sub-blocks (q2_K_rows,
+// q3_K_rows): one row's elements 128n + 32s + l0 .. + 15 (q[s], s = 0..3, as
+// the type's decode gives them) against the activation at a (its element
+// 128n + l0), each sixteen times its sub-block's scale s16[2s] (int16 in
+// memory, so each is one broadcast load): four byte dots, four i32 dots.
+static inline v128_t kq_sb16_dot4(const int8_t* a, const v128_t q[4], const int16_t* s16) {
+  return wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(a), q[0]), wasm_v128_load16_splat(s16)),
+                                       wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 32), q[1]), wasm_v128_load16_splat(s16 + 2))),
+                        wasm_i32x4_add(wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 64), q[2]), wasm_v128_load16_splat(s16 + 4)),
+                                       wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 96), q[3]), wasm_v128_load16_splat(s16 + 6))));
+}
+
