@@ -65,14 +65,9 @@ static inline void q5_K_scales_from(v128_t sc0, v128_t sc1, v128_t mn0, v128_t m
 
 // Plain rows: unpack each row's 6-bit fields, then interleave the rows (byte 4k + j <- row j's byte k).
 static inline void q5_K_scales(const block_q5_K* const x[4], int i, q5_K_scales4* s) {
-  const v128_t s0 = unpack_scales_k4(x[0][i].scales), s1 = unpack_scales_k4(x[1][i].scales);
-  const v128_t s2 = unpack_scales_k4(x[2][i].scales), s3 = unpack_scales_k4(x[3][i].scales);
-  const v128_t a01 = wasm_i8x16_shuffle(s0, s1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  const v128_t a23 = wasm_i8x16_shuffle(s2, s3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  const v128_t b01 = wasm_i8x16_shuffle(s0, s1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  const v128_t b23 = wasm_i8x16_shuffle(s2, s3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  q5_K_scales_from(wasm_i16x8_shuffle(a01, a23, 0, 8, 1, 9, 2, 10, 3, 11), wasm_i16x8_shuffle(a01, a23, 4, 12, 5, 13, 6, 14, 7, 15),
-                   wasm_i16x8_shuffle(b01, b23, 0, 8, 1, 9, 2, 10, 3, 11), wasm_i16x8_shuffle(b01, b23, 4, 12, 5, 13, 6, 14, 7, 15), s);
+  v128_t v[4];
+  kq_scales_k4_rows4(x[0][i].scales, x[1][i].scales, x[2][i].scales, x[3][i].scales, v);
+  q5_K_scales_from(v[0], v[1], v[2], v[3], s);
   s->d = f16x4_to_f32x4(ROWS4_F16(x, i, d));
   s->dmin = f16x4_to_f32x4(ROWS4_F16(x, i, dmin));
 }
