@@ -151,13 +151,12 @@ export async function benchMemory(argv: string[]): Promise<void> {
     const t0 = performance.now();
     Atomics.store(ctl, C.SEQ, ++seq);
     if (nth > 1) Atomics.notify(ctl, C.SEQ);
-    fns[v]![li]!(w, rb0(li), job.act[li]!, 0, job.out, 0, N, 1, ROWS, 0, nth);
+    fns[v]![li]!(w, job.rowBytes[li]!, job.act[li]!, 0, job.out, 0, N, 1, ROWS, 0, nth);
     while (Atomics.load(ctl, C.DONE) < nth - 1) { /* spin */ }
     const ms = performance.now() - t0;
     const c = process.cpuUsage(c0);
     return [ms, (c.user + c.system) / 1000 / nth];
   };
-  const rb0 = (li: number) => job.rowBytes[li]!;
   // Every layout and build on every thread first: a worker's first calls of a function can run
   // before V8's optimized code for it is ready (seen as one type's 2-thread row up to 2x slow).
   for (let li = 0; li < types.length; li++)

@@ -22,10 +22,7 @@
 
 #define KB (ACT_CHUNK / QK_K)  // super-blocks per column chunk
 
-// Per (row group, token) state across a group's super-blocks: the current
-// super-block's exact int32 sum and the float sums (msum: the mins term of
-// the types that have mins; the others leave it alone).
-typedef struct { v128_t isum, sum, msum; } kq_acc;
+// kq_acc (relaxed.h): per (row group, token) state across a group's super-blocks.
 
 // Per super-block of a q8_K row: its sums of 32 (Q4_K's and Q5_K's mins pair
 // with them), made once per token instead of once per (row, token).
@@ -133,22 +130,6 @@ static inline __attribute__((always_inline)) void kq_mul_mat(const kq_type* T, k
       }
     }
   }
-}
-
-// Four rows' super-block scale bytes (the 12-byte 6-bit fields of Q4_K and
-// Q5_K) unpacked and interleaved for q4_K_scales_from / q5_K_scales_from:
-// v[0], v[1] the scales, v[2], v[3] the mins, byte 4k + j of each = row j's
-// byte k (rows 0, 1 and rows 2, 3 interleaved by bytes, then the pairs by
-// 16 bits).
-static inline void kq_scales_k4_rows4(const uint8_t* r0, const uint8_t* r1, const uint8_t* r2, const uint8_t* r3, v128_t v[4]) {
-  const v128_t s0 = unpack_scales_k4(r0), s1 = unpack_scales_k4(r1);
-  const v128_t s2 = unpack_scales_k4(r2), s3 = unpack_scales_k4(r3);
-  const v128_t a01 = wasm_i8x16_shuffle(s0, s1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  const v128_t a23 = wasm_i8x16_shuffle(s2, s3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  const v128_t b01 = wasm_i8x16_shuffle(s0, s1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  const v128_t b23 = wasm_i8x16_shuffle(s2, s3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  v[0] = wasm_i16x8_shuffle(a01, a23, 0, 8, 1, 9, 2, 10, 3, 11), v[1] = wasm_i16x8_shuffle(a01, a23, 4, 12, 5, 13, 6, 14, 7, 15);
-  v[2] = wasm_i16x8_shuffle(b01, b23, 0, 8, 1, 9, 2, 10, 3, 11), v[3] = wasm_i16x8_shuffle(b01, b23, 4, 12, 5, 13, 6, 14, 7, 15);
 }
 
 #ifdef RELAXED_DOT_ADD

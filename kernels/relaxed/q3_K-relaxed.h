@@ -100,12 +100,8 @@ static inline void q3_K_scales_from(const v128_t v[4], q3_K_scales4* s) {
 static inline void q3_K_scales(const block_q3_K* const x[4], int i, q3_K_scales4* s) {
   const v128_t s0 = unpack_scales_q3_K(x[0][i].scales), s1 = unpack_scales_q3_K(x[1][i].scales);
   const v128_t s2 = unpack_scales_q3_K(x[2][i].scales), s3 = unpack_scales_q3_K(x[3][i].scales);
-  const v128_t a01 = wasm_i8x16_shuffle(s0, s1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  const v128_t a23 = wasm_i8x16_shuffle(s2, s3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  const v128_t b01 = wasm_i8x16_shuffle(s0, s1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  const v128_t b23 = wasm_i8x16_shuffle(s2, s3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  const v128_t v[4] = {wasm_i16x8_shuffle(a01, a23, 0, 8, 1, 9, 2, 10, 3, 11), wasm_i16x8_shuffle(a01, a23, 4, 12, 5, 13, 6, 14, 7, 15),
-                       wasm_i16x8_shuffle(b01, b23, 0, 8, 1, 9, 2, 10, 3, 11), wasm_i16x8_shuffle(b01, b23, 4, 12, 5, 13, 6, 14, 7, 15)};
+  v128_t v[4];
+  interleave_rows4_bytes(s0, s1, s2, s3, v);
   q3_K_scales_from(v, s);
   s->d = f16x4_to_f32x4(ROWS4_F16(x, i, d));
 }

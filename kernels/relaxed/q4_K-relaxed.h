@@ -64,8 +64,10 @@ static inline void q4_K_scales_from(v128_t sc0, v128_t sc1, v128_t mn0, v128_t m
 
 // Plain rows: unpack each row's 6-bit fields, then interleave the rows.
 static inline void q4_K_scales(const block_q4_K* const x[4], int i, q4_K_scales4* s) {
+  const v128_t s0 = unpack_scales_k4(x[0][i].scales), s1 = unpack_scales_k4(x[1][i].scales);
+  const v128_t s2 = unpack_scales_k4(x[2][i].scales), s3 = unpack_scales_k4(x[3][i].scales);
   v128_t v[4];
-  kq_scales_k4_rows4(x[0][i].scales, x[1][i].scales, x[2][i].scales, x[3][i].scales, v);
+  interleave_rows4_bytes(s0, s1, s2, s3, v);
   q4_K_scales_from(v[0], v[1], v[2], v[3], s);
   s->d = f16x4_to_f32x4(ROWS4_F16(x, i, d));
   s->dmin = f16x4_to_f32x4(ROWS4_F16(x, i, dmin));

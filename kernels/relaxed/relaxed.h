@@ -221,3 +221,20 @@ static inline v128_t kq_sb16_dot4(const int8_t* a, const v128_t q[4], const int1
                                        wasm_i32x4_dot_i16x8(RDOT(LOAD(a + 96), q[3]), wasm_v128_load16_splat(s16 + 6))));
 }
 
+// Four rows' bytes interleaved (byte 4k + j of v[k / 4] <- row j's byte k):
+// rows 0, 1 and rows 2, 3 by bytes, then the pairs by 16 bits. The plain
+// rows' scale bytes of Q2_K, Q3_K, Q4_K, Q5_K, Q6_K take it into the order
+// their repacked layouts store.
+static inline void interleave_rows4_bytes(v128_t s0, v128_t s1, v128_t s2, v128_t s3, v128_t v[4]) {
+  const v128_t a01 = wasm_i8x16_shuffle(s0, s1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const v128_t a23 = wasm_i8x16_shuffle(s2, s3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const v128_t b01 = wasm_i8x16_shuffle(s0, s1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const v128_t b23 = wasm_i8x16_shuffle(s2, s3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  v[0] = wasm_i16x8_shuffle(a01, a23, 0, 8, 1, 9, 2, 10, 3, 11), v[1] = wasm_i16x8_shuffle(a01, a23, 4, 12, 5, 13, 6, 14, 7, 15);
+  v[2] = wasm_i16x8_shuffle(b01, b23, 0, 8, 1, 9, 2, 10, 3, 11), v[3] = wasm_i16x8_shuffle(b01, b23, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+
+// Per (row group, token) state across a group's super-blocks of the
+// k-quant prompt kernels: the current super-block's exact int32 sum and the
+// float sums (msum: the mins term of the types that have mins).
+typedef struct { v128_t isum, sum, msum; } kq_acc;
